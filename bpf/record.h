@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one record layout shared by the BPF programs, the probe helper and the
+ * TypeScript decoder (src/probe/record-layout.ts mirrors this file; change both
+ * together and bump SS_RECORD_VERSION).
+ *
+ * Every record is SS_RECORD_SIZE bytes, little-endian host order except ports
+ * and addresses, which stay in network order as the kernel holds them.
+ * Offsets: ts_ns 0, type 8, family 9, proto 10, hook 11, ct_status 12, ct_id 16,
+ * orig_src 24, orig_dst 44, reply_src 64, reply_dst/value 88 (each ss_addr: addr 0..15, port 16).
+ * IPv4 addresses sit in the first 4 bytes of the 16-byte address fields.
+ */
+#ifndef STICKYSCOPE_RECORD_H
+#define STICKYSCOPE_RECORD_H
+
+#define SS_RECORD_VERSION 1
+#define SS_RECORD_SIZE 120
+
+enum ss_record_type {
+	SS_REC_DNAT = 1,     /* NEW connection whose destination was translated */
+	SS_REC_SNAT = 2,     /* NEW connection whose source was translated */
+	SS_REC_INSERT = 3,   /* NEW entry about to be confirmed */
+	SS_REC_LOST = 4,     /* ring buffer was full: value[0] records dropped */
+	SS_REC_COUNTERS = 5, /* conntrack stats: value[] = insert_failed, drop, early_drop, entries */
+	SS_REC_HELLO = 6,    /* first record: value[0] = CLOCK_MONOTONIC ns, value[1] = CLOCK_REALTIME ns, value[2] = SS_RECORD_VERSION */
+};
+
+/* Hook numbers as in enum nf_inet_hooks. */
+enum ss_hook {
+	SS_HOOK_PRE_ROUTING = 0,
+	SS_HOOK_LOCAL_IN = 1,
+	SS_HOOK_FORWARD = 2,
+	SS_HOOK_LOCAL_OUT = 3,
+	SS_HOOK_POST_ROUTING = 4,
+};
+
+struct ss_addr {
+	__u8 addr[16];
+	__u16 port; /* network order */
+	__u16 pad;
+};
+
+struct ss_record {
+	__u64 ts_ns;      /* kernel CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u8 type;        /* enum ss_record_type */
+	__u8 family;      /* 2 = IPv4, 10 = IPv6 */
+	__u8 proto;       /* IPPROTO_TCP / UDP / SCTP */
+	__u8 hook;        /* enum ss_hook */
+	__u32 ct_status;  /* ct->status at the time of the record */
+	__u64 ct_id;      /* keyed hash of the conntrack entry, set by the helper; never a kernel address on stdout */
+	struct ss_addr orig_src; /* client */
+	struct ss_addr orig_dst; /* service */
+	struct ss_addr reply_src; /* backend */
+	__u32 pad;
+	/* reply destination: the source the backend sees; for LOST and COUNTERS
+	 * records this space holds value[] instead. */
+	union {
+		struct ss_addr reply_dst;
+		__u64 value[4];
+	};
+};
+
+_Static_assert(sizeof(struct ss_record) == SS_RECORD_SIZE, "record layout changed: update SS_RECORD_SIZE and the decoder");
+
+#endif
