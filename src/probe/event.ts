@@ -59,7 +59,56 @@ export interface CountersEvent extends Base {
   entries: number;
 }
 
-export type StickyEvent = DnatEvent | SnatEvent | InsertEvent | LostEvent | CountersEvent;
+/** What a node's kube-proxy rules (or the Kubernetes API) say about its Services, whenever it changes. */
+export interface CatalogEvent extends Base {
+  type: 'catalog';
+  services: ServiceInfo[];
+}
+
+export interface ServiceInfo {
+  /** "10.96.0.10:80/tcp": the key every metric is kept under. */
+  service: string;
+  /** "namespace/name:port" when known. */
+  name: string | null;
+  affinity: { mode: 'ClientIP' | 'None'; timeoutSeconds: number | null; source: 'k8s' | 'rules' | 'inferred' };
+  /** Endpoints at this moment, "ip:port", including those never selected. */
+  endpoints: string[];
+  /** Pod names by endpoint, where known. */
+  pods?: Record<string, string>;
+}
+
+/**
+ * A client's entry vanished from a full xt_recent list (/proc/net/xt_recent/KUBE-SEP-*)
+ * before its affinity timeout: the kernel evicted it to make room.
+ */
+export interface EvictedEvent extends Base {
+  type: 'evicted';
+  /** The list, named after the KUBE-SEP chain. */
+  list: string;
+  /** The endpoint that list belongs to, "ip:port". */
+  endpoint: string;
+  /** Client IP. */
+  client: string;
+  /** Entries the list held when it was seen full (ip_list_tot). */
+  capacity: number;
+}
+
+/** An agent went away or came back, as seen by whoever subscribes to it. */
+export interface NodeEvent extends Base {
+  type: 'node';
+  state: 'up' | 'down';
+  reason?: string;
+}
+
+export type StickyEvent =
+  | DnatEvent
+  | SnatEvent
+  | InsertEvent
+  | LostEvent
+  | CountersEvent
+  | CatalogEvent
+  | EvictedEvent
+  | NodeEvent;
 export type EventType = StickyEvent['type'];
 export type FlowEvent = DnatEvent | SnatEvent | InsertEvent;
 
