@@ -1,6 +1,6 @@
 // Shared by tests that touch the kernel: root detection, per-run names.
-import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
+export { runPrefix } from '../../src/cli/run-prefix.js';
 
 export const inCI = process.env.CI === 'true';
 
@@ -13,9 +13,4 @@ export function requireRoot(t: TestContext): boolean {
   if (inCI) throw new Error('this test needs root and CI is expected to run as root');
   t.skip('needs root (BPF, network namespaces); run the tests as root to include it');
   return false;
-}
-
-/** A short prefix unique to this run, for namespaces and files ("ss" + 6 hex). */
-export function runPrefix(): string {
-  return `ss${randomBytes(3).toString('hex')}`;
 }

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine (as root) to build, run and test stickyscope:
+# Debian packages, npm packages, then the TypeScript and BPF build. Idempotent and
+# quick when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  say "failed to find Node.js >= 20 (found: $(node --version 2>/dev/null || echo none)); install Node 20 or newer first"
+  exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  say "failed to install Debian packages: run as root (the probe needs root anyway)"
+  exit 1
+fi
+
+# clang/llvm/libbpf/bpftool build the BPF side; iptables/nftables/conntrack/iproute2
+# drive the lab; tmux and curl are used by the tests.
+packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config gcc make
+  iptables nftables conntrack iproute2 util-linux tmux curl)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+say "building (TypeScript, BPF programs, probe helper)"
+npm run --silent build
+say "ready: bin/stickyscope.js --help"

@@ -1,0 +1,64 @@
+import { parse, shutdownSignal, type Command } from '../command.js';
+import { UsageError } from '../errors.js';
+import type { StickyEvent } from '../../probe/event.js';
+
+export const command: Command = {
+  usage: `Usage: stickyscope trace [--netns PATH] [--format jsonl|text] [options]
+
+Prints, live, every backend selection the node's NAT makes (dnat), every source
+translation (snat: the address the backend sees) and every new conntrack entry
+(insert), like 'conntrack -E' but from BPF, without losing events silently.
+Runs until Ctrl-C, then detaches and prints what was still buffered.
+
+Options:
+  --netns PATH         network namespace of the node (default: this one), e.g. /run/netns/lab-node
+  --format jsonl|text  one JSON object per line (DESIGN.md's export format) or one readable line (default text)
+  --node-name NAME     node name written into events (default: the hostname)
+  --no-insert          leave out insert events (dnat and snat only)
+  --ringbuf-bytes N    ring buffer size, a power of two (default 8 MiB)
+  -h, --help           this text
+
+Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
+
+  async run(argv) {
+    const { values } = parse(argv, {
+      netns: { type: 'string' },
+      format: { type: 'string', default: 'text' },
+      'node-name': { type: 'string' },
+      'no-insert': { type: 'boolean', default: false },
+      'ringbuf-bytes': { type: 'string' },
+    });
+    const format = values.format;
+    if (format !== 'jsonl' && format !== 'text') throw new UsageError(`--format expects jsonl or text; got '${format}'`);
+    const ringBufferBytes = values['ringbuf-bytes'] === undefined ? undefined : Number(values['ringbuf-bytes']);
+    if (ringBufferBytes !== undefined && !(Number.isInteger(ringBufferBytes) && ringBufferBytes > 0)) {
+      throw new UsageError(`--ringbuf-bytes expects a power of two; got '${values['ringbuf-bytes']}'`);
+    }
+    const { hostname } = await import('node:os');
+    const { startProbe } = await import('../../probe/probe.js');
+    const { eventToJson, eventToText } = await import('../../probe/event-json.js');
+    const write = (events: StickyEvent[]) => {
+      let out = '';
+      for (const e of events) out += (format === 'jsonl' ? JSON.stringify(eventToJson(e)) : eventToText(e)) + '\n';
+      if (out) process.stdout.write(out);
+    };
+
+    const stop = shutdownSignal();
+    // A closed pipe (trace | head) is an ordinary way to stop reading.
+    process.stdout.on('error', () => probe.stop());
+    const probe = startProbe({
+      node: values['node-name'] ?? hostname(),
+      netns: values.netns,
+      ringBufferBytes,
+      insertEvents: !values['no-insert'],
+    });
+    probe.on('events', write);
+    const failed = new Promise<never>((_, reject) => probe.on('error', reject));
+    failed.catch(() => {});
+    await Promise.race([probe.ready, failed]);
+    process.stderr.write(`tracing${values.netns ? ' ' + values.netns : ''}; Ctrl-C stops\n`);
+    await Promise.race([new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true })), failed]);
+    await probe.stop();
+    return 0;
+  },
+};
