@@ -6,7 +6,10 @@ import type { Command } from './command.js';
 const commands: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
   trace: { summary: 'print DNAT decisions and conntrack insertions live, like conntrack -E', load: () => import('./commands/trace.js') },
   agent: { summary: 'run the probe on a node and serve its events over gRPC', load: () => import('./commands/agent.js') },
-  report: { summary: 'aggregate agents or a trace file into a stickiness/spread report', load: () => import('./commands/report.js') },
+  record: { summary: 'record agents\' events to a trace file', load: () => import('./commands/record.js') },
+  export: { summary: 'print a trace file\'s events as JSON lines', load: () => import('./commands/export.js') },
+  tui: { summary: 'live terminal UI: stickiness, spread and affinity per Service', load: () => import('./commands/tui.js') },
+  report: { summary: 'aggregate agents or a trace file into a stickiness/spread report (json, md, html)', load: () => import('./commands/report.js') },
   lab: { summary: 'build a kube-proxy node out of network namespaces, and drive traffic', load: () => import('./commands/lab.js') },
   demo: { summary: 'the lab with traffic running, traced live (Ctrl-C ends it and cleans up)', load: () => import('./commands/demo.js') },
   doctor: { summary: 'check that this machine can run the probe, and say what to fix', load: () => import('./commands/doctor.js') },
