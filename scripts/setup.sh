@@ -17,9 +17,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # clang/llvm/libbpf/bpftool build the BPF side; iptables/nftables/conntrack/iproute2
-# drive the lab; tmux and curl are used by the tests.
+# drive the lab; tmux, curl and chromium (the HTML report check) are used by the tests.
 packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config gcc make
-  iptables nftables conntrack iproute2 util-linux tmux curl)
+  iptables nftables conntrack iproute2 util-linux tmux curl chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
