@@ -1,0 +1,182 @@
+// kube-proxy's nat rules (`iptables-save -t nat`, or `iptables -t nat -S`) to what they
+// say about Services: address, name, endpoints and ClientIP affinity. Works on the
+// chain graph, not on chain names, so older dumps (KUBE-XLB, unnamed ports) and current
+// kube-proxy (hashed names, KUBE-EXT/KUBE-SVL, normalised recent options) read alike.
+import type { Proto, ServiceInfo } from '../probe/event.js';
+
+export interface Rule {
+  chain: string;
+  /** Tokens after "-A CHAIN", quotes removed. */
+  args: string[];
+}
+
+/** What an xt_recent list stands for: the endpoint whose KUBE-SEP chain sets it. */
+export interface RecentList {
+  endpoint: string;
+  /** The Service the endpoint belongs to, "ip:port/proto". */
+  service: string | null;
+  /** The --rcheck --seconds that reads the list, if any. */
+  timeoutSeconds: number | null;
+}
+
+export interface NatCatalog {
+  services: ServiceInfo[];
+  /** By list name (KUBE-SEP-...). */
+  lists: Map<string, RecentList>;
+  /** NodePorts ("31332/tcp") to the Service name their comment gives. */
+  nodePorts: Map<string, string>;
+}
+
+const protos = new Set<Proto>(['tcp', 'udp', 'sctp']);
+
+/** Splits one rule line as iptables-save quotes it ("..." with \" escapes). */
+export function tokenize(line: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < line.length) {
+    while (line[i] === ' ' || line[i] === '\t') i++;
+    if (i >= line.length) break;
+    let tok = '';
+    if (line[i] === '"') {
+      i++;
+      while (i < line.length && line[i] !== '"') {
+        if (line[i] === '\\' && i + 1 < line.length) i++;
+        tok += line[i++];
+      }
+      i++;
+    } else {
+      while (i < line.length && line[i] !== ' ' && line[i] !== '\t') tok += line[i++];
+    }
+    out.push(tok);
+  }
+  return out;
+}
+
+export function parseRules(text: string): Rule[] {
+  const rules: Rule[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line.startsWith('-A ')) continue;
+    const [, chain, ...args] = tokenize(line);
+    if (chain) rules.push({ chain, args });
+  }
+  return rules;
+}
+
+/** The value after `flag`, unless the flag is negated ("! -s x"). */
+function opt(r: Rule, flag: string): string | undefined {
+  const i = r.args.indexOf(flag);
+  if (i < 0 || r.args[i - 1] === '!') return undefined;
+  return r.args[i + 1];
+}
+
+const has = (r: Rule, flag: string) => r.args.includes(flag);
+const target = (r: Rule) => opt(r, '-j');
+
+/** "ns/name:port" (or "ns/name" for an unnamed port) from a kube-proxy comment. */
+function nameIn(comment: string | undefined): string | null {
+  const first = comment?.split(' ')[0];
+  return first && /^[^/\s]+\/[^/\s]+$/.test(first) ? first : null;
+}
+
+/** "10.96.0.10/32" -> "10.96.0.10", "fd00::10/128" -> "[fd00::10]"; wider prefixes are not one address. */
+function hostAddr(cidr: string): string | null {
+  const [ip, len] = cidr.split('/');
+  if (!ip) return null;
+  const v6 = ip.includes(':');
+  if (len !== undefined && len !== (v6 ? '128' : '32')) return null;
+  return v6 ? `[${ip}]` : ip;
+}
+
+interface Reach {
+  endpoints: string[];
+  timeoutSeconds: number | null;
+  name: string | null;
+  /** Chains that DNAT (the KUBE-SEP chains, whatever their names). */
+  endpointChains: string[];
+}
+
+/** Endpoints and affinity of everything reachable from `start`. */
+function walk(start: string, byChain: Map<string, Rule[]>): Reach {
+  const out: Reach = { endpoints: [], timeoutSeconds: null, name: null, endpointChains: [] };
+  const seen = new Set<string>();
+  const stack = [start];
+  while (stack.length > 0) {
+    const chain = stack.pop()!;
+    if (seen.has(chain)) continue;
+    seen.add(chain);
+    for (const r of byChain.get(chain) ?? []) {
+      out.name ??= nameIn(opt(r, '--comment'));
+      const dest = opt(r, '--to-destination');
+      if (target(r) === 'DNAT' && dest) {
+        if (!out.endpoints.includes(dest)) out.endpoints.push(dest);
+        out.endpointChains.push(chain);
+      }
+      const seconds = has(r, '--rcheck') ? opt(r, '--seconds') : undefined;
+      if (seconds !== undefined) out.timeoutSeconds = Math.max(out.timeoutSeconds ?? 0, Number(seconds));
+      const next = target(r);
+      if (next && byChain.has(next) && !next.startsWith('KUBE-MARK-')) stack.push(next);
+    }
+  }
+  return out;
+}
+
+export function parseNatCatalog(text: string): NatCatalog {
+  const rules = parseRules(text);
+  const byChain = new Map<string, Rule[]>();
+  for (const r of rules) {
+    const list = byChain.get(r.chain);
+    if (list) list.push(r);
+    else byChain.set(r.chain, [r]);
+  }
+
+  const services = new Map<string, ServiceInfo>();
+  const serviceOfChain = new Map<string, string>();
+  for (const r of byChain.get('KUBE-SERVICES') ?? []) {
+    const next = target(r);
+    const d = opt(r, '-d');
+    const proto = opt(r, '-p') as Proto | undefined;
+    const port = opt(r, '--dport');
+    if (!next || next.startsWith('KUBE-MARK-') || !byChain.has(next) || !d || !proto || !protos.has(proto) || !port) continue;
+    const ip = hostAddr(d);
+    if (!ip) continue;
+    const key = `${ip}:${port}/${proto}`;
+    const reach = walk(next, byChain);
+    const name = nameIn(opt(r, '--comment')) ?? reach.name;
+    const prev = services.get(key);
+    const endpoints = prev ? [...new Set([...prev.endpoints, ...reach.endpoints])] : reach.endpoints;
+    const timeout = Math.max(prev?.affinity.timeoutSeconds ?? 0, reach.timeoutSeconds ?? 0) || null;
+    services.set(key, {
+      service: key,
+      name: prev?.name ?? name,
+      affinity: { mode: timeout !== null ? 'ClientIP' : 'None', timeoutSeconds: timeout, source: 'rules' },
+      endpoints,
+    });
+    for (const c of reach.endpointChains) if (!serviceOfChain.has(c)) serviceOfChain.set(c, key);
+  }
+
+  const checkSeconds = new Map<string, number>();
+  for (const r of rules) {
+    const name = opt(r, '--name');
+    const seconds = opt(r, '--seconds');
+    if (has(r, '--rcheck') && name && seconds) checkSeconds.set(name, Math.max(checkSeconds.get(name) ?? 0, Number(seconds)));
+  }
+  const lists = new Map<string, RecentList>();
+  for (const r of rules) {
+    const name = opt(r, '--name');
+    const dest = opt(r, '--to-destination');
+    if (!has(r, '--set') || !name || target(r) !== 'DNAT' || !dest) continue;
+    lists.set(name, { endpoint: dest, service: serviceOfChain.get(r.chain) ?? null, timeoutSeconds: checkSeconds.get(name) ?? null });
+  }
+
+  const nodePorts = new Map<string, string>();
+  for (const r of byChain.get('KUBE-NODEPORTS') ?? []) {
+    const proto = opt(r, '-p');
+    const port = opt(r, '--dport');
+    const next = target(r);
+    const name = nameIn(opt(r, '--comment')) ?? (next && byChain.has(next) ? walk(next, byChain).name : null);
+    if (proto && port && name && !next?.startsWith('KUBE-MARK-')) nodePorts.set(`${port}/${proto}`, name);
+  }
+
+  return { services: [...services.values()].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0)), lists, nodePorts };
+}
