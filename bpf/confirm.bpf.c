@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Entries about to be confirmed: attached at POST_ROUTING and LOCAL_IN with priority
+ * INT_MAX - 1, after source NAT and just before the conntrack confirm hook, so every
+ * new connection leaving or ending on the node is seen exactly once, with its final
+ * reply tuple (the reply destination is the address the backend sees).
+ */
+#include "stickyscope.h"
+
+const volatile bool ss_emit_snat = true;
+const volatile bool ss_emit_insert = true;
+
+SEC("netfilter")
+int ss_confirm(struct bpf_nf_ctx *ctx)
+{
+	struct nf_conn *ct;
+	__u32 status = 0;
+
+	if (!ss_emit_snat && !ss_emit_insert)
+		return SS_NF_ACCEPT;
+	ct = ss_new_conn(ctx, &status);
+	if (!ct)
+		return SS_NF_ACCEPT;
+	if (ss_emit_snat && (status & IPS_SRC_NAT))
+		ss_emit(ctx, ct, status, SS_REC_SNAT);
+	if (ss_emit_insert)
+		ss_emit(ctx, ct, status, SS_REC_INSERT);
+	return SS_NF_ACCEPT;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Backend selection: attached at PRE_ROUTING (forwarded and incoming traffic) and
+ * LOCAL_OUT (connections made on the node) right after the NAT hook
+ * (NF_IP_PRI_NAT_DST + 1), where the first packet already carries the DNAT decision
+ * and the entry is not yet confirmed: one record per translated connection.
+ */
+#include "stickyscope.h"
+
+const volatile bool ss_emit_dnat = true;
+
+SEC("netfilter")
+int ss_dnat(struct bpf_nf_ctx *ctx)
+{
+	struct nf_conn *ct;
+	__u32 status = 0;
+
+	if (!ss_emit_dnat)
+		return SS_NF_ACCEPT;
+	ct = ss_new_conn(ctx, &status);
+	if (ct && (status & IPS_DST_NAT))
+		ss_emit(ctx, ct, status, SS_REC_DNAT);
+	return SS_NF_ACCEPT;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Shared by every bpf/NAME.bpf.c: the maps all programs write to (declared __weak so
+ * the static linker merges the copies each file sees into one) and the code that
+ * turns a conntrack entry into a struct ss_record.
+ */
+#ifndef STICKYSCOPE_BPF_H
+#define STICKYSCOPE_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "record.h"
+
+/* The helper resizes this before load (--ringbuf-bytes). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} ss_events SEC(".maps") __weak;
+
+/* Records dropped because the ring buffer was full; the helper reports deltas. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} ss_lost SEC(".maps") __weak;
+
+#define SS_NF_ACCEPT 1
+#define SS_NFCT_INFOMASK 7UL
+
+/*
+ * The conntrack entry of a packet that opens a connection, or NULL. Only entries not
+ * yet confirmed count: the original direction keeps ctinfo NEW until a reply is seen,
+ * so a retransmitted SYN or a second unanswered datagram would otherwise look new again.
+ */
+static __always_inline struct nf_conn *ss_new_conn(struct bpf_nf_ctx *ctx, __u32 *status)
+{
+	unsigned long nfct = ctx->skb->_nfct;
+	struct nf_conn *ct = (struct nf_conn *)(nfct & ~SS_NFCT_INFOMASK);
+	__u8 proto;
+
+	if ((nfct & SS_NFCT_INFOMASK) != IP_CT_NEW || !ct)
+		return NULL;
+	*status = (__u32)BPF_CORE_READ(ct, status);
+	if (*status & IPS_CONFIRMED)
+		return NULL;
+	proto = BPF_CORE_READ(ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.dst.protonum);
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_SCTP)
+		return NULL;
+	return ct;
+}
+
+static __always_inline void ss_count_lost(void)
+{
+	__u32 key = 0;
+	__u64 *lost = bpf_map_lookup_elem(&ss_lost, &key);
+
+	if (lost)
+		__sync_fetch_and_add(lost, 1);
+}
+
+/* One record for ct; ct_id carries the raw pointer, which the helper hashes. */
+static __always_inline void ss_emit(struct bpf_nf_ctx *ctx, struct nf_conn *ct, __u32 status, __u8 type)
+{
+	struct ss_record *r = bpf_ringbuf_reserve(&ss_events, sizeof(*r), 0);
+
+	if (!r) {
+		ss_count_lost();
+		return;
+	}
+	r->ts_ns = bpf_ktime_get_ns();
+	r->type = type;
+	r->family = BPF_CORE_READ(ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.src.l3num);
+	r->proto = BPF_CORE_READ(ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.dst.protonum);
+	r->hook = ctx->state->hook;
+	r->ct_status = status;
+	r->ct_id = (__u64)ct;
+	BPF_CORE_READ_INTO(&r->orig_src.addr, ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.src.u3);
+	BPF_CORE_READ_INTO(&r->orig_src.port, ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.src.u.all);
+	BPF_CORE_READ_INTO(&r->orig_dst.addr, ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.dst.u3);
+	BPF_CORE_READ_INTO(&r->orig_dst.port, ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.dst.u.all);
+	BPF_CORE_READ_INTO(&r->reply_src.addr, ct, tuplehash[IP_CT_DIR_REPLY].tuple.src.u3);
+	BPF_CORE_READ_INTO(&r->reply_src.port, ct, tuplehash[IP_CT_DIR_REPLY].tuple.src.u.all);
+	/* value[] overlays reply_dst: clear it so no stale ring bytes leave the kernel. */
+	r->value[0] = r->value[1] = r->value[2] = r->value[3] = 0;
+	BPF_CORE_READ_INTO(&r->reply_dst.addr, ct, tuplehash[IP_CT_DIR_REPLY].tuple.dst.u3);
+	BPF_CORE_READ_INTO(&r->reply_dst.port, ct, tuplehash[IP_CT_DIR_REPLY].tuple.dst.u.all);
+	r->orig_src.pad = r->orig_dst.pad = r->reply_src.pad = 0;
+	r->pad = 0;
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+}
+
+#endif

@@ -1,0 +1,116 @@
+// Debian's libbpf 1.1 does not know SEC("netfilter"): the program type and expected
+// attach type are set by number before load, and links are made by nf-link.c in the
+// namespace the caller has already entered.
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "stickyscope.skel.h"
+#include "attach.h"
+#include "fail.h"
+#include "nf-link.h"
+
+#define NF_IP_PRI_NAT_DST (-100)
+#define PF_IPV4 2
+#define PF_IPV6 10
+enum { HOOK_PRE_ROUTING = 0, HOOK_LOCAL_IN = 1, HOOK_LOCAL_OUT = 3, HOOK_POST_ROUTING = 4 };
+
+struct hook_spec {
+	int dnat; /* which program: 1 = ss_dnat, 0 = ss_confirm */
+	int hooknum;
+	int priority;
+	const char *name;
+};
+
+static const struct hook_spec hooks[] = {
+	{ 1, HOOK_PRE_ROUTING, NF_IP_PRI_NAT_DST + 1, "prerouting" },
+	{ 1, HOOK_LOCAL_OUT, NF_IP_PRI_NAT_DST + 1, "output" },
+	{ 0, HOOK_POST_ROUTING, INT_MAX - 1, "postrouting" },
+	{ 0, HOOK_LOCAL_IN, INT_MAX - 1, "input" },
+};
+
+static int load(struct stickyscope *skel, const struct ss_options *opts)
+{
+	struct bpf_program *progs[] = { skel->progs.ss_dnat, skel->progs.ss_confirm };
+	const char *tail;
+	int err;
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		bpf_program__set_type(progs[i], SS_PROG_TYPE_NETFILTER);
+		bpf_program__set_expected_attach_type(progs[i], SS_ATTACH_NETFILTER);
+	}
+	err = bpf_map__set_max_entries(skel->maps.ss_events, opts->ringbuf_bytes);
+	if (err) {
+		ss_fail("size the ring buffer to %u bytes: %s", opts->ringbuf_bytes, strerror(-err));
+		return SS_EXIT_RUNTIME;
+	}
+	skel->rodata->ss_emit_insert = opts->insert_events;
+	err = stickyscope__load(skel);
+	if (!err)
+		return 0;
+	tail = ss_verifier_tail(5);
+	if (*tail) {
+		ss_fail("load BPF programs: the verifier rejected them (%s): %s", strerror(-err), tail);
+		return SS_EXIT_VERIFIER;
+	}
+	if (err == -EINVAL || err == -EOPNOTSUPP) {
+		ss_fail("load BPF programs: the kernel refused netfilter programs (%s): needs Linux >= 6.4", strerror(-err));
+		return SS_EXIT_OLD_KERNEL;
+	}
+	ss_fail("load BPF programs: %s", strerror(-err));
+	return SS_EXIT_RUNTIME;
+}
+
+static int link_all(struct ss_attached *a)
+{
+	static const int families[] = { PF_IPV4, PF_IPV6 };
+
+	for (size_t f = 0; f < 2; f++) {
+		for (size_t h = 0; h < sizeof(hooks) / sizeof(hooks[0]); h++) {
+			const struct hook_spec *s = &hooks[h];
+			struct bpf_program *prog = s->dnat ? a->skel->progs.ss_dnat : a->skel->progs.ss_confirm;
+			int fd = ss_nf_link_create(bpf_program__fd(prog), families[f], s->hooknum, s->priority);
+
+			if (fd == -EINVAL || fd == -EOPNOTSUPP) {
+				ss_fail("attach netfilter BPF link at %s (%s, priority %d): %s: needs Linux >= 6.4",
+					s->name, families[f] == PF_IPV4 ? "IPv4" : "IPv6", s->priority, strerror(-fd));
+				return SS_EXIT_OLD_KERNEL;
+			}
+			if (fd < 0) {
+				ss_fail("attach netfilter BPF link at %s (%s, priority %d): %s",
+					s->name, families[f] == PF_IPV4 ? "IPv4" : "IPv6", s->priority, strerror(-fd));
+				return SS_EXIT_RUNTIME;
+			}
+			a->links[a->nlinks++] = fd;
+		}
+	}
+	return 0;
+}
+
+int ss_attach(const struct ss_options *opts, struct ss_attached *out)
+{
+	int code;
+
+	memset(out, 0, sizeof(*out));
+	ss_capture_libbpf_log();
+	out->skel = stickyscope__open();
+	if (!out->skel) {
+		ss_fail("open the BPF object: %s", strerror(errno));
+		return SS_EXIT_RUNTIME;
+	}
+	code = load(out->skel, opts);
+	if (!code)
+		code = link_all(out);
+	if (code)
+		ss_detach(out);
+	return code;
+}
+
+void ss_detach(struct ss_attached *a)
+{
+	while (a->nlinks > 0)
+		close(a->links[--a->nlinks]);
+	stickyscope__destroy(a->skel);
+	a->skel = NULL;
+}

@@ -1,0 +1,76 @@
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fail.h"
+#include "options.h"
+
+static const char usage[] =
+	"Usage: stickyscope-probe [--netns PATH] [--ringbuf-bytes N] [--no-insert]\n"
+	"                         [--counters-ms N] [--poll-ms N]\n"
+	"\n"
+	"Attaches stickyscope's netfilter BPF programs in a network namespace and writes\n"
+	"fixed-size binary records (bpf/record.h) to stdout: HELLO once attached, then\n"
+	"dnat/snat/insert events, periodic COUNTERS and LOST. Runs until SIGINT, SIGTERM\n"
+	"or end of stdin (so it ends with the process that reads it).\n"
+	"\n"
+	"  --netns PATH        enter this network namespace first (e.g. /run/netns/node)\n"
+	"  --ringbuf-bytes N   ring buffer size, a power of two >= 4096 (default 8388608)\n"
+	"  --no-insert         do not emit insert events (one per new conntrack entry)\n"
+	"  --counters-ms N     conntrack statistics period (default 1000)\n"
+	"  --poll-ms N         ring buffer drain period (default 10)\n";
+
+static int number(const char *flag, const char *text, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno || *end || end == text || v == 0 || v > 0x80000000UL) {
+		ss_fail("parse %s: expected a positive integer, got '%s'", flag, text);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+int ss_parse_options(int argc, char **argv, struct ss_options *opts)
+{
+	static const struct option longopts[] = {
+		{ "netns", required_argument, NULL, 'n' },
+		{ "ringbuf-bytes", required_argument, NULL, 'r' },
+		{ "no-insert", no_argument, NULL, 'I' },
+		{ "counters-ms", required_argument, NULL, 'c' },
+		{ "poll-ms", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	*opts = (struct ss_options){ .ringbuf_bytes = 8u << 20, .insert_events = true, .counters_ms = 1000, .poll_ms = 10 };
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n': opts->netns = optarg; break;
+		case 'r': if (number("--ringbuf-bytes", optarg, &opts->ringbuf_bytes)) return -1; break;
+		case 'I': opts->insert_events = false; break;
+		case 'c': if (number("--counters-ms", optarg, &opts->counters_ms)) return -1; break;
+		case 'p': if (number("--poll-ms", optarg, &opts->poll_ms)) return -1; break;
+		case 'h': fputs(usage, stdout); return 1;
+		default:
+			ss_fail("parse arguments: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		ss_fail("parse arguments: unexpected '%s' (see --help)", argv[optind]);
+		return -1;
+	}
+	if (opts->ringbuf_bytes < 4096 || (opts->ringbuf_bytes & (opts->ringbuf_bytes - 1))) {
+		ss_fail("parse --ringbuf-bytes: expected a power of two >= 4096, got %u", opts->ringbuf_bytes);
+		return -1;
+	}
+	return 0;
+}

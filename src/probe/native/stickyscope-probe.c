@@ -1,0 +1,234 @@
+// stickyscope-probe: enters the node's network namespace, attaches the netfilter BPF
+// programs and streams their records to stdout (see options.c for the command line).
+// The programs submit without wake-ups, so the ring buffer is drained on a timer;
+// the same loop watches signals and stdin so the helper ends with its reader.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "stickyscope.skel.h"
+#include "record.h"
+#include "attach.h"
+#include "ct-stats.h"
+#include "fail.h"
+#include "output.h"
+#include "siphash.h"
+
+struct run {
+	struct ss_attached att;
+	struct ring_buffer *rb;
+	uint64_t id_key[2];
+	uint64_t lost_reported;
+	int out_err;
+};
+
+static int enter_netns(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		ss_fail("open network namespace %s: %s", path, strerror(errno));
+		return SS_EXIT_NETNS;
+	}
+	if (setns(fd, CLONE_NEWNET) < 0) {
+		ss_fail("enter network namespace %s: %s", path, strerror(errno));
+		close(fd);
+		return SS_EXIT_NETNS;
+	}
+	close(fd);
+	return 0;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct run *run = ctx;
+	struct ss_record r;
+
+	if (size != SS_RECORD_SIZE)
+		return 0;
+	memcpy(&r, data, sizeof(r));
+	r.ct_id = ss_siphash_u64(run->id_key, r.ct_id);
+	run->out_err = ss_out_record(&r);
+	return run->out_err; /* a negative value stops the drain */
+}
+
+static int emit_lost(struct run *run)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t values[ncpu > 0 ? ncpu : 1], total = 0;
+	uint32_t key = 0;
+	uint64_t delta;
+
+	if (ncpu <= 0 || bpf_map_lookup_elem(bpf_map__fd(run->att.skel->maps.ss_lost), &key, values))
+		return 0;
+	for (int i = 0; i < ncpu; i++)
+		total += values[i];
+	if (total == run->lost_reported)
+		return 0;
+	delta = total - run->lost_reported;
+	run->lost_reported = total;
+	return ss_out_values(SS_REC_LOST, delta, 0, 0, 0);
+}
+
+static int emit_counters(void)
+{
+	struct ss_ct_stats s;
+
+	if (ss_ct_stats_read(&s) < 0)
+		return 0;
+	return ss_out_values(SS_REC_COUNTERS, s.insert_failed, s.drop, s.early_drop, s.entries);
+}
+
+static uint64_t now_ms(void)
+{
+	return ss_monotonic_ns() / 1000000;
+}
+
+/* Drains the ring buffer and writes what it held; -errno of a failed write. */
+static int drain(struct run *run)
+{
+	int n = ring_buffer__consume(run->rb);
+
+	if (run->out_err)
+		return run->out_err;
+	if (n < 0) {
+		ss_fail("drain the ring buffer: %s", strerror(-n));
+		return n;
+	}
+	return ss_out_flush();
+}
+
+/* True when stdin has reached end of file (the reader is gone). */
+static bool stdin_closed(struct pollfd *p)
+{
+	char scratch[256];
+	ssize_t n;
+
+	if (p->revents & POLLNVAL) {
+		p->fd = -1; /* no stdin at all: rely on signals */
+		return false;
+	}
+	if (!(p->revents & (POLLIN | POLLHUP | POLLERR)))
+		return false;
+	n = read(p->fd, scratch, sizeof(scratch));
+	return n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN);
+}
+
+static int loop(struct run *run, const struct ss_options *opts, int sigfd)
+{
+	struct pollfd fds[2] = { { .fd = sigfd, .events = POLLIN }, { .fd = STDIN_FILENO, .events = POLLIN } };
+	uint64_t next_drain = now_ms() + opts->poll_ms, next_counters = now_ms() + opts->counters_ms;
+	int err;
+
+	for (;;) {
+		uint64_t now = now_ms(), due = next_drain < next_counters ? next_drain : next_counters;
+		int timeout = due > now ? (int)(due - now) : 0;
+
+		if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+			ss_fail("wait for events: %s", strerror(errno));
+			return SS_EXIT_RUNTIME;
+		}
+		if ((fds[0].revents & POLLIN) || stdin_closed(&fds[1]))
+			return 0;
+		now = now_ms();
+		if (now >= next_drain) {
+			if ((err = drain(run)))
+				return err == -EPIPE ? 0 : SS_EXIT_RUNTIME;
+			next_drain = now + opts->poll_ms;
+		}
+		if (now >= next_counters) {
+			if ((err = emit_counters()) || (err = emit_lost(run)) || (err = ss_out_flush()))
+				return err == -EPIPE ? 0 : SS_EXIT_RUNTIME;
+			next_counters = now + opts->counters_ms;
+		}
+	}
+}
+
+static int checks(const struct ss_options *opts)
+{
+	struct ss_ct_stats stats;
+	int err;
+
+	if (geteuid() != 0) {
+		ss_fail("start: needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN); running as uid %u", (unsigned)geteuid());
+		return SS_EXIT_NOT_ROOT;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK) < 0) {
+		ss_fail("find kernel BTF at /sys/kernel/btf/vmlinux: %s (needs a kernel built with CONFIG_DEBUG_INFO_BTF)", strerror(errno));
+		return SS_EXIT_NO_BTF;
+	}
+	if (opts->netns && (err = enter_netns(opts->netns)))
+		return err;
+	if ((err = ss_ct_stats_read(&stats)) < 0) {
+		ss_fail("read /proc/net/stat/nf_conntrack: %s (is nf_conntrack available?)", strerror(-err));
+		return SS_EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+static int hello(void)
+{
+	struct timespec rt;
+	uint64_t mono = ss_monotonic_ns();
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	if (ss_out_values(SS_REC_HELLO, mono, (uint64_t)rt.tv_sec * 1000000000ULL + rt.tv_nsec, SS_RECORD_VERSION, 0))
+		return -1;
+	return ss_out_flush();
+}
+
+int main(int argc, char **argv)
+{
+	struct ss_options opts;
+	struct run run = { 0 };
+	sigset_t mask;
+	int code, sigfd;
+
+	code = ss_parse_options(argc, argv, &opts);
+	if (code)
+		return code > 0 ? SS_EXIT_OK : SS_EXIT_USAGE;
+	if ((code = checks(&opts)))
+		return code;
+	if (getrandom(run.id_key, sizeof(run.id_key), 0) != sizeof(run.id_key)) {
+		ss_fail("get a random key for conntrack ids: %s", strerror(errno));
+		return SS_EXIT_RUNTIME;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sigfd < 0) {
+		ss_fail("watch signals: %s", strerror(errno));
+		return SS_EXIT_RUNTIME;
+	}
+	if ((code = ss_attach(&opts, &run.att)))
+		return code;
+	run.rb = ring_buffer__new(bpf_map__fd(run.att.skel->maps.ss_events), on_record, &run, NULL);
+	if (!run.rb) {
+		ss_fail("open the ring buffer: %s", strerror(errno));
+		ss_detach(&run.att);
+		return SS_EXIT_RUNTIME;
+	}
+	code = hello() ? 0 : loop(&run, &opts, sigfd);
+	/* detach first so the final drain sees everything the programs will ever write */
+	for (int i = 0; i < run.att.nlinks; i++)
+		close(run.att.links[i]);
+	run.att.nlinks = 0;
+	if (!code && !drain(&run) && !emit_lost(&run))
+		ss_out_flush();
+	ring_buffer__free(run.rb);
+	ss_detach(&run.att);
+	return code;
+}
