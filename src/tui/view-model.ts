@@ -1,0 +1,106 @@
+// Exactly what the screen shows, independent of how the aggregator keeps its state:
+// the views render only these types, and from-aggregator.ts is the one place that
+// builds them, so the views can be tested from hand-written models.
+
+export type Verdict = 'held' | 'violation' | 'forcedRepick' | 'expired';
+
+export interface HeaderView {
+  /** Nodes whose agents are connected (or that appear in a replayed trace). */
+  nodesUp: string[];
+  nodesDown: string[];
+  /** Events applied per wall-clock second, measured over the last frames. */
+  eventsPerSecond: number;
+  /** Never hidden: highlighted whenever above zero. */
+  lostEvents: number;
+  windowSeconds: number;
+  /** Where the events come from, e.g. "agents 10.0.0.1:7070" or "replay trace.sst x10". */
+  source: string;
+  /** Latest event time seen (microseconds since the epoch), null before the first. */
+  now: number | null;
+}
+
+export interface BackendShare {
+  backend: string;
+  pod: string | null;
+  selections: number;
+  /** Fraction of the service's selections over the window, 0..1. */
+  share: number;
+  /** Distinct clients that picked it. */
+  clients: number;
+}
+
+export interface ServiceRow {
+  /** "10.96.0.10:80/tcp": the key. */
+  service: string;
+  /** "namespace/name:port" when known. */
+  name: string | null;
+  affinity: { mode: 'ClientIP' | 'None'; timeoutSeconds: number | null };
+  selections: number;
+  selectionsPerSecond: number;
+  /** Every known endpoint, including those never selected. */
+  backends: BackendShare[];
+  /** null while there is nothing to compare (no selections, or fewer than two endpoints). */
+  maxOverMean: number | null;
+  chi2P: number | null;
+  /** Pooled over all consecutive pairs; null before the first pair. */
+  stickiness: number | null;
+  /** 1/K: what uniform random choice would give. */
+  expectedRandom: number | null;
+  violations: number;
+  nodes: string[];
+}
+
+export interface ClientSwitch {
+  /** Microseconds since the epoch. */
+  ts: number;
+  from: string;
+  to: string;
+  verdict: Verdict;
+}
+
+export interface ClientRow {
+  client: string;
+  /** Backend of the latest selection. */
+  backend: string;
+  picks: number;
+  stickiness: number | null;
+  /** Verdict of the latest consecutive pair (null before the second pick or without affinity). */
+  lastVerdict: Verdict | null;
+  /** The latest time the backend changed, and the verdict of that pair. */
+  lastSwitch: ClientSwitch | null;
+  nodes: string[];
+}
+
+export interface ServiceDetail {
+  row: ServiceRow;
+  clients: ClientRow[];
+  /** Selections per bucket across the window, oldest first. */
+  sparkline: number[];
+  bucketSeconds: number;
+}
+
+export type NotableKind = 'violation' | 'backendChanged' | 'reflectiveChanged' | 'nodeDown' | 'nodeUp' | 'lost';
+
+/** One finished line of the event log: printed once, never redrawn. */
+export interface NotableLine {
+  /** Unique for the run (React key of the static log). */
+  id: string;
+  ts: number;
+  kind: NotableKind;
+  text: string;
+}
+
+export interface ViewModel {
+  header: HeaderView;
+  services: ServiceRow[];
+  /** Only for the service the user opened: building it for every service each frame would cost for nothing. */
+  detail: ServiceDetail | null;
+}
+
+/** What the app polls at the frame rate. */
+export interface FrameSource {
+  /** The current picture; `focus` is the service whose detail is open, if any. */
+  snapshot(focus: string | null): ViewModel;
+  /** Notable lines produced since the previous call. */
+  drainNotable(): NotableLine[];
+}
