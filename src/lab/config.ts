@@ -1,0 +1,152 @@
+// The lab's declarative description: nodes, clients, backends and Services with their
+// endpoints, the way the Kubernetes API would describe them to kube-proxy.
+import { InputError, UsageError } from '../cli/errors.js';
+
+export type LabProto = 'tcp' | 'udp';
+export type RuleShape = 'current' | 'legacy';
+
+export interface LabEndpoint {
+  ip: string;
+  port: number;
+  /** Pod name (the backend's name in the lab). */
+  pod: string;
+  /** Short node name the pod runs on: "node" or "node2". */
+  node: string;
+}
+
+export interface LabServiceSpec {
+  namespace: string;
+  name: string;
+  /** Port name; "" for an unnamed port (then the service is "ns/name"). */
+  portName: string;
+  clusterIP: string;
+  port: number;
+  protocol: LabProto;
+  sessionAffinity: 'None' | 'ClientIP';
+  /** sessionAffinityConfig.clientIP.timeoutSeconds (Kubernetes default 10800). */
+  timeoutSeconds?: number;
+  nodePort?: number;
+  externalTrafficPolicy?: 'Cluster' | 'Local';
+  endpoints: LabEndpoint[];
+}
+
+export interface LabBackendSpec {
+  name: string;
+  node: string;
+}
+
+export interface LabConfig {
+  shape: RuleShape;
+  /** 1 or 2 nodes; the second node is reached through the first. */
+  nodes: number;
+  /** Pod CIDR: sources outside it are masqueraded (KUBE-MARK-MASQ). */
+  clusterCIDR: string;
+  /** Pod clients c1..cN. */
+  clients: number;
+  /** Clients outside the pod CIDR, x1..xN. */
+  externalClients: number;
+  backends: LabBackendSpec[];
+  services: LabServiceSpec[];
+}
+
+/** Short node names by index: the netns is `${prefix}-${name}`. */
+export function nodeName(index: number): string {
+  return index === 0 ? 'node' : `node${index + 1}`;
+}
+
+/** "ns/name:port", or "ns/name" for an unnamed port: kube-proxy's ServicePortName. */
+export function servicePortName(s: Pick<LabServiceSpec, 'namespace' | 'name' | 'portName'>): string {
+  return `${s.namespace}/${s.name}${s.portName ? ':' + s.portName : ''}`;
+}
+
+/** Addresses are fixed by position so a config needs no address plan. */
+export const addressing = {
+  clientIP: (i: number) => `10.0.${i}.2`,
+  clientGateway: (i: number) => `10.0.${i}.1`,
+  externalIP: (i: number) => `10.2.${i}.2`,
+  externalGateway: (i: number) => `10.2.${i}.1`,
+  backendIP: (j: number) => `10.1.${j}.2`,
+  backendGateway: (j: number) => `10.1.${j}.1`,
+  /** The node's own address (on its loopback), where NodePorts answer. */
+  nodeIP: (k: number) => `10.3.0.${k + 1}`,
+  /** The link between node 1 and node 2. */
+  interNode: (k: number) => `10.4.0.${k + 1}`,
+};
+
+export function defaultConfig(opts: { nodes?: number; shape?: RuleShape } = {}): LabConfig {
+  const nodes = opts.nodes ?? 1;
+  const count = nodes === 1 ? 3 : 4;
+  const backends = Array.from({ length: count }, (_, j) => ({
+    name: `b${j + 1}`,
+    node: nodeName(nodes === 1 ? 0 : j < count / 2 ? 0 : 1),
+  }));
+  const endpoints = (port: number) =>
+    backends.map((b, j) => ({ ip: addressing.backendIP(j + 1), port, pod: b.name, node: b.node }));
+  const svc = (name: string, portName: string, last: number, rest: Partial<LabServiceSpec>): LabServiceSpec => ({
+    namespace: 'lab', name, portName, clusterIP: `10.96.0.${last}`, port: 80, protocol: 'tcp',
+    sessionAffinity: 'None', endpoints: endpoints(8080), ...rest,
+  });
+  return {
+    shape: opts.shape ?? 'current',
+    nodes,
+    clusterCIDR: '10.0.0.0/15',
+    clients: 3,
+    externalClients: 1,
+    backends,
+    services: [
+      svc('web', 'http', 10, {}),
+      svc('sticky', 'http', 11, { sessionAffinity: 'ClientIP', timeoutSeconds: 10 }),
+      svc('dns', 'dns', 12, { port: 53, protocol: 'udp', sessionAffinity: 'ClientIP', timeoutSeconds: 10, endpoints: endpoints(5353) }),
+      svc('edge', 'http', 13, { nodePort: 30080, externalTrafficPolicy: 'Local' }),
+    ],
+  };
+}
+
+const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** Rejects configs the lab cannot build, naming the field that is wrong. */
+export function validateConfig(c: LabConfig): void {
+  const fail = (what: string, seen: unknown) => {
+    throw new InputError(`invalid lab config: ${what}; got ${JSON.stringify(seen)}`);
+  };
+  if (c.shape !== 'current' && c.shape !== 'legacy') fail("shape must be 'current' or 'legacy'", c.shape);
+  if (c.nodes !== 1 && c.nodes !== 2) fail('nodes must be 1 or 2', c.nodes);
+  if (!Number.isInteger(c.clients) || c.clients < 0 || c.clients > 250) fail('clients must be 0..250', c.clients);
+  if (!Number.isInteger(c.externalClients) || c.externalClients < 0 || c.externalClients > 250) fail('externalClients must be 0..250', c.externalClients);
+  if (c.backends.length < 1 || c.backends.length > 250) fail('backends must number 1..250', c.backends.length);
+  const nodes = new Set(Array.from({ length: c.nodes }, (_, k) => nodeName(k)));
+  for (const b of c.backends) if (!nodes.has(b.node)) fail(`backend ${b.name} is on an unknown node (nodes: ${[...nodes].join(', ')})`, b.node);
+  const names = new Set<string>();
+  for (const s of c.services) {
+    const key = servicePortName(s);
+    if (names.has(key)) fail('service port names must be unique', key);
+    names.add(key);
+    if (!ipv4.test(s.clusterIP)) fail(`${key}: clusterIP must be IPv4`, s.clusterIP);
+    if (s.protocol !== 'tcp' && s.protocol !== 'udp') fail(`${key}: protocol must be tcp or udp`, s.protocol);
+    if (s.sessionAffinity === 'ClientIP' && s.timeoutSeconds !== undefined && !(s.timeoutSeconds > 0)) fail(`${key}: timeoutSeconds must be > 0`, s.timeoutSeconds);
+    validateEndpoints(key, s.endpoints, nodes);
+  }
+}
+
+export function validateEndpoints(service: string, eps: LabEndpoint[], nodes: Set<string>): void {
+  for (const e of eps) {
+    if (!ipv4.test(e.ip) || !Number.isInteger(e.port) || e.port < 1 || e.port > 65535) {
+      throw new InputError(`invalid endpoint for ${service}: expected ip:port with IPv4 and port 1..65535; got ${JSON.stringify(e)}`);
+    }
+    if (!nodes.has(e.node)) throw new InputError(`invalid endpoint for ${service}: node '${e.node}' is not one of ${[...nodes].join(', ')}`);
+  }
+}
+
+export function affinityTimeout(s: LabServiceSpec): number {
+  return s.timeoutSeconds ?? 10800;
+}
+
+/** Finds a service by "ns/name:port", or by "ns/name" when that names one port only. */
+export function findService<T extends LabServiceSpec>(services: T[], name: string): T {
+  const exact = services.find((s) => servicePortName(s) === name);
+  if (exact) return exact;
+  const byName = services.filter((s) => `${s.namespace}/${s.name}` === name);
+  if (byName.length === 1) return byName[0]!;
+  const known = services.map((s) => servicePortName(s)).join(', ');
+  throw new UsageError(`unknown lab service '${name}'${byName.length > 1 ? ' (several ports; name one)' : ''}; expected one of: ${known}`);
+}

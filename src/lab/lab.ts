@@ -1,0 +1,165 @@
+// The lab's library API: bring a kube-proxy node made of namespaces up and down,
+// load it back from its state dir, and change a Service's endpoints the way
+// kube-proxy would (one iptables-restore transaction per node).
+import { existsSync, rmSync } from 'node:fs';
+import { EnvironmentError, UsageError } from '../cli/errors.js';
+import { addressing, defaultConfig, findService, nodeName, servicePortName, validateConfig, validateEndpoints, type LabConfig, type LabEndpoint, type LabServiceSpec } from './config.js';
+import { serviceChain } from './chain-names.js';
+import { run, runRaw } from './exec.js';
+import { backendFiles, startBackend, stopProcesses, waitReady } from './processes.js';
+import { renderNat } from './rules.js';
+import { checkPrefix, createStateDir, readState, saveState, stateDirOf, type LabState } from './state.js';
+import { buildTopology, namespacesOf, planTopology } from './topology.js';
+
+export { defaultConfig } from './config.js';
+export type { LabConfig, LabEndpoint, LabServiceSpec, RuleShape } from './config.js';
+export { runClient, readBackendLogs } from './traffic.js';
+export type { TrafficPlan, TrafficMode, ClientResult, BackendLogLine } from './traffic-types.js';
+
+export interface LabClient {
+  name: string;
+  netns: string;
+  ip: string;
+  /** Outside the pod CIDR: its traffic is masqueraded. */
+  external: boolean;
+  /** Netns of the node it is wired to. */
+  node: string;
+}
+
+export interface LabBackend {
+  name: string;
+  netns: string;
+  ip: string;
+  /** Netns of the node it runs on. */
+  node: string;
+  pid: number | null;
+  logFile: string;
+}
+
+export interface LabService extends LabServiceSpec {
+  /** "ns/name:port", as kube-proxy's comments name it. */
+  serviceName: string;
+  /** The KUBE-SVC-* chain. */
+  chain: string;
+}
+
+export interface Lab {
+  prefix: string;
+  stateDir: string;
+  /** Netns names, node 1 first. */
+  nodes: string[];
+  nodeNetnsPath(i?: number): string;
+  /** Node i's own address (where NodePorts answer). */
+  nodeIP(i?: number): string;
+  clients: LabClient[];
+  backends: LabBackend[];
+  services: LabService[];
+  config: LabConfig;
+}
+
+function labFromState(s: LabState): Lab {
+  const t = planTopology(s.prefix, s.config);
+  const pid = (name: string) => s.processes.find((p) => p.name === name)?.pid ?? null;
+  return {
+    prefix: s.prefix,
+    stateDir: stateDirOf(s.prefix),
+    nodes: t.nodes,
+    nodeNetnsPath: (i = 0) => `/run/netns/${t.nodes[i]}`,
+    nodeIP: (i = 0) => addressing.nodeIP(i),
+    clients: t.leaves.filter((l) => l.kind !== 'backend').map((l) => ({ name: l.name, netns: l.netns, ip: l.ip, external: l.kind === 'external', node: l.node })),
+    backends: t.leaves.filter((l) => l.kind === 'backend').map((l) => ({ name: l.name, netns: l.netns, ip: l.ip, node: l.node, pid: pid(l.name), logFile: backendFiles(s.prefix, l.name).log })),
+    services: s.config.services.map((svc) => ({ ...svc, serviceName: servicePortName(svc), chain: serviceChain('KUBE-SVC', servicePortName(svc), svc.protocol) })),
+    config: s.config,
+  };
+}
+
+async function existingNamespaces(): Promise<Set<string>> {
+  const out = await run('ip', ['netns', 'list']);
+  return new Set(out.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean));
+}
+
+async function loadRules(s: LabState, nodes: string[], oldConfig: LabConfig | null): Promise<void> {
+  for (const [k, ns] of nodes.entries()) {
+    const stale = oldConfig ? renderNat(oldConfig, nodeName(k), { jumps: false }).chains : [];
+    const { text } = renderNat(s.config, nodeName(k), { jumps: oldConfig === null, stale });
+    await run('ip', ['netns', 'exec', ns, 'iptables-restore', '--noflush'], text);
+  }
+}
+
+export async function labUp(opts: { prefix: string; config?: LabConfig; signal?: AbortSignal }): Promise<Lab> {
+  const { prefix, signal } = opts;
+  checkPrefix(prefix);
+  const config = structuredClone(opts.config ?? defaultConfig());
+  validateConfig(config);
+  if (process.getuid?.() !== 0) throw new EnvironmentError('lab up needs root (network namespaces, iptables); run it as root');
+  if (readState(prefix)) throw new UsageError(`a lab with prefix '${prefix}' exists already (${stateDirOf(prefix)}); run 'stickyscope lab down --prefix ${prefix}' first`);
+  const topo = planTopology(prefix, config);
+  const taken = [...(await existingNamespaces())].filter((n) => namespacesOf(topo).includes(n));
+  if (taken.length) throw new EnvironmentError(`failed to create lab '${prefix}': namespaces exist already: ${taken.join(', ')}; expected none with this prefix`);
+  const state: LabState = { prefix, createdAt: new Date().toISOString(), config, namespaces: namespacesOf(topo), processes: [], ready: false };
+  const check = () => {
+    if (signal?.aborted) throw signal.reason ?? new Error('lab up aborted');
+  };
+  check();
+  createStateDir(state);
+  try {
+    await buildTopology(topo, check);
+    await loadRules(state, topo.nodes, null);
+    check();
+    for (const b of topo.leaves.filter((l) => l.kind === 'backend')) {
+      state.processes.push(startBackend(prefix, config, b.name, b.ip, b.netns));
+      saveState(state);
+    }
+    await waitReady(prefix, state.processes, check);
+    state.ready = true;
+    saveState(state);
+    return labFromState(state);
+  } catch (err) {
+    await labDown(prefix);
+    throw err;
+  }
+}
+
+/** Removes what the state dir says this lab made; quiet when it is gone already. */
+export async function labDown(prefix: string): Promise<void> {
+  checkPrefix(prefix);
+  const dir = stateDirOf(prefix);
+  const state = readState(prefix);
+  if (state) {
+    await stopProcesses(prefix, state.processes);
+    const present = await existingNamespaces();
+    const failures: string[] = [];
+    for (const ns of state.namespaces.filter((n) => present.has(n))) {
+      const r = await runRaw('ip', ['netns', 'del', ns]);
+      if (r.code !== 0) failures.push(`${ns}: ${r.stderr.trim()}`);
+    }
+    if (failures.length) throw new EnvironmentError(`failed to delete lab namespaces: ${failures.join('; ')}`);
+  }
+  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+}
+
+export async function loadLab(prefix: string): Promise<Lab> {
+  checkPrefix(prefix);
+  const state = readState(prefix);
+  if (!state) throw new UsageError(`no lab with prefix '${prefix}': ${stateDirOf(prefix)}/state.json does not exist; run 'stickyscope lab up --prefix ${prefix}'`);
+  return labFromState(state);
+}
+
+/**
+ * Replaces a Service's endpoints and re-syncs every node in one transaction each.
+ * Chains of kept endpoints keep their names (the hash of the endpoint), so their
+ * xt_recent lists, and the affinity they hold, survive the change.
+ */
+export async function setEndpoints(lab: Lab, service: string, endpoints: LabEndpoint[]): Promise<void> {
+  const state = readState(lab.prefix);
+  if (!state) throw new UsageError(`no lab with prefix '${lab.prefix}' (its state dir is gone)`);
+  const oldConfig = structuredClone(state.config);
+  const spec = findService(state.config.services, service);
+  validateEndpoints(servicePortName(spec), endpoints, new Set(Array.from({ length: state.config.nodes }, (_, k) => nodeName(k))));
+  spec.endpoints = endpoints.map((e) => ({ ...e }));
+  await loadRules(state, lab.nodes, oldConfig);
+  saveState(state);
+  const fresh = labFromState(state);
+  lab.services.splice(0, lab.services.length, ...fresh.services);
+  lab.config = fresh.config;
+}

@@ -1,0 +1,164 @@
+// Renders one node's nat table the way kube-proxy's iptables mode writes it, for
+// `iptables-restore --noflush`. Declaring a chain (":NAME - [0:0]") flushes it, so a
+// render is a full sync of every KUBE-* chain; chains that no longer exist are listed
+// in `stale` and deleted in the same transaction. Rules are written in the order
+// iptables-save prints them back, so a dump of the lab reads like a dump of a node.
+import { affinityTimeout, servicePortName, type LabConfig, type LabEndpoint, type LabServiceSpec } from './config.js';
+import { endpointChain, serviceChain } from './chain-names.js';
+
+export interface RenderedRules {
+  text: string;
+  /** Every KUBE-* chain this render declares. */
+  chains: string[];
+}
+
+const MASQ_MARK = '0x4000';
+const NODEPORTS_COMMENT = '"kubernetes service nodeports; NOTE: this must be the last rule in this chain"';
+
+interface Ctx {
+  config: LabConfig;
+  node: string;
+  chains: string[];
+  rules: string[];
+}
+
+export function sortedEndpoints(eps: LabEndpoint[]): LabEndpoint[] {
+  return [...eps].sort((a, b) => (`${a.ip}:${a.port}` < `${b.ip}:${b.port}` ? -1 : 1));
+}
+
+/** SEP chain names of a service's endpoints, as rendered. */
+export function endpointChains(s: LabServiceSpec): Map<string, LabEndpoint> {
+  const name = servicePortName(s);
+  return new Map(sortedEndpoints(s.endpoints).map((e) => [endpointChain(name, s.protocol, `${e.ip}:${e.port}`), e]));
+}
+
+/**
+ * `node` is the short node name whose rules to render (it decides which endpoints
+ * are local); `jumps` adds the rules in the built-in chains, which must be written
+ * only once because --noflush leaves built-in chains alone.
+ */
+export function renderNat(config: LabConfig, node: string, opts: { jumps: boolean; stale?: string[] }): RenderedRules {
+  const ctx: Ctx = { config, node, chains: [], rules: [] };
+  const legacy = config.shape === 'legacy';
+  declare(ctx, 'KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ');
+  if (opts.jumps) {
+    ctx.rules.push('-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
+    ctx.rules.push('-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
+    ctx.rules.push('-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING');
+  }
+  if (legacy) {
+    ctx.rules.push(`-A KUBE-MARK-MASQ -j MARK --set-xmark ${MASQ_MARK}/${MASQ_MARK}`);
+    ctx.rules.push(`-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -m mark --mark ${MASQ_MARK}/${MASQ_MARK} -j MASQUERADE`);
+  } else {
+    ctx.rules.push(`-A KUBE-MARK-MASQ -j MARK --or-mark ${MASQ_MARK}`);
+    ctx.rules.push(`-A KUBE-POSTROUTING -m mark ! --mark ${MASQ_MARK}/${MASQ_MARK} -j RETURN`);
+    ctx.rules.push(`-A KUBE-POSTROUTING -j MARK --xor-mark ${MASQ_MARK}`);
+    ctx.rules.push('-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully');
+  }
+  for (const s of config.services) renderService(ctx, s, legacy);
+  ctx.rules.push(`-A KUBE-SERVICES -m comment --comment ${NODEPORTS_COMMENT} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS`);
+  const stale = (opts.stale ?? []).filter((c) => !ctx.chains.includes(c));
+  const lines = ['*nat', ...ctx.chains.map((c) => `:${c} - [0:0]`), ...stale.map((c) => `:${c} - [0:0]`), ...ctx.rules, ...stale.map((c) => `-X ${c}`), 'COMMIT', ''];
+  return { text: lines.join('\n'), chains: ctx.chains };
+}
+
+function declare(ctx: Ctx, ...chains: string[]): void {
+  for (const c of chains) if (!ctx.chains.includes(c)) ctx.chains.push(c);
+}
+
+function quote(comment: string): string {
+  return `"${comment}"`;
+}
+
+function renderService(ctx: Ctx, s: LabServiceSpec, legacy: boolean): void {
+  if (s.endpoints.length === 0) return; // kube-proxy writes no nat rules for a Service without endpoints
+  const name = servicePortName(s);
+  const p = s.protocol;
+  const svc = serviceChain('KUBE-SVC', name, p);
+  const match = `-d ${s.clusterIP}/32 -p ${p} -m comment --comment ${quote(name + ' cluster IP')} -m ${p} --dport ${s.port}`;
+  const eps = sortedEndpoints(s.endpoints);
+  declare(ctx, svc);
+  if (legacy) {
+    ctx.rules.push(`-A KUBE-SERVICES ! -s ${ctx.config.clusterCIDR} ${match} -j KUBE-MARK-MASQ`);
+    ctx.rules.push(`-A KUBE-SERVICES ${match} -j ${svc}`);
+  } else {
+    ctx.rules.push(`-A KUBE-SERVICES ${match} -j ${svc}`);
+    ctx.rules.push(`-A ${svc} ! -s ${ctx.config.clusterCIDR} ${match} -j KUBE-MARK-MASQ`);
+  }
+  balance(ctx, s, svc, eps, legacy ? 'legacy' : 'current');
+  if (s.nodePort !== undefined) renderNodePort(ctx, s, svc, legacy);
+  for (const e of eps) renderEndpoint(ctx, s, e, legacy);
+}
+
+/** Affinity checks, then the random cascade 1/n, 1/(n-1), ..., then the last endpoint. */
+function balance(ctx: Ctx, s: LabServiceSpec, chain: string, eps: LabEndpoint[], style: 'current' | 'legacy' | 'xlb'): void {
+  const name = servicePortName(s);
+  const comment = (e: LabEndpoint) => quote(style === 'current' ? `${name} -> ${e.ip}:${e.port}` : name);
+  const sep = (e: LabEndpoint) => endpointChain(name, s.protocol, `${e.ip}:${e.port}`);
+  if (s.sessionAffinity === 'ClientIP') {
+    const t = affinityTimeout(s);
+    for (const e of eps) {
+      const recent = style === 'current'
+        ? `-m recent --name ${sep(e)} --rcheck --seconds ${t} --reap`
+        : `-m recent --rcheck --seconds ${t} --reap --name ${sep(e)} --mask 255.255.255.255 --rsource`;
+      ctx.rules.push(`-A ${chain} -m comment --comment ${comment(e)} ${recent} -j ${sep(e)}`);
+    }
+  }
+  const digits = style === 'current' ? 10 : 5;
+  eps.forEach((e, i) => {
+    const c = style === 'xlb' ? quote(`Balancing rule ${i} for ${name}`) : comment(e);
+    const left = eps.length - i;
+    const stat = left > 1 ? ` -m statistic --mode random --probability ${(1 / left).toFixed(digits)}` : '';
+    ctx.rules.push(`-A ${chain} -m comment --comment ${c}${stat} -j ${sep(e)}`);
+  });
+}
+
+function renderNodePort(ctx: Ctx, s: LabServiceSpec, svc: string, legacy: boolean): void {
+  const name = servicePortName(s);
+  const p = s.protocol;
+  const local = s.externalTrafficPolicy === 'Local';
+  const localEps = sortedEndpoints(s.endpoints.filter((e) => e.node === ctx.node));
+  const port = `-p ${p} -m comment --comment ${quote(name)} -m ${p} --dport ${s.nodePort}`;
+  const cidr = ctx.config.clusterCIDR;
+  if (legacy) {
+    if (!local) {
+      ctx.rules.push(`-A KUBE-NODEPORTS ${port} -j KUBE-MARK-MASQ`);
+      ctx.rules.push(`-A KUBE-NODEPORTS ${port} -j ${svc}`);
+      return;
+    }
+    const xlb = serviceChain('KUBE-XLB', name, p);
+    declare(ctx, xlb);
+    ctx.rules.push(`-A KUBE-NODEPORTS ${port} -j ${xlb}`);
+    ctx.rules.push(`-A ${xlb} -s ${cidr} -m comment --comment "Redirect pods trying to reach external loadbalancer VIP to clusterIP" -j ${svc}`);
+    balance(ctx, s, xlb, localEps, 'xlb');
+    return;
+  }
+  const ext = serviceChain('KUBE-EXT', name, p);
+  declare(ctx, ext);
+  ctx.rules.push(`-A KUBE-NODEPORTS ${port} -j ${ext}`);
+  if (!local) {
+    ctx.rules.push(`-A ${ext} -m comment --comment ${quote(`masquerade traffic for ${name} external destinations`)} -j KUBE-MARK-MASQ`);
+    ctx.rules.push(`-A ${ext} -j ${svc}`);
+    return;
+  }
+  const svl = serviceChain('KUBE-SVL', name, p);
+  declare(ctx, svl);
+  ctx.rules.push(`-A ${ext} -s ${cidr} -m comment --comment ${quote(`pod traffic for ${name} external destinations`)} -j ${svc}`);
+  ctx.rules.push(`-A ${ext} -m comment --comment ${quote(`masquerade LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`);
+  ctx.rules.push(`-A ${ext} -m comment --comment ${quote(`route LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j ${svc}`);
+  ctx.rules.push(`-A ${ext} -j ${svl}`);
+  balance(ctx, s, svl, localEps, 'current');
+}
+
+function renderEndpoint(ctx: Ctx, s: LabServiceSpec, e: LabEndpoint, legacy: boolean): void {
+  const name = servicePortName(s);
+  const p = s.protocol;
+  const sep = endpointChain(name, p, `${e.ip}:${e.port}`);
+  declare(ctx, sep);
+  ctx.rules.push(`-A ${sep} -s ${e.ip}/32 -m comment --comment ${quote(name)} -j KUBE-MARK-MASQ`);
+  let recent = '';
+  if (s.sessionAffinity === 'ClientIP') {
+    recent = legacy ? ` -m recent --set --name ${sep} --mask 255.255.255.255 --rsource` : ` -m recent --name ${sep} --set`;
+  }
+  ctx.rules.push(`-A ${sep} -p ${p} -m comment --comment ${quote(name)}${recent} -m ${p} -j DNAT --to-destination ${e.ip}:${e.port}`);
+}

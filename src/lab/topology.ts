@@ -1,0 +1,79 @@
+// Namespaces, veth pairs, addresses and routes of the lab. Interfaces are created
+// inside the namespaces (never in the root namespace), so their names need no prefix
+// and two labs never collide: only the namespace names carry the prefix.
+import { addressing, nodeName, type LabConfig } from './config.js';
+import { inNetns, run } from './exec.js';
+
+export interface Leaf {
+  /** Short name: c1, x1, b1. */
+  name: string;
+  netns: string;
+  ip: string;
+  gateway: string;
+  /** Netns of the node the leaf is wired to. */
+  node: string;
+  kind: 'client' | 'external' | 'backend';
+}
+
+export interface Topology {
+  nodes: string[];
+  leaves: Leaf[];
+}
+
+export function planTopology(prefix: string, c: LabConfig): Topology {
+  const nodes = Array.from({ length: c.nodes }, (_, k) => `${prefix}-${nodeName(k)}`);
+  const leaves: Leaf[] = [];
+  for (let i = 1; i <= c.clients; i++) {
+    leaves.push({ name: `c${i}`, netns: `${prefix}-c${i}`, ip: addressing.clientIP(i), gateway: addressing.clientGateway(i), node: nodes[0]!, kind: 'client' });
+  }
+  for (let i = 1; i <= c.externalClients; i++) {
+    leaves.push({ name: `x${i}`, netns: `${prefix}-x${i}`, ip: addressing.externalIP(i), gateway: addressing.externalGateway(i), node: nodes[0]!, kind: 'external' });
+  }
+  c.backends.forEach((b, j) => {
+    leaves.push({ name: b.name, netns: `${prefix}-${b.name}`, ip: addressing.backendIP(j + 1), gateway: addressing.backendGateway(j + 1), node: `${prefix}-${b.node}`, kind: 'backend' });
+  });
+  return { nodes, leaves };
+}
+
+export function namespacesOf(t: Topology): string[] {
+  return [...t.nodes, ...t.leaves.map((l) => l.netns)];
+}
+
+function batch(ns: string | null, lines: string[]): Promise<string> {
+  return run('ip', [...(ns ? ['-n', ns] : []), '-batch', '-'], lines.join('\n') + '\n');
+}
+
+/** `check` runs between steps so an interrupted set-up stops early. */
+export async function buildTopology(t: Topology, check: () => void): Promise<void> {
+  await batch(null, namespacesOf(t).map((ns) => `netns add ${ns}`));
+  check();
+  for (const [k, node] of t.nodes.entries()) {
+    const lines = ['link set lo up', `addr add ${addressing.nodeIP(k)}/32 dev lo`];
+    for (const l of t.leaves.filter((x) => x.node === node)) {
+      lines.push(`link add ${l.name} type veth peer name eth0 netns ${l.netns}`, `addr add ${l.gateway}/24 dev ${l.name}`, `link set ${l.name} up`);
+    }
+    await batch(node, lines);
+    // Routing between pods is the node's job; asymmetric paths between two nodes must not be dropped.
+    await inNetns(node, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0');
+    check();
+  }
+  if (t.nodes.length === 2) await wireSecondNode(t);
+  for (const l of t.leaves) {
+    await batch(l.netns, ['link set lo up', `addr add ${l.ip}/24 dev eth0`, 'link set eth0 up', `route add default via ${l.gateway}`]);
+    check();
+  }
+}
+
+/** Node 2 hangs off node 1: everything it does not own is reached through node 1. */
+async function wireSecondNode(t: Topology): Promise<void> {
+  const [n1, n2] = t.nodes as [string, string];
+  const routes = t.leaves.filter((l) => l.node === n2).map((l) => `route add ${l.ip.replace(/\.\d+$/, '.0')}/24 via ${addressing.interNode(1)}`);
+  await batch(n1, [
+    `link add peer2 type veth peer name peer1 netns ${n2}`,
+    `addr add ${addressing.interNode(0)}/30 dev peer2`,
+    'link set peer2 up',
+    `route add ${addressing.nodeIP(1)}/32 via ${addressing.interNode(1)}`,
+    ...routes,
+  ]);
+  await batch(n2, [`addr add ${addressing.interNode(1)}/30 dev peer1`, 'link set peer1 up', `route add default via ${addressing.interNode(0)}`]);
+}

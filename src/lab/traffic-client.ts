@@ -1,0 +1,107 @@
+// A lab client: run inside a client namespace by runClient(). Makes the requests of
+// one plan and prints one JSON line per answer (or failure) on stdout, also appended
+// to its log file. Ends after `count` operations or `durationMs`, or on SIGTERM/SIGINT.
+//   node traffic-client.js --name c1 --ip 10.0.1.2 --plan '{"target":"10.96.0.10:80",...}' --log FILE
+import { Agent, request } from 'node:http';
+import { createSocket, type Socket } from 'node:dgram';
+import { openSync, writeSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { ClientResult, ResolvedPlan } from './traffic-types.js';
+
+const { values } = parseArgs({ options: { name: { type: 'string' }, ip: { type: 'string' }, plan: { type: 'string' }, log: { type: 'string' } } });
+const plan = JSON.parse(values.plan!) as ResolvedPlan;
+const logFd = openSync(values.log!, 'a');
+const [host, portText] = plan.target.split(':') as [string, string];
+const port = Number(portText);
+const timeoutMs = plan.timeoutMs ?? 2000;
+const deadline = Date.now() + (plan.durationMs ?? Infinity);
+let stopping = false;
+process.on('SIGTERM', () => (stopping = true));
+process.on('SIGINT', () => (stopping = true));
+
+function emit(r: Omit<ClientResult, 'client' | 'service' | 'target' | 'mode' | 'proto'>): void {
+  const line: ClientResult = { client: values.name!, service: plan.service, target: plan.target, proto: plan.proto, mode: plan.mode, ...r };
+  const text = JSON.stringify(line) + '\n';
+  writeSync(logFd, text);
+  process.stdout.write(text);
+}
+
+const more = (done: number) => !stopping && done < plan.count && Date.now() < deadline;
+const pause = () => new Promise((r) => setTimeout(r, plan.intervalMs ?? 0));
+
+function httpGet(agent: Agent | false, conn: number, seq: number): Promise<void> {
+  const start = Date.now();
+  return new Promise((resolve) => {
+    let local = '';
+    const req = request({ host, port, path: '/', agent, timeout: timeoutMs, headers: agent ? {} : { Connection: 'close' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => {
+        emit({ ts: new Date().toISOString(), conn, seq, local, answer: body.trim(), ms: Date.now() - start });
+        resolve();
+      });
+    });
+    req.on('socket', (s) => {
+      const note = () => (local = `${s.localAddress}:${s.localPort}`);
+      if (s.localPort) note();
+      else s.once('connect', note);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', (err) => {
+      emit({ ts: new Date().toISOString(), conn, seq, local, answer: null, error: err.message, ms: Date.now() - start });
+      resolve();
+    });
+    req.end();
+  });
+}
+
+async function runHttp(): Promise<void> {
+  const per = plan.mode === 'keepalive' ? Math.max(1, plan.perConnection ?? plan.count) : 1;
+  let done = 0;
+  for (let conn = 0; more(done); conn++) {
+    const agent = plan.mode === 'keepalive' ? new Agent({ keepAlive: true, maxSockets: 1 }) : false;
+    for (let i = 0; i < per && more(done); i++, done++) {
+      await httpGet(agent, conn, done);
+      await pause();
+    }
+    if (agent) agent.destroy();
+  }
+}
+
+function udpExchange(sock: Socket, conn: number, seq: number): Promise<void> {
+  const start = Date.now();
+  return new Promise((resolve) => {
+    const finish = (answer: string | null, error?: string) => {
+      clearTimeout(timer);
+      sock.off('message', onMessage);
+      const a = sock.address();
+      const [name, seen] = answer ? answer.split(' ') : [null, undefined];
+      emit({ ts: new Date().toISOString(), conn, seq, local: `${a.address}:${a.port}`, answer: name ?? null, seen, error, ms: Date.now() - start });
+      resolve();
+    };
+    const onMessage = (msg: Buffer) => finish(msg.toString('utf8'));
+    const timer = setTimeout(() => finish(null, `no answer within ${timeoutMs} ms`), timeoutMs);
+    sock.on('message', onMessage);
+    sock.send(`${values.name} ${seq}`, port, host);
+  });
+}
+
+async function openUdp(): Promise<Socket> {
+  const sock = createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, values.ip, () => r()));
+  return sock;
+}
+
+async function runUdp(): Promise<void> {
+  let done = 0;
+  const flow = plan.mode === 'udp-flow' ? await openUdp() : null;
+  for (let conn = 0; more(done); done++) {
+    const sock = flow ?? (await openUdp());
+    await udpExchange(sock, flow ? 0 : conn++, done);
+    if (!flow) sock.close();
+    await pause();
+  }
+  flow?.close();
+}
+
+await (plan.proto === 'udp' ? runUdp() : runHttp());
