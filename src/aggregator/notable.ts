@@ -1,0 +1,34 @@
+// A bounded queue of events worth showing a person as they happen (the live UI's
+// event log); the oldest are dropped, and counted, when nobody drains it.
+
+export type Notable =
+  | { kind: 'violation'; ts: number; node: string; service: string; client: string; from: string; to: string; gapSeconds: number; cause: 'listFull' | 'unknown' }
+  | { kind: 'backendChanged'; ts: number; node: string; service: string; client: string; from: string; to: string }
+  | { kind: 'reflectiveChanged'; ts: number; node: string; service: string; client: string; from: string; to: string }
+  | { kind: 'nodeDown' | 'nodeUp'; ts: number; node: string; reason?: string }
+  | { kind: 'lost'; ts: number; node: string; count: number };
+
+export class NotableQueue {
+  private items: Notable[] = [];
+  /** Items dropped because the queue was full since the last drain. */
+  dropped = 0;
+
+  constructor(private readonly cap: number) {}
+
+  push(n: Notable): void {
+    if (this.items.length >= this.cap) {
+      // Halve instead of shifting one at a time: O(1) amortized.
+      const keep = this.items.slice(this.items.length - Math.floor(this.cap / 2));
+      this.dropped += this.items.length - keep.length;
+      this.items = keep;
+    }
+    this.items.push(n);
+  }
+
+  drain(): { events: Notable[]; dropped: number } {
+    const out = { events: this.items, dropped: this.dropped };
+    this.items = [];
+    this.dropped = 0;
+    return out;
+  }
+}

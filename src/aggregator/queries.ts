@@ -1,0 +1,115 @@
+// What a live UI reads every frame: per-service figures from the window tallies
+// (O(services x backends)), the most recently active clients of one service, and the
+// queue of notable events.
+import { isoMicros } from '../probe/event.js';
+import { compareAddr } from './addresses.js';
+import type { Notable } from './notable.js';
+import type { AggregatorState } from './state.js';
+import { spreadOf } from './stats.js';
+import { verdictName, type VerdictName } from './tally.js';
+
+/** Below this chi-square p-value the spread is called skewed. */
+const SKEW_P = 0.01;
+
+export interface ServiceSummary {
+  service: string;
+  name: string | null;
+  /** Mean over the last `rateSeconds` whole seconds. */
+  selectionsPerSecond: number;
+  /** Selections in the window. */
+  selections: number;
+  backends: { backend: string; selections: number; share: number }[];
+  maxOverMean: number | null;
+  chi2P: number | null;
+  chi2Verdict: 'uniform' | 'skewed' | 'n/a';
+  stickiness: number | null;
+  expectedRandom: number | null;
+  violations: number;
+  forcedRepicks: number;
+  /** Nodes with a selection of this service in the window that are not down. */
+  nodesReporting: string[];
+}
+
+export function serviceSummaries(state: AggregatorState, opts: { rateSeconds?: number } = {}): ServiceSummary[] {
+  const rateSeconds = opts.rateSeconds ?? 5;
+  const since = state.windowStart();
+  const out: ServiceSummary[] = [];
+  for (const svc of state.services.list) {
+    const t = svc.win;
+    const listed = svc.currentEndpoints();
+    const shown = svc.backendNames.map((_, b) => b).filter((b) => listed.has(b) || t.countOf(b) > 0);
+    shown.sort((a, b) => compareAddr(svc.backendNames[a]!, svc.backendNames[b]!));
+    const spread = spreadOf(shown.map((b) => t.countOf(b)));
+    const nodes: string[] = [];
+    svc.lastByNode.forEach((ts, n) => {
+      if (ts >= since && Number.isNaN(state.downSince[n]!)) nodes.push(state.nodes[n]!);
+    });
+    out.push({
+      service: svc.key,
+      name: svc.latest?.info.name ?? null,
+      selectionsPerSecond: Number.isNaN(state.lastTs) ? 0 : svc.ratePerSecond(state.lastTs, rateSeconds),
+      selections: t.selections,
+      backends: shown.map((b) => ({
+        backend: svc.backendNames[b]!,
+        selections: t.countOf(b),
+        share: t.selections > 0 ? t.countOf(b) / t.selections : 0,
+      })),
+      maxOverMean: spread.maxOverMean,
+      chi2P: spread.chi2P,
+      chi2Verdict: spread.chi2P === null ? 'n/a' : spread.chi2P < SKEW_P ? 'skewed' : 'uniform',
+      stickiness: t.pairs > 0 ? t.same / t.pairs : null,
+      expectedRandom: shown.length > 0 ? 1 / shown.length : null,
+      violations: t.listFull + t.unknown,
+      forcedRepicks: t.forcedRepick,
+      nodesReporting: nodes.sort(),
+    });
+  }
+  return out.sort((a, b) => compareAddr(a.service, b.service));
+}
+
+export interface ClientDetail {
+  client: string;
+  node: string;
+  /** Backend of the latest selection. */
+  backend: string;
+  picks: number;
+  stickiness: number | null;
+  lastSelection: string;
+  /** The latest pick that moved to another backend (it moved to `backend`). */
+  lastSwitch: { at: string; from: string; verdict: VerdictName | null } | null;
+}
+
+/**
+ * The `limit` most recently active (node, client) entries of a service ("ip:port/proto"),
+ * newest first. Walks entries newest first, so a busy service costs about `limit` steps.
+ */
+export function clientDetails(state: AggregatorState, service: string, limit = 100): ClientDetail[] {
+  const p = state.pairs;
+  const svc = state.services.list.find((s) => s.key === service);
+  if (!svc) return [];
+  const out: ClientDetail[] = [];
+  for (const i of p.newestFirst()) {
+    if (out.length >= limit) break;
+    if (p.svc[i] !== svc.id) continue;
+    const picks = p.selections[i]!;
+    out.push({
+      client: state.clients.name(p.client[i]!),
+      node: state.nodes[p.node[i]!]!,
+      backend: svc.backendNames[p.lastBackend[i]!]!,
+      picks,
+      stickiness: picks > 1 ? p.same[i]! / (picks - 1) : null,
+      lastSelection: isoMicros(p.lastTs[i]!),
+      lastSwitch: p.switchFrom[i] === -1 ? null : {
+        at: isoMicros(p.switchTs[i]!),
+        from: svc.backendNames[p.switchFrom[i]!]!,
+        verdict: verdictName(p.switchCode[i]!),
+      },
+    });
+  }
+  return out;
+}
+
+/** Notable events since the last drain, oldest first, and how many were dropped unseen. */
+export function drainNotable(state: AggregatorState): { events: Notable[]; dropped: number } {
+  return state.notable.drain();
+}

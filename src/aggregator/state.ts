@@ -1,0 +1,267 @@
+// The aggregator's reducer: merged, time-ordered StickyEvents in, cluster state out.
+// Everything is decided per event (expiry, window trimming), so the state does not
+// depend on how the events were batched.
+import type { DnatEvent, LostEvent, NodeEvent, SnatEvent, StickyEvent } from '../probe/event.js';
+import { ClientKeys } from './addresses.js';
+import { BackendCounts, NO_ENTRY } from './backend-counts.js';
+import { NotableQueue } from './notable.js';
+import { PairTable } from './pair-table.js';
+import { applyCatalog, Services, type ServiceRec } from './services.js';
+import { SAME, Verdict } from './tally.js';
+import { UdpContinuity, type UdpTransition } from './udp-continuity.js';
+import { WindowRing } from './window-ring.js';
+
+export interface StateOptions {
+  /** Sliding window length, ending at the latest event (default 60). */
+  windowSeconds?: number;
+  /** Most (node, service, client) entries kept; the least recently active go first (default 1,000,000). */
+  maxPairs?: number;
+  /**
+   * Entries without a selection for this long are dropped (default 10800: the
+   * Kubernetes default affinity timeout, so default-timeout verdicts survive).
+   */
+  idleSeconds?: number;
+  /** Most selections the window keeps; beyond it the window starts later and says so (default 1,000,000). */
+  maxWindowSelections?: number;
+  /** Most notable events kept between drains (default 1000). */
+  maxNotable?: number;
+}
+
+/** Kubernetes fills sessionAffinityConfig.clientIP.timeoutSeconds with this when unset. */
+const DEFAULT_AFFINITY_TIMEOUT = 10800;
+
+export interface Gap {
+  node: number;
+  start: number;
+  /** NaN while the node is still down. */
+  end: number;
+}
+
+export class AggregatorState {
+  readonly windowUs: number;
+  readonly idleUs: number;
+  readonly maxPairs: number;
+  firstTs = NaN;
+  lastTs = NaN;
+  /** Latest selection the window had to drop while it was still inside the window span. */
+  truncatedAt = NaN;
+  readonly nodes: string[] = [];
+  readonly downSince: number[] = [];
+  readonly gaps: Gap[] = [];
+  lostTotal = 0;
+  lostRecent: { ts: number; count: number }[] = [];
+  readonly evictions = { idle: 0, capacity: 0 };
+  readonly services = new Services();
+  readonly clients = new ClientKeys();
+  readonly pairs = new PairTable();
+  readonly counts = new BackendCounts();
+  readonly ring: WindowRing;
+  readonly udp: UdpContinuity;
+  readonly notable: NotableQueue;
+  private readonly nodeIdx = new Map<string, number>();
+  private readonly catalogListed = new Map<number, Set<ServiceRec>>();
+  /** Last xt_recent eviction by "node|endpoint|client key". */
+  private readonly evictedAt = new Map<string, number>();
+  private evictedPruneAt = 1024;
+
+  constructor(opts: StateOptions) {
+    this.windowUs = positive(opts.windowSeconds ?? 60, 'windowSeconds') * 1e6;
+    this.idleUs = positive(opts.idleSeconds ?? DEFAULT_AFFINITY_TIMEOUT, 'idleSeconds') * 1e6;
+    this.maxPairs = positive(opts.maxPairs ?? 1_000_000, 'maxPairs');
+    this.ring = new WindowRing(positive(opts.maxWindowSelections ?? 1_000_000, 'maxWindowSelections'));
+    this.notable = new NotableQueue(positive(opts.maxNotable ?? 1000, 'maxNotable'));
+    this.udp = new UdpContinuity(this.maxPairs, this.idleUs, 100_000, (t) => this.udpSettled(t));
+  }
+
+  /** Start of the window: windowSeconds before the latest event, later if the window had to drop selections. */
+  windowStart(): number {
+    const span = this.lastTs - this.windowUs;
+    return this.truncatedAt >= span ? this.truncatedAt : span;
+  }
+
+  nodeOf(name: string): number {
+    let n = this.nodeIdx.get(name);
+    if (n === undefined) {
+      n = this.nodes.length;
+      this.nodes.push(name);
+      this.downSince.push(NaN);
+      this.nodeIdx.set(name, n);
+    }
+    return n;
+  }
+
+  apply(ev: StickyEvent): void {
+    const ts = ev.ts;
+    if (!(ts <= this.lastTs)) this.lastTs = ts;
+    if (!(ts >= this.firstTs)) this.firstTs = ts;
+    this.slide(this.lastTs);
+    switch (ev.type) {
+      case 'dnat': this.dnat(ev); break;
+      case 'snat': this.snat(ev); break;
+      case 'catalog': applyCatalog(this.services, this.catalogListed, this.nodeOf(ev.node), ev); break;
+      case 'evicted': this.evicted(this.nodeOf(ev.node), ev.endpoint, this.clients.keyOf(ev.client), ts); break;
+      case 'lost': this.lost(ev); break;
+      case 'node': this.nodeState(ev); break;
+      default: this.nodeOf(ev.node);
+    }
+  }
+
+  /** Expires idle pairs, lets selections leave the window, settles UDP transitions. */
+  private slide(now: number): void {
+    const pairs = this.pairs;
+    const idleBefore = now - this.idleUs;
+    while (pairs.oldest !== -1 && pairs.lastTs[pairs.oldest]! < idleBefore) {
+      this.dropPair(pairs.oldest);
+      this.evictions.idle++;
+    }
+    const windowBefore = now - this.windowUs;
+    const ring = this.ring;
+    while (ring.length > 0 && ring.oldestTs() < windowBefore) this.leaveWindow();
+    this.udp.advance(now, this.windowStart());
+  }
+
+  private dnat(ev: DnatEvent): void {
+    const ts = ev.ts;
+    const node = this.nodeOf(ev.node);
+    const svc = this.services.of(ev.service, ev.proto);
+    const client = this.clients.keyOf(ev.client);
+    const b = svc.backendOf(ev.backend);
+    const pairs = this.pairs;
+    let p = pairs.find(node, svc.id, client);
+    let code: number = Verdict.first;
+    if (p === -1) {
+      if (pairs.size >= this.maxPairs) {
+        this.dropPair(pairs.oldest);
+        this.evictions.capacity++;
+      }
+      p = pairs.insert(node, svc.id, client, NO_ENTRY);
+    } else {
+      code = this.verdict(p, svc, node, client, b, ts);
+      if (code & SAME) pairs.same[p]!++;
+      else {
+        pairs.switchTs[p] = ts;
+        pairs.switchFrom[p] = pairs.lastBackend[p]!;
+        pairs.switchCode[p] = code;
+      }
+    }
+    pairs.countHead[p] = this.counts.add(pairs.countHead[p]!, b);
+    pairs.selections[p]!++;
+    pairs.lastBackend[p] = b;
+    pairs.lastTs[p] = ts;
+    pairs.touch(p);
+    svc.cum.add(b, code, 1);
+    svc.win.add(b, code, 1);
+    svc.countSelection(ts);
+    svc.lastByNode[node] = ts;
+    if (this.ring.full) {
+      const dropped = this.ring.ts[this.leaveWindow()]!;
+      if (!(dropped <= this.truncatedAt)) this.truncatedAt = dropped;
+    }
+    this.ring.push(ts, node, svc.id, client, b, code);
+    if (ev.proto === 'udp') this.udpDnat(ev, node, svc, b);
+  }
+
+  /** The verdict code of the pair closed by selecting backend `b` now. */
+  private verdict(p: number, svc: ServiceRec, node: number, client: number, b: number, ts: number): number {
+    const pairs = this.pairs;
+    const last = pairs.lastBackend[p]!;
+    const same = last === b ? SAME : 0;
+    const view = svc.view(node);
+    const affinity = view?.info.affinity;
+    if (!view || affinity?.mode !== 'ClientIP') return Verdict.noAffinity | same;
+    const gap = ts - pairs.lastTs[p]!;
+    if (gap > (affinity.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT) * 1e6) return Verdict.expired | same;
+    if (same) return Verdict.held | SAME;
+    const lastName = svc.backendNames[last]!;
+    if (!view.endpoints.has(lastName)) return Verdict.forcedRepick;
+    const evicted = this.evictedAt.get(`${node}|${lastName}|${client}`);
+    const listFull = evicted !== undefined && evicted > pairs.lastTs[p]! && evicted <= ts;
+    this.notable.push({
+      kind: 'violation', ts, node: this.nodes[node]!, service: svc.key, client: this.clients.name(client),
+      from: lastName, to: svc.backendNames[b]!, gapSeconds: gap / 1e6, cause: listFull ? 'listFull' : 'unknown',
+    });
+    return listFull ? Verdict.violationListFull : Verdict.violationUnknown;
+  }
+
+  private leaveWindow(): number {
+    const ring = this.ring;
+    const j = ring.shift();
+    this.services.list[ring.svc[j]!]!.win.add(ring.backend[j]!, ring.code[j]!, -1);
+    return j;
+  }
+
+  private dropPair(p: number): void {
+    this.counts.release(this.pairs.countHead[p]!);
+    this.pairs.remove(p);
+  }
+
+  private evicted(node: number, endpoint: string, client: number, ts: number): void {
+    this.evictedAt.set(`${node}|${endpoint}|${client}`, ts);
+    if (this.evictedAt.size < this.evictedPruneAt) return;
+    // An eviction older than the idle limit can no longer explain a violation.
+    for (const [k, t] of this.evictedAt) if (t < ts - this.idleUs) this.evictedAt.delete(k);
+    this.evictedPruneAt = Math.max(1024, this.evictedAt.size * 2);
+  }
+
+  private udpDnat(ev: DnatEvent, node: number, svc: ServiceRec, b: number): void {
+    const t = this.udp.dnat(`${node}|${ev.client}|${svc.id}`, ev.ts, node, svc.id, ev.client, b, ev.ctId);
+    if (!t) return;
+    svc.udp.replacements++;
+    if (!t.backendChanged) return;
+    svc.udp.backendChanged++;
+    this.notable.push({
+      kind: 'backendChanged', ts: t.ts, node: ev.node, service: svc.key, client: ev.client,
+      from: svc.backendNames[t.fromBackend]!, to: ev.backend,
+    });
+  }
+
+  private snat(ev: SnatEvent): void {
+    const node = this.nodeOf(ev.node);
+    if (ev.proto !== 'udp') return;
+    const svc = this.services.of(ev.service, ev.proto);
+    this.udp.snat(`${node}|${ev.client}|${svc.id}`, ev.ctId, ev.snat);
+  }
+
+  private udpSettled(t: UdpTransition): void {
+    if (!t.reflectiveChanged) return;
+    const svc = this.services.list[t.svc]!;
+    svc.udp.reflectiveChanged++;
+    this.notable.push({
+      kind: 'reflectiveChanged', ts: t.ts, node: this.nodes[t.node]!, service: svc.key, client: t.client,
+      from: t.prevReflective, to: t.flow.reflective,
+    });
+  }
+
+  private lost(ev: LostEvent): void {
+    this.nodeOf(ev.node);
+    this.lostTotal += ev.count;
+    this.lostRecent.push({ ts: ev.ts, count: ev.count });
+    if (this.lostRecent.length > 1024) this.lostRecent = this.lostRecent.filter((l) => l.ts >= this.windowStart());
+    this.notable.push({ kind: 'lost', ts: ev.ts, node: ev.node, count: ev.count });
+  }
+
+  private nodeState(ev: NodeEvent): void {
+    const n = this.nodeOf(ev.node);
+    const down = !Number.isNaN(this.downSince[n]!);
+    if (ev.state === 'down' && !down) this.downSince[n] = ev.ts;
+    else if (ev.state === 'up' && down) {
+      this.gaps.push({ node: n, start: this.downSince[n]!, end: ev.ts });
+      this.downSince[n] = NaN;
+    } else return;
+    this.notable.push({ kind: ev.state === 'down' ? 'nodeDown' : 'nodeUp', ts: ev.ts, node: ev.node, ...(ev.reason ? { reason: ev.reason } : {}) });
+  }
+}
+
+function positive(v: number, name: string): number {
+  if (!(v > 0) || !Number.isFinite(v)) throw new RangeError(`failed to create aggregator state: ${name} must be a positive number, got ${v}`);
+  return v;
+}
+
+export function createState(opts: StateOptions = {}): AggregatorState {
+  return new AggregatorState(opts);
+}
+
+/** Folds time-ordered events into the state, in place. */
+export function applyEvents(state: AggregatorState, events: readonly StickyEvent[]): void {
+  for (let i = 0; i < events.length; i++) state.apply(events[i]!);
+}

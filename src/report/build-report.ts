@@ -1,0 +1,151 @@
+// Builds the `report --format json` object from aggregator state, in a deterministic
+// order (services, backends and clients by address) so equal events give equal reports.
+import { isoMicros, type ServiceInfo } from '../probe/event.js';
+import { compareAddr } from '../aggregator/addresses.js';
+import { cumulativeClients, windowClients, type ClientAgg } from '../aggregator/client-scan.js';
+import type { ServiceRec } from '../aggregator/services.js';
+import type { AggregatorState } from '../aggregator/state.js';
+import { spreadOf } from '../aggregator/stats.js';
+import type { Tally } from '../aggregator/tally.js';
+import type { ClientReport, MissingSpan, Report, Scope, ServiceReport } from './types.js';
+
+const NO_AFFINITY: ServiceInfo['affinity'] = { mode: 'None', timeoutSeconds: null, source: 'inferred' };
+/** Node-divergence examples listed per service (the count covers all). */
+const DIVERGENCE_EXAMPLES = 20;
+
+export function buildReport(state: AggregatorState, opts: { scope: Scope }): Report {
+  const windowed = opts.scope === 'window';
+  const empty = Number.isNaN(state.lastTs);
+  const end = empty ? 0 : state.lastTs;
+  const start = empty ? 0 : windowed ? Math.max(state.firstTs, state.windowStart()) : state.firstTs;
+  const clients = windowed ? windowClients(state) : cumulativeClients(state);
+  const services = [...state.services.list]
+    .sort((a, b) => compareAddr(a.key, b.key))
+    .map((svc) => serviceReport(state, svc, windowed ? svc.win : svc.cum, clients.get(svc.id) ?? new Map(), windowed ? start : -Infinity));
+  let lost = state.lostTotal;
+  if (windowed) lost = state.lostRecent.reduce((n, l) => (l.ts >= start ? n + l.count : n), 0);
+  return {
+    window: {
+      start: isoMicros(start),
+      end: isoMicros(end),
+      scope: opts.scope,
+      seconds: windowed ? state.windowUs / 1e6 : null,
+      truncated: windowed && state.truncatedAt >= state.lastTs - state.windowUs,
+      missing: missingSpans(state, start, end),
+    },
+    nodes: [...state.nodes].sort(),
+    lostEvents: lost,
+    evictions: { ...state.evictions },
+    services,
+  };
+}
+
+function missingSpans(state: AggregatorState, start: number, end: number): MissingSpan[] {
+  const spans: MissingSpan[] = [];
+  for (const g of state.gaps) {
+    if (g.end >= start && g.start <= end) {
+      spans.push({ node: state.nodes[g.node]!, start: isoMicros(g.start), end: isoMicros(g.end), ongoing: false });
+    }
+  }
+  state.downSince.forEach((since, n) => {
+    if (!Number.isNaN(since)) spans.push({ node: state.nodes[n]!, start: isoMicros(since), end: isoMicros(end), ongoing: true });
+  });
+  return spans.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+}
+
+function serviceReport(state: AggregatorState, svc: ServiceRec, t: Tally, clients: Map<number, ClientAgg>, since: number): ServiceReport {
+  const names = svc.backendNames;
+  const listed = svc.currentEndpoints();
+  const shown = names.map((_, b) => b).filter((b) => listed.has(b) || t.countOf(b) > 0);
+  shown.sort((a, b) => compareAddr(names[a]!, names[b]!));
+  const k = shown.length;
+  const clientsPer = new Map<number, number>();
+  for (const a of clients.values()) for (const b of a.backends.keys()) clientsPer.set(b, (clientsPer.get(b) ?? 0) + 1);
+  const violation = t.listFull + t.unknown;
+  const report: ServiceReport = {
+    service: svc.key,
+    name: svc.latest?.info.name ?? null,
+    affinity: svc.latest ? { ...svc.latest.info.affinity } : { ...NO_AFFINITY },
+    selections: t.selections,
+    backends: shown.map((b) => ({
+      backend: names[b]!,
+      selections: t.countOf(b),
+      share: t.selections > 0 ? t.countOf(b) / t.selections : 0,
+      clients: clientsPer.get(b) ?? 0,
+    })),
+    spread: spreadOf(shown.map((b) => t.countOf(b))),
+    stickiness: {
+      pairs: t.pairs,
+      sameBackend: t.same,
+      ratio: t.pairs > 0 ? t.same / t.pairs : null,
+      expectedRandom: k > 0 ? 1 / k : null,
+    },
+    affinityVerdicts: {
+      held: t.held,
+      violation,
+      forcedRepick: t.forcedRepick,
+      expired: t.expired,
+      compliance: t.held + violation > 0 ? t.held / (t.held + violation) : null,
+      violationCauses: { listFull: t.listFull, unknown: t.unknown },
+      expiredMoved: t.expiredMoved,
+    },
+    nodeDivergence: divergence(state, svc, clients),
+    clients: clientRows(state, svc, clients),
+  };
+  if (svc.key.endsWith('/udp')) report.udpContinuity = udpCounts(state, svc, since);
+  return report;
+}
+
+function sortedClientKeys(state: AggregatorState, clients: Map<number, ClientAgg>): number[] {
+  const TWO32 = 4294967296;
+  return [...clients.keys()].sort((a, b) =>
+    a < TWO32 && b < TWO32 ? a - b : compareAddr(state.clients.name(a), state.clients.name(b)));
+}
+
+function clientRows(state: AggregatorState, svc: ServiceRec, clients: Map<number, ClientAgg>): ClientReport[] {
+  return sortedClientKeys(state, clients).map((key) => {
+    const a = clients.get(key)!;
+    const backends: Record<string, number> = {};
+    const order = [...a.backends.keys()].sort((x, y) => compareAddr(svc.backendNames[x]!, svc.backendNames[y]!));
+    for (const b of order) backends[svc.backendNames[b]!] = a.backends.get(b)!;
+    return {
+      client: state.clients.name(key),
+      selections: a.selections,
+      backends,
+      stickiness: a.pairs > 0 ? a.same / a.pairs : null,
+      nodes: [...a.lastByNode.keys()].map((n) => state.nodes[n]!).sort(),
+    };
+  });
+}
+
+function divergence(state: AggregatorState, svc: ServiceRec, clients: Map<number, ClientAgg>): ServiceReport['nodeDivergence'] {
+  let count = 0;
+  const examples: ServiceReport['nodeDivergence']['examples'] = [];
+  for (const key of sortedClientKeys(state, clients)) {
+    const byNode = clients.get(key)!.lastByNode;
+    if (new Set(byNode.values()).size < 2) continue;
+    count++;
+    if (examples.length >= DIVERGENCE_EXAMPLES) continue;
+    const backends: Record<string, string> = {};
+    const nodes = [...byNode.keys()].sort((x, y) => (state.nodes[x]! < state.nodes[y]! ? -1 : 1));
+    for (const n of nodes) backends[state.nodes[n]!] = svc.backendNames[byNode.get(n)!]!;
+    examples.push({ client: state.clients.name(key), backends });
+  }
+  return { clients: count, examples };
+}
+
+function udpCounts(state: AggregatorState, svc: ServiceRec, since: number): NonNullable<ServiceReport['udpContinuity']> {
+  if (since === -Infinity) {
+    let reflectiveChanged = svc.udp.reflectiveChanged;
+    for (const t of state.udp.unsettled()) if (t.svc === svc.id && t.prevReflective !== t.flow.reflective) reflectiveChanged++;
+    return { replacements: svc.udp.replacements, backendChanged: svc.udp.backendChanged, reflectiveChanged };
+  }
+  const out = { replacements: 0, backendChanged: 0, reflectiveChanged: 0 };
+  for (const t of state.udp.since(since)) {
+    if (t.svc !== svc.id) continue;
+    out.replacements++;
+    if (t.backendChanged) out.backendChanged++;
+    if (t.reflectiveChanged) out.reflectiveChanged++;
+  }
+  return out;
+}

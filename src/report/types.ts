@@ -1,0 +1,72 @@
+// The `report --format json` object (DESIGN.md, "Command line contract"). Field names
+// are a contract outside checks rely on; fields beyond the contract are marked.
+import type { ServiceInfo } from '../probe/event.js';
+
+export type Scope = 'window' | 'cumulative';
+
+export interface Report {
+  window: {
+    start: string;
+    end: string;
+    /** Beyond the contract: which span this report covers. */
+    scope: Scope;
+    /** Beyond the contract: the window length asked for (null for cumulative). */
+    seconds: number | null;
+    /** Beyond the contract: true when the window held too many selections and starts later than asked. */
+    truncated: boolean;
+    /** Beyond the contract: spans in which a node was not reporting (ongoing ones end at `end`). */
+    missing: MissingSpan[];
+  };
+  nodes: string[];
+  lostEvents: number;
+  /** Beyond the contract: (node, service, client) entries dropped to bound memory, cumulative. */
+  evictions: { idle: number; capacity: number };
+  services: ServiceReport[];
+}
+
+export interface MissingSpan {
+  node: string;
+  start: string;
+  end: string;
+  ongoing: boolean;
+}
+
+export interface ServiceReport {
+  service: string;
+  name: string | null;
+  affinity: ServiceInfo['affinity'];
+  selections: number;
+  backends: BackendReport[];
+  spread: { maxOverMean: number | null; cv: number | null; jain: number | null; chi2P: number | null };
+  stickiness: { pairs: number; sameBackend: number; ratio: number | null; expectedRandom: number | null };
+  affinityVerdicts: {
+    held: number;
+    violation: number;
+    forcedRepick: number;
+    expired: number;
+    compliance: number | null;
+    violationCauses: { listFull: number; unknown: number };
+    /** Beyond the contract: expired pairs that moved to another backend. */
+    expiredMoved: number;
+  };
+  /** Beyond the contract: clients whose last backend differs between the nodes they came through. */
+  nodeDivergence: { clients: number; examples: { client: string; backends: Record<string, string> }[] };
+  /** Beyond the contract, UDP services only: conntrack entries replaced on the same flow. */
+  udpContinuity?: { replacements: number; backendChanged: number; reflectiveChanged: number };
+  clients: ClientReport[];
+}
+
+export interface BackendReport {
+  backend: string;
+  selections: number;
+  share: number;
+  clients: number;
+}
+
+export interface ClientReport {
+  client: string;
+  selections: number;
+  backends: Record<string, number>;
+  stickiness: number | null;
+  nodes: string[];
+}
