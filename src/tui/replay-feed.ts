@@ -1,0 +1,53 @@
+// Plays a recorded trace back in (scaled) real time: event timestamps are spread over
+// wall-clock time divided by `speed`; speed 0 feeds as fast as the reducer takes them,
+// yielding between batches so the frame timer and the keyboard still get their turn.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { StickyEvent } from '../probe/event.js';
+
+export interface ReplayOptions {
+  /** Trace seconds per wall second; 0 means no pacing. */
+  speed: number;
+  signal: AbortSignal;
+  push(events: StickyEvent[]): void;
+}
+
+/** The longest single sleep, so an abort is noticed promptly during long gaps. */
+const MAX_SLEEP_MS = 100;
+
+/** Feeds every batch through `push` at the chosen pace; resolves with the number of events fed. */
+export async function feedReplay(batches: AsyncIterable<StickyEvent[]>, opts: ReplayOptions): Promise<number> {
+  let fed = 0;
+  let t0 = NaN;
+  const w0 = performance.now();
+  for await (const batch of batches) {
+    if (opts.signal.aborted) break;
+    if (opts.speed === 0) {
+      opts.push(batch);
+      fed += batch.length;
+      await new Promise((r) => setImmediate(r));
+      continue;
+    }
+    let from = 0;
+    while (from < batch.length) {
+      if (opts.signal.aborted) return fed;
+      if (Number.isNaN(t0)) t0 = batch[0]!.ts;
+      const now = performance.now();
+      let to = from;
+      while (to < batch.length && dueAt(batch[to]!.ts, t0, w0, opts.speed) <= now) to++;
+      if (to > from) {
+        opts.push(batch.slice(from, to));
+        fed += to - from;
+        from = to;
+        continue;
+      }
+      const wait = dueAt(batch[from]!.ts, t0, w0, opts.speed) - now;
+      await sleep(Math.min(MAX_SLEEP_MS, Math.max(1, wait)), undefined, { signal: opts.signal }).catch(() => {});
+    }
+  }
+  return fed;
+}
+
+/** Wall-clock time (performance.now() ms) at which an event of time `ts` (µs) is due. */
+function dueAt(ts: number, t0: number, w0: number, speed: number): number {
+  return w0 + (ts - t0) / 1000 / speed;
+}

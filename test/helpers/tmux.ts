@@ -1,0 +1,99 @@
+// A real terminal for tests: a command run in a detached tmux session on its own tmux
+// server (its own socket), read back with capture-pane. After the command exits, the
+// shell wrapper prints its exit status and the terminal's modes, so a test can check
+// that the program ended and gave the terminal back (canonical mode, echo, cursor).
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runPrefix } from './env.js';
+
+export interface TmuxOptions {
+  cols?: number;
+  rows?: number;
+  /** Extra environment for the command. */
+  env?: Record<string, string>;
+}
+
+export interface TerminalAfterExit {
+  code: number;
+  /** Line discipline back in canonical mode (ICANON), i.e. raw mode was undone. */
+  canonical: boolean;
+  echo: boolean;
+  cursorVisible: boolean;
+}
+
+export interface Tmux {
+  /** Session and socket name, carrying the run prefix. */
+  name: string;
+  /** Keys in tmux send-keys syntax ('q', 'Enter', 'Escape', 'C-c', 'Down'); literal text with `literal`. */
+  sendKeys(keys: string | string[], literal?: boolean): void;
+  /** The visible screen as plain text. */
+  capture(): string;
+  /** Resolves with the screen once `pattern` appears on it. */
+  waitForText(pattern: string | RegExp, timeoutMs?: number): Promise<string>;
+  /** Resolves once the command has exited, with its status and the terminal's state. */
+  waitForExit(timeoutMs?: number): Promise<TerminalAfterExit>;
+  /** Ends the tmux server and everything in it. Safe to call twice. */
+  kill(): void;
+}
+
+const EXIT_MARK = '__tmux_exit__';
+
+function quote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export function startTmux(cmd: string, opts: TmuxOptions = {}): Tmux {
+  const name = runPrefix('tmux');
+  // An explicit socket path: tmux leaves its socket behind after kill-server, and this one we can remove.
+  const socket = join(tmpdir(), `${name}.sock`);
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-S', socket, ...args], { encoding: 'utf8' });
+  const env = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${quote(v)}`).join(' ');
+  // After the command: its status, whether the tty is canonical and echoing, then wait to be killed.
+  const script = `${env ? `env ${env} ` : ''}${cmd}; echo "${EXIT_MARK}=$? $(stty -a | tr ' ' '\\n' | grep -xE -- '-?(icanon|echo)' | tr '\\n' ' ')"; exec sleep 3600`;
+  tmux('-f', '/dev/null', 'new-session', '-d', '-s', name, '-x', String(opts.cols ?? 160), '-y', String(opts.rows ?? 50), 'sh', '-c', script);
+  let alive = true;
+
+  const capture = () => tmux('capture-pane', '-p', '-t', name);
+  const poll = async <T>(what: string, timeoutMs: number, check: () => T | undefined): Promise<T> => {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const got = check();
+      if (got !== undefined) return got;
+      if (Date.now() > end) throw new Error(`tmux ${name}: timed out after ${timeoutMs} ms waiting for ${what}; screen:\n${capture()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  return {
+    name,
+    sendKeys(keys, literal = false) {
+      tmux('send-keys', '-t', name, ...(literal ? ['-l'] : []), ...(Array.isArray(keys) ? keys : [keys]));
+    },
+    capture,
+    waitForText(pattern, timeoutMs = 10_000) {
+      const test = (s: string) => (typeof pattern === 'string' ? s.includes(pattern) : pattern.test(s));
+      return poll(`${pattern}`, timeoutMs, () => {
+        const screen = capture();
+        return test(screen) ? screen : undefined;
+      });
+    },
+    async waitForExit(timeoutMs = 10_000) {
+      const line = await poll('the command to exit', timeoutMs, () => capture().split('\n').find((l) => l.startsWith(`${EXIT_MARK}=`)));
+      const [code, ...modes] = line.slice(EXIT_MARK.length + 1).trim().split(/\s+/);
+      const cursorVisible = tmux('display-message', '-p', '-t', name, '#{cursor_flag}').trim() === '1';
+      return { code: Number(code), canonical: modes.includes('icanon'), echo: modes.includes('echo'), cursorVisible };
+    },
+    kill() {
+      if (!alive) return;
+      alive = false;
+      try {
+        tmux('kill-server');
+      } catch {
+        // Already gone: the server exits by itself when its last session ends.
+      }
+      rmSync(socket, { force: true });
+    },
+  };
+}
