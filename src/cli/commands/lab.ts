@@ -1,0 +1,172 @@
+// `stickyscope lab`: build, drive, inspect and remove the namespace lab.
+import { setMaxListeners } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
+import { InputError, UsageError } from '../errors.js';
+import { defaultConfig, findService, type LabConfig, type LabEndpoint } from '../../lab/config.js';
+import { labDown, labUp, loadLab, setEndpoints, type Lab } from '../../lab/lab.js';
+import { formatStatus, labStatus } from '../../lab/status.js';
+import { runClient } from '../../lab/traffic.js';
+import type { ClientResult, TrafficPlan } from '../../lab/traffic-types.js';
+
+const usage = `Usage: stickyscope lab <action> [--prefix P] [options]
+
+Builds a Kubernetes node out of network namespaces: a node namespace routing between
+client and backend namespaces, with kube-proxy-format iptables rules for the lab's
+Services. Needs root. Namespaces are named P-node, P-node2, P-c1.., P-x1.., P-b1..;
+state and logs live in /run/stickyscope/lab-P/.
+
+Actions:
+  up          create the lab (Ctrl-C during set-up removes what was made)
+                --nodes 1|2          number of nodes (default 1)
+                --shape current|legacy  rule shape: hashed KUBE-EXT/SVL chains (current)
+                                     or the KUBE-XLB shape of older kube-proxy
+                --config FILE        a LabConfig as JSON instead of the default Services
+  down        stop the lab's backends, delete its namespaces and state (idempotent)
+  status      namespaces, Services, endpoints, backend processes, connections per KUBE-SEP
+  traffic     run a mix through every Service from the clients until --duration or Ctrl-C
+                --duration D         default 10s
+                --rate N             requests per second per client and Service (default 5)
+                --clients LIST       comma-separated client names (default: all)
+  endpoints   change a Service's endpoints the way kube-proxy would
+                stickyscope lab endpoints SERVICE add|remove IP:PORT [--pod NAME] [--node NODE]
+
+Options:
+  --prefix P   name prefix of the lab (default 'lab')
+  -h, --help   this text
+
+Examples:
+  stickyscope lab up --prefix lab
+  stickyscope lab traffic --duration 30s
+  stickyscope lab endpoints lab/web:http remove 10.1.3.2:8080
+  stickyscope lab down`;
+
+export const command: Command = {
+  usage,
+  async run(argv) {
+    const [action, ...rest] = argv;
+    switch (action) {
+      case 'up': return up(rest);
+      case 'down': return down(rest);
+      case 'status': return status(rest);
+      case 'traffic': return traffic(rest);
+      case 'endpoints': return endpoints(rest);
+      default: throw new UsageError(`expected an action up, down, status, traffic or endpoints; got ${action === undefined ? 'nothing' : `'${action}'`}`);
+    }
+  },
+};
+
+const prefixOpt = { prefix: { type: 'string', default: 'lab' } } as const;
+
+async function up(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { ...prefixOpt, nodes: { type: 'string', default: '1' }, shape: { type: 'string', default: 'current' }, config: { type: 'string' } });
+  let config: LabConfig;
+  if (values.config) {
+    try {
+      config = JSON.parse(readFileSync(values.config, 'utf8')) as LabConfig;
+    } catch (err) {
+      throw new InputError(`failed to read --config ${values.config}: ${(err as Error).message}; expected a LabConfig as JSON`);
+    }
+  } else {
+    if (values.nodes !== '1' && values.nodes !== '2') throw new UsageError(`--nodes expects 1 or 2; got '${values.nodes}'`);
+    if (values.shape !== 'current' && values.shape !== 'legacy') throw new UsageError(`--shape expects current or legacy; got '${values.shape}'`);
+    config = defaultConfig({ nodes: Number(values.nodes), shape: values.shape });
+  }
+  const signal = shutdownSignal();
+  let lab: Lab;
+  try {
+    lab = await labUp({ prefix: values.prefix, config, signal });
+  } catch (err) {
+    if (!signal.aborted) throw err;
+    process.stderr.write(`stickyscope lab: set-up interrupted; removed what it had made\n`);
+    return 130;
+  }
+  process.stdout.write(`lab ${lab.prefix} is up: nodes ${lab.nodes.join(', ')}; clients ${lab.clients.map((c) => `${c.name}=${c.ip}`).join(' ')}; backends ${lab.backends.map((b) => `${b.name}=${b.ip}`).join(' ')}\n`);
+  for (const s of lab.services) process.stdout.write(`  ${s.serviceName.padEnd(16)} ${s.clusterIP}:${s.port}/${s.protocol}${s.nodePort ? ` nodePort ${s.nodePort}` : ''}  affinity ${s.sessionAffinity}\n`);
+  process.stdout.write(`node netns: ${lab.nodeNetnsPath()}; remove with: stickyscope lab down --prefix ${lab.prefix}\n`);
+  return 0;
+}
+
+async function down(argv: string[]): Promise<void> {
+  const { values } = parse(argv, prefixOpt);
+  await labDown(values.prefix);
+}
+
+async function status(argv: string[]): Promise<void> {
+  const { values } = parse(argv, { ...prefixOpt, json: { type: 'boolean', default: false } });
+  const lab = await loadLab(values.prefix);
+  const st = await labStatus(lab);
+  process.stdout.write((values.json ? JSON.stringify(st, null, 2) : formatStatus(lab, st)) + '\n');
+}
+
+async function traffic(argv: string[]): Promise<void> {
+  const { values } = parse(argv, { ...prefixOpt, duration: { type: 'string', default: '10s' }, rate: { type: 'string', default: '5' }, clients: { type: 'string' } });
+  const durationMs = parseDuration(values.duration, '--duration');
+  const rate = Number(values.rate);
+  if (!(rate > 0 && rate <= 1000)) throw new UsageError(`--rate expects requests per second between 0 and 1000; got '${values.rate}'`);
+  const lab = await loadLab(values.prefix);
+  const names = values.clients ? values.clients.split(',') : lab.clients.map((c) => c.name);
+  const signal = shutdownSignal();
+  setMaxListeners(names.length * lab.services.length + 10, signal); // one listener per client run
+  const count = Math.ceil((durationMs / 1000) * rate) + 1;
+  const base = { count, durationMs, intervalMs: 1000 / rate };
+  const runs: Promise<ClientResult[]>[] = [];
+  for (const name of names) {
+    for (const s of lab.services) {
+      const plan: TrafficPlan = s.protocol === 'udp'
+        ? { ...base, service: s.serviceName, mode: 'udp-sessions' }
+        : s.nodePort !== undefined
+          ? { ...base, service: s.serviceName, mode: 'keepalive', perConnection: 10, via: 'nodePort' }
+          : { ...base, service: s.serviceName, mode: 'http' };
+      runs.push(runClient(lab, name, plan, signal));
+    }
+  }
+  process.stderr.write(`traffic from ${names.join(', ')} to ${lab.services.length} services for ${values.duration} (Ctrl-C stops)\n`);
+  const results = (await Promise.all(runs)).flat();
+  process.stdout.write(summarize(results) + '\n');
+}
+
+function summarize(results: ClientResult[]): string {
+  const by = new Map<string, ClientResult[]>();
+  for (const r of results) by.set(r.service, [...(by.get(r.service) ?? []), r]);
+  const out: string[] = [];
+  for (const [service, rs] of [...by].sort()) {
+    const failed = rs.filter((r) => r.answer === null).length;
+    out.push(`${service}: ${rs.length} requests, ${failed} failed`);
+    const backends = new Map<string, { n: number; clients: Set<string> }>();
+    for (const r of rs) {
+      if (r.answer === null) continue;
+      const b = backends.get(r.answer) ?? { n: 0, clients: new Set<string>() };
+      b.n++;
+      b.clients.add(r.client);
+      backends.set(r.answer, b);
+    }
+    for (const [name, b] of [...backends].sort()) out.push(`  ${name.padEnd(6)} ${String(b.n).padStart(6)} answers  from ${[...b.clients].sort().join(',')}`);
+  }
+  return out.join('\n') || 'no traffic';
+}
+
+async function endpoints(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, { ...prefixOpt, pod: { type: 'string' }, node: { type: 'string' } }, true);
+  const [service, op, address] = positionals;
+  if (!service || (op !== 'add' && op !== 'remove') || !address) {
+    throw new UsageError(`expected 'lab endpoints SERVICE add|remove IP:PORT'; got '${positionals.join(' ')}'`);
+  }
+  const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(address);
+  if (!m) throw new UsageError(`expected IP:PORT like 10.1.3.2:8080; got '${address}'`);
+  const lab = await loadLab(values.prefix);
+  const spec = findService(lab.services, service);
+  const [ip, port] = [m[1]!, Number(m[2])];
+  const others = spec.endpoints.filter((e) => !(e.ip === ip && e.port === port));
+  let next: LabEndpoint[];
+  if (op === 'remove') {
+    if (others.length === spec.endpoints.length) throw new UsageError(`${spec.serviceName} has no endpoint ${address}; it has ${spec.endpoints.map((e) => `${e.ip}:${e.port}`).join(', ') || 'none'}`);
+    next = others;
+  } else {
+    const backend = lab.backends.find((b) => b.ip === ip);
+    const node = values.node ?? (backend ? backend.node.slice(lab.prefix.length + 1) : 'node');
+    next = [...others, { ip, port, pod: values.pod ?? backend?.name ?? ip, node }];
+  }
+  await setEndpoints(lab, spec.serviceName, next);
+  process.stdout.write(`${spec.serviceName}: ${next.map((e) => `${e.ip}:${e.port}`).join(', ') || 'no endpoints'}\n`);
+}
