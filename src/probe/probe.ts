@@ -1,0 +1,152 @@
+// The probe as the agent and the trace command see it: starts the C helper
+// (build/stickyscope-probe) in the node's network namespace, decodes its records and
+// emits them in kernel order; its failure lines become EnvironmentErrors.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { EnvironmentError } from '../cli/errors.js';
+import { RecordDecoder } from './decode-records.js';
+
+export interface ProbeOptions {
+  node: string;
+  netns?: string;
+  ringBufferBytes?: number;
+  insertEvents?: boolean;
+  helperPath?: string;
+}
+
+/**
+ * Events: 'events' (batch: StickyEvent[]) in kernel order, 'error' (EnvironmentError |
+ * Error, e.g. the helper's "failed to" line), 'exit' (code: number | null).
+ */
+export interface Probe extends EventEmitter {
+  /** Resolves on the helper's HELLO; rejects with an EnvironmentError carrying its failure line. */
+  ready: Promise<void>;
+  /** The helper's pid: its /proc/<pid>/net is the node's network namespace. */
+  readonly pid: number | undefined;
+  /** SIGTERM, wait for exit; the final events are delivered first. */
+  stop(): Promise<void>;
+}
+
+/** build/stickyscope-probe relative to the package root. */
+export function helperPath(): string {
+  return fileURLToPath(new URL('../../../build/stickyscope-probe', import.meta.url));
+}
+
+const FAILURE_PREFIX = 'stickyscope-probe: failed to ';
+const STOP_GRACE_MS = 5000;
+
+class HelperProbe extends EventEmitter implements Probe {
+  readonly ready: Promise<void>;
+  private readonly child: ChildProcess;
+  private readonly decoder: RecordDecoder;
+  private readonly path: string;
+  private failure: string | undefined;
+  private failed = false;
+  private killedAfterGrace = false;
+  private stderrTail = '';
+  private stopping = false;
+  private closed: Promise<void>;
+  private settleReady!: (err?: Error) => void;
+
+  constructor(opts: ProbeOptions) {
+    super();
+    this.decoder = new RecordDecoder(opts.node);
+    this.path = opts.helperPath ?? helperPath();
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.settleReady = (err) => (err ? reject(err) : resolve());
+    });
+    // Callers that only listen for 'error' must not see an unhandled rejection too.
+    this.ready.catch(() => {});
+    const args: string[] = [];
+    if (opts.netns !== undefined) args.push('--netns', opts.netns);
+    if (opts.ringBufferBytes !== undefined) args.push('--ringbuf-bytes', String(opts.ringBufferBytes));
+    if (opts.insertEvents === false) args.push('--no-insert');
+    // stdin stays open and unused: the helper exits when it reaches EOF, i.e. when we die.
+    this.child = spawn(this.path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.child.stderr!.setEncoding('utf8').on('data', (text: string) => this.onStderr(text));
+    this.closed = new Promise((resolve) => {
+      this.child.on('close', (code, signal) => {
+        this.onClose(code, signal);
+        resolve();
+      });
+    });
+    this.child.on('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'ENOENT' ? `${this.path} does not exist (run 'npm run build')` : err.message;
+      this.fail(new EnvironmentError(`failed to start the probe helper: ${why}`));
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.child.exitCode === null && this.child.signalCode === null && this.child.pid !== undefined) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        this.killedAfterGrace = true;
+        this.child.kill('SIGKILL');
+      }, STOP_GRACE_MS);
+      await this.closed;
+      clearTimeout(timer);
+    } else if (this.child.pid !== undefined) {
+      await this.closed;
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    let events;
+    try {
+      events = this.decoder.decode(chunk);
+    } catch (err) {
+      this.fail(err as Error);
+      this.child.kill('SIGTERM');
+      return;
+    }
+    if (this.decoder.started) this.settleReady();
+    if (events.length > 0) this.emit('events', events);
+  }
+
+  private onStderr(text: string): void {
+    const lines = (this.stderrTail + text).split('\n');
+    this.stderrTail = lines.pop()!;
+    for (const line of lines) {
+      if (line.startsWith(FAILURE_PREFIX) && this.failure === undefined) this.failure = line;
+    }
+  }
+
+  private onClose(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.stderrTail.startsWith(FAILURE_PREFIX) && this.failure === undefined) this.failure = this.stderrTail;
+    const expected = this.stopping && (code === 0 || signal === 'SIGTERM');
+    if (this.failure !== undefined) {
+      this.fail(new EnvironmentError(this.failure.slice('stickyscope-probe: '.length)));
+    } else if (this.killedAfterGrace) {
+      this.fail(new EnvironmentError(`probe helper did not stop within ${STOP_GRACE_MS / 1000} s of SIGTERM and was killed`));
+    } else if (!expected) {
+      const how = signal ? `signal ${signal}` : `code ${code}`;
+      this.fail(new EnvironmentError(`probe helper exited unexpectedly (${how})`));
+    } else if (!this.decoder.started) {
+      this.settleReady(new EnvironmentError('probe stopped before the helper had attached'));
+    }
+    this.emit('exit', code);
+  }
+
+  /** Reports the first failure: rejects ready if still pending, and emits 'error' once running. */
+  private fail(err: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    if (!this.decoder.started) {
+      this.settleReady(err);
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+      return;
+    }
+    this.emit('error', err);
+  }
+}
+
+export function startProbe(opts: ProbeOptions): Probe {
+  return new HelperProbe(opts);
+}

@@ -1,0 +1,46 @@
+// Mirrors bpf/record.h, the one record layout shared with the BPF programs and the
+// probe helper: change both together (the helper's HELLO carries SS_RECORD_VERSION,
+// which the decoder checks against RECORD_VERSION).
+import type { Hook, Proto } from './event.js';
+
+export const RECORD_VERSION = 1;
+export const RECORD_SIZE = 120;
+
+/** Byte offsets inside one record. */
+export const Off = {
+  tsNs: 0,
+  type: 8,
+  family: 9,
+  proto: 10,
+  hook: 11,
+  ctStatus: 12,
+  ctId: 16,
+  origSrc: 24,
+  origDst: 44,
+  replySrc: 64,
+  replyDst: 88,
+  /** value[4] (u64 each) overlays replyDst in LOST, COUNTERS and HELLO records. */
+  value: 88,
+} as const;
+
+/** Inside an ss_addr: 16 address bytes (IPv4 in the first 4), then the port in network order. */
+export const ADDR_PORT_OFFSET = 16;
+
+export const RecordType = {
+  dnat: 1,
+  snat: 2,
+  insert: 3,
+  lost: 4,
+  counters: 5,
+  hello: 6,
+} as const;
+
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+
+/** Indexed by enum ss_hook (the kernel's enum nf_inet_hooks). */
+export const HOOKS: readonly Hook[] = ['prerouting', 'input', 'forward', 'output', 'postrouting'];
+
+export function protoName(n: number): Proto | undefined {
+  return n === 6 ? 'tcp' : n === 17 ? 'udp' : n === 132 ? 'sctp' : undefined;
+}
