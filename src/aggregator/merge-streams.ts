@@ -1,7 +1,7 @@
 // Merges per-agent event streams into one in time order. Nodes' streams arrive with
 // different delays, so each event waits `delayMs` after its arrival for earlier events
 // from other nodes to catch up; no event waits longer than twice that, even when one
-// node's clock or stream lags behind the others (then order gives way, not latency).
+// node's clock lags behind the others (then order gives way, not latency).
 import type { StickyEvent } from '../probe/event.js';
 
 interface Chunk {
@@ -41,25 +41,29 @@ export class StreamMerger {
     this.held += sorted.length;
   }
 
-  /** Releases, in time order, every event whose wait is over at `nowMs` (Infinity releases all). */
+  /**
+   * Releases, in time order, every event whose wait is over at `nowMs` (Infinity releases
+   * all). An event overdue behind earlier ones that are still waiting (a source whose
+   * clock lags) is released out of order rather than held longer.
+   */
   drain(nowMs: number): StickyEvent[] {
     const out: StickyEvent[] = [];
     const due = nowMs - this.delayMs;
     const overdue = nowMs - 2 * this.delayMs;
     for (;;) {
       let min: Chunk[] | null = null;
-      let forced = false;
+      let late: Chunk[] | null = null;
       for (const q of this.queues.values()) {
         const head = q[0];
         if (!head) continue;
-        if (head.arrival <= overdue) forced = true;
+        if (head.arrival <= overdue && (!late || head.arrival < late[0]!.arrival)) late = q;
         if (!min || head.events[head.next]!.ts < min[0]!.events[min[0]!.next]!.ts) min = q;
       }
-      if (!min) break;
-      const head = min[0]!;
-      if (head.arrival > due && !forced) break;
+      const from = min && min[0]!.arrival <= due ? min : late;
+      if (!from) break;
+      const head = from[0]!;
       out.push(head.events[head.next++]!);
-      if (head.next === head.events.length) min.shift();
+      if (head.next === head.events.length) from.shift();
     }
     this.held -= out.length;
     return out;
