@@ -1,0 +1,42 @@
+import { once } from 'node:events';
+import { parse, type Command } from '../command.js';
+import { UsageError } from '../errors.js';
+
+export const command: Command = {
+  usage: `Usage: stickyscope export FILE [--format jsonl]
+
+Prints every event of a trace file written by 'stickyscope record', one JSON object
+per line (the same format as 'stickyscope trace --format jsonl'), in recorded order.
+A rotated recording (FILE, FILE.1, ...) is read through to its last segment.
+
+Damage does not stop the export: a truncated end, damaged frames or a missing
+segment are reported on stderr with their byte offsets, and everything readable is
+printed.
+
+Options:
+  --format jsonl   the only format for now (default)
+  -h, --help       this text
+
+Examples:
+  stickyscope export capture.trace | grep '"type":"dnat"' | head
+  stickyscope export capture.trace > capture.jsonl`,
+
+  async run(argv) {
+    const { values, positionals } = parse(argv, { format: { type: 'string', default: 'jsonl' } }, true);
+    if (values.format !== 'jsonl') throw new UsageError(`--format expects jsonl; got '${values.format}'`);
+    if (positionals.length !== 1) throw new UsageError(`export expects one trace FILE; got ${positionals.length ? positionals.join(' ') : 'none'}`);
+    const { readTrace } = await import('../../record/trace-reader.js');
+    const { eventToJson } = await import('../../probe/event-json.js');
+
+    // A closed pipe (export | head) is an ordinary way to stop reading.
+    let closed = false;
+    process.stdout.on('error', () => (closed = true));
+    for await (const batch of readTrace(positionals[0]!, { onWarning: (w) => process.stderr.write(`stickyscope export: warning: ${w.message}\n`) })) {
+      let out = '';
+      for (const e of batch) out += JSON.stringify(eventToJson(e)) + '\n';
+      if (closed) break;
+      if (!process.stdout.write(out)) await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'error')]);
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,63 @@
+import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
+import { UsageError } from '../errors.js';
+
+export const command: Command = {
+  usage: `Usage: stickyscope record --agent HOST:PORT [--agent ...] -o FILE [--duration 30s] [--rotate-bytes N]
+
+Subscribes to one or more agents and writes their events, merged in time order, to a
+trace file: 'stickyscope report FILE', 'export FILE' and 'tui --replay FILE' read it.
+Each frame of the file carries a checksum, so damage is found and skipped on reading.
+Progress (events, bytes, lost events) goes to stderr every second. Runs until
+--duration has passed or Ctrl-C, then closes the file cleanly.
+
+Options:
+  --agent HOST:PORT   an agent to record (repeat for several nodes)
+  -o, --output FILE   the trace file to write (replaced if it exists)
+  --duration D        stop after D (30s, 5m, 1h); default: until Ctrl-C
+  --rotate-bytes N    start FILE.1, FILE.2, ... once a file reaches N bytes (suffixes k, M, G allowed)
+  -h, --help          this text
+
+Examples:
+  stickyscope record --agent 127.0.0.1:7070 -o capture.trace --duration 2m
+  stickyscope record --agent node1:7070 --agent node2:7070 -o day.trace --rotate-bytes 512M`,
+
+  async run(argv) {
+    const { values } = parse(argv, {
+      agent: { type: 'string', multiple: true },
+      output: { type: 'string', short: 'o' },
+      duration: { type: 'string' },
+      'rotate-bytes': { type: 'string' },
+    });
+    const agents = values.agent ?? [];
+    if (agents.length === 0) throw new UsageError('record needs at least one --agent HOST:PORT');
+    for (const a of agents) if (!/^.+:\d+$/.test(a)) throw new UsageError(`--agent expects HOST:PORT; got '${a}'`);
+    if (!values.output) throw new UsageError('record needs -o FILE, the trace file to write');
+    const durationMs = values.duration === undefined ? undefined : parseDuration(values.duration, '--duration');
+    const rotateBytes = values['rotate-bytes'] === undefined ? undefined : parseBytes(values['rotate-bytes']);
+
+    const { recordAgents } = await import('../../record/recorder.js');
+    const started = Date.now();
+    const stats = await recordAgents(agents, values.output, {
+      durationMs,
+      rotateBytes,
+      signal: shutdownSignal(),
+      onStatus: (s) => process.stderr.write(`\nagent ${s.address} (${s.node}) ${s.state}${s.reason ? ': ' + s.reason : ''}\n`),
+      onProgress: (s) => {
+        const secs = Math.round((Date.now() - started) / 1000);
+        process.stderr.write(`\r${secs}s  ${s.events} events  ${formatBytes(s.bytes)}  ${s.lostEvents} lost  ${s.files.length > 1 ? `${s.files.length} files` : ''}   `);
+      },
+    });
+    process.stderr.write(`\nrecorded ${stats.events} events (${stats.lostEvents} lost) to ${stats.files.join(', ')}\n`);
+    return 0;
+  },
+};
+
+function parseBytes(text: string): number {
+  const m = /^(\d+)([kKmMgG])?$/.exec(text.trim());
+  if (!m || Number(m[1]) === 0) throw new UsageError(`--rotate-bytes expects a positive byte count like 100000, 64M or 1G; got '${text}'`);
+  return Number(m[1]) * { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase() as '' | 'k' | 'm' | 'g'];
+}
+
+function formatBytes(n: number): string {
+  return n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}

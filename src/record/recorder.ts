@@ -1,0 +1,37 @@
+// `record`: subscribes to agents (merged in time order by the aggregator's client) and
+// writes what arrives to a trace file until the duration ends or the signal fires, then
+// closes the file cleanly so its end frame says the recording finished.
+import { subscribeAgents, type AgentStatus } from '../aggregator/agent-client.js';
+import { TraceWriter, type TraceWriterStats } from './trace-writer.js';
+
+export interface RecordOptions {
+  /** Stop after this long; without it, only `signal` stops the recording. */
+  durationMs?: number;
+  rotateBytes?: number;
+  signal?: AbortSignal;
+  /** Called about once a second, and once at the end. */
+  onProgress?: (stats: TraceWriterStats) => void;
+  onStatus?: (status: AgentStatus) => void;
+}
+
+export async function recordAgents(addresses: string[], path: string, opts: RecordOptions = {}): Promise<TraceWriterStats> {
+  const writer = await TraceWriter.open(path, { agents: addresses, rotateBytes: opts.rotateBytes });
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  if (opts.signal?.aborted) stop.abort();
+  const timer = opts.durationMs === undefined ? null : setTimeout(() => stop.abort(), opts.durationMs);
+  const progress = opts.onProgress ? setInterval(() => opts.onProgress!(writer.stats), 1000) : null;
+  try {
+    for await (const batch of subscribeAgents(addresses, { signal: stop.signal, onStatus: opts.onStatus })) {
+      await writer.append(batch);
+    }
+  } finally {
+    if (timer) clearTimeout(timer);
+    if (progress) clearInterval(progress);
+    opts.signal?.removeEventListener('abort', onAbort);
+    await writer.close();
+  }
+  opts.onProgress?.(writer.stats);
+  return writer.stats;
+}

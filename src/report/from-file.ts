@@ -1,0 +1,59 @@
+// Reports from a trace file and from live agents, through one function fed by either
+// source, so the same events and window give the same report whichever way they came.
+import type { StickyEvent } from '../probe/event.js';
+import { createState, applyEvents } from '../aggregator/state.js';
+import type { AgentStatus } from '../aggregator/agent-client.js';
+import { readTrace, type TraceWarning } from '../record/trace-reader.js';
+import { buildReport } from './build-report.js';
+import { renderMarkdown } from './render-markdown.js';
+import { renderHtml } from './html.js';
+import { SelectionTimeline } from './html-timeline.js';
+
+export type ReportFormat = 'json' | 'md' | 'html';
+
+export interface ReportOptions {
+  format: ReportFormat;
+  /** Report the last N seconds (ending at the latest event); without it, everything read. */
+  windowSeconds?: number;
+}
+
+/** Aggregates batches (time-ordered) and renders the report. */
+export async function reportFromEvents(batches: AsyncIterable<StickyEvent[]>, opts: ReportOptions): Promise<string> {
+  const state = createState(opts.windowSeconds === undefined ? {} : { windowSeconds: opts.windowSeconds });
+  const timeline = opts.format === 'html' ? new SelectionTimeline() : null;
+  for await (const batch of batches) {
+    applyEvents(state, batch);
+    timeline?.add(batch);
+  }
+  const report = buildReport(state, { scope: opts.windowSeconds === undefined ? 'cumulative' : 'window' });
+  if (opts.format === 'json') return JSON.stringify(report, null, 2) + '\n';
+  if (opts.format === 'md') return renderMarkdown(report);
+  return renderHtml(report, timeline!);
+}
+
+export async function reportFromFile(path: string, opts: ReportOptions & { onWarning?: (w: TraceWarning) => void }): Promise<string> {
+  return reportFromEvents(readTrace(path, { onWarning: opts.onWarning }), opts);
+}
+
+export interface AgentReportOptions extends ReportOptions {
+  /** How long to listen before reporting. */
+  durationMs: number;
+  /** Ends the listening early (Ctrl-C); the report covers what arrived. */
+  signal?: AbortSignal;
+  onStatus?: (status: AgentStatus) => void;
+}
+
+export async function reportFromAgents(addresses: string[], opts: AgentReportOptions): Promise<string> {
+  const { subscribeAgents } = await import('../aggregator/agent-client.js');
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), opts.durationMs);
+  const onAbort = () => stop.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  if (opts.signal?.aborted) stop.abort();
+  try {
+    return await reportFromEvents(subscribeAgents(addresses, { signal: stop.signal, onStatus: opts.onStatus }), opts);
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}

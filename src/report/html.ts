@@ -1,0 +1,126 @@
+// The report as one self-contained HTML page: inline CSS and SVG drawn here, no
+// external resource. A small inline script checks that the charts rendered and marks
+// the page (body data-rendered="ok"), so a headless browser can tell a good page.
+import type { Report, ServiceReport } from './types.js';
+import type { SelectionTimeline } from './html-timeline.js';
+import { clientChart, shareChart, stickinessChart, timelineChart, verdictChart } from './html-charts.js';
+import { css } from './html-style.js';
+import { count, esc, num, pct } from './html-svg.js';
+import { parseIsoMicros } from '../probe/event.js';
+
+export interface HtmlOptions {
+  /** Busiest clients drawn per service (default 12). */
+  maxClients?: number;
+}
+
+export function renderHtml(report: Report, timeline: SelectionTimeline, opts: HtmlOptions = {}): string {
+  const w = report.window;
+  const start = parseIsoMicros(w.start);
+  const end = parseIsoMicros(w.end);
+  const title = report.services.length === 1 ? (report.services[0]!.name ?? report.services[0]!.service) : `${report.services.length} services`;
+  const meta = [
+    `<span><b>${w.scope === 'window' ? `Last ${num(w.seconds)} s` : 'Whole recording'}</b> ${esc(w.start)} to ${esc(w.end)}${w.truncated ? ' (shortened: too many selections to keep)' : ''}</span>`,
+    `<span><b>Nodes</b> ${report.nodes.length ? esc(report.nodes.join(', ')) : 'none'}</span>`,
+    `<span class="${report.lostEvents > 0 ? 'alert' : ''}"><b>Lost events</b> ${count(report.lostEvents)}</span>`,
+    ...w.missing.map((m) => `<span class="alert">node ${esc(m.node)} missing ${esc(m.start)} to ${esc(m.end)}${m.ongoing ? ' (still down)' : ''}</span>`),
+  ];
+  const sections = report.services.map((s, i) => serviceSection(s, i, timeline, start, end, opts.maxClients ?? 12));
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>stickyscope: ${esc(title)}</title><style>${css}</style></head>
+<body data-rendered="pending">
+<header class="top"><h1>Which backend did each client get?</h1><div class="meta">${meta.join('')}</div></header>
+<main>
+${report.services.length ? summary(report.services) : '<div class="card empty">No service selections in this window.</div>'}
+${sections.join('\n')}
+<footer>stickyscope report · spread, stickiness and session affinity per Service, from the node's own NAT decisions</footer>
+</main>
+<script>${check}</script>
+</body></html>
+`;
+}
+
+function summary(services: ServiceReport[]): string {
+  const rows = services.map((s, i) => {
+    const st = s.stickiness;
+    return `<tr><td><a href="#svc-${i}">${esc(s.name ?? s.service)}</a></td><td class="mono">${esc(s.service)}</td><td>${esc(affinityText(s))}</td>
+<td class="num">${count(s.selections)}</td><td class="num">${s.backends.length}</td><td class="num">${num(s.spread.maxOverMean)}</td>
+<td class="num">${pct(st.ratio)} <span class="explain">vs ${pct(st.expectedRandom, 0)}</span></td><td class="num">${pct(s.affinityVerdicts.compliance)}</td></tr>`;
+  });
+  return `<div class="card"><h2>Services</h2><table class="summary"><thead><tr><th>Service</th><th>Address</th><th>Affinity</th>
+<th class="num">Selections</th><th class="num">K</th><th class="num">max/mean</th><th class="num">Stickiness</th><th class="num">Compliance</th></tr></thead>
+<tbody>${rows.join('')}</tbody></table></div>`;
+}
+
+function affinityText(s: ServiceReport): string {
+  const a = s.affinity;
+  return a.mode === 'ClientIP' ? `ClientIP${a.timeoutSeconds !== null ? `, ${a.timeoutSeconds} s` : ''}` : 'None';
+}
+
+function serviceSection(s: ServiceReport, i: number, timeline: SelectionTimeline, start: number, end: number, maxClients: number): string {
+  const v = s.affinityVerdicts;
+  const st = s.stickiness;
+  const affinity = s.affinity.mode === 'ClientIP';
+  const badges = [
+    `<span class="badge affinity">sessionAffinity ${esc(affinityText(s))} (from ${esc(s.affinity.source)})</span>`,
+    s.nodeDivergence.clients > 0 ? `<span class="badge warn">${count(s.nodeDivergence.clients)} clients got different backends on different nodes</span>` : '',
+    s.udpContinuity ? `<span class="badge">UDP: ${count(s.udpContinuity.replacements)} entries replaced, ${count(s.udpContinuity.backendChanged)} changed backend, ${count(s.udpContinuity.reflectiveChanged)} changed reflective address</span>` : '',
+  ].join('');
+  const tiles = [
+    tile('selections', count(s.selections)),
+    tile('backends (K)', String(s.backends.length)),
+    tile('max / mean', num(s.spread.maxOverMean), s.spread.maxOverMean !== null && s.spread.maxOverMean > 1.5 ? 'bad' : ''),
+    tile("Jain's fairness", num(s.spread.jain, 3)),
+    tile('χ² p (uniform)', s.spread.chi2P === null ? 'n/a' : s.spread.chi2P < 1e-4 ? s.spread.chi2P.toExponential(1) : num(s.spread.chi2P, 3), s.spread.chi2P !== null && s.spread.chi2P < 0.01 ? 'bad' : ''),
+    tile('stickiness', pct(st.ratio)),
+    affinity ? tile('affinity compliance', pct(v.compliance), v.compliance === null ? '' : v.compliance >= 0.999 ? 'good' : 'bad') : '',
+  ].join('');
+  const series = timeline.series(s.service, start, end);
+  const causes = v.violation > 0 ? `<p class="explain">Violation causes: ${count(v.violationCauses.listFull)} client entries evicted from a full xt_recent list (listFull), ${count(v.violationCauses.unknown)} unknown.</p>` : '';
+  const verdictNote = affinity
+    ? `Consecutive selections of one client within ${s.affinity.timeoutSeconds ?? '?'} s should keep the backend. ${count(v.expiredMoved)} of ${count(v.expired)} expired pairs moved.`
+    : 'This Service has no session affinity, so every new connection is a free pick; verdicts are shown for reference.';
+  return `<section class="card" id="svc-${i}" data-service="${esc(s.service)}">
+<h2>${esc(s.name ?? s.service)}<span class="key mono">${esc(s.service)}</span></h2>
+<div class="badges">${badges}</div>
+<div class="tiles">${tiles}</div>
+<h3>Spread: share of selections per backend</h3>
+${shareChart(s)}
+<h3>Stickiness: consecutive selections of a client that kept its backend</h3>
+<p class="explain">${count(st.sameBackend)} of ${count(st.pairs)} pairs kept the backend. Random choice among ${s.backends.length} backends would keep ${pct(st.expectedRandom)}.</p>
+${stickinessChart(s)}
+<h3>Selections over time</h3>
+${timelineChart(s, series)}
+<h3>Session affinity verdicts</h3>
+<p class="explain">${esc(verdictNote)}</p>
+${verdictChart(s)}
+${causes}
+<h3>Busiest clients</h3>
+${s.clients.length ? clientChart(s, maxClients) : '<p class="empty">No clients.</p>'}
+${s.clients.length > maxClients ? `<p class="explain">${count(s.clients.length - maxClients)} more clients in the JSON report.</p>` : ''}
+</section>`;
+}
+
+function tile(label: string, value: string, tone = ''): string {
+  return `<div class="tile ${tone}"><div class="v">${esc(value)}</div><div class="k">${esc(label)}</div></div>`;
+}
+
+/** Runs in the page: every service has its four charts, and drawn bar widths agree with the counts. */
+const check = `(function () {
+  var problems = [];
+  try {
+    var sections = document.querySelectorAll('section[data-service]');
+    for (var i = 0; i < sections.length; i++) {
+      var sec = sections[i], name = sec.getAttribute('data-service');
+      ['share', 'stickiness', 'timeline', 'verdicts'].forEach(function (c) {
+        if (!sec.querySelector('svg[data-chart="' + c + '"]')) problems.push(name + ': no ' + c + ' chart');
+      });
+      var bars = sec.querySelectorAll('[data-chart="share-bar"], [data-chart="timeline-bar"], [data-chart="verdict-segment"]');
+      for (var j = 0; j < bars.length; j++) {
+        var picked = Number(bars[j].getAttribute('data-selections') || bars[j].getAttribute('data-count')) > 0;
+        if (picked !== bars[j].getBBox().width > 0) problems.push(name + ': ' + bars[j].getAttribute('data-chart') + ' drawn ' + bars[j].getBBox().width + ' wide');
+      }
+    }
+  } catch (e) { problems.push(String(e && e.message || e)); }
+  document.body.setAttribute('data-rendered', problems.length ? 'error: ' + problems.join('; ') : 'ok');
+})();`;
