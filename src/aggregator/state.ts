@@ -125,9 +125,11 @@ export class AggregatorState {
     const node = this.nodeOf(ev.node);
     const svc = this.services.of(ev.service, ev.proto);
     const client = this.clients.keyOf(ev.client);
-    const b = svc.backendOf(ev.backend);
     const pairs = this.pairs;
     let p = pairs.find(node, svc.id, client);
+    // Most picks repeat the last one: a string compare is cheaper than hashing the address.
+    const last = p === -1 ? -1 : pairs.lastBackend[p]!;
+    const b = last !== -1 && svc.backendNames[last] === ev.backend ? last : svc.backendOf(ev.backend);
     let code: number = Verdict.first;
     if (p === -1) {
       if (pairs.size >= this.maxPairs) {
