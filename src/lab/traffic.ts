@@ -13,6 +13,8 @@ const clientScript = fileURLToPath(new URL('./traffic-client.js', import.meta.ur
 
 export function resolvePlan(lab: Lab, plan: TrafficPlan): ResolvedPlan {
   const svc = findService(lab.services, plan.service);
+  const wants = plan.mode.startsWith('udp') ? 'udp' : 'tcp';
+  if (wants !== svc.protocol) throw new UsageError(`traffic mode '${plan.mode}' needs a ${wants} service; ${svc.serviceName} is ${svc.protocol}`);
   if (plan.via === 'nodePort') {
     if (svc.nodePort === undefined) throw new UsageError(`service ${svc.serviceName} has no nodePort; use via 'clusterIP'`);
     const node = plan.node ?? 0;
