@@ -39,7 +39,7 @@ async function writeTrace(path: string): Promise<void> {
       const s = c % services.length;
       const svc = services[s]!;
       // Affinity keeps most picks on the client's own backend; the rest are random.
-      const b = svc.affinity && rand() < 0.97 ? c % svc.backends : Math.floor(rand() * svc.backends);
+      const b = svc.affinity && rand() < 0.97 ? Math.floor(c / services.length) % svc.backends : Math.floor(rand() * svc.backends);
       batch.push({
         type: 'dnat', ts: T0 + k * 600, node: 'bench-node', proto: 'tcp',
         client: `10.${2 + (c >> 16)}.${(c >> 8) & 255}.${c & 255}:${32768 + (k % 28000)}`,

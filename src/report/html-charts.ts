@@ -20,9 +20,10 @@ export function shareChart(s: ServiceReport): string {
   const x = (share: number) => x0 + (share / max) * (x1 - x0);
   const h = top + rows.length * rowH + 8;
   const parts: string[] = [];
+  const texts: string[] = [];
   rows.forEach((b, i) => {
     const y = top + i * rowH;
-    parts.push(el('text', { x: x0 - 12, y: y + 19, 'text-anchor': 'end', class: 'label mono' }, esc(b.backend)));
+    texts.push(el('text', { x: x0 - 12, y: y + 19, 'text-anchor': 'end', class: 'label mono' }, esc(b.backend)));
     parts.push(el('rect', { x: x0, y: y + 4, width: x1 - x0, height: rowH - 8, rx: 4, class: 'track' }));
     parts.push(
       el(
@@ -32,14 +33,17 @@ export function shareChart(s: ServiceReport): string {
       ),
     );
     const note = b.selections === 0 ? 'never picked' : `${count(b.selections)} · ${pct(b.share)} · ${count(b.clients)} client${b.clients === 1 ? '' : 's'}`;
-    parts.push(el('text', { x: x(b.share) + 8, y: y + 19, class: 'value' }, esc(note)));
+    // Long bars carry their figures inside, so the text never runs off the card.
+    const inside = x(b.share) > x1 - 150;
+    texts.push(el('text', { x: inside ? x(b.share) - 8 : x(b.share) + 8, y: y + 19, 'text-anchor': inside ? 'end' : 'start', class: inside ? 'value on-bar' : 'value' }, esc(note)));
   });
   if (k > 0) {
     const fx = x(even);
     parts.push(el('line', { x1: fx, x2: fx, y1: top - 6, y2: h - 4, class: 'fair', 'data-chart': 'share-fair-line', 'data-share': even }));
     parts.push(el('text', { x: fx, y: top - 10, 'text-anchor': 'middle', class: 'fair-label' }, esc(`even share 1/K = ${pct(even)}`)));
   }
-  return svg('share', h, `Share of selections per backend, ${k} backends`, parts);
+  // Figures drawn last, over the 1/K line.
+  return svg('share', h, `Share of selections per backend, ${k} backends`, [...parts, ...texts]);
 }
 
 /** The measured stickiness on a 0..100% scale, against what random picks would give (1/K). */

@@ -34,6 +34,7 @@ svg text { font-size: 12.5px; fill: var(--ink); }
 svg .label { font-size: 12.5px; }
 svg .mono, .mono { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; }
 svg .value { fill: #3d4852; }
+svg .on-bar { fill: #fff; font-weight: 600; }
 svg .strong { font-weight: 650; }
 svg .axis { fill: var(--muted); font-size: 11.5px; }
 svg .muted { fill: var(--muted); font-style: italic; }

@@ -37,7 +37,7 @@ export function pct(x: number | null, digits = 1): string {
 }
 
 export function num(x: number | null, digits = 2): string {
-  return x === null || Number.isNaN(x) ? 'n/a' : Number.isInteger(x) ? String(x) : x.toFixed(digits);
+  return x === null || Number.isNaN(x) ? 'n/a' : x.toFixed(digits);
 }
 
 export function count(n: number): string {

@@ -19,7 +19,7 @@ export function renderHtml(report: Report, timeline: SelectionTimeline, opts: Ht
   const end = parseIsoMicros(w.end);
   const title = report.services.length === 1 ? (report.services[0]!.name ?? report.services[0]!.service) : `${report.services.length} services`;
   const meta = [
-    `<span><b>${w.scope === 'window' ? `Last ${num(w.seconds)} s` : 'Whole recording'}</b> ${esc(w.start)} to ${esc(w.end)}${w.truncated ? ' (shortened: too many selections to keep)' : ''}</span>`,
+    `<span><b>${w.scope === 'window' ? `Last ${count(w.seconds ?? 0)} s` : 'Whole recording'}</b> ${esc(w.start)} to ${esc(w.end)}${w.truncated ? ' (shortened: too many selections to keep)' : ''}</span>`,
     `<span><b>Nodes</b> ${report.nodes.length ? esc(report.nodes.join(', ')) : 'none'}</span>`,
     `<span class="${report.lostEvents > 0 ? 'alert' : ''}"><b>Lost events</b> ${count(report.lostEvents)}</span>`,
     ...w.missing.map((m) => `<span class="alert">node ${esc(m.node)} missing ${esc(m.start)} to ${esc(m.end)}${m.ongoing ? ' (still down)' : ''}</span>`),
@@ -71,7 +71,7 @@ function serviceSection(s: ServiceReport, i: number, timeline: SelectionTimeline
     tile('backends (K)', String(s.backends.length)),
     tile('max / mean', num(s.spread.maxOverMean), s.spread.maxOverMean !== null && s.spread.maxOverMean > 1.5 ? 'bad' : ''),
     tile("Jain's fairness", num(s.spread.jain, 3)),
-    tile('χ² p (uniform)', s.spread.chi2P === null ? 'n/a' : s.spread.chi2P < 1e-4 ? s.spread.chi2P.toExponential(1) : num(s.spread.chi2P, 3), s.spread.chi2P !== null && s.spread.chi2P < 0.01 ? 'bad' : ''),
+    tile('χ² p (uniform)', pValue(s.spread.chi2P), s.spread.chi2P !== null && s.spread.chi2P < 0.01 ? 'bad' : ''),
     tile('stickiness', pct(st.ratio)),
     affinity ? tile('affinity compliance', pct(v.compliance), v.compliance === null ? '' : v.compliance >= 0.999 ? 'good' : 'bad') : '',
   ].join('');
@@ -99,6 +99,12 @@ ${causes}
 ${s.clients.length ? clientChart(s, maxClients) : '<p class="empty">No clients.</p>'}
 ${s.clients.length > maxClients ? `<p class="explain">${count(s.clients.length - maxClients)} more clients in the JSON report.</p>` : ''}
 </section>`;
+}
+
+function pValue(p: number | null): string {
+  if (p === null) return 'n/a';
+  if (p === 0) return '< 1e-300';
+  return p < 1e-4 ? p.toExponential(1) : num(p, 3);
 }
 
 function tile(label: string, value: string, tone = ''): string {
