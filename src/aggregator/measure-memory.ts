@@ -22,25 +22,31 @@ function collector(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
-function used(): number {
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
+/** Heap plus array buffers after collecting until the figure settles (one pass can leave garbage). */
+function used(gc: () => void): number {
+  let last = Infinity;
+  for (let i = 0; i < 10; i++) {
+    gc();
+    const m = process.memoryUsage();
+    const now = m.heapUsed + m.arrayBuffers;
+    if (Math.abs(last - now) < 64 * 1024) return now;
+    last = now;
+  }
+  return last;
 }
 
 /** Builds `pairs` pairs (two selections each, one node, 16 services) and measures the state. */
 export function measurePairMemory(pairs: number): MemoryMeasurement {
   const gc = collector();
   const shape: SyntheticShape = { clients: pairs, services: 16, backendsPerService: 4, nodes: 1, spacingUs: 1, stickyShare: 0.9 };
-  gc();
-  const before = used();
+  const before = used(gc);
   const state = createState({ maxPairs: pairs });
   applyEvents(state, syntheticCatalogs(shape));
   const batch = 65536;
   for (let from = 0; from < 2 * pairs; from += batch) {
     applyEvents(state, syntheticSelections(shape, from, Math.min(batch, 2 * pairs - from)));
   }
-  gc();
-  const delta = used() - before;
+  const delta = used(gc) - before;
   if (state.pairs.size !== pairs) throw new Error(`failed to measure memory: built ${state.pairs.size} pairs, expected ${pairs}`);
   const windowBytes = state.ring.bytes();
   return {

@@ -35,8 +35,8 @@ export function buildReport(state: AggregatorState, opts: { scope: Scope }): Rep
     },
     nodes: [...state.nodes].sort(),
     lostEvents: lost,
-    evictions: { ...state.evictions },
     services,
+    evictions: { ...state.evictions },
   };
 }
 
