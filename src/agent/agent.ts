@@ -1,0 +1,107 @@
+// The agent: the probe's events, named from the node's rules, with the rules' catalog
+// and xt_recent evictions mixed in, served over gRPC.
+import { EventEmitter } from 'node:events';
+import type { StickyEvent } from '../probe/event.js';
+import { Enricher } from './enrich.js';
+import { RulesWatcher, iptablesSave, type RulesReader } from './rules-watch.js';
+import { getServer, type AgentServer, type EventSource } from './server.js';
+import { EvictionWatcher } from './xt-recent.js';
+
+export interface AgentOptions {
+  node: string;
+  listen: string;
+  /** The node's network namespace (for iptables-save); the current one when absent. */
+  netns?: string;
+  /** The node's /proc/<pid>/net/xt_recent; not watched when absent. */
+  xtRecentDir?: string;
+  attachPoints?: string[];
+  maxBuffered?: number;
+  rulesIntervalMs?: number;
+  recentIntervalMs?: number;
+  readRules?: RulesReader;
+  /** Problems that do not stop the agent (rules unreadable): said once until they change. */
+  onWarning?: (message: string) => void;
+}
+
+export interface RunningAgent {
+  /** The bound "host:port". */
+  address: string;
+  server: AgentServer;
+  /** Stops the watchers, ends every stream after what is queued for it, shuts the server down. */
+  stop(): Promise<void>;
+}
+
+/** Runs `task` every `ms` until stopped, never two at once; its failures go to `onError`. */
+function every(ms: number, task: () => Promise<void>, onError: (err: Error) => void): () => void {
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const loop = async () => {
+    try {
+      await task();
+    } catch (err) {
+      onError(err as Error);
+    }
+    if (!stopped) timer = setTimeout(loop, ms);
+  };
+  timer = setTimeout(loop, ms);
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  };
+}
+
+export async function startAgent(probe: EventSource, opts: AgentOptions): Promise<RunningAgent> {
+  const hub = new EventEmitter();
+  const enricher = new Enricher();
+  const now = () => Date.now() * 1000;
+  let lastWarning = '';
+  const warn = (err: Error) => {
+    if (err.message === lastWarning) return;
+    lastWarning = err.message;
+    opts.onWarning?.(err.message);
+  };
+
+  const server = getServer(hub, { node: opts.node, attachPoints: opts.attachPoints, maxBuffered: opts.maxBuffered });
+  const rules = new RulesWatcher(opts.readRules ?? iptablesSave(opts.netns), (catalog) => {
+    enricher.setCatalog(catalog);
+    hub.emit('events', [{ type: 'catalog', ts: now(), node: opts.node, services: catalog.services }]);
+  });
+  // The first catalog goes out before any flow, so every flow can be named.
+  await rules.poll().catch(warn);
+  if (!rules.current) hub.emit('events', [{ type: 'catalog', ts: now(), node: opts.node, services: [] }]);
+
+  const onProbe = (events: StickyEvent[]) => {
+    enricher.enrich(events);
+    hub.emit('events', events);
+  };
+  probe.on('events', onProbe);
+  const stops = [every(opts.rulesIntervalMs ?? 1000, () => rules.poll(), warn)];
+  if (opts.xtRecentDir) {
+    const evictions = new EvictionWatcher({
+      dir: opts.xtRecentDir,
+      node: opts.node,
+      lists: () => rules.current?.lists ?? new Map(),
+      onEvicted: (e) => hub.emit('events', [e]),
+    });
+    stops.push(every(opts.recentIntervalMs ?? 250, () => evictions.poll(), warn));
+  }
+
+  let address: string;
+  try {
+    address = await server.bind(opts.listen);
+  } catch (err) {
+    for (const s of stops) s();
+    probe.off('events', onProbe);
+    await server.close();
+    throw err;
+  }
+  return {
+    address,
+    server,
+    async stop() {
+      for (const s of stops) s();
+      probe.off('events', onProbe);
+      await server.close();
+    },
+  };
+}

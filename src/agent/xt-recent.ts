@@ -1,0 +1,102 @@
+// Watches the xt_recent lists behind ClientIP affinity. A list holds at most
+// ip_list_tot addresses; when it is full the kernel drops its least recently seen entry
+// to make room, and that client loses its affinity early. An entry that vanishes from a
+// full list before its timeout is reported as an `evicted` event.
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EvictedEvent } from '../probe/event.js';
+import type { RecentList } from './rules-parse.js';
+
+export interface RecentEntry {
+  client: string;
+  /** Jiffies of the entry's last refresh: it changes whenever the client is seen again. */
+  lastSeen: number;
+}
+
+/** One /proc/net/xt_recent/<list> file: "src=10.0.1.2 ttl: 64 last_seen: 4295122898 oldest_pkt: 2 ...". */
+export function parseRecentList(text: string): RecentEntry[] {
+  const out: RecentEntry[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^src=(\S+) .*last_seen: (\d+)/.exec(line);
+    if (m) out.push({ client: m[1]!, lastSeen: Number(m[2]) });
+  }
+  return out;
+}
+
+export const ipListTotPath = '/sys/module/xt_recent/parameters/ip_list_tot';
+
+export interface EvictionWatcherOptions {
+  /** The node's xt_recent directory: /proc/<pid of a process in the node netns>/net/xt_recent. */
+  dir: string;
+  node: string;
+  /** The lists the rules name, with their endpoints and timeouts. */
+  lists: () => ReadonlyMap<string, RecentList>;
+  onEvicted: (e: EvictedEvent) => void;
+  capacityPath?: string;
+  nowMs?: () => number;
+}
+
+interface Seen {
+  lastSeen: number;
+  /** A poll time before the entry's latest refresh, or null when it was already there at the first look. */
+  refreshedAfter: number | null;
+}
+
+interface ListState {
+  entries: Map<string, Seen>;
+  count: number;
+}
+
+export class EvictionWatcher {
+  private readonly state = new Map<string, ListState>();
+  private capacity: number | null = null;
+  private lastPoll: number | null = null;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: EvictionWatcherOptions) {
+    this.now = opts.nowMs ?? Date.now;
+  }
+
+  async poll(): Promise<void> {
+    const now = this.now();
+    const since = this.lastPoll;
+    this.lastPoll = now;
+    this.capacity ??= await readCapacity(this.opts.capacityPath ?? ipListTotPath);
+    const lists = this.opts.lists();
+    const names = (await readdir(this.opts.dir).catch(() => [] as string[])).filter((n) => lists.has(n));
+    const present = new Set<string>();
+    for (const name of names) {
+      const text = await readFile(join(this.opts.dir, name), 'utf8').catch(() => null);
+      if (text === null) continue;
+      present.add(name);
+      this.compare(name, parseRecentList(text), lists.get(name)!, now, since);
+    }
+    for (const name of this.state.keys()) if (!present.has(name)) this.state.delete(name);
+  }
+
+  private compare(name: string, entries: RecentEntry[], list: RecentList, now: number, since: number | null): void {
+    const prev = this.state.get(name);
+    const cur = new Map<string, Seen>();
+    for (const e of entries) {
+      const p = prev?.entries.get(e.client);
+      const refreshedAfter = p && p.lastSeen === e.lastSeen ? p.refreshedAfter : prev ? since : null;
+      cur.set(e.client, { lastSeen: e.lastSeen, refreshedAfter });
+    }
+    this.state.set(name, { entries: cur, count: entries.length });
+    const cap = this.capacity;
+    if (!prev || cap === null || list.timeoutSeconds === null) return;
+    if (prev.count < cap && entries.length < cap) return;
+    for (const [client, p] of prev.entries) {
+      if (cur.has(client) || p.refreshedAfter === null) continue;
+      // The refresh came after `refreshedAfter`, so the entry was younger than this when it went.
+      if (now - p.refreshedAfter >= list.timeoutSeconds * 1000) continue;
+      this.opts.onEvicted({ type: 'evicted', ts: now * 1000, node: this.opts.node, list: name, endpoint: list.endpoint, client, capacity: cap });
+    }
+  }
+}
+
+async function readCapacity(path: string): Promise<number | null> {
+  const text = await readFile(path, 'utf8').catch(() => null);
+  const n = text === null ? NaN : Number(text.trim());
+  return Number.isInteger(n) && n > 0 ? n : null;
+}
