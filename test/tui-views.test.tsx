@@ -1,6 +1,7 @@
 // The views driven from hand-written view models: what a user sees and what keys do.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import type { FrameSource, NotableLine, ServiceRow, ViewModel } from '../src/tui/view-model.js';
 
 // Colours are part of what is tested; chalk decides its level when first imported.
@@ -21,8 +22,8 @@ function row(name: string, over: Partial<ServiceRow> = {}): ServiceRow {
     selections: 100,
     selectionsPerSecond: 10,
     backends: [
-      { backend: '10.1.1.2:8080', pod: `${name}-a`, selections: 50, share: 0.5, clients: 3 },
-      { backend: '10.1.1.3:8080', pod: `${name}-b`, selections: 50, share: 0.5, clients: 3 },
+      { backend: '10.1.1.2:8080', pod: `${name}-a`, selections: 50, share: 0.5 },
+      { backend: '10.1.1.3:8080', pod: `${name}-b`, selections: 50, share: 0.5 },
     ],
     maxOverMean: 1,
     chi2P: 0.9,
@@ -58,15 +59,15 @@ function fixedSource(vm: ViewModel, notable: NotableLine[] = []): FrameSource & 
           bucketSeconds: 5,
           sparkline: [0, 1, 2, 4, 8, 4, 2, 1, 0, 0, 1, 8],
           clients: [
-            { client: '10.0.1.2', backend: '10.1.1.2:8080', picks: 12, stickiness: 1, lastVerdict: 'held', lastSwitch: null, nodes: ['n1'] },
+            { client: '10.0.1.2', node: 'n1', backend: '10.1.1.2:8080', picks: 12, stickiness: 1, lastSelection: T0 - 1_000_000, lastSwitch: null },
             {
               client: '10.0.1.3',
+              node: 'n1',
               backend: '10.1.1.3:8080',
               picks: 5,
               stickiness: 0.5,
-              lastVerdict: 'violation',
-              lastSwitch: { ts: T0 - 2_000_000, from: '10.1.1.2:8080', to: '10.1.1.3:8080', verdict: 'violation' },
-              nodes: ['n1'],
+              lastSelection: T0 - 1_000_000,
+              lastSwitch: { ts: T0 - 2_000_000, from: '10.1.1.2:8080', verdict: 'violation' },
             },
           ],
         },
@@ -76,10 +77,10 @@ function fixedSource(vm: ViewModel, notable: NotableLine[] = []): FrameSource & 
   };
 }
 
-async function until(what: string, check: () => boolean, ms = 2000): Promise<void> {
+async function until(what: string, check: () => boolean, ms = 2000, screen?: () => string): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${screen ? `; the screen:\n${screen()}` : ''}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -90,7 +91,7 @@ function mount(source: FrameSource) {
   const text = () => plain(frame());
   const press = async (keys: string, expect: (screen: string) => boolean, what: string) => {
     app.stdin.write(keys);
-    await until(what, () => expect(text()));
+    await until(what, () => expect(text()), undefined, text);
   };
   return { app, frame, text, press };
 }
@@ -110,7 +111,7 @@ function eighths(bar: string): number {
 
 test('each backend bar is proportional to its share', async (t) => {
   const shares = [0.6, 0.3, 0.1];
-  const backends = shares.map((share, i) => ({ backend: `10.1.2.${i + 2}:8080`, pod: `web-${i}`, selections: share * 1000, share, clients: 1 }));
+  const backends = shares.map((share, i) => ({ backend: `10.1.2.${i + 2}:8080`, pod: `web-${i}`, selections: share * 1000, share }));
   const { app, text, press } = mount(fixedSource(model([row('web', { backends })])));
   t.after(() => app.unmount());
   await until('the row', () => text().includes('web'));
@@ -196,7 +197,7 @@ test('Enter opens the selected service, Esc goes back', async (t) => {
   const screen = text();
   assert.match(screen, /bravo/);
   assert.doesNotMatch(screen, / alpha /, 'only the opened service');
-  assert.match(screen, /10\.0\.1\.3\s+bravo-b\s+5\s+50%\s+violation\s+violation 2\.0s ago from 10/, 'the switch, cut at 100 columns');
+  assert.match(screen, /10\.0\.1\.3\s+bravo-b\s+5\s+50%\s+1\.0s ago\s+violation 2\.0s ago from 10/, 'the switch, cut at 100 columns');
   assert.match(screen, /never switched/);
   assert.match(screen, /selections per 5s ▁▂▃▄█▄▃▂▁▁▂█|selections per 5s [▁-█]{12}/);
   assert.equal(source.focused.at(-1), bravo.service, 'the source was asked for that detail');
@@ -224,15 +225,43 @@ test('notable events are printed once above the live panel', async (t) => {
   assert.match(screen, /NODE DOWN n2: connection refused/);
 });
 
-test('q leaves the app', async () => {
-  const { app, text } = mount(fixedSource(model([row('web')])));
-  await until('rows', () => text().includes('web'));
-  let exited = false;
-  // ink-testing-library does not expose waitUntilExit; an unmounted app stops rendering frames.
-  const before = app.frames.length;
-  app.stdin.write('q');
-  await new Promise((r) => setTimeout(r, 150));
-  exited = app.frames.length - before <= 1;
-  assert.ok(exited, 'no frames after q');
-  app.unmount();
-});
+/** Minimal TTY-like streams, so the real runTui (Ink's render with its exit handling) can be driven. */
+function fakeTerminal() {
+  const stdout = Object.assign(new EventEmitter(), { columns: 120, rows: 30, isTTY: true, out: '', write(s: string) { stdout.out += s; return true; } });
+  let pending: string | null = null;
+  const stdin = Object.assign(new EventEmitter(), {
+    isTTY: true,
+    setEncoding() {},
+    setRawMode() {},
+    resume() {},
+    pause() {},
+    ref() {},
+    unref() {},
+    read: () => {
+      const d = pending;
+      pending = null;
+      return d;
+    },
+    type(data: string) {
+      pending = data;
+      stdin.emit('readable');
+    },
+  });
+  return { stdout, stdin };
+}
+
+for (const [name, key] of [['q', 'q'], ['Ctrl-C', '\x03']] as const) {
+  test(`${name} ends the app: waitUntilExit resolves`, async () => {
+    const { runTui } = await import('../src/tui/run.js');
+    const { stdout, stdin } = fakeTerminal();
+    const app = runTui(fixedSource(model([row('web')])), { fps: 50, stdout: stdout as never, stdin: stdin as never });
+    try {
+      await until('the first frame', () => stdout.out.includes('web'));
+      stdin.type(key);
+      const exited = await Promise.race([app.waitUntilExit().then(() => true), new Promise((r) => setTimeout(() => r(false), 2000))]);
+      assert.equal(exited, true, `the app exited after ${name}`);
+    } finally {
+      app.unmount();
+    }
+  });
+}

@@ -1,9 +1,10 @@
 // The whole screen: the event log above, header, the services list or one service's
-// detail, and a footer with the keys. Key handling lives here; the views only draw.
-import { useState } from 'react';
+// detail, and a footer with the keys. Keys go to the ui-state reducer; the views only draw.
+import { useEffect, useReducer } from 'react';
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import type { FrameSource } from './view-model.js';
-import { SORT_KEYS, type SortKey, useClampedIndex, useFilteredServices, useFrame, useSortedServices } from './hooks.js';
+import { type SortKey, useClampedIndex, useFilteredServices, useFrame, useSortedServices } from './hooks.js';
+import { initialUi, reduceKey } from './ui-state.js';
 import { Header } from './header.js';
 import { EventLogView } from './event-log.js';
 import { ServicesView } from './services-view.js';
@@ -24,55 +25,19 @@ export function App({ source, fps }: AppProps) {
   const rows = stdout.rows || 40;
   const columns = stdout.columns || 160;
 
-  const [focus, setFocus] = useState<string | null>(null);
-  const [cursor, setCursor] = useState(0);
-  const [clientCursor, setClientCursor] = useState(0);
-  const [sort, setSort] = useState<SortKey>('name');
-  const [filter, setFilter] = useState('');
-  const [editingFilter, setEditingFilter] = useState(false);
-  const [help, setHelp] = useState(false);
-
+  const [ui, dispatch] = useReducer(reduceKey, initialUi);
+  const { focus, sort, filter, editingFilter, help } = ui;
   const { view, log } = useFrame(source, fps, focus);
   const sorted = useSortedServices(view.services, sort);
   const visible = useFilteredServices(sorted, filter);
-  const at = useClampedIndex(cursor, visible.length);
+  const at = useClampedIndex(ui.cursor, visible.length);
   const detail = focus !== null && view.detail?.row.service === focus ? view.detail : null;
-  const clientAt = useClampedIndex(clientCursor, detail?.clients.length ?? 0);
+  const clientAt = useClampedIndex(ui.clientCursor, detail?.clients.length ?? 0);
 
-  useInput((input, key) => {
-    if (key.ctrl && input === 'c') return exit();
-    if (editingFilter) {
-      if (key.return) setEditingFilter(false);
-      else if (key.escape) {
-        setFilter('');
-        setEditingFilter(false);
-      } else if (key.backspace || key.delete) setFilter((f) => f.slice(0, -1));
-      else if (input && !key.ctrl && !key.meta) setFilter((f) => f + input);
-      return;
-    }
-    if (input === 'q') return exit();
-    if (input === '?') return setHelp((h) => !h);
-    if (help) {
-      if (key.escape) setHelp(false);
-      return;
-    }
-    const up = key.upArrow || input === 'k';
-    const down = key.downArrow || input === 'j';
-    if (focus !== null) {
-      if (key.escape || key.backspace || key.leftArrow) setFocus(null);
-      else if (up) setClientCursor(() => Math.max(0, clientAt - 1));
-      else if (down) setClientCursor(() => clientAt + 1);
-      return;
-    }
-    if (up) setCursor(() => Math.max(0, at - 1));
-    else if (down) setCursor(() => at + 1);
-    else if (key.return && visible[at]) {
-      setFocus(visible[at]!.service);
-      setClientCursor(0);
-    } else if (input === 's') setSort((s) => SORT_KEYS[(SORT_KEYS.indexOf(s) + 1) % SORT_KEYS.length]!);
-    else if (input === '/') setEditingFilter(true);
-    else if (key.escape && filter) setFilter('');
-  });
+  useInput((input, key) => dispatch({ input, key, listed: visible.map((r) => r.service), clients: detail?.clients.length ?? 0 }));
+  useEffect(() => {
+    if (ui.quit) exit();
+  }, [ui.quit, exit]);
 
   const panelHeight = rows - CHROME_LINES;
   return (

@@ -11,6 +11,8 @@ const style: Record<NotableKind, { tag: string; color: string }> = {
   nodeDown: { tag: 'NODE DOWN', color: 'red' },
   nodeUp: { tag: 'NODE UP  ', color: 'green' },
   lost: { tag: 'LOST     ', color: 'red' },
+  skipped: { tag: 'SKIPPED  ', color: 'gray' },
+  warning: { tag: 'WARNING  ', color: 'yellow' },
 };
 
 export function EventLogView({ log }: { log: EventLog }) {

@@ -31,6 +31,7 @@ export function isSkewed(row: Pick<ServiceRow, 'chi2P'>): boolean {
 }
 
 export function affinityText(a: ServiceRow['affinity']): string {
+  if (a === null) return '?';
   if (a.mode === 'None') return 'none';
   return a.timeoutSeconds === null ? 'ClientIP' : `ClientIP ${seconds(a.timeoutSeconds)}`;
 }
@@ -57,7 +58,7 @@ export function clock(tsMicros: number): string {
 export function ago(tsMicros: number, nowMicros: number | null): string {
   if (nowMicros === null) return '';
   const s = Math.max(0, (nowMicros - tsMicros) / 1e6);
-  if (s < 60) return `${s.toFixed(1)}s ago`;
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)}s ago`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, '0')}s ago`;
   return `${Math.floor(s / 3600)}h ago`;
 }

@@ -77,7 +77,8 @@ export function useSortedClients(clients: ClientRow[]): ClientRow[] {
         (a, b) =>
           Number(b.lastSwitch?.verdict === 'violation') - Number(a.lastSwitch?.verdict === 'violation') ||
           b.picks - a.picks ||
-          a.client.localeCompare(b.client),
+          a.client.localeCompare(b.client) ||
+          a.node.localeCompare(b.node),
       ),
     [clients],
   );

@@ -1,6 +1,8 @@
 // Plays a recorded trace back in (scaled) real time: event timestamps are spread over
 // wall-clock time divided by `speed`; speed 0 feeds as fast as the reducer takes them,
 // yielding between batches so the frame timer and the keyboard still get their turn.
+// Catalogs are fed at once: a trace's header carries the catalogs in effect when the
+// recording started, stamped whenever the rules last changed, perhaps hours earlier.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StickyEvent } from '../probe/event.js';
 
@@ -18,7 +20,7 @@ const MAX_SLEEP_MS = 100;
 export async function feedReplay(batches: AsyncIterable<StickyEvent[]>, opts: ReplayOptions): Promise<number> {
   let fed = 0;
   let t0 = NaN;
-  const w0 = performance.now();
+  let w0 = NaN;
   for await (const batch of batches) {
     if (opts.signal.aborted) break;
     if (opts.speed === 0) {
@@ -30,10 +32,17 @@ export async function feedReplay(batches: AsyncIterable<StickyEvent[]>, opts: Re
     let from = 0;
     while (from < batch.length) {
       if (opts.signal.aborted) return fed;
-      if (Number.isNaN(t0)) t0 = batch[0]!.ts;
       const now = performance.now();
       let to = from;
-      while (to < batch.length && dueAt(batch[to]!.ts, t0, w0, opts.speed) <= now) to++;
+      for (; to < batch.length; to++) {
+        const ev = batch[to]!;
+        if (ev.type === 'catalog') continue;
+        if (Number.isNaN(t0)) {
+          t0 = ev.ts;
+          w0 = now;
+        }
+        if (dueAt(ev.ts, t0, w0, opts.speed) > now) break;
+      }
       if (to > from) {
         opts.push(batch.slice(from, to));
         fed += to - from;

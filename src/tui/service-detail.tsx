@@ -16,13 +16,16 @@ export interface ServiceDetailProps {
   now: number | null;
 }
 
+/** Lines of the detail that are not backend or client rows. */
+const FIXED_LINES = 7;
+
 export function ServiceDetailView({ detail, cursor, height, columns, now }: ServiceDetailProps) {
   const { row } = detail;
   const clients = useSortedClients(detail.clients);
   const podOf = new Map(row.backends.map((b) => [b.backend, b.pod]));
-  const clientLines = Math.max(1, height - row.backends.length - 8);
-  const { start, end } = useScrollWindow(cursor, clients.length, clientLines);
-  const podWidth = Math.max(6, Math.min(40, columns - 75));
+  const multiNode = row.nodes.length > 1 || new Set(clients.map((c) => c.node)).size > 1;
+  const { start, end } = useScrollWindow(cursor, clients.length, height - row.backends.length - FIXED_LINES);
+  const podWidth = Math.max(6, Math.min(40, columns - 70));
   return (
     <Box flexDirection="column">
       <Box gap={2}>
@@ -54,21 +57,27 @@ export function ServiceDetailView({ detail, cursor, height, columns, now }: Serv
         <Text color="cyan">{sparkline(detail.sparkline)}</Text>
       </Text>
       <Text bold wrap="truncate-end">
-        {fit('BACKEND', 22)} {fit('POD', podWidth)} {fit('SHARE', 32)} {fit('SEL', 8)} CLIENTS
+        {fit('BACKEND', 22)} {fit('POD', podWidth)} {fit('SHARE', 32)} SELECTIONS
       </Text>
       {row.backends.map((b) => (
         <Text key={b.backend} wrap="truncate-end">
-          {fit(b.backend, 22)} {fit(b.pod ?? '-', podWidth)} <Text color="blue">{shareBar(b.share, 25)}</Text> {fit(percent(b.share), 6)}{' '}
-          {fit(String(b.selections), 8)} {b.clients}
+          {fit(b.backend, 22)} {fit(b.pod ?? '-', podWidth)} <Text color="blue">{shareBar(b.share, 25)}</Text> {fit(percent(b.share), 6)} {b.selections}
         </Text>
       ))}
       <Text bold wrap="truncate-end">
         {'  '}
-        {fit('CLIENT', 16)} {fit('BACKEND', 24)} {fit('PICKS', 6)} {fit('STICKY', 6)} {fit('LAST', 14)} LAST SWITCH
+        {fit('CLIENT', 16)} {fit('BACKEND', 24)} {fit('PICKS', 6)} {fit('STICKY', 6)} {fit('LAST PICK', 10)} LAST SWITCH
       </Text>
-      {clients.length === 0 ? <Text dimColor>  no clients in the window</Text> : null}
+      {clients.length === 0 ? <Text dimColor>  no clients yet</Text> : null}
       {clients.slice(start, end).map((c, i) => (
-        <ClientLine key={c.client} client={c} selected={start + i === cursor} pod={podOf.get(c.backend) ?? null} now={now} />
+        <ClientLine
+          key={`${c.node}|${c.client}`}
+          client={c}
+          selected={start + i === cursor}
+          pod={podOf.get(c.backend) ?? null}
+          now={now}
+          showNode={multiNode}
+        />
       ))}
       {clients.length > end - start ? (
         <Text dimColor>
@@ -79,17 +88,24 @@ export function ServiceDetailView({ detail, cursor, height, columns, now }: Serv
   );
 }
 
-function ClientLine({ client: c, selected, pod, now }: { client: ClientRow; selected: boolean; pod: string | null; now: number | null }) {
+interface ClientLineProps {
+  client: ClientRow;
+  selected: boolean;
+  pod: string | null;
+  now: number | null;
+  showNode: boolean;
+}
+
+function ClientLine({ client: c, selected, pod, now, showNode }: ClientLineProps) {
   const sw = c.lastSwitch;
   return (
     <Text inverse={selected} wrap="truncate-end">
-      <Text color="cyan">{selected ? '›' : ' '}</Text> {fit(c.client, 16)} {fit(pod ?? c.backend, 24)} {fit(String(c.picks), 6)}{' '}
-      {fit(percent(c.stickiness), 6)}{' '}
-      <Text color={c.lastVerdict ? verdictColor[c.lastVerdict] : undefined}>{fit(c.lastVerdict ? verdictText[c.lastVerdict] : '-', 14)}</Text>{' '}
+      <Text color="cyan">{selected ? '›' : ' '}</Text> {fit(showNode ? `${c.client}@${c.node}` : c.client, 16)} {fit(pod ?? c.backend, 24)}{' '}
+      {fit(String(c.picks), 6)} {fit(percent(c.stickiness), 6)} {fit(ago(c.lastSelection, now), 10)}{' '}
       {sw ? (
         <Text>
-          <Text color={verdictColor[sw.verdict]} bold={sw.verdict === 'violation'}>
-            {verdictText[sw.verdict]}
+          <Text color={sw.verdict ? verdictColor[sw.verdict] : undefined} bold={sw.verdict === 'violation'}>
+            {sw.verdict ? verdictText[sw.verdict] : 'moved'}
           </Text>{' '}
           {ago(sw.ts, now)} from {sw.from}
         </Text>

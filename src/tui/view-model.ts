@@ -25,8 +25,6 @@ export interface BackendShare {
   selections: number;
   /** Fraction of the service's selections over the window, 0..1. */
   share: number;
-  /** Distinct clients that picked it. */
-  clients: number;
 }
 
 export interface ServiceRow {
@@ -34,7 +32,8 @@ export interface ServiceRow {
   service: string;
   /** "namespace/name:port" when known. */
   name: string | null;
-  affinity: { mode: 'ClientIP' | 'None'; timeoutSeconds: number | null };
+  /** null while no node has described the service (no catalog yet). */
+  affinity: { mode: 'ClientIP' | 'None'; timeoutSeconds: number | null } | null;
   selections: number;
   selectionsPerSecond: number;
   /** Every known endpoint, including those never selected. */
@@ -53,22 +52,23 @@ export interface ServiceRow {
 export interface ClientSwitch {
   /** Microseconds since the epoch. */
   ts: number;
+  /** The backend it left; it moved to the row's current backend. */
   from: string;
-  to: string;
-  verdict: Verdict;
+  /** Why it was allowed to move; null on a service without affinity. */
+  verdict: Verdict | null;
 }
 
+/** One client as seen through one node (affinity tables are per node). */
 export interface ClientRow {
   client: string;
+  node: string;
   /** Backend of the latest selection. */
   backend: string;
   picks: number;
   stickiness: number | null;
-  /** Verdict of the latest consecutive pair (null before the second pick or without affinity). */
-  lastVerdict: Verdict | null;
-  /** The latest time the backend changed, and the verdict of that pair. */
+  /** Microseconds since the epoch. */
+  lastSelection: number;
   lastSwitch: ClientSwitch | null;
-  nodes: string[];
 }
 
 export interface ServiceDetail {
@@ -79,7 +79,11 @@ export interface ServiceDetail {
   bucketSeconds: number;
 }
 
-export type NotableKind = 'violation' | 'backendChanged' | 'reflectiveChanged' | 'nodeDown' | 'nodeUp' | 'lost';
+/**
+ * `skipped` sums up lines not printed (more than a frame should print, or dropped before
+ * the UI read them); `warning` is about the input itself (e.g. a damaged trace file).
+ */
+export type NotableKind = 'violation' | 'backendChanged' | 'reflectiveChanged' | 'nodeDown' | 'nodeUp' | 'lost' | 'skipped' | 'warning';
 
 /** One finished line of the event log: printed once, never redrawn. */
 export interface NotableLine {

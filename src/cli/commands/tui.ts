@@ -1,0 +1,98 @@
+import { EnvironmentError, UsageError } from '../errors.js';
+import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
+
+const DEFAULT_FPS = 10;
+
+export const command: Command = {
+  usage: `Usage: stickyscope tui --agent HOST:PORT [--agent HOST:PORT ...] [options]
+       stickyscope tui --replay FILE [--speed N] [options]
+
+A live terminal UI: one row per Service with its selection rate, each backend's
+share, the spread verdict (chi-square against uniform), stickiness beside the 1/K
+of random choice, and affinity violations. Enter opens a Service: its backends,
+its clients (current backend, picks, last switch and why) and a sparkline of
+selections. Violations, UDP backend/reflective-address changes, nodes going
+down or up and lost events are printed above as they happen.
+
+Options:
+  --agent HOST:PORT  an agent to subscribe to (repeat for each node)
+  --replay FILE      play a trace file (from 'stickyscope record') instead
+  --speed N          replay speed: trace seconds per second (default 1; 0 = as fast as possible)
+  --window D         sliding window of the figures (default 60s)
+  --fps N            screen updates per second, 1-60 (default ${DEFAULT_FPS})
+  -h, --help         this text
+
+Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filters,
+? shows the keys, q or Ctrl-C quits.`,
+
+  async run(argv) {
+    const { values } = parse(argv, {
+      agent: { type: 'string', multiple: true },
+      replay: { type: 'string' },
+      speed: { type: 'string' },
+      window: { type: 'string' },
+      fps: { type: 'string' },
+    });
+    const agents = values.agent ?? [];
+    if ((agents.length > 0) === (values.replay !== undefined)) {
+      throw new UsageError(`give either --agent HOST:PORT (one or more) or --replay FILE; got ${agents.length ? 'both' : 'neither'}`);
+    }
+    for (const a of agents) {
+      if (!/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(a)) throw new UsageError(`--agent expects HOST:PORT, e.g. 127.0.0.1:7070; got '${a}'`);
+    }
+    if (values.speed !== undefined && values.replay === undefined) throw new UsageError('--speed applies to --replay only');
+    const speed = values.speed === undefined ? 1 : Number(values.speed);
+    if (!(speed >= 0) || !Number.isFinite(speed)) throw new UsageError(`--speed expects a number >= 0 (0 = as fast as possible); got '${values.speed}'`);
+    const fps = values.fps === undefined ? DEFAULT_FPS : Number(values.fps);
+    if (!Number.isInteger(fps) || fps < 1 || fps > 60) throw new UsageError(`--fps expects a whole number from 1 to 60; got '${values.fps}'`);
+    const windowSeconds = parseDuration(values.window ?? '60s', '--window') / 1000;
+    if (!(windowSeconds > 0)) throw new UsageError(`--window must be longer than zero; got '${values.window}'`);
+    if (!process.stdin.isTTY || !process.stdout.isTTY) {
+      throw new EnvironmentError(`tui needs a terminal: stdin and stdout must be TTYs, but ${process.stdin.isTTY ? 'stdout' : 'stdin'} is not (for files and pipes use 'stickyscope report')`);
+    }
+
+    const { createState } = await import('../../aggregator/state.js');
+    const { AggregatorFrameSource } = await import('../../tui/aggregator-source.js');
+    const { runTui } = await import('../../tui/run.js');
+    const source = new AggregatorFrameSource(createState({ windowSeconds }), '');
+    const stopFeed = new AbortController();
+    let feed: Promise<void>;
+
+    if (values.replay !== undefined) {
+      const { readTrace } = await import('../../record/trace-reader.js');
+      const { feedReplay } = await import('../../tui/replay-feed.js');
+      const file = values.replay;
+      const batches = readTrace(file, { onWarning: (w) => source.note('warning', w.message) });
+      // Read the first batch before taking over the screen: a file that is not a trace fails here, in plain text.
+      const first = await batches.next();
+      source.label = `replay ${file} ${speed === 0 ? 'as fast as possible' : `×${speed}`}`;
+      const all = (async function* () {
+        if (!first.done) yield first.value;
+        yield* batches;
+      })();
+      feed = feedReplay(all, { speed, signal: stopFeed.signal, push: (events) => source.push(events) }).then((n) => {
+        source.label = `replay ${file}: finished, ${n} events`;
+      });
+    } else {
+      const { subscribeAgents } = await import('../../aggregator/agent-client.js');
+      source.label = `agents ${agents.join(' ')}`;
+      feed = (async () => {
+        for await (const batch of subscribeAgents(agents, { signal: stopFeed.signal })) source.push(batch);
+      })();
+    }
+
+    const app = runTui(source, { fps });
+    const signal = shutdownSignal();
+    signal.addEventListener('abort', () => app.unmount(), { once: true });
+    let failure: unknown = null;
+    feed = feed.catch((err) => {
+      failure = err;
+      app.unmount();
+    });
+    await app.waitUntilExit();
+    stopFeed.abort();
+    await feed;
+    if (failure) throw failure;
+    return 0;
+  },
+};

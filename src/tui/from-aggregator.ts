@@ -1,0 +1,157 @@
+// The one adapter from the aggregator's state to the view model. Per frame it costs
+// O(services x backends) for the list, plus, for the one opened service, its most
+// recent clients and one pass over the window's selections for the sparkline.
+import { parseIsoMicros } from '../probe/event.js';
+import { clientDetails, serviceSummaries } from '../aggregator/queries.js';
+import type { Notable } from '../aggregator/notable.js';
+import type { AggregatorState } from '../aggregator/state.js';
+import type { ServiceRec } from '../aggregator/services.js';
+import type { ClientRow, HeaderView, NotableKind, NotableLine, ServiceDetail, ServiceRow, ViewModel } from './view-model.js';
+
+export interface FrameOptions {
+  focus: string | null;
+  /** Header text saying where the events come from. */
+  source: string;
+  eventsPerSecond: number;
+  /** Clients listed in the detail, most recently active first (default 200). */
+  clientLimit?: number;
+  /** Sparkline buckets across the window (default 60). */
+  sparkBuckets?: number;
+}
+
+export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewModel {
+  const recs = new Map(state.services.list.map((s) => [s.key, s]));
+  const services = serviceSummaries(state).map((s): ServiceRow => {
+    const info = recs.get(s.service)?.latest?.info;
+    return {
+      service: s.service,
+      name: s.name,
+      affinity: info ? { mode: info.affinity.mode, timeoutSeconds: info.affinity.timeoutSeconds } : null,
+      selections: s.selections,
+      selectionsPerSecond: s.selectionsPerSecond,
+      backends: s.backends.map((b) => ({ ...b, pod: info?.pods?.[b.backend] ?? null })),
+      maxOverMean: s.maxOverMean,
+      chi2P: s.chi2P,
+      stickiness: s.stickiness,
+      expectedRandom: s.expectedRandom,
+      violations: s.violations,
+      nodes: s.nodesReporting,
+    };
+  });
+  const row = opts.focus === null ? undefined : services.find((s) => s.service === opts.focus);
+  const rec = row && recs.get(row.service);
+  return {
+    header: header(state, opts),
+    services,
+    detail: row && rec ? detail(state, row, rec, opts) : null,
+  };
+}
+
+function header(state: AggregatorState, opts: FrameOptions): HeaderView {
+  const up: string[] = [];
+  const down: string[] = [];
+  state.nodes.forEach((n, i) => (Number.isNaN(state.downSince[i]!) ? up : down).push(n));
+  return {
+    nodesUp: up.sort(),
+    nodesDown: down.sort(),
+    eventsPerSecond: opts.eventsPerSecond,
+    lostEvents: state.lostTotal,
+    windowSeconds: state.windowUs / 1e6,
+    source: opts.source,
+    now: Number.isNaN(state.lastTs) ? null : state.lastTs,
+  };
+}
+
+function detail(state: AggregatorState, row: ServiceRow, rec: ServiceRec, opts: FrameOptions): ServiceDetail {
+  const clients = clientDetails(state, row.service, opts.clientLimit ?? 200).map(
+    (c): ClientRow => ({
+      client: c.client,
+      node: c.node,
+      backend: c.backend,
+      picks: c.picks,
+      stickiness: c.stickiness,
+      lastSelection: parseIsoMicros(c.lastSelection),
+      lastSwitch: c.lastSwitch && { ts: parseIsoMicros(c.lastSwitch.at), from: c.lastSwitch.from, verdict: c.lastSwitch.verdict },
+    }),
+  );
+  const buckets = opts.sparkBuckets ?? 60;
+  return { row, clients, sparkline: selectionsOverWindow(state, rec.id, buckets), bucketSeconds: state.windowUs / 1e6 / buckets };
+}
+
+/** Selections of one service per bucket of the window ending at the latest event, oldest bucket first. */
+function selectionsOverWindow(state: AggregatorState, svc: number, buckets: number): number[] {
+  const out = new Array<number>(buckets).fill(0);
+  if (Number.isNaN(state.lastTs)) return out;
+  const start = state.lastTs - state.windowUs;
+  const width = state.windowUs / buckets;
+  const r = state.ring;
+  for (let i = 0; i < r.length; i++) {
+    const j = r.at(i);
+    if (r.svc[j] !== svc) continue;
+    const b = Math.floor((r.ts[j]! - start) / width);
+    out[Math.max(0, Math.min(buckets - 1, b))]!++;
+  }
+  return out;
+}
+
+export interface NotableOptions {
+  /** Most lines printed per drain: beyond, one line sums up the rest (default 40). */
+  maxLines?: number;
+  /** Service key -> display name. */
+  names?: Map<string, string | null>;
+  /** A fresh id per line. */
+  nextId: () => string;
+}
+
+const plural: Record<Notable['kind'], string> = {
+  violation: 'violations',
+  backendChanged: 'backend changes',
+  reflectiveChanged: 'reflective-address changes',
+  nodeDown: 'nodes down',
+  nodeUp: 'nodes up',
+  lost: 'lost-event reports',
+};
+
+/** Lines for the event log. Node and lost-event lines are always printed; the rest up to maxLines. */
+export function toNotableLines(drained: { events: Notable[]; dropped: number }, opts: NotableOptions): NotableLine[] {
+  const max = opts.maxLines ?? 40;
+  const out: NotableLine[] = [];
+  const skipped = new Map<Notable['kind'], number>();
+  let printed = 0;
+  for (const n of drained.events) {
+    const always = n.kind === 'nodeDown' || n.kind === 'nodeUp' || n.kind === 'lost';
+    if (!always && printed >= max) {
+      skipped.set(n.kind, (skipped.get(n.kind) ?? 0) + 1);
+      continue;
+    }
+    if (!always) printed++;
+    out.push({ id: opts.nextId(), ts: n.ts, kind: n.kind as NotableKind, text: describe(n, opts.names) });
+  }
+  const last = drained.events.at(-1)?.ts ?? Date.now() * 1000;
+  if (skipped.size > 0) {
+    const parts = [...skipped].map(([k, c]) => `${c} ${plural[k]}`);
+    out.push({ id: opts.nextId(), ts: last, kind: 'skipped', text: `not printed (too many at once; counted in the panels): ${parts.join(', ')}` });
+  }
+  if (drained.dropped > 0) {
+    out.push({ id: opts.nextId(), ts: last, kind: 'skipped', text: `${drained.dropped} notable events dropped before display (queue full; counted in the panels)` });
+  }
+  return out;
+}
+
+function describe(n: Notable, names?: Map<string, string | null>): string {
+  const svc = (key: string) => names?.get(key) ?? key;
+  switch (n.kind) {
+    case 'violation':
+      return `${n.client} → ${svc(n.service)}: ${n.from} → ${n.to} after ${n.gapSeconds.toFixed(1)}s on ${n.node} (cause: ${n.cause})`;
+    case 'backendChanged':
+      return `${n.client} → ${svc(n.service)}: new UDP entry went to ${n.to}, was ${n.from} (on ${n.node})`;
+    case 'reflectiveChanged':
+      return `${n.client} → ${svc(n.service)}: backend now sees ${n.to}, was ${n.from} (on ${n.node})`;
+    case 'nodeDown':
+      return n.reason ? `${n.node}: ${n.reason}` : n.node;
+    case 'nodeUp':
+      return n.node;
+    case 'lost':
+      return `${n.count} events lost on ${n.node}`;
+  }
+}
