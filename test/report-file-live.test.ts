@@ -42,12 +42,11 @@ test('the report of a recording equals the live report of the same events, and b
   };
   const sent: DnatEvent[] = [];
   const picks = Object.entries(counts).flatMap(([b, n]) => Array.from({ length: n }, () => b));
-  picks.forEach((backend, i) => {
-    // Client i % 30 with a backend from a fixed shuffle: spread across clients and time.
-    const j = (i * 7919) % picks.length;
-    sent.push({ type: 'dnat', ts: t0 + 1000 + i * 20_000, node: 'n1', proto: 'tcp', client: `10.0.0.${i % 30}:${30000 + i}`, service: WEB, backend: picks[j]!, hook: 'prerouting', ctId: i.toString(16) });
-    void backend;
-  });
+  for (let i = 0; i < picks.length; i++) {
+    // Client i % 30, backend from a fixed shuffle of the picks: spread across clients and time.
+    const backend = picks[(i * 7919) % picks.length]!;
+    sent.push({ type: 'dnat', ts: t0 + 1000 + i * 20_000, node: 'n1', proto: 'tcp', client: `10.0.0.${i % 30}:${30000 + i}`, service: WEB, backend, hook: 'prerouting', ctId: i.toString(16) });
+  }
   source.emitEvents([catalog]);
   for (let i = 0; i < sent.length; i += 250) {
     source.emitEvents(sent.slice(i, i + 250));
