@@ -81,7 +81,7 @@ export function ServiceDetailView({ detail, cursor, height, columns, now }: Serv
       ))}
       {clients.length > end - start ? (
         <Text dimColor>
-          {'  '}clients {start + 1}-{end} of {clients.length}
+          {'  '}clients {start + 1}-{end} of {clients.length} listed (the most recently active)
         </Text>
       ) : null}
     </Box>

@@ -18,7 +18,7 @@ export interface ServicesViewProps {
 }
 
 /** Cells of the fixed columns (cursor, affinity, rate, max/mean, spread, sticky, violations, nodes) and the gaps. */
-const FIXED_CELLS = 1 + 11 + 6 + 5 + 15 + 12 + 5 + 5 + 9;
+const FIXED_CELLS = 1 + 13 + 6 + 5 + 15 + 12 + 5 + 5 + 9;
 
 /** Widths of the two flexible columns: the name and the backend bars share what is left. */
 export function rowLayout(columns: number): { name: number; bars: number } {
@@ -52,7 +52,7 @@ export function ServicesView(props: ServicesViewProps) {
       <Box gap={1}>
         <Text> </Text>
         {heading('name', 'SERVICE', layout.name)}
-        <Text bold>{fit('AFFINITY', 11)}</Text>
+        <Text bold>{fit('AFFINITY', 13)}</Text>
         {heading('rate', ' SEL/S', 6)}
         <Text bold>{fit('SHARE PER BACKEND', layout.bars)}</Text>
         <Text bold>{fit('MAX/M', 5)}</Text>
@@ -78,7 +78,7 @@ function ServiceLine({ row, selected, layout }: { row: ServiceRow; selected: boo
       <Text inverse={selected} bold={selected}>
         {fit(row.name ?? row.service, layout.name)}
       </Text>
-      <Text>{fit(affinityText(row.affinity), 11)}</Text>
+      <Text>{fit(affinityText(row.affinity), 13)}</Text>
       <Text>{rate(row.selectionsPerSecond).padStart(6)}</Text>
       <Text color="blue">{backendBars(row, layout.bars)}</Text>
       <Text>{fit(row.maxOverMean === null ? '-' : row.maxOverMean.toFixed(2), 5)}</Text>

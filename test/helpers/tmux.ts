@@ -50,8 +50,9 @@ export function startTmux(cmd: string, opts: TmuxOptions = {}): Tmux {
   const socket = join(tmpdir(), `${name}.sock`);
   const tmux = (...args: string[]) => execFileSync('tmux', ['-S', socket, ...args], { encoding: 'utf8' });
   const env = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${quote(v)}`).join(' ');
-  // After the command: its status, whether the tty is canonical and echoing, then wait to be killed.
-  const script = `${env ? `env ${env} ` : ''}${cmd}; echo "${EXIT_MARK}=$? $(stty -a | tr ' ' '\\n' | grep -xE -- '-?(icanon|echo)' | tr '\\n' ' ')"; exec sleep 3600`;
+  // The command runs in a terminal, not in CI: with CI set, Ink (and others) stop drawing live frames.
+  // After it: its status, whether the tty is canonical and echoing, then wait to be killed.
+  const script = `env -u CI -u CONTINUOUS_INTEGRATION ${env} ${cmd}; echo "${EXIT_MARK}=$? $(stty -a | tr ' ' '\\n' | grep -xE -- '-?(icanon|echo)' | tr '\\n' ' ')"; exec sleep 3600`;
   tmux('-f', '/dev/null', 'new-session', '-d', '-s', name, '-x', String(opts.cols ?? 160), '-y', String(opts.rows ?? 50), 'sh', '-c', script);
   let alive = true;
 
