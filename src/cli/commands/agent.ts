@@ -1,0 +1,83 @@
+import { parse, shutdownSignal, type Command } from '../command.js';
+import { EnvironmentError, UsageError } from '../errors.js';
+
+export const command: Command = {
+  usage: `Usage: stickyscope agent [--netns PATH] [--listen HOST:PORT] [--node-name NAME] [--ready-file F] [options]
+
+Runs the probe on one node and serves its events over gRPC (proto/stickyscope.proto)
+to any number of subscribers (record, report, tui). Flows are named from the node's
+kube-proxy rules (iptables-save -t nat, re-read every second), the rules' Service
+catalog is sent at start and whenever it changes, and clients evicted from full
+xt_recent affinity lists are reported. A subscriber that falls behind is told what it
+lost; it never slows the probe or the other subscribers.
+Runs until SIGINT/SIGTERM, then ends the streams and detaches.
+
+Options:
+  --netns PATH         network namespace of the node (default: this one), e.g. /run/netns/lab-node
+  --listen HOST:PORT   where to serve (default 127.0.0.1:7390; port 0 picks a free one)
+  --node-name NAME     node name written into events (default: the hostname)
+  --ready-file F       once attached and listening, write the bound HOST:PORT to F (removed at exit)
+  --ringbuf-bytes N    ring buffer size, a power of two (default 8 MiB)
+  -h, --help           this text
+
+Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
+
+  async run(argv) {
+    const { values } = parse(argv, {
+      netns: { type: 'string' },
+      listen: { type: 'string', default: '127.0.0.1:7390' },
+      'node-name': { type: 'string' },
+      'ready-file': { type: 'string' },
+      'ringbuf-bytes': { type: 'string' },
+    });
+    const listen = values.listen;
+    if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(listen) || Number(listen.slice(listen.lastIndexOf(':') + 1)) > 65535) {
+      throw new UsageError(`--listen expects HOST:PORT, e.g. 127.0.0.1:7390 or [::1]:0; got '${listen}'`);
+    }
+    const ringBufferBytes = values['ringbuf-bytes'] === undefined ? undefined : Number(values['ringbuf-bytes']);
+    if (ringBufferBytes !== undefined && !(Number.isInteger(ringBufferBytes) && ringBufferBytes > 0 && (ringBufferBytes & (ringBufferBytes - 1)) === 0)) {
+      throw new UsageError(`--ringbuf-bytes expects a power of two; got '${values['ringbuf-bytes']}'`);
+    }
+    const { hostname } = await import('node:os');
+    const { rm, writeFile, rename } = await import('node:fs/promises');
+    const { startProbe } = await import('../../probe/probe.js');
+    const { startAgent } = await import('../../agent/agent.js');
+    const node = values['node-name'] ?? hostname();
+    const readyFile = values['ready-file'];
+
+    const stop = shutdownSignal();
+    const stopped = new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
+    const probe = startProbe({ node, netns: values.netns, ringBufferBytes });
+    const failed = new Promise<never>((_, reject) => {
+      probe.on('error', reject);
+      probe.on('exit', () => reject(new EnvironmentError('the probe helper exited while the agent was running')));
+    });
+    failed.catch(() => {});
+    let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+    try {
+      await Promise.race([probe.ready, failed, stopped]);
+      if (stop.aborted) return 0;
+      agent = await startAgent(probe, {
+        node,
+        listen,
+        netns: values.netns,
+        xtRecentDir: probe.pid === undefined ? undefined : `/proc/${probe.pid}/net/xt_recent`,
+        onWarning: (m) => process.stderr.write(`stickyscope agent: warning: ${m}\n`),
+      }).catch((err: Error) => {
+        throw new EnvironmentError(err.message);
+      });
+      if (readyFile) {
+        // Written whole or not at all: a watcher polling for it never reads half an address.
+        await writeFile(`${readyFile}.tmp`, `${agent.address}\n`);
+        await rename(`${readyFile}.tmp`, readyFile);
+      }
+      process.stderr.write(`agent ${node} serving on ${agent.address}${values.netns ? ' for ' + values.netns : ''}; SIGINT/SIGTERM stops\n`);
+      await Promise.race([stopped, failed]);
+      return 0;
+    } finally {
+      await agent?.stop();
+      await probe.stop();
+      if (readyFile) await rm(readyFile, { force: true });
+    }
+  },
+};
