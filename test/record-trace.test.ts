@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TraceWriter } from '../src/record/trace-writer.js';
 import { readTrace, type TraceWarning } from '../src/record/trace-reader.js';
+import type { TraceHeader } from '../src/record/trace-header.js';
 import { InputError } from '../src/cli/errors.js';
 import type { CatalogEvent, StickyEvent } from '../src/probe/event.js';
 
@@ -65,10 +66,18 @@ async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<str
 
 test('round trip: batches written are read back equal, with no warnings', { timeout: 10_000 }, async (t) => {
   const path = join(await tempDir(t), 'a.trace');
+  const before = Date.now() * 1000;
   const { batches } = await writeBatches(path, 20);
   const { events, warnings } = await readAll(path);
   assert.deepEqual(warnings, []);
   assert.deepEqual(events, batches.flat());
+  const headers: TraceHeader[] = [];
+  for await (const _ of readTrace(path, { onHeader: (h) => headers.push(h) }));
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  assert.equal(headers.length, 1);
+  assert.equal(headers[0]!.toolVersion, pkg.version);
+  assert.deepEqual(headers[0]!.nodes, ['node-a']);
+  assert.ok(headers[0]!.startTime >= before && headers[0]!.startTime <= Date.now() * 1000);
 });
 
 test('a truncated file: offset of the broken frame reported, every earlier event returned', { timeout: 10_000 }, async (t) => {

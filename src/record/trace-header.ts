@@ -28,6 +28,8 @@ export interface TraceEnd {
   endTime: number;
   /** Events and lost-event count in this segment. */
   events: number;
+  /** Every node seen up to the end of this segment. */
+  nodes: string[];
   lostEvents: number;
   /** True when the recording goes on in the next segment (FILE.k+1). */
   continued: boolean;
@@ -55,7 +57,7 @@ export function decodeEnd(payload: Uint8Array): TraceEnd {
   if (typeof e.endTime !== 'number' || typeof e.events !== 'number') {
     throw new Error(`end frame lacks endTime or events: ${JSON.stringify(e).slice(0, 120)}`);
   }
-  return { lostEvents: 0, continued: false, ...e } as TraceEnd;
+  return { lostEvents: 0, continued: false, nodes: [], ...e } as TraceEnd;
 }
 
 /** FILE for segment 0, FILE.k after it. */

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { encodeBatch } from '../agent/wire.js';
 import type { CatalogEvent, StickyEvent } from '../probe/event.js';
 import { encodeFrame, encodePreamble, MAX_PAYLOAD_BYTES } from './frame.js';
-import { encodeJson, segmentPath, toolVersion, type TraceHeader } from './trace-header.js';
+import { encodeJson, segmentPath, toolVersion, type TraceEnd, type TraceHeader } from './trace-header.js';
 
 export interface TraceWriterOptions {
   /** Start a new segment once the current one holds this many bytes. */
@@ -115,7 +115,7 @@ export class TraceWriter {
   }
 
   private async endSegment(continued: boolean): Promise<void> {
-    const end = { endTime: Math.max(this.lastTs, Date.now() * 1000), events: this.segmentEvents, lostEvents: this.segmentLost, continued };
+    const end: TraceEnd = { endTime: Math.max(this.lastTs, Date.now() * 1000), events: this.segmentEvents, nodes: [...this.nodes], lostEvents: this.segmentLost, continued };
     await this.put(encodeFrame('end', encodeJson(end)));
     await this.fh.sync();
     await this.fh.close();

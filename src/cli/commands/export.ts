@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { parse, type Command } from '../command.js';
 import { UsageError } from '../errors.js';
 
@@ -35,8 +34,21 @@ Examples:
       let out = '';
       for (const e of batch) out += JSON.stringify(eventToJson(e)) + '\n';
       if (closed) break;
-      if (!process.stdout.write(out)) await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'error')]);
+      if (!process.stdout.write(out)) await drained(process.stdout);
     }
     return 0;
   },
 };
+
+/** Resolves when the stream wants more, or has failed (the error handler above records that). */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('error', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('error', done);
+  });
+}
