@@ -68,7 +68,7 @@ test('filters apply on the agent; a late subscriber is greeted with the catalog;
 
 test(`a subscriber that reads nothing for ${pauseMs} ms gets lost counts; another gets everything`, async (t) => {
   const source = new FakeSource();
-  const agent = getServer(source, { node: 'n1', maxBuffered: 4000, maxBatch: 1000 });
+  const agent = getServer(source, { node: 'n1', maxBuffered: 20_000, maxBatch: 1000 });
   const addr = await agent.bind('127.0.0.1:0');
   t.after(() => agent.close());
   const slowConn = new AgentConnection(addr, {}, fast);
@@ -80,13 +80,17 @@ test(`a subscriber that reads nothing for ${pauseMs} ms gets lost counts; anothe
   await until(() => agent.info().subscribers === 2, 'two subscribers');
 
   slowConn.pause();
+  // Past the paused client's HTTP/2 window (8 MiB, ~90k events) and the agent's queue,
+  // at the pace the reading subscriber keeps up with.
+  const atLeast = 400_000;
   let sent = 0;
   const started = Date.now();
-  while (Date.now() - started < pauseMs) {
+  while (Date.now() - started < pauseMs || sent < atLeast) {
     const batch: StickyEvent[] = [];
-    for (let i = 0; i < 500; i++) batch.push(dnat(sent++, 'n1'));
+    for (let i = 0; i < 1000; i++) batch.push(dnat(sent++, 'n1'));
     source.emitEvents(batch);
-    await sleep(5);
+    await until(() => quick.flows.length >= sent - 5000, 'the reading subscriber to keep up');
+    await sleep(1);
   }
   // The probe was never held up by the paused subscriber: every batch went out on schedule.
   await until(() => quick.flows.length === sent, `the reading subscriber to get all ${sent} events`);
