@@ -15,6 +15,8 @@ export interface ReplayOptions {
 
 /** The longest single sleep, so an abort is noticed promptly during long gaps. */
 const MAX_SLEEP_MS = 100;
+/** The shortest: events come up to this late, in bigger batches, instead of a wake-up per event (a frame is >= 16 ms anyway). */
+const MIN_SLEEP_MS = 10;
 
 /** Feeds every batch through `push` at the chosen pace; resolves with the number of events fed. */
 export async function feedReplay(batches: AsyncIterable<StickyEvent[]>, opts: ReplayOptions): Promise<number> {
@@ -50,7 +52,7 @@ export async function feedReplay(batches: AsyncIterable<StickyEvent[]>, opts: Re
         continue;
       }
       const wait = dueAt(batch[from]!.ts, t0, w0, opts.speed) - now;
-      await sleep(Math.min(MAX_SLEEP_MS, Math.max(1, wait)), undefined, { signal: opts.signal }).catch(() => {});
+      await sleep(Math.min(MAX_SLEEP_MS, Math.max(MIN_SLEEP_MS, wait)), undefined, { signal: opts.signal }).catch(() => {});
     }
   }
   return fed;

@@ -7,6 +7,8 @@ export interface RunOptions {
   fps: number;
   stdout?: NodeJS.WriteStream;
   stdin?: NodeJS.ReadStream;
+  /** Called after each frame Ink draws (for measurement). */
+  onRender?: () => void;
 }
 
 /** Renders the TUI; the caller awaits `waitUntilExit()` ('q' or Ctrl-C) and then stops its feeds. */
@@ -17,5 +19,6 @@ export function runTui(source: FrameSource, opts: RunOptions): Instance {
     patchConsole: true,
     ...(opts.stdout ? { stdout: opts.stdout } : {}),
     ...(opts.stdin ? { stdin: opts.stdin } : {}),
+    ...(opts.onRender ? { onRender: opts.onRender } : {}),
   });
 }

@@ -51,6 +51,8 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
       throw new EnvironmentError(`tui needs a terminal: stdin and stdout must be TTYs, but ${process.stdin.isTTY ? 'stdout' : 'stdin'} is not (for files and pipes use 'stickyscope report')`);
     }
 
+    // React's development build checks every element and costs several times more per frame.
+    process.env.NODE_ENV ??= 'production';
     const { createState } = await import('../../aggregator/state.js');
     const { AggregatorFrameSource } = await import('../../tui/aggregator-source.js');
     const { runTui } = await import('../../tui/run.js');
