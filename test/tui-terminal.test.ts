@@ -85,3 +85,32 @@ test('tui refuses a file that is not a trace, before taking over the screen', as
   assert.equal(after.code, 4);
   assert.match(term.capture(), /not a stickyscope trace/);
 });
+
+test('tui --agent shows a live agent, and the node going down when the agent stops', async (t) => {
+  const { EventEmitter } = await import('node:events');
+  const { getServer } = await import('../src/agent/server.js');
+  const feed = new EventEmitter();
+  const agent = getServer(feed, { node: 'node-live' });
+  let closed = false;
+  const close = async () => {
+    if (!closed) await agent.close();
+    closed = true;
+  };
+  t.after(close);
+  const address = await agent.bind('127.0.0.1:0');
+  const term = startTmux(`${process.execPath} ${cli} tui --agent ${address} --fps 20`, { cols: 160, rows: 40 });
+  t.after(() => term.kill());
+  await term.waitForText(/nodes 1\b/);
+
+  const { events, truth } = synthesize(services, { durationSeconds: 2, selectionsPerSecond: 200, clients: 20, seed: 5, node: 'node-live', start: Date.now() * 1000 });
+  feed.emit('events', events);
+  const violations = truth.violations.get('10.96.0.10:80/tcp') ?? 0;
+  const screen = await term.waitForText(new RegExp(`lab/web:http .*\\s${violations}\\s+1\\s*\\n`));
+  assert.match(screen, /agents 127\.0\.0\.1:\d+/);
+
+  await close();
+  await term.waitForText(/NODE DOWN node-live/);
+  await term.waitForText(/1 down: node-live/);
+  term.sendKeys('q');
+  assert.deepEqual(await term.waitForExit(), { code: 0, canonical: true, echo: true, cursorVisible: true });
+});
