@@ -25,7 +25,7 @@ export function Header({ header }: { header: HeaderView }) {
         <Text>window {seconds(header.windowSeconds)}</Text>
         {header.now !== null ? <Text dimColor>{clock(header.now)}</Text> : null}
       </Box>
-      {nodesUp.length > 0 ? <Text dimColor>up: {nodesUp.join(', ')}</Text> : null}
+      {nodesUp.length > 0 ? <Text dimColor wrap="truncate-end">up: {nodesUp.join(", ")}</Text> : null}
     </Box>
   );
 }

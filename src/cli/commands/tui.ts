@@ -48,7 +48,7 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
     const windowSeconds = parseDuration(values.window ?? '60s', '--window') / 1000;
     if (!(windowSeconds > 0)) throw new UsageError(`--window must be longer than zero; got '${values.window}'`);
     if (!process.stdin.isTTY || !process.stdout.isTTY) {
-      throw new EnvironmentError(`tui needs a terminal: stdin and stdout must be TTYs, but ${process.stdin.isTTY ? 'stdout' : 'stdin'} is not (for files and pipes use 'stickyscope report')`);
+      throw new EnvironmentError(`needs a terminal: stdin and stdout must be TTYs, but ${process.stdin.isTTY ? 'stdout' : 'stdin'} is not (for files and pipes use 'stickyscope report')`);
     }
 
     // React's development build checks every element and costs several times more per frame.
