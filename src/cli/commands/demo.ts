@@ -1,14 +1,20 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parse, shutdownSignal, type Command } from '../command.js';
+import { EnvironmentError } from '../errors.js';
 import { runPrefix } from '../run-prefix.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope demo [--prefix P]
 
 Builds the lab (a kube-proxy node made of network namespaces, with real iptables
-rules and backends), runs traffic through its Services, and traces the node live:
-every backend selection as it happens. Ctrl-C stops the traffic, detaches the
-probe and removes everything the demo made.
+rules and backends), runs an agent on its node and traffic through its Services,
+and opens the live TUI on it: per Service, the backends' shares, stickiness and
+affinity. Without a terminal it prints the selections as text instead.
+q or Ctrl-C stops the traffic, the agent and the probe, and removes everything the
+demo made.
 
 Options:
   --prefix P   name prefix for the lab's namespaces (default: a fresh one per run)
@@ -19,34 +25,72 @@ Options:
     const prefix = values.prefix ?? runPrefix('demo');
     const stop = shutdownSignal();
     const { labUp, labDown } = await import('../../lab/lab.js');
-    const { startProbe } = await import('../../probe/probe.js');
-    const { eventToText } = await import('../../probe/event-json.js');
+    const self = (args: string[], stdio: 'inherit' | 'ignore-out') =>
+      spawn(process.execPath, [process.argv[1]!, ...args], { stdio: stdio === 'inherit' ? 'inherit' : ['ignore', 'ignore', 'inherit'] });
+    const children: ChildProcess[] = [];
+    const ended = (c: ChildProcess) => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())));
 
     process.stderr.write(`demo: building the lab '${prefix}'\n`);
     try {
       const lab = await labUp({ prefix, signal: stop });
-      const probe = startProbe({ node: `${prefix}-node`, netns: lab.nodeNetnsPath(0) });
-      probe.on('events', (batch) => {
-        let out = '';
-        for (const e of batch) if (e.type !== 'counters' && e.type !== 'insert') out += eventToText(e) + '\n';
-        process.stdout.write(out);
-      });
-      const failed = new Promise<never>((_, reject) => probe.on('error', reject));
-      failed.catch(() => {});
-      await Promise.race([probe.ready, failed]);
-      process.stderr.write('demo: probe attached; starting traffic (Ctrl-C ends the demo)\n');
-      const traffic = spawn(process.execPath, [process.argv[1]!, 'lab', 'traffic', '--prefix', prefix, '--duration', '24h'], {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      });
-      const trafficEnded = new Promise((resolve) => traffic.on('exit', resolve));
-      await Promise.race([new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true })), failed, trafficEnded]);
-      if (traffic.exitCode === null) traffic.kill('SIGINT');
-      await trafficEnded;
-      await probe.stop();
+      const interactive = process.stdin.isTTY && process.stdout.isTTY;
+      if (interactive) {
+        const readyFile = join(lab.stateDir, 'demo-agent.ready');
+        const agent = self(['agent', '--netns', lab.nodeNetnsPath(0), '--listen', '127.0.0.1:0', '--node-name', lab.nodes[0]!, '--ready-file', readyFile], 'ignore-out');
+        children.push(agent);
+        const address = await waitForFile(readyFile, agent, stop);
+        children.push(self(['lab', 'traffic', '--prefix', prefix, '--duration', '24h'], 'ignore-out'));
+        // The TUI owns the terminal; in raw mode Ctrl-C reaches it as a key and it quits.
+        const tui = self(['tui', '--agent', address], 'inherit');
+        children.push(tui);
+        await Promise.race([ended(tui), new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
+      } else {
+        await traceAsText(lab.nodeNetnsPath(0), lab.nodes[0]!, stop, () => {
+          const traffic = self(['lab', 'traffic', '--prefix', prefix, '--duration', '24h'], 'ignore-out');
+          children.push(traffic);
+          return ended(traffic);
+        });
+      }
     } finally {
+      for (const c of children.reverse()) {
+        if (c.exitCode === null && c.signalCode === null) c.kill('SIGINT');
+        await ended(c);
+      }
       process.stderr.write(`demo: removing the lab '${prefix}'\n`);
       await labDown(prefix);
     }
     return 0;
   },
 };
+
+/** The agent writes its bound address once the probe is attached. */
+async function waitForFile(file: string, owner: ChildProcess, stop: AbortSignal): Promise<string> {
+  for (let waited = 0; waited < 20_000 && !stop.aborted; waited += 100) {
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+    if (owner.exitCode !== null) throw new EnvironmentError(`failed to start the demo's agent: it exited with code ${owner.exitCode} (its error is above)`);
+    await sleep(100);
+  }
+  throw new EnvironmentError(stop.aborted ? 'interrupted while the agent was starting' : `failed to start the demo's agent: no ready file ${file} after 20 s`);
+}
+
+/** Without a terminal: the probe in-process, one text line per selection. */
+async function traceAsText(netns: string, node: string, stop: AbortSignal, startTraffic: () => Promise<void>): Promise<void> {
+  const { startProbe } = await import('../../probe/probe.js');
+  const { eventToText } = await import('../../probe/event-json.js');
+  const probe = startProbe({ node, netns });
+  probe.on('events', (batch) => {
+    let out = '';
+    for (const e of batch) if (e.type !== 'counters' && e.type !== 'insert') out += eventToText(e) + '\n';
+    process.stdout.write(out);
+  });
+  const failed = new Promise<never>((_, reject) => probe.on('error', reject));
+  failed.catch(() => {});
+  try {
+    await Promise.race([probe.ready, failed]);
+    process.stderr.write('demo: probe attached; starting traffic (Ctrl-C ends the demo)\n');
+    const trafficEnded = startTraffic();
+    await Promise.race([new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true })), failed, trafficEnded]);
+  } finally {
+    await probe.stop();
+  }
+}
