@@ -36,6 +36,9 @@ function events(): StickyEvent[] {
   picks.sort((a, b) => hash(a[2] + picks.indexOf(a)) - hash(b[2] + picks.indexOf(b)));
   for (const [service, proto, backend] of picks) {
     out.push({ type: 'dnat', ts: T0 + 1 + k * 750_000, node: 'lab-node', proto, client: `10.0.1.${k % 20}:${40000 + k}`, service, backend, hook: 'prerouting', ctId: k.toString(16) });
+    // The agent of lab-node was unreachable for a while: the page shades that span.
+    if (k === 100) out.push({ type: 'node', ts: T0 + 2 + k * 750_000, node: 'lab-node', state: 'down', reason: 'stream failed' });
+    if (k === 160) out.push({ type: 'node', ts: T0 + 2 + k * 750_000, node: 'lab-node', state: 'up' });
     k++;
   }
   return out;
@@ -95,6 +98,13 @@ test('the HTML report is one self-contained file with every chart', { timeout: 2
   assert.equal(chartTags(html, `${WEB}/tcp`, 'share-bar').length, 4, 'a bar for every endpoint, the unpicked one too');
   const timelineTotal = chartTags(html, `${WEB}/tcp`, 'timeline-bar').reduce((n, a) => n + Number(a['data-selections']), 0);
   assert.equal(timelineTotal, 500, 'the timeline holds every selection of the service');
+  const gaps = chartTags(html, `${WEB}/tcp`, 'timeline-gap');
+  assert.deepEqual(gaps.map((g) => g['data-node']), ['lab-node'], 'the span the node was missing is shaded');
+  const plot = chartTags(html, `${WEB}/tcp`, 'timeline-bar');
+  const left = Math.min(...plot.map((b) => Number(b.x)));
+  const right = Math.max(...plot.map((b) => Number(b.x) + Number(b.width)));
+  // 60 of the 740 selections' time (0.75 s apart) out of the whole span, give or take a bucket.
+  assert.ok(Math.abs(Number(gaps[0]!.width) / (right - left) - 60 / 740) < 0.03, `gap width ${gaps[0]!.width} of ${right - left}`);
 });
 
 test('chromium renders the report: charts drawn, bar widths follow the counts, no script errors', { timeout: 120_000 }, async (t) => {

@@ -1,7 +1,8 @@
 // The SVG charts of one Service in the HTML report. Every drawn element carries a
 // data-chart attribute (and data-* values) so the page's own check, and tests, can
 // find and count them.
-import type { ServiceReport } from './types.js';
+import { parseIsoMicros } from '../probe/event.js';
+import type { MissingSpan, ServiceReport } from './types.js';
 import type { TimelineSeries } from './html-timeline.js';
 import { clock, colorOf, count, el, esc, pct, span, titled, VERDICT_COLORS } from './html-svg.js';
 
@@ -79,7 +80,7 @@ export function stickinessChart(s: ServiceReport): string {
 }
 
 /** Selections per time bucket, stacked by backend (same colours as the share bars). */
-export function timelineChart(s: ServiceReport, series: TimelineSeries): string {
+export function timelineChart(s: ServiceReport, series: TimelineSeries, missing: readonly MissingSpan[]): string {
   const order = s.backends.map((b) => b.backend);
   for (const b of series.backends.keys()) if (!order.includes(b)) order.push(b);
   const n = Math.max(1, ...[...series.backends.values()].map((c) => c.length));
@@ -88,8 +89,8 @@ export function timelineChart(s: ServiceReport, series: TimelineSeries): string 
   const peak = Math.max(1, ...totals);
   const x0 = 60;
   const x1 = W - 10;
-  const y0 = 10;
-  const y1 = 180;
+  const y0 = 22;
+  const y1 = 190;
   const colW = (x1 - x0) / n;
   const parts: string[] = [
     el('line', { x1: x0, x2: x1, y1, y2: y1, class: 'tick' }),
@@ -113,6 +114,17 @@ export function timelineChart(s: ServiceReport, series: TimelineSeries): string 
         ),
       );
     });
+  }
+  // Spans in which a node was not reporting (its selections there are not counted), over the bars.
+  const t0 = series.start;
+  const t1 = series.start + n * series.bucketSeconds * 1e6;
+  const xAt = (us: number) => x0 + ((Math.min(t1, Math.max(t0, us)) - t0) / (t1 - t0)) * (x1 - x0);
+  for (const m of missing) {
+    const a = xAt(parseIsoMicros(m.start));
+    const b = xAt(parseIsoMicros(m.end));
+    if (b <= a) continue;
+    parts.push(el('rect', { x: a, y: y0, width: b - a, height: y1 - y0, class: 'gap', 'data-chart': 'timeline-gap', 'data-node': m.node }, titled(`node ${m.node} not reporting ${m.start} to ${m.end}${m.ongoing ? ' (still down)' : ''}`, '')));
+    parts.push(el('text', { x: a + 2, y: y0 - 4, class: 'gap-label' }, esc(`${m.node} missing`)));
   }
   const end = series.start + n * series.bucketSeconds * 1e6;
   parts.push(el('text', { x: x0, y: y1 + 18, class: 'axis' }, `${clock(series.start)} UTC`));

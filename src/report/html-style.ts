@@ -34,6 +34,8 @@ svg text { font-size: 12.5px; fill: var(--ink); }
 svg .label { font-size: 12.5px; }
 svg .mono, .mono { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; }
 svg .value { fill: #3d4852; }
+svg .gap { fill: rgba(255, 255, 255, .55); stroke: rgba(235, 59, 90, .45); stroke-dasharray: 4 3; }
+svg .gap-label { fill: #b3213d; font-size: 11px; font-weight: 600; }
 svg .on-bar { fill: #fff; font-weight: 600; }
 svg .strong { font-weight: 650; }
 svg .axis { fill: var(--muted); font-size: 11.5px; }

@@ -1,7 +1,7 @@
 // The report as one self-contained HTML page: inline CSS and SVG drawn here, no
 // external resource. A small inline script checks that the charts rendered and marks
 // the page (body data-rendered="ok"), so a headless browser can tell a good page.
-import type { Report, ServiceReport } from './types.js';
+import type { MissingSpan, Report, ServiceReport } from './types.js';
 import type { SelectionTimeline } from './html-timeline.js';
 import { clientChart, shareChart, stickinessChart, timelineChart, verdictChart } from './html-charts.js';
 import { css } from './html-style.js';
@@ -24,7 +24,7 @@ export function renderHtml(report: Report, timeline: SelectionTimeline, opts: Ht
     `<span class="${report.lostEvents > 0 ? 'alert' : ''}"><b>Lost events</b> ${count(report.lostEvents)}</span>`,
     ...w.missing.map((m) => `<span class="alert">node ${esc(m.node)} missing ${esc(m.start)} to ${esc(m.end)}${m.ongoing ? ' (still down)' : ''}</span>`),
   ];
-  const sections = report.services.map((s, i) => serviceSection(s, i, timeline, start, end, opts.maxClients ?? 12));
+  const sections = report.services.map((s, i) => serviceSection(s, i, timeline, w.missing, start, end, opts.maxClients ?? 12));
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>stickyscope: ${esc(title)}</title><style>${css}</style></head>
@@ -57,7 +57,7 @@ function affinityText(s: ServiceReport): string {
   return a.mode === 'ClientIP' ? `ClientIP${a.timeoutSeconds !== null ? `, ${a.timeoutSeconds} s` : ''}` : 'None';
 }
 
-function serviceSection(s: ServiceReport, i: number, timeline: SelectionTimeline, start: number, end: number, maxClients: number): string {
+function serviceSection(s: ServiceReport, i: number, timeline: SelectionTimeline, missing: MissingSpan[], start: number, end: number, maxClients: number): string {
   const v = s.affinityVerdicts;
   const st = s.stickiness;
   const affinity = s.affinity.mode === 'ClientIP';
@@ -90,7 +90,7 @@ ${shareChart(s)}
 <p class="explain">${count(st.sameBackend)} of ${count(st.pairs)} pairs kept the backend. Random choice among ${s.backends.length} backends would keep ${pct(st.expectedRandom)}.</p>
 ${stickinessChart(s)}
 <h3>Selections over time</h3>
-${timelineChart(s, series)}
+${timelineChart(s, series, missing)}
 <h3>Session affinity verdicts</h3>
 <p class="explain">${esc(verdictNote)}</p>
 ${verdictChart(s)}
