@@ -1,0 +1,97 @@
+// The --k8s flags shared by tui, record and report: agents found through the API
+// instead of listed by hand, and Service metadata from the API.
+import type { CatalogEvent } from '../probe/event.js';
+import { UsageError, EnvironmentError } from '../cli/errors.js';
+import { discoverAgents, type AgentDiscovery } from './agents.js';
+import { loadKubeConfig } from './kube-config.js';
+import { watchMetadata } from './metadata.js';
+
+export const DEFAULT_NAMESPACE = 'stickyscope';
+export const DEFAULT_SELECTOR = 'app.kubernetes.io/name=stickyscope-agent';
+
+/** Spread into a command's parse() options. */
+export const k8sOptions = {
+  agent: { type: 'string', multiple: true },
+  k8s: { type: 'boolean' },
+  namespace: { type: 'string' },
+  selector: { type: 'string' },
+  kubeconfig: { type: 'string' },
+} as const;
+
+export const k8sUsage = `  --agent HOST:PORT   an agent to subscribe to (repeatable)
+  --k8s               find the agents through the Kubernetes API (ready pods of the
+                      agent DaemonSet) and take Service names, affinity and endpoints
+                      from the API
+  --namespace N       namespace of the agent pods (default ${DEFAULT_NAMESPACE})
+  --selector S        label selector of the agent pods (default ${DEFAULT_SELECTOR})
+  --kubeconfig F      kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)`;
+
+export interface K8sValues {
+  agent?: string[];
+  k8s?: boolean;
+  namespace?: string;
+  selector?: string;
+  kubeconfig?: string;
+}
+
+export interface ResolvedAgents {
+  /** --agent addresses, plus with --k8s the agents ready at start. */
+  addresses: string[];
+  /** With --k8s: the ready agent set over time (onChange for nodes that come and go). */
+  discovery?: AgentDiscovery;
+  /**
+   * With --k8s: starts watching Services and EndpointSlices; onCatalog gets a complete
+   * catalog (source 'k8s') now and after every change, until the signal. Resolves
+   * once the first catalog was delivered.
+   */
+  metadata?: (onCatalog: (event: CatalogEvent) => void, onError?: (err: Error) => void) => Promise<void>;
+}
+
+/** `signal` ends the API watches; pass the command's shutdownSignal(). */
+export async function resolveAgentsFromArgs(values: K8sValues, signal: AbortSignal): Promise<ResolvedAgents> {
+  const listed = values.agent ?? [];
+  if (!values.k8s) {
+    for (const flag of ['namespace', 'selector', 'kubeconfig'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} only applies with --k8s; got --${flag} without it`);
+    }
+    return { addresses: listed };
+  }
+  const kubeConfig = loadKubeConfig(values.kubeconfig);
+  const namespace = values.namespace ?? DEFAULT_NAMESPACE;
+  const selector = values.selector ?? DEFAULT_SELECTOR;
+  const server = kubeConfig.getCurrentCluster()?.server;
+  let discovery: AgentDiscovery;
+  try {
+    discovery = await failFast(signal, (s, onError) => discoverAgents({ kubeConfig, namespace, selector, signal: s, onError }));
+  } catch (err) {
+    throw new EnvironmentError(`failed to list agent pods in namespace '${namespace}' at ${server}: ${(err as Error).message}`);
+  }
+  const found = discovery.addresses();
+  if (found.length === 0 && listed.length === 0) {
+    throw new EnvironmentError(
+      `failed to find agents: no ready pod matches '${selector}' in namespace '${namespace}' at ${server}; expected the agent DaemonSet (kubectl apply -k deploy/)`,
+    );
+  }
+  return {
+    addresses: [...new Set([...listed, ...found])],
+    discovery,
+    metadata: (onCatalog, onError) => watchMetadata({ kubeConfig, signal, onCatalog, onError }),
+  };
+}
+
+/**
+ * The watches retry forever, which is right once running; at start a cluster that
+ * cannot be reached should fail the command, so a failure before the first list ends it.
+ */
+async function failFast<T>(signal: AbortSignal, start: (signal: AbortSignal, onError: (err: Error) => void) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const onAbort = () => ac.abort(signal.reason);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  let started = false;
+  const result = await start(ac.signal, (err) => {
+    if (!started) ac.abort(err);
+  });
+  started = true;
+  return result;
+}

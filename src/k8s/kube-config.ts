@@ -1,0 +1,39 @@
+// Which cluster to talk to: an explicit kubeconfig file, else the usual search
+// ($KUBECONFIG, ~/.kube/config, then the in-cluster service account).
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { EnvironmentError, InputError } from '../cli/errors.js';
+
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+export function loadKubeConfig(file?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (file !== undefined) {
+    if (!existsSync(file)) throw new InputError(`failed to read kubeconfig '${file}': no such file`);
+    try {
+      kc.loadFromFile(file);
+    } catch (err) {
+      throw new InputError(`failed to read kubeconfig '${file}': ${(err as Error).message}`);
+    }
+  } else {
+    // loadFromDefault silently falls back to http://localhost:8080 when it finds
+    // nothing; a tracer pointed at a random local port would only confuse, so say so.
+    const found = Boolean(process.env.KUBECONFIG) || existsSync(join(homedir(), '.kube', 'config')) || existsSync(SERVICE_ACCOUNT_TOKEN);
+    if (!found) {
+      throw new EnvironmentError(
+        `failed to find a cluster: no $KUBECONFIG, no ~/.kube/config and no in-cluster service account (${SERVICE_ACCOUNT_TOKEN}); pass --kubeconfig FILE`,
+      );
+    }
+    try {
+      kc.loadFromDefault();
+    } catch (err) {
+      throw new InputError(`failed to load the kubeconfig: ${(err as Error).message}`);
+    }
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new InputError(`failed to pick a cluster from the kubeconfig: current context '${kc.getCurrentContext()}' names no cluster`);
+  }
+  return kc;
+}

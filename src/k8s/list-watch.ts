@@ -1,0 +1,93 @@
+// A list-and-watch of one resource, kept alive for as long as the signal allows.
+//
+// The library's ListWatch does the protocol right: it lists, watches from the list's
+// resourceVersion, reconnects from the last seen version when a stream ends, and relists
+// on 410 Gone (whether sent as an HTTP status or as an ERROR watch event), reporting
+// objects that vanished meanwhile as deletions. It falls short in two places, handled
+// here: any other failure (list refused, connection reset, 5xx) stops it for good after
+// calling its error callbacks, so this restarts it with a capped backoff; and it has no
+// "first list done" signal, so this resolves once the first list has been applied.
+// Its stop() also misses a list or a watch that is still connecting; the list wrapper
+// and StoppableWatch below end those.
+import { ADD, DELETE, ERROR, ListWatch, UPDATE, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+
+export interface ListWatchOptions<T extends KubernetesObject> {
+  kubeConfig: KubeConfig;
+  /** Collection path, e.g. /api/v1/namespaces/NS/pods. */
+  path: string;
+  /** The list call for the same collection and selector. */
+  list: () => Promise<KubernetesListObject<T>>;
+  labelSelector?: string;
+  signal: AbortSignal;
+  /** After any object was added, changed or removed (also during a relist). */
+  onChange: () => void;
+  /** A failure; the watch retries after it (first after retryMs). */
+  onError?: (err: Error) => void;
+  /** First retry delay; doubles up to 30 s while failures continue. */
+  retryMs?: number;
+}
+
+export interface Watched<T> {
+  /** Current objects, all namespaces. */
+  items(): readonly T[];
+}
+
+const MAX_RETRY_MS = 30_000;
+
+/** Resolves once the first list has been applied; rejects if the signal ends first. */
+export function listAndWatch<T extends KubernetesObject>(opts: ListWatchOptions<T>): Promise<Watched<T>> {
+  const { signal } = opts;
+  const firstRetry = opts.retryMs ?? 1000;
+  let retry = firstRetry;
+  let timer: NodeJS.Timeout | undefined;
+  return new Promise((resolve, reject) => {
+    let synced = false;
+    const list = async () => {
+      const result = await opts.list();
+      if (signal.aborted) throw new Error('stopped');
+      retry = firstRetry;
+      // The library applies the list right after this promise settles; report the
+      // sync after that, in a later turn of the event loop.
+      if (!synced) {
+        setImmediate(() => {
+          if (signal.aborted || synced) return;
+          synced = true;
+          resolve({ items: () => lw.list() });
+        });
+      }
+      return result;
+    };
+    const lw = new ListWatch<T>(opts.path, new StoppableWatch(opts.kubeConfig, signal), list, false, opts.labelSelector);
+    for (const verb of [ADD, UPDATE, DELETE] as const) lw.on(verb, () => opts.onChange());
+    lw.on(ERROR, (err?: unknown) => {
+      if (signal.aborted) return;
+      const e = err instanceof Error ? err : new Error(String((err as { message?: string })?.message ?? err));
+      opts.onError?.(new Error(`failed to list or watch ${opts.path}: ${e.message}`));
+      timer = setTimeout(() => void lw.start(), retry);
+      retry = Math.min(retry * 2, MAX_RETRY_MS);
+    });
+    const stop = () => {
+      clearTimeout(timer);
+      void lw.stop();
+      if (!synced) reject(signal.reason instanceof Error ? signal.reason : new Error(`watch of ${opts.path} stopped before its first list`));
+    };
+    if (signal.aborted) return stop();
+    signal.addEventListener('abort', stop, { once: true });
+    void lw.start();
+  });
+}
+
+class StoppableWatch extends Watch {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly signal: AbortSignal,
+  ) {
+    super(kubeConfig);
+  }
+
+  override async watch(...args: Parameters<Watch['watch']>): Promise<AbortController> {
+    const controller = await super.watch(...args);
+    if (this.signal.aborted) controller.abort();
+    return controller;
+  }
+}

@@ -1,0 +1,243 @@
+// A Kubernetes API server double for the list/watch protocol, on 127.0.0.1:0.
+//
+// Speaks what client-go and @kubernetes/client-node rely on: a list carries the
+// collection's resourceVersion; `?watch=true&resourceVersion=N` streams newline-delimited
+// {type, object} events (ADDED, MODIFIED, DELETED) after N, honouring label selectors the
+// way the real server does (an object leaving the selector is DELETED, one entering it
+// ADDED); a watch from a compacted version fails with 410 Gone, either as an ERROR event
+// carrying a Status with code 410 on a 200 stream (what kube-apiserver sends) or as an
+// HTTP 410. Bearer-token auth, so a test proves the kubeconfig was used.
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { loadAll } from 'js-yaml';
+import { join } from 'node:path';
+
+export type Resource = 'pods' | 'services' | 'endpointslices';
+export type FakeObject = Obj;
+type Obj = { metadata: { name: string; namespace?: string; labels?: Record<string, string>; resourceVersion?: string }; [k: string]: unknown };
+interface Change {
+  rv: number;
+  resource: Resource;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  obj: Obj;
+  prev?: Obj;
+}
+interface OpenWatch {
+  resource: Resource;
+  namespace?: string;
+  selector: string;
+  res: ServerResponse;
+}
+
+const ROUTES: { re: RegExp; resource: Resource; kind: string; apiVersion: string }[] = [
+  { re: /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?pods$/, resource: 'pods', kind: 'PodList', apiVersion: 'v1' },
+  { re: /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?services$/, resource: 'services', kind: 'ServiceList', apiVersion: 'v1' },
+  {
+    re: /^\/apis\/discovery\.k8s\.io\/v1\/(?:namespaces\/([^/]+)\/)?endpointslices$/,
+    resource: 'endpointslices',
+    kind: 'EndpointSliceList',
+    apiVersion: 'discovery.k8s.io/v1',
+  },
+];
+
+export interface FakeApiServer {
+  url: string;
+  /** A kubeconfig file pointing at this server with its token. */
+  kubeconfig: string;
+  /** Every request: method, path and query. */
+  requests: { method: string; path: string; query: URLSearchParams }[];
+  /**
+   * Creates or replaces an object (bumping the resourceVersion). `quiet` keeps it from
+   * the open watches, as if it happened while the client was disconnected: only a
+   * resumed watch or a relist can reveal it.
+   */
+  apply(resource: Resource, obj: Obj, quiet?: boolean): void;
+  remove(resource: Resource, namespace: string, name: string, quiet?: boolean): void;
+  /**
+   * Ends every open watch (with an ERROR 410 event in 'event' mode, plainly otherwise)
+   * after the history up to now was compacted away (one more version is spent, as
+   * other objects of a real cluster would), so resuming from any version a client has
+   * seen gets 410 Gone and only a relist recovers.
+   */
+  expireWatches(): void;
+  /** Ends every open watch stream without an error (as the server's watch timeout does). */
+  endWatches(): void;
+  openWatches(): number;
+  /** Lists served for a resource so far. */
+  lists(resource: Resource): number;
+  close(): Promise<void>;
+}
+
+export interface FakeApiOptions {
+  /** Folder for the kubeconfig file. */
+  dir: string;
+  /** How a watch from a compacted version is refused. */
+  expiry?: 'event' | 'http';
+}
+
+export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiServer> {
+  const token = `token-${process.pid}-${Date.now()}`;
+  const expiry = opts.expiry ?? 'event';
+  const store = new Map<Resource, Map<string, Obj>>(ROUTES.map((r) => [r.resource, new Map()]));
+  const history: Change[] = [];
+  const watches = new Set<OpenWatch>();
+  const requests: FakeApiServer['requests'] = [];
+  let rv = 100;
+  let compactedRv = 0;
+
+  const record = (change: Change, quiet: boolean) => {
+    history.push(change);
+    if (!quiet) for (const w of watches) send(w, change);
+  };
+  const send = (w: OpenWatch, c: Change) => {
+    if (c.resource !== w.resource || (w.namespace && c.obj.metadata.namespace !== w.namespace)) return;
+    const now = matches(c.obj, w.selector);
+    const before = c.prev ? matches(c.prev, w.selector) : false;
+    let type: Change['type'] | null = c.type;
+    if (c.type === 'MODIFIED' && now !== before) type = now ? 'ADDED' : 'DELETED';
+    else if (!now) type = null;
+    if (type) w.res.write(JSON.stringify({ type, object: c.obj }) + '\n');
+  };
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    requests.push({ method: req.method ?? '', path: url.pathname, query: url.searchParams });
+    if (req.headers.authorization !== `Bearer ${token}`) return status(res, 401, 'Unauthorized', 'no or wrong bearer token');
+    const route = ROUTES.map((r) => ({ r, m: r.re.exec(url.pathname) })).find((x) => x.m);
+    if (!route || req.method !== 'GET') return status(res, 404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
+    const namespace = route.m![1] ? decodeURIComponent(route.m![1]) : undefined;
+    const selector = url.searchParams.get('labelSelector') ?? '';
+    const items = [...store.get(route.r.resource)!.values()].filter((o) => (!namespace || o.metadata.namespace === namespace) && matches(o, selector));
+    if (url.searchParams.get('watch') !== 'true') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: route.r.kind, apiVersion: route.r.apiVersion, metadata: { resourceVersion: String(rv) }, items }));
+      return;
+    }
+    const from = Number(url.searchParams.get('resourceVersion') || '0');
+    if (from !== 0 && from < compactedRv) {
+      const message = `too old resource version: ${from} (${compactedRv})`;
+      if (expiry === 'http') return status(res, 410, 'Expired', message);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ type: 'ERROR', object: statusBody(410, 'Expired', message) }) + '\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
+    const w: OpenWatch = { resource: route.r.resource, namespace, selector, res };
+    if (from === 0) for (const obj of items) res.write(JSON.stringify({ type: 'ADDED', object: obj }) + '\n');
+    else for (const c of history) if (c.rv > from) send(w, c);
+    watches.add(w);
+    const drop = () => watches.delete(w);
+    res.on('close', drop);
+    req.on('close', drop);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  const kubeconfig = join(opts.dir, 'kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      '- name: fake',
+      '  cluster:',
+      `    server: ${url}`,
+      // The client refuses plain HTTP unless told that TLS is off on purpose.
+      '    insecure-skip-tls-verify: true',
+      'users:',
+      '- name: tester',
+      '  user:',
+      `    token: ${token}`,
+      'contexts:',
+      '- name: fake',
+      '  context: {cluster: fake, user: tester}',
+      'current-context: fake',
+      '',
+    ].join('\n'),
+  );
+
+  const endAll = (last?: string) => {
+    for (const w of watches) w.res.end(last);
+    watches.clear();
+  };
+  return {
+    url,
+    kubeconfig,
+    requests,
+    apply(resource, obj, quiet = false) {
+      const copy = structuredClone(obj);
+      const key = `${copy.metadata.namespace ?? ''}/${copy.metadata.name}`;
+      const prev = store.get(resource)!.get(key);
+      copy.metadata.resourceVersion = String(++rv);
+      store.get(resource)!.set(key, copy);
+      record({ rv, resource, type: prev ? 'MODIFIED' : 'ADDED', obj: copy, prev }, quiet);
+    },
+    remove(resource, namespace, name, quiet = false) {
+      const key = `${namespace}/${name}`;
+      const prev = store.get(resource)!.get(key);
+      if (!prev) throw new Error(`fake apiserver: no ${resource} ${key} to remove`);
+      store.get(resource)!.delete(key);
+      const gone = structuredClone(prev);
+      gone.metadata.resourceVersion = String(++rv);
+      record({ rv, resource, type: 'DELETED', obj: gone }, quiet);
+    },
+    expireWatches() {
+      compactedRv = ++rv;
+      history.length = 0;
+      const message = `too old resource version (${compactedRv})`;
+      endAll(expiry === 'event' ? JSON.stringify({ type: 'ERROR', object: statusBody(410, 'Expired', message) }) + '\n' : undefined);
+    },
+    endWatches: () => endAll(),
+    openWatches: () => watches.size,
+    lists: (resource) =>
+      requests.filter((r) => r.query.get('watch') !== 'true' && ROUTES.find((x) => x.resource === resource)!.re.test(r.path)).length,
+    close() {
+      endAll();
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function statusBody(code: number, reason: string, message: string) {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
+}
+
+function status(res: ServerResponse, code: number, reason: string, message: string) {
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(statusBody(code, reason, message)));
+}
+
+/** Equality-based selectors: "a=b", "a==b", "a!=b", "a", "!a", comma-separated. */
+function matches(obj: Obj, selector: string): boolean {
+  const labels = obj.metadata.labels ?? {};
+  for (const term of selector.split(',').map((t) => t.trim()).filter(Boolean)) {
+    let m: RegExpExecArray | null;
+    if ((m = /^([^!=]+)!=(.*)$/.exec(term))) {
+      if (labels[m[1]!.trim()] === m[2]!.trim()) return false;
+    } else if ((m = /^([^!=]+)==?(.*)$/.exec(term))) {
+      if (labels[m[1]!.trim()] !== m[2]!.trim()) return false;
+    } else if (term.startsWith('!')) {
+      if (term.slice(1) in labels) return false;
+    } else if (!(term in labels)) return false;
+  }
+  return true;
+}
+
+/** The YAML documents of a fixture in test/fixtures/k8s/, as plain objects. */
+export function loadK8sFixture(file: string): Obj[] {
+  const text = readFileSync(new URL(`../../../test/fixtures/k8s/${file}`, import.meta.url), 'utf8');
+  return loadAll(text).filter((d): d is Obj => d !== null && typeof d === 'object');
+}
+
+/** Polls until `check` returns true, or fails after `ms` saying what it waited for. */
+export async function waitFor(what: string, check: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
