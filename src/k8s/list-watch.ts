@@ -61,8 +61,7 @@ export function listAndWatch<T extends KubernetesObject>(opts: ListWatchOptions<
     for (const verb of [ADD, UPDATE, DELETE] as const) lw.on(verb, () => opts.onChange());
     lw.on(ERROR, (err?: unknown) => {
       if (signal.aborted) return;
-      const e = err instanceof Error ? err : new Error(String((err as { message?: string })?.message ?? err));
-      opts.onError?.(new Error(`failed to list or watch ${opts.path}: ${e.message}`));
+      opts.onError?.(new Error(`failed to list or watch ${opts.path}: ${describe(err)}`));
       timer = setTimeout(() => void lw.start(), retry);
       retry = Math.min(retry * 2, MAX_RETRY_MS);
     });
@@ -90,4 +89,21 @@ class StoppableWatch extends Watch {
     if (this.signal.aborted) controller.abort();
     return controller;
   }
+}
+
+/** One line: the generated client's ApiException spreads status, headers and body over several. */
+function describe(err: unknown): string {
+  const e = err as { code?: unknown; statusCode?: unknown; body?: unknown; message?: unknown } | undefined;
+  const status = typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
+  if (status !== undefined) {
+    let detail = '';
+    try {
+      const body = typeof e!.body === 'string' ? JSON.parse(e!.body) : e!.body;
+      if (body && typeof body.message === 'string') detail = `: ${body.message}`;
+    } catch {
+      // not a Status object: the status code alone says enough
+    }
+    return `HTTP ${status}${detail}`;
+  }
+  return String(e?.message ?? err).split('\n')[0]!;
 }
