@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Entries about to be confirmed: attached at POST_ROUTING and LOCAL_IN with priority
- * INT_MAX - 1, after source NAT and just before the conntrack confirm hook, so every
- * new connection leaving or ending on the node is seen exactly once, with its final
- * reply tuple (the reply destination is the address the backend sees).
+ * Entries about to be confirmed: attached at POST_ROUTING (priority INT_MAX - 1) and
+ * LOCAL_IN (INT_MAX - 2, IPv6 confirms there at INT_MAX - 1), after source NAT and
+ * just before the conntrack confirm hook, so every new connection leaving or ending
+ * on the node is seen exactly once, with its final reply tuple (the reply
+ * destination is the address the backend sees).
  */
 #include "stickyscope.h"
 

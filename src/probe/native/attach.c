@@ -23,11 +23,15 @@ struct hook_spec {
 	const char *name;
 };
 
+/*
+ * LOCAL_IN sits at INT_MAX - 2: IPv6 conntrack confirms there at INT_MAX - 1, and the
+ * kernel refuses a BPF hook at a priority another hook already holds (EBUSY).
+ */
 static const struct hook_spec hooks[] = {
 	{ 1, HOOK_PRE_ROUTING, NF_IP_PRI_NAT_DST + 1, "prerouting" },
 	{ 1, HOOK_LOCAL_OUT, NF_IP_PRI_NAT_DST + 1, "output" },
 	{ 0, HOOK_POST_ROUTING, INT_MAX - 1, "postrouting" },
-	{ 0, HOOK_LOCAL_IN, INT_MAX - 1, "input" },
+	{ 0, HOOK_LOCAL_IN, INT_MAX - 2, "input" },
 };
 
 static int load(struct stickyscope *skel, const struct ss_options *opts)
