@@ -13,7 +13,7 @@ import { ProbeNet, SERVICE4, SERVICE6, SERVICE_PORT, type Seen } from './probe-t
 import { helperPath, startProbe } from '../src/probe/probe.js';
 import { RecordDecoder } from '../src/probe/decode-records.js';
 import { EnvironmentError } from '../src/cli/errors.js';
-import type { DnatEvent, FlowEvent, StickyEvent } from '../src/probe/event.js';
+import type { DnatEvent, FlowEvent, SnatEvent, StickyEvent } from '../src/probe/event.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -28,10 +28,10 @@ function expectedSelections(seen: Seen[]): string[] {
 
 const selectionOf = (e: FlowEvent) => `${e.proto} ${e.client} ${e.service} ${e.backend}`;
 
-async function netFor(t: import('node:test').TestContext): Promise<ProbeNet> {
+async function netFor(t: import('node:test').TestContext, masquerade = false): Promise<ProbeNet> {
   const net = new ProbeNet(runPrefix());
   t.after(() => net.destroy());
-  net.build();
+  net.build({ masquerade });
   await net.listen();
   return net;
 }
@@ -73,6 +73,33 @@ test('one dnat event per TCP/UDP connection, IPv4 and IPv6, matching what the ba
     assert.ok(ins.ts >= d.ts);
   }
   assert.equal(events.filter((e) => e.type === 'snat').length, 0, 'nothing was masqueraded');
+});
+
+test('masqueraded connections give snat events carrying the source the backend saw', async (t) => {
+  if (!requireRoot(t)) return;
+  const net = await netFor(t, true);
+  const probe = startProbe({ node: 'probe-test', netns: net.nodePath });
+  t.after(() => probe.stop());
+  const events: StickyEvent[] = [];
+  probe.on('events', (batch: StickyEvent[]) => events.push(...batch));
+  await probe.ready;
+  await net.traffic({ host: SERVICE4, tcp: 5, udp: 5 });
+  await net.traffic({ host: SERVICE6, tcp: 5, udp: 0 });
+  await net.waitSeen(15);
+  await sleep(50);
+  await probe.stop();
+
+  // The backend saw the node's address, so the client side of the ground truth is the snat field.
+  const expected = net.seen.map((s) => `${s.proto} ${s.client} ${s.local}`).sort();
+  const snat = events.filter((e): e is SnatEvent => e.type === 'snat');
+  assert.equal(expected.length, 15);
+  assert.deepEqual(snat.map((e) => `${e.proto} ${e.snat} ${e.backend}`).sort(), expected);
+  assert.ok(snat.every((e) => e.hook === 'postrouting'));
+  assert.ok(net.seen.every((s) => s.client.startsWith('10.77.2.1:') || s.client.startsWith('[fd77:2::1]:')), 'the backend saw the node');
+  const dnatIds = new Set(events.filter((e) => e.type === 'dnat').map((e) => (e as DnatEvent).ctId));
+  assert.ok(snat.every((e) => dnatIds.has(e.ctId)), 'each snat belongs to a dnat of the same entry');
+  const clients = new Set(snat.map((e) => e.client.replace(/:\d+$/, '')));
+  assert.deepEqual([...clients].sort(), ['10.77.1.2', '[fd77:1::2]']);
 });
 
 test('a full ring buffer is counted: lost + received == connections made', async (t) => {

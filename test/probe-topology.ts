@@ -80,7 +80,8 @@ export class ProbeNet {
     return `/run/netns/${this.node}`;
   }
 
-  build(): void {
+  /** masquerade: SNAT everything leaving towards the backend, so it sees the node's address. */
+  build(opts: { masquerade?: boolean } = {}): void {
     for (const ns of [this.client, this.node, this.backend]) {
       sh('ip', 'netns', 'add', ns);
       this.made.push(ns);
@@ -107,6 +108,10 @@ export class ProbeNet {
         '-j', 'DNAT', '--to-destination', `${BACKEND4}:${BACKEND_PORT}`);
       inNs(this.node, 'ip6tables', '-t', 'nat', '-A', 'PREROUTING', '-d', SERVICE6, '-p', proto, '--dport', `${SERVICE_PORT}`,
         '-j', 'DNAT', '--to-destination', `[${BACKEND6}]:${BACKEND_PORT}`);
+    }
+    if (opts.masquerade) {
+      inNs(this.node, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', 'to-backend', '-j', 'MASQUERADE');
+      inNs(this.node, 'ip6tables', '-t', 'nat', '-A', 'POSTROUTING', '-o', 'to-backend', '-j', 'MASQUERADE');
     }
   }
 
