@@ -115,6 +115,8 @@ test('an EndpointSlice change mid-stream produces a catalog with the endpoints o
 for (const expiry of ['event', 'http'] as const) {
   test(`after 410 Gone (${expiry === 'event' ? 'ERROR watch event' : 'HTTP status'}) it relists and catches up on what it missed`, async (t) => {
     const run = await start(t, expiry);
+    // Expire open watches, not ones still connecting: the ERROR event must arrive in-stream.
+    await waitFor('watches open', () => run.api.openWatches() === 2);
     const listsBefore = run.api.lists('endpointslices');
     // Changes the open watches never see: only a relist can reveal them.
     run.api.remove('endpointslices', 'shop', 'web-def34', true);
