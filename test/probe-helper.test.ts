@@ -75,6 +75,26 @@ test('one dnat event per TCP/UDP connection, IPv4 and IPv6, matching what the ba
   assert.equal(events.filter((e) => e.type === 'snat').length, 0, 'nothing was masqueraded');
 });
 
+test('connections made on the node itself are seen at LOCAL_OUT', async (t) => {
+  if (!requireRoot(t)) return;
+  const net = await netFor(t);
+  const probe = startProbe({ node: 'probe-test', netns: net.nodePath });
+  t.after(() => probe.stop());
+  const events: StickyEvent[] = [];
+  probe.on('events', (batch: StickyEvent[]) => events.push(...batch));
+  await probe.ready;
+  await net.traffic({ host: SERVICE4, tcp: 5, udp: 3, datagrams: 2, fromNode: true });
+  await net.traffic({ host: SERVICE6, tcp: 3, udp: 0, fromNode: true });
+  await net.waitSeen(5 + 6 + 3);
+  await sleep(50);
+  await probe.stop();
+
+  const dnat = events.filter((e): e is DnatEvent => e.type === 'dnat');
+  assert.deepEqual(dnat.map(selectionOf).sort(), expectedSelections(net.seen));
+  assert.equal(dnat.length, 5 + 3 + 3);
+  assert.ok(dnat.every((e) => e.hook === 'output'));
+});
+
 test('masqueraded connections give snat events carrying the source the backend saw', async (t) => {
   if (!requireRoot(t)) return;
   const net = await netFor(t, true);

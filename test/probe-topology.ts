@@ -102,11 +102,14 @@ export class ProbeNet {
       inNs(ns, 'ip', 'route', 'add', 'default', 'via', gw4);
       inNs(ns, 'ip', '-6', 'route', 'add', 'default', 'via', gw6);
     }
+    // like a node's default route: connect() needs a route to the Service address before OUTPUT DNAT runs
+    inNs(this.node, 'ip', 'route', 'add', `${SERVICE4}/32`, 'via', BACKEND4);
+    inNs(this.node, 'ip', '-6', 'route', 'add', `${SERVICE6}/128`, 'via', BACKEND6);
     inNs(this.node, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1');
-    for (const proto of ['tcp', 'udp']) {
-      inNs(this.node, 'iptables', '-t', 'nat', '-A', 'PREROUTING', '-d', SERVICE4, '-p', proto, '--dport', `${SERVICE_PORT}`,
+    for (const [proto, chain] of [['tcp', 'PREROUTING'], ['udp', 'PREROUTING'], ['tcp', 'OUTPUT'], ['udp', 'OUTPUT']] as const) {
+      inNs(this.node, 'iptables', '-t', 'nat', '-A', chain, '-d', SERVICE4, '-p', proto, '--dport', `${SERVICE_PORT}`,
         '-j', 'DNAT', '--to-destination', `${BACKEND4}:${BACKEND_PORT}`);
-      inNs(this.node, 'ip6tables', '-t', 'nat', '-A', 'PREROUTING', '-d', SERVICE6, '-p', proto, '--dport', `${SERVICE_PORT}`,
+      inNs(this.node, 'ip6tables', '-t', 'nat', '-A', chain, '-d', SERVICE6, '-p', proto, '--dport', `${SERVICE_PORT}`,
         '-j', 'DNAT', '--to-destination', `[${BACKEND6}]:${BACKEND_PORT}`);
     }
     if (opts.masquerade) {
@@ -134,10 +137,11 @@ export class ProbeNet {
     await Promise.race([isReady, once(child, 'exit').then(() => { throw new Error('backend listener exited before listening'); })]);
   }
 
-  /** Runs the client to completion. */
-  async traffic(opts: { host: string; tcp: number; udp: number; datagrams?: number; concurrency?: number }): Promise<void> {
+  /** Runs the client to completion, from the client namespace unless fromNode. */
+  async traffic(opts: { host: string; tcp: number; udp: number; datagrams?: number; concurrency?: number; fromNode?: boolean }): Promise<void> {
     const args = JSON.stringify({ datagrams: 1, concurrency: 1, ...opts });
-    const child = spawn('ip', ['netns', 'exec', this.client, process.execPath, '-e', CLIENT, args], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const ns = opts.fromNode ? this.node : this.client;
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', CLIENT, args], { stdio: ['ignore', 'inherit', 'inherit'] });
     const [code] = (await once(child, 'exit')) as [number | null];
     if (code !== 0) throw new Error(`client traffic failed (exit ${code})`);
   }

@@ -55,7 +55,7 @@ static int load(struct stickyscope *skel, const struct ss_options *opts)
 		return 0;
 	tail = ss_verifier_tail(5);
 	if (*tail) {
-		ss_fail("load BPF programs: the verifier rejected them (%s): %s", strerror(-err), tail);
+		ss_fail("load BPF program '%s': the verifier rejected it (%s): %s", ss_rejected_prog(), strerror(-err), tail);
 		return SS_EXIT_VERIFIER;
 	}
 	if (err == -EINVAL || err == -EOPNOTSUPP) {

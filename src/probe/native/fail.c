@@ -93,3 +93,16 @@ const char *ss_verifier_tail(int n)
 	out[o < sizeof(out) ? o : sizeof(out) - 1] = '\0';
 	return out;
 }
+
+const char *ss_rejected_prog(void)
+{
+	static char name[64];
+	const char *p = strstr(log_buf, "prog '");
+	const char *end = p ? strchr(p + 6, '\'') : NULL;
+
+	if (!end || (size_t)(end - p - 6) >= sizeof(name))
+		return "?";
+	memcpy(name, p + 6, end - p - 6);
+	name[end - p - 6] = '\0';
+	return name;
+}

@@ -22,4 +22,7 @@ void ss_capture_libbpf_log(void);
 /* The last n lines of the kernel verifier log libbpf printed, joined with " | ". */
 const char *ss_verifier_tail(int n);
 
+/* The name of the program libbpf reported as failing to load, or "?" */
+const char *ss_rejected_prog(void);
+
 #endif
