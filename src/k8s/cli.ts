@@ -2,9 +2,7 @@
 // instead of listed by hand, and Service metadata from the API.
 import type { CatalogEvent } from '../probe/event.js';
 import { UsageError, EnvironmentError } from '../cli/errors.js';
-import { discoverAgents, type AgentDiscovery } from './agents.js';
-import { loadKubeConfig } from './kube-config.js';
-import { watchMetadata } from './metadata.js';
+import type { AgentDiscovery } from './agents.js';
 
 export const DEFAULT_NAMESPACE = 'stickyscope';
 export const DEFAULT_SELECTOR = 'app.kubernetes.io/name=stickyscope-agent';
@@ -56,6 +54,7 @@ export async function resolveAgentsFromArgs(values: K8sValues, signal: AbortSign
     }
     return { addresses: listed };
   }
+  const { discoverAgents, loadKubeConfig, watchMetadata } = await loadClient();
   const kubeConfig = loadKubeConfig(values.kubeconfig);
   const namespace = values.namespace ?? DEFAULT_NAMESPACE;
   const selector = values.selector ?? DEFAULT_SELECTOR;
@@ -77,6 +76,21 @@ export async function resolveAgentsFromArgs(values: K8sValues, signal: AbortSign
     discovery,
     metadata: (onCatalog, onError) => watchMetadata({ kubeConfig, signal, onCatalog, onError }),
   };
+}
+
+/**
+ * The client library is loaded only for --k8s, so a command without it never pays for
+ * it, and a library that cannot load here (2.x needs Node >= 22) fails only --k8s, in
+ * one line.
+ */
+async function loadClient() {
+  try {
+    const [agents, config, metadata] = await Promise.all([import('./agents.js'), import('./kube-config.js'), import('./metadata.js')]);
+    return { discoverAgents: agents.discoverAgents, loadKubeConfig: config.loadKubeConfig, watchMetadata: metadata.watchMetadata };
+  } catch (err) {
+    const first = String((err as Error)?.message ?? err).split('\n')[0];
+    throw new EnvironmentError(`failed to load the Kubernetes client (@kubernetes/client-node) on Node ${process.version}: ${first}`);
+  }
 }
 
 /**
