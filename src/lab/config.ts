@@ -45,6 +45,17 @@ export interface LabConfig {
   clients: number;
   /** Clients outside the pod CIDR, x1..xN. */
   externalClients: number;
+  /**
+   * Extra source addresses on client c1, inside the pod CIDR (addressing.extraSource):
+   * many affinity keys from one namespace, e.g. more clients than an xt_recent list holds.
+   */
+  extraSources?: number;
+  /**
+   * External clients are wired to node 2 as well (two nodes only), with the same
+   * address: routeVia() picks the node their traffic enters, so one client can reach
+   * one Service address through either node.
+   */
+  dualHomed?: boolean;
   backends: LabBackendSpec[];
   services: LabServiceSpec[];
 }
@@ -69,6 +80,9 @@ export const addressing = {
   backendGateway: (j: number) => `10.1.${j}.1`,
   /** The node's own address (on its loopback), where NodePorts answer. */
   nodeIP: (k: number) => `10.3.0.${k + 1}`,
+  /** Extra source n (0-based) of client c1: 10.0.252.1 upward, in a /22 no client or backend uses. */
+  extraSource: (n: number) => `10.0.${252 + ((n + 1) >> 8)}.${(n + 1) & 255}`,
+  extraSourceRange: '10.0.252.0/22',
   /** The link between node 1 and node 2. */
   interNode: (k: number) => `10.4.0.${k + 1}`,
 };
@@ -102,6 +116,9 @@ export function defaultConfig(opts: { nodes?: number; shape?: RuleShape } = {}):
   };
 }
 
+/** The /22 of extra sources less its first and last address. */
+const MAX_EXTRA_SOURCES = 1022;
+
 const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
 /** Rejects configs the lab cannot build, naming the field that is wrong. */
@@ -113,6 +130,10 @@ export function validateConfig(c: LabConfig): void {
   if (c.nodes !== 1 && c.nodes !== 2) fail('nodes must be 1 or 2', c.nodes);
   if (!Number.isInteger(c.clients) || c.clients < 0 || c.clients > 250) fail('clients must be 0..250', c.clients);
   if (!Number.isInteger(c.externalClients) || c.externalClients < 0 || c.externalClients > 250) fail('externalClients must be 0..250', c.externalClients);
+  const extra = c.extraSources ?? 0;
+  if (!Number.isInteger(extra) || extra < 0 || extra > MAX_EXTRA_SOURCES) fail(`extraSources must be 0..${MAX_EXTRA_SOURCES}`, c.extraSources);
+  if (extra > 0 && c.clients < 1) fail('extraSources needs client c1 (clients >= 1)', c.clients);
+  if (c.dualHomed && c.nodes !== 2) fail('dualHomed needs nodes: 2', c.nodes);
   if (c.backends.length < 1 || c.backends.length > 250) fail('backends must number 1..250', c.backends.length);
   const nodes = new Set(Array.from({ length: c.nodes }, (_, k) => nodeName(k)));
   for (const b of c.backends) if (!nodes.has(b.node)) fail(`backend ${b.name} is on an unknown node (nodes: ${[...nodes].join(', ')})`, b.node);

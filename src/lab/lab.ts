@@ -9,7 +9,7 @@ import { run, runRaw } from './exec.js';
 import { backendFiles, startBackend, stopProcesses, waitReady } from './processes.js';
 import { renderNat } from './rules.js';
 import { checkPrefix, createStateDir, readState, saveState, stateDirOf, type LabState } from './state.js';
-import { buildTopology, namespacesOf, planTopology } from './topology.js';
+import { buildTopology, namespacesOf, planTopology, routeLeafVia } from './topology.js';
 
 export { defaultConfig } from './config.js';
 export type { LabConfig, LabEndpoint, LabServiceSpec, RuleShape } from './config.js';
@@ -24,6 +24,10 @@ export interface LabClient {
   external: boolean;
   /** Netns of the node it is wired to. */
   node: string;
+  /** Extra source addresses (LabConfig.extraSources, client c1 only), for TrafficPlan.sources. */
+  sources: string[];
+  /** Wired to both nodes (LabConfig.dualHomed): routeVia() picks which one its traffic enters. */
+  dualHomed: boolean;
 }
 
 export interface LabBackend {
@@ -66,7 +70,7 @@ function labFromState(s: LabState): Lab {
     nodes: t.nodes,
     nodeNetnsPath: (i = 0) => `/run/netns/${t.nodes[i]}`,
     nodeIP: (i = 0) => addressing.nodeIP(i),
-    clients: t.leaves.filter((l) => l.kind !== 'backend').map((l) => ({ name: l.name, netns: l.netns, ip: l.ip, external: l.kind === 'external', node: l.node })),
+    clients: t.leaves.filter((l) => l.kind !== 'backend').map((l) => ({ name: l.name, netns: l.netns, ip: l.ip, external: l.kind === 'external', node: l.node, sources: l.extra, dualHomed: l.alsoNode !== undefined })),
     backends: t.leaves.filter((l) => l.kind === 'backend').map((l) => ({ name: l.name, netns: l.netns, ip: l.ip, node: l.node, pid: pid(l.name), logFile: backendFiles(s.prefix, l.name).log })),
     services: s.config.services.map((svc) => ({ ...svc, serviceName: servicePortName(svc), chain: serviceChain('KUBE-SVC', servicePortName(svc), svc.protocol) })),
     config: s.config,
@@ -162,4 +166,12 @@ export async function setEndpoints(lab: Lab, service: string, endpoints: LabEndp
   const fresh = labFromState(state);
   lab.services.splice(0, lab.services.length, ...fresh.services);
   lab.config = fresh.config;
+}
+
+/** Makes a dual-homed client's traffic (ClusterIP included) enter the cluster at node `node`. */
+export async function routeVia(lab: Lab, client: string, node: number): Promise<void> {
+  const leaf = planTopology(lab.prefix, lab.config).leaves.find((l) => l.name === client);
+  if (!leaf?.alsoNode) throw new UsageError(`client '${client}' is not dual-homed; set dualHomed in the lab config and use an external client (x1...)`);
+  if (node !== 0 && node !== 1) throw new UsageError(`node index ${node} is out of range; a dual-homed client reaches nodes 0 and 1`);
+  await routeLeafVia(leaf, node);
 }

@@ -13,6 +13,10 @@ export interface Leaf {
   /** Netns of the node the leaf is wired to. */
   node: string;
   kind: 'client' | 'external' | 'backend';
+  /** Further addresses of the leaf (client c1's extra sources). */
+  extra: string[];
+  /** A second node the leaf is wired to, through its eth1 (dual-homed external clients). */
+  alsoNode?: string;
 }
 
 export interface Topology {
@@ -24,15 +28,19 @@ export function planTopology(prefix: string, c: LabConfig): Topology {
   const nodes = Array.from({ length: c.nodes }, (_, k) => `${prefix}-${nodeName(k)}`);
   const leaves: Leaf[] = [];
   for (let i = 1; i <= c.clients; i++) {
-    leaves.push({ name: `c${i}`, netns: `${prefix}-c${i}`, ip: addressing.clientIP(i), gateway: addressing.clientGateway(i), node: nodes[0]!, kind: 'client' });
+    leaves.push({ name: `c${i}`, netns: `${prefix}-c${i}`, ip: addressing.clientIP(i), gateway: addressing.clientGateway(i), node: nodes[0]!, kind: 'client', extra: i === 1 ? extraSources(c) : [] });
   }
   for (let i = 1; i <= c.externalClients; i++) {
-    leaves.push({ name: `x${i}`, netns: `${prefix}-x${i}`, ip: addressing.externalIP(i), gateway: addressing.externalGateway(i), node: nodes[0]!, kind: 'external' });
+    leaves.push({ name: `x${i}`, netns: `${prefix}-x${i}`, ip: addressing.externalIP(i), gateway: addressing.externalGateway(i), node: nodes[0]!, kind: 'external', extra: [], ...(c.dualHomed ? { alsoNode: nodes[1]! } : {}) });
   }
   c.backends.forEach((b, j) => {
-    leaves.push({ name: b.name, netns: `${prefix}-${b.name}`, ip: addressing.backendIP(j + 1), gateway: addressing.backendGateway(j + 1), node: `${prefix}-${b.node}`, kind: 'backend' });
+    leaves.push({ name: b.name, netns: `${prefix}-${b.name}`, ip: addressing.backendIP(j + 1), gateway: addressing.backendGateway(j + 1), node: `${prefix}-${b.node}`, kind: 'backend', extra: [] });
   });
   return { nodes, leaves };
+}
+
+function extraSources(c: LabConfig): string[] {
+  return Array.from({ length: c.extraSources ?? 0 }, (_, n) => addressing.extraSource(n));
 }
 
 export function namespacesOf(t: Topology): string[] {
@@ -51,6 +59,10 @@ export async function buildTopology(t: Topology, check: () => void): Promise<voi
     const lines = ['link set lo up', `addr add ${addressing.nodeIP(k)}/32 dev lo`];
     for (const l of t.leaves.filter((x) => x.node === node)) {
       lines.push(`link add ${l.name} type veth peer name eth0 netns ${l.netns}`, `addr add ${l.gateway}/24 dev ${l.name}`, `link set ${l.name} up`);
+      if (l.extra.length) lines.push(`route add ${addressing.extraSourceRange} via ${l.ip} dev ${l.name}`);
+    }
+    for (const l of t.leaves.filter((x) => x.alsoNode === node)) {
+      lines.push(`link add ${l.name} type veth peer name eth1 netns ${l.netns}`, `addr add ${l.gateway}/24 dev ${l.name}`, `link set ${l.name} up`);
     }
     await batch(node, lines);
     // Routing between pods is the node's job; asymmetric paths between two nodes must not be dropped.
@@ -59,7 +71,9 @@ export async function buildTopology(t: Topology, check: () => void): Promise<voi
   }
   if (t.nodes.length === 2) await wireSecondNode(t);
   for (const l of t.leaves) {
-    await batch(l.netns, ['link set lo up', `addr add ${l.ip}/24 dev eth0`, 'link set eth0 up', `route add default via ${l.gateway}`]);
+    // The second link gets a /32: one connected route, through eth0, until routeVia() moves the default.
+    const second = l.alsoNode ? [`addr add ${l.ip}/32 dev eth1`, 'link set eth1 up'] : [];
+    await batch(l.netns, ['link set lo up', `addr add ${l.ip}/24 dev eth0`, ...l.extra.map((ip) => `addr add ${ip}/32 dev eth0`), 'link set eth0 up', ...second, `route add default via ${l.gateway}`]);
     check();
   }
 }
@@ -76,4 +90,9 @@ async function wireSecondNode(t: Topology): Promise<void> {
     ...routes,
   ]);
   await batch(n2, [`addr add ${addressing.interNode(1)}/30 dev peer1`, 'link set peer1 up', `route add default via ${addressing.interNode(0)}`]);
+}
+
+/** Sends a dual-homed leaf's traffic into node `k` (0: eth0, 1: eth1); both nodes' gateways share its address. */
+export async function routeLeafVia(l: Leaf, k: number): Promise<void> {
+  await batch(l.netns, [`route replace default via ${l.gateway} dev eth${k} onlink`]);
 }

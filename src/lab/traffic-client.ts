@@ -27,13 +27,16 @@ function emit(r: Omit<ClientResult, 'client' | 'service' | 'target' | 'mode' | '
 }
 
 const more = (done: number) => !stopping && done < plan.count && Date.now() < deadline;
+const sources = plan.sources?.length ? plan.sources : [values.ip!];
+/** The source address of connection or socket `conn`. */
+const sourceOf = (conn: number) => sources[conn % sources.length]!;
 const pause = () => new Promise((r) => setTimeout(r, plan.intervalMs ?? 0));
 
 function httpGet(agent: Agent | false, conn: number, seq: number): Promise<void> {
   const start = Date.now();
   return new Promise((resolve) => {
     let local = '';
-    const req = request({ host, port, path: '/', agent, timeout: timeoutMs, headers: agent ? {} : { Connection: 'close' } }, (res) => {
+    const req = request({ host, port, path: '/', agent, localAddress: sourceOf(conn), timeout: timeoutMs, headers: agent ? {} : { Connection: 'close' } }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d: string) => (body += d));
       res.on('end', () => {
@@ -86,17 +89,17 @@ function udpExchange(sock: Socket, conn: number, seq: number): Promise<void> {
   });
 }
 
-async function openUdp(): Promise<Socket> {
+async function openUdp(conn: number): Promise<Socket> {
   const sock = createSocket('udp4');
-  await new Promise<void>((r) => sock.bind(0, values.ip, () => r()));
+  await new Promise<void>((r) => sock.bind(0, sourceOf(conn), () => r()));
   return sock;
 }
 
 async function runUdp(): Promise<void> {
   let done = 0;
-  const flow = plan.mode === 'udp-flow' ? await openUdp() : null;
+  const flow = plan.mode === 'udp-flow' ? await openUdp(0) : null;
   for (let conn = 0; more(done); done++) {
-    const sock = flow ?? (await openUdp());
+    const sock = flow ?? (await openUdp(conn));
     await udpExchange(sock, flow ? 0 : conn++, done);
     if (!flow) sock.close();
     await pause();

@@ -28,6 +28,11 @@ export interface TrafficPlan {
   via?: 'clusterIP' | 'nodePort';
   /** Node index for via 'nodePort' (default 0). */
   node?: number;
+  /**
+   * Source addresses of the client's namespace, taken in turn: one per TCP connection
+   * or UDP socket (udp-flow uses the first). The client's own address when absent.
+   */
+  sources?: string[];
 }
 
 /** A plan with its address resolved, as the client script receives it. */

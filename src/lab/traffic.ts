@@ -28,6 +28,9 @@ export function resolvePlan(lab: Lab, plan: TrafficPlan): ResolvedPlan {
 export function runClient(lab: Lab, client: string, plan: TrafficPlan, signal?: AbortSignal): Promise<ClientResult[]> {
   const c = lab.clients.find((x) => x.name === client);
   if (!c) return Promise.reject(new UsageError(`unknown lab client '${client}'; expected one of: ${lab.clients.map((x) => x.name).join(', ')}`));
+  const own = new Set([c.ip, ...c.sources]);
+  const foreign = (plan.sources ?? []).filter((ip) => !own.has(ip));
+  if (foreign.length) return Promise.reject(new UsageError(`client ${client} has no source address ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}; its addresses: ${c.ip}${c.sources.length ? ` and ${c.sources.length} extra sources` : ''}`));
   const resolved = resolvePlan(lab, plan);
   const log = join(logDirOf(lab.prefix), `client-${client}.jsonl`);
   const args = ['netns', 'exec', c.netns, process.execPath, clientScript, '--name', client, '--ip', c.ip, '--plan', JSON.stringify(resolved), '--log', log];

@@ -1,0 +1,175 @@
+// Real `stickyscope agent` processes, one per lab node namespace, started through the
+// CLI as a user would. Each is known by its PID only: kill() and restart() act on that
+// PID, and every agent still running is stopped in t.after, on failure too.
+import type { TestContext } from 'node:test';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { labDown, labUp, type Lab, type LabConfig } from '../../src/lab/lab.js';
+import { runPrefix } from './env.js';
+import type { Report } from '../../src/report/types.js';
+import { cliPath, startCli } from './cli.js';
+
+export interface LabAgent {
+  /** Node index in the lab. */
+  index: number;
+  /** Node name the agent writes into its events (the node's netns name). */
+  node: string;
+  netnsPath: string;
+  /** Bound "127.0.0.1:port", from the ready file. */
+  address: string;
+  pid: number;
+  /** Pids of its children (the probe helper) when it was last seen ready. */
+  helpers: number[];
+  readyFile: string;
+  stderr(): string;
+}
+
+export interface LabAgents {
+  agents: LabAgent[];
+  addresses(): string[];
+  /** SIGKILL by pid; resolves once the agent and its probe helper are gone. */
+  kill(i: number): Promise<void>;
+  /** Starts node i's agent again on the port it had. */
+  restart(i: number): Promise<void>;
+  stopAll(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 20_000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+  } catch {
+    return [];
+  }
+}
+
+async function waitGone(pids: number[], timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (pids.some(alive)) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+/** Starts one agent per lab node (all when `nodes` is absent) and waits for their ready files. */
+export async function startAgents(t: TestContext, lab: Lab, nodes?: number[]): Promise<LabAgents> {
+  const dir = mkdtempSync(join(tmpdir(), `${lab.prefix}-agents-`));
+  const procs = new Map<number, ChildProcess>();
+  const agents: LabAgent[] = [];
+
+  async function launch(index: number, listen: string): Promise<LabAgent> {
+    const readyFile = join(dir, `agent-${index}.ready`);
+    const node = lab.nodes[index]!;
+    const netnsPath = lab.nodeNetnsPath(index);
+    const child = spawn(process.execPath, [cliPath, 'agent', '--netns', netnsPath, '--listen', listen, '--node-name', node, '--ready-file', readyFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (child.pid === undefined) throw new Error(`failed to start the agent for ${node}: no pid`);
+    procs.set(child.pid, child);
+    let err = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const end = Date.now() + READY_TIMEOUT_MS;
+    while (!existsSync(readyFile)) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`agent for ${node} exited (${child.exitCode ?? child.signalCode}) before it was ready: ${err.trim()}`);
+      if (Date.now() > end) throw new Error(`agent for ${node} was not ready within ${READY_TIMEOUT_MS} ms: ${err.trim()}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const address = readFileSync(readyFile, 'utf8').trim();
+    return { index, node, netnsPath, address, pid: child.pid, helpers: childrenOf(child.pid), readyFile, stderr: () => err };
+  }
+
+  async function stop(pid: number, signal: NodeJS.Signals): Promise<void> {
+    const child = procs.get(pid);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const helpers = childrenOf(pid);
+    const exited = new Promise((r) => child.once('exit', r));
+    process.kill(pid, signal);
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    if (child.exitCode === null && child.signalCode === null) {
+      process.kill(pid, 'SIGKILL');
+      await exited;
+    }
+    // The helper exits when its stdin (our agent) goes away; wait, so its BPF links are gone too.
+    if (!(await waitGone(helpers, 5000))) for (const h of helpers.filter(alive)) process.kill(h, 'SIGKILL');
+  }
+
+  const set: LabAgents = {
+    agents,
+    addresses: () => agents.map((a) => a.address),
+    async kill(i) {
+      await stop(agents[i]!.pid, 'SIGKILL');
+    },
+    async restart(i) {
+      const old = agents[i]!;
+      // A SIGKILLed agent leaves its ready file behind; the new one must write its own.
+      rmSync(old.readyFile, { force: true });
+      agents[i] = await launch(old.index, old.address);
+    },
+    async stopAll() {
+      await Promise.all([...procs.keys()].map((pid) => stop(pid, 'SIGTERM')));
+    },
+  };
+  t.after(async () => {
+    await set.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  for (const i of nodes ?? lab.nodes.map((_, k) => k)) agents.push(await launch(i, '127.0.0.1:0'));
+  return set;
+}
+
+export interface LiveReport {
+  /** SIGINT (the report's Ctrl-C), then the parsed JSON it printed. */
+  finish(): Promise<Report>;
+  stderr(): string;
+}
+
+/**
+ * `stickyscope report --agent ... --format json` for real, listening until finish();
+ * resolves once every agent is reported up, so traffic sent after it is covered.
+ */
+export async function startReportCli(t: TestContext, addresses: string[], maxDuration = '180s'): Promise<LiveReport> {
+  const run = startCli(['report', ...addresses.flatMap((a) => ['--agent', a]), '--duration', maxDuration, '--format', 'json']);
+  t.after(() => {
+    if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+  });
+  const ups = () => new Set([...run.stderr().matchAll(/^agent (\S+) \(.*\) up$/gm)].map((m) => m[1])).size;
+  const end = Date.now() + 15_000;
+  while (ups() < addresses.length) {
+    if (Date.now() > end || run.child.exitCode !== null) throw new Error(`report did not see every agent up: ${run.stderr()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return {
+    stderr: run.stderr,
+    async finish() {
+      run.child.kill('SIGINT');
+      const { code } = await run.exit;
+      if (code !== 0) throw new Error(`report exited ${code}: ${run.stderr()}`);
+      return JSON.parse(run.stdout()) as Report;
+    },
+  };
+}
+
+/** A lab with an agent on every node; in t.after the agents stop before the lab goes down. */
+export async function startLabWithAgents(t: TestContext, config: LabConfig): Promise<{ lab: Lab; agents: LabAgents }> {
+  const prefix = runPrefix();
+  let agents: LabAgents | undefined;
+  t.after(async () => {
+    await agents?.stopAll();
+    await labDown(prefix);
+  });
+  const lab = await labUp({ prefix, config });
+  agents = await startAgents(t, lab);
+  return { lab, agents };
+}
