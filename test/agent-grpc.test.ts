@@ -8,8 +8,11 @@ import { AgentConnection, type AgentStatus } from '../src/aggregator/agent-clien
 import type { CatalogEvent, StickyEvent } from '../src/probe/event.js';
 import { FakeSource, dnat, sleep, until } from './helpers/agent-fake-source.js';
 
-/** How long the slow subscriber reads nothing (issue 3 asks for 10 s; shorter here by default). */
-const pauseMs = Number(process.env.STICKYSCOPE_TEST_PAUSE_MS ?? 1500);
+/**
+ * How long the slow subscriber reads nothing: issue 3's 10 s (about 12 s of test and
+ * ~4M events here); STICKYSCOPE_TEST_PAUSE_MS shortens it for quick local runs.
+ */
+const pauseMs = Number(process.env.STICKYSCOPE_TEST_PAUSE_MS ?? 10_000);
 
 function collect(conn: AgentConnection) {
   const got = { flows: [] as StickyEvent[], lost: 0, all: [] as StickyEvent[], statuses: [] as AgentStatus[] };
