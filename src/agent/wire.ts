@@ -5,17 +5,17 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import type { FlowEvent, Hook, Proto, ServiceInfo, StickyEvent } from '../probe/event.js';
+import { decodeBatchFast, hooks, protos } from './event-batch-decoder.js';
 
 const protoPath = fileURLToPath(new URL('../../../proto/stickyscope.proto', import.meta.url));
 const root = protobuf.parse(readFileSync(protoPath, 'utf8'), { keepCase: false }).root;
 
 const EventBatchType = root.lookupType('stickyscope.v1.EventBatch');
+const EventType = root.lookupType('stickyscope.v1.Event');
 const FilterType = root.lookupType('stickyscope.v1.Filter');
 const InfoRequestType = root.lookupType('stickyscope.v1.InfoRequest');
 const AgentInfoType = root.lookupType('stickyscope.v1.AgentInfo');
 
-const protos: Proto[] = ['tcp', 'udp', 'sctp'];
-const hooks: Hook[] = ['prerouting', 'input', 'forward', 'output', 'postrouting'];
 const protoNum: Record<Proto, number> = { tcp: 1, udp: 2, sctp: 3 };
 const hookNum: Record<Hook, number> = { prerouting: 1, input: 2, forward: 3, output: 4, postrouting: 5 };
 const affinitySources = ['rules', 'k8s', 'inferred'] as const;
@@ -192,6 +192,25 @@ export function encodeBatch(events: readonly StickyEvent[]): Uint8Array {
 
 /** The events of one EventBatch message. Throws on bytes that are not one. */
 export function decodeBatch(bytes: Uint8Array): StickyEvent[] {
+  try {
+    return decodeBatchFast(bytes, decodeOtherEvent);
+  } catch {
+    // Whatever the fast path does not take, protobufjs decodes, or rejects with its own error.
+    return decodeBatchWithProtobufjs(bytes);
+  }
+}
+
+/** protobufjs's generated decoders take the nesting depth (for its recursion limit) as a 4th argument. */
+type DecodeAtDepth = (r: protobuf.Reader, length: number, endGroup: undefined, depth: number) => unknown;
+
+/** One Event of a batch at bytes[start, end), decoded as protobufjs decodes it inside the batch (depth 1). */
+function decodeOtherEvent(bytes: Uint8Array, start: number, end: number): StickyEvent {
+  const r = protobuf.Reader.create(bytes);
+  r.pos = start;
+  return eventFromWire((EventType.decode as unknown as DecodeAtDepth).call(EventType, r, end - start, undefined, 1) as WireEvent, '');
+}
+
+function decodeBatchWithProtobufjs(bytes: Uint8Array): StickyEvent[] {
   const wire = EventBatchType.decode(bytes) as unknown as WireBatch;
   const node = wire.node ?? '';
   return (wire.events ?? []).map((w) => eventFromWire(w, node));
