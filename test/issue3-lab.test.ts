@@ -38,15 +38,16 @@ function endpointOf(lab: Lab, port: number): (name: string) => string {
 
 /**
  * Per client (in request order) the backend its logs show; every request must have
- * reached one. Source ports get reused over hundreds of connections, so each result
- * takes the earliest unclaimed log line of its ip:port.
+ * reached one. Source ports get reused over hundreds of connections, so a result's
+ * line is the latest one of its ip:port logged before the answer came (a client's
+ * connections are sequential, and a backend logs a connection before answering).
  */
 async function truth(lab: Lab, results: ClientResult[]): Promise<Map<string, string[]>> {
   const byPeer = new Map<string, BackendLogLine[]>();
   for (const l of await readBackendLogs(lab)) byPeer.set(`${l.proto} ${l.peer}`, [...(byPeer.get(`${l.proto} ${l.peer}`) ?? []), l]);
   const out = new Map<string, string[]>();
   for (const r of [...results].sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0))) {
-    const line = byPeer.get(`${r.proto} ${r.local}`)?.shift();
+    const line = (byPeer.get(`${r.proto} ${r.local}`) ?? []).filter((l) => l.ts <= r.ts).at(-1);
     assert.ok(line, `no backend logged ${r.client} ${r.local} (answer ${r.answer ?? r.error})`);
     assert.equal(r.answer, line.backend, `${r.local} answered by ${r.answer}, logged by ${line.backend}`);
     out.set(r.client, [...(out.get(r.client) ?? []), line.backend]);
