@@ -14,7 +14,7 @@ import type { StickyEvent } from '../src/probe/event.js';
 import type { Report } from '../src/report/types.js';
 import { requireRoot, runPrefix } from './helpers/env.js';
 import { runCli, startCli, type CliRun } from './helpers/cli.js';
-import { startAgents } from './helpers/agents.js';
+import { startAgents, type LabAgents } from './helpers/agents.js';
 
 interface JsonEvent {
   type: string;
@@ -34,10 +34,10 @@ const WINDOW = '5m';
 const multiset = (keys: string[]) => [...keys].sort();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function stopOnExit(t: { after(fn: () => void): void }, run: CliRun): void {
-  t.after(() => {
-    if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
-  });
+async function stopCli(run: CliRun | undefined): Promise<void> {
+  if (!run) return;
+  if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+  await run.exit;
 }
 
 /** One entry per connection (TCP) or socket (UDP) a client made: what the dnat events must be. */
@@ -81,45 +81,56 @@ function expectedFromClients(lab: Lab, conns: ClientResult[]) {
 test('record on the lab: export matches the backends event by event; report FILE equals the live report', { timeout: 90_000 }, async (t) => {
   if (!requireRoot(t)) return;
   const prefix = runPrefix();
-  t.after(() => labDown(prefix));
-  const lab = await labUp({ prefix });
-  const agents = await startAgents(t, lab, [0]);
-  const address = agents.addresses()[0]!;
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-record-`));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // Registered first, so it runs first (after hooks run in order): whatever uses the lab stops before the lab goes.
+  const stopTraffic = new AbortController();
+  let traffic: Promise<unknown> | undefined;
+  let agents: LabAgents | undefined;
+  let rec: CliRun | undefined;
+  let live: CliRun | undefined;
+  let watch: AgentConnection | undefined;
+  t.after(async () => {
+    stopTraffic.abort();
+    await traffic?.catch(() => {});
+    await Promise.all([stopCli(rec), stopCli(live), watch?.stop()]);
+    await agents?.stopAll();
+    await labDown(prefix);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const lab = await labUp({ prefix });
+  agents = await startAgents(t, lab, [0]);
+  const address = agents.addresses()[0]!;
   const trace = join(dir, 'lab.trace');
 
   // The recording and the live report, both subscribed before any traffic.
-  const rec = startCli(['record', '--agent', address, '-o', trace]);
-  stopOnExit(t, rec);
-  const live = startCli(['report', '--agent', address, '--duration', '60s', '--format', 'json', '--window', WINDOW]);
-  stopOnExit(t, live);
+  rec = startCli(['record', '--agent', address, '-o', trace]);
+  live = startCli(['report', '--agent', address, '--duration', '60s', '--format', 'json', '--window', WINDOW]);
   const up = new RegExp(`agent ${address.replace(/\./g, '\\.')} \\(${lab.nodes[0]}\\) up`);
   await Promise.all([rec.waitFor(up), live.waitFor(up)]);
   // A third subscriber only to see the agent's once-a-second counters go by: both are
   // stopped just after one, so both have seen the same last event.
   const ticks: number[] = [];
-  const watch = new AgentConnection(address);
+  watch = new AgentConnection(address);
   watch.on('events', (events: StickyEvent[]) => {
     if (events.some((e) => e.type === 'counters')) ticks.push(Date.now());
   });
-  t.after(() => watch.stop());
 
   const pods = lab.clients.filter((c) => !c.external);
   const external = lab.clients.find((c) => c.external)!;
   // One run per (Service, client): each client's picks on a Service happen in a known order.
   const [c1, c2, c3] = pods as [typeof external, typeof external, typeof external];
   const runs: Promise<ClientResult[]>[] = [
-    runClient(lab, c1.name, { service: 'lab/web:http', mode: 'keepalive', count: 12, perConnection: 4 }),
-    runClient(lab, c2.name, { service: 'lab/web:http', mode: 'http', count: 12 }),
-    runClient(lab, c3.name, { service: 'lab/web:http', mode: 'http', count: 12 }),
-    runClient(lab, external.name, { service: 'lab/web:http', mode: 'http', count: 8 }),
-    runClient(lab, external.name, { service: 'lab/dns:dns', mode: 'udp-sessions', count: 4 }),
+    runClient(lab, c1.name, { service: 'lab/web:http', mode: 'keepalive', count: 12, perConnection: 4 }, stopTraffic.signal),
+    runClient(lab, c2.name, { service: 'lab/web:http', mode: 'http', count: 12 }, stopTraffic.signal),
+    runClient(lab, c3.name, { service: 'lab/web:http', mode: 'http', count: 12 }, stopTraffic.signal),
+    runClient(lab, external.name, { service: 'lab/web:http', mode: 'http', count: 8 }, stopTraffic.signal),
+    runClient(lab, external.name, { service: 'lab/dns:dns', mode: 'udp-sessions', count: 4 }, stopTraffic.signal),
   ];
   for (const c of pods) {
-    runs.push(runClient(lab, c.name, { service: 'lab/sticky:http', mode: 'http', count: 8, intervalMs: 20 }));
-    runs.push(runClient(lab, c.name, { service: 'lab/dns:dns', mode: 'udp-sessions', count: 8 }));
+    runs.push(runClient(lab, c.name, { service: 'lab/sticky:http', mode: 'http', count: 8, intervalMs: 20 }, stopTraffic.signal));
+    runs.push(runClient(lab, c.name, { service: 'lab/dns:dns', mode: 'udp-sessions', count: 8 }, stopTraffic.signal));
   }
+  traffic = Promise.allSettled(runs);
   const results = (await Promise.all(runs)).flat();
   assert.deepEqual(results.filter((r) => r.answer === null), [], 'every request is answered');
   const conns = connections(results);

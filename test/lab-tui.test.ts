@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { labDown, labUp, readBackendLogs, runClient, type BackendLogLine, type Lab } from '../src/lab/lab.js';
 import { requireRoot, runPrefix } from './helpers/env.js';
 import { cliPath } from './helpers/cli.js';
-import { startAgents } from './helpers/agents.js';
+import { startAgents, type LabAgents } from './helpers/agents.js';
 import { startTmux, type Tmux } from './helpers/tmux.js';
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -57,28 +57,38 @@ async function expectBackendRows(term: Tmux, counts: Map<string, number>, endpoi
 test('tui --agent on the lab: both Services with their backends, and a real violation in the event log', { timeout: 90_000 }, async (t) => {
   if (!requireRoot(t)) return;
   const prefix = runPrefix();
-  t.after(() => labDown(prefix));
+  // Registered first, so it runs first (after hooks run in order): whatever uses the lab stops before the lab goes.
+  const stopTraffic = new AbortController();
+  let background: Promise<unknown> | undefined;
+  let term: Tmux | undefined;
+  let agents: LabAgents | undefined;
+  t.after(async () => {
+    stopTraffic.abort();
+    await background?.catch(() => {});
+    term?.kill();
+    await agents?.stopAll();
+    await labDown(prefix);
+  });
   const lab = await labUp({ prefix });
-  const agents = await startAgents(t, lab, [0]);
+  agents = await startAgents(t, lab, [0]);
   const node = lab.nodes[0]!;
   const [c1, c2, c3] = ['c1', 'c2', 'c3'].map((n) => lab.clients.find((c) => c.name === n)!);
   const sticky = lab.services.find((s) => s.serviceName === 'lab/sticky:http')!;
   const web = lab.services.find((s) => s.serviceName === 'lab/web:http')!;
   const endpointsOf = (s: typeof web) => s.endpoints.map((e) => `${e.ip}:${e.port}`);
 
-  const term = startTmux(`${process.execPath} ${cliPath} tui --agent ${agents.addresses()[0]} --fps 10 --window 5m`, { cols: 160, rows: 50 });
-  t.after(() => term.kill());
+  term = startTmux(`${process.execPath} ${cliPath} tui --agent ${agents.addresses()[0]} --fps 10 --window 5m`, { cols: 160, rows: 50 });
   await term.waitForText(new RegExp(`up: ${esc(node)}`), 15_000);
   // The catalog lists every Service of the rules before any traffic.
   await term.waitForText('lab/sticky:http');
 
   // Background traffic, one client per Service so the backends' logs say which Service
   // each connection was for (both Services' endpoints are the same ip:8080).
-  const background = Promise.all([
-    runClient(lab, 'c3', { service: 'lab/web:http', mode: 'http', count: 40, intervalMs: 100 }),
-    runClient(lab, 'c2', { service: 'lab/sticky:http', mode: 'http', count: 20, intervalMs: 200 }),
+  const traffic = Promise.all([
+    runClient(lab, 'c3', { service: 'lab/web:http', mode: 'http', count: 40, intervalMs: 100 }, stopTraffic.signal),
+    runClient(lab, 'c2', { service: 'lab/sticky:http', mode: 'http', count: 20, intervalMs: 200 }, stopTraffic.signal),
   ]);
-  t.after(() => background.catch(() => {}));
+  background = traffic;
 
   // c1 is pinned on lab/sticky, then its kernel affinity entry is cleared before each
   // request until the random pick moves it, well within the 10 s timeout.
@@ -93,7 +103,7 @@ test('tui --agent on the lab: both Services with their backends, and a real viol
     moved = r.answer !== pinned[0]!.answer;
   }
   assert.ok(moved, 'c1 never moved to another backend in 20 clear+request attempts');
-  const results = await background;
+  const results = await traffic;
   assert.ok(results.flat().every((r) => r.answer !== null), 'every background request is answered');
 
   // Ground truth: c1's moves within the timeout, from the backends' logs.
