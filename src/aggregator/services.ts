@@ -1,7 +1,16 @@
 // Per-service state: names, backends (numbered per service), what each node's catalog
-// says about the service, and the window and cumulative tallies.
+// and the Kubernetes API say about the service, and the window and cumulative tallies.
+//
+// Two kinds of catalog describe a service. A node's own (from its kube-proxy rules) holds
+// for that node; the API's (node CLUSTER_NODE, source 'k8s') holds for every node. The
+// spec wins for what the spec decides (name, affinity, pods); for endpoints a node's own
+// rules win, since they are what its kube-proxy really translates to right now, and the
+// API's endpoints stand in for nodes whose rules do not list the service.
 import type { CatalogEvent, Proto, ServiceInfo } from '../probe/event.js';
 import { Tally } from './tally.js';
+
+/** The `node` of catalogs from the Kubernetes API: they describe the whole cluster. */
+export const CLUSTER_NODE = '';
 
 /** A service as one node's rules describe it; `removed` once the node's catalog dropped it. */
 export interface NodeView {
@@ -22,9 +31,17 @@ export class ServiceRec {
   readonly win = new Tally();
   readonly cum = new Tally();
   readonly backendNames: string[] = [];
+  /** Each node's own rules view. */
   readonly views: (NodeView | undefined)[] = [];
-  /** The most recent view from any node, for nodes that never described the service. */
+  /** Name, affinity and pods for reports: the API's view, else the most recent rules view. */
   latest: NodeView | undefined;
+  /** The service in the latest API catalog; undefined when that catalog lacks it. */
+  cluster: NodeView | undefined;
+  /** What each node's verdicts are judged against: its rules, with the spec's affinity. */
+  private readonly effective: (NodeView | undefined)[] = [];
+  /** For nodes whose rules never described the service: the API's view, else the latest rules view. */
+  private fallback: NodeView | undefined;
+  private rulesLatest: NodeView | undefined;
   /** Last selection time by node. */
   readonly lastByNode: number[] = [];
   readonly udp: UdpCounts = { replacements: 0, backendChanged: 0, reflectiveChanged: 0 };
@@ -46,14 +63,55 @@ export class ServiceRec {
   }
 
   view(node: number): NodeView | undefined {
-    return this.views[node] ?? this.latest;
+    return this.effective[node] ?? this.fallback;
   }
 
-  /** Local indices of the endpoints some node currently lists. */
+  /** One node's rules now say this about the service. */
+  setRules(node: number, view: NodeView): void {
+    this.views[node] = view;
+    if (!view.removed) this.rulesLatest = view;
+    this.effective[node] = this.judgedBy(view);
+    this.refreshShared();
+  }
+
+  /** The latest API catalog says this (undefined: it no longer lists the service). */
+  setCluster(view: NodeView | undefined): void {
+    this.cluster = view;
+    for (let n = 0; n < this.views.length; n++) this.effective[n] = this.judgedBy(this.views[n]);
+    this.refreshShared();
+  }
+
+  /**
+   * Local indices of the endpoints that count now: those some node's rules list, and
+   * the API's where some node is judged against them (it selected the service without
+   * its rules listing it) or no node's rules list the service at all.
+   */
   currentEndpoints(): Set<number> {
     const out = new Set<number>();
-    for (const v of this.views) if (v && !v.removed) for (const e of v.endpoints) out.add(this.backendOf(e));
+    let listedByRules = false;
+    for (const v of this.views) {
+      if (!v || v.removed) continue;
+      listedByRules = true;
+      for (const e of v.endpoints) out.add(this.backendOf(e));
+    }
+    if (this.cluster && (!listedByRules || this.lastByNode.some((_, n) => !this.views[n] || this.views[n]!.removed))) {
+      for (const e of this.cluster.endpoints) out.add(this.backendOf(e));
+    }
     return out;
+  }
+
+  private judgedBy(own: NodeView | undefined): NodeView | undefined {
+    const k = this.cluster;
+    if (!k || !own) return own;
+    if (own.removed) return k;
+    return { info: { ...own.info, name: k.info.name ?? own.info.name, affinity: k.info.affinity, pods: k.info.pods }, endpoints: own.endpoints, removed: false };
+  }
+
+  private refreshShared(): void {
+    const k = this.cluster;
+    const r = this.rulesLatest;
+    this.fallback = k ?? r;
+    this.latest = k && k.info.name === null && r ? { ...k, info: { ...k.info, name: r.info.name } } : (k ?? r);
   }
 
   countSelection(ts: number): void {
@@ -120,14 +178,29 @@ export function applyCatalog(services: Services, listed: Map<number, Set<Service
   for (const info of ev.services) {
     const rec = services.ofKey(info.service);
     for (const e of info.endpoints) rec.backendOf(e);
-    const view: NodeView = { info, endpoints: new Set(info.endpoints), removed: false };
-    rec.views[node] = view;
-    rec.latest = view;
+    rec.setRules(node, { info, endpoints: new Set(info.endpoints), removed: false });
     now.add(rec);
   }
   for (const rec of before) {
     const old = rec.views[node];
-    if (!now.has(rec) && old) rec.views[node] = { info: old.info, endpoints: new Set(), removed: true };
+    if (!now.has(rec) && old) rec.setRules(node, { info: old.info, endpoints: new Set(), removed: true });
   }
   listed.set(node, now);
+}
+
+/**
+ * Replaces the API's catalog (node CLUSTER_NODE): it holds for every node and is no
+ * node itself. Services it listed before but no longer does fall back to the rules.
+ */
+export function applyClusterCatalog(services: Services, listed: Set<ServiceRec>, ev: CatalogEvent): void {
+  const now = new Set<ServiceRec>();
+  for (const info of ev.services) {
+    const rec = services.ofKey(info.service);
+    for (const e of info.endpoints) rec.backendOf(e);
+    rec.setCluster({ info, endpoints: new Set(info.endpoints), removed: false });
+    now.add(rec);
+  }
+  for (const rec of listed) if (!now.has(rec)) rec.setCluster(undefined);
+  listed.clear();
+  for (const rec of now) listed.add(rec);
 }

@@ -6,7 +6,7 @@ import { ClientKeys } from './addresses.js';
 import { BackendCounts, NO_ENTRY } from './backend-counts.js';
 import { NotableQueue } from './notable.js';
 import { PairTable } from './pair-table.js';
-import { applyCatalog, Services, type ServiceRec } from './services.js';
+import { applyCatalog, applyClusterCatalog, CLUSTER_NODE, Services, type ServiceRec } from './services.js';
 import { SAME, Verdict } from './tally.js';
 import { UdpContinuity, type UdpTransition } from './udp-continuity.js';
 import { WindowRing } from './window-ring.js';
@@ -60,6 +60,7 @@ export class AggregatorState {
   readonly notable: NotableQueue;
   private readonly nodeIdx = new Map<string, number>();
   private readonly catalogListed = new Map<number, Set<ServiceRec>>();
+  private readonly clusterListed = new Set<ServiceRec>();
   /** Last xt_recent eviction by "node|endpoint|client key". */
   private readonly evictedAt = new Map<string, number>();
   private evictedPruneAt = 1024;
@@ -98,7 +99,10 @@ export class AggregatorState {
     switch (ev.type) {
       case 'dnat': this.dnat(ev); break;
       case 'snat': this.snat(ev); break;
-      case 'catalog': applyCatalog(this.services, this.catalogListed, this.nodeOf(ev.node), ev); break;
+      case 'catalog':
+        if (ev.node === CLUSTER_NODE) applyClusterCatalog(this.services, this.clusterListed, ev);
+        else applyCatalog(this.services, this.catalogListed, this.nodeOf(ev.node), ev);
+        break;
       case 'evicted': this.evicted(this.nodeOf(ev.node), ev.endpoint, this.clients.keyOf(ev.client), ts); break;
       case 'lost': this.lost(ev); break;
       case 'node': this.nodeState(ev); break;
