@@ -6,11 +6,9 @@
 // and watching every pod of a cluster would cost far more than it adds.
 import { CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Service } from '@kubernetes/client-node';
 import type { CatalogEvent } from '../probe/event.js';
+import { CLUSTER_NODE } from '../aggregator/services.js';
 import { buildCatalog } from './catalog.js';
 import { listAndWatch } from './list-watch.js';
-
-/** The node field of API catalog events: they hold for every node, not for one. */
-export const CLUSTER_NODE = '';
 
 export interface MetadataOptions {
   kubeConfig: KubeConfig;
