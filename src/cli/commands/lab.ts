@@ -30,6 +30,9 @@ Actions:
                 --clients LIST       comma-separated client names (default: all)
   endpoints   change a Service's endpoints the way kube-proxy would
                 stickyscope lab endpoints SERVICE add|remove IP:PORT [--pod NAME] [--node NODE]
+  scenario    reproduce a field report end to end (its own lab, agents, traffic, answer)
+                stickyscope lab scenario --list
+                stickyscope lab scenario NAME [--tui | --report FILE] [--duration D]
 
 Options:
   --prefix P   name prefix of the lab (default 'lab')
@@ -51,7 +54,8 @@ export const command: Command = {
       case 'status': return status(rest);
       case 'traffic': return traffic(rest);
       case 'endpoints': return endpoints(rest);
-      default: throw new UsageError(`expected an action up, down, status, traffic or endpoints; got ${action === undefined ? 'nothing' : `'${action}'`}`);
+      case 'scenario': return (await import('./lab-scenario.js')).scenario(rest);
+      default: throw new UsageError(`expected an action up, down, status, traffic, endpoints or scenario; got ${action === undefined ? 'nothing' : `'${action}'`}`);
     }
   },
 };

@@ -1,0 +1,15 @@
+// The lab's field scenarios, by name, in the order `lab scenario --list` shows them.
+import { UsageError } from '../../cli/errors.js';
+import type { Scenario } from './types.js';
+import { keepalive } from './keepalive.js';
+
+export const scenarios: Scenario<any>[] = [keepalive];
+
+export function findScenario(name: string): Scenario<unknown> {
+  const s = scenarios.find((x) => x.name === name);
+  if (!s) throw new UsageError(`unknown scenario '${name}'; expected one of: ${scenarios.map((x) => x.name).join(', ')} (see 'stickyscope lab scenario --list')`);
+  return s;
+}
+
+export type { Scenario, ScenarioContext } from './types.js';
+export { runScenario, type RunScenarioOptions, type ScenarioRun } from './run.js';
