@@ -3,6 +3,7 @@
 import type { CatalogEvent } from '../probe/event.js';
 import { UsageError, EnvironmentError } from '../cli/errors.js';
 import type { AgentDiscovery } from './agents.js';
+import { CatalogFeed } from './catalog-feed.js';
 
 export const DEFAULT_NAMESPACE = 'stickyscope';
 export const DEFAULT_SELECTOR = 'app.kubernetes.io/name=stickyscope-agent';
@@ -16,13 +17,19 @@ export const k8sOptions = {
   kubeconfig: { type: 'string' },
 } as const;
 
-export const k8sUsage = `  --agent HOST:PORT   an agent to subscribe to (repeatable)
-  --k8s               find the agents through the Kubernetes API (ready pods of the
-                      agent DaemonSet) and take Service names, affinity and endpoints
-                      from the API
-  --namespace N       namespace of the agent pods (default ${DEFAULT_NAMESPACE})
-  --selector S        label selector of the agent pods (default ${DEFAULT_SELECTOR})
-  --kubeconfig F      kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)`;
+const K8S_FLAGS: [string, string][] = [
+  ['--agent HOST:PORT', 'an agent to subscribe to (repeat for several nodes)'],
+  ['--k8s', 'find the agents through the Kubernetes API (ready pods of the agent\nDaemonSet) and take Service names, affinity and endpoints from the API'],
+  ['--namespace N', `namespace of the agent pods (default ${DEFAULT_NAMESPACE})`],
+  ['--selector S', `label selector of the agent pods\n(default ${DEFAULT_SELECTOR})`],
+  ['--kubeconfig F', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)'],
+];
+
+/** The flags' help lines, descriptions starting at `column` to line up with the command's own. */
+export function k8sUsage(column: number): string {
+  const pad = ' '.repeat(column);
+  return K8S_FLAGS.map(([flag, text]) => `  ${flag.padEnd(column - 3)} ${text.split('\n').join(`\n${pad}`)}`).join('\n');
+}
 
 export interface K8sValues {
   agent?: string[];
@@ -74,8 +81,25 @@ export async function resolveAgentsFromArgs(values: K8sValues, signal: AbortSign
   return {
     addresses: [...new Set([...listed, ...found])],
     discovery,
-    metadata: (onCatalog, onError) => watchMetadata({ kubeConfig, signal, onCatalog, onError }),
+    async metadata(onCatalog, onError) {
+      try {
+        await failFast(signal, (s, onFailure) => watchMetadata({ kubeConfig, signal: s, onCatalog, onError: onFailure }), onError);
+      } catch (err) {
+        throw new EnvironmentError(`failed to list Services and EndpointSlices at ${server}: ${(err as Error).message}`);
+      }
+    },
   };
+}
+
+/**
+ * With --k8s, the API's catalogs ready to merge into the agents' stream (the first one
+ * already in); without it, undefined. `onError` hears of watch failures being retried.
+ */
+export async function startCatalogFeed(resolved: ResolvedAgents, onError: (err: Error) => void): Promise<CatalogFeed | undefined> {
+  if (!resolved.metadata) return undefined;
+  const feed = new CatalogFeed();
+  await resolved.metadata((e) => feed.push(e), onError);
+  return feed;
 }
 
 /**
@@ -96,8 +120,13 @@ async function loadClient() {
 /**
  * The watches retry forever, which is right once running; at start a cluster that
  * cannot be reached should fail the command, so a failure before the first list ends it.
+ * Later failures go to `onLater`.
  */
-async function failFast<T>(signal: AbortSignal, start: (signal: AbortSignal, onError: (err: Error) => void) => Promise<T>): Promise<T> {
+async function failFast<T>(
+  signal: AbortSignal,
+  start: (signal: AbortSignal, onError: (err: Error) => void) => Promise<T>,
+  onLater?: (err: Error) => void,
+): Promise<T> {
   const ac = new AbortController();
   const onAbort = () => ac.abort(signal.reason);
   if (signal.aborted) onAbort();
@@ -105,6 +134,7 @@ async function failFast<T>(signal: AbortSignal, start: (signal: AbortSignal, onE
   let started = false;
   const result = await start(ac.signal, (err) => {
     if (!started) ac.abort(err);
+    else onLater?.(err);
   });
   started = true;
   return result;

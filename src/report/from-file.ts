@@ -3,6 +3,7 @@
 import type { StickyEvent } from '../probe/event.js';
 import { createState, applyEvents } from '../aggregator/state.js';
 import type { AgentStatus } from '../aggregator/agent-client.js';
+import type { CatalogFeed } from '../k8s/catalog-feed.js';
 import { readTrace, type TraceWarning } from '../record/trace-reader.js';
 import { buildReport } from './build-report.js';
 import { renderMarkdown } from './render-markdown.js';
@@ -41,6 +42,8 @@ export interface AgentReportOptions extends ReportOptions {
   /** Ends the listening early (Ctrl-C); the report covers what arrived. */
   signal?: AbortSignal;
   onStatus?: (status: AgentStatus) => void;
+  /** With --k8s: the API's catalogs, merged into the agents' events. */
+  catalogs?: CatalogFeed;
 }
 
 export async function reportFromAgents(addresses: string[], opts: AgentReportOptions): Promise<string> {
@@ -51,7 +54,8 @@ export async function reportFromAgents(addresses: string[], opts: AgentReportOpt
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   if (opts.signal?.aborted) stop.abort();
   try {
-    return await reportFromEvents(subscribeAgents(addresses, { signal: stop.signal, onStatus: opts.onStatus }), opts);
+    const batches = subscribeAgents(addresses, { signal: stop.signal, onStatus: opts.onStatus });
+    return await reportFromEvents(opts.catalogs ? opts.catalogs.merge(batches) : batches, opts);
   } finally {
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onAbort);

@@ -1,21 +1,24 @@
 import { writeFile } from 'node:fs/promises';
 import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
 import { UsageError } from '../errors.js';
+import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope report FILE [options]
        stickyscope report --agent HOST:PORT [--agent ...] --duration D [options]
+       stickyscope report --k8s [--namespace N] [--selector S] [--kubeconfig F] --duration D [options]
 
 Aggregates selections into a report per Service: backend shares and spread
 (max/mean, CV, Jain, chi-square p), stickiness against random choice (1/K), session
 affinity verdicts (held, violation, forcedRepick, expired) and per-client detail.
 From a trace file (see 'stickyscope record') it reads as fast as the machine allows;
 from agents it listens for the duration, then reports. Both give the same report for
-the same events.
+the same events. With --k8s the agents are found through the Kubernetes API, and
+Service names, affinity (source k8s) and endpoints come from the API.
 
 Options:
-  --agent HOST:PORT       listen to an agent instead of reading a file (repeat for several nodes)
-  --duration D            with --agent: how long to listen (30s, 5m)
+${k8sUsage(26)}
+  --duration D            with --agent or --k8s: how long to listen (30s, 5m)
   --format json|md|html   json (DESIGN.md's report object), md (tables) or html (one
                           self-contained page with charts); default json
   -o, --output OUT        write the report to OUT instead of stdout
@@ -25,11 +28,12 @@ Options:
 
 Examples:
   stickyscope report capture.trace --format html -o report.html
-  stickyscope report --agent 127.0.0.1:7070 --duration 30s --format md`,
+  stickyscope report --agent 127.0.0.1:7070 --duration 30s --format md
+  stickyscope report --k8s --duration 1m --format html -o cluster.html`,
 
   async run(argv) {
     const { values, positionals } = parse(argv, {
-      agent: { type: 'string', multiple: true },
+      ...k8sOptions,
       duration: { type: 'string' },
       format: { type: 'string', default: 'json' },
       output: { type: 'string', short: 'o' },
@@ -39,22 +43,35 @@ Examples:
     if (format !== 'json' && format !== 'md' && format !== 'html') throw new UsageError(`--format expects json, md or html; got '${format}'`);
     const windowSeconds = values.window === undefined ? undefined : parseDuration(values.window, '--window') / 1000;
     if (windowSeconds !== undefined && !(windowSeconds > 0)) throw new UsageError(`--window expects a positive duration; got '${values.window}'`);
-    const agents = values.agent ?? [];
-    if (agents.length > 0 && positionals.length > 0) throw new UsageError(`report reads either a FILE or --agent, not both; got ${positionals.join(' ')} and --agent ${agents.join(' ')}`);
-    if (agents.length === 0 && positionals.length !== 1) throw new UsageError(`report expects one trace FILE or --agent HOST:PORT; got ${positionals.length ? positionals.join(' ') : 'neither'}`);
+    const listed = values.agent ?? [];
+    const live = listed.length > 0 || values.k8s === true;
+    const liveFlag = values.k8s ? '--k8s' : `--agent ${listed.join(' ')}`;
+    if (live && positionals.length > 0) throw new UsageError(`report reads either a FILE or agents (--agent, --k8s), not both; got ${positionals.join(' ')} and ${liveFlag}`);
+    for (const flag of ['namespace', 'selector', 'kubeconfig'] as const) {
+      if (!values.k8s && values[flag] !== undefined) throw new UsageError(`--${flag} only applies with --k8s; got --${flag} without it`);
+    }
+    if (!live && positionals.length !== 1) throw new UsageError(`report expects one trace FILE, --agent HOST:PORT or --k8s; got ${positionals.length ? positionals.join(' ') : 'none of them'}`);
 
     const { reportFromAgents, reportFromFile } = await import('../../report/from-file.js');
     let text: string;
-    if (agents.length > 0) {
-      for (const a of agents) if (!/^.+:\d+$/.test(a)) throw new UsageError(`--agent expects HOST:PORT; got '${a}'`);
-      if (values.duration === undefined) throw new UsageError('report --agent needs --duration D: how long to listen before reporting');
+    if (live) {
+      for (const a of listed) if (!/^.+:\d+$/.test(a)) throw new UsageError(`--agent expects HOST:PORT; got '${a}'`);
+      if (values.duration === undefined) throw new UsageError(`report ${values.k8s ? '--k8s' : '--agent'} needs --duration D: how long to listen before reporting`);
       const durationMs = parseDuration(values.duration, '--duration');
+      const signal = shutdownSignal();
+      const { resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
+      const resolved = await resolveAgentsFromArgs(values, signal);
+      const warn = (err: Error) => process.stderr.write(`stickyscope report: warning: ${err.message}\n`);
+      const catalogs = await startCatalogFeed(resolved, warn);
+      const agents = resolved.addresses;
+      resolved.discovery?.onChange((now) => warn(new Error(`the ready agents changed to ${now.join(', ') || 'none'}; this report listens to ${agents.join(', ')}`)));
       process.stderr.write(`listening to ${agents.join(', ')} for ${values.duration} (Ctrl-C reports early)\n`);
       text = await reportFromAgents(agents, {
         format,
         windowSeconds,
         durationMs,
-        signal: shutdownSignal(),
+        signal,
+        catalogs,
         onStatus: (s) => process.stderr.write(`agent ${s.address} (${s.node}) ${s.state}${s.reason ? ': ' + s.reason : ''}\n`),
       });
     } else {
