@@ -2,6 +2,7 @@
 // writes what arrives to a trace file until the duration ends or the signal fires, then
 // closes the file cleanly so its end frame says the recording finished.
 import { subscribeAgents, type AgentStatus } from '../aggregator/agent-client.js';
+import type { CatalogFeed } from '../k8s/catalog-feed.js';
 import { TraceWriter, type TraceWriterStats } from './trace-writer.js';
 
 export interface RecordOptions {
@@ -12,6 +13,8 @@ export interface RecordOptions {
   /** Called about once a second, and once at the end. */
   onProgress?: (stats: TraceWriterStats) => void;
   onStatus?: (status: AgentStatus) => void;
+  /** With --k8s: the API's catalogs, written among the agents' events (a report from the file then has them). */
+  catalogs?: CatalogFeed;
 }
 
 export async function recordAgents(addresses: string[], path: string, opts: RecordOptions = {}): Promise<TraceWriterStats> {
@@ -23,7 +26,8 @@ export async function recordAgents(addresses: string[], path: string, opts: Reco
   const timer = opts.durationMs === undefined ? null : setTimeout(() => stop.abort(), opts.durationMs);
   const progress = opts.onProgress ? setInterval(() => opts.onProgress!(writer.stats), 1000) : null;
   try {
-    for await (const batch of subscribeAgents(addresses, { signal: stop.signal, onStatus: opts.onStatus })) {
+    const batches = subscribeAgents(addresses, { signal: stop.signal, onStatus: opts.onStatus });
+    for await (const batch of opts.catalogs ? opts.catalogs.merge(batches) : batches) {
       await writer.append(batch);
     }
   } finally {

@@ -1,17 +1,21 @@
 import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
 import { UsageError } from '../errors.js';
+import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope record --agent HOST:PORT [--agent ...] -o FILE [--duration 30s] [--rotate-bytes N]
+       stickyscope record --k8s [--namespace N] [--selector S] [--kubeconfig F] -o FILE [...]
 
 Subscribes to one or more agents and writes their events, merged in time order, to a
 trace file: 'stickyscope report FILE', 'export FILE' and 'tui --replay FILE' read it.
 Each frame of the file carries a checksum, so damage is found and skipped on reading.
 Progress (events, bytes, lost events) goes to stderr every second. Runs until
---duration has passed or Ctrl-C, then closes the file cleanly.
+--duration has passed or Ctrl-C, then closes the file cleanly. With --k8s the agents
+are found through the Kubernetes API, and the API's Service names, affinity and
+endpoints are recorded too, so a report from the file has them.
 
 Options:
-  --agent HOST:PORT   an agent to record (repeat for several nodes)
+${k8sUsage(22)}
   -o, --output FILE   the trace file to write (replaced if it exists)
   --duration D        stop after D (30s, 5m, 1h); default: until Ctrl-C
   --rotate-bytes N    start FILE.1, FILE.2, ... once a file reaches N bytes (suffixes k, M, G allowed)
@@ -19,28 +23,37 @@ Options:
 
 Examples:
   stickyscope record --agent 127.0.0.1:7070 -o capture.trace --duration 2m
-  stickyscope record --agent node1:7070 --agent node2:7070 -o day.trace --rotate-bytes 512M`,
+  stickyscope record --agent node1:7070 --agent node2:7070 -o day.trace --rotate-bytes 512M
+  stickyscope record --k8s -o cluster.trace --duration 10m`,
 
   async run(argv) {
     const { values } = parse(argv, {
-      agent: { type: 'string', multiple: true },
+      ...k8sOptions,
       output: { type: 'string', short: 'o' },
       duration: { type: 'string' },
       'rotate-bytes': { type: 'string' },
     });
-    const agents = values.agent ?? [];
-    if (agents.length === 0) throw new UsageError('record needs at least one --agent HOST:PORT');
-    for (const a of agents) if (!/^.+:\d+$/.test(a)) throw new UsageError(`--agent expects HOST:PORT; got '${a}'`);
+    const listed = values.agent ?? [];
+    if (listed.length === 0 && !values.k8s) throw new UsageError('record needs at least one --agent HOST:PORT, or --k8s');
+    for (const a of listed) if (!/^.+:\d+$/.test(a)) throw new UsageError(`--agent expects HOST:PORT; got '${a}'`);
     if (!values.output) throw new UsageError('record needs -o FILE, the trace file to write');
     const durationMs = values.duration === undefined ? undefined : parseDuration(values.duration, '--duration');
     const rotateBytes = values['rotate-bytes'] === undefined ? undefined : parseBytes(values['rotate-bytes']);
 
+    const signal = shutdownSignal();
+    const { resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
+    const resolved = await resolveAgentsFromArgs(values, signal);
+    const warn = (err: Error) => process.stderr.write(`\nstickyscope record: warning: ${err.message}\n`);
+    const catalogs = await startCatalogFeed(resolved, warn);
+    const agents = resolved.addresses;
+    resolved.discovery?.onChange((now) => warn(new Error(`the ready agents changed to ${now.join(', ') || 'none'}; this recording follows ${agents.join(', ')}`)));
     const { recordAgents } = await import('../../record/recorder.js');
     const started = Date.now();
     const stats = await recordAgents(agents, values.output, {
       durationMs,
       rotateBytes,
-      signal: shutdownSignal(),
+      signal,
+      catalogs,
       onStatus: (s) => process.stderr.write(`\nagent ${s.address} (${s.node}) ${s.state}${s.reason ? ': ' + s.reason : ''}\n`),
       onProgress: (s) => {
         const secs = Math.round((Date.now() - started) / 1000);
