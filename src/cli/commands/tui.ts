@@ -1,10 +1,12 @@
 import { EnvironmentError, UsageError } from '../errors.js';
 import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
+import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
 
 const DEFAULT_FPS = 10;
 
 export const command: Command = {
   usage: `Usage: stickyscope tui --agent HOST:PORT [--agent HOST:PORT ...] [options]
+       stickyscope tui --k8s [--namespace N] [--selector S] [--kubeconfig F] [options]
        stickyscope tui --replay FILE [--speed N] [options]
 
 A live terminal UI: one row per Service with its selection rate, each backend's
@@ -12,10 +14,12 @@ share, the spread verdict (chi-square against uniform), stickiness beside the 1/
 of random choice, and affinity violations. Enter opens a Service: its backends,
 its clients (current backend, picks, last switch and why) and a sparkline of
 selections. Violations, UDP backend/reflective-address changes, nodes going
-down or up and lost events are printed above as they happen.
+down or up and lost events are printed above as they happen. With --k8s the agents
+are found through the Kubernetes API, which also names the Services and their pods
+and gives their affinity and endpoints.
 
 Options:
-  --agent HOST:PORT  an agent to subscribe to (repeat for each node)
+${k8sUsage(21)}
   --replay FILE      play a trace file (from 'stickyscope record') instead
   --speed N          replay speed: trace seconds per second (default 1; 0 = as fast as possible)
   --window D         sliding window of the figures (default 60s)
@@ -27,17 +31,21 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
 
   async run(argv) {
     const { values } = parse(argv, {
-      agent: { type: 'string', multiple: true },
+      ...k8sOptions,
       replay: { type: 'string' },
       speed: { type: 'string' },
       window: { type: 'string' },
       fps: { type: 'string' },
     });
-    const agents = values.agent ?? [];
-    if ((agents.length > 0) === (values.replay !== undefined)) {
-      throw new UsageError(`give either --agent HOST:PORT (one or more) or --replay FILE; got ${agents.length ? 'both' : 'neither'}`);
+    const listed = values.agent ?? [];
+    const live = listed.length > 0 || values.k8s === true;
+    if (live === (values.replay !== undefined)) {
+      throw new UsageError(`give either --agent HOST:PORT (one or more), --k8s, or --replay FILE; got ${live ? 'both' : 'neither'}`);
     }
-    for (const a of agents) {
+    for (const flag of ['namespace', 'selector', 'kubeconfig'] as const) {
+      if (!values.k8s && values[flag] !== undefined) throw new UsageError(`--${flag} only applies with --k8s; got --${flag} without it`);
+    }
+    for (const a of listed) {
       if (!/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(a)) throw new UsageError(`--agent expects HOST:PORT, e.g. 127.0.0.1:7070; got '${a}'`);
     }
     if (values.speed !== undefined && values.replay === undefined) throw new UsageError('--speed applies to --replay only');
@@ -76,10 +84,17 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
         source.label = `replay ${file}: finished, ${n} events`;
       });
     } else {
+      // Before taking over the screen: a cluster that cannot be reached fails here, in plain text.
+      const { resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
+      const resolved = await resolveAgentsFromArgs(values, stopFeed.signal);
+      const catalogs = await startCatalogFeed(resolved, (err) => source.note('warning', err.message));
+      const agents = resolved.addresses;
+      resolved.discovery?.onChange((now) => source.note('warning', `the ready agents changed to ${now.join(', ') || 'none'}; showing ${agents.join(', ')} (restart to follow)`));
       const { subscribeAgents } = await import('../../aggregator/agent-client.js');
-      source.label = `agents ${agents.join(' ')}`;
+      source.label = values.k8s ? `k8s agents ${agents.join(' ')}` : `agents ${agents.join(' ')}`;
       feed = (async () => {
-        for await (const batch of subscribeAgents(agents, { signal: stopFeed.signal })) source.push(batch);
+        const batches = subscribeAgents(agents, { signal: stopFeed.signal });
+        for await (const batch of catalogs ? catalogs.merge(batches) : batches) source.push(batch);
       })();
     }
 
