@@ -1,6 +1,7 @@
 // `npm run build`, after tsc: generates vmlinux.h from the running kernel's BTF,
 // compiles every bpf/*.bpf.c, links them into one object, generates its skeleton and
-// compiles the probe helper build/stickyscope-probe against it.
+// compiles the probe helper build/stickyscope-probe against it, and the bench's load
+// generator build/flood.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +59,12 @@ function steps(): Step[] {
         ...native.filter((f) => f.endsWith('.c')), '-lbpf', '-lelf', '-lz'],
       inputs: [...native, 'bpf/record.h', 'build/stickyscope.skel.h'],
       output: 'build/stickyscope-probe',
+    },
+    {
+      what: 'compile the bench load generator',
+      command: ['cc', '-O2', '-g', '-Wall', '-Wextra', '-o', 'build/flood', 'bench/flood.c'],
+      inputs: ['bench/flood.c'],
+      output: 'build/flood',
     },
   ];
 }

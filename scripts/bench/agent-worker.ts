@@ -1,0 +1,47 @@
+// Child process: a real agent (startProbe + startAgent, as `stickyscope agent` runs
+// them) on the lab node, counting what the probe's stream delivers before the agent
+// serves it. `--replay WRAPPER` runs a stand-in helper that replays recorded records.
+//   node agent-worker.js --netns PATH --node NAME [--replay PATH]
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { StickyEvent } from '../../src/probe/event.js';
+import { startProbe } from '../../src/probe/probe.js';
+import { startAgent } from '../../src/agent/agent.js';
+import { cpuNow, serveStats } from './worker.js';
+
+const { values } = parseArgs({ options: { netns: { type: 'string' }, node: { type: 'string' }, replay: { type: 'string' } } });
+const node = values.node ?? 'bench-node';
+const probe = startProbe(values.replay ? { node, helperPath: values.replay } : { node, netns: values.netns });
+let events = 0;
+let dnat = 0;
+let lost = 0;
+probe.on('events', (batch: StickyEvent[]) => {
+  events += batch.length;
+  for (const e of batch) {
+    if (e.type === 'dnat') dnat++;
+    else if (e.type === 'lost') lost += e.count;
+  }
+});
+probe.on('error', (err: Error) => {
+  process.stderr.write(`${err.message}\n`);
+  process.exitCode = 1;
+});
+await probe.ready;
+const agent = await startAgent(probe, { node, listen: '127.0.0.1:0', netns: values.netns, xtRecentDir: probe.pid === undefined ? undefined : `/proc/${probe.pid}/net/xt_recent` });
+
+/** The helper's CPU seconds from /proc (utime + stime, in clock ticks of 1/100 s). */
+function helperCpu(): number {
+  try {
+    const stat = readFileSync(`/proc/${probe.pid}/stat`, 'utf8');
+    // Fields after the command name, which may itself hold spaces: utime and stime are the 12th and 13th.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+serveStats({ address: agent.address }, () => ({ events, dnat, lost, cpu: cpuNow(), helperCpu: helperCpu() }), async () => {
+  await agent.stop();
+  await probe.stop();
+});

@@ -1,0 +1,30 @@
+// Stand-in for build/stickyscope-probe in the pipeline measurement: writes recorded
+// helper output (real records from this run's probe) to stdout, its HELLO at once and
+// the rest once GO_FILE exists (when the aggregator has subscribed), `rate` records/s
+// (0 = as fast as the pipe takes them). Then waits, as the helper does, for stdin to end.
+//   node replay-helper.js RECORDS_FILE GO_FILE RATE
+import { existsSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RECORD_SIZE } from '../../src/probe/record-layout.js';
+
+const [file, goFile, rateText] = process.argv.slice(2) as [string, string, string];
+const buf = readFileSync(file);
+const rate = Number(rateText);
+
+function write(chunk: Buffer): Promise<void> {
+  return process.stdout.write(chunk) ? Promise.resolve() : new Promise((r) => process.stdout.once('drain', () => r()));
+}
+
+process.stdin.resume();
+process.stdin.on('end', () => process.exit(0));
+await write(buf.subarray(0, RECORD_SIZE));
+while (!existsSync(goFile)) await sleep(10);
+const t0 = performance.now();
+let at = RECORD_SIZE;
+while (at < buf.length) {
+  const due = rate > 0 ? Math.min(buf.length, RECORD_SIZE + Math.floor(((performance.now() - t0) / 1000) * rate) * RECORD_SIZE) : Math.min(buf.length, at + 4096 * RECORD_SIZE);
+  if (due > at) {
+    await write(buf.subarray(at, due));
+    at = due;
+  } else await sleep(5);
+}
