@@ -2,8 +2,13 @@
 import { UsageError } from '../../cli/errors.js';
 import type { Scenario } from './types.js';
 import { keepalive } from './keepalive.js';
+import { affinityTimeout } from './affinity-timeout.js';
+import { kubeDns } from './kube-dns.js';
+import { nodeportLocal } from './nodeport-local.js';
+import { udpSession } from './udp-session.js';
+import { affinityOverflow } from './affinity-overflow.js';
 
-export const scenarios: Scenario<any>[] = [keepalive];
+export const scenarios: Scenario<any>[] = [keepalive, affinityTimeout, kubeDns, nodeportLocal, udpSession, affinityOverflow];
 
 export function findScenario(name: string): Scenario<unknown> {
   const s = scenarios.find((x) => x.name === name);

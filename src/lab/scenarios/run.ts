@@ -2,6 +2,7 @@
 // report subscribed to them, the optional TUI, the traffic, the answer; then everything
 // torn down in reverse order, on success, failure, Ctrl-C or when the TUI quits.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnvironmentError } from '../../cli/errors.js';
@@ -45,6 +46,7 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
   let tuiOpen = false;
   const say = (t: string) => { if (!tuiOpen) (opts.say ?? ((x: string) => process.stderr.write(x + '\n')))(t); };
   const stop = new AbortController();
+  setMaxListeners(200, stop.signal); // one listener per client process of the traffic
   const interrupted = () => opts.signal?.aborted === true;
   const onAbort = () => stop.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
