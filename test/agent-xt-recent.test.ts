@@ -48,8 +48,8 @@ test('an entry gone from a full list before its timeout is an eviction; other de
   assert.deepEqual(evicted, []);
   now += 250;
   write('KUBE-SEP-A', line('10.0.0.3', 300) + line('10.0.0.4', 400) + line('10.0.0.5', 500));
-  await w.poll(); // .2 arrived 500 ms ago in a full list, 10 s timeout: evicted
-  assert.deepEqual(evicted, [{ type: 'evicted', ts: now * 1000, node: 'n1', list: 'KUBE-SEP-A', endpoint: '10.1.1.2:8080', client: '10.0.0.2', capacity: 3 }]);
+  await w.poll(); // .2 arrived 500 ms ago in a full list, 10 s timeout: evicted since the previous read
+  assert.deepEqual(evicted, [{ type: 'evicted', ts: now * 1000, since: (now - 250) * 1000, node: 'n1', list: 'KUBE-SEP-A', endpoint: '10.1.1.2:8080', client: '10.0.0.2', capacity: 3 }]);
   now += 20_000;
   write('KUBE-SEP-A', line('10.0.0.4', 400) + line('10.0.0.5', 500) + line('10.0.0.6', 600));
   await w.poll(); // .3 went after its timeout had passed: not an eviction
@@ -104,9 +104,13 @@ for i in map(int, sys.argv[1:]):
   assert.equal(full.length, capacity, 'the list is full');
   send([1]); // refreshes client 1, so the least recently seen is client 0
   await w.poll();
+  const before = Date.now() * 1000;
   send([capacity]);
+  const sent = Date.now() * 1000;
   await w.poll();
   const after = new Set(parseRecentList(readFileSync(join(dir, list), 'utf8')).map((e) => e.client));
   assert.ok(!after.has(addr(0)) && after.has(addr(1)) && after.has(addr(capacity)), 'the kernel evicted client 0');
-  assert.deepEqual(evicted, [{ type: 'evicted', ts: evicted[0]?.ts ?? 0, node: 'n1', list, endpoint: '10.77.1.1:9', client: addr(0), capacity }]);
+  assert.deepEqual(evicted, [{ type: 'evicted', ts: evicted[0]?.ts ?? 0, since: evicted[0]?.since, node: 'n1', list, endpoint: '10.77.1.1:9', client: addr(0), capacity }]);
+  // The interval holds the moment the kernel evicted client 0: while the packet was being sent.
+  assert.ok(evicted[0]!.since! <= before && evicted[0]!.ts >= sent, `(${evicted[0]!.since}, ${evicted[0]!.ts}] holds [${before}, ${sent}]`);
 });

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 import { decodeBatch, decodeFilter, decodeInfo, encodeBatch, encodeFilter, encodeInfo } from '../src/agent/wire.js';
 import type { StickyEvent } from '../src/probe/event.js';
+import { eventFromJson, eventToJson } from '../src/probe/event-json.js';
 
 const ts = 1_795_435_865_123_456;
 const every: StickyEvent[] = [
@@ -26,6 +27,7 @@ const every: StickyEvent[] = [
   { type: 'evicted', ts: ts + 7, node: 'n1', list: 'KUBE-SEP-ABC', endpoint: '10.1.1.2:8080', client: '10.0.1.77', capacity: 100 },
   { type: 'node', ts: ts + 8, node: 'n2', state: 'down', reason: 'connection refused' },
   { type: 'node', ts: ts + 9, node: 'n2', state: 'up' },
+  { type: 'evicted', ts: ts + 10, node: 'n1', list: 'KUBE-SEP-ABC', endpoint: '10.1.1.2:8080', client: '10.0.1.78', capacity: 100, since: ts - 250_000 },
 ];
 
 test('every event type round-trips through an EventBatch', () => {
@@ -56,6 +58,8 @@ test('the bytes follow the .proto: read back by a decoder built from the .proto 
   assert.equal(obj.events[7].catalog.services[0].affinity.timeout_seconds, 10800);
   assert.equal(obj.events[7].catalog.services[0].pods['10.1.1.2:8080'], 'web-0');
   assert.equal(obj.events[8].evicted.capacity, 100);
+  assert.equal(obj.events[8].evicted.since, undefined, 'an unknown start is not written');
+  assert.equal(obj.events[11].evicted.since, ts - 250_000);
   assert.equal(obj.events[9].node, 'n2');
   assert.equal(obj.events[9].node_state.reason, 'connection refused');
 });
@@ -70,4 +74,11 @@ test('filter and info round-trip', () => {
   const info = { nodeName: 'n1', kernelRelease: '6.18.0', attachPoints: ['prerouting/-99', 'output/-99'], counters: { insertFailed: 1, drop: 2, earlyDrop: 3, entries: 4 }, lostEvents: 5, subscribers: 2, subscriberLost: 9, services: 3 };
   assert.deepEqual(decodeInfo(encodeInfo(info)), info);
   assert.deepEqual(decodeInfo(encodeInfo({ ...info, counters: null })).counters, null);
+});
+
+test('JSONL export: an eviction interval reads back as written', () => {
+  const e = every.at(-1)!;
+  const json = eventToJson(e);
+  assert.equal(json.since, '2026-11-23T12:11:04.873456Z');
+  assert.deepEqual(eventFromJson(JSON.parse(JSON.stringify(json))), e);
 });

@@ -58,7 +58,7 @@ interface WireEvent {
   lost?: { count: Uint64 };
   counters?: WireCounters;
   catalog?: { services?: WireService[] };
-  evicted?: { list: string; endpoint: string; client: string; capacity: number };
+  evicted?: { list: string; endpoint: string; client: string; capacity: number; since?: number };
   nodeState?: { up?: boolean; reason?: string };
 }
 interface WireBatch {
@@ -126,6 +126,7 @@ function eventToWire(e: StickyEvent, batchNode: string): WireEvent {
       break;
     case 'evicted':
       w.evicted = { list: e.list, endpoint: e.endpoint, client: e.client, capacity: e.capacity };
+      if (e.since !== undefined) w.evicted.since = e.since;
       break;
     case 'node':
       w.nodeState = { up: e.state === 'up', reason: e.reason ?? '' };
@@ -169,7 +170,12 @@ function eventFromWire(w: WireEvent, batchNode: string): StickyEvent {
     return { type: 'counters', ts, node, insertFailed: num(c.insertFailed), drop: num(c.drop), earlyDrop: num(c.earlyDrop), entries: num(c.entries) };
   }
   if (w.catalog) return { type: 'catalog', ts, node, services: (w.catalog.services ?? []).map(serviceFromWire) };
-  if (w.evicted) return { type: 'evicted', ts, node, list: w.evicted.list, endpoint: w.evicted.endpoint, client: w.evicted.client, capacity: w.evicted.capacity };
+  if (w.evicted) {
+    const v = w.evicted;
+    const e: StickyEvent = { type: 'evicted', ts, node, list: v.list, endpoint: v.endpoint, client: v.client, capacity: v.capacity };
+    if (v.since) e.since = v.since;
+    return e;
+  }
   if (w.nodeState) {
     const e: StickyEvent = { type: 'node', ts, node, state: w.nodeState.up ? 'up' : 'down' };
     if (w.nodeState.reason) e.reason = w.nodeState.reason;

@@ -64,17 +64,19 @@ export class EvictionWatcher {
     this.capacity ??= await readCapacity(this.opts.capacityPath ?? ipListTotPath);
     const lists = this.opts.lists();
     const names = (await readdir(this.opts.dir).catch(() => [] as string[])).filter((n) => lists.has(n));
-    const present = new Set<string>();
+    const read = new Map<string, RecentEntry[]>();
     for (const name of names) {
       const text = await readFile(join(this.opts.dir, name), 'utf8').catch(() => null);
-      if (text === null) continue;
-      present.add(name);
-      this.compare(name, parseRecentList(text), lists.get(name)!, now, since);
+      if (text !== null) read.set(name, parseRecentList(text));
     }
-    for (const name of this.state.keys()) if (!present.has(name)) this.state.delete(name);
+    // An entry missing now was there during the previous read, which began at `since`,
+    // and went before this read ended: the eviction lies in (since, done].
+    const done = this.now();
+    for (const [name, entries] of read) this.compare(name, entries, lists.get(name)!, now, since, done);
+    for (const name of this.state.keys()) if (!read.has(name)) this.state.delete(name);
   }
 
-  private compare(name: string, entries: RecentEntry[], list: RecentList, now: number, since: number | null): void {
+  private compare(name: string, entries: RecentEntry[], list: RecentList, now: number, since: number | null, done: number): void {
     const prev = this.state.get(name);
     const cur = new Map<string, Seen>();
     for (const e of entries) {
@@ -84,13 +86,13 @@ export class EvictionWatcher {
     }
     this.state.set(name, { entries: cur, count: entries.length });
     const cap = this.capacity;
-    if (!prev || cap === null || list.timeoutSeconds === null) return;
+    if (!prev || since === null || cap === null || list.timeoutSeconds === null) return;
     if (prev.count < cap && entries.length < cap) return;
     for (const [client, p] of prev.entries) {
       if (cur.has(client) || p.refreshedAfter === null) continue;
       // The refresh came after `refreshedAfter`, so the entry was younger than this when it went.
       if (now - p.refreshedAfter >= list.timeoutSeconds * 1000) continue;
-      this.opts.onEvicted({ type: 'evicted', ts: now * 1000, node: this.opts.node, list: name, endpoint: list.endpoint, client, capacity: cap });
+      this.opts.onEvicted({ type: 'evicted', ts: done * 1000, since: since * 1000, node: this.opts.node, list: name, endpoint: list.endpoint, client, capacity: cap });
     }
   }
 }

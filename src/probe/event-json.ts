@@ -5,14 +5,18 @@ import { InputError } from '../cli/errors.js';
 
 export function eventToJson(e: StickyEvent): Record<string, unknown> {
   const { type, ts, node, ...rest } = e;
-  return { type, ts: isoMicros(ts), node, ...rest };
+  const out: Record<string, unknown> = { type, ts: isoMicros(ts), node, ...rest };
+  if (e.type === 'evicted' && e.since !== undefined) out.since = isoMicros(e.since);
+  return out;
 }
 
 export function eventFromJson(o: Record<string, unknown>): StickyEvent {
   if (typeof o.type !== 'string' || typeof o.ts !== 'string' || typeof o.node !== 'string') {
     throw new InputError(`an event needs string fields type, ts and node; got ${JSON.stringify(o).slice(0, 120)}`);
   }
-  return { ...o, ts: parseIsoMicros(o.ts) } as unknown as StickyEvent;
+  const e: Record<string, unknown> = { ...o, ts: parseIsoMicros(o.ts) };
+  if (o.type === 'evicted' && typeof o.since === 'string') e.since = parseIsoMicros(o.since);
+  return e as unknown as StickyEvent;
 }
 
 /** One human line, like `conntrack -E`: time, kind, proto, client -> service => backend. */
@@ -32,7 +36,7 @@ export function eventToText(e: StickyEvent): string {
     case 'catalog':
       return `${time} rules  ${e.services.length} services`;
     case 'evicted':
-      return `${time} evict  ${e.client} dropped from full list ${e.list} (${e.endpoint}, ${e.capacity} entries)`;
+      return `${time} evict  ${e.client} dropped from full list ${e.list} (${e.endpoint}, ${e.capacity} entries)${e.since !== undefined ? ` since ${isoMicros(e.since).slice(11, 26)}` : ''}`;
     case 'node':
       return `${time} node   ${e.node} ${e.state}${e.reason ? ': ' + e.reason : ''}`;
   }

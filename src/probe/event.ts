@@ -79,10 +79,14 @@ export interface ServiceInfo {
 
 /**
  * A client's entry vanished from a full xt_recent list (/proc/net/xt_recent/KUBE-SEP-*)
- * before its affinity timeout: the kernel evicted it to make room.
+ * before its affinity timeout: the kernel evicted it to make room. The lists are read
+ * periodically, so the eviction is known only to lie in (`since`, `ts`]: after the
+ * previous read began and before the read that missed the entry ended.
  */
 export interface EvictedEvent extends Base {
   type: 'evicted';
+  /** Start of the interval (the previous read); absent in older traces, where only `ts` is known. */
+  since?: number;
   /** The list, named after the KUBE-SEP chain. */
   list: string;
   /** The endpoint that list belongs to, "ip:port". */

@@ -53,7 +53,12 @@ function event(w: Msg, batchNode: string): StickyEvent {
       }),
     } as StickyEvent;
   }
-  if (w.evicted) return { type: 'evicted', ts, node, list: w.evicted.list, endpoint: w.evicted.endpoint, client: w.evicted.client, capacity: w.evicted.capacity };
+  if (w.evicted) {
+    const v: Msg = w.evicted;
+    const e: Msg = { type: 'evicted', ts, node, list: v.list, endpoint: v.endpoint, client: v.client, capacity: v.capacity };
+    if (v.since !== 0) e.since = v.since;
+    return e as StickyEvent;
+  }
   if (w.node_state) {
     const e: Msg = { type: 'node', ts, node, state: w.node_state.up ? 'up' : 'down' };
     if (w.node_state.reason !== '') e.reason = w.node_state.reason;
