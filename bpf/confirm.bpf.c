@@ -16,16 +16,18 @@ int ss_confirm(struct bpf_nf_ctx *ctx)
 {
 	struct nf_conn *ct;
 	__u32 status = 0;
+	__u64 id;
 
 	if (!ss_emit_snat && !ss_emit_insert)
 		return SS_NF_ACCEPT;
 	ct = ss_new_conn(ctx, &status);
 	if (!ct)
 		return SS_NF_ACCEPT;
+	id = ss_ct_id_last(ct);
 	if (ss_emit_snat && (status & IPS_SRC_NAT))
-		ss_emit(ctx, ct, status, SS_REC_SNAT);
+		ss_emit(ctx, ct, status, SS_REC_SNAT, id);
 	if (ss_emit_insert)
-		ss_emit(ctx, ct, status, SS_REC_INSERT);
+		ss_emit(ctx, ct, status, SS_REC_INSERT, id);
 	return SS_NF_ACCEPT;
 }
 

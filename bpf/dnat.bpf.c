@@ -19,7 +19,7 @@ int ss_dnat(struct bpf_nf_ctx *ctx)
 		return SS_NF_ACCEPT;
 	ct = ss_new_conn(ctx, &status);
 	if (ct && (status & IPS_DST_NAT))
-		ss_emit(ctx, ct, status, SS_REC_DNAT);
+		ss_emit(ctx, ct, status, SS_REC_DNAT, ss_ct_id_new(ct));
 	return SS_NF_ACCEPT;
 }
 

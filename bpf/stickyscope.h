@@ -26,6 +26,18 @@ struct {
 	__type(value, __u64);
 } ss_lost SEC(".maps") __weak;
 
+/*
+ * Identity of entries between the hook that first sees them and confirmation. The
+ * kernel reuses a freed entry's memory for the next one, so the pointer alone would
+ * give two connections the same id; pointer and first-seen time do not.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} ss_ct_ids SEC(".maps") __weak;
+
 #define SS_NF_ACCEPT 1
 #define SS_NFCT_INFOMASK 7UL
 
@@ -60,8 +72,35 @@ static __always_inline void ss_count_lost(void)
 		__sync_fetch_and_add(lost, 1);
 }
 
-/* One record for ct; ct_id carries the raw pointer, which the helper hashes. */
-static __always_inline void ss_emit(struct bpf_nf_ctx *ctx, struct nf_conn *ct, __u32 status, __u8 type)
+/* A new id for an entry seen for the first time (pointer mixed with the time). */
+static __always_inline __u64 ss_ct_id_new(struct nf_conn *ct)
+{
+	__u64 key = (__u64)ct;
+	__u64 id = key ^ (bpf_ktime_get_ns() * 0x9E3779B97F4A7C15ULL);
+
+	bpf_map_update_elem(&ss_ct_ids, &key, &id, BPF_ANY);
+	return id;
+}
+
+/* The id given when the entry was first seen; forgotten as the entry is confirmed. */
+static __always_inline __u64 ss_ct_id_last(struct nf_conn *ct)
+{
+	__u64 key = (__u64)ct;
+	__u64 *known = bpf_map_lookup_elem(&ss_ct_ids, &key);
+	__u64 id;
+
+	if (!known)
+		return key ^ (bpf_ktime_get_ns() * 0x9E3779B97F4A7C15ULL);
+	id = *known;
+	bpf_map_delete_elem(&ss_ct_ids, &key);
+	return id;
+}
+
+/*
+ * One record for ct. ct_id is not yet opaque (it mixes the kernel pointer): the
+ * helper replaces it with a keyed hash before anything leaves it.
+ */
+static __always_inline void ss_emit(struct bpf_nf_ctx *ctx, struct nf_conn *ct, __u32 status, __u8 type, __u64 ct_id)
 {
 	struct ss_record *r = bpf_ringbuf_reserve(&ss_events, sizeof(*r), 0);
 
@@ -75,7 +114,7 @@ static __always_inline void ss_emit(struct bpf_nf_ctx *ctx, struct nf_conn *ct, 
 	r->proto = BPF_CORE_READ(ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.dst.protonum);
 	r->hook = ctx->state->hook;
 	r->ct_status = status;
-	r->ct_id = (__u64)ct;
+	r->ct_id = ct_id;
 	BPF_CORE_READ_INTO(&r->orig_src.addr, ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.src.u3);
 	BPF_CORE_READ_INTO(&r->orig_src.port, ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.src.u.all);
 	BPF_CORE_READ_INTO(&r->orig_dst.addr, ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.dst.u3);
