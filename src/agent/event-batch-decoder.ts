@@ -6,8 +6,8 @@
 // protobufjs stays the definition of what bytes mean: this decoder takes only the
 // well-formed common path and gives up (throws) on anything else - varints of
 // more than 4 bytes, groups, field number 0, a kind given twice, unknown enum values,
-// reads past a message's end - so that the caller decodes those batches with protobufjs
-// and gets exactly its result or its error. Events of the rare kinds (lost, counters,
+// invalid UTF-8, reads past a message's end - so that the caller decodes those batches
+// with protobufjs and gets exactly its result or its error. Events of the rare kinds (lost, counters,
 // catalog, evicted, node state) are handed to `decodeOther`, which uses protobufjs too.
 import protobuf from 'protobufjs';
 import type { FlowEvent, Hook, Proto, StickyEvent } from '../probe/event.js';
