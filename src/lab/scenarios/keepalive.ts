@@ -18,6 +18,8 @@ const REQUESTS_PER_SECOND = 20;
 
 export interface KeepalivePhase {
   service: string;
+  /** When the phase's clients started (ISO): backend log lines from then on belong to it. */
+  startedAt: string;
   keepAlive: boolean;
   /** curl's answers by router (client name). */
   answers: Record<string, CurlAnswer[]>;
@@ -47,9 +49,10 @@ async function phase(ctx: ScenarioContext, service: string, keepAlive: boolean):
   const count = Math.max(5, Math.round((ctx.phaseMs / 1000) * REQUESTS_PER_SECOND));
   ctx.say(`keepalive: ${count} requests from each of ${lab.clients.length} routers to ${service} ${keepAlive ? 'on one keep-alive connection each' : 'each on its own connection'}`);
   const url = `http://${s.clusterIP}:${s.port}/`;
+  const startedAt = new Date().toISOString();
   const runs = lab.clients.map((c) => curlRepeated(c.netns, url, { count, perSecond: REQUESTS_PER_SECOND, close: !keepAlive, signal: ctx.signal }));
   const answers = Object.fromEntries((await Promise.all(runs)).map((a, i) => [lab.clients[i]!.name, a]));
-  return { service, keepAlive, answers, conntrack: await conntrackEntries(lab.nodes[0]!, 'tcp', s.clusterIP) };
+  return { service, startedAt, keepAlive, answers, conntrack: await conntrackEntries(lab.nodes[0]!, 'tcp', s.clusterIP) };
 }
 
 function phaseLines(lab: Lab, report: Report, p: KeepalivePhase): string[] {

@@ -19,8 +19,8 @@ const INTERVAL_MS = 100;
 export interface UdpSessionEvidence {
   /** Every datagram's echo, by flow (client and service). */
   results: ClientResult[];
-  /** When the conntrack entries were flushed (ISO). */
-  flushedAt: string;
+  /** The conntrack flush ran between these times (ISO): echoes in between may be on either side. */
+  flush: { start: string; end: string };
   backendLogs: BackendLogLine[];
 }
 
@@ -39,12 +39,12 @@ function config(): LabConfig {
 }
 
 /** Per flow: pod and the address the pod saw, before and after the flush, from the echoes. */
-export function flowChanges(results: ClientResult[], flushedAt: string): { client: string; service: string; before: ClientResult; after: ClientResult }[] {
+export function flowChanges(results: ClientResult[], flush: { start: string; end: string }): { client: string; service: string; before: ClientResult; after: ClientResult }[] {
   const flows = new Map<string, ClientResult[]>();
   for (const r of results) if (r.answer) flows.set(`${r.client} ${r.service}`, [...(flows.get(`${r.client} ${r.service}`) ?? []), r]);
   return [...flows.values()].flatMap((rs) => {
-    const before = rs.filter((r) => r.ts < flushedAt).at(-1);
-    const after = rs.find((r) => r.ts > flushedAt);
+    const before = rs.filter((r) => r.ts < flush.start).at(-1);
+    const after = rs.find((r) => r.ts > flush.end);
     return before && after ? [{ client: before.client, service: before.service, before, after }] : [];
   });
 }
@@ -61,21 +61,22 @@ export const udpSession: Scenario<UdpSessionEvidence> = {
     ctx.say(`udp-session: ${lab.clients.length} clients, one socket per Service each, a datagram every ${INTERVAL_MS} ms for ${(count * INTERVAL_MS) / 1000} s`);
     const flows = lab.clients.flatMap((c) => [STICKY, PLAIN].map((service) => runClient(lab, c.name, { service, mode: 'udp-flow', count, intervalMs: INTERVAL_MS, timeoutMs: 500 }, ctx.signal)));
     await new Promise((r) => setTimeout(r, (count * INTERVAL_MS) / 2));
-    let flushedAt = new Date().toISOString();
+    const flush = { start: new Date().toISOString(), end: '' };
     if (!ctx.signal.aborted) {
       const b4 = lab.backends.find((b) => b.name === 'b4')!;
       for (const name of [STICKY, PLAIN]) {
         const s = lab.services.find((x) => x.serviceName === name)!;
         await setEndpoints(lab, name, [...s.endpoints, { ip: b4.ip, port: s.endpoints[0]!.port, pod: b4.name, node: 'node' }]);
       }
+      flush.start = new Date().toISOString();
       for (const name of [STICKY, PLAIN]) {
         await runIn(lab.nodes[0]!, 'conntrack', ['-D', '-p', 'udp', '--orig-dst', lab.services.find((x) => x.serviceName === name)!.clusterIP]).catch(() => '');
       }
-      flushedAt = new Date().toISOString();
+      flush.end = new Date().toISOString();
       ctx.say('udp-session: scale-up: b4 added to both Services, their conntrack entries flushed');
     }
     const results = (await Promise.all(flows)).flat();
-    return { results, flushedAt, backendLogs: await readBackendLogs(lab) };
+    return { results, flush: { ...flush, end: flush.end || flush.start }, backendLogs: await readBackendLogs(lab) };
   },
   lookAt: () =>
     `Five UDP clients (pods c1, c2; external x1-x3, masqueraded by the node) each hold one socket to ${STICKY} ` +
@@ -83,10 +84,11 @@ export const udpSession: Scenario<UdpSessionEvidence> = {
     `tester. Halfway, a scale-up: pod b4 joins both Services and the node's conntrack entries for them are flushed. ` +
     `Every flow gets a new entry. Watch the event log: backendChanged for flows of ${PLAIN} re-picked onto ` +
     `another pod, reflectiveChanged for the external clients on both Services (the new masquerade takes a new ` +
-    `source port, which is what the pod sees). Affinity keeps the pod, not the address.`,
+    `source port, which is what the pod sees; now and then a pod client too, when an echo in flight at the flush ` +
+    `made an entry of its own that the client's new one must not clash with). Affinity keeps the pod, not the address.`,
   answer(report, ev, lab) {
     const lines: string[] = [];
-    const changes = flowChanges(ev.results, ev.flushedAt);
+    const changes = flowChanges(ev.results, ev.flush);
     for (const name of [STICKY, PLAIN]) {
       const s = serviceIn(report, name);
       const u = s?.udpContinuity;
