@@ -24,7 +24,7 @@ test('idle entries expire after idleSeconds and are counted', () => {
   assert.equal(state.pairs.size, 2, '10.0.0.2 expired 10 s + 1 us after its pick');
   applyEvents(state, [dnat(T0 + 30 * S, '10.0.0.2')]);
   const r = buildReport(state, { scope: 'cumulative' });
-  assert.deepEqual(r.evictions, { idle: 3, capacity: 0 });
+  assert.deepEqual(r.evictions, { idle: 3, capacity: 0, openViolations: 0 });
   // The returning client starts a new pair: only 10.0.0.1's first pair survives in the figures.
   assert.equal(r.services[0]!.stickiness.pairs, 1);
   assert.deepEqual(r.services[0]!.clients.map((c) => c.client), ['10.0.0.2']);
@@ -34,7 +34,7 @@ test('maxPairs evicts the least recently active entry and counts it', () => {
   const state = createState({ maxPairs: 2 });
   applyEvents(state, [dnat(T0, '10.0.0.1'), dnat(T0 + 1, '10.0.0.2'), dnat(T0 + 2, '10.0.0.1'), dnat(T0 + 3, '10.0.0.3')]);
   const r = buildReport(state, { scope: 'cumulative' });
-  assert.deepEqual(r.evictions, { idle: 0, capacity: 1 });
+  assert.deepEqual(r.evictions, { idle: 0, capacity: 1, openViolations: 0 });
   assert.deepEqual(r.services[0]!.clients.map((c) => c.client), ['10.0.0.1', '10.0.0.3'], '10.0.0.2 was least recently active');
   assert.equal(r.services[0]!.selections, 4, 'service totals keep evicted selections');
 });

@@ -2,16 +2,36 @@
 // event log); the oldest are dropped, and counted, when nobody drains it.
 
 export type Notable =
-  | { kind: 'violation'; ts: number; node: string; service: string; client: string; from: string; to: string; gapSeconds: number; cause: 'listFull' | 'unknown' }
+  | ViolationNotable
   | { kind: 'backendChanged'; ts: number; node: string; service: string; client: string; from: string; to: string }
   | { kind: 'reflectiveChanged'; ts: number; node: string; service: string; client: string; from: string; to: string }
   | { kind: 'nodeDown' | 'nodeUp'; ts: number; node: string; reason?: string }
   | { kind: 'lost'; ts: number; node: string; count: number };
 
+/**
+ * A violation, with the cause known when it is pushed. When a late xt_recent eviction
+ * shows an `unknown` one was `listFull`, the queued item is corrected in place if it was
+ * not drained yet; else the violation is pushed again with `revised: true`.
+ */
+export interface ViolationNotable {
+  kind: 'violation';
+  ts: number;
+  node: string;
+  service: string;
+  client: string;
+  from: string;
+  to: string;
+  gapSeconds: number;
+  cause: 'listFull' | 'unknown';
+  revised?: true;
+}
+
 export class NotableQueue {
   private items: Notable[] = [];
   /** Items dropped because the queue was full since the last drain. */
   dropped = 0;
+  /** Drains so far: an item pushed when this was n is still queued (or dropped) while it is n. */
+  drains = 0;
 
   constructor(private readonly cap: number) {}
 
@@ -27,6 +47,7 @@ export class NotableQueue {
 
   drain(): { events: Notable[]; dropped: number } {
     const out = { events: this.items, dropped: this.dropped };
+    this.drains++;
     this.items = [];
     this.dropped = 0;
     return out;

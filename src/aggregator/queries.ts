@@ -6,7 +6,8 @@ import { compareAddr } from './addresses.js';
 import type { Notable } from './notable.js';
 import type { AggregatorState } from './state.js';
 import { spreadOf } from './stats.js';
-import { verdictName, type VerdictName } from './tally.js';
+import { Verdict, verdictName, type VerdictName } from './tally.js';
+import type { ViolationCause } from './violation-causes.js';
 
 /** Below this chi-square p-value the spread is called skewed. */
 const SKEW_P = 0.01;
@@ -75,8 +76,11 @@ export interface ClientDetail {
   picks: number;
   stickiness: number | null;
   lastSelection: string;
-  /** The latest pick that moved to another backend (it moved to `backend`). */
-  lastSwitch: { at: string; from: string; verdict: VerdictName | null } | null;
+  /**
+   * The latest pick that moved to another backend (it moved to `backend`); a violation's
+   * `cause` is `unknown` while it may still be found `listFull` (violation-causes.ts).
+   */
+  lastSwitch: { at: string; from: string; verdict: VerdictName | null; cause?: ViolationCause } | null;
 }
 
 /**
@@ -103,10 +107,16 @@ export function clientDetails(state: AggregatorState, service: string, limit = 1
         at: isoMicros(p.switchTs[i]!),
         from: svc.backendNames[p.switchFrom[i]!]!,
         verdict: verdictName(p.switchCode[i]!),
+        ...causeOf(p.switchCode[i]!),
       },
     });
   }
   return out;
+}
+
+function causeOf(code: number): { cause?: ViolationCause } {
+  const v = code & 7;
+  return v === Verdict.violationListFull ? { cause: 'listFull' } : v === Verdict.violationUnknown ? { cause: 'unknown' } : {};
 }
 
 /** Notable events since the last drain, oldest first, and how many were dropped unseen. */

@@ -4,11 +4,12 @@
 import type { DnatEvent, LostEvent, NodeEvent, SnatEvent, StickyEvent } from '../probe/event.js';
 import { ClientKeys } from './addresses.js';
 import { BackendCounts, NO_ENTRY } from './backend-counts.js';
-import { NotableQueue } from './notable.js';
+import { NotableQueue, type ViolationNotable } from './notable.js';
 import { PairTable } from './pair-table.js';
 import { applyCatalog, applyClusterCatalog, CLUSTER_NODE, Services, type ServiceRec } from './services.js';
 import { SAME, Verdict } from './tally.js';
 import { UdpContinuity, type UdpTransition } from './udp-continuity.js';
+import { ViolationCauses, type OpenViolation, type ViolationCause } from './violation-causes.js';
 import { WindowRing } from './window-ring.js';
 
 export interface StateOptions {
@@ -25,6 +26,13 @@ export interface StateOptions {
   maxWindowSelections?: number;
   /** Most notable events kept between drains (default 1000). */
   maxNotable?: number;
+  /**
+   * How long after a violation an xt_recent eviction reported late may still explain it
+   * (default 2: eight of the agent's 250 ms list reads). Until then its cause is open.
+   */
+  causeHorizonSeconds?: number;
+  /** Most violations with an open cause; beyond it the oldest is settled `unknown` early (default 100,000). */
+  maxOpenViolations?: number;
 }
 
 /** Kubernetes fills sessionAffinityConfig.clientIP.timeoutSeconds with this when unset. */
@@ -51,6 +59,8 @@ export class AggregatorState {
   lostTotal = 0;
   lostRecent: { ts: number; count: number }[] = [];
   readonly evictions = { idle: 0, capacity: 0 };
+  /** Violations whose cause waits for late xt_recent evictions; see violation-causes.ts. */
+  readonly causes: ViolationCauses;
   readonly services = new Services();
   readonly clients = new ClientKeys();
   readonly pairs = new PairTable();
@@ -61,9 +71,6 @@ export class AggregatorState {
   private readonly nodeIdx = new Map<string, number>();
   private readonly catalogListed = new Map<number, Set<ServiceRec>>();
   private readonly clusterListed = new Set<ServiceRec>();
-  /** Last xt_recent eviction by "node|endpoint|client key". */
-  private readonly evictedAt = new Map<string, number>();
-  private evictedPruneAt = 1024;
 
   constructor(opts: StateOptions) {
     this.windowUs = positive(opts.windowSeconds ?? 60, 'windowSeconds') * 1e6;
@@ -72,6 +79,11 @@ export class AggregatorState {
     this.ring = new WindowRing(positive(opts.maxWindowSelections ?? 1_000_000, 'maxWindowSelections'));
     this.notable = new NotableQueue(positive(opts.maxNotable ?? 1000, 'maxNotable'));
     this.udp = new UdpContinuity(this.maxPairs, this.idleUs, 100_000, (t) => this.udpSettled(t));
+    this.causes = new ViolationCauses({
+      horizonUs: positive(opts.causeHorizonSeconds ?? 2, 'causeHorizonSeconds') * 1e6,
+      maxOpen: positive(opts.maxOpenViolations ?? 100_000, 'maxOpenViolations'),
+      keepEvictionsUs: this.idleUs,
+    }, (v, cause) => this.causeSettled(v, cause));
   }
 
   /** Start of the window: windowSeconds before the latest event, later if the window had to drop selections. */
@@ -103,7 +115,7 @@ export class AggregatorState {
         if (ev.node === CLUSTER_NODE) applyClusterCatalog(this.services, this.clusterListed, ev);
         else applyCatalog(this.services, this.catalogListed, this.nodeOf(ev.node), ev);
         break;
-      case 'evicted': this.evicted(this.nodeOf(ev.node), ev.endpoint, this.clients.keyOf(ev.client), ts); break;
+      case 'evicted': this.causes.eviction(this.nodeOf(ev.node), ev.endpoint, this.clients.keyOf(ev.client), ev.since ?? ts, ts); break;
       case 'lost': this.lost(ev); break;
       case 'node': this.nodeState(ev); break;
       default: this.nodeOf(ev.node);
@@ -122,6 +134,7 @@ export class AggregatorState {
     const ring = this.ring;
     while (ring.length > 0 && ring.oldestTs() < windowBefore) this.leaveWindow();
     this.udp.advance(now, this.windowStart());
+    this.causes.expire(now);
   }
 
   private dnat(ev: DnatEvent): void {
@@ -180,13 +193,42 @@ export class AggregatorState {
     if (same) return Verdict.held | SAME;
     const lastName = svc.backendNames[last]!;
     if (!view.endpoints.has(lastName)) return Verdict.forcedRepick;
-    const evicted = this.evictedAt.get(`${node}|${lastName}|${client}`);
-    const listFull = evicted !== undefined && evicted > pairs.lastTs[p]! && evicted <= ts;
-    this.notable.push({
-      kind: 'violation', ts, node: this.nodes[node]!, service: svc.key, client: this.clients.name(client),
-      from: lastName, to: svc.backendNames[b]!, gapSeconds: gap / 1e6, cause: listFull ? 'listFull' : 'unknown',
-    });
-    return listFull ? Verdict.violationListFull : Verdict.violationUnknown;
+    const v: OpenViolation = { node, svc: svc.id, client, from: lastName, to: svc.backendNames[b]!, prevTs: pairs.lastTs[p]!, ts, seq: this.ring.pushed };
+    const cause = this.causes.violation(v);
+    v.note = { event: this.violationNotable(v, cause), drain: this.notable.drains };
+    return cause === 'listFull' ? Verdict.violationListFull : Verdict.violationUnknown;
+  }
+
+  /**
+   * A violation left open is settled. One an eviction explains becomes `listFull` in the
+   * tallies, the window, its pair and its notable event: corrected in place while still
+   * queued, else announced again, marked revised.
+   */
+  private causeSettled(v: OpenViolation, cause: ViolationCause): void {
+    if (cause === 'listFull') {
+      const note = v.note;
+      if (note && note.drain === this.notable.drains) note.event.cause = 'listFull';
+      else if (note) this.notable.push({ ...note.event, cause: 'listFull', revised: true });
+      const svc = this.services.list[v.svc]!;
+      svc.cum.settleListFull();
+      const j = this.ring.indexOf(v.seq);
+      if (j !== -1 && this.ring.code[j] === Verdict.violationUnknown) {
+        this.ring.code[j] = Verdict.violationListFull;
+        svc.win.settleListFull();
+      }
+      const pairs = this.pairs;
+      const p = pairs.find(v.node, v.svc, v.client);
+      if (p !== -1 && pairs.switchTs[p] === v.ts && pairs.switchCode[p] === Verdict.violationUnknown) pairs.switchCode[p] = Verdict.violationListFull;
+    }
+  }
+
+  private violationNotable(v: OpenViolation, cause: ViolationCause): ViolationNotable {
+    const event: ViolationNotable = {
+      kind: 'violation', ts: v.ts, node: this.nodes[v.node]!, service: this.services.list[v.svc]!.key,
+      client: this.clients.name(v.client), from: v.from, to: v.to, gapSeconds: (v.ts - v.prevTs) / 1e6, cause,
+    };
+    this.notable.push(event);
+    return event;
   }
 
   private leaveWindow(): number {
@@ -199,14 +241,6 @@ export class AggregatorState {
   private dropPair(p: number): void {
     this.counts.release(this.pairs.countHead[p]!);
     this.pairs.remove(p);
-  }
-
-  private evicted(node: number, endpoint: string, client: number, ts: number): void {
-    this.evictedAt.set(`${node}|${endpoint}|${client}`, ts);
-    if (this.evictedAt.size < this.evictedPruneAt) return;
-    // An eviction older than the idle limit can no longer explain a violation.
-    for (const [k, t] of this.evictedAt) if (t < ts - this.idleUs) this.evictedAt.delete(k);
-    this.evictedPruneAt = Math.max(1024, this.evictedAt.size * 2);
   }
 
   private udpDnat(ev: DnatEvent, node: number, svc: ServiceRec, b: number): void {

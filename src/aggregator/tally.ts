@@ -66,6 +66,12 @@ export class Tally {
     }
   }
 
+  /** A violation counted `unknown` turned out to be `listFull`. */
+  settleListFull(): void {
+    this.unknown--;
+    this.listFull++;
+  }
+
   countOf(backend: number): number {
     return this.backend[backend] ?? 0;
   }

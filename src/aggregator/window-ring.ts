@@ -10,6 +10,8 @@ export class WindowRing {
   node = new Uint16Array(0);
   code = new Uint8Array(0);
   length = 0;
+  /** Selections ever pushed: a selection's sequence number is this count before its push. */
+  pushed = 0;
   private start = 0;
 
   constructor(readonly cap: number) {}
@@ -29,6 +31,7 @@ export class WindowRing {
   push(ts: number, node: number, svc: number, client: number, backend: number, code: number): void {
     if (this.length === this.ts.length) this.grow();
     const j = this.at(this.length++);
+    this.pushed++;
     this.ts[j] = ts;
     this.node[j] = node;
     this.svc[j] = svc;
@@ -43,6 +46,12 @@ export class WindowRing {
     this.start = this.start + 1 === this.ts.length ? 0 : this.start + 1;
     this.length--;
     return j;
+  }
+
+  /** Physical index of the selection numbered `seq`, or -1 once it has left. */
+  indexOf(seq: number): number {
+    const i = seq - (this.pushed - this.length);
+    return i >= 0 && i < this.length ? this.at(i) : -1;
   }
 
   oldestTs(): number {

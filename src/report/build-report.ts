@@ -36,7 +36,7 @@ export function buildReport(state: AggregatorState, opts: { scope: Scope }): Rep
     nodes: [...state.nodes].sort(),
     lostEvents: lost,
     services,
-    evictions: { ...state.evictions },
+    evictions: { ...state.evictions, openViolations: state.causes.droppedOpen },
   };
 }
 

@@ -13,7 +13,7 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): stri
   out.push(`- Window (${w.scope}${w.seconds !== null ? `, ${w.seconds} s` : ''}): ${w.start} to ${w.end}${w.truncated ? ' (shortened: too many selections to keep)' : ''}`);
   out.push(`- Nodes: ${report.nodes.length ? report.nodes.join(', ') : 'none'}`);
   out.push(`- Lost events: ${report.lostEvents}`);
-  out.push(`- Entries evicted to bound memory: ${report.evictions.idle} idle, ${report.evictions.capacity} over capacity`);
+  out.push(`- Entries evicted to bound memory: ${report.evictions.idle} idle, ${report.evictions.capacity} over capacity, ${report.evictions.openViolations} violations settled before their cause could be`);
   for (const m of w.missing) out.push(`- Missing: node ${m.node} from ${m.start} to ${m.end}${m.ongoing ? ' (still down)' : ''}`);
   out.push('');
   if (report.services.length === 0) out.push('No services seen.', '');

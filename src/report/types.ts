@@ -19,8 +19,12 @@ export interface Report {
   };
   nodes: string[];
   lostEvents: number;
-  /** Beyond the contract: (node, service, client) entries dropped to bound memory, cumulative. */
-  evictions: { idle: number; capacity: number };
+  /**
+   * Beyond the contract: entries dropped to bound memory, cumulative: (node, service,
+   * client) entries idle or over capacity, and violations whose cause was settled
+   * `unknown` before a late xt_recent eviction could still explain them.
+   */
+  evictions: { idle: number; capacity: number; openViolations: number };
   services: ServiceReport[];
 }
 

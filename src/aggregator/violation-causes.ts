@@ -1,0 +1,152 @@
+// The cause of an affinity violation, settled late when it must be. The agent reads the
+// xt_recent lists every 250 ms, so the eviction that let a client be re-picked is often
+// reported after the violation: when clients come back in the order they first came,
+// each re-pick evicts the oldest entry of a full list, the very client about to come
+// back milliseconds later. A violation no known eviction explains stays open (counted
+// `unknown` meanwhile) until an eviction that explains it arrives (it becomes
+// `listFull`) or event time has moved `horizonUs` past it (it stays `unknown`).
+//
+// An eviction of the client from the list of the backend it left, on that node, explains
+// the violation when its interval (since, ts] could hold a moment between the two
+// selections: it does not start after the violation and ends after the previous pick.
+
+import type { ViolationNotable } from './notable.js';
+
+export type ViolationCause = 'listFull' | 'unknown';
+
+/** A violation whose cause is being decided. */
+export interface OpenViolation {
+  node: number;
+  svc: number;
+  client: number;
+  /** The backend the client left: its list is the one that lost the entry. */
+  from: string;
+  to: string;
+  /** Times of the previous selection and of the violating one. */
+  prevTs: number;
+  ts: number;
+  /** The violating selection's sequence number in the window ring. */
+  seq: number;
+  /** The notable event that announced it, and the queue's drain count then. */
+  note?: { event: ViolationNotable; drain: number };
+}
+
+interface Span {
+  since: number;
+  ts: number;
+}
+
+export interface CauseOptions {
+  /** How long after a violation an eviction may still explain it. */
+  horizonUs: number;
+  /** Most violations kept open; beyond it the oldest is settled `unknown` early, and counted. */
+  maxOpen: number;
+  /** How long an eviction that explained nothing yet is kept for a later violation. */
+  keepEvictionsUs: number;
+}
+
+const keyOf = (node: number, endpoint: string, client: number) => `${node}|${endpoint}|${client}`;
+const explains = (e: Span, v: OpenViolation) => e.since <= v.ts && e.ts > v.prevTs;
+
+export class ViolationCauses {
+  /** Open violations by "node|endpoint|client"; `queue` holds them in arrival order for expiry. */
+  private readonly open = new Map<string, OpenViolation>();
+  private queue: OpenViolation[] = [];
+  private head = 0;
+  /** Evictions that explained no violation yet, by the same key. */
+  private readonly evicted = new Map<string, Span>();
+  private evictedPruneAt = 1024;
+  /** Open violations settled `unknown` before their horizon to bound memory. */
+  droppedOpen = 0;
+  /** Violations counted `unknown` first and found `listFull` later. */
+  reclassified = 0;
+
+  /** `settle` hears every violation left open once its cause is final. */
+  constructor(
+    private readonly opts: CauseOptions,
+    private readonly settle: (v: OpenViolation, cause: ViolationCause) => void,
+  ) {}
+
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  /**
+   * A new violation: `listFull` when an eviction already seen explains it (settled now,
+   * `settle` is not called), else `unknown` for now, left open.
+   */
+  violation(v: OpenViolation): ViolationCause {
+    const key = keyOf(v.node, v.from, v.client);
+    const e = this.evicted.get(key);
+    if (e && explains(e, v)) {
+      this.evicted.delete(key);
+      return 'listFull';
+    }
+    const older = this.open.get(key);
+    if (older) this.close(key, older, 'unknown');
+    if (this.open.size >= this.opts.maxOpen) {
+      const oldest = this.oldestOpen();
+      if (oldest) {
+        this.close(keyOf(oldest.node, oldest.from, oldest.client), oldest, 'unknown');
+        this.droppedOpen++;
+      }
+    }
+    this.open.set(key, v);
+    this.queue.push(v);
+    return 'unknown';
+  }
+
+  /** An eviction of `client` from `endpoint`'s list on `node`, somewhere in (since, ts]. */
+  eviction(node: number, endpoint: string, client: number, since: number, ts: number): void {
+    const key = keyOf(node, endpoint, client);
+    const span = { since, ts };
+    const v = this.open.get(key);
+    if (v && explains(span, v)) {
+      this.reclassified++;
+      this.close(key, v, 'listFull');
+      return;
+    }
+    this.evicted.set(key, span);
+    if (this.evicted.size < this.evictedPruneAt) return;
+    for (const [k, s] of this.evicted) if (s.ts < ts - this.opts.keepEvictionsUs) this.evicted.delete(k);
+    this.evictedPruneAt = Math.max(1024, this.evicted.size * 2);
+  }
+
+  /** Settles `unknown` the open violations `horizonUs` or more before `now`. */
+  expire(now: number): void {
+    const before = now - this.opts.horizonUs;
+    // Called for every event: the common cases cost one comparison.
+    if (this.head >= this.queue.length || this.queue[this.head]!.ts > before) return;
+    for (let v = this.oldestOpen(); v && v.ts <= before; v = this.oldestOpen()) {
+      this.close(keyOf(v.node, v.from, v.client), v, 'unknown');
+    }
+  }
+
+  /** Bytes held, roughly: for memory reports. */
+  bytes(): number {
+    return (this.open.size + this.queue.length - this.head) * 120 + this.evicted.size * 100;
+  }
+
+  private close(key: string, v: OpenViolation, cause: ViolationCause): void {
+    this.open.delete(key);
+    this.settle(v, cause);
+  }
+
+  /** The oldest violation still open; drops queue entries already settled. */
+  private oldestOpen(): OpenViolation | undefined {
+    const q = this.queue;
+    while (this.head < q.length) {
+      const v = q[this.head]!;
+      if (this.open.get(keyOf(v.node, v.from, v.client)) === v) break;
+      this.head++;
+    }
+    if (this.head === q.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > q.length) {
+      this.queue = q.slice(this.head);
+      this.head = 0;
+    }
+    return this.queue[this.head];
+  }
+}
