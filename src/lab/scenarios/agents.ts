@@ -4,7 +4,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { EnvironmentError } from '../../cli/errors.js';
+import { infoMethod } from '../../agent/service-def.js';
+import type { AgentInfo } from '../../agent/wire.js';
 import type { Lab } from '../lab.js';
 
 /** The executable, from dist/src/lab/scenarios/ or src/lab/scenarios/. */
@@ -51,4 +54,13 @@ export async function startAgents(lab: Lab, started: (a: ChildProcess) => void, 
     out.push({ node, address: readFileSync(readyFile, 'utf8').trim(), child });
   }
   return out;
+}
+
+/** How many subscribers the agent serves now (its Info answer). */
+export function subscribersOf(address: string): Promise<number> {
+  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  return new Promise<number>((resolve, reject) => {
+    client.makeUnaryRequest(infoMethod.path, infoMethod.requestSerialize, infoMethod.responseDeserialize, {}, { deadline: Date.now() + 2000 },
+      (err, value?: AgentInfo) => (err || !value ? reject(new EnvironmentError(`failed to ask agent ${address} for its info: ${err?.message ?? 'empty answer'}`)) : resolve(value.subscribers)));
+  }).finally(() => client.close());
 }

@@ -9,7 +9,7 @@ import { EnvironmentError } from '../../cli/errors.js';
 import { labDown, labUp } from '../lab.js';
 import { reportFromAgents } from '../../report/from-file.js';
 import type { Report } from '../../report/types.js';
-import { exited, startAgents, stickyscopeBin, stopChild } from './agents.js';
+import { exited, startAgents, stickyscopeBin, stopChild, subscribersOf } from './agents.js';
 import type { Scenario, ScenarioContext } from './types.js';
 
 export interface RunScenarioOptions {
@@ -87,6 +87,8 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
       tui = spawn(process.execPath, [stickyscopeBin, 'tui', ...addresses.flatMap((a) => ['--agent', a])], { stdio: 'inherit' });
       tuiOpen = true;
       void exited(tui).then(() => { tuiOpen = false; stop.abort(); });
+      // The agents replay nothing: traffic waits until the TUI (beside the report) subscribed.
+      await waitFor(async () => (await Promise.all(addresses.map(subscribersOf))).every((n) => n >= 2), AGENTS_UP_MS, stop.signal);
     }
     const evidence = await scenario.traffic(ctx);
     if (interrupted()) { reportStop.abort(); return null; }
@@ -110,6 +112,15 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
       say(`scenario ${scenario.name}: removing the lab '${opts.prefix}'`);
       await labDown(opts.prefix);
     }
+  }
+}
+
+/** Polls `cond` until it holds, `timeoutMs` passes or `signal` fires. */
+async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!signal.aborted && !(await cond())) {
+    if (Date.now() > end) throw new EnvironmentError(`failed to see the TUI subscribe to the agents within ${timeoutMs / 1000} s`);
+    await sleep(100);
   }
 }
 
