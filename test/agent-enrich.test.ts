@@ -46,15 +46,31 @@ test('catalog at start and on change; flows named by cluster IP and by NodePort'
   const names = got.filter((e): e is DnatEvent => e.type === 'dnat').map((e) => e.serviceName ?? null);
   assert.deepEqual(names, ['lab/web:http', 'lab/dns:dns', 'lab/web:http', null, 'from/k8s:http']);
 
+  // The NodePort flow taught the catalog a node address: an entry for it, sent before the flow.
+  assert.equal(catalogs().length, 2);
+  const learned = catalogs()[1]!;
+  assert.ok(got.indexOf(learned) < got.findIndex((e) => e.type === 'dnat' && e.service === '10.50.0.1:30080'));
+  assert.equal(learned.ts, dnat(3, 'n1').ts, 'timed as the flow that taught it');
+  const np = learned.services.find((s) => s.service === '10.50.0.1:30080/tcp');
+  assert.deepEqual(np && { ...np, endpoints: [...np.endpoints].sort() }, {
+    service: '10.50.0.1:30080/tcp', name: 'lab/web:http', affinity: { mode: 'ClientIP', timeoutSeconds: 10800, source: 'rules' },
+    endpoints: ['10.1.1.2:8080', '10.1.2.2:8080', '10.1.3.2:8080'],
+  });
+  assert.equal(learned.services.length, 6);
+  // Another flow to that address, or one at a port no NodePort uses, teaches nothing.
+  probe.emitEvents([dnat(6, 'n1', { service: '10.50.0.1:30080' }), dnat(7, 'n1', { service: '10.50.0.1:30081' })]);
+  await until(() => got.filter((e) => e.type === 'dnat').length === 7, 'two more flows');
+  assert.deepEqual(got.filter((e): e is DnatEvent => e.type === 'dnat').slice(5).map((e) => e.serviceName ?? null), ['lab/web:http', null]);
+
   // Re-reads with only the timestamp changed do not repeat the catalog.
   const before = reads;
   await until(() => reads >= before + 4, 'a few re-reads');
-  assert.equal(catalogs().length, 1);
+  assert.equal(catalogs().length, 2);
 
   rules = current.split('\n').filter((l) => !l.includes('lab/stun')).join('\n');
-  await until(() => catalogs().length === 2, 'a catalog after the rules changed');
-  assert.ok(!catalogs()[1]!.services.some((s) => s.service === '10.96.7.7:3478/udp'));
-  assert.equal(catalogs()[1]!.services.length, 4);
+  await until(() => catalogs().length === 3, 'a catalog after the rules changed');
+  assert.ok(!catalogs()[2]!.services.some((s) => s.service === '10.96.7.7:3478/udp'));
+  assert.equal(catalogs()[2]!.services.length, 5, 'the learned NodePort entry stays');
 });
 
 test('unreadable rules: a warning, an empty catalog, and the agent still serves', async (t) => {

@@ -44,7 +44,11 @@ test('seed: GKE php-apache-svc, 4 endpoints, 10800 s, NodePort through KUBE-XLB'
   assert.deepEqual(sorted(s.endpoints), ['10.28.6.5:80', '10.28.7.6:80', '10.28.8.5:80', '10.28.8.6:80']);
   assert.equal(c.lists.size, 4);
   assert.deepEqual(c.lists.get('KUBE-SEP-SGFKGWTTGOP4QXUH'), { endpoint: '10.28.8.5:80', service: '10.31.240.99:80/tcp', timeoutSeconds: 10800 });
-  assert.deepEqual(Object.fromEntries(c.nodePorts), { '31332/tcp': 'default/php-apache-svc:http' });
+  assert.deepEqual(Object.fromEntries(c.nodePorts), {
+    '31332/tcp': { name: 'default/php-apache-svc:http', affinity: { mode: 'ClientIP', timeoutSeconds: 10800, source: 'rules' }, endpoints: c.nodePorts.get('31332/tcp')!.endpoints },
+  });
+  // KUBE-XLB (externalTrafficPolicy Local): the node-local endpoints only.
+  assert.deepEqual(sorted(c.nodePorts.get('31332/tcp')!.endpoints), ['10.28.8.5:80', '10.28.8.6:80']);
 });
 
 test('current kube-proxy: hashed names, KUBE-EXT/KUBE-SVL, port names, normalised recent options', () => {
@@ -73,7 +77,9 @@ test('current kube-proxy: hashed names, KUBE-EXT/KUBE-SVL, port names, normalise
   assert.deepEqual(stun.affinity, { mode: 'ClientIP', timeoutSeconds: 60, source: 'rules' });
   assert.deepEqual(stun.endpoints, ['10.1.3.9:3478']);
 
-  assert.deepEqual(Object.fromEntries(c.nodePorts), { '30080/tcp': 'lab/web:http' });
+  assert.deepEqual(Object.fromEntries([...c.nodePorts].map(([k, v]) => [k, { ...v, endpoints: sorted(v.endpoints) }])), {
+    '30080/tcp': { name: 'lab/web:http', affinity: { mode: 'ClientIP', timeoutSeconds: 10800, source: 'rules' }, endpoints: ['10.1.1.2:8080', '10.1.2.2:8080', '10.1.3.2:8080'] },
+  });
   assert.deepEqual(c.lists.get('KUBE-SEP-7HBN3VZ2VNL3F6XO'), { endpoint: '10.1.2.2:8080', service: '10.96.0.10:80/tcp', timeoutSeconds: 10800 });
   assert.deepEqual(c.lists.get('KUBE-SEP-WJBR3SJ4QZCHAO5D'), { endpoint: '10.1.3.9:3478', service: '10.96.7.7:3478/udp', timeoutSeconds: 60 });
   assert.equal(c.lists.size, 4);

@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { StickyEvent } from '../probe/event.js';
 import { Enricher } from './enrich.js';
+import { NodePortCatalog } from './node-ports.js';
 import { RulesWatcher, iptablesSave, type RulesReader } from './rules-watch.js';
 import { getServer, type AgentServer, type EventSource } from './server.js';
 import { EvictionWatcher } from './xt-recent.js';
@@ -52,7 +53,8 @@ function every(ms: number, task: () => Promise<void>, onError: (err: Error) => v
 
 export async function startAgent(probe: EventSource, opts: AgentOptions): Promise<RunningAgent> {
   const hub = new EventEmitter();
-  const enricher = new Enricher();
+  const nodePorts = new NodePortCatalog();
+  const enricher = new Enricher(nodePorts);
   const now = () => Date.now() * 1000;
   let lastWarning = '';
   const warn = (err: Error) => {
@@ -62,16 +64,24 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
   };
 
   const server = getServer(hub, { node: opts.node, attachPoints: opts.attachPoints, maxBuffered: opts.maxBuffered });
+  const publish = (ts: number) => {
+    const services = nodePorts.services();
+    enricher.setServices(services);
+    hub.emit('events', [{ type: 'catalog', ts, node: opts.node, services }]);
+  };
   const rules = new RulesWatcher(opts.readRules ?? iptablesSave(opts.netns), (catalog) => {
-    enricher.setCatalog(catalog);
-    hub.emit('events', [{ type: 'catalog', ts: now(), node: opts.node, services: catalog.services }]);
+    nodePorts.setRules(catalog);
+    publish(now());
   });
   // The first catalog goes out before any flow, so every flow can be named.
   await rules.poll().catch(warn);
   if (!rules.current) hub.emit('events', [{ type: 'catalog', ts: now(), node: opts.node, services: [] }]);
 
   const onProbe = (events: StickyEvent[]) => {
-    enricher.enrich(events);
+    const learnedAt = enricher.enrich(events);
+    // A flow through a NodePort at a node address not seen before: the catalog entry for
+    // it goes out first, timed as that flow, so the flow is judged by it.
+    if (!Number.isNaN(learnedAt)) hub.emit('events', [{ type: 'catalog', ts: learnedAt, node: opts.node, services: nodePorts.services() }]);
     hub.emit('events', events);
   };
   probe.on('events', onProbe);

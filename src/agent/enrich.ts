@@ -1,8 +1,8 @@
 // Names what the probe saw with what the node's rules say: the Service name on flows
-// to a known Service address (or NodePort), and the pod behind the backend where a
-// catalog knows pods.
-import type { StickyEvent } from '../probe/event.js';
-import type { NatCatalog } from './rules-parse.js';
+// to a known Service address (or a NodePort at one of the node's addresses), and the
+// pod behind the backend where a catalog knows pods.
+import type { ServiceInfo, StickyEvent } from '../probe/event.js';
+import type { NodePortCatalog } from './node-ports.js';
 
 interface Known {
   name: string | null;
@@ -11,29 +11,36 @@ interface Known {
 
 export class Enricher {
   private byService = new Map<string, Known>();
-  private nodePorts = new Map<string, string>();
 
-  setCatalog(c: NatCatalog): void {
-    this.byService = new Map(c.services.map((s) => [s.service, { name: s.name, pods: s.pods }]));
-    this.nodePorts = c.nodePorts;
+  constructor(private readonly nodePorts: NodePortCatalog) {}
+
+  /** The services flows are named by: the node's catalog. */
+  setServices(services: readonly ServiceInfo[]): void {
+    this.byService = new Map(services.map((s) => [s.service, { name: s.name, pods: s.pods }]));
   }
 
-  /** Fills serviceName/backendPod in place, where known and not already set. */
-  enrich(events: StickyEvent[]): void {
-    if (this.byService.size === 0 && this.nodePorts.size === 0) return;
+  /**
+   * Fills serviceName/backendPod in place, where known and not already set. Returns the
+   * time of the first flow that taught the NodePort catalog a node address (the catalog
+   * changed: the caller sends it before these events), NaN when none did.
+   */
+  enrich(events: StickyEvent[]): number {
+    let learnedAt = NaN;
     for (const e of events) {
       if (e.type !== 'dnat' && e.type !== 'snat' && e.type !== 'insert') continue;
-      const known = this.byService.get(`${e.service}/${e.proto}`);
-      if (known) {
-        if (known.name !== null) e.serviceName ??= known.name;
-        const pod = known.pods?.[e.backend];
-        if (pod !== undefined) e.backendPod ??= pod;
-        continue;
+      const key = `${e.service}/${e.proto}`;
+      let known = this.byService.get(key);
+      // Only a translated flow can have come through a NodePort (an insert may be any connection).
+      if (!known && e.type === 'dnat' && this.nodePorts.learn(e.service, e.proto)) {
+        this.setServices(this.nodePorts.services());
+        known = this.byService.get(key);
+        if (Number.isNaN(learnedAt)) learnedAt = e.ts;
       }
-      // An insert may be any connection at all; only a translated one can have come through a NodePort.
-      if (e.type === 'insert' || e.serviceName !== undefined || this.nodePorts.size === 0) continue;
-      const name = this.nodePorts.get(`${e.service.slice(e.service.lastIndexOf(':') + 1)}/${e.proto}`);
-      if (name !== undefined) e.serviceName = name;
+      if (!known) continue;
+      if (known.name !== null) e.serviceName ??= known.name;
+      const pod = known.pods?.[e.backend];
+      if (pod !== undefined) e.backendPod ??= pod;
     }
+    return learnedAt;
   }
 }

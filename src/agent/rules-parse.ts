@@ -19,12 +19,21 @@ export interface RecentList {
   timeoutSeconds: number | null;
 }
 
+/** What a NodePort leads to, on whichever of the node's own addresses it is reached. */
+export interface NodePortInfo {
+  /** The Service name the rules' comments give. */
+  name: string;
+  affinity: ServiceInfo['affinity'];
+  /** Every endpoint its chains reach (node-local and cluster-wide, as for a load-balancer address). */
+  endpoints: string[];
+}
+
 export interface NatCatalog {
   services: ServiceInfo[];
   /** By list name (KUBE-SEP-...). */
   lists: Map<string, RecentList>;
-  /** NodePorts ("31332/tcp") to the Service name their comment gives. */
-  nodePorts: Map<string, string>;
+  /** By NodePort ("31332/tcp"). */
+  nodePorts: Map<string, NodePortInfo>;
 }
 
 const protos = new Set<Proto>(['tcp', 'udp', 'sctp']);
@@ -169,13 +178,17 @@ export function parseNatCatalog(text: string): NatCatalog {
     lists.set(name, { endpoint: dest, service: serviceOfChain.get(r.chain) ?? null, timeoutSeconds: checkSeconds.get(name) ?? null });
   }
 
-  const nodePorts = new Map<string, string>();
+  const nodePorts = new Map<string, NodePortInfo>();
   for (const r of byChain.get('KUBE-NODEPORTS') ?? []) {
     const proto = opt(r, '-p');
     const port = opt(r, '--dport');
     const next = target(r);
-    const name = nameIn(opt(r, '--comment')) ?? (next && byChain.has(next) ? walk(next, byChain).name : null);
-    if (proto && port && name && !next?.startsWith('KUBE-MARK-')) nodePorts.set(`${port}/${proto}`, name);
+    if (!proto || !port || !next || next.startsWith('KUBE-MARK-') || !byChain.has(next)) continue;
+    const reach = walk(next, byChain);
+    const name = nameIn(opt(r, '--comment')) ?? reach.name;
+    if (!name) continue;
+    const t = reach.timeoutSeconds;
+    nodePorts.set(`${port}/${proto}`, { name, affinity: { mode: t !== null ? 'ClientIP' : 'None', timeoutSeconds: t, source: 'rules' }, endpoints: reach.endpoints });
   }
 
   return { services: [...services.values()].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0)), lists, nodePorts };

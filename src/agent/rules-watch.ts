@@ -31,7 +31,7 @@ export class RulesWatcher {
     private readonly onChange: (catalog: NatCatalog) => void,
   ) {}
 
-  /** Reads the rules once; calls onChange the first time and whenever the Services differ. */
+  /** Reads the rules once; calls onChange the first time and whenever the Services (or NodePorts) differ. */
   async poll(): Promise<void> {
     // iptables-save stamps its output with the time: compare the rules only.
     const text = (await this.read())
@@ -41,7 +41,7 @@ export class RulesWatcher {
     if (text === this.lastText) return;
     this.lastText = text;
     const catalog = parseNatCatalog(text);
-    const services = JSON.stringify(catalog.services);
+    const services = JSON.stringify([catalog.services, [...catalog.nodePorts]]);
     const first = this.current === null;
     this.current = catalog;
     if (!first && services === this.lastServices) return;
