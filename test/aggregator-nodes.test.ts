@@ -32,6 +32,33 @@ test('node-local divergence: a client whose last backend differs between nodes',
   assert.deepEqual(svc.clients.find((c) => c.client === '10.0.0.1')!.nodes, ['n1', 'n2']);
 });
 
+test('node-local divergence by Service name: one Service reached at each node\'s NodePort address', () => {
+  const [P1, P2, P3] = ['10.1.1.2:8080', '10.1.2.2:8080', '10.1.3.2:8080'];
+  const info = (service: string, name: string | null, endpoints: string[]) => ({ service, name, affinity: { mode: 'None' as const, timeoutSeconds: null, source: 'rules' as const }, endpoints });
+  const flow = (ts: number, client: string, service: string, backend: string, node: string): DnatEvent =>
+    ({ type: 'dnat', ts, node, proto: 'tcp', client, service, backend, hook: 'prerouting', ctId: String(ts) });
+  const state = createState();
+  applyEvents(state, [
+    { type: 'catalog', ts: T0, node: 'n1', services: [info('10.96.0.13:80/tcp', 'lab/edge:http', [P1, P2, P3]), info('10.3.0.1:30080/tcp', 'lab/edge:http', [P1])] },
+    { type: 'catalog', ts: T0, node: 'n2', services: [info('10.96.0.13:80/tcp', 'lab/edge:http', [P1, P2, P3]), info('10.3.0.2:30080/tcp', 'lab/edge:http', [P2])] },
+    flow(T0 + 1, '10.2.1.2:1000', '10.3.0.1:30080', P1, 'n1'), flow(T0 + 2, '10.2.1.2:1001', '10.3.0.2:30080', P2, 'n2'), // diverges across the two NodePorts
+    flow(T0 + 3, '10.2.2.2:1000', '10.3.0.1:30080', P1, 'n1'), flow(T0 + 4, '10.2.2.2:1001', '10.96.0.13:80', P1, 'n2'), // NodePort on n1, cluster IP on n2: same pod
+    flow(T0 + 5, '10.2.3.2:1000', '10.3.0.1:30080', P1, 'n1'), flow(T0 + 6, '10.2.3.2:1001', '10.96.0.13:80', P3, 'n1'), // one node: its latest pick counts
+    flow(T0 + 7, '10.2.3.2:1002', '10.96.0.13:80', P3, 'n2'),
+    // Unnamed addresses stay apart.
+    flow(T0 + 8, '10.2.4.2:1000', '10.50.0.1:80', P1, 'n1'), flow(T0 + 9, '10.2.4.2:1001', '10.50.0.2:80', P2, 'n2'),
+  ]);
+  for (const scope of ['window', 'cumulative'] as const) {
+    const by = Object.fromEntries(buildReport(state, { scope }).services.map((s) => [s.service, s.nodeDivergence]));
+    const across = { client: '10.2.1.2', backends: { n1: P1, n2: P2 }, via: { n1: '10.3.0.1:30080/tcp', n2: '10.3.0.2:30080/tcp' } };
+    assert.deepEqual(by['10.3.0.1:30080/tcp'], { clients: 1, examples: [across] }, `${scope}: listed under node 1's address`);
+    assert.deepEqual(by['10.3.0.2:30080/tcp'], { clients: 1, examples: [across] }, `${scope}: and under node 2's`);
+    assert.deepEqual(by['10.96.0.13:80/tcp'], { clients: 0, examples: [] }, `${scope}: 10.2.2.2 got one pod, 10.2.3.2's latest picks agree`);
+    assert.deepEqual(by['10.50.0.1:80/tcp'], { clients: 0, examples: [] });
+    assert.deepEqual(by['10.50.0.2:80/tcp'], { clients: 0, examples: [] });
+  }
+});
+
 test('node down/up gives missing spans; lost events count in window and cumulatively', () => {
   const state = createState({ windowSeconds: 60 });
   const ev: StickyEvent[] = [

@@ -3,6 +3,7 @@
 import { isoMicros, type ServiceInfo } from '../probe/event.js';
 import { compareAddr } from '../aggregator/addresses.js';
 import { cumulativeClients, windowClients, type ClientAgg } from '../aggregator/client-scan.js';
+import { nodeDivergence, type Divergence } from '../aggregator/divergence.js';
 import type { ServiceRec } from '../aggregator/services.js';
 import type { AggregatorState } from '../aggregator/state.js';
 import { spreadOf } from '../aggregator/stats.js';
@@ -19,9 +20,10 @@ export function buildReport(state: AggregatorState, opts: { scope: Scope }): Rep
   const end = empty ? 0 : state.lastTs;
   const start = empty ? 0 : windowed ? Math.max(state.firstTs, state.windowStart()) : state.firstTs;
   const clients = windowed ? windowClients(state) : cumulativeClients(state);
+  const divergence = nodeDivergence(state, opts.scope, DIVERGENCE_EXAMPLES);
   const services = [...state.services.list]
     .sort((a, b) => compareAddr(a.key, b.key))
-    .map((svc) => serviceReport(state, svc, windowed ? svc.win : svc.cum, clients.get(svc.id) ?? new Map(), windowed ? start : -Infinity));
+    .map((svc) => serviceReport(state, svc, windowed ? svc.win : svc.cum, clients.get(svc.id) ?? new Map(), windowed ? start : -Infinity, divergence.get(svc.id)));
   let lost = state.lostTotal;
   if (windowed) lost = state.lostRecent.reduce((n, l) => (l.ts >= start ? n + l.count : n), 0);
   return {
@@ -53,7 +55,7 @@ function missingSpans(state: AggregatorState, start: number, end: number): Missi
   return spans.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
 }
 
-function serviceReport(state: AggregatorState, svc: ServiceRec, t: Tally, clients: Map<number, ClientAgg>, since: number): ServiceReport {
+function serviceReport(state: AggregatorState, svc: ServiceRec, t: Tally, clients: Map<number, ClientAgg>, since: number, divergence: Divergence | undefined): ServiceReport {
   const names = svc.backendNames;
   const listed = svc.currentEndpoints();
   const shown = names.map((_, b) => b).filter((b) => listed.has(b) || t.countOf(b) > 0);
@@ -89,7 +91,7 @@ function serviceReport(state: AggregatorState, svc: ServiceRec, t: Tally, client
       violationCauses: { listFull: t.listFull, unknown: t.unknown },
       expiredMoved: t.expiredMoved,
     },
-    nodeDivergence: divergence(state, svc, clients),
+    nodeDivergence: divergence ?? { clients: 0, examples: [] },
     clients: clientRows(state, svc, clients),
   };
   if (svc.key.endsWith('/udp')) report.udpContinuity = udpCounts(state, svc, since);
@@ -116,22 +118,6 @@ function clientRows(state: AggregatorState, svc: ServiceRec, clients: Map<number
       nodes: [...a.lastByNode.keys()].map((n) => state.nodes[n]!).sort(),
     };
   });
-}
-
-function divergence(state: AggregatorState, svc: ServiceRec, clients: Map<number, ClientAgg>): ServiceReport['nodeDivergence'] {
-  let count = 0;
-  const examples: ServiceReport['nodeDivergence']['examples'] = [];
-  for (const key of sortedClientKeys(state, clients)) {
-    const byNode = clients.get(key)!.lastByNode;
-    if (new Set(byNode.values()).size < 2) continue;
-    count++;
-    if (examples.length >= DIVERGENCE_EXAMPLES) continue;
-    const backends: Record<string, string> = {};
-    const nodes = [...byNode.keys()].sort((x, y) => (state.nodes[x]! < state.nodes[y]! ? -1 : 1));
-    for (const n of nodes) backends[state.nodes[n]!] = svc.backendNames[byNode.get(n)!]!;
-    examples.push({ client: state.clients.name(key), backends });
-  }
-  return { clients: count, examples };
 }
 
 function udpCounts(state: AggregatorState, svc: ServiceRec, since: number): NonNullable<ServiceReport['udpContinuity']> {

@@ -38,7 +38,7 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
   if (s.nodeDivergence.clients > 0) {
     out.push(`Clients whose backend differs between nodes: ${s.nodeDivergence.clients}`, '');
     out.push(table(['Client', 'Backend by node'], s.nodeDivergence.examples.map((e) =>
-      [e.client, Object.entries(e.backends).map(([n, b]) => `${n}: ${b}`).join(', ')])));
+      [e.client, Object.entries(e.backends).map(([n, b]) => `${n}: ${b}${e.via ? ` via ${e.via[n]}` : ''}`).join(', ')])));
   }
   if (s.udpContinuity) {
     const u = s.udpContinuity;

@@ -1,0 +1,96 @@
+// Node-local affinity divergence: the same client reaching the same Service through
+// different nodes gets independent picks (affinity tables are per node). A Service is
+// reached at several addresses (its cluster IP; a NodePort at each node's own address),
+// so a client's selections are grouped by Service name where known, else by address:
+// `lab/edge:http` reached through node 0's and node 1's NodePort is one Service.
+//
+// How a report lists it: under each address the client selected through, with the
+// backend of its latest selection on each node; when those selections went to different
+// addresses, `via` names the address used on each node. A client diverging across two
+// NodePort addresses is thus counted under both addresses, once under each.
+import { compareAddr } from './addresses.js';
+import type { AggregatorState } from './state.js';
+
+export interface DivergenceExample {
+  client: string;
+  /** Backend of the client's latest selection on each node, by node name. */
+  backends: Record<string, string>;
+  /** Address ("ip:port/proto") of those selections by node, when they differ. */
+  via?: Record<string, string>;
+}
+
+export interface Divergence {
+  clients: number;
+  examples: DivergenceExample[];
+}
+
+interface Latest {
+  ts: number;
+  svc: number;
+  backend: string;
+}
+
+interface ClientInGroup {
+  byNode: Map<number, Latest>;
+  /** Services of the group the client selected through. */
+  services: Set<number>;
+}
+
+/** Divergence per service id, over the window's selections or over everything kept. */
+export function nodeDivergence(state: AggregatorState, scope: 'window' | 'cumulative', maxExamples: number): Map<number, Divergence> {
+  const list = state.services.list;
+  const groupOf = list.map((svc) => {
+    const name = svc.latest?.info.name;
+    return name ? `${name}/${svc.key.slice(svc.key.lastIndexOf('/') + 1)}` : svc.key;
+  });
+  const groups = new Map<string, Map<number, ClientInGroup>>();
+  const see = (node: number, svc: number, client: number, backend: number, ts: number) => {
+    const g = groupOf[svc]!;
+    let clients = groups.get(g);
+    if (!clients) groups.set(g, (clients = new Map()));
+    let c = clients.get(client);
+    if (!c) clients.set(client, (c = { byNode: new Map(), services: new Set() }));
+    c.services.add(svc);
+    const prev = c.byNode.get(node);
+    if (!prev || ts >= prev.ts) c.byNode.set(node, { ts, svc, backend: list[svc]!.backendNames[backend]! });
+  };
+  if (scope === 'window') {
+    const r = state.ring;
+    for (let i = 0; i < r.length; i++) {
+      const j = r.at(i);
+      see(r.node[j]!, r.svc[j]!, r.client[j]!, r.backend[j]!, r.ts[j]!);
+    }
+  } else {
+    const p = state.pairs;
+    for (const i of p.all()) see(p.node[i]!, p.svc[i]!, p.client[i]!, p.lastBackend[i]!, p.lastTs[i]!);
+  }
+
+  const out = new Map<number, Divergence>();
+  const nodeName = (n: number) => state.nodes[n]!;
+  for (const clients of groups.values()) {
+    for (const key of sortedClients(state, [...clients.keys()])) {
+      const c = clients.get(key)!;
+      const latest = [...c.byNode].sort(([a], [b]) => (nodeName(a) < nodeName(b) ? -1 : 1));
+      if (new Set(latest.map(([, l]) => l.backend)).size < 2) continue;
+      const example: DivergenceExample = { client: state.clients.name(key), backends: {} };
+      for (const [n, l] of latest) example.backends[nodeName(n)] = l.backend;
+      if (new Set(latest.map(([, l]) => l.svc)).size > 1) {
+        example.via = {};
+        for (const [n, l] of latest) example.via[nodeName(n)] = list[l.svc]!.key;
+      }
+      for (const svc of c.services) {
+        let d = out.get(svc);
+        if (!d) out.set(svc, (d = { clients: 0, examples: [] }));
+        d.clients++;
+        if (d.examples.length < maxExamples) d.examples.push(example);
+      }
+    }
+  }
+  return out;
+}
+
+/** Client keys in address order (keys below 2^32 are IPv4 addresses as numbers). */
+function sortedClients(state: AggregatorState, keys: number[]): number[] {
+  const TWO32 = 4294967296;
+  return keys.sort((a, b) => (a < TWO32 && b < TWO32 ? a - b : compareAddr(state.clients.name(a), state.clients.name(b))));
+}
