@@ -56,11 +56,11 @@ export async function startAgents(lab: Lab, started: (a: ChildProcess) => void, 
   return out;
 }
 
-/** How many subscribers the agent serves now (its Info answer). */
-export function subscribersOf(address: string): Promise<number> {
+/** The agent's Info answer: subscribers, services in its catalog, ... */
+export function agentInfo(address: string): Promise<AgentInfo> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
-  return new Promise<number>((resolve, reject) => {
+  return new Promise<AgentInfo>((resolve, reject) => {
     client.makeUnaryRequest(infoMethod.path, infoMethod.requestSerialize, infoMethod.responseDeserialize, {}, { deadline: Date.now() + 2000 },
-      (err, value?: AgentInfo) => (err || !value ? reject(new EnvironmentError(`failed to ask agent ${address} for its info: ${err?.message ?? 'empty answer'}`)) : resolve(value.subscribers)));
+      (err, value?: AgentInfo) => (err || !value ? reject(new EnvironmentError(`failed to ask agent ${address} for its info: ${err?.message ?? 'empty answer'}`)) : resolve(value)));
   }).finally(() => client.close());
 }

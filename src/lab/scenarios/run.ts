@@ -9,7 +9,7 @@ import { EnvironmentError } from '../../cli/errors.js';
 import { labDown, labUp } from '../lab.js';
 import { reportFromAgents } from '../../report/from-file.js';
 import type { Report } from '../../report/types.js';
-import { exited, startAgents, stickyscopeBin, stopChild, subscribersOf } from './agents.js';
+import { agentInfo, exited, startAgents, stickyscopeBin, stopChild } from './agents.js';
 import type { Scenario, ScenarioContext } from './types.js';
 
 export interface RunScenarioOptions {
@@ -39,6 +39,8 @@ export interface ScenarioRun<E> {
 /** Time for the last events to travel probe -> agent -> merge before the report is taken. */
 const SETTLE_MS = 1500;
 const AGENTS_UP_MS = 15_000;
+/** Two polls of the agent's xt_recent watcher (every 250 ms). */
+const LIST_WATCH_MS = 600;
 
 /** Null when interrupted (Ctrl-C) before the report. */
 export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOptions): Promise<ScenarioRun<E> | null> {
@@ -82,13 +84,17 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
       throw err;
     }
 
+    // Affinity timeouts and xt_recent lists come from the rules: traffic waits for each agent's catalog,
+    // and a little longer for its list watcher's first read (entries it finds there have no known age).
+    await waitFor(async () => (await Promise.all(addresses.map(agentInfo))).every((i) => i.services > 0), AGENTS_UP_MS, stop.signal, 'a catalog from every agent');
+    await sleep(LIST_WATCH_MS, undefined, { signal: stop.signal }).catch(() => {});
     out(wrap(scenario.lookAt(lab)));
     if (opts.tui) {
       tui = spawn(process.execPath, [stickyscopeBin, 'tui', ...addresses.flatMap((a) => ['--agent', a])], { stdio: 'inherit' });
       tuiOpen = true;
       void exited(tui).then(() => { tuiOpen = false; stop.abort(); });
       // The agents replay nothing: traffic waits until the TUI (beside the report) subscribed.
-      await waitFor(async () => (await Promise.all(addresses.map(subscribersOf))).every((n) => n >= 2), AGENTS_UP_MS, stop.signal);
+      await waitFor(async () => (await Promise.all(addresses.map(agentInfo))).every((i) => i.subscribers >= 2), AGENTS_UP_MS, stop.signal, 'the TUI to subscribe to the agents');
     }
     const evidence = await scenario.traffic(ctx);
     if (interrupted()) { reportStop.abort(); return null; }
@@ -116,10 +122,10 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
 }
 
 /** Polls `cond` until it holds, `timeoutMs` passes or `signal` fires. */
-async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, signal: AbortSignal): Promise<void> {
+async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, signal: AbortSignal, what: string): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!signal.aborted && !(await cond())) {
-    if (Date.now() > end) throw new EnvironmentError(`failed to see the TUI subscribe to the agents within ${timeoutMs / 1000} s`);
+    if (Date.now() > end) throw new EnvironmentError(`failed to see ${what} within ${timeoutMs / 1000} s`);
     await sleep(100);
   }
 }
