@@ -122,11 +122,6 @@ export class ViolationCauses {
     }
   }
 
-  /** Bytes held, roughly: for memory reports. */
-  bytes(): number {
-    return (this.open.size + this.queue.length - this.head) * 120 + this.evicted.size * 100;
-  }
-
   private close(key: string, v: OpenViolation, cause: ViolationCause): void {
     this.open.delete(key);
     this.settle(v, cause);
