@@ -1,18 +1,20 @@
 // `npm run bench`: datapath overhead, capture, pipeline throughput and memory, all
 // measured in one run on a lab built for it, printed as one table with each target.
-// Needs root (namespaces, BPF) and `npm run build`. Cleans up on exit, failure, Ctrl-C.
+// Needs root (namespaces, BPF) and `npm run build`. Cleans up on exit, on failure, and
+// on SIGINT/SIGTERM at any point (a second one exits at once, leaving what is left).
 //   node dist/scripts/bench.js [--quick]
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runPrefix } from '../src/cli/run-prefix.js';
+import { shutdownSignal } from '../src/cli/command.js';
 import { benchLabUp } from './bench/bench-lab.js';
 import { MODES, measureOverhead } from './bench/overhead.js';
 import { measureCapture } from './bench/capture.js';
 import { measurePipeline } from './bench/pipeline.js';
 import { measureFile, measureMemory } from './bench/offline.js';
-import { abortAll, Aborted, cleanupAll, onCleanup } from './bench/procs.js';
+import { Aborted, cleanupAll, interrupt, interrupted, interruptWhenOrphaned, onCleanup } from './bench/procs.js';
 import { renderTable } from './bench/table.js';
 import { buildRows } from './bench/rows.js';
 
@@ -26,6 +28,9 @@ const plan = {
   memoryPairs: [10_000, 100_000, 1_000_000],
 };
 
+/** How long an interrupted run gets to unwind by itself (its children are gone by then) before clean-up goes ahead anyway. */
+const UNWIND_MS = 10_000;
+
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 async function main(): Promise<number> {
@@ -36,7 +41,9 @@ async function main(): Promise<number> {
   const started = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'stickyscope-bench-'));
   onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-  const b = await benchLabUp(runPrefix('bench'));
+  const prefix = runPrefix('bench');
+  log(`building lab ${prefix}; temporary files in ${dir}`);
+  const b = await benchLabUp(prefix, interrupted);
   log(`lab ${b.lab.prefix}: ${b.clients.length} client namespaces flooding ${b.service.udp}/udp and ${b.service.tcp}/tcp`);
   const recordFiles: string[] = [];
   const overhead = await measureOverhead(b, { ...plan.overhead, dir, recordFiles }, log);
@@ -54,13 +61,43 @@ async function main(): Promise<number> {
   return 0;
 }
 
-process.on('SIGINT', abortAll);
-process.on('SIGTERM', abortAll);
-try {
-  process.exitCode = await main();
-} catch (err) {
-  process.stderr.write(err instanceof Aborted ? 'bench: interrupted; cleaning up\n' : `bench: ${(err as Error).message}\n`);
-  process.exitCode = err instanceof Aborted ? 130 : 1;
-} finally {
-  for (const p of await cleanupAll()) process.stderr.write(`bench: clean-up: ${p}\n`);
+/** Rejects with the interruption once `work` has settled or had UNWIND_MS to, whichever is first. */
+function unwound(work: Promise<unknown>): Promise<never> {
+  return new Promise((_, reject) => {
+    interrupted.addEventListener('abort', () => {
+      const timer = setTimeout(() => reject(interrupted.reason), UNWIND_MS);
+      work.catch(() => {}).finally(() => {
+        clearTimeout(timer);
+        reject(interrupted.reason);
+      });
+    }, { once: true });
+  });
 }
+
+/** 128 + the signal's number, as a shell reports a process killed by it; 1 for any other interruption. */
+function exitCodeOf(why: string): number {
+  const sig = /SIG[A-Z]+/.exec(why)?.[0] as keyof typeof constants.signals | undefined;
+  return sig && constants.signals[sig] ? 128 + constants.signals[sig] : 1;
+}
+
+// Registered before anything is made, so no signal finds the lab up and nobody to take it down.
+const shutdown = shutdownSignal();
+shutdown.addEventListener('abort', () => interrupt((shutdown.reason as Error).message));
+interruptWhenOrphaned();
+interrupted.addEventListener('abort', () => {
+  log(`${(interrupted.reason as Aborted).message}: stopping its processes, taking the lab down, restoring nf_conntrack_max (a second signal exits at once, leaving them)`);
+});
+
+const work = main();
+try {
+  process.exitCode = await Promise.race([work, unwound(work)]);
+} catch (err) {
+  // Once interrupted, whatever failed did so because its processes were stopped: the line above says it all.
+  if (!interrupted.aborted) {
+    log((err as Error).message);
+    process.exitCode = 1;
+  }
+} finally {
+  for (const p of await cleanupAll()) log(`clean-up: ${p}`);
+}
+if (interrupted.aborted) process.exitCode = exitCodeOf((interrupted.reason as Aborted).why);

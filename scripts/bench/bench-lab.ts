@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { defaultConfig, labDown, labUp, type Lab, type LabServiceSpec } from '../../src/lab/lab.js';
 import { run, runRaw } from '../../src/lab/exec.js';
-import { onCleanup } from './procs.js';
+import { checkAborted, onCleanup } from './procs.js';
 
 export type BenchProto = 'udp' | 'tcp';
 
@@ -53,13 +53,15 @@ function dropRules(svcs: LabServiceSpec[]): string {
   ].join('\n') + '\n';
 }
 
-export async function benchLabUp(prefix: string): Promise<BenchLab> {
+/** `signal` stops the build between steps; labUp then takes down what it made. */
+export async function benchLabUp(prefix: string, signal: AbortSignal): Promise<BenchLab> {
   const config = defaultConfig();
   config.clients = Math.max(2, availableParallelism());
   config.externalClients = 0;
   config.services = services();
   onCleanup(() => labDown(prefix));
-  const lab = await labUp({ prefix, config });
+  const lab = await labUp({ prefix, config, signal });
+  checkAborted();
   for (const b of lab.backends) await run('ip', ['netns', 'exec', b.netns, 'nft', '-f', '-'], dropRules(config.services));
   const settings: string[] = [];
   const oldMax = readFileSync(CONNTRACK_MAX, 'utf8').trim();

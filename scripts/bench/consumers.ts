@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { EnvironmentError } from '../../src/cli/errors.js';
 import { helperPath } from '../../src/probe/probe.js';
 import { RECORD_SIZE, RecordType, Off } from '../../src/probe/record-layout.js';
-import { stopChild, track } from './procs.js';
+import { checkAborted, hasExited, stopChild, track } from './procs.js';
 import type { BenchLab } from './bench-lab.js';
 import { Worker, type CpuSeconds } from './worker.js';
 
@@ -24,6 +24,7 @@ export async function settle(count: () => Promise<number>, target: number, quiet
   let since = Date.now();
   while (last < target && Date.now() < end) {
     await sleep(100);
+    checkAborted();
     const now = await count();
     if (now !== last) {
       last = now;
@@ -36,6 +37,7 @@ export async function settle(count: () => Promise<number>, target: number, quiet
 async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
+    checkAborted();
     if (Date.now() > end) throw new EnvironmentError(`failed to start ${what} within ${timeoutMs} ms`);
     await sleep(20);
   }
@@ -49,8 +51,8 @@ export async function startHelperToFile(b: BenchLab, file: string): Promise<Cons
   closeSync(fd);
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  await waitFor(() => statSync(file).size >= RECORD_SIZE || child.exitCode !== null, 'the probe helper');
-  if (child.exitCode !== null) throw new EnvironmentError(`failed to attach the probe helper: ${err.trim()}`);
+  await waitFor(() => statSync(file).size >= RECORD_SIZE || hasExited(child), 'the probe helper');
+  if (hasExited(child)) throw new EnvironmentError(`failed to attach the probe helper: ${err.trim()}`);
   return {
     async finish() {
       // The helper drains its ring buffer and writes the last records before it exits.
@@ -118,7 +120,8 @@ export async function startConntrackEvents(b: BenchLab, file: string): Promise<C
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-4000)));
   // It prints nothing once subscribed; give it time to bind its netlink socket.
   await sleep(400);
-  if (child.exitCode !== null) throw new EnvironmentError(`failed to start conntrack -E: ${err.trim()}`);
+  checkAborted();
+  if (hasExited(child)) throw new EnvironmentError(`failed to start conntrack -E: ${err.trim()}`);
   const lines = () => {
     const buf = readFileSync(file);
     let n = 0;

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EnvironmentError } from '../../src/cli/errors.js';
-import { exited, track } from './procs.js';
+import { checkAborted, exited, track } from './procs.js';
 import { SOURCES_PER_CLIENT, type BenchLab, type BenchProto } from './bench-lab.js';
 
 export const floodPath = fileURLToPath(new URL('../../../build/flood', import.meta.url));
@@ -31,6 +31,8 @@ export async function flood(b: BenchLab, proto: BenchProto, opts: { rate: number
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
     const code = await exited(child);
+    // An interrupted generator exits 0 with a partial count: not a measurement.
+    checkAborted();
     if (code !== 0) throw new EnvironmentError(`failed to run the load generator in ${c.netns}: exit ${code}: ${err.trim() || 'no output'}`);
     const r = JSON.parse(out) as { sent: number; seconds: number; next: number };
     nextFlow.set(c.netns, r.next);

@@ -1,25 +1,45 @@
 // Every process and clean-up step the bench makes, so that one call undoes them all:
-// at the end, on failure and on Ctrl-C. Processes are ended by the pid we spawned.
+// at the end, on failure and when interrupted. Processes are ended by the pid we spawned.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
 const children = new Set<ChildProcess>();
 const cleanups: Array<() => Promise<void> | void> = [];
-let aborted = false;
+const controller = new AbortController();
+
+/** Fired once, by `interrupt()`; its reason is an `Aborted`. Pass it to whatever can stop early. */
+export const interrupted: AbortSignal = controller.signal;
 
 export class Aborted extends Error {
-  constructor() {
-    super('bench interrupted');
+  constructor(readonly why: string) {
+    super(`interrupted (${why})`);
   }
 }
 
 export function checkAborted(): void {
-  if (aborted) throw new Aborted();
+  if (interrupted.aborted) throw interrupted.reason;
 }
 
-/** Ctrl-C: stop what runs now; the caller's finally block then cleans up. */
-export function abortAll(): void {
-  aborted = true;
+/** Stops what runs now (floods, consumers, workers) and makes every later step throw `Aborted`. */
+export function interrupt(why: string): void {
+  if (interrupted.aborted) return;
+  controller.abort(new Aborted(why));
   for (const c of children) c.kill('SIGTERM');
+}
+
+/**
+ * `npm run bench` runs us under `sh -c`: a SIGTERM to npm is forwarded to that shell,
+ * which dies of it without passing it on, and we are reparented. Take that as an
+ * interruption too, or the lab would outlive the run nobody waits for any more.
+ */
+export function interruptWhenOrphaned(pollMs = 250): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      interrupt(`parent process ${parent} exited`);
+    }
+  }, pollMs);
+  timer.unref();
 }
 
 export function track(cmd: string, args: string[], opts: SpawnOptions): ChildProcess {
@@ -30,14 +50,18 @@ export function track(cmd: string, args: string[], opts: SpawnOptions): ChildPro
   return child;
 }
 
+export function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
 export function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  if (hasExited(child)) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('close', (code) => resolve(code)));
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. */
 export async function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (hasExited(child)) return;
   const done = exited(child);
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);

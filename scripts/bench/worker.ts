@@ -8,17 +8,28 @@ import { EnvironmentError } from '../../src/cli/errors.js';
 import { exited, stopChild, track } from './procs.js';
 
 /** Child side: `ready` once, then `stats()` per request. */
+/**
+ * SIGINT and SIGTERM end it as stdin's end does: a Ctrl-C reaches the whole process
+ * group, and the agent must take its probe helper down before it goes.
+ */
 export function serveStats(ready: unknown, stats: () => unknown, onEnd: () => Promise<void>): void {
   process.stdout.write(JSON.stringify(ready) + '\n');
   const lines = createInterface({ input: process.stdin });
   lines.on('line', () => process.stdout.write(JSON.stringify(stats()) + '\n'));
-  lines.on('close', () => void onEnd());
+  let ending: Promise<void> | undefined;
+  const end = () => {
+    ending ??= onEnd().finally(() => process.stdin.destroy());
+  };
+  lines.on('close', end);
+  process.once('SIGINT', end);
+  process.once('SIGTERM', end);
 }
 
 export class Worker<Ready, Stats> {
   readonly child: ChildProcess;
   private readonly replies: Array<(line: string) => void> = [];
   private stderr = '';
+  private readonly died: Promise<never>;
   readonly ready: Promise<Ready>;
 
   constructor(script: string, args: string[], opts: { nodeArgs?: string[] } = {}) {
@@ -28,18 +39,21 @@ export class Worker<Ready, Stats> {
     const lines = createInterface({ input: this.child.stdout! });
     lines.on('line', (l) => this.replies.shift()?.(l));
     const first = new Promise<string>((resolve) => this.replies.push(resolve));
-    const died = exited(this.child).then((code) => {
+    // A write to a dead worker fails with EPIPE; `died` says so with its stderr.
+    this.child.stdin!.on('error', () => {});
+    this.died = exited(this.child).then((code) => {
       throw new EnvironmentError(`failed to run bench ${script}: it exited (${code}): ${this.stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
     });
-    died.catch(() => {});
-    this.ready = Promise.race([first.then((l) => JSON.parse(l) as Ready), died]);
+    this.died.catch(() => {});
+    this.ready = Promise.race([first.then((l) => JSON.parse(l) as Ready), this.died]);
   }
 
   stats(): Promise<Stats> {
-    return new Promise((resolve) => {
+    const reply = new Promise<Stats>((resolve) => {
       this.replies.push((l) => resolve(JSON.parse(l) as Stats));
       this.child.stdin!.write('stats\n');
     });
+    return Promise.race([reply, this.died]);
   }
 
   async stop(): Promise<void> {
