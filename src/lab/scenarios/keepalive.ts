@@ -71,6 +71,16 @@ function phaseLines(lab: Lab, report: Report, p: KeepalivePhase): string[] {
   ];
 }
 
+function verdict(ev: KeepaliveEvidence): string {
+  const ka = ev.phases[0];
+  if (!ka) return 'No traffic ran.';
+  const answers = Object.values(ka.answers).flat();
+  const used = new Set(answers.map((a) => a.pod)).size;
+  const conns = new Set(answers.map((a) => a.local)).size;
+  return `With keep-alive, ${conns} connections carried all ${answers.length} requests and ${used} of 3 pods served them` +
+    `${used < 3 ? ` (${3 - used} idle)` : ' (this time each router landed on a different pod: chance 2/9)'}; bytes and requests follow connections.`;
+}
+
 export const keepalive: Scenario<KeepaliveEvidence> = {
   name: 'keepalive',
   seed: 'keepalive-uneven-spread.md',
@@ -93,5 +103,5 @@ export const keepalive: Scenario<KeepaliveEvidence> = {
     `and pods with no selection at all (the chance that all three routers land on different pods is 2/9), ` +
     `while ${CLOSE} gets one selection per request and an even spread. The answer compares connections (the ` +
     `report), requests (curl's answers) and bytes (the node's conntrack accounting) per pod.`,
-  answer: (report, ev, lab) => [...ev.phases.flatMap((p) => phaseLines(lab, report, p)), 'Bytes and requests follow connections: with keep-alive the load is as uneven as the few connections are.'],
+  answer: (report, ev, lab) => [...ev.phases.flatMap((p) => phaseLines(lab, report, p)), verdict(ev)],
 };

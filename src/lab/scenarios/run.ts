@@ -98,6 +98,10 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
     }
     const evidence = await scenario.traffic(ctx);
     if (interrupted()) { reportStop.abort(); return null; }
+    if (tui && tui.exitCode !== null && tui.exitCode !== 0) {
+      reportStop.abort();
+      throw new EnvironmentError(`the TUI exited with code ${tui.exitCode} (its error is above); the traffic was stopped`);
+    }
     await sleep(SETTLE_MS);
     reportStop.abort();
     const text = await reportText;
