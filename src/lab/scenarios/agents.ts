@@ -17,6 +17,8 @@ export interface RunningAgent {
   node: string;
   address: string;
   child: ChildProcess;
+  /** The end of what it printed on stderr. */
+  stderr(): string;
 }
 
 const READY_MS = 20_000;
@@ -51,7 +53,7 @@ export async function startAgents(lab: Lab, started: (a: ChildProcess) => void, 
       if (Date.now() > end) throw new EnvironmentError(`failed to start the agent for ${node}: no ready file after ${READY_MS / 1000} s: ${err.trim() || 'no output'}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    out.push({ node, address: readFileSync(readyFile, 'utf8').trim(), child });
+    out.push({ node, address: readFileSync(readyFile, 'utf8').trim(), child, stderr: () => err });
   }
   return out;
 }

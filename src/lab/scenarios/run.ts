@@ -9,7 +9,7 @@ import { EnvironmentError } from '../../cli/errors.js';
 import { labDown, labUp } from '../lab.js';
 import { reportFromAgents } from '../../report/from-file.js';
 import type { Report } from '../../report/types.js';
-import { agentInfo, exited, startAgents, stickyscopeBin, stopChild } from './agents.js';
+import { agentInfo, exited, startAgents, stickyscopeBin, stopChild, type RunningAgent } from './agents.js';
 import type { Scenario, ScenarioContext } from './types.js';
 
 export interface RunScenarioOptions {
@@ -107,7 +107,7 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
     const text = await reportText;
     if (opts.reportFile) writeFileSync(opts.reportFile, text);
     const report = JSON.parse(text) as Report;
-    const lines = scenario.answer(report, evidence, lab);
+    const lines = [...scenario.answer(report, evidence, lab), ...gaps(report, running)];
     if (tui) await exited(tui);
     out(lines.join('\n'));
     if (opts.reportFile) say(`scenario ${scenario.name}: JSON report written to ${opts.reportFile}`);
@@ -123,6 +123,15 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
       await labDown(opts.prefix);
     }
   }
+}
+
+/** Warnings for figures a missing node leaves incomplete. */
+function gaps(report: Report, agents: RunningAgent[]): string[] {
+  const out = report.window.missing.map((m) => `Warning: ${m.node} was not reporting from ${m.start} to ${m.end}: the figures above miss its selections.`);
+  for (const a of agents) {
+    if (a.child.exitCode !== null || a.child.signalCode !== null) out.push(`Warning: the agent for ${a.node} exited (${a.child.exitCode ?? a.child.signalCode}) during the run: ${a.stderr().trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
+  }
+  return out;
 }
 
 /** Polls `cond` until it holds, `timeoutMs` passes or `signal` fires. */
