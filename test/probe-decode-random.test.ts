@@ -25,8 +25,10 @@ function put(b: Buffer, o: number, a: Addr): void {
 }
 
 test('random IPv4 flow records decode to the addresses and ids written', () => {
-  const services = Array.from({ length: 300 }, randomAddr);
-  const backends = Array.from({ length: 3000 }, randomAddr);
+  // Addresses that differ only in the port, or only in the address, as Services and backends do.
+  const serviceIps = Array.from({ length: 20 }, () => randomAddr().ip);
+  const services = serviceIps.flatMap((ip) => Array.from({ length: 200 }, (_, i) => ({ ip, port: i < 100 ? i : int(65536) })));
+  const backends = Array.from({ length: 3000 }, () => ({ ip: randomAddr().ip, port: [80, 8080, 53][int(3)]! }));
   const n = 50_000;
   const buf = Buffer.alloc((n + 1) * RECORD_SIZE);
   buf[Off.type] = RecordType.hello;
