@@ -85,7 +85,7 @@ const shutdown = shutdownSignal();
 shutdown.addEventListener('abort', () => interrupt((shutdown.reason as Error).message));
 interruptWhenOrphaned();
 interrupted.addEventListener('abort', () => {
-  log(`${(interrupted.reason as Aborted).message}: stopping its processes, taking the lab down, restoring nf_conntrack_max (a second signal exits at once, leaving them)`);
+  log(`${(interrupted.reason as Aborted).message}: stopping its processes and undoing its changes (lab, nf_conntrack_max, temporary files); a second signal exits at once, leaving them`);
 });
 
 const work = main();
