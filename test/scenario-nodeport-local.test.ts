@@ -1,8 +1,8 @@
 // Scenario nodeport-local: one external client, a NodePort Service with
 // externalTrafficPolicy Local and ClientIP affinity on two nodes. Each node holds the
 // client to one of its own pods (the backends' logs say which); the report must show
-// exactly that pod per node address, and node divergence on the ClusterIP exactly
-// when the pods that answered through the two nodes differ.
+// exactly that pod per node address; through the ClusterIP each node keeps that pod
+// (its per-endpoint lists hold the client), and the report counts the divergence.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot } from './helpers/env.js';
@@ -43,6 +43,8 @@ test('scenario nodeport-local: one pick per node among its local pods; divergenc
   // ClusterIP through each node: the answering pod's name (curl's body) is the ground truth.
   const via = [0, 1].map((node) => evidence.answers.filter((a) => a.via === 'clusterIP' && a.node === node).map((a) => a.pod));
   for (const pods of via) assert.equal(new Set(pods).size, 1, `affinity held on each node: ${pods}`);
+  // The lists are per endpoint, shared by the NodePort (KUBE-SVL) and ClusterIP (KUBE-SVC) chains.
+  assert.deepEqual([via[0]![0], via[1]![0]], held, 'the ClusterIP kept the pod each node picked for the NodePort');
   const s = report.services.find((x) => x.service === '10.96.0.30:80/tcp');
   assert.ok(s, 'the ClusterIP is in the report');
   const differ = via[0]![0] !== via[1]![0];

@@ -33,6 +33,9 @@ Actions:
   scenario    reproduce a field report end to end (its own lab, agents, traffic, answer)
                 stickyscope lab scenario --list
                 stickyscope lab scenario NAME [--tui | --report FILE] [--duration D]
+                --tui            watch it in the TUI; q ends the run (and the traffic)
+                --report FILE    write the JSON report of the run
+                --duration D     length of each traffic phase (each scenario has a default)
 
 Options:
   --prefix P   name prefix of the lab (default 'lab')

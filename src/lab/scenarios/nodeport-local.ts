@@ -2,8 +2,8 @@
 // a NodePort Service with externalTrafficPolicy Local and ClientIP affinity on two nodes,
 // two pods on each. One external client calls the NodePort of both nodes: each node
 // remembers its own pick among its own pods, so the one client is held to two pods.
-// Then the same client reaches the ClusterIP through one node and then the other: the
-// affinity tables are per node, so the picks may differ there too.
+// Then the same client reaches the ClusterIP through one node and then the other: each
+// node's per-endpoint lists already hold it, so it diverges there too.
 import { defaultConfig, type LabConfig } from '../config.js';
 import { routeVia } from '../lab.js';
 import { readBackendLogs } from '../traffic.js';
@@ -72,7 +72,8 @@ export const nodeportLocal: Scenario<NodeportEvidence> = {
     `calls ${lab.nodeIP(0)}:${NODE_PORT} and ${lab.nodeIP(1)}:${NODE_PORT} in turn: each node address is a Service row of ` +
     `its own, each held to one pod (stickiness 1), and the two pods differ because each node picks only among its ` +
     `local pods and keeps its own affinity table. Then x1 calls the ClusterIP through node 1 and then node 2: ` +
-    `the report's node divergence counts clients whose pick differs between nodes (3 times in 4 with 4 pods).`,
+    `the xt_recent lists belong to the endpoints and are shared by the NodePort and ClusterIP chains, so each ` +
+    `node sends x1 back to the pod it picked for the NodePort, and the report's node divergence counts x1.`,
   answer(report, ev, lab) {
     const lines: string[] = [];
     const rows: (string | number)[][] = [];
