@@ -141,10 +141,11 @@ async function startBench(t: TestContext, viaShell: boolean): Promise<Run> {
 }
 
 /** After the signal: the bench is gone in time and took everything of its own with it. */
-async function assertCleanedUp(run: Run, signalledAt: number, maxBefore: string, signal: string): Promise<void> {
+async function assertCleanedUp(t: TestContext, run: Run, signalledAt: number, maxBefore: string, signal: string): Promise<void> {
   await until('the bench to exit', EXIT_WITHIN_MS, () => !isAlive(run.bench), run);
   await Promise.race([run.closed, sleep(2000)]);
   const took = Date.now() - signalledAt;
+  t.diagnostic(`exited ${took} ms after ${signal}; stderr: ${run.stderr.trim().split("\n").join(" | ")}`);
   run.procs.poll();
   const left = run.procs.alive();
   assert.deepEqual(left.map((p) => `${p.pid} ${p.cmd}`), [], `processes of the bench still running ${took} ms after ${signal}`);
@@ -169,7 +170,7 @@ test('bench: Ctrl-C (SIGINT to its process group) while the lab is being built c
   const at = Date.now();
   process.kill(-run.child.pid!, 'SIGINT');
   const exit = await exitOf(run.child);
-  await assertCleanedUp(run, at, maxBefore, 'SIGINT');
+  await assertCleanedUp(t, run, at, maxBefore, 'SIGINT');
   assert.deepEqual(exit, { code: 130, signal: null }, 'exits 130 (128 + SIGINT) by itself, not killed by the signal');
 });
 
@@ -186,7 +187,7 @@ test('bench: SIGTERM to the bench alone during a flood with agent and aggregator
   const at = Date.now();
   process.kill(run.child.pid!, 'SIGTERM');
   const exit = await exitOf(run.child);
-  await assertCleanedUp(run, at, maxBefore, 'SIGTERM');
+  await assertCleanedUp(t, run, at, maxBefore, 'SIGTERM');
   assert.deepEqual(exit, { code: 143, signal: null }, 'exits 143 (128 + SIGTERM) by itself, not killed by the signal');
 });
 
@@ -198,5 +199,5 @@ test('bench: SIGTERM to the shell it runs under (as npm forwards it) during a fl
   await until('a flood with the probe attached', 90_000, () => /overhead udp bare round 1/.test(run.stderr) && run.procs.alive().some((p) => p.cmd.includes('build/flood')), run);
   const at = Date.now();
   process.kill(run.child.pid!, 'SIGTERM');
-  await assertCleanedUp(run, at, maxBefore, 'parent process');
+  await assertCleanedUp(t, run, at, maxBefore, 'parent process');
 });
