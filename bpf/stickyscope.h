@@ -27,15 +27,25 @@ struct {
 } ss_lost SEC(".maps") __weak;
 
 /*
- * Identity of entries between the hook that first sees them and confirmation. The
- * kernel reuses a freed entry's memory for the next one, so the pointer alone would
- * give two connections the same id; pointer and first-seen time do not.
+ * Identity of a new entry from the hook that translated it to the hook just before
+ * its confirmation. The kernel reuses a freed entry's memory for the next one, so the
+ * pointer alone would give two connections the same id; pointer and first-seen time
+ * do not. A packet's path from PRE_ROUTING (or LOCAL_OUT) to POST_ROUTING (or
+ * LOCAL_IN) runs on one CPU, so one slot per CPU carries the id between the two
+ * programs: a per-CPU array costs a fraction of a hash map on this per-flow path. A
+ * locally generated packet preempted between its hooks may find the slot taken, and
+ * then gets a fresh id at confirmation (its dnat and insert ids differ).
  */
+struct ss_ct_slot {
+	__u64 ct;
+	__u64 id;
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, __u64);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ss_ct_slot);
 } ss_ct_ids SEC(".maps") __weak;
 
 #define SS_NF_ACCEPT 1
@@ -75,25 +85,28 @@ static __always_inline void ss_count_lost(void)
 /* A new id for an entry seen for the first time (pointer mixed with the time). */
 static __always_inline __u64 ss_ct_id_new(struct nf_conn *ct)
 {
-	__u64 key = (__u64)ct;
-	__u64 id = key ^ (bpf_ktime_get_ns() * 0x9E3779B97F4A7C15ULL);
+	__u32 zero = 0;
+	struct ss_ct_slot *slot = bpf_map_lookup_elem(&ss_ct_ids, &zero);
+	__u64 id = (__u64)ct ^ (bpf_ktime_get_ns() * 0x9E3779B97F4A7C15ULL);
 
-	bpf_map_update_elem(&ss_ct_ids, &key, &id, BPF_ANY);
+	if (slot) {
+		slot->ct = (__u64)ct;
+		slot->id = id;
+	}
 	return id;
 }
 
-/* The id given when the entry was first seen; forgotten as the entry is confirmed. */
+/* The id this entry was given when first seen on this CPU, else a new one. */
 static __always_inline __u64 ss_ct_id_last(struct nf_conn *ct)
 {
-	__u64 key = (__u64)ct;
-	__u64 *known = bpf_map_lookup_elem(&ss_ct_ids, &key);
-	__u64 id;
+	__u32 zero = 0;
+	struct ss_ct_slot *slot = bpf_map_lookup_elem(&ss_ct_ids, &zero);
 
-	if (!known)
-		return key ^ (bpf_ktime_get_ns() * 0x9E3779B97F4A7C15ULL);
-	id = *known;
-	bpf_map_delete_elem(&ss_ct_ids, &key);
-	return id;
+	if (slot && slot->ct == (__u64)ct) {
+		slot->ct = 0;
+		return slot->id;
+	}
+	return (__u64)ct ^ (bpf_ktime_get_ns() * 0x9E3779B97F4A7C15ULL);
 }
 
 /*

@@ -11,7 +11,7 @@ import { cpuNow, serveStats } from './worker.js';
 
 const { values } = parseArgs({ options: { netns: { type: 'string' }, node: { type: 'string' }, replay: { type: 'string' } } });
 const node = values.node ?? 'bench-node';
-const probe = startProbe(values.replay ? { node, helperPath: values.replay } : { node, netns: values.netns });
+const probe = startProbe(values.replay ? { node, helperPath: values.replay } : { node, netns: values.netns, insertEvents: false });
 let events = 0;
 let dnat = 0;
 let lost = 0;

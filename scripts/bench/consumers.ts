@@ -47,7 +47,8 @@ async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): P
 export async function startHelperToFile(b: BenchLab, file: string): Promise<Consumer> {
   const fd = openSync(file, 'w');
   // stdin stays open: the helper exits at its EOF, i.e. when the bench goes away.
-  const child = track(helperPath(), ['--netns', b.nodeNetns], { stdio: ['pipe', fd, 'pipe'] });
+  // As the agent runs it: no insert records.
+  const child = track(helperPath(), ['--netns', b.nodeNetns, '--no-insert'], { stdio: ['pipe', fd, 'pipe'] });
   closeSync(fd);
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));

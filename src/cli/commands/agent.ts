@@ -47,7 +47,9 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
 
     const stop = shutdownSignal();
     const stopped = new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
-    const probe = startProbe({ node, netns: values.netns, ringBufferBytes });
+    // Nothing downstream of the agent reads insert records (backend selections are dnat,
+    // what the backend sees is snat); leaving them out halves the records per flow.
+    const probe = startProbe({ node, netns: values.netns, ringBufferBytes, insertEvents: false });
     const failed = new Promise<never>((_, reject) => {
       probe.on('error', reject);
       probe.on('exit', () => reject(new EnvironmentError('the probe helper exited while the agent was running')));
