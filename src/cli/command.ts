@@ -29,6 +29,16 @@ export function parseDuration(text: string, flag: string): number {
   return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!;
 }
 
+/** --ringbuf-bytes: the kernel takes only a power of two (of at least a page). */
+export function parseRingBufferBytes(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!(Number.isInteger(n) && n >= 4096 && (n & (n - 1)) === 0)) {
+    throw new UsageError(`--ringbuf-bytes expects a power of two of at least 4096; got '${text}'`);
+  }
+  return n;
+}
+
 /**
  * An AbortSignal fired by the first SIGINT or SIGTERM, so long-running commands
  * end cleanly (detach, flush, remove what they made). A second signal is left to

@@ -1,4 +1,4 @@
-import { parse, shutdownSignal, type Command } from '../command.js';
+import { parse, parseRingBufferBytes, shutdownSignal, type Command } from '../command.js';
 import { EnvironmentError, UsageError } from '../errors.js';
 
 export const command: Command = {
@@ -34,10 +34,7 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
     if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(listen) || Number(listen.slice(listen.lastIndexOf(':') + 1)) > 65535) {
       throw new UsageError(`--listen expects HOST:PORT, e.g. 127.0.0.1:7390 or [::1]:0; got '${listen}'`);
     }
-    const ringBufferBytes = values['ringbuf-bytes'] === undefined ? undefined : Number(values['ringbuf-bytes']);
-    if (ringBufferBytes !== undefined && !(Number.isInteger(ringBufferBytes) && ringBufferBytes > 0 && (ringBufferBytes & (ringBufferBytes - 1)) === 0)) {
-      throw new UsageError(`--ringbuf-bytes expects a power of two; got '${values['ringbuf-bytes']}'`);
-    }
+    const ringBufferBytes = parseRingBufferBytes(values['ringbuf-bytes']);
     const { hostname } = await import('node:os');
     const { rm, writeFile, rename } = await import('node:fs/promises');
     const { startProbe } = await import('../../probe/probe.js');

@@ -1,4 +1,4 @@
-import { parse, shutdownSignal, type Command } from '../command.js';
+import { parse, parseRingBufferBytes, shutdownSignal, type Command } from '../command.js';
 import { UsageError } from '../errors.js';
 import type { StickyEvent } from '../../probe/event.js';
 
@@ -30,10 +30,7 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
     });
     const format = values.format;
     if (format !== 'jsonl' && format !== 'text') throw new UsageError(`--format expects jsonl or text; got '${format}'`);
-    const ringBufferBytes = values['ringbuf-bytes'] === undefined ? undefined : Number(values['ringbuf-bytes']);
-    if (ringBufferBytes !== undefined && !(Number.isInteger(ringBufferBytes) && ringBufferBytes > 0)) {
-      throw new UsageError(`--ringbuf-bytes expects a power of two; got '${values['ringbuf-bytes']}'`);
-    }
+    const ringBufferBytes = parseRingBufferBytes(values['ringbuf-bytes']);
     const { hostname } = await import('node:os');
     const { startProbe } = await import('../../probe/probe.js');
     const { eventToJson, eventToText } = await import('../../probe/event-json.js');
