@@ -31,8 +31,6 @@ const FLOW_SERVICE_NAME = (7 << 3) | 2;
 const FLOW_BACKEND_POD = (8 << 3) | 2;
 const FLOW_SNAT = (9 << 3) | 2;
 
-const bufferUtf8Write = (Buffer.prototype as unknown as { utf8Write: (this: Buffer, s: string, offset: number, length?: number) => number }).utf8Write;
-
 function varintSize(n: number): number {
   return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
 }
@@ -70,16 +68,21 @@ class Output {
     const buf = this.buf;
     buf[this.pos++] = tag;
     const at = this.pos;
-    if (s.length < 0x80) {
-      // Only ASCII writes one byte a char, and then Buffer's UTF-8 is protobufjs's.
-      const n = bufferUtf8Write.call(buf, s, at + 1);
-      if (n === s.length) {
-        buf[at] = n;
-        this.pos = at + 1 + n;
+    const len = s.length;
+    if (len < 0x80) {
+      // ASCII, as addresses and names are, is its own UTF-8: a loop here beats a native call per string.
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[at + 1 + i] = c;
+      }
+      if (i === len) {
+        buf[at] = len;
+        this.pos = at + 1 + len;
         return;
       }
     }
-    // Lone surrogates are where Buffer and protobufjs differ: protobufjs's writer decides.
     const n = protobuf.util.utf8.length(s);
     this.varint(n);
     protobuf.util.utf8.write(s, buf, this.pos);
