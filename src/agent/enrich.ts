@@ -1,7 +1,7 @@
 // Names what the probe saw with what the node's rules say: the Service name on flows
 // to a known Service address (or a NodePort at one of the node's addresses), and the
 // pod behind the backend where a catalog knows pods.
-import type { ServiceInfo, StickyEvent } from '../probe/event.js';
+import type { Proto, ServiceInfo, StickyEvent } from '../probe/event.js';
 import type { NodePortCatalog } from './node-ports.js';
 
 interface Known {
@@ -9,14 +9,22 @@ interface Known {
   pods: Record<string, string> | undefined;
 }
 
+/** Services by address, one map per protocol: a flow finds its own without building a "service/proto" key. */
+type ByProto = Record<Proto, Map<string, Known>>;
+
 export class Enricher {
-  private byService = new Map<string, Known>();
+  private byProto: ByProto = { tcp: new Map(), udp: new Map(), sctp: new Map() };
 
   constructor(private readonly nodePorts: NodePortCatalog) {}
 
   /** The services flows are named by: the node's catalog. */
   setServices(services: readonly ServiceInfo[]): void {
-    this.byService = new Map(services.map((s) => [s.service, { name: s.name, pods: s.pods }]));
+    const byProto: ByProto = { tcp: new Map(), udp: new Map(), sctp: new Map() };
+    for (const s of services) {
+      const slash = s.service.lastIndexOf('/');
+      byProto[s.service.slice(slash + 1) as Proto]?.set(s.service.slice(0, slash), { name: s.name, pods: s.pods });
+    }
+    this.byProto = byProto;
   }
 
   /**
@@ -28,12 +36,11 @@ export class Enricher {
     let learnedAt = NaN;
     for (const e of events) {
       if (e.type !== 'dnat' && e.type !== 'snat' && e.type !== 'insert') continue;
-      const key = `${e.service}/${e.proto}`;
-      let known = this.byService.get(key);
+      let known = this.byProto[e.proto].get(e.service);
       // Only a translated flow can have come through a NodePort (an insert may be any connection).
       if (!known && e.type === 'dnat' && this.nodePorts.learn(e.service, e.proto)) {
         this.setServices(this.nodePorts.services());
-        known = this.byService.get(key);
+        known = this.byProto[e.proto].get(e.service);
         if (Number.isNaN(learnedAt)) learnedAt = e.ts;
       }
       if (!known) continue;
