@@ -12,9 +12,8 @@ import type { CatalogEvent, StickyEvent } from '../src/probe/event.js';
 import { runPrefix } from './helpers/env.js';
 import { FakeSource, dnat, until } from './helpers/agent-fake-source.js';
 import { runCli, startCli, type CliRun } from './helpers/cli.js';
-import { k8sClientProblem, loadK8sFixture, startFakeApiServer, type FakeObject } from './helpers/fake-apiserver.js';
+import { loadK8sFixture, startFakeApiServer, type FakeObject } from './helpers/fake-apiserver.js';
 
-const skip = k8sClientProblem ?? false;
 const S = 1e6;
 const SVC = '10.96.12.34:80';
 const [A, B, C] = ['10.1.1.2:8080', '10.1.2.3:8080', '10.1.4.5:8080'];
@@ -95,7 +94,7 @@ function checkReport(text: string, where: string) {
   assert.equal(dnsUdp.selections, 0, where);
 }
 
-test('report --k8s finds the agent pod, names Services from the API and judges with the spec timeout', { timeout: 30_000, skip }, async (t) => {
+test('report --k8s finds the agent pod, names Services from the API and judges with the spec timeout', { timeout: 30_000 }, async (t) => {
   const s = await setup(t);
   const cli = startCli(['report', '--k8s', '--kubeconfig', s.kubeconfig, '--duration', '2s', '--format', 'json']);
   t.after(() => cli.child.kill());
@@ -106,7 +105,7 @@ test('report --k8s finds the agent pod, names Services from the API and judges w
   checkReport(cli.stdout(), 'live report');
 });
 
-test('record --k8s writes the API catalogs into the trace: a report from the file has the names and the k8s affinity', { timeout: 30_000, skip }, async (t) => {
+test('record --k8s writes the API catalogs into the trace: a report from the file has the names and the k8s affinity', { timeout: 30_000 }, async (t) => {
   const s = await setup(t);
   const trace = join(s.dir, 'cluster.trace');
   const cli = startCli(['record', '--k8s', '--kubeconfig', s.kubeconfig, '-o', trace, '--duration', '2s']);

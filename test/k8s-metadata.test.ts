@@ -8,12 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CatalogEvent, ServiceInfo } from '../src/probe/event.js';
 import { runPrefix } from './helpers/env.js';
-import { k8sClientProblem, loadK8sFixture, startFakeApiServer, waitFor, type FakeApiServer, type FakeObject } from './helpers/fake-apiserver.js';
+import { loadK8sFixture, startFakeApiServer, waitFor, type FakeApiServer, type FakeObject } from './helpers/fake-apiserver.js';
 
-// The modules under test load the client library; where it cannot load, every test skips saying why.
-const skip = k8sClientProblem ?? false;
-const { watchMetadata } = skip ? ({} as typeof import('../src/k8s/metadata.js')) : await import('../src/k8s/metadata.js');
-const { loadKubeConfig } = skip ? ({} as typeof import('../src/k8s/kube-config.js')) : await import('../src/k8s/kube-config.js');
+import { watchMetadata } from '../src/k8s/metadata.js';
+import { loadKubeConfig } from '../src/k8s/kube-config.js';
 
 
 /** What the fixtures mean, worked out by hand from services.yaml and endpointslices.yaml. */
@@ -78,7 +76,7 @@ async function start(t: TestContext, expiry: 'event' | 'http' = 'event'): Promis
 const slice = (name: string): FakeObject => structuredClone(loadK8sFixture('endpointslices.yaml').find((s) => s.metadata.name === name)!);
 const service = (name: string): FakeObject => structuredClone(loadK8sFixture('services.yaml').find((s) => s.metadata.name === name)!);
 
-test('the first catalog names every Service port and carries affinity, ready endpoints and pods', { skip }, async (t) => {
+test('the first catalog names every Service port and carries affinity, ready endpoints and pods', async (t) => {
   const run = await start(t);
   assert.equal(run.events.length, 1, 'one catalog for the whole initial list');
   const ev = run.events[0]!;
@@ -89,7 +87,7 @@ test('the first catalog names every Service port and carries affinity, ready end
   assert.deepEqual(run.errors, []);
 });
 
-test('an EndpointSlice change mid-stream produces a catalog with the endpoints of that moment', { skip }, async (t) => {
+test('an EndpointSlice change mid-stream produces a catalog with the endpoints of that moment', async (t) => {
   const run = await start(t);
   const changed = slice('web-abc12') as FakeObject & { endpoints: { addresses: string[]; conditions?: { ready: boolean } }[] };
   changed.endpoints[1]!.conditions = { ready: false }; // 10.1.2.3 goes away
@@ -117,7 +115,7 @@ test('an EndpointSlice change mid-stream produces a catalog with the endpoints o
 });
 
 for (const expiry of ['event', 'http'] as const) {
-  test(`after 410 Gone (${expiry === 'event' ? 'ERROR watch event' : 'HTTP status'}) it relists and catches up on what it missed`, { skip }, async (t) => {
+  test(`after 410 Gone (${expiry === 'event' ? 'ERROR watch event' : 'HTTP status'}) it relists and catches up on what it missed`, async (t) => {
     const run = await start(t, expiry);
     // Expire open watches, not ones still connecting: the ERROR event must arrive in-stream.
     await waitFor('watches open', () => run.api.openWatches() === 2);
@@ -148,7 +146,7 @@ for (const expiry of ['event', 'http'] as const) {
   });
 }
 
-test('a watch that simply ends resumes from its last resourceVersion without relisting', { skip }, async (t) => {
+test('a watch that simply ends resumes from its last resourceVersion without relisting', async (t) => {
   const run = await start(t);
   const lists = run.api.lists('services') + run.api.lists('endpointslices');
   await waitFor('watches open', () => run.api.openWatches() === 2);

@@ -11,8 +11,6 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadAll } from 'js-yaml';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
 export type Resource = 'pods' | 'services' | 'endpointslices';
@@ -242,22 +240,4 @@ export async function waitFor(what: string, check: () => boolean, ms = 5000): Pr
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
-}
-
-/**
- * Why @kubernetes/client-node cannot load on this Node, if it cannot (2.x pulls in
- * undici 8, which needs Node >= 22): tests that need the client skip with this reason.
- */
-export const k8sClientProblem: string | undefined = clientProblem();
-
-// In a child process: on Node 20 a failed import of it also leaves an unhandled
-// rejection behind (the ESM loader's), which would fail whichever test file tried.
-function clientProblem(): string | undefined {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', "await import('@kubernetes/client-node')"], {
-    cwd: fileURLToPath(new URL('../../../', import.meta.url)),
-    encoding: 'utf8',
-  });
-  if (r.status === 0) return undefined;
-  const why = /^(\w*Error: .*)$/m.exec(r.stderr)?.[1] ?? `exit ${r.status}`;
-  return `@kubernetes/client-node does not load on Node ${process.version}: ${why} (pin @kubernetes/client-node ~1.4 or run Node >= 22)`;
 }
