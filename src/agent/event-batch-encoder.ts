@@ -4,9 +4,9 @@
 // the garbage alone cost the agent a third of its time.
 //
 // It writes the bytes protobufjs writes (fields in field-number order; proto3 defaults -
-// empty strings, a ts of +0, enum 0 - left out) so traces and streams do not change. Events of the rare kinds
-// (lost, counters, catalog, evicted, node state) come from `encodeOther`, protobufjs's
-// encoding of that one Event.
+// empty strings, a ts of +0, enum 0 - left out) so traces and streams do not change.
+// Events of the rare kinds (lost, counters, catalog, evicted, node state) come from
+// `encodeOther`, protobufjs's encoding of that one Event.
 import protobuf from 'protobufjs';
 import type { FlowEvent, Hook, Proto, StickyEvent } from '../probe/event.js';
 
