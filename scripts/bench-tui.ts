@@ -1,7 +1,7 @@
 // What the live UI costs under load: synthetic selections fed at a fixed rate into the
 // aggregator (paced like a replay), first alone, then with the TUI rendering into a
 // fake terminal. Prints frames/s and CPU cores used, against the budget.
-//   node dist/scripts/bench-tui.js [--rate 50000] [--seconds 8] [--fps 10]
+//   node dist/scripts/bench-tui.js [--rate 50000] [--seconds 8] [--fps 10] [--json]
 import { parseArgs } from 'node:util';
 import { EventEmitter } from 'node:events';
 import type { CatalogEvent, DnatEvent, StickyEvent } from '../src/probe/event.js';
@@ -9,7 +9,7 @@ import type { FrameSource } from '../src/tui/view-model.js';
 
 const BUDGET_CORES = 0.5;
 
-const { values } = parseArgs({ options: { rate: { type: 'string' }, seconds: { type: 'string' }, fps: { type: 'string' } } });
+const { values } = parseArgs({ options: { rate: { type: 'string' }, seconds: { type: 'string' }, fps: { type: 'string' }, json: { type: 'boolean', default: false } } });
 const rate = Number(values.rate ?? 50_000);
 const seconds = Number(values.seconds ?? 8);
 const fps = Number(values.fps ?? 10);
@@ -120,8 +120,13 @@ await app.waitUntilExit();
 
 const framesPerSecond = frames / withTui.wall;
 const ok = withTui.cores <= BUDGET_CORES;
-console.log(
-  `bench-tui: ${rate} ev/s for ${withTui.wall.toFixed(1)} s, fps ${fps}: ${framesPerSecond.toFixed(1)} frames/s drawn, ` +
-    `${(snapshots / withTui.wall).toFixed(1)} snapshots/s at ${(snapshotMs / Math.max(1, snapshots)).toFixed(2)} ms each; ` +
-    `CPU ${withTui.cores.toFixed(2)} core with the TUI (aggregator alone ${alone.cores.toFixed(2)}); budget <= ${BUDGET_CORES} core: ${ok ? 'ok' : 'OVER'}`,
-);
+if (values.json) {
+  // For `npm run bench`, which puts it in its table.
+  console.log(JSON.stringify({ rate, fps, framesPerSecond, cores: withTui.cores, aloneCores: alone.cores, budgetCores: BUDGET_CORES }));
+} else {
+  console.log(
+    `bench-tui: ${rate} ev/s for ${withTui.wall.toFixed(1)} s, fps ${fps}: ${framesPerSecond.toFixed(1)} frames/s drawn, ` +
+      `${(snapshots / withTui.wall).toFixed(1)} snapshots/s at ${(snapshotMs / Math.max(1, snapshots)).toFixed(2)} ms each; ` +
+      `CPU ${withTui.cores.toFixed(2)} core with the TUI (aggregator alone ${alone.cores.toFixed(2)}); budget <= ${BUDGET_CORES} core: ${ok ? 'ok' : 'OVER'}`,
+  );
+}

@@ -13,7 +13,7 @@ import { benchLabUp } from './bench/bench-lab.js';
 import { MODES, measureOverhead } from './bench/overhead.js';
 import { measureCapture } from './bench/capture.js';
 import { measurePipeline } from './bench/pipeline.js';
-import { measureFile, measureMemory } from './bench/offline.js';
+import { measureFile, measureMemory, measureTui } from './bench/offline.js';
 import { Aborted, cleanupAll, interrupt, interrupted, interruptWhenOrphaned, onCleanup } from './bench/procs.js';
 import { renderTable } from './bench/table.js';
 import { buildRows } from './bench/rows.js';
@@ -26,6 +26,7 @@ const plan = {
   pipeline: { maxRecords: 1_500_000, targetRate: 300_000 },
   fileEvents: 1_000_000,
   memoryPairs: [10_000, 100_000, 1_000_000],
+  tuiRate: 50_000,
 };
 
 /** How long an interrupted run gets to unwind by itself (its children are gone by then) before clean-up goes ahead anyway. */
@@ -54,9 +55,10 @@ async function main(): Promise<number> {
   log(`report from file: ${file.events} events in ${file.seconds.toFixed(2)} s`);
   const memory = [];
   for (const pairs of plan.memoryPairs) memory.push(await measureMemory(pairs));
+  const tui = await measureTui(plan.tuiRate);
   const seconds = (Date.now() - started) / 1000;
   process.stdout.write(`\nstickyscope bench${quick ? ' --quick' : ''}: ${new Date().toISOString()}, ${seconds.toFixed(0)} s, modes ${MODES.join('/')}\n`);
-  process.stdout.write(renderTable(buildRows({ overhead, capture, pipeline, file, memory, pipelineTarget: plan.pipeline.targetRate })) + '\n');
+  process.stdout.write(renderTable(buildRows({ overhead, capture, pipeline, file, memory, tui, pipelineTarget: plan.pipeline.targetRate })) + '\n');
   process.stdout.write(`\nsettings: ${b.settings.join('; ')}\n`);
   return 0;
 }

@@ -13,7 +13,8 @@ async function runWorker<T>(script: string, args: string[]): Promise<T> {
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const code = await exited(child);
   if (code !== 0) throw new EnvironmentError(`failed to run bench ${script} ${args.join(' ')}: exit ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`);
-  return JSON.parse(out) as T;
+  // Only the JSON object: Ink writes a cursor-restore sequence to stdout as the TUI bench exits.
+  return JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1)) as T;
 }
 
 export interface FileThroughput {
@@ -36,4 +37,18 @@ export interface PairMemory {
 
 export function measureMemory(pairs: number): Promise<PairMemory> {
   return runWorker('memory-worker', [String(pairs)]);
+}
+
+export interface TuiCost {
+  rate: number;
+  fps: number;
+  framesPerSecond: number;
+  cores: number;
+  aloneCores: number;
+  budgetCores: number;
+}
+
+/** The live UI drawing while a replay feeds it at `rate` events/s (scripts/bench-tui.ts). */
+export function measureTui(rate: number): Promise<TuiCost> {
+  return runWorker('../bench-tui', ['--rate', String(rate), '--seconds', '6', '--json']);
 }

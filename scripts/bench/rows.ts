@@ -2,7 +2,7 @@
 import type { OverheadResult } from './overhead.js';
 import { label, type CaptureRow } from './capture.js';
 import type { PipelineRun } from './pipeline.js';
-import type { FileThroughput, PairMemory } from './offline.js';
+import type { FileThroughput, PairMemory, TuiCost } from './offline.js';
 import { num, pct, type Row } from './table.js';
 
 export interface Results {
@@ -11,6 +11,7 @@ export interface Results {
   pipeline: PipelineRun[];
   file: FileThroughput;
   memory: PairMemory[];
+  tui: TuiCost;
   pipelineTarget: number;
 }
 
@@ -94,5 +95,12 @@ export function buildRows(r: Results): Row[] {
       target: m.pairs === 1_000_000 ? '< 200' : undefined,
       pass: m.pairs === 1_000_000 ? m.measuredBytesPerPair < 200 : undefined,
     })),
+    {
+      section: 'tui',
+      figure: `live TUI fed by a replay at ${num(r.tui.rate)} events/s, --fps ${r.tui.fps}`,
+      measured: `${r.tui.framesPerSecond.toFixed(1)} frames/s; ${r.tui.cores.toFixed(2)} CPU cores (aggregator alone ${r.tui.aloneCores.toFixed(2)})`,
+      target: `${r.tui.fps} frames/s, <= ${r.tui.budgetCores} core`,
+      pass: r.tui.framesPerSecond >= r.tui.fps * 0.9 && r.tui.cores <= r.tui.budgetCores,
+    },
   ];
 }
