@@ -244,7 +244,7 @@ export class AggregatorState {
   }
 
   private udpDnat(ev: DnatEvent, node: number, svc: ServiceRec, b: number): void {
-    const t = this.udp.dnat(`${node}|${ev.client}|${svc.id}`, ev.ts, node, svc.id, ev.client, b, ev.ctId);
+    const t = this.udp.dnat(ev.ts, node, svc.id, ev.client, b, ev.ctId);
     if (!t) return;
     svc.udp.replacements++;
     if (!t.backendChanged) return;
@@ -259,7 +259,7 @@ export class AggregatorState {
     const node = this.nodeOf(ev.node);
     if (ev.proto !== 'udp') return;
     const svc = this.services.of(ev.service, ev.proto);
-    this.udp.snat(`${node}|${ev.client}|${svc.id}`, ev.ctId, ev.snat);
+    this.udp.snat(node, svc.id, ev.client, ev.ctId, ev.snat);
   }
 
   private udpSettled(t: UdpTransition): void {

@@ -2,6 +2,7 @@
 // ip:port and service; when a new conntrack entry replaces the flow's old one, did
 // the backend change, and did the address the backend sees (the SNAT source, else
 // the client itself) change?
+import { UdpFlowIndex } from './udp-flow-index.js';
 
 export interface UdpFlow {
   ctId: string;
@@ -30,7 +31,9 @@ export interface UdpTransition {
 const SNAT_GRACE_US = 1_000_000;
 
 export class UdpContinuity {
-  readonly flows = new Map<string, UdpFlow>();
+  private readonly index = new UdpFlowIndex();
+  /** Flows by the index's slot. */
+  private readonly flows: (UdpFlow | undefined)[] = [];
   /** Transitions, oldest first, from `head` on; older ones are dropped as the window slides. */
   private transitions: UdpTransition[] = [];
   private head = 0;
@@ -45,16 +48,16 @@ export class UdpContinuity {
   ) {}
 
   /** A udp dnat event; returns the transition when it replaced the flow's entry. */
-  dnat(key: string, ts: number, node: number, svc: number, client: string, backend: number, ctId: string): UdpTransition | null {
-    const flow = this.flows.get(key);
-    if (flow === undefined) {
-      this.flows.set(key, { ctId, backend, reflective: client, lastTs: ts, pending: null });
+  dnat(ts: number, node: number, svc: number, client: string, backend: number, ctId: string): UdpTransition | null {
+    const index = this.index;
+    const p = index.findOrAdd(node, svc, client);
+    if (index.added) {
+      this.flows[p] = { ctId, backend, reflective: client, lastTs: ts, pending: null };
       this.expire(ts);
       return null;
     }
-    // Re-inserting keeps the map in least-recently-active order for expire().
-    this.flows.delete(key);
-    this.flows.set(key, flow);
+    const flow = this.flows[p]!;
+    index.touch(p);
     flow.lastTs = ts;
     this.expire(ts);
     if (flow.ctId === ctId) return null;
@@ -75,9 +78,11 @@ export class UdpContinuity {
   }
 
   /** A udp snat event: what the backend sees for the flow's current entry. */
-  snat(key: string, ctId: string, snat: string): void {
-    const flow = this.flows.get(key);
-    if (flow === undefined || flow.ctId !== ctId) return;
+  snat(node: number, svc: number, client: string, ctId: string, snat: string): void {
+    const p = this.index.find(node, svc, client);
+    if (p === -1) return;
+    const flow = this.flows[p]!;
+    if (flow.ctId !== ctId) return;
     flow.reflective = snat;
     if (flow.pending) this.settle(flow.pending);
   }
@@ -115,10 +120,14 @@ export class UdpContinuity {
   }
 
   private expire(now: number): void {
-    for (const [key, flow] of this.flows) {
-      if (this.flows.size <= this.maxFlows && now - flow.lastTs <= this.idleUs) break;
+    const index = this.index;
+    while (index.oldest !== -1) {
+      const p = index.oldest;
+      const flow = this.flows[p]!;
+      if (index.size <= this.maxFlows && now - flow.lastTs <= this.idleUs) break;
       if (flow.pending) this.settle(flow.pending);
-      this.flows.delete(key);
+      this.flows[p] = undefined;
+      index.remove(p);
     }
   }
 
