@@ -140,13 +140,21 @@ export class ServiceRec {
 export class Services {
   readonly list: ServiceRec[] = [];
   private readonly byProto: Record<string, Map<string, number>> = { tcp: new Map(), udp: new Map(), sctp: new Map() };
+  private lastAddr: string | undefined;
+  private lastProto: Proto | undefined;
+  private last: ServiceRec | undefined;
 
   /** The service for a flow's original destination, created on first sight. */
   of(addr: string, proto: Proto): ServiceRec {
+    // A run of selections of one service skips the map (decoders reuse repeated strings).
+    if (addr === this.lastAddr && proto === this.lastProto) return this.last!;
     const m = this.byProto[proto]!;
     const id = m.get(addr);
-    if (id !== undefined) return this.list[id]!;
-    return this.create(addr, proto, m);
+    const rec = id !== undefined ? this.list[id]! : this.create(addr, proto, m);
+    this.lastAddr = addr;
+    this.lastProto = proto;
+    this.last = rec;
+    return rec;
   }
 
   /** The service for a "ip:port/proto" key. */

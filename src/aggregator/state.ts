@@ -69,6 +69,8 @@ export class AggregatorState {
   readonly udp: UdpContinuity;
   readonly notable: NotableQueue;
   private readonly nodeIdx = new Map<string, number>();
+  private lastNodeName: string | undefined;
+  private lastNode = -1;
   private readonly catalogListed = new Map<number, Set<ServiceRec>>();
   private readonly clusterListed = new Set<ServiceRec>();
 
@@ -93,6 +95,8 @@ export class AggregatorState {
   }
 
   nodeOf(name: string): number {
+    // Events come in runs from one node, and decoders hand out one string per name.
+    if (name === this.lastNodeName) return this.lastNode;
     let n = this.nodeIdx.get(name);
     if (n === undefined) {
       n = this.nodes.length;
@@ -100,6 +104,8 @@ export class AggregatorState {
       this.downSince.push(NaN);
       this.nodeIdx.set(name, n);
     }
+    this.lastNodeName = name;
+    this.lastNode = n;
     return n;
   }
 

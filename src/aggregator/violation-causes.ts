@@ -29,6 +29,8 @@ export interface OpenViolation {
   seq: number;
   /** The notable event that announced it, and the queue's drain count then. */
   note?: { event: ViolationNotable; drain: number };
+  /** Set once its cause is final: cheaper to test than the open map, whose key is a string. */
+  settled?: true;
 }
 
 interface Span {
@@ -124,6 +126,7 @@ export class ViolationCauses {
 
   private close(key: string, v: OpenViolation, cause: ViolationCause): void {
     this.open.delete(key);
+    v.settled = true;
     this.settle(v, cause);
   }
 
@@ -132,7 +135,7 @@ export class ViolationCauses {
     const q = this.queue;
     while (this.head < q.length) {
       const v = q[this.head]!;
-      if (this.open.get(keyOf(v.node, v.from, v.client)) === v) break;
+      if (v.settled !== true) break;
       this.head++;
     }
     if (this.head === q.length) {
