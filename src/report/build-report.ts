@@ -104,11 +104,26 @@ function sortedClientKeys(state: AggregatorState, clients: Map<number, ClientAgg
     a < TWO32 && b < TWO32 ? a - b : compareAddr(state.clients.name(a), state.clients.name(b)));
 }
 
+/**
+ * Each backend's place in address order, equal for addresses that compare equal, so a
+ * stable sort by rank orders exactly as a sort by compareAddr, without parsing per compare.
+ */
+function addressRanks(names: readonly string[]): Int32Array {
+  const order = names.map((_, b) => b).sort((x, y) => compareAddr(names[x]!, names[y]!));
+  const rank = new Int32Array(names.length);
+  for (let i = 1; i < order.length; i++) {
+    const same = compareAddr(names[order[i - 1]!]!, names[order[i]!]!) === 0;
+    rank[order[i]!] = same ? rank[order[i - 1]!]! : i;
+  }
+  return rank;
+}
+
 function clientRows(state: AggregatorState, svc: ServiceRec, clients: Map<number, ClientAgg>): ClientReport[] {
+  const rank = addressRanks(svc.backendNames);
   return sortedClientKeys(state, clients).map((key) => {
     const a = clients.get(key)!;
     const backends: Record<string, number> = {};
-    const order = [...a.backends.keys()].sort((x, y) => compareAddr(svc.backendNames[x]!, svc.backendNames[y]!));
+    const order = [...a.backends.keys()].sort((x, y) => rank[x]! - rank[y]!);
     for (const b of order) backends[svc.backendNames[b]!] = a.backends.get(b)!;
     return {
       client: state.clients.name(key),
