@@ -14,20 +14,22 @@ const volatile bool ss_emit_insert = true;
 SEC("netfilter")
 int ss_confirm(struct bpf_nf_ctx *ctx)
 {
-	struct nf_conn *ct;
-	__u32 status = 0;
+	bool snat;
+	struct ss_conn c;
 	__u64 id;
 
 	if (!ss_emit_snat && !ss_emit_insert)
 		return SS_NF_ACCEPT;
-	ct = ss_new_conn(ctx, &status);
-	if (!ct)
+	if (!ss_new_conn(ctx, &c))
 		return SS_NF_ACCEPT;
-	id = ss_ct_id_last(ct);
-	if (ss_emit_snat && (status & IPS_SRC_NAT))
-		ss_emit(ctx, ct, status, SS_REC_SNAT, id);
+	snat = ss_emit_snat && (c.status & IPS_SRC_NAT);
+	if ((!snat && !ss_emit_insert) || !ss_read_tuples(&c))
+		return SS_NF_ACCEPT;
+	id = ss_ct_id_last(c.ct);
+	if (snat)
+		ss_emit(ctx, &c, SS_REC_SNAT, id);
 	if (ss_emit_insert)
-		ss_emit(ctx, ct, status, SS_REC_INSERT, id);
+		ss_emit(ctx, &c, SS_REC_INSERT, id);
 	return SS_NF_ACCEPT;
 }
 

@@ -12,14 +12,12 @@ const volatile bool ss_emit_dnat = true;
 SEC("netfilter")
 int ss_dnat(struct bpf_nf_ctx *ctx)
 {
-	struct nf_conn *ct;
-	__u32 status = 0;
+	struct ss_conn c;
 
 	if (!ss_emit_dnat)
 		return SS_NF_ACCEPT;
-	ct = ss_new_conn(ctx, &status);
-	if (ct && (status & IPS_DST_NAT))
-		ss_emit(ctx, ct, status, SS_REC_DNAT, ss_ct_id_new(ct));
+	if (ss_new_conn(ctx, &c) && (c.status & IPS_DST_NAT) && ss_read_tuples(&c))
+		ss_emit(ctx, &c, SS_REC_DNAT, ss_ct_id_new(c.ct));
 	return SS_NF_ACCEPT;
 }
 

@@ -51,26 +51,45 @@ struct {
 #define SS_NF_ACCEPT 1
 #define SS_NFCT_INFOMASK 7UL
 
+/* What the programs need of a new entry, copied out of the kernel in two reads. */
+struct ss_conn {
+	struct nf_conn *ct;
+	__u32 status;
+	struct nf_conntrack_tuple_hash th[IP_CT_DIR_MAX];
+};
+
 /*
- * The conntrack entry of a packet that opens a connection, or NULL. Only entries not
- * yet confirmed count: the original direction keeps ctinfo NEW until a reply is seen,
- * so a retransmitted SYN or a second unanswered datagram would otherwise look new again.
+ * Fills c's entry and status for a packet that opens a connection; false for any
+ * other packet. Only entries not yet confirmed count: the original direction keeps
+ * ctinfo NEW until a reply is seen, so a retransmitted SYN or a second unanswered
+ * datagram would otherwise look new again.
  */
-static __always_inline struct nf_conn *ss_new_conn(struct bpf_nf_ctx *ctx, __u32 *status)
+static __always_inline bool ss_new_conn(struct bpf_nf_ctx *ctx, struct ss_conn *c)
 {
 	unsigned long nfct = ctx->skb->_nfct;
 	struct nf_conn *ct = (struct nf_conn *)(nfct & ~SS_NFCT_INFOMASK);
-	__u8 proto;
 
 	if ((nfct & SS_NFCT_INFOMASK) != IP_CT_NEW || !ct)
-		return NULL;
-	*status = (__u32)BPF_CORE_READ(ct, status);
-	if (*status & IPS_CONFIRMED)
-		return NULL;
-	proto = BPF_CORE_READ(ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.dst.protonum);
-	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_SCTP)
-		return NULL;
-	return ct;
+		return false;
+	c->ct = ct;
+	c->status = (__u32)BPF_CORE_READ(ct, status);
+	return !(c->status & IPS_CONFIRMED);
+}
+
+/*
+ * Copies both tuples in one read (on this per-flow path each kernel read is a helper
+ * call: one per field cost several percent of the node's new-connection rate);
+ * false for protocols without ports.
+ */
+static __always_inline bool ss_read_tuples(struct ss_conn *c)
+{
+	struct nf_conn *ct = c->ct; /* outside the relocated expression: ss_conn is ours, not the kernel's */
+	__u8 proto;
+
+	if (bpf_core_read(&c->th, sizeof(c->th), &ct->tuplehash))
+		return false;
+	proto = c->th[IP_CT_DIR_ORIGINAL].tuple.dst.protonum;
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP;
 }
 
 static __always_inline void ss_count_lost(void)
@@ -113,8 +132,10 @@ static __always_inline __u64 ss_ct_id_last(struct nf_conn *ct)
  * One record for ct. ct_id is not yet opaque (it mixes the kernel pointer): the
  * helper replaces it with a keyed hash before anything leaves it.
  */
-static __always_inline void ss_emit(struct bpf_nf_ctx *ctx, struct nf_conn *ct, __u32 status, __u8 type, __u64 ct_id)
+static __always_inline void ss_emit(struct bpf_nf_ctx *ctx, const struct ss_conn *c, __u8 type, __u64 ct_id)
 {
+	const struct nf_conntrack_tuple *orig = &c->th[IP_CT_DIR_ORIGINAL].tuple;
+	const struct nf_conntrack_tuple *reply = &c->th[IP_CT_DIR_REPLY].tuple;
 	struct ss_record *r = bpf_ringbuf_reserve(&ss_events, sizeof(*r), 0);
 
 	if (!r) {
@@ -123,21 +144,21 @@ static __always_inline void ss_emit(struct bpf_nf_ctx *ctx, struct nf_conn *ct, 
 	}
 	r->ts_ns = bpf_ktime_get_ns();
 	r->type = type;
-	r->family = BPF_CORE_READ(ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.src.l3num);
-	r->proto = BPF_CORE_READ(ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.dst.protonum);
+	r->family = orig->src.l3num;
+	r->proto = orig->dst.protonum;
 	r->hook = ctx->state->hook;
-	r->ct_status = status;
+	r->ct_status = c->status;
 	r->ct_id = ct_id;
-	BPF_CORE_READ_INTO(&r->orig_src.addr, ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.src.u3);
-	BPF_CORE_READ_INTO(&r->orig_src.port, ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.src.u.all);
-	BPF_CORE_READ_INTO(&r->orig_dst.addr, ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.dst.u3);
-	BPF_CORE_READ_INTO(&r->orig_dst.port, ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.dst.u.all);
-	BPF_CORE_READ_INTO(&r->reply_src.addr, ct, tuplehash[IP_CT_DIR_REPLY].tuple.src.u3);
-	BPF_CORE_READ_INTO(&r->reply_src.port, ct, tuplehash[IP_CT_DIR_REPLY].tuple.src.u.all);
+	__builtin_memcpy(r->orig_src.addr, &orig->src.u3, 16);
+	r->orig_src.port = orig->src.u.all;
+	__builtin_memcpy(r->orig_dst.addr, &orig->dst.u3, 16);
+	r->orig_dst.port = orig->dst.u.all;
+	__builtin_memcpy(r->reply_src.addr, &reply->src.u3, 16);
+	r->reply_src.port = reply->src.u.all;
 	/* value[] overlays reply_dst: clear it so no stale ring bytes leave the kernel. */
 	r->value[0] = r->value[1] = r->value[2] = r->value[3] = 0;
-	BPF_CORE_READ_INTO(&r->reply_dst.addr, ct, tuplehash[IP_CT_DIR_REPLY].tuple.dst.u3);
-	BPF_CORE_READ_INTO(&r->reply_dst.port, ct, tuplehash[IP_CT_DIR_REPLY].tuple.dst.u.all);
+	__builtin_memcpy(r->reply_dst.addr, &reply->dst.u3, 16);
+	r->reply_dst.port = reply->dst.u.all;
 	r->orig_src.pad = r->orig_dst.pad = r->reply_src.pad = 0;
 	r->pad = 0;
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
