@@ -14,10 +14,11 @@ const walk = (dir) => {
 walk('dist/test');
 const only = process.argv.slice(2);
 const chosen = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files.sort();
+// No single test may hold CI for more than 10 minutes.
 // Namespaces are shared by the whole machine: the suite must leave exactly what it found.
 const netns = () => (process.getuid?.() === 0 ? spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout : '');
 const before = netns();
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...chosen], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=600000', ...chosen], { stdio: 'inherit' });
 const after = netns();
 if (after !== before) {
   console.error(`network namespaces left behind by the tests:\n${after}\n(before the tests:\n${before})`);

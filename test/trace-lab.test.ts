@@ -32,6 +32,7 @@ test('trace prints exactly one dnat event per new connection, equal to the backe
   const node = lab.nodes[0]!;
 
   const conntrack = await watchConntrack(node);
+  t.after(() => conntrack.kill());
   const trace = startCli(['trace', '--netns', lab.nodeNetnsPath(0), '--format', 'jsonl', '--node-name', node]);
   t.after(() => { if (trace.child.exitCode === null) trace.child.kill('SIGKILL'); });
   await trace.waitFor(/tracing/);

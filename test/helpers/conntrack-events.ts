@@ -30,6 +30,8 @@ export function parseConntrackLine(line: string): ConntrackNew | null {
 
 export interface ConntrackWatch {
   stop(): Promise<ConntrackNew[]>;
+  /** For t.after: ends the watcher if stop() was never reached. */
+  kill(): void;
 }
 
 export async function watchConntrack(netns: string): Promise<ConntrackWatch> {
@@ -43,6 +45,9 @@ export async function watchConntrack(netns: string): Promise<ConntrackWatch> {
   await sleep(400);
   if (child.exitCode !== null) throw new Error(`conntrack -E exited at once: ${err.trim()}`);
   return {
+    kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
     async stop() {
       await sleep(300);
       child.kill('SIGTERM');
