@@ -12,7 +12,7 @@ export const command: Command = {
 Builds the lab (a kube-proxy node made of network namespaces, with real iptables
 rules and backends), runs an agent on its node and traffic through its Services,
 and opens the live TUI on it: per Service, the backends' shares, stickiness and
-affinity. Without a terminal it prints the selections as text instead.
+affinity. Without a terminal it runs 'stickyscope trace' on the node instead.
 q or Ctrl-C stops the traffic, the agent and the probe, and removes everything the
 demo made.
 
@@ -45,11 +45,11 @@ Options:
         children.push(tui);
         await Promise.race([ended(tui), new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
       } else {
-        await traceAsText(lab.nodeNetnsPath(0), lab.nodes[0]!, stop, () => {
-          const traffic = self(['lab', 'traffic', '--prefix', prefix, '--duration', '24h'], 'ignore-out');
-          children.push(traffic);
-          return ended(traffic);
-        });
+        const trace = self(['trace', '--netns', lab.nodeNetnsPath(0), '--node-name', lab.nodes[0]!, '--no-insert'], 'inherit');
+        children.push(trace);
+        const traffic = self(['lab', 'traffic', '--prefix', prefix, '--duration', '24h'], 'ignore-out');
+        children.push(traffic);
+        await Promise.race([ended(trace), ended(traffic), new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
       }
     } finally {
       for (const c of children.reverse()) {
@@ -71,26 +71,4 @@ async function waitForFile(file: string, owner: ChildProcess, stop: AbortSignal)
     await sleep(100);
   }
   throw new EnvironmentError(stop.aborted ? 'interrupted while the agent was starting' : `failed to start the demo's agent: no ready file ${file} after 20 s`);
-}
-
-/** Without a terminal: the probe in-process, one text line per selection. */
-async function traceAsText(netns: string, node: string, stop: AbortSignal, startTraffic: () => Promise<void>): Promise<void> {
-  const { startProbe } = await import('../../probe/probe.js');
-  const { eventToText } = await import('../../probe/event-json.js');
-  const probe = startProbe({ node, netns });
-  probe.on('events', (batch) => {
-    let out = '';
-    for (const e of batch) if (e.type !== 'counters' && e.type !== 'insert') out += eventToText(e) + '\n';
-    process.stdout.write(out);
-  });
-  const failed = new Promise<never>((_, reject) => probe.on('error', reject));
-  failed.catch(() => {});
-  try {
-    await Promise.race([probe.ready, failed]);
-    process.stderr.write('demo: probe attached; starting traffic (Ctrl-C ends the demo)\n');
-    const trafficEnded = startTraffic();
-    await Promise.race([new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true })), failed, trafficEnded]);
-  } finally {
-    await probe.stop();
-  }
 }
