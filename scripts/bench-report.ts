@@ -5,7 +5,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CatalogEvent, DnatEvent } from '../src/probe/event.js';
+import type { CatalogEvent, DnatEvent } from '../src/core/event.js';
 import { readTrace } from '../src/record/trace-reader.js';
 import { TraceWriter } from '../src/record/trace-writer.js';
 import { reportFromFile } from '../src/report/from-file.js';

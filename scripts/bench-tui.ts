@@ -4,7 +4,7 @@
 //   node dist/scripts/bench-tui.js [--rate 50000] [--seconds 8] [--fps 10] [--json]
 import { parseArgs } from 'node:util';
 import { EventEmitter } from 'node:events';
-import type { CatalogEvent, DnatEvent, StickyEvent } from '../src/probe/event.js';
+import type { CatalogEvent, DnatEvent, StickyEvent } from '../src/core/event.js';
 import type { FrameSource } from '../src/tui/view-model.js';
 
 const BUDGET_CORES = 0.5;

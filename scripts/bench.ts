@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runPrefix } from '../src/cli/run-prefix.js';
+import { runPrefix } from '../src/core/run-prefix.js';
 import { shutdownSignal } from '../src/cli/command.js';
 import { benchLabUp } from './bench/bench-lab.js';
 import { MODES, measureOverhead } from './bench/overhead.js';

@@ -1,6 +1,6 @@
 // Prints the aggregator's throughput and memory per pair: `node dist/scripts/measure-aggregator.js [events]`.
-import { measurePairMemory } from '../src/aggregator/measure-memory.js';
-import { measureThroughput } from '../src/aggregator/measure-throughput.js';
+import { measurePairMemory } from './bench/measure-memory.js';
+import { measureThroughput } from './bench/measure-throughput.js';
 
 const events = Number(process.argv[2] ?? 1_000_000);
 const t = measureThroughput(events);

@@ -1,23 +1,31 @@
-// Runs every compiled test file (dist/test/**/*.test.js) with node's test runner.
-// Listed explicitly because Node 20, given a folder, would also run the helpers in it.
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+// Runs the compiled test files (dist/test/{unit,system}/**/*.test.js) with node's test
+// runner: `node scripts/run-tests.mjs [unit|system] [name-fragment...]`. Files are listed
+// explicitly because Node 20, given a folder, would also run the helpers in it.
 import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 
+const suites = ['unit', 'system'];
+const args = process.argv.slice(2);
+const chosenSuites = suites.includes(args[0] ?? '') ? [args.shift()] : suites;
 const files = [];
 const walk = (dir) => {
+  if (!existsSync(dir)) return;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     if (e.isDirectory()) walk(join(dir, e.name));
     else if (e.name.endsWith('.test.js')) files.push(join(dir, e.name));
   }
 };
-walk('dist/test');
-const only = process.argv.slice(2);
-const chosen = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files.sort();
-// No single test may hold CI for more than 10 minutes.
+for (const s of chosenSuites) walk(join('dist/test', s));
+const chosen = (args.length ? files.filter((f) => args.some((o) => f.includes(o))) : files).sort();
+if (chosen.length === 0) {
+  console.error(`no test files match ${args.join(' ')} in ${chosenSuites.join(', ')} (run npm run build first?)`);
+  process.exit(1);
+}
 // Namespaces are shared by the whole machine: the suite must leave exactly what it found.
 const netns = () => (process.getuid?.() === 0 ? spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout : '');
 const before = netns();
+// No single test may hold CI for more than 10 minutes.
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=600000', ...chosen], { stdio: 'inherit' });
 const after = netns();
 if (after !== before) {

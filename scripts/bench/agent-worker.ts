@@ -4,7 +4,7 @@
 //   node agent-worker.js --netns PATH --node NAME [--replay PATH]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { StickyEvent } from '../../src/probe/event.js';
+import type { StickyEvent } from '../../src/core/event.js';
 import { startProbe } from '../../src/probe/probe.js';
 import { startAgent } from '../../src/agent/agent.js';
 import { cpuNow, serveStats } from './worker.js';

@@ -1,7 +1,7 @@
 // Child process: the aggregator as `report --agent` runs it (subscribeAgents ->
 // applyEvents), counting what reached it.
 //   node aggregator-worker.js ADDRESS
-import { subscribeAgents } from '../../src/aggregator/agent-client.js';
+import { subscribeAgents } from '../../src/protocol/client.js';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { cpuNow, serveStats } from './worker.js';
 

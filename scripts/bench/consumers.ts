@@ -3,7 +3,7 @@
 // Each consumer counts what it received, to compare with what the kernel did.
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EnvironmentError } from '../../src/cli/errors.js';
+import { EnvironmentError } from '../../src/core/errors.js';
 import { helperPath } from '../../src/probe/probe.js';
 import { RECORD_SIZE, RecordType, Off } from '../../src/probe/record-layout.js';
 import { checkAborted, hasExited, stopChild, track } from './procs.js';

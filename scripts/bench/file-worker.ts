@@ -3,8 +3,8 @@
 // read, check, decode, aggregate, render. Prints one JSON line.
 //   node file-worker.js TRACE_PATH EVENTS
 import { stat } from 'node:fs/promises';
-import { DEFAULT_SHAPE } from '../../src/aggregator/measure-throughput.js';
-import { syntheticCatalogs, syntheticSelections } from '../../src/aggregator/synthetic-events.js';
+import { DEFAULT_SHAPE } from './measure-throughput.js';
+import { syntheticCatalogs, syntheticSelections } from './synthetic-events.js';
 import { TraceWriter } from '../../src/record/trace-writer.js';
 import { reportFromFile } from '../../src/report/from-file.js';
 

@@ -3,7 +3,7 @@
 // one bench ever send the same flow.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { EnvironmentError } from '../../src/cli/errors.js';
+import { EnvironmentError } from '../../src/core/errors.js';
 import { checkAborted, exited, track } from './procs.js';
 import { SOURCES_PER_CLIENT, type BenchLab, type BenchProto } from './bench-lab.js';
 

@@ -2,7 +2,7 @@
 // pair, each in a child process of its own (a fresh heap, its own CPU time).
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EnvironmentError } from '../../src/cli/errors.js';
+import { EnvironmentError } from '../../src/core/errors.js';
 import { exited, track } from './procs.js';
 
 async function runWorker<T>(script: string, args: string[]): Promise<T> {

@@ -6,7 +6,7 @@ import { chmodSync, closeSync, openSync, readFileSync, rmSync, writeFileSync, wr
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RECORD_SIZE, RecordType, Off } from '../../src/probe/record-layout.js';
-import { EnvironmentError } from '../../src/cli/errors.js';
+import { EnvironmentError } from '../../src/core/errors.js';
 import { checkAborted } from './procs.js';
 import type { BenchLab } from './bench-lab.js';
 import { settle, startStickyscope } from './consumers.js';

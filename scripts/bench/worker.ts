@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { EnvironmentError } from '../../src/cli/errors.js';
+import { EnvironmentError } from '../../src/core/errors.js';
 import { exited, stopChild, track } from './procs.js';
 
 /** Child side: `ready` once, then `stats()` per request. */

@@ -1,7 +1,7 @@
 // The agent: the probe's events, named from the node's rules, with the rules' catalog
 // and xt_recent evictions mixed in, served over gRPC.
 import { EventEmitter } from 'node:events';
-import type { StickyEvent } from '../probe/event.js';
+import type { StickyEvent } from '../core/event.js';
 import { Enricher } from './enrich.js';
 import { NodePortCatalog } from './node-ports.js';
 import { RulesWatcher, iptablesSave, type RulesReader } from './rules-watch.js';

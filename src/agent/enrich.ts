@@ -1,7 +1,7 @@
 // Names what the probe saw with what the node's rules say: the Service name on flows
 // to a known Service address (or a NodePort at one of the node's addresses), and the
 // pod behind the backend where a catalog knows pods.
-import type { Proto, ServiceInfo, StickyEvent } from '../probe/event.js';
+import type { Proto, ServiceInfo, StickyEvent } from '../core/event.js';
 import type { NodePortCatalog } from './node-ports.js';
 
 interface Known {

@@ -1,8 +1,8 @@
 // A subscriber's filter, applied on the agent so filtered-out events never cross the
 // network. Only flows and evictions are filtered: lost counts, counters, catalogs and
 // node changes concern every subscriber.
-import { hostOf, type StickyEvent } from '../probe/event.js';
-import type { EventFilter } from './wire.js';
+import { hostOf, type StickyEvent } from '../core/event.js';
+import type { EventFilter } from '../protocol/wire.js';
 
 export type EventPredicate = (e: StickyEvent) => boolean;
 

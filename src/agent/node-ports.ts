@@ -7,7 +7,7 @@
 // Service, so flows through it are named and judged (affinity, endpoints) like the
 // Service's. Learning from traffic lists only the addresses in use, and costs no read of
 // the node's interfaces.
-import type { Proto, ServiceInfo } from '../probe/event.js';
+import type { Proto, ServiceInfo } from '../core/event.js';
 import type { NatCatalog } from './rules-parse.js';
 
 /** Node addresses kept; a node has a handful, so more means something else is going on. */

@@ -2,11 +2,11 @@
 // each behind its own bounded queue, and answers Info from what went by.
 import { release } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
-import type { CatalogEvent, CountersEvent, StickyEvent } from '../probe/event.js';
+import type { CatalogEvent, CountersEvent, StickyEvent } from '../core/event.js';
 import { compileFilter } from './filter.js';
-import { agentService } from './service-def.js';
+import { agentService } from '../protocol/service-def.js';
 import { Subscriber } from './subscriber.js';
-import type { AgentInfo, EventFilter } from './wire.js';
+import type { AgentInfo, EventFilter } from '../protocol/wire.js';
 
 /** Anything that emits batches of events: the probe (src/probe/probe.ts), or the enriched stream built on it. */
 export interface EventSource {

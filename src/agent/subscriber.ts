@@ -3,9 +3,9 @@
 // subscribers; what does not fit is counted and handed to it as a `lost` event at the
 // place of the gap, as soon as it reads again.
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import type { CatalogEvent, StickyEvent } from '../probe/event.js';
+import type { CatalogEvent, StickyEvent } from '../core/event.js';
 import type { EventPredicate } from './filter.js';
-import type { EventFilter } from './wire.js';
+import type { EventFilter } from '../protocol/wire.js';
 
 export interface SubscriberOptions {
   node: string;

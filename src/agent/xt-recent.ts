@@ -4,7 +4,7 @@
 // full list before its timeout is reported as an `evicted` event.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EvictedEvent } from '../probe/event.js';
+import type { EvictedEvent } from '../core/event.js';
 import type { RecentList } from './rules-parse.js';
 
 export interface RecentEntry {

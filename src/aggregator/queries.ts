@@ -1,7 +1,7 @@
 // What a live UI reads every frame: per-service figures from the window tallies
 // (O(services x backends)), the most recently active clients of one service, and the
 // queue of notable events.
-import { isoMicros } from '../probe/event.js';
+import { isoMicros } from '../core/event.js';
 import { compareAddr } from './addresses.js';
 import type { Notable } from './notable.js';
 import type { AggregatorState } from './state.js';

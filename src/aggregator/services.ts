@@ -6,11 +6,8 @@
 // spec wins for what the spec decides (name, affinity, pods); for endpoints a node's own
 // rules win, since they are what its kube-proxy really translates to right now, and the
 // API's endpoints stand in for nodes whose rules do not list the service.
-import type { CatalogEvent, Proto, ServiceInfo } from '../probe/event.js';
+import type { CatalogEvent, Proto, ServiceInfo } from '../core/event.js';
 import { Tally } from './tally.js';
-
-/** The `node` of catalogs from the Kubernetes API: they describe the whole cluster. */
-export const CLUSTER_NODE = '';
 
 /** A service as one node's rules describe it; `removed` once the node's catalog dropped it. */
 export interface NodeView {

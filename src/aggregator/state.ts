@@ -1,12 +1,12 @@
 // The aggregator's reducer: merged, time-ordered StickyEvents in, cluster state out.
 // Everything is decided per event (expiry, window trimming), so the state does not
 // depend on how the events were batched.
-import type { DnatEvent, LostEvent, NodeEvent, SnatEvent, StickyEvent } from '../probe/event.js';
+import { CLUSTER_NODE, type DnatEvent, type LostEvent, type NodeEvent, type SnatEvent, type StickyEvent } from '../core/event.js';
 import { ClientKeys } from './addresses.js';
 import { BackendCounts, NO_ENTRY } from './backend-counts.js';
 import { NotableQueue, type ViolationNotable } from './notable.js';
 import { PairTable } from './pair-table.js';
-import { applyCatalog, applyClusterCatalog, CLUSTER_NODE, Services, type ServiceRec } from './services.js';
+import { applyCatalog, applyClusterCatalog, Services, type ServiceRec } from './services.js';
 import { SAME, Verdict } from './tally.js';
 import { UdpContinuity, type UdpTransition } from './udp-continuity.js';
 import { ViolationCauses, type OpenViolation, type ViolationCause } from './violation-causes.js';

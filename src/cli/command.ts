@@ -1,6 +1,6 @@
 // What every command module exports, and the shared argument parsing.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from './errors.js';
+import { UsageError } from '../core/errors.js';
 
 export interface Command {
   /** Full --help text. */

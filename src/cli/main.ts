@@ -1,6 +1,6 @@
 // Entry point: picks the command, loads it lazily, turns typed errors into one
 // clear line and an exit code. The only place that calls process.exit.
-import { UsageError, exitCodeOf } from './errors.js';
+import { UsageError, exitCodeOf } from '../core/errors.js';
 import type { Command } from './command.js';
 
 const commands: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {

@@ -6,7 +6,7 @@
 // earlier ones from other nodes), so a catalog waits in turn: it goes out just before
 // the first agent event at or after its time, or after `holdMs` if none comes (an idle
 // cluster still gets its names and endpoints).
-import type { CatalogEvent, StickyEvent } from '../probe/event.js';
+import type { CatalogEvent, StickyEvent } from '../core/event.js';
 
 const TICK = Symbol('tick');
 

@@ -1,7 +1,7 @@
 // Services and EndpointSlices as the API holds them, turned into the ServiceInfo list
 // of a catalog event: one entry per address:port/proto that kube-proxy translates.
 import type { V1EndpointSlice, V1Service, V1ServicePort } from '@kubernetes/client-node';
-import type { Proto, ServiceInfo } from '../probe/event.js';
+import type { Proto, ServiceInfo } from '../core/event.js';
 
 /** kube-proxy's default for sessionAffinityConfig.clientIP.timeoutSeconds (3 hours). */
 export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;

@@ -1,7 +1,7 @@
 // The --k8s flags shared by tui, record and report: agents found through the API
 // instead of listed by hand, and Service metadata from the API.
-import type { CatalogEvent } from '../probe/event.js';
-import { UsageError, EnvironmentError } from '../cli/errors.js';
+import type { CatalogEvent } from '../core/event.js';
+import { UsageError, EnvironmentError } from '../core/errors.js';
 import type { AgentDiscovery } from './agents.js';
 import { CatalogFeed } from './catalog-feed.js';
 

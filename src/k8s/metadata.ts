@@ -5,8 +5,7 @@
 // Pods are not watched: an EndpointSlice endpoint's targetRef already names its pod,
 // and watching every pod of a cluster would cost far more than it adds.
 import { CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Service } from '@kubernetes/client-node';
-import type { CatalogEvent } from '../probe/event.js';
-import { CLUSTER_NODE } from '../aggregator/services.js';
+import { CLUSTER_NODE, type CatalogEvent } from '../core/event.js';
 import { buildCatalog } from './catalog.js';
 import { listAndWatch } from './list-watch.js';
 

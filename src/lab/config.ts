@@ -1,6 +1,6 @@
 // The lab's declarative description: nodes, clients, backends and Services with their
 // endpoints, the way the Kubernetes API would describe them to kube-proxy.
-import { InputError, UsageError } from '../cli/errors.js';
+import { InputError, UsageError } from '../core/errors.js';
 
 export type LabProto = 'tcp' | 'udp';
 export type RuleShape = 'current' | 'legacy';

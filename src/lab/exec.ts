@@ -1,7 +1,7 @@
 // Runs the few system tools the lab drives (ip, iptables-restore, iptables-save),
 // turning a failure into one line that says which command failed and what it printed.
 import { spawn } from 'node:child_process';
-import { EnvironmentError } from '../cli/errors.js';
+import { EnvironmentError } from '../core/errors.js';
 
 export interface RunResult {
   stdout: string;

@@ -2,7 +2,7 @@
 // load it back from its state dir, and change a Service's endpoints the way
 // kube-proxy would (one iptables-restore transaction per node).
 import { existsSync, rmSync } from 'node:fs';
-import { EnvironmentError, UsageError } from '../cli/errors.js';
+import { EnvironmentError, UsageError } from '../core/errors.js';
 import { addressing, defaultConfig, findService, nodeName, servicePortName, validateConfig, validateEndpoints, type LabConfig, type LabEndpoint, type LabServiceSpec } from './config.js';
 import { serviceChain } from './chain-names.js';
 import { run, runRaw } from './exec.js';

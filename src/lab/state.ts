@@ -4,7 +4,7 @@
 // can be undone from the file alone.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError, UsageError } from '../cli/errors.js';
+import { InputError, UsageError } from '../core/errors.js';
 import type { LabConfig } from './config.js';
 
 export const runRoot = '/run/stickyscope';

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { EnvironmentError, UsageError } from '../cli/errors.js';
+import { EnvironmentError, UsageError } from '../core/errors.js';
 import { findService } from './config.js';
 import type { Lab } from './lab.js';
 import { logDirOf } from './state.js';

@@ -3,8 +3,8 @@
 // built as bytes and read as one flat string (cheaper than concatenating pieces, which
 // leaves a string the encoder must flatten again), and the few addresses that repeat
 // (Services, backends) come from a cache keyed by their bytes.
-import { EnvironmentError, InputError } from '../cli/errors.js';
-import type { FlowEvent, StickyEvent } from './event.js';
+import { EnvironmentError, InputError } from '../core/errors.js';
+import type { FlowEvent, StickyEvent } from '../core/event.js';
 import { ADDR_PORT_OFFSET, AF_INET, AF_INET6, HOOKS, Off, RECORD_SIZE, RECORD_VERSION, RecordType, protoName } from './record-layout.js';
 
 const TWO_32 = 4294967296;

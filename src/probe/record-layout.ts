@@ -1,7 +1,7 @@
 // Mirrors bpf/record.h, the one record layout shared with the BPF programs and the
 // probe helper: change both together (the helper's HELLO carries SS_RECORD_VERSION,
 // which the decoder checks against RECORD_VERSION).
-import type { Hook, Proto } from './event.js';
+import type { Hook, Proto } from '../core/event.js';
 
 export const RECORD_VERSION = 1;
 export const RECORD_SIZE = 120;

@@ -1,7 +1,7 @@
 // `record`: subscribes to agents (merged in time order by the aggregator's client) and
 // writes what arrives to a trace file until the duration ends or the signal fires, then
 // closes the file cleanly so its end frame says the recording finished.
-import { subscribeAgents, type AgentStatus } from '../aggregator/agent-client.js';
+import { subscribeAgents, type AgentStatus } from '../protocol/client.js';
 import type { CatalogFeed } from '../k8s/catalog-feed.js';
 import { TraceWriter, type TraceWriterStats } from './trace-writer.js';
 

@@ -2,7 +2,7 @@
 // rotated segment on its own (the rules in effect when it starts) and to tell a clean
 // end from an interrupted recording.
 import { readFileSync } from 'node:fs';
-import type { CatalogEvent } from '../probe/event.js';
+import type { CatalogEvent } from '../core/event.js';
 
 export interface TraceHeader {
   tool: 'stickyscope';

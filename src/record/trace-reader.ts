@@ -4,9 +4,9 @@
 // Each of these is reported through onWarning with its byte offset; none throws.
 // What is not a trace, or a trace from a newer format, is refused with an InputError.
 import { open } from 'node:fs/promises';
-import { decodeBatch } from '../agent/wire.js';
-import { InputError } from '../cli/errors.js';
-import type { StickyEvent } from '../probe/event.js';
+import { decodeBatch } from '../protocol/wire.js';
+import { InputError } from '../core/errors.js';
+import type { StickyEvent } from '../core/event.js';
 import { ByteSource } from './byte-source.js';
 import { FORMAT_VERSION, MAGIC, PREAMBLE_BYTES, parseFrame } from './frame.js';
 import { decodeEnd, decodeHeader, segmentPath, type TraceEnd, type TraceHeader } from './trace-header.js';

@@ -3,8 +3,8 @@
 // callers may hand batches over from event callbacks without awaiting each one.
 import { open, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { encodeBatch } from '../agent/wire.js';
-import type { CatalogEvent, StickyEvent } from '../probe/event.js';
+import { encodeBatch } from '../protocol/wire.js';
+import type { CatalogEvent, StickyEvent } from '../core/event.js';
 import { encodeFrame, encodePreamble, MAX_PAYLOAD_BYTES } from './frame.js';
 import { encodeJson, segmentPath, toolVersion, type TraceEnd, type TraceHeader } from './trace-header.js';
 

@@ -1,6 +1,6 @@
 // Builds the `report --format json` object from aggregator state, in a deterministic
 // order (services, backends and clients by address) so equal events give equal reports.
-import { isoMicros, type ServiceInfo } from '../probe/event.js';
+import { isoMicros, type ServiceInfo } from '../core/event.js';
 import { compareAddr } from '../aggregator/addresses.js';
 import { cumulativeClients, windowClients, type ClientAgg } from '../aggregator/client-scan.js';
 import { nodeDivergence, type Divergence } from '../aggregator/divergence.js';

@@ -1,8 +1,8 @@
 // Reports from a trace file and from live agents, through one function fed by either
 // source, so the same events and window give the same report whichever way they came.
-import type { StickyEvent } from '../probe/event.js';
+import type { StickyEvent } from '../core/event.js';
 import { createState, applyEvents } from '../aggregator/state.js';
-import type { AgentStatus } from '../aggregator/agent-client.js';
+import type { AgentStatus } from '../protocol/client.js';
 import type { CatalogFeed } from '../k8s/catalog-feed.js';
 import { readTrace, type TraceWarning } from '../record/trace-reader.js';
 import { buildReport } from './build-report.js';
@@ -47,7 +47,7 @@ export interface AgentReportOptions extends ReportOptions {
 }
 
 export async function reportFromAgents(addresses: string[], opts: AgentReportOptions): Promise<string> {
-  const { subscribeAgents } = await import('../aggregator/agent-client.js');
+  const { subscribeAgents } = await import('../protocol/client.js');
   const stop = new AbortController();
   const timer = setTimeout(() => stop.abort(), opts.durationMs);
   const onAbort = () => stop.abort();

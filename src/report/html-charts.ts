@@ -1,7 +1,7 @@
 // The SVG charts of one Service in the HTML report. Every drawn element carries a
 // data-chart attribute (and data-* values) so the page's own check, and tests, can
 // find and count them.
-import { parseIsoMicros } from '../probe/event.js';
+import { parseIsoMicros } from '../core/event.js';
 import type { MissingSpan, ServiceReport } from './types.js';
 import type { TimelineSeries } from './html-timeline.js';
 import { clock, colorOf, count, el, esc, pct, span, titled, VERDICT_COLORS } from './html-svg.js';

@@ -2,7 +2,7 @@
 // keeps counts, not their history, so this follows the same dnat events on the side.
 // Buckets start at one second and double in width whenever the recording outgrows
 // MAX_BUCKETS, so memory stays bounded however long the trace is.
-import type { StickyEvent } from '../probe/event.js';
+import type { StickyEvent } from '../core/event.js';
 
 const MAX_BUCKETS = 512;
 

@@ -6,7 +6,7 @@ import type { SelectionTimeline } from './html-timeline.js';
 import { clientChart, shareChart, stickinessChart, timelineChart, verdictChart } from './html-charts.js';
 import { css } from './html-style.js';
 import { count, esc, num, pct } from './html-svg.js';
-import { parseIsoMicros } from '../probe/event.js';
+import { parseIsoMicros } from '../core/event.js';
 
 export interface HtmlOptions {
   /** Busiest clients drawn per service (default 12). */

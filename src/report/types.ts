@@ -1,6 +1,6 @@
 // The `report --format json` object (DESIGN.md, "Command line contract"). Field names
 // are a contract outside checks rely on; fields beyond the contract are marked.
-import type { ServiceInfo } from '../probe/event.js';
+import type { ServiceInfo } from '../core/event.js';
 
 export type Scope = 'window' | 'cumulative';
 

@@ -1,6 +1,6 @@
 // The TUI's side of the aggregator: events are applied here, outside React, as they
 // arrive; the app samples snapshot() at the frame rate.
-import type { StickyEvent } from '../probe/event.js';
+import type { StickyEvent } from '../core/event.js';
 import { applyEvents, type AggregatorState } from '../aggregator/state.js';
 import { drainNotable } from '../aggregator/queries.js';
 import { toNotableLines, toViewModel } from './from-aggregator.js';

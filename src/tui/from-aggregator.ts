@@ -1,7 +1,7 @@
 // The one adapter from the aggregator's state to the view model. Per frame it costs
 // O(services x backends) for the list, plus, for the one opened service, its most
 // recent clients and one pass over the window's selections for the sparkline.
-import { parseIsoMicros } from '../probe/event.js';
+import { parseIsoMicros } from '../core/event.js';
 import { clientDetails, serviceSummaries } from '../aggregator/queries.js';
 import type { Notable } from '../aggregator/notable.js';
 import type { AggregatorState } from '../aggregator/state.js';

@@ -4,7 +4,7 @@
 // Catalogs are fed at once: a trace's header carries the catalogs in effect when the
 // recording started, stamped whenever the rules last changed, perhaps hours earlier.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { StickyEvent } from '../probe/event.js';
+import type { StickyEvent } from '../core/event.js';
 
 export interface ReplayOptions {
   /** Trace seconds per wall second; 0 means no pacing. */

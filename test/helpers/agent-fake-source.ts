@@ -1,6 +1,6 @@
 // A stand-in for the probe in agent tests: an EventEmitter whose batches the test writes.
 import { EventEmitter } from 'node:events';
-import type { DnatEvent, StickyEvent } from '../../src/probe/event.js';
+import type { DnatEvent, StickyEvent } from '../../src/core/event.js';
 
 export class FakeSource extends EventEmitter {
   emitEvents(events: StickyEvent[]): void {

@@ -1,6 +1,6 @@
 // Shared by tests that touch the kernel: root detection, per-run names.
 import type { TestContext } from 'node:test';
-export { runPrefix } from '../../src/cli/run-prefix.js';
+export { runPrefix } from '../../src/core/run-prefix.js';
 
 export const inCI = process.env.CI === 'true';
 

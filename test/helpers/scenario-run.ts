@@ -2,7 +2,7 @@
 // test's diagnostics, and the lab removed in t.after even if the run did not get to it.
 import type { TestContext } from 'node:test';
 import { labDown } from '../../src/lab/lab.js';
-import { runScenario, type Scenario, type ScenarioRun } from '../../src/lab/scenarios/index.js';
+import { runScenario, type Scenario, type ScenarioRun } from '../../src/scenarios/index.js';
 import type { BackendLogLine } from '../../src/lab/traffic-types.js';
 import { runPrefix } from './env.js';
 

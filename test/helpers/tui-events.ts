@@ -1,7 +1,7 @@
 // Synthetic selections with known ground truth: which backend each selection went to
 // and which picks broke affinity, decided here by a seeded generator, so tests can
 // compare what the UI shows against what was generated rather than against the code.
-import type { CatalogEvent, DnatEvent, ServiceInfo, StickyEvent } from '../../src/probe/event.js';
+import type { CatalogEvent, DnatEvent, ServiceInfo, StickyEvent } from '../../src/core/event.js';
 
 export interface SyntheticService {
   /** "ip:port" */

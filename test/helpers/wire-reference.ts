@@ -3,7 +3,7 @@
 // src/probe/event.ts define, written out independently of src/agent/wire.ts.
 import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
-import type { StickyEvent } from '../../src/probe/event.js';
+import type { StickyEvent } from '../../src/core/event.js';
 
 const root = protobuf.parse(readFileSync(new URL('../../../proto/stickyscope.proto', import.meta.url), 'utf8'), { keepCase: true }).root;
 export const Batch = root.lookupType('stickyscope.v1.EventBatch');

@@ -1,5 +1,5 @@
 import { parse, parseRingBufferBytes, shutdownSignal, type Command } from '../command.js';
-import { EnvironmentError, UsageError } from '../errors.js';
+import { EnvironmentError, UsageError } from '../../core/errors.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope agent [--netns PATH] [--listen HOST:PORT] [--node-name NAME] [--ready-file F] [options]

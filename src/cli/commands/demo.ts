@@ -3,8 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse, shutdownSignal, type Command } from '../command.js';
-import { EnvironmentError } from '../errors.js';
-import { runPrefix } from '../run-prefix.js';
+import { EnvironmentError } from '../../core/errors.js';
+import { runPrefix } from '../../core/run-prefix.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope demo [--prefix P]

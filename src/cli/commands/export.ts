@@ -1,5 +1,5 @@
 import { parse, type Command } from '../command.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../core/errors.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope export FILE [--format jsonl]
@@ -25,7 +25,7 @@ Examples:
     if (values.format !== 'jsonl') throw new UsageError(`--format expects jsonl; got '${values.format}'`);
     if (positionals.length !== 1) throw new UsageError(`export expects one trace FILE; got ${positionals.length ? positionals.join(' ') : 'none'}`);
     const { readTrace } = await import('../../record/trace-reader.js');
-    const { eventToJson } = await import('../../probe/event-json.js');
+    const { eventToJson } = await import('../../core/event-json.js');
 
     // A closed pipe (export | head) is an ordinary way to stop reading.
     let closed = false;

@@ -1,8 +1,8 @@
 // `stickyscope lab scenario`: list the field scenarios, or run one end to end.
 import { parse, parseDuration, shutdownSignal } from '../command.js';
-import { UsageError } from '../errors.js';
-import { runPrefix } from '../run-prefix.js';
-import { findScenario, runScenario, scenarios } from '../../lab/scenarios/index.js';
+import { UsageError } from '../../core/errors.js';
+import { runPrefix } from '../../core/run-prefix.js';
+import { findScenario, runScenario, scenarios } from '../../scenarios/index.js';
 
 export async function scenario(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {

@@ -2,7 +2,7 @@
 import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
-import { InputError, UsageError } from '../errors.js';
+import { InputError, UsageError } from '../../core/errors.js';
 import { defaultConfig, findService, type LabConfig, type LabEndpoint } from '../../lab/config.js';
 import { labDown, labUp, loadLab, setEndpoints, type Lab } from '../../lab/lab.js';
 import { formatStatus, labStatus } from '../../lab/status.js';

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../core/errors.js';
 import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
 
 export const command: Command = {

@@ -1,6 +1,6 @@
 import { parse, parseRingBufferBytes, shutdownSignal, type Command } from '../command.js';
-import { UsageError } from '../errors.js';
-import type { StickyEvent } from '../../probe/event.js';
+import { UsageError } from '../../core/errors.js';
+import type { StickyEvent } from '../../core/event.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope trace [--netns PATH] [--format jsonl|text] [options]
@@ -33,7 +33,7 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
     const ringBufferBytes = parseRingBufferBytes(values['ringbuf-bytes']);
     const { hostname } = await import('node:os');
     const { startProbe } = await import('../../probe/probe.js');
-    const { eventToJson, eventToText } = await import('../../probe/event-json.js');
+    const { eventToJson, eventToText } = await import('../../core/event-json.js');
     const write = (events: StickyEvent[]) => {
       let out = '';
       for (const e of events) out += (format === 'jsonl' ? JSON.stringify(eventToJson(e)) : eventToText(e)) + '\n';

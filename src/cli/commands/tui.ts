@@ -1,4 +1,4 @@
-import { EnvironmentError, UsageError } from '../errors.js';
+import { EnvironmentError, UsageError } from '../../core/errors.js';
 import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
 import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
 
@@ -90,7 +90,7 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
       const catalogs = await startCatalogFeed(resolved, (err) => source.note('warning', err.message));
       const agents = resolved.addresses;
       resolved.discovery?.onChange((now) => source.note('warning', `the ready agents changed to ${now.join(', ') || 'none'}; showing ${agents.join(', ')} (restart to follow)`));
-      const { subscribeAgents } = await import('../../aggregator/agent-client.js');
+      const { subscribeAgents } = await import('../../protocol/client.js');
       source.label = values.k8s ? `k8s agents ${agents.join(' ')}` : `agents ${agents.join(' ')}`;
       feed = (async () => {
         const batches = subscribeAgents(agents, { signal: stopFeed.signal });

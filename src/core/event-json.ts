@@ -1,0 +1,43 @@
+// The export format of DESIGN.md: one flat JSON object per event, field order fixed
+// so that `trace`, `export` and reports print the same shape.
+import { isoMicros, parseIsoMicros, type StickyEvent } from './event.js';
+import { InputError } from './errors.js';
+
+export function eventToJson(e: StickyEvent): Record<string, unknown> {
+  const { type, ts, node, ...rest } = e;
+  const out: Record<string, unknown> = { type, ts: isoMicros(ts), node, ...rest };
+  if (e.type === 'evicted' && e.since !== undefined) out.since = isoMicros(e.since);
+  return out;
+}
+
+export function eventFromJson(o: Record<string, unknown>): StickyEvent {
+  if (typeof o.type !== 'string' || typeof o.ts !== 'string' || typeof o.node !== 'string') {
+    throw new InputError(`an event needs string fields type, ts and node; got ${JSON.stringify(o).slice(0, 120)}`);
+  }
+  const e: Record<string, unknown> = { ...o, ts: parseIsoMicros(o.ts) };
+  if (o.type === 'evicted' && typeof o.since === 'string') e.since = parseIsoMicros(o.since);
+  return e as unknown as StickyEvent;
+}
+
+/** One human line, like `conntrack -E`: time, kind, proto, client -> service => backend. */
+export function eventToText(e: StickyEvent): string {
+  const time = isoMicros(e.ts).slice(11, 26);
+  switch (e.type) {
+    case 'dnat':
+      return `${time} dnat   ${e.proto.padEnd(4)} ${e.client} -> ${e.service} => ${e.backend} [${e.hook}]${e.serviceName ? ' ' + e.serviceName : ''}`;
+    case 'snat':
+      return `${time} snat   ${e.proto.padEnd(4)} ${e.client} -> ${e.service} => ${e.backend} seen as ${e.snat}`;
+    case 'insert':
+      return `${time} insert ${e.proto.padEnd(4)} ${e.client} -> ${e.service} reply from ${e.backend} [${e.hook}]`;
+    case 'lost':
+      return `${time} LOST   ${e.count} events (ring buffer or subscriber buffer full)`;
+    case 'counters':
+      return `${time} conntrack entries=${e.entries} insert_failed=${e.insertFailed} drop=${e.drop} early_drop=${e.earlyDrop}`;
+    case 'catalog':
+      return `${time} rules  ${e.services.length} services`;
+    case 'evicted':
+      return `${time} evict  ${e.client} dropped from full list ${e.list} (${e.endpoint}, ${e.capacity} entries)${e.since !== undefined ? ` since ${isoMicros(e.since).slice(11, 26)}` : ''}`;
+    case 'node':
+      return `${time} node   ${e.node} ${e.state}${e.reason ? ': ' + e.reason : ''}`;
+  }
+}

@@ -1,0 +1,141 @@
+// Typed events: what the probe produces from raw records (bpf/record.h) and what
+// every later stage (agent, aggregator, recorder, report) consumes.
+//
+// Addresses are "ip:port" strings ("[v6]:port" for IPv6); `ts` is wall-clock time in
+// microseconds since the Unix epoch (a double holds that exactly until year 2255).
+
+export type Proto = 'tcp' | 'udp' | 'sctp';
+export type Hook = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';
+
+interface Base {
+  ts: number;
+  node: string;
+}
+
+interface Flow extends Base {
+  proto: Proto;
+  /** Original source: the client. */
+  client: string;
+  /** Original destination: the Service address. */
+  service: string;
+  /** Reply source: the backend the connection was sent to. */
+  backend: string;
+  hook: Hook;
+  /** Keyed hash of the conntrack entry, as hex; stable for one entry on one node. */
+  ctId: string;
+  /** Filled by enrichment where known. */
+  serviceName?: string;
+  backendPod?: string;
+}
+
+/** A NEW connection whose destination was translated: one backend selection. */
+export interface DnatEvent extends Flow {
+  type: 'dnat';
+}
+
+/** A NEW connection whose source was translated; `snat` is what the backend sees. */
+export interface SnatEvent extends Flow {
+  type: 'snat';
+  snat: string;
+}
+
+/** A NEW conntrack entry about to be confirmed (any connection, translated or not). */
+export interface InsertEvent extends Flow {
+  type: 'insert';
+}
+
+/** Records the kernel could not hand over (ring buffer full) or a subscriber missed. */
+export interface LostEvent extends Base {
+  type: 'lost';
+  count: number;
+}
+
+/** Periodic conntrack statistics of the node (sums over CPUs). */
+export interface CountersEvent extends Base {
+  type: 'counters';
+  insertFailed: number;
+  drop: number;
+  earlyDrop: number;
+  entries: number;
+}
+
+/** What a node's kube-proxy rules (or the Kubernetes API) say about its Services, whenever it changes. */
+export interface CatalogEvent extends Base {
+  type: 'catalog';
+  services: ServiceInfo[];
+}
+
+/** The `node` of catalogs from the Kubernetes API: they describe the whole cluster. */
+export const CLUSTER_NODE = '';
+
+export interface ServiceInfo {
+  /** "10.96.0.10:80/tcp": the key every metric is kept under. */
+  service: string;
+  /** "namespace/name:port" when known. */
+  name: string | null;
+  affinity: { mode: 'ClientIP' | 'None'; timeoutSeconds: number | null; source: 'k8s' | 'rules' | 'inferred' };
+  /** Endpoints at this moment, "ip:port", including those never selected. */
+  endpoints: string[];
+  /** Pod names by endpoint, where known. */
+  pods?: Record<string, string>;
+}
+
+/**
+ * A client's entry vanished from a full xt_recent list (/proc/net/xt_recent/KUBE-SEP-*)
+ * before its affinity timeout: the kernel evicted it to make room. The lists are read
+ * periodically, so the eviction is known only to lie in (`since`, `ts`]: after the
+ * previous read began and before the read that missed the entry ended.
+ */
+export interface EvictedEvent extends Base {
+  type: 'evicted';
+  /** Start of the interval (the previous read); absent in older traces, where only `ts` is known. */
+  since?: number;
+  /** The list, named after the KUBE-SEP chain. */
+  list: string;
+  /** The endpoint that list belongs to, "ip:port". */
+  endpoint: string;
+  /** Client IP. */
+  client: string;
+  /** Entries the list held when it was seen full (ip_list_tot). */
+  capacity: number;
+}
+
+/** An agent went away or came back, as seen by whoever subscribes to it. */
+export interface NodeEvent extends Base {
+  type: 'node';
+  state: 'up' | 'down';
+  reason?: string;
+}
+
+export type StickyEvent =
+  | DnatEvent
+  | SnatEvent
+  | InsertEvent
+  | LostEvent
+  | CountersEvent
+  | CatalogEvent
+  | EvictedEvent
+  | NodeEvent;
+export type EventType = StickyEvent['type'];
+export type FlowEvent = DnatEvent | SnatEvent | InsertEvent;
+
+/** ISO-8601 with microseconds, as in DESIGN.md's export format. */
+export function isoMicros(ts: number): string {
+  const ms = Math.floor(ts / 1000);
+  const micros = Math.round(ts - ms * 1000);
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, (_m, frac: string) => `.${frac}${String(micros).padStart(3, '0')}Z`);
+}
+
+/** Parses isoMicros' output back into microseconds since the epoch. */
+export function parseIsoMicros(iso: string): number {
+  const m = /^(.*\.\d{3})(\d{3})?Z$/.exec(iso);
+  if (!m) return Date.parse(iso) * 1000;
+  return Date.parse(`${m[1]}Z`) * 1000 + Number(m[2] ?? 0);
+}
+
+/** The client's IP: the affinity key of sessionAffinity: ClientIP. */
+export function hostOf(addr: string): string {
+  if (addr.startsWith('[')) return addr.slice(1, addr.indexOf(']'));
+  const i = addr.lastIndexOf(':');
+  return i < 0 ? addr : addr.slice(0, i);
+}

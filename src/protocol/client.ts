@@ -1,0 +1,235 @@
+// Subscribes to agents over gRPC. Each agent connection reconnects on its own with
+// capped exponential backoff and says when its node goes down or comes back, both to
+// onStatus and as `node` events in the stream itself (so recordings keep the gaps).
+// subscribeAgents merges all of them in time order (merge-streams.ts).
+import { EventEmitter } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import type { NodeEvent, StickyEvent } from '../core/event.js';
+import { infoMethod, subscribeMethod } from './service-def.js';
+import type { AgentInfo, EventFilter } from './wire.js';
+import { StreamMerger } from './merge-streams.js';
+
+export interface AgentStatus {
+  address: string;
+  /** The agent's node name once Info has answered, else its address. */
+  node: string;
+  state: 'up' | 'down';
+  reason?: string;
+}
+
+export interface Backoff {
+  initialMs: number;
+  maxMs: number;
+}
+
+export interface SubscribeOptions {
+  filter?: EventFilter;
+  signal?: AbortSignal;
+  onStatus?: (status: AgentStatus) => void;
+  /** Default 0.2 s doubling up to 5 s. */
+  backoff?: Backoff;
+  /** Reorder delay of the merge. Default 200 ms. */
+  reorderDelayMs?: number;
+  /** Events merged but not yet taken by the consumer above which the agents' streams are paused. Default 200k. */
+  maxPending?: number;
+}
+
+const channelOptions: grpc.ChannelOptions = {
+  // HTTP/2's default 64 KiB window stalls a stream of ~200 KiB batches on round trips.
+  'grpc-node.flow_control_window': 8 * 1024 * 1024,
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 5_000,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.initial_reconnect_backoff_ms': 200,
+  'grpc.max_reconnect_backoff_ms': 5_000,
+};
+const infoDeadlineMs = 3_000;
+
+/** What went wrong with a call, in one line. */
+function reasonOf(err: unknown): string {
+  const e = err as Partial<grpc.ServiceError>;
+  return e.details || e.message || String(err);
+}
+
+/**
+ * One agent, kept subscribed until stop(). Emits 'events' (StickyEvent[], including the
+ * `node` up/down events it makes itself) and 'status' (AgentStatus).
+ */
+export class AgentConnection extends EventEmitter {
+  node: string;
+  private stopped = false;
+  private stream: grpc.ClientReadableStream<StickyEvent[]> | null = null;
+  private infoCall: grpc.ClientUnaryCall | null = null;
+  private paused = false;
+  private wake: (() => void) | null = null;
+  private readonly done: Promise<void>;
+
+  constructor(
+    readonly address: string,
+    private readonly filter: EventFilter = {},
+    private readonly backoff: Backoff = { initialMs: 200, maxMs: 5_000 },
+  ) {
+    super();
+    this.node = address;
+    this.done = this.run();
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.stream?.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.stream?.resume();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stream?.cancel();
+    this.infoCall?.cancel();
+    this.wake?.();
+    await this.done;
+  }
+
+  private announce(state: 'up' | 'down', reason?: string): void {
+    const e: NodeEvent = { type: 'node', ts: Date.now() * 1000, node: this.node, state };
+    if (reason !== undefined) e.reason = reason;
+    this.emit('events', [e]);
+    const status: AgentStatus = { address: this.address, node: this.node, state };
+    if (reason !== undefined) status.reason = reason;
+    this.emit('status', status);
+  }
+
+  private async run(): Promise<void> {
+    let delay = this.backoff.initialMs;
+    let up: boolean | null = null;
+    while (!this.stopped) {
+      const client = new grpc.Client(this.address, grpc.credentials.createInsecure(), channelOptions);
+      let reason: string;
+      try {
+        const info = await this.info(client);
+        this.node = info.nodeName || this.address;
+        const { established, ended } = this.subscribe(client);
+        if (await established) {
+          up = true;
+          delay = this.backoff.initialMs;
+          this.announce('up');
+        }
+        reason = await ended;
+      } catch (err) {
+        reason = `agent ${this.address} unreachable: ${reasonOf(err)}`;
+      } finally {
+        this.stream = null;
+        client.close();
+      }
+      if (this.stopped) break;
+      if (up !== false) this.announce('down', reason);
+      up = false;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = null;
+      delay = Math.min(delay * 2, this.backoff.maxMs);
+    }
+  }
+
+  private info(client: grpc.Client): Promise<AgentInfo> {
+    return new Promise((resolve, reject) => {
+      this.infoCall = client.makeUnaryRequest(
+        infoMethod.path,
+        infoMethod.requestSerialize,
+        infoMethod.responseDeserialize,
+        {},
+        { deadline: Date.now() + infoDeadlineMs },
+        (err, value) => {
+          this.infoCall = null;
+          if (err || !value) reject(err ?? new Error('empty Info answer'));
+          else resolve(value);
+        },
+      );
+    });
+  }
+
+  /**
+   * Starts the stream. `established` says whether the agent took the subscription (it
+   * sends headers once it has); `ended` resolves, with the reason, when the stream ends.
+   */
+  private subscribe(client: grpc.Client): { established: Promise<boolean>; ended: Promise<string> } {
+    const stream = client.makeServerStreamRequest(subscribeMethod.path, subscribeMethod.requestSerialize, subscribeMethod.responseDeserialize, this.filter);
+    this.stream = stream;
+    if (this.paused) stream.pause();
+    stream.on('data', (events: StickyEvent[]) => this.emit('events', events));
+    const ended = new Promise<string>((resolve) => {
+      stream.on('error', (err) => resolve(`stream from ${this.node} (${this.address}) failed: ${reasonOf(err)}`));
+      stream.on('end', () => resolve(`agent ${this.node} (${this.address}) ended the stream`));
+    });
+    const established = Promise.race([new Promise<boolean>((resolve) => stream.once('metadata', () => resolve(true))), ended.then(() => false)]);
+    return { established, ended };
+  }
+}
+
+/**
+ * Subscribes to every agent and yields their events merged in time order, in batches,
+ * until `signal` aborts (then the rest is flushed and the connections closed).
+ */
+export async function* subscribeAgents(addresses: string[], opts: SubscribeOptions = {}): AsyncGenerator<StickyEvent[]> {
+  const merger = new StreamMerger({ delayMs: opts.reorderDelayMs ?? 200 });
+  const maxPending = opts.maxPending ?? 200_000;
+  const ready: StickyEvent[][] = [];
+  let pending = 0;
+  let paused = false;
+  let wake: (() => void) | null = null;
+  const conns = addresses.map((a) => new AgentConnection(a, opts.filter, opts.backoff));
+  const flowControl = () => {
+    const over = pending + merger.size > maxPending;
+    if (over === paused) return;
+    paused = over;
+    for (const c of conns) {
+      if (over) c.pause();
+      else c.resume();
+    }
+  };
+  for (const c of conns) {
+    c.on('events', (events: StickyEvent[]) => {
+      merger.push(c.address, events, Date.now());
+      flowControl();
+    });
+    if (opts.onStatus) c.on('status', opts.onStatus);
+  }
+  const release = (now: number) => {
+    const out = merger.drain(now);
+    if (out.length === 0) return;
+    ready.push(out);
+    pending += out.length;
+    wake?.();
+  };
+  const tick = setInterval(() => release(Date.now()), Math.max(10, Math.floor(merger.delayMs / 4)));
+  const onAbort = () => wake?.();
+  opts.signal?.addEventListener('abort', onAbort);
+  try {
+    for (;;) {
+      const batch = ready.shift();
+      if (batch) {
+        pending -= batch.length;
+        flowControl();
+        yield batch;
+        continue;
+      }
+      if (opts.signal?.aborted) break;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
+    }
+    await Promise.all(conns.map((c) => c.stop()));
+    const rest = merger.drain(Infinity);
+    if (rest.length > 0) yield rest;
+  } finally {
+    clearInterval(tick);
+    opts.signal?.removeEventListener('abort', onAbort);
+    await Promise.all(conns.map((c) => c.stop()));
+  }
+}

@@ -1,0 +1,33 @@
+// The Agent service of proto/stickyscope.proto as grpc-js definitions, serialised by
+// src/agent/wire.ts (no proto-loader: the server and the client share these exact
+// functions, and batches are encoded once, straight from typed events).
+import type { ServiceDefinition } from '@grpc/grpc-js';
+import type { StickyEvent } from '../core/event.js';
+import { decodeBatch, decodeFilter, decodeInfo, decodeInfoRequest, encodeBatch, encodeFilter, encodeInfo, encodeInfoRequest, type AgentInfo, type EventFilter } from './wire.js';
+
+const toBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+export const subscribeMethod = {
+  path: '/stickyscope.v1.Agent/Subscribe',
+  requestStream: false,
+  responseStream: true,
+  requestSerialize: (f: EventFilter) => toBuffer(encodeFilter(f)),
+  requestDeserialize: (b: Buffer) => decodeFilter(b),
+  responseSerialize: (events: StickyEvent[]) => toBuffer(encodeBatch(events)),
+  responseDeserialize: (b: Buffer) => decodeBatch(b),
+} as const;
+
+export const infoMethod = {
+  path: '/stickyscope.v1.Agent/Info',
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: () => toBuffer(encodeInfoRequest()),
+  requestDeserialize: (b: Buffer) => decodeInfoRequest(b),
+  responseSerialize: (i: AgentInfo) => toBuffer(encodeInfo(i)),
+  responseDeserialize: (b: Buffer) => decodeInfo(b),
+} as const;
+
+export const agentService: ServiceDefinition = {
+  Subscribe: subscribeMethod,
+  Info: infoMethod,
+};

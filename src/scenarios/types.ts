@@ -1,0 +1,36 @@
+// What a lab scenario is: a topology, the traffic a field report describes, a paragraph
+// saying what to look at, and the report lines that answer the report's question.
+import type { LabConfig } from '../lab/config.js';
+import type { Lab } from '../lab/lab.js';
+import type { Report } from '../report/types.js';
+
+export interface ScenarioContext {
+  lab: Lab;
+  /** Fires on Ctrl-C or when the TUI quits: traffic stops early. */
+  signal: AbortSignal;
+  /** Length of one traffic phase. */
+  phaseMs: number;
+  /** A progress line (stderr). */
+  say(text: string): void;
+  /** Runs `fn` at teardown, before the lab goes down (latest first). */
+  defer(fn: () => Promise<void> | void): void;
+}
+
+export interface Scenario<E = unknown> {
+  name: string;
+  /** The field report in seeds/ this reproduces. */
+  seed: string;
+  /** One line: what the scenario shows. */
+  summary: string;
+  /** Default length of one traffic phase. */
+  defaultPhaseMs: number;
+  config(): LabConfig;
+  /** After the lab is up, before the agents start: servers, sysctls, endpoints. */
+  prepare?(ctx: ScenarioContext): Promise<void>;
+  /** Runs the traffic; returns the ground truth gathered before teardown (backend logs, ...). */
+  traffic(ctx: ScenarioContext): Promise<E>;
+  /** The paragraph printed before the traffic: what to look at. */
+  lookAt(lab: Lab): string;
+  /** The report lines (with the ground truth beside them) that answer the field report's question. */
+  answer(report: Report, evidence: E, lab: Lab): string[];
+}

@@ -1,0 +1,78 @@
+// Issue 3, an agent killed mid-run: the aggregator (subscribeAgents + the reducer +
+// buildReport, in this process) says the node went down and came back when the agent
+// was started again on the same port, and the report names the node and the window it
+// is missing. The backends' logs say which connections fell in that window.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { requireRoot } from '../helpers/env.js';
+import { startLabWithAgents } from '../helpers/agents.js';
+import { defaultConfig, readBackendLogs, runClient } from '../../src/lab/lab.js';
+import { subscribeAgents, type AgentStatus } from '../../src/protocol/client.js';
+import { applyEvents, createState } from '../../src/aggregator/state.js';
+import { buildReport } from '../../src/report/build-report.js';
+
+const until = async (ok: () => boolean, what: string, ms = 15_000) => {
+  for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+};
+
+test('an agent killed mid-run: node down, then up on the same port, and the report names the missing window', { timeout: 120_000 }, async (t) => {
+  if (!requireRoot(t)) return;
+  const config = defaultConfig({ nodes: 2 });
+  config.clients = 1;
+  config.externalClients = 0;
+  config.services = config.services.filter((s) => s.name === 'web');
+  const { lab, agents } = await startLabWithAgents(t, config);
+  const [node0, node1] = lab.nodes as [string, string];
+
+  const stop = new AbortController();
+  t.after(() => stop.abort());
+  const statuses: (AgentStatus & { at: number })[] = [];
+  const state = createState();
+  const consumed = (async () => {
+    for await (const batch of subscribeAgents(agents.addresses(), { signal: stop.signal, backoff: { initialMs: 100, maxMs: 400 }, onStatus: (s) => statuses.push({ ...s, at: Date.now() }) })) {
+      applyEvents(state, batch);
+    }
+  })();
+  const states = (node: string) => statuses.filter((s) => s.node === node).map((s) => s.state);
+  await until(() => states(node0).length > 0 && states(node1).length > 0, 'both agents up');
+
+  // c1's traffic goes through node 0 only: that is the agent to kill.
+  const traffic = runClient(lab, 'c1', { service: 'lab/web:http', mode: 'http', count: 1000, intervalMs: 20, durationMs: 7000 });
+  await new Promise((r) => setTimeout(r, 2000));
+  const killedAt = Date.now();
+  await agents.kill(0);
+  await until(() => states(node0).includes('down'), 'node 0 reported down');
+  await new Promise((r) => setTimeout(r, 1500));
+  await agents.restart(0);
+  const restartedAt = Date.now();
+  await until(() => states(node0).filter((s) => s === 'up').length === 2, 'node 0 reported up again');
+  const results = await traffic;
+  await new Promise((r) => setTimeout(r, 1000));
+  stop.abort();
+  await consumed;
+
+  assert.deepEqual(states(node0), ['up', 'down', 'up']);
+  assert.deepEqual(states(node1), ['up'], 'the other node never went down');
+  const upAgainAt = statuses.filter((s) => s.node === node0 && s.state === 'up')[1]!.at;
+  const r = buildReport(state, { scope: 'cumulative' });
+  assert.equal(r.window.missing.length, 1, JSON.stringify(r.window.missing));
+  const gap = r.window.missing[0]!;
+  assert.equal(gap.node, node0);
+  assert.equal(gap.ongoing, false);
+  const [gs, ge] = [Date.parse(gap.start), Date.parse(gap.end)];
+  assert.ok(gs >= killedAt && gs <= killedAt + 1000, `the gap starts when the agent died: ${gap.start}, killed at ${new Date(killedAt).toISOString()}`);
+  assert.ok(ge >= restartedAt && ge <= upAgainAt + 50, `the gap ends when it served again: ${gap.end}, restarted ${new Date(restartedAt).toISOString()}`);
+
+  // Ground truth: every connection the backends logged well outside the gap is in the
+  // report, and none well inside it (the other node saw none of c1's traffic).
+  const logged = (await readBackendLogs(lab)).filter((l) => l.peer.startsWith(`${lab.clients[0]!.ip}:`)).map((l) => Date.parse(l.ts));
+  const margin = 300;
+  const outside = logged.filter((ts) => ts < killedAt - margin || ts > upAgainAt + margin).length;
+  const notInside = logged.filter((ts) => !(ts > gs + margin && ts < ge - margin)).length;
+  const web = r.services.find((s) => s.name === 'lab/web:http')!;
+  const inGap = logged.length - notInside;
+  t.diagnostic(`${results.length} requests, ${logged.length} logged, ${web.selections} in the report; gap ${((ge - gs) / 1000).toFixed(2)} s with ${inGap} connections inside`);
+  assert.ok(inGap > 10, 'traffic ran through the gap');
+  assert.ok(web.selections >= outside && web.selections <= notInside, `report has ${web.selections} selections; logs say between ${outside} and ${notInside}`);
+  assert.deepEqual(r.nodes, [node0, node1].sort());
+});

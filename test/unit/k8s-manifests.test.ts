@@ -1,0 +1,228 @@
+// deploy/*.yaml checked offline. Field names and types come from the OpenAPI-generated
+// models of @kubernetes/client-node (each model's attributeTypeMap, generated from the
+// Kubernetes OpenAPI spec): an unknown or misspelled field, or a wrong type, fails, as
+// `kubectl apply --validate=strict` would. Required fields are not in those models, so
+// a short hand-written list per kind covers them. Then the project's own rules: least
+// privilege, and the pieces referring to each other (labels, ports, accounts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { loadAll } from 'js-yaml';
+// The models alone: the package's index also loads its HTTP stack, which is not needed here.
+import * as k8s from '@kubernetes/client-node/dist/gen/models/all.js';
+
+const DEPLOY = new URL('../../../deploy/', import.meta.url);
+type Doc = Record<string, any>;
+
+interface Attr {
+  baseName: string;
+  type: string;
+}
+const models = k8s as unknown as Record<string, { getAttributeTypeMap?: () => Attr[] } | undefined>;
+
+/** Errors of `value` against the generated model `type`, with their paths. */
+function schemaErrors(value: unknown, type: string, path: string): string[] {
+  if (value === null || value === undefined) return [];
+  const arr = /^Array<(.+)>$/.exec(type);
+  if (arr) return Array.isArray(value) ? value.flatMap((v, i) => schemaErrors(v, arr[1]!, `${path}[${i}]`)) : [`${path}: expected a list, got ${typeof value}`];
+  const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
+  if (map) {
+    if (typeof value !== 'object' || Array.isArray(value)) return [`${path}: expected a map, got ${typeof value}`];
+    return Object.entries(value).flatMap(([k, v]) => schemaErrors(v, map[1]!, `${path}.${k}`));
+  }
+  switch (type) {
+    case 'string':
+      return typeof value === 'string' ? [] : [`${path}: expected a string, got ${JSON.stringify(value)}`];
+    case 'number':
+      return typeof value === 'number' ? [] : [`${path}: expected a number, got ${JSON.stringify(value)}`];
+    case 'boolean':
+      return typeof value === 'boolean' ? [] : [`${path}: expected a boolean, got ${JSON.stringify(value)}`];
+    case 'IntOrString':
+      return typeof value === 'number' || typeof value === 'string' ? [] : [`${path}: expected an int or a string`];
+    case 'Date':
+      return typeof value === 'string' ? [] : [`${path}: expected a timestamp`];
+    case 'any':
+      return [];
+  }
+  const attrs = models[type]?.getAttributeTypeMap?.();
+  if (!attrs) return [`${path}: no model ${type} in the client's schema`];
+  if (typeof value !== 'object' || Array.isArray(value)) return [`${path}: expected a ${type} object`];
+  const byName = new Map(attrs.map((a) => [a.baseName, a.type]));
+  return Object.entries(value).flatMap(([k, v]) =>
+    byName.has(k) ? schemaErrors(v, byName.get(k)!, `${path}.${k}`) : [`${path}.${k}: unknown field of ${type}`],
+  );
+}
+
+/** The model for apiVersion/kind, named as the generator names them (apps/v1 DaemonSet -> V1DaemonSet). */
+const modelOf = (doc: Doc) => {
+  const version = String(doc.apiVersion).split('/').at(-1)!;
+  return `${version[0]!.toUpperCase()}${version.slice(1)}${doc.kind}`;
+};
+
+const REQUIRED: Record<string, string[]> = {
+  '*': ['apiVersion', 'kind', 'metadata.name'],
+  DaemonSet: ['metadata.namespace', 'spec.selector.matchLabels', 'spec.template.metadata.labels', 'spec.template.spec.containers'],
+  Service: ['metadata.namespace', 'spec.ports', 'spec.selector'],
+  ServiceAccount: ['metadata.namespace'],
+  NetworkPolicy: ['metadata.namespace', 'spec.podSelector'],
+  Role: ['metadata.namespace', 'rules'],
+  RoleBinding: ['metadata.namespace', 'roleRef.apiGroup', 'roleRef.kind', 'roleRef.name', 'subjects'],
+  ClusterRole: ['rules'],
+  ClusterRoleBinding: ['roleRef.apiGroup', 'roleRef.kind', 'roleRef.name', 'subjects'],
+  Namespace: [],
+};
+
+const get = (o: any, path: string) => path.split('.').reduce((v, k) => (v === undefined || v === null ? undefined : v[k]), o);
+
+function requiredErrors(doc: Doc, where: string): string[] {
+  const kind = String(doc.kind);
+  if (!(kind in REQUIRED)) return [`${where}: kind ${kind} has no required-field list here; add one`];
+  const errs = [...REQUIRED['*']!, ...REQUIRED[kind]!].filter((p) => get(doc, p) === undefined).map((p) => `${where}: missing ${p}`);
+  for (const [i, c] of (get(doc, 'spec.template.spec.containers') ?? []).entries()) {
+    for (const f of ['name', 'image']) if (!c[f]) errs.push(`${where}: containers[${i}] missing ${f}`);
+    for (const p of c.ports ?? []) if (p.containerPort === undefined) errs.push(`${where}: containers[${i}] port without containerPort`);
+  }
+  for (const [i, r] of (doc.rules ?? []).entries()) if (!r.verbs) errs.push(`${where}: rules[${i}] missing verbs`);
+  for (const [i, s] of (doc.subjects ?? []).entries()) if (!s.kind || !s.name) errs.push(`${where}: subjects[${i}] missing kind or name`);
+  for (const [i, p] of (get(doc, 'spec.ports') ?? []).entries()) if (doc.kind === 'Service' && p.port === undefined) errs.push(`${where}: ports[${i}] missing port`);
+  return errs;
+}
+
+function loadDeploy(): { file: string; doc: Doc }[] {
+  const files = readdirSync(DEPLOY).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+  return files.flatMap((file) =>
+    loadAll(readFileSync(new URL(file, DEPLOY), 'utf8'))
+      .filter((d) => d !== null)
+      .map((doc) => ({ file, doc: doc as Doc })),
+  );
+}
+
+/** Capability names as the kernel headers define them (CAP_X -> X). */
+function kernelCapabilities(): Set<string> {
+  const header = '/usr/include/linux/capability.h';
+  const text = readFileSync(header, 'utf8');
+  return new Set([...text.matchAll(/^#define CAP_([A-Z_]+)\s+\d+\s*$/gm)].map((m) => m[1]!).filter((n) => n !== 'LAST_CAP'));
+}
+
+const docs = loadDeploy();
+const one = (kind: string, name?: string) => {
+  const found = docs.filter((d) => d.doc.kind === kind && (!name || d.doc.metadata?.name === name));
+  assert.equal(found.length, 1, `exactly one ${kind}${name ? ` ${name}` : ''}`);
+  return found[0]!.doc;
+};
+
+test('every manifest parses and matches the schema of its kind', () => {
+  assert.ok(docs.length >= 9, `found ${docs.length} documents`);
+  const errors = docs.flatMap(({ file, doc }) => {
+    const where = `${file}: ${doc.kind}/${doc.metadata?.name}`;
+    return [...schemaErrors(doc, modelOf(doc), where), ...requiredErrors(doc, where)];
+  });
+  assert.deepEqual(errors, []);
+});
+
+test('the schema check itself rejects misspelled fields, wrong types and unknown kinds', () => {
+  const ds = structuredClone(one('DaemonSet'));
+  ds.spec.template.spec.containers[0].securityContex = {};
+  ds.spec.template.spec.hostNetwork = 'yes';
+  const errs = schemaErrors(ds, modelOf(ds), 'ds');
+  assert.ok(errs.some((e) => /containers\[0\]\.securityContex: unknown field of V1Container/.test(e)), errs.join('\n'));
+  assert.ok(errs.some((e) => /hostNetwork: expected a boolean/.test(e)), errs.join('\n'));
+  assert.deepEqual(schemaErrors({ kind: 'X' }, 'V1Nope', 'x'), ['x: no model V1Nope in the client\'s schema']);
+  assert.deepEqual(requiredErrors({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's' } }, 's'), [
+    's: missing metadata.namespace',
+    's: missing spec.ports',
+    's: missing spec.selector',
+  ]);
+});
+
+test('kustomization lists every manifest, and the image it renames is the one the DaemonSet uses', () => {
+  const kz = loadAll(readFileSync(new URL('kustomization.yaml', DEPLOY), 'utf8'))[0] as Doc;
+  const files = new Set(docs.map((d) => d.file));
+  assert.deepEqual(new Set(kz.resources), files);
+  for (const r of kz.resources) assert.ok(existsSync(new URL(r, DEPLOY)), r);
+  assert.equal(kz.namespace, 'stickyscope');
+  const image = one('DaemonSet').spec.template.spec.containers[0].image;
+  assert.ok(kz.images.some((i: Doc) => i.name === image), `images[] renames ${image}`);
+});
+
+test('the agent runs unprivileged with exactly the capabilities it needs', () => {
+  const ds = one('DaemonSet');
+  const pod = ds.spec.template.spec;
+  const text = JSON.stringify(docs.map((d) => d.doc));
+  assert.ok(!/"privileged":true/.test(text), 'no privileged: true anywhere');
+  assert.equal(pod.hostNetwork, true);
+  assert.notEqual(pod.hostPID, true);
+  assert.notEqual(pod.hostIPC, true);
+  const [c] = pod.containers;
+  const caps = c.securityContext.capabilities;
+  const valid = kernelCapabilities();
+  assert.ok(valid.has('BPF') && valid.has('PERFMON'), 'kernel header lists CAP_BPF and CAP_PERFMON');
+  for (const cap of caps.add) assert.ok(valid.has(cap), `capability ${cap} is a kernel capability (without the CAP_ prefix)`);
+  assert.deepEqual([...caps.add].sort(), ['BPF', 'NET_ADMIN', 'NET_RAW', 'PERFMON']);
+  assert.deepEqual(caps.drop, ['ALL']);
+  assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+  for (const r of ['cpu', 'memory']) {
+    assert.ok(c.resources.requests[r], `requests.${r}`);
+    assert.ok(c.resources.limits[r], `limits.${r}`);
+  }
+  // Mounts: BTF read-only from the host; every mount has its volume.
+  const volumes = new Map(pod.volumes.map((v: Doc) => [v.name, v]));
+  for (const m of c.volumeMounts) assert.ok(volumes.has(m.name), `volume ${m.name}`);
+  const btf = c.volumeMounts.find((m: Doc) => m.mountPath === '/sys/kernel/btf');
+  assert.equal(btf?.readOnly, true);
+  assert.equal((volumes.get(btf.name) as Doc).hostPath.path, '/sys/kernel/btf');
+  // Readiness is the agent's ready file, on a writable mount.
+  const readyFile = c.args[c.args.indexOf('--ready-file') + 1];
+  assert.deepEqual(c.readinessProbe.exec.command, ['test', '-f', readyFile]);
+  assert.ok(c.volumeMounts.some((m: Doc) => readyFile.startsWith(m.mountPath + '/') && !m.readOnly), `${readyFile} is on a writable volume`);
+  // The listen port is the declared grpc port.
+  const grpc = c.ports.find((p: Doc) => p.name === 'grpc');
+  assert.match(c.args[c.args.indexOf('--listen') + 1], new RegExp(`:${grpc.containerPort}$`));
+  assert.equal(pod.automountServiceAccountToken, false);
+  for (const [k, v] of Object.entries(ds.spec.selector.matchLabels)) assert.equal(ds.spec.template.metadata.labels[k], v, `template carries selector label ${k}`);
+});
+
+test('RBAC: read-only verbs on the allowed resources, bound to accounts that exist', () => {
+  const allowed: Record<string, string[]> = { '': ['services', 'pods', 'nodes'], 'discovery.k8s.io': ['endpointslices'] };
+  const accounts = new Set(docs.filter((d) => d.doc.kind === 'ServiceAccount').map((d) => `${d.doc.metadata.namespace}/${d.doc.metadata.name}`));
+  const roles = docs.filter((d) => d.doc.kind === 'ClusterRole' || d.doc.kind === 'Role').map((d) => d.doc);
+  assert.ok(roles.length > 0);
+  for (const role of roles) {
+    for (const rule of role.rules) {
+      assert.deepEqual([...rule.verbs].sort(), ['get', 'list', 'watch'], `${role.metadata.name} verbs`);
+      for (const g of rule.apiGroups) for (const r of rule.resources) assert.ok(allowed[g]?.includes(r), `${role.metadata.name}: ${g || 'core'}/${r} is not on the allowed list`);
+      assert.equal(rule.resourceNames, undefined);
+    }
+  }
+  for (const b of docs.filter((d) => d.doc.kind.endsWith('Binding')).map((d) => d.doc)) {
+    assert.ok(roles.some((r) => r.kind === b.roleRef.kind && r.metadata.name === b.roleRef.name), `${b.metadata.name} binds an existing role`);
+    for (const s of b.subjects) assert.ok(accounts.has(`${s.namespace}/${s.name}`), `${b.metadata.name}: subject ${s.namespace}/${s.name} exists`);
+  }
+  // The agents themselves get no API access at all.
+  const agentSa = one('DaemonSet').spec.template.spec.serviceAccountName;
+  assert.ok(accounts.has(`stickyscope/${agentSa}`));
+  assert.ok(!docs.some((d) => d.doc.kind.endsWith('Binding') && d.doc.subjects.some((s: Doc) => s.name === agentSa)), 'agent account is bound to nothing');
+});
+
+test('the headless Service and the NetworkPolicy select the agent pods and their grpc port', () => {
+  const pod = one('DaemonSet').spec.template;
+  const labels = pod.metadata.labels;
+  const selects = (sel: Record<string, string>) => Object.entries(sel).every(([k, v]) => labels[k] === v);
+  const grpc = pod.spec.containers[0].ports.find((p: Doc) => p.name === 'grpc');
+
+  const svc = one('Service', 'stickyscope-agent');
+  assert.equal(svc.spec.clusterIP, 'None');
+  assert.ok(selects(svc.spec.selector));
+  assert.equal(svc.spec.ports[0].targetPort, 'grpc');
+  assert.equal(svc.spec.ports[0].port, grpc.containerPort);
+
+  const np = one('NetworkPolicy');
+  assert.ok(selects(np.spec.podSelector.matchLabels), 'policy applies to the agents');
+  assert.deepEqual(np.spec.policyTypes, ['Ingress']);
+  assert.equal(np.spec.ingress.length, 1);
+  const [rule] = np.spec.ingress;
+  assert.deepEqual(rule.ports, [{ protocol: 'TCP', port: grpc.containerPort }]);
+  assert.deepEqual(rule.from, [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'stickyscope-aggregator' } } }]);
+  assert.ok(!selects(rule.from[0].podSelector.matchLabels), 'agents cannot reach each other');
+});

@@ -1,0 +1,177 @@
+// The decoder against hand-built records. Offsets come from the C compiler's view of
+// bpf/record.h (offsetof), not from record-layout.ts, so a drift between the two fails here.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RecordDecoder } from '../../src/probe/decode-records.js';
+import { Off, RECORD_SIZE, RECORD_VERSION, RecordType } from '../../src/probe/record-layout.js';
+import { EnvironmentError, InputError } from '../../src/core/errors.js';
+import type { StickyEvent } from '../../src/core/event.js';
+
+const recordH = fileURLToPath(new URL('../../../bpf/record.h', import.meta.url));
+
+function cLayout(): Record<string, number> {
+  const dir = mkdtempSync(join(tmpdir(), 'ss-layout-'));
+  try {
+    const fields = ['ts_ns', 'type', 'family', 'proto', 'hook', 'ct_status', 'ct_id', 'orig_src', 'orig_dst', 'reply_src', 'reply_dst', 'value'];
+    const src = `#include <stdio.h>\n#include <stddef.h>\n#include <linux/types.h>\n#include "${recordH}"\nint main(void){\n` +
+      fields.map((f) => `printf("${f} %zu\\n", offsetof(struct ss_record, ${f}));`).join('\n') +
+      `printf("size %zu\\nport %zu\\nversion %d\\n", sizeof(struct ss_record), offsetof(struct ss_addr, port), SS_RECORD_VERSION);\n` +
+      `printf("dnat %d\\nsnat %d\\ninsert %d\\nlost %d\\ncounters %d\\nhello %d\\n", SS_REC_DNAT, SS_REC_SNAT, SS_REC_INSERT, SS_REC_LOST, SS_REC_COUNTERS, SS_REC_HELLO);\nreturn 0;}\n`;
+    writeFileSync(join(dir, 'layout.c'), src);
+    execFileSync('cc', ['-o', join(dir, 'layout'), join(dir, 'layout.c')]);
+    const out = execFileSync(join(dir, 'layout'), { encoding: 'utf8' });
+    return Object.fromEntries(out.trim().split('\n').map((l) => { const [k, v] = l.split(' '); return [k!, Number(v)]; }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const C = cLayout();
+
+const MONO = 1_000_000_000_000n;
+const REAL = 1_700_000_000_123_456_789n;
+
+function hello(version = C.version!): Buffer {
+  const b = Buffer.alloc(C.size!);
+  b.writeBigUInt64LE(MONO + 10n, C.ts_ns!);
+  b[C.type!] = C.hello!;
+  b.writeBigUInt64LE(MONO, C.value!);
+  b.writeBigUInt64LE(REAL, C.value! + 8);
+  b.writeBigUInt64LE(BigInt(version), C.value! + 16);
+  return b;
+}
+
+function addr(b: Buffer, at: number, ip: number[], port: number): void {
+  Buffer.from(ip).copy(b, at);
+  b.writeUInt16BE(port, at + C.port!);
+}
+
+function flow(type: number, tsNs: bigint, opts: { family?: number; ips?: number[][]; proto?: number; hook?: number; id?: bigint } = {}): Buffer {
+  const b = Buffer.alloc(C.size!);
+  const ips = opts.ips ?? [[10, 0, 1, 2], [10, 96, 0, 10], [10, 1, 3, 2], [10, 0, 9, 9]];
+  b.writeBigUInt64LE(tsNs, C.ts_ns!);
+  b[C.type!] = type;
+  b[C.family!] = opts.family ?? 2;
+  b[C.proto!] = opts.proto ?? 6;
+  b[C.hook!] = opts.hook ?? 0;
+  b.writeUInt32LE(0x120, C.ct_status!);
+  b.writeBigUInt64LE(opts.id ?? 0x0123456789abcdefn, C.ct_id!);
+  addr(b, C.orig_src!, ips[0]!, 39402);
+  addr(b, C.orig_dst!, ips[1]!, 80);
+  addr(b, C.reply_src!, ips[2]!, 8080);
+  addr(b, C.reply_dst!, ips[3]!, 40000);
+  return b;
+}
+
+function values(type: number, tsNs: bigint, v: bigint[]): Buffer {
+  const b = Buffer.alloc(C.size!);
+  b.writeBigUInt64LE(tsNs, C.ts_ns!);
+  b[C.type!] = type;
+  v.forEach((x, i) => b.writeBigUInt64LE(x, C.value! + 8 * i));
+  return b;
+}
+
+test('record-layout.ts mirrors bpf/record.h', () => {
+  assert.equal(RECORD_SIZE, C.size);
+  assert.equal(RECORD_VERSION, C.version);
+  assert.deepEqual(
+    { ...Off },
+    { tsNs: C.ts_ns, type: C.type, family: C.family, proto: C.proto, hook: C.hook, ctStatus: C.ct_status, ctId: C.ct_id,
+      origSrc: C.orig_src, origDst: C.orig_dst, replySrc: C.reply_src, replyDst: C.reply_dst, value: C.value },
+  );
+  assert.deepEqual({ ...RecordType }, { dnat: C.dnat, snat: C.snat, insert: C.insert, lost: C.lost, counters: C.counters, hello: C.hello });
+});
+
+test('decodes flow, lost and counters records with wall-clock time from HELLO', () => {
+  const d = new RecordDecoder('node-a');
+  assert.equal(d.started, false);
+  const events = d.decode(Buffer.concat([
+    hello(),
+    flow(C.dnat!, MONO + 2_500_000n),
+    flow(C.snat!, MONO + 3_000_000n, { proto: 17, hook: 4 }),
+    flow(C.insert!, MONO + 3_000_001n, { proto: 132, hook: 1 }),
+    values(C.lost!, MONO + 1_000_000_000n, [7n]),
+    values(C.counters!, MONO + 1_000_000_000n, [1n, 2n, 3n, 2n ** 40n]),
+  ]));
+  assert.equal(d.started, true);
+  // (REAL + 2.5 ms) in whole microseconds: 1700000000123456789 + 2500000 = 1700000000125956789 ns
+  assert.deepEqual(events[0], {
+    type: 'dnat', ts: 1_700_000_000_125_956, node: 'node-a', proto: 'tcp', client: '10.0.1.2:39402',
+    service: '10.96.0.10:80', backend: '10.1.3.2:8080', hook: 'prerouting', ctId: '0123456789abcdef',
+  });
+  assert.deepEqual(events[1], {
+    type: 'snat', ts: 1_700_000_000_126_456, node: 'node-a', proto: 'udp', client: '10.0.1.2:39402',
+    service: '10.96.0.10:80', backend: '10.1.3.2:8080', hook: 'postrouting', ctId: '0123456789abcdef', snat: '10.0.9.9:40000',
+  });
+  assert.equal(events[2]!.type, 'insert');
+  assert.equal((events[2] as { proto: string }).proto, 'sctp');
+  assert.equal((events[2] as { hook: string }).hook, 'input');
+  assert.deepEqual(events[3], { type: 'lost', ts: 1_700_000_001_123_456, node: 'node-a', count: 7 });
+  assert.deepEqual(events[4], { type: 'counters', ts: 1_700_000_001_123_456, node: 'node-a', insertFailed: 1, drop: 2, earlyDrop: 3, entries: 2 ** 40 });
+});
+
+test('formats IPv6 addresses the RFC 5952 way', () => {
+  const v6 = (s: string) => {
+    const groups = s.split(':').map((g) => parseInt(g, 16));
+    return groups.flatMap((g) => [g >> 8, g & 0xff]);
+  };
+  const ips = [v6('fd77:1:0:0:0:0:0:2'), v6('0:0:0:0:0:0:0:0'), v6('2001:db8:0:1:0:0:0:1'), v6('2001:0:0:1:0:0:0:1')];
+  const d = new RecordDecoder('n');
+  const [e] = d.decode(Buffer.concat([hello(), flow(C.snat!, MONO, { family: 10, ips })]));
+  assert.deepEqual(
+    [(e as { client: string }).client, (e as { service: string }).service, (e as { backend: string }).backend, (e as { snat: string }).snat],
+    ['[fd77:1::2]:39402', '[::]:80', '[2001:db8:0:1::1]:8080', '[2001:0:0:1::1]:40000'],
+  );
+});
+
+test('records split across chunks at any byte decode the same', () => {
+  const stream = Buffer.concat([hello(), flow(C.dnat!, MONO + 1n), flow(C.insert!, MONO + 2n, { id: 42n }), values(C.lost!, MONO + 3n, [1n])]);
+  const whole = new RecordDecoder('n').decode(stream);
+  assert.equal(whole.length, 3);
+  for (let cut = 1; cut < stream.length; cut++) {
+    const d = new RecordDecoder('n');
+    const got = [...d.decode(stream.subarray(0, cut)), ...d.decode(stream.subarray(cut))];
+    assert.deepEqual(got, whole, `split at byte ${cut}`);
+    assert.equal(d.pending, 0);
+  }
+  const d = new RecordDecoder('n');
+  const oneByOne: StickyEvent[] = [];
+  for (let i = 0; i < stream.length; i++) oneByOne.push(...d.decode(stream.subarray(i, i + 1)));
+  assert.deepEqual(oneByOne, whole);
+});
+
+test('a helper speaking another record version is refused', () => {
+  assert.throws(() => new RecordDecoder('n').decode(hello(C.version! + 1)), (err: Error) =>
+    err instanceof EnvironmentError && err.message.includes(`record version ${C.version! + 1}`) && err.message.includes(`reads version ${C.version}`));
+});
+
+test('a stream not starting with HELLO, or with an unknown type, is refused', () => {
+  assert.throws(() => new RecordDecoder('n').decode(flow(C.dnat!, MONO)), InputError);
+  assert.throws(() => new RecordDecoder('n').decode(Buffer.concat([hello(), values(99, MONO, [])])), /unknown record type 99/);
+});
+
+test('decodes at least 300k records per second', (t) => {
+  const count = 300_000;
+  const one = flow(C.dnat!, MONO + 5n);
+  const buf = Buffer.alloc(count * C.size!);
+  for (let i = 0; i < count; i++) {
+    one.writeBigUInt64LE(MONO + BigInt(i) * 1000n, C.ts_ns!);
+    one.writeUInt16BE(1024 + (i % 60000), C.orig_src! + C.port!);
+    one.copy(buf, i * C.size!);
+  }
+  const d = new RecordDecoder('n');
+  d.decode(hello());
+  const start = process.hrtime.bigint();
+  let n = 0;
+  for (let at = 0; at < buf.length; at += 65536) n += d.decode(buf.subarray(at, at + 65536)).length;
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  assert.equal(n, count);
+  const rate = Math.round(count / seconds);
+  t.diagnostic(`decoded ${count} dnat records in ${seconds.toFixed(3)} s: ${rate} records/s`);
+  assert.ok(rate > 300_000, `decoded only ${rate} records/s`);
+});
