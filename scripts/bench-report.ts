@@ -23,10 +23,16 @@ const endpointsOf = (s: number) => Array.from({ length: services[s]!.backends },
 
 async function writeTrace(path: string): Promise<void> {
   const catalog: CatalogEvent = {
-    type: 'catalog', ts: T0, node: 'bench-node',
+    type: 'catalog',
+    ts: T0,
+    node: 'bench-node',
     services: services.map((s, i) => ({
-      service: `${s.ip}:${s.port}/tcp`, name: s.name, endpoints: endpointsOf(i),
-      affinity: s.affinity ? { mode: 'ClientIP' as const, timeoutSeconds: 10800, source: 'rules' as const } : { mode: 'None' as const, timeoutSeconds: null, source: 'rules' as const },
+      service: `${s.ip}:${s.port}/tcp`,
+      name: s.name,
+      endpoints: endpointsOf(i),
+      affinity: s.affinity
+        ? { mode: 'ClientIP' as const, timeoutSeconds: 10800, source: 'rules' as const }
+        : { mode: 'None' as const, timeoutSeconds: null, source: 'rules' as const },
     })),
   };
   const w = await TraceWriter.open(path, { nodes: ['bench-node'] });
@@ -40,11 +46,20 @@ async function writeTrace(path: string): Promise<void> {
       const s = c % services.length;
       const svc = services[s]!;
       // Affinity keeps most picks on the client's own backend; the rest are random.
-      const b = svc.affinity && rand() < 0.97 ? Math.floor(c / services.length) % svc.backends : Math.floor(rand() * svc.backends);
+      const b =
+        svc.affinity && rand() < 0.97
+          ? Math.floor(c / services.length) % svc.backends
+          : Math.floor(rand() * svc.backends);
       batch.push({
-        type: 'dnat', ts: T0 + k * 600, node: 'bench-node', proto: 'tcp',
+        type: 'dnat',
+        ts: T0 + k * 600,
+        node: 'bench-node',
+        proto: 'tcp',
         client: `10.${2 + (c >> 16)}.${(c >> 8) & 255}.${c & 255}:${32768 + (k % 28000)}`,
-        service: `${svc.ip}:${svc.port}`, backend: endpointsOf(s)[b]!, hook: 'prerouting', ctId: (k * 2654435761 >>> 0).toString(16),
+        service: `${svc.ip}:${svc.port}`,
+        backend: endpointsOf(s)[b]!,
+        hook: 'prerouting',
+        ctId: ((k * 2654435761) >>> 0).toString(16),
       });
     }
     await w.append(batch);
@@ -58,19 +73,25 @@ try {
   let t = performance.now();
   await writeTrace(path);
   const bytes = (await stat(path)).size;
-  console.log(`wrote ${total.toLocaleString('en-US')} dnat events, ${(bytes / 1024 / 1024).toFixed(1)} MiB, in ${((performance.now() - t) / 1000).toFixed(2)} s`);
+  console.log(
+    `wrote ${total.toLocaleString('en-US')} dnat events, ${(bytes / 1024 / 1024).toFixed(1)} MiB, in ${((performance.now() - t) / 1000).toFixed(2)} s`,
+  );
   // The reading stage alone (file, checksums, protobuf decode), to tell it from aggregation.
   t = performance.now();
   let read = 0;
   for await (const batch of readTrace(path)) read += batch.length;
   const readSecs = (performance.now() - t) / 1000;
-  console.log(`read + check + decode only: ${readSecs.toFixed(2)} s, ${Math.round(read / readSecs).toLocaleString('en-US')} events/s`);
+  console.log(
+    `read + check + decode only: ${readSecs.toFixed(2)} s, ${Math.round(read / readSecs).toLocaleString('en-US')} events/s`,
+  );
   for (const format of ['json', 'json', 'html'] as const) {
     t = performance.now();
     const out = await reportFromFile(path, { format });
     const secs = (performance.now() - t) / 1000;
     const rate = Math.round(total / secs);
-    console.log(`report --format ${format}: ${secs.toFixed(2)} s, ${rate.toLocaleString('en-US')} events/s (${(out.length / 1024).toFixed(0)} KiB of output)${rate >= 1_000_000 ? '' : '  BELOW 1,000,000 events/s'}`);
+    console.log(
+      `report --format ${format}: ${secs.toFixed(2)} s, ${rate.toLocaleString('en-US')} events/s (${(out.length / 1024).toFixed(0)} KiB of output)${rate >= 1_000_000 ? '' : '  BELOW 1,000,000 events/s'}`,
+    );
   }
 } finally {
   await rm(dir, { recursive: true, force: true });

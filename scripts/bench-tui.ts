@@ -9,7 +9,14 @@ import type { FrameSource } from '../src/tui/view-model.js';
 
 const BUDGET_CORES = 0.5;
 
-const { values } = parseArgs({ options: { rate: { type: 'string' }, seconds: { type: 'string' }, fps: { type: 'string' }, json: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string' },
+    seconds: { type: 'string' },
+    fps: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
 const rate = Number(values.rate ?? 50_000);
 const seconds = Number(values.seconds ?? 8);
 const fps = Number(values.fps ?? 10);
@@ -27,16 +34,20 @@ const { runTui } = await import('../src/tui/run.js');
 /** 20 services with ClientIP affinity over 3-6 endpoints, 20,000 clients that mostly stay put. */
 function generate(n: number): StickyEvent[] {
   let seed = 42;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296);
+  const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
   const t0 = Date.UTC(2026, 10, 23, 12) * 1000;
   const services = Array.from({ length: 20 }, (_, i) => ({
     address: `10.96.0.${10 + i}:80`,
     endpoints: Array.from({ length: 3 + (i % 4) }, (_, j) => `10.1.${i}.${2 + j}:8080`),
   }));
   const catalog: CatalogEvent = {
-    type: 'catalog', ts: t0, node: 'bench-node',
+    type: 'catalog',
+    ts: t0,
+    node: 'bench-node',
     services: services.map((s, i) => ({
-      service: `${s.address}/tcp`, name: `bench/svc-${i}:http`, endpoints: s.endpoints,
+      service: `${s.address}/tcp`,
+      name: `bench/svc-${i}:http`,
+      endpoints: s.endpoints,
       affinity: { mode: 'ClientIP', timeoutSeconds: 10800, source: 'rules' },
     })),
   };
@@ -51,8 +62,15 @@ function generate(n: number): StickyEvent[] {
     if (backend === undefined || rand() < 0.001) backend = s.endpoints[Math.floor(rand() * s.endpoints.length)]!;
     last.set(key, backend);
     const ev: DnatEvent = {
-      type: 'dnat', ts: t0 + 1000 + (i * 1e6) / rate, node: 'bench-node', proto: 'tcp',
-      client: `10.${2 + (c >> 16)}.${(c >> 8) & 255}.${c & 255}:${40000 + (i % 20000)}`, service: s.address, backend, hook: 'prerouting', ctId: i.toString(16),
+      type: 'dnat',
+      ts: t0 + 1000 + (i * 1e6) / rate,
+      node: 'bench-node',
+      proto: 'tcp',
+      client: `10.${2 + (c >> 16)}.${(c >> 8) & 255}.${c & 255}:${40000 + (i % 20000)}`,
+      service: s.address,
+      backend,
+      hook: 'prerouting',
+      ctId: i.toString(16),
     };
     out.push(ev);
   }
@@ -64,7 +82,11 @@ async function* once(events: StickyEvent[]) {
 }
 
 /** Feeds the events paced at `rate`; returns CPU cores used over the run. */
-async function feed(source: { push(e: StickyEvent[]): void }, events: StickyEvent[], during?: (elapsed: number) => void) {
+async function feed(
+  source: { push(e: StickyEvent[]): void },
+  events: StickyEvent[],
+  during?: (elapsed: number) => void,
+) {
   const ac = new AbortController();
   const wall0 = performance.now();
   const cpu0 = process.cpuUsage();
@@ -80,9 +102,22 @@ function fakeTerminal() {
   const stdout = Object.assign(new EventEmitter(), { columns: 160, rows: 50, isTTY: true, write: () => true });
   let pending: string | null = null;
   const stdin = Object.assign(new EventEmitter(), {
-    isTTY: true, setEncoding() {}, setRawMode() {}, resume() {}, pause() {}, ref() {}, unref() {},
-    read: () => { const d = pending; pending = null; return d; },
-    type(data: string) { pending = data; stdin.emit('readable'); },
+    isTTY: true,
+    setEncoding() {},
+    setRawMode() {},
+    resume() {},
+    pause() {},
+    ref() {},
+    unref() {},
+    read: () => {
+      const d = pending;
+      pending = null;
+      return d;
+    },
+    type(data: string) {
+      pending = data;
+      stdin.emit('readable');
+    },
   });
   return { stdout, stdin };
 }
@@ -122,7 +157,16 @@ const framesPerSecond = frames / withTui.wall;
 const ok = withTui.cores <= BUDGET_CORES;
 if (values.json) {
   // For `npm run bench`, which puts it in its table.
-  console.log(JSON.stringify({ rate, fps, framesPerSecond, cores: withTui.cores, aloneCores: alone.cores, budgetCores: BUDGET_CORES }));
+  console.log(
+    JSON.stringify({
+      rate,
+      fps,
+      framesPerSecond,
+      cores: withTui.cores,
+      aloneCores: alone.cores,
+      budgetCores: BUDGET_CORES,
+    }),
+  );
 } else {
   console.log(
     `bench-tui: ${rate} ev/s for ${withTui.wall.toFixed(1)} s, fps ${fps}: ${framesPerSecond.toFixed(1)} frames/s drawn, ` +

@@ -45,7 +45,9 @@ async function main(): Promise<number> {
   const prefix = runPrefix('bench');
   log(`building lab ${prefix}; temporary files in ${dir}`);
   const b = await benchLabUp(prefix, interrupted);
-  log(`lab ${b.lab.prefix}: ${b.clients.length} client namespaces flooding ${b.service.udp}/udp and ${b.service.tcp}/tcp`);
+  log(
+    `lab ${b.lab.prefix}: ${b.clients.length} client namespaces flooding ${b.service.udp}/udp and ${b.service.tcp}/tcp`,
+  );
   const recordFiles: string[] = [];
   const overhead = await measureOverhead(b, { ...plan.overhead, dir, recordFiles }, log);
   const capture = await measureCapture(b, { ...plan.capture, dir }, log);
@@ -57,8 +59,14 @@ async function main(): Promise<number> {
   for (const pairs of plan.memoryPairs) memory.push(await measureMemory(pairs));
   const tui = await measureTui(plan.tuiRate);
   const seconds = (Date.now() - started) / 1000;
-  process.stdout.write(`\nstickyscope bench${quick ? ' --quick' : ''}: ${new Date().toISOString()}, ${seconds.toFixed(0)} s, modes ${MODES.join('/')}\n`);
-  process.stdout.write(renderTable(buildRows({ overhead, capture, pipeline, file, memory, tui, pipelineTarget: plan.pipeline.targetRate })) + '\n');
+  process.stdout.write(
+    `\nstickyscope bench${quick ? ' --quick' : ''}: ${new Date().toISOString()}, ${seconds.toFixed(0)} s, modes ${MODES.join('/')}\n`,
+  );
+  process.stdout.write(
+    renderTable(
+      buildRows({ overhead, capture, pipeline, file, memory, tui, pipelineTarget: plan.pipeline.targetRate }),
+    ) + '\n',
+  );
   process.stdout.write(`\nsettings: ${b.settings.join('; ')}\n`);
   return 0;
 }
@@ -66,13 +74,19 @@ async function main(): Promise<number> {
 /** Rejects with the interruption once `work` has settled or had UNWIND_MS to, whichever is first. */
 function unwound(work: Promise<unknown>): Promise<never> {
   return new Promise((_, reject) => {
-    interrupted.addEventListener('abort', () => {
-      const timer = setTimeout(() => reject(interrupted.reason), UNWIND_MS);
-      work.catch(() => {}).finally(() => {
-        clearTimeout(timer);
-        reject(interrupted.reason);
-      });
-    }, { once: true });
+    interrupted.addEventListener(
+      'abort',
+      () => {
+        const timer = setTimeout(() => reject(interrupted.reason), UNWIND_MS);
+        work
+          .catch(() => {})
+          .finally(() => {
+            clearTimeout(timer);
+            reject(interrupted.reason);
+          });
+      },
+      { once: true },
+    );
   });
 }
 
@@ -87,7 +101,9 @@ const shutdown = shutdownSignal();
 shutdown.addEventListener('abort', () => interrupt((shutdown.reason as Error).message));
 interruptWhenOrphaned();
 interrupted.addEventListener('abort', () => {
-  log(`${(interrupted.reason as Aborted).message}: stopping its processes and undoing its changes (lab, nf_conntrack_max, temporary files); a second signal exits at once, leaving them`);
+  log(
+    `${(interrupted.reason as Aborted).message}: stopping its processes and undoing its changes (lab, nf_conntrack_max, temporary files); a second signal exits at once, leaving them`,
+  );
 });
 
 const work = main();

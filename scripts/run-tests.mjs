@@ -26,7 +26,9 @@ if (chosen.length === 0) {
 const netns = () => (process.getuid?.() === 0 ? spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout : '');
 const before = netns();
 // No single test may hold CI for more than 10 minutes.
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=600000', ...chosen], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=600000', ...chosen], {
+  stdio: 'inherit',
+});
 const after = netns();
 if (after !== before) {
   console.error(`network namespaces left behind by the tests:\n${after}\n(before the tests:\n${before})`);

@@ -9,9 +9,13 @@ import { startProbe } from '../../src/probe/probe.js';
 import { startAgent } from '../../src/agent/agent.js';
 import { cpuNow, serveStats } from './worker.js';
 
-const { values } = parseArgs({ options: { netns: { type: 'string' }, node: { type: 'string' }, replay: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { netns: { type: 'string' }, node: { type: 'string' }, replay: { type: 'string' } },
+});
 const node = values.node ?? 'bench-node';
-const probe = startProbe(values.replay ? { node, helperPath: values.replay } : { node, netns: values.netns, insertEvents: false });
+const probe = startProbe(
+  values.replay ? { node, helperPath: values.replay } : { node, netns: values.netns, insertEvents: false },
+);
 let events = 0;
 let dnat = 0;
 let lost = 0;
@@ -27,7 +31,12 @@ probe.on('error', (err: Error) => {
   process.exitCode = 1;
 });
 await probe.ready;
-const agent = await startAgent(probe, { node, listen: '127.0.0.1:0', netns: values.netns, xtRecentDir: probe.pid === undefined ? undefined : `/proc/${probe.pid}/net/xt_recent` });
+const agent = await startAgent(probe, {
+  node,
+  listen: '127.0.0.1:0',
+  netns: values.netns,
+  xtRecentDir: probe.pid === undefined ? undefined : `/proc/${probe.pid}/net/xt_recent`,
+});
 
 /** The helper's CPU seconds from /proc (utime + stime, in clock ticks of 1/100 s). */
 function helperCpu(): number {
@@ -41,7 +50,11 @@ function helperCpu(): number {
   }
 }
 
-serveStats({ address: agent.address }, () => ({ events, dnat, lost, cpu: cpuNow(), helperCpu: helperCpu() }), async () => {
-  await agent.stop();
-  await probe.stop();
-});
+serveStats(
+  { address: agent.address },
+  () => ({ events, dnat, lost, cpu: cpuNow(), helperCpu: helperCpu() }),
+  async () => {
+    await agent.stop();
+    await probe.stop();
+  },
+);

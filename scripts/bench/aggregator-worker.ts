@@ -16,7 +16,10 @@ let lastMs = 0;
 let up!: () => void;
 const isUp = new Promise<void>((resolve) => (up = resolve));
 const done = (async () => {
-  for await (const batch of subscribeAgents([address], { signal: stop.signal, onStatus: (s) => s.state === 'up' && up() })) {
+  for await (const batch of subscribeAgents([address], {
+    signal: stop.signal,
+    onStatus: (s) => s.state === 'up' && up(),
+  })) {
     applyEvents(state, batch);
     // Wall-clock ms: the bench compares it with times taken in its own process.
     const now = Date.now();
@@ -30,7 +33,11 @@ const done = (async () => {
   }
 })();
 await isUp;
-serveStats({ up: true }, () => ({ events, dnat, lost, firstMs, lastMs, pairs: state.pairs.size, cpu: cpuNow() }), async () => {
-  stop.abort();
-  await done;
-});
+serveStats(
+  { up: true },
+  () => ({ events, dnat, lost, firstMs, lastMs, pairs: state.pairs.size, cpu: cpuNow() }),
+  async () => {
+    stop.abort();
+    await done;
+  },
+);

@@ -40,17 +40,19 @@ function services(): LabServiceSpec[] {
 
 function dropRules(svcs: LabServiceSpec[]): string {
   const port = (p: BenchProto) => svcs.find((s) => s.protocol === p)!.endpoints[0]!.port;
-  return [
-    `table inet ${TABLE} {`,
-    '  counter udp_new {}',
-    '  counter tcp_new {}',
-    '  chain pre {',
-    '    type filter hook prerouting priority -300; policy accept;',
-    `    udp dport ${port('udp')} counter name udp_new drop`,
-    `    tcp dport ${port('tcp')} counter name tcp_new drop`,
-    '  }',
-    '}',
-  ].join('\n') + '\n';
+  return (
+    [
+      `table inet ${TABLE} {`,
+      '  counter udp_new {}',
+      '  counter tcp_new {}',
+      '  chain pre {',
+      '    type filter hook prerouting priority -300; policy accept;',
+      `    udp dport ${port('udp')} counter name udp_new drop`,
+      `    tcp dport ${port('tcp')} counter name tcp_new drop`,
+      '  }',
+      '}',
+    ].join('\n') + '\n'
+  );
 }
 
 /** `signal` stops the build between steps; labUp then takes down what it made. */
@@ -62,7 +64,8 @@ export async function benchLabUp(prefix: string, signal: AbortSignal): Promise<B
   onCleanup(() => labDown(prefix));
   const lab = await labUp({ prefix, config, signal });
   checkAborted();
-  for (const b of lab.backends) await run('ip', ['netns', 'exec', b.netns, 'nft', '-f', '-'], dropRules(config.services));
+  for (const b of lab.backends)
+    await run('ip', ['netns', 'exec', b.netns, 'nft', '-f', '-'], dropRules(config.services));
   const settings: string[] = [];
   const oldMax = readFileSync(CONNTRACK_MAX, 'utf8').trim();
   if (Number(oldMax) < BENCH_CONNTRACK_MAX) {
@@ -70,7 +73,9 @@ export async function benchLabUp(prefix: string, signal: AbortSignal): Promise<B
     writeFileSync(CONNTRACK_MAX, String(BENCH_CONNTRACK_MAX));
     settings.push(`net.netfilter.nf_conntrack_max ${oldMax} -> ${BENCH_CONNTRACK_MAX} (restored at exit)`);
   }
-  settings.push(`nf_conntrack_buckets ${readFileSync('/proc/sys/net/netfilter/nf_conntrack_buckets', 'utf8').trim()} (unchanged)`);
+  settings.push(
+    `nf_conntrack_buckets ${readFileSync('/proc/sys/net/netfilter/nf_conntrack_buckets', 'utf8').trim()} (unchanged)`,
+  );
   settings.push('conntrack -F in the node netns before every run; default timeouts (no entry expires within a run)');
   const svc = (p: BenchProto) => {
     const s = lab.services.find((x) => x.protocol === p)!;
@@ -89,7 +94,18 @@ export async function benchLabUp(prefix: string, signal: AbortSignal): Promise<B
 export async function translated(b: BenchLab, proto: BenchProto): Promise<number> {
   let sum = 0;
   for (const be of b.lab.backends) {
-    const out = await run('ip', ['netns', 'exec', be.netns, 'nft', '-j', 'list', 'counter', 'inet', TABLE, `${proto}_new`]);
+    const out = await run('ip', [
+      'netns',
+      'exec',
+      be.netns,
+      'nft',
+      '-j',
+      'list',
+      'counter',
+      'inet',
+      TABLE,
+      `${proto}_new`,
+    ]);
     const items = (JSON.parse(out) as { nftables: Array<{ counter?: { packets: number } }> }).nftables;
     const c = items.find((i) => i.counter)?.counter;
     if (!c) throw new Error(`failed to read the ${proto}_new counter in ${be.netns}: no counter in nft's answer`);
@@ -101,7 +117,8 @@ export async function translated(b: BenchLab, proto: BenchProto): Promise<number
 export async function flushConntrack(b: BenchLab): Promise<void> {
   // conntrack -F exits 1 with "0 flow entries" on some versions when the table is empty.
   const r = await runRaw('ip', ['netns', 'exec', b.lab.nodes[0]!, 'conntrack', '-F']);
-  if (r.code !== 0 && !/deleted|emptied|0 flow/.test(r.stderr)) throw new Error(`failed to flush conntrack in ${b.lab.nodes[0]}: ${r.stderr.trim()}`);
+  if (r.code !== 0 && !/deleted|emptied|0 flow/.test(r.stderr))
+    throw new Error(`failed to flush conntrack in ${b.lab.nodes[0]}: ${r.stderr.trim()}`);
 }
 
 export async function conntrackCount(b: BenchLab): Promise<number> {

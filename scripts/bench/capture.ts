@@ -23,9 +23,20 @@ export interface CaptureRow {
   enobufs: boolean;
 }
 
-export async function measureCapture(b: BenchLab, opts: { rates: number[]; seconds: number; dir: string }, log: (line: string) => void): Promise<CaptureRow[]> {
+export async function measureCapture(
+  b: BenchLab,
+  opts: { rates: number[]; seconds: number; dir: string },
+  log: (line: string) => void,
+): Promise<CaptureRow[]> {
   const rows: CaptureRow[] = opts.rates.map((offered) => ({
-    offered, achieved: { stickyscope: 0, conntrack: 0 }, truth: { stickyscope: 0, conntrack: 0 }, probe: 0, aggregator: 0, conntrack: 0, reportedLost: 0, enobufs: false,
+    offered,
+    achieved: { stickyscope: 0, conntrack: 0 },
+    truth: { stickyscope: 0, conntrack: 0 },
+    probe: 0,
+    aggregator: 0,
+    conntrack: 0,
+    reportedLost: 0,
+    enobufs: false,
   }));
   const s = await startStickyscope(b);
   try {
@@ -40,10 +51,16 @@ export async function measureCapture(b: BenchLab, opts: { rates: number[]; secon
       const agg = (await settle(async () => (await s.aggregator.stats()).dnat, g0.dnat + truth)) - g0.dnat;
       const a1 = await s.agent.stats();
       const g1 = await s.aggregator.stats();
-      Object.assign(row, { probe: a1.dnat - a0.dnat, aggregator: agg, reportedLost: a1.lost - a0.lost + (g1.lost - g0.lost) });
+      Object.assign(row, {
+        probe: a1.dnat - a0.dnat,
+        aggregator: agg,
+        reportedLost: a1.lost - a0.lost + (g1.lost - g0.lost),
+      });
       row.truth.stickyscope = truth;
       row.achieved.stickyscope = truth / f.seconds;
-      log(`capture ${label(row.offered)}: ${truth} new conns (${Math.round(truth / f.seconds)}/s); probe ${row.probe}, aggregator ${agg}, reported lost ${row.reportedLost}`);
+      log(
+        `capture ${label(row.offered)}: ${truth} new conns (${Math.round(truth / f.seconds)}/s); probe ${row.probe}, aggregator ${agg}, reported lost ${row.reportedLost}`,
+      );
     }
   } finally {
     await s.stop();

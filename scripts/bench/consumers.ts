@@ -18,7 +18,12 @@ export interface Consumer {
 }
 
 /** Polls `count` until it stops changing for `quietMs` (or reaches `target`). */
-export async function settle(count: () => Promise<number>, target: number, quietMs = 600, maxMs = 8000): Promise<number> {
+export async function settle(
+  count: () => Promise<number>,
+  target: number,
+  quietMs = 600,
+  maxMs = 8000,
+): Promise<number> {
   const end = Date.now() + maxMs;
   let last = await count();
   let since = Date.now();
@@ -98,7 +103,13 @@ export interface Stickyscope {
 
 /** A real agent on the node and an aggregator subscribed to it over gRPC. */
 export async function startStickyscope(b: BenchLab, replay?: string): Promise<Stickyscope> {
-  const agent = new Worker<{ address: string }, AgentStats>('agent-worker', ['--netns', b.nodeNetns, '--node', b.lab.nodes[0]!, ...(replay ? ['--replay', replay] : [])]);
+  const agent = new Worker<{ address: string }, AgentStats>('agent-worker', [
+    '--netns',
+    b.nodeNetns,
+    '--node',
+    b.lab.nodes[0]!,
+    ...(replay ? ['--replay', replay] : []),
+  ]);
   const { address } = await agent.ready;
   const aggregator = new Worker<{ up: true }, AggregatorStats>('aggregator-worker', [address]);
   await aggregator.ready;
@@ -115,7 +126,9 @@ export async function startStickyscope(b: BenchLab, replay?: string): Promise<St
 /** `conntrack -E -e NEW` in the node netns, as a user would run it, its output to `file`. */
 export async function startConntrackEvents(b: BenchLab, file: string): Promise<Consumer & { enobufs(): boolean }> {
   const fd = openSync(file, 'w');
-  const child = track('ip', ['netns', 'exec', b.lab.nodes[0]!, 'conntrack', '-E', '-e', 'NEW'], { stdio: ['ignore', fd, 'pipe'] });
+  const child = track('ip', ['netns', 'exec', b.lab.nodes[0]!, 'conntrack', '-E', '-e', 'NEW'], {
+    stdio: ['ignore', fd, 'pipe'],
+  });
   closeSync(fd);
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-4000)));

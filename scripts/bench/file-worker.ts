@@ -12,7 +12,8 @@ const [path, eventsText] = process.argv.slice(2) as [string, string];
 const events = Number(eventsText);
 const w = await TraceWriter.open(path, { nodes: syntheticCatalogs(DEFAULT_SHAPE).map((c) => c.node) });
 await w.append(syntheticCatalogs(DEFAULT_SHAPE));
-for (let from = 0; from < events; from += 8192) await w.append(syntheticSelections(DEFAULT_SHAPE, from, Math.min(8192, events - from)));
+for (let from = 0; from < events; from += 8192)
+  await w.append(syntheticSelections(DEFAULT_SHAPE, from, Math.min(8192, events - from)));
 await w.close();
 const bytes = (await stat(path)).size;
 const cpu0 = process.cpuUsage();

@@ -18,13 +18,35 @@ export interface FloodResult {
 const nextFlow = new Map<string, number>();
 
 /** `rate` 0 sends as fast as the kernel takes the packets; else flows/s over all clients. */
-export async function flood(b: BenchLab, proto: BenchProto, opts: { rate: number; seconds: number }): Promise<FloodResult> {
-  if (!existsSync(floodPath)) throw new EnvironmentError(`failed to start the load generator: ${floodPath} does not exist (run 'npm run build')`);
+export async function flood(
+  b: BenchLab,
+  proto: BenchProto,
+  opts: { rate: number; seconds: number },
+): Promise<FloodResult> {
+  if (!existsSync(floodPath))
+    throw new EnvironmentError(`failed to start the load generator: ${floodPath} does not exist (run 'npm run build')`);
   const runs = b.clients.map(async (c, i) => {
     const first = nextFlow.get(c.netns) ?? 0;
-    const args = ['--netns', c.netns, '--cpu', String(i % b.clients.length), '--proto', proto, '--dst', b.service[proto],
-      '--src-base', c.srcBase, '--src-count', String(SOURCES_PER_CLIENT), '--rate', String(opts.rate / b.clients.length),
-      '--duration', String(opts.seconds), '--first', String(first)];
+    const args = [
+      '--netns',
+      c.netns,
+      '--cpu',
+      String(i % b.clients.length),
+      '--proto',
+      proto,
+      '--dst',
+      b.service[proto],
+      '--src-base',
+      c.srcBase,
+      '--src-count',
+      String(SOURCES_PER_CLIENT),
+      '--rate',
+      String(opts.rate / b.clients.length),
+      '--duration',
+      String(opts.seconds),
+      '--first',
+      String(first),
+    ];
     const child = track(floodPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -33,7 +55,10 @@ export async function flood(b: BenchLab, proto: BenchProto, opts: { rate: number
     const code = await exited(child);
     // An interrupted generator exits 0 with a partial count: not a measurement.
     checkAborted();
-    if (code !== 0) throw new EnvironmentError(`failed to run the load generator in ${c.netns}: exit ${code}: ${err.trim() || 'no output'}`);
+    if (code !== 0)
+      throw new EnvironmentError(
+        `failed to run the load generator in ${c.netns}: exit ${code}: ${err.trim() || 'no output'}`,
+      );
     const r = JSON.parse(out) as { sent: number; seconds: number; next: number };
     nextFlow.set(c.netns, r.next);
     return r;

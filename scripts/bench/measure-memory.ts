@@ -38,7 +38,14 @@ function used(gc: () => void): number {
 /** Builds `pairs` pairs (two selections each, one node, 16 services) and measures the state. */
 export function measurePairMemory(pairs: number): MemoryMeasurement {
   const gc = collector();
-  const shape: SyntheticShape = { clients: pairs, services: 16, backendsPerService: 4, nodes: 1, spacingUs: 1, stickyShare: 0.9 };
+  const shape: SyntheticShape = {
+    clients: pairs,
+    services: 16,
+    backendsPerService: 4,
+    nodes: 1,
+    spacingUs: 1,
+    stickyShare: 0.9,
+  };
   const before = used(gc);
   const state = createState({ maxPairs: pairs });
   applyEvents(state, syntheticCatalogs(shape));
@@ -47,7 +54,8 @@ export function measurePairMemory(pairs: number): MemoryMeasurement {
     applyEvents(state, syntheticSelections(shape, from, Math.min(batch, 2 * pairs - from)));
   }
   const delta = used(gc) - before;
-  if (state.pairs.size !== pairs) throw new Error(`failed to measure memory: built ${state.pairs.size} pairs, expected ${pairs}`);
+  if (state.pairs.size !== pairs)
+    throw new Error(`failed to measure memory: built ${state.pairs.size} pairs, expected ${pairs}`);
   const windowBytes = state.ring.bytes();
   return {
     pairs,

@@ -12,13 +12,22 @@ export interface ThroughputMeasurement {
 }
 
 /** 50k clients over 20 services of 5 backends on 3 nodes, one selection every 50 us (the window slides). */
-export const DEFAULT_SHAPE: SyntheticShape = { clients: 50_000, services: 20, backendsPerService: 5, nodes: 3, spacingUs: 50, stickyShare: 0.8 };
+export const DEFAULT_SHAPE: SyntheticShape = {
+  clients: 50_000,
+  services: 20,
+  backendsPerService: 5,
+  nodes: 3,
+  spacingUs: 50,
+  stickyShare: 0.8,
+};
 
 export function measureThroughput(events: number, shape: SyntheticShape = DEFAULT_SHAPE): ThroughputMeasurement {
   const batches: StickyEvent[][] = [];
   const size = 8192;
   for (let from = 0; from < events; from += size) {
-    const text = syntheticSelections(shape, from, Math.min(size, events - from)).map((e) => JSON.stringify(e)).join('\n');
+    const text = syntheticSelections(shape, from, Math.min(size, events - from))
+      .map((e) => JSON.stringify(e))
+      .join('\n');
     batches.push(text.split('\n').map((line) => JSON.parse(line) as StickyEvent));
   }
   const state = createState();

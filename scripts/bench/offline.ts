@@ -6,13 +6,20 @@ import { EnvironmentError } from '../../src/core/errors.js';
 import { exited, track } from './procs.js';
 
 async function runWorker<T>(script: string, args: string[]): Promise<T> {
-  const child = track(process.execPath, ['--expose-gc', fileURLToPath(new URL(`./${script}.js`, import.meta.url)), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(
+    process.execPath,
+    ['--expose-gc', fileURLToPath(new URL(`./${script}.js`, import.meta.url)), ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const code = await exited(child);
-  if (code !== 0) throw new EnvironmentError(`failed to run bench ${script} ${args.join(' ')}: exit ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`);
+  if (code !== 0)
+    throw new EnvironmentError(
+      `failed to run bench ${script} ${args.join(' ')}: exit ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`,
+    );
   // Only the JSON object: Ink writes a cursor-restore sequence to stdout as the TUI bench exits.
   return JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1)) as T;
 }

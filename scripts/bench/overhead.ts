@@ -56,10 +56,16 @@ async function attach(b: BenchLab, mode: Mode, opts: OverheadOptions, tag: strin
   };
 }
 
-export async function measureOverhead(b: BenchLab, opts: OverheadOptions, log: (line: string) => void): Promise<OverheadResult[]> {
+export async function measureOverhead(
+  b: BenchLab,
+  opts: OverheadOptions,
+  log: (line: string) => void,
+): Promise<OverheadResult[]> {
   const results: OverheadResult[] = [];
   for (const proto of ['udp', 'tcp'] as const) {
-    const per = new Map<Mode, { rates: number[]; got: number; truth: number }>(MODES.map((m) => [m, { rates: [], got: 0, truth: 0 }]));
+    const per = new Map<Mode, { rates: number[]; got: number; truth: number }>(
+      MODES.map((m) => [m, { rates: [], got: 0, truth: 0 }]),
+    );
     for (let round = 0; round < opts.rounds; round++) {
       for (const mode of MODES) {
         checkAborted();
@@ -81,12 +87,20 @@ export async function measureOverhead(b: BenchLab, opts: OverheadOptions, log: (
         r.rates.push(rate);
         r.got += got;
         r.truth += truth;
-        log(`overhead ${proto} ${mode} round ${round + 1}: ${Math.round(rate).toLocaleString('en-US')} new conns/s${consumer ? `, received ${got}/${truth}` : ''}`);
+        log(
+          `overhead ${proto} ${mode} round ${round + 1}: ${Math.round(rate).toLocaleString('en-US')} new conns/s${consumer ? `, received ${got}/${truth}` : ''}`,
+        );
       }
     }
     for (const mode of MODES) {
       const r = per.get(mode)!;
-      results.push({ proto, mode, rates: r.rates, median: median(r.rates), captured: mode === 'bare' ? null : r.got / r.truth });
+      results.push({
+        proto,
+        mode,
+        rates: r.rates,
+        median: median(r.rates),
+        captured: mode === 'bare' ? null : r.got / r.truth,
+      });
     }
   }
   return results;

@@ -75,19 +75,28 @@ async function once(b: BenchLab, records: string, dir: string, rate: number, flo
   }
 }
 
-export async function measurePipeline(b: BenchLab, opts: { recordFiles: string[]; dir: string; maxRecords: number; targetRate: number }, log: (line: string) => void): Promise<PipelineRun[]> {
+export async function measurePipeline(
+  b: BenchLab,
+  opts: { recordFiles: string[]; dir: string; maxRecords: number; targetRate: number },
+  log: (line: string) => void,
+): Promise<PipelineRun[]> {
   const records = join(opts.dir, 'replay.bin');
   const n = joinRecords(opts.recordFiles, records, opts.maxRecords);
   const buf = readFileSync(records);
   let flows = 0;
   for (let o = Off.type; o < buf.length; o += RECORD_SIZE) if (buf[o] === RecordType.dnat) flows++;
-  if (flows === 0) throw new EnvironmentError('failed to measure the pipeline: the probe recorded no dnat records earlier in this run; expected hundreds of thousands');
+  if (flows === 0)
+    throw new EnvironmentError(
+      'failed to measure the pipeline: the probe recorded no dnat records earlier in this run; expected hundreds of thousands',
+    );
   const runs: PipelineRun[] = [];
   for (const rate of [0, opts.targetRate]) {
     checkAborted();
     const r = await once(b, records, opts.dir, rate, flows);
     runs.push(r);
-    log(`pipeline ${rate === 0 ? 'unpaced' : `paced ${rate}/s`}: ${n} records (${flows} dnat) -> ${r.events} events in ${r.seconds.toFixed(2)} s = ${Math.round(r.eventsPerSecond)}/s, lost ${r.lost}`);
+    log(
+      `pipeline ${rate === 0 ? 'unpaced' : `paced ${rate}/s`}: ${n} records (${flows} dnat) -> ${r.events} events in ${r.seconds.toFixed(2)} s = ${Math.round(r.eventsPerSecond)}/s, lost ${r.lost}`,
+    );
   }
   return runs;
 }

@@ -22,7 +22,10 @@ while (!existsSync(goFile)) await sleep(10);
 const t0 = performance.now();
 let at = RECORD_SIZE;
 while (at < buf.length) {
-  const due = rate > 0 ? Math.min(buf.length, RECORD_SIZE + Math.floor(((performance.now() - t0) / 1000) * rate) * RECORD_SIZE) : Math.min(buf.length, at + 4096 * RECORD_SIZE);
+  const due =
+    rate > 0
+      ? Math.min(buf.length, RECORD_SIZE + Math.floor(((performance.now() - t0) / 1000) * rate) * RECORD_SIZE)
+      : Math.min(buf.length, at + 4096 * RECORD_SIZE);
   if (due > at) {
     await write(buf.subarray(at, due));
     at = due;

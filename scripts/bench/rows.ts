@@ -15,7 +15,12 @@ export interface Results {
   pipelineTarget: number;
 }
 
-const MODE_NAMES = { bare: 'bare', probe: 'probe helper attached', stickyscope: 'agent + aggregator attached', conntrack: 'conntrack -E running' } as const;
+const MODE_NAMES = {
+  bare: 'bare',
+  probe: 'probe helper attached',
+  stickyscope: 'agent + aggregator attached',
+  conntrack: 'conntrack -E running',
+} as const;
 
 function overheadRows(results: OverheadResult[]): Row[] {
   return results.map((r) => {
@@ -45,16 +50,35 @@ function captureRows(rows: CaptureRow[]): Row[] {
   const out: Row[] = rows.map((r) => ({
     section: 'capture',
     figure: `UDP offered ${label(r.offered)}`,
-    measured: `${num(r.achieved.stickyscope)}/s: probe ${pct(r.probe / r.truth.stickyscope)}, aggregator ${pct(r.aggregator / r.truth.stickyscope)}` +
+    measured:
+      `${num(r.achieved.stickyscope)}/s: probe ${pct(r.probe / r.truth.stickyscope)}, aggregator ${pct(r.aggregator / r.truth.stickyscope)}` +
       `${r.reportedLost ? ` (${num(r.reportedLost)} reported lost)` : ''}; ${num(r.achieved.conntrack)}/s: conntrack -E ${pct(r.conntrack / r.truth.conntrack)}${r.enobufs ? ' ENOBUFS' : ''}`,
   }));
   const allProbe = rows.every((r) => r.probe === r.truth.stickyscope);
   const allAgg = rows.every((r) => r.aggregator === r.truth.stickyscope);
   const ctLoses = rows.some((r) => r.conntrack < r.truth.conntrack);
   out.push(
-    { section: 'capture', figure: 'highest zero-loss rate, probe stream', measured: highestZeroLoss(rows, (r) => r.probe, 'stickyscope'), target: 'zero loss at every rate', pass: allProbe },
-    { section: 'capture', figure: 'highest zero-loss rate, aggregator (gRPC)', measured: highestZeroLoss(rows, (r) => r.aggregator, 'stickyscope'), target: 'zero loss at every rate', pass: allAgg },
-    { section: 'capture', figure: 'highest zero-loss rate, conntrack -E', measured: highestZeroLoss(rows, (r) => r.conntrack, 'conntrack'), target: 'loses where stickyscope does not', pass: ctLoses && allProbe },
+    {
+      section: 'capture',
+      figure: 'highest zero-loss rate, probe stream',
+      measured: highestZeroLoss(rows, (r) => r.probe, 'stickyscope'),
+      target: 'zero loss at every rate',
+      pass: allProbe,
+    },
+    {
+      section: 'capture',
+      figure: 'highest zero-loss rate, aggregator (gRPC)',
+      measured: highestZeroLoss(rows, (r) => r.aggregator, 'stickyscope'),
+      target: 'zero loss at every rate',
+      pass: allAgg,
+    },
+    {
+      section: 'capture',
+      figure: 'highest zero-loss rate, conntrack -E',
+      measured: highestZeroLoss(rows, (r) => r.conntrack, 'conntrack'),
+      target: 'loses where stickyscope does not',
+      pass: ctLoses && allProbe,
+    },
   );
   return out;
 }
@@ -70,7 +94,11 @@ function pipelineRows(runs: PipelineRun[], target: number): Row[] {
         target: `>= ${num(target)}/s, no loss`,
         pass: r.eventsPerSecond >= target && r.lost === 0,
       },
-      { section: 'pipeline', figure: `CPU s per 1M events, ${how}`, measured: `agent ${r.agentCpuPerMillion.toFixed(2)}, aggregator ${r.aggregatorCpuPerMillion.toFixed(2)}` },
+      {
+        section: 'pipeline',
+        figure: `CPU s per 1M events, ${how}`,
+        measured: `agent ${r.agentCpuPerMillion.toFixed(2)}, aggregator ${r.aggregatorCpuPerMillion.toFixed(2)}`,
+      },
     ];
   });
 }
@@ -88,13 +116,15 @@ export function buildRows(r: Results): Row[] {
       target: '>= 1,000,000 events/s',
       pass: fileRate >= 1_000_000,
     },
-    ...r.memory.map((m): Row => ({
-      section: 'memory',
-      figure: `bytes per active pair at ${num(m.pairs)} pairs`,
-      measured: `${m.measuredBytesPerPair.toFixed(0)} (heap+buffers after GC; typed arrays ${m.accountedBytesPerPair.toFixed(0)}, RSS growth ${m.rssBytesPerPair.toFixed(0)})`,
-      target: m.pairs === 1_000_000 ? '< 200' : undefined,
-      pass: m.pairs === 1_000_000 ? m.measuredBytesPerPair < 200 : undefined,
-    })),
+    ...r.memory.map(
+      (m): Row => ({
+        section: 'memory',
+        figure: `bytes per active pair at ${num(m.pairs)} pairs`,
+        measured: `${m.measuredBytesPerPair.toFixed(0)} (heap+buffers after GC; typed arrays ${m.accountedBytesPerPair.toFixed(0)}, RSS growth ${m.rssBytesPerPair.toFixed(0)})`,
+        target: m.pairs === 1_000_000 ? '< 200' : undefined,
+        pass: m.pairs === 1_000_000 ? m.measuredBytesPerPair < 200 : undefined,
+      }),
+    ),
     {
       section: 'tui',
       figure: `live TUI fed by a replay at ${num(r.tui.rate)} events/s, --fps ${r.tui.fps}`,

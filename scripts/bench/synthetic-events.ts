@@ -35,7 +35,10 @@ export function syntheticCatalogs(shape: SyntheticShape): CatalogEvent[] {
     services.push({
       service: `${serviceAddr(s)}/tcp`,
       name: `bench/svc-${s}:http`,
-      affinity: s % 2 === 0 ? { mode: 'ClientIP', timeoutSeconds: 10800, source: 'k8s' } : { mode: 'None', timeoutSeconds: null, source: 'k8s' },
+      affinity:
+        s % 2 === 0
+          ? { mode: 'ClientIP', timeoutSeconds: 10800, source: 'k8s' }
+          : { mode: 'None', timeoutSeconds: null, source: 'k8s' },
       endpoints: Array.from({ length: shape.backendsPerService }, (_, b) => backendAddr(s, b)),
     });
   }
@@ -58,9 +61,15 @@ export function syntheticSelections(shape: SyntheticShape, from: number, count: 
     const s = c % shape.services;
     const b = rand() < shape.stickyShare ? c % shape.backendsPerService : Math.floor(rand() * shape.backendsPerService);
     out[i] = {
-      type: 'dnat', ts: T0 + 1 + k * shape.spacingUs, node: `node-${c % shape.nodes}`, proto: 'tcp',
-      client: `${clientAddr(c)}:${30000 + (k % 30000)}`, service: serviceAddr(s), backend: backendAddr(s, b),
-      hook: 'prerouting', ctId: k.toString(16),
+      type: 'dnat',
+      ts: T0 + 1 + k * shape.spacingUs,
+      node: `node-${c % shape.nodes}`,
+      proto: 'tcp',
+      client: `${clientAddr(c)}:${30000 + (k % 30000)}`,
+      service: serviceAddr(s),
+      backend: backendAddr(s, b),
+      hook: 'prerouting',
+      ctId: k.toString(16),
     };
   }
   return out;

@@ -10,7 +10,13 @@ export interface Row {
 
 export function renderTable(rows: Row[]): string {
   const head = ['section', 'figure', 'measured', 'target', 'verdict'];
-  const cells = rows.map((r) => [r.section, r.figure, r.measured, r.target ?? '', r.pass === undefined ? '' : r.pass ? 'PASS' : 'MISS']);
+  const cells = rows.map((r) => [
+    r.section,
+    r.figure,
+    r.measured,
+    r.target ?? '',
+    r.pass === undefined ? '' : r.pass ? 'PASS' : 'MISS',
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => '| ' + c.map((x, i) => x.padEnd(widths[i]!)).join(' | ') + ' |';
   return [line(head), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...cells.map(line)].join('\n');

@@ -34,7 +34,9 @@ export class Worker<Ready, Stats> {
 
   constructor(script: string, args: string[], opts: { nodeArgs?: string[] } = {}) {
     const path = fileURLToPath(new URL(`./${script}.js`, import.meta.url));
-    this.child = track(process.execPath, [...(opts.nodeArgs ?? []), path, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = track(process.execPath, [...(opts.nodeArgs ?? []), path, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr = (this.stderr + d).slice(-2000)));
     const lines = createInterface({ input: this.child.stdout! });
     lines.on('line', (l) => this.replies.shift()?.(l));
@@ -42,7 +44,9 @@ export class Worker<Ready, Stats> {
     // A write to a dead worker fails with EPIPE; `died` says so with its stderr.
     this.child.stdin!.on('error', () => {});
     this.died = exited(this.child).then((code) => {
-      throw new EnvironmentError(`failed to run bench ${script}: it exited (${code}): ${this.stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
+      throw new EnvironmentError(
+        `failed to run bench ${script}: it exited (${code}): ${this.stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`,
+      );
     });
     this.died.catch(() => {});
     this.ready = Promise.race([first.then((l) => JSON.parse(l) as Ready), this.died]);

@@ -81,7 +81,8 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
     const learnedAt = enricher.enrich(events);
     // A flow through a NodePort at a node address not seen before: the catalog entry for
     // it goes out first, timed as that flow, so the flow is judged by it.
-    if (!Number.isNaN(learnedAt)) hub.emit('events', [{ type: 'catalog', ts: learnedAt, node: opts.node, services: nodePorts.services() }]);
+    if (!Number.isNaN(learnedAt))
+      hub.emit('events', [{ type: 'catalog', ts: learnedAt, node: opts.node, services: nodePorts.services() }]);
     hub.emit('events', events);
   };
   probe.on('events', onProbe);

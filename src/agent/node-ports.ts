@@ -51,7 +51,12 @@ export class NodePortCatalog {
     for (const [key, np] of c.nodePorts) {
       const [port, proto] = key.split('/');
       for (const host of this.addresses) {
-        out.push({ service: `${host}:${port}/${proto}`, name: np.name, affinity: { ...np.affinity }, endpoints: [...np.endpoints] });
+        out.push({
+          service: `${host}:${port}/${proto}`,
+          name: np.name,
+          affinity: { ...np.affinity },
+          endpoints: [...np.endpoints],
+        });
       }
     }
     return out.sort(byKey);

@@ -146,7 +146,8 @@ export function parseNatCatalog(text: string): NatCatalog {
     const d = opt(r, '-d');
     const proto = opt(r, '-p') as Proto | undefined;
     const port = opt(r, '--dport');
-    if (!next || next.startsWith('KUBE-MARK-') || !byChain.has(next) || !d || !proto || !protos.has(proto) || !port) continue;
+    if (!next || next.startsWith('KUBE-MARK-') || !byChain.has(next) || !d || !proto || !protos.has(proto) || !port)
+      continue;
     const ip = hostAddr(d);
     if (!ip) continue;
     const key = `${ip}:${port}/${proto}`;
@@ -168,14 +169,19 @@ export function parseNatCatalog(text: string): NatCatalog {
   for (const r of rules) {
     const name = opt(r, '--name');
     const seconds = opt(r, '--seconds');
-    if (has(r, '--rcheck') && name && seconds) checkSeconds.set(name, Math.max(checkSeconds.get(name) ?? 0, Number(seconds)));
+    if (has(r, '--rcheck') && name && seconds)
+      checkSeconds.set(name, Math.max(checkSeconds.get(name) ?? 0, Number(seconds)));
   }
   const lists = new Map<string, RecentList>();
   for (const r of rules) {
     const name = opt(r, '--name');
     const dest = opt(r, '--to-destination');
     if (!has(r, '--set') || !name || target(r) !== 'DNAT' || !dest) continue;
-    lists.set(name, { endpoint: dest, service: serviceOfChain.get(r.chain) ?? null, timeoutSeconds: checkSeconds.get(name) ?? null });
+    lists.set(name, {
+      endpoint: dest,
+      service: serviceOfChain.get(r.chain) ?? null,
+      timeoutSeconds: checkSeconds.get(name) ?? null,
+    });
   }
 
   const nodePorts = new Map<string, NodePortInfo>();
@@ -188,8 +194,16 @@ export function parseNatCatalog(text: string): NatCatalog {
     const name = nameIn(opt(r, '--comment')) ?? reach.name;
     if (!name) continue;
     const t = reach.timeoutSeconds;
-    nodePorts.set(`${port}/${proto}`, { name, affinity: { mode: t !== null ? 'ClientIP' : 'None', timeoutSeconds: t, source: 'rules' }, endpoints: reach.endpoints });
+    nodePorts.set(`${port}/${proto}`, {
+      name,
+      affinity: { mode: t !== null ? 'ClientIP' : 'None', timeoutSeconds: t, source: 'rules' },
+      endpoints: reach.endpoints,
+    });
   }
 
-  return { services: [...services.values()].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0)), lists, nodePorts };
+  return {
+    services: [...services.values()].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0)),
+    lists,
+    nodePorts,
+  };
 }

@@ -10,13 +10,17 @@ export type RulesReader = () => Promise<string>;
 
 /** `iptables-save -t nat`, in the node's network namespace when one is given. */
 export function iptablesSave(netns?: string): RulesReader {
-  const [cmd, args] = netns ? ['nsenter', [`--net=${netns}`, 'iptables-save', '-t', 'nat']] : ['iptables-save', ['-t', 'nat']];
+  const [cmd, args] = netns
+    ? ['nsenter', [`--net=${netns}`, 'iptables-save', '-t', 'nat']]
+    : ['iptables-save', ['-t', 'nat']];
   return async () => {
     try {
       return (await run(cmd, args, { maxBuffer: 256 * 1024 * 1024 })).stdout;
     } catch (err) {
       const e = err as { stderr?: string; message: string };
-      throw new Error(`failed to read the nat rules with '${[cmd, ...args].join(' ')}': ${(e.stderr || e.message).trim()}`);
+      throw new Error(
+        `failed to read the nat rules with '${[cmd, ...args].join(' ')}': ${(e.stderr || e.message).trim()}`,
+      );
     }
   };
 }

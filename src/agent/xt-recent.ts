@@ -76,7 +76,14 @@ export class EvictionWatcher {
     for (const name of this.state.keys()) if (!read.has(name)) this.state.delete(name);
   }
 
-  private compare(name: string, entries: RecentEntry[], list: RecentList, now: number, since: number | null, done: number): void {
+  private compare(
+    name: string,
+    entries: RecentEntry[],
+    list: RecentList,
+    now: number,
+    since: number | null,
+    done: number,
+  ): void {
     const prev = this.state.get(name);
     const cur = new Map<string, Seen>();
     for (const e of entries) {
@@ -92,7 +99,16 @@ export class EvictionWatcher {
       if (cur.has(client) || p.refreshedAfter === null) continue;
       // The refresh came after `refreshedAfter`, so the entry was younger than this when it went.
       if (now - p.refreshedAfter >= list.timeoutSeconds * 1000) continue;
-      this.opts.onEvicted({ type: 'evicted', ts: done * 1000, since: since * 1000, node: this.opts.node, list: name, endpoint: list.endpoint, client, capacity: cap });
+      this.opts.onEvicted({
+        type: 'evicted',
+        ts: done * 1000,
+        since: since * 1000,
+        node: this.opts.node,
+        list: name,
+        endpoint: list.endpoint,
+        client,
+        capacity: cap,
+      });
     }
   }
 }

@@ -37,7 +37,11 @@ interface ClientInGroup {
 }
 
 /** Divergence per service id, over the window's selections or over everything kept. */
-export function nodeDivergence(state: AggregatorState, scope: 'window' | 'cumulative', maxExamples: number): Map<number, Divergence> {
+export function nodeDivergence(
+  state: AggregatorState,
+  scope: 'window' | 'cumulative',
+  maxExamples: number,
+): Map<number, Divergence> {
   const list = state.services.list;
   const groupOf = list.map((svc) => {
     const name = svc.latest?.info.name;
@@ -92,5 +96,7 @@ export function nodeDivergence(state: AggregatorState, scope: 'window' | 'cumula
 /** Client keys in address order (keys below 2^32 are IPv4 addresses as numbers). */
 function sortedClients(state: AggregatorState, keys: number[]): number[] {
   const TWO32 = 4294967296;
-  return keys.sort((a, b) => (a < TWO32 && b < TWO32 ? a - b : compareAddr(state.clients.name(a), state.clients.name(b))));
+  return keys.sort((a, b) =>
+    a < TWO32 && b < TWO32 ? a - b : compareAddr(state.clients.name(a), state.clients.name(b)),
+  );
 }

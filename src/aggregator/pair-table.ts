@@ -87,8 +87,22 @@ export class PairTable {
   }
 
   bytes(): number {
-    return bytesOf([this.node, this.svc, this.client, this.lastBackend, this.lastTs, this.selections, this.same,
-      this.countHead, this.switchTs, this.switchFrom, this.switchCode, this.older, this.newer, this.slots]);
+    return bytesOf([
+      this.node,
+      this.svc,
+      this.client,
+      this.lastBackend,
+      this.lastTs,
+      this.selections,
+      this.same,
+      this.countHead,
+      this.switchTs,
+      this.switchFrom,
+      this.switchCode,
+      this.older,
+      this.newer,
+      this.slots,
+    ]);
   }
 
   private allocate(): number {

@@ -103,12 +103,15 @@ export function clientDetails(state: AggregatorState, service: string, limit = 1
       picks,
       stickiness: picks > 1 ? p.same[i]! / (picks - 1) : null,
       lastSelection: isoMicros(p.lastTs[i]!),
-      lastSwitch: p.switchFrom[i] === -1 ? null : {
-        at: isoMicros(p.switchTs[i]!),
-        from: svc.backendNames[p.switchFrom[i]!]!,
-        verdict: verdictName(p.switchCode[i]!),
-        ...causeOf(p.switchCode[i]!),
-      },
+      lastSwitch:
+        p.switchFrom[i] === -1
+          ? null
+          : {
+              at: isoMicros(p.switchTs[i]!),
+              from: svc.backendNames[p.switchFrom[i]!]!,
+              verdict: verdictName(p.switchCode[i]!),
+              ...causeOf(p.switchCode[i]!),
+            },
     });
   }
   return out;
@@ -116,7 +119,11 @@ export function clientDetails(state: AggregatorState, service: string, limit = 1
 
 function causeOf(code: number): { cause?: ViolationCause } {
   const v = code & 7;
-  return v === Verdict.violationListFull ? { cause: 'listFull' } : v === Verdict.violationUnknown ? { cause: 'unknown' } : {};
+  return v === Verdict.violationListFull
+    ? { cause: 'listFull' }
+    : v === Verdict.violationUnknown
+      ? { cause: 'unknown' }
+      : {};
 }
 
 /** Notable events since the last drain, oldest first, and how many were dropped unseen. */

@@ -47,7 +47,10 @@ export class ServiceRec {
   readonly rateCount = new Uint32Array(RATE_SLOTS);
   private readonly backendIdx = new Map<string, number>();
 
-  constructor(readonly id: number, readonly key: string) {}
+  constructor(
+    readonly id: number,
+    readonly key: string,
+  ) {}
 
   backendOf(name: string): number {
     let b = this.backendIdx.get(name);
@@ -101,7 +104,11 @@ export class ServiceRec {
     const k = this.cluster;
     if (!k || !own) return own;
     if (own.removed) return k;
-    return { info: { ...own.info, name: k.info.name ?? own.info.name, affinity: k.info.affinity, pods: k.info.pods }, endpoints: own.endpoints, removed: false };
+    return {
+      info: { ...own.info, name: k.info.name ?? own.info.name, affinity: k.info.affinity, pods: k.info.pods },
+      endpoints: own.endpoints,
+      removed: false,
+    };
   }
 
   private refreshShared(): void {
@@ -177,7 +184,12 @@ export class Services {
  * before but no longer does keep their affinity with no endpoints (so a pick that
  * follows is a forced one).
  */
-export function applyCatalog(services: Services, listed: Map<number, Set<ServiceRec>>, node: number, ev: CatalogEvent): void {
+export function applyCatalog(
+  services: Services,
+  listed: Map<number, Set<ServiceRec>>,
+  node: number,
+  ev: CatalogEvent,
+): void {
   const before = listed.get(node) ?? new Set<ServiceRec>();
   const now = new Set<ServiceRec>();
   for (const info of ev.services) {

@@ -1,7 +1,14 @@
 // The aggregator's reducer: merged, time-ordered StickyEvents in, cluster state out.
 // Everything is decided per event (expiry, window trimming), so the state does not
 // depend on how the events were batched.
-import { CLUSTER_NODE, type DnatEvent, type LostEvent, type NodeEvent, type SnatEvent, type StickyEvent } from '../core/event.js';
+import {
+  CLUSTER_NODE,
+  type DnatEvent,
+  type LostEvent,
+  type NodeEvent,
+  type SnatEvent,
+  type StickyEvent,
+} from '../core/event.js';
 import { ClientKeys } from './addresses.js';
 import { BackendCounts, NO_ENTRY } from './backend-counts.js';
 import { NotableQueue, type ViolationNotable } from './notable.js';
@@ -81,11 +88,14 @@ export class AggregatorState {
     this.ring = new WindowRing(positive(opts.maxWindowSelections ?? 1_000_000, 'maxWindowSelections'));
     this.notable = new NotableQueue(positive(opts.maxNotable ?? 1000, 'maxNotable'));
     this.udp = new UdpContinuity(this.maxPairs, this.idleUs, 100_000, (t) => this.udpSettled(t));
-    this.causes = new ViolationCauses({
-      horizonUs: positive(opts.causeHorizonSeconds ?? 2, 'causeHorizonSeconds') * 1e6,
-      maxOpen: positive(opts.maxOpenViolations ?? 100_000, 'maxOpenViolations'),
-      keepEvictionsUs: this.idleUs,
-    }, (v, cause) => this.causeSettled(v, cause));
+    this.causes = new ViolationCauses(
+      {
+        horizonUs: positive(opts.causeHorizonSeconds ?? 2, 'causeHorizonSeconds') * 1e6,
+        maxOpen: positive(opts.maxOpenViolations ?? 100_000, 'maxOpenViolations'),
+        keepEvictionsUs: this.idleUs,
+      },
+      (v, cause) => this.causeSettled(v, cause),
+    );
   }
 
   /** Start of the window: windowSeconds before the latest event, later if the window had to drop selections. */
@@ -115,16 +125,27 @@ export class AggregatorState {
     if (!(ts >= this.firstTs)) this.firstTs = ts;
     this.slide(this.lastTs);
     switch (ev.type) {
-      case 'dnat': this.dnat(ev); break;
-      case 'snat': this.snat(ev); break;
+      case 'dnat':
+        this.dnat(ev);
+        break;
+      case 'snat':
+        this.snat(ev);
+        break;
       case 'catalog':
         if (ev.node === CLUSTER_NODE) applyClusterCatalog(this.services, this.clusterListed, ev);
         else applyCatalog(this.services, this.catalogListed, this.nodeOf(ev.node), ev);
         break;
-      case 'evicted': this.causes.eviction(this.nodeOf(ev.node), ev.endpoint, this.clients.keyOf(ev.client), ev.since ?? ts, ts); break;
-      case 'lost': this.lost(ev); break;
-      case 'node': this.nodeState(ev); break;
-      default: this.nodeOf(ev.node);
+      case 'evicted':
+        this.causes.eviction(this.nodeOf(ev.node), ev.endpoint, this.clients.keyOf(ev.client), ev.since ?? ts, ts);
+        break;
+      case 'lost':
+        this.lost(ev);
+        break;
+      case 'node':
+        this.nodeState(ev);
+        break;
+      default:
+        this.nodeOf(ev.node);
     }
   }
 
@@ -199,7 +220,16 @@ export class AggregatorState {
     if (same) return Verdict.held | SAME;
     const lastName = svc.backendNames[last]!;
     if (!view.endpoints.has(lastName)) return Verdict.forcedRepick;
-    const v: OpenViolation = { node, svc: svc.id, client, from: lastName, to: svc.backendNames[b]!, prevTs: pairs.lastTs[p]!, ts, seq: this.ring.pushed };
+    const v: OpenViolation = {
+      node,
+      svc: svc.id,
+      client,
+      from: lastName,
+      to: svc.backendNames[b]!,
+      prevTs: pairs.lastTs[p]!,
+      ts,
+      seq: this.ring.pushed,
+    };
     const cause = this.causes.violation(v);
     v.note = { event: this.violationNotable(v, cause), drain: this.notable.drains };
     return cause === 'listFull' ? Verdict.violationListFull : Verdict.violationUnknown;
@@ -224,14 +254,22 @@ export class AggregatorState {
       }
       const pairs = this.pairs;
       const p = pairs.find(v.node, v.svc, v.client);
-      if (p !== -1 && pairs.switchTs[p] === v.ts && pairs.switchCode[p] === Verdict.violationUnknown) pairs.switchCode[p] = Verdict.violationListFull;
+      if (p !== -1 && pairs.switchTs[p] === v.ts && pairs.switchCode[p] === Verdict.violationUnknown)
+        pairs.switchCode[p] = Verdict.violationListFull;
     }
   }
 
   private violationNotable(v: OpenViolation, cause: ViolationCause): ViolationNotable {
     const event: ViolationNotable = {
-      kind: 'violation', ts: v.ts, node: this.nodes[v.node]!, service: this.services.list[v.svc]!.key,
-      client: this.clients.name(v.client), from: v.from, to: v.to, gapSeconds: (v.ts - v.prevTs) / 1e6, cause,
+      kind: 'violation',
+      ts: v.ts,
+      node: this.nodes[v.node]!,
+      service: this.services.list[v.svc]!.key,
+      client: this.clients.name(v.client),
+      from: v.from,
+      to: v.to,
+      gapSeconds: (v.ts - v.prevTs) / 1e6,
+      cause,
     };
     this.notable.push(event);
     return event;
@@ -256,8 +294,13 @@ export class AggregatorState {
     if (!t.backendChanged) return;
     svc.udp.backendChanged++;
     this.notable.push({
-      kind: 'backendChanged', ts: t.ts, node: ev.node, service: svc.key, client: ev.client,
-      from: svc.backendNames[t.fromBackend]!, to: ev.backend,
+      kind: 'backendChanged',
+      ts: t.ts,
+      node: ev.node,
+      service: svc.key,
+      client: ev.client,
+      from: svc.backendNames[t.fromBackend]!,
+      to: ev.backend,
     });
   }
 
@@ -273,8 +316,13 @@ export class AggregatorState {
     const svc = this.services.list[t.svc]!;
     svc.udp.reflectiveChanged++;
     this.notable.push({
-      kind: 'reflectiveChanged', ts: t.ts, node: this.nodes[t.node]!, service: svc.key, client: t.client,
-      from: t.prevReflective, to: t.flow.reflective,
+      kind: 'reflectiveChanged',
+      ts: t.ts,
+      node: this.nodes[t.node]!,
+      service: svc.key,
+      client: t.client,
+      from: t.prevReflective,
+      to: t.flow.reflective,
     });
   }
 
@@ -294,12 +342,18 @@ export class AggregatorState {
       this.gaps.push({ node: n, start: this.downSince[n]!, end: ev.ts });
       this.downSince[n] = NaN;
     } else return;
-    this.notable.push({ kind: ev.state === 'down' ? 'nodeDown' : 'nodeUp', ts: ev.ts, node: ev.node, ...(ev.reason ? { reason: ev.reason } : {}) });
+    this.notable.push({
+      kind: ev.state === 'down' ? 'nodeDown' : 'nodeUp',
+      ts: ev.ts,
+      node: ev.node,
+      ...(ev.reason ? { reason: ev.reason } : {}),
+    });
   }
 }
 
 function positive(v: number, name: string): number {
-  if (!(v > 0) || !Number.isFinite(v)) throw new RangeError(`failed to create aggregator state: ${name} must be a positive number, got ${v}`);
+  if (!(v > 0) || !Number.isFinite(v))
+    throw new RangeError(`failed to create aggregator state: ${name} must be a positive number, got ${v}`);
   return v;
 }
 

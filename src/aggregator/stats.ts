@@ -46,7 +46,8 @@ const MAX_ITER = 10_000;
 
 /** Regularized upper incomplete gamma Q(a, x) = Gamma(a, x) / Gamma(a), a > 0, x >= 0. */
 export function gammaQ(a: number, x: number): number {
-  if (!(a > 0) || !(x >= 0)) throw new RangeError(`failed to evaluate gammaQ: expected a > 0 and x >= 0, got a=${a}, x=${x}`);
+  if (!(a > 0) || !(x >= 0))
+    throw new RangeError(`failed to evaluate gammaQ: expected a > 0 and x >= 0, got a=${a}, x=${x}`);
   if (x === 0) return 1;
   if (x === Infinity) return 0;
   // The series converges fast below a+1, the continued fraction above it.

@@ -20,12 +20,17 @@ export type VerdictName = 'held' | 'violation' | 'forcedRepick' | 'expired';
 
 export function verdictName(code: number): VerdictName | null {
   switch (code & 7) {
-    case Verdict.held: return 'held';
+    case Verdict.held:
+      return 'held';
     case Verdict.violationListFull:
-    case Verdict.violationUnknown: return 'violation';
-    case Verdict.forcedRepick: return 'forcedRepick';
-    case Verdict.expired: return 'expired';
-    default: return null;
+    case Verdict.violationUnknown:
+      return 'violation';
+    case Verdict.forcedRepick:
+      return 'forcedRepick';
+    case Verdict.expired:
+      return 'expired';
+    default:
+      return null;
   }
 }
 
@@ -55,10 +60,18 @@ export class Tally {
     this.pairs += d;
     if (code & SAME) this.same += d;
     switch (v) {
-      case Verdict.held: this.held += d; break;
-      case Verdict.violationListFull: this.listFull += d; break;
-      case Verdict.violationUnknown: this.unknown += d; break;
-      case Verdict.forcedRepick: this.forcedRepick += d; break;
+      case Verdict.held:
+        this.held += d;
+        break;
+      case Verdict.violationListFull:
+        this.listFull += d;
+        break;
+      case Verdict.violationUnknown:
+        this.unknown += d;
+        break;
+      case Verdict.forcedRepick:
+        this.forcedRepick += d;
+        break;
       case Verdict.expired:
         this.expired += d;
         if (!(code & SAME)) this.expiredMoved += d;

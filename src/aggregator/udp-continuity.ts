@@ -63,8 +63,16 @@ export class UdpContinuity {
     if (flow.ctId === ctId) return null;
     if (flow.pending) this.settle(flow.pending);
     const t: UdpTransition = {
-      ts, node, svc, client, fromBackend: flow.backend, toBackend: backend, backendChanged: flow.backend !== backend,
-      prevReflective: flow.reflective, reflectiveChanged: null, flow,
+      ts,
+      node,
+      svc,
+      client,
+      fromBackend: flow.backend,
+      toBackend: backend,
+      backendChanged: flow.backend !== backend,
+      prevReflective: flow.reflective,
+      reflectiveChanged: null,
+      flow,
     };
     flow.ctId = ctId;
     flow.backend = backend;
@@ -101,7 +109,8 @@ export class UdpContinuity {
   *since(start: number): Generator<UdpTransition & { reflectiveChanged: boolean }> {
     for (let i = this.head; i < this.transitions.length; i++) {
       const t = this.transitions[i]!;
-      if (t.ts >= start) yield { ...t, reflectiveChanged: t.reflectiveChanged ?? t.prevReflective !== t.flow.reflective };
+      if (t.ts >= start)
+        yield { ...t, reflectiveChanged: t.reflectiveChanged ?? t.prevReflective !== t.flow.reflective };
     }
   }
 

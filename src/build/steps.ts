@@ -43,7 +43,8 @@ export function runStep(step: Step, cwd: string): boolean {
   const shown = step.command.join(' ');
   if (result.error) {
     rmSync(partial, { force: true });
-    const why = (result.error as NodeJS.ErrnoException).code === 'ENOENT' ? `${cmd} is not on PATH` : result.error.message;
+    const why =
+      (result.error as NodeJS.ErrnoException).code === 'ENOENT' ? `${cmd} is not on PATH` : result.error.message;
     throw new StepError(`failed to ${step.what}: ${shown}: ${why}`);
   }
   if (result.status !== 0) {

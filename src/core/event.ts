@@ -123,7 +123,9 @@ export type FlowEvent = DnatEvent | SnatEvent | InsertEvent;
 export function isoMicros(ts: number): string {
   const ms = Math.floor(ts / 1000);
   const micros = Math.round(ts - ms * 1000);
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, (_m, frac: string) => `.${frac}${String(micros).padStart(3, '0')}Z`);
+  return new Date(ms)
+    .toISOString()
+    .replace(/\.(\d{3})Z$/, (_m, frac: string) => `.${frac}${String(micros).padStart(3, '0')}Z`);
 }
 
 /** Parses isoMicros' output back into microseconds since the epoch. */

@@ -43,7 +43,8 @@ export class CatalogFeed {
         const got = await Promise.race([next, tick.promise]).finally(tick.cancel);
         if (got === TICK) {
           const now = Date.now();
-          while (this.pending.length > 0 && this.pending[0]!.arrival + this.holdMs <= now) yield [this.pending.shift()!.ev];
+          while (this.pending.length > 0 && this.pending[0]!.arrival + this.holdMs <= now)
+            yield [this.pending.shift()!.ev];
           continue;
         }
         next = null;

@@ -26,7 +26,11 @@ export function buildCatalog(services: readonly V1Service[], slices: readonly V1
     if (!spec || spec.type === 'ExternalName') continue;
     const affinity: ServiceInfo['affinity'] =
       spec.sessionAffinity === 'ClientIP'
-        ? { mode: 'ClientIP', timeoutSeconds: spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS, source: 'k8s' }
+        ? {
+            mode: 'ClientIP',
+            timeoutSeconds: spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+            source: 'k8s',
+          }
         : { mode: 'None', timeoutSeconds: null, source: 'k8s' };
     const svcSlices = slicesByService.get(`${ns}/${name}`) ?? [];
     for (const port of spec.ports ?? []) {
@@ -70,7 +74,9 @@ function endpointsOf(slices: V1EndpointSlice[], port: V1ServicePort, family: 'IP
   const pods: Record<string, string> = {};
   for (const slice of slices) {
     if (slice.addressType !== family) continue;
-    const slicePort = (slice.ports ?? []).find((p) => (p.name ?? '') === (port.name ?? '') && (p.protocol ?? 'TCP') === (port.protocol ?? 'TCP'));
+    const slicePort = (slice.ports ?? []).find(
+      (p) => (p.name ?? '') === (port.name ?? '') && (p.protocol ?? 'TCP') === (port.protocol ?? 'TCP'),
+    );
     if (slicePort?.port === undefined) continue;
     for (const ep of slice.endpoints ?? []) {
       if (ep.conditions?.ready === false) continue;

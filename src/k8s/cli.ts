@@ -19,7 +19,10 @@ export const k8sOptions = {
 
 const K8S_FLAGS: [string, string][] = [
   ['--agent HOST:PORT', 'an agent to subscribe to (repeat for several nodes)'],
-  ['--k8s', 'find the agents through the Kubernetes API (ready pods of the agent\nDaemonSet) and take Service names, affinity and endpoints from the API'],
+  [
+    '--k8s',
+    'find the agents through the Kubernetes API (ready pods of the agent\nDaemonSet) and take Service names, affinity and endpoints from the API',
+  ],
   ['--namespace N', `namespace of the agent pods (default ${DEFAULT_NAMESPACE})`],
   ['--selector S', `label selector of the agent pods\n(default ${DEFAULT_SELECTOR})`],
   ['--kubeconfig F', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)'],
@@ -28,7 +31,9 @@ const K8S_FLAGS: [string, string][] = [
 /** The flags' help lines, descriptions starting at `column` to line up with the command's own. */
 export function k8sUsage(column: number): string {
   const pad = ' '.repeat(column);
-  return K8S_FLAGS.map(([flag, text]) => `  ${flag.padEnd(column - 3)} ${text.split('\n').join(`\n${pad}`)}`).join('\n');
+  return K8S_FLAGS.map(([flag, text]) => `  ${flag.padEnd(column - 3)} ${text.split('\n').join(`\n${pad}`)}`).join(
+    '\n',
+  );
 }
 
 export interface K8sValues {
@@ -57,7 +62,8 @@ export async function resolveAgentsFromArgs(values: K8sValues, signal: AbortSign
   const listed = values.agent ?? [];
   if (!values.k8s) {
     for (const flag of ['namespace', 'selector', 'kubeconfig'] as const) {
-      if (values[flag] !== undefined) throw new UsageError(`--${flag} only applies with --k8s; got --${flag} without it`);
+      if (values[flag] !== undefined)
+        throw new UsageError(`--${flag} only applies with --k8s; got --${flag} without it`);
     }
     return { addresses: listed };
   }
@@ -68,9 +74,13 @@ export async function resolveAgentsFromArgs(values: K8sValues, signal: AbortSign
   const server = kubeConfig.getCurrentCluster()?.server;
   let discovery: AgentDiscovery;
   try {
-    discovery = await failFast(signal, (s, onError) => discoverAgents({ kubeConfig, namespace, selector, signal: s, onError }));
+    discovery = await failFast(signal, (s, onError) =>
+      discoverAgents({ kubeConfig, namespace, selector, signal: s, onError }),
+    );
   } catch (err) {
-    throw new EnvironmentError(`failed to list agent pods in namespace '${namespace}' at ${server}: ${(err as Error).message}`);
+    throw new EnvironmentError(
+      `failed to list agent pods in namespace '${namespace}' at ${server}: ${(err as Error).message}`,
+    );
   }
   const found = discovery.addresses();
   if (found.length === 0 && listed.length === 0) {
@@ -83,9 +93,15 @@ export async function resolveAgentsFromArgs(values: K8sValues, signal: AbortSign
     discovery,
     async metadata(onCatalog, onError) {
       try {
-        await failFast(signal, (s, onFailure) => watchMetadata({ kubeConfig, signal: s, onCatalog, onError: onFailure }), onError);
+        await failFast(
+          signal,
+          (s, onFailure) => watchMetadata({ kubeConfig, signal: s, onCatalog, onError: onFailure }),
+          onError,
+        );
       } catch (err) {
-        throw new EnvironmentError(`failed to list Services and EndpointSlices at ${server}: ${(err as Error).message}`);
+        throw new EnvironmentError(
+          `failed to list Services and EndpointSlices at ${server}: ${(err as Error).message}`,
+        );
       }
     },
   };
@@ -95,7 +111,10 @@ export async function resolveAgentsFromArgs(values: K8sValues, signal: AbortSign
  * With --k8s, the API's catalogs ready to merge into the agents' stream (the first one
  * already in); without it, undefined. `onError` hears of watch failures being retried.
  */
-export async function startCatalogFeed(resolved: ResolvedAgents, onError: (err: Error) => void): Promise<CatalogFeed | undefined> {
+export async function startCatalogFeed(
+  resolved: ResolvedAgents,
+  onError: (err: Error) => void,
+): Promise<CatalogFeed | undefined> {
   if (!resolved.metadata) return undefined;
   const feed = new CatalogFeed();
   await resolved.metadata((e) => feed.push(e), onError);
@@ -109,11 +128,21 @@ export async function startCatalogFeed(resolved: ResolvedAgents, onError: (err: 
  */
 async function loadClient() {
   try {
-    const [agents, config, metadata] = await Promise.all([import('./agents.js'), import('./kube-config.js'), import('./metadata.js')]);
-    return { discoverAgents: agents.discoverAgents, loadKubeConfig: config.loadKubeConfig, watchMetadata: metadata.watchMetadata };
+    const [agents, config, metadata] = await Promise.all([
+      import('./agents.js'),
+      import('./kube-config.js'),
+      import('./metadata.js'),
+    ]);
+    return {
+      discoverAgents: agents.discoverAgents,
+      loadKubeConfig: config.loadKubeConfig,
+      watchMetadata: metadata.watchMetadata,
+    };
   } catch (err) {
     const first = String((err as Error)?.message ?? err).split('\n')[0];
-    throw new EnvironmentError(`failed to load the Kubernetes client (@kubernetes/client-node) on Node ${process.version}: ${first}`);
+    throw new EnvironmentError(
+      `failed to load the Kubernetes client (@kubernetes/client-node) on Node ${process.version}: ${first}`,
+    );
   }
 }
 

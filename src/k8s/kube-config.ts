@@ -20,7 +20,10 @@ export function loadKubeConfig(file?: string): KubeConfig {
   } else {
     // loadFromDefault silently falls back to http://localhost:8080 when it finds
     // nothing; a tracer pointed at a random local port would only confuse, so say so.
-    const found = Boolean(process.env.KUBECONFIG) || existsSync(join(homedir(), '.kube', 'config')) || existsSync(SERVICE_ACCOUNT_TOKEN);
+    const found =
+      Boolean(process.env.KUBECONFIG) ||
+      existsSync(join(homedir(), '.kube', 'config')) ||
+      existsSync(SERVICE_ACCOUNT_TOKEN);
     if (!found) {
       throw new EnvironmentError(
         `failed to find a cluster: no $KUBECONFIG, no ~/.kube/config and no in-cluster service account (${SERVICE_ACCOUNT_TOKEN}); pass --kubeconfig FILE`,
@@ -33,7 +36,9 @@ export function loadKubeConfig(file?: string): KubeConfig {
     }
   }
   if (!kc.getCurrentCluster()) {
-    throw new InputError(`failed to pick a cluster from the kubeconfig: current context '${kc.getCurrentContext()}' names no cluster`);
+    throw new InputError(
+      `failed to pick a cluster from the kubeconfig: current context '${kc.getCurrentContext()}' names no cluster`,
+    );
   }
   return kc;
 }

@@ -9,7 +9,17 @@
 // "first list done" signal, so this resolves once the first list has been applied.
 // Its stop() also misses a list or a watch that is still connecting; the list wrapper
 // and StoppableWatch below end those.
-import { ADD, DELETE, ERROR, ListWatch, UPDATE, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  ADD,
+  DELETE,
+  ERROR,
+  ListWatch,
+  UPDATE,
+  Watch,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
 
 export interface ListWatchOptions<T extends KubernetesObject> {
   kubeConfig: KubeConfig;
@@ -57,7 +67,13 @@ export function listAndWatch<T extends KubernetesObject>(opts: ListWatchOptions<
       }
       return result;
     };
-    const lw = new ListWatch<T>(opts.path, new StoppableWatch(opts.kubeConfig, signal), list, false, opts.labelSelector);
+    const lw = new ListWatch<T>(
+      opts.path,
+      new StoppableWatch(opts.kubeConfig, signal),
+      list,
+      false,
+      opts.labelSelector,
+    );
     for (const verb of [ADD, UPDATE, DELETE] as const) lw.on(verb, () => opts.onChange());
     lw.on(ERROR, (err?: unknown) => {
       if (signal.aborted) return;
@@ -68,7 +84,12 @@ export function listAndWatch<T extends KubernetesObject>(opts: ListWatchOptions<
     const stop = () => {
       clearTimeout(timer);
       void lw.stop();
-      if (!synced) reject(signal.reason instanceof Error ? signal.reason : new Error(`watch of ${opts.path} stopped before its first list`));
+      if (!synced)
+        reject(
+          signal.reason instanceof Error
+            ? signal.reason
+            : new Error(`watch of ${opts.path} stopped before its first list`),
+        );
     };
     if (signal.aborted) return stop();
     signal.addEventListener('abort', stop, { once: true });

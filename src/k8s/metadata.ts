@@ -4,7 +4,13 @@
 //
 // Pods are not watched: an EndpointSlice endpoint's targetRef already names its pod,
 // and watching every pod of a cluster would cost far more than it adds.
-import { CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Service } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  DiscoveryV1Api,
+  type KubeConfig,
+  type V1EndpointSlice,
+  type V1Service,
+} from '@kubernetes/client-node';
 import { CLUSTER_NODE, type CatalogEvent } from '../core/event.js';
 import { buildCatalog } from './catalog.js';
 import { listAndWatch } from './list-watch.js';

@@ -9,9 +9,15 @@ import { openSync, writeSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { BackendLogLine } from './traffic-types.js';
 
-
 const { values } = parseArgs({
-  options: { name: { type: 'string' }, ip: { type: 'string' }, tcp: { type: 'string', default: '' }, udp: { type: 'string', default: '' }, log: { type: 'string' }, ready: { type: 'string' } },
+  options: {
+    name: { type: 'string' },
+    ip: { type: 'string' },
+    tcp: { type: 'string', default: '' },
+    udp: { type: 'string', default: '' },
+    log: { type: 'string' },
+    ready: { type: 'string' },
+  },
 });
 const name = values.name!;
 const logFd = openSync(values.log!, 'a');

@@ -97,8 +97,15 @@ export function defaultConfig(opts: { nodes?: number; shape?: RuleShape } = {}):
   const endpoints = (port: number) =>
     backends.map((b, j) => ({ ip: addressing.backendIP(j + 1), port, pod: b.name, node: b.node }));
   const svc = (name: string, portName: string, last: number, rest: Partial<LabServiceSpec>): LabServiceSpec => ({
-    namespace: 'lab', name, portName, clusterIP: `10.96.0.${last}`, port: 80, protocol: 'tcp',
-    sessionAffinity: 'None', endpoints: endpoints(8080), ...rest,
+    namespace: 'lab',
+    name,
+    portName,
+    clusterIP: `10.96.0.${last}`,
+    port: 80,
+    protocol: 'tcp',
+    sessionAffinity: 'None',
+    endpoints: endpoints(8080),
+    ...rest,
   });
   return {
     shape: opts.shape ?? 'current',
@@ -110,7 +117,13 @@ export function defaultConfig(opts: { nodes?: number; shape?: RuleShape } = {}):
     services: [
       svc('web', 'http', 10, {}),
       svc('sticky', 'http', 11, { sessionAffinity: 'ClientIP', timeoutSeconds: 10 }),
-      svc('dns', 'dns', 12, { port: 53, protocol: 'udp', sessionAffinity: 'ClientIP', timeoutSeconds: 10, endpoints: endpoints(5353) }),
+      svc('dns', 'dns', 12, {
+        port: 53,
+        protocol: 'udp',
+        sessionAffinity: 'ClientIP',
+        timeoutSeconds: 10,
+        endpoints: endpoints(5353),
+      }),
       svc('edge', 'http', 13, { nodePort: 30080, externalTrafficPolicy: 'Local' }),
     ],
   };
@@ -129,14 +142,17 @@ export function validateConfig(c: LabConfig): void {
   if (c.shape !== 'current' && c.shape !== 'legacy') fail("shape must be 'current' or 'legacy'", c.shape);
   if (c.nodes !== 1 && c.nodes !== 2) fail('nodes must be 1 or 2', c.nodes);
   if (!Number.isInteger(c.clients) || c.clients < 0 || c.clients > 250) fail('clients must be 0..250', c.clients);
-  if (!Number.isInteger(c.externalClients) || c.externalClients < 0 || c.externalClients > 250) fail('externalClients must be 0..250', c.externalClients);
+  if (!Number.isInteger(c.externalClients) || c.externalClients < 0 || c.externalClients > 250)
+    fail('externalClients must be 0..250', c.externalClients);
   const extra = c.extraSources ?? 0;
-  if (!Number.isInteger(extra) || extra < 0 || extra > MAX_EXTRA_SOURCES) fail(`extraSources must be 0..${MAX_EXTRA_SOURCES}`, c.extraSources);
+  if (!Number.isInteger(extra) || extra < 0 || extra > MAX_EXTRA_SOURCES)
+    fail(`extraSources must be 0..${MAX_EXTRA_SOURCES}`, c.extraSources);
   if (extra > 0 && c.clients < 1) fail('extraSources needs client c1 (clients >= 1)', c.clients);
   if (c.dualHomed && c.nodes !== 2) fail('dualHomed needs nodes: 2', c.nodes);
   if (c.backends.length < 1 || c.backends.length > 250) fail('backends must number 1..250', c.backends.length);
   const nodes = new Set(Array.from({ length: c.nodes }, (_, k) => nodeName(k)));
-  for (const b of c.backends) if (!nodes.has(b.node)) fail(`backend ${b.name} is on an unknown node (nodes: ${[...nodes].join(', ')})`, b.node);
+  for (const b of c.backends)
+    if (!nodes.has(b.node)) fail(`backend ${b.name} is on an unknown node (nodes: ${[...nodes].join(', ')})`, b.node);
   const names = new Set<string>();
   for (const s of c.services) {
     const key = servicePortName(s);
@@ -144,7 +160,8 @@ export function validateConfig(c: LabConfig): void {
     names.add(key);
     if (!ipv4.test(s.clusterIP)) fail(`${key}: clusterIP must be IPv4`, s.clusterIP);
     if (s.protocol !== 'tcp' && s.protocol !== 'udp') fail(`${key}: protocol must be tcp or udp`, s.protocol);
-    if (s.sessionAffinity === 'ClientIP' && s.timeoutSeconds !== undefined && !(s.timeoutSeconds > 0)) fail(`${key}: timeoutSeconds must be > 0`, s.timeoutSeconds);
+    if (s.sessionAffinity === 'ClientIP' && s.timeoutSeconds !== undefined && !(s.timeoutSeconds > 0))
+      fail(`${key}: timeoutSeconds must be > 0`, s.timeoutSeconds);
     validateEndpoints(key, s.endpoints, nodes);
   }
 }
@@ -152,9 +169,12 @@ export function validateConfig(c: LabConfig): void {
 export function validateEndpoints(service: string, eps: LabEndpoint[], nodes: Set<string>): void {
   for (const e of eps) {
     if (!ipv4.test(e.ip) || !Number.isInteger(e.port) || e.port < 1 || e.port > 65535) {
-      throw new InputError(`invalid endpoint for ${service}: expected ip:port with IPv4 and port 1..65535; got ${JSON.stringify(e)}`);
+      throw new InputError(
+        `invalid endpoint for ${service}: expected ip:port with IPv4 and port 1..65535; got ${JSON.stringify(e)}`,
+      );
     }
-    if (!nodes.has(e.node)) throw new InputError(`invalid endpoint for ${service}: node '${e.node}' is not one of ${[...nodes].join(', ')}`);
+    if (!nodes.has(e.node))
+      throw new InputError(`invalid endpoint for ${service}: node '${e.node}' is not one of ${[...nodes].join(', ')}`);
   }
 }
 
@@ -169,5 +189,7 @@ export function findService<T extends LabServiceSpec>(services: T[], name: strin
   const byName = services.filter((s) => `${s.namespace}/${s.name}` === name);
   if (byName.length === 1) return byName[0]!;
   const known = services.map((s) => servicePortName(s)).join(', ');
-  throw new UsageError(`unknown lab service '${name}'${byName.length > 1 ? ' (several ports; name one)' : ''}; expected one of: ${known}`);
+  throw new UsageError(
+    `unknown lab service '${name}'${byName.length > 1 ? ' (several ports; name one)' : ''}; expected one of: ${known}`,
+  );
 }

@@ -17,7 +17,9 @@ export function runRaw(cmd: string, args: string[], input?: string): Promise<Run
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (err) => reject(new EnvironmentError(`failed to run ${cmd}: ${err.message}; is it installed and on PATH?`)));
+    child.on('error', (err) =>
+      reject(new EnvironmentError(`failed to run ${cmd}: ${err.message}; is it installed and on PATH?`)),
+    );
     child.on('close', (code) => resolve({ stdout, stderr, code: code ?? -1 }));
     child.stdin.on('error', () => {}); // a tool that exits early closes its stdin; its exit code says why
     child.stdin.end(input ?? '');

@@ -3,7 +3,18 @@
 // kube-proxy would (one iptables-restore transaction per node).
 import { existsSync, rmSync } from 'node:fs';
 import { EnvironmentError, UsageError } from '../core/errors.js';
-import { addressing, defaultConfig, findService, nodeName, servicePortName, validateConfig, validateEndpoints, type LabConfig, type LabEndpoint, type LabServiceSpec } from './config.js';
+import {
+  addressing,
+  defaultConfig,
+  findService,
+  nodeName,
+  servicePortName,
+  validateConfig,
+  validateEndpoints,
+  type LabConfig,
+  type LabEndpoint,
+  type LabServiceSpec,
+} from './config.js';
 import { serviceChain } from './chain-names.js';
 import { run, runRaw } from './exec.js';
 import { backendFiles, startBackend, stopProcesses, waitReady } from './processes.js';
@@ -70,16 +81,44 @@ function labFromState(s: LabState): Lab {
     nodes: t.nodes,
     nodeNetnsPath: (i = 0) => `/run/netns/${t.nodes[i]}`,
     nodeIP: (i = 0) => addressing.nodeIP(i),
-    clients: t.leaves.filter((l) => l.kind !== 'backend').map((l) => ({ name: l.name, netns: l.netns, ip: l.ip, external: l.kind === 'external', node: l.node, sources: l.extra, dualHomed: l.alsoNode !== undefined })),
-    backends: t.leaves.filter((l) => l.kind === 'backend').map((l) => ({ name: l.name, netns: l.netns, ip: l.ip, node: l.node, pid: pid(l.name), logFile: backendFiles(s.prefix, l.name).log })),
-    services: s.config.services.map((svc) => ({ ...svc, serviceName: servicePortName(svc), chain: serviceChain('KUBE-SVC', servicePortName(svc), svc.protocol) })),
+    clients: t.leaves
+      .filter((l) => l.kind !== 'backend')
+      .map((l) => ({
+        name: l.name,
+        netns: l.netns,
+        ip: l.ip,
+        external: l.kind === 'external',
+        node: l.node,
+        sources: l.extra,
+        dualHomed: l.alsoNode !== undefined,
+      })),
+    backends: t.leaves
+      .filter((l) => l.kind === 'backend')
+      .map((l) => ({
+        name: l.name,
+        netns: l.netns,
+        ip: l.ip,
+        node: l.node,
+        pid: pid(l.name),
+        logFile: backendFiles(s.prefix, l.name).log,
+      })),
+    services: s.config.services.map((svc) => ({
+      ...svc,
+      serviceName: servicePortName(svc),
+      chain: serviceChain('KUBE-SVC', servicePortName(svc), svc.protocol),
+    })),
     config: s.config,
   };
 }
 
 async function existingNamespaces(): Promise<Set<string>> {
   const out = await run('ip', ['netns', 'list']);
-  return new Set(out.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean));
+  return new Set(
+    out
+      .split('\n')
+      .map((l) => l.split(' ')[0]!)
+      .filter(Boolean),
+  );
 }
 
 async function loadRules(s: LabState, nodes: string[], oldConfig: LabConfig | null): Promise<void> {
@@ -95,12 +134,26 @@ export async function labUp(opts: { prefix: string; config?: LabConfig; signal?:
   checkPrefix(prefix);
   const config = structuredClone(opts.config ?? defaultConfig());
   validateConfig(config);
-  if (process.getuid?.() !== 0) throw new EnvironmentError('lab up needs root (network namespaces, iptables); run it as root');
-  if (readState(prefix)) throw new UsageError(`a lab with prefix '${prefix}' exists already (${stateDirOf(prefix)}); run 'stickyscope lab down --prefix ${prefix}' first`);
+  if (process.getuid?.() !== 0)
+    throw new EnvironmentError('lab up needs root (network namespaces, iptables); run it as root');
+  if (readState(prefix))
+    throw new UsageError(
+      `a lab with prefix '${prefix}' exists already (${stateDirOf(prefix)}); run 'stickyscope lab down --prefix ${prefix}' first`,
+    );
   const topo = planTopology(prefix, config);
   const taken = [...(await existingNamespaces())].filter((n) => namespacesOf(topo).includes(n));
-  if (taken.length) throw new EnvironmentError(`failed to create lab '${prefix}': namespaces exist already: ${taken.join(', ')}; expected none with this prefix`);
-  const state: LabState = { prefix, createdAt: new Date().toISOString(), config, namespaces: namespacesOf(topo), processes: [], ready: false };
+  if (taken.length)
+    throw new EnvironmentError(
+      `failed to create lab '${prefix}': namespaces exist already: ${taken.join(', ')}; expected none with this prefix`,
+    );
+  const state: LabState = {
+    prefix,
+    createdAt: new Date().toISOString(),
+    config,
+    namespaces: namespacesOf(topo),
+    processes: [],
+    ready: false,
+  };
   const check = () => {
     if (signal?.aborted) throw signal.reason ?? new Error('lab up aborted');
   };
@@ -145,7 +198,10 @@ export async function labDown(prefix: string): Promise<void> {
 export async function loadLab(prefix: string): Promise<Lab> {
   checkPrefix(prefix);
   const state = readState(prefix);
-  if (!state) throw new UsageError(`no lab with prefix '${prefix}': ${stateDirOf(prefix)}/state.json does not exist; run 'stickyscope lab up --prefix ${prefix}'`);
+  if (!state)
+    throw new UsageError(
+      `no lab with prefix '${prefix}': ${stateDirOf(prefix)}/state.json does not exist; run 'stickyscope lab up --prefix ${prefix}'`,
+    );
   return labFromState(state);
 }
 
@@ -159,7 +215,11 @@ export async function setEndpoints(lab: Lab, service: string, endpoints: LabEndp
   if (!state) throw new UsageError(`no lab with prefix '${lab.prefix}' (its state dir is gone)`);
   const oldConfig = structuredClone(state.config);
   const spec = findService(state.config.services, service);
-  validateEndpoints(servicePortName(spec), endpoints, new Set(Array.from({ length: state.config.nodes }, (_, k) => nodeName(k))));
+  validateEndpoints(
+    servicePortName(spec),
+    endpoints,
+    new Set(Array.from({ length: state.config.nodes }, (_, k) => nodeName(k))),
+  );
   spec.endpoints = endpoints.map((e) => ({ ...e }));
   await loadRules(state, lab.nodes, oldConfig);
   saveState(state);
@@ -171,7 +231,11 @@ export async function setEndpoints(lab: Lab, service: string, endpoints: LabEndp
 /** Makes a dual-homed client's traffic (ClusterIP included) enter the cluster at node `node`. */
 export async function routeVia(lab: Lab, client: string, node: number): Promise<void> {
   const leaf = planTopology(lab.prefix, lab.config).leaves.find((l) => l.name === client);
-  if (!leaf?.alsoNode) throw new UsageError(`client '${client}' is not dual-homed; set dualHomed in the lab config and use an external client (x1...)`);
-  if (node !== 0 && node !== 1) throw new UsageError(`node index ${node} is out of range; a dual-homed client reaches nodes 0 and 1`);
+  if (!leaf?.alsoNode)
+    throw new UsageError(
+      `client '${client}' is not dual-homed; set dualHomed in the lab config and use an external client (x1...)`,
+    );
+  if (node !== 0 && node !== 1)
+    throw new UsageError(`node index ${node} is out of range; a dual-homed client reaches nodes 0 and 1`);
   await routeLeafVia(leaf, node);
 }

@@ -19,7 +19,11 @@ export interface BackendFiles {
 
 export function backendFiles(prefix: string, name: string): BackendFiles {
   const dir = logDirOf(prefix);
-  return { log: join(dir, `backend-${name}.jsonl`), ready: join(dir, `backend-${name}.ready`), stderr: join(dir, `backend-${name}.stderr`) };
+  return {
+    log: join(dir, `backend-${name}.jsonl`),
+    ready: join(dir, `backend-${name}.ready`),
+    stderr: join(dir, `backend-${name}.stderr`),
+  };
 }
 
 /** Every backend listens on every target port of its protocol, so any endpoint works. */
@@ -31,24 +35,52 @@ function targetPorts(c: LabConfig, proto: 'tcp' | 'udp'): string {
 export function startBackend(prefix: string, c: LabConfig, name: string, ip: string, netns: string): LabProcess {
   const f = backendFiles(prefix, name);
   const err = openSync(f.stderr, 'a');
-  const args = ['netns', 'exec', netns, process.execPath, backendScript, '--name', name, '--ip', ip, '--tcp', targetPorts(c, 'tcp'), '--udp', targetPorts(c, 'udp'), '--log', f.log, '--ready', f.ready];
+  const args = [
+    'netns',
+    'exec',
+    netns,
+    process.execPath,
+    backendScript,
+    '--name',
+    name,
+    '--ip',
+    ip,
+    '--tcp',
+    targetPorts(c, 'tcp'),
+    '--udp',
+    targetPorts(c, 'udp'),
+    '--log',
+    f.log,
+    '--ready',
+    f.ready,
+  ];
   // `ip netns exec` execs in place, so the child's pid is the server's pid.
   const child = spawn('ip', args, { detached: true, stdio: ['ignore', 'ignore', err] });
   closeSync(err);
   child.unref();
-  if (child.pid === undefined) throw new EnvironmentError(`failed to start backend ${name} in ${netns}: no pid from spawn`);
+  if (child.pid === undefined)
+    throw new EnvironmentError(`failed to start backend ${name} in ${netns}: no pid from spawn`);
   return { name, pid: child.pid, netns };
 }
 
-export async function waitReady(prefix: string, procs: LabProcess[], check: () => void, timeoutMs = 10_000): Promise<void> {
+export async function waitReady(
+  prefix: string,
+  procs: LabProcess[],
+  check: () => void,
+  timeoutMs = 10_000,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (const p of procs) {
     const f = backendFiles(prefix, p.name);
     while (!existsSync(f.ready)) {
       check();
       if (!isOurs(p, prefix) || Date.now() > end) {
-        const said = existsSync(f.stderr) ? readFileSync(f.stderr, 'utf8').trim().split('\n').slice(-3).join(' | ') : '';
-        throw new EnvironmentError(`backend ${p.name} in ${p.netns} did not become ready within ${timeoutMs} ms${said ? ': ' + said : ''}`);
+        const said = existsSync(f.stderr)
+          ? readFileSync(f.stderr, 'utf8').trim().split('\n').slice(-3).join(' | ')
+          : '';
+        throw new EnvironmentError(
+          `backend ${p.name} in ${p.netns} did not become ready within ${timeoutMs} ms${said ? ': ' + said : ''}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 25));
     }

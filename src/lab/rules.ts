@@ -48,17 +48,31 @@ export function renderNat(config: LabConfig, node: string, opts: { jumps: boolea
   }
   if (legacy) {
     ctx.rules.push(`-A KUBE-MARK-MASQ -j MARK --set-xmark ${MASQ_MARK}/${MASQ_MARK}`);
-    ctx.rules.push(`-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -m mark --mark ${MASQ_MARK}/${MASQ_MARK} -j MASQUERADE`);
+    ctx.rules.push(
+      `-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -m mark --mark ${MASQ_MARK}/${MASQ_MARK} -j MASQUERADE`,
+    );
   } else {
     ctx.rules.push(`-A KUBE-MARK-MASQ -j MARK --or-mark ${MASQ_MARK}`);
     ctx.rules.push(`-A KUBE-POSTROUTING -m mark ! --mark ${MASQ_MARK}/${MASQ_MARK} -j RETURN`);
     ctx.rules.push(`-A KUBE-POSTROUTING -j MARK --xor-mark ${MASQ_MARK}`);
-    ctx.rules.push('-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully');
+    ctx.rules.push(
+      '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
+    );
   }
   for (const s of config.services) renderService(ctx, s, legacy);
-  ctx.rules.push(`-A KUBE-SERVICES -m comment --comment ${NODEPORTS_COMMENT} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS`);
+  ctx.rules.push(
+    `-A KUBE-SERVICES -m comment --comment ${NODEPORTS_COMMENT} -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS`,
+  );
   const stale = (opts.stale ?? []).filter((c) => !ctx.chains.includes(c));
-  const lines = ['*nat', ...ctx.chains.map((c) => `:${c} - [0:0]`), ...stale.map((c) => `:${c} - [0:0]`), ...ctx.rules, ...stale.map((c) => `-X ${c}`), 'COMMIT', ''];
+  const lines = [
+    '*nat',
+    ...ctx.chains.map((c) => `:${c} - [0:0]`),
+    ...stale.map((c) => `:${c} - [0:0]`),
+    ...ctx.rules,
+    ...stale.map((c) => `-X ${c}`),
+    'COMMIT',
+    '',
+  ];
   return { text: lines.join('\n'), chains: ctx.chains };
 }
 
@@ -91,16 +105,23 @@ function renderService(ctx: Ctx, s: LabServiceSpec, legacy: boolean): void {
 }
 
 /** Affinity checks, then the random cascade 1/n, 1/(n-1), ..., then the last endpoint. */
-function balance(ctx: Ctx, s: LabServiceSpec, chain: string, eps: LabEndpoint[], style: 'current' | 'legacy' | 'xlb'): void {
+function balance(
+  ctx: Ctx,
+  s: LabServiceSpec,
+  chain: string,
+  eps: LabEndpoint[],
+  style: 'current' | 'legacy' | 'xlb',
+): void {
   const name = servicePortName(s);
   const comment = (e: LabEndpoint) => quote(style === 'current' ? `${name} -> ${e.ip}:${e.port}` : name);
   const sep = (e: LabEndpoint) => endpointChain(name, s.protocol, `${e.ip}:${e.port}`);
   if (s.sessionAffinity === 'ClientIP') {
     const t = affinityTimeout(s);
     for (const e of eps) {
-      const recent = style === 'current'
-        ? `-m recent --name ${sep(e)} --rcheck --seconds ${t} --reap`
-        : `-m recent --rcheck --seconds ${t} --reap --name ${sep(e)} --mask 255.255.255.255 --rsource`;
+      const recent =
+        style === 'current'
+          ? `-m recent --name ${sep(e)} --rcheck --seconds ${t} --reap`
+          : `-m recent --rcheck --seconds ${t} --reap --name ${sep(e)} --mask 255.255.255.255 --rsource`;
       ctx.rules.push(`-A ${chain} -m comment --comment ${comment(e)} ${recent} -j ${sep(e)}`);
     }
   }
@@ -129,7 +150,9 @@ function renderNodePort(ctx: Ctx, s: LabServiceSpec, svc: string, legacy: boolea
     const xlb = serviceChain('KUBE-XLB', name, p);
     declare(ctx, xlb);
     ctx.rules.push(`-A KUBE-NODEPORTS ${port} -j ${xlb}`);
-    ctx.rules.push(`-A ${xlb} -s ${cidr} -m comment --comment "Redirect pods trying to reach external loadbalancer VIP to clusterIP" -j ${svc}`);
+    ctx.rules.push(
+      `-A ${xlb} -s ${cidr} -m comment --comment "Redirect pods trying to reach external loadbalancer VIP to clusterIP" -j ${svc}`,
+    );
     balance(ctx, s, xlb, localEps, 'xlb');
     return;
   }
@@ -137,15 +160,23 @@ function renderNodePort(ctx: Ctx, s: LabServiceSpec, svc: string, legacy: boolea
   declare(ctx, ext);
   ctx.rules.push(`-A KUBE-NODEPORTS ${port} -j ${ext}`);
   if (!local) {
-    ctx.rules.push(`-A ${ext} -m comment --comment ${quote(`masquerade traffic for ${name} external destinations`)} -j KUBE-MARK-MASQ`);
+    ctx.rules.push(
+      `-A ${ext} -m comment --comment ${quote(`masquerade traffic for ${name} external destinations`)} -j KUBE-MARK-MASQ`,
+    );
     ctx.rules.push(`-A ${ext} -j ${svc}`);
     return;
   }
   const svl = serviceChain('KUBE-SVL', name, p);
   declare(ctx, svl);
-  ctx.rules.push(`-A ${ext} -s ${cidr} -m comment --comment ${quote(`pod traffic for ${name} external destinations`)} -j ${svc}`);
-  ctx.rules.push(`-A ${ext} -m comment --comment ${quote(`masquerade LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`);
-  ctx.rules.push(`-A ${ext} -m comment --comment ${quote(`route LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j ${svc}`);
+  ctx.rules.push(
+    `-A ${ext} -s ${cidr} -m comment --comment ${quote(`pod traffic for ${name} external destinations`)} -j ${svc}`,
+  );
+  ctx.rules.push(
+    `-A ${ext} -m comment --comment ${quote(`masquerade LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`,
+  );
+  ctx.rules.push(
+    `-A ${ext} -m comment --comment ${quote(`route LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j ${svc}`,
+  );
   ctx.rules.push(`-A ${ext} -j ${svl}`);
   balance(ctx, s, svl, localEps, 'current');
 }
@@ -158,7 +189,11 @@ function renderEndpoint(ctx: Ctx, s: LabServiceSpec, e: LabEndpoint, legacy: boo
   ctx.rules.push(`-A ${sep} -s ${e.ip}/32 -m comment --comment ${quote(name)} -j KUBE-MARK-MASQ`);
   let recent = '';
   if (s.sessionAffinity === 'ClientIP') {
-    recent = legacy ? ` -m recent --set --name ${sep} --mask 255.255.255.255 --rsource` : ` -m recent --name ${sep} --set`;
+    recent = legacy
+      ? ` -m recent --set --name ${sep} --mask 255.255.255.255 --rsource`
+      : ` -m recent --name ${sep} --set`;
   }
-  ctx.rules.push(`-A ${sep} -p ${p} -m comment --comment ${quote(name)}${recent} -m ${p} -j DNAT --to-destination ${e.ip}:${e.port}`);
+  ctx.rules.push(
+    `-A ${sep} -p ${p} -m comment --comment ${quote(name)}${recent} -m ${p} -j DNAT --to-destination ${e.ip}:${e.port}`,
+  );
 }

@@ -27,7 +27,9 @@ export interface LabState {
 
 export function checkPrefix(prefix: string): void {
   if (!/^[a-z0-9][a-z0-9-]{0,19}$/.test(prefix)) {
-    throw new UsageError(`--prefix must be 1-20 characters of a-z, 0-9 and '-', starting with a letter or digit; got '${prefix}'`);
+    throw new UsageError(
+      `--prefix must be 1-20 characters of a-z, 0-9 and '-', starting with a letter or digit; got '${prefix}'`,
+    );
   }
 }
 
@@ -59,6 +61,8 @@ export function readState(prefix: string): LabState | null {
   try {
     return JSON.parse(text) as LabState;
   } catch (err) {
-    throw new InputError(`failed to read lab state ${file}: ${(err as Error).message}; expected the JSON 'lab up' writes`);
+    throw new InputError(
+      `failed to read lab state ${file}: ${(err as Error).message}; expected the JSON 'lab up' writes`,
+    );
   }
 }

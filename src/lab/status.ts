@@ -33,17 +33,29 @@ async function dnatCounters(netns: string): Promise<Map<string, number>> {
 export async function labStatus(lab: Lab): Promise<LabStatus> {
   const listed = new Set((await run('ip', ['netns', 'list'])).split('\n').map((l) => l.split(' ')[0]));
   const all = [...lab.nodes, ...lab.clients.map((c) => c.netns), ...lab.backends.map((b) => b.netns)];
-  const counters = await Promise.all(lab.nodes.map((n) => (listed.has(n) ? dnatCounters(n) : Promise.resolve(new Map<string, number>()))));
+  const counters = await Promise.all(
+    lab.nodes.map((n) => (listed.has(n) ? dnatCounters(n) : Promise.resolve(new Map<string, number>()))),
+  );
   return {
     namespaces: all.map((name) => ({ name, present: listed.has(name) })),
-    backends: lab.backends.map((b) => ({ name: b.name, pid: b.pid, alive: b.pid !== null && isOurs({ name: b.name, pid: b.pid, netns: b.netns }, lab.prefix) })),
+    backends: lab.backends.map((b) => ({
+      name: b.name,
+      pid: b.pid,
+      alive: b.pid !== null && isOurs({ name: b.name, pid: b.pid, netns: b.netns }, lab.prefix),
+    })),
     services: lab.services.map((s) => ({
       name: s.serviceName,
       address: `${s.clusterIP}:${s.port}/${s.protocol}`,
       affinity: s.sessionAffinity === 'ClientIP' ? `ClientIP ${s.timeoutSeconds ?? 10800}s` : 'None',
       nodePort: s.nodePort,
       endpoints: lab.nodes.flatMap((_, k) =>
-        [...endpointChains(s)].map(([chain, e]) => ({ node: nodeName(k), chain, endpoint: `${e.ip}:${e.port}`, pod: e.pod, connections: counters[k]!.get(chain) ?? null })),
+        [...endpointChains(s)].map(([chain, e]) => ({
+          node: nodeName(k),
+          chain,
+          endpoint: `${e.ip}:${e.port}`,
+          pod: e.pod,
+          connections: counters[k]!.get(chain) ?? null,
+        })),
       ),
     })),
   };
@@ -53,12 +65,15 @@ export function formatStatus(lab: Lab, st: LabStatus): string {
   const out: string[] = [`lab ${lab.prefix}  (state ${lab.stateDir})`, '', 'namespaces:'];
   for (const n of st.namespaces) out.push(`  ${n.name.padEnd(24)} ${n.present ? 'present' : 'MISSING'}`);
   out.push('', 'backends:');
-  for (const b of st.backends) out.push(`  ${b.name.padEnd(6)} pid ${String(b.pid ?? '-').padEnd(8)} ${b.alive ? 'alive' : 'NOT RUNNING'}`);
+  for (const b of st.backends)
+    out.push(`  ${b.name.padEnd(6)} pid ${String(b.pid ?? '-').padEnd(8)} ${b.alive ? 'alive' : 'NOT RUNNING'}`);
   for (const s of st.services) {
     out.push('', `${s.name}  ${s.address}  affinity ${s.affinity}${s.nodePort ? `  nodePort ${s.nodePort}` : ''}`);
     if (s.endpoints.length === 0) out.push('  (no endpoints)');
     for (const e of s.endpoints) {
-      out.push(`  ${e.node.padEnd(6)} ${e.chain}  ${e.endpoint.padEnd(16)} ${e.pod.padEnd(6)} ${e.connections === null ? 'no rule' : `${e.connections} conn`}`);
+      out.push(
+        `  ${e.node.padEnd(6)} ${e.chain}  ${e.endpoint.padEnd(16)} ${e.pod.padEnd(6)} ${e.connections === null ? 'no rule' : `${e.connections} conn`}`,
+      );
     }
   }
   return out.join('\n');

@@ -28,13 +28,38 @@ export function planTopology(prefix: string, c: LabConfig): Topology {
   const nodes = Array.from({ length: c.nodes }, (_, k) => `${prefix}-${nodeName(k)}`);
   const leaves: Leaf[] = [];
   for (let i = 1; i <= c.clients; i++) {
-    leaves.push({ name: `c${i}`, netns: `${prefix}-c${i}`, ip: addressing.clientIP(i), gateway: addressing.clientGateway(i), node: nodes[0]!, kind: 'client', extra: i === 1 ? extraSources(c) : [] });
+    leaves.push({
+      name: `c${i}`,
+      netns: `${prefix}-c${i}`,
+      ip: addressing.clientIP(i),
+      gateway: addressing.clientGateway(i),
+      node: nodes[0]!,
+      kind: 'client',
+      extra: i === 1 ? extraSources(c) : [],
+    });
   }
   for (let i = 1; i <= c.externalClients; i++) {
-    leaves.push({ name: `x${i}`, netns: `${prefix}-x${i}`, ip: addressing.externalIP(i), gateway: addressing.externalGateway(i), node: nodes[0]!, kind: 'external', extra: [], ...(c.dualHomed ? { alsoNode: nodes[1]! } : {}) });
+    leaves.push({
+      name: `x${i}`,
+      netns: `${prefix}-x${i}`,
+      ip: addressing.externalIP(i),
+      gateway: addressing.externalGateway(i),
+      node: nodes[0]!,
+      kind: 'external',
+      extra: [],
+      ...(c.dualHomed ? { alsoNode: nodes[1]! } : {}),
+    });
   }
   c.backends.forEach((b, j) => {
-    leaves.push({ name: b.name, netns: `${prefix}-${b.name}`, ip: addressing.backendIP(j + 1), gateway: addressing.backendGateway(j + 1), node: `${prefix}-${b.node}`, kind: 'backend', extra: [] });
+    leaves.push({
+      name: b.name,
+      netns: `${prefix}-${b.name}`,
+      ip: addressing.backendIP(j + 1),
+      gateway: addressing.backendGateway(j + 1),
+      node: `${prefix}-${b.node}`,
+      kind: 'backend',
+      extra: [],
+    });
   });
   return { nodes, leaves };
 }
@@ -53,27 +78,53 @@ function batch(ns: string | null, lines: string[]): Promise<string> {
 
 /** `check` runs between steps so an interrupted set-up stops early. */
 export async function buildTopology(t: Topology, check: () => void): Promise<void> {
-  await batch(null, namespacesOf(t).map((ns) => `netns add ${ns}`));
+  await batch(
+    null,
+    namespacesOf(t).map((ns) => `netns add ${ns}`),
+  );
   check();
   for (const [k, node] of t.nodes.entries()) {
     const lines = ['link set lo up', `addr add ${addressing.nodeIP(k)}/32 dev lo`];
     for (const l of t.leaves.filter((x) => x.node === node)) {
-      lines.push(`link add ${l.name} type veth peer name eth0 netns ${l.netns}`, `addr add ${l.gateway}/24 dev ${l.name}`, `link set ${l.name} up`);
+      lines.push(
+        `link add ${l.name} type veth peer name eth0 netns ${l.netns}`,
+        `addr add ${l.gateway}/24 dev ${l.name}`,
+        `link set ${l.name} up`,
+      );
       if (l.extra.length) lines.push(`route add ${addressing.extraSourceRange} via ${l.ip} dev ${l.name}`);
     }
     for (const l of t.leaves.filter((x) => x.alsoNode === node)) {
-      lines.push(`link add ${l.name} type veth peer name eth1 netns ${l.netns}`, `addr add ${l.gateway}/24 dev ${l.name}`, `link set ${l.name} up`);
+      lines.push(
+        `link add ${l.name} type veth peer name eth1 netns ${l.netns}`,
+        `addr add ${l.gateway}/24 dev ${l.name}`,
+        `link set ${l.name} up`,
+      );
     }
     await batch(node, lines);
     // Routing between pods is the node's job; asymmetric paths between two nodes must not be dropped.
-    await inNetns(node, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0');
+    await inNetns(
+      node,
+      'sysctl',
+      '-q',
+      '-w',
+      'net.ipv4.ip_forward=1',
+      'net.ipv4.conf.all.rp_filter=0',
+      'net.ipv4.conf.default.rp_filter=0',
+    );
     check();
   }
   if (t.nodes.length === 2) await wireSecondNode(t);
   for (const l of t.leaves) {
     // The second link gets a /32: one connected route, through eth0, until routeVia() moves the default.
     const second = l.alsoNode ? [`addr add ${l.ip}/32 dev eth1`, 'link set eth1 up'] : [];
-    await batch(l.netns, ['link set lo up', `addr add ${l.ip}/24 dev eth0`, ...l.extra.map((ip) => `addr add ${ip}/32 dev eth0`), 'link set eth0 up', ...second, `route add default via ${l.gateway}`]);
+    await batch(l.netns, [
+      'link set lo up',
+      `addr add ${l.ip}/24 dev eth0`,
+      ...l.extra.map((ip) => `addr add ${ip}/32 dev eth0`),
+      'link set eth0 up',
+      ...second,
+      `route add default via ${l.gateway}`,
+    ]);
     check();
   }
 }
@@ -81,7 +132,9 @@ export async function buildTopology(t: Topology, check: () => void): Promise<voi
 /** Node 2 hangs off node 1: everything it does not own is reached through node 1. */
 async function wireSecondNode(t: Topology): Promise<void> {
   const [n1, n2] = t.nodes as [string, string];
-  const routes = t.leaves.filter((l) => l.node === n2).map((l) => `route add ${l.ip.replace(/\.\d+$/, '.0')}/24 via ${addressing.interNode(1)}`);
+  const routes = t.leaves
+    .filter((l) => l.node === n2)
+    .map((l) => `route add ${l.ip.replace(/\.\d+$/, '.0')}/24 via ${addressing.interNode(1)}`);
   await batch(n1, [
     `link add peer2 type veth peer name peer1 netns ${n2}`,
     `addr add ${addressing.interNode(0)}/30 dev peer2`,
@@ -89,7 +142,11 @@ async function wireSecondNode(t: Topology): Promise<void> {
     `route add ${addressing.nodeIP(1)}/32 via ${addressing.interNode(1)}`,
     ...routes,
   ]);
-  await batch(n2, [`addr add ${addressing.interNode(1)}/30 dev peer1`, 'link set peer1 up', `route add default via ${addressing.interNode(0)}`]);
+  await batch(n2, [
+    `addr add ${addressing.interNode(1)}/30 dev peer1`,
+    'link set peer1 up',
+    `route add default via ${addressing.interNode(0)}`,
+  ]);
 }
 
 /** Sends a dual-homed leaf's traffic into node `k` (0: eth0, 1: eth1); both nodes' gateways share its address. */

@@ -8,7 +8,9 @@ import { openSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ClientResult, ResolvedPlan } from './traffic-types.js';
 
-const { values } = parseArgs({ options: { name: { type: 'string' }, ip: { type: 'string' }, plan: { type: 'string' }, log: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { name: { type: 'string' }, ip: { type: 'string' }, plan: { type: 'string' }, log: { type: 'string' } },
+});
 const plan = JSON.parse(values.plan!) as ResolvedPlan;
 const logFd = openSync(values.log!, 'a');
 const [host, portText] = plan.target.split(':') as [string, string];
@@ -20,7 +22,14 @@ process.on('SIGTERM', () => (stopping = true));
 process.on('SIGINT', () => (stopping = true));
 
 function emit(r: Omit<ClientResult, 'client' | 'service' | 'target' | 'mode' | 'proto'>): void {
-  const line: ClientResult = { client: values.name!, service: plan.service, target: plan.target, proto: plan.proto, mode: plan.mode, ...r };
+  const line: ClientResult = {
+    client: values.name!,
+    service: plan.service,
+    target: plan.target,
+    proto: plan.proto,
+    mode: plan.mode,
+    ...r,
+  };
   const text = JSON.stringify(line) + '\n';
   writeSync(logFd, text);
   process.stdout.write(text);
@@ -36,14 +45,25 @@ function httpGet(agent: Agent | false, conn: number, seq: number): Promise<void>
   const start = Date.now();
   return new Promise((resolve) => {
     let local = '';
-    const req = request({ host, port, path: '/', agent, localAddress: sourceOf(conn), timeout: timeoutMs, headers: agent ? {} : { Connection: 'close' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => {
-        emit({ ts: new Date().toISOString(), conn, seq, local, answer: body.trim(), ms: Date.now() - start });
-        resolve();
-      });
-    });
+    const req = request(
+      {
+        host,
+        port,
+        path: '/',
+        agent,
+        localAddress: sourceOf(conn),
+        timeout: timeoutMs,
+        headers: agent ? {} : { Connection: 'close' },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (d: string) => (body += d));
+        res.on('end', () => {
+          emit({ ts: new Date().toISOString(), conn, seq, local, answer: body.trim(), ms: Date.now() - start });
+          resolve();
+        });
+      },
+    );
     req.on('socket', (s) => {
       const note = () => (local = `${s.localAddress}:${s.localPort}`);
       if (s.localPort) note();
@@ -51,7 +71,15 @@ function httpGet(agent: Agent | false, conn: number, seq: number): Promise<void>
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', (err) => {
-      emit({ ts: new Date().toISOString(), conn, seq, local, answer: null, error: err.message, ms: Date.now() - start });
+      emit({
+        ts: new Date().toISOString(),
+        conn,
+        seq,
+        local,
+        answer: null,
+        error: err.message,
+        ms: Date.now() - start,
+      });
       resolve();
     });
     req.end();
@@ -79,7 +107,16 @@ function udpExchange(sock: Socket, conn: number, seq: number): Promise<void> {
       sock.off('message', onMessage);
       const a = sock.address();
       const [name, seen] = answer ? answer.split(' ') : [null, undefined];
-      emit({ ts: new Date().toISOString(), conn, seq, local: `${a.address}:${a.port}`, answer: name ?? null, seen, error, ms: Date.now() - start });
+      emit({
+        ts: new Date().toISOString(),
+        conn,
+        seq,
+        local: `${a.address}:${a.port}`,
+        answer: name ?? null,
+        seen,
+        error,
+        ms: Date.now() - start,
+      });
       resolve();
     };
     const onMessage = (msg: Buffer) => finish(msg.toString('utf8'));

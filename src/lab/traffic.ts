@@ -14,11 +14,14 @@ const clientScript = fileURLToPath(new URL('./traffic-client.js', import.meta.ur
 export function resolvePlan(lab: Lab, plan: TrafficPlan): ResolvedPlan {
   const svc = findService(lab.services, plan.service);
   const wants = plan.mode.startsWith('udp') ? 'udp' : 'tcp';
-  if (wants !== svc.protocol) throw new UsageError(`traffic mode '${plan.mode}' needs a ${wants} service; ${svc.serviceName} is ${svc.protocol}`);
+  if (wants !== svc.protocol)
+    throw new UsageError(`traffic mode '${plan.mode}' needs a ${wants} service; ${svc.serviceName} is ${svc.protocol}`);
   if (plan.via === 'nodePort') {
-    if (svc.nodePort === undefined) throw new UsageError(`service ${svc.serviceName} has no nodePort; use via 'clusterIP'`);
+    if (svc.nodePort === undefined)
+      throw new UsageError(`service ${svc.serviceName} has no nodePort; use via 'clusterIP'`);
     const node = plan.node ?? 0;
-    if (node < 0 || node >= lab.nodes.length) throw new UsageError(`node index ${node} is out of range; the lab has ${lab.nodes.length} node(s)`);
+    if (node < 0 || node >= lab.nodes.length)
+      throw new UsageError(`node index ${node} is out of range; the lab has ${lab.nodes.length} node(s)`);
     return { ...plan, service: svc.serviceName, target: `${lab.nodeIP(node)}:${svc.nodePort}`, proto: svc.protocol };
   }
   return { ...plan, service: svc.serviceName, target: `${svc.clusterIP}:${svc.port}`, proto: svc.protocol };
@@ -27,13 +30,35 @@ export function resolvePlan(lab: Lab, plan: TrafficPlan): ResolvedPlan {
 /** Resolves with every answer (and failure) the client logged; aborting stops it early. */
 export function runClient(lab: Lab, client: string, plan: TrafficPlan, signal?: AbortSignal): Promise<ClientResult[]> {
   const c = lab.clients.find((x) => x.name === client);
-  if (!c) return Promise.reject(new UsageError(`unknown lab client '${client}'; expected one of: ${lab.clients.map((x) => x.name).join(', ')}`));
+  if (!c)
+    return Promise.reject(
+      new UsageError(`unknown lab client '${client}'; expected one of: ${lab.clients.map((x) => x.name).join(', ')}`),
+    );
   const own = new Set([c.ip, ...c.sources]);
   const foreign = (plan.sources ?? []).filter((ip) => !own.has(ip));
-  if (foreign.length) return Promise.reject(new UsageError(`client ${client} has no source address ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}; its addresses: ${c.ip}${c.sources.length ? ` and ${c.sources.length} extra sources` : ''}`));
+  if (foreign.length)
+    return Promise.reject(
+      new UsageError(
+        `client ${client} has no source address ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}; its addresses: ${c.ip}${c.sources.length ? ` and ${c.sources.length} extra sources` : ''}`,
+      ),
+    );
   const resolved = resolvePlan(lab, plan);
   const log = join(logDirOf(lab.prefix), `client-${client}.jsonl`);
-  const args = ['netns', 'exec', c.netns, process.execPath, clientScript, '--name', client, '--ip', c.ip, '--plan', JSON.stringify(resolved), '--log', log];
+  const args = [
+    'netns',
+    'exec',
+    c.netns,
+    process.execPath,
+    clientScript,
+    '--name',
+    client,
+    '--ip',
+    c.ip,
+    '--plan',
+    JSON.stringify(resolved),
+    '--log',
+    log,
+  ];
   return new Promise((resolve, reject) => {
     const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const results: ClientResult[] = [];
@@ -49,11 +74,18 @@ export function runClient(lab: Lab, client: string, plan: TrafficPlan, signal?: 
     const stop = () => child.kill('SIGTERM');
     signal?.addEventListener('abort', stop, { once: true });
     if (signal?.aborted) stop();
-    child.on('error', (err) => reject(new EnvironmentError(`failed to start traffic client ${client}: ${err.message}`)));
+    child.on('error', (err) =>
+      reject(new EnvironmentError(`failed to start traffic client ${client}: ${err.message}`)),
+    );
     child.on('close', (code, sig) => {
       signal?.removeEventListener('abort', stop);
       if (code === 0 || (signal?.aborted && sig === 'SIGTERM')) resolve(results);
-      else reject(new EnvironmentError(`traffic client ${client} in ${c.netns} failed (exit ${code ?? sig}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+      else
+        reject(
+          new EnvironmentError(
+            `traffic client ${client} in ${c.netns} failed (exit ${code ?? sig}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+          ),
+        );
     });
   });
 }

@@ -5,11 +5,23 @@
 // (Services, backends) come from a cache keyed by their bytes.
 import { EnvironmentError, InputError } from '../core/errors.js';
 import type { FlowEvent, StickyEvent } from '../core/event.js';
-import { ADDR_PORT_OFFSET, AF_INET, AF_INET6, HOOKS, Off, RECORD_SIZE, RECORD_VERSION, RecordType, protoName } from './record-layout.js';
+import {
+  ADDR_PORT_OFFSET,
+  AF_INET,
+  AF_INET6,
+  HOOKS,
+  Off,
+  RECORD_SIZE,
+  RECORD_VERSION,
+  RecordType,
+  protoName,
+} from './record-layout.js';
 
 const TWO_32 = 4294967296;
 
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Buffer, start: number, end: number) => string }).latin1Slice;
+const latin1Slice = (
+  Buffer.prototype as unknown as { latin1Slice: (this: Buffer, start: number, end: number) => string }
+).latin1Slice;
 /** Where text is assembled as ASCII bytes (the longest: 16 hex digits, or "255.255.255.255:65535"). */
 const scratch = Buffer.alloc(32);
 /** The decimal digits of each byte value (up to 3 chars, then a count), for dotted quads. */
@@ -179,7 +191,9 @@ export class RecordDecoder {
     const type = buf[o + Off.type]!;
     if (type === RecordType.hello) return this.hello(buf, o);
     if (!this.helloSeen) {
-      throw new InputError(`failed to decode probe records: expected a HELLO record (type ${RecordType.hello}) first, got type ${type}`);
+      throw new InputError(
+        `failed to decode probe records: expected a HELLO record (type ${RecordType.hello}) first, got type ${type}`,
+      );
     }
     const ts = this.wallMicros(buf, o + Off.tsNs);
     const node = this.node;
@@ -194,7 +208,9 @@ export class RecordDecoder {
         return;
       case RecordType.counters:
         out.push({
-          type: 'counters', ts, node,
+          type: 'counters',
+          ts,
+          node,
           insertFailed: u64(buf, o + Off.value),
           drop: u64(buf, o + Off.value + 8),
           earlyDrop: u64(buf, o + Off.value + 16),
@@ -202,7 +218,9 @@ export class RecordDecoder {
         });
         return;
       default:
-        throw new InputError(`failed to decode probe records: unknown record type ${type} at a record boundary (layout mismatch with bpf/record.h?)`);
+        throw new InputError(
+          `failed to decode probe records: unknown record type ${type} at a record boundary (layout mismatch with bpf/record.h?)`,
+        );
     }
   }
 
@@ -223,6 +241,17 @@ export class RecordDecoder {
     const ctId = hex64(buf, o + Off.ctId);
     if (type === RecordType.dnat) return { type: 'dnat', ts, node, proto, client, service, backend, hook, ctId };
     if (type === RecordType.insert) return { type: 'insert', ts, node, proto, client, service, backend, hook, ctId };
-    return { type: 'snat', ts, node, proto, client, service, backend, hook, ctId, snat: address(buf, o + Off.replyDst, family) };
+    return {
+      type: 'snat',
+      ts,
+      node,
+      proto,
+      client,
+      service,
+      backend,
+      hook,
+      ctId,
+      snat: address(buf, o + Off.replyDst, family),
+    };
   }
 }

@@ -124,7 +124,9 @@ class HelperProbe extends EventEmitter implements Probe {
     if (this.failure !== undefined) {
       this.fail(new EnvironmentError(this.failure.slice('stickyscope-probe: '.length)));
     } else if (this.killedAfterGrace) {
-      this.fail(new EnvironmentError(`probe helper did not stop within ${STOP_GRACE_MS / 1000} s of SIGTERM and was killed`));
+      this.fail(
+        new EnvironmentError(`probe helper did not stop within ${STOP_GRACE_MS / 1000} s of SIGTERM and was killed`),
+      );
     } else if (!expected) {
       const how = signal ? `signal ${signal}` : `code ${code}`;
       this.fail(new EnvironmentError(`probe helper exited unexpectedly (${how})`));

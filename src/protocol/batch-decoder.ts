@@ -19,7 +19,9 @@ export const hooks: Hook[] = ['prerouting', 'input', 'forward', 'output', 'postr
 export type DecodeOtherEvent = (bytes: Uint8Array, start: number, end: number) => StickyEvent;
 
 /** Thrown to abandon the fast path. */
-const GIVE_UP = new Error('failed to decode an EventBatch on the fast path: it holds something only protobufjs decodes');
+const GIVE_UP = new Error(
+  'failed to decode an EventBatch on the fast path: it holds something only protobufjs decodes',
+);
 
 // Wire tags (field number << 3 | wire type) this decoder knows.
 const BATCH_NODE = (1 << 3) | 2;
@@ -47,7 +49,9 @@ const MAX_CACHED_BYTES = 64;
 /** Recently decoded strings of repeating fields, by a hash of their bytes. */
 const cache: string[] = new Array<string>(CACHE_SLOTS).fill('');
 
-const bufferUtf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (this: Uint8Array, start: number, end: number) => string }).utf8Slice;
+const bufferUtf8Slice = (
+  Buffer.prototype as unknown as { utf8Slice?: (this: Uint8Array, start: number, end: number) => string }
+).utf8Slice;
 
 /** One pass over the bytes; `text` turns a byte range into a string as protobufjs's reader does. */
 class Cursor {
@@ -223,16 +227,35 @@ function decodeFlow(c: Cursor, end: number, type: FlowEvent['type']): FlowEvent 
   while (c.pos < end) {
     const tag = c.varint(end);
     switch (tag) {
-      case FLOW_PROTO: proto = c.varint(end); break;
-      case FLOW_CLIENT: client = c.string(end); break;
-      case FLOW_SERVICE: service = c.repeatedString(end); break;
-      case FLOW_BACKEND: backend = c.repeatedString(end); break;
-      case FLOW_HOOK: hook = c.varint(end); break;
-      case FLOW_CT_ID: ctId = c.string(end); break;
-      case FLOW_SERVICE_NAME: serviceName = c.repeatedString(end); break;
-      case FLOW_BACKEND_POD: backendPod = c.repeatedString(end); break;
-      case FLOW_SNAT: snat = c.string(end); break;
-      default: c.skip(tag, end);
+      case FLOW_PROTO:
+        proto = c.varint(end);
+        break;
+      case FLOW_CLIENT:
+        client = c.string(end);
+        break;
+      case FLOW_SERVICE:
+        service = c.repeatedString(end);
+        break;
+      case FLOW_BACKEND:
+        backend = c.repeatedString(end);
+        break;
+      case FLOW_HOOK:
+        hook = c.varint(end);
+        break;
+      case FLOW_CT_ID:
+        ctId = c.string(end);
+        break;
+      case FLOW_SERVICE_NAME:
+        serviceName = c.repeatedString(end);
+        break;
+      case FLOW_BACKEND_POD:
+        backendPod = c.repeatedString(end);
+        break;
+      case FLOW_SNAT:
+        snat = c.string(end);
+        break;
+      default:
+        c.skip(tag, end);
     }
   }
   c.pos = end;
@@ -240,7 +263,9 @@ function decodeFlow(c: Cursor, end: number, type: FlowEvent['type']): FlowEvent 
   const h = hooks[hook - 1];
   if (p === undefined || h === undefined) throw GIVE_UP;
   // Same properties in the same order as wire.ts's protobufjs path builds.
-  const e = { type, ts: 0, node: '', proto: p, client, service, backend, hook: h, ctId } as FlowEvent & { snat?: string };
+  const e = { type, ts: 0, node: '', proto: p, client, service, backend, hook: h, ctId } as FlowEvent & {
+    snat?: string;
+  };
   if (serviceName !== '') e.serviceName = serviceName;
   if (backendPod !== '') e.backendPod = backendPod;
   if (type === 'snat') e.snat = snat;

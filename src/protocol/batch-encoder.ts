@@ -111,7 +111,15 @@ const out = new Output();
 
 /** Bytes of a flow's fields if every string is ASCII; also bounds the room writing it needs (times 3). */
 function flowChars(e: FlowEvent & { snat?: string }): number {
-  const n = 2 + 2 + stringSize(e.client) + stringSize(e.service) + stringSize(e.backend) + stringSize(e.ctId) + stringSize(e.serviceName) + stringSize(e.backendPod);
+  const n =
+    2 +
+    2 +
+    stringSize(e.client) +
+    stringSize(e.service) +
+    stringSize(e.backend) +
+    stringSize(e.ctId) +
+    stringSize(e.serviceName) +
+    stringSize(e.backendPod);
   return e.type === 'snat' ? n + stringSize(e.snat) : n;
 }
 
@@ -145,7 +153,8 @@ function writeFlowEvent(o: Output, e: FlowEvent, batchNode: string): void {
   const nodeField = e.node !== batchNode;
   const ts = e.ts;
   const tsField = ts != null && !Object.is(ts, 0);
-  const eventPredicted = (tsField ? 9 : 0) + (nodeField ? stringSize(e.node) : 0) + 1 + varintSize(flowPredicted) + flowPredicted;
+  const eventPredicted =
+    (tsField ? 9 : 0) + (nodeField ? stringSize(e.node) : 0) + 1 + varintSize(flowPredicted) + flowPredicted;
   o.reserve(3 * (eventPredicted + 8));
   o.buf[o.pos++] = BATCH_EVENT;
   const eventLenAt = o.pos;

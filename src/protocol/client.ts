@@ -160,7 +160,12 @@ export class AgentConnection extends EventEmitter {
    * sends headers once it has); `ended` resolves, with the reason, when the stream ends.
    */
   private subscribe(client: grpc.Client): { established: Promise<boolean>; ended: Promise<string> } {
-    const stream = client.makeServerStreamRequest(subscribeMethod.path, subscribeMethod.requestSerialize, subscribeMethod.responseDeserialize, this.filter);
+    const stream = client.makeServerStreamRequest(
+      subscribeMethod.path,
+      subscribeMethod.requestSerialize,
+      subscribeMethod.responseDeserialize,
+      this.filter,
+    );
     this.stream = stream;
     if (this.paused) stream.pause();
     stream.on('data', (events: StickyEvent[]) => this.emit('events', events));
@@ -168,7 +173,10 @@ export class AgentConnection extends EventEmitter {
       stream.on('error', (err) => resolve(`stream from ${this.node} (${this.address}) failed: ${reasonOf(err)}`));
       stream.on('end', () => resolve(`agent ${this.node} (${this.address}) ended the stream`));
     });
-    const established = Promise.race([new Promise<boolean>((resolve) => stream.once('metadata', () => resolve(true))), ended.then(() => false)]);
+    const established = Promise.race([
+      new Promise<boolean>((resolve) => stream.once('metadata', () => resolve(true))),
+      ended.then(() => false),
+    ]);
     return { established, ended };
   }
 }
@@ -177,7 +185,10 @@ export class AgentConnection extends EventEmitter {
  * Subscribes to every agent and yields their events merged in time order, in batches,
  * until `signal` aborts (then the rest is flushed and the connections closed).
  */
-export async function* subscribeAgents(addresses: string[], opts: SubscribeOptions = {}): AsyncGenerator<StickyEvent[]> {
+export async function* subscribeAgents(
+  addresses: string[],
+  opts: SubscribeOptions = {},
+): AsyncGenerator<StickyEvent[]> {
   const merger = new StreamMerger({ delayMs: opts.reorderDelayMs ?? 200 });
   const maxPending = opts.maxPending ?? 200_000;
   const ready: StickyEvent[][] = [];

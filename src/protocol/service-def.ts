@@ -3,7 +3,18 @@
 // functions, and batches are encoded once, straight from typed events).
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { StickyEvent } from '../core/event.js';
-import { decodeBatch, decodeFilter, decodeInfo, decodeInfoRequest, encodeBatch, encodeFilter, encodeInfo, encodeInfoRequest, type AgentInfo, type EventFilter } from './wire.js';
+import {
+  decodeBatch,
+  decodeFilter,
+  decodeInfo,
+  decodeInfoRequest,
+  encodeBatch,
+  encodeFilter,
+  encodeInfo,
+  encodeInfoRequest,
+  type AgentInfo,
+  type EventFilter,
+} from './wire.js';
 
 const toBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 

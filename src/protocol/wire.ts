@@ -86,7 +86,14 @@ export interface AgentInfo {
 }
 
 function flowToWire(e: FlowEvent): WireFlow {
-  const f: WireFlow = { proto: protoNum[e.proto], client: e.client, service: e.service, backend: e.backend, hook: hookNum[e.hook], ctId: e.ctId };
+  const f: WireFlow = {
+    proto: protoNum[e.proto],
+    client: e.client,
+    service: e.service,
+    backend: e.backend,
+    hook: hookNum[e.hook],
+    ctId: e.ctId,
+  };
   if (e.serviceName !== undefined) f.serviceName = e.serviceName;
   if (e.backendPod !== undefined) f.backendPod = e.backendPod;
   return f;
@@ -96,7 +103,11 @@ function serviceToWire(s: ServiceInfo): WireService {
   return {
     service: s.service,
     name: s.name ?? '',
-    affinity: { mode: s.affinity.mode === 'ClientIP' ? 1 : 0, timeoutSeconds: s.affinity.timeoutSeconds ?? 0, source: affinitySourceNum[s.affinity.source] },
+    affinity: {
+      mode: s.affinity.mode === 'ClientIP' ? 1 : 0,
+      timeoutSeconds: s.affinity.timeoutSeconds ?? 0,
+      source: affinitySourceNum[s.affinity.source],
+    },
     endpoints: s.endpoints,
     pods: s.pods,
   };
@@ -139,8 +150,19 @@ function eventToWire(e: StickyEvent, batchNode: string): WireEvent {
 function flowFromWire(type: 'dnat' | 'snat' | 'insert', ts: number, node: string, f: WireFlow): StickyEvent {
   const proto = protos[f.proto - 1];
   const hook = hooks[f.hook - 1];
-  if (proto === undefined || hook === undefined) throw new Error(`failed to decode a ${type} event: proto ${f.proto} / hook ${f.hook} are not known values`);
-  const e = { type, ts, node, proto, client: f.client, service: f.service, backend: f.backend, hook, ctId: f.ctId } as StickyEvent & { serviceName?: string; backendPod?: string; snat?: string };
+  if (proto === undefined || hook === undefined)
+    throw new Error(`failed to decode a ${type} event: proto ${f.proto} / hook ${f.hook} are not known values`);
+  const e = {
+    type,
+    ts,
+    node,
+    proto,
+    client: f.client,
+    service: f.service,
+    backend: f.backend,
+    hook,
+    ctId: f.ctId,
+  } as StickyEvent & { serviceName?: string; backendPod?: string; snat?: string };
   if (f.serviceName) e.serviceName = f.serviceName;
   if (f.backendPod) e.backendPod = f.backendPod;
   if (type === 'snat') e.snat = f.snat ?? '';
@@ -152,7 +174,11 @@ function serviceFromWire(s: WireService): ServiceInfo {
   const out: ServiceInfo = {
     service: s.service,
     name: s.name ? s.name : null,
-    affinity: { mode: a.mode === 1 ? 'ClientIP' : 'None', timeoutSeconds: a.timeoutSeconds ? a.timeoutSeconds : null, source: affinitySources[a.source ?? 0] ?? 'rules' },
+    affinity: {
+      mode: a.mode === 1 ? 'ClientIP' : 'None',
+      timeoutSeconds: a.timeoutSeconds ? a.timeoutSeconds : null,
+      source: affinitySources[a.source ?? 0] ?? 'rules',
+    },
     endpoints: s.endpoints ? [...s.endpoints] : [],
   };
   if (s.pods && Object.keys(s.pods).length > 0) out.pods = { ...s.pods };
@@ -168,12 +194,28 @@ function eventFromWire(w: WireEvent, batchNode: string): StickyEvent {
   if (w.lost) return { type: 'lost', ts, node, count: num(w.lost.count) };
   if (w.counters) {
     const c = w.counters;
-    return { type: 'counters', ts, node, insertFailed: num(c.insertFailed), drop: num(c.drop), earlyDrop: num(c.earlyDrop), entries: num(c.entries) };
+    return {
+      type: 'counters',
+      ts,
+      node,
+      insertFailed: num(c.insertFailed),
+      drop: num(c.drop),
+      earlyDrop: num(c.earlyDrop),
+      entries: num(c.entries),
+    };
   }
   if (w.catalog) return { type: 'catalog', ts, node, services: (w.catalog.services ?? []).map(serviceFromWire) };
   if (w.evicted) {
     const v = w.evicted;
-    const e: StickyEvent = { type: 'evicted', ts, node, list: v.list, endpoint: v.endpoint, client: v.client, capacity: v.capacity };
+    const e: StickyEvent = {
+      type: 'evicted',
+      ts,
+      node,
+      list: v.list,
+      endpoint: v.endpoint,
+      client: v.client,
+      capacity: v.capacity,
+    };
     if (v.since) e.since = v.since;
     return e;
   }
@@ -211,7 +253,10 @@ type DecodeAtDepth = (r: protobuf.Reader, length: number, endGroup: undefined, d
 function decodeOtherEvent(bytes: Uint8Array, start: number, end: number): StickyEvent {
   const r = protobuf.Reader.create(bytes);
   r.pos = start;
-  return eventFromWire((EventType.decode as unknown as DecodeAtDepth).call(EventType, r, end - start, undefined, 1) as WireEvent, '');
+  return eventFromWire(
+    (EventType.decode as unknown as DecodeAtDepth).call(EventType, r, end - start, undefined, 1) as WireEvent,
+    '',
+  );
 }
 
 function decodeBatchWithProtobufjs(bytes: Uint8Array): StickyEvent[] {
@@ -221,13 +266,20 @@ function decodeBatchWithProtobufjs(bytes: Uint8Array): StickyEvent[] {
 }
 
 export function encodeFilter(f: EventFilter): Uint8Array {
-  return FilterType.encode({ services: f.services ?? [], clients: f.clients ?? [], protos: (f.protos ?? []).map((p) => protoNum[p]) }).finish();
+  return FilterType.encode({
+    services: f.services ?? [],
+    clients: f.clients ?? [],
+    protos: (f.protos ?? []).map((p) => protoNum[p]),
+  }).finish();
 }
 
 export function decodeFilter(bytes: Uint8Array): EventFilter {
   const w = FilterType.decode(bytes) as unknown as { services?: string[]; clients?: string[]; protos?: number[] };
   const ps = (w.protos ?? []).map((n) => protos[n - 1]);
-  if (ps.some((p) => p === undefined)) throw new Error(`failed to decode a filter: protocol numbers ${w.protos?.join(',')} include an unknown one (expected 1=tcp, 2=udp, 3=sctp)`);
+  if (ps.some((p) => p === undefined))
+    throw new Error(
+      `failed to decode a filter: protocol numbers ${w.protos?.join(',')} include an unknown one (expected 1=tcp, 2=udp, 3=sctp)`,
+    );
   return { services: [...(w.services ?? [])], clients: [...(w.clients ?? [])], protos: ps as Proto[] };
 }
 
@@ -255,7 +307,9 @@ export function decodeInfo(bytes: Uint8Array): AgentInfo {
     nodeName: w.nodeName,
     kernelRelease: w.kernelRelease,
     attachPoints: [...(w.attachPoints ?? [])],
-    counters: c ? { insertFailed: num(c.insertFailed), drop: num(c.drop), earlyDrop: num(c.earlyDrop), entries: num(c.entries) } : null,
+    counters: c
+      ? { insertFailed: num(c.insertFailed), drop: num(c.drop), earlyDrop: num(c.earlyDrop), entries: num(c.entries) }
+      : null,
     lostEvents: num(w.lostEvents),
     subscribers: w.subscribers,
     subscriberLost: num(w.subscriberLost),

@@ -29,7 +29,8 @@ export class ByteSource {
       this.readAt += bytesRead;
       // A fresh buffer rather than copying within the old one: payloads already handed
       // out are views of the old one and must stay intact.
-      this.buf = this.buf.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([this.buf, chunk.subarray(0, bytesRead)]);
+      this.buf =
+        this.buf.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([this.buf, chunk.subarray(0, bytesRead)]);
     }
     return this.end >= until;
   }

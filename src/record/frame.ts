@@ -31,7 +31,8 @@ export function encodePreamble(version = FORMAT_VERSION): Buffer {
 }
 
 export function encodeFrame(type: FrameTypeName, payload: Uint8Array): Buffer {
-  if (payload.length > MAX_PAYLOAD_BYTES) throw new Error(`failed to frame ${payload.length} bytes: a frame holds at most ${MAX_PAYLOAD_BYTES}`);
+  if (payload.length > MAX_PAYLOAD_BYTES)
+    throw new Error(`failed to frame ${payload.length} bytes: a frame holds at most ${MAX_PAYLOAD_BYTES}`);
   let lenBytes = 1;
   for (let n = payload.length; n >= 0x80; n >>>= 7) lenBytes++;
   const out = Buffer.allocUnsafe(1 + lenBytes + payload.length + 4);
@@ -59,7 +60,8 @@ export type FrameParse =
 export function parseFrame(buf: Uint8Array, at: number, end: number): FrameParse {
   if (at >= end) return { kind: 'incomplete' };
   const type = typeNames.get(buf[at]!);
-  if (type === undefined) return { kind: 'bad', reason: `unknown frame type 0x${buf[at]!.toString(16).padStart(2, '0')}` };
+  if (type === undefined)
+    return { kind: 'bad', reason: `unknown frame type 0x${buf[at]!.toString(16).padStart(2, '0')}` };
   let len = 0;
   let p = at + 1;
   for (let shift = 0; ; shift += 7) {
@@ -69,7 +71,8 @@ export function parseFrame(buf: Uint8Array, at: number, end: number): FrameParse
     len += (b & 0x7f) * 2 ** shift;
     if (b < 0x80) break;
   }
-  if (len > MAX_PAYLOAD_BYTES) return { kind: 'bad', reason: `frame length ${len} exceeds the maximum ${MAX_PAYLOAD_BYTES}` };
+  if (len > MAX_PAYLOAD_BYTES)
+    return { kind: 'bad', reason: `frame length ${len} exceeds the maximum ${MAX_PAYLOAD_BYTES}` };
   const crcAt = p + len;
   if (crcAt + 4 > end) return { kind: 'incomplete' };
   const stored = (buf[crcAt]! | (buf[crcAt + 1]! << 8) | (buf[crcAt + 2]! << 16) | (buf[crcAt + 3]! << 24)) >>> 0;

@@ -17,7 +17,11 @@ export interface RecordOptions {
   catalogs?: CatalogFeed;
 }
 
-export async function recordAgents(addresses: string[], path: string, opts: RecordOptions = {}): Promise<TraceWriterStats> {
+export async function recordAgents(
+  addresses: string[],
+  path: string,
+  opts: RecordOptions = {},
+): Promise<TraceWriterStats> {
   const writer = await TraceWriter.open(path, { agents: addresses, rotateBytes: opts.rotateBytes });
   const stop = new AbortController();
   const onAbort = () => stop.abort();

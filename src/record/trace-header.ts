@@ -36,7 +36,9 @@ export interface TraceEnd {
 }
 
 export const toolVersion: string = (() => {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version?: string;
+  };
   return pkg.version ?? 'unknown';
 })();
 
@@ -46,7 +48,12 @@ export function encodeJson(value: TraceHeader | TraceEnd): Buffer {
 
 export function decodeHeader(payload: Uint8Array): TraceHeader {
   const h = JSON.parse(Buffer.from(payload).toString('utf8')) as Partial<TraceHeader>;
-  if (h.tool !== 'stickyscope' || typeof h.startTime !== 'number' || !Array.isArray(h.nodes) || !Array.isArray(h.catalogs)) {
+  if (
+    h.tool !== 'stickyscope' ||
+    typeof h.startTime !== 'number' ||
+    !Array.isArray(h.nodes) ||
+    !Array.isArray(h.catalogs)
+  ) {
     throw new Error(`header frame lacks tool, startTime, nodes or catalogs: ${JSON.stringify(h).slice(0, 120)}`);
   }
   return { toolVersion: 'unknown', recordingId: '', segment: 0, agents: [], ...h } as TraceHeader;

@@ -41,7 +41,13 @@ export async function* readTrace(path: string, options: ReadTraceOptions = {}): 
       const base = first.segment === 0 ? path : path.slice(0, path.length - `.${first.segment}`.length);
       const next = segmentPath(base, seg.header.segment + 1);
       if (await exists(next)) current = next;
-      else warn({ kind: 'missing-segment', path: next, offset: 0, message: `trace ${path} continues in ${next}, which does not exist; read up to there` });
+      else
+        warn({
+          kind: 'missing-segment',
+          path: next,
+          offset: 0,
+          message: `trace ${path} continues in ${next}, which does not exist; read up to there`,
+        });
     }
   }
 }
@@ -51,7 +57,12 @@ interface SegmentResult {
   end: TraceEnd | null;
 }
 
-async function* readSegment(path: string, withSnapshot: boolean, out: SegmentResult, options: ReadTraceOptions): AsyncGenerator<StickyEvent[]> {
+async function* readSegment(
+  path: string,
+  withSnapshot: boolean,
+  out: SegmentResult,
+  options: ReadTraceOptions,
+): AsyncGenerator<StickyEvent[]> {
   const warn = options.onWarning ?? (() => {});
   let fh;
   try {
@@ -79,12 +90,25 @@ async function* readSegment(path: string, withSnapshot: boolean, out: SegmentRes
         const next = await resync(src, pos + 1);
         if (next < 0 && r.kind === 'incomplete') {
           truncated = true;
-          warn({ kind: 'truncated', path, offset: pos, message: `trace ${path} is truncated: it ends at byte ${src.end} inside a frame that starts at byte ${pos}; the ${events} events before it are read` });
+          warn({
+            kind: 'truncated',
+            path,
+            offset: pos,
+            message: `trace ${path} is truncated: it ends at byte ${src.end} inside a frame that starts at byte ${pos}; the ${events} events before it are read`,
+          });
           break;
         }
         const why = r.kind === 'bad' ? r.reason : 'frame length runs past the end of the file';
-        const resumed = next < 0 ? `no intact frame follows (${src.end - pos} bytes skipped)` : `resuming at byte ${next} (${next - pos} bytes skipped)`;
-        warn({ kind: 'corrupt', path, offset: pos, message: `trace ${path} has a damaged frame at byte ${pos} (${why}); ${resumed}` });
+        const resumed =
+          next < 0
+            ? `no intact frame follows (${src.end - pos} bytes skipped)`
+            : `resuming at byte ${next} (${next - pos} bytes skipped)`;
+        warn({
+          kind: 'corrupt',
+          path,
+          offset: pos,
+          message: `trace ${path} has a damaged frame at byte ${pos} (${why}); ${resumed}`,
+        });
         if (next < 0) break;
         pos = next;
         continue;
@@ -96,7 +120,12 @@ async function* readSegment(path: string, withSnapshot: boolean, out: SegmentRes
         try {
           batch = decodeBatch(r.payload);
         } catch (err) {
-          warn({ kind: 'undecodable', path, offset: at, message: `trace ${path}: the batch at byte ${at} is intact but cannot be decoded (${(err as Error).message}); skipped` });
+          warn({
+            kind: 'undecodable',
+            path,
+            offset: at,
+            message: `trace ${path}: the batch at byte ${at} is intact but cannot be decoded (${(err as Error).message}); skipped`,
+          });
           continue;
         }
         events += batch.length;
@@ -113,7 +142,12 @@ async function* readSegment(path: string, withSnapshot: boolean, out: SegmentRes
       }
     }
     if (!out.end && !truncated) {
-      warn({ kind: 'interrupted', path, offset: pos, message: `trace ${path} ends at byte ${pos} without an end frame (the recording was interrupted); the ${events} events in it are read` });
+      warn({
+        kind: 'interrupted',
+        path,
+        offset: pos,
+        message: `trace ${path} ends at byte ${pos} without an end frame (the recording was interrupted); the ${events} events in it are read`,
+      });
     }
   } finally {
     await fh.close();
@@ -135,23 +169,43 @@ async function resync(src: ByteSource, from: number): Promise<number> {
 function checkPreamble(path: string, head: Buffer): void {
   const magic = head.subarray(0, MAGIC.length);
   if (!magic.equals(MAGIC.subarray(0, magic.length)) || magic.length === 0) {
-    throw new InputError(`not a stickyscope trace: ${path} should start with the magic bytes ${JSON.stringify(MAGIC.toString('latin1'))}; found ${JSON.stringify(magic.toString('latin1'))}`);
+    throw new InputError(
+      `not a stickyscope trace: ${path} should start with the magic bytes ${JSON.stringify(MAGIC.toString('latin1'))}; found ${JSON.stringify(magic.toString('latin1'))}`,
+    );
   }
   if (head.length < PREAMBLE_BYTES) {
-    throw new InputError(`trace ${path} is truncated: it ends at byte ${head.length}, inside its ${PREAMBLE_BYTES}-byte preamble; it holds no events`);
+    throw new InputError(
+      `trace ${path} is truncated: it ends at byte ${head.length}, inside its ${PREAMBLE_BYTES}-byte preamble; it holds no events`,
+    );
   }
   const version = head.readUInt16LE(MAGIC.length);
   if (version > FORMAT_VERSION) {
-    throw new InputError(`trace format version ${version} is newer than this stickyscope reads (${FORMAT_VERSION}); upgrade stickyscope to read ${path}`);
+    throw new InputError(
+      `trace format version ${version} is newer than this stickyscope reads (${FORMAT_VERSION}); upgrade stickyscope to read ${path}`,
+    );
   }
-  if (version === 0) throw new InputError(`not a stickyscope trace: ${path} has the magic bytes but format version 0, which was never written`);
+  if (version === 0)
+    throw new InputError(
+      `not a stickyscope trace: ${path} has the magic bytes but format version 0, which was never written`,
+    );
 }
 
-function parseJson<T>(path: string, at: number, what: string, parse: () => T, warn: (w: TraceWarning) => void): T | null {
+function parseJson<T>(
+  path: string,
+  at: number,
+  what: string,
+  parse: () => T,
+  warn: (w: TraceWarning) => void,
+): T | null {
   try {
     return parse();
   } catch (err) {
-    warn({ kind: 'undecodable', path, offset: at, message: `trace ${path}: the ${what} frame at byte ${at} is intact but unreadable (${(err as Error).message}); ignored` });
+    warn({
+      kind: 'undecodable',
+      path,
+      offset: at,
+      message: `trace ${path}: the ${what} frame at byte ${at} is intact but unreadable (${(err as Error).message}); ignored`,
+    });
     return null;
   }
 }

@@ -115,7 +115,13 @@ export class TraceWriter {
   }
 
   private async endSegment(continued: boolean): Promise<void> {
-    const end: TraceEnd = { endTime: Math.max(this.lastTs, Date.now() * 1000), events: this.segmentEvents, nodes: [...this.nodes], lostEvents: this.segmentLost, continued };
+    const end: TraceEnd = {
+      endTime: Math.max(this.lastTs, Date.now() * 1000),
+      events: this.segmentEvents,
+      nodes: [...this.nodes],
+      lostEvents: this.segmentLost,
+      continued,
+    };
     await this.put(encodeFrame('end', encodeJson(end)));
     await this.fh.sync();
     await this.fh.close();

@@ -23,7 +23,16 @@ export function buildReport(state: AggregatorState, opts: { scope: Scope }): Rep
   const divergence = nodeDivergence(state, opts.scope, DIVERGENCE_EXAMPLES);
   const services = [...state.services.list]
     .sort((a, b) => compareAddr(a.key, b.key))
-    .map((svc) => serviceReport(state, svc, windowed ? svc.win : svc.cum, clients.get(svc.id) ?? new Map(), windowed ? start : -Infinity, divergence.get(svc.id)));
+    .map((svc) =>
+      serviceReport(
+        state,
+        svc,
+        windowed ? svc.win : svc.cum,
+        clients.get(svc.id) ?? new Map(),
+        windowed ? start : -Infinity,
+        divergence.get(svc.id),
+      ),
+    );
   let lost = state.lostTotal;
   if (windowed) lost = state.lostRecent.reduce((n, l) => (l.ts >= start ? n + l.count : n), 0);
   return {
@@ -50,12 +59,22 @@ function missingSpans(state: AggregatorState, start: number, end: number): Missi
     }
   }
   state.downSince.forEach((since, n) => {
-    if (!Number.isNaN(since)) spans.push({ node: state.nodes[n]!, start: isoMicros(since), end: isoMicros(end), ongoing: true });
+    if (!Number.isNaN(since))
+      spans.push({ node: state.nodes[n]!, start: isoMicros(since), end: isoMicros(end), ongoing: true });
   });
-  return spans.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  return spans.sort((a, b) =>
+    a.start < b.start ? -1 : a.start > b.start ? 1 : a.node < b.node ? -1 : a.node > b.node ? 1 : 0,
+  );
 }
 
-function serviceReport(state: AggregatorState, svc: ServiceRec, t: Tally, clients: Map<number, ClientAgg>, since: number, divergence: Divergence | undefined): ServiceReport {
+function serviceReport(
+  state: AggregatorState,
+  svc: ServiceRec,
+  t: Tally,
+  clients: Map<number, ClientAgg>,
+  since: number,
+  divergence: Divergence | undefined,
+): ServiceReport {
   const names = svc.backendNames;
   const listed = svc.currentEndpoints();
   const shown = names.map((_, b) => b).filter((b) => listed.has(b) || t.countOf(b) > 0);
@@ -101,7 +120,8 @@ function serviceReport(state: AggregatorState, svc: ServiceRec, t: Tally, client
 function sortedClientKeys(state: AggregatorState, clients: Map<number, ClientAgg>): number[] {
   const TWO32 = 4294967296;
   return [...clients.keys()].sort((a, b) =>
-    a < TWO32 && b < TWO32 ? a - b : compareAddr(state.clients.name(a), state.clients.name(b)));
+    a < TWO32 && b < TWO32 ? a - b : compareAddr(state.clients.name(a), state.clients.name(b)),
+  );
 }
 
 /**
@@ -135,10 +155,15 @@ function clientRows(state: AggregatorState, svc: ServiceRec, clients: Map<number
   });
 }
 
-function udpCounts(state: AggregatorState, svc: ServiceRec, since: number): NonNullable<ServiceReport['udpContinuity']> {
+function udpCounts(
+  state: AggregatorState,
+  svc: ServiceRec,
+  since: number,
+): NonNullable<ServiceReport['udpContinuity']> {
   if (since === -Infinity) {
     let reflectiveChanged = svc.udp.reflectiveChanged;
-    for (const t of state.udp.unsettled()) if (t.svc === svc.id && t.prevReflective !== t.flow.reflective) reflectiveChanged++;
+    for (const t of state.udp.unsettled())
+      if (t.svc === svc.id && t.prevReflective !== t.flow.reflective) reflectiveChanged++;
     return { replacements: svc.udp.replacements, backendChanged: svc.udp.backendChanged, reflectiveChanged };
   }
   const out = { replacements: 0, backendChanged: 0, reflectiveChanged: 0 };

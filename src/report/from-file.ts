@@ -32,7 +32,10 @@ export async function reportFromEvents(batches: AsyncIterable<StickyEvent[]>, op
   return renderHtml(report, timeline!);
 }
 
-export async function reportFromFile(path: string, opts: ReportOptions & { onWarning?: (w: TraceWarning) => void }): Promise<string> {
+export async function reportFromFile(
+  path: string,
+  opts: ReportOptions & { onWarning?: (w: TraceWarning) => void },
+): Promise<string> {
   return reportFromEvents(readTrace(path, { onWarning: opts.onWarning }), opts);
 }
 

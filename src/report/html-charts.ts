@@ -29,19 +29,60 @@ export function shareChart(s: ServiceReport): string {
     parts.push(
       el(
         'rect',
-        { x: x0, y: y + 4, width: x(b.share) - x0, height: rowH - 8, rx: 4, fill: colorOf(i), 'data-chart': 'share-bar', 'data-backend': b.backend, 'data-selections': b.selections, 'data-share': b.share },
+        {
+          x: x0,
+          y: y + 4,
+          width: x(b.share) - x0,
+          height: rowH - 8,
+          rx: 4,
+          fill: colorOf(i),
+          'data-chart': 'share-bar',
+          'data-backend': b.backend,
+          'data-selections': b.selections,
+          'data-share': b.share,
+        },
         titled(`${b.backend}: ${count(b.selections)} selections (${pct(b.share)}), ${count(b.clients)} clients`, ''),
       ),
     );
-    const note = b.selections === 0 ? 'never picked' : `${count(b.selections)} · ${pct(b.share)} · ${count(b.clients)} client${b.clients === 1 ? '' : 's'}`;
+    const note =
+      b.selections === 0
+        ? 'never picked'
+        : `${count(b.selections)} · ${pct(b.share)} · ${count(b.clients)} client${b.clients === 1 ? '' : 's'}`;
     // Long bars carry their figures inside, so the text never runs off the card.
     const inside = x(b.share) > x1 - 150;
-    texts.push(el('text', { x: inside ? x(b.share) - 8 : x(b.share) + 8, y: y + 19, 'text-anchor': inside ? 'end' : 'start', class: inside ? 'value on-bar' : 'value' }, esc(note)));
+    texts.push(
+      el(
+        'text',
+        {
+          x: inside ? x(b.share) - 8 : x(b.share) + 8,
+          y: y + 19,
+          'text-anchor': inside ? 'end' : 'start',
+          class: inside ? 'value on-bar' : 'value',
+        },
+        esc(note),
+      ),
+    );
   });
   if (k > 0) {
     const fx = x(even);
-    parts.push(el('line', { x1: fx, x2: fx, y1: top - 6, y2: h - 4, class: 'fair', 'data-chart': 'share-fair-line', 'data-share': even }));
-    parts.push(el('text', { x: fx, y: top - 10, 'text-anchor': 'middle', class: 'fair-label' }, esc(`even share 1/K = ${pct(even)}`)));
+    parts.push(
+      el('line', {
+        x1: fx,
+        x2: fx,
+        y1: top - 6,
+        y2: h - 4,
+        class: 'fair',
+        'data-chart': 'share-fair-line',
+        'data-share': even,
+      }),
+    );
+    parts.push(
+      el(
+        'text',
+        { x: fx, y: top - 10, 'text-anchor': 'middle', class: 'fair-label' },
+        esc(`even share 1/K = ${pct(even)}`),
+      ),
+    );
   }
   // Figures drawn last, over the 1/K line.
   return svg('share', h, `Share of selections per backend, ${k} backends`, [...parts, ...texts]);
@@ -56,25 +97,68 @@ export function stickinessChart(s: ServiceReport): string {
   const parts: string[] = [el('rect', { x: x0, y: 30, width: x1 - x0, height: 22, rx: 5, class: 'track' })];
   for (const t of [0, 0.25, 0.5, 0.75, 1]) {
     parts.push(el('line', { x1: x(t), x2: x(t), y1: 54, y2: 60, class: 'tick' }));
-    parts.push(el('text', { x: x(t), y: 74, 'text-anchor': t === 0 ? 'start' : t === 1 ? 'end' : 'middle', class: 'axis' }, `${t * 100}%`));
+    parts.push(
+      el(
+        'text',
+        { x: x(t), y: 74, 'text-anchor': t === 0 ? 'start' : t === 1 ? 'end' : 'middle', class: 'axis' },
+        `${t * 100}%`,
+      ),
+    );
   }
   if (st.ratio !== null) {
     const good = st.expectedRandom === null || st.ratio >= st.expectedRandom;
     parts.push(
       el(
         'rect',
-        { x: x0, y: 30, width: Math.max(1, x(st.ratio) - x0), height: 22, rx: 5, fill: good ? '#3867d6' : '#fa8231', 'data-chart': 'stickiness-bar', 'data-ratio': st.ratio },
+        {
+          x: x0,
+          y: 30,
+          width: Math.max(1, x(st.ratio) - x0),
+          height: 22,
+          rx: 5,
+          fill: good ? '#3867d6' : '#fa8231',
+          'data-chart': 'stickiness-bar',
+          'data-ratio': st.ratio,
+        },
         titled(`${count(st.sameBackend)} of ${count(st.pairs)} consecutive selections kept the backend`, ''),
       ),
     );
-    parts.push(el('text', { x: Math.min(x(st.ratio), x1 - 150) + 6, y: 22, class: 'value strong' }, esc(`measured ${pct(st.ratio)}`)));
+    parts.push(
+      el(
+        'text',
+        { x: Math.min(x(st.ratio), x1 - 150) + 6, y: 22, class: 'value strong' },
+        esc(`measured ${pct(st.ratio)}`),
+      ),
+    );
   } else {
-    parts.push(el('text', { x: x0 + 10, y: 46, class: 'muted' }, 'no client selected this service twice: no consecutive pairs to compare'));
+    parts.push(
+      el(
+        'text',
+        { x: x0 + 10, y: 46, class: 'muted' },
+        'no client selected this service twice: no consecutive pairs to compare',
+      ),
+    );
   }
   if (st.expectedRandom !== null) {
     const rx = x(st.expectedRandom);
-    parts.push(el('line', { x1: rx, x2: rx, y1: 24, y2: 58, class: 'fair', 'data-chart': 'stickiness-random-line', 'data-ratio': st.expectedRandom }));
-    parts.push(el('text', { x: rx, y: 96, 'text-anchor': 'middle', class: 'fair-label' }, esc(`random pick 1/K = ${pct(st.expectedRandom)}`)));
+    parts.push(
+      el('line', {
+        x1: rx,
+        x2: rx,
+        y1: 24,
+        y2: 58,
+        class: 'fair',
+        'data-chart': 'stickiness-random-line',
+        'data-ratio': st.expectedRandom,
+      }),
+    );
+    parts.push(
+      el(
+        'text',
+        { x: rx, y: 96, 'text-anchor': 'middle', class: 'fair-label' },
+        esc(`random pick 1/K = ${pct(st.expectedRandom)}`),
+      ),
+    );
   }
   return svg('stickiness', 104, 'Stickiness against random choice', parts);
 }
@@ -109,7 +193,16 @@ export function timelineChart(s: ServiceReport, series: TimelineSeries, missing:
       parts.push(
         el(
           'rect',
-          { x: x0 + i * colW + 0.5, y, width: Math.max(0.5, colW - 1), height: hgt, fill: colorOf(bi), 'data-chart': 'timeline-bar', 'data-backend': backend, 'data-selections': v },
+          {
+            x: x0 + i * colW + 0.5,
+            y,
+            width: Math.max(0.5, colW - 1),
+            height: hgt,
+            fill: colorOf(bi),
+            'data-chart': 'timeline-bar',
+            'data-backend': backend,
+            'data-selections': v,
+          },
           titled(`${clock(at)} +${span(series.bucketSeconds)}: ${backend} ${count(v)}`, ''),
         ),
       );
@@ -123,13 +216,25 @@ export function timelineChart(s: ServiceReport, series: TimelineSeries, missing:
     const a = xAt(parseIsoMicros(m.start));
     const b = xAt(parseIsoMicros(m.end));
     if (b <= a) continue;
-    parts.push(el('rect', { x: a, y: y0, width: b - a, height: y1 - y0, class: 'gap', 'data-chart': 'timeline-gap', 'data-node': m.node }, titled(`node ${m.node} not reporting ${m.start} to ${m.end}${m.ongoing ? ' (still down)' : ''}`, '')));
+    parts.push(
+      el(
+        'rect',
+        { x: a, y: y0, width: b - a, height: y1 - y0, class: 'gap', 'data-chart': 'timeline-gap', 'data-node': m.node },
+        titled(`node ${m.node} not reporting ${m.start} to ${m.end}${m.ongoing ? ' (still down)' : ''}`, ''),
+      ),
+    );
     parts.push(el('text', { x: a + 2, y: y0 - 4, class: 'gap-label' }, esc(`${m.node} missing`)));
   }
   const end = series.start + n * series.bucketSeconds * 1e6;
   parts.push(el('text', { x: x0, y: y1 + 18, class: 'axis' }, `${clock(series.start)} UTC`));
   parts.push(el('text', { x: x1, y: y1 + 18, 'text-anchor': 'end', class: 'axis' }, `${clock(end)} UTC`));
-  parts.push(el('text', { x: (x0 + x1) / 2, y: y1 + 18, 'text-anchor': 'middle', class: 'axis' }, esc(`selections per ${span(series.bucketSeconds)}`)));
+  parts.push(
+    el(
+      'text',
+      { x: (x0 + x1) / 2, y: y1 + 18, 'text-anchor': 'middle', class: 'axis' },
+      esc(`selections per ${span(series.bucketSeconds)}`),
+    ),
+  );
   return svg('timeline', y1 + 26, 'Selections over time by backend', parts);
 }
 
@@ -150,21 +255,44 @@ export function verdictChart(s: ServiceReport): string {
   for (const [kind, n, what] of kinds) {
     if (n === 0) continue;
     const w = (n / total) * (x1 - x0);
-    parts.push(el('rect', { x, y: 8, width: w, height: 26, fill: VERDICT_COLORS[kind], 'data-chart': 'verdict-segment', 'data-verdict': kind, 'data-count': n }, titled(`${what}: ${count(n)} (${pct(n / total)})`, '')));
+    parts.push(
+      el(
+        'rect',
+        {
+          x,
+          y: 8,
+          width: w,
+          height: 26,
+          fill: VERDICT_COLORS[kind],
+          'data-chart': 'verdict-segment',
+          'data-verdict': kind,
+          'data-count': n,
+        },
+        titled(`${what}: ${count(n)} (${pct(n / total)})`, ''),
+      ),
+    );
     x += w;
   }
   if (total === 0) parts.push(el('text', { x: x0 + 10, y: 26, class: 'muted' }, 'no consecutive selections to judge'));
   kinds.forEach(([kind, n], i) => {
     const lx = x0 + i * 240;
     parts.push(el('rect', { x: lx, y: 46, width: 12, height: 12, rx: 2, fill: VERDICT_COLORS[kind] }));
-    parts.push(el('text', { x: lx + 18, y: 57, class: 'value' }, esc(`${kind} ${count(n)}${total ? ` (${pct(n / total)})` : ''}`)));
+    parts.push(
+      el(
+        'text',
+        { x: lx + 18, y: 57, class: 'value' },
+        esc(`${kind} ${count(n)}${total ? ` (${pct(n / total)})` : ''}`),
+      ),
+    );
   });
   return svg('verdicts', 66, 'Affinity verdicts', parts);
 }
 
 /** The busiest clients, each a bar split by the backends it reached. */
 export function clientChart(s: ServiceReport, limit: number): string {
-  const rows = [...s.clients].sort((a, b) => b.selections - a.selections || (a.client < b.client ? -1 : 1)).slice(0, limit);
+  const rows = [...s.clients]
+    .sort((a, b) => b.selections - a.selections || (a.client < b.client ? -1 : 1))
+    .slice(0, limit);
   const colour = new Map(s.backends.map((b, i) => [b.backend, colorOf(i)]));
   const peak = Math.max(1, ...rows.map((r) => r.selections));
   const rowH = 24;
@@ -177,16 +305,44 @@ export function clientChart(s: ServiceReport, limit: number): string {
     let x = x0;
     for (const [backend, n] of Object.entries(r.backends)) {
       const w = (n / peak) * (x1 - x0);
-      parts.push(el('rect', { x, y: y + 3, width: w, height: rowH - 8, fill: colour.get(backend) ?? '#778ca3', 'data-chart': 'client-bar', 'data-client': r.client, 'data-backend': backend, 'data-selections': n }, titled(`${r.client} -> ${backend}: ${count(n)}`, '')));
+      parts.push(
+        el(
+          'rect',
+          {
+            x,
+            y: y + 3,
+            width: w,
+            height: rowH - 8,
+            fill: colour.get(backend) ?? '#778ca3',
+            'data-chart': 'client-bar',
+            'data-client': r.client,
+            'data-backend': backend,
+            'data-selections': n,
+          },
+          titled(`${r.client} -> ${backend}: ${count(n)}`, ''),
+        ),
+      );
       x += w;
     }
     const kept = r.stickiness === null ? 'one selection' : `stickiness ${pct(r.stickiness, 0)}`;
     const nodes = r.nodes.length > 1 ? ` · via ${r.nodes.length} nodes` : '';
-    parts.push(el('text', { x: x + 8, y: y + 15, class: 'value' }, esc(`${count(r.selections)} · ${Object.keys(r.backends).length} backend${Object.keys(r.backends).length === 1 ? '' : 's'} · ${kept}${nodes}`)));
+    parts.push(
+      el(
+        'text',
+        { x: x + 8, y: y + 15, class: 'value' },
+        esc(
+          `${count(r.selections)} · ${Object.keys(r.backends).length} backend${Object.keys(r.backends).length === 1 ? '' : 's'} · ${kept}${nodes}`,
+        ),
+      ),
+    );
   });
   return svg('clients', rows.length * rowH + 8, 'Busiest clients by backend', parts);
 }
 
 function svg(chart: string, height: number, label: string, parts: string[]): string {
-  return el('svg', { viewBox: `0 0 ${W} ${height}`, width: '100%', role: 'img', 'aria-label': label, 'data-chart': chart }, ...parts);
+  return el(
+    'svg',
+    { viewBox: `0 0 ${W} ${height}`, width: '100%', role: 'img', 'aria-label': label, 'data-chart': chart },
+    ...parts,
+  );
 }

@@ -44,8 +44,12 @@ export class SelectionTimeline {
   /** One service's counts between two times (microseconds), re-binned to at most `maxBuckets`. */
   series(service: string, startUs: number, endUs: number, maxBuckets = 60): TimelineSeries {
     const byBackend = this.counts.get(service) ?? new Map<string, number[]>();
-    const from = Number.isNaN(this.origin) ? 0 : Math.max(0, Math.floor((Math.floor(startUs / 1e6) - this.origin) / this.width));
-    const to = Number.isNaN(this.origin) ? 0 : Math.max(from, Math.floor((Math.floor(endUs / 1e6) - this.origin) / this.width));
+    const from = Number.isNaN(this.origin)
+      ? 0
+      : Math.max(0, Math.floor((Math.floor(startUs / 1e6) - this.origin) / this.width));
+    const to = Number.isNaN(this.origin)
+      ? 0
+      : Math.max(from, Math.floor((Math.floor(endUs / 1e6) - this.origin) / this.width));
     const have = to - from + 1;
     const group = Math.max(1, Math.ceil(have / maxBuckets));
     const n = Math.ceil(have / group);
@@ -55,7 +59,11 @@ export class SelectionTimeline {
       for (let i = from; i <= to; i++) if (c[i]) out[Math.floor((i - from) / group)]! += c[i]!;
       backends.set(backend, out);
     }
-    return { bucketSeconds: this.width * group, start: ((Number.isNaN(this.origin) ? 0 : this.origin) + from * this.width) * 1e6, backends };
+    return {
+      bucketSeconds: this.width * group,
+      start: ((Number.isNaN(this.origin) ? 0 : this.origin) + from * this.width) * 1e6,
+      backends,
+    };
   }
 
   private coarsen(): void {

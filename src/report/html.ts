@@ -17,14 +17,22 @@ export function renderHtml(report: Report, timeline: SelectionTimeline, opts: Ht
   const w = report.window;
   const start = parseIsoMicros(w.start);
   const end = parseIsoMicros(w.end);
-  const title = report.services.length === 1 ? (report.services[0]!.name ?? report.services[0]!.service) : `${report.services.length} services`;
+  const title =
+    report.services.length === 1
+      ? (report.services[0]!.name ?? report.services[0]!.service)
+      : `${report.services.length} services`;
   const meta = [
     `<span><b>${w.scope === 'window' ? `Last ${count(w.seconds ?? 0)} s` : 'Whole recording'}</b> ${esc(w.start)} to ${esc(w.end)}${w.truncated ? ' (shortened: too many selections to keep)' : ''}</span>`,
     `<span><b>Nodes</b> ${report.nodes.length ? esc(report.nodes.join(', ')) : 'none'}</span>`,
     `<span class="${report.lostEvents > 0 ? 'alert' : ''}"><b>Lost events</b> ${count(report.lostEvents)}</span>`,
-    ...w.missing.map((m) => `<span class="alert">node ${esc(m.node)} missing ${esc(m.start)} to ${esc(m.end)}${m.ongoing ? ' (still down)' : ''}</span>`),
+    ...w.missing.map(
+      (m) =>
+        `<span class="alert">node ${esc(m.node)} missing ${esc(m.start)} to ${esc(m.end)}${m.ongoing ? ' (still down)' : ''}</span>`,
+    ),
   ];
-  const sections = report.services.map((s, i) => serviceSection(s, i, timeline, w.missing, start, end, opts.maxClients ?? 12));
+  const sections = report.services.map((s, i) =>
+    serviceSection(s, i, timeline, w.missing, start, end, opts.maxClients ?? 12),
+  );
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>stickyscope: ${esc(title)}</title><style>${css}</style></head>
@@ -57,26 +65,51 @@ function affinityText(s: ServiceReport): string {
   return a.mode === 'ClientIP' ? `ClientIP${a.timeoutSeconds !== null ? `, ${a.timeoutSeconds} s` : ''}` : 'None';
 }
 
-function serviceSection(s: ServiceReport, i: number, timeline: SelectionTimeline, missing: MissingSpan[], start: number, end: number, maxClients: number): string {
+function serviceSection(
+  s: ServiceReport,
+  i: number,
+  timeline: SelectionTimeline,
+  missing: MissingSpan[],
+  start: number,
+  end: number,
+  maxClients: number,
+): string {
   const v = s.affinityVerdicts;
   const st = s.stickiness;
   const affinity = s.affinity.mode === 'ClientIP';
   const badges = [
     `<span class="badge affinity">sessionAffinity ${esc(affinityText(s))} (from ${esc(s.affinity.source)})</span>`,
-    s.nodeDivergence.clients > 0 ? `<span class="badge warn">${count(s.nodeDivergence.clients)} clients got different backends on different nodes</span>` : '',
-    s.udpContinuity ? `<span class="badge">UDP: ${count(s.udpContinuity.replacements)} entries replaced, ${count(s.udpContinuity.backendChanged)} changed backend, ${count(s.udpContinuity.reflectiveChanged)} changed reflective address</span>` : '',
+    s.nodeDivergence.clients > 0
+      ? `<span class="badge warn">${count(s.nodeDivergence.clients)} clients got different backends on different nodes</span>`
+      : '',
+    s.udpContinuity
+      ? `<span class="badge">UDP: ${count(s.udpContinuity.replacements)} entries replaced, ${count(s.udpContinuity.backendChanged)} changed backend, ${count(s.udpContinuity.reflectiveChanged)} changed reflective address</span>`
+      : '',
   ].join('');
   const tiles = [
     tile('selections', count(s.selections)),
     tile('backends (K)', String(s.backends.length)),
-    tile('max / mean', num(s.spread.maxOverMean), s.spread.maxOverMean !== null && s.spread.maxOverMean > 1.5 ? 'bad' : ''),
+    tile(
+      'max / mean',
+      num(s.spread.maxOverMean),
+      s.spread.maxOverMean !== null && s.spread.maxOverMean > 1.5 ? 'bad' : '',
+    ),
     tile("Jain's fairness", num(s.spread.jain, 3)),
     tile('χ² p (uniform)', pValue(s.spread.chi2P), s.spread.chi2P !== null && s.spread.chi2P < 0.01 ? 'bad' : ''),
     tile('stickiness', pct(st.ratio)),
-    affinity ? tile('affinity compliance', pct(v.compliance), v.compliance === null ? '' : v.compliance >= 0.999 ? 'good' : 'bad') : '',
+    affinity
+      ? tile(
+          'affinity compliance',
+          pct(v.compliance),
+          v.compliance === null ? '' : v.compliance >= 0.999 ? 'good' : 'bad',
+        )
+      : '',
   ].join('');
   const series = timeline.series(s.service, start, end);
-  const causes = v.violation > 0 ? `<p class="explain">Violation causes: ${count(v.violationCauses.listFull)} client entries evicted from a full xt_recent list (listFull), ${count(v.violationCauses.unknown)} unknown.</p>` : '';
+  const causes =
+    v.violation > 0
+      ? `<p class="explain">Violation causes: ${count(v.violationCauses.listFull)} client entries evicted from a full xt_recent list (listFull), ${count(v.violationCauses.unknown)} unknown.</p>`
+      : '';
   const verdictNote = affinity
     ? `Consecutive selections of one client within ${s.affinity.timeoutSeconds ?? '?'} s should keep the backend. ${count(v.expiredMoved)} of ${count(v.expired)} expired pairs moved.`
     : 'This Service has no session affinity, so every new connection is a free pick; verdicts are shown for reference.';

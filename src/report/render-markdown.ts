@@ -10,11 +10,16 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): stri
   const maxClients = opts.maxClients ?? 50;
   const w = report.window;
   const out: string[] = ['# stickyscope report', ''];
-  out.push(`- Window (${w.scope}${w.seconds !== null ? `, ${w.seconds} s` : ''}): ${w.start} to ${w.end}${w.truncated ? ' (shortened: too many selections to keep)' : ''}`);
+  out.push(
+    `- Window (${w.scope}${w.seconds !== null ? `, ${w.seconds} s` : ''}): ${w.start} to ${w.end}${w.truncated ? ' (shortened: too many selections to keep)' : ''}`,
+  );
   out.push(`- Nodes: ${report.nodes.length ? report.nodes.join(', ') : 'none'}`);
   out.push(`- Lost events: ${report.lostEvents}`);
-  out.push(`- Entries evicted to bound memory: ${report.evictions.idle} idle, ${report.evictions.capacity} over capacity, ${report.evictions.openViolations} violations settled before their cause could be`);
-  for (const m of w.missing) out.push(`- Missing: node ${m.node} from ${m.start} to ${m.end}${m.ongoing ? ' (still down)' : ''}`);
+  out.push(
+    `- Entries evicted to bound memory: ${report.evictions.idle} idle, ${report.evictions.capacity} over capacity, ${report.evictions.openViolations} violations settled before their cause could be`,
+  );
+  for (const m of w.missing)
+    out.push(`- Missing: node ${m.node} from ${m.start} to ${m.end}${m.ongoing ? ' (still down)' : ''}`);
   out.push('');
   if (report.services.length === 0) out.push('No services seen.', '');
   for (const s of report.services) out.push(...serviceSection(s, maxClients));
@@ -25,29 +30,82 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
   const a = s.affinity;
   const v = s.affinityVerdicts;
   const out = [`## ${s.service}${s.name ? ` (${s.name})` : ''}`, ''];
-  out.push(`Affinity: ${a.mode}${a.timeoutSeconds !== null ? `, timeout ${a.timeoutSeconds} s` : ''} (from ${a.source}). Selections: ${s.selections}.`, '');
-  out.push(table(['Backend', 'Selections', 'Share', 'Clients'],
-    s.backends.map((b) => [b.backend, String(b.selections), pct(b.share), String(b.clients)])));
-  out.push(table(['maxOverMean', 'cv', 'Jain', 'chi2 p'],
-    [[num(s.spread.maxOverMean), num(s.spread.cv), num(s.spread.jain), num(s.spread.chi2P)]]));
-  out.push(table(['Pairs', 'Same backend', 'Stickiness', 'Expected if random'],
-    [[String(s.stickiness.pairs), String(s.stickiness.sameBackend), num(s.stickiness.ratio), num(s.stickiness.expectedRandom)]]));
-  out.push(table(['Held', 'Violation', 'listFull', 'unknown', 'Forced re-pick', 'Expired (moved)', 'Compliance'],
-    [[String(v.held), String(v.violation), String(v.violationCauses.listFull), String(v.violationCauses.unknown),
-      String(v.forcedRepick), `${v.expired} (${v.expiredMoved})`, num(v.compliance)]]));
+  out.push(
+    `Affinity: ${a.mode}${a.timeoutSeconds !== null ? `, timeout ${a.timeoutSeconds} s` : ''} (from ${a.source}). Selections: ${s.selections}.`,
+    '',
+  );
+  out.push(
+    table(
+      ['Backend', 'Selections', 'Share', 'Clients'],
+      s.backends.map((b) => [b.backend, String(b.selections), pct(b.share), String(b.clients)]),
+    ),
+  );
+  out.push(
+    table(
+      ['maxOverMean', 'cv', 'Jain', 'chi2 p'],
+      [[num(s.spread.maxOverMean), num(s.spread.cv), num(s.spread.jain), num(s.spread.chi2P)]],
+    ),
+  );
+  out.push(
+    table(
+      ['Pairs', 'Same backend', 'Stickiness', 'Expected if random'],
+      [
+        [
+          String(s.stickiness.pairs),
+          String(s.stickiness.sameBackend),
+          num(s.stickiness.ratio),
+          num(s.stickiness.expectedRandom),
+        ],
+      ],
+    ),
+  );
+  out.push(
+    table(
+      ['Held', 'Violation', 'listFull', 'unknown', 'Forced re-pick', 'Expired (moved)', 'Compliance'],
+      [
+        [
+          String(v.held),
+          String(v.violation),
+          String(v.violationCauses.listFull),
+          String(v.violationCauses.unknown),
+          String(v.forcedRepick),
+          `${v.expired} (${v.expiredMoved})`,
+          num(v.compliance),
+        ],
+      ],
+    ),
+  );
   if (s.nodeDivergence.clients > 0) {
     out.push(`Clients whose backend differs between nodes: ${s.nodeDivergence.clients}`, '');
-    out.push(table(['Client', 'Backend by node'], s.nodeDivergence.examples.map((e) =>
-      [e.client, Object.entries(e.backends).map(([n, b]) => `${n}: ${b}${e.via ? ` via ${e.via[n]}` : ''}`).join(', ')])));
+    out.push(
+      table(
+        ['Client', 'Backend by node'],
+        s.nodeDivergence.examples.map((e) => [
+          e.client,
+          Object.entries(e.backends)
+            .map(([n, b]) => `${n}: ${b}${e.via ? ` via ${e.via[n]}` : ''}`)
+            .join(', '),
+        ]),
+      ),
+    );
   }
   if (s.udpContinuity) {
     const u = s.udpContinuity;
-    out.push(table(['UDP entries replaced', 'Backend changed', 'Reflective address changed'],
-      [[String(u.replacements), String(u.backendChanged), String(u.reflectiveChanged)]]));
+    out.push(
+      table(
+        ['UDP entries replaced', 'Backend changed', 'Reflective address changed'],
+        [[String(u.replacements), String(u.backendChanged), String(u.reflectiveChanged)]],
+      ),
+    );
   }
   const rows = s.clients.slice(0, maxClients).map((c) => [
-    c.client, String(c.selections), Object.entries(c.backends).map(([b, n]) => `${b}: ${n}`).join(', '),
-    num(c.stickiness), c.nodes.join(', '),
+    c.client,
+    String(c.selections),
+    Object.entries(c.backends)
+      .map(([b, n]) => `${b}: ${n}`)
+      .join(', '),
+    num(c.stickiness),
+    c.nodes.join(', '),
   ]);
   out.push(table(['Client', 'Selections', 'Backends', 'Stickiness', 'Nodes'], rows));
   if (s.clients.length > maxClients) out.push(`(${s.clients.length - maxClients} more clients in the JSON report)`, '');

@@ -58,7 +58,10 @@ export interface ServiceReport {
    * through, the Service's other addresses of the same name included (NodePorts at each
    * node's address); `via` names the address used on each node when they differ.
    */
-  nodeDivergence: { clients: number; examples: { client: string; backends: Record<string, string>; via?: Record<string, string> }[] };
+  nodeDivergence: {
+    clients: number;
+    examples: { client: string; backends: Record<string, string>; via?: Record<string, string> }[];
+  };
   /** Beyond the contract, UDP services only: conntrack entries replaced on the same flow. */
   udpContinuity?: { replacements: number; backendChanged: number; reflectiveChanged: number };
   clients: ClientReport[];

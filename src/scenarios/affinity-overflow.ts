@@ -60,16 +60,32 @@ export const affinityOverflow: Scenario<OverflowEvidence> = {
     const { lab } = ctx;
     const sources = lab.clients[0]!.sources;
     const capacity = listCapacity();
-    ctx.say(`affinity-overflow: round 1, one request from each of ${sources.length} client addresses (lists hold ${capacity} each)`);
-    const round1 = await runClient(lab, 'c1', { service: STICKY, mode: 'http', count: sources.length, sources }, ctx.signal);
+    ctx.say(
+      `affinity-overflow: round 1, one request from each of ${sources.length} client addresses (lists hold ${capacity} each)`,
+    );
+    const round1 = await runClient(
+      lab,
+      'c1',
+      { service: STICKY, mode: 'http', count: sources.length, sources },
+      ctx.signal,
+    );
     await new Promise((r) => setTimeout(r, WATCHER_MS));
     const listsBefore = await readLists(lab);
     const listed = new Set(Object.values(listsBefore).flat());
     // Listed clients first (their entries refresh), then the evicted ones: each re-pick can
     // then push out only an entry already refreshed, so every move has a visible cause.
     const order = [...sources.filter((ip) => listed.has(ip)), ...sources.filter((ip) => !listed.has(ip))];
-    ctx.say(`affinity-overflow: round 2 within the ${TIMEOUT_SECONDS} s timeout; ${sources.length - listed.size} addresses were evicted`);
-    const round2 = ctx.signal.aborted ? [] : await runClient(lab, 'c1', { service: STICKY, mode: 'http', count: sources.length, sources: order }, ctx.signal);
+    ctx.say(
+      `affinity-overflow: round 2 within the ${TIMEOUT_SECONDS} s timeout; ${sources.length - listed.size} addresses were evicted`,
+    );
+    const round2 = ctx.signal.aborted
+      ? []
+      : await runClient(
+          lab,
+          'c1',
+          { service: STICKY, mode: 'http', count: sources.length, sources: order },
+          ctx.signal,
+        );
     return { capacity, round1, listsBefore, round2, backendLogs: await readBackendLogs(lab) };
   },
   lookAt: (lab) =>
@@ -84,7 +100,15 @@ export const affinityOverflow: Scenario<OverflowEvidence> = {
     const evicted = ev.round1.length - new Set(Object.values(ev.listsBefore).flat()).size;
     return [
       `${STICKY} (${s?.service ?? 'not in the report'}): ${s?.selections ?? 0} selections from ${s?.clients.length ?? 0} clients; lists hold ${ev.capacity} each`,
-      ...table(['pod', 'selections', 'clients', 'listed after round 1'], (s?.backends ?? []).map((b) => [podOf(lab, b.backend), b.selections, b.clients, ev.listsBefore[podOf(lab, b.backend)]?.length ?? 0])),
+      ...table(
+        ['pod', 'selections', 'clients', 'listed after round 1'],
+        (s?.backends ?? []).map((b) => [
+          podOf(lab, b.backend),
+          b.selections,
+          b.clients,
+          ev.listsBefore[podOf(lab, b.backend)]?.length ?? 0,
+        ]),
+      ),
       `  ${evicted} addresses were evicted from full lists after round 1`,
       `  held ${v?.held ?? 0}, violation ${v?.violation ?? 0} (listFull ${v?.violationCauses.listFull ?? 0}, unknown ${v?.violationCauses.unknown ?? 0}), compliance ${num(v?.compliance)}`,
     ];

@@ -30,7 +30,17 @@ function config(): LabConfig {
   c.clients = 1;
   c.externalClients = 0;
   const web = c.services.find((s) => s.name === 'web')!;
-  c.services = [{ ...web, namespace: 'handson', name: 'sample-clusterip', portName: 'http-port', clusterIP: '10.96.0.20', sessionAffinity: 'ClientIP', timeoutSeconds: TIMEOUT_SECONDS }];
+  c.services = [
+    {
+      ...web,
+      namespace: 'handson',
+      name: 'sample-clusterip',
+      portName: 'http-port',
+      clusterIP: '10.96.0.20',
+      sessionAffinity: 'ClientIP',
+      timeoutSeconds: TIMEOUT_SECONDS,
+    },
+  ];
   return c;
 }
 
@@ -38,7 +48,8 @@ function config(): LabConfig {
 function pauses(phaseMs: number): number[] {
   const bursts = Math.max(2, Math.round(phaseMs / 10_000));
   const out: number[] = [];
-  for (let b = 0; b < bursts; b++) for (let i = 0; i < PER_BURST; i++) if (b + i > 0) out.push(i === 0 ? LONG_PAUSE_MS : SHORT_PAUSE_MS);
+  for (let b = 0; b < bursts; b++)
+    for (let i = 0; i < PER_BURST; i++) if (b + i > 0) out.push(i === 0 ? LONG_PAUSE_MS : SHORT_PAUSE_MS);
   return out;
 }
 
@@ -75,11 +86,21 @@ export const affinityTimeout: Scenario<AffinityTimeoutEvidence> = {
   answer(report, ev, lab) {
     const s = serviceIn(report, SAMPLE);
     const v = s?.affinityVerdicts;
-    const sequence = ev.answers.map((a) => `${a.pauseMs === null ? '' : a.pauseMs > TIMEOUT_SECONDS * 1000 ? ' || ' : ' '}${a.pod}`).join('');
+    const sequence = ev.answers
+      .map((a) => `${a.pauseMs === null ? '' : a.pauseMs > TIMEOUT_SECONDS * 1000 ? ' || ' : ' '}${a.pod}`)
+      .join('');
     return [
       `${SAMPLE} (${s?.service ?? 'not in the report'}): affinity ${s?.affinity.mode ?? '-'} timeout ${s?.affinity.timeoutSeconds ?? '-'} s (from ${s?.affinity.source ?? '-'})`,
       `  curl answers (|| marks a ${LONG_PAUSE_MS / 1000} s pause): ${sequence.trim()}`,
-      ...table(['verdict', 'pairs'], [['held (gap <= 5 s, same pod)', v?.held ?? 0], ['violation', v?.violation ?? 0], ['expired (gap > 5 s)', v?.expired ?? 0], ['  of which moved', v?.expiredMoved ?? 0]]),
+      ...table(
+        ['verdict', 'pairs'],
+        [
+          ['held (gap <= 5 s, same pod)', v?.held ?? 0],
+          ['violation', v?.violation ?? 0],
+          ['expired (gap > 5 s)', v?.expired ?? 0],
+          ['  of which moved', v?.expiredMoved ?? 0],
+        ],
+      ),
       `  compliance ${num(v?.compliance)}; per pod: ${(s?.backends ?? []).map((b) => `${podOf(lab, b.backend)} ${b.selections}`).join(', ')}`,
     ];
   },

@@ -24,7 +24,9 @@ export interface RunningAgent {
 const READY_MS = 20_000;
 
 export function exited(c: ChildProcess): Promise<void> {
-  return new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())));
+  return new Promise((resolve) =>
+    c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve()),
+  );
 }
 
 /** Ends a child we started: `sig`, then SIGKILL after `graceMs`. */
@@ -38,19 +40,44 @@ export async function stopChild(c: ChildProcess, sig: NodeJS.Signals = 'SIGTERM'
 }
 
 /** Starts the agents one by one; `started` receives each as soon as it exists, so teardown can stop it. */
-export async function startAgents(lab: Lab, started: (a: ChildProcess) => void, signal: AbortSignal): Promise<RunningAgent[]> {
+export async function startAgents(
+  lab: Lab,
+  started: (a: ChildProcess) => void,
+  signal: AbortSignal,
+): Promise<RunningAgent[]> {
   const out: RunningAgent[] = [];
   for (const [i, node] of lab.nodes.entries()) {
     const readyFile = join(lab.stateDir, `scenario-agent-${i}.ready`);
-    const child = spawn(process.execPath, [stickyscopeBin, 'agent', '--netns', lab.nodeNetnsPath(i), '--listen', '127.0.0.1:0', '--node-name', node, '--ready-file', readyFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        stickyscopeBin,
+        'agent',
+        '--netns',
+        lab.nodeNetnsPath(i),
+        '--listen',
+        '127.0.0.1:0',
+        '--node-name',
+        node,
+        '--ready-file',
+        readyFile,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     started(child);
     let err = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-2000)));
     const end = Date.now() + READY_MS;
     while (!existsSync(readyFile)) {
       if (signal.aborted) throw new EnvironmentError('interrupted while the agents were starting');
-      if (child.exitCode !== null || child.signalCode !== null) throw new EnvironmentError(`failed to start the agent for ${node}: it exited (${child.exitCode ?? child.signalCode}): ${err.trim() || 'no output'}`);
-      if (Date.now() > end) throw new EnvironmentError(`failed to start the agent for ${node}: no ready file after ${READY_MS / 1000} s: ${err.trim() || 'no output'}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new EnvironmentError(
+          `failed to start the agent for ${node}: it exited (${child.exitCode ?? child.signalCode}): ${err.trim() || 'no output'}`,
+        );
+      if (Date.now() > end)
+        throw new EnvironmentError(
+          `failed to start the agent for ${node}: no ready file after ${READY_MS / 1000} s: ${err.trim() || 'no output'}`,
+        );
       await new Promise((r) => setTimeout(r, 50));
     }
     out.push({ node, address: readFileSync(readyFile, 'utf8').trim(), child, stderr: () => err });
@@ -62,7 +89,18 @@ export async function startAgents(lab: Lab, started: (a: ChildProcess) => void, 
 export function agentInfo(address: string): Promise<AgentInfo> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   return new Promise<AgentInfo>((resolve, reject) => {
-    client.makeUnaryRequest(infoMethod.path, infoMethod.requestSerialize, infoMethod.responseDeserialize, {}, { deadline: Date.now() + 2000 },
-      (err, value?: AgentInfo) => (err || !value ? reject(new EnvironmentError(`failed to ask agent ${address} for its info: ${err?.message ?? 'empty answer'}`)) : resolve(value)));
+    client.makeUnaryRequest(
+      infoMethod.path,
+      infoMethod.requestSerialize,
+      infoMethod.responseDeserialize,
+      {},
+      { deadline: Date.now() + 2000 },
+      (err, value?: AgentInfo) =>
+        err || !value
+          ? reject(
+              new EnvironmentError(`failed to ask agent ${address} for its info: ${err?.message ?? 'empty answer'}`),
+            )
+          : resolve(value),
+    );
   }).finally(() => client.close());
 }

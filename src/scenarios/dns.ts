@@ -30,17 +30,37 @@ export function dnsmasqLog(lab: Lab, pod: string): string {
 /** Starts dnsmasq on the backend's address, port 53 (UDP and TCP); resolves once it logged its start. */
 export async function startDnsmasq(lab: Lab, b: LabBackend): Promise<DnsServer> {
   const log = dnsmasqLog(lab, b.name);
-  const args = ['netns', 'exec', b.netns, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--no-hosts', '--no-resolv',
-    '--user=root', '--pid-file=', `--listen-address=${b.ip}`, '--bind-interfaces', '--port=53', `--local=/${ZONE}/`,
-    ...RECORDS.map(([name, ip]) => `--host-record=${name},${ip}`), '--log-queries', `--log-facility=${log}`];
+  const args = [
+    'netns',
+    'exec',
+    b.netns,
+    'dnsmasq',
+    '--keep-in-foreground',
+    '--conf-file=/dev/null',
+    '--no-hosts',
+    '--no-resolv',
+    '--user=root',
+    '--pid-file=',
+    `--listen-address=${b.ip}`,
+    '--bind-interfaces',
+    '--port=53',
+    `--local=/${ZONE}/`,
+    ...RECORDS.map(([name, ip]) => `--host-record=${name},${ip}`),
+    '--log-queries',
+    `--log-facility=${log}`,
+  ];
   // `ip netns exec` execs in place: the child's pid is dnsmasq's.
   const child = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const end = Date.now() + 5000;
   while (!(existsSync(log) && readFileSync(log, 'utf8').includes('started'))) {
-    if (child.exitCode !== null) throw new EnvironmentError(`failed to start dnsmasq in ${b.netns}: exit ${child.exitCode}: ${err.trim() || 'no output'}; is dnsmasq-base installed?`);
-    if (Date.now() > end) throw new EnvironmentError(`failed to start dnsmasq in ${b.netns}: no 'started' line in ${log} after 5 s`);
+    if (child.exitCode !== null)
+      throw new EnvironmentError(
+        `failed to start dnsmasq in ${b.netns}: exit ${child.exitCode}: ${err.trim() || 'no output'}; is dnsmasq-base installed?`,
+      );
+    if (Date.now() > end)
+      throw new EnvironmentError(`failed to start dnsmasq in ${b.netns}: no 'started' line in ${log} after 5 s`);
     await new Promise((r) => setTimeout(r, 50));
   }
   return { pod: b.name, log, child };
@@ -52,7 +72,10 @@ export interface LoggedQuery {
 }
 
 /** Queries each pod's dnsmasq logged, from line `from[pod]` on; returns them and the new line counts. */
-export function readQueries(lab: Lab, from: Map<string, number> = new Map()): { queries: LoggedQuery[]; lines: Map<string, number> } {
+export function readQueries(
+  lab: Lab,
+  from: Map<string, number> = new Map(),
+): { queries: LoggedQuery[]; lines: Map<string, number> } {
   const queries: LoggedQuery[] = [];
   const lines = new Map<string, number>();
   for (const b of lab.backends) {
@@ -85,13 +108,39 @@ export interface DnsperfStats {
 }
 
 /** dnsperf from one client namespace: `sockets` UDP sockets (-c), `qps` in all, for `seconds`. */
-export async function runDnsperf(lab: Lab, client: string, target: string, opts: { sockets: number; qps: number; seconds: number; signal?: AbortSignal }): Promise<DnsperfStats> {
+export async function runDnsperf(
+  lab: Lab,
+  client: string,
+  target: string,
+  opts: { sockets: number; qps: number; seconds: number; signal?: AbortSignal },
+): Promise<DnsperfStats> {
   const c = lab.clients.find((x) => x.name === client)!;
   const file = queryFile(lab);
-  const out = await runIn(c.netns, 'dnsperf', ['-s', target, '-d', file, '-c', String(opts.sockets), '-Q', String(opts.qps), '-l', String(opts.seconds), '-t', '2'], opts.signal);
+  const out = await runIn(
+    c.netns,
+    'dnsperf',
+    [
+      '-s',
+      target,
+      '-d',
+      file,
+      '-c',
+      String(opts.sockets),
+      '-Q',
+      String(opts.qps),
+      '-l',
+      String(opts.seconds),
+      '-t',
+      '2',
+    ],
+    opts.signal,
+  );
   const field = (name: string) => {
     const m = new RegExp(`Queries ${name}:\\s+(\\d+)`).exec(out);
-    if (!m && !opts.signal?.aborted) throw new EnvironmentError(`failed to read dnsperf's statistics in ${c.netns}: no 'Queries ${name}:' line in its output: ${out.slice(-300)}`);
+    if (!m && !opts.signal?.aborted)
+      throw new EnvironmentError(
+        `failed to read dnsperf's statistics in ${c.netns}: no 'Queries ${name}:' line in its output: ${out.slice(-300)}`,
+      );
     return m ? Number(m[1]) : 0;
   };
   return { client, sent: field('sent'), completed: field('completed'), lost: field('lost') };

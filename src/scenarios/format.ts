@@ -38,5 +38,12 @@ export function maxOverMean(pods: string[], counts: Map<string, number>): number
 export function table(head: string[], rows: (string | number)[][], indent = '  '): string[] {
   const cells = [head, ...rows.map((r) => r.map(String))];
   const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  return cells.map((r) => indent + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd());
+  return cells.map(
+    (r) =>
+      indent +
+      r
+        .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+  );
 }

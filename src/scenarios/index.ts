@@ -8,11 +8,21 @@ import { nodeportLocal } from './nodeport-local.js';
 import { udpSession } from './udp-session.js';
 import { affinityOverflow } from './affinity-overflow.js';
 
-export const scenarios: Scenario<any>[] = [keepalive, affinityTimeout, kubeDns, nodeportLocal, udpSession, affinityOverflow];
+export const scenarios: Scenario<any>[] = [
+  keepalive,
+  affinityTimeout,
+  kubeDns,
+  nodeportLocal,
+  udpSession,
+  affinityOverflow,
+];
 
 export function findScenario(name: string): Scenario<unknown> {
   const s = scenarios.find((x) => x.name === name);
-  if (!s) throw new UsageError(`unknown scenario '${name}'; expected one of: ${scenarios.map((x) => x.name).join(', ')} (see 'stickyscope lab scenario --list')`);
+  if (!s)
+    throw new UsageError(
+      `unknown scenario '${name}'; expected one of: ${scenarios.map((x) => x.name).join(', ')} (see 'stickyscope lab scenario --list')`,
+    );
   return s;
 }
 

@@ -47,26 +47,42 @@ async function phase(ctx: ScenarioContext, service: string, keepAlive: boolean):
   const { lab } = ctx;
   const s = lab.services.find((x) => x.serviceName === service)!;
   const count = Math.max(5, Math.round((ctx.phaseMs / 1000) * REQUESTS_PER_SECOND));
-  ctx.say(`keepalive: ${count} requests from each of ${lab.clients.length} routers to ${service} ${keepAlive ? 'on one keep-alive connection each' : 'each on its own connection'}`);
+  ctx.say(
+    `keepalive: ${count} requests from each of ${lab.clients.length} routers to ${service} ${keepAlive ? 'on one keep-alive connection each' : 'each on its own connection'}`,
+  );
   const url = `http://${s.clusterIP}:${s.port}/`;
   const startedAt = new Date().toISOString();
-  const runs = lab.clients.map((c) => curlRepeated(c.netns, url, { count, perSecond: REQUESTS_PER_SECOND, close: !keepAlive, signal: ctx.signal }));
+  const runs = lab.clients.map((c) =>
+    curlRepeated(c.netns, url, { count, perSecond: REQUESTS_PER_SECOND, close: !keepAlive, signal: ctx.signal }),
+  );
   const answers = Object.fromEntries((await Promise.all(runs)).map((a, i) => [lab.clients[i]!.name, a]));
-  return { service, startedAt, keepAlive, answers, conntrack: await conntrackEntries(lab.nodes[0]!, 'tcp', s.clusterIP) };
+  return {
+    service,
+    startedAt,
+    keepAlive,
+    answers,
+    conntrack: await conntrackEntries(lab.nodes[0]!, 'tcp', s.clusterIP),
+  };
 }
 
 function phaseLines(lab: Lab, report: Report, p: KeepalivePhase): string[] {
   const pods = lab.backends.map((b) => b.name);
   const all = Object.values(p.answers).flat();
   const requests = countBy(all, (a) => a.pod);
-  const bytes = countBy(p.conntrack, (e) => podOf(lab, e.backend), (e) => e.bytes);
+  const bytes = countBy(
+    p.conntrack,
+    (e) => podOf(lab, e.backend),
+    (e) => e.bytes,
+  );
   const s = serviceIn(report, p.service);
   const conns = selectionsByPod(lab, s);
   const idle = pods.filter((pod) => !(requests.get(pod) ?? 0));
   return [
     `${p.keepAlive ? 'With' : 'Without'} keep-alive (${p.service}, ${s?.service ?? 'not in the report'}):`,
-    ...table(['pod', 'connections (report)', 'requests (curl)', 'bytes (conntrack)'],
-      pods.map((pod) => [pod, conns.get(pod) ?? 0, requests.get(pod) ?? 0, bytes.get(pod) ?? 0])),
+    ...table(
+      ['pod', 'connections (report)', 'requests (curl)', 'bytes (conntrack)'],
+      pods.map((pod) => [pod, conns.get(pod) ?? 0, requests.get(pod) ?? 0, bytes.get(pod) ?? 0]),
+    ),
     `  maxOverMean by connections ${num(s?.spread.maxOverMean)} (chi2P ${num(s?.spread.chi2P, 3)}), by requests ${num(maxOverMean(pods, requests))}, by bytes ${num(maxOverMean(pods, bytes))}; idle pods: ${idle.join(', ') || 'none'}`,
   ];
 }
@@ -77,14 +93,17 @@ function verdict(ev: KeepaliveEvidence): string {
   const answers = Object.values(ka.answers).flat();
   const used = new Set(answers.map((a) => a.pod)).size;
   const conns = new Set(answers.map((a) => a.local)).size;
-  return `With keep-alive, ${conns} connections carried all ${answers.length} requests and ${used} of 3 pods served them` +
-    `${used < 3 ? ` (${3 - used} idle)` : ' (this time each router landed on a different pod: chance 2/9)'}; bytes and requests follow connections.`;
+  return (
+    `With keep-alive, ${conns} connections carried all ${answers.length} requests and ${used} of 3 pods served them` +
+    `${used < 3 ? ` (${3 - used} idle)` : ' (this time each router landed on a different pod: chance 2/9)'}; bytes and requests follow connections.`
+  );
 }
 
 export const keepalive: Scenario<KeepaliveEvidence> = {
   name: 'keepalive',
   seed: 'keepalive-uneven-spread.md',
-  summary: '3 routers with HTTP keep-alive to a 3-pod Service, then without: connection-level balancing leaves pods idle',
+  summary:
+    '3 routers with HTTP keep-alive to a 3-pod Service, then without: connection-level balancing leaves pods idle',
   defaultPhaseMs: 10_000,
   config,
   async prepare(ctx) {

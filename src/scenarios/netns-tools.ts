@@ -14,11 +14,18 @@ export function runIn(netns: string, cmd: string, args: string[], signal?: Abort
     const stop = () => child.kill('SIGTERM');
     signal?.addEventListener('abort', stop, { once: true });
     if (signal?.aborted) stop();
-    child.on('error', (e) => reject(new EnvironmentError(`failed to run ${cmd} in ${netns}: ${e.message}; is it installed?`)));
+    child.on('error', (e) =>
+      reject(new EnvironmentError(`failed to run ${cmd} in ${netns}: ${e.message}; is it installed?`)),
+    );
     child.on('close', (code) => {
       signal?.removeEventListener('abort', stop);
       if (code === 0 || signal?.aborted) resolve(out);
-      else reject(new EnvironmentError(`failed to run '${cmd} ${args.join(' ').slice(0, 120)}' in ${netns}: exit ${code}: ${err.trim().split('\n').slice(-2).join(' | ') || 'no output'}`));
+      else
+        reject(
+          new EnvironmentError(
+            `failed to run '${cmd} ${args.join(' ').slice(0, 120)}' in ${netns}: exit ${code}: ${err.trim().split('\n').slice(-2).join(' | ') || 'no output'}`,
+          ),
+        );
     });
   });
 }
@@ -42,8 +49,20 @@ const ANSWER = /^(\S+)\n(\S+:\d+) (\d+) (\d+)$/gm;
  * One curl process fetching `url` `count` times: with keep-alive it reuses one
  * connection, with `close` it asks for a new one per request (Connection: close).
  */
-export async function curlRepeated(netns: string, url: string, opts: { count: number; perSecond: number; close: boolean; signal?: AbortSignal }): Promise<CurlAnswer[]> {
-  const args = ['-s', '--max-time', String(Math.ceil(opts.count / opts.perSecond) + 10), '--rate', `${opts.perSecond}/s`, '-w', WRITE_OUT];
+export async function curlRepeated(
+  netns: string,
+  url: string,
+  opts: { count: number; perSecond: number; close: boolean; signal?: AbortSignal },
+): Promise<CurlAnswer[]> {
+  const args = [
+    '-s',
+    '--max-time',
+    String(Math.ceil(opts.count / opts.perSecond) + 10),
+    '--rate',
+    `${opts.perSecond}/s`,
+    '-w',
+    WRITE_OUT,
+  ];
   if (opts.close) args.push('-H', 'Connection: close');
   for (let i = 0; i < opts.count; i++) args.push(url);
   return parseCurl(await runIn(netns, 'curl', args, opts.signal), Date.now());
@@ -56,7 +75,13 @@ export async function curlOnce(netns: string, url: string, signal?: AbortSignal)
 }
 
 function parseCurl(out: string, at: number): CurlAnswer[] {
-  return [...out.matchAll(ANSWER)].map((m) => ({ pod: m[1]!, local: m[2]!, connects: Number(m[3]), bytes: Number(m[4]), at }));
+  return [...out.matchAll(ANSWER)].map((m) => ({
+    pod: m[1]!,
+    local: m[2]!,
+    connects: Number(m[3]),
+    bytes: Number(m[4]),
+    at,
+  }));
 }
 
 export interface ConntrackEntry {
@@ -70,7 +95,11 @@ export interface ConntrackEntry {
 }
 
 /** The node's conntrack entries for one Service address (`conntrack -L` in its namespace). */
-export async function conntrackEntries(netns: string, proto: 'tcp' | 'udp', origDst: string): Promise<ConntrackEntry[]> {
+export async function conntrackEntries(
+  netns: string,
+  proto: 'tcp' | 'udp',
+  origDst: string,
+): Promise<ConntrackEntry[]> {
   const out = await runIn(netns, 'conntrack', ['-L', '-p', proto, '--orig-dst', origDst]);
   const entries: ConntrackEntry[] = [];
   for (const line of out.split('\n')) {
@@ -81,7 +110,13 @@ export async function conntrackEntries(netns: string, proto: 'tcp' | 'udp', orig
     const [sport, rsport] = all('sport');
     const [dport] = all('dport');
     if (!src || !rsrc || !dst) continue;
-    entries.push({ proto, client: `${src}:${sport}`, service: `${dst}:${dport}`, backend: `${rsrc}:${rsport}`, bytes: all('bytes').reduce((s, b) => s + Number(b), 0) });
+    entries.push({
+      proto,
+      client: `${src}:${sport}`,
+      service: `${dst}:${dport}`,
+      backend: `${rsrc}:${rsport}`,
+      bytes: all('bytes').reduce((s, b) => s + Number(b), 0),
+    });
   }
   return entries;
 }

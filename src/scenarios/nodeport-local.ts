@@ -33,7 +33,19 @@ function config(): LabConfig {
   c.externalClients = 1;
   c.dualHomed = true;
   const edge = c.services.find((s) => s.name === 'edge')!;
-  c.services = [{ ...edge, namespace: 'default', name: 'php-apache-svc', portName: 'http', clusterIP: '10.96.0.30', nodePort: NODE_PORT, externalTrafficPolicy: 'Local', sessionAffinity: 'ClientIP', timeoutSeconds: 10800 }];
+  c.services = [
+    {
+      ...edge,
+      namespace: 'default',
+      name: 'php-apache-svc',
+      portName: 'http',
+      clusterIP: '10.96.0.30',
+      nodePort: NODE_PORT,
+      externalTrafficPolicy: 'Local',
+      sessionAffinity: 'ClientIP',
+      timeoutSeconds: 10800,
+    },
+  ];
   return c;
 }
 
@@ -61,7 +73,8 @@ export const nodeportLocal: Scenario<NodeportEvidence> = {
     ctx.say(`nodeport-local: x1 to the ClusterIP through node 1, then through node 2`);
     for (const node of [0, 1]) {
       await routeVia(lab, x1.name, node);
-      for (let i = 0; i < CLUSTER_IP_REQUESTS && !ctx.signal.aborted; i++) await ask(`http://${svc.clusterIP}:${svc.port}/`, 'clusterIP', node);
+      for (let i = 0; i < CLUSTER_IP_REQUESTS && !ctx.signal.aborted; i++)
+        await ask(`http://${svc.clusterIP}:${svc.port}/`, 'clusterIP', node);
     }
     await routeVia(lab, x1.name, 0);
     return { answers, backendLogs: await readBackendLogs(lab) };
@@ -80,15 +93,32 @@ export const nodeportLocal: Scenario<NodeportEvidence> = {
     for (const node of [0, 1]) {
       const s = serviceAt(report, `${lab.nodeIP(node)}:${NODE_PORT}/tcp`);
       const c = s?.clients.find((x) => x.client === lab.clients[0]!.ip);
-      const picks = Object.entries(c?.backends ?? {}).map(([b, n]) => `${podOf(lab, b)} x${n}`).join(', ');
-      rows.push([`${lab.nodes[node]} ${lab.nodeIP(node)}:${NODE_PORT}`, picks || '-', num(c?.stickiness), s?.affinityVerdicts.held ?? 0, s?.affinityVerdicts.violation ?? 0]);
+      const picks = Object.entries(c?.backends ?? {})
+        .map(([b, n]) => `${podOf(lab, b)} x${n}`)
+        .join(', ');
+      rows.push([
+        `${lab.nodes[node]} ${lab.nodeIP(node)}:${NODE_PORT}`,
+        picks || '-',
+        num(c?.stickiness),
+        s?.affinityVerdicts.held ?? 0,
+        s?.affinityVerdicts.violation ?? 0,
+      ]);
     }
-    lines.push(`x1 (${lab.clients[0]!.ip}) through each node's NodePort:`, ...table(['node address', 'x1 picks (report)', 'stickiness', 'held', 'violation'], rows));
+    lines.push(
+      `x1 (${lab.clients[0]!.ip}) through each node's NodePort:`,
+      ...table(['node address', 'x1 picks (report)', 'stickiness', 'held', 'violation'], rows),
+    );
     const svc = lab.services[0]!;
     const cluster = serviceAt(report, `${svc.clusterIP}:${svc.port}/tcp`);
     const div = cluster?.nodeDivergence;
-    const byNode = div?.examples[0] ? Object.entries(div.examples[0].backends).map(([n, b]) => `${n} -> ${podOf(lab, b)}`).join(', ') : 'the same pod through both nodes';
-    lines.push(`ClusterIP ${cluster?.service ?? '-'} through both nodes: ${div?.clients ?? 0} client(s) with different picks per node (${byNode}).`);
+    const byNode = div?.examples[0]
+      ? Object.entries(div.examples[0].backends)
+          .map(([n, b]) => `${n} -> ${podOf(lab, b)}`)
+          .join(', ')
+      : 'the same pod through both nodes';
+    lines.push(
+      `ClusterIP ${cluster?.service ?? '-'} through both nodes: ${div?.clients ?? 0} client(s) with different picks per node (${byNode}).`,
+    );
     return lines;
   },
 };

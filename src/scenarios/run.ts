@@ -46,7 +46,9 @@ const LIST_WATCH_MS = 600;
 export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOptions): Promise<ScenarioRun<E> | null> {
   const out = opts.out ?? ((t: string) => process.stdout.write(t + '\n'));
   let tuiOpen = false;
-  const say = (t: string) => { if (!tuiOpen) (opts.say ?? ((x: string) => process.stderr.write(x + '\n')))(t); };
+  const say = (t: string) => {
+    if (!tuiOpen) (opts.say ?? ((x: string) => process.stderr.write(x + '\n')))(t);
+  };
   const stop = new AbortController();
   setMaxListeners(200, stop.signal); // one listener per client process of the traffic
   const interrupted = () => opts.signal?.aborted === true;
@@ -61,7 +63,13 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
     say(`scenario ${scenario.name}: building the lab '${opts.prefix}'`);
     const lab = await labUp({ prefix: opts.prefix, config: scenario.config(), signal: stop.signal });
     labMade = true;
-    const ctx: ScenarioContext = { lab, signal: stop.signal, phaseMs: opts.phaseMs ?? scenario.defaultPhaseMs, say, defer: (fn) => deferred.push(fn) };
+    const ctx: ScenarioContext = {
+      lab,
+      signal: stop.signal,
+      phaseMs: opts.phaseMs ?? scenario.defaultPhaseMs,
+      say,
+      defer: (fn) => deferred.push(fn),
+    };
     await scenario.prepare?.(ctx);
     const running = await startAgents(lab, (c) => agents.push(c), stop.signal);
     const addresses = running.map((a) => a.address);
@@ -72,12 +80,27 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
     let allUp!: () => void;
     const agentsUp = new Promise<void>((r) => (allUp = r));
     const reportText = reportFromAgents(addresses, {
-      format: 'json', durationMs: 24 * 3600_000, signal: reportStop.signal,
-      onStatus: (s) => { if (s.state === 'up') up.add(s.address); if (up.size === addresses.length) allUp(); },
+      format: 'json',
+      durationMs: 24 * 3600_000,
+      signal: reportStop.signal,
+      onStatus: (s) => {
+        if (s.state === 'up') up.add(s.address);
+        if (up.size === addresses.length) allUp();
+      },
     });
     reportText.catch(() => {}); // awaited below; a failure before then must not go unhandled
     try {
-      await Promise.race([agentsUp, reportText.then(() => { throw new EnvironmentError('the report ended before the agents were up'); }), sleep(AGENTS_UP_MS, undefined, { signal: stop.signal }).then(() => { throw new EnvironmentError(`failed to subscribe to the agents (${addresses.join(', ')}): not all up after ${AGENTS_UP_MS / 1000} s`); })]);
+      await Promise.race([
+        agentsUp,
+        reportText.then(() => {
+          throw new EnvironmentError('the report ended before the agents were up');
+        }),
+        sleep(AGENTS_UP_MS, undefined, { signal: stop.signal }).then(() => {
+          throw new EnvironmentError(
+            `failed to subscribe to the agents (${addresses.join(', ')}): not all up after ${AGENTS_UP_MS / 1000} s`,
+          );
+        }),
+      ]);
     } catch (err) {
       reportStop.abort();
       if (interrupted()) return null;
@@ -86,21 +109,41 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
 
     // Affinity timeouts and xt_recent lists come from the rules: traffic waits for each agent's catalog,
     // and a little longer for its list watcher's first read (entries it finds there have no known age).
-    await waitFor(async () => (await Promise.all(addresses.map(agentInfo))).every((i) => i.services > 0), AGENTS_UP_MS, stop.signal, 'a catalog from every agent');
+    await waitFor(
+      async () => (await Promise.all(addresses.map(agentInfo))).every((i) => i.services > 0),
+      AGENTS_UP_MS,
+      stop.signal,
+      'a catalog from every agent',
+    );
     await sleep(LIST_WATCH_MS, undefined, { signal: stop.signal }).catch(() => {});
     out(wrap(scenario.lookAt(lab)));
     if (opts.tui) {
-      tui = spawn(process.execPath, [stickyscopeBin, 'tui', ...addresses.flatMap((a) => ['--agent', a])], { stdio: 'inherit' });
+      tui = spawn(process.execPath, [stickyscopeBin, 'tui', ...addresses.flatMap((a) => ['--agent', a])], {
+        stdio: 'inherit',
+      });
       tuiOpen = true;
-      void exited(tui).then(() => { tuiOpen = false; stop.abort(); });
+      void exited(tui).then(() => {
+        tuiOpen = false;
+        stop.abort();
+      });
       // The agents replay nothing: traffic waits until the TUI (beside the report) subscribed.
-      await waitFor(async () => (await Promise.all(addresses.map(agentInfo))).every((i) => i.subscribers >= 2), AGENTS_UP_MS, stop.signal, 'the TUI to subscribe to the agents');
+      await waitFor(
+        async () => (await Promise.all(addresses.map(agentInfo))).every((i) => i.subscribers >= 2),
+        AGENTS_UP_MS,
+        stop.signal,
+        'the TUI to subscribe to the agents',
+      );
     }
     const evidence = await scenario.traffic(ctx);
-    if (interrupted()) { reportStop.abort(); return null; }
+    if (interrupted()) {
+      reportStop.abort();
+      return null;
+    }
     if (tui && tui.exitCode !== null && tui.exitCode !== 0) {
       reportStop.abort();
-      throw new EnvironmentError(`the TUI exited with code ${tui.exitCode} (its error is above); the traffic was stopped`);
+      throw new EnvironmentError(
+        `the TUI exited with code ${tui.exitCode} (its error is above); the traffic was stopped`,
+      );
     }
     await sleep(SETTLE_MS);
     reportStop.abort();
@@ -127,15 +170,25 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
 
 /** Warnings for figures a missing node leaves incomplete. */
 function gaps(report: Report, agents: RunningAgent[]): string[] {
-  const out = report.window.missing.map((m) => `Warning: ${m.node} was not reporting from ${m.start} to ${m.end}: the figures above miss its selections.`);
+  const out = report.window.missing.map(
+    (m) => `Warning: ${m.node} was not reporting from ${m.start} to ${m.end}: the figures above miss its selections.`,
+  );
   for (const a of agents) {
-    if (a.child.exitCode !== null || a.child.signalCode !== null) out.push(`Warning: the agent for ${a.node} exited (${a.child.exitCode ?? a.child.signalCode}) during the run: ${a.stderr().trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
+    if (a.child.exitCode !== null || a.child.signalCode !== null)
+      out.push(
+        `Warning: the agent for ${a.node} exited (${a.child.exitCode ?? a.child.signalCode}) during the run: ${a.stderr().trim().split('\n').slice(-3).join(' | ') || 'no output'}`,
+      );
   }
   return out;
 }
 
 /** Polls `cond` until it holds, `timeoutMs` passes or `signal` fires. */
-async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, signal: AbortSignal, what: string): Promise<void> {
+async function waitFor(
+  cond: () => Promise<boolean>,
+  timeoutMs: number,
+  signal: AbortSignal,
+  what: string,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!signal.aborted && !(await cond())) {
     if (Date.now() > end) throw new EnvironmentError(`failed to see ${what} within ${timeoutMs / 1000} s`);
@@ -148,9 +201,10 @@ function wrap(text: string): string {
   const lines: string[] = [];
   let line = '';
   for (const w of text.split(/\s+/).filter(Boolean)) {
-    if (line && line.length + 1 + w.length > 88) { lines.push(line); line = w; }
-    else line = line ? `${line} ${w}` : w;
+    if (line && line.length + 1 + w.length > 88) {
+      lines.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
   }
   return [...lines, line].join('\n');
 }
-

@@ -31,17 +31,28 @@ function config(): LabConfig {
   c.backends.push({ name: 'b4', node: 'node' }); // the pod the scale-up adds
   const dns = c.services.find((s) => s.protocol === 'udp')!;
   const svc = (name: string, ip: string, affinity: boolean): LabServiceSpec => ({
-    ...structuredClone(dns), namespace: 'default', name, portName: 'stun', clusterIP: ip, port: 3478,
-    endpoints: dns.endpoints.slice(0, 3), sessionAffinity: affinity ? 'ClientIP' : 'None', timeoutSeconds: affinity ? 10800 : undefined,
+    ...structuredClone(dns),
+    namespace: 'default',
+    name,
+    portName: 'stun',
+    clusterIP: ip,
+    port: 3478,
+    endpoints: dns.endpoints.slice(0, 3),
+    sessionAffinity: affinity ? 'ClientIP' : 'None',
+    timeoutSeconds: affinity ? 10800 : undefined,
   });
   c.services = [svc('affinity-tester', '10.96.0.40', true), svc('affinity-tester-none', '10.96.0.41', false)];
   return c;
 }
 
 /** Per flow: pod and the address the pod saw, before and after the flush, from the echoes. */
-export function flowChanges(results: ClientResult[], flush: { start: string; end: string }): { client: string; service: string; before: ClientResult; after: ClientResult }[] {
+export function flowChanges(
+  results: ClientResult[],
+  flush: { start: string; end: string },
+): { client: string; service: string; before: ClientResult; after: ClientResult }[] {
   const flows = new Map<string, ClientResult[]>();
-  for (const r of results) if (r.answer) flows.set(`${r.client} ${r.service}`, [...(flows.get(`${r.client} ${r.service}`) ?? []), r]);
+  for (const r of results)
+    if (r.answer) flows.set(`${r.client} ${r.service}`, [...(flows.get(`${r.client} ${r.service}`) ?? []), r]);
   return [...flows.values()].flatMap((rs) => {
     const before = rs.filter((r) => r.ts < flush.start).at(-1);
     const after = rs.find((r) => r.ts > flush.end);
@@ -52,25 +63,46 @@ export function flowChanges(results: ClientResult[], flush: { start: string; end
 export const udpSession: Scenario<UdpSessionEvidence> = {
   name: 'udp-session',
   seed: 'udp-affinity-tester.md',
-  summary: 'UDP sessions through a node scale-up (endpoint added, conntrack flushed): backendChanged, reflectiveChanged',
+  summary:
+    'UDP sessions through a node scale-up (endpoint added, conntrack flushed): backendChanged, reflectiveChanged',
   defaultPhaseMs: 10_000,
   config,
   async traffic(ctx) {
     const { lab } = ctx;
     const count = Math.max(10, Math.round(ctx.phaseMs / INTERVAL_MS));
-    ctx.say(`udp-session: ${lab.clients.length} clients, one socket per Service each, a datagram every ${INTERVAL_MS} ms for ${(count * INTERVAL_MS) / 1000} s`);
-    const flows = lab.clients.flatMap((c) => [STICKY, PLAIN].map((service) => runClient(lab, c.name, { service, mode: 'udp-flow', count, intervalMs: INTERVAL_MS, timeoutMs: 500 }, ctx.signal)));
+    ctx.say(
+      `udp-session: ${lab.clients.length} clients, one socket per Service each, a datagram every ${INTERVAL_MS} ms for ${(count * INTERVAL_MS) / 1000} s`,
+    );
+    const flows = lab.clients.flatMap((c) =>
+      [STICKY, PLAIN].map((service) =>
+        runClient(
+          lab,
+          c.name,
+          { service, mode: 'udp-flow', count, intervalMs: INTERVAL_MS, timeoutMs: 500 },
+          ctx.signal,
+        ),
+      ),
+    );
     await new Promise((r) => setTimeout(r, (count * INTERVAL_MS) / 2));
     const flush = { start: new Date().toISOString(), end: '' };
     if (!ctx.signal.aborted) {
       const b4 = lab.backends.find((b) => b.name === 'b4')!;
       for (const name of [STICKY, PLAIN]) {
         const s = lab.services.find((x) => x.serviceName === name)!;
-        await setEndpoints(lab, name, [...s.endpoints, { ip: b4.ip, port: s.endpoints[0]!.port, pod: b4.name, node: 'node' }]);
+        await setEndpoints(lab, name, [
+          ...s.endpoints,
+          { ip: b4.ip, port: s.endpoints[0]!.port, pod: b4.name, node: 'node' },
+        ]);
       }
       flush.start = new Date().toISOString();
       for (const name of [STICKY, PLAIN]) {
-        await runIn(lab.nodes[0]!, 'conntrack', ['-D', '-p', 'udp', '--orig-dst', lab.services.find((x) => x.serviceName === name)!.clusterIP]).catch(() => '');
+        await runIn(lab.nodes[0]!, 'conntrack', [
+          '-D',
+          '-p',
+          'udp',
+          '--orig-dst',
+          lab.services.find((x) => x.serviceName === name)!.clusterIP,
+        ]).catch(() => '');
       }
       flush.end = new Date().toISOString();
       ctx.say('udp-session: scale-up: b4 added to both Services, their conntrack entries flushed');
@@ -92,14 +124,36 @@ export const udpSession: Scenario<UdpSessionEvidence> = {
     for (const name of [STICKY, PLAIN]) {
       const s = serviceIn(report, name);
       const u = s?.udpContinuity;
-      lines.push(`${name} (${s?.service ?? 'not in the report'}), affinity ${s?.affinity.mode ?? '-'}: ${u?.replacements ?? 0} entries replaced, backendChanged ${u?.backendChanged ?? 0}, reflectiveChanged ${u?.reflectiveChanged ?? 0}`);
-      lines.push(...table(['client', 'picks (report)', 'pod (echo)', 'address the pod saw (echo)'], lab.clients.map((c) => {
-        const picks = s?.clients.find((x) => x.client === c.ip)?.backends ?? {};
-        const f = changes.find((x) => x.client === c.name && x.service === name);
-        const pod = f ? (f.before.answer === f.after.answer ? `${f.before.answer} kept` : `${f.before.answer} -> ${f.after.answer}`) : '-';
-        const seen = f ? (f.before.seen === f.after.seen ? `${f.before.seen} kept` : `${f.before.seen} -> ${f.after.seen}`) : '-';
-        return [`${c.name} ${c.ip}`, Object.entries(picks).map(([b, n]) => `${podOf(lab, b)} x${n}`).join(', ') || '-', pod, seen];
-      })));
+      lines.push(
+        `${name} (${s?.service ?? 'not in the report'}), affinity ${s?.affinity.mode ?? '-'}: ${u?.replacements ?? 0} entries replaced, backendChanged ${u?.backendChanged ?? 0}, reflectiveChanged ${u?.reflectiveChanged ?? 0}`,
+      );
+      lines.push(
+        ...table(
+          ['client', 'picks (report)', 'pod (echo)', 'address the pod saw (echo)'],
+          lab.clients.map((c) => {
+            const picks = s?.clients.find((x) => x.client === c.ip)?.backends ?? {};
+            const f = changes.find((x) => x.client === c.name && x.service === name);
+            const pod = f
+              ? f.before.answer === f.after.answer
+                ? `${f.before.answer} kept`
+                : `${f.before.answer} -> ${f.after.answer}`
+              : '-';
+            const seen = f
+              ? f.before.seen === f.after.seen
+                ? `${f.before.seen} kept`
+                : `${f.before.seen} -> ${f.after.seen}`
+              : '-';
+            return [
+              `${c.name} ${c.ip}`,
+              Object.entries(picks)
+                .map(([b, n]) => `${podOf(lab, b)} x${n}`)
+                .join(', ') || '-',
+              pod,
+              seen,
+            ];
+          }),
+        ),
+      );
     }
     return lines;
   },

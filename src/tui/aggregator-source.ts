@@ -18,7 +18,10 @@ export class AggregatorFrameSource implements FrameSource {
   private lineId = 0;
   private notes: NotableLine[] = [];
 
-  constructor(readonly state: AggregatorState, label: string) {
+  constructor(
+    readonly state: AggregatorState,
+    label: string,
+  ) {
     this.label = label;
   }
 

@@ -34,7 +34,9 @@ export function App({ source, fps }: AppProps) {
   const detail = focus !== null && view.detail?.row.service === focus ? view.detail : null;
   const clientAt = useClampedIndex(ui.clientCursor, detail?.clients.length ?? 0);
 
-  useInput((input, key) => dispatch({ input, key, listed: visible.map((r) => r.service), clients: detail?.clients.length ?? 0 }));
+  useInput((input, key) =>
+    dispatch({ input, key, listed: visible.map((r) => r.service), clients: detail?.clients.length ?? 0 }),
+  );
   useEffect(() => {
     if (ui.quit) exit();
   }, [ui.quit, exit]);
@@ -49,12 +51,26 @@ export function App({ source, fps }: AppProps) {
           <Help />
         ) : focus !== null ? (
           detail ? (
-            <ServiceDetailView detail={detail} cursor={clientAt} height={panelHeight} columns={columns} now={view.header.now} />
+            <ServiceDetailView
+              detail={detail}
+              cursor={clientAt}
+              height={panelHeight}
+              columns={columns}
+              now={view.header.now}
+            />
           ) : (
             <Text dimColor>{focus}: no longer in the window (Esc goes back)</Text>
           )
         ) : (
-          <ServicesView rows={visible} cursor={at} sort={sort} filter={filter} height={panelHeight} columns={columns} totalServices={view.services.length} />
+          <ServicesView
+            rows={visible}
+            cursor={at}
+            sort={sort}
+            filter={filter}
+            height={panelHeight}
+            columns={columns}
+            totalServices={view.services.length}
+          />
         )}
         <Footer inDetail={focus !== null} sort={sort} filter={filter} editingFilter={editingFilter} />
       </Box>
@@ -62,7 +78,17 @@ export function App({ source, fps }: AppProps) {
   );
 }
 
-function Footer({ inDetail, sort, filter, editingFilter }: { inDetail: boolean; sort: SortKey; filter: string; editingFilter: boolean }) {
+function Footer({
+  inDetail,
+  sort,
+  filter,
+  editingFilter,
+}: {
+  inDetail: boolean;
+  sort: SortKey;
+  filter: string;
+  editingFilter: boolean;
+}) {
   if (editingFilter) {
     return (
       <Text>
@@ -72,7 +98,9 @@ function Footer({ inDetail, sort, filter, editingFilter }: { inDetail: boolean; 
       </Text>
     );
   }
-  const keys = inDetail ? '↑↓ clients  Esc back  ? help  q quit' : `↑↓ move  Enter open  s sort:${sort}  / filter  ? help  q quit`;
+  const keys = inDetail
+    ? '↑↓ clients  Esc back  ? help  q quit'
+    : `↑↓ move  Enter open  s sort:${sort}  / filter  ? help  q quit`;
   return (
     <Text dimColor>
       {keys}

@@ -6,7 +6,15 @@ import { clientDetails, serviceSummaries } from '../aggregator/queries.js';
 import type { Notable } from '../aggregator/notable.js';
 import type { AggregatorState } from '../aggregator/state.js';
 import type { ServiceRec } from '../aggregator/services.js';
-import type { ClientRow, HeaderView, NotableKind, NotableLine, ServiceDetail, ServiceRow, ViewModel } from './view-model.js';
+import type {
+  ClientRow,
+  HeaderView,
+  NotableKind,
+  NotableLine,
+  ServiceDetail,
+  ServiceRow,
+  ViewModel,
+} from './view-model.js';
 
 export interface FrameOptions {
   focus: string | null;
@@ -71,11 +79,20 @@ function detail(state: AggregatorState, row: ServiceRow, rec: ServiceRec, opts: 
       picks: c.picks,
       stickiness: c.stickiness,
       lastSelection: parseIsoMicros(c.lastSelection),
-      lastSwitch: c.lastSwitch && { ts: parseIsoMicros(c.lastSwitch.at), from: c.lastSwitch.from, verdict: c.lastSwitch.verdict },
+      lastSwitch: c.lastSwitch && {
+        ts: parseIsoMicros(c.lastSwitch.at),
+        from: c.lastSwitch.from,
+        verdict: c.lastSwitch.verdict,
+      },
     }),
   );
   const buckets = opts.sparkBuckets ?? 60;
-  return { row, clients, sparkline: selectionsOverWindow(state, rec.id, buckets), bucketSeconds: state.windowUs / 1e6 / buckets };
+  return {
+    row,
+    clients,
+    sparkline: selectionsOverWindow(state, rec.id, buckets),
+    bucketSeconds: state.windowUs / 1e6 / buckets,
+  };
 }
 
 /** Selections of one service per bucket of the window ending at the latest event, oldest bucket first. */
@@ -130,10 +147,20 @@ export function toNotableLines(drained: { events: Notable[]; dropped: number }, 
   const last = drained.events.at(-1)?.ts ?? Date.now() * 1000;
   if (skipped.size > 0) {
     const parts = [...skipped].map(([k, c]) => `${c} ${plural[k]}`);
-    out.push({ id: opts.nextId(), ts: last, kind: 'skipped', text: `not printed (too many at once; counted in the panels): ${parts.join(', ')}` });
+    out.push({
+      id: opts.nextId(),
+      ts: last,
+      kind: 'skipped',
+      text: `not printed (too many at once; counted in the panels): ${parts.join(', ')}`,
+    });
   }
   if (drained.dropped > 0) {
-    out.push({ id: opts.nextId(), ts: last, kind: 'skipped', text: `${drained.dropped} notable events dropped before display (queue full; counted in the panels)` });
+    out.push({
+      id: opts.nextId(),
+      ts: last,
+      kind: 'skipped',
+      text: `${drained.dropped} notable events dropped before display (queue full; counted in the panels)`,
+    });
   }
   return out;
 }

@@ -18,5 +18,7 @@ export function shareBar(fraction: number, width: number): string {
 export function sparkline(values: number[]): string {
   const max = Math.max(0, ...values);
   if (max === 0) return LEVELS[0]!.repeat(values.length);
-  return values.map((v) => LEVELS[Math.min(LEVELS.length - 1, Math.floor((v / max) * (LEVELS.length - 1) + 0.5))]).join('');
+  return values
+    .map((v) => LEVELS[Math.min(LEVELS.length - 1, Math.floor((v / max) * (LEVELS.length - 1) + 0.5))])
+    .join('');
 }

@@ -12,12 +12,18 @@ export function Header({ header }: { header: HeaderView }) {
         <Text dimColor>{header.source}</Text>
         <Text>
           nodes <Text color="green">{nodesUp.length}</Text>
-          {nodesDown.length > 0 ? <Text color="red"> ({nodesDown.length} down: {nodesDown.join(', ')})</Text> : null}
+          {nodesDown.length > 0 ? (
+            <Text color="red">
+              {' '}
+              ({nodesDown.length} down: {nodesDown.join(', ')})
+            </Text>
+          ) : null}
         </Text>
         <Text>{rate(header.eventsPerSecond)} ev/s</Text>
         {lostEvents > 0 ? (
           <Text color="red" bold inverse>
-            {' '}lost {lostEvents}{' '}
+            {' '}
+            lost {lostEvents}{' '}
           </Text>
         ) : (
           <Text>lost 0</Text>
@@ -25,7 +31,11 @@ export function Header({ header }: { header: HeaderView }) {
         <Text>window {seconds(header.windowSeconds)}</Text>
         {header.now !== null ? <Text dimColor>{clock(header.now)}</Text> : null}
       </Box>
-      {nodesUp.length > 0 ? <Text dimColor wrap="truncate-end">up: {nodesUp.join(", ")}</Text> : null}
+      {nodesUp.length > 0 ? (
+        <Text dimColor wrap="truncate-end">
+          up: {nodesUp.join(', ')}
+        </Text>
+      ) : null}
     </Box>
   );
 }

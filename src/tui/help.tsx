@@ -22,8 +22,9 @@ export function Help() {
         </Text>
       ))}
       <Text dimColor>
-        Stickiness is the fraction of consecutive picks that kept the backend; (1/K) is what uniform random choice gives. A violation is a
-        different backend within the affinity timeout while the previous one was still an endpoint.
+        Stickiness is the fraction of consecutive picks that kept the backend; (1/K) is what uniform random choice
+        gives. A violation is a different backend within the affinity timeout while the previous one was still an
+        endpoint.
       </Text>
     </Box>
   );

@@ -26,7 +26,9 @@ export function useFrame(source: FrameSource, fps: number, focus: string | null)
       const fresh = source.drainNotable();
       if (fresh.length === 0) return;
       setLog((prev) =>
-        prev.lines.length + fresh.length > LOG_EPOCH_LINES ? { epoch: prev.epoch + 1, lines: fresh } : { epoch: prev.epoch, lines: prev.lines.concat(fresh) },
+        prev.lines.length + fresh.length > LOG_EPOCH_LINES
+          ? { epoch: prev.epoch + 1, lines: fresh }
+          : { epoch: prev.epoch, lines: prev.lines.concat(fresh) },
       );
     };
     const timer = setInterval(tick, Math.max(1, Math.round(1000 / fps)));
@@ -55,7 +57,10 @@ const comparators: Record<SortKey, (a: ServiceRow, b: ServiceRow) => number> = {
 };
 
 export function useSortedServices(rows: ServiceRow[], key: SortKey): ServiceRow[] {
-  return useMemo(() => [...rows].sort((a, b) => comparators[key](a, b) || label(a).localeCompare(label(b))), [rows, key]);
+  return useMemo(
+    () => [...rows].sort((a, b) => comparators[key](a, b) || label(a).localeCompare(label(b))),
+    [rows, key],
+  );
 }
 
 /** Case-insensitive substring match on the name, the address, and the backends' addresses and pods. */
@@ -64,7 +69,9 @@ export function useFilteredServices(rows: ServiceRow[], filter: string): Service
     const needle = filter.trim().toLowerCase();
     if (!needle) return rows;
     return rows.filter((r) =>
-      [r.name ?? '', r.service, ...r.backends.flatMap((b) => [b.backend, b.pod ?? ''])].some((s) => s.toLowerCase().includes(needle)),
+      [r.name ?? '', r.service, ...r.backends.flatMap((b) => [b.backend, b.pod ?? ''])].some((s) =>
+        s.toLowerCase().includes(needle),
+      ),
     );
   }, [rows, filter]);
 }

@@ -52,7 +52,9 @@ export async function feedReplay(batches: AsyncIterable<StickyEvent[]>, opts: Re
         continue;
       }
       const wait = dueAt(batch[from]!.ts, t0, w0, opts.speed) - now;
-      await sleep(Math.min(MAX_SLEEP_MS, Math.max(MIN_SLEEP_MS, wait)), undefined, { signal: opts.signal }).catch(() => {});
+      await sleep(Math.min(MAX_SLEEP_MS, Math.max(MIN_SLEEP_MS, wait)), undefined, { signal: opts.signal }).catch(
+        () => {},
+      );
     }
   }
   return fed;

@@ -6,7 +6,12 @@ import { useScrollWindow, useSortedClients } from './hooks.js';
 import { affinityText, ago, fit, isSkewed, percent, rate, seconds, spreadVerdict, verdictText } from './format.js';
 import { shareBar, sparkline } from './glyphs.js';
 
-const verdictColor: Record<Verdict, string | undefined> = { held: 'green', violation: 'red', forcedRepick: 'yellow', expired: undefined };
+const verdictColor: Record<Verdict, string | undefined> = {
+  held: 'green',
+  violation: 'red',
+  forcedRepick: 'yellow',
+  expired: undefined,
+};
 
 export interface ServiceDetailProps {
   detail: ServiceDetail;
@@ -61,14 +66,15 @@ export function ServiceDetailView({ detail, cursor, height, columns, now }: Serv
       </Text>
       {row.backends.map((b) => (
         <Text key={b.backend} wrap="truncate-end">
-          {fit(b.backend, 22)} {fit(b.pod ?? '-', podWidth)} <Text color="blue">{shareBar(b.share, 25)}</Text> {fit(percent(b.share), 6)} {b.selections}
+          {fit(b.backend, 22)} {fit(b.pod ?? '-', podWidth)} <Text color="blue">{shareBar(b.share, 25)}</Text>{' '}
+          {fit(percent(b.share), 6)} {b.selections}
         </Text>
       ))}
       <Text bold wrap="truncate-end">
         {'  '}
         {fit('CLIENT', 16)} {fit('BACKEND', 24)} {fit('PICKS', 6)} {fit('STICKY', 6)} {fit('LAST PICK', 10)} LAST SWITCH
       </Text>
-      {clients.length === 0 ? <Text dimColor>  no clients yet</Text> : null}
+      {clients.length === 0 ? <Text dimColor> no clients yet</Text> : null}
       {clients.slice(start, end).map((c, i) => (
         <ClientLine
           key={`${c.node}|${c.client}`}
@@ -100,8 +106,9 @@ function ClientLine({ client: c, selected, pod, now, showNode }: ClientLineProps
   const sw = c.lastSwitch;
   return (
     <Text inverse={selected} wrap="truncate-end">
-      <Text color="cyan">{selected ? '›' : ' '}</Text> {fit(showNode ? `${c.client}@${c.node}` : c.client, 16)} {fit(pod ?? c.backend, 24)}{' '}
-      {fit(String(c.picks), 6)} {fit(percent(c.stickiness), 6)} {fit(ago(c.lastSelection, now), 10)}{' '}
+      <Text color="cyan">{selected ? '›' : ' '}</Text> {fit(showNode ? `${c.client}@${c.node}` : c.client, 16)}{' '}
+      {fit(pod ?? c.backend, 24)} {fit(String(c.picks), 6)} {fit(percent(c.stickiness), 6)}{' '}
+      {fit(ago(c.lastSelection, now), 10)}{' '}
       {sw ? (
         <Text>
           <Text color={sw.verdict ? verdictColor[sw.verdict] : undefined} bold={sw.verdict === 'violation'}>

@@ -62,7 +62,10 @@ export function ServicesView(props: ServicesViewProps) {
         <Text bold>NODES</Text>
       </Box>
       {rows.length === 0 ? (
-        <Text dimColor>  {props.totalServices === 0 ? 'waiting for selections…' : `no service matches '${props.filter}'`}</Text>
+        <Text dimColor>
+          {' '}
+          {props.totalServices === 0 ? 'waiting for selections…' : `no service matches '${props.filter}'`}
+        </Text>
       ) : null}
       {rows.slice(start, end).map((row, i) => (
         <ServiceLine key={row.service} row={row} selected={start + i === cursor} layout={layout} />
@@ -71,7 +74,15 @@ export function ServicesView(props: ServicesViewProps) {
   );
 }
 
-function ServiceLine({ row, selected, layout }: { row: ServiceRow; selected: boolean; layout: { name: number; bars: number } }) {
+function ServiceLine({
+  row,
+  selected,
+  layout,
+}: {
+  row: ServiceRow;
+  selected: boolean;
+  layout: { name: number; bars: number };
+}) {
   return (
     <Box gap={1}>
       <Text color="cyan">{selected ? '›' : ' '}</Text>

@@ -16,7 +16,16 @@ export interface UiState {
   quit: boolean;
 }
 
-export const initialUi: UiState = { focus: null, cursor: 0, clientCursor: 0, sort: 'name', filter: '', editingFilter: false, help: false, quit: false };
+export const initialUi: UiState = {
+  focus: null,
+  cursor: 0,
+  clientCursor: 0,
+  sort: 'name',
+  filter: '',
+  editingFilter: false,
+  help: false,
+  quit: false,
+};
 
 export interface KeyAction {
   input: string;

@@ -83,7 +83,15 @@ export interface ServiceDetail {
  * `skipped` sums up lines not printed (more than a frame should print, or dropped before
  * the UI read them); `warning` is about the input itself (e.g. a damaged trace file).
  */
-export type NotableKind = 'violation' | 'backendChanged' | 'reflectiveChanged' | 'nodeDown' | 'nodeUp' | 'lost' | 'skipped' | 'warning';
+export type NotableKind =
+  | 'violation'
+  | 'backendChanged'
+  | 'reflectiveChanged'
+  | 'nodeDown'
+  | 'nodeUp'
+  | 'lost'
+  | 'skipped'
+  | 'warning';
 
 /** One finished line of the event log: printed once, never redrawn. */
 export interface NotableLine {

@@ -50,7 +50,8 @@ function alive(pid: number): boolean {
 function childrenOf(pid: number): number[] {
   try {
     return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
-      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
   } catch {
     return [];
   }
@@ -75,19 +76,36 @@ export async function startAgents(t: TestContext, lab: Lab, nodes?: number[]): P
     const readyFile = join(dir, `agent-${index}.ready`);
     const node = lab.nodes[index]!;
     const netnsPath = lab.nodeNetnsPath(index);
-    const child = spawn(process.execPath, [cliPath, 'agent', '--netns', netnsPath, '--listen', listen, '--node-name', node, '--ready-file', readyFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [cliPath, 'agent', '--netns', netnsPath, '--listen', listen, '--node-name', node, '--ready-file', readyFile],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     if (child.pid === undefined) throw new Error(`failed to start the agent for ${node}: no pid`);
     procs.set(child.pid, child);
     let err = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
     const end = Date.now() + READY_TIMEOUT_MS;
     while (!existsSync(readyFile)) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`agent for ${node} exited (${child.exitCode ?? child.signalCode}) before it was ready: ${err.trim()}`);
-      if (Date.now() > end) throw new Error(`agent for ${node} was not ready within ${READY_TIMEOUT_MS} ms: ${err.trim()}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(
+          `agent for ${node} exited (${child.exitCode ?? child.signalCode}) before it was ready: ${err.trim()}`,
+        );
+      if (Date.now() > end)
+        throw new Error(`agent for ${node} was not ready within ${READY_TIMEOUT_MS} ms: ${err.trim()}`);
       await new Promise((r) => setTimeout(r, 25));
     }
     const address = readFileSync(readyFile, 'utf8').trim();
-    return { index, node, netnsPath, address, pid: child.pid, helpers: childrenOf(child.pid), readyFile, stderr: () => err };
+    return {
+      index,
+      node,
+      netnsPath,
+      address,
+      pid: child.pid,
+      helpers: childrenOf(child.pid),
+      readyFile,
+      stderr: () => err,
+    };
   }
 
   async function stop(pid: number, signal: NodeJS.Signals): Promise<void> {
@@ -140,14 +158,22 @@ export interface LiveReport {
  * resolves once every agent is reported up, so traffic sent after it is covered.
  */
 export async function startReportCli(t: TestContext, addresses: string[], maxDuration = '180s'): Promise<LiveReport> {
-  const run = startCli(['report', ...addresses.flatMap((a) => ['--agent', a]), '--duration', maxDuration, '--format', 'json']);
+  const run = startCli([
+    'report',
+    ...addresses.flatMap((a) => ['--agent', a]),
+    '--duration',
+    maxDuration,
+    '--format',
+    'json',
+  ]);
   t.after(() => {
     if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
   });
   const ups = () => new Set([...run.stderr().matchAll(/^agent (\S+) \(.*\) up$/gm)].map((m) => m[1])).size;
   const end = Date.now() + 15_000;
   while (ups() < addresses.length) {
-    if (Date.now() > end || run.child.exitCode !== null) throw new Error(`report did not see every agent up: ${run.stderr()}`);
+    if (Date.now() > end || run.child.exitCode !== null)
+      throw new Error(`report did not see every agent up: ${run.stderr()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
   return {

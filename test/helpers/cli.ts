@@ -14,15 +14,28 @@ export interface CliRun {
 }
 
 export function startCli(args: string[], opts: { uid?: number; gid?: number } = {}): CliRun {
-  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid });
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    uid: opts.uid,
+    gid: opts.gid,
+  });
   let out = '';
   let err = '';
   const waiters: Array<() => void> = [];
   const poke = () => waiters.splice(0).forEach((w) => w());
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; poke(); });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; poke(); });
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    poke();
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+    poke();
+  });
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => { poke(); resolve({ code, signal }); }),
+    child.on('close', (code, signal) => {
+      poke();
+      resolve({ code, signal });
+    }),
   );
   return {
     child,
@@ -31,11 +44,22 @@ export function startCli(args: string[], opts: { uid?: number; gid?: number } = 
     exit,
     waitFor(pattern, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}; stderr: ${err.slice(-500)}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}; stderr: ${err.slice(-500)}`)),
+          timeoutMs,
+        );
         const check = () => {
-          if (pattern.test(err) || pattern.test(out)) { clearTimeout(timer); resolve(); }
-          else if (child.exitCode !== null || child.signalCode !== null) { clearTimeout(timer); reject(new Error(`exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}; stderr: ${err.slice(-500)}`)); }
-          else waiters.push(check);
+          if (pattern.test(err) || pattern.test(out)) {
+            clearTimeout(timer);
+            resolve();
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            clearTimeout(timer);
+            reject(
+              new Error(
+                `exited (${child.exitCode ?? child.signalCode}) before printing ${pattern}; stderr: ${err.slice(-500)}`,
+              ),
+            );
+          } else waiters.push(check);
         };
         check();
       });

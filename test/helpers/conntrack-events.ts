@@ -35,7 +35,9 @@ export interface ConntrackWatch {
 }
 
 export async function watchConntrack(netns: string): Promise<ConntrackWatch> {
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', netns, 'conntrack', '-E', '-e', 'NEW'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn('ip', ['netns', 'exec', netns, 'conntrack', '-E', '-e', 'NEW'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -52,8 +54,12 @@ export async function watchConntrack(netns: string): Promise<ConntrackWatch> {
       await sleep(300);
       child.kill('SIGTERM');
       await exited;
-      if (/ENOBUFS|No buffer space/i.test(err)) throw new Error(`conntrack -E lost events (ENOBUFS): the ground truth is incomplete`);
-      return out.split('\n').map(parseConntrackLine).filter((x): x is ConntrackNew => x !== null);
+      if (/ENOBUFS|No buffer space/i.test(err))
+        throw new Error(`conntrack -E lost events (ENOBUFS): the ground truth is incomplete`);
+      return out
+        .split('\n')
+        .map(parseConntrackLine)
+        .filter((x): x is ConntrackNew => x !== null);
     },
   };
 }

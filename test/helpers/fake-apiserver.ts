@@ -15,7 +15,10 @@ import { join } from 'node:path';
 
 export type Resource = 'pods' | 'services' | 'endpointslices';
 export type FakeObject = Obj;
-type Obj = { metadata: { name: string; namespace?: string; labels?: Record<string, string>; resourceVersion?: string }; [k: string]: unknown };
+type Obj = {
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; resourceVersion?: string };
+  [k: string]: unknown;
+};
 interface Change {
   rv: number;
   resource: Resource;
@@ -32,7 +35,12 @@ interface OpenWatch {
 
 const ROUTES: { re: RegExp; resource: Resource; kind: string; apiVersion: string }[] = [
   { re: /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?pods$/, resource: 'pods', kind: 'PodList', apiVersion: 'v1' },
-  { re: /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?services$/, resource: 'services', kind: 'ServiceList', apiVersion: 'v1' },
+  {
+    re: /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?services$/,
+    resource: 'services',
+    kind: 'ServiceList',
+    apiVersion: 'v1',
+  },
   {
     re: /^\/apis\/discovery\.k8s\.io\/v1\/(?:namespaces\/([^/]+)\/)?endpointslices$/,
     resource: 'endpointslices',
@@ -103,15 +111,26 @@ export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiS
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     requests.push({ method: req.method ?? '', path: url.pathname, query: url.searchParams });
-    if (req.headers.authorization !== `Bearer ${token}`) return status(res, 401, 'Unauthorized', 'no or wrong bearer token');
+    if (req.headers.authorization !== `Bearer ${token}`)
+      return status(res, 401, 'Unauthorized', 'no or wrong bearer token');
     const route = ROUTES.map((r) => ({ r, m: r.re.exec(url.pathname) })).find((x) => x.m);
-    if (!route || req.method !== 'GET') return status(res, 404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
+    if (!route || req.method !== 'GET')
+      return status(res, 404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
     const namespace = route.m![1] ? decodeURIComponent(route.m![1]) : undefined;
     const selector = url.searchParams.get('labelSelector') ?? '';
-    const items = [...store.get(route.r.resource)!.values()].filter((o) => (!namespace || o.metadata.namespace === namespace) && matches(o, selector));
+    const items = [...store.get(route.r.resource)!.values()].filter(
+      (o) => (!namespace || o.metadata.namespace === namespace) && matches(o, selector),
+    );
     if (url.searchParams.get('watch') !== 'true') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ kind: route.r.kind, apiVersion: route.r.apiVersion, metadata: { resourceVersion: String(rv) }, items }));
+      res.end(
+        JSON.stringify({
+          kind: route.r.kind,
+          apiVersion: route.r.apiVersion,
+          metadata: { resourceVersion: String(rv) },
+          items,
+        }),
+      );
       return;
     }
     const from = Number(url.searchParams.get('resourceVersion') || '0');
@@ -188,12 +207,18 @@ export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiS
       compactedRv = ++rv;
       history.length = 0;
       const message = `too old resource version (${compactedRv})`;
-      endAll(expiry === 'event' ? JSON.stringify({ type: 'ERROR', object: statusBody(410, 'Expired', message) }) + '\n' : undefined);
+      endAll(
+        expiry === 'event'
+          ? JSON.stringify({ type: 'ERROR', object: statusBody(410, 'Expired', message) }) + '\n'
+          : undefined,
+      );
     },
     endWatches: () => endAll(),
     openWatches: () => watches.size,
     lists: (resource) =>
-      requests.filter((r) => r.query.get('watch') !== 'true' && ROUTES.find((x) => x.resource === resource)!.re.test(r.path)).length,
+      requests.filter(
+        (r) => r.query.get('watch') !== 'true' && ROUTES.find((x) => x.resource === resource)!.re.test(r.path),
+      ).length,
     close() {
       endAll();
       server.closeAllConnections();
@@ -214,7 +239,10 @@ function status(res: ServerResponse, code: number, reason: string, message: stri
 /** Equality-based selectors: "a=b", "a==b", "a!=b", "a", "!a", comma-separated. */
 function matches(obj: Obj, selector: string): boolean {
   const labels = obj.metadata.labels ?? {};
-  for (const term of selector.split(',').map((t) => t.trim()).filter(Boolean)) {
+  for (const term of selector
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)) {
     let m: RegExpExecArray | null;
     if ((m = /^([^!=]+)!=(.*)$/.exec(term))) {
       if (labels[m[1]!.trim()] === m[2]!.trim()) return false;

@@ -2,11 +2,22 @@
 // with helpers to join what clients did with what backends logged.
 import type { TestContext } from 'node:test';
 import { execFileSync } from 'node:child_process';
-import { labDown, labUp, readBackendLogs, type BackendLogLine, type ClientResult, type Lab, type LabConfig } from '../../src/lab/lab.js';
+import {
+  labDown,
+  labUp,
+  readBackendLogs,
+  type BackendLogLine,
+  type ClientResult,
+  type Lab,
+  type LabConfig,
+} from '../../src/lab/lab.js';
 import { runPrefix } from './env.js';
 
 export function netnsNames(): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter(Boolean);
 }
 
 /** Brings a lab up; labDown runs in t.after even when the test fails. */
@@ -17,7 +28,10 @@ export async function startLab(t: TestContext, config?: LabConfig): Promise<Lab>
 }
 
 /** The backend log line of each client result, matched by the client's own ip:port. */
-export async function backendOf(lab: Lab, results: ClientResult[]): Promise<Map<ClientResult, BackendLogLine | undefined>> {
+export async function backendOf(
+  lab: Lab,
+  results: ClientResult[],
+): Promise<Map<ClientResult, BackendLogLine | undefined>> {
   const logs = await readBackendLogs(lab);
   const byPeer = new Map<string, BackendLogLine>();
   for (const l of logs) byPeer.set(`${l.proto} ${l.peer}`, l);

@@ -87,8 +87,36 @@ export class ProbeNet {
       this.made.push(ns);
       inNs(ns, 'ip', 'link', 'set', 'lo', 'up');
     }
-    sh('ip', 'link', 'add', 'eth0', 'netns', this.client, 'type', 'veth', 'peer', 'name', 'to-client', 'netns', this.node);
-    sh('ip', 'link', 'add', 'eth0', 'netns', this.backend, 'type', 'veth', 'peer', 'name', 'to-backend', 'netns', this.node);
+    sh(
+      'ip',
+      'link',
+      'add',
+      'eth0',
+      'netns',
+      this.client,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'to-client',
+      'netns',
+      this.node,
+    );
+    sh(
+      'ip',
+      'link',
+      'add',
+      'eth0',
+      'netns',
+      this.backend,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'to-backend',
+      'netns',
+      this.node,
+    );
     const side = (ns: string, dev: string, v4: string, v6: string) => {
       inNs(ns, 'ip', 'addr', 'add', v4, 'dev', dev);
       inNs(ns, 'ip', '-6', 'addr', 'add', v6, 'dev', dev, 'nodad');
@@ -98,7 +126,10 @@ export class ProbeNet {
     side(this.node, 'to-client', '10.77.1.1/24', 'fd77:1::1/64');
     side(this.node, 'to-backend', '10.77.2.1/24', 'fd77:2::1/64');
     side(this.backend, 'eth0', `${BACKEND4}/24`, `${BACKEND6}/64`);
-    for (const [ns, gw4, gw6] of [[this.client, '10.77.1.1', 'fd77:1::1'], [this.backend, '10.77.2.1', 'fd77:2::1']] as const) {
+    for (const [ns, gw4, gw6] of [
+      [this.client, '10.77.1.1', 'fd77:1::1'],
+      [this.backend, '10.77.2.1', 'fd77:2::1'],
+    ] as const) {
       inNs(ns, 'ip', 'route', 'add', 'default', 'via', gw4);
       inNs(ns, 'ip', '-6', 'route', 'add', 'default', 'via', gw6);
     }
@@ -106,11 +137,48 @@ export class ProbeNet {
     inNs(this.node, 'ip', 'route', 'add', `${SERVICE4}/32`, 'via', BACKEND4);
     inNs(this.node, 'ip', '-6', 'route', 'add', `${SERVICE6}/128`, 'via', BACKEND6);
     inNs(this.node, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1');
-    for (const [proto, chain] of [['tcp', 'PREROUTING'], ['udp', 'PREROUTING'], ['tcp', 'OUTPUT'], ['udp', 'OUTPUT']] as const) {
-      inNs(this.node, 'iptables', '-t', 'nat', '-A', chain, '-d', SERVICE4, '-p', proto, '--dport', `${SERVICE_PORT}`,
-        '-j', 'DNAT', '--to-destination', `${BACKEND4}:${BACKEND_PORT}`);
-      inNs(this.node, 'ip6tables', '-t', 'nat', '-A', chain, '-d', SERVICE6, '-p', proto, '--dport', `${SERVICE_PORT}`,
-        '-j', 'DNAT', '--to-destination', `[${BACKEND6}]:${BACKEND_PORT}`);
+    for (const [proto, chain] of [
+      ['tcp', 'PREROUTING'],
+      ['udp', 'PREROUTING'],
+      ['tcp', 'OUTPUT'],
+      ['udp', 'OUTPUT'],
+    ] as const) {
+      inNs(
+        this.node,
+        'iptables',
+        '-t',
+        'nat',
+        '-A',
+        chain,
+        '-d',
+        SERVICE4,
+        '-p',
+        proto,
+        '--dport',
+        `${SERVICE_PORT}`,
+        '-j',
+        'DNAT',
+        '--to-destination',
+        `${BACKEND4}:${BACKEND_PORT}`,
+      );
+      inNs(
+        this.node,
+        'ip6tables',
+        '-t',
+        'nat',
+        '-A',
+        chain,
+        '-d',
+        SERVICE6,
+        '-p',
+        proto,
+        '--dport',
+        `${SERVICE_PORT}`,
+        '-j',
+        'DNAT',
+        '--to-destination',
+        `[${BACKEND6}]:${BACKEND_PORT}`,
+      );
     }
     if (opts.masquerade) {
       inNs(this.node, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', 'to-backend', '-j', 'MASQUERADE');
@@ -120,7 +188,9 @@ export class ProbeNet {
 
   /** Starts the backend listener; resolves once it listens on both families. */
   async listen(): Promise<void> {
-    const child = spawn('ip', ['netns', 'exec', this.backend, process.execPath, '-e', LISTENER, BACKEND4, BACKEND6], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('ip', ['netns', 'exec', this.backend, process.execPath, '-e', LISTENER, BACKEND4, BACKEND6], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     this.listener = child;
     let tail = '';
     let ready!: () => void;
@@ -134,14 +204,28 @@ export class ProbeNet {
         else this.seen.push(rec);
       }
     });
-    await Promise.race([isReady, once(child, 'exit').then(() => { throw new Error('backend listener exited before listening'); })]);
+    await Promise.race([
+      isReady,
+      once(child, 'exit').then(() => {
+        throw new Error('backend listener exited before listening');
+      }),
+    ]);
   }
 
   /** Runs the client to completion, from the client namespace unless fromNode. */
-  async traffic(opts: { host: string; tcp: number; udp: number; datagrams?: number; concurrency?: number; fromNode?: boolean }): Promise<void> {
+  async traffic(opts: {
+    host: string;
+    tcp: number;
+    udp: number;
+    datagrams?: number;
+    concurrency?: number;
+    fromNode?: boolean;
+  }): Promise<void> {
     const args = JSON.stringify({ datagrams: 1, concurrency: 1, ...opts });
     const ns = opts.fromNode ? this.node : this.client;
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', CLIENT, args], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', CLIENT, args], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     const [code] = (await once(child, 'exit')) as [number | null];
     if (code !== 0) throw new Error(`client traffic failed (exit ${code})`);
   }

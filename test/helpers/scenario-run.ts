@@ -6,11 +6,20 @@ import { runScenario, type Scenario, type ScenarioRun } from '../../src/scenario
 import type { BackendLogLine } from '../../src/lab/traffic-types.js';
 import { runPrefix } from './env.js';
 
-export async function runScenarioForTest<E>(t: TestContext, scenario: Scenario<E>, phaseMs: number): Promise<ScenarioRun<E>> {
+export async function runScenarioForTest<E>(
+  t: TestContext,
+  scenario: Scenario<E>,
+  phaseMs: number,
+): Promise<ScenarioRun<E>> {
   const prefix = runPrefix('scn');
   t.after(() => labDown(prefix));
   const printed: string[] = [];
-  const run = await runScenario(scenario, { prefix, phaseMs, out: (x) => printed.push(x), say: (x) => printed.push(x) });
+  const run = await runScenario(scenario, {
+    prefix,
+    phaseMs,
+    out: (x) => printed.push(x),
+    say: (x) => printed.push(x),
+  });
   if (!run) throw new Error(`scenario ${scenario.name} was interrupted`);
   for (const line of printed.join('\n').split('\n')) t.diagnostic(line);
   return run;

@@ -49,11 +49,27 @@ export function startTmux(cmd: string, opts: TmuxOptions = {}): Tmux {
   // An explicit socket path: tmux leaves its socket behind after kill-server, and this one we can remove.
   const socket = join(tmpdir(), `${name}.sock`);
   const tmux = (...args: string[]) => execFileSync('tmux', ['-S', socket, ...args], { encoding: 'utf8' });
-  const env = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${quote(v)}`).join(' ');
+  const env = Object.entries(opts.env ?? {})
+    .map(([k, v]) => `${k}=${quote(v)}`)
+    .join(' ');
   // The command runs in a terminal, not in CI: with CI set, Ink (and others) stop drawing live frames.
   // After it: its status, whether the tty is canonical and echoing, then wait to be killed.
   const script = `env -u CI -u CONTINUOUS_INTEGRATION ${env} ${cmd}; echo "${EXIT_MARK}=$? $(stty -a | tr ' ' '\\n' | grep -xE -- '-?(icanon|echo)' | tr '\\n' ' ')"; exec sleep 3600`;
-  tmux('-f', '/dev/null', 'new-session', '-d', '-s', name, '-x', String(opts.cols ?? 160), '-y', String(opts.rows ?? 50), 'sh', '-c', script);
+  tmux(
+    '-f',
+    '/dev/null',
+    'new-session',
+    '-d',
+    '-s',
+    name,
+    '-x',
+    String(opts.cols ?? 160),
+    '-y',
+    String(opts.rows ?? 50),
+    'sh',
+    '-c',
+    script,
+  );
   let alive = true;
 
   const capture = () => tmux('capture-pane', '-p', '-t', name);
@@ -62,7 +78,8 @@ export function startTmux(cmd: string, opts: TmuxOptions = {}): Tmux {
     for (;;) {
       const got = check();
       if (got !== undefined) return got;
-      if (Date.now() > end) throw new Error(`tmux ${name}: timed out after ${timeoutMs} ms waiting for ${what}; screen:\n${capture()}`);
+      if (Date.now() > end)
+        throw new Error(`tmux ${name}: timed out after ${timeoutMs} ms waiting for ${what}; screen:\n${capture()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -81,8 +98,15 @@ export function startTmux(cmd: string, opts: TmuxOptions = {}): Tmux {
       });
     },
     async waitForExit(timeoutMs = 10_000) {
-      const line = await poll('the command to exit', timeoutMs, () => capture().split('\n').find((l) => l.startsWith(`${EXIT_MARK}=`)));
-      const [code, ...modes] = line.slice(EXIT_MARK.length + 1).trim().split(/\s+/);
+      const line = await poll('the command to exit', timeoutMs, () =>
+        capture()
+          .split('\n')
+          .find((l) => l.startsWith(`${EXIT_MARK}=`)),
+      );
+      const [code, ...modes] = line
+        .slice(EXIT_MARK.length + 1)
+        .trim()
+        .split(/\s+/);
       const cursorVisible = tmux('display-message', '-p', '-t', name, '#{cursor_flag}').trim() === '1';
       return { code: Number(code), canonical: modes.includes('icanon'), echo: modes.includes('echo'), cursorVisible };
     },

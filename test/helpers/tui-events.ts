@@ -55,7 +55,10 @@ export function catalogOf(services: SyntheticService[], node: string, ts: number
     (s): ServiceInfo => ({
       service: `${s.address}/tcp`,
       name: s.name,
-      affinity: s.timeoutSeconds === null ? { mode: 'None', timeoutSeconds: null, source: 'rules' } : { mode: 'ClientIP', timeoutSeconds: s.timeoutSeconds, source: 'rules' },
+      affinity:
+        s.timeoutSeconds === null
+          ? { mode: 'None', timeoutSeconds: null, source: 'rules' }
+          : { mode: 'ClientIP', timeoutSeconds: s.timeoutSeconds, source: 'rules' },
       endpoints: s.endpoints,
       pods: Object.fromEntries(s.endpoints.map((e, i) => [e, `${s.name.split('/')[1]!.split(':')[0]}-${i}`])),
     }),
@@ -64,7 +67,10 @@ export function catalogOf(services: SyntheticService[], node: string, ts: number
 }
 
 /** A catalog first, then selections spread evenly over the duration, each recorded in the truth. */
-export function synthesize(services: SyntheticService[], opts: SyntheticOptions): { events: StickyEvent[]; truth: Truth } {
+export function synthesize(
+  services: SyntheticService[],
+  opts: SyntheticOptions,
+): { events: StickyEvent[]; truth: Truth } {
   const node = opts.node ?? 'node-a';
   const start = opts.start ?? T0;
   const rand = prng(opts.seed ?? 1);
@@ -97,7 +103,15 @@ export function synthesize(services: SyntheticService[], opts: SyntheticOptions)
     if (!truth.picks.has(key)) truth.picks.set(key, new Map());
     bump(truth.picks.get(key)!, client);
     const ev: DnatEvent = {
-      type: 'dnat', ts, node, proto: 'tcp', client: `${client}:${30000 + (i % 30000)}`, service: s.address, backend, hook: 'prerouting', ctId: i.toString(16).padStart(16, '0'),
+      type: 'dnat',
+      ts,
+      node,
+      proto: 'tcp',
+      client: `${client}:${30000 + (i % 30000)}`,
+      service: s.address,
+      backend,
+      hook: 'prerouting',
+      ctId: i.toString(16).padStart(16, '0'),
     };
     events.push(ev);
   }

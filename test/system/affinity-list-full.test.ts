@@ -13,7 +13,14 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { requireRoot } from '../helpers/env.js';
 import { startLabWithAgents, startReportCli } from '../helpers/agents.js';
-import { defaultConfig, readBackendLogs, runClient, type BackendLogLine, type ClientResult, type Lab } from '../../src/lab/lab.js';
+import {
+  defaultConfig,
+  readBackendLogs,
+  runClient,
+  type BackendLogLine,
+  type ClientResult,
+  type Lab,
+} from '../../src/lab/lab.js';
 import { endpointChains } from '../../src/lab/rules.js';
 
 const CLIENTS = 330;
@@ -24,7 +31,9 @@ function readLists(lab: Lab): Map<string, Set<string>> {
   const svc = lab.services.find((s) => s.serviceName === STICKY)!;
   const out = new Map<string, Set<string>>();
   for (const [chain, ep] of endpointChains(svc)) {
-    const text = execFileSync('ip', ['netns', 'exec', lab.nodes[0]!, 'cat', `/proc/net/xt_recent/${chain}`], { encoding: 'utf8' });
+    const text = execFileSync('ip', ['netns', 'exec', lab.nodes[0]!, 'cat', `/proc/net/xt_recent/${chain}`], {
+      encoding: 'utf8',
+    });
     out.set(ep.pod, new Set([...text.matchAll(/^src=(\S+) /gm)].map((m) => m[1]!)));
   }
   return out;
@@ -36,13 +45,18 @@ function backendsOf(logs: BackendLogLine[], results: ClientResult[]): Map<string
   const out = new Map<string, string>();
   for (const r of results) {
     const line = byPeer.get(r.local);
-    assert.ok(line && r.answer === line.backend, `${r.local}: answered ${r.answer ?? r.error}, logged ${line?.backend}`);
+    assert.ok(
+      line && r.answer === line.backend,
+      `${r.local}: answered ${r.answer ?? r.error}, logged ${line?.backend}`,
+    );
     out.set(r.local.split(':')[0]!, line.backend);
   }
   return out;
 }
 
-test('more clients than an xt_recent list holds: the moves are violations with cause listFull', { timeout: 120_000 }, async (t) => {
+test('more clients than an xt_recent list holds: the moves are violations with cause listFull', {
+  timeout: 120_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const capacity = Number(readFileSync('/sys/module/xt_recent/parameters/ip_list_tot', 'utf8'));
   assert.ok(CLIENTS > 3 * capacity, `ip_list_tot is ${capacity}: ${CLIENTS} clients over 3 lists must overflow them`);
@@ -87,7 +101,9 @@ test('more clients than an xt_recent list holds: the moves are violations with c
     return !old.has(ip) && old.size === capacity;
   });
   const cascade = moved.filter((ip) => !evictedBefore.includes(ip));
-  t.diagnostic(`round 1 ${r1ms} ms, round 2 ${r2ms} ms; lists before round 2: ${[...listsBefore].map(([b, l]) => `${b}=${l.size}`).join(' ')}, after: ${[...listsAfter].map(([b, l]) => `${b}=${l.size}`).join(' ')}; evicted in round 1 ${evictedBefore.length}, moved ${moved.length} (${cascade.length} evicted during round 2), missing from their old list ${missing.length}`);
+  t.diagnostic(
+    `round 1 ${r1ms} ms, round 2 ${r2ms} ms; lists before round 2: ${[...listsBefore].map(([b, l]) => `${b}=${l.size}`).join(' ')}, after: ${[...listsAfter].map(([b, l]) => `${b}=${l.size}`).join(' ')}; evicted in round 1 ${evictedBefore.length}, moved ${moved.length} (${cascade.length} evicted during round 2), missing from their old list ${missing.length}`,
+  );
   assert.ok(full >= 1, 'at least one list was full');
   assert.ok(cascade.length >= 1, 'round 2 evicted clients about to come back (the cascade)');
   assert.deepEqual([...missing].sort(), [...moved].sort(), 'every client that moved had lost its entry');
@@ -98,6 +114,9 @@ test('more clients than an xt_recent list holds: the moves are violations with c
   assert.deepEqual(s.affinityVerdicts.violationCauses, { listFull: missing.length, unknown: 0 });
   assert.equal(s.affinityVerdicts.held, CLIENTS - moved.length);
   assert.equal(s.affinityVerdicts.forcedRepick, 0);
-  const movedInReport = s.clients.filter((c) => Object.keys(c.backends).length === 2).map((c) => c.client).sort();
+  const movedInReport = s.clients
+    .filter((c) => Object.keys(c.backends).length === 2)
+    .map((c) => c.client)
+    .sort();
   assert.deepEqual(movedInReport, [...moved].sort());
 });

@@ -29,14 +29,19 @@ test('usage errors exit 2 and say what was expected', () => {
   assert.match(r.stderr, /--listen expects HOST:PORT.*got 'nowhere'/);
 });
 
-test('the agent serves a node namespace: catalog, a named dnat matching conntrack, clean SIGTERM', { timeout: 60_000 }, async (t) => {
+test('the agent serves a node namespace: catalog, a named dnat matching conntrack, clean SIGTERM', {
+  timeout: 60_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const ns = `${runPrefix()}-agent`;
   const dir = mkdtempSync(join(tmpdir(), 'ss-agent-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   execFileSync('ip', ['netns', 'add', ns]);
   t.after(() => execFileSync('ip', ['netns', 'del', ns]));
-  execFileSync('ip', ['-n', ns, '-batch', '-'], { input: 'link set lo up\nlink add v0 type veth peer name v1\nlink set v0 up\nlink set v1 up\naddr add 10.77.9.1/24 dev v0\naddr add 10.77.9.2/24 dev v1\nroute add 10.97.0.0/16 dev v0\n' });
+  execFileSync('ip', ['-n', ns, '-batch', '-'], {
+    input:
+      'link set lo up\nlink add v0 type veth peer name v1\nlink set v0 up\nlink set v1 up\naddr add 10.77.9.1/24 dev v0\naddr add 10.77.9.2/24 dev v1\nroute add 10.97.0.0/16 dev v0\n',
+  });
   const rules = `*nat
 :KUBE-SERVICES - [0:0]
 :KUBE-SVC-E2EWEBAAAAAAAAAA - [0:0]
@@ -51,7 +56,22 @@ COMMIT
   execFileSync('ip', ['netns', 'exec', ns, 'iptables-restore'], { input: rules });
 
   const ready = join(dir, 'ready');
-  const agent = spawn(process.execPath, [bin, 'agent', '--netns', `/run/netns/${ns}`, '--listen', '127.0.0.1:0', '--node-name', 'e2e-node', '--ready-file', ready], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const agent = spawn(
+    process.execPath,
+    [
+      bin,
+      'agent',
+      '--netns',
+      `/run/netns/${ns}`,
+      '--listen',
+      '127.0.0.1:0',
+      '--node-name',
+      'e2e-node',
+      '--ready-file',
+      ready,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   agent.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const exited = new Promise<number | null>((resolve) => agent.on('exit', (code) => resolve(code)));
@@ -71,18 +91,40 @@ COMMIT
   conn.on('status', (s: AgentStatus) => statuses.push(s));
   await until(() => got.some((e) => e.type === 'catalog'), 'the catalog');
   const catalog = got.find((e) => e.type === 'catalog') as CatalogEvent;
-  assert.deepEqual(catalog.services, [{ service: '10.97.0.10:80/tcp', name: 'e2e/web:http', affinity: { mode: 'ClientIP', timeoutSeconds: 30, source: 'rules' }, endpoints: ['10.77.9.2:8080'] }]);
+  assert.deepEqual(catalog.services, [
+    {
+      service: '10.97.0.10:80/tcp',
+      name: 'e2e/web:http',
+      affinity: { mode: 'ClientIP', timeoutSeconds: 30, source: 'rules' },
+      endpoints: ['10.77.9.2:8080'],
+    },
+  ]);
   assert.equal(statuses[0]?.node, 'e2e-node');
 
   // One connection through the Service to a backend that accepts it (so conntrack keeps the entry to compare).
-  const backend = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', "import socket,time\ns=socket.socket()\ns.bind(('10.77.9.2',8080))\ns.listen()\nprint('ok',flush=True)\nc=s.accept()\ntime.sleep(30)"], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const backend = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      'python3',
+      '-c',
+      "import socket,time\ns=socket.socket()\ns.bind(('10.77.9.2',8080))\ns.listen()\nprint('ok',flush=True)\nc=s.accept()\ntime.sleep(30)",
+    ],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   t.after(() => backend.kill());
   await new Promise((resolve) => backend.stdout.once('data', resolve));
-  execFileSync('ip', ['netns', 'exec', ns, 'timeout', '2', 'bash', '-c', 'exec 3<>/dev/tcp/10.97.0.10/80'], { stdio: 'ignore' });
+  execFileSync('ip', ['netns', 'exec', ns, 'timeout', '2', 'bash', '-c', 'exec 3<>/dev/tcp/10.97.0.10/80'], {
+    stdio: 'ignore',
+  });
   await until(() => got.some((e) => e.type === 'dnat'), 'the dnat event');
   const sel = got.filter((e): e is DnatEvent => e.type === 'dnat');
   assert.equal(sel.length, 1);
-  const ct = execFileSync('ip', ['netns', 'exec', ns, 'conntrack', '-L', '-p', 'tcp', '--orig-dst', '10.97.0.10'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  const ct = execFileSync('ip', ['netns', 'exec', ns, 'conntrack', '-L', '-p', 'tcp', '--orig-dst', '10.97.0.10'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }).toString();
   const m = /src=(\S+) dst=10\.97\.0\.10 sport=(\d+) dport=80 src=(\S+) dst=\S+ sport=(\d+)/.exec(ct);
   assert.ok(m, `conntrack shows the connection: ${ct}`);
   assert.equal(sel[0]!.client, `${m[1]}:${m[2]}`);

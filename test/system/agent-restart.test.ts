@@ -12,10 +12,13 @@ import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { buildReport } from '../../src/report/build-report.js';
 
 const until = async (ok: () => boolean, what: string, ms = 15_000) => {
-  for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+  for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 20)))
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
 };
 
-test('an agent killed mid-run: node down, then up on the same port, and the report names the missing window', { timeout: 120_000 }, async (t) => {
+test('an agent killed mid-run: node down, then up on the same port, and the report names the missing window', {
+  timeout: 120_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const config = defaultConfig({ nodes: 2 });
   config.clients = 1;
@@ -29,7 +32,11 @@ test('an agent killed mid-run: node down, then up on the same port, and the repo
   const statuses: (AgentStatus & { at: number })[] = [];
   const state = createState();
   const consumed = (async () => {
-    for await (const batch of subscribeAgents(agents.addresses(), { signal: stop.signal, backoff: { initialMs: 100, maxMs: 400 }, onStatus: (s) => statuses.push({ ...s, at: Date.now() }) })) {
+    for await (const batch of subscribeAgents(agents.addresses(), {
+      signal: stop.signal,
+      backoff: { initialMs: 100, maxMs: 400 },
+      onStatus: (s) => statuses.push({ ...s, at: Date.now() }),
+    })) {
       applyEvents(state, batch);
     }
   })();
@@ -37,7 +44,13 @@ test('an agent killed mid-run: node down, then up on the same port, and the repo
   await until(() => states(node0).length > 0 && states(node1).length > 0, 'both agents up');
 
   // c1's traffic goes through node 0 only: that is the agent to kill.
-  const traffic = runClient(lab, 'c1', { service: 'lab/web:http', mode: 'http', count: 1000, intervalMs: 20, durationMs: 7000 });
+  const traffic = runClient(lab, 'c1', {
+    service: 'lab/web:http',
+    mode: 'http',
+    count: 1000,
+    intervalMs: 20,
+    durationMs: 7000,
+  });
   await new Promise((r) => setTimeout(r, 2000));
   const killedAt = Date.now();
   await agents.kill(0);
@@ -60,19 +73,32 @@ test('an agent killed mid-run: node down, then up on the same port, and the repo
   assert.equal(gap.node, node0);
   assert.equal(gap.ongoing, false);
   const [gs, ge] = [Date.parse(gap.start), Date.parse(gap.end)];
-  assert.ok(gs >= killedAt && gs <= killedAt + 1000, `the gap starts when the agent died: ${gap.start}, killed at ${new Date(killedAt).toISOString()}`);
-  assert.ok(ge >= restartedAt && ge <= upAgainAt + 50, `the gap ends when it served again: ${gap.end}, restarted ${new Date(restartedAt).toISOString()}`);
+  assert.ok(
+    gs >= killedAt && gs <= killedAt + 1000,
+    `the gap starts when the agent died: ${gap.start}, killed at ${new Date(killedAt).toISOString()}`,
+  );
+  assert.ok(
+    ge >= restartedAt && ge <= upAgainAt + 50,
+    `the gap ends when it served again: ${gap.end}, restarted ${new Date(restartedAt).toISOString()}`,
+  );
 
   // Ground truth: every connection the backends logged well outside the gap is in the
   // report, and none well inside it (the other node saw none of c1's traffic).
-  const logged = (await readBackendLogs(lab)).filter((l) => l.peer.startsWith(`${lab.clients[0]!.ip}:`)).map((l) => Date.parse(l.ts));
+  const logged = (await readBackendLogs(lab))
+    .filter((l) => l.peer.startsWith(`${lab.clients[0]!.ip}:`))
+    .map((l) => Date.parse(l.ts));
   const margin = 300;
   const outside = logged.filter((ts) => ts < killedAt - margin || ts > upAgainAt + margin).length;
   const notInside = logged.filter((ts) => !(ts > gs + margin && ts < ge - margin)).length;
   const web = r.services.find((s) => s.name === 'lab/web:http')!;
   const inGap = logged.length - notInside;
-  t.diagnostic(`${results.length} requests, ${logged.length} logged, ${web.selections} in the report; gap ${((ge - gs) / 1000).toFixed(2)} s with ${inGap} connections inside`);
+  t.diagnostic(
+    `${results.length} requests, ${logged.length} logged, ${web.selections} in the report; gap ${((ge - gs) / 1000).toFixed(2)} s with ${inGap} connections inside`,
+  );
   assert.ok(inGap > 10, 'traffic ran through the gap');
-  assert.ok(web.selections >= outside && web.selections <= notInside, `report has ${web.selections} selections; logs say between ${outside} and ${notInside}`);
+  assert.ok(
+    web.selections >= outside && web.selections <= notInside,
+    `report has ${web.selections} selections; logs say between ${outside} and ${notInside}`,
+  );
   assert.deepEqual(r.nodes, [node0, node1].sort());
 });

@@ -14,10 +14,15 @@ import { requireRoot, runPrefix } from '../helpers/env.js';
 const line = (ip: string, lastSeen: number) => `src=${ip} ttl: 64 last_seen: ${lastSeen} oldest_pkt: 1 ${lastSeen}\n`;
 
 test('parses the kernel format', () => {
-  assert.deepEqual(parseRecentList('src=10.0.1.2 ttl: 64 last_seen: 4295122898 oldest_pkt: 2 4295122885, 4295122898\nsrc=10.0.1.3 ttl: 63 last_seen: 7 oldest_pkt: 1 7\n'), [
-    { client: '10.0.1.2', lastSeen: 4295122898 },
-    { client: '10.0.1.3', lastSeen: 7 },
-  ]);
+  assert.deepEqual(
+    parseRecentList(
+      'src=10.0.1.2 ttl: 64 last_seen: 4295122898 oldest_pkt: 2 4295122885, 4295122898\nsrc=10.0.1.3 ttl: 63 last_seen: 7 oldest_pkt: 1 7\n',
+    ),
+    [
+      { client: '10.0.1.2', lastSeen: 4295122898 },
+      { client: '10.0.1.3', lastSeen: 7 },
+    ],
+  );
 });
 
 test('an entry gone from a full list before its timeout is an eviction; other departures are not', async (t) => {
@@ -30,7 +35,14 @@ test('an entry gone from a full list before its timeout is an eviction; other de
   ]);
   let now = 1_000_000;
   const evicted: EvictedEvent[] = [];
-  const w = new EvictionWatcher({ dir: join(dir, 'lists'), node: 'n1', lists: () => lists, onEvicted: (e) => evicted.push(e), capacityPath: join(dir, 'cap'), nowMs: () => now });
+  const w = new EvictionWatcher({
+    dir: join(dir, 'lists'),
+    node: 'n1',
+    lists: () => lists,
+    onEvicted: (e) => evicted.push(e),
+    capacityPath: join(dir, 'cap'),
+    nowMs: () => now,
+  });
   const write = (name: string, text: string) => writeFileSync(join(dir, 'lists', name), text);
   execFileSync('mkdir', [join(dir, 'lists')]);
 
@@ -49,7 +61,18 @@ test('an entry gone from a full list before its timeout is an eviction; other de
   now += 250;
   write('KUBE-SEP-A', line('10.0.0.3', 300) + line('10.0.0.4', 400) + line('10.0.0.5', 500));
   await w.poll(); // .2 arrived 500 ms ago in a full list, 10 s timeout: evicted since the previous read
-  assert.deepEqual(evicted, [{ type: 'evicted', ts: now * 1000, since: (now - 250) * 1000, node: 'n1', list: 'KUBE-SEP-A', endpoint: '10.1.1.2:8080', client: '10.0.0.2', capacity: 3 }]);
+  assert.deepEqual(evicted, [
+    {
+      type: 'evicted',
+      ts: now * 1000,
+      since: (now - 250) * 1000,
+      node: 'n1',
+      list: 'KUBE-SEP-A',
+      endpoint: '10.1.1.2:8080',
+      client: '10.0.0.2',
+      capacity: 3,
+    },
+  ]);
   now += 20_000;
   write('KUBE-SEP-A', line('10.0.0.4', 400) + line('10.0.0.5', 500) + line('10.0.0.6', 600));
   await w.poll(); // .3 went after its timeout had passed: not an eviction
@@ -64,10 +87,15 @@ test('an entry gone from a full list before its timeout is an eviction; other de
   now += 250;
   write('KUBE-SEP-A', line('10.0.0.6', 600) + line('10.0.0.7', 800) + line('10.0.0.8', 900));
   await w.poll(); // .4 was refreshed 500 ms ago: evicted
-  assert.deepEqual((evicted as EvictedEvent[]).map((e) => e.client), ['10.0.0.2', '10.0.0.4']);
+  assert.deepEqual(
+    (evicted as EvictedEvent[]).map((e) => e.client),
+    ['10.0.0.2', '10.0.0.4'],
+  );
 });
 
-test('a real xt_recent list filled past ip_list_tot: the evicted client is reported', { timeout: 60_000 }, async (t) => {
+test('a real xt_recent list filled past ip_list_tot: the evicted client is reported', {
+  timeout: 60_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const capacity = Number(readFileSync(ipListTotPath, 'utf8').trim());
   if (capacity > 1000) return t.skip(`ip_list_tot is ${capacity}; filling that many takes too long`);
@@ -75,23 +103,52 @@ test('a real xt_recent list filled past ip_list_tot: the evicted client is repor
   const list = `KUBE-SEP-${ns.toUpperCase()}`.slice(0, 28);
   execFileSync('ip', ['netns', 'add', ns]);
   t.after(() => execFileSync('ip', ['netns', 'del', ns]));
-  const batch = ['link set lo up', 'addr add 10.77.1.1/32 dev lo', ...Array.from({ length: capacity + 1 }, (_v, i) => `addr add 10.77.${2 + (i >> 8)}.${i & 255}/32 dev lo`)].join('\n');
+  const batch = [
+    'link set lo up',
+    'addr add 10.77.1.1/32 dev lo',
+    ...Array.from({ length: capacity + 1 }, (_v, i) => `addr add 10.77.${2 + (i >> 8)}.${i & 255}/32 dev lo`),
+  ].join('\n');
   execFileSync('ip', ['-n', ns, '-batch', '-'], { input: batch });
-  execFileSync('ip', ['netns', 'exec', ns, 'iptables', '-A', 'OUTPUT', '-d', '10.77.1.1/32', '-p', 'udp', '-m', 'recent', '--set', '--name', list, '--rsource']);
+  execFileSync('ip', [
+    'netns',
+    'exec',
+    ns,
+    'iptables',
+    '-A',
+    'OUTPUT',
+    '-d',
+    '10.77.1.1/32',
+    '-p',
+    'udp',
+    '-m',
+    'recent',
+    '--set',
+    '--name',
+    list,
+    '--rsource',
+  ]);
   // A process in the namespace, so /proc/<pid>/net is the namespace's, as the agent reads it.
   const holder = spawn('ip', ['netns', 'exec', ns, 'sleep', '120'], { stdio: 'ignore' });
   t.after(() => holder.kill());
   await new Promise((r) => setTimeout(r, 200));
   const dir = `/proc/${holder.pid}/net/xt_recent`;
   const send = (from: number[]) =>
-    execFileSync('ip', ['netns', 'exec', ns, 'python3', '-c', `
+    execFileSync('ip', [
+      'netns',
+      'exec',
+      ns,
+      'python3',
+      '-c',
+      `
 import socket, sys
 for i in map(int, sys.argv[1:]):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(('10.77.%d.%d' % (2 + (i >> 8), i & 255), 0))
     s.sendto(b'x', ('10.77.1.1', 9))
     s.close()
-`, ...from.map(String)]);
+`,
+      ...from.map(String),
+    ]);
   const addr = (i: number) => `10.77.${2 + (i >> 8)}.${i & 255}`;
 
   const evicted: EvictedEvent[] = [];
@@ -110,7 +167,21 @@ for i in map(int, sys.argv[1:]):
   await w.poll();
   const after = new Set(parseRecentList(readFileSync(join(dir, list), 'utf8')).map((e) => e.client));
   assert.ok(!after.has(addr(0)) && after.has(addr(1)) && after.has(addr(capacity)), 'the kernel evicted client 0');
-  assert.deepEqual(evicted, [{ type: 'evicted', ts: evicted[0]?.ts ?? 0, since: evicted[0]?.since, node: 'n1', list, endpoint: '10.77.1.1:9', client: addr(0), capacity }]);
+  assert.deepEqual(evicted, [
+    {
+      type: 'evicted',
+      ts: evicted[0]?.ts ?? 0,
+      since: evicted[0]?.since,
+      node: 'n1',
+      list,
+      endpoint: '10.77.1.1:9',
+      client: addr(0),
+      capacity,
+    },
+  ]);
   // The interval holds the moment the kernel evicted client 0: while the packet was being sent.
-  assert.ok(evicted[0]!.since! <= before && evicted[0]!.ts >= sent, `(${evicted[0]!.since}, ${evicted[0]!.ts}] holds [${before}, ${sent}]`);
+  assert.ok(
+    evicted[0]!.since! <= before && evicted[0]!.ts >= sent,
+    `(${evicted[0]!.since}, ${evicted[0]!.ts}] holds [${before}, ${sent}]`,
+  );
 });

@@ -85,14 +85,18 @@ class Descendants {
 }
 
 const namespacesOf = (prefix: string) =>
-  execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${prefix}-`));
+  execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter((n) => n.startsWith(`${prefix}-`));
 
 async function until<T>(what: string, timeoutMs: number, probe: () => T | undefined | false, run: Run): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = probe();
     if (v) return v;
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what} after ${timeoutMs} ms; bench stderr:\n${run.stderr}`);
+    if (Date.now() > end)
+      throw new Error(`gave up waiting for ${what} after ${timeoutMs} ms; bench stderr:\n${run.stderr}`);
     await sleep(100);
   }
 }
@@ -129,7 +133,8 @@ async function startBench(t: TestContext, viaShell: boolean): Promise<Run> {
     procs.stop();
     if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
     for (const p of procs.alive()) process.kill(p.pid, 'SIGKILL');
-    if (run.prefix) execFileSync(process.execPath, [cliPath, 'lab', 'down', '--prefix', run.prefix], { stdio: 'inherit' });
+    if (run.prefix)
+      execFileSync(process.execPath, [cliPath, 'lab', 'down', '--prefix', run.prefix], { stdio: 'inherit' });
     if (readFileSync(CONNTRACK_MAX, 'utf8').trim() !== maxBefore) writeFileSync(CONNTRACK_MAX, maxBefore);
     if (run.dir) rmSync(run.dir, { recursive: true, force: true });
   });
@@ -141,28 +146,56 @@ async function startBench(t: TestContext, viaShell: boolean): Promise<Run> {
 }
 
 /** After the signal: the bench is gone in time and took everything of its own with it. */
-async function assertCleanedUp(t: TestContext, run: Run, signalledAt: number, maxBefore: string, signal: string): Promise<void> {
+async function assertCleanedUp(
+  t: TestContext,
+  run: Run,
+  signalledAt: number,
+  maxBefore: string,
+  signal: string,
+): Promise<void> {
   await until('the bench to exit', EXIT_WITHIN_MS, () => !isAlive(run.bench), run);
   await Promise.race([run.closed, sleep(2000)]);
   const took = Date.now() - signalledAt;
-  t.diagnostic(`exited ${took} ms after ${signal}; stderr: ${run.stderr.trim().split("\n").join(" | ")}`);
+  t.diagnostic(`exited ${took} ms after ${signal}; stderr: ${run.stderr.trim().split('\n').join(' | ')}`);
   run.procs.poll();
   const left = run.procs.alive();
-  assert.deepEqual(left.map((p) => `${p.pid} ${p.cmd}`), [], `processes of the bench still running ${took} ms after ${signal}`);
+  assert.deepEqual(
+    left.map((p) => `${p.pid} ${p.cmd}`),
+    [],
+    `processes of the bench still running ${took} ms after ${signal}`,
+  );
   assert.deepEqual(namespacesOf(run.prefix!), [], `namespaces of lab ${run.prefix} left after ${signal}`);
-  assert.equal(readFileSync(CONNTRACK_MAX, 'utf8').trim(), maxBefore, 'nf_conntrack_max is back to its value before the bench');
+  assert.equal(
+    readFileSync(CONNTRACK_MAX, 'utf8').trim(),
+    maxBefore,
+    'nf_conntrack_max is back to its value before the bench',
+  );
   assert.equal(existsSync(run.dir!), false, `temporary dir ${run.dir} removed`);
   assert.equal(existsSync(stateDirOf(run.prefix!)), false, `lab state dir ${stateDirOf(run.prefix!)} removed`);
   const lines = run.stderr.trim().split('\n');
-  assert.equal(lines.filter((l) => /interrupted/.test(l)).length, 1, `one line says it was interrupted; stderr:\n${run.stderr}`);
+  assert.equal(
+    lines.filter((l) => /interrupted/.test(l)).length,
+    1,
+    `one line says it was interrupted; stderr:\n${run.stderr}`,
+  );
   assert.match(run.stderr, new RegExp(`interrupted \\(.*${signal}`));
-  assert.deepEqual(lines.filter((l) => /clean-up:|failed/.test(l)), [], 'no failure and no clean-up problem reported');
+  assert.deepEqual(
+    lines.filter((l) => /clean-up:|failed/.test(l)),
+    [],
+    'no failure and no clean-up problem reported',
+  );
 }
 
 const exitOf = (c: ChildProcess) =>
-  c.exitCode !== null || c.signalCode !== null ? Promise.resolve({ code: c.exitCode, signal: c.signalCode }) : new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => c.once('exit', (code, signal) => r({ code, signal })));
+  c.exitCode !== null || c.signalCode !== null
+    ? Promise.resolve({ code: c.exitCode, signal: c.signalCode })
+    : new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+        c.once('exit', (code, signal) => r({ code, signal })),
+      );
 
-test('bench: Ctrl-C (SIGINT to its process group) while the lab is being built cleans everything up', { timeout: 120_000 }, async (t) => {
+test('bench: Ctrl-C (SIGINT to its process group) while the lab is being built cleans everything up', {
+  timeout: 120_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const maxBefore = readFileSync(CONNTRACK_MAX, 'utf8').trim();
   const run = await startBench(t, false);
@@ -174,16 +207,28 @@ test('bench: Ctrl-C (SIGINT to its process group) while the lab is being built c
   assert.deepEqual(exit, { code: 130, signal: null }, 'exits 130 (128 + SIGINT) by itself, not killed by the signal');
 });
 
-test('bench: SIGTERM to the bench alone during a flood with agent and aggregator attached cleans everything up', { timeout: 180_000 }, async (t) => {
+test('bench: SIGTERM to the bench alone during a flood with agent and aggregator attached cleans everything up', {
+  timeout: 180_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const maxBefore = readFileSync(CONNTRACK_MAX, 'utf8').trim();
   const run = await startBench(t, false);
   // The whole pipeline attached (the agent with its probe helper below it, the aggregator), the generators running.
-  await until('a flood with agent and aggregator attached', 120_000, () => {
-    const cmds = run.procs.alive().map((p) => p.cmd);
-    return cmds.some((c) => c.includes('aggregator-worker')) && cmds.some((c) => c.includes('build/flood'));
-  }, run);
-  if (Number(maxBefore) < 4_194_304) assert.equal(readFileSync(CONNTRACK_MAX, 'utf8').trim(), '4194304', 'the bench raised nf_conntrack_max for its run');
+  await until(
+    'a flood with agent and aggregator attached',
+    120_000,
+    () => {
+      const cmds = run.procs.alive().map((p) => p.cmd);
+      return cmds.some((c) => c.includes('aggregator-worker')) && cmds.some((c) => c.includes('build/flood'));
+    },
+    run,
+  );
+  if (Number(maxBefore) < 4_194_304)
+    assert.equal(
+      readFileSync(CONNTRACK_MAX, 'utf8').trim(),
+      '4194304',
+      'the bench raised nf_conntrack_max for its run',
+    );
   const at = Date.now();
   process.kill(run.child.pid!, 'SIGTERM');
   const exit = await exitOf(run.child);
@@ -191,12 +236,19 @@ test('bench: SIGTERM to the bench alone during a flood with agent and aggregator
   assert.deepEqual(exit, { code: 143, signal: null }, 'exits 143 (128 + SIGTERM) by itself, not killed by the signal');
 });
 
-test('bench: SIGTERM to the shell it runs under (as npm forwards it) during a flood cleans everything up', { timeout: 180_000 }, async (t) => {
+test('bench: SIGTERM to the shell it runs under (as npm forwards it) during a flood cleans everything up', {
+  timeout: 180_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const maxBefore = readFileSync(CONNTRACK_MAX, 'utf8').trim();
   const run = await startBench(t, true);
   // The second mode of the overhead section: the probe helper attached, the generators running.
-  await until('a flood with the probe attached', 90_000, () => /overhead udp bare round 1/.test(run.stderr) && run.procs.alive().some((p) => p.cmd.includes('build/flood')), run);
+  await until(
+    'a flood with the probe attached',
+    90_000,
+    () => /overhead udp bare round 1/.test(run.stderr) && run.procs.alive().some((p) => p.cmd.includes('build/flood')),
+    run,
+  );
   const at = Date.now();
   process.kill(run.child.pid!, 'SIGTERM');
   await assertCleanedUp(t, run, at, maxBefore, 'parent process');

@@ -17,7 +17,8 @@ test('the iptables-save wrapper follows the backend with more KUBE- rules', (t) 
   t.after(() => execFileSync('ip', ['netns', 'del', ns]));
   const rules = (tool: string, tag: string, n: number) => {
     inNs([tool, '-t', 'nat', '-N', 'KUBE-SERVICES']);
-    for (let i = 0; i < n; i++) inNs([tool, '-t', 'nat', '-A', 'KUBE-SERVICES', '-m', 'comment', '--comment', `${tag}-${i}`, '-j', 'RETURN']);
+    for (let i = 0; i < n; i++)
+      inNs([tool, '-t', 'nat', '-A', 'KUBE-SERVICES', '-m', 'comment', '--comment', `${tag}-${i}`, '-j', 'RETURN']);
   };
   rules('iptables-legacy', 'from-legacy', 2);
   rules('iptables-nft', 'from-nft', 1);
@@ -25,7 +26,20 @@ test('the iptables-save wrapper follows the backend with more KUBE- rules', (t) 
   assert.match(out, /from-legacy-1/);
   assert.doesNotMatch(out, /from-nft-0/);
 
-  for (let i = 1; i < 3; i++) inNs(['iptables-nft', '-t', 'nat', '-A', 'KUBE-SERVICES', '-m', 'comment', '--comment', `from-nft-${i}`, '-j', 'RETURN']);
+  for (let i = 1; i < 3; i++)
+    inNs([
+      'iptables-nft',
+      '-t',
+      'nat',
+      '-A',
+      'KUBE-SERVICES',
+      '-m',
+      'comment',
+      '--comment',
+      `from-nft-${i}`,
+      '-j',
+      'RETURN',
+    ]);
   out = inNs(['sh', WRAPPER, '-t', 'nat']);
   assert.match(out, /from-nft-2/);
   assert.doesNotMatch(out, /from-legacy-0/);

@@ -29,7 +29,10 @@ test('Ctrl-C during lab up leaves no namespace, process or state behind', async 
   const code = await exited;
   assert.equal(code, 130, `expected the interrupted exit code; stderr: ${stderr}`);
   assert.match(stderr, /interrupted/);
-  assert.deepEqual(netnsNames().filter((n) => n.startsWith(`${prefix}-`)), []);
+  assert.deepEqual(
+    netnsNames().filter((n) => n.startsWith(`${prefix}-`)),
+    [],
+  );
   assert.equal(existsSync(stateDirOf(prefix)), false);
 });
 
@@ -41,7 +44,16 @@ test('lab up, status, endpoints and down from the command line', async (t) => {
   assert.match(up.stdout, /lab\/sticky:http/);
   const status = await run(process.execPath, [cli, 'lab', 'status', '--prefix', prefix]);
   assert.equal(status.stdout.match(/ alive/g)?.length, 3, status.stdout);
-  const changed = await run(process.execPath, [cli, 'lab', 'endpoints', '--prefix', prefix, 'lab/web', 'remove', '10.1.2.2:8080']);
+  const changed = await run(process.execPath, [
+    cli,
+    'lab',
+    'endpoints',
+    '--prefix',
+    prefix,
+    'lab/web',
+    'remove',
+    '10.1.2.2:8080',
+  ]);
   assert.equal(changed.stdout.trim(), 'lab/web:http: 10.1.1.2:8080, 10.1.3.2:8080');
   const dump = await run('ip', ['netns', 'exec', `${prefix}-node`, 'iptables-save', '-t', 'nat']);
   assert.match(dump.stdout, /^:KUBE-XLB-[A-Z2-7]{16} /m, 'the legacy shape has XLB chains');
@@ -49,5 +61,8 @@ test('lab up, status, endpoints and down from the command line', async (t) => {
   await assert.rejects(run(process.execPath, [cli, 'lab', 'up', '--prefix', prefix]), /exists already/);
   await run(process.execPath, [cli, 'lab', 'down', '--prefix', prefix]);
   await run(process.execPath, [cli, 'lab', 'down', '--prefix', prefix]);
-  assert.deepEqual(netnsNames().filter((n) => n.startsWith(`${prefix}-`)), []);
+  assert.deepEqual(
+    netnsNames().filter((n) => n.startsWith(`${prefix}-`)),
+    [],
+  );
 });

@@ -12,7 +12,13 @@ test('two nodes: NodePort with externalTrafficPolicy Local stays on node-local e
   assert.equal(lab.nodes.length, 2);
   const x1 = lab.clients.find((c) => c.external)!;
   for (const node of [0, 1]) {
-    const results = await runClient(lab, x1.name, { service: 'lab/edge:http', mode: 'http', count: 12, via: 'nodePort', node });
+    const results = await runClient(lab, x1.name, {
+      service: 'lab/edge:http',
+      mode: 'http',
+      count: 12,
+      via: 'nodePort',
+      node,
+    });
     const joined = await backendOf(lab, results);
     const local = new Set(lab.backends.filter((b) => b.node === lab.nodes[node]).map((b) => b.name));
     for (const [r, line] of joined) {

@@ -47,7 +47,10 @@ function connections(results: ClientResult[]): ClientResult[] {
     // A client port can come back on a later connection: the run and its connection index name one.
     const key = `${r.client} ${r.service} ${r.mode} ${r.conn}`;
     const first = seen.get(key);
-    assert.ok(!first || first.answer === r.answer, `one connection answered by two backends: ${JSON.stringify([first, r])}`);
+    assert.ok(
+      !first || first.answer === r.answer,
+      `one connection answered by two backends: ${JSON.stringify([first, r])}`,
+    );
     if (!first) seen.set(key, r);
   }
   return [...seen.values()];
@@ -56,7 +59,10 @@ function connections(results: ClientResult[]): ClientResult[] {
 /** The report figures the clients' logs imply: selections per backend and affinity verdicts per service. */
 function expectedFromClients(lab: Lab, conns: ClientResult[]) {
   const ipOf = new Map(lab.backends.map((b) => [b.name, b.ip]));
-  const out = new Map<string, { backends: Record<string, number>; clients: Set<string>; held: number; moved: number }>();
+  const out = new Map<
+    string,
+    { backends: Record<string, number>; clients: Set<string>; held: number; moved: number }
+  >();
   const sorted = [...conns].sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
   const last = new Map<string, { backend: string; ts: number }>();
   for (const c of sorted) {
@@ -78,7 +84,9 @@ function expectedFromClients(lab: Lab, conns: ClientResult[]) {
   return out;
 }
 
-test('record on the lab: export matches the backends event by event; report FILE equals the live report', { timeout: 90_000 }, async (t) => {
+test('record on the lab: export matches the backends event by event; report FILE equals the live report', {
+  timeout: 90_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const prefix = runPrefix();
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-record-`));
@@ -120,19 +128,35 @@ test('record on the lab: export matches the backends event by event; report FILE
   // One run per (Service, client): each client's picks on a Service happen in a known order.
   const [c1, c2, c3] = pods as [typeof external, typeof external, typeof external];
   const runs: Promise<ClientResult[]>[] = [
-    runClient(lab, c1.name, { service: 'lab/web:http', mode: 'keepalive', count: 12, perConnection: 4 }, stopTraffic.signal),
+    runClient(
+      lab,
+      c1.name,
+      { service: 'lab/web:http', mode: 'keepalive', count: 12, perConnection: 4 },
+      stopTraffic.signal,
+    ),
     runClient(lab, c2.name, { service: 'lab/web:http', mode: 'http', count: 12 }, stopTraffic.signal),
     runClient(lab, c3.name, { service: 'lab/web:http', mode: 'http', count: 12 }, stopTraffic.signal),
     runClient(lab, external.name, { service: 'lab/web:http', mode: 'http', count: 8 }, stopTraffic.signal),
     runClient(lab, external.name, { service: 'lab/dns:dns', mode: 'udp-sessions', count: 4 }, stopTraffic.signal),
   ];
   for (const c of pods) {
-    runs.push(runClient(lab, c.name, { service: 'lab/sticky:http', mode: 'http', count: 8, intervalMs: 20 }, stopTraffic.signal));
+    runs.push(
+      runClient(
+        lab,
+        c.name,
+        { service: 'lab/sticky:http', mode: 'http', count: 8, intervalMs: 20 },
+        stopTraffic.signal,
+      ),
+    );
     runs.push(runClient(lab, c.name, { service: 'lab/dns:dns', mode: 'udp-sessions', count: 8 }, stopTraffic.signal));
   }
   traffic = Promise.allSettled(runs);
   const results = (await Promise.all(runs)).flat();
-  assert.deepEqual(results.filter((r) => r.answer === null), [], 'every request is answered');
+  assert.deepEqual(
+    results.filter((r) => r.answer === null),
+    [],
+    'every request is answered',
+  );
   const conns = connections(results);
 
   const trafficEnded = Date.now();
@@ -150,8 +174,15 @@ test('record on the lab: export matches the backends event by event; report FILE
   const exported = await runCli(['export', trace, '--format', 'jsonl']);
   assert.equal(exported.code, 0, exported.stderr);
   assert.equal(exported.stderr, '', 'the recording was closed cleanly (no warnings on reading it)');
-  const events = exported.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as JsonEvent);
-  assert.deepEqual(events.filter((e) => e.type === 'lost'), [], 'nothing lost');
+  const events = exported.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as JsonEvent);
+  assert.deepEqual(
+    events.filter((e) => e.type === 'lost'),
+    [],
+    'nothing lost',
+  );
   const dnat = events.filter((e) => e.type === 'dnat');
   // A conntrack id names an entry, not a connection for all time: one was seen on two
   // connections of one run (1 in ~30 runs). So snat events are joined on the id and the
@@ -163,7 +194,11 @@ test('record on the lab: export matches the backends event by event; report FILE
   const logs = await readBackendLogs(lab);
   assert.equal(logs.length, conns.length, 'the backends logged one line per connection the clients made');
   assert.equal(dnat.length, logs.length, 'as many dnat events as backend log lines');
-  assert.equal(snats.length, conns.filter((c) => c.client === external.name).length, 'one snat per masqueraded connection');
+  assert.equal(
+    snats.length,
+    conns.filter((c) => c.client === external.name).length,
+    'one snat per masqueraded connection',
+  );
   const unmatched = [...logs];
   for (const e of dnat) {
     const seenAs = snatOf.get(`${e.ctId} ${e.client}`)?.shift() ?? e.client;
@@ -171,7 +206,11 @@ test('record on the lab: export matches the backends event by event; report FILE
     let i = -1;
     for (const [k, l] of unmatched.entries()) {
       if (l.proto !== e.proto || l.peer !== seenAs || l.local !== e.backend) continue;
-      if (i < 0 || Math.abs(Date.parse(l.ts) - Date.parse(e.ts)) < Math.abs(Date.parse(unmatched[i]!.ts) - Date.parse(e.ts))) i = k;
+      if (
+        i < 0 ||
+        Math.abs(Date.parse(l.ts) - Date.parse(e.ts)) < Math.abs(Date.parse(unmatched[i]!.ts) - Date.parse(e.ts))
+      )
+        i = k;
     }
     assert.ok(i >= 0, `no backend logged the dnat event ${JSON.stringify(e)}`);
     const [line] = unmatched.splice(i, 1);
@@ -199,7 +238,11 @@ test('record on the lab: export matches the backends event by event; report FILE
     assert.ok(svc, `the report has ${key}`);
     const sent = Object.values(want.backends).reduce((a, b) => a + b, 0);
     assert.equal(svc.selections, sent, `${key} selections`);
-    assert.deepEqual(Object.fromEntries(svc.backends.filter((b) => b.selections > 0).map((b) => [b.backend, b.selections])), want.backends, `${key} per backend`);
+    assert.deepEqual(
+      Object.fromEntries(svc.backends.filter((b) => b.selections > 0).map((b) => [b.backend, b.selections])),
+      want.backends,
+      `${key} per backend`,
+    );
     assert.deepEqual(svc.clients.map((c) => c.client).sort(), [...want.clients].sort(), `${key} clients`);
     assert.equal(svc.stickiness.pairs, want.held + want.moved, `${key} pairs`);
     assert.equal(svc.stickiness.sameBackend, want.held, `${key} same-backend pairs`);
@@ -208,7 +251,10 @@ test('record on the lab: export matches the backends event by event; report FILE
       assert.equal(svc.affinityVerdicts.held, want.held, `${key} held`);
     }
   }
-  assert.equal(report.services.reduce((n, s) => n + s.selections, 0), conns.length);
+  assert.equal(
+    report.services.reduce((n, s) => n + s.selections, 0),
+    conns.length,
+  );
   const sticky = report.services.find((s) => s.name === 'lab/sticky:http')!;
   assert.deepEqual(sticky.affinity, { mode: 'ClientIP', timeoutSeconds: 10, source: 'rules' });
   await agents.stopAll();

@@ -37,31 +37,82 @@ function byChain(lines: string[], needle: string): Record<string, string[]> {
   return out;
 }
 
-function seedService(shape: LabConfig['shape'], cidr: string, svc: Partial<LabConfig['services'][0]>, eps: [string, string][]): LabConfig {
+function seedService(
+  shape: LabConfig['shape'],
+  cidr: string,
+  svc: Partial<LabConfig['services'][0]>,
+  eps: [string, string][],
+): LabConfig {
   return {
-    shape, nodes: 2, clusterCIDR: cidr, clients: 0, externalClients: 0, backends: [],
-    services: [{
-      namespace: 'x', name: 'x', portName: '', clusterIP: '', port: 80, protocol: 'tcp', sessionAffinity: 'None',
-      endpoints: eps.map(([ip, node]) => ({ ip, port: 80, pod: ip, node })), ...svc,
-    }],
+    shape,
+    nodes: 2,
+    clusterCIDR: cidr,
+    clients: 0,
+    externalClients: 0,
+    backends: [],
+    services: [
+      {
+        namespace: 'x',
+        name: 'x',
+        portName: '',
+        clusterIP: '',
+        port: 80,
+        protocol: 'tcp',
+        sessionAffinity: 'None',
+        endpoints: eps.map(([ip, node]) => ({ ip, port: 80, pod: ip, node })),
+        ...svc,
+      },
+    ],
   };
 }
 
 test('legacy shape reproduces the GKE seed dump (NodePort, Local, ClientIP)', (t) => {
   if (!requireRoot(t)) return;
-  const config = seedService('legacy', '10.28.0.0/14', {
-    namespace: 'default', name: 'php-apache-svc', portName: 'http', clusterIP: '10.31.240.99',
-    sessionAffinity: 'ClientIP', timeoutSeconds: 10800, nodePort: 31332, externalTrafficPolicy: 'Local',
-  }, [['10.28.8.5', 'node'], ['10.28.6.5', 'node2'], ['10.28.8.6', 'node'], ['10.28.7.6', 'node2']]);
+  const config = seedService(
+    'legacy',
+    '10.28.0.0/14',
+    {
+      namespace: 'default',
+      name: 'php-apache-svc',
+      portName: 'http',
+      clusterIP: '10.31.240.99',
+      sessionAffinity: 'ClientIP',
+      timeoutSeconds: 10800,
+      nodePort: 31332,
+      externalTrafficPolicy: 'Local',
+    },
+    [
+      ['10.28.8.5', 'node'],
+      ['10.28.6.5', 'node2'],
+      ['10.28.8.6', 'node'],
+      ['10.28.7.6', 'node2'],
+    ],
+  );
   const dump = roundTrip(t, renderNat(config, 'node', { jumps: true }).text);
-  assert.deepEqual(byChain(dump.split('\n'), 'default/php-apache-svc:http'), byChain(gkeSeed, 'default/php-apache-svc:http'));
+  assert.deepEqual(
+    byChain(dump.split('\n'), 'default/php-apache-svc:http'),
+    byChain(gkeSeed, 'default/php-apache-svc:http'),
+  );
 });
 
 test('current shape reproduces the kube-dns seed dump (ClusterIP, ClientIP 20 s)', (t) => {
   if (!requireRoot(t)) return;
-  const config = seedService('current', '10.24.0.0/24', {
-    namespace: 'test', name: 'my-nginx', clusterIP: '10.87.20.145', sessionAffinity: 'ClientIP', timeoutSeconds: 20,
-  }, [['10.24.2.6', 'node'], ['10.24.1.8', 'node'], ['10.24.0.16', 'node']]);
+  const config = seedService(
+    'current',
+    '10.24.0.0/24',
+    {
+      namespace: 'test',
+      name: 'my-nginx',
+      clusterIP: '10.87.20.145',
+      sessionAffinity: 'ClientIP',
+      timeoutSeconds: 20,
+    },
+    [
+      ['10.24.2.6', 'node'],
+      ['10.24.1.8', 'node'],
+      ['10.24.0.16', 'node'],
+    ],
+  );
   const dump = roundTrip(t, renderNat(config, 'node', { jumps: true }).text);
   assert.deepEqual(byChain(dump.split('\n'), 'test/my-nginx'), byChain(dnsSeed, 'test/my-nginx'));
 });
@@ -69,29 +120,56 @@ test('current shape reproduces the kube-dns seed dump (ClusterIP, ClientIP 20 s)
 test('the default lab parses back with the expected chains, and affinity survives an endpoint change', async (t) => {
   if (!requireRoot(t)) return;
   const lab = await startLab(t);
-  const save = () => execFileSync('ip', ['netns', 'exec', lab.nodes[0]!, 'iptables-save', '-t', 'nat'], { encoding: 'utf8' });
+  const save = () =>
+    execFileSync('ip', ['netns', 'exec', lab.nodes[0]!, 'iptables-save', '-t', 'nat'], { encoding: 'utf8' });
   const dump = save();
-  const chains = dump.split('\n').filter((l) => l.startsWith(':KUBE-')).map((l) => l.slice(1).split(' ')[0]!);
+  const chains = dump
+    .split('\n')
+    .filter((l) => l.startsWith(':KUBE-'))
+    .map((l) => l.slice(1).split(' ')[0]!);
   const count = (p: string) => chains.filter((c) => new RegExp(`^${p}-[A-Z2-7]{16}$`).test(c)).length;
   assert.deepEqual([count('KUBE-SVC'), count('KUBE-SEP'), count('KUBE-EXT'), count('KUBE-SVL')], [4, 12, 1, 1]);
-  for (const c of ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ']) assert.ok(chains.includes(c), c);
+  for (const c of ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ'])
+    assert.ok(chains.includes(c), c);
   assert.match(dump, /^-A PREROUTING .*-j KUBE-SERVICES$/m);
   assert.match(dump, /^-A POSTROUTING .*-j KUBE-POSTROUTING$/m);
-  assert.match(dump, /--comment "lab\/web:http -> 10\.1\.1\.2:8080" -m statistic --mode random --probability 0\.33333333349 -j KUBE-SEP-/);
-  assert.match(dump, /-m recent --rcheck --seconds 10 --reap --name KUBE-SEP-\S+ --mask 255\.255\.255\.255 --rsource -j KUBE-SEP-/);
-  assert.match(dump, /^-A KUBE-NODEPORTS -p tcp -m comment --comment "lab\/edge:http" -m tcp --dport 30080 -j KUBE-EXT-/m);
+  assert.match(
+    dump,
+    /--comment "lab\/web:http -> 10\.1\.1\.2:8080" -m statistic --mode random --probability 0\.33333333349 -j KUBE-SEP-/,
+  );
+  assert.match(
+    dump,
+    /-m recent --rcheck --seconds 10 --reap --name KUBE-SEP-\S+ --mask 255\.255\.255\.255 --rsource -j KUBE-SEP-/,
+  );
+  assert.match(
+    dump,
+    /^-A KUBE-NODEPORTS -p tcp -m comment --comment "lab\/edge:http" -m tcp --dport 30080 -j KUBE-EXT-/m,
+  );
 
   // Pin c1 on lab/sticky, remove another endpoint: the pinned one keeps its chain and its list.
-  const first = await backendOf(lab, await runClient(lab, 'c1', { service: 'lab/sticky:http', mode: 'http', count: 3 }));
+  const first = await backendOf(
+    lab,
+    await runClient(lab, 'c1', { service: 'lab/sticky:http', mode: 'http', count: 3 }),
+  );
   const pinned = new Set([...first.values()].map((l) => l!.backend));
   assert.equal(pinned.size, 1);
   const sticky = lab.services.find((s) => s.name === 'sticky')!;
-  const keep = sticky.endpoints.filter((e) => e.pod !== [...pinned][0]).slice(1).concat(sticky.endpoints.filter((e) => pinned.has(e.pod)));
+  const keep = sticky.endpoints
+    .filter((e) => e.pod !== [...pinned][0])
+    .slice(1)
+    .concat(sticky.endpoints.filter((e) => pinned.has(e.pod)));
   await setEndpoints(lab, 'lab/sticky:http', keep);
   const after = save();
   assert.equal(after.split('\n').filter((l) => l.includes('"lab/sticky:http"') && l.includes('DNAT')).length, 2);
-  assert.equal(after.split('\n').filter((l) => l.startsWith(':KUBE-SEP-')).length, 11, 'the removed endpoint chain is deleted');
-  const second = await backendOf(lab, await runClient(lab, 'c1', { service: 'lab/sticky:http', mode: 'http', count: 3 }));
+  assert.equal(
+    after.split('\n').filter((l) => l.startsWith(':KUBE-SEP-')).length,
+    11,
+    'the removed endpoint chain is deleted',
+  );
+  const second = await backendOf(
+    lab,
+    await runClient(lab, 'c1', { service: 'lab/sticky:http', mode: 'http', count: 3 }),
+  );
   assert.deepEqual(new Set([...second.values()].map((l) => l!.backend)), pinned, 'affinity held across the re-sync');
 });
 

@@ -14,10 +14,17 @@ test('lab: traffic through kube-proxy-format rules, checked against backend logs
   const before = netnsNames();
   const lab = await startLab(t);
   const prefix = lab.prefix;
-  assert.deepEqual(netnsNames().filter((n) => n.startsWith(`${prefix}-`)).sort(), [...lab.nodes, ...lab.clients.map((c) => c.netns), ...lab.backends.map((b) => b.netns)].sort());
+  assert.deepEqual(
+    netnsNames()
+      .filter((n) => n.startsWith(`${prefix}-`))
+      .sort(),
+    [...lab.nodes, ...lab.clients.map((c) => c.netns), ...lab.backends.map((b) => b.netns)].sort(),
+  );
 
   await t.test('non-keepalive HTTP to lab/web spreads over all three backends', async () => {
-    const runs = await Promise.all(clients.map((c) => runClient(lab, c, { service: 'lab/web:http', mode: 'http', count: 20 })));
+    const runs = await Promise.all(
+      clients.map((c) => runClient(lab, c, { service: 'lab/web:http', mode: 'http', count: 20 })),
+    );
     const joined = await backendOf(lab, runs.flat());
     const seen = new Map<string, number>();
     for (const [r, line] of joined) {
@@ -33,16 +40,26 @@ test('lab: traffic through kube-proxy-format rules, checked against backend logs
   });
 
   await t.test('lab/sticky keeps each client on one backend within the timeout', async () => {
-    const runs = await Promise.all(clients.map((c) => runClient(lab, c, { service: 'lab/sticky', mode: 'http', count: 12, intervalMs: 20 })));
+    const runs = await Promise.all(
+      clients.map((c) => runClient(lab, c, { service: 'lab/sticky', mode: 'http', count: 12, intervalMs: 20 })),
+    );
     const joined = await backendOf(lab, runs.flat());
     for (const c of clients) {
       const lines = [...joined].filter(([r]) => r.client === c).map(([, l]) => l);
       assert.equal(lines.length, 12);
       assert.ok(lines.every((l) => l !== undefined));
-      assert.equal(new Set(lines.map((l) => l!.backend)).size, 1, `${c} moved: ${lines.map((l) => l!.backend).join(' ')}`);
+      assert.equal(
+        new Set(lines.map((l) => l!.backend)).size,
+        1,
+        `${c} moved: ${lines.map((l) => l!.backend).join(' ')}`,
+      );
     }
     const ip = lab.clients.find((c) => c.name === 'c1')!.ip;
-    const lists = execFileSync('ip', ['netns', 'exec', lab.nodes[0]!, 'sh', '-c', 'cat /proc/net/xt_recent/KUBE-SEP-*'], { encoding: 'utf8' });
+    const lists = execFileSync(
+      'ip',
+      ['netns', 'exec', lab.nodes[0]!, 'sh', '-c', 'cat /proc/net/xt_recent/KUBE-SEP-*'],
+      { encoding: 'utf8' },
+    );
     assert.match(lists, new RegExp(`src=${ip.replaceAll('.', '\\.')} `), 'xt_recent remembers the client');
   });
 
@@ -81,15 +98,28 @@ test('lab: traffic through kube-proxy-format rules, checked against backend logs
     const traffic = runClient(lab, 'c1', { service: 'lab/web:http', mode: 'http', count: 80, intervalMs: 20 });
     await new Promise((r) => setTimeout(r, 700));
     const changedAt = new Date().toISOString();
-    await setEndpoints(lab, 'lab/web:http', web.endpoints.filter((e) => e !== removed));
+    await setEndpoints(
+      lab,
+      'lab/web:http',
+      web.endpoints.filter((e) => e !== removed),
+    );
     // A connection in flight during the restore may still be answered just after it.
     const doneAt = new Date(Date.now() + 100).toISOString();
     const results = await traffic;
-    assert.ok(results.every((r) => r.answer !== null), `failures: ${results.filter((r) => r.error).map((r) => r.error).join('; ')}`);
+    assert.ok(
+      results.every((r) => r.answer !== null),
+      `failures: ${results
+        .filter((r) => r.error)
+        .map((r) => r.error)
+        .join('; ')}`,
+    );
     const joined = await backendOf(lab, results);
     const after = [...joined].filter(([r]) => r.ts > doneAt).map(([, l]) => l!);
     assert.ok(after.length >= 10, `too little traffic after the change (${after.length})`);
-    assert.ok(after.every((l) => l.backend !== 'b3'), 'b3 got connections after its removal');
+    assert.ok(
+      after.every((l) => l.backend !== 'b3'),
+      'b3 got connections after its removal',
+    );
     assert.deepEqual([...new Set(after.map((l) => l.backend))].sort(), ['b1', 'b2']);
     assert.ok(changedAt < doneAt);
     await checkRulesAfterRemoval(lab, removed.ip);
@@ -99,10 +129,20 @@ test('lab: traffic through kube-proxy-format rules, checked against backend logs
     const pids = lab.backends.map((b) => b.pid!);
     await labDown(prefix);
     await labDown(prefix);
-    assert.deepEqual(netnsNames().filter((n) => n.startsWith(`${prefix}-`)), []);
-    assert.deepEqual(netnsNames().filter((n) => !before.includes(n) && n.startsWith(prefix)), []);
+    assert.deepEqual(
+      netnsNames().filter((n) => n.startsWith(`${prefix}-`)),
+      [],
+    );
+    assert.deepEqual(
+      netnsNames().filter((n) => !before.includes(n) && n.startsWith(prefix)),
+      [],
+    );
     assert.equal(existsSync(lab.stateDir), false);
-    for (const pid of pids) assert.equal(existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(lab.stateDir), false);
+    for (const pid of pids)
+      assert.equal(
+        existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(lab.stateDir),
+        false,
+      );
   });
 });
 

@@ -17,16 +17,24 @@ const hostOf = (addr: string) => addr.slice(0, addr.lastIndexOf(':'));
 /** Clears `ip` from every xt_recent list of the node that holds it: the kernel forgets the client's affinity. */
 function forgetAffinity(lab: Lab, ip: string): string[] {
   const ns = lab.nodes[0]!;
-  const lists = execFileSync('ip', ['netns', 'exec', ns, 'ls', '/proc/net/xt_recent'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('KUBE-SEP-'));
-  const holding = lists.filter((l) => new RegExp(`^src=${esc(ip)} `, 'm').test(execFileSync('ip', ['netns', 'exec', ns, 'cat', `/proc/net/xt_recent/${l}`], { encoding: 'utf8' })));
-  for (const l of holding) execFileSync('ip', ['netns', 'exec', ns, 'sh', '-c', `echo -${ip} > /proc/net/xt_recent/${l}`]);
+  const lists = execFileSync('ip', ['netns', 'exec', ns, 'ls', '/proc/net/xt_recent'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.startsWith('KUBE-SEP-'));
+  const holding = lists.filter((l) =>
+    new RegExp(`^src=${esc(ip)} `, 'm').test(
+      execFileSync('ip', ['netns', 'exec', ns, 'cat', `/proc/net/xt_recent/${l}`], { encoding: 'utf8' }),
+    ),
+  );
+  for (const l of holding)
+    execFileSync('ip', ['netns', 'exec', ns, 'sh', '-c', `echo -${ip} > /proc/net/xt_recent/${l}`]);
   return holding;
 }
 
 /** Selections per backend address ("ip:port" the backend was reached at) for the given client IPs. */
 function countsFor(logs: BackendLogLine[], clientIPs: string[]): Map<string, number> {
   const out = new Map<string, number>();
-  for (const l of logs) if (l.proto === 'tcp' && clientIPs.includes(hostOf(l.peer))) out.set(l.local, (out.get(l.local) ?? 0) + 1);
+  for (const l of logs)
+    if (l.proto === 'tcp' && clientIPs.includes(hostOf(l.peer))) out.set(l.local, (out.get(l.local) ?? 0) + 1);
   return out;
 }
 
@@ -49,12 +57,17 @@ async function expectBackendRows(term: Tmux, counts: Map<string, number>, endpoi
   for (;;) {
     const screen = term.capture();
     if (rows.every((r) => r.test(screen))) return screen;
-    if (Date.now() > end) throw new Error(`backend rows should show ${JSON.stringify([...counts])} (from the backends' logs); screen:\n${screen}`);
+    if (Date.now() > end)
+      throw new Error(
+        `backend rows should show ${JSON.stringify([...counts])} (from the backends' logs); screen:\n${screen}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-test('tui --agent on the lab: both Services with their backends, and a real violation in the event log', { timeout: 90_000 }, async (t) => {
+test('tui --agent on the lab: both Services with their backends, and a real violation in the event log', {
+  timeout: 90_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const prefix = runPrefix();
   // Registered first, so it runs first (after hooks run in order): whatever uses the lab stops before the lab goes.
@@ -77,7 +90,10 @@ test('tui --agent on the lab: both Services with their backends, and a real viol
   const web = lab.services.find((s) => s.serviceName === 'lab/web:http')!;
   const endpointsOf = (s: typeof web) => s.endpoints.map((e) => `${e.ip}:${e.port}`);
 
-  term = startTmux(`${process.execPath} ${cliPath} tui --agent ${agents.addresses()[0]} --fps 10 --window 5m`, { cols: 160, rows: 50 });
+  term = startTmux(`${process.execPath} ${cliPath} tui --agent ${agents.addresses()[0]} --fps 10 --window 5m`, {
+    cols: 160,
+    rows: 50,
+  });
   await term.waitForText(new RegExp(`up: ${esc(node)}`), 15_000);
   // The catalog lists every Service of the rules before any traffic.
   await term.waitForText('lab/sticky:http');
@@ -93,7 +109,11 @@ test('tui --agent on the lab: both Services with their backends, and a real viol
   // c1 is pinned on lab/sticky, then its kernel affinity entry is cleared before each
   // request until the random pick moves it, well within the 10 s timeout.
   const pinned = await runClient(lab, 'c1', { service: 'lab/sticky:http', mode: 'http', count: 3, intervalMs: 50 });
-  assert.equal(new Set(pinned.map((r) => r.answer)).size, 1, `c1 should be pinned: ${pinned.map((r) => r.answer).join(' ')}`);
+  assert.equal(
+    new Set(pinned.map((r) => r.answer)).size,
+    1,
+    `c1 should be pinned: ${pinned.map((r) => r.answer).join(' ')}`,
+  );
   let moved = false;
   let attempts = 0;
   for (; attempts < 20 && !moved; attempts++) {
@@ -104,7 +124,10 @@ test('tui --agent on the lab: both Services with their backends, and a real viol
   }
   assert.ok(moved, 'c1 never moved to another backend in 20 clear+request attempts');
   const results = await traffic;
-  assert.ok(results.flat().every((r) => r.answer !== null), 'every background request is answered');
+  assert.ok(
+    results.flat().every((r) => r.answer !== null),
+    'every background request is answered',
+  );
 
   // Ground truth: c1's moves within the timeout, from the backends' logs.
   const logs = await readBackendLogs(lab);
@@ -113,17 +136,28 @@ test('tui --agent on the lab: both Services with their backends, and a real viol
   const moves: Array<{ from: string; to: string }> = [];
   for (let i = 1; i < c1Lines.length; i++) {
     const gap = (Date.parse(c1Lines[i]!.ts) - Date.parse(c1Lines[i - 1]!.ts)) / 1000;
-    if (c1Lines[i]!.local !== c1Lines[i - 1]!.local && gap <= sticky.timeoutSeconds!) moves.push({ from: c1Lines[i - 1]!.local, to: c1Lines[i]!.local });
+    if (c1Lines[i]!.local !== c1Lines[i - 1]!.local && gap <= sticky.timeoutSeconds!)
+      moves.push({ from: c1Lines[i - 1]!.local, to: c1Lines[i]!.local });
   }
   assert.equal(moves.length, 1, `the backends saw c1 move once: ${JSON.stringify(moves)}`);
   const [move] = moves as [{ from: string; to: string }];
 
-  const violationLine = new RegExp(`VIOLATION ${esc(c1.ip)} → lab/sticky:http: ${esc(move.from)} → ${esc(move.to)} after \\d+\\.\\ds on ${esc(node)} \\(cause: unknown\\)`);
+  const violationLine = new RegExp(
+    `VIOLATION ${esc(c1.ip)} → lab/sticky:http: ${esc(move.from)} → ${esc(move.to)} after \\d+\\.\\ds on ${esc(node)} \\(cause: unknown\\)`,
+  );
   let screen = await term.waitForText(violationLine, 10_000);
   assert.equal(screen.match(/VIOLATION/g)?.length, moves.length, `exactly the violations the backends saw:\n${screen}`);
   const row = (name: string) => screen.split('\n').find((l) => new RegExp(`^[ ›] ${esc(name)} `).test(l));
-  assert.match(row('lab/sticky:http') ?? '', /ClientIP 10s .*\s1\s+1\s*$/, `sticky row: 1 violation, 1 node\n${screen}`);
-  assert.match(row('lab/web:http') ?? '', /\snone\s.*\s0\s+1\s*$/, `web row: no affinity, 0 violations, 1 node\n${screen}`);
+  assert.match(
+    row('lab/sticky:http') ?? '',
+    /ClientIP 10s .*\s1\s+1\s*$/,
+    `sticky row: 1 violation, 1 node\n${screen}`,
+  );
+  assert.match(
+    row('lab/web:http') ?? '',
+    /\snone\s.*\s0\s+1\s*$/,
+    `web row: no affinity, 0 violations, 1 node\n${screen}`,
+  );
 
   // lab/sticky's detail: its three endpoints with the selections the backends logged
   // from its clients (c1, c2), c1 on its new backend after a violation, c2 never moved.
@@ -131,11 +165,20 @@ test('tui --agent on the lab: both Services with their backends, and a real viol
   screen = await expectBackendRows(term, countsFor(logs, [c1.ip, c2.ip]), endpointsOf(sticky));
   assert.match(screen, /affinity ClientIP 10s/);
   assert.match(screen, /violations 1\b/);
-  const c1Row = new RegExp(`^[ ›] ${esc(c1.ip)}\\s+${esc(move.to)}\\s+${c1Lines.length}\\s+\\d+%\\s+.*violation .* from ${esc(move.from)}`, 'm');
+  const c1Row = new RegExp(
+    `^[ ›] ${esc(c1.ip)}\\s+${esc(move.to)}\\s+${c1Lines.length}\\s+\\d+%\\s+.*violation .* from ${esc(move.from)}`,
+    'm',
+  );
   assert.match(screen, c1Row, 'c1: its picks, current backend and the violation it came from');
   const c2Lines = logs.filter((l) => hostOf(l.peer) === c2.ip);
   assert.equal(new Set(c2Lines.map((l) => l.local)).size, 1, 'c2 stayed on one backend (kernel affinity held)');
-  assert.match(screen, new RegExp(`^[ ›] ${esc(c2.ip)}\\s+${esc(c2Lines[0]!.local)}\\s+${c2Lines.length}\\s+100%\\s+.*never switched`, 'm'));
+  assert.match(
+    screen,
+    new RegExp(
+      `^[ ›] ${esc(c2.ip)}\\s+${esc(c2Lines[0]!.local)}\\s+${c2Lines.length}\\s+100%\\s+.*never switched`,
+      'm',
+    ),
+  );
 
   // lab/web's detail: its endpoints with c3's selections, as the backends logged them.
   term.sendKeys('Escape');

@@ -7,7 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';
 import { startLabWithAgents, startReportCli } from '../helpers/agents.js';
-import { defaultConfig, readBackendLogs, runClient, type BackendLogLine, type ClientResult } from '../../src/lab/lab.js';
+import {
+  defaultConfig,
+  readBackendLogs,
+  runClient,
+  type BackendLogLine,
+  type ClientResult,
+} from '../../src/lab/lab.js';
 
 const EDGE = 'lab/edge:http';
 const EXTERNAL = ['x1', 'x2', 'x3', 'x4'];
@@ -21,7 +27,9 @@ function backendOf(logs: BackendLogLine[], r: ClientResult): string {
   return line.backend;
 }
 
-test('a client reaching one Service through two nodes\' NodePorts shows node-local divergence', { timeout: 120_000 }, async (t) => {
+test("a client reaching one Service through two nodes' NodePorts shows node-local divergence", {
+  timeout: 120_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const config = defaultConfig({ nodes: 2 });
   config.clients = 0;
@@ -33,9 +41,18 @@ test('a client reaching one Service through two nodes\' NodePorts shows node-loc
   const runs: { client: string; node: number; results: ClientResult[] }[] = [];
   for (const client of EXTERNAL) {
     for (const node of [0, 1]) {
-      const results = await runClient(lab, client, { service: EDGE, mode: 'http', count: PER_NODE, via: 'nodePort', node });
+      const results = await runClient(lab, client, {
+        service: EDGE,
+        mode: 'http',
+        count: PER_NODE,
+        via: 'nodePort',
+        node,
+      });
       assert.equal(results.length, PER_NODE);
-      assert.ok(results.every((r) => r.answer), `${client} via node ${node}: ${results.map((r) => r.error).join(', ')}`);
+      assert.ok(
+        results.every((r) => r.answer),
+        `${client} via node ${node}: ${results.map((r) => r.error).join(', ')}`,
+      );
       runs.push({ client, node, results });
     }
   }
@@ -50,14 +67,22 @@ test('a client reaching one Service through two nodes\' NodePorts shows node-loc
   for (const run of runs) {
     const backends = run.results.map((x) => backendOf(logs, x));
     for (const b of backends) {
-      assert.equal(lab.backends.find((x) => x.name === b)!.node, lab.nodes[run.node], `${run.client} via node ${run.node} reached ${b}, a pod of that node (Local policy)`);
+      assert.equal(
+        lab.backends.find((x) => x.name === b)!.node,
+        lab.nodes[run.node],
+        `${run.client} via node ${run.node} reached ${b}, a pod of that node (Local policy)`,
+      );
     }
     last.set(run.client, { ...last.get(run.client), [lab.nodes[run.node]!]: ep(backends.at(-1)!) });
   }
   const addr = (node: number) => `${lab.nodeIP(node)}:30080/tcp`;
   const expected = [...last]
     .filter(([, byNode]) => new Set(Object.values(byNode)).size > 1)
-    .map(([client, backends]) => ({ client: ipOf(client), backends, via: { [lab.nodes[0]!]: addr(0), [lab.nodes[1]!]: addr(1) } }))
+    .map(([client, backends]) => ({
+      client: ipOf(client),
+      backends,
+      via: { [lab.nodes[0]!]: addr(0), [lab.nodes[1]!]: addr(1) },
+    }))
     .sort((a, b) => (a.client < b.client ? -1 : 1));
   assert.ok(expected.length >= 1, 'some client got different pods through the two nodes');
 
@@ -66,7 +91,11 @@ test('a client reaching one Service through two nodes\' NodePorts shows node-loc
     assert.ok(s, `the report lists ${addr(node)}; it has ${r.services.map((x) => x.service).join(', ')}`);
     assert.equal(s.name, EDGE, `${addr(node)} is named for its Service`);
     assert.equal(s.selections, EXTERNAL.length * PER_NODE);
-    assert.deepEqual(s.nodeDivergence, { clients: expected.length, examples: expected }, `divergence under ${addr(node)}`);
+    assert.deepEqual(
+      s.nodeDivergence,
+      { clients: expected.length, examples: expected },
+      `divergence under ${addr(node)}`,
+    );
   }
   t.diagnostic(`${expected.length} of ${EXTERNAL.length} clients diverged across the two NodePorts`);
 });

@@ -7,7 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { requireRoot } from '../helpers/env.js';
 
 const cli = fileURLToPath(new URL('../../../bin/stickyscope.js', import.meta.url));
-const doctorNamespaces = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('stickyscope-doctor-'));
+const doctorNamespaces = () =>
+  execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.startsWith('stickyscope-doctor-'));
 
 test('as root on a capable machine every check passes, and the test namespace is gone', (t) => {
   if (!requireRoot(t)) return;
@@ -16,14 +19,21 @@ test('as root on a capable machine every check passes, and the test namespace is
   const lines = r.stdout.trimEnd().split('\n');
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.equal(lines.length, 10);
-  assert.ok(lines.every((l) => l.startsWith('ok  ')), r.stdout);
+  assert.ok(
+    lines.every((l) => l.startsWith('ok  ')),
+    r.stdout,
+  );
   assert.equal(lines.at(-1), 'ok    load and attach the probe');
   assert.deepEqual(doctorNamespaces(), before);
 });
 
 test('without root the root check fails with what to do, and the exit code is non-zero', (t) => {
   if (!requireRoot(t)) return;
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cli, 'doctor'], { encoding: 'utf8' });
+  const r = spawnSync(
+    'setpriv',
+    ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cli, 'doctor'],
+    { encoding: 'utf8' },
+  );
   assert.notEqual(r.status, 0);
   assert.match(r.stdout, /^FAIL  root +run as root/m);
   assert.match(r.stdout, /^FAIL  load and attach the probe +skipped/m);

@@ -57,7 +57,10 @@ test('one dnat event per TCP/UDP connection, IPv4 and IPv6, matching what the ba
   const dnat = events.filter((e): e is DnatEvent => e.type === 'dnat');
   assert.deepEqual(dnat.map(selectionOf).sort(), expected);
   assert.ok(dnat.every((e) => e.hook === 'prerouting' && e.node === 'probe-test'));
-  assert.ok(dnat.every((e) => e.ts >= startUs - 1000 && e.ts <= endUs + 1000), 'timestamps inside the run, in wall-clock microseconds');
+  assert.ok(
+    dnat.every((e) => e.ts >= startUs - 1000 && e.ts <= endUs + 1000),
+    'timestamps inside the run, in wall-clock microseconds',
+  );
   assert.equal(new Set(dnat.map((e) => e.ctId)).size, dnat.length, 'conntrack ids are distinct');
   assert.ok(dnat.every((e) => /^[0-9a-f]{16}$/.test(e.ctId)));
 
@@ -115,9 +118,15 @@ test('masqueraded connections give snat events carrying the source the backend s
   assert.equal(expected.length, 15);
   assert.deepEqual(snat.map((e) => `${e.proto} ${e.snat} ${e.backend}`).sort(), expected);
   assert.ok(snat.every((e) => e.hook === 'postrouting'));
-  assert.ok(net.seen.every((s) => s.client.startsWith('10.77.2.1:') || s.client.startsWith('[fd77:2::1]:')), 'the backend saw the node');
+  assert.ok(
+    net.seen.every((s) => s.client.startsWith('10.77.2.1:') || s.client.startsWith('[fd77:2::1]:')),
+    'the backend saw the node',
+  );
   const dnatIds = new Set(events.filter((e) => e.type === 'dnat').map((e) => (e as DnatEvent).ctId));
-  assert.ok(snat.every((e) => dnatIds.has(e.ctId)), 'each snat belongs to a dnat of the same entry');
+  assert.ok(
+    snat.every((e) => dnatIds.has(e.ctId)),
+    'each snat belongs to a dnat of the same entry',
+  );
   const clients = new Set(snat.map((e) => e.client.replace(/:\d+$/, '')));
   assert.deepEqual([...clients].sort(), ['10.77.1.2', '[fd77:1::2]']);
 });
@@ -125,9 +134,14 @@ test('masqueraded connections give snat events carrying the source the backend s
 test('a full ring buffer is counted: lost + received == connections made', async (t) => {
   if (!requireRoot(t)) return;
   const net = await netFor(t);
-  const helper = spawn(helperPath(), ['--netns', net.nodePath, '--ringbuf-bytes', '4096', '--poll-ms', '1000', '--no-insert', '--counters-ms', '100'],
-    { stdio: ['pipe', 'pipe', 'inherit'] });
-  t.after(() => { if (helper.exitCode === null) helper.kill('SIGKILL'); });
+  const helper = spawn(
+    helperPath(),
+    ['--netns', net.nodePath, '--ringbuf-bytes', '4096', '--poll-ms', '1000', '--no-insert', '--counters-ms', '100'],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  t.after(() => {
+    if (helper.exitCode === null) helper.kill('SIGKILL');
+  });
   const decoder = new RecordDecoder('lossy');
   const events: StickyEvent[] = [];
   let attached!: () => void;
@@ -136,7 +150,12 @@ test('a full ring buffer is counted: lost + received == connections made', async
     events.push(...decoder.decode(chunk));
     if (decoder.started) attached();
   });
-  await Promise.race([ready, once(helper, 'close').then(([code]) => { throw new Error(`helper exited ${code} before HELLO`); })]);
+  await Promise.race([
+    ready,
+    once(helper, 'close').then(([code]) => {
+      throw new Error(`helper exited ${code} before HELLO`);
+    }),
+  ]);
   const connections = 300;
   await net.traffic({ host: SERVICE4, tcp: connections, udp: 0, concurrency: 64 });
   await net.waitSeen(connections);
@@ -156,7 +175,11 @@ test('a full ring buffer is counted: lost + received == connections made', async
   assert.equal(events.filter((e) => e.type === 'insert').length, 0, '--no-insert turns insert events off');
   const counters = events.filter((e) => e.type === 'counters');
   assert.ok(counters.length >= 3);
-  assert.equal(counters.at(-1)!.type === 'counters' && counters.at(-1)!.entries, entries, 'table size is the node namespace\'s, as conntrack -C says');
+  assert.equal(
+    counters.at(-1)!.type === 'counters' && counters.at(-1)!.entries,
+    entries,
+    "table size is the node namespace's, as conntrack -C says",
+  );
 });
 
 function netfilterLinks(pid: number): { id: number; where: string }[] {
@@ -182,8 +205,14 @@ test('a helper killed mid-run is reported, and leaves no link or process behind'
   const pid = probe.pid!;
   const links = netfilterLinks(pid);
   assert.deepEqual(links.map((l) => l.where).sort(), [
-    '10/0/-99', '10/1/2147483645', '10/3/-99', '10/4/2147483646',
-    '2/0/-99', '2/1/2147483645', '2/3/-99', '2/4/2147483646',
+    '10/0/-99',
+    '10/1/2147483645',
+    '10/3/-99',
+    '10/4/2147483646',
+    '2/0/-99',
+    '2/1/2147483645',
+    '2/3/-99',
+    '2/4/2147483646',
   ]);
   const failed = once(probe, 'error');
   const exited = new Promise((r) => probe.on('exit', (code) => r(code)));
@@ -194,9 +223,14 @@ test('a helper killed mid-run is reported, and leaves no link or process behind'
   assert.equal(await exited, null);
   assert.equal(existsSync(`/proc/${pid}`), false);
   await sleep(100); // links are released when the last fd closes, which the kernel may defer briefly
-  const remaining = JSON.parse(execFileSync('bpftool', ['link', 'list', '-j'], { encoding: 'utf8' })) as { id: number }[];
+  const remaining = JSON.parse(execFileSync('bpftool', ['link', 'list', '-j'], { encoding: 'utf8' })) as {
+    id: number;
+  }[];
   const ids = new Set(links.map((l) => l.id));
-  assert.deepEqual(remaining.filter((l) => ids.has(l.id)), []);
+  assert.deepEqual(
+    remaining.filter((l) => ids.has(l.id)),
+    [],
+  );
 });
 
 test('an unknown namespace path gives one clear line and a non-zero exit', async (t) => {
@@ -207,7 +241,12 @@ test('an unknown namespace path gives one clear line and a non-zero exit', async
   assert.equal(r.stdout, '');
   assert.equal(r.stderr, `stickyscope-probe: failed to open network namespace ${missing}: No such file or directory\n`);
   const probe = startProbe({ node: 'n', netns: missing });
-  await assert.rejects(probe.ready, (err: Error) => err instanceof EnvironmentError && err.message === `failed to open network namespace ${missing}: No such file or directory`);
+  await assert.rejects(
+    probe.ready,
+    (err: Error) =>
+      err instanceof EnvironmentError &&
+      err.message === `failed to open network namespace ${missing}: No such file or directory`,
+  );
 });
 
 test('run without root, the helper says it needs root', (t) => {
@@ -218,7 +257,13 @@ test('run without root, the helper says it needs root', (t) => {
   chmodSync(dir, 0o755);
   copyFileSync(helperPath(), join(dir, 'stickyscope-probe'));
   chmodSync(join(dir, 'stickyscope-probe'), 0o755);
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', join(dir, 'stickyscope-probe')], { encoding: 'utf8', input: '' });
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', join(dir, 'stickyscope-probe')], {
+    encoding: 'utf8',
+    input: '',
+  });
   assert.equal(r.status, 3);
-  assert.match(r.stderr, /^stickyscope-probe: failed to start: needs root \(CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN\); running as uid 65534\n$/);
+  assert.match(
+    r.stderr,
+    /^stickyscope-probe: failed to start: needs root \(CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN\); running as uid 65534\n$/,
+  );
 });

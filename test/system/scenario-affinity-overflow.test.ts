@@ -15,13 +15,18 @@ function podsOf(results: ClientResult[], logs: BackendLogLine[]): Map<string, st
   const out = new Map<string, string>();
   for (const r of results) {
     const line = byPeer.get(r.local);
-    assert.ok(line && line.backend === r.answer, `${r.local}: answered ${r.answer ?? r.error}, logged ${line?.backend}`);
+    assert.ok(
+      line && line.backend === r.answer,
+      `${r.local}: answered ${r.answer ?? r.error}, logged ${line?.backend}`,
+    );
     out.set(r.local.split(':')[0]!, line.backend);
   }
   return out;
 }
 
-test('scenario affinity-overflow: moves between rounds are violations with cause listFull', { timeout: 120_000 }, async (t) => {
+test('scenario affinity-overflow: moves between rounds are violations with cause listFull', {
+  timeout: 120_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const { report, evidence } = await runScenarioForTest(t, affinityOverflow, 1000);
   const n = evidence.round1.length;
@@ -30,9 +35,18 @@ test('scenario affinity-overflow: moves between rounds are violations with cause
   const logs = evidence.backendLogs.filter((l) => l.proto === 'tcp');
   const split = evidence.round2.map((r) => r.ts).sort()[0]!;
   // Round 2's sockets may reuse round 1's ports: join each round to its own log lines.
-  const last1 = evidence.round1.map((r) => r.ts).sort().at(-1)!;
-  const first = podsOf(evidence.round1, logs.filter((l) => l.ts <= last1));
-  const second = podsOf(evidence.round2, logs.filter((l) => l.ts > last1));
+  const last1 = evidence.round1
+    .map((r) => r.ts)
+    .sort()
+    .at(-1)!;
+  const first = podsOf(
+    evidence.round1,
+    logs.filter((l) => l.ts <= last1),
+  );
+  const second = podsOf(
+    evidence.round2,
+    logs.filter((l) => l.ts > last1),
+  );
   assert.ok(split > last1);
   const listed = new Set(Object.values(evidence.listsBefore).flat());
   const evicted = [...first.keys()].filter((ip) => !listed.has(ip));
@@ -47,6 +61,12 @@ test('scenario affinity-overflow: moves between rounds are violations with cause
   assert.equal(s.affinityVerdicts.violation, moved.length, 'one violation per address the logs show moved');
   assert.deepEqual(s.affinityVerdicts.violationCauses, { listFull: moved.length, unknown: 0 });
   assert.equal(s.affinityVerdicts.held, n - moved.length);
-  assert.deepEqual(s.clients.filter((c) => Object.keys(c.backends).length === 2).map((c) => c.client).sort(), [...moved].sort());
+  assert.deepEqual(
+    s.clients
+      .filter((c) => Object.keys(c.backends).length === 2)
+      .map((c) => c.client)
+      .sort(),
+    [...moved].sort(),
+  );
   t.diagnostic(`evicted ${evicted.length}, moved ${moved.length}`);
 });

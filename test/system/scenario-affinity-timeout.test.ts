@@ -7,7 +7,9 @@ import { requireRoot } from '../helpers/env.js';
 import { logsByPeer, runScenarioForTest } from '../helpers/scenario-run.js';
 import { affinityTimeout, SAMPLE, TIMEOUT_SECONDS } from '../../src/scenarios/affinity-timeout.js';
 
-test('scenario affinity-timeout: held within 5 s, expired re-picks after, as the backends logged them', { timeout: 90_000 }, async (t) => {
+test('scenario affinity-timeout: held within 5 s, expired re-picks after, as the backends logged them', {
+  timeout: 90_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const { report, evidence } = await runScenarioForTest(t, affinityTimeout, 20_000);
   const { answers } = evidence;
@@ -36,7 +38,16 @@ test('scenario affinity-timeout: held within 5 s, expired re-picks after, as the
   assert.ok(s, `${SAMPLE} in the report`);
   assert.deepEqual(s.affinity, { mode: 'ClientIP', timeoutSeconds: TIMEOUT_SECONDS, source: 'rules' });
   const v = s.affinityVerdicts;
-  assert.deepEqual({ held: v.held, violation: v.violation, forcedRepick: v.forcedRepick, expired: v.expired, expiredMoved: v.expiredMoved }, { held, violation: 0, forcedRepick: 0, expired, expiredMoved: moved });
+  assert.deepEqual(
+    {
+      held: v.held,
+      violation: v.violation,
+      forcedRepick: v.forcedRepick,
+      expired: v.expired,
+      expiredMoved: v.expiredMoved,
+    },
+    { held, violation: 0, forcedRepick: 0, expired, expiredMoved: moved },
+  );
   assert.equal(v.compliance, 1);
   t.diagnostic(`pods in order: ${pods.join(' ')}; held ${held}, expired ${expired} (moved ${moved})`);
 });

@@ -16,15 +16,26 @@ import type { Report } from '../../src/report/types.js';
 const NAMES = ['keepalive', 'affinity-timeout', 'kube-dns', 'nodeport-local', 'udp-session', 'affinity-overflow'];
 
 function leftovers(prefix: string): string[] {
-  const ns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${prefix}-`));
-  const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`/run/stickyscope/lab-${prefix}/`));
+  const ns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter((n) => n.startsWith(`${prefix}-`));
+  const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes(`/run/stickyscope/lab-${prefix}/`));
   return [...ns, ...ps, ...(existsSync(`/run/stickyscope/lab-${prefix}`) ? ['state dir'] : [])];
 }
 
 test('lab scenario --list names the six scenarios and their seeds', async () => {
   const r = await runCli(['lab', 'scenario', '--list']);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.split(' ')[0]), NAMES);
+  assert.deepEqual(
+    r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ')[0]),
+    NAMES,
+  );
   assert.match(r.stdout, /keepalive-uneven-spread\.md/);
 });
 
@@ -41,11 +52,16 @@ test('lab scenario: usage errors say what was wrong', async () => {
   }
 });
 
-test('lab scenario keepalive --report FILE: the JSON report, the answer, nothing left behind', { timeout: 90_000 }, async (t) => {
+test('lab scenario keepalive --report FILE: the JSON report, the answer, nothing left behind', {
+  timeout: 90_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const prefix = runPrefix('scn');
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
-  t.after(async () => { await labDown(prefix); rmSync(dir, { recursive: true, force: true }); });
+  t.after(async () => {
+    await labDown(prefix);
+    rmSync(dir, { recursive: true, force: true });
+  });
   const file = join(dir, 'report.json');
   const r = await runCli(['lab', 'scenario', 'keepalive', '--duration', '2s', '--prefix', prefix, '--report', file]);
   assert.equal(r.code, 0, r.stderr);
@@ -60,11 +76,19 @@ test('lab scenario keepalive --report FILE: the JSON report, the answer, nothing
   assert.deepEqual(leftovers(prefix), []);
 });
 
-test('lab scenario affinity-timeout --tui: the TUI shows the Service while traffic runs; q ends the run and tears down', { timeout: 90_000 }, async (t) => {
+test('lab scenario affinity-timeout --tui: the TUI shows the Service while traffic runs; q ends the run and tears down', {
+  timeout: 90_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const prefix = runPrefix('scn');
-  const tmux = startTmux(`${process.execPath} ${cliPath} lab scenario affinity-timeout --tui --duration 20s --prefix ${prefix}`, { cols: 150, rows: 40 });
-  t.after(async () => { tmux.kill(); await labDown(prefix); });
+  const tmux = startTmux(
+    `${process.execPath} ${cliPath} lab scenario affinity-timeout --tui --duration 20s --prefix ${prefix}`,
+    { cols: 150, rows: 40 },
+  );
+  t.after(async () => {
+    tmux.kill();
+    await labDown(prefix);
+  });
   const frame = await tmux.waitForText(/handson\/sample-clusterip\S*\s+ClientIP 5s/, 30_000);
   t.diagnostic(frame);
   tmux.sendKeys('q');
@@ -80,7 +104,9 @@ test('lab scenario: Ctrl-C during the traffic stops it and removes everything', 
   const prefix = runPrefix('scn');
   t.after(() => labDown(prefix));
   const run = startCli(['lab', 'scenario', 'keepalive', '--duration', '60s', '--prefix', prefix]);
-  t.after(() => { if (run.child.exitCode === null) run.child.kill('SIGKILL'); });
+  t.after(() => {
+    if (run.child.exitCode === null) run.child.kill('SIGKILL');
+  });
   await run.waitFor(/keepalive: \d+ requests from each/, 30_000);
   run.child.kill('SIGINT');
   const { code } = await run.exit;

@@ -10,7 +10,9 @@ import { kubeDns, PLAIN, SOCKETS, STICKY } from '../../src/scenarios/kube-dns.js
 
 const nonZero = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).filter(([, n]) => n > 0));
 
-test('scenario kube-dns: selections = conntrack entries, queries = dnsperf completed, affinity per client pod', { timeout: 120_000 }, async (t) => {
+test('scenario kube-dns: selections = conntrack entries, queries = dnsperf completed, affinity per client pod', {
+  timeout: 120_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const { report, evidence } = await runScenarioForTest(t, kubeDns, 2000);
   assert.equal(report.lostEvents, 0);
@@ -26,13 +28,23 @@ test('scenario kube-dns: selections = conntrack entries, queries = dnsperf compl
     const s = report.services.find((x) => x.name === run.service);
     assert.ok(s, `${run.service} in the report`);
     assert.equal(s.selections, run.conntrack.length, `${run.service}: selections = conntrack entries`);
-    assert.deepEqual(nonZero(reportByPod(s.backends)), tally(run.conntrack.map((e) => podOfAddress(e.backend))), `${run.service}: per pod`);
+    assert.deepEqual(
+      nonZero(reportByPod(s.backends)),
+      tally(run.conntrack.map((e) => podOfAddress(e.backend))),
+      `${run.service}: per pod`,
+    );
     // Queries per client pod and pod, from dnsmasq, against the report's clients.
     for (const c of s.clients) {
       const logged = tally(run.queries.filter((q) => q.client === c.client).map((q) => q.pod));
-      assert.deepEqual(Object.keys(logged), Object.keys(c.backends).map(podOfAddress).sort(), `${run.service} ${c.client}: pods in dnsmasq's log = pods in the report`);
+      assert.deepEqual(
+        Object.keys(logged),
+        Object.keys(c.backends).map(podOfAddress).sort(),
+        `${run.service} ${c.client}: pods in dnsmasq's log = pods in the report`,
+      );
     }
-    t.diagnostic(`${run.service}: entries ${JSON.stringify(tally(run.conntrack.map((e) => podOfAddress(e.backend))))}, queries ${JSON.stringify(tally(run.queries.map((q) => q.pod)))}, maxOverMean ${s.spread.maxOverMean}, chi2P ${s.spread.chi2P}`);
+    t.diagnostic(
+      `${run.service}: entries ${JSON.stringify(tally(run.conntrack.map((e) => podOfAddress(e.backend))))}, queries ${JSON.stringify(tally(run.queries.map((q) => q.pod)))}, maxOverMean ${s.spread.maxOverMean}, chi2P ${s.spread.chi2P}`,
+    );
   }
   const sticky = report.services.find((x) => x.name === STICKY)!;
   assert.equal(sticky.affinity.mode, 'ClientIP');

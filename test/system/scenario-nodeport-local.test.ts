@@ -9,13 +9,18 @@ import { requireRoot } from '../helpers/env.js';
 import { logsByPeer, podOfAddress, runScenarioForTest } from '../helpers/scenario-run.js';
 import { nodeportLocal, NODE_PORT } from '../../src/scenarios/nodeport-local.js';
 
-test('scenario nodeport-local: one pick per node among its local pods; divergence as the pods answered', { timeout: 120_000 }, async (t) => {
+test('scenario nodeport-local: one pick per node among its local pods; divergence as the pods answered', {
+  timeout: 120_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const { report, evidence } = await runScenarioForTest(t, nodeportLocal, 3000);
   assert.equal(report.lostEvents, 0);
   const x1 = '10.2.1.2';
   const peers = logsByPeer(evidence.backendLogs.filter((l) => l.proto === 'tcp'));
-  const local = [['b1', 'b2'], ['b3', 'b4']];
+  const local = [
+    ['b1', 'b2'],
+    ['b3', 'b4'],
+  ];
   const held: string[] = [];
   for (const node of [0, 1]) {
     const answers = evidence.answers.filter((a) => a.via === 'nodePort' && a.node === node);
@@ -34,21 +39,32 @@ test('scenario nodeport-local: one pick per node among its local pods; divergenc
     assert.ok(s, `node ${node + 1}'s NodePort is in the report`);
     const c = s.clients.find((x) => x.client === x1);
     assert.ok(c, 'x1 is a client there');
-    assert.deepEqual(Object.fromEntries(Object.entries(c.backends).map(([b, n]) => [podOfAddress(b), n])), { [pods[0]!]: 3 });
+    assert.deepEqual(Object.fromEntries(Object.entries(c.backends).map(([b, n]) => [podOfAddress(b), n])), {
+      [pods[0]!]: 3,
+    });
     assert.deepEqual(c.nodes, [report.nodes[node]]);
     assert.equal(c.stickiness, 1);
   }
   assert.notEqual(held[0], held[1], 'the one client is held to two different pods');
 
   // ClusterIP through each node: the answering pod's name (curl's body) is the ground truth.
-  const via = [0, 1].map((node) => evidence.answers.filter((a) => a.via === 'clusterIP' && a.node === node).map((a) => a.pod));
+  const via = [0, 1].map((node) =>
+    evidence.answers.filter((a) => a.via === 'clusterIP' && a.node === node).map((a) => a.pod),
+  );
   for (const pods of via) assert.equal(new Set(pods).size, 1, `affinity held on each node: ${pods}`);
   // The lists are per endpoint, shared by the NodePort (KUBE-SVL) and ClusterIP (KUBE-SVC) chains.
   assert.deepEqual([via[0]![0], via[1]![0]], held, 'the ClusterIP kept the pod each node picked for the NodePort');
   const s = report.services.find((x) => x.service === '10.96.0.30:80/tcp');
   assert.ok(s, 'the ClusterIP is in the report');
   const differ = via[0]![0] !== via[1]![0];
-  assert.equal(s.nodeDivergence.clients, differ ? 1 : 0, `pods through node 1 and node 2: ${via[0]![0]}, ${via[1]![0]}`);
-  if (differ) assert.deepEqual(Object.values(s.nodeDivergence.examples[0]!.backends).map(podOfAddress), [via[0]![0], via[1]![0]]);
-  t.diagnostic(`NodePort: node1 -> ${held[0]}, node2 -> ${held[1]}; ClusterIP: node1 -> ${via[0]![0]}, node2 -> ${via[1]![0]}`);
+  assert.equal(
+    s.nodeDivergence.clients,
+    differ ? 1 : 0,
+    `pods through node 1 and node 2: ${via[0]![0]}, ${via[1]![0]}`,
+  );
+  if (differ)
+    assert.deepEqual(Object.values(s.nodeDivergence.examples[0]!.backends).map(podOfAddress), [via[0]![0], via[1]![0]]);
+  t.diagnostic(
+    `NodePort: node1 -> ${held[0]}, node2 -> ${held[1]}; ClusterIP: node1 -> ${via[0]![0]}, node2 -> ${via[1]![0]}`,
+  );
 });

@@ -31,9 +31,13 @@ test('trace reports a probe helper killed mid-run and exits non-zero', async (t)
   execFileSync('ip', ['netns', 'add', `${prefix}-node`]);
   t.after(() => execFileSync('ip', ['netns', 'del', `${prefix}-node`]));
   const trace = startCli(['trace', '--netns', `/run/netns/${prefix}-node`]);
-  t.after(() => { if (trace.child.exitCode === null) trace.child.kill('SIGKILL'); });
+  t.after(() => {
+    if (trace.child.exitCode === null) trace.child.kill('SIGKILL');
+  });
   await trace.waitFor(/tracing/);
-  const helper = execFileSync('pgrep', ['-P', String(trace.child.pid), '-f', 'stickyscope-probe'], { encoding: 'utf8' }).trim();
+  const helper = execFileSync('pgrep', ['-P', String(trace.child.pid), '-f', 'stickyscope-probe'], {
+    encoding: 'utf8',
+  }).trim();
   assert.match(helper, /^\d+$/, 'the helper is a child of trace');
   process.kill(Number(helper), 'SIGKILL');
   const { code } = await trace.exit;
@@ -44,7 +48,10 @@ test('trace reports a probe helper killed mid-run and exits non-zero', async (t)
 test('lab up, lab traffic, lab down work from the command line as the README shows', async (t) => {
   if (!requireRoot(t)) return;
   const prefix = runPrefix();
-  const mine = () => netnsList().split('\n').filter((l) => l.startsWith(prefix));
+  const mine = () =>
+    netnsList()
+      .split('\n')
+      .filter((l) => l.startsWith(prefix));
   t.after(() => runCli(['lab', 'down', '--prefix', prefix]));
   const up = await runCli(['lab', 'up', '--prefix', prefix]);
   assert.equal(up.code, 0, up.stderr);

@@ -34,7 +34,9 @@ test('trace prints exactly one dnat event per new connection, equal to the backe
   const conntrack = await watchConntrack(node);
   t.after(() => conntrack.kill());
   const trace = startCli(['trace', '--netns', lab.nodeNetnsPath(0), '--format', 'jsonl', '--node-name', node]);
-  t.after(() => { if (trace.child.exitCode === null) trace.child.kill('SIGKILL'); });
+  t.after(() => {
+    if (trace.child.exitCode === null) trace.child.kill('SIGKILL');
+  });
   await trace.waitFor(/tracing/);
 
   const pods = lab.clients.filter((c) => !c.external);
@@ -56,10 +58,17 @@ test('trace prints exactly one dnat event per new connection, equal to the backe
   const { code } = await trace.exit;
   assert.equal(code, 0, `trace should exit 0 on SIGINT; stderr: ${trace.stderr()}`);
 
-  const events = trace.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as JsonEvent);
+  const events = trace
+    .stdout()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as JsonEvent);
   const serviceAddrs = new Set(lab.services.map((s) => `${s.clusterIP}:${s.port}`));
   const dnat = events.filter((e) => e.type === 'dnat');
-  assert.ok(dnat.every((e) => serviceAddrs.has(e.service)), 'only the lab services were translated');
+  assert.ok(
+    dnat.every((e) => serviceAddrs.has(e.service)),
+    'only the lab services were translated',
+  );
   assert.ok(dnat.every((e) => e.node === node && e.hook === 'prerouting' && /^\d{4}-\d\d-\d\dT.*\.\d{6}Z$/.test(e.ts)));
 
   // One event per connection: as many as the clients made, each conntrack entry once.
@@ -67,7 +76,10 @@ test('trace prints exactly one dnat event per new connection, equal to the backe
   assert.equal(new Set(dnat.map((e) => e.ctId)).size, dnat.length, 'no conntrack entry reported twice');
 
   // Ground truth 1: the clients' logs (their own address, the Service they dialled) ...
-  assert.deepEqual(multiset(dnat.map((e) => `${e.proto} ${e.client} ${e.service}`)), multiset(results.map((r) => `${r.proto} ${r.local} ${r.target}`)));
+  assert.deepEqual(
+    multiset(dnat.map((e) => `${e.proto} ${e.client} ${e.service}`)),
+    multiset(results.map((r) => `${r.proto} ${r.local} ${r.target}`)),
+  );
   // ... and the backends' logs (who reached which backend address). Masqueraded
   // connections are matched through the address the backend saw (the snat event).
   const logs = await readBackendLogs(lab);
@@ -78,25 +90,38 @@ test('trace prints exactly one dnat event per new connection, equal to the backe
   );
   // Ground truth 2: conntrack -E -e NEW in the node namespace.
   const translated = truth.filter((c) => serviceAddrs.has(c.service));
-  assert.deepEqual(multiset(dnat.map((e) => `${e.proto} ${e.client} ${e.service} ${e.backend}`)), multiset(translated.map((c) => `${c.proto} ${c.client} ${c.service} ${c.backend}`)));
+  assert.deepEqual(
+    multiset(dnat.map((e) => `${e.proto} ${e.client} ${e.service} ${e.backend}`)),
+    multiset(translated.map((c) => `${c.proto} ${c.client} ${c.service} ${c.backend}`)),
+  );
 
   // snat: exactly the external client's connections, showing the source the backend saw.
   const snat = events.filter((e) => e.type === 'snat');
   const externalConns = results.filter((r) => r.client === external.name).length;
   assert.equal(snat.length, externalConns, 'every masqueraded connection has one snat event');
   assert.ok(snat.every((e) => e.client.startsWith(external.ip + ':') && !e.snat!.startsWith(external.ip + ':')));
-  assert.deepEqual(multiset(snat.map((e) => e.snat!)), multiset(translated.filter((c) => c.client.startsWith(external.ip + ':')).map((c) => c.seenAs)));
+  assert.deepEqual(
+    multiset(snat.map((e) => e.snat!)),
+    multiset(translated.filter((c) => c.client.startsWith(external.ip + ':')).map((c) => c.seenAs)),
+  );
   const udpSeen = results.filter((r) => r.client === external.name && r.proto === 'udp').map((r) => r.seen);
-  for (const seen of udpSeen) assert.ok(snat.some((e) => e.snat === seen), `the UDP echo's seen address ${seen} is a snat event`);
+  for (const seen of udpSeen)
+    assert.ok(
+      snat.some((e) => e.snat === seen),
+      `the UDP echo's seen address ${seen} is a snat event`,
+    );
 
   // Affinity: within the timeout a client keeps one backend; without affinity it spreads.
   const sticky = lab.services.find((s) => s.name === 'sticky')!;
   const web = lab.services.find((s) => s.name === 'web')!;
   for (const c of pods) {
-    const mine = (svc: typeof sticky) => dnat.filter((e) => e.client.startsWith(c.ip + ':') && e.service === `${svc.clusterIP}:${svc.port}`);
+    const mine = (svc: typeof sticky) =>
+      dnat.filter((e) => e.client.startsWith(c.ip + ':') && e.service === `${svc.clusterIP}:${svc.port}`);
     const stickyBackends = new Set(mine(sticky).map((e) => e.backend));
     assert.equal(stickyBackends.size, 1, `${c.name} kept one backend on lab/sticky: ${[...stickyBackends]}`);
-    const answered = new Set(results.filter((r) => r.client === c.name && r.service.includes('sticky')).map((r) => r.answer));
+    const answered = new Set(
+      results.filter((r) => r.client === c.name && r.service.includes('sticky')).map((r) => r.answer),
+    );
     assert.equal(answered.size, 1, `the backends' answers agree: ${c.name} saw one sticky backend`);
     assert.ok(new Set(mine(web).map((e) => e.backend)).size >= 2, `${c.name} spread over lab/web's backends`);
   }

@@ -13,7 +13,9 @@ import { defaultConfig, readBackendLogs, runClient, setEndpoints, type BackendLo
 
 const DNS = 'lab/dns:dns';
 
-test('UDP flows after conntrack -D: backendChanged and reflectiveChanged where the backend logs say so', { timeout: 120_000 }, async (t) => {
+test('UDP flows after conntrack -D: backendChanged and reflectiveChanged where the backend logs say so', {
+  timeout: 120_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const config = defaultConfig({ nodes: 2 });
   config.clients = 1;
@@ -27,7 +29,7 @@ test('UDP flows after conntrack -D: backendChanged and reflectiveChanged where t
   const flows = Promise.all([runClient(lab, 'c1', plan), runClient(lab, 'x1', plan)]);
   const isC1 = (l: BackendLogLine) => l.peer.startsWith(`${c1.ip}:`);
   let first: BackendLogLine | undefined;
-  for (const end = Date.now() + 5000; !first && Date.now() < end;) {
+  for (const end = Date.now() + 5000; !first && Date.now() < end; ) {
     await new Promise((r) => setTimeout(r, 100));
     first = (await readBackendLogs(lab)).find((l) => l.proto === 'udp' && isC1(l));
   }
@@ -35,8 +37,16 @@ test('UDP flows after conntrack -D: backendChanged and reflectiveChanged where t
   await new Promise((r) => setTimeout(r, 700));
   // The pod client's backend leaves; its established flow keeps it until the entry goes.
   const dns = lab.services.find((s) => s.serviceName === DNS)!;
-  await setEndpoints(lab, DNS, dns.endpoints.filter((e) => e.pod !== first.backend));
-  const out = execFileSync('ip', ['netns', 'exec', lab.nodes[0]!, 'conntrack', '-D', '-p', 'udp', '--orig-dst', dns.clusterIP], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  await setEndpoints(
+    lab,
+    DNS,
+    dns.endpoints.filter((e) => e.pod !== first.backend),
+  );
+  const out = execFileSync(
+    'ip',
+    ['netns', 'exec', lab.nodes[0]!, 'conntrack', '-D', '-p', 'udp', '--orig-dst', dns.clusterIP],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const deletedAt = new Date().toISOString();
   const [c1Results, x1Results] = await flows;
   await new Promise((r) => setTimeout(r, 2000));
@@ -45,18 +55,36 @@ test('UDP flows after conntrack -D: backendChanged and reflectiveChanged where t
 
   const logs = (await readBackendLogs(lab)).filter((l) => l.proto === 'udp');
   const expected = { replacements: 0, backendChanged: 0, reflectiveChanged: 0 };
-  for (const [name, results, mine] of [['c1', c1Results, logs.filter(isC1)], ['x1', x1Results, logs.filter((l) => !isC1(l))]] as const) {
+  for (const [name, results, mine] of [
+    ['c1', c1Results, logs.filter(isC1)],
+    ['x1', x1Results, logs.filter((l) => !isC1(l))],
+  ] as const) {
     // The echo carries what the backend saw: the client's view and the logs must agree.
     const answered = results.filter((x) => x.answer);
     assert.ok(answered.length >= plan.count - 3, `${name}: ${answered.length} of ${plan.count} datagrams answered`);
     const logged = new Set(mine.map((l) => `${l.backend} ${l.peer}`));
-    for (const x of answered) assert.ok(logged.has(`${x.answer} ${x.seen}`), `${name}: answer '${x.answer} ${x.seen}' is in the backend logs (${[...logged]})`);
+    for (const x of answered)
+      assert.ok(
+        logged.has(`${x.answer} ${x.seen}`),
+        `${name}: answer '${x.answer} ${x.seen}' is in the backend logs (${[...logged]})`,
+      );
     const before = mine.filter((l) => l.ts < deletedAt);
     const after = mine.filter((l) => l.ts > deletedAt);
-    assert.ok(before.length > 5 && after.length > 5, `${name}: datagrams on both sides of the flush (${before.length}, ${after.length})`);
+    assert.ok(
+      before.length > 5 && after.length > 5,
+      `${name}: datagrams on both sides of the flush (${before.length}, ${after.length})`,
+    );
     // One entry before the flush and one after: each side is constant in the logs.
-    assert.equal(new Set(before.map((l) => `${l.backend} ${l.peer}`)).size, 1, `${name} before: ${[...new Set(before.map((l) => `${l.backend} ${l.peer}`))]}`);
-    assert.equal(new Set(after.map((l) => `${l.backend} ${l.peer}`)).size, 1, `${name} after: ${[...new Set(after.map((l) => `${l.backend} ${l.peer}`))]}`);
+    assert.equal(
+      new Set(before.map((l) => `${l.backend} ${l.peer}`)).size,
+      1,
+      `${name} before: ${[...new Set(before.map((l) => `${l.backend} ${l.peer}`))]}`,
+    );
+    assert.equal(
+      new Set(after.map((l) => `${l.backend} ${l.peer}`)).size,
+      1,
+      `${name} after: ${[...new Set(after.map((l) => `${l.backend} ${l.peer}`))]}`,
+    );
     expected.replacements++;
     if (before[0]!.backend !== after[0]!.backend) expected.backendChanged++;
     if (before[0]!.peer !== after[0]!.peer) expected.reflectiveChanged++;

@@ -34,7 +34,19 @@ test('filters apply on the agent; a late subscriber is greeted with the catalog;
   const agent = getServer(source, { node: 'n1', attachPoints: ['prerouting/-99'] });
   const addr = await agent.bind('127.0.0.1:0');
   t.after(() => agent.close());
-  const catalog: CatalogEvent = { type: 'catalog', ts: 1, node: 'n1', services: [{ service: '10.96.0.10:80/tcp', name: 'lab/web:http', affinity: { mode: 'None', timeoutSeconds: null, source: 'rules' }, endpoints: ['10.1.0.2:8080'] }] };
+  const catalog: CatalogEvent = {
+    type: 'catalog',
+    ts: 1,
+    node: 'n1',
+    services: [
+      {
+        service: '10.96.0.10:80/tcp',
+        name: 'lab/web:http',
+        affinity: { mode: 'None', timeoutSeconds: null, source: 'rules' },
+        endpoints: ['10.1.0.2:8080'],
+      },
+    ],
+  };
   source.emitEvents([catalog]);
 
   const everything = new AgentConnection(addr, {}, fast);
@@ -51,16 +63,27 @@ test('filters apply on the agent; a late subscriber is greeted with the catalog;
   for (let i = 0; i < 400; i++) {
     const kind = i % 4;
     const client = i % 8 < 4 ? '10.0.0.7:1234' : '10.0.0.8:1234';
-    const e = dnat(i, 'n1', { client, serviceName: kind === 1 ? 'lab/other:http' : 'lab/web:http', proto: kind === 2 ? 'udp' : 'tcp' });
+    const e = dnat(i, 'n1', {
+      client,
+      serviceName: kind === 1 ? 'lab/other:http' : 'lab/web:http',
+      proto: kind === 2 ? 'udp' : 'tcp',
+    });
     if (kind !== 1 && kind !== 2 && client.startsWith('10.0.0.7:')) wanted.add(i);
     events.push(e);
   }
   source.emitEvents(events);
   await until(() => all.flows.length === 400 && some.flows.length === wanted.size, 'all events to arrive');
-  assert.deepEqual(some.flows.map((e) => Number.parseInt((e as { ctId: string }).ctId, 16)), [...wanted]);
+  assert.deepEqual(
+    some.flows.map((e) => Number.parseInt((e as { ctId: string }).ctId, 16)),
+    [...wanted],
+  );
   assert.equal(wanted.size, 100);
   assert.deepEqual(all.flows, events);
-  assert.deepEqual(some.all.filter((e) => e.type !== 'node')[0], catalog, 'first thing a subscriber gets is the current catalog');
+  assert.deepEqual(
+    some.all.filter((e) => e.type !== 'node')[0],
+    catalog,
+    'first thing a subscriber gets is the current catalog',
+  );
 
   const info = agent.info();
   assert.equal(info.nodeName, 'n1');
@@ -102,10 +125,16 @@ test(`a subscriber that reads nothing for ${pauseMs} ms gets lost counts; anothe
 
   t.diagnostic(`sent ${sent}; paused subscriber received ${slow.flows.length}, told lost ${slow.lost}`);
   assert.equal(quick.lost, 0);
-  assert.deepEqual(quick.flows.map((e) => e.ts), Array.from({ length: sent }, (_v, i) => dnat(i, 'n1').ts));
+  assert.deepEqual(
+    quick.flows.map((e) => e.ts),
+    Array.from({ length: sent }, (_v, i) => dnat(i, 'n1').ts),
+  );
   assert.ok(slow.lost > 0, 'the paused subscriber was told it lost events');
   const ts = slow.flows.map((e) => e.ts);
-  assert.ok(ts.every((v, i) => i === 0 || v > ts[i - 1]!), 'what it did get is in order, without duplicates');
+  assert.ok(
+    ts.every((v, i) => i === 0 || v > ts[i - 1]!),
+    'what it did get is in order, without duplicates',
+  );
   assert.equal(agent.info().subscriberLost, slow.lost);
   assert.equal(agent.info().lostEvents, 0, 'subscriber losses are not probe losses');
 });

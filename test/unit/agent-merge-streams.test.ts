@@ -22,14 +22,20 @@ test('a source lagging by less than the delay is merged in order', () => {
   assert.equal(out.length, 21 * 2 + 21);
   assert.equal(m.size, 0);
   const ts = out.map((e) => e.ts);
-  assert.deepEqual(ts, [...ts].sort((x, y) => x - y));
+  assert.deepEqual(
+    ts,
+    [...ts].sort((x, y) => x - y),
+  );
 });
 
 test('out-of-order events inside one batch come out sorted', () => {
   const m = new StreamMerger({ delayMs: 100 });
   m.push('a', [ev(3, 'a'), ev(1, 'a'), ev(2, 'a')], 0);
   assert.deepEqual(m.drain(50), []);
-  assert.deepEqual(m.drain(100).map((e) => e.ts), [1, 2, 3]);
+  assert.deepEqual(
+    m.drain(100).map((e) => e.ts),
+    [1, 2, 3],
+  );
 });
 
 test('no event waits more than twice the delay, even behind a node whose clock is 10 s late', () => {
@@ -62,7 +68,12 @@ test('two agents through subscribeAgents: one time-ordered stream, nothing missi
   const statuses: AgentStatus[] = [];
   const got: StickyEvent[] = [];
   const consumer = (async () => {
-    for await (const batch of subscribeAgents(addrs, { signal: ac.signal, onStatus: (s) => statuses.push(s), reorderDelayMs: 200 })) got.push(...batch);
+    for await (const batch of subscribeAgents(addrs, {
+      signal: ac.signal,
+      onStatus: (s) => statuses.push(s),
+      reorderDelayMs: 200,
+    }))
+      got.push(...batch);
   })();
   t.after(() => ac.abort());
   await until(() => a1.info().subscribers === 1 && a2.info().subscribers === 1, 'both subscriptions');
@@ -77,7 +88,11 @@ test('two agents through subscribeAgents: one time-ordered stream, nothing missi
   s2.emitEvents([dnat(1, 'n2', { ts: w0 + 1 })]);
   // (The node-up events are stamped as the first message arrives, after that message's
   // own event: the warm-up is left out of the order check.)
-  await until(() => got.filter((e) => e.type === 'dnat').length === 2 && got.filter((e) => e.type === 'node').length === 2, 'one event through each stream', 5000);
+  await until(
+    () => got.filter((e) => e.type === 'dnat').length === 2 && got.filter((e) => e.type === 'node').length === 2,
+    'one event through each stream',
+    5000,
+  );
   const warm = got.length;
   const t0 = Date.now() * 1000 + 1000;
   const at = (i: number, node: string) => dnat(i, node, { ts: t0 + i });
@@ -92,9 +107,20 @@ test('two agents through subscribeAgents: one time-ordered stream, nothing missi
   await consumer;
   const flows = got.filter((e) => e.type === 'dnat' && e.ts >= t0);
   const ts = flows.map((e) => e.ts);
-  assert.deepEqual(ts, Array.from({ length: 1000 }, (_v, i) => t0 + i));
+  assert.deepEqual(
+    ts,
+    Array.from({ length: 1000 }, (_v, i) => t0 + i),
+  );
   const all = got.slice(warm).map((e) => e.ts);
-  assert.deepEqual(all, [...all].sort((x, y) => x - y), 'one time-ordered stream');
+  assert.deepEqual(
+    all,
+    [...all].sort((x, y) => x - y),
+    'one time-ordered stream',
+  );
   assert.deepEqual(statuses.map((s) => `${s.node}:${s.state}`).sort(), ['n1:up', 'n2:up']);
-  await until(() => a1.info().subscribers + a2.info().subscribers === 0, 'the agents to see the subscriptions closed when the consumer stopped', 3000);
+  await until(
+    () => a1.info().subscribers + a2.info().subscribers === 0,
+    'the agents to see the subscriptions closed when the consumer stopped',
+    3000,
+  );
 });

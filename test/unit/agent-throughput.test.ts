@@ -15,7 +15,11 @@ const rate = Number(process.env.STICKYSCOPE_BENCH_RATE ?? 100_000);
 const durationMs = 3000;
 
 test(`the agent streams ${rate} events/s to a subscriber without loss`, async (t) => {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('../helpers/agent-bench-server.js', import.meta.url)), String(rate), String(durationMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('../helpers/agent-bench-server.js', import.meta.url)), String(rate), String(durationMs)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   t.after(() => {
     child.stdin.end();
     if (child.exitCode === null) child.kill();
@@ -42,7 +46,9 @@ test(`the agent streams ${rate} events/s to a subscriber without loss`, async (t
   const sent = Number(/^sent (\d+)$/.exec(sentLine)?.[1]);
   await until(() => received + lost >= sent, `${sent} events to arrive or be counted lost`, 15_000);
   const perSecond = Math.round(received / ((last - first) / 1000));
-  t.diagnostic(`sent ${sent} in ${durationMs} ms; received ${received}, lost ${lost}; ${perSecond} events/s end to end`);
+  t.diagnostic(
+    `sent ${sent} in ${durationMs} ms; received ${received}, lost ${lost}; ${perSecond} events/s end to end`,
+  );
   assert.equal(received + lost, sent);
   assert.equal(lost, 0, `the subscriber lost ${lost} of ${sent} events at ${rate}/s`);
 });

@@ -13,7 +13,17 @@ const T0 = Date.UTC(2026, 0, 1) * 1000;
 const S = 1e6;
 
 function dnat(ts: number, client: string, backend = '10.1.1.2:80'): DnatEvent {
-  return { type: 'dnat', ts, node: 'n1', proto: 'tcp', client: `${client}:1`, service: '10.96.0.1:80', backend, hook: 'prerouting', ctId: String(ts) };
+  return {
+    type: 'dnat',
+    ts,
+    node: 'n1',
+    proto: 'tcp',
+    client: `${client}:1`,
+    service: '10.96.0.1:80',
+    backend,
+    hook: 'prerouting',
+    ctId: String(ts),
+  };
 }
 
 test('idle entries expire after idleSeconds and are counted', () => {
@@ -27,15 +37,27 @@ test('idle entries expire after idleSeconds and are counted', () => {
   assert.deepEqual(r.evictions, { idle: 3, capacity: 0, openViolations: 0 });
   // The returning client starts a new pair: only 10.0.0.1's first pair survives in the figures.
   assert.equal(r.services[0]!.stickiness.pairs, 1);
-  assert.deepEqual(r.services[0]!.clients.map((c) => c.client), ['10.0.0.2']);
+  assert.deepEqual(
+    r.services[0]!.clients.map((c) => c.client),
+    ['10.0.0.2'],
+  );
 });
 
 test('maxPairs evicts the least recently active entry and counts it', () => {
   const state = createState({ maxPairs: 2 });
-  applyEvents(state, [dnat(T0, '10.0.0.1'), dnat(T0 + 1, '10.0.0.2'), dnat(T0 + 2, '10.0.0.1'), dnat(T0 + 3, '10.0.0.3')]);
+  applyEvents(state, [
+    dnat(T0, '10.0.0.1'),
+    dnat(T0 + 1, '10.0.0.2'),
+    dnat(T0 + 2, '10.0.0.1'),
+    dnat(T0 + 3, '10.0.0.3'),
+  ]);
   const r = buildReport(state, { scope: 'cumulative' });
   assert.deepEqual(r.evictions, { idle: 0, capacity: 1, openViolations: 0 });
-  assert.deepEqual(r.services[0]!.clients.map((c) => c.client), ['10.0.0.1', '10.0.0.3'], '10.0.0.2 was least recently active');
+  assert.deepEqual(
+    r.services[0]!.clients.map((c) => c.client),
+    ['10.0.0.1', '10.0.0.3'],
+    '10.0.0.2 was least recently active',
+  );
   assert.equal(r.services[0]!.selections, 4, 'service totals keep evicted selections');
 });
 
@@ -71,7 +93,9 @@ test('pair table agrees with a Map under random inserts, touches and removals', 
 test('memory per pair stays under 200 bytes; throughput is measured', (t) => {
   for (const pairs of [10_000, 100_000]) {
     const m = measurePairMemory(pairs);
-    t.diagnostic(`${pairs} pairs: ${m.accountedBytesPerPair.toFixed(1)} B/pair accounted, ${m.measuredBytesPerPair.toFixed(1)} B/pair measured, window ${(m.windowBytes / 1e6).toFixed(1)} MB`);
+    t.diagnostic(
+      `${pairs} pairs: ${m.accountedBytesPerPair.toFixed(1)} B/pair accounted, ${m.measuredBytesPerPair.toFixed(1)} B/pair measured, window ${(m.windowBytes / 1e6).toFixed(1)} MB`,
+    );
     assert.ok(m.accountedBytesPerPair < 200, `accounted ${m.accountedBytesPerPair} B/pair`);
   }
   const tp = measureThroughput(1_000_000);

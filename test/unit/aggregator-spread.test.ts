@@ -12,18 +12,40 @@ const S = 1e6;
 const [A, B, C, D] = ['10.1.1.2:8080', '10.1.1.3:8080', '10.1.1.4:8080', '10.1.1.10:8080'];
 
 function dnat(ts: number, client: string, backend: string, service = '10.96.0.10:80'): DnatEvent {
-  return { type: 'dnat', ts, node: 'n1', proto: 'tcp', client: `${client}:40000`, service, backend, hook: 'prerouting', ctId: String(ts) };
+  return {
+    type: 'dnat',
+    ts,
+    node: 'n1',
+    proto: 'tcp',
+    client: `${client}:40000`,
+    service,
+    backend,
+    hook: 'prerouting',
+    ctId: String(ts),
+  };
 }
 
 const catalog: CatalogEvent = {
-  type: 'catalog', ts: T0, node: 'n1',
-  services: [{ service: '10.96.0.10:80/tcp', name: 'lab/web:http', affinity: { mode: 'None', timeoutSeconds: null, source: 'rules' }, endpoints: [D, C, B, A] }],
+  type: 'catalog',
+  ts: T0,
+  node: 'n1',
+  services: [
+    {
+      service: '10.96.0.10:80/tcp',
+      name: 'lab/web:http',
+      affinity: { mode: 'None', timeoutSeconds: null, source: 'rules' },
+      endpoints: [D, C, B, A],
+    },
+  ],
 };
 
 /** Client .1 picks A A A A B B, client .2 picks A A D D D D: A 6, B 2, C 0, D 4. */
 function selections(start: number): DnatEvent[] {
   const out: DnatEvent[] = [];
-  const picks: [string, string[]][] = [['10.0.0.1', [A, A, A, A, B, B]], ['10.0.0.2', [A, A, D, D, D, D]]];
+  const picks: [string, string[]][] = [
+    ['10.0.0.1', [A, A, A, A, B, B]],
+    ['10.0.0.2', [A, A, D, D, D, D]],
+  ];
   for (const [client, backends] of picks) backends.forEach((b, i) => out.push(dnat(start + i * S, client, b)));
   return out.sort((x, y) => x.ts - y.ts);
 }
@@ -78,9 +100,17 @@ test('window drops selections older than windowSeconds; cumulative keeps them', 
   assert.equal(c.selections, 14);
   // In the window: the pair closed by the first late pick (B -> C, its first selection outside) and C -> C.
   assert.deepEqual(w.stickiness, { pairs: 2, sameBackend: 1, ratio: 0.5, expectedRandom: 0.25 });
-  assert.deepEqual(w.clients, [{ client: '10.0.0.1', selections: 2, backends: { [C]: 2 }, stickiness: 0.5, nodes: ['n1'] }]);
+  assert.deepEqual(w.clients, [
+    { client: '10.0.0.1', selections: 2, backends: { [C]: 2 }, stickiness: 0.5, nodes: ['n1'] },
+  ]);
   assert.deepEqual(c.stickiness, { pairs: 12, sameBackend: 9, ratio: 0.75, expectedRandom: 0.25 });
-  assert.deepEqual(c.clients.map((x) => [x.client, x.backends]), [['10.0.0.1', { [A]: 4, [B]: 2, [C]: 2 }], ['10.0.0.2', { [A]: 2, [D]: 4 }]]);
+  assert.deepEqual(
+    c.clients.map((x) => [x.client, x.backends]),
+    [
+      ['10.0.0.1', { [A]: 4, [B]: 2, [C]: 2 }],
+      ['10.0.0.2', { [A]: 2, [D]: 4 }],
+    ],
+  );
 });
 
 test('reports order services, backends and clients by address and do not depend on batching', () => {
@@ -94,9 +124,18 @@ test('reports order services, backends and clients by address and do not depend 
   const many = createState();
   for (const e of ev) applyEvents(many, [e]);
   const r = buildReport(one, { scope: 'window' });
-  assert.deepEqual(r.services.map((s) => s.service), ['10.96.0.9:80/tcp', '10.96.0.10:80/tcp']);
-  assert.deepEqual(r.services[1]!.backends.map((b) => b.backend), ['10.1.1.2:80', '10.1.1.10:80']);
-  assert.deepEqual(r.services[1]!.clients.map((c) => c.client), ['10.0.0.9', '10.0.0.10']);
+  assert.deepEqual(
+    r.services.map((s) => s.service),
+    ['10.96.0.9:80/tcp', '10.96.0.10:80/tcp'],
+  );
+  assert.deepEqual(
+    r.services[1]!.backends.map((b) => b.backend),
+    ['10.1.1.2:80', '10.1.1.10:80'],
+  );
+  assert.deepEqual(
+    r.services[1]!.clients.map((c) => c.client),
+    ['10.0.0.9', '10.0.0.10'],
+  );
   assert.deepEqual(buildReport(many, { scope: 'window' }), r);
   assert.deepEqual(JSON.parse(JSON.stringify(r)), r, 'the report is plain JSON');
 });

@@ -10,8 +10,16 @@ const near = (actual: number | null, expected: number, tol: number) =>
 test('chi-square p-values match the 0.05 and 0.01 critical values of standard tables', () => {
   const table: [number, number, number][] = [
     // [chi2, dof, p]
-    [3.841, 1, 0.05], [6.635, 1, 0.01], [5.991, 2, 0.05], [9.210, 2, 0.01], [7.815, 3, 0.05],
-    [11.070, 5, 0.05], [18.307, 10, 0.05], [31.410, 20, 0.05], [124.342, 100, 0.05], [0.004, 1, 0.95],
+    [3.841, 1, 0.05],
+    [6.635, 1, 0.01],
+    [5.991, 2, 0.05],
+    [9.21, 2, 0.01],
+    [7.815, 3, 0.05],
+    [11.07, 5, 0.05],
+    [18.307, 10, 0.05],
+    [31.41, 20, 0.05],
+    [124.342, 100, 0.05],
+    [0.004, 1, 0.95],
   ];
   for (const [x, dof, p] of table) near(chiSquareP(x, dof), p, 5e-4);
 });

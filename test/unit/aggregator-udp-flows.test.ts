@@ -35,7 +35,8 @@ test('UDP flows differ by port, node, IPv6 address and port spelling', () => {
 test('at the cap the least recently active UDP flow is dropped, so its next entry is a new flow', () => {
   const [x, y, z] = ['10.0.0.1:1000', '[fd00::1]:1000', '10.0.0.3:1000'];
   const events = [
-    dnat(T0, x, A, 'x1'), dnat(T0 + 1, y, A, 'y1'),
+    dnat(T0, x, A, 'x1'),
+    dnat(T0 + 1, y, A, 'y1'),
     dnat(T0 + 2, x, A, 'x1'), // x is now more recently active than y
     dnat(T0 + 3, z, A, 'z1'), // third flow: y goes
     dnat(T0 + 4, x, B, 'x2'), // replacement of x's entry

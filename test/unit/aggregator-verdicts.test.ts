@@ -14,14 +14,33 @@ const SVC = '10.96.0.10:80';
 const [A, B, C] = ['10.1.1.2:8080', '10.1.1.3:8080', '10.1.1.4:8080'];
 
 function dnat(ts: number, client: string, backend: string, node = 'n1'): DnatEvent {
-  return { type: 'dnat', ts, node, proto: 'tcp', client: `${client}:40000`, service: SVC, backend, hook: 'prerouting', ctId: String(ts) };
+  return {
+    type: 'dnat',
+    ts,
+    node,
+    proto: 'tcp',
+    client: `${client}:40000`,
+    service: SVC,
+    backend,
+    hook: 'prerouting',
+    ctId: String(ts),
+  };
 }
 
 function catalog(ts: number, endpoints: string[], affinity: ServiceInfo['affinity'], node = 'n1'): CatalogEvent {
-  return { type: 'catalog', ts, node, services: [{ service: `${SVC}/tcp`, name: 'lab/web:http', affinity, endpoints }] };
+  return {
+    type: 'catalog',
+    ts,
+    node,
+    services: [{ service: `${SVC}/tcp`, name: 'lab/web:http', affinity, endpoints }],
+  };
 }
 
-const clientIP = (timeoutSeconds: number): ServiceInfo['affinity'] => ({ mode: 'ClientIP', timeoutSeconds, source: 'k8s' });
+const clientIP = (timeoutSeconds: number): ServiceInfo['affinity'] => ({
+  mode: 'ClientIP',
+  timeoutSeconds,
+  source: 'k8s',
+});
 
 test('verdicts: held at g < T and g = T, expired at g = T + 1us, violations by cause, forced re-pick', () => {
   const T = 10 * S;
@@ -32,7 +51,15 @@ test('verdicts: held at g < T and g = T, expired at g = T + 1us, violations by c
   ev.push(dnat((t += T), '10.0.0.1', A)); // held, exactly T
   ev.push(dnat((t += T + 1), '10.0.0.1', B)); // expired, moved
   ev.push(dnat((t += S), '10.0.0.1', C)); // violation: B still an endpoint, no eviction
-  ev.push({ type: 'evicted', ts: t + S / 2, node: 'n1', list: 'KUBE-SEP-C', endpoint: C, client: '10.0.0.1', capacity: 100 });
+  ev.push({
+    type: 'evicted',
+    ts: t + S / 2,
+    node: 'n1',
+    list: 'KUBE-SEP-C',
+    endpoint: C,
+    client: '10.0.0.1',
+    capacity: 100,
+  });
   ev.push(dnat((t += S), '10.0.0.1', A)); // violation, listFull: C's entry evicted in between
   ev.push(catalog(t + S / 2, [B, C], clientIP(10))); // A removed
   ev.push(dnat((t += S), '10.0.0.1', B)); // forced re-pick: A no longer an endpoint
@@ -40,15 +67,23 @@ test('verdicts: held at g < T and g = T, expired at g = T + 1us, violations by c
   applyEvents(state, ev);
   const svc = buildReport(state, { scope: 'cumulative' }).services[0]!;
   assert.deepEqual(svc.affinityVerdicts, {
-    held: 2, violation: 2, forcedRepick: 1, expired: 1, compliance: 0.5,
-    violationCauses: { listFull: 1, unknown: 1 }, expiredMoved: 1,
+    held: 2,
+    violation: 2,
+    forcedRepick: 1,
+    expired: 1,
+    compliance: 0.5,
+    violationCauses: { listFull: 1, unknown: 1 },
+    expiredMoved: 1,
   });
   assert.deepEqual(svc.stickiness, { pairs: 6, sameBackend: 2, ratio: 2 / 6, expectedRandom: 1 / 3 });
   const violations = drainNotable(state).events.filter((n) => n.kind === 'violation');
-  assert.deepEqual(violations.map((v) => v.kind === 'violation' && [v.from, v.to, v.cause, v.gapSeconds]), [
-    [B, C, 'unknown', 1],
-    [C, A, 'listFull', 1],
-  ]);
+  assert.deepEqual(
+    violations.map((v) => v.kind === 'violation' && [v.from, v.to, v.cause, v.gapSeconds]),
+    [
+      [B, C, 'unknown', 1],
+      [C, A, 'listFull', 1],
+    ],
+  );
   assert.deepEqual(drainNotable(state).events, [], 'drained events are gone');
 });
 
@@ -75,7 +110,13 @@ test('a service without affinity gets no verdicts, only stickiness', () => {
   applyEvents(state, ev);
   const svc = buildReport(state, { scope: 'window' }).services[0]!;
   assert.deepEqual(svc.affinityVerdicts, {
-    held: 0, violation: 0, forcedRepick: 0, expired: 0, compliance: null, violationCauses: { listFull: 0, unknown: 0 }, expiredMoved: 0,
+    held: 0,
+    violation: 0,
+    forcedRepick: 0,
+    expired: 0,
+    compliance: null,
+    violationCauses: { listFull: 0, unknown: 0 },
+    expiredMoved: 0,
   });
   assert.deepEqual(svc.stickiness, { pairs: 3, sameBackend: 1, ratio: 1 / 3, expectedRandom: 0.5 });
 });

@@ -16,15 +16,32 @@ const T0 = Date.UTC(2026, 10, 23, 12, 0, 0) * 1000;
 const WEB = '10.96.0.10:80';
 const DNS = '10.96.0.53:53';
 /** Selections per backend of WEB: uneven on purpose; the fourth endpoint is never picked. */
-const webCounts: Record<string, number> = { '10.1.1.2:8080': 300, '10.1.1.3:8080': 150, '10.1.1.4:8080': 50, '10.1.1.5:8080': 0 };
+const webCounts: Record<string, number> = {
+  '10.1.1.2:8080': 300,
+  '10.1.1.3:8080': 150,
+  '10.1.1.4:8080': 50,
+  '10.1.1.5:8080': 0,
+};
 const dnsCounts: Record<string, number> = { '10.1.2.2:53': 120, '10.1.2.3:53': 120 };
 
 function events(): StickyEvent[] {
   const catalog: CatalogEvent = {
-    type: 'catalog', ts: T0, node: 'lab-node',
+    type: 'catalog',
+    ts: T0,
+    node: 'lab-node',
     services: [
-      { service: `${WEB}/tcp`, name: 'lab/web:http', affinity: { mode: 'ClientIP', timeoutSeconds: 30, source: 'rules' }, endpoints: Object.keys(webCounts) },
-      { service: `${DNS}/udp`, name: 'kube-system/kube-dns:dns', affinity: { mode: 'None', timeoutSeconds: null, source: 'rules' }, endpoints: Object.keys(dnsCounts) },
+      {
+        service: `${WEB}/tcp`,
+        name: 'lab/web:http',
+        affinity: { mode: 'ClientIP', timeoutSeconds: 30, source: 'rules' },
+        endpoints: Object.keys(webCounts),
+      },
+      {
+        service: `${DNS}/udp`,
+        name: 'kube-system/kube-dns:dns',
+        affinity: { mode: 'None', timeoutSeconds: null, source: 'rules' },
+        endpoints: Object.keys(dnsCounts),
+      },
     ],
   };
   const out: StickyEvent[] = [catalog];
@@ -35,9 +52,20 @@ function events(): StickyEvent[] {
   // Interleave deterministically over ten minutes, clients 0..19.
   picks.sort((a, b) => hash(a[2] + picks.indexOf(a)) - hash(b[2] + picks.indexOf(b)));
   for (const [service, proto, backend] of picks) {
-    out.push({ type: 'dnat', ts: T0 + 1 + k * 750_000, node: 'lab-node', proto, client: `10.0.1.${k % 20}:${40000 + k}`, service, backend, hook: 'prerouting', ctId: k.toString(16) });
+    out.push({
+      type: 'dnat',
+      ts: T0 + 1 + k * 750_000,
+      node: 'lab-node',
+      proto,
+      client: `10.0.1.${k % 20}:${40000 + k}`,
+      service,
+      backend,
+      hook: 'prerouting',
+      ctId: k.toString(16),
+    });
     // The agent of lab-node was unreachable for a while: the page shades that span.
-    if (k === 100) out.push({ type: 'node', ts: T0 + 2 + k * 750_000, node: 'lab-node', state: 'down', reason: 'stream failed' });
+    if (k === 100)
+      out.push({ type: 'node', ts: T0 + 2 + k * 750_000, node: 'lab-node', state: 'down', reason: 'stream failed' });
     if (k === 160) out.push({ type: 'node', ts: T0 + 2 + k * 750_000, node: 'lab-node', state: 'up' });
     k++;
   }
@@ -51,7 +79,10 @@ function hash(s: string): number {
 }
 
 /** Runs chromium headless in its own process group, killed whole on timeout. */
-function chromium(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function chromium(
+  args: string[],
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(CHROMIUM, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -80,7 +111,9 @@ function chartTags(dom: string, service: string, name: string): Record<string, s
   const start = dom.indexOf(`data-service="${service}"`);
   assert.ok(start >= 0, `section of ${service} in the page`);
   const end = dom.indexOf('</section>', start);
-  return [...dom.slice(start, end).matchAll(new RegExp(`<[a-z]+ [^>]*data-chart="${name}"[^>]*>`, 'g'))].map((m) => attrs(m[0]));
+  return [...dom.slice(start, end).matchAll(new RegExp(`<[a-z]+ [^>]*data-chart="${name}"[^>]*>`, 'g'))].map((m) =>
+    attrs(m[0]),
+  );
 }
 
 test('the HTML report is one self-contained file with every chart', { timeout: 20_000 }, async (t) => {
@@ -91,23 +124,40 @@ test('the HTML report is one self-contained file with every chart', { timeout: 2
   await w.append(events());
   await w.close();
   const html = await reportFromFile(trace, { format: 'html' });
-  assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+href=|https?:\/\/|@import|url\(/, 'nothing loaded from elsewhere');
+  assert.doesNotMatch(
+    html,
+    /<script[^>]+src=|<link[^>]+href=|https?:\/\/|@import|url\(/,
+    'nothing loaded from elsewhere',
+  );
   for (const service of [`${WEB}/tcp`, `${DNS}/udp`]) {
-    for (const chart of ['share', 'stickiness', 'timeline', 'verdicts', 'clients']) assert.equal(chartTags(html, service, chart).length, 1, `${service} ${chart}`);
+    for (const chart of ['share', 'stickiness', 'timeline', 'verdicts', 'clients'])
+      assert.equal(chartTags(html, service, chart).length, 1, `${service} ${chart}`);
   }
   assert.equal(chartTags(html, `${WEB}/tcp`, 'share-bar').length, 4, 'a bar for every endpoint, the unpicked one too');
-  const timelineTotal = chartTags(html, `${WEB}/tcp`, 'timeline-bar').reduce((n, a) => n + Number(a['data-selections']), 0);
+  const timelineTotal = chartTags(html, `${WEB}/tcp`, 'timeline-bar').reduce(
+    (n, a) => n + Number(a['data-selections']),
+    0,
+  );
   assert.equal(timelineTotal, 500, 'the timeline holds every selection of the service');
   const gaps = chartTags(html, `${WEB}/tcp`, 'timeline-gap');
-  assert.deepEqual(gaps.map((g) => g['data-node']), ['lab-node'], 'the span the node was missing is shaded');
+  assert.deepEqual(
+    gaps.map((g) => g['data-node']),
+    ['lab-node'],
+    'the span the node was missing is shaded',
+  );
   const plot = chartTags(html, `${WEB}/tcp`, 'timeline-bar');
   const left = Math.min(...plot.map((b) => Number(b.x)));
   const right = Math.max(...plot.map((b) => Number(b.x) + Number(b.width)));
   // 60 of the 740 selections' time (0.75 s apart) out of the whole span, give or take a bucket.
-  assert.ok(Math.abs(Number(gaps[0]!.width) / (right - left) - 60 / 740) < 0.03, `gap width ${gaps[0]!.width} of ${right - left}`);
+  assert.ok(
+    Math.abs(Number(gaps[0]!.width) / (right - left) - 60 / 740) < 0.03,
+    `gap width ${gaps[0]!.width} of ${right - left}`,
+  );
 });
 
-test('chromium renders the report: charts drawn, bar widths follow the counts, no script errors', { timeout: 120_000 }, async (t) => {
+test('chromium renders the report: charts drawn, bar widths follow the counts, no script errors', {
+  timeout: 120_000,
+}, async (t) => {
   if (!existsSync(CHROMIUM)) {
     t.skip(`${CHROMIUM} is missing (scripts/setup.sh installs Debian's chromium)`);
     return;
@@ -120,14 +170,28 @@ test('chromium renders the report: charts drawn, bar widths follow the counts, n
   await w.close();
   const page = join(dir, 'report.html');
   await writeFile(page, await reportFromFile(trace, { format: 'html' }));
-  const common = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', `--user-data-dir=${join(dir, 'profile')}`];
+  const common = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    `--user-data-dir=${join(dir, 'profile')}`,
+  ];
 
   const { stdout: dom, code } = await chromium([...common, '--dump-dom', `file://${page}`]);
   assert.equal(code, 0);
-  assert.match(dom, /<body[^>]*data-rendered="ok"/, `the page's own check: ${/data-rendered="([^"]*)"/.exec(dom)?.[1]}`);
+  assert.match(
+    dom,
+    /<body[^>]*data-rendered="ok"/,
+    `the page's own check: ${/data-rendered="([^"]*)"/.exec(dom)?.[1]}`,
+  );
   for (const service of [`${WEB}/tcp`, `${DNS}/udp`]) {
-    for (const chart of ['share', 'stickiness', 'timeline', 'verdicts']) assert.equal(chartTags(dom, service, chart).length, 1, `${service}: ${chart} chart`);
+    for (const chart of ['share', 'stickiness', 'timeline', 'verdicts'])
+      assert.equal(chartTags(dom, service, chart).length, 1, `${service}: ${chart} chart`);
   }
   // Share bars: widths proportional to the counts chosen above, zero for the unpicked endpoint.
   const bars = chartTags(dom, `${WEB}/tcp`, 'share-bar');
@@ -147,5 +211,6 @@ test('chromium renders the report: charts drawn, bar widths follow the counts, n
   const shot = await chromium([...common, `--screenshot=${png}`, '--window-size=1200,2000', `file://${page}`]);
   assert.equal(shot.code, 0);
   assert.ok((await stat(png)).size > 20_000, 'a screenshot with something drawn in it');
-  if (process.env.STICKYSCOPE_KEEP_SCREENSHOT) await writeFile(process.env.STICKYSCOPE_KEEP_SCREENSHOT, await readFile(png));
+  if (process.env.STICKYSCOPE_KEEP_SCREENSHOT)
+    await writeFile(process.env.STICKYSCOPE_KEEP_SCREENSHOT, await readFile(png));
 });

@@ -17,14 +17,37 @@ const [A, B, C] = ['10.1.1.2:8080', '10.1.2.3:8080', '10.1.4.5:8080'];
 const PODS = { [A]: 'shop/web-a', [B]: 'shop/web-b', [C]: 'shop/web-c' };
 
 function dnat(ts: number, client: string, backend: string, node: string): DnatEvent {
-  return { type: 'dnat', ts, node, proto: 'tcp', client: `${client}:40000`, service: SVC, backend, hook: 'prerouting', ctId: String(ts) };
+  return {
+    type: 'dnat',
+    ts,
+    node,
+    proto: 'tcp',
+    client: `${client}:40000`,
+    service: SVC,
+    backend,
+    hook: 'prerouting',
+    ctId: String(ts),
+  };
 }
 
-const rules = (ts: number, node: string, endpoints: string[], timeoutSeconds: number | null, name: string | null = null): CatalogEvent => ({
+const rules = (
+  ts: number,
+  node: string,
+  endpoints: string[],
+  timeoutSeconds: number | null,
+  name: string | null = null,
+): CatalogEvent => ({
   type: 'catalog',
   ts,
   node,
-  services: [{ service: KEY, name, affinity: { mode: timeoutSeconds === null ? 'None' : 'ClientIP', timeoutSeconds, source: 'rules' }, endpoints }],
+  services: [
+    {
+      service: KEY,
+      name,
+      affinity: { mode: timeoutSeconds === null ? 'None' : 'ClientIP', timeoutSeconds, source: 'rules' },
+      endpoints,
+    },
+  ],
 });
 
 /** As src/k8s/metadata.ts emits it: the whole cluster's Services, node ''. */
@@ -36,7 +59,12 @@ const web = (endpoints: string[], timeoutSeconds: number): ServiceInfo => ({
   endpoints,
   pods: Object.fromEntries(endpoints.map((e) => [e, PODS[e]!])),
 });
-const other: ServiceInfo = { service: '10.96.7.7:443/tcp', name: 'shop/api', affinity: { mode: 'None', timeoutSeconds: null, source: 'k8s' }, endpoints: ['10.1.5.6:8443'] };
+const other: ServiceInfo = {
+  service: '10.96.7.7:443/tcp',
+  name: 'shop/api',
+  affinity: { mode: 'None', timeoutSeconds: null, source: 'k8s' },
+  endpoints: ['10.1.5.6:8443'],
+};
 
 function report(events: StickyEvent[]) {
   const state = createState({ windowSeconds: 3600 });
@@ -59,20 +87,40 @@ const timeline = (node: string) => [
 
 test('the spec affinity overrides the rules, whichever catalog came last', () => {
   for (const order of ['k8s first', 'rules first'] as const) {
-    const catalogs = [rules(T0 - 2 * S, 'n1', [A, B, C], 10800, 'shop/web:http'), k8s(T0 - 2 * S, [web([A, B, C], 30), other])];
+    const catalogs = [
+      rules(T0 - 2 * S, 'n1', [A, B, C], 10800, 'shop/web:http'),
+      k8s(T0 - 2 * S, [web([A, B, C], 30), other]),
+    ];
     if (order === 'k8s first') catalogs.reverse();
     const { r, web: svc, state } = report([...catalogs, ...timeline('n1')]);
     assert.deepEqual(svc.affinity, { mode: 'ClientIP', timeoutSeconds: 30, source: 'k8s' }, order);
     assert.equal(svc.name, 'shop/web:http', order);
-    assert.deepEqual(svc.affinityVerdicts, {
-      held: 1, violation: 1, forcedRepick: 0, expired: 2, compliance: 0.5, violationCauses: { listFull: 0, unknown: 1 }, expiredMoved: 1,
-    }, order);
+    assert.deepEqual(
+      svc.affinityVerdicts,
+      {
+        held: 1,
+        violation: 1,
+        forcedRepick: 0,
+        expired: 2,
+        compliance: 0.5,
+        violationCauses: { listFull: 0, unknown: 1 },
+        expiredMoved: 1,
+      },
+      order,
+    );
     assert.deepEqual(r.nodes, ['n1'], `${order}: the API is no node`);
-    assert.deepEqual(state.services.list.find((s) => s.key === KEY)!.latest!.info.pods, PODS, `${order}: pods from the API`);
+    assert.deepEqual(
+      state.services.list.find((s) => s.key === KEY)!.latest!.info.pods,
+      PODS,
+      `${order}: pods from the API`,
+    );
     // A service only the API knows is named and counted with its endpoint.
     const api = r.services.find((s) => s.service === '10.96.7.7:443/tcp')!;
     assert.equal(api.name, 'shop/api');
-    assert.deepEqual(api.backends.map((b) => b.backend), ['10.1.5.6:8443']);
+    assert.deepEqual(
+      api.backends.map((b) => b.backend),
+      ['10.1.5.6:8443'],
+    );
   }
 });
 
@@ -81,7 +129,13 @@ test('without the API the same timeline is judged with the rules (the catalog is
   assert.deepEqual(svc.affinity, { mode: 'ClientIP', timeoutSeconds: 10800, source: 'rules' });
   assert.equal(svc.name, null);
   assert.deepEqual(svc.affinityVerdicts, {
-    held: 2, violation: 2, forcedRepick: 0, expired: 0, compliance: 0.5, violationCauses: { listFull: 0, unknown: 2 }, expiredMoved: 0,
+    held: 2,
+    violation: 2,
+    forcedRepick: 0,
+    expired: 0,
+    compliance: 0.5,
+    violationCauses: { listFull: 0, unknown: 2 },
+    expiredMoved: 0,
   });
 });
 
@@ -89,12 +143,21 @@ test('a service missing from a later API catalog falls back to the rules', () =>
   // The spec's 30 s holds up to +65, then the API catalog lacks shop/web: +70 C (gap 10)
   // and +110 C (gap 40) are judged with the rules' 10800: violation, held.
   // Before: +20 held, +60 expired (moved). Total: held 2, violation 1, expired 1.
-  const ev: StickyEvent[] = [rules(T0 - 2 * S, 'n1', [A, B, C], 10800, 'shop/web:http-rules'), k8s(T0 - S, [web([A, B, C], 30), other])];
+  const ev: StickyEvent[] = [
+    rules(T0 - 2 * S, 'n1', [A, B, C], 10800, 'shop/web:http-rules'),
+    k8s(T0 - S, [web([A, B, C], 30), other]),
+  ];
   ev.push(...timeline('n1'));
   ev.splice(5, 0, k8s(T0 + 65 * S, [other]));
   const { web: svc } = report(ev.sort((x, y) => x.ts - y.ts));
   assert.deepEqual(svc.affinityVerdicts, {
-    held: 2, violation: 1, forcedRepick: 0, expired: 1, compliance: 2 / 3, violationCauses: { listFull: 0, unknown: 1 }, expiredMoved: 1,
+    held: 2,
+    violation: 1,
+    forcedRepick: 0,
+    expired: 1,
+    compliance: 2 / 3,
+    violationCauses: { listFull: 0, unknown: 1 },
+    expiredMoved: 1,
   });
   assert.deepEqual(svc.affinity, { mode: 'ClientIP', timeoutSeconds: 10800, source: 'rules' });
   assert.equal(svc.name, 'shop/web:http-rules');
@@ -120,19 +183,42 @@ test('an EndpointSlice change mid-stream turns a violation into a forced re-pick
   ];
   const { r, web: svc } = report(ev);
   assert.deepEqual(svc.affinityVerdicts, {
-    held: 0, violation: 3, forcedRepick: 1, expired: 0, compliance: 0, violationCauses: { listFull: 0, unknown: 3 }, expiredMoved: 0,
+    held: 0,
+    violation: 3,
+    forcedRepick: 1,
+    expired: 0,
+    compliance: 0,
+    violationCauses: { listFull: 0, unknown: 3 },
+    expiredMoved: 0,
   });
   assert.deepEqual(r.nodes, ['n1', 'n2']);
-  assert.deepEqual(svc.backends.map((b) => [b.backend, b.selections]), [[A, 2], [B, 2], [C, 2]]);
+  assert.deepEqual(
+    svc.backends.map((b) => [b.backend, b.selections]),
+    [
+      [A, 2],
+      [B, 2],
+      [C, 2],
+    ],
+  );
   assert.equal(svc.stickiness.expectedRandom, 1 / 3);
 });
 
 test('the API endpoints count toward K only where some node is judged against them', () => {
   // n1's rules list A and B; the API lists A, B and C. Only n1 selects: K = 2.
-  const base: StickyEvent[] = [rules(T0, 'n1', [A, B], 100), k8s(T0, [web([A, B, C], 100)]), dnat(T0 + S, '10.0.0.4', A, 'n1')];
-  assert.deepEqual(report(base).web.backends.map((b) => b.backend), [A, B]);
+  const base: StickyEvent[] = [
+    rules(T0, 'n1', [A, B], 100),
+    k8s(T0, [web([A, B, C], 100)]),
+    dnat(T0 + S, '10.0.0.4', A, 'n1'),
+  ];
+  assert.deepEqual(
+    report(base).web.backends.map((b) => b.backend),
+    [A, B],
+  );
   // n2, without rules, selects too: it is judged against the API, so C counts: K = 3.
   const both = report([...base, dnat(T0 + 2 * S, '10.0.0.4', A, 'n2')]).web;
-  assert.deepEqual(both.backends.map((b) => b.backend), [A, B, C]);
+  assert.deepEqual(
+    both.backends.map((b) => b.backend),
+    [A, B, C],
+  );
   assert.equal(both.stickiness.expectedRandom, 1 / 3);
 });

@@ -29,7 +29,8 @@ function upstream() {
   };
 }
 
-const shape = (batches: StickyEvent[][]) => batches.map((b) => b.map((e) => `${e.type === 'catalog' ? 'C' : 'd'}${e.ts}`).join(' '));
+const shape = (batches: StickyEvent[][]) =>
+  batches.map((b) => b.map((e) => `${e.type === 'catalog' ? 'C' : 'd'}${e.ts}`).join(' '));
 
 test('a catalog goes just before the first agent event at or after its time, in a batch of its own', async () => {
   const feed = new CatalogFeed(60_000);

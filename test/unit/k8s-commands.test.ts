@@ -37,7 +37,14 @@ async function setup(t: TestContext): Promise<Setup> {
     type: 'catalog',
     ts: Date.now() * 1000,
     node: 'node-a',
-    services: [{ service: `${SVC}/tcp`, name: null, affinity: { mode: 'ClientIP', timeoutSeconds: 10800, source: 'rules' }, endpoints: [A, B, C] }],
+    services: [
+      {
+        service: `${SVC}/tcp`,
+        name: null,
+        affinity: { mode: 'ClientIP', timeoutSeconds: 10800, source: 'rules' },
+        endpoints: [A, B, C],
+      },
+    ],
   };
   source.emitEvents([rules]);
 
@@ -45,11 +52,16 @@ async function setup(t: TestContext): Promise<Setup> {
   t.after(() => api.close());
   for (const svc of loadK8sFixture('services.yaml')) {
     // The spec says 30 s where the rules say 10800 s.
-    if (svc.metadata.name === 'web') (svc as FakeObject & { spec: { sessionAffinityConfig: { clientIP: { timeoutSeconds: number } } } }).spec.sessionAffinityConfig.clientIP.timeoutSeconds = 30;
+    if (svc.metadata.name === 'web')
+      (
+        svc as FakeObject & { spec: { sessionAffinityConfig: { clientIP: { timeoutSeconds: number } } } }
+      ).spec.sessionAffinityConfig.clientIP.timeoutSeconds = 30;
     api.apply('services', svc);
   }
   for (const slice of loadK8sFixture('endpointslices.yaml')) api.apply('endpointslices', slice);
-  const pod = structuredClone(loadK8sFixture('agent-pods.yaml').find((p) => p.metadata.name === 'stickyscope-agent-aaaaa')!) as FakeObject & {
+  const pod = structuredClone(
+    loadK8sFixture('agent-pods.yaml').find((p) => p.metadata.name === 'stickyscope-agent-aaaaa')!,
+  ) as FakeObject & {
     spec: { containers: { ports: { containerPort: number }[] }[] };
     status: { podIP: string };
   };
@@ -70,8 +82,16 @@ async function sendTimeline(s: Setup, cli: CliRun): Promise<void> {
     throw new Error(`${err.message}; stderr: ${cli.stderr()}`);
   });
   const t0 = Date.now() * 1000;
-  const picks: [number, string][] = [[0, A], [20, A], [60, B], [70, C], [110, C]];
-  const events: StickyEvent[] = picks.map(([sec, backend], i) => dnat(i, 'node-a', { ts: t0 + sec * S, client: '10.0.0.1:40000', service: SVC, backend }));
+  const picks: [number, string][] = [
+    [0, A],
+    [20, A],
+    [60, B],
+    [70, C],
+    [110, C],
+  ];
+  const events: StickyEvent[] = picks.map(([sec, backend], i) =>
+    dnat(i, 'node-a', { ts: t0 + sec * S, client: '10.0.0.1:40000', service: SVC, backend }),
+  );
   s.source.emitEvents(events);
 }
 
@@ -83,10 +103,28 @@ function checkReport(text: string, where: string) {
   assert.equal(web.name, 'shop/web:http', where);
   assert.deepEqual(web.affinity, { mode: 'ClientIP', timeoutSeconds: 30, source: 'k8s' }, where);
   assert.equal(web.selections, 5, where);
-  assert.deepEqual(web.backends.map((b: { backend: string; selections: number }) => [b.backend, b.selections]), [[A, 2], [B, 1], [C, 2]], where);
-  assert.deepEqual(web.affinityVerdicts, {
-    held: 1, violation: 1, forcedRepick: 0, expired: 2, compliance: 0.5, violationCauses: { listFull: 0, unknown: 1 }, expiredMoved: 1,
-  }, where);
+  assert.deepEqual(
+    web.backends.map((b: { backend: string; selections: number }) => [b.backend, b.selections]),
+    [
+      [A, 2],
+      [B, 1],
+      [C, 2],
+    ],
+    where,
+  );
+  assert.deepEqual(
+    web.affinityVerdicts,
+    {
+      held: 1,
+      violation: 1,
+      forcedRepick: 0,
+      expired: 2,
+      compliance: 0.5,
+      violationCauses: { listFull: 0, unknown: 1 },
+      expiredMoved: 1,
+    },
+    where,
+  );
   // A Service only the API knows is named from it, with its endpoint and no selections.
   const dnsUdp = report.services.find((x: { service: string }) => x.service === '10.96.0.10:53/udp');
   assert.equal(dnsUdp?.name, 'kube-system/kube-dns:dns', where);
@@ -94,7 +132,9 @@ function checkReport(text: string, where: string) {
   assert.equal(dnsUdp.selections, 0, where);
 }
 
-test('report --k8s finds the agent pod, names Services from the API and judges with the spec timeout', { timeout: 30_000 }, async (t) => {
+test('report --k8s finds the agent pod, names Services from the API and judges with the spec timeout', {
+  timeout: 30_000,
+}, async (t) => {
   const s = await setup(t);
   const cli = startCli(['report', '--k8s', '--kubeconfig', s.kubeconfig, '--duration', '2s', '--format', 'json']);
   t.after(() => cli.child.kill());
@@ -105,7 +145,9 @@ test('report --k8s finds the agent pod, names Services from the API and judges w
   checkReport(cli.stdout(), 'live report');
 });
 
-test('record --k8s writes the API catalogs into the trace: a report from the file has the names and the k8s affinity', { timeout: 30_000 }, async (t) => {
+test('record --k8s writes the API catalogs into the trace: a report from the file has the names and the k8s affinity', {
+  timeout: 30_000,
+}, async (t) => {
   const s = await setup(t);
   const trace = join(s.dir, 'cluster.trace');
   const cli = startCli(['record', '--k8s', '--kubeconfig', s.kubeconfig, '-o', trace, '--duration', '2s']);
@@ -122,7 +164,8 @@ test('each command lists the --k8s flags in its help, and refuses them without -
   for (const cmd of ['tui', 'record', 'report']) {
     const help = await runCli([cmd, '--help']);
     assert.equal(help.code, 0, help.stderr);
-    for (const flag of ['--k8s', '--namespace N', '--selector S', '--kubeconfig F']) assert.ok(help.stdout.includes(flag), `${cmd} --help shows ${flag}`);
+    for (const flag of ['--k8s', '--namespace N', '--selector S', '--kubeconfig F'])
+      assert.ok(help.stdout.includes(flag), `${cmd} --help shows ${flag}`);
   }
   const r = await runCli(['report', '--agent', '127.0.0.1:1', '--namespace', 'x', '--duration', '1s']);
   assert.equal(r.code, 2, r.stderr);

@@ -8,13 +8,20 @@ import { resolveAgentsFromArgs, DEFAULT_SELECTOR } from '../../src/k8s/cli.js';
 import { EnvironmentError, InputError, UsageError } from '../../src/core/errors.js';
 import type { CatalogEvent } from '../../src/core/event.js';
 import { runPrefix } from '../helpers/env.js';
-import { loadK8sFixture, startFakeApiServer, waitFor, type FakeApiServer, type FakeObject } from '../helpers/fake-apiserver.js';
+import {
+  loadK8sFixture,
+  startFakeApiServer,
+  waitFor,
+  type FakeApiServer,
+  type FakeObject,
+} from '../helpers/fake-apiserver.js';
 
 import { discoverAgents } from '../../src/k8s/agents.js';
 import { loadKubeConfig } from '../../src/k8s/kube-config.js';
 
 type PodObj = FakeObject & { status: { conditions: { type: string; status: string }[]; podIP: string } };
-const pod = (name: string): PodObj => structuredClone(loadK8sFixture('agent-pods.yaml').find((p) => p.metadata.name === name)!) as PodObj;
+const pod = (name: string): PodObj =>
+  structuredClone(loadK8sFixture('agent-pods.yaml').find((p) => p.metadata.name === name)!) as PodObj;
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), `${runPrefix()}-k8s-`));
@@ -35,7 +42,9 @@ function aborter(t: TestContext): AbortSignal {
   return ac.signal;
 }
 
-test('discovery lists ready agent pods only and follows them becoming ready and going away', { timeout: 15_000 }, async (t) => {
+test('discovery lists ready agent pods only and follows them becoming ready and going away', {
+  timeout: 15_000,
+}, async (t) => {
   const api = await apiWithAgents(t);
   const seen: string[][] = [];
   const d = await discoverAgents({
@@ -74,9 +83,15 @@ test('discovery lists ready agent pods only and follows them becoming ready and 
   assert.deepEqual(d.addresses(), []);
 });
 
-test('an explicit port overrides the pods\' grpc port', { timeout: 15_000 }, async (t) => {
+test("an explicit port overrides the pods' grpc port", { timeout: 15_000 }, async (t) => {
   const api = await apiWithAgents(t);
-  const d = await discoverAgents({ kubeConfig: loadKubeConfig(api.kubeconfig), namespace: 'stickyscope', selector: DEFAULT_SELECTOR, port: 9000, signal: aborter(t) });
+  const d = await discoverAgents({
+    kubeConfig: loadKubeConfig(api.kubeconfig),
+    namespace: 'stickyscope',
+    selector: DEFAULT_SELECTOR,
+    port: 9000,
+    signal: aborter(t),
+  });
   assert.deepEqual(d.addresses(), ['172.18.0.2:9000']);
 });
 
@@ -84,7 +99,10 @@ test('--k8s resolves agents through the kubeconfig and hands out an API catalog'
   const api = await apiWithAgents(t);
   for (const svc of loadK8sFixture('services.yaml')) api.apply('services', svc);
   for (const slice of loadK8sFixture('endpointslices.yaml')) api.apply('endpointslices', slice);
-  const r = await resolveAgentsFromArgs({ k8s: true, kubeconfig: api.kubeconfig, agent: ['127.0.0.1:7411'] }, aborter(t));
+  const r = await resolveAgentsFromArgs(
+    { k8s: true, kubeconfig: api.kubeconfig, agent: ['127.0.0.1:7411'] },
+    aborter(t),
+  );
   assert.deepEqual(r.addresses, ['127.0.0.1:7411', '172.18.0.2:7411']);
   const catalogs: CatalogEvent[] = [];
   await r.metadata!((e) => catalogs.push(e));
@@ -94,19 +112,32 @@ test('--k8s resolves agents through the kubeconfig and hands out an API catalog'
   assert.ok(api.requests.length >= 4);
 });
 
-test('--k8s fails with one clear line when no agent is ready, the cluster is unreachable, or the token is wrong', { timeout: 15_000 }, async (t) => {
+test('--k8s fails with one clear line when no agent is ready, the cluster is unreachable, or the token is wrong', {
+  timeout: 15_000,
+}, async (t) => {
   const api = await apiWithAgents(t);
   await assert.rejects(
-    resolveAgentsFromArgs({ k8s: true, kubeconfig: api.kubeconfig, selector: 'app.kubernetes.io/name=nothing' }, aborter(t)),
-    (e: Error) => e instanceof EnvironmentError && /no ready pod matches 'app.kubernetes.io\/name=nothing' in namespace 'stickyscope'/.test(e.message),
+    resolveAgentsFromArgs(
+      { k8s: true, kubeconfig: api.kubeconfig, selector: 'app.kubernetes.io/name=nothing' },
+      aborter(t),
+    ),
+    (e: Error) =>
+      e instanceof EnvironmentError &&
+      /no ready pod matches 'app.kubernetes.io\/name=nothing' in namespace 'stickyscope'/.test(e.message),
   );
 
   const dir = tempDir(t);
   const wrongToken = join(dir, 'wrong-token');
-  writeFileSync(wrongToken, (await import('node:fs')).readFileSync(api.kubeconfig, 'utf8').replace(/token: .*/, 'token: nope'));
+  writeFileSync(
+    wrongToken,
+    (await import('node:fs')).readFileSync(api.kubeconfig, 'utf8').replace(/token: .*/, 'token: nope'),
+  );
   await assert.rejects(
     resolveAgentsFromArgs({ k8s: true, kubeconfig: wrongToken }, aborter(t)),
-    (e: Error) => e instanceof EnvironmentError && /failed to list agent pods in namespace 'stickyscope'/.test(e.message) && /401|Unauthorized/.test(e.message),
+    (e: Error) =>
+      e instanceof EnvironmentError &&
+      /failed to list agent pods in namespace 'stickyscope'/.test(e.message) &&
+      /401|Unauthorized/.test(e.message),
   );
 
   const closed = await startFakeApiServer({ dir: tempDir(t) });
@@ -120,10 +151,15 @@ test('--k8s fails with one clear line when no agent is ready, the cluster is unr
 });
 
 test('flags without --k8s: plain --agent list, and k8s-only flags refused', async (t) => {
-  assert.deepEqual(await resolveAgentsFromArgs({ agent: ['10.0.0.1:7411'] }, aborter(t)), { addresses: ['10.0.0.1:7411'] });
+  assert.deepEqual(await resolveAgentsFromArgs({ agent: ['10.0.0.1:7411'] }, aborter(t)), {
+    addresses: ['10.0.0.1:7411'],
+  });
   await assert.rejects(resolveAgentsFromArgs({ namespace: 'x' }, aborter(t)), UsageError);
 });
 
 test('a missing kubeconfig file is an input error', async (t) => {
-  await assert.rejects(resolveAgentsFromArgs({ k8s: true, kubeconfig: '/nonexistent/kubeconfig' }, aborter(t)), InputError);
+  await assert.rejects(
+    resolveAgentsFromArgs({ k8s: true, kubeconfig: '/nonexistent/kubeconfig' }, aborter(t)),
+    InputError,
+  );
 });

@@ -23,7 +23,11 @@ interface Stage {
 }
 
 function parseDockerfile(text: string): Stage[] {
-  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const stages: Stage[] = [];
   for (const line of lines) {
     const [, op, args] = /^(\S+)\s+(.*)$/.exec(line)!;
@@ -49,7 +53,14 @@ const copies = (s: Stage) =>
 const aptPackages = (s: Stage) =>
   s.instrs
     .filter((i) => i.op === 'RUN' && i.args.includes('apt-get install'))
-    .flatMap((i) => i.args.slice(i.args.indexOf('apt-get install')).split('&&')[0]!.split(/\s+/).slice(2).filter((w) => w && !w.startsWith('-')));
+    .flatMap((i) =>
+      i.args
+        .slice(i.args.indexOf('apt-get install'))
+        .split('&&')[0]!
+        .split(/\s+/)
+        .slice(2)
+        .filter((w) => w && !w.startsWith('-')),
+    );
 
 test('two stages from the official Debian node image', () => {
   assert.equal(stages.length, 2);
@@ -58,16 +69,23 @@ test('two stages from the official Debian node image', () => {
   assert.equal(stages[0]!.from, 'node:${NODE_VERSION}-bookworm');
   assert.equal(stages[0]!.name, 'build');
   assert.equal(stages[1]!.from, 'node:${NODE_VERSION}-bookworm-slim');
-  for (const p of ['clang', 'bpftool', 'libbpf-dev', 'libelf-dev']) assert.ok(aptPackages(stages[0]!).includes(p), `build stage installs ${p}`);
+  for (const p of ['clang', 'bpftool', 'libbpf-dev', 'libelf-dev'])
+    assert.ok(aptPackages(stages[0]!).includes(p), `build stage installs ${p}`);
 });
 
 test('every COPY from the context names a file or folder of the repository', () => {
-  const ignored = read('deploy/Dockerfile.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const ignored = read('deploy/Dockerfile.dockerignore')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   for (const stage of stages) {
     for (const c of copies(stage).filter((c) => !c.from)) {
       for (const src of c.sources) {
         assert.ok(existsSync(join(ROOT, src)), `COPY ${src}: not in the repository`);
-        assert.ok(!ignored.some((i) => src === i || src.startsWith(i + '/')), `COPY ${src}: excluded by Dockerfile.dockerignore`);
+        assert.ok(
+          !ignored.some((i) => src === i || src.startsWith(i + '/')),
+          `COPY ${src}: excluded by Dockerfile.dockerignore`,
+        );
       }
     }
   }
@@ -76,8 +94,13 @@ test('every COPY from the context names a file or folder of the repository', () 
 test('every COPY --from=build names something the build stage copied in or made', () => {
   const build = stages[0]!;
   const workdir = build.instrs.filter((i) => i.op === 'WORKDIR').at(-1)!.args;
-  const copiedIn = copies(build).flatMap((c) => c.sources.map((s) => (c.dest.endsWith('/') || c.dest === './' ? s : c.dest.replace(/^\.\//, ''))));
-  const runs = build.instrs.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
+  const copiedIn = copies(build).flatMap((c) =>
+    c.sources.map((s) => (c.dest.endsWith('/') || c.dest === './' ? s : c.dest.replace(/^\.\//, ''))),
+  );
+  const runs = build.instrs
+    .filter((i) => i.op === 'RUN')
+    .map((i) => i.args)
+    .join('\n');
   // What the build makes, from the project's own build description, not from this test.
   const outDir = JSON.parse(read('tsconfig.json')).compilerOptions.outDir as string;
   const bpfOutputs = [...read('src/build/build-bpf.ts').matchAll(/output: '([^']+)'/g)].map((m) => m[1]!);
@@ -92,7 +115,10 @@ test('every COPY --from=build names something the build stage copied in or made'
   for (const c of fromBuild) {
     for (const src of c.sources) {
       assert.ok(src.startsWith(workdir + '/'), `${src} is under the build WORKDIR ${workdir}`);
-      assert.ok(made(src.slice(workdir.length + 1)), `COPY --from=build ${src}: the build stage neither copies nor makes it`);
+      assert.ok(
+        made(src.slice(workdir.length + 1)),
+        `COPY --from=build ${src}: the build stage neither copies nor makes it`,
+      );
     }
   }
 });

@@ -24,7 +24,10 @@ const models = k8s as unknown as Record<string, { getAttributeTypeMap?: () => At
 function schemaErrors(value: unknown, type: string, path: string): string[] {
   if (value === null || value === undefined) return [];
   const arr = /^Array<(.+)>$/.exec(type);
-  if (arr) return Array.isArray(value) ? value.flatMap((v, i) => schemaErrors(v, arr[1]!, `${path}[${i}]`)) : [`${path}: expected a list, got ${typeof value}`];
+  if (arr)
+    return Array.isArray(value)
+      ? value.flatMap((v, i) => schemaErrors(v, arr[1]!, `${path}[${i}]`))
+      : [`${path}: expected a list, got ${typeof value}`];
   const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
   if (map) {
     if (typeof value !== 'object' || Array.isArray(value)) return [`${path}: expected a map, got ${typeof value}`];
@@ -61,7 +64,12 @@ const modelOf = (doc: Doc) => {
 
 const REQUIRED: Record<string, string[]> = {
   '*': ['apiVersion', 'kind', 'metadata.name'],
-  DaemonSet: ['metadata.namespace', 'spec.selector.matchLabels', 'spec.template.metadata.labels', 'spec.template.spec.containers'],
+  DaemonSet: [
+    'metadata.namespace',
+    'spec.selector.matchLabels',
+    'spec.template.metadata.labels',
+    'spec.template.spec.containers',
+  ],
   Service: ['metadata.namespace', 'spec.ports', 'spec.selector'],
   ServiceAccount: ['metadata.namespace'],
   NetworkPolicy: ['metadata.namespace', 'spec.podSelector'],
@@ -72,19 +80,25 @@ const REQUIRED: Record<string, string[]> = {
   Namespace: [],
 };
 
-const get = (o: any, path: string) => path.split('.').reduce((v, k) => (v === undefined || v === null ? undefined : v[k]), o);
+const get = (o: any, path: string) =>
+  path.split('.').reduce((v, k) => (v === undefined || v === null ? undefined : v[k]), o);
 
 function requiredErrors(doc: Doc, where: string): string[] {
   const kind = String(doc.kind);
   if (!(kind in REQUIRED)) return [`${where}: kind ${kind} has no required-field list here; add one`];
-  const errs = [...REQUIRED['*']!, ...REQUIRED[kind]!].filter((p) => get(doc, p) === undefined).map((p) => `${where}: missing ${p}`);
+  const errs = [...REQUIRED['*']!, ...REQUIRED[kind]!]
+    .filter((p) => get(doc, p) === undefined)
+    .map((p) => `${where}: missing ${p}`);
   for (const [i, c] of (get(doc, 'spec.template.spec.containers') ?? []).entries()) {
     for (const f of ['name', 'image']) if (!c[f]) errs.push(`${where}: containers[${i}] missing ${f}`);
-    for (const p of c.ports ?? []) if (p.containerPort === undefined) errs.push(`${where}: containers[${i}] port without containerPort`);
+    for (const p of c.ports ?? [])
+      if (p.containerPort === undefined) errs.push(`${where}: containers[${i}] port without containerPort`);
   }
   for (const [i, r] of (doc.rules ?? []).entries()) if (!r.verbs) errs.push(`${where}: rules[${i}] missing verbs`);
-  for (const [i, s] of (doc.subjects ?? []).entries()) if (!s.kind || !s.name) errs.push(`${where}: subjects[${i}] missing kind or name`);
-  for (const [i, p] of (get(doc, 'spec.ports') ?? []).entries()) if (doc.kind === 'Service' && p.port === undefined) errs.push(`${where}: ports[${i}] missing port`);
+  for (const [i, s] of (doc.subjects ?? []).entries())
+    if (!s.kind || !s.name) errs.push(`${where}: subjects[${i}] missing kind or name`);
+  for (const [i, p] of (get(doc, 'spec.ports') ?? []).entries())
+    if (doc.kind === 'Service' && p.port === undefined) errs.push(`${where}: ports[${i}] missing port`);
   return errs;
 }
 
@@ -101,7 +115,9 @@ function loadDeploy(): { file: string; doc: Doc }[] {
 function kernelCapabilities(): Set<string> {
   const header = '/usr/include/linux/capability.h';
   const text = readFileSync(header, 'utf8');
-  return new Set([...text.matchAll(/^#define CAP_([A-Z_]+)\s+\d+\s*$/gm)].map((m) => m[1]!).filter((n) => n !== 'LAST_CAP'));
+  return new Set(
+    [...text.matchAll(/^#define CAP_([A-Z_]+)\s+\d+\s*$/gm)].map((m) => m[1]!).filter((n) => n !== 'LAST_CAP'),
+  );
 }
 
 const docs = loadDeploy();
@@ -125,9 +141,15 @@ test('the schema check itself rejects misspelled fields, wrong types and unknown
   ds.spec.template.spec.containers[0].securityContex = {};
   ds.spec.template.spec.hostNetwork = 'yes';
   const errs = schemaErrors(ds, modelOf(ds), 'ds');
-  assert.ok(errs.some((e) => /containers\[0\]\.securityContex: unknown field of V1Container/.test(e)), errs.join('\n'));
-  assert.ok(errs.some((e) => /hostNetwork: expected a boolean/.test(e)), errs.join('\n'));
-  assert.deepEqual(schemaErrors({ kind: 'X' }, 'V1Nope', 'x'), ['x: no model V1Nope in the client\'s schema']);
+  assert.ok(
+    errs.some((e) => /containers\[0\]\.securityContex: unknown field of V1Container/.test(e)),
+    errs.join('\n'),
+  );
+  assert.ok(
+    errs.some((e) => /hostNetwork: expected a boolean/.test(e)),
+    errs.join('\n'),
+  );
+  assert.deepEqual(schemaErrors({ kind: 'X' }, 'V1Nope', 'x'), ["x: no model V1Nope in the client's schema"]);
   assert.deepEqual(requiredErrors({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's' } }, 's'), [
     's: missing metadata.namespace',
     's: missing spec.ports',
@@ -142,7 +164,10 @@ test('kustomization lists every manifest, and the image it renames is the one th
   for (const r of kz.resources) assert.ok(existsSync(new URL(r, DEPLOY)), r);
   assert.equal(kz.namespace, 'stickyscope');
   const image = one('DaemonSet').spec.template.spec.containers[0].image;
-  assert.ok(kz.images.some((i: Doc) => i.name === image), `images[] renames ${image}`);
+  assert.ok(
+    kz.images.some((i: Doc) => i.name === image),
+    `images[] renames ${image}`,
+  );
 });
 
 test('the agent runs unprivileged with exactly the capabilities it needs', () => {
@@ -157,7 +182,8 @@ test('the agent runs unprivileged with exactly the capabilities it needs', () =>
   const caps = c.securityContext.capabilities;
   const valid = kernelCapabilities();
   assert.ok(valid.has('BPF') && valid.has('PERFMON'), 'kernel header lists CAP_BPF and CAP_PERFMON');
-  for (const cap of caps.add) assert.ok(valid.has(cap), `capability ${cap} is a kernel capability (without the CAP_ prefix)`);
+  for (const cap of caps.add)
+    assert.ok(valid.has(cap), `capability ${cap} is a kernel capability (without the CAP_ prefix)`);
   assert.deepEqual([...caps.add].sort(), ['BPF', 'NET_ADMIN', 'NET_RAW', 'PERFMON']);
   assert.deepEqual(caps.drop, ['ALL']);
   assert.equal(c.securityContext.allowPrivilegeEscalation, false);
@@ -175,34 +201,57 @@ test('the agent runs unprivileged with exactly the capabilities it needs', () =>
   // Readiness is the agent's ready file, on a writable mount.
   const readyFile = c.args[c.args.indexOf('--ready-file') + 1];
   assert.deepEqual(c.readinessProbe.exec.command, ['test', '-f', readyFile]);
-  assert.ok(c.volumeMounts.some((m: Doc) => readyFile.startsWith(m.mountPath + '/') && !m.readOnly), `${readyFile} is on a writable volume`);
+  assert.ok(
+    c.volumeMounts.some((m: Doc) => readyFile.startsWith(m.mountPath + '/') && !m.readOnly),
+    `${readyFile} is on a writable volume`,
+  );
   // The listen port is the declared grpc port.
   const grpc = c.ports.find((p: Doc) => p.name === 'grpc');
   assert.match(c.args[c.args.indexOf('--listen') + 1], new RegExp(`:${grpc.containerPort}$`));
   assert.equal(pod.automountServiceAccountToken, false);
-  for (const [k, v] of Object.entries(ds.spec.selector.matchLabels)) assert.equal(ds.spec.template.metadata.labels[k], v, `template carries selector label ${k}`);
+  for (const [k, v] of Object.entries(ds.spec.selector.matchLabels))
+    assert.equal(ds.spec.template.metadata.labels[k], v, `template carries selector label ${k}`);
 });
 
 test('RBAC: read-only verbs on the allowed resources, bound to accounts that exist', () => {
-  const allowed: Record<string, string[]> = { '': ['services', 'pods', 'nodes'], 'discovery.k8s.io': ['endpointslices'] };
-  const accounts = new Set(docs.filter((d) => d.doc.kind === 'ServiceAccount').map((d) => `${d.doc.metadata.namespace}/${d.doc.metadata.name}`));
+  const allowed: Record<string, string[]> = {
+    '': ['services', 'pods', 'nodes'],
+    'discovery.k8s.io': ['endpointslices'],
+  };
+  const accounts = new Set(
+    docs
+      .filter((d) => d.doc.kind === 'ServiceAccount')
+      .map((d) => `${d.doc.metadata.namespace}/${d.doc.metadata.name}`),
+  );
   const roles = docs.filter((d) => d.doc.kind === 'ClusterRole' || d.doc.kind === 'Role').map((d) => d.doc);
   assert.ok(roles.length > 0);
   for (const role of roles) {
     for (const rule of role.rules) {
       assert.deepEqual([...rule.verbs].sort(), ['get', 'list', 'watch'], `${role.metadata.name} verbs`);
-      for (const g of rule.apiGroups) for (const r of rule.resources) assert.ok(allowed[g]?.includes(r), `${role.metadata.name}: ${g || 'core'}/${r} is not on the allowed list`);
+      for (const g of rule.apiGroups)
+        for (const r of rule.resources)
+          assert.ok(allowed[g]?.includes(r), `${role.metadata.name}: ${g || 'core'}/${r} is not on the allowed list`);
       assert.equal(rule.resourceNames, undefined);
     }
   }
   for (const b of docs.filter((d) => d.doc.kind.endsWith('Binding')).map((d) => d.doc)) {
-    assert.ok(roles.some((r) => r.kind === b.roleRef.kind && r.metadata.name === b.roleRef.name), `${b.metadata.name} binds an existing role`);
-    for (const s of b.subjects) assert.ok(accounts.has(`${s.namespace}/${s.name}`), `${b.metadata.name}: subject ${s.namespace}/${s.name} exists`);
+    assert.ok(
+      roles.some((r) => r.kind === b.roleRef.kind && r.metadata.name === b.roleRef.name),
+      `${b.metadata.name} binds an existing role`,
+    );
+    for (const s of b.subjects)
+      assert.ok(
+        accounts.has(`${s.namespace}/${s.name}`),
+        `${b.metadata.name}: subject ${s.namespace}/${s.name} exists`,
+      );
   }
   // The agents themselves get no API access at all.
   const agentSa = one('DaemonSet').spec.template.spec.serviceAccountName;
   assert.ok(accounts.has(`stickyscope/${agentSa}`));
-  assert.ok(!docs.some((d) => d.doc.kind.endsWith('Binding') && d.doc.subjects.some((s: Doc) => s.name === agentSa)), 'agent account is bound to nothing');
+  assert.ok(
+    !docs.some((d) => d.doc.kind.endsWith('Binding') && d.doc.subjects.some((s: Doc) => s.name === agentSa)),
+    'agent account is bound to nothing',
+  );
 });
 
 test('the headless Service and the NetworkPolicy select the agent pods and their grpc port', () => {
@@ -223,6 +272,8 @@ test('the headless Service and the NetworkPolicy select the agent pods and their
   assert.equal(np.spec.ingress.length, 1);
   const [rule] = np.spec.ingress;
   assert.deepEqual(rule.ports, [{ protocol: 'TCP', port: grpc.containerPort }]);
-  assert.deepEqual(rule.from, [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'stickyscope-aggregator' } } }]);
+  assert.deepEqual(rule.from, [
+    { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'stickyscope-aggregator' } } },
+  ]);
   assert.ok(!selects(rule.from[0].podSelector.matchLabels), 'agents cannot reach each other');
 });

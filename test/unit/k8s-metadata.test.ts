@@ -8,11 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CatalogEvent, ServiceInfo } from '../../src/core/event.js';
 import { runPrefix } from '../helpers/env.js';
-import { loadK8sFixture, startFakeApiServer, waitFor, type FakeApiServer, type FakeObject } from '../helpers/fake-apiserver.js';
+import {
+  loadK8sFixture,
+  startFakeApiServer,
+  waitFor,
+  type FakeApiServer,
+  type FakeObject,
+} from '../helpers/fake-apiserver.js';
 
 import { watchMetadata } from '../../src/k8s/metadata.js';
 import { loadKubeConfig } from '../../src/k8s/kube-config.js';
-
 
 /** What the fixtures mean, worked out by hand from services.yaml and endpointslices.yaml. */
 const EXPECTED: ServiceInfo[] = [
@@ -35,18 +40,41 @@ const EXPECTED: ServiceInfo[] = [
     name: 'shop/web:http',
     affinity: { mode: 'ClientIP', timeoutSeconds: 600, source: 'k8s' },
     endpoints: ['10.1.1.2:8080', '10.1.2.3:8080', '10.1.4.5:8080'],
-    pods: { '10.1.1.2:8080': 'shop/web-6d9f7-aaaaa', '10.1.2.3:8080': 'shop/web-6d9f7-bbbbb', '10.1.4.5:8080': 'shop/web-6d9f7-ddddd' },
+    pods: {
+      '10.1.1.2:8080': 'shop/web-6d9f7-aaaaa',
+      '10.1.2.3:8080': 'shop/web-6d9f7-bbbbb',
+      '10.1.4.5:8080': 'shop/web-6d9f7-ddddd',
+    },
   },
   {
     service: '10.96.12.34:9100/tcp',
     name: 'shop/web:metrics',
     affinity: { mode: 'ClientIP', timeoutSeconds: 600, source: 'k8s' },
     endpoints: ['10.1.1.2:9100', '10.1.2.3:9100', '10.1.4.5:9100'],
-    pods: { '10.1.1.2:9100': 'shop/web-6d9f7-aaaaa', '10.1.2.3:9100': 'shop/web-6d9f7-bbbbb', '10.1.4.5:9100': 'shop/web-6d9f7-ddddd' },
+    pods: {
+      '10.1.1.2:9100': 'shop/web-6d9f7-aaaaa',
+      '10.1.2.3:9100': 'shop/web-6d9f7-bbbbb',
+      '10.1.4.5:9100': 'shop/web-6d9f7-ddddd',
+    },
   },
-  { service: '10.96.7.7:443/tcp', name: 'shop/api', affinity: { mode: 'None', timeoutSeconds: null, source: 'k8s' }, endpoints: ['10.1.5.6:8443'] },
-  { service: '192.0.2.50:443/tcp', name: 'shop/api', affinity: { mode: 'None', timeoutSeconds: null, source: 'k8s' }, endpoints: ['10.1.5.6:8443'] },
-  { service: '[fd00:10:96::7]:443/tcp', name: 'shop/api', affinity: { mode: 'None', timeoutSeconds: null, source: 'k8s' }, endpoints: ['[fd00:1:5::6]:8443'] },
+  {
+    service: '10.96.7.7:443/tcp',
+    name: 'shop/api',
+    affinity: { mode: 'None', timeoutSeconds: null, source: 'k8s' },
+    endpoints: ['10.1.5.6:8443'],
+  },
+  {
+    service: '192.0.2.50:443/tcp',
+    name: 'shop/api',
+    affinity: { mode: 'None', timeoutSeconds: null, source: 'k8s' },
+    endpoints: ['10.1.5.6:8443'],
+  },
+  {
+    service: '[fd00:10:96::7]:443/tcp',
+    name: 'shop/api',
+    affinity: { mode: 'None', timeoutSeconds: null, source: 'k8s' },
+    endpoints: ['[fd00:1:5::6]:8443'],
+  },
 ];
 
 const byKey = (list: ServiceInfo[]) => Object.fromEntries(list.map((s) => [s.service, s]));
@@ -69,12 +97,20 @@ async function start(t: TestContext, expiry: 'event' | 'http' = 'event'): Promis
   t.after(() => ac.abort());
   const events: CatalogEvent[] = [];
   const errors: Error[] = [];
-  await watchMetadata({ kubeConfig: loadKubeConfig(api.kubeconfig), signal: ac.signal, onCatalog: (e) => events.push(e), onError: (e) => errors.push(e), retryMs: 50 });
+  await watchMetadata({
+    kubeConfig: loadKubeConfig(api.kubeconfig),
+    signal: ac.signal,
+    onCatalog: (e) => events.push(e),
+    onError: (e) => errors.push(e),
+    retryMs: 50,
+  });
   return { api, events, errors, latest: () => byKey(events.at(-1)!.services) };
 }
 
-const slice = (name: string): FakeObject => structuredClone(loadK8sFixture('endpointslices.yaml').find((s) => s.metadata.name === name)!);
-const service = (name: string): FakeObject => structuredClone(loadK8sFixture('services.yaml').find((s) => s.metadata.name === name)!);
+const slice = (name: string): FakeObject =>
+  structuredClone(loadK8sFixture('endpointslices.yaml').find((s) => s.metadata.name === name)!);
+const service = (name: string): FakeObject =>
+  structuredClone(loadK8sFixture('services.yaml').find((s) => s.metadata.name === name)!);
 
 test('the first catalog names every Service port and carries affinity, ready endpoints and pods', async (t) => {
   const run = await start(t);
@@ -89,7 +125,9 @@ test('the first catalog names every Service port and carries affinity, ready end
 
 test('an EndpointSlice change mid-stream produces a catalog with the endpoints of that moment', async (t) => {
   const run = await start(t);
-  const changed = slice('web-abc12') as FakeObject & { endpoints: { addresses: string[]; conditions?: { ready: boolean } }[] };
+  const changed = slice('web-abc12') as FakeObject & {
+    endpoints: { addresses: string[]; conditions?: { ready: boolean } }[];
+  };
   changed.endpoints[1]!.conditions = { ready: false }; // 10.1.2.3 goes away
   changed.endpoints.push({ addresses: ['10.1.8.8'], conditions: { ready: true } });
   run.api.apply('endpointslices', changed);
@@ -98,11 +136,17 @@ test('an EndpointSlice change mid-stream produces a catalog with the endpoints o
   assert.deepEqual(run.latest()['10.96.0.10:53/udp'], byKey(EXPECTED)['10.96.0.10:53/udp'], 'other Services unchanged');
 
   // The Service's own affinity changes too.
-  const web = service('web') as FakeObject & { spec: { sessionAffinityConfig: { clientIP: { timeoutSeconds: number } } } };
+  const web = service('web') as FakeObject & {
+    spec: { sessionAffinityConfig: { clientIP: { timeoutSeconds: number } } };
+  };
   web.spec.sessionAffinityConfig.clientIP.timeoutSeconds = 30;
   run.api.apply('services', web);
   await waitFor('a third catalog', () => run.events.length >= 3);
-  assert.deepEqual(run.latest()['10.96.12.34:80/tcp']!.affinity, { mode: 'ClientIP', timeoutSeconds: 30, source: 'k8s' });
+  assert.deepEqual(run.latest()['10.96.12.34:80/tcp']!.affinity, {
+    mode: 'ClientIP',
+    timeoutSeconds: 30,
+    source: 'k8s',
+  });
 
   // A deleted Service leaves the catalog; deleting its slice changes nothing more.
   run.api.remove('services', 'kube-system', 'kube-dns');
@@ -133,11 +177,17 @@ for (const expiry of ['event', 'http'] as const) {
     const apiAffinity = { mode: 'ClientIP', timeoutSeconds: 10800, source: 'k8s' };
     await waitFor('a catalog with both missed changes (web-def34 gone, shop/api ClientIP)', () => {
       const latest = run.latest();
-      return isDeepStrictEqual(latest['10.96.12.34:80/tcp']?.endpoints, webEndpoints) && isDeepStrictEqual(latest['10.96.7.7:443/tcp']?.affinity, apiAffinity);
+      return (
+        isDeepStrictEqual(latest['10.96.12.34:80/tcp']?.endpoints, webEndpoints) &&
+        isDeepStrictEqual(latest['10.96.7.7:443/tcp']?.affinity, apiAffinity)
+      );
     });
     assert.ok(run.api.lists('endpointslices') > listsBefore, 'EndpointSlices were listed again');
     assert.ok(run.events.length <= 3, `one catalog per relist at most, got ${run.events.length - 1}`);
-    assert.deepEqual(run.latest()['10.96.12.34:80/tcp']!.pods, { '10.1.1.2:8080': 'shop/web-6d9f7-aaaaa', '10.1.2.3:8080': 'shop/web-6d9f7-bbbbb' });
+    assert.deepEqual(run.latest()['10.96.12.34:80/tcp']!.pods, {
+      '10.1.1.2:8080': 'shop/web-6d9f7-aaaaa',
+      '10.1.2.3:8080': 'shop/web-6d9f7-bbbbb',
+    });
     assert.deepEqual(run.errors, [], '410 Gone is recovered from, not reported');
     // And the new watch works.
     await waitFor('watches reopened', () => run.api.openWatches() === 2);

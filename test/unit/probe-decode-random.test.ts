@@ -17,7 +17,10 @@ interface Addr {
   port: number;
 }
 const text = (a: Addr): string => `${a.ip.join('.')}:${a.port}`;
-const randomAddr = (): Addr => ({ ip: [int(256), int(256), int(256), int(256)], port: rand() < 0.1 ? int(10) : int(65536) });
+const randomAddr = (): Addr => ({
+  ip: [int(256), int(256), int(256), int(256)],
+  port: rand() < 0.1 ? int(10) : int(65536),
+});
 
 function put(b: Buffer, o: number, a: Addr): void {
   b.set(a.ip, o);
@@ -27,7 +30,9 @@ function put(b: Buffer, o: number, a: Addr): void {
 test('random IPv4 flow records decode to the addresses and ids written', () => {
   // Addresses that differ only in the port, or only in the address, as Services and backends do.
   const serviceIps = Array.from({ length: 20 }, () => randomAddr().ip);
-  const services = serviceIps.flatMap((ip) => Array.from({ length: 200 }, (_, i) => ({ ip, port: i < 100 ? i : int(65536) })));
+  const services = serviceIps.flatMap((ip) =>
+    Array.from({ length: 200 }, (_, i) => ({ ip, port: i < 100 ? i : int(65536) })),
+  );
   const backends = Array.from({ length: 3000 }, () => ({ ip: randomAddr().ip, port: [80, 8080, 53][int(3)]! }));
   const n = 50_000;
   const buf = Buffer.alloc((n + 1) * RECORD_SIZE);
@@ -36,7 +41,12 @@ test('random IPv4 flow records decode to the addresses and ids written', () => {
   const expected: { client: string; service: string; backend: string; snat: string; ctId: string }[] = [];
   for (let i = 0; i < n; i++) {
     const o = (i + 1) * RECORD_SIZE;
-    const [client, service, backend, snat] = [randomAddr(), services[int(services.length)]!, backends[int(backends.length)]!, randomAddr()];
+    const [client, service, backend, snat] = [
+      randomAddr(),
+      services[int(services.length)]!,
+      backends[int(backends.length)]!,
+      randomAddr(),
+    ];
     const id = (BigInt(int(2 ** 32)) << 32n) | BigInt(int(2 ** 32));
     buf[o + Off.type] = RecordType.snat;
     buf[o + Off.family] = AF_INET;
@@ -46,7 +56,13 @@ test('random IPv4 flow records decode to the addresses and ids written', () => {
     put(buf, o + Off.origDst, service);
     put(buf, o + Off.replySrc, backend);
     put(buf, o + Off.replyDst, snat);
-    expected.push({ client: text(client), service: text(service), backend: text(backend), snat: text(snat), ctId: id.toString(16).padStart(16, '0') });
+    expected.push({
+      client: text(client),
+      service: text(service),
+      backend: text(backend),
+      snat: text(snat),
+      ctId: id.toString(16).padStart(16, '0'),
+    });
   }
   // Chunks of odd sizes, as a pipe delivers them.
   const decoder = new RecordDecoder('n1');
@@ -59,6 +75,10 @@ test('random IPv4 flow records decode to the addresses and ids written', () => {
   assert.equal(got.length, n);
   for (let i = 0; i < n; i++) {
     const e = got[i]! as FlowEvent & { snat: string };
-    assert.deepEqual({ client: e.client, service: e.service, backend: e.backend, snat: e.snat, ctId: e.ctId }, expected[i], `record ${i}`);
+    assert.deepEqual(
+      { client: e.client, service: e.service, backend: e.backend, snat: e.snat, ctId: e.ctId },
+      expected[i],
+      `record ${i}`,
+    );
   }
 });

@@ -17,15 +17,37 @@ const recordH = fileURLToPath(new URL('../../../bpf/record.h', import.meta.url))
 function cLayout(): Record<string, number> {
   const dir = mkdtempSync(join(tmpdir(), 'ss-layout-'));
   try {
-    const fields = ['ts_ns', 'type', 'family', 'proto', 'hook', 'ct_status', 'ct_id', 'orig_src', 'orig_dst', 'reply_src', 'reply_dst', 'value'];
-    const src = `#include <stdio.h>\n#include <stddef.h>\n#include <linux/types.h>\n#include "${recordH}"\nint main(void){\n` +
+    const fields = [
+      'ts_ns',
+      'type',
+      'family',
+      'proto',
+      'hook',
+      'ct_status',
+      'ct_id',
+      'orig_src',
+      'orig_dst',
+      'reply_src',
+      'reply_dst',
+      'value',
+    ];
+    const src =
+      `#include <stdio.h>\n#include <stddef.h>\n#include <linux/types.h>\n#include "${recordH}"\nint main(void){\n` +
       fields.map((f) => `printf("${f} %zu\\n", offsetof(struct ss_record, ${f}));`).join('\n') +
       `printf("size %zu\\nport %zu\\nversion %d\\n", sizeof(struct ss_record), offsetof(struct ss_addr, port), SS_RECORD_VERSION);\n` +
       `printf("dnat %d\\nsnat %d\\ninsert %d\\nlost %d\\ncounters %d\\nhello %d\\n", SS_REC_DNAT, SS_REC_SNAT, SS_REC_INSERT, SS_REC_LOST, SS_REC_COUNTERS, SS_REC_HELLO);\nreturn 0;}\n`;
     writeFileSync(join(dir, 'layout.c'), src);
     execFileSync('cc', ['-o', join(dir, 'layout'), join(dir, 'layout.c')]);
     const out = execFileSync(join(dir, 'layout'), { encoding: 'utf8' });
-    return Object.fromEntries(out.trim().split('\n').map((l) => { const [k, v] = l.split(' '); return [k!, Number(v)]; }));
+    return Object.fromEntries(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const [k, v] = l.split(' ');
+          return [k!, Number(v)];
+        }),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -51,9 +73,18 @@ function addr(b: Buffer, at: number, ip: number[], port: number): void {
   b.writeUInt16BE(port, at + C.port!);
 }
 
-function flow(type: number, tsNs: bigint, opts: { family?: number; ips?: number[][]; proto?: number; hook?: number; id?: bigint } = {}): Buffer {
+function flow(
+  type: number,
+  tsNs: bigint,
+  opts: { family?: number; ips?: number[][]; proto?: number; hook?: number; id?: bigint } = {},
+): Buffer {
   const b = Buffer.alloc(C.size!);
-  const ips = opts.ips ?? [[10, 0, 1, 2], [10, 96, 0, 10], [10, 1, 3, 2], [10, 0, 9, 9]];
+  const ips = opts.ips ?? [
+    [10, 0, 1, 2],
+    [10, 96, 0, 10],
+    [10, 1, 3, 2],
+    [10, 0, 9, 9],
+  ];
   b.writeBigUInt64LE(tsNs, C.ts_ns!);
   b[C.type!] = type;
   b[C.family!] = opts.family ?? 2;
@@ -81,38 +112,78 @@ test('record-layout.ts mirrors bpf/record.h', () => {
   assert.equal(RECORD_VERSION, C.version);
   assert.deepEqual(
     { ...Off },
-    { tsNs: C.ts_ns, type: C.type, family: C.family, proto: C.proto, hook: C.hook, ctStatus: C.ct_status, ctId: C.ct_id,
-      origSrc: C.orig_src, origDst: C.orig_dst, replySrc: C.reply_src, replyDst: C.reply_dst, value: C.value },
+    {
+      tsNs: C.ts_ns,
+      type: C.type,
+      family: C.family,
+      proto: C.proto,
+      hook: C.hook,
+      ctStatus: C.ct_status,
+      ctId: C.ct_id,
+      origSrc: C.orig_src,
+      origDst: C.orig_dst,
+      replySrc: C.reply_src,
+      replyDst: C.reply_dst,
+      value: C.value,
+    },
   );
-  assert.deepEqual({ ...RecordType }, { dnat: C.dnat, snat: C.snat, insert: C.insert, lost: C.lost, counters: C.counters, hello: C.hello });
+  assert.deepEqual(
+    { ...RecordType },
+    { dnat: C.dnat, snat: C.snat, insert: C.insert, lost: C.lost, counters: C.counters, hello: C.hello },
+  );
 });
 
 test('decodes flow, lost and counters records with wall-clock time from HELLO', () => {
   const d = new RecordDecoder('node-a');
   assert.equal(d.started, false);
-  const events = d.decode(Buffer.concat([
-    hello(),
-    flow(C.dnat!, MONO + 2_500_000n),
-    flow(C.snat!, MONO + 3_000_000n, { proto: 17, hook: 4 }),
-    flow(C.insert!, MONO + 3_000_001n, { proto: 132, hook: 1 }),
-    values(C.lost!, MONO + 1_000_000_000n, [7n]),
-    values(C.counters!, MONO + 1_000_000_000n, [1n, 2n, 3n, 2n ** 40n]),
-  ]));
+  const events = d.decode(
+    Buffer.concat([
+      hello(),
+      flow(C.dnat!, MONO + 2_500_000n),
+      flow(C.snat!, MONO + 3_000_000n, { proto: 17, hook: 4 }),
+      flow(C.insert!, MONO + 3_000_001n, { proto: 132, hook: 1 }),
+      values(C.lost!, MONO + 1_000_000_000n, [7n]),
+      values(C.counters!, MONO + 1_000_000_000n, [1n, 2n, 3n, 2n ** 40n]),
+    ]),
+  );
   assert.equal(d.started, true);
   // (REAL + 2.5 ms) in whole microseconds: 1700000000123456789 + 2500000 = 1700000000125956789 ns
   assert.deepEqual(events[0], {
-    type: 'dnat', ts: 1_700_000_000_125_956, node: 'node-a', proto: 'tcp', client: '10.0.1.2:39402',
-    service: '10.96.0.10:80', backend: '10.1.3.2:8080', hook: 'prerouting', ctId: '0123456789abcdef',
+    type: 'dnat',
+    ts: 1_700_000_000_125_956,
+    node: 'node-a',
+    proto: 'tcp',
+    client: '10.0.1.2:39402',
+    service: '10.96.0.10:80',
+    backend: '10.1.3.2:8080',
+    hook: 'prerouting',
+    ctId: '0123456789abcdef',
   });
   assert.deepEqual(events[1], {
-    type: 'snat', ts: 1_700_000_000_126_456, node: 'node-a', proto: 'udp', client: '10.0.1.2:39402',
-    service: '10.96.0.10:80', backend: '10.1.3.2:8080', hook: 'postrouting', ctId: '0123456789abcdef', snat: '10.0.9.9:40000',
+    type: 'snat',
+    ts: 1_700_000_000_126_456,
+    node: 'node-a',
+    proto: 'udp',
+    client: '10.0.1.2:39402',
+    service: '10.96.0.10:80',
+    backend: '10.1.3.2:8080',
+    hook: 'postrouting',
+    ctId: '0123456789abcdef',
+    snat: '10.0.9.9:40000',
   });
   assert.equal(events[2]!.type, 'insert');
   assert.equal((events[2] as { proto: string }).proto, 'sctp');
   assert.equal((events[2] as { hook: string }).hook, 'input');
   assert.deepEqual(events[3], { type: 'lost', ts: 1_700_000_001_123_456, node: 'node-a', count: 7 });
-  assert.deepEqual(events[4], { type: 'counters', ts: 1_700_000_001_123_456, node: 'node-a', insertFailed: 1, drop: 2, earlyDrop: 3, entries: 2 ** 40 });
+  assert.deepEqual(events[4], {
+    type: 'counters',
+    ts: 1_700_000_001_123_456,
+    node: 'node-a',
+    insertFailed: 1,
+    drop: 2,
+    earlyDrop: 3,
+    entries: 2 ** 40,
+  });
 });
 
 test('formats IPv6 addresses the RFC 5952 way', () => {
@@ -124,13 +195,23 @@ test('formats IPv6 addresses the RFC 5952 way', () => {
   const d = new RecordDecoder('n');
   const [e] = d.decode(Buffer.concat([hello(), flow(C.snat!, MONO, { family: 10, ips })]));
   assert.deepEqual(
-    [(e as { client: string }).client, (e as { service: string }).service, (e as { backend: string }).backend, (e as { snat: string }).snat],
+    [
+      (e as { client: string }).client,
+      (e as { service: string }).service,
+      (e as { backend: string }).backend,
+      (e as { snat: string }).snat,
+    ],
     ['[fd77:1::2]:39402', '[::]:80', '[2001:db8:0:1::1]:8080', '[2001:0:0:1::1]:40000'],
   );
 });
 
 test('records split across chunks at any byte decode the same', () => {
-  const stream = Buffer.concat([hello(), flow(C.dnat!, MONO + 1n), flow(C.insert!, MONO + 2n, { id: 42n }), values(C.lost!, MONO + 3n, [1n])]);
+  const stream = Buffer.concat([
+    hello(),
+    flow(C.dnat!, MONO + 1n),
+    flow(C.insert!, MONO + 2n, { id: 42n }),
+    values(C.lost!, MONO + 3n, [1n]),
+  ]);
   const whole = new RecordDecoder('n').decode(stream);
   assert.equal(whole.length, 3);
   for (let cut = 1; cut < stream.length; cut++) {
@@ -146,13 +227,21 @@ test('records split across chunks at any byte decode the same', () => {
 });
 
 test('a helper speaking another record version is refused', () => {
-  assert.throws(() => new RecordDecoder('n').decode(hello(C.version! + 1)), (err: Error) =>
-    err instanceof EnvironmentError && err.message.includes(`record version ${C.version! + 1}`) && err.message.includes(`reads version ${C.version}`));
+  assert.throws(
+    () => new RecordDecoder('n').decode(hello(C.version! + 1)),
+    (err: Error) =>
+      err instanceof EnvironmentError &&
+      err.message.includes(`record version ${C.version! + 1}`) &&
+      err.message.includes(`reads version ${C.version}`),
+  );
 });
 
 test('a stream not starting with HELLO, or with an unknown type, is refused', () => {
   assert.throws(() => new RecordDecoder('n').decode(flow(C.dnat!, MONO)), InputError);
-  assert.throws(() => new RecordDecoder('n').decode(Buffer.concat([hello(), values(99, MONO, [])])), /unknown record type 99/);
+  assert.throws(
+    () => new RecordDecoder('n').decode(Buffer.concat([hello(), values(99, MONO, [])])),
+    /unknown record type 99/,
+  );
 });
 
 test('decodes at least 300k records per second', (t) => {

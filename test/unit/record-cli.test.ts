@@ -38,8 +38,15 @@ function cli(args: string[], timeoutMs = 30_000) {
 }
 
 const dnat = (i: number): DnatEvent => ({
-  type: 'dnat', ts: Date.UTC(2026, 10, 23, 12, 11, 5) * 1000 + 123456 + i * 1000, node: 'lab-node', proto: i % 2 ? 'udp' : 'tcp',
-  client: `10.0.1.${i % 5}:${39402 + i}`, service: '10.96.0.10:80', backend: `10.1.3.${2 + (i % 3)}:8080`, hook: 'prerouting', ctId: i.toString(16),
+  type: 'dnat',
+  ts: Date.UTC(2026, 10, 23, 12, 11, 5) * 1000 + 123456 + i * 1000,
+  node: 'lab-node',
+  proto: i % 2 ? 'udp' : 'tcp',
+  client: `10.0.1.${i % 5}:${39402 + i}`,
+  service: '10.96.0.10:80',
+  backend: `10.1.3.${2 + (i % 3)}:8080`,
+  hook: 'prerouting',
+  ctId: i.toString(16),
 });
 
 test('record: Ctrl-C ends the recording with a clean file holding every event', { timeout: 60_000 }, async (t) => {
@@ -64,7 +71,10 @@ test('record: Ctrl-C ends the recording with a clean file holding every event', 
   const back: StickyEvent[] = [];
   for await (const b of readTrace(trace, { onWarning: (w) => warnings.push(w.message) })) back.push(...b);
   assert.deepEqual(warnings, [], 'an end frame was written');
-  assert.deepEqual(back.filter((e) => e.type === 'dnat'), sent);
+  assert.deepEqual(
+    back.filter((e) => e.type === 'dnat'),
+    sent,
+  );
 });
 
 test('export prints DESIGN.md JSON lines; report writes json, md and html', { timeout: 60_000 }, async (t) => {
@@ -79,14 +89,20 @@ test('export prints DESIGN.md JSON lines; report writes json, md and html', { ti
   assert.equal(exp.code, 0, exp.stderr);
   const lines = exp.stdout.trimEnd().split('\n');
   assert.equal(lines.length, 30);
-  assert.equal(lines[0], '{"type":"dnat","ts":"2026-11-23T12:11:05.123456Z","node":"lab-node","proto":"tcp","client":"10.0.1.0:39402","service":"10.96.0.10:80","backend":"10.1.3.2:8080","hook":"prerouting","ctId":"0","serviceName":"lab/web:http"}');
+  assert.equal(
+    lines[0],
+    '{"type":"dnat","ts":"2026-11-23T12:11:05.123456Z","node":"lab-node","proto":"tcp","client":"10.0.1.0:39402","service":"10.96.0.10:80","backend":"10.1.3.2:8080","hook":"prerouting","ctId":"0","serviceName":"lab/web:http"}',
+  );
   assert.equal(JSON.parse(lines[29]!).ts, '2026-11-23T12:11:05.152456Z');
 
   const json = await cli(['report', trace]).done;
   assert.equal(json.code, 0, json.stderr);
   const report = JSON.parse(json.stdout);
   assert.equal(report.services.length, 2, 'tcp and udp on one address are two services');
-  assert.equal(report.services.reduce((n: number, s: { selections: number }) => n + s.selections, 0), 30);
+  assert.equal(
+    report.services.reduce((n: number, s: { selections: number }) => n + s.selections, 0),
+    30,
+  );
 
   const md = join(dir, 'r.md');
   const mdRun = await cli(['report', trace, '--format', 'md', '-o', md]).done;
@@ -110,7 +126,10 @@ test('help texts, and wrong input refused with one clear line', { timeout: 60_00
   await writeFile(notTrace, '{"hello": 1}\n');
   const bad = await cli(['export', notTrace]).done;
   assert.equal(bad.code, 4);
-  assert.match(bad.stderr, /^stickyscope export: not a stickyscope trace: .* should start with the magic bytes "STKYSCP\\n"; found "\{\\"hello\\""\n$/);
+  assert.match(
+    bad.stderr,
+    /^stickyscope export: not a stickyscope trace: .* should start with the magic bytes "STKYSCP\\n"; found "\{\\"hello\\""\n$/,
+  );
   const usage = await cli(['report', '--format', 'pdf', notTrace]).done;
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /--format expects json, md or html; got 'pdf'/);

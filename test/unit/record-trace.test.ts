@@ -19,23 +19,51 @@ function batchOf(b: number, n: number): StickyEvent[] {
   for (let i = 0; i < n; i++) {
     const k = b * n + i;
     out.push({
-      type: 'dnat', ts: T0 + k * 1000, node: k % 7 === 0 ? 'node-b' : 'node-a', proto: k % 3 === 0 ? 'udp' : 'tcp',
-      client: `10.0.${b}.${i % 250}:${30000 + i}`, service: '10.96.0.10:80', backend: `10.1.1.${(k % 3) + 2}:8080`,
-      hook: 'prerouting', ctId: k.toString(16), serviceName: 'lab/web:http',
+      type: 'dnat',
+      ts: T0 + k * 1000,
+      node: k % 7 === 0 ? 'node-b' : 'node-a',
+      proto: k % 3 === 0 ? 'udp' : 'tcp',
+      client: `10.0.${b}.${i % 250}:${30000 + i}`,
+      service: '10.96.0.10:80',
+      backend: `10.1.1.${(k % 3) + 2}:8080`,
+      hook: 'prerouting',
+      ctId: k.toString(16),
+      serviceName: 'lab/web:http',
     });
   }
   out.push({ type: 'lost', ts: T0 + (b + 1) * n * 1000, node: 'node-a', count: b });
-  out.push({ type: 'counters', ts: T0 + (b + 1) * n * 1000, node: 'node-a', insertFailed: 1, drop: 2, earlyDrop: 3, entries: 400 + b });
+  out.push({
+    type: 'counters',
+    ts: T0 + (b + 1) * n * 1000,
+    node: 'node-a',
+    insertFailed: 1,
+    drop: 2,
+    earlyDrop: 3,
+    entries: 400 + b,
+  });
   return out;
 }
 
 const catalog: CatalogEvent = {
-  type: 'catalog', ts: T0, node: 'node-a',
-  services: [{ service: '10.96.0.10:80/tcp', name: 'lab/web:http', affinity: { mode: 'ClientIP', timeoutSeconds: 10800, source: 'rules' }, endpoints: ['10.1.1.2:8080', '10.1.1.3:8080', '10.1.1.4:8080'] }],
+  type: 'catalog',
+  ts: T0,
+  node: 'node-a',
+  services: [
+    {
+      service: '10.96.0.10:80/tcp',
+      name: 'lab/web:http',
+      affinity: { mode: 'ClientIP', timeoutSeconds: 10800, source: 'rules' },
+      endpoints: ['10.1.1.2:8080', '10.1.1.3:8080', '10.1.1.4:8080'],
+    },
+  ],
 };
 
 /** Writes `count` batches; returns them and the file offset each batch's frame starts at. */
-async function writeBatches(path: string, count: number, perBatch = 50): Promise<{ batches: StickyEvent[][]; starts: number[]; ends: number[] }> {
+async function writeBatches(
+  path: string,
+  count: number,
+  perBatch = 50,
+): Promise<{ batches: StickyEvent[][]; starts: number[]; ends: number[] }> {
   const w = await TraceWriter.open(path, { nodes: ['node-a'] });
   const batches: StickyEvent[][] = [];
   const starts: number[] = [];
@@ -51,7 +79,10 @@ async function writeBatches(path: string, count: number, perBatch = 50): Promise
   return { batches, starts, ends };
 }
 
-async function readAll(path: string, opts: { followRotation?: boolean } = {}): Promise<{ events: StickyEvent[]; warnings: TraceWarning[] }> {
+async function readAll(
+  path: string,
+  opts: { followRotation?: boolean } = {},
+): Promise<{ events: StickyEvent[]; warnings: TraceWarning[] }> {
   const warnings: TraceWarning[] = [];
   const events: StickyEvent[] = [];
   for await (const batch of readTrace(path, { ...opts, onWarning: (w) => warnings.push(w) })) events.push(...batch);
@@ -73,14 +104,18 @@ test('round trip: batches written are read back equal, with no warnings', { time
   assert.deepEqual(events, batches.flat());
   const headers: TraceHeader[] = [];
   for await (const _ of readTrace(path, { onHeader: (h) => headers.push(h) }));
-  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   assert.equal(headers.length, 1);
   assert.equal(headers[0]!.toolVersion, pkg.version);
   assert.deepEqual(headers[0]!.nodes, ['node-a']);
   assert.ok(headers[0]!.startTime >= before && headers[0]!.startTime <= Date.now() * 1000);
 });
 
-test('a truncated file: offset of the broken frame reported, every earlier event returned', { timeout: 10_000 }, async (t) => {
+test('a truncated file: offset of the broken frame reported, every earlier event returned', {
+  timeout: 10_000,
+}, async (t) => {
   const path = join(await tempDir(t), 'a.trace');
   const { batches, starts, ends } = await writeBatches(path, 10);
   const cut = starts[7]! + Math.floor((ends[7]! - starts[7]!) / 2);
@@ -93,17 +128,24 @@ test('a truncated file: offset of the broken frame reported, every earlier event
   assert.match(warnings[0]!.message, new RegExp(`ends at byte ${cut}`));
 });
 
-test('a file cut exactly between frames reads fully and says the recording was interrupted', { timeout: 10_000 }, async (t) => {
+test('a file cut exactly between frames reads fully and says the recording was interrupted', {
+  timeout: 10_000,
+}, async (t) => {
   const path = join(await tempDir(t), 'a.trace');
   const { batches, ends } = await writeBatches(path, 5);
   await truncate(path, ends[2]!);
   const { events, warnings } = await readAll(path);
   assert.deepEqual(events, batches.slice(0, 3).flat());
-  assert.deepEqual(warnings.map((w) => [w.kind, w.offset]), [['interrupted', ends[2]]]);
+  assert.deepEqual(
+    warnings.map((w) => [w.kind, w.offset]),
+    [['interrupted', ends[2]]],
+  );
 });
 
 for (const where of ['payload', 'length', 'checksum'] as const) {
-  test(`flipped bytes in a middle frame's ${where}: warning at its offset, later frames still read`, { timeout: 10_000 }, async (t) => {
+  test(`flipped bytes in a middle frame's ${where}: warning at its offset, later frames still read`, {
+    timeout: 10_000,
+  }, async (t) => {
     const path = join(await tempDir(t), 'a.trace');
     const { batches, starts, ends } = await writeBatches(path, 10);
     const bytes = await readFile(path);
@@ -129,7 +171,14 @@ test('several damaged frames, including the last: each reported, the rest read',
   const { events, warnings } = await readAll(path);
   assert.deepEqual(events, batches.filter((_, b) => ![2, 3, 8, 11].includes(b)).flat());
   // Adjacent damaged frames are one damaged stretch: the reader cannot see where inside it one frame ended.
-  assert.deepEqual(warnings.map((w) => [w.kind, w.offset]), [['corrupt', starts[2]], ['corrupt', starts[8]], ['corrupt', starts[11]]]);
+  assert.deepEqual(
+    warnings.map((w) => [w.kind, w.offset]),
+    [
+      ['corrupt', starts[2]],
+      ['corrupt', starts[8]],
+      ['corrupt', starts[11]],
+    ],
+  );
   assert.match(warnings[0]!.message, new RegExp(`resuming at byte ${starts[4]}`));
   assert.match(warnings[2]!.message, /resuming at byte \d+/, 'the end frame after the last batch is found again');
 });
@@ -140,18 +189,35 @@ test('a future format version is refused with a clear message', { timeout: 10_00
   const bytes = await readFile(path);
   bytes.writeUInt16LE(9, 8);
   await writeFile(path, bytes);
-  await assert.rejects(readAll(path), (err: Error) => err instanceof InputError && /trace format version 9 is newer than this stickyscope reads \(1\); upgrade stickyscope/.test(err.message));
+  await assert.rejects(
+    readAll(path),
+    (err: Error) =>
+      err instanceof InputError &&
+      /trace format version 9 is newer than this stickyscope reads \(1\); upgrade stickyscope/.test(err.message),
+  );
 });
 
 test('files that are not traces are refused, naming what was found', { timeout: 10_000 }, async (t) => {
   const dir = await tempDir(t);
   const jsonl = join(dir, 'events.jsonl');
   await writeFile(jsonl, '{"type":"dnat","ts":"2026-11-23T12:11:05.123456Z"}\n');
-  await assert.rejects(readAll(jsonl), (err: Error) => err instanceof InputError && err.message.startsWith('not a stickyscope trace') && err.message.includes('found "{\\"type\\":'));
+  await assert.rejects(
+    readAll(jsonl),
+    (err: Error) =>
+      err instanceof InputError &&
+      err.message.startsWith('not a stickyscope trace') &&
+      err.message.includes('found "{\\"type\\":'),
+  );
   const empty = join(dir, 'empty');
   await writeFile(empty, '');
-  await assert.rejects(readAll(empty), (err: Error) => err instanceof InputError && /not a stickyscope trace/.test(err.message));
-  await assert.rejects(readAll(join(dir, 'missing')), (err: Error) => err instanceof InputError && /failed to open trace/.test(err.message));
+  await assert.rejects(
+    readAll(empty),
+    (err: Error) => err instanceof InputError && /not a stickyscope trace/.test(err.message),
+  );
+  await assert.rejects(
+    readAll(join(dir, 'missing')),
+    (err: Error) => err instanceof InputError && /failed to open trace/.test(err.message),
+  );
 });
 
 test('random garbage after the preamble never crashes or hangs', { timeout: 20_000 }, async (t) => {
@@ -172,7 +238,9 @@ test('random garbage after the preamble never crashes or hangs', { timeout: 20_0
   }
 });
 
-test('rotation: FILE, FILE.1, ... hold the recording; reading FILE follows them, each segment stands alone', { timeout: 10_000 }, async (t) => {
+test('rotation: FILE, FILE.1, ... hold the recording; reading FILE follows them, each segment stands alone', {
+  timeout: 10_000,
+}, async (t) => {
   const dir = await tempDir(t);
   const path = join(dir, 'r.trace');
   const w = await TraceWriter.open(path, { rotateBytes: 8000 });
@@ -193,5 +261,8 @@ test('rotation: FILE, FILE.1, ... hold the recording; reading FILE follows them,
   // Losing a middle segment is reported, not fatal.
   await rm(`${path}.1`);
   const gap = await readAll(path);
-  assert.deepEqual(gap.warnings.map((x) => x.kind), ['missing-segment']);
+  assert.deepEqual(
+    gap.warnings.map((x) => x.kind),
+    ['missing-segment'],
+  );
 });

@@ -17,7 +17,9 @@ import { FakeSource, sleep, until } from '../helpers/agent-fake-source.js';
 const WEB = '10.96.0.10:80';
 const counts: Record<string, number> = { '10.1.1.2:8080': 900, '10.1.1.3:8080': 600, '10.1.1.4:8080': 300 };
 
-test('the report of a recording equals the live report of the same events, and both match what was sent', { timeout: 60_000 }, async (t) => {
+test('the report of a recording equals the live report of the same events, and both match what was sent', {
+  timeout: 60_000,
+}, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'stickyscope-live-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const source = new FakeSource();
@@ -37,15 +39,34 @@ test('the report of a recording equals the live report of the same events, and b
 
   const t0 = Date.now() * 1000 + 3600e6;
   const catalog: CatalogEvent = {
-    type: 'catalog', ts: t0, node: 'n1',
-    services: [{ service: `${WEB}/tcp`, name: 'lab/web:http', affinity: { mode: 'ClientIP', timeoutSeconds: 10, source: 'rules' }, endpoints: Object.keys(counts) }],
+    type: 'catalog',
+    ts: t0,
+    node: 'n1',
+    services: [
+      {
+        service: `${WEB}/tcp`,
+        name: 'lab/web:http',
+        affinity: { mode: 'ClientIP', timeoutSeconds: 10, source: 'rules' },
+        endpoints: Object.keys(counts),
+      },
+    ],
   };
   const sent: DnatEvent[] = [];
   const picks = Object.entries(counts).flatMap(([b, n]) => Array.from({ length: n }, () => b));
   for (let i = 0; i < picks.length; i++) {
     // Client i % 30, backend from a fixed shuffle of the picks: spread across clients and time.
     const backend = picks[(i * 7919) % picks.length]!;
-    sent.push({ type: 'dnat', ts: t0 + 1000 + i * 20_000, node: 'n1', proto: 'tcp', client: `10.0.0.${i % 30}:${30000 + i}`, service: WEB, backend, hook: 'prerouting', ctId: i.toString(16) });
+    sent.push({
+      type: 'dnat',
+      ts: t0 + 1000 + i * 20_000,
+      node: 'n1',
+      proto: 'tcp',
+      client: `10.0.0.${i % 30}:${30000 + i}`,
+      service: WEB,
+      backend,
+      hook: 'prerouting',
+      ctId: i.toString(16),
+    });
   }
   source.emitEvents([catalog]);
   for (let i = 0; i < sent.length; i += 250) {
@@ -73,8 +94,17 @@ test('the report of a recording equals the live report of the same events, and b
   const warnings: string[] = [];
   for await (const b of readTrace(trace, { onWarning: (w) => warnings.push(w.message) })) back.push(...b);
   assert.deepEqual(warnings, [], 'the recording was closed cleanly');
-  assert.deepEqual(back.filter((e) => e.type === 'dnat'), sent);
-  assert.deepEqual(back.filter((e) => e.type === 'catalog'), [catalog]);
-  assert.deepEqual(back.filter((e) => e.type === 'node').map((e) => e.type === 'node' && e.state), ['up']);
+  assert.deepEqual(
+    back.filter((e) => e.type === 'dnat'),
+    sent,
+  );
+  assert.deepEqual(
+    back.filter((e) => e.type === 'catalog'),
+    [catalog],
+  );
+  assert.deepEqual(
+    back.filter((e) => e.type === 'node').map((e) => e.type === 'node' && e.state),
+    ['up'],
+  );
   assert.equal(stats.events, back.length);
 });

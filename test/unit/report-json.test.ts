@@ -9,10 +9,41 @@ import { renderMarkdown } from '../../src/report/render-markdown.js';
 
 const T0 = Date.UTC(2026, 10, 23, 12, 11, 5) * 1000 + 123456;
 const events: StickyEvent[] = [
-  { type: 'catalog', ts: T0, node: 'lab-node', services: [{ service: '10.96.0.10:80/tcp', name: 'lab/web:http',
-    affinity: { mode: 'ClientIP', timeoutSeconds: 30, source: 'k8s' }, endpoints: ['10.1.1.2:8080', '10.1.1.3:8080'] }] },
-  { type: 'dnat', ts: T0 + 1, node: 'lab-node', proto: 'tcp', client: '10.0.1.2:39402', service: '10.96.0.10:80', backend: '10.1.1.2:8080', hook: 'prerouting', ctId: 'a' },
-  { type: 'dnat', ts: T0 + 2, node: 'lab-node', proto: 'tcp', client: '10.0.1.2:39404', service: '10.96.0.10:80', backend: '10.1.1.2:8080', hook: 'prerouting', ctId: 'b' },
+  {
+    type: 'catalog',
+    ts: T0,
+    node: 'lab-node',
+    services: [
+      {
+        service: '10.96.0.10:80/tcp',
+        name: 'lab/web:http',
+        affinity: { mode: 'ClientIP', timeoutSeconds: 30, source: 'k8s' },
+        endpoints: ['10.1.1.2:8080', '10.1.1.3:8080'],
+      },
+    ],
+  },
+  {
+    type: 'dnat',
+    ts: T0 + 1,
+    node: 'lab-node',
+    proto: 'tcp',
+    client: '10.0.1.2:39402',
+    service: '10.96.0.10:80',
+    backend: '10.1.1.2:8080',
+    hook: 'prerouting',
+    ctId: 'a',
+  },
+  {
+    type: 'dnat',
+    ts: T0 + 2,
+    node: 'lab-node',
+    proto: 'tcp',
+    client: '10.0.1.2:39404',
+    service: '10.96.0.10:80',
+    backend: '10.1.1.2:8080',
+    hook: 'prerouting',
+    ctId: 'b',
+  },
   { type: 'lost', ts: T0 + 3, node: 'lab-node', count: 2 },
 ];
 
@@ -26,7 +57,17 @@ test('report JSON has the contract fields with the contract types', () => {
   assert.deepEqual(r.nodes, ['lab-node']);
   assert.equal(r.lostEvents, 2);
   const s = r.services[0];
-  assert.deepEqual(Object.keys(s).slice(0, 9), ['service', 'name', 'affinity', 'selections', 'backends', 'spread', 'stickiness', 'affinityVerdicts', 'nodeDivergence']);
+  assert.deepEqual(Object.keys(s).slice(0, 9), [
+    'service',
+    'name',
+    'affinity',
+    'selections',
+    'backends',
+    'spread',
+    'stickiness',
+    'affinityVerdicts',
+    'nodeDivergence',
+  ]);
   assert.ok('clients' in s);
   assert.equal(s.service, '10.96.0.10:80/tcp');
   assert.equal(s.name, 'lab/web:http');
@@ -41,8 +82,18 @@ test('report JSON has the contract fields with the contract types', () => {
   // chi2 = 2 on 1 dof: p = erfc(1) = 0.157299...
   assert.ok(Math.abs(s.spread.chi2P - 0.1572992) < 1e-6);
   assert.deepEqual(s.stickiness, { pairs: 1, sameBackend: 1, ratio: 1, expectedRandom: 0.5 });
-  assert.deepEqual(s.affinityVerdicts, { held: 1, violation: 0, forcedRepick: 0, expired: 0, compliance: 1, violationCauses: { listFull: 0, unknown: 0 }, expiredMoved: 0 });
-  assert.deepEqual(s.clients, [{ client: '10.0.1.2', selections: 2, backends: { '10.1.1.2:8080': 2 }, stickiness: 1, nodes: ['lab-node'] }]);
+  assert.deepEqual(s.affinityVerdicts, {
+    held: 1,
+    violation: 0,
+    forcedRepick: 0,
+    expired: 0,
+    compliance: 1,
+    violationCauses: { listFull: 0, unknown: 0 },
+    expiredMoved: 0,
+  });
+  assert.deepEqual(s.clients, [
+    { client: '10.0.1.2', selections: 2, backends: { '10.1.1.2:8080': 2 }, stickiness: 1, nodes: ['lab-node'] },
+  ]);
   assert.equal(s.udpContinuity, undefined, 'TCP services carry no UDP continuity');
 });
 

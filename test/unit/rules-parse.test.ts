@@ -43,9 +43,17 @@ test('seed: GKE php-apache-svc, 4 endpoints, 10800 s, NodePort through KUBE-XLB'
   assert.deepEqual(s.affinity, { mode: 'ClientIP', timeoutSeconds: 10800, source: 'rules' });
   assert.deepEqual(sorted(s.endpoints), ['10.28.6.5:80', '10.28.7.6:80', '10.28.8.5:80', '10.28.8.6:80']);
   assert.equal(c.lists.size, 4);
-  assert.deepEqual(c.lists.get('KUBE-SEP-SGFKGWTTGOP4QXUH'), { endpoint: '10.28.8.5:80', service: '10.31.240.99:80/tcp', timeoutSeconds: 10800 });
+  assert.deepEqual(c.lists.get('KUBE-SEP-SGFKGWTTGOP4QXUH'), {
+    endpoint: '10.28.8.5:80',
+    service: '10.31.240.99:80/tcp',
+    timeoutSeconds: 10800,
+  });
   assert.deepEqual(Object.fromEntries(c.nodePorts), {
-    '31332/tcp': { name: 'default/php-apache-svc:http', affinity: { mode: 'ClientIP', timeoutSeconds: 10800, source: 'rules' }, endpoints: c.nodePorts.get('31332/tcp')!.endpoints },
+    '31332/tcp': {
+      name: 'default/php-apache-svc:http',
+      affinity: { mode: 'ClientIP', timeoutSeconds: 10800, source: 'rules' },
+      endpoints: c.nodePorts.get('31332/tcp')!.endpoints,
+    },
   });
   // KUBE-XLB (externalTrafficPolicy Local): the node-local endpoints only.
   assert.deepEqual(sorted(c.nodePorts.get('31332/tcp')!.endpoints), ['10.28.8.5:80', '10.28.8.6:80']);
@@ -54,7 +62,13 @@ test('seed: GKE php-apache-svc, 4 endpoints, 10800 s, NodePort through KUBE-XLB'
 test('current kube-proxy: hashed names, KUBE-EXT/KUBE-SVL, port names, normalised recent options', () => {
   const c = parseNatCatalog(fixture('rules-current-kube-proxy.txt'));
   const by = Object.fromEntries(c.services.map((s) => [s.service, s]));
-  assert.deepEqual(Object.keys(by).sort(), ['10.96.0.10:80/tcp', '10.96.0.53:53/tcp', '10.96.0.53:53/udp', '10.96.7.7:3478/udp', '192.168.99.10:80/tcp']);
+  assert.deepEqual(Object.keys(by).sort(), [
+    '10.96.0.10:80/tcp',
+    '10.96.0.53:53/tcp',
+    '10.96.0.53:53/udp',
+    '10.96.7.7:3478/udp',
+    '192.168.99.10:80/tcp',
+  ]);
 
   const web = by['10.96.0.10:80/tcp']!;
   assert.equal(web.name, 'lab/web:http');
@@ -77,11 +91,26 @@ test('current kube-proxy: hashed names, KUBE-EXT/KUBE-SVL, port names, normalise
   assert.deepEqual(stun.affinity, { mode: 'ClientIP', timeoutSeconds: 60, source: 'rules' });
   assert.deepEqual(stun.endpoints, ['10.1.3.9:3478']);
 
-  assert.deepEqual(Object.fromEntries([...c.nodePorts].map(([k, v]) => [k, { ...v, endpoints: sorted(v.endpoints) }])), {
-    '30080/tcp': { name: 'lab/web:http', affinity: { mode: 'ClientIP', timeoutSeconds: 10800, source: 'rules' }, endpoints: ['10.1.1.2:8080', '10.1.2.2:8080', '10.1.3.2:8080'] },
+  assert.deepEqual(
+    Object.fromEntries([...c.nodePorts].map(([k, v]) => [k, { ...v, endpoints: sorted(v.endpoints) }])),
+    {
+      '30080/tcp': {
+        name: 'lab/web:http',
+        affinity: { mode: 'ClientIP', timeoutSeconds: 10800, source: 'rules' },
+        endpoints: ['10.1.1.2:8080', '10.1.2.2:8080', '10.1.3.2:8080'],
+      },
+    },
+  );
+  assert.deepEqual(c.lists.get('KUBE-SEP-7HBN3VZ2VNL3F6XO'), {
+    endpoint: '10.1.2.2:8080',
+    service: '10.96.0.10:80/tcp',
+    timeoutSeconds: 10800,
   });
-  assert.deepEqual(c.lists.get('KUBE-SEP-7HBN3VZ2VNL3F6XO'), { endpoint: '10.1.2.2:8080', service: '10.96.0.10:80/tcp', timeoutSeconds: 10800 });
-  assert.deepEqual(c.lists.get('KUBE-SEP-WJBR3SJ4QZCHAO5D'), { endpoint: '10.1.3.9:3478', service: '10.96.7.7:3478/udp', timeoutSeconds: 60 });
+  assert.deepEqual(c.lists.get('KUBE-SEP-WJBR3SJ4QZCHAO5D'), {
+    endpoint: '10.1.3.9:3478',
+    service: '10.96.7.7:3478/udp',
+    timeoutSeconds: 60,
+  });
   assert.equal(c.lists.size, 4);
 });
 
@@ -91,5 +120,14 @@ test('no kube-proxy rules: an empty catalog, not an error', () => {
 });
 
 test('quoted comments keep their spaces and escaped quotes', () => {
-  assert.deepEqual(tokenize('-A X -m comment --comment "a \\"b\\" c" -j Y'), ['-A', 'X', '-m', 'comment', '--comment', 'a "b" c', '-j', 'Y']);
+  assert.deepEqual(tokenize('-A X -m comment --comment "a \\"b\\" c" -j Y'), [
+    '-A',
+    'X',
+    '-m',
+    'comment',
+    '--comment',
+    'a "b" c',
+    '-j',
+    'Y',
+  ]);
 });

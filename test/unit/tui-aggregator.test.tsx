@@ -13,9 +13,26 @@ const { App } = await import('../../src/tui/app.js');
 const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
 const services: SyntheticService[] = [
-  { address: '10.96.0.10:80', name: 'lab/web:http', endpoints: ['10.1.1.2:8080', '10.1.1.3:8080', '10.1.1.4:8080'], timeoutSeconds: 30, violationRate: 0.05 },
-  { address: '10.96.0.11:80', name: 'lab/api:http', endpoints: ['10.1.2.2:8080', '10.1.2.3:8080'], timeoutSeconds: null, weights: [3, 1] },
-  { address: '10.96.0.12:53', name: 'lab/dns:dns', endpoints: ['10.1.3.2:53', '10.1.3.3:53', '10.1.3.4:53', '10.1.3.5:53'], timeoutSeconds: null },
+  {
+    address: '10.96.0.10:80',
+    name: 'lab/web:http',
+    endpoints: ['10.1.1.2:8080', '10.1.1.3:8080', '10.1.1.4:8080'],
+    timeoutSeconds: 30,
+    violationRate: 0.05,
+  },
+  {
+    address: '10.96.0.11:80',
+    name: 'lab/api:http',
+    endpoints: ['10.1.2.2:8080', '10.1.2.3:8080'],
+    timeoutSeconds: null,
+    weights: [3, 1],
+  },
+  {
+    address: '10.96.0.12:53',
+    name: 'lab/dns:dns',
+    endpoints: ['10.1.3.2:53', '10.1.3.3:53', '10.1.3.4:53', '10.1.3.5:53'],
+    timeoutSeconds: null,
+  },
 ];
 const { events, truth } = synthesize(services, { durationSeconds: 20, selectionsPerSecond: 200, clients: 40, seed: 7 });
 
@@ -47,7 +64,11 @@ test('each backend share and the violation count match what was generated', asyn
   const web = lines.find((l) => plain(l).includes('lab/web:http'))!;
   const violations = truth.violations.get('10.96.0.10:80/tcp')!;
   assert.ok(violations > 0, 'the generator made violations');
-  assert.match(web, new RegExp(`\\x1b\\[31m(\\x1b\\[\\d+m)*${violations} `), `the web row shows ${violations} violations in red`);
+  assert.match(
+    web,
+    new RegExp(`\\x1b\\[31m(\\x1b\\[\\d+m)*${violations} `),
+    `the web row shows ${violations} violations in red`,
+  );
   const api = lines.find((l) => plain(l).includes('lab/api:http'))!;
   assert.doesNotMatch(api, /\x1b\[31m/, 'no affinity, no violations, no red');
 
@@ -58,7 +79,9 @@ test('each backend share and the violation count match what was generated', asyn
   const counts = truth.backendCounts.get('10.96.0.10:80/tcp')!;
   const total = [...counts.values()].reduce((a, b) => a + b, 0);
   for (const [backend, n] of counts) {
-    const line = text().split('\n').find((l) => l.startsWith(backend))!;
+    const line = text()
+      .split('\n')
+      .find((l) => l.startsWith(backend))!;
     assert.match(line, new RegExp(`${Math.round((n / total) * 100)}%\\s+${n}$`), `${backend}: ${n} of ${total}`);
   }
   assert.match(text(), new RegExp(`violations ${violations}\\b`));
@@ -69,7 +92,10 @@ test('the spread verdict: skewed for 3:1 weights, uniform for an even spread', a
   const { app, text } = mount();
   t.after(() => app.unmount());
   await until('the services', () => text().includes('lab/api:http'));
-  const line = (name: string) => text().split('\n').find((l) => l.includes(name))!;
+  const line = (name: string) =>
+    text()
+      .split('\n')
+      .find((l) => l.includes(name))!;
   assert.match(line('lab/api:http'), /skewed p=/);
   assert.match(line('lab/dns:dns'), /uniform/);
   // Random choice among K endpoints keeps the backend 1/K of the time.
@@ -85,7 +111,9 @@ test("a client's picks in the detail match the generated ones", async (t) => {
   await press('j', (s) => /› lab\/dns/.test(s), 'the cursor on dns');
   await press('\r', (s) => s.includes('CLIENT') && s.includes('dns-0'), 'the dns detail');
   const picks = truth.picks.get('10.96.0.12:53/tcp')!;
-  const rows = text().split('\n').filter((l) => /^[ ›] 10\.0\.\d+\.\d+ /.test(l));
+  const rows = text()
+    .split('\n')
+    .filter((l) => /^[ ›] 10\.0\.\d+\.\d+ /.test(l));
   assert.ok(rows.length > 0, 'client rows are shown');
   for (const r of rows) {
     const [, client, n] = /^[ ›] (\S+)\s+\S+\s+(\d+)/.exec(r)!;
@@ -102,5 +130,8 @@ test('every generated violation reaches the event log, printed or counted', asyn
   const skipped = Number(/not printed[^:]*: (\d+) violations/.exec(out)?.[1] ?? 0);
   assert.equal(printed.size + skipped, truth.violationList.length);
   const first = truth.violationList[0]!;
-  assert.match(out, new RegExp(`VIOLATION ${first.client.replace(/\./g, '\\.')} → lab/web:http: ${first.from} → ${first.to}`));
+  assert.match(
+    out,
+    new RegExp(`VIOLATION ${first.client.replace(/\./g, '\\.')} → lab/web:http: ${first.from} → ${first.to}`),
+  );
 });

@@ -14,11 +14,26 @@ import { synthesize, type SyntheticService } from '../helpers/tui-events.js';
 const cli = fileURLToPath(new URL('../../../bin/stickyscope.js', import.meta.url));
 
 const services: SyntheticService[] = [
-  { address: '10.96.0.10:80', name: 'lab/web:http', endpoints: ['10.1.1.2:8080', '10.1.1.3:8080', '10.1.1.4:8080'], timeoutSeconds: 30, violationRate: 0.05 },
-  { address: '10.96.0.11:80', name: 'lab/api:http', endpoints: ['10.1.2.2:8080', '10.1.2.3:8080'], timeoutSeconds: null, weights: [3, 1] },
+  {
+    address: '10.96.0.10:80',
+    name: 'lab/web:http',
+    endpoints: ['10.1.1.2:8080', '10.1.1.3:8080', '10.1.1.4:8080'],
+    timeoutSeconds: 30,
+    violationRate: 0.05,
+  },
+  {
+    address: '10.96.0.11:80',
+    name: 'lab/api:http',
+    endpoints: ['10.1.2.2:8080', '10.1.2.3:8080'],
+    timeoutSeconds: null,
+    weights: [3, 1],
+  },
 ];
 
-async function traceFile(t: { after(fn: () => void): void }, durationSeconds: number): Promise<{ path: string; truth: ReturnType<typeof synthesize>['truth'] }> {
+async function traceFile(
+  t: { after(fn: () => void): void },
+  durationSeconds: number,
+): Promise<{ path: string; truth: ReturnType<typeof synthesize>['truth'] }> {
   const path = join(tmpdir(), `${runPrefix('tui')}.trace`);
   t.after(() => rmSync(path, { force: true }));
   const { events, truth } = synthesize(services, { durationSeconds, selectionsPerSecond: 100, clients: 30, seed: 3 });
@@ -35,10 +50,15 @@ test('tui --replay shows the trace, opens a service, and q restores the terminal
 
   const violations = truth.violations.get('10.96.0.10:80/tcp')!;
   let screen = await term.waitForText(/replay .*: finished/);
-  const row = (name: string) => screen.split('\n').find((l) => l.startsWith(`› ${name} `) || l.startsWith(`  ${name} `))!;
+  const row = (name: string) =>
+    screen.split('\n').find((l) => l.startsWith(`› ${name} `) || l.startsWith(`  ${name} `))!;
   const web = row('lab/web:http');
   assert.match(web, /ClientIP 30s/);
-  assert.match(web, new RegExp(`\\s${violations}\\s+1\\s*$`), `the web row ends with ${violations} violations and 1 node`);
+  assert.match(
+    web,
+    new RegExp(`\\s${violations}\\s+1\\s*$`),
+    `the web row ends with ${violations} violations and 1 node`,
+  );
   assert.match(row('lab/api:http'), /skewed p=/);
   assert.match(screen, /VIOLATION/);
 
@@ -48,7 +68,12 @@ test('tui --replay shows the trace, opens a service, and q restores the terminal
   const counts = truth.backendCounts.get('10.96.0.10:80/tcp')!;
   const total = [...counts.values()].reduce((a, b) => a + b, 0);
   for (const [backend, n] of counts) {
-    assert.match(screen, new RegExp(`${backend.replace(/\./g, '\\.')}\\s+web-\\d\\s+[█▏▎▍▌▋▊▉ ]+${Math.round((n / total) * 100)}%\\s+${n}\\b`));
+    assert.match(
+      screen,
+      new RegExp(
+        `${backend.replace(/\./g, '\\.')}\\s+web-\\d\\s+[█▏▎▍▌▋▊▉ ]+${Math.round((n / total) * 100)}%\\s+${n}\\b`,
+      ),
+    );
   }
 
   term.sendKeys('Escape');
@@ -102,7 +127,14 @@ test('tui --agent shows a live agent, and the node going down when the agent sto
   t.after(() => term.kill());
   await term.waitForText(/nodes 1\b/);
 
-  const { events, truth } = synthesize(services, { durationSeconds: 2, selectionsPerSecond: 200, clients: 20, seed: 5, node: 'node-live', start: Date.now() * 1000 });
+  const { events, truth } = synthesize(services, {
+    durationSeconds: 2,
+    selectionsPerSecond: 200,
+    clients: 20,
+    seed: 5,
+    node: 'node-live',
+    start: Date.now() * 1000,
+  });
   feed.emit('events', events);
   const violations = truth.violations.get('10.96.0.10:80/tcp') ?? 0;
   const screen = await term.waitForText(new RegExp(`lab/web:http .*\\s${violations}\\s+1\\s*\\n`));

@@ -37,7 +37,16 @@ function row(name: string, over: Partial<ServiceRow> = {}): ServiceRow {
 
 function model(services: ServiceRow[], over: Partial<ViewModel['header']> = {}): ViewModel {
   return {
-    header: { nodesUp: ['n1'], nodesDown: [], eventsPerSecond: 1234, lostEvents: 0, windowSeconds: 60, source: 'test', now: T0, ...over },
+    header: {
+      nodesUp: ['n1'],
+      nodesDown: [],
+      eventsPerSecond: 1234,
+      lostEvents: 0,
+      windowSeconds: 60,
+      source: 'test',
+      now: T0,
+      ...over,
+    },
     services,
     detail: null,
   };
@@ -59,7 +68,15 @@ function fixedSource(vm: ViewModel, notable: NotableLine[] = []): FrameSource & 
           bucketSeconds: 5,
           sparkline: [0, 1, 2, 4, 8, 4, 2, 1, 0, 0, 1, 8],
           clients: [
-            { client: '10.0.1.2', node: 'n1', backend: '10.1.1.2:8080', picks: 12, stickiness: 1, lastSelection: T0 - 1_000_000, lastSwitch: null },
+            {
+              client: '10.0.1.2',
+              node: 'n1',
+              backend: '10.1.1.2:8080',
+              picks: 12,
+              stickiness: 1,
+              lastSelection: T0 - 1_000_000,
+              lastSwitch: null,
+            },
             {
               client: '10.0.1.3',
               node: 'n1',
@@ -98,7 +115,11 @@ function mount(source: FrameSource) {
 
 /** Names of the service rows, top to bottom, as displayed. */
 function order(screen: string, names: string[]): string[] {
-  return names.map((n) => [n, screen.indexOf(` ${n} `)] as const).filter(([, i]) => i >= 0).sort((a, b) => a[1] - b[1]).map(([n]) => n);
+  return names
+    .map((n) => [n, screen.indexOf(` ${n} `)] as const)
+    .filter(([, i]) => i >= 0)
+    .sort((a, b) => a[1] - b[1])
+    .map(([n]) => n);
 }
 
 /** Eighths of a cell filled in a bar made of full blocks and one partial block. */
@@ -111,21 +132,32 @@ function eighths(bar: string): number {
 
 test('each backend bar is proportional to its share', async (t) => {
   const shares = [0.6, 0.3, 0.1];
-  const backends = shares.map((share, i) => ({ backend: `10.1.2.${i + 2}:8080`, pod: `web-${i}`, selections: share * 1000, share }));
+  const backends = shares.map((share, i) => ({
+    backend: `10.1.2.${i + 2}:8080`,
+    pod: `web-${i}`,
+    selections: share * 1000,
+    share,
+  }));
   const { app, text, press } = mount(fixedSource(model([row('web', { backends })])));
   t.after(() => app.unmount());
   await until('the row', () => text().includes('web'));
   // List view: three bars side by side, separated by │.
-  const line = text().split('\n').find((l) => l.includes(' web '))!;
+  const line = text()
+    .split('\n')
+    .find((l) => l.includes(' web '))!;
   const parts = /([█▏▎▍▌▋▊▉ ]+)│([█▏▎▍▌▋▊▉ ]+)│([█▏▎▍▌▋▊▉ ]+)/.exec(line)!.slice(1);
   // The middle bar is bounded on both sides, so it gives the width; the outer parts carry the column gaps.
   const width = parts[1]!.length;
   const bars = [parts[0]!.slice(-width), parts[1]!, parts[2]!.slice(0, width)];
-  bars.forEach((b, i) => assert.ok(Math.abs(eighths(b) - shares[i]! * width * 8) <= 1, `list bar ${i} '${b}' for share ${shares[i]}`));
+  bars.forEach((b, i) =>
+    assert.ok(Math.abs(eighths(b) - shares[i]! * width * 8) <= 1, `list bar ${i} '${b}' for share ${shares[i]}`),
+  );
   // Detail view: one 25-cell bar per backend line.
   await press('\r', (s) => s.includes('BACKEND') && s.includes('web-2'), 'the detail');
   for (const [i, share] of shares.entries()) {
-    const l = text().split('\n').find((x) => x.includes(`web-${i}`))!;
+    const l = text()
+      .split('\n')
+      .find((x) => x.includes(`web-${i}`))!;
     const bar = /web-\d\s+([█▏▎▍▌▋▊▉ ]{25})/.exec(l)![1]!;
     assert.ok(Math.abs(eighths(bar) - share * 25 * 8) <= 1, `detail bar '${bar}' for share ${share}`);
     assert.match(l, new RegExp(`${Math.round(share * 100)}%`));
@@ -144,10 +176,14 @@ test('affinity violations are shown in red, and only where there are some', asyn
 });
 
 test('lost events are highlighted and down nodes named in the header', async (t) => {
-  const { app, frame, text } = mount(fixedSource(model([row('web')], { lostEvents: 42, nodesUp: ['n1'], nodesDown: ['n2'] })));
+  const { app, frame, text } = mount(
+    fixedSource(model([row('web')], { lostEvents: 42, nodesUp: ['n1'], nodesDown: ['n2'] })),
+  );
   t.after(() => app.unmount());
   await until('the header', () => text().includes('lost 42'));
-  const header = frame().split('\n').find((l) => plain(l).includes('lost 42'))!;
+  const header = frame()
+    .split('\n')
+    .find((l) => plain(l).includes('lost 42'))!;
   assert.match(header, /\x1b\[31m(\x1b\[\d+m)* lost 42/);
   assert.match(text(), /1 down: n2/);
 });
@@ -197,7 +233,11 @@ test('Enter opens the selected service, Esc goes back', async (t) => {
   const screen = text();
   assert.match(screen, /bravo/);
   assert.doesNotMatch(screen, / alpha /, 'only the opened service');
-  assert.match(screen, /10\.0\.1\.3\s+bravo-b\s+5\s+50%\s+1\.0s ago\s+violation 2\.0s ago from 10/, 'the switch, cut at 100 columns');
+  assert.match(
+    screen,
+    /10\.0\.1\.3\s+bravo-b\s+5\s+50%\s+1\.0s ago\s+violation 2\.0s ago from 10/,
+    'the switch, cut at 100 columns',
+  );
   assert.match(screen, /never switched/);
   assert.match(screen, /selections per 5s ▁▂▃▄█▄▃▂▁▁▂█|selections per 5s [▁-█]{12}/);
   assert.equal(source.focused.at(-1), bravo.service, 'the source was asked for that detail');
@@ -227,7 +267,16 @@ test('notable events are printed once above the live panel', async (t) => {
 
 /** Minimal TTY-like streams, so the real runTui (Ink's render with its exit handling) can be driven. */
 function fakeTerminal() {
-  const stdout = Object.assign(new EventEmitter(), { columns: 120, rows: 30, isTTY: true, out: '', write(s: string) { stdout.out += s; return true; } });
+  const stdout = Object.assign(new EventEmitter(), {
+    columns: 120,
+    rows: 30,
+    isTTY: true,
+    out: '',
+    write(s: string) {
+      stdout.out += s;
+      return true;
+    },
+  });
   let pending: string | null = null;
   const stdin = Object.assign(new EventEmitter(), {
     isTTY: true,
@@ -250,7 +299,10 @@ function fakeTerminal() {
   return { stdout, stdin };
 }
 
-for (const [name, key] of [['q', 'q'], ['Ctrl-C', '\x03']] as const) {
+for (const [name, key] of [
+  ['q', 'q'],
+  ['Ctrl-C', '\x03'],
+] as const) {
   test(`${name} ends the app: waitUntilExit resolves`, async () => {
     const { runTui } = await import('../../src/tui/run.js');
     const { stdout, stdin } = fakeTerminal();
@@ -260,7 +312,10 @@ for (const [name, key] of [['q', 'q'], ['Ctrl-C', '\x03']] as const) {
       // Not the output: under CI, Ink writes frames only at exit.
       await until('the frame timer', () => source.focused.length > 2);
       stdin.type(key);
-      const exited = await Promise.race([app.waitUntilExit().then(() => true), new Promise((r) => setTimeout(() => r(false), 2000))]);
+      const exited = await Promise.race([
+        app.waitUntilExit().then(() => true),
+        new Promise((r) => setTimeout(() => r(false), 2000)),
+      ]);
       assert.equal(exited, true, `the app exited after ${name}`);
     } finally {
       app.unmount();

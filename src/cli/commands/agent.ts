@@ -31,7 +31,10 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
       'ringbuf-bytes': { type: 'string' },
     });
     const listen = values.listen;
-    if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(listen) || Number(listen.slice(listen.lastIndexOf(':') + 1)) > 65535) {
+    if (
+      !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(listen) ||
+      Number(listen.slice(listen.lastIndexOf(':') + 1)) > 65535
+    ) {
       throw new UsageError(`--listen expects HOST:PORT, e.g. 127.0.0.1:7390 or [::1]:0; got '${listen}'`);
     }
     const ringBufferBytes = parseRingBufferBytes(values['ringbuf-bytes']);
@@ -70,7 +73,9 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
         await writeFile(`${readyFile}.tmp`, `${agent.address}\n`);
         await rename(`${readyFile}.tmp`, readyFile);
       }
-      process.stderr.write(`agent ${node} serving on ${agent.address}${values.netns ? ' for ' + values.netns : ''}; SIGINT/SIGTERM stops\n`);
+      process.stderr.write(
+        `agent ${node} serving on ${agent.address}${values.netns ? ' for ' + values.netns : ''}; SIGINT/SIGTERM stops\n`,
+      );
       await Promise.race([stopped, failed]);
       return 0;
     } finally {

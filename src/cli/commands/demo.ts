@@ -26,9 +26,14 @@ Options:
     const stop = shutdownSignal();
     const { labUp, labDown } = await import('../../lab/lab.js');
     const self = (args: string[], stdio: 'inherit' | 'ignore-out') =>
-      spawn(process.execPath, [process.argv[1]!, ...args], { stdio: stdio === 'inherit' ? 'inherit' : ['ignore', 'ignore', 'inherit'] });
+      spawn(process.execPath, [process.argv[1]!, ...args], {
+        stdio: stdio === 'inherit' ? 'inherit' : ['ignore', 'ignore', 'inherit'],
+      });
     const children: ChildProcess[] = [];
-    const ended = (c: ChildProcess) => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())));
+    const ended = (c: ChildProcess) =>
+      new Promise<void>((resolve) =>
+        c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve()),
+      );
 
     process.stderr.write(`demo: building the lab '${prefix}'\n`);
     try {
@@ -36,20 +41,43 @@ Options:
       const interactive = process.stdin.isTTY && process.stdout.isTTY;
       if (interactive) {
         const readyFile = join(lab.stateDir, 'demo-agent.ready');
-        const agent = self(['agent', '--netns', lab.nodeNetnsPath(0), '--listen', '127.0.0.1:0', '--node-name', lab.nodes[0]!, '--ready-file', readyFile], 'ignore-out');
+        const agent = self(
+          [
+            'agent',
+            '--netns',
+            lab.nodeNetnsPath(0),
+            '--listen',
+            '127.0.0.1:0',
+            '--node-name',
+            lab.nodes[0]!,
+            '--ready-file',
+            readyFile,
+          ],
+          'ignore-out',
+        );
         children.push(agent);
         const address = await waitForFile(readyFile, agent, stop);
         children.push(self(['lab', 'traffic', '--prefix', prefix, '--duration', '24h'], 'ignore-out'));
         // The TUI owns the terminal; in raw mode Ctrl-C reaches it as a key and it quits.
         const tui = self(['tui', '--agent', address], 'inherit');
         children.push(tui);
-        await Promise.race([ended(tui), new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
+        await Promise.race([
+          ended(tui),
+          new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true })),
+        ]);
       } else {
-        const trace = self(['trace', '--netns', lab.nodeNetnsPath(0), '--node-name', lab.nodes[0]!, '--no-insert'], 'inherit');
+        const trace = self(
+          ['trace', '--netns', lab.nodeNetnsPath(0), '--node-name', lab.nodes[0]!, '--no-insert'],
+          'inherit',
+        );
         children.push(trace);
         const traffic = self(['lab', 'traffic', '--prefix', prefix, '--duration', '24h'], 'ignore-out');
         children.push(traffic);
-        await Promise.race([ended(trace), ended(traffic), new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }))]);
+        await Promise.race([
+          ended(trace),
+          ended(traffic),
+          new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true })),
+        ]);
       }
     } finally {
       for (const c of children.reverse()) {
@@ -67,8 +95,15 @@ Options:
 async function waitForFile(file: string, owner: ChildProcess, stop: AbortSignal): Promise<string> {
   for (let waited = 0; waited < 20_000 && !stop.aborted; waited += 100) {
     if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-    if (owner.exitCode !== null) throw new EnvironmentError(`failed to start the demo's agent: it exited with code ${owner.exitCode} (its error is above)`);
+    if (owner.exitCode !== null)
+      throw new EnvironmentError(
+        `failed to start the demo's agent: it exited with code ${owner.exitCode} (its error is above)`,
+      );
     await sleep(100);
   }
-  throw new EnvironmentError(stop.aborted ? 'interrupted while the agent was starting' : `failed to start the demo's agent: no ready file ${file} after 20 s`);
+  throw new EnvironmentError(
+    stop.aborted
+      ? 'interrupted while the agent was starting'
+      : `failed to start the demo's agent: no ready file ${file} after 20 s`,
+  );
 }

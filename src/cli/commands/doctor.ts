@@ -29,7 +29,9 @@ const ATTACH_TIMEOUT_MS = 10_000;
 function kernelAtLeast(major: number, minor: number): Result {
   const m = /^(\d+)\.(\d+)/.exec(release());
   const ok = m !== null && (Number(m[1]) > major || (Number(m[1]) === major && Number(m[2]) >= minor));
-  return ok ? { ok } : { ok, fix: `kernel ${release()} is too old: netfilter BPF links need Linux >= ${major}.${minor}` };
+  return ok
+    ? { ok }
+    : { ok, fix: `kernel ${release()} is too old: netfilter BPF links need Linux >= ${major}.${minor}` };
 }
 
 function onPath(tool: string, why: string): Result {
@@ -53,13 +55,19 @@ async function attachOnce(): Promise<Result> {
   try {
     execFileSync('ip', ['netns', 'add', ns], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
-    return { ok: false, fix: `could not create a test network namespace with 'ip netns add': ${(err as Error).message.split('\n')[0]}` };
+    return {
+      ok: false,
+      fix: `could not create a test network namespace with 'ip netns add': ${(err as Error).message.split('\n')[0]}`,
+    };
   }
   const probe = startProbe({ node: 'doctor', netns: `/run/netns/${ns}` });
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the helper did not attach within ${ATTACH_TIMEOUT_MS / 1000} s`)), ATTACH_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(new Error(`the helper did not attach within ${ATTACH_TIMEOUT_MS / 1000} s`)),
+        ATTACH_TIMEOUT_MS,
+      );
     });
     await Promise.race([probe.ready, timeout]);
     return { ok: true };
@@ -76,7 +84,13 @@ async function run(argv: string[]): Promise<number> {
   parse(argv, {});
   const objectPath = fileURLToPath(new URL('../../../../build/stickyscope.bpf.o', import.meta.url));
   const checks: [string, () => Result | Promise<Result>][] = [
-    ['root', () => (process.getuid?.() === 0 ? { ok: true } : { ok: false, fix: 'run as root (the probe loads BPF programs and enters namespaces)' })],
+    [
+      'root',
+      () =>
+        process.getuid?.() === 0
+          ? { ok: true }
+          : { ok: false, fix: 'run as root (the probe loads BPF programs and enters namespaces)' },
+    ],
     ['kernel >= 6.4', () => kernelAtLeast(6, 4)],
     ['kernel BTF', () => file('/sys/kernel/btf/vmlinux', 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y')],
     ['probe helper', () => file(helperPath(), "run 'npm run build'")],
@@ -94,7 +108,10 @@ async function run(argv: string[]): Promise<number> {
   };
   for (const [name, check] of checks) report(name, await check());
   const canAttach = failed === 0;
-  report('load and attach the probe', canAttach ? await attachOnce() : { ok: false, fix: 'skipped: fix the checks above first' });
+  report(
+    'load and attach the probe',
+    canAttach ? await attachOnce() : { ok: false, fix: 'skipped: fix the checks above first' },
+  );
   return failed === 0 ? 0 : 3;
 }
 

@@ -23,14 +23,17 @@ Examples:
   async run(argv) {
     const { values, positionals } = parse(argv, { format: { type: 'string', default: 'jsonl' } }, true);
     if (values.format !== 'jsonl') throw new UsageError(`--format expects jsonl; got '${values.format}'`);
-    if (positionals.length !== 1) throw new UsageError(`export expects one trace FILE; got ${positionals.length ? positionals.join(' ') : 'none'}`);
+    if (positionals.length !== 1)
+      throw new UsageError(`export expects one trace FILE; got ${positionals.length ? positionals.join(' ') : 'none'}`);
     const { readTrace } = await import('../../record/trace-reader.js');
     const { eventToJson } = await import('../../core/event-json.js');
 
     // A closed pipe (export | head) is an ordinary way to stop reading.
     let closed = false;
     process.stdout.on('error', () => (closed = true));
-    for await (const batch of readTrace(positionals[0]!, { onWarning: (w) => process.stderr.write(`stickyscope export: warning: ${w.message}\n`) })) {
+    for await (const batch of readTrace(positionals[0]!, {
+      onWarning: (w) => process.stderr.write(`stickyscope export: warning: ${w.message}\n`),
+    })) {
       let out = '';
       for (const e of batch) out += JSON.stringify(eventToJson(e)) + '\n';
       if (closed) break;

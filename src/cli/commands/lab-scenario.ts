@@ -5,27 +5,42 @@ import { runPrefix } from '../../core/run-prefix.js';
 import { findScenario, runScenario, scenarios } from '../../scenarios/index.js';
 
 export async function scenario(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    list: { type: 'boolean', default: false },
-    tui: { type: 'boolean', default: false },
-    report: { type: 'string' },
-    duration: { type: 'string' },
-    prefix: { type: 'string' },
-  }, true);
+  const { values, positionals } = parse(
+    argv,
+    {
+      list: { type: 'boolean', default: false },
+      tui: { type: 'boolean', default: false },
+      report: { type: 'string' },
+      duration: { type: 'string' },
+      prefix: { type: 'string' },
+    },
+    true,
+  );
   if (values.list) {
     if (positionals.length) throw new UsageError(`--list takes no scenario name; got '${positionals.join(' ')}'`);
     const width = Math.max(...scenarios.map((s) => s.name.length));
     for (const s of scenarios) process.stdout.write(`${s.name.padEnd(width)}  ${s.summary} (seeds/${s.seed})\n`);
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError(`expected 'lab scenario NAME' or 'lab scenario --list'; got ${positionals.length ? `'${positionals.join(' ')}'` : 'no name'}`);
+  if (positionals.length !== 1)
+    throw new UsageError(
+      `expected 'lab scenario NAME' or 'lab scenario --list'; got ${positionals.length ? `'${positionals.join(' ')}'` : 'no name'}`,
+    );
   if (values.tui && values.report !== undefined) throw new UsageError('give --tui or --report FILE, not both');
   const chosen = findScenario(positionals[0]!);
   const phaseMs = values.duration === undefined ? undefined : parseDuration(values.duration, '--duration');
-  if (phaseMs !== undefined && phaseMs < 1000) throw new UsageError(`--duration must be at least 1s; got '${values.duration}'`);
-  if (values.tui && !(process.stdin.isTTY && process.stdout.isTTY)) throw new UsageError('--tui needs a terminal (stdin and stdout must be TTYs); use --report FILE otherwise');
+  if (phaseMs !== undefined && phaseMs < 1000)
+    throw new UsageError(`--duration must be at least 1s; got '${values.duration}'`);
+  if (values.tui && !(process.stdin.isTTY && process.stdout.isTTY))
+    throw new UsageError('--tui needs a terminal (stdin and stdout must be TTYs); use --report FILE otherwise');
   const signal = shutdownSignal();
-  const done = await runScenario(chosen, { prefix: values.prefix ?? runPrefix('scn'), phaseMs, reportFile: values.report, tui: values.tui, signal });
+  const done = await runScenario(chosen, {
+    prefix: values.prefix ?? runPrefix('scn'),
+    phaseMs,
+    reportFile: values.report,
+    tui: values.tui,
+    signal,
+  });
   if (done) return 0;
   process.stderr.write(`stickyscope lab scenario: interrupted; removed what it had made\n`);
   return 130;

@@ -52,13 +52,22 @@ export const command: Command = {
   async run(argv) {
     const [action, ...rest] = argv;
     switch (action) {
-      case 'up': return up(rest);
-      case 'down': return down(rest);
-      case 'status': return status(rest);
-      case 'traffic': return traffic(rest);
-      case 'endpoints': return endpoints(rest);
-      case 'scenario': return (await import('./lab-scenario.js')).scenario(rest);
-      default: throw new UsageError(`expected an action up, down, status, traffic, endpoints or scenario; got ${action === undefined ? 'nothing' : `'${action}'`}`);
+      case 'up':
+        return up(rest);
+      case 'down':
+        return down(rest);
+      case 'status':
+        return status(rest);
+      case 'traffic':
+        return traffic(rest);
+      case 'endpoints':
+        return endpoints(rest);
+      case 'scenario':
+        return (await import('./lab-scenario.js')).scenario(rest);
+      default:
+        throw new UsageError(
+          `expected an action up, down, status, traffic, endpoints or scenario; got ${action === undefined ? 'nothing' : `'${action}'`}`,
+        );
     }
   },
 };
@@ -66,17 +75,26 @@ export const command: Command = {
 const prefixOpt = { prefix: { type: 'string', default: 'lab' } } as const;
 
 async function up(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { ...prefixOpt, nodes: { type: 'string', default: '1' }, shape: { type: 'string', default: 'current' }, config: { type: 'string' } });
+  const { values } = parse(argv, {
+    ...prefixOpt,
+    nodes: { type: 'string', default: '1' },
+    shape: { type: 'string', default: 'current' },
+    config: { type: 'string' },
+  });
   let config: LabConfig;
   if (values.config) {
     try {
       config = JSON.parse(readFileSync(values.config, 'utf8')) as LabConfig;
     } catch (err) {
-      throw new InputError(`failed to read --config ${values.config}: ${(err as Error).message}; expected a LabConfig as JSON`);
+      throw new InputError(
+        `failed to read --config ${values.config}: ${(err as Error).message}; expected a LabConfig as JSON`,
+      );
     }
   } else {
-    if (values.nodes !== '1' && values.nodes !== '2') throw new UsageError(`--nodes expects 1 or 2; got '${values.nodes}'`);
-    if (values.shape !== 'current' && values.shape !== 'legacy') throw new UsageError(`--shape expects current or legacy; got '${values.shape}'`);
+    if (values.nodes !== '1' && values.nodes !== '2')
+      throw new UsageError(`--nodes expects 1 or 2; got '${values.nodes}'`);
+    if (values.shape !== 'current' && values.shape !== 'legacy')
+      throw new UsageError(`--shape expects current or legacy; got '${values.shape}'`);
     config = defaultConfig({ nodes: Number(values.nodes), shape: values.shape });
   }
   const signal = shutdownSignal();
@@ -88,9 +106,16 @@ async function up(argv: string[]): Promise<number> {
     process.stderr.write(`stickyscope lab: set-up interrupted; removed what it had made\n`);
     return 130;
   }
-  process.stdout.write(`lab ${lab.prefix} is up: nodes ${lab.nodes.join(', ')}; clients ${lab.clients.map((c) => `${c.name}=${c.ip}`).join(' ')}; backends ${lab.backends.map((b) => `${b.name}=${b.ip}`).join(' ')}\n`);
-  for (const s of lab.services) process.stdout.write(`  ${s.serviceName.padEnd(16)} ${s.clusterIP}:${s.port}/${s.protocol}${s.nodePort ? ` nodePort ${s.nodePort}` : ''}  affinity ${s.sessionAffinity}\n`);
-  process.stdout.write(`node netns: ${lab.nodeNetnsPath()}; remove with: stickyscope lab down --prefix ${lab.prefix}\n`);
+  process.stdout.write(
+    `lab ${lab.prefix} is up: nodes ${lab.nodes.join(', ')}; clients ${lab.clients.map((c) => `${c.name}=${c.ip}`).join(' ')}; backends ${lab.backends.map((b) => `${b.name}=${b.ip}`).join(' ')}\n`,
+  );
+  for (const s of lab.services)
+    process.stdout.write(
+      `  ${s.serviceName.padEnd(16)} ${s.clusterIP}:${s.port}/${s.protocol}${s.nodePort ? ` nodePort ${s.nodePort}` : ''}  affinity ${s.sessionAffinity}\n`,
+    );
+  process.stdout.write(
+    `node netns: ${lab.nodeNetnsPath()}; remove with: stickyscope lab down --prefix ${lab.prefix}\n`,
+  );
   return 0;
 }
 
@@ -107,10 +132,16 @@ async function status(argv: string[]): Promise<void> {
 }
 
 async function traffic(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { ...prefixOpt, duration: { type: 'string', default: '10s' }, rate: { type: 'string', default: '5' }, clients: { type: 'string' } });
+  const { values } = parse(argv, {
+    ...prefixOpt,
+    duration: { type: 'string', default: '10s' },
+    rate: { type: 'string', default: '5' },
+    clients: { type: 'string' },
+  });
   const durationMs = parseDuration(values.duration, '--duration');
   const rate = Number(values.rate);
-  if (!(rate > 0 && rate <= 1000)) throw new UsageError(`--rate expects requests per second between 0 and 1000; got '${values.rate}'`);
+  if (!(rate > 0 && rate <= 1000))
+    throw new UsageError(`--rate expects requests per second between 0 and 1000; got '${values.rate}'`);
   const lab = await loadLab(values.prefix);
   const names = values.clients ? values.clients.split(',') : lab.clients.map((c) => c.name);
   const signal = shutdownSignal();
@@ -120,15 +151,18 @@ async function traffic(argv: string[]): Promise<void> {
   const runs: Promise<ClientResult[]>[] = [];
   for (const name of names) {
     for (const s of lab.services) {
-      const plan: TrafficPlan = s.protocol === 'udp'
-        ? { ...base, service: s.serviceName, mode: 'udp-sessions' }
-        : s.nodePort !== undefined
-          ? { ...base, service: s.serviceName, mode: 'keepalive', perConnection: 10, via: 'nodePort' }
-          : { ...base, service: s.serviceName, mode: 'http' };
+      const plan: TrafficPlan =
+        s.protocol === 'udp'
+          ? { ...base, service: s.serviceName, mode: 'udp-sessions' }
+          : s.nodePort !== undefined
+            ? { ...base, service: s.serviceName, mode: 'keepalive', perConnection: 10, via: 'nodePort' }
+            : { ...base, service: s.serviceName, mode: 'http' };
       runs.push(runClient(lab, name, plan, signal));
     }
   }
-  process.stderr.write(`traffic from ${names.join(', ')} to ${lab.services.length} services for ${values.duration} (Ctrl-C stops)\n`);
+  process.stderr.write(
+    `traffic from ${names.join(', ')} to ${lab.services.length} services for ${values.duration} (Ctrl-C stops)\n`,
+  );
   const results = (await Promise.all(runs)).flat();
   process.stdout.write(summarize(results) + '\n');
 }
@@ -148,13 +182,18 @@ function summarize(results: ClientResult[]): string {
       b.clients.add(r.client);
       backends.set(r.answer, b);
     }
-    for (const [name, b] of [...backends].sort()) out.push(`  ${name.padEnd(6)} ${String(b.n).padStart(6)} answers  from ${[...b.clients].sort().join(',')}`);
+    for (const [name, b] of [...backends].sort())
+      out.push(`  ${name.padEnd(6)} ${String(b.n).padStart(6)} answers  from ${[...b.clients].sort().join(',')}`);
   }
   return out.join('\n') || 'no traffic';
 }
 
 async function endpoints(argv: string[]): Promise<void> {
-  const { values, positionals } = parse(argv, { ...prefixOpt, pod: { type: 'string' }, node: { type: 'string' } }, true);
+  const { values, positionals } = parse(
+    argv,
+    { ...prefixOpt, pod: { type: 'string' }, node: { type: 'string' } },
+    true,
+  );
   const [service, op, address] = positionals;
   if (!service || (op !== 'add' && op !== 'remove') || !address) {
     throw new UsageError(`expected 'lab endpoints SERVICE add|remove IP:PORT'; got '${positionals.join(' ')}'`);
@@ -167,7 +206,10 @@ async function endpoints(argv: string[]): Promise<void> {
   const others = spec.endpoints.filter((e) => !(e.ip === ip && e.port === port));
   let next: LabEndpoint[];
   if (op === 'remove') {
-    if (others.length === spec.endpoints.length) throw new UsageError(`${spec.serviceName} has no endpoint ${address}; it has ${spec.endpoints.map((e) => `${e.ip}:${e.port}`).join(', ') || 'none'}`);
+    if (others.length === spec.endpoints.length)
+      throw new UsageError(
+        `${spec.serviceName} has no endpoint ${address}; it has ${spec.endpoints.map((e) => `${e.ip}:${e.port}`).join(', ') || 'none'}`,
+      );
     next = others;
   } else {
     const backend = lab.backends.find((b) => b.ip === ip);

@@ -34,7 +34,8 @@ Examples:
       'rotate-bytes': { type: 'string' },
     });
     const listed = values.agent ?? [];
-    if (listed.length === 0 && !values.k8s) throw new UsageError('record needs at least one --agent HOST:PORT, or --k8s');
+    if (listed.length === 0 && !values.k8s)
+      throw new UsageError('record needs at least one --agent HOST:PORT, or --k8s');
     for (const a of listed) if (!/^.+:\d+$/.test(a)) throw new UsageError(`--agent expects HOST:PORT; got '${a}'`);
     if (!values.output) throw new UsageError('record needs -o FILE, the trace file to write');
     const durationMs = values.duration === undefined ? undefined : parseDuration(values.duration, '--duration');
@@ -46,7 +47,13 @@ Examples:
     const warn = (err: Error) => process.stderr.write(`\nstickyscope record: warning: ${err.message}\n`);
     const catalogs = await startCatalogFeed(resolved, warn);
     const agents = resolved.addresses;
-    resolved.discovery?.onChange((now) => warn(new Error(`the ready agents changed to ${now.join(', ') || 'none'}; this recording follows ${agents.join(', ')}`)));
+    resolved.discovery?.onChange((now) =>
+      warn(
+        new Error(
+          `the ready agents changed to ${now.join(', ') || 'none'}; this recording follows ${agents.join(', ')}`,
+        ),
+      ),
+    );
     const { recordAgents } = await import('../../record/recorder.js');
     const started = Date.now();
     const stats = await recordAgents(agents, values.output, {
@@ -54,10 +61,13 @@ Examples:
       rotateBytes,
       signal,
       catalogs,
-      onStatus: (s) => process.stderr.write(`\nagent ${s.address} (${s.node}) ${s.state}${s.reason ? ': ' + s.reason : ''}\n`),
+      onStatus: (s) =>
+        process.stderr.write(`\nagent ${s.address} (${s.node}) ${s.state}${s.reason ? ': ' + s.reason : ''}\n`),
       onProgress: (s) => {
         const secs = Math.round((Date.now() - started) / 1000);
-        process.stderr.write(`\r${secs}s  ${s.events} events  ${formatBytes(s.bytes)}  ${s.lostEvents} lost  ${s.files.length > 1 ? `${s.files.length} files` : ''}   `);
+        process.stderr.write(
+          `\r${secs}s  ${s.events} events  ${formatBytes(s.bytes)}  ${s.lostEvents} lost  ${s.files.length > 1 ? `${s.files.length} files` : ''}   `,
+        );
       },
     });
     process.stderr.write(`\nrecorded ${stats.events} events (${stats.lostEvents} lost) to ${stats.files.join(', ')}\n`);
@@ -67,8 +77,11 @@ Examples:
 
 function parseBytes(text: string): number {
   const m = /^(\d+)([kKmMgG])?$/.exec(text.trim());
-  if (!m || Number(m[1]) === 0) throw new UsageError(`--rotate-bytes expects a positive byte count like 100000, 64M or 1G; got '${text}'`);
-  return Number(m[1]) * { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase() as '' | 'k' | 'm' | 'g'];
+  if (!m || Number(m[1]) === 0)
+    throw new UsageError(`--rotate-bytes expects a positive byte count like 100000, 64M or 1G; got '${text}'`);
+  return (
+    Number(m[1]) * { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase() as '' | 'k' | 'm' | 'g']
+  );
 }
 
 function formatBytes(n: number): string {

@@ -32,31 +32,47 @@ Examples:
   stickyscope report --k8s --duration 1m --format html -o cluster.html`,
 
   async run(argv) {
-    const { values, positionals } = parse(argv, {
-      ...k8sOptions,
-      duration: { type: 'string' },
-      format: { type: 'string', default: 'json' },
-      output: { type: 'string', short: 'o' },
-      window: { type: 'string' },
-    }, true);
+    const { values, positionals } = parse(
+      argv,
+      {
+        ...k8sOptions,
+        duration: { type: 'string' },
+        format: { type: 'string', default: 'json' },
+        output: { type: 'string', short: 'o' },
+        window: { type: 'string' },
+      },
+      true,
+    );
     const format = values.format;
-    if (format !== 'json' && format !== 'md' && format !== 'html') throw new UsageError(`--format expects json, md or html; got '${format}'`);
+    if (format !== 'json' && format !== 'md' && format !== 'html')
+      throw new UsageError(`--format expects json, md or html; got '${format}'`);
     const windowSeconds = values.window === undefined ? undefined : parseDuration(values.window, '--window') / 1000;
-    if (windowSeconds !== undefined && !(windowSeconds > 0)) throw new UsageError(`--window expects a positive duration; got '${values.window}'`);
+    if (windowSeconds !== undefined && !(windowSeconds > 0))
+      throw new UsageError(`--window expects a positive duration; got '${values.window}'`);
     const listed = values.agent ?? [];
     const live = listed.length > 0 || values.k8s === true;
     const liveFlag = values.k8s ? '--k8s' : `--agent ${listed.join(' ')}`;
-    if (live && positionals.length > 0) throw new UsageError(`report reads either a FILE or agents (--agent, --k8s), not both; got ${positionals.join(' ')} and ${liveFlag}`);
+    if (live && positionals.length > 0)
+      throw new UsageError(
+        `report reads either a FILE or agents (--agent, --k8s), not both; got ${positionals.join(' ')} and ${liveFlag}`,
+      );
     for (const flag of ['namespace', 'selector', 'kubeconfig'] as const) {
-      if (!values.k8s && values[flag] !== undefined) throw new UsageError(`--${flag} only applies with --k8s; got --${flag} without it`);
+      if (!values.k8s && values[flag] !== undefined)
+        throw new UsageError(`--${flag} only applies with --k8s; got --${flag} without it`);
     }
-    if (!live && positionals.length !== 1) throw new UsageError(`report expects one trace FILE, --agent HOST:PORT or --k8s; got ${positionals.length ? positionals.join(' ') : 'none of them'}`);
+    if (!live && positionals.length !== 1)
+      throw new UsageError(
+        `report expects one trace FILE, --agent HOST:PORT or --k8s; got ${positionals.length ? positionals.join(' ') : 'none of them'}`,
+      );
 
     const { reportFromAgents, reportFromFile } = await import('../../report/from-file.js');
     let text: string;
     if (live) {
       for (const a of listed) if (!/^.+:\d+$/.test(a)) throw new UsageError(`--agent expects HOST:PORT; got '${a}'`);
-      if (values.duration === undefined) throw new UsageError(`report ${values.k8s ? '--k8s' : '--agent'} needs --duration D: how long to listen before reporting`);
+      if (values.duration === undefined)
+        throw new UsageError(
+          `report ${values.k8s ? '--k8s' : '--agent'} needs --duration D: how long to listen before reporting`,
+        );
       const durationMs = parseDuration(values.duration, '--duration');
       const signal = shutdownSignal();
       const { resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
@@ -64,7 +80,13 @@ Examples:
       const warn = (err: Error) => process.stderr.write(`stickyscope report: warning: ${err.message}\n`);
       const catalogs = await startCatalogFeed(resolved, warn);
       const agents = resolved.addresses;
-      resolved.discovery?.onChange((now) => warn(new Error(`the ready agents changed to ${now.join(', ') || 'none'}; this report listens to ${agents.join(', ')}`)));
+      resolved.discovery?.onChange((now) =>
+        warn(
+          new Error(
+            `the ready agents changed to ${now.join(', ') || 'none'}; this report listens to ${agents.join(', ')}`,
+          ),
+        ),
+      );
       process.stderr.write(`listening to ${agents.join(', ')} for ${values.duration} (Ctrl-C reports early)\n`);
       text = await reportFromAgents(agents, {
         format,
@@ -72,10 +94,15 @@ Examples:
         durationMs,
         signal,
         catalogs,
-        onStatus: (s) => process.stderr.write(`agent ${s.address} (${s.node}) ${s.state}${s.reason ? ': ' + s.reason : ''}\n`),
+        onStatus: (s) =>
+          process.stderr.write(`agent ${s.address} (${s.node}) ${s.state}${s.reason ? ': ' + s.reason : ''}\n`),
       });
     } else {
-      text = await reportFromFile(positionals[0]!, { format, windowSeconds, onWarning: (w) => process.stderr.write(`stickyscope report: warning: ${w.message}\n`) });
+      text = await reportFromFile(positionals[0]!, {
+        format,
+        windowSeconds,
+        onWarning: (w) => process.stderr.write(`stickyscope report: warning: ${w.message}\n`),
+      });
     }
     if (values.output) await writeFile(values.output, text);
     else process.stdout.write(text);

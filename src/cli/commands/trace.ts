@@ -29,7 +29,8 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
       'ringbuf-bytes': { type: 'string' },
     });
     const format = values.format;
-    if (format !== 'jsonl' && format !== 'text') throw new UsageError(`--format expects jsonl or text; got '${format}'`);
+    if (format !== 'jsonl' && format !== 'text')
+      throw new UsageError(`--format expects jsonl or text; got '${format}'`);
     const ringBufferBytes = parseRingBufferBytes(values['ringbuf-bytes']);
     const { hostname } = await import('node:os');
     const { startProbe } = await import('../../probe/probe.js');

@@ -40,23 +40,32 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
     const listed = values.agent ?? [];
     const live = listed.length > 0 || values.k8s === true;
     if (live === (values.replay !== undefined)) {
-      throw new UsageError(`give either --agent HOST:PORT (one or more), --k8s, or --replay FILE; got ${live ? 'both' : 'neither'}`);
+      throw new UsageError(
+        `give either --agent HOST:PORT (one or more), --k8s, or --replay FILE; got ${live ? 'both' : 'neither'}`,
+      );
     }
     for (const flag of ['namespace', 'selector', 'kubeconfig'] as const) {
-      if (!values.k8s && values[flag] !== undefined) throw new UsageError(`--${flag} only applies with --k8s; got --${flag} without it`);
+      if (!values.k8s && values[flag] !== undefined)
+        throw new UsageError(`--${flag} only applies with --k8s; got --${flag} without it`);
     }
     for (const a of listed) {
-      if (!/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(a)) throw new UsageError(`--agent expects HOST:PORT, e.g. 127.0.0.1:7070; got '${a}'`);
+      if (!/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(a))
+        throw new UsageError(`--agent expects HOST:PORT, e.g. 127.0.0.1:7070; got '${a}'`);
     }
-    if (values.speed !== undefined && values.replay === undefined) throw new UsageError('--speed applies to --replay only');
+    if (values.speed !== undefined && values.replay === undefined)
+      throw new UsageError('--speed applies to --replay only');
     const speed = values.speed === undefined ? 1 : Number(values.speed);
-    if (!(speed >= 0) || !Number.isFinite(speed)) throw new UsageError(`--speed expects a number >= 0 (0 = as fast as possible); got '${values.speed}'`);
+    if (!(speed >= 0) || !Number.isFinite(speed))
+      throw new UsageError(`--speed expects a number >= 0 (0 = as fast as possible); got '${values.speed}'`);
     const fps = values.fps === undefined ? DEFAULT_FPS : Number(values.fps);
-    if (!Number.isInteger(fps) || fps < 1 || fps > 60) throw new UsageError(`--fps expects a whole number from 1 to 60; got '${values.fps}'`);
+    if (!Number.isInteger(fps) || fps < 1 || fps > 60)
+      throw new UsageError(`--fps expects a whole number from 1 to 60; got '${values.fps}'`);
     const windowSeconds = parseDuration(values.window ?? '60s', '--window') / 1000;
     if (!(windowSeconds > 0)) throw new UsageError(`--window must be longer than zero; got '${values.window}'`);
     if (!process.stdin.isTTY || !process.stdout.isTTY) {
-      throw new EnvironmentError(`needs a terminal: stdin and stdout must be TTYs, but ${process.stdin.isTTY ? 'stdout' : 'stdin'} is not (for files and pipes use 'stickyscope report')`);
+      throw new EnvironmentError(
+        `needs a terminal: stdin and stdout must be TTYs, but ${process.stdin.isTTY ? 'stdout' : 'stdin'} is not (for files and pipes use 'stickyscope report')`,
+      );
     }
 
     // React's development build checks every element and costs several times more per frame.
@@ -89,7 +98,12 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
       const resolved = await resolveAgentsFromArgs(values, stopFeed.signal);
       const catalogs = await startCatalogFeed(resolved, (err) => source.note('warning', err.message));
       const agents = resolved.addresses;
-      resolved.discovery?.onChange((now) => source.note('warning', `the ready agents changed to ${now.join(', ') || 'none'}; showing ${agents.join(', ')} (restart to follow)`));
+      resolved.discovery?.onChange((now) =>
+        source.note(
+          'warning',
+          `the ready agents changed to ${now.join(', ') || 'none'}; showing ${agents.join(', ')} (restart to follow)`,
+        ),
+      );
       const { subscribeAgents } = await import('../../protocol/client.js');
       source.label = values.k8s ? `k8s agents ${agents.join(' ')}` : `agents ${agents.join(' ')}`;
       feed = (async () => {
