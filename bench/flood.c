@@ -284,8 +284,7 @@ int main(int argc, char **argv)
 			// A full device queue drops the packet in the kernel; ENOBUFS says so here.
 			if (errno == EINTR || errno == ENOBUFS)
 				continue;
-			fprintf(stderr, "flood: failed to send: %s\n", strerror(errno));
-			return 1;
+			return fail("send: %s", strerror(errno));
 		}
 		i += (unsigned)done;
 		sent += (unsigned)done;

@@ -25,6 +25,11 @@ enum ss_record_type {
 	SS_REC_HELLO = 6,    /* first record: value[0] = CLOCK_MONOTONIC ns, value[1] = CLOCK_REALTIME ns, value[2] = SS_RECORD_VERSION */
 };
 
+/*
+ * The kernel's numbers a record carries, spelled out once for the helper and the
+ * decoder (neither sees vmlinux.h); bpf/stickyscope.h checks them against the kernel's.
+ */
+
 /* Hook numbers as in enum nf_inet_hooks. */
 enum ss_hook {
 	SS_HOOK_PRE_ROUTING = 0,
@@ -32,6 +37,19 @@ enum ss_hook {
 	SS_HOOK_FORWARD = 2,
 	SS_HOOK_LOCAL_OUT = 3,
 	SS_HOOK_POST_ROUTING = 4,
+};
+
+/* Protocol families as in NFPROTO_IPV4 and NFPROTO_IPV6 (the same as AF_INET, AF_INET6). */
+enum ss_family {
+	SS_FAMILY_IPV4 = 2,
+	SS_FAMILY_IPV6 = 10,
+};
+
+/* The transport protocols recorded (the ones with ports), as IPPROTO_*. */
+enum ss_proto {
+	SS_PROTO_TCP = 6,
+	SS_PROTO_UDP = 17,
+	SS_PROTO_SCTP = 132,
 };
 
 struct ss_addr {
@@ -43,8 +61,8 @@ struct ss_addr {
 struct ss_record {
 	__u64 ts_ns;      /* kernel CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	__u8 type;        /* enum ss_record_type */
-	__u8 family;      /* 2 = IPv4, 10 = IPv6 */
-	__u8 proto;       /* IPPROTO_TCP / UDP / SCTP */
+	__u8 family;      /* enum ss_family */
+	__u8 proto;       /* enum ss_proto */
 	__u8 hook;        /* enum ss_hook */
 	__u32 ct_status;  /* ct->status at the time of the record */
 	__u64 ct_id;      /* keyed hash of the conntrack entry, set by the helper; never a kernel address on stdout */

@@ -12,6 +12,15 @@
 #include <bpf/bpf_core_read.h>
 #include "record.h"
 
+_Static_assert(SS_HOOK_PRE_ROUTING == NF_INET_PRE_ROUTING && SS_HOOK_LOCAL_IN == NF_INET_LOCAL_IN &&
+		       SS_HOOK_FORWARD == NF_INET_FORWARD && SS_HOOK_LOCAL_OUT == NF_INET_LOCAL_OUT &&
+		       SS_HOOK_POST_ROUTING == NF_INET_POST_ROUTING,
+	       "enum ss_hook differs from the kernel's enum nf_inet_hooks");
+_Static_assert(SS_FAMILY_IPV4 == NFPROTO_IPV4 && SS_FAMILY_IPV6 == NFPROTO_IPV6,
+	       "enum ss_family differs from the kernel's NFPROTO_*");
+_Static_assert(SS_PROTO_TCP == IPPROTO_TCP && SS_PROTO_UDP == IPPROTO_UDP && SS_PROTO_SCTP == IPPROTO_SCTP,
+	       "enum ss_proto differs from the kernel's IPPROTO_*");
+
 /* The helper resizes this before load (--ringbuf-bytes). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -89,7 +98,7 @@ static __always_inline bool ss_read_tuples(struct ss_conn *c)
 	if (bpf_core_read(&c->th, sizeof(c->th), &ct->tuplehash))
 		return false;
 	proto = c->th[IP_CT_DIR_ORIGINAL].tuple.dst.protonum;
-	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP;
+	return proto == SS_PROTO_TCP || proto == SS_PROTO_UDP || proto == SS_PROTO_SCTP;
 }
 
 static __always_inline void ss_count_lost(void)
@@ -101,12 +110,21 @@ static __always_inline void ss_count_lost(void)
 		__sync_fetch_and_add(lost, 1);
 }
 
-/* A new id for an entry seen for the first time (pointer mixed with the time). */
+/*
+ * A new id for ct: the pointer mixed with the time, so an entry that reuses a freed
+ * entry's memory gets an id of its own.
+ */
+static __always_inline __u64 ss_ct_id_mix(struct nf_conn *ct)
+{
+	return (__u64)ct ^ (bpf_ktime_get_ns() * 0x9E3779B97F4A7C15ULL);
+}
+
+/* A new id for an entry seen for the first time, left in this CPU's slot for its confirmation. */
 static __always_inline __u64 ss_ct_id_new(struct nf_conn *ct)
 {
 	__u32 zero = 0;
 	struct ss_ct_slot *slot = bpf_map_lookup_elem(&ss_ct_ids, &zero);
-	__u64 id = (__u64)ct ^ (bpf_ktime_get_ns() * 0x9E3779B97F4A7C15ULL);
+	__u64 id = ss_ct_id_mix(ct);
 
 	if (slot) {
 		slot->ct = (__u64)ct;
@@ -125,7 +143,7 @@ static __always_inline __u64 ss_ct_id_last(struct nf_conn *ct)
 		slot->ct = 0;
 		return slot->id;
 	}
-	return (__u64)ct ^ (bpf_ktime_get_ns() * 0x9E3779B97F4A7C15ULL);
+	return ss_ct_id_mix(ct);
 }
 
 /*

@@ -35,12 +35,16 @@ export const RecordType = {
   hello: 6,
 } as const;
 
+/** enum ss_family (the kernel's NFPROTO_IPV4 and NFPROTO_IPV6). */
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 
 /** Indexed by enum ss_hook (the kernel's enum nf_inet_hooks). */
 export const HOOKS: readonly Hook[] = ['prerouting', 'input', 'forward', 'output', 'postrouting'];
 
+/** enum ss_proto (IPPROTO_*). */
+export const PROTOS: Readonly<Record<Proto, number>> = { tcp: 6, udp: 17, sctp: 132 };
+
 export function protoName(n: number): Proto | undefined {
-  return n === 6 ? 'tcp' : n === 17 ? 'udp' : n === 132 ? 'sctp' : undefined;
+  return n === PROTOS.tcp ? 'tcp' : n === PROTOS.udp ? 'udp' : n === PROTOS.sctp ? 'sctp' : undefined;
 }

@@ -8,7 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RecordDecoder } from '../../src/probe/decode-records.js';
-import { Off, RECORD_SIZE, RECORD_VERSION, RecordType } from '../../src/probe/record-layout.js';
+import {
+  AF_INET,
+  AF_INET6,
+  HOOKS,
+  Off,
+  PROTOS,
+  RECORD_SIZE,
+  RECORD_VERSION,
+  RecordType,
+} from '../../src/probe/record-layout.js';
 import { EnvironmentError, InputError } from '../../src/core/errors.js';
 import type { StickyEvent } from '../../src/core/event.js';
 
@@ -35,7 +44,9 @@ function cLayout(): Record<string, number> {
       `#include <stdio.h>\n#include <stddef.h>\n#include <linux/types.h>\n#include "${recordH}"\nint main(void){\n` +
       fields.map((f) => `printf("${f} %zu\\n", offsetof(struct ss_record, ${f}));`).join('\n') +
       `printf("size %zu\\nport %zu\\nversion %d\\n", sizeof(struct ss_record), offsetof(struct ss_addr, port), SS_RECORD_VERSION);\n` +
-      `printf("dnat %d\\nsnat %d\\ninsert %d\\nlost %d\\ncounters %d\\nhello %d\\n", SS_REC_DNAT, SS_REC_SNAT, SS_REC_INSERT, SS_REC_LOST, SS_REC_COUNTERS, SS_REC_HELLO);\nreturn 0;}\n`;
+      `printf("dnat %d\\nsnat %d\\ninsert %d\\nlost %d\\ncounters %d\\nhello %d\\n", SS_REC_DNAT, SS_REC_SNAT, SS_REC_INSERT, SS_REC_LOST, SS_REC_COUNTERS, SS_REC_HELLO);\n` +
+      `printf("prerouting %d\\ninput %d\\nforward %d\\noutput %d\\npostrouting %d\\n", SS_HOOK_PRE_ROUTING, SS_HOOK_LOCAL_IN, SS_HOOK_FORWARD, SS_HOOK_LOCAL_OUT, SS_HOOK_POST_ROUTING);\n` +
+      `printf("ipv4 %d\\nipv6 %d\\ntcp %d\\nudp %d\\nsctp %d\\n", SS_FAMILY_IPV4, SS_FAMILY_IPV6, SS_PROTO_TCP, SS_PROTO_UDP, SS_PROTO_SCTP);\nreturn 0;}\n`;
     writeFileSync(join(dir, 'layout.c'), src);
     execFileSync('cc', ['-o', join(dir, 'layout'), join(dir, 'layout.c')]);
     const out = execFileSync(join(dir, 'layout'), { encoding: 'utf8' });
@@ -131,6 +142,12 @@ test('record-layout.ts mirrors bpf/record.h', () => {
     { ...RecordType },
     { dnat: C.dnat, snat: C.snat, insert: C.insert, lost: C.lost, counters: C.counters, hello: C.hello },
   );
+  assert.deepEqual(
+    HOOKS.map((h) => C[h]),
+    [0, 1, 2, 3, 4],
+  );
+  assert.deepEqual([AF_INET, AF_INET6], [C.ipv4, C.ipv6]);
+  assert.deepEqual({ ...PROTOS }, { tcp: C.tcp, udp: C.udp, sctp: C.sctp });
 });
 
 test('decodes flow, lost and counters records with wall-clock time from HELLO', () => {

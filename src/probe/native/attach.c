@@ -3,18 +3,19 @@
 // namespace the caller has already entered.
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/types.h>
 #include <bpf/libbpf.h>
 #include "stickyscope.skel.h"
+#include "record.h"
 #include "attach.h"
 #include "fail.h"
 #include "nf-link.h"
 
 #define NF_IP_PRI_NAT_DST (-100)
-#define PF_IPV4 2
-#define PF_IPV6 10
-enum { HOOK_PRE_ROUTING = 0, HOOK_LOCAL_IN = 1, HOOK_LOCAL_OUT = 3, HOOK_POST_ROUTING = 4 };
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 struct hook_spec {
 	int dnat; /* which program: 1 = ss_dnat, 0 = ss_confirm */
@@ -28,11 +29,12 @@ struct hook_spec {
  * kernel refuses a BPF hook at a priority another hook already holds (EBUSY).
  */
 static const struct hook_spec hooks[] = {
-	{ 1, HOOK_PRE_ROUTING, NF_IP_PRI_NAT_DST + 1, "prerouting" },
-	{ 1, HOOK_LOCAL_OUT, NF_IP_PRI_NAT_DST + 1, "output" },
-	{ 0, HOOK_POST_ROUTING, INT_MAX - 1, "postrouting" },
-	{ 0, HOOK_LOCAL_IN, INT_MAX - 2, "input" },
+	{ 1, SS_HOOK_PRE_ROUTING, NF_IP_PRI_NAT_DST + 1, "prerouting" },
+	{ 1, SS_HOOK_LOCAL_OUT, NF_IP_PRI_NAT_DST + 1, "output" },
+	{ 0, SS_HOOK_POST_ROUTING, INT_MAX - 1, "postrouting" },
+	{ 0, SS_HOOK_LOCAL_IN, INT_MAX - 2, "input" },
 };
+_Static_assert(SS_LINKS == 2 * ARRAY_SIZE(hooks), "one link per hook and family");
 
 static int load(struct stickyscope *skel, const struct ss_options *opts)
 {
@@ -40,7 +42,7 @@ static int load(struct stickyscope *skel, const struct ss_options *opts)
 	const char *tail;
 	int err;
 
-	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(progs); i++) {
 		bpf_program__set_type(progs[i], SS_PROG_TYPE_NETFILTER);
 		bpf_program__set_expected_attach_type(progs[i], SS_ATTACH_NETFILTER);
 	}
@@ -66,26 +68,29 @@ static int load(struct stickyscope *skel, const struct ss_options *opts)
 	return SS_EXIT_RUNTIME;
 }
 
+/* The one line for a link that failed; the kernel refuses netfilter links before 6.4. */
+static int link_failed(const struct hook_spec *s, int family, int err)
+{
+	bool old_kernel = err == -EINVAL || err == -EOPNOTSUPP;
+
+	ss_fail("attach netfilter BPF link at %s (%s, priority %d): %s%s", s->name,
+		family == SS_FAMILY_IPV4 ? "IPv4" : "IPv6", s->priority, strerror(-err),
+		old_kernel ? ": needs Linux >= 6.4" : "");
+	return old_kernel ? SS_EXIT_OLD_KERNEL : SS_EXIT_RUNTIME;
+}
+
 static int link_all(struct ss_attached *a)
 {
-	static const int families[] = { PF_IPV4, PF_IPV6 };
+	static const int families[] = { SS_FAMILY_IPV4, SS_FAMILY_IPV6 };
 
-	for (size_t f = 0; f < 2; f++) {
-		for (size_t h = 0; h < sizeof(hooks) / sizeof(hooks[0]); h++) {
+	for (size_t f = 0; f < ARRAY_SIZE(families); f++) {
+		for (size_t h = 0; h < ARRAY_SIZE(hooks); h++) {
 			const struct hook_spec *s = &hooks[h];
 			struct bpf_program *prog = s->dnat ? a->skel->progs.ss_dnat : a->skel->progs.ss_confirm;
 			int fd = ss_nf_link_create(bpf_program__fd(prog), families[f], s->hooknum, s->priority);
 
-			if (fd == -EINVAL || fd == -EOPNOTSUPP) {
-				ss_fail("attach netfilter BPF link at %s (%s, priority %d): %s: needs Linux >= 6.4",
-					s->name, families[f] == PF_IPV4 ? "IPv4" : "IPv6", s->priority, strerror(-fd));
-				return SS_EXIT_OLD_KERNEL;
-			}
-			if (fd < 0) {
-				ss_fail("attach netfilter BPF link at %s (%s, priority %d): %s",
-					s->name, families[f] == PF_IPV4 ? "IPv4" : "IPv6", s->priority, strerror(-fd));
-				return SS_EXIT_RUNTIME;
-			}
+			if (fd < 0)
+				return link_failed(s, families[f], fd);
 			a->links[a->nlinks++] = fd;
 		}
 	}
@@ -111,10 +116,15 @@ int ss_attach(const struct ss_options *opts, struct ss_attached *out)
 	return code;
 }
 
-void ss_detach(struct ss_attached *a)
+void ss_unlink(struct ss_attached *a)
 {
 	while (a->nlinks > 0)
 		close(a->links[--a->nlinks]);
+}
+
+void ss_detach(struct ss_attached *a)
+{
+	ss_unlink(a);
 	stickyscope__destroy(a->skel);
 	a->skel = NULL;
 }

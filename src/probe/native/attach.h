@@ -16,6 +16,10 @@ struct ss_attached {
 /* Opens, configures, loads and links; on failure prints the line and returns its exit code. */
 int ss_attach(const struct ss_options *opts, struct ss_attached *out);
 
+/* Closes the links: the programs stop seeing packets, their maps stay readable. */
+void ss_unlink(struct ss_attached *a);
+
+/* Closes the links and frees the object. */
 void ss_detach(struct ss_attached *a);
 
 #endif

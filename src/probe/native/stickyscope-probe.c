@@ -223,9 +223,7 @@ int main(int argc, char **argv)
 	}
 	code = hello() ? 0 : loop(&run, &opts, sigfd);
 	/* detach first so the final drain sees everything the programs will ever write */
-	for (int i = 0; i < run.att.nlinks; i++)
-		close(run.att.links[i]);
-	run.att.nlinks = 0;
+	ss_unlink(&run.att);
 	if (!code && !drain(&run) && !emit_lost(&run))
 		ss_out_flush();
 	ring_buffer__free(run.rb);
