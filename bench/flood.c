@@ -118,9 +118,9 @@ static size_t build(uint8_t *pkt, const struct opts *o, uint64_t i)
 		uint32_t seq = htonl((uint32_t)(i * 2654435761u));
 
 		memcpy(pkt + 24, &seq, 4);
-		pkt[32] = 5 << 4;  /* data offset: 20 bytes */
-		pkt[33] = 0x02;    /* SYN */
-		pkt[34] = 0xfa;    /* window 64240 */
+		pkt[32] = 5 << 4; /* data offset: 20 bytes */
+		pkt[33] = 0x02;   /* SYN */
+		pkt[34] = 0xfa;   /* window 64240 */
 		pkt[35] = 0xf0;
 	} else {
 		pkt[24] = 0;
@@ -181,20 +181,48 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->src_base = ntohl(a.s_addr);
 			have_src = 1;
 			break;
-		case 'n': o->src_count = (uint32_t)strtoul(optarg, &end, 10); if (*end || !o->src_count) return fail("parse --%s: expected a positive integer, got '%s'", "src-count", optarg); break;
+		case 'n':
+			o->src_count = (uint32_t)strtoul(optarg, &end, 10);
+			if (*end || !o->src_count)
+				return fail("parse --%s: expected a positive integer, got '%s'", "src-count", optarg);
+			break;
 		case 'p':
 			if (strcmp(optarg, "udp") && strcmp(optarg, "tcp"))
 				return fail("parse --%s: expected udp or tcp, got '%s'", "proto", optarg);
 			o->tcp = !strcmp(optarg, "tcp");
 			break;
-		case 'r': o->rate = strtod(optarg, &end); if (*end || o->rate < 0) return fail("parse --%s: expected a rate >= 0, got '%s'", "rate", optarg); break;
-		case 't': o->duration = strtod(optarg, &end); if (*end || o->duration <= 0) return fail("parse --%s: expected seconds > 0, got '%s'", "duration", optarg); break;
-		case 'c': o->count = strtoull(optarg, &end, 10); if (*end) return fail("parse --%s: expected an integer, got '%s'", "count", optarg); break;
-		case 'f': o->first = strtoull(optarg, &end, 10); if (*end) return fail("parse --%s: expected an integer, got '%s'", "first", optarg); break;
-		case 'N': o->netns = optarg; break;
-		case 'C': o->cpu = atoi(optarg); break;
-		case 'h': fputs(usage, stdout); exit(0);
-		default: return fail("parse arguments: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+		case 'r':
+			o->rate = strtod(optarg, &end);
+			if (*end || o->rate < 0)
+				return fail("parse --%s: expected a rate >= 0, got '%s'", "rate", optarg);
+			break;
+		case 't':
+			o->duration = strtod(optarg, &end);
+			if (*end || o->duration <= 0)
+				return fail("parse --%s: expected seconds > 0, got '%s'", "duration", optarg);
+			break;
+		case 'c':
+			o->count = strtoull(optarg, &end, 10);
+			if (*end)
+				return fail("parse --%s: expected an integer, got '%s'", "count", optarg);
+			break;
+		case 'f':
+			o->first = strtoull(optarg, &end, 10);
+			if (*end)
+				return fail("parse --%s: expected an integer, got '%s'", "first", optarg);
+			break;
+		case 'N':
+			o->netns = optarg;
+			break;
+		case 'C':
+			o->cpu = atoi(optarg);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			return fail("parse arguments: unknown or incomplete option '%s' (see --help)",
+			            argv[optind - 1]);
 		}
 	}
 	if (!have_dst || !have_src)
@@ -289,7 +317,7 @@ int main(int argc, char **argv)
 		i += (unsigned)done;
 		sent += (unsigned)done;
 	}
-	printf("{\"sent\":%llu,\"seconds\":%.6f,\"first\":%llu,\"next\":%llu}\n",
-	       (unsigned long long)sent, now() - t0, (unsigned long long)o.first, (unsigned long long)i);
+	printf("{\"sent\":%llu,\"seconds\":%.6f,\"first\":%llu,\"next\":%llu}\n", (unsigned long long)sent, now() - t0,
+	       (unsigned long long)o.first, (unsigned long long)i);
 	return 0;
 }

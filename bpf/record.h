@@ -22,7 +22,8 @@ enum ss_record_type {
 	SS_REC_INSERT = 3,   /* NEW entry about to be confirmed */
 	SS_REC_LOST = 4,     /* ring buffer was full: value[0] records dropped */
 	SS_REC_COUNTERS = 5, /* conntrack stats: value[] = insert_failed, drop, early_drop, entries */
-	SS_REC_HELLO = 6,    /* first record: value[0] = CLOCK_MONOTONIC ns, value[1] = CLOCK_REALTIME ns, value[2] = SS_RECORD_VERSION */
+	/* first record: value[] = CLOCK_MONOTONIC ns, CLOCK_REALTIME ns, SS_RECORD_VERSION */
+	SS_REC_HELLO = 6,
 };
 
 /*
@@ -59,15 +60,15 @@ struct ss_addr {
 };
 
 struct ss_record {
-	__u64 ts_ns;      /* kernel CLOCK_MONOTONIC (bpf_ktime_get_ns) */
-	__u8 type;        /* enum ss_record_type */
-	__u8 family;      /* enum ss_family */
-	__u8 proto;       /* enum ss_proto */
-	__u8 hook;        /* enum ss_hook */
-	__u32 ct_status;  /* ct->status at the time of the record */
-	__u64 ct_id;      /* keyed hash of the conntrack entry, set by the helper; never a kernel address on stdout */
-	struct ss_addr orig_src; /* client */
-	struct ss_addr orig_dst; /* service */
+	__u64 ts_ns;     /* kernel CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u8 type;       /* enum ss_record_type */
+	__u8 family;     /* enum ss_family */
+	__u8 proto;      /* enum ss_proto */
+	__u8 hook;       /* enum ss_hook */
+	__u32 ct_status; /* ct->status at the time of the record */
+	__u64 ct_id;     /* keyed hash of the conntrack entry, set by the helper; never a kernel address on stdout */
+	struct ss_addr orig_src;  /* client */
+	struct ss_addr orig_dst;  /* service */
 	struct ss_addr reply_src; /* backend */
 	__u32 pad;
 	/* reply destination: the source the backend sees; for LOST and COUNTERS
@@ -78,6 +79,7 @@ struct ss_record {
 	};
 };
 
-_Static_assert(sizeof(struct ss_record) == SS_RECORD_SIZE, "record layout changed: update SS_RECORD_SIZE and the decoder");
+_Static_assert(sizeof(struct ss_record) == SS_RECORD_SIZE,
+               "record layout changed: update SS_RECORD_SIZE and the decoder");
 
 #endif

@@ -57,11 +57,13 @@ static int load(struct stickyscope *skel, const struct ss_options *opts)
 		return 0;
 	tail = ss_verifier_tail(5);
 	if (*tail) {
-		ss_fail("load BPF program '%s': the verifier rejected it (%s): %s", ss_rejected_prog(), strerror(-err), tail);
+		ss_fail("load BPF program '%s': the verifier rejected it (%s): %s", ss_rejected_prog(), strerror(-err),
+		        tail);
 		return SS_EXIT_VERIFIER;
 	}
 	if (err == -EINVAL || err == -EOPNOTSUPP) {
-		ss_fail("load BPF programs: the kernel refused netfilter programs (%s): needs Linux >= 6.4", strerror(-err));
+		ss_fail("load BPF programs: the kernel refused netfilter programs (%s): needs Linux >= 6.4",
+		        strerror(-err));
 		return SS_EXIT_OLD_KERNEL;
 	}
 	ss_fail("load BPF programs: %s", strerror(-err));
@@ -74,8 +76,8 @@ static int link_failed(const struct hook_spec *s, int family, int err)
 	bool old_kernel = err == -EINVAL || err == -EOPNOTSUPP;
 
 	ss_fail("attach netfilter BPF link at %s (%s, priority %d): %s%s", s->name,
-		family == SS_FAMILY_IPV4 ? "IPv4" : "IPv6", s->priority, strerror(-err),
-		old_kernel ? ": needs Linux >= 6.4" : "");
+	        family == SS_FAMILY_IPV4 ? "IPv4" : "IPv6", s->priority, strerror(-err),
+	        old_kernel ? ": needs Linux >= 6.4" : "");
 	return old_kernel ? SS_EXIT_OLD_KERNEL : SS_EXIT_RUNTIME;
 }
 

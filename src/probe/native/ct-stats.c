@@ -48,7 +48,8 @@ int ss_ct_stats_read(struct ss_ct_stats *out)
 
 		for (char *tok = strtok(line, " \t\n"); tok && n < MAX_COLS; tok = strtok(NULL, " \t\n"))
 			v[n++] = strtoull(tok, NULL, 16);
-		if (n <= idx[COL_ENTRIES] || n <= idx[COL_INSERT_FAILED] || n <= idx[COL_DROP] || n <= idx[COL_EARLY_DROP])
+		if (n <= idx[COL_ENTRIES] || n <= idx[COL_INSERT_FAILED] || n <= idx[COL_DROP] ||
+		    n <= idx[COL_EARLY_DROP])
 			continue;
 		if (rows++ == 0)
 			out->entries = v[idx[COL_ENTRIES]];

@@ -4,7 +4,7 @@
 
 enum ss_exit {
 	SS_EXIT_OK = 0,
-	SS_EXIT_RUNTIME = 1,   /* anything not listed below */
+	SS_EXIT_RUNTIME = 1, /* anything not listed below */
 	SS_EXIT_USAGE = 2,
 	SS_EXIT_NOT_ROOT = 3,
 	SS_EXIT_NO_BTF = 4,

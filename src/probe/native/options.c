@@ -49,16 +49,36 @@ int ss_parse_options(int argc, char **argv, struct ss_options *opts)
 	};
 	int c;
 
-	*opts = (struct ss_options){ .ringbuf_bytes = 8u << 20, .insert_events = true, .counters_ms = 1000, .poll_ms = 10 };
+	*opts = (struct ss_options){
+		.ringbuf_bytes = 8u << 20,
+		.insert_events = true,
+		.counters_ms = 1000,
+		.poll_ms = 10,
+	};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'n': opts->netns = optarg; break;
-		case 'r': if (number("--ringbuf-bytes", optarg, &opts->ringbuf_bytes)) return -1; break;
-		case 'I': opts->insert_events = false; break;
-		case 'c': if (number("--counters-ms", optarg, &opts->counters_ms)) return -1; break;
-		case 'p': if (number("--poll-ms", optarg, &opts->poll_ms)) return -1; break;
-		case 'h': fputs(usage, stdout); return 1;
+		case 'n':
+			opts->netns = optarg;
+			break;
+		case 'r':
+			if (number("--ringbuf-bytes", optarg, &opts->ringbuf_bytes))
+				return -1;
+			break;
+		case 'I':
+			opts->insert_events = false;
+			break;
+		case 'c':
+			if (number("--counters-ms", optarg, &opts->counters_ms))
+				return -1;
+			break;
+		case 'p':
+			if (number("--poll-ms", optarg, &opts->poll_ms))
+				return -1;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 1;
 		default:
 			ss_fail("parse arguments: unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
 			return -1;

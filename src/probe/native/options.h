@@ -4,7 +4,7 @@
 #include <stdbool.h>
 
 struct ss_options {
-	const char *netns;     /* NULL: stay in the current network namespace */
+	const char *netns; /* NULL: stay in the current network namespace */
 	unsigned ringbuf_bytes;
 	bool insert_events;
 	unsigned counters_ms;

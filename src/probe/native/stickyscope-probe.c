@@ -160,11 +160,13 @@ static int checks(const struct ss_options *opts)
 	int err;
 
 	if (geteuid() != 0) {
-		ss_fail("start: needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN); running as uid %u", (unsigned)geteuid());
+		ss_fail("start: needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN); running as uid %u",
+		        (unsigned)geteuid());
 		return SS_EXIT_NOT_ROOT;
 	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK) < 0) {
-		ss_fail("find kernel BTF at /sys/kernel/btf/vmlinux: %s (needs a kernel built with CONFIG_DEBUG_INFO_BTF)", strerror(errno));
+		ss_fail("find kernel BTF at /sys/kernel/btf/vmlinux: %s (needs a kernel built with CONFIG_DEBUG_INFO_BTF)",
+		        strerror(errno));
 		return SS_EXIT_NO_BTF;
 	}
 	if (opts->netns && (err = enter_netns(opts->netns)))
