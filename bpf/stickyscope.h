@@ -12,14 +12,18 @@
 #include <bpf/bpf_core_read.h>
 #include "record.h"
 
-_Static_assert(SS_HOOK_PRE_ROUTING == NF_INET_PRE_ROUTING && SS_HOOK_LOCAL_IN == NF_INET_LOCAL_IN &&
-                       SS_HOOK_FORWARD == NF_INET_FORWARD && SS_HOOK_LOCAL_OUT == NF_INET_LOCAL_OUT &&
-                       SS_HOOK_POST_ROUTING == NF_INET_POST_ROUTING,
-               "enum ss_hook differs from the kernel's enum nf_inet_hooks");
-_Static_assert(SS_FAMILY_IPV4 == NFPROTO_IPV4 && SS_FAMILY_IPV6 == NFPROTO_IPV6,
-               "enum ss_family differs from the kernel's NFPROTO_*");
-_Static_assert(SS_PROTO_TCP == IPPROTO_TCP && SS_PROTO_UDP == IPPROTO_UDP && SS_PROTO_SCTP == IPPROTO_SCTP,
-               "enum ss_proto differs from the kernel's IPPROTO_*");
+/* record.h spells out kernel numbers for the helper and the decoder: each must equal the kernel's. */
+#define SS_SAME_AS_KERNEL(ours, kernel) _Static_assert((ours) == (kernel), #ours " differs from the kernel's " #kernel)
+SS_SAME_AS_KERNEL(SS_HOOK_PRE_ROUTING, NF_INET_PRE_ROUTING);
+SS_SAME_AS_KERNEL(SS_HOOK_LOCAL_IN, NF_INET_LOCAL_IN);
+SS_SAME_AS_KERNEL(SS_HOOK_FORWARD, NF_INET_FORWARD);
+SS_SAME_AS_KERNEL(SS_HOOK_LOCAL_OUT, NF_INET_LOCAL_OUT);
+SS_SAME_AS_KERNEL(SS_HOOK_POST_ROUTING, NF_INET_POST_ROUTING);
+SS_SAME_AS_KERNEL(SS_FAMILY_IPV4, NFPROTO_IPV4);
+SS_SAME_AS_KERNEL(SS_FAMILY_IPV6, NFPROTO_IPV6);
+SS_SAME_AS_KERNEL(SS_PROTO_TCP, IPPROTO_TCP);
+SS_SAME_AS_KERNEL(SS_PROTO_UDP, IPPROTO_UDP);
+SS_SAME_AS_KERNEL(SS_PROTO_SCTP, IPPROTO_SCTP);
 
 /* The helper resizes this before load (--ringbuf-bytes). */
 struct {
