@@ -1,4 +1,4 @@
-// The export format of DESIGN.md: one flat JSON object per event, field order fixed
+// The export format of docs/design.md: one flat JSON object per event, field order fixed
 // so that `trace`, `export` and reports print the same shape.
 import { isoMicros, parseIsoMicros, type StickyEvent } from './event.js';
 import { InputError } from './errors.js';

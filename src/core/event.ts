@@ -119,7 +119,7 @@ export type StickyEvent =
 export type EventType = StickyEvent['type'];
 export type FlowEvent = DnatEvent | SnatEvent | InsertEvent;
 
-/** ISO-8601 with microseconds, as in DESIGN.md's export format. */
+/** ISO-8601 with microseconds, as in docs/design.md's export format. */
 export function isoMicros(ts: number): string {
   const ms = Math.floor(ts / 1000);
   const micros = Math.round(ts - ms * 1000);

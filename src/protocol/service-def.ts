@@ -1,5 +1,5 @@
 // The Agent service of proto/stickyscope.proto as grpc-js definitions, serialised by
-// src/agent/wire.ts (no proto-loader: the server and the client share these exact
+// src/protocol/wire.ts (no proto-loader: the server and the client share these exact
 // functions, and batches are encoded once, straight from typed events).
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { StickyEvent } from '../core/event.js';

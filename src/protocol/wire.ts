@@ -1,4 +1,4 @@
-// Conversion between the typed events of src/probe/event.ts and the wire messages of
+// Conversion between the typed events of src/core/event.ts and the wire messages of
 // proto/stickyscope.proto. The same EventBatch bytes travel over gRPC and fill trace
 // files, so this is the one place that knows the mapping.
 import { readFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The `report --format json` object (DESIGN.md, "Command line contract"). Field names
+// The `report --format json` object (docs/design.md, "The report JSON"). Field names
 // are a contract outside checks rely on; fields beyond the contract are marked.
 import type { ServiceInfo } from '../core/event.js';
 

@@ -10,7 +10,7 @@ import { infoMethod } from '../protocol/service-def.js';
 import type { AgentInfo } from '../protocol/wire.js';
 import type { Lab } from '../lab/lab.js';
 
-/** The executable, from dist/src/lab/scenarios/ or src/lab/scenarios/. */
+/** The executable, from dist/src/scenarios/. */
 export const stickyscopeBin = fileURLToPath(new URL('../../../bin/stickyscope.js', import.meta.url));
 
 export interface RunningAgent {

@@ -1,6 +1,6 @@
 // The ground truth for EventBatch decoding: protobufjs's reflection decoder, built here
-// from the .proto text alone, and the mapping to typed events that DESIGN.md and
-// src/probe/event.ts define, written out independently of src/agent/wire.ts.
+// from the .proto text alone, and the mapping to typed events that docs/design.md and
+// src/core/event.ts define, written out independently of src/protocol/wire.ts.
 import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 import type { StickyEvent } from '../../src/core/event.js';

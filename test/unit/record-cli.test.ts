@@ -77,7 +77,7 @@ test('record: Ctrl-C ends the recording with a clean file holding every event', 
   );
 });
 
-test('export prints DESIGN.md JSON lines; report writes json, md and html', { timeout: 60_000 }, async (t) => {
+test('export prints docs/design.md JSON lines; report writes json, md and html', { timeout: 60_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'stickyscope-cli-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const trace = join(dir, 'e.trace');

@@ -1,4 +1,4 @@
-// The report's JSON shape is a contract (DESIGN.md): every field name and type, and the
+// The report's JSON shape is a contract (docs/design.md): every field name and type, and the
 // Markdown rendering of the same figures.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

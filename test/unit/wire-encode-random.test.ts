@@ -107,7 +107,7 @@ function randomEvent(batchNode: string): StickyEvent {
   }
 }
 
-// The wire message written out from the .proto (field names as declared), independently of src/agent/wire.ts.
+// The wire message written out from the .proto (field names as declared), independently of src/protocol/wire.ts.
 type Msg = Record<string, unknown>;
 function referenceEvent(e: StickyEvent, batchNode: string): Msg {
   const w: Msg = { ts: e.ts };

@@ -19,7 +19,7 @@ Service names, affinity (source k8s) and endpoints come from the API.
 Options:
 ${k8sUsage(26)}
   --duration D            with --agent or --k8s: how long to listen (30s, 5m)
-  --format json|md|html   json (DESIGN.md's report object), md (tables) or html (one
+  --format json|md|html   json (docs/design.md's report object), md (tables) or html (one
                           self-contained page with charts); default json
   -o, --output OUT        write the report to OUT instead of stdout
   --window D              report only the last D of the events (60s, 10m); default:

@@ -12,7 +12,7 @@ Runs until Ctrl-C, then detaches and prints what was still buffered.
 
 Options:
   --netns PATH         network namespace of the node (default: this one), e.g. /run/netns/lab-node
-  --format jsonl|text  one JSON object per line (DESIGN.md's export format) or one readable line (default text)
+  --format jsonl|text  one JSON object per line (docs/design.md's export format) or one readable line (default text)
   --node-name NAME     node name written into events (default: the hostname)
   --no-insert          leave out insert events (dnat and snat only)
   --ringbuf-bytes N    ring buffer size, a power of two (default 8 MiB)
