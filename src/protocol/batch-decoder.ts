@@ -9,11 +9,9 @@
 // invalid UTF-8, reads past a message's end - so that the caller decodes those batches
 // with protobufjs and gets exactly its result or its error. Events of the rare kinds (lost, counters,
 // catalog, evicted, node state) are handed to `decodeOther`, which uses protobufjs too.
-import protobuf from 'protobufjs';
-import type { FlowEvent, Hook, Proto, StickyEvent } from '../core/event.js';
-
-export const protos: Proto[] = ['tcp', 'udp', 'sctp'];
-export const hooks: Hook[] = ['prerouting', 'input', 'forward', 'output', 'postrouting'];
+import protobuf from 'protobufjs/minimal.js';
+import type { FlowEvent, StickyEvent } from '../core/event.js';
+import { BatchField, EventField, FIXED64, FlowField, hookByNumber, LEN, protoByNumber, tag, VARINT } from './tags.js';
 
 /** Decodes the Event message at bytes[start, end) with protobufjs; its node is '' when it names none. */
 export type DecodeOtherEvent = (bytes: Uint8Array, start: number, end: number) => StickyEvent;
@@ -24,25 +22,29 @@ const GIVE_UP = new Error(
 );
 
 // Wire tags (field number << 3 | wire type) this decoder knows.
-const BATCH_NODE = (1 << 3) | 2;
-const BATCH_EVENT = (2 << 3) | 2;
-const EVENT_TS = (1 << 3) | 1;
-const EVENT_NODE = (2 << 3) | 2;
-const EVENT_DNAT = (10 << 3) | 2;
-const EVENT_SNAT = (11 << 3) | 2;
-const EVENT_INSERT = (12 << 3) | 2;
-const EVENT_OTHER_FIRST = (13 << 3) | 2;
-const EVENT_OTHER_LAST = (17 << 3) | 2;
-const FLOW_PROTO = (1 << 3) | 0;
-const FLOW_CLIENT = (2 << 3) | 2;
-const FLOW_SERVICE = (3 << 3) | 2;
-const FLOW_BACKEND = (4 << 3) | 2;
-const FLOW_HOOK = (5 << 3) | 0;
-const FLOW_CT_ID = (6 << 3) | 2;
-const FLOW_SERVICE_NAME = (7 << 3) | 2;
-const FLOW_BACKEND_POD = (8 << 3) | 2;
-const FLOW_SNAT = (9 << 3) | 2;
-const flowTypes = ['dnat', 'snat', 'insert'] as const;
+const BATCH_NODE = tag(BatchField.node, LEN);
+const BATCH_EVENT = tag(BatchField.events, LEN);
+const EVENT_TS = tag(EventField.ts, FIXED64);
+const EVENT_NODE = tag(EventField.node, LEN);
+const EVENT_DNAT = tag(EventField.dnat, LEN);
+const EVENT_SNAT = tag(EventField.snat, LEN);
+const EVENT_INSERT = tag(EventField.insert, LEN);
+const EVENT_OTHER_KINDS: readonly number[] = [
+  EventField.lost,
+  EventField.counters,
+  EventField.catalog,
+  EventField.evicted,
+  EventField.nodeState,
+].map((field) => tag(field, LEN));
+const FLOW_PROTO = tag(FlowField.proto, VARINT);
+const FLOW_CLIENT = tag(FlowField.client, LEN);
+const FLOW_SERVICE = tag(FlowField.service, LEN);
+const FLOW_BACKEND = tag(FlowField.backend, LEN);
+const FLOW_HOOK = tag(FlowField.hook, VARINT);
+const FLOW_CT_ID = tag(FlowField.ctId, LEN);
+const FLOW_SERVICE_NAME = tag(FlowField.serviceName, LEN);
+const FLOW_BACKEND_POD = tag(FlowField.backendPod, LEN);
+const FLOW_SNAT = tag(FlowField.snat, LEN);
 
 const CACHE_SLOTS = 4096;
 const MAX_CACHED_BYTES = 64;
@@ -203,8 +205,8 @@ function decodeEvent(c: Cursor, end: number, decodeOther: DecodeOtherEvent): Sti
     else if (tag === EVENT_DNAT || tag === EVENT_SNAT || tag === EVENT_INSERT) {
       // A second kind replaces or merges into the first in protobufjs: rare, left to it.
       if (flow !== null) throw GIVE_UP;
-      flow = decodeFlow(c, c.delimited(end), flowTypes[(tag >>> 3) - 10]!);
-    } else if (tag >= EVENT_OTHER_FIRST && tag <= EVENT_OTHER_LAST && (tag & 7) === 2) {
+      flow = decodeFlow(c, c.delimited(end), tag === EVENT_DNAT ? 'dnat' : tag === EVENT_SNAT ? 'snat' : 'insert');
+    } else if (EVENT_OTHER_KINDS.includes(tag)) {
       return decodeOther(c.buf, start, end);
     } else c.skip(tag, end);
   }
@@ -259,8 +261,8 @@ function decodeFlow(c: Cursor, end: number, type: FlowEvent['type']): FlowEvent 
     }
   }
   c.pos = end;
-  const p = protos[proto - 1];
-  const h = hooks[hook - 1];
+  const p = protoByNumber[proto];
+  const h = hookByNumber[hook];
   if (p === undefined || h === undefined) throw GIVE_UP;
   // Same properties in the same order as wire.ts's protobufjs path builds.
   const e = { type, ts: 0, node: '', proto: p, client, service, backend, hook: h, ctId } as FlowEvent & {

@@ -7,29 +7,33 @@
 // empty strings, a ts of +0, enum 0 - left out) so traces and streams do not change.
 // Events of the rare kinds (lost, counters, catalog, evicted, node state) come from
 // `encodeOther`, protobufjs's encoding of that one Event.
-import protobuf from 'protobufjs';
-import type { FlowEvent, Hook, Proto, StickyEvent } from '../core/event.js';
+import protobuf from 'protobufjs/minimal.js';
+import type { FlowEvent, StickyEvent } from '../core/event.js';
+import { BatchField, EventField, FIXED64, FlowField, hookNumber, LEN, protoNumber, tag, VARINT } from './tags.js';
 
 /** The Event message of `e` (its node omitted when it is `batchNode`), as protobufjs encodes it. */
 export type EncodeOtherEvent = (e: StickyEvent, batchNode: string) => Uint8Array;
 
-const protoNum: Record<Proto, number> = { tcp: 1, udp: 2, sctp: 3 };
-const hookNum: Record<Hook, number> = { prerouting: 1, input: 2, forward: 3, output: 4, postrouting: 5 };
-const kindTag = { dnat: (10 << 3) | 2, snat: (11 << 3) | 2, insert: (12 << 3) | 2 } as const;
+const kindTag = {
+  dnat: tag(EventField.dnat, LEN),
+  snat: tag(EventField.snat, LEN),
+  insert: tag(EventField.insert, LEN),
+} as const;
 
-const BATCH_NODE = (1 << 3) | 2;
-const BATCH_EVENT = (2 << 3) | 2;
-const EVENT_TS = (1 << 3) | 1;
-const EVENT_NODE = (2 << 3) | 2;
-const FLOW_PROTO = 1 << 3;
-const FLOW_CLIENT = (2 << 3) | 2;
-const FLOW_SERVICE = (3 << 3) | 2;
-const FLOW_BACKEND = (4 << 3) | 2;
-const FLOW_HOOK = 5 << 3;
-const FLOW_CT_ID = (6 << 3) | 2;
-const FLOW_SERVICE_NAME = (7 << 3) | 2;
-const FLOW_BACKEND_POD = (8 << 3) | 2;
-const FLOW_SNAT = (9 << 3) | 2;
+// Every tag below is a single byte (field number < 16), written as such.
+const BATCH_NODE = tag(BatchField.node, LEN);
+const BATCH_EVENT = tag(BatchField.events, LEN);
+const EVENT_TS = tag(EventField.ts, FIXED64);
+const EVENT_NODE = tag(EventField.node, LEN);
+const FLOW_PROTO = tag(FlowField.proto, VARINT);
+const FLOW_CLIENT = tag(FlowField.client, LEN);
+const FLOW_SERVICE = tag(FlowField.service, LEN);
+const FLOW_BACKEND = tag(FlowField.backend, LEN);
+const FLOW_HOOK = tag(FlowField.hook, VARINT);
+const FLOW_CT_ID = tag(FlowField.ctId, LEN);
+const FLOW_SERVICE_NAME = tag(FlowField.serviceName, LEN);
+const FLOW_BACKEND_POD = tag(FlowField.backendPod, LEN);
+const FLOW_SNAT = tag(FlowField.snat, LEN);
 
 function varintSize(n: number): number {
   return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
@@ -129,7 +133,7 @@ function stringSize(s: string | undefined): number {
 
 function writeFlow(o: Output, e: FlowEvent & { snat?: string }): void {
   const buf = o.buf;
-  const proto = protoNum[e.proto];
+  const proto = protoNumber[e.proto];
   if (proto !== undefined) {
     buf[o.pos++] = FLOW_PROTO;
     buf[o.pos++] = proto;
@@ -137,7 +141,7 @@ function writeFlow(o: Output, e: FlowEvent & { snat?: string }): void {
   o.string(FLOW_CLIENT, e.client);
   o.string(FLOW_SERVICE, e.service);
   o.string(FLOW_BACKEND, e.backend);
-  const hook = hookNum[e.hook];
+  const hook = hookNumber[e.hook];
   if (hook !== undefined) {
     o.buf[o.pos++] = FLOW_HOOK;
     o.buf[o.pos++] = hook;
