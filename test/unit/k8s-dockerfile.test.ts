@@ -4,7 +4,7 @@
 // resolves at run time are where the image puts them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -139,6 +139,31 @@ test('the image puts the CLI and the probe where the code looks for them', () =>
   const wrapper = copies(runtime).find((c) => c.sources.includes('deploy/iptables-save'))!;
   assert.equal(wrapper.dest, '/usr/local/sbin/iptables-save');
   assert.ok(statSync(join(ROOT, 'deploy/iptables-save')).mode & 0o111, 'wrapper is executable');
+});
+
+test('the build stage has what generating the wire codec reads, and the code run reads no .proto', () => {
+  const script = JSON.parse(read('package.json')).scripts.build as string;
+  const steps = script.split('&&').map((step) => step.trim());
+  const tscAt = steps.findIndex((step) => /^tsc\b/.test(step));
+  const generator = steps
+    .slice(0, Math.max(tscAt, 0))
+    .map((step) => /^node (scripts\/gen-[\w-]+\.mjs)$/.exec(step)?.[1])
+    .find((g) => g !== undefined);
+  assert.ok(generator, `npm run build generates the codec before tsc: ${script}`);
+  // The generator's inputs, named in its own source: each must be in the build stage.
+  const copiedIn = copies(stages[0]!).flatMap((c) => c.sources);
+  const inputs = [generator, ...[...read(generator).matchAll(/path\('([^']+\.proto)'\)/g)].map((m) => m[1]!)];
+  assert.ok(inputs.length >= 2, `generator inputs: ${inputs.join(', ')}`);
+  for (const input of inputs)
+    assert.ok(
+      copiedIn.some((c) => input === c || input.startsWith(c + '/')),
+      `the build stage does not copy ${input}`,
+    );
+  // The runtime stage carries dist/src but no proto/: no source may open a .proto at run time.
+  if (copies(stages[1]!).some((c) => c.sources.some((src) => /(^|\/)proto(\/|$)/.test(src)))) return;
+  const sources = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' });
+  for (const f of sources.filter((f) => /\.(ts|tsx|js)$/.test(f)))
+    assert.doesNotMatch(read(join('src', f)), /['"`][^'"`\n]*\.proto['"`]/, `src/${f} names a .proto file`);
 });
 
 test('the runtime stage installs every library the probe binary links against', (t) => {
