@@ -39,7 +39,7 @@ export const hookNumber: Readonly<Record<Hook, number>> = {
 export const affinityModeNumber = { None: 0, ClientIP: 1 } as const;
 export const affinitySourceNumber = { rules: 0, k8s: 1, inferred: 2 } as const;
 
-/** Wire types of the tags below (the low 3 bits). */
+/** Wire types: the low 3 bits of a tag. */
 export const VARINT = 0;
 export const FIXED64 = 1;
 export const LEN = 2;

@@ -203,7 +203,8 @@ export function decodeBatch(bytes: Uint8Array): StickyEvent[] {
 
 /**
  * The generated decoders take the nesting depth (for protobufjs's recursion limit) as a 4th
- * argument, which their declared type leaves out; a function of fewer parameters fits this type.
+ * argument, which their declared type leaves out (a function of fewer parameters fits this type);
+ * they are static and need no `this`.
  */
 type DecodeAtDepth = (r: protobuf.Reader, length: number, endGroup: undefined, depth: number) => WireEvent;
 const decodeEventAtDepth: DecodeAtDepth = Event.decode;
