@@ -85,7 +85,8 @@ test('tui --agent on the lab: both Services with their backends, and a real viol
   const lab = await labUp({ prefix });
   agents = await startAgents(t, lab, [0]);
   const node = lab.nodes[0]!;
-  const [c1, c2, c3] = ['c1', 'c2', 'c3'].map((n) => lab.clients.find((c) => c.name === n)!);
+  const client = (name: string) => lab.clients.find((c) => c.name === name)!;
+  const [c1, c2, c3] = [client('c1'), client('c2'), client('c3')];
   const sticky = lab.services.find((s) => s.serviceName === 'lab/sticky:http')!;
   const web = lab.services.find((s) => s.serviceName === 'lab/web:http')!;
   const endpointsOf = (s: typeof web) => s.endpoints.map((e) => `${e.ip}:${e.port}`);

@@ -150,8 +150,8 @@ for (const where of ['payload', 'length', 'checksum'] as const) {
     const { batches, starts, ends } = await writeBatches(path, 10);
     const bytes = await readFile(path);
     const at = { payload: starts[4]! + 40, length: starts[4]! + 1, checksum: ends[4]! - 2 }[where];
-    bytes[at] ^= 0xff;
-    bytes[at + 1] ^= 0x5a;
+    bytes[at]! ^= 0xff;
+    bytes[at + 1]! ^= 0x5a;
     await writeFile(path, bytes);
     const { events, warnings } = await readAll(path);
     assert.deepEqual(events, [...batches.slice(0, 4), ...batches.slice(5)].flat());
@@ -166,7 +166,7 @@ test('several damaged frames, including the last: each reported, the rest read',
   const path = join(await tempDir(t), 'a.trace');
   const { batches, starts } = await writeBatches(path, 12);
   const bytes = await readFile(path);
-  for (const b of [2, 3, 8, 11]) bytes[starts[b]! + 20] ^= 0x01;
+  for (const b of [2, 3, 8, 11]) bytes[starts[b]! + 20]! ^= 0x01;
   await writeFile(path, bytes);
   const { events, warnings } = await readAll(path);
   assert.deepEqual(events, batches.filter((_, b) => ![2, 3, 8, 11].includes(b)).flat());

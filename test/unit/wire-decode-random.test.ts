@@ -152,7 +152,7 @@ test('damaged bytes give what protobufjs gives: the same events, or an error', (
         bytes[int(bytes.length)] = int(256);
         break;
       case 1:
-        bytes[int(bytes.length)] ^= 0x80;
+        bytes[int(bytes.length)]! ^= 0x80;
         break;
       case 2:
         mutated = bytes.subarray(0, int(bytes.length));
