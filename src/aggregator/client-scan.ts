@@ -20,9 +20,15 @@ export type ClientsByService = Map<number, Map<number, ClientAgg>>;
 
 function aggOf(out: ClientsByService, svc: number, client: number): ClientAgg {
   let m = out.get(svc);
-  if (!m) out.set(svc, (m = new Map()));
+  if (!m) {
+    m = new Map();
+    out.set(svc, m);
+  }
   let a = m.get(client);
-  if (!a) m.set(client, (a = { selections: 0, backends: new Map(), pairs: 0, same: 0, lastByNode: new Map() }));
+  if (!a) {
+    a = { selections: 0, backends: new Map(), pairs: 0, same: 0, lastByNode: new Map() };
+    m.set(client, a);
+  }
   return a;
 }
 

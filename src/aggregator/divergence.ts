@@ -51,9 +51,15 @@ export function nodeDivergence(
   const see = (node: number, svc: number, client: number, backend: number, ts: number) => {
     const g = groupOf[svc]!;
     let clients = groups.get(g);
-    if (!clients) groups.set(g, (clients = new Map()));
+    if (!clients) {
+      clients = new Map();
+      groups.set(g, clients);
+    }
     let c = clients.get(client);
-    if (!c) clients.set(client, (c = { byNode: new Map(), services: new Set() }));
+    if (!c) {
+      c = { byNode: new Map(), services: new Set() };
+      clients.set(client, c);
+    }
     c.services.add(svc);
     const prev = c.byNode.get(node);
     if (!prev || ts >= prev.ts) c.byNode.set(node, { ts, svc, backend: list[svc]!.backendNames[backend]! });
@@ -84,7 +90,10 @@ export function nodeDivergence(
       }
       for (const svc of c.services) {
         let d = out.get(svc);
-        if (!d) out.set(svc, (d = { clients: 0, examples: [] }));
+        if (!d) {
+          d = { clients: 0, examples: [] };
+          out.set(svc, d);
+        }
         d.clients++;
         if (d.examples.length < maxExamples) d.examples.push(example);
       }

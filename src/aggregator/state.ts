@@ -101,7 +101,7 @@ export class AggregatorState {
   /** Start of the window: windowSeconds before the latest event, later if the window had to drop selections. */
   windowStart(): number {
     const span = this.lastTs - this.windowUs;
-    return this.truncatedAt >= span ? this.truncatedAt : span;
+    return Number.isNaN(this.truncatedAt) ? span : Math.max(this.truncatedAt, span);
   }
 
   nodeOf(name: string): number {
