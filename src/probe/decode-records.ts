@@ -107,7 +107,9 @@ function repeatingAddress(buf: Buffer, o: number, family: number): string {
   if (cachedIp[slot] === ip && cachedPort[slot] === port) return cachedText[slot]!;
   cachedIp[slot] = ip;
   cachedPort[slot] = port;
-  return (cachedText[slot] = ipv4Text(buf, o, port));
+  const text = ipv4Text(buf, o, port);
+  cachedText[slot] = text;
+  return text;
 }
 
 /** The u64 at o (little-endian) as 16 hex digits. */
@@ -189,7 +191,10 @@ export class RecordDecoder {
 
   private record(buf: Buffer, o: number, out: StickyEvent[]): void {
     const type = buf[o + Off.type]!;
-    if (type === RecordType.hello) return this.hello(buf, o);
+    if (type === RecordType.hello) {
+      this.hello(buf, o);
+      return;
+    }
     if (!this.helloSeen) {
       throw new InputError(
         `failed to decode probe records: expected a HELLO record (type ${RecordType.hello}) first, got type ${type}`,

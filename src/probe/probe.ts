@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { EnvironmentError } from '../core/errors.js';
+import type { StickyEvent } from '../core/event.js';
 import { RecordDecoder } from './decode-records.js';
 
 export interface ProbeOptions {
@@ -98,7 +99,7 @@ class HelperProbe extends EventEmitter implements Probe {
   }
 
   private onData(chunk: Buffer): void {
-    let events;
+    let events: StickyEvent[];
     try {
       events = this.decoder.decode(chunk);
     } catch (err) {

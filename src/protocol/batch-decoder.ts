@@ -134,7 +134,9 @@ class Cursor {
       }
       if (i === n) return s;
     }
-    return (cache[slot] = this.text(buf, start, stop));
+    const text = this.text(buf, start, stop);
+    cache[slot] = text;
+    return text;
   }
 
   double(end: number): number {

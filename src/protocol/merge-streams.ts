@@ -36,7 +36,10 @@ export class StreamMerger {
     if (events.length === 0) return;
     const sorted = [...events].sort(byTs);
     let q = this.queues.get(source);
-    if (!q) this.queues.set(source, (q = []));
+    if (!q) {
+      q = [];
+      this.queues.set(source, q);
+    }
     q.push({ events: sorted, next: 0, arrival: arrivalMs });
     this.held += sorted.length;
   }
