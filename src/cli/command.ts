@@ -6,7 +6,7 @@ export interface Command {
   /** Full --help text. */
   usage: string;
   /** Resolves to the exit code. */
-  run(argv: string[]): Promise<number | void>;
+  run(argv: string[]): Promise<number | undefined>;
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;

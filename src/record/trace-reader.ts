@@ -3,7 +3,7 @@
 // reading resumes at the next intact frame), an interrupted recording (no end frame).
 // Each of these is reported through onWarning with its byte offset; none throws.
 // What is not a trace, or a trace from a newer format, is refused with an InputError.
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { decodeBatch } from '../protocol/wire.js';
 import { InputError } from '../core/errors.js';
 import type { StickyEvent } from '../core/event.js';
@@ -64,7 +64,7 @@ async function* readSegment(
   options: ReadTraceOptions,
 ): AsyncGenerator<StickyEvent[]> {
   const warn = options.onWarning ?? (() => {});
-  let fh;
+  let fh: FileHandle;
   try {
     fh = await open(path, 'r');
   } catch (err) {

@@ -169,7 +169,11 @@ export function timelineChart(s: ServiceReport, series: TimelineSeries, missing:
   for (const b of series.backends.keys()) if (!order.includes(b)) order.push(b);
   const n = Math.max(1, ...[...series.backends.values()].map((c) => c.length));
   const totals = new Array<number>(n).fill(0);
-  for (const c of series.backends.values()) c.forEach((v, i) => (totals[i]! += v));
+  for (const c of series.backends.values()) {
+    c.forEach((v, i) => {
+      totals[i]! += v;
+    });
+  }
   const peak = Math.max(1, ...totals);
   const x0 = 60;
   const x1 = W - 10;

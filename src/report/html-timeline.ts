@@ -34,9 +34,15 @@ export class SelectionTimeline {
       }
       const key = `${e.service}/${e.proto}`;
       let byBackend = this.counts.get(key);
-      if (!byBackend) this.counts.set(key, (byBackend = new Map()));
+      if (!byBackend) {
+        byBackend = new Map();
+        this.counts.set(key, byBackend);
+      }
       let c = byBackend.get(e.backend);
-      if (!c) byBackend.set(e.backend, (c = []));
+      if (!c) {
+        c = [];
+        byBackend.set(e.backend, c);
+      }
       c[i] = (c[i] ?? 0) + 1;
     }
   }

@@ -8,7 +8,7 @@ import { nodeportLocal } from './nodeport-local.js';
 import { udpSession } from './udp-session.js';
 import { affinityOverflow } from './affinity-overflow.js';
 
-export const scenarios: Scenario<any>[] = [
+export const scenarios: Scenario<unknown>[] = [
   keepalive,
   affinityTimeout,
   kubeDns,

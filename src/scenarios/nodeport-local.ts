@@ -87,7 +87,7 @@ export const nodeportLocal: Scenario<NodeportEvidence> = {
     `local pods and keeps its own affinity table. Then x1 calls the ClusterIP through node 1 and then node 2: ` +
     `the xt_recent lists belong to the endpoints and are shared by the NodePort and ClusterIP chains, so each ` +
     `node sends x1 back to the pod it picked for the NodePort, and the report's node divergence counts x1.`,
-  answer(report, ev, lab) {
+  answer(report, _ev, lab) {
     const lines: string[] = [];
     const rows: (string | number)[][] = [];
     for (const node of [0, 1]) {

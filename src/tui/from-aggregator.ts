@@ -58,7 +58,9 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
 function header(state: AggregatorState, opts: FrameOptions): HeaderView {
   const up: string[] = [];
   const down: string[] = [];
-  state.nodes.forEach((n, i) => (Number.isNaN(state.downSince[i]!) ? up : down).push(n));
+  state.nodes.forEach((n, i) => {
+    (Number.isNaN(state.downSince[i]!) ? up : down).push(n);
+  });
   return {
     nodesUp: up.sort(),
     nodesDown: down.sort(),

@@ -119,19 +119,19 @@ async function up(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function down(argv: string[]): Promise<void> {
+async function down(argv: string[]): Promise<undefined> {
   const { values } = parse(argv, prefixOpt);
   await labDown(values.prefix);
 }
 
-async function status(argv: string[]): Promise<void> {
+async function status(argv: string[]): Promise<undefined> {
   const { values } = parse(argv, { ...prefixOpt, json: { type: 'boolean', default: false } });
   const lab = await loadLab(values.prefix);
   const st = await labStatus(lab);
   process.stdout.write((values.json ? JSON.stringify(st, null, 2) : formatStatus(lab, st)) + '\n');
 }
 
-async function traffic(argv: string[]): Promise<void> {
+async function traffic(argv: string[]): Promise<undefined> {
   const { values } = parse(argv, {
     ...prefixOpt,
     duration: { type: 'string', default: '10s' },
@@ -188,7 +188,7 @@ function summarize(results: ClientResult[]): string {
   return out.join('\n') || 'no traffic';
 }
 
-async function endpoints(argv: string[]): Promise<void> {
+async function endpoints(argv: string[]): Promise<undefined> {
   const { values, positionals } = parse(
     argv,
     { ...prefixOpt, pod: { type: 'string' }, node: { type: 'string' } },
