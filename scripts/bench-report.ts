@@ -38,7 +38,10 @@ async function writeTrace(path: string): Promise<void> {
   const w = await TraceWriter.open(path, { nodes: ['bench-node'] });
   await w.append([catalog]);
   let seed = 12345;
-  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0), seed / 2 ** 32);
+  const rand = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
   for (let i = 0; i < total; i += BATCH) {
     const batch: DnatEvent[] = [];
     for (let k = i; k < Math.min(total, i + BATCH); k++) {

@@ -34,7 +34,10 @@ const { runTui } = await import('../src/tui/run.js');
 /** 20 services with ClientIP affinity over 3-6 endpoints, 20,000 clients that mostly stay put. */
 function generate(n: number): StickyEvent[] {
   let seed = 42;
-  const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed / 4294967296;
+  };
   const t0 = Date.UTC(2026, 10, 23, 12) * 1000;
   const services = Array.from({ length: 20 }, (_, i) => ({
     address: `10.96.0.${10 + i}:80`,

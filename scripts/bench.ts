@@ -14,7 +14,7 @@ import { MODES, measureOverhead } from './bench/overhead.js';
 import { measureCapture } from './bench/capture.js';
 import { measurePipeline } from './bench/pipeline.js';
 import { measureFile, measureMemory, measureTui } from './bench/offline.js';
-import { Aborted, cleanupAll, interrupt, interrupted, interruptWhenOrphaned, onCleanup } from './bench/procs.js';
+import { type Aborted, cleanupAll, interrupt, interrupted, interruptWhenOrphaned, onCleanup } from './bench/procs.js';
 import { renderTable } from './bench/table.js';
 import { buildRows } from './bench/rows.js';
 

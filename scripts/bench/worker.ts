@@ -7,18 +7,20 @@ import { fileURLToPath } from 'node:url';
 import { EnvironmentError } from '../../src/core/errors.js';
 import { exited, stopChild, track } from './procs.js';
 
-/** Child side: `ready` once, then `stats()` per request. */
 /**
- * SIGINT and SIGTERM end it as stdin's end does: a Ctrl-C reaches the whole process
- * group, and the agent must take its probe helper down before it goes.
+ * Child side: `ready` once, then `stats()` per request. SIGINT and SIGTERM end it as
+ * stdin's end does: a Ctrl-C reaches the whole process group, and the agent must take
+ * its probe helper down before it goes.
  */
 export function serveStats(ready: unknown, stats: () => unknown, onEnd: () => Promise<void>): void {
   process.stdout.write(JSON.stringify(ready) + '\n');
   const lines = createInterface({ input: process.stdin });
   lines.on('line', () => process.stdout.write(JSON.stringify(stats()) + '\n'));
-  let ending: Promise<void> | undefined;
+  let ended = false;
   const end = () => {
-    ending ??= onEnd().finally(() => process.stdin.destroy());
+    if (ended) return;
+    ended = true;
+    void onEnd().finally(() => process.stdin.destroy());
   };
   lines.on('close', end);
   process.once('SIGINT', end);
