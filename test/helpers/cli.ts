@@ -22,7 +22,9 @@ export function startCli(args: string[], opts: { uid?: number; gid?: number } = 
   let out = '';
   let err = '';
   const waiters: Array<() => void> = [];
-  const poke = () => waiters.splice(0).forEach((w) => w());
+  const poke = () => {
+    for (const w of waiters.splice(0)) w();
+  };
   child.stdout!.setEncoding('utf8').on('data', (d: string) => {
     out += d;
     poke();

@@ -243,11 +243,12 @@ function matches(obj: Obj, selector: string): boolean {
     .split(',')
     .map((t) => t.trim())
     .filter(Boolean)) {
-    let m: RegExpExecArray | null;
-    if ((m = /^([^!=]+)!=(.*)$/.exec(term))) {
-      if (labels[m[1]!.trim()] === m[2]!.trim()) return false;
-    } else if ((m = /^([^!=]+)==?(.*)$/.exec(term))) {
-      if (labels[m[1]!.trim()] !== m[2]!.trim()) return false;
+    const unequal = /^([^!=]+)!=(.*)$/.exec(term);
+    const equal = unequal ? null : /^([^!=]+)==?(.*)$/.exec(term);
+    if (unequal) {
+      if (labels[unequal[1]!.trim()] === unequal[2]!.trim()) return false;
+    } else if (equal) {
+      if (labels[equal[1]!.trim()] !== equal[2]!.trim()) return false;
     } else if (term.startsWith('!')) {
       if (term.slice(1) in labels) return false;
     } else if (!(term in labels)) return false;

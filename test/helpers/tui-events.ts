@@ -121,6 +121,9 @@ export function synthesize(
 function weighted(s: SyntheticService, rand: () => number): string {
   const w = s.weights ?? s.endpoints.map(() => 1);
   let r = rand() * w.reduce((a, b) => a + b, 0);
-  for (let i = 0; i < w.length; i++) if ((r -= w[i]!) < 0) return s.endpoints[i]!;
+  for (let i = 0; i < w.length; i++) {
+    r -= w[i]!;
+    if (r < 0) return s.endpoints[i]!;
+  }
   return s.endpoints.at(-1)!;
 }

@@ -17,7 +17,7 @@ const sources = ['rules', 'k8s', 'inferred'] as const;
 const n64 = (v: unknown): number =>
   v == null ? 0 : typeof v === 'number' ? v : (v as { toNumber(): number }).toNumber();
 
-// protobufjs's decoded messages, loosely typed: only this file reads them.
+// biome-ignore lint/suspicious/noExplicitAny: protobufjs's decoded messages, loosely typed: only this file reads them.
 type Msg = Record<string, any>;
 
 function flow(type: 'dnat' | 'snat' | 'insert', ts: number, node: string, f: Msg): StickyEvent {

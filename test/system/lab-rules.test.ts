@@ -33,7 +33,12 @@ function roundTrip(t: { after(fn: () => void): void }, rules: string): string {
 /** Rule lines mentioning the service, grouped by chain, in dump order. */
 function byChain(lines: string[], needle: string): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const l of lines) if (l.startsWith('-A ') && l.includes(needle)) (out[l.split(' ')[1]!] ??= []).push(l);
+  for (const l of lines) {
+    if (!l.startsWith('-A ') || !l.includes(needle)) continue;
+    const chain = l.split(' ')[1]!;
+    out[chain] ??= [];
+    out[chain].push(l);
+  }
   return out;
 }
 

@@ -35,6 +35,6 @@ test('without root the root check fails with what to do, and the exit code is no
     { encoding: 'utf8' },
   );
   assert.notEqual(r.status, 0);
-  assert.match(r.stdout, /^FAIL  root +run as root/m);
-  assert.match(r.stdout, /^FAIL  load and attach the probe +skipped/m);
+  assert.match(r.stdout, /^FAIL {2}root +run as root/m);
+  assert.match(r.stdout, /^FAIL {2}load and attach the probe +skipped/m);
 });

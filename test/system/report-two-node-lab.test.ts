@@ -69,7 +69,12 @@ async function truth(lab: Lab, results: ClientResult[]): Promise<Map<string, str
 function pairsOf(seqs: Iterable<string[]>): { pairs: number; same: number } {
   let pairs = 0;
   let same = 0;
-  for (const s of seqs) for (let i = 1; i < s.length; i++) pairs++, s[i] === s[i - 1] && same++;
+  for (const s of seqs) {
+    for (let i = 1; i < s.length; i++) {
+      pairs++;
+      if (s[i] === s[i - 1]) same++;
+    }
+  }
   return { pairs, same };
 }
 

@@ -46,7 +46,11 @@ function selections(start: number): DnatEvent[] {
     ['10.0.0.1', [A, A, A, A, B, B]],
     ['10.0.0.2', [A, A, D, D, D, D]],
   ];
-  for (const [client, backends] of picks) backends.forEach((b, i) => out.push(dnat(start + i * S, client, b)));
+  for (const [client, backends] of picks) {
+    backends.forEach((b, i) => {
+      out.push(dnat(start + i * S, client, b));
+    });
+  }
   return out.sort((x, y) => x.ts - y.ts);
 }
 

@@ -47,10 +47,14 @@ test('verdicts: held at g < T and g = T, expired at g = T + 1us, violations by c
   let t = T0;
   const ev: StickyEvent[] = [catalog(t, [A, B, C], clientIP(10))];
   ev.push(dnat(t, '10.0.0.1', A));
-  ev.push(dnat((t += T - 1), '10.0.0.1', A)); // held, just under T
-  ev.push(dnat((t += T), '10.0.0.1', A)); // held, exactly T
-  ev.push(dnat((t += T + 1), '10.0.0.1', B)); // expired, moved
-  ev.push(dnat((t += S), '10.0.0.1', C)); // violation: B still an endpoint, no eviction
+  t += T - 1;
+  ev.push(dnat(t, '10.0.0.1', A)); // held, just under T
+  t += T;
+  ev.push(dnat(t, '10.0.0.1', A)); // held, exactly T
+  t += T + 1;
+  ev.push(dnat(t, '10.0.0.1', B)); // expired, moved
+  t += S;
+  ev.push(dnat(t, '10.0.0.1', C)); // violation: B still an endpoint, no eviction
   ev.push({
     type: 'evicted',
     ts: t + S / 2,
@@ -60,9 +64,11 @@ test('verdicts: held at g < T and g = T, expired at g = T + 1us, violations by c
     client: '10.0.0.1',
     capacity: 100,
   });
-  ev.push(dnat((t += S), '10.0.0.1', A)); // violation, listFull: C's entry evicted in between
+  t += S;
+  ev.push(dnat(t, '10.0.0.1', A)); // violation, listFull: C's entry evicted in between
   ev.push(catalog(t + S / 2, [B, C], clientIP(10))); // A removed
-  ev.push(dnat((t += S), '10.0.0.1', B)); // forced re-pick: A no longer an endpoint
+  t += S;
+  ev.push(dnat(t, '10.0.0.1', B)); // forced re-pick: A no longer an endpoint
   const state = createState({ windowSeconds: 3600 });
   applyEvents(state, ev);
   const svc = buildReport(state, { scope: 'cumulative' }).services[0]!;

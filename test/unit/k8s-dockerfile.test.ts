@@ -66,8 +66,10 @@ test('two stages from the official Debian node image', () => {
   assert.equal(stages.length, 2);
   const version = /ARG NODE_VERSION=(\d+)/.exec(read('deploy/Dockerfile'))![1];
   assert.equal(version, '20');
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's own ARG syntax, read literally
   assert.equal(stages[0]!.from, 'node:${NODE_VERSION}-bookworm');
   assert.equal(stages[0]!.name, 'build');
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's own ARG syntax, read literally
   assert.equal(stages[1]!.from, 'node:${NODE_VERSION}-bookworm-slim');
   for (const p of ['clang', 'bpftool', 'libbpf-dev', 'libelf-dev'])
     assert.ok(aptPackages(stages[0]!).includes(p), `build stage installs ${p}`);

@@ -12,6 +12,7 @@ import { loadAll } from 'js-yaml';
 import * as k8s from '@kubernetes/client-node/dist/gen/models/all.js';
 
 const DEPLOY = new URL('../../../deploy/', import.meta.url);
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML, walked by path; its shape is what these tests check
 type Doc = Record<string, any>;
 
 interface Attr {
@@ -80,7 +81,7 @@ const REQUIRED: Record<string, string[]> = {
   Namespace: [],
 };
 
-const get = (o: any, path: string) =>
+const get = (o: Doc, path: string) =>
   path.split('.').reduce((v, k) => (v === undefined || v === null ? undefined : v[k]), o);
 
 function requiredErrors(doc: Doc, where: string): string[] {

@@ -9,7 +9,10 @@ import { AF_INET, Off, RECORD_SIZE, RECORD_VERSION, RecordType } from '../../src
 import type { FlowEvent } from '../../src/core/event.js';
 
 let seed = 0xdec0de;
-const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0), seed / 2 ** 32);
+const rand = (): number => {
+  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+  return seed / 2 ** 32;
+};
 const int = (n: number): number => Math.floor(rand() * n);
 
 interface Addr {

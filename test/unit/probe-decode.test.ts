@@ -114,7 +114,9 @@ function values(type: number, tsNs: bigint, v: bigint[]): Buffer {
   const b = Buffer.alloc(C.size!);
   b.writeBigUInt64LE(tsNs, C.ts_ns!);
   b[C.type!] = type;
-  v.forEach((x, i) => b.writeBigUInt64LE(x, C.value! + 8 * i));
+  v.forEach((x, i) => {
+    b.writeBigUInt64LE(x, C.value! + 8 * i);
+  });
   return b;
 }
 

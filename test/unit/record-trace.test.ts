@@ -228,7 +228,10 @@ test('random garbage after the preamble never crashes or hangs', { timeout: 20_0
   for (let seed = 1; seed <= 30; seed++) {
     const bytes = Buffer.from(good);
     let x = seed * 2654435761;
-    const rand = () => ((x = (x * 1103515245 + 12345) >>> 0), x / 2 ** 32);
+    const rand = () => {
+      x = (x * 1103515245 + 12345) >>> 0;
+      return x / 2 ** 32;
+    };
     const from = starts[1]!;
     for (let i = 0; i < 40; i++) bytes[from + Math.floor(rand() * (bytes.length - from))] = Math.floor(rand() * 256);
     await writeFile(path, bytes);

@@ -10,6 +10,7 @@ process.env.FORCE_COLOR = '1';
 const { render } = await import('ink-testing-library');
 const { App } = await import('../../src/tui/app.js');
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matches the terminal's escape sequences (ESC [ ... m)
 const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
 const services: SyntheticService[] = [
@@ -70,6 +71,7 @@ test('each backend share and the violation count match what was generated', asyn
     `the web row shows ${violations} violations in red`,
   );
   const api = lines.find((l) => plain(l).includes('lab/api:http'))!;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matches the terminal's escape sequences (ESC [ ... m)
   assert.doesNotMatch(api, /\x1b\[31m/, 'no affinity, no violations, no red');
 
   await press('/', (s) => s.includes('filter /'), 'the filter prompt');

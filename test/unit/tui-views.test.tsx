@@ -9,6 +9,7 @@ process.env.FORCE_COLOR = '1';
 const { render } = await import('ink-testing-library');
 const { App } = await import('../../src/tui/app.js');
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matches the terminal's escape sequences (ESC [ ... m)
 const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0) * 1000;
 
@@ -149,9 +150,9 @@ test('each backend bar is proportional to its share', async (t) => {
   // The middle bar is bounded on both sides, so it gives the width; the outer parts carry the column gaps.
   const width = parts[1]!.length;
   const bars = [parts[0]!.slice(-width), parts[1]!, parts[2]!.slice(0, width)];
-  bars.forEach((b, i) =>
-    assert.ok(Math.abs(eighths(b) - shares[i]! * width * 8) <= 1, `list bar ${i} '${b}' for share ${shares[i]}`),
-  );
+  bars.forEach((b, i) => {
+    assert.ok(Math.abs(eighths(b) - shares[i]! * width * 8) <= 1, `list bar ${i} '${b}' for share ${shares[i]}`);
+  });
   // Detail view: one 25-cell bar per backend line.
   await press('\r', (s) => s.includes('BACKEND') && s.includes('web-2'), 'the detail');
   for (const [i, share] of shares.entries()) {
@@ -171,7 +172,9 @@ test('affinity violations are shown in red, and only where there are some', asyn
   const lines = frame().split('\n');
   const broken = lines.find((l) => plain(l).includes(' broken '))!;
   const clean = lines.find((l) => plain(l).includes(' clean '))!;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matches the terminal's escape sequences (ESC [ ... m)
   assert.match(broken, /\x1b\[31m(\x1b\[\d+m)*7 /, 'the violation count is red');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matches the terminal's escape sequences (ESC [ ... m)
   assert.doesNotMatch(clean, /\x1b\[31m/, 'a clean service has no red');
 });
 
@@ -184,6 +187,7 @@ test('lost events are highlighted and down nodes named in the header', async (t)
   const header = frame()
     .split('\n')
     .find((l) => plain(l).includes('lost 42'))!;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matches the terminal's escape sequences (ESC [ ... m)
   assert.match(header, /\x1b\[31m(\x1b\[\d+m)* lost 42/);
   assert.match(text(), /1 down: n2/);
 });

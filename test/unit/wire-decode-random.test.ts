@@ -9,7 +9,10 @@ import type { Hook, Proto, StickyEvent } from '../../src/core/event.js';
 import { outcome, referenceDecode, referenceDecodeEvent } from '../helpers/wire-reference.js';
 
 let seed = 0x5eed;
-const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0), seed / 2 ** 32);
+const rand = (): number => {
+  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+  return seed / 2 ** 32;
+};
 const int = (n: number): number => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
 

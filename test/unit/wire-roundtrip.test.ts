@@ -143,11 +143,9 @@ test('the bytes follow the .proto: read back by a decoder built from the .proto 
     keepCase: true,
   }).root;
   const Batch = root.lookupType('stickyscope.v1.EventBatch');
-  const obj = Batch.toObject(Batch.decode(encodeBatch(every)), {
-    enums: String,
-    longs: Number,
-    defaults: false,
-  }) as any;
+  const plain = Batch.toObject(Batch.decode(encodeBatch(every)), { enums: String, longs: Number, defaults: false });
+  // biome-ignore lint/suspicious/noExplicitAny: protobufjs's plain object, read field by field below
+  const obj = plain as any;
   assert.equal(obj.node, 'n1');
   assert.equal(obj.events[0].ts, ts);
   assert.equal(obj.events[0].node, undefined, 'same node as the batch is not repeated');
