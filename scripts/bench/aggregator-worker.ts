@@ -1,11 +1,13 @@
 // Child process: the aggregator as `report --agent` runs it (subscribeAgents ->
 // applyEvents), counting what reached it.
 //   node aggregator-worker.js ADDRESS
+import { UsageError } from '../../src/core/errors.js';
 import { subscribeAgents } from '../../src/protocol/client.js';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { cpuNow, serveStats } from './worker.js';
 
-const address = process.argv[2]!;
+const address = process.argv[2];
+if (address === undefined) throw new UsageError('aggregator-worker expects an agent ADDRESS argument; got none');
 const state = createState();
 const stop = new AbortController();
 let events = 0;

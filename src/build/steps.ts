@@ -38,7 +38,8 @@ export function runStep(step: Step, cwd: string): boolean {
   const partial = `${step.output}.partial`;
   const fd = step.stdoutIsOutput ? openSync(partial, 'w') : undefined;
   const [cmd, ...args] = step.command;
-  const result = spawnSync(cmd!, args, { cwd, stdio: ['ignore', fd ?? 'inherit', 'pipe'], encoding: 'utf8' });
+  if (cmd === undefined) throw new Error(`build step for ${step.output} has an empty command`);
+  const result = spawnSync(cmd, args, { cwd, stdio: ['ignore', fd ?? 'inherit', 'pipe'], encoding: 'utf8' });
   if (fd !== undefined) closeSync(fd);
   const shown = step.command.join(' ');
   if (result.error) {

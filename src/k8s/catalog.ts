@@ -1,6 +1,6 @@
 // Services and EndpointSlices as the API holds them, turned into the ServiceInfo list
 // of a catalog event: one entry per address:port/proto that kube-proxy translates.
-import type { V1EndpointSlice, V1Service, V1ServicePort } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1Service, V1ServicePort, V1ServiceSpec } from '@kubernetes/client-node';
 import type { Proto, ServiceInfo } from '../core/event.js';
 
 /** kube-proxy's default for sessionAffinityConfig.clientIP.timeoutSeconds (3 hours). */
@@ -36,7 +36,7 @@ export function buildCatalog(services: readonly V1Service[], slices: readonly V1
     for (const port of spec.ports ?? []) {
       const proto = protoOf(port.protocol);
       if (!proto) continue;
-      for (const ip of frontendIps(svc)) {
+      for (const ip of frontendIps(svc, spec)) {
         const { endpoints, pods } = endpointsOf(svcSlices, port, ip.includes(':') ? 'IPv6' : 'IPv4', ns);
         const info: ServiceInfo = {
           service: `${joinHostPort(ip, port.port)}/${proto}`,
@@ -57,8 +57,7 @@ export function buildCatalog(services: readonly V1Service[], slices: readonly V1
  * cluster IPs (both families), external IPs and load-balancer ingress IPs. NodePorts
  * are left out: their address is every node's, which would need the Node objects.
  */
-function frontendIps(svc: V1Service): string[] {
-  const spec = svc.spec!;
+function frontendIps(svc: V1Service, spec: V1ServiceSpec): string[] {
   const cluster = spec.clusterIPs?.length ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : [];
   const ips = [
     ...cluster.filter((ip) => ip !== 'None' && ip !== ''),

@@ -119,7 +119,8 @@ function describe(err: unknown): string {
   if (status !== undefined) {
     let detail = '';
     try {
-      const body = typeof e!.body === 'string' ? JSON.parse(e!.body) : e!.body;
+      const raw = e?.body;
+      const body = typeof raw === 'string' ? JSON.parse(raw) : raw;
       if (body && typeof body.message === 'string') detail = `: ${body.message}`;
     } catch {
       // not a Status object: the status code alone says enough

@@ -8,6 +8,7 @@ import { createSocket } from 'node:dgram';
 import { openSync, writeSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { BackendLogLine } from './traffic-types.js';
+import { requiredFlag } from './child-flags.js';
 
 const { values } = parseArgs({
   options: {
@@ -19,8 +20,8 @@ const { values } = parseArgs({
     ready: { type: 'string' },
   },
 });
-const name = values.name!;
-const logFd = openSync(values.log!, 'a');
+const name = requiredFlag('backend-server', 'name', values.name);
+const logFd = openSync(requiredFlag('backend-server', 'log', values.log), 'a');
 const ports = (list: string) => list.split(',').filter(Boolean).map(Number);
 
 function log(proto: 'tcp' | 'udp', local: string, peer: string): void {
@@ -49,4 +50,4 @@ function listenUdp(port: number): Promise<void> {
 }
 
 await Promise.all([...ports(values.tcp!).map(listenTcp), ...ports(values.udp!).map(listenUdp)]);
-writeFileSync(values.ready!, `${process.pid}\n`);
+writeFileSync(requiredFlag('backend-server', 'ready', values.ready), `${process.pid}\n`);

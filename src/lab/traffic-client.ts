@@ -7,12 +7,14 @@ import { createSocket, type Socket } from 'node:dgram';
 import { openSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ClientResult, ResolvedPlan } from './traffic-types.js';
+import { requiredFlag } from './child-flags.js';
 
 const { values } = parseArgs({
   options: { name: { type: 'string' }, ip: { type: 'string' }, plan: { type: 'string' }, log: { type: 'string' } },
 });
-const plan = JSON.parse(values.plan!) as ResolvedPlan;
-const logFd = openSync(values.log!, 'a');
+const plan = JSON.parse(requiredFlag('traffic-client', 'plan', values.plan)) as ResolvedPlan;
+const logFd = openSync(requiredFlag('traffic-client', 'log', values.log), 'a');
+const clientName = requiredFlag('traffic-client', 'name', values.name);
 const [host, portText] = plan.target.split(':') as [string, string];
 const port = Number(portText);
 const timeoutMs = plan.timeoutMs ?? 2000;
@@ -23,7 +25,7 @@ process.on('SIGINT', () => (stopping = true));
 
 function emit(r: Omit<ClientResult, 'client' | 'service' | 'target' | 'mode' | 'proto'>): void {
   const line: ClientResult = {
-    client: values.name!,
+    client: clientName,
     service: plan.service,
     target: plan.target,
     proto: plan.proto,
@@ -36,7 +38,7 @@ function emit(r: Omit<ClientResult, 'client' | 'service' | 'target' | 'mode' | '
 }
 
 const more = (done: number) => !stopping && done < plan.count && Date.now() < deadline;
-const sources = plan.sources?.length ? plan.sources : [values.ip!];
+const sources = plan.sources?.length ? plan.sources : [requiredFlag('traffic-client', 'ip', values.ip)];
 /** The source address of connection or socket `conn`. */
 const sourceOf = (conn: number) => sources[conn % sources.length]!;
 const pause = () => new Promise((r) => setTimeout(r, plan.intervalMs ?? 0));

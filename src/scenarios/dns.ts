@@ -114,7 +114,11 @@ export async function runDnsperf(
   target: string,
   opts: { sockets: number; qps: number; seconds: number; signal?: AbortSignal },
 ): Promise<DnsperfStats> {
-  const c = lab.clients.find((x) => x.name === client)!;
+  const c = lab.clients.find((x) => x.name === client);
+  if (!c)
+    throw new Error(
+      `dnsperf: no lab client named '${client}'; the lab has ${lab.clients.map((x) => x.name).join(', ')}`,
+    );
   const file = queryFile(lab);
   const out = await runIn(
     c.netns,
