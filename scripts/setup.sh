@@ -19,8 +19,8 @@ fi
 # clang/llvm/libbpf/bpftool build the BPF side; iptables/nftables/conntrack/iproute2
 # drive the lab; tmux, curl and chromium (the HTML report check) are used by the tests;
 # dnsperf and dnsmasq-base (the binary only, no system service) play kube-dns in the
-# lab's kube-dns scenario.
-packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config gcc make
+# lab's kube-dns scenario; clang-format checks the C sources' format (npm run lint).
+packages=(clang clang-format llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config gcc make
   iptables nftables conntrack iproute2 util-linux tmux curl chromium dnsperf dnsmasq-base)
 missing=()
 for p in "${packages[@]}"; do
