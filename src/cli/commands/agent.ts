@@ -1,3 +1,4 @@
+// `stickyscope agent`: the probe on one node, its events served over gRPC to any number of subscribers.
 import { parse, parseRingBufferBytes, shutdownSignal, type Command } from '../command.js';
 import { EnvironmentError, UsageError } from '../../core/errors.js';
 

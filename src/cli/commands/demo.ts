@@ -1,3 +1,4 @@
+// `stickyscope demo`: the lab up, an agent on its node, traffic, and the live TUI on it (trace without a terminal).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

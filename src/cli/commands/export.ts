@@ -1,3 +1,4 @@
+// `stickyscope export`: a trace file's events as JSON lines, damage reported on stderr and skipped.
 import { parse, type Command } from '../command.js';
 import { UsageError } from '../../core/errors.js';
 

@@ -1,3 +1,4 @@
+// `stickyscope record`: agents' events merged in time order into a checksummed trace file.
 import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
 import { UsageError } from '../../core/errors.js';
 import { k8sOptions, k8sUsage } from '../../k8s/cli.js';

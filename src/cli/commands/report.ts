@@ -1,3 +1,4 @@
+// `stickyscope report`: the per-Service report (json, md, html) of a trace file or of live agents.
 import { writeFile } from 'node:fs/promises';
 import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
 import { UsageError } from '../../core/errors.js';

@@ -1,3 +1,4 @@
+// `stickyscope trace`: the probe's selections, translations and conntrack inserts printed live.
 import { parse, parseRingBufferBytes, shutdownSignal, type Command } from '../command.js';
 import { UsageError } from '../../core/errors.js';
 import type { StickyEvent } from '../../core/event.js';
