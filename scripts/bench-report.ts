@@ -1,7 +1,6 @@
-// Measures report-from-file throughput: writes a synthetic trace of dnat events (many
-// clients, a few Services, with and without affinity), then times
-// `report FILE --format json` in-process (read, check, decode, aggregate, render).
-// Usage: node dist/scripts/bench-report.js [events]
+// Measures report-from-file throughput: writes a synthetic trace of dnat events (many clients, a few Services, with and
+// without affinity), then times `report FILE --format json` in-process (read, check, decode, aggregate, render). Usage:
+// node dist/scripts/bench-report.js [events]
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

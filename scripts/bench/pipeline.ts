@@ -1,7 +1,6 @@
-// Pipeline throughput, live: records the probe wrote earlier in this run are replayed
-// into a real agent (decode -> enrich -> gRPC server) and a real aggregator (gRPC client
-// -> applyEvents), as fast as they go and paced at the target rate. The kernel cannot
-// make that many flows on this machine while also running the pipeline, hence replay.
+// Pipeline throughput, live: records the probe wrote earlier in this run are replayed into a real agent (decode ->
+// enrich -> gRPC server) and a real aggregator (gRPC client -> applyEvents), as fast as they go and paced at the target
+// rate. The kernel cannot make that many flows on this machine while also running the pipeline, hence replay.
 import { chmodSync, closeSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

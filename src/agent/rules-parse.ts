@@ -1,7 +1,6 @@
-// kube-proxy's nat rules (`iptables-save -t nat`, or `iptables -t nat -S`) to what they
-// say about Services: address, name, endpoints and ClientIP affinity. Works on the
-// chain graph, not on chain names, so older dumps (KUBE-XLB, unnamed ports) and current
-// kube-proxy (hashed names, KUBE-EXT/KUBE-SVL, normalised recent options) read alike.
+// kube-proxy's nat rules (`iptables-save -t nat`, or `iptables -t nat -S`) to what they say about Services: address,
+// name, endpoints and ClientIP affinity. Works on the chain graph, not on chain names, so older dumps (KUBE-XLB,
+// unnamed ports) and current kube-proxy (hashed names, KUBE-EXT/KUBE-SVL, normalised recent options) read alike.
 import type { Proto, ServiceInfo } from '../core/event.js';
 
 export interface Rule {

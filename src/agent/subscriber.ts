@@ -1,7 +1,6 @@
-// One Subscribe call: a bounded queue between the probe and a gRPC stream. Offering
-// never blocks, so a subscriber that stops reading never slows the probe or the other
-// subscribers; what does not fit is counted and handed to it as a `lost` event at the
-// place of the gap, as soon as it reads again.
+// One Subscribe call: a bounded queue between the probe and a gRPC stream. Offering never blocks, so a subscriber that
+// stops reading never slows the probe or the other subscribers; what does not fit is counted and handed to it as a
+// `lost` event at the place of the gap, as soon as it reads again.
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { CatalogEvent, StickyEvent } from '../core/event.js';
 import type { EventPredicate } from './filter.js';

@@ -1,7 +1,6 @@
-// Watches the xt_recent lists behind ClientIP affinity. A list holds at most
-// ip_list_tot addresses; when it is full the kernel drops its least recently seen entry
-// to make room, and that client loses its affinity early. An entry that vanishes from a
-// full list before its timeout is reported as an `evicted` event.
+// Watches the xt_recent lists behind ClientIP affinity. A list holds at most ip_list_tot addresses; when it is full the
+// kernel drops its least recently seen entry to make room, and that client loses its affinity early. An entry that
+// vanishes from a full list before its timeout is reported as an `evicted` event.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EvictedEvent } from '../core/event.js';

@@ -1,7 +1,6 @@
-// One slot per (node, service, client): the last selection, cumulative counters and
-// the last backend switch, in parallel typed arrays (about 70 bytes a pair) behind an
-// open-addressing index, threaded on a least-recently-active list for expiry.
-// UdpFlowIndex repeats the index code on purpose (see there): change both together.
+// One slot per (node, service, client): the last selection, cumulative counters and the last backend switch, in
+// parallel typed arrays (about 70 bytes a pair) behind an open-addressing index, threaded on a least-recently-active
+// list for expiry. UdpFlowIndex repeats the index code on purpose (see there): change both together.
 import { bytesOf, grown } from './typed.js';
 
 const NONE = -1;

@@ -1,7 +1,6 @@
-// UDP continuity (udp-affinity-tester.md): a UDP flow is keyed by node, client
-// ip:port and service; when a new conntrack entry replaces the flow's old one, did
-// the backend change, and did the address the backend sees (the SNAT source, else
-// the client itself) change?
+// UDP continuity (udp-affinity-tester.md): a UDP flow is keyed by node, client ip:port and service; when a new
+// conntrack entry replaces the flow's old one, did the backend change, and did the address the backend sees (the SNAT
+// source, else the client itself) change?
 import { UdpFlowIndex } from './udp-flow-index.js';
 
 export interface UdpFlow {

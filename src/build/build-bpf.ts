@@ -1,7 +1,6 @@
-// `npm run build`, after tsc: generates vmlinux.h from the running kernel's BTF,
-// compiles every bpf/*.bpf.c, links them into one object, generates its skeleton and
-// compiles the probe helper build/stickyscope-probe against it, and the bench's load
-// generator build/flood.
+// `npm run build`, after tsc: generates vmlinux.h from the running kernel's BTF, compiles every bpf/*.bpf.c, links them
+// into one object, generates its skeleton and compiles the probe helper build/stickyscope-probe against it, and the
+// bench's load generator build/flood.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,7 +1,6 @@
-// kube-proxy's chain names: a prefix and the first 16 base32 characters of the
-// SHA-256 of the service port name, the lower-case protocol and (for KUBE-SEP) the
-// endpoint. Reproducing the hash lets the lab's dumps carry the same names a real
-// node would for the same Service.
+// kube-proxy's chain names: a prefix and the first 16 base32 characters of the SHA-256 of the service port name, the
+// lower-case protocol and (for KUBE-SEP) the endpoint. Reproducing the hash lets the lab's dumps carry the same names a
+// real node would for the same Service.
 import { createHash } from 'node:crypto';
 
 const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';

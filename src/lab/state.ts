@@ -1,7 +1,6 @@
-// The lab's state dir: what `lab up` made (namespaces, processes, config), so that
-// `lab down`, `lab status` and other processes can find and remove exactly that.
-// Every namespace and pid is written here before it exists, so an interrupted set-up
-// can be undone from the file alone.
+// The lab's state dir: what `lab up` made (namespaces, processes, config), so that `lab down`, `lab status` and other
+// processes can find and remove exactly that. Every namespace and pid is written here before it exists, so an
+// interrupted set-up can be undone from the file alone.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError, UsageError } from '../core/errors.js';

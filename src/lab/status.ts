@@ -1,7 +1,6 @@
-// What `lab status` shows: namespaces present, Services and endpoints, backend
-// processes alive, and how many connections each KUBE-SEP DNAT rule has taken
-// (the packet counter of its DNAT rule counts NEW connections only, since nat
-// rules see the first packet of a connection).
+// What `lab status` shows: namespaces present, Services and endpoints, backend processes alive, and how many
+// connections each KUBE-SEP DNAT rule has taken (the packet counter of its DNAT rule counts NEW connections only, since
+// nat rules see the first packet of a connection).
 import { run } from './exec.js';
 import { isOurs } from './processes.js';
 import { endpointChains } from './rules.js';

@@ -1,7 +1,6 @@
-// Subscribes to agents over gRPC. Each agent connection reconnects on its own with
-// capped exponential backoff and says when its node goes down or comes back, both to
-// onStatus and as `node` events in the stream itself (so recordings keep the gaps).
-// subscribeAgents merges all of them in time order (merge-streams.ts).
+// Subscribes to agents over gRPC. Each agent connection reconnects on its own with capped exponential backoff and says
+// when its node goes down or comes back, both to onStatus and as `node` events in the stream itself (so recordings keep
+// the gaps). subscribeAgents merges all of them in time order (merge-streams.ts).
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { NodeEvent, StickyEvent } from '../core/event.js';

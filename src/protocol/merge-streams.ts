@@ -1,7 +1,6 @@
-// Merges per-agent event streams into one in time order. Nodes' streams arrive with
-// different delays, so each event waits `delayMs` after its arrival for earlier events
-// from other nodes to catch up; no event waits longer than twice that, even when one
-// node's clock lags behind the others (then order gives way, not latency).
+// Merges per-agent event streams into one in time order. Nodes' streams arrive with different delays, so each event
+// waits `delayMs` after its arrival for earlier events from other nodes to catch up; no event waits longer than twice
+// that, even when one node's clock lags behind the others (then order gives way, not latency).
 import type { StickyEvent } from '../core/event.js';
 
 interface Chunk {

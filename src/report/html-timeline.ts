@@ -1,7 +1,6 @@
-// Selections per backend over time, for the HTML report's timeline: the aggregator
-// keeps counts, not their history, so this follows the same dnat events on the side.
-// Buckets start at one second and double in width whenever the recording outgrows
-// MAX_BUCKETS, so memory stays bounded however long the trace is.
+// Selections per backend over time, for the HTML report's timeline: the aggregator keeps counts, not their history, so
+// this follows the same dnat events on the side. Buckets start at one second and double in width whenever the recording
+// outgrows MAX_BUCKETS, so memory stays bounded however long the trace is.
 import type { StickyEvent } from '../core/event.js';
 
 const MAX_BUCKETS = 512;

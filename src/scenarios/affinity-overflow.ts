@@ -1,7 +1,6 @@
-// More clients than xt_recent's per-endpoint list holds (ip_list_tot, 100 by default):
-// 3 ClientIP endpoints, 3 x ip_list_tot + 30 client addresses, two rounds within the
-// timeout. A full list drops its oldest entry for each new one; an evicted client coming
-// back is re-picked at random, breaking affinity with cause listFull.
+// More clients than xt_recent's per-endpoint list holds (ip_list_tot, 100 by default): 3 ClientIP endpoints, 3 x
+// ip_list_tot + 30 client addresses, two rounds within the timeout. A full list drops its oldest entry for each new
+// one; an evicted client coming back is re-picked at random, breaking affinity with cause listFull.
 import { existsSync, readFileSync } from 'node:fs';
 import { defaultConfig, type LabConfig } from '../lab/config.js';
 import { endpointChains } from '../lab/rules.js';

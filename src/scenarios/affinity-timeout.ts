@@ -1,7 +1,6 @@
-// session-affinity-handson-ja.md: ClientIP affinity with timeoutSeconds 5 and a curl
-// loop from one pod, with pauses shorter and longer than the timeout. Pauses under 5 s
-// keep the pod (held); after a longer pause the entry has expired and the node picks
-// again at random (expired, and moved 2 times in 3).
+// session-affinity-handson-ja.md: ClientIP affinity with timeoutSeconds 5 and a curl loop from one pod, with pauses
+// shorter and longer than the timeout. Pauses under 5 s keep the pod (held); after a longer pause the entry has expired
+// and the node picks again at random (expired, and moved 2 times in 3).
 import { defaultConfig, type LabConfig } from '../lab/config.js';
 import { readBackendLogs } from '../lab/traffic.js';
 import type { BackendLogLine } from '../lab/traffic-types.js';

@@ -1,7 +1,6 @@
-// keepalive-uneven-spread.md: three "router" pods call a 3-pod Service with HTTP
-// keep-alive (curl reusing one connection), then without it (Connection: close).
-// kube-proxy balances connections, not requests: with keep-alive each router's one
-// connection pins all its requests to one pod, so pods can sit idle.
+// keepalive-uneven-spread.md: three "router" pods call a 3-pod Service with HTTP keep-alive (curl reusing one
+// connection), then without it (Connection: close). kube-proxy balances connections, not requests: with keep-alive each
+// router's one connection pins all its requests to one pod, so pods can sit idle.
 import { defaultConfig, type LabConfig, type LabServiceSpec } from '../lab/config.js';
 import { run } from '../lab/exec.js';
 import { readBackendLogs } from '../lab/traffic.js';

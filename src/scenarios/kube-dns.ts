@@ -1,7 +1,6 @@
-// affinity-kube-dns-conntrack.md: 3 dnsmasq pods behind a UDP/TCP DNS Service, dnsperf
-// from many client pods, once without and once with ClientIP affinity. The report
-// claims affinity evened the load by merging conntrack entries; the node's conntrack
-// table, dnsmasq's query logs and dnsperf's statistics let a user test that.
+// affinity-kube-dns-conntrack.md: 3 dnsmasq pods behind a UDP/TCP DNS Service, dnsperf from many client pods, once
+// without and once with ClientIP affinity. The report claims affinity evened the load by merging conntrack entries; the
+// node's conntrack table, dnsmasq's query logs and dnsperf's statistics let a user test that.
 import { defaultConfig, type LabConfig, type LabServiceSpec } from '../lab/config.js';
 import { setEndpoints } from '../lab/lab.js';
 import { stopChild } from './agents.js';

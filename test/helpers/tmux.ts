@@ -1,7 +1,6 @@
-// A real terminal for tests: a command run in a detached tmux session on its own tmux
-// server (its own socket), read back with capture-pane. After the command exits, the
-// shell wrapper prints its exit status and the terminal's modes, so a test can check
-// that the program ended and gave the terminal back (canonical mode, echo, cursor).
+// A real terminal for tests: a command run in a detached tmux session on its own tmux server (its own socket), read
+// back with capture-pane. After the command exits, the shell wrapper prints its exit status and the terminal's modes,
+// so a test can check that the program ended and gave the terminal back (canonical mode, echo, cursor).
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,7 +1,6 @@
-// Issue 3, an agent killed mid-run: the aggregator (subscribeAgents + the reducer +
-// buildReport, in this process) says the node went down and came back when the agent
-// was started again on the same port, and the report names the node and the window it
-// is missing. The backends' logs say which connections fell in that window.
+// Issue 3, an agent killed mid-run: the aggregator (subscribeAgents + the reducer + buildReport, in this process) says
+// the node went down and came back when the agent was started again on the same port, and the report names the node and
+// the window it is missing. The backends' logs say which connections fell in that window.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';

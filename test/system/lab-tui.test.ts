@@ -1,7 +1,6 @@
-// Issue 4's real-terminal check: the live `stickyscope tui --agent` in tmux, on an agent
-// attached to a lab node with traffic running, against the backends' own logs. A real
-// affinity violation is made in the kernel (the client's xt_recent entry is cleared
-// until the next random pick moves it) and must show up in the event log.
+// Issue 4's real-terminal check: the live `stickyscope tui --agent` in tmux, on an agent attached to a lab node with
+// traffic running, against the backends' own logs. A real affinity violation is made in the kernel (the client's
+// xt_recent entry is cleared until the next random pick moves it) and must show up in the event log.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

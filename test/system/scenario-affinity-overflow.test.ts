@@ -1,7 +1,6 @@
-// Scenario affinity-overflow: 3 x ip_list_tot + 30 client addresses, two rounds within
-// the timeout. The backends' logs say which addresses moved between the rounds; the
-// xt_recent lists read between them say which were evicted. Each move must be a
-// violation with cause listFull, and only evicted addresses may move.
+// Scenario affinity-overflow: 3 x ip_list_tot + 30 client addresses, two rounds within the timeout. The backends' logs
+// say which addresses moved between the rounds; the xt_recent lists read between them say which were evicted. Each move
+// must be a violation with cause listFull, and only evicted addresses may move.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';

@@ -1,7 +1,6 @@
-// Scenario keepalive: 3 routers with curl keep-alive, then Connection: close. The report
-// must count one selection per connection, as the backends logged them: 3 with
-// keep-alive (each router's requests all on one pod, idle pods idle in the report too),
-// one per request without, spread over every pod.
+// Scenario keepalive: 3 routers with curl keep-alive, then Connection: close. The report must count one selection per
+// connection, as the backends logged them: 3 with keep-alive (each router's requests all on one pod, idle pods idle in
+// the report too), one per request without, spread over every pod.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';

@@ -1,7 +1,6 @@
-// Scenario kube-dns: dnsperf against dnsmasq pods, without and with affinity. The
-// report's selections per pod must equal the node's conntrack entries per pod; dnsmasq
-// must have logged exactly the queries dnsperf says completed; with affinity each client
-// pod's queries all reach the one pod the report gives it.
+// Scenario kube-dns: dnsperf against dnsmasq pods, without and with affinity. The report's selections per pod must
+// equal the node's conntrack entries per pod; dnsmasq must have logged exactly the queries dnsperf says completed; with
+// affinity each client pod's queries all reach the one pod the report gives it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';

@@ -1,7 +1,6 @@
-// Scenario udp-session: steady UDP flows through a scale-up (endpoint added, conntrack
-// flushed). For each flow the echoes say which pod answered and which source it saw
-// before and after the flush, and the backends' logs must hold each of those; the
-// report's udpContinuity per Service must count exactly those changes.
+// Scenario udp-session: steady UDP flows through a scale-up (endpoint added, conntrack flushed). For each flow the
+// echoes say which pod answered and which source it saw before and after the flush, and the backends' logs must hold
+// each of those; the report's udpContinuity per Service must count exactly those changes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';

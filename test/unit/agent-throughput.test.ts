@@ -1,7 +1,6 @@
-// Events a second through encode -> gRPC over loopback -> decode, with the agent in its
-// own process (as deployed) and a fake probe; the rate is printed as a diagnostic.
-// The default rate leaves room for other test files running alongside on two cores;
-// STICKYSCOPE_BENCH_RATE=300000, run alone, is the live target (measured: no loss).
+// Events a second through encode -> gRPC over loopback -> decode, with the agent in its own process (as deployed) and a
+// fake probe; the rate is printed as a diagnostic. The default rate leaves room for other test files running alongside
+// on two cores; STICKYSCOPE_BENCH_RATE=300000, run alone, is the live target (measured: no loss).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

@@ -1,7 +1,6 @@
-// `stickyscope report|record --k8s` end to end, as a user runs them: the real executable
-// against the fake API server, with a fake agent (the real gRPC server fed by the test)
-// registered as a ready agent pod whose podIP:port is the fake agent's loopback address.
-// The expected report is worked out by hand from the events the test sends.
+// `stickyscope report|record --k8s` end to end, as a user runs them: the real executable against the fake API server,
+// with a fake agent (the real gRPC server fed by the test) registered as a ready agent pod whose podIP:port is the fake
+// agent's loopback address. The expected report is worked out by hand from the events the test sends.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';

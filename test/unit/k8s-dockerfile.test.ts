@@ -1,7 +1,6 @@
-// deploy/Dockerfile checked statically (no Docker on these machines): every COPY source
-// exists in the build context or is made by an earlier step of its stage, the runtime
-// stage installs the libraries the probe binary links against, and the paths the code
-// resolves at run time are where the image puts them.
+// deploy/Dockerfile checked statically (no Docker on these machines): every COPY source exists in the build context or
+// is made by an earlier step of its stage, the runtime stage installs the libraries the probe binary links against, and
+// the paths the code resolves at run time are where the image puts them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';

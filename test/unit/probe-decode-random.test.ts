@@ -1,7 +1,6 @@
-// The decoder's text (addresses, conntrack ids) on random IPv4 records against formatting
-// done here the plain way: dotted quads of every byte value, ports 0-65535, ids as
-// 64-bit hex; repeating Services and backends among unique clients (the decoder caches
-// repeating addresses, so a stale or colliding cache entry shows up as a wrong address).
+// The decoder's text (addresses, conntrack ids) on random IPv4 records against formatting done here the plain way:
+// dotted quads of every byte value, ports 0-65535, ids as 64-bit hex; repeating Services and backends among unique
+// clients (the decoder caches repeating addresses, so a stale or colliding cache entry shows up as a wrong address).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RecordDecoder } from '../../src/probe/decode-records.js';

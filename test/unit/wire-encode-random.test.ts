@@ -1,7 +1,6 @@
-// The hand-written EventBatch encoder against protobufjs: randomized batches of every
-// event type (ASCII, multi-byte, lone surrogates, strings long enough for multi-byte
-// length prefixes) must be byte for byte what protobufjs's reflection encoder writes
-// from the .proto, and protobufjs must read them back as the events encoded.
+// The hand-written EventBatch encoder against protobufjs: randomized batches of every event type (ASCII, multi-byte,
+// lone surrogates, strings long enough for multi-byte length prefixes) must be byte for byte what protobufjs's
+// reflection encoder writes from the .proto, and protobufjs must read them back as the events encoded.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeBatch } from '../../src/protocol/wire.js';
