@@ -1,7 +1,6 @@
-// What the live UI costs under load: synthetic selections fed at a fixed rate into the
-// aggregator (paced like a replay), first alone, then with the TUI rendering into a
-// fake terminal. Prints frames/s and CPU cores used, against the budget.
-//   node dist/scripts/bench-tui.js [--rate 50000] [--seconds 8] [--fps 10] [--json]
+// What the live UI costs under load: synthetic selections paced into the aggregator, alone, then with the TUI
+// rendering into a fake terminal; prints frames/s and CPU cores used, against the budget.
+// Usage: node dist/scripts/bench-tui.js [--rate 50000] [--seconds 8] [--fps 10] [--json]
 import { parseArgs } from 'node:util';
 import { EventEmitter } from 'node:events';
 import type { CatalogEvent, DnatEvent, StickyEvent } from '../src/core/event.js';

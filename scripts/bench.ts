@@ -1,8 +1,6 @@
-// `npm run bench`: datapath overhead, capture, pipeline throughput and memory, all
-// measured in one run on a lab built for it, printed as one table with each target.
-// Needs root (namespaces, BPF) and `npm run build`. Cleans up on exit, on failure, and
-// on SIGINT/SIGTERM at any point (a second one exits at once, leaving what is left).
-//   node dist/scripts/bench.js [--quick]
+// `npm run bench`: datapath overhead, capture, pipeline throughput and memory, measured in one run on a lab built
+// for it, printed as one table with each target. Needs root and `npm run build`; cleans up on exit, failure and
+// SIGINT/SIGTERM (a second signal exits at once, leaving what is left). Usage: node dist/scripts/bench.js [--quick]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,7 +1,6 @@
-// Child process: a real agent (startProbe + startAgent, as `stickyscope agent` runs
-// them) on the lab node, counting what the probe's stream delivers before the agent
-// serves it. `--replay WRAPPER` runs a stand-in helper that replays recorded records.
-//   node agent-worker.js --netns PATH --node NAME [--replay PATH]
+// Child process: a real agent (startProbe + startAgent, as `stickyscope agent` runs them) on the lab node, counting
+// what the probe's stream delivers before the agent serves it; `--replay WRAPPER` runs a helper that replays records.
+// Usage: node agent-worker.js --netns PATH --node NAME [--replay PATH]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { StickyEvent } from '../../src/core/event.js';

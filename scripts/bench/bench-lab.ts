@@ -1,8 +1,5 @@
-// The bench's lab: one kube-proxy node, one client namespace per CPU, three backends,
-// a TCP and a UDP Service without affinity. Backends drop the flood in their own
-// namespace (nft, before any socket): the Node backend servers would otherwise be what
-// is measured, and the flood's sources are spoofed so nobody could take a reply.
-// The drop rules count what arrived: the number of connections the node translated.
+// The bench's lab: one kube-proxy node, one client namespace per CPU, three backends, a TCP and a UDP Service
+// without affinity, and drop rules in the backends' namespaces that count what the node translated.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { defaultConfig, labDown, labUp, type Lab, type LabServiceSpec } from '../../src/lab/lab.js';
@@ -38,6 +35,11 @@ function services(): LabServiceSpec[] {
   ];
 }
 
+/**
+ * Backends drop the flood in their own namespace (nft, before any socket): the Node backend servers would
+ * otherwise be what is measured, and the flood's sources are spoofed so nobody could take a reply. The drop
+ * rules count what arrived: the number of connections the node translated.
+ */
 function dropRules(svcs: LabServiceSpec[]): string {
   const port = (p: BenchProto) => svcs.find((s) => s.protocol === p)!.endpoints[0]!.port;
   return (

@@ -1,8 +1,6 @@
-// Capture: at rising offered rates of new UDP flows, the share of the node's new
-// connections that reached (a) the probe's stream inside the agent, (b) the aggregator
-// over gRPC, (c) `conntrack -E`. (a) and (b) come from one run with stickyscope
-// attached, (c) from a run of its own at the same offered rate, so neither slows the
-// other. The truth is what reached the backends.
+// Capture: at rising offered rates of new UDP flows, the share of the node's new connections that reached (a) the
+// probe's stream inside the agent, (b) the aggregator over gRPC, (c) `conntrack -E`; the truth is what reached the
+// backends.
 import { join } from 'node:path';
 import { checkAborted } from './procs.js';
 import { flood } from './flood.js';
@@ -23,6 +21,7 @@ export interface CaptureRow {
   enobufs: boolean;
 }
 
+/** (a) and (b) come from one run with stickyscope attached, (c) from a run of its own at the same rate: neither slows the other. */
 export async function measureCapture(
   b: BenchLab,
   opts: { rates: number[]; seconds: number; dir: string },

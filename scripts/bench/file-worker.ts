@@ -1,7 +1,6 @@
-// Child process: writes a trace of N synthetic selections (many clients, several
-// nodes, Services with endpoints) and times `report FILE --format json` over it:
-// read, check, decode, aggregate, render. Prints one JSON line.
-//   node file-worker.js TRACE_PATH EVENTS
+// Child process: writes a trace of N synthetic selections (many clients, several nodes, Services with endpoints) and
+// times `report FILE --format json` over it (read, check, decode, aggregate, render); prints one JSON line.
+// Usage: node file-worker.js TRACE_PATH EVENTS
 import { stat } from 'node:fs/promises';
 import { DEFAULT_SHAPE } from './measure-throughput.js';
 import { syntheticCatalogs, syntheticSelections } from './synthetic-events.js';

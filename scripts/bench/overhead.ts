@@ -1,8 +1,6 @@
-// Datapath overhead: the node's new-connection rate at full offered load with nothing
-// attached, with the probe helper attached, with the whole stickyscope pipeline (agent
-// + aggregator), and with `conntrack -E`. The rate is what reached the backends (the
-// kernel's count), not what the generators sent. Modes alternate within each round so
-// drift in the machine's load hits them alike; the median of the rounds is reported.
+// Datapath overhead: the node's new-connection rate at full offered load with nothing attached, with the probe helper,
+// with the whole pipeline (agent + aggregator), and with `conntrack -E`; the rate is what reached the backends (the
+// kernel's count), not what the generators sent.
 import { join } from 'node:path';
 import { checkAborted } from './procs.js';
 import { flood } from './flood.js';
@@ -56,6 +54,7 @@ async function attach(b: BenchLab, mode: Mode, opts: OverheadOptions, tag: strin
   };
 }
 
+/** Modes alternate within each round so drift in the machine's load hits them alike; the median of the rounds is kept. */
 export async function measureOverhead(
   b: BenchLab,
   opts: OverheadOptions,

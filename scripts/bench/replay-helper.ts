@@ -1,8 +1,6 @@
-// Stand-in for build/stickyscope-probe in the pipeline measurement: writes recorded
-// helper output (real records from this run's probe) to stdout, its HELLO at once and
-// the rest once GO_FILE exists (when the aggregator has subscribed), `rate` records/s
-// (0 = as fast as the pipe takes them). Then waits, as the helper does, for stdin to end.
-//   node replay-helper.js RECORDS_FILE GO_FILE RATE
+// Stand-in for build/stickyscope-probe in the pipeline measurement: writes this run's recorded probe records to stdout,
+// HELLO at once and the rest once GO_FILE exists, `rate` records/s (0 = as fast as the pipe takes them), then waits
+// for stdin to end as the helper does. Usage: node replay-helper.js RECORDS_FILE GO_FILE RATE
 import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RECORD_SIZE } from '../../src/probe/record-layout.js';

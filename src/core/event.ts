@@ -1,8 +1,6 @@
-// Typed events: what the probe produces from raw records (bpf/record.h) and what
-// every later stage (agent, aggregator, recorder, report) consumes.
-//
-// Addresses are "ip:port" strings ("[v6]:port" for IPv6); `ts` is wall-clock time in
-// microseconds since the Unix epoch (a double holds that exactly until year 2255).
+// Typed events: what the probe produces from raw records (bpf/record.h) and every later stage consumes. Addresses
+// are "ip:port" ("[v6]:port" for IPv6); `ts` is wall-clock microseconds since the Unix epoch (exact in a double
+// until 2255).
 
 export type Proto = 'tcp' | 'udp' | 'sctp';
 export type Hook = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';

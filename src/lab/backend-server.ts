@@ -1,8 +1,6 @@
-// A lab backend pod: run inside its namespace by `lab up`. Answers HTTP with its name
-// (keep-alive allowed) and UDP with "name seen-ip:port", and logs every TCP connection
-// and every datagram as one JSON line before answering, so the log is complete by the
-// time a client has its answer. The log is the tests' ground truth.
-//   node backend-server.js --name b1 --ip 10.1.1.2 --tcp 8080 --udp 5353 --log FILE --ready FILE
+// A lab backend pod, run in its namespace by `lab up`: answers HTTP with its name and UDP with "name seen-ip:port",
+// logging each connection and datagram as a JSON line before answering, so the log (the tests' ground truth) is whole
+// when a client has its answer. Usage: node backend-server.js --name b1 --ip IP --tcp 8080 --udp 5353 --log F --ready F
 import { createServer } from 'node:http';
 import { createSocket } from 'node:dgram';
 import { openSync, writeSync, writeFileSync } from 'node:fs';

@@ -1,8 +1,5 @@
-// Renders one node's nat table the way kube-proxy's iptables mode writes it, for
-// `iptables-restore --noflush`. Declaring a chain (":NAME - [0:0]") flushes it, so a
-// render is a full sync of every KUBE-* chain; chains that no longer exist are listed
-// in `stale` and deleted in the same transaction. Rules are written in the order
-// iptables-save prints them back, so a dump of the lab reads like a dump of a node.
+// Renders one node's nat table the way kube-proxy's iptables mode writes it, for `iptables-restore --noflush`, in the
+// order iptables-save prints it back, so a dump of the lab reads like a dump of a node.
 import { affinityTimeout, servicePortName, type LabConfig, type LabEndpoint, type LabServiceSpec } from './config.js';
 import { endpointChain, serviceChain } from './chain-names.js';
 
@@ -33,6 +30,8 @@ export function endpointChains(s: LabServiceSpec): Map<string, LabEndpoint> {
 }
 
 /**
+ * Declaring a chain (":NAME - [0:0]") flushes it, so a render is a full sync of every KUBE-* chain; chains that no
+ * longer exist are listed in `stale` and deleted in the same transaction.
  * `node` is the short node name whose rules to render (it decides which endpoints
  * are local); `jumps` adds the rules in the built-in chains, which must be written
  * only once because --noflush leaves built-in chains alone.

@@ -1,7 +1,6 @@
-// A lab client: run inside a client namespace by runClient(). Makes the requests of
-// one plan and prints one JSON line per answer (or failure) on stdout, also appended
-// to its log file. Ends after `count` operations or `durationMs`, or on SIGTERM/SIGINT.
-//   node traffic-client.js --name c1 --ip 10.0.1.2 --plan '{"target":"10.96.0.10:80",...}' --log FILE
+// A lab client, run in a client namespace by runClient(): makes one plan's requests, one JSON line per answer or
+// failure on stdout and in its log; ends after `count` operations or `durationMs`, or on SIGTERM/SIGINT.
+// Usage: node traffic-client.js --name c1 --ip 10.0.1.2 --plan '{"target":"10.96.0.10:80",...}' --log FILE
 import { Agent, request } from 'node:http';
 import { createSocket, type Socket } from 'node:dgram';
 import { openSync, writeSync } from 'node:fs';

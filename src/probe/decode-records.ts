@@ -1,8 +1,5 @@
-// Raw helper output -> typed events. Pure and allocation-light: it runs at hundreds of
-// thousands of records per second, so fields are read straight from the chunk, text is
-// built as bytes and read as one flat string (cheaper than concatenating pieces, which
-// leaves a string the encoder must flatten again), and the few addresses that repeat
-// (Services, backends) come from a cache keyed by their bytes.
+// Raw helper output -> typed events. Pure and allocation-light: it runs at hundreds of thousands of records per second,
+// so fields are read straight from the chunk and repeating addresses come from a cache.
 import { EnvironmentError, InputError } from '../core/errors.js';
 import type { FlowEvent, StickyEvent } from '../core/event.js';
 import {
@@ -22,7 +19,10 @@ const TWO_32 = 4294967296;
 const latin1Slice = (
   Buffer.prototype as unknown as { latin1Slice: (this: Buffer, start: number, end: number) => string }
 ).latin1Slice;
-/** Where text is assembled as ASCII bytes (the longest: 16 hex digits, or "255.255.255.255:65535"). */
+/**
+ * Where text is assembled as ASCII bytes (the longest: 16 hex digits, or "255.255.255.255:65535"), then read as one
+ * flat string: cheaper than concatenating pieces, which leaves a string the encoder must flatten again.
+ */
 const scratch = Buffer.alloc(32);
 /** The decimal digits of each byte value (up to 3 chars, then a count), for dotted quads. */
 const decimal = (() => {

@@ -1,8 +1,6 @@
-// Reads a trace file back as event batches, tolerating what happens to files: a
-// truncated end (everything before it is read), damaged frames in the middle (skipped,
-// reading resumes at the next intact frame), an interrupted recording (no end frame).
-// Each of these is reported through onWarning with its byte offset; none throws.
-// What is not a trace, or a trace from a newer format, is refused with an InputError.
+// Reads a trace file back as event batches, tolerating a truncated end, damaged frames (skipped to the next intact one)
+// and an interrupted recording, each reported through onWarning with its byte offset; what is not a trace, or a trace
+// of a newer format, is refused with an InputError.
 import { type FileHandle, open } from 'node:fs/promises';
 import { decodeBatch } from '../protocol/wire.js';
 import { InputError } from '../core/errors.js';

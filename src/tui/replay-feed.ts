@@ -1,8 +1,5 @@
-// Plays a recorded trace back in (scaled) real time: event timestamps are spread over
-// wall-clock time divided by `speed`; speed 0 feeds as fast as the reducer takes them,
-// yielding between batches so the frame timer and the keyboard still get their turn.
-// Catalogs are fed at once: a trace's header carries the catalogs in effect when the
-// recording started, stamped whenever the rules last changed, perhaps hours earlier.
+// Plays a recorded trace back in (scaled) real time: event timestamps spread over wall-clock time divided by `speed`;
+// speed 0 feeds as fast as the reducer takes them, yielding between batches so the frame timer and keyboard get turns.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StickyEvent } from '../core/event.js';
 
@@ -38,6 +35,8 @@ export async function feedReplay(batches: AsyncIterable<StickyEvent[]>, opts: Re
       let to = from;
       for (; to < batch.length; to++) {
         const ev = batch[to]!;
+        // Catalogs go at once: a trace's header carries the catalogs in effect when the recording started, stamped
+        // whenever the rules last changed, perhaps hours earlier.
         if (ev.type === 'catalog') continue;
         if (Number.isNaN(t0)) {
           t0 = ev.ts;

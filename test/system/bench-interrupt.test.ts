@@ -1,8 +1,6 @@
-// `npm run bench` interrupted at three points leaves nothing behind: Ctrl-C to the whole
-// process group while the lab is being built, SIGTERM to the bench alone during a flood,
-// and SIGTERM to the `sh -c` that npm runs it under (npm forwards it there). What is left
-// is judged from the machine (`ip netns list`, /proc, the sysctl, the file system),
-// never from what the bench says it did.
+// `npm run bench` interrupted at three points leaves nothing behind: Ctrl-C to the process group during lab set-up,
+// SIGTERM to the bench during a flood, SIGTERM to npm's `sh -c`. What is left is judged from the machine (`ip netns
+// list`, /proc, the sysctl, the file system), never from what the bench says it did.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';

@@ -1,8 +1,6 @@
-// Issue 5's lab check: `stickyscope record` on an agent attached to a lab node, real
-// traffic of every kind (new connections, keep-alive, UDP sessions, a masqueraded
-// external client), Ctrl-C, then `export` compared with the backends' logs connection by
-// connection, and `report FILE` compared with a live `report --agent` of the same run
-// and with figures computed from the clients' own logs.
+// Issue 5's lab check: `record` on an agent on a lab node under every kind of traffic, Ctrl-C, then `export` compared
+// with the backends' logs connection by connection, and `report FILE` with a live `report --agent` of the same run and
+// with figures computed from the clients' own logs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';

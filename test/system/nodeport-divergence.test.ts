@@ -1,8 +1,6 @@
-// Issue 3, node-local divergence through NodePorts: external clients call `lab/edge`
-// (NodePort 30080, externalTrafficPolicy Local) at node 0's address and at node 1's. The
-// original destination differs per node, yet it is one Service: the report must name
-// both addresses `lab/edge:http` and report the clients whose backend differs between
-// the nodes, as the backends' logs show it, under each address with `via` naming them.
+// Issue 3, node-local divergence through NodePorts: external clients call `lab/edge` (NodePort, externalTrafficPolicy
+// Local) at each node's address; the report must name both addresses `lab/edge:http` and, under each with `via`, the
+// clients whose backend differs between the nodes, as the backends' logs show it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';

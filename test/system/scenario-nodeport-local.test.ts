@@ -1,8 +1,6 @@
-// Scenario nodeport-local: one external client, a NodePort Service with
-// externalTrafficPolicy Local and ClientIP affinity on two nodes. Each node holds the
-// client to one of its own pods (the backends' logs say which); the report must show
-// exactly that pod per node address; through the ClusterIP each node keeps that pod
-// (its per-endpoint lists hold the client), and the report counts the divergence.
+// Scenario nodeport-local: one external client, a NodePort Service (externalTrafficPolicy Local, ClientIP) on two
+// nodes. The report must show the one pod per node address the backends' logs show, and through the ClusterIP each node
+// keeps that pod (its per-endpoint lists hold the client) and the divergence is counted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';

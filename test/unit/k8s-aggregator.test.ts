@@ -1,8 +1,6 @@
-// How the aggregator weighs the API's catalog (node '', source 'k8s') against each
-// node's rules, on hand-built timelines whose verdicts are worked out by hand in the
-// comments: the spec decides name, affinity and pods for the whole cluster; a node's own
-// rules decide its endpoints; the API's endpoints stand in where a node's rules say
-// nothing; a service the API drops falls back to the rules.
+// How the aggregator weighs the API's catalog (node '', source 'k8s') against each node's rules, on timelines worked
+// out by hand: the spec decides name, affinity and pods; a node's rules decide its endpoints; the API's endpoints stand
+// in where a node's rules say nothing; a service the API drops falls back to the rules.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CatalogEvent, DnatEvent, ServiceInfo, StickyEvent } from '../../src/core/event.js';

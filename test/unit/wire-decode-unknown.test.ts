@@ -1,8 +1,6 @@
-// Hand-built EventBatch bytes that protobufjs's encoder never writes but a newer
-// stickyscope or another implementation may: unknown fields of every wire type at every
-// level, known fields with the wrong wire type, repeated and reordered fields, merged
-// kinds, over-long varints, bad enums and UTF-8. The expected events are written out by
-// hand from the .proto rules, and checked against protobufjs's reading of the same bytes.
+// Hand-built EventBatch bytes protobufjs's encoder never writes but another implementation may (unknown fields, wrong
+// wire types, repeated and reordered fields, merged kinds, over-long varints, bad enums and UTF-8); the expected events
+// are written out by hand from the .proto rules and checked against protobufjs's reading of the same bytes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeBatch } from '../../src/protocol/wire.js';
