@@ -21,7 +21,7 @@ export interface CaptureRow {
   enobufs: boolean;
 }
 
-/** (a) and (b) come from one run with stickyscope attached, (c) from a run of its own at the same rate: neither slows the other. */
+/** (a) and (b) come from one run with stickyscope attached, (c) from its own run at the same rate: neither slows the other. */
 export async function measureCapture(
   b: BenchLab,
   opts: { rates: number[]; seconds: number; dir: string },

@@ -54,7 +54,7 @@ async function attach(b: BenchLab, mode: Mode, opts: OverheadOptions, tag: strin
   };
 }
 
-/** Modes alternate within each round so drift in the machine's load hits them alike; the median of the rounds is kept. */
+/** Modes alternate within each round so drift in the machine's load hits them alike; the rounds' median is kept. */
 export async function measureOverhead(
   b: BenchLab,
   opts: OverheadOptions,
