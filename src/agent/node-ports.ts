@@ -1,12 +1,5 @@
-// NodePort Services by the node address they are reached at. kube-proxy sends traffic to
-// any of the node's own addresses (`-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS`) at
-// a NodePort on to the Service; the rules name ports, not addresses. So the addresses are
-// learned from the traffic: a translated flow to an address the rules do not list, at a
-// NodePort, went through KUBE-NODEPORTS, so the kernel found that address to be the
-// node's own. Each learned address gets a catalog entry per NodePort, named for its
-// Service, so flows through it are named and judged (affinity, endpoints) like the
-// Service's. Learning from traffic lists only the addresses in use, and costs no read of
-// the node's interfaces.
+// NodePort Services by the node address they are reached at, learned from the traffic: each learned address gets a
+// catalog entry per NodePort, named for its Service, so flows through it are named and judged like the Service's.
 import type { Proto, ServiceInfo } from '../core/event.js';
 import type { NatCatalog } from './rules-parse.js';
 
@@ -15,6 +8,12 @@ const MAX_ADDRESSES = 64;
 
 const byKey = (a: ServiceInfo, b: ServiceInfo) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0);
 
+/**
+ * kube-proxy sends traffic to any of the node's own addresses (`-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS`) at a
+ * NodePort on to the Service; the rules name ports, not addresses. A translated flow to an address the rules do not
+ * list, at a NodePort, went through KUBE-NODEPORTS, so the kernel found that address to be the node's own. Learning
+ * from traffic lists only the addresses in use, and costs no read of the node's interfaces.
+ */
 export class NodePortCatalog {
   private rules: NatCatalog | null = null;
   private listed = new Set<string>();

@@ -1,13 +1,6 @@
-// Node-local affinity divergence: the same client reaching the same Service through
-// different nodes gets independent picks (affinity tables are per node). A Service is
-// reached at several addresses (its cluster IP; a NodePort at each node's own address),
-// so a client's selections are grouped by Service name where known, else by address:
-// `lab/edge:http` reached through node 0's and node 1's NodePort is one Service.
-//
-// How a report lists it: under each address the client selected through, with the
-// backend of its latest selection on each node; when those selections went to different
-// addresses, `via` names the address used on each node. A client diverging across two
-// NodePort addresses is thus counted under both addresses, once under each.
+// Node-local affinity divergence: the same client reaching the same Service through different nodes gets independent
+// picks (affinity tables are per node). Selections are grouped by Service name where known, else by address, since a
+// Service is reached at several addresses (its cluster IP; a NodePort at each node's own address).
 import { compareAddr } from './addresses.js';
 import type { AggregatorState } from './state.js';
 
@@ -36,7 +29,12 @@ interface ClientInGroup {
   services: Set<number>;
 }
 
-/** Divergence per service id, over the window's selections or over everything kept. */
+/**
+ * Divergence per service id, over the window's selections or over everything kept. A diverging client is listed under
+ * each address it selected through, with the backend of its latest selection on each node; when those went to
+ * different addresses, `via` names the address used on each node. A client diverging across two NodePort addresses
+ * is thus counted under both addresses, once under each.
+ */
 export function nodeDivergence(
   state: AggregatorState,
   scope: 'window' | 'cumulative',

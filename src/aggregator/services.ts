@@ -1,11 +1,5 @@
-// Per-service state: names, backends (numbered per service), what each node's catalog
-// and the Kubernetes API say about the service, and the window and cumulative tallies.
-//
-// Two kinds of catalog describe a service. A node's own (from its kube-proxy rules) holds
-// for that node; the API's (node CLUSTER_NODE, source 'k8s') holds for every node. The
-// spec wins for what the spec decides (name, affinity, pods); for endpoints a node's own
-// rules win, since they are what its kube-proxy really translates to right now, and the
-// API's endpoints stand in for nodes whose rules do not list the service.
+// Per-service state: names, backends (numbered per service), what each node's catalog and the Kubernetes API say
+// about the service, and the window and cumulative tallies.
 import type { CatalogEvent, Proto, ServiceInfo } from '../core/event.js';
 import { Tally } from './tally.js';
 
@@ -183,6 +177,11 @@ export class Services {
  * Replaces one node's catalog: its services get fresh views, and services it listed
  * before but no longer does keep their affinity with no endpoints (so a pick that
  * follows is a forced one).
+ *
+ * Two kinds of catalog describe a service. A node's own (from its kube-proxy rules) holds for that node; the API's
+ * (node CLUSTER_NODE, source 'k8s') holds for every node. The spec wins for what the spec decides (name, affinity,
+ * pods); for endpoints a node's own rules win, since they are what its kube-proxy really translates to right now, and
+ * the API's endpoints stand in for nodes whose rules do not list the service.
  */
 export function applyCatalog(
   services: Services,

@@ -1,15 +1,16 @@
-// The UDP flows' index: (node, service, client ip:port) to a slot, by open addressing
-// over numeric keys, with the slots threaded least-recently-active first for expiry.
-// A Map keyed by a string built per event cost a string, its hash and, since V8 leaves
-// a hole per delete that iteration from the start must skip, ever slower expiry.
-// The probing, deletion and activity-list code repeats PairTable's on purpose: one base
-// class for both made their hot property accesses polymorphic and cost 20-35% of the
-// aggregator's events/s (measured side by side); change both together.
+// The UDP flows' index: (node, service, client ip:port) to a slot, by open addressing over numeric keys, with the
+// slots threaded least-recently-active first for expiry. Repeats PairTable's index code on purpose (see the class).
 import { grown } from './typed.js';
 
 const NONE = -1;
 const TWO32 = 4294967296;
 
+/**
+ * A Map keyed by a string built per event cost a string, its hash and, since V8 leaves a hole per delete that
+ * iteration from the start must skip, ever slower expiry. The probing, deletion and activity-list code repeats
+ * PairTable's on purpose: one base class for both made their hot property accesses polymorphic and cost 20-35% of
+ * the aggregator's events/s (measured side by side); change both together.
+ */
 export class UdpFlowIndex {
   size = 0;
   /** Whether the last findOrAdd() added the flow. */

@@ -1,14 +1,6 @@
-// The cause of an affinity violation, settled late when it must be. The agent reads the
-// xt_recent lists every 250 ms, so the eviction that let a client be re-picked is often
-// reported after the violation: when clients come back in the order they first came,
-// each re-pick evicts the oldest entry of a full list, the very client about to come
-// back milliseconds later. A violation no known eviction explains stays open (counted
-// `unknown` meanwhile) until an eviction that explains it arrives (it becomes
-// `listFull`) or event time has moved `horizonUs` past it (it stays `unknown`).
-//
-// An eviction of the client from the list of the backend it left, on that node, explains
-// the violation when its interval (since, ts] could hold a moment between the two
-// selections: it does not start after the violation and ends after the previous pick.
+// The cause of an affinity violation, settled late when it must be: a violation no known eviction explains stays open
+// (counted `unknown` meanwhile) until an eviction that explains it arrives (`listFull`) or event time has moved
+// `horizonUs` past it (it stays `unknown`).
 
 import type { ViolationNotable } from './notable.js';
 
@@ -48,8 +40,18 @@ export interface CauseOptions {
 }
 
 const keyOf = (node: number, endpoint: string, client: number) => `${node}|${endpoint}|${client}`;
+/**
+ * An eviction of the client from the list of the backend it left, on that node, explains the violation when its
+ * interval (since, ts] could hold a moment between the two selections: it does not start after the violation and
+ * ends after the previous pick.
+ */
 const explains = (e: Span, v: OpenViolation) => e.since <= v.ts && e.ts > v.prevTs;
 
+/**
+ * The agent reads the xt_recent lists every 250 ms, so the eviction that let a client be re-picked is often reported
+ * after the violation: when clients come back in the order they first came, each re-pick evicts the oldest entry of a
+ * full list, the very client about to come back milliseconds later.
+ */
 export class ViolationCauses {
   /** Open violations by "node|endpoint|client"; `queue` holds them in arrival order for expiry. */
   private readonly open = new Map<string, OpenViolation>();

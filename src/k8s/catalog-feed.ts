@@ -1,11 +1,5 @@
-// Puts the API's catalogs into the agents' merged stream in time order, so that every
-// consumer (aggregator, trace file, TUI) sees them where they happened: a selection is
-// judged against the endpoints of its moment.
-//
-// Agent events reach the merge a few hundred milliseconds late (the merge holds each for
-// earlier ones from other nodes), so a catalog waits in turn: it goes out just before
-// the first agent event at or after its time, or after `holdMs` if none comes (an idle
-// cluster still gets its names and endpoints).
+// Puts the API's catalogs into the agents' merged stream in time order, so that every consumer (aggregator, trace
+// file, TUI) sees them where they happened: a selection is judged against the endpoints of its moment.
 import type { CatalogEvent, StickyEvent } from '../core/event.js';
 
 const TICK = Symbol('tick');
@@ -15,6 +9,11 @@ interface Pending {
   arrival: number;
 }
 
+/**
+ * Agent events reach the merge a few hundred milliseconds late (the merge holds each for earlier ones from other
+ * nodes), so a catalog waits in turn: it goes out just before the first agent event at or after its time, or after
+ * `holdMs` if none comes (an idle cluster still gets its names and endpoints).
+ */
 export class CatalogFeed {
   private readonly pending: Pending[] = [];
   private wake: (() => void) | null = null;

@@ -1,14 +1,5 @@
-// A list-and-watch of one resource, kept alive for as long as the signal allows.
-//
-// The library's ListWatch does the protocol right: it lists, watches from the list's
-// resourceVersion, reconnects from the last seen version when a stream ends, and relists
-// on 410 Gone (whether sent as an HTTP status or as an ERROR watch event), reporting
-// objects that vanished meanwhile as deletions. It falls short in two places, handled
-// here: any other failure (list refused, connection reset, 5xx) stops it for good after
-// calling its error callbacks, so this restarts it with a capped backoff; and it has no
-// "first list done" signal, so this resolves once the first list has been applied.
-// Its stop() also misses a list or a watch that is still connecting; the list wrapper
-// and StoppableWatch below end those.
+// A list-and-watch of one resource, kept alive for as long as the signal allows: the library's ListWatch, restarted
+// after failures and resolving once its first list is applied.
 import {
   ADD,
   DELETE,
@@ -44,7 +35,16 @@ export interface Watched<T> {
 
 const MAX_RETRY_MS = 30_000;
 
-/** Resolves once the first list has been applied; rejects if the signal ends first. */
+/**
+ * Resolves once the first list has been applied; rejects if the signal ends first.
+ *
+ * The library's ListWatch does the protocol right: it lists, watches from the list's resourceVersion, reconnects from
+ * the last seen version when a stream ends, and relists on 410 Gone (as an HTTP status or an ERROR watch event),
+ * reporting objects that vanished meanwhile as deletions. It falls short in two places, handled here: any other
+ * failure (list refused, connection reset, 5xx) stops it for good after calling its error callbacks, so this restarts
+ * it with a capped backoff; and it has no "first list done" signal. Its stop() also misses a list or a watch that is
+ * still connecting; the list wrapper and StoppableWatch below end those.
+ */
 export function listAndWatch<T extends KubernetesObject>(opts: ListWatchOptions<T>): Promise<Watched<T>> {
   const { signal } = opts;
   const firstRetry = opts.retryMs ?? 1000;

@@ -1,9 +1,5 @@
-// Service metadata from the API as catalog events: Services and EndpointSlices of all
-// namespaces, list-and-watched, and a fresh catalog every time the result changes, so
-// the aggregator judges each selection against the endpoints of that moment.
-//
-// Pods are not watched: an EndpointSlice endpoint's targetRef already names its pod,
-// and watching every pod of a cluster would cost far more than it adds.
+// Service metadata from the API as catalog events: Services and EndpointSlices of all namespaces, list-and-watched,
+// and a fresh catalog every time the result changes, so each selection is judged against the endpoints of its moment.
 import {
   CoreV1Api,
   DiscoveryV1Api,
@@ -28,6 +24,8 @@ export interface MetadataOptions {
 /**
  * Starts the watches; resolves once both first lists are in and the first catalog was
  * delivered. The watches run, reconnecting and relisting as needed, until the signal.
+ * Pods are not watched: an EndpointSlice endpoint's targetRef already names its pod, and
+ * watching every pod of a cluster would cost far more than it adds.
  */
 export async function watchMetadata(opts: MetadataOptions): Promise<void> {
   const { kubeConfig, signal } = opts;

@@ -1,14 +1,5 @@
-// A hand-written decoder for the one hot message, EventBatch, whose flow events arrive
-// by the million when a trace is reported. protobufjs's generated decoder costs several
-// times more per event (it builds message objects, then deletes properties to keep the
-// `kind` oneof consistent, which sends V8 to slow dictionary objects).
-//
-// protobufjs stays the definition of what bytes mean: this decoder takes only the
-// well-formed common path and gives up (throws) on anything else - varints of
-// more than 4 bytes, groups, field number 0, a kind given twice, unknown enum values,
-// invalid UTF-8, reads past a message's end - so that the caller decodes those batches
-// with protobufjs and gets exactly its result or its error. Events of the rare kinds (lost, counters,
-// catalog, evicted, node state) are handed to `decodeOther`, which uses protobufjs too.
+// A hand-written decoder for the one hot message, EventBatch, whose flow events arrive by the million when a trace is
+// reported; it takes only the well-formed common path and leaves everything else to protobufjs (see decodeBatchFast).
 import protobuf from 'protobufjs/minimal.js';
 import type { FlowEvent, StickyEvent } from '../core/event.js';
 import { BatchField, EventField, FIXED64, FlowField, hookByNumber, LEN, protoByNumber, tag, VARINT } from './tags.js';
@@ -174,7 +165,14 @@ class Cursor {
   }
 }
 
-/** The events of one EventBatch; throws where protobufjs must decide. */
+/**
+ * The events of one EventBatch; throws where protobufjs must decide. protobufjs's generated decoder costs several times
+ * more per event (it builds message objects, then deletes properties to keep the `kind` oneof consistent, which sends
+ * V8 to slow dictionary objects). protobufjs stays the definition of what bytes mean: this gives up on anything off
+ * the common path - varints of more than 4 bytes, groups, field number 0, a kind given twice, unknown enum values,
+ * invalid UTF-8, reads past a message's end - so the caller decodes those batches with protobufjs and gets exactly its
+ * result or its error. Events of the rare kinds (lost, counters, catalog, evicted, node state) go to `decodeOther`.
+ */
 export function decodeBatchFast(bytes: Uint8Array, decodeOther: DecodeOtherEvent): StickyEvent[] {
   const text = Buffer.isBuffer(bytes) && bufferUtf8Slice ? bufferText : protobufText;
   const c = new Cursor(bytes, text);

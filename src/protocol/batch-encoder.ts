@@ -1,12 +1,5 @@
-// A hand-written encoder for the one hot message, EventBatch, whose flow events the agent
-// sends by the hundred thousand a second. protobufjs's generated encoder builds a wire
-// object per event and a linked list of write operations per field, then walks it:
-// the garbage alone cost the agent a third of its time.
-//
-// It writes the bytes protobufjs writes (fields in field-number order; proto3 defaults -
-// empty strings, a ts of +0, enum 0 - left out) so traces and streams do not change.
-// Events of the rare kinds (lost, counters, catalog, evicted, node state) come from
-// `encodeOther`, protobufjs's encoding of that one Event.
+// A hand-written encoder for the one hot message, EventBatch, whose flow events the agent sends by the hundred
+// thousand a second; it writes exactly the bytes protobufjs writes, so traces and streams do not change.
 import protobuf from 'protobufjs/minimal.js';
 import type { FlowEvent, StickyEvent } from '../core/event.js';
 import { BatchField, EventField, FIXED64, FlowField, hookNumber, LEN, protoNumber, tag, VARINT } from './tags.js';
@@ -185,6 +178,11 @@ function writeFlowEvent(o: Output, e: FlowEvent, batchNode: string): void {
 /**
  * One EventBatch message, as protobufjs encodes `{ node: events[0].node, events }`: the
  * node most of a batch's events come from (usually all of them), so each event can omit it.
+ *
+ * protobufjs's generated encoder builds a wire object per event and a linked list of write operations per field, then
+ * walks it: the garbage alone cost the agent a third of its time. This writes fields in field-number order and leaves
+ * proto3 defaults out (empty strings, a ts of +0, enum 0), as protobufjs does. Events of the rare kinds (lost,
+ * counters, catalog, evicted, node state) come from `encodeOther`, protobufjs's encoding of that one Event.
  */
 export function encodeBatchFast(events: readonly StickyEvent[], encodeOther: EncodeOtherEvent): Buffer {
   const o = out;

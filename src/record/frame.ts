@@ -1,11 +1,5 @@
-// The byte layout of a trace file, below the meaning of its frames:
-//
-//   preamble: MAGIC (8 bytes) + format version (uint16, little-endian)
-//   frames:   type (1 byte) + payload length (varint) + payload + CRC-32 (uint32 LE)
-//
-// The CRC covers type, length and payload, so a damaged length is caught as surely as a
-// damaged payload, and a reader can find the next intact frame after damage by trying
-// each later offset until one parses and checks out.
+// The byte layout of a trace file, below the meaning of its frames: a preamble (MAGIC, 8 bytes, and the format
+// version, uint16 LE), then frames of type (1 byte), payload length (varint), payload and CRC-32 (uint32 LE).
 import { crc32 } from './crc32.js';
 
 export const MAGIC = Buffer.from('STKYSCP\n', 'latin1');
@@ -56,7 +50,11 @@ export type FrameParse =
   | { kind: 'incomplete' }
   | { kind: 'bad'; reason: string };
 
-/** Tries to read one frame at buf[at], looking no further than buf[end - 1]. */
+/**
+ * Tries to read one frame at buf[at], looking no further than buf[end - 1]. The CRC covers type, length and payload,
+ * so a damaged length is caught as surely as a damaged payload, and a reader can find the next intact frame after
+ * damage by trying each later offset until one parses and checks out.
+ */
 export function parseFrame(buf: Uint8Array, at: number, end: number): FrameParse {
   if (at >= end) return { kind: 'incomplete' };
   const type = typeNames.get(buf[at]!);
