@@ -1,9 +1,6 @@
-// gke-session-affinity-iptables.md (and the NodePort note of session-affinity-handson-ja.md):
-// a NodePort Service with externalTrafficPolicy Local and ClientIP affinity on two nodes,
-// two pods on each. One external client calls the NodePort of both nodes: each node
-// remembers its own pick among its own pods, so the one client is held to two pods.
-// Then the same client reaches the ClusterIP through one node and then the other: each
-// node's per-endpoint lists already hold it, so it diverges there too.
+// Scenario of gke-session-affinity-iptables.md (and the NodePort note of session-affinity-handson-ja.md): a NodePort
+// Service, externalTrafficPolicy Local and ClientIP affinity, on two nodes with two pods each; one client is held to
+// two pods, one per node, through the NodePorts and then through the ClusterIP.
 import { defaultConfig, type LabConfig } from '../lab/config.js';
 import { routeVia } from '../lab/lab.js';
 import { readBackendLogs } from '../lab/traffic.js';
@@ -49,6 +46,11 @@ function config(): LabConfig {
   return c;
 }
 
+/**
+ * One external client calls the NodePort of both nodes: each node remembers its own pick among its own pods. Then the
+ * same client reaches the ClusterIP through one node and then the other: each node's per-endpoint lists already hold
+ * it, so it diverges there too.
+ */
 export const nodeportLocal: Scenario<NodeportEvidence> = {
   name: 'nodeport-local',
   seed: 'gke-session-affinity-iptables.md',

@@ -1,9 +1,6 @@
-// udp-affinity-tester.md: UDP clients (two pods, three external clients the node
-// masquerades) each keep one socket open and send steadily, to a Service with ClientIP
-// affinity and to one without. Then a node scale-up: an endpoint is added and the
-// node's conntrack entries for the Services are flushed. Every flow gets a new entry:
-// without affinity its pod may change (backendChanged); for external clients the new
-// masquerade picks a new source port (reflectiveChanged), with or without affinity.
+// Scenario of udp-affinity-tester.md: UDP clients (two pods, three masqueraded external clients) each keep one socket
+// sending steadily to a Service with ClientIP affinity and to one without, across a node scale-up that flushes the
+// Services' conntrack entries.
 import { defaultConfig, type LabConfig, type LabServiceSpec } from '../lab/config.js';
 import { setEndpoints } from '../lab/lab.js';
 import { readBackendLogs, runClient } from '../lab/traffic.js';
@@ -60,6 +57,11 @@ export function flowChanges(
   });
 }
 
+/**
+ * The scale-up adds an endpoint and flushes the node's conntrack entries for the Services, so every flow gets a new
+ * entry: without affinity its pod may change (backendChanged); for external clients the new masquerade picks a new
+ * source port (reflectiveChanged), with or without affinity.
+ */
 export const udpSession: Scenario<UdpSessionEvidence> = {
   name: 'udp-session',
   seed: 'udp-affinity-tester.md',

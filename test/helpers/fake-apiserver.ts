@@ -1,12 +1,5 @@
-// A Kubernetes API server double for the list/watch protocol, on 127.0.0.1:0.
-//
-// Speaks what client-go and @kubernetes/client-node rely on: a list carries the
-// collection's resourceVersion; `?watch=true&resourceVersion=N` streams newline-delimited
-// {type, object} events (ADDED, MODIFIED, DELETED) after N, honouring label selectors the
-// way the real server does (an object leaving the selector is DELETED, one entering it
-// ADDED); a watch from a compacted version fails with 410 Gone, either as an ERROR event
-// carrying a Status with code 410 on a 200 stream (what kube-apiserver sends) or as an
-// HTTP 410. Bearer-token auth, so a test proves the kubeconfig was used.
+// A Kubernetes API server double for the list/watch protocol on 127.0.0.1:0, speaking what client-go and
+// @kubernetes/client-node rely on, with bearer-token auth so a test proves the kubeconfig was used.
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -84,6 +77,13 @@ export interface FakeApiOptions {
   expiry?: 'event' | 'http';
 }
 
+/**
+ * A list carries the collection's resourceVersion; `?watch=true&resourceVersion=N` streams newline-delimited
+ * {type, object} events (ADDED, MODIFIED, DELETED) after N, honouring label selectors the way the real server does
+ * (an object leaving the selector is DELETED, one entering it ADDED); a watch from a compacted version fails with 410
+ * Gone, either as an ERROR event carrying a Status with code 410 on a 200 stream (what kube-apiserver sends) or as an
+ * HTTP 410.
+ */
 export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiServer> {
   const token = `token-${process.pid}-${Date.now()}`;
   const expiry = opts.expiry ?? 'event';

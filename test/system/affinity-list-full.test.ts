@@ -1,12 +1,6 @@
-// Issue 3, why affinity broke: 330 client addresses over 3 ClientIP endpoints, more
-// than an xt_recent list holds (ip_list_tot, 100 here). The kernel drops the oldest
-// entries of a full list; those clients, coming back within the timeout in the order
-// they first came, are re-picked at random, and each re-pick evicts the oldest entry of
-// its list: often the very client about to come back (a cascade). The backends' logs
-// say who moved; the lists, read in the node's namespace, say whose entry had gone
-// from the list of the backend it left; the report must count exactly those moves as
-// violations with cause listFull, though the agent sees most of those evictions only
-// after the violation (it reads the lists every 250 ms).
+// Issue 3, why affinity broke: 330 client addresses over 3 ClientIP endpoints, more than an xt_recent list holds
+// (ip_list_tot, 100 here). The report must count exactly the moves the backends' logs and the lists show as violations
+// with cause listFull, though the agent sees most of those evictions only after the violation (it reads every 250 ms).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -54,6 +48,10 @@ function backendsOf(logs: BackendLogLine[], results: ClientResult[]): Map<string
   return out;
 }
 
+// The kernel drops the oldest entries of a full list; those clients, coming back within the timeout in the order
+// they first came, are re-picked at random, and each re-pick evicts the oldest entry of its list: often the very
+// client about to come back (a cascade). The backends' logs say who moved; the lists, read in the node's namespace,
+// say whose entry had gone from the list of the backend it left.
 test('more clients than an xt_recent list holds: the moves are violations with cause listFull', {
   timeout: 120_000,
 }, async (t) => {

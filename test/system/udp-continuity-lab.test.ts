@@ -1,9 +1,6 @@
-// Issue 3, UDP continuity in the lab: two long-lived UDP flows (a pod client, and an
-// external client the node masquerades), their conntrack entries deleted mid-flow
-// (`conntrack -D`) after the pod client's backend left the Service, then more
-// datagrams on the same sockets. The report's udpContinuity must say backendChanged /
-// reflectiveChanged exactly where the backends' logs (who answered, which source they
-// saw) and the echo each client got back say the flow changed.
+// Issue 3, UDP continuity in the lab: a pod client's and a masqueraded external client's long-lived UDP flows, their
+// conntrack entries deleted mid-flow after the pod client's backend left; udpContinuity must say backendChanged /
+// reflectiveChanged exactly where the backends' logs and the echo each client got back say the flow changed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

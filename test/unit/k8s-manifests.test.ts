@@ -1,9 +1,6 @@
-// deploy/*.yaml checked offline. Field names and types come from the OpenAPI-generated
-// models of @kubernetes/client-node (each model's attributeTypeMap, generated from the
-// Kubernetes OpenAPI spec): an unknown or misspelled field, or a wrong type, fails, as
-// `kubectl apply --validate=strict` would. Required fields are not in those models, so
-// a short hand-written list per kind covers them. Then the project's own rules: least
-// privilege, and the pieces referring to each other (labels, ports, accounts).
+// deploy/*.yaml checked offline: fields and types against @kubernetes/client-node's OpenAPI-generated models (as
+// `kubectl apply --validate=strict` would), required fields from a hand-written list, then the project's own rules:
+// least privilege, and the pieces referring to each other (labels, ports, accounts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
@@ -21,7 +18,7 @@ interface Attr {
 }
 const models = k8s as unknown as Record<string, { getAttributeTypeMap?: () => Attr[] } | undefined>;
 
-/** Errors of `value` against the generated model `type`, with their paths. */
+/** Errors of `value` against the generated model `type` (its attributeTypeMap), with their paths. */
 function schemaErrors(value: unknown, type: string, path: string): string[] {
   if (value === null || value === undefined) return [];
   const arr = /^Array<(.+)>$/.exec(type);
@@ -63,6 +60,7 @@ const modelOf = (doc: Doc) => {
   return `${version[0]!.toUpperCase()}${version.slice(1)}${doc.kind}`;
 };
 
+// Required fields are not in the generated models, so a short list per kind covers them.
 const REQUIRED: Record<string, string[]> = {
   '*': ['apiVersion', 'kind', 'metadata.name'],
   DaemonSet: [
