@@ -1,7 +1,6 @@
-// docs/design.md names every field the code writes: the export format (what `export` and
-// `trace --format jsonl` print) and the report JSON. The field names come from the code's
-// real output for events that exercise every feature, and that output is checked to carry
-// every property the types declare, so a new field fails here until it is documented.
+// docs/design.md names every field the code writes (export format and report JSON): the names come from the code's
+// real output for events exercising every feature, checked to carry every property the types declare, so a new field
+// fails here until it is documented.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -170,7 +169,10 @@ function declaredProperties(path: string): Set<string> {
   const ast = parse(readFileSync(join(root, path), 'utf8'), { sourceType: 'module', plugins: ['typescript'] });
   const out = new Set<string>();
   const visit = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(visit);
+    if (Array.isArray(node)) {
+      for (const child of node) visit(child);
+      return;
+    }
     if (node === null || typeof node !== 'object') return;
     const n = node as { type?: string; key?: { type?: string; name?: string; value?: string } };
     if (n.type === 'TSPropertySignature' && n.key) out.add(n.key.name ?? n.key.value ?? '');

@@ -47,7 +47,10 @@ function specifiersOf(file: string): string[] {
   });
   const out: string[] = [];
   const visit = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(visit);
+    if (Array.isArray(node)) {
+      for (const child of node) visit(child);
+      return;
+    }
     if (node === null || typeof node !== 'object') return;
     const n = node as {
       type?: string;
