@@ -1,10 +1,12 @@
 // The few typed errors the CLI knows how to print. Everything else is a bug and
-// prints its stack.
+// prints its stack. Their messages echo arguments and file contents, so control
+// characters in them are escaped here, once, whoever prints them.
+import { printableLines } from './text.js';
 
 /** Wrong arguments: printed with a pointer to --help, exit 2. */
 export class UsageError extends Error {
   constructor(message: string) {
-    super(message);
+    super(printableLines(message));
     this.name = 'UsageError';
   }
 }
@@ -12,7 +14,7 @@ export class UsageError extends Error {
 /** The machine or the kernel cannot do what was asked (not root, no BTF, old kernel), exit 3. */
 export class EnvironmentError extends Error {
   constructor(message: string) {
-    super(message);
+    super(printableLines(message));
     this.name = 'EnvironmentError';
   }
 }
@@ -20,7 +22,7 @@ export class EnvironmentError extends Error {
 /** Input that is not what it claims to be (bad trace file, bad rules), exit 4. */
 export class InputError extends Error {
   constructor(message: string) {
-    super(message);
+    super(printableLines(message));
     this.name = 'InputError';
   }
 }

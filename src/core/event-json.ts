@@ -2,6 +2,7 @@
 // so that `trace`, `export` and reports print the same shape.
 import { isoMicros, parseIsoMicros, type StickyEvent } from './event.js';
 import { InputError } from './errors.js';
+import { printable, printableJson } from './text.js';
 
 export function eventToJson(e: StickyEvent): Record<string, unknown> {
   const { type, ts, node, ...rest } = e;
@@ -19,8 +20,18 @@ export function eventFromJson(o: Record<string, unknown>): StickyEvent {
   return e as unknown as StickyEvent;
 }
 
+/** One event as one line of JSON, nothing in it a terminal would act on. */
+export function eventToJsonLine(e: StickyEvent): string {
+  return printableJson(JSON.stringify(eventToJson(e)));
+}
+
 /** One human line, like `conntrack -E`: time, kind, proto, client -> service => backend. */
 export function eventToText(e: StickyEvent): string {
+  // Every field but the time may come from outside (a trace file, an agent, enrichment).
+  return printable(textOf(e));
+}
+
+function textOf(e: StickyEvent): string {
   const time = isoMicros(e.ts).slice(11, 26);
   switch (e.type) {
     case 'dnat':

@@ -1,6 +1,7 @@
 // What `lab status` shows: namespaces present, Services and endpoints, backend processes alive, and how many
 // connections each KUBE-SEP DNAT rule has taken (the packet counter of its DNAT rule counts NEW connections only, since
 // nat rules see the first packet of a connection).
+import { printableLines } from '../core/text.js';
 import { run } from './exec.js';
 import { isOurs } from './processes.js';
 import { endpointChains } from './rules.js';
@@ -75,5 +76,6 @@ export function formatStatus(lab: Lab, st: LabStatus): string {
       );
     }
   }
-  return out.join('\n');
+  // Names come from the lab's state file, which anyone who can write it may have edited.
+  return printableLines(out.join('\n'));
 }

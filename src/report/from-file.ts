@@ -1,6 +1,7 @@
 // Reports from a trace file and from live agents, through one function fed by either
 // source, so the same events and window give the same report whichever way they came.
 import type { StickyEvent } from '../core/event.js';
+import { printableJson } from '../core/text.js';
 import { createState, applyEvents } from '../aggregator/state.js';
 import type { AgentStatus } from '../protocol/client.js';
 import type { CatalogFeed } from '../k8s/catalog-feed.js';
@@ -27,7 +28,7 @@ export async function reportFromEvents(batches: AsyncIterable<StickyEvent[]>, op
     timeline?.add(batch);
   }
   const report = buildReport(state, { scope: opts.windowSeconds === undefined ? 'cumulative' : 'window' });
-  if (opts.format === 'json') return JSON.stringify(report, null, 2) + '\n';
+  if (opts.format === 'json') return printableJson(JSON.stringify(report, null, 2)) + '\n';
   if (opts.format === 'md') return renderMarkdown(report);
   return renderHtml(report, timeline!);
 }

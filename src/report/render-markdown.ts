@@ -1,4 +1,7 @@
 // The report as Markdown: the same figures as the JSON, as tables a person reads.
+// Every string from the events goes through md(): a crafted name must neither reach a
+// terminal (cat report.md) as control characters nor break a table or add markup.
+import { printable } from '../core/text.js';
 import type { Report, ServiceReport } from './types.js';
 
 export interface MarkdownOptions {
@@ -13,13 +16,13 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): stri
   out.push(
     `- Window (${w.scope}${w.seconds !== null ? `, ${w.seconds} s` : ''}): ${w.start} to ${w.end}${w.truncated ? ' (shortened: too many selections to keep)' : ''}`,
   );
-  out.push(`- Nodes: ${report.nodes.length ? report.nodes.join(', ') : 'none'}`);
+  out.push(`- Nodes: ${report.nodes.length ? report.nodes.map(md).join(', ') : 'none'}`);
   out.push(`- Lost events: ${report.lostEvents}`);
   out.push(
     `- Entries evicted to bound memory: ${report.evictions.idle} idle, ${report.evictions.capacity} over capacity, ${report.evictions.openViolations} violations settled before their cause could be`,
   );
   for (const m of w.missing)
-    out.push(`- Missing: node ${m.node} from ${m.start} to ${m.end}${m.ongoing ? ' (still down)' : ''}`);
+    out.push(`- Missing: node ${md(m.node)} from ${m.start} to ${m.end}${m.ongoing ? ' (still down)' : ''}`);
   out.push('');
   if (report.services.length === 0) out.push('No services seen.', '');
   for (const s of report.services) out.push(...serviceSection(s, maxClients));
@@ -29,15 +32,15 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): stri
 function serviceSection(s: ServiceReport, maxClients: number): string[] {
   const a = s.affinity;
   const v = s.affinityVerdicts;
-  const out = [`## ${s.service}${s.name ? ` (${s.name})` : ''}`, ''];
+  const out = [`## ${md(s.service)}${s.name ? ` (${md(s.name)})` : ''}`, ''];
   out.push(
-    `Affinity: ${a.mode}${a.timeoutSeconds !== null ? `, timeout ${a.timeoutSeconds} s` : ''} (from ${a.source}). Selections: ${s.selections}.`,
+    `Affinity: ${md(a.mode)}${a.timeoutSeconds !== null ? `, timeout ${a.timeoutSeconds} s` : ''} (from ${md(a.source)}). Selections: ${s.selections}.`,
     '',
   );
   out.push(
     table(
       ['Backend', 'Selections', 'Share', 'Clients'],
-      s.backends.map((b) => [b.backend, String(b.selections), pct(b.share), String(b.clients)]),
+      s.backends.map((b) => [md(b.backend), String(b.selections), pct(b.share), String(b.clients)]),
     ),
   );
   out.push(
@@ -81,9 +84,9 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
       table(
         ['Client', 'Backend by node'],
         s.nodeDivergence.examples.map((e) => [
-          e.client,
+          md(e.client),
           Object.entries(e.backends)
-            .map(([n, b]) => `${n}: ${b}${e.via ? ` via ${e.via[n]}` : ''}`)
+            .map(([n, b]) => `${md(n)}: ${md(b)}${e.via ? ` via ${md(e.via[n] ?? '?')}` : ''}`)
             .join(', '),
         ]),
       ),
@@ -99,22 +102,32 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
     );
   }
   const rows = s.clients.slice(0, maxClients).map((c) => [
-    c.client,
+    md(c.client),
     String(c.selections),
     Object.entries(c.backends)
-      .map(([b, n]) => `${b}: ${n}`)
+      .map(([b, n]) => `${md(b)}: ${n}`)
       .join(', '),
     num(c.stickiness),
-    c.nodes.join(', '),
+    c.nodes.map(md).join(', '),
   ]);
   out.push(table(['Client', 'Selections', 'Backends', 'Stickiness', 'Nodes'], rows));
   if (s.clients.length > maxClients) out.push(`(${s.clients.length - maxClients} more clients in the JSON report)`, '');
   return out;
 }
 
+/** Cells are already md() text: escaping them again here would double the backslashes. */
 function table(head: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...rows.map(line), ''].join('\n');
+}
+
+/**
+ * Text from the events as inline Markdown: controls escaped by printable(), then every
+ * character that could end a table cell (|), open a code span (`), emphasis, a link,
+ * raw HTML or an entity (&#27; would become ESC again in HTML) backslash-escaped.
+ */
+function md(s: string): string {
+  return printable(s).replace(/[\\`*_[\]<>|&~]/g, '\\$&');
 }
 
 function num(x: number | null): string {

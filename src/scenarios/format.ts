@@ -1,5 +1,6 @@
 // Small shared pieces of the scenarios' answers: pod names for backend addresses, the
 // report's service by name, and fixed-width tables.
+import { printable } from '../core/text.js';
 import { spreadOf } from '../aggregator/stats.js';
 import type { Lab } from '../lab/lab.js';
 import type { Report, ServiceReport } from '../report/types.js';
@@ -36,7 +37,7 @@ export function maxOverMean(pods: string[], counts: Map<string, number>): number
 
 /** Rows of cells as aligned text lines, indented. */
 export function table(head: string[], rows: (string | number)[][], indent = '  '): string[] {
-  const cells = [head, ...rows.map((r) => r.map(String))];
+  const cells = [head, ...rows.map((r) => r.map((c) => printable(String(c))))];
   const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells.map(
     (r) =>

@@ -6,6 +6,7 @@ import { setMaxListeners } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnvironmentError } from '../core/errors.js';
+import { printableLines } from '../core/text.js';
 import { labDown, labUp } from '../lab/lab.js';
 import { reportFromAgents } from '../report/from-file.js';
 import type { Report } from '../report/types.js';
@@ -152,7 +153,8 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
     const report = JSON.parse(text) as Report;
     const lines = [...scenario.answer(report, evidence, lab), ...gaps(report, running)];
     if (tui) await exited(tui);
-    out(lines.join('\n'));
+    // Report figures carry names and addresses from the events, and gaps() an agent's stderr.
+    out(printableLines(lines.join('\n')));
     if (opts.reportFile) say(`scenario ${scenario.name}: JSON report written to ${opts.reportFile}`);
     return { report, evidence, lines };
   } finally {

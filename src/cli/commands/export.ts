@@ -1,6 +1,7 @@
 // `stickyscope export`: a trace file's events as JSON lines, damage reported on stderr and skipped.
 import { parse, type Command } from '../command.js';
 import { UsageError } from '../../core/errors.js';
+import { printable } from '../../core/text.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope export FILE [--format jsonl]
@@ -27,16 +28,16 @@ Examples:
     if (positionals.length !== 1)
       throw new UsageError(`export expects one trace FILE; got ${positionals.length ? positionals.join(' ') : 'none'}`);
     const { readTrace } = await import('../../record/trace-reader.js');
-    const { eventToJson } = await import('../../core/event-json.js');
+    const { eventToJsonLine } = await import('../../core/event-json.js');
 
     // A closed pipe (export | head) is an ordinary way to stop reading.
     let closed = false;
     process.stdout.on('error', () => (closed = true));
     for await (const batch of readTrace(positionals[0]!, {
-      onWarning: (w) => process.stderr.write(`stickyscope export: warning: ${w.message}\n`),
+      onWarning: (w) => process.stderr.write(`stickyscope export: warning: ${printable(w.message)}\n`),
     })) {
       let out = '';
-      for (const e of batch) out += JSON.stringify(eventToJson(e)) + '\n';
+      for (const e of batch) out += eventToJsonLine(e) + '\n';
       if (closed) break;
       if (!process.stdout.write(out)) await drained(process.stdout);
     }

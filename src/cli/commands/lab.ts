@@ -3,6 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
 import { InputError, UsageError } from '../../core/errors.js';
+import { printableJson } from '../../core/text.js';
 import { defaultConfig, findService, type LabConfig, type LabEndpoint } from '../../lab/config.js';
 import { labDown, labUp, loadLab, setEndpoints, type Lab } from '../../lab/lab.js';
 import { formatStatus, labStatus } from '../../lab/status.js';
@@ -128,7 +129,7 @@ async function status(argv: string[]): Promise<undefined> {
   const { values } = parse(argv, { ...prefixOpt, json: { type: 'boolean', default: false } });
   const lab = await loadLab(values.prefix);
   const st = await labStatus(lab);
-  process.stdout.write((values.json ? JSON.stringify(st, null, 2) : formatStatus(lab, st)) + '\n');
+  process.stdout.write((values.json ? printableJson(JSON.stringify(st, null, 2)) : formatStatus(lab, st)) + '\n');
 }
 
 async function traffic(argv: string[]): Promise<undefined> {

@@ -2,6 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
 import { UsageError } from '../../core/errors.js';
+import { printable } from '../../core/text.js';
 import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
 
 export const command: Command = {
@@ -78,7 +79,7 @@ Examples:
       const signal = shutdownSignal();
       const { resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
       const resolved = await resolveAgentsFromArgs(values, signal);
-      const warn = (err: Error) => process.stderr.write(`stickyscope report: warning: ${err.message}\n`);
+      const warn = (err: Error) => process.stderr.write(`stickyscope report: warning: ${printable(err.message)}\n`);
       const catalogs = await startCatalogFeed(resolved, warn);
       const agents = resolved.addresses;
       resolved.discovery?.onChange((now) =>
@@ -102,7 +103,7 @@ Examples:
       text = await reportFromFile(positionals[0]!, {
         format,
         windowSeconds,
-        onWarning: (w) => process.stderr.write(`stickyscope report: warning: ${w.message}\n`),
+        onWarning: (w) => process.stderr.write(`stickyscope report: warning: ${printable(w.message)}\n`),
       });
     }
     if (values.output) await writeFile(values.output, text);

@@ -35,10 +35,10 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
     const ringBufferBytes = parseRingBufferBytes(values['ringbuf-bytes']);
     const { hostname } = await import('node:os');
     const { startProbe } = await import('../../probe/probe.js');
-    const { eventToJson, eventToText } = await import('../../core/event-json.js');
+    const { eventToJsonLine, eventToText } = await import('../../core/event-json.js');
     const write = (events: StickyEvent[]) => {
       let out = '';
-      for (const e of events) out += (format === 'jsonl' ? JSON.stringify(eventToJson(e)) : eventToText(e)) + '\n';
+      for (const e of events) out += (format === 'jsonl' ? eventToJsonLine(e) : eventToText(e)) + '\n';
       if (out) process.stdout.write(out);
     };
 
