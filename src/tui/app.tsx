@@ -3,7 +3,15 @@
 import { useEffect, useReducer } from 'react';
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import type { FrameSource } from './view-model.js';
-import { type SortKey, useClampedIndex, useFilteredServices, useFrame, useSortedServices } from './hooks.js';
+import {
+  type SortKey,
+  useClampedIndex,
+  useDetailRows,
+  useFilteredServices,
+  useFrame,
+  useSortedServices,
+} from './hooks.js';
+import { clip } from './format.js';
 import { initialUi, reduceKey } from './ui-state.js';
 import { Header } from './header.js';
 import { EventLogView } from './event-log.js';
@@ -16,7 +24,10 @@ export interface AppProps {
   fps: number;
 }
 
-/** Lines taken by the header (2) and the footer (1) around the panel. */
+/**
+ * Lines taken by the header (2) and the footer (1) around the panel, and one left free:
+ * Ink clears the whole screen on every frame as tall as the terminal.
+ */
 const CHROME_LINES = 4;
 
 export function App({ source, fps }: AppProps) {
@@ -32,16 +43,27 @@ export function App({ source, fps }: AppProps) {
   const visible = useFilteredServices(sorted, filter);
   const at = useClampedIndex(ui.cursor, visible.length);
   const detail = focus !== null && view.detail?.row.service === focus ? view.detail : null;
-  const clientAt = useClampedIndex(ui.clientCursor, detail?.clients.length ?? 0);
+  const backends = detail?.row.backends.length ?? 0;
+  const clients = detail?.clients.length ?? 0;
+  const backendAt = useClampedIndex(ui.backendCursor, backends);
+  const clientAt = useClampedIndex(ui.clientCursor, clients);
+  const panelHeight = rows - CHROME_LINES;
+  const detailRows = useDetailRows(panelHeight, backends, clients);
 
   useInput((input, key) =>
-    dispatch({ input, key, listed: visible.map((r) => r.service), clients: detail?.clients.length ?? 0 }),
+    dispatch({
+      input,
+      key,
+      listed: visible.map((r) => r.service),
+      backends,
+      clients,
+      page: { services: Math.max(1, panelHeight - 1), ...detailRows },
+    }),
   );
   useEffect(() => {
     if (ui.quit) exit();
   }, [ui.quit, exit]);
 
-  const panelHeight = rows - CHROME_LINES;
   return (
     <>
       <EventLogView log={log} />
@@ -53,13 +75,17 @@ export function App({ source, fps }: AppProps) {
           detail ? (
             <ServiceDetailView
               detail={detail}
-              cursor={clientAt}
-              height={panelHeight}
+              pane={ui.pane}
+              backendCursor={backendAt}
+              clientCursor={clientAt}
+              rows={detailRows}
               columns={columns}
               now={view.header.now}
             />
           ) : (
-            <Text dimColor>{focus}: no longer in the window (Esc goes back)</Text>
+            <Text dimColor wrap="truncate-end">
+              {clip(focus, columns)}: no longer in the window (Esc goes back)
+            </Text>
           )
         ) : (
           <ServicesView
@@ -91,20 +117,20 @@ function Footer({
 }) {
   if (editingFilter) {
     return (
-      <Text>
+      <Text wrap="truncate-end">
         <Text color="cyan">filter /</Text>
-        {filter}
+        {clip(filter, 40)}
         <Text inverse> </Text> <Text dimColor>Enter keeps, Esc clears</Text>
       </Text>
     );
   }
   const keys = inDetail
-    ? '↑↓ clients  Esc back  ? help  q quit'
+    ? '↑↓ PgUp PgDn scroll  Tab backends/clients  Esc back  ? help  q quit'
     : `↑↓ move  Enter open  s sort:${sort}  / filter  ? help  q quit`;
   return (
-    <Text dimColor>
+    <Text dimColor wrap="truncate-end">
       {keys}
-      {filter && !inDetail ? `   filter: '${filter}'` : ''}
+      {filter && !inDetail ? `   filter: '${clip(filter, 40)}'` : ''}
     </Text>
   );
 }

@@ -1,8 +1,10 @@
-// Finished lines above the live panels: printed once by <Static>, never redrawn.
+// Finished lines above the live panels: printed once by <Static>, never redrawn. Their
+// text names clients, services and nodes from the events: made printable here.
 import { Static, Text } from 'ink';
 import type { EventLog } from './hooks.js';
 import type { NotableKind } from './view-model.js';
 import { clock } from './format.js';
+import { printable } from '../core/text.js';
 
 const style: Record<NotableKind, { tag: string; color: string }> = {
   violation: { tag: 'VIOLATION', color: 'red' },
@@ -24,7 +26,7 @@ export function EventLogView({ log }: { log: EventLog }) {
           <Text color={style[line.kind].color} bold>
             {style[line.kind].tag}
           </Text>{' '}
-          {line.text}
+          {printable(line.text)}
         </Text>
       )}
     </Static>

@@ -1,14 +1,35 @@
-// Short, fixed-width text for the figures the views show.
+// Short, fixed-width text for the figures the views show, and fit(): the one way text
+// from the events reaches a cell of the screen (made printable, measured in cells).
+import stringWidth from 'string-width';
+import { printable } from '../core/text.js';
 import type { ServiceRow, Verdict } from './view-model.js';
 
 /** Below this chi-square p-value the spread is called skewed (1%: a busy service otherwise flags noise often). */
 export const SKEW_ALPHA = 0.01;
 
+/** At most 6 cells, whatever the rate. */
 export function rate(perSecond: number): string {
+  if (perSecond >= 1e9) return `${Math.min(99_999, Math.round(perSecond / 1e9))}G`;
+  if (perSecond >= 999_500) return `${(perSecond / 1e6).toFixed(perSecond >= 9_995_000 ? 0 : 1)}M`;
   if (perSecond >= 10_000) return `${(perSecond / 1000).toFixed(0)}k`;
   if (perSecond >= 1000) return `${(perSecond / 1000).toFixed(1)}k`;
   if (perSecond >= 10) return perSecond.toFixed(0);
   return perSecond.toFixed(1);
+}
+
+/** A ratio such as max/mean in at most 5 cells: 1.37, 12.4, 5000, 123k. */
+export function ratio(x: number): string {
+  if (x < 9.995) return x.toFixed(2);
+  if (x < 99.95) return x.toFixed(1);
+  if (x < 99_999.5) return x.toFixed(0);
+  return `${Math.min(9999, Math.round(x / 1000))}k`;
+}
+
+/** A count in at most 5 cells: 12345, 123k, 12M. */
+export function count(n: number): string {
+  if (n < 99_999.5) return n.toFixed(0);
+  if (n < 999_500) return `${Math.round(n / 1000)}k`;
+  return `${Math.min(9999, Math.round(n / 1e6))}M`;
 }
 
 export function percent(fraction: number | null): string {
@@ -63,7 +84,38 @@ export function ago(tsMicros: number, nowMicros: number | null): string {
   return `${Math.floor(s / 3600)}h ago`;
 }
 
-/** Cut or pad to exactly `width` cells (ASCII and the block glyphs are one cell each). */
+const PLAIN_ASCII = /^[\x20-\x7e]*$/;
+const graphemes = new Intl.Segmenter();
+
+/**
+ * `text` made printable and cut to at most `width` terminal cells (ending in … when
+ * cut), measured as Ink measures them: wide (CJK, emoji) and zero-width characters in a
+ * crafted name must not push the columns after it. Returns the text and its width.
+ */
+function cut(text: string, width: number): { s: string; w: number } {
+  if (width <= 0) return { s: '', w: 0 };
+  const s = printable(text);
+  if (PLAIN_ASCII.test(s)) return s.length > width ? { s: s.slice(0, width - 1) + '…', w: width } : { s, w: s.length };
+  const w = stringWidth(s);
+  if (w <= width) return { s, w };
+  let out = '';
+  let used = 0;
+  for (const { segment } of graphemes.segment(s)) {
+    const g = stringWidth(segment);
+    if (used + g > width - 1) break;
+    out += segment;
+    used += g;
+  }
+  return { s: out + '…', w: used + 1 };
+}
+
+/** Text from outside, printable, at most `width` cells. */
+export function clip(text: string, width: number): string {
+  return cut(text, width).s;
+}
+
+/** Text from outside, printable, exactly `width` cells: cut or padded. */
 export function fit(text: string, width: number): string {
-  return text.length > width ? text.slice(0, Math.max(0, width - 1)) + '…' : text.padEnd(width);
+  const { s, w } = cut(text, width);
+  return s + ' '.repeat(Math.max(0, width - w));
 }

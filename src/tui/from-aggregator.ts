@@ -73,11 +73,13 @@ function header(state: AggregatorState, opts: FrameOptions): HeaderView {
 }
 
 function detail(state: AggregatorState, row: ServiceRow, rec: ServiceRec, opts: FrameOptions): ServiceDetail {
+  const pods = rec.latest?.info.pods;
   const clients = clientDetails(state, row.service, opts.clientLimit ?? 200).map(
     (c): ClientRow => ({
       client: c.client,
       node: c.node,
       backend: c.backend,
+      pod: pods?.[c.backend] ?? null,
       picks: c.picks,
       stickiness: c.stickiness,
       lastSelection: parseIsoMicros(c.lastSelection),

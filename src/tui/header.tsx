@@ -1,39 +1,40 @@
-// Top line: where the events come from, nodes, event rate, lost events, window.
+// Top lines: where the events come from, nodes, event rate, lost events, window; each
+// one line, cut at the terminal's width.
 import { Box, Text } from 'ink';
 import type { HeaderView } from './view-model.js';
-import { clock, rate, seconds } from './format.js';
+import { clip, clock, rate, seconds } from './format.js';
 
 export function Header({ header }: { header: HeaderView }) {
   const { nodesUp, nodesDown, lostEvents } = header;
   return (
     <Box flexDirection="column">
-      <Box gap={2}>
+      <Text wrap="truncate-end">
         <Text bold>stickyscope</Text>
-        <Text dimColor>{header.source}</Text>
-        <Text>
-          nodes <Text color="green">{nodesUp.length}</Text>
-          {nodesDown.length > 0 ? (
-            <Text color="red">
-              {' '}
-              ({nodesDown.length} down: {nodesDown.join(', ')})
-            </Text>
-          ) : null}
-        </Text>
-        <Text>{rate(header.eventsPerSecond)} ev/s</Text>
+        {'  '}
+        <Text dimColor>{clip(header.source, 60)}</Text>
+        {'  '}nodes <Text color="green">{nodesUp.length}</Text>
+        {nodesDown.length > 0 ? (
+          <Text color="red">
+            {' '}
+            ({nodesDown.length} down: {clip(nodesDown.join(', '), 60)})
+          </Text>
+        ) : null}
+        {'  '}
+        {rate(header.eventsPerSecond)} ev/s{'  '}
         {lostEvents > 0 ? (
           <Text color="red" bold inverse>
             {' '}
             lost {lostEvents}{' '}
           </Text>
         ) : (
-          <Text>lost 0</Text>
+          'lost 0'
         )}
-        <Text>window {seconds(header.windowSeconds)}</Text>
-        {header.now !== null ? <Text dimColor>{clock(header.now)}</Text> : null}
-      </Box>
+        {'  '}window {seconds(header.windowSeconds)}
+        {header.now !== null ? <Text dimColor>{`  ${clock(header.now)}`}</Text> : null}
+      </Text>
       {nodesUp.length > 0 ? (
         <Text dimColor wrap="truncate-end">
-          up: {nodesUp.join(', ')}
+          up: {clip(nodesUp.join(', '), 400)}
         </Text>
       ) : null}
     </Box>

@@ -3,7 +3,9 @@ import { Box, Text } from 'ink';
 
 export const KEYS: Array<[string, string]> = [
   ['↑ ↓  j k', 'move the selection'],
+  ['PgUp PgDn', 'move a page (Space too); Home End (g G) to the first or last row'],
   ['Enter', 'open the selected service (backends, clients, sparkline)'],
+  ['Tab', 'in a service: switch scrolling between its backends and its clients'],
   ['Esc', 'back to the services list / close this help'],
   ['s', 'cycle the sort: name, rate, violations, skew'],
   ['/', 'filter services by text (name, address, backend, pod); Enter keeps it, Esc clears it'],

@@ -96,6 +96,21 @@ export function useClampedIndex(index: number, length: number): number {
   return useMemo(() => Math.max(0, Math.min(index, length - 1)), [index, length]);
 }
 
+/** Lines of the detail that are neither backend nor client rows (titles, headings, "N more" lines). */
+export const DETAIL_FIXED_LINES = 7;
+
+/**
+ * How many backend and client rows the detail shows in `height` lines: half each, and
+ * what one table does not need goes to the other, so neither pushes the header off.
+ */
+export function useDetailRows(height: number, backends: number, clients: number): { backends: number; clients: number } {
+  return useMemo(() => {
+    const avail = Math.max(2, height - DETAIL_FIXED_LINES);
+    const b = Math.min(backends, Math.max(Math.floor(avail / 2), avail - Math.max(1, clients)));
+    return { backends: b, clients: Math.min(clients, avail - b) };
+  }, [height, backends, clients]);
+}
+
 /** The slice of `length` rows to show in `height` lines so that `cursor` stays visible. */
 export function useScrollWindow(cursor: number, length: number, height: number): { start: number; end: number } {
   return useMemo(() => {

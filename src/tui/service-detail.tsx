@@ -1,9 +1,24 @@
 // One Service opened: its backends with shares, its clients with their current
-// backend and latest switch, and selections over the window as a sparkline.
+// backend and latest switch, and selections over the window as a sparkline. Both
+// tables show only the rows that fit and scroll; every line is cut at the width.
 import { Box, Text } from 'ink';
 import type { ClientRow, ServiceDetail, Verdict } from './view-model.js';
+import type { DetailPane } from './ui-state.js';
 import { useScrollWindow, useSortedClients } from './hooks.js';
-import { affinityText, ago, fit, isSkewed, percent, rate, seconds, spreadVerdict, verdictText } from './format.js';
+import {
+  affinityText,
+  ago,
+  clip,
+  count,
+  fit,
+  isSkewed,
+  percent,
+  rate,
+  ratio,
+  seconds,
+  spreadVerdict,
+  verdictText,
+} from './format.js';
 import { shareBar, sparkline } from './glyphs.js';
 
 const verdictColor: Record<Verdict, string | undefined> = {
@@ -15,79 +30,86 @@ const verdictColor: Record<Verdict, string | undefined> = {
 
 export interface ServiceDetailProps {
   detail: ServiceDetail;
-  cursor: number;
-  height: number;
+  /** The table the moving keys scroll: its heading is highlighted and its cursor shown. */
+  pane: DetailPane;
+  backendCursor: number;
+  clientCursor: number;
+  /** Backend and client rows that fit (useDetailRows): the detail never outgrows the screen. */
+  rows: { backends: number; clients: number };
   columns: number;
   now: number | null;
 }
 
-/** Lines of the detail that are not backend or client rows. */
-const FIXED_LINES = 7;
-
-export function ServiceDetailView({ detail, cursor, height, columns, now }: ServiceDetailProps) {
+export function ServiceDetailView({ detail, pane, backendCursor, clientCursor, rows, columns, now }: ServiceDetailProps) {
   const { row } = detail;
   const clients = useSortedClients(detail.clients);
-  const podOf = new Map(row.backends.map((b) => [b.backend, b.pod]));
   const multiNode = row.nodes.length > 1 || new Set(clients.map((c) => c.node)).size > 1;
-  const { start, end } = useScrollWindow(cursor, clients.length, height - row.backends.length - FIXED_LINES);
+  const b = useScrollWindow(backendCursor, row.backends.length, rows.backends);
+  const c = useScrollWindow(clientCursor, clients.length, rows.clients);
   const podWidth = Math.max(6, Math.min(40, columns - 70));
   return (
     <Box flexDirection="column">
-      <Box gap={2}>
+      <Text wrap="truncate-end">
         <Text bold inverse>
           {' '}
-          {row.name ?? row.service}{' '}
+          {clip(row.name ?? row.service, 60)}{' '}
         </Text>
-        {row.name ? <Text>{row.service}</Text> : null}
-        <Text>affinity {affinityText(row.affinity)}</Text>
-        <Text>nodes {row.nodes.join(', ') || '-'}</Text>
-      </Box>
-      <Box gap={2}>
-        <Text>
-          {row.selections} selections, {rate(row.selectionsPerSecond)}/s
-        </Text>
+        {row.name ? `  ${clip(row.service, 48)}` : ''}
+        {'  '}affinity {affinityText(row.affinity)}
+        {'  '}nodes {clip(row.nodes.join(', ') || '-', columns)}
+      </Text>
+      <Text wrap="truncate-end">
+        {row.selections} selections, {rate(row.selectionsPerSecond)}/s{'  '}
         <Text color={isSkewed(row) ? 'yellow' : undefined}>
           {spreadVerdict(row)}
-          {row.maxOverMean === null ? '' : ` max/mean ${row.maxOverMean.toFixed(2)}`}
+          {row.maxOverMean === null ? '' : ` max/mean ${ratio(row.maxOverMean)}`}
         </Text>
-        <Text>
-          sticky {percent(row.stickiness)} (random {percent(row.expectedRandom)})
-        </Text>
+        {'  '}sticky {percent(row.stickiness)} (random {percent(row.expectedRandom)}){'  '}
         <Text color={row.violations > 0 ? 'red' : undefined} bold={row.violations > 0}>
           violations {row.violations}
         </Text>
-      </Box>
+      </Text>
       <Text wrap="truncate-end">
         <Text dimColor>selections per {seconds(detail.bucketSeconds)} </Text>
         <Text color="cyan">{sparkline(detail.sparkline)}</Text>
       </Text>
-      <Text bold wrap="truncate-end">
+      <Text bold wrap="truncate-end" color={pane === 'backends' ? 'cyan' : undefined}>
+        {'  '}
         {fit('BACKEND', 22)} {fit('POD', podWidth)} {fit('SHARE', 32)} SELECTIONS
       </Text>
-      {row.backends.map((b) => (
-        <Text key={b.backend} wrap="truncate-end">
-          {fit(b.backend, 22)} {fit(b.pod ?? '-', podWidth)} <Text color="blue">{shareBar(b.share, 25)}</Text>{' '}
-          {fit(percent(b.share), 6)} {b.selections}
+      {row.backends.slice(b.start, b.end).map((be, i) => {
+        const selected = pane === 'backends' && b.start + i === backendCursor;
+        return (
+          <Text key={be.backend} inverse={selected} wrap="truncate-end">
+            <Text color="cyan">{selected ? '›' : ' '}</Text> {fit(be.backend, 22)} {fit(be.pod ?? '-', podWidth)}{' '}
+            <Text color="blue">{shareBar(be.share, 25)}</Text> {fit(percent(be.share), 6)} {be.selections}
+          </Text>
+        );
+      })}
+      {row.backends.length > b.end - b.start ? (
+        <Text dimColor wrap="truncate-end">
+          {'  '}backends {b.start + 1}-{b.end} of {row.backends.length}, {row.backends.length - (b.end - b.start)}{' '}
+          more (address order; {pane === 'backends' ? '↑↓ PgUp PgDn scroll' : 'Tab to scroll'})
         </Text>
-      ))}
-      <Text bold wrap="truncate-end">
+      ) : null}
+      <Text bold wrap="truncate-end" color={pane === 'clients' ? 'cyan' : undefined}>
         {'  '}
         {fit('CLIENT', 16)} {fit('BACKEND', 24)} {fit('PICKS', 6)} {fit('STICKY', 6)} {fit('LAST PICK', 10)} LAST SWITCH
       </Text>
       {clients.length === 0 ? <Text dimColor> no clients yet</Text> : null}
-      {clients.slice(start, end).map((c, i) => (
+      {clients.slice(c.start, c.end).map((cl, i) => (
         <ClientLine
-          key={`${c.node}|${c.client}`}
-          client={c}
-          selected={start + i === cursor}
-          pod={podOf.get(c.backend) ?? null}
+          key={`${cl.node}|${cl.client}`}
+          client={cl}
+          selected={pane === 'clients' && c.start + i === clientCursor}
           now={now}
           showNode={multiNode}
         />
       ))}
-      {clients.length > end - start ? (
-        <Text dimColor>
-          {'  '}clients {start + 1}-{end} of {clients.length} listed (the most recently active)
+      {clients.length > c.end - c.start ? (
+        <Text dimColor wrap="truncate-end">
+          {'  '}clients {c.start + 1}-{c.end} of {clients.length} listed (the most recently active),{' '}
+          {clients.length - (c.end - c.start)} more ({pane === 'clients' ? '↑↓ PgUp PgDn scroll' : 'Tab to scroll'})
         </Text>
       ) : null}
     </Box>
@@ -97,24 +119,23 @@ export function ServiceDetailView({ detail, cursor, height, columns, now }: Serv
 interface ClientLineProps {
   client: ClientRow;
   selected: boolean;
-  pod: string | null;
   now: number | null;
   showNode: boolean;
 }
 
-function ClientLine({ client: c, selected, pod, now, showNode }: ClientLineProps) {
+function ClientLine({ client: c, selected, now, showNode }: ClientLineProps) {
   const sw = c.lastSwitch;
   return (
     <Text inverse={selected} wrap="truncate-end">
       <Text color="cyan">{selected ? '›' : ' '}</Text> {fit(showNode ? `${c.client}@${c.node}` : c.client, 16)}{' '}
-      {fit(pod ?? c.backend, 24)} {fit(String(c.picks), 6)} {fit(percent(c.stickiness), 6)}{' '}
+      {fit(c.pod ?? c.backend, 24)} {fit(count(c.picks), 6)} {fit(percent(c.stickiness), 6)}{' '}
       {fit(ago(c.lastSelection, now), 10)}{' '}
       {sw ? (
         <Text>
           <Text color={sw.verdict ? verdictColor[sw.verdict] : undefined} bold={sw.verdict === 'violation'}>
             {sw.verdict ? verdictText[sw.verdict] : 'moved'}
           </Text>{' '}
-          {ago(sw.ts, now)} from {sw.from}
+          {ago(sw.ts, now)} from {clip(sw.from, 48)}
         </Text>
       ) : (
         <Text dimColor>never switched</Text>

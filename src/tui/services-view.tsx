@@ -1,11 +1,13 @@
-// One row per Service: affinity, rate, a share bar per backend, spread verdict,
-// stickiness beside 1/K, violations, nodes reporting.
+// One row per Service: affinity, rate, a share bar per backend (the largest few when
+// there are many), spread verdict, stickiness beside 1/K, violations, nodes reporting.
+// Each row is one line cut at the terminal's width, never wrapped.
 import { Box, Text } from 'ink';
 import type { ServiceRow } from './view-model.js';
 import type { SortKey } from './hooks.js';
 import { useScrollWindow } from './hooks.js';
-import { affinityText, fit, isSkewed, percent, rate, spreadVerdict } from './format.js';
+import { affinityText, clip, count, fit, isSkewed, percent, rate, ratio, spreadVerdict } from './format.js';
 import { shareBar } from './glyphs.js';
+import { topN } from './top-n.js';
 
 export interface ServicesViewProps {
   rows: ServiceRow[];
@@ -17,54 +19,71 @@ export interface ServicesViewProps {
   totalServices: number;
 }
 
-/** Cells of the fixed columns (cursor, affinity, rate, max/mean, spread, sticky, violations, nodes) and the gaps. */
-const FIXED_CELLS = 1 + 13 + 6 + 5 + 15 + 12 + 5 + 5 + 9;
+/** Widths of the columns always shown: cursor, SEL/S, MAX/M, SPREAD, STICKY (1/K), VIOL. */
+const W = { cursor: 1, rate: 6, maxm: 5, spread: 15, sticky: 12, viol: 5, affinity: 13, nodes: 5 };
+/** Those columns and the gaps after them (the name and the bars add one gap each). */
+const FIXED_CELLS = W.cursor + W.rate + W.maxm + W.spread + W.sticky + W.viol + 5;
+const MIN_NAME = 14;
+const MIN_BARS = 8;
 
-/** Widths of the two flexible columns: the name and the backend bars share what is left. */
-export function rowLayout(columns: number): { name: number; bars: number } {
-  const rest = columns - FIXED_CELLS;
-  const name = Math.max(14, Math.min(36, Math.floor(rest * 0.4)));
-  return { name, bars: Math.max(8, Math.min(60, rest - name)) };
+export interface RowLayout {
+  name: number;
+  bars: number;
+  /** Optional columns, shown when the terminal is wide enough (AFFINITY is in the detail too). */
+  affinity: boolean;
+  nodes: boolean;
 }
 
-/** The bars of one row: as many backends as fit, each bar `share` of its width, then "+n" for the rest. */
+/** Widths of the two flexible columns, and which optional columns fit, so that a row never exceeds `columns`. */
+export function rowLayout(columns: number): RowLayout {
+  let rest = columns - FIXED_CELLS - 2;
+  const affinity = rest - (W.affinity + 1) >= MIN_NAME + MIN_BARS;
+  if (affinity) rest -= W.affinity + 1;
+  const nodes = rest - (W.nodes + 1) >= MIN_NAME + MIN_BARS;
+  if (nodes) rest -= W.nodes + 1;
+  const name = Math.max(MIN_NAME, Math.min(36, Math.floor(rest * 0.4)));
+  return { name, bars: Math.max(MIN_BARS, Math.min(60, rest - name)), affinity, nodes };
+}
+
+/**
+ * The bars of one row, exactly `budget` cells: one bar per backend, each `share` of its
+ * width, when they all fit; otherwise the largest shares (a partial selection, not a
+ * sort of thousands per frame) and "+N more".
+ */
 export function backendBars(row: ServiceRow, budget: number): string {
   const k = row.backends.length;
   if (k === 0) return fit('(no endpoints)', budget);
   const width = Math.max(3, Math.floor((budget - (k - 1)) / k));
-  const fits = Math.max(1, Math.floor((budget + 1) / (width + 1)));
-  const shown = row.backends.slice(0, k <= fits ? k : Math.max(1, fits - 1));
-  const bars = shown.map((b) => shareBar(b.share, width)).join('│');
-  return fit(k > shown.length ? `${bars} +${k - shown.length}` : bars, budget);
+  if (k * (width + 1) - 1 <= budget) return fit(row.backends.map((b) => shareBar(b.share, width)).join('│'), budget);
+  const more = (n: number) => (budget >= 16 ? ` +${n} more` : ` +${n}`);
+  const n = Math.max(1, Math.floor((budget - more(k).length + 1) / (width + 1)));
+  const bars = topN(row.backends, n, (b) => b.share).map((b) => shareBar(b.share, width));
+  return fit(bars.join('│') + more(k - n), budget);
 }
 
 export function ServicesView(props: ServicesViewProps) {
   const { rows, cursor, sort, height, columns } = props;
   const layout = rowLayout(columns);
   const { start, end } = useScrollWindow(cursor, rows.length, height - 1);
-  const heading = (key: SortKey, text: string, width: number) => (
+  const heading = (key: SortKey | null, text: string, width: number) => (
     <Text bold underline={sort === key}>
       {fit(text, width)}
     </Text>
   );
   return (
     <Box flexDirection="column">
-      <Box gap={1}>
-        <Text> </Text>
-        {heading('name', 'SERVICE', layout.name)}
-        <Text bold>{fit('AFFINITY', 13)}</Text>
-        {heading('rate', ' SEL/S', 6)}
-        <Text bold>{fit('SHARE PER BACKEND', layout.bars)}</Text>
-        <Text bold>{fit('MAX/M', 5)}</Text>
-        {heading('skew', 'SPREAD', 15)}
-        <Text bold>{fit('STICKY (1/K)', 12)}</Text>
-        {heading('violations', 'VIOL', 5)}
-        <Text bold>NODES</Text>
-      </Box>
+      <Text wrap="truncate-end">
+        {'  '}
+        {heading('name', 'SERVICE', layout.name)} {layout.affinity ? <>{heading(null, 'AFFINITY', W.affinity)} </> : null}
+        {heading('rate', ' SEL/S', W.rate)} {heading(null, 'SHARE PER BACKEND', layout.bars)}{' '}
+        {heading(null, 'MAX/M', W.maxm)} {heading('skew', 'SPREAD', W.spread)} {heading(null, 'STICKY (1/K)', W.sticky)}{' '}
+        {heading('violations', 'VIOL', W.viol)}
+        {layout.nodes ? <> {heading(null, 'NODES', W.nodes)}</> : null}
+      </Text>
       {rows.length === 0 ? (
-        <Text dimColor>
+        <Text dimColor wrap="truncate-end">
           {' '}
-          {props.totalServices === 0 ? 'waiting for selections…' : `no service matches '${props.filter}'`}
+          {props.totalServices === 0 ? 'waiting for selections…' : `no service matches '${clip(props.filter, 40)}'`}
         </Text>
       ) : null}
       {rows.slice(start, end).map((row, i) => (
@@ -74,35 +93,26 @@ export function ServicesView(props: ServicesViewProps) {
   );
 }
 
-function ServiceLine({
-  row,
-  selected,
-  layout,
-}: {
-  row: ServiceRow;
-  selected: boolean;
-  layout: { name: number; bars: number };
-}) {
+function ServiceLine({ row, selected, layout }: { row: ServiceRow; selected: boolean; layout: RowLayout }) {
   return (
-    <Box gap={1}>
-      <Text color="cyan">{selected ? '›' : ' '}</Text>
+    <Text wrap="truncate-end">
+      <Text color="cyan">{selected ? '›' : ' '}</Text>{' '}
       <Text inverse={selected} bold={selected}>
         {fit(row.name ?? row.service, layout.name)}
-      </Text>
-      <Text>{fit(affinityText(row.affinity), 13)}</Text>
-      <Text>{rate(row.selectionsPerSecond).padStart(6)}</Text>
-      <Text color="blue">{backendBars(row, layout.bars)}</Text>
-      <Text>{fit(row.maxOverMean === null ? '-' : row.maxOverMean.toFixed(2), 5)}</Text>
-      <Text color={isSkewed(row) ? 'yellow' : undefined}>{fit(spreadVerdict(row), 15)}</Text>
-      <Text>{fit(`${percent(row.stickiness)} (${percent(row.expectedRandom)})`, 12)}</Text>
+      </Text>{' '}
+      {layout.affinity ? <>{fit(affinityText(row.affinity), W.affinity)} </> : null}
+      {rate(row.selectionsPerSecond).padStart(W.rate)} <Text color="blue">{backendBars(row, layout.bars)}</Text>{' '}
+      {fit(row.maxOverMean === null ? '-' : ratio(row.maxOverMean), W.maxm)}{' '}
+      <Text color={isSkewed(row) ? 'yellow' : undefined}>{fit(spreadVerdict(row), W.spread)}</Text>{' '}
+      {fit(`${percent(row.stickiness)} (${percent(row.expectedRandom)})`, W.sticky)}{' '}
       {row.violations > 0 ? (
         <Text color="red" bold>
-          {fit(String(row.violations), 5)}
+          {fit(count(row.violations), W.viol)}
         </Text>
       ) : (
-        <Text dimColor>{fit('0', 5)}</Text>
+        <Text dimColor>{fit('0', W.viol)}</Text>
       )}
-      <Text>{row.nodes.length}</Text>
-    </Box>
+      {layout.nodes ? <> {fit(count(row.nodes.length), W.nodes)}</> : null}
+    </Text>
   );
 }

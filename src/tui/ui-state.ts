@@ -4,10 +4,15 @@
 import type { Key } from 'ink';
 import { SORT_KEYS, type SortKey } from './hooks.js';
 
+/** The table of the detail that the moving keys scroll. */
+export type DetailPane = 'backends' | 'clients';
+
 export interface UiState {
   /** The opened service, null on the list. */
   focus: string | null;
   cursor: number;
+  pane: DetailPane;
+  backendCursor: number;
   clientCursor: number;
   sort: SortKey;
   filter: string;
@@ -19,6 +24,8 @@ export interface UiState {
 export const initialUi: UiState = {
   focus: null,
   cursor: 0,
+  pane: 'clients',
+  backendCursor: 0,
   clientCursor: 0,
   sort: 'name',
   filter: '',
@@ -32,12 +39,28 @@ export interface KeyAction {
   key: Key;
   /** Services as listed when the key came (sorted and filtered), to know what Enter opens. */
   listed: string[];
+  /** Rows of the opened service's tables. */
+  backends: number;
   clients: number;
+  /** Rows of each list that fit on the screen: what PgUp and PgDn move. */
+  page: { services: number; backends: number; clients: number };
 }
 
 const clamp = (i: number, n: number) => Math.max(0, Math.min(i, n - 1));
 
-export function reduceKey(s: UiState, { input, key, listed, clients }: KeyAction): UiState {
+/** Where a moving key takes a cursor over `n` rows, `page` of them on screen; null for other keys. */
+function moved(at: number, n: number, page: number, input: string, key: Key): number | null {
+  if (key.upArrow || input === 'k') return clamp(at - 1, n);
+  if (key.downArrow || input === 'j') return clamp(at + 1, n);
+  if (key.pageUp) return clamp(at - Math.max(1, page), n);
+  if (key.pageDown || input === ' ') return clamp(at + Math.max(1, page), n);
+  if (key.home || input === 'g') return 0;
+  if (key.end || input === 'G') return clamp(n - 1, n);
+  return null;
+}
+
+export function reduceKey(s: UiState, action: KeyAction): UiState {
+  const { input, key, listed } = action;
   if (key.ctrl && input === 'c') return { ...s, quit: true };
   if (s.editingFilter) {
     if (key.return) return { ...s, editingFilter: false };
@@ -49,18 +72,21 @@ export function reduceKey(s: UiState, { input, key, listed, clients }: KeyAction
   if (input === 'q') return { ...s, quit: true };
   if (input === '?') return { ...s, help: !s.help };
   if (s.help) return key.escape ? { ...s, help: false } : s;
-  const up = key.upArrow || input === 'k';
-  const down = key.downArrow || input === 'j';
   if (s.focus !== null) {
     if (key.escape || key.backspace || key.leftArrow) return { ...s, focus: null };
-    if (up) return { ...s, clientCursor: clamp(s.clientCursor - 1, clients) };
-    if (down) return { ...s, clientCursor: clamp(s.clientCursor + 1, clients) };
-    return s;
+    if (key.tab) return { ...s, pane: s.pane === 'clients' ? 'backends' : 'clients' };
+    if (s.pane === 'backends') {
+      const to = moved(clamp(s.backendCursor, action.backends), action.backends, action.page.backends, input, key);
+      return to === null ? s : { ...s, backendCursor: to };
+    }
+    const to = moved(clamp(s.clientCursor, action.clients), action.clients, action.page.clients, input, key);
+    return to === null ? s : { ...s, clientCursor: to };
   }
   const at = clamp(s.cursor, listed.length);
-  if (up) return { ...s, cursor: clamp(at - 1, listed.length) };
-  if (down) return { ...s, cursor: clamp(at + 1, listed.length) };
-  if (key.return && listed[at] !== undefined) return { ...s, focus: listed[at]!, clientCursor: 0 };
+  const to = moved(at, listed.length, action.page.services, input, key);
+  if (to !== null) return { ...s, cursor: to };
+  if (key.return && listed[at] !== undefined)
+    return { ...s, focus: listed[at]!, pane: 'clients', backendCursor: 0, clientCursor: 0 };
   if (input === 's') return { ...s, sort: SORT_KEYS[(SORT_KEYS.indexOf(s.sort) + 1) % SORT_KEYS.length]! };
   if (input === '/') return { ...s, editingFilter: true };
   if (key.escape && s.filter) return { ...s, filter: '', cursor: 0 };

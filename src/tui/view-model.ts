@@ -64,6 +64,8 @@ export interface ClientRow {
   node: string;
   /** Backend of the latest selection. */
   backend: string;
+  /** Its pod, where known. */
+  pod: string | null;
   picks: number;
   stickiness: number | null;
   /** Microseconds since the epoch. */

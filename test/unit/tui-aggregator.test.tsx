@@ -83,7 +83,7 @@ test('each backend share and the violation count match what was generated', asyn
   for (const [backend, n] of counts) {
     const line = text()
       .split('\n')
-      .find((l) => l.startsWith(backend))!;
+      .find((l) => l.trimStart().startsWith(backend))!;
     assert.match(line, new RegExp(`${Math.round((n / total) * 100)}%\\s+${n}$`), `${backend}: ${n} of ${total}`);
   }
   assert.match(text(), new RegExp(`violations ${violations}\\b`));

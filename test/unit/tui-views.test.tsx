@@ -62,6 +62,7 @@ function fixedSource(vm: ViewModel, notable: NotableLine[] = []): FrameSource & 
       focused.push(focus);
       const r = vm.services.find((s) => s.service === focus);
       if (!r) return vm;
+      const podOf = (backend: string) => r.backends.find((b) => b.backend === backend)?.pod ?? null;
       return {
         ...vm,
         detail: {
@@ -73,6 +74,7 @@ function fixedSource(vm: ViewModel, notable: NotableLine[] = []): FrameSource & 
               client: '10.0.1.2',
               node: 'n1',
               backend: '10.1.1.2:8080',
+              pod: podOf('10.1.1.2:8080'),
               picks: 12,
               stickiness: 1,
               lastSelection: T0 - 1_000_000,
@@ -82,6 +84,7 @@ function fixedSource(vm: ViewModel, notable: NotableLine[] = []): FrameSource & 
               client: '10.0.1.3',
               node: 'n1',
               backend: '10.1.1.3:8080',
+              pod: podOf('10.1.1.3:8080'),
               picks: 5,
               stickiness: 0.5,
               lastSelection: T0 - 1_000_000,
