@@ -1,6 +1,7 @@
 // Per-service state: names, backends (numbered per service), what each node's catalog and the Kubernetes API say
 // about the service, and the window and cumulative tallies.
 import type { CatalogEvent, Proto, ServiceInfo } from '../core/event.js';
+import { compareAddr } from './addresses.js';
 import { Tally } from './tally.js';
 
 /** A service as one node's rules describe it; `removed` once the node's catalog dropped it. */
@@ -40,6 +41,7 @@ export class ServiceRec {
   readonly rateSecond = new Float64Array(RATE_SLOTS).fill(-1);
   readonly rateCount = new Uint32Array(RATE_SLOTS);
   private readonly backendIdx = new Map<string, number>();
+  private byAddress: number[] = [];
 
   constructor(
     readonly id: number,
@@ -80,6 +82,17 @@ export class ServiceRec {
    * the API's where some node is judged against them (it selected the service without
    * its rules listing it) or no node's rules list the service at all.
    */
+  /**
+   * Every backend's index in address order. Sorted again only when a backend was added
+   * (names only grow): the TUI asks every frame, and sorting 5,000 addresses takes 15 ms.
+   */
+  backendsByAddress(): readonly number[] {
+    const names = this.backendNames;
+    if (this.byAddress.length !== names.length)
+      this.byAddress = names.map((_, b) => b).sort((a, b) => compareAddr(names[a]!, names[b]!));
+    return this.byAddress;
+  }
+
   currentEndpoints(): Set<number> {
     const out = new Set<number>();
     let listedByRules = false;

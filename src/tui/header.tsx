@@ -1,4 +1,4 @@
-// Top lines: where the events come from, nodes, event rate, lost events, window; each
+// Top lines: nodes, event rate, lost events, window, where the events come from; each
 // one line, cut at the terminal's width.
 import { Box, Text } from 'ink';
 import type { HeaderView } from './view-model.js';
@@ -10,8 +10,6 @@ export function Header({ header }: { header: HeaderView }) {
     <Box flexDirection="column">
       <Text wrap="truncate-end">
         <Text bold>stickyscope</Text>
-        {'  '}
-        <Text dimColor>{clip(header.source, 60)}</Text>
         {'  '}nodes <Text color="green">{nodesUp.length}</Text>
         {nodesDown.length > 0 ? (
           <Text color="red">
@@ -31,6 +29,8 @@ export function Header({ header }: { header: HeaderView }) {
         )}
         {'  '}window {seconds(header.windowSeconds)}
         {header.now !== null ? <Text dimColor>{`  ${clock(header.now)}`}</Text> : null}
+        {/* Last: a long trace path is what the width cuts, not the figures. */}
+        <Text dimColor>{`  ${clip(header.source, 400)}`}</Text>
       </Text>
       {nodesUp.length > 0 ? (
         <Text dimColor wrap="truncate-end">
