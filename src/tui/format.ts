@@ -100,7 +100,8 @@ const graphemes = new Intl.Segmenter();
 function cut(text: string, width: number): { s: string; w: number } {
   if (width <= 0) return { s: '', w: 0 };
   const s = printable(text);
-  if (ONE_CELL_EACH.test(s)) return s.length > width ? { s: s.slice(0, width - 1) + '…', w: width } : { s, w: s.length };
+  if (ONE_CELL_EACH.test(s))
+    return s.length > width ? { s: s.slice(0, width - 1) + '…', w: width } : { s, w: s.length };
   const w = stringWidth(s);
   if (w <= width) return { s, w };
   let out = '';

@@ -103,7 +103,11 @@ export const DETAIL_FIXED_LINES = 7;
  * How many backend and client rows the detail shows in `height` lines: half each, and
  * what one table does not need goes to the other, so neither pushes the header off.
  */
-export function useDetailRows(height: number, backends: number, clients: number): { backends: number; clients: number } {
+export function useDetailRows(
+  height: number,
+  backends: number,
+  clients: number,
+): { backends: number; clients: number } {
   return useMemo(() => {
     const avail = Math.max(2, height - DETAIL_FIXED_LINES);
     const b = Math.min(backends, Math.max(Math.floor(avail / 2), avail - Math.max(1, clients)));

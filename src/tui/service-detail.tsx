@@ -40,7 +40,15 @@ export interface ServiceDetailProps {
   now: number | null;
 }
 
-export function ServiceDetailView({ detail, pane, backendCursor, clientCursor, rows, columns, now }: ServiceDetailProps) {
+export function ServiceDetailView({
+  detail,
+  pane,
+  backendCursor,
+  clientCursor,
+  rows,
+  columns,
+  now,
+}: ServiceDetailProps) {
   const { row } = detail;
   const clients = useSortedClients(detail.clients);
   const multiNode = row.nodes.length > 1 || new Set(clients.map((c) => c.node)).size > 1;
@@ -88,8 +96,8 @@ export function ServiceDetailView({ detail, pane, backendCursor, clientCursor, r
       })}
       {row.backends.length > b.end - b.start ? (
         <Text dimColor wrap="truncate-end">
-          {'  '}backends {b.start + 1}-{b.end} of {row.backends.length}, {row.backends.length - (b.end - b.start)}{' '}
-          more (address order; {pane === 'backends' ? '↑↓ PgUp PgDn scroll' : 'Tab to scroll'})
+          {'  '}backends {b.start + 1}-{b.end} of {row.backends.length}, {row.backends.length - (b.end - b.start)} more
+          (address order; {pane === 'backends' ? '↑↓ PgUp PgDn scroll' : 'Tab to scroll'})
         </Text>
       ) : null}
       <Text bold wrap="truncate-end" color={pane === 'clients' ? 'cyan' : undefined}>

@@ -74,7 +74,8 @@ export function ServicesView(props: ServicesViewProps) {
     <Box flexDirection="column">
       <Text wrap="truncate-end">
         {'  '}
-        {heading('name', 'SERVICE', layout.name)} {layout.affinity ? <>{heading(null, 'AFFINITY', W.affinity)} </> : null}
+        {heading('name', 'SERVICE', layout.name)}{' '}
+        {layout.affinity ? <>{heading(null, 'AFFINITY', W.affinity)} </> : null}
         {heading('rate', ' SEL/S', W.rate)} {heading(null, 'SHARE PER BACKEND', layout.bars)}{' '}
         {heading(null, 'MAX/M', W.maxm)} {heading('skew', 'SPREAD', W.spread)} {heading(null, 'STICKY (1/K)', W.sticky)}{' '}
         {heading('violations', 'VIOL', W.viol)}

@@ -29,7 +29,9 @@ const evil = (tag: string) => `${tag}${OSC52}${CSI}${C1_CSI}\x07\x7f\r\n\ud800|\
 const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]|[\ud800-\udfff]/u;
 const rawIn = (s: string) => {
   const m = RAW.exec(s);
-  return m ? `U+${m[0].charCodeAt(0).toString(16).padStart(4, '0')} at ${m.index}: ${JSON.stringify(s.slice(Math.max(0, m.index - 30), m.index + 10))}` : null;
+  return m
+    ? `U+${m[0].charCodeAt(0).toString(16).padStart(4, '0')} at ${m.index}: ${JSON.stringify(s.slice(Math.max(0, m.index - 30), m.index + 10))}`
+    : null;
 };
 
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0) * 1000;
@@ -68,7 +70,13 @@ function hostileEvents(): StickyEvent[] {
   const client = evil('10.0.0.7');
   // The second pick moves within the timeout: an affinity violation, printed in the TUI's log.
   const down: NodeEvent = { type: 'node', ts: T0 + 900_000, node, state: 'down', reason: evil('reason') };
-  return [catalog, pick(1, client, backends[0]!), pick(2, client, backends[1]!), pick(3, evil('10.0.0.8'), backends[0]!), down];
+  return [
+    catalog,
+    pick(1, client, backends[0]!),
+    pick(2, client, backends[1]!),
+    pick(3, evil('10.0.0.8'), backends[0]!),
+    down,
+  ];
 }
 
 test('printable escapes ESC, BEL, C1, DEL and lone surrogates visibly, and leaves text alone', () => {
@@ -126,7 +134,10 @@ test('the md report carries no raw controls, and crafted names cannot break its 
     else assert.equal(n, head, `line ${i} has as many cells as its table's head: ${line}`);
     for (const c of cells(line)) assert.doesNotMatch(c.replace(/\\./g, ''), /[`<>*_[\]]/, `unescaped markup in '${c}'`);
   }
-  assert.ok(lines.some((l) => l.includes('pod') || l.includes('10.0.0.7')), 'the hostile rows are there');
+  assert.ok(
+    lines.some((l) => l.includes('pod') || l.includes('10.0.0.7')),
+    'the hostile rows are there',
+  );
   assert.ok(md.includes(String.raw`| 10.0.0.7\\x1b\]52;c;`), 'the client shown escaped');
 });
 
@@ -157,7 +168,9 @@ test('error messages, scenario tables and lab status echo input escaped', () => 
         name: evil('web'),
         address: '10.96.0.10:80/tcp',
         affinity: 'None',
-        endpoints: [{ node: node, chain: evil('KUBE-SEP'), endpoint: evil('10.1.1.2:8080'), pod: evil('b1'), connections: 2 }],
+        endpoints: [
+          { node: node, chain: evil('KUBE-SEP'), endpoint: evil('10.1.1.2:8080'), pod: evil('b1'), connections: 2 },
+        ],
       },
     ],
   });

@@ -36,7 +36,11 @@ function bigService(): { events: StickyEvent[]; maxOverMean: number } {
     ts: T0,
     node: 'node-a',
     services: [
-      info('10.96.0.20:80/tcp', 'bulk/huge:http', Array.from({ length: K }, (_, i) => endpoint(i))),
+      info(
+        '10.96.0.20:80/tcp',
+        'bulk/huge:http',
+        Array.from({ length: K }, (_, i) => endpoint(i)),
+      ),
       info('10.96.0.21:80/tcp', 'lab/web:http', ['10.1.1.2:8080', '10.1.1.3:8080']),
     ],
   };
@@ -103,9 +107,16 @@ for (const size of [
     assert.ok(Math.abs(eighths(drawn[0]!) - 0.9 * width * 8) <= 1, `the first bar is the 90% backend: '${drawn[0]}'`);
 
     term.type('\r');
-    await until('the detail', () => /backends 1-\d+ of 5000/.test(screen()) && /clients 1-\d+ of/.test(screen()), screen);
+    await until(
+      'the detail',
+      () => /backends 1-\d+ of 5000/.test(screen()) && /clients 1-\d+ of/.test(screen()),
+      screen,
+    );
     const detail = assertFits(term, size, 'the detail');
-    assert.ok(detail.some((l) => l.includes('bulk/huge:http') && l.includes('affinity none')), 'the title line');
+    assert.ok(
+      detail.some((l) => l.includes('bulk/huge:http') && l.includes('affinity none')),
+      'the title line',
+    );
     const shown = Number(/backends 1-(\d+) of 5000, (\d+) more/.exec(screen())![1]);
     assert.equal(detail.filter((l) => /^[ ›] 10\.2\./.test(l)).length, shown, 'that many backend rows');
     assert.match(detail.at(-1)!, /PgUp PgDn/, 'the footer names the scrolling keys');
