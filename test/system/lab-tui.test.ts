@@ -51,7 +51,9 @@ async function openDetail(term: Tmux, filter: string, name: string): Promise<voi
 
 /** Waits until the detail's backend rows show exactly `counts` (the aggregator may still be a frame behind). */
 async function expectBackendRows(term: Tmux, counts: Map<string, number>, endpoints: string[]): Promise<string> {
-  const rows = endpoints.map((e) => new RegExp(`^${esc(e)}\\s+-\\s+.*\\s\\d+%\\s+${counts.get(e) ?? 0}\\s*$`, 'm'));
+  const rows = endpoints.map(
+    (e) => new RegExp(`^[ ›] ${esc(e)}\\s+-\\s+.*\\s\\d+%\\s+${counts.get(e) ?? 0}\\s*$`, 'm'),
+  );
   const end = Date.now() + 8000;
   for (;;) {
     const screen = term.capture();
