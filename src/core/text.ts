@@ -9,6 +9,7 @@
  * paragraph separators, and unpaired surrogates (not text; their UTF-8 is invalid).
  * With the u flag, [\ud800-\udfff] matches only unpaired surrogates.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its job
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udfff]/gu;
 
 /**
@@ -17,7 +18,7 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u206
  * U+FFFD (what any UTF-8 encoder would write for it). Nothing else changes, so the
  * result is idempotent and plain text passes through without a copy.
  */
-function escape(ch: string): string {
+function escapeChar(ch: string): string {
   const code = ch.charCodeAt(0);
   if (code >= 0xd800 && code <= 0xdfff) return '\ufffd';
   const hex = code.toString(16);
@@ -27,7 +28,7 @@ function escape(ch: string): string {
 /** One line of output: every control character, newlines included, shown escaped. */
 export function printable(s: string): string {
   UNSAFE.lastIndex = 0;
-  return UNSAFE.test(s) ? s.replace(UNSAFE, escape) : s;
+  return UNSAFE.test(s) ? s.replace(UNSAFE, escapeChar) : s;
 }
 
 /** Text of several lines: newlines kept, each line made printable. */
