@@ -1,9 +1,10 @@
 // Reads a trace file back as event batches, tolerating a truncated end, damaged frames (skipped to the next intact one)
 // and an interrupted recording, each reported through onWarning with its byte offset; what is not a trace, or a trace
 // of a newer format, is refused with an InputError.
-import { type FileHandle, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { decodeBatch } from '../protocol/wire.js';
 import { InputError } from '../core/errors.js';
+import { openFile } from '../core/file-errors.js';
 import type { StickyEvent } from '../core/event.js';
 import { ByteSource } from './byte-source.js';
 import { FORMAT_VERSION, MAGIC, PREAMBLE_BYTES, parseFrame } from './frame.js';
@@ -62,12 +63,7 @@ async function* readSegment(
   options: ReadTraceOptions,
 ): AsyncGenerator<StickyEvent[]> {
   const warn = options.onWarning ?? (() => {});
-  let fh: FileHandle;
-  try {
-    fh = await open(path, 'r');
-  } catch (err) {
-    throw new InputError(`failed to open trace ${path}: ${(err as Error).message}`);
-  }
+  const fh = await openFile(path, 'r', 'open trace');
   try {
     const src = new ByteSource(fh);
     await src.fill(PREAMBLE_BYTES);

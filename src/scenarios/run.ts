@@ -3,10 +3,10 @@
 // torn down in reverse order, on success, failure, Ctrl-C or when the TUI quits.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
-import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnvironmentError } from '../core/errors.js';
 import { printableLines } from '../core/text.js';
+import { writeTextFile } from '../core/file-errors.js';
 import { labDown, labUp } from '../lab/lab.js';
 import { reportFromAgents } from '../report/from-file.js';
 import type { Report } from '../report/types.js';
@@ -149,7 +149,7 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
     await sleep(SETTLE_MS);
     reportStop.abort();
     const text = await reportText;
-    if (opts.reportFile) writeFileSync(opts.reportFile, text);
+    if (opts.reportFile) await writeTextFile(opts.reportFile, text, 'write the report to');
     const report = JSON.parse(text) as Report;
     const lines = [...scenario.answer(report, evidence, lab), ...gaps(report, running)];
     if (tui) await exited(tui);

@@ -1,6 +1,7 @@
 // `stickyscope lab scenario`: list the field scenarios, or run one end to end.
 import { parse, parseDuration, shutdownSignal } from '../command.js';
 import { UsageError } from '../../core/errors.js';
+import { checkWritable } from '../../core/file-errors.js';
 import { runPrefix } from '../../core/run-prefix.js';
 import { findScenario, runScenario, scenarios } from '../../scenarios/index.js';
 
@@ -33,6 +34,8 @@ export async function scenario(argv: string[]): Promise<number> {
     throw new UsageError(`--duration must be at least 1s; got '${values.duration}'`);
   if (values.tui && !(process.stdin.isTTY && process.stdout.isTTY))
     throw new UsageError('--tui needs a terminal (stdin and stdout must be TTYs); use --report FILE otherwise');
+  // Found now rather than after the whole scenario ran.
+  if (values.report !== undefined) await checkWritable(values.report, 'write the report to');
   const signal = shutdownSignal();
   const done = await runScenario(chosen, {
     prefix: values.prefix ?? runPrefix('scn'),

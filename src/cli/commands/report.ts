@@ -1,7 +1,7 @@
 // `stickyscope report`: the per-Service report (json, md, html) of a trace file or of live agents.
-import { writeFile } from 'node:fs/promises';
 import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
 import { UsageError } from '../../core/errors.js';
+import { checkWritable, writeTextFile } from '../../core/file-errors.js';
 import { printable } from '../../core/text.js';
 import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
 
@@ -76,6 +76,8 @@ Examples:
           `report ${values.k8s ? '--k8s' : '--agent'} needs --duration D: how long to listen before reporting`,
         );
       const durationMs = parseDuration(values.duration, '--duration');
+      // Found now rather than after listening for the whole duration.
+      if (values.output) await checkWritable(values.output, 'write report to');
       const signal = shutdownSignal();
       const { resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
       const resolved = await resolveAgentsFromArgs(values, signal);
@@ -106,7 +108,7 @@ Examples:
         onWarning: (w) => process.stderr.write(`stickyscope report: warning: ${printable(w.message)}\n`),
       });
     }
-    if (values.output) await writeFile(values.output, text);
+    if (values.output) await writeTextFile(values.output, text, 'write report to');
     else process.stdout.write(text);
     return 0;
   },
