@@ -1,6 +1,7 @@
 // What every command module exports, and the shared argument parsing.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../core/errors.js';
+import { onStdoutBroken } from './output.js';
 
 export interface Command {
   /** Full --help text. */
@@ -25,13 +26,19 @@ export function parse<O extends Options>(argv: string[], options: O, allowPositi
   }
 }
 
-/** "30s", "2m", "500ms", "1h" or plain seconds, to milliseconds. */
+/** The longest duration taken: a year, far past any recording, and well within what timestamps in µs can hold. */
+export const MAX_DURATION_MS = 365 * 24 * 3_600_000;
+
+/** "30s", "2m", "500ms", "1h" or plain seconds, to milliseconds: from 1 ms to a year. */
 export function parseDuration(text: string, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
   if (!m) throw new UsageError(`${flag} expects a duration like 30s, 2m or 500ms; got '${text}'`);
   const n = Number(m[1]);
   const unit = m[2] ?? 's';
-  return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!;
+  const ms = n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!;
+  if (!(ms >= 1 && ms <= MAX_DURATION_MS))
+    throw new UsageError(`${flag} expects a duration from 1ms to 8760h (a year); got '${text}'`);
+  return ms;
 }
 
 /** --ringbuf-bytes: the kernel takes only a power of two (of at least a page). */
@@ -45,9 +52,9 @@ export function parseRingBufferBytes(text: string | undefined): number | undefin
 }
 
 /**
- * An AbortSignal fired by the first SIGINT or SIGTERM, so long-running commands
- * end cleanly (detach, flush, remove what they made). A second signal is left to
- * the default handler so a stuck cleanup can still be interrupted.
+ * An AbortSignal fired by the first SIGINT or SIGTERM, or by stdout breaking (trace |
+ * head), so long-running commands end cleanly (detach, flush, remove what they made).
+ * A second signal is left to the default handler so a stuck cleanup can still be interrupted.
  */
 export function shutdownSignal(): AbortSignal {
   const ac = new AbortController();
@@ -58,5 +65,6 @@ export function shutdownSignal(): AbortSignal {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  onStdoutBroken(() => ac.abort(new Error('stdout was closed or failed')));
   return ac.signal;
 }

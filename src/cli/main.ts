@@ -1,6 +1,9 @@
 // Entry point: picks the command, loads it lazily, turns typed errors into one
-// clear line and an exit code. The only place that calls process.exit.
+// clear line and an exit code. The only place that calls process.exit, and only once
+// stdout and stderr have drained.
 import { UsageError, exitCodeOf } from '../core/errors.js';
+import { systemErrorCode } from '../core/file-errors.js';
+import { drainOutput, guardOutput, isStdoutError, stdoutFailure } from './output.js';
 import type { Command } from './command.js';
 
 const commands: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
@@ -43,10 +46,18 @@ export function usage(): string {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  const name = argv[0];
+  // With nothing registered to wind the command down, a broken stdout ends the process now.
+  guardOutput(() => void finish(name, 0));
+  await finish(name, await run(argv));
+}
+
+/** Runs the command; resolves to the exit code, having printed any error. */
+async function run(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');
-    process.exit(name === undefined ? 2 : 0);
+    return name === undefined ? 2 : 0;
   }
   const entry = commands[name];
   try {
@@ -54,16 +65,38 @@ export async function main(argv: string[]): Promise<void> {
     const { command } = await entry.load();
     if (rest.includes('--help') || rest.includes('-h')) {
       process.stdout.write(command.usage.trimEnd() + '\n');
-      process.exit(0);
+      return 0;
     }
-    const code = await command.run(rest);
-    process.exit(code ?? 0);
+    return (await command.run(rest)) ?? 0;
   } catch (err) {
+    // A command that waited on stdout rethrows its error: finish() reports it once.
+    if (isStdoutError(err)) return 0;
     const code = exitCodeOf(err);
+    if (code === 1 && systemErrorCode(err) !== undefined && (err as NodeJS.ErrnoException).syscall !== undefined) {
+      // A system error no command turned into a typed one is still not a bug to show a stack for.
+      process.stderr.write(`stickyscope ${name}: ${(err as Error).message}\n`);
+      return 3;
+    }
     if (code === 1) process.stderr.write(`stickyscope: ${(err as Error)?.stack ?? String(err)}\n`);
     else process.stderr.write(`stickyscope ${name}: ${(err as Error).message}\n`);
     if (err instanceof UsageError)
       process.stderr.write(`Run 'stickyscope ${entry ? name + ' ' : ''}--help' for usage.\n`);
-    process.exit(code);
+    return code;
   }
+}
+
+let finishing = false;
+
+/** Exits once stdout and stderr have drained; a write error on stdout makes a success a failure. */
+async function finish(name: string | undefined, code: number): Promise<void> {
+  if (finishing) return;
+  finishing = true;
+  await drainOutput();
+  const failure = stdoutFailure();
+  if (failure) {
+    process.stderr.write(`stickyscope${name && name in commands ? ' ' + name : ''}: ${failure.message}\n`);
+    await drainOutput();
+    if (code === 0) code = exitCodeOf(failure);
+  }
+  process.exit(code);
 }

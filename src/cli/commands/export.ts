@@ -1,4 +1,5 @@
 // `stickyscope export`: a trace file's events as JSON lines, damage reported on stderr and skipped.
+import { once } from 'node:events';
 import { parse, type Command } from '../command.js';
 import { UsageError } from '../../core/errors.js';
 import { printable } from '../../core/text.js';
@@ -30,30 +31,15 @@ Examples:
     const { readTrace } = await import('../../record/trace-reader.js');
     const { eventToJsonLine } = await import('../../core/event-json.js');
 
-    // A closed pipe (export | head) is an ordinary way to stop reading.
-    let closed = false;
-    process.stdout.on('error', () => (closed = true));
+    // A closed pipe (export | head) or a full disk ends the process from main.ts.
     for await (const batch of readTrace(positionals[0]!, {
       onWarning: (w) => process.stderr.write(`stickyscope export: warning: ${printable(w.message)}\n`),
     })) {
       let out = '';
-      for (const e of batch) out += eventToJsonLine(e) + '\n';
-      if (closed) break;
-      if (!process.stdout.write(out)) await drained(process.stdout);
+      for (const e of batch) out += eventToJsonLine(e) + '
+';
+      if (!process.stdout.write(out)) await once(process.stdout, 'drain');
     }
     return 0;
   },
 };
-
-/** Resolves when the stream wants more, or has failed (the error handler above records that). */
-function drained(stream: NodeJS.WriteStream): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('error', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('error', done);
-  });
-}

@@ -42,9 +42,8 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
       if (out) process.stdout.write(out);
     };
 
+    // Also fires when stdout breaks: a closed pipe (trace | head) is an ordinary way to stop reading.
     const stop = shutdownSignal();
-    // A closed pipe (trace | head) is an ordinary way to stop reading.
-    process.stdout.on('error', () => probe.stop());
     const probe = startProbe({
       node: values['node-name'] ?? hostname(),
       netns: values.netns,
