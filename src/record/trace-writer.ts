@@ -1,9 +1,11 @@
 // Appends event batches to a trace file (see frame.ts for the layout), optionally
 // rotating to FILE.1, FILE.2, ... once a segment reaches a size. Appends are queued, so
-// callers may hand batches over from event callbacks without awaiting each one.
-import { open, type FileHandle } from 'node:fs/promises';
+// callers may hand batches over from event callbacks without awaiting each one. A write
+// error (a full disk) closes the file as it stands, readable up to the last whole frame.
+import type { FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { encodeBatch } from '../protocol/wire.js';
+import { fileError, openFile } from '../core/file-errors.js';
 import type { CatalogEvent, StickyEvent } from '../core/event.js';
 import { encodeFrame, encodePreamble, MAX_PAYLOAD_BYTES } from './frame.js';
 import { encodeJson, segmentPath, toolVersion, type TraceEnd, type TraceHeader } from './trace-header.js';
@@ -37,6 +39,8 @@ export class TraceWriter {
   private readonly catalogs = new Map<string, CatalogEvent>();
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
+  /** The first write error; once set, nothing more is written and the file is closed. */
+  private failure: Error | null = null;
   private lastTs = 0;
   readonly stats: TraceWriterStats = { events: 0, lostEvents: 0, bytes: 0, files: [] };
 
@@ -58,15 +62,19 @@ export class TraceWriter {
     return w;
   }
 
-  /** Queues one batch; resolves once it is written. */
+  /** Queues one batch; resolves once it is written, rejects with the write error if it could not be. */
   append(events: readonly StickyEvent[]): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error(`failed to append to ${this.path}: the trace writer is closed`));
     if (events.length === 0) return this.queue;
     this.queue = this.queue.then(() => this.write(events));
     return this.queue;
   }
 
-  /** Writes the end frame after everything queued and closes the file. Idempotent. */
+  /**
+   * Writes the end frame after everything queued and closes the file. Idempotent.
+   * After a write error the file is already closed, and this rejects with that error.
+   */
   close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
@@ -97,7 +105,12 @@ export class TraceWriter {
   private async startSegment(startTime: number): Promise<void> {
     this.segment++;
     const path = segmentPath(this.path, this.segment);
-    this.fh = await open(path, 'w');
+    try {
+      this.fh = await openFile(path, 'w', 'write trace');
+    } catch (err) {
+      this.failure = err as Error;
+      throw err;
+    }
     this.stats.files.push(path);
     this.segmentBytes = this.segmentEvents = this.segmentLost = 0;
     const header: TraceHeader = {
@@ -123,14 +136,34 @@ export class TraceWriter {
       continued,
     };
     await this.put(encodeFrame('end', encodeJson(end)));
-    await this.fh.sync();
-    await this.fh.close();
+    try {
+      await this.fh.sync();
+      await this.fh.close();
+    } catch (err) {
+      throw await this.fail(err);
+    }
   }
 
   private async put(bytes: Uint8Array): Promise<void> {
-    await this.fh.write(bytes);
-    this.segmentBytes += bytes.length;
-    this.stats.bytes += bytes.length;
+    if (this.failure) throw this.failure;
+    try {
+      // write(2) may take part of the buffer (a disk filling up does that before ENOSPC).
+      for (let done = 0; done < bytes.length; ) {
+        const { bytesWritten } = await this.fh.write(bytes, done, bytes.length - done);
+        done += bytesWritten;
+        this.segmentBytes += bytesWritten;
+        this.stats.bytes += bytesWritten;
+      }
+    } catch (err) {
+      throw await this.fail(err);
+    }
+  }
+
+  /** Records the first write error and closes the file: what reached it stays readable (the reader stops at a cut frame and says so). */
+  private async fail(err: unknown): Promise<Error> {
+    this.failure ??= fileError(err, 'write trace', segmentPath(this.path, this.segment), 'write');
+    await this.fh.close().catch(() => {});
+    return this.failure;
   }
 }
 
