@@ -3,6 +3,7 @@
 // closes the file cleanly so its end frame says the recording finished.
 import { subscribeAgents, type AgentStatus } from '../protocol/client.js';
 import type { CatalogFeed } from '../k8s/catalog-feed.js';
+import { longTimeout } from '../core/long-timer.js';
 import { TraceWriter, type TraceWriterStats } from './trace-writer.js';
 
 export interface RecordOptions {
@@ -27,7 +28,7 @@ export async function recordAgents(
   const onAbort = () => stop.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   if (opts.signal?.aborted) stop.abort();
-  const timer = opts.durationMs === undefined ? null : setTimeout(() => stop.abort(), opts.durationMs);
+  const cancelTimer = opts.durationMs === undefined ? null : longTimeout(() => stop.abort(), opts.durationMs);
   const progress = opts.onProgress ? setInterval(() => opts.onProgress!(writer.stats), 1000) : null;
   try {
     const batches = subscribeAgents(addresses, { signal: stop.signal, onStatus: opts.onStatus });
@@ -35,7 +36,7 @@ export async function recordAgents(
       await writer.append(batch);
     }
   } finally {
-    if (timer) clearTimeout(timer);
+    cancelTimer?.();
     if (progress) clearInterval(progress);
     opts.signal?.removeEventListener('abort', onAbort);
     await writer.close();

@@ -2,6 +2,7 @@
 // source, so the same events and window give the same report whichever way they came.
 import type { StickyEvent } from '../core/event.js';
 import { printableJson } from '../core/text.js';
+import { longTimeout } from '../core/long-timer.js';
 import { createState, applyEvents } from '../aggregator/state.js';
 import type { AgentStatus } from '../protocol/client.js';
 import type { CatalogFeed } from '../k8s/catalog-feed.js';
@@ -53,7 +54,7 @@ export interface AgentReportOptions extends ReportOptions {
 export async function reportFromAgents(addresses: string[], opts: AgentReportOptions): Promise<string> {
   const { subscribeAgents } = await import('../protocol/client.js');
   const stop = new AbortController();
-  const timer = setTimeout(() => stop.abort(), opts.durationMs);
+  const cancelTimer = longTimeout(() => stop.abort(), opts.durationMs);
   const onAbort = () => stop.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   if (opts.signal?.aborted) stop.abort();
@@ -61,7 +62,7 @@ export async function reportFromAgents(addresses: string[], opts: AgentReportOpt
     const batches = subscribeAgents(addresses, { signal: stop.signal, onStatus: opts.onStatus });
     return await reportFromEvents(opts.catalogs ? opts.catalogs.merge(batches) : batches, opts);
   } finally {
-    clearTimeout(timer);
+    cancelTimer();
     opts.signal?.removeEventListener('abort', onAbort);
   }
 }

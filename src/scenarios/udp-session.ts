@@ -1,6 +1,7 @@
 // Scenario of udp-affinity-tester.md: UDP clients (two pods, three masqueraded external clients) each keep one socket
 // sending steadily to a Service with ClientIP affinity and to one without, across a node scale-up that flushes the
 // Services' conntrack entries.
+import { longSleep } from '../core/long-timer.js';
 import { defaultConfig, type LabConfig, type LabServiceSpec } from '../lab/config.js';
 import { setEndpoints } from '../lab/lab.js';
 import { readBackendLogs, runClient } from '../lab/traffic.js';
@@ -85,7 +86,7 @@ export const udpSession: Scenario<UdpSessionEvidence> = {
         ),
       ),
     );
-    await new Promise((r) => setTimeout(r, (count * INTERVAL_MS) / 2));
+    await longSleep((count * INTERVAL_MS) / 2, ctx.signal);
     const flush = { start: new Date().toISOString(), end: '' };
     if (!ctx.signal.aborted) {
       const b4 = lab.backends.find((b) => b.name === 'b4')!;
