@@ -46,15 +46,13 @@ export async function drainOutput(): Promise<void> {
   await Promise.all([flush(process.stdout), flush(process.stderr)]);
 }
 
-function flush(stream: NodeJS.WriteStream): Promise<void> {
-  if (stream.destroyed) return Promise.resolve();
-  // Writes complete in order, so this empty one completes after everything before it.
-  return new Promise((resolve) =>
-    stream.write('', (err) => {
-      if (err && stream === process.stdout) note(err);
-      resolve();
-    }),
-  );
+async function flush(stream: NodeJS.WriteStream): Promise<void> {
+  // Nothing queued (a file or a device is written synchronously): an empty write would
+  // still reach the device, and /dev/full refuses even that. Writes complete in order,
+  // so otherwise this empty one completes after everything before it.
+  if (!stream.destroyed && stream.writableLength > 0) await new Promise((resolve) => stream.write('', resolve));
+  // A synchronous write's error is only emitted on the next tick: the stream holds it already.
+  if (stream === process.stdout && stream.errored) note(stream.errored);
 }
 
 function note(err: unknown): void {

@@ -3,12 +3,13 @@
 // never a stack trace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TraceWriter } from '../../src/record/trace-writer.js';
-import { runCli } from '../helpers/cli.js';
+import { cliPath, runCli } from '../helpers/cli.js';
 
 test('unreadable and unwritable paths give one line naming the file and the reason', { timeout: 120_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'stickyscope-files-'));
@@ -85,4 +86,17 @@ test('unreadable and unwritable paths give one line naming the file and the reas
     assert.equal(r.stdout, '', c.args.join(' '));
   }
   assert.equal(existsSync(nope), false, 'no folder was made on the way');
+});
+
+test('tui --replay of a directory says so in one line, before taking over the screen', (t) => {
+  // The TUI needs a terminal: util-linux's script(1) gives it one.
+  if (spawnSync('script', ['--version']).status !== 0) return t.skip('needs script(1) from util-linux');
+  const r = spawnSync('script', ['-qec', `'${process.execPath}' '${cliPath}' tui --replay /tmp; echo "exit $?"`, '/dev/null'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(
+    r.stdout.replace(/\r/g, ''),
+    'stickyscope tui: failed to open trace /tmp: it is a directory (EISDIR)\nexit 4\n',
+  );
 });

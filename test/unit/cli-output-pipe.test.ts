@@ -137,6 +137,12 @@ test('stdout on a full device: exit 3 and one line naming stdout and ENOSPC', { 
       args.join(' '),
     );
   }
+  // A command that wrote nothing to stdout has nothing to blame on it.
+  const fd = openSync('/dev/full', 'w');
+  const r = await run(['lab', 'status', '--prefix', 'nosuchlab'], fd);
+  closeSync(fd);
+  assert.equal(r.code, 2, r.stderr);
+  assert.doesNotMatch(r.stderr, /stdout/);
 });
 
 test('a reader that closes the pipe early (| head -1) ends the command quietly with 0', { timeout: 60_000 }, async (t) => {
