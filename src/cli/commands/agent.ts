@@ -40,7 +40,8 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
     }
     const ringBufferBytes = parseRingBufferBytes(values['ringbuf-bytes']);
     const { hostname } = await import('node:os');
-    const { rm, writeFile, rename } = await import('node:fs/promises');
+    const { rm, rename } = await import('node:fs/promises');
+    const { fileError, writeTextFile } = await import('../../core/file-errors.js');
     const { startProbe } = await import('../../probe/probe.js');
     const { startAgent } = await import('../../agent/agent.js');
     const node = values['node-name'] ?? hostname();
@@ -71,8 +72,10 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
       });
       if (readyFile) {
         // Written whole or not at all: a watcher polling for it never reads half an address.
-        await writeFile(`${readyFile}.tmp`, `${agent.address}\n`);
-        await rename(`${readyFile}.tmp`, readyFile);
+        await writeTextFile(`${readyFile}.tmp`, `${agent.address}\n`, 'write the ready file');
+        await rename(`${readyFile}.tmp`, readyFile).catch((err) => {
+          throw fileError(err, 'write the ready file', readyFile, 'write');
+        });
       }
       process.stderr.write(
         `agent ${node} serving on ${agent.address}${values.netns ? ' for ' + values.netns : ''}; SIGINT/SIGTERM stops\n`,
