@@ -18,7 +18,7 @@ endpoints are recorded too, so a report from the file has them.
 Options:
 ${k8sUsage(22)}
   -o, --output FILE   the trace file to write (replaced if it exists)
-  --duration D        stop after D (30s, 5m, 1h); default: until Ctrl-C
+  --duration D        stop after D (30s, 5m, 1h; at most 8760h); default: until Ctrl-C
   --rotate-bytes N    start FILE.1, FILE.2, ... once a file reaches N bytes (suffixes k, M, G allowed)
   -h, --help          this text
 
