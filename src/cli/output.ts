@@ -57,5 +57,6 @@ async function flush(stream: NodeJS.WriteStream): Promise<void> {
 
 function note(err: unknown): void {
   const code = systemErrorCode(err);
-  if (failure === null && code !== undefined && code !== 'EPIPE') failure = fileError(err, 'write to', 'stdout', 'write');
+  if (failure === null && code !== undefined && code !== 'EPIPE')
+    failure = fileError(err, 'write to', 'stdout', 'write');
 }

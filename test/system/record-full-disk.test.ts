@@ -13,7 +13,9 @@ import { dnat, FakeSource, until } from '../helpers/agent-fake-source.js';
 import { startCli } from '../helpers/cli.js';
 import { requireRoot, runPrefix } from '../helpers/env.js';
 
-test('record on a full disk: exit 3, one line, the trace readable up to the failure', { timeout: 60_000 }, async (t) => {
+test('record on a full disk: exit 3, one line, the trace readable up to the failure', {
+  timeout: 60_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const dir = mkdtempSync(join(tmpdir(), `${runPrefix('full')}-`));
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);

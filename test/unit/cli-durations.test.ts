@@ -20,7 +20,20 @@ test('parseDuration takes 1 ms to a year and refuses the rest', () => {
   assert.equal(parseDuration('600h', '--duration'), 600 * HOUR);
   assert.equal(parseDuration('8760h', '--duration'), 8760 * HOUR);
   assert.equal(parseDuration('1ms', '--duration'), 1);
-  for (const bad of ['0', '0s', '0.0001ms', '8761h', '1e30s', '9'.repeat(400), '-5s', 'NaN', 'Infinity', '', '5 s', '1d'])
+  for (const bad of [
+    '0',
+    '0s',
+    '0.0001ms',
+    '8761h',
+    '1e30s',
+    '9'.repeat(400),
+    '-5s',
+    'NaN',
+    'Infinity',
+    '',
+    '5 s',
+    '1d',
+  ])
     assert.throws(() => parseDuration(bad, '--duration'), UsageError, `'${bad}'`);
 });
 
@@ -85,7 +98,9 @@ test('record and report --duration 600h keep listening until Ctrl-C', { timeout:
   );
 });
 
-test('--duration 0, 1e30s and 9000h are usage errors on every command that takes one', { timeout: 60_000 }, async () => {
+test('--duration 0, 1e30s and 9000h are usage errors on every command that takes one', {
+  timeout: 60_000,
+}, async () => {
   const commands = [
     ['record', '--agent', '127.0.0.1:1', '-o', '/nonexistent/x', '--duration'],
     ['report', '--agent', '127.0.0.1:1', '--duration'],

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { TraceWriter } from '../../src/record/trace-writer.js';
 import { cliPath, runCli } from '../helpers/cli.js';
 
-test('unreadable and unwritable paths give one line naming the file and the reason', { timeout: 120_000 }, async (t) => {
+test('unreadable and unwritable paths give one line naming the file and the reason', {
+  timeout: 120_000,
+}, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'stickyscope-files-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const trace = join(dir, 'ok.trace');
@@ -21,7 +23,11 @@ test('unreadable and unwritable paths give one line naming the file and the reas
   await writeFile(plain, 'not a folder\n');
   const nope = join(dir, 'nope');
   const cases: Array<{ args: string[]; line: string; code: number }> = [
-    { args: ['export', dir], line: `stickyscope export: failed to open trace ${dir}: it is a directory (EISDIR)`, code: 4 },
+    {
+      args: ['export', dir],
+      line: `stickyscope export: failed to open trace ${dir}: it is a directory (EISDIR)`,
+      code: 4,
+    },
     {
       args: ['export', join(nope, 'x.trace')],
       line: `stickyscope export: failed to open trace ${nope}/x.trace: no such directory ${nope} (ENOENT)`,
@@ -32,7 +38,11 @@ test('unreadable and unwritable paths give one line naming the file and the reas
       line: `stickyscope export: failed to open trace ${dir}/missing.trace: no such file (ENOENT)`,
       code: 4,
     },
-    { args: ['report', dir], line: `stickyscope report: failed to open trace ${dir}: it is a directory (EISDIR)`, code: 4 },
+    {
+      args: ['report', dir],
+      line: `stickyscope report: failed to open trace ${dir}: it is a directory (EISDIR)`,
+      code: 4,
+    },
     {
       args: ['report', trace, '-o', join(nope, 'x.json')],
       line: `stickyscope report: failed to write report to ${nope}/x.json: no such directory ${nope} (ENOENT)`,
@@ -91,10 +101,14 @@ test('unreadable and unwritable paths give one line naming the file and the reas
 test('tui --replay of a directory says so in one line, before taking over the screen', (t) => {
   // The TUI needs a terminal: util-linux's script(1) gives it one.
   if (spawnSync('script', ['--version']).status !== 0) return t.skip('needs script(1) from util-linux');
-  const r = spawnSync('script', ['-qec', `'${process.execPath}' '${cliPath}' tui --replay /tmp; echo "exit $?"`, '/dev/null'], {
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
+  const r = spawnSync(
+    'script',
+    ['-qec', `'${process.execPath}' '${cliPath}' tui --replay /tmp; echo "exit $?"`, '/dev/null'],
+    {
+      encoding: 'utf8',
+      timeout: 30_000,
+    },
+  );
   assert.equal(
     r.stdout.replace(/\r/g, ''),
     'stickyscope tui: failed to open trace /tmp: it is a directory (EISDIR)\nexit 4\n',

@@ -50,7 +50,9 @@ process.stdin.on('end', () => process.stdout.write(JSON.stringify({ n, sha: h.di
 `;
 
 /** Runs the CLI into a slow reader process through a real pipe; resolves to its exit and what the reader saw. */
-async function runIntoSlowReader(args: string[]): Promise<{ code: number | null; stderr: string; n: number; sha: string }> {
+async function runIntoSlowReader(
+  args: string[],
+): Promise<{ code: number | null; stderr: string; n: number; sha: string }> {
   const reader = spawn(process.execPath, ['-e', SLOW_READER], { stdio: ['pipe', 'pipe', 'inherit'] });
   let seen = '';
   reader.stdout!.on('data', (d) => (seen += d));
@@ -64,7 +66,10 @@ async function runIntoSlowReader(args: string[]): Promise<{ code: number | null;
 }
 
 const sha = async (path: string) =>
-  (await import('node:crypto')).createHash('sha256').update(await readFile(path)).digest('hex');
+  (await import('node:crypto'))
+    .createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 
 /** Events spread over 160 services and many clients, so json, html and export each come to more than 1 MiB. */
 async function bigTrace(t: TestContext): Promise<{ dir: string; trace: string }> {
@@ -95,7 +100,10 @@ test('report (json, html) and export through a pipe give every byte -o gives', {
     const viaFile = await run(['report', trace, '--format', format, '-o', file]);
     assert.equal(viaFile.code, 0, viaFile.stderr);
     const expected = await readFile(file);
-    assert.ok(expected.length > MiB, `the ${format} report is ${expected.length} bytes; the test needs more than 1 MiB`);
+    assert.ok(
+      expected.length > MiB,
+      `the ${format} report is ${expected.length} bytes; the test needs more than 1 MiB`,
+    );
 
     const piped = await run(['report', trace, '--format', format]);
     assert.equal(piped.code, 0, piped.stderr);
@@ -126,7 +134,13 @@ test('report (json, html) and export through a pipe give every byte -o gives', {
 
 test('stdout on a full device: exit 3 and one line naming stdout and ENOSPC', { timeout: 60_000 }, async (t) => {
   const { trace } = await bigTrace(t);
-  for (const args of [['report', trace], ['export', trace], ['--help'], ['report', '--help'], ['lab', 'scenario', '--list']]) {
+  for (const args of [
+    ['report', trace],
+    ['export', trace],
+    ['--help'],
+    ['report', '--help'],
+    ['lab', 'scenario', '--list'],
+  ]) {
     const fd = openSync('/dev/full', 'w');
     const r = await run(args, fd);
     closeSync(fd);
@@ -145,9 +159,15 @@ test('stdout on a full device: exit 3 and one line naming stdout and ENOSPC', { 
   assert.doesNotMatch(r.stderr, /stdout/);
 });
 
-test('a reader that closes the pipe early (| head -1) ends the command quietly with 0', { timeout: 60_000 }, async (t) => {
+test('a reader that closes the pipe early (| head -1) ends the command quietly with 0', {
+  timeout: 60_000,
+}, async (t) => {
   const { trace } = await bigTrace(t);
-  for (const args of [['export', trace], ['report', trace], ['report', trace, '--format', 'html']]) {
+  for (const args of [
+    ['export', trace],
+    ['report', trace],
+    ['report', trace, '--format', 'html'],
+  ]) {
     const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
