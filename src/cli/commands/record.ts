@@ -57,6 +57,7 @@ Examples:
     );
     const { recordAgents } = await import('../../record/recorder.js');
     const started = Date.now();
+    // The progress line is ended however the recording ends, so an error starts a line of its own.
     const stats = await recordAgents(agents, values.output, {
       durationMs,
       rotateBytes,
@@ -70,8 +71,8 @@ Examples:
           `\r${secs}s  ${s.events} events  ${formatBytes(s.bytes)}  ${s.lostEvents} lost  ${s.files.length > 1 ? `${s.files.length} files` : ''}   `,
         );
       },
-    });
-    process.stderr.write(`\nrecorded ${stats.events} events (${stats.lostEvents} lost) to ${stats.files.join(', ')}\n`);
+    }).finally(() => process.stderr.write('\n'));
+    process.stderr.write(`recorded ${stats.events} events (${stats.lostEvents} lost) to ${stats.files.join(', ')}\n`);
     return 0;
   },
 };
