@@ -58,6 +58,7 @@ Examples:
     const { recordAgents } = await import('../../record/recorder.js');
     const started = Date.now();
     // The progress line is ended however the recording ends, so an error starts a line of its own.
+    let progressShown = false;
     const stats = await recordAgents(agents, values.output, {
       durationMs,
       rotateBytes,
@@ -66,12 +67,13 @@ Examples:
       onStatus: (s) =>
         process.stderr.write(`\nagent ${s.address} (${s.node}) ${s.state}${s.reason ? ': ' + s.reason : ''}\n`),
       onProgress: (s) => {
+        progressShown = true;
         const secs = Math.round((Date.now() - started) / 1000);
         process.stderr.write(
           `\r${secs}s  ${s.events} events  ${formatBytes(s.bytes)}  ${s.lostEvents} lost  ${s.files.length > 1 ? `${s.files.length} files` : ''}   `,
         );
       },
-    }).finally(() => process.stderr.write('\n'));
+    }).finally(() => progressShown && process.stderr.write('\n'));
     process.stderr.write(`recorded ${stats.events} events (${stats.lostEvents} lost) to ${stats.files.join(', ')}\n`);
     return 0;
   },
