@@ -36,8 +36,7 @@ Examples:
       onWarning: (w) => process.stderr.write(`stickyscope export: warning: ${printable(w.message)}\n`),
     })) {
       let out = '';
-      for (const e of batch) out += eventToJsonLine(e) + '
-';
+      for (const e of batch) out += eventToJsonLine(e) + '\n';
       if (!process.stdout.write(out)) await once(process.stdout, 'drain');
     }
     return 0;
