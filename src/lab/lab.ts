@@ -177,13 +177,17 @@ export async function labUp(opts: { prefix: string; config?: LabConfig; signal?:
   }
 }
 
-/** Removes what the state dir says this lab made; quiet when it is gone already. */
+/**
+ * Removes what the state dir says this lab made; quiet when it is gone already. Works
+ * after a set-up that was killed part-way: processes are found by scanning (see
+ * labProcesses), and the state names every namespace before it is created.
+ */
 export async function labDown(prefix: string): Promise<void> {
   checkPrefix(prefix);
   const dir = stateDirOf(prefix);
   const state = readState(prefix);
+  await stopProcesses(prefix);
   if (state) {
-    await stopProcesses(prefix, state.processes);
     const present = await existingNamespaces();
     const failures: string[] = [];
     for (const ns of state.namespaces.filter((n) => present.has(n))) {
@@ -192,6 +196,8 @@ export async function labDown(prefix: string): Promise<void> {
     }
     if (failures.length) throw new EnvironmentError(`failed to delete lab namespaces: ${failures.join('; ')}`);
   }
+  // A backend `lab up` spawned just before it died may have entered its namespace during the first sweep.
+  await stopProcesses(prefix);
   if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
 }
 

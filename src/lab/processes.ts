@@ -1,8 +1,8 @@
 // Backend processes: started detached inside their namespaces so they outlive the
-// `lab up` command, and stopped only by the pids the state recorded, after checking
-// that the pid still runs our script for this lab (pids get reused).
+// `lab up` command, and stopped by scanning for processes whose command line names
+// this lab's dir (pids the state recorded may be missing after a killed set-up, or reused).
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { EnvironmentError } from '../core/errors.js';
@@ -74,7 +74,7 @@ export async function waitReady(
     const f = backendFiles(prefix, p.name);
     while (!existsSync(f.ready)) {
       check();
-      if (!isOurs(p, prefix) || Date.now() > end) {
+      if (!isOurs(p.pid, prefix) || Date.now() > end) {
         const said = existsSync(f.stderr)
           ? readFileSync(f.stderr, 'utf8').trim().split('\n').slice(-3).join(' | ')
           : '';
@@ -88,19 +88,48 @@ export async function waitReady(
 }
 
 /** True when pid runs a process started for this lab (its command line names the lab's dir). */
-export function isOurs(p: LabProcess, prefix: string): boolean {
+export function isOurs(pid: number, prefix: string): boolean {
   try {
-    const cmd = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8');
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     return cmd.includes(logDirOf(prefix) + '/');
   } catch {
     return false;
   }
 }
 
-export async function stopProcesses(prefix: string, procs: LabProcess[]): Promise<void> {
-  const live = procs.filter((p) => isOurs(p, prefix));
-  for (const p of live) process.kill(p.pid, 'SIGTERM');
-  const end = Date.now() + 2000;
-  while (live.some((p) => isOurs(p, prefix)) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-  for (const p of live) if (isOurs(p, prefix)) process.kill(p.pid, 'SIGKILL');
+/**
+ * Every live process started for this lab, found by scanning /proc for its command
+ * line: it names the lab's dir from the moment `ip netns exec` runs, before `lab up`
+ * could write its pid to the state, so a set-up killed at any point leaves none unfound.
+ */
+export function labProcesses(prefix: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    if (isOurs(pid, prefix)) pids.push(pid);
+  }
+  return pids;
 }
+
+/** Ends every process of the lab (SIGTERM, then SIGKILL after 2 s) and returns once all are gone. */
+export async function stopProcesses(prefix: string): Promise<void> {
+  const ours = (pid: number) => isOurs(pid, prefix);
+  const live = labProcesses(prefix);
+  for (const pid of live) signal(pid, 'SIGTERM');
+  const end = Date.now() + 2000;
+  while (live.some(ours) && Date.now() < end) await sleep(20);
+  for (const pid of live.filter(ours)) signal(pid, 'SIGKILL');
+  while (live.some(ours)) await sleep(10);
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (err) {
+    // Gone between the scan and the signal: that is what we want.
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

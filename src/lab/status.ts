@@ -41,7 +41,7 @@ export async function labStatus(lab: Lab): Promise<LabStatus> {
     backends: lab.backends.map((b) => ({
       name: b.name,
       pid: b.pid,
-      alive: b.pid !== null && isOurs({ name: b.name, pid: b.pid, netns: b.netns }, lab.prefix),
+      alive: b.pid !== null && isOurs(b.pid, lab.prefix),
     })),
     services: lab.services.map((s) => ({
       name: s.serviceName,

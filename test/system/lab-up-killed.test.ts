@@ -1,0 +1,118 @@
+// `lab up` killed with SIGKILL part-way, then `lab down`: nothing of the lab may remain,
+// checked by scanning /proc for the backend script and the lab's namespaces, never by
+// asking the lab's own code.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { requireRoot, runPrefix } from '../helpers/env.js';
+import { cliPath } from '../helpers/cli.js';
+import { netnsNames } from '../helpers/lab-fixture.js';
+import { labDown } from '../../src/lab/lab.js';
+import { backendScript } from '../../src/lab/processes.js';
+import { stateDirOf } from '../../src/lab/state.js';
+
+const run = promisify(execFile);
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function pids(): number[] {
+  return readdirSync('/proc')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n !== process.pid);
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** Backends of this prefix: the backend script with a log path under the prefix's dir. */
+function backendsOf(prefix: string): number[] {
+  return pids().filter((p) => {
+    const c = cmdline(p);
+    return c.includes(backendScript) && c.includes(`${stateDirOf(prefix)}/`);
+  });
+}
+
+/** Network namespace inode -> name, for the namespaces carrying the prefix. */
+function namespaceInodes(prefix: string): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const n of netnsNames().filter((x) => x.startsWith(`${prefix}-`))) {
+    try {
+      out.set(statSync(`/run/netns/${n}`).ino, n);
+    } catch {
+      // Listed but already unmounted: it has no processes to find.
+    }
+  }
+  return out;
+}
+
+/** Processes whose network namespace is one of `inodes` (what `ip netns pids` does). */
+function inNamespaces(inodes: Map<number, string>): string[] {
+  return pids().flatMap((p) => {
+    try {
+      const ino = Number(/^net:\[(\d+)\]$/.exec(readlinkSync(`/proc/${p}/ns/net`))?.[1]);
+      return inodes.has(ino) ? [`${p} in ${inodes.get(ino)}: ${cmdline(p).replaceAll('\0', ' ')}`] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** `killAt`: a delay in ms, or the n-th backend spawn (killed as soon as its `ip netns exec` runs). */
+async function killUpThenDown(t: TestContext, killAt: number | { backend: number }): Promise<void> {
+  const prefix = runPrefix();
+  t.after(async () => {
+    // Only this run's backends: the ones the assertions below would report.
+    for (const p of backendsOf(prefix)) process.kill(p, 'SIGKILL');
+    await labDown(prefix);
+  });
+  const up = spawn(process.execPath, [cliPath, 'lab', 'up', '--prefix', prefix], { stdio: 'ignore' });
+  const exited = new Promise((r) => up.on('exit', r));
+  if (typeof killAt === 'number') await new Promise((r) => setTimeout(r, killAt));
+  else {
+    // A tight synchronous loop: the spawn-to-state window is a millisecond or two.
+    const seen = new Set<number>();
+    const end = Date.now() + 20_000;
+    while (seen.size < killAt.backend && up.exitCode === null && Date.now() < end)
+      for (const c of childrenOf(up.pid!)) if (cmdline(c).includes(backendScript)) seen.add(c);
+    assert.equal(seen.size, killAt.backend, `lab up never spawned backend ${killAt.backend}`);
+  }
+  up.kill('SIGKILL');
+  await exited;
+  const inodes = namespaceInodes(prefix);
+  await run(process.execPath, [cliPath, 'lab', 'down', '--prefix', prefix]);
+  assert.deepEqual(inNamespaces(inodes), [], 'no process is left in the lab namespaces');
+  assert.deepEqual(
+    backendsOf(prefix).map((p) => `${p}: ${cmdline(p).replaceAll('\0', ' ')}`),
+    [],
+    'no backend of the lab is left running',
+  );
+  assert.deepEqual(
+    netnsNames().filter((n) => n.startsWith(`${prefix}-`)),
+    [],
+  );
+  assert.equal(existsSync(stateDirOf(prefix)), false, 'the state dir is gone');
+  t.diagnostic(`killed ${JSON.stringify(killAt)}: ${inodes.size} namespaces existed`);
+}
+
+test('lab down after lab up was SIGKILLed part-way leaves no process, namespace or state', async (t) => {
+  if (!requireRoot(t)) return;
+  for (const ms of [50, 100, 200, 400, 800])
+    await t.test(`killed ${ms} ms in`, (t: TestContext) => killUpThenDown(t, ms));
+  for (const backend of [1, 2, 3])
+    await t.test(`killed as backend ${backend} is spawned`, (t: TestContext) => killUpThenDown(t, { backend }));
+});
