@@ -13,7 +13,7 @@
 #ifndef STICKYSCOPE_RECORD_H
 #define STICKYSCOPE_RECORD_H
 
-#define SS_RECORD_VERSION 1
+#define SS_RECORD_VERSION 2
 #define SS_RECORD_SIZE 120
 
 enum ss_record_type {
@@ -22,8 +22,11 @@ enum ss_record_type {
 	SS_REC_INSERT = 3,   /* NEW entry about to be confirmed */
 	SS_REC_LOST = 4,     /* ring buffer was full: value[0] records dropped */
 	SS_REC_COUNTERS = 5, /* conntrack stats: value[] = insert_failed, drop, early_drop, entries */
-	/* first record: value[] = CLOCK_MONOTONIC ns, CLOCK_REALTIME ns, SS_RECORD_VERSION */
+	/* first record: value[] = CLOCK_MONOTONIC ns, CLOCK_REALTIME ns, SS_RECORD_VERSION, and the
+	 * number of ATTACH records that follow it at once */
 	SS_REC_HELLO = 6,
+	/* one netfilter link the helper holds: value[] = pf, hooknum, priority (signed), kernel link id */
+	SS_REC_ATTACH = 7,
 };
 
 /*

@@ -21,7 +21,7 @@ export interface PipelineRun {
   aggregatorCpuPerMillion: number;
 }
 
-/** Joins helper outputs into one stream: the first HELLO, then every other record, at most `max`. */
+/** Joins helper outputs into one stream: the first HELLO (and its ATTACH records), then every other record, at most `max`. */
 export function joinRecords(files: string[], out: string, max: number): number {
   const fd = openSync(out, 'w');
   let records = 0;
@@ -29,7 +29,11 @@ export function joinRecords(files: string[], out: string, max: number): number {
     for (const [i, f] of files.entries()) {
       const buf = readFileSync(f);
       const whole = buf.length - (buf.length % RECORD_SIZE);
-      const skip = i > 0 && buf[Off.type] === RecordType.hello ? RECORD_SIZE : 0;
+      // Later files' HELLO and the ATTACH records after it describe their own helper run: leave them out.
+      let skip = 0;
+      if (i > 0 && buf[Off.type] === RecordType.hello)
+        do skip += RECORD_SIZE;
+        while (skip < whole && buf[skip + Off.type] === RecordType.attach);
       const take = Math.min(whole - skip, (max - records) * RECORD_SIZE);
       if (take <= 0) continue;
       writeSync(fd, buf, skip, take);

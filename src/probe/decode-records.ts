@@ -131,6 +131,9 @@ export class RecordDecoder {
   private readonly carry = Buffer.alloc(RECORD_SIZE);
   private carried = 0;
   private helloSeen = false;
+  /** ATTACH records the HELLO announced and not yet decoded. */
+  private attachDue = 0;
+  private readonly attached: string[] = [];
   private monoHi = 0;
   private monoLo = 0;
   /** CLOCK_REALTIME of the HELLO, split into whole microseconds and leftover nanoseconds. */
@@ -139,9 +142,14 @@ export class RecordDecoder {
 
   constructor(private readonly node: string) {}
 
-  /** True once the HELLO record (the helper is attached) has been decoded. */
+  /** True once the HELLO record (the helper is attached) and the ATTACH records it announced are decoded. */
   get started(): boolean {
-    return this.helloSeen;
+    return this.helloSeen && this.attachDue === 0;
+  }
+
+  /** Where the helper's programs are attached, e.g. "netfilter ipv4 prerouting prio -99 link 17". */
+  get attachPoints(): readonly string[] {
+    return this.attached;
   }
 
   /** Bytes of an incomplete record held back for the next chunk. */
@@ -186,7 +194,22 @@ export class RecordDecoder {
     const realtime = buf.readBigUInt64LE(o + Off.value + 8);
     this.baseUs = Number(realtime / 1000n);
     this.baseRemNs = Number(realtime % 1000n);
+    this.attachDue = u64(buf, o + Off.value + 24);
     this.helloSeen = true;
+  }
+
+  private attach(buf: Buffer, o: number): void {
+    const pf = u64(buf, o + Off.value);
+    const hook = HOOKS[u64(buf, o + Off.value + 8)];
+    const family = pf === AF_INET ? 'ipv4' : pf === AF_INET6 ? 'ipv6' : undefined;
+    if (!family || !hook) {
+      throw new InputError(
+        `failed to decode probe records: ATTACH record with pf ${pf}, hook ${u64(buf, o + Off.value + 8)}; expected pf 2 or 10, hook 0-4`,
+      );
+    }
+    const priority = buf.readInt32LE(o + Off.value + 16); // the low half of a sign-extended s64
+    this.attached.push(`netfilter ${family} ${hook} prio ${priority} link ${u64(buf, o + Off.value + 24)}`);
+    if (this.attachDue > 0) this.attachDue--;
   }
 
   private record(buf: Buffer, o: number, out: StickyEvent[]): void {
@@ -210,6 +233,9 @@ export class RecordDecoder {
         return;
       case RecordType.lost:
         out.push({ type: 'lost', ts, node, count: u64(buf, o + Off.value) });
+        return;
+      case RecordType.attach:
+        this.attach(buf, o);
         return;
       case RecordType.counters:
         out.push({

@@ -25,6 +25,8 @@ export interface Probe extends EventEmitter {
   ready: Promise<void>;
   /** The helper's pid: its /proc/<pid>/net is the node's network namespace. */
   readonly pid: number | undefined;
+  /** Where the helper attached its programs (complete once ready has resolved). */
+  readonly attachPoints: readonly string[];
   /** SIGTERM, wait for exit; the final events are delivered first. */
   stop(): Promise<void>;
 }
@@ -81,6 +83,10 @@ class HelperProbe extends EventEmitter implements Probe {
 
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  get attachPoints(): readonly string[] {
+    return this.decoder.attachPoints;
   }
 
   async stop(): Promise<void> {

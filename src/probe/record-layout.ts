@@ -3,7 +3,7 @@
 // which the decoder checks against RECORD_VERSION).
 import type { Hook, Proto } from '../core/event.js';
 
-export const RECORD_VERSION = 1;
+export const RECORD_VERSION = 2;
 export const RECORD_SIZE = 120;
 
 /** Byte offsets inside one record. */
@@ -19,7 +19,7 @@ export const Off = {
   origDst: 44,
   replySrc: 64,
   replyDst: 88,
-  /** value[4] (u64 each) overlays replyDst in LOST, COUNTERS and HELLO records. */
+  /** value[4] (u64 each) overlays replyDst in LOST, COUNTERS, HELLO and ATTACH records. */
   value: 88,
 } as const;
 
@@ -33,6 +33,7 @@ export const RecordType = {
   lost: 4,
   counters: 5,
   hello: 6,
+  attach: 7,
 } as const;
 
 /** enum ss_family (the kernel's NFPROTO_IPV4 and NFPROTO_IPV6). */

@@ -44,7 +44,7 @@ function cLayout(): Record<string, number> {
       `#include <stdio.h>\n#include <stddef.h>\n#include <linux/types.h>\n#include "${recordH}"\nint main(void){\n` +
       fields.map((f) => `printf("${f} %zu\\n", offsetof(struct ss_record, ${f}));`).join('\n') +
       `printf("size %zu\\nport %zu\\nversion %d\\n", sizeof(struct ss_record), offsetof(struct ss_addr, port), SS_RECORD_VERSION);\n` +
-      `printf("dnat %d\\nsnat %d\\ninsert %d\\nlost %d\\ncounters %d\\nhello %d\\n", SS_REC_DNAT, SS_REC_SNAT, SS_REC_INSERT, SS_REC_LOST, SS_REC_COUNTERS, SS_REC_HELLO);\n` +
+      `printf("dnat %d\\nsnat %d\\ninsert %d\\nlost %d\\ncounters %d\\nhello %d\\nattach %d\\n", SS_REC_DNAT, SS_REC_SNAT, SS_REC_INSERT, SS_REC_LOST, SS_REC_COUNTERS, SS_REC_HELLO, SS_REC_ATTACH);\n` +
       `printf("prerouting %d\\ninput %d\\nforward %d\\noutput %d\\npostrouting %d\\n", SS_HOOK_PRE_ROUTING, SS_HOOK_LOCAL_IN, SS_HOOK_FORWARD, SS_HOOK_LOCAL_OUT, SS_HOOK_POST_ROUTING);\n` +
       `printf("ipv4 %d\\nipv6 %d\\ntcp %d\\nudp %d\\nsctp %d\\n", SS_FAMILY_IPV4, SS_FAMILY_IPV6, SS_PROTO_TCP, SS_PROTO_UDP, SS_PROTO_SCTP);\nreturn 0;}\n`;
     writeFileSync(join(dir, 'layout.c'), src);
@@ -69,13 +69,14 @@ const C = cLayout();
 const MONO = 1_000_000_000_000n;
 const REAL = 1_700_000_000_123_456_789n;
 
-function hello(version = C.version!): Buffer {
+function hello(version = C.version!, attachRecords = 0): Buffer {
   const b = Buffer.alloc(C.size!);
   b.writeBigUInt64LE(MONO + 10n, C.ts_ns!);
   b[C.type!] = C.hello!;
   b.writeBigUInt64LE(MONO, C.value!);
   b.writeBigUInt64LE(REAL, C.value! + 8);
   b.writeBigUInt64LE(BigInt(version), C.value! + 16);
+  b.writeBigUInt64LE(BigInt(attachRecords), C.value! + 24);
   return b;
 }
 
@@ -142,7 +143,15 @@ test('record-layout.ts mirrors bpf/record.h', () => {
   );
   assert.deepEqual(
     { ...RecordType },
-    { dnat: C.dnat, snat: C.snat, insert: C.insert, lost: C.lost, counters: C.counters, hello: C.hello },
+    {
+      dnat: C.dnat,
+      snat: C.snat,
+      insert: C.insert,
+      lost: C.lost,
+      counters: C.counters,
+      hello: C.hello,
+      attach: C.attach,
+    },
   );
   assert.deepEqual(
     HOOKS.map((h) => C[h]),
@@ -243,6 +252,19 @@ test('records split across chunks at any byte decode the same', () => {
   const oneByOne: StickyEvent[] = [];
   for (let i = 0; i < stream.length; i++) oneByOne.push(...d.decode(stream.subarray(i, i + 1)));
   assert.deepEqual(oneByOne, whole);
+});
+
+test('ATTACH records after HELLO name the attach points; started waits for all the HELLO announced', () => {
+  const d = new RecordDecoder('n');
+  const prio = (p: number) => BigInt.asUintN(64, BigInt(p)); // the helper sign-extends to 64 bits
+  d.decode(Buffer.concat([hello(C.version!, 2), values(C.attach!, MONO, [2n, 0n, prio(-99), 17n])]));
+  assert.equal(d.started, false, 'one of two ATTACH records is still to come');
+  d.decode(values(C.attach!, MONO, [10n, 4n, prio(2147483646), 18n]));
+  assert.equal(d.started, true);
+  assert.deepEqual(d.attachPoints, [
+    'netfilter ipv4 prerouting prio -99 link 17',
+    'netfilter ipv6 postrouting prio 2147483646 link 18',
+  ]);
 });
 
 test('a helper speaking another record version is refused', () => {

@@ -66,6 +66,7 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
         listen,
         netns: values.netns,
         xtRecentDir: probe.pid === undefined ? undefined : `/proc/${probe.pid}/net/xt_recent`,
+        attachPoints: [...probe.attachPoints],
         onWarning: (m) => process.stderr.write(`stickyscope agent: warning: ${m}\n`),
       }).catch((err: Error) => {
         throw new EnvironmentError(err.message);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/types.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "stickyscope.skel.h"
 #include "record.h"
@@ -81,6 +82,16 @@ static int link_failed(const struct hook_spec *s, int family, int err)
 	return old_kernel ? SS_EXIT_OLD_KERNEL : SS_EXIT_RUNTIME;
 }
 
+/* The kernel's id of a link (what `bpftool link` lists), 0 if it cannot say. */
+static uint32_t link_id(int fd)
+{
+	struct bpf_link_info info;
+	uint32_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
 static int link_all(struct ss_attached *a)
 {
 	static const int families[] = { SS_FAMILY_IPV4, SS_FAMILY_IPV6 };
@@ -93,6 +104,7 @@ static int link_all(struct ss_attached *a)
 
 			if (fd < 0)
 				return link_failed(s, families[f], fd);
+			a->points[a->nlinks] = (struct ss_link_point){ families[f], s->hooknum, s->priority, link_id(fd) };
 			a->links[a->nlinks++] = fd;
 		}
 	}

@@ -178,14 +178,22 @@ static int checks(const struct ss_options *opts)
 	return 0;
 }
 
-static int hello(void)
+/* HELLO, then where every link is attached, in one write: the reader knows both at once. */
+static int hello(const struct ss_attached *att)
 {
 	struct timespec rt;
 	uint64_t mono = ss_monotonic_ns();
 
 	clock_gettime(CLOCK_REALTIME, &rt);
-	if (ss_out_values(SS_REC_HELLO, mono, (uint64_t)rt.tv_sec * 1000000000ULL + rt.tv_nsec, SS_RECORD_VERSION, 0))
+	if (ss_out_values(SS_REC_HELLO, mono, (uint64_t)rt.tv_sec * 1000000000ULL + rt.tv_nsec, SS_RECORD_VERSION,
+			  att->nlinks))
 		return -1;
+	for (int i = 0; i < att->nlinks; i++) {
+		const struct ss_link_point *p = &att->points[i];
+
+		if (ss_out_values(SS_REC_ATTACH, p->pf, p->hooknum, (uint64_t)(int64_t)p->priority, p->id))
+			return -1;
+	}
 	return ss_out_flush();
 }
 
@@ -223,7 +231,7 @@ int main(int argc, char **argv)
 		ss_detach(&run.att);
 		return SS_EXIT_RUNTIME;
 	}
-	code = hello() ? 0 : loop(&run, &opts, sigfd);
+	code = hello(&run.att) ? 0 : loop(&run, &opts, sigfd);
 	/* detach first so the final drain sees everything the programs will ever write */
 	ss_unlink(&run.att);
 	if (!code && !drain(&run) && !emit_lost(&run))
