@@ -5,6 +5,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';
 import { startLabWithAgents, startReportCli } from '../helpers/agents.js';
+import { watchConntrack, type ConntrackNew } from '../helpers/conntrack-events.js';
 import {
   defaultConfig,
   readBackendLogs,
@@ -84,6 +85,19 @@ function countsOf(seqs: Iterable<string[]>, ep: (n: string) => string): Record<s
   return out;
 }
 
+/** Backend selections per backend the node's conntrack made for Service address `vip` (a second truth). */
+function conntrackCounts(news: ConntrackNew[], vip: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const n of news) if (n.proto === 'tcp' && n.service === vip) out[n.backend] = (out[n.backend] ?? 0) + 1;
+  return out;
+}
+
+/** Requests that took a SYN retransmission (>= 1 s) or failed: where a miscount would come from. */
+function slowRequests(results: ClientResult[]): string {
+  const slow = results.filter((r) => r.answer === null || r.ms >= 1000);
+  return slow.map((r) => `${r.client} ${r.local} ${r.ms} ms ${r.answer ?? r.error}`).join('; ') || 'none';
+}
+
 function reportCounts(s: ServiceReport): Record<string, number> {
   return Object.fromEntries(s.backends.filter((b) => b.selections > 0).map((b) => [b.backend, b.selections]));
 }
@@ -104,6 +118,9 @@ test('issue 3 in a two-node lab: two agents, real traffic, report vs backend log
     'affinity Service: compliance 1, stickiness 1; plain Service: stickiness near 1/K, chi-square does not reject uniform',
     async (t: TestContext) => {
       const report = await startReportCli(t, agents.addresses());
+      // The clients sit on node 1: its conntrack sees every translation (one NEW entry per NAT decision).
+      const ct = await watchConntrack(lab.nodes[0]!);
+      t.after(() => ct.kill());
       const web = await eachClient(POD_CLIENTS, { service: 'lab/web:http', mode: 'http', count: WEB_PER_CLIENT }, lab);
       const sticky = await eachClient(
         POD_CLIENTS,
@@ -112,6 +129,7 @@ test('issue 3 in a two-node lab: two agents, real traffic, report vs backend log
       );
       await settle();
       const r = await report.finish();
+      const news = await ct.stop();
       assert.deepEqual(r.nodes, [...lab.nodes].sort());
       assert.equal(r.lostEvents, 0);
 
@@ -150,7 +168,14 @@ test('issue 3 in a two-node lab: two agents, real traffic, report vs backend log
       assert.equal(s.affinity.timeoutSeconds, 10);
       for (const [client, seq] of stickyTruth)
         assert.equal(new Set(seq).size, 1, `${client} stayed on one backend in the logs: ${seq.join(',')}`);
-      assert.deepEqual(reportCounts(s), countsOf(stickyTruth.values(), endpointOf(lab, 8080)));
+      const stickyVip = `${lab.services.find((x) => x.name === 'sticky')!.clusterIP}:80`;
+      const why = `conntrack NEW on ${lab.nodes[0]}: ${JSON.stringify(conntrackCounts(news, stickyVip))}; slow or failed requests: ${slowRequests(sticky)}`;
+      assert.deepEqual(
+        reportCounts(s),
+        countsOf(stickyTruth.values(), endpointOf(lab, 8080)),
+        `report vs backend logs; ${why}`,
+      );
+      assert.deepEqual(reportCounts(s), conntrackCounts(news, stickyVip), `report vs the node's conntrack; ${why}`);
       const pairs = POD_CLIENTS.length * (STICKY_PER_CLIENT - 1);
       assert.deepEqual(s.stickiness, { pairs, sameBackend: pairs, ratio: 1, expectedRandom: 1 / K });
       assert.equal(s.affinityVerdicts.held, pairs);
