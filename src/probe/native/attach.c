@@ -104,7 +104,8 @@ static int link_all(struct ss_attached *a)
 
 			if (fd < 0)
 				return link_failed(s, families[f], fd);
-			a->points[a->nlinks] = (struct ss_link_point){ families[f], s->hooknum, s->priority, link_id(fd) };
+			a->points[a->nlinks] =
+				(struct ss_link_point){ families[f], s->hooknum, s->priority, link_id(fd) };
 			a->links[a->nlinks++] = fd;
 		}
 	}

@@ -186,7 +186,7 @@ static int hello(const struct ss_attached *att)
 
 	clock_gettime(CLOCK_REALTIME, &rt);
 	if (ss_out_values(SS_REC_HELLO, mono, (uint64_t)rt.tv_sec * 1000000000ULL + rt.tv_nsec, SS_RECORD_VERSION,
-			  att->nlinks))
+	                  att->nlinks))
 		return -1;
 	for (int i = 0; i < att->nlinks; i++) {
 		const struct ss_link_point *p = &att->points[i];
