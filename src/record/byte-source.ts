@@ -10,7 +10,7 @@ export class ByteSource {
   start = 0;
   buf: Buffer = Buffer.alloc(0);
   eof = false;
-  private readAt = 0;
+  private nextRead = 0;
 
   constructor(private readonly fh: FileHandle) {}
 
@@ -24,15 +24,27 @@ export class ByteSource {
     while (this.end < until && !this.eof) {
       const want = Math.max(CHUNK_BYTES, until - this.end);
       const chunk = Buffer.allocUnsafe(want);
-      const { bytesRead } = await this.fh.read(chunk, 0, want, this.readAt);
+      const { bytesRead } = await this.fh.read(chunk, 0, want, this.nextRead);
       if (bytesRead === 0) this.eof = true;
-      this.readAt += bytesRead;
+      this.nextRead += bytesRead;
       // A fresh buffer rather than copying within the old one: payloads already handed
       // out are views of the old one and must stay intact.
       this.buf =
         this.buf.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([this.buf, chunk.subarray(0, bytesRead)]);
     }
     return this.end >= until;
+  }
+
+  /** Reads into `target` from file offset `position`, outside the window; resolves to the bytes read. */
+  async readAt(target: Buffer, position: number): Promise<number> {
+    return (await this.fh.read(target, 0, target.length, position)).bytesRead;
+  }
+
+  /** Moves the window to start at file offset `offset`, empty. */
+  seek(offset: number): void {
+    this.buf = Buffer.alloc(0);
+    this.start = this.nextRead = offset;
+    this.eof = false;
   }
 
   /** Forgets bytes before file offset `offset`. */

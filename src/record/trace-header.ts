@@ -46,25 +46,83 @@ export function encodeJson(value: TraceHeader | TraceEnd): Buffer {
   return Buffer.from(JSON.stringify(value), 'utf8');
 }
 
-export function decodeHeader(payload: Uint8Array): TraceHeader {
-  const h = JSON.parse(Buffer.from(payload).toString('utf8')) as Partial<TraceHeader>;
-  if (
-    h.tool !== 'stickyscope' ||
-    typeof h.startTime !== 'number' ||
-    !Array.isArray(h.nodes) ||
-    !Array.isArray(h.catalogs)
-  ) {
-    throw new Error(`header frame lacks tool, startTime, nodes or catalogs: ${JSON.stringify(h).slice(0, 120)}`);
-  }
-  return { toolVersion: 'unknown', recordingId: '', segment: 0, agents: [], ...h } as TraceHeader;
+/**
+ * The header frame's JSON, checked field by field so that nothing later trips on it.
+ * The catalogs are left as found: the reader checks each one as an event (validate.ts),
+ * so a bad one is counted among the rejected events rather than losing the header.
+ */
+export function decodeHeader(payload: Uint8Array): Omit<TraceHeader, 'catalogs'> & { catalogs: unknown[] } {
+  const h = parseObject(payload, 'header');
+  const problem =
+    h.tool !== 'stickyscope'
+      ? `tool should be "stickyscope"; got ${show(h.tool)}`
+      : typeof h.startTime !== 'number' || !Number.isFinite(h.startTime)
+        ? `startTime should be a number; got ${show(h.startTime)}`
+        : h.segment !== undefined && !(Number.isSafeInteger(h.segment) && (h.segment as number) >= 0)
+          ? `segment should be a whole number from 0; got ${show(h.segment)}`
+          : h.recordingId !== undefined && typeof h.recordingId !== 'string'
+            ? `recordingId should be a string; got ${show(h.recordingId)}`
+            : h.toolVersion !== undefined && typeof h.toolVersion !== 'string'
+              ? `toolVersion should be a string; got ${show(h.toolVersion)}`
+              : !isStringList(h.nodes)
+                ? `nodes should be a list of strings; got ${show(h.nodes)}`
+                : h.agents !== undefined && !isStringList(h.agents)
+                  ? `agents should be a list of strings; got ${show(h.agents)}`
+                  : !Array.isArray(h.catalogs)
+                    ? `catalogs should be a list; got ${show(h.catalogs)}`
+                    : null;
+  if (problem) throw new Error(`header frame: ${problem}`);
+  return {
+    tool: 'stickyscope',
+    toolVersion: (h.toolVersion as string | undefined) ?? 'unknown',
+    recordingId: (h.recordingId as string | undefined) ?? '',
+    segment: (h.segment as number | undefined) ?? 0,
+    startTime: h.startTime as number,
+    nodes: h.nodes as string[],
+    agents: (h.agents as string[] | undefined) ?? [],
+    catalogs: h.catalogs as unknown[],
+  };
 }
 
 export function decodeEnd(payload: Uint8Array): TraceEnd {
-  const e = JSON.parse(Buffer.from(payload).toString('utf8')) as Partial<TraceEnd>;
-  if (typeof e.endTime !== 'number' || typeof e.events !== 'number') {
-    throw new Error(`end frame lacks endTime or events: ${JSON.stringify(e).slice(0, 120)}`);
-  }
-  return { lostEvents: 0, continued: false, nodes: [], ...e } as TraceEnd;
+  const e = parseObject(payload, 'end');
+  const count = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  const problem =
+    typeof e.endTime !== 'number' || !Number.isFinite(e.endTime)
+      ? `endTime should be a number; got ${show(e.endTime)}`
+      : !count(e.events)
+        ? `events should be a count; got ${show(e.events)}`
+        : e.lostEvents !== undefined && !count(e.lostEvents)
+          ? `lostEvents should be a count; got ${show(e.lostEvents)}`
+          : e.continued !== undefined && typeof e.continued !== 'boolean'
+            ? `continued should be true or false; got ${show(e.continued)}`
+            : e.nodes !== undefined && !isStringList(e.nodes)
+              ? `nodes should be a list of strings; got ${show(e.nodes)}`
+              : null;
+  if (problem) throw new Error(`end frame: ${problem}`);
+  return {
+    endTime: e.endTime as number,
+    events: e.events as number,
+    nodes: (e.nodes as string[] | undefined) ?? [],
+    lostEvents: (e.lostEvents as number | undefined) ?? 0,
+    continued: (e.continued as boolean | undefined) ?? false,
+  };
+}
+
+function parseObject(payload: Uint8Array, what: string): Record<string, unknown> {
+  const v: unknown = JSON.parse(Buffer.from(payload).toString('utf8'));
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new Error(`${what} frame should hold a JSON object; got ${show(v)}`);
+  return v as Record<string, unknown>;
+}
+
+function isStringList(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string');
+}
+
+function show(v: unknown): string {
+  const s = v === undefined ? 'nothing' : (JSON.stringify(v) ?? String(v));
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
 /** FILE for segment 0, FILE.k after it. */

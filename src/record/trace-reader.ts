@@ -1,17 +1,19 @@
-// Reads a trace file back as event batches, tolerating a truncated end, damaged frames (skipped to the next intact one)
-// and an interrupted recording, each reported through onWarning with its byte offset; what is not a trace, or a trace
-// of a newer format, is refused with an InputError.
+// Reads a trace file back as event batches, tolerating a truncated end, damaged frames (skipped to the next intact one),
+// an interrupted recording, invalid events (dropped, counted) and a continuation that is not the next segment (reading
+// stops), each reported through onWarning with its byte offset; what is not a trace, or is newer, is an InputError.
 import { open } from 'node:fs/promises';
 import { decodeBatch } from '../protocol/wire.js';
+import { admitEvents, eventProblem, RejectedEvents, type Rejection } from '../protocol/validate.js';
 import { InputError } from '../core/errors.js';
 import { openFile } from '../core/file-errors.js';
-import type { StickyEvent } from '../core/event.js';
+import type { CatalogEvent, StickyEvent } from '../core/event.js';
 import { ByteSource } from './byte-source.js';
 import { FORMAT_VERSION, MAGIC, PREAMBLE_BYTES, parseFrame } from './frame.js';
+import { findNextFrame } from './resync.js';
 import { decodeEnd, decodeHeader, segmentPath, type TraceEnd, type TraceHeader } from './trace-header.js';
 
 export interface TraceWarning {
-  kind: 'truncated' | 'corrupt' | 'undecodable' | 'interrupted' | 'missing-segment';
+  kind: 'truncated' | 'corrupt' | 'undecodable' | 'interrupted' | 'missing-segment' | 'segment-order' | 'rejected';
   path: string;
   /** Byte offset in `path` where the problem starts. */
   offset: number;
@@ -24,46 +26,86 @@ export interface ReadTraceOptions {
   onHeader?: (h: TraceHeader, path: string) => void;
   /** Go on into FILE.1, FILE.2, ... when the recording was rotated (default true). */
   followRotation?: boolean;
+  /** Counts the events dropped because they fail validate.ts's checks. */
+  rejected?: RejectedEvents;
 }
 
 /** The events of a trace file (and of its rotated continuations), batch by batch. */
 export async function* readTrace(path: string, options: ReadTraceOptions = {}): AsyncGenerator<StickyEvent[]> {
   const warn = options.onWarning ?? (() => {});
-  let first: TraceHeader | null = null;
+  const rejected = options.rejected ?? new RejectedEvents();
+  let base = path;
+  let expect: SegmentExpectation | null = null;
   for (let current: string | null = path; current !== null; ) {
-    const seg: SegmentResult = { header: null, end: null };
-    yield* readSegment(current, first === null, seg, options);
-    if (seg.header && first === null) first = seg.header;
-    current = null;
-    if (seg.end?.continued && options.followRotation !== false && seg.header && first) {
-      if (seg.header.recordingId !== first.recordingId) break;
-      const base = first.segment === 0 ? path : path.slice(0, path.length - `.${first.segment}`.length);
-      const next = segmentPath(base, seg.header.segment + 1);
-      if (await exists(next)) current = next;
-      else
+    const seg: SegmentResult = { header: null, end: null, refused: false };
+    yield* readSegment(current, expect, seg, options, rejected);
+    const header = seg.header;
+    if (seg.refused || !header || !seg.end?.continued || options.followRotation === false) break;
+    if (expect === null) {
+      // FILE.k read first: its continuations are FILE.k+1, ..., named after FILE.
+      const suffix = `.${header.segment}`;
+      if (header.segment > 0 && !path.endsWith(suffix)) {
         warn({
           kind: 'missing-segment',
-          path: next,
+          path,
           offset: 0,
-          message: `trace ${path} continues in ${next}, which does not exist; read up to there`,
+          message: `trace ${path} says it is segment ${header.segment} of a rotated recording, but its name does not end in ${suffix}, so the segments after it cannot be found; read up to there`,
         });
+        break;
+      }
+      base = header.segment === 0 ? path : path.slice(0, path.length - suffix.length);
     }
+    const next = segmentPath(base, header.segment + 1);
+    if (!(await exists(next))) {
+      warn({
+        kind: 'missing-segment',
+        path: next,
+        offset: 0,
+        message: `trace ${path} continues in ${next}, which does not exist; read up to there`,
+      });
+      break;
+    }
+    expect = { segment: header.segment + 1, recordingId: header.recordingId, previous: current };
+    current = next;
   }
+}
+
+/** What the header of a continuation must say: the next segment number of the same recording. */
+interface SegmentExpectation {
+  segment: number;
+  recordingId: string;
+  /** The segment read before, for messages. */
+  previous: string;
 }
 
 interface SegmentResult {
   header: TraceHeader | null;
   end: TraceEnd | null;
+  /** The header says this is not the continuation expected; nothing of it was read. */
+  refused: boolean;
 }
 
 async function* readSegment(
   path: string,
-  withSnapshot: boolean,
+  expect: SegmentExpectation | null,
   out: SegmentResult,
   options: ReadTraceOptions,
+  rejected: RejectedEvents,
 ): AsyncGenerator<StickyEvent[]> {
   const warn = options.onWarning ?? (() => {});
   const fh = await openFile(path, 'r', 'open trace');
+  const rejectedBefore = rejected.total;
+  let firstRejection = true;
+  const noteRejection = (at: number, what: string, r: Rejection) => {
+    if (!firstRejection) return;
+    firstRejection = false;
+    warn({
+      kind: 'rejected',
+      path,
+      offset: at,
+      message: `trace ${path}: ${what} at byte ${at} is rejected: ${r.detail}; dropped (further rejected events are counted in the report)`,
+    });
+  };
   try {
     const src = new ByteSource(fh);
     await src.fill(PREAMBLE_BYTES);
@@ -81,7 +123,7 @@ async function* readSegment(
         continue;
       }
       if (r.kind !== 'frame') {
-        const next = await resync(src, pos + 1);
+        const next = await findNextFrame((b, at) => src.readAt(b, at), pos + 1);
         if (next < 0 && r.kind === 'incomplete') {
           truncated = true;
           warn({
@@ -92,10 +134,11 @@ async function* readSegment(
           });
           break;
         }
+        const size = (await fh.stat()).size;
         const why = r.kind === 'bad' ? r.reason : 'frame length runs past the end of the file';
         const resumed =
           next < 0
-            ? `no intact frame follows (${src.end - pos} bytes skipped)`
+            ? `no intact frame follows (${size - pos} bytes skipped)`
             : `resuming at byte ${next} (${next - pos} bytes skipped)`;
         warn({
           kind: 'corrupt',
@@ -103,8 +146,12 @@ async function* readSegment(
           offset: pos,
           message: `trace ${path} has a damaged frame at byte ${pos} (${why}); ${resumed}`,
         });
-        if (next < 0) break;
+        if (next < 0) {
+          pos = size;
+          break;
+        }
         pos = next;
+        src.seek(next);
         continue;
       }
       const at = pos;
@@ -122,18 +169,54 @@ async function* readSegment(
           });
           continue;
         }
+        batch = admitEvents(batch, rejected, (p, i) => noteRejection(at, `event ${i} of the batch`, p));
         events += batch.length;
         if (batch.length > 0) yield batch;
       } else if (r.type === 'header') {
-        const header = parseJson(path, at, 'header', () => decodeHeader(r.payload), warn);
-        if (header && !out.header) {
-          out.header = header;
-          options.onHeader?.(header, path);
-          if (withSnapshot && header.catalogs.length > 0) yield header.catalogs;
+        if (out.header) continue;
+        const raw = parseJson(path, at, 'header', () => decodeHeader(r.payload), warn);
+        if (!raw) continue;
+        if (expect && (raw.recordingId !== expect.recordingId || raw.segment !== expect.segment)) {
+          out.refused = true;
+          const other = raw.recordingId !== expect.recordingId;
+          warn({
+            kind: 'segment-order',
+            path,
+            offset: at,
+            message: other
+              ? `trace ${path} should continue the recording in ${expect.previous} (recording ${expect.recordingId}), but its header names recording ${raw.recordingId}; not read, reading stops there`
+              : `trace ${path} should be segment ${expect.segment}, following ${expect.previous}, but its header says segment ${raw.segment} (a repeated or out-of-order segment, perhaps a copy); not read, reading stops there`,
+          });
+          return;
         }
+        const catalogs: CatalogEvent[] = [];
+        raw.catalogs.forEach((c, i) => {
+          const p =
+            typeof c === 'object' && c !== null && (c as { type?: unknown }).type === 'catalog'
+              ? eventProblem(c, Date.now() * 1000)
+              : { reason: 'malformed' as const, field: 'type', detail: `should be a catalog event; got ${JSON.stringify(c)?.slice(0, 80)}` };
+          if (p === null) catalogs.push(c as CatalogEvent);
+          else {
+            rejected.add(p.reason);
+            noteRejection(at, `the header's catalogs[${i}]`, { ...p, detail: `catalogs[${i}].${p.detail}` });
+          }
+        });
+        const header: TraceHeader = { ...raw, catalogs };
+        out.header = header;
+        options.onHeader?.(header, path);
+        if (expect === null && catalogs.length > 0) yield catalogs;
       } else {
         out.end = parseJson(path, at, 'end', () => decodeEnd(r.payload), warn) ?? out.end;
       }
+    }
+    const dropped = rejected.total - rejectedBefore;
+    if (dropped > 1) {
+      warn({
+        kind: 'rejected',
+        path,
+        offset: pos,
+        message: `trace ${path}: ${dropped} events rejected in all as implausible or malformed (the report counts them by reason)`,
+      });
     }
     if (!out.end && !truncated) {
       warn({
@@ -145,18 +228,6 @@ async function* readSegment(
     }
   } finally {
     await fh.close();
-  }
-}
-
-/** The offset of the next intact frame at or after `from`, or -1. */
-async function resync(src: ByteSource, from: number): Promise<number> {
-  for (let q = from; ; ) {
-    if (q >= src.end && !(await src.fill(q + 1))) return -1;
-    src.discard(q);
-    const r = parseFrame(src.buf, q - src.start, src.buf.length);
-    if (r.kind === 'frame') return q;
-    if (r.kind === 'incomplete' && !src.eof) await src.fill(src.end + 1);
-    else q++;
   }
 }
 
