@@ -109,13 +109,16 @@ export function eventProblem(x: unknown, nowUs: number): Rejection | null {
 function flowProblem(e: Record<string, unknown>): Rejection | null {
   if (typeof e.proto !== 'string' || !protos.has(e.proto)) return malformed('proto', 'tcp, udp or sctp', e.proto);
   if (typeof e.hook !== 'string' || !hooks.has(e.hook)) return malformed('hook', 'a netfilter hook name', e.hook);
-  for (const f of ['client', 'service', 'backend']) {
-    const p = addressProblem(e[f], f, true);
-    if (p) return p;
-  }
+  const p =
+    addressProblem(e.client, 'client', true) ??
+    addressProblem(e.service, 'service', true) ??
+    addressProblem(e.backend, 'backend', true);
+  if (p) return p;
   if (typeof e.ctId !== 'string') return malformed('ctId', 'a string', e.ctId);
-  for (const f of ['serviceName', 'backendPod'])
-    if (e[f] !== undefined && typeof e[f] !== 'string') return malformed(f, 'a string', e[f]);
+  if (e.serviceName !== undefined && typeof e.serviceName !== 'string')
+    return malformed('serviceName', 'a string', e.serviceName);
+  if (e.backendPod !== undefined && typeof e.backendPod !== 'string')
+    return malformed('backendPod', 'a string', e.backendPod);
   return null;
 }
 
@@ -172,37 +175,61 @@ function serviceProblem(x: unknown, at: string): Rejection | null {
   return null;
 }
 
+/**
+ * Addresses that passed lately, by a hash of their text: services and backends repeat
+ * from event to event, and checking them again dominated the cost of validation.
+ */
+const OK_SLOTS = 1024;
+const okAddresses: string[] = new Array<string>(OK_SLOTS).fill('');
+
 /** "a.b.c.d:port", "[v6]:port", or with withPort false a bare IP. */
 function addressProblem(x: unknown, field: string, withPort: boolean): Rejection | null {
-  if (typeof x === 'string' && (withPort ? isHostPort(x) : isIPv4(x, 0, x.length) || isIPv6(x))) return null;
+  if (typeof x === 'string' && withPort) {
+    const slot = (x.length * 31 + x.charCodeAt(x.length - 1) * 7 + x.charCodeAt(x.length - 3)) & (OK_SLOTS - 1);
+    if (okAddresses[slot] === x) return null;
+    if (isHostPort(x)) {
+      okAddresses[slot] = x;
+      return null;
+    }
+  } else if (typeof x === 'string' && (isIPv4(x, 0, x.length) || isIPv6(x))) return null;
   const want = withPort ? '"ip:port" or "[ipv6]:port" with a port from 0 to 65535' : 'an IP address';
   return { reason: 'badAddress', field, detail: `${field} should be ${want}; got ${show(x)}` };
 }
 
 function isHostPort(s: string): boolean {
-  let colon: number;
   if (s.charCodeAt(0) === 91 /* [ */) {
     const close = s.indexOf(']');
-    if (close < 0 || s.charCodeAt(close + 1) !== 58 || !isIPv6(s.slice(1, close))) return false;
-    colon = close + 1;
-  } else {
-    colon = s.lastIndexOf(':');
-    if (colon < 0 || !isIPv4(s, 0, colon)) return false;
+    return close > 0 && s.charCodeAt(close + 1) === 58 && isIPv6(s.slice(1, close)) && isDecimal(s, close + 2, s.length, 65535);
   }
-  return isDecimal(s, colon + 1, s.length, 65535);
+  const colon = ipv4End(s, 0, s.length);
+  return colon !== -1 && s.charCodeAt(colon) === 58 && isDecimal(s, colon + 1, s.length, 65535);
 }
 
-/** Dotted-quad IPv4 in s[start, end), without building substrings (this runs per event). */
 function isIPv4(s: string, start: number, end: number): boolean {
-  let dots = 0;
-  let from = start;
-  for (let i = start; i <= end; i++) {
-    if (i < end && s.charCodeAt(i) !== 46) continue;
-    if (!isDecimal(s, from, i, 255)) return false;
-    if (i < end) dots++;
-    from = i + 1;
+  return ipv4End(s, start, end) === end;
+}
+
+/**
+ * The index just past a dotted-quad IPv4 address starting at s[start] (its end, or the
+ * first character that is not part of it), or -1. One pass without substrings: this runs per event.
+ */
+function ipv4End(s: string, start: number, end: number): number {
+  let i = start;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (s.charCodeAt(i) !== 46) return -1;
+      i++;
+    }
+    let v = 0;
+    const first = i;
+    for (; i < end && i - first < 3; i++) {
+      const d = s.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+    }
+    if (i === first || v > 255) return -1;
   }
-  return dots === 3;
+  return i;
 }
 
 /** 1 to 5 decimal digits in s[start, end) of value at most `max`. */
