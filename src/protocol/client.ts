@@ -7,6 +7,7 @@ import type { NodeEvent, StickyEvent } from '../core/event.js';
 import { infoMethod, subscribeMethod } from './service-def.js';
 import type { AgentInfo, EventFilter } from './wire.js';
 import { StreamMerger } from './merge-streams.js';
+import { admitEvents, RejectedEvents } from './validate.js';
 
 export interface AgentStatus {
   address: string;
@@ -31,6 +32,10 @@ export interface SubscribeOptions {
   reorderDelayMs?: number;
   /** Events merged but not yet taken by the consumer above which the agents' streams are paused. Default 200k. */
   maxPending?: number;
+  /** Counts the events dropped because they fail validate.ts's checks (implausible times, bad addresses...). */
+  rejected?: RejectedEvents;
+  /** Told once per agent stream, at its first rejected event, what was wrong with it. */
+  onWarning?: (message: string) => void;
 }
 
 const channelOptions: grpc.ChannelOptions = {
@@ -52,7 +57,8 @@ function reasonOf(err: unknown): string {
 
 /**
  * One agent, kept subscribed until stop(). Emits 'events' (StickyEvent[], including the
- * `node` up/down events it makes itself) and 'status' (AgentStatus).
+ * `node` up/down events it makes itself), 'status' (AgentStatus) and 'warning' (a line
+ * about the first event of a stream that failed validation; all are counted in `rejected`).
  */
 export class AgentConnection extends EventEmitter {
   node: string;
@@ -67,6 +73,7 @@ export class AgentConnection extends EventEmitter {
     readonly address: string,
     private readonly filter: EventFilter = {},
     private readonly backoff: Backoff = { initialMs: 200, maxMs: 5_000 },
+    readonly rejected: RejectedEvents = new RejectedEvents(),
   ) {
     super();
     this.node = address;
@@ -167,7 +174,20 @@ export class AgentConnection extends EventEmitter {
     );
     this.stream = stream;
     if (this.paused) stream.pause();
-    stream.on('data', (events: StickyEvent[]) => this.emit('events', events));
+    let warned = false;
+    stream.on('data', (received: StickyEvent[]) => {
+      // Times and addresses are checked here, where they enter: a time from the far future
+      // would otherwise move every consumer's window and evict its state.
+      const events = admitEvents(received, this.rejected, (r, i) => {
+        if (warned) return;
+        warned = true;
+        this.emit(
+          'warning',
+          `agent ${this.node} (${this.address}) sent an event that is rejected (event ${i} of a batch): ${r.detail}; dropped (further rejected events are counted)`,
+        );
+      });
+      if (events.length > 0) this.emit('events', events);
+    });
     const ended = new Promise<string>((resolve) => {
       stream.on('error', (err) => resolve(`stream from ${this.node} (${this.address}) failed: ${reasonOf(err)}`));
       stream.on('end', () => resolve(`agent ${this.node} (${this.address}) ended the stream`));
@@ -194,7 +214,8 @@ export async function* subscribeAgents(
   let pending = 0;
   let paused = false;
   let wake: (() => void) | null = null;
-  const conns = addresses.map((a) => new AgentConnection(a, opts.filter, opts.backoff));
+  const rejected = opts.rejected ?? new RejectedEvents();
+  const conns = addresses.map((a) => new AgentConnection(a, opts.filter, opts.backoff, rejected));
   const flowControl = () => {
     const over = pending + merger.size > maxPending;
     if (over === paused) return;
@@ -210,6 +231,7 @@ export async function* subscribeAgents(
       flowControl();
     });
     if (opts.onStatus) c.on('status', opts.onStatus);
+    if (opts.onWarning) c.on('warning', opts.onWarning);
   }
   const release = (now: number) => {
     const out = merger.drain(now);

@@ -14,6 +14,8 @@ export interface RecordOptions {
   /** Called about once a second, and once at the end. */
   onProgress?: (stats: TraceWriterStats) => void;
   onStatus?: (status: AgentStatus) => void;
+  /** Told about the first event of each agent stream that fails validation (such events are not recorded). */
+  onWarning?: (message: string) => void;
   /** With --k8s: the API's catalogs, written among the agents' events (a report from the file then has them). */
   catalogs?: CatalogFeed;
 }
@@ -31,7 +33,11 @@ export async function recordAgents(
   const cancelTimer = opts.durationMs === undefined ? null : longTimeout(() => stop.abort(), opts.durationMs);
   const progress = opts.onProgress ? setInterval(() => opts.onProgress!(writer.stats), 1000) : null;
   try {
-    const batches = subscribeAgents(addresses, { signal: stop.signal, onStatus: opts.onStatus });
+    const batches = subscribeAgents(addresses, {
+      signal: stop.signal,
+      onStatus: opts.onStatus,
+      onWarning: opts.onWarning,
+    });
     for await (const batch of opts.catalogs ? opts.catalogs.merge(batches) : batches) {
       await writer.append(batch);
     }

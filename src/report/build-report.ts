@@ -8,13 +8,14 @@ import type { ServiceRec } from '../aggregator/services.js';
 import type { AggregatorState } from '../aggregator/state.js';
 import { spreadOf } from '../aggregator/stats.js';
 import type { Tally } from '../aggregator/tally.js';
+import { RejectedEvents } from '../protocol/validate.js';
 import type { ClientReport, MissingSpan, Report, Scope, ServiceReport } from './types.js';
 
 const NO_AFFINITY: ServiceInfo['affinity'] = { mode: 'None', timeoutSeconds: null, source: 'inferred' };
 /** Node-divergence examples listed per service (the count covers all). */
 const DIVERGENCE_EXAMPLES = 20;
 
-export function buildReport(state: AggregatorState, opts: { scope: Scope }): Report {
+export function buildReport(state: AggregatorState, opts: { scope: Scope; rejected?: RejectedEvents }): Report {
   const windowed = opts.scope === 'window';
   const empty = Number.isNaN(state.lastTs);
   const end = empty ? 0 : state.lastTs;
@@ -48,6 +49,7 @@ export function buildReport(state: AggregatorState, opts: { scope: Scope }): Rep
     lostEvents: lost,
     services,
     evictions: { ...state.evictions, openViolations: state.causes.droppedOpen },
+    rejectedEvents: (opts.rejected ?? new RejectedEvents()).toJSON(),
   };
 }
 

@@ -7,6 +7,7 @@ import { createState, applyEvents } from '../aggregator/state.js';
 import type { AgentStatus } from '../protocol/client.js';
 import type { CatalogFeed } from '../k8s/catalog-feed.js';
 import { readTrace, type TraceWarning } from '../record/trace-reader.js';
+import { RejectedEvents } from '../protocol/validate.js';
 import { buildReport } from './build-report.js';
 import { renderMarkdown } from './render-markdown.js';
 import { renderHtml } from './html.js';
@@ -20,15 +21,19 @@ export interface ReportOptions {
   windowSeconds?: number;
 }
 
-/** Aggregates batches (time-ordered) and renders the report. */
-export async function reportFromEvents(batches: AsyncIterable<StickyEvent[]>, opts: ReportOptions): Promise<string> {
+/** Aggregates batches (time-ordered) and renders the report; `rejected` counts what their source dropped. */
+export async function reportFromEvents(
+  batches: AsyncIterable<StickyEvent[]>,
+  opts: ReportOptions,
+  rejected = new RejectedEvents(),
+): Promise<string> {
   const state = createState(opts.windowSeconds === undefined ? {} : { windowSeconds: opts.windowSeconds });
   const timeline = opts.format === 'html' ? new SelectionTimeline() : null;
   for await (const batch of batches) {
     applyEvents(state, batch);
     timeline?.add(batch);
   }
-  const report = buildReport(state, { scope: opts.windowSeconds === undefined ? 'cumulative' : 'window' });
+  const report = buildReport(state, { scope: opts.windowSeconds === undefined ? 'cumulative' : 'window', rejected });
   if (opts.format === 'json') return printableJson(JSON.stringify(report, null, 2)) + '\n';
   if (opts.format === 'md') return renderMarkdown(report);
   return renderHtml(report, timeline!);
@@ -38,7 +43,8 @@ export async function reportFromFile(
   path: string,
   opts: ReportOptions & { onWarning?: (w: TraceWarning) => void },
 ): Promise<string> {
-  return reportFromEvents(readTrace(path, { onWarning: opts.onWarning }), opts);
+  const rejected = new RejectedEvents();
+  return reportFromEvents(readTrace(path, { onWarning: opts.onWarning, rejected }), opts, rejected);
 }
 
 export interface AgentReportOptions extends ReportOptions {
@@ -47,6 +53,8 @@ export interface AgentReportOptions extends ReportOptions {
   /** Ends the listening early (Ctrl-C); the report covers what arrived. */
   signal?: AbortSignal;
   onStatus?: (status: AgentStatus) => void;
+  /** Told about the first event of each agent stream that fails validation. */
+  onWarning?: (message: string) => void;
   /** With --k8s: the API's catalogs, merged into the agents' events. */
   catalogs?: CatalogFeed;
 }
@@ -59,8 +67,14 @@ export async function reportFromAgents(addresses: string[], opts: AgentReportOpt
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   if (opts.signal?.aborted) stop.abort();
   try {
-    const batches = subscribeAgents(addresses, { signal: stop.signal, onStatus: opts.onStatus });
-    return await reportFromEvents(opts.catalogs ? opts.catalogs.merge(batches) : batches, opts);
+    const rejected = new RejectedEvents();
+    const batches = subscribeAgents(addresses, {
+      signal: stop.signal,
+      onStatus: opts.onStatus,
+      onWarning: opts.onWarning,
+      rejected,
+    });
+    return await reportFromEvents(opts.catalogs ? opts.catalogs.merge(batches) : batches, opts, rejected);
   } finally {
     cancelTimer();
     opts.signal?.removeEventListener('abort', onAbort);

@@ -18,6 +18,7 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): stri
   );
   out.push(`- Nodes: ${report.nodes.length ? report.nodes.map(md).join(', ') : 'none'}`);
   out.push(`- Lost events: ${report.lostEvents}`);
+  out.push(`- Rejected events: ${rejectedText(report.rejectedEvents)}`);
   out.push(
     `- Entries evicted to bound memory: ${report.evictions.idle} idle, ${report.evictions.capacity} over capacity, ${report.evictions.openViolations} violations settled before their cause could be`,
   );
@@ -27,6 +28,12 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): stri
   if (report.services.length === 0) out.push('No services seen.', '');
   for (const s of report.services) out.push(...serviceSection(s, maxClients));
   return out.join('\n');
+}
+
+/** "0", or "3 (timeTooLate 2, badAddress 1)". */
+export function rejectedText(r: Report['rejectedEvents']): string {
+  const reasons = Object.entries(r.reasons).filter(([, n]) => n > 0);
+  return r.total === 0 ? '0' : `${r.total} (${reasons.map(([k, n]) => `${k} ${n}`).join(', ')})`;
 }
 
 function serviceSection(s: ServiceReport, maxClients: number): string[] {

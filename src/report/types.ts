@@ -1,6 +1,7 @@
 // The `report --format json` object (docs/design.md, "The report JSON"). Field names
 // are a contract outside checks rely on; fields beyond the contract are marked.
 import type { ServiceInfo } from '../core/event.js';
+import type { RejectReason } from '../protocol/validate.js';
 
 export type Scope = 'window' | 'cumulative';
 
@@ -25,6 +26,17 @@ export interface Report {
    * `unknown` before a late xt_recent eviction could still explain them.
    */
   evictions: { idle: number; capacity: number; openViolations: number };
+  /**
+   * Beyond the contract: events dropped where they entered (an agent's stream, a trace
+   * file), cumulative whatever the window, because no figure could use them. By reason
+   * (every reason listed, zeros included): timeNotFinite (NaN, ±Infinity), timeTooEarly
+   * (before 2000-01-01: a unit mistake or zero), timeTooLate (more than an hour after the
+   * reading machine's clock: such an event would move the window and evict every client's
+   * state), badAddress (not "ip:port" / "[v6]:port", port above 65535), badCount (a count
+   * negative, fractional or above 2^32), malformed (missing or null parts, wrong types,
+   * unknown values). src/protocol/validate.ts has the definitions.
+   */
+  rejectedEvents: { total: number; reasons: Record<RejectReason, number> };
   services: ServiceReport[];
 }
 

@@ -36,7 +36,7 @@ test('filters apply on the agent; a late subscriber is greeted with the catalog;
   t.after(() => agent.close());
   const catalog: CatalogEvent = {
     type: 'catalog',
-    ts: 1,
+    ts: dnat(0, 'n1').ts,
     node: 'n1',
     services: [
       {
@@ -151,7 +151,7 @@ test('probe-level lost events go to every subscriber, filtered or not', async (t
   const ga = collect(a);
   const gb = collect(b);
   await until(() => agent.info().subscribers === 2, 'two subscribers');
-  source.emitEvents([dnat(1, 'n1'), { type: 'lost', ts: 5, node: 'n1', count: 17 }]);
+  source.emitEvents([dnat(1, 'n1'), { type: 'lost', ts: dnat(5, 'n1').ts, node: 'n1', count: 17 }]);
   await until(() => ga.lost === 17 && gb.lost === 17, 'both to hear of the loss');
   assert.equal(ga.flows.length, 0);
   assert.equal(agent.info().lostEvents, 17);

@@ -66,6 +66,7 @@ Examples:
       catalogs,
       onStatus: (s) =>
         process.stderr.write(`\nagent ${s.address} (${s.node}) ${s.state}${s.reason ? ': ' + s.reason : ''}\n`),
+      onWarning: (message) => process.stderr.write(`\nstickyscope record: warning: ${message}\n`),
       onProgress: (s) => {
         progressShown = true;
         const secs = Math.round((Date.now() - started) / 1000);
