@@ -56,7 +56,8 @@ const hooks = new Set(['prerouting', 'input', 'forward', 'output', 'postrouting'
 
 /** Why `ts` is not a plausible event time at wall-clock `nowUs`, or null. */
 export function timeProblem(ts: unknown, field: string, nowUs: number): Rejection | null {
-  if (typeof ts !== 'number') return { reason: 'malformed', field, detail: `${field} should be a number; got ${show(ts)}` };
+  if (typeof ts !== 'number')
+    return { reason: 'malformed', field, detail: `${field} should be a number; got ${show(ts)}` };
   if (!Number.isFinite(ts)) return { reason: 'timeNotFinite', field, detail: `${field} is ${ts}, not a time` };
   if (ts < MIN_PLAUSIBLE_US)
     return {
@@ -130,7 +131,9 @@ function evictedProblem(e: Record<string, unknown>, nowUs: number): Rejection | 
   }
   if (typeof e.list !== 'string') return malformed('list', 'a string', e.list);
   return (
-    addressProblem(e.endpoint, 'endpoint', true) ?? addressProblem(e.client, 'client', false) ?? countProblem(e.capacity, 'capacity')
+    addressProblem(e.endpoint, 'endpoint', true) ??
+    addressProblem(e.client, 'client', false) ??
+    countProblem(e.capacity, 'capacity')
   );
 }
 
@@ -147,13 +150,19 @@ function serviceProblem(x: unknown, at: string): Rejection | null {
   if (typeof x !== 'object' || x === null) return malformed(at, 'a service object', x);
   const s = x as Record<string, unknown>;
   const key = typeof s.service === 'string' ? /^(.*)\/(tcp|udp|sctp)$/.exec(s.service) : null;
-  if (!key) return { reason: 'badAddress', field: `${at}.service`, detail: `${at}.service should be "ip:port/proto"; got ${show(s.service)}` };
+  if (!key)
+    return {
+      reason: 'badAddress',
+      field: `${at}.service`,
+      detail: `${at}.service should be "ip:port/proto"; got ${show(s.service)}`,
+    };
   const ap = addressProblem(key[1], `${at}.service`, true);
   if (ap) return ap;
   if (s.name !== null && typeof s.name !== 'string') return malformed(`${at}.name`, 'a string or null', s.name);
   const a = s.affinity as Record<string, unknown> | null | undefined;
   if (typeof a !== 'object' || a === null) return malformed(`${at}.affinity`, 'an object', a);
-  if (a.mode !== 'ClientIP' && a.mode !== 'None') return malformed(`${at}.affinity.mode`, "'ClientIP' or 'None'", a.mode);
+  if (a.mode !== 'ClientIP' && a.mode !== 'None')
+    return malformed(`${at}.affinity.mode`, "'ClientIP' or 'None'", a.mode);
   if (a.source !== 'k8s' && a.source !== 'rules' && a.source !== 'inferred')
     return malformed(`${at}.affinity.source`, "'k8s', 'rules' or 'inferred'", a.source);
   const timeout = a.timeoutSeconds;
@@ -161,7 +170,11 @@ function serviceProblem(x: unknown, at: string): Rejection | null {
     timeout !== null &&
     !(typeof timeout === 'number' && Number.isInteger(timeout) && timeout > 0 && timeout <= MAX_AFFINITY_SECONDS)
   )
-    return malformed(`${at}.affinity.timeoutSeconds`, `null or whole seconds from 1 to ${MAX_AFFINITY_SECONDS}`, timeout);
+    return malformed(
+      `${at}.affinity.timeoutSeconds`,
+      `null or whole seconds from 1 to ${MAX_AFFINITY_SECONDS}`,
+      timeout,
+    );
   if (!Array.isArray(s.endpoints)) return malformed(`${at}.endpoints`, 'a list', s.endpoints);
   for (let j = 0; j < s.endpoints.length; j++) {
     const p = addressProblem(s.endpoints[j], `${at}.endpoints[${j}]`, true);
@@ -170,7 +183,8 @@ function serviceProblem(x: unknown, at: string): Rejection | null {
   if (s.pods !== undefined) {
     if (typeof s.pods !== 'object' || s.pods === null || Array.isArray(s.pods))
       return malformed(`${at}.pods`, 'an object', s.pods);
-    for (const [k, v] of Object.entries(s.pods)) if (typeof v !== 'string') return malformed(`${at}.pods[${k}]`, 'a string', v);
+    for (const [k, v] of Object.entries(s.pods))
+      if (typeof v !== 'string') return malformed(`${at}.pods[${k}]`, 'a string', v);
   }
   return null;
 }
@@ -200,7 +214,12 @@ function addressProblem(x: unknown, field: string, withPort: boolean): Rejection
 function isHostPort(s: string): boolean {
   if (s.charCodeAt(0) === 91 /* [ */) {
     const close = s.indexOf(']');
-    return close > 0 && s.charCodeAt(close + 1) === 58 && isIPv6(s.slice(1, close)) && isDecimal(s, close + 2, s.length, 65535);
+    return (
+      close > 0 &&
+      s.charCodeAt(close + 1) === 58 &&
+      isIPv6(s.slice(1, close)) &&
+      isDecimal(s, close + 2, s.length, 65535)
+    );
   }
   const colon = ipv4End(s, 0, s.length);
   return colon !== -1 && s.charCodeAt(colon) === 58 && isDecimal(s, colon + 1, s.length, 65535);

@@ -168,7 +168,8 @@ function shift(v: number, n: number): number {
   for (let k = 0; n > 0; k++, n >>>= 1) {
     if ((n & 1) === 0) continue;
     const o = k * 1024;
-    v = t[o + (v & 255)]! ^ t[o + 256 + ((v >>> 8) & 255)]! ^ t[o + 512 + ((v >>> 16) & 255)]! ^ t[o + 768 + (v >>> 24)]!;
+    v =
+      t[o + (v & 255)]! ^ t[o + 256 + ((v >>> 8) & 255)]! ^ t[o + 512 + ((v >>> 16) & 255)]! ^ t[o + 768 + (v >>> 24)]!;
   }
   return v;
 }

@@ -194,7 +194,11 @@ async function* readSegment(
           const p =
             typeof c === 'object' && c !== null && (c as { type?: unknown }).type === 'catalog'
               ? eventProblem(c, Date.now() * 1000)
-              : { reason: 'malformed' as const, field: 'type', detail: `should be a catalog event; got ${JSON.stringify(c)?.slice(0, 80)}` };
+              : {
+                  reason: 'malformed' as const,
+                  field: 'type',
+                  detail: `should be a catalog event; got ${JSON.stringify(c)?.slice(0, 80)}`,
+                };
           if (p === null) catalogs.push(c as CatalogEvent);
           else {
             rejected.add(p.reason);

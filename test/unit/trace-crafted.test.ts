@@ -167,7 +167,16 @@ test('impossible times are dropped and counted, and do not move the window', { t
   batches.push([
     { type: 'lost', ts: Number.NaN, node: 'n1', count: 1 },
     { type: 'node', ts: 1e300, node: 'n1', state: 'down' },
-    { type: 'evicted', ts: T0 + 2000, since: Number.POSITIVE_INFINITY, node: 'n1', list: 'KUBE-SEP-X', endpoint: '10.1.1.2:8080', client: '10.0.0.1', capacity: 200 },
+    {
+      type: 'evicted',
+      ts: T0 + 2000,
+      since: Number.POSITIVE_INFINITY,
+      node: 'n1',
+      list: 'KUBE-SEP-X',
+      endpoint: '10.1.1.2:8080',
+      client: '10.0.0.1',
+      capacity: 200,
+    },
     { ...catalog, ts: Number.NEGATIVE_INFINITY },
   ]);
   const file = join(dir, 'times.trace');
@@ -188,7 +197,9 @@ test('impossible times are dropped and counted, and do not move the window', { t
   assert.equal(report.window.end, new Date((T0 + 1000 + 49 * 1000) / 1000).toISOString().replace('Z', '000Z'));
 });
 
-test('hostile addresses, ports, counts and strings: dropped or carried, never a crash', { timeout: 60_000 }, async (t) => {
+test('hostile addresses, ports, counts and strings: dropped or carried, never a crash', {
+  timeout: 60_000,
+}, async (t) => {
   const dir = await tempDir(t);
   const ctl = 'a\u0000b\u001b[31mred\u0007\r\n\u009b2J';
   const badAddress: Partial<DnatEvent>[] = [
@@ -215,7 +226,10 @@ test('hostile addresses, ports, counts and strings: dropped or carried, never a 
   const badCatalogs: StickyEvent[] = [
     { ...catalog, services: [{ ...catalog.services[0]!, service: '' }] },
     { ...catalog, services: [{ ...catalog.services[0]!, endpoints: ['10.1.1.2:70000'] }] },
-    { ...catalog, services: [{ ...catalog.services[0]!, affinity: { mode: 'ClientIP', timeoutSeconds: -5, source: 'rules' } }] },
+    {
+      ...catalog,
+      services: [{ ...catalog.services[0]!, affinity: { mode: 'ClientIP', timeoutSeconds: -5, source: 'rules' } }],
+    },
   ];
   const file = join(dir, 'fields.trace');
   await writeFile(file, trace(header(), [[catalog, pick(0)], flows, counts, strange, badCatalogs]));
@@ -225,7 +239,10 @@ test('hostile addresses, ports, counts and strings: dropped or carried, never a 
   assert.equal(report.rejectedEvents.reasons.badCount, counts.length);
   assert.equal(report.rejectedEvents.reasons.malformed, 1);
   assert.equal(report.lostEvents, 3);
-  assert.ok(report.nodes.includes(ctl), 'a node name with control characters is carried, for display code to neutralise');
+  assert.ok(
+    report.nodes.includes(ctl),
+    'a node name with control characters is carried, for display code to neutralise',
+  );
 });
 
 test('headers of the wrong type or with null, foreign or malformed catalogs', { timeout: 60_000 }, async (t) => {
@@ -235,8 +252,16 @@ test('headers of the wrong type or with null, foreign or malformed catalogs', { 
     ['catalogs-number', header({ catalogs: [5, 'x'] }), 2],
     ['catalogs-dnat', header({ catalogs: [pick(7)] }), 1],
     ['services-null', header({ catalogs: [{ ...catalog, services: [null] }] }), 1],
-    ['service-missing-affinity', header({ catalogs: [{ ...catalog, services: [{ service: `${WEB}/tcp`, endpoints: [] }] }] }), 1],
-    ['endpoints-string', header({ catalogs: [{ ...catalog, services: [{ ...catalog.services[0], endpoints: 'x' }] }] }), 1],
+    [
+      'service-missing-affinity',
+      header({ catalogs: [{ ...catalog, services: [{ service: `${WEB}/tcp`, endpoints: [] }] }] }),
+      1,
+    ],
+    [
+      'endpoints-string',
+      header({ catalogs: [{ ...catalog, services: [{ ...catalog.services[0], endpoints: 'x' }] }] }),
+      1,
+    ],
     ['catalog-ts-string', header({ catalogs: [{ ...catalog, ts: 'now' }] }), 1],
     ['mixed', header({ catalogs: [null, catalog] }), 1],
     ['header-array', [1, 2, 3], 0],
@@ -258,12 +283,15 @@ test('headers of the wrong type or with null, foreign or malformed catalogs', { 
     assert.equal(lines.length, name === 'mixed' ? 3 : 2, `${name}: the good events exported`);
     const report = JSON.parse(json.stdout);
     assert.equal(report.rejectedEvents.total, rejected, `${name}: rejected`);
-    if (rejected === 0) assert.match(exp.stderr, new RegExp(`${name}\\.trace: the header frame at byte 10 is intact but unreadable`));
+    if (rejected === 0)
+      assert.match(exp.stderr, new RegExp(`${name}\\.trace: the header frame at byte 10 is intact but unreadable`));
     else assert.match(exp.stderr, new RegExp(`${name}\\.trace: the header's catalogs\\[\\d\\] at byte 10 is rejected`));
   }
 });
 
-test('a rotated set with a copied or foreign segment: one warning naming both files, no loop', { timeout: 60_000 }, async (t) => {
+test('a rotated set with a copied or foreign segment: one warning naming both files, no loop', {
+  timeout: 60_000,
+}, async (t) => {
   const dir = await tempDir(t);
   const path = join(dir, 'day.trace');
   const w = await TraceWriter.open(path, { rotateBytes: 2000 });
@@ -271,7 +299,11 @@ test('a rotated set with a copied or foreign segment: one warning naming both fi
   for (let b = 0; b < total / 20; b++) await w.append(Array.from({ length: 20 }, (_, i) => pick(b * 20 + i)));
   await w.close();
   assert.ok(w.stats.files.length >= 4, `rotated into ${w.stats.files.length} files`);
-  const ctIds = (r: Run) => r.stdout.trim().split('\n').map((l) => JSON.parse(l).ctId as string);
+  const ctIds = (r: Run) =>
+    r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).ctId as string);
 
   // The hostile user's step: day.trace copied over day.trace.1.
   await copyFile(path, `${path}.1`);
@@ -322,7 +354,12 @@ test('damage made of frame look-alikes is skipped in time linear in its size', {
   await writeFile(file, Buffer.concat([body, damage, encodeFrame('batch', encodeBatch(after)), end]));
   const { exp, report } = await runAll(file, 'damage');
   assert.equal(exp.stdout.trim().split('\n').length, 1 + 1 + after.length);
-  assert.match(exp.stderr, new RegExp(`damaged frame at byte ${body.length} .*resuming at byte ${body.length + damage.length} \\(${damage.length} bytes skipped\\)`));
+  assert.match(
+    exp.stderr,
+    new RegExp(
+      `damaged frame at byte ${body.length} .*resuming at byte ${body.length + damage.length} \\(${damage.length} bytes skipped\\)`,
+    ),
+  );
   assert.equal(selections(report), 1 + after.length);
 });
 
@@ -336,7 +373,11 @@ test('an agent sending impossible times: report --agent counts and drops them', 
   const now = Date.now() * 1000;
   const good = Array.from({ length: 20 }, (_, i) => pick(i, { ts: now + i * 1000 }));
   source.emitEvents([{ ...catalog, ts: now }, ...good.slice(0, 10)]);
-  source.emitEvents([pick(100, { ts: Number.NaN }), pick(101, { ts: Number.POSITIVE_INFINITY }), pick(102, { ts: 1e300 })]);
+  source.emitEvents([
+    pick(100, { ts: Number.NaN }),
+    pick(101, { ts: Number.POSITIVE_INFINITY }),
+    pick(102, { ts: 1e300 }),
+  ]);
   source.emitEvents([pick(103, { ts: Date.UTC(10000, 0, 1) * 1000 }), ...good.slice(10)]);
   const r = await run;
   assertOrdinary(r, 'report --agent');
