@@ -1,9 +1,6 @@
-// Finds the next intact frame after damage in one forward pass, in time linear in the
-// damage and memory independent of it. Trying each offset in turn would check up to
-// MAX_PAYLOAD_BYTES of CRC per candidate offset; instead the CRC of every prefix of the
-// scanned bytes is carried along, and CRC-32's linearity gives the CRC of any candidate's
-// span from the prefix CRCs at its two ends: crc(b[q,c)) = shift(crc(b[s,q)), c-q) ^ crc(b[s,c)),
-// where shift(v, n) appends n zero bytes to the raw register (multiplication by x^8n mod P).
+// Finds the next intact frame after damage in one pass, in time linear in the damage: the CRC of each prefix is carried
+// along, and CRC-32's linearity gives any candidate frame's CRC from the prefix CRCs at its two ends,
+// crc(b[q,c)) = shift(crc(b[s,q)), c-q) ^ crc(b[s,c)), instead of reading up to 16 MiB per candidate offset.
 import { crc32 } from './crc32.js';
 import { FrameType, MAX_PAYLOAD_BYTES } from './frame.js';
 
@@ -164,7 +161,8 @@ function buildShiftTables(): Uint32Array {
 
 /** The raw CRC register v after n more zero bytes. */
 function shift(v: number, n: number): number {
-  const t = (shiftTables ??= buildShiftTables());
+  if (shiftTables === null) shiftTables = buildShiftTables();
+  const t = shiftTables;
   for (let k = 0; n > 0; k++, n >>>= 1) {
     if ((n & 1) === 0) continue;
     const o = k * 1024;

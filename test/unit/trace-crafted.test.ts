@@ -1,9 +1,6 @@
-// Crafted traces: frames with valid CRCs whose contents are hostile (impossible times,
-// addresses and ports, control characters, enormous counts, null and missing parts,
-// headers of the wrong type, repeated segments, damage made of frame look-alikes), run
-// through the real CLI as a user would. Each run must end within seconds under a small
-// heap, print no stack trace, and count what it dropped; figures are checked against
-// what was written, not against another run of the reader.
+// Crafted traces with valid CRCs and hostile contents (times, addresses, ports, counts, control characters, null parts,
+// wrong header types, repeated segments, damage of frame look-alikes), through the real CLI: each run ends in seconds
+// under a small heap, prints no stack trace, and counts what it dropped, checked against what was written.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,6 +12,7 @@ import { encodeFrame, encodePreamble } from '../../src/record/frame.js';
 import { TraceWriter } from '../../src/record/trace-writer.js';
 import { encodeBatch } from '../../src/protocol/wire.js';
 import { cliPath } from '../helpers/cli.js';
+import type { Report } from '../../src/report/types.js';
 import { getServer } from '../../src/agent/server.js';
 import { FakeSource, until } from '../helpers/agent-fake-source.js';
 
@@ -61,7 +59,7 @@ function assertOrdinary(r: Run, what: string): void {
 }
 
 /** export, then report in each format; returns the export and the JSON report. */
-async function runAll(file: string, what: string): Promise<{ exp: Run; report: Record<string, any> }> {
+async function runAll(file: string, what: string): Promise<{ exp: Run; report: Report }> {
   const [exp, json, md, html] = await Promise.all([
     cli(['export', file]),
     cli(['report', file, '--format', 'json']),
@@ -73,7 +71,7 @@ async function runAll(file: string, what: string): Promise<{ exp: Run; report: R
   assertOrdinary(md, `${what}: report md`);
   assertOrdinary(html, `${what}: report html`);
   for (const line of exp.stdout.split('\n').filter(Boolean)) JSON.parse(line);
-  return { exp, report: json.code === 0 ? JSON.parse(json.stdout) : {} };
+  return { exp, report: JSON.parse(json.stdout) as Report };
 }
 
 const catalog: CatalogEvent = {
@@ -139,8 +137,7 @@ async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise
   return dir;
 }
 
-const selections = (report: Record<string, any>) =>
-  (report.services as { selections: number }[]).reduce((n, s) => n + s.selections, 0);
+const selections = (report: Report) => report.services.reduce((n, s) => n + s.selections, 0);
 
 test('impossible times are dropped and counted, and do not move the window', { timeout: 60_000 }, async (t) => {
   const dir = await tempDir(t);
@@ -189,7 +186,7 @@ test('impossible times are dropped and counted, and do not move the window', { t
   assert.equal(report.rejectedEvents.reasons.timeTooLate, 3 + 1);
   assert.equal(report.rejectedEvents.reasons.timeTooEarly, 3);
   // 50 picks by 10 clients, each always to the same backend: 40 repeats, all held.
-  const web = report.services[0];
+  const web = report.services[0]!;
   assert.equal(web.selections, good.length);
   assert.deepEqual(web.stickiness.pairs, 40);
   assert.deepEqual(web.stickiness.sameBackend, 40);
