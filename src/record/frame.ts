@@ -12,8 +12,8 @@ export type FrameTypeName = keyof typeof FrameType;
 const typeNames = new Map<number, FrameTypeName>(Object.entries(FrameType).map(([k, v]) => [v, k as FrameTypeName]));
 
 /**
- * No frame is larger: bounds the memory a damaged length can make the reader buffer,
- * and the work of checking a false candidate while resynchronising.
+ * No frame is larger: bounds the memory a damaged length can make the reader buffer, and
+ * how far past damage resync.ts must read before it knows no earlier candidate was intact.
  */
 export const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 
