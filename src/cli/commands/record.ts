@@ -1,6 +1,7 @@
 // `stickyscope record`: agents' events merged in time order into a checksummed trace file.
 import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
 import { UsageError } from '../../core/errors.js';
+import { printable } from '../../core/text.js';
 import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
 
 export const command: Command = {
@@ -66,7 +67,7 @@ Examples:
       catalogs,
       onStatus: (s) =>
         process.stderr.write(`\nagent ${s.address} (${s.node}) ${s.state}${s.reason ? ': ' + s.reason : ''}\n`),
-      onWarning: (message) => process.stderr.write(`\nstickyscope record: warning: ${message}\n`),
+      onWarning: (message) => process.stderr.write(`\nstickyscope record: warning: ${printable(message)}\n`),
       onProgress: (s) => {
         progressShown = true;
         const secs = Math.round((Date.now() - started) / 1000);

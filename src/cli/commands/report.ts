@@ -98,7 +98,7 @@ Examples:
         durationMs,
         signal,
         catalogs,
-        onWarning: (message) => process.stderr.write(`stickyscope report: warning: ${message}\n`),
+        onWarning: (message) => process.stderr.write(`stickyscope report: warning: ${printable(message)}\n`),
         onStatus: (s) =>
           process.stderr.write(`agent ${s.address} (${s.node}) ${s.state}${s.reason ? ': ' + s.reason : ''}\n`),
       });
