@@ -3,7 +3,7 @@
 // Services' conntrack entries.
 import { longSleep } from '../core/long-timer.js';
 import { defaultConfig, type LabConfig, type LabServiceSpec } from '../lab/config.js';
-import { setEndpoints } from '../lab/lab.js';
+import { type Lab, setEndpoints } from '../lab/lab.js';
 import { readBackendLogs, runClient } from '../lab/traffic.js';
 import type { BackendLogLine, ClientResult } from '../lab/traffic-types.js';
 import { runIn } from './netns-tools.js';
@@ -58,6 +58,16 @@ export function flowChanges(
   });
 }
 
+/** Waits (at most `maxMs`) until the backends have logged `n` distinct UDP peers: one per flow. */
+async function untilEveryFlowAnswered(lab: Lab, n: number, maxMs: number, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  while (!signal.aborted && Date.now() < deadline) {
+    const peers = new Set((await readBackendLogs(lab)).filter((l) => l.proto === 'udp').map((l) => l.peer));
+    if (peers.size >= n) return;
+    await longSleep(100, signal);
+  }
+}
+
 /**
  * The scale-up adds an endpoint and flushes the node's conntrack entries for the Services, so every flow gets a new
  * entry: without affinity its pod may change (backendChanged); for external clients the new masquerade picks a new
@@ -87,6 +97,9 @@ export const udpSession: Scenario<UdpSessionEvidence> = {
       ),
     );
     await longSleep((count * INTERVAL_MS) / 2, ctx.signal);
+    // On a loaded machine the clients' processes may still be starting at half time: flush only once every flow has
+    // been answered, so that each has a side before the flush.
+    await untilEveryFlowAnswered(lab, flows.length, count * INTERVAL_MS, ctx.signal);
     const flush = { start: new Date().toISOString(), end: '' };
     if (!ctx.signal.aborted) {
       const b4 = lab.backends.find((b) => b.name === 'b4')!;
