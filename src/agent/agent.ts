@@ -1,6 +1,7 @@
 // The agent: the probe's events, named from the node's rules, with the rules' catalog
 // and xt_recent evictions mixed in, served over gRPC.
 import { EventEmitter } from 'node:events';
+import type { ServerCredentials } from '@grpc/grpc-js';
 import type { StickyEvent } from '../core/event.js';
 import { Enricher } from './enrich.js';
 import { NodePortCatalog } from './node-ports.js';
@@ -11,6 +12,8 @@ import { EvictionWatcher } from './xt-recent.js';
 export interface AgentOptions {
   node: string;
   listen: string;
+  /** TLS for the gRPC port (src/protocol/tls.ts); plaintext when absent. */
+  credentials?: ServerCredentials;
   /** The node's network namespace (for iptables-save); the current one when absent. */
   netns?: string;
   /** The node's /proc/<pid>/net/xt_recent; not watched when absent. */
@@ -63,7 +66,12 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
     opts.onWarning?.(err.message);
   };
 
-  const server = getServer(hub, { node: opts.node, attachPoints: opts.attachPoints, maxBuffered: opts.maxBuffered });
+  const server = getServer(hub, {
+    node: opts.node,
+    attachPoints: opts.attachPoints,
+    maxBuffered: opts.maxBuffered,
+    credentials: opts.credentials,
+  });
   const publish = (ts: number) => {
     const services = nodePorts.services();
     enricher.setServices(services);

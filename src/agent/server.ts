@@ -22,6 +22,8 @@ export interface AgentServerOptions {
   maxBuffered?: number;
   /** Events per message at most. Default 2048. */
   maxBatch?: number;
+  /** How the port is served: TLS from src/protocol/tls.ts, or plaintext when absent. */
+  credentials?: grpc.ServerCredentials;
 }
 
 export interface AgentServer {
@@ -57,6 +59,7 @@ export function getServer(source: EventSource, opts: AgentServerOptions): AgentS
   };
   source.on('events', onEvents);
 
+  const credentials = opts.credentials ?? grpc.ServerCredentials.createInsecure();
   const server = new grpc.Server(serverOptions);
   server.addService(agentService, {
     Subscribe(call: grpc.ServerWritableStream<EventFilter, StickyEvent[]>) {
@@ -101,7 +104,7 @@ export function getServer(source: EventSource, opts: AgentServerOptions): AgentS
     info,
     bind(address) {
       return new Promise((resolve, reject) => {
-        server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+        server.bindAsync(address, credentials, (err, port) => {
           if (err) reject(new Error(`failed to listen on ${address}: ${err.message}`));
           else resolve(`${address.slice(0, address.lastIndexOf(':'))}:${port}`);
         });

@@ -8,6 +8,8 @@ import { infoMethod, subscribeMethod } from './service-def.js';
 import type { AgentInfo, EventFilter } from './wire.js';
 import { StreamMerger } from './merge-streams.js';
 import { admitEvents, RejectedEvents } from './validate.js';
+import { diagnoseTls } from './tls-diagnose.js';
+import { clientLink, type ClientTls, type PeerIdentity } from './tls.js';
 
 export interface AgentStatus {
   address: string;
@@ -36,6 +38,16 @@ export interface SubscribeOptions {
   rejected?: RejectedEvents;
   /** Told once per agent stream, at its first rejected event, what was wrong with it. */
   onWarning?: (message: string) => void;
+  /** Mutual TLS to the agents; plaintext when absent. */
+  tls?: ClientTls;
+  /** The node each agent runs on, by address, where known: its certificate must name that node. */
+  nodes?: Record<string, string>;
+}
+
+/** How to reach one agent: TLS or not, and the node it is expected to be. */
+export interface AgentLink {
+  tls?: ClientTls;
+  node?: string;
 }
 
 const channelOptions: grpc.ChannelOptions = {
@@ -52,7 +64,9 @@ const infoDeadlineMs = 3_000;
 /** What went wrong with a call, in one line. */
 function reasonOf(err: unknown): string {
   const e = err as Partial<grpc.ServiceError>;
-  return e.details || e.message || String(err);
+  const text = e.details || e.message || String(err);
+  // grpc-js wraps the cause of a failed connection in words of its own; keep the cause.
+  return text.replace(/^No connection established\. Last error: (Error: )?/, '').replace(/\.? Resolution note: ?$/, '');
 }
 
 /**
@@ -74,6 +88,7 @@ export class AgentConnection extends EventEmitter {
     private readonly filter: EventFilter = {},
     private readonly backoff: Backoff = { initialMs: 200, maxMs: 5_000 },
     readonly rejected: RejectedEvents = new RejectedEvents(),
+    private readonly link: AgentLink = {},
   ) {
     super();
     this.node = address;
@@ -111,10 +126,13 @@ export class AgentConnection extends EventEmitter {
     let delay = this.backoff.initialMs;
     let up: boolean | null = null;
     while (!this.stopped) {
-      const client = new grpc.Client(this.address, grpc.credentials.createInsecure(), channelOptions);
+      let client: grpc.Client | null = null;
       let reason: string;
       try {
+        const { credentials, options, peer } = this.connectWith();
+        client = new grpc.Client(this.address, credentials, { ...channelOptions, ...options });
         const info = await this.info(client);
+        checkNode(info, peer);
         this.node = info.nodeName || this.address;
         const { established, ended } = this.subscribe(client);
         if (await established) {
@@ -124,10 +142,12 @@ export class AgentConnection extends EventEmitter {
         }
         reason = await ended;
       } catch (err) {
-        reason = `agent ${this.address} unreachable: ${reasonOf(err)}`;
+        const code = (err as Partial<grpc.ServiceError>).code;
+        const why = code === grpc.status.UNAVAILABLE ? await diagnoseTls(this.address, this.link.tls) : null;
+        reason = `agent ${this.address} unreachable: ${why ?? reasonOf(err)}`;
       } finally {
         this.stream = null;
-        client.close();
+        client?.close();
       }
       if (this.stopped) break;
       if (up !== false) this.announce('down', reason);
@@ -142,6 +162,12 @@ export class AgentConnection extends EventEmitter {
       this.wake = null;
       delay = Math.min(delay * 2, this.backoff.maxMs);
     }
+  }
+
+  /** Credentials for one attempt: the certificate files are read anew each time (rotation). */
+  private connectWith(): { credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions; peer: PeerIdentity } {
+    if (!this.link.tls) return { credentials: grpc.credentials.createInsecure(), options: {}, peer: {} };
+    return clientLink(this.link.tls, this.link.node);
   }
 
   private info(client: grpc.Client): Promise<AgentInfo> {
@@ -200,6 +226,12 @@ export class AgentConnection extends EventEmitter {
   }
 }
 
+/** An agent whose certificate names one node but which says it is another is not believed. */
+function checkNode(info: AgentInfo, peer: PeerIdentity): void {
+  if (peer.node !== undefined && info.nodeName !== peer.node)
+    throw new Error(`its certificate is for node ${peer.node} but it says it is node ${info.nodeName}`);
+}
+
 /**
  * Subscribes to every agent and yields their events merged in time order, in batches,
  * until `signal` aborts (then the rest is flushed and the connections closed).
@@ -215,7 +247,9 @@ export async function* subscribeAgents(
   let paused = false;
   let wake: (() => void) | null = null;
   const rejected = opts.rejected ?? new RejectedEvents();
-  const conns = addresses.map((a) => new AgentConnection(a, opts.filter, opts.backoff, rejected));
+  const conns = addresses.map(
+    (a) => new AgentConnection(a, opts.filter, opts.backoff, rejected, { tls: opts.tls, node: opts.nodes?.[a] }),
+  );
   const flowControl = () => {
     const over = pending + merger.size > maxPending;
     if (over === paused) return;

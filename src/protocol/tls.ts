@@ -1,0 +1,205 @@
+// Mutual TLS for the agent's gRPC link: the agent's credentials (its certificate, key and
+// the CA that signs clients, re-read when the files change), the clients' (their own
+// certificate, and the agent's name checked), and the rule for when plaintext is allowed.
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { checkServerIdentity, createSecureContext, type PeerCertificate } from 'node:tls';
+import * as grpc from '@grpc/grpc-js';
+import { InputError, UsageError } from '../core/errors.js';
+
+/** An agent's certificate names its node as NODE.agent.stickyscope.local (a DNS SAN). */
+export const AGENT_DOMAIN = 'agent.stickyscope.local';
+
+export function agentServerName(node: string): string {
+  return `${node}.${AGENT_DOMAIN}`;
+}
+
+export interface AgentTlsFiles {
+  cert: string;
+  key: string;
+  /** The CA whose client certificates are accepted. */
+  clientCa: string;
+}
+
+export interface ClientTls {
+  /** The CA that signed the agents' certificates. */
+  ca: string;
+  cert: string;
+  key: string;
+  /** The name every agent's certificate must carry; by default NODE.agent.stickyscope.local. */
+  serverName?: string;
+}
+
+function read(file: string, flag: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new InputError(`failed to read ${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+function certificate(pem: Buffer, file: string, flag: string): X509Certificate {
+  try {
+    return new X509Certificate(pem);
+  } catch {
+    throw new InputError(`${flag} ${file} is not a certificate; expected a PEM file (-----BEGIN CERTIFICATE-----)`);
+  }
+}
+
+/**
+ * Reads and checks a certificate, its key and a CA, so that a wrong file fails at start in
+ * one line instead of as refused connections later. `name`, when given, must be one of
+ * the certificate's names.
+ */
+export function checkKeyPair(
+  files: { cert: string; key: string; ca: string },
+  flags: { cert: string; key: string; ca: string },
+  name?: string,
+): void {
+  const certPem = read(files.cert, flags.cert);
+  const keyPem = read(files.key, flags.key);
+  const caPem = read(files.ca, flags.ca);
+  const cert = certificate(certPem, files.cert, flags.cert);
+  const ca = certificate(caPem, files.ca, flags.ca);
+  if (!ca.ca) throw new InputError(`${flags.ca} ${files.ca} is not a CA certificate (${ca.subject.trim()})`);
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch {
+    throw new InputError(`${flags.key} ${files.key} is not a private key; expected a PEM file (-----BEGIN PRIVATE KEY-----)`);
+  }
+  if (!cert.checkPrivateKey(key))
+    throw new InputError(`${flags.key} ${files.key} is not the key of ${flags.cert} ${files.cert}`);
+  const now = Date.now();
+  if (Date.parse(cert.validTo) < now || Date.parse(cert.validFrom) > now)
+    throw new InputError(
+      `${flags.cert} ${files.cert} is not valid now: valid from ${cert.validFrom} to ${cert.validTo}`,
+    );
+  if (name !== undefined && cert.checkHost(name) === undefined)
+    throw new InputError(
+      `${flags.cert} ${files.cert} does not name ${name} (it names ${cert.subjectAltName ?? 'nothing'}); clients expect that name`,
+    );
+  createSecureContext({ cert: certPem, key: keyPem, ca: caPem });
+}
+
+/** The agent's files checked, before anything starts: see checkKeyPair. */
+export function checkAgentTls(files: AgentTlsFiles, node: string): void {
+  checkKeyPair(
+    { cert: files.cert, key: files.key, ca: files.clientCa },
+    { cert: '--tls-cert', key: '--tls-key', ca: '--tls-client-ca' },
+    agentServerName(node),
+  );
+}
+
+/**
+ * The agent's credentials: TLS only, and a client certificate signed by the client CA
+ * required. The files are re-read every `refreshMs` (grpc-js's file watcher), so a
+ * rotated certificate serves new connections while the open streams go on. Resolves
+ * once the files were read: bind right after, so no early connection finds none.
+ */
+export async function agentCredentials(
+  files: AgentTlsFiles,
+  node: string,
+  refreshMs = 10_000,
+): Promise<grpc.ServerCredentials> {
+  checkAgentTls(files, node);
+  const provider = new grpc.experimental.FileWatcherCertificateProvider({
+    certificateFile: files.cert,
+    privateKeyFile: files.key,
+    caCertificateFile: files.clientCa,
+    refreshIntervalMs: refreshMs,
+  });
+  // The provider reads on its first listener and keeps what it read for the server's, which
+  // comes at bind; this listener leaves at once, so only the server keeps the watcher going.
+  await new Promise<void>((resolve) => {
+    const first = () => {
+      provider.removeIdentityCertificateListener(first);
+      resolve();
+    };
+    provider.addIdentityCertificateListener(first);
+  });
+  // One provider for both roles: grpc-js takes the identity and the CA from it.
+  return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, true);
+}
+
+/** What the client learnt from the agent's certificate during the handshake. */
+export interface PeerIdentity {
+  /** The node the certificate names, when it names exactly one. */
+  node?: string;
+}
+
+function dnsNames(cert: PeerCertificate): string[] {
+  return (cert.subjectaltname ?? '')
+    .split(', ')
+    .filter((n) => n.startsWith('DNS:'))
+    .map((n) => n.slice(4));
+}
+
+export interface ClientLink {
+  credentials: grpc.ChannelCredentials;
+  options: grpc.ChannelOptions;
+  peer: PeerIdentity;
+}
+
+/**
+ * A client's credentials for one connection attempt. The files are read each time, so a
+ * rotated client certificate is used from the next connection on. The agent must be
+ * signed by the CA and named `tls.serverName`, else NODE.agent.stickyscope.local for
+ * the node it is known to run on, else any NODE.agent.stickyscope.local, which the
+ * caller then holds to the node the agent says it is (`peer.node`).
+ */
+export function clientLink(tls: ClientTls, node?: string): ClientLink {
+  const ca = read(tls.ca, '--tls-ca');
+  const key = read(tls.key, '--tls-key');
+  const cert = read(tls.cert, '--tls-cert');
+  const expected = tls.serverName ?? (node ? agentServerName(node) : undefined);
+  const peer: PeerIdentity = {};
+  const verify = (_host: string, c: PeerCertificate): Error | undefined => {
+    const names = dnsNames(c);
+    if (expected !== undefined) {
+      if (!checkServerIdentity(expected, c)) return undefined;
+      return new Error(`the agent's certificate names ${names.join(', ') || 'no DNS name'}; expected ${expected}`);
+    }
+    const agentNames = names.filter((n) => n.endsWith(`.${AGENT_DOMAIN}`));
+    if (agentNames.length === 0)
+      return new Error(
+        `the agent's certificate names ${names.join(', ') || 'no DNS name'}; expected a name NODE.${AGENT_DOMAIN}`,
+      );
+    const exact = agentNames.filter((n) => !n.startsWith('*.'));
+    if (exact.length === 1) peer.node = exact[0]!.slice(0, -(AGENT_DOMAIN.length + 1));
+    return undefined;
+  };
+  return {
+    credentials: grpc.credentials.createSsl(ca, key, cert, { checkServerIdentity: verify }),
+    // The name sent (SNI) and checked is the agent's, never the address it was reached at.
+    options: { 'grpc.ssl_target_name_override': expected ?? AGENT_DOMAIN },
+    peer,
+  };
+}
+
+/** "host" of "host:port" or "[v6]:port". */
+export function hostOf(address: string): string {
+  const host = address.slice(0, address.lastIndexOf(':'));
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
+export function isLoopback(address: string): boolean {
+  const host = hostOf(address);
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1' || host === '0:0:0:0:0:0:0:1' || /^::ffff:127\./i.test(host);
+}
+
+/**
+ * Plaintext only on loopback: an agent's stream names every client of the node, and its
+ * Subscribe answers anyone who connects. Elsewhere it takes TLS or an explicit --insecure.
+ */
+export function checkPlaintextAllowed(addresses: string[], tls: ClientTls | undefined, insecure: boolean): void {
+  if (tls || insecure) return;
+  const remote = addresses.filter((a) => !isLoopback(a));
+  if (remote.length > 0)
+    throw new UsageError(
+      `refusing to connect to ${remote.join(', ')} without TLS: the stream carries client addresses; give --tls-ca, --tls-cert and --tls-key (see 'stickyscope certs'), or --insecure`,
+    );
+}
