@@ -2,6 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../core/errors.js';
 import { onStdoutBroken } from './output.js';
+import type { ClientTls } from '../protocol/tls.js';
 
 export interface Command {
   /** Full --help text. */
@@ -24,6 +25,67 @@ export function parse<O extends Options>(argv: string[], options: O, allowPositi
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+}
+
+/** The client side of the agents' link, spread into parse() by every command that connects to agents. */
+export const clientTlsOptions = {
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-server-name': { type: 'string' },
+  insecure: { type: 'boolean' },
+} as const;
+
+const CLIENT_TLS_FLAGS: [string, string][] = [
+  ['--tls-ca FILE', "mutual TLS to the agents: the CA that signed their certificates"],
+  ['--tls-cert FILE', 'our client certificate (and --tls-key FILE its key); see stickyscope certs'],
+  ['--tls-key FILE', 'the client certificate\'s private key'],
+  [
+    '--tls-server-name N',
+    'the name every agent\'s certificate must carry (default: NODE.agent.stickyscope.local\nfor its node when known, else any such name, held to the node the agent reports)',
+  ],
+  ['--insecure', 'plaintext to agents that are not on loopback (their streams carry client addresses)'],
+];
+
+/** The client TLS flags' help lines, descriptions starting at `column`. */
+export function clientTlsUsage(column: number): string {
+  const pad = ' '.repeat(column);
+  return CLIENT_TLS_FLAGS.map(([f, t]) => `  ${f.padEnd(column - 3)} ${t.split('\n').join(`\n${pad}`)}`).join('\n');
+}
+
+export interface ClientTlsValues {
+  'tls-ca'?: string;
+  'tls-cert'?: string;
+  'tls-key'?: string;
+  'tls-server-name'?: string;
+  insecure?: boolean;
+}
+
+export interface ClientSecurity {
+  tls?: ClientTls;
+  /** Throws UsageError for agents that plaintext may not reach (anything but loopback without --insecure). */
+  check(addresses: string[]): void;
+}
+
+/** The client TLS flags: all of --tls-ca/--tls-cert/--tls-key or none, their files read and checked now. */
+export async function parseClientTls(values: ClientTlsValues): Promise<ClientSecurity> {
+  const given = (['tls-ca', 'tls-cert', 'tls-key'] as const).filter((f) => values[f] !== undefined);
+  const { checkKeyPair, checkPlaintextAllowed } = await import('../protocol/tls.js');
+  const insecure = values.insecure === true;
+  if (given.length === 0) {
+    if (values['tls-server-name'] !== undefined)
+      throw new UsageError('--tls-server-name applies with --tls-ca, --tls-cert and --tls-key only');
+    return { check: (addresses) => checkPlaintextAllowed(addresses, undefined, insecure) };
+  }
+  if (given.length < 3)
+    throw new UsageError(
+      `mutual TLS needs --tls-ca, --tls-cert and --tls-key together; got only ${given.map((f) => `--${f}`).join(', ')}`,
+    );
+  if (insecure) throw new UsageError('give either --tls-ca/--tls-cert/--tls-key or --insecure, not both');
+  const tls: ClientTls = { ca: values['tls-ca']!, cert: values['tls-cert']!, key: values['tls-key']! };
+  if (values['tls-server-name'] !== undefined) tls.serverName = values['tls-server-name'];
+  checkKeyPair(tls, { ca: '--tls-ca', cert: '--tls-cert', key: '--tls-key' });
+  return { tls, check: () => {} };
 }
 
 /** The longest duration taken: a year, far past any recording, and well within what timestamps in µs can hold. */

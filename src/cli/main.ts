@@ -25,6 +25,10 @@ const commands: Record<string, { summary: string; load: () => Promise<{ command:
     summary: 'aggregate agents or a trace file into a stickiness/spread report (json, md, html)',
     load: () => import('./commands/report.js'),
   },
+  certs: {
+    summary: "make a CA and the agents' and clients' certificates for mutual TLS",
+    load: () => import('./commands/certs.js'),
+  },
   lab: {
     summary: 'build a kube-proxy node out of network namespaces, and drive traffic',
     load: () => import('./commands/lab.js'),

@@ -24,7 +24,15 @@ export interface Backoff {
   maxMs: number;
 }
 
-export interface SubscribeOptions {
+/** How to reach the agents: mutual TLS or plaintext, and which node each is. */
+export interface LinkOptions {
+  /** Mutual TLS to the agents; plaintext when absent. */
+  tls?: ClientTls;
+  /** The node each agent runs on, by address, where known: its certificate must name that node. */
+  nodes?: Record<string, string>;
+}
+
+export interface SubscribeOptions extends LinkOptions {
   filter?: EventFilter;
   signal?: AbortSignal;
   onStatus?: (status: AgentStatus) => void;
@@ -38,10 +46,6 @@ export interface SubscribeOptions {
   rejected?: RejectedEvents;
   /** Told once per agent stream, at its first rejected event, what was wrong with it. */
   onWarning?: (message: string) => void;
-  /** Mutual TLS to the agents; plaintext when absent. */
-  tls?: ClientTls;
-  /** The node each agent runs on, by address, where known: its certificate must name that node. */
-  nodes?: Record<string, string>;
 }
 
 /** How to reach one agent: TLS or not, and the node it is expected to be. */

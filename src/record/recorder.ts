@@ -1,12 +1,12 @@
 // `record`: subscribes to agents (merged in time order by the aggregator's client) and
 // writes what arrives to a trace file until the duration ends or the signal fires, then
 // closes the file cleanly so its end frame says the recording finished.
-import { subscribeAgents, type AgentStatus } from '../protocol/client.js';
+import { subscribeAgents, type AgentStatus, type LinkOptions } from '../protocol/client.js';
 import type { CatalogFeed } from '../k8s/catalog-feed.js';
 import { longTimeout } from '../core/long-timer.js';
 import { TraceWriter, type TraceWriterStats } from './trace-writer.js';
 
-export interface RecordOptions {
+export interface RecordOptions extends LinkOptions {
   /** Stop after this long; without it, only `signal` stops the recording. */
   durationMs?: number;
   rotateBytes?: number;
@@ -37,6 +37,8 @@ export async function recordAgents(
       signal: stop.signal,
       onStatus: opts.onStatus,
       onWarning: opts.onWarning,
+      tls: opts.tls,
+      nodes: opts.nodes,
     });
     for await (const batch of opts.catalogs ? opts.catalogs.merge(batches) : batches) {
       await writer.append(batch);

@@ -4,7 +4,7 @@ import type { StickyEvent } from '../core/event.js';
 import { printableJson } from '../core/text.js';
 import { longTimeout } from '../core/long-timer.js';
 import { createState, applyEvents } from '../aggregator/state.js';
-import type { AgentStatus } from '../protocol/client.js';
+import type { AgentStatus, LinkOptions } from '../protocol/client.js';
 import type { CatalogFeed } from '../k8s/catalog-feed.js';
 import { readTrace, type TraceWarning } from '../record/trace-reader.js';
 import { RejectedEvents } from '../protocol/validate.js';
@@ -47,7 +47,7 @@ export async function reportFromFile(
   return reportFromEvents(readTrace(path, { onWarning: opts.onWarning, rejected }), opts, rejected);
 }
 
-export interface AgentReportOptions extends ReportOptions {
+export interface AgentReportOptions extends ReportOptions, LinkOptions {
   /** How long to listen before reporting. */
   durationMs: number;
   /** Ends the listening early (Ctrl-C); the report covers what arrived. */
@@ -73,6 +73,8 @@ export async function reportFromAgents(addresses: string[], opts: AgentReportOpt
       onStatus: opts.onStatus,
       onWarning: opts.onWarning,
       rejected,
+      tls: opts.tls,
+      nodes: opts.nodes,
     });
     return await reportFromEvents(opts.catalogs ? opts.catalogs.merge(batches) : batches, opts, rejected);
   } finally {

@@ -1,6 +1,7 @@
 // `stickyscope agent`: the probe on one node, its events served over gRPC to any number of subscribers.
 import { parse, parseRingBufferBytes, shutdownSignal, type Command } from '../command.js';
 import { EnvironmentError, UsageError } from '../../core/errors.js';
+import type { AgentTlsFiles } from '../../protocol/tls.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope agent [--netns PATH] [--listen HOST:PORT] [--node-name NAME] [--ready-file F] [options]
@@ -19,7 +20,18 @@ Options:
   --node-name NAME     node name written into events (default: the hostname)
   --ready-file F       once attached and listening, write the bound HOST:PORT to F (removed at exit)
   --ringbuf-bytes N    ring buffer size, a power of two (default 8 MiB)
+  --tls-cert FILE      serve mutual TLS only: this node's certificate (it must name
+                       NODE.agent.stickyscope.local, NODE being --node-name), with
+  --tls-key FILE       its private key, and
+  --tls-client-ca FILE the CA whose client certificates are accepted (no others are).
+                       The three files are re-read every 10 s: a rotated certificate
+                       serves new connections, open streams go on ('stickyscope certs'
+                       makes them)
+  --insecure           serve plaintext on an address other than loopback
   -h, --help           this text
+
+Without TLS the agent serves loopback only: its stream names every client of the node
+and it answers anyone who connects.
 
 Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
 
@@ -30,6 +42,10 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
       'node-name': { type: 'string' },
       'ready-file': { type: 'string' },
       'ringbuf-bytes': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-client-ca': { type: 'string' },
+      insecure: { type: 'boolean' },
     });
     const listen = values.listen;
     if (
@@ -40,11 +56,12 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
     }
     const ringBufferBytes = parseRingBufferBytes(values['ringbuf-bytes']);
     const { hostname } = await import('node:os');
+    const node = values['node-name'] ?? hostname();
+    const tls = await agentTls(values, listen, node);
     const { rm, rename } = await import('node:fs/promises');
     const { fileError, writeTextFile } = await import('../../core/file-errors.js');
     const { startProbe } = await import('../../probe/probe.js');
     const { startAgent } = await import('../../agent/agent.js');
-    const node = values['node-name'] ?? hostname();
     const readyFile = values['ready-file'];
 
     const stop = shutdownSignal();
@@ -61,9 +78,11 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
     try {
       await Promise.race([probe.ready, failed, stopped]);
       if (stop.aborted) return 0;
+      const { agentCredentials } = await import('../../protocol/tls.js');
       agent = await startAgent(probe, {
         node,
         listen,
+        credentials: tls ? await agentCredentials(tls, node) : undefined,
         netns: values.netns,
         xtRecentDir: probe.pid === undefined ? undefined : `/proc/${probe.pid}/net/xt_recent`,
         attachPoints: [...probe.attachPoints],
@@ -79,7 +98,7 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
         });
       }
       process.stderr.write(
-        `agent ${node} serving on ${agent.address}${values.netns ? ' for ' + values.netns : ''}; SIGINT/SIGTERM stops\n`,
+        `agent ${node} serving ${tls ? 'mutual TLS' : 'plaintext'} on ${agent.address}${values.netns ? ' for ' + values.netns : ''}; SIGINT/SIGTERM stops\n`,
       );
       await Promise.race([stopped, failed]);
       return 0;
@@ -90,3 +109,32 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
     }
   },
 };
+
+/**
+ * The TLS flags, checked before anything starts: all three or none; none only on
+ * loopback unless --insecure says plaintext elsewhere is meant.
+ */
+async function agentTls(
+  values: { 'tls-cert'?: string; 'tls-key'?: string; 'tls-client-ca'?: string; insecure?: boolean },
+  listen: string,
+  node: string,
+): Promise<AgentTlsFiles | undefined> {
+  const flags = ['tls-cert', 'tls-key', 'tls-client-ca'] as const;
+  const given = flags.filter((f) => values[f] !== undefined);
+  const { checkAgentTls, isLoopback } = await import('../../protocol/tls.js');
+  if (given.length === 0) {
+    if (!values.insecure && !isLoopback(listen))
+      throw new UsageError(
+        `refusing to serve plaintext on ${listen}: the stream carries client addresses; give --tls-cert, --tls-key and --tls-client-ca, or --insecure`,
+      );
+    return undefined;
+  }
+  if (given.length < 3)
+    throw new UsageError(
+      `TLS needs --tls-cert, --tls-key and --tls-client-ca together; got only ${given.map((f) => `--${f}`).join(', ')}`,
+    );
+  if (values.insecure) throw new UsageError('give either the --tls-* files or --insecure, not both');
+  const files = { cert: values['tls-cert']!, key: values['tls-key']!, clientCa: values['tls-client-ca']! };
+  checkAgentTls(files, node);
+  return files;
+}

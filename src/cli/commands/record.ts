@@ -1,5 +1,13 @@
 // `stickyscope record`: agents' events merged in time order into a checksummed trace file.
-import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
+import {
+  clientTlsOptions,
+  clientTlsUsage,
+  parse,
+  parseClientTls,
+  parseDuration,
+  shutdownSignal,
+  type Command,
+} from '../command.js';
 import { UsageError } from '../../core/errors.js';
 import { printable } from '../../core/text.js';
 import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
@@ -18,6 +26,7 @@ endpoints are recorded too, so a report from the file has them.
 
 Options:
 ${k8sUsage(22)}
+${clientTlsUsage(22)}
   -o, --output FILE   the trace file to write (replaced if it exists)
   --duration D        stop after D (30s, 5m, 1h; at most 8760h); default: until Ctrl-C
   --rotate-bytes N    start FILE.1, FILE.2, ... once a file reaches N bytes (suffixes k, M, G allowed)
@@ -26,11 +35,13 @@ ${k8sUsage(22)}
 Examples:
   stickyscope record --agent 127.0.0.1:7070 -o capture.trace --duration 2m
   stickyscope record --agent node1:7070 --agent node2:7070 -o day.trace --rotate-bytes 512M
-  stickyscope record --k8s -o cluster.trace --duration 10m`,
+  stickyscope record --k8s -o cluster.trace --duration 10m
+  stickyscope record --k8s --tls-ca ca.crt --tls-cert client.crt --tls-key client.key -o cluster.trace`,
 
   async run(argv) {
     const { values } = parse(argv, {
       ...k8sOptions,
+      ...clientTlsOptions,
       output: { type: 'string', short: 'o' },
       duration: { type: 'string' },
       'rotate-bytes': { type: 'string' },
@@ -42,6 +53,7 @@ Examples:
     if (!values.output) throw new UsageError('record needs -o FILE, the trace file to write');
     const durationMs = values.duration === undefined ? undefined : parseDuration(values.duration, '--duration');
     const rotateBytes = values['rotate-bytes'] === undefined ? undefined : parseBytes(values['rotate-bytes']);
+    const security = await parseClientTls(values);
 
     const signal = shutdownSignal();
     const { resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
@@ -49,6 +61,7 @@ Examples:
     const warn = (err: Error) => process.stderr.write(`\nstickyscope record: warning: ${err.message}\n`);
     const catalogs = await startCatalogFeed(resolved, warn);
     const agents = resolved.addresses;
+    security.check(agents);
     resolved.discovery?.onChange((now) =>
       warn(
         new Error(
@@ -65,6 +78,8 @@ Examples:
       rotateBytes,
       signal,
       catalogs,
+      tls: security.tls,
+      nodes: resolved.discovery?.nodes(),
       onStatus: (s) =>
         process.stderr.write(`\nagent ${s.address} (${s.node}) ${s.state}${s.reason ? ': ' + s.reason : ''}\n`),
       onWarning: (message) => process.stderr.write(`\nstickyscope record: warning: ${printable(message)}\n`),

@@ -1,5 +1,13 @@
 // `stickyscope report`: the per-Service report (json, md, html) of a trace file or of live agents.
-import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
+import {
+  clientTlsOptions,
+  clientTlsUsage,
+  parse,
+  parseClientTls,
+  parseDuration,
+  shutdownSignal,
+  type Command,
+} from '../command.js';
 import { UsageError } from '../../core/errors.js';
 import { checkWritable, writeTextFile } from '../../core/file-errors.js';
 import { printable } from '../../core/text.js';
@@ -20,6 +28,7 @@ Service names, affinity (source k8s) and endpoints come from the API.
 
 Options:
 ${k8sUsage(26)}
+${clientTlsUsage(26)}
   --duration D            with --agent or --k8s: how long to listen (30s, 5m)
   --format json|md|html   json (docs/design.md's report object), md (tables) or html (one
                           self-contained page with charts); default json
@@ -38,6 +47,7 @@ Examples:
       argv,
       {
         ...k8sOptions,
+        ...clientTlsOptions,
         duration: { type: 'string' },
         format: { type: 'string', default: 'json' },
         output: { type: 'string', short: 'o' },
@@ -78,12 +88,14 @@ Examples:
       const durationMs = parseDuration(values.duration, '--duration');
       // Found now rather than after listening for the whole duration.
       if (values.output) await checkWritable(values.output, 'write report to');
+      const security = await parseClientTls(values);
       const signal = shutdownSignal();
       const { resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
       const resolved = await resolveAgentsFromArgs(values, signal);
       const warn = (err: Error) => process.stderr.write(`stickyscope report: warning: ${printable(err.message)}\n`);
       const catalogs = await startCatalogFeed(resolved, warn);
       const agents = resolved.addresses;
+      security.check(agents);
       resolved.discovery?.onChange((now) =>
         warn(
           new Error(
@@ -99,6 +111,8 @@ Examples:
         signal,
         catalogs,
         onWarning: (message) => process.stderr.write(`stickyscope report: warning: ${printable(message)}\n`),
+        tls: security.tls,
+        nodes: resolved.discovery?.nodes(),
         onStatus: (s) =>
           process.stderr.write(`agent ${s.address} (${s.node}) ${s.state}${s.reason ? ': ' + s.reason : ''}\n`),
       });

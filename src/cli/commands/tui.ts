@@ -1,6 +1,6 @@
 // `stickyscope tui`: the terminal UI over live agents, the Kubernetes API's agents, or a replayed trace.
 import { EnvironmentError, UsageError } from '../../core/errors.js';
-import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
+import { clientTlsOptions, clientTlsUsage, parse, parseClientTls, parseDuration, shutdownSignal, type Command } from '../command.js';
 import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
 
 const DEFAULT_FPS = 10;
@@ -21,6 +21,7 @@ and gives their affinity and endpoints.
 
 Options:
 ${k8sUsage(21)}
+${clientTlsUsage(21)}
   --replay FILE      play a trace file (from 'stickyscope record') instead
   --speed N          replay speed: trace seconds per second (default 1; 0 = as fast as possible)
   --window D         sliding window of the figures (default 60s)
@@ -33,6 +34,7 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
   async run(argv) {
     const { values } = parse(argv, {
       ...k8sOptions,
+      ...clientTlsOptions,
       replay: { type: 'string' },
       speed: { type: 'string' },
       window: { type: 'string' },
@@ -62,6 +64,7 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
     if (!Number.isInteger(fps) || fps < 1 || fps > 60)
       throw new UsageError(`--fps expects a whole number from 1 to 60; got '${values.fps}'`);
     const windowSeconds = parseDuration(values.window ?? '60s', '--window') / 1000;
+    const security = await parseClientTls(values);
     if (!(windowSeconds > 0)) throw new UsageError(`--window must be longer than zero; got '${values.window}'`);
     if (!process.stdin.isTTY || !process.stdout.isTTY) {
       throw new EnvironmentError(
@@ -99,6 +102,7 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
       const resolved = await resolveAgentsFromArgs(values, stopFeed.signal);
       const catalogs = await startCatalogFeed(resolved, (err) => source.note('warning', err.message));
       const agents = resolved.addresses;
+      security.check(agents);
       resolved.discovery?.onChange((now) =>
         source.note(
           'warning',
@@ -108,7 +112,11 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
       const { subscribeAgents } = await import('../../protocol/client.js');
       source.label = values.k8s ? `k8s agents ${agents.join(' ')}` : `agents ${agents.join(' ')}`;
       feed = (async () => {
-        const batches = subscribeAgents(agents, { signal: stopFeed.signal });
+        const batches = subscribeAgents(agents, {
+          signal: stopFeed.signal,
+          tls: security.tls,
+          nodes: resolved.discovery?.nodes(),
+        });
         for await (const batch of catalogs ? catalogs.merge(batches) : batches) source.push(batch);
       })();
     }
