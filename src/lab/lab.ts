@@ -19,6 +19,7 @@ import { serviceChain } from './chain-names.js';
 import { run, runRaw } from './exec.js';
 import { backendFiles, startBackend, stopProcesses, waitReady } from './processes.js';
 import { renderNat } from './rules.js';
+import { labTls, makeLabCerts, type LabTls } from './lab-tls.js';
 import { checkPrefix, createStateDir, readState, saveState, stateDirOf, type LabState } from './state.js';
 import { buildTopology, namespacesOf, planTopology, routeLeafVia } from './topology.js';
 
@@ -70,6 +71,8 @@ export interface Lab {
   backends: LabBackend[];
   services: LabService[];
   config: LabConfig;
+  /** Mutual TLS files made at lab up, for the agents on its nodes and their clients. */
+  tls: LabTls;
 }
 
 function labFromState(s: LabState): Lab {
@@ -108,6 +111,7 @@ function labFromState(s: LabState): Lab {
       chain: serviceChain('KUBE-SVC', servicePortName(svc), svc.protocol),
     })),
     config: s.config,
+    tls: labTls(stateDirOf(s.prefix), t.nodes),
   };
 }
 
@@ -160,6 +164,7 @@ export async function labUp(opts: { prefix: string; config?: LabConfig; signal?:
   check();
   createStateDir(state);
   try {
+    await makeLabCerts(stateDirOf(prefix), topo.nodes);
     await buildTopology(topo, check);
     await loadRules(state, topo.nodes, null);
     check();

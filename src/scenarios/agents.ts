@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { EnvironmentError } from '../core/errors.js';
 import { infoMethod } from '../protocol/service-def.js';
+import { clientLink, type ClientTls } from '../protocol/tls.js';
 import type { AgentInfo } from '../protocol/wire.js';
 import type { Lab } from '../lab/lab.js';
 
@@ -61,6 +62,7 @@ export async function startAgents(
         node,
         '--ready-file',
         readyFile,
+        ...lab.tls.agentArgs(i),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -85,9 +87,10 @@ export async function startAgents(
   return out;
 }
 
-/** The agent's Info answer: subscribers, services in its catalog, ... */
-export function agentInfo(address: string): Promise<AgentInfo> {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+/** The agent's Info answer (subscribers, services in its catalog, ...), over mutual TLS when `tls` is given. */
+export function agentInfo(address: string, tls?: ClientTls, node?: string): Promise<AgentInfo> {
+  const link = tls ? clientLink(tls, node) : { credentials: grpc.credentials.createInsecure(), options: {} };
+  const client = new grpc.Client(address, link.credentials, link.options);
   return new Promise<AgentInfo>((resolve, reject) => {
     client.makeUnaryRequest(
       infoMethod.path,

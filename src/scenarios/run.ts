@@ -74,6 +74,8 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
     await scenario.prepare?.(ctx);
     const running = await startAgents(lab, (c) => agents.push(c), stop.signal);
     const addresses = running.map((a) => a.address);
+    const nodes = Object.fromEntries(running.map((a) => [a.address, a.node]));
+    const infos = () => Promise.all(running.map((a) => agentInfo(a.address, lab.tls.client, a.node)));
     say(`scenario ${scenario.name}: agents on ${running.map((a) => `${a.node} (${a.address})`).join(', ')}`);
 
     const reportStop = new AbortController();
@@ -84,6 +86,8 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
       format: 'json',
       durationMs: 24 * 3600_000,
       signal: reportStop.signal,
+      tls: lab.tls.client,
+      nodes,
       onStatus: (s) => {
         if (s.state === 'up') up.add(s.address);
         if (up.size === addresses.length) allUp();
@@ -111,7 +115,7 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
     // Affinity timeouts and xt_recent lists come from the rules: traffic waits for each agent's catalog,
     // and a little longer for its list watcher's first read (entries it finds there have no known age).
     await waitFor(
-      async () => (await Promise.all(addresses.map(agentInfo))).every((i) => i.services > 0),
+      async () => (await infos()).every((i) => i.services > 0),
       AGENTS_UP_MS,
       stop.signal,
       'a catalog from every agent',
@@ -119,9 +123,11 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
     await sleep(LIST_WATCH_MS, undefined, { signal: stop.signal }).catch(() => {});
     out(wrap(scenario.lookAt(lab)));
     if (opts.tui) {
-      tui = spawn(process.execPath, [stickyscopeBin, 'tui', ...addresses.flatMap((a) => ['--agent', a])], {
-        stdio: 'inherit',
-      });
+      tui = spawn(
+        process.execPath,
+        [stickyscopeBin, 'tui', ...addresses.flatMap((a) => ['--agent', a]), ...lab.tls.clientArgs()],
+        { stdio: 'inherit' },
+      );
       tuiOpen = true;
       void exited(tui).then(() => {
         tuiOpen = false;
@@ -129,7 +135,7 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
       });
       // The agents replay nothing: traffic waits until the TUI (beside the report) subscribed.
       await waitFor(
-        async () => (await Promise.all(addresses.map(agentInfo))).every((i) => i.subscribers >= 2),
+        async () => (await infos()).every((i) => i.subscribers >= 2),
         AGENTS_UP_MS,
         stop.signal,
         'the TUI to subscribe to the agents',

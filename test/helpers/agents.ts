@@ -1,5 +1,6 @@
 // Real `stickyscope agent` processes, one per lab node namespace, started through the
-// CLI as a user would. Each is known by its PID only: kill() and restart() act on that
+// CLI as a user would, serving mutual TLS with the lab's certificates (plaintext only when
+// asked). Each is known by its PID only: kill() and restart() act on that
 // PID, and every agent still running is stopped in t.after, on failure too.
 import type { TestContext } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,6 +11,8 @@ import { labDown, labUp, type Lab, type LabConfig } from '../../src/lab/lab.js';
 import { runPrefix } from './env.js';
 import type { Report } from '../../src/report/types.js';
 import { cliPath, startCli } from './cli.js';
+import type { AgentLink } from '../../src/protocol/client.js';
+import type { ClientTls } from '../../src/protocol/tls.js';
 
 export interface LabAgent {
   /** Node index in the lab. */
@@ -29,6 +32,12 @@ export interface LabAgent {
 export interface LabAgents {
   agents: LabAgent[];
   addresses(): string[];
+  /** The client side of the agents' link (undefined when they serve plaintext). */
+  tls: ClientTls | undefined;
+  /** The client TLS flags for a CLI child: --tls-ca ... (none for plaintext). */
+  clientArgs(): string[];
+  /** What an AgentConnection to agent i needs: the client TLS and the node its certificate names. */
+  link(i: number): AgentLink;
   /** SIGKILL by pid; resolves once the agent and its probe helper are gone. */
   kill(i: number): Promise<void>;
   /** Starts node i's agent again on the port it had. */
@@ -67,7 +76,13 @@ async function waitGone(pids: number[], timeoutMs: number): Promise<boolean> {
 }
 
 /** Starts one agent per lab node (all when `nodes` is absent) and waits for their ready files. */
-export async function startAgents(t: TestContext, lab: Lab, nodes?: number[]): Promise<LabAgents> {
+export async function startAgents(
+  t: TestContext,
+  lab: Lab,
+  nodes?: number[],
+  opts: { plaintext?: boolean } = {},
+): Promise<LabAgents> {
+  const tls = opts.plaintext ? undefined : lab.tls;
   const dir = mkdtempSync(join(tmpdir(), `${lab.prefix}-agents-`));
   const procs = new Map<number, ChildProcess>();
   const agents: LabAgent[] = [];
@@ -78,7 +93,19 @@ export async function startAgents(t: TestContext, lab: Lab, nodes?: number[]): P
     const netnsPath = lab.nodeNetnsPath(index);
     const child = spawn(
       process.execPath,
-      [cliPath, 'agent', '--netns', netnsPath, '--listen', listen, '--node-name', node, '--ready-file', readyFile],
+      [
+        cliPath,
+        'agent',
+        '--netns',
+        netnsPath,
+        '--listen',
+        listen,
+        '--node-name',
+        node,
+        '--ready-file',
+        readyFile,
+        ...(tls?.agentArgs(index) ?? []),
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     if (child.pid === undefined) throw new Error(`failed to start the agent for ${node}: no pid`);
@@ -126,6 +153,9 @@ export async function startAgents(t: TestContext, lab: Lab, nodes?: number[]): P
   const set: LabAgents = {
     agents,
     addresses: () => agents.map((a) => a.address),
+    tls: tls?.client,
+    clientArgs: () => tls?.clientArgs() ?? [],
+    link: (i) => ({ tls: tls?.client, node: agents[i]!.node }),
     async kill(i) {
       await stop(agents[i]!.pid, 'SIGKILL');
     },
@@ -154,13 +184,15 @@ export interface LiveReport {
 }
 
 /**
- * `stickyscope report --agent ... --format json` for real, listening until finish();
- * resolves once every agent is reported up, so traffic sent after it is covered.
+ * `stickyscope report --agent ... --format json` for real (over the agents' TLS), listening
+ * until finish(); resolves once every agent is reported up, so traffic sent after it is covered.
  */
-export async function startReportCli(t: TestContext, addresses: string[], maxDuration = '180s'): Promise<LiveReport> {
+export async function startReportCli(t: TestContext, set: LabAgents, maxDuration = '180s'): Promise<LiveReport> {
+  const addresses = set.addresses();
   const run = startCli([
     'report',
     ...addresses.flatMap((a) => ['--agent', a]),
+    ...set.clientArgs(),
     '--duration',
     maxDuration,
     '--format',

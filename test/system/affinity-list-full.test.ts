@@ -67,7 +67,7 @@ test('more clients than an xt_recent list holds: the moves are violations with c
   const { lab, agents } = await startLabWithAgents(t, config);
   const sources = lab.clients.find((c) => c.name === 'c1')!.sources;
   assert.equal(sources.length, CLIENTS);
-  const report = await startReportCli(t, agents.addresses());
+  const report = await startReportCli(t, agents);
 
   const t0 = Date.now();
   const round1 = await runClient(lab, 'c1', { service: STICKY, mode: 'http', count: CLIENTS, sources });

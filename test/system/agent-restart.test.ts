@@ -34,6 +34,7 @@ test('an agent killed mid-run: node down, then up on the same port, and the repo
     for await (const batch of subscribeAgents(agents.addresses(), {
       signal: stop.signal,
       backoff: { initialMs: 100, maxMs: 400 },
+      tls: agents.tls,
       onStatus: (s) => statuses.push({ ...s, at: Date.now() }),
     })) {
       applyEvents(state, batch);

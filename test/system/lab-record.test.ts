@@ -109,14 +109,25 @@ test('record on the lab: export matches the backends event by event; report FILE
   const trace = join(dir, 'lab.trace');
 
   // The recording and the live report, both subscribed before any traffic.
-  rec = startCli(['record', '--agent', address, '-o', trace]);
-  live = startCli(['report', '--agent', address, '--duration', '60s', '--format', 'json', '--window', WINDOW]);
+  rec = startCli(['record', '--agent', address, '-o', trace, ...agents.clientArgs()]);
+  live = startCli([
+    'report',
+    '--agent',
+    address,
+    '--duration',
+    '60s',
+    '--format',
+    'json',
+    '--window',
+    WINDOW,
+    ...agents.clientArgs(),
+  ]);
   const up = new RegExp(`agent ${address.replace(/\./g, '\\.')} \\(${lab.nodes[0]}\\) up`);
   await Promise.all([rec.waitFor(up), live.waitFor(up)]);
   // A third subscriber only to see the agent's once-a-second counters go by: both are
   // stopped just after one, so both have seen the same last event.
   const ticks: number[] = [];
-  watch = new AgentConnection(address);
+  watch = new AgentConnection(address, {}, undefined, undefined, agents.link(0));
   watch.on('events', (events: StickyEvent[]) => {
     if (events.some((e) => e.type === 'counters')) ticks.push(Date.now());
   });

@@ -34,7 +34,7 @@ test("a client reaching one Service through two nodes' NodePorts shows node-loca
   config.externalClients = EXTERNAL.length;
   config.services = config.services.filter((s) => s.name === 'edge');
   const { lab, agents } = await startLabWithAgents(t, config);
-  const report = await startReportCli(t, agents.addresses());
+  const report = await startReportCli(t, agents);
 
   const runs: { client: string; node: number; results: ClientResult[] }[] = [];
   for (const client of EXTERNAL) {

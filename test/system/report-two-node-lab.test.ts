@@ -117,7 +117,7 @@ test('issue 3 in a two-node lab: two agents, real traffic, report vs backend log
   await t.test(
     'affinity Service: compliance 1, stickiness 1; plain Service: stickiness near 1/K, chi-square does not reject uniform',
     async (t: TestContext) => {
-      const report = await startReportCli(t, agents.addresses());
+      const report = await startReportCli(t, agents);
       // The clients sit on node 1: its conntrack sees every translation (one NEW entry per NAT decision).
       const ct = await watchConntrack(lab.nodes[0]!);
       t.after(() => ct.kill());
@@ -187,7 +187,7 @@ test('issue 3 in a two-node lab: two agents, real traffic, report vs backend log
   await t.test(
     'an endpoint removed mid-run is a forcedRepick for the clients pinned to it, not a violation',
     async (t: TestContext) => {
-      const report = await startReportCli(t, agents.addresses());
+      const report = await startReportCli(t, agents);
       const plan = { service: 'lab/sticky:http', mode: 'http', count: 5 } as const;
       const before = await truth(lab, await eachClient(POD_CLIENTS, plan, lab));
       const removed = before.get('c1')!.at(-1)!;
@@ -233,7 +233,7 @@ test('issue 3 in a two-node lab: two agents, real traffic, report vs backend log
   await t.test(
     'a client reaching a Service through both nodes shows node-local affinity divergence',
     async (t: TestContext) => {
-      const report = await startReportCli(t, agents.addresses());
+      const report = await startReportCli(t, agents);
       // Masquerade hides the client's port from the backend, so each run gets its own
       // time span and the backend log lines inside it are that run's.
       const spans: { client: string; node: number; from: string; to: string }[] = [];

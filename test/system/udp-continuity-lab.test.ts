@@ -19,7 +19,7 @@ test('UDP flows after conntrack -D: backendChanged and reflectiveChanged where t
   config.externalClients = 1;
   config.services = config.services.filter((s) => s.protocol === 'udp');
   const { lab, agents } = await startLabWithAgents(t, config);
-  const report = await startReportCli(t, agents.addresses());
+  const report = await startReportCli(t, agents);
   const c1 = lab.clients.find((c) => c.name === 'c1')!;
 
   const plan = { service: DNS, mode: 'udp-flow', count: 70, intervalMs: 50, timeoutMs: 500 } as const;

@@ -12,7 +12,8 @@ export const command: Command = {
 
 Builds the lab (a kube-proxy node made of network namespaces, with real iptables
 rules and backends), runs an agent on its node and traffic through its Services,
-and opens the live TUI on it: per Service, the backends' shares, stickiness and
+and opens the live TUI on it, the two speaking mutual TLS with throwaway certificates
+made in the lab's state dir: per Service, the backends' shares, stickiness and
 affinity. Without a terminal it runs 'stickyscope trace' on the node instead.
 q or Ctrl-C stops the traffic, the agent and the probe, and removes everything the
 demo made.
@@ -26,6 +27,7 @@ Options:
     const prefix = values.prefix ?? runPrefix('demo');
     const stop = shutdownSignal();
     const { labUp, labDown } = await import('../../lab/lab.js');
+    const { agentServerName } = await import('../../protocol/tls.js');
     const self = (args: string[], stdio: 'inherit' | 'ignore-out') =>
       spawn(process.execPath, [process.argv[1]!, ...args], {
         stdio: stdio === 'inherit' ? 'inherit' : ['ignore', 'ignore', 'inherit'],
@@ -53,6 +55,7 @@ Options:
             lab.nodes[0]!,
             '--ready-file',
             readyFile,
+            ...lab.tls.agentArgs(0),
           ],
           'ignore-out',
         );
@@ -60,7 +63,10 @@ Options:
         const address = await waitForFile(readyFile, agent, stop);
         children.push(self(['lab', 'traffic', '--prefix', prefix, '--duration', '24h'], 'ignore-out'));
         // The TUI owns the terminal; in raw mode Ctrl-C reaches it as a key and it quits.
-        const tui = self(['tui', '--agent', address], 'inherit');
+        const tui = self(
+          ['tui', '--agent', address, '--tls-server-name', agentServerName(lab.nodes[0]!), ...lab.tls.clientArgs()],
+          'inherit',
+        );
         children.push(tui);
         await Promise.race([
           ended(tui),
