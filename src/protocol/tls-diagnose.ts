@@ -30,7 +30,7 @@ function refused(tls: ClientTls): string {
     if (Date.parse(cert.validTo) < now) return `${head}: it expired on ${cert.validTo}`;
     if (Date.parse(cert.validFrom) > now) return `${head}: it is valid only from ${cert.validFrom}`;
     if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey))
-      return `${head}: it is not signed by --tls-ca ${tls.ca} (${cert.issuer.trim()}), and the agent's --tls-client-ca is likely that CA`;
+      return `${head}: it is signed by ${cert.issuer.trim()}, not by --tls-ca ${tls.ca} (the CA the agent most likely trusts)`;
   } catch {
     // Unreadable now (rotated away?): the generic reason below.
   }

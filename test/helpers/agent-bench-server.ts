@@ -1,12 +1,22 @@
 // Child process for the throughput test: an agent server whose fake probe emits `rate`
 // dnat events a second, in 10 ms batches, for `ms` milliseconds once a subscriber is in.
+// With TLSDIR (from writeCertDir: ca.crt, bench.crt, bench.key) it serves mutual TLS.
 // Prints the bound address, then "sent N" when done; exits when its stdin closes.
+//   node agent-bench-server.js RATE MS [TLSDIR]
+import { join } from 'node:path';
 import { getServer } from '../../src/agent/server.js';
+import { agentCredentials } from '../../src/protocol/tls.js';
 import { FakeSource, dnat } from './agent-fake-source.js';
 
-const [rate = '300000', ms = '3000'] = process.argv.slice(2);
+const [rate = '300000', ms = '3000', tlsDir] = process.argv.slice(2);
 const source = new FakeSource();
-const agent = getServer(source, { node: 'bench' });
+const credentials = tlsDir
+  ? await agentCredentials(
+      { cert: join(tlsDir, 'bench.crt'), key: join(tlsDir, 'bench.key'), clientCa: join(tlsDir, 'ca.crt') },
+      'bench',
+    )
+  : undefined;
+const agent = getServer(source, { node: 'bench', credentials });
 const addr = await agent.bind('127.0.0.1:0');
 process.stdout.write(`${addr}\n`);
 

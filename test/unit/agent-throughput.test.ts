@@ -1,11 +1,15 @@
-// Events a second through encode -> gRPC over loopback -> decode, with the agent in its own process (as deployed) and a
-// fake probe; the rate is printed as a diagnostic. The default rate leaves room for other test files running alongside
-// on two cores; STICKYSCOPE_BENCH_RATE=300000, run alone, is the live target (measured: no loss).
+// Events a second through encode -> gRPC (mutual TLS, as deployed) over loopback -> decode, with the agent in its own
+// process and a fake probe; the rate is printed as a diagnostic. The default rate leaves room for other test files running
+// alongside on two cores; STICKYSCOPE_BENCH_RATE=300000, run alone, is the live target (measured: no loss).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeCertDir } from '../../src/certs/make-certs.js';
 import { AgentConnection } from '../../src/protocol/client.js';
 import type { StickyEvent } from '../../src/core/event.js';
 import { until } from '../helpers/agent-fake-source.js';
@@ -13,10 +17,19 @@ import { until } from '../helpers/agent-fake-source.js';
 const rate = Number(process.env.STICKYSCOPE_BENCH_RATE ?? 100_000);
 const durationMs = 3000;
 
-test(`the agent streams ${rate} events/s to a subscriber without loss`, async (t) => {
+test(`the agent streams ${rate} events/s to a subscriber over mutual TLS without loss`, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stickyscope-bench-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  await writeCertDir(dir, { nodes: ['bench'], clients: ['client'], days: 1 });
+  const tls = { ca: join(dir, 'ca.crt'), cert: join(dir, 'client.crt'), key: join(dir, 'client.key') };
   const child = spawn(
     process.execPath,
-    [fileURLToPath(new URL('../helpers/agent-bench-server.js', import.meta.url)), String(rate), String(durationMs)],
+    [
+      fileURLToPath(new URL('../helpers/agent-bench-server.js', import.meta.url)),
+      String(rate),
+      String(durationMs),
+      dir,
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   t.after(() => {
@@ -27,7 +40,7 @@ test(`the agent streams ${rate} events/s to a subscriber without loss`, async (t
   const it = lines[Symbol.asyncIterator]();
   const addr = (await it.next()).value as string;
 
-  const conn = new AgentConnection(addr);
+  const conn = new AgentConnection(addr, {}, undefined, { tls, node: 'bench' });
   t.after(() => conn.stop());
   let received = 0;
   let lost = 0;

@@ -1,0 +1,184 @@
+// Mutual TLS on the agent's link, with certificates made in the test: a good client
+// streams; plaintext, no client certificate, another CA's, an expired one, a wrong agent
+// name and an agent naming another node are refused, each with its reason; a certificate
+// replaced on disk is served to new connections while an open stream goes on.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import * as grpc from '@grpc/grpc-js';
+import { AgentConnection, type AgentLink, type AgentStatus } from '../../src/protocol/client.js';
+import { infoMethod } from '../../src/protocol/service-def.js';
+import { makeAgentCert } from '../../src/certs/make-certs.js';
+import type { StickyEvent } from '../../src/core/event.js';
+import { dnat, sleep, until } from '../helpers/agent-fake-source.js';
+import { makePki, startTlsAgent, type TlsAgent } from '../helpers/tls-fixture.js';
+
+const fast = { initialMs: 50, maxMs: 200 };
+
+function watch(t: { after(fn: () => unknown): void }, address: string, link: AgentLink) {
+  const conn = new AgentConnection(address, {}, fast, link);
+  t.after(() => conn.stop());
+  const events: StickyEvent[] = [];
+  const statuses: AgentStatus[] = [];
+  conn.on('events', (e: StickyEvent[]) => events.push(...e));
+  conn.on('status', (s: AgentStatus) => statuses.push(s));
+  return { conn, events, statuses, dnat: () => events.filter((e) => e.type === 'dnat').length };
+}
+
+/** The first status of a connection that must fail: down, with its reason; nothing streamed. */
+async function refusal(agent: TlsAgent, link: AgentLink, t: Parameters<typeof watch>[0]): Promise<string> {
+  const w = watch(t, agent.address, link);
+  await until(() => w.statuses.length > 0, 'a status');
+  const s = w.statuses[0]!;
+  assert.equal(s.state, 'down', `expected a refusal; got ${JSON.stringify(s)}`);
+  assert.equal(agent.server.info().subscribers, 0, 'no subscription got through');
+  assert.equal(w.dnat(), 0);
+  return s.reason!;
+}
+
+test('a client with a certificate from the CA streams the agent\'s events', async (t) => {
+  const pki = await makePki(t);
+  const agent = await startTlsAgent(t, pki);
+  const w = watch(t, agent.address, { tls: pki.client('client'), node: 'n1' });
+  await until(() => agent.server.info().subscribers === 1, 'the subscription');
+  agent.source.emitEvents([dnat(1, 'n1'), dnat(2, 'n1')]);
+  await until(() => w.dnat() === 2, 'two events');
+  assert.deepEqual(
+    w.statuses.map((s) => [s.node, s.state]),
+    [['n1', 'up']],
+  );
+  // Without a known node, any agent name is taken and held to the node the agent reports.
+  const anyName = watch(t, agent.address, { tls: pki.client('client') });
+  await until(() => anyName.statuses.length > 0, 'a status');
+  assert.equal(anyName.statuses[0]!.state, 'up');
+});
+
+test('plaintext, another CA, an expired certificate, a wrong name and a node mismatch are refused, each said', async (t) => {
+  const pki = await makePki(t);
+  const agent = await startTlsAgent(t, pki);
+  assert.match(await refusal(agent, {}, t), /the agent serves TLS only; connect with --tls-ca, --tls-cert and --tls-key/);
+  assert.match(
+    await refusal(agent, { tls: pki.client('stranger') }, t),
+    /the agent refused our certificate --tls-cert \S+stranger\.crt: it is signed by CN=another CA, not by --tls-ca/,
+  );
+  assert.match(
+    await refusal(agent, { tls: pki.client('expired') }, t),
+    /the agent refused our certificate --tls-cert \S+expired\.crt: it expired on /,
+  );
+  assert.match(
+    await refusal(agent, { tls: pki.client('client'), node: 'n2' }, t),
+    /the agent's certificate names n1\.agent\.stickyscope\.local; expected n2\.agent\.stickyscope\.local/,
+  );
+  assert.match(
+    await refusal(agent, { tls: pki.client('client', 'x.agent.stickyscope.local') }, t),
+    /expected x\.agent\.stickyscope\.local/,
+  );
+  // The CA signed a client certificate; it cannot serve as an agent's.
+  const posing = await startTlsAgentWithCert(t, pki, 'client');
+  assert.match(await refusal(posing, { tls: pki.client('client') }, t), /unsuitable certificate purpose|INVALID_PURPOSE/i);
+  // An agent certificate for n1 on an agent that says it is n9: not believed.
+  const liar = await startTlsAgent(t, pki, { node: 'n9' });
+  assert.match(
+    await refusal(liar, { tls: pki.client('client') }, t),
+    /its certificate is for node n1 but it says it is node n9/,
+  );
+});
+
+test('a client without a certificate is refused by the agent', async (t) => {
+  const pki = await makePki(t);
+  const agent = await startTlsAgent(t, pki);
+  const creds = grpc.credentials.createSsl(readFileSync(join(pki.dir, 'ca.crt')));
+  const client = new grpc.Client(agent.address, creds, { 'grpc.ssl_target_name_override': 'n1.agent.stickyscope.local' });
+  t.after(() => client.close());
+  const err = await new Promise<grpc.ServiceError | null>((resolve) =>
+    client.makeUnaryRequest(
+      infoMethod.path,
+      infoMethod.requestSerialize,
+      infoMethod.responseDeserialize,
+      {},
+      { deadline: Date.now() + 3000 },
+      (e) => resolve(e),
+    ),
+  );
+  assert.equal(err?.code, grpc.status.UNAVAILABLE, `expected UNAVAILABLE; got ${err?.code} ${err?.details}`);
+});
+
+/** The certificate a fresh handshake with the agent gets, as its SHA-256 fingerprint. */
+function servedFingerprint(address: string, pkiDir: string): Promise<string> {
+  const port = Number(address.split(':')[1]);
+  return new Promise((resolve, reject) => {
+    const s = connect({
+      host: '127.0.0.1',
+      port,
+      ca: readFileSync(join(pkiDir, 'ca.crt')),
+      cert: readFileSync(join(pkiDir, 'client.crt')),
+      key: readFileSync(join(pkiDir, 'client.key')),
+      servername: 'n1.agent.stickyscope.local',
+      ALPNProtocols: ['h2'],
+    });
+    s.once('secureConnect', () => {
+      resolve(s.getPeerCertificate().fingerprint256);
+      s.destroy();
+    });
+    s.once('error', reject);
+  });
+}
+
+test('a certificate replaced on disk is served to new connections; the open stream goes on', async (t) => {
+  const pki = await makePki(t);
+  const agent = await startTlsAgent(t, pki, { refreshMs: 200 });
+  const fingerprint = (file: string) => new X509Certificate(readFileSync(file)).fingerprint256;
+  const before = fingerprint(join(pki.dir, 'n1.crt'));
+  assert.equal(await servedFingerprint(agent.address, pki.dir), before);
+
+  const w = watch(t, agent.address, { tls: pki.client('client'), node: 'n1' });
+  await until(() => agent.server.info().subscribers === 1, 'the subscription');
+  agent.source.emitEvents([dnat(1, 'n1')]);
+  await until(() => w.dnat() === 1, 'the first event');
+
+  // As cert-manager and the kubelet do it: new files, swapped in by rename.
+  const next = await makeAgentCert(pki.ca, 'n1');
+  writeFileSync(join(pki.dir, 'n1.key.new'), next.key);
+  writeFileSync(join(pki.dir, 'n1.crt.new'), next.cert);
+  renameSync(join(pki.dir, 'n1.key.new'), join(pki.dir, 'n1.key'));
+  renameSync(join(pki.dir, 'n1.crt.new'), join(pki.dir, 'n1.crt'));
+  const after = fingerprint(join(pki.dir, 'n1.crt'));
+  assert.notEqual(after, before);
+  const end = Date.now() + 5000;
+  while ((await servedFingerprint(agent.address, pki.dir)) !== after) {
+    assert.ok(Date.now() < end, 'the agent still serves the old certificate 5 s after the files changed');
+    await sleep(100);
+  }
+  agent.source.emitEvents([dnat(2, 'n1'), dnat(3, 'n1')]);
+  await until(() => w.dnat() === 3, 'the events after the rotation, on the same stream');
+  assert.deepEqual(
+    w.statuses.map((s) => s.state),
+    ['up'],
+    'the stream was never dropped',
+  );
+  assert.equal(agent.server.info().subscribers, 1);
+  // And a new client connects with the new certificate.
+  const fresh = watch(t, agent.address, { tls: pki.client('client'), node: 'n1' });
+  await until(() => fresh.statuses.length > 0, 'a status');
+  assert.equal(fresh.statuses[0]!.state, 'up');
+});
+
+/** An agent serving any certificate of the pki, bypassing the agent's own checks of it. */
+async function startTlsAgentWithCert(t: { after(fn: () => unknown): void }, pki: { dir: string }, name: string) {
+  const { getServer } = await import('../../src/agent/server.js');
+  const { FakeSource } = await import('../helpers/agent-fake-source.js');
+  const source = new FakeSource();
+  const read = (f: string) => readFileSync(join(pki.dir, f));
+  const credentials = grpc.ServerCredentials.createSsl(
+    read('ca.crt'),
+    [{ cert_chain: read(`${name}.crt`), private_key: read(`${name}.key`) }],
+    true,
+  );
+  const server = getServer(source, { node: 'n1', credentials });
+  const address = await server.bind('127.0.0.1:0');
+  t.after(() => server.close());
+  return { source, server, address } satisfies TlsAgent;
+}

@@ -1,0 +1,104 @@
+// The CLI's side of mutual TLS, run as a user would: refusals are one clear line on
+// stderr (never a stack trace), plaintext beyond loopback needs --insecure on both sides,
+// and `certs` writes a CA and certificates that OpenSSL itself verifies.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startCli, type CliRun } from '../helpers/cli.js';
+import { makePki, startTlsAgent } from '../helpers/tls-fixture.js';
+
+async function finished(run: CliRun) {
+  const { code } = await run.exit;
+  assert.doesNotMatch(run.stderr(), /^\s+at /m, `a stack trace on stderr: ${run.stderr()}`);
+  return { code, stderr: run.stderr() };
+}
+
+const tlsArgs = (c: { ca: string; cert: string; key: string }) => ['--tls-ca', c.ca, '--tls-cert', c.cert, '--tls-key', c.key];
+
+test('an agent will not serve plaintext beyond loopback without --insecure, nor half of the TLS flags', async () => {
+  const open = await finished(startCli(['agent', '--listen', '0.0.0.0:7399']));
+  assert.equal(open.code, 2);
+  assert.match(open.stderr, /^stickyscope agent: refusing to serve plaintext on 0\.0\.0\.0:7399: the stream carries client addresses; give --tls-cert, --tls-key and --tls-client-ca, or --insecure$/m);
+  const half = await finished(startCli(['agent', '--listen', '127.0.0.1:0', '--tls-cert', 'x.crt']));
+  assert.equal(half.code, 2);
+  assert.match(half.stderr, /TLS needs --tls-cert, --tls-key and --tls-client-ca together; got only --tls-cert/);
+});
+
+test('clients refuse plaintext to an agent beyond loopback, and half of the TLS flags', async () => {
+  const remote = await finished(startCli(['report', '--agent', '192.0.2.7:7390', '--duration', '1s']));
+  assert.equal(remote.code, 2);
+  assert.match(remote.stderr, /refusing to connect to 192\.0\.2\.7:7390 without TLS: the stream carries client addresses/);
+  const half = await finished(startCli(['record', '--agent', '127.0.0.1:1', '-o', '/dev/null', '--tls-ca', 'ca.crt']));
+  assert.equal(half.code, 2);
+  assert.match(half.stderr, /mutual TLS needs --tls-ca, --tls-cert and --tls-key together; got only --tls-ca/);
+});
+
+test('report --agent says in one line why the agent refused it', async (t) => {
+  const pki = await makePki(t);
+  const agent = await startTlsAgent(t, pki);
+  const a = agent.address.replace(/\./g, '\\.');
+  const cases: [string, string[], RegExp][] = [
+    ['plaintext', [], /the agent serves TLS only; connect with --tls-ca, --tls-cert and --tls-key/],
+    ['another CA', tlsArgs(pki.client('stranger')), /the agent refused our certificate --tls-cert \S+: it is signed by CN=another CA, not by --tls-ca/],
+    [
+      'a wrong name',
+      [...tlsArgs(pki.client('client')), '--tls-server-name', 'n7.agent.stickyscope.local'],
+      /the agent's certificate names n1\.agent\.stickyscope\.local; expected n7\.agent\.stickyscope\.local/,
+    ],
+  ];
+  for (const [what, args, why] of cases) {
+    const run = startCli(['report', '--agent', agent.address, '--duration', '1500ms', ...args]);
+    const { code, stderr } = await finished(run);
+    assert.equal(code, 0, `${what}: ${stderr}`);
+    assert.match(stderr, new RegExp(`^agent ${a} \\(${a}\\) down: agent ${a} unreachable: ${why.source}.*$`, 'm'), what);
+    assert.equal(agent.server.info().subscribers, 0);
+  }
+  const good = startCli(['report', '--agent', agent.address, '--duration', '1500ms', ...tlsArgs(pki.client('client'))]);
+  await good.waitFor(new RegExp(`^agent ${a} \\(n1\\) up$`, 'm'));
+  assert.equal((await finished(good)).code, 0);
+});
+
+test('record refuses an expired client certificate before connecting', async (t) => {
+  const pki = await makePki(t);
+  const run = startCli(['record', '--agent', '127.0.0.1:1', '-o', join(pki.dir, 'x.trace'), ...tlsArgs(pki.client('expired'))]);
+  const { code, stderr } = await finished(run);
+  assert.equal(code, 4);
+  assert.match(stderr, /^stickyscope record: --tls-cert \S+expired\.crt is not valid now: valid from .+ to .+$/m);
+});
+
+test('certs writes a CA, node and client certificates that OpenSSL verifies, keys private', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stickyscope-certs-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const run = startCli(['certs', '--out', dir, '--node', 'n1', '--node', 'ip-10-0-0-1.ec2.internal', '--days', '30']);
+  const { code, stderr } = await finished(run);
+  assert.equal(code, 0, stderr);
+  assert.match(run.stdout(), /kubectl -n stickyscope create secret generic stickyscope-agent-tls/);
+  assert.deepEqual(readdirSync(dir).sort(), [
+    'ca.crt',
+    'ca.key',
+    'client.crt',
+    'client.key',
+    'ip-10-0-0-1.ec2.internal.crt',
+    'ip-10-0-0-1.ec2.internal.key',
+    'n1.crt',
+    'n1.key',
+  ]);
+  for (const f of readdirSync(dir).filter((f) => f.endsWith('.key')))
+    assert.equal(statSync(join(dir, f)).mode & 0o077, 0, `${f} is readable by others`);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: 'pipe' });
+  const ca = join(dir, 'ca.crt');
+  openssl('verify', '-purpose', 'sslserver', '-CAfile', ca, join(dir, 'n1.crt'));
+  openssl('verify', '-purpose', 'sslclient', '-CAfile', ca, join(dir, 'client.crt'));
+  assert.throws(() => openssl('verify', '-purpose', 'sslserver', '-CAfile', ca, join(dir, 'client.crt')));
+  const text = openssl('x509', '-in', join(dir, 'ip-10-0-0-1.ec2.internal.crt'), '-noout', '-text');
+  assert.match(text, /DNS:ip-10-0-0-1\.ec2\.internal\.agent\.stickyscope\.local/);
+  assert.match(text, /ASN1 OID: prime256v1/);
+  // Run again with one more node: the same CA signs it.
+  const again = await finished(startCli(['certs', '--out', dir, '--node', 'n3']));
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /used the CA in/);
+  openssl('verify', '-CAfile', ca, join(dir, 'n3.crt'), join(dir, 'n1.crt'));
+});
