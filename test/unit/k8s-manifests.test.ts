@@ -101,8 +101,10 @@ function requiredErrors(doc: Doc, where: string): string[] {
   return errs;
 }
 
-function loadDeploy(): { file: string; doc: Doc }[] {
-  const files = readdirSync(DEPLOY).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+/** Optional, applied on its own: its kinds are cert-manager's, checked by their own test below. */
+const CERT_MANAGER = 'cert-manager.yaml';
+
+function loadDeploy(files = readdirSync(DEPLOY).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml' && f !== CERT_MANAGER)): { file: string; doc: Doc }[] {
   return files.flatMap((file) =>
     loadAll(readFileSync(new URL(file, DEPLOY), 'utf8'))
       .filter((d) => d !== null)
@@ -161,6 +163,7 @@ test('kustomization lists every manifest, and the image it renames is the one th
   const files = new Set(docs.map((d) => d.file));
   assert.deepEqual(new Set(kz.resources), files);
   for (const r of kz.resources) assert.ok(existsSync(new URL(r, DEPLOY)), r);
+  assert.ok(!kz.resources.includes(CERT_MANAGER), 'cert-manager resources are optional, not in the default');
   assert.equal(kz.namespace, 'stickyscope');
   const image = one('DaemonSet').spec.template.spec.containers[0].image;
   assert.ok(
@@ -275,4 +278,73 @@ test('the headless Service and the NetworkPolicy select the agent pods and their
     { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'stickyscope-aggregator' } } },
   ]);
   assert.ok(!selects(rule.from[0].podSelector.matchLabels), 'agents cannot reach each other');
+});
+
+const mountedFiles = (c: Doc, pod: Doc, flag: string) => {
+  const path = c.args[c.args.indexOf(flag) + 1] as string;
+  const mount = c.volumeMounts.find((m: Doc) => path === m.mountPath || path.startsWith(m.mountPath + '/'));
+  assert.ok(mount, `${flag} ${path} is on a mounted volume`);
+  return { path, mount, volume: pod.volumes.find((v: Doc) => v.name === mount.name) };
+};
+
+test('the agent serves mutual TLS only, from the Secret it mounts read-only', () => {
+  const ds = one('DaemonSet');
+  const pod = ds.spec.template.spec;
+  const [c] = pod.containers;
+  assert.ok(!c.args.includes('--insecure'));
+  const { path, mount, volume } = mountedFiles(c, pod, '--tls-dir');
+  assert.equal(path, mount.mountPath, '--tls-dir is the whole Secret');
+  assert.equal(mount.readOnly, true);
+  assert.equal(volume.secret?.secretName, 'stickyscope-agent-tls');
+  assert.equal(volume.secret.defaultMode & 0o077, 0, 'keys readable by the owner only');
+  assert.equal(volume.secret.items, undefined, 'every node finds its own files');
+  const nodeName = c.env.find((e: Doc) => e.name === 'NODE_NAME');
+  assert.equal(nodeName.valueFrom.fieldRef.fieldPath, 'spec.nodeName');
+  assert.equal(
+    c.args[c.args.indexOf('--node-name') + 1],
+    '$(NODE_NAME)',
+    'the agent picks, and its certificate names, the node it runs on',
+  );
+});
+
+const cmObjects = loadDeploy([CERT_MANAGER]).map((d) => d.doc);
+/** The fields used here, per cert-manager kind (cert-manager.io/v1): a misspelling fails. */
+const CM_SPEC_FIELDS: Record<string, string[]> = {
+  Issuer: ['selfSigned', 'ca'],
+  Certificate: ['secretName', 'commonName', 'dnsNames', 'duration', 'renewBefore', 'usages', 'isCA', 'privateKey', 'issuerRef'],
+};
+const CM_USAGES = new Set(['digital signature', 'key encipherment', 'server auth', 'client auth', 'cert sign']);
+
+test("cert-manager.yaml: a CA chain of its own, the agents' certificate in the Secret they mount, a client's", async () => {
+  const { AGENT_DOMAIN } = await import('../../src/protocol/tls.js');
+  for (const o of cmObjects) {
+    assert.equal(o.apiVersion, 'cert-manager.io/v1');
+    assert.equal(o.metadata.namespace, 'stickyscope');
+    for (const k of Object.keys(o.spec))
+      assert.ok(CM_SPEC_FIELDS[o.kind]!.includes(k), `${o.kind}/${o.metadata.name}: spec.${k}`);
+    for (const u of o.spec.usages ?? []) assert.ok(CM_USAGES.has(u), `${o.metadata.name}: usage '${u}'`);
+    if (o.spec.privateKey) assert.deepEqual([o.spec.privateKey.algorithm, o.spec.privateKey.size], ['ECDSA', 256]);
+  }
+  const issuer = (ref: Doc) => {
+    const o = cmObjects.find((x) => x.kind === ref.kind && x.metadata.name === ref.name);
+    assert.ok(o, `${ref.kind}/${ref.name} exists`);
+    return o;
+  };
+  const certs = cmObjects.filter((o) => o.kind === 'Certificate');
+  // Every certificate chains to the CA certificate, which the self-signed issuer signs.
+  const cas = certs.filter((o) => o.spec.isCA);
+  assert.equal(cas.length, 1);
+  assert.ok('selfSigned' in issuer(cas[0]!.spec.issuerRef).spec);
+  for (const leaf of certs.filter((o) => !o.spec.isCA))
+    assert.equal(issuer(leaf.spec.issuerRef).spec.ca.secretName, cas[0]!.spec.secretName, leaf.metadata.name);
+  // The agents': written to the Secret the DaemonSet mounts, server use only, named in the agents' domain.
+  const pod = one('DaemonSet').spec.template.spec;
+  const mounted = pod.volumes.find((v: Doc) => v.secret).secret.secretName;
+  const agent = certs.filter((o) => o.spec.secretName === mounted);
+  assert.equal(agent.length, 1, `one Certificate writes ${mounted}`);
+  assert.ok(agent[0]!.spec.usages.includes('server auth') && !agent[0]!.spec.usages.includes('client auth'));
+  for (const n of agent[0]!.spec.dnsNames) assert.ok(n.endsWith(`.${AGENT_DOMAIN}`), n);
+  const clients = certs.filter((o) => o.spec.usages?.includes('client auth'));
+  assert.equal(clients.length, 1);
+  assert.ok(!clients[0]!.spec.usages.includes('server auth'));
 });

@@ -25,6 +25,14 @@ test('an agent will not serve plaintext beyond loopback without --insecure, nor 
   const half = await finished(startCli(['agent', '--listen', '127.0.0.1:0', '--tls-cert', 'x.crt']));
   assert.equal(half.code, 2);
   assert.match(half.stderr, /TLS needs --tls-cert, --tls-key and --tls-client-ca together; got only --tls-cert/);
+  const empty = mkdtempSync(join(tmpdir(), 'stickyscope-tls-dir-'));
+  try {
+    const none = await finished(startCli(['agent', '--node-name', 'n1', '--tls-dir', empty]));
+    assert.equal(none.code, 4);
+    assert.match(none.stderr, /--tls-dir \S+ has neither n1\.crt nor tls\.crt; expected the Secret 'stickyscope certs' makes/);
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
+  }
 });
 
 test('clients refuse plaintext to an agent beyond loopback, and half of the TLS flags', async () => {

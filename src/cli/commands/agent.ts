@@ -1,6 +1,8 @@
 // `stickyscope agent`: the probe on one node, its events served over gRPC to any number of subscribers.
 import { parse, parseRingBufferBytes, shutdownSignal, type Command } from '../command.js';
-import { EnvironmentError, UsageError } from '../../core/errors.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { EnvironmentError, InputError, UsageError } from '../../core/errors.js';
 import type { AgentTlsFiles } from '../../protocol/tls.js';
 
 export const command: Command = {
@@ -27,6 +29,9 @@ Options:
                        The three files are re-read every 10 s: a rotated certificate
                        serves new connections, open streams go on ('stickyscope certs'
                        makes them)
+  --tls-dir DIR        the three from one directory (a mounted Secret): NODE.crt and
+                       NODE.key if there ('stickyscope certs'), else tls.crt and
+                       tls.key (cert-manager); ca.crt the client CA
   --insecure           serve plaintext on an address other than loopback
   -h, --help           this text
 
@@ -45,6 +50,7 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'tls-client-ca': { type: 'string' },
+      'tls-dir': { type: 'string' },
       insecure: { type: 'boolean' },
     });
     const listen = values.listen;
@@ -115,13 +121,21 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
  * loopback unless --insecure says plaintext elsewhere is meant.
  */
 async function agentTls(
-  values: { 'tls-cert'?: string; 'tls-key'?: string; 'tls-client-ca'?: string; insecure?: boolean },
+  values: { 'tls-cert'?: string; 'tls-key'?: string; 'tls-client-ca'?: string; 'tls-dir'?: string; insecure?: boolean },
   listen: string,
   node: string,
 ): Promise<AgentTlsFiles | undefined> {
   const flags = ['tls-cert', 'tls-key', 'tls-client-ca'] as const;
   const given = flags.filter((f) => values[f] !== undefined);
   const { checkAgentTls, isLoopback } = await import('../../protocol/tls.js');
+  const dir = values['tls-dir'];
+  if (dir !== undefined) {
+    if (given.length > 0) throw new UsageError(`give --tls-dir or --${given[0]} and the like, not both`);
+    if (values.insecure) throw new UsageError('give either --tls-dir or --insecure, not both');
+    const files = tlsDirFiles(dir, node);
+    checkAgentTls(files, node);
+    return files;
+  }
   if (given.length === 0) {
     if (!values.insecure && !isLoopback(listen))
       throw new UsageError(
@@ -137,4 +151,15 @@ async function agentTls(
   const files = { cert: values['tls-cert']!, key: values['tls-key']!, clientCa: values['tls-client-ca']! };
   checkAgentTls(files, node);
   return files;
+}
+
+/** A Secret's files: the node's own pair ('stickyscope certs') before a shared tls.crt/tls.key (cert-manager). */
+function tlsDirFiles(dir: string, node: string): AgentTlsFiles {
+  const clientCa = join(dir, 'ca.crt');
+  if (existsSync(join(dir, `${node}.crt`)))
+    return { cert: join(dir, `${node}.crt`), key: join(dir, `${node}.key`), clientCa };
+  if (existsSync(join(dir, 'tls.crt'))) return { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key'), clientCa };
+  throw new InputError(
+    `--tls-dir ${dir} has neither ${node}.crt nor tls.crt; expected the Secret 'stickyscope certs' makes (NODE.crt, NODE.key, ca.crt, with a pair for node ${node}) or cert-manager's (tls.crt, tls.key, ca.crt)`,
+  );
 }
