@@ -1,15 +1,23 @@
 // Child process: a real agent (startProbe + startAgent, as `stickyscope agent` runs them) on the lab node, counting
 // what the probe's stream delivers before the agent serves it; `--replay WRAPPER` runs a helper that replays records.
-// Usage: node agent-worker.js --netns PATH --node NAME [--replay PATH]
+// Usage: node agent-worker.js --netns PATH --node NAME [--replay PATH] [--tls-cert F --tls-key F --tls-client-ca F]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { StickyEvent } from '../../src/core/event.js';
 import { startProbe } from '../../src/probe/probe.js';
 import { startAgent } from '../../src/agent/agent.js';
+import { agentCredentials } from '../../src/protocol/tls.js';
 import { cpuNow, serveStats } from './worker.js';
 
 const { values } = parseArgs({
-  options: { netns: { type: 'string' }, node: { type: 'string' }, replay: { type: 'string' } },
+  options: {
+    netns: { type: 'string' },
+    node: { type: 'string' },
+    replay: { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'tls-client-ca': { type: 'string' },
+  },
 });
 const node = values.node ?? 'bench-node';
 const probe = startProbe(
@@ -30,9 +38,13 @@ probe.on('error', (err: Error) => {
   process.exitCode = 1;
 });
 await probe.ready;
+const tls = values['tls-cert']
+  ? { cert: values['tls-cert'], key: values['tls-key']!, clientCa: values['tls-client-ca']! }
+  : undefined;
 const agent = await startAgent(probe, {
   node,
   listen: '127.0.0.1:0',
+  credentials: tls ? await agentCredentials(tls, node) : undefined,
   netns: values.netns,
   xtRecentDir: probe.pid === undefined ? undefined : `/proc/${probe.pid}/net/xt_recent`,
 });

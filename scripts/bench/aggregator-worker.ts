@@ -1,13 +1,14 @@
 // Child process: the aggregator as `report --agent` runs it (subscribeAgents ->
-// applyEvents), counting what reached it.
-//   node aggregator-worker.js ADDRESS
+// applyEvents), counting what reached it; over mutual TLS when given the files.
+//   node aggregator-worker.js ADDRESS [NODE CA CERT KEY]
 import { UsageError } from '../../src/core/errors.js';
 import { subscribeAgents } from '../../src/protocol/client.js';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { cpuNow, serveStats } from './worker.js';
 
-const address = process.argv[2];
+const [address, node, ca, cert, key] = process.argv.slice(2);
 if (address === undefined) throw new UsageError('aggregator-worker expects an agent ADDRESS argument; got none');
+const tls = ca && cert && key ? { ca, cert, key } : undefined;
 const state = createState();
 const stop = new AbortController();
 let events = 0;
@@ -20,6 +21,8 @@ const isUp = new Promise<void>((resolve) => (up = resolve));
 const done = (async () => {
   for await (const batch of subscribeAgents([address], {
     signal: stop.signal,
+    tls,
+    nodes: node ? { [address]: node } : undefined,
     onStatus: (s) => s.state === 'up' && up(),
   })) {
     applyEvents(state, batch);

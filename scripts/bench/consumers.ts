@@ -101,17 +101,20 @@ export interface Stickyscope {
   stop(): Promise<void>;
 }
 
-/** A real agent on the node and an aggregator subscribed to it over gRPC. */
+/** A real agent on the node and an aggregator subscribed to it over gRPC, mutual TLS as deployed. */
 export async function startStickyscope(b: BenchLab, replay?: string): Promise<Stickyscope> {
+  const node = b.lab.nodes[0]!;
   const agent = new Worker<{ address: string }, AgentStats>('agent-worker', [
     '--netns',
     b.nodeNetns,
     '--node',
-    b.lab.nodes[0]!,
+    node,
     ...(replay ? ['--replay', replay] : []),
+    ...b.lab.tls.agentArgs(0),
   ]);
   const { address } = await agent.ready;
-  const aggregator = new Worker<{ up: true }, AggregatorStats>('aggregator-worker', [address]);
+  const { ca, cert, key } = b.lab.tls.client;
+  const aggregator = new Worker<{ up: true }, AggregatorStats>('aggregator-worker', [address, node, ca, cert, key]);
   await aggregator.ready;
   return {
     agent,
