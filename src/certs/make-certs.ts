@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { InputError, UsageError } from '../core/errors.js';
-import { agentServerName } from '../protocol/tls.js';
+import { agentServerName } from './names.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 

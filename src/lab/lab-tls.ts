@@ -3,7 +3,7 @@
 // clients run mutual TLS, the path a cluster runs.
 import { join } from 'node:path';
 import { writeCertDir } from '../certs/make-certs.js';
-import type { AgentTlsFiles, ClientTls } from '../protocol/tls.js';
+import type { AgentTlsFiles, ClientTls } from '../certs/names.js';
 
 export interface LabTls {
   dir: string;

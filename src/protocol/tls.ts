@@ -7,29 +7,9 @@ import { isIP } from 'node:net';
 import { checkServerIdentity, createSecureContext, type PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { InputError, UsageError } from '../core/errors.js';
+import { AGENT_DOMAIN, agentServerName, type AgentTlsFiles, type ClientTls } from '../certs/names.js';
 
-/** An agent's certificate names its node as NODE.agent.stickyscope.local (a DNS SAN). */
-export const AGENT_DOMAIN = 'agent.stickyscope.local';
-
-export function agentServerName(node: string): string {
-  return `${node}.${AGENT_DOMAIN}`;
-}
-
-export interface AgentTlsFiles {
-  cert: string;
-  key: string;
-  /** The CA whose client certificates are accepted. */
-  clientCa: string;
-}
-
-export interface ClientTls {
-  /** The CA that signed the agents' certificates. */
-  ca: string;
-  cert: string;
-  key: string;
-  /** The name every agent's certificate must carry; by default NODE.agent.stickyscope.local. */
-  serverName?: string;
-}
+export { AGENT_DOMAIN, agentServerName, type AgentTlsFiles, type ClientTls } from '../certs/names.js';
 
 function read(file: string, flag: string): Buffer {
   try {
