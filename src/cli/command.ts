@@ -37,12 +37,12 @@ export const clientTlsOptions = {
 } as const;
 
 const CLIENT_TLS_FLAGS: [string, string][] = [
-  ['--tls-ca FILE', "mutual TLS to the agents: the CA that signed their certificates"],
+  ['--tls-ca FILE', 'mutual TLS to the agents: the CA that signed their certificates'],
   ['--tls-cert FILE', 'our client certificate (and --tls-key FILE its key); see stickyscope certs'],
-  ['--tls-key FILE', 'the client certificate\'s private key'],
+  ['--tls-key FILE', "the client certificate's private key"],
   [
     '--tls-server-name N',
-    'the name every agent\'s certificate must carry (default: NODE.agent.stickyscope.local\nfor its node when known, else any such name, held to the node the agent reports)',
+    "the name every agent's certificate must carry (default: NODE.agent.stickyscope.local\nfor its node when known, else any such name, held to the node the agent reports)",
   ],
   ['--insecure', 'plaintext to agents that are not on loopback (their streams carry client addresses)'],
 ];

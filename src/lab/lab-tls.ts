@@ -19,7 +19,11 @@ const CLIENT = 'lab-client';
 
 export function labTls(stateDir: string, nodes: string[]): LabTls {
   const dir = join(stateDir, 'tls');
-  const client: ClientTls = { ca: join(dir, 'ca.crt'), cert: join(dir, `${CLIENT}.crt`), key: join(dir, `${CLIENT}.key`) };
+  const client: ClientTls = {
+    ca: join(dir, 'ca.crt'),
+    cert: join(dir, `${CLIENT}.crt`),
+    key: join(dir, `${CLIENT}.key`),
+  };
   const agent = (i: number): AgentTlsFiles => ({
     cert: join(dir, `${nodes[i]}.crt`),
     key: join(dir, `${nodes[i]}.key`),

@@ -9,9 +9,15 @@ import { hostOf, type ClientTls } from './tls.js';
 
 /** OpenSSL alert and verify codes, as Node names them, and what they mean here. */
 const MEANINGS: [RegExp, string][] = [
-  [/SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|DEPTH_ZERO_SELF_SIGNED/, "the agent's certificate is not signed by --tls-ca"],
+  [
+    /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|DEPTH_ZERO_SELF_SIGNED/,
+    "the agent's certificate is not signed by --tls-ca",
+  ],
   [/CERT_HAS_EXPIRED|CERT_NOT_YET_VALID/, "the agent's certificate is expired or not yet valid"],
-  [/WRONG_VERSION_NUMBER|ECONNRESET|socket disconnected/i, 'the agent does not speak TLS (started without --tls-cert?)'],
+  [
+    /WRONG_VERSION_NUMBER|ECONNRESET|socket disconnected/i,
+    'the agent does not speak TLS (started without --tls-cert?)',
+  ],
 ];
 
 function meaning(err: NodeJS.ErrnoException): string {

@@ -15,7 +15,9 @@ function read(file: string, flag: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new InputError(`failed to read ${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new InputError(
+      `failed to read ${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 
@@ -47,7 +49,9 @@ export function checkKeyPair(
   try {
     key = createPrivateKey(keyPem);
   } catch {
-    throw new InputError(`${flags.key} ${files.key} is not a private key; expected a PEM file (-----BEGIN PRIVATE KEY-----)`);
+    throw new InputError(
+      `${flags.key} ${files.key} is not a private key; expected a PEM file (-----BEGIN PRIVATE KEY-----)`,
+    );
   }
   if (!cert.checkPrivateKey(key))
     throw new InputError(`${flags.key} ${files.key} is not the key of ${flags.cert} ${files.cert}`);

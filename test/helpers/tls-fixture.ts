@@ -34,7 +34,13 @@ export async function makePki(t: TestContext): Promise<Pki> {
   put('client', await makeClientCert(ca, 'client'));
   put('stranger', await makeClientCert(await makeCa('another CA'), 'stranger'));
   const dayMs = 86_400_000;
-  put('expired', await makeClientCert(ca, 'expired', { notBefore: new Date(Date.now() - 30 * dayMs), notAfter: new Date(Date.now() - dayMs) }));
+  put(
+    'expired',
+    await makeClientCert(ca, 'expired', {
+      notBefore: new Date(Date.now() - 30 * dayMs),
+      notAfter: new Date(Date.now() - dayMs),
+    }),
+  );
   return {
     dir,
     ca,

@@ -92,10 +92,13 @@ test('tui --agent on the lab: both Services with their backends, and a real viol
   const web = lab.services.find((s) => s.serviceName === 'lab/web:http')!;
   const endpointsOf = (s: typeof web) => s.endpoints.map((e) => `${e.ip}:${e.port}`);
 
-  term = startTmux(`${process.execPath} ${cliPath} tui --agent ${agents.addresses()[0]} ${agents.clientArgs().join(' ')} --fps 10 --window 5m`, {
-    cols: 160,
-    rows: 50,
-  });
+  term = startTmux(
+    `${process.execPath} ${cliPath} tui --agent ${agents.addresses()[0]} ${agents.clientArgs().join(' ')} --fps 10 --window 5m`,
+    {
+      cols: 160,
+      rows: 50,
+    },
+  );
   await term.waitForText(new RegExp(`up: ${esc(node)}`), 15_000);
   // The catalog lists every Service of the rules before any traffic.
   await term.waitForText('lab/sticky:http');

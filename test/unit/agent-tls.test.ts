@@ -39,7 +39,7 @@ async function refusal(agent: TlsAgent, link: AgentLink, t: Parameters<typeof wa
   return s.reason!;
 }
 
-test('a client with a certificate from the CA streams the agent\'s events', async (t) => {
+test("a client with a certificate from the CA streams the agent's events", async (t) => {
   const pki = await makePki(t);
   const agent = await startTlsAgent(t, pki);
   const w = watch(t, agent.address, { tls: pki.client('client'), node: 'n1' });
@@ -59,7 +59,10 @@ test('a client with a certificate from the CA streams the agent\'s events', asyn
 test('plaintext, another CA, an expired certificate, a wrong name and a node mismatch are refused, each said', async (t) => {
   const pki = await makePki(t);
   const agent = await startTlsAgent(t, pki);
-  assert.match(await refusal(agent, {}, t), /the agent serves TLS only; connect with --tls-ca, --tls-cert and --tls-key/);
+  assert.match(
+    await refusal(agent, {}, t),
+    /the agent serves TLS only; connect with --tls-ca, --tls-cert and --tls-key/,
+  );
   assert.match(
     await refusal(agent, { tls: pki.client('stranger') }, t),
     /the agent refused our certificate --tls-cert \S+stranger\.crt: it is signed by CN=another CA, not by --tls-ca/,
@@ -78,7 +81,10 @@ test('plaintext, another CA, an expired certificate, a wrong name and a node mis
   );
   // The CA signed a client certificate; it cannot serve as an agent's.
   const posing = await startTlsAgentWithCert(t, pki, 'client');
-  assert.match(await refusal(posing, { tls: pki.client('client') }, t), /unsuitable certificate purpose|INVALID_PURPOSE/i);
+  assert.match(
+    await refusal(posing, { tls: pki.client('client') }, t),
+    /unsuitable certificate purpose|INVALID_PURPOSE/i,
+  );
   // An agent certificate for n1 on an agent that says it is n9: not believed.
   const liar = await startTlsAgent(t, pki, { node: 'n9' });
   assert.match(
@@ -91,7 +97,9 @@ test('a client without a certificate is refused by the agent', async (t) => {
   const pki = await makePki(t);
   const agent = await startTlsAgent(t, pki);
   const creds = grpc.credentials.createSsl(readFileSync(join(pki.dir, 'ca.crt')));
-  const client = new grpc.Client(agent.address, creds, { 'grpc.ssl_target_name_override': 'n1.agent.stickyscope.local' });
+  const client = new grpc.Client(agent.address, creds, {
+    'grpc.ssl_target_name_override': 'n1.agent.stickyscope.local',
+  });
   t.after(() => client.close());
   const err = await new Promise<grpc.ServiceError | null>((resolve) =>
     client.makeUnaryRequest(

@@ -104,7 +104,9 @@ function requiredErrors(doc: Doc, where: string): string[] {
 /** Optional, applied on its own: its kinds are cert-manager's, checked by their own test below. */
 const CERT_MANAGER = 'cert-manager.yaml';
 
-function loadDeploy(files = readdirSync(DEPLOY).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml' && f !== CERT_MANAGER)): { file: string; doc: Doc }[] {
+function loadDeploy(
+  files = readdirSync(DEPLOY).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml' && f !== CERT_MANAGER),
+): { file: string; doc: Doc }[] {
   return files.flatMap((file) =>
     loadAll(readFileSync(new URL(file, DEPLOY), 'utf8'))
       .filter((d) => d !== null)
@@ -311,7 +313,17 @@ const cmObjects = loadDeploy([CERT_MANAGER]).map((d) => d.doc);
 /** The fields used here, per cert-manager kind (cert-manager.io/v1): a misspelling fails. */
 const CM_SPEC_FIELDS: Record<string, string[]> = {
   Issuer: ['selfSigned', 'ca'],
-  Certificate: ['secretName', 'commonName', 'dnsNames', 'duration', 'renewBefore', 'usages', 'isCA', 'privateKey', 'issuerRef'],
+  Certificate: [
+    'secretName',
+    'commonName',
+    'dnsNames',
+    'duration',
+    'renewBefore',
+    'usages',
+    'isCA',
+    'privateKey',
+    'issuerRef',
+  ],
 };
 const CM_USAGES = new Set(['digital signature', 'key encipherment', 'server auth', 'client auth', 'cert sign']);
 

@@ -16,12 +16,22 @@ async function finished(run: CliRun) {
   return { code, stderr: run.stderr() };
 }
 
-const tlsArgs = (c: { ca: string; cert: string; key: string }) => ['--tls-ca', c.ca, '--tls-cert', c.cert, '--tls-key', c.key];
+const tlsArgs = (c: { ca: string; cert: string; key: string }) => [
+  '--tls-ca',
+  c.ca,
+  '--tls-cert',
+  c.cert,
+  '--tls-key',
+  c.key,
+];
 
 test('an agent will not serve plaintext beyond loopback without --insecure, nor half of the TLS flags', async () => {
   const open = await finished(startCli(['agent', '--listen', '0.0.0.0:7399']));
   assert.equal(open.code, 2);
-  assert.match(open.stderr, /^stickyscope agent: refusing to serve plaintext on 0\.0\.0\.0:7399: the stream carries client addresses; give --tls-cert, --tls-key and --tls-client-ca, or --insecure$/m);
+  assert.match(
+    open.stderr,
+    /^stickyscope agent: refusing to serve plaintext on 0\.0\.0\.0:7399: the stream carries client addresses; give --tls-cert, --tls-key and --tls-client-ca, or --insecure$/m,
+  );
   const half = await finished(startCli(['agent', '--listen', '127.0.0.1:0', '--tls-cert', 'x.crt']));
   assert.equal(half.code, 2);
   assert.match(half.stderr, /TLS needs --tls-cert, --tls-key and --tls-client-ca together; got only --tls-cert/);
@@ -29,7 +39,10 @@ test('an agent will not serve plaintext beyond loopback without --insecure, nor 
   try {
     const none = await finished(startCli(['agent', '--node-name', 'n1', '--tls-dir', empty]));
     assert.equal(none.code, 4);
-    assert.match(none.stderr, /--tls-dir \S+ has neither n1\.crt nor tls\.crt; expected the Secret 'stickyscope certs' makes/);
+    assert.match(
+      none.stderr,
+      /--tls-dir \S+ has neither n1\.crt nor tls\.crt; expected the Secret 'stickyscope certs' makes/,
+    );
   } finally {
     rmSync(empty, { recursive: true, force: true });
   }
@@ -38,7 +51,10 @@ test('an agent will not serve plaintext beyond loopback without --insecure, nor 
 test('clients refuse plaintext to an agent beyond loopback, and half of the TLS flags', async () => {
   const remote = await finished(startCli(['report', '--agent', '192.0.2.7:7390', '--duration', '1s']));
   assert.equal(remote.code, 2);
-  assert.match(remote.stderr, /refusing to connect to 192\.0\.2\.7:7390 without TLS: the stream carries client addresses/);
+  assert.match(
+    remote.stderr,
+    /refusing to connect to 192\.0\.2\.7:7390 without TLS: the stream carries client addresses/,
+  );
   const half = await finished(startCli(['record', '--agent', '127.0.0.1:1', '-o', '/dev/null', '--tls-ca', 'ca.crt']));
   assert.equal(half.code, 2);
   assert.match(half.stderr, /mutual TLS needs --tls-ca, --tls-cert and --tls-key together; got only --tls-ca/);
@@ -50,7 +66,11 @@ test('report --agent says in one line why the agent refused it', async (t) => {
   const a = agent.address.replace(/\./g, '\\.');
   const cases: [string, string[], RegExp][] = [
     ['plaintext', [], /the agent serves TLS only; connect with --tls-ca, --tls-cert and --tls-key/],
-    ['another CA', tlsArgs(pki.client('stranger')), /the agent refused our certificate --tls-cert \S+: it is signed by CN=another CA, not by --tls-ca/],
+    [
+      'another CA',
+      tlsArgs(pki.client('stranger')),
+      /the agent refused our certificate --tls-cert \S+: it is signed by CN=another CA, not by --tls-ca/,
+    ],
     [
       'a wrong name',
       [...tlsArgs(pki.client('client')), '--tls-server-name', 'n7.agent.stickyscope.local'],
@@ -61,7 +81,11 @@ test('report --agent says in one line why the agent refused it', async (t) => {
     const run = startCli(['report', '--agent', agent.address, '--duration', '1500ms', ...args]);
     const { code, stderr } = await finished(run);
     assert.equal(code, 0, `${what}: ${stderr}`);
-    assert.match(stderr, new RegExp(`^agent ${a} \\(${a}\\) down: agent ${a} unreachable: ${why.source}.*$`, 'm'), what);
+    assert.match(
+      stderr,
+      new RegExp(`^agent ${a} \\(${a}\\) down: agent ${a} unreachable: ${why.source}.*$`, 'm'),
+      what,
+    );
     assert.equal(agent.server.info().subscribers, 0);
   }
   const good = startCli(['report', '--agent', agent.address, '--duration', '1500ms', ...tlsArgs(pki.client('client'))]);
@@ -71,7 +95,14 @@ test('report --agent says in one line why the agent refused it', async (t) => {
 
 test('record refuses an expired client certificate before connecting', async (t) => {
   const pki = await makePki(t);
-  const run = startCli(['record', '--agent', '127.0.0.1:1', '-o', join(pki.dir, 'x.trace'), ...tlsArgs(pki.client('expired'))]);
+  const run = startCli([
+    'record',
+    '--agent',
+    '127.0.0.1:1',
+    '-o',
+    join(pki.dir, 'x.trace'),
+    ...tlsArgs(pki.client('expired')),
+  ]);
   const { code, stderr } = await finished(run);
   assert.equal(code, 4);
   assert.match(stderr, /^stickyscope record: --tls-cert \S+expired\.crt is not valid now: valid from .+ to .+$/m);

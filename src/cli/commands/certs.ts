@@ -36,7 +36,8 @@ Example:
     });
     if (!values.out) throw new UsageError('certs needs --out DIR, where to write the certificates');
     const nodes = values.node ?? [];
-    if (nodes.length === 0) throw new UsageError('certs needs at least one --node NODE (an agent certificate per node)');
+    if (nodes.length === 0)
+      throw new UsageError('certs needs at least one --node NODE (an agent certificate per node)');
     const days = values.days === undefined ? 365 : Number(values.days);
     if (!Number.isInteger(days) || days < 1 || days > 3650)
       throw new UsageError(`--days expects a whole number of days from 1 to 3650; got '${values.days}'`);

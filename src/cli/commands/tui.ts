@@ -1,6 +1,14 @@
 // `stickyscope tui`: the terminal UI over live agents, the Kubernetes API's agents, or a replayed trace.
 import { EnvironmentError, UsageError } from '../../core/errors.js';
-import { clientTlsOptions, clientTlsUsage, parse, parseClientTls, parseDuration, shutdownSignal, type Command } from '../command.js';
+import {
+  clientTlsOptions,
+  clientTlsUsage,
+  parse,
+  parseClientTls,
+  parseDuration,
+  shutdownSignal,
+  type Command,
+} from '../command.js';
 import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
 
 const DEFAULT_FPS = 10;
