@@ -1,7 +1,6 @@
-// Why a connection to an agent failed, in words. grpc-js says only "Failed to connect"
-// when the agent refuses our certificate (Node's server checks it after the handshake and
-// just closes), so one plain TLS handshake with the same files asks again, and our own
-// certificate is looked at for the likely reason.
+// Why a connection to an agent failed, in words: grpc-js says only "Failed to connect" when the agent refuses our
+// certificate (Node's server checks it after the handshake and just closes), so one plain TLS handshake with the same
+// files asks again, and our own certificate is looked at for the likely reason.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect, type ConnectionOptions } from 'node:tls';

@@ -1,8 +1,6 @@
-// Child process for the throughput test: an agent server whose fake probe emits `rate`
-// dnat events a second, in 10 ms batches, for `ms` milliseconds once a subscriber is in.
-// With TLSDIR (from writeCertDir: ca.crt, bench.crt, bench.key) it serves mutual TLS.
-// Prints the bound address, then "sent N" when done; exits when its stdin closes.
-//   node agent-bench-server.js RATE MS [TLSDIR]
+// Child process for the throughput test: an agent server whose fake probe emits `rate` dnat events a second, in 10 ms
+// batches, for `ms` milliseconds once a subscriber is in; with TLSDIR (ca.crt, bench.crt, bench.key) over mutual TLS.
+// Prints the address, then "sent N"; exits when stdin closes. Usage: node agent-bench-server.js RATE MS [TLSDIR]
 import { join } from 'node:path';
 import { getServer } from '../../src/agent/server.js';
 import { agentCredentials } from '../../src/protocol/tls.js';

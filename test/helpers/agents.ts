@@ -1,7 +1,6 @@
-// Real `stickyscope agent` processes, one per lab node namespace, started through the
-// CLI as a user would, serving mutual TLS with the lab's certificates (plaintext only when
-// asked). Each is known by its PID only: kill() and restart() act on that
-// PID, and every agent still running is stopped in t.after, on failure too.
+// Real `stickyscope agent` processes, one per lab node namespace, started through the CLI as a user would, serving
+// mutual TLS with the lab's certificates (plaintext only when asked). Each is known by its PID only: kill() and restart()
+// act on that PID, and every agent still running is stopped in t.after, on failure too.
 import type { TestContext } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';

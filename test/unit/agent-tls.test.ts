@@ -1,7 +1,6 @@
-// Mutual TLS on the agent's link, with certificates made in the test: a good client
-// streams; plaintext, no client certificate, another CA's, an expired one, a wrong agent
-// name and an agent naming another node are refused, each with its reason; a certificate
-// replaced on disk is served to new connections while an open stream goes on.
+// Mutual TLS on the agent's link, certificates made in the test: a good client streams; plaintext, no client certificate,
+// another CA's, an expired one, a wrong agent name and an agent naming another node are refused, each with its reason;
+// a certificate replaced on disk is served to new connections while an open stream goes on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
