@@ -72,7 +72,10 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
     if (!Number.isInteger(fps) || fps < 1 || fps > 60)
       throw new UsageError(`--fps expects a whole number from 1 to 60; got '${values.fps}'`);
     const windowSeconds = parseDuration(values.window ?? '60s', '--window') / 1000;
-    const security = await parseClientTls(values);
+    if (!live && Object.keys(clientTlsOptions).some((f) => values[f as keyof typeof clientTlsOptions] !== undefined))
+      throw new UsageError('--tls-* and --insecure apply to agents (--agent, --k8s), not to --replay');
+    // Only for agents: a replay does not load the gRPC stack.
+    const security = live ? await parseClientTls(values) : undefined;
     if (!(windowSeconds > 0)) throw new UsageError(`--window must be longer than zero; got '${values.window}'`);
     if (!process.stdin.isTTY || !process.stdout.isTTY) {
       throw new EnvironmentError(
@@ -110,7 +113,7 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
       const resolved = await resolveAgentsFromArgs(values, stopFeed.signal);
       const catalogs = await startCatalogFeed(resolved, (err) => source.note('warning', err.message));
       const agents = resolved.addresses;
-      security.check(agents);
+      security!.check(agents);
       resolved.discovery?.onChange((now) =>
         source.note(
           'warning',
@@ -122,7 +125,7 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
       feed = (async () => {
         const batches = subscribeAgents(agents, {
           signal: stopFeed.signal,
-          tls: security.tls,
+          tls: security!.tls,
           nodes: resolved.discovery?.nodes(),
         });
         for await (const batch of catalogs ? catalogs.merge(batches) : batches) source.push(batch);
