@@ -104,17 +104,21 @@ export interface Stickyscope {
 /** A real agent on the node and an aggregator subscribed to it over gRPC, mutual TLS as deployed. */
 export async function startStickyscope(b: BenchLab, replay?: string): Promise<Stickyscope> {
   const node = b.lab.nodes[0]!;
+  // STICKYSCOPE_BENCH_PLAINTEXT=1: the same without TLS, to see what TLS costs.
+  const tls = process.env.STICKYSCOPE_BENCH_PLAINTEXT === '1' ? undefined : b.lab.tls;
   const agent = new Worker<{ address: string }, AgentStats>('agent-worker', [
     '--netns',
     b.nodeNetns,
     '--node',
     node,
     ...(replay ? ['--replay', replay] : []),
-    ...b.lab.tls.agentArgs(0),
+    ...(tls?.agentArgs(0) ?? []),
   ]);
   const { address } = await agent.ready;
-  const { ca, cert, key } = b.lab.tls.client;
-  const aggregator = new Worker<{ up: true }, AggregatorStats>('aggregator-worker', [address, node, ca, cert, key]);
+  const aggregator = new Worker<{ up: true }, AggregatorStats>('aggregator-worker', [
+    address,
+    ...(tls ? [node, tls.client.ca, tls.client.cert, tls.client.key] : []),
+  ]);
   await aggregator.ready;
   return {
     agent,
