@@ -40,7 +40,7 @@ test(`the agent streams ${rate} events/s to a subscriber over mutual TLS without
   const it = lines[Symbol.asyncIterator]();
   const addr = (await it.next()).value as string;
 
-  const conn = new AgentConnection(addr, {}, undefined, { tls, node: 'bench' });
+  const conn = new AgentConnection(addr, {}, undefined, undefined, { tls, node: 'bench' });
   t.after(() => conn.stop());
   let received = 0;
   let lost = 0;

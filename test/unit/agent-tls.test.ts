@@ -18,7 +18,7 @@ import { makePki, startTlsAgent, type TlsAgent } from '../helpers/tls-fixture.js
 const fast = { initialMs: 50, maxMs: 200 };
 
 function watch(t: { after(fn: () => unknown): void }, address: string, link: AgentLink) {
-  const conn = new AgentConnection(address, {}, fast, link);
+  const conn = new AgentConnection(address, {}, fast, undefined, link);
   t.after(() => conn.stop());
   const events: StickyEvent[] = [];
   const statuses: AgentStatus[] = [];
