@@ -32,8 +32,20 @@ export async function backendOf(
   lab: Lab,
   results: ClientResult[],
 ): Promise<Map<ClientResult, BackendLogLine | undefined>> {
-  const logs = await readBackendLogs(lab);
-  const byPeer = new Map<string, BackendLogLine>();
-  for (const l of logs) byPeer.set(`${l.proto} ${l.peer}`, l);
-  return new Map(results.map((r) => [r, byPeer.get(`${r.proto} ${r.local}`)]));
+  // Clients reuse source ports over many connections, so a result's line is the latest one from its ip:port logged
+  // before its answer came (a backend logs a connection before answering). Logs come sorted by time.
+  const byPeer = new Map<string, BackendLogLine[]>();
+  for (const l of await readBackendLogs(lab)) {
+    const key = `${l.proto} ${l.peer}`;
+    byPeer.set(key, [...(byPeer.get(key) ?? []), l]);
+  }
+  return new Map(
+    results.map((r) => [
+      r,
+      byPeer
+        .get(`${r.proto} ${r.local}`)
+        ?.filter((l) => l.ts <= r.ts)
+        .at(-1),
+    ]),
+  );
 }
