@@ -43,6 +43,14 @@ function config(): LabConfig {
   return c;
 }
 
+/**
+ * When a datagram was sent. Its echo may be read well after the flush on a loaded machine while it was answered through
+ * the old entry, so echoes are put on a side of the flush by when their datagram left, not when the answer was read.
+ */
+export function sentAt(r: ClientResult): string {
+  return new Date(Date.parse(r.ts) - r.ms).toISOString();
+}
+
 /** Per flow: pod and the address the pod saw, before and after the flush, from the echoes. */
 export function flowChanges(
   results: ClientResult[],
@@ -52,8 +60,8 @@ export function flowChanges(
   for (const r of results)
     if (r.answer) flows.set(`${r.client} ${r.service}`, [...(flows.get(`${r.client} ${r.service}`) ?? []), r]);
   return [...flows.values()].flatMap((rs) => {
-    const before = rs.filter((r) => r.ts < flush.start).at(-1);
-    const after = rs.find((r) => r.ts > flush.end);
+    const before = rs.filter((r) => sentAt(r) < flush.start).at(-1);
+    const after = rs.find((r) => sentAt(r) > flush.end);
     return before && after ? [{ client: before.client, service: before.service, before, after }] : [];
   });
 }

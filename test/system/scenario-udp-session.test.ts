@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';
 import { runScenarioForTest } from '../helpers/scenario-run.js';
-import { flowChanges, udpSession, PLAIN, STICKY } from '../../src/scenarios/udp-session.js';
+import { flowChanges, sentAt, udpSession, PLAIN, STICKY } from '../../src/scenarios/udp-session.js';
 
 test('scenario udp-session: backendChanged and reflectiveChanged as the echoes and backend logs say', {
   timeout: 90_000,
@@ -24,12 +24,12 @@ test('scenario udp-session: backendChanged and reflectiveChanged as the echoes a
       // One entry per side: every echo before the flush is alike, and every one after it.
       const rs = evidence.results.filter((r) => r.client === f.client && r.service === name && r.answer);
       assert.equal(
-        new Set(rs.filter((r) => r.ts < evidence.flush.start).map((r) => `${r.answer} ${r.seen}`)).size,
+        new Set(rs.filter((r) => sentAt(r) < evidence.flush.start).map((r) => `${r.answer} ${r.seen}`)).size,
         1,
         `${f.client} before`,
       );
       assert.equal(
-        new Set(rs.filter((r) => r.ts > evidence.flush.end).map((r) => `${r.answer} ${r.seen}`)).size,
+        new Set(rs.filter((r) => sentAt(r) > evidence.flush.end).map((r) => `${r.answer} ${r.seen}`)).size,
         1,
         `${f.client} after`,
       );
