@@ -80,7 +80,9 @@ test('report --agent says in one line why the agent refused it', async (t) => {
   for (const [what, args, why] of cases) {
     const run = startCli(['report', '--agent', agent.address, '--duration', '1500ms', ...args]);
     const { code, stderr } = await finished(run);
-    assert.equal(code, 0, `${what}: ${stderr}`);
+    // No agent was ever reached: the run fails (exit 3) rather than printing an empty report.
+    assert.equal(code, 3, `${what}: ${stderr}`);
+    assert.match(stderr, /no report written: no agent was reached during the run/, what);
     assert.match(
       stderr,
       new RegExp(`^agent ${a} \\(${a}\\) down: agent ${a} unreachable: ${why.source}.*$`, 'm'),

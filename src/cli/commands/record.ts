@@ -73,6 +73,8 @@ Examples:
     const started = Date.now();
     // The progress line is ended however the recording ends, so an error starts a line of its own.
     let progressShown = false;
+    const { AgentReach } = await import('../agent-reach.js');
+    const reach = new AgentReach();
     const stats = await recordAgents(agents, values.output, {
       durationMs,
       rotateBytes,
@@ -80,8 +82,10 @@ Examples:
       catalogs,
       tls: security.tls,
       nodes: resolved.discovery?.nodes(),
-      onStatus: (s) =>
-        process.stderr.write(`\nagent ${s.address} (${s.node}) ${s.state}${s.reason ? ': ' + s.reason : ''}\n`),
+      onStatus: (s) => {
+        reach.note(s);
+        process.stderr.write(`\nagent ${s.address} (${s.node}) ${s.state}${s.reason ? `: ${s.reason}` : ''}\n`);
+      },
       onWarning: (message) => process.stderr.write(`\nstickyscope record: warning: ${printable(message)}\n`),
       onProgress: (s) => {
         progressShown = true;
@@ -92,6 +96,10 @@ Examples:
       },
     }).finally(() => progressShown && process.stderr.write('\n'));
     process.stderr.write(`recorded ${stats.events} events (${stats.lostEvents} lost) to ${stats.files.join(', ')}\n`);
+    for (const a of reach.check(agents, `${stats.files.join(', ')} holds no events`))
+      process.stderr.write(
+        `stickyscope record: warning: agent ${a} was never reached: the trace has nothing from it\n`,
+      );
     return 0;
   },
 };

@@ -104,6 +104,8 @@ Examples:
         ),
       );
       process.stderr.write(`listening to ${agents.join(', ')} for ${values.duration} (Ctrl-C reports early)\n`);
+      const { AgentReach } = await import('../agent-reach.js');
+      const reach = new AgentReach();
       text = await reportFromAgents(agents, {
         format,
         windowSeconds,
@@ -113,9 +115,13 @@ Examples:
         onWarning: (message) => process.stderr.write(`stickyscope report: warning: ${printable(message)}\n`),
         tls: security.tls,
         nodes: resolved.discovery?.nodes(),
-        onStatus: (s) =>
-          process.stderr.write(`agent ${s.address} (${s.node}) ${s.state}${s.reason ? ': ' + s.reason : ''}\n`),
+        onStatus: (s) => {
+          reach.note(s);
+          process.stderr.write(`agent ${s.address} (${s.node}) ${s.state}${s.reason ? `: ${s.reason}` : ''}\n`);
+        },
       });
+      for (const a of reach.check(agents, 'no report written'))
+        warn(new Error(`agent ${a} was never reached: the report has nothing from it`));
     } else {
       text = await reportFromFile(positionals[0]!, {
         format,
