@@ -7,6 +7,7 @@ import { Enricher } from './enrich.js';
 import { NodePortCatalog } from './node-ports.js';
 import { RulesWatcher, iptablesSave, type RulesReader } from './rules-watch.js';
 import { getServer, type AgentServer, type EventSource } from './server.js';
+import type { AgentLimits } from './limits.js';
 import { EvictionWatcher } from './xt-recent.js';
 
 export interface AgentOptions {
@@ -19,6 +20,8 @@ export interface AgentOptions {
   /** The node's /proc/<pid>/net/xt_recent; not watched when absent. */
   xtRecentDir?: string;
   attachPoints?: string[];
+  /** What one client may cost the agent (src/agent/limits.ts). */
+  limits?: Partial<AgentLimits>;
   maxBuffered?: number;
   rulesIntervalMs?: number;
   recentIntervalMs?: number;
@@ -69,6 +72,7 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
   const server = getServer(hub, {
     node: opts.node,
     attachPoints: opts.attachPoints,
+    limits: opts.limits,
     maxBuffered: opts.maxBuffered,
     credentials: opts.credentials,
   });

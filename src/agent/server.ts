@@ -1,12 +1,16 @@
-// The agent's gRPC server: fans the event source out to any number of subscribers,
-// each behind its own bounded queue, and answers Info from what went by.
+// The agent's gRPC server: fans the event source out to its subscribers, each behind
+// its own bounded queue, and answers Info from what went by. What one client may cost
+// it is bounded (src/agent/limits.ts): each limit hit is refused with a gRPC status,
+// counted in Info and said on stderr.
 import { release } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import type { CatalogEvent, CountersEvent, StickyEvent } from '../core/event.js';
-import { compileFilter } from './filter.js';
-import { agentService } from '../protocol/service-def.js';
+import { compileFilter, validateFilter, type EventPredicate } from './filter.js';
+import { agentService, type SubscribeRequest } from '../protocol/service-def.js';
 import { Subscriber } from './subscriber.js';
-import type { AgentInfo, EventFilter } from '../protocol/wire.js';
+import { guardConnections, resetCall } from './connection-guard.js';
+import { defaultLimits, LimitLog, type AgentLimits, type LimitKind } from './limits.js';
+import type { AgentInfo } from '../protocol/wire.js';
 
 /** Anything that emits batches of events: the probe (src/probe/probe.ts), or the enriched stream built on it. */
 export interface EventSource {
@@ -18,6 +22,10 @@ export interface AgentServerOptions {
   node: string;
   /** Where the probe is attached, for Info ("prerouting/-99", ...). */
   attachPoints?: string[];
+  /** What one client may cost the agent; defaultLimits for what is left out. */
+  limits?: Partial<AgentLimits>;
+  /** Where limit hits are said (rate-limited); stderr when absent. */
+  onLimit?: (line: string) => void;
   /** Events queued per subscriber at most; beyond that it is sent a `lost` count. Default 65536. */
   maxBuffered?: number;
   /** Events per message at most. Default 2048. */
@@ -35,15 +43,42 @@ export interface AgentServer {
   close(): Promise<void>;
 }
 
-/** Pings idle subscribers, so a vanished one is noticed and its queue freed within seconds. */
-export const serverOptions: grpc.ServerOptions = {
-  'grpc.keepalive_time_ms': 10_000,
-  'grpc.keepalive_timeout_ms': 5_000,
-};
+/** grpc-js's own options for these limits; the ping policy is enforced by connection-guard.ts. */
+export function serverOptions(limits: AgentLimits): grpc.ServerOptions {
+  return {
+    // Pings idle subscribers, so a vanished one is noticed and its queue freed within seconds.
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+    'grpc.max_receive_message_length': limits.maxReceiveBytes,
+    'grpc.max_send_message_length': limits.maxSendBytes,
+    'grpc.max_connection_idle_ms': limits.maxConnectionIdleMs,
+    'grpc.max_concurrent_streams': limits.maxStreamsPerConnection,
+  };
+}
+
+/** Status codes of grpc.status, as numbers the limits answer with. */
+const { RESOURCE_EXHAUSTED, INVALID_ARGUMENT } = grpc.status;
 
 export function getServer(source: EventSource, opts: AgentServerOptions): AgentServer {
+  const limits: AgentLimits = { ...defaultLimits, ...opts.limits };
+  const limitLog = new LimitLog(opts.onLimit ?? ((line) => process.stderr.write(`stickyscope agent: ${line}\n`)));
+  const hit = (kind: LimitKind, message: string) => limitLog.hit(kind, message);
   const subscribers = new Set<Subscriber>();
-  const subscriberOpts = { node: opts.node, maxBuffered: opts.maxBuffered ?? 65_536, maxBatch: opts.maxBatch ?? 2048 };
+  const subscriberOpts = {
+    node: opts.node,
+    maxBuffered: opts.maxBuffered ?? 65_536,
+    maxBatch: opts.maxBatch ?? 2048,
+    stallTimeoutMs: limits.stallTimeoutMs,
+    onStalled: (sub: Subscriber, overflowingMs: number) => {
+      const peer = sub.call.getPeer();
+      const details = `subscriber ${peer} read nothing for ${Math.round(overflowingMs / 1000)} s while its queue of ${subscriberOpts.maxBuffered} events overflowed; its stream is cut (limit: agent --stall-timeout ${limits.stallTimeoutMs / 1000}s)`;
+      hit('stalledSubscribers', details);
+      if (subscribers.delete(sub)) lostByGone += sub.lost;
+      // The status waits behind what the client has not read; the reset reaches it at once.
+      sub.call.emit('error', { code: RESOURCE_EXHAUSTED, details });
+      resetCall(sub.call);
+    },
+  };
   let catalog: CatalogEvent | null = null;
   let counters: CountersEvent | null = null;
   let lostEvents = 0;
@@ -60,10 +95,39 @@ export function getServer(source: EventSource, opts: AgentServerOptions): AgentS
   source.on('events', onEvents);
 
   const credentials = opts.credentials ?? grpc.ServerCredentials.createInsecure();
-  const server = new grpc.Server(serverOptions);
+  const refuse = (
+    call: grpc.ServerWritableStream<SubscribeRequest, StickyEvent[]>,
+    code: grpc.status,
+    details: string,
+  ) => call.emit('error', { code, details });
+
+  /** The subscription's predicate, or null when it was refused (said to the client, counted, logged). */
+  function admit(call: grpc.ServerWritableStream<SubscribeRequest, StickyEvent[]>): EventPredicate | null {
+    const peer = call.getPeer();
+    if (subscribers.size >= limits.maxSubscribers) {
+      const details = `the agent serves at most ${limits.maxSubscribers} subscribers at once and has ${subscribers.size}; subscription from ${peer} refused (limit: agent --max-subscribers)`;
+      hit('rejectedSubscribers', details);
+      refuse(call, RESOURCE_EXHAUSTED, details);
+      return null;
+    }
+    try {
+      const { undecodable, ...filter } = call.request;
+      if (undecodable !== undefined) throw new Error(undecodable);
+      return compileFilter(validateFilter(filter));
+    } catch (err) {
+      const details = `invalid subscription filter from ${peer}: ${(err as Error).message}`;
+      hit('invalidFilters', details);
+      refuse(call, INVALID_ARGUMENT, details);
+      return null;
+    }
+  }
+
+  const server = new grpc.Server(serverOptions(limits));
   server.addService(agentService, {
-    Subscribe(call: grpc.ServerWritableStream<EventFilter, StickyEvent[]>) {
-      const sub = new Subscriber(call, compileFilter(call.request), subscriberOpts);
+    Subscribe(call: grpc.ServerWritableStream<SubscribeRequest, StickyEvent[]>) {
+      const accepts = admit(call);
+      if (!accepts) return;
+      const sub = new Subscriber(call, accepts, subscriberOpts);
       subscribers.add(sub);
       const gone = () => {
         if (!subscribers.delete(sub)) return;
@@ -96,6 +160,8 @@ export function getServer(source: EventSource, opts: AgentServerOptions): AgentS
       subscribers: subscribers.size,
       subscriberLost,
       services: (catalog as CatalogEvent | null)?.services.length ?? 0,
+      limits: { ...limitLog.counts },
+      maxSubscribers: limits.maxSubscribers,
     };
   }
 
@@ -105,8 +171,18 @@ export function getServer(source: EventSource, opts: AgentServerOptions): AgentS
     bind(address) {
       return new Promise((resolve, reject) => {
         server.bindAsync(address, credentials, (err, port) => {
-          if (err) reject(new Error(`failed to listen on ${address}: ${err.message}`));
-          else resolve(`${address.slice(0, address.lastIndexOf(':'))}:${port}`);
+          if (err) return reject(new Error(`failed to listen on ${address}: ${err.message}`));
+          guardConnections(server, {
+            ...limits,
+            onPingFlood: (peer, why) =>
+              hit('pingFloods', `connection from ${peer} closed with GOAWAY too_many_pings: it ${why}`),
+            onOversized: (peer, path, details) =>
+              hit(
+                'oversizedMessages',
+                `call ${path} from ${peer} ended: ${details} (limit: agent --max-message-bytes)`,
+              ),
+          });
+          resolve(`${address.slice(0, address.lastIndexOf(':'))}:${port}`);
         });
       });
     },

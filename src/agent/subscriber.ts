@@ -1,10 +1,10 @@
 // One Subscribe call: a bounded queue between the probe and a gRPC stream. Offering never blocks, so a subscriber that
-// stops reading never slows the probe or the other subscribers; what does not fit is counted and handed to it as a
-// `lost` event at the place of the gap, as soon as it reads again.
+// stops reading never slows the probe or the others; what does not fit is handed to it as a `lost` count at the gap.
+// One that reads nothing while its queue overflows for longer than the stall timeout is handed to `onStalled`.
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { CatalogEvent, StickyEvent } from '../core/event.js';
 import type { EventPredicate } from './filter.js';
-import type { EventFilter } from '../protocol/wire.js';
+import type { SubscribeRequest } from '../protocol/service-def.js';
 
 export interface SubscriberOptions {
   node: string;
@@ -12,6 +12,10 @@ export interface SubscriberOptions {
   maxBuffered: number;
   /** Events per EventBatch message at most. */
   maxBatch: number;
+  /** How long the queue may overflow with nothing read before onStalled is called. */
+  stallTimeoutMs: number;
+  /** Called once, when the subscriber has read nothing for stallTimeoutMs while events were dropped for it. */
+  onStalled(sub: Subscriber, overflowingMs: number): void;
 }
 
 export class Subscriber {
@@ -25,9 +29,11 @@ export class Subscriber {
   private missedCatalog: CatalogEvent | null = null;
   private waitingDrain = false;
   private closed = false;
+  /** performance.now() of the first drop since the subscriber last read; 0 while nothing is dropped. */
+  private overflowingSince = 0;
 
   constructor(
-    private readonly call: ServerWritableStream<EventFilter, StickyEvent[]>,
+    readonly call: ServerWritableStream<SubscribeRequest, StickyEvent[]>,
     private readonly accepts: EventPredicate,
     private readonly opts: SubscriberOptions,
   ) {}
@@ -42,6 +48,13 @@ export class Subscriber {
     else {
       if (room > 0) this.enqueue(passing.slice(0, room));
       for (let i = Math.max(room, 0); i < passing.length; i++) this.drop(passing[i]!);
+      const now = performance.now();
+      if (this.overflowingSince === 0) this.overflowingSince = now;
+      else if (now - this.overflowingSince > this.opts.stallTimeoutMs) {
+        this.discard();
+        this.opts.onStalled(this, now - this.overflowingSince);
+        return;
+      }
     }
     this.pump();
   }
@@ -118,6 +131,7 @@ export class Subscriber {
     this.waitingDrain = true;
     this.call.once('drain', () => {
       this.waitingDrain = false;
+      this.overflowingSince = 0;
       this.pump();
     });
   }

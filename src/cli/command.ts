@@ -103,6 +103,22 @@ export function parseDuration(text: string, flag: string): number {
   return ms;
 }
 
+/** A whole number in [min, max], for flags that count things. */
+export function parseCount(text: string, flag: string, min: number, max: number): number {
+  const n = /^\d{1,15}$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!(n >= min && n <= max))
+    throw new UsageError(`${flag} expects a whole number from ${min} to ${max}; got '${text}'`);
+  return n;
+}
+
+/** "host:port" or "[v6]:port" with a port up to 65535 (0: any free one), as given. */
+export function parseHostPort(text: string, flag: string): string {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):(\d{1,5})$/.exec(text);
+  if (!m || Number(m[2]) > 65535)
+    throw new UsageError(`${flag} expects HOST:PORT, e.g. 127.0.0.1:7390 or [::1]:0; got '${text}'`);
+  return text;
+}
+
 /** --ringbuf-bytes: the kernel takes only a power of two (of at least a page). */
 export function parseRingBufferBytes(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;

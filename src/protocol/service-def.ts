@@ -16,6 +16,18 @@ import {
   type EventFilter,
 } from './wire.js';
 
+/** What the agent makes of a Subscribe request: the filter, or why its bytes are not one. */
+export type SubscribeRequest = EventFilter & { undecodable?: string };
+
+/** Never throws: grpc-js would answer a throwing deserializer with a bare INTERNAL, the agent says INVALID_ARGUMENT and why. */
+function decodeSubscribeRequest(b: Buffer): SubscribeRequest {
+  try {
+    return decodeFilter(b);
+  } catch (err) {
+    return { undecodable: (err as Error).message };
+  }
+}
+
 const toBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
 export const subscribeMethod = {
@@ -23,7 +35,7 @@ export const subscribeMethod = {
   requestStream: false,
   responseStream: true,
   requestSerialize: (f: EventFilter) => toBuffer(encodeFilter(f)),
-  requestDeserialize: (b: Buffer) => decodeFilter(b),
+  requestDeserialize: decodeSubscribeRequest,
   responseSerialize: (events: StickyEvent[]) => toBuffer(encodeBatch(events)),
   responseDeserialize: (b: Buffer) => decodeBatch(b),
 } as const;

@@ -2,6 +2,7 @@
 // proto/stickyscope.proto. The same EventBatch bytes travel over gRPC and fill trace
 // files, so this is the one place that knows the mapping.
 import protobuf from 'protobufjs/minimal.js';
+import { InputError } from '../core/errors.js';
 import type { FlowEvent, Proto, ServiceInfo, StickyEvent } from '../core/event.js';
 import { decodeBatchFast } from './batch-decoder.js';
 import { encodeBatchFast } from './batch-encoder.js';
@@ -43,6 +44,18 @@ export interface AgentInfo {
   subscribers: number;
   subscriberLost: number;
   services: number;
+  /** Limit hits since the agent started (src/agent/limits.ts); all 0 from agents older than the fields. */
+  limits: AgentLimitCounts;
+  /** 0 from agents older than the field. */
+  maxSubscribers: number;
+}
+
+export interface AgentLimitCounts {
+  rejectedSubscribers: number;
+  invalidFilters: number;
+  oversizedMessages: number;
+  stalledSubscribers: number;
+  pingFloods: number;
 }
 
 function flowToWire(e: FlowEvent): WireFlow {
@@ -230,11 +243,17 @@ export function encodeFilter(f: EventFilter): Uint8Array {
 }
 
 export function decodeFilter(bytes: Uint8Array): EventFilter {
-  const w = Filter.decode(bytes);
+  let w: stickyscope.v1.Filter;
+  try {
+    w = Filter.decode(bytes);
+  } catch (err) {
+    throw new InputError(`failed to decode a filter: ${(err as Error).message}`);
+  }
   const ps = w.protos.map((n) => protoByNumber[n]);
-  if (ps.some((p) => p === undefined))
-    throw new Error(
-      `failed to decode a filter: protocol numbers ${w.protos.join(',')} include an unknown one (expected 1=tcp, 2=udp, 3=sctp)`,
+  const bad = ps.findIndex((p) => p === undefined);
+  if (bad >= 0)
+    throw new InputError(
+      `failed to decode a filter: protos[${bad}] is protocol number ${w.protos[bad]}, not a known one (expected 1=tcp, 2=udp, 3=sctp)`,
     );
   return { services: [...w.services], clients: [...w.clients], protos: ps as Proto[] };
 }
@@ -249,7 +268,8 @@ export function decodeInfoRequest(bytes: Uint8Array): Record<string, never> {
 }
 
 export function encodeInfo(info: AgentInfo): Uint8Array {
-  return AgentInfoMessage.encode({ ...info, counters: info.counters ?? undefined }).finish();
+  const { limits, ...rest } = info;
+  return AgentInfoMessage.encode({ ...rest, ...limits, counters: info.counters ?? undefined }).finish();
 }
 
 export function decodeInfo(bytes: Uint8Array): AgentInfo {
@@ -263,5 +283,13 @@ export function decodeInfo(bytes: Uint8Array): AgentInfo {
     subscribers: w.subscribers,
     subscriberLost: num(w.subscriberLost),
     services: w.services,
+    limits: {
+      rejectedSubscribers: num(w.rejectedSubscribers),
+      invalidFilters: num(w.invalidFilters),
+      oversizedMessages: num(w.oversizedMessages),
+      stalledSubscribers: num(w.stalledSubscribers),
+      pingFloods: num(w.pingFloods),
+    },
+    maxSubscribers: w.maxSubscribers,
   };
 }

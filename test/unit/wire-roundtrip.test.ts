@@ -193,9 +193,32 @@ test('filter and info round-trip', () => {
     subscribers: 2,
     subscriberLost: 9,
     services: 3,
+    limits: {
+      rejectedSubscribers: 11,
+      invalidFilters: 12,
+      oversizedMessages: 13,
+      stalledSubscribers: 14,
+      pingFloods: 15,
+    },
+    maxSubscribers: 16,
   };
   assert.deepEqual(decodeInfo(encodeInfo(info)), info);
   assert.deepEqual(decodeInfo(encodeInfo({ ...info, counters: null })).counters, null);
+});
+
+test('an Info from an agent older than the limit fields reads as no limit hit', () => {
+  // node_name = "n1" (field 1) and subscribers = 2 (field 6), written as such an agent writes them.
+  const old = decodeInfo(Uint8Array.from([0x0a, 0x02, 0x6e, 0x31, 0x30, 0x02]));
+  assert.equal(old.nodeName, 'n1');
+  assert.equal(old.subscribers, 2);
+  assert.deepEqual(old.limits, {
+    rejectedSubscribers: 0,
+    invalidFilters: 0,
+    oversizedMessages: 0,
+    stalledSubscribers: 0,
+    pingFloods: 0,
+  });
+  assert.equal(old.maxSubscribers, 0);
 });
 
 test('JSONL export: an eviction interval reads back as written', () => {

@@ -1,5 +1,13 @@
 // `stickyscope agent`: the probe on one node, its events served over gRPC to any number of subscribers.
-import { parse, parseRingBufferBytes, shutdownSignal, type Command } from '../command.js';
+import {
+  parse,
+  parseCount,
+  parseDuration,
+  parseHostPort,
+  parseRingBufferBytes,
+  shutdownSignal,
+  type Command,
+} from '../command.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnvironmentError, InputError, UsageError } from '../../core/errors.js';
@@ -13,7 +21,10 @@ to any number of subscribers (record, report, tui). Flows are named from the nod
 kube-proxy rules (iptables-save -t nat, re-read every second), the rules' Service
 catalog is sent at start and whenever it changes, and clients evicted from full
 xt_recent affinity lists are reported. A subscriber that falls behind is told what it
-lost; it never slows the probe or the other subscribers.
+lost; it never slows the probe or the other subscribers. A client gets no more than
+its share: subscription filters of at most 1024 entries per list, requests of at most
+64 KiB, pings at least 5 s apart; each limit hit is refused with a gRPC status, counted
+in Info and logged (once a minute per kind).
 Runs until SIGINT/SIGTERM, then ends the streams and detaches.
 
 Options:
@@ -21,6 +32,10 @@ Options:
   --listen HOST:PORT   where to serve (default 127.0.0.1:7390; port 0 picks a free one)
   --node-name NAME     node name written into events (default: the hostname)
   --ready-file F       once attached and listening, write the bound HOST:PORT to F (removed at exit)
+  --max-subscribers N  subscribers served at once (default 16); the next is refused
+                       with RESOURCE_EXHAUSTED
+  --stall-timeout D    cut a subscriber that reads nothing while its queue overflows
+                       for this long (default 30s)
   --ringbuf-bytes N    ring buffer size, a power of two (default 8 MiB)
   --tls-cert FILE      serve mutual TLS only: this node's certificate (it must name
                        NODE.agent.stickyscope.local, NODE being --node-name), with
@@ -52,14 +67,14 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
       'tls-client-ca': { type: 'string' },
       'tls-dir': { type: 'string' },
       insecure: { type: 'boolean' },
+      'max-subscribers': { type: 'string', default: '16' },
+      'stall-timeout': { type: 'string', default: '30s' },
     });
-    const listen = values.listen;
-    if (
-      !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(listen) ||
-      Number(listen.slice(listen.lastIndexOf(':') + 1)) > 65535
-    ) {
-      throw new UsageError(`--listen expects HOST:PORT, e.g. 127.0.0.1:7390 or [::1]:0; got '${listen}'`);
-    }
+    const listen = parseHostPort(values.listen, '--listen');
+    const limits = {
+      maxSubscribers: parseCount(values['max-subscribers'], '--max-subscribers', 1, 10_000),
+      stallTimeoutMs: parseDuration(values['stall-timeout'], '--stall-timeout'),
+    };
     const ringBufferBytes = parseRingBufferBytes(values['ringbuf-bytes']);
     const { hostname } = await import('node:os');
     const node = values['node-name'] ?? hostname();
@@ -90,6 +105,7 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
         listen,
         credentials: tls ? await agentCredentials(tls, node) : undefined,
         netns: values.netns,
+        limits,
         xtRecentDir: probe.pid === undefined ? undefined : `/proc/${probe.pid}/net/xt_recent`,
         attachPoints: [...probe.attachPoints],
         onWarning: (m) => process.stderr.write(`stickyscope agent: warning: ${m}\n`),
