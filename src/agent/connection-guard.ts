@@ -1,7 +1,5 @@
-// What grpc-js's server leaves out and the agent needs: gRPC's keepalive policy (a
-// client pinging too often is closed with GOAWAY ENHANCE_YOUR_CALM "too_many_pings"),
-// word of the size limits grpc-js enforces itself, and a way to reset one stalled
-// stream. All three need grpc-js's HTTP/2 objects, which it keeps to itself: they are
+// What grpc-js's server leaves out: gRPC's keepalive policy (GOAWAY "too_many_pings"), word of the size limits it
+// enforces itself, and resetting one stalled stream. All need grpc-js's HTTP/2 objects, which it keeps to itself:
 // reached here only, and checked, so an upgrade that moves them fails loudly in tests.
 import * as http2 from 'node:http2';
 import type * as grpc from '@grpc/grpc-js';

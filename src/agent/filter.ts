@@ -1,7 +1,6 @@
-// A subscriber's filter, checked and applied on the agent so filtered-out events never
-// cross the network. Only flows and evictions are filtered: lost counts, counters,
-// catalogs and node changes concern every subscriber. Matching costs a few Set lookups
-// per event whatever the filter's size.
+// A subscriber's filter, checked and applied on the agent so filtered-out events never cross the network. Only flows
+// and evictions are filtered (lost counts, counters, catalogs and node changes concern every subscriber); matching
+// costs a few Set lookups per event whatever the filter's size.
 import { isIP } from 'node:net';
 import { hostOf, type StickyEvent } from '../core/event.js';
 import { InputError } from '../core/errors.js';

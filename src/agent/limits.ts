@@ -1,6 +1,5 @@
-// What one client may cost the agent, and what happens when it asks for more: each
-// kind of limit hit is counted (for Info) and said on stderr, at most once a minute per
-// kind, so an abusive client cannot flood the node's logs either.
+// What one client may cost the agent, and the log of limits hit: each kind is counted (for Info) and said on stderr
+// at most once a minute, so an abusive client cannot flood the node's logs either.
 import type { AgentLimitCounts } from '../protocol/wire.js';
 
 export interface AgentLimits {

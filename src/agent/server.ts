@@ -1,7 +1,6 @@
-// The agent's gRPC server: fans the event source out to its subscribers, each behind
-// its own bounded queue, and answers Info from what went by. What one client may cost
-// it is bounded (src/agent/limits.ts): each limit hit is refused with a gRPC status,
-// counted in Info and said on stderr.
+// The agent's gRPC server: fans the event source out to its subscribers, each behind its own bounded queue, and
+// answers Info from what went by. What one client may cost is bounded (limits.ts): each limit hit is refused with a
+// gRPC status, counted in Info and said on stderr.
 import { release } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import type { CatalogEvent, CountersEvent, StickyEvent } from '../core/event.js';

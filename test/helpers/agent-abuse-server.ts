@@ -1,8 +1,6 @@
-// Child process for the abuse tests: an agent server with default limits (but the stall
-// timeout given) whose fake probe emits `rate` dnat events a second, in 10 ms batches,
-// from the first subscriber on. Prints the bound address; on the stdin line "stop" it
-// stops emitting and prints "sent N"; on "info" it prints the Info as JSON; exits when
-// its stdin closes.
+// Child process for the abuse tests: an agent (default limits, the given stall timeout) whose fake probe emits `rate`
+// dnat events/s from the first subscriber on. Prints its address; stdin "stop" stops the probe and prints "sent N",
+// "info" prints Info as JSON; exits when stdin closes.
 import { createInterface } from 'node:readline';
 import { getServer } from '../../src/agent/server.js';
 import { FakeSource, dnat } from './agent-fake-source.js';

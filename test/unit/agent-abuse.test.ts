@@ -1,8 +1,6 @@
-// Abusive clients against an agent in its own process (a fake probe: nothing here needs
-// BPF): 200 subscribers that never read, garbage and HTTP/1.1 on the port, oversized
-// requests, subscribers that connect and vanish. For each, the agent's memory stays
-// bounded (VmRSS/VmHWM of its /proc/PID/status, before and after, printed) and a normal
-// subscriber alongside gets every event the fake probe emitted, none lost.
+// Abusive clients against an agent in its own process (fake probe, no BPF needed): 200 non-readers, garbage and HTTP/1.1,
+// oversized requests, connect-and-vanish. The agent's VmRSS/VmHWM stays bounded (printed), and a normal subscriber
+// alongside gets every event the fake probe emitted.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

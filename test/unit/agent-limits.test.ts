@@ -1,6 +1,5 @@
-// The agent's limits, each driven past by a real gRPC or HTTP/2 client: the status the
-// client sees (code and words), the Info counter, the stderr line, and that a normal
-// subscriber alongside loses nothing. Filter matching is timed against the filter's size.
+// The agent's limits, each driven past by a real gRPC or HTTP/2 client: the status the client sees, the Info counter,
+// the stderr line, and that a normal subscriber alongside loses nothing. Filter matching is timed against its size.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
@@ -222,7 +221,11 @@ test('filter matching costs the same for 1 and 1024 services (Set lookups, not a
 test('limit lines are said once per kind per interval, with how many were not said', () => {
   let now = 0;
   const lines: string[] = [];
-  const log = new LimitLog((l) => lines.push(l), 60_000, () => now);
+  const log = new LimitLog(
+    (l) => lines.push(l),
+    60_000,
+    () => now,
+  );
   log.hit('pingFloods', 'a');
   log.hit('pingFloods', 'b');
   log.hit('invalidFilters', 'c');
