@@ -204,13 +204,28 @@ function encodeOtherEvent(e: StickyEvent, batchNode: string): Uint8Array {
   return Event.encode(eventToWire(e, batchNode)).finish();
 }
 
-/** The events of one EventBatch message. Throws on bytes that are not one. */
+/** The events of one EventBatch message. Throws InputError on bytes that are not one. */
 export function decodeBatch(bytes: Uint8Array): StickyEvent[] {
   try {
     return decodeBatchFast(bytes, decodeOtherEvent);
   } catch {
     // Whatever the fast path does not take, protobufjs decodes, or rejects with its own error.
-    return decodeBatchWithProtobufjs(bytes);
+    return refused('an event batch', () => decodeBatchWithProtobufjs(bytes));
+  }
+}
+
+/**
+ * Runs a decoder, its rejections of the bytes as InputError: protobufjs's RangeError "index out of range", Error
+ * "invalid wire type", the TextDecoder's TypeError for a string that is not UTF-8, ours. Any other TypeError or a
+ * ReferenceError is a bug of the decoder, not bad bytes: it goes through.
+ */
+function refused<T>(what: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (err) {
+    const notUtf8 = (err as { code?: string }).code === 'ERR_ENCODING_INVALID_ENCODED_DATA';
+    if (!(err instanceof Error) || (!notUtf8 && (err instanceof TypeError || err instanceof ReferenceError))) throw err;
+    throw new InputError(`failed to decode ${what}: ${notUtf8 ? 'a string is not valid UTF-8' : err.message}`);
   }
 }
 
@@ -243,12 +258,7 @@ export function encodeFilter(f: EventFilter): Uint8Array {
 }
 
 export function decodeFilter(bytes: Uint8Array): EventFilter {
-  let w: stickyscope.v1.Filter;
-  try {
-    w = Filter.decode(bytes);
-  } catch (err) {
-    throw new InputError(`failed to decode a filter: ${(err as Error).message}`);
-  }
+  const w = refused('a filter', () => Filter.decode(bytes));
   const ps = w.protos.map((n) => protoByNumber[n]);
   const bad = ps.findIndex((p) => p === undefined);
   if (bad >= 0)
@@ -263,7 +273,7 @@ export function encodeInfoRequest(): Uint8Array {
 }
 
 export function decodeInfoRequest(bytes: Uint8Array): Record<string, never> {
-  InfoRequest.decode(bytes);
+  refused('an Info request', () => InfoRequest.decode(bytes));
   return {};
 }
 
@@ -273,7 +283,7 @@ export function encodeInfo(info: AgentInfo): Uint8Array {
 }
 
 export function decodeInfo(bytes: Uint8Array): AgentInfo {
-  const w = AgentInfoMessage.decode(bytes);
+  const w = refused('an agent Info', () => AgentInfoMessage.decode(bytes));
   return {
     nodeName: w.nodeName,
     kernelRelease: w.kernelRelease,
