@@ -119,12 +119,15 @@ export function parseHostPort(text: string, flag: string): string {
   return text;
 }
 
-/** --ringbuf-bytes: the kernel takes only a power of two (of at least a page). */
+/**
+ * --ringbuf-bytes: the kernel takes only a power of two, of at least a page, that fits the map's 32-bit size. (A
+ * bitwise power-of-two test would wrap past 2^32 and pass 1.1e26: the fuzzer found that.)
+ */
 export function parseRingBufferBytes(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (!(Number.isInteger(n) && n >= 4096 && (n & (n - 1)) === 0)) {
-    throw new UsageError(`--ringbuf-bytes expects a power of two of at least 4096; got '${text}'`);
+  if (!(Number.isInteger(n) && n >= 4096 && n <= 2 ** 31 && Number.isInteger(Math.log2(n)))) {
+    throw new UsageError(`--ringbuf-bytes expects a power of two from 4096 to 2147483648 (2 GiB); got '${text}'`);
   }
   return n;
 }
