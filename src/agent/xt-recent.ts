@@ -16,7 +16,8 @@ export interface RecentEntry {
 export function parseRecentList(text: string): RecentEntry[] {
   const out: RecentEntry[] = [];
   for (const line of text.split('\n')) {
-    const m = /^src=(\S+) .*last_seen: (\d+)/.exec(line);
+    // Jiffies are a u64: at most 20 digits (more would read as Infinity, which no later value differs from).
+    const m = /^src=(\S+) .*last_seen: (\d{1,20})\b/.exec(line);
     if (m) out.push({ client: m[1]!, lastSeen: Number(m[2]) });
   }
   return out;
