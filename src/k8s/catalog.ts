@@ -1,6 +1,7 @@
-// Services and EndpointSlices as the API holds them, turned into the ServiceInfo list
-// of a catalog event: one entry per address:port/proto that kube-proxy translates.
-import type { V1EndpointSlice, V1Service, V1ServicePort, V1ServiceSpec } from '@kubernetes/client-node';
+// Services and EndpointSlices as the API holds them, turned into the ServiceInfo list of a catalog event: one entry per
+// address:port/proto that kube-proxy translates. The API client does not check field types, so every field is read
+// through a check here: one of the wrong type counts as absent, it never throws.
+import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import type { Proto, ServiceInfo } from '../core/event.js';
 
 /** kube-proxy's default for sessionAffinityConfig.clientIP.timeoutSeconds (3 hours). */
@@ -8,39 +9,57 @@ export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const port = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 65535 ? v : undefined;
+
 export function buildCatalog(services: readonly V1Service[], slices: readonly V1EndpointSlice[]): ServiceInfo[] {
-  const slicesByService = new Map<string, V1EndpointSlice[]>();
-  for (const slice of slices) {
-    const owner = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
+  const slicesByService = new Map<string, Obj[]>();
+  for (const s of list(slices)) {
+    const slice = obj(s);
+    const meta = obj(slice.metadata);
+    const owner = str(obj(meta.labels)[SERVICE_NAME_LABEL]);
     if (!owner) continue;
-    const key = `${slice.metadata?.namespace ?? ''}/${owner}`;
-    const list = slicesByService.get(key) ?? [];
-    list.push(slice);
-    slicesByService.set(key, list);
+    const key = `${str(meta.namespace) ?? ''}/${owner}`;
+    const forService = slicesByService.get(key) ?? [];
+    forService.push(slice);
+    slicesByService.set(key, forService);
   }
   const out: ServiceInfo[] = [];
-  for (const svc of services) {
-    const ns = svc.metadata?.namespace ?? '';
-    const name = svc.metadata?.name ?? '';
-    const spec = svc.spec;
-    if (!spec || spec.type === 'ExternalName') continue;
+  for (const s of list(services)) {
+    const svc = obj(s);
+    const meta = obj(svc.metadata);
+    const ns = str(meta.namespace) ?? '';
+    const name = str(meta.name) ?? '';
+    const spec = obj(svc.spec);
+    if (svc.spec === undefined || spec.type === 'ExternalName') continue;
+    const timeout = obj(obj(spec.sessionAffinityConfig).clientIP).timeoutSeconds;
     const affinity: ServiceInfo['affinity'] =
       spec.sessionAffinity === 'ClientIP'
         ? {
             mode: 'ClientIP',
-            timeoutSeconds: spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+            timeoutSeconds:
+              typeof timeout === 'number' && Number.isInteger(timeout) && timeout > 0
+                ? timeout
+                : DEFAULT_AFFINITY_TIMEOUT_SECONDS,
             source: 'k8s',
           }
         : { mode: 'None', timeoutSeconds: null, source: 'k8s' };
     const svcSlices = slicesByService.get(`${ns}/${name}`) ?? [];
-    for (const port of spec.ports ?? []) {
-      const proto = protoOf(port.protocol);
-      if (!proto) continue;
+    for (const p of list(spec.ports)) {
+      const svcPort = obj(p);
+      const proto = protoOf(svcPort.protocol);
+      const number = port(svcPort.port);
+      if (!proto || number === undefined) continue;
+      const portName = str(svcPort.name);
       for (const ip of frontendIps(svc, spec)) {
-        const { endpoints, pods } = endpointsOf(svcSlices, port, ip.includes(':') ? 'IPv6' : 'IPv4', ns);
+        const { endpoints, pods } = endpointsOf(svcSlices, svcPort, ip.includes(':') ? 'IPv6' : 'IPv4', ns);
         const info: ServiceInfo = {
-          service: `${joinHostPort(ip, port.port)}/${proto}`,
-          name: port.name ? `${ns}/${name}:${port.name}` : `${ns}/${name}`,
+          service: `${joinHostPort(ip, number)}/${proto}`,
+          name: portName ? `${ns}/${name}:${portName}` : `${ns}/${name}`,
           affinity,
           endpoints,
         };
@@ -57,41 +76,49 @@ export function buildCatalog(services: readonly V1Service[], slices: readonly V1
  * cluster IPs (both families), external IPs and load-balancer ingress IPs. NodePorts
  * are left out: their address is every node's, which would need the Node objects.
  */
-function frontendIps(svc: V1Service, spec: V1ServiceSpec): string[] {
-  const cluster = spec.clusterIPs?.length ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : [];
+function frontendIps(svc: Obj, spec: Obj): string[] {
+  const clusterIPs = list(spec.clusterIPs);
+  const cluster = clusterIPs.length > 0 ? clusterIPs : [spec.clusterIP];
   const ips = [
-    ...cluster.filter((ip) => ip !== 'None' && ip !== ''),
-    ...(spec.externalIPs ?? []),
-    ...(svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? '').filter((ip) => ip !== ''),
-  ];
+    ...cluster,
+    ...list(spec.externalIPs),
+    ...list(obj(obj(svc.status).loadBalancer).ingress).map((i) => obj(i).ip),
+  ].filter((ip): ip is string => typeof ip === 'string' && ip !== '' && ip !== 'None');
   return [...new Set(ips)];
 }
 
 /** Ready endpoints (a missing ready condition means ready, as the API defines it). */
-function endpointsOf(slices: V1EndpointSlice[], port: V1ServicePort, family: 'IPv4' | 'IPv6', ns: string) {
+function endpointsOf(slices: Obj[], svcPort: Obj, family: 'IPv4' | 'IPv6', ns: string) {
   const endpoints = new Set<string>();
   const pods: Record<string, string> = {};
   for (const slice of slices) {
     if (slice.addressType !== family) continue;
-    const slicePort = (slice.ports ?? []).find(
-      (p) => (p.name ?? '') === (port.name ?? '') && (p.protocol ?? 'TCP') === (port.protocol ?? 'TCP'),
-    );
-    if (slicePort?.port === undefined) continue;
-    for (const ep of slice.endpoints ?? []) {
-      if (ep.conditions?.ready === false) continue;
+    const slicePort = list(slice.ports)
+      .map(obj)
+      .find(
+        (p) =>
+          (str(p.name) ?? '') === (str(svcPort.name) ?? '') &&
+          (str(p.protocol) ?? 'TCP') === (str(svcPort.protocol) ?? 'TCP'),
+      );
+    const number = port(slicePort?.port);
+    if (number === undefined) continue;
+    for (const e of list(slice.endpoints)) {
+      const ep = obj(e);
+      if (obj(ep.conditions).ready === false) continue;
       // kube-proxy uses the first address only; the others are the same pod's.
-      const ip = ep.addresses?.[0];
+      const ip = str(list(ep.addresses)[0]);
       if (!ip) continue;
-      const addr = joinHostPort(ip, slicePort.port);
+      const addr = joinHostPort(ip, number);
       endpoints.add(addr);
-      const ref = ep.targetRef;
-      if (ref?.kind === 'Pod' && ref.name) pods[addr] = `${ref.namespace ?? ns}/${ref.name}`;
+      const ref = obj(ep.targetRef);
+      const podName = str(ref.name);
+      if (ref.kind === 'Pod' && podName) pods[addr] = `${str(ref.namespace) ?? ns}/${podName}`;
     }
   }
   return { endpoints: [...endpoints].sort(), pods };
 }
 
-function protoOf(protocol: string | undefined): Proto | null {
+function protoOf(protocol: unknown): Proto | null {
   switch (protocol ?? 'TCP') {
     case 'TCP':
       return 'tcp';
