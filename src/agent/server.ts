@@ -178,7 +178,7 @@ export function getServer(source: EventSource, opts: AgentServerOptions): AgentS
             onOversized: (peer, path, details) =>
               hit(
                 'oversizedMessages',
-                `call ${path} from ${peer} ended: ${details} (limit: agent --max-message-bytes)`,
+                `call ${path} from ${peer} ended: ${details} (limits: ${limits.maxReceiveBytes} bytes received, ${limits.maxSendBytes} sent)`,
               ),
           });
           resolve(`${address.slice(0, address.lastIndexOf(':'))}:${port}`);
