@@ -7,8 +7,13 @@ cd "$(dirname "$0")/.."
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
-  say "failed to find Node.js >= 20 (found: $(node --version 2>/dev/null || echo none)); install Node 20 or newer first"
+# The versions package.json's engines.node allows (check-node.mjs reads it), so the two cannot disagree.
+if ! command -v node >/dev/null; then
+  say "failed to find Node.js (node on PATH); install Node $(sed -n 's/.*"node": "\(.*\)".*/\1/p' package.json) first"
+  exit 1
+fi
+if ! node scripts/check-node.mjs; then
+  say "failed the Node.js version check above (found: $(node --version)); install a supported Node first"
   exit 1
 fi
 if [ "$(id -u)" -ne 0 ]; then
