@@ -43,32 +43,55 @@ const commands: Record<string, { summary: string; load: () => Promise<{ command:
   },
 };
 
-export function usage(): string {
-  const width = Math.max(...Object.keys(commands).map((c) => c.length));
-  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `Usage: stickyscope <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'stickyscope <command> --help' for a command's options.`;
+/** How the CLI is invoked: as `stickyscope`, or as a kubectl plugin with a subset of the commands. */
+export interface Program {
+  /** The name help and errors use, e.g. 'kubectl stickyscope'. */
+  name: string;
+  /** The commands it offers, in help order; default all. */
+  commands?: string[];
+  /** A closing paragraph of the top-level help. */
+  note?: string;
 }
 
-export async function main(argv: string[]): Promise<void> {
+const STICKYSCOPE: Program = { name: 'stickyscope' };
+
+const offered = (program: Program) => program.commands ?? Object.keys(commands);
+
+export function usage(program: Program = STICKYSCOPE): string {
+  const names = offered(program);
+  const width = Math.max(...names.map((c) => c.length));
+  const lines = names.map((name) => `  ${name.padEnd(width)}  ${commands[name]!.summary}`);
+  const note = program.note ? `\n\n${program.note}` : '';
+  return `Usage: ${program.name} <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun '${program.name} <command> --help' for a command's options.${note}`;
+}
+
+/** A command's help as `program` is called: 'stickyscope report' becomes e.g. 'kubectl stickyscope report'. */
+function renamed(text: string, program: Program): string {
+  if (program === STICKYSCOPE) return text;
+  const names = offered(program).join('|');
+  return text.replace(new RegExp(`(^|[\\s'])stickyscope (?=(?:${names})\\b)`, 'g'), `$1${program.name} `);
+}
+
+export async function main(argv: string[], program: Program = STICKYSCOPE): Promise<void> {
   const name = argv[0];
   // With nothing registered to wind the command down, a broken stdout ends the process now.
-  guardOutput(() => void finish(name, 0));
-  await finish(name, await run(argv));
+  guardOutput(() => void finish(name, 0, program));
+  await finish(name, await run(argv, program), program);
 }
 
 /** Runs the command; resolves to the exit code, having printed any error. */
-async function run(argv: string[]): Promise<number> {
+async function run(argv: string[], program: Program): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage() + '\n');
+    process.stdout.write(usage(program) + '\n');
     return name === undefined ? 2 : 0;
   }
-  const entry = commands[name];
+  const entry = offered(program).includes(name) ? commands[name] : undefined;
   try {
-    if (!entry) throw new UsageError(`unknown command '${name}'; expected one of: ${Object.keys(commands).join(', ')}`);
+    if (!entry) throw new UsageError(`unknown command '${name}'; expected one of: ${offered(program).join(', ')}`);
     const { command } = await entry.load();
     if (rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write(command.usage.trimEnd() + '\n');
+      process.stdout.write(renamed(command.usage.trimEnd(), program) + '\n');
       return 0;
     }
     return (await command.run(rest)) ?? 0;
@@ -78,13 +101,13 @@ async function run(argv: string[]): Promise<number> {
     const code = exitCodeOf(err);
     if (code === 1 && systemErrorCode(err) !== undefined && (err as NodeJS.ErrnoException).syscall !== undefined) {
       // A system error no command turned into a typed one is still not a bug to show a stack for.
-      process.stderr.write(`stickyscope ${name}: ${(err as Error).message}\n`);
+      process.stderr.write(`${program.name} ${name}: ${(err as Error).message}\n`);
       return 3;
     }
-    if (code === 1) process.stderr.write(`stickyscope: ${(err as Error)?.stack ?? String(err)}\n`);
-    else process.stderr.write(`stickyscope ${name}: ${(err as Error).message}\n`);
+    if (code === 1) process.stderr.write(`${program.name}: ${(err as Error)?.stack ?? String(err)}\n`);
+    else process.stderr.write(`${program.name} ${name}: ${(err as Error).message}\n`);
     if (err instanceof UsageError)
-      process.stderr.write(`Run 'stickyscope ${entry ? name + ' ' : ''}--help' for usage.\n`);
+      process.stderr.write(`Run '${program.name} ${entry ? name + ' ' : ''}--help' for usage.\n`);
     return code;
   }
 }
@@ -92,13 +115,15 @@ async function run(argv: string[]): Promise<number> {
 let finishing = false;
 
 /** Exits once stdout and stderr have drained; a write error on stdout makes a success a failure. */
-async function finish(name: string | undefined, code: number): Promise<void> {
+async function finish(name: string | undefined, code: number, program: Program): Promise<void> {
   if (finishing) return;
   finishing = true;
   await drainOutput();
   const failure = stdoutFailure();
   if (failure) {
-    process.stderr.write(`stickyscope${name && name in commands ? ' ' + name : ''}: ${failure.message}\n`);
+    process.stderr.write(
+      `${program.name}${name && offered(program).includes(name) ? ' ' + name : ''}: ${failure.message}\n`,
+    );
     await drainOutput();
     if (code === 0) code = exitCodeOf(failure);
   }

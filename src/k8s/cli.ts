@@ -12,9 +12,11 @@ export const DEFAULT_SELECTOR = 'app.kubernetes.io/name=stickyscope-agent';
 export const k8sOptions = {
   agent: { type: 'string', multiple: true },
   k8s: { type: 'boolean' },
-  namespace: { type: 'string' },
+  // -n and --context as kubectl spells them, so `kubectl stickyscope` takes kubectl's usual flags.
+  namespace: { type: 'string', short: 'n' },
   selector: { type: 'string' },
   kubeconfig: { type: 'string' },
+  context: { type: 'string' },
 } as const;
 
 const K8S_FLAGS: [string, string][] = [
@@ -23,9 +25,10 @@ const K8S_FLAGS: [string, string][] = [
     '--k8s',
     'find the agents through the Kubernetes API (ready pods of the agent\nDaemonSet) and take Service names, affinity and endpoints from the API',
   ],
-  ['--namespace N', `namespace of the agent pods (default ${DEFAULT_NAMESPACE})`],
+  ['-n, --namespace N', `namespace of the agent pods (default ${DEFAULT_NAMESPACE})`],
   ['--selector S', `label selector of the agent pods\n(default ${DEFAULT_SELECTOR})`],
   ['--kubeconfig F', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)'],
+  ['--context C', "the kubeconfig's context to use (default: its current-context)"],
 ];
 
 /** The flags' help lines, descriptions starting at `column` to line up with the command's own. */
@@ -42,6 +45,7 @@ export interface K8sValues {
   namespace?: string;
   selector?: string;
   kubeconfig?: string;
+  context?: string;
 }
 
 export interface ResolvedAgents {
@@ -57,18 +61,21 @@ export interface ResolvedAgents {
   metadata?: (onCatalog: (event: CatalogEvent) => void, onError?: (err: Error) => void) => Promise<void>;
 }
 
+/** The API's flags mean nothing without --k8s: a usage error rather than silently ignored. */
+export function refuseK8sFlagsAlone(values: K8sValues): void {
+  if (values.k8s) return;
+  for (const flag of ['namespace', 'selector', 'kubeconfig', 'context'] as const) {
+    if (values[flag] !== undefined) throw new UsageError(`--${flag} only applies with --k8s; got --${flag} without it`);
+  }
+}
+
 /** `signal` ends the API watches; pass the command's shutdownSignal(). */
 export async function resolveAgentsFromArgs(values: K8sValues, signal: AbortSignal): Promise<ResolvedAgents> {
   const listed = values.agent ?? [];
-  if (!values.k8s) {
-    for (const flag of ['namespace', 'selector', 'kubeconfig'] as const) {
-      if (values[flag] !== undefined)
-        throw new UsageError(`--${flag} only applies with --k8s; got --${flag} without it`);
-    }
-    return { addresses: listed };
-  }
+  refuseK8sFlagsAlone(values);
+  if (!values.k8s) return { addresses: listed };
   const { discoverAgents, loadKubeConfig, watchMetadata } = await loadClient();
-  const kubeConfig = loadKubeConfig(values.kubeconfig);
+  const kubeConfig = loadKubeConfig(values.kubeconfig, values.context);
   const namespace = values.namespace ?? DEFAULT_NAMESPACE;
   const selector = values.selector ?? DEFAULT_SELECTOR;
   const server = kubeConfig.getCurrentCluster()?.server;

@@ -1,5 +1,6 @@
 // Which cluster to talk to: an explicit kubeconfig file, else the usual search
-// ($KUBECONFIG, ~/.kube/config, then the in-cluster service account).
+// ($KUBECONFIG, ~/.kube/config, then the in-cluster service account), at its current
+// context or the one asked for (kubectl's --context).
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +9,7 @@ import { EnvironmentError, InputError } from '../core/errors.js';
 
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
-export function loadKubeConfig(file?: string): KubeConfig {
+export function loadKubeConfig(file?: string, context?: string): KubeConfig {
   const kc = new KubeConfig();
   if (file !== undefined) {
     if (!existsSync(file)) throw new InputError(`failed to read kubeconfig '${file}': no such file`);
@@ -34,6 +35,15 @@ export function loadKubeConfig(file?: string): KubeConfig {
     } catch (err) {
       throw new InputError(`failed to load the kubeconfig: ${(err as Error).message}`);
     }
+  }
+  if (context !== undefined) {
+    const names = kc.getContexts().map((c) => c.name);
+    if (!names.includes(context)) {
+      throw new InputError(
+        `failed to find context '${context}' in the kubeconfig; it has: ${names.length ? names.join(', ') : 'no contexts'}`,
+      );
+    }
+    kc.setCurrentContext(context);
   }
   if (!kc.getCurrentCluster()) {
     throw new InputError(

@@ -14,7 +14,7 @@ import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope record --agent HOST:PORT [--agent ...] -o FILE [--duration 30s] [--rotate-bytes N]
-       stickyscope record --k8s [--namespace N] [--selector S] [--kubeconfig F] -o FILE [...]
+       stickyscope record --k8s [-n N] [--selector S] [--kubeconfig F] [--context C] -o FILE [...]
 
 Subscribes to one or more agents and writes their events, merged in time order, to a
 trace file: 'stickyscope report FILE', 'export FILE' and 'tui --replay FILE' read it.

@@ -11,12 +11,12 @@ import {
 import { UsageError } from '../../core/errors.js';
 import { checkWritable, writeTextFile } from '../../core/file-errors.js';
 import { printable } from '../../core/text.js';
-import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
+import { k8sOptions, k8sUsage, refuseK8sFlagsAlone } from '../../k8s/cli.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope report FILE [options]
        stickyscope report --agent HOST:PORT [--agent ...] --duration D [options]
-       stickyscope report --k8s [--namespace N] [--selector S] [--kubeconfig F] --duration D [options]
+       stickyscope report --k8s [-n N] [--selector S] [--kubeconfig F] [--context C] --duration D [options]
 
 Aggregates selections into a report per Service: backend shares and spread
 (max/mean, CV, Jain, chi-square p), stickiness against random choice (1/K), session
@@ -68,10 +68,7 @@ Examples:
       throw new UsageError(
         `report reads either a FILE or agents (--agent, --k8s), not both; got ${positionals.join(' ')} and ${liveFlag}`,
       );
-    for (const flag of ['namespace', 'selector', 'kubeconfig'] as const) {
-      if (!values.k8s && values[flag] !== undefined)
-        throw new UsageError(`--${flag} only applies with --k8s; got --${flag} without it`);
-    }
+    refuseK8sFlagsAlone(values);
     if (!live && positionals.length !== 1)
       throw new UsageError(
         `report expects one trace FILE, --agent HOST:PORT or --k8s; got ${positionals.length ? positionals.join(' ') : 'none of them'}`,

@@ -9,13 +9,13 @@ import {
   shutdownSignal,
   type Command,
 } from '../command.js';
-import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
+import { k8sOptions, k8sUsage, refuseK8sFlagsAlone } from '../../k8s/cli.js';
 
 const DEFAULT_FPS = 10;
 
 export const command: Command = {
   usage: `Usage: stickyscope tui --agent HOST:PORT [--agent HOST:PORT ...] [options]
-       stickyscope tui --k8s [--namespace N] [--selector S] [--kubeconfig F] [options]
+       stickyscope tui --k8s [-n N] [--selector S] [--kubeconfig F] [--context C] [options]
        stickyscope tui --replay FILE [--speed N] [options]
 
 A live terminal UI: one row per Service with its selection rate, each backend's
@@ -55,10 +55,7 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
         `give either --agent HOST:PORT (one or more), --k8s, or --replay FILE; got ${live ? 'both' : 'neither'}`,
       );
     }
-    for (const flag of ['namespace', 'selector', 'kubeconfig'] as const) {
-      if (!values.k8s && values[flag] !== undefined)
-        throw new UsageError(`--${flag} only applies with --k8s; got --${flag} without it`);
-    }
+    refuseK8sFlagsAlone(values);
     for (const a of listed) {
       if (!/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(a))
         throw new UsageError(`--agent expects HOST:PORT, e.g. 127.0.0.1:7070; got '${a}'`);
