@@ -1,8 +1,16 @@
-// Runs the real `stickyscope` executable as a child process, as a user would.
+// Runs the real `stickyscope` executable (or the `kubectl-stickyscope` plugin) as a child process, as a user would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const cliPath = fileURLToPath(new URL('../../../bin/stickyscope.js', import.meta.url));
+export const kubectlPluginPath = fileURLToPath(new URL('../../../bin/kubectl-stickyscope.js', import.meta.url));
+
+interface CliOptions {
+  uid?: number;
+  gid?: number;
+  /** The executable to run (default cliPath). */
+  bin?: string;
+}
 
 export interface CliRun {
   child: ChildProcess;
@@ -13,8 +21,8 @@ export interface CliRun {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startCli(args: string[], opts: { uid?: number; gid?: number } = {}): CliRun {
-  const child = spawn(process.execPath, [cliPath, ...args], {
+export function startCli(args: string[], opts: CliOptions = {}): CliRun {
+  const child = spawn(process.execPath, [opts.bin ?? cliPath, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     uid: opts.uid,
     gid: opts.gid,
@@ -70,7 +78,7 @@ export function startCli(args: string[], opts: { uid?: number; gid?: number } = 
 }
 
 /** Runs to completion. */
-export async function runCli(args: string[], opts: { uid?: number; gid?: number } = {}) {
+export async function runCli(args: string[], opts: CliOptions = {}) {
   const r = startCli(args, opts);
   const { code, signal } = await r.exit;
   return { code, signal, stdout: r.stdout(), stderr: r.stderr() };

@@ -46,6 +46,8 @@ export interface FakeApiServer {
   url: string;
   /** A kubeconfig file pointing at this server with its token. */
   kubeconfig: string;
+  /** The bearer token it accepts. */
+  token: string;
   /** Every request: method, path and query. */
   requests: { method: string; path: string; query: URLSearchParams }[];
   /**
@@ -185,6 +187,7 @@ export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiS
   return {
     url,
     kubeconfig,
+    token,
     requests,
     apply(resource, obj, quiet = false) {
       const copy = structuredClone(obj);
