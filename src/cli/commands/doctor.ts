@@ -62,6 +62,7 @@ async function attachOnce(): Promise<Result> {
   }
   const probe = startProbe({ node: 'doctor', netns: `/run/netns/${ns}` });
   let timer: NodeJS.Timeout | undefined;
+  let onSignal: ((sig: NodeJS.Signals) => void) | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -69,13 +70,23 @@ async function attachOnce(): Promise<Result> {
         ATTACH_TIMEOUT_MS,
       );
     });
-    await Promise.race([probe.ready, timeout]);
+    // Ctrl-C while the helper attaches ends the check, not the process, so the namespace is still removed below.
+    const interrupted = new Promise<never>((_, reject) => {
+      onSignal = (sig) => reject(new Error(`interrupted by ${sig}`));
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+    });
+    await Promise.race([probe.ready, timeout, interrupted]);
     return { ok: true };
   } catch (err) {
     return { ok: false, fix: (err as Error).message };
   } finally {
     clearTimeout(timer);
-    await probe.stop();
+    if (onSignal) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    await probe.stop().catch(() => {});
     execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
   }
 }
