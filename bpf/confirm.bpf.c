@@ -15,6 +15,7 @@ SEC("netfilter")
 int ss_confirm(struct bpf_nf_ctx *ctx)
 {
 	bool snat;
+	__u8 hook;
 	struct ss_conn c;
 	__u64 id;
 
@@ -26,10 +27,11 @@ int ss_confirm(struct bpf_nf_ctx *ctx)
 	if ((!snat && !ss_emit_insert) || !ss_read_tuples(&c))
 		return SS_NF_ACCEPT;
 	id = ss_ct_id_last(c.ct);
+	hook = ctx->state->hook;
 	if (snat)
-		ss_emit(ctx, &c, SS_REC_SNAT, id);
+		ss_emit(hook, &c, SS_REC_SNAT, id);
 	if (ss_emit_insert)
-		ss_emit(ctx, &c, SS_REC_INSERT, id);
+		ss_emit(hook, &c, SS_REC_INSERT, id);
 	return SS_NF_ACCEPT;
 }
 

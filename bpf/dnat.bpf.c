@@ -17,7 +17,7 @@ int ss_dnat(struct bpf_nf_ctx *ctx)
 	if (!ss_emit_dnat)
 		return SS_NF_ACCEPT;
 	if (ss_new_conn(ctx, &c) && (c.status & IPS_DST_NAT) && ss_read_tuples(&c))
-		ss_emit(ctx, &c, SS_REC_DNAT, ss_ct_id_new(c.ct));
+		ss_emit(ctx->state->hook, &c, SS_REC_DNAT, ss_ct_id_new(c.ct));
 	return SS_NF_ACCEPT;
 }
 

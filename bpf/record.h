@@ -13,7 +13,7 @@
 #ifndef STICKYSCOPE_RECORD_H
 #define STICKYSCOPE_RECORD_H
 
-#define SS_RECORD_VERSION 2
+#define SS_RECORD_VERSION 3
 #define SS_RECORD_SIZE 120
 
 enum ss_record_type {
@@ -25,9 +25,23 @@ enum ss_record_type {
 	/* first record: value[] = CLOCK_MONOTONIC ns, CLOCK_REALTIME ns, SS_RECORD_VERSION, and the
 	 * number of ATTACH records that follow it at once */
 	SS_REC_HELLO = 6,
-	/* one netfilter link the helper holds: value[] = pf, hooknum, priority (signed), kernel link id */
+	/* one attachment the helper holds; its `proto` byte is an enum ss_attach_kind. netfilter:
+	 * value[] = pf, hooknum, priority (signed), kernel link id; the others (on SS_CONFIRM_FUNC):
+	 * value[] = 0, 0, program id, link id (0 where the kernel attached it without a BPF link) */
 	SS_REC_ATTACH = 7,
 };
+
+/* What an ATTACH record describes. */
+enum ss_attach_kind {
+	SS_ATTACH_NETFILTER_LINK = 0,
+	SS_ATTACH_FENTRY = 1,
+	SS_ATTACH_FEXIT = 2,
+	SS_ATTACH_KPROBE = 3,
+	SS_ATTACH_KRETPROBE = 4,
+};
+
+/* The kernel function the fentry and kprobe modes attach to (see bpf/confirm-trace.bpf.c). */
+#define SS_CONFIRM_FUNC "__nf_conntrack_confirm"
 
 /*
  * The kernel's numbers a record carries, spelled out once for the helper and the

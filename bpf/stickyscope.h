@@ -151,10 +151,10 @@ static __always_inline __u64 ss_ct_id_last(struct nf_conn *ct)
 }
 
 /*
- * One record for ct. ct_id is not yet opaque (it mixes the kernel pointer): the
+ * One record for ct, seen at hook. ct_id is not yet opaque (it mixes the kernel pointer): the
  * helper replaces it with a keyed hash before anything leaves it.
  */
-static __always_inline void ss_emit(struct bpf_nf_ctx *ctx, const struct ss_conn *c, __u8 type, __u64 ct_id)
+static __always_inline void ss_emit(__u8 hook, const struct ss_conn *c, __u8 type, __u64 ct_id)
 {
 	const struct nf_conntrack_tuple *orig = &c->th[IP_CT_DIR_ORIGINAL].tuple;
 	const struct nf_conntrack_tuple *reply = &c->th[IP_CT_DIR_REPLY].tuple;
@@ -168,7 +168,7 @@ static __always_inline void ss_emit(struct bpf_nf_ctx *ctx, const struct ss_conn
 	r->type = type;
 	r->family = orig->src.l3num;
 	r->proto = orig->dst.protonum;
-	r->hook = ctx->state->hook;
+	r->hook = hook;
 	r->ct_status = c->status;
 	r->ct_id = ct_id;
 	__builtin_memcpy(r->orig_src.addr, &orig->src.u3, 16);

@@ -4,6 +4,10 @@ import { EnvironmentError, InputError } from '../core/errors.js';
 import type { FlowEvent, StickyEvent } from '../core/event.js';
 import {
   ADDR_PORT_OFFSET,
+  ATTACH_KINDS,
+  CONFIRM_FUNC,
+  MODE_OF_KIND,
+  type AttachMode,
   AF_INET,
   AF_INET6,
   HOOKS,
@@ -134,6 +138,7 @@ export class RecordDecoder {
   /** ATTACH records the HELLO announced and not yet decoded. */
   private attachDue = 0;
   private readonly attached: string[] = [];
+  private mode: AttachMode | undefined;
   private monoHi = 0;
   private monoLo = 0;
   /** CLOCK_REALTIME of the HELLO, split into whole microseconds and leftover nanoseconds. */
@@ -147,9 +152,17 @@ export class RecordDecoder {
     return this.helloSeen && this.attachDue === 0;
   }
 
-  /** Where the helper's programs are attached, e.g. "netfilter ipv4 prerouting prio -99 link 17". */
+  /**
+   * Where the helper's programs are attached, e.g. "netfilter ipv4 prerouting prio -99 link 17" or
+   * "kretprobe __nf_conntrack_confirm prog 31" (the first word is the attach mode's kind).
+   */
   get attachPoints(): readonly string[] {
     return this.attached;
+  }
+
+  /** The attach mode the ATTACH records show (undefined before the first). */
+  get attachMode(): AttachMode | undefined {
+    return this.mode;
   }
 
   /** Bytes of an incomplete record held back for the next chunk. */
@@ -199,6 +212,18 @@ export class RecordDecoder {
   }
 
   private attach(buf: Buffer, o: number): void {
+    const kind = ATTACH_KINDS[buf[o + Off.proto]!];
+    if (kind === undefined) {
+      throw new InputError(
+        `failed to decode probe records: ATTACH record of kind ${buf[o + Off.proto]}; expected 0-${ATTACH_KINDS.length - 1}`,
+      );
+    }
+    this.mode = MODE_OF_KIND[kind];
+    this.attached.push(kind === 'netfilter' ? this.netfilterPoint(buf, o) : this.tracePoint(buf, o, kind));
+    if (this.attachDue > 0) this.attachDue--;
+  }
+
+  private netfilterPoint(buf: Buffer, o: number): string {
     const pf = u64(buf, o + Off.value);
     const hook = HOOKS[u64(buf, o + Off.value + 8)];
     const family = pf === AF_INET ? 'ipv4' : pf === AF_INET6 ? 'ipv6' : undefined;
@@ -208,8 +233,12 @@ export class RecordDecoder {
       );
     }
     const priority = buf.readInt32LE(o + Off.value + 16); // the low half of a sign-extended s64
-    this.attached.push(`netfilter ${family} ${hook} prio ${priority} link ${u64(buf, o + Off.value + 24)}`);
-    if (this.attachDue > 0) this.attachDue--;
+    return `netfilter ${family} ${hook} prio ${priority} link ${u64(buf, o + Off.value + 24)}`;
+  }
+
+  private tracePoint(buf: Buffer, o: number, kind: string): string {
+    const link = u64(buf, o + Off.value + 24);
+    return `${kind} ${CONFIRM_FUNC} prog ${u64(buf, o + Off.value + 16)}${link ? ` link ${link}` : ''}`;
   }
 
   private record(buf: Buffer, o: number, out: StickyEvent[]): void {

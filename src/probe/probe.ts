@@ -7,12 +7,15 @@ import { fileURLToPath } from 'node:url';
 import { EnvironmentError } from '../core/errors.js';
 import type { StickyEvent } from '../core/event.js';
 import { RecordDecoder } from './decode-records.js';
+import type { AttachMode } from './record-layout.js';
 
 export interface ProbeOptions {
   node: string;
   netns?: string;
   ringBufferBytes?: number;
   insertEvents?: boolean;
+  /** Force one attach mode; by default the helper picks netfilter, else fentry, else kprobe. */
+  attach?: AttachMode;
   helperPath?: string;
 }
 
@@ -27,6 +30,10 @@ export interface Probe extends EventEmitter {
   readonly pid: number | undefined;
   /** Where the helper attached its programs (complete once ready has resolved). */
   readonly attachPoints: readonly string[];
+  /** The attach mode the helper chose (known once ready has resolved). */
+  readonly attachMode: AttachMode | undefined;
+  /** The helper's notes so far, e.g. why auto mode skipped a mode (without the "stickyscope-probe: note: " prefix). */
+  readonly notes: readonly string[];
   /** SIGTERM, wait for exit; the final events are delivered first. */
   stop(): Promise<void>;
 }
@@ -37,6 +44,7 @@ export function helperPath(): string {
 }
 
 const FAILURE_PREFIX = 'stickyscope-probe: failed to ';
+const NOTE_PREFIX = 'stickyscope-probe: note: ';
 const STOP_GRACE_MS = 5000;
 
 class HelperProbe extends EventEmitter implements Probe {
@@ -48,6 +56,7 @@ class HelperProbe extends EventEmitter implements Probe {
   private failed = false;
   private killedAfterGrace = false;
   private stderrTail = '';
+  private readonly noted: string[] = [];
   private stopping = false;
   private closed: Promise<void>;
   private settleReady!: (err?: Error) => void;
@@ -65,6 +74,7 @@ class HelperProbe extends EventEmitter implements Probe {
     if (opts.netns !== undefined) args.push('--netns', opts.netns);
     if (opts.ringBufferBytes !== undefined) args.push('--ringbuf-bytes', String(opts.ringBufferBytes));
     if (opts.insertEvents === false) args.push('--no-insert');
+    if (opts.attach !== undefined) args.push('--attach', opts.attach);
     // stdin stays open and unused: the helper exits when it reaches EOF, i.e. when we die.
     this.child = spawn(this.path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -87,6 +97,14 @@ class HelperProbe extends EventEmitter implements Probe {
 
   get attachPoints(): readonly string[] {
     return this.decoder.attachPoints;
+  }
+
+  get attachMode(): AttachMode | undefined {
+    return this.decoder.attachMode;
+  }
+
+  get notes(): readonly string[] {
+    return this.noted;
   }
 
   async stop(): Promise<void> {
@@ -122,6 +140,7 @@ class HelperProbe extends EventEmitter implements Probe {
     this.stderrTail = lines.pop()!;
     for (const line of lines) {
       if (line.startsWith(FAILURE_PREFIX) && this.failure === undefined) this.failure = line;
+      else if (line.startsWith(NOTE_PREFIX)) this.noted.push(line.slice(NOTE_PREFIX.length));
     }
   }
 

@@ -3,7 +3,7 @@
 // which the decoder checks against RECORD_VERSION).
 import type { Hook, Proto } from '../core/event.js';
 
-export const RECORD_VERSION = 2;
+export const RECORD_VERSION = 3;
 export const RECORD_SIZE = 120;
 
 /** Byte offsets inside one record. */
@@ -35,6 +35,23 @@ export const RecordType = {
   hello: 6,
   attach: 7,
 } as const;
+
+/** enum ss_attach_kind, the `proto` byte of an ATTACH record, by number. */
+export const ATTACH_KINDS = ['netfilter', 'fentry', 'fexit', 'kprobe', 'kretprobe'] as const;
+
+/** The attach modes (stickyscope-probe --attach), and which mode an ATTACH kind belongs to. */
+export const ATTACH_MODES = ['netfilter', 'fentry', 'kprobe'] as const;
+export type AttachMode = (typeof ATTACH_MODES)[number];
+export const MODE_OF_KIND: Readonly<Record<(typeof ATTACH_KINDS)[number], AttachMode>> = {
+  netfilter: 'netfilter',
+  fentry: 'fentry',
+  fexit: 'fentry',
+  kprobe: 'kprobe',
+  kretprobe: 'kprobe',
+};
+
+/** SS_CONFIRM_FUNC: where the fentry and kprobe attach modes attach. */
+export const CONFIRM_FUNC = '__nf_conntrack_confirm';
 
 /** enum ss_family (the kernel's NFPROTO_IPV4 and NFPROTO_IPV6). */
 export const AF_INET = 2;

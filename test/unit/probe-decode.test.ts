@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RecordDecoder } from '../../src/probe/decode-records.js';
 import {
+  ATTACH_KINDS,
+  CONFIRM_FUNC,
   AF_INET,
   AF_INET6,
   HOOKS,
@@ -23,7 +25,7 @@ import type { StickyEvent } from '../../src/core/event.js';
 
 const recordH = fileURLToPath(new URL('../../../bpf/record.h', import.meta.url));
 
-function cLayout(): Record<string, number> {
+function cLayout(): Record<string, number | string> {
   const dir = mkdtempSync(join(tmpdir(), 'ss-layout-'));
   try {
     const fields = [
@@ -46,6 +48,7 @@ function cLayout(): Record<string, number> {
       `printf("size %zu\\nport %zu\\nversion %d\\n", sizeof(struct ss_record), offsetof(struct ss_addr, port), SS_RECORD_VERSION);\n` +
       `printf("dnat %d\\nsnat %d\\ninsert %d\\nlost %d\\ncounters %d\\nhello %d\\nattach %d\\n", SS_REC_DNAT, SS_REC_SNAT, SS_REC_INSERT, SS_REC_LOST, SS_REC_COUNTERS, SS_REC_HELLO, SS_REC_ATTACH);\n` +
       `printf("prerouting %d\\ninput %d\\nforward %d\\noutput %d\\npostrouting %d\\n", SS_HOOK_PRE_ROUTING, SS_HOOK_LOCAL_IN, SS_HOOK_FORWARD, SS_HOOK_LOCAL_OUT, SS_HOOK_POST_ROUTING);\n` +
+      `printf("k_netfilter %d\\nk_fentry %d\\nk_fexit %d\\nk_kprobe %d\\nk_kretprobe %d\\nfunc %s\\n", SS_ATTACH_NETFILTER_LINK, SS_ATTACH_FENTRY, SS_ATTACH_FEXIT, SS_ATTACH_KPROBE, SS_ATTACH_KRETPROBE, SS_CONFIRM_FUNC);\n` +
       `printf("ipv4 %d\\nipv6 %d\\ntcp %d\\nudp %d\\nsctp %d\\n", SS_FAMILY_IPV4, SS_FAMILY_IPV6, SS_PROTO_TCP, SS_PROTO_UDP, SS_PROTO_SCTP);\nreturn 0;}\n`;
     writeFileSync(join(dir, 'layout.c'), src);
     execFileSync('cc', ['-o', join(dir, 'layout'), join(dir, 'layout.c')]);
@@ -56,7 +59,7 @@ function cLayout(): Record<string, number> {
         .split('\n')
         .map((l) => {
           const [k, v] = l.split(' ');
-          return [k!, Number(v)];
+          return [k!, k === 'func' ? v! : Number(v)];
         }),
     );
   } finally {
@@ -64,7 +67,7 @@ function cLayout(): Record<string, number> {
   }
 }
 
-const C = cLayout();
+const C = cLayout() as Record<string, number> & { func: string };
 
 const MONO = 1_000_000_000_000n;
 const REAL = 1_700_000_000_123_456_789n;
@@ -111,10 +114,11 @@ function flow(
   return b;
 }
 
-function values(type: number, tsNs: bigint, v: bigint[]): Buffer {
+function values(type: number, tsNs: bigint, v: bigint[], kind = 0): Buffer {
   const b = Buffer.alloc(C.size!);
   b.writeBigUInt64LE(tsNs, C.ts_ns!);
   b[C.type!] = type;
+  b[C.proto!] = kind;
   v.forEach((x, i) => {
     b.writeBigUInt64LE(x, C.value! + 8 * i);
   });
@@ -265,6 +269,32 @@ test('ATTACH records after HELLO name the attach points; started waits for all t
     'netfilter ipv4 prerouting prio -99 link 17',
     'netfilter ipv6 postrouting prio 2147483646 link 18',
   ]);
+});
+
+test('ATTACH kinds and the confirm function mirror record.h; tracing attachments name kind, program and link', () => {
+  assert.deepEqual(
+    ATTACH_KINDS.map((k) => C[`k_${k}`]),
+    [0, 1, 2, 3, 4],
+  );
+  assert.equal(CONFIRM_FUNC, C.func);
+  const d = new RecordDecoder('n');
+  d.decode(
+    Buffer.concat([
+      hello(C.version!, 2),
+      values(C.attach!, MONO, [0n, 0n, 31n, 0n], C.k_kretprobe!),
+      values(C.attach!, MONO, [0n, 0n, 30n, 12n], C.k_kprobe!),
+    ]),
+  );
+  assert.equal(d.started, true);
+  assert.equal(d.attachMode, 'kprobe');
+  assert.deepEqual(d.attachPoints, [
+    'kretprobe __nf_conntrack_confirm prog 31',
+    'kprobe __nf_conntrack_confirm prog 30 link 12',
+  ]);
+  assert.throws(
+    () => new RecordDecoder('n').decode(Buffer.concat([hello(C.version!, 1), values(C.attach!, MONO, [], 9)])),
+    /ATTACH record of kind 9/,
+  );
 });
 
 test('a helper speaking another record version is refused', () => {

@@ -1,11 +1,14 @@
-// Debian's libbpf 1.1 does not know SEC("netfilter"): the program type and expected
-// attach type are set by number before load, and links are made by nf-link.c in the
-// namespace the caller has already entered.
+// Loads the programs of one attach mode (the others are not loaded at all) and attaches
+// them, trying the modes in order in auto mode. Debian's libbpf 1.1 does not know
+// SEC("netfilter"): the program type and expected attach type are set by number before
+// load, and links are made by nf-link.c in the namespace the caller has already entered.
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <linux/types.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -37,22 +40,55 @@ static const struct hook_spec hooks[] = {
 };
 _Static_assert(SS_LINKS == 2 * ARRAY_SIZE(hooks), "one link per hook and family");
 
-static int load(struct stickyscope *skel, const struct ss_options *opts)
+/* Only the chosen mode's programs are loaded: the others may not even load on this kernel. */
+static void choose_programs(struct stickyscope *skel, enum ss_mode mode)
 {
-	struct bpf_program *progs[] = { skel->progs.ss_dnat, skel->progs.ss_confirm };
+	const struct {
+		struct bpf_program *prog;
+		enum ss_mode mode;
+	} all[] = {
+		{ skel->progs.ss_dnat, SS_MODE_NETFILTER },        { skel->progs.ss_confirm, SS_MODE_NETFILTER },
+		{ skel->progs.ss_fentry_confirm, SS_MODE_FENTRY }, { skel->progs.ss_fexit_confirm, SS_MODE_FENTRY },
+		{ skel->progs.ss_kprobe_confirm, SS_MODE_KPROBE }, { skel->progs.ss_kretprobe_confirm, SS_MODE_KPROBE },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
+		bpf_program__set_autoload(all[i].prog, all[i].mode == mode);
+		if (all[i].mode == SS_MODE_NETFILTER) {
+			bpf_program__set_type(all[i].prog, SS_PROG_TYPE_NETFILTER);
+			bpf_program__set_expected_attach_type(all[i].prog, SS_ATTACH_NETFILTER);
+		}
+	}
+}
+
+/* The programs on the confirmation path see every namespace: they keep to the one entered. */
+static int netns_inode(uint32_t *ino)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st) < 0) {
+		ss_fail("identify the network namespace (/proc/self/ns/net): %s", strerror(errno));
+		return SS_EXIT_RUNTIME;
+	}
+	*ino = (uint32_t)st.st_ino;
+	return 0;
+}
+
+static int load(struct stickyscope *skel, const struct ss_options *opts, enum ss_mode mode)
+{
 	const char *tail;
 	int err;
 
-	for (size_t i = 0; i < ARRAY_SIZE(progs); i++) {
-		bpf_program__set_type(progs[i], SS_PROG_TYPE_NETFILTER);
-		bpf_program__set_expected_attach_type(progs[i], SS_ATTACH_NETFILTER);
-	}
+	choose_programs(skel, mode);
 	err = bpf_map__set_max_entries(skel->maps.ss_events, opts->ringbuf_bytes);
 	if (err) {
 		ss_fail("size the ring buffer to %u bytes: %s", opts->ringbuf_bytes, strerror(-err));
 		return SS_EXIT_RUNTIME;
 	}
 	skel->rodata->ss_emit_insert = opts->insert_events;
+	skel->rodata->ss_trace_insert = opts->insert_events;
+	if (mode != SS_MODE_NETFILTER && (err = netns_inode((uint32_t *)&skel->rodata->ss_trace_netns_ino)))
+		return err;
 	err = stickyscope__load(skel);
 	if (!err)
 		return 0;
@@ -62,13 +98,19 @@ static int load(struct stickyscope *skel, const struct ss_options *opts)
 		        tail);
 		return SS_EXIT_VERIFIER;
 	}
-	if (err == -EINVAL || err == -EOPNOTSUPP) {
+	if (mode == SS_MODE_NETFILTER && (err == -EINVAL || err == -EOPNOTSUPP)) {
 		ss_fail("load BPF programs: the kernel refused netfilter programs (%s): needs Linux >= 6.4",
 		        strerror(-err));
 		return SS_EXIT_OLD_KERNEL;
 	}
-	ss_fail("load BPF programs: %s", strerror(-err));
-	return SS_EXIT_RUNTIME;
+	if (mode == SS_MODE_NETFILTER) {
+		ss_fail("load BPF programs: %s", strerror(-err));
+		return SS_EXIT_RUNTIME;
+	}
+	ss_fail("load the %s programs for %s: %s (%s)", ss_mode_name(mode), SS_CONFIRM_FUNC, strerror(-err),
+	        mode == SS_MODE_FENTRY ? "needs tracing programs and BTF of nf_conntrack: Linux >= 5.11"
+	                               : "needs kprobe programs: CONFIG_KPROBES, CONFIG_BPF_EVENTS");
+	return SS_EXIT_OLD_KERNEL;
 }
 
 /* The one line for a link that failed; the kernel refuses netfilter links before 6.4. */
@@ -104,30 +146,61 @@ static int link_all(struct ss_attached *a)
 
 			if (fd < 0)
 				return link_failed(s, families[f], fd);
-			a->points[a->nlinks] =
-				(struct ss_link_point){ families[f], s->hooknum, s->priority, link_id(fd) };
+			a->points[a->nlinks] = (struct ss_link_point){ .kind = SS_ATTACH_NETFILTER_LINK,
+				                                       .pf = families[f],
+				                                       .hooknum = s->hooknum,
+				                                       .priority = s->priority,
+				                                       .id = link_id(fd) };
 			a->links[a->nlinks++] = fd;
 		}
 	}
 	return 0;
 }
 
-int ss_attach(const struct ss_options *opts, struct ss_attached *out)
+static int attach_mode(const struct ss_options *opts, enum ss_mode mode, struct ss_attached *out)
 {
 	int code;
 
 	memset(out, 0, sizeof(*out));
+	out->mode = mode;
 	ss_capture_libbpf_log();
 	out->skel = stickyscope__open();
 	if (!out->skel) {
 		ss_fail("open the BPF object: %s", strerror(errno));
 		return SS_EXIT_RUNTIME;
 	}
-	code = load(out->skel, opts);
+	code = load(out->skel, opts, mode);
 	if (!code)
-		code = link_all(out);
+		code = mode == SS_MODE_NETFILTER ? link_all(out) : ss_trace_link(out);
 	if (code)
 		ss_detach(out);
+	return code;
+}
+
+/*
+ * Auto mode: the first mode that loads and attaches. Any failure moves on to the next
+ * mode (a note says why); if none works, one line gives each mode's reason.
+ */
+int ss_attach(const struct ss_options *opts, struct ss_attached *out)
+{
+	static const enum ss_mode order[] = { SS_MODE_NETFILTER, SS_MODE_FENTRY, SS_MODE_KPROBE };
+	char why[3][1024];
+	int code = 0;
+
+	if (opts->mode != SS_MODE_AUTO)
+		return attach_mode(opts, opts->mode, out);
+	for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
+		ss_fail_hold(true);
+		code = attach_mode(opts, order[i], out);
+		snprintf(why[i], sizeof(why[i]), "%s", ss_fail_held());
+		ss_fail_hold(false);
+		if (!code)
+			return 0;
+		if (i + 1 < ARRAY_SIZE(order))
+			ss_note("attach mode %s unavailable (failed to %s); trying %s", ss_mode_name(order[i]), why[i],
+			        ss_mode_name(order[i + 1]));
+	}
+	ss_fail("attach in any mode: netfilter: %s; fentry: %s; kprobe: %s", why[0], why[1], why[2]);
 	return code;
 }
 
@@ -135,6 +208,8 @@ void ss_unlink(struct ss_attached *a)
 {
 	while (a->nlinks > 0)
 		close(a->links[--a->nlinks]);
+	while (a->ntlinks > 0)
+		bpf_link__destroy(a->tlinks[--a->ntlinks]);
 }
 
 void ss_detach(struct ss_attached *a)

@@ -3,6 +3,7 @@
 // end of it says why, so keep a bounded tail instead of echoing everything.
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 #include "fail.h"
@@ -12,11 +13,42 @@
 static char log_buf[LOG_CAP];
 static size_t log_len;
 
+static bool holding;
+static char held[1024];
+
+void ss_fail_hold(bool on)
+{
+	holding = on;
+	held[0] = '\0';
+}
+
+const char *ss_fail_held(void)
+{
+	return held;
+}
+
 void ss_fail(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (holding) {
+		va_start(ap, fmt);
+		vsnprintf(held, sizeof(held), fmt, ap);
+		va_end(ap);
+		return;
+	}
 	fputs("stickyscope-probe: failed to ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void ss_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("stickyscope-probe: note: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -25,29 +57,41 @@ void ss_fail(const char *fmt, ...)
 
 static int capture(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[4096];
+	va_list again;
+	char *line;
+	const char *keep;
 	int n;
 
 	if (level == LIBBPF_DEBUG)
 		return 0;
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	if (n <= 0)
+	/* one message holds a whole verifier log, whose end says why: format it all, keep the end */
+	va_copy(again, ap);
+	n = vsnprintf(NULL, 0, fmt, again);
+	va_end(again);
+	if (n <= 0 || !(line = malloc((size_t)n + 1)))
 		return n;
-	if ((size_t)n >= sizeof(line))
-		n = sizeof(line) - 1;
+	vsnprintf(line, (size_t)n + 1, fmt, ap);
+	keep = line;
+	if (n > LOG_CAP / 2) {
+		keep += n - LOG_CAP / 2;
+		n = LOG_CAP / 2;
+	}
 	if (log_len + n >= LOG_CAP) {
 		/* drop the older half: the tail is what explains a rejection */
 		memmove(log_buf, log_buf + LOG_CAP / 2, log_len - LOG_CAP / 2);
 		log_len -= LOG_CAP / 2;
 	}
-	memcpy(log_buf + log_len, line, n);
+	memcpy(log_buf + log_len, keep, n);
 	log_len += n;
 	log_buf[log_len] = '\0';
+	free(line);
 	return n;
 }
 
 void ss_capture_libbpf_log(void)
 {
+	log_len = 0; /* a new attempt: an earlier one's log would explain the wrong failure */
+	log_buf[0] = '\0';
 	libbpf_set_print(capture);
 }
 

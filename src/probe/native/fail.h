@@ -1,6 +1,7 @@
 /* Failure reporting: one line on stderr, one exit code per kind of failure. */
 #ifndef SS_FAIL_H
 #define SS_FAIL_H
+#include <stdbool.h>
 
 enum ss_exit {
 	SS_EXIT_OK = 0,
@@ -9,14 +10,26 @@ enum ss_exit {
 	SS_EXIT_NOT_ROOT = 3,
 	SS_EXIT_NO_BTF = 4,
 	SS_EXIT_NETNS = 5,
-	SS_EXIT_OLD_KERNEL = 6, /* no netfilter BPF programs or links: Linux < 6.4 */
+	SS_EXIT_OLD_KERNEL = 6, /* the kernel lacks the attach mode (e.g. netfilter links before 6.4) */
 	SS_EXIT_VERIFIER = 7,
 };
 
 /* Prints "stickyscope-probe: failed to <fmt>" and a newline. */
 void ss_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Captures libbpf's messages so a rejected program can be explained. */
+/*
+ * While held, ss_fail keeps its line (the last one) instead of printing it: trying
+ * one attach mode after another, only the caller knows whether a failure is final.
+ */
+void ss_fail_hold(bool on);
+
+/* The line ss_fail kept while held ("" if none), without the "failed to " prefix. */
+const char *ss_fail_held(void);
+
+/* Prints "stickyscope-probe: note: <fmt>": information, never a failure. */
+void ss_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Captures libbpf's messages so a rejected program can be explained; forgets earlier ones. */
 void ss_capture_libbpf_log(void);
 
 /* The last n lines of the kernel verifier log libbpf printed, joined with " | ". */

@@ -7,19 +7,42 @@
 #include "options.h"
 
 static const char usage[] =
-	"Usage: stickyscope-probe [--netns PATH] [--ringbuf-bytes N] [--no-insert]\n"
-	"                         [--counters-ms N] [--poll-ms N]\n"
+	"Usage: stickyscope-probe [--netns PATH] [--attach MODE] [--ringbuf-bytes N]\n"
+	"                         [--no-insert] [--counters-ms N] [--poll-ms N]\n"
 	"\n"
-	"Attaches stickyscope's netfilter BPF programs in a network namespace and writes\n"
+	"Attaches stickyscope's BPF programs for a network namespace and writes\n"
 	"fixed-size binary records (bpf/record.h) to stdout: HELLO once attached, then\n"
 	"dnat/snat/insert events, periodic COUNTERS and LOST. Runs until SIGINT, SIGTERM\n"
 	"or end of stdin (so it ends with the process that reads it).\n"
 	"\n"
 	"  --netns PATH        enter this network namespace first (e.g. /run/netns/node)\n"
+	"  --attach MODE       netfilter (links at the NAT hooks, Linux >= 6.4), fentry\n"
+	"                      (fentry/fexit on __nf_conntrack_confirm), kprobe (kprobe/\n"
+	"                      kretprobe there), or auto: the first of these that works\n"
+	"                      (default); ATTACH records say which\n"
 	"  --ringbuf-bytes N   ring buffer size, a power of two >= 4096 (default 8388608)\n"
 	"  --no-insert         do not emit insert events (one per new conntrack entry)\n"
 	"  --counters-ms N     conntrack statistics period (default 1000)\n"
 	"  --poll-ms N         ring buffer drain period (default 10)\n";
+
+static const char *const mode_names[] = { "auto", "netfilter", "fentry", "kprobe" };
+
+const char *ss_mode_name(enum ss_mode m)
+{
+	return (unsigned)m < sizeof(mode_names) / sizeof(mode_names[0]) ? mode_names[m] : "?";
+}
+
+static int mode(const char *text, enum ss_mode *out)
+{
+	for (unsigned i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++) {
+		if (!strcmp(text, mode_names[i])) {
+			*out = (enum ss_mode)i;
+			return 0;
+		}
+	}
+	ss_fail("parse --attach: expected netfilter, fentry, kprobe or auto, got '%s'", text);
+	return -1;
+}
 
 static int number(const char *flag, const char *text, unsigned *out)
 {
@@ -40,6 +63,7 @@ int ss_parse_options(int argc, char **argv, struct ss_options *opts)
 {
 	static const struct option longopts[] = {
 		{ "netns", required_argument, NULL, 'n' },
+		{ "attach", required_argument, NULL, 'a' },
 		{ "ringbuf-bytes", required_argument, NULL, 'r' },
 		{ "no-insert", no_argument, NULL, 'I' },
 		{ "counters-ms", required_argument, NULL, 'c' },
@@ -60,6 +84,10 @@ int ss_parse_options(int argc, char **argv, struct ss_options *opts)
 		switch (c) {
 		case 'n':
 			opts->netns = optarg;
+			break;
+		case 'a':
+			if (mode(optarg, &opts->mode))
+				return -1;
 			break;
 		case 'r':
 			if (number("--ringbuf-bytes", optarg, &opts->ringbuf_bytes))

@@ -3,12 +3,24 @@
 #define SS_OPTIONS_H
 #include <stdbool.h>
 
+/* How the programs see new connections (--attach). */
+enum ss_mode {
+	SS_MODE_AUTO = 0,  /* the first of the modes below that this kernel has */
+	SS_MODE_NETFILTER, /* netfilter BPF links at the NAT hooks: Linux >= 6.4 */
+	SS_MODE_FENTRY,    /* fentry/fexit on __nf_conntrack_confirm: tracing programs */
+	SS_MODE_KPROBE,    /* kprobe/kretprobe on __nf_conntrack_confirm: CONFIG_KPROBES */
+};
+
+/* "netfilter", "fentry", "kprobe" or "auto". */
+const char *ss_mode_name(enum ss_mode m);
+
 struct ss_options {
 	const char *netns; /* NULL: stay in the current network namespace */
 	unsigned ringbuf_bytes;
 	bool insert_events;
 	unsigned counters_ms;
 	unsigned poll_ms;
+	enum ss_mode mode;
 };
 
 /* Fills opts from argv; returns 0, 1 after printing --help, or -1 after a usage error line. */

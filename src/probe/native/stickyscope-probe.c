@@ -1,5 +1,6 @@
-// stickyscope-probe: enters the node's network namespace, attaches the netfilter BPF
-// programs and streams their records to stdout (see options.c for the command line).
+// stickyscope-probe: enters the node's network namespace, attaches the BPF programs (netfilter
+// links, or fentry/kprobe on the conntrack confirmation) and streams their records to stdout
+// (see options.c for the command line).
 // The programs submit without wake-ups, so the ring buffer is drained on a timer;
 // the same loop watches signals and stdin so the helper ends with its reader.
 #define _GNU_SOURCE
@@ -178,20 +179,38 @@ static int checks(const struct ss_options *opts)
 	return 0;
 }
 
-/* HELLO, then where every link is attached, in one write: the reader knows both at once. */
+/* One ATTACH record: where one program is attached. */
+static int attach_record(const struct ss_link_point *p)
+{
+	struct ss_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.ts_ns = ss_monotonic_ns();
+	r.type = SS_REC_ATTACH;
+	r.proto = (uint8_t)p->kind;
+	if (p->kind == SS_ATTACH_NETFILTER_LINK) {
+		r.value[0] = p->pf;
+		r.value[1] = p->hooknum;
+		r.value[2] = (uint64_t)(int64_t)p->priority;
+	} else {
+		r.value[2] = p->prog_id;
+	}
+	r.value[3] = p->id;
+	return ss_out_record(&r);
+}
+
+/* HELLO, then where every program is attached, in one write: the reader knows both at once. */
 static int hello(const struct ss_attached *att)
 {
 	struct timespec rt;
 	uint64_t mono = ss_monotonic_ns();
+	int n = att->nlinks + att->ntlinks;
 
 	clock_gettime(CLOCK_REALTIME, &rt);
-	if (ss_out_values(SS_REC_HELLO, mono, (uint64_t)rt.tv_sec * 1000000000ULL + rt.tv_nsec, SS_RECORD_VERSION,
-	                  att->nlinks))
+	if (ss_out_values(SS_REC_HELLO, mono, (uint64_t)rt.tv_sec * 1000000000ULL + rt.tv_nsec, SS_RECORD_VERSION, n))
 		return -1;
-	for (int i = 0; i < att->nlinks; i++) {
-		const struct ss_link_point *p = &att->points[i];
-
-		if (ss_out_values(SS_REC_ATTACH, p->pf, p->hooknum, (uint64_t)(int64_t)p->priority, p->id))
+	for (int i = 0; i < n; i++) {
+		if (attach_record(&att->points[i]))
 			return -1;
 	}
 	return ss_out_flush();
