@@ -11,6 +11,7 @@ import {
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnvironmentError, InputError, UsageError } from '../../core/errors.js';
+import { ATTACH_HELP, attachSummary, parseAttachMode } from '../../probe/attach-mode.js';
 import type { AgentTlsFiles } from '../../protocol/tls.js';
 
 export const command: Command = {
@@ -37,6 +38,7 @@ Options:
   --stall-timeout D    cut a subscriber that reads nothing while its queue overflows
                        for this long (default 30s)
   --ringbuf-bytes N    ring buffer size, a power of two (default 8 MiB)
+  ${ATTACH_HELP}
   --tls-cert FILE      serve mutual TLS only: this node's certificate (it must name
                        NODE.agent.stickyscope.local, NODE being --node-name), with
   --tls-key FILE       its private key, and
@@ -53,7 +55,8 @@ Options:
 Without TLS the agent serves loopback only: its stream names every client of the node
 and it answers anyone who connects.
 
-Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
+Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
+('stickyscope doctor' checks and says which mode this kernel gets).`,
 
   async run(argv) {
     const { values } = parse(argv, {
@@ -69,7 +72,9 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
       insecure: { type: 'boolean' },
       'max-subscribers': { type: 'string', default: '16' },
       'stall-timeout': { type: 'string', default: '30s' },
+      attach: { type: 'string' },
     });
+    const attach = parseAttachMode(values.attach);
     const listen = parseHostPort(values.listen, '--listen');
     const limits = {
       maxSubscribers: parseCount(values['max-subscribers'], '--max-subscribers', 1, 10_000),
@@ -89,7 +94,7 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
     const stopped = new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
     // Nothing downstream of the agent reads insert records (backend selections are dnat,
     // what the backend sees is snat); leaving them out halves the records per flow.
-    const probe = startProbe({ node, netns: values.netns, ringBufferBytes, insertEvents: false });
+    const probe = startProbe({ node, netns: values.netns, ringBufferBytes, insertEvents: false, attach });
     const failed = new Promise<never>((_, reject) => {
       probe.on('error', reject);
       probe.on('exit', () => reject(new EnvironmentError('the probe helper exited while the agent was running')));
@@ -120,7 +125,7 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
         });
       }
       process.stderr.write(
-        `agent ${node} serving ${tls ? 'mutual TLS' : 'plaintext'} on ${agent.address}${values.netns ? ' for ' + values.netns : ''}; SIGINT/SIGTERM stops\n`,
+        `agent ${node} serving ${tls ? 'mutual TLS' : 'plaintext'} on ${agent.address}${values.netns ? ' for ' + values.netns : ''}, ${attachSummary(probe, attach !== undefined)}; SIGINT/SIGTERM stops\n`,
       );
       await Promise.race([stopped, failed]);
       return 0;

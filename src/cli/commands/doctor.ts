@@ -1,6 +1,6 @@
 // `stickyscope doctor`: can this machine run the probe? One line per check, each
-// failure saying what to do; the last check really loads and attaches the probe in a
-// namespace made for the purpose, which is the only proof that netfilter links work.
+// failure saying what to do. Attaching for real in a namespace made for the purpose is the
+// only proof a mode works: each attach mode is tried that way, then the automatic choice.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync } from 'node:fs';
@@ -9,30 +9,34 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, type Command } from '../command.js';
 import { helperPath, startProbe } from '../../probe/probe.js';
+import { ATTACH_MODES, type AttachMode } from '../../probe/record-layout.js';
 
 const usage = `Usage: stickyscope doctor
 
-Checks that this machine can run the stickyscope probe: root, Linux >= 6.4 (netfilter
-BPF links), kernel BTF, the built helper and BPF object, the tools stickyscope and its
-lab use (clang, bpftool, iptables, conntrack), and finally loads and attaches the probe
-in a throwaway network namespace. Prints one line per check; exits 0 only if all pass.
+Checks that this machine can run the stickyscope probe: root, kernel BTF, the built
+helper and BPF object, the tools stickyscope and its lab use (clang, bpftool, iptables,
+conntrack), which attach modes the kernel has, and finally loads and attaches the probe
+as trace and agent would, in a throwaway network namespace. Prints one line per check;
+exits 0 only if all pass.
+
+Attach modes, tried in this order when none is forced (--attach on trace and agent):
+  netfilter  BPF links at the NAT hooks; needs Linux >= 6.4
+  fentry     fentry/fexit on __nf_conntrack_confirm; needs BPF trampolines and BTF for
+             the nf_conntrack module (Linux >= 5.11) and a kernel that allows tracing programs
+  kprobe     kprobe/kretprobe on __nf_conntrack_confirm; needs CONFIG_KPROBES
 `;
 
 interface Result {
   ok: boolean;
   /** What to do when it failed. */
   fix?: string;
+  /** What a passing check found out, printed after its name. */
+  found?: string;
+  /** The attach mode the probe chose. */
+  mode?: AttachMode;
 }
 
 const ATTACH_TIMEOUT_MS = 10_000;
-
-function kernelAtLeast(major: number, minor: number): Result {
-  const m = /^(\d+)\.(\d+)/.exec(release());
-  const ok = m !== null && (Number(m[1]) > major || (Number(m[1]) === major && Number(m[2]) >= minor));
-  return ok
-    ? { ok }
-    : { ok, fix: `kernel ${release()} is too old: netfilter BPF links need Linux >= ${major}.${minor}` };
-}
 
 function onPath(tool: string, why: string): Result {
   const found = (process.env.PATH ?? '').split(delimiter).some((dir) => {
@@ -50,7 +54,7 @@ function file(path: string, fix: string): Result {
   return existsSync(path) ? { ok: true } : { ok: false, fix: `${path} is missing: ${fix}` };
 }
 
-async function attachOnce(): Promise<Result> {
+async function attachOnce(attach?: AttachMode): Promise<Result> {
   const ns = `stickyscope-doctor-${randomBytes(3).toString('hex')}`;
   try {
     execFileSync('ip', ['netns', 'add', ns], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -60,7 +64,7 @@ async function attachOnce(): Promise<Result> {
       fix: `could not create a test network namespace with 'ip netns add': ${(err as Error).message.split('\n')[0]}`,
     };
   }
-  const probe = startProbe({ node: 'doctor', netns: `/run/netns/${ns}` });
+  const probe = startProbe({ node: 'doctor', netns: `/run/netns/${ns}`, attach });
   let timer: NodeJS.Timeout | undefined;
   let onSignal: ((sig: NodeJS.Signals) => void) | undefined;
   try {
@@ -77,7 +81,7 @@ async function attachOnce(): Promise<Result> {
       process.once('SIGTERM', onSignal);
     });
     await Promise.race([probe.ready, timeout, interrupted]);
-    return { ok: true };
+    return { ok: true, mode: probe.attachMode };
   } catch (err) {
     return { ok: false, fix: (err as Error).message };
   } finally {
@@ -91,6 +95,21 @@ async function attachOnce(): Promise<Result> {
   }
 }
 
+/** Each mode attached for real, one after another; ok when at least one works. */
+async function attachModes(): Promise<Result> {
+  const tried: string[] = [];
+  let first: AttachMode | undefined;
+  for (const mode of ATTACH_MODES) {
+    const r = await attachOnce(mode);
+    if (r.ok) first ??= mode;
+    tried.push(`${mode}: ${r.ok ? 'works' : `no (${r.fix?.replace(/^failed to /, '')})`}`);
+  }
+  const summary = `kernel ${release()}; ${tried.join('; ')}`;
+  return first
+    ? { ok: true, found: `${first} (the first that works, of netfilter, fentry, kprobe; ${summary})` }
+    : { ok: false, fix: `no attach mode works (${summary}); see 'stickyscope doctor --help' for what each needs` };
+}
+
 async function run(argv: string[]): Promise<number> {
   parse(argv, {});
   const objectPath = fileURLToPath(new URL('../../../../build/stickyscope.bpf.o', import.meta.url));
@@ -102,7 +121,6 @@ async function run(argv: string[]): Promise<number> {
           ? { ok: true }
           : { ok: false, fix: 'run as root (the probe loads BPF programs and enters namespaces)' },
     ],
-    ['kernel >= 6.4', () => kernelAtLeast(6, 4)],
     ['kernel BTF', () => file('/sys/kernel/btf/vmlinux', 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y')],
     ['probe helper', () => file(helperPath(), "run 'npm run build'")],
     ['BPF object', () => file(objectPath, "run 'npm run build'")],
@@ -110,12 +128,14 @@ async function run(argv: string[]): Promise<number> {
     ['bpftool', () => onPath('bpftool', 'generates vmlinux.h and the skeleton')],
     ['iptables', () => onPath('iptables', 'reads kube-proxy rules, builds the lab')],
     ['conntrack', () => onPath('conntrack', 'conntrack-tools, used by the lab and tests')],
+    ['attach mode', () => (failed === 0 ? attachModes() : { ok: false, fix: 'skipped: fix the checks above first' })],
   ];
   const width = Math.max(...checks.map(([name]) => name.length), 'load and attach the probe'.length);
   let failed = 0;
   const report = (name: string, r: Result) => {
     if (!r.ok) failed++;
-    process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.ok ? name : `${name.padEnd(width)}  ${r.fix}`}\n`);
+    const text = r.ok ? (r.found ? `${name.padEnd(width)}  ${r.found}` : name) : `${name.padEnd(width)}  ${r.fix}`;
+    process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'}  ${text}\n`);
   };
   for (const [name, check] of checks) report(name, await check());
   const canAttach = failed === 0;

@@ -2,6 +2,7 @@
 import { parse, parseRingBufferBytes, shutdownSignal, type Command } from '../command.js';
 import { UsageError } from '../../core/errors.js';
 import type { StickyEvent } from '../../core/event.js';
+import { ATTACH_HELP, attachSummary, parseAttachMode } from '../../probe/attach-mode.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope trace [--netns PATH] [--format jsonl|text] [options]
@@ -15,11 +16,13 @@ Options:
   --netns PATH         network namespace of the node (default: this one), e.g. /run/netns/lab-node
   --format jsonl|text  one JSON object per line (docs/design.md's export format) or one readable line (default text)
   --node-name NAME     node name written into events (default: the hostname)
+  ${ATTACH_HELP}
   --no-insert          leave out insert events (dnat and snat only)
   --ringbuf-bytes N    ring buffer size, a power of two (default 8 MiB)
   -h, --help           this text
 
-Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
+Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
+('stickyscope doctor' checks and says which mode this kernel gets).`,
 
   async run(argv) {
     const { values } = parse(argv, {
@@ -28,11 +31,13 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
       'node-name': { type: 'string' },
       'no-insert': { type: 'boolean', default: false },
       'ringbuf-bytes': { type: 'string' },
+      attach: { type: 'string' },
     });
     const format = values.format;
     if (format !== 'jsonl' && format !== 'text')
       throw new UsageError(`--format expects jsonl or text; got '${format}'`);
     const ringBufferBytes = parseRingBufferBytes(values['ringbuf-bytes']);
+    const attach = parseAttachMode(values.attach);
     const { hostname } = await import('node:os');
     const { startProbe } = await import('../../probe/probe.js');
     const { eventToJsonLine, eventToText } = await import('../../core/event-json.js');
@@ -49,12 +54,15 @@ Needs root and Linux >= 6.4 ('stickyscope doctor' checks).`,
       netns: values.netns,
       ringBufferBytes,
       insertEvents: !values['no-insert'],
+      attach,
     });
     probe.on('events', write);
     const failed = new Promise<never>((_, reject) => probe.on('error', reject));
     failed.catch(() => {});
     await Promise.race([probe.ready, failed]);
-    process.stderr.write(`tracing${values.netns ? ' ' + values.netns : ''}; Ctrl-C stops\n`);
+    process.stderr.write(
+      `tracing${values.netns ? ' ' + values.netns : ''}, ${attachSummary(probe, attach !== undefined)}; Ctrl-C stops\n`,
+    );
     await Promise.race([new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true })), failed]);
     await probe.stop();
     return 0;
