@@ -1,0 +1,128 @@
+// One test VM run: the cached image of a kernel (scripts/vm/build-image.sh), a payload disk
+// (ext4, made here) and a results disk the VM writes a tar onto; qemu under TCG, killed at
+// the end whatever happened. Says whether the VM booted, finished or timed out.
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../../../', import.meta.url));
+const vmScripts = join(root, 'scripts/vm');
+
+export type VmStatus = 'finished' | 'no-image' | 'boot-failure' | 'timeout';
+
+export interface VmRun {
+  status: VmStatus;
+  /** What went wrong, for anything but 'finished'. */
+  detail: string;
+  /** The files the payload wrote (empty unless finished). */
+  results: string;
+  serial: string;
+  seconds: number;
+}
+
+/** Builds the kernel's image unless cached; its directory, or the build's failure line. */
+export function ensureImage(kernel: string): { dir?: string; error?: string } {
+  const r = spawnSync('bash', [join(vmScripts, 'build-image.sh'), kernel], { encoding: 'utf8' });
+  if (r.status === 0) return { dir: r.stdout.trim().split('\n').at(-1)! };
+  const line = r.stderr.trim().split('\n').filter(Boolean).at(-1) ?? `exited ${r.status ?? r.signal}`;
+  return { error: line };
+}
+
+function sh(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`failed to run ${cmd} ${args.join(' ')}: ${r.stderr || r.error?.message}`);
+}
+
+/** The payload disk: the in-VM scripts, the probe helper, this Node binary, and the run's settings. */
+function payloadDisk(dir: string, settings: Record<string, string>): string {
+  const p = join(dir, 'payload');
+  mkdirSync(p);
+  for (const f of ['run.sh', 'backend.mjs', 'client.mjs']) copyFileSync(join(vmScripts, f), join(p, f));
+  copyFileSync(join(root, 'build/stickyscope-probe'), join(p, 'stickyscope-probe'));
+  copyFileSync(process.execPath, join(p, 'node'));
+  for (const [name, value] of Object.entries(settings)) writeFileSync(join(p, name), `${value}\n`);
+  spawnSync('chmod', ['755', join(p, 'run.sh'), join(p, 'stickyscope-probe'), join(p, 'node')]);
+  const img = join(dir, 'payload.img');
+  sh('truncate', ['-s', '256M', img]);
+  sh('mkfs.ext4', ['-q', '-F', '-d', p, img]);
+  rmSync(p, { recursive: true });
+  return img;
+}
+
+export async function runVm(
+  kernel: string,
+  settings: Record<string, string>,
+  timeoutMs: number,
+  onSerial?: (line: string) => void,
+): Promise<VmRun> {
+  const started = Date.now();
+  const seconds = () => Math.round((Date.now() - started) / 100) / 10;
+  const image = ensureImage(kernel);
+  if (!image.dir) return { status: 'no-image', detail: image.error!, results: '', serial: '', seconds: seconds() };
+  const dir = mkdtempSync(join(tmpdir(), `ss-vm-${kernel}-`));
+  const results = join(dir, 'results');
+  mkdirSync(results);
+  const payload = payloadDisk(dir, settings);
+  const out = join(dir, 'results.img');
+  sh('truncate', ['-s', '64M', out]);
+  const args = [
+    ...['-accel', 'tcg', '-cpu', 'max', '-m', '1024', '-smp', '2', '-nographic', '-no-reboot'],
+    ...['-kernel', join(image.dir, 'vmlinuz'), '-initrd', join(image.dir, 'initrd.img')],
+    ...['-drive', `file=${join(image.dir, 'rootfs.img')},format=raw,if=virtio,snapshot=on`],
+    ...['-drive', `file=${payload},format=raw,if=virtio,readonly=on`],
+    ...['-drive', `file=${out},format=raw,if=virtio`],
+    ...['-append', 'console=ttyS0 root=/dev/vda rw init=/sbin/vm-init.sh panic=-1 quiet'],
+  ];
+  const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let serial = '';
+  let partial = '';
+  const onData = (chunk: Buffer) => {
+    const text = chunk.toString('latin1');
+    serial += text;
+    const lines = (partial + text).split('\n');
+    partial = lines.pop()!;
+    for (const l of lines) if (l.startsWith('ss-vm:')) onSerial?.(l.trim());
+  };
+  qemu.stdout.on('data', onData);
+  qemu.stderr.on('data', onData);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    qemu.kill('SIGKILL');
+  }, timeoutMs);
+  const exit = await new Promise<{ code: number | null; error?: Error }>((resolve) => {
+    qemu.on('error', (error) => resolve({ code: null, error }));
+    qemu.on('close', (code) => resolve({ code }));
+  });
+  clearTimeout(timer);
+  if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
+  try {
+    const run = (status: VmStatus, detail: string): VmRun => ({ status, detail, results, serial, seconds: seconds() });
+    if (exit.error) return run('boot-failure', `failed to start qemu-system-x86_64: ${exit.error.message}`);
+    const tail = serial.trim().split('\n').slice(-3).join(' | ');
+    if (timedOut) return run('timeout', `no poweroff within ${timeoutMs / 1000} s; serial: ${tail}`);
+    const untar = spawnSync('tar', ['-xf', out, '-C', results], { encoding: 'utf8' });
+    let code = '';
+    try {
+      code = readFileSync(join(results, 'exit-code'), 'utf8').trim();
+    } catch {
+      return run(
+        'boot-failure',
+        `the VM wrote no results (qemu exit ${exit.code}, tar: ${untar.stderr.trim()}); serial: ${tail}`,
+      );
+    }
+    if (code !== '0') return run('boot-failure', `the payload exited ${code}; serial: ${tail}`);
+    return run('finished', '');
+  } finally {
+    rmSync(payload, { force: true });
+    rmSync(out, { force: true });
+  }
+}
+
+/** Removes what runVm left (the results directory and its parent). */
+export function removeRun(run: VmRun): void {
+  if (run.results && basename(run.results) === 'results')
+    rmSync(join(run.results, '..'), { recursive: true, force: true });
+}
