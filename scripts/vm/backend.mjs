@@ -13,7 +13,7 @@ createServer((sock) => {
     sock.end(`${name}\n`);
   });
   sock.on('error', () => {});
-}).listen(8080);
+}).listen(8080, '0.0.0.0');
 const udp = createSocket('udp4');
 udp.on('message', (d, peer) => {
   note('udp', d.toString().trim(), peer.address, peer.port);

@@ -1,12 +1,12 @@
 // The lab's client inside the test VM: opens COUNT new connections (TCP) or sessions (UDP, a new
 // socket each) to each target, one after another, and prints one line per attempt:
 // "proto service token local-ip:local-port answer" (answer: the backend's name, or "-" when
-// nothing came back in time). Usage: node client.mjs TAG COUNT proto:ip:port ...
+// nothing came back in time). Usage: node client.mjs TAG COUNT TIMEOUT-MS proto:ip:port ...
 import { connect } from 'node:net';
 import { createSocket } from 'node:dgram';
 
-const [tag, count, ...targets] = process.argv.slice(2);
-const TIMEOUT_MS = 1500;
+const [tag, count, timeout, ...targets] = process.argv.slice(2);
+const TIMEOUT_MS = Number(timeout);
 
 function tcp(ip, port, token) {
   return new Promise((resolve) => {

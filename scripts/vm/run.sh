@@ -15,57 +15,60 @@ uname -r >$R/release
 grep -E '^CONFIG_(KPROBES|DEBUG_INFO_BTF|DEBUG_INFO_BTF_MODULES|FUNCTION_TRACER|BPF_EVENTS)=' /boot/config-"$(uname -r)" >$R/config
 modprobe nf_conntrack && grep -c __nf_conntrack_confirm /sys/kernel/tracing/available_filter_functions >$R/filter-functions
 
-for ns in node cli be1 be2; do ip netns add $ns; inns $ns ip link set lo up; done
-link() { # link NS ADDR NODE-ADDR
-  ip link add v-$1 type veth peer name n-$1
-  ip link set v-$1 netns $1
-  ip link set n-$1 netns node
-  inns $1 ip addr add $2/24 dev v-$1
-  inns $1 ip link set v-$1 up
-  inns node ip addr add $3/24 dev n-$1
-  inns node ip link set n-$1 up
-  inns $1 ip route add default via $3
-}
-link cli 10.0.1.2 10.0.1.1
-link be1 10.1.1.2 10.1.1.1
-link be2 10.1.2.2 10.1.2.1
-inns node sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
+# one `ip -batch` per namespace and one `iptables-restore`: every process start is slow under emulation
+for ns in node cli be1 be2; do echo "netns add $ns"; done >$R/ip-root
+echo "link set lo up" >$R/ip-node
 # the node's own connections to Services need a route out before OUTPUT's DNAT reroutes them
-inns node ip route add 10.96.0.0/16 dev n-cli
+echo "route add 10.96.0.0/16 dev n-cli" >$R/ip-node-routes
+for l in "cli 10.0.1.2 10.0.1.1" "be1 10.1.1.2 10.1.1.1" "be2 10.1.2.2 10.1.2.1"; do
+  set -- $l
+  echo "link add v-$1 netns $1 type veth peer name n-$1 netns node" >>$R/ip-root
+  printf 'link set lo up\naddr add %s/24 dev v-%s\nlink set v-%s up\nroute add default via %s\n' $2 $1 $1 $3 >$R/ip-$1
+  printf 'addr add %s/24 dev n-%s\nlink set n-%s up\n' $3 $1 $1 >>$R/ip-node
+done
+ip -batch $R/ip-root
+for ns in node cli be1 be2; do ip -n $ns -batch $R/ip-$ns; done
+ip -n node -batch $R/ip-node-routes
+inns node sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
 
 # kube-proxy's shape: KUBE-SERVICES -> KUBE-SVC-* (random 1/2) -> KUBE-SEP-* (DNAT); the masq
 # Service marks its traffic like kube-proxy does for sources outside the pod range.
-ipt() { inns node iptables -w "$@"; }
-ipt -t nat -N KUBE-SERVICES
-ipt -t nat -N KUBE-MARK-MASQ
-ipt -t nat -N KUBE-POSTROUTING
-ipt -t nat -A PREROUTING -j KUBE-SERVICES
-ipt -t nat -A OUTPUT -j KUBE-SERVICES
-ipt -t nat -A POSTROUTING -j KUBE-POSTROUTING
-ipt -t nat -A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
-ipt -t nat -A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
-ipt -t nat -A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0
-ipt -t nat -A KUBE-POSTROUTING -j MASQUERADE
 service() { # service NAME IP PORT PROTO BACKEND-PORT masq|plain
-  svc=KUBE-SVC-$1
-  ipt -t nat -N $svc
-  ipt -t nat -A KUBE-SERVICES -d $2/32 -p $4 --dport $3 -j $svc
-  [ "$6" = masq ] && ipt -t nat -A $svc -p $4 -j KUBE-MARK-MASQ
-  ipt -t nat -N KUBE-SEP-$1-A
-  ipt -t nat -N KUBE-SEP-$1-B
-  ipt -t nat -A $svc -m statistic --mode random --probability 0.5 -j KUBE-SEP-$1-A
-  ipt -t nat -A $svc -j KUBE-SEP-$1-B
-  ipt -t nat -A KUBE-SEP-$1-A -p $4 -j DNAT --to-destination 10.1.1.2:$5
-  ipt -t nat -A KUBE-SEP-$1-B -p $4 -j DNAT --to-destination 10.1.2.2:$5
+  echo ":KUBE-SVC-$1 - [0:0]"
+  echo ":KUBE-SEP-$1-A - [0:0]"
+  echo ":KUBE-SEP-$1-B - [0:0]"
+  echo "-A KUBE-SERVICES -d $2/32 -p $4 --dport $3 -j KUBE-SVC-$1"
+  [ "$6" = masq ] && echo "-A KUBE-SVC-$1 -p $4 -j KUBE-MARK-MASQ"
+  echo "-A KUBE-SVC-$1 -m statistic --mode random --probability 0.5 -j KUBE-SEP-$1-A"
+  echo "-A KUBE-SVC-$1 -j KUBE-SEP-$1-B"
+  echo "-A KUBE-SEP-$1-A -p $4 -j DNAT --to-destination 10.1.1.2:$5"
+  echo "-A KUBE-SEP-$1-B -p $4 -j DNAT --to-destination 10.1.2.2:$5"
 }
-service WEB 10.96.0.10 80 tcp 8080 plain
-service DNS 10.96.0.10 53 udp 5353 plain
-service WEBM 10.96.0.11 80 tcp 8080 masq
-service DNSM 10.96.0.11 53 udp 5353 masq
-# DNATed, then dropped before confirmation: must never count
-service GONE 10.96.0.12 80 tcp 9090 plain
-ipt -A FORWARD -p tcp --dport 9090 -j DROP
-ipt -t nat -S >$R/rules
+{
+  echo '*nat'
+  echo ':KUBE-SERVICES - [0:0]'
+  echo ':KUBE-MARK-MASQ - [0:0]'
+  echo ':KUBE-POSTROUTING - [0:0]'
+  echo '-A PREROUTING -j KUBE-SERVICES'
+  echo '-A OUTPUT -j KUBE-SERVICES'
+  echo '-A POSTROUTING -j KUBE-POSTROUTING'
+  echo '-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000'
+  echo '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN'
+  echo '-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0'
+  echo '-A KUBE-POSTROUTING -j MASQUERADE'
+  service WEB 10.96.0.10 80 tcp 8080 plain
+  service DNS 10.96.0.10 53 udp 5353 plain
+  service WEBM 10.96.0.11 80 tcp 8080 masq
+  service DNSM 10.96.0.11 53 udp 5353 masq
+  # DNATed, then dropped before confirmation: must never count
+  service GONE 10.96.0.12 80 tcp 9090 plain
+  echo 'COMMIT'
+  echo '*filter'
+  echo '-A FORWARD -p tcp --dport 9090 -j DROP'
+  echo 'COMMIT'
+} >$R/rules
+inns node iptables-restore $R/rules
+say "rules loaded"
 
 for be in be1 be2; do
   inns $be $P/node $P/backend.mjs $be $R/$be.log >$R/$be.out 2>&1 &
@@ -75,12 +78,15 @@ for be in be1 be2; do
 done
 say "lab up"
 
+# the helper runs until its stdin ends: hold a pipe open for it
+mkfifo /tmp/hold
+exec 3<>/tmp/hold
 TARGETS="tcp:10.96.0.10:80 udp:10.96.0.10:53 tcp:10.96.0.11:80 udp:10.96.0.11:53"
 for mode in $(cat $P/modes); do
   inns node conntrack -F 2>/dev/null
   inns node conntrack -E -e NEW >$R/$mode.conntrack 2>/dev/null &
   ct=$!
-  $P/stickyscope-probe --netns /run/netns/node --attach $mode >$R/$mode.records 2>$R/$mode.err </dev/null &
+  $P/stickyscope-probe --netns /run/netns/node --attach $mode >$R/$mode.records 2>$R/$mode.err <&3 &
   probe=$!
   attached=no
   # loading BTF and programs takes seconds under emulation
@@ -92,10 +98,10 @@ for mode in $(cat $P/modes); do
   if [ $attached = yes ]; then
     sleep 0.3 # conntrack -E subscribes asynchronously
     say "mode $mode: attached, traffic"
-    inns cli $P/node $P/client.mjs $mode $COUNT $TARGETS >$R/$mode.client 2>&1
+    inns cli $P/node $P/client.mjs $mode $COUNT 10000 $TARGETS >$R/$mode.client 2>&1
     say "mode $mode: client done"
-    inns cli $P/node $P/client.mjs $mode-drop 2 tcp:10.96.0.12:80 >>$R/$mode.client 2>&1
-    inns node $P/node $P/client.mjs $mode-local 3 tcp:10.96.0.10:80 udp:10.96.0.11:53 >>$R/$mode.client 2>&1
+    inns cli $P/node $P/client.mjs $mode-drop 2 1500 tcp:10.96.0.12:80 >>$R/$mode.client 2>&1
+    inns node $P/node $P/client.mjs $mode-local 3 10000 tcp:10.96.0.10:80 udp:10.96.0.11:53 >>$R/$mode.client 2>&1
     sleep 0.5
   fi
   kill -TERM $probe 2>/dev/null

@@ -121,8 +121,12 @@ export async function runVm(
   }
 }
 
-/** Removes what runVm left (the results directory and its parent). */
+/** Removes what runVm left (the results directory and its parent), unless STICKYSCOPE_VM_KEEP is set. */
 export function removeRun(run: VmRun): void {
+  if (process.env.STICKYSCOPE_VM_KEEP) {
+    process.stderr.write(`kept ${run.results}\n`);
+    return;
+  }
   if (run.results && basename(run.results) === 'results')
     rmSync(join(run.results, '..'), { recursive: true, force: true });
 }

@@ -1,0 +1,33 @@
+// The kernel test matrix (npm run test:kernels) in npm test: the fentry and kprobe modes only
+// run inside VMs (this machine's kernel refuses tracing programs and has no kprobes). Kernels:
+// STICKYSCOPE_TEST_KERNELS (space-separated), default 6.1 and 5.10 (~3 min with cached images).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { inCI, requireRoot } from '../helpers/env.js';
+import { KERNELS, ok, runKernel, table } from '../helpers/kernel-vm/matrix.js';
+
+const kernels = (process.env.STICKYSCOPE_TEST_KERNELS ?? '6.1 5.10').split(/\s+/).filter(Boolean);
+const tools = ['qemu-system-x86_64', 'mmdebstrap', 'mkfs.ext4'];
+
+for (const kernel of kernels) {
+  test(`Linux ${kernel} in a VM: every attach mode it has passes the lab, the others fail in one line`, {
+    timeout: 20 * 60_000,
+  }, async (t) => {
+    if (!requireRoot(t)) return;
+    assert.ok(kernel in KERNELS, `unknown kernel ${kernel}; expected one of ${Object.keys(KERNELS).join(', ')}`);
+    const missing = tools.filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
+    if (missing.length && !inCI) {
+      t.skip(`needs ${missing.join(', ')} (scripts/setup.sh installs them)`);
+      return;
+    }
+    assert.deepEqual(missing, [], 'scripts/setup.sh installs the VM tools');
+    const rows = await runKernel(kernel, (l) => t.diagnostic(l));
+    t.diagnostic(`\n${table(rows)}`);
+    for (const r of rows) assert.ok(ok(r), `${r.kernel} ${r.mode}: ${r.outcome}: ${r.detail}`);
+    assert.ok(
+      rows.some((r) => r.outcome === 'pass' && r.checked > 0),
+      'at least one mode checked connections',
+    );
+  });
+}
