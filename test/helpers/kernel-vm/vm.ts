@@ -76,6 +76,11 @@ export async function runVm(
     ...['-append', 'console=ttyS0 root=/dev/vda rw init=/sbin/vm-init.sh panic=-1 quiet'],
   ];
   const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // also when this process ends first (a test runner's timeout, Ctrl-C): no VM outlives its test
+  const killQemu = () => {
+    if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
+  };
+  process.once('exit', killQemu);
   let serial = '';
   let partial = '';
   const onData = (chunk: Buffer) => {
@@ -97,7 +102,8 @@ export async function runVm(
     qemu.on('close', (code) => resolve({ code }));
   });
   clearTimeout(timer);
-  if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
+  killQemu();
+  process.removeListener('exit', killQemu);
   try {
     const run = (status: VmStatus, detail: string): VmRun => ({ status, detail, results, serial, seconds: seconds() });
     if (exit.error) return run('boot-failure', `failed to start qemu-system-x86_64: ${exit.error.message}`);
