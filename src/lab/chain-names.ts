@@ -33,3 +33,12 @@ export function serviceChain(prefix: string, portName: string, proto: string): s
 export function endpointChain(portName: string, proto: string, endpoint: string): string {
   return `KUBE-SEP-${hash16(portName + proto.toLowerCase() + endpoint)}`;
 }
+
+/**
+ * nftables mode's name base: the first 8 base32 characters of the SHA-256 of `rest`, a dash, then `rest` itself
+ * ("ns/name/proto/port", plus "__ip/port" for an endpoint). Chains and sets put "service-", "external-",
+ * "endpoint-" or "affinity-" in front.
+ */
+export function nftNameBase(rest: string): string {
+  return `${base32(createHash('sha256').update(rest).digest()).slice(0, 8)}-${rest}`;
+}

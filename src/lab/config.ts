@@ -4,6 +4,11 @@ import { InputError, UsageError } from '../core/errors.js';
 
 export type LabProto = 'tcp' | 'udp';
 export type RuleShape = 'current' | 'legacy';
+/** How kube-proxy programs the node: iptables (the default) or nftables (`ip kube-proxy` table). */
+export type ProxyMode = 'iptables' | 'nftables';
+/** nftables mode's rule shape changed in 1.36 (inline DNAT maps, no mark-for-masquerade chain). */
+export const kubeVersions = ['1.35', '1.36'] as const;
+export type KubeVersion = (typeof kubeVersions)[number];
 
 export interface LabEndpoint {
   ip: string;
@@ -28,6 +33,11 @@ export interface LabServiceSpec {
   nodePort?: number;
   externalTrafficPolicy?: 'Cluster' | 'Local';
   endpoints: LabEndpoint[];
+  /**
+   * nftables mode only: `size` of each affinity set, so that it can fill. kube-proxy leaves it unset (the kernel caps
+   * a dynamic set at 65535); a full set adds no new client, which then is simply not pinned.
+   */
+  affinitySetSize?: number;
 }
 
 export interface LabBackendSpec {
@@ -36,7 +46,12 @@ export interface LabBackendSpec {
 }
 
 export interface LabConfig {
+  /** iptables mode's rule shape. */
   shape: RuleShape;
+  /** Absent in older state files: iptables. */
+  proxyMode?: ProxyMode;
+  /** nftables mode's shape, by the kube-proxy version that writes it (default 1.35). */
+  kubeVersion?: KubeVersion;
   /** 1 or 2 nodes; the second node is reached through the first. */
   nodes: number;
   /** Pod CIDR: sources outside it are masqueraded (KUBE-MARK-MASQ). */
@@ -87,7 +102,9 @@ export const addressing = {
   interNode: (k: number) => `10.4.0.${k + 1}`,
 };
 
-export function defaultConfig(opts: { nodes?: number; shape?: RuleShape } = {}): LabConfig {
+export function defaultConfig(
+  opts: { nodes?: number; shape?: RuleShape; proxyMode?: ProxyMode; kubeVersion?: KubeVersion } = {},
+): LabConfig {
   const nodes = opts.nodes ?? 1;
   const count = nodes === 1 ? 3 : 4;
   const backends = Array.from({ length: count }, (_, j) => ({
@@ -109,6 +126,8 @@ export function defaultConfig(opts: { nodes?: number; shape?: RuleShape } = {}):
   });
   return {
     shape: opts.shape ?? 'current',
+    proxyMode: opts.proxyMode ?? 'iptables',
+    kubeVersion: opts.kubeVersion ?? '1.35',
     nodes,
     clusterCIDR: '10.0.0.0/15',
     clients: 3,
@@ -140,6 +159,10 @@ export function validateConfig(c: LabConfig): void {
     throw new InputError(`invalid lab config: ${what}; got ${JSON.stringify(seen)}`);
   };
   if (c.shape !== 'current' && c.shape !== 'legacy') fail("shape must be 'current' or 'legacy'", c.shape);
+  if (c.proxyMode !== undefined && c.proxyMode !== 'iptables' && c.proxyMode !== 'nftables')
+    fail("proxyMode must be 'iptables' or 'nftables'", c.proxyMode);
+  if (c.kubeVersion !== undefined && !kubeVersions.includes(c.kubeVersion))
+    fail(`kubeVersion must be one of ${kubeVersions.join(', ')}`, c.kubeVersion);
   if (c.nodes !== 1 && c.nodes !== 2) fail('nodes must be 1 or 2', c.nodes);
   if (!Number.isInteger(c.clients) || c.clients < 0 || c.clients > 250) fail('clients must be 0..250', c.clients);
   if (!Number.isInteger(c.externalClients) || c.externalClients < 0 || c.externalClients > 250)
@@ -162,6 +185,8 @@ export function validateConfig(c: LabConfig): void {
     if (s.protocol !== 'tcp' && s.protocol !== 'udp') fail(`${key}: protocol must be tcp or udp`, s.protocol);
     if (s.sessionAffinity === 'ClientIP' && s.timeoutSeconds !== undefined && !(s.timeoutSeconds > 0))
       fail(`${key}: timeoutSeconds must be > 0`, s.timeoutSeconds);
+    if (s.affinitySetSize !== undefined && !(Number.isInteger(s.affinitySetSize) && s.affinitySetSize >= 1))
+      fail(`${key}: affinitySetSize must be a positive integer`, s.affinitySetSize);
     validateEndpoints(key, s.endpoints, nodes);
   }
 }

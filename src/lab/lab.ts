@@ -1,6 +1,6 @@
 // The lab's library API: bring a kube-proxy node made of namespaces up and down,
 // load it back from its state dir, and change a Service's endpoints the way
-// kube-proxy would (one iptables-restore transaction per node).
+// kube-proxy would (one iptables-restore or nft -f transaction per node).
 import { existsSync, rmSync } from 'node:fs';
 import { EnvironmentError, UsageError } from '../core/errors.js';
 import {
@@ -20,11 +20,12 @@ import { run, runRaw } from './exec.js';
 import { backendFiles, startBackend, stopProcesses, waitReady } from './processes.js';
 import { renderNat } from './rules.js';
 import { labTls, makeLabCerts, type LabTls } from './lab-tls.js';
+import { nftServiceBase, renderNft } from './nft-rules.js';
 import { checkPrefix, createStateDir, readState, saveState, stateDirOf, type LabState } from './state.js';
 import { buildTopology, namespacesOf, planTopology, routeLeafVia } from './topology.js';
 
 export { defaultConfig } from './config.js';
-export type { LabConfig, LabEndpoint, LabServiceSpec, RuleShape } from './config.js';
+export type { KubeVersion, LabConfig, LabEndpoint, LabServiceSpec, ProxyMode, RuleShape } from './config.js';
 export { runClient, readBackendLogs } from './traffic.js';
 export type { TrafficPlan, TrafficMode, ClientResult, BackendLogLine } from './traffic-types.js';
 
@@ -55,7 +56,7 @@ export interface LabBackend {
 export interface LabService extends LabServiceSpec {
   /** "ns/name:port", as kube-proxy's comments name it. */
   serviceName: string;
-  /** The KUBE-SVC-* chain. */
+  /** The KUBE-SVC-* chain (iptables mode) or the service-* chain (nftables mode). */
   chain: string;
 }
 
@@ -108,7 +109,10 @@ function labFromState(s: LabState): Lab {
     services: s.config.services.map((svc) => ({
       ...svc,
       serviceName: servicePortName(svc),
-      chain: serviceChain('KUBE-SVC', servicePortName(svc), svc.protocol),
+      chain:
+        s.config.proxyMode === 'nftables'
+          ? `service-${nftServiceBase(svc)}`
+          : serviceChain('KUBE-SVC', servicePortName(svc), svc.protocol),
     })),
     config: s.config,
     tls: labTls(stateDirOf(s.prefix), t.nodes),
@@ -126,6 +130,13 @@ async function existingNamespaces(): Promise<Set<string>> {
 }
 
 async function loadRules(s: LabState, nodes: string[], oldConfig: LabConfig | null): Promise<void> {
+  if (s.config.proxyMode === 'nftables') {
+    for (const [k, ns] of nodes.entries()) {
+      const stale = oldConfig ? renderNft(oldConfig, nodeName(k)) : undefined;
+      await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], renderNft(s.config, nodeName(k), { stale }).text);
+    }
+    return;
+  }
   for (const [k, ns] of nodes.entries()) {
     const stale = oldConfig ? renderNat(oldConfig, nodeName(k), { jumps: false }).chains : [];
     const { text } = renderNat(s.config, nodeName(k), { jumps: oldConfig === null, stale });

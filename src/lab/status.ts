@@ -4,8 +4,9 @@
 import { printableLines } from '../core/text.js';
 import { run } from './exec.js';
 import { isOurs } from './processes.js';
-import { endpointChains } from './rules.js';
-import { nodeName } from './config.js';
+import { endpointChains, sortedEndpoints } from './rules.js';
+import { nftEndpointChains } from './nft-rules.js';
+import { nodeName, type LabEndpoint } from './config.js';
 import type { Lab } from './lab.js';
 
 export interface SepStatus {
@@ -30,11 +31,22 @@ async function dnatCounters(netns: string): Promise<Map<string, number>> {
   return counts;
 }
 
+/**
+ * Each endpoint's chain in the node's mode. nftables mode keeps no counters (kube-proxy writes none), and 1.36 has
+ * endpoint chains for affinity Services only: the others show "-".
+ */
+function chainsOf(lab: Lab, s: Lab['services'][number]): [string, LabEndpoint][] {
+  if (lab.config.proxyMode !== 'nftables') return [...endpointChains(s)];
+  const byEndpoint = new Map([...nftEndpointChains(lab.config, s)].map(([c, e]) => [`${e.ip}:${e.port}`, c]));
+  return sortedEndpoints(s.endpoints).map((e) => [byEndpoint.get(`${e.ip}:${e.port}`) ?? '-', e]);
+}
+
 export async function labStatus(lab: Lab): Promise<LabStatus> {
   const listed = new Set((await run('ip', ['netns', 'list'])).split('\n').map((l) => l.split(' ')[0]));
   const all = [...lab.nodes, ...lab.clients.map((c) => c.netns), ...lab.backends.map((b) => b.netns)];
+  const nft = lab.config.proxyMode === 'nftables';
   const counters = await Promise.all(
-    lab.nodes.map((n) => (listed.has(n) ? dnatCounters(n) : Promise.resolve(new Map<string, number>()))),
+    lab.nodes.map((n) => (listed.has(n) && !nft ? dnatCounters(n) : Promise.resolve(new Map<string, number>()))),
   );
   return {
     namespaces: all.map((name) => ({ name, present: listed.has(name) })),
@@ -49,7 +61,7 @@ export async function labStatus(lab: Lab): Promise<LabStatus> {
       affinity: s.sessionAffinity === 'ClientIP' ? `ClientIP ${s.timeoutSeconds ?? 10800}s` : 'None',
       nodePort: s.nodePort,
       endpoints: lab.nodes.flatMap((_, k) =>
-        [...endpointChains(s)].map(([chain, e]) => ({
+        chainsOf(lab, s).map(([chain, e]) => ({
           node: nodeName(k),
           chain,
           endpoint: `${e.ip}:${e.port}`,
@@ -62,7 +74,9 @@ export async function labStatus(lab: Lab): Promise<LabStatus> {
 }
 
 export function formatStatus(lab: Lab, st: LabStatus): string {
-  const out: string[] = [`lab ${lab.prefix}  (state ${lab.stateDir})`, '', 'namespaces:'];
+  const nft = lab.config.proxyMode === 'nftables';
+  const mode = nft ? `nftables mode, kube-proxy ${lab.config.kubeVersion ?? '1.35'} shape` : 'iptables mode';
+  const out: string[] = [`lab ${lab.prefix}  (${mode}; state ${lab.stateDir})`, '', 'namespaces:'];
   for (const n of st.namespaces) out.push(`  ${n.name.padEnd(24)} ${n.present ? 'present' : 'MISSING'}`);
   out.push('', 'backends:');
   for (const b of st.backends)
@@ -72,7 +86,7 @@ export function formatStatus(lab: Lab, st: LabStatus): string {
     if (s.endpoints.length === 0) out.push('  (no endpoints)');
     for (const e of s.endpoints) {
       out.push(
-        `  ${e.node.padEnd(6)} ${e.chain}  ${e.endpoint.padEnd(16)} ${e.pod.padEnd(6)} ${e.connections === null ? 'no rule' : `${e.connections} conn`}`,
+        `  ${e.node.padEnd(6)} ${e.chain}  ${e.endpoint.padEnd(16)} ${e.pod.padEnd(6)} ${e.connections !== null ? `${e.connections} conn` : nft ? '' : 'no rule'}`,
       );
     }
   }

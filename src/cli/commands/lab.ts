@@ -4,7 +4,14 @@ import { readFileSync } from 'node:fs';
 import { parse, parseDuration, shutdownSignal, type Command } from '../command.js';
 import { InputError, UsageError } from '../../core/errors.js';
 import { printableJson } from '../../core/text.js';
-import { defaultConfig, findService, type LabConfig, type LabEndpoint } from '../../lab/config.js';
+import {
+  defaultConfig,
+  findService,
+  kubeVersions,
+  type KubeVersion,
+  type LabConfig,
+  type LabEndpoint,
+} from '../../lab/config.js';
 import { labDown, labUp, loadLab, setEndpoints, type Lab } from '../../lab/lab.js';
 import { formatStatus, labStatus } from '../../lab/status.js';
 import { runClient } from '../../lab/traffic.js';
@@ -22,6 +29,10 @@ Actions:
                 --nodes 1|2          number of nodes (default 1)
                 --shape current|legacy  rule shape: hashed KUBE-EXT/SVL chains (current)
                                      or the KUBE-XLB shape of older kube-proxy
+                --proxy-mode iptables|nftables  how kube-proxy programs the node (default iptables):
+                                     KUBE-* chains, or the 'ip kube-proxy' nftables table
+                --kube-version 1.35|1.36  nftables mode's rule shape: endpoint chains for every
+                                     Service (1.35, default), or inline DNAT maps (1.36)
                 --config FILE        a LabConfig as JSON instead of the default Services
   down        stop the lab's backends, delete its namespaces and state (idempotent)
   status      namespaces, Services, endpoints, backend processes, connections per KUBE-SEP
@@ -80,8 +91,16 @@ async function up(argv: string[]): Promise<number> {
     ...prefixOpt,
     nodes: { type: 'string', default: '1' },
     shape: { type: 'string', default: 'current' },
+    'proxy-mode': { type: 'string' },
+    'kube-version': { type: 'string' },
     config: { type: 'string' },
   });
+  const proxyMode = values['proxy-mode'];
+  const kubeVersion = values['kube-version'];
+  if (proxyMode !== undefined && proxyMode !== 'iptables' && proxyMode !== 'nftables')
+    throw new UsageError(`--proxy-mode expects iptables or nftables; got '${proxyMode}'`);
+  if (kubeVersion !== undefined && !kubeVersions.includes(kubeVersion as KubeVersion))
+    throw new UsageError(`--kube-version expects one of ${kubeVersions.join(', ')}; got '${kubeVersion}'`);
   let config: LabConfig;
   if (values.config) {
     try {
@@ -98,6 +117,9 @@ async function up(argv: string[]): Promise<number> {
       throw new UsageError(`--shape expects current or legacy; got '${values.shape}'`);
     config = defaultConfig({ nodes: Number(values.nodes), shape: values.shape });
   }
+  // Given flags override the config file's choice.
+  if (proxyMode !== undefined) config.proxyMode = proxyMode;
+  if (kubeVersion !== undefined) config.kubeVersion = kubeVersion as KubeVersion;
   const signal = shutdownSignal();
   let lab: Lab;
   try {
@@ -108,7 +130,7 @@ async function up(argv: string[]): Promise<number> {
     return 130;
   }
   process.stdout.write(
-    `lab ${lab.prefix} is up: nodes ${lab.nodes.join(', ')}; clients ${lab.clients.map((c) => `${c.name}=${c.ip}`).join(' ')}; backends ${lab.backends.map((b) => `${b.name}=${b.ip}`).join(' ')}\n`,
+    `lab ${lab.prefix} is up (${lab.config.proxyMode === 'nftables' ? `nftables mode, kube-proxy ${lab.config.kubeVersion ?? '1.35'} shape` : 'iptables mode'}): nodes ${lab.nodes.join(', ')}; clients ${lab.clients.map((c) => `${c.name}=${c.ip}`).join(' ')}; backends ${lab.backends.map((b) => `${b.name}=${b.ip}`).join(' ')}\n`,
   );
   for (const s of lab.services)
     process.stdout.write(

@@ -1,0 +1,200 @@
+// Renders one node's `ip kube-proxy` table the way kube-proxy's nftables mode writes it, as one `nft -f` transaction
+// that re-syncs everything: 1.35's shape (an endpoint chain per endpoint, `mark-for-masquerade`) or 1.36's (inline
+// `numgen` DNAT maps for Services without affinity, marking in `services`, hairpin through a set).
+import { affinityTimeout, type LabConfig, type LabEndpoint, type LabServiceSpec } from './config.js';
+import { nftNameBase } from './chain-names.js';
+import { sortedEndpoints } from './rules.js';
+
+export const NFT_TABLE = 'kube-proxy';
+const MASQ_MARK = '0x4000';
+
+export interface RenderedNft {
+  text: string;
+  /** Every chain and set this render declares, so a later render can delete the ones it no longer has. */
+  chains: string[];
+  sets: string[];
+}
+
+/** The name bases of a Service port and of one of its endpoints (see nftNameBase). */
+export function nftServiceBase(s: LabServiceSpec): string {
+  return nftNameBase(`${s.namespace}/${s.name}/${s.protocol}/${s.portName}`);
+}
+
+export function nftEndpointBase(s: LabServiceSpec, e: LabEndpoint): string {
+  return nftNameBase(`${s.namespace}/${s.name}/${s.protocol}/${s.portName}__${e.ip}/${e.port}`);
+}
+
+/** Endpoint chains of a Service, as rendered (1.36 has them for affinity Services only). */
+export function nftEndpointChains(config: LabConfig, s: LabServiceSpec): Map<string, LabEndpoint> {
+  if (!needsEndpointChains(config, s)) return new Map();
+  return new Map(sortedEndpoints(s.endpoints).map((e) => [`endpoint-${nftEndpointBase(s, e)}`, e]));
+}
+
+const newShape = (c: LabConfig) => (c.kubeVersion ?? '1.35') !== '1.35';
+const needsEndpointChains = (c: LabConfig, s: LabServiceSpec) => !newShape(c) || s.sessionAffinity === 'ClientIP';
+
+interface Ctx {
+  config: LabConfig;
+  node: string;
+  chains: string[];
+  sets: string[];
+  /** Set and map definitions, then element lines, then rule lines. */
+  defs: string[];
+  elements: string[];
+  rules: string[];
+}
+
+const T = `ip ${NFT_TABLE}`;
+
+function chain(ctx: Ctx, name: string, hook?: string): void {
+  if (ctx.chains.includes(name)) return;
+  ctx.chains.push(name);
+  ctx.defs.push(`add chain ${T} ${name}${hook ? ` { ${hook} ; }` : ''}`);
+}
+
+function rule(ctx: Ctx, chainName: string, text: string): void {
+  ctx.rules.push(`add rule ${T} ${chainName} ${text}`);
+}
+
+/** A full sync: declares (and flushes) every chain, set and map, fills them, and deletes what `stale` had extra. */
+export function renderNft(config: LabConfig, node: string, opts: { stale?: RenderedNft } = {}): RenderedNft {
+  const ctx: Ctx = { config, node, chains: [], sets: [], defs: [], elements: [], rules: [] };
+  const modern = newShape(config);
+  chain(ctx, 'nat-prerouting', 'type nat hook prerouting priority dstnat');
+  chain(ctx, 'nat-output', 'type nat hook output priority -100');
+  chain(ctx, 'nat-postrouting', 'type nat hook postrouting priority srcnat');
+  chain(ctx, 'services');
+  chain(ctx, 'masquerading');
+  if (!modern) chain(ctx, 'mark-for-masquerade');
+  for (const [name, def] of [
+    ['service-ips', 'type ipv4_addr . inet_proto . inet_service : verdict'],
+    ['service-nodeports', 'type inet_proto . inet_service : verdict'],
+    ...(modern
+      ? [
+          ['cluster-ips', 'type ipv4_addr'],
+          ['hairpin-connections', 'type ipv4_addr . ipv4_addr'],
+        ]
+      : []),
+  ] as const) {
+    ctx.sets.push(name);
+    const kind = def.includes(': verdict') ? 'map' : 'set';
+    ctx.defs.push(`add ${kind} ${T} ${name} { ${def} ; }`, `flush ${kind} ${T} ${name}`);
+  }
+  rule(ctx, 'nat-prerouting', 'jump services');
+  rule(ctx, 'nat-output', 'jump services');
+  rule(ctx, 'nat-postrouting', 'jump masquerading');
+  if (modern) {
+    rule(ctx, 'masquerading', `ip saddr . ip daddr @hairpin-connections masquerade fully-random`);
+    rule(
+      ctx,
+      'services',
+      `ip saddr != ${config.clusterCIDR} ip daddr @cluster-ips meta mark set meta mark or ${MASQ_MARK}`,
+    );
+  } else {
+    rule(ctx, 'mark-for-masquerade', `meta mark set meta mark or ${MASQ_MARK}`);
+  }
+  rule(ctx, 'masquerading', `meta mark & ${MASQ_MARK} == 0 return`);
+  rule(ctx, 'masquerading', `meta mark set meta mark xor ${MASQ_MARK}`);
+  rule(ctx, 'masquerading', 'masquerade fully-random');
+  rule(ctx, 'services', 'ip daddr . meta l4proto . th dport vmap @service-ips');
+  rule(ctx, 'services', 'fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports');
+  for (const s of config.services) renderService(ctx, s);
+
+  const staleChains = (opts.stale?.chains ?? []).filter((c) => !ctx.chains.includes(c));
+  const staleSets = (opts.stale?.sets ?? []).filter((c) => !ctx.sets.includes(c));
+  const lines = [
+    `add table ${T} { comment "rules for kube-proxy" ; }`,
+    ...ctx.defs,
+    ...ctx.chains.map((c) => `flush chain ${T} ${c}`),
+    // A stale chain may still jump to another stale chain or name a stale set: empty them all before deleting any.
+    ...staleChains.map((c) => `flush chain ${T} ${c}`),
+    ...ctx.elements,
+    ...ctx.rules,
+    ...staleChains.map((c) => `delete chain ${T} ${c}`),
+    ...staleSets.map((s) => `delete set ${T} ${s}`),
+    '',
+  ];
+  return { text: lines.join('\n'), chains: ctx.chains, sets: ctx.sets };
+}
+
+function renderService(ctx: Ctx, s: LabServiceSpec): void {
+  if (s.endpoints.length === 0) return; // as in iptables mode: no rules for a Service without endpoints
+  const modern = newShape(ctx.config);
+  const p = s.protocol;
+  const svc = `service-${nftServiceBase(s)}`;
+  const eps = sortedEndpoints(s.endpoints);
+  chain(ctx, svc);
+  ctx.elements.push(`add element ${T} service-ips { ${s.clusterIP} . ${p} . ${s.port} : goto ${svc} }`);
+  if (modern) {
+    ctx.elements.push(`add element ${T} cluster-ips { ${s.clusterIP} }`);
+    for (const e of eps) ctx.elements.push(`add element ${T} hairpin-connections { ${e.ip} . ${e.ip} }`);
+  } else {
+    rule(
+      ctx,
+      svc,
+      `ip daddr ${s.clusterIP} ${p} dport ${s.port} ip saddr != ${ctx.config.clusterCIDR} jump mark-for-masquerade`,
+    );
+  }
+  if (needsEndpointChains(ctx.config, s)) for (const e of eps) renderEndpoint(ctx, s, e);
+  balance(ctx, s, svc, eps);
+  if (s.nodePort !== undefined) renderNodePort(ctx, s, svc);
+}
+
+/** Affinity checks, then one random pick among `eps`: a verdict map of endpoint chains, or (1.36) an inline DNAT map. */
+function balance(ctx: Ctx, s: LabServiceSpec, chainName: string, eps: LabEndpoint[]): void {
+  if (eps.length === 0) return;
+  const affinity = s.sessionAffinity === 'ClientIP';
+  if (affinity) {
+    for (const e of eps) {
+      const base = nftEndpointBase(s, e);
+      rule(ctx, chainName, `ip saddr @affinity-${base} goto endpoint-${base}`);
+    }
+  }
+  if (needsEndpointChains(ctx.config, s)) {
+    const picks = eps.map((e, i) => `${i} : goto endpoint-${nftEndpointBase(s, e)}`);
+    rule(ctx, chainName, `numgen random mod ${eps.length} vmap { ${picks.join(', ')} }`);
+  } else if (eps.length === 1) {
+    rule(ctx, chainName, `meta l4proto ${s.protocol} dnat to ${eps[0]!.ip}:${eps[0]!.port}`);
+  } else {
+    const picks = eps.map((e, i) => `${i} : ${e.ip} . ${e.port}`);
+    rule(
+      ctx,
+      chainName,
+      `meta l4proto ${s.protocol} dnat ip addr . port to numgen random mod ${eps.length} map { ${picks.join(', ')} }`,
+    );
+  }
+}
+
+function renderEndpoint(ctx: Ctx, s: LabServiceSpec, e: LabEndpoint): void {
+  const base = nftEndpointBase(s, e);
+  const ep = `endpoint-${base}`;
+  chain(ctx, ep);
+  if (!newShape(ctx.config)) rule(ctx, ep, `ip saddr ${e.ip} jump mark-for-masquerade`);
+  if (s.sessionAffinity === 'ClientIP') {
+    const set = `affinity-${base}`;
+    ctx.sets.push(set);
+    const size = s.affinitySetSize !== undefined ? ` size ${s.affinitySetSize} ;` : '';
+    // `add` keeps an existing set and its elements: a kept endpoint keeps the clients pinned to it.
+    ctx.defs.push(
+      `add set ${T} ${set} { type ipv4_addr ; flags dynamic,timeout ; timeout ${affinityTimeout(s)}s ;${size} }`,
+    );
+    rule(ctx, ep, `update @${set} { ip saddr }`);
+  }
+  rule(ctx, ep, `meta l4proto ${s.protocol} dnat to ${e.ip}:${e.port}`);
+}
+
+function renderNodePort(ctx: Ctx, s: LabServiceSpec, svc: string): void {
+  const ext = `external-${nftServiceBase(s)}`;
+  const mark = newShape(ctx.config) ? `meta mark set meta mark or ${MASQ_MARK}` : 'jump mark-for-masquerade';
+  chain(ctx, ext);
+  ctx.elements.push(`add element ${T} service-nodeports { ${s.protocol} . ${s.nodePort} : goto ${ext} }`);
+  if (s.externalTrafficPolicy !== 'Local') {
+    rule(ctx, ext, mark);
+    rule(ctx, ext, `goto ${svc}`);
+    return;
+  }
+  rule(ctx, ext, `ip saddr ${ctx.config.clusterCIDR} goto ${svc}`);
+  rule(ctx, ext, `fib saddr type local ${mark}`);
+  rule(ctx, ext, `fib saddr type local goto ${svc}`);
+  balance(ctx, s, ext, sortedEndpoints(s.endpoints.filter((e) => e.node === ctx.node)));
+}
