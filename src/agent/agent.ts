@@ -2,10 +2,10 @@
 // and xt_recent evictions mixed in, served over gRPC.
 import { EventEmitter } from 'node:events';
 import type { ServerCredentials } from '@grpc/grpc-js';
-import type { StickyEvent } from '../core/event.js';
+import type { CatalogEvent, ServiceInfo, StickyEvent } from '../core/event.js';
 import { Enricher } from './enrich.js';
 import { NodePortCatalog } from './node-ports.js';
-import { RulesWatcher, iptablesSave, type RulesReader } from './rules-watch.js';
+import { RulesWatcher, nodeRules, type RulesReader } from './rules-watch.js';
 import { getServer, type AgentServer, type EventSource } from './server.js';
 import type { AgentLimits } from './limits.js';
 import { EvictionWatcher } from './xt-recent.js';
@@ -76,12 +76,16 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
     maxBuffered: opts.maxBuffered,
     credentials: opts.credentials,
   });
+  const catalogAt = (ts: number, services: ServiceInfo[]): CatalogEvent => {
+    const proxyMode = rules.current?.mode;
+    return { type: 'catalog', ts, node: opts.node, services, ...(proxyMode ? { proxyMode } : {}) };
+  };
   const publish = (ts: number) => {
     const services = nodePorts.services();
     enricher.setServices(services);
-    hub.emit('events', [{ type: 'catalog', ts, node: opts.node, services }]);
+    hub.emit('events', [catalogAt(ts, services)]);
   };
-  const rules = new RulesWatcher(opts.readRules ?? iptablesSave(opts.netns), (catalog) => {
+  const rules = new RulesWatcher(opts.readRules ?? nodeRules(opts.netns), (catalog) => {
     nodePorts.setRules(catalog);
     publish(now());
   });
@@ -93,8 +97,7 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
     const learnedAt = enricher.enrich(events);
     // A flow through a NodePort at a node address not seen before: the catalog entry for
     // it goes out first, timed as that flow, so the flow is judged by it.
-    if (!Number.isNaN(learnedAt))
-      hub.emit('events', [{ type: 'catalog', ts: learnedAt, node: opts.node, services: nodePorts.services() }]);
+    if (!Number.isNaN(learnedAt)) hub.emit('events', [catalogAt(learnedAt, nodePorts.services())]);
     hub.emit('events', events);
   };
   probe.on('events', onProbe);

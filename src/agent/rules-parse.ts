@@ -1,7 +1,7 @@
 // kube-proxy's nat rules (`iptables-save -t nat`, or `iptables -t nat -S`) to what they say about Services: address,
 // name, endpoints and ClientIP affinity. Works on the chain graph, not on chain names, so older dumps (KUBE-XLB,
 // unnamed ports) and current kube-proxy (hashed names, KUBE-EXT/KUBE-SVL, normalised recent options) read alike.
-import type { Proto, ServiceInfo } from '../core/event.js';
+import type { Proto, ProxyMode, ServiceInfo } from '../core/event.js';
 
 export interface Rule {
   chain: string;
@@ -14,8 +14,10 @@ export interface RecentList {
   endpoint: string;
   /** The Service the endpoint belongs to, "ip:port/proto". */
   service: string | null;
-  /** The --rcheck --seconds that reads the list, if any. */
+  /** The --rcheck --seconds that reads the list (or the nftables set's timeout), if any. */
   timeoutSeconds: number | null;
+  /** nftables mode: the set's size, the most clients it pins (xt_recent's is ip_list_tot, read elsewhere). */
+  size?: number;
 }
 
 /** What a NodePort leads to, on whichever of the node's own addresses it is reached. */
@@ -28,8 +30,9 @@ export interface NodePortInfo {
 }
 
 export interface NatCatalog {
+  mode: ProxyMode;
   services: ServiceInfo[];
-  /** By list name (KUBE-SEP-...). */
+  /** By list name (KUBE-SEP-..., or the affinity-... set in nftables mode). */
   lists: Map<string, RecentList>;
   /** By NodePort ("31332/tcp"). */
   nodePorts: Map<string, NodePortInfo>;
@@ -201,6 +204,7 @@ export function parseNatCatalog(text: string): NatCatalog {
   }
 
   return {
+    mode: 'iptables',
     services: [...services.values()].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0)),
     lists,
     nodePorts,

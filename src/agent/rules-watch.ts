@@ -1,26 +1,68 @@
-// Re-reads the node's nat rules and reports when what they say about Services changes.
-// A read is one iptables-save; parsing and comparing only happen when its text changed.
+// Re-reads the node's kube-proxy rules and reports when what they say about Services changes. The mode is found from
+// what the node has: KUBE-* chains in `iptables-save -t nat`, else an `ip kube-proxy` nftables table (read as JSON).
+// Parsing and comparing only happen when the text read changed; a read that cannot be understood keeps the catalog.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { ProxyMode } from '../core/event.js';
+import { parseNftCatalog } from './nft-parse.js';
 import { parseNatCatalog, type NatCatalog } from './rules-parse.js';
 
 const run = promisify(execFile);
 
-export type RulesReader = () => Promise<string>;
+export interface RulesRead {
+  mode: ProxyMode;
+  text: string;
+}
+
+/** A plain string is iptables-save's text. */
+export type RulesReader = () => Promise<string | RulesRead>;
+
+/** `cmd args`, in the node's network namespace when one is given. */
+function tool(netns: string | undefined, cmd: string, args: string[]): () => Promise<string> {
+  const [bin, argv] = netns ? ['nsenter', [`--net=${netns}`, cmd, ...args]] : [cmd, args];
+  return async () => {
+    try {
+      return (await run(bin, argv, { maxBuffer: 256 * 1024 * 1024 })).stdout;
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new Error(`failed to read the rules with '${[bin, ...argv].join(' ')}': ${(e.stderr || e.message).trim()}`);
+    }
+  };
+}
 
 /** `iptables-save -t nat`, in the node's network namespace when one is given. */
 export function iptablesSave(netns?: string): RulesReader {
-  const [cmd, args] = netns
-    ? ['nsenter', [`--net=${netns}`, 'iptables-save', '-t', 'nat']]
-    : ['iptables-save', ['-t', 'nat']];
+  return tool(netns, 'iptables-save', ['-t', 'nat']);
+}
+
+/** kube-proxy's nftables table, as JSON. */
+export const nftListTable = (netns?: string) => tool(netns, 'nft', ['-j', 'list', 'table', 'ip', 'kube-proxy']);
+
+const hasKubeChains = (text: string) => /^:KUBE-SERVICES /m.test(text);
+
+/**
+ * Whichever mode the node is in: iptables when `iptables-save` shows kube-proxy's chains, else nftables when the
+ * `ip kube-proxy` table exists, else iptables (no Services yet: what a node without kube-proxy shows).
+ */
+export function nodeRules(netns?: string): RulesReader {
+  const ipt = tool(netns, 'iptables-save', ['-t', 'nat']);
+  const nft = nftListTable(netns);
   return async () => {
+    let text = '';
+    let iptError: Error | null = null;
     try {
-      return (await run(cmd, args, { maxBuffer: 256 * 1024 * 1024 })).stdout;
+      text = await ipt();
+      if (hasKubeChains(text)) return { mode: 'iptables', text };
     } catch (err) {
-      const e = err as { stderr?: string; message: string };
-      throw new Error(
-        `failed to read the nat rules with '${[cmd, ...args].join(' ')}': ${(e.stderr || e.message).trim()}`,
-      );
+      iptError = err as Error; // an nftables-only node may have no iptables at all
+    }
+    try {
+      return { mode: 'nftables', text: await nft() };
+    } catch (err) {
+      // No table: not an nftables-mode node. With iptables unreadable as well, say why iptables failed.
+      if (iptError) throw iptError;
+      if (/No such file or directory|does not exist/i.test((err as Error).message)) return { mode: 'iptables', text };
+      throw err;
     }
   };
 }
@@ -35,17 +77,26 @@ export class RulesWatcher {
     private readonly onChange: (catalog: NatCatalog) => void,
   ) {}
 
-  /** Reads the rules once; calls onChange the first time and whenever the Services (or NodePorts) differ. */
+  /**
+   * Reads the rules once; calls onChange the first time and whenever the Services (or NodePorts, or the mode) differ.
+   * Throws what it could not read or understand, leaving `current` as it was.
+   */
   async poll(): Promise<void> {
+    const got = await this.read();
+    const { mode, text: raw } = typeof got === 'string' ? { mode: 'iptables' as const, text: got } : got;
     // iptables-save stamps its output with the time: compare the rules only.
-    const text = (await this.read())
-      .split('\n')
-      .filter((l) => !l.startsWith('#'))
-      .join('\n');
-    if (text === this.lastText) return;
-    this.lastText = text;
-    const catalog = parseNatCatalog(text);
-    const services = JSON.stringify([catalog.services, [...catalog.nodePorts]]);
+    const text =
+      mode === 'iptables'
+        ? raw
+            .split('\n')
+            .filter((l) => !l.startsWith('#'))
+            .join('\n')
+        : raw;
+    const key = `${mode}\n${text}`;
+    if (key === this.lastText) return;
+    this.lastText = key;
+    const catalog = mode === 'nftables' ? parseNftCatalog(text) : parseNatCatalog(text);
+    const services = JSON.stringify([catalog.mode, catalog.services, [...catalog.nodePorts]]);
     const first = this.current === null;
     this.current = catalog;
     if (!first && services === this.lastServices) return;

@@ -161,6 +161,7 @@ export function getServer(source: EventSource, opts: AgentServerOptions): AgentS
       services: (catalog as CatalogEvent | null)?.services.length ?? 0,
       limits: { ...limitLog.counts },
       maxSubscribers: limits.maxSubscribers,
+      proxyMode: (catalog as CatalogEvent | null)?.proxyMode ?? '',
     };
   }
 

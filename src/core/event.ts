@@ -58,9 +58,14 @@ export interface CountersEvent extends Base {
 }
 
 /** What a node's kube-proxy rules (or the Kubernetes API) say about its Services, whenever it changes. */
+/** How kube-proxy programs a node: the agent reads `iptables-save`, or the `ip kube-proxy` nftables table. */
+export type ProxyMode = 'iptables' | 'nftables';
+
 export interface CatalogEvent extends Base {
   type: 'catalog';
   services: ServiceInfo[];
+  /** The node's kube-proxy mode the services were read from; absent from the API's catalogs and older agents. */
+  proxyMode?: ProxyMode;
 }
 
 /** The `node` of catalogs from the Kubernetes API: they describe the whole cluster. */

@@ -4,8 +4,9 @@ import { InputError, UsageError } from '../core/errors.js';
 
 export type LabProto = 'tcp' | 'udp';
 export type RuleShape = 'current' | 'legacy';
-/** How kube-proxy programs the node: iptables (the default) or nftables (`ip kube-proxy` table). */
-export type ProxyMode = 'iptables' | 'nftables';
+import type { ProxyMode } from '../core/event.js';
+
+export type { ProxyMode };
 /** nftables mode's rule shape changed in 1.36 (inline DNAT maps, no mark-for-masquerade chain). */
 export const kubeVersions = ['1.35', '1.36'] as const;
 export type KubeVersion = (typeof kubeVersions)[number];

@@ -48,6 +48,8 @@ export interface AgentInfo {
   limits: AgentLimitCounts;
   /** 0 from agents older than the field. */
   maxSubscribers: number;
+  /** "iptables", "nftables", or "" when not known (older agents, rules not read yet). */
+  proxyMode: string;
 }
 
 export interface AgentLimitCounts {
@@ -108,6 +110,7 @@ function eventToWire(e: StickyEvent, batchNode: string): WireEvent {
       break;
     case 'catalog':
       w.catalog = { services: e.services.map(serviceToWire) };
+      if (e.proxyMode !== undefined) w.catalog.proxyMode = e.proxyMode;
       break;
     case 'evicted':
       w.evicted = { list: e.list, endpoint: e.endpoint, client: e.client, capacity: e.capacity };
@@ -172,7 +175,12 @@ function eventFromWire(w: WireEvent, batchNode: string): StickyEvent {
   if (w.insert) return flowFromWire('insert', ts, node, w.insert);
   if (w.lost) return { type: 'lost', ts, node, count: num(w.lost.count) };
   if (w.counters) return { type: 'counters', ts, node, ...countersFromWire(w.counters) };
-  if (w.catalog) return { type: 'catalog', ts, node, services: (w.catalog.services ?? []).map(serviceFromWire) };
+  if (w.catalog) {
+    const e: StickyEvent = { type: 'catalog', ts, node, services: (w.catalog.services ?? []).map(serviceFromWire) };
+    const mode = w.catalog.proxyMode;
+    if (mode === 'iptables' || mode === 'nftables') e.proxyMode = mode;
+    return e;
+  }
   if (w.evicted) {
     const v = w.evicted;
     const e: StickyEvent = {
@@ -301,5 +309,6 @@ export function decodeInfo(bytes: Uint8Array): AgentInfo {
       pingFloods: num(w.pingFloods),
     },
     maxSubscribers: w.maxSubscribers,
+    proxyMode: w.proxyMode,
   };
 }

@@ -94,6 +94,7 @@ const info: AgentInfo = {
   services: 3,
   limits: { rejectedSubscribers: 1, invalidFilters: 2, oversizedMessages: 3, stalledSubscribers: 4, pingFloods: 5 },
   maxSubscribers: 16,
+  proxyMode: 'nftables',
 };
 
 export const infoTarget: FuzzTarget = {

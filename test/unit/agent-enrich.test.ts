@@ -117,3 +117,53 @@ test('unreadable rules: a warning, an empty catalog, and the agent still serves'
   const catalog = got.find((e) => e.type === 'catalog') as CatalogEvent;
   assert.deepEqual(catalog.services, []);
 });
+
+test('nftables mode: flows named from the table, the mode in the catalog and Info; a bad read warns once', async (t) => {
+  const nftFixture = (name: string) =>
+    readFileSync(new URL(`../../../test/fixtures/nft/${name}`, import.meta.url), 'utf8');
+  let text = nftFixture('lab-1.36-node.json');
+  const warnings: string[] = [];
+  const probe = new FakeSource();
+  const agent = await startAgent(probe, {
+    node: 'n1',
+    listen: '127.0.0.1:0',
+    rulesIntervalMs: 30,
+    readRules: async () => ({ mode: 'nftables', text }),
+    onWarning: (m) => warnings.push(m),
+  });
+  t.after(() => agent.stop());
+  const conn = new AgentConnection(agent.address);
+  t.after(() => conn.stop());
+  const got: StickyEvent[] = [];
+  conn.on('events', (events: StickyEvent[]) => got.push(...events));
+  await until(() => agent.server.info().subscribers === 1, 'the subscription');
+  await until(() => got.some((e) => e.type === 'catalog'), 'the catalog');
+  const catalog = got.find((e) => e.type === 'catalog') as CatalogEvent;
+  assert.equal(catalog.proxyMode, 'nftables');
+  assert.equal(agent.server.info().proxyMode, 'nftables');
+  assert.deepEqual(
+    catalog.services.map((s) => `${s.service} ${s.name} ${s.affinity.timeoutSeconds}`),
+    [
+      '10.96.0.10:80/tcp lab/web:http null',
+      '10.96.0.11:80/tcp lab/sticky:http 10',
+      '10.96.0.12:53/udp lab/dns:dns 10',
+      '10.96.0.13:80/tcp lab/edge:http null',
+    ],
+  );
+  // An unknown statement from a newer kube-proxy, then events: the old catalog names them; one warning.
+  text = text.replace(
+    /("chain": "service-[^"]*lab\/web[^"]*", "handle": \d+, "expr": \[)/,
+    '$1{"quota": {"val": 1}}, ',
+  );
+  assert.match(text, /"quota"/);
+  await sleep(150);
+  probe.emitEvents([
+    dnat(1, 'n1', { service: '10.96.0.11:80', backend: '10.1.2.2:8080' }),
+    dnat(2, 'n1', { service: '10.3.0.1:30080', backend: '10.1.1.2:8080' }),
+  ]);
+  await until(() => got.filter((e) => e.type === 'dnat').length === 2, 'the flows');
+  const names = got.filter((e): e is DnatEvent => e.type === 'dnat').map((e) => e.serviceName ?? null);
+  assert.deepEqual(names, ['lab/sticky:http', 'lab/edge:http']);
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0]!, /nftables table not understood: .*unknown statement \{"quota"/);
+});

@@ -81,6 +81,7 @@ const every: StickyEvent[] = [
     type: 'catalog',
     ts: ts + 6,
     node: 'n1',
+    proxyMode: 'nftables',
     services: [
       {
         service: '10.96.0.10:80/tcp',
@@ -201,6 +202,7 @@ test('filter and info round-trip', () => {
       pingFloods: 15,
     },
     maxSubscribers: 16,
+    proxyMode: 'nftables',
   };
   assert.deepEqual(decodeInfo(encodeInfo(info)), info);
   assert.deepEqual(decodeInfo(encodeInfo({ ...info, counters: null })).counters, null);

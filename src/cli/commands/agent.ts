@@ -19,8 +19,9 @@ export const command: Command = {
 
 Runs the probe on one node and serves its events over gRPC (proto/stickyscope.proto)
 to any number of subscribers (record, report, tui). Flows are named from the node's
-kube-proxy rules (iptables-save -t nat, re-read every second), the rules' Service
-catalog is sent at start and whenever it changes, and clients evicted from full
+kube-proxy rules, re-read every second: iptables mode (iptables-save -t nat) or
+nftables mode (nft -j list table ip kube-proxy), whichever the node has. The rules'
+Service catalog is sent at start and whenever it changes, and clients evicted from full
 xt_recent affinity lists are reported. A subscriber that falls behind is told what it
 lost; it never slows the probe or the other subscribers. A client gets no more than
 its share: subscription filters of at most 1024 entries per list, requests of at most

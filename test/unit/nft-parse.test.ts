@@ -1,0 +1,111 @@
+// The nftables-mode parser on `nft -j list table ip kube-proxy` dumps of the lab's two-node default config (both
+// shapes, test/fixtures/nft/): it must give the catalog the iptables parser gives for the same Services (that parser is
+// checked against real seed dumps), and refuse what it does not understand without giving a partial catalog.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { NftParseError, parseNftCatalog } from '../../src/agent/nft-parse.js';
+import { parseNatCatalog, type NatCatalog } from '../../src/agent/rules-parse.js';
+import { RulesWatcher } from '../../src/agent/rules-watch.js';
+import { defaultConfig, nodeName } from '../../src/lab/config.js';
+import { renderNat } from '../../src/lab/rules.js';
+
+const fixture = (name: string) => readFileSync(new URL(`../../../test/fixtures/nft/${name}`, import.meta.url), 'utf8');
+
+/** Services and NodePorts with endpoint order left out (the two modes list endpoints in their own orders). */
+function comparable(c: NatCatalog) {
+  const ordered = <T extends { endpoints: string[] }>(x: T) => ({ ...x, endpoints: [...x.endpoints].sort() });
+  return { services: c.services.map(ordered), nodePorts: [...c.nodePorts].map(([k, v]) => [k, ordered(v)]) };
+}
+
+for (const version of ['1.35', '1.36']) {
+  for (const k of [0, 1]) {
+    const file = `lab-${version}-${nodeName(k)}.json`;
+    test(`${file}: the catalog iptables mode gives for the same Services`, () => {
+      const nft = parseNftCatalog(fixture(file));
+      const ipt = parseNatCatalog(renderNat(defaultConfig({ nodes: 2 }), nodeName(k), { jumps: true }).text);
+      assert.equal(nft.mode, 'nftables');
+      assert.equal(nft.services.length, 4);
+      assert.deepEqual(comparable(nft), comparable(ipt));
+      const sticky = nft.services.find((s) => s.name === 'lab/sticky:http')!;
+      assert.deepEqual(sticky.affinity, { mode: 'ClientIP', timeoutSeconds: 10, source: 'rules' });
+    });
+
+    test(`${file}: each affinity set belongs to the endpoint its name carries`, () => {
+      const c = parseNftCatalog(fixture(file));
+      assert.equal(c.lists.size, 8, 'four endpoints each for lab/sticky:http and lab/dns:dns');
+      for (const [name, list] of c.lists) {
+        const m = /^affinity-[A-Z2-7]{8}-lab\/(sticky|dns)\/(tcp|udp)\/\w+__([\d.]+)\/(\d+)$/.exec(name);
+        assert.ok(m, name);
+        assert.equal(list.endpoint, `${m[3]}:${m[4]}`);
+        assert.equal(list.service, m[1] === 'sticky' ? '10.96.0.11:80/tcp' : '10.96.0.12:53/udp');
+        assert.equal(list.timeoutSeconds, 10);
+        assert.equal(list.size, 65535, 'no size declared: the kernel cap');
+      }
+    });
+  }
+}
+
+/** The fixture with `edit` applied to its parsed JSON. */
+function edited(file: string, edit: (items: Record<string, any>[]) => void): string {
+  const doc = JSON.parse(fixture(file));
+  edit(doc.nftables);
+  return JSON.stringify(doc);
+}
+
+test('bad input is refused with a message naming what was not understood', () => {
+  const whole = fixture('lab-1.36-node.json');
+  assert.throws(
+    () => parseNftCatalog(whole.slice(0, whole.length / 2)),
+    (e: Error) => {
+      assert.ok(e instanceof NftParseError);
+      assert.match(e.message, /not JSON/);
+      return true;
+    },
+  );
+  assert.throws(() => parseNftCatalog('{"nftables": 3}'), /expected an object with an "nftables" array/);
+  // A newer kube-proxy's statement in a service chain.
+  const unknown = edited('lab-1.36-node.json', (items) => {
+    const r = items.find((i) => i.rule?.chain.startsWith('service-') && i.rule.chain.includes('lab/web'));
+    r!.rule.expr.unshift({ quota: { val: 5, val_unit: 'mbytes' } });
+  });
+  assert.throws(
+    () => parseNftCatalog(unknown),
+    /chain service-[A-Z2-7]{8}-lab\/web\/tcp\/http: unknown statement \{"quota"/,
+  );
+  // Read while the rules changed: an endpoint chain the service chain goes to is not in the dump.
+  const partial = edited('lab-1.35-node.json', (items) => {
+    const i = items.findIndex((x) => x.chain?.name.startsWith('endpoint-') && x.chain.name.includes('lab/sticky'));
+    items.splice(i, 1);
+  });
+  assert.throws(
+    () => parseNftCatalog(partial),
+    /goes to chain endpoint-[A-Z2-7]{8}-lab\/sticky\/tcp\/http__[\d./]+, which the table does not have/,
+  );
+  // A set a rule names is missing.
+  const noSet = edited('lab-1.35-node.json', (items) => {
+    const i = items.findIndex((x) => x.set?.name.startsWith('affinity-'));
+    items.splice(i, 1);
+  });
+  assert.throws(() => parseNftCatalog(noSet), /names set @affinity-/);
+});
+
+test('a read not understood keeps the previous catalog, and the same text is not parsed again', async () => {
+  let text = fixture('lab-1.35-node.json');
+  const changes: NatCatalog[] = [];
+  const w = new RulesWatcher(
+    async () => ({ mode: 'nftables', text }),
+    (c) => changes.push(c),
+  );
+  await w.poll();
+  const good = w.current;
+  assert.equal(good?.services.length, 4);
+  text = text.slice(0, 1000);
+  await assert.rejects(() => w.poll(), NftParseError);
+  assert.equal(w.current, good, 'the previous catalog stays');
+  await w.poll(); // the same unreadable text: nothing new to say
+  assert.equal(changes.length, 1);
+  text = fixture('lab-1.36-node.json');
+  await w.poll();
+  assert.equal(changes.length, 1, 'same Services in the other shape: no new catalog');
+});
