@@ -47,6 +47,7 @@ for (const version of ['1.35', '1.36']) {
 }
 
 /** The fixture with `edit` applied to its parsed JSON. */
+// biome-ignore lint/suspicious/noExplicitAny: parsed nft JSON, edited by path; its shape is what these tests check
 function edited(file: string, edit: (items: Record<string, any>[]) => void): string {
   const doc = JSON.parse(fixture(file));
   edit(doc.nftables);
