@@ -5,7 +5,8 @@ import type { ServerCredentials } from '@grpc/grpc-js';
 import type { CatalogEvent, ServiceInfo, StickyEvent } from '../core/event.js';
 import { Enricher } from './enrich.js';
 import { NodePortCatalog } from './node-ports.js';
-import { RulesWatcher, nodeRules, type RulesReader } from './rules-watch.js';
+import { NftSetWatcher } from './nft-sets.js';
+import { RulesWatcher, nftListSets, nodeRules, type RulesReader } from './rules-watch.js';
 import { getServer, type AgentServer, type EventSource } from './server.js';
 import type { AgentLimits } from './limits.js';
 import { EvictionWatcher } from './xt-recent.js';
@@ -26,6 +27,8 @@ export interface AgentOptions {
   rulesIntervalMs?: number;
   recentIntervalMs?: number;
   readRules?: RulesReader;
+  /** nftables mode: reads the affinity sets (default `nft -j list sets table ip kube-proxy` in the netns). */
+  readSets?: () => Promise<string>;
   /** Problems that do not stop the agent (rules unreadable): said once until they change. */
   onWarning?: (message: string) => void;
 }
@@ -93,8 +96,17 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
   await rules.poll().catch(warn);
   if (!rules.current) hub.emit('events', [{ type: 'catalog', ts: now(), node: opts.node, services: [] }]);
 
+  const nftLists = () => (rules.current?.mode === 'nftables' ? rules.current.lists : new Map());
+  const sets = new NftSetWatcher({
+    node: opts.node,
+    read: opts.readSets ?? nftListSets(opts.netns),
+    lists: nftLists,
+    emit: (events) => hub.emit('events', events),
+  });
+
   const onProbe = (events: StickyEvent[]) => {
     const learnedAt = enricher.enrich(events);
+    sets.observe(events);
     // A flow through a NodePort at a node address not seen before: the catalog entry for
     // it goes out first, timed as that flow, so the flow is judged by it.
     if (!Number.isNaN(learnedAt)) hub.emit('events', [catalogAt(learnedAt, nodePorts.services())]);
@@ -102,6 +114,10 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
   };
   probe.on('events', onProbe);
   const stops = [every(opts.rulesIntervalMs ?? 1000, () => rules.poll(), warn)];
+  const setsPoll = async () => {
+    if (rules.current?.mode === 'nftables' && rules.current.lists.size > 0) await sets.poll();
+  };
+  stops.push(every(opts.recentIntervalMs ?? 250, setsPoll, warn));
   if (opts.xtRecentDir) {
     const evictions = new EvictionWatcher({
       dir: opts.xtRecentDir,

@@ -38,6 +38,9 @@ export function iptablesSave(netns?: string): RulesReader {
 /** kube-proxy's nftables table, as JSON. */
 export const nftListTable = (netns?: string) => tool(netns, 'nft', ['-j', 'list', 'table', 'ip', 'kube-proxy']);
 
+/** kube-proxy's nftables sets with their elements (affinity state). */
+export const nftListSets = (netns?: string) => tool(netns, 'nft', ['-j', 'list', 'sets', 'table', 'ip', 'kube-proxy']);
+
 const hasKubeChains = (text: string) => /^:KUBE-SERVICES /m.test(text);
 
 /**

@@ -22,7 +22,7 @@ export interface ViolationNotable {
   from: string;
   to: string;
   gapSeconds: number;
-  cause: 'listFull' | 'unknown';
+  cause: 'listFull' | 'setFull' | 'unknown';
   revised?: true;
 }
 

@@ -59,7 +59,7 @@ export function serviceSummaries(state: AggregatorState, opts: { rateSeconds?: n
       chi2Verdict: spread.chi2P === null ? 'n/a' : spread.chi2P < SKEW_P ? 'skewed' : 'uniform',
       stickiness: t.pairs > 0 ? t.same / t.pairs : null,
       expectedRandom: shown.length > 0 ? 1 / shown.length : null,
-      violations: t.listFull + t.unknown,
+      violations: t.listFull + t.setFull + t.unknown,
       forcedRepicks: t.forcedRepick,
       nodesReporting: nodes.sort(),
     });
@@ -120,9 +120,11 @@ function causeOf(code: number): { cause?: ViolationCause } {
   const v = code & 7;
   return v === Verdict.violationListFull
     ? { cause: 'listFull' }
-    : v === Verdict.violationUnknown
-      ? { cause: 'unknown' }
-      : {};
+    : v === Verdict.violationSetFull
+      ? { cause: 'setFull' }
+      : v === Verdict.violationUnknown
+        ? { cause: 'unknown' }
+        : {};
 }
 
 /** Notable events since the last drain, oldest first, and how many were dropped unseen. */

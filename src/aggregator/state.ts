@@ -10,6 +10,7 @@ import {
   type StickyEvent,
 } from '../core/event.js';
 import { ClientKeys } from './addresses.js';
+import { AffinitySetFills } from './affinity-sets.js';
 import { BackendCounts, NO_ENTRY } from './backend-counts.js';
 import { NotableQueue, type ViolationNotable } from './notable.js';
 import { PairTable } from './pair-table.js';
@@ -44,6 +45,11 @@ export interface StateOptions {
 
 /** Kubernetes fills sessionAffinityConfig.clientIP.timeoutSeconds with this when unset. */
 const DEFAULT_AFFINITY_TIMEOUT = 10800;
+const codeOfCause: Record<ViolationCause, number> = {
+  listFull: Verdict.violationListFull,
+  setFull: Verdict.violationSetFull,
+  unknown: Verdict.violationUnknown,
+};
 
 export interface Gap {
   node: number;
@@ -75,6 +81,8 @@ export class AggregatorState {
   readonly ring: WindowRing;
   readonly udp: UdpContinuity;
   readonly notable: NotableQueue;
+  /** nftables mode: the affinity sets' fill, by Service. */
+  readonly affinitySets = new AffinitySetFills();
   private readonly nodeIdx = new Map<string, number>();
   private lastNodeName: string | undefined;
   private lastNode = -1;
@@ -136,7 +144,18 @@ export class AggregatorState {
         else applyCatalog(this.services, this.catalogListed, this.nodeOf(ev.node), ev);
         break;
       case 'evicted':
-        this.causes.eviction(this.nodeOf(ev.node), ev.endpoint, this.clients.keyOf(ev.client), ev.since ?? ts, ts);
+        this.causes.eviction(
+          this.nodeOf(ev.node),
+          ev.endpoint,
+          this.clients.keyOf(ev.client),
+          ev.since ?? ts,
+          ts,
+          ev.cause ?? 'listFull',
+        );
+        break;
+      case 'affinitySets':
+        this.nodeOf(ev.node);
+        this.affinitySets.apply(ev);
         break;
       case 'lost':
         this.lost(ev);
@@ -232,7 +251,7 @@ export class AggregatorState {
     };
     const cause = this.causes.violation(v);
     v.note = { event: this.violationNotable(v, cause), drain: this.notable.drains };
-    return cause === 'listFull' ? Verdict.violationListFull : Verdict.violationUnknown;
+    return codeOfCause[cause];
   }
 
   /**
@@ -241,22 +260,22 @@ export class AggregatorState {
    * queued, else announced again, marked revised.
    */
   private causeSettled(v: OpenViolation, cause: ViolationCause): void {
-    if (cause === 'listFull') {
-      const note = v.note;
-      if (note && note.drain === this.notable.drains) note.event.cause = 'listFull';
-      else if (note) this.notable.push({ ...note.event, cause: 'listFull', revised: true });
-      const svc = this.services.list[v.svc]!;
-      svc.cum.settleListFull();
-      const j = this.ring.indexOf(v.seq);
-      if (j !== -1 && this.ring.code[j] === Verdict.violationUnknown) {
-        this.ring.code[j] = Verdict.violationListFull;
-        svc.win.settleListFull();
-      }
-      const pairs = this.pairs;
-      const p = pairs.find(v.node, v.svc, v.client);
-      if (p !== -1 && pairs.switchTs[p] === v.ts && pairs.switchCode[p] === Verdict.violationUnknown)
-        pairs.switchCode[p] = Verdict.violationListFull;
+    if (cause === 'unknown') return;
+    const code = codeOfCause[cause];
+    const note = v.note;
+    if (note && note.drain === this.notable.drains) note.event.cause = cause;
+    else if (note) this.notable.push({ ...note.event, cause, revised: true });
+    const svc = this.services.list[v.svc]!;
+    svc.cum.settle(cause);
+    const j = this.ring.indexOf(v.seq);
+    if (j !== -1 && this.ring.code[j] === Verdict.violationUnknown) {
+      this.ring.code[j] = code;
+      svc.win.settle(cause);
     }
+    const pairs = this.pairs;
+    const p = pairs.find(v.node, v.svc, v.client);
+    if (p !== -1 && pairs.switchTs[p] === v.ts && pairs.switchCode[p] === Verdict.violationUnknown)
+      pairs.switchCode[p] = code;
   }
 
   private violationNotable(v: OpenViolation, cause: ViolationCause): ViolationNotable {

@@ -12,6 +12,8 @@ export const Verdict = {
   violationUnknown: 4,
   forcedRepick: 5,
   expired: 6,
+  /** A violation after a pick a full nftables affinity set did not pin. */
+  violationSetFull: 7,
 } as const;
 /** Bit set when the selection picked the same backend as the previous one. */
 export const SAME = 8;
@@ -24,6 +26,7 @@ export function verdictName(code: number): VerdictName | null {
       return 'held';
     case Verdict.violationListFull:
     case Verdict.violationUnknown:
+    case Verdict.violationSetFull:
       return 'violation';
     case Verdict.forcedRepick:
       return 'forcedRepick';
@@ -43,6 +46,7 @@ export class Tally {
   same = 0;
   held = 0;
   listFull = 0;
+  setFull = 0;
   unknown = 0;
   forcedRepick = 0;
   expired = 0;
@@ -69,6 +73,9 @@ export class Tally {
       case Verdict.violationUnknown:
         this.unknown += d;
         break;
+      case Verdict.violationSetFull:
+        this.setFull += d;
+        break;
       case Verdict.forcedRepick:
         this.forcedRepick += d;
         break;
@@ -79,10 +86,10 @@ export class Tally {
     }
   }
 
-  /** A violation counted `unknown` turned out to be `listFull`. */
-  settleListFull(): void {
+  /** A violation counted `unknown` turned out to have a known cause. */
+  settle(cause: 'listFull' | 'setFull'): void {
     this.unknown--;
-    this.listFull++;
+    this[cause]++;
   }
 
   countOf(backend: number): number {

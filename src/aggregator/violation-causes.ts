@@ -1,10 +1,12 @@
 // The cause of an affinity violation, settled late when it must be: a violation no known eviction explains stays open
-// (counted `unknown` meanwhile) until an eviction that explains it arrives (`listFull`) or event time has moved
-// `horizonUs` past it (it stays `unknown`).
+// (counted `unknown` meanwhile) until an eviction that explains it arrives (`listFull` for xt_recent, `setFull` for a
+// full nftables affinity set that never pinned the client) or event time has moved `horizonUs` past it (`unknown`).
 
 import type { ViolationNotable } from './notable.js';
 
-export type ViolationCause = 'listFull' | 'unknown';
+export type ViolationCause = 'listFull' | 'setFull' | 'unknown';
+/** What the agent reports: an eviction from a full xt_recent list, or a client a full nftables set did not take. */
+export type KnownCause = Exclude<ViolationCause, 'unknown'>;
 
 /** A violation whose cause is being decided. */
 export interface OpenViolation {
@@ -28,6 +30,7 @@ export interface OpenViolation {
 interface Span {
   since: number;
   ts: number;
+  cause: KnownCause;
 }
 
 export interface CauseOptions {
@@ -62,7 +65,7 @@ export class ViolationCauses {
   private evictedPruneAt = 1024;
   /** Open violations settled `unknown` before their horizon to bound memory. */
   droppedOpen = 0;
-  /** Violations counted `unknown` first and found `listFull` later. */
+  /** Violations counted `unknown` first and found `listFull` or `setFull` later. */
   reclassified = 0;
 
   /** `settle` hears every violation left open once its cause is final. */
@@ -76,7 +79,7 @@ export class ViolationCauses {
   }
 
   /**
-   * A new violation: `listFull` when an eviction already seen explains it (settled now,
+   * A new violation: the cause of an eviction already seen that explains it (settled now,
    * `settle` is not called), else `unknown` for now, left open.
    */
   violation(v: OpenViolation): ViolationCause {
@@ -84,7 +87,7 @@ export class ViolationCauses {
     const e = this.evicted.get(key);
     if (e && explains(e, v)) {
       this.evicted.delete(key);
-      return 'listFull';
+      return e.cause;
     }
     const older = this.open.get(key);
     if (older) this.close(key, older, 'unknown');
@@ -100,14 +103,24 @@ export class ViolationCauses {
     return 'unknown';
   }
 
-  /** An eviction of `client` from `endpoint`'s list on `node`, somewhere in (since, ts]. */
-  eviction(node: number, endpoint: string, client: number, since: number, ts: number): void {
+  /**
+   * An eviction of `client` from `endpoint`'s list on `node`, somewhere in (since, ts]; for `setFull`, `since` is the
+   * pick the full set did not pin.
+   */
+  eviction(
+    node: number,
+    endpoint: string,
+    client: number,
+    since: number,
+    ts: number,
+    cause: KnownCause = 'listFull',
+  ): void {
     const key = keyOf(node, endpoint, client);
-    const span = { since, ts };
+    const span = { since, ts, cause };
     const v = this.open.get(key);
     if (v && explains(span, v)) {
       this.reclassified++;
-      this.close(key, v, 'listFull');
+      this.close(key, v, cause);
       return;
     }
     this.evicted.set(key, span);

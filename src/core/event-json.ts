@@ -46,7 +46,11 @@ function textOf(e: StickyEvent): string {
       return `${time} conntrack entries=${e.entries} insert_failed=${e.insertFailed} drop=${e.drop} early_drop=${e.earlyDrop}`;
     case 'catalog':
       return `${time} rules  ${e.services.length} services`;
+    case 'affinitySets':
+      return `${time} sets   ${e.sets.map((s) => `${s.endpoint} ${s.elements}/${s.size}`).join(', ')}`;
     case 'evicted':
+      if (e.cause === 'setFull')
+        return `${time} unpin  ${e.client} not added to full set ${e.list} (${e.endpoint}, ${e.capacity} entries)`;
       return `${time} evict  ${e.client} dropped from full list ${e.list} (${e.endpoint}, ${e.capacity} entries)${e.since !== undefined ? ` since ${isoMicros(e.since).slice(11, 26)}` : ''}`;
     case 'node':
       return `${time} node   ${e.node} ${e.state}${e.reason ? ': ' + e.reason : ''}`;

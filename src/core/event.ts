@@ -99,8 +99,31 @@ export interface EvictedEvent extends Base {
   endpoint: string;
   /** Client IP. */
   client: string;
-  /** Entries the list held when it was seen full (ip_list_tot). */
+  /** Entries the list held when it was seen full (ip_list_tot), or the nftables set's size. */
   capacity: number;
+  /**
+   * Absent: evicted from a full xt_recent list. `setFull` (nftables mode): the client was never added to the full
+   * affinity set of the endpoint it was sent to (`since` is that selection), so nothing pins it; a full set evicts
+   * nothing.
+   */
+  cause?: 'setFull';
+}
+
+/** One nftables affinity set's fill: how many clients it pins of the most it can. */
+export interface AffinitySetFill {
+  /** The set, "affinity-..." */
+  set: string;
+  /** The Service it belongs to, "ip:port/proto", and its endpoint "ip:port". */
+  service: string;
+  endpoint: string;
+  elements: number;
+  size: number;
+}
+
+/** nftables mode: the node's affinity sets and their fill, sent whenever a count changed. */
+export interface AffinitySetsEvent extends Base {
+  type: 'affinitySets';
+  sets: AffinitySetFill[];
 }
 
 /** An agent went away or came back, as seen by whoever subscribes to it. */
@@ -118,6 +141,7 @@ export type StickyEvent =
   | CountersEvent
   | CatalogEvent
   | EvictedEvent
+  | AffinitySetsEvent
   | NodeEvent;
 export type EventType = StickyEvent['type'];
 export type FlowEvent = DnatEvent | SnatEvent | InsertEvent;

@@ -18,6 +18,8 @@ export interface SepStatus {
 }
 
 export interface LabStatus {
+  /** "iptables mode", or "nftables mode, kube-proxy 1.36 shape". */
+  mode: string;
   namespaces: { name: string; present: boolean }[];
   backends: { name: string; pid: number | null; alive: boolean }[];
   services: { name: string; address: string; affinity: string; nodePort?: number; endpoints: SepStatus[] }[];
@@ -45,10 +47,12 @@ export async function labStatus(lab: Lab): Promise<LabStatus> {
   const listed = new Set((await run('ip', ['netns', 'list'])).split('\n').map((l) => l.split(' ')[0]));
   const all = [...lab.nodes, ...lab.clients.map((c) => c.netns), ...lab.backends.map((b) => b.netns)];
   const nft = lab.config.proxyMode === 'nftables';
+  const mode = nft ? `nftables mode, kube-proxy ${lab.config.kubeVersion ?? '1.35'} shape` : 'iptables mode';
   const counters = await Promise.all(
     lab.nodes.map((n) => (listed.has(n) && !nft ? dnatCounters(n) : Promise.resolve(new Map<string, number>()))),
   );
   return {
+    mode,
     namespaces: all.map((name) => ({ name, present: listed.has(name) })),
     backends: lab.backends.map((b) => ({
       name: b.name,
@@ -74,9 +78,7 @@ export async function labStatus(lab: Lab): Promise<LabStatus> {
 }
 
 export function formatStatus(lab: Lab, st: LabStatus): string {
-  const nft = lab.config.proxyMode === 'nftables';
-  const mode = nft ? `nftables mode, kube-proxy ${lab.config.kubeVersion ?? '1.35'} shape` : 'iptables mode';
-  const out: string[] = [`lab ${lab.prefix}  (${mode}; state ${lab.stateDir})`, '', 'namespaces:'];
+  const out: string[] = [`lab ${lab.prefix}  (${st.mode}; state ${lab.stateDir})`, '', 'namespaces:'];
   for (const n of st.namespaces) out.push(`  ${n.name.padEnd(24)} ${n.present ? 'present' : 'MISSING'}`);
   out.push('', 'backends:');
   for (const b of st.backends)
@@ -86,7 +88,7 @@ export function formatStatus(lab: Lab, st: LabStatus): string {
     if (s.endpoints.length === 0) out.push('  (no endpoints)');
     for (const e of s.endpoints) {
       out.push(
-        `  ${e.node.padEnd(6)} ${e.chain}  ${e.endpoint.padEnd(16)} ${e.pod.padEnd(6)} ${e.connections !== null ? `${e.connections} conn` : nft ? '' : 'no rule'}`,
+        `  ${e.node.padEnd(6)} ${e.chain}  ${e.endpoint.padEnd(16)} ${e.pod.padEnd(6)} ${e.connections !== null ? `${e.connections} conn` : e.chain === '-' || st.mode.startsWith('nftables') ? '' : 'no rule'}`,
       );
     }
   }

@@ -26,6 +26,7 @@ const EVENT_OTHER_KINDS: readonly number[] = [
   EventField.catalog,
   EventField.evicted,
   EventField.nodeState,
+  EventField.affinitySets,
 ].map((field) => tag(field, LEN));
 const FLOW_PROTO = tag(FlowField.proto, VARINT);
 const FLOW_CLIENT = tag(FlowField.client, LEN);

@@ -15,6 +15,7 @@ export const EventField = {
   catalog: 15,
   evicted: 16,
   nodeState: 17,
+  affinitySets: 18,
 } as const;
 export const FlowField = {
   proto: 1,

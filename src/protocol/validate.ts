@@ -99,6 +99,8 @@ export function eventProblem(x: unknown, nowUs: number): Rejection | null {
       return catalogProblem(e);
     case 'evicted':
       return evictedProblem(e, nowUs);
+    case 'affinitySets':
+      return affinitySetsProblem(e);
     case 'node':
       if (e.state !== 'up' && e.state !== 'down') return malformed('state', "'up' or 'down'", e.state);
       return e.reason === undefined || typeof e.reason === 'string' ? null : malformed('reason', 'a string', e.reason);
@@ -130,6 +132,7 @@ function evictedProblem(e: Record<string, unknown>, nowUs: number): Rejection | 
     if ((e.since as number) > (e.ts as number)) return malformed('since', `a time no later than ts ${e.ts}`, e.since);
   }
   if (typeof e.list !== 'string') return malformed('list', 'a string', e.list);
+  if (e.cause !== undefined && e.cause !== 'setFull') return malformed('cause', "absent or 'setFull'", e.cause);
   return (
     addressProblem(e.endpoint, 'endpoint', true) ??
     addressProblem(e.client, 'client', false) ??
@@ -137,7 +140,28 @@ function evictedProblem(e: Record<string, unknown>, nowUs: number): Rejection | 
   );
 }
 
+function affinitySetsProblem(e: Record<string, unknown>): Rejection | null {
+  if (!Array.isArray(e.sets)) return malformed('sets', 'a list', e.sets);
+  for (let i = 0; i < e.sets.length; i++) {
+    const at = `sets[${i}]`;
+    const s = e.sets[i] as Record<string, unknown> | null;
+    if (typeof s !== 'object' || s === null) return malformed(at, 'a set object', s);
+    if (typeof s.set !== 'string') return malformed(`${at}.set`, 'a string', s.set);
+    const key = typeof s.service === 'string' ? /^(.*)\/(tcp|udp|sctp)$/.exec(s.service) : null;
+    if (!key) return malformed(`${at}.service`, '"ip:port/proto"', s.service);
+    const p =
+      addressProblem(key[1], `${at}.service`, true) ??
+      addressProblem(s.endpoint, `${at}.endpoint`, true) ??
+      countProblem(s.elements, `${at}.elements`) ??
+      countProblem(s.size, `${at}.size`);
+    if (p) return p;
+  }
+  return null;
+}
+
 function catalogProblem(e: Record<string, unknown>): Rejection | null {
+  if (e.proxyMode !== undefined && e.proxyMode !== 'iptables' && e.proxyMode !== 'nftables')
+    return malformed('proxyMode', "absent, 'iptables' or 'nftables'", e.proxyMode);
   if (!Array.isArray(e.services)) return malformed('services', 'a list', e.services);
   for (let i = 0; i < e.services.length; i++) {
     const p = serviceProblem(e.services[i], `services[${i}]`);

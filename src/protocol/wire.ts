@@ -115,6 +115,10 @@ function eventToWire(e: StickyEvent, batchNode: string): WireEvent {
     case 'evicted':
       w.evicted = { list: e.list, endpoint: e.endpoint, client: e.client, capacity: e.capacity };
       if (e.since !== undefined) w.evicted.since = e.since;
+      if (e.cause !== undefined) w.evicted.cause = e.cause;
+      break;
+    case 'affinitySets':
+      w.affinitySets = { sets: e.sets.map((s) => ({ ...s })) };
       break;
     case 'node':
       w.nodeState = { up: e.state === 'up', reason: e.reason ?? '' };
@@ -193,7 +197,18 @@ function eventFromWire(w: WireEvent, batchNode: string): StickyEvent {
       capacity: v.capacity ?? 0,
     };
     if (v.since) e.since = v.since;
+    if (v.cause === 'setFull') e.cause = 'setFull';
     return e;
+  }
+  if (w.affinitySets) {
+    const sets = (w.affinitySets.sets ?? []).map((s) => ({
+      set: s.set ?? '',
+      service: s.service ?? '',
+      endpoint: s.endpoint ?? '',
+      elements: s.elements ?? 0,
+      size: s.size ?? 0,
+    }));
+    return { type: 'affinitySets', ts, node, sets };
   }
   if (w.nodeState) {
     const e: StickyEvent = { type: 'node', ts, node, state: w.nodeState.up ? 'up' : 'down' };

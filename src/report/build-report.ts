@@ -84,7 +84,7 @@ function serviceReport(
   const k = shown.length;
   const clientsPer = new Map<number, number>();
   for (const a of clients.values()) for (const b of a.backends.keys()) clientsPer.set(b, (clientsPer.get(b) ?? 0) + 1);
-  const violation = t.listFull + t.unknown;
+  const violation = t.listFull + t.setFull + t.unknown;
   const report: ServiceReport = {
     service: svc.key,
     name: svc.latest?.info.name ?? null,
@@ -109,10 +109,11 @@ function serviceReport(
       forcedRepick: t.forcedRepick,
       expired: t.expired,
       compliance: t.held + violation > 0 ? t.held / (t.held + violation) : null,
-      violationCauses: { listFull: t.listFull, unknown: t.unknown },
+      violationCauses: { listFull: t.listFull, setFull: t.setFull, unknown: t.unknown },
       expiredMoved: t.expiredMoved,
     },
     nodeDivergence: divergence ?? { clients: 0, examples: [] },
+    affinitySets: state.affinitySets.of(svc.key),
     clients: clientRows(state, svc, clients),
   };
   if (svc.key.endsWith('/udp')) report.udpContinuity = udpCounts(state, svc, since);

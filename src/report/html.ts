@@ -110,8 +110,11 @@ function serviceSection(
   const series = timeline.series(s.service, start, end);
   const causes =
     v.violation > 0
-      ? `<p class="explain">Violation causes: ${count(v.violationCauses.listFull)} client entries evicted from a full xt_recent list (listFull), ${count(v.violationCauses.unknown)} unknown.</p>`
+      ? `<p class="explain">Violation causes: ${count(v.violationCauses.listFull)} client entries evicted from a full xt_recent list (listFull), ${count(v.violationCauses.setFull)} clients a full nftables affinity set never pinned (setFull), ${count(v.violationCauses.unknown)} unknown.</p>`
       : '';
+  const sets = s.affinitySets.length
+    ? `<p class="explain">Affinity sets (elements / size): ${s.affinitySets.map((a) => esc(`${a.node} ${a.endpoint} ${a.elements}/${a.size} (${pct(a.fill)}, peak ${a.peakElements})`)).join('; ')}.</p>`
+    : '';
   const verdictNote = affinity
     ? `Consecutive selections of one client within ${s.affinity.timeoutSeconds ?? '?'} s should keep the backend. ${count(v.expiredMoved)} of ${count(v.expired)} expired pairs moved.`
     : 'This Service has no session affinity, so every new connection is a free pick; verdicts are shown for reference.';
@@ -130,6 +133,7 @@ ${timelineChart(s, series, missing)}
 <p class="explain">${esc(verdictNote)}</p>
 ${verdictChart(s)}
 ${causes}
+${sets}
 <h3>Busiest clients</h3>
 ${s.clients.length ? clientChart(s, maxClients) : '<p class="empty">No clients.</p>'}
 ${s.clients.length > maxClients ? `<p class="explain">${count(s.clients.length - maxClients)} more clients in the JSON report.</p>` : ''}

@@ -71,12 +71,13 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
   );
   out.push(
     table(
-      ['Held', 'Violation', 'listFull', 'unknown', 'Forced re-pick', 'Expired (moved)', 'Compliance'],
+      ['Held', 'Violation', 'listFull', 'setFull', 'unknown', 'Forced re-pick', 'Expired (moved)', 'Compliance'],
       [
         [
           String(v.held),
           String(v.violation),
           String(v.violationCauses.listFull),
+          String(v.violationCauses.setFull),
           String(v.violationCauses.unknown),
           String(v.forcedRepick),
           `${v.expired} (${v.expiredMoved})`,
@@ -85,6 +86,21 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
       ],
     ),
   );
+  if (s.affinitySets.length > 0) {
+    out.push(
+      table(
+        ['Node', 'Affinity set of', 'Elements', 'Size', 'Fill', 'Peak'],
+        s.affinitySets.map((a) => [
+          md(a.node),
+          md(a.endpoint),
+          String(a.elements),
+          String(a.size),
+          num(a.fill),
+          String(a.peakElements),
+        ]),
+      ),
+    );
+  }
   if (s.nodeDivergence.clients > 0) {
     out.push(`Clients whose backend differs between nodes: ${s.nodeDivergence.clients}`, '');
     out.push(

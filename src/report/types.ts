@@ -1,5 +1,6 @@
 // The `report --format json` object (docs/design.md, "The report JSON"). Field names
 // are a contract outside checks rely on; fields beyond the contract are marked.
+import type { AffinitySetRow } from '../aggregator/affinity-sets.js';
 import type { ServiceInfo } from '../core/event.js';
 import type { RejectReason } from '../protocol/validate.js';
 
@@ -61,7 +62,7 @@ export interface ServiceReport {
     forcedRepick: number;
     expired: number;
     compliance: number | null;
-    violationCauses: { listFull: number; unknown: number };
+    violationCauses: { listFull: number; setFull: number; unknown: number };
     /** Beyond the contract: expired pairs that moved to another backend. */
     expiredMoved: number;
   };
@@ -74,10 +75,17 @@ export interface ServiceReport {
     clients: number;
     examples: { client: string; backends: Record<string, string>; via?: Record<string, string> }[];
   };
+  /**
+   * Beyond the contract, nftables mode: each node's affinity sets of this Service, latest fill (elements / size) and
+   * the most elements seen; empty in iptables mode.
+   */
+  affinitySets: AffinitySetReport[];
   /** Beyond the contract, UDP services only: conntrack entries replaced on the same flow. */
   udpContinuity?: { replacements: number; backendChanged: number; reflectiveChanged: number };
   clients: ClientReport[];
 }
+
+export type AffinitySetReport = AffinitySetRow;
 
 export interface BackendReport {
   backend: string;

@@ -48,7 +48,8 @@ export function App({ source, fps }: AppProps) {
   const backendAt = useClampedIndex(ui.backendCursor, backends);
   const clientAt = useClampedIndex(ui.clientCursor, clients);
   const panelHeight = rows - CHROME_LINES;
-  const detailRows = useDetailRows(panelHeight, backends, clients);
+  // The affinity-sets line (nftables mode) takes one line from the tables.
+  const detailRows = useDetailRows(panelHeight - (detail?.affinitySets.length ? 1 : 0), backends, clients);
 
   useInput((input, key) =>
     dispatch({

@@ -103,6 +103,9 @@ function detail(state: AggregatorState, row: ServiceRow, rec: ServiceRec, opts: 
     clients,
     sparkline: selectionsOverWindow(state, rec.id, buckets),
     bucketSeconds: state.windowUs / 1e6 / buckets,
+    affinitySets: state.affinitySets
+      .of(row.service)
+      .map((a) => ({ node: a.node, endpoint: a.endpoint, elements: a.elements, size: a.size })),
   };
 }
 

@@ -81,6 +81,18 @@ export function ServiceDetailView({
         <Text dimColor>selections per {seconds(detail.bucketSeconds)} </Text>
         <Text color="cyan">{sparkline(detail.sparkline)}</Text>
       </Text>
+      {detail.affinitySets.length > 0 ? (
+        <Text wrap="truncate-end">
+          <Text dimColor>affinity sets </Text>
+          {detail.affinitySets.map((a, i) => (
+            <Text key={`${a.node}|${a.endpoint}`} color={a.elements >= a.size ? 'red' : undefined}>
+              {i > 0 ? '  ' : ''}
+              {multiNode ? `${clip(a.node, 12)} ` : ''}
+              {clip(a.endpoint, 24)} {a.elements}/{a.size} {percent(a.size > 0 ? a.elements / a.size : null)}
+            </Text>
+          ))}
+        </Text>
+      ) : null}
       <Text bold wrap="truncate-end" color={pane === 'backends' ? 'cyan' : undefined}>
         {'  '}
         {fit('BACKEND', 22)} {fit('POD', podWidth)} {fit('SHARE', 32)} SELECTIONS

@@ -79,6 +79,8 @@ export interface ServiceDetail {
   /** Selections per bucket across the window, oldest first. */
   sparkline: number[];
   bucketSeconds: number;
+  /** nftables mode: the Service's affinity sets per node, latest fill; empty otherwise. */
+  affinitySets: { node: string; endpoint: string; elements: number; size: number }[];
 }
 
 /**

@@ -66,14 +66,15 @@ function dnat(ts: number, node: string, client: string, service: string, backend
 
 /**
  * Every event type, and selections that give every verdict and feature: a held pair, a
- * violation nothing explains (unknown), one an eviction explains (listFull), a forced
+ * violation nothing explains (unknown), one an eviction explains (listFull), one a full nftables affinity set
+ * explains (setFull, with the sets' fill on that node), a forced
  * re-pick, an expired pair that moved, a client diverging across nodes (through one
  * address, and through two NodePort addresses), a UDP entry replaced with a new backend
  * and a new reflective address, lost events, a node gap and a node still down.
  */
 const events: StickyEvent[] = [
-  { type: 'catalog', ts: T0, node: 'n1', services: [sticky([A, B, C]), edge(EDGE1), stun] },
-  { type: 'catalog', ts: T0, node: 'n2', services: [sticky([A, B, C]), edge(EDGE2)] },
+  { type: 'catalog', ts: T0, node: 'n1', proxyMode: 'iptables', services: [sticky([A, B, C]), edge(EDGE1), stun] },
+  { type: 'catalog', ts: T0, node: 'n2', proxyMode: 'nftables', services: [sticky([A, B, C]), edge(EDGE2)] },
   {
     type: 'catalog',
     ts: T0,
@@ -110,6 +111,33 @@ const events: StickyEvent[] = [
     hook: 'postrouting',
     ctId: 'u1',
   },
+  dnat(T0 + 1 * S, 'n2', '10.0.1.7:40000', STICKY, C),
+  {
+    type: 'evicted',
+    ts: T0 + 1.25 * S,
+    since: T0 + 1 * S,
+    node: 'n2',
+    list: 'affinity-CCCCCCCC-lab/sticky/tcp/http__10.1.3.2/8080',
+    endpoint: C,
+    client: '10.0.1.7',
+    capacity: 2,
+    cause: 'setFull',
+  },
+  {
+    type: 'affinitySets',
+    ts: T0 + 1.25 * S,
+    node: 'n2',
+    sets: [
+      {
+        set: 'affinity-CCCCCCCC-lab/sticky/tcp/http__10.1.3.2/8080',
+        service: `${STICKY}/tcp`,
+        endpoint: C,
+        elements: 2,
+        size: 2,
+      },
+    ],
+  },
+  dnat(T0 + 1.5 * S, 'n2', '10.0.1.7:40001', STICKY, A),
   dnat(T0 + 2 * S, 'n1', '10.0.1.1:40001', STICKY, A),
   {
     type: 'evicted',
@@ -219,7 +247,7 @@ test('every field of the export format is in docs/design.md', async () => {
   const missingFromOutput = [...declaredProperties('src/core/event.ts')].filter((f) => !fields.has(f));
   assert.deepEqual(missingFromOutput, [], 'the fixture exercises every property src/core/event.ts declares');
   const types = new Set(lines.map((l) => String(l.type)));
-  assert.equal(types.size, 8, `every event type is exported, got ${[...types].join(', ')}`);
+  assert.equal(types.size, 9, `every event type is exported, got ${[...types].join(', ')}`);
   const text = section(/export format/i);
   assert.deepEqual(undocumented(fields, text), [], 'export fields the design does not name');
   assert.deepEqual(undocumented(types, text), [], 'event types the design does not name');
@@ -242,9 +270,10 @@ test('every field of the report JSON is in docs/design.md', () => {
         v.expired,
         v.expiredMoved,
         v.violationCauses.listFull,
+        v.violationCauses.setFull,
         v.violationCauses.unknown,
       ],
-      [1, 2, 1, 1, 1, 1, 1],
+      [1, 3, 1, 1, 1, 1, 1, 1],
       `${scope}: the fixture gives every verdict and cause`,
     );
     const stun = report.services.find((s: { name: string }) => s.name === 'lab/stun:stun');

@@ -162,6 +162,7 @@ test('error messages, scenario tables and lab status echo input escaped', () => 
   assert.equal(widths.size, 1, 'columns stay aligned');
   const lab = { prefix: evil('p'), stateDir: evil('/tmp/state') } as never;
   const status = formatStatus(lab, {
+    mode: evil('nftables mode'),
     namespaces: [{ name: evil('ns'), present: true }],
     backends: [{ name: evil('b1'), pid: 1, alive: true }],
     services: [

@@ -119,7 +119,7 @@ function checkReport(text: string, where: string) {
       forcedRepick: 0,
       expired: 2,
       compliance: 0.5,
-      violationCauses: { listFull: 0, unknown: 1 },
+      violationCauses: { listFull: 0, setFull: 0, unknown: 1 },
       expiredMoved: 1,
     },
     where,

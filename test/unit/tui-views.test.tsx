@@ -69,6 +69,10 @@ function fixedSource(vm: ViewModel, notable: NotableLine[] = []): FrameSource & 
           row: r,
           bucketSeconds: 5,
           sparkline: [0, 1, 2, 4, 8, 4, 2, 1, 0, 0, 1, 8],
+          affinitySets: [
+            { node: 'n1', endpoint: '10.1.1.2:8080', elements: 4, size: 4 },
+            { node: 'n1', endpoint: '10.1.1.3:8080', elements: 1, size: 4 },
+          ],
           clients: [
             {
               client: '10.0.1.2',
@@ -247,6 +251,7 @@ test('Enter opens the selected service, Esc goes back', async (t) => {
   );
   assert.match(screen, /never switched/);
   assert.match(screen, /selections per 5s ▁▂▃▄█▄▃▂▁▁▂█|selections per 5s [▁-█]{12}/);
+  assert.match(screen, /affinity sets 10\.1\.1\.2:8080 4\/4 100%\s+10\.1\.1\.3:8080 1\/4 25%/);
   assert.equal(source.focused.at(-1), bravo.service, 'the source was asked for that detail');
   await press('\x1b', (s) => s.includes('SERVICE') && s.includes('alpha'), 'the list again');
 });
