@@ -109,7 +109,7 @@ export const affinityOverflow: Scenario<OverflowEvidence> = {
         ]),
       ),
       `  ${evicted} addresses were evicted from full lists after round 1`,
-      `  held ${v?.held ?? 0}, violation ${v?.violation ?? 0} (listFull ${v?.violationCauses.listFull ?? 0}, unknown ${v?.violationCauses.unknown ?? 0}), compliance ${num(v?.compliance)}`,
+      `  held ${v?.held ?? 0}, violation ${v?.violation ?? 0} (listFull ${v?.violationCauses.listFull ?? 0}, setFull ${v?.violationCauses.setFull ?? 0}, unknown ${v?.violationCauses.unknown ?? 0}), compliance ${num(v?.compliance)}`,
     ];
   },
 };

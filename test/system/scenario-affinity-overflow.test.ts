@@ -58,7 +58,7 @@ test('scenario affinity-overflow: moves between rounds are violations with cause
   assert.ok(s, `${STICKY} in the report`);
   assert.equal(s.selections, 2 * n);
   assert.equal(s.affinityVerdicts.violation, moved.length, 'one violation per address the logs show moved');
-  assert.deepEqual(s.affinityVerdicts.violationCauses, { listFull: moved.length, unknown: 0 });
+  assert.deepEqual(s.affinityVerdicts.violationCauses, { listFull: moved.length, setFull: 0, unknown: 0 });
   assert.equal(s.affinityVerdicts.held, n - moved.length);
   assert.deepEqual(
     s.clients
