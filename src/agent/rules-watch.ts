@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { ProxyMode } from '../core/event.js';
+import { IPVS_UNSUPPORTED, ipvsInLink, ipvsInRules } from './ipvs.js';
 import { parseNftCatalog } from './nft-parse.js';
 import { parseNatCatalog, type NatCatalog } from './rules-parse.js';
 
@@ -45,18 +46,24 @@ const hasKubeChains = (text: string) => /^:KUBE-SERVICES /m.test(text);
 
 /**
  * Whichever mode the node is in: iptables when `iptables-save` shows kube-proxy's chains, else nftables when the
- * `ip kube-proxy` table exists, else iptables (no Services yet: what a node without kube-proxy shows).
+ * `ip kube-proxy` table exists, else iptables (no Services yet: what a node without kube-proxy shows). IPVS mode is
+ * refused with the reason (each read, so the agent's warning stands while the node stays in that mode).
  */
 export function nodeRules(netns?: string): RulesReader {
   const ipt = tool(netns, 'iptables-save', ['-t', 'nat']);
   const nft = nftListTable(netns);
+  const link = tool(netns, 'ip', ['-d', 'link', 'show', 'kube-ipvs0']);
+  const ipvs = (sign: string) => new Error(`${IPVS_UNSUPPORTED} (${sign})`);
   return async () => {
     let text = '';
     let iptError: Error | null = null;
     try {
       text = await ipt();
+      const sign = ipvsInRules(text);
+      if (sign) throw ipvs(sign);
       if (hasKubeChains(text)) return { mode: 'iptables', text };
     } catch (err) {
+      if ((err as Error).message.startsWith(IPVS_UNSUPPORTED)) throw err;
       iptError = err as Error; // an nftables-only node may have no iptables at all
     }
     try {
@@ -64,9 +71,11 @@ export function nodeRules(netns?: string): RulesReader {
     } catch (err) {
       // No table: not an nftables-mode node. With iptables unreadable as well, say why iptables failed.
       if (iptError) throw iptError;
-      if (/No such file or directory|does not exist/i.test((err as Error).message)) return { mode: 'iptables', text };
-      throw err;
+      if (!/No such file or directory|does not exist/i.test((err as Error).message)) throw err;
     }
+    const sign = ipvsInLink(await link().catch(() => ''));
+    if (sign) throw ipvs(sign);
+    return { mode: 'iptables', text };
   };
 }
 

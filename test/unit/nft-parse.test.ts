@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { ipvsInLink, ipvsInRules } from '../../src/agent/ipvs.js';
 import { NftParseError, parseNftCatalog } from '../../src/agent/nft-parse.js';
 import { parseNatCatalog, type NatCatalog } from '../../src/agent/rules-parse.js';
 import { RulesWatcher } from '../../src/agent/rules-watch.js';
@@ -109,4 +110,15 @@ test('a read not understood keeps the previous catalog, and the same text is not
   text = fixture('lab-1.36-node.json');
   await w.poll();
   assert.equal(changes.length, 1, 'same Services in the other shape: no new catalog');
+});
+
+test('IPVS mode is recognised from its nat rules and its dummy interface', () => {
+  const nat =
+    '-A KUBE-SERVICES -m comment --comment "Kubernetes service cluster ip + port for masquerade purpose" -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT';
+  assert.match(ipvsInRules(nat) ?? '', /KUBE-CLUSTER-IP ipset/);
+  assert.equal(ipvsInRules(renderNat(defaultConfig(), 'node', { jumps: true }).text), null);
+  const link =
+    '5: kube-ipvs0: <BROADCAST,NOARP> mtu 1500 qdisc noop state DOWN\n    link/ether 2a:b3:1c:4d:5e:6f brd ff:ff:ff:ff:ff:ff promiscuity 0\n    dummy addrgenmode eui64';
+  assert.match(ipvsInLink(link) ?? '', /kube-ipvs0 interface/);
+  assert.equal(ipvsInLink(''), null);
 });

@@ -10,14 +10,16 @@ import { fileURLToPath } from 'node:url';
 import { parse, type Command } from '../command.js';
 import { helperPath, startProbe } from '../../probe/probe.js';
 import { ATTACH_MODES, type AttachMode } from '../../probe/record-layout.js';
+import { IPVS_UNSUPPORTED, ipvsInLink, ipvsInRules } from '../../agent/ipvs.js';
 
 const usage = `Usage: stickyscope doctor
 
 Checks that this machine can run the stickyscope probe: root, kernel BTF, the built
 helper and BPF object, the tools stickyscope and its lab use (clang, bpftool, iptables,
-conntrack), which attach modes the kernel has, and finally loads and attaches the probe
-as trace and agent would, in a throwaway network namespace. Prints one line per check;
-exits 0 only if all pass.
+conntrack, nft), that kube-proxy on this host (if any) is not in IPVS mode (which
+stickyscope cannot read), which attach modes the kernel has, and finally loads and
+attaches the probe as trace and agent would, in a throwaway network namespace. Prints
+one line per check; exits 0 only if all pass.
 
 Attach modes, tried in this order when none is forced (--attach on trace and agent):
   netfilter  BPF links at the NAT hooks; needs Linux >= 6.4
@@ -110,6 +112,23 @@ async function attachModes(): Promise<Result> {
     : { ok: false, fix: `no attach mode works (${summary}); see 'stickyscope doctor --help' for what each needs` };
 }
 
+/** The output of a command, '' when it fails or is missing. */
+function output(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return '';
+  }
+}
+
+/** kube-proxy's mode on this host must be one the agent reads: iptables, nftables, or none at all. */
+function notIpvs(): Result {
+  const sign =
+    ipvsInLink(output('ip', ['-d', 'link', 'show', 'kube-ipvs0'])) ??
+    ipvsInRules(output('iptables-save', ['-t', 'nat']));
+  return sign ? { ok: false, fix: `${IPVS_UNSUPPORTED} (${sign})` } : { ok: true };
+}
+
 async function run(argv: string[]): Promise<number> {
   parse(argv, {});
   const objectPath = fileURLToPath(new URL('../../../../build/stickyscope.bpf.o', import.meta.url));
@@ -127,7 +146,9 @@ async function run(argv: string[]): Promise<number> {
     ['clang', () => onPath('clang', 'compiles the BPF programs')],
     ['bpftool', () => onPath('bpftool', 'generates vmlinux.h and the skeleton')],
     ['iptables', () => onPath('iptables', 'reads kube-proxy rules, builds the lab')],
+    ['nft', () => onPath('nft', "reads kube-proxy's nftables mode, builds the lab in that mode")],
     ['conntrack', () => onPath('conntrack', 'conntrack-tools, used by the lab and tests')],
+    ['kube-proxy not in IPVS mode', notIpvs],
     ['attach mode', () => (failed === 0 ? attachModes() : { ok: false, fix: 'skipped: fix the checks above first' })],
   ];
   const width = Math.max(...checks.map(([name]) => name.length), 'load and attach the probe'.length);
