@@ -18,7 +18,13 @@ test('as root on a capable machine every check passes, and the test namespace is
   const r = spawnSync(process.execPath, [cli, 'doctor'], { encoding: 'utf8' });
   const lines = r.stdout.trimEnd().split('\n');
   assert.equal(r.status, 0, r.stdout + r.stderr);
-  assert.equal(lines.length, 10);
+  // root, BTF, helper, object, clang, bpftool, iptables, nft, conntrack, IPVS, attach mode, load and attach.
+  assert.equal(lines.length, 12, r.stdout);
+  assert.ok(
+    lines.some((l) => l.startsWith('ok    kube-proxy not in IPVS mode')),
+    r.stdout,
+  );
+  assert.match(r.stdout, /^ok {4}attach mode +netfilter /m);
   assert.ok(
     lines.every((l) => l.startsWith('ok  ')),
     r.stdout,
