@@ -26,10 +26,11 @@ fi
 # dnsperf and dnsmasq-base (the binary only, no system service) play kube-dns in the
 # lab's kube-dns scenario; clang-format checks the C sources' format (npm run lint); strace
 # kills `lab up` at exact points in the interrupted-lab test; qemu-system-x86 and mmdebstrap
-# build and boot the kernel test matrix's VMs (npm run test:kernels).
+# build and boot the kernel test matrix's VMs (npm run test:kernels); prometheus (the binary,
+# started by the test itself, not the service) scrapes an agent and `serve` in the metrics test.
 packages=(clang clang-format llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config gcc make
   iptables nftables conntrack iproute2 util-linux tmux curl chromium dnsperf dnsmasq-base strace
-  qemu-system-x86 mmdebstrap e2fsprogs)
+  qemu-system-x86 mmdebstrap e2fsprogs prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -78,6 +78,13 @@ export class ViolationCauses {
     return this.open.size;
   }
 
+  /** Violations whose cause is still open, by service id. */
+  openByService(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const v of this.open.values()) out.set(v.svc, (out.get(v.svc) ?? 0) + 1);
+    return out;
+  }
+
   /**
    * A new violation: the cause of an eviction already seen that explains it (settled now,
    * `settle` is not called), else `unknown` for now, left open.

@@ -29,6 +29,10 @@ const commands: Record<string, { summary: string; load: () => Promise<{ command:
     summary: "make a CA and the agents' and clients' certificates for mutual TLS",
     load: () => import('./commands/certs.js'),
   },
+  serve: {
+    summary: 'long-running aggregator: Prometheus /metrics, reports and health over HTTP',
+    load: () => import('./commands/serve.js'),
+  },
   lab: {
     summary: 'build a kube-proxy node out of network namespaces, and drive traffic',
     load: () => import('./commands/lab.js'),

@@ -69,8 +69,15 @@ export function refuseK8sFlagsAlone(values: K8sValues): void {
   }
 }
 
-/** `signal` ends the API watches; pass the command's shutdownSignal(). */
-export async function resolveAgentsFromArgs(values: K8sValues, signal: AbortSignal): Promise<ResolvedAgents> {
+/**
+ * `signal` ends the API watches; pass the command's shutdownSignal(). With `allowNone`
+ * (serve, which waits for agents to come), finding no ready agent at start is no error.
+ */
+export async function resolveAgentsFromArgs(
+  values: K8sValues,
+  signal: AbortSignal,
+  opts: { allowNone?: boolean } = {},
+): Promise<ResolvedAgents> {
   const listed = values.agent ?? [];
   refuseK8sFlagsAlone(values);
   if (!values.k8s) return { addresses: listed };
@@ -90,7 +97,7 @@ export async function resolveAgentsFromArgs(values: K8sValues, signal: AbortSign
     );
   }
   const found = discovery.addresses();
-  if (found.length === 0 && listed.length === 0) {
+  if (found.length === 0 && listed.length === 0 && !opts.allowNone) {
     throw new EnvironmentError(
       `failed to find agents: no ready pod matches '${selector}' in namespace '${namespace}' at ${server}; expected the agent DaemonSet (kubectl apply -k deploy/)`,
     );
@@ -110,6 +117,21 @@ export async function resolveAgentsFromArgs(values: K8sValues, signal: AbortSign
           `failed to list Services and EndpointSlices at ${server}: ${(err as Error).message}`,
         );
       }
+    },
+  };
+}
+
+/**
+ * The agents to follow as a set that changes: the --agent list, plus with --k8s the
+ * ready agents as they come and go.
+ */
+export function agentDirectory(resolved: ResolvedAgents, listed: readonly string[]) {
+  const discovery = resolved.discovery;
+  const addresses = () => [...new Set([...listed, ...(discovery?.addresses() ?? [])])].sort();
+  return {
+    addresses,
+    onChange(cb: (addresses: string[]) => void): () => void {
+      return discovery ? discovery.onChange(() => cb(addresses())) : () => {};
     },
   };
 }

@@ -1,6 +1,6 @@
 // Subscribes to agents over gRPC. Each agent connection reconnects on its own with capped exponential backoff and says
 // when its node goes down or comes back, both to onStatus and as `node` events in the stream itself (so recordings keep
-// the gaps). subscribeAgents merges all of them in time order (merge-streams.ts).
+// the gaps). subscribeAgents merges all of them in time order (merge-streams.ts), over a fixed list or a set that changes.
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { NodeEvent, StickyEvent } from '../core/event.js';
@@ -15,8 +15,18 @@ export interface AgentStatus {
   address: string;
   /** The agent's node name once Info has answered, else its address. */
   node: string;
-  state: 'up' | 'down';
+  /** `removed`: the agent left the set (AgentDirectory) and is no longer followed. */
+  state: 'up' | 'down' | 'removed';
   reason?: string;
+}
+
+/** Agents that come and go (the ready pods of the agent DaemonSet): subscribeAgents follows the set. */
+export interface AgentDirectory {
+  addresses(): string[];
+  /** Called with the new list whenever it changes; returns an unsubscribe. */
+  onChange(cb: (addresses: string[]) => void): () => void;
+  /** The node each agent runs on, by address, where known (its certificate must name it). */
+  nodes?(): Record<string, string>;
 }
 
 export interface Backoff {
@@ -46,12 +56,17 @@ export interface SubscribeOptions extends LinkOptions {
   rejected?: RejectedEvents;
   /** Told once per agent stream, at its first rejected event, what was wrong with it. */
   onWarning?: (message: string) => void;
+  /** While subscribed, asks each agent for its Info this often (on the same channel) and hands it here. */
+  onInfo?: (address: string, info: AgentInfo) => void;
+  infoEveryMs?: number;
 }
 
 /** How to reach one agent: TLS or not, and the node it is expected to be. */
 export interface AgentLink {
   tls?: ClientTls;
   node?: string;
+  /** With it, Info is asked this often while subscribed (emitted as 'info'). */
+  infoEveryMs?: number;
 }
 
 const channelOptions: grpc.ChannelOptions = {
@@ -129,6 +144,7 @@ export class AgentConnection extends EventEmitter {
   private async run(): Promise<void> {
     let delay = this.backoff.initialMs;
     let up: boolean | null = null;
+    let poll: NodeJS.Timeout | undefined;
     while (!this.stopped) {
       let client: grpc.Client | null = null;
       let reason: string;
@@ -138,11 +154,13 @@ export class AgentConnection extends EventEmitter {
         const info = await this.info(client);
         checkNode(info, peer);
         this.node = info.nodeName || this.address;
+        this.emit('info', info);
         const { established, ended } = this.subscribe(client);
         if (await established) {
           up = true;
           delay = this.backoff.initialMs;
           this.announce('up');
+          if (this.link.infoEveryMs) poll = this.pollInfo(client, this.link.infoEveryMs);
         }
         reason = await ended;
       } catch (err) {
@@ -150,6 +168,8 @@ export class AgentConnection extends EventEmitter {
         const why = code === grpc.status.UNAVAILABLE ? await diagnoseTls(this.address, this.link.tls) : null;
         reason = `agent ${this.address} unreachable: ${why ?? reasonOf(err)}`;
       } finally {
+        if (poll) clearInterval(poll);
+        poll = undefined;
         this.stream = null;
         client?.close();
       }
@@ -172,6 +192,17 @@ export class AgentConnection extends EventEmitter {
   private connectWith(): { credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions; peer: PeerIdentity } {
     if (!this.link.tls) return { credentials: grpc.credentials.createInsecure(), options: {}, peer: {} };
     return clientLink(this.link.tls, this.link.node);
+  }
+
+  /** A failed poll is left to the stream to notice: the next one tries again. */
+  private pollInfo(client: grpc.Client, everyMs: number): NodeJS.Timeout {
+    return setInterval(() => {
+      if (this.infoCall || this.stopped) return;
+      this.info(client).then(
+        (info) => this.emit('info', info),
+        () => {},
+      );
+    }, everyMs);
   }
 
   private info(client: grpc.Client): Promise<AgentInfo> {
@@ -238,10 +269,12 @@ function checkNode(info: AgentInfo, peer: PeerIdentity): void {
 
 /**
  * Subscribes to every agent and yields their events merged in time order, in batches,
- * until `signal` aborts (then the rest is flushed and the connections closed).
+ * until `signal` aborts (then the rest is flushed and the connections closed). Given a
+ * directory, agents that join are subscribed at once, and those that leave are dropped
+ * with a `node` down event, so their node's window shows the gap.
  */
 export async function* subscribeAgents(
-  addresses: string[],
+  agents: string[] | AgentDirectory,
   opts: SubscribeOptions = {},
 ): AsyncGenerator<StickyEvent[]> {
   const merger = new StreamMerger({ delayMs: opts.reorderDelayMs ?? 200 });
@@ -251,26 +284,63 @@ export async function* subscribeAgents(
   let paused = false;
   let wake: (() => void) | null = null;
   const rejected = opts.rejected ?? new RejectedEvents();
-  const conns = addresses.map(
-    (a) => new AgentConnection(a, opts.filter, opts.backoff, rejected, { tls: opts.tls, node: opts.nodes?.[a] }),
-  );
+  const directory = Array.isArray(agents) ? null : (agents as AgentDirectory);
+  const conns = new Map<string, AgentConnection>();
+  const up = new Set<string>();
+  const stopping: Promise<void>[] = [];
   const flowControl = () => {
     const over = pending + merger.size > maxPending;
     if (over === paused) return;
     paused = over;
-    for (const c of conns) {
+    for (const c of conns.values()) {
       if (over) c.pause();
       else c.resume();
     }
   };
-  for (const c of conns) {
+  const add = (address: string) => {
+    const node = directory?.nodes?.()[address] ?? opts.nodes?.[address];
+    const infoEveryMs = opts.onInfo ? opts.infoEveryMs : undefined;
+    const c = new AgentConnection(address, opts.filter, opts.backoff, rejected, { tls: opts.tls, node, infoEveryMs });
+    conns.set(address, c);
+    if (paused) c.pause();
     c.on('events', (events: StickyEvent[]) => {
       merger.push(c.address, events, Date.now());
       flowControl();
     });
-    if (opts.onStatus) c.on('status', opts.onStatus);
+    c.on('status', (s: AgentStatus) => {
+      if (s.state === 'up') up.add(address);
+      else up.delete(address);
+      opts.onStatus?.(s);
+    });
     if (opts.onWarning) c.on('warning', opts.onWarning);
-  }
+    if (opts.onInfo) c.on('info', (info: AgentInfo) => opts.onInfo!(address, info));
+  };
+  const remove = (address: string) => {
+    const c = conns.get(address)!;
+    conns.delete(address);
+    c.removeAllListeners('status');
+    c.removeAllListeners('info');
+    stopping.push(
+      c.stop().then(() => {
+        const reason = `agent ${c.node} (${address}) left the set of agents`;
+        // One still up goes down here; one already down has its gap open.
+        if (up.delete(address))
+          merger.push(
+            address,
+            [{ type: 'node', ts: Date.now() * 1000, node: c.node, state: 'down', reason }],
+            Date.now(),
+          );
+        opts.onStatus?.({ address, node: c.node, state: 'removed', reason });
+      }),
+    );
+  };
+  const follow = (addresses: readonly string[]) => {
+    const next = new Set(addresses);
+    for (const a of [...conns.keys()]) if (!next.has(a)) remove(a);
+    for (const a of next) if (!conns.has(a)) add(a);
+  };
+  follow(directory ? directory.addresses() : (agents as string[]));
+  const unfollow = directory?.onChange(follow);
   const release = (now: number) => {
     const out = merger.drain(now);
     if (out.length === 0) return;
@@ -281,6 +351,11 @@ export async function* subscribeAgents(
   const tick = setInterval(() => release(Date.now()), Math.max(10, Math.floor(merger.delayMs / 4)));
   const onAbort = () => wake?.();
   opts.signal?.addEventListener('abort', onAbort);
+  const stopAll = async () => {
+    unfollow?.();
+    await Promise.all([...conns.values()].map((c) => c.stop()));
+    await Promise.all(stopping);
+  };
   try {
     for (;;) {
       const batch = ready.shift();
@@ -294,12 +369,12 @@ export async function* subscribeAgents(
       await new Promise<void>((resolve) => (wake = resolve));
       wake = null;
     }
-    await Promise.all(conns.map((c) => c.stop()));
+    await stopAll();
     const rest = merger.drain(Infinity);
     if (rest.length > 0) yield rest;
   } finally {
     clearInterval(tick);
     opts.signal?.removeEventListener('abort', onAbort);
-    await Promise.all(conns.map((c) => c.stop()));
+    await stopAll();
   }
 }

@@ -53,6 +53,14 @@ export function buildReport(state: AggregatorState, opts: { scope: Scope; reject
   };
 }
 
+/** The backends a Service's report lists (current endpoints and any selected), in address order: K of 1/K. */
+export function shownBackends(svc: ServiceRec, t: Tally): number[] {
+  const names = svc.backendNames;
+  const listed = svc.currentEndpoints();
+  const shown = names.map((_, b) => b).filter((b) => listed.has(b) || t.countOf(b) > 0);
+  return shown.sort((a, b) => compareAddr(names[a]!, names[b]!));
+}
+
 function missingSpans(state: AggregatorState, start: number, end: number): MissingSpan[] {
   const spans: MissingSpan[] = [];
   for (const g of state.gaps) {
@@ -78,9 +86,7 @@ function serviceReport(
   divergence: Divergence | undefined,
 ): ServiceReport {
   const names = svc.backendNames;
-  const listed = svc.currentEndpoints();
-  const shown = names.map((_, b) => b).filter((b) => listed.has(b) || t.countOf(b) > 0);
-  shown.sort((a, b) => compareAddr(names[a]!, names[b]!));
+  const shown = shownBackends(svc, t);
   const k = shown.length;
   const clientsPer = new Map<number, number>();
   for (const a of clients.values()) for (const b of a.backends.keys()) clientsPer.set(b, (clientsPer.get(b) ?? 0) + 1);

@@ -12,6 +12,7 @@ import { buildReport } from './build-report.js';
 import { renderMarkdown } from './render-markdown.js';
 import { renderHtml } from './html.js';
 import { SelectionTimeline } from './html-timeline.js';
+import type { Report } from './types.js';
 
 export type ReportFormat = 'json' | 'md' | 'html';
 
@@ -33,10 +34,23 @@ export async function reportFromEvents(
     applyEvents(state, batch);
     timeline?.add(batch);
   }
-  const report = buildReport(state, { scope: opts.windowSeconds === undefined ? 'cumulative' : 'window', rejected });
+  return renderReport(
+    buildReport(state, { scope: opts.windowSeconds === undefined ? 'cumulative' : 'window', rejected }),
+    {
+      format: opts.format,
+      timeline,
+    },
+  );
+}
+
+/** A built report as text; html needs the timeline of the same events. */
+export function renderReport(
+  report: Report,
+  opts: { format: ReportFormat; timeline: SelectionTimeline | null },
+): string {
   if (opts.format === 'json') return printableJson(JSON.stringify(report, null, 2)) + '\n';
   if (opts.format === 'md') return renderMarkdown(report);
-  return renderHtml(report, timeline!);
+  return renderHtml(report, opts.timeline ?? new SelectionTimeline());
 }
 
 export async function reportFromFile(

@@ -39,6 +39,11 @@ export interface Report {
    */
   rejectedEvents: { total: number; reasons: Record<RejectReason, number> };
   services: ServiceReport[];
+  /**
+   * Beyond the contract, from `serve` only: its /metrics cap (--metrics-max-services) and
+   * how many Services it leaves out of /metrics (those with the fewest selections).
+   */
+  metrics?: { maxServices: number; servicesOmitted: number };
 }
 
 export interface MissingSpan {

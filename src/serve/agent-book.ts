@@ -1,0 +1,53 @@
+// What `serve` knows of each agent it follows: up or down and why, whether it was ever
+// subscribed (readiness), and the counters its latest Info reported.
+import type { AgentStatus } from '../protocol/client.js';
+import type { AgentInfo } from '../protocol/wire.js';
+
+export interface AgentEntry {
+  address: string;
+  node: string;
+  up: boolean;
+  /** Subscribed at least once since it joined. */
+  everUp: boolean;
+  reason?: string;
+  info?: AgentInfo;
+}
+
+export class AgentBook {
+  private readonly entries = new Map<string, AgentEntry>();
+
+  /** The agents to follow now: new ones are added not yet up, those gone are forgotten. */
+  follow(addresses: readonly string[]): void {
+    const keep = new Set(addresses);
+    for (const a of this.entries.keys()) if (!keep.has(a)) this.entries.delete(a);
+    for (const a of keep)
+      if (!this.entries.has(a)) this.entries.set(a, { address: a, node: a, up: false, everUp: false });
+  }
+
+  status(s: AgentStatus): void {
+    if (s.state === 'removed') {
+      this.entries.delete(s.address);
+      return;
+    }
+    const e = this.entries.get(s.address);
+    if (!e) return;
+    e.node = s.node;
+    e.up = s.state === 'up';
+    if (e.up) e.everUp = true;
+    e.reason = s.reason;
+  }
+
+  info(address: string, info: AgentInfo): void {
+    const e = this.entries.get(address);
+    if (e) e.info = info;
+  }
+
+  list(): AgentEntry[] {
+    return [...this.entries.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  }
+
+  /** Agents not yet subscribed once: readiness waits for them. */
+  pending(): AgentEntry[] {
+    return this.list().filter((e) => !e.everUp);
+  }
+}

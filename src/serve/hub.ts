@@ -1,0 +1,67 @@
+// The long-running aggregator behind `serve`: one reducer state per window it offers
+// (a state's window is fixed at creation), all fed the same merged events.
+import type { StickyEvent } from '../core/event.js';
+import { applyEvents, createState, type AggregatorState } from '../aggregator/state.js';
+import { RejectedEvents } from '../protocol/validate.js';
+import { buildReport } from '../report/build-report.js';
+import { renderReport, type ReportFormat } from '../report/from-file.js';
+import { SelectionTimeline } from '../report/html-timeline.js';
+import type { Report } from '../report/types.js';
+
+export interface HubOptions {
+  /** Window lengths offered, in seconds; the first is the default one (and the metrics' gauges). */
+  windows: number[];
+  maxPairs?: number;
+}
+
+/** `all`: everything since serve started (the report's cumulative scope). */
+export type WindowChoice = number | 'all';
+
+export class ServeHub {
+  readonly windows: number[];
+  /** The default window's state; its cumulative tallies are the metrics' counters. */
+  readonly primary: AggregatorState;
+  readonly timeline = new SelectionTimeline();
+  /** Events the subscription dropped as implausible (protocol/validate.ts), shared with subscribeAgents. */
+  readonly rejected = new RejectedEvents();
+  /** Events applied. */
+  events = 0;
+  /** `lost` counts seen in each node's stream (ring buffer and subscriber losses alike). */
+  readonly lostByNode = new Map<string, number>();
+  private readonly states = new Map<number, AggregatorState>();
+
+  constructor(opts: HubOptions) {
+    this.windows = [...new Set(opts.windows)];
+    if (this.windows.length === 0) throw new RangeError('failed to start the aggregator: no window given');
+    for (const w of this.windows) this.states.set(w, createState({ windowSeconds: w, maxPairs: opts.maxPairs }));
+    this.primary = this.states.get(this.windows[0]!)!;
+  }
+
+  apply(batch: readonly StickyEvent[]): void {
+    for (const s of this.states.values()) applyEvents(s, batch);
+    this.timeline.add(batch);
+    this.events += batch.length;
+    for (const e of batch)
+      if (e.type === 'lost') this.lostByNode.set(e.node, (this.lostByNode.get(e.node) ?? 0) + e.count);
+  }
+
+  /** Whether any event arrived (before that, a report would describe no time at all). */
+  get empty(): boolean {
+    return Number.isNaN(this.primary.lastTs);
+  }
+
+  has(window: WindowChoice): boolean {
+    return window === 'all' || this.states.has(window);
+  }
+
+  report(window: WindowChoice): Report {
+    if (window === 'all') return buildReport(this.primary, { scope: 'cumulative', rejected: this.rejected });
+    const state = this.states.get(window);
+    if (!state) throw new RangeError(`failed to build a report: no ${window} s window is kept`);
+    return buildReport(state, { scope: 'window', rejected: this.rejected });
+  }
+
+  render(report: Report, format: ReportFormat): string {
+    return renderReport(report, { format, timeline: format === 'html' ? this.timeline : null });
+  }
+}

@@ -1,0 +1,78 @@
+// Per-Service figures for /metrics, read from the reducer's state at scrape time: counters
+// from the cumulative tallies (monotonic since serve started), gauges from the window's.
+import { nodeDivergence } from '../aggregator/divergence.js';
+import type { AggregatorState } from '../aggregator/state.js';
+import { spreadOf } from '../aggregator/stats.js';
+import { shownBackends } from '../report/build-report.js';
+
+export interface ServiceFigures {
+  /** "namespace/name:port" where known, else the address key. */
+  service: string;
+  /** The key every metric is kept under: "10.96.0.10:80/tcp". */
+  address: string;
+  selectionsTotal: number;
+  windowSelections: number;
+  maxOverMean: number | null;
+  jain: number | null;
+  chi2P: number | null;
+  stickiness: number | null;
+  randomStickiness: number | null;
+  verdictsTotal: { held: number; violation: number; forcedRepick: number; expired: number };
+  /** Violations whose cause is settled; those still open are `violationsPending`. */
+  violationCausesTotal: { listFull: number; unknown: number };
+  violationsPending: number;
+  divergentClients: number;
+  udpTotal: { replacements: number; backendChanged: number; reflectiveChanged: number } | null;
+  backends: { backend: string; selectionsTotal: number; share: number | null }[];
+}
+
+export interface ServiceSnapshot {
+  services: ServiceFigures[];
+  /** Services known but left out by the cap. */
+  omitted: number;
+}
+
+/** The `max` Services with the most selections since start (ties by address), the rest counted. */
+export function serviceSnapshot(state: AggregatorState, max: number): ServiceSnapshot {
+  const all = state.services.list;
+  const top = [...all]
+    .sort((a, b) => b.cum.selections - a.cum.selections || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .slice(0, max);
+  const open = state.causes.openByService();
+  const divergence = nodeDivergence(state, 'window', 0);
+  const services = top.map((svc): ServiceFigures => {
+    const cum = svc.cum;
+    const win = svc.win;
+    const shown = shownBackends(svc, win);
+    const spread = spreadOf(shown.map((b) => win.countOf(b)));
+    const pending = open.get(svc.id) ?? 0;
+    const everShown = new Set([...shownBackends(svc, cum), ...shown]);
+    return {
+      service: svc.latest?.info.name ?? svc.key,
+      address: svc.key,
+      selectionsTotal: cum.selections,
+      windowSelections: win.selections,
+      maxOverMean: spread.maxOverMean,
+      jain: spread.jain,
+      chi2P: spread.chi2P,
+      stickiness: win.pairs > 0 ? win.same / win.pairs : null,
+      randomStickiness: shown.length > 0 ? 1 / shown.length : null,
+      verdictsTotal: {
+        held: cum.held,
+        violation: cum.listFull + cum.unknown,
+        forcedRepick: cum.forcedRepick,
+        expired: cum.expired,
+      },
+      violationCausesTotal: { listFull: cum.listFull, unknown: cum.unknown - pending },
+      violationsPending: pending,
+      divergentClients: divergence.get(svc.id)?.clients ?? 0,
+      udpTotal: svc.key.endsWith('/udp') ? { ...svc.udp } : null,
+      backends: [...everShown].map((b) => ({
+        backend: svc.backendNames[b]!,
+        selectionsTotal: cum.countOf(b),
+        share: win.selections > 0 ? win.countOf(b) / win.selections : null,
+      })),
+    };
+  });
+  return { services, omitted: all.length - services.length };
+}
