@@ -37,6 +37,8 @@ export interface RunningAgent {
   /** The bound "host:port". */
   address: string;
   server: AgentServer;
+  /** The xt_recent reader, when the lists are watched (their fill level is a metric). */
+  recent?: EvictionWatcher;
   /** Stops the watchers, ends every stream after what is queued for it, shuts the server down. */
   stop(): Promise<void>;
 }
@@ -118,6 +120,7 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
     if (rules.current?.mode === 'nftables' && rules.current.lists.size > 0) await sets.poll();
   };
   stops.push(every(opts.recentIntervalMs ?? 250, setsPoll, warn));
+  let recent: EvictionWatcher | undefined;
   if (opts.xtRecentDir) {
     const evictions = new EvictionWatcher({
       dir: opts.xtRecentDir,
@@ -126,6 +129,7 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
       onEvicted: (e) => hub.emit('events', [e]),
     });
     stops.push(every(opts.recentIntervalMs ?? 250, () => evictions.poll(), warn));
+    recent = evictions;
   }
 
   let address: string;
@@ -140,6 +144,7 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
   return {
     address,
     server,
+    recent,
     async stop() {
       for (const s of stops) s();
       probe.off('events', onProbe);

@@ -57,6 +57,15 @@ export class EvictionWatcher {
     this.now = opts.nowMs ?? Date.now;
   }
 
+  /** Entries in each list the rules name, at the last read, with ip_list_tot (null until read). */
+  fill(): { lists: { list: string; endpoint: string; entries: number }[]; capacity: number | null } {
+    const known = this.opts.lists();
+    const lists = [...this.state]
+      .filter(([name]) => known.has(name))
+      .map(([name, st]) => ({ list: name, endpoint: known.get(name)!.endpoint, entries: st.count }));
+    return { lists, capacity: this.capacity };
+  }
+
   async poll(): Promise<void> {
     const now = this.now();
     const since = this.lastPoll;

@@ -51,6 +51,9 @@ Options:
                        NODE.key if there ('stickyscope certs'), else tls.crt and
                        tls.key (cert-manager); ca.crt the client CA
   --insecure           serve plaintext on an address other than loopback
+  --metrics HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics: records by
+                       type, ring buffer losses, subscribers, conntrack counters, and how
+                       full each affinity (xt_recent) list is
   -h, --help           this text
 
 Without TLS the agent serves loopback only: its stream names every client of the node
@@ -74,9 +77,11 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       'max-subscribers': { type: 'string', default: '16' },
       'stall-timeout': { type: 'string', default: '30s' },
       attach: { type: 'string' },
+      metrics: { type: 'string' },
     });
     const attach = parseAttachMode(values.attach);
     const listen = parseHostPort(values.listen, '--listen');
+    const metricsListen = values.metrics === undefined ? undefined : parseHostPort(values.metrics, '--metrics');
     const limits = {
       maxSubscribers: parseCount(values['max-subscribers'], '--max-subscribers', 1, 10_000),
       stallTimeoutMs: parseDuration(values['stall-timeout'], '--stall-timeout'),
@@ -102,6 +107,7 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
     });
     failed.catch(() => {});
     let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+    let metrics: import('../../agent/metrics.js').AgentMetrics | undefined;
     try {
       await Promise.race([probe.ready, failed, stopped]);
       if (stop.aborted) return 0;
@@ -118,6 +124,21 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       }).catch((err: Error) => {
         throw new EnvironmentError(err.message);
       });
+      let metricsAt = '';
+      if (metricsListen) {
+        const { createAgentMetrics } = await import('../../agent/metrics.js');
+        const { listenHttp } = await import('../../core/http-listen.js');
+        metrics = createAgentMetrics({
+          node,
+          probe,
+          server: agent.server,
+          recent: agent.recent,
+          attachPoints: [...probe.attachPoints],
+        });
+        metricsAt = `, metrics on http://${await listenHttp(metrics.http, metricsListen).catch((err: Error) => {
+          throw new EnvironmentError(err.message);
+        })}/metrics`;
+      }
       if (readyFile) {
         // Written whole or not at all: a watcher polling for it never reads half an address.
         await writeTextFile(`${readyFile}.tmp`, `${agent.address}\n`, 'write the ready file');
@@ -126,11 +147,15 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
         });
       }
       process.stderr.write(
-        `agent ${node} serving ${tls ? 'mutual TLS' : 'plaintext'} on ${agent.address}${values.netns ? ' for ' + values.netns : ''}, ${attachSummary(probe, attach !== undefined)}; SIGINT/SIGTERM stops\n`,
+        `agent ${node} serving ${tls ? 'mutual TLS' : 'plaintext'} on ${agent.address}${values.netns ? ' for ' + values.netns : ''}${metricsAt}, ${attachSummary(probe, attach !== undefined)}; SIGINT/SIGTERM stops\n`,
       );
       await Promise.race([stopped, failed]);
       return 0;
     } finally {
+      if (metrics) {
+        metrics.detach();
+        await (await import('../../core/http-listen.js')).closeHttp(metrics.http);
+      }
       await agent?.stop();
       await probe.stop();
       if (readyFile) await rm(readyFile, { force: true });
