@@ -17,6 +17,8 @@ import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
 
 const DEFAULT_WINDOWS = ['1m', '5m'];
 const INFO_EVERY_MS = 5000;
+/** A static agent that comes up late is found within ~2 s, not the 5 s of one-shot commands. */
+const BACKOFF = { initialMs: 200, maxMs: 2000 };
 
 export const command: Command = {
   usage: `Usage: stickyscope serve --agent HOST:PORT [--agent ...] [options]
@@ -164,6 +166,7 @@ Examples:
       const batches = subscribeAgents(directory, {
         signal,
         infoEveryMs: INFO_EVERY_MS,
+        backoff: BACKOFF,
         onInfo: (address, info) => book.info(address, info),
         tls: security.tls,
         rejected: hub.rejected,
