@@ -22,6 +22,8 @@ export interface LabAgent {
   /** Bound "127.0.0.1:port", from the ready file. */
   address: string;
   pid: number;
+  /** With `metrics`: the bound "127.0.0.1:port" of its /metrics, from its start line. */
+  metrics?: string;
   /** Pids of its children (the probe helper) when it was last seen ready. */
   helpers: number[];
   readyFile: string;
@@ -74,12 +76,21 @@ async function waitGone(pids: number[], timeoutMs: number): Promise<boolean> {
   return true;
 }
 
+export interface StartAgentsOptions {
+  /** Plaintext gRPC instead of the lab's mutual TLS. */
+  plaintext?: boolean;
+  /** Serve /metrics too (agent --metrics 127.0.0.1:0). */
+  metrics?: boolean;
+  /** Listen address by node index (default 127.0.0.1:0), for a test that names an agent before it starts. */
+  listen?: Record<number, string>;
+}
+
 /** Starts one agent per lab node (all when `nodes` is absent) and waits for their ready files. */
 export async function startAgents(
   t: TestContext,
   lab: Lab,
   nodes?: number[],
-  opts: { plaintext?: boolean } = {},
+  opts: StartAgentsOptions = {},
 ): Promise<LabAgents> {
   const tls = opts.plaintext ? undefined : lab.tls;
   const dir = mkdtempSync(join(tmpdir(), `${lab.prefix}-agents-`));
@@ -104,6 +115,7 @@ export async function startAgents(
         '--ready-file',
         readyFile,
         ...(tls?.agentArgs(index) ?? []),
+        ...(opts.metrics ? ['--metrics', '127.0.0.1:0'] : []),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -112,7 +124,8 @@ export async function startAgents(
     let err = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
     const end = Date.now() + READY_TIMEOUT_MS;
-    while (!existsSync(readyFile)) {
+    // With metrics, its start line (written just after the ready file) says where they are.
+    while (!existsSync(readyFile) || (opts.metrics && !/metrics on http/.test(err))) {
       if (child.exitCode !== null || child.signalCode !== null)
         throw new Error(
           `agent for ${node} exited (${child.exitCode ?? child.signalCode}) before it was ready: ${err.trim()}`,
@@ -122,7 +135,10 @@ export async function startAgents(
       await new Promise((r) => setTimeout(r, 25));
     }
     const address = readFileSync(readyFile, 'utf8').trim();
+    const metrics = /metrics on http:\/\/(\S+)\/metrics/.exec(err)?.[1];
+    if (opts.metrics && !metrics) throw new Error(`agent for ${node} did not say where its metrics are: ${err.trim()}`);
     return {
+      metrics,
       index,
       node,
       netnsPath,
@@ -172,7 +188,7 @@ export async function startAgents(
     await set.stopAll();
     rmSync(dir, { recursive: true, force: true });
   });
-  for (const i of nodes ?? lab.nodes.map((_, k) => k)) agents.push(await launch(i, '127.0.0.1:0'));
+  for (const i of nodes ?? lab.nodes.map((_, k) => k)) agents.push(await launch(i, opts.listen?.[i] ?? '127.0.0.1:0'));
   return set;
 }
 
@@ -219,7 +235,11 @@ export async function startReportCli(t: TestContext, set: LabAgents, maxDuration
 }
 
 /** A lab with an agent on every node; in t.after the agents stop before the lab goes down. */
-export async function startLabWithAgents(t: TestContext, config: LabConfig): Promise<{ lab: Lab; agents: LabAgents }> {
+export async function startLabWithAgents(
+  t: TestContext,
+  config: LabConfig,
+  opts: StartAgentsOptions = {},
+): Promise<{ lab: Lab; agents: LabAgents }> {
   const prefix = runPrefix();
   let agents: LabAgents | undefined;
   t.after(async () => {
@@ -227,6 +247,6 @@ export async function startLabWithAgents(t: TestContext, config: LabConfig): Pro
     await labDown(prefix);
   });
   const lab = await labUp({ prefix, config });
-  agents = await startAgents(t, lab);
+  agents = await startAgents(t, lab, undefined, opts);
   return { lab, agents };
 }
