@@ -63,6 +63,12 @@ const modelOf = (doc: Doc) => {
 // Required fields are not in the generated models, so a short list per kind covers them.
 const REQUIRED: Record<string, string[]> = {
   '*': ['apiVersion', 'kind', 'metadata.name'],
+  Deployment: [
+    'metadata.namespace',
+    'spec.selector.matchLabels',
+    'spec.template.metadata.labels',
+    'spec.template.spec.containers',
+  ],
   DaemonSet: [
     'metadata.namespace',
     'spec.selector.matchLabels',
@@ -131,7 +137,7 @@ const one = (kind: string, name?: string) => {
 };
 
 test('every manifest parses and matches the schema of its kind', () => {
-  assert.ok(docs.length >= 9, `found ${docs.length} documents`);
+  assert.ok(docs.length >= 11, `found ${docs.length} documents`);
   const errors = docs.flatMap(({ file, doc }) => {
     const where = `${file}: ${doc.kind}/${doc.metadata?.name}`;
     return [...schemaErrors(doc, modelOf(doc), where), ...requiredErrors(doc, where)];
@@ -167,11 +173,13 @@ test('kustomization lists every manifest, and the image it renames is the one th
   for (const r of kz.resources) assert.ok(existsSync(new URL(r, DEPLOY)), r);
   assert.ok(!kz.resources.includes(CERT_MANAGER), 'cert-manager resources are optional, not in the default');
   assert.equal(kz.namespace, 'stickyscope');
-  const image = one('DaemonSet').spec.template.spec.containers[0].image;
-  assert.ok(
-    kz.images.some((i: Doc) => i.name === image),
-    `images[] renames ${image}`,
-  );
+  for (const kind of ['DaemonSet', 'Deployment']) {
+    const image = one(kind).spec.template.spec.containers[0].image;
+    assert.ok(
+      kz.images.some((i: Doc) => i.name === image),
+      `images[] renames ${kind}'s ${image}`,
+    );
+  }
 });
 
 test('the agent runs unprivileged with exactly the capabilities it needs', () => {
@@ -273,8 +281,14 @@ test('the headless Service and the NetworkPolicy select the agent pods and their
   const np = one('NetworkPolicy');
   assert.ok(selects(np.spec.podSelector.matchLabels), 'policy applies to the agents');
   assert.deepEqual(np.spec.policyTypes, ['Ingress']);
-  assert.equal(np.spec.ingress.length, 1);
-  const [rule] = np.spec.ingress;
+  assert.equal(np.spec.ingress.length, 2);
+  const [rule, scrape] = np.spec.ingress;
+  const metrics = pod.spec.containers[0].ports.find((p: Doc) => p.name === 'metrics');
+  assert.deepEqual(
+    scrape,
+    { ports: [{ protocol: 'TCP', port: metrics.containerPort }] },
+    'any scraper, metrics port only',
+  );
   assert.deepEqual(rule.ports, [{ protocol: 'TCP', port: grpc.containerPort }]);
   assert.deepEqual(rule.from, [
     { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'stickyscope-aggregator' } } },
@@ -359,4 +373,100 @@ test("cert-manager.yaml: a CA chain of its own, the agents' certificate in the S
   const clients = certs.filter((o) => o.spec.usages?.includes('client auth'));
   assert.equal(clients.length, 1);
   assert.ok(!clients[0]!.spec.usages.includes('server auth'));
+  // The aggregator's client certificate is the one the Deployment mounts.
+  const aggregatorSecret = one('Deployment').spec.template.spec.volumes.find((v: Doc) => v.secret).secret.secretName;
+  assert.equal(clients[0]!.spec.secretName, aggregatorSecret);
+});
+
+test('the aggregator: serve --k8s under its own account, least privilege, probed on /readyz and /healthz, behind a Service', () => {
+  const dep = one('Deployment', 'stickyscope-aggregator');
+  const pod = dep.spec.template.spec;
+  const [c] = pod.containers;
+  assert.deepEqual(c.args.slice(0, 2), ['serve', '--k8s']);
+  assert.equal(pod.serviceAccountName, 'stickyscope-aggregator');
+  const bound = docs.filter(
+    (d) => d.doc.kind.endsWith('Binding') && d.doc.subjects.some((s: Doc) => s.name === 'stickyscope-aggregator'),
+  );
+  assert.deepEqual(bound.map((d) => d.doc.roleRef.name).sort(), [
+    'stickyscope-agent-discovery',
+    'stickyscope-aggregator',
+  ]);
+  // Admitted to the agents' gRPC port by the NetworkPolicy's label.
+  assert.equal(dep.spec.template.metadata.labels['app.kubernetes.io/name'], 'stickyscope-aggregator');
+  for (const [k, v] of Object.entries(dep.spec.selector.matchLabels))
+    assert.equal(dep.spec.template.metadata.labels[k], v, `template carries selector label ${k}`);
+  assert.equal(pod.hostNetwork, undefined);
+  assert.equal(pod.securityContext.runAsNonRoot, true);
+  assert.ok(pod.securityContext.runAsUser > 0);
+  assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'] });
+  assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+  for (const r of ['cpu', 'memory']) assert.ok(c.resources.requests[r] && c.resources.limits[r], r);
+  const http = c.ports.find((p: Doc) => p.name === 'http');
+  assert.match(c.args[c.args.indexOf('--listen') + 1], new RegExp(`:${http.containerPort}$`));
+  assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'http' });
+  assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'http' });
+  const reportDir = c.args[c.args.indexOf('--report-dir') + 1];
+  assert.ok(
+    c.volumeMounts.some((m: Doc) => m.mountPath === reportDir && !m.readOnly),
+    `${reportDir} is a writable mount (the root filesystem is read-only)`,
+  );
+  // Mutual TLS to the agents from the client Secret, whose files the non-root user reads through fsGroup.
+  const tlsFiles = ['--tls-ca', '--tls-cert', '--tls-key'].map((f) => mountedFiles(c, pod, f));
+  for (const { mount, volume } of tlsFiles) {
+    assert.equal(mount.readOnly, true);
+    assert.equal(volume.secret?.secretName, 'stickyscope-client-tls');
+  }
+  assert.ok(!c.args.includes('--insecure'));
+  assert.equal(tlsFiles[0]!.volume.secret.defaultMode & 0o047, 0o040, 'group-readable, not world-readable');
+  assert.equal(pod.securityContext.fsGroup, pod.securityContext.runAsGroup);
+  const svc = one('Service', 'stickyscope-aggregator');
+  assert.deepEqual(svc.spec.selector, dep.spec.selector.matchLabels);
+  assert.equal(svc.spec.ports[0].targetPort, 'http');
+  assert.equal(svc.spec.ports[0].port, http.containerPort);
+  // The agent serves its metrics on the declared metrics port.
+  const agent = one('DaemonSet').spec.template.spec.containers[0];
+  const metrics = agent.ports.find((p: Doc) => p.name === 'metrics');
+  assert.match(agent.args[agent.args.indexOf('--metrics') + 1], new RegExp(`:${metrics.containerPort}$`));
+});
+
+test('monitoring/: the PodMonitor and ServiceMonitor select the agents and the aggregator by their ports', () => {
+  const mon = loadAll(readFileSync(new URL('monitoring/prometheus-operator.yaml', DEPLOY), 'utf8')) as Doc[];
+  const kz = loadAll(readFileSync(new URL('kustomization.yaml', DEPLOY), 'utf8'))[0] as Doc;
+  assert.ok(
+    !kz.resources.some((r: string) => r.startsWith('monitoring')),
+    'optional: not in the default kustomization',
+  );
+  const podMon = mon.find((d) => d.kind === 'PodMonitor')!;
+  const svcMon = mon.find((d) => d.kind === 'ServiceMonitor')!;
+  for (const d of [podMon, svcMon]) assert.equal(d.apiVersion, 'monitoring.coreos.com/v1');
+  const agentPod = one('DaemonSet').spec.template;
+  for (const [k, v] of Object.entries(podMon.spec.selector.matchLabels)) assert.equal(agentPod.metadata.labels[k], v);
+  const portNames = (tpl: Doc) => tpl.spec.containers.flatMap((c: Doc) => c.ports.map((p: Doc) => p.name));
+  assert.ok(portNames(agentPod).includes(podMon.spec.podMetricsEndpoints[0].port));
+  const svc = one('Service', 'stickyscope-aggregator');
+  for (const [k, v] of Object.entries(svcMon.spec.selector.matchLabels)) assert.equal(svc.metadata.labels[k], v);
+  assert.ok(svc.spec.ports.some((p: Doc) => p.name === svcMon.spec.endpoints[0].port));
+});
+
+test('the Grafana dashboard queries only metric names the code defines', () => {
+  const dash = JSON.parse(readFileSync(new URL('monitoring/grafana-dashboard.json', DEPLOY), 'utf8'));
+  const src = ['../../../src/serve/metrics.ts', '../../../src/agent/metrics.ts']
+    .map((f) => readFileSync(new URL(f, import.meta.url), 'utf8'))
+    .join('\n');
+  const defined = new Set([...src.matchAll(/'(stickyscope_[a-z0-9_]+)'/g)].map((m) => m[1]));
+  assert.ok(defined.size > 20, `${defined.size} metric names found in the sources`);
+  const used = new Set<string>();
+  for (const p of dash.panels)
+    for (const t of p.targets) for (const m of t.expr.matchAll(/stickyscope_[a-z0-9_]+/g)) used.add(m[0]);
+  const missing = [...used].filter((n) => !defined.has(n));
+  assert.deepEqual(missing, [], 'every metric the dashboard queries exists');
+  for (const want of [
+    'stickyscope_service_spread_max_over_mean',
+    'stickyscope_service_stickiness_ratio',
+    'stickyscope_service_affinity_violations_total',
+    'stickyscope_affinity_list_fill_ratio',
+    'stickyscope_agent_ring_buffer_lost_records_total',
+  ])
+    assert.ok(used.has(want), `the dashboard shows ${want}`);
 });
