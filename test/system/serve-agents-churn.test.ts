@@ -44,7 +44,16 @@ test('serve follows an agent that starts late and one that is killed', { timeout
   const lab = await startLab(t, config);
   const late = `127.0.0.1:${await freePort()}`;
   const first = await startAgents(t, lab, [0]);
-  const serve = await startServe(t, ['--agent', first.agents[0]!.address, '--agent', late, '--window', '1h']);
+  // Over the lab's mutual TLS: the late agent is expected to be node 2 by its certificate.
+  const serve = await startServe(t, [
+    '--agent',
+    first.agents[0]!.address,
+    '--agent',
+    late,
+    '--window',
+    '1h',
+    ...first.clientArgs(),
+  ]);
   await serve.run.waitFor(new RegExp(`agent .* \\(${lab.nodes[0]}\\) up`));
   assert.equal((await serve.get('/readyz')).status, 503, 'not ready while the second agent was never reached');
 

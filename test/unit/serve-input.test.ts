@@ -80,7 +80,8 @@ test('serve: unreachable and half-message agents, bad queries, no data yet: 4xx/
   assert.match(early.text, /no events received yet/);
 
   await until(() => half.subscribes() >= 2, 'serve to resubscribe after the stream was cut', 10_000);
-  await serve.run.waitFor(/agent .* \(half-node\) down: .*half-node/);
+  // The cut stream is a `down` with the reason, then a retry (it cycles up and down: no instant state to assert).
+  await serve.run.waitFor(/agent .* \(half-node\) down: stream from half-node .* failed: .+/);
   const ready = await serve.get('/readyz');
   assert.equal(ready.status, 503, ready.text);
   assert.ok(
@@ -93,7 +94,6 @@ test('serve: unreachable and half-message agents, bad queries, no data yet: 4xx/
   const metrics = await serve.get('/metrics');
   assert.equal(metrics.status, 200);
   assert.equal(sample(metrics.text, 'stickyscope_agent_up', { agent: dead }), 0);
-  assert.equal(sample(metrics.text, 'stickyscope_agent_up', { agent: half.address }), 0);
 
   const bad: [string, number, RegExp][] = [
     ['/report.html?window=-1', 400, /window expects a duration like 5m or 'all'; got '-1'/],
