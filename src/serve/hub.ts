@@ -26,6 +26,8 @@ export class ServeHub {
   readonly rejected = new RejectedEvents();
   /** Events applied. */
   events = 0;
+  /** Events that came from agents (not the up/down events the subscription makes itself). */
+  received = 0;
   /** `lost` counts seen in each node's stream (ring buffer and subscriber losses alike). */
   readonly lostByNode = new Map<string, number>();
   private readonly states = new Map<number, AggregatorState>();
@@ -41,13 +43,15 @@ export class ServeHub {
     for (const s of this.states.values()) applyEvents(s, batch);
     this.timeline.add(batch);
     this.events += batch.length;
-    for (const e of batch)
+    for (const e of batch) {
+      if (e.type !== 'node') this.received++;
       if (e.type === 'lost') this.lostByNode.set(e.node, (this.lostByNode.get(e.node) ?? 0) + e.count);
+    }
   }
 
-  /** Whether any event arrived (before that, a report would describe no time at all). */
+  /** Whether no agent sent anything yet (a report would describe no time, or only agents failing to connect). */
   get empty(): boolean {
-    return Number.isNaN(this.primary.lastTs);
+    return this.received === 0;
   }
 
   has(window: WindowChoice): boolean {
