@@ -94,6 +94,14 @@ export function createAgentMetrics(opts: AgentMetricsOptions): AgentMetrics {
     [],
     (c) => c.inc(opts.server.info().subscriberLost),
   );
+  counter(
+    'stickyscope_agent_limit_hits_total',
+    "Clients refused or cut by the agent's limits, by kind (rejectedSubscribers, invalidFilters, oversizedMessages, stalledSubscribers, pingFloods).",
+    ['kind'],
+    (c) => {
+      for (const [kind, n] of Object.entries(opts.server.info().limits)) c.inc({ kind }, n);
+    },
+  );
   const ct = (name: string, help: string, pick: (c: CountersEvent) => number) =>
     counter(name, help, [], (c) => {
       const now = counters as CountersEvent | null;

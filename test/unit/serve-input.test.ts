@@ -47,6 +47,14 @@ async function halfMessageAgent(): Promise<{ address: string; subscribes: () => 
         subscribers: 0,
         subscriberLost: 0,
         services: 0,
+        limits: {
+          rejectedSubscribers: 0,
+          invalidFilters: 0,
+          oversizedMessages: 0,
+          stalledSubscribers: 0,
+          pingFloods: 0,
+        },
+        maxSubscribers: 16,
       });
       stream.end(grpcFrame(info));
       return;
