@@ -44,8 +44,8 @@ async function writeOne(opts: ReportFilesOptions): Promise<void> {
   const path = join(opts.dir, reportFileName(new Date(), opts.format));
   await writeTextFile(`${path}.tmp`, opts.render(report, opts.format), 'write the periodic report');
   await rename(`${path}.tmp`, path);
-  opts.onWritten?.(path);
   await rotate(opts.dir, opts.keep);
+  opts.onWritten?.(path);
 }
 
 /** Removes all but the newest `keep` report files; other files in the directory are left alone. */

@@ -194,3 +194,33 @@ test('serve: 2,000 Services with --metrics-max-services 100 keep /metrics bounde
   assert.deepEqual(report.metrics, { maxServices: TOP, servicesOmitted: N - TOP });
   assert.equal(report.services.length, N, 'the report itself keeps every Service');
 });
+
+test('serve --report-every writes a timestamped report per period and keeps the newest --report-keep', async (t) => {
+  const { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'stickyscope-serve-reports-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'notes.txt'), 'not a report\n');
+  const a = await fakeAgent(t, 'node-a');
+  const serve = await startServe(t, [
+    '--agent',
+    a.address,
+    '--report-every',
+    '300ms',
+    '--report-dir',
+    dir,
+    '--report-keep',
+    '2',
+  ]);
+  await until(() => a.subscribers() === 1, 'serve to subscribe');
+  a.source.emitEvents(Array.from({ length: 5 }, (_, i) => dnat(i, 'node-a', { ts: Date.now() * 1000 + i })));
+  await serve.run.waitFor(/(wrote .*\n[^]*){4}/, 10_000);
+  const files = readdirSync(dir).sort();
+  const reports = files.filter((f) => /^stickyscope-report-\d{8}T\d{9}Z\.json$/.test(f));
+  assert.equal(reports.length, 2, `the newest two are kept: ${files.join(', ')}`);
+  assert.ok(files.includes('notes.txt'), 'other files are left alone');
+  const newest = JSON.parse(readFileSync(join(dir, reports.at(-1)!), 'utf8'));
+  assert.equal(newest.services[0].selections, 5);
+  assert.equal(newest.window.scope, 'window');
+});
