@@ -215,7 +215,7 @@ test('serve --report-every writes a timestamped report per period and keeps the 
   ]);
   await until(() => a.subscribers() === 1, 'serve to subscribe');
   a.source.emitEvents(Array.from({ length: 5 }, (_, i) => dnat(i, 'node-a', { ts: Date.now() * 1000 + i })));
-  await serve.run.waitFor(/(wrote .*\n[^]*){4}/, 10_000);
+  await serve.run.waitFor(/(?:wrote [^\n]*\n[\s\S]*){4}/, 10_000);
   const files = readdirSync(dir).sort();
   const reports = files.filter((f) => /^stickyscope-report-\d{8}T\d{9}Z\.json$/.test(f));
   assert.equal(reports.length, 2, `the newest two are kept: ${files.join(', ')}`);
