@@ -55,6 +55,7 @@ async function halfMessageAgent(): Promise<{ address: string; subscribes: () => 
           pingFloods: 0,
         },
         maxSubscribers: 16,
+        proxyMode: 'iptables',
       });
       stream.end(grpcFrame(info));
       return;
