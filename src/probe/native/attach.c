@@ -9,12 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <linux/capability.h>
 #include <linux/types.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "stickyscope.skel.h"
 #include "record.h"
 #include "attach.h"
+#include "caps.h"
 #include "fail.h"
 #include "nf-link.h"
 
@@ -103,6 +105,22 @@ static int load(struct stickyscope *skel, const struct ss_options *opts, enum ss
 		        strerror(-err));
 		return SS_EXIT_OLD_KERNEL;
 	}
+	if (err == -EPERM) {
+		/*
+		 * Maps and programs need CAP_BPF; a netfilter program is a networking one (CAP_NET_ADMIN), the
+		 * others are tracing ones (CAP_PERFMON), and CAP_PERFMON lets the verifier pass the conntrack reads.
+		 */
+		static const int nf_caps[] = { CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON };
+		static const int trace_caps[] = { CAP_BPF, CAP_PERFMON };
+
+		if (mode == SS_MODE_NETFILTER)
+			ss_fail("load BPF programs: %s: %s", strerror(-err),
+			        ss_caps_hint(nf_caps, ARRAY_SIZE(nf_caps)));
+		else
+			ss_fail("load the %s programs for %s: %s: %s", ss_mode_name(mode), SS_CONFIRM_FUNC,
+			        strerror(-err), ss_caps_hint(trace_caps, ARRAY_SIZE(trace_caps)));
+		return SS_EXIT_RUNTIME;
+	}
 	if (mode == SS_MODE_NETFILTER) {
 		ss_fail("load BPF programs: %s", strerror(-err));
 		return SS_EXIT_RUNTIME;
@@ -116,11 +134,15 @@ static int load(struct stickyscope *skel, const struct ss_options *opts, enum ss
 /* The one line for a link that failed; the kernel refuses netfilter links before 6.4. */
 static int link_failed(const struct hook_spec *s, int family, int err)
 {
+	static const int caps[] = { CAP_NET_ADMIN };
 	bool old_kernel = err == -EINVAL || err == -EOPNOTSUPP;
 
-	ss_fail("attach netfilter BPF link at %s (%s, priority %d): %s%s", s->name,
+	ss_fail("attach netfilter BPF link at %s (%s, priority %d): %s%s%s", s->name,
 	        family == SS_FAMILY_IPV4 ? "IPv4" : "IPv6", s->priority, strerror(-err),
-	        old_kernel ? ": needs Linux >= 6.4" : "");
+	        old_kernel      ? ": needs Linux >= 6.4"
+	        : err == -EPERM ? ": "
+	                        : "",
+	        err == -EPERM ? ss_caps_hint(caps, ARRAY_SIZE(caps)) : "");
 	return old_kernel ? SS_EXIT_OLD_KERNEL : SS_EXIT_RUNTIME;
 }
 

@@ -161,7 +161,7 @@ static int checks(const struct ss_options *opts)
 	int err;
 
 	if (geteuid() != 0) {
-		ss_fail("start: needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN); running as uid %u",
+		ss_fail("start: needs root (with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN); running as uid %u",
 		        (unsigned)geteuid());
 		return SS_EXIT_NOT_ROOT;
 	}
