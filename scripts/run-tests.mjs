@@ -1,13 +1,14 @@
-// Runs the compiled test files (dist/test/{unit,system}/**/*.test.js) with node's test
-// runner: `node scripts/run-tests.mjs [unit|system] [name-fragment...]`. Files are listed
+// Runs the compiled test files (dist/test/{unit,system,image}/**/*.test.js) with node's test
+// runner: `node scripts/run-tests.mjs [unit|system|image] [name-fragment...]`. Files are listed
 // explicitly because Node 20, given a folder, would also run the helpers in it.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
+// The image suite (a container build) runs only when named: `npm run test:image`.
 const suites = ['unit', 'system'];
 const args = process.argv.slice(2);
-const chosenSuites = suites.includes(args[0] ?? '') ? [args.shift()] : suites;
+const chosenSuites = [...suites, 'image'].includes(args[0] ?? '') ? [args.shift()] : suites;
 const files = [];
 const walk = (dir) => {
   if (!existsSync(dir)) return;
