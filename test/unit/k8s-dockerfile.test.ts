@@ -61,12 +61,26 @@ const aptPackages = (s: Stage) =>
         .filter((w) => w && !w.startsWith('-')),
     );
 
-test('two stages from the official Debian node image', () => {
+/** The `^A.B.C || >=A.B.C` ranges package.json's engines uses. */
+function satisfies(v: number[], range: string): boolean {
+  const cmp = (a: number[], b: number[]) => a.map((x, i) => x - b[i]!).find((d) => d !== 0) ?? 0;
+  return range.split('||').some((part) => {
+    const m = /^\s*(\^|>=)(\d+)\.(\d+)\.(\d+)\s*$/.exec(part);
+    assert.ok(m, `engines range part '${part}' is ^X.Y.Z or >=X.Y.Z`);
+    const min = m.slice(2, 5).map(Number);
+    return cmp(v, min) >= 0 && (m[1] === '>=' || v[0] === min[0]);
+  });
+}
+
+test('two stages from the official Debian node image, Node pinned to a release package.json allows', () => {
   assert.equal(stages.length, 2);
-  const version = /ARG NODE_VERSION=(\d+)/.exec(read('deploy/Dockerfile'))![1];
-  assert.equal(version, '20');
+  const version = /^ARG NODE_VERSION=(\d+)\.(\d+)\.(\d+)$/m.exec(read('deploy/Dockerfile'));
+  assert.ok(version, 'NODE_VERSION pinned to X.Y.Z');
+  assert.equal(version[1], '24');
+  const engines = JSON.parse(read('package.json')).engines.node as string;
+  assert.ok(satisfies(version.slice(1, 4).map(Number), engines), `engines ${engines} allows Node ${version[0]}`);
   // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's own ARG syntax, read literally
-  assert.equal(stages[0]!.from, 'node:${NODE_VERSION}-bookworm');
+  assert.equal(stages[0]!.from, 'node:${NODE_VERSION}-bookworm-slim');
   assert.equal(stages[0]!.name, 'build');
   // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's own ARG syntax, read literally
   assert.equal(stages[1]!.from, 'node:${NODE_VERSION}-bookworm-slim');
