@@ -27,6 +27,12 @@ export async function podmanOk(args: string[]): Promise<string> {
   return r.stdout;
 }
 
+/** Removes, by id, every container labelled stickyscope-test=`run`. */
+export async function removeLabelled(run: string): Promise<void> {
+  const ids = (await podman(['ps', '--all', '--quiet', '--filter', `label=stickyscope-test=${run}`])).stdout;
+  for (const id of ids.split('\n').filter(Boolean)) await podman(['rm', '--force', '--time', '1', id]);
+}
+
 /**
  * Mounted over /usr/local/etc (which the base has, empty) during the build: npm's global npmrc there names the
  * machine's CA bundle beside it. An existing directory as mount point leaves no stub file behind in any layer, and

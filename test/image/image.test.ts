@@ -12,12 +12,15 @@ import { load } from 'js-yaml';
 import { labDown, labUp, readBackendLogs, runClient, type ClientResult, type Lab } from '../../src/lab/lab.js';
 import { requireRoot, runPrefix } from '../helpers/env.js';
 import { cliPath, runCli } from '../helpers/cli.js';
-import { buildImage, podman, podmanOk, runtimeDefaultSeccomp, ULIMITS } from '../helpers/podman.js';
+import { buildImage, podman, podmanOk, removeLabelled, runtimeDefaultSeccomp, ULIMITS } from '../helpers/podman.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** One tag, replaced by each run: podman's storage (outside the clone) keeps the layers as the warm cache. */
 const TAG = 'localhost/stickyscope:image-test';
 const PORT = 7390;
+/** On every container this run starts: t.after removes whatever a failure or timeout left running. */
+const RUN = runPrefix();
+const LABEL = ['--label', `stickyscope-test=${RUN}`];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface AgentSpec {
@@ -71,7 +74,7 @@ function daemonSetAgent(): AgentSpec {
 function runFlags(spec: AgentSpec, lab: Lab, seccompFile: string, caps: string[]): string[] {
   assert.equal(spec.privileged, false);
   assert.equal(spec.seccomp, 'RuntimeDefault');
-  const flags = [...ULIMITS, '--user', String(spec.runAsUser), '--network', `ns:${lab.nodeNetnsPath(0)}`];
+  const flags = [...ULIMITS, ...LABEL, '--user', String(spec.runAsUser), '--network', `ns:${lab.nodeNetnsPath(0)}`];
   flags.push('--security-opt', `seccomp=${seccompFile}`, '--cap-drop', 'all');
   for (const c of caps) flags.push('--cap-add', c);
   if (spec.readOnlyRoot) flags.push('--read-only');
@@ -133,10 +136,11 @@ test('the image builds from pinned local bases; no build tools, dev dependencies
   timeout: 1_200_000,
 }, async (t) => {
   if (!requireRoot(t)) return;
+  t.after(() => removeLabelled(RUN));
   const id = await image(t);
   const inImage = (entrypoint: string, args: string[], user?: string) =>
     podmanOk(
-      ['run', '--rm', ...ULIMITS, '--network', 'none', ...(user ? ['--user', user] : [])].concat([
+      ['run', '--rm', ...ULIMITS, ...LABEL, '--network', 'none', ...(user ? ['--user', user] : [])].concat([
         '--entrypoint',
         entrypoint,
         id,
@@ -187,7 +191,7 @@ test('the image builds from pinned local bases; no build tools, dev dependencies
 
   // The CLI runs as the unprivileged user; the build's CA bundle and npmrc left nothing behind.
   assert.equal((await inImage('id', ['-un'])).trim(), 'stickyscope');
-  const help = await podman(['run', '--rm', ...ULIMITS, '--network', 'none', id, 'record', '--help']);
+  const help = await podman(['run', '--rm', ...ULIMITS, ...LABEL, '--network', 'none', id, 'record', '--help']);
   assert.equal(help.code, 0, help.stderr);
   assert.match(help.stdout + help.stderr, /Usage: stickyscope record/);
   const bundle = readFileSync('/etc/ssl/certs/ca-certificates.crt', 'utf8').trim().split('\n');
@@ -205,7 +209,7 @@ test('the image builds from pinned local bases; no build tools, dev dependencies
     'sh',
     id,
     '-c',
-    `ls -A /usr/local/etc; find / -xdev \\( -name .npmrc -o -name npmrc \\) -not -path '*/node_modules/*'; grep -rlF -- "$1" / --exclude-dir=proc --exclude-dir=sys 2>/dev/null; true`,
+    `ls -A /usr/local/etc; find / -xdev \\( -name .npmrc -o -name npmrc \\) -not -path '*/node_modules/*'; find / -xdev -type f -exec grep -lF -- "$1" {} +; true`,
     'sh',
     marker,
   ]);
@@ -250,6 +254,7 @@ test('the agent container, run as the DaemonSet runs it, records lab traffic the
     if (rec && rec.child.exitCode === null) rec.child.kill('SIGKILL');
     await rec?.exit;
     for (const n of names) await podman(['rm', '--force', '--time', '2', n]);
+    await removeLabelled(RUN);
     await labDown(prefix);
     rmSync(dir, { recursive: true, force: true });
   });
