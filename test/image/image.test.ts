@@ -4,7 +4,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,9 @@ interface AgentSpec {
   runAsUser: number;
   privileged: boolean;
   seccomp: string;
-  mounts: { path: string; readOnly: boolean; hostPath?: string; emptyDir: boolean }[];
+  /** The container's args, $(VAR) references unexpanded. */
+  args: string[];
+  mounts: { path: string; readOnly: boolean; hostPath?: string; emptyDir: boolean; secret?: string }[];
 }
 
 interface Manifest {
@@ -39,6 +41,7 @@ interface PodSpec {
   securityContext?: { seccompProfile?: { type: string } };
   containers: {
     name: string;
+    args: string[];
     securityContext: {
       capabilities: { drop: string[]; add: string[] };
       readOnlyRootFilesystem?: boolean;
@@ -48,7 +51,7 @@ interface PodSpec {
     };
     volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
   }[];
-  volumes: { name: string; hostPath?: { path: string }; emptyDir?: object }[];
+  volumes: { name: string; hostPath?: { path: string }; emptyDir?: object; secret?: { secretName: string } }[];
 }
 
 /** The agent container's security settings and mounts, read from the manifest itself. */
@@ -59,19 +62,42 @@ function daemonSetAgent(): AgentSpec {
   assert.deepEqual(sc.capabilities.drop, ['ALL']);
   return {
     caps: sc.capabilities.add,
+    args: c.args,
     readOnlyRoot: sc.readOnlyRootFilesystem === true,
     runAsUser: sc.runAsUser,
     privileged: sc.privileged === true,
     seccomp: (pod.securityContext?.seccompProfile ?? sc.seccompProfile)?.type ?? 'none',
     mounts: c.volumeMounts.map((m) => {
       const v = pod.volumes.find((x) => x.name === m.name)!;
-      return { path: m.mountPath, readOnly: m.readOnly === true, hostPath: v.hostPath?.path, emptyDir: !!v.emptyDir };
+      const secret = v.secret?.secretName;
+      return {
+        path: m.mountPath,
+        readOnly: m.readOnly === true,
+        hostPath: v.hostPath?.path,
+        emptyDir: !!v.emptyDir,
+        secret,
+      };
     }),
   };
 }
 
+/**
+ * The agent's TLS Secret as `stickyscope certs` fills it (ca.crt, NODE.crt, NODE.key), from the lab's throwaway
+ * certificates, mode 0400 as the manifest's defaultMode.
+ */
+function secretDir(lab: Lab, dir: string): string {
+  const out = join(dir, 'secret');
+  mkdirSync(out);
+  const node = lab.nodes[0]!;
+  for (const f of ['ca.crt', `${node}.crt`, `${node}.key`]) {
+    copyFileSync(join(lab.tls.dir, f), join(out, f));
+    chmodSync(join(out, f), 0o400);
+  }
+  return out;
+}
+
 /** `podman run` flags for the agent as the kubelet would start it, with `caps` instead of the manifest's list. */
-function runFlags(spec: AgentSpec, lab: Lab, seccompFile: string, caps: string[]): string[] {
+function runFlags(spec: AgentSpec, lab: Lab, seccompFile: string, caps: string[], secrets: string): string[] {
   assert.equal(spec.privileged, false);
   assert.equal(spec.seccomp, 'RuntimeDefault');
   const flags = [...ULIMITS, ...LABEL, '--user', String(spec.runAsUser), '--network', `ns:${lab.nodeNetnsPath(0)}`];
@@ -81,19 +107,15 @@ function runFlags(spec: AgentSpec, lab: Lab, seccompFile: string, caps: string[]
   for (const m of spec.mounts) {
     if (m.hostPath) flags.push('-v', `${m.hostPath}:${m.path}${m.readOnly ? ':ro' : ''}`);
     else if (m.emptyDir) flags.push('--tmpfs', m.path);
+    else if (m.secret) flags.push('-v', `${secrets}:${m.path}:ro`);
+    else assert.fail(`a volume the test does not know how to mount at ${m.path}`);
   }
   return flags;
 }
 
-const agentArgs = (lab: Lab) => [
-  'agent',
-  '--listen',
-  `${lab.nodeIP(0)}:${PORT}`,
-  '--node-name',
-  lab.nodes[0]!,
-  '--ready-file',
-  '/run/stickyscope.ready',
-];
+/** The manifest's args with what the kubelet fills in: the pod IP (the node's, hostNetwork) and the node name. */
+const agentArgs = (spec: AgentSpec, lab: Lab) =>
+  spec.args.map((a) => a.replace('$(POD_IP)', lab.nodeIP(0)).replace('$(NODE_NAME)', lab.nodes[0]!));
 
 async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -222,16 +244,10 @@ test('the image builds from pinned local bases; no build tools, dev dependencies
 
 /** The host's CLI in the node's network namespace, as a user on the node would run it against the agent. */
 function startRecord(lab: Lab, out: string) {
-  const child = spawn(
-    'ip',
-    ['netns', 'exec', lab.nodes[0]!, process.execPath, cliPath, 'record'].concat([
-      '--agent',
-      `${lab.nodeIP(0)}:${PORT}`,
-      '-o',
-      out,
-    ]),
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const args = ['record', '--agent', `${lab.nodeIP(0)}:${PORT}`, ...lab.tls.clientArgs(), '-o', out];
+  const child = spawn('ip', ['netns', 'exec', lab.nodes[0]!, process.execPath, cliPath, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
@@ -260,18 +276,29 @@ test('the agent container, run as the DaemonSet runs it, records lab traffic the
   });
   const lab = await labUp({ prefix });
   const seccomp = runtimeDefaultSeccomp(join(dir, 'seccomp.json'));
+  const secrets = secretDir(lab, dir);
+  const ready = spec.args[spec.args.indexOf('--ready-file') + 1]!;
+  assert.match(agentArgs(spec, lab).join(' '), new RegExp(`--listen ${lab.nodeIP(0).replace(/\./g, '\\.')}:${PORT}`));
   const start = async (name: string, caps: string[]) => {
     names.push(name);
-    await podmanOk(['run', '--detach', '--name', name, ...runFlags(spec, lab, seccomp, caps), id, ...agentArgs(lab)]);
+    await podmanOk([
+      'run',
+      '--detach',
+      '--name',
+      name,
+      ...runFlags(spec, lab, seccomp, caps, secrets),
+      id,
+      ...agentArgs(spec, lab),
+    ]);
   };
 
   const agent = `${prefix}-agent`;
   await start(agent, spec.caps);
   await waitFor('the agent ready file', 30_000, async () => {
     if (!(await running(agent))) throw new Error(`the agent exited: ${await logs(agent)}`);
-    return (await podman(['exec', agent, 'test', '-f', '/run/stickyscope.ready'])).code === 0;
+    return (await podman(['exec', agent, 'test', '-f', ready])).code === 0;
   });
-  assert.match(await logs(agent), new RegExp(`serving on ${lab.nodeIP(0).replace(/\./g, '\\.')}:${PORT}`));
+  assert.match(await logs(agent), new RegExp(`serving mutual TLS on ${lab.nodeIP(0).replace(/\./g, '\\.')}:${PORT}`));
 
   const trace = join(dir, 'lab.trace');
   rec = startRecord(lab, trace);
@@ -329,18 +356,14 @@ test('the agent container, run as the DaemonSet runs it, records lab traffic the
       // Only the rules reader needs it: the agent goes on, warning, without Service names. The kernel's word
       // that the read needs it, from the same container's settings:
       assert.match(line, /warning: failed to read the nat rules/);
-      const legacy = await podman(
-        [
-          'run',
-          '--rm',
-          ...runFlags(
-            spec,
-            lab,
-            seccomp,
-            spec.caps.filter((c) => c !== cap),
-          ),
-        ].concat(['--entrypoint', 'iptables-legacy-save', id, '-t', 'nat']),
+      const flags = runFlags(
+        spec,
+        lab,
+        seccomp,
+        spec.caps.filter((c) => c !== cap),
+        secrets,
       );
+      const legacy = await podman(['run', '--rm', ...flags, '--entrypoint', 'iptables-legacy-save', id, '-t', 'nat']);
       assert.notEqual(legacy.code, 0);
       assert.match(legacy.stderr, /Permission denied/);
     } else {
