@@ -264,6 +264,6 @@ test('run without root, the helper says it needs root', (t) => {
   assert.equal(r.status, 3);
   assert.match(
     r.stderr,
-    /^stickyscope-probe: failed to start: needs root \(CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN\); running as uid 65534\n$/,
+    /^stickyscope-probe: failed to start: needs root \(with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN\); running as uid 65534\n$/,
   );
 });
