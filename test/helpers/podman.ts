@@ -48,8 +48,12 @@ export function buildCaDir(dir: string, bundle = '/etc/ssl/certs/ca-certificates
 export async function buildImage(root: string, tag: string, caDir: string): Promise<string> {
   const args = ['build', '--pull=never', '--network', 'host', ...ULIMITS, ...buildCaDir(caDir)];
   args.push('--ignorefile', join(root, 'deploy/Dockerfile.dockerignore'), '-f', join(root, 'deploy/Dockerfile'));
-  args.push('-t', tag, '--quiet', root);
-  return (await podmanOk(args)).trim();
+  args.push('-t', tag, root);
+  const r = await podman(args);
+  // The failing step's own output is on stdout, podman's summary on stderr: both, the tail of each.
+  const tail = (text: string) => text.trim().split('\n').slice(-15).join('\n');
+  if (r.code !== 0) throw new Error(`podman build exited ${r.code}:\n${tail(r.stdout)}\n${tail(r.stderr)}`);
+  return (await podmanOk(['image', 'inspect', '--format', '{{.Id}}', tag])).trim();
 }
 
 interface SeccompRule {

@@ -62,7 +62,8 @@ const char *ss_caps_hint(const int *caps, size_t n)
 		append(out, sizeof(out), "; missing ");
 		append(out, sizeof(out), missing);
 	} else {
-		append(out, sizeof(out), ", all held: a seccomp profile or LSM refused it");
+		append(out, sizeof(out),
+		       ", all held: refused for another reason (CAP_SYS_ADMIN for some steps, seccomp, an LSM)");
 	}
 	return out;
 }

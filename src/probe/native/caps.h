@@ -6,7 +6,7 @@
 
 /*
  * "needs CAP_A, CAP_B; missing CAP_B" for the capabilities (numbers from linux/capability.h) a
- * step needs, or, when every one is held, that something else (seccomp, an LSM) refused it.
+ * step needs, or, when every one is held, that something else refused it.
  */
 const char *ss_caps_hint(const int *caps, size_t n);
 
