@@ -11,6 +11,7 @@ import { runPrefix } from '../helpers/env.js';
 import { FakeSource, dnat, until } from '../helpers/agent-fake-source.js';
 import { cliPath, kubectlPluginPath, runCli, startCli, type CliRun } from '../helpers/cli.js';
 import { loadK8sFixture, startFakeApiServer, type FakeApiServer, type FakeObject } from '../helpers/fake-apiserver.js';
+import { startTmux } from '../helpers/tmux.js';
 
 const plugin = { bin: kubectlPluginPath };
 const PUBLIC = ['tui', 'record', 'report', 'export'];
@@ -232,4 +233,36 @@ test('kubectl-stickyscope help names it kubectl stickyscope, offers the cluster 
     lab.stderr,
     /^kubectl stickyscope lab: unknown command 'lab'; expected one of: tui, record, report, export\n/,
   );
+});
+
+test('kubectl-stickyscope tui --k8s shows the chosen cluster live, as stickyscope tui --k8s does', {
+  timeout: 60_000,
+}, async (t) => {
+  const s = await setup(t);
+  const svc = '10.96.7.7:80';
+  const tui = ['--k8s', '--kubeconfig', s.kubeconfig, '--fps', '20'];
+  for (const [name, bin, args] of [
+    // kubectl passes its global flags before the command; stickyscope takes them after it.
+    ['kubectl-stickyscope', kubectlPluginPath, ['--context', 'west', '-n', 'tracing', 'tui', ...tui]],
+    ['stickyscope', cliPath, ['tui', '--context', 'west', '-n', 'tracing', ...tui]],
+  ] as const) {
+    const term = startTmux(`${process.execPath} ${bin} ${args.join(' ')}`, { cols: 160, rows: 30 });
+    t.after(() => term.kill());
+    await until(() => s.west.subscribers() === 1, `${name} to subscribe to the west agent`, 20_000).catch((err) => {
+      throw new Error(`${err.message}; screen:\n${term.capture()}`);
+    });
+    const ts = Date.now() * 1000;
+    s.west.source.emitEvents(
+      Array.from({ length: 4 }, (_, i) =>
+        dnat(i, 'node-west', { ts: ts + i, client: '10.0.0.1:40000', service: svc, backend: '10.2.2.2:8080' }),
+      ),
+    );
+    const screen = await term.waitForText(`${svc}/tcp`, 15_000);
+    assert.match(screen, /nodes 1\b/, `${name}: one node reporting`);
+    assert.equal(s.east.subscribers(), 0, `${name}: the east cluster's agent is left alone`);
+    term.sendKeys('q');
+    assert.equal((await term.waitForExit()).code, 0, `${name}: q quits with 0`);
+    term.kill();
+    await until(() => s.west.subscribers() === 0, `${name} to unsubscribe`, 10_000);
+  }
 });
