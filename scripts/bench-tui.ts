@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { EventEmitter } from 'node:events';
 import type { CatalogEvent, DnatEvent, StickyEvent } from '../src/core/event.js';
 import type { FrameSource } from '../src/tui/view-model.js';
+import { fakeStdin } from '../test/helpers/fake-stdin.js';
 
 const BUDGET_CORES = 0.5;
 
@@ -102,25 +103,7 @@ async function feed(
 
 function fakeTerminal() {
   const stdout = Object.assign(new EventEmitter(), { columns: 160, rows: 50, isTTY: true, write: () => true });
-  let pending: string | null = null;
-  const stdin = Object.assign(new EventEmitter(), {
-    isTTY: true,
-    setEncoding() {},
-    setRawMode() {},
-    resume() {},
-    pause() {},
-    ref() {},
-    unref() {},
-    read: () => {
-      const d = pending;
-      pending = null;
-      return d;
-    },
-    type(data: string) {
-      pending = data;
-      stdin.emit('readable');
-    },
-  });
+  const stdin = fakeStdin();
   return { stdout, stdin };
 }
 

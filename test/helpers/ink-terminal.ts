@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { ReactElement } from 'react';
 import { render } from 'ink';
+import { fakeStdin } from './fake-stdin.js';
 
 export interface Terminal {
   /** The last frame Ink wrote (in debug mode: the static lines, then the live panel). */
@@ -23,21 +24,7 @@ export function renderAt(tree: ReactElement, size: { columns: number; rows: numb
     },
   });
   const stderr = Object.assign(new EventEmitter(), { write: () => true });
-  let pending: string | null = null;
-  const stdin = Object.assign(new EventEmitter(), {
-    isTTY: true,
-    setEncoding() {},
-    setRawMode() {},
-    resume() {},
-    pause() {},
-    ref() {},
-    unref() {},
-    read: () => {
-      const d = pending;
-      pending = null;
-      return d;
-    },
-  });
+  const stdin = fakeStdin();
   const app = render(tree, {
     stdout: stdout as never,
     stderr: stderr as never,
@@ -49,10 +36,7 @@ export function renderAt(tree: ReactElement, size: { columns: number; rows: numb
   return {
     frame: () => frames.at(-1) ?? '',
     frames,
-    type(keys) {
-      pending = keys;
-      stdin.emit('readable');
-    },
+    type: (keys) => stdin.type(keys),
     unmount: () => app.unmount(),
   };
 }

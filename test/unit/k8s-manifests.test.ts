@@ -3,138 +3,20 @@
 // least privilege, and the pieces referring to each other (labels, ports, accounts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { loadAll } from 'js-yaml';
-// The models alone: the package's index also loads its HTTP stack, which is not needed here.
-import * as k8s from '@kubernetes/client-node/dist/gen/models/all.js';
-
-const DEPLOY = new URL('../../../deploy/', import.meta.url);
-// biome-ignore lint/suspicious/noExplicitAny: parsed YAML, walked by path; its shape is what these tests check
-type Doc = Record<string, any>;
-
-interface Attr {
-  baseName: string;
-  type: string;
-}
-const models = k8s as unknown as Record<string, { getAttributeTypeMap?: () => Attr[] } | undefined>;
-
-/** Errors of `value` against the generated model `type` (its attributeTypeMap), with their paths. */
-function schemaErrors(value: unknown, type: string, path: string): string[] {
-  if (value === null || value === undefined) return [];
-  const arr = /^Array<(.+)>$/.exec(type);
-  if (arr)
-    return Array.isArray(value)
-      ? value.flatMap((v, i) => schemaErrors(v, arr[1]!, `${path}[${i}]`))
-      : [`${path}: expected a list, got ${typeof value}`];
-  const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
-  if (map) {
-    if (typeof value !== 'object' || Array.isArray(value)) return [`${path}: expected a map, got ${typeof value}`];
-    return Object.entries(value).flatMap(([k, v]) => schemaErrors(v, map[1]!, `${path}.${k}`));
-  }
-  switch (type) {
-    case 'string':
-      return typeof value === 'string' ? [] : [`${path}: expected a string, got ${JSON.stringify(value)}`];
-    case 'number':
-      return typeof value === 'number' ? [] : [`${path}: expected a number, got ${JSON.stringify(value)}`];
-    case 'boolean':
-      return typeof value === 'boolean' ? [] : [`${path}: expected a boolean, got ${JSON.stringify(value)}`];
-    case 'IntOrString':
-      return typeof value === 'number' || typeof value === 'string' ? [] : [`${path}: expected an int or a string`];
-    case 'Date':
-      return typeof value === 'string' ? [] : [`${path}: expected a timestamp`];
-    case 'any':
-      return [];
-  }
-  const attrs = models[type]?.getAttributeTypeMap?.();
-  if (!attrs) return [`${path}: no model ${type} in the client's schema`];
-  if (typeof value !== 'object' || Array.isArray(value)) return [`${path}: expected a ${type} object`];
-  const byName = new Map(attrs.map((a) => [a.baseName, a.type]));
-  return Object.entries(value).flatMap(([k, v]) =>
-    byName.has(k) ? schemaErrors(v, byName.get(k)!, `${path}.${k}`) : [`${path}.${k}: unknown field of ${type}`],
-  );
-}
-
-/** The model for apiVersion/kind, named as the generator names them (apps/v1 DaemonSet -> V1DaemonSet). */
-const modelOf = (doc: Doc) => {
-  const version = String(doc.apiVersion).split('/').at(-1)!;
-  return `${version[0]!.toUpperCase()}${version.slice(1)}${doc.kind}`;
-};
-
-// Required fields are not in the generated models, so a short list per kind covers them.
-const REQUIRED: Record<string, string[]> = {
-  '*': ['apiVersion', 'kind', 'metadata.name'],
-  Deployment: [
-    'metadata.namespace',
-    'spec.selector.matchLabels',
-    'spec.template.metadata.labels',
-    'spec.template.spec.containers',
-  ],
-  DaemonSet: [
-    'metadata.namespace',
-    'spec.selector.matchLabels',
-    'spec.template.metadata.labels',
-    'spec.template.spec.containers',
-  ],
-  Service: ['metadata.namespace', 'spec.ports', 'spec.selector'],
-  ServiceAccount: ['metadata.namespace'],
-  NetworkPolicy: ['metadata.namespace', 'spec.podSelector'],
-  Role: ['metadata.namespace', 'rules'],
-  RoleBinding: ['metadata.namespace', 'roleRef.apiGroup', 'roleRef.kind', 'roleRef.name', 'subjects'],
-  ClusterRole: ['rules'],
-  ClusterRoleBinding: ['roleRef.apiGroup', 'roleRef.kind', 'roleRef.name', 'subjects'],
-  Namespace: [],
-};
-
-const get = (o: Doc, path: string) =>
-  path.split('.').reduce((v, k) => (v === undefined || v === null ? undefined : v[k]), o);
-
-function requiredErrors(doc: Doc, where: string): string[] {
-  const kind = String(doc.kind);
-  if (!(kind in REQUIRED)) return [`${where}: kind ${kind} has no required-field list here; add one`];
-  const errs = [...REQUIRED['*']!, ...REQUIRED[kind]!]
-    .filter((p) => get(doc, p) === undefined)
-    .map((p) => `${where}: missing ${p}`);
-  for (const [i, c] of (get(doc, 'spec.template.spec.containers') ?? []).entries()) {
-    for (const f of ['name', 'image']) if (!c[f]) errs.push(`${where}: containers[${i}] missing ${f}`);
-    for (const p of c.ports ?? [])
-      if (p.containerPort === undefined) errs.push(`${where}: containers[${i}] port without containerPort`);
-  }
-  for (const [i, r] of (doc.rules ?? []).entries()) if (!r.verbs) errs.push(`${where}: rules[${i}] missing verbs`);
-  for (const [i, s] of (doc.subjects ?? []).entries())
-    if (!s.kind || !s.name) errs.push(`${where}: subjects[${i}] missing kind or name`);
-  for (const [i, p] of (get(doc, 'spec.ports') ?? []).entries())
-    if (doc.kind === 'Service' && p.port === undefined) errs.push(`${where}: ports[${i}] missing port`);
-  return errs;
-}
-
-/** Optional, applied on its own: its kinds are cert-manager's, checked by their own test below. */
-const CERT_MANAGER = 'cert-manager.yaml';
-
-function loadDeploy(
-  files = readdirSync(DEPLOY).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml' && f !== CERT_MANAGER),
-): { file: string; doc: Doc }[] {
-  return files.flatMap((file) =>
-    loadAll(readFileSync(new URL(file, DEPLOY), 'utf8'))
-      .filter((d) => d !== null)
-      .map((doc) => ({ file, doc: doc as Doc })),
-  );
-}
-
-/** Capability names as the kernel headers define them (CAP_X -> X). */
-function kernelCapabilities(): Set<string> {
-  const header = '/usr/include/linux/capability.h';
-  const text = readFileSync(header, 'utf8');
-  return new Set(
-    [...text.matchAll(/^#define CAP_([A-Z_]+)\s+\d+\s*$/gm)].map((m) => m[1]!).filter((n) => n !== 'LAST_CAP'),
-  );
-}
-
-const docs = loadDeploy();
-const one = (kind: string, name?: string) => {
-  const found = docs.filter((d) => d.doc.kind === kind && (!name || d.doc.metadata?.name === name));
-  assert.equal(found.length, 1, `exactly one ${kind}${name ? ` ${name}` : ''}`);
-  return found[0]!.doc;
-};
+import {
+  CERT_MANAGER,
+  DEPLOY,
+  type Doc,
+  docs,
+  kernelCapabilities,
+  modelOf,
+  mountedFiles,
+  one,
+  requiredErrors,
+  schemaErrors,
+} from '../helpers/deploy-manifests.js';
 
 test('every manifest parses and matches the schema of its kind', () => {
   assert.ok(docs.length >= 11, `found ${docs.length} documents`);
@@ -296,13 +178,6 @@ test('the headless Service and the NetworkPolicy select the agent pods and their
   assert.ok(!selects(rule.from[0].podSelector.matchLabels), 'agents cannot reach each other');
 });
 
-const mountedFiles = (c: Doc, pod: Doc, flag: string) => {
-  const path = c.args[c.args.indexOf(flag) + 1] as string;
-  const mount = c.volumeMounts.find((m: Doc) => path === m.mountPath || path.startsWith(m.mountPath + '/'));
-  assert.ok(mount, `${flag} ${path} is on a mounted volume`);
-  return { path, mount, volume: pod.volumes.find((v: Doc) => v.name === mount.name) };
-};
-
 test('the agent serves mutual TLS only, from the Secret it mounts read-only', () => {
   const ds = one('DaemonSet');
   const pod = ds.spec.template.spec;
@@ -321,152 +196,4 @@ test('the agent serves mutual TLS only, from the Secret it mounts read-only', ()
     '$(NODE_NAME)',
     'the agent picks, and its certificate names, the node it runs on',
   );
-});
-
-const cmObjects = loadDeploy([CERT_MANAGER]).map((d) => d.doc);
-/** The fields used here, per cert-manager kind (cert-manager.io/v1): a misspelling fails. */
-const CM_SPEC_FIELDS: Record<string, string[]> = {
-  Issuer: ['selfSigned', 'ca'],
-  Certificate: [
-    'secretName',
-    'commonName',
-    'dnsNames',
-    'duration',
-    'renewBefore',
-    'usages',
-    'isCA',
-    'privateKey',
-    'issuerRef',
-  ],
-};
-const CM_USAGES = new Set(['digital signature', 'key encipherment', 'server auth', 'client auth', 'cert sign']);
-
-test("cert-manager.yaml: a CA chain of its own, the agents' certificate in the Secret they mount, a client's", async () => {
-  const { AGENT_DOMAIN } = await import('../../src/protocol/tls.js');
-  for (const o of cmObjects) {
-    assert.equal(o.apiVersion, 'cert-manager.io/v1');
-    assert.equal(o.metadata.namespace, 'stickyscope');
-    for (const k of Object.keys(o.spec))
-      assert.ok(CM_SPEC_FIELDS[o.kind]!.includes(k), `${o.kind}/${o.metadata.name}: spec.${k}`);
-    for (const u of o.spec.usages ?? []) assert.ok(CM_USAGES.has(u), `${o.metadata.name}: usage '${u}'`);
-    if (o.spec.privateKey) assert.deepEqual([o.spec.privateKey.algorithm, o.spec.privateKey.size], ['ECDSA', 256]);
-  }
-  const issuer = (ref: Doc) => {
-    const o = cmObjects.find((x) => x.kind === ref.kind && x.metadata.name === ref.name);
-    assert.ok(o, `${ref.kind}/${ref.name} exists`);
-    return o;
-  };
-  const certs = cmObjects.filter((o) => o.kind === 'Certificate');
-  // Every certificate chains to the CA certificate, which the self-signed issuer signs.
-  const cas = certs.filter((o) => o.spec.isCA);
-  assert.equal(cas.length, 1);
-  assert.ok('selfSigned' in issuer(cas[0]!.spec.issuerRef).spec);
-  for (const leaf of certs.filter((o) => !o.spec.isCA))
-    assert.equal(issuer(leaf.spec.issuerRef).spec.ca.secretName, cas[0]!.spec.secretName, leaf.metadata.name);
-  // The agents': written to the Secret the DaemonSet mounts, server use only, named in the agents' domain.
-  const pod = one('DaemonSet').spec.template.spec;
-  const mounted = pod.volumes.find((v: Doc) => v.secret).secret.secretName;
-  const agent = certs.filter((o) => o.spec.secretName === mounted);
-  assert.equal(agent.length, 1, `one Certificate writes ${mounted}`);
-  assert.ok(agent[0]!.spec.usages.includes('server auth') && !agent[0]!.spec.usages.includes('client auth'));
-  for (const n of agent[0]!.spec.dnsNames) assert.ok(n.endsWith(`.${AGENT_DOMAIN}`), n);
-  const clients = certs.filter((o) => o.spec.usages?.includes('client auth'));
-  assert.equal(clients.length, 1);
-  assert.ok(!clients[0]!.spec.usages.includes('server auth'));
-  // The aggregator's client certificate is the one the Deployment mounts.
-  const aggregatorSecret = one('Deployment').spec.template.spec.volumes.find((v: Doc) => v.secret).secret.secretName;
-  assert.equal(clients[0]!.spec.secretName, aggregatorSecret);
-});
-
-test('the aggregator: serve --k8s under its own account, least privilege, probed on /readyz and /healthz, behind a Service', () => {
-  const dep = one('Deployment', 'stickyscope-aggregator');
-  const pod = dep.spec.template.spec;
-  const [c] = pod.containers;
-  assert.deepEqual(c.args.slice(0, 2), ['serve', '--k8s']);
-  assert.equal(pod.serviceAccountName, 'stickyscope-aggregator');
-  const bound = docs.filter(
-    (d) => d.doc.kind.endsWith('Binding') && d.doc.subjects.some((s: Doc) => s.name === 'stickyscope-aggregator'),
-  );
-  assert.deepEqual(bound.map((d) => d.doc.roleRef.name).sort(), [
-    'stickyscope-agent-discovery',
-    'stickyscope-aggregator',
-  ]);
-  // Admitted to the agents' gRPC port by the NetworkPolicy's label.
-  assert.equal(dep.spec.template.metadata.labels['app.kubernetes.io/name'], 'stickyscope-aggregator');
-  for (const [k, v] of Object.entries(dep.spec.selector.matchLabels))
-    assert.equal(dep.spec.template.metadata.labels[k], v, `template carries selector label ${k}`);
-  assert.equal(pod.hostNetwork, undefined);
-  assert.equal(pod.securityContext.runAsNonRoot, true);
-  assert.ok(pod.securityContext.runAsUser > 0);
-  assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'] });
-  assert.equal(c.securityContext.allowPrivilegeEscalation, false);
-  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
-  for (const r of ['cpu', 'memory']) assert.ok(c.resources.requests[r] && c.resources.limits[r], r);
-  const http = c.ports.find((p: Doc) => p.name === 'http');
-  assert.match(c.args[c.args.indexOf('--listen') + 1], new RegExp(`:${http.containerPort}$`));
-  assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'http' });
-  assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'http' });
-  const reportDir = c.args[c.args.indexOf('--report-dir') + 1];
-  assert.ok(
-    c.volumeMounts.some((m: Doc) => m.mountPath === reportDir && !m.readOnly),
-    `${reportDir} is a writable mount (the root filesystem is read-only)`,
-  );
-  // Mutual TLS to the agents from the client Secret, whose files the non-root user reads through fsGroup.
-  const tlsFiles = ['--tls-ca', '--tls-cert', '--tls-key'].map((f) => mountedFiles(c, pod, f));
-  for (const { mount, volume } of tlsFiles) {
-    assert.equal(mount.readOnly, true);
-    assert.equal(volume.secret?.secretName, 'stickyscope-client-tls');
-  }
-  assert.ok(!c.args.includes('--insecure'));
-  assert.equal(tlsFiles[0]!.volume.secret.defaultMode & 0o047, 0o040, 'group-readable, not world-readable');
-  assert.equal(pod.securityContext.fsGroup, pod.securityContext.runAsGroup);
-  const svc = one('Service', 'stickyscope-aggregator');
-  assert.deepEqual(svc.spec.selector, dep.spec.selector.matchLabels);
-  assert.equal(svc.spec.ports[0].targetPort, 'http');
-  assert.equal(svc.spec.ports[0].port, http.containerPort);
-  // The agent serves its metrics on the declared metrics port.
-  const agent = one('DaemonSet').spec.template.spec.containers[0];
-  const metrics = agent.ports.find((p: Doc) => p.name === 'metrics');
-  assert.match(agent.args[agent.args.indexOf('--metrics') + 1], new RegExp(`:${metrics.containerPort}$`));
-});
-
-test('monitoring/: the PodMonitor and ServiceMonitor select the agents and the aggregator by their ports', () => {
-  const mon = loadAll(readFileSync(new URL('monitoring/prometheus-operator.yaml', DEPLOY), 'utf8')) as Doc[];
-  const kz = loadAll(readFileSync(new URL('kustomization.yaml', DEPLOY), 'utf8'))[0] as Doc;
-  assert.ok(
-    !kz.resources.some((r: string) => r.startsWith('monitoring')),
-    'optional: not in the default kustomization',
-  );
-  const podMon = mon.find((d) => d.kind === 'PodMonitor')!;
-  const svcMon = mon.find((d) => d.kind === 'ServiceMonitor')!;
-  for (const d of [podMon, svcMon]) assert.equal(d.apiVersion, 'monitoring.coreos.com/v1');
-  const agentPod = one('DaemonSet').spec.template;
-  for (const [k, v] of Object.entries(podMon.spec.selector.matchLabels)) assert.equal(agentPod.metadata.labels[k], v);
-  const portNames = (tpl: Doc) => tpl.spec.containers.flatMap((c: Doc) => c.ports.map((p: Doc) => p.name));
-  assert.ok(portNames(agentPod).includes(podMon.spec.podMetricsEndpoints[0].port));
-  const svc = one('Service', 'stickyscope-aggregator');
-  for (const [k, v] of Object.entries(svcMon.spec.selector.matchLabels)) assert.equal(svc.metadata.labels[k], v);
-  assert.ok(svc.spec.ports.some((p: Doc) => p.name === svcMon.spec.endpoints[0].port));
-});
-
-test('the Grafana dashboard queries only metric names the code defines', () => {
-  const dash = JSON.parse(readFileSync(new URL('monitoring/grafana-dashboard.json', DEPLOY), 'utf8'));
-  const src = ['../../../src/serve/metrics.ts', '../../../src/agent/metrics.ts']
-    .map((f) => readFileSync(new URL(f, import.meta.url), 'utf8'))
-    .join('\n');
-  const defined = new Set([...src.matchAll(/'(stickyscope_[a-z0-9_]+)'/g)].map((m) => m[1]));
-  assert.ok(defined.size > 20, `${defined.size} metric names found in the sources`);
-  const used = new Set<string>();
-  for (const p of dash.panels)
-    for (const t of p.targets) for (const m of t.expr.matchAll(/stickyscope_[a-z0-9_]+/g)) used.add(m[0]);
-  const missing = [...used].filter((n) => !defined.has(n));
-  assert.deepEqual(missing, [], 'every metric the dashboard queries exists');
-  for (const want of [
-    'stickyscope_service_spread_max_over_mean',
-    'stickyscope_service_stickiness_ratio',
-    'stickyscope_service_affinity_violations_total',
-    'stickyscope_affinity_list_fill_ratio',
-    'stickyscope_agent_ring_buffer_lost_records_total',
-  ])
-    assert.ok(used.has(want), `the dashboard shows ${want}`);
 });

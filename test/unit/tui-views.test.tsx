@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { FrameSource, NotableLine, ServiceRow, ViewModel } from '../../src/tui/view-model.js';
+import { fakeStdin } from '../helpers/fake-stdin.js';
 
 // Colours are part of what is tested; chalk decides its level when first imported.
 process.env.FORCE_COLOR = '1';
@@ -289,25 +290,7 @@ function fakeTerminal() {
       return true;
     },
   });
-  let pending: string | null = null;
-  const stdin = Object.assign(new EventEmitter(), {
-    isTTY: true,
-    setEncoding() {},
-    setRawMode() {},
-    resume() {},
-    pause() {},
-    ref() {},
-    unref() {},
-    read: () => {
-      const d = pending;
-      pending = null;
-      return d;
-    },
-    type(data: string) {
-      pending = data;
-      stdin.emit('readable');
-    },
-  });
+  const stdin = fakeStdin();
   return { stdout, stdin };
 }
 
