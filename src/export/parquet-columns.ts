@@ -10,25 +10,27 @@ export interface ColumnSpec {
   kind: ColumnKind;
   /** Every row has a value (the rest are nullable). */
   required?: boolean;
+  /** Min and max kept per row group and page, for readers to skip them (a sixth of the writing time on all). */
+  stats?: boolean;
 }
 
 export const COLUMNS = [
-  { name: 'seq', kind: 'int64', required: true },
-  { name: 'type', kind: 'string', required: true },
-  { name: 'ts', kind: 'timestamp', required: true },
-  { name: 'node', kind: 'string', required: true },
+  { name: 'seq', kind: 'int64', required: true, stats: true },
+  { name: 'type', kind: 'string', required: true, stats: true },
+  { name: 'ts', kind: 'timestamp', required: true, stats: true },
+  { name: 'node', kind: 'string', required: true, stats: true },
   { name: 'trace', kind: 'string', required: true },
   { name: 'proto', kind: 'string' },
   { name: 'client', kind: 'string' },
   { name: 'clientIp', kind: 'string' },
   { name: 'clientPort', kind: 'int32' },
   { name: 'service', kind: 'string' },
-  { name: 'serviceKey', kind: 'string' },
+  { name: 'serviceKey', kind: 'string', stats: true },
   { name: 'backend', kind: 'string' },
   { name: 'hook', kind: 'string' },
   { name: 'ctId', kind: 'string' },
   { name: 'snat', kind: 'string' },
-  { name: 'serviceName', kind: 'string' },
+  { name: 'serviceName', kind: 'string', stats: true },
   { name: 'svcNamespace', kind: 'string' },
   { name: 'svcName', kind: 'string' },
   { name: 'svcPortName', kind: 'string' },

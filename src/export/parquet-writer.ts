@@ -2,7 +2,7 @@
 // its encoded bytes, whatever the number of events (hyparquet-writer encodes; docs/design.md has the schema).
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import type { StickyEvent } from '../core/event.js';
-import { COLUMNS, parquetSchema } from './parquet-columns.js';
+import { COLUMNS, parquetSchema, type ColumnSpec } from './parquet-columns.js';
 import { RowBuffer } from './parquet-rows.js';
 
 /** Where the bytes go, in order; a write resolves once the bytes are taken (backpressure). */
@@ -11,7 +11,7 @@ export interface ByteSink {
 }
 
 /** Rows per row group: big enough for dictionaries and compression to pay, small enough to stream. */
-export const ROW_GROUP_ROWS = 100_000;
+export const ROW_GROUP_ROWS = 25_000;
 
 /** hyparquet-writer's byte buffer, handed to the sink after each row group instead of growing. */
 class SinkWriter extends ByteWriter {
@@ -66,7 +66,11 @@ export class ParquetEventWriter {
     const n = this.rows.length;
     const data = this.rows.take();
     await this.writer.write({
-      columnData: COLUMNS.map((c, i) => ({ name: c.name, data: data[i]! as never[] })),
+      columnData: COLUMNS.map((c: ColumnSpec, i) => ({
+        name: c.name,
+        data: data[i]! as never[],
+        statistics: c.stats === true,
+      })),
       rowGroupSize: n,
     });
   }

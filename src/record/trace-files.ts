@@ -2,6 +2,7 @@
 // the rotated continuations FILE.1, FILE.2, ... of a FILE in the same directory, which reading FILE follows.
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { InputError } from '../core/errors.js';
 import { fileError } from '../core/file-errors.js';
 import { MAGIC } from './frame.js';
 
@@ -16,20 +17,22 @@ async function startsWithMagic(path: string): Promise<boolean> {
   }
 }
 
-/** Paths to read, in order; a directory's non-trace files are skipped and passed to `onSkipped`. */
+/** Paths to read, in order; a directory's non-trace files are skipped and passed to `onSkipped`, one without traces refused. */
 export async function traceFiles(paths: readonly string[], onSkipped: (path: string) => void): Promise<string[]> {
   const out: string[] = [];
   for (const p of paths) {
     const s = await stat(p).catch((err: unknown) => {
-      throw fileError(err, 'read trace', p, 'read');
+      throw fileError(err, 'open trace', p, 'read');
     });
     if (!s.isDirectory()) {
       out.push(p);
       continue;
     }
-    const names = (await readdir(p).catch((err: unknown) => {
-      throw fileError(err, 'list traces in', p, 'read');
-    })).sort();
+    const names = (
+      await readdir(p).catch((err: unknown) => {
+        throw fileError(err, 'list traces in', p, 'read');
+      })
+    ).sort();
     const traces: string[] = [];
     for (const name of names) {
       const full = join(p, name);
@@ -38,6 +41,7 @@ export async function traceFiles(paths: readonly string[], onSkipped: (path: str
       if (await startsWithMagic(full).catch(() => false)) traces.push(name);
       else onSkipped(full);
     }
+    if (traces.length === 0) throw new InputError(`no trace files in the directory ${p} (${names.length} entries)`);
     const present = new Set(traces);
     for (const name of traces) {
       const m = /^(.*)\.\d+$/.exec(name);

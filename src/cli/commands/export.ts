@@ -43,7 +43,8 @@ Examples:
       true,
     );
     const format = values.format;
-    if (format !== 'jsonl' && format !== 'parquet') throw new UsageError(`--format expects jsonl or parquet; got '${format}'`);
+    if (format !== 'jsonl' && format !== 'parquet')
+      throw new UsageError(`--format expects jsonl or parquet; got '${format}'`);
     if (positionals.length === 0) throw new UsageError('export expects trace FILEs or directories; got none');
     if (values.output === '') throw new UsageError('-o expects a file name; got an empty one');
     if (format === 'parquet' && values.output === undefined && process.stdout.isTTY)
@@ -52,7 +53,6 @@ Examples:
     const { readTrace } = await import('../../record/trace-reader.js');
     const warn = (message: string) => process.stderr.write(`stickyscope export: warning: ${printable(message)}\n`);
     const files = await traceFiles(positionals, (p) => warn(`${p} is not a trace file; skipped`));
-    if (files.length === 0) throw new UsageError(`no trace files in ${positionals.join(' ')}`);
 
     let out: OutputFile | null = null;
     if (values.output !== undefined) {
