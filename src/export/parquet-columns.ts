@@ -70,7 +70,7 @@ export function parquetSchema(): SchemaElement[] {
         return { name: c.name, type: 'INT32', repetition_type };
       case 'int64':
         return { name: c.name, type: 'INT64', repetition_type };
-      case 'timestamp':
+      default: // timestamp
         return {
           name: c.name,
           type: 'INT64',
