@@ -126,9 +126,8 @@ test('DuckDB over Parquet exports of each node answers spread and re-picked clie
     fromSql.map(({ m: _m, ...rest }) => rest),
     fromReport.map(({ m: _m, ...rest }) => rest),
   );
-  fromSql.forEach((r, i) =>
-    assert.ok(Math.abs(r.m - fromReport[i]!.m) < 1e-9, `${r.service}: ${r.m} vs ${fromReport[i]!.m}`),
-  );
+  for (const [i, r] of fromSql.entries())
+    assert.ok(Math.abs(r.m - fromReport[i]!.m) < 1e-9, `${r.service}: ${r.m} vs ${fromReport[i]!.m}`);
   assert.ok(
     fromSql.some((r) => r.service.startsWith(lab.services.find((s) => s.name === 'web')!.clusterIP)),
     'the web Service has a spread',
