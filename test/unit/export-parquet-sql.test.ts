@@ -3,9 +3,11 @@
 // `stickyscope report` over the traces; both must give the hand-made answers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CLUSTER_NODE, type ServiceInfo, type StickyEvent } from '../../src/core/event.js';
 import { TraceWriter } from '../../src/record/trace-writer.js';
 import type { Report } from '../../src/report/types.js';
@@ -155,4 +157,10 @@ test('DuckDB over the Parquet exports of two nodes answers spread and violations
   const fromReport = reportAnswers(JSON.parse(r.stdout) as Report);
   assert.deepEqual(fromReport.spread, SPREAD);
   assert.deepEqual(fromReport.violations, VIOLATIONS);
+});
+
+test('the README shows the SQL of docs/sql verbatim: what it shows is what the tests run', () => {
+  const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+  for (const name of ['spread-per-service', 'affinity-violations'])
+    assert.ok(readme.includes('```sql\n' + sqlFile(name) + '```'), `README.md shows docs/sql/${name}.sql as it is`);
 });
