@@ -113,6 +113,12 @@ test('a full device, a terminal, bad arguments: one line and the exit code', { t
     code: 4,
     stderr: `stickyscope export: failed to write Parquet to ${dir}/nope/x.parquet: no such directory ${dir}/nope (ENOENT)\n`,
   });
+  const onItself = await exportTo([trace, '-o', trace]);
+  assert.equal(onItself.code, 2);
+  assert.match(
+    onItself.stderr,
+    /^stickyscope export: -o \S+x\.trace is one of the traces being read; give another file\n/,
+  );
   const bad = await runCli(['export', trace, '--format', 'csv']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^stickyscope export: --format expects jsonl or parquet; got 'csv'\n/);

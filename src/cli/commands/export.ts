@@ -56,6 +56,12 @@ Examples:
 
     let out: OutputFile | null = null;
     if (values.output !== undefined) {
+      const { realpath } = await import('node:fs/promises');
+      const real = (p: string) => realpath(p).catch(() => p);
+      const target = await real(values.output);
+      for (const f of files)
+        if ((await real(f)) === target)
+          throw new UsageError(`-o ${values.output} is one of the traces being read; give another file`);
       const { openOutputFile } = await import('../../export/output-file.js');
       out = await openOutputFile(values.output, `write ${format === 'parquet' ? 'Parquet' : 'JSON lines'} to`);
     }
