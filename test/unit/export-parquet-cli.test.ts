@@ -138,7 +138,9 @@ test('a full device, a terminal, bad arguments: one line and the exit code', { t
   );
 });
 
-test('an interrupted export leaves OUT as it was and no temporary file', { timeout: 120_000 }, async (t) => {
+test('an interrupted export leaves OUT as it was and no temporary file; a killed one leaves OUT as it was', {
+  timeout: 120_000,
+}, async (t) => {
   const dir = await tempDir(t);
   const trace = join(dir, 'big.trace');
   await writeTrace(
@@ -148,16 +150,29 @@ test('an interrupted export leaves OUT as it was and no temporary file', { timeo
   const out = join(dir, 'out.parquet');
   await writeFile(out, 'the previous export\n');
   const run = startCli(['export', trace, '--format', 'parquet', '-o', out]);
-  // Wait for the temporary file, i.e. the export under way, then interrupt it.
-  for (let i = 0; i < 600 && !(await readdir(dir)).some((f) => f.endsWith('.partial')); i++)
-    await new Promise((r) => setTimeout(r, 50));
-  await new Promise((r) => setTimeout(r, 300));
+  // Waits for the temporary file, i.e. the export under way.
+  const waitForPartial = async () => {
+    for (let i = 0; i < 600 && !(await readdir(dir)).some((f) => f.endsWith('.partial')); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
+  };
+  await waitForPartial();
   run.child.kill('SIGINT');
   const { code } = await run.exit;
   assert.equal(code, 130, run.stderr());
   assert.equal(run.stderr(), `stickyscope export: interrupted; ${out} was not written\n`);
   assert.equal(await readFile(out, 'utf8'), 'the previous export\n');
   assert.deepEqual((await readdir(dir)).sort(), ['big.trace', 'out.parquet']);
+  // Killed outright, it cannot clean up: its temporary file stays, OUT still holds the previous export.
+  const killed = startCli(['export', trace, '--format', 'parquet', '-o', out]);
+  await waitForPartial();
+  killed.child.kill('SIGKILL');
+  await killed.exit;
+  assert.equal(await readFile(out, 'utf8'), 'the previous export\n');
+  assert.deepEqual(
+    (await readdir(dir)).filter((f) => f !== 'big.trace' && f !== 'out.parquet'),
+    [`.out.parquet.${killed.child.pid}.partial`],
+  );
 });
 
 test('a directory of traces, one of them rotated, exports each event once', { timeout: 60_000 }, async (t) => {
