@@ -115,7 +115,9 @@ test('DuckDB over Parquet exports of each node answers spread and re-picked clie
       selections: s.selections,
       backends: s.backends.length,
       m: s.spread.maxOverMean!,
-    }));
+    }))
+    // The report orders addresses numerically, the SQL as text.
+    .sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
   const fromSql = spread!.map((r) => ({
     service: String(r.service),
     selections: Number(r.selections),
