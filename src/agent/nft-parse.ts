@@ -1,4 +1,4 @@
-// kube-proxy's nftables mode (`nft -j list table ip kube-proxy`) to the same catalog the iptables rules give: Services
+// kube-proxy's nftables mode (`nft -j list table ip kube-proxy`, or `ip6 kube-proxy`) to the same catalog the iptables rules give: Services
 // from the dispatch verdict map, endpoints from the DNATs their chains reach (through endpoint chains, or 1.36's inline
 // `numgen` maps), affinity from the `ip saddr @set` checks and the sets' timeouts. Anything it does not understand in
 // those chains fails the whole read, so a half-understood table never replaces a good catalog.
@@ -105,6 +105,9 @@ function setRef(t: Table, ref: unknown, where: string): NftSet | null {
 const isPayload = (v: unknown, proto: string, field: string) =>
   isObj(v) && isObj(v.payload) && v.payload.protocol === proto && v.payload.field === field;
 
+/** `ip saddr` or `ip6 saddr` (daddr): the two tables differ in nothing else kube-proxy's chains use. */
+const isAddr = (v: unknown, field: 'saddr' | 'daddr') => isPayload(v, 'ip', field) || isPayload(v, 'ip6', field);
+
 function target(verdict: unknown): string | null {
   if (!isObj(verdict)) return null;
   const v = (isObj(verdict.goto) ? verdict.goto : isObj(verdict.jump) ? verdict.jump : null) as Json | null;
@@ -113,13 +116,13 @@ function target(verdict: unknown): string | null {
 
 interface Reach {
   endpoints: string[];
-  /** Affinity sets checked (`ip saddr @set`) on the way. */
+  /** Affinity sets checked (`ip saddr @set`, `ip6 saddr @set`) on the way. */
   checked: NftSet[];
   /** Chains that DNAT, with the affinity set each one updates. */
   dnatChains: { chain: string; endpoint: string; updates: NftSet[] }[];
 }
 
-/** "10.1.1.2" . 8080 as JSON ("10.1.1.2", 8080) -> "10.1.1.2:8080". */
+/** "10.1.1.2" . 8080 as JSON ("10.1.1.2", 8080) -> "10.1.1.2:8080"; "fd00::2" . 8080 -> "[fd00::2]:8080". */
 function endpointOf(addr: unknown, port: unknown, where: string): string {
   if (typeof addr !== 'string' || typeof port !== 'number') fail(`${where}: a dnat to ${describe([addr, port])}`);
   return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
@@ -161,7 +164,7 @@ function walk(t: Table, start: string): Reach {
         const where = `chain ${chain}`;
         if (key === 'match' && isObj(body)) {
           const set = setRef(t, body.right, where);
-          if (set && isPayload(body.left, 'ip', 'saddr') && body.op === '==') out.checked.push(set);
+          if (set && isAddr(body.left, 'saddr') && body.op === '==') out.checked.push(set);
         } else if (key === 'jump' || key === 'goto') {
           follow(target(stmt), where);
         } else if (key === 'vmap' && isObj(body)) {
@@ -171,8 +174,7 @@ function walk(t: Table, start: string): Reach {
           for (const pair of pairs) follow(Array.isArray(pair) ? target(pair[1]) : null, where);
         } else if (key === 'set' && isObj(body)) {
           const set = setRef(t, body.set, where);
-          if (set && (body.op === 'update' || body.op === 'add') && isPayload(body.elem, 'ip', 'saddr'))
-            updates.push(set);
+          if (set && (body.op === 'update' || body.op === 'add') && isAddr(body.elem, 'saddr')) updates.push(set);
         } else if (key === 'dnat' && isObj(body)) {
           const eps = dnatTargets(body, where);
           for (const e of eps) if (!out.endpoints.includes(e)) out.endpoints.push(e);
@@ -199,7 +201,7 @@ function dispatchMaps(t: Table): { services: NftSet[]; nodePorts: NftSet[] } {
         const l4 = key.some((k) => isObj(k) && isObj(k.meta) && k.meta.key === 'l4proto');
         const dport = key.some((k) => isPayload(k, 'th', 'dport'));
         if (!l4 || !dport) continue;
-        if (key.length === 3 && isPayload(key[0], 'ip', 'daddr')) out.services.push(map);
+        if (key.length === 3 && isAddr(key[0], 'daddr')) out.services.push(map);
         else if (key.length === 2) out.nodePorts.push(map);
       }
     }

@@ -2,6 +2,7 @@
 // name, endpoints and ClientIP affinity. Works on the chain graph, not on chain names, so older dumps (KUBE-XLB,
 // unnamed ports) and current kube-proxy (hashed names, KUBE-EXT/KUBE-SVL, normalised recent options) read alike.
 import type { Proto, ProxyMode, ServiceInfo } from '../core/event.js';
+import { canonicalIp } from '../core/ip.js';
 
 export interface Rule {
   chain: string;
@@ -34,8 +35,10 @@ export interface NatCatalog {
   services: ServiceInfo[];
   /** By list name (KUBE-SEP-..., or the affinity-... set in nftables mode). */
   lists: Map<string, RecentList>;
-  /** By NodePort ("31332/tcp"). */
+  /** By NodePort ("31332/tcp"), in the family the rules were read from (IPv4 in a catalog of both families). */
   nodePorts: Map<string, NodePortInfo>;
+  /** A catalog of both families (families.ts): the IPv6 rules' NodePorts, reached at the node's IPv6 addresses. */
+  nodePorts6?: Map<string, NodePortInfo>;
 }
 
 const protos = new Set<Proto>(['tcp', 'udp', 'sctp']);
@@ -96,7 +99,7 @@ function hostAddr(cidr: string): string | null {
   if (!ip) return null;
   const v6 = ip.includes(':');
   if (len !== undefined && len !== (v6 ? '128' : '32')) return null;
-  return v6 ? `[${ip}]` : ip;
+  return v6 ? `[${canonicalIp(ip)}]` : ip;
 }
 
 interface Reach {
