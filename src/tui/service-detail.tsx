@@ -77,6 +77,14 @@ export function ServiceDetailView({
           violations {row.violations}
         </Text>
       </Text>
+      {detail.families ? (
+        <Text wrap="truncate-end">
+          <Text dimColor>addresses </Text>
+          {clip(detail.families.addresses.join('  '), columns)}
+          {'  '}IPv4 {detail.families.ipv4}
+          {'  '}IPv6 {detail.families.ipv6}
+        </Text>
+      ) : null}
       <Text wrap="truncate-end">
         <Text dimColor>selections per {seconds(detail.bucketSeconds)} </Text>
         <Text color="cyan">{sparkline(detail.sparkline)}</Text>

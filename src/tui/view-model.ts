@@ -81,6 +81,8 @@ export interface ServiceDetail {
   bucketSeconds: number;
   /** nftables mode: the Service's affinity sets per node, latest fill; empty otherwise. */
   affinitySets: { node: string; endpoint: string; elements: number; size: number }[];
+  /** A Service with an IPv6 address: all its addresses and the window's selections by family; null otherwise. */
+  families: { addresses: string[]; ipv4: number; ipv6: number } | null;
 }
 
 /**
