@@ -31,10 +31,12 @@ export interface FrameOptions {
 export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewModel {
   const recs = new Map(state.services.list.map((s) => [s.key, s]));
   const services = serviceSummaries(state).map((s): ServiceRow => {
-    const info = recs.get(s.service)?.latest?.info;
+    const rec = recs.get(s.service);
+    const info = rec?.latest?.info;
     const pods = info?.pods;
     return {
       service: s.service,
+      ...(rec && rec.addresses.length > 1 ? { addresses: rec.addresses } : {}),
       name: s.name,
       affinity: info ? { mode: info.affinity.mode, timeoutSeconds: info.affinity.timeoutSeconds } : null,
       selections: s.selections,

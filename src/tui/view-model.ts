@@ -30,6 +30,8 @@ export interface BackendShare {
 export interface ServiceRow {
   /** "10.96.0.10:80/tcp": the key. */
   service: string;
+  /** A dual-stack Service's addresses, both families (the filter matches them); absent for one address. */
+  addresses?: string[];
   /** "namespace/name:port" when known. */
   name: string | null;
   /** null while no node has described the service (no catalog yet). */
