@@ -2,7 +2,8 @@
 // set did not pin. A set evicts nothing when full: the endpoint chain's `update @set { ip saddr }` silently fails, so a
 // client sent to that endpoint is simply not pinned and may be sent elsewhere next time, within its timeout.
 import type { AffinitySetFill, AffinitySetsEvent, EvictedEvent, StickyEvent } from '../core/event.js';
-import { canonicalIp, hostOf } from '../core/ip.js';
+import { hostOf } from '../core/event.js';
+import { canonicalIp } from '../core/ip.js';
 import { NftParseError } from './nft-parse.js';
 import type { RecentList } from './rules-parse.js';
 

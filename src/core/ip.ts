@@ -10,17 +10,9 @@ export function canonicalIp(ip: string): string {
   return host.slice(1, -1);
 }
 
-/** "[v6]:port" or "ip:port" to the address alone; a bare address unchanged. Brackets never stay. */
-export function hostOf(addr: string): string {
-  if (addr.startsWith('[')) {
-    const end = addr.indexOf(']');
-    return end < 0 ? addr : addr.slice(1, end);
-  }
-  const colon = addr.indexOf(':');
-  return colon >= 0 && colon === addr.lastIndexOf(':') ? addr.slice(0, colon) : addr;
-}
-
-/** 6 for an IPv6 address or "[v6]:port", else 4. */
-export function familyOf(addr: string): 4 | 6 {
-  return addr.startsWith('[') || isIPv6(addr) ? 6 : 4;
+/** "[v6]:port", "[v6]:port/proto", "[v6]" or a bare IPv6 address with the address in RFC 5952 form; IPv4 unchanged. */
+export function canonicalAddress(addr: string): string {
+  if (!addr.startsWith('[')) return canonicalIp(addr);
+  const end = addr.indexOf(']');
+  return end < 0 ? addr : `[${canonicalIp(addr.slice(1, end))}]${addr.slice(end + 1)}`;
 }
