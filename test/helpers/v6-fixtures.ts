@@ -11,7 +11,11 @@ import { renderNat } from '../../src/lab/rules.js';
 
 /** The IPv6 twin of the lab's one-node default config: same names and ports, fd00:: addresses. */
 export function v6Config(kubeVersion: KubeVersion = '1.35'): LabConfig {
-  const c = defaultConfig({ nodes: 1, kubeVersion, proxyMode: 'nftables' });
+  return toV6(defaultConfig({ nodes: 1, kubeVersion, proxyMode: 'nftables' }));
+}
+
+/** `c` with every address turned into its IPv6 twin (v6Of). */
+export function toV6(c: LabConfig): LabConfig {
   return {
     ...c,
     clusterCIDR: 'fd00::/47',
