@@ -70,7 +70,9 @@ export class ServiceRec {
       return b;
     }
     const same = pod === undefined ? undefined : this.podIdx.get(pod);
-    if (same !== undefined) {
+    // Only the pod's other family joins it: a second address of one family is a new pod under an old name (a
+    // StatefulSet's pod restarted elsewhere), and kube-proxy's affinity does not carry over to it.
+    if (same !== undefined && !this.addressesOf(same).some((a) => a.startsWith('[') === name.startsWith('['))) {
       this.backendIdx.set(name, same);
       this.otherAddresses.set(same, [...(this.otherAddresses.get(same) ?? []), name]);
       return same;
@@ -78,8 +80,14 @@ export class ServiceRec {
     b = this.backendNames.length;
     this.backendNames.push(name);
     this.backendIdx.set(name, b);
+    // The pod's newest addresses are the ones its other family joins.
     if (pod !== undefined) this.podIdx.set(pod, b);
     return b;
+  }
+
+  /** Every address of backend `b`. */
+  private addressesOf(b: number): string[] {
+    return [this.backendNames[b]!, ...(this.otherAddresses.get(b) ?? [])];
   }
 
   view(node: number): NodeView | undefined {

@@ -5,7 +5,11 @@ import { isIPv6 } from 'node:net';
 /** An IPv6 address (without brackets) in RFC 5952 form; anything else unchanged. */
 export function canonicalIp(ip: string): string {
   if (!isIPv6(ip)) return ip;
-  // WHATWG URL serialises IPv6 hosts by RFC 5952's rules (lower case, no leading zeros, longest zero run as "::").
+  // A zone ("fe80::1%eth0") is no part of the address's spelling, and URL refuses it: kept as written.
+  const zone = ip.indexOf('%');
+  if (zone >= 0) return `${canonicalIp(ip.slice(0, zone))}${ip.slice(zone)}`;
+  // WHATWG URL serialises IPv6 hosts by RFC 5952's rules (lower case, no leading zeros, longest zero run as "::"),
+  // IPv4-mapped ones in hex ("::ffff:a00:1"), as the probe prints them.
   const host = new URL(`http://[${ip}]/`).hostname;
   return host.slice(1, -1);
 }

@@ -146,6 +146,22 @@ test('the API catalog: a Service with clusterIPs in both families, its pods one 
     'a pod is one backend, whichever family picked it',
   );
   assert.equal(cart.stickiness.expectedRandom, 1 / 2, 'K counts pods');
+
+  // cart-0 comes back under its name with new addresses (a StatefulSet's pod): a new backend, both families again.
+  const moved = buildCatalog(
+    [svc],
+    [slice('IPv4', ['10.1.9.7', '10.1.9.2']), slice('IPv6', ['fd00:1:9::7', 'fd00:1:9::2'])],
+  );
+  applyEvents(state, [{ ...catalog, ts: T0 + 10_000, services: moved }]);
+  const after = buildReport(state, { scope: 'cumulative' }).services[0]!;
+  assert.deepEqual(
+    after.backends.map((b) => b.addresses),
+    [
+      ['10.1.9.1:8080', '[fd00:1:9::1]:8080'],
+      ['10.1.9.2:8080', '[fd00:1:9::2]:8080'],
+      ['10.1.9.7:8080', '[fd00:1:9::7]:8080'],
+    ],
+  );
 });
 
 test('what stays apart: several addresses of one family, and addresses that both had traffic first', () => {

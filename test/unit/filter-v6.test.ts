@@ -53,6 +53,9 @@ test('IPv6 filters select IPv6 flows, whatever the spelling of the address', () 
     assert.deepEqual([v6, other, v4].map(compileFilter({ clients: [c] })), [true, false, false], c);
   }
   assert.equal(compileFilter({ clients: ['[fd00:0:1::2]:40001'] })(v6), false, 'another flow of that client');
+  // A link-local address with a zone passes the shape check; it must not break the filter (URL refuses zones).
+  const zoned = validateFilter({ clients: ['fe80::1%eth0'], services: ['[fe80::1%eth0]:80'] });
+  assert.equal(compileFilter(zoned)(v6), false);
   const evicted: EvictedEvent = {
     type: 'evicted',
     ts: 1_795_435_865_000_000,
