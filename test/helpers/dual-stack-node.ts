@@ -9,16 +9,18 @@ import { ip6tablesText, nft6Text, toV6, v6Of } from './v6-fixtures.js';
 
 export const CLIENT4 = '10.0.1.2';
 export const CLIENT6 = v6Of(CLIENT4);
+/** The node's address on the client's link: where a NodePort is reached. */
+export const NODE6 = v6Of('10.0.1.1');
 export const BACKENDS = ['b1', 'b2'];
 
-/** web (no affinity) and sticky (ClientIP, 10 s) with the two backends, as the lab names them. */
+/** web (no affinity), sticky (ClientIP, 10 s) and edge (NodePort 30080) with the two backends, as the lab names them. */
 export function dualStackConfig(proxyMode: 'iptables' | 'nftables'): LabConfig {
   const c = defaultConfig({ nodes: 1, proxyMode, kubeVersion: '1.36' });
   const two = (s: LabServiceSpec) => ({ ...s, endpoints: s.endpoints.slice(0, 2) });
   return {
     ...c,
     backends: c.backends.slice(0, 2),
-    services: c.services.filter((s) => s.name === 'web' || s.name === 'sticky').map(two),
+    services: c.services.filter((s) => s.name !== 'dns').map(two),
   };
 }
 

@@ -15,7 +15,7 @@ import { AgentConnection } from '../../src/protocol/client.js';
 import { buildReport } from '../../src/report/build-report.js';
 import { cliPath } from '../helpers/cli.js';
 import { watchConntrack } from '../helpers/conntrack-events.js';
-import { CLIENT6, DualStackNode, dualStackConfig } from '../helpers/dual-stack-node.js';
+import { CLIENT6, DualStackNode, NODE6, dualStackConfig } from '../helpers/dual-stack-node.js';
 import { requireRoot, runPrefix } from '../helpers/env.js';
 import { netnsNames } from '../helpers/lab-fixture.js';
 import { v6Of } from '../helpers/v6-fixtures.js';
@@ -86,8 +86,10 @@ for (const mode of ['iptables', 'nftables'] as const) {
       [
         ['10.96.0.10:80/tcp', 'lab/web:http'],
         ['10.96.0.11:80/tcp', 'lab/sticky:http'],
+        ['10.96.0.13:80/tcp', 'lab/edge:http'],
         [`[${WEB6}]:80/tcp`, 'lab/web:http'],
         [`[${STICKY6}]:80/tcp`, 'lab/sticky:http'],
+        [`[${v6Of('10.96.0.13')}]:80/tcp`, 'lab/edge:http'],
       ],
     );
 
@@ -97,11 +99,13 @@ for (const mode of ['iptables', 'nftables'] as const) {
       ...Array.from({ length: 16 }, () => [WEB6, 80] as [string, number]),
       ...Array.from({ length: 8 }, () => [STICKY6, 80] as [string, number]),
       ...Array.from({ length: 8 }, () => ['10.96.0.10', 80] as [string, number]),
+      // The NodePort at the node's IPv6 address: named from the IPv6 rules' NodePorts.
+      ...Array.from({ length: 6 }, () => [NODE6, 30080] as [string, number]),
     ];
     const results = net.connect(targets);
     const v6 = results.filter((r) => r.local.startsWith('['));
-    assert.equal(v6.length, 24);
-    await until('a dnat event for every connection', () => got.filter((e) => e.type === 'dnat').length >= 32);
+    assert.equal(v6.length, 30);
+    await until('a dnat event for every connection', () => got.filter((e) => e.type === 'dnat').length >= 38);
     const seen = await ct.stop();
 
     const dnats = new Map(got.filter((e): e is DnatEvent => e.type === 'dnat').map((e) => [e.client, e]));
@@ -113,7 +117,8 @@ for (const mode of ['iptables', 'nftables'] as const) {
       assert.ok(line, `backend log line for ${r.local}`);
       assert.equal(r.answer, line.backend, 'the backend that logged it answered');
       assert.equal(e.service, r.target, 'the address dialled');
-      assert.equal(e.serviceName, r.target.includes(`${WEB6}]`) ? 'lab/web:http' : 'lab/sticky:http');
+      const named = r.target.includes(`${WEB6}]`) ? 'web' : r.target.includes(`${STICKY6}]`) ? 'sticky' : 'edge';
+      assert.equal(e.serviceName, `lab/${named}:http`);
       assert.equal(e.backend, line.local, 'the backend, as the backend saw itself reached');
       const k = seen.find(
         (c) =>
@@ -141,5 +146,8 @@ for (const mode of ['iptables', 'nftables'] as const) {
     assert.equal(sticky.affinityVerdicts.held, 7, 'seven pairs of the IPv6 client held');
     assert.equal(sticky.affinityVerdicts.violation, 0);
     assert.ok(sticky.clients.some((c) => c.client === CLIENT6));
+    const nodePort = report.services.find((s) => s.service === `[${NODE6}]:30080/tcp`);
+    assert.equal(nodePort?.name, 'lab/edge:http');
+    assert.equal(nodePort?.selections, 6);
   });
 }
