@@ -84,7 +84,9 @@ export function nodeRules(netns?: string, family: 4 | 6 = 4): RulesReader {
     } catch (err) {
       // No table: not an nftables-mode node. With iptables unreadable as well, say why iptables failed.
       if (iptError && !(family === 6 && absent.test(iptError.message))) throw iptError;
-      if (!/No such file or directory|does not exist/i.test((err as Error).message)) throw err;
+      // IPv6: no nft at all (an iptables node's image may lack it) says as little as no table.
+      const gone = family === 6 ? absent : /No such file or directory|does not exist/i;
+      if (!gone.test((err as Error).message)) throw err;
     }
     if (family === 6) return { mode: 'iptables', text: '' };
     const sign = ipvsInLink(await link().catch(() => ''));
