@@ -12,6 +12,9 @@ import { CLUSTER_NODE, type CatalogEvent, type DnatEvent, type StickyEvent } fro
 import { buildCatalog } from '../../src/k8s/catalog.js';
 import { buildReport } from '../../src/report/build-report.js';
 import { renderMarkdown } from '../../src/report/render-markdown.js';
+import { AgentBook } from '../../src/serve/agent-book.js';
+import { ServeHub } from '../../src/serve/hub.js';
+import { createServeMetrics } from '../../src/serve/metrics.js';
 import { serviceSnapshot } from '../../src/serve/service-metrics.js';
 import { AggregatorFrameSource } from '../../src/tui/aggregator-source.js';
 
@@ -200,6 +203,36 @@ test('serve /metrics: one Service, its selections of both families', () => {
   assert.equal(web.length, 1);
   assert.equal(web[0]!.selectionsTotal, 15);
   assert.ok(web[0]!.backends.some((b) => b.backend === '[fd00:1:2::2]:8080'));
+  assert.deepEqual(web[0]!.familyTotal, { ipv4: 9, ipv6: 6 });
+});
+
+test('serve /metrics text: the family counter of a dual-stack Service, none for an IPv4-only one', async () => {
+  const hub = new ServeHub({ windows: [600] });
+  const v4only: CatalogEvent = {
+    type: 'catalog',
+    ts: T0,
+    node: 'n2',
+    services: [
+      {
+        service: '10.96.9.9:80/tcp',
+        name: 'lab/old:http',
+        affinity: { mode: 'None', timeoutSeconds: null, source: 'rules' },
+        endpoints: ['10.1.9.9:80'],
+      },
+    ],
+  };
+  hub.apply([nodeCatalog(), v4only, ...webTraffic(9, 6).events, pick('10.0.0.1:1', '10.96.9.9:80', '10.1.9.9:80', 99)]);
+  const text = await createServeMetrics(hub, new AgentBook(), 100).scrape();
+  const family = [...text.matchAll(/^stickyscope_service_family_selections_total\{(.*)\} (\d+)$/gm)].map(
+    (m) => `${m[1]} ${m[2]}`,
+  );
+  assert.ok(family.includes('service="lab/web:http",address="10.96.0.10:80/tcp",family="ipv6" 6'), family.join('\n'));
+  assert.ok(family.includes('service="lab/web:http",address="10.96.0.10:80/tcp",family="ipv4" 9'));
+  assert.ok(!family.some((l) => l.includes('lab/old')), 'no IPv6 address, no family series');
+  assert.match(
+    text,
+    /^stickyscope_service_selections_total\{service="lab\/old:http",address="10\.96\.9\.9:80\/tcp"\} 1$/m,
+  );
 });
 
 test('TUI: the dual-stack Service is one line; its detail prints [v6]:port and the counts by family', async (t) => {
