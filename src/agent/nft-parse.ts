@@ -2,11 +2,14 @@
 // from the dispatch verdict map, endpoints from the DNATs their chains reach (through endpoint chains, or 1.36's inline
 // `numgen` maps), affinity from the `ip saddr @set` checks and the sets' timeouts. Anything it does not understand in
 // those chains fails the whole read, so a half-understood table never replaces a good catalog.
+import { isIP } from 'node:net';
+import { InputError } from '../core/errors.js';
 import type { Proto, ServiceInfo } from '../core/event.js';
+import { canonicalIp } from '../core/ip.js';
 import type { NatCatalog, NodePortInfo, RecentList } from './rules-parse.js';
 
-/** What a read of the nftables table could not make sense of; the message names it. */
-export class NftParseError extends Error {}
+/** What a read of the nftables table could not make sense of; the message names it. Bad input from the node. */
+export class NftParseError extends InputError {}
 
 /** kube-proxy's dynamic sets are capped by the kernel at this many elements when they declare no size. */
 export const NFT_DEFAULT_SET_SIZE = 65535;
@@ -124,9 +127,12 @@ interface Reach {
 
 /** "10.1.1.2" . 8080 as JSON ("10.1.1.2", 8080) -> "10.1.1.2:8080"; "fd00::2" . 8080 -> "[fd00::2]:8080". */
 function endpointOf(addr: unknown, port: unknown, where: string): string {
-  if (typeof addr !== 'string' || typeof port !== 'number') fail(`${where}: a dnat to ${describe([addr, port])}`);
-  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+  if (typeof addr !== 'string' || isIP(addr) === 0 || !isPort(port))
+    fail(`${where}: a dnat to ${describe([addr, port])}`);
+  return addr.includes(':') ? `[${canonicalIp(addr)}]:${port}` : `${addr}:${port}`;
 }
+
+const isPort = (p: unknown): p is number => typeof p === 'number' && Number.isInteger(p) && p >= 0 && p <= 65535;
 
 function dnatTargets(d: Json, where: string): string[] {
   if (typeof d.addr === 'string') return [endpointOf(d.addr, d.port, where)];
@@ -234,10 +240,10 @@ export function parseNftCatalog(text: string): NatCatalog {
   const lists = new Map<string, RecentList>();
   for (const map of maps.services) {
     for (const [[ip, proto, port], chain] of entries(map)) {
-      if (typeof ip !== 'string' || !protos.has(proto as Proto) || typeof port !== 'number')
+      if (typeof ip !== 'string' || isIP(ip) === 0 || !protos.has(proto as Proto) || !isPort(port))
         fail(`map ${map.name}: an element keyed ${describe([ip, proto, port])}`);
       if (!t.chains.has(chain)) fail(`map ${map.name} goes to chain ${chain}, which the table does not have`);
-      const key = `${ip.includes(':') ? `[${ip}]` : ip}:${port}/${proto}`;
+      const key = `${ip.includes(':') ? `[${canonicalIp(ip)}]` : ip}:${port}/${proto}`;
       const reach = walk(t, chain);
       services.set(key, {
         service: key,
@@ -261,7 +267,7 @@ export function parseNftCatalog(text: string): NatCatalog {
   const nodePorts = new Map<string, NodePortInfo>();
   for (const map of maps.nodePorts) {
     for (const [[proto, port], chain] of entries(map)) {
-      if (!protos.has(proto as Proto) || typeof port !== 'number')
+      if (!protos.has(proto as Proto) || !isPort(port))
         fail(`map ${map.name}: an element keyed ${describe([proto, port])}`);
       if (!t.chains.has(chain)) fail(`map ${map.name} goes to chain ${chain}, which the table does not have`);
       const reach = walk(t, chain);

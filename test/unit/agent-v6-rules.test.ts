@@ -215,3 +215,26 @@ test('the agent: one catalog naming both families, IPv6 flows named; no IPv6 rul
   await new Promise((r) => setTimeout(r, 120));
   assert.deepEqual(warnings, ['IPv6 rules: nft: Permission denied']);
 });
+
+test('addresses that are not addresses are never catalog entries (consumers would drop the whole catalog)', () => {
+  // nft: a map key or a DNAT target that is no IP fails the read, as any other table it does not understand.
+  const doc = JSON.parse(fixture('nft-1.36.json'));
+  const map = doc.nftables.find((i: { map?: { name: string } }) => i.map?.name === 'service-ips');
+  map.map.elem[0][0].concat[0] = 'fd00::9\u007f';
+  assert.throws(() => parseNftCatalog(JSON.stringify(doc)), /map service-ips: an element keyed \["fd00::9/);
+  const dnat = JSON.parse(fixture('nft-1.35.json'));
+  const rule = dnat.nftables.find((i: { rule?: { expr: { dnat?: unknown }[] } }) => i.rule?.expr.some((e) => e.dnat));
+  rule.rule.expr.find((e: { dnat?: { addr: string } }) => e.dnat).dnat.addr = 'fd00:1:1::zz';
+  assert.throws(() => parseNftCatalog(JSON.stringify(dnat)), /a dnat to \["fd00:1:1::zz",8080\]/);
+  // ip6tables: a rule of another shape (a port range, a DNAT range) is not kube-proxy's: left out, the rest read.
+  const text = fixture('ip6tables-save.txt')
+    .replace('-d fd00:96::10/128 -p tcp', '-d fd00:96::10/128 -p tcp -m multiport')
+    .replace('--dport 80 -j KUBE-SVC-NAVV37HDGJLPWY47', '--dport 80:90 -j KUBE-SVC-NAVV37HDGJLPWY47')
+    .replaceAll('--to-destination [fd00:1:1::2]:8080', '--to-destination [fd00:1:1::2]-[fd00:1:1::9]:8080');
+  const c = parseNatCatalog(text);
+  assert.ok(!c.services.some((s) => s.service.startsWith('[fd00:96::10]')), 'the port range is no Service port');
+  assert.equal(c.services.length, 3);
+  const endpoints = c.services.flatMap((s) => s.endpoints);
+  assert.ok(endpoints.length > 0);
+  for (const e of endpoints) assert.match(e, /^\[fd00:1:[23]::2\]:8080$|^\[fd00:1:[123]::2\]:5353$/, 'no range');
+});
