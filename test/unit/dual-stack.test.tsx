@@ -237,7 +237,12 @@ test('serve /metrics text: the family counter of a dual-stack Service, none for 
 
 test('TUI: the dual-stack Service is one line; its detail prints [v6]:port and the counts by family', async (t) => {
   const source = new AggregatorFrameSource(createState({ windowSeconds: 600 }), 'synthetic');
-  source.push([nodeCatalog(), ...webTraffic(30, 12).events]);
+  const long = '2001:db8:1234:5678:9abc:def0:1234:5678';
+  source.push([
+    nodeCatalog(),
+    ...webTraffic(30, 11).events,
+    pick(`[${long}]:40000`, '[fd00:96::10]:80', '[fd00:1:3::2]:8080', 41),
+  ]);
   const app = render(<App source={source} fps={50} />);
   t.after(() => app.unmount());
   const text = () => plain(app.lastFrame() ?? '');
@@ -268,4 +273,5 @@ test('TUI: the dual-stack Service is one line; its detail prints [v6]:port and t
   assert.match(text(), /addresses 10\.96\.0\.10:80\/tcp {2}\[fd00:96::10\]:80\/tcp {2}IPv4 30 {2}IPv6 12/);
   assert.match(text(), /\[fd00:1:3::2\]:8080/);
   assert.match(text(), /fd00:0:\d::2/, 'IPv6 clients listed');
+  assert.ok(text().includes(long), `a full IPv6 client address is not cut:\n${text()}`);
 });
