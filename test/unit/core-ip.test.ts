@@ -43,7 +43,7 @@ function probeSpelling(groups: number[][]): string[] {
     buf[o + Off.family] = AF_INET6;
     buf[o + Off.proto] = 6;
     for (const at of [Off.origSrc, Off.origDst, Off.replySrc]) {
-      g.forEach((x, k) => buf.writeUInt16BE(x, o + at + 2 * k));
+      for (const [k, x] of g.entries()) buf.writeUInt16BE(x, o + at + 2 * k);
       buf.writeUInt16BE(80, o + at + 16);
     }
   });
