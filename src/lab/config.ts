@@ -103,6 +103,30 @@ export const addressing = {
   interNode: (k: number) => `10.4.0.${k + 1}`,
 };
 
+/** How kube-proxy programs the lab's nodes: a scenario or `lab up` builds its lab in this mode. */
+export interface ProxySetup {
+  proxyMode: ProxyMode;
+  /** nftables mode's shape (default 1.35). */
+  kubeVersion?: KubeVersion;
+}
+
+/** Checks the `--proxy-mode` and `--kube-version` flags; undefined fields stay undefined. */
+export function parseProxyFlags(proxyMode?: string, kubeVersion?: string): Partial<ProxySetup> {
+  if (proxyMode !== undefined && proxyMode !== 'iptables' && proxyMode !== 'nftables')
+    throw new UsageError(`--proxy-mode expects iptables or nftables; got '${proxyMode}'`);
+  if (kubeVersion !== undefined && !kubeVersions.includes(kubeVersion as KubeVersion))
+    throw new UsageError(`--kube-version expects one of ${kubeVersions.join(', ')}; got '${kubeVersion}'`);
+  return {
+    ...(proxyMode !== undefined ? { proxyMode } : {}),
+    ...(kubeVersion !== undefined ? { kubeVersion: kubeVersion as KubeVersion } : {}),
+  };
+}
+
+/** "iptables mode" or "nftables mode, kube-proxy 1.36 shape". */
+export function describeMode(c: Pick<LabConfig, 'proxyMode' | 'kubeVersion'>): string {
+  return c.proxyMode === 'nftables' ? `nftables mode, kube-proxy ${c.kubeVersion ?? '1.35'} shape` : 'iptables mode';
+}
+
 export function defaultConfig(
   opts: { nodes?: number; shape?: RuleShape; proxyMode?: ProxyMode; kubeVersion?: KubeVersion } = {},
 ): LabConfig {

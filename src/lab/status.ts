@@ -6,7 +6,7 @@ import { run } from './exec.js';
 import { isOurs } from './processes.js';
 import { endpointChains, sortedEndpoints } from './rules.js';
 import { nftEndpointChains } from './nft-rules.js';
-import { nodeName, type LabEndpoint } from './config.js';
+import { describeMode, nodeName, type LabEndpoint } from './config.js';
 import type { Lab } from './lab.js';
 
 export interface SepStatus {
@@ -47,7 +47,7 @@ export async function labStatus(lab: Lab): Promise<LabStatus> {
   const listed = new Set((await run('ip', ['netns', 'list'])).split('\n').map((l) => l.split(' ')[0]));
   const all = [...lab.nodes, ...lab.clients.map((c) => c.netns), ...lab.backends.map((b) => b.netns)];
   const nft = lab.config.proxyMode === 'nftables';
-  const mode = nft ? `nftables mode, kube-proxy ${lab.config.kubeVersion ?? '1.35'} shape` : 'iptables mode';
+  const mode = describeMode(lab.config);
   const counters = await Promise.all(
     lab.nodes.map((n) => (listed.has(n) && !nft ? dnatCounters(n) : Promise.resolve(new Map<string, number>()))),
   );

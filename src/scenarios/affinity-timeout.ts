@@ -1,7 +1,7 @@
 // session-affinity-handson-ja.md: ClientIP affinity with timeoutSeconds 5 and a curl loop from one pod, with pauses
 // shorter and longer than the timeout. Pauses under 5 s keep the pod (held); after a longer pause the entry has expired
 // and the node picks again at random (expired, and moved 2 times in 3).
-import { defaultConfig, type LabConfig } from '../lab/config.js';
+import { defaultConfig, type LabConfig, type ProxySetup } from '../lab/config.js';
 import { readBackendLogs } from '../lab/traffic.js';
 import type { BackendLogLine } from '../lab/traffic-types.js';
 import { curlOnce, type CurlAnswer } from './netns-tools.js';
@@ -24,8 +24,8 @@ export interface AffinityTimeoutEvidence {
   backendLogs: BackendLogLine[];
 }
 
-function config(): LabConfig {
-  const c = defaultConfig();
+function config(setup: ProxySetup): LabConfig {
+  const c = defaultConfig(setup);
   c.clients = 1;
   c.externalClients = 0;
   const web = c.services.find((s) => s.name === 'web')!;

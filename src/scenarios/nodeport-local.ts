@@ -1,7 +1,7 @@
 // Scenario of gke-session-affinity-iptables.md (and the NodePort note of session-affinity-handson-ja.md): a NodePort
 // Service, externalTrafficPolicy Local and ClientIP affinity, on two nodes with two pods each; one client is held to
 // two pods, one per node, through the NodePorts and then through the ClusterIP.
-import { defaultConfig, type LabConfig } from '../lab/config.js';
+import { defaultConfig, type LabConfig, type ProxySetup } from '../lab/config.js';
 import { routeVia } from '../lab/lab.js';
 import { readBackendLogs } from '../lab/traffic.js';
 import type { BackendLogLine } from '../lab/traffic-types.js';
@@ -24,8 +24,8 @@ export interface NodeportEvidence {
   backendLogs: BackendLogLine[];
 }
 
-function config(): LabConfig {
-  const c = defaultConfig({ nodes: 2 });
+function config(setup: ProxySetup): LabConfig {
+  const c = defaultConfig({ ...setup, nodes: 2 });
   c.clients = 0;
   c.externalClients = 1;
   c.dualHomed = true;

@@ -45,6 +45,15 @@ test('lab scenario: usage errors say what was wrong', async () => {
     [['lab', 'scenario'], /expected 'lab scenario NAME' or 'lab scenario --list'; got no name/],
     [['lab', 'scenario', 'keepalive', '--tui', '--report', 'x.json'], /--tui or --report FILE, not both/],
     [['lab', 'scenario', 'keepalive', '--duration', 'soon'], /--duration expects a duration/],
+    [['lab', 'scenario', 'keepalive', '--proxy-mode', 'ipvs'], /--proxy-mode expects iptables or nftables; got 'ipvs'/],
+    [
+      ['lab', 'scenario', 'keepalive', '--kube-version', '1.36'],
+      /chooses nftables mode's rule shape; add --proxy-mode nftables/,
+    ],
+    [
+      ['lab', 'scenario', 'keepalive', '--proxy-mode', 'nftables', '--kube-version', '1.30'],
+      /--kube-version expects one of 1.35, 1.36; got '1.30'/,
+    ],
   ] as const) {
     const r = await runCli([...args]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);

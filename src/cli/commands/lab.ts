@@ -6,9 +6,9 @@ import { InputError, UsageError } from '../../core/errors.js';
 import { printableJson } from '../../core/text.js';
 import {
   defaultConfig,
+  describeMode,
   findService,
-  kubeVersions,
-  type KubeVersion,
+  parseProxyFlags,
   type LabConfig,
   type LabEndpoint,
 } from '../../lab/config.js';
@@ -45,9 +45,12 @@ Actions:
   scenario    reproduce a field report end to end (its own lab, agents, traffic, answer)
                 stickyscope lab scenario --list
                 stickyscope lab scenario NAME [--tui | --report FILE] [--duration D]
+                  [--proxy-mode iptables|nftables] [--kube-version 1.35|1.36]
                 --tui            watch it in the TUI; q ends the run (and the traffic)
                 --report FILE    write the JSON report of the run
                 --duration D     length of each traffic phase (each scenario has a default)
+                --proxy-mode, --kube-version  the scenario's nodes in that mode (as for up);
+                                 affinity-overflow fills nftables affinity sets (setFull)
 
 Options:
   --prefix P   name prefix of the lab (default 'lab')
@@ -95,12 +98,7 @@ async function up(argv: string[]): Promise<number> {
     'kube-version': { type: 'string' },
     config: { type: 'string' },
   });
-  const proxyMode = values['proxy-mode'];
-  const kubeVersion = values['kube-version'];
-  if (proxyMode !== undefined && proxyMode !== 'iptables' && proxyMode !== 'nftables')
-    throw new UsageError(`--proxy-mode expects iptables or nftables; got '${proxyMode}'`);
-  if (kubeVersion !== undefined && !kubeVersions.includes(kubeVersion as KubeVersion))
-    throw new UsageError(`--kube-version expects one of ${kubeVersions.join(', ')}; got '${kubeVersion}'`);
+  const { proxyMode, kubeVersion } = parseProxyFlags(values['proxy-mode'], values['kube-version']);
   let config: LabConfig;
   if (values.config) {
     try {
@@ -119,7 +117,7 @@ async function up(argv: string[]): Promise<number> {
   }
   // Given flags override the config file's choice.
   if (proxyMode !== undefined) config.proxyMode = proxyMode;
-  if (kubeVersion !== undefined) config.kubeVersion = kubeVersion as KubeVersion;
+  if (kubeVersion !== undefined) config.kubeVersion = kubeVersion;
   const signal = shutdownSignal();
   let lab: Lab;
   try {
@@ -130,7 +128,7 @@ async function up(argv: string[]): Promise<number> {
     return 130;
   }
   process.stdout.write(
-    `lab ${lab.prefix} is up (${lab.config.proxyMode === 'nftables' ? `nftables mode, kube-proxy ${lab.config.kubeVersion ?? '1.35'} shape` : 'iptables mode'}): nodes ${lab.nodes.join(', ')}; clients ${lab.clients.map((c) => `${c.name}=${c.ip}`).join(' ')}; backends ${lab.backends.map((b) => `${b.name}=${b.ip}`).join(' ')}\n`,
+    `lab ${lab.prefix} is up (${describeMode(lab.config)}): nodes ${lab.nodes.join(', ')}; clients ${lab.clients.map((c) => `${c.name}=${c.ip}`).join(' ')}; backends ${lab.backends.map((b) => `${b.name}=${b.ip}`).join(' ')}\n`,
   );
   for (const s of lab.services)
     process.stdout.write(
