@@ -44,9 +44,7 @@ function config(setup: ProxySetup): LabConfig {
   c.externalClients = 0;
   c.extraSources = 3 * capacityOf(c) + 30;
   const sticky = c.services.find((s) => s.name === 'sticky')!;
-  c.services = [
-    { ...sticky, timeoutSeconds: TIMEOUT_SECONDS, ...(nftMode(c) ? { affinitySetSize: SET_SIZE } : {}) },
-  ];
+  c.services = [{ ...sticky, timeoutSeconds: TIMEOUT_SECONDS, ...(nftMode(c) ? { affinitySetSize: SET_SIZE } : {}) }];
   return c;
 }
 
