@@ -200,7 +200,8 @@ export function defaultConfig(
   const dual = families.includes('IPv6');
   const endpoints6 = (port: number) =>
     backends.map((b, j) => ({ ip: v6Twin(addressing.backendIP(j + 1)), port, pod: b.name, node: b.node }));
-  // A dual-stack lab adds a dual-stack ClientIP Service and an IPv6-only NodePort (Local) one; the IPv4 ones stay.
+  // A dual-stack lab adds dual-stack Services (HTTP with ClientIP, UDP) and an IPv6-only NodePort (Local) one; the
+  // IPv4 ones stay as they are.
   const v6Services: LabServiceSpec[] = dual
     ? [
         svc('dual', 'http', 14, {
@@ -209,6 +210,13 @@ export function defaultConfig(
           sessionAffinity: 'ClientIP',
           timeoutSeconds: 10,
           endpoints: [...endpoints(8080), ...endpoints6(8080)],
+        }),
+        svc('dual-dns', 'dns', 16, {
+          clusterIPs: ['10.96.0.16', v6Twin('10.96.0.16')],
+          ipFamilies: ['IPv4', 'IPv6'],
+          port: 53,
+          protocol: 'udp',
+          endpoints: [...endpoints(5353), ...endpoints6(5353)],
         }),
         svc('web6', 'http', 15, {
           clusterIP: v6Twin('10.96.0.15'),

@@ -39,8 +39,9 @@ Actions:
                 --ip-families ipv4|ipv4,ipv6  ipv4,ipv6 makes a dual-stack lab: every client, pod
                                      and node gets an IPv6 address (fd00:..., e.g. 10.0.1.2 ->
                                      fd00:0:1::2), rules for both families (ip6tables or the
-                                     'ip6 kube-proxy' table), and two more Services: lab/dual
-                                     (both families, ClientIP) and lab/web6 (IPv6 only, NodePort)
+                                     'ip6 kube-proxy' table), and three more Services: lab/dual
+                                     (both families, ClientIP), lab/dual-dns (both, UDP) and
+                                     lab/web6 (IPv6 only, NodePort 30086, Local)
                 --config FILE        a LabConfig as JSON instead of the default Services
   down        stop the lab's backends, delete its namespaces and state (idempotent)
   status      namespaces, Services, endpoints, backend processes, connections per KUBE-SEP
