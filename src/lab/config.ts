@@ -286,6 +286,8 @@ export function validateConfig(c: LabConfig): void {
     (families.length === 2 && families[1] !== 'IPv6')
   )
     fail("ipFamilies must be ['IPv4'] or ['IPv4', 'IPv6']", c.ipFamilies);
+  if (c.clusterCIDR6 !== undefined && !/^[0-9a-f:]+\/\d{1,3}$/i.test(c.clusterCIDR6))
+    fail('clusterCIDR6 must be an IPv6 prefix like fd00::/31', c.clusterCIDR6);
   const names = new Set<string>();
   for (const s of c.services) {
     const key = servicePortName(s);
@@ -341,6 +343,10 @@ export function validateEndpoints(
         `invalid endpoint for ${service}: expected ip:port with an IP address and port 1..65535; got ${JSON.stringify(e)}`,
       );
     }
+    if (family === 'IPv6' && /^::ffff:/i.test(String(e.ip)))
+      throw new InputError(
+        `invalid endpoint for ${service}: ${e.ip} is an IPv4-mapped address; give the IPv4 address (kube-proxy's endpoints are one family each)`,
+      );
     if (!families.includes(family))
       throw new InputError(
         `invalid endpoint for ${service}: ${e.ip} is ${family} but the Service is ${families.join('/')} only`,

@@ -65,6 +65,20 @@ test('validateConfig: Service families must agree with their addresses and the l
       /fd00:1:1::2 is IPv6 but the Service is IPv4 only/,
     ],
     ['not an address', (c) => (c.services[0]!.clusterIP = '10.96.0'), /cluster IPs must be IPv4 or IPv6/],
+    [
+      'a bad IPv6 pod CIDR',
+      (c) => (c.clusterCIDR6 = 'fd00::/31; flush ruleset'),
+      /clusterCIDR6 must be an IPv6 prefix/,
+    ],
+    [
+      'an IPv4-mapped endpoint',
+      (c) =>
+        c.services
+          .find((s) => s.name === 'dual')!
+          .endpoints.push({ ip: '::ffff:10.1.1.2', port: 8080, pod: 'b1', node: 'node' }),
+      /is an IPv4-mapped address/,
+    ],
+    ['ipFamilies not a list', (c) => (c.ipFamilies = 'IPv4' as never), /ipFamilies must be/],
   ];
   for (const [what, change, message] of bad) {
     const c = dual();
