@@ -74,11 +74,11 @@ export const affinityTimeout: Scenario<AffinityTimeoutEvidence> = {
     }
     return { answers, backendLogs: await readBackendLogs(lab) };
   },
-  lookAt: () =>
+  lookAt: (lab) =>
     `One pod (c1) runs curl against ${SAMPLE} (sessionAffinity ClientIP, timeoutSeconds ${TIMEOUT_SECONDS}): ` +
     `bursts of ${PER_BURST} requests ${SHORT_PAUSE_MS / 1000} s apart, with ${LONG_PAUSE_MS / 1000} s of silence between bursts. ` +
     `Each curl is a new connection, so each is a selection. Within a burst the gap is under the timeout and the ` +
-    `pick must repeat (held); across a pause the client's xt_recent entry has expired and the node picks again ` +
+    `pick must repeat (held); across a pause the client's ${lab.config.proxyMode === 'nftables' ? 'affinity set element' : 'xt_recent entry'} has expired and the node picks again ` +
     `at random (expired; it moves to another pod 2 times in 3). Watch the Service's affinity column: compliance ` +
     `stays at 100% and expired re-picks are counted apart from violations.`,
   answer(report, ev, lab) {
