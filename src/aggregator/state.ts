@@ -15,7 +15,7 @@ import { BackendCounts, NO_ENTRY } from './backend-counts.js';
 import { NotableQueue, type ViolationNotable } from './notable.js';
 import { PairTable } from './pair-table.js';
 import { applyCatalog, applyClusterCatalog, Services, type ServiceRec } from './services.js';
-import { SAME, Verdict } from './tally.js';
+import { isViolation, SAME, Verdict } from './tally.js';
 import { UdpContinuity, type UdpTransition } from './udp-continuity.js';
 import { ViolationCauses, type OpenViolation, type ViolationCause } from './violation-causes.js';
 import { WindowRing } from './window-ring.js';
@@ -202,6 +202,7 @@ export class AggregatorState {
       p = pairs.insert(node, svc.id, client, NO_ENTRY);
     } else {
       code = this.verdict(p, svc, node, client, b, ts);
+      if (isViolation(code)) pairs.violations[p]!++;
       if (code & SAME) pairs.same[p]!++;
       else {
         pairs.switchTs[p] = ts;

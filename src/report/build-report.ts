@@ -159,6 +159,7 @@ function clientRows(state: AggregatorState, svc: ServiceRec, clients: Map<number
       selections: a.selections,
       backends,
       stickiness: a.pairs > 0 ? a.same / a.pairs : null,
+      violations: a.violations,
       nodes: [...a.lastByNode.keys()].map((n) => state.nodes[n]!).sort(),
     };
   });

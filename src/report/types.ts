@@ -104,5 +104,7 @@ export interface ClientReport {
   selections: number;
   backends: Record<string, number>;
   stickiness: number | null;
+  /** Beyond the contract: this client's pairs judged an affinity violation (any cause). */
+  violations: number;
   nodes: string[];
 }

@@ -15,6 +15,9 @@ import { TraceWriter } from '../../src/record/trace-writer.js';
 import { readTrace } from '../../src/record/trace-reader.js';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { buildReport } from '../../src/report/build-report.js';
+import { openOutputFile } from '../../src/export/output-file.js';
+import { ParquetEventWriter } from '../../src/export/parquet-writer.js';
+import { queryEvents } from '../helpers/duckdb.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const design = readFileSync(join(root, 'docs/design.md'), 'utf8');
@@ -287,4 +290,25 @@ test('every field of the report JSON is in docs/design.md', () => {
   const missingFromOutput = [...declared].filter((f) => !fields.has(f));
   assert.deepEqual(missingFromOutput, [], 'the fixture exercises every property src/report/types.ts declares');
   assert.deepEqual(undocumented(fields, section(/report JSON/i)), [], 'report fields the design does not name');
+});
+
+test('every column of the Parquet export is in docs/design.md, and the fixture fills each', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ss-design-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'fixture.parquet');
+  const out = await openOutputFile(path, 'write Parquet to');
+  const w = new ParquetEventWriter(out);
+  await w.add(events, 'fixture.trace');
+  await w.finish();
+  await out.commit();
+  // The columns as a reader sees them in the file, and how many rows fill each.
+  const [described] = await queryEvents([path], ['DESCRIBE events']);
+  const columns = described!.map((r) => String(r.column_name));
+  const [filled] = await queryEvents(
+    [path],
+    [`SELECT ${columns.map((c) => `count("${c}") AS "${c}"`).join(', ')} FROM events`],
+  );
+  const empty = columns.filter((c) => Number(filled![0]![c]) === 0);
+  assert.deepEqual(empty, [], 'columns no event of the fixture fills');
+  assert.deepEqual(undocumented(columns, section(/Parquet export/i)), [], 'Parquet columns the design does not name');
 });
