@@ -92,6 +92,7 @@ test('lab up --ip-families ipv4,ipv6: both families in up, status, endpoints and
     '--proxy-mode',
     'nftables',
   ]);
+  assert.match(up.stdout, /clients c1=10\.0\.1\.2,fd00:0:1::2 .*backends b1=10\.1\.1\.2,fd00:1:1::2 /);
   assert.match(up.stdout, /lab\/dual:http +10\.96\.0\.14:80\/tcp \[fd00:96::14\]:80\/tcp +affinity ClientIP/);
   assert.match(up.stdout, /lab\/web6:http +\[fd00:96::15\]:80\/tcp nodePort 30086/);
   const status = await run(process.execPath, [cli, 'lab', 'status', '--prefix', prefix]);

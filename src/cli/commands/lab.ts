@@ -146,7 +146,7 @@ async function up(argv: string[]): Promise<number> {
     return 130;
   }
   process.stdout.write(
-    `lab ${lab.prefix} is up (${describeMode(lab.config)}): nodes ${lab.nodes.join(', ')}; clients ${lab.clients.map((c) => `${c.name}=${c.ip}`).join(' ')}; backends ${lab.backends.map((b) => `${b.name}=${b.ip}`).join(' ')}\n`,
+    `lab ${lab.prefix} is up (${describeMode(lab.config)}): nodes ${lab.nodes.join(', ')}; clients ${lab.clients.map((c) => `${c.name}=${[c.ip, c.ip6].filter(Boolean).join(',')}`).join(' ')}; backends ${lab.backends.map((b) => `${b.name}=${[b.ip, b.ip6].filter(Boolean).join(',')}`).join(' ')}\n`,
   );
   for (const s of lab.services)
     process.stdout.write(
