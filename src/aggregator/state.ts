@@ -43,6 +43,8 @@ export interface StateOptions {
   maxOpenViolations?: number;
 }
 
+/** Client keys from here up are IPv6 addresses (ClientKeys numbers IPv4 by value, IPv6 above 2^32). */
+const IPV6_KEYS = 4294967296;
 /** Kubernetes fills sessionAffinityConfig.clientIP.timeoutSeconds with this when unset. */
 const DEFAULT_AFFINITY_TIMEOUT = 10800;
 const codeOfCause: Record<ViolationCause, number> = {
@@ -217,6 +219,10 @@ export class AggregatorState {
     pairs.touch(p);
     svc.cum.add(b, code, 1);
     svc.win.add(b, code, 1);
+    if (client >= IPV6_KEYS) {
+      svc.ipv6Cum++;
+      svc.ipv6Win++;
+    }
     svc.countSelection(ts);
     svc.lastByNode[node] = ts;
     if (this.ring.full) {
@@ -298,7 +304,9 @@ export class AggregatorState {
   private leaveWindow(): number {
     const ring = this.ring;
     const j = ring.shift();
-    this.services.list[ring.svc[j]!]!.win.add(ring.backend[j]!, ring.code[j]!, -1);
+    const svc = this.services.list[ring.svc[j]!]!;
+    svc.win.add(ring.backend[j]!, ring.code[j]!, -1);
+    if (ring.client[j]! >= IPV6_KEYS) svc.ipv6Win--;
     return j;
   }
 

@@ -222,7 +222,7 @@ const OK_SLOTS = 1024;
 const okAddresses: string[] = new Array<string>(OK_SLOTS).fill('!');
 
 /** "a.b.c.d:port", "[v6]:port", or with withPort false a bare IP. */
-function addressProblem(x: unknown, field: string, withPort: boolean): Rejection | null {
+export function addressProblem(x: unknown, field: string, withPort: boolean): Rejection | null {
   if (typeof x === 'string' && withPort) {
     const slot = (x.length * 31 + x.charCodeAt(x.length - 1) * 7 + x.charCodeAt(x.length - 3)) & (OK_SLOTS - 1);
     if (okAddresses[slot] === x) return null;

@@ -56,6 +56,12 @@ export interface MissingSpan {
 export interface ServiceReport {
   service: string;
   name: string | null;
+  /**
+   * Beyond the contract, Services with an IPv6 address only: every address of the Service (a dual-stack Service's
+   * IPv4 and IPv6 addresses are one Service), and its selections by the family they came in.
+   */
+  addresses?: string[];
+  families?: { ipv4: number; ipv6: number };
   affinity: ServiceInfo['affinity'];
   selections: number;
   backends: BackendReport[];
@@ -94,6 +100,8 @@ export type AffinitySetReport = AffinitySetRow;
 
 export interface BackendReport {
   backend: string;
+  /** Beyond the contract: a pod's other addresses (its other family), when the catalog names the pod. */
+  addresses?: string[];
   selections: number;
   share: number;
   clients: number;

@@ -51,6 +51,18 @@ const stun = {
   endpoints: [UA, UB],
 };
 
+/** A dual-stack Service as the API lists it: one entry per family, its pod named in both. */
+const cart = ['10.96.0.50:80/tcp', '[fd00:96::50]:80/tcp'].map((service, i) => {
+  const endpoint = i === 0 ? '10.1.5.2:8080' : '[fd00:1:5::2]:8080';
+  return {
+    service,
+    name: 'lab/cart:http',
+    affinity: { mode: 'None' as const, timeoutSeconds: null, source: 'k8s' as const },
+    endpoints: [endpoint],
+    pods: { [endpoint]: 'lab/cart-0' },
+  };
+});
+
 function dnat(ts: number, node: string, client: string, service: string, backend: string, ctId = `${ts}`): StickyEvent {
   return {
     type: 'dnat',
@@ -82,7 +94,7 @@ const events: StickyEvent[] = [
     type: 'catalog',
     ts: T0,
     node: CLUSTER_NODE,
-    services: [{ ...edge(EDGE1), affinity: { ...edge(EDGE1).affinity, source: 'k8s' } }],
+    services: [{ ...edge(EDGE1), affinity: { ...edge(EDGE1).affinity, source: 'k8s' } }, ...cart],
   },
   dnat(T0 + 1 * S, 'n1', '10.0.1.1:40000', STICKY, A),
   dnat(T0 + 1 * S, 'n1', '10.0.1.2:40000', STICKY, A),
@@ -175,6 +187,7 @@ const events: StickyEvent[] = [
   { type: 'node', ts: T0 + 8 * S, node: 'n2', state: 'down', reason: 'stream from n2 failed: connection reset' },
   { type: 'node', ts: T0 + 9 * S, node: 'n2', state: 'up' },
   { type: 'node', ts: T0 + 12 * S, node: 'n2', state: 'down', reason: 'agent n2 ended the stream' },
+  dnat(T0 + 14 * S, 'n1', '[fd00:0:1::5]:40000', '[fd00:96::50]:80', '[fd00:1:5::2]:8080'),
   dnat(T0 + 15 * S, 'n1', '10.0.1.3:40001', STICKY, B),
 ];
 

@@ -154,6 +154,13 @@ test('the image puts the CLI and the probe where the code looks for them', () =>
   const wrapper = copies(runtime).find((c) => c.sources.includes('deploy/iptables-save'))!;
   assert.equal(wrapper.dest, '/usr/local/sbin/iptables-save');
   assert.ok(statSync(join(ROOT, 'deploy/iptables-save')).mode & 0o111, 'wrapper is executable');
+  // The same wrapper reads the IPv6 rules when called as ip6tables-save.
+  assert.ok(
+    copies(runtime).some(
+      (c) => c.sources.includes('deploy/iptables-save') && c.dest === '/usr/local/sbin/ip6tables-save',
+    ),
+    'installed as ip6tables-save too',
+  );
 });
 
 test('the build stage has what generating the wire codec reads, and the code run reads no .proto', () => {
