@@ -24,9 +24,6 @@ const setups: { label: string; setup: ProxySetup }[] = [
   { label: 'nftables 1.36', setup: { proxyMode: 'nftables', kubeVersion: '1.36' } },
 ];
 
-/** A report row with the dual-stack fields (docs/design.md: `addresses`, `families`). */
-type Row = Report['services'][number] & { addresses?: string[]; families?: { ipv4: number; ipv6: number } };
-
 /** Each result's backend address ("ip:port", "[v6]:port") as its backend logged it; answers must agree. */
 async function loggedBackends(lab: Lab, results: ClientResult[]): Promise<string[]> {
   const lines = await backendOf(lab, results);
@@ -45,7 +42,7 @@ function tally(keys: string[]): Record<string, number> {
 }
 
 /** Selections per backend address of a report row, without the idle ones. */
-function bySelections(row: Row): Record<string, number> {
+function bySelections(row: Report['services'][number]): Record<string, number> {
   return Object.fromEntries(
     row.backends
       .filter((b) => b.selections > 0)
@@ -103,7 +100,7 @@ for (const { label, setup } of setups) {
     );
 
     // The dual-stack Service: one row, both addresses, its selections split by the family they came in.
-    const dualRows = (r.services as Row[]).filter((s) => s.name === DUAL);
+    const dualRows = r.services.filter((s) => s.name === DUAL);
     assert.equal(dualRows.length, 1, `one row for ${DUAL}; got ${dualRows.map((s) => s.service).join(', ')}`);
     const dual = dualRows[0]!;
     assert.deepEqual(dual.addresses, ['10.96.0.14:80/tcp', '[fd00:96::14]:80/tcp']);
@@ -124,17 +121,17 @@ for (const { label, setup } of setups) {
     assert.equal(dual.affinityVerdicts.held, 10, 'five held pairs per client, one client per family');
 
     // The IPv6-only Service, its NodePort at the node's IPv6 address, and the UDP Service over IPv6.
-    const web6Row = (r.services as Row[]).find((s) => s.service === '[fd00:96::15]:80/tcp');
+    const web6Row = r.services.find((s) => s.service === '[fd00:96::15]:80/tcp');
     assert.ok(web6Row, `${WEB6} by its IPv6 address; rows: ${r.services.map((s) => s.service).join(', ')}`);
     assert.equal(web6Row.name, WEB6);
     const at = (res: ClientResult[]) =>
       v6Backends.slice(v6Results.indexOf(res[0]!), v6Results.indexOf(res[0]!) + res.length);
     assert.deepEqual(bySelections(web6Row), tally(at(web6)));
-    const nodePort = (r.services as Row[]).find((s) => s.service === `[${lab.nodeIP6(0)}]:30086/tcp`);
+    const nodePort = r.services.find((s) => s.service === `[${lab.nodeIP6(0)}]:30086/tcp`);
     assert.ok(nodePort, `the NodePort at [${lab.nodeIP6(0)}]:30086 is a row`);
     assert.equal(nodePort.name, WEB6);
     assert.deepEqual(bySelections(nodePort), tally(at(node6)));
-    const dns = (r.services as Row[]).find((s) => s.name === DNS);
+    const dns = r.services.find((s) => s.name === DNS);
     assert.ok(dns, `${DNS} in the report`);
     assert.deepEqual(dns.families, { ipv4: 0, ipv6: 6 });
     assert.deepEqual(bySelections(dns), tally(at(dns6)));
