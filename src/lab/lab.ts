@@ -45,6 +45,8 @@ export interface LabClient {
   node: string;
   /** Extra source addresses (LabConfig.extraSources, client c1 only), for TrafficPlan.sources. */
   sources: string[];
+  /** Dual-stack labs: the IPv6 twins of `sources` (else empty). */
+  sources6: string[];
   /** Wired to both nodes (LabConfig.dualHomed): routeVia() picks which one its traffic enters. */
   dualHomed: boolean;
 }
@@ -106,6 +108,7 @@ function labFromState(s: LabState): Lab {
         external: l.kind === 'external',
         node: l.node,
         sources: l.extra,
+        sources6: l.extra6 ?? [],
         dualHomed: l.alsoNode !== undefined,
       })),
     backends: t.leaves

@@ -16,6 +16,8 @@ export interface Leaf {
   kind: 'client' | 'external' | 'backend';
   /** Further addresses of the leaf (client c1's extra sources). */
   extra: string[];
+  /** Dual-stack labs: the IPv6 twins of `extra`. */
+  extra6?: string[];
   /** A second node the leaf is wired to, through its eth1 (dual-homed external clients). */
   alsoNode?: string;
   /** Dual-stack labs: the leaf's IPv6 address and gateway (the twins of ip and gateway, see v6Twin). */
@@ -68,12 +70,19 @@ export function planTopology(prefix: string, c: LabConfig): Topology {
     });
   });
   const dualStack = labFamilies(c).includes('IPv6');
-  if (dualStack) for (const l of leaves) Object.assign(l, { ip6: v6Twin(l.ip), gateway6: v6Twin(l.gateway) });
+  if (dualStack)
+    for (const l of leaves)
+      Object.assign(l, { ip6: v6Twin(l.ip), gateway6: v6Twin(l.gateway), extra6: l.extra.map((ip) => v6Twin(ip)) });
   return { nodes, leaves, dualStack };
 }
 
 function extraSources(c: LabConfig): string[] {
   return Array.from({ length: c.extraSources ?? 0 }, (_, n) => addressing.extraSource(n));
+}
+
+/** The IPv4 extra source whose twin is `ip6`. */
+function v4Of(l: Leaf, ip6: string): string {
+  return l.extra[l.extra6!.indexOf(ip6)]!;
 }
 
 export function namespacesOf(t: Topology): string[] {
@@ -113,6 +122,9 @@ export async function buildTopology(t: Topology, check: () => void): Promise<voi
         `link set ${l.name} up`,
       );
       if (l.extra.length) lines.push(`route add ${addressing.extraSourceRange} via ${l.ip} dev ${l.name}`);
+      // The twins of the /22 are one /64 per third octet: a route for each in use.
+      for (const net of new Set((l.extra6 ?? []).map((ip) => v6TwinPrefix(v4Of(l, ip)))))
+        lines.push(`route add ${net} via ${l.ip6} dev ${l.name}`);
     }
     for (const l of t.leaves.filter((x) => x.alsoNode === node)) {
       lines.push(
@@ -147,6 +159,7 @@ export async function buildTopology(t: Topology, check: () => void): Promise<voi
       `addr add ${l.ip}/24 dev eth0`,
       ...(l.ip6 ? [`addr add ${l.ip6}/64 dev eth0 nodad`] : []),
       ...l.extra.map((ip) => `addr add ${ip}/32 dev eth0`),
+      ...(l.extra6 ?? []).map((ip) => `addr add ${ip}/128 dev eth0 nodad`),
       'link set eth0 up',
       ...second,
       `route add default via ${l.gateway}`,

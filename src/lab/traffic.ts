@@ -44,7 +44,7 @@ export function runClient(lab: Lab, client: string, plan: TrafficPlan, signal?: 
     return Promise.reject(
       new UsageError(`unknown lab client '${client}'; expected one of: ${lab.clients.map((x) => x.name).join(', ')}`),
     );
-  const own = new Set([c.ip, ...(c.ip6 ? [c.ip6] : []), ...c.sources]);
+  const own = new Set([c.ip, ...(c.ip6 ? [c.ip6] : []), ...c.sources, ...c.sources6]);
   const foreign = (plan.sources ?? []).filter((ip) => !own.has(ip));
   if (foreign.length)
     return Promise.reject(

@@ -12,6 +12,8 @@ import type { Lab } from '../lab/lab.js';
 import { runIn } from './netns-tools.js';
 import { num, podOf, serviceIn, table } from './format.js';
 import type { Scenario } from './types.js';
+import { clientSources, familyOfLab } from './family.js';
+import { canonicalIp } from '../core/ip.js';
 
 export const STICKY = 'lab/sticky:http';
 const TIMEOUT_SECONDS = 30;
@@ -55,18 +57,20 @@ async function readPinned(lab: Lab): Promise<Record<string, string[]>> {
   if (!nftMode(lab.config)) {
     for (const [chain, ep] of endpointChains(svc)) {
       const text = await runIn(lab.nodes[0]!, 'cat', [`/proc/net/xt_recent/${chain}`]);
-      out[ep.pod] = [...text.matchAll(/^src=(\S+) /gm)].map((m) => m[1]!);
+      // IPv6 entries are written with every group in full: compared in the kernel's usual (RFC 5952) spelling.
+      out[ep.pod] = [...text.matchAll(/^src=(\S+) /gm)].map((m) => canonicalIp(m[1]!));
     }
     return out;
   }
-  const text = await runIn(lab.nodes[0]!, 'nft', ['-j', 'list', 'sets', 'table', 'ip', 'kube-proxy']);
+  const table = familyOfLab(lab) === 'IPv6' ? 'ip6' : 'ip';
+  const text = await runIn(lab.nodes[0]!, 'nft', ['-j', 'list', 'sets', 'table', table, 'kube-proxy']);
   const sets = new Map<string, unknown[]>();
   for (const item of (JSON.parse(text) as { nftables: { set?: { name: string; elem?: unknown[] } }[] }).nftables)
     if (item.set) sets.set(item.set.name, item.set.elem ?? []);
   for (const [chain, ep] of nftEndpointChains(lab.config, svc)) {
     const elems = sets.get(chain.replace(/^endpoint-/, 'affinity-')) ?? [];
     // An element with a timeout is {elem: {val, expires}}, one without a bare address.
-    out[ep.pod] = elems.map((e) => (typeof e === 'string' ? e : (e as { elem: { val: string } }).elem.val));
+    out[ep.pod] = elems.map((e) => canonicalIp(typeof e === 'string' ? e : (e as { elem: { val: string } }).elem.val));
   }
   return out;
 }
@@ -80,7 +84,7 @@ export const affinityOverflow: Scenario<OverflowEvidence> = {
   config,
   async traffic(ctx) {
     const { lab } = ctx;
-    const sources = lab.clients[0]!.sources;
+    const sources = clientSources(lab, lab.clients[0]!);
     const capacity = capacityOf(lab.config);
     const kind = nftMode(lab.config) ? 'sets' : 'lists';
     ctx.say(

@@ -7,6 +7,7 @@ import type { BackendLogLine } from '../lab/traffic-types.js';
 import { curlOnce, type CurlAnswer } from './netns-tools.js';
 import { num, podOf, serviceIn, table } from './format.js';
 import type { Scenario } from './types.js';
+import { httpUrl } from './family.js';
 
 export const SAMPLE = 'handson/sample-clusterip:http-port';
 export const TIMEOUT_SECONDS = 5;
@@ -60,7 +61,7 @@ export const affinityTimeout: Scenario<AffinityTimeoutEvidence> = {
   async traffic(ctx) {
     const { lab } = ctx;
     const svc = lab.services[0]!;
-    const url = `http://${svc.clusterIP}:${svc.port}/podinfo`;
+    const url = httpUrl(svc.clusterIP, svc.port, '/podinfo');
     const c1 = lab.clients[0]!;
     const answers: TimedAnswer[] = [];
     for (const pauseMs of pauses(ctx.phaseMs)) {

@@ -8,6 +8,7 @@ import { EnvironmentError } from '../core/errors.js';
 import { logDirOf } from '../lab/state.js';
 import type { Lab, LabBackend } from '../lab/lab.js';
 import { runIn } from './netns-tools.js';
+import { backendIp } from './family.js';
 
 export const ZONE = 'cluster.local';
 /** Names the dnsmasq pods answer, with the addresses they answer. */
@@ -27,7 +28,7 @@ export function dnsmasqLog(lab: Lab, pod: string): string {
   return join(logDirOf(lab.prefix), `dnsmasq-${pod}.log`);
 }
 
-/** Starts dnsmasq on the backend's address, port 53 (UDP and TCP); resolves once it logged its start. */
+/** Starts dnsmasq on the backend's address of the scenario's family, port 53 (UDP and TCP); resolves once it logged its start. */
 export async function startDnsmasq(lab: Lab, b: LabBackend): Promise<DnsServer> {
   const log = dnsmasqLog(lab, b.name);
   const args = [
@@ -41,7 +42,7 @@ export async function startDnsmasq(lab: Lab, b: LabBackend): Promise<DnsServer> 
     '--no-resolv',
     '--user=root',
     '--pid-file=',
-    `--listen-address=${b.ip}`,
+    `--listen-address=${backendIp(lab, b)}`,
     '--bind-interfaces',
     '--port=53',
     `--local=/${ZONE}/`,

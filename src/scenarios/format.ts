@@ -2,13 +2,14 @@
 // report's service by name, and fixed-width tables.
 import { printable } from '../core/text.js';
 import { spreadOf } from '../aggregator/stats.js';
+import { splitHostPort } from '../lab/ip-family.js';
 import type { Lab } from '../lab/lab.js';
 import type { Report, ServiceReport } from '../report/types.js';
 
-/** "10.1.2.2:8080" -> "b2" (the lab's pod), else the address. */
+/** "10.1.2.2:8080" or "[fd00:1:2::2]:8080" -> "b2" (the lab's pod), else the address. */
 export function podOf(lab: Lab, backend: string): string {
-  const ip = backend.slice(0, backend.lastIndexOf(':'));
-  return lab.backends.find((b) => b.ip === ip)?.name ?? backend;
+  const ip = splitHostPort(backend)?.host;
+  return lab.backends.find((b) => b.ip === ip || b.ip6 === ip)?.name ?? backend;
 }
 
 /** The report's entry for a Service port name, e.g. "lab/web:http". */

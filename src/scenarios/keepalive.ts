@@ -10,6 +10,7 @@ import type { Report } from '../report/types.js';
 import { conntrackEntries, countBy, curlRepeated, type ConntrackEntry, type CurlAnswer } from './netns-tools.js';
 import { maxOverMean, num, podOf, selectionsByPod, serviceIn, table } from './format.js';
 import type { Scenario, ScenarioContext } from './types.js';
+import { httpUrl } from './family.js';
 
 export const KEEPALIVE = 'lab/backend-keepalive:http';
 export const CLOSE = 'lab/backend-close:http';
@@ -49,7 +50,7 @@ async function phase(ctx: ScenarioContext, service: string, keepAlive: boolean):
   ctx.say(
     `keepalive: ${count} requests from each of ${lab.clients.length} routers to ${service} ${keepAlive ? 'on one keep-alive connection each' : 'each on its own connection'}`,
   );
-  const url = `http://${s.clusterIP}:${s.port}/`;
+  const url = httpUrl(s.clusterIP, s.port);
   const startedAt = new Date().toISOString();
   const runs = lab.clients.map((c) =>
     curlRepeated(c.netns, url, { count, perSecond: REQUESTS_PER_SECOND, close: !keepAlive, signal: ctx.signal }),

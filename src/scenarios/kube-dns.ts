@@ -18,6 +18,7 @@ import { maxOverMean, num, podOf, selectionsByPod, serviceIn, table } from './fo
 import type { Lab } from '../lab/lab.js';
 import type { Report } from '../report/types.js';
 import type { Scenario, ScenarioContext } from './types.js';
+import { backendIp } from './family.js';
 
 export const PLAIN = 'kube-system/kube-dns:dns';
 export const STICKY = 'kube-system/kube-dns-affinity:dns';
@@ -141,7 +142,7 @@ export const kubeDns: Scenario<KubeDnsEvidence> = {
       await setEndpoints(
         lab,
         s.serviceName,
-        lab.backends.map((b) => ({ ip: b.ip, port: 53, pod: b.name, node: 'node' })),
+        lab.backends.map((b) => ({ ip: backendIp(lab, b), port: 53, pod: b.name, node: 'node' })),
       );
     }
   },

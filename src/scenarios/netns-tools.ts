@@ -2,6 +2,8 @@
 // conntrack to read the node's table (the kernel's own count of flows and bytes).
 import { spawn } from 'node:child_process';
 import { EnvironmentError } from '../core/errors.js';
+import { canonicalIp } from '../core/ip.js';
+import { joinHostPort } from '../lab/ip-family.js';
 
 /** `ip netns exec NS cmd args`; aborting stops it (SIGTERM) and resolves with what it printed. */
 export function runIn(netns: string, cmd: string, args: string[], signal?: AbortSignal): Promise<string> {
@@ -33,7 +35,7 @@ export function runIn(netns: string, cmd: string, args: string[], signal?: Abort
 export interface CurlAnswer {
   /** The pod that answered (the backend's body). */
   pod: string;
-  /** The client's ip:port: one per TCP connection. */
+  /** The client's ip:port ([ip6]:port): one per TCP connection. */
   local: string;
   /** 1 when curl opened a connection for this request, 0 when it reused one. */
   connects: number;
@@ -42,8 +44,8 @@ export interface CurlAnswer {
   at: number;
 }
 
-const WRITE_OUT = '%{local_ip}:%{local_port} %{num_connects} %{size_download}\\n';
-const ANSWER = /^(\S+)\n(\S+:\d+) (\d+) (\d+)$/gm;
+const WRITE_OUT = '%{local_ip} %{local_port} %{num_connects} %{size_download}\\n';
+const ANSWER = /^(\S+)\n(\S+) (\d+) (\d+) (\d+)$/gm;
 
 /**
  * One curl process fetching `url` `count` times: with keep-alive it reuses one
@@ -56,6 +58,7 @@ export async function curlRepeated(
 ): Promise<CurlAnswer[]> {
   const args = [
     '-s',
+    '-g', // an IPv6 URL's brackets are the address, not one of curl's URL globs
     '--max-time',
     String(Math.ceil(opts.count / opts.perSecond) + 10),
     '--rate',
@@ -70,22 +73,23 @@ export async function curlRepeated(
 
 /** One request on a new connection. */
 export async function curlOnce(netns: string, url: string, signal?: AbortSignal): Promise<CurlAnswer | null> {
-  const out = await runIn(netns, 'curl', ['-s', '--max-time', '5', '-w', WRITE_OUT, url], signal);
+  const out = await runIn(netns, 'curl', ['-s', '-g', '--max-time', '5', '-w', WRITE_OUT, url], signal);
   return parseCurl(out, Date.now())[0] ?? null;
 }
 
 function parseCurl(out: string, at: number): CurlAnswer[] {
   return [...out.matchAll(ANSWER)].map((m) => ({
     pod: m[1]!,
-    local: m[2]!,
-    connects: Number(m[3]),
-    bytes: Number(m[4]),
+    local: joinHostPort(canonicalIp(m[2]!), m[3]!),
+    connects: Number(m[4]),
+    bytes: Number(m[5]),
     at,
   }));
 }
 
 export interface ConntrackEntry {
   proto: string;
+  /** "ip:port", IPv6 as "[ip6]:port" in conntrack's (RFC 5952) spelling. */
   client: string;
   service: string;
   /** The reply's source: the backend the node picked. */
@@ -100,7 +104,9 @@ export async function conntrackEntries(
   proto: 'tcp' | 'udp',
   origDst: string,
 ): Promise<ConntrackEntry[]> {
-  const out = await runIn(netns, 'conntrack', ['-L', '-p', proto, '--orig-dst', origDst]);
+  // conntrack lists IPv4 unless told the family.
+  const family = origDst.includes(':') ? 'ipv6' : 'ipv4';
+  const out = await runIn(netns, 'conntrack', ['-L', '-f', family, '-p', proto, '--orig-dst', origDst]);
   const entries: ConntrackEntry[] = [];
   for (const line of out.split('\n')) {
     const kv = [...line.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!] as const);
@@ -112,9 +118,9 @@ export async function conntrackEntries(
     if (!src || !rsrc || !dst) continue;
     entries.push({
       proto,
-      client: `${src}:${sport}`,
-      service: `${dst}:${dport}`,
-      backend: `${rsrc}:${rsport}`,
+      client: joinHostPort(src, sport ?? ''),
+      service: joinHostPort(dst, dport ?? ''),
+      backend: joinHostPort(rsrc, rsport ?? ''),
       bytes: all('bytes').reduce((s, b) => s + Number(b), 0),
     });
   }

@@ -8,6 +8,8 @@ import type { BackendLogLine } from '../lab/traffic-types.js';
 import { curlOnce, type CurlAnswer } from './netns-tools.js';
 import { num, podOf, serviceAt, table } from './format.js';
 import type { Scenario } from './types.js';
+import { clientIp, httpUrl, nodeIp } from './family.js';
+import { joinHostPort } from '../lab/ip-family.js';
 
 export const PHP = 'default/php-apache-svc:http';
 export const NODE_PORT = 31332;
@@ -69,37 +71,39 @@ export const nodeportLocal: Scenario<NodeportEvidence> = {
     const rounds = Math.max(3, Math.round(ctx.phaseMs / 1000));
     ctx.say(`nodeport-local: ${rounds} requests from x1 to the NodePort of each node, one a second`);
     for (let i = 0; i < rounds && !ctx.signal.aborted; i++) {
-      for (const node of [0, 1]) await ask(`http://${lab.nodeIP(node)}:${NODE_PORT}/`, 'nodePort', node);
+      for (const node of [0, 1]) await ask(httpUrl(nodeIp(lab, node), NODE_PORT), 'nodePort', node);
       await new Promise((r) => setTimeout(r, 1000));
     }
     ctx.say(`nodeport-local: x1 to the ClusterIP through node 1, then through node 2`);
     for (const node of [0, 1]) {
       await routeVia(lab, x1.name, node);
       for (let i = 0; i < CLUSTER_IP_REQUESTS && !ctx.signal.aborted; i++)
-        await ask(`http://${svc.clusterIP}:${svc.port}/`, 'clusterIP', node);
+        await ask(httpUrl(svc.clusterIP, svc.port), 'clusterIP', node);
     }
     await routeVia(lab, x1.name, 0);
     return { answers, backendLogs: await readBackendLogs(lab) };
   },
   lookAt: (lab) =>
     `Two nodes, two php-apache pods on each (b1, b2 on node 1; b3, b4 on node 2), Service ${PHP} with NodePort ` +
-    `${NODE_PORT}, externalTrafficPolicy Local and sessionAffinity ClientIP. One external client (x1, ${lab.clients[0]?.ip}) ` +
-    `calls ${lab.nodeIP(0)}:${NODE_PORT} and ${lab.nodeIP(1)}:${NODE_PORT} in turn: each node address is a Service row of ` +
+    `${NODE_PORT}, externalTrafficPolicy Local and sessionAffinity ClientIP. One external client (x1, ${clientIp(lab, lab.clients[0]!)}) ` +
+    `calls ${joinHostPort(nodeIp(lab, 0), NODE_PORT)} and ${joinHostPort(nodeIp(lab, 1), NODE_PORT)} in turn: each node address is a Service row of ` +
     `its own, each held to one pod (stickiness 1), and the two pods differ because each node picks only among its ` +
     `local pods and keeps its own affinity table. Then x1 calls the ClusterIP through node 1 and then node 2: ` +
     `the ${lab.config.proxyMode === 'nftables' ? 'affinity sets' : 'xt_recent lists'} belong to the endpoints and are shared by the NodePort and ClusterIP chains, so each ` +
     `node sends x1 back to the pod it picked for the NodePort, and the report's node divergence counts x1.`,
   answer(report, _ev, lab) {
     const lines: string[] = [];
+    const x1 = clientIp(lab, lab.clients[0]!);
     const rows: (string | number)[][] = [];
     for (const node of [0, 1]) {
-      const s = serviceAt(report, `${lab.nodeIP(node)}:${NODE_PORT}/tcp`);
-      const c = s?.clients.find((x) => x.client === lab.clients[0]!.ip);
+      const address = joinHostPort(nodeIp(lab, node), NODE_PORT);
+      const s = serviceAt(report, `${address}/tcp`);
+      const c = s?.clients.find((x) => x.client === x1);
       const picks = Object.entries(c?.backends ?? {})
         .map(([b, n]) => `${podOf(lab, b)} x${n}`)
         .join(', ');
       rows.push([
-        `${lab.nodes[node]} ${lab.nodeIP(node)}:${NODE_PORT}`,
+        `${lab.nodes[node]} ${address}`,
         picks || '-',
         num(c?.stickiness),
         s?.affinityVerdicts.held ?? 0,
@@ -107,11 +111,11 @@ export const nodeportLocal: Scenario<NodeportEvidence> = {
       ]);
     }
     lines.push(
-      `x1 (${lab.clients[0]!.ip}) through each node's NodePort:`,
+      `x1 (${x1}) through each node's NodePort:`,
       ...table(['node address', 'x1 picks (report)', 'stickiness', 'held', 'violation'], rows),
     );
     const svc = lab.services[0]!;
-    const cluster = serviceAt(report, `${svc.clusterIP}:${svc.port}/tcp`);
+    const cluster = serviceAt(report, `${joinHostPort(svc.clusterIP, svc.port)}/tcp`);
     const div = cluster?.nodeDivergence;
     const byNode = div?.examples[0]
       ? Object.entries(div.examples[0].backends)

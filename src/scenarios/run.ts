@@ -8,16 +8,17 @@ import { EnvironmentError } from '../core/errors.js';
 import { printableLines } from '../core/text.js';
 import { writeTextFile } from '../core/file-errors.js';
 import { labDown, labUp } from '../lab/lab.js';
-import { describeMode, type ProxySetup } from '../lab/config.js';
+import { describeMode } from '../lab/config.js';
+import { overFamily } from './family.js';
 import { reportFromAgents } from '../report/from-file.js';
 import type { Report } from '../report/types.js';
 import { agentInfo, exited, startAgents, stickyscopeBin, stopChild, type RunningAgent } from './agents.js';
-import type { Scenario, ScenarioContext } from './types.js';
+import type { Scenario, ScenarioContext, ScenarioSetup } from './types.js';
 
 export interface RunScenarioOptions {
   prefix: string;
-  /** kube-proxy's mode on the lab's nodes (default iptables). */
-  setup?: ProxySetup;
+  /** kube-proxy's mode on the lab's nodes (default iptables) and the traffic's family (default IPv4). */
+  setup?: ScenarioSetup;
   /** Length of one traffic phase (default: the scenario's). */
   phaseMs?: number;
   /** Writes the JSON report here. */
@@ -64,8 +65,9 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
   let tui: ChildProcess | undefined;
   let labMade = false;
   try {
-    const config = scenario.config(opts.setup ?? { proxyMode: 'iptables' });
-    say(`scenario ${scenario.name}: building the lab '${opts.prefix}' (${describeMode(config)})`);
+    const { family = 'IPv4', ...setup } = opts.setup ?? { proxyMode: 'iptables' };
+    const config = overFamily(scenario.config(setup), family);
+    say(`scenario ${scenario.name}: building the lab '${opts.prefix}' (${describeMode(config)}, ${family})`);
     const lab = await labUp({ prefix: opts.prefix, config, signal: stop.signal });
     labMade = true;
     const ctx: ScenarioContext = {

@@ -1,8 +1,13 @@
 // What a lab scenario is: a topology, the traffic a field report describes, a paragraph
 // saying what to look at, and the report lines that answer the report's question.
-import type { LabConfig, ProxySetup } from '../lab/config.js';
+import type { IpFamily, LabConfig, ProxySetup } from '../lab/config.js';
 import type { Lab } from '../lab/lab.js';
 import type { Report } from '../report/types.js';
+
+/** How a scenario's lab is built: kube-proxy's mode, and the family its traffic runs over (default IPv4). */
+export interface ScenarioSetup extends ProxySetup {
+  family?: IpFamily;
+}
 
 export interface ScenarioContext {
   lab: Lab;
@@ -24,7 +29,7 @@ export interface Scenario<E = unknown> {
   summary: string;
   /** Default length of one traffic phase. */
   defaultPhaseMs: number;
-  /** The scenario's lab, with its nodes in the proxy mode the run asked for. */
+  /** The scenario's IPv4 lab, with its nodes in the proxy mode the run asked for (run.ts makes it IPv6: overFamily). */
   config(setup: ProxySetup): LabConfig;
   /** After the lab is up, before the agents start: servers, sysctls, endpoints. */
   prepare?(ctx: ScenarioContext): Promise<void>;

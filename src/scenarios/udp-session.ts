@@ -9,6 +9,7 @@ import type { BackendLogLine, ClientResult } from '../lab/traffic-types.js';
 import { runIn } from './netns-tools.js';
 import { podOf, serviceIn, table } from './format.js';
 import type { Scenario } from './types.js';
+import { backendIp, clientIp, familyOfLab } from './family.js';
 
 export const STICKY = 'default/affinity-tester:stun';
 export const PLAIN = 'default/affinity-tester-none:stun';
@@ -115,13 +116,15 @@ export const udpSession: Scenario<UdpSessionEvidence> = {
         const s = lab.services.find((x) => x.serviceName === name)!;
         await setEndpoints(lab, name, [
           ...s.endpoints,
-          { ip: b4.ip, port: s.endpoints[0]!.port, pod: b4.name, node: 'node' },
+          { ip: backendIp(lab, b4), port: s.endpoints[0]!.port, pod: b4.name, node: 'node' },
         ]);
       }
       flush.start = new Date().toISOString();
       for (const name of [STICKY, PLAIN]) {
         await runIn(lab.nodes[0]!, 'conntrack', [
           '-D',
+          '-f',
+          familyOfLab(lab) === 'IPv6' ? 'ipv6' : 'ipv4',
           '-p',
           'udp',
           '--orig-dst',
@@ -155,7 +158,7 @@ export const udpSession: Scenario<UdpSessionEvidence> = {
         ...table(
           ['client', 'picks (report)', 'pod (echo)', 'address the pod saw (echo)'],
           lab.clients.map((c) => {
-            const picks = s?.clients.find((x) => x.client === c.ip)?.backends ?? {};
+            const picks = s?.clients.find((x) => x.client === clientIp(lab, c))?.backends ?? {};
             const f = changes.find((x) => x.client === c.name && x.service === name);
             const pod = f
               ? f.before.answer === f.after.answer
@@ -168,7 +171,7 @@ export const udpSession: Scenario<UdpSessionEvidence> = {
                 : `${f.before.seen} -> ${f.after.seen}`
               : '-';
             return [
-              `${c.name} ${c.ip}`,
+              `${c.name} ${clientIp(lab, c)}`,
               Object.entries(picks)
                 .map(([b, n]) => `${podOf(lab, b)} x${n}`)
                 .join(', ') || '-',

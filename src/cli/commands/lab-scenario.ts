@@ -5,6 +5,7 @@ import { checkWritable } from '../../core/file-errors.js';
 import { runPrefix } from '../../core/run-prefix.js';
 import { parseProxyFlags } from '../../lab/config.js';
 import { findScenario, runScenario, scenarios } from '../../scenarios/index.js';
+import type { IpFamily } from '../../lab/config.js';
 
 export async function scenario(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
@@ -17,6 +18,7 @@ export async function scenario(argv: string[]): Promise<number> {
       prefix: { type: 'string' },
       'proxy-mode': { type: 'string' },
       'kube-version': { type: 'string' },
+      'ip-family': { type: 'string' },
     },
     true,
   );
@@ -36,6 +38,7 @@ export async function scenario(argv: string[]): Promise<number> {
     throw new UsageError(
       `--kube-version ${flags.kubeVersion} chooses nftables mode's rule shape; add --proxy-mode nftables`,
     );
+  const family = parseScenarioFamily(values['ip-family']);
   const chosen = findScenario(positionals[0]!);
   const phaseMs = values.duration === undefined ? undefined : parseDuration(values.duration, '--duration');
   if (phaseMs !== undefined && phaseMs < 1000)
@@ -47,7 +50,7 @@ export async function scenario(argv: string[]): Promise<number> {
   const signal = shutdownSignal();
   const done = await runScenario(chosen, {
     prefix: values.prefix ?? runPrefix('scn'),
-    setup: { proxyMode: flags.proxyMode ?? 'iptables', kubeVersion: flags.kubeVersion },
+    setup: { proxyMode: flags.proxyMode ?? 'iptables', kubeVersion: flags.kubeVersion, family },
     phaseMs,
     reportFile: values.report,
     tui: values.tui,
@@ -56,4 +59,11 @@ export async function scenario(argv: string[]): Promise<number> {
   if (done) return 0;
   process.stderr.write(`stickyscope lab scenario: interrupted; removed what it had made\n`);
   return 130;
+}
+
+/** `--ip-family`: the family of the scenario's traffic, spelt as `lab up --ip-families` spells families. */
+function parseScenarioFamily(text: string | undefined): IpFamily {
+  if (text === undefined || text === 'ipv4') return 'IPv4';
+  if (text === 'ipv6') return 'IPv6';
+  throw new UsageError(`--ip-family expects ipv4 or ipv6; got '${text}'`);
 }

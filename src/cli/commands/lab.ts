@@ -56,12 +56,14 @@ Actions:
   scenario    reproduce a field report end to end (its own lab, agents, traffic, answer)
                 stickyscope lab scenario --list
                 stickyscope lab scenario NAME [--tui | --report FILE] [--duration D]
-                  [--proxy-mode iptables|nftables] [--kube-version 1.35|1.36]
+                  [--proxy-mode iptables|nftables] [--kube-version 1.35|1.36] [--ip-family ipv4|ipv6]
                 --tui            watch it in the TUI; q ends the run (and the traffic)
                 --report FILE    write the JSON report of the run
                 --duration D     length of each traffic phase (each scenario has a default)
                 --proxy-mode, --kube-version  the scenario's nodes in that mode (as for up);
                                  affinity-overflow fills nftables affinity sets (setFull)
+                --ip-family ipv6 a dual-stack lab with IPv6-only Services: clients, ClusterIPs,
+                                 NodePorts and pods all IPv6, same answers (default ipv4)
 
 Options:
   --prefix P   name prefix of the lab (default 'lab')
