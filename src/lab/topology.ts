@@ -119,6 +119,7 @@ export async function buildTopology(t: Topology, check: () => void): Promise<voi
         `link add ${l.name} type veth peer name eth0 netns ${l.netns}`,
         `addr add ${l.gateway}/24 dev ${l.name}`,
         ...(l.gateway6 ? [`addr add ${l.gateway6}/64 dev ${l.name} nodad`] : []),
+        ...(l.gateway6 && l.alsoNode ? [`addr add ${DUAL_HOMED_GATEWAY6}/64 dev ${l.name} nodad`] : []),
         `link set ${l.name} up`,
       );
       if (l.extra.length) lines.push(`route add ${addressing.extraSourceRange} via ${l.ip} dev ${l.name}`);
@@ -131,6 +132,7 @@ export async function buildTopology(t: Topology, check: () => void): Promise<voi
         `link add ${l.name} type veth peer name eth1 netns ${l.netns}`,
         `addr add ${l.gateway}/24 dev ${l.name}`,
         ...(l.gateway6 ? [`addr add ${l.gateway6}/64 dev ${l.name} nodad`] : []),
+        ...(l.gateway6 ? [`addr add ${DUAL_HOMED_GATEWAY6}/64 dev ${l.name} nodad`] : []),
         `link set ${l.name} up`,
       );
     }
@@ -200,10 +202,16 @@ async function wireSecondNode(t: Topology): Promise<void> {
   ]);
 }
 
+/**
+ * A dual-homed leaf's IPv6 gateway on both links, link-local as IPv6 routers are: IPv6 refuses an `onlink` gateway
+ * on eth1 that eth0's connected /64 already covers (gateway6 is in it), where IPv4 accepts it.
+ */
+const DUAL_HOMED_GATEWAY6 = 'fe80::1';
+
 /** Sends a dual-homed leaf's traffic into node `k` (0: eth0, 1: eth1); both nodes' gateways share its address. */
 export async function routeLeafVia(l: Leaf, k: number): Promise<void> {
   await batch(l.netns, [
     `route replace default via ${l.gateway} dev eth${k} onlink`,
-    ...(l.gateway6 ? [`route replace default via ${l.gateway6} dev eth${k} onlink`] : []),
+    ...(l.gateway6 ? [`route replace default via ${DUAL_HOMED_GATEWAY6} dev eth${k}`] : []),
   ]);
 }
