@@ -2,26 +2,30 @@
 // test's diagnostics, and the lab removed in t.after even if the run did not get to it.
 import type { TestContext } from 'node:test';
 import { labDown } from '../../src/lab/lab.js';
-import { runScenario, type Scenario, type ScenarioRun } from '../../src/scenarios/index.js';
+import { runScenario, type Scenario, type ScenarioRun, type ScenarioSetup } from '../../src/scenarios/index.js';
 import type { BackendLogLine } from '../../src/lab/traffic-types.js';
-import type { ProxySetup } from '../../src/lab/config.js';
+import assert from 'node:assert/strict';
+import { isIPv6 } from 'node:net';
+import { splitHostPort, v6Twin } from '../../src/lab/ip-family.js';
 import { runPrefix } from './env.js';
 
 /**
- * The modes every scenario runs in: iptables, and nftables with kube-proxy 1.35's and 1.36's rule shapes. Each must
- * give the same answers against the same ground truth.
+ * The modes every scenario runs in: iptables, and nftables with kube-proxy 1.35's and 1.36's rule shapes, over IPv4;
+ * and iptables and nftables 1.36 over IPv6. Each must give the same answers against the same ground truth.
  */
-export const scenarioSetups: { label: string; setup: ProxySetup }[] = [
+export const scenarioSetups: { label: string; setup: ScenarioSetup }[] = [
   { label: 'iptables', setup: { proxyMode: 'iptables' } },
   { label: 'nftables 1.35', setup: { proxyMode: 'nftables', kubeVersion: '1.35' } },
   { label: 'nftables 1.36', setup: { proxyMode: 'nftables', kubeVersion: '1.36' } },
+  { label: 'iptables, IPv6', setup: { proxyMode: 'iptables', family: 'IPv6' } },
+  { label: 'nftables 1.36, IPv6', setup: { proxyMode: 'nftables', kubeVersion: '1.36', family: 'IPv6' } },
 ];
 
 export async function runScenarioForTest<E>(
   t: TestContext,
   scenario: Scenario<E>,
   phaseMs: number,
-  setup: ProxySetup = { proxyMode: 'iptables' },
+  setup: ScenarioSetup = { proxyMode: 'iptables' },
 ): Promise<ScenarioRun<E>> {
   const prefix = runPrefix('scn');
   t.after(() => labDown(prefix));
@@ -35,6 +39,12 @@ export async function runScenarioForTest<E>(
   });
   if (!run) throw new Error(`scenario ${scenario.name} was interrupted`);
   for (const line of printed.join('\n').split('\n')) t.diagnostic(line);
+  if (setup.family === 'IPv6') {
+    // Over IPv6 everything is IPv6: each Service the report names, and each address a backend was reached at (its log).
+    for (const s of run.report.services) assert.match(s.service, /^\[/, `${s.service}: an IPv6 Service`);
+    const logs = (run.evidence as { backendLogs?: BackendLogLine[] }).backendLogs ?? [];
+    for (const l of logs) assert.ok(isIPv6(splitHostPort(l.local)?.host ?? ''), `${l.backend} reached at ${l.local}`);
+  }
   return run;
 }
 
@@ -45,9 +55,15 @@ export function logsByPeer(logs: BackendLogLine[], since = ''): Map<string, Back
   return out;
 }
 
-/** "10.1.2.2:8080" -> "b2" in the lab's addressing (backend j is 10.1.j.2). */
+/** "10.1.2.2:8080" or "[fd00:1:2::2]:8080" -> "b2" in the lab's addressing (backend j is 10.1.j.2, fd00:1:j::2). */
 export function podOfAddress(backend: string): string {
-  return `b${backend.split('.')[2]}`;
+  const host = splitHostPort(backend)?.host ?? backend;
+  return `b${host.split(host.includes(':') ? ':' : '.')[2]}`;
+}
+
+/** The lab's address 10.A.B.C in the run's family: itself, or its IPv6 twin fd00:A:B::C. */
+export function inFamily(setup: ScenarioSetup, ip: string): string {
+  return setup.family === 'IPv6' ? v6Twin(ip) : ip;
 }
 
 /** Selections per pod of a report's service entry. */

@@ -7,6 +7,7 @@ import { requireRoot } from '../helpers/env.js';
 import { runScenarioForTest, scenarioSetups } from '../helpers/scenario-run.js';
 import { affinityOverflow, STICKY } from '../../src/scenarios/affinity-overflow.js';
 import type { BackendLogLine, ClientResult } from '../../src/lab/traffic-types.js';
+import { splitHostPort } from '../../src/lab/ip-family.js';
 
 /** Source address -> pod for one round, joining each answer to its log line by socket. */
 function podsOf(results: ClientResult[], logs: BackendLogLine[]): Map<string, string> {
@@ -18,7 +19,7 @@ function podsOf(results: ClientResult[], logs: BackendLogLine[]): Map<string, st
       line && line.backend === r.answer,
       `${r.local}: answered ${r.answer ?? r.error}, logged ${line?.backend}`,
     );
-    out.set(r.local.split(':')[0]!, line.backend);
+    out.set(splitHostPort(r.local)!.host, line.backend);
   }
   return out;
 }

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';
-import { logsByPeer, reportByPod, runScenarioForTest, scenarioSetups, tally } from '../helpers/scenario-run.js';
+import { logsByPeer, podOfAddress, reportByPod, runScenarioForTest, scenarioSetups, tally } from '../helpers/scenario-run.js';
 import { keepalive, KEEPALIVE, CLOSE } from '../../src/scenarios/keepalive.js';
 
 const nonZero = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).filter(([, n]) => n > 0));
@@ -47,7 +47,7 @@ for (const { label, setup } of scenarioSetups) {
       );
       assert.equal(s.backends.length, 3, 'every endpoint is listed, idle ones too');
       // Bytes (the node's conntrack accounting) follow connections: no bytes for a pod without one.
-      const withBytes = new Set(p.conntrack.filter((e) => e.bytes > 0).map((e) => `b${e.backend.split('.')[2]}`));
+      const withBytes = new Set(p.conntrack.filter((e) => e.bytes > 0).map((e) => podOfAddress(e.backend)));
       assert.deepEqual([...withBytes].sort(), Object.keys(tally(logged)));
       t.diagnostic(
         `${p.service}: connections ${JSON.stringify(tally(logged))}, requests ${JSON.stringify(tally(answers.map((a) => a.pod)))}`,

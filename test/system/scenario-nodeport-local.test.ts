@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';
-import { logsByPeer, podOfAddress, runScenarioForTest, scenarioSetups } from '../helpers/scenario-run.js';
+import { inFamily, logsByPeer, podOfAddress, runScenarioForTest, scenarioSetups } from '../helpers/scenario-run.js';
+import { joinHostPort } from '../../src/lab/ip-family.js';
 import { nodeportLocal, NODE_PORT } from '../../src/scenarios/nodeport-local.js';
 
 for (const { label, setup } of scenarioSetups) {
@@ -14,7 +15,7 @@ for (const { label, setup } of scenarioSetups) {
     if (!requireRoot(t)) return;
     const { report, evidence } = await runScenarioForTest(t, nodeportLocal, 3000, setup);
     assert.equal(report.lostEvents, 0);
-    const x1 = '10.2.1.2';
+    const x1 = inFamily(setup, '10.2.1.2');
     const peers = logsByPeer(evidence.backendLogs.filter((l) => l.proto === 'tcp'));
     const local = [
       ['b1', 'b2'],
@@ -34,7 +35,9 @@ for (const { label, setup } of scenarioSetups) {
       assert.equal(new Set(pods).size, 1, `node ${node + 1} held x1 to one pod: ${pods}`);
       assert.ok(local[node]!.includes(pods[0]!), `node ${node + 1} picked its own pod: ${pods[0]}`);
       held.push(pods[0]!);
-      const s = report.services.find((x) => x.service === `10.3.0.${node + 1}:${NODE_PORT}/tcp`);
+      const s = report.services.find(
+        (x) => x.service === `${joinHostPort(inFamily(setup, `10.3.0.${node + 1}`), NODE_PORT)}/tcp`,
+      );
       assert.ok(s, `node ${node + 1}'s NodePort is in the report`);
       const c = s.clients.find((x) => x.client === x1);
       assert.ok(c, 'x1 is a client there');
@@ -53,7 +56,7 @@ for (const { label, setup } of scenarioSetups) {
     for (const pods of via) assert.equal(new Set(pods).size, 1, `affinity held on each node: ${pods}`);
     // The lists are per endpoint, shared by the NodePort (KUBE-SVL) and ClusterIP (KUBE-SVC) chains.
     assert.deepEqual([via[0]![0], via[1]![0]], held, 'the ClusterIP kept the pod each node picked for the NodePort');
-    const s = report.services.find((x) => x.service === '10.96.0.30:80/tcp');
+    const s = report.services.find((x) => x.service === `${joinHostPort(inFamily(setup, '10.96.0.30'), 80)}/tcp`);
     assert.ok(s, 'the ClusterIP is in the report');
     const differ = via[0]![0] !== via[1]![0];
     assert.equal(
