@@ -54,6 +54,8 @@ test('lab scenario: usage errors say what was wrong', async () => {
       ['lab', 'scenario', 'keepalive', '--proxy-mode', 'nftables', '--kube-version', '1.30'],
       /--kube-version expects one of 1.35, 1.36; got '1.30'/,
     ],
+    [['lab', 'scenario', 'keepalive', '--ip-family', 'IPv7'], /--ip-family expects ipv4 or ipv6; got 'IPv7'/],
+    [['lab', 'scenario', 'keepalive', '--ip-family', 'ipv4,ipv6'], /--ip-family expects ipv4 or ipv6; got 'ipv4,ipv6'/],
   ] as const) {
     const r = await runCli([...args]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
@@ -88,7 +90,7 @@ test('lab scenario keepalive --report FILE --proxy-mode nftables: the JSON repor
     '1.36',
   ]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /building the lab '[^']+' \(nftables mode, kube-proxy 1\.36 shape\)/);
+  assert.match(r.stderr, /building the lab '[^']+' \(nftables mode, kube-proxy 1\.36 shape, IPv4\)/);
   assert.match(r.stdout, /^Three router pods/);
   assert.match(r.stdout, /With keep-alive \(lab\/backend-keepalive:http/);
   const report = JSON.parse(readFileSync(file, 'utf8')) as Report;
@@ -124,15 +126,28 @@ test('lab scenario affinity-timeout --tui: the TUI shows the Service while traff
   assert.deepEqual(leftovers(prefix), []);
 });
 
-test('lab scenario: Ctrl-C during the traffic stops it and removes everything', { timeout: 60_000 }, async (t) => {
+test('lab scenario --ip-family ipv6: Ctrl-C during the traffic stops it and removes everything', {
+  timeout: 60_000,
+}, async (t) => {
   if (!requireRoot(t)) return;
   const prefix = runPrefix('scn');
   t.after(() => labDown(prefix));
-  const run = startCli(['lab', 'scenario', 'keepalive', '--duration', '60s', '--prefix', prefix]);
+  const run = startCli([
+    'lab',
+    'scenario',
+    'keepalive',
+    '--duration',
+    '60s',
+    '--prefix',
+    prefix,
+    '--ip-family',
+    'ipv6',
+  ]);
   t.after(() => {
     if (run.child.exitCode === null) run.child.kill('SIGKILL');
   });
   await run.waitFor(/keepalive: \d+ requests from each/, 30_000);
+  assert.match(run.stderr(), /\(iptables mode, IPv6\)/);
   run.child.kill('SIGINT');
   const { code } = await run.exit;
   assert.equal(code, 130, run.stderr());

@@ -4,7 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';
-import { logsByPeer, podOfAddress, reportByPod, runScenarioForTest, scenarioSetups, tally } from '../helpers/scenario-run.js';
+import {
+  logsByPeer,
+  podOfAddress,
+  reportByPod,
+  runScenarioForTest,
+  scenarioSetups,
+  tally,
+} from '../helpers/scenario-run.js';
 import { keepalive, KEEPALIVE, CLOSE } from '../../src/scenarios/keepalive.js';
 
 const nonZero = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).filter(([, n]) => n > 0));
