@@ -55,6 +55,7 @@ test('lab scenario: usage errors say what was wrong', async () => {
       /--kube-version expects one of 1.35, 1.36; got '1.30'/,
     ],
     [['lab', 'scenario', 'keepalive', '--ip-family', 'IPv7'], /--ip-family expects ipv4 or ipv6; got 'IPv7'/],
+    [['lab', 'scenario', 'keepalive', '--ip-family', ''], /--ip-family expects ipv4 or ipv6; got ''/],
     [['lab', 'scenario', 'keepalive', '--ip-family', 'ipv4,ipv6'], /--ip-family expects ipv4 or ipv6; got 'ipv4,ipv6'/],
   ] as const) {
     const r = await runCli([...args]);

@@ -63,7 +63,7 @@ export async function scenario(argv: string[]): Promise<number> {
 
 /** `--ip-family`: the family of the scenario's traffic, spelt as `lab up --ip-families` spells families. */
 function parseScenarioFamily(text: string | undefined): IpFamily {
-  if (text === undefined || text === 'ipv4') return 'IPv4';
-  if (text === 'ipv6') return 'IPv6';
+  if (text === undefined || text.toLowerCase() === 'ipv4') return 'IPv4';
+  if (text.toLowerCase() === 'ipv6') return 'IPv6';
   throw new UsageError(`--ip-family expects ipv4 or ipv6; got '${text}'`);
 }
