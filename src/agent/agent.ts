@@ -10,6 +10,8 @@ import { RulesWatcher, nftListSets, nodeRules, type RulesReader } from './rules-
 import { getServer, type AgentServer, type EventSource } from './server.js';
 import type { AgentLimits } from './limits.js';
 import { EvictionWatcher } from './xt-recent.js';
+import { SummaryFeed } from './summary-feed.js';
+import type { Summarizer } from '../aggregator/summarize.js';
 
 export interface AgentOptions {
   node: string;
@@ -29,6 +31,8 @@ export interface AgentOptions {
   readRules?: RulesReader;
   /** nftables mode: reads the affinity sets (default `nft -j list sets table ip kube-proxy` in the netns). */
   readSets?: () => Promise<string>;
+  /** How often a summary goes to SubscribeSummaries subscribers (default 2000). */
+  summaryPeriodMs?: number;
   /** Problems that do not stop the agent (rules unreadable): said once until they change. */
   onWarning?: (message: string) => void;
 }
@@ -39,6 +43,8 @@ export interface RunningAgent {
   server: AgentServer;
   /** The xt_recent reader, when the lists are watched (their fill level is a metric). */
   recent?: EvictionWatcher;
+  /** The node's own reducer (its counts are the summaries and the summable metrics). */
+  summarizer: Summarizer;
   /** Stops the watchers, ends every stream after what is queued for it, shuts the server down. */
   stop(): Promise<void>;
 }
@@ -74,7 +80,9 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
     opts.onWarning?.(err.message);
   };
 
+  const summaries = new SummaryFeed(opts.node, hub, opts.summaryPeriodMs);
   const server = getServer(hub, {
+    summaries,
     node: opts.node,
     attachPoints: opts.attachPoints,
     limits: opts.limits,
@@ -138,6 +146,7 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
   } catch (err) {
     for (const s of stops) s();
     probe.off('events', onProbe);
+    summaries.stop();
     await server.close();
     throw err;
   }
@@ -145,9 +154,11 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
     address,
     server,
     recent,
+    summarizer: summaries.summarizer,
     async stop() {
       for (const s of stops) s();
       probe.off('events', onProbe);
+      summaries.stop();
       await server.close();
     },
   };

@@ -233,3 +233,11 @@ export function applyClusterCatalog(services: Services, listed: Set<ServiceRec>,
   listed.clear();
   for (const rec of now) listed.add(rec);
 }
+
+/** The backends a Service's report lists (current endpoints and any selected), in address order: K of 1/K. */
+export function shownBackends(svc: ServiceRec, t: Tally): number[] {
+  const names = svc.backendNames;
+  const listed = svc.currentEndpoints();
+  const shown = names.map((_, b) => b).filter((b) => listed.has(b) || t.countOf(b) > 0);
+  return shown.sort((a, b) => compareAddr(names[a]!, names[b]!));
+}

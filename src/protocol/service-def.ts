@@ -15,6 +15,7 @@ import {
   type AgentInfo,
   type EventFilter,
 } from './wire.js';
+import { decodeSummary, decodeSummaryRequest, encodeSummaryRequest } from './summary-wire.js';
 
 /** What the agent makes of a Subscribe request: the filter, or why its bytes are not one. */
 export type SubscribeRequest = EventFilter & { undecodable?: string };
@@ -50,7 +51,34 @@ export const infoMethod = {
   responseDeserialize: (b: Buffer) => decodeInfo(b),
 } as const;
 
+/**
+ * The agent writes each summary already encoded (src/protocol/summary-wire.ts), once for
+ * all its subscribers; a request that is no SummaryRequest is taken as an empty one.
+ */
+export const subscribeSummariesMethod = {
+  path: '/stickyscope.v1.Agent/SubscribeSummaries',
+  requestStream: false,
+  responseStream: true,
+  requestSerialize: () => toBuffer(encodeSummaryRequest()),
+  requestDeserialize: (b: Buffer) => {
+    try {
+      return decodeSummaryRequest(b);
+    } catch {
+      return {};
+    }
+  },
+  responseSerialize: (encoded: Uint8Array) => toBuffer(encoded),
+  responseDeserialize: (b: Buffer) => decodeSummary(b),
+} as const;
+
 export const agentService: ServiceDefinition = {
+  Subscribe: subscribeMethod,
+  Info: infoMethod,
+  SubscribeSummaries: subscribeSummariesMethod,
+};
+
+/** The service as agents before SubscribeSummaries served it (tests of mixed versions). */
+export const agentServiceV1: ServiceDefinition = {
   Subscribe: subscribeMethod,
   Info: infoMethod,
 };

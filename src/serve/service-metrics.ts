@@ -3,7 +3,7 @@
 import { nodeDivergence } from '../aggregator/divergence.js';
 import type { AggregatorState } from '../aggregator/state.js';
 import { spreadOf } from '../aggregator/stats.js';
-import { shownBackends } from '../report/build-report.js';
+import { shownBackends } from '../aggregator/services.js';
 
 export interface ServiceFigures {
   /** "namespace/name:port" where known, else the address key. */
