@@ -133,6 +133,7 @@ function countsOf(svc: ServiceRec, open: number): ServiceCounts {
     violations: t.listFull + t.setFull + t.unknown,
     forcedRepick: t.forcedRepick,
     expired: t.expired,
+    expiredMoved: t.expiredMoved,
     listFull: t.listFull,
     setFull: t.setFull,
     unknown: t.unknown - open,

@@ -16,6 +16,8 @@ export interface ServiceCounts {
   violations: number;
   forcedRepick: number;
   expired: number;
+  /** Expired pairs that moved to another backend. */
+  expiredMoved: number;
   /** Violations by settled cause; those still open are in none of them yet. */
   listFull: number;
   setFull: number;
@@ -55,6 +57,7 @@ const COUNT_FIELDS = [
   'violations',
   'forcedRepick',
   'expired',
+  'expiredMoved',
   'listFull',
   'setFull',
   'unknown',

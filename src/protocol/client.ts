@@ -4,7 +4,8 @@
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { NodeEvent, StickyEvent } from '../core/event.js';
-import { infoMethod, subscribeMethod } from './service-def.js';
+import { infoMethod, subscribeMethod, subscribeSummariesMethod } from './service-def.js';
+import type { NodeSummary } from '../core/summary.js';
 import type { AgentInfo, EventFilter } from './wire.js';
 import { StreamMerger } from './merge-streams.js';
 import { admitEvents, RejectedEvents } from './validate.js';
@@ -59,6 +60,13 @@ export interface SubscribeOptions extends LinkOptions {
   /** While subscribed, asks each agent for its Info this often (on the same channel) and hands it here. */
   onInfo?: (address: string, info: AgentInfo) => void;
   infoEveryMs?: number;
+  /**
+   * Asks each agent for SubscribeSummaries; their summaries go here (their carried events
+   * into the stream). An agent without the method (UNIMPLEMENTED) is subscribed raw instead.
+   */
+  onSummary?: (address: string, summary: NodeSummary) => void;
+  /** Told once per agent that answered SubscribeSummaries with UNIMPLEMENTED (it is followed raw). */
+  onRawFallback?: (address: string, node: string) => void;
 }
 
 /** How to reach one agent: TLS or not, and the node it is expected to be. */
@@ -67,6 +75,8 @@ export interface AgentLink {
   node?: string;
   /** With it, Info is asked this often while subscribed (emitted as 'info'). */
   infoEveryMs?: number;
+  /** Subscribe to summaries ('summary' events), falling back to raw events when the agent lacks them ('rawFallback'). */
+  summaries?: boolean;
 }
 
 const channelOptions: grpc.ChannelOptions = {
@@ -96,7 +106,9 @@ function reasonOf(err: unknown): string {
 export class AgentConnection extends EventEmitter {
   node: string;
   private stopped = false;
-  private stream: grpc.ClientReadableStream<StickyEvent[]> | null = null;
+  private stream: grpc.ClientReadableStream<StickyEvent[] | NodeSummary> | null = null;
+  /** The agent answered SubscribeSummaries with UNIMPLEMENTED: raw from then on. */
+  private raw = false;
   private infoCall: grpc.ClientUnaryCall | null = null;
   private paused = false;
   private wake: (() => void) | null = null;
@@ -162,7 +174,14 @@ export class AgentConnection extends EventEmitter {
           this.announce('up');
           if (this.link.infoEveryMs) poll = this.pollInfo(client, this.link.infoEveryMs);
         }
-        reason = await ended;
+        const end = await ended;
+        if (end.unimplemented && !this.raw) {
+          // An agent older than SubscribeSummaries: follow its raw stream at once, without a gap.
+          this.raw = true;
+          this.emit('rawFallback', this.node);
+          continue;
+        }
+        reason = end.reason;
       } catch (err) {
         const code = (err as Partial<grpc.ServiceError>).code;
         const why = code === grpc.status.UNAVAILABLE ? await diagnoseTls(this.address, this.link.tls) : null;
@@ -226,20 +245,31 @@ export class AgentConnection extends EventEmitter {
    * Starts the stream. `established` says whether the agent took the subscription (it
    * sends headers once it has); `ended` resolves, with the reason, when the stream ends.
    */
-  private subscribe(client: grpc.Client): { established: Promise<boolean>; ended: Promise<string> } {
-    const stream = client.makeServerStreamRequest(
-      subscribeMethod.path,
-      subscribeMethod.requestSerialize,
-      subscribeMethod.responseDeserialize,
-      this.filter,
-    );
+  private subscribe(client: grpc.Client): {
+    established: Promise<boolean>;
+    ended: Promise<{ reason: string; unimplemented: boolean }>;
+  } {
+    const summaries = this.link.summaries === true && !this.raw;
+    const stream: grpc.ClientReadableStream<StickyEvent[] | NodeSummary> = summaries
+      ? client.makeServerStreamRequest(
+          subscribeSummariesMethod.path,
+          subscribeSummariesMethod.requestSerialize,
+          subscribeSummariesMethod.responseDeserialize,
+          {},
+        )
+      : client.makeServerStreamRequest(
+          subscribeMethod.path,
+          subscribeMethod.requestSerialize,
+          subscribeMethod.responseDeserialize,
+          this.filter,
+        );
     this.stream = stream;
     if (this.paused) stream.pause();
     let warned = false;
-    stream.on('data', (received: StickyEvent[]) => {
+    const admit = (received: StickyEvent[]) =>
       // Times and addresses are checked here, where they enter: a time from the far future
       // would otherwise move every consumer's window and evict its state.
-      const events = admitEvents(received, this.rejected, (r, i) => {
+      admitEvents(received, this.rejected, (r, i) => {
         if (warned) return;
         warned = true;
         this.emit(
@@ -247,11 +277,26 @@ export class AgentConnection extends EventEmitter {
           `agent ${this.node} (${this.address}) sent an event that is rejected (event ${i} of a batch): ${r.detail}; dropped (further rejected events are counted)`,
         );
       });
+    stream.on('data', (received: StickyEvent[] | NodeSummary) => {
+      if (Array.isArray(received)) {
+        const events = admit(received);
+        if (events.length > 0) this.emit('events', events);
+        return;
+      }
+      const events = admit(received.events);
       if (events.length > 0) this.emit('events', events);
+      this.emit('summary', { ...received, events });
     });
-    const ended = new Promise<string>((resolve) => {
-      stream.on('error', (err) => resolve(`stream from ${this.node} (${this.address}) failed: ${reasonOf(err)}`));
-      stream.on('end', () => resolve(`agent ${this.node} (${this.address}) ended the stream`));
+    const ended = new Promise<{ reason: string; unimplemented: boolean }>((resolve) => {
+      stream.on('error', (err: Partial<grpc.ServiceError>) =>
+        resolve({
+          reason: `stream from ${this.node} (${this.address}) failed: ${reasonOf(err)}`,
+          unimplemented: summaries && err.code === grpc.status.UNIMPLEMENTED,
+        }),
+      );
+      stream.on('end', () =>
+        resolve({ reason: `agent ${this.node} (${this.address}) ended the stream`, unimplemented: false }),
+      );
     });
     const established = Promise.race([
       new Promise<boolean>((resolve) => stream.once('metadata', () => resolve(true))),
@@ -300,7 +345,15 @@ export async function* subscribeAgents(
   const add = (address: string) => {
     const node = directory?.nodes?.()[address] ?? opts.nodes?.[address];
     const infoEveryMs = opts.onInfo ? opts.infoEveryMs : undefined;
-    const c = new AgentConnection(address, opts.filter, opts.backoff, rejected, { tls: opts.tls, node, infoEveryMs });
+    const summaries = opts.onSummary !== undefined;
+    const c = new AgentConnection(address, opts.filter, opts.backoff, rejected, {
+      tls: opts.tls,
+      node,
+      infoEveryMs,
+      summaries,
+    });
+    if (opts.onSummary) c.on('summary', (summary: NodeSummary) => opts.onSummary!(address, summary));
+    if (opts.onRawFallback) c.on('rawFallback', (n: string) => opts.onRawFallback!(address, n));
     conns.set(address, c);
     if (paused) c.pause();
     c.on('events', (events: StickyEvent[]) => {

@@ -57,6 +57,7 @@ export function decodeSummary(bytes: Uint8Array): NodeSummary {
       violations: num(v.violations),
       forcedRepick: num(v.forcedRepick),
       expired: num(v.expired),
+      expiredMoved: num(v.expiredMoved),
       listFull: num(v.listFull),
       setFull: num(v.setFull),
       unknown: num(v.unknown),

@@ -53,7 +53,7 @@ export function buildReport(state: AggregatorState, opts: { scope: Scope; reject
   };
 }
 
-function missingSpans(state: AggregatorState, start: number, end: number): MissingSpan[] {
+export function missingSpans(state: AggregatorState, start: number, end: number): MissingSpan[] {
   const spans: MissingSpan[] = [];
   for (const g of state.gaps) {
     if (g.end >= start && g.start <= end) {

@@ -21,7 +21,10 @@ export interface ServiceFigures {
   /** Violations whose cause is settled; those still open are `violationsPending`. */
   violationCausesTotal: { listFull: number; setFull: number; unknown: number };
   violationsPending: number;
-  divergentClients: number;
+  /** Null from summaries (it needs each client's backend per node). */
+  divergentClients: number | null;
+  /** Distinct client IPs, estimated from the agents' sketches (summaries only). */
+  clientsEstimate: number | null;
   udpTotal: { replacements: number; backendChanged: number; reflectiveChanged: number } | null;
   backends: { backend: string; selectionsTotal: number; share: number | null }[];
 }
@@ -66,6 +69,7 @@ export function serviceSnapshot(state: AggregatorState, max: number): ServiceSna
       violationCausesTotal: { listFull: cum.listFull, setFull: cum.setFull, unknown: cum.unknown - pending },
       violationsPending: pending,
       divergentClients: divergence.get(svc.id)?.clients ?? 0,
+      clientsEstimate: null,
       udpTotal: svc.key.endsWith('/udp') ? { ...svc.udp } : null,
       backends: [...everShown].map((b) => ({
         backend: svc.backendNames[b]!,
