@@ -125,9 +125,18 @@ async function startSim(mode: string, first: number, count: number): Promise<Sim
   };
 }
 
+/** serve's /metrics; a refused or reset scrape is tried again (a busy serve may drop one), up to 30 s. */
 async function metrics(url: string): Promise<string> {
-  const res = await fetch(`${url}/metrics`);
-  return res.text();
+  const end = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const res = await fetch(`${url}/metrics`);
+      return await res.text();
+    } catch (err) {
+      if (Date.now() > end) throw new Error(`serve's /metrics failed for 30 s: ${(err as Error).message}`);
+      await sleep(500);
+    }
+  }
 }
 const sum = (text: string, name: string) =>
   [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
@@ -140,6 +149,7 @@ interface Row {
   takenUnit: string;
   selectionsCovered: number;
   cpu: number;
+  simCpu: number;
   rss: number;
   upSeconds: number;
   staleness: number[];
@@ -180,6 +190,9 @@ async function scenario(mode: 'summary' | 'raw', n: number): Promise<Row> {
   );
   let err = '';
   serve.stderr!.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-2000)));
+  serve.once('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGTERM') log(`serve exited (${code ?? signal}): ${err.slice(-600)}`);
+  });
   try {
     const t0 = Date.now();
     while (!existsSync(ready)) {
@@ -211,6 +224,8 @@ async function scenario(mode: 'summary' | 'raw', n: number): Promise<Row> {
     const covered =
       (sum(m1, 'stickyscope_service_selections_total') - sum(m0, 'stickyscope_service_selections_total')) / wall;
     const cpu = (u1.cpu - u0.cpu) / wall;
+    const cpuOf = (x: { cpu: { user: number; system: number } }) => (x.cpu.user + x.cpu.system) / 1e6;
+    const simCpu = s1.reduce((a, s, i) => a + cpuOf(s) - cpuOf(s0[i]!), 0) / wall;
     // Staleness: a marker selection on one node, until /metrics shows its backend.
     const staleness: number[] = [];
     for (let k = 0; k < 4; k++) {
@@ -241,6 +256,7 @@ async function scenario(mode: 'summary' | 'raw', n: number): Promise<Row> {
       takenUnit: mode === 'raw' ? 'events/s' : 'summaries/s',
       selectionsCovered: covered,
       cpu,
+      simCpu,
       rss,
       upSeconds,
       staleness,
@@ -260,19 +276,43 @@ async function scenario(mode: 'summary' | 'raw', n: number): Promise<Row> {
   }
 }
 
+function failedRow(mode: string, nodes: number, why: string): Row {
+  return {
+    mode,
+    nodes,
+    offered: 0,
+    taken: 0,
+    takenUnit: '',
+    selectionsCovered: 0,
+    cpu: 0,
+    simCpu: 0,
+    rss: 0,
+    upSeconds: 0,
+    staleness: [],
+    verdict: `failed: ${why.slice(0, 120)}`,
+  };
+}
+
 const fmt = (x: number) =>
   x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(0)} k` : x.toFixed(0);
 try {
   log(`making ${Math.max(...sizes)} node certificates in ${dir}`);
   await certs(Math.max(...sizes));
   const rows: Row[] = [];
-  for (const n of sizes) for (const mode of modes) rows.push(await scenario(mode, n));
+  for (const n of sizes)
+    for (const mode of modes)
+      rows.push(
+        await scenario(mode, n).catch((err: Error) => {
+          log(`${mode} ${n}: ${err.message}`);
+          return failedRow(mode, n, err.message);
+        }),
+      );
   const out = [
-    `| nodes | mode | selections/s offered | serve takes | selections/s in /metrics | serve CPU (cores) | serve RSS | /metrics staleness (s, 4 markers) | all up in | verdict |`,
-    '|---|---|---|---|---|---|---|---|---|---|',
+    `| nodes | mode | selections/s offered | serve takes | selections/s in /metrics | serve CPU (cores) | simulator CPU (cores) | serve RSS | /metrics staleness (s, 4 markers) | all up in | verdict |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.nodes} | ${r.mode} | ${fmt(r.offered)} | ${fmt(r.taken)} ${r.takenUnit} | ${fmt(r.selectionsCovered)} | ${r.cpu.toFixed(2)} | ${(r.rss / 2 ** 20).toFixed(0)} MiB | ${r.staleness.map((s) => (Number.isFinite(s) ? s.toFixed(1) : '>60')).join(', ')} | ${r.upSeconds.toFixed(0)} s | ${r.verdict} |`,
+        `| ${r.nodes} | ${r.mode} | ${fmt(r.offered)} | ${fmt(r.taken)} ${r.takenUnit} | ${fmt(r.selectionsCovered)} | ${r.cpu.toFixed(2)} | ${r.simCpu.toFixed(2)} | ${(r.rss / 2 ** 20).toFixed(0)} MiB | ${r.staleness.map((s) => (Number.isFinite(s) ? s.toFixed(1) : '>60')).join(', ')} | ${r.upSeconds.toFixed(0)} s | ${r.verdict} |`,
     ),
   ];
   process.stdout.write(`${out.join('\n')}\n`);

@@ -4,6 +4,7 @@
 
 export const HLL_BITS = 10;
 export const HLL_REGISTERS = 1 << HLL_BITS;
+const MAX_RANK = 32 - HLL_BITS + 1;
 
 /** MurmurHash3's 32-bit mix over the string's UTF-16 code units (addresses are ASCII). */
 export function hashString(s: string): number {
@@ -40,7 +41,7 @@ export class Hll {
   addHash(h: number): void {
     const idx = h >>> (32 - HLL_BITS);
     const rest = (h << HLL_BITS) >>> 0;
-    const rank = rest === 0 ? 32 - HLL_BITS + 1 : Math.clz32(rest) + 1;
+    const rank = rest === 0 ? MAX_RANK : Math.clz32(rest) + 1;
     if (rank > this.registers[idx]!) {
       this.registers[idx] = rank;
       this.changed.add(idx);
@@ -49,7 +50,8 @@ export class Hll {
 
   /** Raises registers to those of another sketch (the union of both sets). */
   mergeRegisters(index: number, rank: number): void {
-    if (index >= 0 && index < HLL_REGISTERS && rank > this.registers[index]!) this.registers[index] = rank;
+    // No 32-bit hash gives a rank above MAX_RANK: a larger one is no register of ours.
+    if (index < HLL_REGISTERS && rank <= MAX_RANK && rank > this.registers[index]!) this.registers[index] = rank;
   }
 
   /** The registers raised since the last call, as 3-byte entries (index high, index low, rank). */

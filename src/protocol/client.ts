@@ -9,6 +9,7 @@ import type { NodeSummary } from '../core/summary.js';
 import type { AgentInfo, EventFilter } from './wire.js';
 import { StreamMerger } from './merge-streams.js';
 import { admitEvents, RejectedEvents } from './validate.js';
+import { summaryProblem } from './summary-validate.js';
 import { diagnoseTls } from './tls-diagnose.js';
 import { clientLink, type ClientTls, type PeerIdentity } from './tls.js';
 
@@ -281,6 +282,18 @@ export class AgentConnection extends EventEmitter {
       if (Array.isArray(received)) {
         const events = admit(received);
         if (events.length > 0) this.emit('events', events);
+        return;
+      }
+      const problem = summaryProblem(received);
+      if (problem) {
+        this.rejected.add(problem.reason);
+        if (!warned) {
+          warned = true;
+          this.emit(
+            'warning',
+            `agent ${this.node} (${this.address}) sent a summary that is rejected: ${problem.detail}; dropped (further rejections are counted)`,
+          );
+        }
         return;
       }
       const events = admit(received.events);

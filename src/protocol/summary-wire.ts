@@ -10,6 +10,8 @@ const { Summary, SummaryRequest } = stickyscope.v1;
 type Uint64 = number | { toNumber(): number } | null | undefined;
 const num = (v: Uint64): number => (v == null ? 0 : typeof v === 'number' ? v : v.toNumber());
 const CAUSES = new Set(['listFull', 'setFull', 'unknown']);
+/** A sketch's entries at most: 3 bytes for each of its 2^10 registers. */
+export const HLL_ENTRY_BYTES_MAX = 3 * 1024;
 
 export function encodeSummary(s: NodeSummary): Uint8Array {
   return Summary.encode({

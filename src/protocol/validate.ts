@@ -235,7 +235,7 @@ function addressProblem(x: unknown, field: string, withPort: boolean): Rejection
   return { reason: 'badAddress', field, detail: `${field} should be ${want}; got ${show(x)}` };
 }
 
-function isHostPort(s: string): boolean {
+export function isHostPort(s: string): boolean {
   if (s.charCodeAt(0) === 91 /* [ */) {
     const close = s.indexOf(']');
     return (

@@ -11,7 +11,7 @@ export interface Sums {
   counts: Record<CountField, number>;
 }
 
-export function emptySums(): Sums {
+function emptySums(): Sums {
   const counts = {} as Record<CountField, number>;
   for (const f of countFields) counts[f] = 0;
   return { backends: new Map(), counts };
@@ -108,11 +108,6 @@ export class SummaryStore {
     const out = new Set<string>();
     for (const mine of this.latest.values()) for (const b of mine.get(service)?.backends ?? []) out.add(b.backend);
     return out;
-  }
-
-  /** A node that is gone for good (left the set of agents): its counts are no baseline for anything. */
-  forget(node: string): void {
-    this.latest.delete(node);
   }
 }
 

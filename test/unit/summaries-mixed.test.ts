@@ -4,7 +4,10 @@
 // Every count is checked against the selections the test itself sent.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
+import { Summarizer } from '../../src/aggregator/summarize.js';
+import { encodeSummary } from '../../src/protocol/summary-wire.js';
 import { getServer } from '../../src/agent/server.js';
 import { SummaryFeed } from '../../src/agent/summary-feed.js';
 import type { CatalogEvent, StickyEvent } from '../../src/core/event.js';
@@ -152,4 +155,39 @@ test('old aggregator (raw Subscribe only), new agent: the raw stream as before',
   a.source.emitEvents(sent.events);
   await until(() => total(got) >= 1500, 'every raw pick');
   assert.deepEqual(got, sent.perBackend);
+});
+
+test('a hostile summary (a Service key that is no address) is dropped whole, counted and said once', async (t) => {
+  const pki = await makePki(t);
+  const source = new FakeSource();
+  const files = { cert: join(pki.dir, 'n1.crt'), key: join(pki.dir, 'n1.key'), clientCa: join(pki.dir, 'ca.crt') };
+  const bad = new Summarizer('n1');
+  bad.apply([catalog(Date.now() * 1000), ...picks(10).events]);
+  const snapshot = bad.snapshot(Date.now() * 1000, []);
+  snapshot.services[0]!.service = '<script>/tcp';
+  const feed = Object.assign(new EventEmitter(), { snapshot: () => encodeSummary(snapshot) });
+  const server = getServer(source, { node: 'n1', credentials: await agentCredentials(files, 'n1'), summaries: feed });
+  const address = await server.bind('127.0.0.1:0');
+  t.after(() => server.close());
+  const hub = new ServeHub({ windows: [60], summaries: true });
+  const warnings: string[] = [];
+  const stop = new AbortController();
+  const run = (async () => {
+    for await (const batch of subscribeAgents([address], {
+      signal: stop.signal,
+      tls: pki.client('client'),
+      rejected: hub.rejected,
+      onWarning: (w) => warnings.push(w),
+      onSummary: (_a, s) => hub.applySummary(s),
+    }))
+      hub.apply(batch);
+  })();
+  t.after(async () => {
+    stop.abort();
+    await run;
+  });
+  await until(() => hub.rejected.total === 1, 'the rejection');
+  assert.equal(hub.summaries!.received, 0);
+  assert.equal(hub.rejected.reasons.badAddress, 1);
+  assert.match(warnings[0] ?? '', /sent a summary that is rejected: .*<script>\/tcp/);
 });
