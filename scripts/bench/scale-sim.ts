@@ -162,6 +162,8 @@ async function start(name: string): Promise<number> {
       clientCa: join(opts.certDir, 'ca.crt'),
     },
     name,
+    // Certificates are not rotated here: a thousand file watchers would only cost the machine.
+    3_600_000,
   );
   const server = new grpc.Server({ 'grpc.keepalive_time_ms': 10_000 });
   const info = (): AgentInfo => ({
@@ -249,11 +251,17 @@ if (opts.mode === 'raw') {
       () =>
         setInterval(() => {
           advance(n);
-          n.markers.push(...n.pendingMarkers);
+          const fresh = n.pendingMarkers;
+          n.markers.push(...fresh);
           n.pendingMarkers = [];
-          if (n.summaries.size === 0) return;
+          if (n.summaries.size === 0) {
+            if (fresh.length > 0) process.stderr.write(`sim: marker ${fresh} of ${n.name} waits: no subscriber\n`);
+            return;
+          }
           const bytes = encodeSummary(summaryOf(n, []));
           for (const call of n.summaries) call.write(bytes);
+          if (fresh.length > 0)
+            process.stderr.write(`sim: marker ${fresh} of ${n.name} written at ${Date.now() % 100000} ms\n`);
           summariesSent++;
         }, opts.periodMs),
       rnd(opts.periodMs),

@@ -40,6 +40,8 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const log = (line: string) => process.stderr.write(`bench scale: ${line}\n`);
 const dir = mkdtempSync(join(tmpdir(), 'stickyscope-scale-'));
 const children = new Set<ChildProcess>();
+/** How long a marker may take to show in /metrics before it counts as never. */
+const MARKER_TIMEOUT_MS = 30_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function stopAll(): void {
@@ -236,7 +238,7 @@ async function scenario(mode: 'summary' | 'raw', n: number): Promise<Row> {
       sim.send(`marker ${node - sim.first} ${id}`);
       const label = `backend="10.250.${(id >> 8) & 255}.${id & 255}:80"`;
       let seen = false;
-      while (Date.now() - sent < 60_000) {
+      while (Date.now() - sent < MARKER_TIMEOUT_MS) {
         if ((await metrics(url)).includes(label)) {
           seen = true;
           break;
@@ -244,9 +246,16 @@ async function scenario(mode: 'summary' | 'raw', n: number): Promise<Row> {
         await sleep(100);
       }
       staleness.push(seen ? (Date.now() - sent) / 1000 : Number.POSITIVE_INFINITY);
+      log(
+        `marker ${id} on sim-${node}: sent at ${sent % 100000} ms, ${seen ? `in /metrics at ${Date.now() % 100000} ms` : `not in /metrics after ${MARKER_TIMEOUT_MS / 1000} s`}`,
+      );
       await sleep(700 + ((k * 531) % 1300));
     }
     const rss = usage(serve.pid!).rss;
+    const downs = err.match(/ down: .*/g) ?? [];
+    log(
+      `serve said ${downs.length} agent(s) down in the last 2000 characters of its stderr${downs.length ? `; last: ${downs.at(-1)!.slice(0, 200)}` : ''}`,
+    );
     const keeps = covered >= 0.95 * offered && staleness.every((s) => s <= 5) && cpu < 0.95 * cpus().length;
     const row: Row = {
       mode,
@@ -312,7 +321,7 @@ try {
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.nodes} | ${r.mode} | ${fmt(r.offered)} | ${fmt(r.taken)} ${r.takenUnit} | ${fmt(r.selectionsCovered)} | ${r.cpu.toFixed(2)} | ${r.simCpu.toFixed(2)} | ${(r.rss / 2 ** 20).toFixed(0)} MiB | ${r.staleness.map((s) => (Number.isFinite(s) ? s.toFixed(1) : '>60')).join(', ')} | ${r.upSeconds.toFixed(0)} s | ${r.verdict} |`,
+        `| ${r.nodes} | ${r.mode} | ${fmt(r.offered)} | ${fmt(r.taken)} ${r.takenUnit} | ${fmt(r.selectionsCovered)} | ${r.cpu.toFixed(2)} | ${r.simCpu.toFixed(2)} | ${(r.rss / 2 ** 20).toFixed(0)} MiB | ${r.staleness.map((s) => (Number.isFinite(s) ? s.toFixed(1) : `>${MARKER_TIMEOUT_MS / 1000}`)).join(', ')} | ${r.upSeconds.toFixed(0)} s | ${r.verdict} |`,
     ),
   ];
   process.stdout.write(`${out.join('\n')}\n`);

@@ -10,6 +10,7 @@ import type { AgentInfo, EventFilter } from './wire.js';
 import { StreamMerger } from './merge-streams.js';
 import { admitEvents, RejectedEvents } from './validate.js';
 import { summaryProblem } from './summary-validate.js';
+import { ConnectGate } from './connect-gate.js';
 import { diagnoseTls } from './tls-diagnose.js';
 import { clientLink, type ClientTls, type PeerIdentity } from './tls.js';
 
@@ -78,7 +79,13 @@ export interface AgentLink {
   infoEveryMs?: number;
   /** Subscribe to summaries ('summary' events), falling back to raw events when the agent lacks them ('rawFallback'). */
   summaries?: boolean;
+  /** Shared by the connections of one subscription: how many may be connecting at once. */
+  gate?: ConnectGate;
 }
+
+/** Connections set up at once by one subscription, and how long one may hold its slot. */
+const CONNECTING_AT_ONCE = 32;
+const CONNECT_SLOT_MS = 5_000;
 
 const channelOptions: grpc.ChannelOptions = {
   // HTTP/2's default 64 KiB window stalls a stream of ~200 KiB batches on round trips.
@@ -161,7 +168,11 @@ export class AgentConnection extends EventEmitter {
     while (!this.stopped) {
       let client: grpc.Client | null = null;
       let reason: string;
+      const release = (await this.link.gate?.acquire()) ?? (() => {});
+      // A slot is held while connecting only: a stuck agent cannot keep the others waiting.
+      const slotTimer = setTimeout(release, CONNECT_SLOT_MS);
       try {
+        if (this.stopped) break;
         const { credentials, options, peer } = this.connectWith();
         client = new grpc.Client(this.address, credentials, { ...channelOptions, ...options });
         const info = await this.info(client);
@@ -169,7 +180,9 @@ export class AgentConnection extends EventEmitter {
         this.node = info.nodeName || this.address;
         this.emit('info', info);
         const { established, ended } = this.subscribe(client);
-        if (await established) {
+        const subscribed = await established;
+        release();
+        if (subscribed) {
           up = true;
           delay = this.backoff.initialMs;
           this.announce('up');
@@ -188,6 +201,8 @@ export class AgentConnection extends EventEmitter {
         const why = code === grpc.status.UNAVAILABLE ? await diagnoseTls(this.address, this.link.tls) : null;
         reason = `agent ${this.address} unreachable: ${why ?? reasonOf(err)}`;
       } finally {
+        clearTimeout(slotTimer);
+        release();
         if (poll) clearInterval(poll);
         poll = undefined;
         this.stream = null;
@@ -344,6 +359,7 @@ export async function* subscribeAgents(
   const rejected = opts.rejected ?? new RejectedEvents();
   const directory = Array.isArray(agents) ? null : (agents as AgentDirectory);
   const conns = new Map<string, AgentConnection>();
+  const gate = new ConnectGate(CONNECTING_AT_ONCE);
   const up = new Set<string>();
   const stopping: Promise<void>[] = [];
   const flowControl = () => {
@@ -364,6 +380,7 @@ export async function* subscribeAgents(
       node,
       infoEveryMs,
       summaries,
+      gate,
     });
     if (opts.onSummary) c.on('summary', (summary: NodeSummary) => opts.onSummary!(address, summary));
     if (opts.onRawFallback) c.on('rawFallback', (n: string) => opts.onRawFallback!(address, n));
