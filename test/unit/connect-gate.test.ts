@@ -9,8 +9,12 @@ test('at most N at once; slots pass on in order; a double release frees one slot
   const a = await gate.acquire();
   const b = await gate.acquire();
   const order: string[] = [];
-  const c = gate.acquire().then((r) => (order.push('c'), r));
-  const d = gate.acquire().then((r) => (order.push('d'), r));
+  const passed = (name: string) => (release: () => void) => {
+    order.push(name);
+    return release;
+  };
+  const c = gate.acquire().then(passed('c'));
+  const d = gate.acquire().then(passed('d'));
   await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual(order, [], 'both slots are held');
   a();
