@@ -298,7 +298,7 @@ function failedRow(mode: string, nodes: number, why: string): Row {
     rss: 0,
     upSeconds: 0,
     staleness: [],
-    verdict: `failed: ${why.slice(0, 120)}`,
+    verdict: `failed: ${why.replace(/\s+/g, ' ').slice(0, 120)}`,
   };
 }
 
