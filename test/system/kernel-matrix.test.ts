@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { inCI, requireRoot } from '../helpers/env.js';
 import { KERNELS, ok, runKernel, table } from '../helpers/kernel-vm/matrix.js';
+import { overheadTable } from '../helpers/kernel-vm/overhead.js';
 
 const kernels = (process.env.STICKYSCOPE_TEST_KERNELS ?? '6.1 5.10').split(/\s+/).filter(Boolean);
 const tools = ['qemu-system-x86_64', 'mmdebstrap', 'mkfs.ext4'];
@@ -22,8 +23,9 @@ for (const kernel of kernels) {
       return;
     }
     assert.deepEqual(missing, [], 'scripts/setup.sh installs the VM tools');
-    const rows = await runKernel(kernel, (l) => t.diagnostic(l));
+    const { rows, overhead } = await runKernel(kernel, (l) => t.diagnostic(l));
     t.diagnostic(`\n${table(rows)}`);
+    if (overhead.length) t.diagnostic(`\n${overheadTable(overhead)}`);
     for (const r of rows) assert.ok(ok(r), `${r.kernel} ${r.mode}: ${r.outcome}: ${r.detail}`);
     assert.ok(
       rows.some((r) => r.outcome === 'pass' && r.checked > 0),
