@@ -64,6 +64,8 @@ service() { # service NAME IP PORT PROTO BACKEND-PORT masq|plain
   service DNSM 10.96.0.11 53 udp 5353 masq
   # DNATed, then dropped before confirmation: must never count
   service GONE 10.96.0.12 80 tcp 9090 plain
+  # the overhead runs' flood: one datagram per flow to a port nobody answers (no Node on the path)
+  service FLOOD 10.96.0.13 9 udp 9 plain
   echo 'COMMIT'
   echo '*filter'
   echo '-A FORWARD -p tcp --dport 9090 -j DROP'
@@ -84,14 +86,11 @@ say "lab up"
 mkfifo /tmp/hold
 exec 3<>/tmp/hold
 TARGETS="tcp:10.96.0.10:80 udp:10.96.0.10:53 tcp:10.96.0.11:80 udp:10.96.0.11:53"
-# run_probe NAME COUNT COMMAND...: the helper (COMMAND) with `conntrack -E` beside it, once attached
-# the client's COUNT connections per target, its dropped and node-local ones; outputs in $R/NAME.*
-run_probe() {
-  name=$1 count=$2
-  shift 2
-  inns node conntrack -F 2>/dev/null
-  inns node conntrack -E -e NEW >$R/$name.conntrack 2>/dev/null &
-  ct=$!
+# start_probe NAME COMMAND...: the helper (COMMAND) in the background, its outputs in $R/NAME.*;
+# sets probe and attached (yes once its HELLO and ATTACH records are out).
+start_probe() {
+  name=$1
+  shift
   "$@" >$R/$name.records 2>$R/$name.err <&3 &
   probe=$!
   attached=no
@@ -101,6 +100,22 @@ run_probe() {
     [ "$(stat -c %s $R/$name.records)" -ge 120 ] && { attached=yes; break; }
     sleep 0.2
   done
+}
+stop_probe() {
+  kill -TERM $probe 2>/dev/null
+  wait $probe
+  echo $? >$R/$name.rc
+}
+
+# run_probe NAME COUNT COMMAND...: the helper (COMMAND) with `conntrack -E` beside it, once attached
+# the client's COUNT connections per target, its dropped and node-local ones; outputs in $R/NAME.*
+run_probe() {
+  name=$1 count=$2
+  shift 2
+  inns node conntrack -F 2>/dev/null
+  inns node conntrack -E -e NEW >$R/$name.conntrack 2>/dev/null &
+  ct=$!
+  start_probe $name "$@"
   if [ $attached = yes ]; then
     sleep 0.3 # conntrack -E subscribes asynchronously
     say "$name: attached, traffic"
@@ -110,25 +125,38 @@ run_probe() {
     inns node $P/node $P/client.mjs $name-local 3 10000 tcp:10.96.0.10:80 udp:10.96.0.11:53 >>$R/$name.client 2>&1
     sleep 0.5
   fi
-  kill -TERM $probe 2>/dev/null
-  wait $probe
-  echo $? >$R/$name.rc
+  stop_probe
   kill $ct 2>/dev/null
   wait $ct 2>/dev/null
   say "$name: attached=$attached exit=$(cat $R/$name.rc)"
 }
 
 for mode in $(cat $P/modes); do
-  # --stats: the programs' run time and the helper's CPU time, for the overhead table
-  run_probe $mode $COUNT $P/stickyscope-probe --netns /run/netns/node --attach $mode --stats
+  run_probe $mode $COUNT $P/stickyscope-probe --netns /run/netns/node --attach $mode
 done
 
-# Capability sets ($P/caps lines: NAME MODE +cap,+cap...): root holding only those, in the node's
-# namespace already (as with the DaemonSet's hostNetwork, so no setns), no_new_privs like
-# allowPrivilegeEscalation: false.
+# Overhead: the same flood of new UDP flows through a Service without the helper, then under each
+# mode in $P/overhead with --stats (the programs' run time, the helper's CPU time per record).
+FLOOD="--dst 10.96.0.13:9 --src-base 10.0.1.2 --src-count 1 --count $(cat $P/flood-count) --duration 300"
+for mode in none $(cat $P/overhead); do
+  name=overhead-$mode
+  attached=yes
+  [ $mode = none ] || start_probe $name $P/stickyscope-probe --netns /run/netns/node --attach $mode --stats
+  inns node conntrack -F 2>/dev/null
+  [ $attached = yes ] && inns cli $P/flood $FLOOD >$R/$name.flood 2>&1
+  [ $mode = none ] || { sleep 0.5; stop_probe; }
+  say "$name: attached=$attached $(cat $R/$name.flood 2>/dev/null)"
+done
+
+# Capability sets ($P/caps lines: NAME MODE +cap,+cap... [PARANOID]): root holding only those, in the
+# node's namespace already (as with the DaemonSet's hostNetwork, so no setns), no_new_privs like
+# allowPrivilegeEscalation: false; PARANOID, if given, is kernel.perf_event_paranoid for that run only.
+cat /proc/sys/kernel/perf_event_paranoid >$R/perf_event_paranoid
 exec 4<$P/caps
-while read -r name mode caps <&4; do
+while read -r name mode caps paranoid <&4; do
+  [ -n "$paranoid" ] && echo "$paranoid" >/proc/sys/kernel/perf_event_paranoid
   run_probe $name 2 nsenter --net=/run/netns/node \
     setpriv --no-new-privs --inh-caps=-all --bounding-set=-all,$caps -- $P/stickyscope-probe --attach $mode
+  cat $R/perf_event_paranoid >/proc/sys/kernel/perf_event_paranoid
 done
 exec 4<&-

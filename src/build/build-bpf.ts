@@ -1,7 +1,7 @@
 // `npm run build`, after tsc: generates vmlinux.h from the kernel's BTF, compiles every bpf/*.bpf.c, links them
 // into one object, generates its skeleton and compiles the probe helper build/stickyscope-probe against it, and the
-// bench's load generator build/flood. For another CPU architecture (target.ts) it builds the helper only, into
-// build/ARCH/, from that architecture's kernel BTF.
+// bench's load generator build/flood. For another CPU architecture (target.ts) it builds both into build/ARCH/,
+// from that architecture's kernel BTF.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,14 +89,13 @@ function steps(t: BuildTarget): Step[] {
       output: `${out}/stickyscope-probe`,
     },
   ];
-  // the bench runs on this machine only
-  if (t.native)
-    all.push({
-      what: 'compile the bench load generator',
-      command: [t.cc, '-O2', '-g', '-Wall', '-Wextra', '-o', `${out}/flood`, 'bench/flood.c'],
-      inputs: ['bench/flood.c'],
-      output: `${out}/flood`,
-    });
+  // the kernel matrix's VMs flood too, for their overhead rows
+  all.push({
+    what: `compile the bench load generator for ${t.arch}`,
+    command: [t.cc, '-O2', '-g', '-Wall', '-Wextra', '-o', `${out}/flood`, 'bench/flood.c'],
+    inputs: ['bench/flood.c'],
+    output: `${out}/flood`,
+  });
   return all;
 }
 

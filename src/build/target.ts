@@ -10,7 +10,7 @@ export interface BuildTarget {
   arch: Arch;
   /** bpf_tracing.h's name for it: reads kprobe arguments from this architecture's pt_regs. */
   bpfArch: 'x86' | 'arm64';
-  /** Built for the machine that builds: the bench's tools are built too. */
+  /** Built for the machine that builds. */
   native: boolean;
   cc: string;
   /** Kernel BTF that build/vmlinux.h is generated from. */

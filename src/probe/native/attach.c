@@ -111,14 +111,21 @@ static int load(struct stickyscope *skel, const struct ss_options *opts, enum ss
 		 * others are tracing ones (CAP_PERFMON), and CAP_PERFMON lets the verifier pass the conntrack reads.
 		 */
 		static const int nf_caps[] = { CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON };
-		static const int trace_caps[] = { CAP_BPF, CAP_PERFMON };
+		static const int trace_caps[] = { CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN };
+		/*
+		 * fentry names its target by BTF id: when nf_conntrack is a module, libbpf walks the kernel's
+		 * BTF objects by id to find the module's, which takes CAP_SYS_ADMIN (measured on 6.1).
+		 */
+		bool module_btf = mode == SS_MODE_FENTRY && access("/sys/kernel/btf/nf_conntrack", F_OK) == 0;
 
 		if (mode == SS_MODE_NETFILTER)
 			ss_fail("load BPF programs: %s: %s", strerror(-err),
 			        ss_caps_hint(nf_caps, ARRAY_SIZE(nf_caps)));
 		else
-			ss_fail("load the %s programs for %s: %s: %s", ss_mode_name(mode), SS_CONFIRM_FUNC,
-			        strerror(-err), ss_caps_hint(trace_caps, ARRAY_SIZE(trace_caps)));
+			ss_fail("load the %s programs for %s: %s%s: %s", ss_mode_name(mode), SS_CONFIRM_FUNC,
+			        strerror(-err),
+			        module_btf ? " (nf_conntrack is a module: finding its BTF takes CAP_SYS_ADMIN)" : "",
+			        ss_caps_hint(trace_caps, module_btf ? 3 : 2));
 		return SS_EXIT_RUNTIME;
 	}
 	if (mode == SS_MODE_NETFILTER) {

@@ -1,10 +1,12 @@
-// The capability sets the kernel matrix runs the helper with: exactly what deploy/agent-daemonset.yaml
-// grants the agent (read from the manifest, so the check follows it), and that set without one
-// capability, which must fail in one line naming what is missing.
+// The capability sets the kernel matrix runs the helper with, read from the manifests so the check
+// follows them: the DaemonSet's own (deploy/agent-daemonset.yaml), that plus what the
+// kernels-before-6.4 component adds, that without PERFMON (must fail naming it), and for kprobe the
+// DaemonSet's own with kernel.perf_event_paranoid at 2.
 import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
 
-const MANIFEST = new URL('../../../../deploy/agent-daemonset.yaml', import.meta.url);
+const DEPLOY = new URL('../../../../deploy/', import.meta.url);
+export const COMPONENT = 'kernels-before-6.4';
 
 interface Container {
   name: string;
@@ -13,14 +15,24 @@ interface Container {
 
 /** The capabilities the DaemonSet adds to the agent container (after dropping ALL). */
 export function daemonSetCapabilities(): string[] {
-  const doc = load(readFileSync(MANIFEST, 'utf8')) as { spec: { template: { spec: { containers: Container[] } } } };
-  const agent = doc.spec.template.spec.containers.find((c) => c.name === 'agent');
-  const caps = agent?.securityContext?.capabilities;
+  const file = new URL('agent-daemonset.yaml', DEPLOY);
+  const doc = load(readFileSync(file, 'utf8')) as { spec: { template: { spec: { containers: Container[] } } } };
+  const caps = doc.spec.template.spec.containers.find((c) => c.name === 'agent')?.securityContext?.capabilities;
   if (!caps?.add?.length || !caps.drop?.includes('ALL'))
     throw new Error(
-      `${MANIFEST.pathname}: expected the agent container to drop ALL and add capabilities, got ${JSON.stringify(caps)}`,
+      `${file.pathname}: expected the agent to drop ALL and add capabilities, got ${JSON.stringify(caps)}`,
     );
   return caps.add;
+}
+
+/** What the component's JSON patches append to the agent's capabilities. */
+export function componentCapabilities(): string[] {
+  const file = new URL(`${COMPONENT}/kustomization.yaml`, DEPLOY);
+  const doc = load(readFileSync(file, 'utf8')) as { patches?: { patch: string }[] };
+  const ops = (doc.patches ?? []).flatMap((p) => load(p.patch) as { op: string; path: string; value: string }[]);
+  const added = ops.filter((o) => o.op === 'add' && o.path.endsWith('/securityContext/capabilities/add/-'));
+  if (!added.length) throw new Error(`${file.pathname}: expected patches adding capabilities to the agent`);
+  return added.map((o) => o.value);
 }
 
 export interface CapSet {
@@ -28,24 +40,48 @@ export interface CapSet {
   name: string;
   mode: string;
   caps: string[];
-  /** The capability left out, when the set must be refused. */
-  without?: string;
+  /** kernel.perf_event_paranoid for this run only. */
+  paranoid?: number;
+  /** What the table says the set is. */
+  label: string;
+  /** The capability the helper must name as missing, when the set must be refused. */
+  missing?: string;
 }
 
-export function capSets(modes: string[], dropped = 'PERFMON'): CapSet[] {
-  const granted = daemonSetCapabilities();
-  return modes.flatMap((mode) => [
-    { name: `caps-daemonset-${mode}`, mode, caps: granted },
+/**
+ * The sets for the modes a kernel has. Debian's kernels want CAP_SYS_ADMIN for both modes (fentry:
+ * nf_conntrack's module BTF is found by id; kprobe: perf_event_paranoid 3), so the DaemonSet's own
+ * set must be refused naming it.
+ */
+export function capSets(modes: string[]): CapSet[] {
+  const base = daemonSetCapabilities();
+  const full = [...base, ...componentCapabilities()];
+  return modes.flatMap((mode): CapSet[] => [
+    { name: `caps-daemonset-${mode}`, mode, caps: base, label: 'DaemonSet caps', missing: 'SYS_ADMIN' },
+    { name: `caps-component-${mode}`, mode, caps: full, label: `+ ${COMPONENT}` },
     {
-      name: `caps-no-${dropped.toLowerCase()}-${mode}`,
+      name: `caps-no-perfmon-${mode}`,
       mode,
-      caps: granted.filter((c) => c !== dropped),
-      without: dropped,
+      caps: full.filter((c) => c !== 'PERFMON'),
+      label: `+ ${COMPONENT} - PERFMON`,
+      missing: 'PERFMON',
     },
+    ...(mode === 'kprobe'
+      ? [
+          {
+            name: `caps-paranoid2-${mode}`,
+            mode,
+            caps: base,
+            paranoid: 2,
+            label: 'DaemonSet caps, perf_event_paranoid=2',
+          },
+        ]
+      : []),
   ]);
 }
 
-/** A line of the VM's caps file: "NAME MODE +cap,+cap" (setpriv's spelling). */
+/** A line of the VM's caps file: "NAME MODE +cap,+cap [PARANOID]" (setpriv's spelling). */
 export function capsLine(s: CapSet): string {
-  return `${s.name} ${s.mode} ${s.caps.map((c) => `+${c.toLowerCase()}`).join(',')}`;
+  const caps = s.caps.map((c) => `+${c.toLowerCase()}`).join(',');
+  return `${s.name} ${s.mode} ${caps}${s.paranoid === undefined ? '' : ` ${s.paranoid}`}`;
 }

@@ -44,11 +44,11 @@ export function ensureImage(kernel: string, arch: VmArch = 'x86_64'): { dir?: st
 }
 
 /**
- * The probe helper for the VM: this build's for x86_64; for arm64 cross-built into build/arm64
- * (npm run build -- --arch arm64) against the BTF cut out of the image's kernel.
+ * The directory with the probe helper and flood for the VM: this build's for x86_64; for arm64
+ * cross-built into build/arm64 (npm run build -- --arch arm64) against the image kernel's BTF.
  */
 function probeHelper(arch: VmArch, imageDir: string): { path?: string; error?: string } {
-  if (arch === 'x86_64') return { path: join(root, 'build/stickyscope-probe') };
+  if (arch === 'x86_64') return { path: join(root, 'build') };
   const r = spawnSync(process.execPath, [join(root, 'dist/src/build/build-bpf.js'), '--arch', 'arm64'], {
     cwd: root,
     encoding: 'utf8',
@@ -58,7 +58,7 @@ function probeHelper(arch: VmArch, imageDir: string): { path?: string; error?: s
     return {
       error: `failed to cross-build the arm64 probe helper: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
     };
-  return { path: join(root, 'build/arm64/stickyscope-probe') };
+  return { path: join(root, 'build/arm64') };
 }
 
 function sh(cmd: string, args: string[]): void {
@@ -70,11 +70,11 @@ function sh(cmd: string, args: string[]): void {
  * The payload disk: the in-VM scripts, the probe helper, Node (this one on x86_64; the image's
  * Debian nodejs on arm64), and the run's settings.
  */
-function payloadDisk(dir: string, arch: VmArch, probe: string, settings: Record<string, string>): string {
+function payloadDisk(dir: string, arch: VmArch, binaries: string, settings: Record<string, string>): string {
   const p = join(dir, 'payload');
   mkdirSync(p);
   for (const f of ['run.sh', 'backend.mjs', 'client.mjs']) copyFileSync(join(vmScripts, f), join(p, f));
-  copyFileSync(probe, join(p, 'stickyscope-probe'));
+  for (const f of ['stickyscope-probe', 'flood']) copyFileSync(join(binaries, f), join(p, f));
   if (arch === 'x86_64') copyFileSync(process.execPath, join(p, 'node'));
   else symlinkSync('/usr/bin/node', join(p, 'node'));
   for (const [name, value] of Object.entries(settings)) writeFileSync(join(p, name), value ? `${value}\n` : '');
@@ -82,6 +82,7 @@ function payloadDisk(dir: string, arch: VmArch, probe: string, settings: Record<
     '755',
     join(p, 'run.sh'),
     join(p, 'stickyscope-probe'),
+    join(p, 'flood'),
     ...(arch === 'x86_64' ? [join(p, 'node')] : []),
   ]);
   const img = join(dir, 'payload.img');
