@@ -54,8 +54,10 @@ export function buildTarget(argv: string[], env: NodeJS.ProcessEnv, hostArch: st
   const btf = env.STICKYSCOPE_BTF || (native ? HOST_BTF : undefined);
   if (!btf)
     throw new TargetError(
-      `build: building for ${arch} on ${hostArch} needs an ${arch} kernel's BTF, not this kernel's: set STICKYSCOPE_BTF=FILE ` +
-        "(npm run test:kernels -- --arch arm64 cuts one out of Debian's arm64 kernel into /var/cache/stickyscope/vm/arm64/6.1/vmlinux.btf)",
+      `build: building for ${arch} on ${hostArch} needs an ${arch} kernel's BTF, not this kernel's: set STICKYSCOPE_BTF=FILE` +
+        (arch === 'arm64'
+          ? " (npm run test:kernels -- --arch arm64 cuts one out of Debian's arm64 kernel into /var/cache/stickyscope/vm/arm64/6.1/vmlinux.btf)"
+          : ''),
     );
   return {
     arch,
