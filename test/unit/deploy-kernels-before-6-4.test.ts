@@ -1,6 +1,7 @@
 // deploy/kernels-before-6.4: the kustomize component for nodes without netfilter BPF links adds
-// CAP_SYS_ADMIN to the agent (what fentry and kprobe need on Debian's and Ubuntu's kernels, measured
-// by the kernel matrix's caps rows) and changes nothing else, built by kustomize itself.
+// CAP_SYS_ADMIN and CAP_SYS_RESOURCE to the agent (what fentry and kprobe need on Debian's and
+// Ubuntu's kernels, measured by the kernel matrix's caps rows) and changes nothing else, built by
+// kustomize itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -28,7 +29,7 @@ function build(withComponent: boolean): Record<string, unknown>[] {
   }
 }
 
-test('the kernels-before-6.4 component adds SYS_ADMIN to the agent and nothing else', (t) => {
+test('the kernels-before-6.4 component adds SYS_ADMIN and SYS_RESOURCE to the agent and nothing else', (t) => {
   if (spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status !== 0) {
     assert.ok(!inCI, 'CI has kubectl (its kustomize builds the component)');
     t.skip('needs kubectl (its built-in kustomize)');
@@ -43,8 +44,9 @@ test('the kernels-before-6.4 component adds SYS_ADMIN to the agent and nothing e
     };
   const caps = (docs: Record<string, unknown>[]) =>
     agent(docs).spec.template.spec.containers[0]!.securityContext.capabilities;
-  assert.deepEqual(caps(withIt).add, [...caps(base).add, 'SYS_ADMIN']);
-  assert.ok(!caps(base).add.includes('SYS_ADMIN'), 'the base DaemonSet stays without SYS_ADMIN');
+  assert.deepEqual(caps(withIt).add, [...caps(base).add, 'SYS_ADMIN', 'SYS_RESOURCE']);
+  for (const c of ['SYS_ADMIN', 'SYS_RESOURCE'])
+    assert.ok(!caps(base).add.includes(c), `the base DaemonSet stays without ${c}`);
   caps(withIt).add = caps(base).add;
   assert.deepEqual(withIt, base, 'every other object and field is as in deploy/');
 });

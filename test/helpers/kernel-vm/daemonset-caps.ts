@@ -50,14 +50,22 @@ export interface CapSet {
 
 /**
  * The sets for the modes a kernel has. Debian's kernels want CAP_SYS_ADMIN for both modes (fentry:
- * nf_conntrack's module BTF is found by id; kprobe: perf_event_paranoid 3), so the DaemonSet's own
- * set must be refused naming it.
+ * nf_conntrack's module BTF is found by id; kprobe: perf_event_paranoid 3), and before 5.11
+ * (memlock) CAP_SYS_RESOURCE first, for libbpf to raise RLIMIT_MEMLOCK: the DaemonSet's own set
+ * must be refused naming the first one missing.
  */
-export function capSets(modes: string[]): CapSet[] {
+export function capSets(modes: string[], memlock: boolean): CapSet[] {
   const base = daemonSetCapabilities();
   const full = [...base, ...componentCapabilities()];
+  const p2 = memlock ? [...base, 'SYS_RESOURCE'] : base;
   return modes.flatMap((mode): CapSet[] => [
-    { name: `caps-daemonset-${mode}`, mode, caps: base, label: 'DaemonSet caps', missing: 'SYS_ADMIN' },
+    {
+      name: `caps-daemonset-${mode}`,
+      mode,
+      caps: base,
+      label: 'DaemonSet caps',
+      missing: memlock ? 'SYS_RESOURCE' : 'SYS_ADMIN',
+    },
     { name: `caps-component-${mode}`, mode, caps: full, label: `+ ${COMPONENT}` },
     // from the DaemonSet's own set: CAP_SYS_ADMIN would stand in for CAP_PERFMON (perfmon_capable())
     {
@@ -72,9 +80,9 @@ export function capSets(modes: string[]): CapSet[] {
           {
             name: `caps-paranoid2-${mode}`,
             mode,
-            caps: base,
+            caps: p2,
             paranoid: 2,
-            label: 'DaemonSet caps, perf_event_paranoid=2',
+            label: `DaemonSet caps${memlock ? ' + SYS_RESOURCE' : ''}, perf_event_paranoid=2`,
           },
         ]
       : []),

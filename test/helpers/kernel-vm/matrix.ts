@@ -14,16 +14,18 @@ import { removeRun, runVm, type VmArch } from './vm.js';
 export interface KernelSpec {
   has: Record<AttachMode, boolean>;
   auto: AttachMode;
+  /** Before 5.11: BPF memory counts against RLIMIT_MEMLOCK. */
+  memlock: boolean;
 }
 
 /** Per kernel, the architectures it is tested on. */
 export const KERNELS: Record<string, Partial<Record<VmArch, KernelSpec>>> = {
   '6.1': {
-    x86_64: { has: { netfilter: false, fentry: true, kprobe: true }, auto: 'fentry' },
+    x86_64: { has: { netfilter: false, fentry: true, kprobe: true }, auto: 'fentry', memlock: false },
     // arm64 attaches BPF trampolines to kernel functions from 6.4 (ftrace direct calls): 6.1 says ENOTSUPP
-    arm64: { has: { netfilter: false, fentry: false, kprobe: true }, auto: 'kprobe' },
+    arm64: { has: { netfilter: false, fentry: false, kprobe: true }, auto: 'kprobe', memlock: false },
   },
-  '5.10': { x86_64: { has: { netfilter: false, fentry: false, kprobe: true }, auto: 'kprobe' } },
+  '5.10': { x86_64: { has: { netfilter: false, fentry: false, kprobe: true }, auto: 'kprobe', memlock: true } },
 };
 
 /** The kernels tested on arch. */
@@ -122,7 +124,7 @@ function capsRow(kernel: string, release: string, arch: string, dir: string, set
     return {
       ...row,
       outcome: 'FAIL',
-      detail: `did not attach with the DaemonSet's capabilities: ${c.stderr.join(' | ') || 'no message'}`,
+      detail: `did not attach: ${c.stderr.join(' | ') || 'no message'}`,
     };
   const problems = [...c.failures, ...failures];
   if (c.attachMode !== set.mode) problems.unshift(`attached as ${c.attachMode}, expected ${set.mode}`);
@@ -145,7 +147,10 @@ export async function runKernel(
 ): Promise<KernelRun> {
   const expect = KERNELS[kernel]?.[arch];
   if (!expect) throw new Error(`no ${arch} kernel ${kernel} in the matrix; expected ${kernelsFor(arch).join(', ')}`);
-  const sets = capSets((['fentry', 'kprobe'] as const).filter((m) => expect.has[m]));
+  const sets = capSets(
+    (['fentry', 'kprobe'] as const).filter((m) => expect.has[m]),
+    expect.memlock,
+  );
   const overheadModes = (['fentry', 'kprobe'] as const).filter((m) => expect.has[m]);
   const settings = {
     modes: MODES.join(' '),
