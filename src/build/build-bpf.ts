@@ -2,7 +2,7 @@
 // into one object, generates its skeleton and compiles the probe helper build/stickyscope-probe against it, and the
 // bench's load generator build/flood. For another CPU architecture (target.ts) it builds both into build/ARCH/,
 // from that architecture's kernel BTF.
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runStep, StepError, type Step } from './steps.js';
@@ -50,7 +50,7 @@ function steps(t: BuildTarget): Step[] {
     {
       what: `generate ${out}/vmlinux.h`,
       command: ['bpftool', 'btf', 'dump', 'file', t.btf, 'format', 'c'],
-      inputs: [t.btf],
+      inputs: [t.btf, `${out}/btf-source`],
       output: `${out}/vmlinux.h`,
       stdoutIsOutput: true,
     },
@@ -99,9 +99,24 @@ function steps(t: BuildTarget): Step[] {
   return all;
 }
 
+/** Names the BTF vmlinux.h comes from, rewritten only when that changes: another BTF file rebuilds it. */
+function noteBtfSource(t: BuildTarget): void {
+  const stamp = join(root, t.outDir, 'btf-source');
+  let before: string | undefined;
+  try {
+    before = readFileSync(stamp, 'utf8');
+  } catch {
+    before = undefined;
+  }
+  if (before === `${t.btf}\n`) return;
+  mkdirSync(join(root, t.outDir), { recursive: true });
+  writeFileSync(stamp, `${t.btf}\n`);
+}
+
 function build(): number {
   try {
     const target = buildTarget(process.argv.slice(2), process.env, process.arch);
+    noteBtfSource(target);
     for (const step of steps(target)) {
       if (runStep(step, root)) process.stdout.write(`built ${step.output}\n`);
     }
