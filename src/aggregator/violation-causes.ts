@@ -56,7 +56,10 @@ class EndpointKeyed<V> {
 
   set(node: number, endpoint: string, client: number, v: V): void {
     let m = this.byEndpoint.get(endpoint);
-    if (m === undefined) this.byEndpoint.set(endpoint, (m = new Map()));
+    if (m === undefined) {
+      m = new Map();
+      this.byEndpoint.set(endpoint, m);
+    }
     const before = m.size;
     m.set(client * 65536 + node, v);
     this.size += m.size - before;
