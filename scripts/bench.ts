@@ -100,7 +100,7 @@ shutdown.addEventListener('abort', () => interrupt((shutdown.reason as Error).me
 interruptWhenOrphaned();
 interrupted.addEventListener('abort', () => {
   log(
-    `${(interrupted.reason as Aborted).message}: stopping its processes and undoing its changes (lab, nf_conntrack_max, temporary files); a second signal exits at once, leaving them`,
+    `${(interrupted.reason as Aborted).message}: stopping its processes and undoing its changes (lab, nf_conntrack_max, bpf_stats_enabled, temporary files); a second signal exits at once, leaving them`,
   );
 });
 
