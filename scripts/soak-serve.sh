@@ -80,16 +80,18 @@ traffic=$!
 pids+=("$traffic")
 
 rss() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
-echo "minute  serve_rss_mib  agent_rss_mib  events_received"
+echo "minute  serve_rss_mib  serve_heap_mib  agent_rss_mib  events_received"
 declare -a serve_rss
 start=$SECONDS
 for ((m = 1; m <= minutes; m++)); do
-  sleep $((start + m * 60 - SECONDS))
+  sleep $((start + m * 60 - SECONDS)) & wait $! # wait returns at once on a signal, so Ctrl-C or kill cleans up now
   kill -0 "$serve" 2>/dev/null || { echo "soak: serve exited; its log:" >&2; cat "$work/serve.log" >&2; exit 1; }
   kill -0 "$agent" 2>/dev/null || { echo "soak: the agent exited; its log:" >&2; cat "$work/agent.log" >&2; exit 1; }
-  received=$(curl -s "http://$(cat "$work/serve.ready")/metrics" | awk '/^stickyscope_events_total/ {print $2}')
+  metrics=$(curl -s "http://$(cat "$work/serve.ready")/metrics")
+  received=$(awk '/^stickyscope_events_total/ {print $2}' <<<"$metrics")
+  heap=$(awk '/^nodejs_heap_size_used_bytes/ {printf "%.1f", $2/1048576}' <<<"$metrics")
   serve_rss[m]=$(rss "$serve")
-  printf '%6d  %13s  %13s  %s\n' "$m" "${serve_rss[m]}" "$(rss "$agent")" "${received:-?}"
+  printf '%6d  %13s  %14s  %13s  %s\n' "$m" "${serve_rss[m]}" "${heap:-?}" "$(rss "$agent")" "${received:-?}"
 done
 wait "$traffic" || true
 

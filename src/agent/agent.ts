@@ -1,4 +1,4 @@
-// The agent: the probe's events, named from the node's rules, with the rules' catalog
+// The agent: the probe's events, named from the node's rules (IPv4 and IPv6), with the rules' catalog
 // and xt_recent evictions mixed in, served over gRPC.
 import { EventEmitter } from 'node:events';
 import type { ServerCredentials } from '@grpc/grpc-js';
@@ -10,6 +10,8 @@ import { RulesWatcher, nftListSets, nodeRules, type RulesReader } from './rules-
 import { getServer, type AgentServer, type EventSource } from './server.js';
 import type { AgentLimits } from './limits.js';
 import { EvictionWatcher } from './xt-recent.js';
+import { mergeFamilies } from './families.js';
+import type { NatCatalog, RecentList } from './rules-parse.js';
 import { SummaryFeed } from './summary-feed.js';
 import type { Summarizer } from '../aggregator/summarize.js';
 
@@ -29,8 +31,12 @@ export interface AgentOptions {
   rulesIntervalMs?: number;
   recentIntervalMs?: number;
   readRules?: RulesReader;
+  /** The IPv6 rules (default `ip6tables-save -t nat`, else `nft -j list table ip6 kube-proxy`, in the netns). */
+  readRules6?: RulesReader;
   /** nftables mode: reads the affinity sets (default `nft -j list sets table ip kube-proxy` in the netns). */
   readSets?: () => Promise<string>;
+  /** The same for the IPv6 table (`... table ip6 kube-proxy`). */
+  readSets6?: () => Promise<string>;
   /** How often a summary goes to SubscribeSummaries subscribers (default 2000). */
   summaryPeriodMs?: number;
   /** Problems that do not stop the agent (rules unreadable): said once until they change. */
@@ -73,12 +79,17 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
   const nodePorts = new NodePortCatalog();
   const enricher = new Enricher(nodePorts);
   const now = () => Date.now() * 1000;
-  let lastWarning = '';
-  const warn = (err: Error) => {
-    if (err.message === lastWarning) return;
-    lastWarning = err.message;
-    opts.onWarning?.(err.message);
+  /** One per task that can fail, so two tasks failing in turn do not repeat each other's warnings. */
+  const warner = () => {
+    let lastWarning = '';
+    return (err: Error) => {
+      if (err.message === lastWarning) return;
+      lastWarning = err.message;
+      opts.onWarning?.(err.message);
+    };
   };
+  const warn = warner();
+  const warn6 = warner();
 
   const summaries = new SummaryFeed(opts.node, hub, opts.summaryPeriodMs);
   const server = getServer(hub, {
@@ -90,7 +101,7 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
     credentials: opts.credentials,
   });
   const catalogAt = (ts: number, services: ServiceInfo[]): CatalogEvent => {
-    const proxyMode = rules.current?.mode;
+    const proxyMode = current()?.mode;
     return { type: 'catalog', ts, node: opts.node, services, ...(proxyMode ? { proxyMode } : {}) };
   };
   const publish = (ts: number) => {
@@ -98,19 +109,47 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
     enricher.setServices(services);
     hub.emit('events', [catalogAt(ts, services)]);
   };
-  const rules = new RulesWatcher(opts.readRules ?? nodeRules(opts.netns), (catalog) => {
-    nodePorts.setRules(catalog);
+  // Each family's rules are read and kept on their own: a bad IPv6 read keeps the previous IPv6 catalog and leaves
+  // the IPv4 one alone. Until both first reads are done, nothing is published.
+  let started = false;
+  let merged: NatCatalog | null = null;
+  const current = () => merged;
+  const changed = () => {
+    merged = mergeFamilies(rules.current, rules6.current);
+    if (!started || !merged) return;
+    nodePorts.setRules(merged);
     publish(now());
-  });
+  };
+  const rules = new RulesWatcher(opts.readRules ?? nodeRules(opts.netns), changed);
+  // A caller that reads the IPv4 rules its own way (a test, a replay) says where IPv6 rules come from, or has none.
+  const read6 = opts.readRules6 ?? (opts.readRules ? async () => '' : nodeRules(opts.netns, 6));
+  const rules6 = new RulesWatcher(read6, changed, 'IPv6 rules');
   // The first catalog goes out before any flow, so every flow can be named.
   await rules.poll().catch(warn);
-  if (!rules.current) hub.emit('events', [{ type: 'catalog', ts: now(), node: opts.node, services: [] }]);
+  await rules6.poll().catch(warn6);
+  started = true;
+  if (merged) changed();
+  else hub.emit('events', [{ type: 'catalog', ts: now(), node: opts.node, services: [] }]);
 
-  const nftLists = () => (rules.current?.mode === 'nftables' ? rules.current.lists : new Map());
+  const noLists = new Map<string, RecentList>();
+  const nftLists = (c: NatCatalog | null) => (c?.mode === 'nftables' ? c.lists : noLists);
+  // The set watcher rebuilds its index when the lists object changes: one object per pair of catalogs.
+  let listsOf: [NatCatalog | null, NatCatalog | null, ReadonlyMap<string, RecentList>] = [null, null, noLists];
+  const bothLists = () => {
+    if (listsOf[0] !== rules.current || listsOf[1] !== rules6.current)
+      listsOf = [rules.current, rules6.current, new Map([...nftLists(rules.current), ...nftLists(rules6.current)])];
+    return listsOf[2];
+  };
+  const readSets = opts.readSets ?? nftListSets(opts.netns);
+  const readSets6 = opts.readSets6 ?? nftListSets(opts.netns, 'ip6');
   const sets = new NftSetWatcher({
     node: opts.node,
-    read: opts.readSets ?? nftListSets(opts.netns),
-    lists: nftLists,
+    // Only the tables whose Services have affinity sets: an IPv4-only node has no `ip6 kube-proxy` to list.
+    read: async () => [
+      ...(nftLists(rules.current).size > 0 ? [await readSets()] : []),
+      ...(nftLists(rules6.current).size > 0 ? [await readSets6()] : []),
+    ],
+    lists: bothLists,
     emit: (events) => hub.emit('events', events),
   });
 
@@ -123,20 +162,24 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
     hub.emit('events', events);
   };
   probe.on('events', onProbe);
-  const stops = [every(opts.rulesIntervalMs ?? 1000, () => rules.poll(), warn)];
+  const stops = [
+    every(opts.rulesIntervalMs ?? 1000, () => rules.poll(), warn),
+    every(opts.rulesIntervalMs ?? 1000, () => rules6.poll(), warn6),
+  ];
   const setsPoll = async () => {
-    if (rules.current?.mode === 'nftables' && rules.current.lists.size > 0) await sets.poll();
+    if (nftLists(rules.current).size > 0 || nftLists(rules6.current).size > 0) await sets.poll();
   };
-  stops.push(every(opts.recentIntervalMs ?? 250, setsPoll, warn));
+  stops.push(every(opts.recentIntervalMs ?? 250, setsPoll, warner()));
   let recent: EvictionWatcher | undefined;
   if (opts.xtRecentDir) {
     const evictions = new EvictionWatcher({
       dir: opts.xtRecentDir,
       node: opts.node,
-      lists: () => rules.current?.lists ?? new Map(),
+      // ip6tables' lists are in the same directory, holding IPv6 clients.
+      lists: () => current()?.lists ?? new Map(),
       onEvicted: (e) => hub.emit('events', [e]),
     });
-    stops.push(every(opts.recentIntervalMs ?? 250, () => evictions.poll(), warn));
+    stops.push(every(opts.recentIntervalMs ?? 250, () => evictions.poll(), warner()));
     recent = evictions;
   }
 

@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import { hostOf, type StickyEvent } from '../core/event.js';
 import { InputError } from '../core/errors.js';
+import { canonicalAddress } from '../core/ip.js';
 import type { EventFilter } from '../protocol/wire.js';
 
 export type EventPredicate = (e: StickyEvent) => boolean;
@@ -24,6 +25,11 @@ export class FilterError extends InputError {
 }
 
 const all: EventPredicate = () => true;
+
+/** True for the predicate of an empty filter: its subscriber takes every event. */
+export function takesEverything(p: EventPredicate): boolean {
+  return p === all;
+}
 const portRe = /^\d{1,5}$/;
 /** Kubernetes namespaces, names and port names are DNS labels; dots and capitals are let through. */
 const label = '[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?';
@@ -48,7 +54,7 @@ function isServiceEntry(s: string): boolean {
 }
 
 function isClientEntry(s: string): boolean {
-  return isIP(s) !== 0 || isAddress(s);
+  return isIP(s) !== 0 || isAddress(s) || (s.startsWith('[') && s.endsWith(']') && isIP(s.slice(1, -1)) === 6);
 }
 
 function checkList(list: unknown, field: string, shape: string, ok: (s: string) => boolean): string[] {
@@ -81,7 +87,7 @@ export function validateFilter(f: EventFilter): Required<EventFilter> {
       '"ip:port", "ip:port/proto", "ns/name" or "ns/name:port"',
       isServiceEntry,
     ),
-    clients: checkList(f.clients, 'clients', 'an IP or "ip:port"', isClientEntry),
+    clients: checkList(f.clients, 'clients', 'an IP, "[v6]", "ip:port" or "[v6]:port"', isClientEntry),
     protos: checkList(f.protos, 'protos', 'tcp, udp or sctp', (p) => p === 'tcp' || p === 'udp' || p === 'sctp') as (
       | 'tcp'
       | 'udp'
@@ -92,8 +98,9 @@ export function validateFilter(f: EventFilter): Required<EventFilter> {
 
 /** Builds the predicate of a filter already checked by validateFilter. */
 export function compileFilter(f: EventFilter): EventPredicate {
-  const services = f.services ?? [];
-  const clients = new Set(f.clients ?? []);
+  // Flows spell IPv6 addresses as RFC 5952 does: "[FD00:0::1]:80" asks for "[fd00::1]:80".
+  const services = (f.services ?? []).map(canonicalAddress);
+  const clients = new Set((f.clients ?? []).map((c) => canonicalAddress(c.endsWith(']') ? c.slice(1, -1) : c)));
   const protos = new Set(f.protos ?? []);
   if (services.length === 0 && clients.size === 0 && protos.size === 0) return all;
   // "ip:port" -> the protocols it is wanted for (null: any); names, with or without a port name.

@@ -1,12 +1,15 @@
-// kube-proxy's nftables mode (`nft -j list table ip kube-proxy`) to the same catalog the iptables rules give: Services
+// kube-proxy's nftables mode (`nft -j list table ip kube-proxy`, or `ip6 kube-proxy`) to the same catalog the iptables rules give: Services
 // from the dispatch verdict map, endpoints from the DNATs their chains reach (through endpoint chains, or 1.36's inline
 // `numgen` maps), affinity from the `ip saddr @set` checks and the sets' timeouts. Anything it does not understand in
 // those chains fails the whole read, so a half-understood table never replaces a good catalog.
+import { isIP } from 'node:net';
+import { InputError } from '../core/errors.js';
 import type { Proto, ServiceInfo } from '../core/event.js';
+import { canonicalIp } from '../core/ip.js';
 import type { NatCatalog, NodePortInfo, RecentList } from './rules-parse.js';
 
-/** What a read of the nftables table could not make sense of; the message names it. */
-export class NftParseError extends Error {}
+/** What a read of the nftables table could not make sense of; the message names it. Bad input from the node. */
+export class NftParseError extends InputError {}
 
 /** kube-proxy's dynamic sets are capped by the kernel at this many elements when they declare no size. */
 export const NFT_DEFAULT_SET_SIZE = 65535;
@@ -105,6 +108,9 @@ function setRef(t: Table, ref: unknown, where: string): NftSet | null {
 const isPayload = (v: unknown, proto: string, field: string) =>
   isObj(v) && isObj(v.payload) && v.payload.protocol === proto && v.payload.field === field;
 
+/** `ip saddr` or `ip6 saddr` (daddr): the two tables differ in nothing else kube-proxy's chains use. */
+const isAddr = (v: unknown, field: 'saddr' | 'daddr') => isPayload(v, 'ip', field) || isPayload(v, 'ip6', field);
+
 function target(verdict: unknown): string | null {
   if (!isObj(verdict)) return null;
   const v = (isObj(verdict.goto) ? verdict.goto : isObj(verdict.jump) ? verdict.jump : null) as Json | null;
@@ -113,17 +119,20 @@ function target(verdict: unknown): string | null {
 
 interface Reach {
   endpoints: string[];
-  /** Affinity sets checked (`ip saddr @set`) on the way. */
+  /** Affinity sets checked (`ip saddr @set`, `ip6 saddr @set`) on the way. */
   checked: NftSet[];
   /** Chains that DNAT, with the affinity set each one updates. */
   dnatChains: { chain: string; endpoint: string; updates: NftSet[] }[];
 }
 
-/** "10.1.1.2" . 8080 as JSON ("10.1.1.2", 8080) -> "10.1.1.2:8080". */
+/** "10.1.1.2" . 8080 as JSON ("10.1.1.2", 8080) -> "10.1.1.2:8080"; "fd00::2" . 8080 -> "[fd00::2]:8080". */
 function endpointOf(addr: unknown, port: unknown, where: string): string {
-  if (typeof addr !== 'string' || typeof port !== 'number') fail(`${where}: a dnat to ${describe([addr, port])}`);
-  return addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+  if (typeof addr !== 'string' || isIP(addr) === 0 || !isPort(port))
+    fail(`${where}: a dnat to ${describe([addr, port])}`);
+  return addr.includes(':') ? `[${canonicalIp(addr)}]:${port}` : `${addr}:${port}`;
 }
+
+const isPort = (p: unknown): p is number => typeof p === 'number' && Number.isInteger(p) && p >= 0 && p <= 65535;
 
 function dnatTargets(d: Json, where: string): string[] {
   if (typeof d.addr === 'string') return [endpointOf(d.addr, d.port, where)];
@@ -161,7 +170,7 @@ function walk(t: Table, start: string): Reach {
         const where = `chain ${chain}`;
         if (key === 'match' && isObj(body)) {
           const set = setRef(t, body.right, where);
-          if (set && isPayload(body.left, 'ip', 'saddr') && body.op === '==') out.checked.push(set);
+          if (set && isAddr(body.left, 'saddr') && body.op === '==') out.checked.push(set);
         } else if (key === 'jump' || key === 'goto') {
           follow(target(stmt), where);
         } else if (key === 'vmap' && isObj(body)) {
@@ -171,8 +180,7 @@ function walk(t: Table, start: string): Reach {
           for (const pair of pairs) follow(Array.isArray(pair) ? target(pair[1]) : null, where);
         } else if (key === 'set' && isObj(body)) {
           const set = setRef(t, body.set, where);
-          if (set && (body.op === 'update' || body.op === 'add') && isPayload(body.elem, 'ip', 'saddr'))
-            updates.push(set);
+          if (set && (body.op === 'update' || body.op === 'add') && isAddr(body.elem, 'saddr')) updates.push(set);
         } else if (key === 'dnat' && isObj(body)) {
           const eps = dnatTargets(body, where);
           for (const e of eps) if (!out.endpoints.includes(e)) out.endpoints.push(e);
@@ -199,7 +207,7 @@ function dispatchMaps(t: Table): { services: NftSet[]; nodePorts: NftSet[] } {
         const l4 = key.some((k) => isObj(k) && isObj(k.meta) && k.meta.key === 'l4proto');
         const dport = key.some((k) => isPayload(k, 'th', 'dport'));
         if (!l4 || !dport) continue;
-        if (key.length === 3 && isPayload(key[0], 'ip', 'daddr')) out.services.push(map);
+        if (key.length === 3 && isAddr(key[0], 'daddr')) out.services.push(map);
         else if (key.length === 2) out.nodePorts.push(map);
       }
     }
@@ -232,10 +240,10 @@ export function parseNftCatalog(text: string): NatCatalog {
   const lists = new Map<string, RecentList>();
   for (const map of maps.services) {
     for (const [[ip, proto, port], chain] of entries(map)) {
-      if (typeof ip !== 'string' || !protos.has(proto as Proto) || typeof port !== 'number')
+      if (typeof ip !== 'string' || isIP(ip) === 0 || !protos.has(proto as Proto) || !isPort(port))
         fail(`map ${map.name}: an element keyed ${describe([ip, proto, port])}`);
       if (!t.chains.has(chain)) fail(`map ${map.name} goes to chain ${chain}, which the table does not have`);
-      const key = `${ip.includes(':') ? `[${ip}]` : ip}:${port}/${proto}`;
+      const key = `${ip.includes(':') ? `[${canonicalIp(ip)}]` : ip}:${port}/${proto}`;
       const reach = walk(t, chain);
       services.set(key, {
         service: key,
@@ -259,7 +267,7 @@ export function parseNftCatalog(text: string): NatCatalog {
   const nodePorts = new Map<string, NodePortInfo>();
   for (const map of maps.nodePorts) {
     for (const [[proto, port], chain] of entries(map)) {
-      if (!protos.has(proto as Proto) || typeof port !== 'number')
+      if (!protos.has(proto as Proto) || !isPort(port))
         fail(`map ${map.name}: an element keyed ${describe([proto, port])}`);
       if (!t.chains.has(chain)) fail(`map ${map.name} goes to chain ${chain}, which the table does not have`);
       const reach = walk(t, chain);

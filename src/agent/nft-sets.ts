@@ -1,7 +1,9 @@
-// Watches kube-proxy's nftables affinity sets (`nft -j list sets table ip kube-proxy`): their fill, and clients a full
+// Watches kube-proxy's nftables affinity sets (`nft -j list sets table ip kube-proxy`, and `ip6`): their fill, and clients a full
 // set did not pin. A set evicts nothing when full: the endpoint chain's `update @set { ip saddr }` silently fails, so a
 // client sent to that endpoint is simply not pinned and may be sent elsewhere next time, within its timeout.
 import type { AffinitySetFill, AffinitySetsEvent, EvictedEvent, StickyEvent } from '../core/event.js';
+import { hostOf } from '../core/event.js';
+import { canonicalIp } from '../core/ip.js';
 import { NftParseError } from './nft-parse.js';
 import type { RecentList } from './rules-parse.js';
 
@@ -30,7 +32,7 @@ export function parseNftSets(text: string): Map<string, SetContents> {
       // With a timeout each element is {"elem": {"val": ..., "expires": ...}}; without, the bare value.
       const v =
         typeof el === 'object' && el !== null && 'elem' in el ? (el as { elem: { val?: unknown } }).elem.val : el;
-      if (typeof v === 'string') clients.add(v);
+      if (typeof v === 'string') clients.add(canonicalIp(v));
     }
     out.set(set.name, { size: typeof set.size === 'number' ? set.size : null, clients });
   }
@@ -46,7 +48,8 @@ interface Pick {
 
 export interface NftSetWatcherOptions {
   node: string;
-  read: () => Promise<string>;
+  /** `nft -j list sets` output, one per table read (`ip kube-proxy`, `ip6 kube-proxy`). */
+  read: () => Promise<string | string[]>;
   /** The affinity sets the table names, with endpoints, Services, timeouts and sizes (the catalog's `lists`). */
   lists: () => ReadonlyMap<string, RecentList>;
   emit: (events: StickyEvent[]) => void;
@@ -79,7 +82,7 @@ export class NftSetWatcher {
       if (e.type !== 'dnat') continue;
       const list = this.bySelection.get(`${e.service}/${e.proto}|${e.backend}`);
       if (list === undefined) continue;
-      this.pending.push({ client: e.client.slice(0, e.client.lastIndexOf(':')), list, ts: e.ts });
+      this.pending.push({ client: hostOf(e.client), list, ts: e.ts });
     }
     const max = this.opts.maxPending ?? 100_000;
     if (this.pending.length > max) this.pending = this.pending.slice(this.pending.length - max);
@@ -87,7 +90,10 @@ export class NftSetWatcher {
 
   async poll(): Promise<void> {
     const started = this.now() * 1000;
-    const sets = parseNftSets(await this.opts.read());
+    const read = await this.opts.read();
+    const sets = new Map<string, SetContents>();
+    for (const text of typeof read === 'string' ? [read] : read)
+      for (const [k, v] of parseNftSets(text)) sets.set(k, v);
     const done = this.now() * 1000;
     const lists = this.opts.lists();
     const out: StickyEvent[] = [];

@@ -17,7 +17,7 @@ const byKey = (a: ServiceInfo, b: ServiceInfo) => (a.service < b.service ? -1 : 
 export class NodePortCatalog {
   private rules: NatCatalog | null = null;
   private listed = new Set<string>();
-  /** Node addresses learned, as flows write them ("10.3.0.1"). */
+  /** Node addresses learned, as flows write them ("10.3.0.1", "[fd00:3::1]"). */
   private readonly addresses = new Set<string>();
 
   setRules(c: NatCatalog): void {
@@ -30,15 +30,20 @@ export class NodePortCatalog {
    * before: the rules do not list the address, and the port is a NodePort.
    */
   learn(service: string, proto: Proto): boolean {
-    const ports = this.rules?.nodePorts;
-    if (!ports || ports.size === 0 || this.addresses.size >= MAX_ADDRESSES) return false;
     const i = service.lastIndexOf(':');
     const host = service.slice(0, i);
-    // The rules are iptables' (IPv4): an IPv6 flow's NodePorts are ip6tables' business.
-    if (host.startsWith('[') || this.addresses.has(host) || this.listed.has(`${service}/${proto}`)) return false;
+    // Each family's rules open their own NodePorts: an IPv6 flow went through the IPv6 rules' KUBE-NODEPORTS.
+    const ports = this.portsOf(host);
+    if (!ports || ports.size === 0 || this.addresses.size >= MAX_ADDRESSES) return false;
+    if (this.addresses.has(host) || this.listed.has(`${service}/${proto}`)) return false;
     if (!ports.has(`${service.slice(i + 1)}/${proto}`)) return false;
     this.addresses.add(host);
     return true;
+  }
+
+  /** The NodePorts open at `host` ("10.3.0.1" or "[fd00:3::1]"): its family's. */
+  private portsOf(host: string): NatCatalog['nodePorts'] | undefined {
+    return host.startsWith('[') ? this.rules?.nodePorts6 : this.rules?.nodePorts;
   }
 
   /** The rules' services, and each NodePort at each learned address, by key. */
@@ -47,9 +52,9 @@ export class NodePortCatalog {
     if (!c) return [];
     if (this.addresses.size === 0) return c.services;
     const out = [...c.services];
-    for (const [key, np] of c.nodePorts) {
-      const [port, proto] = key.split('/');
-      for (const host of this.addresses) {
+    for (const host of this.addresses) {
+      for (const [key, np] of this.portsOf(host) ?? []) {
+        const [port, proto] = key.split('/');
         out.push({
           service: `${host}:${port}/${proto}`,
           name: np.name,

@@ -2,6 +2,21 @@
 // name, endpoints and ClientIP affinity. Works on the chain graph, not on chain names, so older dumps (KUBE-XLB,
 // unnamed ports) and current kube-proxy (hashed names, KUBE-EXT/KUBE-SVL, normalised recent options) read alike.
 import type { Proto, ProxyMode, ServiceInfo } from '../core/event.js';
+import { canonicalIp } from '../core/ip.js';
+import { isIP } from 'node:net';
+
+const isPort = (p: string | undefined): p is string => p !== undefined && /^\d{1,5}$/.test(p) && Number(p) <= 65535;
+
+/** A DNAT target kube-proxy writes: "10.1.1.2:8080" or "[fd00::2]:8080" (ranges and bare addresses are not). */
+function endpointOf(dest: string | undefined): string | null {
+  if (!dest) return null;
+  const i = dest.lastIndexOf(':');
+  const host = dest.slice(0, i);
+  if (i < 0 || !isPort(dest.slice(i + 1))) return null;
+  if (host.startsWith('[') && host.endsWith(']') && isIP(host.slice(1, -1)) === 6)
+    return `[${canonicalIp(host.slice(1, -1))}]${dest.slice(i)}`;
+  return isIP(host) === 4 ? dest : null;
+}
 
 export interface Rule {
   chain: string;
@@ -34,8 +49,10 @@ export interface NatCatalog {
   services: ServiceInfo[];
   /** By list name (KUBE-SEP-..., or the affinity-... set in nftables mode). */
   lists: Map<string, RecentList>;
-  /** By NodePort ("31332/tcp"). */
+  /** By NodePort ("31332/tcp"), in the family the rules were read from (IPv4 in a catalog of both families). */
   nodePorts: Map<string, NodePortInfo>;
+  /** A catalog of both families (families.ts): the IPv6 rules' NodePorts, reached at the node's IPv6 addresses. */
+  nodePorts6?: Map<string, NodePortInfo>;
 }
 
 const protos = new Set<Proto>(['tcp', 'udp', 'sctp']);
@@ -93,10 +110,10 @@ function nameIn(comment: string | undefined): string | null {
 /** "10.96.0.10/32" -> "10.96.0.10", "fd00::10/128" -> "[fd00::10]"; wider prefixes are not one address. */
 function hostAddr(cidr: string): string | null {
   const [ip, len] = cidr.split('/');
-  if (!ip) return null;
+  if (!ip || isIP(ip) === 0) return null;
   const v6 = ip.includes(':');
   if (len !== undefined && len !== (v6 ? '128' : '32')) return null;
-  return v6 ? `[${ip}]` : ip;
+  return v6 ? `[${canonicalIp(ip)}]` : ip;
 }
 
 interface Reach {
@@ -118,7 +135,7 @@ function walk(start: string, byChain: Map<string, Rule[]>): Reach {
     seen.add(chain);
     for (const r of byChain.get(chain) ?? []) {
       out.name ??= nameIn(opt(r, '--comment'));
-      const dest = opt(r, '--to-destination');
+      const dest = endpointOf(opt(r, '--to-destination'));
       if (target(r) === 'DNAT' && dest) {
         if (!out.endpoints.includes(dest)) out.endpoints.push(dest);
         out.endpointChains.push(chain);
@@ -148,8 +165,8 @@ export function parseNatCatalog(text: string): NatCatalog {
     const d = opt(r, '-d');
     const proto = opt(r, '-p') as Proto | undefined;
     const port = opt(r, '--dport');
-    if (!next || next.startsWith('KUBE-MARK-') || !byChain.has(next) || !d || !proto || !protos.has(proto) || !port)
-      continue;
+    if (!next || next.startsWith('KUBE-MARK-') || !byChain.has(next) || !d || !proto || !protos.has(proto)) continue;
+    if (!isPort(port)) continue;
     const ip = hostAddr(d);
     if (!ip) continue;
     const key = `${ip}:${port}/${proto}`;
@@ -177,7 +194,7 @@ export function parseNatCatalog(text: string): NatCatalog {
   const lists = new Map<string, RecentList>();
   for (const r of rules) {
     const name = opt(r, '--name');
-    const dest = opt(r, '--to-destination');
+    const dest = endpointOf(opt(r, '--to-destination'));
     if (!has(r, '--set') || !name || target(r) !== 'DNAT' || !dest) continue;
     lists.set(name, {
       endpoint: dest,
@@ -191,7 +208,15 @@ export function parseNatCatalog(text: string): NatCatalog {
     const proto = opt(r, '-p');
     const port = opt(r, '--dport');
     const next = target(r);
-    if (!proto || !port || !next || next.startsWith('KUBE-MARK-') || !byChain.has(next)) continue;
+    if (
+      !proto ||
+      !protos.has(proto as Proto) ||
+      !isPort(port) ||
+      !next ||
+      next.startsWith('KUBE-MARK-') ||
+      !byChain.has(next)
+    )
+      continue;
     const reach = walk(next, byChain);
     const name = nameIn(opt(r, '--comment')) ?? reach.name;
     if (!name) continue;

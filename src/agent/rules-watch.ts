@@ -1,5 +1,6 @@
-// Re-reads the node's kube-proxy rules and reports when what they say about Services changes. The mode is found from
-// what the node has: KUBE-* chains in `iptables-save -t nat`, else an `ip kube-proxy` nftables table (read as JSON).
+// Re-reads the node's kube-proxy rules, one family at a time, and reports when what they say about Services changes. The
+// mode is found from what the node has: KUBE-* chains in `iptables-save -t nat` (`ip6tables-save`), else kube-proxy's
+// `ip` (`ip6`) nftables table, read as JSON.
 // Parsing and comparing only happen when the text read changed; a read that cannot be understood keeps the catalog.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -36,22 +37,34 @@ export function iptablesSave(netns?: string): RulesReader {
   return tool(netns, 'iptables-save', ['-t', 'nat']);
 }
 
+/** Which of kube-proxy's two tables: `ip` (IPv4) or `ip6`. */
+export type NftFamily = 'ip' | 'ip6';
+
 /** kube-proxy's nftables table, as JSON. */
-export const nftListTable = (netns?: string) => tool(netns, 'nft', ['-j', 'list', 'table', 'ip', 'kube-proxy']);
+export const nftListTable = (netns?: string, family: NftFamily = 'ip') =>
+  tool(netns, 'nft', ['-j', 'list', 'table', family, 'kube-proxy']);
 
 /** kube-proxy's nftables sets with their elements (affinity state). */
-export const nftListSets = (netns?: string) => tool(netns, 'nft', ['-j', 'list', 'sets', 'table', 'ip', 'kube-proxy']);
+export const nftListSets = (netns?: string, family: NftFamily = 'ip') =>
+  tool(netns, 'nft', ['-j', 'list', 'sets', 'table', family, 'kube-proxy']);
 
 const hasKubeChains = (text: string) => /^:KUBE-SERVICES /m.test(text);
+
+/** nft's and ip6tables' ways of saying the table (or the tool, or the kernel's IPv6) is not there. */
+const absent =
+  /No such file or directory|does not exist|ENOENT|not found|can't initialize|Address family not supported|Protocol not supported/i;
 
 /**
  * Whichever mode the node is in: iptables when `iptables-save` shows kube-proxy's chains, else nftables when the
  * `ip kube-proxy` table exists, else iptables (no Services yet: what a node without kube-proxy shows). IPVS mode is
  * refused with the reason (each read, so the agent's warning stands while the node stays in that mode).
+ *
+ * `family` 6 reads `ip6tables-save` and the `ip6 kube-proxy` table the same way; there, neither being present (an
+ * IPv4-only node, a kernel without IPv6, no ip6tables installed) is an empty catalog, not an error.
  */
-export function nodeRules(netns?: string): RulesReader {
-  const ipt = tool(netns, 'iptables-save', ['-t', 'nat']);
-  const nft = nftListTable(netns);
+export function nodeRules(netns?: string, family: 4 | 6 = 4): RulesReader {
+  const ipt = tool(netns, family === 6 ? 'ip6tables-save' : 'iptables-save', ['-t', 'nat']);
+  const nft = nftListTable(netns, family === 6 ? 'ip6' : 'ip');
   const link = tool(netns, 'ip', ['-d', 'link', 'show', 'kube-ipvs0']);
   const ipvs = (sign: string) => new Error(`${IPVS_UNSUPPORTED} (${sign})`);
   return async () => {
@@ -70,9 +83,12 @@ export function nodeRules(netns?: string): RulesReader {
       return { mode: 'nftables', text: await nft() };
     } catch (err) {
       // No table: not an nftables-mode node. With iptables unreadable as well, say why iptables failed.
-      if (iptError) throw iptError;
-      if (!/No such file or directory|does not exist/i.test((err as Error).message)) throw err;
+      if (iptError && !(family === 6 && absent.test(iptError.message))) throw iptError;
+      // IPv6: no nft at all (an iptables node's image may lack it) says as little as no table.
+      const gone = family === 6 ? absent : /No such file or directory|does not exist/i;
+      if (!gone.test((err as Error).message)) throw err;
     }
+    if (family === 6) return { mode: 'iptables', text: '' };
     const sign = ipvsInLink(await link().catch(() => ''));
     if (sign) throw ipvs(sign);
     return { mode: 'iptables', text };
@@ -87,6 +103,8 @@ export class RulesWatcher {
   constructor(
     private readonly read: RulesReader,
     private readonly onChange: (catalog: NatCatalog) => void,
+    /** Put before what a read could not do ("IPv6 rules"), so a warning says which family's rules it means. */
+    private readonly label?: string,
   ) {}
 
   /**
@@ -94,6 +112,17 @@ export class RulesWatcher {
    * Throws what it could not read or understand, leaving `current` as it was.
    */
   async poll(): Promise<void> {
+    try {
+      await this.pollOnce();
+    } catch (err) {
+      if (!this.label || !(err instanceof Error)) throw err;
+      // The same class (NftParseError stays one), the reader's own error object left as it was.
+      const Class = err.constructor as new (message: string) => Error;
+      throw new Class(`${this.label}: ${err.message}`);
+    }
+  }
+
+  private async pollOnce(): Promise<void> {
     const got = await this.read();
     const { mode, text: raw } = typeof got === 'string' ? { mode: 'iptables' as const, text: got } : got;
     // iptables-save stamps its output with the time: compare the rules only.

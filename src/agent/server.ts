@@ -1,11 +1,13 @@
-// The agent's gRPC server: fans the event source out to its subscribers, each behind its own bounded queue, and
-// answers Info from what went by. What one client may cost is bounded (limits.ts): each limit hit is refused with a
-// gRPC status, counted in Info and said on stderr.
+// The agent's gRPC server: fans the event source out to its subscribers (encoded once for all without a filter), each
+// behind its own bounded queue, and answers Info from what went by. What one client may cost is bounded (limits.ts):
+// each limit hit is refused with a gRPC status, counted in Info and said on stderr.
 import { release } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import type { CatalogEvent, CountersEvent, StickyEvent } from '../core/event.js';
-import { compileFilter, validateFilter, type EventPredicate } from './filter.js';
-import { agentService, agentServiceV1, type SubscribeRequest } from '../protocol/service-def.js';
+import { compileFilter, takesEverything, validateFilter, type EventPredicate } from './filter.js';
+import { agentService, agentServiceV1, type BatchMessage, type SubscribeRequest } from '../protocol/service-def.js';
+import { encodeBatchWithIndex } from '../protocol/wire.js';
+import type { IndexedBatch } from '../protocol/batch-encoder.js';
 import { Subscriber } from './subscriber.js';
 import { guardConnections, resetCall } from './connection-guard.js';
 import { defaultLimits, LimitLog, type AgentLimits, type LimitKind } from './limits.js';
@@ -99,19 +101,25 @@ export function getServer(source: EventSource, opts: AgentServerOptions): AgentS
       else if (e.type === 'counters') counters = e;
       else if (e.type === 'lost') lostEvents += e.count;
     }
-    for (const s of subscribers) s.offer(events);
+    // Encoded once for every subscriber without a filter (they send slices of the same bytes); filtered ones encode
+    // what passes theirs.
+    let shared: IndexedBatch | undefined;
+    for (const s of subscribers) {
+      if (s.takesAll && shared === undefined) shared = encodeBatchWithIndex(events);
+      s.offer(events, shared);
+    }
   };
   source.on('events', onEvents);
 
   const credentials = opts.credentials ?? grpc.ServerCredentials.createInsecure();
   const refuse = (
-    call: grpc.ServerWritableStream<SubscribeRequest, StickyEvent[]>,
+    call: grpc.ServerWritableStream<SubscribeRequest, BatchMessage>,
     code: grpc.status,
     details: string,
   ) => call.emit('error', { code, details });
 
   /** The subscription's predicate, or null when it was refused (said to the client, counted, logged). */
-  function admit(call: grpc.ServerWritableStream<SubscribeRequest, StickyEvent[]>): EventPredicate | null {
+  function admit(call: grpc.ServerWritableStream<SubscribeRequest, BatchMessage>): EventPredicate | null {
     const peer = call.getPeer();
     if (subscribers.size >= limits.maxSubscribers) {
       const details = `the agent serves at most ${limits.maxSubscribers} subscribers at once and has ${subscribers.size}; subscription from ${peer} refused (limit: agent --max-subscribers)`;
@@ -172,10 +180,10 @@ export function getServer(source: EventSource, opts: AgentServerOptions): AgentS
   const server = new grpc.Server(serverOptions(limits));
   server.addService(opts.summaries ? agentService : agentServiceV1, {
     ...(opts.summaries ? summaryHandlers : {}),
-    Subscribe(call: grpc.ServerWritableStream<SubscribeRequest, StickyEvent[]>) {
+    Subscribe(call: grpc.ServerWritableStream<SubscribeRequest, BatchMessage>) {
       const accepts = admit(call);
       if (!accepts) return;
-      const sub = new Subscriber(call, accepts, subscriberOpts);
+      const sub = new Subscriber(call, takesEverything(accepts) ? null : accepts, subscriberOpts);
       subscribers.add(sub);
       const gone = () => {
         if (!subscribers.delete(sub)) return;

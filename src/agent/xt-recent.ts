@@ -4,6 +4,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EvictedEvent } from '../core/event.js';
+import { canonicalIp } from '../core/ip.js';
 import type { RecentList } from './rules-parse.js';
 
 export interface RecentEntry {
@@ -18,7 +19,8 @@ export function parseRecentList(text: string): RecentEntry[] {
   for (const line of text.split('\n')) {
     // Jiffies are a u64: at most 20 digits (more would read as Infinity, which no later value differs from).
     const m = /^src=(\S+) .*last_seen: (\d{1,20})\b/.exec(line);
-    if (m) out.push({ client: m[1]!, lastSeen: Number(m[2]) });
+    // IPv6 entries come with every group written out in full; flows carry RFC 5952's form.
+    if (m) out.push({ client: canonicalIp(m[1]!), lastSeen: Number(m[2]) });
   }
   return out;
 }

@@ -3,7 +3,7 @@
 // the window) or O(pairs), so it is for reports, not for every UI frame.
 import { NO_ENTRY } from './backend-counts.js';
 import type { AggregatorState } from './state.js';
-import { SAME, Verdict } from './tally.js';
+import { isViolation, SAME, Verdict } from './tally.js';
 
 export interface ClientAgg {
   selections: number;
@@ -11,6 +11,8 @@ export interface ClientAgg {
   backends: Map<number, number>;
   pairs: number;
   same: number;
+  /** Pairs judged an affinity violation. */
+  violations: number;
   /** Last backend by node. */
   lastByNode: Map<number, number>;
 }
@@ -26,7 +28,7 @@ function aggOf(out: ClientsByService, svc: number, client: number): ClientAgg {
   }
   let a = m.get(client);
   if (!a) {
-    a = { selections: 0, backends: new Map(), pairs: 0, same: 0, lastByNode: new Map() };
+    a = { selections: 0, backends: new Map(), pairs: 0, same: 0, violations: 0, lastByNode: new Map() };
     m.set(client, a);
   }
   return a;
@@ -45,6 +47,7 @@ export function windowClients(state: AggregatorState): ClientsByService {
     a.backends.set(b, (a.backends.get(b) ?? 0) + 1);
     if ((code & 7) !== Verdict.first) a.pairs++;
     if (code & SAME) a.same++;
+    if (isViolation(code)) a.violations++;
     a.lastByNode.set(r.node[j]!, b);
   }
   return out;
@@ -60,6 +63,7 @@ export function cumulativeClients(state: AggregatorState): ClientsByService {
     a.selections += p.selections[i]!;
     a.pairs += p.selections[i]! - 1;
     a.same += p.same[i]!;
+    a.violations += p.violations[i]!;
     a.lastByNode.set(p.node[i]!, p.lastBackend[i]!);
     for (let e = p.countHead[i]!; e !== NO_ENTRY; e = c.next[e]!) {
       a.backends.set(c.backend[e]!, (a.backends.get(c.backend[e]!) ?? 0) + c.count[e]!);

@@ -17,6 +17,8 @@ export class PairTable {
   lastTs = new Float64Array(0);
   selections = new Uint32Array(0);
   same = new Uint32Array(0);
+  /** Pairs judged an affinity violation (any cause). */
+  violations = new Uint32Array(0);
   /** Head of the pair's chain in BackendCounts. */
   countHead = new Int32Array(0);
   switchTs = new Float64Array(0);
@@ -50,6 +52,7 @@ export class PairTable {
     this.lastTs[p] = 0;
     this.selections[p] = 0;
     this.same[p] = 0;
+    this.violations[p] = 0;
     this.countHead[p] = countHead;
     this.switchTs[p] = 0;
     this.switchFrom[p] = NONE;
@@ -94,6 +97,7 @@ export class PairTable {
       this.lastTs,
       this.selections,
       this.same,
+      this.violations,
       this.countHead,
       this.switchTs,
       this.switchFrom,
@@ -122,6 +126,7 @@ export class PairTable {
     this.lastTs = grown(this.lastTs, n);
     this.selections = grown(this.selections, n);
     this.same = grown(this.same, n);
+    this.violations = grown(this.violations, n);
     this.countHead = grown(this.countHead, n);
     this.switchTs = grown(this.switchTs, n);
     this.switchFrom = grown(this.switchFrom, n);

@@ -88,7 +88,7 @@ export interface ClientDetail {
  */
 export function clientDetails(state: AggregatorState, service: string, limit = 100): ClientDetail[] {
   const p = state.pairs;
-  const svc = state.services.list.find((s) => s.key === service);
+  const svc = state.services.list.find((s) => s.key === service || s.addresses.includes(service));
   if (!svc) return [];
   const out: ClientDetail[] = [];
   for (const i of p.newestFirst()) {

@@ -2,6 +2,7 @@
 // about the service, and the window and cumulative tallies.
 import type { CatalogEvent, Proto, ServiceInfo } from '../core/event.js';
 import { compareAddr } from './addresses.js';
+import { dualStackGroups } from './dual-stack.js';
 import { Tally } from './tally.js';
 
 /** A service as one node's rules describe it; `removed` once the node's catalog dropped it. */
@@ -40,22 +41,53 @@ export class ServiceRec {
   /** Selections per wall-clock second, for the last RATE_SLOTS seconds. */
   readonly rateSecond = new Float64Array(RATE_SLOTS).fill(-1);
   readonly rateCount = new Uint32Array(RATE_SLOTS);
+  /** Every address of the Service ("ip:port/proto"): `key` first, then the other family's of a dual-stack Service. */
+  readonly addresses: string[];
+  /** IPv6 selections, cumulative and in the window (the rest are IPv4: `selections` minus these). */
+  ipv6Cum = 0;
+  ipv6Win = 0;
+  /** A backend's other addresses (a pod's other family), by backend index; most backends have none. */
+  readonly otherAddresses = new Map<number, string[]>();
   private readonly backendIdx = new Map<string, number>();
+  private readonly podIdx = new Map<string, number>();
   private byAddress: number[] = [];
 
   constructor(
     readonly id: number,
     readonly key: string,
-  ) {}
+  ) {
+    this.addresses = [key];
+  }
 
-  backendOf(name: string): number {
+  /**
+   * The backend at address `name`, created on first sight. A backend is a pod where the catalog names it: the pod's
+   * IPv4 and IPv6 addresses are one backend (named by the first seen), so spread counts pods, not addresses.
+   */
+  backendOf(name: string, pod?: string): number {
     let b = this.backendIdx.get(name);
-    if (b === undefined) {
-      b = this.backendNames.length;
-      this.backendNames.push(name);
-      this.backendIdx.set(name, b);
+    if (b !== undefined) {
+      if (pod !== undefined && !this.podIdx.has(pod)) this.podIdx.set(pod, b);
+      return b;
     }
+    const same = pod === undefined ? undefined : this.podIdx.get(pod);
+    // Only the pod's other family joins it: a second address of one family is a new pod under an old name (a
+    // StatefulSet's pod restarted elsewhere), and kube-proxy's affinity does not carry over to it.
+    if (same !== undefined && !this.addressesOf(same).some((a) => a.startsWith('[') === name.startsWith('['))) {
+      this.backendIdx.set(name, same);
+      this.otherAddresses.set(same, [...(this.otherAddresses.get(same) ?? []), name]);
+      return same;
+    }
+    b = this.backendNames.length;
+    this.backendNames.push(name);
+    this.backendIdx.set(name, b);
+    // The pod's newest addresses are the ones its other family joins.
+    if (pod !== undefined) this.podIdx.set(pod, b);
     return b;
+  }
+
+  /** Every address of backend `b`. */
+  private addressesOf(b: number): string[] {
+    return [this.backendNames[b]!, ...(this.otherAddresses.get(b) ?? [])];
   }
 
   view(node: number): NodeView | undefined {
@@ -148,6 +180,15 @@ export class ServiceRec {
   }
 }
 
+function splitKey(key: string): [string, Proto] {
+  const slash = key.lastIndexOf('/');
+  const proto = key.slice(slash + 1).toLowerCase();
+  if (slash < 0 || (proto !== 'tcp' && proto !== 'udp' && proto !== 'sctp')) {
+    throw new Error(`failed to read catalog service key '${key}': expected "ip:port/tcp|udp|sctp"`);
+  }
+  return [key.slice(0, slash), proto];
+}
+
 export class Services {
   readonly list: ServiceRec[] = [];
   private readonly byProto: Record<string, Map<string, number>> = { tcp: new Map(), udp: new Map(), sctp: new Map() };
@@ -170,12 +211,22 @@ export class Services {
 
   /** The service for a "ip:port/proto" key. */
   ofKey(key: string): ServiceRec {
-    const slash = key.lastIndexOf('/');
-    const proto = key.slice(slash + 1).toLowerCase();
-    if (slash < 0 || !(proto in this.byProto)) {
-      throw new Error(`failed to read catalog service key '${key}': expected "ip:port/tcp|udp|sctp"`);
-    }
-    return this.of(key.slice(0, slash), proto as Proto);
+    const [addr, proto] = splitKey(key);
+    return this.of(addr, proto);
+  }
+
+  /** The service a key already names, if any. */
+  existing(key: string): ServiceRec | undefined {
+    const [addr, proto] = splitKey(key);
+    const id = this.byProto[proto]!.get(addr);
+    return id === undefined ? undefined : this.list[id];
+  }
+
+  /** From now on `key` (the other family's address of a dual-stack Service) names `rec`. */
+  alias(key: string, rec: ServiceRec): void {
+    const [addr, proto] = splitKey(key);
+    this.byProto[proto]!.set(addr, rec.id);
+    if (!rec.addresses.includes(key)) rec.addresses.push(key);
   }
 
   private create(addr: string, proto: Proto, m: Map<string, number>): ServiceRec {
@@ -204,9 +255,7 @@ export function applyCatalog(
 ): void {
   const before = listed.get(node) ?? new Set<ServiceRec>();
   const now = new Set<ServiceRec>();
-  for (const info of ev.services) {
-    const rec = services.ofKey(info.service);
-    for (const e of info.endpoints) rec.backendOf(e);
+  for (const [rec, info] of describedServices(services, ev.services)) {
     rec.setRules(node, { info, endpoints: new Set(info.endpoints), removed: false });
     now.add(rec);
   }
@@ -223,9 +272,7 @@ export function applyCatalog(
  */
 export function applyClusterCatalog(services: Services, listed: Set<ServiceRec>, ev: CatalogEvent): void {
   const now = new Set<ServiceRec>();
-  for (const info of ev.services) {
-    const rec = services.ofKey(info.service);
-    for (const e of info.endpoints) rec.backendOf(e);
+  for (const [rec, info] of describedServices(services, ev.services)) {
     rec.setCluster({ info, endpoints: new Set(info.endpoints), removed: false });
     now.add(rec);
   }
@@ -240,4 +287,43 @@ export function shownBackends(svc: ServiceRec, t: Tally): number[] {
   const listed = svc.currentEndpoints();
   const shown = names.map((_, b) => b).filter((b) => listed.has(b) || t.countOf(b) > 0);
   return shown.sort((a, b) => compareAddr(names[a]!, names[b]!));
+}
+
+/**
+ * A catalog's entries as the Services they describe: the two addresses of a dual-stack Service (dual-stack.ts) are
+ * one ServiceRec, described by one entry holding both families' endpoints. The pair joins one record only while at
+ * most one of them has a record of its own already (catalogs come before flows, so both are new or already joined);
+ * two records with history stay apart.
+ */
+function describedServices(services: Services, infos: readonly ServiceInfo[]): [ServiceRec, ServiceInfo][] {
+  const out: [ServiceRec, ServiceInfo][] = [];
+  const add = (rec: ServiceRec, info: ServiceInfo) => {
+    for (const e of info.endpoints) rec.backendOf(e, info.pods?.[e]);
+    out.push([rec, info]);
+  };
+  for (const group of dualStackGroups(infos)) {
+    const [first, second] = group;
+    if (!second) {
+      add(services.ofKey(first!.service), first!);
+      continue;
+    }
+    const a = services.existing(first!.service);
+    const b = services.existing(second.service);
+    if (a && b && a !== b) {
+      add(a, first!);
+      add(b, second);
+      continue;
+    }
+    const rec = a ?? b ?? services.ofKey(first!.service);
+    services.alias(first!.service, rec);
+    services.alias(second.service, rec);
+    const pods = first!.pods || second.pods ? { ...first!.pods, ...second.pods } : undefined;
+    add(rec, {
+      ...first!,
+      service: rec.key,
+      endpoints: [...first!.endpoints, ...second.endpoints],
+      ...(pods ? { pods } : {}),
+    });
+  }
+  return out;
 }

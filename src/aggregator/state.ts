@@ -15,7 +15,7 @@ import { BackendCounts, NO_ENTRY } from './backend-counts.js';
 import { NotableQueue, type ViolationNotable } from './notable.js';
 import { PairTable } from './pair-table.js';
 import { applyCatalog, applyClusterCatalog, Services, type ServiceRec } from './services.js';
-import { SAME, Verdict } from './tally.js';
+import { isViolation, SAME, Verdict } from './tally.js';
 import { UdpContinuity, type UdpTransition } from './udp-continuity.js';
 import { ViolationCauses, type OpenViolation, type ViolationCause } from './violation-causes.js';
 import { WindowRing } from './window-ring.js';
@@ -34,6 +34,8 @@ export interface StateOptions {
   maxWindowSelections?: number;
   /** Most notable events kept between drains (default 1000). */
   maxNotable?: number;
+  /** False where nobody drains the notable events (a report from a file): the hot ones are not built at all. */
+  notable?: boolean;
   /**
    * How long after a violation an xt_recent eviction reported late may still explain it
    * (default 2: eight of the agent's 250 ms list reads). Until then its cause is open.
@@ -43,6 +45,8 @@ export interface StateOptions {
   maxOpenViolations?: number;
 }
 
+/** Client keys from here up are IPv6 addresses (ClientKeys numbers IPv4 by value, IPv6 above 2^32). */
+const IPV6_KEYS = 4294967296;
 /** Kubernetes fills sessionAffinityConfig.clientIP.timeoutSeconds with this when unset. */
 const DEFAULT_AFFINITY_TIMEOUT = 10800;
 const codeOfCause: Record<ViolationCause, number> = {
@@ -81,6 +85,7 @@ export class AggregatorState {
   readonly ring: WindowRing;
   readonly udp: UdpContinuity;
   readonly notable: NotableQueue;
+  private readonly keepNotable: boolean;
   /** nftables mode: the affinity sets' fill, by Service. */
   readonly affinitySets = new AffinitySetFills();
   private readonly nodeIdx = new Map<string, number>();
@@ -95,6 +100,7 @@ export class AggregatorState {
     this.maxPairs = positive(opts.maxPairs ?? 1_000_000, 'maxPairs');
     this.ring = new WindowRing(positive(opts.maxWindowSelections ?? 1_000_000, 'maxWindowSelections'));
     this.notable = new NotableQueue(positive(opts.maxNotable ?? 1000, 'maxNotable'));
+    this.keepNotable = opts.notable ?? true;
     this.udp = new UdpContinuity(this.maxPairs, this.idleUs, 100_000, (t) => this.udpSettled(t));
     this.causes = new ViolationCauses(
       {
@@ -202,6 +208,7 @@ export class AggregatorState {
       p = pairs.insert(node, svc.id, client, NO_ENTRY);
     } else {
       code = this.verdict(p, svc, node, client, b, ts);
+      if (isViolation(code)) pairs.violations[p]!++;
       if (code & SAME) pairs.same[p]!++;
       else {
         pairs.switchTs[p] = ts;
@@ -216,6 +223,10 @@ export class AggregatorState {
     pairs.touch(p);
     svc.cum.add(b, code, 1);
     svc.win.add(b, code, 1);
+    if (client >= IPV6_KEYS) {
+      svc.ipv6Cum++;
+      svc.ipv6Win++;
+    }
     svc.countSelection(ts);
     svc.lastByNode[node] = ts;
     if (this.ring.full) {
@@ -250,7 +261,7 @@ export class AggregatorState {
       seq: this.ring.pushed,
     };
     const cause = this.causes.violation(v);
-    v.note = { event: this.violationNotable(v, cause), drain: this.notable.drains };
+    if (this.keepNotable) v.note = { event: this.violationNotable(v, cause), drain: this.notable.drains };
     return codeOfCause[cause];
   }
 
@@ -297,7 +308,9 @@ export class AggregatorState {
   private leaveWindow(): number {
     const ring = this.ring;
     const j = ring.shift();
-    this.services.list[ring.svc[j]!]!.win.add(ring.backend[j]!, ring.code[j]!, -1);
+    const svc = this.services.list[ring.svc[j]!]!;
+    svc.win.add(ring.backend[j]!, ring.code[j]!, -1);
+    if (ring.client[j]! >= IPV6_KEYS) svc.ipv6Win--;
     return j;
   }
 
@@ -312,15 +325,16 @@ export class AggregatorState {
     svc.udp.replacements++;
     if (!t.backendChanged) return;
     svc.udp.backendChanged++;
-    this.notable.push({
-      kind: 'backendChanged',
-      ts: t.ts,
-      node: ev.node,
-      service: svc.key,
-      client: ev.client,
-      from: svc.backendNames[t.fromBackend]!,
-      to: ev.backend,
-    });
+    if (this.keepNotable)
+      this.notable.push({
+        kind: 'backendChanged',
+        ts: t.ts,
+        node: ev.node,
+        service: svc.key,
+        client: ev.client,
+        from: svc.backendNames[t.fromBackend]!,
+        to: ev.backend,
+      });
   }
 
   private snat(ev: SnatEvent): void {
@@ -334,15 +348,16 @@ export class AggregatorState {
     if (!t.reflectiveChanged) return;
     const svc = this.services.list[t.svc]!;
     svc.udp.reflectiveChanged++;
-    this.notable.push({
-      kind: 'reflectiveChanged',
-      ts: t.ts,
-      node: this.nodes[t.node]!,
-      service: svc.key,
-      client: t.client,
-      from: t.prevReflective,
-      to: t.flow.reflective,
-    });
+    if (this.keepNotable)
+      this.notable.push({
+        kind: 'reflectiveChanged',
+        ts: t.ts,
+        node: this.nodes[t.node]!,
+        service: svc.key,
+        client: t.client,
+        from: t.prevReflective,
+        to: t.flow.reflective,
+      });
   }
 
   private lost(ev: LostEvent): void {

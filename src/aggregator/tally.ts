@@ -18,6 +18,12 @@ export const Verdict = {
 /** Bit set when the selection picked the same backend as the previous one. */
 export const SAME = 8;
 
+/** Whether a verdict code is a violation, whatever its cause. */
+export function isViolation(code: number): boolean {
+  const v = code & 7;
+  return v === Verdict.violationListFull || v === Verdict.violationUnknown || v === Verdict.violationSetFull;
+}
+
 export type VerdictName = 'held' | 'violation' | 'forcedRepick' | 'expired';
 
 export function verdictName(code: number): VerdictName | null {

@@ -5,6 +5,9 @@ import { InputError, UsageError } from '../core/errors.js';
 export type LabProto = 'tcp' | 'udp';
 export type RuleShape = 'current' | 'legacy';
 import type { ProxyMode } from '../core/event.js';
+import { familyOf, v6Twin, type IpFamily } from './ip-family.js';
+
+export type { IpFamily };
 
 export type { ProxyMode };
 /** nftables mode's rule shape changed in 1.36 (inline DNAT maps, no mark-for-masquerade chain). */
@@ -25,7 +28,14 @@ export interface LabServiceSpec {
   name: string;
   /** Port name; "" for an unnamed port (then the service is "ns/name"). */
   portName: string;
+  /** The primary address: clusterIPs[0] (IPv6 for an IPv6-only Service). */
   clusterIP: string;
+  /**
+   * Dual-stack: the Service's families in order, as spec.ipFamilies, and one address of each (spec.clusterIPs). Absent:
+   * one family, that of clusterIP. kube-proxy writes each family's rules from the endpoints of that family.
+   */
+  ipFamilies?: IpFamily[];
+  clusterIPs?: string[];
   port: number;
   protocol: LabProto;
   sessionAffinity: 'None' | 'ClientIP';
@@ -57,6 +67,10 @@ export interface LabConfig {
   nodes: number;
   /** Pod CIDR: sources outside it are masqueraded (KUBE-MARK-MASQ). */
   clusterCIDR: string;
+  /** The lab's families: IPv4 always, IPv6 beside it for a dual-stack lab (every leaf and node gets both). */
+  ipFamilies?: IpFamily[];
+  /** The IPv6 pod CIDR (dual-stack labs; default fd00::/31, the twins of 10.0.0.0/15). */
+  clusterCIDR6?: string;
   /** Pod clients c1..cN. */
   clients: number;
   /** Clients outside the pod CIDR, x1..xN. */
@@ -103,8 +117,65 @@ export const addressing = {
   interNode: (k: number) => `10.4.0.${k + 1}`,
 };
 
+/** How kube-proxy programs the lab's nodes: a scenario or `lab up` builds its lab in this mode. */
+export interface ProxySetup {
+  proxyMode: ProxyMode;
+  /** nftables mode's shape (default 1.35). */
+  kubeVersion?: KubeVersion;
+}
+
+/** Checks the `--proxy-mode` and `--kube-version` flags; undefined fields stay undefined. */
+export function parseProxyFlags(proxyMode?: string, kubeVersion?: string): Partial<ProxySetup> {
+  if (proxyMode !== undefined && proxyMode !== 'iptables' && proxyMode !== 'nftables')
+    throw new UsageError(`--proxy-mode expects iptables or nftables; got '${proxyMode}'`);
+  if (kubeVersion !== undefined && !kubeVersions.includes(kubeVersion as KubeVersion))
+    throw new UsageError(`--kube-version expects one of ${kubeVersions.join(', ')}; got '${kubeVersion}'`);
+  return {
+    ...(proxyMode !== undefined ? { proxyMode } : {}),
+    ...(kubeVersion !== undefined ? { kubeVersion: kubeVersion as KubeVersion } : {}),
+  };
+}
+
+/** "iptables mode" or "nftables mode, kube-proxy 1.36 shape". */
+export function describeMode(c: Pick<LabConfig, 'proxyMode' | 'kubeVersion'>): string {
+  return c.proxyMode === 'nftables' ? `nftables mode, kube-proxy ${c.kubeVersion ?? '1.35'} shape` : 'iptables mode';
+}
+
+export const defaultClusterCIDR6 = 'fd00::/31';
+
+export function labFamilies(c: Pick<LabConfig, 'ipFamilies'>): IpFamily[] {
+  return c.ipFamilies ?? ['IPv4'];
+}
+
+/** A Service's addresses by family, primary first. */
+export function serviceAddresses(
+  s: Pick<LabServiceSpec, 'clusterIP' | 'clusterIPs'>,
+): { family: IpFamily; ip: string }[] {
+  return (s.clusterIPs ?? [s.clusterIP]).map((ip) => ({ family: familyOf(ip) ?? 'IPv4', ip }));
+}
+
+/**
+ * What kube-proxy's proxier for one family sees: the Services with an address of that family, that address as their
+ * cluster IP, their endpoints of that family, and that family's pod CIDR.
+ */
+export function familyView(c: LabConfig, family: IpFamily): LabConfig {
+  const services = c.services.flatMap((s) => {
+    const addr = serviceAddresses(s).find((a) => a.family === family);
+    if (!addr) return [];
+    return [{ ...s, clusterIP: addr.ip, endpoints: s.endpoints.filter((e) => familyOf(e.ip) === family) }];
+  });
+  const clusterCIDR = family === 'IPv6' ? (c.clusterCIDR6 ?? defaultClusterCIDR6) : c.clusterCIDR;
+  return { ...c, clusterCIDR, services };
+}
+
 export function defaultConfig(
-  opts: { nodes?: number; shape?: RuleShape; proxyMode?: ProxyMode; kubeVersion?: KubeVersion } = {},
+  opts: {
+    nodes?: number;
+    shape?: RuleShape;
+    proxyMode?: ProxyMode;
+    kubeVersion?: KubeVersion;
+    ipFamilies?: IpFamily[];
+  } = {},
 ): LabConfig {
   const nodes = opts.nodes ?? 1;
   const count = nodes === 1 ? 3 : 4;
@@ -125,7 +196,38 @@ export function defaultConfig(
     endpoints: endpoints(8080),
     ...rest,
   });
+  const families = opts.ipFamilies ?? ['IPv4'];
+  const dual = families.includes('IPv6');
+  const endpoints6 = (port: number) =>
+    backends.map((b, j) => ({ ip: v6Twin(addressing.backendIP(j + 1)), port, pod: b.name, node: b.node }));
+  // A dual-stack lab adds dual-stack Services (HTTP with ClientIP, UDP) and an IPv6-only NodePort (Local) one; the
+  // IPv4 ones stay as they are.
+  const v6Services: LabServiceSpec[] = dual
+    ? [
+        svc('dual', 'http', 14, {
+          clusterIPs: ['10.96.0.14', v6Twin('10.96.0.14')],
+          ipFamilies: ['IPv4', 'IPv6'],
+          sessionAffinity: 'ClientIP',
+          timeoutSeconds: 10,
+          endpoints: [...endpoints(8080), ...endpoints6(8080)],
+        }),
+        svc('dual-dns', 'dns', 16, {
+          clusterIPs: ['10.96.0.16', v6Twin('10.96.0.16')],
+          ipFamilies: ['IPv4', 'IPv6'],
+          port: 53,
+          protocol: 'udp',
+          endpoints: [...endpoints(5353), ...endpoints6(5353)],
+        }),
+        svc('web6', 'http', 15, {
+          clusterIP: v6Twin('10.96.0.15'),
+          nodePort: 30086,
+          externalTrafficPolicy: 'Local',
+          endpoints: endpoints6(8080),
+        }),
+      ]
+    : [];
   return {
+    ...(dual ? { ipFamilies: families, clusterCIDR6: defaultClusterCIDR6 } : {}),
     shape: opts.shape ?? 'current',
     proxyMode: opts.proxyMode ?? 'iptables',
     kubeVersion: opts.kubeVersion ?? '1.35',
@@ -145,14 +247,13 @@ export function defaultConfig(
         endpoints: endpoints(5353),
       }),
       svc('edge', 'http', 13, { nodePort: 30080, externalTrafficPolicy: 'Local' }),
+      ...v6Services,
     ],
   };
 }
 
 /** The /22 of extra sources less its first and last address. */
 const MAX_EXTRA_SOURCES = 1022;
-
-const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
 /** Rejects configs the lab cannot build, naming the field that is wrong. */
 export function validateConfig(c: LabConfig): void {
@@ -177,28 +278,79 @@ export function validateConfig(c: LabConfig): void {
   const nodes = new Set(Array.from({ length: c.nodes }, (_, k) => nodeName(k)));
   for (const b of c.backends)
     if (!nodes.has(b.node)) fail(`backend ${b.name} is on an unknown node (nodes: ${[...nodes].join(', ')})`, b.node);
+  const families = labFamilies(c);
+  if (
+    !Array.isArray(families) ||
+    families[0] !== 'IPv4' ||
+    families.length > 2 ||
+    (families.length === 2 && families[1] !== 'IPv6')
+  )
+    fail("ipFamilies must be ['IPv4'] or ['IPv4', 'IPv6']", c.ipFamilies);
+  if (c.clusterCIDR6 !== undefined && !/^[0-9a-f:]+\/\d{1,3}$/i.test(c.clusterCIDR6))
+    fail('clusterCIDR6 must be an IPv6 prefix like fd00::/31', c.clusterCIDR6);
   const names = new Set<string>();
   for (const s of c.services) {
     const key = servicePortName(s);
     if (names.has(key)) fail('service port names must be unique', key);
     names.add(key);
-    if (!ipv4.test(s.clusterIP)) fail(`${key}: clusterIP must be IPv4`, s.clusterIP);
+    validateFamilies(key, s, families, fail);
     if (s.protocol !== 'tcp' && s.protocol !== 'udp') fail(`${key}: protocol must be tcp or udp`, s.protocol);
     if (s.sessionAffinity === 'ClientIP' && s.timeoutSeconds !== undefined && !(s.timeoutSeconds > 0))
       fail(`${key}: timeoutSeconds must be > 0`, s.timeoutSeconds);
     if (s.affinitySetSize !== undefined && !(Number.isInteger(s.affinitySetSize) && s.affinitySetSize >= 1))
       fail(`${key}: affinitySetSize must be a positive integer`, s.affinitySetSize);
-    validateEndpoints(key, s.endpoints, nodes);
+    validateEndpoints(
+      key,
+      s.endpoints,
+      nodes,
+      serviceAddresses(s).map((a) => a.family),
+    );
   }
 }
 
-export function validateEndpoints(service: string, eps: LabEndpoint[], nodes: Set<string>): void {
+function validateFamilies(
+  key: string,
+  s: LabServiceSpec,
+  labFamilyList: IpFamily[],
+  fail: (what: string, seen: unknown) => never,
+): void {
+  if (s.clusterIPs !== undefined) {
+    if (!Array.isArray(s.clusterIPs) || s.clusterIPs.length < 1 || s.clusterIPs.length > 2)
+      fail(`${key}: clusterIPs must hold one or two addresses`, s.clusterIPs);
+    if (s.clusterIPs[0] !== s.clusterIP) fail(`${key}: clusterIPs[0] must be clusterIP (${s.clusterIP})`, s.clusterIPs);
+  }
+  const addrs = s.clusterIPs ?? [s.clusterIP];
+  const fams = addrs.map((ip) => familyOf(String(ip)));
+  if (fams.some((f) => f === null)) fail(`${key}: cluster IPs must be IPv4 or IPv6 addresses`, addrs);
+  if (new Set(fams).size !== fams.length) fail(`${key}: one cluster IP per family`, addrs);
+  if (s.ipFamilies !== undefined && JSON.stringify(s.ipFamilies) !== JSON.stringify(fams))
+    fail(`${key}: ipFamilies must name the families of clusterIPs in order (${fams.join(', ')})`, s.ipFamilies);
+  for (const f of fams)
+    if (!labFamilyList.includes(f!))
+      fail(`${key}: an ${f} Service needs a lab with ${f} (ipFamilies ${JSON.stringify(labFamilyList)})`, addrs);
+}
+
+export function validateEndpoints(
+  service: string,
+  eps: LabEndpoint[],
+  nodes: Set<string>,
+  families: IpFamily[] = ['IPv4'],
+): void {
   for (const e of eps) {
-    if (!ipv4.test(e.ip) || !Number.isInteger(e.port) || e.port < 1 || e.port > 65535) {
+    const family = familyOf(String(e.ip));
+    if (family === null || !Number.isInteger(e.port) || e.port < 1 || e.port > 65535) {
       throw new InputError(
-        `invalid endpoint for ${service}: expected ip:port with IPv4 and port 1..65535; got ${JSON.stringify(e)}`,
+        `invalid endpoint for ${service}: expected ip:port with an IP address and port 1..65535; got ${JSON.stringify(e)}`,
       );
     }
+    if (family === 'IPv6' && /^::ffff:/i.test(String(e.ip)))
+      throw new InputError(
+        `invalid endpoint for ${service}: ${e.ip} is an IPv4-mapped address; give the IPv4 address (kube-proxy's endpoints are one family each)`,
+      );
+    if (!families.includes(family))
+      throw new InputError(
+        `invalid endpoint for ${service}: ${e.ip} is ${family} but the Service is ${families.join('/')} only`,
+      );
     if (!nodes.has(e.node))
       throw new InputError(`invalid endpoint for ${service}: node '${e.node}' is not one of ${[...nodes].join(', ')}`);
   }

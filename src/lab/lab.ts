@@ -6,8 +6,11 @@ import { EnvironmentError, UsageError } from '../core/errors.js';
 import {
   addressing,
   defaultConfig,
+  familyView,
   findService,
+  labFamilies,
   nodeName,
+  serviceAddresses,
   servicePortName,
   validateConfig,
   validateEndpoints,
@@ -16,6 +19,7 @@ import {
   type LabServiceSpec,
 } from './config.js';
 import { serviceChain } from './chain-names.js';
+import { v6Twin } from './ip-family.js';
 import { run, runRaw } from './exec.js';
 import { backendFiles, startBackend, stopProcesses, waitReady } from './processes.js';
 import { renderNat } from './rules.js';
@@ -25,7 +29,7 @@ import { checkPrefix, createStateDir, readState, saveState, stateDirOf, type Lab
 import { buildTopology, namespacesOf, planTopology, routeLeafVia } from './topology.js';
 
 export { defaultConfig } from './config.js';
-export type { KubeVersion, LabConfig, LabEndpoint, LabServiceSpec, ProxyMode, RuleShape } from './config.js';
+export type { IpFamily, KubeVersion, LabConfig, LabEndpoint, LabServiceSpec, ProxyMode, RuleShape } from './config.js';
 export { runClient, readBackendLogs } from './traffic.js';
 export type { TrafficPlan, TrafficMode, ClientResult, BackendLogLine } from './traffic-types.js';
 
@@ -33,6 +37,8 @@ export interface LabClient {
   name: string;
   netns: string;
   ip: string;
+  /** Dual-stack labs: the client's IPv6 address (see v6Twin). */
+  ip6?: string;
   /** Outside the pod CIDR: its traffic is masqueraded. */
   external: boolean;
   /** Netns of the node it is wired to. */
@@ -47,6 +53,8 @@ export interface LabBackend {
   name: string;
   netns: string;
   ip: string;
+  /** Dual-stack labs: the pod's IPv6 address; it serves both families. */
+  ip6?: string;
   /** Netns of the node it runs on. */
   node: string;
   pid: number | null;
@@ -68,6 +76,8 @@ export interface Lab {
   nodeNetnsPath(i?: number): string;
   /** Node i's own address (where NodePorts answer). */
   nodeIP(i?: number): string;
+  /** Node i's own IPv6 address in a dual-stack lab, else undefined. */
+  nodeIP6(i?: number): string | undefined;
   clients: LabClient[];
   backends: LabBackend[];
   services: LabService[];
@@ -85,12 +95,14 @@ function labFromState(s: LabState): Lab {
     nodes: t.nodes,
     nodeNetnsPath: (i = 0) => `/run/netns/${t.nodes[i]}`,
     nodeIP: (i = 0) => addressing.nodeIP(i),
+    nodeIP6: (i = 0) => (t.dualStack ? v6Twin(addressing.nodeIP(i)) : undefined),
     clients: t.leaves
       .filter((l) => l.kind !== 'backend')
       .map((l) => ({
         name: l.name,
         netns: l.netns,
         ip: l.ip,
+        ...(l.ip6 ? { ip6: l.ip6 } : {}),
         external: l.kind === 'external',
         node: l.node,
         sources: l.extra,
@@ -102,6 +114,7 @@ function labFromState(s: LabState): Lab {
         name: l.name,
         netns: l.netns,
         ip: l.ip,
+        ...(l.ip6 ? { ip6: l.ip6 } : {}),
         node: l.node,
         pid: pid(l.name),
         logFile: backendFiles(s.prefix, l.name).log,
@@ -129,18 +142,23 @@ async function existingNamespaces(): Promise<Set<string>> {
   );
 }
 
+/** One transaction per node and family: kube-proxy runs one proxier per family (iptables and ip6tables, or ip and ip6 tables). */
 async function loadRules(s: LabState, nodes: string[], oldConfig: LabConfig | null): Promise<void> {
-  if (s.config.proxyMode === 'nftables') {
+  for (const family of labFamilies(s.config)) {
+    const view = familyView(s.config, family);
+    const oldView = oldConfig ? familyView(oldConfig, family) : null;
     for (const [k, ns] of nodes.entries()) {
-      const stale = oldConfig ? renderNft(oldConfig, nodeName(k)) : undefined;
-      await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], renderNft(s.config, nodeName(k), { stale }).text);
+      const node = nodeName(k);
+      if (s.config.proxyMode === 'nftables') {
+        const stale = oldView ? renderNft(oldView, node, { family }) : undefined;
+        await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], renderNft(view, node, { stale, family }).text);
+        continue;
+      }
+      const stale = oldView ? renderNat(oldView, node, { jumps: false, family }).chains : [];
+      const { text } = renderNat(view, node, { jumps: oldConfig === null, stale, family });
+      const restore = family === 'IPv6' ? 'ip6tables-restore' : 'iptables-restore';
+      await run('ip', ['netns', 'exec', ns, restore, '--noflush'], text);
     }
-    return;
-  }
-  for (const [k, ns] of nodes.entries()) {
-    const stale = oldConfig ? renderNat(oldConfig, nodeName(k), { jumps: false }).chains : [];
-    const { text } = renderNat(s.config, nodeName(k), { jumps: oldConfig === null, stale });
-    await run('ip', ['netns', 'exec', ns, 'iptables-restore', '--noflush'], text);
   }
 }
 
@@ -180,7 +198,7 @@ export async function labUp(opts: { prefix: string; config?: LabConfig; signal?:
     await loadRules(state, topo.nodes, null);
     check();
     for (const b of topo.leaves.filter((l) => l.kind === 'backend')) {
-      state.processes.push(startBackend(prefix, config, b.name, b.ip, b.netns));
+      state.processes.push(startBackend(prefix, config, b.name, b.ip, b.netns, b.ip6));
       saveState(state);
     }
     await waitReady(prefix, state.processes, check);
@@ -241,6 +259,7 @@ export async function setEndpoints(lab: Lab, service: string, endpoints: LabEndp
     servicePortName(spec),
     endpoints,
     new Set(Array.from({ length: state.config.nodes }, (_, k) => nodeName(k))),
+    serviceAddresses(spec).map((a) => a.family),
   );
   spec.endpoints = endpoints.map((e) => ({ ...e }));
   await loadRules(state, lab.nodes, oldConfig);

@@ -3,7 +3,8 @@
 // `numgen` DNAT maps for Services without affinity, marking in `services`, hairpin through a set).
 import { affinityTimeout, type LabConfig, type LabEndpoint, type LabServiceSpec } from './config.js';
 import { nftNameBase } from './chain-names.js';
-import { sortedEndpoints } from './rules.js';
+import { endpointText, sortedEndpoints } from './rules.js';
+import type { IpFamily } from './ip-family.js';
 
 export const NFT_TABLE = 'kube-proxy';
 const MASQ_MARK = '0x4000';
@@ -20,8 +21,9 @@ export function nftServiceBase(s: LabServiceSpec): string {
   return nftNameBase(`${s.namespace}/${s.name}/${s.protocol}/${s.portName}`);
 }
 
+/** nft names cannot hold ':': an IPv6 endpoint's colons become dots (fd00:1:1::2 -> fd00.1.1..2). */
 export function nftEndpointBase(s: LabServiceSpec, e: LabEndpoint): string {
-  return nftNameBase(`${s.namespace}/${s.name}/${s.protocol}/${s.portName}__${e.ip}/${e.port}`);
+  return nftNameBase(`${s.namespace}/${s.name}/${s.protocol}/${s.portName}__${e.ip.replaceAll(':', '.')}/${e.port}`);
 }
 
 /** Endpoint chains of a Service, as rendered (1.36 has them for affinity Services only). */
@@ -35,6 +37,11 @@ const needsEndpointChains = (c: LabConfig, s: LabServiceSpec) => !newShape(c) ||
 
 interface Ctx {
   config: LabConfig;
+  /** `ip kube-proxy` or `ip6 kube-proxy`: kube-proxy runs one proxier, with its own table, per family. */
+  t: string;
+  /** The family's match keyword (`ip saddr`, `ip6 saddr`) and set element type. */
+  ip: 'ip' | 'ip6';
+  addr: 'ipv4_addr' | 'ipv6_addr';
   node: string;
   chains: string[];
   sets: string[];
@@ -44,21 +51,36 @@ interface Ctx {
   rules: string[];
 }
 
-const T = `ip ${NFT_TABLE}`;
-
 function chain(ctx: Ctx, name: string, hook?: string): void {
   if (ctx.chains.includes(name)) return;
   ctx.chains.push(name);
-  ctx.defs.push(`add chain ${T} ${name}${hook ? ` { ${hook} ; }` : ''}`);
+  ctx.defs.push(`add chain ${ctx.t} ${name}${hook ? ` { ${hook} ; }` : ''}`);
 }
 
 function rule(ctx: Ctx, chainName: string, text: string): void {
-  ctx.rules.push(`add rule ${T} ${chainName} ${text}`);
+  ctx.rules.push(`add rule ${ctx.t} ${chainName} ${text}`);
 }
 
 /** A full sync: declares (and flushes) every chain, set and map, fills them, and deletes what `stale` had extra. */
-export function renderNft(config: LabConfig, node: string, opts: { stale?: RenderedNft } = {}): RenderedNft {
-  const ctx: Ctx = { config, node, chains: [], sets: [], defs: [], elements: [], rules: [] };
+/** `config` is one family's view (familyView); `family` picks the table and the address syntax. */
+export function renderNft(
+  config: LabConfig,
+  node: string,
+  opts: { stale?: RenderedNft; family?: IpFamily } = {},
+): RenderedNft {
+  const v6 = opts.family === 'IPv6';
+  const ctx: Ctx = {
+    config,
+    t: `${v6 ? 'ip6' : 'ip'} ${NFT_TABLE}`,
+    ip: v6 ? 'ip6' : 'ip',
+    addr: v6 ? 'ipv6_addr' : 'ipv4_addr',
+    node,
+    chains: [],
+    sets: [],
+    defs: [],
+    elements: [],
+    rules: [],
+  };
   const modern = newShape(config);
   chain(ctx, 'nat-prerouting', 'type nat hook prerouting priority dstnat');
   chain(ctx, 'nat-output', 'type nat hook output priority -100');
@@ -66,29 +88,30 @@ export function renderNft(config: LabConfig, node: string, opts: { stale?: Rende
   chain(ctx, 'services');
   chain(ctx, 'masquerading');
   if (!modern) chain(ctx, 'mark-for-masquerade');
-  for (const [name, def] of [
-    ['service-ips', 'type ipv4_addr . inet_proto . inet_service : verdict'],
+  const maps: [string, string][] = [
+    ['service-ips', `type ${ctx.addr} . inet_proto . inet_service : verdict`],
     ['service-nodeports', 'type inet_proto . inet_service : verdict'],
     ...(modern
-      ? [
-          ['cluster-ips', 'type ipv4_addr'],
-          ['hairpin-connections', 'type ipv4_addr . ipv4_addr'],
-        ]
+      ? ([
+          ['cluster-ips', `type ${ctx.addr}`],
+          ['hairpin-connections', `type ${ctx.addr} . ${ctx.addr}`],
+        ] as [string, string][])
       : []),
-  ] as const) {
+  ];
+  for (const [name, def] of maps) {
     ctx.sets.push(name);
     const kind = def.includes(': verdict') ? 'map' : 'set';
-    ctx.defs.push(`add ${kind} ${T} ${name} { ${def} ; }`, `flush ${kind} ${T} ${name}`);
+    ctx.defs.push(`add ${kind} ${ctx.t} ${name} { ${def} ; }`, `flush ${kind} ${ctx.t} ${name}`);
   }
   rule(ctx, 'nat-prerouting', 'jump services');
   rule(ctx, 'nat-output', 'jump services');
   rule(ctx, 'nat-postrouting', 'jump masquerading');
   if (modern) {
-    rule(ctx, 'masquerading', `ip saddr . ip daddr @hairpin-connections masquerade fully-random`);
+    rule(ctx, 'masquerading', `${ctx.ip} saddr . ${ctx.ip} daddr @hairpin-connections masquerade fully-random`);
     rule(
       ctx,
       'services',
-      `ip saddr != ${config.clusterCIDR} ip daddr @cluster-ips meta mark set meta mark or ${MASQ_MARK}`,
+      `${ctx.ip} saddr != ${config.clusterCIDR} ${ctx.ip} daddr @cluster-ips meta mark set meta mark or ${MASQ_MARK}`,
     );
   } else {
     rule(ctx, 'mark-for-masquerade', `meta mark set meta mark or ${MASQ_MARK}`);
@@ -96,22 +119,26 @@ export function renderNft(config: LabConfig, node: string, opts: { stale?: Rende
   rule(ctx, 'masquerading', `meta mark & ${MASQ_MARK} == 0 return`);
   rule(ctx, 'masquerading', `meta mark set meta mark xor ${MASQ_MARK}`);
   rule(ctx, 'masquerading', 'masquerade fully-random');
-  rule(ctx, 'services', 'ip daddr . meta l4proto . th dport vmap @service-ips');
-  rule(ctx, 'services', 'fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports');
+  rule(ctx, 'services', `${ctx.ip} daddr . meta l4proto . th dport vmap @service-ips`);
+  rule(
+    ctx,
+    'services',
+    `fib daddr type local ${ctx.ip} daddr != ${v6 ? '::1' : '127.0.0.0/8'} meta l4proto . th dport vmap @service-nodeports`,
+  );
   for (const s of config.services) renderService(ctx, s);
 
   const staleChains = (opts.stale?.chains ?? []).filter((c) => !ctx.chains.includes(c));
   const staleSets = (opts.stale?.sets ?? []).filter((c) => !ctx.sets.includes(c));
   const lines = [
-    `add table ${T} { comment "rules for kube-proxy" ; }`,
+    `add table ${ctx.t} { comment "rules for kube-proxy" ; }`,
     ...ctx.defs,
-    ...ctx.chains.map((c) => `flush chain ${T} ${c}`),
+    ...ctx.chains.map((c) => `flush chain ${ctx.t} ${c}`),
     // A stale chain may still jump to another stale chain or name a stale set: empty them all before deleting any.
-    ...staleChains.map((c) => `flush chain ${T} ${c}`),
+    ...staleChains.map((c) => `flush chain ${ctx.t} ${c}`),
     ...ctx.elements,
     ...ctx.rules,
-    ...staleChains.map((c) => `delete chain ${T} ${c}`),
-    ...staleSets.map((s) => `delete set ${T} ${s}`),
+    ...staleChains.map((c) => `delete chain ${ctx.t} ${c}`),
+    ...staleSets.map((s) => `delete set ${ctx.t} ${s}`),
     '',
   ];
   return { text: lines.join('\n'), chains: ctx.chains, sets: ctx.sets };
@@ -124,15 +151,15 @@ function renderService(ctx: Ctx, s: LabServiceSpec): void {
   const svc = `service-${nftServiceBase(s)}`;
   const eps = sortedEndpoints(s.endpoints);
   chain(ctx, svc);
-  ctx.elements.push(`add element ${T} service-ips { ${s.clusterIP} . ${p} . ${s.port} : goto ${svc} }`);
+  ctx.elements.push(`add element ${ctx.t} service-ips { ${s.clusterIP} . ${p} . ${s.port} : goto ${svc} }`);
   if (modern) {
-    ctx.elements.push(`add element ${T} cluster-ips { ${s.clusterIP} }`);
-    for (const e of eps) ctx.elements.push(`add element ${T} hairpin-connections { ${e.ip} . ${e.ip} }`);
+    ctx.elements.push(`add element ${ctx.t} cluster-ips { ${s.clusterIP} }`);
+    for (const e of eps) ctx.elements.push(`add element ${ctx.t} hairpin-connections { ${e.ip} . ${e.ip} }`);
   } else {
     rule(
       ctx,
       svc,
-      `ip daddr ${s.clusterIP} ${p} dport ${s.port} ip saddr != ${ctx.config.clusterCIDR} jump mark-for-masquerade`,
+      `${ctx.ip} daddr ${s.clusterIP} ${p} dport ${s.port} ${ctx.ip} saddr != ${ctx.config.clusterCIDR} jump mark-for-masquerade`,
     );
   }
   if (needsEndpointChains(ctx.config, s)) for (const e of eps) renderEndpoint(ctx, s, e);
@@ -147,20 +174,20 @@ function balance(ctx: Ctx, s: LabServiceSpec, chainName: string, eps: LabEndpoin
   if (affinity) {
     for (const e of eps) {
       const base = nftEndpointBase(s, e);
-      rule(ctx, chainName, `ip saddr @affinity-${base} goto endpoint-${base}`);
+      rule(ctx, chainName, `${ctx.ip} saddr @affinity-${base} goto endpoint-${base}`);
     }
   }
   if (needsEndpointChains(ctx.config, s)) {
     const picks = eps.map((e, i) => `${i} : goto endpoint-${nftEndpointBase(s, e)}`);
     rule(ctx, chainName, `numgen random mod ${eps.length} vmap { ${picks.join(', ')} }`);
   } else if (eps.length === 1) {
-    rule(ctx, chainName, `meta l4proto ${s.protocol} dnat to ${eps[0]!.ip}:${eps[0]!.port}`);
+    rule(ctx, chainName, `meta l4proto ${s.protocol} dnat to ${endpointText(eps[0]!)}`);
   } else {
     const picks = eps.map((e, i) => `${i} : ${e.ip} . ${e.port}`);
     rule(
       ctx,
       chainName,
-      `meta l4proto ${s.protocol} dnat ip addr . port to numgen random mod ${eps.length} map { ${picks.join(', ')} }`,
+      `meta l4proto ${s.protocol} dnat ${ctx.ip} addr . port to numgen random mod ${eps.length} map { ${picks.join(', ')} }`,
     );
   }
 }
@@ -169,31 +196,31 @@ function renderEndpoint(ctx: Ctx, s: LabServiceSpec, e: LabEndpoint): void {
   const base = nftEndpointBase(s, e);
   const ep = `endpoint-${base}`;
   chain(ctx, ep);
-  if (!newShape(ctx.config)) rule(ctx, ep, `ip saddr ${e.ip} jump mark-for-masquerade`);
+  if (!newShape(ctx.config)) rule(ctx, ep, `${ctx.ip} saddr ${e.ip} jump mark-for-masquerade`);
   if (s.sessionAffinity === 'ClientIP') {
     const set = `affinity-${base}`;
     ctx.sets.push(set);
     const size = s.affinitySetSize !== undefined ? ` size ${s.affinitySetSize} ;` : '';
     // `add` keeps an existing set and its elements: a kept endpoint keeps the clients pinned to it.
     ctx.defs.push(
-      `add set ${T} ${set} { type ipv4_addr ; flags dynamic,timeout ; timeout ${affinityTimeout(s)}s ;${size} }`,
+      `add set ${ctx.t} ${set} { type ${ctx.addr} ; flags dynamic,timeout ; timeout ${affinityTimeout(s)}s ;${size} }`,
     );
-    rule(ctx, ep, `update @${set} { ip saddr }`);
+    rule(ctx, ep, `update @${set} { ${ctx.ip} saddr }`);
   }
-  rule(ctx, ep, `meta l4proto ${s.protocol} dnat to ${e.ip}:${e.port}`);
+  rule(ctx, ep, `meta l4proto ${s.protocol} dnat to ${endpointText(e)}`);
 }
 
 function renderNodePort(ctx: Ctx, s: LabServiceSpec, svc: string): void {
   const ext = `external-${nftServiceBase(s)}`;
   const mark = newShape(ctx.config) ? `meta mark set meta mark or ${MASQ_MARK}` : 'jump mark-for-masquerade';
   chain(ctx, ext);
-  ctx.elements.push(`add element ${T} service-nodeports { ${s.protocol} . ${s.nodePort} : goto ${ext} }`);
+  ctx.elements.push(`add element ${ctx.t} service-nodeports { ${s.protocol} . ${s.nodePort} : goto ${ext} }`);
   if (s.externalTrafficPolicy !== 'Local') {
     rule(ctx, ext, mark);
     rule(ctx, ext, `goto ${svc}`);
     return;
   }
-  rule(ctx, ext, `ip saddr ${ctx.config.clusterCIDR} goto ${svc}`);
+  rule(ctx, ext, `${ctx.ip} saddr ${ctx.config.clusterCIDR} goto ${svc}`);
   rule(ctx, ext, `fib saddr type local ${mark}`);
   rule(ctx, ext, `fib saddr type local goto ${svc}`);
   balance(ctx, s, ext, sortedEndpoints(s.endpoints.filter((e) => e.node === ctx.node)));

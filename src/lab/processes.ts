@@ -32,7 +32,15 @@ function targetPorts(c: LabConfig, proto: 'tcp' | 'udp'): string {
   return [...ports].sort((a, b) => a - b).join(',');
 }
 
-export function startBackend(prefix: string, c: LabConfig, name: string, ip: string, netns: string): LabProcess {
+/** `ip6`: the backend's IPv6 address in a dual-stack lab; it then serves both families. */
+export function startBackend(
+  prefix: string,
+  c: LabConfig,
+  name: string,
+  ip: string,
+  netns: string,
+  ip6?: string,
+): LabProcess {
   const f = backendFiles(prefix, name);
   const err = openSync(f.stderr, 'a');
   const args = [
@@ -45,6 +53,7 @@ export function startBackend(prefix: string, c: LabConfig, name: string, ip: str
     name,
     '--ip',
     ip,
+    ...(ip6 ? ['--ip6', ip6] : []),
     '--tcp',
     targetPorts(c, 'tcp'),
     '--udp',

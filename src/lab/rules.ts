@@ -2,6 +2,7 @@
 // order iptables-save prints it back, so a dump of the lab reads like a dump of a node.
 import { affinityTimeout, servicePortName, type LabConfig, type LabEndpoint, type LabServiceSpec } from './config.js';
 import { endpointChain, serviceChain } from './chain-names.js';
+import { joinHostPort, type IpFamily } from './ip-family.js';
 
 export interface RenderedRules {
   text: string;
@@ -14,30 +15,40 @@ const NODEPORTS_COMMENT = '"kubernetes service nodeports; NOTE: this must be the
 
 interface Ctx {
   config: LabConfig;
+  /** Which of kube-proxy's two proxiers this is: iptables or ip6tables. */
+  family: IpFamily;
   node: string;
   chains: string[];
   rules: string[];
 }
 
+/** "ip:port", IPv6 bracketed: kube-proxy's endpoint string, hashed into chain names. */
+export const endpointText = (e: Pick<LabEndpoint, 'ip' | 'port'>) => joinHostPort(e.ip, e.port);
+
 export function sortedEndpoints(eps: LabEndpoint[]): LabEndpoint[] {
-  return [...eps].sort((a, b) => (`${a.ip}:${a.port}` < `${b.ip}:${b.port}` ? -1 : 1));
+  return [...eps].sort((a, b) => (endpointText(a) < endpointText(b) ? -1 : 1));
 }
 
 /** SEP chain names of a service's endpoints, as rendered. */
 export function endpointChains(s: LabServiceSpec): Map<string, LabEndpoint> {
   const name = servicePortName(s);
-  return new Map(sortedEndpoints(s.endpoints).map((e) => [endpointChain(name, s.protocol, `${e.ip}:${e.port}`), e]));
+  return new Map(sortedEndpoints(s.endpoints).map((e) => [endpointChain(name, s.protocol, endpointText(e)), e]));
 }
 
 /**
+ * `config` is one family's view (familyView): `family` picks the address syntax (IPv6 for ip6tables-restore).
  * Declaring a chain (":NAME - [0:0]") flushes it, so a render is a full sync of every KUBE-* chain; chains that no
  * longer exist are listed in `stale` and deleted in the same transaction.
  * `node` is the short node name whose rules to render (it decides which endpoints
  * are local); `jumps` adds the rules in the built-in chains, which must be written
  * only once because --noflush leaves built-in chains alone.
  */
-export function renderNat(config: LabConfig, node: string, opts: { jumps: boolean; stale?: string[] }): RenderedRules {
-  const ctx: Ctx = { config, node, chains: [], rules: [] };
+export function renderNat(
+  config: LabConfig,
+  node: string,
+  opts: { jumps: boolean; stale?: string[]; family?: IpFamily },
+): RenderedRules {
+  const ctx: Ctx = { config, family: opts.family ?? 'IPv4', node, chains: [], rules: [] };
   const legacy = config.shape === 'legacy';
   declare(ctx, 'KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ');
   if (opts.jumps) {
@@ -79,6 +90,11 @@ function declare(ctx: Ctx, ...chains: string[]): void {
   for (const c of chains) if (!ctx.chains.includes(c)) ctx.chains.push(c);
 }
 
+/** The prefix length of one address. */
+const host = (ctx: Ctx) => (ctx.family === 'IPv6' ? 128 : 32);
+/** xt_recent's --mask: the whole address. */
+const fullMask = (ctx: Ctx) => (ctx.family === 'IPv6' ? 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' : '255.255.255.255');
+
 function quote(comment: string): string {
   return `"${comment}"`;
 }
@@ -88,7 +104,7 @@ function renderService(ctx: Ctx, s: LabServiceSpec, legacy: boolean): void {
   const name = servicePortName(s);
   const p = s.protocol;
   const svc = serviceChain('KUBE-SVC', name, p);
-  const match = `-d ${s.clusterIP}/32 -p ${p} -m comment --comment ${quote(name + ' cluster IP')} -m ${p} --dport ${s.port}`;
+  const match = `-d ${s.clusterIP}/${host(ctx)} -p ${p} -m comment --comment ${quote(name + ' cluster IP')} -m ${p} --dport ${s.port}`;
   const eps = sortedEndpoints(s.endpoints);
   declare(ctx, svc);
   if (legacy) {
@@ -112,15 +128,15 @@ function balance(
   style: 'current' | 'legacy' | 'xlb',
 ): void {
   const name = servicePortName(s);
-  const comment = (e: LabEndpoint) => quote(style === 'current' ? `${name} -> ${e.ip}:${e.port}` : name);
-  const sep = (e: LabEndpoint) => endpointChain(name, s.protocol, `${e.ip}:${e.port}`);
+  const comment = (e: LabEndpoint) => quote(style === 'current' ? `${name} -> ${endpointText(e)}` : name);
+  const sep = (e: LabEndpoint) => endpointChain(name, s.protocol, endpointText(e));
   if (s.sessionAffinity === 'ClientIP') {
     const t = affinityTimeout(s);
     for (const e of eps) {
       const recent =
         style === 'current'
           ? `-m recent --name ${sep(e)} --rcheck --seconds ${t} --reap`
-          : `-m recent --rcheck --seconds ${t} --reap --name ${sep(e)} --mask 255.255.255.255 --rsource`;
+          : `-m recent --rcheck --seconds ${t} --reap --name ${sep(e)} --mask ${fullMask(ctx)} --rsource`;
       ctx.rules.push(`-A ${chain} -m comment --comment ${comment(e)} ${recent} -j ${sep(e)}`);
     }
   }
@@ -183,16 +199,16 @@ function renderNodePort(ctx: Ctx, s: LabServiceSpec, svc: string, legacy: boolea
 function renderEndpoint(ctx: Ctx, s: LabServiceSpec, e: LabEndpoint, legacy: boolean): void {
   const name = servicePortName(s);
   const p = s.protocol;
-  const sep = endpointChain(name, p, `${e.ip}:${e.port}`);
+  const sep = endpointChain(name, p, endpointText(e));
   declare(ctx, sep);
-  ctx.rules.push(`-A ${sep} -s ${e.ip}/32 -m comment --comment ${quote(name)} -j KUBE-MARK-MASQ`);
+  ctx.rules.push(`-A ${sep} -s ${e.ip}/${host(ctx)} -m comment --comment ${quote(name)} -j KUBE-MARK-MASQ`);
   let recent = '';
   if (s.sessionAffinity === 'ClientIP') {
     recent = legacy
-      ? ` -m recent --set --name ${sep} --mask 255.255.255.255 --rsource`
+      ? ` -m recent --set --name ${sep} --mask ${fullMask(ctx)} --rsource`
       : ` -m recent --name ${sep} --set`;
   }
   ctx.rules.push(
-    `-A ${sep} -p ${p} -m comment --comment ${quote(name)}${recent} -m ${p} -j DNAT --to-destination ${e.ip}:${e.port}`,
+    `-A ${sep} -p ${p} -m comment --comment ${quote(name)}${recent} -m ${p} -j DNAT --to-destination ${endpointText(e)}`,
   );
 }

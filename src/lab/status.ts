@@ -4,9 +4,10 @@
 import { printableLines } from '../core/text.js';
 import { run } from './exec.js';
 import { isOurs } from './processes.js';
-import { endpointChains, sortedEndpoints } from './rules.js';
+import { endpointChains, endpointText, sortedEndpoints } from './rules.js';
+import { joinHostPort } from './ip-family.js';
 import { nftEndpointChains } from './nft-rules.js';
-import { nodeName, type LabEndpoint } from './config.js';
+import { describeMode, labFamilies, nodeName, serviceAddresses, type LabEndpoint } from './config.js';
 import type { Lab } from './lab.js';
 
 export interface SepStatus {
@@ -20,16 +21,20 @@ export interface SepStatus {
 export interface LabStatus {
   /** "iptables mode", or "nftables mode, kube-proxy 1.36 shape". */
   mode: string;
+  /** The lab's families: IPv4, or IPv4 and IPv6. */
+  ipFamilies: string[];
   namespaces: { name: string; present: boolean }[];
   backends: { name: string; pid: number | null; alive: boolean }[];
   services: { name: string; address: string; affinity: string; nodePort?: number; endpoints: SepStatus[] }[];
 }
 
-/** DNAT rule packet counters by chain, from `iptables-save -c`. */
-async function dnatCounters(netns: string): Promise<Map<string, number>> {
-  const out = await run('ip', ['netns', 'exec', netns, 'iptables-save', '-c', '-t', 'nat']);
+/** DNAT rule packet counters by chain, from `iptables-save -c` (and `ip6tables-save -c` in a dual-stack lab). */
+async function dnatCounters(netns: string, dualStack: boolean): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  for (const m of out.matchAll(/^\[(\d+):\d+\] -A (KUBE-SEP-\S+) .*-j DNAT /gm)) counts.set(m[2]!, Number(m[1]));
+  for (const save of dualStack ? ['iptables-save', 'ip6tables-save'] : ['iptables-save']) {
+    const out = await run('ip', ['netns', 'exec', netns, save, '-c', '-t', 'nat']);
+    for (const m of out.matchAll(/^\[(\d+):\d+\] -A (KUBE-SEP-\S+) .*-j DNAT /gm)) counts.set(m[2]!, Number(m[1]));
+  }
   return counts;
 }
 
@@ -39,20 +44,23 @@ async function dnatCounters(netns: string): Promise<Map<string, number>> {
  */
 function chainsOf(lab: Lab, s: Lab['services'][number]): [string, LabEndpoint][] {
   if (lab.config.proxyMode !== 'nftables') return [...endpointChains(s)];
-  const byEndpoint = new Map([...nftEndpointChains(lab.config, s)].map(([c, e]) => [`${e.ip}:${e.port}`, c]));
-  return sortedEndpoints(s.endpoints).map((e) => [byEndpoint.get(`${e.ip}:${e.port}`) ?? '-', e]);
+  const byEndpoint = new Map([...nftEndpointChains(lab.config, s)].map(([c, e]) => [endpointText(e), c]));
+  return sortedEndpoints(s.endpoints).map((e) => [byEndpoint.get(endpointText(e)) ?? '-', e]);
 }
 
 export async function labStatus(lab: Lab): Promise<LabStatus> {
   const listed = new Set((await run('ip', ['netns', 'list'])).split('\n').map((l) => l.split(' ')[0]));
   const all = [...lab.nodes, ...lab.clients.map((c) => c.netns), ...lab.backends.map((b) => b.netns)];
   const nft = lab.config.proxyMode === 'nftables';
-  const mode = nft ? `nftables mode, kube-proxy ${lab.config.kubeVersion ?? '1.35'} shape` : 'iptables mode';
+  const mode = describeMode(lab.config);
   const counters = await Promise.all(
-    lab.nodes.map((n) => (listed.has(n) && !nft ? dnatCounters(n) : Promise.resolve(new Map<string, number>()))),
+    lab.nodes.map((n) =>
+      listed.has(n) && !nft ? dnatCounters(n, labFamilies(lab.config).includes('IPv6')) : Promise.resolve(new Map()),
+    ),
   );
   return {
     mode,
+    ipFamilies: labFamilies(lab.config),
     namespaces: all.map((name) => ({ name, present: listed.has(name) })),
     backends: lab.backends.map((b) => ({
       name: b.name,
@@ -61,14 +69,16 @@ export async function labStatus(lab: Lab): Promise<LabStatus> {
     })),
     services: lab.services.map((s) => ({
       name: s.serviceName,
-      address: `${s.clusterIP}:${s.port}/${s.protocol}`,
+      address: serviceAddresses(s)
+        .map((a) => `${joinHostPort(a.ip, s.port)}/${s.protocol}`)
+        .join(' '),
       affinity: s.sessionAffinity === 'ClientIP' ? `ClientIP ${s.timeoutSeconds ?? 10800}s` : 'None',
       nodePort: s.nodePort,
       endpoints: lab.nodes.flatMap((_, k) =>
         chainsOf(lab, s).map(([chain, e]) => ({
           node: nodeName(k),
           chain,
-          endpoint: `${e.ip}:${e.port}`,
+          endpoint: endpointText(e),
           pod: e.pod,
           connections: counters[k]!.get(chain) ?? null,
         })),
@@ -78,7 +88,11 @@ export async function labStatus(lab: Lab): Promise<LabStatus> {
 }
 
 export function formatStatus(lab: Lab, st: LabStatus): string {
-  const out: string[] = [`lab ${lab.prefix}  (${st.mode}; state ${lab.stateDir})`, '', 'namespaces:'];
+  const out: string[] = [
+    `lab ${lab.prefix}  (${st.mode}; ${st.ipFamilies.join(' and ')}; state ${lab.stateDir})`,
+    '',
+    'namespaces:',
+  ];
   for (const n of st.namespaces) out.push(`  ${n.name.padEnd(24)} ${n.present ? 'present' : 'MISSING'}`);
   out.push('', 'backends:');
   for (const b of st.backends)
@@ -88,7 +102,7 @@ export function formatStatus(lab: Lab, st: LabStatus): string {
     if (s.endpoints.length === 0) out.push('  (no endpoints)');
     for (const e of s.endpoints) {
       out.push(
-        `  ${e.node.padEnd(6)} ${e.chain}  ${e.endpoint.padEnd(16)} ${e.pod.padEnd(6)} ${e.connections !== null ? `${e.connections} conn` : e.chain === '-' || st.mode.startsWith('nftables') ? '' : 'no rule'}`,
+        `  ${e.node.padEnd(6)} ${e.chain}  ${e.endpoint.padEnd(e.endpoint.startsWith('[') ? 22 : 16)} ${e.pod.padEnd(6)} ${e.connections !== null ? `${e.connections} conn` : e.chain === '-' || st.mode.startsWith('nftables') ? '' : 'no rule'}`,
       );
     }
   }

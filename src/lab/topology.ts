@@ -1,8 +1,9 @@
 // Namespaces, veth pairs, addresses and routes of the lab. Interfaces are created
 // inside the namespaces (never in the root namespace), so their names need no prefix
 // and two labs never collide: only the namespace names carry the prefix.
-import { addressing, nodeName, type LabConfig } from './config.js';
+import { addressing, labFamilies, nodeName, type LabConfig } from './config.js';
 import { inNetns, run } from './exec.js';
+import { v6Twin, v6TwinPrefix } from './ip-family.js';
 
 export interface Leaf {
   /** Short name: c1, x1, b1. */
@@ -17,11 +18,16 @@ export interface Leaf {
   extra: string[];
   /** A second node the leaf is wired to, through its eth1 (dual-homed external clients). */
   alsoNode?: string;
+  /** Dual-stack labs: the leaf's IPv6 address and gateway (the twins of ip and gateway, see v6Twin). */
+  ip6?: string;
+  gateway6?: string;
 }
 
 export interface Topology {
   nodes: string[];
   leaves: Leaf[];
+  /** Every leaf and node has IPv6 addresses too. */
+  dualStack: boolean;
 }
 
 export function planTopology(prefix: string, c: LabConfig): Topology {
@@ -61,7 +67,9 @@ export function planTopology(prefix: string, c: LabConfig): Topology {
       extra: [],
     });
   });
-  return { nodes, leaves };
+  const dualStack = labFamilies(c).includes('IPv6');
+  if (dualStack) for (const l of leaves) Object.assign(l, { ip6: v6Twin(l.ip), gateway6: v6Twin(l.gateway) });
+  return { nodes, leaves, dualStack };
 }
 
 function extraSources(c: LabConfig): string[] {
@@ -83,12 +91,25 @@ export async function buildTopology(t: Topology, check: () => void): Promise<voi
     namespacesOf(t).map((ns) => `netns add ${ns}`),
   );
   check();
+  if (t.dualStack) {
+    // No duplicate address detection anywhere, link-local addresses included: until it ends, neighbour discovery
+    // stalls and a lab's first IPv6 connections wait seconds for it.
+    await Promise.all(
+      namespacesOf(t).map((ns) =>
+        inNetns(ns, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0'),
+      ),
+    );
+    check();
+  }
   for (const [k, node] of t.nodes.entries()) {
     const lines = ['link set lo up', `addr add ${addressing.nodeIP(k)}/32 dev lo`];
+    // IPv6 addresses skip duplicate address detection: a tentative address could not be used for a second or so.
+    if (t.dualStack) lines.push(`addr add ${v6Twin(addressing.nodeIP(k))}/128 dev lo nodad`);
     for (const l of t.leaves.filter((x) => x.node === node)) {
       lines.push(
         `link add ${l.name} type veth peer name eth0 netns ${l.netns}`,
         `addr add ${l.gateway}/24 dev ${l.name}`,
+        ...(l.gateway6 ? [`addr add ${l.gateway6}/64 dev ${l.name} nodad`] : []),
         `link set ${l.name} up`,
       );
       if (l.extra.length) lines.push(`route add ${addressing.extraSourceRange} via ${l.ip} dev ${l.name}`);
@@ -97,6 +118,7 @@ export async function buildTopology(t: Topology, check: () => void): Promise<voi
       lines.push(
         `link add ${l.name} type veth peer name eth1 netns ${l.netns}`,
         `addr add ${l.gateway}/24 dev ${l.name}`,
+        ...(l.gateway6 ? [`addr add ${l.gateway6}/64 dev ${l.name} nodad`] : []),
         `link set ${l.name} up`,
       );
     }
@@ -110,20 +132,25 @@ export async function buildTopology(t: Topology, check: () => void): Promise<voi
       'net.ipv4.ip_forward=1',
       'net.ipv4.conf.all.rp_filter=0',
       'net.ipv4.conf.default.rp_filter=0',
+      ...(t.dualStack ? ['net.ipv6.conf.all.forwarding=1'] : []),
     );
     check();
   }
   if (t.nodes.length === 2) await wireSecondNode(t);
   for (const l of t.leaves) {
     // The second link gets a /32: one connected route, through eth0, until routeVia() moves the default.
-    const second = l.alsoNode ? [`addr add ${l.ip}/32 dev eth1`, 'link set eth1 up'] : [];
+    const second = l.alsoNode
+      ? [`addr add ${l.ip}/32 dev eth1`, ...(l.ip6 ? [`addr add ${l.ip6}/128 dev eth1 nodad`] : []), 'link set eth1 up']
+      : [];
     await batch(l.netns, [
       'link set lo up',
       `addr add ${l.ip}/24 dev eth0`,
+      ...(l.ip6 ? [`addr add ${l.ip6}/64 dev eth0 nodad`] : []),
       ...l.extra.map((ip) => `addr add ${ip}/32 dev eth0`),
       'link set eth0 up',
       ...second,
       `route add default via ${l.gateway}`,
+      ...(l.gateway6 ? [`route add default via ${l.gateway6}`] : []),
     ]);
     check();
   }
@@ -135,21 +162,35 @@ async function wireSecondNode(t: Topology): Promise<void> {
   const routes = t.leaves
     .filter((l) => l.node === n2)
     .map((l) => `route add ${l.ip.replace(/\.\d+$/, '.0')}/24 via ${addressing.interNode(1)}`);
+  const [i1, i2] = [v6Twin(addressing.interNode(0)), v6Twin(addressing.interNode(1))];
+  const routes6 = t.dualStack
+    ? [
+        `addr add ${i1}/64 dev peer2 nodad`,
+        `route add ${v6Twin(addressing.nodeIP(1))}/128 via ${i2}`,
+        ...t.leaves.filter((l) => l.node === n2).map((l) => `route add ${v6TwinPrefix(l.ip)} via ${i2}`),
+      ]
+    : [];
   await batch(n1, [
     `link add peer2 type veth peer name peer1 netns ${n2}`,
     `addr add ${addressing.interNode(0)}/30 dev peer2`,
     'link set peer2 up',
     `route add ${addressing.nodeIP(1)}/32 via ${addressing.interNode(1)}`,
     ...routes,
+    ...routes6,
   ]);
   await batch(n2, [
     `addr add ${addressing.interNode(1)}/30 dev peer1`,
+    ...(t.dualStack ? [`addr add ${i2}/64 dev peer1 nodad`] : []),
     'link set peer1 up',
     `route add default via ${addressing.interNode(0)}`,
+    ...(t.dualStack ? [`route add default via ${i1}`] : []),
   ]);
 }
 
 /** Sends a dual-homed leaf's traffic into node `k` (0: eth0, 1: eth1); both nodes' gateways share its address. */
 export async function routeLeafVia(l: Leaf, k: number): Promise<void> {
-  await batch(l.netns, [`route replace default via ${l.gateway} dev eth${k} onlink`]);
+  await batch(l.netns, [
+    `route replace default via ${l.gateway} dev eth${k} onlink`,
+    ...(l.gateway6 ? [`route replace default via ${l.gateway6} dev eth${k} onlink`] : []),
+  ]);
 }

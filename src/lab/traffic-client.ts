@@ -7,6 +7,7 @@ import { openSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ClientResult, ResolvedPlan } from './traffic-types.js';
 import { requiredFlag } from './child-flags.js';
+import { joinHostPort, splitHostPort } from './ip-family.js';
 
 const { values } = parseArgs({
   options: { name: { type: 'string' }, ip: { type: 'string' }, plan: { type: 'string' }, log: { type: 'string' } },
@@ -14,8 +15,10 @@ const { values } = parseArgs({
 const plan = JSON.parse(requiredFlag('traffic-client', 'plan', values.plan)) as ResolvedPlan;
 const logFd = openSync(requiredFlag('traffic-client', 'log', values.log), 'a');
 const clientName = requiredFlag('traffic-client', 'name', values.name);
-const [host, portText] = plan.target.split(':') as [string, string];
-const port = Number(portText);
+const target = splitHostPort(plan.target);
+if (!target) throw new Error(`traffic-client: --plan target must be ip:port or [ip6]:port; got '${plan.target}'`);
+const { host, port } = target;
+const v6 = host.includes(':');
 const timeoutMs = plan.timeoutMs ?? 2000;
 const deadline = Date.now() + (plan.durationMs ?? Infinity);
 let stopping = false;
@@ -66,7 +69,7 @@ function httpGet(agent: Agent | false, conn: number, seq: number): Promise<void>
       },
     );
     req.on('socket', (s) => {
-      const note = () => (local = `${s.localAddress}:${s.localPort}`);
+      const note = () => (local = joinHostPort(s.localAddress!, s.localPort!));
       if (s.localPort) note();
       else s.once('connect', note);
     });
@@ -112,7 +115,7 @@ function udpExchange(sock: Socket, conn: number, seq: number): Promise<void> {
         ts: new Date().toISOString(),
         conn,
         seq,
-        local: `${a.address}:${a.port}`,
+        local: joinHostPort(a.address, a.port),
         answer: name ?? null,
         seen,
         error,
@@ -128,7 +131,7 @@ function udpExchange(sock: Socket, conn: number, seq: number): Promise<void> {
 }
 
 async function openUdp(conn: number): Promise<Socket> {
-  const sock = createSocket('udp4');
+  const sock = createSocket(v6 ? 'udp6' : 'udp4');
   await new Promise<void>((r) => sock.bind(0, sourceOf(conn), () => r()));
   return sock;
 }

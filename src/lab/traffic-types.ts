@@ -29,6 +29,11 @@ export interface TrafficPlan {
   /** Node index for via 'nodePort' (default 0). */
   node?: number;
   /**
+   * Which of a dual-stack Service's addresses to call (and the client's address of that family as the source); the
+   * Service's primary family when absent.
+   */
+  family?: 'IPv4' | 'IPv6';
+  /**
    * Source addresses of the client's namespace, taken in turn: one per TCP connection
    * or UDP socket (udp-flow uses the first). The client's own address when absent.
    */
@@ -37,6 +42,7 @@ export interface TrafficPlan {
 
 /** A plan with its address resolved, as the client script receives it. */
 export interface ResolvedPlan extends TrafficPlan {
+  /** "ip:port", IPv6 bracketed. */
   target: string;
   proto: 'tcp' | 'udp';
 }
@@ -51,7 +57,7 @@ export interface ClientResult {
   /** Connection (TCP) or socket (UDP) index within this run. */
   conn: number;
   seq: number;
-  /** The client's own ip:port. */
+  /** The client's own ip:port ("[ip6]:port" for IPv6). */
   local: string;
   /** Backend name that answered, null on failure. */
   answer: string | null;

@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { EnvironmentError, UsageError } from '../core/errors.js';
-import { findService } from './config.js';
+import { findService, serviceAddresses } from './config.js';
+import { joinHostPort } from './ip-family.js';
 import type { Lab } from './lab.js';
 import { logDirOf } from './state.js';
 import type { BackendLogLine, ClientResult, ResolvedPlan, TrafficPlan } from './traffic-types.js';
@@ -16,15 +17,24 @@ export function resolvePlan(lab: Lab, plan: TrafficPlan): ResolvedPlan {
   const wants = plan.mode.startsWith('udp') ? 'udp' : 'tcp';
   if (wants !== svc.protocol)
     throw new UsageError(`traffic mode '${plan.mode}' needs a ${wants} service; ${svc.serviceName} is ${svc.protocol}`);
+  const addrs = serviceAddresses(svc);
+  const family = plan.family ?? addrs[0]!.family;
+  const addr = addrs.find((a) => a.family === family);
+  if (!addr)
+    throw new UsageError(
+      `service ${svc.serviceName} has no ${family} address; its families: ${addrs.map((a) => a.family).join(', ')}`,
+    );
+  const resolved = { ...plan, family, service: svc.serviceName, proto: svc.protocol };
   if (plan.via === 'nodePort') {
     if (svc.nodePort === undefined)
       throw new UsageError(`service ${svc.serviceName} has no nodePort; use via 'clusterIP'`);
     const node = plan.node ?? 0;
     if (node < 0 || node >= lab.nodes.length)
       throw new UsageError(`node index ${node} is out of range; the lab has ${lab.nodes.length} node(s)`);
-    return { ...plan, service: svc.serviceName, target: `${lab.nodeIP(node)}:${svc.nodePort}`, proto: svc.protocol };
+    const nodeIP = family === 'IPv6' ? lab.nodeIP6(node) : lab.nodeIP(node);
+    return { ...resolved, target: joinHostPort(nodeIP!, svc.nodePort) };
   }
-  return { ...plan, service: svc.serviceName, target: `${svc.clusterIP}:${svc.port}`, proto: svc.protocol };
+  return { ...resolved, target: joinHostPort(addr.ip, svc.port) };
 }
 
 /** Resolves with every answer (and failure) the client logged; aborting stops it early. */
@@ -34,7 +44,7 @@ export function runClient(lab: Lab, client: string, plan: TrafficPlan, signal?: 
     return Promise.reject(
       new UsageError(`unknown lab client '${client}'; expected one of: ${lab.clients.map((x) => x.name).join(', ')}`),
     );
-  const own = new Set([c.ip, ...c.sources]);
+  const own = new Set([c.ip, ...(c.ip6 ? [c.ip6] : []), ...c.sources]);
   const foreign = (plan.sources ?? []).filter((ip) => !own.has(ip));
   if (foreign.length)
     return Promise.reject(
@@ -42,7 +52,15 @@ export function runClient(lab: Lab, client: string, plan: TrafficPlan, signal?: 
         `client ${client} has no source address ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}; its addresses: ${c.ip}${c.sources.length ? ` and ${c.sources.length} extra sources` : ''}`,
       ),
     );
-  const resolved = resolvePlan(lab, plan);
+  let resolved: ResolvedPlan;
+  try {
+    resolved = resolvePlan(lab, plan);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const ownIP = resolved.family === 'IPv6' ? c.ip6 : c.ip;
+  if (!ownIP)
+    return Promise.reject(new UsageError(`client ${client} has no IPv6 address; bring the lab up with IPv6 too`));
   const log = join(logDirOf(lab.prefix), `client-${client}.jsonl`);
   const args = [
     'netns',
@@ -53,7 +71,7 @@ export function runClient(lab: Lab, client: string, plan: TrafficPlan, signal?: 
     '--name',
     client,
     '--ip',
-    c.ip,
+    ownIP,
     '--plan',
     JSON.stringify(resolved),
     '--log',

@@ -17,6 +17,9 @@ import {
 } from './wire.js';
 import { decodeSummary, decodeSummaryRequest, encodeSummaryRequest } from './summary-wire.js';
 
+/** What the agent writes to a Subscribe stream: events, or an EventBatch it has encoded already (shared by subscribers). */
+export type BatchMessage = readonly StickyEvent[] | Buffer;
+
 /** What the agent makes of a Subscribe request: the filter, or why its bytes are not one. */
 export type SubscribeRequest = EventFilter & { undecodable?: string };
 
@@ -37,7 +40,7 @@ export const subscribeMethod = {
   responseStream: true,
   requestSerialize: (f: EventFilter) => toBuffer(encodeFilter(f)),
   requestDeserialize: decodeSubscribeRequest,
-  responseSerialize: (events: StickyEvent[]) => toBuffer(encodeBatch(events)),
+  responseSerialize: (m: BatchMessage) => (Buffer.isBuffer(m) ? m : toBuffer(encodeBatch(m as readonly StickyEvent[]))),
   responseDeserialize: (b: Buffer) => decodeBatch(b),
 } as const;
 

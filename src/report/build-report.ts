@@ -88,12 +88,17 @@ function serviceReport(
     name: svc.latest?.info.name ?? null,
     affinity: svc.latest ? { ...svc.latest.info.affinity } : { ...NO_AFFINITY },
     selections: t.selections,
-    backends: shown.map((b) => ({
-      backend: names[b]!,
-      selections: t.countOf(b),
-      share: t.selections > 0 ? t.countOf(b) / t.selections : 0,
-      clients: clientsPer.get(b) ?? 0,
-    })),
+    ...familyFields(svc, t, windowed(svc, t)),
+    backends: shown.map((b) => {
+      const other = svc.otherAddresses.get(b);
+      return {
+        backend: names[b]!,
+        ...(other ? { addresses: [names[b]!, ...other] } : {}),
+        selections: t.countOf(b),
+        share: t.selections > 0 ? t.countOf(b) / t.selections : 0,
+        clients: clientsPer.get(b) ?? 0,
+      };
+    }),
     spread: spreadOf(shown.map((b) => t.countOf(b))),
     stickiness: {
       pairs: t.pairs,
@@ -111,11 +116,23 @@ function serviceReport(
       expiredMoved: t.expiredMoved,
     },
     nodeDivergence: divergence ?? { clients: 0, examples: [] },
-    affinitySets: state.affinitySets.of(svc.key),
+    affinitySets: svc.addresses.flatMap((a) => state.affinitySets.of(a)),
     clients: clientRows(state, svc, clients),
   };
   if (svc.key.endsWith('/udp')) report.udpContinuity = udpCounts(state, svc, since);
   return report;
+}
+
+const windowed = (svc: ServiceRec, t: Tally) => t === svc.win;
+
+/** A Service with an IPv6 address: all its addresses and its selections by family (report, Markdown, HTML). */
+function familyFields(svc: ServiceRec, t: Tally, inWindow: boolean): Pick<ServiceReport, 'addresses' | 'families'> {
+  const ipv6 = inWindow ? svc.ipv6Win : svc.ipv6Cum;
+  if (ipv6 === 0 && !svc.addresses.some((a) => a.startsWith('['))) return {};
+  return {
+    addresses: [...svc.addresses].sort(compareAddr),
+    families: { ipv4: t.selections - ipv6, ipv6 },
+  };
 }
 
 function sortedClientKeys(state: AggregatorState, clients: Map<number, ClientAgg>): number[] {
@@ -151,6 +168,7 @@ function clientRows(state: AggregatorState, svc: ServiceRec, clients: Map<number
       selections: a.selections,
       backends,
       stickiness: a.pairs > 0 ? a.same / a.pairs : null,
+      violations: a.violations,
       nodes: [...a.lastByNode.keys()].map((n) => state.nodes[n]!).sort(),
     };
   });

@@ -6,7 +6,8 @@ import { longTimeout } from '../core/long-timer.js';
 import { createState, applyEvents } from '../aggregator/state.js';
 import type { AgentStatus, LinkOptions } from '../protocol/client.js';
 import type { CatalogFeed } from '../k8s/catalog-feed.js';
-import { readTrace, type TraceWarning } from '../record/trace-reader.js';
+import type { TraceWarning } from '../record/trace-reader.js';
+import { mergeTraces } from '../record/merge-traces.js';
 import { RejectedEvents } from '../protocol/validate.js';
 import { buildReport } from './build-report.js';
 import { renderMarkdown } from './render-markdown.js';
@@ -28,7 +29,8 @@ export async function reportFromEvents(
   opts: ReportOptions,
   rejected = new RejectedEvents(),
 ): Promise<string> {
-  const state = createState(opts.windowSeconds === undefined ? {} : { windowSeconds: opts.windowSeconds });
+  // A report shows no live event log: the notable events are not built.
+  const state = createState({ windowSeconds: opts.windowSeconds, notable: false });
   const timeline = opts.format === 'html' ? new SelectionTimeline() : null;
   for await (const batch of batches) {
     applyEvents(state, batch);
@@ -53,12 +55,14 @@ export function renderReport(
   return renderHtml(report, opts.timeline ?? new SelectionTimeline());
 }
 
+/** The report of one trace file, or of several merged in time order (e.g. one recorded on each node). */
 export async function reportFromFile(
-  path: string,
+  paths: string | readonly string[],
   opts: ReportOptions & { onWarning?: (w: TraceWarning) => void },
 ): Promise<string> {
   const rejected = new RejectedEvents();
-  return reportFromEvents(readTrace(path, { onWarning: opts.onWarning, rejected }), opts, rejected);
+  const list = typeof paths === 'string' ? [paths] : paths;
+  return reportFromEvents(mergeTraces(list, { onWarning: opts.onWarning, rejected }), opts, rejected);
 }
 
 export interface AgentReportOptions extends ReportOptions, LinkOptions {

@@ -46,9 +46,13 @@ export class SelectionTimeline {
     }
   }
 
-  /** One service's counts between two times (microseconds), re-binned to at most `maxBuckets`. */
-  series(service: string, startUs: number, endUs: number, maxBuckets = 60): TimelineSeries {
-    const byBackend = this.counts.get(service) ?? new Map<string, number[]>();
+  /**
+   * One service's counts between two times (microseconds), re-binned to at most `maxBuckets`. A dual-stack Service
+   * passes both its addresses: its backends of both families in one series.
+   */
+  series(service: string | readonly string[], startUs: number, endUs: number, maxBuckets = 60): TimelineSeries {
+    const keys = typeof service === 'string' ? [service] : service;
+    const byBackend = new Map(keys.flatMap((k) => [...(this.counts.get(k) ?? [])]));
     const from = Number.isNaN(this.origin)
       ? 0
       : Math.max(0, Math.floor((Math.floor(startUs / 1e6) - this.origin) / this.width));

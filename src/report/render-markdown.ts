@@ -44,10 +44,20 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
     `Affinity: ${md(a.mode)}${a.timeoutSeconds !== null ? `, timeout ${a.timeoutSeconds} s` : ''} (from ${md(a.source)}). Selections: ${s.selections}.`,
     '',
   );
+  if (s.addresses && s.families)
+    out.push(
+      `Addresses: ${s.addresses.map(md).join(', ')}. Selections by family: IPv4 ${s.families.ipv4}, IPv6 ${s.families.ipv6}.`,
+      '',
+    );
   out.push(
     table(
       ['Backend', 'Selections', 'Share', 'Clients'],
-      s.backends.map((b) => [md(b.backend), String(b.selections), pct(b.share), String(b.clients)]),
+      s.backends.map((b) => [
+        md((b.addresses ?? [b.backend]).join(' ')),
+        String(b.selections),
+        pct(b.share),
+        String(b.clients),
+      ]),
     ),
   );
   out.push(

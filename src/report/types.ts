@@ -62,6 +62,12 @@ export interface MissingSpan {
 export interface ServiceReport {
   service: string;
   name: string | null;
+  /**
+   * Beyond the contract, Services with an IPv6 address only: every address of the Service (a dual-stack Service's
+   * IPv4 and IPv6 addresses are one Service), and its selections by the family they came in.
+   */
+  addresses?: string[];
+  families?: { ipv4: number; ipv6: number };
   affinity: ServiceInfo['affinity'];
   selections: number;
   backends: BackendReport[];
@@ -102,6 +108,8 @@ export type AffinitySetReport = AffinitySetRow;
 
 export interface BackendReport {
   backend: string;
+  /** Beyond the contract: a pod's other addresses (its other family), when the catalog names the pod. */
+  addresses?: string[];
   selections: number;
   share: number;
   clients: number;
@@ -112,5 +120,7 @@ export interface ClientReport {
   selections: number;
   backends: Record<string, number>;
   stickiness: number | null;
+  /** Beyond the contract: this client's pairs judged an affinity violation (any cause). */
+  violations: number;
   nodes: string[];
 }

@@ -1,7 +1,7 @@
 // session-affinity-handson-ja.md: ClientIP affinity with timeoutSeconds 5 and a curl loop from one pod, with pauses
 // shorter and longer than the timeout. Pauses under 5 s keep the pod (held); after a longer pause the entry has expired
 // and the node picks again at random (expired, and moved 2 times in 3).
-import { defaultConfig, type LabConfig } from '../lab/config.js';
+import { defaultConfig, type LabConfig, type ProxySetup } from '../lab/config.js';
 import { readBackendLogs } from '../lab/traffic.js';
 import type { BackendLogLine } from '../lab/traffic-types.js';
 import { curlOnce, type CurlAnswer } from './netns-tools.js';
@@ -24,8 +24,8 @@ export interface AffinityTimeoutEvidence {
   backendLogs: BackendLogLine[];
 }
 
-function config(): LabConfig {
-  const c = defaultConfig();
+function config(setup: ProxySetup): LabConfig {
+  const c = defaultConfig(setup);
   c.clients = 1;
   c.externalClients = 0;
   const web = c.services.find((s) => s.name === 'web')!;
@@ -74,11 +74,11 @@ export const affinityTimeout: Scenario<AffinityTimeoutEvidence> = {
     }
     return { answers, backendLogs: await readBackendLogs(lab) };
   },
-  lookAt: () =>
+  lookAt: (lab) =>
     `One pod (c1) runs curl against ${SAMPLE} (sessionAffinity ClientIP, timeoutSeconds ${TIMEOUT_SECONDS}): ` +
     `bursts of ${PER_BURST} requests ${SHORT_PAUSE_MS / 1000} s apart, with ${LONG_PAUSE_MS / 1000} s of silence between bursts. ` +
     `Each curl is a new connection, so each is a selection. Within a burst the gap is under the timeout and the ` +
-    `pick must repeat (held); across a pause the client's xt_recent entry has expired and the node picks again ` +
+    `pick must repeat (held); across a pause the client's ${lab.config.proxyMode === 'nftables' ? 'affinity set element' : 'xt_recent entry'} has expired and the node picks again ` +
     `at random (expired; it moves to another pod 2 times in 3). Watch the Service's affinity column: compliance ` +
     `stays at 100% and expired re-picks are counted apart from violations.`,
   answer(report, ev, lab) {

@@ -1,7 +1,7 @@
 // keepalive-uneven-spread.md: three "router" pods call a 3-pod Service with HTTP keep-alive (curl reusing one
 // connection), then without it (Connection: close). kube-proxy balances connections, not requests: with keep-alive each
 // router's one connection pins all its requests to one pod, so pods can sit idle.
-import { defaultConfig, type LabConfig, type LabServiceSpec } from '../lab/config.js';
+import { defaultConfig, type LabConfig, type ProxySetup, type LabServiceSpec } from '../lab/config.js';
 import { run } from '../lab/exec.js';
 import { readBackendLogs } from '../lab/traffic.js';
 import type { BackendLogLine } from '../lab/traffic-types.js';
@@ -31,8 +31,8 @@ export interface KeepaliveEvidence {
   backendLogs: BackendLogLine[];
 }
 
-function config(): LabConfig {
-  const c = defaultConfig();
+function config(setup: ProxySetup): LabConfig {
+  const c = defaultConfig(setup);
   c.clients = 3;
   c.externalClients = 0;
   const web = c.services.find((s) => s.name === 'web')!;

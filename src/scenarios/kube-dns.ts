@@ -1,7 +1,7 @@
 // affinity-kube-dns-conntrack.md: 3 dnsmasq pods behind a UDP/TCP DNS Service, dnsperf from many client pods, once
 // without and once with ClientIP affinity. The report claims affinity evened the load by merging conntrack entries; the
 // node's conntrack table, dnsmasq's query logs and dnsperf's statistics let a user test that.
-import { defaultConfig, type LabConfig, type LabServiceSpec } from '../lab/config.js';
+import { defaultConfig, type LabConfig, type ProxySetup, type LabServiceSpec } from '../lab/config.js';
 import { setEndpoints } from '../lab/lab.js';
 import { stopChild } from './agents.js';
 import {
@@ -40,8 +40,8 @@ export interface KubeDnsEvidence {
   runs: DnsRun[];
 }
 
-function config(): LabConfig {
-  const c = defaultConfig();
+function config(setup: ProxySetup): LabConfig {
+  const c = defaultConfig(setup);
   c.clients = CLIENTS;
   c.externalClients = 0;
   const base = c.services.find((s) => s.name === 'web')!;

@@ -1,7 +1,7 @@
 // Scenario of gke-session-affinity-iptables.md (and the NodePort note of session-affinity-handson-ja.md): a NodePort
 // Service, externalTrafficPolicy Local and ClientIP affinity, on two nodes with two pods each; one client is held to
 // two pods, one per node, through the NodePorts and then through the ClusterIP.
-import { defaultConfig, type LabConfig } from '../lab/config.js';
+import { defaultConfig, type LabConfig, type ProxySetup } from '../lab/config.js';
 import { routeVia } from '../lab/lab.js';
 import { readBackendLogs } from '../lab/traffic.js';
 import type { BackendLogLine } from '../lab/traffic-types.js';
@@ -24,8 +24,8 @@ export interface NodeportEvidence {
   backendLogs: BackendLogLine[];
 }
 
-function config(): LabConfig {
-  const c = defaultConfig({ nodes: 2 });
+function config(setup: ProxySetup): LabConfig {
+  const c = defaultConfig({ ...setup, nodes: 2 });
   c.clients = 0;
   c.externalClients = 1;
   c.dualHomed = true;
@@ -87,7 +87,7 @@ export const nodeportLocal: Scenario<NodeportEvidence> = {
     `calls ${lab.nodeIP(0)}:${NODE_PORT} and ${lab.nodeIP(1)}:${NODE_PORT} in turn: each node address is a Service row of ` +
     `its own, each held to one pod (stickiness 1), and the two pods differ because each node picks only among its ` +
     `local pods and keeps its own affinity table. Then x1 calls the ClusterIP through node 1 and then node 2: ` +
-    `the xt_recent lists belong to the endpoints and are shared by the NodePort and ClusterIP chains, so each ` +
+    `the ${lab.config.proxyMode === 'nftables' ? 'affinity sets' : 'xt_recent lists'} belong to the endpoints and are shared by the NodePort and ClusterIP chains, so each ` +
     `node sends x1 back to the pod it picked for the NodePort, and the report's node divergence counts x1.`,
   answer(report, _ev, lab) {
     const lines: string[] = [];

@@ -8,6 +8,7 @@ import { EnvironmentError } from '../core/errors.js';
 import { printableLines } from '../core/text.js';
 import { writeTextFile } from '../core/file-errors.js';
 import { labDown, labUp } from '../lab/lab.js';
+import { describeMode, type ProxySetup } from '../lab/config.js';
 import { reportFromAgents } from '../report/from-file.js';
 import type { Report } from '../report/types.js';
 import { agentInfo, exited, startAgents, stickyscopeBin, stopChild, type RunningAgent } from './agents.js';
@@ -15,6 +16,8 @@ import type { Scenario, ScenarioContext } from './types.js';
 
 export interface RunScenarioOptions {
   prefix: string;
+  /** kube-proxy's mode on the lab's nodes (default iptables). */
+  setup?: ProxySetup;
   /** Length of one traffic phase (default: the scenario's). */
   phaseMs?: number;
   /** Writes the JSON report here. */
@@ -61,8 +64,9 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
   let tui: ChildProcess | undefined;
   let labMade = false;
   try {
-    say(`scenario ${scenario.name}: building the lab '${opts.prefix}'`);
-    const lab = await labUp({ prefix: opts.prefix, config: scenario.config(), signal: stop.signal });
+    const config = scenario.config(opts.setup ?? { proxyMode: 'iptables' });
+    say(`scenario ${scenario.name}: building the lab '${opts.prefix}' (${describeMode(config)})`);
+    const lab = await labUp({ prefix: opts.prefix, config, signal: stop.signal });
     labMade = true;
     const ctx: ScenarioContext = {
       lab,

@@ -1,6 +1,6 @@
 // What a lab scenario is: a topology, the traffic a field report describes, a paragraph
 // saying what to look at, and the report lines that answer the report's question.
-import type { LabConfig } from '../lab/config.js';
+import type { LabConfig, ProxySetup } from '../lab/config.js';
 import type { Lab } from '../lab/lab.js';
 import type { Report } from '../report/types.js';
 
@@ -24,7 +24,8 @@ export interface Scenario<E = unknown> {
   summary: string;
   /** Default length of one traffic phase. */
   defaultPhaseMs: number;
-  config(): LabConfig;
+  /** The scenario's lab, with its nodes in the proxy mode the run asked for. */
+  config(setup: ProxySetup): LabConfig;
   /** After the lab is up, before the agents start: servers, sysctls, endpoints. */
   prepare?(ctx: ScenarioContext): Promise<void>;
   /** Runs the traffic; returns the ground truth gathered before teardown (backend logs, ...). */

@@ -2,7 +2,7 @@
 // sending steadily to a Service with ClientIP affinity and to one without, across a node scale-up that flushes the
 // Services' conntrack entries.
 import { longSleep } from '../core/long-timer.js';
-import { defaultConfig, type LabConfig, type LabServiceSpec } from '../lab/config.js';
+import { defaultConfig, type LabConfig, type ProxySetup, type LabServiceSpec } from '../lab/config.js';
 import { type Lab, setEndpoints } from '../lab/lab.js';
 import { readBackendLogs, runClient } from '../lab/traffic.js';
 import type { BackendLogLine, ClientResult } from '../lab/traffic-types.js';
@@ -22,8 +22,8 @@ export interface UdpSessionEvidence {
   backendLogs: BackendLogLine[];
 }
 
-function config(): LabConfig {
-  const c = defaultConfig();
+function config(setup: ProxySetup): LabConfig {
+  const c = defaultConfig(setup);
   c.clients = 2;
   c.externalClients = 3;
   c.backends.push({ name: 'b4', node: 'node' }); // the pod the scale-up adds

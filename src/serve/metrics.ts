@@ -164,6 +164,18 @@ export function createServeMetrics(hub: ServeHub, book: AgentBook, maxServices: 
     services,
     perService((s) => s.clientsEstimate),
   );
+  counter(
+    'stickyscope_service_family_selections_total',
+    'Selections since serve started by the family they came in (ipv4, ipv6); Services with an IPv6 address only.',
+    [...SVC, 'family'],
+    services,
+    (set, list) => {
+      for (const s of list)
+        if (s.familyTotal)
+          for (const [family, v] of Object.entries(s.familyTotal))
+            set({ service: s.service, address: s.address, family }, v);
+    },
+  );
   const BACKEND = [...SVC, 'backend'];
   counter(
     'stickyscope_backend_selections_total',

@@ -26,6 +26,8 @@ export interface ServiceFigures {
   /** Distinct client IPs, estimated from the agents' sketches (summaries only). */
   clientsEstimate: number | null;
   udpTotal: { replacements: number; backendChanged: number; reflectiveChanged: number } | null;
+  /** Services with an IPv6 address only (a dual-stack one is one Service): selections since start by family. */
+  familyTotal: { ipv4: number; ipv6: number } | null;
   backends: { backend: string; selectionsTotal: number; share: number | null }[];
 }
 
@@ -71,6 +73,10 @@ export function serviceSnapshot(state: AggregatorState, max: number): ServiceSna
       divergentClients: divergence.get(svc.id)?.clients ?? 0,
       clientsEstimate: null,
       udpTotal: svc.key.endsWith('/udp') ? { ...svc.udp } : null,
+      familyTotal:
+        svc.ipv6Cum > 0 || svc.addresses.some((a) => a.startsWith('['))
+          ? { ipv4: cum.selections - svc.ipv6Cum, ipv6: svc.ipv6Cum }
+          : null,
       backends: [...everShown].map((b) => ({
         backend: svc.backendNames[b]!,
         selectionsTotal: cum.countOf(b),

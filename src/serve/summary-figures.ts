@@ -62,6 +62,8 @@ export function summaryFigures(
       violationCausesTotal: { listFull: c.listFull, setFull: c.setFull, unknown: c.unknown },
       violationsPending: Math.max(0, c.violations - settled),
       divergentClients: null,
+      // Summaries count per Service, not per family: per-family counts need the raw stream.
+      familyTotal: null,
       clientsEstimate: store.sketches.get(key)?.estimate() ?? null,
       udpTotal: key.endsWith('/udp')
         ? {

@@ -2,6 +2,7 @@
 // O(services x backends) for the list, plus, for the one opened service, its most
 // recent clients and one pass over the window's selections for the sparkline.
 import { parseIsoMicros } from '../core/event.js';
+import { compareAddr } from '../aggregator/addresses.js';
 import { clientDetails, serviceSummaries } from '../aggregator/queries.js';
 import type { Notable } from '../aggregator/notable.js';
 import type { AggregatorState } from '../aggregator/state.js';
@@ -30,10 +31,12 @@ export interface FrameOptions {
 export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewModel {
   const recs = new Map(state.services.list.map((s) => [s.key, s]));
   const services = serviceSummaries(state).map((s): ServiceRow => {
-    const info = recs.get(s.service)?.latest?.info;
+    const rec = recs.get(s.service);
+    const info = rec?.latest?.info;
     const pods = info?.pods;
     return {
       service: s.service,
+      ...(rec && rec.addresses.length > 1 ? { addresses: rec.addresses } : {}),
       name: s.name,
       affinity: info ? { mode: info.affinity.mode, timeoutSeconds: info.affinity.timeoutSeconds } : null,
       selections: s.selections,
@@ -103,9 +106,17 @@ function detail(state: AggregatorState, row: ServiceRow, rec: ServiceRec, opts: 
     clients,
     sparkline: selectionsOverWindow(state, rec.id, buckets),
     bucketSeconds: state.windowUs / 1e6 / buckets,
-    affinitySets: state.affinitySets
-      .of(row.service)
+    affinitySets: rec.addresses
+      .flatMap((a) => state.affinitySets.of(a))
       .map((a) => ({ node: a.node, endpoint: a.endpoint, elements: a.elements, size: a.size })),
+    families:
+      rec.ipv6Win > 0 || rec.addresses.some((a) => a.startsWith('['))
+        ? {
+            addresses: [...rec.addresses].sort(compareAddr),
+            ipv4: rec.win.selections - rec.ipv6Win,
+            ipv6: rec.ipv6Win,
+          }
+        : null,
   };
 }
 

@@ -69,8 +69,8 @@ export function useFilteredServices(rows: ServiceRow[], filter: string): Service
     const needle = filter.trim().toLowerCase();
     if (!needle) return rows;
     return rows.filter((r) =>
-      [r.name ?? '', r.service, ...r.backends.flatMap((b) => [b.backend, b.pod ?? ''])].some((s) =>
-        s.toLowerCase().includes(needle),
+      [r.name ?? '', r.service, ...(r.addresses ?? []), ...r.backends.flatMap((b) => [b.backend, b.pod ?? ''])].some(
+        (s) => s.toLowerCase().includes(needle),
       ),
     );
   }, [rows, filter]);

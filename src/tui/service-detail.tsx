@@ -54,7 +54,18 @@ export function ServiceDetailView({
   const multiNode = row.nodes.length > 1 || new Set(clients.map((c) => c.node)).size > 1;
   const b = useScrollWindow(backendCursor, row.backends.length, rows.backends);
   const c = useScrollWindow(clientCursor, clients.length, rows.clients);
-  const podWidth = Math.max(6, Math.min(40, columns - 70));
+  // IPv4 fits the narrow columns; IPv6 addresses widen them to what the rows on screen need (at most a full address).
+  const backendWidth = widest(
+    row.backends.slice(b.start, b.end).map((x) => x.backend),
+    22,
+    47,
+  );
+  const clientWidth = widest(
+    clients.slice(c.start, c.end).map((x) => (multiNode ? `${x.client}@${x.node}` : x.client)),
+    16,
+    52,
+  );
+  const podWidth = Math.max(6, Math.min(40, columns - 48 - backendWidth));
   return (
     <Box flexDirection="column">
       <Text wrap="truncate-end">
@@ -77,6 +88,14 @@ export function ServiceDetailView({
           violations {row.violations}
         </Text>
       </Text>
+      {detail.families ? (
+        <Text wrap="truncate-end">
+          <Text dimColor>addresses </Text>
+          {clip(detail.families.addresses.join('  '), columns)}
+          {'  '}IPv4 {detail.families.ipv4}
+          {'  '}IPv6 {detail.families.ipv6}
+        </Text>
+      ) : null}
       <Text wrap="truncate-end">
         <Text dimColor>selections per {seconds(detail.bucketSeconds)} </Text>
         <Text color="cyan">{sparkline(detail.sparkline)}</Text>
@@ -95,14 +114,15 @@ export function ServiceDetailView({
       ) : null}
       <Text bold wrap="truncate-end" color={pane === 'backends' ? 'cyan' : undefined}>
         {'  '}
-        {fit('BACKEND', 22)} {fit('POD', podWidth)} {fit('SHARE', 32)} SELECTIONS
+        {fit('BACKEND', backendWidth)} {fit('POD', podWidth)} {fit('SHARE', 32)} SELECTIONS
       </Text>
       {row.backends.slice(b.start, b.end).map((be, i) => {
         const selected = pane === 'backends' && b.start + i === backendCursor;
         return (
           <Text key={be.backend} inverse={selected} wrap="truncate-end">
-            <Text color="cyan">{selected ? '›' : ' '}</Text> {fit(be.backend, 22)} {fit(be.pod ?? '-', podWidth)}{' '}
-            <Text color="blue">{shareBar(be.share, 25)}</Text> {fit(percent(be.share), 6)} {be.selections}
+            <Text color="cyan">{selected ? '›' : ' '}</Text> {fit(be.backend, backendWidth)}{' '}
+            {fit(be.pod ?? '-', podWidth)} <Text color="blue">{shareBar(be.share, 25)}</Text>{' '}
+            {fit(percent(be.share), 6)} {be.selections}
           </Text>
         );
       })}
@@ -114,7 +134,8 @@ export function ServiceDetailView({
       ) : null}
       <Text bold wrap="truncate-end" color={pane === 'clients' ? 'cyan' : undefined}>
         {'  '}
-        {fit('CLIENT', 16)} {fit('BACKEND', 24)} {fit('PICKS', 6)} {fit('STICKY', 6)} {fit('LAST PICK', 10)} LAST SWITCH
+        {fit('CLIENT', clientWidth)} {fit('BACKEND', backendWidth + 2)} {fit('PICKS', 6)} {fit('STICKY', 6)}{' '}
+        {fit('LAST PICK', 10)} LAST SWITCH
       </Text>
       {clients.length === 0 ? <Text dimColor> no clients yet</Text> : null}
       {clients.slice(c.start, c.end).map((cl, i) => (
@@ -124,6 +145,7 @@ export function ServiceDetailView({
           selected={pane === 'clients' && c.start + i === clientCursor}
           now={now}
           showNode={multiNode}
+          widths={[clientWidth, backendWidth + 2]}
         />
       ))}
       {clients.length > c.end - c.start ? (
@@ -141,14 +163,23 @@ interface ClientLineProps {
   selected: boolean;
   now: number | null;
   showNode: boolean;
+  /** The CLIENT and BACKEND columns. */
+  widths: [number, number];
 }
 
-function ClientLine({ client: c, selected, now, showNode }: ClientLineProps) {
+/** The widest of `texts`, kept within [min, max]. */
+function widest(texts: string[], min: number, max: number): number {
+  let w = min;
+  for (const t of texts) if (t.length > w) w = t.length;
+  return Math.min(w, max);
+}
+
+function ClientLine({ client: c, selected, now, showNode, widths }: ClientLineProps) {
   const sw = c.lastSwitch;
   return (
     <Text inverse={selected} wrap="truncate-end">
-      <Text color="cyan">{selected ? '›' : ' '}</Text> {fit(showNode ? `${c.client}@${c.node}` : c.client, 16)}{' '}
-      {fit(c.pod ?? c.backend, 24)} {fit(count(c.picks), 6)} {fit(percent(c.stickiness), 6)}{' '}
+      <Text color="cyan">{selected ? '›' : ' '}</Text> {fit(showNode ? `${c.client}@${c.node}` : c.client, widths[0])}{' '}
+      {fit(c.pod ?? c.backend, widths[1])} {fit(count(c.picks), 6)} {fit(percent(c.stickiness), 6)}{' '}
       {fit(ago(c.lastSelection, now), 10)}{' '}
       {sw ? (
         <Text>

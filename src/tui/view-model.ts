@@ -30,6 +30,8 @@ export interface BackendShare {
 export interface ServiceRow {
   /** "10.96.0.10:80/tcp": the key. */
   service: string;
+  /** A dual-stack Service's addresses, both families (the filter matches them); absent for one address. */
+  addresses?: string[];
   /** "namespace/name:port" when known. */
   name: string | null;
   /** null while no node has described the service (no catalog yet). */
@@ -81,6 +83,8 @@ export interface ServiceDetail {
   bucketSeconds: number;
   /** nftables mode: the Service's affinity sets per node, latest fill; empty otherwise. */
   affinitySets: { node: string; endpoint: string; elements: number; size: number }[];
+  /** A Service with an IPv6 address: all its addresses and the window's selections by family; null otherwise. */
+  families: { addresses: string[]; ipv4: number; ipv6: number } | null;
 }
 
 /**

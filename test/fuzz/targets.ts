@@ -1,7 +1,7 @@
 // Every fuzz target, by name: the decoders and parsers where input enters stickyscope.
 import { cliTarget } from './cli.js';
 import { catalogTarget, kubeconfigTarget } from './k8s.js';
-import { iptablesTarget, xtRecentTarget } from './node-text.js';
+import { iptablesTarget, nftTarget, xtRecentTarget } from './node-text.js';
 import { traceFramesTarget, traceTarget } from './record.js';
 import type { FuzzTarget } from './target.js';
 import { batchTarget, filterTarget, infoTarget } from './wire.js';
@@ -13,6 +13,7 @@ export const targets: FuzzTarget[] = [
   traceTarget,
   traceFramesTarget,
   iptablesTarget,
+  nftTarget,
   xtRecentTarget,
   kubeconfigTarget,
   catalogTarget,

@@ -2,6 +2,12 @@
 // ground truth independent of the BPF probe.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { joinHostPort } from '../../src/lab/ip-family.js';
+
+/** IPv6 in RFC 5952 form (as sockets, logs and reports print it), bracketed with its port; IPv4 as is. */
+function endpoint(ip: string, port: string): string {
+  return joinHostPort(ip.includes(':') ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip, port);
+}
 
 export interface ConntrackNew {
   proto: string;
@@ -21,10 +27,10 @@ export function parseConntrackLine(line: string): ConntrackNew | null {
   if (src.length < 2 || dst.length < 2 || sport.length < 2 || dport.length < 2) return null;
   return {
     proto: m[1]!,
-    client: `${src[0]}:${sport[0]}`,
-    service: `${dst[0]}:${dport[0]}`,
-    backend: `${src[1]}:${sport[1]}`,
-    seenAs: `${dst[1]}:${dport[1]}`,
+    client: endpoint(src[0]!, sport[0]!),
+    service: endpoint(dst[0]!, dport[0]!),
+    backend: endpoint(src[1]!, sport[1]!),
+    seenAs: endpoint(dst[1]!, dport[1]!),
   };
 }
 
@@ -34,8 +40,9 @@ export interface ConntrackWatch {
   kill(): void;
 }
 
-export async function watchConntrack(netns: string): Promise<ConntrackWatch> {
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', netns, 'conntrack', '-E', '-e', 'NEW'], {
+/** `family` ipv6 watches IPv6 flows (conntrack's default is IPv4 only). */
+export async function watchConntrack(netns: string, family: 'ipv4' | 'ipv6' = 'ipv4'): Promise<ConntrackWatch> {
+  const child: ChildProcess = spawn('ip', ['netns', 'exec', netns, 'conntrack', '-E', '-e', 'NEW', '-f', family], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

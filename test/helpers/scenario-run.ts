@@ -4,12 +4,24 @@ import type { TestContext } from 'node:test';
 import { labDown } from '../../src/lab/lab.js';
 import { runScenario, type Scenario, type ScenarioRun } from '../../src/scenarios/index.js';
 import type { BackendLogLine } from '../../src/lab/traffic-types.js';
+import type { ProxySetup } from '../../src/lab/config.js';
 import { runPrefix } from './env.js';
+
+/**
+ * The modes every scenario runs in: iptables, and nftables with kube-proxy 1.35's and 1.36's rule shapes. Each must
+ * give the same answers against the same ground truth.
+ */
+export const scenarioSetups: { label: string; setup: ProxySetup }[] = [
+  { label: 'iptables', setup: { proxyMode: 'iptables' } },
+  { label: 'nftables 1.35', setup: { proxyMode: 'nftables', kubeVersion: '1.35' } },
+  { label: 'nftables 1.36', setup: { proxyMode: 'nftables', kubeVersion: '1.36' } },
+];
 
 export async function runScenarioForTest<E>(
   t: TestContext,
   scenario: Scenario<E>,
   phaseMs: number,
+  setup: ProxySetup = { proxyMode: 'iptables' },
 ): Promise<ScenarioRun<E>> {
   const prefix = runPrefix('scn');
   t.after(() => labDown(prefix));
@@ -17,6 +29,7 @@ export async function runScenarioForTest<E>(
   const run = await runScenario(scenario, {
     prefix,
     phaseMs,
+    setup,
     out: (x) => printed.push(x),
     say: (x) => printed.push(x),
   });

@@ -4,6 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requireRoot, runPrefix } from '../helpers/env.js';
 
@@ -43,4 +46,29 @@ test('the iptables-save wrapper follows the backend with more KUBE- rules', (t) 
   out = inNs(['sh', WRAPPER, '-t', 'nat']);
   assert.match(out, /from-nft-2/);
   assert.doesNotMatch(out, /from-legacy-0/);
+});
+
+test('called as ip6tables-save, the wrapper reads the IPv6 rules by the same choice', (t) => {
+  if (!requireRoot(t)) return;
+  const prefix = runPrefix();
+  const ns = `${prefix}-ip6t`;
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-wrap-`));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const six = join(dir, 'ip6tables-save');
+  symlinkSync(WRAPPER, six);
+  const inNs = (cmd: string[]) => execFileSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8' });
+  execFileSync('ip', ['netns', 'add', ns]);
+  t.after(() => execFileSync('ip', ['netns', 'del', ns]));
+  const rules = (tool: string, tag: string, n: number) => {
+    inNs([tool, '-t', 'nat', '-N', 'KUBE-SERVICES']);
+    for (let i = 0; i < n; i++)
+      inNs([tool, '-t', 'nat', '-A', 'KUBE-SERVICES', '-m', 'comment', '--comment', `${tag}-${i}`, '-j', 'RETURN']);
+  };
+  rules('ip6tables-legacy', 'v6-legacy', 2);
+  rules('ip6tables-nft', 'v6-nft', 1);
+  rules('iptables-nft', 'v4-nft', 3);
+  const out = inNs(['sh', six, '-t', 'nat']);
+  assert.match(out, /v6-legacy-1/);
+  assert.doesNotMatch(out, /v6-nft-0|v4-nft/);
+  assert.match(inNs([six, '-t', 'nat']), /v6-legacy-1/, 'through the link, as the image installs it');
 });

@@ -45,6 +45,15 @@ test('lab scenario: usage errors say what was wrong', async () => {
     [['lab', 'scenario'], /expected 'lab scenario NAME' or 'lab scenario --list'; got no name/],
     [['lab', 'scenario', 'keepalive', '--tui', '--report', 'x.json'], /--tui or --report FILE, not both/],
     [['lab', 'scenario', 'keepalive', '--duration', 'soon'], /--duration expects a duration/],
+    [['lab', 'scenario', 'keepalive', '--proxy-mode', 'ipvs'], /--proxy-mode expects iptables or nftables; got 'ipvs'/],
+    [
+      ['lab', 'scenario', 'keepalive', '--kube-version', '1.36'],
+      /chooses nftables mode's rule shape; add --proxy-mode nftables/,
+    ],
+    [
+      ['lab', 'scenario', 'keepalive', '--proxy-mode', 'nftables', '--kube-version', '1.30'],
+      /--kube-version expects one of 1.35, 1.36; got '1.30'/,
+    ],
   ] as const) {
     const r = await runCli([...args]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
@@ -52,7 +61,7 @@ test('lab scenario: usage errors say what was wrong', async () => {
   }
 });
 
-test('lab scenario keepalive --report FILE: the JSON report, the answer, nothing left behind', {
+test('lab scenario keepalive --report FILE --proxy-mode nftables: the JSON report, the answer, nothing left behind', {
   timeout: 90_000,
 }, async (t) => {
   if (!requireRoot(t)) return;
@@ -63,11 +72,27 @@ test('lab scenario keepalive --report FILE: the JSON report, the answer, nothing
     rmSync(dir, { recursive: true, force: true });
   });
   const file = join(dir, 'report.json');
-  const r = await runCli(['lab', 'scenario', 'keepalive', '--duration', '2s', '--prefix', prefix, '--report', file]);
+  const r = await runCli([
+    'lab',
+    'scenario',
+    'keepalive',
+    '--duration',
+    '2s',
+    '--prefix',
+    prefix,
+    '--report',
+    file,
+    '--proxy-mode',
+    'nftables',
+    '--kube-version',
+    '1.36',
+  ]);
   assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /building the lab '[^']+' \(nftables mode, kube-proxy 1\.36 shape\)/);
   assert.match(r.stdout, /^Three router pods/);
   assert.match(r.stdout, /With keep-alive \(lab\/backend-keepalive:http/);
   const report = JSON.parse(readFileSync(file, 'utf8')) as Report;
+  // The agent read the node's rules as an nftables table: the Services are named from it.
   const ka = report.services.find((s) => s.name === 'lab/backend-keepalive:http')!;
   const close = report.services.find((s) => s.name === 'lab/backend-close:http')!;
   // 3 routers x 40 requests (20/s for 2 s): one connection each with keep-alive, 40 each without.

@@ -71,8 +71,8 @@ test('spread and K include an endpoint with zero selections', () => {
   // Client .1: 5 pairs, 4 same (AA AA AA BB ... A->B moves); client .2: 5 pairs, 4 same.
   assert.deepEqual(svc.stickiness, { pairs: 10, sameBackend: 8, ratio: 0.8, expectedRandom: 0.25 });
   assert.deepEqual(svc.clients, [
-    { client: '10.0.0.1', selections: 6, backends: { [A]: 4, [B]: 2 }, stickiness: 0.8, nodes: ['n1'] },
-    { client: '10.0.0.2', selections: 6, backends: { [A]: 2, [D]: 4 }, stickiness: 0.8, nodes: ['n1'] },
+    { client: '10.0.0.1', selections: 6, backends: { [A]: 4, [B]: 2 }, stickiness: 0.8, violations: 0, nodes: ['n1'] },
+    { client: '10.0.0.2', selections: 6, backends: { [A]: 2, [D]: 4 }, stickiness: 0.8, violations: 0, nodes: ['n1'] },
   ]);
   assert.equal(svc.name, 'lab/web:http');
   assert.deepEqual(svc.affinity, { mode: 'None', timeoutSeconds: null, source: 'rules' });
@@ -105,7 +105,7 @@ test('window drops selections older than windowSeconds; cumulative keeps them', 
   // In the window: the pair closed by the first late pick (B -> C, its first selection outside) and C -> C.
   assert.deepEqual(w.stickiness, { pairs: 2, sameBackend: 1, ratio: 0.5, expectedRandom: 0.25 });
   assert.deepEqual(w.clients, [
-    { client: '10.0.0.1', selections: 2, backends: { [C]: 2 }, stickiness: 0.5, nodes: ['n1'] },
+    { client: '10.0.0.1', selections: 2, backends: { [C]: 2 }, stickiness: 0.5, violations: 0, nodes: ['n1'] },
   ]);
   assert.deepEqual(c.stickiness, { pairs: 12, sameBackend: 9, ratio: 0.75, expectedRandom: 0.25 });
   assert.deepEqual(

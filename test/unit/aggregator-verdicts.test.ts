@@ -82,6 +82,12 @@ test('verdicts: held at g < T and g = T, expired at g = T + 1us, violations by c
     expiredMoved: 1,
   });
   assert.deepEqual(svc.stickiness, { pairs: 6, sameBackend: 2, ratio: 2 / 6, expectedRandom: 1 / 3 });
+  // The client's row counts its two violations, whatever their cause, in the window as over everything.
+  const win = buildReport(state, { scope: 'window' }).services[0]!;
+  assert.deepEqual(
+    [svc.clients.map((c) => [c.client, c.violations]), win.clients.map((c) => [c.client, c.violations])],
+    [[['10.0.0.1', 2]], [['10.0.0.1', 2]]],
+  );
   const violations = drainNotable(state).events.filter((n) => n.kind === 'violation');
   assert.deepEqual(
     violations.map((v) => v.kind === 'violation' && [v.from, v.to, v.cause, v.gapSeconds]),

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TraceWriter } from '../../src/record/trace-writer.js';
@@ -22,10 +22,12 @@ test('unreadable and unwritable paths give one line naming the file and the reas
   const plain = join(dir, 'plain.txt');
   await writeFile(plain, 'not a folder\n');
   const nope = join(dir, 'nope');
+  const empty = join(dir, 'empty');
+  await mkdir(empty);
   const cases: Array<{ args: string[]; line: string; code: number }> = [
     {
-      args: ['export', dir],
-      line: `stickyscope export: failed to open trace ${dir}: it is a directory (EISDIR)`,
+      args: ['export', empty],
+      line: `stickyscope export: no trace files in the directory ${empty} (0 entries)`,
       code: 4,
     },
     {
@@ -39,8 +41,8 @@ test('unreadable and unwritable paths give one line naming the file and the reas
       code: 4,
     },
     {
-      args: ['report', dir],
-      line: `stickyscope report: failed to open trace ${dir}: it is a directory (EISDIR)`,
+      args: ['report', empty],
+      line: `stickyscope report: no trace files in the directory ${empty} (0 entries)`,
       code: 4,
     },
     {

@@ -137,6 +137,7 @@ test('stdout on a full device: exit 3 and one line naming stdout and ENOSPC', { 
   for (const args of [
     ['report', trace],
     ['export', trace],
+    ['export', trace, '--format', 'parquet'],
     ['--help'],
     ['report', '--help'],
     ['lab', 'scenario', '--list'],
@@ -165,6 +166,7 @@ test('a reader that closes the pipe early (| head -1) ends the command quietly w
   const { trace } = await bigTrace(t);
   for (const args of [
     ['export', trace],
+    ['export', trace, '--format', 'parquet'],
     ['report', trace],
     ['report', trace, '--format', 'html'],
   ]) {

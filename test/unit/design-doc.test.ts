@@ -16,6 +16,9 @@ import { TraceWriter } from '../../src/record/trace-writer.js';
 import { readTrace } from '../../src/record/trace-reader.js';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { buildReport } from '../../src/report/build-report.js';
+import { openOutputFile } from '../../src/export/output-file.js';
+import { ParquetEventWriter } from '../../src/export/parquet-writer.js';
+import { queryEvents } from '../helpers/duckdb.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const design = readFileSync(join(root, 'docs/design.md'), 'utf8');
@@ -49,6 +52,18 @@ const stun = {
   endpoints: [UA, UB],
 };
 
+/** A dual-stack Service as the API lists it: one entry per family, its pod named in both. */
+const cart = ['10.96.0.50:80/tcp', '[fd00:96::50]:80/tcp'].map((service, i) => {
+  const endpoint = i === 0 ? '10.1.5.2:8080' : '[fd00:1:5::2]:8080';
+  return {
+    service,
+    name: 'lab/cart:http',
+    affinity: { mode: 'None' as const, timeoutSeconds: null, source: 'k8s' as const },
+    endpoints: [endpoint],
+    pods: { [endpoint]: 'lab/cart-0' },
+  };
+});
+
 function dnat(ts: number, node: string, client: string, service: string, backend: string, ctId = `${ts}`): StickyEvent {
   return {
     type: 'dnat',
@@ -80,7 +95,7 @@ const events: StickyEvent[] = [
     type: 'catalog',
     ts: T0,
     node: CLUSTER_NODE,
-    services: [{ ...edge(EDGE1), affinity: { ...edge(EDGE1).affinity, source: 'k8s' } }],
+    services: [{ ...edge(EDGE1), affinity: { ...edge(EDGE1).affinity, source: 'k8s' } }, ...cart],
   },
   dnat(T0 + 1 * S, 'n1', '10.0.1.1:40000', STICKY, A),
   dnat(T0 + 1 * S, 'n1', '10.0.1.2:40000', STICKY, A),
@@ -173,6 +188,7 @@ const events: StickyEvent[] = [
   { type: 'node', ts: T0 + 8 * S, node: 'n2', state: 'down', reason: 'stream from n2 failed: connection reset' },
   { type: 'node', ts: T0 + 9 * S, node: 'n2', state: 'up' },
   { type: 'node', ts: T0 + 12 * S, node: 'n2', state: 'down', reason: 'agent n2 ended the stream' },
+  dnat(T0 + 14 * S, 'n1', '[fd00:0:1::5]:40000', '[fd00:96::50]:80', '[fd00:1:5::2]:8080'),
   dnat(T0 + 15 * S, 'n1', '10.0.1.3:40001', STICKY, B),
 ];
 
@@ -296,4 +312,25 @@ test('every field of the report JSON is in docs/design.md', () => {
   const missingFromOutput = [...declared].filter((f) => !fields.has(f));
   assert.deepEqual(missingFromOutput, [], 'the fixture exercises every property src/report/types.ts declares');
   assert.deepEqual(undocumented(fields, section(/report JSON/i)), [], 'report fields the design does not name');
+});
+
+test('every column of the Parquet export is in docs/design.md, and the fixture fills each', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ss-design-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'fixture.parquet');
+  const out = await openOutputFile(path, 'write Parquet to');
+  const w = new ParquetEventWriter(out);
+  await w.add(events, 'fixture.trace');
+  await w.finish();
+  await out.commit();
+  // The columns as a reader sees them in the file, and how many rows fill each.
+  const [described] = await queryEvents([path], ['DESCRIBE events']);
+  const columns = described!.map((r) => String(r.column_name));
+  const [filled] = await queryEvents(
+    [path],
+    [`SELECT ${columns.map((c) => `count("${c}") AS "${c}"`).join(', ')} FROM events`],
+  );
+  const empty = columns.filter((c) => Number(filled![0]![c]) === 0);
+  assert.deepEqual(empty, [], 'columns no event of the fixture fills');
+  assert.deepEqual(undocumented(columns, section(/Parquet export/i)), [], 'Parquet columns the design does not name');
 });

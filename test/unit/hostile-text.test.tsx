@@ -163,6 +163,7 @@ test('error messages, scenario tables and lab status echo input escaped', () => 
   const lab = { prefix: evil('p'), stateDir: evil('/tmp/state') } as never;
   const status = formatStatus(lab, {
     mode: evil('nftables mode'),
+    ipFamilies: [evil('IPv4')],
     namespaces: [{ name: evil('ns'), present: true }],
     backends: [{ name: evil('b1'), pid: 1, alive: true }],
     services: [

@@ -118,7 +118,10 @@ test('every COPY --from=build names something the build stage copied in or made'
     .join('\n');
   // What the build makes, from the project's own build description, not from this test.
   const outDir = JSON.parse(read('tsconfig.json')).compilerOptions.outDir as string;
-  const bpfOutputs = [...read('src/build/build-bpf.ts').matchAll(/output: '([^']+)'/g)].map((m) => m[1]!);
+  // Outputs are written `${out}/NAME`, out being build/ for the image's own (native) architecture.
+  const bpfOutputs = [...read('src/build/build-bpf.ts').matchAll(/output: [`']([^`']+)[`']/g)].map((m) =>
+    m[1]!.replace(/^\$\{out\}/, 'build'),
+  );
   assert.match(JSON.parse(read('package.json')).scripts.build, /build-bpf/);
   const made = (p: string) =>
     copiedIn.some((c) => p === c || p.startsWith(c + '/')) ||
@@ -154,6 +157,13 @@ test('the image puts the CLI and the probe where the code looks for them', () =>
   const wrapper = copies(runtime).find((c) => c.sources.includes('deploy/iptables-save'))!;
   assert.equal(wrapper.dest, '/usr/local/sbin/iptables-save');
   assert.ok(statSync(join(ROOT, 'deploy/iptables-save')).mode & 0o111, 'wrapper is executable');
+  // The same wrapper reads the IPv6 rules when called as ip6tables-save.
+  assert.ok(
+    copies(runtime).some(
+      (c) => c.sources.includes('deploy/iptables-save') && c.dest === '/usr/local/sbin/ip6tables-save',
+    ),
+    'installed as ip6tables-save too',
+  );
 });
 
 test('the build stage has what generating the wire codec reads, and the code run reads no .proto', () => {

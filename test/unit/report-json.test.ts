@@ -92,7 +92,14 @@ test('report JSON has the contract fields with the contract types', () => {
     expiredMoved: 0,
   });
   assert.deepEqual(s.clients, [
-    { client: '10.0.1.2', selections: 2, backends: { '10.1.1.2:8080': 2 }, stickiness: 1, nodes: ['lab-node'] },
+    {
+      client: '10.0.1.2',
+      selections: 2,
+      backends: { '10.1.1.2:8080': 2 },
+      stickiness: 1,
+      violations: 0,
+      nodes: ['lab-node'],
+    },
   ]);
   assert.equal(s.udpContinuity, undefined, 'TCP services carry no UDP continuity');
 });

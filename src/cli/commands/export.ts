@@ -1,44 +1,127 @@
-// `stickyscope export`: a trace file's events as JSON lines, damage reported on stderr and skipped.
+// `stickyscope export`: trace files' events as JSON lines or as one Parquet file, damage reported on stderr and skipped.
 import { once } from 'node:events';
 import { parse, type Command } from '../command.js';
 import { UsageError } from '../../core/errors.js';
 import { printable } from '../../core/text.js';
+import type { StickyEvent } from '../../core/event.js';
+import type { ByteSink } from '../../export/parquet-writer.js';
+import type { OutputFile } from '../../export/output-file.js';
 
 export const command: Command = {
-  usage: `Usage: stickyscope export FILE [--format jsonl]
+  usage: `Usage: stickyscope export FILE|DIR... [--format jsonl|parquet] [-o OUT]
 
-Prints every event of a trace file written by 'stickyscope record', one JSON object
-per line (the same format as 'stickyscope trace --format jsonl'), in recorded order.
-A rotated recording (FILE, FILE.1, ...) is read through to its last segment.
+Writes every event of trace files written by 'stickyscope record', in recorded order,
+one file after the other. A rotated recording (FILE, FILE.1, ...) is read through to its
+last segment. A directory stands for every trace file in it, by name (the rotated
+continuations of a FILE there are read through FILE).
+
+  jsonl     one JSON object per line (the same format as 'stickyscope trace --format jsonl')
+  parquet   one Parquet file, one row per event with typed columns (docs/design.md,
+            "The Parquet export"), for DuckDB, pandas, Spark and the like; written to OUT,
+            or to stdout when that is not a terminal
 
 Damage does not stop the export: a truncated end, damaged frames or a missing
 segment are reported on stderr with their byte offsets, and everything readable is
-printed.
+written. OUT appears only once complete (it is written under a temporary name beside it
+and renamed); an export interrupted or failing leaves OUT as it was.
 
 Options:
-  --format jsonl   the only format for now (default)
-  -h, --help       this text
+  --format F      jsonl (default) or parquet
+  -o, --output F  write to F instead of stdout
+  -h, --help      this text
 
 Examples:
   stickyscope export capture.trace | grep '"type":"dnat"' | head
-  stickyscope export capture.trace > capture.jsonl`,
+  stickyscope export node1.trace --format parquet -o node1.parquet
+  stickyscope export traces/ --format parquet -o all.parquet
+  duckdb -c "select serviceName, count(*) from 'node*.parquet' where type = 'dnat' group by all"`,
 
   async run(argv) {
-    const { values, positionals } = parse(argv, { format: { type: 'string', default: 'jsonl' } }, true);
-    if (values.format !== 'jsonl') throw new UsageError(`--format expects jsonl; got '${values.format}'`);
-    if (positionals.length !== 1)
-      throw new UsageError(`export expects one trace FILE; got ${positionals.length ? positionals.join(' ') : 'none'}`);
+    const { values, positionals } = parse(
+      argv,
+      { format: { type: 'string', default: 'jsonl' }, output: { type: 'string', short: 'o' } },
+      true,
+    );
+    const format = values.format;
+    if (format !== 'jsonl' && format !== 'parquet')
+      throw new UsageError(`--format expects jsonl or parquet; got '${format}'`);
+    if (positionals.length === 0) throw new UsageError('export expects trace FILEs or directories; got none');
+    if (values.output === '') throw new UsageError('-o expects a file name; got an empty one');
+    if (format === 'parquet' && values.output === undefined && process.stdout.isTTY)
+      throw new UsageError('refusing to write Parquet (binary) to a terminal; give -o FILE or redirect stdout');
+    const { traceFiles } = await import('../../record/trace-files.js');
     const { readTrace } = await import('../../record/trace-reader.js');
-    const { eventToJsonLine } = await import('../../core/event-json.js');
+    const warn = (message: string) => process.stderr.write(`stickyscope export: warning: ${printable(message)}\n`);
+    const files = await traceFiles(positionals, (p) => warn(`${p} is not a trace file; skipped`));
 
-    // A closed pipe (export | head) or a full disk ends the process from main.ts.
-    for await (const batch of readTrace(positionals[0]!, {
-      onWarning: (w) => process.stderr.write(`stickyscope export: warning: ${printable(w.message)}\n`),
-    })) {
-      let out = '';
-      for (const e of batch) out += eventToJsonLine(e) + '\n';
-      if (!process.stdout.write(out)) await once(process.stdout, 'drain');
+    let out: OutputFile | null = null;
+    if (values.output !== undefined) {
+      const { realpath } = await import('node:fs/promises');
+      const real = (p: string) => realpath(p).catch(() => p);
+      const target = await real(values.output);
+      for (const f of files)
+        if ((await real(f)) === target)
+          throw new UsageError(`-o ${values.output} is one of the traces being read; give another file`);
+      const { openOutputFile } = await import('../../export/output-file.js');
+      out = await openOutputFile(values.output, `write ${format === 'parquet' ? 'Parquet' : 'JSON lines'} to`);
+    }
+    const sink: ByteSink = out ?? { write: writeStdout };
+    // Ctrl-C or SIGTERM stops at the next batch: the temporary file is removed, OUT left as it was.
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      const write = format === 'parquet' ? await parquetWriter(sink) : jsonlWriter(sink);
+      for (const file of files) {
+        // A closed pipe (export | head) or a full disk on stdout ends the process from main.ts.
+        for await (const batch of readTrace(file, { onWarning: (w) => warn(w.message) })) {
+          if (stop.signal.aborted) break;
+          await write.add(batch, file);
+        }
+      }
+      if (stop.signal.aborted) {
+        await out?.abort();
+        process.stderr.write(
+          `stickyscope export: interrupted${values.output !== undefined ? `; ${printable(values.output)} was not written` : ''}\n`,
+        );
+        return 130;
+      }
+      await write.finish();
+      await out?.commit();
+    } catch (err) {
+      await out?.abort();
+      throw err;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     }
     return 0;
   },
 };
+
+interface EventWriter {
+  add(events: readonly StickyEvent[], trace: string): Promise<void>;
+  finish(): Promise<void>;
+}
+
+async function parquetWriter(sink: ByteSink): Promise<EventWriter> {
+  const { ParquetEventWriter } = await import('../../export/parquet-writer.js');
+  return new ParquetEventWriter(sink);
+}
+
+function jsonlWriter(sink: ByteSink): EventWriter {
+  return {
+    async add(events) {
+      const { eventToJsonLine } = await import('../../core/event-json.js');
+      let text = '';
+      for (const e of events) text += eventToJsonLine(e) + '\n';
+      await sink.write(Buffer.from(text));
+    },
+    async finish() {},
+  };
+}
+
+async function writeStdout(chunk: Uint8Array): Promise<void> {
+  if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
+}

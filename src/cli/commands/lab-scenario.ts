@@ -3,6 +3,7 @@ import { parse, parseDuration, shutdownSignal } from '../command.js';
 import { UsageError } from '../../core/errors.js';
 import { checkWritable } from '../../core/file-errors.js';
 import { runPrefix } from '../../core/run-prefix.js';
+import { parseProxyFlags } from '../../lab/config.js';
 import { findScenario, runScenario, scenarios } from '../../scenarios/index.js';
 
 export async function scenario(argv: string[]): Promise<number> {
@@ -14,6 +15,8 @@ export async function scenario(argv: string[]): Promise<number> {
       report: { type: 'string' },
       duration: { type: 'string' },
       prefix: { type: 'string' },
+      'proxy-mode': { type: 'string' },
+      'kube-version': { type: 'string' },
     },
     true,
   );
@@ -28,6 +31,11 @@ export async function scenario(argv: string[]): Promise<number> {
       `expected 'lab scenario NAME' or 'lab scenario --list'; got ${positionals.length ? `'${positionals.join(' ')}'` : 'no name'}`,
     );
   if (values.tui && values.report !== undefined) throw new UsageError('give --tui or --report FILE, not both');
+  const flags = parseProxyFlags(values['proxy-mode'], values['kube-version']);
+  if (flags.kubeVersion !== undefined && flags.proxyMode !== 'nftables')
+    throw new UsageError(
+      `--kube-version ${flags.kubeVersion} chooses nftables mode's rule shape; add --proxy-mode nftables`,
+    );
   const chosen = findScenario(positionals[0]!);
   const phaseMs = values.duration === undefined ? undefined : parseDuration(values.duration, '--duration');
   if (phaseMs !== undefined && phaseMs < 1000)
@@ -39,6 +47,7 @@ export async function scenario(argv: string[]): Promise<number> {
   const signal = shutdownSignal();
   const done = await runScenario(chosen, {
     prefix: values.prefix ?? runPrefix('scn'),
+    setup: { proxyMode: flags.proxyMode ?? 'iptables', kubeVersion: flags.kubeVersion },
     phaseMs,
     reportFile: values.report,
     tui: values.tui,

@@ -6,12 +6,15 @@ import { InputError, UsageError } from '../../core/errors.js';
 import { printableJson } from '../../core/text.js';
 import {
   defaultConfig,
+  describeMode,
   findService,
-  kubeVersions,
-  type KubeVersion,
+  parseProxyFlags,
+  serviceAddresses,
+  type IpFamily,
   type LabConfig,
   type LabEndpoint,
 } from '../../lab/config.js';
+import { familyOf, joinHostPort, splitHostPort } from '../../lab/ip-family.js';
 import { labDown, labUp, loadLab, setEndpoints, type Lab } from '../../lab/lab.js';
 import { formatStatus, labStatus } from '../../lab/status.js';
 import { runClient } from '../../lab/traffic.js';
@@ -33,21 +36,32 @@ Actions:
                                      KUBE-* chains, or the 'ip kube-proxy' nftables table
                 --kube-version 1.35|1.36  nftables mode's rule shape: endpoint chains for every
                                      Service (1.35, default), or inline DNAT maps (1.36)
+                --ip-families ipv4|ipv4,ipv6  ipv4,ipv6 makes a dual-stack lab: every client, pod
+                                     and node gets an IPv6 address (fd00:..., e.g. 10.0.1.2 ->
+                                     fd00:0:1::2), rules for both families (ip6tables or the
+                                     'ip6 kube-proxy' table), and three more Services: lab/dual
+                                     (both families, ClientIP), lab/dual-dns (both, UDP) and
+                                     lab/web6 (IPv6 only, NodePort 30086, Local)
                 --config FILE        a LabConfig as JSON instead of the default Services
   down        stop the lab's backends, delete its namespaces and state (idempotent)
   status      namespaces, Services, endpoints, backend processes, connections per KUBE-SEP
-  traffic     run a mix through every Service from the clients until --duration or Ctrl-C
+  traffic     run a mix through every Service (each family of a dual-stack one) from the
+              clients until --duration or Ctrl-C
                 --duration D         default 10s
                 --rate N             requests per second per client and Service (default 5)
                 --clients LIST       comma-separated client names (default: all)
   endpoints   change a Service's endpoints the way kube-proxy would
                 stickyscope lab endpoints SERVICE add|remove IP:PORT [--pod NAME] [--node NODE]
+                (IPv6 as [IP]:PORT)
   scenario    reproduce a field report end to end (its own lab, agents, traffic, answer)
                 stickyscope lab scenario --list
                 stickyscope lab scenario NAME [--tui | --report FILE] [--duration D]
+                  [--proxy-mode iptables|nftables] [--kube-version 1.35|1.36]
                 --tui            watch it in the TUI; q ends the run (and the traffic)
                 --report FILE    write the JSON report of the run
                 --duration D     length of each traffic phase (each scenario has a default)
+                --proxy-mode, --kube-version  the scenario's nodes in that mode (as for up);
+                                 affinity-overflow fills nftables affinity sets (setFull)
 
 Options:
   --prefix P   name prefix of the lab (default 'lab')
@@ -93,16 +107,14 @@ async function up(argv: string[]): Promise<number> {
     shape: { type: 'string', default: 'current' },
     'proxy-mode': { type: 'string' },
     'kube-version': { type: 'string' },
+    'ip-families': { type: 'string' },
     config: { type: 'string' },
   });
-  const proxyMode = values['proxy-mode'];
-  const kubeVersion = values['kube-version'];
-  if (proxyMode !== undefined && proxyMode !== 'iptables' && proxyMode !== 'nftables')
-    throw new UsageError(`--proxy-mode expects iptables or nftables; got '${proxyMode}'`);
-  if (kubeVersion !== undefined && !kubeVersions.includes(kubeVersion as KubeVersion))
-    throw new UsageError(`--kube-version expects one of ${kubeVersions.join(', ')}; got '${kubeVersion}'`);
+  const { proxyMode, kubeVersion } = parseProxyFlags(values['proxy-mode'], values['kube-version']);
   let config: LabConfig;
   if (values.config) {
+    if (values['ip-families'] !== undefined)
+      throw new UsageError('--ip-families shapes the default Services; with --config FILE set ipFamilies in the file');
     try {
       config = JSON.parse(readFileSync(values.config, 'utf8')) as LabConfig;
     } catch (err) {
@@ -115,11 +127,15 @@ async function up(argv: string[]): Promise<number> {
       throw new UsageError(`--nodes expects 1 or 2; got '${values.nodes}'`);
     if (values.shape !== 'current' && values.shape !== 'legacy')
       throw new UsageError(`--shape expects current or legacy; got '${values.shape}'`);
-    config = defaultConfig({ nodes: Number(values.nodes), shape: values.shape });
+    config = defaultConfig({
+      nodes: Number(values.nodes),
+      shape: values.shape,
+      ipFamilies: parseFamilies(values['ip-families']),
+    });
   }
   // Given flags override the config file's choice.
   if (proxyMode !== undefined) config.proxyMode = proxyMode;
-  if (kubeVersion !== undefined) config.kubeVersion = kubeVersion as KubeVersion;
+  if (kubeVersion !== undefined) config.kubeVersion = kubeVersion;
   const signal = shutdownSignal();
   let lab: Lab;
   try {
@@ -130,16 +146,27 @@ async function up(argv: string[]): Promise<number> {
     return 130;
   }
   process.stdout.write(
-    `lab ${lab.prefix} is up (${lab.config.proxyMode === 'nftables' ? `nftables mode, kube-proxy ${lab.config.kubeVersion ?? '1.35'} shape` : 'iptables mode'}): nodes ${lab.nodes.join(', ')}; clients ${lab.clients.map((c) => `${c.name}=${c.ip}`).join(' ')}; backends ${lab.backends.map((b) => `${b.name}=${b.ip}`).join(' ')}\n`,
+    `lab ${lab.prefix} is up (${describeMode(lab.config)}): nodes ${lab.nodes.join(', ')}; clients ${lab.clients.map((c) => `${c.name}=${[c.ip, c.ip6].filter(Boolean).join(',')}`).join(' ')}; backends ${lab.backends.map((b) => `${b.name}=${[b.ip, b.ip6].filter(Boolean).join(',')}`).join(' ')}\n`,
   );
   for (const s of lab.services)
     process.stdout.write(
-      `  ${s.serviceName.padEnd(16)} ${s.clusterIP}:${s.port}/${s.protocol}${s.nodePort ? ` nodePort ${s.nodePort}` : ''}  affinity ${s.sessionAffinity}\n`,
+      `  ${s.serviceName.padEnd(16)} ${serviceAddresses(s)
+        .map((a) => `${joinHostPort(a.ip, s.port)}/${s.protocol}`)
+        .join(' ')}${s.nodePort ? ` nodePort ${s.nodePort}` : ''}  affinity ${s.sessionAffinity}\n`,
     );
   process.stdout.write(
     `node netns: ${lab.nodeNetnsPath()}; remove with: stickyscope lab down --prefix ${lab.prefix}\n`,
   );
   return 0;
+}
+
+/** "ipv4" or "ipv4,ipv6" (IPv4 is always there: the default Services are IPv4). */
+function parseFamilies(text: string | undefined): IpFamily[] {
+  if (text === undefined) return ['IPv4'];
+  const list = text.toLowerCase().split(',');
+  if (list.join(',') === 'ipv4') return ['IPv4'];
+  if (list.join(',') === 'ipv4,ipv6') return ['IPv4', 'IPv6'];
+  throw new UsageError(`--ip-families expects ipv4 or ipv4,ipv6; got '${text}'`);
 }
 
 async function down(argv: string[]): Promise<undefined> {
@@ -168,19 +195,22 @@ async function traffic(argv: string[]): Promise<undefined> {
   const lab = await loadLab(values.prefix);
   const names = values.clients ? values.clients.split(',') : lab.clients.map((c) => c.name);
   const signal = shutdownSignal();
-  setMaxListeners(names.length * lab.services.length + 10, signal); // one listener per client run
+  setMaxListeners(names.length * lab.services.length * 2 + 10, signal); // one listener per client run
   const count = Math.ceil((durationMs / 1000) * rate) + 1;
   const base = { count, durationMs, intervalMs: 1000 / rate };
   const runs: Promise<ClientResult[]>[] = [];
   for (const name of names) {
     for (const s of lab.services) {
-      const plan: TrafficPlan =
-        s.protocol === 'udp'
-          ? { ...base, service: s.serviceName, mode: 'udp-sessions' }
-          : s.nodePort !== undefined
-            ? { ...base, service: s.serviceName, mode: 'keepalive', perConnection: 10, via: 'nodePort' }
-            : { ...base, service: s.serviceName, mode: 'http' };
-      runs.push(runClient(lab, name, plan, signal));
+      // A dual-stack Service gets the same mix over each of its families.
+      for (const { family } of serviceAddresses(s)) {
+        const plan: TrafficPlan =
+          s.protocol === 'udp'
+            ? { ...base, service: s.serviceName, mode: 'udp-sessions', family }
+            : s.nodePort !== undefined
+              ? { ...base, service: s.serviceName, mode: 'keepalive', perConnection: 10, via: 'nodePort', family }
+              : { ...base, service: s.serviceName, mode: 'http', family };
+        runs.push(runClient(lab, name, plan, signal));
+      }
     }
   }
   process.stderr.write(
@@ -192,7 +222,9 @@ async function traffic(argv: string[]): Promise<undefined> {
 
 function summarize(results: ClientResult[]): string {
   const by = new Map<string, ClientResult[]>();
-  for (const r of results) by.set(r.service, [...(by.get(r.service) ?? []), r]);
+  // Per Service and family: "lab/dual:http IPv6".
+  const key = (r: ClientResult) => (r.target.startsWith('[') ? `${r.service} IPv6` : r.service);
+  for (const r of results) by.set(key(r), [...(by.get(key(r)) ?? []), r]);
   const out: string[] = [];
   for (const [service, rs] of [...by].sort()) {
     const failed = rs.filter((r) => r.answer === null).length;
@@ -221,24 +253,27 @@ async function endpoints(argv: string[]): Promise<undefined> {
   if (!service || (op !== 'add' && op !== 'remove') || !address) {
     throw new UsageError(`expected 'lab endpoints SERVICE add|remove IP:PORT'; got '${positionals.join(' ')}'`);
   }
-  const m = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(address);
-  if (!m) throw new UsageError(`expected IP:PORT like 10.1.3.2:8080; got '${address}'`);
+  const hp = splitHostPort(address);
+  if (!hp || familyOf(hp.host) === null || hp.port < 1)
+    throw new UsageError(`expected IP:PORT like 10.1.3.2:8080 or [fd00:1:3::2]:8080; got '${address}'`);
   const lab = await loadLab(values.prefix);
   const spec = findService(lab.services, service);
-  const [ip, port] = [m[1]!, Number(m[2])];
+  const [ip, port] = [hp.host, hp.port];
   const others = spec.endpoints.filter((e) => !(e.ip === ip && e.port === port));
   let next: LabEndpoint[];
   if (op === 'remove') {
     if (others.length === spec.endpoints.length)
       throw new UsageError(
-        `${spec.serviceName} has no endpoint ${address}; it has ${spec.endpoints.map((e) => `${e.ip}:${e.port}`).join(', ') || 'none'}`,
+        `${spec.serviceName} has no endpoint ${address}; it has ${spec.endpoints.map((e) => joinHostPort(e.ip, e.port)).join(', ') || 'none'}`,
       );
     next = others;
   } else {
-    const backend = lab.backends.find((b) => b.ip === ip);
+    const backend = lab.backends.find((b) => b.ip === ip || b.ip6 === ip);
     const node = values.node ?? (backend ? backend.node.slice(lab.prefix.length + 1) : 'node');
     next = [...others, { ip, port, pod: values.pod ?? backend?.name ?? ip, node }];
   }
   await setEndpoints(lab, spec.serviceName, next);
-  process.stdout.write(`${spec.serviceName}: ${next.map((e) => `${e.ip}:${e.port}`).join(', ') || 'no endpoints'}\n`);
+  process.stdout.write(
+    `${spec.serviceName}: ${next.map((e) => joinHostPort(e.ip, e.port)).join(', ') || 'no endpoints'}\n`,
+  );
 }

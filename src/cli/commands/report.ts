@@ -14,14 +14,15 @@ import { printable } from '../../core/text.js';
 import { k8sOptions, k8sUsage, refuseK8sFlagsAlone } from '../../k8s/cli.js';
 
 export const command: Command = {
-  usage: `Usage: stickyscope report FILE [options]
+  usage: `Usage: stickyscope report FILE|DIR... [options]
        stickyscope report --agent HOST:PORT [--agent ...] --duration D [options]
        stickyscope report --k8s [-n N] [--selector S] [--kubeconfig F] [--context C] --duration D [options]
 
 Aggregates selections into a report per Service: backend shares and spread
 (max/mean, CV, Jain, chi-square p), stickiness against random choice (1/K), session
 affinity verdicts (held, violation, forcedRepick, expired) and per-client detail.
-From a trace file (see 'stickyscope record') it reads as fast as the machine allows;
+From trace files (see 'stickyscope record'; several, e.g. one recorded on each node, or
+a directory of them, are merged in time order) it reads as fast as the machine allows;
 from agents it listens for the duration, then reports. Both give the same report for
 the same events. With --k8s the agents are found through the Kubernetes API, and
 Service names, affinity (source k8s) and endpoints come from the API.
@@ -76,9 +77,9 @@ Examples:
     refuseK8sFlagsAlone(values);
     if (values.summaries && !live)
       throw new UsageError('--summaries is for agents (--agent, --k8s): a trace FILE holds every event already');
-    if (!live && positionals.length !== 1)
+    if (!live && positionals.length === 0)
       throw new UsageError(
-        `report expects one trace FILE, --agent HOST:PORT or --k8s; got ${positionals.length ? positionals.join(' ') : 'none of them'}`,
+        'report expects trace FILEs (or a directory of them), --agent HOST:PORT or --k8s; got none of them',
       );
 
     const { reportFromAgents, reportFromFile } = await import('../../report/from-file.js');
@@ -130,11 +131,10 @@ Examples:
       for (const a of reach.check(agents, 'no report written'))
         warn(new Error(`agent ${a} was never reached: the report has nothing from it`));
     } else {
-      text = await reportFromFile(positionals[0]!, {
-        format,
-        windowSeconds,
-        onWarning: (w) => process.stderr.write(`stickyscope report: warning: ${printable(w.message)}\n`),
-      });
+      const warn = (message: string) => process.stderr.write(`stickyscope report: warning: ${printable(message)}\n`);
+      const { traceFiles } = await import('../../record/trace-files.js');
+      const files = await traceFiles(positionals, (p) => warn(`${p} is not a trace file; skipped`));
+      text = await reportFromFile(files, { format, windowSeconds, onWarning: (w) => warn(w.message) });
     }
     if (values.output) await writeTextFile(values.output, text, 'write report to');
     else process.stdout.write(text);

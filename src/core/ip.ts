@@ -1,0 +1,22 @@
+// IPv6 addresses in one spelling: tools print them differently (xt_recent writes every group in full, people write
+// upper case or leading zeros), while flows carry RFC 5952's form. Comparing addresses needs them alike.
+import { isIPv6 } from 'node:net';
+
+/** An IPv6 address (without brackets) in RFC 5952 form; anything else unchanged. */
+export function canonicalIp(ip: string): string {
+  if (!isIPv6(ip)) return ip;
+  // A zone ("fe80::1%eth0") is no part of the address's spelling, and URL refuses it: kept as written.
+  const zone = ip.indexOf('%');
+  if (zone >= 0) return `${canonicalIp(ip.slice(0, zone))}${ip.slice(zone)}`;
+  // WHATWG URL serialises IPv6 hosts by RFC 5952's rules (lower case, no leading zeros, longest zero run as "::"),
+  // IPv4-mapped ones in hex ("::ffff:a00:1"), as the probe prints them.
+  const host = new URL(`http://[${ip}]/`).hostname;
+  return host.slice(1, -1);
+}
+
+/** "[v6]:port", "[v6]:port/proto", "[v6]" or a bare IPv6 address with the address in RFC 5952 form; IPv4 unchanged. */
+export function canonicalAddress(addr: string): string {
+  if (!addr.startsWith('[')) return canonicalIp(addr);
+  const end = addr.indexOf(']');
+  return end < 0 ? addr : `[${canonicalIp(addr.slice(1, end))}]${addr.slice(end + 1)}`;
+}

@@ -1,0 +1,153 @@
+// Real IPv6 traffic through a dual-stack node (test/helpers/dual-stack-node.ts) in iptables and nftables mode, seen by
+// a real agent (probe, both families' rules) over mutual TLS: every IPv6 connection must be named with the Service its
+// client dialled and the backend that answered and logged it, as `conntrack -E` saw it too; the ClientIP Service must
+// pin the IPv6 client as its backends' logs show; and the report must make each dual-stack Service one row.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { applyEvents, createState } from '../../src/aggregator/state.js';
+import type { CatalogEvent, DnatEvent, StickyEvent } from '../../src/core/event.js';
+import { labTls, makeLabCerts } from '../../src/lab/lab-tls.js';
+import { AgentConnection } from '../../src/protocol/client.js';
+import { buildReport } from '../../src/report/build-report.js';
+import { cliPath } from '../helpers/cli.js';
+import { watchConntrack } from '../helpers/conntrack-events.js';
+import { CLIENT6, DualStackNode, NODE6, dualStackConfig } from '../helpers/dual-stack-node.js';
+import { requireRoot, runPrefix } from '../helpers/env.js';
+import { netnsNames } from '../helpers/lab-fixture.js';
+import { v6Of } from '../helpers/v6-fixtures.js';
+
+const WEB6 = v6Of('10.96.0.10');
+const STICKY6 = v6Of('10.96.0.11');
+
+async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Starts `stickyscope agent` for the node with the run's throwaway certificates; stopped by pid in t.after. */
+async function startAgent(
+  t: TestContext,
+  net: DualStackNode,
+  dir: string,
+): Promise<{ address: string; tls: ReturnType<typeof labTls> }> {
+  await makeLabCerts(dir, ['node']);
+  const tls = labTls(dir, ['node']);
+  const ready = join(dir, 'agent.ready');
+  const args = ['agent', '--netns', net.nodePath, '--listen', '127.0.0.1:0', '--node-name', 'node'];
+  const child = spawn(process.execPath, [cliPath, ...args, '--ready-file', ready, ...tls.agentArgs(0)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  t.after(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  await until(`the agent (stderr: ${err})`, () => existsSync(ready) || child.exitCode !== null);
+  if (child.exitCode !== null) throw new Error(`the agent exited (${child.exitCode}): ${err}`);
+  assert.doesNotMatch(err, /warning/i, 'a dual-stack node is read without warnings');
+  return { address: readFileSync(ready, 'utf8').trim(), tls };
+}
+
+for (const mode of ['iptables', 'nftables'] as const) {
+  test(`${mode} mode: IPv6 connections named by the agent as the backends and conntrack saw them`, async (t) => {
+    if (!requireRoot(t)) return;
+    const prefix = runPrefix();
+    const dir = mkdtempSync(join(tmpdir(), `${prefix}-ds-`));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const net = new DualStackNode(prefix, dualStackConfig(mode));
+    t.after(async () => {
+      await net.teardown();
+      assert.ok(!netnsNames().some((n) => n.startsWith(prefix)), 'every namespace removed');
+    });
+    net.build();
+    await net.serve();
+    const agent = await startAgent(t, net, dir);
+
+    const got: StickyEvent[] = [];
+    const conn = new AgentConnection(agent.address, {}, undefined, undefined, { tls: agent.tls.client, node: 'node' });
+    t.after(() => conn.stop());
+    conn.on('events', (events: StickyEvent[]) => got.push(...events));
+    await until('the first catalog', () => got.some((e) => e.type === 'catalog'));
+    const catalog = got.find((e): e is CatalogEvent => e.type === 'catalog')!;
+    assert.equal(catalog.proxyMode, mode);
+    assert.deepEqual(
+      catalog.services.map((s) => [s.service, s.name]),
+      [
+        ['10.96.0.10:80/tcp', 'lab/web:http'],
+        ['10.96.0.11:80/tcp', 'lab/sticky:http'],
+        ['10.96.0.13:80/tcp', 'lab/edge:http'],
+        [`[${WEB6}]:80/tcp`, 'lab/web:http'],
+        [`[${STICKY6}]:80/tcp`, 'lab/sticky:http'],
+        [`[${v6Of('10.96.0.13')}]:80/tcp`, 'lab/edge:http'],
+      ],
+    );
+
+    const ct = await watchConntrack(net.node);
+    t.after(() => ct.kill());
+    const targets: [string, number][] = [
+      ...Array.from({ length: 16 }, () => [WEB6, 80] as [string, number]),
+      ...Array.from({ length: 8 }, () => [STICKY6, 80] as [string, number]),
+      ...Array.from({ length: 8 }, () => ['10.96.0.10', 80] as [string, number]),
+      // The NodePort at the node's IPv6 address: named from the IPv6 rules' NodePorts.
+      ...Array.from({ length: 6 }, () => [NODE6, 30080] as [string, number]),
+    ];
+    const results = net.connect(targets);
+    const v6 = results.filter((r) => r.local.startsWith('['));
+    assert.equal(v6.length, 30);
+    await until('a dnat event for every connection', () => got.filter((e) => e.type === 'dnat').length >= 38);
+    const seen = await ct.stop();
+
+    const dnats = new Map(got.filter((e): e is DnatEvent => e.type === 'dnat').map((e) => [e.client, e]));
+    const logged = new Map(net.log.map((l) => [l.peer, l]));
+    for (const r of v6) {
+      const e = dnats.get(r.local);
+      assert.ok(e, `a dnat event for ${r.local}`);
+      const line = logged.get(r.local);
+      assert.ok(line, `backend log line for ${r.local}`);
+      assert.equal(r.answer, line.backend, 'the backend that logged it answered');
+      assert.equal(e.service, r.target, 'the address dialled');
+      const named = r.target.includes(`${WEB6}]`) ? 'web' : r.target.includes(`${STICKY6}]`) ? 'sticky' : 'edge';
+      assert.equal(e.serviceName, `lab/${named}:http`);
+      assert.equal(e.backend, line.local, 'the backend, as the backend saw itself reached');
+      const k = seen.find(
+        (c) =>
+          `[${c.client.slice(0, c.client.lastIndexOf(':'))}]${c.client.slice(c.client.lastIndexOf(':'))}` === r.local,
+      );
+      assert.ok(k, `conntrack saw ${r.local}`);
+      const kb = k.backend.lastIndexOf(':');
+      assert.equal(e.backend, `[${k.backend.slice(0, kb)}]${k.backend.slice(kb)}`, 'conntrack agrees on the backend');
+    }
+    // Both backends served the IPv6 web Service; the ClientIP one pinned the IPv6 client to one backend.
+    const webBackends = new Set(v6.filter((r) => r.target.includes(WEB6)).map((r) => r.answer));
+    assert.equal(webBackends.size, 2, `16 picks over two backends used both (p = 2^-15 of failing by chance)`);
+    const stickyBackends = new Set(v6.filter((r) => r.target.includes(STICKY6)).map((r) => r.answer));
+    assert.equal(stickyBackends.size, 1, 'affinity held for the IPv6 client');
+
+    const state = createState({ windowSeconds: 600 });
+    applyEvents(state, got);
+    const report = buildReport(state, { scope: 'cumulative' });
+    const web = report.services.filter((s) => s.name === 'lab/web:http');
+    assert.equal(web.length, 1, 'the dual-stack Service is one row');
+    assert.deepEqual(web[0]!.families, { ipv4: 8, ipv6: 16 });
+    assert.deepEqual(web[0]!.addresses, ['10.96.0.10:80/tcp', `[${WEB6}]:80/tcp`]);
+    const sticky = report.services.find((s) => s.name === 'lab/sticky:http')!;
+    assert.deepEqual(sticky.families, { ipv4: 0, ipv6: 8 });
+    assert.equal(sticky.affinityVerdicts.held, 7, 'seven pairs of the IPv6 client held');
+    assert.equal(sticky.affinityVerdicts.violation, 0);
+    assert.ok(sticky.clients.some((c) => c.client === CLIENT6));
+    const nodePort = report.services.find((s) => s.service === `[${NODE6}]:30080/tcp`);
+    assert.equal(nodePort?.name, 'lab/edge:http');
+    assert.equal(nodePort?.selections, 6);
+  });
+}
