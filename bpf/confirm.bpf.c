@@ -12,7 +12,7 @@ const volatile bool ss_emit_snat = true;
 const volatile bool ss_emit_insert = true;
 
 SEC("netfilter")
-int ss_confirm(struct bpf_nf_ctx *ctx)
+int ss_confirm(struct ss_nf_ctx *ctx)
 {
 	bool snat;
 	__u8 hook;

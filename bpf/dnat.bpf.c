@@ -10,7 +10,7 @@
 const volatile bool ss_emit_dnat = true;
 
 SEC("netfilter")
-int ss_dnat(struct bpf_nf_ctx *ctx)
+int ss_dnat(struct ss_nf_ctx *ctx)
 {
 	struct ss_conn c;
 

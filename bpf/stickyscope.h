@@ -72,12 +72,22 @@ struct ss_conn {
 };
 
 /*
+ * The netfilter programs' context (the kernel's struct bpf_nf_ctx, Linux >= 6.4) spelled out: a
+ * vmlinux.h made from an older kernel's BTF, as the arm64 build's from Debian's 6.1, lacks it. The
+ * verifier checks context reads by offset, and these two offsets are the netfilter programs' ABI.
+ */
+struct ss_nf_ctx {
+	const struct nf_hook_state *state;
+	struct sk_buff *skb;
+};
+
+/*
  * Fills c's entry and status for a packet that opens a connection; false for any
  * other packet. Only entries not yet confirmed count: the original direction keeps
  * ctinfo NEW until a reply is seen, so a retransmitted SYN or a second unanswered
  * datagram would otherwise look new again.
  */
-static __always_inline bool ss_new_conn(struct bpf_nf_ctx *ctx, struct ss_conn *c)
+static __always_inline bool ss_new_conn(struct ss_nf_ctx *ctx, struct ss_conn *c)
 {
 	unsigned long nfct = ctx->skb->_nfct;
 	struct nf_conn *ct = (struct nf_conn *)(nfct & ~SS_NFCT_INFOMASK);

@@ -20,8 +20,8 @@ const { values } = parseArgs({ options: { quick: { type: 'boolean', default: fal
 const quick = values.quick;
 const plan = {
   overhead: { seconds: quick ? 2 : 3, rounds: quick ? 1 : 3 },
-  capture: { rates: quick ? [20_000, 80_000, 0] : [10_000, 25_000, 50_000, 100_000, 150_000, 0], seconds: 2 },
-  pipeline: { maxRecords: 1_500_000, targetRate: 300_000 },
+  capture: { rates: quick ? [10_000, 100_000, 0] : [10_000, 25_000, 50_000, 100_000, 150_000, 0], seconds: 2 },
+  pipeline: { maxRecords: 1_500_000, targetRate: 500_000 },
   fileEvents: 1_000_000,
   memoryPairs: [10_000, 100_000, 1_000_000],
   tuiRate: 50_000,
@@ -100,7 +100,7 @@ shutdown.addEventListener('abort', () => interrupt((shutdown.reason as Error).me
 interruptWhenOrphaned();
 interrupted.addEventListener('abort', () => {
   log(
-    `${(interrupted.reason as Aborted).message}: stopping its processes and undoing its changes (lab, nf_conntrack_max, temporary files); a second signal exits at once, leaving them`,
+    `${(interrupted.reason as Aborted).message}: stopping its processes and undoing its changes (lab, nf_conntrack_max, bpf_stats_enabled, temporary files); a second signal exits at once, leaving them`,
   );
 });
 

@@ -26,11 +26,21 @@ fi
 # dnsperf and dnsmasq-base (the binary only, no system service) play kube-dns in the
 # lab's kube-dns scenario; clang-format checks the C sources' format (npm run lint); strace
 # kills `lab up` at exact points in the interrupted-lab test; qemu-system-x86 and mmdebstrap
-# build and boot the kernel test matrix's VMs (npm run test:kernels); prometheus (the binary,
-# started by the test itself, not the service) scrapes an agent and `serve` in the metrics test.
+# build and boot the kernel test matrix's VMs (npm run test:kernels); for its arm64 run
+# (--arch arm64) qemu-system-arm boots them, qemu-user-static, binfmt-support and arch-test let
+# mmdebstrap run arm64 package scripts, and gcc-aarch64-linux-gnu with Debian's arm64 libbpf,
+# libelf and zlib (multiarch, hence the arm64 architecture below) cross-builds the probe helper;
+# prometheus (the binary, started by the test itself, not the service) scrapes an agent and
+# `serve` in the metrics test.
 packages=(clang clang-format llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config gcc make
   iptables nftables conntrack iproute2 util-linux tmux curl chromium dnsperf dnsmasq-base strace
-  qemu-system-x86 mmdebstrap e2fsprogs prometheus)
+  qemu-system-x86 mmdebstrap e2fsprogs prometheus
+  qemu-system-arm qemu-user-static binfmt-support arch-test gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+  libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64)
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  say "adding Debian's arm64 architecture (arm64 libraries for the cross-built probe helper)"
+  dpkg --add-architecture arm64
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

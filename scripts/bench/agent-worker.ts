@@ -49,20 +49,17 @@ const agent = await startAgent(probe, {
   xtRecentDir: probe.pid === undefined ? undefined : `/proc/${probe.pid}/net/xt_recent`,
 });
 
-/** The helper's CPU seconds from /proc (utime + stime, in clock ticks of 1/100 s). */
+/** The helper's CPU seconds from /proc/PID/schedstat (its time on a CPU, in ns: /proc/PID/stat counts 10 ms ticks). */
 function helperCpu(): number {
   try {
-    const stat = readFileSync(`/proc/${probe.pid}/stat`, 'utf8');
-    // Fields after the command name, which may itself hold spaces: utime and stime are the 12th and 13th.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
+    return Number(readFileSync(`/proc/${probe.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
   } catch {
     return 0;
   }
 }
 
 serveStats(
-  { address: agent.address },
+  { address: agent.address, helperPid: probe.pid ?? null },
   () => ({ events, dnat, lost, cpu: cpuNow(), helperCpu: helperCpu() }),
   async () => {
     await agent.stop();

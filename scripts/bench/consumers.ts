@@ -93,20 +93,30 @@ export interface AggregatorStats {
   lastMs: number;
   pairs: number;
   cpu: CpuSeconds;
+  /** Kernel timestamp -> in the aggregator's state (or, count-only, -> received), per dnat event: see latency.ts. */
+  latency: number[];
 }
 
 export interface Stickyscope {
-  agent: Worker<{ address: string }, AgentStats>;
+  agent: Worker<{ address: string; helperPid: number | null }, AgentStats>;
+  /** The aggregator, or with countOnly a subscriber that only counts. */
   aggregator: Worker<{ up: true }, AggregatorStats>;
   stop(): Promise<void>;
 }
 
-/** A real agent on the node and an aggregator subscribed to it over gRPC, mutual TLS as deployed. */
-export async function startStickyscope(b: BenchLab, replay?: string): Promise<Stickyscope> {
+/**
+ * A real agent on the node and an aggregator subscribed to it over gRPC, mutual TLS as deployed; `countOnly` puts a
+ * subscriber that only counts in the aggregator's place; `replay` runs that stand-in for the probe helper.
+ */
+export async function startStickyscope(
+  b: BenchLab,
+  opts: { replay?: string; countOnly?: boolean } = {},
+): Promise<Stickyscope> {
+  const { replay } = opts;
   const node = b.lab.nodes[0]!;
   // STICKYSCOPE_BENCH_PLAINTEXT=1: the same without TLS, to see what TLS costs.
   const tls = process.env.STICKYSCOPE_BENCH_PLAINTEXT === '1' ? undefined : b.lab.tls;
-  const agent = new Worker<{ address: string }, AgentStats>('agent-worker', [
+  const agent = new Worker<{ address: string; helperPid: number | null }, AgentStats>('agent-worker', [
     '--netns',
     b.nodeNetns,
     '--node',
@@ -117,7 +127,8 @@ export async function startStickyscope(b: BenchLab, replay?: string): Promise<St
   const { address } = await agent.ready;
   const aggregator = new Worker<{ up: true }, AggregatorStats>('aggregator-worker', [
     address,
-    ...(tls ? [node, tls.client.ca, tls.client.cert, tls.client.key] : []),
+    ...(opts.countOnly ? ['--count-only'] : []),
+    ...(tls ? ['--node', node, '--ca', tls.client.ca, '--cert', tls.client.cert, '--key', tls.client.key] : []),
   ]);
   await aggregator.ready;
   return {

@@ -1,5 +1,5 @@
 // Datapath overhead: the node's new-connection rate at full offered load with nothing attached, with the probe helper,
-// with the whole pipeline (agent + aggregator), and with `conntrack -E`; the rate is what reached the backends (the
+// with the agent and a subscriber that only counts, with the whole pipeline (agent + aggregator), and with `conntrack -E`; the rate is what reached the backends (the
 // kernel's count), not what the generators sent.
 import { join } from 'node:path';
 import { checkAborted } from './procs.js';
@@ -7,8 +7,8 @@ import { flood } from './flood.js';
 import { flushConntrack, translated, type BenchLab, type BenchProto } from './bench-lab.js';
 import { settle, startConntrackEvents, startHelperToFile, startStickyscope, type Consumer } from './consumers.js';
 
-export type Mode = 'bare' | 'probe' | 'stickyscope' | 'conntrack';
-export const MODES: Mode[] = ['bare', 'probe', 'stickyscope', 'conntrack'];
+export type Mode = 'bare' | 'probe' | 'counter' | 'stickyscope' | 'conntrack';
+export const MODES: Mode[] = ['bare', 'probe', 'counter', 'stickyscope', 'conntrack'];
 
 export interface OverheadResult {
   proto: BenchProto;
@@ -38,7 +38,7 @@ async function attach(b: BenchLab, mode: Mode, opts: OverheadOptions, tag: strin
     return startHelperToFile(b, file);
   }
   if (mode === 'conntrack') return startConntrackEvents(b, join(opts.dir, `conntrack-${tag}.txt`));
-  const s = await startStickyscope(b);
+  const s = await startStickyscope(b, { countOnly: mode === 'counter' });
   let stopped = false;
   const stop = async () => {
     if (!stopped) await s.stop();

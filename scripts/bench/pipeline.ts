@@ -13,12 +13,15 @@ import { settle, startStickyscope } from './consumers.js';
 export interface PipelineRun {
   /** Replay rate in records/s; 0 = unpaced. */
   paced: number;
+  /** The agent's subscriber: the aggregator, or one that only counts (the agent's cost alone). */
+  countOnly: boolean;
   events: number;
   seconds: number;
   eventsPerSecond: number;
   lost: number;
-  agentCpuPerMillion: number;
-  aggregatorCpuPerMillion: number;
+  /** CPU seconds per million events = CPU microseconds per event. */
+  agentUsPerEvent: number;
+  subscriberUsPerEvent: number;
 }
 
 /** Joins helper outputs into one stream: the first HELLO (and its ATTACH records), then every other record, at most `max`. */
@@ -45,14 +48,20 @@ export function joinRecords(files: string[], out: string, max: number): number {
   return records;
 }
 
-async function once(b: BenchLab, records: string, dir: string, rate: number, flows: number): Promise<PipelineRun> {
+async function once(
+  b: BenchLab,
+  records: string,
+  dir: string,
+  { rate, countOnly }: { rate: number; countOnly: boolean },
+  flows: number,
+): Promise<PipelineRun> {
   const go = join(dir, 'replay.go');
   rmSync(go, { force: true });
   const wrapper = join(dir, 'replay-helper.sh');
   const script = fileURLToPath(new URL('./replay-helper.js', import.meta.url));
   writeFileSync(wrapper, `#!/bin/sh\nexec '${process.execPath}' '${script}' '${records}' '${go}' ${rate}\n`);
   chmodSync(wrapper, 0o755);
-  const s = await startStickyscope(b, wrapper);
+  const s = await startStickyscope(b, { replay: wrapper, countOnly });
   try {
     const a0 = await s.agent.stats();
     const g0 = await s.aggregator.stats();
@@ -66,12 +75,13 @@ async function once(b: BenchLab, records: string, dir: string, rate: number, flo
     const cpu = (c: { user: number; system: number }) => c.user + c.system;
     return {
       paced: rate,
+      countOnly,
       events,
       seconds,
       eventsPerSecond: events / seconds,
       lost: flows - (got - g0.dnat),
-      agentCpuPerMillion: ((cpu(a1.cpu) - cpu(a0.cpu)) / (a1.events - a0.events)) * 1e6,
-      aggregatorCpuPerMillion: ((cpu(g1.cpu) - cpu(g0.cpu)) / events) * 1e6,
+      agentUsPerEvent: ((cpu(a1.cpu) - cpu(a0.cpu)) / (a1.events - a0.events)) * 1e6,
+      subscriberUsPerEvent: ((cpu(g1.cpu) - cpu(g0.cpu)) / events) * 1e6,
     };
   } finally {
     await s.stop();
@@ -93,12 +103,17 @@ export async function measurePipeline(
       'failed to measure the pipeline: the probe recorded no dnat records earlier in this run; expected hundreds of thousands',
     );
   const runs: PipelineRun[] = [];
-  for (const rate of [0, opts.targetRate]) {
+  const plan = [
+    { rate: 0, countOnly: false },
+    { rate: opts.targetRate, countOnly: false },
+    { rate: 0, countOnly: true },
+  ];
+  for (const how of plan) {
     checkAborted();
-    const r = await once(b, records, opts.dir, rate, flows);
+    const r = await once(b, records, opts.dir, how, flows);
     runs.push(r);
     log(
-      `pipeline ${rate === 0 ? 'unpaced' : `paced ${rate}/s`}: ${n} records (${flows} dnat) -> ${r.events} events in ${r.seconds.toFixed(2)} s = ${Math.round(r.eventsPerSecond)}/s, lost ${r.lost}`,
+      `pipeline ${how.rate === 0 ? 'unpaced' : `paced ${how.rate}/s`}${how.countOnly ? ', counting subscriber' : ''}: ${n} records (${flows} dnat) -> ${r.events} events in ${r.seconds.toFixed(2)} s = ${Math.round(r.eventsPerSecond)}/s, lost ${r.lost}`,
     );
   }
   return runs;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The test inside the VM (PID 1's child, see vm-init.sh): builds a kube-proxy-style node from
-# network namespaces, then for each attach mode in /payload/modes runs the probe helper,
-# `conntrack -E` and the client, leaving raw outputs in $1 for the host to check.
+# network namespaces, then for each attach mode in /payload/modes, and for each capability set in
+# /payload/caps, runs the probe helper, `conntrack -E` and the client, leaving raw outputs in $1
+# for the host to check.
 # Lab: client 10.0.1.2 -> node (10.0.1.1 | 10.1.1.1, 10.1.2.1) -> backends be1 10.1.1.2, be2 10.1.2.2.
 R=$1
 P=/payload
@@ -12,6 +13,7 @@ say() { echo "ss-vm: [$(cut -d" " -f1 /proc/uptime)] $*" >/dev/console; echo "$*
 inns() { ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 uname -r >$R/release
+uname -m >$R/machine
 grep -E '^CONFIG_(KPROBES|DEBUG_INFO_BTF|DEBUG_INFO_BTF_MODULES|FUNCTION_TRACER|BPF_EVENTS)=' /boot/config-"$(uname -r)" >$R/config
 modprobe nf_conntrack && grep -c __nf_conntrack_confirm /sys/kernel/tracing/available_filter_functions >$R/filter-functions
 
@@ -62,6 +64,8 @@ service() { # service NAME IP PORT PROTO BACKEND-PORT masq|plain
   service DNSM 10.96.0.11 53 udp 5353 masq
   # DNATed, then dropped before confirmation: must never count
   service GONE 10.96.0.12 80 tcp 9090 plain
+  # the overhead runs' flood: one datagram per flow to a port nobody answers (no Node on the path)
+  service FLOOD 10.96.0.13 9 udp 9 plain
   echo 'COMMIT'
   echo '*filter'
   echo '-A FORWARD -p tcp --dport 9090 -j DROP'
@@ -82,32 +86,79 @@ say "lab up"
 mkfifo /tmp/hold
 exec 3<>/tmp/hold
 TARGETS="tcp:10.96.0.10:80 udp:10.96.0.10:53 tcp:10.96.0.11:80 udp:10.96.0.11:53"
-for mode in $(cat $P/modes); do
-  inns node conntrack -F 2>/dev/null
-  inns node conntrack -E -e NEW >$R/$mode.conntrack 2>/dev/null &
-  ct=$!
-  $P/stickyscope-probe --netns /run/netns/node --attach $mode >$R/$mode.records 2>$R/$mode.err <&3 &
+# start_probe NAME COMMAND...: the helper (COMMAND) in the background, its outputs in $R/NAME.*;
+# sets probe and attached (yes once its HELLO and ATTACH records are out).
+start_probe() {
+  name=$1
+  shift
+  "$@" >$R/$name.records 2>$R/$name.err <&3 &
   probe=$!
   attached=no
   # loading BTF and programs takes seconds under emulation
   deadline=$(($(cut -d. -f1 /proc/uptime) + ATTACH_SECONDS))
   while kill -0 $probe 2>/dev/null && [ "$(cut -d. -f1 /proc/uptime)" -lt $deadline ]; do
-    [ "$(stat -c %s $R/$mode.records)" -ge 120 ] && { attached=yes; break; }
+    [ "$(stat -c %s $R/$name.records)" -ge 120 ] && { attached=yes; break; }
     sleep 0.2
   done
-  if [ $attached = yes ]; then
-    sleep 0.3 # conntrack -E subscribes asynchronously
-    say "mode $mode: attached, traffic"
-    inns cli $P/node $P/client.mjs $mode $COUNT 10000 $TARGETS >$R/$mode.client 2>&1
-    say "mode $mode: client done"
-    inns cli $P/node $P/client.mjs $mode-drop 2 1500 tcp:10.96.0.12:80 >>$R/$mode.client 2>&1
-    inns node $P/node $P/client.mjs $mode-local 3 10000 tcp:10.96.0.10:80 udp:10.96.0.11:53 >>$R/$mode.client 2>&1
-    sleep 0.5
-  fi
+}
+stop_probe() {
   kill -TERM $probe 2>/dev/null
   wait $probe
-  echo $? >$R/$mode.rc
+  echo $? >$R/$name.rc
+}
+
+# run_probe NAME COUNT COMMAND...: the helper (COMMAND) with `conntrack -E` beside it, once attached
+# the client's COUNT connections per target, its dropped and node-local ones; outputs in $R/NAME.*
+run_probe() {
+  name=$1 count=$2
+  shift 2
+  inns node conntrack -F 2>/dev/null
+  inns node conntrack -E -e NEW >$R/$name.conntrack 2>/dev/null &
+  ct=$!
+  start_probe $name "$@"
+  if [ $attached = yes ]; then
+    sleep 0.3 # conntrack -E subscribes asynchronously
+    say "$name: attached, traffic"
+    inns cli $P/node $P/client.mjs $name $count 10000 $TARGETS >$R/$name.client 2>&1
+    say "$name: client done"
+    inns cli $P/node $P/client.mjs $name-drop 2 1500 tcp:10.96.0.12:80 >>$R/$name.client 2>&1
+    inns node $P/node $P/client.mjs $name-local 3 10000 tcp:10.96.0.10:80 udp:10.96.0.11:53 >>$R/$name.client 2>&1
+    sleep 0.5
+  fi
+  stop_probe
   kill $ct 2>/dev/null
   wait $ct 2>/dev/null
-  say "mode $mode: attached=$attached exit=$(cat $R/$mode.rc)"
+  say "$name: attached=$attached exit=$(cat $R/$name.rc)"
+}
+
+for mode in $(cat $P/modes); do
+  run_probe $mode $COUNT $P/stickyscope-probe --netns /run/netns/node --attach $mode
 done
+
+# Overhead: the same flood of new UDP flows through a Service without the helper, then under each
+# mode in $P/overhead with --stats (the programs' run time, the helper's CPU time per record).
+FLOOD="--dst 10.96.0.13:9 --src-base 10.0.1.2 --src-count 1 --count $(cat $P/flood-count) --duration 300"
+# the first flood also warms up: under emulation, code runs slowly the first time it runs
+inns cli $P/flood $FLOOD >/dev/null 2>&1
+for mode in none $(cat $P/overhead); do
+  name=overhead-$mode
+  attached=yes
+  [ $mode = none ] || start_probe $name $P/stickyscope-probe --netns /run/netns/node --attach $mode --stats
+  inns node conntrack -F 2>/dev/null
+  [ $attached = yes ] && inns cli $P/flood $FLOOD >$R/$name.flood 2>&1
+  [ $mode = none ] || { sleep 0.5; stop_probe; }
+  say "$name: attached=$attached $(cat $R/$name.flood 2>/dev/null)"
+done
+
+# Capability sets ($P/caps lines: NAME MODE +cap,+cap... [PARANOID]): root holding only those, in the
+# node's namespace already (as with the DaemonSet's hostNetwork, so no setns), no_new_privs like
+# allowPrivilegeEscalation: false; PARANOID, if given, is kernel.perf_event_paranoid for that run only.
+cat /proc/sys/kernel/perf_event_paranoid >$R/perf_event_paranoid
+exec 4<$P/caps
+while read -r name mode caps paranoid <&4; do
+  [ -n "$paranoid" ] && echo "$paranoid" >/proc/sys/kernel/perf_event_paranoid
+  run_probe $name 2 nsenter --net=/run/netns/node \
+    setpriv --no-new-privs --inh-caps=-all --bounding-set=-all,$caps -- $P/stickyscope-probe --attach $mode
+  cat $R/perf_event_paranoid >/proc/sys/kernel/perf_event_paranoid
+done
+exec 4<&-

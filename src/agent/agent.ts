@@ -12,6 +12,8 @@ import type { AgentLimits } from './limits.js';
 import { EvictionWatcher } from './xt-recent.js';
 import { mergeFamilies } from './families.js';
 import type { NatCatalog, RecentList } from './rules-parse.js';
+import { SummaryFeed } from './summary-feed.js';
+import type { Summarizer } from '../aggregator/summarize.js';
 
 export interface AgentOptions {
   node: string;
@@ -35,6 +37,8 @@ export interface AgentOptions {
   readSets?: () => Promise<string>;
   /** The same for the IPv6 table (`... table ip6 kube-proxy`). */
   readSets6?: () => Promise<string>;
+  /** How often a summary goes to SubscribeSummaries subscribers (default 2000). */
+  summaryPeriodMs?: number;
   /** Problems that do not stop the agent (rules unreadable): said once until they change. */
   onWarning?: (message: string) => void;
 }
@@ -45,6 +49,8 @@ export interface RunningAgent {
   server: AgentServer;
   /** The xt_recent reader, when the lists are watched (their fill level is a metric). */
   recent?: EvictionWatcher;
+  /** The node's own reducer (its counts are the summaries and the summable metrics). */
+  summarizer: Summarizer;
   /** Stops the watchers, ends every stream after what is queued for it, shuts the server down. */
   stop(): Promise<void>;
 }
@@ -85,7 +91,9 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
   const warn = warner();
   const warn6 = warner();
 
+  const summaries = new SummaryFeed(opts.node, hub, opts.summaryPeriodMs);
   const server = getServer(hub, {
+    summaries,
     node: opts.node,
     attachPoints: opts.attachPoints,
     limits: opts.limits,
@@ -181,6 +189,7 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
   } catch (err) {
     for (const s of stops) s();
     probe.off('events', onProbe);
+    summaries.stop();
     await server.close();
     throw err;
   }
@@ -188,9 +197,11 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
     address,
     server,
     recent,
+    summarizer: summaries.summarizer,
     async stop() {
       for (const s of stops) s();
       probe.off('events', onProbe);
+      summaries.stop();
       await server.close();
     },
   };

@@ -25,6 +25,11 @@ export class FilterError extends InputError {
 }
 
 const all: EventPredicate = () => true;
+
+/** True for the predicate of an empty filter: its subscriber takes every event. */
+export function takesEverything(p: EventPredicate): boolean {
+  return p === all;
+}
 const portRe = /^\d{1,5}$/;
 /** Kubernetes namespaces, names and port names are DNS labels; dots and capitals are let through. */
 const label = '[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?';

@@ -1,11 +1,14 @@
 // The agent's own /metrics (agent --metrics): the probe's records by type and its losses,
 // attach points, subscribers, the node's conntrack counters, and how full every affinity
-// (xt_recent) list is, which warns before clients start being evicted (listFull).
+// (xt_recent) list is, which warns before clients start being evicted (listFull); and the
+// node's own per-Service counts, summable over nodes (summary-metrics.ts).
 import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { CountersEvent, StickyEvent } from '../core/event.js';
 import type { AgentServer, EventSource } from './server.js';
 import type { EvictionWatcher } from './xt-recent.js';
+import type { Summarizer } from '../aggregator/summarize.js';
+import { addSummaryMetrics } from './summary-metrics.js';
 
 export interface AgentMetricsOptions {
   node: string;
@@ -14,6 +17,10 @@ export interface AgentMetricsOptions {
   server: AgentServer;
   recent?: EvictionWatcher;
   attachPoints: readonly string[];
+  /** The node's reducer: with it, the summable per-Service and per-backend series (summary-metrics.ts). */
+  summarizer?: Summarizer;
+  /** Services in those series at most (default 500). */
+  maxServices?: number;
 }
 
 export interface AgentMetrics {
@@ -150,6 +157,8 @@ export function createAgentMetrics(opts: AgentMetricsOptions): AgentMetrics {
       for (const l of fill.lists) g.set({ list: l.list, endpoint: l.endpoint }, l.entries / fill.capacity);
     },
   );
+
+  if (opts.summarizer) addSummaryMetrics(registry, opts.summarizer, opts.maxServices ?? 500);
 
   const http = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];

@@ -1,11 +1,13 @@
-// The agent's gRPC server: fans the event source out to its subscribers, each behind its own bounded queue, and
-// answers Info from what went by. What one client may cost is bounded (limits.ts): each limit hit is refused with a
-// gRPC status, counted in Info and said on stderr.
+// The agent's gRPC server: fans the event source out to its subscribers (encoded once for all without a filter), each
+// behind its own bounded queue, and answers Info from what went by. What one client may cost is bounded (limits.ts):
+// each limit hit is refused with a gRPC status, counted in Info and said on stderr.
 import { release } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import type { CatalogEvent, CountersEvent, StickyEvent } from '../core/event.js';
-import { compileFilter, validateFilter, type EventPredicate } from './filter.js';
-import { agentService, type SubscribeRequest } from '../protocol/service-def.js';
+import { compileFilter, takesEverything, validateFilter, type EventPredicate } from './filter.js';
+import { agentService, agentServiceV1, type BatchMessage, type SubscribeRequest } from '../protocol/service-def.js';
+import { encodeBatchWithIndex } from '../protocol/wire.js';
+import type { IndexedBatch } from '../protocol/batch-encoder.js';
 import { Subscriber } from './subscriber.js';
 import { guardConnections, resetCall } from './connection-guard.js';
 import { defaultLimits, LimitLog, type AgentLimits, type LimitKind } from './limits.js';
@@ -15,6 +17,14 @@ import type { AgentInfo } from '../protocol/wire.js';
 export interface EventSource {
   on(event: 'events', listener: (events: StickyEvent[]) => void): unknown;
   off(event: 'events', listener: (events: StickyEvent[]) => void): unknown;
+}
+
+/** The agent's per-period summaries (summary-feed.ts), each already encoded, for SubscribeSummaries. */
+export interface SummarySource {
+  on(event: 'summary', listener: (encoded: Uint8Array) => void): unknown;
+  off(event: 'summary', listener: (encoded: Uint8Array) => void): unknown;
+  /** Everything so far, for a new subscriber's first message. */
+  snapshot(): Uint8Array;
 }
 
 export interface AgentServerOptions {
@@ -31,6 +41,8 @@ export interface AgentServerOptions {
   maxBatch?: number;
   /** How the port is served: TLS from src/protocol/tls.ts, or plaintext when absent. */
   credentials?: grpc.ServerCredentials;
+  /** Serves SubscribeSummaries from it; without it the method is not served (UNIMPLEMENTED, as older agents). */
+  summaries?: SummarySource;
 }
 
 export interface AgentServer {
@@ -89,19 +101,25 @@ export function getServer(source: EventSource, opts: AgentServerOptions): AgentS
       else if (e.type === 'counters') counters = e;
       else if (e.type === 'lost') lostEvents += e.count;
     }
-    for (const s of subscribers) s.offer(events);
+    // Encoded once for every subscriber without a filter (they send slices of the same bytes); filtered ones encode
+    // what passes theirs.
+    let shared: IndexedBatch | undefined;
+    for (const s of subscribers) {
+      if (s.takesAll && shared === undefined) shared = encodeBatchWithIndex(events);
+      s.offer(events, shared);
+    }
   };
   source.on('events', onEvents);
 
   const credentials = opts.credentials ?? grpc.ServerCredentials.createInsecure();
   const refuse = (
-    call: grpc.ServerWritableStream<SubscribeRequest, StickyEvent[]>,
+    call: grpc.ServerWritableStream<SubscribeRequest, BatchMessage>,
     code: grpc.status,
     details: string,
   ) => call.emit('error', { code, details });
 
   /** The subscription's predicate, or null when it was refused (said to the client, counted, logged). */
-  function admit(call: grpc.ServerWritableStream<SubscribeRequest, StickyEvent[]>): EventPredicate | null {
+  function admit(call: grpc.ServerWritableStream<SubscribeRequest, BatchMessage>): EventPredicate | null {
     const peer = call.getPeer();
     if (subscribers.size >= limits.maxSubscribers) {
       const details = `the agent serves at most ${limits.maxSubscribers} subscribers at once and has ${subscribers.size}; subscription from ${peer} refused (limit: agent --max-subscribers)`;
@@ -121,12 +139,51 @@ export function getServer(source: EventSource, opts: AgentServerOptions): AgentS
     }
   }
 
+  const summarySubs = new Set<grpc.ServerWritableStream<unknown, Uint8Array>>();
+  /** Bytes a summary subscriber may leave unread before it is cut (it reconnects and gets a snapshot). */
+  const maxSummaryBacklog = 64 * 1024 * 1024;
+  const summaryHandlers = {
+    SubscribeSummaries(call: grpc.ServerWritableStream<unknown, Uint8Array>) {
+      const source = opts.summaries!;
+      const peer = call.getPeer();
+      if (subscribers.size + summarySubs.size >= limits.maxSubscribers) {
+        const details = `the agent serves at most ${limits.maxSubscribers} subscribers at once and has ${subscribers.size + summarySubs.size}; summary subscription from ${peer} refused (limit: agent --max-subscribers)`;
+        hit('rejectedSubscribers', details);
+        call.emit('error', { code: RESOURCE_EXHAUSTED, details });
+        return;
+      }
+      summarySubs.add(call);
+      const send = (encoded: Uint8Array) => {
+        if (call.writableLength > maxSummaryBacklog) {
+          const details = `summary subscriber ${peer} left ${call.writableLength} bytes unread; its stream is cut`;
+          hit('stalledSubscribers', details);
+          gone();
+          call.emit('error', { code: RESOURCE_EXHAUSTED, details });
+          resetCall(call);
+          return;
+        }
+        call.write(encoded);
+      };
+      const gone = () => {
+        summarySubs.delete(call);
+        source.off('summary', send);
+      };
+      call.on('cancelled', gone);
+      call.on('error', gone);
+      call.on('close', gone);
+      call.sendMetadata(new grpc.Metadata());
+      call.write(source.snapshot());
+      source.on('summary', send);
+    },
+  };
+
   const server = new grpc.Server(serverOptions(limits));
-  server.addService(agentService, {
-    Subscribe(call: grpc.ServerWritableStream<SubscribeRequest, StickyEvent[]>) {
+  server.addService(opts.summaries ? agentService : agentServiceV1, {
+    ...(opts.summaries ? summaryHandlers : {}),
+    Subscribe(call: grpc.ServerWritableStream<SubscribeRequest, BatchMessage>) {
       const accepts = admit(call);
       if (!accepts) return;
-      const sub = new Subscriber(call, accepts, subscriberOpts);
+      const sub = new Subscriber(call, takesEverything(accepts) ? null : accepts, subscriberOpts);
       subscribers.add(sub);
       const gone = () => {
         if (!subscribers.delete(sub)) return;
@@ -156,7 +213,7 @@ export function getServer(source: EventSource, opts: AgentServerOptions): AgentS
       attachPoints: opts.attachPoints ?? [],
       counters: c ? { insertFailed: c.insertFailed, drop: c.drop, earlyDrop: c.earlyDrop, entries: c.entries } : null,
       lostEvents,
-      subscribers: subscribers.size,
+      subscribers: subscribers.size + summarySubs.size,
       subscriberLost,
       services: (catalog as CatalogEvent | null)?.services.length ?? 0,
       limits: { ...limitLog.counts },
@@ -189,6 +246,7 @@ export function getServer(source: EventSource, opts: AgentServerOptions): AgentS
     close() {
       source.off('events', onEvents);
       for (const s of subscribers) s.end();
+      for (const c of summarySubs) c.end();
       return new Promise<void>((resolve) => {
         const force = setTimeout(() => server.forceShutdown(), 2000);
         server.tryShutdown(() => {

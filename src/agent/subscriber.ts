@@ -1,10 +1,13 @@
 // One Subscribe call: a bounded queue between the probe and a gRPC stream. Offering never blocks, so a subscriber that
 // stops reading never slows the probe or the others; what does not fit is handed to it as a `lost` count at the gap.
-// One that reads nothing while its queue overflows for longer than the stall timeout is handed to `onStalled`.
+// One that reads nothing while its queue overflows for longer than the stall timeout is handed to `onStalled`. The
+// queue holds encoded events: subscribers without a filter share the bytes the server encoded once for all.
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { CatalogEvent, StickyEvent } from '../core/event.js';
 import type { EventPredicate } from './filter.js';
-import type { SubscribeRequest } from '../protocol/service-def.js';
+import type { BatchMessage, SubscribeRequest } from '../protocol/service-def.js';
+import { encodeBatchWithIndex } from '../protocol/wire.js';
+import type { IndexedBatch } from '../protocol/batch-encoder.js';
 
 export interface SubscriberOptions {
   node: string;
@@ -18,10 +21,17 @@ export interface SubscriberOptions {
   onStalled(sub: Subscriber, overflowingMs: number): void;
 }
 
+/** Events [from, to) of an encoded batch, still to be sent. */
+interface Chunk {
+  batch: IndexedBatch;
+  from: number;
+  to: number;
+}
+
 export class Subscriber {
   /** Events this subscriber missed because it did not read fast enough. */
   lost = 0;
-  private chunks: StickyEvent[][] = [];
+  private chunks: Chunk[] = [];
   private queued = 0;
   /** Missed since the last `lost` event was queued. */
   private missed = 0;
@@ -33,20 +43,28 @@ export class Subscriber {
   private overflowingSince = 0;
 
   constructor(
-    readonly call: ServerWritableStream<SubscribeRequest, StickyEvent[]>,
-    private readonly accepts: EventPredicate,
+    readonly call: ServerWritableStream<SubscribeRequest, BatchMessage>,
+    /** Null: takes every event (and the shared encoding offered with them). */
+    private readonly accepts: EventPredicate | null,
     private readonly opts: SubscriberOptions,
   ) {}
 
-  offer(events: readonly StickyEvent[]): void {
+  /** Without a filter: the server's one encoding of what it offers is this subscriber's too. */
+  get takesAll(): boolean {
+    return this.accepts === null;
+  }
+
+  /** `encoded`, the events' encoding, is used when this subscriber takes them all (no filter). */
+  offer(events: readonly StickyEvent[], encoded?: IndexedBatch): void {
     if (this.closed) return;
-    const passing = events.filter(this.accepts);
+    const passing = this.accepts === null ? events : events.filter(this.accepts);
     if (passing.length === 0) return;
+    const batch = this.accepts === null && encoded ? encoded : encodeBatchWithIndex(passing);
     let room = this.opts.maxBuffered - this.queued;
     if (room > 0 && (this.missed > 0 || this.missedCatalog)) room -= this.queueGapNotice();
-    if (room >= passing.length) this.enqueue(passing);
+    if (room >= passing.length) this.enqueue(batch, passing.length);
     else {
-      if (room > 0) this.enqueue(passing.slice(0, room));
+      if (room > 0) this.enqueue(batch, room);
       for (let i = Math.max(room, 0); i < passing.length; i++) this.drop(passing[i]!);
       const now = performance.now();
       if (this.overflowingSince === 0) this.overflowingSince = now;
@@ -92,33 +110,54 @@ export class Subscriber {
     if (this.missedCatalog) notice.push(this.missedCatalog);
     this.missed = 0;
     this.missedCatalog = null;
-    this.enqueue(notice);
+    if (notice.length > 0) this.enqueue(encodeBatchWithIndex(notice), notice.length);
     return notice.length;
   }
 
-  private enqueue(events: StickyEvent[]): void {
-    if (events.length === 0) return;
-    this.chunks.push(events);
-    this.queued += events.length;
+  /** The first `count` events of `batch`. */
+  private enqueue(batch: IndexedBatch, count: number): void {
+    this.chunks.push({ batch, from: 0, to: count });
+    this.queued += count;
   }
 
-  private take(max: number): StickyEvent[] {
+  /**
+   * One message of at most `max` events: a whole encoded batch as it is, else the batch node field of the first chunk
+   * followed by the events' bytes, from chunks of the same batch node.
+   */
+  private take(max: number): Buffer {
     const first = this.chunks[0]!;
-    if (first.length <= max && (this.chunks.length === 1 || first.length + this.chunks[1]!.length > max)) {
+    const whole = first.from === 0 && first.to === first.batch.starts.length - 1;
+    if (whole && first.to <= max && (this.chunks.length === 1 || first.to + this.count(this.chunks[1]!) > max)) {
       this.chunks.shift();
-      this.queued -= first.length;
-      return first;
+      this.queued -= first.to;
+      return first.batch.bytes;
     }
-    const out: StickyEvent[] = [];
-    while (out.length < max && this.chunks.length > 0) {
+    const node = first.batch.node;
+    const header = first.batch.starts[0]!;
+    const parts: { bytes: Buffer; start: number; end: number }[] = [];
+    let size = header;
+    let n = 0;
+    while (n < max && this.chunks.length > 0 && this.chunks[0]!.batch.node === node) {
       const c = this.chunks[0]!;
-      const n = Math.min(max - out.length, c.length);
-      for (let i = 0; i < n; i++) out.push(c[i]!);
-      if (n === c.length) this.chunks.shift();
-      else this.chunks[0] = c.slice(n);
+      const k = Math.min(max - n, c.to - c.from);
+      const start = c.batch.starts[c.from]!;
+      const end = c.batch.starts[c.from + k]!;
+      parts.push({ bytes: c.batch.bytes, start, end });
+      size += end - start;
+      n += k;
+      c.from += k;
+      if (c.from === c.to) this.chunks.shift();
     }
-    this.queued -= out.length;
-    return out;
+    const msg = Buffer.allocUnsafe(size);
+    first.batch.bytes.copy(msg, 0, 0, header);
+    let at = header;
+    for (const p of parts) at += p.bytes.copy(msg, at, p.start, p.end);
+    this.queued -= n;
+    return msg;
+  }
+
+  private count(c: Chunk): number {
+    return c.to - c.from;
   }
 
   private pump(): void {

@@ -281,6 +281,14 @@ export function applyClusterCatalog(services: Services, listed: Set<ServiceRec>,
   for (const rec of now) listed.add(rec);
 }
 
+/** The backends a Service's report lists (current endpoints and any selected), in address order: K of 1/K. */
+export function shownBackends(svc: ServiceRec, t: Tally): number[] {
+  const names = svc.backendNames;
+  const listed = svc.currentEndpoints();
+  const shown = names.map((_, b) => b).filter((b) => listed.has(b) || t.countOf(b) > 0);
+  return shown.sort((a, b) => compareAddr(names[a]!, names[b]!));
+}
+
 /**
  * A catalog's entries as the Services they describe: the two addresses of a dual-stack Service (dual-stack.ts) are
  * one ServiceRec, described by one entry holding both families' endpoints. The pair joins one record only while at

@@ -34,6 +34,8 @@ export interface StateOptions {
   maxWindowSelections?: number;
   /** Most notable events kept between drains (default 1000). */
   maxNotable?: number;
+  /** False where nobody drains the notable events (a report from a file): the hot ones are not built at all. */
+  notable?: boolean;
   /**
    * How long after a violation an xt_recent eviction reported late may still explain it
    * (default 2: eight of the agent's 250 ms list reads). Until then its cause is open.
@@ -83,6 +85,7 @@ export class AggregatorState {
   readonly ring: WindowRing;
   readonly udp: UdpContinuity;
   readonly notable: NotableQueue;
+  private readonly keepNotable: boolean;
   /** nftables mode: the affinity sets' fill, by Service. */
   readonly affinitySets = new AffinitySetFills();
   private readonly nodeIdx = new Map<string, number>();
@@ -97,6 +100,7 @@ export class AggregatorState {
     this.maxPairs = positive(opts.maxPairs ?? 1_000_000, 'maxPairs');
     this.ring = new WindowRing(positive(opts.maxWindowSelections ?? 1_000_000, 'maxWindowSelections'));
     this.notable = new NotableQueue(positive(opts.maxNotable ?? 1000, 'maxNotable'));
+    this.keepNotable = opts.notable ?? true;
     this.udp = new UdpContinuity(this.maxPairs, this.idleUs, 100_000, (t) => this.udpSettled(t));
     this.causes = new ViolationCauses(
       {
@@ -257,7 +261,7 @@ export class AggregatorState {
       seq: this.ring.pushed,
     };
     const cause = this.causes.violation(v);
-    v.note = { event: this.violationNotable(v, cause), drain: this.notable.drains };
+    if (this.keepNotable) v.note = { event: this.violationNotable(v, cause), drain: this.notable.drains };
     return codeOfCause[cause];
   }
 
@@ -321,15 +325,16 @@ export class AggregatorState {
     svc.udp.replacements++;
     if (!t.backendChanged) return;
     svc.udp.backendChanged++;
-    this.notable.push({
-      kind: 'backendChanged',
-      ts: t.ts,
-      node: ev.node,
-      service: svc.key,
-      client: ev.client,
-      from: svc.backendNames[t.fromBackend]!,
-      to: ev.backend,
-    });
+    if (this.keepNotable)
+      this.notable.push({
+        kind: 'backendChanged',
+        ts: t.ts,
+        node: ev.node,
+        service: svc.key,
+        client: ev.client,
+        from: svc.backendNames[t.fromBackend]!,
+        to: ev.backend,
+      });
   }
 
   private snat(ev: SnatEvent): void {
@@ -343,15 +348,16 @@ export class AggregatorState {
     if (!t.reflectiveChanged) return;
     const svc = this.services.list[t.svc]!;
     svc.udp.reflectiveChanged++;
-    this.notable.push({
-      kind: 'reflectiveChanged',
-      ts: t.ts,
-      node: this.nodes[t.node]!,
-      service: svc.key,
-      client: t.client,
-      from: t.prevReflective,
-      to: t.flow.reflective,
-    });
+    if (this.keepNotable)
+      this.notable.push({
+        kind: 'reflectiveChanged',
+        ts: t.ts,
+        node: this.nodes[t.node]!,
+        service: svc.key,
+        client: t.client,
+        from: t.prevReflective,
+        to: t.flow.reflective,
+      });
   }
 
   private lost(ev: LostEvent): void {

@@ -23,7 +23,7 @@ export interface OpenViolation {
   seq: number;
   /** The notable event that announced it, and the queue's drain count then. */
   note?: { event: ViolationNotable; drain: number };
-  /** Set once its cause is final: cheaper to test than the open map, whose key is a string. */
+  /** Set once its cause is final: cheaper to test than the open map. */
   settled?: true;
 }
 
@@ -42,7 +42,51 @@ export interface CauseOptions {
   keepEvictionsUs: number;
 }
 
-const keyOf = (node: number, endpoint: string, client: number) => `${node}|${endpoint}|${client}`;
+/**
+ * Entries by (node, endpoint, client), one map per endpoint keyed by client and node as one exact number (client keys
+ * stay below 2^37, nodes below 2^16): a string key built and hashed per violation cost more than the rest of it.
+ */
+class EndpointKeyed<V> {
+  private readonly byEndpoint = new Map<string, Map<number, V>>();
+  size = 0;
+
+  get(node: number, endpoint: string, client: number): V | undefined {
+    return this.byEndpoint.get(endpoint)?.get(client * 65536 + node);
+  }
+
+  set(node: number, endpoint: string, client: number, v: V): void {
+    let m = this.byEndpoint.get(endpoint);
+    if (m === undefined) {
+      m = new Map();
+      this.byEndpoint.set(endpoint, m);
+    }
+    const before = m.size;
+    m.set(client * 65536 + node, v);
+    this.size += m.size - before;
+  }
+
+  delete(node: number, endpoint: string, client: number): void {
+    const m = this.byEndpoint.get(endpoint);
+    if (m?.delete(client * 65536 + node)) this.size--;
+  }
+
+  *values(): Generator<V> {
+    for (const m of this.byEndpoint.values()) yield* m.values();
+  }
+
+  /** Removes every entry `drop` says to. */
+  prune(drop: (v: V) => boolean): void {
+    for (const [endpoint, m] of this.byEndpoint) {
+      for (const [k, v] of m)
+        if (drop(v)) {
+          m.delete(k);
+          this.size--;
+        }
+      if (m.size === 0) this.byEndpoint.delete(endpoint);
+    }
+  }
+}
+
 /**
  * An eviction of the client from the list of the backend it left, on that node, explains the violation when its
  * interval (since, ts] could hold a moment between the two selections: it does not start after the violation and
@@ -56,12 +100,12 @@ const explains = (e: Span, v: OpenViolation) => e.since <= v.ts && e.ts > v.prev
  * full list, the very client about to come back milliseconds later.
  */
 export class ViolationCauses {
-  /** Open violations by "node|endpoint|client"; `queue` holds them in arrival order for expiry. */
-  private readonly open = new Map<string, OpenViolation>();
+  /** Open violations by (node, endpoint left, client); `queue` holds them in arrival order for expiry. */
+  private readonly open = new EndpointKeyed<OpenViolation>();
   private queue: OpenViolation[] = [];
   private head = 0;
   /** Evictions that explained no violation yet, by the same key. */
-  private readonly evicted = new Map<string, Span>();
+  private readonly evicted = new EndpointKeyed<Span>();
   private evictedPruneAt = 1024;
   /** Open violations settled `unknown` before their horizon to bound memory. */
   droppedOpen = 0;
@@ -90,22 +134,21 @@ export class ViolationCauses {
    * `settle` is not called), else `unknown` for now, left open.
    */
   violation(v: OpenViolation): ViolationCause {
-    const key = keyOf(v.node, v.from, v.client);
-    const e = this.evicted.get(key);
+    const e = this.evicted.get(v.node, v.from, v.client);
     if (e && explains(e, v)) {
-      this.evicted.delete(key);
+      this.evicted.delete(v.node, v.from, v.client);
       return e.cause;
     }
-    const older = this.open.get(key);
-    if (older) this.close(key, older, 'unknown');
+    const older = this.open.get(v.node, v.from, v.client);
+    if (older) this.close(older, 'unknown');
     if (this.open.size >= this.opts.maxOpen) {
       const oldest = this.oldestOpen();
       if (oldest) {
-        this.close(keyOf(oldest.node, oldest.from, oldest.client), oldest, 'unknown');
+        this.close(oldest, 'unknown');
         this.droppedOpen++;
       }
     }
-    this.open.set(key, v);
+    this.open.set(v.node, v.from, v.client, v);
     this.queue.push(v);
     return 'unknown';
   }
@@ -122,17 +165,17 @@ export class ViolationCauses {
     ts: number,
     cause: KnownCause = 'listFull',
   ): void {
-    const key = keyOf(node, endpoint, client);
     const span = { since, ts, cause };
-    const v = this.open.get(key);
+    const v = this.open.get(node, endpoint, client);
     if (v && explains(span, v)) {
       this.reclassified++;
-      this.close(key, v, cause);
+      this.close(v, cause);
       return;
     }
-    this.evicted.set(key, span);
+    this.evicted.set(node, endpoint, client, span);
     if (this.evicted.size < this.evictedPruneAt) return;
-    for (const [k, s] of this.evicted) if (s.ts < ts - this.opts.keepEvictionsUs) this.evicted.delete(k);
+    const keepAfter = ts - this.opts.keepEvictionsUs;
+    this.evicted.prune((s) => s.ts < keepAfter);
     this.evictedPruneAt = Math.max(1024, this.evicted.size * 2);
   }
 
@@ -142,12 +185,12 @@ export class ViolationCauses {
     // Called for every event: the common cases cost one comparison.
     if (this.head >= this.queue.length || this.queue[this.head]!.ts > before) return;
     for (let v = this.oldestOpen(); v && v.ts <= before; v = this.oldestOpen()) {
-      this.close(keyOf(v.node, v.from, v.client), v, 'unknown');
+      this.close(v, 'unknown');
     }
   }
 
-  private close(key: string, v: OpenViolation, cause: ViolationCause): void {
-    this.open.delete(key);
+  private close(v: OpenViolation, cause: ViolationCause): void {
+    this.open.delete(v.node, v.from, v.client);
     v.settled = true;
     this.settle(v, cause);
   }

@@ -185,12 +185,32 @@ function writeFlowEvent(o: Output, e: FlowEvent, batchNode: string): void {
  * counters, catalog, evicted, node state) come from `encodeOther`, protobufjs's encoding of that one Event.
  */
 export function encodeBatchFast(events: readonly StickyEvent[], encodeOther: EncodeOtherEvent): Buffer {
+  return encodeBatchIndexed(events, encodeOther).bytes;
+}
+
+/**
+ * An encoded EventBatch and where each event's field starts in it: the batch node field fills [0, starts[0]), event i
+ * fills [starts[i], starts[i + 1]). Repeated fields concatenate, so that header followed by any run of these events'
+ * bytes is itself an EventBatch of exactly those events: the agent encodes once and sends slices to every subscriber.
+ */
+export interface IndexedBatch {
+  bytes: Buffer;
+  /** The batch's node field: events from this node carry none of their own. */
+  node: string;
+  /** events.length + 1 offsets; the last is bytes.length. */
+  starts: Uint32Array;
+}
+
+export function encodeBatchIndexed(events: readonly StickyEvent[], encodeOther: EncodeOtherEvent): IndexedBatch {
   const o = out;
   o.pos = 0;
   const batchNode = events.length > 0 ? events[0]!.node : '';
+  const starts = new Uint32Array(events.length + 1);
   o.reserve(3 * batchNode.length + 8);
   o.string(BATCH_NODE, batchNode);
-  for (const e of events) {
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    starts[i] = o.pos;
     if (e.type === 'dnat' || e.type === 'snat' || e.type === 'insert') writeFlowEvent(o, e, batchNode);
     else {
       const bytes = encodeOther(e, batchNode);
@@ -201,8 +221,9 @@ export function encodeBatchFast(events: readonly StickyEvent[], encodeOther: Enc
       o.pos += bytes.length;
     }
   }
+  starts[events.length] = o.pos;
   // The scratch buffer is written again by the next batch; the message keeps its own copy.
   const msg = Buffer.allocUnsafe(o.pos);
   o.buf.copy(msg, 0, 0, o.pos);
-  return msg;
+  return { bytes: msg, node: batchNode, starts };
 }

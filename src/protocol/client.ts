@@ -4,10 +4,13 @@
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { NodeEvent, StickyEvent } from '../core/event.js';
-import { infoMethod, subscribeMethod } from './service-def.js';
+import { infoMethod, subscribeMethod, subscribeSummariesMethod } from './service-def.js';
+import type { NodeSummary } from '../core/summary.js';
 import type { AgentInfo, EventFilter } from './wire.js';
 import { StreamMerger } from './merge-streams.js';
 import { admitEvents, RejectedEvents } from './validate.js';
+import { summaryProblem } from './summary-validate.js';
+import { ConnectGate } from './connect-gate.js';
 import { diagnoseTls } from './tls-diagnose.js';
 import { clientLink, type ClientTls, type PeerIdentity } from './tls.js';
 
@@ -59,6 +62,13 @@ export interface SubscribeOptions extends LinkOptions {
   /** While subscribed, asks each agent for its Info this often (on the same channel) and hands it here. */
   onInfo?: (address: string, info: AgentInfo) => void;
   infoEveryMs?: number;
+  /**
+   * Asks each agent for SubscribeSummaries; their summaries go here (their carried events
+   * into the stream). An agent without the method (UNIMPLEMENTED) is subscribed raw instead.
+   */
+  onSummary?: (address: string, summary: NodeSummary) => void;
+  /** Told once per agent that answered SubscribeSummaries with UNIMPLEMENTED (it is followed raw). */
+  onRawFallback?: (address: string, node: string) => void;
 }
 
 /** How to reach one agent: TLS or not, and the node it is expected to be. */
@@ -67,7 +77,15 @@ export interface AgentLink {
   node?: string;
   /** With it, Info is asked this often while subscribed (emitted as 'info'). */
   infoEveryMs?: number;
+  /** Subscribe to summaries ('summary' events), falling back to raw events when the agent lacks them ('rawFallback'). */
+  summaries?: boolean;
+  /** Shared by the connections of one subscription: how many may be connecting at once. */
+  gate?: ConnectGate;
 }
+
+/** Connections set up at once by one subscription, and how long one may hold its slot. */
+const CONNECTING_AT_ONCE = 32;
+const CONNECT_SLOT_MS = 5_000;
 
 const channelOptions: grpc.ChannelOptions = {
   // HTTP/2's default 64 KiB window stalls a stream of ~200 KiB batches on round trips.
@@ -96,7 +114,9 @@ function reasonOf(err: unknown): string {
 export class AgentConnection extends EventEmitter {
   node: string;
   private stopped = false;
-  private stream: grpc.ClientReadableStream<StickyEvent[]> | null = null;
+  private stream: grpc.ClientReadableStream<StickyEvent[] | NodeSummary> | null = null;
+  /** The agent answered SubscribeSummaries with UNIMPLEMENTED: raw from then on. */
+  private raw = false;
   private infoCall: grpc.ClientUnaryCall | null = null;
   private paused = false;
   private wake: (() => void) | null = null;
@@ -148,7 +168,11 @@ export class AgentConnection extends EventEmitter {
     while (!this.stopped) {
       let client: grpc.Client | null = null;
       let reason: string;
+      const release = (await this.link.gate?.acquire()) ?? (() => {});
+      // A slot is held while connecting only: a stuck agent cannot keep the others waiting.
+      const slotTimer = setTimeout(release, CONNECT_SLOT_MS);
       try {
+        if (this.stopped) break;
         const { credentials, options, peer } = this.connectWith();
         client = new grpc.Client(this.address, credentials, { ...channelOptions, ...options });
         const info = await this.info(client);
@@ -156,18 +180,29 @@ export class AgentConnection extends EventEmitter {
         this.node = info.nodeName || this.address;
         this.emit('info', info);
         const { established, ended } = this.subscribe(client);
-        if (await established) {
+        const subscribed = await established;
+        release();
+        if (subscribed) {
           up = true;
           delay = this.backoff.initialMs;
           this.announce('up');
           if (this.link.infoEveryMs) poll = this.pollInfo(client, this.link.infoEveryMs);
         }
-        reason = await ended;
+        const end = await ended;
+        if (end.unimplemented && !this.raw) {
+          // An agent older than SubscribeSummaries: follow its raw stream at once, without a gap.
+          this.raw = true;
+          this.emit('rawFallback', this.node);
+          continue;
+        }
+        reason = end.reason;
       } catch (err) {
         const code = (err as Partial<grpc.ServiceError>).code;
         const why = code === grpc.status.UNAVAILABLE ? await diagnoseTls(this.address, this.link.tls) : null;
         reason = `agent ${this.address} unreachable: ${why ?? reasonOf(err)}`;
       } finally {
+        clearTimeout(slotTimer);
+        release();
         if (poll) clearInterval(poll);
         poll = undefined;
         this.stream = null;
@@ -226,20 +261,31 @@ export class AgentConnection extends EventEmitter {
    * Starts the stream. `established` says whether the agent took the subscription (it
    * sends headers once it has); `ended` resolves, with the reason, when the stream ends.
    */
-  private subscribe(client: grpc.Client): { established: Promise<boolean>; ended: Promise<string> } {
-    const stream = client.makeServerStreamRequest(
-      subscribeMethod.path,
-      subscribeMethod.requestSerialize,
-      subscribeMethod.responseDeserialize,
-      this.filter,
-    );
+  private subscribe(client: grpc.Client): {
+    established: Promise<boolean>;
+    ended: Promise<{ reason: string; unimplemented: boolean }>;
+  } {
+    const summaries = this.link.summaries === true && !this.raw;
+    const stream: grpc.ClientReadableStream<StickyEvent[] | NodeSummary> = summaries
+      ? client.makeServerStreamRequest(
+          subscribeSummariesMethod.path,
+          subscribeSummariesMethod.requestSerialize,
+          subscribeSummariesMethod.responseDeserialize,
+          {},
+        )
+      : client.makeServerStreamRequest(
+          subscribeMethod.path,
+          subscribeMethod.requestSerialize,
+          subscribeMethod.responseDeserialize,
+          this.filter,
+        );
     this.stream = stream;
     if (this.paused) stream.pause();
     let warned = false;
-    stream.on('data', (received: StickyEvent[]) => {
+    const admit = (received: StickyEvent[]) =>
       // Times and addresses are checked here, where they enter: a time from the far future
       // would otherwise move every consumer's window and evict its state.
-      const events = admitEvents(received, this.rejected, (r, i) => {
+      admitEvents(received, this.rejected, (r, i) => {
         if (warned) return;
         warned = true;
         this.emit(
@@ -247,11 +293,38 @@ export class AgentConnection extends EventEmitter {
           `agent ${this.node} (${this.address}) sent an event that is rejected (event ${i} of a batch): ${r.detail}; dropped (further rejected events are counted)`,
         );
       });
+    stream.on('data', (received: StickyEvent[] | NodeSummary) => {
+      if (Array.isArray(received)) {
+        const events = admit(received);
+        if (events.length > 0) this.emit('events', events);
+        return;
+      }
+      const problem = summaryProblem(received);
+      if (problem) {
+        this.rejected.add(problem.reason);
+        if (!warned) {
+          warned = true;
+          this.emit(
+            'warning',
+            `agent ${this.node} (${this.address}) sent a summary that is rejected: ${problem.detail}; dropped (further rejections are counted)`,
+          );
+        }
+        return;
+      }
+      const events = admit(received.events);
       if (events.length > 0) this.emit('events', events);
+      this.emit('summary', { ...received, events });
     });
-    const ended = new Promise<string>((resolve) => {
-      stream.on('error', (err) => resolve(`stream from ${this.node} (${this.address}) failed: ${reasonOf(err)}`));
-      stream.on('end', () => resolve(`agent ${this.node} (${this.address}) ended the stream`));
+    const ended = new Promise<{ reason: string; unimplemented: boolean }>((resolve) => {
+      stream.on('error', (err: Partial<grpc.ServiceError>) =>
+        resolve({
+          reason: `stream from ${this.node} (${this.address}) failed: ${reasonOf(err)}`,
+          unimplemented: summaries && err.code === grpc.status.UNIMPLEMENTED,
+        }),
+      );
+      stream.on('end', () =>
+        resolve({ reason: `agent ${this.node} (${this.address}) ended the stream`, unimplemented: false }),
+      );
     });
     const established = Promise.race([
       new Promise<boolean>((resolve) => stream.once('metadata', () => resolve(true))),
@@ -286,6 +359,7 @@ export async function* subscribeAgents(
   const rejected = opts.rejected ?? new RejectedEvents();
   const directory = Array.isArray(agents) ? null : (agents as AgentDirectory);
   const conns = new Map<string, AgentConnection>();
+  const gate = new ConnectGate(CONNECTING_AT_ONCE);
   const up = new Set<string>();
   const stopping: Promise<void>[] = [];
   const flowControl = () => {
@@ -300,7 +374,16 @@ export async function* subscribeAgents(
   const add = (address: string) => {
     const node = directory?.nodes?.()[address] ?? opts.nodes?.[address];
     const infoEveryMs = opts.onInfo ? opts.infoEveryMs : undefined;
-    const c = new AgentConnection(address, opts.filter, opts.backoff, rejected, { tls: opts.tls, node, infoEveryMs });
+    const summaries = opts.onSummary !== undefined;
+    const c = new AgentConnection(address, opts.filter, opts.backoff, rejected, {
+      tls: opts.tls,
+      node,
+      infoEveryMs,
+      summaries,
+      gate,
+    });
+    if (opts.onSummary) c.on('summary', (summary: NodeSummary) => opts.onSummary!(address, summary));
+    if (opts.onRawFallback) c.on('rawFallback', (n: string) => opts.onRawFallback!(address, n));
     conns.set(address, c);
     if (paused) c.pause();
     c.on('events', (events: StickyEvent[]) => {

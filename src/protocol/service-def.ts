@@ -15,6 +15,10 @@ import {
   type AgentInfo,
   type EventFilter,
 } from './wire.js';
+import { decodeSummary, decodeSummaryRequest, encodeSummaryRequest } from './summary-wire.js';
+
+/** What the agent writes to a Subscribe stream: events, or an EventBatch it has encoded already (shared by subscribers). */
+export type BatchMessage = readonly StickyEvent[] | Buffer;
 
 /** What the agent makes of a Subscribe request: the filter, or why its bytes are not one. */
 export type SubscribeRequest = EventFilter & { undecodable?: string };
@@ -36,7 +40,7 @@ export const subscribeMethod = {
   responseStream: true,
   requestSerialize: (f: EventFilter) => toBuffer(encodeFilter(f)),
   requestDeserialize: decodeSubscribeRequest,
-  responseSerialize: (events: StickyEvent[]) => toBuffer(encodeBatch(events)),
+  responseSerialize: (m: BatchMessage) => (Buffer.isBuffer(m) ? m : toBuffer(encodeBatch(m as readonly StickyEvent[]))),
   responseDeserialize: (b: Buffer) => decodeBatch(b),
 } as const;
 
@@ -50,7 +54,34 @@ export const infoMethod = {
   responseDeserialize: (b: Buffer) => decodeInfo(b),
 } as const;
 
+/**
+ * The agent writes each summary already encoded (src/protocol/summary-wire.ts), once for
+ * all its subscribers; a request that is no SummaryRequest is taken as an empty one.
+ */
+export const subscribeSummariesMethod = {
+  path: '/stickyscope.v1.Agent/SubscribeSummaries',
+  requestStream: false,
+  responseStream: true,
+  requestSerialize: () => toBuffer(encodeSummaryRequest()),
+  requestDeserialize: (b: Buffer) => {
+    try {
+      return decodeSummaryRequest(b);
+    } catch {
+      return {};
+    }
+  },
+  responseSerialize: (encoded: Uint8Array) => toBuffer(encoded),
+  responseDeserialize: (b: Buffer) => decodeSummary(b),
+} as const;
+
 export const agentService: ServiceDefinition = {
+  Subscribe: subscribeMethod,
+  Info: infoMethod,
+  SubscribeSummaries: subscribeSummariesMethod,
+};
+
+/** The service as agents before SubscribeSummaries served it (tests of mixed versions). */
+export const agentServiceV1: ServiceDefinition = {
   Subscribe: subscribeMethod,
   Info: infoMethod,
 };

@@ -112,8 +112,9 @@ export function eventProblem(x: unknown, nowUs: number): Rejection | null {
 function flowProblem(e: Record<string, unknown>): Rejection | null {
   if (typeof e.proto !== 'string' || !protos.has(e.proto)) return malformed('proto', 'tcp, udp or sctp', e.proto);
   if (typeof e.hook !== 'string' || !hooks.has(e.hook)) return malformed('hook', 'a netfilter hook name', e.hook);
+  // A client's ip:port is new with nearly every connection: cached, it would only push out the services and backends.
   const p =
-    addressProblem(e.client, 'client', true) ??
+    addressProblem(e.client, 'client', true, false) ??
     addressProblem(e.service, 'service', true) ??
     addressProblem(e.backend, 'backend', true);
   if (p) return p;
@@ -221,9 +222,11 @@ const OK_SLOTS = 1024;
 /** Filled with a string no check passes, so an empty slot never vouches for anything. */
 const okAddresses: string[] = new Array<string>(OK_SLOTS).fill('!');
 
-/** "a.b.c.d:port", "[v6]:port", or with withPort false a bare IP. */
-export function addressProblem(x: unknown, field: string, withPort: boolean): Rejection | null {
-  if (typeof x === 'string' && withPort) {
+/** "a.b.c.d:port", "[v6]:port", or with withPort false a bare IP; `cache` for addresses that repeat. */
+export function addressProblem(x: unknown, field: string, withPort: boolean, cache = true): Rejection | null {
+  if (typeof x === 'string' && withPort && !cache) {
+    if (isHostPort(x)) return null;
+  } else if (typeof x === 'string' && withPort) {
     const slot = (x.length * 31 + x.charCodeAt(x.length - 1) * 7 + x.charCodeAt(x.length - 3)) & (OK_SLOTS - 1);
     if (okAddresses[slot] === x) return null;
     if (isHostPort(x)) {
@@ -235,7 +238,7 @@ export function addressProblem(x: unknown, field: string, withPort: boolean): Re
   return { reason: 'badAddress', field, detail: `${field} should be ${want}; got ${show(x)}` };
 }
 
-function isHostPort(s: string): boolean {
+export function isHostPort(s: string): boolean {
   if (s.charCodeAt(0) === 91 /* [ */) {
     const close = s.indexOf(']');
     return (

@@ -5,7 +5,7 @@ import protobuf from 'protobufjs/minimal.js';
 import { InputError } from '../core/errors.js';
 import type { FlowEvent, Proto, ServiceInfo, StickyEvent } from '../core/event.js';
 import { decodeBatchFast } from './batch-decoder.js';
-import { encodeBatchFast } from './batch-encoder.js';
+import { encodeBatchFast, encodeBatchIndexed, type IndexedBatch } from './batch-encoder.js';
 import { stickyscope } from './generated/stickyscope.js';
 import {
   affinityModeNumber,
@@ -221,6 +221,11 @@ function eventFromWire(w: WireEvent, batchNode: string): StickyEvent {
 /** One EventBatch message, as bytes: flows written by hand, the rest by protobufjs. */
 export function encodeBatch(events: readonly StickyEvent[]): Uint8Array {
   return encodeBatchFast(events, encodeOtherEvent);
+}
+
+/** The same bytes as encodeBatch, with where each event starts (see IndexedBatch). */
+export function encodeBatchWithIndex(events: readonly StickyEvent[]): IndexedBatch {
+  return encodeBatchIndexed(events, encodeOtherEvent);
 }
 
 function encodeOtherEvent(e: StickyEvent, batchNode: string): Uint8Array {

@@ -4,7 +4,7 @@ import { isoMicros, type ServiceInfo } from '../core/event.js';
 import { compareAddr } from '../aggregator/addresses.js';
 import { cumulativeClients, windowClients, type ClientAgg } from '../aggregator/client-scan.js';
 import { nodeDivergence, type Divergence } from '../aggregator/divergence.js';
-import type { ServiceRec } from '../aggregator/services.js';
+import { shownBackends, type ServiceRec } from '../aggregator/services.js';
 import type { AggregatorState } from '../aggregator/state.js';
 import { spreadOf } from '../aggregator/stats.js';
 import type { Tally } from '../aggregator/tally.js';
@@ -53,15 +53,7 @@ export function buildReport(state: AggregatorState, opts: { scope: Scope; reject
   };
 }
 
-/** The backends a Service's report lists (current endpoints and any selected), in address order: K of 1/K. */
-export function shownBackends(svc: ServiceRec, t: Tally): number[] {
-  const names = svc.backendNames;
-  const listed = svc.currentEndpoints();
-  const shown = names.map((_, b) => b).filter((b) => listed.has(b) || t.countOf(b) > 0);
-  return shown.sort((a, b) => compareAddr(names[a]!, names[b]!));
-}
-
-function missingSpans(state: AggregatorState, start: number, end: number): MissingSpan[] {
+export function missingSpans(state: AggregatorState, start: number, end: number): MissingSpan[] {
   const spans: MissingSpan[] = [];
   for (const g of state.gaps) {
     if (g.end >= start && g.start <= end) {

@@ -29,7 +29,8 @@ export async function reportFromEvents(
   opts: ReportOptions,
   rejected = new RejectedEvents(),
 ): Promise<string> {
-  const state = createState(opts.windowSeconds === undefined ? {} : { windowSeconds: opts.windowSeconds });
+  // A report shows no live event log: the notable events are not built.
+  const state = createState({ windowSeconds: opts.windowSeconds, notable: false });
   const timeline = opts.format === 'html' ? new SelectionTimeline() : null;
   for await (const batch of batches) {
     applyEvents(state, batch);

@@ -44,6 +44,12 @@ export interface Report {
    * how many Services it leaves out of /metrics (those with the fewest selections).
    */
   metrics?: { maxServices: number; servicesOmitted: number };
+  /**
+   * Beyond the contract: present when the report was made from the agents' summaries
+   * (serve --summaries, report --summaries): how many nodes sent them and how many came.
+   * Such a report has no per-client rows and no node divergence (both need the clients).
+   */
+  summaries?: { nodes: number; received: number };
 }
 
 export interface MissingSpan {
@@ -94,6 +100,8 @@ export interface ServiceReport {
   /** Beyond the contract, UDP services only: conntrack entries replaced on the same flow. */
   udpContinuity?: { replacements: number; backendChanged: number; reflectiveChanged: number };
   clients: ClientReport[];
+  /** Beyond the contract, from summaries only: distinct client IPs, estimated from the nodes' merged sketches. */
+  clientsEstimate?: number;
 }
 
 export type AffinitySetReport = AffinitySetRow;

@@ -7,12 +7,25 @@ import { buildReport } from '../report/build-report.js';
 import { renderReport, type ReportFormat } from '../report/from-file.js';
 import { SelectionTimeline } from '../report/html-timeline.js';
 import type { Report } from '../report/types.js';
+import { Summarizer } from '../aggregator/summarize.js';
+import type { NodeSummary } from '../core/summary.js';
+import { summaryReport } from './summary-figures.js';
+import { SummaryStore } from './summary-store.js';
 
 export interface HubOptions {
   /** Window lengths offered, in seconds; the first is the default one (and the metrics' gauges). */
   windows: number[];
   maxPairs?: number;
+  /**
+   * Figures from the agents' summaries (serve --summaries): the states then get only the
+   * events summaries carry (catalogs, losses, node states), never flows; agents that
+   * stream raw (older ones) are summarised here, one reducer per node.
+   */
+  summaries?: boolean;
 }
+
+/** Flows and evictions: what the node reducers of raw agents take, and the states of summary mode never. */
+const PER_CLIENT = new Set<StickyEvent['type']>(['dnat', 'snat', 'insert', 'evicted']);
 
 /** `all`: everything since serve started (the report's cumulative scope). */
 export type WindowChoice = number | 'all';
@@ -31,15 +44,42 @@ export class ServeHub {
   /** `lost` counts seen in each node's stream (ring buffer and subscriber losses alike). */
   readonly lostByNode = new Map<string, number>();
   private readonly states = new Map<number, AggregatorState>();
+  /** Summary mode: the summaries' counts. */
+  readonly summaries: SummaryStore | undefined;
+  /** Summary mode: a reducer per node whose agent streams raw events. */
+  private readonly rawNodes = new Map<string, Summarizer>();
 
   constructor(opts: HubOptions) {
     this.windows = [...new Set(opts.windows)];
     if (this.windows.length === 0) throw new RangeError('failed to start the aggregator: no window given');
     for (const w of this.windows) this.states.set(w, createState({ windowSeconds: w, maxPairs: opts.maxPairs }));
     this.primary = this.states.get(this.windows[0]!)!;
+    if (opts.summaries) this.summaries = new SummaryStore(Math.max(...this.windows));
+  }
+
+  /** Summary mode: one agent's summary. */
+  applySummary(summary: NodeSummary): void {
+    this.summaries?.add(summary);
+    this.received++;
+  }
+
+  /** Summary mode: the agent of `node` streams raw events; they are summarised here from now on. */
+  summariseRaw(node: string): void {
+    if (this.rawNodes.has(node)) return;
+    const summarizer = new Summarizer(node);
+    this.rawNodes.set(node, summarizer);
+    // Its baseline is empty: everything it streams from now on counts.
+    this.summaries?.add(summarizer.take(Date.now() * 1000));
+  }
+
+  /** Summary mode: takes a summary of each raw-streaming node (called every summary period). */
+  takeRawSummaries(): void {
+    const now = Date.now() * 1000;
+    for (const s of this.rawNodes.values()) this.summaries?.add(s.take(now));
   }
 
   apply(batch: readonly StickyEvent[]): void {
+    if (this.summaries) batch = this.routeRaw(batch);
     for (const s of this.states.values()) applyEvents(s, batch);
     this.timeline.add(batch);
     this.events += batch.length;
@@ -47,6 +87,16 @@ export class ServeHub {
       if (e.type !== 'node') this.received++;
       if (e.type === 'lost') this.lostByNode.set(e.node, (this.lostByNode.get(e.node) ?? 0) + e.count);
     }
+  }
+
+  /** Hands raw nodes' events to their reducers; returns what the states take (no flows). */
+  private routeRaw(batch: readonly StickyEvent[]): StickyEvent[] {
+    const out: StickyEvent[] = [];
+    for (const e of batch) {
+      this.rawNodes.get(e.node)?.apply([e]);
+      if (!PER_CLIENT.has(e.type)) out.push(e);
+    }
+    return out;
   }
 
   /** Whether no agent sent anything yet (a report would describe no time, or only agents failing to connect). */
@@ -59,6 +109,7 @@ export class ServeHub {
   }
 
   report(window: WindowChoice): Report {
+    if (this.summaries) return summaryReport(this.summaries, this.primary, window, this.rejected);
     if (window === 'all') return buildReport(this.primary, { scope: 'cumulative', rejected: this.rejected });
     const state = this.states.get(window);
     if (!state) throw new RangeError(`failed to build a report: no ${window} s window is kept`);

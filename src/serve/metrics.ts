@@ -5,6 +5,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { AgentBook } from './agent-book.js';
 import type { ServeHub } from './hub.js';
 import { serviceSnapshot, type ServiceSnapshot } from './service-metrics.js';
+import { summaryFigures } from './summary-figures.js';
 
 export interface ServeMetrics {
   registry: Registry;
@@ -156,6 +157,13 @@ export function createServeMetrics(hub: ServeHub, book: AgentBook, maxServices: 
             set({ service: s.service, address: s.address, change }, v);
     },
   );
+  gauge(
+    'stickyscope_service_clients_estimate',
+    'Distinct client IPs of the Service since the agents started, merged from their HyperLogLog sketches (~3% error; serve --summaries only).',
+    SVC,
+    services,
+    perService((s) => s.clientsEstimate),
+  );
   counter(
     'stickyscope_service_family_selections_total',
     'Selections since serve started by the family they came in (ipv4, ipv6); Services with an IPv6 address only.',
@@ -207,6 +215,16 @@ export function createServeMetrics(hub: ServeHub, book: AgentBook, maxServices: 
   );
   counter('stickyscope_events_total', 'Events received from the agents and aggregated.', [], none, (set) =>
     set({}, hub.events),
+  );
+  counter(
+    'stickyscope_summaries_total',
+    'Summaries received from the agents (serve --summaries), raw-streaming agents summarised here included.',
+    [],
+    none,
+    (set) => set({}, hub.summaries?.received),
+  );
+  gauge('stickyscope_summary_nodes', 'Nodes whose summaries the figures sum (serve --summaries).', [], none, (set) =>
+    set({}, hub.summaries?.nodes),
   );
   counter(
     'stickyscope_lost_events_total',
@@ -271,7 +289,9 @@ export function createServeMetrics(hub: ServeHub, book: AgentBook, maxServices: 
   return {
     registry,
     async scrape() {
-      snapshot = serviceSnapshot(hub.primary, maxServices);
+      snapshot = hub.summaries
+        ? summaryFigures(hub.summaries, hub.primary, hub.windows[0]!, maxServices)
+        : serviceSnapshot(hub.primary, maxServices);
       lastOmitted = snapshot.omitted;
       return registry.metrics();
     },

@@ -3,7 +3,7 @@
 import { nodeDivergence } from '../aggregator/divergence.js';
 import type { AggregatorState } from '../aggregator/state.js';
 import { spreadOf } from '../aggregator/stats.js';
-import { shownBackends } from '../report/build-report.js';
+import { shownBackends } from '../aggregator/services.js';
 
 export interface ServiceFigures {
   /** "namespace/name:port" where known, else the address key. */
@@ -21,7 +21,10 @@ export interface ServiceFigures {
   /** Violations whose cause is settled; those still open are `violationsPending`. */
   violationCausesTotal: { listFull: number; setFull: number; unknown: number };
   violationsPending: number;
-  divergentClients: number;
+  /** Null from summaries (it needs each client's backend per node). */
+  divergentClients: number | null;
+  /** Distinct client IPs, estimated from the agents' sketches (summaries only). */
+  clientsEstimate: number | null;
   udpTotal: { replacements: number; backendChanged: number; reflectiveChanged: number } | null;
   /** Services with an IPv6 address only (a dual-stack one is one Service): selections since start by family. */
   familyTotal: { ipv4: number; ipv6: number } | null;
@@ -68,6 +71,7 @@ export function serviceSnapshot(state: AggregatorState, max: number): ServiceSna
       violationCausesTotal: { listFull: cum.listFull, setFull: cum.setFull, unknown: cum.unknown - pending },
       violationsPending: pending,
       divergentClients: divergence.get(svc.id)?.clients ?? 0,
+      clientsEstimate: null,
       udpTotal: svc.key.endsWith('/udp') ? { ...svc.udp } : null,
       familyTotal:
         svc.ipv6Cum > 0 || svc.addresses.some((a) => a.startsWith('['))

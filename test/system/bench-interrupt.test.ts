@@ -13,6 +13,7 @@ import { stateDirOf } from '../../src/lab/state.js';
 const benchPath = fileURLToPath(new URL('../../scripts/bench.js', import.meta.url));
 const cliPath = fileURLToPath(new URL('../../../bin/stickyscope.js', import.meta.url));
 const CONNTRACK_MAX = '/proc/sys/net/netfilter/nf_conntrack_max';
+const BPF_STATS = '/proc/sys/kernel/bpf_stats_enabled';
 /** From the signal to the bench's exit, clean-up included. */
 const EXIT_WITHIN_MS = 30_000;
 
@@ -100,6 +101,8 @@ async function until<T>(what: string, timeoutMs: number, probe: () => T | undefi
 }
 
 interface Run {
+  /** kernel.bpf_stats_enabled before the bench. */
+  statsBefore: string;
   /** The process the test started: the bench itself, or the shell around it. */
   child: ChildProcess;
   bench: Proc;
@@ -114,13 +117,14 @@ interface Run {
 /** Starts the bench (under `sh -c` when `viaShell`) in a process group of its own; undoes whatever it leaves, after the test. */
 async function startBench(t: TestContext, viaShell: boolean): Promise<Run> {
   const maxBefore = readFileSync(CONNTRACK_MAX, 'utf8').trim();
+  const statsBefore = readFileSync(BPF_STATS, 'utf8').trim();
   const command = `'${process.execPath}' '${benchPath}' --quick`;
   // The trailing `exit` stops dash from exec'ing the bench in its place, as npm's shell does not either.
   const child = viaShell
     ? spawn('sh', ['-c', `${command}; exit $?`], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] })
     : spawn(process.execPath, [benchPath, '--quick'], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   const procs = new Descendants(child.pid!);
-  const run = { child, procs, stderr: '' } as Run;
+  const run = { child, procs, stderr: '', statsBefore } as Run;
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     run.stderr += d;
     const m = /building lab (\S+); temporary files in (\S+)/.exec(run.stderr);
@@ -134,6 +138,7 @@ async function startBench(t: TestContext, viaShell: boolean): Promise<Run> {
     if (run.prefix)
       execFileSync(process.execPath, [cliPath, 'lab', 'down', '--prefix', run.prefix], { stdio: 'inherit' });
     if (readFileSync(CONNTRACK_MAX, 'utf8').trim() !== maxBefore) writeFileSync(CONNTRACK_MAX, maxBefore);
+    if (readFileSync(BPF_STATS, 'utf8').trim() !== statsBefore) writeFileSync(BPF_STATS, statsBefore);
     if (run.dir) rmSync(run.dir, { recursive: true, force: true });
   });
   run.bench = viaShell
@@ -167,6 +172,11 @@ async function assertCleanedUp(
     readFileSync(CONNTRACK_MAX, 'utf8').trim(),
     maxBefore,
     'nf_conntrack_max is back to its value before the bench',
+  );
+  assert.equal(
+    readFileSync(BPF_STATS, 'utf8').trim(),
+    run.statsBefore,
+    'kernel.bpf_stats_enabled is back to its value before the bench',
   );
   assert.equal(existsSync(run.dir!), false, `temporary dir ${run.dir} removed`);
   assert.equal(existsSync(stateDirOf(run.prefix!)), false, `lab state dir ${stateDirOf(run.prefix!)} removed`);
@@ -250,4 +260,26 @@ test('bench: SIGTERM to the shell it runs under (as npm forwards it) during a fl
   const at = Date.now();
   process.kill(run.child.pid!, 'SIGTERM');
   await assertCleanedUp(t, run, at, maxBefore, 'parent process');
+});
+
+test('bench: SIGTERM while kernel.bpf_stats_enabled is switched on for the capture passes restores it', {
+  timeout: 240_000,
+}, async (t) => {
+  if (!requireRoot(t)) return;
+  const maxBefore = readFileSync(CONNTRACK_MAX, 'utf8').trim();
+  const run = await startBench(t, false);
+  assert.equal(run.statsBefore, '0', 'kernel.bpf_stats_enabled is off before the bench (else this test cannot tell)');
+  // Judged from the sysctl itself: the bench has switched it on, and a flood runs with the pipeline attached.
+  await until(
+    'bpf_stats on during a capture flood',
+    200_000,
+    () =>
+      readFileSync(BPF_STATS, 'utf8').trim() === '1' && run.procs.alive().some((p) => p.cmd.includes('build/flood')),
+    run,
+  );
+  const at = Date.now();
+  process.kill(run.child.pid!, 'SIGTERM');
+  const exit = await exitOf(run.child);
+  await assertCleanedUp(t, run, at, maxBefore, 'SIGTERM');
+  assert.deepEqual(exit, { code: 143, signal: null }, 'exits 143 (128 + SIGTERM) by itself, not killed by the signal');
 });

@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { inCI, requireRoot } from '../helpers/env.js';
-import { KERNELS, ok, runKernel, table } from '../helpers/kernel-vm/matrix.js';
+import { KERNELS, kernelsFor, ok, runKernel, table } from '../helpers/kernel-vm/matrix.js';
+import { overheadTable } from '../helpers/kernel-vm/overhead.js';
 
 const kernels = (process.env.STICKYSCOPE_TEST_KERNELS ?? '6.1 5.10').split(/\s+/).filter(Boolean);
 const tools = ['qemu-system-x86_64', 'mmdebstrap', 'mkfs.ext4'];
@@ -15,16 +16,18 @@ for (const kernel of kernels) {
     timeout: 20 * 60_000,
   }, async (t) => {
     if (!requireRoot(t)) return;
-    assert.ok(kernel in KERNELS, `unknown kernel ${kernel}; expected one of ${Object.keys(KERNELS).join(', ')}`);
+    assert.ok(KERNELS[kernel]?.x86_64, `unknown kernel ${kernel}; expected one of ${kernelsFor('x86_64').join(', ')}`);
     const missing = tools.filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
     if (missing.length && !inCI) {
       t.skip(`needs ${missing.join(', ')} (scripts/setup.sh installs them)`);
       return;
     }
     assert.deepEqual(missing, [], 'scripts/setup.sh installs the VM tools');
-    const rows = await runKernel(kernel, (l) => t.diagnostic(l));
+    const { rows, overhead } = await runKernel(kernel, (l) => t.diagnostic(l));
     t.diagnostic(`\n${table(rows)}`);
+    if (overhead.length) t.diagnostic(`\n${overheadTable(overhead)}`);
     for (const r of rows) assert.ok(ok(r), `${r.kernel} ${r.mode}: ${r.outcome}: ${r.detail}`);
+    for (const o of overhead) assert.equal(o.problem, undefined, `overhead ${o.kernel} ${o.mode}`);
     assert.ok(
       rows.some((r) => r.outcome === 'pass' && r.checked > 0),
       'at least one mode checked connections',

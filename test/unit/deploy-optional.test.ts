@@ -134,7 +134,11 @@ test('monitoring/: the PodMonitor and ServiceMonitor select the agents and the a
 
 test('the Grafana dashboard queries only metric names the code defines', () => {
   const dash = JSON.parse(readFileSync(new URL('monitoring/grafana-dashboard.json', DEPLOY), 'utf8'));
-  const src = ['../../../src/serve/metrics.ts', '../../../src/agent/metrics.ts']
+  const src = [
+    '../../../src/serve/metrics.ts',
+    '../../../src/agent/metrics.ts',
+    '../../../src/agent/summary-metrics.ts',
+  ]
     .map((f) => readFileSync(new URL(f, import.meta.url), 'utf8'))
     .join('\n');
   const defined = new Set([...src.matchAll(/'(stickyscope_[a-z0-9_]+)'/g)].map((m) => m[1]));
@@ -150,6 +154,8 @@ test('the Grafana dashboard queries only metric names the code defines', () => {
     'stickyscope_service_affinity_violations_total',
     'stickyscope_affinity_list_fill_ratio',
     'stickyscope_agent_ring_buffer_lost_records_total',
+    'stickyscope_node_backend_selections_total',
+    'stickyscope_node_consecutive_selections_kept_backend_total',
   ])
     assert.ok(used.has(want), `the dashboard shows ${want}`);
 });

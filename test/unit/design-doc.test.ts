@@ -2,6 +2,7 @@
 // real output for events exercising every feature, checked to carry every property the types declare, so a new field
 // fails here until it is documented.
 import { test } from 'node:test';
+import { ServeHub } from '../../src/serve/hub.js';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
@@ -299,6 +300,14 @@ test('every field of the report JSON is in docs/design.md', () => {
     assert.deepEqual(stun.udpContinuity, { replacements: 1, backendChanged: 1, reflectiveChanged: 1 }, scope);
     assert.equal(report.window.missing.length, 2, `${scope}: a closed gap and an ongoing one`);
   }
+  // What a report made from the agents' summaries adds (serve --summaries, report --summaries).
+  const hub = new ServeHub({ windows: [60], summaries: true });
+  for (const node of new Set(events.map((e) => e.node))) hub.summariseRaw(node);
+  hub.apply(events);
+  hub.takeRawSummaries();
+  const fromSummaries = JSON.parse(JSON.stringify(hub.report('all')));
+  assert.ok(fromSummaries.summaries.received > 0, 'the summaries were taken');
+  fieldsOf(fromSummaries, fields);
   const declared = new Set([...declaredProperties('src/report/types.ts'), 'mode', 'timeoutSeconds', 'source']);
   const missingFromOutput = [...declared].filter((f) => !fields.has(f));
   assert.deepEqual(missingFromOutput, [], 'the fixture exercises every property src/report/types.ts declares');

@@ -118,7 +118,10 @@ test('every COPY --from=build names something the build stage copied in or made'
     .join('\n');
   // What the build makes, from the project's own build description, not from this test.
   const outDir = JSON.parse(read('tsconfig.json')).compilerOptions.outDir as string;
-  const bpfOutputs = [...read('src/build/build-bpf.ts').matchAll(/output: '([^']+)'/g)].map((m) => m[1]!);
+  // Outputs are written `${out}/NAME`, out being build/ for the image's own (native) architecture.
+  const bpfOutputs = [...read('src/build/build-bpf.ts').matchAll(/output: [`']([^`']+)[`']/g)].map((m) =>
+    m[1]!.replace(/^\$\{out\}/, 'build'),
+  );
   assert.match(JSON.parse(read('package.json')).scripts.build, /build-bpf/);
   const made = (p: string) =>
     copiedIn.some((c) => p === c || p.startsWith(c + '/')) ||

@@ -53,7 +53,13 @@ Options:
   --insecure           serve plaintext on an address other than loopback
   --metrics HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics: records by
                        type, ring buffer losses, subscribers, conntrack counters, and how
-                       full each affinity (xt_recent) list is
+                       full each affinity (xt_recent) list is; and this node's per-Service
+                       and per-backend counts, summable over nodes in PromQL (selections,
+                       consecutive picks and those that kept their backend, verdicts,
+                       violation causes, UDP continuity; distinct clients estimated)
+  --metrics-max-services N  at most N Services in those series, those with the most
+                       selections; the rest are counted (default 500)
+  --summary-period D   how often SubscribeSummaries subscribers get a summary (default 2s)
   -h, --help           this text
 
 Without TLS the agent serves loopback only: its stream names every client of the node
@@ -78,6 +84,8 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       'stall-timeout': { type: 'string', default: '30s' },
       attach: { type: 'string' },
       metrics: { type: 'string' },
+      'metrics-max-services': { type: 'string', default: '500' },
+      'summary-period': { type: 'string', default: '2s' },
     });
     const attach = parseAttachMode(values.attach);
     const listen = parseHostPort(values.listen, '--listen');
@@ -86,6 +94,10 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       maxSubscribers: parseCount(values['max-subscribers'], '--max-subscribers', 1, 10_000),
       stallTimeoutMs: parseDuration(values['stall-timeout'], '--stall-timeout'),
     };
+    const maxServices = parseCount(values['metrics-max-services'], '--metrics-max-services', 1, 1_000_000);
+    const summaryPeriodMs = parseDuration(values['summary-period'], '--summary-period');
+    if (summaryPeriodMs < 100 || summaryPeriodMs > 60_000)
+      throw new UsageError(`--summary-period expects 100ms to 60s; got '${values['summary-period']}'`);
     const ringBufferBytes = parseRingBufferBytes(values['ringbuf-bytes']);
     const { hostname } = await import('node:os');
     const node = values['node-name'] ?? hostname();
@@ -118,6 +130,7 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
         credentials: tls ? await agentCredentials(tls, node) : undefined,
         netns: values.netns,
         limits,
+        summaryPeriodMs,
         xtRecentDir: probe.pid === undefined ? undefined : `/proc/${probe.pid}/net/xt_recent`,
         attachPoints: [...probe.attachPoints],
         onWarning: (m) => process.stderr.write(`stickyscope agent: warning: ${m}\n`),
@@ -133,6 +146,8 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
           probe,
           server: agent.server,
           recent: agent.recent,
+          summarizer: agent.summarizer,
+          maxServices,
           attachPoints: [...probe.attachPoints],
         });
         metricsAt = `, metrics on http://${await listenHttp(metrics.http, metricsListen).catch((err: Error) => {

@@ -24,7 +24,8 @@ one line per check; exits 0 only if all pass.
 Attach modes, tried in this order when none is forced (--attach on trace and agent):
   netfilter  BPF links at the NAT hooks; needs Linux >= 6.4
   fentry     fentry/fexit on __nf_conntrack_confirm; needs BPF trampolines and BTF for
-             the nf_conntrack module (Linux >= 5.11) and a kernel that allows tracing programs
+             the nf_conntrack module (Linux >= 5.11; arm64: >= 6.4) and a kernel that
+             allows tracing programs
   kprobe     kprobe/kretprobe on __nf_conntrack_confirm; needs CONFIG_KPROBES
 `;
 

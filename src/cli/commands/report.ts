@@ -36,6 +36,10 @@ ${clientTlsUsage(26)}
   -o, --output OUT        write the report to OUT instead of stdout
   --window D              report only the last D of the events (60s, 10m); default:
                           everything in the file or the listening time
+  --summaries             with --agent or --k8s: take the agents' per-period summaries
+                          (SubscribeSummaries) instead of every event, to cover a whole
+                          cluster; agents without them are followed raw. No per-client rows
+                          or node divergence; counts up to each agent's last summary
   -h, --help              this text
 
 Examples:
@@ -53,6 +57,7 @@ Examples:
         format: { type: 'string', default: 'json' },
         output: { type: 'string', short: 'o' },
         window: { type: 'string' },
+        summaries: { type: 'boolean' },
       },
       true,
     );
@@ -70,6 +75,8 @@ Examples:
         `report reads either a FILE or agents (--agent, --k8s), not both; got ${positionals.join(' ')} and ${liveFlag}`,
       );
     refuseK8sFlagsAlone(values);
+    if (values.summaries && !live)
+      throw new UsageError('--summaries is for agents (--agent, --k8s): a trace FILE holds every event already');
     if (!live && positionals.length === 0)
       throw new UsageError(
         'report expects trace FILEs (or a directory of them), --agent HOST:PORT or --k8s; got none of them',
@@ -104,7 +111,10 @@ Examples:
       process.stderr.write(`listening to ${agents.join(', ')} for ${values.duration} (Ctrl-C reports early)\n`);
       const { AgentReach } = await import('../agent-reach.js');
       const reach = new AgentReach();
-      text = await reportFromAgents(agents, {
+      const from = values.summaries
+        ? (await import('../../serve/summaries-once.js')).reportFromSummaries
+        : reportFromAgents;
+      text = await from(agents, {
         format,
         windowSeconds,
         durationMs,

@@ -17,6 +17,8 @@ import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
 
 const DEFAULT_WINDOWS = ['1m', '5m'];
 const INFO_EVERY_MS = 5000;
+/** How often agents followed raw in --summaries mode are summarised (the agents' default period). */
+const SUMMARY_PERIOD_MS = 2000;
 /** A static agent that comes up late is found within ~2 s, not the 5 s of one-shot commands. */
 const BACKOFF = { initialMs: 200, maxMs: 2000 };
 
@@ -41,6 +43,11 @@ ${clientTlsUsage(31)}
   --listen HOST:PORT           where to serve HTTP (default 127.0.0.1:7391; port 0 picks one)
   --window D                   a window to keep (repeat for several; the first is the
                                default and the metrics' gauges'); default ${DEFAULT_WINDOWS.join(', ')}
+  --summaries                  take the agents' per-period summaries (SubscribeSummaries)
+                               instead of every event: what covers a cluster of hundreds
+                               or thousands of nodes. Agents without them (older ones) are
+                               followed raw and summarised here. No per-client figures
+                               (node divergence), distinct clients estimated
   --metrics-max-services N     at most N Services in /metrics, those with the most
                                selections; the rest are counted (default 500)
   --report-every D             write the default window's report every D (5m) ...
@@ -67,6 +74,7 @@ Examples:
       'report-keep': { type: 'string', default: '24' },
       'report-format': { type: 'string', default: 'json' },
       'ready-file': { type: 'string' },
+      summaries: { type: 'boolean' },
     });
     const listen = parseHostPort(values.listen, '--listen');
     const listed = values.agent ?? [];
@@ -128,7 +136,8 @@ Examples:
       onChange: (cb: (addresses: string[]) => void) => all.onChange(() => cb(allowed(all.addresses()))),
       nodes: () => resolved.discovery?.nodes() ?? {},
     };
-    const hub = new ServeHub({ windows });
+    const summaries = values.summaries === true;
+    const hub = new ServeHub({ windows, summaries });
     const book = new AgentBook();
     book.follow(directory.addresses());
     directory.onChange((now) => {
@@ -139,6 +148,7 @@ Examples:
     const server = createServeHttp({ hub, book, metrics, maxServices, onError: (err) => say(`error: ${err.message}`) });
     const readyFile = values['ready-file'];
     let stopFiles: (() => Promise<void>) | undefined;
+    let stopTick = () => {};
     try {
       const bound = await listenHttp(server, listen).catch((err: Error) => {
         throw new EnvironmentError(err.message);
@@ -163,7 +173,19 @@ Examples:
           onWritten: (path) => say(`wrote ${path}`),
           onError: (err) => say(`warning: ${err.message}`),
         });
+      const summaryTick = summaries ? setInterval(() => hub.takeRawSummaries(), SUMMARY_PERIOD_MS) : undefined;
+      stopTick = () => clearInterval(summaryTick);
       const batches = subscribeAgents(directory, {
+        ...(summaries
+          ? {
+              onSummary: (_address: string, summary: import('../../core/summary.js').NodeSummary) =>
+                hub.applySummary(summary),
+              onRawFallback: (address: string, node: string) => {
+                hub.summariseRaw(node);
+                say(`agent ${address} (${node}) has no SubscribeSummaries (an older agent): following its raw stream`);
+              },
+            }
+          : {}),
         signal,
         infoEveryMs: INFO_EVERY_MS,
         backoff: BACKOFF,
@@ -180,6 +202,7 @@ Examples:
       say(`stopping: ${(signal.reason as Error)?.message ?? 'streams ended'}`);
       return 0;
     } finally {
+      stopTick();
       await stopFiles?.();
       await closeHttp(server);
       if (readyFile) await rm(readyFile, { force: true });

@@ -8,7 +8,9 @@
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <linux/capability.h>
 #include <linux/types.h>
 #include <bpf/bpf.h>
@@ -76,6 +78,24 @@ static int netns_inode(uint32_t *ino)
 	return 0;
 }
 
+/*
+ * Before Linux 5.11 BPF maps and programs count against RLIMIT_MEMLOCK (64 KiB by default there),
+ * which libbpf raises only with CAP_SYS_RESOURCE: true, with the limit in KiB, when that is in the way.
+ */
+static bool memlock_limited(unsigned long long *kib)
+{
+	struct utsname u;
+	struct rlimit r;
+	int major, minor;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2 || major > 5 || (major == 5 && minor >= 11))
+		return false;
+	if (getrlimit(RLIMIT_MEMLOCK, &r) || r.rlim_cur == RLIM_INFINITY)
+		return false;
+	*kib = (unsigned long long)r.rlim_cur / 1024;
+	return true;
+}
+
 static int load(struct stickyscope *skel, const struct ss_options *opts, enum ss_mode mode)
 {
 	const char *tail;
@@ -111,14 +131,30 @@ static int load(struct stickyscope *skel, const struct ss_options *opts, enum ss
 		 * others are tracing ones (CAP_PERFMON), and CAP_PERFMON lets the verifier pass the conntrack reads.
 		 */
 		static const int nf_caps[] = { CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON };
-		static const int trace_caps[] = { CAP_BPF, CAP_PERFMON };
+		static const int trace_caps[] = { CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN };
+		/*
+		 * fentry names its target by BTF id: when nf_conntrack is a module, libbpf walks the kernel's
+		 * BTF objects by id to find the module's, which takes CAP_SYS_ADMIN (measured on 6.1).
+		 */
+		bool module_btf = mode == SS_MODE_FENTRY && access("/sys/kernel/btf/nf_conntrack", F_OK) == 0;
+		static const int memlock_caps[] = { CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE };
+		unsigned long long kib;
 
+		if (memlock_limited(&kib)) {
+			ss_fail("load the %s programs for %s: %s (before Linux 5.11 BPF memory counts against "
+			        "RLIMIT_MEMLOCK, %llu KiB here, which libbpf raises only with CAP_SYS_RESOURCE): %s",
+			        ss_mode_name(mode), SS_CONFIRM_FUNC, strerror(-err), kib,
+			        ss_caps_hint(memlock_caps, ARRAY_SIZE(memlock_caps)));
+			return SS_EXIT_RUNTIME;
+		}
 		if (mode == SS_MODE_NETFILTER)
 			ss_fail("load BPF programs: %s: %s", strerror(-err),
 			        ss_caps_hint(nf_caps, ARRAY_SIZE(nf_caps)));
 		else
-			ss_fail("load the %s programs for %s: %s: %s", ss_mode_name(mode), SS_CONFIRM_FUNC,
-			        strerror(-err), ss_caps_hint(trace_caps, ARRAY_SIZE(trace_caps)));
+			ss_fail("load the %s programs for %s: %s%s: %s", ss_mode_name(mode), SS_CONFIRM_FUNC,
+			        strerror(-err),
+			        module_btf ? " (nf_conntrack is a module: finding its BTF takes CAP_SYS_ADMIN)" : "",
+			        ss_caps_hint(trace_caps, module_btf ? 3 : 2));
 		return SS_EXIT_RUNTIME;
 	}
 	if (mode == SS_MODE_NETFILTER) {

@@ -21,6 +21,8 @@ static const char *cap_name(int cap)
 		return "CAP_PERFMON";
 	case CAP_BPF:
 		return "CAP_BPF";
+	case CAP_SYS_RESOURCE:
+		return "CAP_SYS_RESOURCE";
 	default:
 		return "CAP_?";
 	}

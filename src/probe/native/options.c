@@ -8,7 +8,7 @@
 
 static const char usage[] =
 	"Usage: stickyscope-probe [--netns PATH] [--attach MODE] [--ringbuf-bytes N]\n"
-	"                         [--no-insert] [--counters-ms N] [--poll-ms N]\n"
+	"                         [--no-insert] [--counters-ms N] [--poll-ms N] [--stats]\n"
 	"\n"
 	"Attaches stickyscope's BPF programs for a network namespace and writes\n"
 	"fixed-size binary records (bpf/record.h) to stdout: HELLO once attached, then\n"
@@ -23,7 +23,12 @@ static const char usage[] =
 	"  --ringbuf-bytes N   ring buffer size, a power of two >= 4096 (default 8388608)\n"
 	"  --no-insert         do not emit insert events (one per new conntrack entry)\n"
 	"  --counters-ms N     conntrack statistics period (default 1000)\n"
-	"  --poll-ms N         ring buffer drain period (default 10)\n";
+	"  --poll-ms N         ring buffer drain period (default 10)\n"
+	"  --stats             measure what tracing costs: switch the kernel's BPF run-time\n"
+	"                      statistics on while running (needs CAP_SYS_ADMIN; off again\n"
+	"                      at exit) and print one 'stats:' note at exit with the records\n"
+	"                      written, this process's CPU time since attaching, and each\n"
+	"                      program's run count and run time\n";
 
 static const char *const mode_names[] = { "auto", "netfilter", "fentry", "kprobe" };
 
@@ -68,6 +73,7 @@ int ss_parse_options(int argc, char **argv, struct ss_options *opts)
 		{ "no-insert", no_argument, NULL, 'I' },
 		{ "counters-ms", required_argument, NULL, 'c' },
 		{ "poll-ms", required_argument, NULL, 'p' },
+		{ "stats", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -103,6 +109,9 @@ int ss_parse_options(int argc, char **argv, struct ss_options *opts)
 		case 'p':
 			if (number("--poll-ms", optarg, &opts->poll_ms))
 				return -1;
+			break;
+		case 's':
+			opts->stats = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);

@@ -20,6 +20,7 @@ struct ss_options {
 	bool insert_events;
 	unsigned counters_ms;
 	unsigned poll_ms;
+	bool stats; /* --stats: BPF run-time statistics and CPU time, one note at exit */
 	enum ss_mode mode;
 };
 

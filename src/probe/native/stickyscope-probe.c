@@ -23,6 +23,7 @@
 #include "ct-stats.h"
 #include "fail.h"
 #include "output.h"
+#include "run-stats.h"
 #include "siphash.h"
 
 struct run {
@@ -31,6 +32,7 @@ struct run {
 	uint64_t id_key[2];
 	uint64_t lost_reported;
 	int out_err;
+	struct ss_run_stats stats;
 };
 
 static int enter_netns(const char *path)
@@ -59,6 +61,7 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	memcpy(&r, data, sizeof(r));
 	r.ct_id = ss_siphash_u64(run->id_key, r.ct_id);
+	run->stats.records++;
 	run->out_err = ss_out_record(&r);
 	return run->out_err; /* a negative value stops the drain */
 }
@@ -242,6 +245,8 @@ int main(int argc, char **argv)
 		ss_fail("watch signals: %s", strerror(errno));
 		return SS_EXIT_RUNTIME;
 	}
+	if (opts.stats)
+		ss_run_stats_begin(&run.stats);
 	if ((code = ss_attach(&opts, &run.att)))
 		return code;
 	run.rb = ring_buffer__new(bpf_map__fd(run.att.skel->maps.ss_events), on_record, &run, NULL);
@@ -250,11 +255,15 @@ int main(int argc, char **argv)
 		ss_detach(&run.att);
 		return SS_EXIT_RUNTIME;
 	}
+	if (opts.stats)
+		ss_run_stats_attached(&run.stats);
 	code = hello(&run.att) ? 0 : loop(&run, &opts, sigfd);
 	/* detach first so the final drain sees everything the programs will ever write */
 	ss_unlink(&run.att);
 	if (!code && !drain(&run) && !emit_lost(&run))
 		ss_out_flush();
+	if (opts.stats)
+		ss_run_stats_report(&run.stats, &run.att);
 	ring_buffer__free(run.rb);
 	ss_detach(&run.att);
 	return code;

@@ -1,8 +1,8 @@
 // One test VM run: the cached image of a kernel (scripts/vm/build-image.sh), a payload disk
-// (ext4, made here) and a results disk the VM writes a tar onto; qemu under TCG, killed at
-// the end whatever happened. Says whether the VM booted, finished or timed out.
+// (ext4, made here) and a results disk the VM writes a tar onto; qemu under TCG (x86_64 or
+// arm64), killed at the end whatever happened. Says whether the VM booted, finished or timed out.
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,19 @@ const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const vmScripts = join(root, 'scripts/vm');
 
 export type VmStatus = 'finished' | 'no-image' | 'boot-failure' | 'timeout';
+
+export type VmArch = 'x86_64' | 'arm64';
+
+/** How each architecture boots: its qemu, machine and serial console. */
+const MACHINES: Record<VmArch, { qemu: string; machine: string[]; console: string }> = {
+  x86_64: { qemu: 'qemu-system-x86_64', machine: ['-cpu', 'max'], console: 'ttyS0' },
+  // pauth-impdef: QEMU's own pointer-authentication hash, far cheaper to emulate than the architected one
+  arm64: { qemu: 'qemu-system-aarch64', machine: ['-M', 'virt', '-cpu', 'max,pauth-impdef=on'], console: 'ttyAMA0' },
+};
+
+export function qemuFor(arch: VmArch): string {
+  return MACHINES[arch].qemu;
+}
 
 export interface VmRun {
   status: VmStatus;
@@ -23,11 +36,29 @@ export interface VmRun {
 }
 
 /** Builds the kernel's image unless cached; its directory, or the build's failure line. */
-export function ensureImage(kernel: string): { dir?: string; error?: string } {
-  const r = spawnSync('bash', [join(vmScripts, 'build-image.sh'), kernel], { encoding: 'utf8' });
+export function ensureImage(kernel: string, arch: VmArch = 'x86_64'): { dir?: string; error?: string } {
+  const r = spawnSync('bash', [join(vmScripts, 'build-image.sh'), kernel, arch], { encoding: 'utf8' });
   if (r.status === 0) return { dir: r.stdout.trim().split('\n').at(-1)! };
   const line = r.stderr.trim().split('\n').filter(Boolean).at(-1) ?? `exited ${r.status ?? r.signal}`;
   return { error: line };
+}
+
+/**
+ * The directory with the probe helper and flood for the VM: this build's for x86_64; for arm64
+ * cross-built into build/arm64 (npm run build -- --arch arm64) against the image kernel's BTF.
+ */
+function probeHelper(arch: VmArch, imageDir: string): { path?: string; error?: string } {
+  if (arch === 'x86_64') return { path: join(root, 'build') };
+  const r = spawnSync(process.execPath, [join(root, 'dist/src/build/build-bpf.js'), '--arch', 'arm64'], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, STICKYSCOPE_BTF: join(imageDir, 'vmlinux.btf') },
+  });
+  if (r.status !== 0)
+    return {
+      error: `failed to cross-build the arm64 probe helper: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+    };
+  return { path: join(root, 'build/arm64') };
 }
 
 function sh(cmd: string, args: string[]): void {
@@ -35,15 +66,25 @@ function sh(cmd: string, args: string[]): void {
   if (r.status !== 0) throw new Error(`failed to run ${cmd} ${args.join(' ')}: ${r.stderr || r.error?.message}`);
 }
 
-/** The payload disk: the in-VM scripts, the probe helper, this Node binary, and the run's settings. */
-function payloadDisk(dir: string, settings: Record<string, string>): string {
+/**
+ * The payload disk: the in-VM scripts, the probe helper, Node (this one on x86_64; the image's
+ * Debian nodejs on arm64), and the run's settings.
+ */
+function payloadDisk(dir: string, arch: VmArch, binaries: string, settings: Record<string, string>): string {
   const p = join(dir, 'payload');
   mkdirSync(p);
   for (const f of ['run.sh', 'backend.mjs', 'client.mjs']) copyFileSync(join(vmScripts, f), join(p, f));
-  copyFileSync(join(root, 'build/stickyscope-probe'), join(p, 'stickyscope-probe'));
-  copyFileSync(process.execPath, join(p, 'node'));
-  for (const [name, value] of Object.entries(settings)) writeFileSync(join(p, name), `${value}\n`);
-  spawnSync('chmod', ['755', join(p, 'run.sh'), join(p, 'stickyscope-probe'), join(p, 'node')]);
+  for (const f of ['stickyscope-probe', 'flood']) copyFileSync(join(binaries, f), join(p, f));
+  if (arch === 'x86_64') copyFileSync(process.execPath, join(p, 'node'));
+  else symlinkSync('/usr/bin/node', join(p, 'node'));
+  for (const [name, value] of Object.entries(settings)) writeFileSync(join(p, name), value ? `${value}\n` : '');
+  spawnSync('chmod', [
+    '755',
+    join(p, 'run.sh'),
+    join(p, 'stickyscope-probe'),
+    join(p, 'flood'),
+    ...(arch === 'x86_64' ? [join(p, 'node')] : []),
+  ]);
   const img = join(dir, 'payload.img');
   sh('truncate', ['-s', '256M', img]);
   sh('mkfs.ext4', ['-q', '-F', '-d', p, img]);
@@ -56,26 +97,31 @@ export async function runVm(
   settings: Record<string, string>,
   timeoutMs: number,
   onSerial?: (line: string) => void,
+  arch: VmArch = 'x86_64',
 ): Promise<VmRun> {
   const started = Date.now();
   const seconds = () => Math.round((Date.now() - started) / 100) / 10;
-  const image = ensureImage(kernel);
+  const image = ensureImage(kernel, arch);
   if (!image.dir) return { status: 'no-image', detail: image.error!, results: '', serial: '', seconds: seconds() };
-  const dir = mkdtempSync(join(tmpdir(), `ss-vm-${kernel}-`));
+  const probe = probeHelper(arch, image.dir);
+  if (!probe.path) return { status: 'no-image', detail: probe.error!, results: '', serial: '', seconds: seconds() };
+  const dir = mkdtempSync(join(tmpdir(), `ss-vm-${arch}-${kernel}-`));
   const results = join(dir, 'results');
   mkdirSync(results);
-  const payload = payloadDisk(dir, settings);
+  const payload = payloadDisk(dir, arch, probe.path, settings);
   const out = join(dir, 'results.img');
   sh('truncate', ['-s', '64M', out]);
+  const machine = MACHINES[arch];
   const args = [
-    ...['-accel', 'tcg', '-cpu', 'max', '-m', '1024', '-smp', '2', '-nographic', '-no-reboot'],
+    ...machine.machine,
+    ...['-accel', 'tcg', '-m', '1024', '-smp', '2', '-nographic', '-no-reboot'],
     ...['-kernel', join(image.dir, 'vmlinuz'), '-initrd', join(image.dir, 'initrd.img')],
     ...['-drive', `file=${join(image.dir, 'rootfs.img')},format=raw,if=virtio,snapshot=on`],
     ...['-drive', `file=${payload},format=raw,if=virtio,readonly=on`],
     ...['-drive', `file=${out},format=raw,if=virtio`],
-    ...['-append', 'console=ttyS0 root=/dev/vda rw init=/sbin/vm-init.sh panic=-1 quiet'],
+    ...['-append', `console=${machine.console} root=/dev/vda rw init=/sbin/vm-init.sh panic=-1 quiet`],
   ];
-  const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const qemu = spawn(machine.qemu, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   // also when this process ends first (a test runner's timeout, Ctrl-C): no VM outlives its test
   const killQemu = () => {
     if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
@@ -106,7 +152,7 @@ export async function runVm(
   process.removeListener('exit', killQemu);
   try {
     const run = (status: VmStatus, detail: string): VmRun => ({ status, detail, results, serial, seconds: seconds() });
-    if (exit.error) return run('boot-failure', `failed to start qemu-system-x86_64: ${exit.error.message}`);
+    if (exit.error) return run('boot-failure', `failed to start ${machine.qemu}: ${exit.error.message}`);
     const tail = serial.trim().split('\n').slice(-3).join(' | ');
     if (timedOut) return run('timeout', `no poweroff within ${timeoutMs / 1000} s; serial: ${tail}`);
     const untar = spawnSync('tar', ['-xf', out, '-C', results], { encoding: 'utf8' });

@@ -1,0 +1,47 @@
+// The agent's own reducer over its node's enriched stream (src/aggregator/summarize.ts):
+// read whole by /metrics, and taken apart every period into one encoded summary that
+// every SubscribeSummaries subscriber gets (encoded once, whatever their number).
+import { EventEmitter } from 'node:events';
+import type { CatalogEvent, StickyEvent } from '../core/event.js';
+import { Summarizer } from '../aggregator/summarize.js';
+import { encodeSummary } from '../protocol/summary-wire.js';
+import type { EventSource, SummarySource } from './server.js';
+
+export const DEFAULT_SUMMARY_PERIOD_MS = 2000;
+
+export class SummaryFeed extends EventEmitter implements SummarySource {
+  readonly summarizer: Summarizer;
+  private catalog: CatalogEvent | null = null;
+  private readonly timer: NodeJS.Timeout;
+  private readonly onEvents = (events: StickyEvent[]) => {
+    this.summarizer.apply(events);
+    for (const e of events) if (e.type === 'catalog') this.catalog = e;
+  };
+
+  constructor(
+    node: string,
+    private readonly source: EventSource,
+    periodMs = DEFAULT_SUMMARY_PERIOD_MS,
+  ) {
+    super();
+    this.summarizer = new Summarizer(node);
+    source.on('events', this.onEvents);
+    this.timer = setInterval(() => this.tick(), periodMs);
+    this.timer.unref();
+  }
+
+  snapshot(): Uint8Array {
+    return encodeSummary(this.summarizer.snapshot(Date.now() * 1000, this.catalog ? [this.catalog] : []));
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.source.off('events', this.onEvents);
+  }
+
+  private tick(): void {
+    const summary = this.summarizer.take(Date.now() * 1000);
+    // Taken even with nobody subscribed, so that the next subscriber's deltas start now.
+    if (this.listenerCount('summary') > 0) this.emit('summary', encodeSummary(summary));
+  }
+}

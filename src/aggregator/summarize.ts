@@ -1,0 +1,144 @@
+// One node's reducer state read as summable counts: the same reducer the aggregator runs
+// (state.ts), fed only that node's events, whose cumulative tallies are taken apart per
+// period into summaries (agent SubscribeSummaries) or read whole (agent /metrics).
+import type { StickyEvent } from '../core/event.js';
+import { countFields, type NodeSummary, type ServiceCounts, type ViolationRecord } from '../core/summary.js';
+import { Hll } from './hll.js';
+import { shownBackends, type ServiceRec } from './services.js';
+import { createState, type AggregatorState, type StateOptions } from './state.js';
+
+/** Events carried whole in summaries: rare, and needed by whoever reads them (names, losses, gaps). */
+const CARRIED = new Set<StickyEvent['type']>(['catalog', 'lost', 'affinitySets', 'node']);
+
+export interface SummarizerOptions extends StateOptions {
+  /** Every this many summaries, each sketch is sent whole (so a new subscriber catches up); default 15. */
+  fullSketchEvery?: number;
+}
+
+export class Summarizer {
+  readonly state: AggregatorState;
+  private readonly sketches: Hll[] = [];
+  /** Per Service, the sum of its counts when last sent: it changes exactly when a count does (all only grow). */
+  private readonly sentSum: number[] = [];
+  private carried: StickyEvent[] = [];
+  private lastEnd = NaN;
+  private taken = 0;
+  private readonly fullEvery: number;
+
+  constructor(
+    readonly node: string,
+    opts: SummarizerOptions = {},
+  ) {
+    // Only the cumulative tallies are read: a short window keeps the selection ring small.
+    this.state = createState({ windowSeconds: 1, ...opts });
+    this.fullEvery = Math.max(1, opts.fullSketchEvery ?? 15);
+  }
+
+  apply(events: readonly StickyEvent[]): void {
+    const state = this.state;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      state.apply(e);
+      if (e.type === 'dnat') this.sketchOf(state.services.of(e.service, e.proto)).addClient(e.client);
+      else if (CARRIED.has(e.type)) this.carried.push(e);
+    }
+  }
+
+  /** Distinct clients of a Service on this node since the start (an estimate). */
+  clientsEstimate(svc: ServiceRec): number {
+    return this.sketches[svc.id]?.estimate() ?? 0;
+  }
+
+  /** Cumulative counts of every Service, for /metrics. */
+  totals(): ServiceCounts[] {
+    const open = this.state.causes.openByService();
+    return this.state.services.list.map((svc) => countsOf(svc, open.get(svc.id) ?? 0));
+  }
+
+  /**
+   * The period's summary: the cumulative counts of the Services whose counts moved since
+   * the previous one, the sketches' raised registers (all of them every fullSketchEvery
+   * summaries), and the violations and carried events since.
+   */
+  take(nowUs: number): NodeSummary {
+    const open = this.state.causes.openByService();
+    const full = this.taken++ % this.fullEvery === 0;
+    const services: NodeSummary['services'] = [];
+    for (const svc of this.state.services.list) {
+      const sketch = this.sketchOf(svc);
+      const raised = sketch.takeChanges();
+      const changes = full ? sketch.allEntries() : raised;
+      const now = countsOf(svc, open.get(svc.id) ?? 0);
+      const sum = sumOf(now);
+      if (sum === this.sentSum[svc.id] && changes.length === 0) continue;
+      this.sentSum[svc.id] = sum;
+      services.push({ ...now, clientsHll: changes });
+    }
+    const violations: ViolationRecord[] = [];
+    for (const n of this.state.notable.drain().events) {
+      if (n.kind !== 'violation') continue;
+      const { kind: _kind, node: _node, revised: _revised, ...v } = n;
+      violations.push(v);
+    }
+    const summary: NodeSummary = {
+      node: this.node,
+      start: Number.isNaN(this.lastEnd) ? nowUs : this.lastEnd,
+      end: nowUs,
+      services,
+      violations,
+      events: this.carried,
+    };
+    this.carried = [];
+    this.lastEnd = nowUs;
+    return summary;
+  }
+
+  /** Everything so far for a new subscriber: every Service's cumulative counts and whole sketches, and `events` (the catalog). */
+  snapshot(nowUs: number, events: StickyEvent[]): NodeSummary {
+    const open = this.state.causes.openByService();
+    const services = this.state.services.list.map((svc) => ({
+      ...countsOf(svc, open.get(svc.id) ?? 0),
+      clientsHll: this.sketchOf(svc).allEntries(),
+    }));
+    return { node: this.node, start: nowUs, end: nowUs, services, violations: [], events };
+  }
+
+  private sketchOf(svc: ServiceRec): Hll {
+    let h = this.sketches[svc.id];
+    if (!h) {
+      h = new Hll();
+      this.sketches[svc.id] = h;
+    }
+    return h;
+  }
+}
+
+function sumOf(c: ServiceCounts): number {
+  let n = 0;
+  for (const b of c.backends) n += b.selections;
+  for (const f of countFields) n += c[f];
+  // A newly listed endpoint (0 selections) changes what is sent, not the sum.
+  return n + c.backends.length * 2 ** 40;
+}
+
+/** A Service's cumulative counts; `open` violations are in `violations` but in no cause yet. */
+function countsOf(svc: ServiceRec, open: number): ServiceCounts {
+  const t = svc.cum;
+  return {
+    service: svc.key,
+    backends: shownBackends(svc, t).map((b) => ({ backend: svc.backendNames[b]!, selections: t.countOf(b) })),
+    pairs: t.pairs,
+    sameBackend: t.same,
+    held: t.held,
+    violations: t.listFull + t.setFull + t.unknown,
+    forcedRepick: t.forcedRepick,
+    expired: t.expired,
+    expiredMoved: t.expiredMoved,
+    listFull: t.listFull,
+    setFull: t.setFull,
+    unknown: t.unknown - open,
+    udpReplacements: svc.udp.replacements,
+    udpBackendChanged: svc.udp.backendChanged,
+    udpReflectiveChanged: svc.udp.reflectiveChanged,
+  };
+}

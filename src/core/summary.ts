@@ -1,0 +1,70 @@
+// The summary of one node's selections that an agent sends per period (SubscribeSummaries
+// in proto/stickyscope.proto): what the agent's reducer counted, summable over nodes.
+import type { StickyEvent } from './event.js';
+
+/** Summable counts of one Service on one node: sums over nodes are the cluster's counts. */
+export interface ServiceCounts {
+  /** The Service's key, "ip:port/proto". */
+  service: string;
+  /** Selections by backend; with totals(), every endpoint the node's rules list is there, zeros included. */
+  backends: { backend: string; selections: number }[];
+  /** Consecutive selections of one client (all of them) and those that kept the backend: stickiness is same/pairs. */
+  pairs: number;
+  sameBackend: number;
+  held: number;
+  /** Violations, whatever their cause (settled or not). */
+  violations: number;
+  forcedRepick: number;
+  expired: number;
+  /** Expired pairs that moved to another backend. */
+  expiredMoved: number;
+  /** Violations by settled cause; those still open are in none of them yet. */
+  listFull: number;
+  setFull: number;
+  unknown: number;
+  udpReplacements: number;
+  udpBackendChanged: number;
+  udpReflectiveChanged: number;
+}
+
+/** A violation as the node's reducer judged it, sent whole in summaries (cause as known then). */
+export interface ViolationRecord {
+  ts: number;
+  service: string;
+  client: string;
+  from: string;
+  to: string;
+  gapSeconds: number;
+  cause: 'listFull' | 'setFull' | 'unknown';
+}
+
+/** What one node's agent sends per period: cumulative counts since the agent started, and what must go whole. */
+export interface NodeSummary {
+  node: string;
+  /** Span covered, in microseconds (the previous summary's end, and now). */
+  start: number;
+  end: number;
+  services: (ServiceCounts & { clientsHll: Uint8Array })[];
+  violations: ViolationRecord[];
+  /** Catalog, lost, affinity-set and node events, as they came. */
+  events: StickyEvent[];
+}
+
+const COUNT_FIELDS = [
+  'pairs',
+  'sameBackend',
+  'held',
+  'violations',
+  'forcedRepick',
+  'expired',
+  'expiredMoved',
+  'listFull',
+  'setFull',
+  'unknown',
+  'udpReplacements',
+  'udpBackendChanged',
+  'udpReflectiveChanged',
+] as const;
+/** The counts of ServiceCounts besides the per-backend ones. */
+export type CountField = (typeof COUNT_FIELDS)[number];
+export const countFields: readonly CountField[] = COUNT_FIELDS;

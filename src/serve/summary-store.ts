@@ -1,0 +1,134 @@
+// What `serve --summaries` keeps of the agents' summaries: each node's latest cumulative
+// counts per Service (so a late or repeated summary never counts twice), their increments
+// summed per Service since serve began and per second for the windows, and the nodes'
+// distinct-client sketches merged.
+import { Hll } from '../aggregator/hll.js';
+import { countFields, type CountField, type NodeSummary, type ServiceCounts } from '../core/summary.js';
+
+/** Summed increments of one Service: selections by backend and the other counts. */
+export interface Sums {
+  backends: Map<string, number>;
+  counts: Record<CountField, number>;
+}
+
+function emptySums(): Sums {
+  const counts = {} as Record<CountField, number>;
+  for (const f of countFields) counts[f] = 0;
+  return { backends: new Map(), counts };
+}
+
+function addInto(to: Sums, backends: Map<string, number>, counts: Record<CountField, number>): void {
+  for (const [b, n] of backends) to.backends.set(b, (to.backends.get(b) ?? 0) + n);
+  for (const f of countFields) to.counts[f] += counts[f];
+}
+
+export class SummaryStore {
+  /** Summaries taken, and the time (ms) the latest came. */
+  received = 0;
+  lastAt = 0;
+  /** Each node's latest cumulative counts, by Service key. */
+  private readonly latest = new Map<string, Map<string, ServiceCounts>>();
+  /** Increments since serve began, by Service key. */
+  readonly totals = new Map<string, Sums>();
+  /** Increments per wall-clock second, by Service key then second. */
+  private readonly seconds = new Map<string, Map<number, Sums>>();
+  readonly sketches = new Map<string, Hll>();
+  private readonly keepSeconds: number;
+
+  /** `keepSeconds`: the longest window that will be asked for. */
+  constructor(keepSeconds: number) {
+    this.keepSeconds = Math.ceil(keepSeconds) + 1;
+  }
+
+  /** Nodes that sent a summary. */
+  get nodes(): number {
+    return this.latest.size;
+  }
+
+  /**
+   * Takes one summary. A node's first one is its baseline (what came before serve is not
+   * counted); later ones add what grew since that node's previous counts. A count that
+   * shrank means the agent restarted: its counts are all new.
+   */
+  add(s: NodeSummary, nowMs = Date.now()): void {
+    this.received++;
+    this.lastAt = nowMs;
+    let mine = this.latest.get(s.node);
+    const baseline = mine === undefined;
+    if (!mine) {
+      mine = new Map();
+      this.latest.set(s.node, mine);
+    }
+    const sec = Math.floor(nowMs / 1000);
+    for (const svc of s.services) {
+      let sketch = this.sketches.get(svc.service);
+      if (!sketch) {
+        sketch = new Hll();
+        this.sketches.set(svc.service, sketch);
+      }
+      sketch.mergeEntries(svc.clientsHll);
+      const prev = mine.get(svc.service);
+      const { clientsHll: _sketch, ...counts } = svc as ServiceCounts & { clientsHll?: Uint8Array };
+      mine.set(svc.service, counts);
+      if (baseline) continue;
+      const delta = deltaOf(prev, counts);
+      if (!delta) continue;
+      let total = this.totals.get(svc.service);
+      if (!total) {
+        total = emptySums();
+        this.totals.set(svc.service, total);
+      }
+      addInto(total, delta.backends, delta.counts);
+      let perSec = this.seconds.get(svc.service);
+      if (!perSec) {
+        perSec = new Map();
+        this.seconds.set(svc.service, perSec);
+      }
+      let slot = perSec.get(sec);
+      if (!slot) {
+        slot = emptySums();
+        perSec.set(sec, slot);
+        for (const old of perSec.keys()) if (old <= sec - this.keepSeconds) perSec.delete(old);
+      }
+      addInto(slot, delta.backends, delta.counts);
+    }
+  }
+
+  /** Increments of one Service over the last `seconds` (whole seconds, the current one included). */
+  window(service: string, seconds: number, nowMs = Date.now()): Sums {
+    const out = emptySums();
+    const from = Math.floor(nowMs / 1000) - Math.ceil(seconds) + 1;
+    for (const [sec, slot] of this.seconds.get(service) ?? [])
+      if (sec >= from) addInto(out, slot.backends, slot.counts);
+    return out;
+  }
+
+  /** Every Service's backends some node's latest counts list (its endpoints, zeros included). */
+  listedBackends(service: string): Set<string> {
+    const out = new Set<string>();
+    for (const mine of this.latest.values()) for (const b of mine.get(service)?.backends ?? []) out.add(b.backend);
+    return out;
+  }
+}
+
+/** What grew from `prev` to `now`; everything of `now` when a count shrank (a restarted agent). */
+function deltaOf(prev: ServiceCounts | undefined, now: ServiceCounts): Sums | null {
+  const out = emptySums();
+  let any = false;
+  let reset = false;
+  const before = new Map(prev?.backends.map((b) => [b.backend, b.selections]) ?? []);
+  for (const b of now.backends) if (b.selections < (before.get(b.backend) ?? 0)) reset = true;
+  for (const f of countFields) if (now[f] < (prev?.[f] ?? 0)) reset = true;
+  for (const b of now.backends) {
+    const d = b.selections - (reset ? 0 : (before.get(b.backend) ?? 0));
+    if (d > 0) {
+      out.backends.set(b.backend, d);
+      any = true;
+    }
+  }
+  for (const f of countFields) {
+    out.counts[f] = now[f] - (reset ? 0 : (prev?.[f] ?? 0));
+    if (out.counts[f] > 0) any = true;
+  }
+  return any ? out : null;
+}
