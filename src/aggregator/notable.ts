@@ -1,5 +1,6 @@
 // A bounded queue of events worth showing a person as they happen (the live UI's
 // event log); the oldest are dropped, and counted, when nobody drains it.
+import type { ViolationRecord } from '../core/summary.js';
 
 export type Notable =
   | ViolationNotable
@@ -13,16 +14,9 @@ export type Notable =
  * shows an `unknown` one was `listFull`, the queued item is corrected in place if it was
  * not drained yet; else the violation is pushed again with `revised: true`.
  */
-export interface ViolationNotable {
+export interface ViolationNotable extends ViolationRecord {
   kind: 'violation';
-  ts: number;
   node: string;
-  service: string;
-  client: string;
-  from: string;
-  to: string;
-  gapSeconds: number;
-  cause: 'listFull' | 'setFull' | 'unknown';
   revised?: true;
 }
 
