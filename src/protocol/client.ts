@@ -299,7 +299,17 @@ export class AgentConnection extends EventEmitter {
         if (events.length > 0) this.emit('events', events);
         return;
       }
-      const problem = summaryProblem(received);
+      // A summary speaks for the agent's own node only: another name would be a node that
+      // never connected, and a stream of invented names would grow serve's store.
+      const problem =
+        summaryProblem(received) ??
+        (received.node === this.node
+          ? null
+          : {
+              reason: 'malformed' as const,
+              field: 'summary.node',
+              detail: `summary.node is '${received.node.slice(0, 80)}'; expected the agent's own node '${this.node}'`,
+            });
       if (problem) {
         this.rejected.add(problem.reason);
         if (!warned) {

@@ -49,7 +49,7 @@ export interface Report {
    * (serve --summaries, report --summaries): how many nodes sent them and how many came.
    * Such a report has no per-client rows and no node divergence (both need the clients).
    */
-  summaries?: { nodes: number; received: number };
+  summaries?: { nodes: number; received: number; dropped: { nodes: number; services: number; backends: number } };
 }
 
 export interface MissingSpan {

@@ -227,6 +227,16 @@ export function createServeMetrics(hub: ServeHub, book: AgentBook, maxServices: 
     set({}, hub.summaries?.nodes),
   );
   counter(
+    'stickyscope_summary_dropped_total',
+    "What serve --summaries left out past its limits (an agent inventing keys): a new node's summaries, a node's new Services, a Service's new backends.",
+    ['kind'],
+    none,
+    (set) => {
+      const d = hub.summaries?.dropped;
+      if (d) for (const [kind, n] of Object.entries(d)) set({ kind }, n);
+    },
+  );
+  counter(
     'stickyscope_lost_events_total',
     'Events the agents reported lost (ring buffer full or this subscriber too slow).',
     [],

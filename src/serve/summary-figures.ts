@@ -152,6 +152,6 @@ export function summaryReport(
     services,
     evictions: { ...state.evictions, openViolations: state.causes.droppedOpen },
     rejectedEvents: rejected.toJSON(),
-    summaries: { nodes: store.nodes, received: store.received },
+    summaries: { nodes: store.nodes, received: store.received, dropped: { ...store.dropped } },
   };
 }

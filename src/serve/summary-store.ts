@@ -22,7 +22,38 @@ function addInto(to: Sums, backends: Map<string, number>, counts: Record<CountFi
   for (const f of countFields) to.counts[f] += counts[f];
 }
 
+/**
+ * How much the store keeps: far beyond a 1,000-node cluster with thousands of Services,
+ * small enough that an agent inventing keys cannot grow serve without limit.
+ */
+export interface SummaryLimits {
+  /** Nodes whose counts are kept. */
+  nodes: number;
+  /** Services in all (keys of the totals, windows and sketches). */
+  services: number;
+  /** Services whose latest counts one node may have. */
+  servicesPerNode: number;
+  /** Backends one Service's sums may list. */
+  backendsPerService: number;
+}
+
+export const DEFAULT_SUMMARY_LIMITS: SummaryLimits = {
+  nodes: 10_000,
+  services: 100_000,
+  servicesPerNode: 20_000,
+  backendsPerService: 20_000,
+};
+
+/** What the limits made the store leave out: whole nodes' summaries, Services of a summary, new backends of a Service. */
+export interface SummaryDropped {
+  nodes: number;
+  services: number;
+  backends: number;
+}
+
 export class SummaryStore {
+  readonly dropped: SummaryDropped = { nodes: 0, services: 0, backends: 0 };
+  private readonly limits: SummaryLimits;
   /** Summaries taken, and the time (ms) the latest came. */
   received = 0;
   lastAt = 0;
@@ -36,8 +67,9 @@ export class SummaryStore {
   private readonly keepSeconds: number;
 
   /** `keepSeconds`: the longest window that will be asked for. */
-  constructor(keepSeconds: number) {
+  constructor(keepSeconds: number, limits: Partial<SummaryLimits> = {}) {
     this.keepSeconds = Math.ceil(keepSeconds) + 1;
+    this.limits = { ...DEFAULT_SUMMARY_LIMITS, ...limits };
   }
 
   /** Nodes that sent a summary. */
@@ -55,12 +87,24 @@ export class SummaryStore {
     this.lastAt = nowMs;
     let mine = this.latest.get(s.node);
     const baseline = mine === undefined;
+    if (!mine && this.latest.size >= this.limits.nodes) {
+      this.dropped.nodes++;
+      return;
+    }
     if (!mine) {
       mine = new Map();
       this.latest.set(s.node, mine);
     }
     const sec = Math.floor(nowMs / 1000);
     for (const svc of s.services) {
+      const newToNode = !mine.has(svc.service);
+      if (
+        (newToNode && mine.size >= this.limits.servicesPerNode) ||
+        (!this.sketches.has(svc.service) && this.sketches.size >= this.limits.services)
+      ) {
+        this.dropped.services++;
+        continue;
+      }
       let sketch = this.sketches.get(svc.service);
       if (!sketch) {
         sketch = new Hll();
@@ -77,6 +121,13 @@ export class SummaryStore {
       if (!total) {
         total = emptySums();
         this.totals.set(svc.service, total);
+      }
+      let room = this.limits.backendsPerService - total.backends.size;
+      for (const b of delta.backends.keys()) {
+        if (total.backends.has(b)) continue;
+        if (room-- > 0) continue;
+        delta.backends.delete(b);
+        this.dropped.backends++;
       }
       addInto(total, delta.backends, delta.counts);
       let perSec = this.seconds.get(svc.service);

@@ -62,3 +62,42 @@ test('hostile summaries are refused whole, saying why', () => {
   h.mergeEntries(new Uint8Array([0, 1, 200]));
   assert.equal(h.estimate(), 0);
 });
+
+test('an agent inventing Services, backends or nodes is bounded, and what is left out is counted', () => {
+  const s = new SummaryStore(60, { nodes: 2, services: 3, servicesPerNode: 2, backendsPerService: 2 });
+  const many = (node: string, keys: number[], sel = 1): NodeSummary => {
+    const one = summary(node, sel, sel);
+    one.services = keys.map((k) => ({ ...one.services[0]!, service: `10.96.0.${k}:80/tcp` }));
+    return one;
+  };
+  s.add(many('n1', [1, 2, 3]), 1000);
+  assert.equal(s.dropped.services, 1, 'a node keeps counts of 2 Services at most');
+  s.add(many('n2', [3, 4]), 1000);
+  assert.equal(s.sketches.size, 3, '3 Services in all');
+  assert.equal(s.dropped.services, 2);
+  s.add(many('n3', [1]), 1000);
+  assert.equal(s.nodes, 2);
+  assert.equal(s.dropped.nodes, 1);
+  // New backends past the limit are left out of the sums; the known ones still count.
+  const more = many('n1', [1], 5);
+  more.services[0]!.backends.push({ backend: '10.1.2.2:8080', selections: 9 });
+  s.add(more, 2000);
+  assert.deepEqual(Object.fromEntries(s.totals.get('10.96.0.1:80/tcp')!.backends), {
+    '10.1.0.2:8080': 4,
+    '10.1.1.2:8080': 4,
+  });
+  assert.equal(s.dropped.backends, 1);
+});
+
+test('the default limits hold nodes with 5,000 Services each (100 of them here, to stay quick)', () => {
+  const s = new SummaryStore(60);
+  for (let n = 0; n < 100; n++) {
+    const one = summary(`n${n}`, 1, 1);
+    one.services = Array.from({ length: 5000 }, (_, k) => ({
+      ...one.services[0]!,
+      service: `10.96.${k >> 8}.${k & 255}:80/tcp`,
+    }));
+    s.add(one, 1000);
+  }
+  assert.deepEqual(s.dropped, { nodes: 0, services: 0, backends: 0 });
+});
