@@ -11,6 +11,7 @@ import { encodeSummary } from '../../src/protocol/summary-wire.js';
 import { getServer } from '../../src/agent/server.js';
 import { SummaryFeed } from '../../src/agent/summary-feed.js';
 import type { CatalogEvent, StickyEvent } from '../../src/core/event.js';
+import type { NodeSummary } from '../../src/core/summary.js';
 import { subscribeAgents, type AgentStatus } from '../../src/protocol/client.js';
 import { agentCredentials } from '../../src/protocol/tls.js';
 import { ServeHub } from '../../src/serve/hub.js';
@@ -157,14 +158,15 @@ test('old aggregator (raw Subscribe only), new agent: the raw stream as before',
   assert.deepEqual(got, sent.perBackend);
 });
 
-test('a hostile summary (a Service key that is no address) is dropped whole, counted and said once', async (t) => {
+/** Serves one hostile summary (a snapshot of node `node`, changed by `spoil`) to a summary-mode hub; returns the hub and the warnings. */
+async function hostile(t: TestContext, node: string, spoil: (s: NodeSummary) => void) {
   const pki = await makePki(t);
   const source = new FakeSource();
   const files = { cert: join(pki.dir, 'n1.crt'), key: join(pki.dir, 'n1.key'), clientCa: join(pki.dir, 'ca.crt') };
-  const bad = new Summarizer('n1');
+  const bad = new Summarizer(node);
   bad.apply([catalog(Date.now() * 1000), ...picks(10).events]);
   const snapshot = bad.snapshot(Date.now() * 1000, []);
-  snapshot.services[0]!.service = '<script>/tcp';
+  spoil(snapshot);
   const feed = Object.assign(new EventEmitter(), { snapshot: () => encodeSummary(snapshot) });
   const server = getServer(source, { node: 'n1', credentials: await agentCredentials(files, 'n1'), summaries: feed });
   const address = await server.bind('127.0.0.1:0');
@@ -187,7 +189,22 @@ test('a hostile summary (a Service key that is no address) is dropped whole, cou
     await run;
   });
   await until(() => hub.rejected.total === 1, 'the rejection');
+  return { hub, warnings };
+}
+
+test('a hostile summary (a Service key that is no address) is dropped whole, counted and said once', async (t) => {
+  const { hub, warnings } = await hostile(t, 'n1', (s) => {
+    s.services[0]!.service = '<script>/tcp';
+  });
   assert.equal(hub.summaries!.received, 0);
   assert.equal(hub.rejected.reasons.badAddress, 1);
   assert.match(warnings[0] ?? '', /sent a summary that is rejected: .*<script>\/tcp/);
+});
+
+test("a summary naming another node than the agent's is dropped (invented names would grow serve's store)", async (t) => {
+  const { hub, warnings } = await hostile(t, 'someone-else', () => {});
+  assert.equal(hub.summaries!.received, 0);
+  assert.equal(hub.summaries!.nodes, 0);
+  assert.equal(hub.rejected.reasons.malformed, 1);
+  assert.match(warnings[0] ?? '', /summary.node is 'someone-else'; expected the agent's own node 'n1'/);
 });
