@@ -209,6 +209,11 @@ export class Services {
     return rec;
   }
 
+  /** Whether a service of that address is known. */
+  has(addr: string, proto: Proto): boolean {
+    return this.byProto[proto]!.has(addr);
+  }
+
   /** The service for a "ip:port/proto" key. */
   ofKey(key: string): ServiceRec {
     const [addr, proto] = splitKey(key);

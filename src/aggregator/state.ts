@@ -25,6 +25,8 @@ export interface StateOptions {
   windowSeconds?: number;
   /** Most (node, service, client) entries kept; the least recently active go first (default 1,000,000). */
   maxPairs?: number;
+  /** Most Services whose selections are followed (default 100,000); a new Service's selections past it are dropped and counted. */
+  maxServices?: number;
   /**
    * Entries without a selection for this long are dropped (default 10800: the
    * Kubernetes default affinity timeout, so default-timeout verdicts survive).
@@ -75,7 +77,8 @@ export class AggregatorState {
   readonly gaps: Gap[] = [];
   lostTotal = 0;
   lostRecent: { ts: number; count: number }[] = [];
-  readonly evictions = { idle: 0, capacity: 0 };
+  readonly evictions = { idle: 0, capacity: 0, services: 0 };
+  readonly maxServices: number;
   /** Violations whose cause waits for late xt_recent evictions; see violation-causes.ts. */
   readonly causes: ViolationCauses;
   readonly services = new Services();
@@ -98,6 +101,7 @@ export class AggregatorState {
     this.windowUs = positive(opts.windowSeconds ?? 60, 'windowSeconds') * 1e6;
     this.idleUs = positive(opts.idleSeconds ?? DEFAULT_AFFINITY_TIMEOUT, 'idleSeconds') * 1e6;
     this.maxPairs = positive(opts.maxPairs ?? 1_000_000, 'maxPairs');
+    this.maxServices = positive(opts.maxServices ?? 100_000, 'maxServices');
     this.ring = new WindowRing(positive(opts.maxWindowSelections ?? 1_000_000, 'maxWindowSelections'));
     this.notable = new NotableQueue(positive(opts.maxNotable ?? 1000, 'maxNotable'));
     this.keepNotable = opts.notable ?? true;
@@ -191,6 +195,9 @@ export class AggregatorState {
 
   private dnat(ev: DnatEvent): void {
     const ts = ev.ts;
+    // Services are never forgotten (reports list them all): an agent inventing Service
+    // addresses would grow this state without end (1M Services measured 2.8 GB).
+    if (this.overServices(ev.service, ev.proto)) return;
     const node = this.nodeOf(ev.node);
     const svc = this.services.of(ev.service, ev.proto);
     const client = this.clients.keyOf(ev.client);
@@ -337,9 +344,16 @@ export class AggregatorState {
       });
   }
 
+  /** Whether `addr` is a new Service past maxServices (counted). */
+  private overServices(addr: string, proto: DnatEvent['proto']): boolean {
+    if (this.services.list.length < this.maxServices || this.services.has(addr, proto)) return false;
+    this.evictions.services++;
+    return true;
+  }
+
   private snat(ev: SnatEvent): void {
     const node = this.nodeOf(ev.node);
-    if (ev.proto !== 'udp') return;
+    if (ev.proto !== 'udp' || this.overServices(ev.service, ev.proto)) return;
     const svc = this.services.of(ev.service, ev.proto);
     this.udp.snat(node, svc.id, ev.client, ev.ctId, ev.snat);
   }

@@ -20,7 +20,7 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): stri
   out.push(`- Lost events: ${report.lostEvents}`);
   out.push(`- Rejected events: ${rejectedText(report.rejectedEvents)}`);
   out.push(
-    `- Entries evicted to bound memory: ${report.evictions.idle} idle, ${report.evictions.capacity} over capacity, ${report.evictions.openViolations} violations settled before their cause could be`,
+    `- Entries evicted to bound memory: ${report.evictions.idle} idle, ${report.evictions.capacity} over capacity, ${report.evictions.services} selections of Services past the Services limit, ${report.evictions.openViolations} violations settled before their cause could be`,
   );
   for (const m of w.missing)
     out.push(`- Missing: node ${md(m.node)} from ${m.start} to ${m.end}${m.ongoing ? ' (still down)' : ''}`);

@@ -26,7 +26,7 @@ export interface Report {
    * client) entries idle or over capacity, and violations whose cause was settled
    * `unknown` before a late xt_recent eviction could still explain them.
    */
-  evictions: { idle: number; capacity: number; openViolations: number };
+  evictions: { idle: number; capacity: number; services: number; openViolations: number };
   /**
    * Beyond the contract: events dropped where they entered (an agent's stream, a trace
    * file), cumulative whatever the window, because no figure could use them. By reason

@@ -34,7 +34,7 @@ test('idle entries expire after idleSeconds and are counted', () => {
   assert.equal(state.pairs.size, 2, '10.0.0.2 expired 10 s + 1 us after its pick');
   applyEvents(state, [dnat(T0 + 30 * S, '10.0.0.2')]);
   const r = buildReport(state, { scope: 'cumulative' });
-  assert.deepEqual(r.evictions, { idle: 3, capacity: 0, openViolations: 0 });
+  assert.deepEqual(r.evictions, { idle: 3, capacity: 0, services: 0, openViolations: 0 });
   // The returning client starts a new pair: only 10.0.0.1's first pair survives in the figures.
   assert.equal(r.services[0]!.stickiness.pairs, 1);
   assert.deepEqual(
@@ -52,7 +52,7 @@ test('maxPairs evicts the least recently active entry and counts it', () => {
     dnat(T0 + 3, '10.0.0.3'),
   ]);
   const r = buildReport(state, { scope: 'cumulative' });
-  assert.deepEqual(r.evictions, { idle: 0, capacity: 1, openViolations: 0 });
+  assert.deepEqual(r.evictions, { idle: 0, capacity: 1, services: 0, openViolations: 0 });
   assert.deepEqual(
     r.services[0]!.clients.map((c) => c.client),
     ['10.0.0.1', '10.0.0.3'],
@@ -101,4 +101,19 @@ test('memory per pair stays under 200 bytes; throughput is measured', (t) => {
   const tp = measureThroughput(1_000_000);
   t.diagnostic(`applyEvents: ${Math.round(tp.eventsPerSecond)} events/s over ${tp.events} events (${tp.pairs} pairs)`);
   assert.equal(tp.pairs, 50_000);
+});
+
+test('maxServices: selections of a new Service past it are dropped and counted (invented Service keys)', () => {
+  const state = createState({ maxServices: 2 });
+  const at = (i: number, service: string) => ({ ...dnat(T0 + i, `10.0.0.${i}`), service });
+  applyEvents(state, [at(1, '10.96.0.1:80'), at(2, '10.96.0.2:80'), at(3, '10.96.0.3:80'), at(4, '10.96.0.1:80')]);
+  const r = buildReport(state, { scope: 'cumulative' });
+  assert.deepEqual(
+    r.services.map((s) => [s.service, s.selections]),
+    [
+      ['10.96.0.1:80/tcp', 2],
+      ['10.96.0.2:80/tcp', 1],
+    ],
+  );
+  assert.equal(r.evictions.services, 1);
 });
