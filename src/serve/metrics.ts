@@ -227,6 +227,15 @@ export function createServeMetrics(hub: ServeHub, book: AgentBook, maxServices: 
     set({}, hub.summaries?.nodes),
   );
   counter(
+    'stickyscope_evictions_total',
+    'What the aggregator dropped to bound its memory, by kind (idle and capacity: client entries; services: selections of new Services past its Services limit).',
+    ['kind'],
+    none,
+    (set) => {
+      for (const [kind, n] of Object.entries(hub.primary.evictions)) set({ kind }, n);
+    },
+  );
+  counter(
     'stickyscope_summary_dropped_total',
     "What serve --summaries left out past its limits (an agent inventing keys): a new node's summaries, a node's new Services, a Service's new backends.",
     ['kind'],

@@ -5,7 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { countFields, type NodeSummary } from '../../src/core/summary.js';
 import { summaryProblem } from '../../src/protocol/summary-validate.js';
-import { SummaryStore } from '../../src/serve/summary-store.js';
+import { DEFAULT_SUMMARY_LIMITS, SummaryStore } from '../../src/serve/summary-store.js';
+import { ServeHub } from '../../src/serve/hub.js';
+import { AgentBook } from '../../src/serve/agent-book.js';
+import { createServeMetrics } from '../../src/serve/metrics.js';
 import { Hll } from '../../src/aggregator/hll.js';
 
 function summary(node: string, a: number, b: number, pairs = 0): NodeSummary {
@@ -100,4 +103,14 @@ test('the default limits hold nodes with 5,000 Services each (100 of them here, 
     s.add(one, 1000);
   }
   assert.deepEqual(s.dropped, { nodes: 0, services: 0, backends: 0 });
+});
+
+test("what the store's limits left out is in the report's summaries.dropped and in /metrics", async () => {
+  const hub = new ServeHub({ windows: [60], summaries: true });
+  const n = (i: number) => summary(`n${i}`, 1, 1);
+  for (let i = 0; i < DEFAULT_SUMMARY_LIMITS.nodes + 3; i++) hub.applySummary(n(i));
+  assert.deepEqual(hub.report('all').summaries?.dropped, { nodes: 3, services: 0, backends: 0 });
+  const text = await createServeMetrics(hub, new AgentBook(), 100).scrape();
+  assert.match(text, /^stickyscope_summary_dropped_total\{kind="nodes"\} 3$/m);
+  assert.match(text, /^stickyscope_evictions_total\{kind="services"\} 0$/m);
 });
