@@ -18,6 +18,8 @@ export interface RecordOptions extends LinkOptions {
   onWarning?: (message: string) => void;
   /** With --k8s: the API's catalogs, written among the agents' events (a report from the file then has them). */
   catalogs?: CatalogFeed;
+  /** Only these Services' flows (--service): the agents filter at the source. */
+  services?: string[];
 }
 
 export async function recordAgents(
@@ -39,6 +41,7 @@ export async function recordAgents(
       onWarning: opts.onWarning,
       tls: opts.tls,
       nodes: opts.nodes,
+      filter: opts.services ? { services: opts.services } : undefined,
     });
     for await (const batch of opts.catalogs ? opts.catalogs.merge(batches) : batches) {
       await writer.append(batch);

@@ -75,6 +75,8 @@ export interface AgentReportOptions extends ReportOptions, LinkOptions {
   onWarning?: (message: string) => void;
   /** With --k8s: the API's catalogs, merged into the agents' events. */
   catalogs?: CatalogFeed;
+  /** Only these Services' flows (--service): the agents filter at the source. */
+  services?: string[];
 }
 
 export async function reportFromAgents(addresses: string[], opts: AgentReportOptions): Promise<string> {
@@ -93,6 +95,7 @@ export async function reportFromAgents(addresses: string[], opts: AgentReportOpt
       rejected,
       tls: opts.tls,
       nodes: opts.nodes,
+      filter: opts.services ? { services: opts.services } : undefined,
     });
     return await reportFromEvents(opts.catalogs ? opts.catalogs.merge(batches) : batches, opts, rejected);
   } finally {

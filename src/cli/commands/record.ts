@@ -11,6 +11,7 @@ import {
 import { UsageError } from '../../core/errors.js';
 import { printable } from '../../core/text.js';
 import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
+import { parseServices, serviceOption, serviceUsage } from '../service-option.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope record --agent HOST:PORT [--agent ...] -o FILE [--duration 30s] [--rotate-bytes N]
@@ -27,6 +28,7 @@ endpoints are recorded too, so a report from the file has them.
 Options:
 ${k8sUsage(22)}
 ${clientTlsUsage(22)}
+${serviceUsage(22)}
   -o, --output FILE   the trace file to write (replaced if it exists)
   --duration D        stop after D (30s, 5m, 1h; at most 8760h); default: until Ctrl-C
   --rotate-bytes N    start FILE.1, FILE.2, ... once a file reaches N bytes (suffixes k, M, G allowed)
@@ -36,12 +38,14 @@ Examples:
   stickyscope record --agent 127.0.0.1:7070 -o capture.trace --duration 2m
   stickyscope record --agent node1:7070 --agent node2:7070 -o day.trace --rotate-bytes 512M
   stickyscope record --k8s -o cluster.trace --duration 10m
+  stickyscope record --k8s --service default/web -o web.trace --duration 10m
   stickyscope record --k8s --tls-ca ca.crt --tls-cert client.crt --tls-key client.key -o cluster.trace`,
 
   async run(argv) {
     const { values } = parse(argv, {
       ...k8sOptions,
       ...clientTlsOptions,
+      ...serviceOption,
       output: { type: 'string', short: 'o' },
       duration: { type: 'string' },
       'rotate-bytes': { type: 'string' },
@@ -53,6 +57,7 @@ Examples:
     if (!values.output) throw new UsageError('record needs -o FILE, the trace file to write');
     const durationMs = values.duration === undefined ? undefined : parseDuration(values.duration, '--duration');
     const rotateBytes = values['rotate-bytes'] === undefined ? undefined : parseBytes(values['rotate-bytes']);
+    const services = parseServices(values);
     const security = await parseClientTls(values);
 
     const signal = shutdownSignal();
@@ -80,6 +85,7 @@ Examples:
       rotateBytes,
       signal,
       catalogs,
+      services,
       tls: security.tls,
       nodes: resolved.discovery?.nodes(),
       onStatus: (s) => {

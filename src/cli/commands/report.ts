@@ -12,6 +12,7 @@ import { UsageError } from '../../core/errors.js';
 import { checkWritable, writeTextFile } from '../../core/file-errors.js';
 import { printable } from '../../core/text.js';
 import { k8sOptions, k8sUsage, refuseK8sFlagsAlone } from '../../k8s/cli.js';
+import { parseServices, serviceOption, serviceUsage } from '../service-option.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope report FILE|DIR... [options]
@@ -30,6 +31,7 @@ Service names, affinity (source k8s) and endpoints come from the API.
 Options:
 ${k8sUsage(26)}
 ${clientTlsUsage(26)}
+${serviceUsage(26)}
   --duration D            with --agent or --k8s: how long to listen (30s, 5m)
   --format json|md|html   json (docs/design.md's report object), md (tables) or html (one
                           self-contained page with charts); default json
@@ -53,6 +55,7 @@ Examples:
       {
         ...k8sOptions,
         ...clientTlsOptions,
+        ...serviceOption,
         duration: { type: 'string' },
         format: { type: 'string', default: 'json' },
         output: { type: 'string', short: 'o' },
@@ -68,6 +71,11 @@ Examples:
     if (windowSeconds !== undefined && !(windowSeconds > 0))
       throw new UsageError(`--window expects a positive duration; got '${values.window}'`);
     const listed = values.agent ?? [];
+    const services = parseServices(values);
+    if (services && !(listed.length > 0 || values.k8s))
+      throw new UsageError('--service is for agents (--agent, --k8s): it asks them to send one Service only');
+    if (services && values.summaries)
+      throw new UsageError('--service and --summaries do not go together: summaries cover every Service');
     const live = listed.length > 0 || values.k8s === true;
     const liveFlag = values.k8s ? '--k8s' : `--agent ${listed.join(' ')}`;
     if (live && positionals.length > 0)
@@ -120,6 +128,7 @@ Examples:
         durationMs,
         signal,
         catalogs,
+        services,
         onWarning: (message) => process.stderr.write(`stickyscope report: warning: ${printable(message)}\n`),
         tls: security.tls,
         nodes: resolved.discovery?.nodes(),

@@ -10,6 +10,7 @@ import {
   type Command,
 } from '../command.js';
 import { k8sOptions, k8sUsage, refuseK8sFlagsAlone } from '../../k8s/cli.js';
+import { parseServices, serviceOption, serviceUsage } from '../service-option.js';
 
 const DEFAULT_FPS = 10;
 
@@ -30,6 +31,7 @@ and gives their affinity and endpoints.
 Options:
 ${k8sUsage(21)}
 ${clientTlsUsage(21)}
+${serviceUsage(21)}
   --replay FILE      play a trace file (from 'stickyscope record') instead
   --speed N          replay speed: trace seconds per second (default 1; 0 = as fast as possible)
   --window D         sliding window of the figures (default 60s)
@@ -43,12 +45,16 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
     const { values } = parse(argv, {
       ...k8sOptions,
       ...clientTlsOptions,
+      ...serviceOption,
       replay: { type: 'string' },
       speed: { type: 'string' },
       window: { type: 'string' },
       fps: { type: 'string' },
     });
     const listed = values.agent ?? [];
+    const services = parseServices(values);
+    if (services && values.replay !== undefined)
+      throw new UsageError('--service applies to agents (--agent, --k8s), not to --replay');
     const live = listed.length > 0 || values.k8s === true;
     if (live === (values.replay !== undefined)) {
       throw new UsageError(
@@ -124,6 +130,7 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
           signal: stopFeed.signal,
           tls: security!.tls,
           nodes: resolved.discovery?.nodes(),
+          filter: services ? { services } : undefined,
         });
         for await (const batch of catalogs ? catalogs.merge(batches) : batches) source.push(batch);
       })();
