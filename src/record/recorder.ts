@@ -1,6 +1,7 @@
 // `record`: subscribes to agents (merged in time order by the aggregator's client) and
 // writes what arrives to a trace file until the duration ends or the signal fires, then
 // closes the file cleanly so its end frame says the recording finished.
+import { scopeCatalogs } from '../core/service-scope.js';
 import { subscribeAgents, type AgentStatus, type LinkOptions } from '../protocol/client.js';
 import type { CatalogFeed } from '../k8s/catalog-feed.js';
 import { longTimeout } from '../core/long-timer.js';
@@ -43,7 +44,8 @@ export async function recordAgents(
       nodes: opts.nodes,
       filter: opts.services ? { services: opts.services } : undefined,
     });
-    for await (const batch of opts.catalogs ? opts.catalogs.merge(batches) : batches) {
+    const merged = opts.catalogs ? opts.catalogs.merge(batches) : batches;
+    for await (const batch of opts.services ? scopeCatalogs(merged, opts.services, opts.onWarning) : merged) {
       await writer.append(batch);
     }
   } finally {

@@ -1,5 +1,6 @@
 // Reports from a trace file and from live agents, through one function fed by either
 // source, so the same events and window give the same report whichever way they came.
+import { scopeCatalogs } from '../core/service-scope.js';
 import type { StickyEvent } from '../core/event.js';
 import { printableJson } from '../core/text.js';
 import { longTimeout } from '../core/long-timer.js';
@@ -97,7 +98,9 @@ export async function reportFromAgents(addresses: string[], opts: AgentReportOpt
       nodes: opts.nodes,
       filter: opts.services ? { services: opts.services } : undefined,
     });
-    return await reportFromEvents(opts.catalogs ? opts.catalogs.merge(batches) : batches, opts, rejected);
+    const merged = opts.catalogs ? opts.catalogs.merge(batches) : batches;
+    const scoped = opts.services ? scopeCatalogs(merged, opts.services, opts.onWarning) : merged;
+    return await reportFromEvents(scoped, opts, rejected);
   } finally {
     cancelTimer();
     opts.signal?.removeEventListener('abort', onAbort);

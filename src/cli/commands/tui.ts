@@ -132,7 +132,10 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
           nodes: resolved.discovery?.nodes(),
           filter: services ? { services } : undefined,
         });
-        for await (const batch of catalogs ? catalogs.merge(batches) : batches) source.push(batch);
+        const merged = catalogs ? catalogs.merge(batches) : batches;
+        const { scopeCatalogs } = await import('../../core/service-scope.js');
+        const scoped = services ? scopeCatalogs(merged, services, (m) => source.note('warning', m)) : merged;
+        for await (const batch of scoped) source.push(batch);
       })();
     }
 
