@@ -2,6 +2,10 @@
 // go to the agents' Subscribe filter as given, so each agent drops the other Services' flows before sending them.
 import { isIP } from 'node:net';
 import { UsageError } from '../core/errors.js';
+import { printable } from '../core/text.js';
+
+/** As many as an agent's filter takes (src/agent/filter.ts). */
+const MAX_SERVICES = 1024;
 
 export const serviceOption = { service: { type: 'string', multiple: true } } as const;
 
@@ -28,10 +32,12 @@ export function isServiceSpec(s: string): boolean {
 /** The --service entries, checked; undefined when none was given (every Service). */
 export function parseServices(values: { service?: string[] }): string[] | undefined {
   const list = values.service ?? [];
+  if (list.length > MAX_SERVICES)
+    throw new UsageError(`--service may be given at most ${MAX_SERVICES} times; got ${list.length}`);
   for (const s of list)
     if (!isServiceSpec(s))
       throw new UsageError(
-        `--service expects ip:port/proto, [v6]:port/proto or namespace/name[:port] (e.g. 10.96.0.10:53/udp, default/web:http); got '${s}'`,
+        `--service expects ip:port/proto, [v6]:port/proto or namespace/name[:port] (e.g. 10.96.0.10:53/udp, default/web:http); got '${printable(s.slice(0, 200))}'`,
       );
   return list.length === 0 ? undefined : [...new Set(list)];
 }
