@@ -16,6 +16,7 @@ import { isServiceSpec, parseServices } from '../../src/cli/service-option.js';
 import { UsageError } from '../../src/core/errors.js';
 import { nearNames } from '../../src/core/service-scope.js';
 import { FakeSource, sleep, until } from '../helpers/agent-fake-source.js';
+import { runCli } from '../helpers/cli.js';
 
 const WEB = '10.96.0.10:80';
 const DB = '10.96.0.20:5432';
@@ -168,4 +169,23 @@ test('two agents asked for one Service send only its flows; report and recording
   );
   assert.equal(warnings.length, 1, warnings.join('\n'));
   assert.match(warnings[0]!, /--service lab\/wbe: no Service of that name .*near matches: lab\/web:http/);
+});
+
+test('a malformed --service, or --service where no agent is asked, is a usage error (exit 2) on every command', async () => {
+  const runs = [
+    ['record', '--agent', '127.0.0.1:1', '-o', join(tmpdir(), 'never.trace'), '--service', 'web'],
+    ['report', '--agent', '127.0.0.1:1', '--duration', '1s', '--service', '10.0.0.1:80'],
+    ['tui', '--agent', '127.0.0.1:1', '--service', '\u001b[31m/x'],
+    ['report', 'some.trace', '--service', 'lab/web'],
+    ['report', '--agent', '127.0.0.1:1', '--duration', '1s', '--summaries', '--service', 'lab/web'],
+    ['tui', '--replay', 'some.trace', '--service', 'lab/web'],
+  ];
+  await Promise.all(
+    runs.map(async (args) => {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /--service/);
+      assert.ok(!r.stderr.includes('\u001b'), 'the bad entry is echoed printable');
+    }),
+  );
 });
