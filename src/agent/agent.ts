@@ -39,6 +39,11 @@ export interface AgentOptions {
   readSets6?: () => Promise<string>;
   /** How often a summary goes to SubscribeSummaries subscribers (default 2000). */
   summaryPeriodMs?: number;
+  /**
+   * Run the node's reducer from the start (default true): its summable metrics need it. Otherwise it starts with the
+   * first SubscribeSummaries subscriber, and an agent nobody asks for summaries does not pay for it.
+   */
+  summarizeFromStart?: boolean;
   /** Problems that do not stop the agent (rules unreadable): said once until they change. */
   onWarning?: (message: string) => void;
 }
@@ -92,6 +97,7 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
   const warn6 = warner();
 
   const summaries = new SummaryFeed(opts.node, hub, opts.summaryPeriodMs);
+  if (opts.summarizeFromStart ?? true) summaries.start();
   const server = getServer(hub, {
     summaries,
     node: opts.node,

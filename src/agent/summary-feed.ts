@@ -13,8 +13,13 @@ export class SummaryFeed extends EventEmitter implements SummarySource {
   readonly summarizer: Summarizer;
   private catalog: CatalogEvent | null = null;
   private readonly timer: NodeJS.Timeout;
+  /**
+   * Whether the reducer runs: it costs about 1.5 CPU-us per selection, on the agent's one thread, so it starts only
+   * when something reads it (--metrics, or the first summary subscriber); until then only the catalog is kept.
+   */
+  private active = false;
   private readonly onEvents = (events: StickyEvent[]) => {
-    this.summarizer.apply(events);
+    if (this.active) this.summarizer.apply(events);
     for (const e of events) if (e.type === 'catalog') this.catalog = e;
   };
 
@@ -30,7 +35,15 @@ export class SummaryFeed extends EventEmitter implements SummarySource {
     this.timer.unref();
   }
 
+  /** Starts the reducer (once), from the latest catalog: counts are since then. */
+  start(): void {
+    if (this.active) return;
+    this.active = true;
+    if (this.catalog) this.summarizer.apply([this.catalog]);
+  }
+
   snapshot(): Uint8Array {
+    this.start();
     return encodeSummary(this.summarizer.snapshot(Date.now() * 1000, this.catalog ? [this.catalog] : []));
   }
 
@@ -40,6 +53,7 @@ export class SummaryFeed extends EventEmitter implements SummarySource {
   }
 
   private tick(): void {
+    if (!this.active) return;
     const summary = this.summarizer.take(Date.now() * 1000);
     // Taken even with nobody subscribed, so that the next subscriber's deltas start now.
     if (this.listenerCount('summary') > 0) this.emit('summary', encodeSummary(summary));

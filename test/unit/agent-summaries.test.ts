@@ -9,6 +9,8 @@ import type { CatalogEvent, DnatEvent, StickyEvent } from '../../src/core/event.
 import { createAgentMetrics } from '../../src/agent/metrics.js';
 import { getServer } from '../../src/agent/server.js';
 import { FakeSource } from '../helpers/agent-fake-source.js';
+import { SummaryFeed } from '../../src/agent/summary-feed.js';
+import { decodeSummary } from '../../src/protocol/summary-wire.js';
 
 const T0 = 1_795_435_865_000_000;
 const SVC = '10.96.0.10:80';
@@ -196,5 +198,30 @@ test("agent /metrics: the node's summable series, capped per Service, never per 
   } finally {
     m.detach();
     await server.close();
+  }
+});
+
+test('the reducer runs only once read: picks before the first summary subscriber are not counted, the catalog is', () => {
+  const source = new FakeSource();
+  const feed = new SummaryFeed('n1', source, 60_000);
+  try {
+    const { byNode } = traffic(['n1'], 400);
+    const [cat, ...picks] = byNode.get('n1')!;
+    source.emitEvents([cat!, ...picks.slice(0, 100)]);
+    const first = decodeSummary(Buffer.from(feed.snapshot()));
+    const counted = (s: typeof first) =>
+      s.services.flatMap((x) => x.backends).reduce((sum, b) => sum + b.selections, 0);
+    assert.equal(counted(first), 0, 'nothing reduced before anyone read it');
+    source.emitEvents(picks.slice(100));
+    const after = decodeSummary(Buffer.from(feed.snapshot()));
+    assert.equal(counted(after), 300, 'every pick after the first subscriber');
+    assert.deepEqual(
+      after.services.map((s) => s.service),
+      [`${SVC}/tcp`],
+      'named by the catalog that came before the start',
+    );
+    assert.deepEqual(after.services[0]!.backends.map((b) => b.backend).sort(), [...BACKENDS].sort());
+  } finally {
+    feed.stop();
   }
 });

@@ -131,6 +131,8 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
         netns: values.netns,
         limits,
         summaryPeriodMs,
+        // Its summable metrics are the reducer's counts; without --metrics it waits for a summary subscriber.
+        summarizeFromStart: metricsListen !== undefined,
         xtRecentDir: probe.pid === undefined ? undefined : `/proc/${probe.pid}/net/xt_recent`,
         attachPoints: [...probe.attachPoints],
         onWarning: (m) => process.stderr.write(`stickyscope agent: warning: ${m}\n`),
