@@ -40,8 +40,8 @@ export interface AgentOptions {
   /** How often a summary goes to SubscribeSummaries subscribers (default 2000). */
   summaryPeriodMs?: number;
   /**
-   * Run the node's reducer from the start (default true): its summable metrics need it. Otherwise it starts with the
-   * first SubscribeSummaries subscriber, and an agent nobody asks for summaries does not pay for it.
+   * Run the node's reducer from the start (its summable metrics need it: `agent --metrics`). Otherwise (default) it
+   * starts with the first SubscribeSummaries subscriber, and an agent nobody asks for summaries does not pay for it.
    */
   summarizeFromStart?: boolean;
   /** Problems that do not stop the agent (rules unreadable): said once until they change. */
@@ -97,7 +97,7 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
   const warn6 = warner();
 
   const summaries = new SummaryFeed(opts.node, hub, opts.summaryPeriodMs);
-  if (opts.summarizeFromStart ?? true) summaries.start();
+  if (opts.summarizeFromStart) summaries.start();
   const server = getServer(hub, {
     summaries,
     node: opts.node,
