@@ -35,4 +35,5 @@ if (after !== before) {
   console.error(`network namespaces left behind by the tests:\n${after}\n(before the tests:\n${before})`);
   process.exit(1);
 }
-process.exit(r.status ?? 1);
+// exitCode, not exit(): on Node 24 process.exit can deadlock against a background compile job (see src/cli/main.ts).
+process.exitCode = r.status ?? 1;

@@ -110,4 +110,5 @@ for (const version of versions) {
   console.log(lines.at(-1));
 }
 console.log(`\nunit tests on other Node versions:\n${lines.map((l) => `  ${l}`).join('\n')}`);
-process.exit(failed ? 1 : 0);
+// exitCode, not exit(): on Node 24 process.exit can deadlock against a background compile job (see src/cli/main.ts).
+process.exitCode = failed ? 1 : 0;

@@ -132,20 +132,34 @@ export function parseRingBufferBytes(text: string | undefined): number | undefin
   return n;
 }
 
+const commandSignals = new Set<AbortController>();
+
 /**
  * An AbortSignal fired by the first SIGINT or SIGTERM, or by stdout breaking (trace |
- * head), so long-running commands end cleanly (detach, flush, remove what they made).
+ * head), so long-running commands end cleanly (detach, flush, remove what they made),
+ * and by the command's end (endCommand), so what it left running (API watches) stops.
  * A second signal is left to the default handler so a stuck cleanup can still be interrupted.
  */
 export function shutdownSignal(): AbortSignal {
   const ac = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    ac.abort(new Error(`received ${sig}`));
-  };
+  commandSignals.add(ac);
+  const onSignal = (sig: NodeJS.Signals) => ac.abort(new Error(`received ${sig}`));
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  ac.signal.addEventListener(
+    'abort',
+    () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      commandSignals.delete(ac);
+    },
+    { once: true },
+  );
   onStdoutBroken(() => ac.abort(new Error('stdout was closed or failed')));
   return ac.signal;
+}
+
+/** Called once the command has returned: fires the shutdown signals it took, so the process can end by itself. */
+export function endCommand(): void {
+  for (const ac of [...commandSignals]) ac.abort(new Error('the command has finished'));
 }

@@ -1,10 +1,10 @@
 // Entry point: picks the command, loads it lazily, turns typed errors into one
-// clear line and an exit code. The only place that calls process.exit, and only once
+// clear line and an exit code. The only place that ends the process, and only once
 // stdout and stderr have drained.
 import { UsageError, exitCodeOf } from '../core/errors.js';
 import { systemErrorCode } from '../core/file-errors.js';
 import { drainOutput, guardOutput, isStdoutError, stdoutFailure } from './output.js';
-import type { Command } from './command.js';
+import { endCommand, type Command } from './command.js';
 
 const commands: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
   trace: {
@@ -79,8 +79,10 @@ function renamed(text: string, program: Program): string {
 export async function main(argv: string[], program: Program = STICKYSCOPE): Promise<void> {
   const name = argv[0];
   // With nothing registered to wind the command down, a broken stdout ends the process now.
-  guardOutput(() => void finish(name, 0, program));
-  await finish(name, await run(argv, program), program);
+  guardOutput(() => void finish(name, 0, program, 'now'));
+  const code = await run(argv, program);
+  endCommand();
+  await finish(name, code, program, 'when-idle');
 }
 
 /** Runs the command; resolves to the exit code, having printed any error. */
@@ -118,8 +120,25 @@ async function run(argv: string[], program: Program): Promise<number> {
 
 let finishing = false;
 
-/** Exits once stdout and stderr have drained; a write error on stdout makes a success a failure. */
-async function finish(name: string | undefined, code: number, program: Program): Promise<void> {
+/**
+ * How long a finished command may leave handles open (a gRPC channel closing, a child's
+ * pipes) before the process is ended regardless.
+ */
+const LINGER_MS = 2000;
+
+/**
+ * Exits once stdout and stderr have drained; a write error on stdout makes a success a failure.
+ * 'when-idle' lets the event loop run dry instead of calling process.exit: on Node 24,
+ * process.exit can deadlock against a background compile job waiting for a GC
+ * (nodejs/node#54918; about 1 run in 15 of a short export hung for good here), while a
+ * natural exit tears the heap down first, which releases that job.
+ */
+async function finish(
+  name: string | undefined,
+  code: number,
+  program: Program,
+  how: 'now' | 'when-idle',
+): Promise<void> {
   if (finishing) return;
   finishing = true;
   await drainOutput();
@@ -131,5 +150,7 @@ async function finish(name: string | undefined, code: number, program: Program):
     await drainOutput();
     if (code === 0) code = exitCodeOf(failure);
   }
-  process.exit(code);
+  if (how === 'now') process.exit(code);
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), LINGER_MS).unref();
 }

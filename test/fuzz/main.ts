@@ -32,4 +32,5 @@ for (const name of chosen) {
   console.log(`${name}: FAILED after ${r.runs} cases: ${r.failure.message}`);
   console.log(`  input (${r.failure.input.length} bytes) saved as ${r.failure.savedAs}`);
 }
-process.exit(failed > 0 ? 1 : 0);
+// exitCode, not exit(): on Node 24 process.exit can deadlock against a background compile job (see src/cli/main.ts).
+process.exitCode = failed > 0 ? 1 : 0;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { isIPv6 } from 'node:net';
 import { splitHostPort, v6Twin } from '../../src/lab/ip-family.js';
 import { runPrefix } from './env.js';
+import type { CurlAnswer } from '../../src/scenarios/netns-tools.js';
 
 /**
  * The modes every scenario runs in: iptables, and nftables with kube-proxy 1.35's and 1.36's rule shapes, over IPv4;
@@ -46,6 +47,30 @@ export async function runScenarioForTest<E>(
     for (const l of logs) assert.ok(isIPv6(splitHostPort(l.local)?.host ?? ''), `${l.backend} reached at ${l.local}`);
   }
   return run;
+}
+
+/**
+ * The backend's log line of each answer's connection (ground truth: who accepted it). A client port can serve two
+ * connections in one run: with Connection: close the server closes first, so the client keeps no TIME_WAIT, and 180
+ * connections from one address reuse a port about one run in fifteen. So the answers on one port are paired with its
+ * log lines in time order, a new line for each answer that opened a connection; the counts must match.
+ */
+export function connectionLines<A extends CurlAnswer>(answers: A[], logs: BackendLogLine[]): Map<A, BackendLogLine> {
+  const peers = logsByPeer([...logs].sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0)));
+  const byLocal = new Map<string, A[]>();
+  for (const a of answers) byLocal.set(a.local, [...(byLocal.get(a.local) ?? []), a]);
+  const out = new Map<A, BackendLogLine>();
+  for (const [local, mine] of byLocal) {
+    const lines = peers.get(local) ?? [];
+    const opened = mine.filter((a) => a.connects > 0).length;
+    assert.equal(lines.length, opened, `${local}: ${opened} connections by curl's count, ${lines.length} logged`);
+    let next = -1;
+    for (const a of [...mine].sort((x, y) => x.at - y.at)) {
+      if (a.connects > 0 || next < 0) next++;
+      out.set(a, lines[next]!);
+    }
+  }
+  return out;
 }
 
 /** Backend log lines by the peer they saw ("ip:port"), for lines at or after `since`. */

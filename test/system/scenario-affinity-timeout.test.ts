@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';
-import { logsByPeer, runScenarioForTest, scenarioSetups } from '../helpers/scenario-run.js';
+import { connectionLines, runScenarioForTest, scenarioSetups } from '../helpers/scenario-run.js';
 import { affinityTimeout, SAMPLE, TIMEOUT_SECONDS } from '../../src/scenarios/affinity-timeout.js';
 
 for (const { label, setup } of scenarioSetups) {
@@ -15,12 +15,13 @@ for (const { label, setup } of scenarioSetups) {
     const { report, evidence } = await runScenarioForTest(t, affinityTimeout, 20_000, setup);
     const { answers } = evidence;
     assert.equal(answers.length, 6, 'two bursts of three requests');
-    const peers = logsByPeer(evidence.backendLogs.filter((l) => l.proto === 'tcp'));
+    const lineOf = connectionLines(
+      answers,
+      evidence.backendLogs.filter((l) => l.proto === 'tcp'),
+    );
     const pods = answers.map((a) => {
-      const lines = peers.get(a.local) ?? [];
-      assert.equal(lines.length, 1, `${a.local} logged once`);
-      assert.equal(lines[0]!.backend, a.pod, `${a.local}: curl's answer is the pod that logged it`);
-      return lines[0]!.backend;
+      assert.equal(lineOf.get(a)!.backend, a.pod, `${a.local}: curl's answer is the pod that logged it`);
+      return a.pod;
     });
     let held = 0;
     let expired = 0;

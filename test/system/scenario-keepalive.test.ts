@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';
 import {
-  logsByPeer,
+  connectionLines,
   podOfAddress,
   reportByPod,
   runScenarioForTest,
@@ -13,6 +13,8 @@ import {
   tally,
 } from '../helpers/scenario-run.js';
 import { keepalive, KEEPALIVE, CLOSE } from '../../src/scenarios/keepalive.js';
+import type { CurlAnswer } from '../../src/scenarios/netns-tools.js';
+import type { BackendLogLine } from '../../src/lab/traffic-types.js';
 
 const nonZero = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).filter(([, n]) => n > 0));
 
@@ -28,23 +30,19 @@ for (const { label, setup } of scenarioSetups) {
     assert.equal(close.startedAt > ka.startedAt, true);
 
     for (const p of [ka, close]) {
-      const answers = Object.values(p.answers).flat();
+      const answers: CurlAnswer[] = Object.values(p.answers).flat();
       assert.ok(answers.length >= 3 * 50, `${p.service}: curl got ${answers.length} answers`);
       // Ground truth: the connections the backends logged from this phase's client sockets.
-      const peers = logsByPeer(
+      const lineOf: Map<CurlAnswer, BackendLogLine> = connectionLines(
+        answers,
         evidence.backendLogs.filter(
           (l) => l.proto === 'tcp' && (p === ka ? l.ts < close.startedAt : l.ts >= close.startedAt),
         ),
       );
-      const conns = [...new Set(answers.map((a) => a.local))];
-      const logged = conns.map((local) => {
-        const lines = peers.get(local) ?? [];
-        assert.equal(lines.length, 1, `${p.service}: connection ${local} logged once (${lines.length})`);
-        return lines[0]!.backend;
-      });
       // Every answer came from the pod its connection reached.
-      const podOfConn = new Map(conns.map((c, i) => [c, logged[i]!]));
-      for (const a of answers) assert.equal(a.pod, podOfConn.get(a.local), `${a.local} answered by ${a.pod}`);
+      for (const a of answers) assert.equal(a.pod, lineOf.get(a)!.backend, `${a.local} answered by ${a.pod}`);
+      const logged = [...new Set(lineOf.values())].map((l) => l.backend);
+      assert.equal(logged.length, p === ka ? 3 : answers.length, `${p.service}: connections logged`);
       const s = report.services.find((x) => x.name === p.service);
       assert.ok(s, `${p.service} is in the report`);
       assert.deepEqual(

@@ -4,7 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';
-import { inFamily, logsByPeer, podOfAddress, runScenarioForTest, scenarioSetups } from '../helpers/scenario-run.js';
+import {
+  connectionLines,
+  inFamily,
+  podOfAddress,
+  runScenarioForTest,
+  scenarioSetups,
+} from '../helpers/scenario-run.js';
 import { joinHostPort } from '../../src/lab/ip-family.js';
 import { nodeportLocal, NODE_PORT } from '../../src/scenarios/nodeport-local.js';
 
@@ -16,7 +22,10 @@ for (const { label, setup } of scenarioSetups) {
     const { report, evidence } = await runScenarioForTest(t, nodeportLocal, 3000, setup);
     assert.equal(report.lostEvents, 0);
     const x1 = inFamily(setup, '10.2.1.2');
-    const peers = logsByPeer(evidence.backendLogs.filter((l) => l.proto === 'tcp'));
+    const lineOf = connectionLines(
+      evidence.answers.filter((a) => a.via === 'nodePort'),
+      evidence.backendLogs.filter((l) => l.proto === 'tcp'),
+    );
     const local = [
       ['b1', 'b2'],
       ['b3', 'b4'],
@@ -27,9 +36,7 @@ for (const { label, setup } of scenarioSetups) {
       assert.equal(answers.length, 3);
       // externalTrafficPolicy Local keeps the client's address: the log's peer is curl's socket.
       const pods = answers.map((a) => {
-        const lines = peers.get(a.local) ?? [];
-        assert.equal(lines.length, 1, `${a.local} logged once`);
-        assert.equal(lines[0]!.backend, a.pod);
+        assert.equal(lineOf.get(a)!.backend, a.pod, `${a.local}: curl's answer is the pod that logged it`);
         return a.pod;
       });
       assert.equal(new Set(pods).size, 1, `node ${node + 1} held x1 to one pod: ${pods}`);
