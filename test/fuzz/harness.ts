@@ -1,7 +1,8 @@
 // Runs fuzz targets, each in a worker thread with a heap limit and a watchdog: a case that never returns, or memory
 // that grows past the limit, is a failure like an exception, reported with the input that caused it.
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -33,18 +34,21 @@ const SHARED_BYTES = 8 + 4 * 1024 * 1024;
 export function fuzzTarget(name: string, opts: FuzzOptions): Promise<FuzzResult> {
   const shared = new SharedArrayBuffer(SHARED_BYTES);
   const meta = new Int32Array(shared, 0, 2);
+  const scratchDir = mkdtempSync(join(tmpdir(), 'stickyscope-fuzz-'));
   const data: WorkerInput = {
     name,
     budgetMs: opts.budgetMs,
     perCaseMs: opts.perCaseMs,
     seed: opts.seed,
     corpusDir,
+    scratchDir,
     shared,
   };
   const worker = new Worker(new URL('./worker.js', import.meta.url), {
     workerData: data,
     resourceLimits: { maxOldGenerationSizeMb: opts.memoryMb },
   });
+  worker.once('exit', () => rmSync(scratchDir, { recursive: true, force: true }));
   const currentInput = () => new Uint8Array(shared, 8, Math.min(meta[1]!, SHARED_BYTES - 8)).slice();
   return new Promise<FuzzResult>((resolve) => {
     let settled = false;

@@ -2,6 +2,7 @@
 // Services and EndpointSlices as the API server sends them (JSON), turned into a catalog by buildCatalog.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { workerData } from 'node:worker_threads';
 import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
@@ -9,7 +10,10 @@ import { loadKubeConfig } from '../../src/k8s/kube-config.js';
 import { buildCatalog } from '../../src/k8s/catalog.js';
 import { InvalidResult, bytes, type FuzzTarget } from './target.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'stickyscope-fuzz-k8s-'));
+// In a fuzz worker, under the harness's scratch directory, which outlives a terminated worker's 'exit' handlers.
+const dir = mkdtempSync(
+  join((workerData as { scratchDir?: string } | null)?.scratchDir ?? tmpdir(), 'stickyscope-fuzz-k8s-'),
+);
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 const kubeconfig = `apiVersion: v1

@@ -2,6 +2,7 @@
 // frames whose CRCs are made right after the mutation, so damaged payloads get past the framing to the decoders.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { workerData } from 'node:worker_threads';
 import { join } from 'node:path';
 import { readTrace } from '../../src/record/trace-reader.js';
 import { TraceWriter } from '../../src/record/trace-writer.js';
@@ -9,7 +10,10 @@ import { encodeFrame, encodePreamble, parseFrame, PREAMBLE_BYTES, type FrameType
 import type { StickyEvent } from '../../src/core/event.js';
 import { InvalidResult, type FuzzTarget } from './target.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'stickyscope-fuzz-trace-'));
+// In a fuzz worker, under the harness's scratch directory, which outlives a terminated worker's 'exit' handlers.
+const dir = mkdtempSync(
+  join((workerData as { scratchDir?: string } | null)?.scratchDir ?? tmpdir(), 'stickyscope-fuzz-trace-'),
+);
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 

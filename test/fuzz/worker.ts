@@ -13,6 +13,8 @@ export interface WorkerInput {
   perCaseMs: number;
   seed: number;
   corpusDir: string;
+  /** Where targets write their files; the harness removes it when the worker ends (terminate() skips 'exit' handlers). */
+  scratchDir: string;
   /** [0] cases started, [1] length of the current input; its bytes follow at byte 8. */
   shared: SharedArrayBuffer;
 }
