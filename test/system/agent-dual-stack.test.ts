@@ -108,21 +108,33 @@ for (const mode of ['iptables', 'nftables'] as const) {
     await until('a dnat event for every connection', () => got.filter((e) => e.type === 'dnat').length >= 38);
     const seen = await ct.stop();
 
-    const dnats = new Map(got.filter((e): e is DnatEvent => e.type === 'dnat').map((e) => [e.client, e]));
-    const logged = new Map(net.log.map((l) => [l.peer, l]));
+    // Keyed by client port, in order: 38 connections from one address reuse a port about one run in forty, and a
+    // reused port is a second connection (the k-th result on a port is its k-th dnat and conntrack entry).
+    const dnats = byKey(
+      got.filter((e): e is DnatEvent => e.type === 'dnat'),
+      (e) => e.client,
+    );
+    const logged = byKey(net.log, (l) => l.peer);
+    const entries = byKey(seen, (c) => c.client);
+    const nth = new Map<string, number>();
     for (const r of v6) {
-      const e = dnats.get(r.local);
+      const k = nth.get(r.local) ?? 0;
+      nth.set(r.local, k + 1);
+      const e = dnats.get(r.local)?.[k];
       assert.ok(e, `a dnat event for ${r.local}`);
-      const line = logged.get(r.local);
-      assert.ok(line, `backend log line for ${r.local}`);
-      assert.equal(r.answer, line.backend, 'the backend that logged it answered');
+      const lines = logged.get(r.local) ?? [];
+      const conns = v6.filter((x) => x.local === r.local).length;
+      assert.equal(lines.length, conns, `backend log lines for ${r.local}`);
+      // Backends' lines arrive through separate pipes, so on a reused port the answer picks the line.
+      const line = lines.find((l) => l.backend === r.answer);
+      assert.ok(line, `the backend that answered ${r.local} (${r.answer}) logged it`);
       assert.equal(e.service, r.target, 'the address dialled');
       const named = r.target.includes(`${WEB6}]`) ? 'web' : r.target.includes(`${STICKY6}]`) ? 'sticky' : 'edge';
       assert.equal(e.serviceName, `lab/${named}:http`);
       assert.equal(e.backend, line.local, 'the backend, as the backend saw itself reached');
-      const k = seen.find((c) => c.client === r.local);
-      assert.ok(k, `conntrack saw ${r.local}`);
-      assert.equal(e.backend, k.backend, 'conntrack agrees on the backend');
+      const c = entries.get(r.local)?.[k];
+      assert.ok(c, `conntrack saw ${r.local}`);
+      assert.equal(e.backend, c.backend, 'conntrack agrees on the backend');
     }
     // Both backends served the IPv6 web Service; the ClientIP one pinned the IPv6 client to one backend.
     const webBackends = new Set(v6.filter((r) => r.target.includes(WEB6)).map((r) => r.answer));
@@ -146,4 +158,10 @@ for (const mode of ['iptables', 'nftables'] as const) {
     assert.equal(nodePort?.name, 'lab/edge:http');
     assert.equal(nodePort?.selections, 6);
   });
+}
+
+function byKey<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const x of xs) m.set(key(x), [...(m.get(key(x)) ?? []), x]);
+  return m;
 }
