@@ -1,7 +1,7 @@
 // Which agents a `report --agent` or `record` run reached: a run that reached none fails with the reason each gave,
 // instead of ending with exit 0 and an empty report or trace.
 import { EnvironmentError } from '../core/errors.js';
-import type { AgentStatus } from '../protocol/client.js';
+import type { AgentStatus } from '../protocol/agent-connection.js';
 
 export class AgentReach {
   private readonly reached = new Set<string>();

@@ -2,7 +2,8 @@
 // writes what arrives to a trace file until the duration ends or the signal fires, then
 // closes the file cleanly so its end frame says the recording finished.
 import { scopeCatalogs } from '../core/service-scope.js';
-import { subscribeAgents, type AgentStatus, type LinkOptions } from '../protocol/client.js';
+import { subscribeAgents, type LinkOptions } from '../protocol/client.js';
+import type { AgentStatus } from '../protocol/agent-connection.js';
 import type { CatalogFeed } from '../k8s/catalog-feed.js';
 import { longTimeout } from '../core/long-timer.js';
 import { TraceWriter, type TraceWriterStats } from './trace-writer.js';

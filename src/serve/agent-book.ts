@@ -1,6 +1,6 @@
 // What `serve` knows of each agent it follows: up or down and why, whether it was ever
 // subscribed (readiness), and the counters its latest Info reported.
-import type { AgentStatus } from '../protocol/client.js';
+import type { AgentStatus } from '../protocol/agent-connection.js';
 import type { AgentInfo } from '../protocol/wire.js';
 
 export interface AgentEntry {

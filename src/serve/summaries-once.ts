@@ -1,7 +1,8 @@
 // `report --summaries`: listens to the agents' summaries for a duration (agents without
 // SubscribeSummaries are followed raw and summarised here), then renders one report.
 import { longTimeout } from '../core/long-timer.js';
-import { subscribeAgents, type AgentStatus, type LinkOptions } from '../protocol/client.js';
+import { subscribeAgents, type LinkOptions } from '../protocol/client.js';
+import type { AgentStatus } from '../protocol/agent-connection.js';
 import type { CatalogFeed } from '../k8s/catalog-feed.js';
 import type { ReportFormat } from '../report/from-file.js';
 import { ServeHub } from './hub.js';

@@ -10,7 +10,7 @@ import { labDown, labUp, type Lab, type LabConfig } from '../../src/lab/lab.js';
 import { runPrefix } from './env.js';
 import type { Report } from '../../src/report/types.js';
 import { cliPath, startCli } from './cli.js';
-import type { AgentLink } from '../../src/protocol/client.js';
+import type { AgentLink } from '../../src/protocol/agent-connection.js';
 import type { ClientTls } from '../../src/protocol/tls.js';
 
 export interface LabAgent {

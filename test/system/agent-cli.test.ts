@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AgentConnection, type AgentStatus } from '../../src/protocol/client.js';
+import { AgentConnection, type AgentStatus } from '../../src/protocol/agent-connection.js';
 import type { CatalogEvent, DnatEvent, StickyEvent } from '../../src/core/event.js';
 import { requireRoot, runPrefix } from '../helpers/env.js';
 import { until } from '../helpers/agent-fake-source.js';

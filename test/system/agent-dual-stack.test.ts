@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import type { CatalogEvent, DnatEvent, StickyEvent } from '../../src/core/event.js';
 import { labTls, makeLabCerts } from '../../src/lab/lab-tls.js';
-import { AgentConnection } from '../../src/protocol/client.js';
+import { AgentConnection } from '../../src/protocol/agent-connection.js';
 import { buildReport } from '../../src/report/build-report.js';
 import { cliPath } from '../helpers/cli.js';
 import { watchConntrack } from '../helpers/conntrack-events.js';

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';
 import { startLabWithAgents } from '../helpers/agents.js';
 import { defaultConfig, readBackendLogs, runClient } from '../../src/lab/lab.js';
-import { subscribeAgents, type AgentStatus } from '../../src/protocol/client.js';
+import { subscribeAgents } from '../../src/protocol/client.js';
+import type { AgentStatus } from '../../src/protocol/agent-connection.js';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { buildReport } from '../../src/report/build-report.js';
 

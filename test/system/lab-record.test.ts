@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AgentConnection } from '../../src/protocol/client.js';
+import { AgentConnection } from '../../src/protocol/agent-connection.js';
 import { labDown, labUp, readBackendLogs, runClient, type ClientResult, type Lab } from '../../src/lab/lab.js';
 import type { StickyEvent } from '../../src/core/event.js';
 import type { Report } from '../../src/report/types.js';

@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { AgentConnection } from '../../src/protocol/client.js';
+import { AgentConnection } from '../../src/protocol/agent-connection.js';
 import { subscribeMethod } from '../../src/protocol/service-def.js';
 import type { AgentInfo } from '../../src/protocol/wire.js';
 import type { StickyEvent } from '../../src/core/event.js';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { startAgent } from '../../src/agent/agent.js';
-import { AgentConnection } from '../../src/protocol/client.js';
+import { AgentConnection } from '../../src/protocol/agent-connection.js';
 import type { CatalogEvent, DnatEvent, StickyEvent } from '../../src/core/event.js';
 import { FakeSource, dnat, sleep, until } from '../helpers/agent-fake-source.js';
 

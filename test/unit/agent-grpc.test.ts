@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getServer } from '../../src/agent/server.js';
-import { AgentConnection, type AgentStatus } from '../../src/protocol/client.js';
+import { AgentConnection, type AgentStatus } from '../../src/protocol/agent-connection.js';
 import type { CatalogEvent, StickyEvent } from '../../src/core/event.js';
 import { FakeSource, dnat, sleep, until } from '../helpers/agent-fake-source.js';
 

@@ -8,7 +8,7 @@ import { getServer } from '../../src/agent/server.js';
 import { compileFilter, validateFilter } from '../../src/agent/filter.js';
 import { LimitLog, type AgentLimits } from '../../src/agent/limits.js';
 import { subscribeMethod } from '../../src/protocol/service-def.js';
-import { AgentConnection } from '../../src/protocol/client.js';
+import { AgentConnection } from '../../src/protocol/agent-connection.js';
 import type { StickyEvent } from '../../src/core/event.js';
 import { FakeSource, dnat, sleep, until } from '../helpers/agent-fake-source.js';
 

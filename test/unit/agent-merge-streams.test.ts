@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StreamMerger } from '../../src/protocol/merge-streams.js';
-import { subscribeAgents, type AgentStatus } from '../../src/protocol/client.js';
+import { subscribeAgents } from '../../src/protocol/client.js';
+import type { AgentStatus } from '../../src/protocol/agent-connection.js';
 import { getServer } from '../../src/agent/server.js';
 import type { StickyEvent } from '../../src/core/event.js';
 import { FakeSource, dnat, sleep, until } from '../helpers/agent-fake-source.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { decodeBatch, encodeBatch, encodeBatchWithIndex } from '../../src/protocol/wire.js';
 import type { StickyEvent } from '../../src/core/event.js';
 import { getServer } from '../../src/agent/server.js';
-import { AgentConnection } from '../../src/protocol/client.js';
+import { AgentConnection } from '../../src/protocol/agent-connection.js';
 import { FakeSource, dnat, until } from '../helpers/agent-fake-source.js';
 
 function mixed(n: number): StickyEvent[] {

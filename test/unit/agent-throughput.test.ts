@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeCertDir } from '../../src/certs/make-certs.js';
-import { AgentConnection } from '../../src/protocol/client.js';
+import { AgentConnection } from '../../src/protocol/agent-connection.js';
 import type { StickyEvent } from '../../src/core/event.js';
 import { until } from '../helpers/agent-fake-source.js';
 

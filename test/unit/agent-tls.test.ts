@@ -8,7 +8,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import { AgentConnection, type AgentLink, type AgentStatus } from '../../src/protocol/client.js';
+import { AgentConnection, type AgentLink, type AgentStatus } from '../../src/protocol/agent-connection.js';
 import { infoMethod } from '../../src/protocol/service-def.js';
 import { makeAgentCert } from '../../src/certs/make-certs.js';
 import type { StickyEvent } from '../../src/core/event.js';

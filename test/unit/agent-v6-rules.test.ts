@@ -15,7 +15,7 @@ import { parseRecentList } from '../../src/agent/xt-recent.js';
 import type { CatalogEvent, EvictedEvent, StickyEvent } from '../../src/core/event.js';
 import { defaultConfig } from '../../src/lab/config.js';
 import { renderNat } from '../../src/lab/rules.js';
-import { AgentConnection } from '../../src/protocol/client.js';
+import { AgentConnection } from '../../src/protocol/agent-connection.js';
 import { FakeSource, dnat, until } from '../helpers/agent-fake-source.js';
 import { pinnedClients, v6Of } from '../helpers/v6-fixtures.js';
 
