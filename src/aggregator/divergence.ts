@@ -74,7 +74,7 @@ export function nodeDivergence(
   }
 
   const out = new Map<number, Divergence>();
-  const nodeName = (n: number) => state.nodes[n]!;
+  const nodeName = (n: number) => state.roster.names[n]!;
   for (const clients of groups.values()) {
     for (const key of sortedClients(state, [...clients.keys()])) {
       const c = clients.get(key)!;

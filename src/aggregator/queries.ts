@@ -42,7 +42,7 @@ export function serviceSummaries(state: AggregatorState, opts: { rateSeconds?: n
     const spread = spreadOf(shown.map((b) => t.countOf(b)));
     const nodes: string[] = [];
     svc.lastByNode.forEach((ts, n) => {
-      if (ts >= since && Number.isNaN(state.downSince[n]!)) nodes.push(state.nodes[n]!);
+      if (ts >= since && Number.isNaN(state.roster.downSince[n]!)) nodes.push(state.roster.names[n]!);
     });
     out.push({
       service: svc.key,
@@ -97,7 +97,7 @@ export function clientDetails(state: AggregatorState, service: string, limit = 1
     const picks = p.selections[i]!;
     out.push({
       client: state.clients.name(p.client[i]!),
-      node: state.nodes[p.node[i]!]!,
+      node: state.roster.names[p.node[i]!]!,
       backend: svc.backendNames[p.lastBackend[i]!]!,
       picks,
       stickiness: picks > 1 ? p.same[i]! / (picks - 1) : null,

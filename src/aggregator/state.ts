@@ -12,6 +12,7 @@ import {
 import { ClientKeys } from './addresses.js';
 import { AffinitySetFills } from './affinity-sets.js';
 import { BackendCounts, NO_ENTRY } from './backend-counts.js';
+import { NodeRoster } from './node-roster.js';
 import { NotableQueue, type ViolationNotable } from './notable.js';
 import { PairTable } from './pair-table.js';
 import { applyCatalog, applyClusterCatalog, Services, type ServiceRec } from './services.js';
@@ -57,13 +58,6 @@ const codeOfCause: Record<ViolationCause, number> = {
   unknown: Verdict.violationUnknown,
 };
 
-export interface Gap {
-  node: number;
-  start: number;
-  /** NaN while the node is still down. */
-  end: number;
-}
-
 export class AggregatorState {
   readonly windowUs: number;
   readonly idleUs: number;
@@ -72,11 +66,7 @@ export class AggregatorState {
   lastTs = NaN;
   /** Latest selection the window had to drop while it was still inside the window span. */
   truncatedAt = NaN;
-  readonly nodes: string[] = [];
-  readonly downSince: number[] = [];
-  readonly gaps: Gap[] = [];
-  lostTotal = 0;
-  lostRecent: { ts: number; count: number }[] = [];
+  readonly roster = new NodeRoster();
   readonly evictions = { idle: 0, capacity: 0, services: 0 };
   readonly maxServices: number;
   /** Violations whose cause waits for late xt_recent evictions; see violation-causes.ts. */
@@ -91,9 +81,6 @@ export class AggregatorState {
   private readonly keepNotable: boolean;
   /** nftables mode: the affinity sets' fill, by Service. */
   readonly affinitySets = new AffinitySetFills();
-  private readonly nodeIdx = new Map<string, number>();
-  private lastNodeName: string | undefined;
-  private lastNode = -1;
   private readonly catalogListed = new Map<number, Set<ServiceRec>>();
   private readonly clusterListed = new Set<ServiceRec>();
 
@@ -122,21 +109,6 @@ export class AggregatorState {
     return Number.isNaN(this.truncatedAt) ? span : Math.max(this.truncatedAt, span);
   }
 
-  nodeOf(name: string): number {
-    // Events come in runs from one node, and decoders hand out one string per name.
-    if (name === this.lastNodeName) return this.lastNode;
-    let n = this.nodeIdx.get(name);
-    if (n === undefined) {
-      n = this.nodes.length;
-      this.nodes.push(name);
-      this.downSince.push(NaN);
-      this.nodeIdx.set(name, n);
-    }
-    this.lastNodeName = name;
-    this.lastNode = n;
-    return n;
-  }
-
   apply(ev: StickyEvent): void {
     const ts = ev.ts;
     if (!(ts <= this.lastTs)) this.lastTs = ts;
@@ -151,11 +123,11 @@ export class AggregatorState {
         break;
       case 'catalog':
         if (ev.node === CLUSTER_NODE) applyClusterCatalog(this.services, this.clusterListed, ev);
-        else applyCatalog(this.services, this.catalogListed, this.nodeOf(ev.node), ev);
+        else applyCatalog(this.services, this.catalogListed, this.roster.indexOf(ev.node), ev);
         break;
       case 'evicted':
         this.causes.eviction(
-          this.nodeOf(ev.node),
+          this.roster.indexOf(ev.node),
           ev.endpoint,
           this.clients.keyOf(ev.client),
           ev.since ?? ts,
@@ -164,7 +136,7 @@ export class AggregatorState {
         );
         break;
       case 'affinitySets':
-        this.nodeOf(ev.node);
+        this.roster.indexOf(ev.node);
         this.affinitySets.apply(ev);
         break;
       case 'lost':
@@ -174,7 +146,7 @@ export class AggregatorState {
         this.nodeState(ev);
         break;
       default:
-        this.nodeOf(ev.node);
+        this.roster.indexOf(ev.node);
     }
   }
 
@@ -198,7 +170,7 @@ export class AggregatorState {
     // Services are never forgotten (reports list them all): an agent inventing Service
     // addresses would grow this state without end (1M Services measured 2.8 GB).
     if (this.overServices(ev.service, ev.proto)) return;
-    const node = this.nodeOf(ev.node);
+    const node = this.roster.indexOf(ev.node);
     const svc = this.services.of(ev.service, ev.proto);
     const client = this.clients.keyOf(ev.client);
     const pairs = this.pairs;
@@ -300,7 +272,7 @@ export class AggregatorState {
     const event: ViolationNotable = {
       kind: 'violation',
       ts: v.ts,
-      node: this.nodes[v.node]!,
+      node: this.roster.names[v.node]!,
       service: this.services.list[v.svc]!.key,
       client: this.clients.name(v.client),
       from: v.from,
@@ -352,7 +324,7 @@ export class AggregatorState {
   }
 
   private snat(ev: SnatEvent): void {
-    const node = this.nodeOf(ev.node);
+    const node = this.roster.indexOf(ev.node);
     if (ev.proto !== 'udp' || this.overServices(ev.service, ev.proto)) return;
     const svc = this.services.of(ev.service, ev.proto);
     this.udp.snat(node, svc.id, ev.client, ev.ctId, ev.snat);
@@ -366,7 +338,7 @@ export class AggregatorState {
       this.notable.push({
         kind: 'reflectiveChanged',
         ts: t.ts,
-        node: this.nodes[t.node]!,
+        node: this.roster.names[t.node]!,
         service: svc.key,
         client: t.client,
         from: t.prevReflective,
@@ -375,21 +347,12 @@ export class AggregatorState {
   }
 
   private lost(ev: LostEvent): void {
-    this.nodeOf(ev.node);
-    this.lostTotal += ev.count;
-    this.lostRecent.push({ ts: ev.ts, count: ev.count });
-    if (this.lostRecent.length > 1024) this.lostRecent = this.lostRecent.filter((l) => l.ts >= this.windowStart());
+    this.roster.lost(ev, this.windowStart());
     this.notable.push({ kind: 'lost', ts: ev.ts, node: ev.node, count: ev.count });
   }
 
   private nodeState(ev: NodeEvent): void {
-    const n = this.nodeOf(ev.node);
-    const down = !Number.isNaN(this.downSince[n]!);
-    if (ev.state === 'down' && !down) this.downSince[n] = ev.ts;
-    else if (ev.state === 'up' && down) {
-      this.gaps.push({ node: n, start: this.downSince[n]!, end: ev.ts });
-      this.downSince[n] = NaN;
-    } else return;
+    if (!this.roster.nodeState(ev)) return;
     this.notable.push({
       kind: ev.state === 'down' ? 'nodeDown' : 'nodeUp',
       ts: ev.ts,

@@ -34,8 +34,8 @@ export function buildReport(state: AggregatorState, opts: { scope: Scope; reject
         divergence.get(svc.id),
       ),
     );
-  let lost = state.lostTotal;
-  if (windowed) lost = state.lostRecent.reduce((n, l) => (l.ts >= start ? n + l.count : n), 0);
+  let lost = state.roster.lostTotal;
+  if (windowed) lost = state.roster.lostRecent.reduce((n, l) => (l.ts >= start ? n + l.count : n), 0);
   return {
     window: {
       start: isoMicros(start),
@@ -45,7 +45,7 @@ export function buildReport(state: AggregatorState, opts: { scope: Scope; reject
       truncated: windowed && state.truncatedAt >= state.lastTs - state.windowUs,
       missing: missingSpans(state, start, end),
     },
-    nodes: [...state.nodes].sort(),
+    nodes: [...state.roster.names].sort(),
     lostEvents: lost,
     services,
     evictions: { ...state.evictions, openViolations: state.causes.droppedOpen },
@@ -55,14 +55,19 @@ export function buildReport(state: AggregatorState, opts: { scope: Scope; reject
 
 export function missingSpans(state: AggregatorState, start: number, end: number): MissingSpan[] {
   const spans: MissingSpan[] = [];
-  for (const g of state.gaps) {
+  for (const g of state.roster.gaps) {
     if (g.end >= start && g.start <= end) {
-      spans.push({ node: state.nodes[g.node]!, start: isoMicros(g.start), end: isoMicros(g.end), ongoing: false });
+      spans.push({
+        node: state.roster.names[g.node]!,
+        start: isoMicros(g.start),
+        end: isoMicros(g.end),
+        ongoing: false,
+      });
     }
   }
-  state.downSince.forEach((since, n) => {
+  state.roster.downSince.forEach((since, n) => {
     if (!Number.isNaN(since))
-      spans.push({ node: state.nodes[n]!, start: isoMicros(since), end: isoMicros(end), ongoing: true });
+      spans.push({ node: state.roster.names[n]!, start: isoMicros(since), end: isoMicros(end), ongoing: true });
   });
   return spans.sort((a, b) =>
     a.start < b.start ? -1 : a.start > b.start ? 1 : a.node < b.node ? -1 : a.node > b.node ? 1 : 0,
@@ -169,7 +174,7 @@ function clientRows(state: AggregatorState, svc: ServiceRec, clients: Map<number
       backends,
       stickiness: a.pairs > 0 ? a.same / a.pairs : null,
       violations: a.violations,
-      nodes: [...a.lastByNode.keys()].map((n) => state.nodes[n]!).sort(),
+      nodes: [...a.lastByNode.keys()].map((n) => state.roster.names[n]!).sort(),
     };
   });
 }

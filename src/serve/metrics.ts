@@ -250,7 +250,7 @@ export function createServeMetrics(hub: ServeHub, book: AgentBook, maxServices: 
     'Events the agents reported lost (ring buffer full or this subscriber too slow).',
     [],
     none,
-    (set) => set({}, hub.primary.lostTotal),
+    (set) => set({}, hub.primary.roster.lostTotal),
   );
 
   counter(

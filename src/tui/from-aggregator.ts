@@ -68,14 +68,14 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
 function header(state: AggregatorState, opts: FrameOptions): HeaderView {
   const up: string[] = [];
   const down: string[] = [];
-  state.nodes.forEach((n, i) => {
-    (Number.isNaN(state.downSince[i]!) ? up : down).push(n);
+  state.roster.names.forEach((n, i) => {
+    (Number.isNaN(state.roster.downSince[i]!) ? up : down).push(n);
   });
   return {
     nodesUp: up.sort(),
     nodesDown: down.sort(),
     eventsPerSecond: opts.eventsPerSecond,
-    lostEvents: state.lostTotal,
+    lostEvents: state.roster.lostTotal,
     windowSeconds: state.windowUs / 1e6,
     source: opts.source,
     now: Number.isNaN(state.lastTs) ? null : state.lastTs,
