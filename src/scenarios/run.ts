@@ -102,15 +102,13 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
     reportText.catch(() => {}); // awaited below; a failure before then must not go unhandled
     // The deadline's timer ends with the race, or it would hold the process open after a short run.
     const deadline = new AbortController();
-    const endDeadline = () => deadline.abort();
-    stop.signal.addEventListener('abort', endDeadline, { once: true });
     try {
       await Promise.race([
         agentsUp,
         reportText.then(() => {
           throw new EnvironmentError('the report ended before the agents were up');
         }),
-        sleep(AGENTS_UP_MS, undefined, { signal: deadline.signal }).then(() => {
+        sleep(AGENTS_UP_MS, undefined, { signal: AbortSignal.any([stop.signal, deadline.signal]) }).then(() => {
           throw new EnvironmentError(
             `failed to subscribe to the agents (${addresses.join(', ')}): not all up after ${AGENTS_UP_MS / 1000} s`,
           );
@@ -121,7 +119,6 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
       if (interrupted()) return null;
       throw err;
     } finally {
-      stop.signal.removeEventListener('abort', endDeadline);
       deadline.abort();
     }
 

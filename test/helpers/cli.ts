@@ -10,7 +10,20 @@ interface CliOptions {
   gid?: number;
   /** The executable to run (default cliPath). */
   bin?: string;
+  /** Options for node itself, before the executable. */
+  nodeArgs?: string[];
 }
+
+/**
+ * Node options that make a call to process.exit print EXIT_MARK on stderr. A finished command must end by letting the
+ * event loop run dry: on Node 24 process.exit can deadlock (src/cli/main.ts), and a command that needs it to end has
+ * left something running.
+ */
+export const EXIT_MARK = '[process.exit called]';
+export const WATCH_EXIT = [
+  '--import',
+  `data:text/javascript,const exit = process.exit; process.exit = (c) => { process.stderr.write(${JSON.stringify(`${EXIT_MARK}\n`)}); return exit.call(process, c); };`,
+];
 
 export interface CliRun {
   child: ChildProcess;
@@ -22,7 +35,7 @@ export interface CliRun {
 }
 
 export function startCli(args: string[], opts: CliOptions = {}): CliRun {
-  const child = spawn(process.execPath, [opts.bin ?? cliPath, ...args], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.bin ?? cliPath, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     uid: opts.uid,
     gid: opts.gid,

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { isIPv6 } from 'node:net';
 import { splitHostPort, v6Twin } from '../../src/lab/ip-family.js';
 import { runPrefix } from './env.js';
+import { groupBy } from './group-by.js';
 import type { CurlAnswer } from '../../src/scenarios/netns-tools.js';
 
 /**
@@ -57,8 +58,7 @@ export async function runScenarioForTest<E>(
  */
 export function connectionLines<A extends CurlAnswer>(answers: A[], logs: BackendLogLine[]): Map<A, BackendLogLine> {
   const peers = logsByPeer([...logs].sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0)));
-  const byLocal = new Map<string, A[]>();
-  for (const a of answers) byLocal.set(a.local, [...(byLocal.get(a.local) ?? []), a]);
+  const byLocal = groupBy(answers, (a) => a.local);
   const out = new Map<A, BackendLogLine>();
   for (const [local, mine] of byLocal) {
     const lines = peers.get(local) ?? [];
@@ -75,9 +75,10 @@ export function connectionLines<A extends CurlAnswer>(answers: A[], logs: Backen
 
 /** Backend log lines by the peer they saw ("ip:port"), for lines at or after `since`. */
 export function logsByPeer(logs: BackendLogLine[], since = ''): Map<string, BackendLogLine[]> {
-  const out = new Map<string, BackendLogLine[]>();
-  for (const l of logs) if (l.ts >= since) out.set(l.peer, [...(out.get(l.peer) ?? []), l]);
-  return out;
+  return groupBy(
+    logs.filter((l) => l.ts >= since),
+    (l) => l.peer,
+  );
 }
 
 /** "10.1.2.2:8080" or "[fd00:1:2::2]:8080" -> "b2" in the lab's addressing (backend j is 10.1.j.2, fd00:1:j::2). */

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import type { CatalogEvent, DnatEvent, StickyEvent } from '../../src/core/event.js';
 import { labTls, makeLabCerts } from '../../src/lab/lab-tls.js';
+import { groupBy } from '../helpers/group-by.js';
 import { AgentConnection } from '../../src/protocol/agent-connection.js';
 import { buildReport } from '../../src/report/build-report.js';
 import { cliPath } from '../helpers/cli.js';
@@ -110,12 +111,12 @@ for (const mode of ['iptables', 'nftables'] as const) {
 
     // Keyed by client port, in order: 38 connections from one address reuse a port about one run in forty, and a
     // reused port is a second connection (the k-th result on a port is its k-th dnat and conntrack entry).
-    const dnats = byKey(
+    const dnats = groupBy(
       got.filter((e): e is DnatEvent => e.type === 'dnat'),
       (e) => e.client,
     );
-    const logged = byKey(net.log, (l) => l.peer);
-    const entries = byKey(seen, (c) => c.client);
+    const logged = groupBy(net.log, (l) => l.peer);
+    const entries = groupBy(seen, (c) => c.client);
     const nth = new Map<string, number>();
     for (const r of v6) {
       const k = nth.get(r.local) ?? 0;
@@ -158,10 +159,4 @@ for (const mode of ['iptables', 'nftables'] as const) {
     assert.equal(nodePort?.name, 'lab/edge:http');
     assert.equal(nodePort?.selections, 6);
   });
-}
-
-function byKey<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
-  const m = new Map<string, T[]>();
-  for (const x of xs) m.set(key(x), [...(m.get(key(x)) ?? []), x]);
-  return m;
 }

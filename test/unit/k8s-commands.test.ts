@@ -10,7 +10,7 @@ import { getServer } from '../../src/agent/server.js';
 import type { CatalogEvent, StickyEvent } from '../../src/core/event.js';
 import { runPrefix } from '../helpers/env.js';
 import { FakeSource, dnat, until } from '../helpers/agent-fake-source.js';
-import { runCli, startCli, type CliRun } from '../helpers/cli.js';
+import { EXIT_MARK, runCli, startCli, WATCH_EXIT, type CliRun } from '../helpers/cli.js';
 import { loadK8sFixture, startFakeApiServer, type FakeObject } from '../helpers/fake-apiserver.js';
 
 const S = 1e6;
@@ -135,11 +135,14 @@ test('report --k8s finds the agent pod, names Services from the API and judges w
   timeout: 30_000,
 }, async (t) => {
   const s = await setup(t);
-  const cli = startCli(['report', '--k8s', '--kubeconfig', s.kubeconfig, '--duration', '2s', '--format', 'json']);
+  const cli = startCli(['report', '--k8s', '--kubeconfig', s.kubeconfig, '--duration', '2s', '--format', 'json'], {
+    nodeArgs: WATCH_EXIT,
+  });
   t.after(() => cli.child.kill());
   await sendTimeline(s, cli);
   const { code } = await cli.exit;
   assert.equal(code, 0, cli.stderr());
+  assert.ok(!cli.stderr().includes(EXIT_MARK), 'ended by itself: the API watches were closed');
   assert.match(cli.stderr(), /listening to 127\.0\.0\.1:\d+ for 2s/, 'stderr names the discovered agent');
   checkReport(cli.stdout(), 'live report');
 });
@@ -149,13 +152,17 @@ test('record --k8s writes the API catalogs into the trace: a report from the fil
 }, async (t) => {
   const s = await setup(t);
   const trace = join(s.dir, 'cluster.trace');
-  const cli = startCli(['record', '--k8s', '--kubeconfig', s.kubeconfig, '-o', trace, '--duration', '2s']);
+  const cli = startCli(['record', '--k8s', '--kubeconfig', s.kubeconfig, '-o', trace, '--duration', '2s'], {
+    nodeArgs: WATCH_EXIT,
+  });
   t.after(() => cli.child.kill());
   await sendTimeline(s, cli);
   const { code } = await cli.exit;
   assert.equal(code, 0, cli.stderr());
-  const fromFile = await runCli(['report', trace, '--format', 'json']);
+  assert.ok(!cli.stderr().includes(EXIT_MARK), 'ended by itself: the API watches were closed');
+  const fromFile = await runCli(['report', trace, '--format', 'json'], { nodeArgs: WATCH_EXIT });
   assert.equal(fromFile.code, 0, fromFile.stderr);
+  assert.ok(!fromFile.stderr.includes(EXIT_MARK), 'a report from a file ended by itself');
   checkReport(fromFile.stdout, 'report from the recorded file');
 });
 
