@@ -1,6 +1,8 @@
 // What every command module exports, and the shared argument parsing.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../core/errors.js';
+import { closestWords } from '../core/near-words.js';
+import { printable } from '../core/text.js';
 import { onStdoutBroken } from './output.js';
 import type { ClientTls } from '../protocol/tls.js';
 
@@ -13,17 +15,19 @@ export interface Command {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** util.parseArgs, with its errors turned into UsageError. */
+/** util.parseArgs, with its errors turned into UsageError; a mistyped flag gets the nearest ones it could mean. */
 export function parse<O extends Options>(argv: string[], options: O, allowPositionals = false) {
+  const all = { ...options, help: { type: 'boolean', short: 'h' } } as O & { help: { type: 'boolean'; short: 'h' } };
   try {
-    return parseArgs({
-      args: argv,
-      options: { ...options, help: { type: 'boolean', short: 'h' } },
-      allowPositionals,
-      strict: true,
-    });
+    return parseArgs({ args: argv, options: all, allowPositionals, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    const code = (err as NodeJS.ErrnoException).code;
+    const given = /^Unknown option '(-{1,2}[^']*)'/.exec((err as Error).message)?.[1];
+    if (code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || given === undefined) throw new UsageError((err as Error).message);
+    const flags = Object.keys(all).map((f) => `--${f}`);
+    const near = closestWords(given.startsWith('--') ? given : `-${given}`, flags);
+    const hint = near.length > 0 ? `; did you mean ${near.map((n) => `'${n}'`).join(' or ')}?` : '';
+    throw new UsageError(`unknown option '${printable(given.slice(0, 80))}'${hint}`);
   }
 }
 
@@ -91,15 +95,24 @@ export async function parseClientTls(values: ClientTlsValues): Promise<ClientSec
 /** The longest duration taken: a year, far past any recording, and well within what timestamps in µs can hold. */
 export const MAX_DURATION_MS = 365 * 24 * 3_600_000;
 
-/** "30s", "2m", "500ms", "1h" or plain seconds, to milliseconds: from 1 ms to a year. */
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Go's and kubectl's durations, to milliseconds: "30s", "1h30m", "2m0.5s", "500ms", or plain seconds ("90"); from
+ * 1 ms to a year. Units ms, s, m, h, each at most once and largest first, as Go's time.Duration prints them.
+ */
 export function parseDuration(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new UsageError(`${flag} expects a duration like 30s, 2m or 500ms; got '${text}'`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  const ms = n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!;
+  const t = text.trim();
+  const parts = /^\d+(?:\.\d+)?$/.test(t) ? [[t, t, 's']] : [...t.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)];
+  const units = parts.map((p) => p[2]!);
+  const ordered = units.every((u, i) => i === 0 || UNIT_MS[u]! < UNIT_MS[units[i - 1]!]!);
+  if (parts.length === 0 || !ordered || parts.map((p) => p[0]).join('') !== t)
+    throw new UsageError(`${flag} expects a duration like 30s, 1h30m or 500ms; got '${printable(text.slice(0, 80))}'`);
+  const ms = parts.reduce((sum, p) => sum + Number(p[1]) * UNIT_MS[p[2]!]!, 0);
   if (!(ms >= 1 && ms <= MAX_DURATION_MS))
-    throw new UsageError(`${flag} expects a duration from 1ms to 8760h (a year); got '${text}'`);
+    throw new UsageError(
+      `${flag} expects a duration from 1ms to 8760h (a year); got '${printable(text.slice(0, 80))}'`,
+    );
   return ms;
 }
 

@@ -5,6 +5,8 @@ import { UsageError, exitCodeOf } from '../core/errors.js';
 import { systemErrorCode } from '../core/file-errors.js';
 import { drainOutput, guardOutput, isStdoutError, stdoutFailure } from './output.js';
 import { endCommand, type Command } from './command.js';
+import { closestWords } from '../core/near-words.js';
+import { printable } from '../core/text.js';
 
 const commands: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
   trace: {
@@ -66,7 +68,7 @@ export function usage(program: Program = STICKYSCOPE): string {
   const width = Math.max(...names.map((c) => c.length));
   const lines = names.map((name) => `  ${name.padEnd(width)}  ${commands[name]!.summary}`);
   const note = program.note ? `\n\n${program.note}` : '';
-  return `Usage: ${program.name} <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun '${program.name} <command> --help' for a command's options.${note}`;
+  return `Usage: ${program.name} <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun '${program.name} <command> --help' for a command's options; '${program.name} --version' for the version.${note}`;
 }
 
 /** A command's help as `program` is called: 'stickyscope report' becomes e.g. 'kubectl stickyscope report'. */
@@ -77,12 +79,21 @@ function renamed(text: string, program: Program): string {
 }
 
 export async function main(argv: string[], program: Program = STICKYSCOPE): Promise<void> {
+  honourNoColor();
   const name = argv[0];
   // With nothing registered to wind the command down, a broken stdout ends the process now.
   guardOutput(() => void finish(name, 0, program, 'now'));
   const code = await run(argv, program);
   endCommand();
   await finish(name, code, program, 'when-idle');
+}
+
+/**
+ * NO_COLOR (no-color.org): any non-empty value turns colour off, unless FORCE_COLOR says otherwise. chalk, which
+ * Ink draws with, reads only FORCE_COLOR, so NO_COLOR becomes FORCE_COLOR=0 before any command loads it.
+ */
+function honourNoColor(): void {
+  if (process.env.NO_COLOR && process.env.FORCE_COLOR === undefined) process.env.FORCE_COLOR = '0';
 }
 
 /** Runs the command; resolves to the exit code, having printed any error. */
@@ -92,9 +103,19 @@ async function run(argv: string[], program: Program): Promise<number> {
     process.stdout.write(usage(program) + '\n');
     return name === undefined ? 2 : 0;
   }
+  if (name === '--version' || name === 'version') {
+    process.stdout.write(`${program.name} ${await version()}\n`);
+    return 0;
+  }
   const entry = offered(program).includes(name) ? commands[name] : undefined;
   try {
-    if (!entry) throw new UsageError(`unknown command '${name}'; expected one of: ${offered(program).join(', ')}`);
+    if (!entry) {
+      const near = closestWords(name, offered(program));
+      const hint = near.length > 0 ? `did you mean '${near[0]}'? ` : '';
+      throw new UsageError(
+        `unknown command '${printable(name.slice(0, 80))}'; ${hint}expected one of: ${offered(program).join(', ')}`,
+      );
+    }
     const { command } = await entry.load();
     if (rest.includes('--help') || rest.includes('-h')) {
       process.stdout.write(renamed(command.usage.trimEnd(), program) + '\n');
@@ -116,6 +137,13 @@ async function run(argv: string[], program: Program): Promise<number> {
       process.stderr.write(`Run '${program.name} ${entry ? name + ' ' : ''}--help' for usage.\n`);
     return code;
   }
+}
+
+/** The package's version, from the package.json shipped beside dist/ (the image ships it too). */
+async function version(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile(new URL('../../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
 }
 
 let finishing = false;

@@ -3,6 +3,7 @@
 // their rows) and says, once per name, when a name matches no Service of the catalogs that arrived, with near matches.
 import type { ServiceInfo, StickyEvent } from './event.js';
 import { canonicalAddress } from './ip.js';
+import { editDistance } from './near-words.js';
 
 /** True when entry (as the agents' filter reads it: "ip:port/proto" or "ns/name[:port]") names this Service. */
 export function entryMatches(entry: string, s: ServiceInfo): boolean {
@@ -13,30 +14,13 @@ export function entryMatches(entry: string, s: ServiceInfo): boolean {
   return colon > 0 && s.name.slice(0, colon) === entry;
 }
 
-/** Edits between a and b, a swap of neighbours counting as one (the usual typo). */
-function distance(a: string, b: string): number {
-  let before: number[] = [];
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        row[j] = Math.min(row[j]!, before[j - 2]! + 1);
-    }
-    before = prev;
-    prev = row;
-  }
-  return prev[b.length]!;
-}
-
 /** Up to three catalog names closest to entry ("ns/name[:port]"), nearest first. */
 export function nearNames(entry: string, names: Iterable<string>): string[] {
   const base = (n: string) => (n.lastIndexOf(':') > 0 ? n.slice(0, n.lastIndexOf(':')) : n);
   const wanted = base(entry);
   const short = wanted.slice(wanted.indexOf('/') + 1);
   return [...new Set(names)]
-    .map((n) => ({ n, d: base(n).endsWith(`/${short}`) ? 0 : distance(base(n), wanted) }))
+    .map((n) => ({ n, d: base(n).endsWith(`/${short}`) ? 0 : editDistance(base(n), wanted) }))
     .filter((c) => c.d <= Math.max(1, Math.floor(wanted.length / 5)))
     .sort((x, y) => x.d - y.d || x.n.localeCompare(y.n))
     .slice(0, 3)

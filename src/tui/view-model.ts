@@ -13,7 +13,7 @@ export interface HeaderView {
   /** Never hidden: highlighted whenever above zero. */
   lostEvents: number;
   windowSeconds: number;
-  /** Where the events come from, e.g. "agents 10.0.0.1:7070" or "replay trace.sst x10". */
+  /** Where the events come from, e.g. "agents 10.0.0.1:7390" or "replay trace.sst x10". */
   source: string;
   /** Latest event time seen (microseconds since the epoch), null before the first. */
   now: number | null;

@@ -29,6 +29,8 @@ export interface Tmux {
   sendKeys(keys: string | string[], literal?: boolean): void;
   /** The visible screen as plain text. */
   capture(): string;
+  /** The visible screen with its colours and attributes as escape sequences (capture-pane -e). */
+  captureStyled(): string;
   /** Resolves with the screen once `pattern` appears on it. */
   waitForText(pattern: string | RegExp, timeoutMs?: number): Promise<string>;
   /** Resolves once the command has exited, with its status and the terminal's state. */
@@ -89,6 +91,7 @@ export function startTmux(cmd: string, opts: TmuxOptions = {}): Tmux {
       tmux('send-keys', '-t', name, ...(literal ? ['-l'] : []), ...(Array.isArray(keys) ? keys : [keys]));
     },
     capture,
+    captureStyled: () => tmux('capture-pane', '-p', '-e', '-t', name),
     waitForText(pattern, timeoutMs = 10_000) {
       const test = (s: string) => (typeof pattern === 'string' ? s.includes(pattern) : pattern.test(s));
       return poll(`${pattern}`, timeoutMs, () => {

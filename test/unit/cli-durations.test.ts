@@ -16,6 +16,17 @@ import { runCli, startCli } from '../helpers/cli.js';
 
 const HOUR = 3_600_000;
 
+test('parseDuration takes Go-style compound durations, as kubectl does', () => {
+  assert.equal(parseDuration('1h30m', '--duration'), 1.5 * HOUR);
+  assert.equal(parseDuration('2m0.5s', '--duration'), 120_500);
+  assert.equal(parseDuration('1h0m10s250ms', '--duration'), HOUR + 10_250);
+  assert.equal(parseDuration('1.5h', '--duration'), 1.5 * HOUR);
+  assert.equal(parseDuration('90', '--duration'), 90_000);
+  // Units out of order or repeated, gaps, and unknown units are refused rather than guessed.
+  for (const bad of ['30m1h', '1m1m', '1h 30m', '1h30', 'h', '1h30x', '1ms1s'])
+    assert.throws(() => parseDuration(bad, '--duration'), UsageError, `'${bad}'`);
+});
+
 test('parseDuration takes 1 ms to a year and refuses the rest', () => {
   assert.equal(parseDuration('600h', '--duration'), 600 * HOUR);
   assert.equal(parseDuration('8760h', '--duration'), 8760 * HOUR);

@@ -85,6 +85,24 @@ test('tui --replay shows the trace, opens a service, and q restores the terminal
   assert.deepEqual(after, { code: 0, canonical: true, echo: true, cursorVisible: true });
 });
 
+test('tui honours NO_COLOR: no colour on the screen, and colour without it', async (t) => {
+  const { path } = await traceFile(t, 2);
+  // SGR sequences that set a foreground or background colour: 30-37, 38;..., 40-47, 48;..., 90-97, 100-107.
+  const colour = /\x1b\[(?:[0-9;]*;)?(?:3[0-8]|4[0-8]|9[0-7]|10[0-7])(?:;[0-9;]*)?m/;
+  for (const [env, coloured] of [
+    [{ NO_COLOR: '1' }, false],
+    [{}, true],
+  ] as const) {
+    const term = startTmux(`${process.execPath} ${cli} tui --replay ${path} --speed 0`, { cols: 160, rows: 40, env });
+    t.after(() => term.kill());
+    await term.waitForText(/replay .*: finished/);
+    assert.equal(colour.test(term.captureStyled()), coloured, `colour with env ${JSON.stringify(env)}`);
+    term.sendKeys('q');
+    await term.waitForExit();
+    term.kill();
+  }
+});
+
 test('tui --replay --speed 2 plays a 4 s trace in about 2 s', async (t) => {
   const { path } = await traceFile(t, 4);
   const spawned = Date.now();

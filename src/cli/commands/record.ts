@@ -35,8 +35,8 @@ ${serviceUsage(22)}
   -h, --help          this text
 
 Examples:
-  stickyscope record --agent 127.0.0.1:7070 -o capture.trace --duration 2m
-  stickyscope record --agent node1:7070 --agent node2:7070 -o day.trace --rotate-bytes 512M
+  stickyscope record --agent 127.0.0.1:7390 -o capture.trace --duration 2m
+  stickyscope record --agent node1:7390 --agent node2:7390 -o day.trace --rotate-bytes 512M
   stickyscope record --k8s -o cluster.trace --duration 10m
   stickyscope record --k8s --service default/web -o web.trace --duration 10m
   stickyscope record --k8s --tls-ca ca.crt --tls-cert client.crt --tls-key client.key -o cluster.trace`,

@@ -46,7 +46,7 @@ ${serviceUsage(26)}
 
 Examples:
   stickyscope report capture.trace --format html -o report.html
-  stickyscope report --agent 127.0.0.1:7070 --duration 30s --format md
+  stickyscope report --agent 127.0.0.1:7390 --duration 30s --format md
   stickyscope report --k8s --duration 1m --format html -o cluster.html`,
 
   async run(argv) {

@@ -64,7 +64,7 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
     refuseK8sFlagsAlone(values);
     for (const a of listed) {
       if (!/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(a))
-        throw new UsageError(`--agent expects HOST:PORT, e.g. 127.0.0.1:7070; got '${a}'`);
+        throw new UsageError(`--agent expects HOST:PORT, e.g. 127.0.0.1:7390; got '${a}'`);
     }
     if (values.speed !== undefined && values.replay === undefined)
       throw new UsageError('--speed applies to --replay only');
