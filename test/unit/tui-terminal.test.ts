@@ -88,6 +88,7 @@ test('tui --replay shows the trace, opens a service, and q restores the terminal
 test('tui honours NO_COLOR: no colour on the screen, and colour without it', async (t) => {
   const { path } = await traceFile(t, 2);
   // SGR sequences that set a foreground or background colour: 30-37, 38;..., 40-47, 48;..., 90-97, 100-107.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding escape sequences is the point
   const colour = /\x1b\[(?:[0-9;]*;)?(?:3[0-8]|4[0-8]|9[0-7]|10[0-7])(?:;[0-9;]*)?m/;
   for (const [env, coloured] of [
     [{ NO_COLOR: '1' }, false],
