@@ -4,7 +4,7 @@
 import { release } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import type { CatalogEvent, CountersEvent, StickyEvent } from '../core/event.js';
-import { compileFilter, takesEverything, validateFilter, type EventPredicate } from './filter.js';
+import { compileFilter, takesEverything, validateFilter, type EventPredicate } from '../protocol/event-filter.js';
 import { agentService, agentServiceV1, type BatchMessage, type SubscribeRequest } from '../protocol/service-def.js';
 import { encodeBatchWithIndex } from '../protocol/wire.js';
 import type { IndexedBatch } from '../protocol/batch-encoder.js';

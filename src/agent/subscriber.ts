@@ -4,7 +4,7 @@
 // queue holds encoded events: subscribers without a filter share the bytes the server encoded once for all.
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { CatalogEvent, StickyEvent } from '../core/event.js';
-import type { EventPredicate } from './filter.js';
+import type { EventPredicate } from '../protocol/event-filter.js';
 import type { BatchMessage, SubscribeRequest } from '../protocol/service-def.js';
 import { encodeBatchWithIndex } from '../protocol/wire.js';
 import type { IndexedBatch } from '../protocol/batch-encoder.js';

@@ -116,6 +116,47 @@ export function parseDuration(text: string, flag: string): number {
   return ms;
 }
 
+/**
+ * --since/--until: an RFC 3339 time ("2026-12-07T11:00:00Z", "2026-12-07T12:00:00+01:00") or a duration back from
+ * now ("10m", "1h30m"), as kubectl logs and hubble observe take them. Microseconds since the epoch.
+ */
+export function parseTimeBound(text: string, flag: string, nowMs = Date.now()): number {
+  const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+  if (rfc3339.test(text.trim())) {
+    const t = text.trim();
+    const ms = Date.parse(t.replace(/(\.\d{3})\d+/, '$1'));
+    if (Number.isFinite(ms)) {
+      const extra = /\.\d{3}(\d{1,3})/.exec(t)?.[1]?.padEnd(3, '0');
+      return ms * 1000 + (extra ? Number(extra) : 0);
+    }
+  }
+  if (/^[\d.]+(ms|s|m|h)/.test(text.trim())) return (nowMs - parseDuration(text, flag)) * 1000;
+  throw new UsageError(
+    `${flag} expects an RFC 3339 time (2026-12-07T11:00:00Z) or a duration back from now (10m, 1h30m); got '${printable(text.slice(0, 80))}'`,
+  );
+}
+
+/** --since/--until/--service of commands that read trace files, checked; the range must not be empty. */
+export function parseNarrowing(values: { since?: string; until?: string }, nowMs = Date.now()) {
+  const since = values.since === undefined ? undefined : parseTimeBound(values.since, '--since', nowMs);
+  const until = values.until === undefined ? undefined : parseTimeBound(values.until, '--until', nowMs);
+  if (since !== undefined && until !== undefined && !(since < until))
+    throw new UsageError(`--since must come before --until; got ${values.since} and ${values.until}`);
+  return { since, until };
+}
+
+export const timeRangeOptions = { since: { type: 'string' }, until: { type: 'string' } } as const;
+
+/** The help lines of --since and --until, descriptions starting at `column`. */
+export function timeRangeUsage(column: number): string {
+  const pad = ' '.repeat(column);
+  return [
+    `  ${'--since T'.padEnd(column - 3)} only events from T on: RFC 3339 (2026-12-07T11:00:00Z) or a`,
+    `${pad}duration back from now (10m, 1h30m); the rules in force before T still name them`,
+    `  ${'--until T'.padEnd(column - 3)} only events before T (same forms)`,
+  ].join('\n');
+}
+
 /** A whole number in [min, max], for flags that count things. */
 export function parseCount(text: string, flag: string, min: number, max: number): number {
   const n = /^\d{1,15}$/.test(text.trim()) ? Number(text) : Number.NaN;

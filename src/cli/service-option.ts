@@ -4,13 +4,13 @@ import { isIP } from 'node:net';
 import { UsageError } from '../core/errors.js';
 import { printable } from '../core/text.js';
 
-/** As many as an agent's filter takes (src/agent/filter.ts). */
+/** As many as an agent's filter takes (src/protocol/event-filter.ts). */
 const MAX_SERVICES = 1024;
 
 export const serviceOption = { service: { type: 'string', multiple: true } } as const;
 
 export function serviceUsage(width: number): string {
-  return `  ${'--service S'.padEnd(width - 2)}only this Service's flows, filtered on the agents (repeatable): ip:port/proto,
+  return `  ${'--service S'.padEnd(width - 2)}only this Service's flows (repeatable; agents filter at the source): ip:port/proto,
   ${''.padEnd(width - 2)}[v6]:port/proto, or namespace/name[:port] (matched by each agent against its own catalog)`;
 }
 

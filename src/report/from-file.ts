@@ -10,6 +10,7 @@ import type { AgentStatus } from '../protocol/agent-connection.js';
 import type { CatalogFeed } from '../k8s/catalog-feed.js';
 import type { TraceWarning } from '../record/trace-reader.js';
 import { mergeTraces } from '../record/merge-traces.js';
+import { narrowEvents, narrows, type Narrowing } from '../record/narrow-events.js';
 import { RejectedEvents } from '../protocol/validate.js';
 import { buildReport } from './build-report.js';
 import { renderMarkdown } from './render-markdown.js';
@@ -60,11 +61,18 @@ export function renderReport(
 /** The report of one trace file, or of several merged in time order (e.g. one recorded on each node). */
 export async function reportFromFile(
   paths: string | readonly string[],
-  opts: ReportOptions & { onWarning?: (w: TraceWarning) => void },
+  opts: ReportOptions & {
+    onWarning?: (w: TraceWarning) => void;
+    /** Only a time range or some Services of the recording, and where to say that the range held nothing. */
+    narrowing?: Narrowing & { onWarning: (message: string) => void };
+  },
 ): Promise<string> {
   const rejected = new RejectedEvents();
   const list = typeof paths === 'string' ? [paths] : paths;
-  return reportFromEvents(mergeTraces(list, { onWarning: opts.onWarning, rejected }), opts, rejected);
+  const merged = mergeTraces(list, { onWarning: opts.onWarning, rejected });
+  const narrowing = opts.narrowing;
+  const events = narrowing && narrows(narrowing) ? narrowEvents(merged, narrowing, narrowing.onWarning) : merged;
+  return reportFromEvents(events, opts, rejected);
 }
 
 export interface AgentReportOptions extends ReportOptions, LinkOptions {

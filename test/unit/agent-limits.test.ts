@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { getServer } from '../../src/agent/server.js';
-import { compileFilter, validateFilter } from '../../src/agent/filter.js';
+import { compileFilter, validateFilter } from '../../src/protocol/event-filter.js';
 import { LimitLog, type AgentLimits } from '../../src/agent/limits.js';
 import { subscribeMethod } from '../../src/protocol/service-def.js';
 import { AgentConnection } from '../../src/protocol/agent-connection.js';

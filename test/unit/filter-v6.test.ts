@@ -2,7 +2,7 @@
 // "[v6]" or "[v6]:port", in any spelling of the address; checked against flows as the probe writes them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileFilter, FilterError, validateFilter } from '../../src/agent/filter.js';
+import { compileFilter, FilterError, validateFilter } from '../../src/protocol/event-filter.js';
 import type { DnatEvent, EvictedEvent } from '../../src/core/event.js';
 import type { EventFilter } from '../../src/protocol/wire.js';
 

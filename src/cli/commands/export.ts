@@ -1,6 +1,7 @@
 // `stickyscope export`: trace files' events as JSON lines or as one Parquet file, damage reported on stderr and skipped.
 import { once } from 'node:events';
-import { parse, type Command } from '../command.js';
+import { parse, parseNarrowing, timeRangeOptions, timeRangeUsage, type Command } from '../command.js';
+import { parseServices, serviceOption } from '../service-option.js';
 import { UsageError } from '../../core/errors.js';
 import { printable } from '../../core/text.js';
 import type { StickyEvent } from '../../core/event.js';
@@ -28,29 +29,40 @@ and renamed); an export interrupted or failing leaves OUT as it was.
 Options:
   --format F      jsonl (default) or parquet
   -o, --output F  write to F instead of stdout
+  --service S     only this Service's flows (repeatable): ip:port/proto, [v6]:port/proto or
+                  namespace/name[:port]; the catalogs keep only the Services named
+${timeRangeUsage(18)}
   -h, --help      this text
 
 Examples:
   stickyscope export capture.trace | grep '"type":"dnat"' | head
   stickyscope export node1.trace --format parquet -o node1.parquet
   stickyscope export traces/ --format parquet -o all.parquet
+  stickyscope export capture.trace --service lab/web --since 2026-12-07T11:00:00Z --until 2026-12-07T11:10:00Z
   duckdb -c "select serviceName, count(*) from 'node*.parquet' where type = 'dnat' group by all"`,
 
   async run(argv) {
     const { values, positionals } = parse(
       argv,
-      { format: { type: 'string', default: 'jsonl' }, output: { type: 'string', short: 'o' } },
+      {
+        format: { type: 'string', default: 'jsonl' },
+        output: { type: 'string', short: 'o' },
+        ...serviceOption,
+        ...timeRangeOptions,
+      },
       true,
     );
     const format = values.format;
     if (format !== 'jsonl' && format !== 'parquet')
       throw new UsageError(`--format expects jsonl or parquet; got '${format}'`);
     if (positionals.length === 0) throw new UsageError('export expects trace FILEs or directories; got none');
+    const narrowing = { ...parseNarrowing(values), services: parseServices(values) };
     if (values.output === '') throw new UsageError('-o expects a file name; got an empty one');
     if (format === 'parquet' && values.output === undefined && process.stdout.isTTY)
       throw new UsageError('refusing to write Parquet (binary) to a terminal; give -o FILE or redirect stdout');
     const { traceFiles } = await import('../../record/trace-files.js');
     const { readTrace } = await import('../../record/trace-reader.js');
+    const { narrowEvents, narrows } = await import('../../record/narrow-events.js');
     const warn = (message: string) => process.stderr.write(`stickyscope export: warning: ${printable(message)}\n`);
     const files = await traceFiles(positionals, (p) => warn(`${p} is not a trace file; skipped`));
 
@@ -75,7 +87,9 @@ Examples:
       const write = format === 'parquet' ? await parquetWriter(sink) : jsonlWriter(sink);
       for (const file of files) {
         // A closed pipe (export | head) or a full disk on stdout ends the process from main.ts.
-        for await (const batch of readTrace(file, { onWarning: (w) => warn(w.message) })) {
+        const read = readTrace(file, { onWarning: (w) => warn(w.message) });
+        const batches = narrows(narrowing) ? narrowEvents(read, narrowing, (m) => warn(`${file}: ${m}`)) : read;
+        for await (const batch of batches) {
           if (stop.signal.aborted) break;
           await write.add(batch, file);
         }

@@ -5,7 +5,10 @@ import {
   parse,
   parseClientTls,
   parseDuration,
+  parseNarrowing,
   shutdownSignal,
+  timeRangeOptions,
+  timeRangeUsage,
   type Command,
 } from '../command.js';
 import { UsageError } from '../../core/errors.js';
@@ -32,6 +35,7 @@ Options:
 ${k8sUsage(26)}
 ${clientTlsUsage(26)}
 ${serviceUsage(26)}
+${timeRangeUsage(26)}
   --duration D            with --agent or --k8s: how long to listen (30s, 5m)
   --format json|md|html   json (docs/design.md's report object), md (tables) or html (one
                           self-contained page with charts); default json
@@ -46,6 +50,7 @@ ${serviceUsage(26)}
 
 Examples:
   stickyscope report capture.trace --format html -o report.html
+  stickyscope report capture.trace --service lab/web --since 2026-12-07T11:00:00Z --until 2026-12-07T11:10:00Z
   stickyscope report --agent 127.0.0.1:7390 --duration 30s --format md
   stickyscope report --k8s --duration 1m --format html -o cluster.html`,
 
@@ -56,6 +61,7 @@ Examples:
         ...k8sOptions,
         ...clientTlsOptions,
         ...serviceOption,
+        ...timeRangeOptions,
         duration: { type: 'string' },
         format: { type: 'string', default: 'json' },
         output: { type: 'string', short: 'o' },
@@ -72,12 +78,13 @@ Examples:
       throw new UsageError(`--window expects a positive duration; got '${values.window}'`);
     const listed = values.agent ?? [];
     const services = parseServices(values);
-    if (services && !(listed.length > 0 || values.k8s))
-      throw new UsageError('--service is for agents (--agent, --k8s): it asks them to send one Service only');
     if (services && values.summaries)
       throw new UsageError('--service and --summaries do not go together: summaries cover every Service');
     const live = listed.length > 0 || values.k8s === true;
     const liveFlag = values.k8s ? '--k8s' : `--agent ${listed.join(' ')}`;
+    const range = parseNarrowing(values);
+    if (live && (range.since !== undefined || range.until !== undefined))
+      throw new UsageError('--since and --until are for trace FILEs; agents report from now for --duration');
     if (live && positionals.length > 0)
       throw new UsageError(
         `report reads either a FILE or agents (--agent, --k8s), not both; got ${positionals.join(' ')} and ${liveFlag}`,
@@ -143,7 +150,12 @@ Examples:
       const warn = (message: string) => process.stderr.write(`stickyscope report: warning: ${printable(message)}\n`);
       const { traceFiles } = await import('../../record/trace-files.js');
       const files = await traceFiles(positionals, (p) => warn(`${p} is not a trace file; skipped`));
-      text = await reportFromFile(files, { format, windowSeconds, onWarning: (w) => warn(w.message) });
+      text = await reportFromFile(files, {
+        format,
+        windowSeconds,
+        onWarning: (w) => warn(w.message),
+        narrowing: { ...range, services, onWarning: warn },
+      });
     }
     if (values.output) await writeTextFile(values.output, text, 'write report to');
     else process.stdout.write(text);

@@ -6,6 +6,9 @@ import {
   parse,
   parseClientTls,
   parseDuration,
+  parseNarrowing,
+  timeRangeOptions,
+  timeRangeUsage,
   shutdownSignal,
   type Command,
 } from '../command.js';
@@ -34,6 +37,7 @@ ${clientTlsUsage(21)}
 ${serviceUsage(21)}
   --replay FILE      play a trace file (from 'stickyscope record') instead
   --speed N          replay speed: trace seconds per second (default 1; 0 = as fast as possible)
+${timeRangeUsage(21)}
   --window D         sliding window of the figures (default 60s)
   --fps N            screen updates per second, 1-60 (default ${DEFAULT_FPS})
   -h, --help         this text
@@ -46,6 +50,7 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
       ...k8sOptions,
       ...clientTlsOptions,
       ...serviceOption,
+      ...timeRangeOptions,
       replay: { type: 'string' },
       speed: { type: 'string' },
       window: { type: 'string' },
@@ -53,8 +58,9 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
     });
     const listed = values.agent ?? [];
     const services = parseServices(values);
-    if (services && values.replay !== undefined)
-      throw new UsageError('--service applies to agents (--agent, --k8s), not to --replay');
+    const range = parseNarrowing(values);
+    if (values.replay === undefined && (range.since !== undefined || range.until !== undefined))
+      throw new UsageError('--since and --until apply to --replay FILE; agents are shown from now');
     const live = listed.length > 0 || values.k8s === true;
     if (live === (values.replay !== undefined)) {
       throw new UsageError(
@@ -99,7 +105,10 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
       const { readTrace } = await import('../../record/trace-reader.js');
       const { feedReplay } = await import('../../tui/replay-feed.js');
       const file = values.replay;
-      const batches = readTrace(file, { onWarning: (w) => source.note('warning', w.message) });
+      const { narrowEvents, narrows } = await import('../../record/narrow-events.js');
+      const read = readTrace(file, { onWarning: (w) => source.note('warning', w.message) });
+      const narrowing = { ...range, services };
+      const batches = narrows(narrowing) ? narrowEvents(read, narrowing, (m) => source.note('warning', m)) : read;
       // Read the first batch before taking over the screen: a file that is not a trace fails here, in plain text.
       const first = await batches.next();
       source.label = `replay ${file} ${speed === 0 ? 'as fast as possible' : `×${speed}`}`;

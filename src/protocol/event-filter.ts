@@ -1,11 +1,11 @@
-// A subscriber's filter, checked and applied on the agent so filtered-out events never cross the network. Only flows
-// and evictions are filtered (lost counts, counters, catalogs and node changes concern every subscriber); matching
-// costs a few Set lookups per event whatever the filter's size.
+// A Service/client/protocol filter: checked and applied on the agent so filtered-out events never cross the network,
+// and applied the same way to a trace file's events (report FILE --service). Only flows and evictions are filtered
+// (lost counts, counters, catalogs and node changes concern every reader); matching costs a few Set lookups per event.
 import { isIP } from 'node:net';
 import { hostOf, type StickyEvent } from '../core/event.js';
 import { InputError } from '../core/errors.js';
 import { canonicalAddress } from '../core/ip.js';
-import type { EventFilter } from '../protocol/wire.js';
+import type { EventFilter } from './wire.js';
 
 export type EventPredicate = (e: StickyEvent) => boolean;
 
