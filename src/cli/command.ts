@@ -157,6 +157,38 @@ export function timeRangeUsage(column: number): string {
   ].join('\n');
 }
 
+/**
+ * The output flags, as kubectl and hubble spell them: -o/--output takes the FORMAT (--format is its older spelling),
+ * -w/--write the FILE (tcpdump's letter for writing a capture).
+ */
+export const outputOptions = {
+  output: { type: 'string', short: 'o' },
+  format: { type: 'string' },
+  write: { type: 'string', short: 'w' },
+} as const;
+
+/**
+ * The format asked with -o/--output or --format; `-o FILE`, the spelling before, is refused with a hint rather than
+ * guessed (it once wrote a file named 'json' into the current directory without a word).
+ */
+export function parseOutputFormat<F extends string>(
+  values: { output?: string; format?: string },
+  formats: readonly F[],
+  fallback: F,
+): F {
+  const { output, format } = values;
+  if (output !== undefined && format !== undefined && output !== format)
+    throw new UsageError(`-o ${printable(output)} and --format ${printable(format)} disagree; give one of them`);
+  const chosen = output ?? format ?? fallback;
+  if ((formats as readonly string[]).includes(chosen)) return chosen as F;
+  const flag = output !== undefined ? '-o' : '--format';
+  const hint =
+    output !== undefined ? `; to write to a file give -w FILE (e.g. -w ${printable(output.slice(0, 80))})` : '';
+  throw new UsageError(
+    `${flag} takes the output format, one of ${formats.join(', ')}; got '${printable(chosen.slice(0, 80))}'${hint}`,
+  );
+}
+
 /** A whole number in [min, max], for flags that count things. */
 export function parseCount(text: string, flag: string, min: number, max: number): number {
   const n = /^\d{1,15}$/.test(text.trim()) ? Number(text) : Number.NaN;

@@ -244,7 +244,7 @@ test('the image builds from pinned local bases; no build tools, dev dependencies
 
 /** The host's CLI in the node's network namespace, as a user on the node would run it against the agent. */
 function startRecord(lab: Lab, out: string) {
-  const args = ['record', '--agent', `${lab.nodeIP(0)}:${PORT}`, ...lab.tls.clientArgs(), '-o', out];
+  const args = ['record', '--agent', `${lab.nodeIP(0)}:${PORT}`, ...lab.tls.clientArgs(), '-w', out];
   const child = spawn('ip', ['netns', 'exec', lab.nodes[0]!, process.execPath, cliPath, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -44,7 +44,7 @@ test('export to Parquet on a full disk: exit 3, one line, no partial file left',
     );
   await w.close();
   const out = join(disk, 'big.parquet');
-  const r = await runCli(['export', trace, '--format', 'parquet', '-o', out]);
+  const r = await runCli(['export', trace, '--format', 'parquet', '-w', out]);
   assert.equal(
     r.stderr,
     `stickyscope export: failed to write Parquet to ${out}: no space left on the device (ENOSPC)\n`,

@@ -109,7 +109,7 @@ test('record on the lab: export matches the backends event by event; report FILE
   const trace = join(dir, 'lab.trace');
 
   // The recording and the live report, both subscribed before any traffic.
-  rec = startCli(['record', '--agent', address, '-o', trace, ...agents.clientArgs()]);
+  rec = startCli(['record', '--agent', address, '-w', trace, ...agents.clientArgs()]);
   live = startCli([
     'report',
     '--agent',

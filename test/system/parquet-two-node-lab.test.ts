@@ -52,7 +52,7 @@ test('DuckDB over Parquet exports of each node answers spread and re-picked clie
 
   // One recording per node, as on a cluster where each node's agent is recorded on its own.
   const recs: CliRun[] = agents.agents.map((a) =>
-    startCli(['record', '--agent', a.address, '-o', join(dir, `${a.node}.trace`), ...agents.clientArgs()]),
+    startCli(['record', '--agent', a.address, '-w', join(dir, `${a.node}.trace`), ...agents.clientArgs()]),
   );
   t.after(() => {
     for (const r of recs) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
@@ -90,7 +90,7 @@ test('DuckDB over Parquet exports of each node answers spread and re-picked clie
   await mkdir(parquetDir);
   for (const trace of traces) {
     const out = join(parquetDir, `${trace.slice(dir.length + 1, -'.trace'.length)}.parquet`);
-    const r = await runCli(['export', trace, '--format', 'parquet', '-o', out]);
+    const r = await runCli(['export', trace, '--format', 'parquet', '-w', out]);
     assert.equal(r.code, 0, r.stderr);
   }
   const [spread, violations, nodes] = await queryEvents(

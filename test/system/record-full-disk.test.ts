@@ -28,7 +28,7 @@ test('record on a full disk: exit 3, one line, the trace readable up to the fail
   const addr = await agent.bind('127.0.0.1:0');
   t.after(() => agent.close());
   const trace = join(dir, 'full.trace');
-  const rec = startCli(['record', '--agent', addr, '-o', trace]);
+  const rec = startCli(['record', '--agent', addr, '-w', trace]);
   t.after(() => rec.child.kill('SIGKILL'));
   await until(() => agent.info().subscribers === 1, 'record to subscribe');
   // About 40 bytes an event: 10,000 are several times what 64 KiB holds. The first 200

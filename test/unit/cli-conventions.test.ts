@@ -40,3 +40,47 @@ test("every command's help uses the agent's default port 7390 in its examples", 
     for (const p of ports) assert.ok(p === '7390' || p === '7391', `${c} --help shows port ${p}`);
   }
 });
+
+test('-o takes the format as in kubectl and hubble; -o FILE is refused with a hint and writes nothing', async (t) => {
+  const { mkdtemp, readdir, rm, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { TraceWriter } = await import('../../src/record/trace-writer.js');
+  const { dnat } = await import('../helpers/agent-fake-source.js');
+  const dir = await mkdtemp(join(tmpdir(), 'stickyscope-o-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const trace = join(dir, 'capture.trace');
+  const w = await TraceWriter.open(trace, { nodes: ['n'] });
+  await w.append([dnat(1, 'n'), dnat(2, 'n')]);
+  await w.close();
+  const inDir = async (args: string[]) => {
+    const { spawn } = await import('node:child_process');
+    const { cliPath } = await import('../helpers/cli.js');
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    return { code, stdout: out, stderr: err };
+  };
+  // The old spelling: before, this wrote a file named 'report.json' (or 'json') silently and printed nothing.
+  for (const [args, hint] of [
+    [['report', trace, '-o', 'report.json'], /-o takes the output format, one of json, md, html; got 'report\.json'; to write to a file give -w FILE \(e\.g\. -w report\.json\)/],
+    [['export', trace, '-o', 'out.jsonl'], /-o takes the output format, one of jsonl, parquet; got 'out\.jsonl'/],
+    [['record', '--agent', '127.0.0.1:1', '-o', 'x.trace'], /record writes a trace file: give it with -w FILE \(e\.g\. -w x\.trace\)/],
+  ] as const) {
+    const r = await inDir([...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, hint);
+  }
+  assert.deepEqual(await readdir(dir), ['capture.trace'], 'nothing written');
+  const md = await inDir(['report', trace, '-o', 'md']);
+  assert.equal(md.code, 0, md.stderr);
+  assert.match(md.stdout, /^# stickyscope report/);
+  const written = await inDir(['report', trace, '-o', 'json', '-w', 'r.json']);
+  assert.equal(written.code, 0, written.stderr);
+  assert.equal(written.stdout, '');
+  assert.ok((await readdir(dir)).includes('r.json'));
+  await writeFile(join(dir, 'keep'), '');
+});

@@ -80,7 +80,7 @@ test('record and report --duration 600h keep listening until Ctrl-C', { timeout:
   const addr = await agent.bind('127.0.0.1:0');
   t.after(() => agent.close());
   const trace = join(dir, 'long.trace');
-  const rec = startCli(['record', '--agent', addr, '-o', trace, '--duration', '600h']);
+  const rec = startCli(['record', '--agent', addr, '-w', trace, '--duration', '600h']);
   const rep = startCli(['report', '--agent', addr, '--duration', '600h']);
   t.after(() => {
     rec.child.kill('SIGKILL');
@@ -113,7 +113,7 @@ test('--duration 0, 1e30s and 9000h are usage errors on every command that takes
   timeout: 60_000,
 }, async () => {
   const commands = [
-    ['record', '--agent', '127.0.0.1:1', '-o', '/nonexistent/x', '--duration'],
+    ['record', '--agent', '127.0.0.1:1', '-w', '/nonexistent/x', '--duration'],
     ['report', '--agent', '127.0.0.1:1', '--duration'],
     ['report', '/nonexistent/x', '--window'],
     ['lab', 'traffic', '--duration'],

@@ -97,7 +97,7 @@ test('report (json, html) and export through a pipe give every byte -o gives', {
   const { dir, trace } = await bigTrace(t);
   for (const format of ['json', 'html']) {
     const file = join(dir, `r.${format}`);
-    const viaFile = await run(['report', trace, '--format', format, '-o', file]);
+    const viaFile = await run(['report', trace, '--format', format, '-w', file]);
     assert.equal(viaFile.code, 0, viaFile.stderr);
     const expected = await readFile(file);
     assert.ok(

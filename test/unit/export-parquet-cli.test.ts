@@ -55,7 +55,7 @@ test('an empty trace and one of only node and lost events export to files DuckDB
     { type: 'lost', ts: T0 + 1, node: 'n1', count: 7 },
   ]);
   for (const name of ['empty', 'quiet']) {
-    const r = await exportTo([join(dir, `${name}.trace`), '-o', join(dir, `${name}.parquet`)]);
+    const r = await exportTo([join(dir, `${name}.trace`), '-w', join(dir, `${name}.parquet`)]);
     assert.deepEqual(r, { code: 0, stderr: '' }, name);
   }
   const [empty] = await queryEvents([join(dir, 'empty.parquet')], ['SELECT count(*) AS n FROM events']);
@@ -84,7 +84,7 @@ test('huge strings and control characters are stored as recorded and read back e
     { type: 'node', ts: T0 + 2, node: 'n1', state: 'down', reason: `\x1b[31m${'r'.repeat(100_000)}` },
   ]);
   const out = join(dir, 'x.parquet');
-  assert.deepEqual(await exportTo([join(dir, 'x.trace'), '-o', out]), { code: 0, stderr: '' });
+  assert.deepEqual(await exportTo([join(dir, 'x.trace'), '-w', out]), { code: 0, stderr: '' });
   const [rows] = await queryEvents(
     [out],
     ['SELECT serviceName, svcNamespace, backendPod, reason FROM events ORDER BY seq'],
@@ -103,25 +103,25 @@ test('a full device, a terminal, bad arguments: one line and the exit code', { t
   const dir = await tempDir(t);
   const trace = join(dir, 'x.trace');
   await writeTrace(trace, [dnat(1), dnat(2)]);
-  assert.deepEqual(await exportTo([trace, '-o', '/dev/full']), {
+  assert.deepEqual(await exportTo([trace, '-w', '/dev/full']), {
     code: 3,
     stderr: 'stickyscope export: failed to write Parquet to /dev/full: no space left on the device (ENOSPC)\n',
   });
   assert.equal(existsSync('/dev/full'), true);
-  const noDir = await exportTo([trace, '-o', join(dir, 'nope', 'x.parquet')]);
+  const noDir = await exportTo([trace, '-w', join(dir, 'nope', 'x.parquet')]);
   assert.deepEqual(noDir, {
     code: 4,
     stderr: `stickyscope export: failed to write Parquet to ${dir}/nope/x.parquet: no such directory ${dir}/nope (ENOENT)\n`,
   });
-  const onItself = await exportTo([trace, '-o', trace]);
+  const onItself = await exportTo([trace, '-w', trace]);
   assert.equal(onItself.code, 2);
   assert.match(
     onItself.stderr,
-    /^stickyscope export: -o \S+x\.trace is one of the traces being read; give another file\n/,
+    /^stickyscope export: -w \S+x\.trace is one of the traces being read; give another file\n/,
   );
   const bad = await runCli(['export', trace, '--format', 'csv']);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /^stickyscope export: --format expects jsonl or parquet; got 'csv'\n/);
+  assert.match(bad.stderr, /^stickyscope export: --format takes the output format, one of jsonl, parquet; got 'csv'\n/);
   // A terminal as stdout: util-linux's script(1) gives one.
   if (spawnSync('script', ['--version']).status !== 0) return t.skip('the terminal case needs script(1)');
   const r = spawnSync(
@@ -134,7 +134,7 @@ test('a full device, a terminal, bad arguments: one line and the exit code', { t
   );
   assert.equal(
     r.stdout.replace(/\r/g, ''),
-    "stickyscope export: refusing to write Parquet (binary) to a terminal; give -o FILE or redirect stdout\nRun 'stickyscope export --help' for usage.\nexit 2\n",
+    "stickyscope export: refusing to write Parquet (binary) to a terminal; give -w FILE or redirect stdout\nRun 'stickyscope export --help' for usage.\nexit 2\n",
   );
 });
 
@@ -149,7 +149,7 @@ test('an interrupted export leaves OUT as it was and no temporary file; a killed
   );
   const out = join(dir, 'out.parquet');
   await writeFile(out, 'the previous export\n');
-  const run = startCli(['export', trace, '--format', 'parquet', '-o', out]);
+  const run = startCli(['export', trace, '--format', 'parquet', '-w', out]);
   // Waits for the temporary file, i.e. the export under way.
   const waitForPartial = async () => {
     for (let i = 0; i < 600 && !(await readdir(dir)).some((f) => f.endsWith('.partial')); i++)
@@ -164,7 +164,7 @@ test('an interrupted export leaves OUT as it was and no temporary file; a killed
   assert.equal(await readFile(out, 'utf8'), 'the previous export\n');
   assert.deepEqual((await readdir(dir)).sort(), ['big.trace', 'out.parquet']);
   // Killed outright, it cannot clean up: its temporary file stays, OUT still holds the previous export.
-  const killed = startCli(['export', trace, '--format', 'parquet', '-o', out]);
+  const killed = startCli(['export', trace, '--format', 'parquet', '-w', out]);
   await waitForPartial();
   killed.child.kill('SIGKILL');
   await killed.exit;
@@ -188,7 +188,7 @@ test('a directory of traces, one of them rotated, exports each event once', { ti
   await writeFile(join(traces, 'notes.txt'), 'not a trace\n');
   assert.ok((await readdir(traces)).includes('a.trace.1'), 'a.trace was rotated');
   const out = join(dir, 'all.parquet');
-  const r = await exportTo([traces, '-o', out]);
+  const r = await exportTo([traces, '-w', out]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, `stickyscope export: warning: ${traces}/notes.txt is not a trace file; skipped\n`);
   const [rows] = await queryEvents(

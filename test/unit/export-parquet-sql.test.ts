@@ -96,7 +96,7 @@ async function writeTrace(path: string, events: StickyEvent[]): Promise<void> {
 }
 
 async function exportParquet(trace: string, out: string): Promise<void> {
-  const r = await runCli(['export', trace, '--format', 'parquet', '-o', out]);
+  const r = await runCli(['export', trace, '--format', 'parquet', '-w', out]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
 }

@@ -152,7 +152,7 @@ test('record --k8s writes the API catalogs into the trace: a report from the fil
 }, async (t) => {
   const s = await setup(t);
   const trace = join(s.dir, 'cluster.trace');
-  const cli = startCli(['record', '--k8s', '--kubeconfig', s.kubeconfig, '-o', trace, '--duration', '2s'], {
+  const cli = startCli(['record', '--k8s', '--kubeconfig', s.kubeconfig, '-w', trace, '--duration', '2s'], {
     nodeArgs: WATCH_EXIT,
   });
   t.after(() => cli.child.kill());

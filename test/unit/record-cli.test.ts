@@ -57,7 +57,7 @@ test('record: Ctrl-C ends the recording with a clean file holding every event', 
   const addr = await agent.bind('127.0.0.1:0');
   t.after(() => agent.close());
   const trace = join(dir, 'c.trace');
-  const rec = cli(['record', '--agent', addr, '-o', trace]);
+  const rec = cli(['record', '--agent', addr, '-w', trace]);
   t.after(() => rec.child.kill('SIGKILL'));
   await until(() => agent.info().subscribers === 1, 'record to subscribe');
   const sent = Array.from({ length: 500 }, (_, i) => dnat(i));
@@ -105,11 +105,11 @@ test('export prints docs/design.md JSON lines; report writes json, md and html',
   );
 
   const md = join(dir, 'r.md');
-  const mdRun = await cli(['report', trace, '--format', 'md', '-o', md]).done;
+  const mdRun = await cli(['report', trace, '--format', 'md', '-w', md]).done;
   assert.equal(mdRun.code, 0, mdRun.stderr);
   assert.match(await readFile(md, 'utf8'), /^# stickyscope report/);
   const html = join(dir, 'r.html');
-  const htmlRun = await cli(['report', trace, '--format', 'html', '-o', html, '--window', '10s']).done;
+  const htmlRun = await cli(['report', trace, '--format', 'html', '-w', html, '--window', '10s']).done;
   assert.equal(htmlRun.code, 0, htmlRun.stderr);
   assert.match(await readFile(html, 'utf8'), /^<!doctype html>[\s\S]*data-chart="share"/);
 });
@@ -132,8 +132,8 @@ test('help texts, and wrong input refused with one clear line', { timeout: 60_00
   );
   const usage = await cli(['report', '--format', 'pdf', notTrace]).done;
   assert.equal(usage.code, 2);
-  assert.match(usage.stderr, /--format expects json, md or html; got 'pdf'/);
-  const noAgent = await cli(['record', '-o', join(dir, 'y')]).done;
+  assert.match(usage.stderr, /--format takes the output format, one of json, md, html; got 'pdf'/);
+  const noAgent = await cli(['record', '-w', join(dir, 'y')]).done;
   assert.equal(noAgent.code, 2);
   assert.match(noAgent.stderr, /record needs at least one --agent HOST:PORT/);
 });

@@ -173,7 +173,7 @@ test('two agents asked for one Service send only its flows; report and recording
 
 test('a malformed --service, or --service where no agent is asked, is a usage error (exit 2) on every command', async () => {
   const runs = [
-    ['record', '--agent', '127.0.0.1:1', '-o', join(tmpdir(), 'never.trace'), '--service', 'web'],
+    ['record', '--agent', '127.0.0.1:1', '-w', join(tmpdir(), 'never.trace'), '--service', 'web'],
     ['report', '--agent', '127.0.0.1:1', '--duration', '1s', '--service', '10.0.0.1:80'],
     ['tui', '--agent', '127.0.0.1:1', '--service', '\u001b[31m/x'],
     ['report', 'some.trace', '--service', 'lab/web'],

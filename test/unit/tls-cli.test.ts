@@ -55,7 +55,7 @@ test('clients refuse plaintext to an agent beyond loopback, and half of the TLS 
     remote.stderr,
     /refusing to connect to 192\.0\.2\.7:7390 without TLS: the stream carries client addresses/,
   );
-  const half = await finished(startCli(['record', '--agent', '127.0.0.1:1', '-o', '/dev/null', '--tls-ca', 'ca.crt']));
+  const half = await finished(startCli(['record', '--agent', '127.0.0.1:1', '-w', '/dev/null', '--tls-ca', 'ca.crt']));
   assert.equal(half.code, 2);
   assert.match(half.stderr, /mutual TLS needs --tls-ca, --tls-cert and --tls-key together; got only --tls-ca/);
 });
@@ -101,7 +101,7 @@ test('record refuses an expired client certificate before connecting', async (t)
     'record',
     '--agent',
     '127.0.0.1:1',
-    '-o',
+    '-w',
     join(pki.dir, 'x.trace'),
     ...tlsArgs(pki.client('expired')),
   ]);

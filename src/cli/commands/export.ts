@@ -1,6 +1,14 @@
 // `stickyscope export`: trace files' events as JSON lines or as one Parquet file, damage reported on stderr and skipped.
 import { once } from 'node:events';
-import { parse, parseNarrowing, timeRangeOptions, timeRangeUsage, type Command } from '../command.js';
+import {
+  outputOptions,
+  parse,
+  parseNarrowing,
+  parseOutputFormat,
+  timeRangeOptions,
+  timeRangeUsage,
+  type Command,
+} from '../command.js';
 import { parseServices, serviceOption } from '../service-option.js';
 import { UsageError } from '../../core/errors.js';
 import { printable } from '../../core/text.js';
@@ -9,7 +17,7 @@ import type { ByteSink } from '../../export/parquet-writer.js';
 import type { OutputFile } from '../../export/output-file.js';
 
 export const command: Command = {
-  usage: `Usage: stickyscope export FILE|DIR... [--format jsonl|parquet] [-o OUT]
+  usage: `Usage: stickyscope export FILE|DIR... [-o jsonl|parquet] [-w OUT]
 
 Writes every event of trace files written by 'stickyscope record', in recorded order,
 one file after the other. A rotated recording (FILE, FILE.1, ...) is read through to its
@@ -27,8 +35,8 @@ written. OUT appears only once complete (it is written under a temporary name be
 and renamed); an export interrupted or failing leaves OUT as it was.
 
 Options:
-  --format F      jsonl (default) or parquet
-  -o, --output F  write to F instead of stdout
+  -o, --output F  the format: jsonl (default) or parquet (--format F also works)
+  -w, --write F   write to F instead of stdout
   --service S     only this Service's flows (repeatable): ip:port/proto, [v6]:port/proto or
                   namespace/name[:port]; the catalogs keep only the Services named
 ${timeRangeUsage(18)}
@@ -36,8 +44,8 @@ ${timeRangeUsage(18)}
 
 Examples:
   stickyscope export capture.trace | grep '"type":"dnat"' | head
-  stickyscope export node1.trace --format parquet -o node1.parquet
-  stickyscope export traces/ --format parquet -o all.parquet
+  stickyscope export node1.trace -o parquet -w node1.parquet
+  stickyscope export traces/ -o parquet -w all.parquet
   stickyscope export capture.trace --service lab/web --since 2026-12-07T11:00:00Z --until 2026-12-07T11:10:00Z
   duckdb -c "select serviceName, count(*) from 'node*.parquet' where type = 'dnat' group by all"`,
 
@@ -45,21 +53,18 @@ Examples:
     const { values, positionals } = parse(
       argv,
       {
-        format: { type: 'string', default: 'jsonl' },
-        output: { type: 'string', short: 'o' },
+        ...outputOptions,
         ...serviceOption,
         ...timeRangeOptions,
       },
       true,
     );
-    const format = values.format;
-    if (format !== 'jsonl' && format !== 'parquet')
-      throw new UsageError(`--format expects jsonl or parquet; got '${format}'`);
+    const format = parseOutputFormat(values, ['jsonl', 'parquet'] as const, 'jsonl');
     if (positionals.length === 0) throw new UsageError('export expects trace FILEs or directories; got none');
     const narrowing = { ...parseNarrowing(values), services: parseServices(values) };
-    if (values.output === '') throw new UsageError('-o expects a file name; got an empty one');
-    if (format === 'parquet' && values.output === undefined && process.stdout.isTTY)
-      throw new UsageError('refusing to write Parquet (binary) to a terminal; give -o FILE or redirect stdout');
+    if (values.write === '') throw new UsageError('-w expects a file name; got an empty one');
+    if (format === 'parquet' && values.write === undefined && process.stdout.isTTY)
+      throw new UsageError('refusing to write Parquet (binary) to a terminal; give -w FILE or redirect stdout');
     const { traceFiles } = await import('../../record/trace-files.js');
     const { readTrace } = await import('../../record/trace-reader.js');
     const { narrowEvents, narrows } = await import('../../record/narrow-events.js');
@@ -67,15 +72,15 @@ Examples:
     const files = await traceFiles(positionals, (p) => warn(`${p} is not a trace file; skipped`));
 
     let out: OutputFile | null = null;
-    if (values.output !== undefined) {
+    if (values.write !== undefined) {
       const { realpath } = await import('node:fs/promises');
       const real = (p: string) => realpath(p).catch(() => p);
-      const target = await real(values.output);
+      const target = await real(values.write);
       for (const f of files)
         if ((await real(f)) === target)
-          throw new UsageError(`-o ${values.output} is one of the traces being read; give another file`);
+          throw new UsageError(`-w ${printable(values.write)} is one of the traces being read; give another file`);
       const { openOutputFile } = await import('../../export/output-file.js');
-      out = await openOutputFile(values.output, `write ${format === 'parquet' ? 'Parquet' : 'JSON lines'} to`);
+      out = await openOutputFile(values.write, `write ${format === 'parquet' ? 'Parquet' : 'JSON lines'} to`);
     }
     const sink: ByteSink = out ?? { write: writeStdout };
     // Ctrl-C or SIGTERM stops at the next batch: the temporary file is removed, OUT left as it was.
@@ -97,7 +102,7 @@ Examples:
       if (stop.signal.aborted) {
         await out?.abort();
         process.stderr.write(
-          `stickyscope export: interrupted${values.output !== undefined ? `; ${printable(values.output)} was not written` : ''}\n`,
+          `stickyscope export: interrupted${values.write !== undefined ? `; ${printable(values.write)} was not written` : ''}\n`,
         );
         return 130;
       }

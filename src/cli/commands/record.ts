@@ -14,8 +14,8 @@ import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
 import { parseServices, serviceOption, serviceUsage } from '../service-option.js';
 
 export const command: Command = {
-  usage: `Usage: stickyscope record --agent HOST:PORT [--agent ...] -o FILE [--duration 30s] [--rotate-bytes N]
-       stickyscope record --k8s [-n N] [--selector S] [--kubeconfig F] [--context C] -o FILE [...]
+  usage: `Usage: stickyscope record --agent HOST:PORT [--agent ...] -w FILE [--duration 30s] [--rotate-bytes N]
+       stickyscope record --k8s [-n N] [--selector S] [--kubeconfig F] [--context C] -w FILE [...]
 
 Subscribes to one or more agents and writes their events, merged in time order, to a
 trace file: 'stickyscope report FILE', 'export FILE' and 'tui --replay FILE' read it.
@@ -29,23 +29,25 @@ Options:
 ${k8sUsage(22)}
 ${clientTlsUsage(22)}
 ${serviceUsage(22)}
-  -o, --output FILE   the trace file to write (replaced if it exists)
+  -w, --write FILE    the trace file to write (replaced if it exists)
   --duration D        stop after D (30s, 5m, 1h; at most 8760h); default: until Ctrl-C
   --rotate-bytes N    start FILE.1, FILE.2, ... once a file reaches N bytes (suffixes k, M, G allowed)
   -h, --help          this text
 
 Examples:
-  stickyscope record --agent 127.0.0.1:7390 -o capture.trace --duration 2m
-  stickyscope record --agent node1:7390 --agent node2:7390 -o day.trace --rotate-bytes 512M
-  stickyscope record --k8s -o cluster.trace --duration 10m
-  stickyscope record --k8s --service default/web -o web.trace --duration 10m
-  stickyscope record --k8s --tls-ca ca.crt --tls-cert client.crt --tls-key client.key -o cluster.trace`,
+  stickyscope record --agent 127.0.0.1:7390 -w capture.trace --duration 2m
+  stickyscope record --agent node1:7390 --agent node2:7390 -w day.trace --rotate-bytes 512M
+  stickyscope record --k8s -w cluster.trace --duration 10m
+  stickyscope record --k8s --service default/web -w web.trace --duration 10m
+  stickyscope record --k8s --tls-ca ca.crt --tls-cert client.crt --tls-key client.key -w cluster.trace`,
 
   async run(argv) {
     const { values } = parse(argv, {
       ...k8sOptions,
       ...clientTlsOptions,
       ...serviceOption,
+      write: { type: 'string', short: 'w' },
+      // Only to refuse it with a hint: -o is the output format elsewhere, and a trace file has one format.
       output: { type: 'string', short: 'o' },
       duration: { type: 'string' },
       'rotate-bytes': { type: 'string' },
@@ -54,7 +56,11 @@ Examples:
     if (listed.length === 0 && !values.k8s)
       throw new UsageError('record needs at least one --agent HOST:PORT, or --k8s');
     for (const a of listed) if (!/^.+:\d+$/.test(a)) throw new UsageError(`--agent expects HOST:PORT; got '${a}'`);
-    if (!values.output) throw new UsageError('record needs -o FILE, the trace file to write');
+    if (values.output !== undefined)
+      throw new UsageError(
+        `record writes a trace file: give it with -w FILE (e.g. -w ${printable(values.output.slice(0, 80))}); -o is the output format of report, export and trace`,
+      );
+    if (!values.write) throw new UsageError('record needs -w FILE, the trace file to write');
     const durationMs = values.duration === undefined ? undefined : parseDuration(values.duration, '--duration');
     const rotateBytes = values['rotate-bytes'] === undefined ? undefined : parseBytes(values['rotate-bytes']);
     const services = parseServices(values);
@@ -80,7 +86,7 @@ Examples:
     let progressShown = false;
     const { AgentReach } = await import('../agent-reach.js');
     const reach = new AgentReach();
-    const stats = await recordAgents(agents, values.output, {
+    const stats = await recordAgents(agents, values.write, {
       durationMs,
       rotateBytes,
       signal,

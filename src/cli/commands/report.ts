@@ -5,7 +5,9 @@ import {
   parse,
   parseClientTls,
   parseDuration,
+  outputOptions,
   parseNarrowing,
+  parseOutputFormat,
   shutdownSignal,
   timeRangeOptions,
   timeRangeUsage,
@@ -37,9 +39,9 @@ ${clientTlsUsage(26)}
 ${serviceUsage(26)}
 ${timeRangeUsage(26)}
   --duration D            with --agent or --k8s: how long to listen (30s, 5m)
-  --format json|md|html   json (docs/design.md's report object), md (tables) or html (one
-                          self-contained page with charts); default json
-  -o, --output OUT        write the report to OUT instead of stdout
+  -o, --output FMT        json (docs/design.md's report object), md (tables) or html (one
+                          self-contained page with charts); default json (--format FMT also works)
+  -w, --write FILE        write the report to FILE instead of stdout
   --window D              report only the last D of the events (60s, 10m); default:
                           everything in the file or the listening time
   --summaries             with --agent or --k8s: take the agents' per-period summaries
@@ -49,10 +51,10 @@ ${timeRangeUsage(26)}
   -h, --help              this text
 
 Examples:
-  stickyscope report capture.trace --format html -o report.html
+  stickyscope report capture.trace -o html -w report.html
   stickyscope report capture.trace --service lab/web --since 2026-12-07T11:00:00Z --until 2026-12-07T11:10:00Z
-  stickyscope report --agent 127.0.0.1:7390 --duration 30s --format md
-  stickyscope report --k8s --duration 1m --format html -o cluster.html`,
+  stickyscope report --agent 127.0.0.1:7390 --duration 30s -o md
+  stickyscope report --k8s --duration 1m -o html -w cluster.html`,
 
   async run(argv) {
     const { values, positionals } = parse(
@@ -62,17 +64,14 @@ Examples:
         ...clientTlsOptions,
         ...serviceOption,
         ...timeRangeOptions,
+        ...outputOptions,
         duration: { type: 'string' },
-        format: { type: 'string', default: 'json' },
-        output: { type: 'string', short: 'o' },
         window: { type: 'string' },
         summaries: { type: 'boolean' },
       },
       true,
     );
-    const format = values.format;
-    if (format !== 'json' && format !== 'md' && format !== 'html')
-      throw new UsageError(`--format expects json, md or html; got '${format}'`);
+    const format = parseOutputFormat(values, ['json', 'md', 'html'] as const, 'json');
     const windowSeconds = values.window === undefined ? undefined : parseDuration(values.window, '--window') / 1000;
     if (windowSeconds !== undefined && !(windowSeconds > 0))
       throw new UsageError(`--window expects a positive duration; got '${values.window}'`);
@@ -107,7 +106,7 @@ Examples:
         );
       const durationMs = parseDuration(values.duration, '--duration');
       // Found now rather than after listening for the whole duration.
-      if (values.output) await checkWritable(values.output, 'write report to');
+      if (values.write) await checkWritable(values.write, 'write report to');
       const security = await parseClientTls(values);
       const signal = shutdownSignal();
       const { resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
@@ -157,7 +156,7 @@ Examples:
         narrowing: { ...range, services, onWarning: warn },
       });
     }
-    if (values.output) await writeTextFile(values.output, text, 'write report to');
+    if (values.write) await writeTextFile(values.write, text, 'write report to');
     else process.stdout.write(text);
     return 0;
   },

@@ -1,11 +1,11 @@
 // `stickyscope trace`: the probe's selections, translations and conntrack inserts printed live.
-import { parse, parseRingBufferBytes, shutdownSignal, type Command } from '../command.js';
+import { parse, parseOutputFormat, parseRingBufferBytes, shutdownSignal, type Command } from '../command.js';
 import { UsageError } from '../../core/errors.js';
 import type { StickyEvent } from '../../core/event.js';
 import { ATTACH_HELP, attachSummary, parseAttachMode } from '../../probe/attach-mode.js';
 
 export const command: Command = {
-  usage: `Usage: stickyscope trace [--netns PATH] [--format jsonl|text] [options]
+  usage: `Usage: stickyscope trace [--netns PATH] [-o text|jsonl] [options]
 
 Prints, live, every backend selection the node's NAT makes (dnat), every source
 translation (snat: the address the backend sees) and every new conntrack entry
@@ -14,7 +14,8 @@ Runs until Ctrl-C, then detaches and prints what was still buffered.
 
 Options:
   --netns PATH         network namespace of the node (default: this one), e.g. /run/netns/lab-node
-  --format jsonl|text  one JSON object per line (docs/design.md's export format) or one readable line (default text)
+  -o, --output F       text: one readable line per event (default); jsonl: one JSON object per line
+                       (docs/design.md's export format); --format F also works
   --node-name NAME     node name written into events (default: the hostname)
   ${ATTACH_HELP}
   --no-insert          leave out insert events (dnat and snat only)
@@ -27,15 +28,14 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
   async run(argv) {
     const { values } = parse(argv, {
       netns: { type: 'string' },
-      format: { type: 'string', default: 'text' },
+      output: { type: 'string', short: 'o' },
+      format: { type: 'string' },
       'node-name': { type: 'string' },
       'no-insert': { type: 'boolean', default: false },
       'ringbuf-bytes': { type: 'string' },
       attach: { type: 'string' },
     });
-    const format = values.format;
-    if (format !== 'jsonl' && format !== 'text')
-      throw new UsageError(`--format expects jsonl or text; got '${format}'`);
+    const format = parseOutputFormat(values, ['text', 'jsonl'] as const, 'text');
     const ringBufferBytes = parseRingBufferBytes(values['ringbuf-bytes']);
     const attach = parseAttachMode(values.attach);
     const { hostname } = await import('node:os');
