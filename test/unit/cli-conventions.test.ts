@@ -42,7 +42,7 @@ test("every command's help uses the agent's default port 7390 in its examples", 
 });
 
 test('-o takes the format as in kubectl and hubble; -o FILE is refused with a hint and writes nothing', async (t) => {
-  const { mkdtemp, readdir, rm, writeFile } = await import('node:fs/promises');
+  const { mkdtemp, readdir, rm } = await import('node:fs/promises');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const { TraceWriter } = await import('../../src/record/trace-writer.js');
@@ -66,9 +66,15 @@ test('-o takes the format as in kubectl and hubble; -o FILE is refused with a hi
   };
   // The old spelling: before, this wrote a file named 'report.json' (or 'json') silently and printed nothing.
   for (const [args, hint] of [
-    [['report', trace, '-o', 'report.json'], /-o takes the output format, one of json, md, html; got 'report\.json'; to write to a file give -w FILE \(e\.g\. -w report\.json\)/],
+    [
+      ['report', trace, '-o', 'report.json'],
+      /-o takes the output format, one of json, md, html; got 'report\.json'; to write to a file give -w FILE \(e\.g\. -w report\.json\)/,
+    ],
     [['export', trace, '-o', 'out.jsonl'], /-o takes the output format, one of jsonl, parquet; got 'out\.jsonl'/],
-    [['record', '--agent', '127.0.0.1:1', '-o', 'x.trace'], /record writes a trace file: give it with -w FILE \(e\.g\. -w x\.trace\)/],
+    [
+      ['record', '--agent', '127.0.0.1:1', '-o', 'x.trace'],
+      /record writes a trace file: give it with -w FILE \(e\.g\. -w x\.trace\)/,
+    ],
   ] as const) {
     const r = await inDir([...args]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
@@ -82,5 +88,4 @@ test('-o takes the format as in kubectl and hubble; -o FILE is refused with a hi
   assert.equal(written.code, 0, written.stderr);
   assert.equal(written.stdout, '');
   assert.ok((await readdir(dir)).includes('r.json'));
-  await writeFile(join(dir, 'keep'), '');
 });

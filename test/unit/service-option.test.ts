@@ -171,14 +171,14 @@ test('two agents asked for one Service send only its flows; report and recording
   assert.match(warnings[0]!, /--service lab\/wbe: no Service of that name .*near matches: lab\/web:http/);
 });
 
-test('a malformed --service, or --service where no agent is asked, is a usage error (exit 2) on every command', async () => {
+test('a malformed --service, or --service with --summaries, is a usage error (exit 2) on every command', async () => {
   const runs = [
     ['record', '--agent', '127.0.0.1:1', '-w', join(tmpdir(), 'never.trace'), '--service', 'web'],
     ['report', '--agent', '127.0.0.1:1', '--duration', '1s', '--service', '10.0.0.1:80'],
     ['tui', '--agent', '127.0.0.1:1', '--service', '\u001b[31m/x'],
-    ['report', 'some.trace', '--service', 'lab/web'],
+    ['report', 'some.trace', '--service', 'lab web'],
     ['report', '--agent', '127.0.0.1:1', '--duration', '1s', '--summaries', '--service', 'lab/web'],
-    ['tui', '--replay', 'some.trace', '--service', 'lab/web'],
+    ['tui', '--replay', 'some.trace', '--service', '10.0.0.1:99999/tcp'],
   ];
   await Promise.all(
     runs.map(async (args) => {

@@ -1,6 +1,5 @@
 // `stickyscope trace`: the probe's selections, translations and conntrack inserts printed live.
 import { parse, parseOutputFormat, parseRingBufferBytes, shutdownSignal, type Command } from '../command.js';
-import { UsageError } from '../../core/errors.js';
 import type { StickyEvent } from '../../core/event.js';
 import { ATTACH_HELP, attachSummary, parseAttachMode } from '../../probe/attach-mode.js';
 
