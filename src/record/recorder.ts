@@ -46,7 +46,9 @@ export async function recordAgents(
       filter: opts.services ? { services: opts.services } : undefined,
     });
     const merged = opts.catalogs ? opts.catalogs.merge(batches) : batches;
-    for await (const batch of opts.services ? scopeCatalogs(merged, opts.services, opts.onWarning) : merged) {
+    for await (const batch of opts.services
+      ? scopeCatalogs(merged, opts.services, opts.onWarning, addresses.length)
+      : merged) {
       await writer.append(batch);
     }
   } finally {

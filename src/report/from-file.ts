@@ -108,7 +108,7 @@ export async function reportFromAgents(addresses: string[], opts: AgentReportOpt
       filter: opts.services ? { services: opts.services } : undefined,
     });
     const merged = opts.catalogs ? opts.catalogs.merge(batches) : batches;
-    const scoped = opts.services ? scopeCatalogs(merged, opts.services, opts.onWarning) : merged;
+    const scoped = opts.services ? scopeCatalogs(merged, opts.services, opts.onWarning, addresses.length) : merged;
     return await reportFromEvents(scoped, opts, rejected);
   } finally {
     cancelTimer();

@@ -189,3 +189,35 @@ test('a malformed --service, or --service with --summaries, is a usage error (ex
     }),
   );
 });
+
+test('report --agent --service naming no Service of any agent fails at once with exit 2 and near matches', {
+  timeout: 30_000,
+}, async (t) => {
+  const nodes = ['n1', 'n2'];
+  const sources = nodes.map(() => new FakeSource());
+  const servers = nodes.map((node, i) => getServer(sources[i]!, { node }));
+  const addrs = await Promise.all(servers.map((s) => s.bind('127.0.0.1:0')));
+  t.after(() => Promise.all(servers.map((s) => s.close())));
+  const catalog = (node: string): StickyEvent => ({
+    type: 'catalog',
+    ts: Date.now() * 1000,
+    node,
+    services: [
+      {
+        service: `${WEB}/tcp`,
+        name: 'lab/web:http',
+        affinity: { mode: 'None', timeoutSeconds: null, source: 'rules' },
+        endpoints: ['10.1.1.2:8080'],
+      },
+    ],
+  });
+  // An agent sends its catalog to each new subscriber: emitted until the report has connected.
+  const ticking = setInterval(() => sources.forEach((s, i) => s.emit('events', [catalog(nodes[i]!)])), 100);
+  t.after(() => clearInterval(ticking));
+  const started = Date.now();
+  const args = ['report', ...addrs.flatMap((a) => ['--agent', a]), '--duration', '1h', '--service', 'lab/wbe'];
+  const r = await runCli(args);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--service lab\/wbe matches no Service of the 2 agents; near matches: lab\/web:http/);
+  assert.ok(Date.now() - started < 20_000, 'it did not listen for the duration');
+});

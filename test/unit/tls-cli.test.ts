@@ -95,6 +95,17 @@ test('report --agent says in one line why the agent refused it', async (t) => {
   assert.equal((await finished(good)).code, 0);
 });
 
+test('record without TLS against a TLS agent says on every progress tick that no agent is up, and why', async (t) => {
+  const pki = await makePki(t);
+  const agent = await startTlsAgent(t, pki);
+  const run = startCli(['record', '--agent', agent.address, '-w', join(pki.dir, 'x.trace'), '--duration', '3500ms']);
+  const { code, stderr } = await finished(run);
+  assert.equal(code, 3, stderr);
+  const ticks = stderr.split('\r').filter((l) => /^\d+s {2}\d+ events/.test(l));
+  assert.ok(ticks.length >= 2, `progress ticks: ${JSON.stringify(ticks)}`);
+  for (const tick of ticks) assert.match(tick, /no agent up: agent \S+ unreachable: the agent serves TLS only/, tick);
+});
+
 test('record refuses an expired client certificate before connecting', async (t) => {
   const pki = await makePki(t);
   const run = startCli([

@@ -102,8 +102,10 @@ Examples:
       onProgress: (s) => {
         progressShown = true;
         const secs = Math.round((Date.now() - started) / 1000);
+        // While no agent is up the line says so, every tick, rather than count the catalogs the file starts with.
+        const agentsNow = reach.now(agents.length);
         process.stderr.write(
-          `\r${secs}s  ${s.events} events  ${formatBytes(s.bytes)}  ${s.lostEvents} lost  ${s.files.length > 1 ? `${s.files.length} files` : ''}   `,
+          `\r${secs}s  ${s.events} events  ${formatBytes(s.bytes)}  ${s.lostEvents} lost  ${s.files.length > 1 ? `${s.files.length} files  ` : ''}${printable(agentsNow).slice(0, 160)}${process.stderr.isTTY ? '\x1b[K' : '   '}`,
         );
       },
     }).finally(() => progressShown && process.stderr.write('\n'));

@@ -143,7 +143,9 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
         });
         const merged = catalogs ? catalogs.merge(batches) : batches;
         const { scopeCatalogs } = await import('../../core/service-scope.js');
-        const scoped = services ? scopeCatalogs(merged, services, (m) => source.note('warning', m)) : merged;
+        const scoped = services
+          ? scopeCatalogs(merged, services, (m) => source.note('warning', m), agents.length)
+          : merged;
         for await (const batch of scoped) source.push(batch);
       })();
     }
