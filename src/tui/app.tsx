@@ -1,6 +1,6 @@
 // The whole screen: the event log above, header, the services list or one service's
 // detail, and a footer with the keys. Keys go to the ui-state reducer; the views only draw.
-import { useEffect, useReducer } from 'react';
+import { useEffect, useMemo, useReducer } from 'react';
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import type { FrameSource } from './view-model.js';
 import {
@@ -12,7 +12,7 @@ import {
   useSortedServices,
 } from './hooks.js';
 import { clip } from './format.js';
-import { initialUi, reduceKey } from './ui-state.js';
+import { cursorIn, initialUi, reduceKey } from './ui-state.js';
 import { Header } from './header.js';
 import { EventLogView } from './event-log.js';
 import { ServicesView } from './services-view.js';
@@ -41,7 +41,14 @@ export function App({ source, fps }: AppProps) {
   const { view, log } = useFrame(source, fps, focus);
   const sorted = useSortedServices(view.services, sort);
   const visible = useFilteredServices(sorted, filter);
-  const at = useClampedIndex(ui.cursor, visible.length);
+  const at = useMemo(
+    () =>
+      cursorIn(
+        ui,
+        visible.map((r) => r.service),
+      ),
+    [ui, visible],
+  );
   const detail = focus !== null && view.detail?.row.service === focus ? view.detail : null;
   const backends = detail?.row.backends.length ?? 0;
   const clients = detail?.clients.length ?? 0;

@@ -11,6 +11,8 @@ export interface UiState {
   /** The opened service, null on the list. */
   focus: string | null;
   cursor: number;
+  /** The Service the cursor is on: a re-sort, a filter or rows coming and going keep the cursor on it. */
+  selected: string | null;
   pane: DetailPane;
   backendCursor: number;
   clientCursor: number;
@@ -24,6 +26,7 @@ export interface UiState {
 export const initialUi: UiState = {
   focus: null,
   cursor: 0,
+  selected: null,
   pane: 'clients',
   backendCursor: 0,
   clientCursor: 0,
@@ -59,6 +62,25 @@ function moved(at: number, n: number, page: number, input: string, key: Key): nu
   return null;
 }
 
+/** Where the cursor is in `listed`: on the selected Service while it is listed, else the row it was on. */
+export function cursorIn(s: Pick<UiState, 'cursor' | 'selected'>, listed: readonly string[]): number {
+  const i = s.selected === null ? -1 : listed.indexOf(s.selected);
+  return i >= 0 ? i : clamp(s.cursor, listed.length);
+}
+
+/**
+ * The filter after typed text: Backspace arrives as DEL (0x7f) or BS, alone or several in one read (typed fast, or
+ * sent by tmux), when Ink does not flag it; other control characters are dropped.
+ */
+function edited(filter: string, input: string): string {
+  let out = filter;
+  for (const ch of input) {
+    if (ch === '\x7f' || ch === '\b') out = out.slice(0, -1);
+    else if (ch >= ' ') out += ch;
+  }
+  return out;
+}
+
 export function reduceKey(s: UiState, action: KeyAction): UiState {
   const { input, key, listed } = action;
   if (key.ctrl && input === 'c') return { ...s, quit: true };
@@ -66,7 +88,7 @@ export function reduceKey(s: UiState, action: KeyAction): UiState {
     if (key.return) return { ...s, editingFilter: false };
     if (key.escape) return { ...s, filter: '', editingFilter: false, cursor: 0 };
     if (key.backspace || key.delete) return { ...s, filter: s.filter.slice(0, -1) };
-    if (input && !key.ctrl && !key.meta) return { ...s, filter: s.filter + input, cursor: 0 };
+    if (input && !key.ctrl && !key.meta) return { ...s, filter: edited(s.filter, input), cursor: 0, selected: null };
     return s;
   }
   if (input === 'q') return { ...s, quit: true };
@@ -82,12 +104,17 @@ export function reduceKey(s: UiState, action: KeyAction): UiState {
     const to = moved(clamp(s.clientCursor, action.clients), action.clients, action.page.clients, input, key);
     return to === null ? s : { ...s, clientCursor: to };
   }
-  const at = clamp(s.cursor, listed.length);
+  const at = cursorIn(s, listed);
   const to = moved(at, listed.length, action.page.services, input, key);
-  if (to !== null) return { ...s, cursor: to };
+  if (to !== null) return { ...s, cursor: to, selected: listed[to] ?? null };
   if (key.return && listed[at] !== undefined)
     return { ...s, focus: listed[at]!, pane: 'clients', backendCursor: 0, clientCursor: 0 };
-  if (input === 's') return { ...s, sort: SORT_KEYS[(SORT_KEYS.indexOf(s.sort) + 1) % SORT_KEYS.length]! };
+  if (input === 's')
+    return {
+      ...s,
+      sort: SORT_KEYS[(SORT_KEYS.indexOf(s.sort) + 1) % SORT_KEYS.length]!,
+      selected: listed[at] ?? s.selected,
+    };
   if (input === '/') return { ...s, editingFilter: true };
   if (key.escape && s.filter) return { ...s, filter: '', cursor: 0 };
   return s;

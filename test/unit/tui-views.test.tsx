@@ -221,6 +221,36 @@ test('s cycles the sort: name, rate, violations, skew', async (t) => {
   assert.match(text(), /skewed p=1e-4/);
 });
 
+test('the selection follows its Service when s re-sorts the rows', async (t) => {
+  const rows = [
+    row('alpha', { selectionsPerSecond: 1 }),
+    row('bravo', { selectionsPerSecond: 30 }),
+    row('charlie', { selectionsPerSecond: 20 }),
+  ];
+  const { app, text, press } = mount(fixedSource(model(rows)));
+  t.after(() => app.unmount());
+  await until('rows', () => order(text(), ['alpha', 'bravo', 'charlie']).length === 3);
+  await press('j', (s) => /› bravo/.test(s), 'the cursor on bravo (row 2)');
+  await press('s', (s) => s.includes('sort:rate'), 'sort by rate');
+  // bravo is now row 1: the cursor went with it rather than staying on row 2 (charlie).
+  assert.match(text(), /› bravo/);
+  await press('j', (s) => /› charlie/.test(s), 'the next row by rate');
+});
+
+test('Backspace (DEL, 0x7f) deletes in the filter, also several in one read', async (t) => {
+  const names = ['web', 'dns', 'webhook'];
+  const { app, text, press } = mount(fixedSource(model(names.map((n) => row(n)))));
+  t.after(() => app.unmount());
+  await until('rows', () => order(text(), names).length === 3);
+  await press('/', (s) => s.includes('filter /'), 'the filter prompt');
+  await press('dnx', (s) => s.includes('filter /dnx'), 'typed text');
+  await press('\x7f', (s) => s.includes('filter /dn') && !s.includes('filter /dnx'), 'one DEL');
+  await press('\x7f\x7fweb', (s) => s.includes('filter /web'), 'two DELs and text in one read');
+  await press('\r', (s) => s.includes("filter: 'web'"), 'the filter kept');
+  assert.deepEqual(order(text(), names), ['web', 'webhook']);
+  assert.doesNotMatch(text(), /\\x7f/);
+});
+
 test('/ filters the rows; Esc clears the filter', async (t) => {
   const names = ['web', 'dns', 'webhook'];
   const { app, text, press } = mount(fixedSource(model(names.map((n) => row(n)))));
