@@ -212,7 +212,9 @@ test('report --agent --service naming no Service of any agent fails at once with
     ],
   });
   // An agent sends its catalog to each new subscriber: emitted until the report has connected.
-  const ticking = setInterval(() => sources.forEach((s, i) => s.emit('events', [catalog(nodes[i]!)])), 100);
+  const ticking = setInterval(() => {
+    for (const [i, s] of sources.entries()) s.emit('events', [catalog(nodes[i]!)]);
+  }, 100);
   t.after(() => clearInterval(ticking));
   const started = Date.now();
   const args = ['report', ...addrs.flatMap((a) => ['--agent', a]), '--duration', '1h', '--service', 'lab/wbe'];
