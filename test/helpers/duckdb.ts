@@ -1,4 +1,4 @@
-// Runs the SQL of docs/sql/ in DuckDB (@duckdb/node-api, a devDependency) over Parquet exports, as the README shows.
+// Runs the SQL of docs/sql/ in DuckDB (@duckdb/node-api, a devDependency) over Parquet exports, as docs/parquet.md shows.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';

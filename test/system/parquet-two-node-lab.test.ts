@@ -1,4 +1,4 @@
-// The README's DuckDB answers on real traces: a two-node lab, one `record` per node's agent over mutual TLS, each
+// docs/parquet.md's DuckDB answers on real traces: a two-node lab, one `record` per node's agent over mutual TLS, each
 // trace exported to Parquet, docs/sql/*.sql run by DuckDB over the directory of exports. They must equal
 // `stickyscope report` over the same traces, and the re-picked clients must be those whose backends' own answers
 // moved: affinity is broken for real in the kernel, by flushing the nodes' xt_recent lists between requests.

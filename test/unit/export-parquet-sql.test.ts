@@ -159,8 +159,8 @@ test('DuckDB over the Parquet exports of two nodes answers spread and violations
   assert.deepEqual(fromReport.violations, VIOLATIONS);
 });
 
-test('the README shows the SQL of docs/sql verbatim: what it shows is what the tests run', () => {
-  const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+test('docs/parquet.md shows the SQL of docs/sql verbatim: what it shows is what the tests run', () => {
+  const page = readFileSync(fileURLToPath(new URL('../../../docs/parquet.md', import.meta.url)), 'utf8');
   for (const name of ['spread-per-service', 'affinity-violations'])
-    assert.ok(readme.includes('```sql\n' + sqlFile(name) + '```'), `README.md shows docs/sql/${name}.sql as it is`);
+    assert.ok(page.includes('```sql\n' + sqlFile(name) + '```'), `docs/parquet.md shows docs/sql/${name}.sql as it is`);
 });
