@@ -6,11 +6,13 @@
  * What gets neutralised: C0 controls (ESC, BEL, CR, TAB, ...), DEL, C1 controls
  * (U+0080-U+009F: U+009B is a one-character CSI to some terminals), the bidi embeddings,
  * overrides and isolates (they reorder what the line shows), the Unicode line and
- * paragraph separators, and unpaired surrogates (not text; their UTF-8 is invalid).
+ * paragraph separators, the invisible ones (zero-width space, joiners, marks, word joiner,
+ * byte-order mark: they make look-alike names), and unpaired surrogates (not text; their UTF-8
+ * is invalid).
  * With the u flag, [\ud800-\udfff] matches only unpaired surrogates.
  */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its job
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udfff]/gu;
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|[\ud800-\udfff]/gu;
 
 /**
  * Escapes as visible text: below U+0100 as `\xHH` (so ESC shows as `\x1b`, as a C
@@ -37,7 +39,7 @@ export function printableLines(s: string): string {
 }
 
 /** Raw in JSON strings (JSON.stringify escapes only U+0000-U+001F and unpaired surrogates). */
-const JSON_UNSAFE = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const JSON_UNSAFE = /[\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 
 /**
  * JSON text with DEL, C1 and the other characters above written as \uHHHH escapes: the

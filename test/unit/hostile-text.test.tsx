@@ -23,11 +23,11 @@ const OSC52 = '\x1b]52;c;SGFja2Vk\x07';
 const CSI = '\x1b[2J\x1b[H';
 const C1_CSI = '\u009b6n';
 /** Every kind of control at once, a lone surrogate, and what breaks a Markdown table. */
-const evil = (tag: string) => `${tag}${OSC52}${CSI}${C1_CSI}\x07\x7f\r\n\ud800|\`x\``;
+const evil = (tag: string) => `${tag}${OSC52}${CSI}${C1_CSI}\x07\x7f\r\n\ud800\u200b\ufeff\u200d|\`x\``;
 
 /** Raw control characters (C0 but newline, DEL, C1), bidi overrides, unpaired surrogates. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its job
-const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]|[\ud800-\udfff]/u;
+const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|[\ud800-\udfff]/u;
 const rawIn = (s: string) => {
   const m = RAW.exec(s);
   return m
@@ -85,6 +85,9 @@ test('printable escapes ESC, BEL, C1, DEL and lone surrogates visibly, and leave
   assert.equal(printable('\u009b6n\x7f\t'), '\\x9b6n\\x7f\\x09');
   assert.equal(printable('x\ud800y\udfffz'), 'x\ufffdy\ufffdz');
   assert.equal(printable('\u202eevil'), '\\u202eevil');
+  // Invisible characters make look-alike names ('lab/web' and 'lab/w\u200beb'): shown, like U+202E.
+  assert.equal(printable('lab/w\u200beb\ufeff\u200d'), 'lab/w\\u200beb\\ufeff\\u200d');
+  assert.equal(printableJson('"w\u200beb"'), '"w\\u200beb"');
   const fine = 'lab/web:http 10.1.1.2:8080 ünïcødé 漢字 😀 →';
   assert.equal(printable(fine), fine);
   assert.equal(printable(printable(evil('x'))), printable(evil('x')), 'idempotent');

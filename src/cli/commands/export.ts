@@ -69,7 +69,7 @@ Examples:
     const { readTrace } = await import('../../record/trace-reader.js');
     const { narrowEvents, narrows } = await import('../../record/narrow-events.js');
     const warn = (message: string) => process.stderr.write(`stickyscope export: warning: ${printable(message)}\n`);
-    const files = await traceFiles(positionals, (p) => warn(`${p} is not a trace file; skipped`));
+    const files = await traceFiles(positionals, (p, why) => warn(`${p}: ${why}; skipped`));
 
     let out: OutputFile | null = null;
     if (values.write !== undefined) {

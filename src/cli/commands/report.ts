@@ -148,7 +148,7 @@ Examples:
     } else {
       const warn = (message: string) => process.stderr.write(`stickyscope report: warning: ${printable(message)}\n`);
       const { traceFiles } = await import('../../record/trace-files.js');
-      const files = await traceFiles(positionals, (p) => warn(`${p} is not a trace file; skipped`));
+      const files = await traceFiles(positionals, (p, why) => warn(`${p}: ${why}; skipped`));
       text = await reportFromFile(files, {
         format,
         windowSeconds,
