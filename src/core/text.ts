@@ -12,7 +12,8 @@
  * With the u flag, [\ud800-\udfff] matches only unpaired surrogates.
  */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its job
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|[\ud800-\udfff]/gu;
+const UNSAFE =
+  /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|[\ud800-\udfff]/gu;
 
 /**
  * Escapes as visible text: below U+0100 as `\xHH` (so ESC shows as `\x1b`, as a C
