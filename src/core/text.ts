@@ -11,8 +11,8 @@
  * is invalid).
  * With the u flag, [\ud800-\udfff] matches only unpaired surrogates.
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its job
 const UNSAFE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its job
   /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|[\ud800-\udfff]/gu;
 
 /**

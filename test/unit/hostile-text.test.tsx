@@ -26,8 +26,8 @@ const C1_CSI = '\u009b6n';
 const evil = (tag: string) => `${tag}${OSC52}${CSI}${C1_CSI}\x07\x7f\r\n\ud800\u200b\ufeff\u200d|\`x\``;
 
 /** Raw control characters (C0 but newline, DEL, C1), bidi overrides, unpaired surrogates. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its job
 const RAW =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its job
   /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|[\ud800-\udfff]/u;
 const rawIn = (s: string) => {
   const m = RAW.exec(s);
