@@ -3,7 +3,19 @@
 // only). ECDSA P-256 keys, made with WebCrypto and written as PEM (keys PKCS#8, mode 0600).
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fchmodSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { InputError, UsageError } from '../core/errors.js';
@@ -132,6 +144,26 @@ export function checkCertName(name: string, what: string): void {
 }
 
 /**
+ * Puts `text` at `path` as a new file of `mode`: created exclusively under a fresh name (O_EXCL never follows a
+ * symlink, so a planted link cannot redirect the key) and renamed over the old one (which replaces a link itself, not
+ * its target). Writing into the old file would keep its mode: a world-readable NODE.key stayed 0644.
+ */
+function replaceFile(path: string, text: string, mode: number): void {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  try {
+    writeSync(fd, text);
+    fchmodSync(fd, mode);
+  } catch (err) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+}
+
+/**
  * Writes ca.crt (+ ca.key), NODE.crt/NODE.key per node and NAME.crt/NAME.key per client
  * into `dir`. An existing ca.crt/ca.key pair there is reused, so nodes can be added later.
  */
@@ -158,8 +190,8 @@ export async function writeCertDir(dir: string, opts: CertDirOptions): Promise<C
   }
   const written: string[] = [];
   const put = (name: string, pair: PemPair) => {
-    writeFileSync(join(dir, `${name}.crt`), pair.cert);
-    writeFileSync(join(dir, `${name}.key`), pair.key, { mode: 0o600 });
+    replaceFile(join(dir, `${name}.crt`), pair.cert, 0o644);
+    replaceFile(join(dir, `${name}.key`), pair.key, 0o600);
     written.push(`${name}.crt`, `${name}.key`);
   };
   if (!reusedCa) put('ca', await caPem(ca));

@@ -3,9 +3,10 @@
 // context or the one asked for (kubectl's --context).
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { EnvironmentError, InputError } from '../core/errors.js';
+import { readSmallFile } from '../core/small-file.js';
 
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
@@ -13,8 +14,11 @@ export function loadKubeConfig(file?: string, context?: string): KubeConfig {
   const kc = new KubeConfig();
   if (file !== undefined) {
     if (!existsSync(file)) throw new InputError(`failed to read kubeconfig '${file}': no such file`);
+    // Read here, bounded and only from a regular file: client-node's own read blocks for good on a FIFO.
+    const text = readSmallFile(file, 'kubeconfig').toString('utf8');
     try {
-      kc.loadFromFile(file);
+      kc.loadFromString(text);
+      kc.makePathsAbsolute(dirname(file));
     } catch (err) {
       throw new InputError(`failed to read kubeconfig '${file}': ${(err as Error).message}`);
     }
@@ -30,6 +34,9 @@ export function loadKubeConfig(file?: string, context?: string): KubeConfig {
         `failed to find a cluster: no $KUBECONFIG, no ~/.kube/config and no in-cluster service account (${SERVICE_ACCOUNT_TOKEN}); pass --kubeconfig FILE`,
       );
     }
+    // The same check for the files $KUBECONFIG names (client-node reads them itself).
+    for (const f of (process.env.KUBECONFIG ?? '').split(delimiter).filter((f) => f && existsSync(f)))
+      readSmallFile(f, 'kubeconfig ($KUBECONFIG)');
     try {
       kc.loadFromDefault();
     } catch (err) {

@@ -2,23 +2,17 @@
 // the CA that signs clients, re-read when the files change), the clients' (their own
 // certificate, and the agent's name checked), and the rule for when plaintext is allowed.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { checkServerIdentity, createSecureContext, type PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { InputError, UsageError } from '../core/errors.js';
+import { readSmallFile } from '../core/small-file.js';
 import { AGENT_DOMAIN, agentServerName, type AgentTlsFiles, type ClientTls } from '../certs/names.js';
 
 export { AGENT_DOMAIN, agentServerName, type AgentTlsFiles, type ClientTls } from '../certs/names.js';
 
 function read(file: string, flag: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new InputError(
-      `failed to read ${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
-  }
+  return readSmallFile(file, flag);
 }
 
 function certificate(pem: Buffer, file: string, flag: string): X509Certificate {
@@ -38,6 +32,7 @@ export function checkKeyPair(
   files: { cert: string; key: string; ca: string },
   flags: { cert: string; key: string; ca: string },
   name?: string,
+  purpose: 'server' | 'client' = name === undefined ? 'client' : 'server',
 ): void {
   const certPem = read(files.cert, flags.cert);
   const keyPem = read(files.key, flags.key);
@@ -64,8 +59,19 @@ export function checkKeyPair(
     throw new InputError(
       `${flags.cert} ${files.cert} does not name ${name} (it names ${cert.subjectAltName ?? 'nothing'}); clients expect that name`,
     );
+  // Without the purpose in its extended key usage, every peer refuses the handshake with an "unsuitable certificate
+  // purpose" that names neither side: say it here, at start.
+  const usages = cert.keyUsage;
+  if (usages !== undefined && !usages.includes(EKU[purpose]))
+    throw new InputError(
+      `${flags.cert} ${files.cert} is not for TLS ${purpose}s: its extended key usage is ${usages.map((u) => EKU_NAMES[u] ?? u).join(', ') || 'empty'}; expected ${purpose}Auth${purpose === 'server' ? " (an agent's certificate, as 'stickyscope certs --node' makes)" : ''}`,
+    );
   createSecureContext({ cert: certPem, key: keyPem, ca: caPem });
 }
+
+/** The extended key usages a certificate needs for each end of the link. */
+const EKU = { server: '1.3.6.1.5.5.7.3.1', client: '1.3.6.1.5.5.7.3.2' } as const;
+const EKU_NAMES: Record<string, string> = { [EKU.server]: 'serverAuth', [EKU.client]: 'clientAuth' };
 
 /** The agent's files checked, before anything starts: see checkKeyPair. */
 export function checkAgentTls(files: AgentTlsFiles, node: string): void {

@@ -4,7 +4,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCli, type CliRun } from '../helpers/cli.js';
@@ -153,4 +163,86 @@ test('certs writes a CA, node and client certificates that OpenSSL verifies, key
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr, /used the CA in/);
   openssl('verify', '-CAfile', ca, join(dir, 'n3.crt'), join(dir, 'n1.crt'));
+});
+
+test('certs replaces a world-readable key with a 0600 one, and a symlinked key file itself, not its target', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stickyscope-certs-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const target = join(dir, 'elsewhere.txt');
+  writeFileSync(target, 'not a key\n');
+  writeFileSync(join(dir, 'n1.key'), 'old key\n', { mode: 0o644 });
+  chmodSync(join(dir, 'n1.key'), 0o644);
+  symlinkSync(target, join(dir, 'client.key'));
+  const { code, stderr } = await finished(startCli(['certs', '--out', dir, '--node', 'n1']));
+  assert.equal(code, 0, stderr);
+  assert.equal(statSync(join(dir, 'n1.key')).mode & 0o777, 0o600, 'the new key is not readable by others');
+  assert.match(readFileSync(join(dir, 'n1.key'), 'utf8'), /BEGIN PRIVATE KEY/);
+  assert.ok(!lstatSync(join(dir, 'client.key')).isSymbolicLink(), 'the link itself was replaced');
+  assert.equal(readFileSync(target, 'utf8'), 'not a key\n', 'the link target was not written through');
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no temporary file left',
+  );
+});
+
+test('an agent refuses a client-only certificate at start, naming the purpose it lacks', async (t) => {
+  const pki = await makePki(t);
+  const { makeClientCert } = await import('../../src/certs/make-certs.js');
+  // A client certificate whose CN happens to be the agent's name: it matches, but cannot serve.
+  pki.put('posing', await makeClientCert(pki.ca, 'n1.agent.stickyscope.local'));
+  const run = startCli([
+    'agent',
+    '--listen',
+    '127.0.0.1:0',
+    '--node-name',
+    'n1',
+    '--tls-cert',
+    join(pki.dir, 'posing.crt'),
+    '--tls-key',
+    join(pki.dir, 'posing.key'),
+    '--tls-client-ca',
+    join(pki.dir, 'ca.crt'),
+  ]);
+  const { code, stderr } = await finished(run);
+  assert.equal(code, 4, stderr);
+  assert.match(
+    stderr,
+    /--tls-cert \S+posing\.crt is not for TLS servers: its extended key usage is clientAuth; expected serverAuth/,
+  );
+});
+
+test('a FIFO, a device or a huge file given as a TLS file or kubeconfig is refused in one line, at once', async (t) => {
+  const pki = await makePki(t);
+  const fifo = join(pki.dir, 'key.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const big = join(pki.dir, 'big.pem');
+  writeFileSync(big, Buffer.alloc(5 * 1024 * 1024, 0x41));
+  const tls = ['--tls-ca', join(pki.dir, 'ca.crt'), '--tls-cert', join(pki.dir, 'client.crt')];
+  const cases: [string[], RegExp][] = [
+    [
+      ['report', '--agent', '127.0.0.1:1', '--duration', '1s', ...tls, '--tls-key', fifo],
+      /--tls-key \S+key\.fifo: not a regular file \(a FIFO\)/,
+    ],
+    [
+      ['report', '--agent', '127.0.0.1:1', '--duration', '1s', ...tls, '--tls-key', '/dev/zero'],
+      /--tls-key \/dev\/zero: not a regular file \(a device\)/,
+    ],
+    [
+      ['report', '--agent', '127.0.0.1:1', '--duration', '1s', ...tls, '--tls-key', big],
+      /--tls-key \S+big\.pem: 5242880 bytes; expected at most 4194304/,
+    ],
+    [
+      ['report', '--k8s', '--kubeconfig', fifo, '--duration', '1s'],
+      /kubeconfig \S+key\.fifo: not a regular file \(a FIFO\)/,
+    ],
+  ];
+  for (const [args, why] of cases) {
+    const started = Date.now();
+    const { code, stderr } = await finished(startCli(args));
+    assert.equal(code, 4, `${args.join(' ')}: ${stderr}`);
+    assert.match(stderr, why);
+    assert.equal(stderr.trim().split('\n').length, 1, 'one line');
+    assert.ok(Date.now() - started < 10_000, 'at once');
+  }
 });
