@@ -10,14 +10,21 @@ const W = 1000;
 
 /** Selections per backend as horizontal bars, with the even share 1/K as a dashed line. */
 export function shareChart(s: ServiceReport): string {
-  const rows = s.backends;
-  const k = rows.length;
+  const k = s.backends.length;
+  const rows = k <= SHARE_ROWS ? s.backends : topWithOthers(s.backends, SHARE_ROWS);
   const rowH = 30;
   const top = 26;
   const x0 = 250;
   const x1 = 840;
   const even = k > 0 ? 1 / k : 0;
-  const max = Math.min(1, Math.max(even, ...rows.map((b) => b.share)) * 1.08) || 1;
+  const max =
+    Math.min(
+      1,
+      maxOf(
+        rows.map((b) => b.share),
+        even,
+      ) * 1.08,
+    ) || 1;
   const x = (share: number) => x0 + (share / max) * (x1 - x0);
   const h = top + rows.length * rowH + 8;
   const parts: string[] = [];
@@ -165,16 +172,18 @@ export function stickinessChart(s: ServiceReport): string {
 
 /** Selections per time bucket, stacked by backend (same colours as the share bars). */
 export function timelineChart(s: ServiceReport, series: TimelineSeries, missing: readonly MissingSpan[]): string {
-  const order = s.backends.map((b) => b.backend);
-  for (const b of series.backends.keys()) if (!order.includes(b)) order.push(b);
-  const n = Math.max(1, ...[...series.backends.values()].map((c) => c.length));
+  const { order, columns } = timelineSeries(s, series);
+  const n = maxOf(
+    [...columns.values()].map((c) => c.length),
+    1,
+  );
   const totals = new Array<number>(n).fill(0);
-  for (const c of series.backends.values()) {
+  for (const c of columns.values()) {
     c.forEach((v, i) => {
       totals[i]! += v;
     });
   }
-  const peak = Math.max(1, ...totals);
+  const peak = maxOf(totals, 1);
   const x0 = 60;
   const x1 = W - 10;
   const y0 = 22;
@@ -189,7 +198,7 @@ export function timelineChart(s: ServiceReport, series: TimelineSeries, missing:
   for (let i = 0; i < n; i++) {
     let y = y1;
     order.forEach((backend, bi) => {
-      const v = series.backends.get(backend)?.[i] ?? 0;
+      const v = columns.get(backend)?.[i] ?? 0;
       if (v === 0) return;
       const hgt = (v / peak) * (y1 - y0);
       y -= hgt;
@@ -216,7 +225,7 @@ export function timelineChart(s: ServiceReport, series: TimelineSeries, missing:
   const t0 = series.start;
   const t1 = series.start + n * series.bucketSeconds * 1e6;
   const xAt = (us: number) => x0 + ((Math.min(t1, Math.max(t0, us)) - t0) / (t1 - t0)) * (x1 - x0);
-  for (const m of missing) {
+  for (const m of gapsToDraw(missing, xAt)) {
     const a = xAt(parseIsoMicros(m.start));
     const b = xAt(parseIsoMicros(m.end));
     if (b <= a) continue;
@@ -298,7 +307,10 @@ export function clientChart(s: ServiceReport, limit: number): string {
     .sort((a, b) => b.selections - a.selections || (a.client < b.client ? -1 : 1))
     .slice(0, limit);
   const colour = new Map(s.backends.map((b, i) => [b.backend, colorOf(i)]));
-  const peak = Math.max(1, ...rows.map((r) => r.selections));
+  const peak = maxOf(
+    rows.map((r) => r.selections),
+    1,
+  );
   const rowH = 24;
   const x0 = 170;
   const x1 = 760;
@@ -344,9 +356,75 @@ export function clientChart(s: ServiceReport, limit: number): string {
 }
 
 function svg(chart: string, height: number, label: string, parts: string[]): string {
+  // Joined, not spread: a chart of 100,000 parts would overflow the stack as arguments.
   return el(
     'svg',
     { viewBox: `0 0 ${W} ${height}`, width: '100%', role: 'img', 'aria-label': label, 'data-chart': chart },
-    ...parts,
+    parts.join(''),
   );
+}
+
+/** The largest of `values` and `floor`, without spreading them into arguments. */
+function maxOf(values: Iterable<number>, floor: number): number {
+  let m = floor;
+  for (const v of values) if (v > m) m = v;
+  return m;
+}
+
+/** Backends drawn one by one at most; the rest are one "others" bar or series (5,000 bars are not readable). */
+const SHARE_ROWS = 30;
+const TIMELINE_SERIES = 12;
+
+type BackendRow = ServiceReport['backends'][number];
+
+/** The `limit - 1` busiest backends, and the rest summed into one row named after how many they are. */
+function topWithOthers(rows: readonly BackendRow[], limit: number): BackendRow[] {
+  const sorted = [...rows].sort((a, b) => b.selections - a.selections || (a.backend < b.backend ? -1 : 1));
+  const top = sorted.slice(0, limit - 1);
+  const rest = sorted.slice(limit - 1);
+  const others = { ...rest[0]!, backend: `${rest.length} others`, selections: 0, share: 0, clients: 0 };
+  for (const r of rest) {
+    others.selections += r.selections;
+    others.share += r.share;
+    others.clients += r.clients;
+  }
+  return [...top, others];
+}
+
+/** The timeline's series: every backend, or the busiest and one "others" series summing the rest. */
+function timelineSeries(s: ServiceReport, series: TimelineSeries): { order: string[]; columns: Map<string, number[]> } {
+  const order = s.backends.map((b) => b.backend);
+  const listed = new Set(order);
+  for (const b of series.backends.keys()) if (!listed.has(b)) order.push(b);
+  if (order.length <= TIMELINE_SERIES) return { order, columns: series.backends };
+  const total = (b: string) => (series.backends.get(b) ?? []).reduce((a, v) => a + v, 0);
+  const ranked = order.map((b) => ({ b, n: total(b) })).sort((x, y) => y.n - x.n || (x.b < y.b ? -1 : 1));
+  const top = ranked.slice(0, TIMELINE_SERIES - 1).map((r) => r.b);
+  const name = `${order.length - top.length} others`;
+  const sum: number[] = [];
+  for (const { b } of ranked.slice(TIMELINE_SERIES - 1))
+    (series.backends.get(b) ?? []).forEach((v, i) => {
+      sum[i] = (sum[i] ?? 0) + v;
+    });
+  const columns = new Map(top.map((b) => [b, series.backends.get(b)!] as const));
+  columns.set(
+    name,
+    Array.from(sum, (v) => v ?? 0),
+  );
+  return { order: [...top, name], columns };
+}
+
+/** Gaps closer than a pixel apart drawn as one: 100,000 node gaps are a band, not 100,000 rectangles. */
+function gapsToDraw(missing: readonly MissingSpan[], xAt: (us: number) => number): MissingSpan[] {
+  if (missing.length <= 200) return [...missing];
+  const byNode = new Map<string, MissingSpan[]>();
+  for (const m of [...missing].sort((a, b) => (a.start < b.start ? -1 : 1))) {
+    const list = byNode.get(m.node) ?? [];
+    const last = list.at(-1);
+    if (last && xAt(parseIsoMicros(m.start)) <= xAt(parseIsoMicros(last.end)) + 1) {
+      if (m.end > last.end) list[list.length - 1] = { ...last, end: m.end, ongoing: m.ongoing };
+    } else list.push({ ...m });
+    byNode.set(m.node, list);
+  }
+  return [...byNode.values()].flat();
 }

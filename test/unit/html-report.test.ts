@@ -155,6 +155,63 @@ test('the HTML report is one self-contained file with every chart', { timeout: 2
   );
 });
 
+test('a Service of 5,000 backends and 100,000 node gaps: the HTML report is drawn, top backends and one "others"', {
+  timeout: 60_000,
+}, async () => {
+  const T0 = Date.UTC(2026, 11, 7, 11) * 1000;
+  const endpoints = Array.from({ length: 5000 }, (_, i) => `10.${1 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}:8080`);
+  const catalog: CatalogEvent = {
+    type: 'catalog',
+    ts: T0,
+    node: 'n',
+    services: [
+      {
+        service: '10.96.0.10:80/tcp',
+        name: 'big/many:http',
+        affinity: { mode: 'None', timeoutSeconds: null, source: 'rules' },
+        endpoints,
+      },
+    ],
+  };
+  const flows: StickyEvent[] = Array.from({ length: 150_000 }, (_, i) => ({
+    type: 'dnat',
+    ts: T0 + 1000 + i * 200,
+    node: 'n',
+    proto: 'tcp',
+    client: `10.0.${(i >> 8) & 255}.${i & 255}:${30000 + (i % 30000)}`,
+    service: '10.96.0.10:80',
+    backend: endpoints[i % 5000]!,
+    hook: 'prerouting',
+    ctId: i.toString(16),
+  }));
+  const gaps: StickyEvent[] = Array.from({ length: 200_000 }, (_, g) => ({
+    type: 'node',
+    ts: T0 + 30_000_000 + g * 2,
+    node: 'n',
+    state: g % 2 ? 'up' : 'down',
+  }));
+  const { reportFromEvents } = await import('../../src/report/from-file.js');
+  const html = await reportFromEvents(
+    (async function* () {
+      yield [catalog, ...flows.slice(0, 75_000)];
+      yield flows.slice(75_000);
+      yield gaps;
+    })(),
+    { format: 'html' },
+  );
+  const bars = chartTags(html, '10.96.0.10:80/tcp', 'share-bar');
+  assert.equal(bars.length, 30, '29 busiest backends and one bar for the rest');
+  assert.equal(bars.at(-1)!['data-backend'], '4971 others');
+  assert.equal(
+    bars.reduce((n, b) => n + Number(b['data-selections']), 0),
+    150_000,
+    'the bars still hold every selection',
+  );
+  const series = new Set(chartTags(html, '10.96.0.10:80/tcp', 'timeline-bar').map((b) => b['data-backend']));
+  assert.ok(series.size <= 12, `${series.size} timeline series`);
+  assert.ok(chartTags(html, '10.96.0.10:80/tcp', 'timeline-gap').length <= 200, 'gaps merged to what can be seen');
+});
+
 test('chromium renders the report: charts drawn, bar widths follow the counts, no script errors', {
   timeout: 120_000,
 }, async (t) => {
