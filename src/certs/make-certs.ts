@@ -9,7 +9,6 @@ import {
   constants,
   existsSync,
   fchmodSync,
-  mkdirSync,
   openSync,
   readFileSync,
   renameSync,
@@ -18,6 +17,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
+import { makeDirectory } from '../core/file-errors.js';
 import { InputError, UsageError } from '../core/errors.js';
 import { agentServerName } from './names.js';
 
@@ -172,7 +172,7 @@ export async function writeCertDir(dir: string, opts: CertDirOptions): Promise<C
   for (const c of opts.clients) checkCertName(c, '--client');
   const clash = opts.clients.find((c) => opts.nodes.includes(c) || c === 'ca');
   if (clash) throw new UsageError(`--client '${clash}' would overwrite a node's or the CA's files; pick another name`);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDirectory(dir, 0o700, 'create the directory');
   const caCert = join(dir, 'ca.crt');
   const caKey = join(dir, 'ca.key');
   const reusedCa = existsSync(caCert) && existsSync(caKey);

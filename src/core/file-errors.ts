@@ -1,6 +1,6 @@
 // Node's system errors from files (ENOENT, EISDIR, ENOSPC, ...) as the typed errors the
 // CLI prints: one line saying what was being done, to which path, and why.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { open, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { EnvironmentError, InputError } from './errors.js';
@@ -106,4 +106,25 @@ export async function writeTextFile(path: string, text: string, doing: string): 
   } catch (err) {
     throw fileError(err, doing, path, 'write');
   }
+}
+
+/**
+ * mkdir -p of a directory the user named, one component at a time: Node's recursive mkdirSync never returns where
+ * the kernel refuses a name under an existing directory with ENOENT (/proc/x spun for good). Errors are one line.
+ */
+export function makeDirectory(path: string, mode: number, doing: string): void {
+  const missingDirs: string[] = [];
+  for (let dir = path; !existsSync(dir); dir = dirname(dir)) {
+    missingDirs.unshift(dir);
+    if (dirname(dir) === dir) break;
+  }
+  for (const dir of missingDirs) {
+    try {
+      mkdirSync(dir, { mode });
+    } catch (err) {
+      throw fileError(err, doing, dir, 'write');
+    }
+  }
+  if (!statSync(path).isDirectory())
+    throw new InputError(`failed to ${doing} ${path}: a file of that name exists; expected a directory`);
 }

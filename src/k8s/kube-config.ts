@@ -20,7 +20,7 @@ export function loadKubeConfig(file?: string, context?: string): KubeConfig {
       kc.loadFromString(text);
       kc.makePathsAbsolute(dirname(file));
     } catch (err) {
-      throw new InputError(`failed to read kubeconfig '${file}': ${(err as Error).message}`);
+      throw new InputError(`failed to read kubeconfig '${file}': ${firstLine(err)}`);
     }
   } else {
     // loadFromDefault silently falls back to http://localhost:8080 when it finds
@@ -40,7 +40,7 @@ export function loadKubeConfig(file?: string, context?: string): KubeConfig {
     try {
       kc.loadFromDefault();
     } catch (err) {
-      throw new InputError(`failed to load the kubeconfig: ${(err as Error).message}`);
+      throw new InputError(`failed to load the kubeconfig: ${firstLine(err)}`);
     }
   }
   if (context !== undefined) {
@@ -58,4 +58,9 @@ export function loadKubeConfig(file?: string, context?: string): KubeConfig {
     );
   }
   return kc;
+}
+
+/** A YAML parser's message spans lines (the offending text, a caret): its first line says it, and errors are one line. */
+function firstLine(err: unknown): string {
+  return ((err as Error).message ?? String(err)).split('\n')[0]!.trim();
 }

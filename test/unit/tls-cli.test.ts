@@ -246,3 +246,37 @@ test('a FIFO, a device or a huge file given as a TLS file or kubeconfig is refus
     assert.ok(Date.now() - started < 10_000, 'at once');
   }
 });
+
+test('certs --out that cannot be a directory, and a broken kubeconfig, each fail in one line at once', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'stickyscope-msg-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'plain');
+  writeFileSync(file, 'x');
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, 'apiVersion: v1\nclusters:\n  - cluster: [\n   bad: : :\n');
+  const cases: [string[], RegExp][] = [
+    [
+      ['certs', '--out', file, '--node', 'n1'],
+      /failed to create the directory \S+plain: a file of that name exists; expected a directory$/,
+    ],
+    [
+      ['certs', '--out', join(file, 'x'), '--node', 'n1'],
+      /failed to create the directory \S+plain\/x: a part of the path is not a directory \(ENOTDIR\)$/,
+    ],
+    // Node's own recursive mkdir never returned here.
+    [
+      ['certs', '--out', '/proc/stickyscope-x/y', '--node', 'n1'],
+      /failed to create the directory \/proc\/stickyscope-x: \/proc does not allow creating files \(ENOENT\)$/,
+    ],
+    [
+      ['report', '--k8s', '--kubeconfig', kubeconfig, '--duration', '1s'],
+      /failed to read kubeconfig '\S+': missed comma between flow collection entries \(4:9\)$/,
+    ],
+  ];
+  for (const [args, why] of cases) {
+    const { code, stderr } = await finished(startCli(args));
+    assert.equal(code, 4, `${args.join(' ')}: ${stderr}`);
+    assert.equal(stderr.trim().split('\n').length, 1, `one line: ${stderr}`);
+    assert.match(stderr.trim(), why);
+  }
+});
