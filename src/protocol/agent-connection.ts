@@ -240,14 +240,20 @@ export class AgentConnection extends EventEmitter {
     const admit = (received: StickyEvent[]) =>
       // Times and addresses are checked here, where they enter: a time from the far future
       // would otherwise move every consumer's window and evict its state.
-      admitEvents(received, this.rejected, (r, i) => {
-        if (warned) return;
-        warned = true;
-        this.emit(
-          'warning',
-          `agent ${this.node} (${this.address}) sent an event that is rejected (event ${i} of a batch): ${r.detail}; dropped (further rejected events are counted)`,
-        );
-      });
+      admitEvents(
+        received,
+        this.rejected,
+        (r, i) => {
+          if (warned) return;
+          warned = true;
+          this.emit(
+            'warning',
+            `agent ${this.node} (${this.address}) sent an event that is rejected (event ${i} of a batch): ${r.detail}; dropped (further rejected events are counted)`,
+          );
+        },
+        undefined,
+        this.node,
+      );
     stream.on('data', (received: StickyEvent[] | NodeSummary) => {
       if (Array.isArray(received)) {
         const events = admit(received);

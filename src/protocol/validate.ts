@@ -1,6 +1,7 @@
 // The one check of events where they enter stickyscope (an agent's stream, a trace
 // file's batches and header): what the aggregator, reports and displays may assume of
 // an event. Rejected events are dropped and counted by reason, never passed on.
+import { printable } from '../core/text.js';
 import { isIPv6 } from 'node:net';
 import type { StickyEvent } from '../core/event.js';
 
@@ -342,10 +343,12 @@ export function admitEvents(
   tally: RejectedEvents,
   onFirst: (r: Rejection, index: number) => void,
   nowUs = Date.now() * 1000,
+  /** An agent speaks for its own node only: events naming another are refused (a stream could invent nodes). */
+  node?: string,
 ): StickyEvent[] {
   let out: StickyEvent[] | null = null;
   for (let i = 0; i < batch.length; i++) {
-    const problem = eventProblem(batch[i], nowUs);
+    const problem = eventProblem(batch[i], nowUs) ?? (node === undefined ? null : nodeProblem(batch[i]!, node));
     if (problem === null) {
       out?.push(batch[i]!);
       continue;
@@ -357,4 +360,14 @@ export function admitEvents(
     tally.add(problem.reason);
   }
   return out ?? batch;
+}
+
+function nodeProblem(e: StickyEvent, node: string): Rejection | null {
+  return e.node === node
+    ? null
+    : {
+        reason: 'malformed',
+        field: 'node',
+        detail: `node is '${printable(e.node.slice(0, 80))}'; expected the agent's own node '${node}'`,
+      };
 }
