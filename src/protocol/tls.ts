@@ -7,6 +7,7 @@ import { checkServerIdentity, createSecureContext, type PeerCertificate } from '
 import * as grpc from '@grpc/grpc-js';
 import { InputError, UsageError } from '../core/errors.js';
 import { readSmallFile } from '../core/small-file.js';
+import { CheckedCertificateFiles } from './cert-rotation.js';
 import { AGENT_DOMAIN, agentServerName, type AgentTlsFiles, type ClientTls } from '../certs/names.js';
 
 export { AGENT_DOMAIN, agentServerName, type AgentTlsFiles, type ClientTls } from '../certs/names.js';
@@ -33,7 +34,7 @@ export function checkKeyPair(
   flags: { cert: string; key: string; ca: string },
   name?: string,
   purpose: 'server' | 'client' = name === undefined ? 'client' : 'server',
-): void {
+): KeyPairPem {
   const certPem = read(files.cert, flags.cert);
   const keyPem = read(files.key, flags.key);
   const caPem = read(files.ca, flags.ca);
@@ -67,6 +68,14 @@ export function checkKeyPair(
       `${flags.cert} ${files.cert} is not for TLS ${purpose}s: its extended key usage is ${usages.map((u) => EKU_NAMES[u] ?? u).join(', ') || 'empty'}; expected ${purpose}Auth${purpose === 'server' ? " (an agent's certificate, as 'stickyscope certs --node' makes)" : ''}`,
     );
   createSecureContext({ cert: certPem, key: keyPem, ca: caPem });
+  return { cert: certPem, key: keyPem, ca: caPem };
+}
+
+/** The three PEM files of one end of the link, as read and checked together. */
+export interface KeyPairPem {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer;
 }
 
 /** The extended key usages a certificate needs for each end of the link. */
@@ -74,8 +83,8 @@ const EKU = { server: '1.3.6.1.5.5.7.3.1', client: '1.3.6.1.5.5.7.3.2' } as cons
 const EKU_NAMES: Record<string, string> = { [EKU.server]: 'serverAuth', [EKU.client]: 'clientAuth' };
 
 /** The agent's files checked, before anything starts: see checkKeyPair. */
-export function checkAgentTls(files: AgentTlsFiles, node: string): void {
-  checkKeyPair(
+export function checkAgentTls(files: AgentTlsFiles, node: string): KeyPairPem {
+  return checkKeyPair(
     { cert: files.cert, key: files.key, ca: files.clientCa },
     { cert: '--tls-cert', key: '--tls-key', ca: '--tls-client-ca' },
     agentServerName(node),
@@ -84,31 +93,18 @@ export function checkAgentTls(files: AgentTlsFiles, node: string): void {
 
 /**
  * The agent's credentials: TLS only, and a client certificate signed by the client CA
- * required. The files are re-read every `refreshMs` (grpc-js's file watcher), so a
- * rotated certificate serves new connections while the open streams go on. Resolves
- * once the files were read: bind right after, so no early connection finds none.
+ * required. The files are re-read every `refreshMs` and checked as at start before they are
+ * served (src/protocol/cert-rotation.ts): a rotated certificate serves new connections while
+ * the open streams go on, and a bad rotation keeps the last good files, said through
+ * `onRefused`.
  */
 export async function agentCredentials(
   files: AgentTlsFiles,
   node: string,
   refreshMs = 10_000,
+  onRefused: (message: string) => void = () => {},
 ): Promise<grpc.ServerCredentials> {
-  checkAgentTls(files, node);
-  const provider = new grpc.experimental.FileWatcherCertificateProvider({
-    certificateFile: files.cert,
-    privateKeyFile: files.key,
-    caCertificateFile: files.clientCa,
-    refreshIntervalMs: refreshMs,
-  });
-  // The provider reads on its first listener and keeps what it read for the server's, which
-  // comes at bind; this listener leaves at once, so only the server keeps the watcher going.
-  await new Promise<void>((resolve) => {
-    const first = () => {
-      provider.removeIdentityCertificateListener(first);
-      resolve();
-    };
-    provider.addIdentityCertificateListener(first);
-  });
+  const provider = new CheckedCertificateFiles(() => checkAgentTls(files, node), refreshMs, onRefused);
   // One provider for both roles: grpc-js takes the identity and the CA from it.
   return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, true);
 }

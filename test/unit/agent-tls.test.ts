@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
@@ -189,3 +190,66 @@ async function startTlsAgentWithCert(t: { after(fn: () => unknown): void }, pki:
   t.after(() => server.close());
   return { source, server, address } satisfies TlsAgent;
 }
+
+test('a bad rotation (garbage CA, a key of another certificate, a FIFO) keeps the last good files, said once each', async (t) => {
+  const pki = await makePki(t);
+  const { agentCredentials } = await import('../../src/protocol/tls.js');
+  const { getServer } = await import('../../src/agent/server.js');
+  const { FakeSource } = await import('../helpers/agent-fake-source.js');
+  const refused: string[] = [];
+  // The agent's own copy of the CA: the test's client keeps trusting the original while the agent's is broken.
+  writeFileSync(join(pki.dir, 'agent-ca.crt'), readFileSync(join(pki.dir, 'ca.crt')));
+  const files = {
+    cert: join(pki.dir, 'n1.crt'),
+    key: join(pki.dir, 'n1.key'),
+    clientCa: join(pki.dir, 'agent-ca.crt'),
+  };
+  const credentials = await agentCredentials(files, 'n1', 50, (m) => refused.push(m));
+  const server = getServer(new FakeSource(), { node: 'n1', credentials });
+  const address = await server.bind('127.0.0.1:0');
+  t.after(() => server.close());
+  const good = await servedFingerprint(address, pki.dir);
+  const serves = async () => {
+    assert.equal(await servedFingerprint(address, pki.dir), good, 'the last good certificate is served');
+  };
+  const swap = (file: string, write: (tmp: string) => void) => {
+    const tmp = `${file}.new`;
+    write(tmp);
+    renameSync(tmp, file);
+  };
+  const caPem = readFileSync(files.clientCa);
+
+  swap(files.clientCa, (tmp) => writeFileSync(tmp, 'garbage\n'));
+  await until(() => refused.length === 1, 'the garbage CA refused');
+  assert.match(
+    refused[0]!,
+    /refused the rotated TLS files, serving the previous ones: --tls-client-ca \S+ca\.crt is not a certificate/,
+  );
+  await serves();
+  swap(files.clientCa, (tmp) => writeFileSync(tmp, caPem));
+
+  const other = await makeAgentCert(pki.ca, 'n1');
+  swap(files.key, (tmp) => writeFileSync(tmp, other.key));
+  await until(() => refused.length === 2, 'the mismatched key refused');
+  assert.match(refused[1]!, /--tls-key \S+n1\.key is not the key of --tls-cert/);
+  await serves();
+
+  rmSync(files.key);
+  execFileSync('mkfifo', [files.key]);
+  await until(() => refused.length === 3, 'the FIFO refused');
+  assert.match(refused[2]!, /not a regular file \(a FIFO\)/);
+  await serves();
+  await sleep(300);
+  assert.equal(refused.length, 3, 'each reason said once');
+
+  // Good files again, a new pair: the watcher was not wedged by the FIFO.
+  rmSync(files.key);
+  swap(files.key, (tmp) => writeFileSync(tmp, other.key));
+  swap(files.cert, (tmp) => writeFileSync(tmp, other.cert));
+  const next = new X509Certificate(other.cert).fingerprint256;
+  const end = Date.now() + 5000;
+  while ((await servedFingerprint(address, pki.dir)) !== next) {
+    assert.ok(Date.now() < end, 'the new certificate is served within 5 s');
+    await sleep(50);
+  }
+});

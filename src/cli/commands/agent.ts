@@ -1,4 +1,5 @@
 // `stickyscope agent`: the probe on one node, its events served over gRPC to any number of subscribers.
+import { printable } from '../../core/text.js';
 import {
   parse,
   parseCount,
@@ -127,7 +128,11 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       agent = await startAgent(probe, {
         node,
         listen,
-        credentials: tls ? await agentCredentials(tls, node) : undefined,
+        credentials: tls
+          ? await agentCredentials(tls, node, undefined, (m) =>
+              process.stderr.write(`stickyscope agent: warning: ${printable(m)}\n`),
+            )
+          : undefined,
         netns: values.netns,
         limits,
         summaryPeriodMs,
