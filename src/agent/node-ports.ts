@@ -60,6 +60,7 @@ export class NodePortCatalog {
           name: np.name,
           affinity: { ...np.affinity },
           endpoints: [...np.endpoints],
+          ...(np.noEndpoints ? { noEndpoints: np.noEndpoints } : {}),
         });
       }
     }
