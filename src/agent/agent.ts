@@ -11,7 +11,7 @@ import { getServer, type AgentServer, type EventSource } from './server.js';
 import type { AgentLimits } from './limits.js';
 import { EvictionWatcher } from './xt-recent.js';
 import { mergeFamilies } from './families.js';
-import type { NatCatalog, RecentList } from './rules-parse.js';
+import type { NatCatalog, RecentList } from '../kube-proxy/iptables-parse.js';
 import { SummaryFeed } from './summary-feed.js';
 import type { Summarizer } from '../aggregator/summarize.js';
 

@@ -4,8 +4,8 @@
 import type { AffinitySetFill, AffinitySetsEvent, EvictedEvent, StickyEvent } from '../core/event.js';
 import { hostOf } from '../core/event.js';
 import { canonicalIp } from '../core/ip.js';
-import { NftParseError } from './nft-parse.js';
-import type { RecentList } from './rules-parse.js';
+import { NftParseError } from '../kube-proxy/nft-parse.js';
+import type { RecentList } from '../kube-proxy/iptables-parse.js';
 
 export interface SetContents {
   size: number | null;

@@ -5,9 +5,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { ProxyMode } from '../core/event.js';
-import { IPVS_UNSUPPORTED, ipvsInLink, ipvsInRules } from './ipvs.js';
-import { parseNftCatalog } from './nft-parse.js';
-import { parseNatCatalog, type NatCatalog } from './rules-parse.js';
+import { IPVS_UNSUPPORTED, ipvsInLink, ipvsInRules } from '../kube-proxy/ipvs.js';
+import { parseNftCatalog } from '../kube-proxy/nft-parse.js';
+import { parseNatCatalog, type NatCatalog } from '../kube-proxy/iptables-parse.js';
 
 const run = promisify(execFile);
 

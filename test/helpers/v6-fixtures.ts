@@ -5,9 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultConfig, type KubeVersion, type LabConfig } from '../../src/lab/config.js';
-import { nftNameBase } from '../../src/lab/chain-names.js';
-import { renderNft } from '../../src/lab/nft-rules.js';
-import { renderNat } from '../../src/lab/rules.js';
+import { nftNameBase } from '../../src/kube-proxy/names.js';
+import { renderNft } from '../../src/kube-proxy/nft-render.js';
+import { renderNat } from '../../src/kube-proxy/iptables-render.js';
 
 /** The IPv6 twin of the lab's one-node default config: same names and ports, fd00:: addresses. */
 export function v6Config(kubeVersion: KubeVersion = '1.35'): LabConfig {

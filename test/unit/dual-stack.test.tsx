@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { mergeFamilies } from '../../src/agent/families.js';
-import { parseNftCatalog } from '../../src/agent/nft-parse.js';
+import { parseNftCatalog } from '../../src/kube-proxy/nft-parse.js';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { CLUSTER_NODE, type CatalogEvent, type DnatEvent, type StickyEvent } from '../../src/core/event.js';
 import { buildCatalog } from '../../src/k8s/catalog.js';

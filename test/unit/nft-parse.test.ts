@@ -4,12 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ipvsInLink, ipvsInRules } from '../../src/agent/ipvs.js';
-import { NftParseError, parseNftCatalog } from '../../src/agent/nft-parse.js';
-import { parseNatCatalog, type NatCatalog } from '../../src/agent/rules-parse.js';
+import { ipvsInLink, ipvsInRules } from '../../src/kube-proxy/ipvs.js';
+import { NftParseError, parseNftCatalog } from '../../src/kube-proxy/nft-parse.js';
+import { parseNatCatalog, type NatCatalog } from '../../src/kube-proxy/iptables-parse.js';
 import { RulesWatcher } from '../../src/agent/rules-watch.js';
 import { defaultConfig, nodeName } from '../../src/lab/config.js';
-import { renderNat } from '../../src/lab/rules.js';
+import { renderNat } from '../../src/kube-proxy/iptables-render.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../../test/fixtures/nft/${name}`, import.meta.url), 'utf8');
 

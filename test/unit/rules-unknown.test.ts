@@ -5,10 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { parseNftCatalog } from '../../src/agent/nft-parse.js';
-import { parseNatCatalog, type NatCatalog } from '../../src/agent/rules-parse.js';
+import { parseNftCatalog } from '../../src/kube-proxy/nft-parse.js';
+import { parseNatCatalog, type NatCatalog } from '../../src/kube-proxy/iptables-parse.js';
 import { defaultConfig, nodeName } from '../../src/lab/config.js';
-import { renderNat } from '../../src/lab/rules.js';
+import { renderNat } from '../../src/kube-proxy/iptables-render.js';
 
 const read = (path: string) => readFileSync(new URL(`../../../test/fixtures/${path}`, import.meta.url), 'utf8');
 

@@ -10,7 +10,7 @@ import { isIP } from 'node:net';
 import { InputError } from '../core/errors.js';
 import type { Proto, ServiceInfo } from '../core/event.js';
 import { canonicalIp } from '../core/ip.js';
-import type { NatCatalog, NodePortInfo, RecentList } from './rules-parse.js';
+import type { NatCatalog, NodePortInfo, RecentList } from './iptables-parse.js';
 
 /** A read of the nftables table that is not nft's JSON at all; the message names what was seen. */
 export class NftParseError extends InputError {}

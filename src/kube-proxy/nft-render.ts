@@ -1,10 +1,10 @@
 // Renders one node's `ip kube-proxy` table the way kube-proxy's nftables mode writes it, as one `nft -f` transaction
 // that re-syncs everything: 1.35's shape (an endpoint chain per endpoint, `mark-for-masquerade`) or 1.36's (inline
 // `numgen` DNAT maps for Services without affinity, marking in `services`, hairpin through a set).
-import { affinityTimeout, type LabConfig, type LabEndpoint, type LabServiceSpec } from './config.js';
-import { nftNameBase } from './chain-names.js';
-import { endpointText, sortedEndpoints } from './rules.js';
-import type { IpFamily } from './ip-family.js';
+import { affinityTimeout, type ProxyConfig, type KubeEndpoint, type KubeServicePort } from './model.js';
+import { nftNameBase } from './names.js';
+import { endpointText, sortedEndpoints } from './iptables-render.js';
+import type { IpFamily } from '../core/ip.js';
 
 export const NFT_TABLE = 'kube-proxy';
 const MASQ_MARK = '0x4000';
@@ -17,26 +17,26 @@ export interface RenderedNft {
 }
 
 /** The name bases of a Service port and of one of its endpoints (see nftNameBase). */
-export function nftServiceBase(s: LabServiceSpec): string {
+export function nftServiceBase(s: KubeServicePort): string {
   return nftNameBase(`${s.namespace}/${s.name}/${s.protocol}/${s.portName}`);
 }
 
 /** nft names cannot hold ':': an IPv6 endpoint's colons become dots (fd00:1:1::2 -> fd00.1.1..2). */
-export function nftEndpointBase(s: LabServiceSpec, e: LabEndpoint): string {
+export function nftEndpointBase(s: KubeServicePort, e: KubeEndpoint): string {
   return nftNameBase(`${s.namespace}/${s.name}/${s.protocol}/${s.portName}__${e.ip.replaceAll(':', '.')}/${e.port}`);
 }
 
 /** Endpoint chains of a Service, as rendered (1.36 has them for affinity Services only). */
-export function nftEndpointChains(config: LabConfig, s: LabServiceSpec): Map<string, LabEndpoint> {
+export function nftEndpointChains(config: ProxyConfig, s: KubeServicePort): Map<string, KubeEndpoint> {
   if (!needsEndpointChains(config, s)) return new Map();
   return new Map(sortedEndpoints(s.endpoints).map((e) => [`endpoint-${nftEndpointBase(s, e)}`, e]));
 }
 
-const newShape = (c: LabConfig) => (c.kubeVersion ?? '1.35') !== '1.35';
-const needsEndpointChains = (c: LabConfig, s: LabServiceSpec) => !newShape(c) || s.sessionAffinity === 'ClientIP';
+const newShape = (c: ProxyConfig) => (c.kubeVersion ?? '1.35') !== '1.35';
+const needsEndpointChains = (c: ProxyConfig, s: KubeServicePort) => !newShape(c) || s.sessionAffinity === 'ClientIP';
 
 interface Ctx {
-  config: LabConfig;
+  config: ProxyConfig;
   /** `ip kube-proxy` or `ip6 kube-proxy`: kube-proxy runs one proxier, with its own table, per family. */
   t: string;
   /** The family's match keyword (`ip saddr`, `ip6 saddr`) and set element type. */
@@ -64,7 +64,7 @@ function rule(ctx: Ctx, chainName: string, text: string): void {
 /** A full sync: declares (and flushes) every chain, set and map, fills them, and deletes what `stale` had extra. */
 /** `config` is one family's view (familyView); `family` picks the table and the address syntax. */
 export function renderNft(
-  config: LabConfig,
+  config: ProxyConfig,
   node: string,
   opts: { stale?: RenderedNft; family?: IpFamily } = {},
 ): RenderedNft {
@@ -144,7 +144,7 @@ export function renderNft(
   return { text: lines.join('\n'), chains: ctx.chains, sets: ctx.sets };
 }
 
-function renderService(ctx: Ctx, s: LabServiceSpec): void {
+function renderService(ctx: Ctx, s: KubeServicePort): void {
   if (s.endpoints.length === 0) return; // as in iptables mode: no rules for a Service without endpoints
   const modern = newShape(ctx.config);
   const p = s.protocol;
@@ -168,7 +168,7 @@ function renderService(ctx: Ctx, s: LabServiceSpec): void {
 }
 
 /** Affinity checks, then one random pick among `eps`: a verdict map of endpoint chains, or (1.36) an inline DNAT map. */
-function balance(ctx: Ctx, s: LabServiceSpec, chainName: string, eps: LabEndpoint[]): void {
+function balance(ctx: Ctx, s: KubeServicePort, chainName: string, eps: KubeEndpoint[]): void {
   if (eps.length === 0) return;
   const affinity = s.sessionAffinity === 'ClientIP';
   if (affinity) {
@@ -192,7 +192,7 @@ function balance(ctx: Ctx, s: LabServiceSpec, chainName: string, eps: LabEndpoin
   }
 }
 
-function renderEndpoint(ctx: Ctx, s: LabServiceSpec, e: LabEndpoint): void {
+function renderEndpoint(ctx: Ctx, s: KubeServicePort, e: KubeEndpoint): void {
   const base = nftEndpointBase(s, e);
   const ep = `endpoint-${base}`;
   chain(ctx, ep);
@@ -210,7 +210,7 @@ function renderEndpoint(ctx: Ctx, s: LabServiceSpec, e: LabEndpoint): void {
   rule(ctx, ep, `meta l4proto ${s.protocol} dnat to ${endpointText(e)}`);
 }
 
-function renderNodePort(ctx: Ctx, s: LabServiceSpec, svc: string): void {
+function renderNodePort(ctx: Ctx, s: KubeServicePort, svc: string): void {
   const ext = `external-${nftServiceBase(s)}`;
   const mark = newShape(ctx.config) ? `meta mark set meta mark or ${MASQ_MARK}` : 'jump mark-for-masquerade';
   chain(ctx, ext);
