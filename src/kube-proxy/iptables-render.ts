@@ -1,5 +1,6 @@
 // Renders one node's nat table the way kube-proxy's iptables mode writes it, for `iptables-restore --noflush`, in the
 // order iptables-save prints it back, so a dump of the lab reads like a dump of a node.
+import { renderFilter } from './iptables-filter.js';
 import {
   affinityTimeout,
   servicePortName,
@@ -87,6 +88,7 @@ export function renderNat(
     ...ctx.rules,
     ...stale.map((c) => `-X ${c}`),
     'COMMIT',
+    ...renderFilter(config, node, { jumps: opts.jumps, v6: ctx.family === 'IPv6' }),
     '',
   ];
   return { text: lines.join('\n'), chains: ctx.chains };

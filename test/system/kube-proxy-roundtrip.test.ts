@@ -1,6 +1,6 @@
 // The round trip through src/kube-proxy, with the real tools between: any generated set of Service ports (ClusterIP,
 // NodePort, Local and Cluster policies, ClientIP affinity with its timeout, several ports of one Service, endpoints on
-// this node or another, both families), rendered in each shape (iptables current and the seed dumps' older shape,
+// this node or another or none at all, both families), rendered in each shape (iptables current and the seed dumps' older shape,
 // nftables 1.35 and 1.36), loaded into a throwaway namespace (iptables-restore, nft -f), read back as the agent reads a
 // node (iptables-save -t nat, nft -j list table) and parsed, gives the catalog computed by hand from the Services.
 import { test } from 'node:test';
@@ -38,7 +38,7 @@ const servicesOf = (family: Family) =>
         nodePort: fc.boolean(),
         local: fc.boolean(),
         endpoints: fc.uniqueArray(fc.tuple(fc.integer({ min: 1, max: 4000 }), fc.boolean()), {
-          minLength: 1,
+          minLength: 0,
           maxLength: 4,
           selector: ([ip]) => ip,
         }),
@@ -69,12 +69,20 @@ const servicesOf = (family: Family) =>
 
 /** The catalog a node's rules give for `services`, worked out from the Services alone. */
 function expected(services: KubeServicePort[]) {
+  // Without endpoints kube-proxy writes no affinity: the rules say None.
   const affinity = (s: KubeServicePort): ServiceInfo['affinity'] =>
-    s.sessionAffinity === 'ClientIP'
+    s.sessionAffinity === 'ClientIP' && s.endpoints.length > 0
       ? { mode: 'ClientIP', timeoutSeconds: affinityTimeout(s), source: 'rules' }
       : { mode: 'None', timeoutSeconds: null, source: 'rules' };
   // A Local NodePort reaches this node's endpoints, and (pods, the node itself) all of them: all are listed.
   const endpoints = (s: KubeServicePort) => s.endpoints.map((e) => `${bracket(e.ip)}:${e.port}`).sort();
+  // No endpoints: rejected at the cluster IP and NodePort; a Local NodePort with none on this node: dropped there.
+  const refused = (s: KubeServicePort, nodePort: boolean) =>
+    s.endpoints.length === 0
+      ? { noEndpoints: 'reject' }
+      : nodePort && s.externalTrafficPolicy === 'Local' && !s.endpoints.some((e) => e.node === 'node')
+        ? { noEndpoints: 'drop' }
+        : {};
   return {
     services: services
       .map((s) => ({
@@ -82,13 +90,14 @@ function expected(services: KubeServicePort[]) {
         name: servicePortName(s),
         affinity: affinity(s),
         endpoints: endpoints(s),
+        ...refused(s, false),
       }))
       .sort((a, b) => (a.service < b.service ? -1 : 1)),
     nodePorts: services
       .filter((s) => s.nodePort !== undefined)
       .map((s) => [
         `${s.nodePort}/${s.protocol}`,
-        { name: servicePortName(s), affinity: affinity(s), endpoints: endpoints(s) },
+        { name: servicePortName(s), affinity: affinity(s), endpoints: endpoints(s), ...refused(s, true) },
       ])
       .sort(),
   };
@@ -135,7 +144,8 @@ test('any Service set, rendered in each kube-proxy shape, loaded, read back and 
           } else {
             const save = v6 ? 'ip6tables' : 'iptables';
             inNs(`${save}-restore`, [], renderNat(config, 'node', { jumps: true, family }).text);
-            read = inNs(`${save}-save`, ['-t', 'nat']);
+            // As the agent reads a node: the nat table, then the filter table with the refusals.
+            read = inNs(`${save}-save`, ['-t', 'nat']) + inNs(`${save}-save`, ['-t', 'filter']);
           }
           const got = s.nft ? parseNftCatalog(read) : parseNatCatalog(read);
           assert.deepEqual(got.skipped ?? [], [], `${s.label} ${family}: nothing skipped`);
