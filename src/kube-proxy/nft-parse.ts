@@ -310,10 +310,16 @@ function affinityOf(r: Reach): ServiceInfo['affinity'] {
 /** What a verdict map's element does: go to a chain, or refuse the connection (`drop`, or a chain that rejects). */
 type Verdict = { chain: string } | { refuse: 'drop' | 'reject' };
 
-/** A chain whose only statement is `reject`: kube-proxy's `reject-chain`. */
-function rejects(t: Table, chain: string): boolean {
-  const rules = t.rules.get(chain) ?? [];
-  return rules.length > 0 && rules.every((expr) => expr.length === 1 && isObj(expr[0]) && 'reject' in expr[0]);
+/**
+ * How a chain refuses what reaches it: by a rule that is nothing but `reject` (or `drop`), counted or not, as
+ * kube-proxy's `reject-chain` is; null if it has none (a rule it does not understand beside it changes nothing).
+ */
+function refusalIn(t: Table, chain: string): 'drop' | 'reject' | null {
+  for (const expr of t.rules.get(chain) ?? []) {
+    const kinds = expr.map((stmt) => Object.keys(stmt)[0]).filter((k) => k !== 'counter');
+    if (kinds.length === 1 && (kinds[0] === 'reject' || kinds[0] === 'drop')) return kinds[0];
+  }
+  return null;
 }
 
 interface Element {
@@ -337,7 +343,8 @@ function elementOf(t: Table, map: NftSet, pair: unknown): Element {
   const to = target(v);
   if (to === null) throw bad();
   if (!t.chains.has(to)) throw new Skip(`map ${map.name} goes to chain ${to}, which the table does not have`);
-  return { key, name, verdict: rejects(t, to) ? { refuse: 'reject' } : { chain: to } };
+  const refuse = refusalIn(t, to);
+  return { key, name, verdict: refuse ? { refuse } : { chain: to } };
 }
 
 /** "10.96.0.10:80/tcp" ("[fd00::10]:80/tcp") from a map key, or why it is not one. */

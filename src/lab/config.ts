@@ -215,6 +215,20 @@ export function defaultConfig(
         endpoints: endpoints(5353),
       }),
       svc('edge', 'http', 13, { nodePort: 30080, externalTrafficPolicy: 'Local' }),
+      // As on most real nodes: a Service with no endpoints (kube-proxy rejects its connections), and in a two-node lab
+      // a Local one with its only pod on the first node (the second node drops what reaches its NodePort).
+      svc('empty', 'http', 20, { nodePort: 30090, endpoints: [] }),
+      ...(nodes > 1
+        ? [
+            svc('solo', 'http', 21, {
+              nodePort: 30091,
+              externalTrafficPolicy: 'Local',
+              endpoints: endpoints(8080)
+                .filter((e) => e.node === nodeName(0))
+                .slice(0, 1),
+            }),
+          ]
+        : []),
       ...v6Services,
     ],
   };

@@ -49,8 +49,10 @@ test('ip6tables-save: the Services, NodePorts and xt_recent lists of the IPv4 ru
       ['[fd00:96::11]:80/tcp', 'lab/sticky:http'],
       ['[fd00:96::12]:53/udp', 'lab/dns:dns'],
       ['[fd00:96::13]:80/tcp', 'lab/edge:http'],
+      ['[fd00:96::20]:80/tcp', 'lab/empty:http'],
     ],
   );
+  assert.equal(c.services.find((s) => s.name === 'lab/empty:http')?.noEndpoints, 'reject', 'from the filter table');
   assert.equal(c.lists.size, 6, 'three endpoints each for lab/sticky:http and lab/dns:dns');
   for (const [name, list] of c.lists) {
     assert.match(name, /^KUBE-SEP-[A-Z2-7]{16}$/);
@@ -99,7 +101,9 @@ test('a full IPv6 affinity set: the client it could not pin is reported, pinned 
   const table = parseNftCatalog(fixture('nft-1.35.json'));
   // The fixture's filled set, declared as holding two (it holds two): full.
   const doc = JSON.parse(fixture('nft-1.35-sets.json'));
-  const full = doc.nftables.find((i: { set?: { elem?: unknown[] } }) => i.set?.elem?.length);
+  const full = doc.nftables.find(
+    (i: { set?: { name: string; elem?: unknown[] } }) => i.set?.name.startsWith('affinity-') && i.set.elem?.length,
+  );
   full.set.size = 2;
   const list = table.lists.get(full.set.name)!;
   const events: StickyEvent[] = [];
@@ -151,10 +155,12 @@ test('a bad IPv6 read keeps the previous IPv6 catalog and says which family', as
     (m) => told.push(m),
   );
   await w.poll();
-  assert.equal(w.current?.services.length, 4);
+  assert.equal(w.current?.services.length, 5);
   // A newer kube-proxy's rule in a service chain: skipped and named once, the Services all kept.
   const doc = JSON.parse(text);
-  const rule = doc.nftables.find((i: { rule?: { chain: string } }) => i.rule?.chain.startsWith('service-'));
+  const rule = doc.nftables.find((i: { rule?: { chain: string } }) =>
+    /^service-[A-Z2-7]{8}-/.test(i.rule?.chain ?? ''),
+  );
   doc.nftables.push({ rule: { ...rule.rule, expr: [{ quota: { val: 5, val_unit: 'mbytes' } }, ...rule.rule.expr] } });
   text = JSON.stringify(doc);
   await w.poll();
@@ -163,7 +169,7 @@ test('a bad IPv6 read keeps the previous IPv6 catalog and says which family', as
   assert.equal(told.length, 1);
   assert.match(told[0]!, /^IPv6 rules: nftables rules: skipped what is not understood: chain service-.*\{"quota"/);
   const good = w.current;
-  assert.equal(good?.services.length, 4);
+  assert.equal(good?.services.length, 5);
   // Then a read cut short.
   text = fixture('nft-1.35.json').slice(0, 2000);
   await assert.rejects(() => w.poll(), /IPv6 rules: nftables table not understood: output is not JSON/);
@@ -226,7 +232,7 @@ test('addresses that are not addresses are never catalog entries (consumers woul
   const map = doc.nftables.find((i: { map?: { name: string } }) => i.map?.name === 'service-ips');
   map.map.elem[0][0].concat[0] = 'fd00::9\u007f';
   const keyed = parseNftCatalog(JSON.stringify(doc));
-  assert.equal(keyed.services.length, 3, 'the other Services stay');
+  assert.equal(keyed.services.length, 4, 'the other Services stay');
   assert.ok(keyed.services.every((s) => !s.service.includes('\u007f')));
   assert.match(keyed.skipped!.join('\n'), /map service-ips: an element keyed \["fd00::9/);
   const dnat = JSON.parse(fixture('nft-1.35.json'));
@@ -242,7 +248,7 @@ test('addresses that are not addresses are never catalog entries (consumers woul
     .replaceAll('--to-destination [fd00:1:1::2]:8080', '--to-destination [fd00:1:1::2]-[fd00:1:1::9]:8080');
   const c = parseNatCatalog(text);
   assert.ok(!c.services.some((s) => s.service.startsWith('[fd00:96::10]')), 'the port range is no Service port');
-  assert.equal(c.services.length, 3);
+  assert.equal(c.services.length, 4);
   const endpoints = c.services.flatMap((s) => s.endpoints);
   assert.ok(endpoints.length > 0);
   for (const e of endpoints) assert.match(e, /^\[fd00:1:[23]::2\]:8080$|^\[fd00:1:[123]::2\]:5353$/, 'no range');

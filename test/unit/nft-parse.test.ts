@@ -26,8 +26,14 @@ for (const version of ['1.35', '1.36']) {
       const nft = parseNftCatalog(fixture(file));
       const ipt = parseNatCatalog(renderNat(defaultConfig({ nodes: 2 }), nodeName(k), { jumps: true }).text);
       assert.equal(nft.mode, 'nftables');
-      assert.equal(nft.services.length, 4);
+      assert.equal(nft.services.length, 6);
+      assert.deepEqual(nft.skipped, []);
       assert.deepEqual(comparable(nft), comparable(ipt));
+      // The Service without endpoints is rejected on both nodes; the Local one with its pod on node 1 is dropped at
+      // node 2's NodePort.
+      assert.equal(nft.services.find((s) => s.name === 'lab/empty:http')?.noEndpoints, 'reject');
+      assert.equal(nft.nodePorts.get('30090/tcp')?.noEndpoints, 'reject');
+      assert.equal(nft.nodePorts.get('30091/tcp')?.noEndpoints, k === 0 ? undefined : 'drop');
       const sticky = nft.services.find((s) => s.name === 'lab/sticky:http')!;
       assert.deepEqual(sticky.affinity, { mode: 'ClientIP', timeoutSeconds: 10, source: 'rules' });
     });
@@ -93,7 +99,7 @@ test('output that is not nft JSON is refused; objects not understood are skipped
     p.skipped!.join('\n'),
     /goes to chain endpoint-[A-Z2-7]{8}-lab\/sticky\/tcp\/http__[\d./]+, which the table does not have/,
   );
-  assert.equal(p.services.length, 4);
+  assert.equal(p.services.length, 6);
   // A set a rule names is missing.
   const noSet = edited('lab-1.35-node.json', (items) => {
     const i = items.findIndex((x) => x.set?.name.startsWith('affinity-'));
@@ -101,7 +107,7 @@ test('output that is not nft JSON is refused; objects not understood are skipped
   });
   const n = parseNftCatalog(noSet);
   assert.match(n.skipped!.join('\n'), /names set @affinity-/);
-  assert.equal(n.services.length, 4);
+  assert.equal(n.services.length, 6);
 });
 
 test('a read not understood keeps the previous catalog, and the same text is not parsed again', async () => {
@@ -113,7 +119,7 @@ test('a read not understood keeps the previous catalog, and the same text is not
   );
   await w.poll();
   const good = w.current;
-  assert.equal(good?.services.length, 4);
+  assert.equal(good?.services.length, 6);
   text = text.slice(0, 1000);
   await assert.rejects(() => w.poll(), NftParseError);
   assert.equal(w.current, good, 'the previous catalog stays');
