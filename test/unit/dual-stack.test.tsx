@@ -69,7 +69,11 @@ test('report: a dual-stack Service is one row with per-family counts; other Serv
   applyEvents(state, [nodeCatalog(), ...events]);
   const report = buildReport(state, { scope: 'cumulative' });
   const names = report.services.map((s) => s.name);
-  assert.deepEqual(names, ['lab/web:http', 'lab/sticky:http', 'lab/dns:dns', 'lab/edge:http'], 'four Services');
+  assert.deepEqual(
+    names,
+    ['lab/web:http', 'lab/sticky:http', 'lab/dns:dns', 'lab/edge:http', 'lab/empty:http', 'lab/solo:http'],
+    'six Services (the one without endpoints too: one row for both its families)',
+  );
   const web = report.services[0]!;
   assert.equal(web.service, '10.96.0.10:80/tcp');
   assert.deepEqual(web.addresses, ['10.96.0.10:80/tcp', '[fd00:96::10]:80/tcp']);
