@@ -11,7 +11,7 @@ import { getServer, type AgentServer, type EventSource } from './server.js';
 import type { AgentLimits } from './limits.js';
 import { EvictionWatcher } from './xt-recent.js';
 import { mergeFamilies } from './families.js';
-import type { NatCatalog, RecentList } from './rules-parse.js';
+import type { NatCatalog, RecentList } from '../kube-proxy/iptables-parse.js';
 import { SummaryFeed } from './summary-feed.js';
 import type { Summarizer } from '../aggregator/summarize.js';
 
@@ -126,10 +126,11 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
     nodePorts.setRules(merged);
     publish(now());
   };
-  const rules = new RulesWatcher(opts.readRules ?? nodeRules(opts.netns), changed);
+  const skippedWarning = (w: string) => opts.onWarning?.(w);
+  const rules = new RulesWatcher(opts.readRules ?? nodeRules(opts.netns), changed, undefined, skippedWarning);
   // A caller that reads the IPv4 rules its own way (a test, a replay) says where IPv6 rules come from, or has none.
   const read6 = opts.readRules6 ?? (opts.readRules ? async () => '' : nodeRules(opts.netns, 6));
-  const rules6 = new RulesWatcher(read6, changed, 'IPv6 rules');
+  const rules6 = new RulesWatcher(read6, changed, 'IPv6 rules', skippedWarning);
   // The first catalog goes out before any flow, so every flow can be named.
   await rules.poll().catch(warn);
   await rules6.poll().catch(warn6);

@@ -1,6 +1,6 @@
 // One node catalog from the IPv4 and the IPv6 rules: kube-proxy keeps a table per family (iptables and ip6tables,
 // `ip kube-proxy` and `ip6 kube-proxy`), each naming the same Services by the same "ns/name:port".
-import type { NatCatalog } from './rules-parse.js';
+import type { NatCatalog } from '../kube-proxy/iptables-parse.js';
 
 const byKey = (a: { service: string }, b: { service: string }) =>
   a.service < b.service ? -1 : a.service > b.service ? 1 : 0;

@@ -4,8 +4,8 @@
 import type { AffinitySetFill, AffinitySetsEvent, EvictedEvent, StickyEvent } from '../core/event.js';
 import { hostOf } from '../core/event.js';
 import { canonicalIp } from '../core/ip.js';
-import { NftParseError } from './nft-parse.js';
-import type { RecentList } from './rules-parse.js';
+import { NftParseError } from '../kube-proxy/nft-parse.js';
+import type { RecentList } from '../kube-proxy/iptables-parse.js';
 
 export interface SetContents {
   size: number | null;
@@ -25,13 +25,16 @@ export function parseNftSets(text: string): Map<string, SetContents> {
   if (!Array.isArray(items)) throw new NftParseError('nftables sets not understood: no "nftables" array');
   const out = new Map<string, SetContents>();
   for (const item of items) {
-    const set = (item as { set?: { name?: unknown; size?: unknown; elem?: unknown } }).set;
-    if (!set || typeof set.name !== 'string') continue;
+    // Anything but a set (another object, a bare value) is not what this read is for: skipped.
+    const set = (item as { set?: { name?: unknown; size?: unknown; elem?: unknown } } | null)?.set;
+    if (typeof set !== 'object' || set === null || typeof set.name !== 'string') continue;
     const clients = new Set<string>();
     for (const el of Array.isArray(set.elem) ? set.elem : []) {
       // With a timeout each element is {"elem": {"val": ..., "expires": ...}}; without, the bare value.
       const v =
-        typeof el === 'object' && el !== null && 'elem' in el ? (el as { elem: { val?: unknown } }).elem.val : el;
+        typeof el === 'object' && el !== null && 'elem' in el
+          ? (el as { elem: { val?: unknown } | null }).elem?.val
+          : el;
       if (typeof v === 'string') clients.add(canonicalIp(v));
     }
     out.set(set.name, { size: typeof set.size === 'number' ? set.size : null, clients });

@@ -1,7 +1,7 @@
 // NodePort Services by the node address they are reached at, learned from the traffic: each learned address gets a
 // catalog entry per NodePort, named for its Service, so flows through it are named and judged like the Service's.
 import type { Proto, ServiceInfo } from '../core/event.js';
-import type { NatCatalog } from './rules-parse.js';
+import type { NatCatalog } from '../kube-proxy/iptables-parse.js';
 
 /** Node addresses kept; a node has a handful, so more means something else is going on. */
 const MAX_ADDRESSES = 64;
@@ -60,6 +60,7 @@ export class NodePortCatalog {
           name: np.name,
           affinity: { ...np.affinity },
           endpoints: [...np.endpoints],
+          ...(np.noEndpoints ? { noEndpoints: np.noEndpoints } : {}),
         });
       }
     }

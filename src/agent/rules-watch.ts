@@ -5,9 +5,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { ProxyMode } from '../core/event.js';
-import { IPVS_UNSUPPORTED, ipvsInLink, ipvsInRules } from './ipvs.js';
-import { parseNftCatalog } from './nft-parse.js';
-import { parseNatCatalog, type NatCatalog } from './rules-parse.js';
+import { IPVS_UNSUPPORTED, ipvsInLink, ipvsInRules } from '../kube-proxy/ipvs.js';
+import { parseNftCatalog } from '../kube-proxy/nft-parse.js';
+import { parseNatCatalog, type NatCatalog } from '../kube-proxy/iptables-parse.js';
 
 const run = promisify(execFile);
 
@@ -63,7 +63,14 @@ const absent =
  * IPv4-only node, a kernel without IPv6, no ip6tables installed) is an empty catalog, not an error.
  */
 export function nodeRules(netns?: string, family: 4 | 6 = 4): RulesReader {
-  const ipt = tool(netns, family === 6 ? 'ip6tables-save' : 'iptables-save', ['-t', 'nat']);
+  const save = family === 6 ? 'ip6tables-save' : 'iptables-save';
+  const iptNat = tool(netns, save, ['-t', 'nat']);
+  // The filter table holds kube-proxy's refusals of Services without endpoints; without it the nat rules still name all.
+  const iptFilter = tool(netns, save, ['-t', 'filter']);
+  const ipt = async () => {
+    const nat = await iptNat();
+    return hasKubeChains(nat) ? nat + (await iptFilter().catch(() => '')) : nat;
+  };
   const nft = nftListTable(netns, family === 6 ? 'ip6' : 'ip');
   const link = tool(netns, 'ip', ['-d', 'link', 'show', 'kube-ipvs0']);
   const ipvs = (sign: string) => new Error(`${IPVS_UNSUPPORTED} (${sign})`);
@@ -95,16 +102,22 @@ export function nodeRules(netns?: string, family: 4 | 6 = 4): RulesReader {
   };
 }
 
+const MAX_TOLD = 256;
+
 export class RulesWatcher {
   current: NatCatalog | null = null;
   private lastText: string | null = null;
   private lastServices = '';
+  /** What reads skipped and `onSkip` was told of: each said once, not at every read. */
+  private readonly told = new Set<string>();
 
   constructor(
     private readonly read: RulesReader,
     private readonly onChange: (catalog: NatCatalog) => void,
     /** Put before what a read could not do ("IPv6 rules"), so a warning says which family's rules it means. */
     private readonly label?: string,
+    /** Told once of each object a read did not understand and left out (the rest of the catalog stands). */
+    private readonly onSkip?: (warning: string) => void,
   ) {}
 
   /**
@@ -137,6 +150,12 @@ export class RulesWatcher {
     if (key === this.lastText) return;
     this.lastText = key;
     const catalog = mode === 'nftables' ? parseNftCatalog(text) : parseNatCatalog(text);
+    for (const what of catalog.skipped ?? []) {
+      // A bound on what is remembered: objects named by ever-changing content would otherwise grow it without end.
+      if (this.told.has(what) || this.told.size >= MAX_TOLD) continue;
+      this.told.add(what);
+      this.onSkip?.(`${this.label ? `${this.label}: ` : ''}${mode} rules: skipped what is not understood: ${what}`);
+    }
     const services = JSON.stringify([catalog.mode, catalog.services, [...catalog.nodePorts]]);
     const first = this.current === null;
     this.current = catalog;

@@ -5,7 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EvictedEvent } from '../core/event.js';
 import { canonicalIp } from '../core/ip.js';
-import type { RecentList } from './rules-parse.js';
+import type { RecentList } from '../kube-proxy/iptables-parse.js';
 
 export interface RecentEntry {
   client: string;

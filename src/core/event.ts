@@ -81,6 +81,12 @@ export interface ServiceInfo {
   endpoints: string[];
   /** Pod names by endpoint, where known. */
   pods?: Record<string, string>;
+  /**
+   * The node's kube-proxy refuses connections to this address: the Service has no ready endpoints (or, for an external
+   * address or NodePort of a Local Service, none on this node). `drop` silently, `reject` with an ICMP error. Absent:
+   * not refused (or an older agent).
+   */
+  noEndpoints?: 'drop' | 'reject';
 }
 
 /**

@@ -1,6 +1,6 @@
 // IPv6 addresses in one spelling: tools print them differently (xt_recent writes every group in full, people write
 // upper case or leading zeros), while flows carry RFC 5952's form. Comparing addresses needs them alike.
-import { isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 
 /** An IPv6 address (without brackets) in RFC 5952 form; anything else unchanged. */
 export function canonicalIp(ip: string): string {
@@ -19,4 +19,16 @@ export function canonicalAddress(addr: string): string {
   if (!addr.startsWith('[')) return canonicalIp(addr);
   const end = addr.indexOf(']');
   return end < 0 ? addr : `[${canonicalIp(addr.slice(1, end))}]${addr.slice(end + 1)}`;
+}
+
+export const ipFamilyNames = ['IPv4', 'IPv6'] as const;
+export type IpFamily = (typeof ipFamilyNames)[number];
+
+export function familyOf(ip: string): IpFamily | null {
+  return isIPv4(ip) ? 'IPv4' : isIPv6(ip) ? 'IPv6' : null;
+}
+
+/** "10.0.1.2:80", "[fd00:0:1::2]:80". */
+export function joinHostPort(ip: string, port: number | string): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }

@@ -2,55 +2,28 @@
 // endpoints, the way the Kubernetes API would describe them to kube-proxy.
 import { InputError, UsageError } from '../core/errors.js';
 
-export type LabProto = 'tcp' | 'udp';
-export type RuleShape = 'current' | 'legacy';
 import type { ProxyMode } from '../core/event.js';
 import { familyOf, v6Twin, type IpFamily } from './ip-family.js';
+import {
+  affinityTimeout,
+  kubeVersions,
+  servicePortName,
+  type KubeEndpoint,
+  type KubeProto,
+  type KubeServicePort,
+  type KubeVersion,
+  type RuleShape,
+} from '../kube-proxy/model.js';
+
+// The lab's Services are kube-proxy's view of them (src/kube-proxy/model.ts), under the lab's names.
+export { affinityTimeout, kubeVersions, servicePortName, type KubeVersion, type RuleShape };
+export type LabProto = KubeProto;
+export type LabEndpoint = KubeEndpoint;
+export type LabServiceSpec = KubeServicePort;
 
 export type { IpFamily };
 
 export type { ProxyMode };
-/** nftables mode's rule shape changed in 1.36 (inline DNAT maps, no mark-for-masquerade chain). */
-export const kubeVersions = ['1.35', '1.36'] as const;
-export type KubeVersion = (typeof kubeVersions)[number];
-
-export interface LabEndpoint {
-  ip: string;
-  port: number;
-  /** Pod name (the backend's name in the lab). */
-  pod: string;
-  /** Short node name the pod runs on: "node" or "node2". */
-  node: string;
-}
-
-export interface LabServiceSpec {
-  namespace: string;
-  name: string;
-  /** Port name; "" for an unnamed port (then the service is "ns/name"). */
-  portName: string;
-  /** The primary address: clusterIPs[0] (IPv6 for an IPv6-only Service). */
-  clusterIP: string;
-  /**
-   * Dual-stack: the Service's families in order, as spec.ipFamilies, and one address of each (spec.clusterIPs). Absent:
-   * one family, that of clusterIP. kube-proxy writes each family's rules from the endpoints of that family.
-   */
-  ipFamilies?: IpFamily[];
-  clusterIPs?: string[];
-  port: number;
-  protocol: LabProto;
-  sessionAffinity: 'None' | 'ClientIP';
-  /** sessionAffinityConfig.clientIP.timeoutSeconds (Kubernetes default 10800). */
-  timeoutSeconds?: number;
-  nodePort?: number;
-  externalTrafficPolicy?: 'Cluster' | 'Local';
-  endpoints: LabEndpoint[];
-  /**
-   * nftables mode only: `size` of each affinity set, so that it can fill. kube-proxy leaves it unset (the kernel caps
-   * a dynamic set at 65535); a full set adds no new client, which then is simply not pinned.
-   */
-  affinitySetSize?: number;
-}
-
 export interface LabBackendSpec {
   name: string;
   node: string;
@@ -93,11 +66,6 @@ export interface LabConfig {
 /** Short node names by index: the netns is `${prefix}-${name}`. */
 export function nodeName(index: number): string {
   return index === 0 ? 'node' : `node${index + 1}`;
-}
-
-/** "ns/name:port", or "ns/name" for an unnamed port: kube-proxy's ServicePortName. */
-export function servicePortName(s: Pick<LabServiceSpec, 'namespace' | 'name' | 'portName'>): string {
-  return `${s.namespace}/${s.name}${s.portName ? ':' + s.portName : ''}`;
 }
 
 /** Addresses are fixed by position so a config needs no address plan. */
@@ -247,6 +215,20 @@ export function defaultConfig(
         endpoints: endpoints(5353),
       }),
       svc('edge', 'http', 13, { nodePort: 30080, externalTrafficPolicy: 'Local' }),
+      // As on most real nodes: a Service with no endpoints (kube-proxy rejects its connections), and in a two-node lab
+      // a Local one with its only pod on the first node (the second node drops what reaches its NodePort).
+      svc('empty', 'http', 20, { nodePort: 30090, endpoints: [] }),
+      ...(nodes > 1
+        ? [
+            svc('solo', 'http', 21, {
+              nodePort: 30091,
+              externalTrafficPolicy: 'Local',
+              endpoints: endpoints(8080)
+                .filter((e) => e.node === nodeName(0))
+                .slice(0, 1),
+            }),
+          ]
+        : []),
       ...v6Services,
     ],
   };
@@ -354,10 +336,6 @@ export function validateEndpoints(
     if (!nodes.has(e.node))
       throw new InputError(`invalid endpoint for ${service}: node '${e.node}' is not one of ${[...nodes].join(', ')}`);
   }
-}
-
-export function affinityTimeout(s: LabServiceSpec): number {
-  return s.timeoutSeconds ?? 10800;
 }
 
 /** Finds a service by "ns/name:port", or by "ns/name" when that names one port only. */

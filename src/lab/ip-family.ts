@@ -1,18 +1,7 @@
 // IP families in the lab: which family an address is, the IPv6 twin of each lab IPv4 address (the dual-stack plan),
 // and "ip:port" text with IPv6 bracketed, the one form the backends' logs, the clients' results and reports print.
-import { isIPv4, isIPv6 } from 'node:net';
-
-export const ipFamilyNames = ['IPv4', 'IPv6'] as const;
-export type IpFamily = (typeof ipFamilyNames)[number];
-
-export function familyOf(ip: string): IpFamily | null {
-  return isIPv4(ip) ? 'IPv4' : isIPv6(ip) ? 'IPv6' : null;
-}
-
-/** "10.0.1.2:80", "[fd00:0:1::2]:80". */
-export function joinHostPort(ip: string, port: number | string): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
-}
+// The family helpers live in core (kube-proxy's renderers and the agent use them too).
+export { familyOf, ipFamilyNames, joinHostPort, type IpFamily } from '../core/ip.js';
 
 /** The inverse of joinHostPort; undefined when `text` is neither form. */
 export function splitHostPort(text: string): { host: string; port: number } | undefined {

@@ -18,13 +18,13 @@ import {
   type LabEndpoint,
   type LabServiceSpec,
 } from './config.js';
-import { serviceChain } from './chain-names.js';
+import { serviceChain } from '../kube-proxy/names.js';
 import { v6Twin } from './ip-family.js';
 import { run, runRaw } from './exec.js';
 import { backendFiles, startBackend, stopProcesses, waitReady } from './processes.js';
-import { renderNat } from './rules.js';
+import { renderNat } from '../kube-proxy/iptables-render.js';
 import { labTls, makeLabCerts, type LabTls } from './lab-tls.js';
-import { nftServiceBase, renderNft } from './nft-rules.js';
+import { nftServiceBase, renderNft } from '../kube-proxy/nft-render.js';
 import { checkPrefix, createStateDir, readState, saveState, stateDirOf, type LabState } from './state.js';
 import { buildTopology, namespacesOf, planTopology, routeLeafVia } from './topology.js';
 

@@ -4,9 +4,9 @@
 import { printableLines } from '../core/text.js';
 import { run } from './exec.js';
 import { isOurs } from './processes.js';
-import { endpointChains, endpointText, sortedEndpoints } from './rules.js';
+import { endpointChains, endpointText, sortedEndpoints } from '../kube-proxy/iptables-render.js';
 import { joinHostPort } from './ip-family.js';
-import { nftEndpointChains } from './nft-rules.js';
+import { nftEndpointChains } from '../kube-proxy/nft-render.js';
 import { describeMode, labFamilies, nodeName, serviceAddresses, type LabEndpoint } from './config.js';
 import type { Lab } from './lab.js';
 

@@ -151,6 +151,7 @@ export async function buildTopology(t: Topology, check: () => void): Promise<voi
     check();
   }
   if (t.nodes.length === 2) await wireSecondNode(t);
+  await routeServiceRange(t);
   for (const l of t.leaves) {
     // The second link gets a /32: one connected route, through eth0, until routeVia() moves the default.
     const second = l.alsoNode
@@ -169,6 +170,20 @@ export async function buildTopology(t: Topology, check: () => void): Promise<voi
     ]);
     check();
   }
+}
+
+/**
+ * A real node sends a Service address kube-proxy did not translate on its default route, so the filter chains that
+ * refuse it (forward hook) see it: node 1 routes the lab's Service range to a backend (node 2 reaches it through
+ * node 1). Without a route the kernel would answer "no route" itself and kube-proxy's refusal would never be seen.
+ */
+async function routeServiceRange(t: Topology): Promise<void> {
+  const next = t.leaves.find((l) => l.kind === 'backend' && l.node === t.nodes[0]);
+  if (!next) return;
+  await batch(t.nodes[0]!, [
+    `route add ${SERVICE_RANGE} via ${next.ip}`,
+    ...(next.ip6 ? [`route add ${v6TwinPrefix(SERVICE_RANGE.replace(/\/\d+$/, ''))} via ${next.ip6}`] : []),
+  ]);
 }
 
 /** Node 2 hangs off node 1: everything it does not own is reached through node 1. */
@@ -207,6 +222,8 @@ async function wireSecondNode(t: Topology): Promise<void> {
  * on eth1 that eth0's connected /64 already covers (gateway6 is in it), where IPv4 accepts it.
  */
 const DUAL_HOMED_GATEWAY6 = 'fe80::1';
+/** Where the lab's Service addresses are (10.96.0.x; their IPv6 twins are fd00:96::x). */
+const SERVICE_RANGE = '10.96.0.0/16';
 
 /** Sends a dual-homed leaf's traffic into node `k` (0: eth0, 1: eth1); both nodes' gateways share its address. */
 export async function routeLeafVia(l: Leaf, k: number): Promise<void> {

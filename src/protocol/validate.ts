@@ -212,6 +212,8 @@ function serviceProblem(x: unknown, at: string): Rejection | null {
     for (const [k, v] of Object.entries(s.pods))
       if (typeof v !== 'string') return malformed(`${at}.pods[${k}]`, 'a string', v);
   }
+  if (s.noEndpoints !== undefined && s.noEndpoints !== 'drop' && s.noEndpoints !== 'reject')
+    return malformed(`${at}.noEndpoints`, "'drop', 'reject' or absent", s.noEndpoints);
   return null;
 }
 

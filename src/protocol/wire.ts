@@ -85,6 +85,7 @@ function serviceToWire(s: ServiceInfo): WireService {
     },
     endpoints: s.endpoints,
     pods: s.pods,
+    noEndpoints: s.noEndpoints ?? '',
   };
 }
 
@@ -164,6 +165,8 @@ function serviceFromWire(s: WireService): ServiceInfo {
     endpoints: s.endpoints ? [...s.endpoints] : [],
   };
   if (s.pods && Object.keys(s.pods).length > 0) out.pods = { ...s.pods };
+  // An unknown word from a newer agent is left out rather than guessed at.
+  if (s.noEndpoints === 'drop' || s.noEndpoints === 'reject') out.noEndpoints = s.noEndpoints;
   return out;
 }
 

@@ -1,5 +1,6 @@
 // Builds the `report --format json` object from aggregator state, in a deterministic
 // order (services, backends and clients by address) so equal events give equal reports.
+import { refusalOf } from '../aggregator/refused.js';
 import { isoMicros, type ServiceInfo } from '../core/event.js';
 import { compareAddr } from '../aggregator/addresses.js';
 import { cumulativeClients, windowClients, type ClientAgg } from '../aggregator/client-scan.js';
@@ -92,6 +93,7 @@ function serviceReport(
     service: svc.key,
     name: svc.latest?.info.name ?? null,
     affinity: svc.latest ? { ...svc.latest.info.affinity } : { ...NO_AFFINITY },
+    ...refusalField(svc, state.roster.names),
     selections: t.selections,
     ...familyFields(svc, t, windowed(svc, t)),
     backends: shown.map((b) => {
@@ -129,6 +131,11 @@ function serviceReport(
 }
 
 const windowed = (svc: ServiceRec, t: Tally) => t === svc.win;
+
+function refusalField(svc: ServiceRec, names: readonly string[]): Pick<ServiceReport, 'noEndpoints'> {
+  const r = refusalOf(svc, names);
+  return r ? { noEndpoints: r } : {};
+}
 
 /** A Service with an IPv6 address: all its addresses and its selections by family (report, Markdown, HTML). */
 function familyFields(svc: ServiceRec, t: Tally, inWindow: boolean): Pick<ServiceReport, 'addresses' | 'families'> {

@@ -1,6 +1,7 @@
 // The report as one self-contained HTML page: inline CSS and SVG drawn here, no
 // external resource. A small inline script checks that the charts rendered and marks
 // the page (body data-rendered="ok"), so a headless browser can tell a good page.
+import { refusalText } from '../aggregator/refused.js';
 import type { MissingSpan, Report, ServiceReport } from './types.js';
 import type { SelectionTimeline } from './html-timeline.js';
 import { clientChart, shareChart, stickinessChart, timelineChart, verdictChart } from './html-charts.js';
@@ -54,7 +55,7 @@ function summary(services: ServiceReport[]): string {
   const rows = services.map((s, i) => {
     const st = s.stickiness;
     return `<tr><td><a href="#svc-${i}">${esc(s.name ?? s.service)}</a></td><td class="mono">${esc(s.service)}</td><td>${esc(affinityText(s))}</td>
-<td class="num">${count(s.selections)}</td><td class="num">${s.backends.length}</td><td class="num">${num(s.spread.maxOverMean)}</td>
+<td class="num">${count(s.selections)}</td><td class="num">${s.backends.length}${s.noEndpoints ? ` <span class="explain">${esc(refusalText(s.noEndpoints.mode, s.backends.length))}</span>` : ''}</td><td class="num">${num(s.spread.maxOverMean)}</td>
 <td class="num">${pct(st.ratio)} <span class="explain">vs ${pct(st.expectedRandom, 0)}</span></td><td class="num">${pct(s.affinityVerdicts.compliance)}</td></tr>`;
   });
   return `<div class="card"><h2>Services</h2><table class="summary"><thead><tr><th>Service</th><th>Address</th><th>Affinity</th>
@@ -81,6 +82,9 @@ function serviceSection(
   const affinity = s.affinity.mode === 'ClientIP';
   const badges = [
     `<span class="badge affinity">sessionAffinity ${esc(affinityText(s))} (from ${esc(s.affinity.source)})</span>`,
+    s.noEndpoints
+      ? `<span class="badge warn">${esc(refusalText(s.noEndpoints.mode, s.backends.length))} on ${esc(s.noEndpoints.nodes.join(', '))}</span>`
+      : '',
     s.nodeDivergence.clients > 0
       ? `<span class="badge warn">${count(s.nodeDivergence.clients)} clients got different backends on different nodes</span>`
       : '',

@@ -1,6 +1,7 @@
 // The report as Markdown: the same figures as the JSON, as tables a person reads.
 // Every string from the events goes through md(): a crafted name must neither reach a
 // terminal (cat report.md) as control characters nor break a table or add markup.
+import { refusalText } from '../aggregator/refused.js';
 import { printable } from '../core/text.js';
 import type { Report, ServiceReport } from './types.js';
 
@@ -44,6 +45,11 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
     `Affinity: ${md(a.mode)}${a.timeoutSeconds !== null ? `, timeout ${a.timeoutSeconds} s` : ''} (from ${md(a.source)}). Selections: ${s.selections}.`,
     '',
   );
+  if (s.noEndpoints)
+    out.push(
+      `Refused by kube-proxy: ${refusalText(s.noEndpoints.mode, s.backends.length)} on ${s.noEndpoints.nodes.map(md).join(', ')}.`,
+      '',
+    );
   if (s.addresses && s.families)
     out.push(
       `Addresses: ${s.addresses.map(md).join(', ')}. Selections by family: IPv4 ${s.families.ipv4}, IPv6 ${s.families.ipv6}.`,

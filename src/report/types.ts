@@ -1,6 +1,7 @@
 // The `report --format json` object (docs/design.md, "The report JSON"). Field names
 // are a contract outside checks rely on; fields beyond the contract are marked.
 import type { AffinitySetRow } from '../aggregator/affinity-sets.js';
+import type { Refusal } from '../aggregator/refused.js';
 import type { ServiceInfo } from '../core/event.js';
 import type { RejectReason } from '../protocol/validate.js';
 
@@ -69,6 +70,11 @@ export interface ServiceReport {
   addresses?: string[];
   families?: { ipv4: number; ipv6: number };
   affinity: ServiceInfo['affinity'];
+  /**
+   * Beyond the contract, where some node's kube-proxy refuses the Service (no endpoints there, or none on the node for
+   * a Local one): `reject` if any node rejects, else `drop`, and those nodes. Absent where none does.
+   */
+  noEndpoints?: Refusal;
   selections: number;
   backends: BackendReport[];
   spread: { maxOverMean: number | null; cv: number | null; jain: number | null; chi2P: number | null };

@@ -4,8 +4,8 @@
 // each affinity set a small `size`; a full set evicts nothing, clients beyond it are never pinned (cause setFull).
 import { existsSync, readFileSync } from 'node:fs';
 import { defaultConfig, type LabConfig, type ProxySetup } from '../lab/config.js';
-import { endpointChains } from '../lab/rules.js';
-import { nftEndpointChains } from '../lab/nft-rules.js';
+import { endpointChains } from '../kube-proxy/iptables-render.js';
+import { nftEndpointChains } from '../kube-proxy/nft-render.js';
 import { readBackendLogs, runClient } from '../lab/traffic.js';
 import type { BackendLogLine, ClientResult } from '../lab/traffic-types.js';
 import type { Lab } from '../lab/lab.js';

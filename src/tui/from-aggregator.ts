@@ -6,6 +6,7 @@ import { compareAddr } from '../aggregator/addresses.js';
 import { clientDetails, serviceSummaries } from '../aggregator/queries.js';
 import type { Notable } from '../aggregator/notable.js';
 import type { AggregatorState } from '../aggregator/state.js';
+import { refusalOf } from '../aggregator/refused.js';
 import type { ServiceRec } from '../aggregator/services.js';
 import type {
   ClientRow,
@@ -26,6 +27,11 @@ export interface FrameOptions {
   clientLimit?: number;
   /** Sparkline buckets across the window (default 60). */
   sparkBuckets?: number;
+}
+
+function refusedRow(rec: ServiceRec | undefined, names: readonly string[]): Pick<ServiceRow, 'noEndpoints'> {
+  const r = rec ? refusalOf(rec, names) : null;
+  return r ? { noEndpoints: r.mode } : {};
 }
 
 export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewModel {
@@ -54,6 +60,7 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
       expectedRandom: s.expectedRandom,
       violations: s.violations,
       nodes: s.nodesReporting,
+      ...refusedRow(rec, state.roster.names),
     };
   });
   const row = opts.focus === null ? undefined : services.find((s) => s.service === opts.focus);

@@ -8,6 +8,7 @@ import { useScrollWindow } from './hooks.js';
 import { affinityText, clip, count, fit, isSkewed, percent, rate, ratio, spreadVerdict } from './format.js';
 import { shareBar } from './glyphs.js';
 import { topN } from './top-n.js';
+import { refusalText } from '../aggregator/refused.js';
 
 export interface ServicesViewProps {
   rows: ServiceRow[];
@@ -52,7 +53,7 @@ export function rowLayout(columns: number): RowLayout {
  */
 export function backendBars(row: ServiceRow, budget: number): string {
   const k = row.backends.length;
-  if (k === 0) return fit('(no endpoints)', budget);
+  if (k === 0) return fit(row.noEndpoints ? refusalText(row.noEndpoints, 0) : '(no endpoints)', budget);
   const width = Math.max(3, Math.floor((budget - (k - 1)) / k));
   if (k * (width + 1) - 1 <= budget) return fit(row.backends.map((b) => shareBar(b.share, width)).join('│'), budget);
   const more = (n: number) => (budget >= 16 ? ` +${n} more` : ` +${n}`);

@@ -49,6 +49,8 @@ export interface ServiceRow {
   expectedRandom: number | null;
   violations: number;
   nodes: string[];
+  /** Some node's kube-proxy refuses it (no endpoints there): `reject` if any node rejects, else `drop`. */
+  noEndpoints?: 'drop' | 'reject';
 }
 
 export interface ClientSwitch {

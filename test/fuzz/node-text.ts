@@ -2,9 +2,9 @@
 // catalog and affinity lists), kube-proxy's nftables tables as `nft -j` prints them (both families, both shapes) and
 // /proc/net/xt_recent/<list> files. None may throw but a typed error; results must hold what the agent assumes.
 import { readFileSync } from 'node:fs';
-import { parseNftCatalog } from '../../src/agent/nft-parse.js';
+import { parseNftCatalog } from '../../src/kube-proxy/nft-parse.js';
 import { parseNftSets } from '../../src/agent/nft-sets.js';
-import { parseNatCatalog } from '../../src/agent/rules-parse.js';
+import { parseNatCatalog } from '../../src/kube-proxy/iptables-parse.js';
 import { parseRecentList } from '../../src/agent/xt-recent.js';
 import { addressProblem } from '../../src/protocol/validate.js';
 import { InvalidResult, bytes, text, type FuzzTarget } from './target.js';

@@ -3,8 +3,8 @@
 // both families (iptables + ip6tables, or the `ip` and `ip6 kube-proxy` nftables tables). Backends log every peer.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { defaultConfig, type LabConfig, type LabServiceSpec } from '../../src/lab/config.js';
-import { renderNft } from '../../src/lab/nft-rules.js';
-import { renderNat } from '../../src/lab/rules.js';
+import { renderNft } from '../../src/kube-proxy/nft-render.js';
+import { renderNat } from '../../src/kube-proxy/iptables-render.js';
 import { ip6tablesText, nft6Text, toV6, v6Of } from './v6-fixtures.js';
 
 export const CLIENT4 = '10.0.1.2';

@@ -5,9 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultConfig, type KubeVersion, type LabConfig } from '../../src/lab/config.js';
-import { nftNameBase } from '../../src/lab/chain-names.js';
-import { renderNft } from '../../src/lab/nft-rules.js';
-import { renderNat } from '../../src/lab/rules.js';
+import { nftNameBase } from '../../src/kube-proxy/names.js';
+import { renderNft } from '../../src/kube-proxy/nft-render.js';
+import { renderNat } from '../../src/kube-proxy/iptables-render.js';
 
 /** The IPv6 twin of the lab's one-node default config: same names and ports, fd00:: addresses. */
 export function v6Config(kubeVersion: KubeVersion = '1.35'): LabConfig {
@@ -35,7 +35,7 @@ export function v6Of(v4: string): string {
 
 /** ip6tables-restore input of kube-proxy's shape for `config`. */
 export function ip6tablesText(config: LabConfig): string {
-  return renderNat(config, 'node', { jumps: true })
+  return renderNat(config, 'node', { jumps: true, family: 'IPv6' })
     .text.replace(/(-[sd] [0-9a-f:]+)\/32\b/g, '$1/128')
     .replace(/--to-destination ([0-9a-f:]+):(\d+)/g, '--to-destination [$1]:$2');
 }
@@ -71,7 +71,11 @@ export function makeV6Fixtures(dir: string, prefix: string): void {
   execFileSync('ip', ['netns', 'add', ns]);
   try {
     inNs('ip6tables-restore', [], ip6tablesText(v6Config()));
-    writeFileSync(join(dir, 'ip6tables-save.txt'), inNs('ip6tables-save', ['-t', 'nat']));
+    // As the agent reads a node: the nat table, then the filter table with kube-proxy's refusals.
+    writeFileSync(
+      join(dir, 'ip6tables-save.txt'),
+      inNs('ip6tables-save', ['-t', 'nat']) + inNs('ip6tables-save', ['-t', 'filter']),
+    );
     // xt_recent takes "+addr" written to a list's file: the list then reads as the kernel keeps it.
     const list = /--name (KUBE-SEP-\w+) --set/.exec(ip6tablesText(v6Config()))![1]!;
     for (const c of pinnedClients) inNs('sh', ['-c', `echo +${c} > /proc/net/xt_recent/${list}`]);

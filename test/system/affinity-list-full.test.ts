@@ -15,7 +15,7 @@ import {
   type ClientResult,
   type Lab,
 } from '../../src/lab/lab.js';
-import { endpointChains } from '../../src/lab/rules.js';
+import { endpointChains } from '../../src/kube-proxy/iptables-render.js';
 
 const CLIENTS = 330;
 const STICKY = 'lab/sticky:http';

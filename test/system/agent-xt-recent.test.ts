@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EvictionWatcher, ipListTotPath, parseRecentList } from '../../src/agent/xt-recent.js';
-import type { RecentList } from '../../src/agent/rules-parse.js';
+import type { RecentList } from '../../src/kube-proxy/iptables-parse.js';
 import type { EvictedEvent } from '../../src/core/event.js';
 import { requireRoot, runPrefix } from '../helpers/env.js';
 

@@ -10,8 +10,8 @@ import { requireRoot } from '../helpers/env.js';
 import { backendOf, netnsNames, startLab } from '../helpers/lab-fixture.js';
 import { defaultConfig, labDown, runClient, setEndpoints, type ClientResult, type Lab } from '../../src/lab/lab.js';
 import type { ProxySetup } from '../../src/lab/config.js';
-import { endpointChains } from '../../src/lab/rules.js';
-import { nftEndpointChains } from '../../src/lab/nft-rules.js';
+import { endpointChains } from '../../src/kube-proxy/iptables-render.js';
+import { nftEndpointChains } from '../../src/kube-proxy/nft-render.js';
 
 const DUAL = 'lab/dual:http';
 const WEB6 = 'lab/web6:http';

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { requireRoot, runPrefix } from '../helpers/env.js';
 import { backendOf, startLab } from '../helpers/lab-fixture.js';
-import { endpointChain, serviceChain } from '../../src/lab/chain-names.js';
-import { renderNat } from '../../src/lab/rules.js';
+import { endpointChain, serviceChain } from '../../src/kube-proxy/names.js';
+import { renderNat } from '../../src/kube-proxy/iptables-render.js';
 import { runClient, setEndpoints, type LabConfig } from '../../src/lab/lab.js';
 
 test('chain names hash like kube-proxy', () => {

@@ -6,15 +6,15 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { startAgent } from '../../src/agent/agent.js';
 import { mergeFamilies } from '../../src/agent/families.js';
-import { NftParseError, parseNftCatalog } from '../../src/agent/nft-parse.js';
+import { parseNftCatalog } from '../../src/kube-proxy/nft-parse.js';
 import { NftSetWatcher, parseNftSets } from '../../src/agent/nft-sets.js';
 import { NodePortCatalog } from '../../src/agent/node-ports.js';
-import { parseNatCatalog, type NatCatalog } from '../../src/agent/rules-parse.js';
+import { parseNatCatalog, type NatCatalog } from '../../src/kube-proxy/iptables-parse.js';
 import { RulesWatcher } from '../../src/agent/rules-watch.js';
 import { parseRecentList } from '../../src/agent/xt-recent.js';
 import type { CatalogEvent, EvictedEvent, StickyEvent } from '../../src/core/event.js';
 import { defaultConfig } from '../../src/lab/config.js';
-import { renderNat } from '../../src/lab/rules.js';
+import { renderNat } from '../../src/kube-proxy/iptables-render.js';
 import { AgentConnection } from '../../src/protocol/agent-connection.js';
 import { FakeSource, dnat, until } from '../helpers/agent-fake-source.js';
 import { pinnedClients, v6Of } from '../helpers/v6-fixtures.js';
@@ -49,8 +49,10 @@ test('ip6tables-save: the Services, NodePorts and xt_recent lists of the IPv4 ru
       ['[fd00:96::11]:80/tcp', 'lab/sticky:http'],
       ['[fd00:96::12]:53/udp', 'lab/dns:dns'],
       ['[fd00:96::13]:80/tcp', 'lab/edge:http'],
+      ['[fd00:96::20]:80/tcp', 'lab/empty:http'],
     ],
   );
+  assert.equal(c.services.find((s) => s.name === 'lab/empty:http')?.noEndpoints, 'reject', 'from the filter table');
   assert.equal(c.lists.size, 6, 'three endpoints each for lab/sticky:http and lab/dns:dns');
   for (const [name, list] of c.lists) {
     assert.match(name, /^KUBE-SEP-[A-Z2-7]{16}$/);
@@ -99,7 +101,9 @@ test('a full IPv6 affinity set: the client it could not pin is reported, pinned 
   const table = parseNftCatalog(fixture('nft-1.35.json'));
   // The fixture's filled set, declared as holding two (it holds two): full.
   const doc = JSON.parse(fixture('nft-1.35-sets.json'));
-  const full = doc.nftables.find((i: { set?: { elem?: unknown[] } }) => i.set?.elem?.length);
+  const full = doc.nftables.find(
+    (i: { set?: { name: string; elem?: unknown[] } }) => i.set?.name.startsWith('affinity-') && i.set.elem?.length,
+  );
   full.set.size = 2;
   const list = table.lists.get(full.set.name)!;
   const events: StickyEvent[] = [];
@@ -143,24 +147,30 @@ test('NodePorts: an IPv6 flow learns from the IPv6 rules only', () => {
 test('a bad IPv6 read keeps the previous IPv6 catalog and says which family', async () => {
   let text = fixture('nft-1.36.json');
   const changes: NatCatalog[] = [];
+  const told: string[] = [];
   const w = new RulesWatcher(
     async () => ({ mode: 'nftables', text }),
     (c) => changes.push(c),
     'IPv6 rules',
+    (m) => told.push(m),
   );
   await w.poll();
-  const good = w.current;
-  assert.equal(good?.services.length, 4);
-  // A newer kube-proxy's statement in a service chain; then a read cut short.
+  assert.equal(w.current?.services.length, 5);
+  // A newer kube-proxy's rule in a service chain: skipped and named once, the Services all kept.
   const doc = JSON.parse(text);
-  const rule = doc.nftables.find((i: { rule?: { chain: string } }) => i.rule?.chain.startsWith('service-'));
-  rule.rule.expr.unshift({ quota: { val: 5, val_unit: 'mbytes' } });
-  text = JSON.stringify(doc);
-  await assert.rejects(
-    () => w.poll(),
-    (e: Error) => e instanceof NftParseError && /^IPv6 rules: .*unknown statement \{"quota"/.test(e.message),
+  const rule = doc.nftables.find((i: { rule?: { chain: string } }) =>
+    /^service-[A-Z2-7]{8}-/.test(i.rule?.chain ?? ''),
   );
-  assert.equal(w.current, good);
+  doc.nftables.push({ rule: { ...rule.rule, expr: [{ quota: { val: 5, val_unit: 'mbytes' } }, ...rule.rule.expr] } });
+  text = JSON.stringify(doc);
+  await w.poll();
+  text = JSON.stringify(doc, null, 1); // read again, differently spaced: parsed again, not told again
+  await w.poll();
+  assert.equal(told.length, 1);
+  assert.match(told[0]!, /^IPv6 rules: nftables rules: skipped what is not understood: chain service-.*\{"quota"/);
+  const good = w.current;
+  assert.equal(good?.services.length, 5);
+  // Then a read cut short.
   text = fixture('nft-1.35.json').slice(0, 2000);
   await assert.rejects(() => w.poll(), /IPv6 rules: nftables table not understood: output is not JSON/);
   assert.equal(w.current, good);
@@ -217,15 +227,20 @@ test('the agent: one catalog naming both families, IPv6 flows named; no IPv6 rul
 });
 
 test('addresses that are not addresses are never catalog entries (consumers would drop the whole catalog)', () => {
-  // nft: a map key or a DNAT target that is no IP fails the read, as any other table it does not understand.
+  // nft: a map key or a DNAT target that is no IP is skipped and named, as anything else it does not understand.
   const doc = JSON.parse(fixture('nft-1.36.json'));
   const map = doc.nftables.find((i: { map?: { name: string } }) => i.map?.name === 'service-ips');
   map.map.elem[0][0].concat[0] = 'fd00::9\u007f';
-  assert.throws(() => parseNftCatalog(JSON.stringify(doc)), /map service-ips: an element keyed \["fd00::9/);
+  const keyed = parseNftCatalog(JSON.stringify(doc));
+  assert.equal(keyed.services.length, 4, 'the other Services stay');
+  assert.ok(keyed.services.every((s) => !s.service.includes('\u007f')));
+  assert.match(keyed.skipped!.join('\n'), /map service-ips: an element keyed \["fd00::9/);
   const dnat = JSON.parse(fixture('nft-1.35.json'));
   const rule = dnat.nftables.find((i: { rule?: { expr: { dnat?: unknown }[] } }) => i.rule?.expr.some((e) => e.dnat));
   rule.rule.expr.find((e: { dnat?: { addr: string } }) => e.dnat).dnat.addr = 'fd00:1:1::zz';
-  assert.throws(() => parseNftCatalog(JSON.stringify(dnat)), /a dnat to \["fd00:1:1::zz",8080\]/);
+  const targeted = parseNftCatalog(JSON.stringify(dnat));
+  assert.ok(targeted.services.flatMap((s) => s.endpoints).every((e) => !e.includes('zz')));
+  assert.match(targeted.skipped!.join('\n'), /a dnat to \["fd00:1:1::zz",8080\]/);
   // ip6tables: a rule of another shape (a port range, a DNAT range) is not kube-proxy's: left out, the rest read.
   const text = fixture('ip6tables-save.txt')
     .replace('-d fd00:96::10/128 -p tcp', '-d fd00:96::10/128 -p tcp -m multiport')
@@ -233,7 +248,7 @@ test('addresses that are not addresses are never catalog entries (consumers woul
     .replaceAll('--to-destination [fd00:1:1::2]:8080', '--to-destination [fd00:1:1::2]-[fd00:1:1::9]:8080');
   const c = parseNatCatalog(text);
   assert.ok(!c.services.some((s) => s.service.startsWith('[fd00:96::10]')), 'the port range is no Service port');
-  assert.equal(c.services.length, 3);
+  assert.equal(c.services.length, 4);
   const endpoints = c.services.flatMap((s) => s.endpoints);
   assert.ok(endpoints.length > 0);
   for (const e of endpoints) assert.match(e, /^\[fd00:1:[23]::2\]:8080$|^\[fd00:1:[123]::2\]:5353$/, 'no range');

@@ -45,6 +45,14 @@ const edge = (addr: string) => ({
   affinity: { mode: 'None' as const, timeoutSeconds: null, source: 'rules' as const },
   endpoints: [A, B],
 });
+/** A Service kube-proxy rejects on n1: it has no endpoints. */
+const empty = {
+  service: '10.96.0.46:80/tcp',
+  name: 'lab/empty:http',
+  affinity: { mode: 'None' as const, timeoutSeconds: null, source: 'rules' as const },
+  endpoints: [],
+  noEndpoints: 'reject' as const,
+};
 const stun = {
   service: `${STUN}/udp`,
   name: 'lab/stun:stun',
@@ -89,7 +97,13 @@ function dnat(ts: number, node: string, client: string, service: string, backend
  * and a new reflective address, lost events, a node gap and a node still down.
  */
 const events: StickyEvent[] = [
-  { type: 'catalog', ts: T0, node: 'n1', proxyMode: 'iptables', services: [sticky([A, B, C]), edge(EDGE1), stun] },
+  {
+    type: 'catalog',
+    ts: T0,
+    node: 'n1',
+    proxyMode: 'iptables',
+    services: [sticky([A, B, C]), edge(EDGE1), stun, empty],
+  },
   { type: 'catalog', ts: T0, node: 'n2', proxyMode: 'nftables', services: [sticky([A, B, C]), edge(EDGE2)] },
   {
     type: 'catalog',
@@ -168,7 +182,7 @@ const events: StickyEvent[] = [
   dnat(T0 + 2.5 * S, 'n1', '10.0.1.2:40001', STICKY, C),
   dnat(T0 + 3 * S, 'n1', '10.0.1.1:40002', STICKY, B),
   dnat(T0 + 3.5 * S, 'n2', '10.0.1.1:40003', STICKY, C),
-  { type: 'catalog', ts: T0 + 4 * S, node: 'n1', services: [sticky([A, B]), edge(EDGE1), stun] },
+  { type: 'catalog', ts: T0 + 4 * S, node: 'n1', services: [sticky([A, B]), edge(EDGE1), stun, empty] },
   dnat(T0 + 5 * S, 'n1', '10.0.1.4:40001', STICKY, A),
   dnat(T0 + 6 * S, 'n1', '10.0.1.6:5000', STUN, UB, 'u2'),
   {

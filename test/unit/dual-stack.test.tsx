@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { mergeFamilies } from '../../src/agent/families.js';
-import { parseNftCatalog } from '../../src/agent/nft-parse.js';
+import { parseNftCatalog } from '../../src/kube-proxy/nft-parse.js';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { CLUSTER_NODE, type CatalogEvent, type DnatEvent, type StickyEvent } from '../../src/core/event.js';
 import { buildCatalog } from '../../src/k8s/catalog.js';
@@ -69,7 +69,11 @@ test('report: a dual-stack Service is one row with per-family counts; other Serv
   applyEvents(state, [nodeCatalog(), ...events]);
   const report = buildReport(state, { scope: 'cumulative' });
   const names = report.services.map((s) => s.name);
-  assert.deepEqual(names, ['lab/web:http', 'lab/sticky:http', 'lab/dns:dns', 'lab/edge:http'], 'four Services');
+  assert.deepEqual(
+    names,
+    ['lab/web:http', 'lab/sticky:http', 'lab/dns:dns', 'lab/edge:http', 'lab/empty:http', 'lab/solo:http'],
+    'six Services (the one without endpoints too: one row for both its families)',
+  );
   const web = report.services[0]!;
   assert.equal(web.service, '10.96.0.10:80/tcp');
   assert.deepEqual(web.addresses, ['10.96.0.10:80/tcp', '[fd00:96::10]:80/tcp']);

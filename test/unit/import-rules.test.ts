@@ -98,6 +98,14 @@ const rules: Rule[] = [
     broken: (i) => under(i.from, 'src/core') && under(i.to, 'src') && !under(i.to, 'src/core'),
   },
   {
+    name: 'src/kube-proxy imports only src/core (the lab and the agent both use it)',
+    broken: (i) =>
+      under(i.from, 'src/kube-proxy') &&
+      under(i.to, 'src') &&
+      !under(i.to, 'src/core') &&
+      !under(i.to, 'src/kube-proxy'),
+  },
+  {
     name: 'src/lab imports none of src/report, src/aggregator, src/protocol, src/scenarios',
     broken: (i) =>
       under(i.from, 'src/lab') &&
@@ -134,9 +142,12 @@ test('the rules catch imports that break them', () => {
     { from: 'src/core/errors.ts', to: 'src/core/event.ts' },
     { from: 'src/cli/main.ts', to: 'src/cli/command.ts' },
     { from: 'src/lab/lab.ts', to: 'node:fs' },
+    { from: 'src/kube-proxy/nft-render.ts', to: 'src/lab/config.ts' },
+    { from: 'src/kube-proxy/nft-parse.ts', to: 'src/core/errors.ts' },
   ];
   assert.deepEqual(violations(made), [
     'src/core imports nothing from the rest of src: src/core/event.ts -> src/aggregator/state.ts',
+    'src/kube-proxy imports only src/core (the lab and the agent both use it): src/kube-proxy/nft-render.ts -> src/lab/config.ts',
     'src/lab imports none of src/report, src/aggregator, src/protocol, src/scenarios: src/lab/lab.ts -> src/protocol/wire.ts',
     'nothing outside src/cli imports src/cli: src/report/html.ts -> src/cli/command.ts',
   ]);

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { isIPv6 } from 'node:net';
 import { defaultConfig, familyView, validateConfig, type LabConfig } from '../../src/lab/config.js';
 import { joinHostPort, splitHostPort, v6Twin, v6TwinPrefix } from '../../src/lab/ip-family.js';
-import { renderNat } from '../../src/lab/rules.js';
-import { renderNft } from '../../src/lab/nft-rules.js';
+import { renderNat } from '../../src/kube-proxy/iptables-render.js';
+import { renderNft } from '../../src/kube-proxy/nft-render.js';
 import { InputError } from '../../src/core/errors.js';
 
 /** RFC 5952, as sockets print it (WHATWG URL serialises IPv6 hosts that way). */
@@ -111,14 +111,14 @@ test("each family's rules name only that family's Services and endpoints", () =>
   assert.match(legacy6, /--mask ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff --rsource/);
 
   for (const kubeVersion of ['1.35', '1.36'] as const) {
-    const nft = renderNft({ ...v6, proxyMode: 'nftables', kubeVersion }, 'node', { family: 'IPv6' }).text;
+    const nft = renderNft({ ...v6, kubeVersion }, 'node', { family: 'IPv6' }).text;
     assert.match(nft, /^add table ip6 kube-proxy/m);
     assert.match(nft, /type ipv6_addr ; flags dynamic,timeout ; timeout 10s ;/);
     assert.match(nft, /update @affinity-[A-Z2-7]{8}-lab\/dual\/tcp\/http__fd00\.1\.1\.\.2\/8080 \{ ip6 saddr \}/);
     assert.doesNotMatch(nft, /\bip (saddr|daddr)\b/, 'only ip6 matches');
   }
   // Node 2's NodePort (Local) picks among node 2's IPv6 pods only.
-  const node2 = renderNft({ ...v6, proxyMode: 'nftables', kubeVersion: '1.36' }, 'node2', { family: 'IPv6' }).text;
+  const node2 = renderNft({ ...v6, kubeVersion: '1.36' }, 'node2', { family: 'IPv6' }).text;
   assert.match(
     node2,
     /external-.*web6.* dnat ip6 addr \. port to numgen random mod 2 map \{ 0 : fd00:1:3::2 \. 8080, 1 : fd00:1:4::2 \. 8080 \}/,

@@ -1,15 +1,15 @@
 // The nftables-mode parser on `nft -j list table ip kube-proxy` dumps of the lab's two-node default config (both
 // shapes, test/fixtures/nft/): it must give the catalog the iptables parser gives for the same Services (that parser is
-// checked against real seed dumps), and refuse what it does not understand without giving a partial catalog.
+// checked against real seed dumps), and skip what it does not understand, naming it, keeping the rest.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ipvsInLink, ipvsInRules } from '../../src/agent/ipvs.js';
-import { NftParseError, parseNftCatalog } from '../../src/agent/nft-parse.js';
-import { parseNatCatalog, type NatCatalog } from '../../src/agent/rules-parse.js';
+import { ipvsInLink, ipvsInRules } from '../../src/kube-proxy/ipvs.js';
+import { NftParseError, parseNftCatalog } from '../../src/kube-proxy/nft-parse.js';
+import { parseNatCatalog, type NatCatalog } from '../../src/kube-proxy/iptables-parse.js';
 import { RulesWatcher } from '../../src/agent/rules-watch.js';
 import { defaultConfig, nodeName } from '../../src/lab/config.js';
-import { renderNat } from '../../src/lab/rules.js';
+import { renderNat } from '../../src/kube-proxy/iptables-render.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../../test/fixtures/nft/${name}`, import.meta.url), 'utf8');
 
@@ -26,8 +26,14 @@ for (const version of ['1.35', '1.36']) {
       const nft = parseNftCatalog(fixture(file));
       const ipt = parseNatCatalog(renderNat(defaultConfig({ nodes: 2 }), nodeName(k), { jumps: true }).text);
       assert.equal(nft.mode, 'nftables');
-      assert.equal(nft.services.length, 4);
+      assert.equal(nft.services.length, 6);
+      assert.deepEqual(nft.skipped, []);
       assert.deepEqual(comparable(nft), comparable(ipt));
+      // The Service without endpoints is rejected on both nodes; the Local one with its pod on node 1 is dropped at
+      // node 2's NodePort.
+      assert.equal(nft.services.find((s) => s.name === 'lab/empty:http')?.noEndpoints, 'reject');
+      assert.equal(nft.nodePorts.get('30090/tcp')?.noEndpoints, 'reject');
+      assert.equal(nft.nodePorts.get('30091/tcp')?.noEndpoints, k === 0 ? undefined : 'drop');
       const sticky = nft.services.find((s) => s.name === 'lab/sticky:http')!;
       assert.deepEqual(sticky.affinity, { mode: 'ClientIP', timeoutSeconds: 10, source: 'rules' });
     });
@@ -55,7 +61,7 @@ function edited(file: string, edit: (items: Record<string, any>[]) => void): str
   return JSON.stringify(doc);
 }
 
-test('bad input is refused with a message naming what was not understood', () => {
+test('output that is not nft JSON is refused; objects not understood are skipped, named, the rest kept', () => {
   const whole = fixture('lab-1.36-node.json');
   assert.throws(
     () => parseNftCatalog(whole.slice(0, whole.length / 2)),
@@ -66,30 +72,42 @@ test('bad input is refused with a message naming what was not understood', () =>
     },
   );
   assert.throws(() => parseNftCatalog('{"nftables": 3}'), /expected an object with an "nftables" array/);
-  // A newer kube-proxy's statement in a service chain.
+  const good = parseNftCatalog(whole);
+  assert.deepEqual(good.skipped, []);
+  // A newer kube-proxy's statement in a service chain: that rule is skipped (1.36's web DNATs in it: no endpoints).
   const unknown = edited('lab-1.36-node.json', (items) => {
     const r = items.find((i) => i.rule?.chain.startsWith('service-') && i.rule.chain.includes('lab/web'));
     r!.rule.expr.unshift({ quota: { val: 5, val_unit: 'mbytes' } });
   });
-  assert.throws(
-    () => parseNftCatalog(unknown),
-    /chain service-[A-Z2-7]{8}-lab\/web\/tcp\/http: unknown statement \{"quota"/,
+  const q = parseNftCatalog(unknown);
+  assert.match(
+    q.skipped!.join('\n'),
+    /chain service-[A-Z2-7]{8}-lab\/web\/tcp\/http: a rule with an unknown statement \{"quota"/,
   );
+  assert.deepEqual(
+    q.services.filter((s) => s.name !== 'lab/web:http'),
+    good.services.filter((s) => s.name !== 'lab/web:http'),
+  );
+  assert.deepEqual(q.services.find((s) => s.name === 'lab/web:http')?.endpoints, []);
   // Read while the rules changed: an endpoint chain the service chain goes to is not in the dump.
   const partial = edited('lab-1.35-node.json', (items) => {
     const i = items.findIndex((x) => x.chain?.name.startsWith('endpoint-') && x.chain.name.includes('lab/sticky'));
     items.splice(i, 1);
   });
-  assert.throws(
-    () => parseNftCatalog(partial),
+  const p = parseNftCatalog(partial);
+  assert.match(
+    p.skipped!.join('\n'),
     /goes to chain endpoint-[A-Z2-7]{8}-lab\/sticky\/tcp\/http__[\d./]+, which the table does not have/,
   );
+  assert.equal(p.services.length, 6);
   // A set a rule names is missing.
   const noSet = edited('lab-1.35-node.json', (items) => {
     const i = items.findIndex((x) => x.set?.name.startsWith('affinity-'));
     items.splice(i, 1);
   });
-  assert.throws(() => parseNftCatalog(noSet), /names set @affinity-/);
+  const n = parseNftCatalog(noSet);
+  assert.match(n.skipped!.join('\n'), /names set @affinity-/);
+  assert.equal(n.services.length, 6);
 });
 
 test('a read not understood keeps the previous catalog, and the same text is not parsed again', async () => {
@@ -101,7 +119,7 @@ test('a read not understood keeps the previous catalog, and the same text is not
   );
   await w.poll();
   const good = w.current;
-  assert.equal(good?.services.length, 4);
+  assert.equal(good?.services.length, 6);
   text = text.slice(0, 1000);
   await assert.rejects(() => w.poll(), NftParseError);
   assert.equal(w.current, good, 'the previous catalog stays');

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AffinitySetsEvent, CatalogEvent, DnatEvent, EvictedEvent, StickyEvent } from '../../src/core/event.js';
 import { NftSetWatcher, parseNftSets } from '../../src/agent/nft-sets.js';
-import type { RecentList } from '../../src/agent/rules-parse.js';
+import type { RecentList } from '../../src/kube-proxy/iptables-parse.js';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { buildReport } from '../../src/report/build-report.js';
 import { eventProblem } from '../../src/protocol/validate.js';

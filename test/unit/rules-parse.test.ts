@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseNatCatalog, tokenize } from '../../src/agent/rules-parse.js';
+import { parseNatCatalog, tokenize } from '../../src/kube-proxy/iptables-parse.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../../test/fixtures/${name}`, import.meta.url), 'utf8');
 const sorted = (xs: string[]) => [...xs].sort();

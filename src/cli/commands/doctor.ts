@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parse, type Command } from '../command.js';
 import { helperPath, startProbe } from '../../probe/probe.js';
 import { ATTACH_MODES, type AttachMode } from '../../probe/record-layout.js';
-import { IPVS_UNSUPPORTED, ipvsInLink, ipvsInRules } from '../../agent/ipvs.js';
+import { IPVS_UNSUPPORTED, ipvsInLink, ipvsInRules } from '../../kube-proxy/ipvs.js';
 
 const usage = `Usage: stickyscope doctor
 

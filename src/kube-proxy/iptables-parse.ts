@@ -19,6 +19,8 @@ function endpointOf(dest: string | undefined): string | null {
 }
 
 export interface Rule {
+  /** The table the rule is in (`*nat`, `*filter` in iptables-save's text); nat where the text names none. */
+  table: string;
   chain: string;
   /** Tokens after "-A CHAIN", quotes removed. */
   args: string[];
@@ -42,6 +44,8 @@ export interface NodePortInfo {
   affinity: ServiceInfo['affinity'];
   /** Every endpoint its chains reach (node-local and cluster-wide, as for a load-balancer address). */
   endpoints: string[];
+  /** kube-proxy refuses connections to it here: the Service has no endpoints (none on this node, for Local). */
+  noEndpoints?: ServiceInfo['noEndpoints'];
 }
 
 export interface NatCatalog {
@@ -53,6 +57,8 @@ export interface NatCatalog {
   nodePorts: Map<string, NodePortInfo>;
   /** A catalog of both families (families.ts): the IPv6 rules' NodePorts, reached at the node's IPv6 addresses. */
   nodePorts6?: Map<string, NodePortInfo>;
+  /** What the read did not understand and left out, one line each naming it (the agent warns once per line). */
+  skipped?: string[];
 }
 
 const protos = new Set<Proto>(['tcp', 'udp', 'sctp']);
@@ -82,11 +88,13 @@ export function tokenize(line: string): string[] {
 
 export function parseRules(text: string): Rule[] {
   const rules: Rule[] = [];
+  let table = 'nat';
   for (const raw of text.split('\n')) {
     const line = raw.trim();
+    if (line.startsWith('*')) table = line.slice(1);
     if (!line.startsWith('-A ')) continue;
     const [, chain, ...args] = tokenize(line);
-    if (chain) rules.push({ chain, args });
+    if (chain) rules.push({ table, chain, args });
   }
   return rules;
 }
@@ -150,7 +158,9 @@ function walk(start: string, byChain: Map<string, Rule[]>): Reach {
 }
 
 export function parseNatCatalog(text: string): NatCatalog {
-  const rules = parseRules(text);
+  const all = parseRules(text);
+  const rules = all.filter((r) => r.table === 'nat');
+  const skipped: string[] = [];
   const byChain = new Map<string, Rule[]>();
   for (const r of rules) {
     const list = byChain.get(r.chain);
@@ -165,8 +175,11 @@ export function parseNatCatalog(text: string): NatCatalog {
     const d = opt(r, '-d');
     const proto = opt(r, '-p') as Proto | undefined;
     const port = opt(r, '--dport');
-    if (!next || next.startsWith('KUBE-MARK-') || !byChain.has(next) || !d || !proto || !protos.has(proto)) continue;
-    if (!isPort(port)) continue;
+    if (!next || next.startsWith('KUBE-MARK-') || !d || !proto || !protos.has(proto) || !isPort(port)) continue;
+    if (!byChain.has(next)) {
+      if (next.startsWith('KUBE-')) skipped.push(`KUBE-SERVICES jumps to ${next}, which the rules do not have`);
+      continue;
+    }
     const ip = hostAddr(d);
     if (!ip) continue;
     const key = `${ip}:${port}/${proto}`;
@@ -228,10 +241,43 @@ export function parseNatCatalog(text: string): NatCatalog {
     });
   }
 
+  for (const r of all) if (r.table === 'filter') refusal(r, services, nodePorts);
   return {
     mode: 'iptables',
     services: [...services.values()].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0)),
     lists,
     nodePorts,
+    skipped: [...new Set(skipped)],
   };
+}
+
+/**
+ * A filter-table rule kube-proxy writes for a Service it refuses here ("ns/name:port has no endpoints" -j REJECT, or
+ * "has no local endpoints" -j DROP for a Local one; KUBE-SERVICES, KUBE-EXTERNAL-SERVICES): the address (or, with
+ * `--dst-type LOCAL`, the NodePort) marked, added with no endpoints when the nat rules do not route it.
+ */
+function refusal(r: Rule, services: Map<string, ServiceInfo>, nodePorts: Map<string, NodePortInfo>): void {
+  const how = target(r) === 'REJECT' ? 'reject' : target(r) === 'DROP' ? 'drop' : null;
+  const comment = opt(r, '--comment') ?? '';
+  const name = nameIn(comment);
+  const proto = opt(r, '-p') as Proto | undefined;
+  const port = opt(r, '--dport');
+  if (!how || !name || !/ has no (local )?endpoints$/.test(comment) || !proto || !protos.has(proto) || !isPort(port))
+    return;
+  const affinity: ServiceInfo['affinity'] = { mode: 'None', timeoutSeconds: null, source: 'rules' };
+  const d = opt(r, '-d');
+  if (d === undefined) {
+    if (opt(r, '--dst-type') !== 'LOCAL') return;
+    const key = `${port}/${proto}`;
+    const had = nodePorts.get(key);
+    if (had) had.noEndpoints = how;
+    else nodePorts.set(key, { name, affinity, endpoints: [], noEndpoints: how });
+    return;
+  }
+  const ip = hostAddr(d);
+  if (!ip) return;
+  const key = `${ip}:${port}/${proto}`;
+  const had = services.get(key);
+  if (had) had.noEndpoints = how;
+  else services.set(key, { service: key, name, affinity, endpoints: [], noEndpoints: how });
 }

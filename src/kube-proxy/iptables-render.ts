@@ -1,8 +1,15 @@
 // Renders one node's nat table the way kube-proxy's iptables mode writes it, for `iptables-restore --noflush`, in the
 // order iptables-save prints it back, so a dump of the lab reads like a dump of a node.
-import { affinityTimeout, servicePortName, type LabConfig, type LabEndpoint, type LabServiceSpec } from './config.js';
-import { endpointChain, serviceChain } from './chain-names.js';
-import { joinHostPort, type IpFamily } from './ip-family.js';
+import { renderFilter } from './iptables-filter.js';
+import {
+  affinityTimeout,
+  servicePortName,
+  type ProxyConfig,
+  type KubeEndpoint,
+  type KubeServicePort,
+} from './model.js';
+import { endpointChain, serviceChain } from './names.js';
+import { joinHostPort, type IpFamily } from '../core/ip.js';
 
 export interface RenderedRules {
   text: string;
@@ -14,7 +21,7 @@ const MASQ_MARK = '0x4000';
 const NODEPORTS_COMMENT = '"kubernetes service nodeports; NOTE: this must be the last rule in this chain"';
 
 interface Ctx {
-  config: LabConfig;
+  config: ProxyConfig;
   /** Which of kube-proxy's two proxiers this is: iptables or ip6tables. */
   family: IpFamily;
   node: string;
@@ -23,14 +30,14 @@ interface Ctx {
 }
 
 /** "ip:port", IPv6 bracketed: kube-proxy's endpoint string, hashed into chain names. */
-export const endpointText = (e: Pick<LabEndpoint, 'ip' | 'port'>) => joinHostPort(e.ip, e.port);
+export const endpointText = (e: Pick<KubeEndpoint, 'ip' | 'port'>) => joinHostPort(e.ip, e.port);
 
-export function sortedEndpoints(eps: LabEndpoint[]): LabEndpoint[] {
+export function sortedEndpoints(eps: KubeEndpoint[]): KubeEndpoint[] {
   return [...eps].sort((a, b) => (endpointText(a) < endpointText(b) ? -1 : 1));
 }
 
 /** SEP chain names of a service's endpoints, as rendered. */
-export function endpointChains(s: LabServiceSpec): Map<string, LabEndpoint> {
+export function endpointChains(s: KubeServicePort): Map<string, KubeEndpoint> {
   const name = servicePortName(s);
   return new Map(sortedEndpoints(s.endpoints).map((e) => [endpointChain(name, s.protocol, endpointText(e)), e]));
 }
@@ -44,7 +51,7 @@ export function endpointChains(s: LabServiceSpec): Map<string, LabEndpoint> {
  * only once because --noflush leaves built-in chains alone.
  */
 export function renderNat(
-  config: LabConfig,
+  config: ProxyConfig,
   node: string,
   opts: { jumps: boolean; stale?: string[]; family?: IpFamily },
 ): RenderedRules {
@@ -81,6 +88,7 @@ export function renderNat(
     ...ctx.rules,
     ...stale.map((c) => `-X ${c}`),
     'COMMIT',
+    ...renderFilter(config, node, { jumps: opts.jumps, v6: ctx.family === 'IPv6' }),
     '',
   ];
   return { text: lines.join('\n'), chains: ctx.chains };
@@ -99,7 +107,7 @@ function quote(comment: string): string {
   return `"${comment}"`;
 }
 
-function renderService(ctx: Ctx, s: LabServiceSpec, legacy: boolean): void {
+function renderService(ctx: Ctx, s: KubeServicePort, legacy: boolean): void {
   if (s.endpoints.length === 0) return; // kube-proxy writes no nat rules for a Service without endpoints
   const name = servicePortName(s);
   const p = s.protocol;
@@ -122,14 +130,14 @@ function renderService(ctx: Ctx, s: LabServiceSpec, legacy: boolean): void {
 /** Affinity checks, then the random cascade 1/n, 1/(n-1), ..., then the last endpoint. */
 function balance(
   ctx: Ctx,
-  s: LabServiceSpec,
+  s: KubeServicePort,
   chain: string,
-  eps: LabEndpoint[],
+  eps: KubeEndpoint[],
   style: 'current' | 'legacy' | 'xlb',
 ): void {
   const name = servicePortName(s);
-  const comment = (e: LabEndpoint) => quote(style === 'current' ? `${name} -> ${endpointText(e)}` : name);
-  const sep = (e: LabEndpoint) => endpointChain(name, s.protocol, endpointText(e));
+  const comment = (e: KubeEndpoint) => quote(style === 'current' ? `${name} -> ${endpointText(e)}` : name);
+  const sep = (e: KubeEndpoint) => endpointChain(name, s.protocol, endpointText(e));
   if (s.sessionAffinity === 'ClientIP') {
     const t = affinityTimeout(s);
     for (const e of eps) {
@@ -149,7 +157,7 @@ function balance(
   });
 }
 
-function renderNodePort(ctx: Ctx, s: LabServiceSpec, svc: string, legacy: boolean): void {
+function renderNodePort(ctx: Ctx, s: KubeServicePort, svc: string, legacy: boolean): void {
   const name = servicePortName(s);
   const p = s.protocol;
   const local = s.externalTrafficPolicy === 'Local';
@@ -196,7 +204,7 @@ function renderNodePort(ctx: Ctx, s: LabServiceSpec, svc: string, legacy: boolea
   balance(ctx, s, svl, localEps, 'current');
 }
 
-function renderEndpoint(ctx: Ctx, s: LabServiceSpec, e: LabEndpoint, legacy: boolean): void {
+function renderEndpoint(ctx: Ctx, s: KubeServicePort, e: KubeEndpoint, legacy: boolean): void {
   const name = servicePortName(s);
   const p = s.protocol;
   const sep = endpointChain(name, p, endpointText(e));

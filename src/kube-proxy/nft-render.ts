@@ -1,10 +1,11 @@
 // Renders one node's `ip kube-proxy` table the way kube-proxy's nftables mode writes it, as one `nft -f` transaction
 // that re-syncs everything: 1.35's shape (an endpoint chain per endpoint, `mark-for-masquerade`) or 1.36's (inline
 // `numgen` DNAT maps for Services without affinity, marking in `services`, hairpin through a set).
-import { affinityTimeout, type LabConfig, type LabEndpoint, type LabServiceSpec } from './config.js';
-import { nftNameBase } from './chain-names.js';
-import { endpointText, sortedEndpoints } from './rules.js';
-import type { IpFamily } from './ip-family.js';
+import { renderFilterBase, renderRefusals } from './nft-filter.js';
+import { affinityTimeout, type ProxyConfig, type KubeEndpoint, type KubeServicePort } from './model.js';
+import { nftNameBase } from './names.js';
+import { endpointText, sortedEndpoints } from './iptables-render.js';
+import type { IpFamily } from '../core/ip.js';
 
 export const NFT_TABLE = 'kube-proxy';
 const MASQ_MARK = '0x4000';
@@ -17,26 +18,26 @@ export interface RenderedNft {
 }
 
 /** The name bases of a Service port and of one of its endpoints (see nftNameBase). */
-export function nftServiceBase(s: LabServiceSpec): string {
+export function nftServiceBase(s: KubeServicePort): string {
   return nftNameBase(`${s.namespace}/${s.name}/${s.protocol}/${s.portName}`);
 }
 
 /** nft names cannot hold ':': an IPv6 endpoint's colons become dots (fd00:1:1::2 -> fd00.1.1..2). */
-export function nftEndpointBase(s: LabServiceSpec, e: LabEndpoint): string {
+export function nftEndpointBase(s: KubeServicePort, e: KubeEndpoint): string {
   return nftNameBase(`${s.namespace}/${s.name}/${s.protocol}/${s.portName}__${e.ip.replaceAll(':', '.')}/${e.port}`);
 }
 
 /** Endpoint chains of a Service, as rendered (1.36 has them for affinity Services only). */
-export function nftEndpointChains(config: LabConfig, s: LabServiceSpec): Map<string, LabEndpoint> {
+export function nftEndpointChains(config: ProxyConfig, s: KubeServicePort): Map<string, KubeEndpoint> {
   if (!needsEndpointChains(config, s)) return new Map();
   return new Map(sortedEndpoints(s.endpoints).map((e) => [`endpoint-${nftEndpointBase(s, e)}`, e]));
 }
 
-const newShape = (c: LabConfig) => (c.kubeVersion ?? '1.35') !== '1.35';
-const needsEndpointChains = (c: LabConfig, s: LabServiceSpec) => !newShape(c) || s.sessionAffinity === 'ClientIP';
+const newShape = (c: ProxyConfig) => (c.kubeVersion ?? '1.35') !== '1.35';
+const needsEndpointChains = (c: ProxyConfig, s: KubeServicePort) => !newShape(c) || s.sessionAffinity === 'ClientIP';
 
-interface Ctx {
-  config: LabConfig;
+export interface NftCtx {
+  config: ProxyConfig;
   /** `ip kube-proxy` or `ip6 kube-proxy`: kube-proxy runs one proxier, with its own table, per family. */
   t: string;
   /** The family's match keyword (`ip saddr`, `ip6 saddr`) and set element type. */
@@ -51,25 +52,25 @@ interface Ctx {
   rules: string[];
 }
 
-function chain(ctx: Ctx, name: string, hook?: string): void {
+export function chain(ctx: NftCtx, name: string, hook?: string): void {
   if (ctx.chains.includes(name)) return;
   ctx.chains.push(name);
   ctx.defs.push(`add chain ${ctx.t} ${name}${hook ? ` { ${hook} ; }` : ''}`);
 }
 
-function rule(ctx: Ctx, chainName: string, text: string): void {
+export function rule(ctx: NftCtx, chainName: string, text: string): void {
   ctx.rules.push(`add rule ${ctx.t} ${chainName} ${text}`);
 }
 
 /** A full sync: declares (and flushes) every chain, set and map, fills them, and deletes what `stale` had extra. */
 /** `config` is one family's view (familyView); `family` picks the table and the address syntax. */
 export function renderNft(
-  config: LabConfig,
+  config: ProxyConfig,
   node: string,
   opts: { stale?: RenderedNft; family?: IpFamily } = {},
 ): RenderedNft {
   const v6 = opts.family === 'IPv6';
-  const ctx: Ctx = {
+  const ctx: NftCtx = {
     config,
     t: `${v6 ? 'ip6' : 'ip'} ${NFT_TABLE}`,
     ip: v6 ? 'ip6' : 'ip',
@@ -91,10 +92,13 @@ export function renderNft(
   const maps: [string, string][] = [
     ['service-ips', `type ${ctx.addr} . inet_proto . inet_service : verdict`],
     ['service-nodeports', 'type inet_proto . inet_service : verdict'],
+    ['cluster-ips', `type ${ctx.addr} ; comment "Active ClusterIPs"`],
     ...(modern
       ? ([
-          ['cluster-ips', `type ${ctx.addr}`],
-          ['hairpin-connections', `type ${ctx.addr} . ${ctx.addr}`],
+          [
+            'hairpin-connections',
+            `type ${ctx.addr} . ${ctx.addr} . inet_proto . inet_service ; comment "service hairpin connections"`,
+          ],
         ] as [string, string][])
       : []),
   ];
@@ -107,24 +111,36 @@ export function renderNft(
   rule(ctx, 'nat-output', 'jump services');
   rule(ctx, 'nat-postrouting', 'jump masquerading');
   if (modern) {
-    rule(ctx, 'masquerading', `${ctx.ip} saddr . ${ctx.ip} daddr @hairpin-connections masquerade fully-random`);
+    // 1.36 (the "Remove mark-for-masquerade chain" change): one marking rule, masquerade of the marked and of a pod
+    // sent to itself (the endpoint's own address, protocol and port in @hairpin-connections).
     rule(
       ctx,
       'services',
-      `${ctx.ip} saddr != ${config.clusterCIDR} ${ctx.ip} daddr @cluster-ips meta mark set meta mark or ${MASQ_MARK}`,
+      `${ctx.ip} daddr @cluster-ips ${ctx.ip} saddr != ${config.clusterCIDR} meta mark set meta mark or ${MASQ_MARK} comment "masquerade clusterIP traffic from outside cluster"`,
+    );
+    rule(
+      ctx,
+      'masquerading',
+      `meta mark & ${MASQ_MARK} != 0 meta mark set meta mark xor ${MASQ_MARK} masquerade fully-random`,
+    );
+    rule(
+      ctx,
+      'masquerading',
+      `ct status dnat ${ctx.ip} saddr . ${ctx.ip} daddr . meta l4proto . th dport @hairpin-connections masquerade fully-random`,
     );
   } else {
     rule(ctx, 'mark-for-masquerade', `meta mark set meta mark or ${MASQ_MARK}`);
+    rule(ctx, 'masquerading', `meta mark & ${MASQ_MARK} == 0 return`);
+    rule(ctx, 'masquerading', `meta mark set meta mark xor ${MASQ_MARK}`);
+    rule(ctx, 'masquerading', 'masquerade fully-random');
   }
-  rule(ctx, 'masquerading', `meta mark & ${MASQ_MARK} == 0 return`);
-  rule(ctx, 'masquerading', `meta mark set meta mark xor ${MASQ_MARK}`);
-  rule(ctx, 'masquerading', 'masquerade fully-random');
   rule(ctx, 'services', `${ctx.ip} daddr . meta l4proto . th dport vmap @service-ips`);
   rule(
     ctx,
     'services',
     `fib daddr type local ${ctx.ip} daddr != ${v6 ? '::1' : '127.0.0.0/8'} meta l4proto . th dport vmap @service-nodeports`,
   );
+  renderFilterBase(ctx);
   for (const s of config.services) renderService(ctx, s);
 
   const staleChains = (opts.stale?.chains ?? []).filter((c) => !ctx.chains.includes(c));
@@ -144,8 +160,10 @@ export function renderNft(
   return { text: lines.join('\n'), chains: ctx.chains, sets: ctx.sets };
 }
 
-function renderService(ctx: Ctx, s: LabServiceSpec): void {
-  if (s.endpoints.length === 0) return; // as in iptables mode: no rules for a Service without endpoints
+function renderService(ctx: NftCtx, s: KubeServicePort): void {
+  ctx.elements.push(`add element ${ctx.t} cluster-ips { ${s.clusterIP} }`);
+  renderRefusals(ctx, s);
+  if (s.endpoints.length === 0) return; // no service chain: the filter chains refuse it (nft-filter.ts)
   const modern = newShape(ctx.config);
   const p = s.protocol;
   const svc = `service-${nftServiceBase(s)}`;
@@ -153,8 +171,8 @@ function renderService(ctx: Ctx, s: LabServiceSpec): void {
   chain(ctx, svc);
   ctx.elements.push(`add element ${ctx.t} service-ips { ${s.clusterIP} . ${p} . ${s.port} : goto ${svc} }`);
   if (modern) {
-    ctx.elements.push(`add element ${ctx.t} cluster-ips { ${s.clusterIP} }`);
-    for (const e of eps) ctx.elements.push(`add element ${ctx.t} hairpin-connections { ${e.ip} . ${e.ip} }`);
+    for (const e of eps.filter((x) => x.node === ctx.node))
+      ctx.elements.push(`add element ${ctx.t} hairpin-connections { ${e.ip} . ${e.ip} . ${p} . ${e.port} }`);
   } else {
     rule(
       ctx,
@@ -168,7 +186,7 @@ function renderService(ctx: Ctx, s: LabServiceSpec): void {
 }
 
 /** Affinity checks, then one random pick among `eps`: a verdict map of endpoint chains, or (1.36) an inline DNAT map. */
-function balance(ctx: Ctx, s: LabServiceSpec, chainName: string, eps: LabEndpoint[]): void {
+function balance(ctx: NftCtx, s: KubeServicePort, chainName: string, eps: KubeEndpoint[]): void {
   if (eps.length === 0) return;
   const affinity = s.sessionAffinity === 'ClientIP';
   if (affinity) {
@@ -192,7 +210,7 @@ function balance(ctx: Ctx, s: LabServiceSpec, chainName: string, eps: LabEndpoin
   }
 }
 
-function renderEndpoint(ctx: Ctx, s: LabServiceSpec, e: LabEndpoint): void {
+function renderEndpoint(ctx: NftCtx, s: KubeServicePort, e: KubeEndpoint): void {
   const base = nftEndpointBase(s, e);
   const ep = `endpoint-${base}`;
   chain(ctx, ep);
@@ -210,7 +228,7 @@ function renderEndpoint(ctx: Ctx, s: LabServiceSpec, e: LabEndpoint): void {
   rule(ctx, ep, `meta l4proto ${s.protocol} dnat to ${endpointText(e)}`);
 }
 
-function renderNodePort(ctx: Ctx, s: LabServiceSpec, svc: string): void {
+function renderNodePort(ctx: NftCtx, s: KubeServicePort, svc: string): void {
   const ext = `external-${nftServiceBase(s)}`;
   const mark = newShape(ctx.config) ? `meta mark set meta mark or ${MASQ_MARK}` : 'jump mark-for-masquerade';
   chain(ctx, ext);

@@ -1,0 +1,68 @@
+// What kube-proxy renders from: one proxier's Service ports with their endpoints (what the API's Services and
+// EndpointSlices say to it), the rule shape and the pod CIDR. The lab describes its Services in these terms, and the
+// renderers beside this file write the rules kube-proxy would write for them.
+import type { IpFamily } from '../core/ip.js';
+
+/** iptables mode's rule shape: current kube-proxy's, or the older one of the seed dumps (KUBE-XLB, --set-xmark). */
+export type RuleShape = 'current' | 'legacy';
+/** The protocols the lab's Services use. */
+export type KubeProto = 'tcp' | 'udp';
+/** nftables mode's rule shape changed in 1.36 (inline DNAT maps, no mark-for-masquerade chain). */
+export const kubeVersions = ['1.35', '1.36'] as const;
+export type KubeVersion = (typeof kubeVersions)[number];
+
+export interface KubeEndpoint {
+  ip: string;
+  port: number;
+  /** Pod name (the backend's name in the lab). */
+  pod: string;
+  /** Short node name the pod runs on: "node" or "node2". */
+  node: string;
+}
+
+export interface KubeServicePort {
+  namespace: string;
+  name: string;
+  /** Port name; "" for an unnamed port (then the service is "ns/name"). */
+  portName: string;
+  /** The primary address: clusterIPs[0] (IPv6 for an IPv6-only Service). */
+  clusterIP: string;
+  /**
+   * Dual-stack: the Service's families in order, as spec.ipFamilies, and one address of each (spec.clusterIPs). Absent:
+   * one family, that of clusterIP. kube-proxy writes each family's rules from the endpoints of that family.
+   */
+  ipFamilies?: IpFamily[];
+  clusterIPs?: string[];
+  port: number;
+  protocol: KubeProto;
+  sessionAffinity: 'None' | 'ClientIP';
+  /** sessionAffinityConfig.clientIP.timeoutSeconds (Kubernetes default 10800). */
+  timeoutSeconds?: number;
+  nodePort?: number;
+  externalTrafficPolicy?: 'Cluster' | 'Local';
+  endpoints: KubeEndpoint[];
+  /**
+   * nftables mode only: `size` of each affinity set, so that it can fill. kube-proxy leaves it unset (the kernel caps
+   * a dynamic set at 65535); a full set adds no new client, which then is simply not pinned.
+   */
+  affinitySetSize?: number;
+}
+
+/** What one of kube-proxy's proxiers (one family) renders from. */
+export interface ProxyConfig {
+  shape: RuleShape;
+  /** nftables mode's shape, by the kube-proxy version that writes it (default 1.35). */
+  kubeVersion?: KubeVersion;
+  /** Pod CIDR: sources outside it are masqueraded. */
+  clusterCIDR: string;
+  services: KubeServicePort[];
+}
+
+/** "ns/name:port", or "ns/name" for an unnamed port: kube-proxy's ServicePortName. */
+export function servicePortName(s: Pick<KubeServicePort, 'namespace' | 'name' | 'portName'>): string {
+  return `${s.namespace}/${s.name}${s.portName ? ':' + s.portName : ''}`;
+}
+
+export function affinityTimeout(s: KubeServicePort): number {
+  return s.timeoutSeconds ?? 10800;
+}

@@ -1,0 +1,91 @@
+// The filter half of kube-proxy's nftables table: what it refuses before or after DNAT. Written from the facts of
+// kubernetes pkg/proxy/nftables/proxier.go as its TestOverallNFTablesRules expects them (1.33-1.35 `baseRules`; the
+// same filter objects in 1.36): the base chains at dstnat-10 (`filter-prerouting-pre-dnat`, `filter-output-pre-dnat`,
+// where `firewall-check` applies LoadBalancerSourceRanges through `firewall-ips`) and at filter priority
+// (`filter-input`, `filter-forward`, `filter-output`, which jump on new connections to `service-endpoints-check`,
+// `nodeport-endpoints-check` and `cluster-ips-check`), the verdict maps `no-endpoint-services` and
+// `no-endpoint-nodeports` (`drop`, or `goto reject-chain` since `reject` is no verdict), and `reject-chain`.
+// Two differences, on purpose: NodePorts are matched as the lab's `services` chain matches them, on any local address
+// (`fib daddr type local`, kube-proxy's form before `nodeport-ips`), since the lab's nodes answer NodePorts on every
+// address; and `cluster-ips-check` leaves out the drop of unallocated addresses of the service CIDR (the lab has none).
+import { servicePortName, type KubeServicePort } from './model.js';
+import { chain, rule, type NftCtx } from './nft-render.js';
+
+/** A verdict map or set, declared (and flushed: every render is a full sync). */
+function declare(ctx: NftCtx, kind: 'set' | 'map', name: string, def: string): void {
+  ctx.sets.push(name);
+  ctx.defs.push(`add ${kind} ${ctx.t} ${name} { ${def} ; }`, `flush ${kind} ${ctx.t} ${name}`);
+}
+
+/** The maps, sets, base chains and check chains, before any Service. */
+export function renderFilterBase(ctx: NftCtx): void {
+  const key = `${ctx.addr} . inet_proto . inet_service : verdict`;
+  declare(
+    ctx,
+    'map',
+    'firewall-ips',
+    `type ${key} ; comment "destinations that are subject to LoadBalancerSourceRanges"`,
+  );
+  declare(
+    ctx,
+    'map',
+    'no-endpoint-services',
+    `type ${key} ; comment "vmap to drop or reject packets to services with no endpoints"`,
+  );
+  declare(
+    ctx,
+    'map',
+    'no-endpoint-nodeports',
+    'type inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to service nodeports with no endpoints"',
+  );
+  chain(ctx, 'filter-prerouting-pre-dnat', 'type filter hook prerouting priority -110');
+  chain(ctx, 'filter-output-pre-dnat', 'type filter hook output priority -110');
+  chain(ctx, 'filter-forward', 'type filter hook forward priority 0');
+  chain(ctx, 'filter-input', 'type filter hook input priority 0');
+  chain(ctx, 'filter-output', 'type filter hook output priority 0');
+  for (const c of ['firewall-check', 'service-endpoints-check', 'nodeport-endpoints-check', 'cluster-ips-check'])
+    chain(ctx, c);
+  chain(ctx, 'reject-chain', 'comment "helper for @no-endpoint-services / @no-endpoint-nodeports"');
+  const dispatch = `${ctx.ip} daddr . meta l4proto . th dport`;
+  const isNew = 'ct state new';
+  rule(ctx, 'filter-prerouting-pre-dnat', `${isNew} jump firewall-check`);
+  rule(ctx, 'filter-output-pre-dnat', `${isNew} jump firewall-check`);
+  rule(ctx, 'filter-forward', `${isNew} jump service-endpoints-check`);
+  rule(ctx, 'filter-forward', `${isNew} jump cluster-ips-check`);
+  rule(ctx, 'filter-input', `${isNew} jump nodeport-endpoints-check`);
+  rule(ctx, 'filter-input', `${isNew} jump service-endpoints-check`);
+  rule(ctx, 'filter-output', `${isNew} jump service-endpoints-check`);
+  rule(ctx, 'filter-output', `${isNew} jump cluster-ips-check`);
+  rule(ctx, 'firewall-check', `${dispatch} vmap @firewall-ips`);
+  rule(ctx, 'service-endpoints-check', `${dispatch} vmap @no-endpoint-services`);
+  const local = `fib daddr type local ${ctx.ip} daddr != ${ctx.ip === 'ip6' ? '::1' : '127.0.0.0/8'}`;
+  rule(ctx, 'nodeport-endpoints-check', `${local} meta l4proto . th dport vmap @no-endpoint-nodeports`);
+  rule(
+    ctx,
+    'cluster-ips-check',
+    `${ctx.ip} daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"`,
+  );
+  rule(ctx, 'reject-chain', 'reject');
+}
+
+/**
+ * What kube-proxy refuses of one Service here: with no endpoints at all, its cluster IP and NodePort go to
+ * `reject-chain`; a Local Service with none on this node has its NodePort dropped (pods and the node itself still reach
+ * the cluster-wide endpoints through the cluster IP and the external chain's short-circuits).
+ */
+export function renderRefusals(ctx: NftCtx, s: KubeServicePort): void {
+  const comment = `comment "${servicePortName(s)}"`;
+  if (s.endpoints.length === 0) {
+    ctx.elements.push(
+      `add element ${ctx.t} no-endpoint-services { ${s.clusterIP} . ${s.protocol} . ${s.port} ${comment} : goto reject-chain }`,
+    );
+    if (s.nodePort !== undefined)
+      ctx.elements.push(
+        `add element ${ctx.t} no-endpoint-nodeports { ${s.protocol} . ${s.nodePort} ${comment} : goto reject-chain }`,
+      );
+    return;
+  }
+  const local = s.endpoints.some((e) => e.node === ctx.node);
+  if (s.nodePort !== undefined && s.externalTrafficPolicy === 'Local' && !local)
+    ctx.elements.push(`add element ${ctx.t} no-endpoint-nodeports { ${s.protocol} . ${s.nodePort} ${comment} : drop }`);
+}
