@@ -190,7 +190,7 @@ test('a directory of traces, one of them rotated, exports each event once', { ti
   const out = join(dir, 'all.parquet');
   const r = await exportTo([traces, '-w', out]);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stderr, `stickyscope export: warning: ${traces}/notes.txt is not a trace file; skipped\n`);
+  assert.equal(r.stderr, `stickyscope export: warning: ${traces}/notes.txt: not a trace file; skipped\n`);
   const [rows] = await queryEvents(
     [out],
     ['SELECT trace, count(*) AS n, count(DISTINCT ctId) AS ids FROM events GROUP BY trace ORDER BY trace'],
