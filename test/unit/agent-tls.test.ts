@@ -12,8 +12,9 @@ import { AgentConnection, type AgentLink, type AgentStatus } from '../../src/pro
 import { infoMethod } from '../../src/protocol/service-def.js';
 import { makeAgentCert } from '../../src/certs/make-certs.js';
 import type { StickyEvent } from '../../src/core/event.js';
-import { dnat, sleep, until } from '../helpers/agent-fake-source.js';
+import { dnat } from '../helpers/agent-fake-source.js';
 import { makePki, startTlsAgent, type TlsAgent } from '../helpers/tls-fixture.js';
+import { waitFor, equals } from '../helpers/wait.js';
 
 const fast = { initialMs: 50, maxMs: 200 };
 
@@ -30,7 +31,7 @@ function watch(t: { after(fn: () => unknown): void }, address: string, link: Age
 /** The first status of a connection that must fail: down, with its reason; nothing streamed. */
 async function refusal(agent: TlsAgent, link: AgentLink, t: Parameters<typeof watch>[0]): Promise<string> {
   const w = watch(t, agent.address, link);
-  await until(() => w.statuses.length > 0, 'a status');
+  await waitFor('a status', () => w.statuses.length > 0, 10_000);
   const s = w.statuses[0]!;
   assert.equal(s.state, 'down', `expected a refusal; got ${JSON.stringify(s)}`);
   assert.equal(agent.server.info().subscribers, 0, 'no subscription got through');
@@ -42,16 +43,16 @@ test("a client with a certificate from the CA streams the agent's events", async
   const pki = await makePki(t);
   const agent = await startTlsAgent(t, pki);
   const w = watch(t, agent.address, { tls: pki.client('client'), node: 'n1' });
-  await until(() => agent.server.info().subscribers === 1, 'the subscription');
+  await waitFor('the subscription', () => equals(agent.server.info().subscribers, 1), 10_000);
   agent.source.emitEvents([dnat(1, 'n1'), dnat(2, 'n1')]);
-  await until(() => w.dnat() === 2, 'two events');
+  await waitFor('two events', () => equals(w.dnat(), 2), 10_000);
   assert.deepEqual(
     w.statuses.map((s) => [s.node, s.state]),
     [['n1', 'up']],
   );
   // Without a known node, any agent name is taken and held to the node the agent reports.
   const anyName = watch(t, agent.address, { tls: pki.client('client') });
-  await until(() => anyName.statuses.length > 0, 'a status');
+  await waitFor('a status', () => anyName.statuses.length > 0, 10_000);
   assert.equal(anyName.statuses[0]!.state, 'up');
 });
 
@@ -142,9 +143,9 @@ test('a certificate replaced on disk is served to new connections; the open stre
   assert.equal(await servedFingerprint(agent.address, pki.dir), before);
 
   const w = watch(t, agent.address, { tls: pki.client('client'), node: 'n1' });
-  await until(() => agent.server.info().subscribers === 1, 'the subscription');
+  await waitFor('the subscription', () => equals(agent.server.info().subscribers, 1), 10_000);
   agent.source.emitEvents([dnat(1, 'n1')]);
-  await until(() => w.dnat() === 1, 'the first event');
+  await waitFor('the first event', () => equals(w.dnat(), 1), 10_000);
 
   // As cert-manager and the kubelet do it: new files, swapped in by rename.
   const next = await makeAgentCert(pki.ca, 'n1');
@@ -154,13 +155,14 @@ test('a certificate replaced on disk is served to new connections; the open stre
   renameSync(join(pki.dir, 'n1.crt.new'), join(pki.dir, 'n1.crt'));
   const after = fingerprint(join(pki.dir, 'n1.crt'));
   assert.notEqual(after, before);
-  const end = Date.now() + 5000;
-  while ((await servedFingerprint(agent.address, pki.dir)) !== after) {
-    assert.ok(Date.now() < end, 'the agent still serves the old certificate 5 s after the files changed');
-    await sleep(100);
-  }
+  await waitFor(
+    'the agent to serve the new certificate',
+    async () => equals(await servedFingerprint(agent.address, pki.dir), after),
+    5000,
+    100,
+  );
   agent.source.emitEvents([dnat(2, 'n1'), dnat(3, 'n1')]);
-  await until(() => w.dnat() === 3, 'the events after the rotation, on the same stream');
+  await waitFor('the events after the rotation, on the same stream', () => equals(w.dnat(), 3), 10_000);
   assert.deepEqual(
     w.statuses.map((s) => s.state),
     ['up'],
@@ -169,7 +171,7 @@ test('a certificate replaced on disk is served to new connections; the open stre
   assert.equal(agent.server.info().subscribers, 1);
   // And a new client connects with the new certificate.
   const fresh = watch(t, agent.address, { tls: pki.client('client'), node: 'n1' });
-  await until(() => fresh.statuses.length > 0, 'a status');
+  await waitFor('a status', () => fresh.statuses.length > 0, 10_000);
   assert.equal(fresh.statuses[0]!.state, 'up');
 });
 
