@@ -12,7 +12,7 @@ import type { NatCatalog, NodePortInfo, RecentList } from './rules-parse.js';
 export class NftParseError extends InputError {}
 
 /** kube-proxy's dynamic sets are capped by the kernel at this many elements when they declare no size. */
-export const NFT_DEFAULT_SET_SIZE = 65535;
+const NFT_DEFAULT_SET_SIZE = 65535;
 
 type Json = Record<string, unknown>;
 

@@ -18,7 +18,7 @@ function endpointOf(dest: string | undefined): string | null {
   return isIP(host) === 4 ? dest : null;
 }
 
-export interface Rule {
+interface Rule {
   chain: string;
   /** Tokens after "-A CHAIN", quotes removed. */
   args: string[];
@@ -80,7 +80,7 @@ export function tokenize(line: string): string[] {
   return out;
 }
 
-export function parseRules(text: string): Rule[] {
+function parseRules(text: string): Rule[] {
   const rules: Rule[] = [];
   for (const raw of text.split('\n')) {
     const line = raw.trim();

@@ -2,16 +2,16 @@
 // endpoints, the way the Kubernetes API would describe them to kube-proxy.
 import { InputError, UsageError } from '../core/errors.js';
 
-export type LabProto = 'tcp' | 'udp';
+type LabProto = 'tcp' | 'udp';
 export type RuleShape = 'current' | 'legacy';
-import type { ProxyMode } from '../core/event.js';
+import { DEFAULT_AFFINITY_TIMEOUT_SECONDS, type ProxyMode } from '../core/event.js';
 import { familyOf, v6Twin, type IpFamily } from './ip-family.js';
 
 export type { IpFamily };
 
 export type { ProxyMode };
 /** nftables mode's rule shape changed in 1.36 (inline DNAT maps, no mark-for-masquerade chain). */
-export const kubeVersions = ['1.35', '1.36'] as const;
+const kubeVersions = ['1.35', '1.36'] as const;
 export type KubeVersion = (typeof kubeVersions)[number];
 
 export interface LabEndpoint {
@@ -51,7 +51,7 @@ export interface LabServiceSpec {
   affinitySetSize?: number;
 }
 
-export interface LabBackendSpec {
+interface LabBackendSpec {
   name: string;
   node: string;
 }
@@ -357,7 +357,7 @@ export function validateEndpoints(
 }
 
 export function affinityTimeout(s: LabServiceSpec): number {
-  return s.timeoutSeconds ?? 10800;
+  return s.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS;
 }
 
 /** Finds a service by "ns/name:port", or by "ns/name" when that names one port only. */

@@ -2,7 +2,7 @@
 // and "ip:port" text with IPv6 bracketed, the one form the backends' logs, the clients' results and reports print.
 import { isIPv4, isIPv6 } from 'node:net';
 
-export const ipFamilyNames = ['IPv4', 'IPv6'] as const;
+const ipFamilyNames = ['IPv4', 'IPv6'] as const;
 export type IpFamily = (typeof ipFamilyNames)[number];
 
 export function familyOf(ip: string): IpFamily | null {

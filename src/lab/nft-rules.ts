@@ -6,7 +6,7 @@ import { nftNameBase } from './chain-names.js';
 import { endpointText, sortedEndpoints } from './rules.js';
 import type { IpFamily } from './ip-family.js';
 
-export const NFT_TABLE = 'kube-proxy';
+const NFT_TABLE = 'kube-proxy';
 const MASQ_MARK = '0x4000';
 
 export interface RenderedNft {
@@ -22,7 +22,7 @@ export function nftServiceBase(s: LabServiceSpec): string {
 }
 
 /** nft names cannot hold ':': an IPv6 endpoint's colons become dots (fd00:1:1::2 -> fd00.1.1..2). */
-export function nftEndpointBase(s: LabServiceSpec, e: LabEndpoint): string {
+function nftEndpointBase(s: LabServiceSpec, e: LabEndpoint): string {
   return nftNameBase(`${s.namespace}/${s.name}/${s.protocol}/${s.portName}__${e.ip.replaceAll(':', '.')}/${e.port}`);
 }
 

@@ -35,7 +35,7 @@ export interface RowLayout {
 }
 
 /** Widths of the two flexible columns, and which optional columns fit, so that a row never exceeds `columns`. */
-export function rowLayout(columns: number): RowLayout {
+function rowLayout(columns: number): RowLayout {
   let rest = columns - FIXED_CELLS - 2;
   const affinity = rest - (W.affinity + 1) >= MIN_NAME + MIN_BARS;
   if (affinity) rest -= W.affinity + 1;
@@ -50,7 +50,7 @@ export function rowLayout(columns: number): RowLayout {
  * width, when they all fit; otherwise the largest shares (a partial selection, not a
  * sort of thousands per frame) and "+N more".
  */
-export function backendBars(row: ServiceRow, budget: number): string {
+function backendBars(row: ServiceRow, budget: number): string {
   const k = row.backends.length;
   if (k === 0) return fit('(no endpoints)', budget);
   const width = Math.max(3, Math.floor((budget - (k - 1)) / k));
