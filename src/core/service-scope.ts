@@ -7,7 +7,7 @@ import { canonicalAddress } from './ip.js';
 import { editDistance } from './near-words.js';
 
 /** True when entry (as the agents' filter reads it: "ip:port/proto" or "ns/name[:port]") names this Service. */
-function entryMatches(entry: string, s: ServiceInfo): boolean {
+export function entryMatches(entry: string, s: ServiceInfo): boolean {
   if (entry.includes(':') && /\/(tcp|udp|sctp)$/.test(entry)) return canonicalAddress(entry) === s.service;
   if (s.name === null) return false;
   if (s.name === entry) return true;

@@ -27,7 +27,7 @@ export interface ReportOptions {
 }
 
 /** Aggregates batches (time-ordered) and renders the report; `rejected` counts what their source dropped. */
-async function reportFromEvents(
+export async function reportFromEvents(
   batches: AsyncIterable<StickyEvent[]>,
   opts: ReportOptions,
   rejected = new RejectedEvents(),

@@ -238,7 +238,11 @@ test('the selection follows its Service when s re-sorts the rows', async (t) => 
   ];
   const { app, text, press } = mount(fixedSource(model(rows)));
   t.after(() => app.unmount());
-  await until('rows', () => order(text(), ['alpha', 'bravo', 'charlie']).length === 3);
+  await waitFor(
+    'rows',
+    screenHolds(text, (s) => order(s, ['alpha', 'bravo', 'charlie']).length === 3),
+    2000,
+  );
   await press('j', (s) => /› bravo/.test(s), 'the cursor on bravo (row 2)');
   await press('s', (s) => s.includes('sort:rate'), 'sort by rate');
   // bravo is now row 1: the cursor went with it rather than staying on row 2 (charlie).
@@ -250,7 +254,11 @@ test('Backspace (DEL, 0x7f) deletes in the filter, also several in one read', as
   const names = ['web', 'dns', 'webhook'];
   const { app, text, press } = mount(fixedSource(model(names.map((n) => row(n)))));
   t.after(() => app.unmount());
-  await until('rows', () => order(text(), names).length === 3);
+  await waitFor(
+    'rows',
+    screenHolds(text, (s) => order(s, names).length === 3),
+    2000,
+  );
   await press('/', (s) => s.includes('filter /'), 'the filter prompt');
   await press('dnx', (s) => s.includes('filter /dnx'), 'typed text');
   await press('\x7f', (s) => s.includes('filter /dn') && !s.includes('filter /dnx'), 'one DEL');
