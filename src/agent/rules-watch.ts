@@ -11,7 +11,7 @@ import { parseNatCatalog, type NatCatalog } from '../kube-proxy/iptables-parse.j
 
 const run = promisify(execFile);
 
-export interface RulesRead {
+interface RulesRead {
   mode: ProxyMode;
   text: string;
 }
@@ -32,16 +32,11 @@ function tool(netns: string | undefined, cmd: string, args: string[]): () => Pro
   };
 }
 
-/** `iptables-save -t nat`, in the node's network namespace when one is given. */
-export function iptablesSave(netns?: string): RulesReader {
-  return tool(netns, 'iptables-save', ['-t', 'nat']);
-}
-
 /** Which of kube-proxy's two tables: `ip` (IPv4) or `ip6`. */
 export type NftFamily = 'ip' | 'ip6';
 
 /** kube-proxy's nftables table, as JSON. */
-export const nftListTable = (netns?: string, family: NftFamily = 'ip') =>
+const nftListTable = (netns?: string, family: NftFamily = 'ip') =>
   tool(netns, 'nft', ['-j', 'list', 'table', family, 'kube-proxy']);
 
 /** kube-proxy's nftables sets with their elements (affinity state). */

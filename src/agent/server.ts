@@ -55,7 +55,7 @@ export interface AgentServer {
 }
 
 /** grpc-js's own options for these limits; the ping policy is enforced by connection-guard.ts. */
-export function serverOptions(limits: AgentLimits): grpc.ServerOptions {
+function serverOptions(limits: AgentLimits): grpc.ServerOptions {
   return {
     // Pings idle subscribers, so a vanished one is noticed and its queue freed within seconds.
     'grpc.keepalive_time_ms': 10_000,

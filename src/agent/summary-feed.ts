@@ -7,7 +7,7 @@ import { Summarizer } from '../aggregator/summarize.js';
 import { encodeSummary } from '../protocol/summary-wire.js';
 import type { EventSource, SummarySource } from './server.js';
 
-export const DEFAULT_SUMMARY_PERIOD_MS = 2000;
+const DEFAULT_SUMMARY_PERIOD_MS = 2000;
 
 export class SummaryFeed extends EventEmitter implements SummarySource {
   readonly summarizer: Summarizer;

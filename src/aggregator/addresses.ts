@@ -85,7 +85,7 @@ function sortKey(addr: string): [number, number, string, number, string] {
 }
 
 /** "ip:port", "[v6]:port", "ip" or a bare IPv6 address, to [host, port text]. */
-export function splitHostPort(addr: string): [string, string] {
+function splitHostPort(addr: string): [string, string] {
   if (addr.startsWith('[')) {
     const end = addr.indexOf(']');
     return [addr.slice(1, end), addr.slice(end + 2)];

@@ -4,7 +4,7 @@
 import { compareAddr } from './addresses.js';
 import type { AggregatorState } from './state.js';
 
-export interface DivergenceExample {
+interface DivergenceExample {
   client: string;
   /** Backend of the client's latest selection on each node, by node name. */
   backends: Record<string, string>;

@@ -2,12 +2,12 @@
 // summary: 2^10 one-byte registers (about 3% standard error). Sketches of several nodes
 // merge by taking each register's maximum, which a Prometheus sum cannot do.
 
-export const HLL_BITS = 10;
-export const HLL_REGISTERS = 1 << HLL_BITS;
+const HLL_BITS = 10;
+const HLL_REGISTERS = 1 << HLL_BITS;
 const MAX_RANK = 32 - HLL_BITS + 1;
 
 /** MurmurHash3's 32-bit mix over the string's UTF-16 code units (addresses are ASCII). */
-export function hashString(s: string): number {
+function hashString(s: string): number {
   let h = 0x9747b28c;
   for (let i = 0; i < s.length; i++) {
     let k = s.charCodeAt(i);

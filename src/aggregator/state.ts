@@ -3,6 +3,7 @@
 // depend on how the events were batched.
 import {
   CLUSTER_NODE,
+  DEFAULT_AFFINITY_TIMEOUT_SECONDS,
   type DnatEvent,
   type LostEvent,
   type NodeEvent,
@@ -51,7 +52,6 @@ export interface StateOptions {
 /** Client keys from here up are IPv6 addresses (ClientKeys numbers IPv4 by value, IPv6 above 2^32). */
 const IPV6_KEYS = 4294967296;
 /** Kubernetes fills sessionAffinityConfig.clientIP.timeoutSeconds with this when unset. */
-const DEFAULT_AFFINITY_TIMEOUT = 10800;
 const codeOfCause: Record<ViolationCause, number> = {
   listFull: Verdict.violationListFull,
   setFull: Verdict.violationSetFull,
@@ -86,7 +86,7 @@ export class AggregatorState {
 
   constructor(opts: StateOptions) {
     this.windowUs = positive(opts.windowSeconds ?? 60, 'windowSeconds') * 1e6;
-    this.idleUs = positive(opts.idleSeconds ?? DEFAULT_AFFINITY_TIMEOUT, 'idleSeconds') * 1e6;
+    this.idleUs = positive(opts.idleSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS, 'idleSeconds') * 1e6;
     this.maxPairs = positive(opts.maxPairs ?? 1_000_000, 'maxPairs');
     this.maxServices = positive(opts.maxServices ?? 100_000, 'maxServices');
     this.ring = new WindowRing(positive(opts.maxWindowSelections ?? 1_000_000, 'maxWindowSelections'));
@@ -225,7 +225,7 @@ export class AggregatorState {
     const affinity = view?.info.affinity;
     if (!view || affinity?.mode !== 'ClientIP') return Verdict.noAffinity | same;
     const gap = ts - pairs.lastTs[p]!;
-    if (gap > (affinity.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT) * 1e6) return Verdict.expired | same;
+    if (gap > (affinity.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS) * 1e6) return Verdict.expired | same;
     if (same) return Verdict.held | SAME;
     const lastName = svc.backendNames[last]!;
     if (!view.endpoints.has(lastName)) return Verdict.forcedRepick;

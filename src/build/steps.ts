@@ -24,7 +24,7 @@ function mtime(path: string): number | undefined {
   }
 }
 
-export function upToDate(step: Step): boolean {
+function upToDate(step: Step): boolean {
   const out = mtime(step.output);
   if (out === undefined) return false;
   return step.inputs.every((input) => (mtime(input) ?? Infinity) <= out);

@@ -4,7 +4,7 @@
 
 export class TargetError extends Error {}
 
-export type Arch = 'x64' | 'arm64';
+type Arch = 'x64' | 'arm64';
 
 export interface BuildTarget {
   arch: Arch;

@@ -71,7 +71,7 @@ export async function makeCa(name = 'stickyscope agents CA', validity: Validity 
 }
 
 /** A CA written earlier (ca.crt, ca.key), so certificates added later chain to the same root. */
-export async function loadCa(certPem: string, keyPem: string): Promise<Ca> {
+async function loadCa(certPem: string, keyPem: string): Promise<Ca> {
   const cert = new x509.X509Certificate(certPem);
   const der = x509.PemConverter.decodeFirst(keyPem);
   const privateKey = await webcrypto.subtle.importKey('pkcs8', der, KEY_ALGORITHM, true, ['sign']);
@@ -136,7 +136,7 @@ export interface CertDir {
 }
 
 /** Node and client names become file names, and node names DNS labels. */
-export function checkCertName(name: string, what: string): void {
+function checkCertName(name: string, what: string): void {
   if (!/^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/.test(name) || name.includes('..'))
     throw new UsageError(
       `${what} expects a Kubernetes node name (lowercase letters, digits, '-' and '.', at most 63); got '${name}'`,

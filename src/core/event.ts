@@ -38,7 +38,7 @@ export interface SnatEvent extends Flow {
 }
 
 /** A NEW conntrack entry about to be confirmed (any connection, translated or not). */
-export interface InsertEvent extends Flow {
+interface InsertEvent extends Flow {
   type: 'insert';
 }
 
@@ -70,6 +70,9 @@ export interface CatalogEvent extends Base {
 
 /** The `node` of catalogs from the Kubernetes API: they describe the whole cluster. */
 export const CLUSTER_NODE = '';
+
+/** Kubernetes' sessionAffinityConfig.clientIP.timeoutSeconds when a ClientIP Service gives none: 3 hours. */
+export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
 
 export interface ServiceInfo {
   /** "10.96.0.10:80/tcp": the key every metric is kept under. */
@@ -149,7 +152,6 @@ export type StickyEvent =
   | EvictedEvent
   | AffinitySetsEvent
   | NodeEvent;
-export type EventType = StickyEvent['type'];
 export type FlowEvent = DnatEvent | SnatEvent | InsertEvent;
 
 /** ISO-8601 with microseconds, as in docs/design.md's export format. */

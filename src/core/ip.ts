@@ -21,7 +21,7 @@ export function canonicalAddress(addr: string): string {
   return end < 0 ? addr : `[${canonicalIp(addr.slice(1, end))}]${addr.slice(end + 1)}`;
 }
 
-export const ipFamilyNames = ['IPv4', 'IPv6'] as const;
+const ipFamilyNames = ['IPv4', 'IPv6'] as const;
 export type IpFamily = (typeof ipFamilyNames)[number];
 
 export function familyOf(ip: string): IpFamily | null {

@@ -5,7 +5,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { InputError } from './errors.js';
 
 /** Far beyond any certificate chain or kubeconfig seen, far below what hurts. */
-export const SMALL_FILE_MAX_BYTES = 4 * 1024 * 1024;
+const SMALL_FILE_MAX_BYTES = 4 * 1024 * 1024;
 
 /** The file's bytes; InputError naming `what` and `path` when it is not a regular file or is larger than `max`. */
 export function readSmallFile(path: string, what: string, max = SMALL_FILE_MAX_BYTES): Buffer {

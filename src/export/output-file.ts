@@ -2,7 +2,7 @@
 // interrupted or failed export never leaves a partial file under the name asked for. A device or FIFO (/dev/null,
 // /dev/full, a named pipe) is written directly: there is nothing to rename over.
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { tempPathFor } from '../core/atomic-file.js';
 import { fileError } from '../core/file-errors.js';
 import type { ByteSink } from './parquet-writer.js';
 
@@ -20,7 +20,7 @@ export async function openOutputFile(path: string, doing: string): Promise<Outpu
   const existing = await stat(path).catch(() => null);
   if (existing?.isDirectory()) fail(Object.assign(new Error('is a directory'), { code: 'EISDIR' }));
   const direct = existing !== null && !existing.isFile();
-  const temp = direct ? path : join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
+  const temp = direct ? path : tempPathFor(path);
   const fh: FileHandle = await open(temp, direct ? 'w' : 'wx').catch(fail);
   let closed = false;
   const close = async () => {

@@ -3,7 +3,7 @@
 // SQL would otherwise parse (the client's IP and port, the Service's namespace, name and port name).
 import type { SchemaElement } from 'hyparquet';
 
-export type ColumnKind = 'string' | 'int32' | 'int64' | 'timestamp' | 'json';
+type ColumnKind = 'string' | 'int32' | 'int64' | 'timestamp' | 'json';
 
 export interface ColumnSpec {
   name: string;

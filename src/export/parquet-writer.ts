@@ -11,7 +11,7 @@ export interface ByteSink {
 }
 
 /** Rows per row group: big enough for dictionaries and compression to pay, small enough to stream. */
-export const ROW_GROUP_ROWS = 25_000;
+const ROW_GROUP_ROWS = 25_000;
 
 /** hyparquet-writer's byte buffer, handed to the sink after each row group instead of growing. */
 class SinkWriter extends ByteWriter {

@@ -62,7 +62,7 @@ export async function discoverAgents(opts: DiscoverOptions): Promise<AgentDiscov
 }
 
 /** Address -> node name of the pods that can serve now. */
-export function readyAgents(pods: readonly V1Pod[], port?: number): Map<string, string> {
+function readyAgents(pods: readonly V1Pod[], port?: number): Map<string, string> {
   const out = new Map<string, string>();
   for (const pod of pods) {
     if (pod.metadata?.deletionTimestamp || pod.status?.phase !== 'Running' || !pod.status.podIP) continue;

@@ -2,10 +2,9 @@
 // address:port/proto that kube-proxy translates. The API client does not check field types, so every field is read
 // through a check here: one of the wrong type counts as absent, it never throws.
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
-import type { Proto, ServiceInfo } from '../core/event.js';
+import { DEFAULT_AFFINITY_TIMEOUT_SECONDS, type Proto, type ServiceInfo } from '../core/event.js';
 
 /** kube-proxy's default for sessionAffinityConfig.clientIP.timeoutSeconds (3 hours). */
-export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 

@@ -5,7 +5,7 @@ import { UsageError, EnvironmentError } from '../core/errors.js';
 import type { AgentDiscovery } from './agents.js';
 import { CatalogFeed } from './catalog-feed.js';
 
-export const DEFAULT_NAMESPACE = 'stickyscope';
+const DEFAULT_NAMESPACE = 'stickyscope';
 export const DEFAULT_SELECTOR = 'app.kubernetes.io/name=stickyscope-agent';
 
 /** Spread into a command's parse() options. */

@@ -18,7 +18,7 @@ function endpointOf(dest: string | undefined): string | null {
   return isIP(host) === 4 ? dest : null;
 }
 
-export interface Rule {
+interface Rule {
   /** The table the rule is in (`*nat`, `*filter` in iptables-save's text); nat where the text names none. */
   table: string;
   chain: string;
@@ -86,7 +86,7 @@ export function tokenize(line: string): string[] {
   return out;
 }
 
-export function parseRules(text: string): Rule[] {
+function parseRules(text: string): Rule[] {
   const rules: Rule[] = [];
   let table = 'nat';
   for (const raw of text.split('\n')) {

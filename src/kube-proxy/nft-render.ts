@@ -7,7 +7,7 @@ import { nftNameBase } from './names.js';
 import { endpointText, sortedEndpoints } from './iptables-render.js';
 import type { IpFamily } from '../core/ip.js';
 
-export const NFT_TABLE = 'kube-proxy';
+const NFT_TABLE = 'kube-proxy';
 const MASQ_MARK = '0x4000';
 
 export interface RenderedNft {
@@ -23,7 +23,7 @@ export function nftServiceBase(s: KubeServicePort): string {
 }
 
 /** nft names cannot hold ':': an IPv6 endpoint's colons become dots (fd00:1:1::2 -> fd00.1.1..2). */
-export function nftEndpointBase(s: KubeServicePort, e: KubeEndpoint): string {
+function nftEndpointBase(s: KubeServicePort, e: KubeEndpoint): string {
   return nftNameBase(`${s.namespace}/${s.name}/${s.protocol}/${s.portName}__${e.ip.replaceAll(':', '.')}/${e.port}`);
 }
 

@@ -5,26 +5,23 @@ import { InputError, UsageError } from '../core/errors.js';
 import type { ProxyMode } from '../core/event.js';
 import { familyOf, v6Twin, type IpFamily } from './ip-family.js';
 import {
-  affinityTimeout,
   kubeVersions,
   servicePortName,
   type KubeEndpoint,
-  type KubeProto,
   type KubeServicePort,
   type KubeVersion,
   type RuleShape,
 } from '../kube-proxy/model.js';
 
 // The lab's Services are kube-proxy's view of them (src/kube-proxy/model.ts), under the lab's names.
-export { affinityTimeout, kubeVersions, servicePortName, type KubeVersion, type RuleShape };
-export type LabProto = KubeProto;
+export { servicePortName, type KubeVersion, type RuleShape };
 export type LabEndpoint = KubeEndpoint;
 export type LabServiceSpec = KubeServicePort;
 
 export type { IpFamily };
 
 export type { ProxyMode };
-export interface LabBackendSpec {
+interface LabBackendSpec {
   name: string;
   node: string;
 }

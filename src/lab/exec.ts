@@ -35,11 +35,6 @@ export async function run(cmd: string, args: string[], input?: string): Promise<
   return r.stdout;
 }
 
-/** `ip -n NS ...`, or plain `ip ...` when ns is null. */
-export function ip(ns: string | null, ...args: string[]): Promise<string> {
-  return run('ip', ns ? ['-n', ns, ...args] : args);
-}
-
 export function inNetns(ns: string, cmd: string, ...args: string[]): Promise<string> {
   return run('ip', ['netns', 'exec', ns, cmd, ...args]);
 }

@@ -1,7 +1,7 @@
 // IP families in the lab: which family an address is, the IPv6 twin of each lab IPv4 address (the dual-stack plan),
 // and "ip:port" text with IPv6 bracketed, the one form the backends' logs, the clients' results and reports print.
 // The family helpers live in core (kube-proxy's renderers and the agent use them too).
-export { familyOf, ipFamilyNames, joinHostPort, type IpFamily } from '../core/ip.js';
+export { familyOf, joinHostPort, type IpFamily } from '../core/ip.js';
 
 /** The inverse of joinHostPort; undefined when `text` is neither form. */
 export function splitHostPort(text: string): { host: string; port: number } | undefined {

@@ -29,9 +29,9 @@ import { checkPrefix, createStateDir, readState, saveState, stateDirOf, type Lab
 import { buildTopology, namespacesOf, planTopology, routeLeafVia } from './topology.js';
 
 export { defaultConfig } from './config.js';
-export type { IpFamily, KubeVersion, LabConfig, LabEndpoint, LabServiceSpec, ProxyMode, RuleShape } from './config.js';
+export type { KubeVersion, LabConfig, LabEndpoint, LabServiceSpec, ProxyMode } from './config.js';
 export { runClient, readBackendLogs } from './traffic.js';
-export type { TrafficPlan, TrafficMode, ClientResult, BackendLogLine } from './traffic-types.js';
+export type { ClientResult, BackendLogLine } from './traffic-types.js';
 
 export interface LabClient {
   name: string;
@@ -63,7 +63,7 @@ export interface LabBackend {
   logFile: string;
 }
 
-export interface LabService extends LabServiceSpec {
+interface LabService extends LabServiceSpec {
   /** "ns/name:port", as kube-proxy's comments name it. */
   serviceName: string;
   /** The KUBE-SVC-* chain (iptables mode) or the service-* chain (nftables mode). */

@@ -111,7 +111,7 @@ export function isOurs(pid: number, prefix: string): boolean {
  * line: it names the lab's dir from the moment `ip netns exec` runs, before `lab up`
  * could write its pid to the state, so a set-up killed at any point leaves none unfound.
  */
-export function labProcesses(prefix: string): number[] {
+function labProcesses(prefix: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);

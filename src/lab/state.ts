@@ -1,12 +1,13 @@
 // The lab's state dir: what `lab up` made (namespaces, processes, config), so that `lab down`, `lab status` and other
 // processes can find and remove exactly that. Every namespace and pid is written here before it exists, so an
 // interrupted set-up can be undone from the file alone.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError, UsageError } from '../core/errors.js';
+import { writeFileAtomicSync } from '../core/atomic-file.js';
 import type { LabConfig } from './config.js';
 
-export const runRoot = '/run/stickyscope';
+const runRoot = '/run/stickyscope';
 
 export interface LabProcess {
   name: string;
@@ -48,8 +49,7 @@ export function createStateDir(state: LabState): void {
 /** Written atomically: a reader never sees half a file. */
 export function saveState(state: LabState): void {
   const file = join(stateDirOf(state.prefix), 'state.json');
-  writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2) + '\n');
-  renameSync(`${file}.tmp`, file);
+  writeFileAtomicSync(file, JSON.stringify(state, null, 2) + '\n');
 }
 
 /** Null when there is no lab of that prefix. */

@@ -2,6 +2,7 @@
 // connections each KUBE-SEP DNAT rule has taken (the packet counter of its DNAT rule counts NEW connections only, since
 // nat rules see the first packet of a connection).
 import { printableLines } from '../core/text.js';
+import { DEFAULT_AFFINITY_TIMEOUT_SECONDS } from '../core/event.js';
 import { run } from './exec.js';
 import { isOurs } from './processes.js';
 import { endpointChains, endpointText, sortedEndpoints } from '../kube-proxy/iptables-render.js';
@@ -10,7 +11,7 @@ import { nftEndpointChains } from '../kube-proxy/nft-render.js';
 import { describeMode, labFamilies, nodeName, serviceAddresses, type LabEndpoint } from './config.js';
 import type { Lab } from './lab.js';
 
-export interface SepStatus {
+interface SepStatus {
   node: string;
   chain: string;
   endpoint: string;
@@ -72,7 +73,8 @@ export async function labStatus(lab: Lab): Promise<LabStatus> {
       address: serviceAddresses(s)
         .map((a) => `${joinHostPort(a.ip, s.port)}/${s.protocol}`)
         .join(' '),
-      affinity: s.sessionAffinity === 'ClientIP' ? `ClientIP ${s.timeoutSeconds ?? 10800}s` : 'None',
+      affinity:
+        s.sessionAffinity === 'ClientIP' ? `ClientIP ${s.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS}s` : 'None',
       nodePort: s.nodePort,
       endpoints: lab.nodes.flatMap((_, k) =>
         chainsOf(lab, s).map(([chain, e]) => ({

@@ -1,7 +1,7 @@
 // What a lab client is asked to do and what it reports back, shared by the client
 // script and the library that starts it.
 
-export type TrafficMode =
+type TrafficMode =
   /** HTTP, a new TCP connection per request. */
   | 'http'
   /** HTTP, `perConnection` requests on each connection. */

@@ -12,7 +12,7 @@ import type { BackendLogLine, ClientResult, ResolvedPlan, TrafficPlan } from './
 
 const clientScript = fileURLToPath(new URL('./traffic-client.js', import.meta.url));
 
-export function resolvePlan(lab: Lab, plan: TrafficPlan): ResolvedPlan {
+function resolvePlan(lab: Lab, plan: TrafficPlan): ResolvedPlan {
   const svc = findService(lab.services, plan.service);
   const wants = plan.mode.startsWith('udp') ? 'udp' : 'tcp';
   if (wants !== svc.protocol)

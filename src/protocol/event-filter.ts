@@ -10,9 +10,9 @@ import type { EventFilter } from './wire.js';
 export type EventPredicate = (e: StickyEvent) => boolean;
 
 /** Entries per filter list at most: a person or a script names a handful of services, not thousands. */
-export const MAX_FILTER_ENTRIES = 1024;
+const MAX_FILTER_ENTRIES = 1024;
 /** Characters per entry at most: "ns/name:port" is at most 63 + 1 + 63 + 1 + 15. */
-export const MAX_FILTER_ENTRY_LENGTH = 160;
+const MAX_FILTER_ENTRY_LENGTH = 160;
 
 /** A filter the agent refuses: `field` names the list and entry at fault ("services[3]"). */
 export class FilterError extends InputError {

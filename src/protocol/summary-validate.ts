@@ -9,8 +9,8 @@ import { isHostPort, type Rejection } from './validate.js';
 
 const SERVICE_KEY = /^(.+)\/(tcp|udp|sctp)$/;
 /** Most Services and backends one summary may carry: far beyond a real node, small enough to bound serve's memory per node. */
-export const MAX_SUMMARY_SERVICES = 10_000;
-export const MAX_SUMMARY_BACKENDS = 10_000;
+const MAX_SUMMARY_SERVICES = 10_000;
+const MAX_SUMMARY_BACKENDS = 10_000;
 
 const count = (v: number) => Number.isSafeInteger(v) && v >= 0;
 

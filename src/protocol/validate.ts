@@ -12,14 +12,7 @@ import type { StickyEvent } from '../core/event.js';
  * 65535; badCount: a count that is negative, fractional or beyond MAX_COUNT;
  * malformed: a missing or null part, a field of the wrong type, an unknown enum value.
  */
-export const rejectReasons = [
-  'timeNotFinite',
-  'timeTooEarly',
-  'timeTooLate',
-  'badAddress',
-  'badCount',
-  'malformed',
-] as const;
+const rejectReasons = ['timeNotFinite', 'timeTooEarly', 'timeTooLate', 'badAddress', 'badCount', 'malformed'] as const;
 export type RejectReason = (typeof rejectReasons)[number];
 
 export interface Rejection {
@@ -39,15 +32,15 @@ export interface Rejection {
  * idle expiry follow the latest time seen, so one event from the future would evict
  * every client's state.
  */
-export const MIN_PLAUSIBLE_US = Date.UTC(2000, 0, 1) * 1000;
-export const MAX_AHEAD_US = 3600 * 1e6;
+const MIN_PLAUSIBLE_US = Date.UTC(2000, 0, 1) * 1000;
+const MAX_AHEAD_US = 3600 * 1e6;
 
 /**
  * Largest count one event may carry (lost records, conntrack counters, list capacity):
  * 2^32, more than a kernel counter of one report interval reaches, and well inside the
  * integers a double holds exactly, so sums of counts stay exact.
  */
-export const MAX_COUNT = 2 ** 32;
+const MAX_COUNT = 2 ** 32;
 
 /** Longest affinity timeout Kubernetes accepts (sessionAffinityConfig.clientIP.timeoutSeconds). */
 const MAX_AFFINITY_SECONDS = 86400;
@@ -56,7 +49,7 @@ const protos = new Set(['tcp', 'udp', 'sctp']);
 const hooks = new Set(['prerouting', 'input', 'forward', 'output', 'postrouting']);
 
 /** Why `ts` is not a plausible event time at wall-clock `nowUs`, or null. */
-export function timeProblem(ts: unknown, field: string, nowUs: number): Rejection | null {
+function timeProblem(ts: unknown, field: string, nowUs: number): Rejection | null {
   if (typeof ts !== 'number')
     return { reason: 'malformed', field, detail: `${field} should be a number; got ${show(ts)}` };
   if (!Number.isFinite(ts)) return { reason: 'timeNotFinite', field, detail: `${field} is ${ts}, not a time` };

@@ -110,9 +110,9 @@ export interface ServiceReport {
   clientsEstimate?: number;
 }
 
-export type AffinitySetReport = AffinitySetRow;
+type AffinitySetReport = AffinitySetRow;
 
-export interface BackendReport {
+interface BackendReport {
   backend: string;
   /** Beyond the contract: a pod's other addresses (its other family), when the catalog names the pod. */
   addresses?: string[];

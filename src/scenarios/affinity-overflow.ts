@@ -18,7 +18,7 @@ import { canonicalIp } from '../core/ip.js';
 export const STICKY = 'lab/sticky:http';
 const TIMEOUT_SECONDS = 30;
 /** nftables mode: each affinity set's `size`, small so that a few dozen clients fill it. */
-export const SET_SIZE = 10;
+const SET_SIZE = 10;
 /** The agent polls the lists and sets every 250 ms; round 2 waits until it has seen round 1's. */
 const WATCHER_MS = 1000;
 
@@ -32,7 +32,7 @@ export interface OverflowEvidence {
   backendLogs: BackendLogLine[];
 }
 
-export function listCapacity(): number {
+function listCapacity(): number {
   const f = '/sys/module/xt_recent/parameters/ip_list_tot';
   return existsSync(f) ? Number(readFileSync(f, 'utf8')) : 100;
 }

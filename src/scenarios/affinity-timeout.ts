@@ -15,7 +15,7 @@ const SHORT_PAUSE_MS = 1000;
 const LONG_PAUSE_MS = 7000;
 const PER_BURST = 3;
 
-export interface TimedAnswer extends CurlAnswer {
+interface TimedAnswer extends CurlAnswer {
   /** The pause before this request (ms); null for the first. */
   pauseMs: number | null;
 }

@@ -12,7 +12,7 @@ import { backendIp } from './family.js';
 
 export const ZONE = 'cluster.local';
 /** Names the dnsmasq pods answer, with the addresses they answer. */
-export const RECORDS: [string, string][] = [
+const RECORDS: [string, string][] = [
   [`kube-dns.kube-system.svc.${ZONE}`, '10.96.0.10'],
   [`web.lab.svc.${ZONE}`, '10.96.0.80'],
   [`api.lab.svc.${ZONE}`, '10.96.0.81'],
@@ -24,7 +24,7 @@ export interface DnsServer {
   child: ChildProcess;
 }
 
-export function dnsmasqLog(lab: Lab, pod: string): string {
+function dnsmasqLog(lab: Lab, pod: string): string {
   return join(logDirOf(lab.prefix), `dnsmasq-${pod}.log`);
 }
 

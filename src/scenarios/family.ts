@@ -1,7 +1,7 @@
 // A scenario over one IP family: its IPv4 lab made dual-stack with every Service IPv6-only (the twins of its IPv4
 // addresses and endpoints), and the addresses of that family its traffic and answers use.
 import { defaultClusterCIDR6, type IpFamily, type LabConfig } from '../lab/config.js';
-import { familyOf, joinHostPort, splitHostPort, v6Twin } from '../lab/ip-family.js';
+import { familyOf, joinHostPort, v6Twin } from '../lab/ip-family.js';
 import type { Lab, LabBackend, LabClient } from '../lab/lab.js';
 
 /**
@@ -52,9 +52,4 @@ export function nodeIp(lab: Lab, k: number): string {
 /** "http://10.96.0.10:80/path" or "http://[fd00:96::10]:80/path" (curl needs -g for the brackets). */
 export function httpUrl(ip: string, port: number, path = '/'): string {
   return `http://${joinHostPort(ip, port)}${path}`;
-}
-
-/** The host part of "ip:port" or "[ip6]:port". */
-export function hostOfAddress(addr: string): string {
-  return splitHostPort(addr)?.host ?? addr;
 }

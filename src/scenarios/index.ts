@@ -26,5 +26,5 @@ export function findScenario(name: string): Scenario<unknown> {
   return s;
 }
 
-export type { Scenario, ScenarioContext, ScenarioSetup } from './types.js';
-export { runScenario, type RunScenarioOptions, type ScenarioRun } from './run.js';
+export type { Scenario, ScenarioSetup } from './types.js';
+export { runScenario, type ScenarioRun } from './run.js';

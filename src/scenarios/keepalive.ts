@@ -16,7 +16,7 @@ export const KEEPALIVE = 'lab/backend-keepalive:http';
 export const CLOSE = 'lab/backend-close:http';
 const REQUESTS_PER_SECOND = 20;
 
-export interface KeepalivePhase {
+interface KeepalivePhase {
   service: string;
   /** When the phase's clients started (ISO): backend log lines from then on belong to it. */
   startedAt: string;

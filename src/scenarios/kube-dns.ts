@@ -27,7 +27,7 @@ const CLIENTS = 10;
 export const SOCKETS = 3;
 const QPS_PER_CLIENT = 60;
 
-export interface DnsRun {
+interface DnsRun {
   service: string;
   clusterIP: string;
   dnsperf: DnsperfStats[];

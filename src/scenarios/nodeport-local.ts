@@ -10,12 +10,13 @@ import { num, podOf, serviceAt, table } from './format.js';
 import type { Scenario } from './types.js';
 import { clientIp, httpUrl, nodeIp } from './family.js';
 import { joinHostPort } from '../lab/ip-family.js';
+import { DEFAULT_AFFINITY_TIMEOUT_SECONDS } from '../core/event.js';
 
-export const PHP = 'default/php-apache-svc:http';
+const PHP = 'default/php-apache-svc:http';
 export const NODE_PORT = 31332;
 const CLUSTER_IP_REQUESTS = 3;
 
-export interface NodeportAnswer extends CurlAnswer {
+interface NodeportAnswer extends CurlAnswer {
   via: 'nodePort' | 'clusterIP';
   /** Node index the request entered (nodePort: whose address; clusterIP: routeVia). */
   node: number;
@@ -42,7 +43,7 @@ function config(setup: ProxySetup): LabConfig {
       nodePort: NODE_PORT,
       externalTrafficPolicy: 'Local',
       sessionAffinity: 'ClientIP',
-      timeoutSeconds: 10800,
+      timeoutSeconds: DEFAULT_AFFINITY_TIMEOUT_SECONDS,
     },
   ];
   return c;

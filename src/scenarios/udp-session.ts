@@ -10,6 +10,7 @@ import { runIn } from './netns-tools.js';
 import { podOf, serviceIn, table } from './format.js';
 import type { Scenario } from './types.js';
 import { backendIp, clientIp, familyOfLab } from './family.js';
+import { DEFAULT_AFFINITY_TIMEOUT_SECONDS } from '../core/event.js';
 
 export const STICKY = 'default/affinity-tester:stun';
 export const PLAIN = 'default/affinity-tester-none:stun';
@@ -38,7 +39,7 @@ function config(setup: ProxySetup): LabConfig {
     port: 3478,
     endpoints: dns.endpoints.slice(0, 3),
     sessionAffinity: affinity ? 'ClientIP' : 'None',
-    timeoutSeconds: affinity ? 10800 : undefined,
+    timeoutSeconds: affinity ? DEFAULT_AFFINITY_TIMEOUT_SECONDS : undefined,
   });
   c.services = [svc('affinity-tester', '10.96.0.40', true), svc('affinity-tester-none', '10.96.0.41', false)];
   return c;

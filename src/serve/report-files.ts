@@ -1,8 +1,8 @@
 // `serve --report-every D --report-dir DIR`: the default window's report written every
 // period as a timestamped file (whole or not at all), keeping the newest --report-keep.
-import { readdir, rename, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeTextFile } from '../core/file-errors.js';
+import { writeFileAtomic } from '../core/atomic-file.js';
 import type { ReportFormat } from '../report/from-file.js';
 import type { Report } from '../report/types.js';
 
@@ -21,7 +21,7 @@ export interface ReportFilesOptions {
 const PATTERN = /^stickyscope-report-\d{8}T\d{6}(?:\d{3})?Z\.(json|md|html)$/;
 
 /** "stickyscope-report-20261123T121105123Z.json": names sort in time order. */
-export function reportFileName(now: Date, format: ReportFormat): string {
+function reportFileName(now: Date, format: ReportFormat): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('.', '');
   return `stickyscope-report-${stamp}.${format}`;
 }
@@ -42,14 +42,13 @@ async function writeOne(opts: ReportFilesOptions): Promise<void> {
   const report = opts.build();
   if (!report) return;
   const path = join(opts.dir, reportFileName(new Date(), opts.format));
-  await writeTextFile(`${path}.tmp`, opts.render(report, opts.format), 'write the periodic report');
-  await rename(`${path}.tmp`, path);
+  await writeFileAtomic(path, opts.render(report, opts.format), 'write the periodic report');
   await rotate(opts.dir, opts.keep);
   opts.onWritten?.(path);
 }
 
 /** Removes all but the newest `keep` report files; other files in the directory are left alone. */
-export async function rotate(dir: string, keep: number): Promise<void> {
+async function rotate(dir: string, keep: number): Promise<void> {
   const ours = (await readdir(dir)).filter((n) => PATTERN.test(n)).sort();
   for (const name of ours.slice(0, Math.max(0, ours.length - keep))) await rm(join(dir, name), { force: true });
 }

@@ -5,7 +5,7 @@ import { printable } from '../core/text.js';
 import type { ServiceRow, Verdict } from './view-model.js';
 
 /** Below this chi-square p-value the spread is called skewed (1%: a busy service otherwise flags noise often). */
-export const SKEW_ALPHA = 0.01;
+const SKEW_ALPHA = 0.01;
 
 /** At most 6 cells, whatever the rate. */
 export function rate(perSecond: number): string {
@@ -36,7 +36,7 @@ export function percent(fraction: number | null): string {
   return fraction === null ? '-' : `${(fraction * 100).toFixed(0)}%`;
 }
 
-export function pValue(p: number): string {
+function pValue(p: number): string {
   if (p < 0.001) return p.toExponential(0);
   return p.toFixed(3);
 }

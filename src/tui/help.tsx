@@ -1,7 +1,7 @@
 // The keys, shown by '?'.
 import { Box, Text } from 'ink';
 
-export const KEYS: Array<[string, string]> = [
+const KEYS: Array<[string, string]> = [
   ['↑ ↓  j k', 'move the selection'],
   ['PgUp PgDn', 'move a page (Space too); Home End (g G) to the first or last row'],
   ['Enter', 'open the selected service (backends, clients, sparkline)'],

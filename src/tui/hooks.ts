@@ -97,7 +97,7 @@ export function useClampedIndex(index: number, length: number): number {
 }
 
 /** Lines of the detail that are neither backend nor client rows (titles, headings, "N more" lines). */
-export const DETAIL_FIXED_LINES = 7;
+const DETAIL_FIXED_LINES = 7;
 
 /**
  * How many backend and client rows the detail shows in `height` lines: half each, and

@@ -36,7 +36,7 @@ export interface RowLayout {
 }
 
 /** Widths of the two flexible columns, and which optional columns fit, so that a row never exceeds `columns`. */
-export function rowLayout(columns: number): RowLayout {
+function rowLayout(columns: number): RowLayout {
   let rest = columns - FIXED_CELLS - 2;
   const affinity = rest - (W.affinity + 1) >= MIN_NAME + MIN_BARS;
   if (affinity) rest -= W.affinity + 1;

@@ -19,7 +19,7 @@ export interface HeaderView {
   now: number | null;
 }
 
-export interface BackendShare {
+interface BackendShare {
   backend: string;
   pod: string | null;
   selections: number;
@@ -53,7 +53,7 @@ export interface ServiceRow {
   noEndpoints?: 'drop' | 'reject';
 }
 
-export interface ClientSwitch {
+interface ClientSwitch {
   /** Microseconds since the epoch. */
   ts: number;
   /** The backend it left; it moved to the row's current backend. */

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { WorkerInput, WorkerReport } from './worker.js';
 
 /** test/fuzz/corpus in the source tree: seeds and every crash found, replayed first. */
-export const corpusDir = fileURLToPath(new URL('../../../test/fuzz/corpus', import.meta.url));
+const corpusDir = fileURLToPath(new URL('../../../test/fuzz/corpus', import.meta.url));
 
 export interface FuzzOptions {
   budgetMs: number;

@@ -4,6 +4,7 @@
 import { createInterface } from 'node:readline';
 import { getServer } from '../../src/agent/server.js';
 import { FakeSource, dnat } from './agent-fake-source.js';
+import { waitFor } from './wait.js';
 
 const [rate = '20000', stallMs = '2000'] = process.argv.slice(2);
 const source = new FakeSource();
@@ -11,7 +12,7 @@ const agent = getServer(source, { node: 'abuse', limits: { stallTimeoutMs: Numbe
 const addr = await agent.bind('127.0.0.1:0');
 process.stdout.write(`${addr}\n`);
 
-while (agent.info().subscribers === 0) await new Promise((r) => setTimeout(r, 10));
+await waitFor('a subscriber', () => agent.info().subscribers > 0, 60_000, 10);
 let sent = 0;
 let emitting = true;
 const started = performance.now();

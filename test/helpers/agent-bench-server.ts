@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { getServer } from '../../src/agent/server.js';
 import { agentCredentials } from '../../src/protocol/tls.js';
 import { FakeSource, dnat } from './agent-fake-source.js';
+import { waitFor } from './wait.js';
 
 const [rate = '300000', ms = '3000', tlsDir] = process.argv.slice(2);
 const source = new FakeSource();
@@ -18,7 +19,7 @@ const agent = getServer(source, { node: 'bench', credentials });
 const addr = await agent.bind('127.0.0.1:0');
 process.stdout.write(`${addr}\n`);
 
-while (agent.info().subscribers === 0) await new Promise((r) => setTimeout(r, 10));
+await waitFor('a subscriber', () => agent.info().subscribers > 0, 60_000, 10);
 const perTick = Number(rate) / 100;
 const started = performance.now();
 let sent = 0;

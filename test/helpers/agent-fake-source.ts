@@ -1,6 +1,7 @@
 // A stand-in for the probe in agent tests: an EventEmitter whose batches the test writes.
 import { EventEmitter } from 'node:events';
 import type { DnatEvent, StickyEvent } from '../../src/core/event.js';
+import { dnatEvent } from './events.js';
 
 export class FakeSource extends EventEmitter {
   emitEvents(events: StickyEvent[]): void {
@@ -10,27 +11,14 @@ export class FakeSource extends EventEmitter {
 
 /** A dnat event numbered `i`, so a test can tell exactly which ones arrived. */
 export function dnat(i: number, node: string, over: Partial<DnatEvent> = {}): DnatEvent {
-  return {
-    type: 'dnat',
+  return dnatEvent({
     ts: 1_795_435_865_000_000 + i,
     node,
-    proto: 'tcp',
     client: `10.0.${(i >> 8) & 255}.${i & 255}:${40000 + (i % 20000)}`,
-    service: '10.96.0.10:80',
     backend: `10.1.${i % 3}.2:8080`,
-    hook: 'prerouting',
     ctId: i.toString(16),
     ...over,
-  };
+  });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `cond` every 10 ms until it holds; fails with `what` after `timeoutMs`. */
-export async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}

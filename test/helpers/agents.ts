@@ -11,9 +11,12 @@ import { runPrefix } from './env.js';
 import type { Report } from '../../src/report/types.js';
 import { cliPath, startCli } from './cli.js';
 import type { AgentLink } from '../../src/protocol/agent-connection.js';
+import { subscribeAgents } from '../../src/protocol/client.js';
+import type { ServiceInfo, StickyEvent } from '../../src/core/event.js';
 import type { ClientTls } from '../../src/protocol/tls.js';
+import { atLeast, equals, NotYet, waitFor } from './wait.js';
 
-export interface LabAgent {
+interface LabAgent {
   /** Node index in the lab. */
   index: number;
   /** Node name the agent writes into its events (the node's netns name). */
@@ -67,15 +70,6 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-async function waitGone(pids: number[], timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (pids.some(alive)) {
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
-
 export interface StartAgentsOptions {
   /** Plaintext gRPC instead of the lab's mutual TLS. */
   plaintext?: boolean;
@@ -123,17 +117,23 @@ export async function startAgents(
     procs.set(child.pid, child);
     let err = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const end = Date.now() + READY_TIMEOUT_MS;
     // With metrics, its start line (written just after the ready file) says where they are.
-    while (!existsSync(readyFile) || (opts.metrics && !/metrics on http/.test(err))) {
-      if (child.exitCode !== null || child.signalCode !== null)
-        throw new Error(
-          `agent for ${node} exited (${child.exitCode ?? child.signalCode}) before it was ready: ${err.trim()}`,
+    await waitFor(
+      `the agent for ${node} to be ready`,
+      () => {
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(
+            `agent for ${node} exited (${child.exitCode ?? child.signalCode}) before it was ready: ${err.trim()}`,
+          );
+        const ready = existsSync(readyFile) && (!opts.metrics || /metrics on http/.test(err));
+        return (
+          ready ||
+          new NotYet(`stderr: ${err.trim()}`, opts.metrics ? 'the ready file and its metrics line' : 'the ready file')
         );
-      if (Date.now() > end)
-        throw new Error(`agent for ${node} was not ready within ${READY_TIMEOUT_MS} ms: ${err.trim()}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+      },
+      READY_TIMEOUT_MS,
+      25,
+    );
     const address = readFileSync(readyFile, 'utf8').trim();
     const metrics = /metrics on http:\/\/(\S+)\/metrics/.exec(err)?.[1];
     if (opts.metrics && !metrics) throw new Error(`agent for ${node} did not say where its metrics are: ${err.trim()}`);
@@ -162,7 +162,13 @@ export async function startAgents(
       await exited;
     }
     // The helper exits when its stdin (our agent) goes away; wait, so its BPF links are gone too.
-    if (!(await waitGone(helpers, 5000))) for (const h of helpers.filter(alive)) process.kill(h, 'SIGKILL');
+    await waitFor(
+      'the probe helpers to exit',
+      () => !helpers.some(alive) || new NotYet(helpers.filter(alive), []),
+      5000,
+    ).catch(() => {
+      for (const h of helpers.filter(alive)) process.kill(h, 'SIGKILL');
+    });
   }
 
   const set: LabAgents = {
@@ -192,15 +198,74 @@ export async function startAgents(
   return set;
 }
 
-export interface LiveReport {
+/**
+ * A second subscriber to the agents, in this process, beside a CLI that subscribes to them (report, record): the
+ * agents send each event to every subscriber at once, and the CLIs write on SIGINT what they have received, so once
+ * this one has the events the ground truth says were made, the CLI has them too.
+ */
+export interface AgentsWatch {
+  /** Waits until the agents have sent `n` dnat events since the watch began (`n`: from the backends' logs). */
+  waitForDnat(n: number, timeoutMs?: number): Promise<void>;
+  /** Waits until every agent's latest catalog satisfies `check` (after a rules change: the agents re-read them). */
+  waitForCatalog(what: string, check: (services: ServiceInfo[]) => boolean, timeoutMs?: number): Promise<void>;
+  /** Every event received so far, for checks of other kinds (evictions, affinity sets). */
+  events(): readonly StickyEvent[];
+  stop(): Promise<void>;
+}
+
+/** Subscribes to every agent of `set`; resolves once each is up. Stopped in t.after if not before. */
+export async function watchAgents(t: TestContext, set: LabAgents): Promise<AgentsWatch> {
+  const stop = new AbortController();
+  t.after(() => stop.abort());
+  let dnat = 0;
+  const all: StickyEvent[] = [];
+  const up = new Set<string>();
+  const catalogs = new Map<string, ServiceInfo[]>();
+  const consumed = (async () => {
+    for await (const batch of subscribeAgents(set.addresses(), {
+      signal: stop.signal,
+      tls: set.tls,
+      onStatus: (s) => (s.state === 'up' ? up.add(s.address) : up.delete(s.address)),
+    })) {
+      all.push(...batch);
+      for (const e of batch) {
+        if (e.type === 'dnat') dnat++;
+        else if (e.type === 'catalog') catalogs.set(e.node, e.services);
+      }
+    }
+  })();
+  await waitFor('this process to see every agent up', () => equals(up.size, set.agents.length), 15_000);
+  return {
+    async waitForDnat(n, timeoutMs = 15_000) {
+      await waitFor('the agents to send every connection the backends logged', () => atLeast(dnat, n), timeoutMs);
+    },
+    async waitForCatalog(what, check, timeoutMs = 15_000) {
+      await waitFor(
+        what,
+        () => {
+          const latest = set.agents.map((a) => catalogs.get(a.node));
+          return latest.every((c) => c !== undefined && check(c)) || new NotYet(latest, check.toString());
+        },
+        timeoutMs,
+      );
+    },
+    events: () => all,
+    async stop() {
+      stop.abort();
+      await consumed;
+    },
+  };
+}
+
+export interface LiveReport extends Omit<AgentsWatch, 'stop'> {
   /** SIGINT (the report's Ctrl-C), then the parsed JSON it printed. */
   finish(): Promise<Report>;
   stderr(): string;
 }
 
 /**
- * `stickyscope report --agent ... --format json` for real (over the agents' TLS), listening
- * until finish(); resolves once every agent is reported up, so traffic sent after it is covered.
+ * `stickyscope report --agent ... --format json` for real (over the agents' TLS), listening until finish(), with a
+ * watch beside it (watchAgents); resolves once every agent is reported up, so traffic sent after it is covered.
  */
 export async function startReportCli(t: TestContext, set: LabAgents, maxDuration = '180s'): Promise<LiveReport> {
   const addresses = set.addresses();
@@ -216,16 +281,24 @@ export async function startReportCli(t: TestContext, set: LabAgents, maxDuration
   t.after(() => {
     if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
   });
+  const watch = await watchAgents(t, set);
   const ups = () => new Set([...run.stderr().matchAll(/^agent (\S+) \(.*\) up$/gm)].map((m) => m[1])).size;
-  const end = Date.now() + 15_000;
-  while (ups() < addresses.length) {
-    if (Date.now() > end || run.child.exitCode !== null)
-      throw new Error(`report did not see every agent up: ${run.stderr()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await waitFor(
+    'report to see every agent up',
+    () => {
+      if (run.child.exitCode !== null) throw new Error(`report exited before every agent was up: ${run.stderr()}`);
+      return atLeast(ups(), addresses.length);
+    },
+    15_000,
+    25,
+  );
   return {
     stderr: run.stderr,
+    waitForDnat: watch.waitForDnat,
+    waitForCatalog: watch.waitForCatalog,
+    events: watch.events,
     async finish() {
+      await watch.stop();
       run.child.kill('SIGINT');
       const { code } = await run.exit;
       if (code !== 0) throw new Error(`report exited ${code}: ${run.stderr()}`);

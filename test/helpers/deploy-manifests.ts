@@ -10,11 +10,11 @@ export const DEPLOY = new URL('../../../deploy/', import.meta.url);
 // biome-ignore lint/suspicious/noExplicitAny: parsed YAML, walked by path; its shape is what these tests check
 export type Doc = Record<string, any>;
 
-export interface Attr {
+interface Attr {
   baseName: string;
   type: string;
 }
-export const models = k8s as unknown as Record<string, { getAttributeTypeMap?: () => Attr[] } | undefined>;
+const models = k8s as unknown as Record<string, { getAttributeTypeMap?: () => Attr[] } | undefined>;
 
 /** Errors of `value` against the generated model `type` (its attributeTypeMap), with their paths. */
 export function schemaErrors(value: unknown, type: string, path: string): string[] {
@@ -59,7 +59,7 @@ export const modelOf = (doc: Doc) => {
 };
 
 // Required fields are not in the generated models, so a short list per kind covers them.
-export const REQUIRED: Record<string, string[]> = {
+const REQUIRED: Record<string, string[]> = {
   '*': ['apiVersion', 'kind', 'metadata.name'],
   Deployment: [
     'metadata.namespace',
@@ -83,7 +83,7 @@ export const REQUIRED: Record<string, string[]> = {
   Namespace: [],
 };
 
-export const get = (o: Doc, path: string) =>
+const get = (o: Doc, path: string) =>
   path.split('.').reduce((v, k) => (v === undefined || v === null ? undefined : v[k]), o);
 
 export function requiredErrors(doc: Doc, where: string): string[] {

@@ -7,11 +7,11 @@ import { renderNft } from '../../src/kube-proxy/nft-render.js';
 import { renderNat } from '../../src/kube-proxy/iptables-render.js';
 import { ip6tablesText, nft6Text, toV6, v6Of } from './v6-fixtures.js';
 
-export const CLIENT4 = '10.0.1.2';
+const CLIENT4 = '10.0.1.2';
 export const CLIENT6 = v6Of(CLIENT4);
 /** The node's address on the client's link: where a NodePort is reached. */
 export const NODE6 = v6Of('10.0.1.1');
-export const BACKENDS = ['b1', 'b2'];
+const BACKENDS = ['b1', 'b2'];
 
 /** web (no affinity), sticky (ClientIP, 10 s) and edge (NodePort 30080) with the two backends, as the lab names them. */
 export function dualStackConfig(proxyMode: 'iptables' | 'nftables'): LabConfig {

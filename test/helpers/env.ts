@@ -1,16 +1,30 @@
-// Shared by tests that touch the kernel: root detection, per-run names.
+// Shared by tests that touch the kernel or need a tool: root detection, skips, per-run names.
+import { spawnSync } from 'node:child_process';
 import type { TestContext } from 'node:test';
 export { runPrefix } from '../../src/core/run-prefix.js';
 
-export const inCI = process.env.CI === 'true';
+const inCI = process.env.CI === 'true';
 
 /**
- * Tests that need root and BPF run in CI (which has both); elsewhere they skip and
- * say why. Returns false when the test was skipped.
+ * The one way a test skips: it says why, except under CI=true, where it fails saying the same. CI runs as root after
+ * scripts/setup.sh, so everything a test needs is there, and a skip there would hide a test that never ran. Returns
+ * false, for `if (...) return skip(t, why)`.
  */
-export function requireRoot(t: TestContext): boolean {
-  if (process.getuid?.() === 0) return true;
-  if (inCI) throw new Error('this test needs root and CI is expected to run as root');
-  t.skip('needs root (BPF, network namespaces); run the tests as root to include it');
+export function skip(t: TestContext, why: string): false {
+  if (inCI) throw new Error(`${why}, and CI must run this test (CI=true)`);
+  t.skip(why);
   return false;
+}
+
+/** Tests that need root and BPF run in CI (which has both); elsewhere they skip and say why. */
+export function requireRoot(t: TestContext): boolean {
+  return (
+    process.getuid?.() === 0 || skip(t, 'needs root (BPF, network namespaces); run the tests as root to include it')
+  );
+}
+
+/** Commands on PATH the test runs (scripts/setup.sh installs them); false when skipped. */
+export function requireTools(t: TestContext, ...tools: string[]): boolean {
+  const missing = tools.filter((tool) => spawnSync('sh', ['-c', 'command -v "$1"', 'sh', tool]).status !== 0);
+  return missing.length === 0 || skip(t, `needs ${missing.join(', ')} (scripts/setup.sh installs it)`);
 }

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { loadAll } from 'js-yaml';
 import { join } from 'node:path';
 
-export type Resource = 'pods' | 'services' | 'endpointslices';
+type Resource = 'pods' | 'services' | 'endpointslices';
 export type FakeObject = Obj;
 type Obj = {
   metadata: { name: string; namespace?: string; labels?: Record<string, string>; resourceVersion?: string };
@@ -263,13 +263,4 @@ function matches(obj: Obj, selector: string): boolean {
 export function loadK8sFixture(file: string): Obj[] {
   const text = readFileSync(new URL(`../../../test/fixtures/k8s/${file}`, import.meta.url), 'utf8');
   return loadAll(text).filter((d): d is Obj => d !== null && typeof d === 'object');
-}
-
-/** Polls until `check` returns true, or fails after `ms` saying what it waited for. */
-export async function waitFor(what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }

@@ -40,11 +40,3 @@ export function renderAt(tree: ReactElement, size: { columns: number; rows: numb
     unmount: () => app.unmount(),
   };
 }
-
-export async function until(what: string, check: () => boolean, screen: () => string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; the screen:\n${screen()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

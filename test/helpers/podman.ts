@@ -38,7 +38,7 @@ export async function removeLabelled(run: string): Promise<void> {
  * machine's CA bundle beside it. An existing directory as mount point leaves no stub file behind in any layer, and
  * the Dockerfile knows nothing of it: elsewhere the public registry's own certificates apply.
  */
-export function buildCaDir(dir: string, bundle = '/etc/ssl/certs/ca-certificates.crt'): string[] {
+function buildCaDir(dir: string, bundle = '/etc/ssl/certs/ca-certificates.crt'): string[] {
   copyFileSync(bundle, join(dir, 'host-ca.crt'));
   writeFileSync(join(dir, 'npmrc'), 'cafile=/usr/local/etc/host-ca.crt\n');
   return ['-v', `${dir}:/usr/local/etc:ro`];

@@ -3,13 +3,14 @@
 // logs every peer it sees: the ground truth the probe's events are compared with.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { waitFor, atLeast } from './wait.js';
 
 export const SERVICE4 = '10.96.77.10';
 export const SERVICE6 = 'fd96::10';
-export const BACKEND4 = '10.77.2.2';
-export const BACKEND6 = 'fd77:2::2';
+const BACKEND4 = '10.77.2.2';
+const BACKEND6 = 'fd77:2::2';
 export const SERVICE_PORT = 80;
-export const BACKEND_PORT = 8080;
+const BACKEND_PORT = 8080;
 
 export interface Seen {
   proto: 'tcp' | 'udp';
@@ -232,8 +233,7 @@ export class ProbeNet {
 
   /** Waits until the listener has logged n peers in total. */
   async waitSeen(n: number, timeoutMs = 5000): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (this.seen.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    await waitFor('the listener to log its peers', () => atLeast(this.seen.length, n), timeoutMs);
   }
 
   /** The node namespace's conntrack table size, read with conntrack(8). */

@@ -2,12 +2,13 @@
 // generated config and a temporary storage directory, killed by PID in t.after (on
 // failure too), and queried through its HTTP API.
 import type { TestContext } from 'node:test';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inCI } from './env.js';
+import { requireTools } from './env.js';
+import { waitFor, NotYet } from './wait.js';
 
 export interface Prometheus {
   url: string;
@@ -22,12 +23,7 @@ export interface Prometheus {
 }
 
 /** Whether the binary is installed (scripts/setup.sh installs it); in CI its absence fails. */
-export function havePrometheus(t: TestContext): boolean {
-  if (spawnSync('prometheus', ['--version']).status === 0) return true;
-  if (inCI) throw new Error('prometheus is not installed; scripts/setup.sh installs it');
-  t.skip('needs the prometheus binary (bash scripts/setup.sh installs it)');
-  return false;
-}
+export const havePrometheus = (t: TestContext): boolean => requireTools(t, 'prometheus');
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -72,17 +68,18 @@ export async function startPrometheus(t: TestContext, targets: Record<string, st
     rmSync(dir, { recursive: true, force: true });
   });
   const url = `http://127.0.0.1:${port}`;
-  const end = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`prometheus exited (${child.exitCode}): ${err}`);
-    const ok = await fetch(`${url}/-/ready`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (Date.now() > end) throw new Error(`prometheus was not ready within 30 s: ${err}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await waitFor(
+    'prometheus to be ready',
+    async () => {
+      if (child.exitCode !== null) throw new Error(`prometheus exited (${child.exitCode}): ${err}`);
+      return fetch(`${url}/-/ready`).then(
+        (r) => r.ok || new NotYet(`HTTP ${r.status}; stderr: ${err}`, 'HTTP 200'),
+        (e: Error) => new NotYet(`${e.message}; stderr: ${err}`, 'HTTP 200'),
+      );
+    },
+    30_000,
+    200,
+  );
   const query: Prometheus['query'] = async (expr) => {
     const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
     const body = (await res.json()) as {
@@ -96,17 +93,15 @@ export async function startPrometheus(t: TestContext, targets: Record<string, st
   return {
     url,
     query,
-    async until(expr, ok, timeoutMs = 15_000) {
-      const stop = Date.now() + timeoutMs;
-      for (;;) {
-        const r = await query(expr);
-        if (ok(r)) return r;
-        if (Date.now() > stop)
-          throw new Error(
-            `prometheus: ${expr} did not reach the expected value in ${timeoutMs} ms: ${JSON.stringify(r)}`,
-          );
-        await new Promise((res) => setTimeout(res, 250));
-      }
-    },
+    until: (expr, ok, timeoutMs = 15_000) =>
+      waitFor(
+        `prometheus: ${expr} to hold ${ok.toString()}`,
+        async () => {
+          const r = await query(expr);
+          return ok(r) ? r : new NotYet(r, ok.toString());
+        },
+        timeoutMs,
+        250,
+      ),
   };
 }

@@ -74,7 +74,7 @@ export function connectionLines<A extends CurlAnswer>(answers: A[], logs: Backen
 }
 
 /** Backend log lines by the peer they saw ("ip:port"), for lines at or after `since`. */
-export function logsByPeer(logs: BackendLogLine[], since = ''): Map<string, BackendLogLine[]> {
+function logsByPeer(logs: BackendLogLine[], since = ''): Map<string, BackendLogLine[]> {
   return groupBy(
     logs.filter((l) => l.ts >= since),
     (l) => l.peer,

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCli, type CliRun } from './cli.js';
+import { waitFor, NotYet } from './wait.js';
 
 export interface ServeRun {
   run: CliRun;
@@ -26,12 +27,15 @@ export async function startServe(t: TestContext, args: string[]): Promise<ServeR
     }
     rmSync(dir, { recursive: true, force: true });
   });
-  const end = Date.now() + 15_000;
-  while (!existsSync(readyFile)) {
-    if (run.child.exitCode !== null) throw new Error(`serve exited (${run.child.exitCode}): ${run.stderr()}`);
-    if (Date.now() > end) throw new Error(`serve did not listen within 15 s: ${run.stderr()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await waitFor(
+    'serve to write its ready file',
+    () => {
+      if (run.child.exitCode !== null) throw new Error(`serve exited (${run.child.exitCode}): ${run.stderr()}`);
+      return existsSync(readyFile) || new NotYet(`stderr: ${run.stderr()}`, readyFile);
+    },
+    15_000,
+    25,
+  );
   const url = `http://${readFileSync(readyFile, 'utf8').trim()}`;
   return {
     run,

@@ -6,6 +6,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPrefix } from './env.js';
+import { waitFor, NotYet } from './wait.js';
 
 export interface TmuxOptions {
   cols?: number;
@@ -14,7 +15,7 @@ export interface TmuxOptions {
   env?: Record<string, string>;
 }
 
-export interface TerminalAfterExit {
+interface TerminalAfterExit {
   code: number;
   /** Line discipline back in canonical mode (ICANON), i.e. raw mode was undone. */
   canonical: boolean;
@@ -74,16 +75,13 @@ export function startTmux(cmd: string, opts: TmuxOptions = {}): Tmux {
   let alive = true;
 
   const capture = () => tmux('capture-pane', '-p', '-t', name);
-  const poll = async <T>(what: string, timeoutMs: number, check: () => T | undefined): Promise<T> => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const got = check();
-      if (got !== undefined) return got;
-      if (Date.now() > end)
-        throw new Error(`tmux ${name}: timed out after ${timeoutMs} ms waiting for ${what}; screen:\n${capture()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  /** `check`'s value, or not yet, with the screen as what was seen. */
+  const onScreen =
+    <T>(check: (screen: string) => T | undefined) =>
+    () => {
+      const screen = capture();
+      return check(screen) ?? new NotYet(`tmux ${name}'s screen:\n${screen}`, check.toString());
+    };
 
   return {
     name,
@@ -94,16 +92,19 @@ export function startTmux(cmd: string, opts: TmuxOptions = {}): Tmux {
     captureStyled: () => tmux('capture-pane', '-p', '-e', '-t', name),
     waitForText(pattern, timeoutMs = 10_000) {
       const test = (s: string) => (typeof pattern === 'string' ? s.includes(pattern) : pattern.test(s));
-      return poll(`${pattern}`, timeoutMs, () => {
-        const screen = capture();
-        return test(screen) ? screen : undefined;
-      });
+      return waitFor(
+        `${pattern} on tmux ${name}`,
+        onScreen((screen) => (test(screen) ? screen : undefined)),
+        timeoutMs,
+        50,
+      );
     },
     async waitForExit(timeoutMs = 10_000) {
-      const line = await poll('the command to exit', timeoutMs, () =>
-        capture()
-          .split('\n')
-          .find((l) => l.startsWith(`${EXIT_MARK}=`)),
+      const line = await waitFor(
+        `the command in tmux ${name} to exit`,
+        onScreen((screen) => screen.split('\n').find((l) => l.startsWith(`${EXIT_MARK}=`))),
+        timeoutMs,
+        50,
       );
       const [code, ...modes] = line
         .slice(EXIT_MARK.length + 1)

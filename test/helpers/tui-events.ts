@@ -36,7 +36,7 @@ export interface Truth {
   violationList: { client: string; service: string; from: string; to: string }[];
 }
 
-export const T0 = Date.UTC(2026, 10, 23, 12, 0, 0) * 1000;
+const T0 = Date.UTC(2026, 10, 23, 12, 0, 0) * 1000;
 
 /** A small deterministic PRNG (mulberry32). */
 export function prng(seed: number): () => number {
@@ -50,7 +50,7 @@ export function prng(seed: number): () => number {
   };
 }
 
-export function catalogOf(services: SyntheticService[], node: string, ts: number): CatalogEvent {
+function catalogOf(services: SyntheticService[], node: string, ts: number): CatalogEvent {
   const info = services.map(
     (s): ServiceInfo => ({
       service: `${s.address}/tcp`,

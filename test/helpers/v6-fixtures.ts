@@ -10,7 +10,7 @@ import { renderNft } from '../../src/kube-proxy/nft-render.js';
 import { renderNat } from '../../src/kube-proxy/iptables-render.js';
 
 /** The IPv6 twin of the lab's one-node default config: same names and ports, fd00:: addresses. */
-export function v6Config(kubeVersion: KubeVersion = '1.35'): LabConfig {
+function v6Config(kubeVersion: KubeVersion = '1.35'): LabConfig {
   return toV6(defaultConfig({ nodes: 1, kubeVersion, proxyMode: 'nftables' }));
 }
 

@@ -13,6 +13,7 @@ import { labDown, labUp, readBackendLogs, runClient, type ClientResult, type Lab
 import { requireRoot, runPrefix } from '../helpers/env.js';
 import { cliPath, runCli } from '../helpers/cli.js';
 import { buildImage, podman, podmanOk, removeLabelled, runtimeDefaultSeccomp, ULIMITS } from '../helpers/podman.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** One tag, replaced by each run: podman's storage (outside the clone) keeps the layers as the warm cache. */
@@ -116,14 +117,6 @@ function runFlags(spec: AgentSpec, lab: Lab, seccompFile: string, caps: string[]
 /** The manifest's args with what the kubelet fills in: the pod IP (the node's, hostNetwork) and the node name. */
 const agentArgs = (spec: AgentSpec, lab: Lab) =>
   spec.args.map((a) => a.replace('$(POD_IP)', lab.nodeIP(0)).replace('$(NODE_NAME)', lab.nodes[0]!));
-
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 const logs = async (name: string) => {
   const r = await podman(['logs', name]);
@@ -294,15 +287,19 @@ test('the agent container, run as the DaemonSet runs it, records lab traffic the
 
   const agent = `${prefix}-agent`;
   await start(agent, spec.caps);
-  await waitFor('the agent ready file', 30_000, async () => {
-    if (!(await running(agent))) throw new Error(`the agent exited: ${await logs(agent)}`);
-    return (await podman(['exec', agent, 'test', '-f', ready])).code === 0;
-  });
+  await waitFor(
+    'the agent ready file',
+    async () => {
+      if (!(await running(agent))) throw new Error(`the agent exited: ${await logs(agent)}`);
+      return (await podman(['exec', agent, 'test', '-f', ready])).code === 0;
+    },
+    30_000,
+  );
   assert.match(await logs(agent), new RegExp(`serving mutual TLS on ${lab.nodeIP(0).replace(/\./g, '\\.')}:${PORT}`));
 
   const trace = join(dir, 'lab.trace');
   rec = startRecord(lab, trace);
-  await waitFor('record to see the agent up', 15_000, async () => /agent \S+ \(.*\) up/.test(rec!.stderr()));
+  await waitFor('record to see the agent up', async () => /agent \S+ \(.*\) up/.test(rec!.stderr()), 15_000);
   const pods = lab.clients.filter((c) => !c.external);
   const runs: Promise<ClientResult[]>[] = pods.flatMap((c) => [
     runClient(lab, c.name, { service: 'lab/web:http', mode: 'http', count: 10 }, stopTraffic.signal),
@@ -346,7 +343,7 @@ test('the agent container, run as the DaemonSet runs it, records lab traffic the
       spec.caps.filter((c) => c !== cap),
     );
     const said = new RegExp(`CAP_${cap}\\b`);
-    await waitFor(`the agent without ${cap} to name it`, 30_000, async () => said.test(await logs(name)));
+    await waitFor(`the agent without ${cap} to name it`, async () => said.test(await logs(name)), 30_000);
     const line = (await logs(name)).split('\n').find((l) => said.test(l))!;
     t.diagnostic(`without ${cap}: ${line}`);
     assert.match(line, /^stickyscope agent: /, 'said as one line by the agent');

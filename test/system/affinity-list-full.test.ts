@@ -16,6 +16,7 @@ import {
   type Lab,
 } from '../../src/lab/lab.js';
 import { endpointChains } from '../../src/kube-proxy/iptables-render.js';
+import { waitFor, NotYet } from '../helpers/wait.js';
 
 const CLIENTS = 330;
 const STICKY = 'lab/sticky:http';
@@ -72,21 +73,30 @@ test('more clients than an xt_recent list holds: the moves are violations with c
   const t0 = Date.now();
   const round1 = await runClient(lab, 'c1', { service: STICKY, mode: 'http', count: CLIENTS, sources });
   const r1ms = Date.now() - t0;
-  // Time for the agent's list watcher (every 250 ms) to see what round 1 left.
-  await new Promise((r) => setTimeout(r, 1000));
   const listsBefore = readLists(lab);
   const logs1 = (await readBackendLogs(lab)).filter((l) => l.proto === 'tcp');
   const first = backendsOf(logs1, round1);
   assert.equal(first.size, CLIENTS);
   const evictedBefore = sources.filter((ip) => !listsBefore.get(first.get(ip)!)!.has(ip));
+  // The agent's list watcher (every 250 ms) has seen what round 1 left once it has reported its last eviction: the
+  // lists were full by then, so that eviction was made by round 1's last client.
+  const evictionsOf = (clients: string[]) => () => {
+    const seen = new Set(report.events().flatMap((e) => (e.type === 'evicted' ? [e.client] : [])));
+    const left = clients.filter((ip) => !seen.has(ip));
+    return left.length === 0 || new NotYet(`not yet reported evicted: ${left.join(', ')}`, 'none left');
+  };
+  const w0 = Date.now();
+  await waitFor('the agent to report every eviction of round 1', evictionsOf(evictedBefore), 10_000);
+  const waitedMs = Date.now() - w0;
   // Round 2 in round 1's order, as in the issue.
   const t1 = Date.now();
   const round2 = await runClient(lab, 'c1', { service: STICKY, mode: 'http', count: CLIENTS, sources });
   const r2ms = Date.now() - t1;
-  await new Promise((r) => setTimeout(r, 1500));
   const listsAfter = readLists(lab);
-  const r = await report.finish();
-  assert.ok(Date.now() - t0 < 10_000 - 1000, 'both rounds fit in the 10 s affinity timeout');
+  assert.ok(
+    Date.now() - t0 < 10_000 - 1000,
+    `both rounds fit in the 10 s affinity timeout: round 1 ${r1ms} ms, ${waitedMs} ms for its evictions, round 2 ${r2ms} ms`,
+  );
 
   const logs = (await readBackendLogs(lab)).filter((l) => l.proto === 'tcp' && l.ts > logs1.at(-1)!.ts);
   const second = backendsOf(logs, round2);
@@ -98,6 +108,9 @@ test('more clients than an xt_recent list holds: the moves are violations with c
     const old = listsAfter.get(first.get(ip)!)!;
     return !old.has(ip) && old.size === capacity;
   });
+  await waitFor('the agent to report the evictions the lists show', evictionsOf(missing), 10_000);
+  await report.waitForDnat(2 * CLIENTS);
+  const r = await report.finish();
   const cascade = moved.filter((ip) => !evictedBefore.includes(ip));
   t.diagnostic(
     `round 1 ${r1ms} ms, round 2 ${r2ms} ms; lists before round 2: ${[...listsBefore].map(([b, l]) => `${b}=${l.size}`).join(' ')}, after: ${[...listsAfter].map(([b, l]) => `${b}=${l.size}`).join(' ')}; evicted in round 1 ${evictedBefore.length}, moved ${moved.length} (${cascade.length} evicted during round 2), missing from their old list ${missing.length}`,

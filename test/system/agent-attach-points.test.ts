@@ -12,7 +12,7 @@ import { infoMethod } from '../../src/protocol/service-def.js';
 import type { AgentInfo } from '../../src/protocol/wire.js';
 import { cliPath } from '../helpers/cli.js';
 import { requireRoot, runPrefix } from '../helpers/env.js';
-import { until } from '../helpers/agent-fake-source.js';
+import { waitFor } from '../helpers/wait.js';
 
 const HOOK_NAMES = ['prerouting', 'input', 'forward', 'output', 'postrouting'];
 
@@ -79,7 +79,7 @@ test('Info.attach_points lists the netfilter links the kernel shows for the prob
     if (agent.exitCode === null && agent.signalCode === null) agent.kill('SIGTERM');
     await exited;
   });
-  await until(() => existsSync(ready) || agent.exitCode !== null, 'the ready file', 20_000);
+  await waitFor('the ready file', () => existsSync(ready) || agent.exitCode !== null, 20_000);
   assert.ok(existsSync(ready), `agent exited early: ${stderr}`);
 
   const helpers = childrenOf(agent.pid!).filter((p) =>

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { AgentConnection, type AgentStatus } from '../../src/protocol/agent-connection.js';
 import type { CatalogEvent, DnatEvent, StickyEvent } from '../../src/core/event.js';
 import { requireRoot, runPrefix } from '../helpers/env.js';
-import { until } from '../helpers/agent-fake-source.js';
+import { waitFor } from '../helpers/wait.js';
 
 const bin = fileURLToPath(new URL('../../../bin/stickyscope.js', import.meta.url));
 
@@ -78,7 +78,7 @@ COMMIT
   t.after(() => {
     if (agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL');
   });
-  await until(() => existsSync(ready) || agent.exitCode !== null, 'the ready file', 20_000);
+  await waitFor('the ready file', () => existsSync(ready) || agent.exitCode !== null, 20_000);
   assert.ok(existsSync(ready), `agent exited early: ${stderr}`);
   const address = readFileSync(ready, 'utf8').trim();
   assert.match(address, /^127\.0\.0\.1:\d+$/);
@@ -89,7 +89,7 @@ COMMIT
   const statuses: AgentStatus[] = [];
   conn.on('events', (events: StickyEvent[]) => got.push(...events));
   conn.on('status', (s: AgentStatus) => statuses.push(s));
-  await until(() => got.some((e) => e.type === 'catalog'), 'the catalog');
+  await waitFor('the catalog', () => got.some((e) => e.type === 'catalog'), 10_000);
   const catalog = got.find((e) => e.type === 'catalog') as CatalogEvent;
   assert.deepEqual(catalog.services, [
     {
@@ -119,7 +119,7 @@ COMMIT
   execFileSync('ip', ['netns', 'exec', ns, 'timeout', '2', 'bash', '-c', 'exec 3<>/dev/tcp/10.97.0.10/80'], {
     stdio: 'ignore',
   });
-  await until(() => got.some((e) => e.type === 'dnat'), 'the dnat event');
+  await waitFor('the dnat event', () => got.some((e) => e.type === 'dnat'), 10_000);
   const sel = got.filter((e): e is DnatEvent => e.type === 'dnat');
   assert.equal(sel.length, 1);
   const ct = execFileSync('ip', ['netns', 'exec', ns, 'conntrack', '-L', '-p', 'tcp', '--orig-dst', '10.97.0.10'], {
@@ -136,6 +136,6 @@ COMMIT
   agent.kill('SIGTERM');
   assert.equal(await exited, 0, stderr);
   assert.ok(!existsSync(ready), 'the ready file is removed');
-  await until(() => statuses.some((s) => s.state === 'down'), 'the client to see the stream end');
+  await waitFor('the client to see the stream end', () => statuses.some((s) => s.state === 'down'), 10_000);
   assert.match(statuses.find((s) => s.state === 'down')!.reason ?? '', /ended the stream|failed/);
 });

@@ -20,17 +20,10 @@ import { CLIENT6, DualStackNode, NODE6, dualStackConfig } from '../helpers/dual-
 import { requireRoot, runPrefix } from '../helpers/env.js';
 import { netnsNames } from '../helpers/lab-fixture.js';
 import { v6Of } from '../helpers/v6-fixtures.js';
+import { waitFor } from '../helpers/wait.js';
 
 const WEB6 = v6Of('10.96.0.10');
 const STICKY6 = v6Of('10.96.0.11');
-
-async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** Starts `stickyscope agent` for the node with the run's throwaway certificates; stopped by pid in t.after. */
 async function startAgent(
@@ -54,7 +47,7 @@ async function startAgent(
     await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-  await until(`the agent (stderr: ${err})`, () => existsSync(ready) || child.exitCode !== null);
+  await waitFor(`the agent (stderr: ${err})`, () => existsSync(ready) || child.exitCode !== null, 20_000);
   if (child.exitCode !== null) throw new Error(`the agent exited (${child.exitCode}): ${err}`);
   assert.doesNotMatch(err, /warning/i, 'a dual-stack node is read without warnings');
   return { address: readFileSync(ready, 'utf8').trim(), tls };
@@ -79,7 +72,7 @@ for (const mode of ['iptables', 'nftables'] as const) {
     const conn = new AgentConnection(agent.address, {}, undefined, undefined, { tls: agent.tls.client, node: 'node' });
     t.after(() => conn.stop());
     conn.on('events', (events: StickyEvent[]) => got.push(...events));
-    await until('the first catalog', () => got.some((e) => e.type === 'catalog'));
+    await waitFor('the first catalog', () => got.some((e) => e.type === 'catalog'), 20_000);
     const catalog = got.find((e): e is CatalogEvent => e.type === 'catalog')!;
     assert.equal(catalog.proxyMode, mode);
     assert.deepEqual(
@@ -106,8 +99,8 @@ for (const mode of ['iptables', 'nftables'] as const) {
     const results = net.connect(targets);
     const v6 = results.filter((r) => r.local.startsWith('['));
     assert.equal(v6.length, 30);
-    await until('a dnat event for every connection', () => got.filter((e) => e.type === 'dnat').length >= 38);
-    const seen = await ct.stop();
+    await waitFor('a dnat event for every connection', () => got.filter((e) => e.type === 'dnat').length >= 38, 20_000);
+    const seen = await ct.stop(v6.length);
 
     // Keyed by client port, in order: 38 connections from one address reuse a port about one run in forty, and a
     // reused port is a second connection (the k-th result on a port is its k-th dnat and conntrack entry).

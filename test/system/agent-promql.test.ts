@@ -71,9 +71,10 @@ test('PromQL over the agents equals the JSON report: spread and stickiness per S
       await runClient(lab, client, { service: 'lab/web:http', mode: 'http', count: 5 });
     }
   }
-  await new Promise((r) => setTimeout(r, 1500));
-  const r = await report.finish();
   const after = await logged(lab);
+  const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+  await report.waitForDnat(sum(after) - sum(before));
+  const r = await report.finish();
   assert.equal(r.lostEvents, 0);
 
   // The truth of the backends: what they logged during the traffic, summed over Services.

@@ -10,11 +10,7 @@ import { subscribeAgents } from '../../src/protocol/client.js';
 import type { AgentStatus } from '../../src/protocol/agent-connection.js';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { buildReport } from '../../src/report/build-report.js';
-
-const until = async (ok: () => boolean, what: string, ms = 15_000) => {
-  for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 20)))
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-};
+import { atLeast, waitFor } from '../helpers/wait.js';
 
 test('an agent killed mid-run: node down, then up on the same port, and the report names the missing window', {
   timeout: 120_000,
@@ -31,6 +27,7 @@ test('an agent killed mid-run: node down, then up on the same port, and the repo
   t.after(() => stop.abort());
   const statuses: (AgentStatus & { at: number })[] = [];
   const state = createState();
+  let dnat = 0;
   const consumed = (async () => {
     for await (const batch of subscribeAgents(agents.addresses(), {
       signal: stop.signal,
@@ -39,10 +36,11 @@ test('an agent killed mid-run: node down, then up on the same port, and the repo
       onStatus: (s) => statuses.push({ ...s, at: Date.now() }),
     })) {
       applyEvents(state, batch);
+      dnat += batch.filter((e) => e.type === 'dnat').length;
     }
   })();
   const states = (node: string) => statuses.filter((s) => s.node === node).map((s) => s.state);
-  await until(() => states(node0).length > 0 && states(node1).length > 0, 'both agents up');
+  await waitFor('both agents up', () => states(node0).length > 0 && states(node1).length > 0, 15_000);
 
   // c1's traffic goes through node 0 only: that is the agent to kill.
   const traffic = runClient(lab, 'c1', {
@@ -52,22 +50,34 @@ test('an agent killed mid-run: node down, then up on the same port, and the repo
     intervalMs: 20,
     durationMs: 7000,
   });
-  await new Promise((r) => setTimeout(r, 2000));
+  // The backends' logs: c1's connections, by the time each was logged.
+  const logged = async () =>
+    (await readBackendLogs(lab))
+      .filter((l) => l.peer.startsWith(`${lab.clients[0]!.ip}:`))
+      .map((l) => Date.parse(l.ts));
+  await waitFor("c1's traffic to be recorded through node 0", () => atLeast(dnat, 50), 15_000);
   const killedAt = Date.now();
   await agents.kill(0);
-  await until(() => states(node0).includes('down'), 'node 0 reported down');
-  await new Promise((r) => setTimeout(r, 1500));
+  await waitFor('node 0 reported down', () => states(node0).includes('down'), 15_000);
+  const margin = 300;
+  // Connections well inside the gap, as the backends logged them.
+  const inside = async () => (await logged()).filter((ts) => ts > killedAt + margin).length;
+  await waitFor('connections logged while node 0 is down', async () => atLeast(await inside(), 30), 15_000);
   await agents.restart(0);
   const restartedAt = Date.now();
-  await until(() => states(node0).filter((s) => s === 'up').length === 2, 'node 0 reported up again');
+  await waitFor('node 0 reported up again', () => states(node0).filter((s) => s === 'up').length === 2, 15_000);
   const results = await traffic;
-  await new Promise((r) => setTimeout(r, 1000));
+  const upAgainAt = statuses.filter((s) => s.node === node0 && s.state === 'up')[1]!.at;
+  const all = await logged();
+  // Ground truth: every connection the backends logged well outside the gap is in the report, and none well inside
+  // it (the other node saw none of c1's traffic).
+  const outside = all.filter((ts) => ts < killedAt - margin || ts > upAgainAt + margin).length;
+  await waitFor('the connections logged outside the gap to reach the aggregator', () => atLeast(dnat, outside), 15_000);
   stop.abort();
   await consumed;
 
   assert.deepEqual(states(node0), ['up', 'down', 'up']);
   assert.deepEqual(states(node1), ['up'], 'the other node never went down');
-  const upAgainAt = statuses.filter((s) => s.node === node0 && s.state === 'up')[1]!.at;
   const r = buildReport(state, { scope: 'cumulative' });
   assert.equal(r.window.missing.length, 1, JSON.stringify(r.window.missing));
   const gap = r.window.missing[0]!;
@@ -83,18 +93,11 @@ test('an agent killed mid-run: node down, then up on the same port, and the repo
     `the gap ends when it served again: ${gap.end}, restarted ${new Date(restartedAt).toISOString()}`,
   );
 
-  // Ground truth: every connection the backends logged well outside the gap is in the
-  // report, and none well inside it (the other node saw none of c1's traffic).
-  const logged = (await readBackendLogs(lab))
-    .filter((l) => l.peer.startsWith(`${lab.clients[0]!.ip}:`))
-    .map((l) => Date.parse(l.ts));
-  const margin = 300;
-  const outside = logged.filter((ts) => ts < killedAt - margin || ts > upAgainAt + margin).length;
-  const notInside = logged.filter((ts) => !(ts > gs + margin && ts < ge - margin)).length;
+  const notInside = all.filter((ts) => !(ts > gs + margin && ts < ge - margin)).length;
   const web = r.services.find((s) => s.name === 'lab/web:http')!;
-  const inGap = logged.length - notInside;
+  const inGap = all.length - notInside;
   t.diagnostic(
-    `${results.length} requests, ${logged.length} logged, ${web.selections} in the report; gap ${((ge - gs) / 1000).toFixed(2)} s with ${inGap} connections inside`,
+    `${results.length} requests, ${all.length} logged, ${web.selections} in the report; gap ${((ge - gs) / 1000).toFixed(2)} s with ${inGap} connections inside`,
   );
   assert.ok(inGap > 10, 'traffic ran through the gap');
   assert.ok(

@@ -3,13 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EvictionWatcher, ipListTotPath, parseRecentList } from '../../src/agent/xt-recent.js';
 import type { RecentList } from '../../src/kube-proxy/iptables-parse.js';
 import type { EvictedEvent } from '../../src/core/event.js';
-import { requireRoot, runPrefix } from '../helpers/env.js';
+import { requireRoot, runPrefix, skip } from '../helpers/env.js';
+import { equals, waitFor } from '../helpers/wait.js';
 
 const line = (ip: string, lastSeen: number) => `src=${ip} ttl: 64 last_seen: ${lastSeen} oldest_pkt: 1 ${lastSeen}\n`;
 
@@ -98,7 +99,10 @@ test('a real xt_recent list filled past ip_list_tot: the evicted client is repor
 }, async (t) => {
   if (!requireRoot(t)) return;
   const capacity = Number(readFileSync(ipListTotPath, 'utf8').trim());
-  if (capacity > 1000) return t.skip(`ip_list_tot is ${capacity}; filling that many takes too long`);
+  if (capacity > 1000) {
+    skip(t, `ip_list_tot is ${capacity} (Debian's default: 100); filling that many takes too long`);
+    return;
+  }
   const ns = `${runPrefix()}-xtr`;
   const list = `KUBE-SEP-${ns.toUpperCase()}`.slice(0, 28);
   execFileSync('ip', ['netns', 'add', ns]);
@@ -130,7 +134,12 @@ test('a real xt_recent list filled past ip_list_tot: the evicted client is repor
   // A process in the namespace, so /proc/<pid>/net is the namespace's, as the agent reads it.
   const holder = spawn('ip', ['netns', 'exec', ns, 'sleep', '120'], { stdio: 'ignore' });
   t.after(() => holder.kill());
-  await new Promise((r) => setTimeout(r, 200));
+  const netnsOf = (path: string) => statSync(path).ino;
+  await waitFor(
+    `the holder to be in ${ns}`,
+    () => equals(holder.pid !== undefined && netnsOf(`/proc/${holder.pid}/ns/net`), netnsOf(`/run/netns/${ns}`)),
+    5000,
+  );
   const dir = `/proc/${holder.pid}/net/xt_recent`;
   const send = (from: number[]) =>
     execFileSync('ip', [

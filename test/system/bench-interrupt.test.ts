@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { requireRoot } from '../helpers/env.js';
 import { stateDirOf } from '../../src/lab/state.js';
+import { waitFor, NotYet } from '../helpers/wait.js';
 
 const benchPath = fileURLToPath(new URL('../../scripts/bench.js', import.meta.url));
 const cliPath = fileURLToPath(new URL('../../../bin/stickyscope.js', import.meta.url));
@@ -89,16 +90,16 @@ const namespacesOf = (prefix: string) =>
     .map((l) => l.split(' ')[0]!)
     .filter((n) => n.startsWith(`${prefix}-`));
 
-async function until<T>(what: string, timeoutMs: number, probe: () => T | undefined | false, run: Run): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > end)
-      throw new Error(`gave up waiting for ${what} after ${timeoutMs} ms; bench stderr:\n${run.stderr}`);
-    await sleep(100);
-  }
-}
+/** A waitFor check on the bench: `probe`'s value, or not yet, with the bench's stderr as what was seen. */
+const benchCheck =
+  <T>(run: Run, probe: () => T | undefined | false) =>
+  () =>
+    probe() ||
+    new NotYet(
+      `bench stderr:
+${run.stderr}`,
+      'the probe to hold',
+    );
 
 interface Run {
   /** kernel.bpf_stats_enabled before the bench. */
@@ -142,9 +143,19 @@ async function startBench(t: TestContext, viaShell: boolean): Promise<Run> {
     if (run.dir) rmSync(run.dir, { recursive: true, force: true });
   });
   run.bench = viaShell
-    ? await until('the bench under sh', 10_000, () => procs.alive().find((p) => p.cmd.includes(benchPath)), run)
+    ? await waitFor(
+        'the bench under sh',
+        benchCheck(run, () => procs.alive().find((p) => p.cmd.includes(benchPath))),
+        10_000,
+        100,
+      )
     : { pid: child.pid!, start: stat(child.pid!)!.start, cmd: cmdline(child.pid!) };
-  await until('the lab prefix on stderr', 20_000, () => run.prefix, run);
+  await waitFor(
+    'the lab prefix on stderr',
+    benchCheck(run, () => run.prefix),
+    20_000,
+    100,
+  );
   return run;
 }
 
@@ -156,7 +167,12 @@ async function assertCleanedUp(
   maxBefore: string,
   signal: string,
 ): Promise<void> {
-  await until('the bench to exit', EXIT_WITHIN_MS, () => !isAlive(run.bench), run);
+  await waitFor(
+    'the bench to exit',
+    benchCheck(run, () => !isAlive(run.bench)),
+    EXIT_WITHIN_MS,
+    100,
+  );
   await Promise.race([run.closed, sleep(2000)]);
   const took = Date.now() - signalledAt;
   t.diagnostic(`exited ${took} ms after ${signal}; stderr: ${run.stderr.trim().split('\n').join(' | ')}`);
@@ -207,7 +223,12 @@ test('bench: Ctrl-C (SIGINT to its process group) while the lab is being built c
   if (!requireRoot(t)) return;
   const maxBefore = readFileSync(CONNTRACK_MAX, 'utf8').trim();
   const run = await startBench(t, false);
-  await until(`namespaces of lab ${run.prefix}`, 30_000, () => namespacesOf(run.prefix!).length > 0, run);
+  await waitFor(
+    `namespaces of lab ${run.prefix}`,
+    benchCheck(run, () => namespacesOf(run.prefix!).length > 0),
+    30_000,
+    100,
+  );
   const at = Date.now();
   process.kill(-run.child.pid!, 'SIGINT');
   const exit = await exitOf(run.child);
@@ -222,14 +243,14 @@ test('bench: SIGTERM to the bench alone during a flood with agent and aggregator
   const maxBefore = readFileSync(CONNTRACK_MAX, 'utf8').trim();
   const run = await startBench(t, false);
   // The whole pipeline attached (the agent with its probe helper below it, the aggregator), the generators running.
-  await until(
+  await waitFor(
     'a flood with agent and aggregator attached',
-    120_000,
-    () => {
+    benchCheck(run, () => {
       const cmds = run.procs.alive().map((p) => p.cmd);
       return cmds.some((c) => c.includes('aggregator-worker')) && cmds.some((c) => c.includes('build/flood'));
-    },
-    run,
+    }),
+    120_000,
+    100,
   );
   if (Number(maxBefore) < 4_194_304)
     assert.equal(
@@ -251,11 +272,15 @@ test('bench: SIGTERM to the shell it runs under (as npm forwards it) during a fl
   const maxBefore = readFileSync(CONNTRACK_MAX, 'utf8').trim();
   const run = await startBench(t, true);
   // The second mode of the overhead section: the probe helper attached, the generators running.
-  await until(
+  await waitFor(
     'a flood with the probe attached',
+    benchCheck(
+      run,
+      () =>
+        /overhead udp bare round 1/.test(run.stderr) && run.procs.alive().some((p) => p.cmd.includes('build/flood')),
+    ),
     90_000,
-    () => /overhead udp bare round 1/.test(run.stderr) && run.procs.alive().some((p) => p.cmd.includes('build/flood')),
-    run,
+    100,
   );
   const at = Date.now();
   process.kill(run.child.pid!, 'SIGTERM');
@@ -270,12 +295,15 @@ test('bench: SIGTERM while kernel.bpf_stats_enabled is switched on for the captu
   const run = await startBench(t, false);
   assert.equal(run.statsBefore, '0', 'kernel.bpf_stats_enabled is off before the bench (else this test cannot tell)');
   // Judged from the sysctl itself: the bench has switched it on, and a flood runs with the pipeline attached.
-  await until(
+  await waitFor(
     'bpf_stats on during a capture flood',
+    benchCheck(
+      run,
+      () =>
+        readFileSync(BPF_STATS, 'utf8').trim() === '1' && run.procs.alive().some((p) => p.cmd.includes('build/flood')),
+    ),
     200_000,
-    () =>
-      readFileSync(BPF_STATS, 'utf8').trim() === '1' && run.procs.alive().some((p) => p.cmd.includes('build/flood')),
-    run,
+    100,
   );
   const at = Date.now();
   process.kill(run.child.pid!, 'SIGTERM');

@@ -3,8 +3,7 @@
 // STICKYSCOPE_TEST_KERNELS (space-separated), default 6.1 and 5.10 (~3 min with cached images).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { inCI, requireRoot } from '../helpers/env.js';
+import { requireRoot, requireTools } from '../helpers/env.js';
 import { KERNELS, kernelsFor, ok, runKernel, table } from '../helpers/kernel-vm/matrix.js';
 import { overheadTable } from '../helpers/kernel-vm/overhead.js';
 
@@ -17,12 +16,7 @@ for (const kernel of kernels) {
   }, async (t) => {
     if (!requireRoot(t)) return;
     assert.ok(KERNELS[kernel]?.x86_64, `unknown kernel ${kernel}; expected one of ${kernelsFor('x86_64').join(', ')}`);
-    const missing = tools.filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
-    if (missing.length && !inCI) {
-      t.skip(`needs ${missing.join(', ')} (scripts/setup.sh installs them)`);
-      return;
-    }
-    assert.deepEqual(missing, [], 'scripts/setup.sh installs the VM tools');
+    if (!requireTools(t, ...tools)) return;
     const { rows, overhead } = await runKernel(kernel, (l) => t.diagnostic(l));
     t.diagnostic(`\n${table(rows)}`);
     if (overhead.length) t.diagnostic(`\n${overheadTable(overhead)}`);

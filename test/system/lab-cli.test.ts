@@ -9,6 +9,7 @@ import { requireRoot, runPrefix } from '../helpers/env.js';
 import { netnsNames } from '../helpers/lab-fixture.js';
 import { labDown } from '../../src/lab/lab.js';
 import { stateDirOf } from '../../src/lab/state.js';
+import { NotYet, waitFor } from '../helpers/wait.js';
 
 const cli = fileURLToPath(new URL('../../../bin/stickyscope.js', import.meta.url));
 const run = promisify(execFile);
@@ -22,9 +23,13 @@ test('Ctrl-C during lab up leaves no namespace, process or state behind', async 
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
   // Interrupt as soon as the first namespace exists: mid-way through set-up.
-  const end = Date.now() + 10_000;
-  while (!existsSync(`/run/netns/${prefix}-node`) && Date.now() < end) await new Promise((r) => setImmediate(r));
-  assert.ok(existsSync(`/run/netns/${prefix}-node`), 'lab up never created its node namespace');
+  await waitFor(
+    'lab up to create its node namespace',
+    () =>
+      existsSync(`/run/netns/${prefix}-node`) || new NotYet(`lab up's stderr: ${stderr}`, `/run/netns/${prefix}-node`),
+    10_000,
+    1,
+  );
   child.kill('SIGINT');
   const code = await exited;
   assert.equal(code, 130, `expected the interrupted exit code; stderr: ${stderr}`);

@@ -13,6 +13,7 @@ import type { Report } from '../../src/report/types.js';
 import { requireRoot, runPrefix } from '../helpers/env.js';
 import { runCli, startCli, type CliRun } from '../helpers/cli.js';
 import { startAgents, type LabAgents } from '../helpers/agents.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface JsonEvent {
   type: string;
@@ -30,7 +31,6 @@ interface JsonEvent {
 const WINDOW = '5m';
 
 const multiset = (keys: string[]) => [...keys].sort();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function stopCli(run: CliRun | undefined): Promise<void> {
   if (!run) return;
@@ -169,8 +169,8 @@ test('record on the lab: export matches the backends event by event; report FILE
   const conns = connections(results);
 
   const trafficEnded = Date.now();
-  await until(() => ticks.some((at) => at > trafficEnded + 300), 'a counters event after the traffic', 5000);
-  await sleep(300);
+  // Sent to every subscriber at once: record and the live report have it too, and the next is a second away.
+  await waitFor('a counters event after the traffic', () => ticks.some((at) => at > trafficEnded + 300), 5000);
   rec.child.kill('SIGINT');
   live.child.kill('SIGINT');
   const [recExit, liveExit] = await Promise.all([rec.exit, live.exit]);
@@ -268,11 +268,3 @@ test('record on the lab: export matches the backends event by event; report FILE
   assert.deepEqual(sticky.affinity, { mode: 'ClientIP', timeoutSeconds: 10, source: 'rules' });
   await agents.stopAll();
 });
-
-async function until(check: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { requireRoot } from '../helpers/env.js';
 import { backendOf, netnsNames, startLab } from '../helpers/lab-fixture.js';
 import { labDown, readBackendLogs, runClient, setEndpoints, type Lab } from '../../src/lab/lab.js';
+import { waitFor, atLeast } from '../helpers/wait.js';
 
 const clients = ['c1', 'c2', 'c3'];
 
@@ -95,8 +96,17 @@ test('lab: traffic through kube-proxy-format rules, checked against backend logs
   await t.test('removing an endpoint while traffic runs stops traffic to it only', async () => {
     const web = lab.services.find((s) => s.serviceName === 'lab/web:http')!;
     const removed = web.endpoints.find((e) => e.pod === 'b3')!;
+    const c1 = lab.clients.find((c) => c.name === 'c1')!;
+    const before = (await readBackendLogs(lab)).filter((l) => l.peer.startsWith(`${c1.ip}:`)).length;
     const traffic = runClient(lab, 'c1', { service: 'lab/web:http', mode: 'http', count: 80, intervalMs: 20 });
-    await new Promise((r) => setTimeout(r, 700));
+    // Traffic well under way, as the backends logged it, before the endpoint goes.
+    await waitFor(
+      "20 of c1's requests logged",
+      async () =>
+        atLeast((await readBackendLogs(lab)).filter((l) => l.peer.startsWith(`${c1.ip}:`)).length - before, 20),
+      10_000,
+      50,
+    );
     const changedAt = new Date().toISOString();
     await setEndpoints(
       lab,

@@ -9,6 +9,7 @@ import { requireRoot, runPrefix } from '../helpers/env.js';
 import { cliPath } from '../helpers/cli.js';
 import { startAgents, type LabAgents } from '../helpers/agents.js';
 import { startTmux, type Tmux } from '../helpers/tmux.js';
+import { waitFor, NotYet } from '../helpers/wait.js';
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const hostOf = (addr: string) => addr.slice(0, addr.lastIndexOf(':'));
@@ -54,16 +55,15 @@ async function expectBackendRows(term: Tmux, counts: Map<string, number>, endpoi
   const rows = endpoints.map(
     (e) => new RegExp(`^[ ›] ${esc(e)}\\s+-\\s+.*\\s\\d+%\\s+${counts.get(e) ?? 0}\\s*$`, 'm'),
   );
-  const end = Date.now() + 8000;
-  for (;;) {
-    const screen = term.capture();
-    if (rows.every((r) => r.test(screen))) return screen;
-    if (Date.now() > end)
-      throw new Error(
-        `backend rows should show ${JSON.stringify([...counts])} (from the backends' logs); screen:\n${screen}`,
-      );
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return waitFor(
+    `the backend rows to show ${JSON.stringify([...counts])} (from the backends' logs)`,
+    () => {
+      const screen = term.capture();
+      return rows.every((r) => r.test(screen)) ? screen : new NotYet(`the screen:\n${screen}`, rows.map(String));
+    },
+    8000,
+    100,
+  );
 }
 
 test('tui --agent on the lab: both Services with their backends, and a real violation in the event log', {

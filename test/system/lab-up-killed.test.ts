@@ -3,10 +3,10 @@
 // asking the lab's own code.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { inCI, requireRoot, runPrefix } from '../helpers/env.js';
+import { requireRoot, requireTools, runPrefix } from '../helpers/env.js';
 import { cliPath } from '../helpers/cli.js';
 import { netnsNames } from '../helpers/lab-fixture.js';
 import { labDown } from '../../src/lab/lab.js';
@@ -120,13 +120,10 @@ test('lab down after lab up was SIGKILLed part-way leaves no process, namespace 
   if (!requireRoot(t)) return;
   for (const ms of [50, 100, 200, 400, 800])
     await t.test(`killed ${ms} ms in`, (t: TestContext) => killUpThenDown(t, ms));
-  const strace = spawnSync('strace', ['-V']).status === 0;
   for (const backend of [1, 2, 3])
     await t.test(`killed right after backend ${backend} is spawned`, (t: TestContext) => {
-      if (!strace) {
-        if (inCI) throw new Error('strace is missing: scripts/setup.sh installs it, and CI must run this case');
-        return t.skip('needs strace to kill lab up at an exact point (scripts/setup.sh installs it)');
-      }
+      // strace kills lab up at an exact point.
+      if (!requireTools(t, 'strace')) return;
       return killUpThenDown(t, { stateWrite: 1 + backend });
     });
 });

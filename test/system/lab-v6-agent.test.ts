@@ -78,14 +78,14 @@ for (const { label, setup } of setups) {
       via: 'nodePort',
       family: 'IPv6',
     });
-    await new Promise((r) => setTimeout(r, 1500));
-    const events = await ct.stop();
+    const v6Runs = [dual6, web6, dns6, node6];
+    const v6Results = v6Runs.flat();
+    const events = await ct.stop(v6Results.length);
+    await report.waitForDnat(v6Results.length + dual4.length);
     const r = await report.finish();
     assert.equal(r.lostEvents, 0);
 
     // Ground truth: every IPv6 connection the clients made, the backend that logged it, and conntrack's NEW entry.
-    const v6Runs = [dual6, web6, dns6, node6];
-    const v6Results = v6Runs.flat();
     const v6Backends = (await Promise.all(v6Runs.map((x) => loggedBackends(lab, x)))).flat();
     for (const [i, res] of v6Results.entries()) {
       assert.ok(res.local.startsWith('[fd00:'), `${res.local}: an IPv6 client socket`);

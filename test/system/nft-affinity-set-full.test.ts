@@ -17,6 +17,7 @@ import {
   type KubeVersion,
   type Lab,
 } from '../../src/lab/lab.js';
+import { waitFor, equals } from '../helpers/wait.js';
 
 const CLIENTS = 36;
 const SIZE = 4;
@@ -80,15 +81,34 @@ for (const version of ['1.35', '1.36'] as KubeVersion[]) {
     const sets = readSets(lab);
     const unpinned = sources.filter((ip) => !sets.get(first.get(ip)!)!.clients.has(ip));
     const round2 = await runClient(lab, 'c1', { service: STICKY, mode: 'http', count: CLIENTS, sources });
-    // Time for the agent's set reads (every 250 ms) and the report to take the last events.
-    await new Promise((r) => setTimeout(r, 1500));
     const setsAfter = readSets(lab);
-    const r = await report.finish();
     assert.ok(Date.now() - t0 < 10_000 - 1000, 'both rounds fit in the 10 s affinity timeout');
 
     const logs = (await readBackendLogs(lab)).filter((l) => l.proto === 'tcp' && l.ts > logs1.at(-1)!.ts);
     const second = backendsOf(lab, logs, round2);
     const moved = [...first].filter(([ip, b]) => second.get(ip) !== b).map(([ip]) => ip);
+    // The agent's set reads (every 250 ms): its last affinitySets event has the fill the kernel's sets show, and a
+    // setFull event names each client the logs show moved.
+    await waitFor(
+      "the agent's set reads to reach the sets' fill and every moved client",
+      () => {
+        const events = report.events();
+        const last = events.filter((e) => e.type === 'affinitySets').at(-1);
+        const fill = (last?.type === 'affinitySets' ? last.sets : [])
+          .filter((x) => setsAfter.has(x.endpoint))
+          .map((x) => [x.endpoint, x.elements])
+          .sort();
+        const setFull = new Set(
+          events.flatMap((e) => (e.type === 'evicted' && e.cause === 'setFull' ? [e.client] : [])),
+        );
+        const seen = { fill, unreported: moved.filter((ip) => !setFull.has(ip)) };
+        const want = { fill: [...setsAfter].map(([e, x]) => [e, x.clients.size]).sort(), unreported: [] };
+        return equals(seen, want);
+      },
+      10_000,
+    );
+    await report.waitForDnat(2 * CLIENTS);
+    const r = await report.finish();
     t.diagnostic(
       `sets after round 1: ${[...sets].map(([e, s]) => `${e}=${s.clients.size}/${s.size}`).join(' ')}; unpinned ${unpinned.length}, moved ${moved.length}`,
     );

@@ -64,7 +64,7 @@ for (const { label, setup } of setups) {
         runs.push({ client, node, results });
       }
     }
-    await new Promise((r) => setTimeout(r, 1500));
+    await report.waitForDnat(runs.reduce((n, run) => n + run.results.length, 0));
     const r = await report.finish();
 
     // Ground truth: the backend of each client's last request through each node, from the logs.

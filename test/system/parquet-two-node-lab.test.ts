@@ -8,12 +8,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultConfig, routeVia, runClient, type ClientResult, type Lab } from '../../src/lab/lab.js';
+import { defaultConfig, readBackendLogs, routeVia, runClient, type ClientResult, type Lab } from '../../src/lab/lab.js';
 import type { Report } from '../../src/report/types.js';
-import { startLabWithAgents } from '../helpers/agents.js';
+import { startLabWithAgents, watchAgents } from '../helpers/agents.js';
 import { runCli, startCli, type CliRun } from '../helpers/cli.js';
 import { queryEvents, sqlFile } from '../helpers/duckdb.js';
 import { requireRoot } from '../helpers/env.js';
+import { waitFor, equals } from '../helpers/wait.js';
 
 /** Empties every xt_recent list of node i: each client's next pick there is a fresh random one. */
 function flushAffinity(lab: Lab, i: number): void {
@@ -58,6 +59,8 @@ test('DuckDB over Parquet exports of each node answers spread and re-picked clie
     for (const r of recs) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
   });
   await Promise.all(recs.map((r, i) => r.waitFor(new RegExp(`\\(${agents.agents[i]!.node}\\) up`), 15_000)));
+  const watch = await watchAgents(t, agents);
+  const logged = (await readBackendLogs(lab)).length;
 
   // Pod clients reach the Services through node 0; external clients through node 1.
   const pods = lab.clients.filter((c) => !c.external).map((c) => c.name);
@@ -81,7 +84,22 @@ test('DuckDB over Parquet exports of each node answers spread and re-picked clie
     [],
     'every web request is answered',
   );
-  await new Promise((r) => setTimeout(r, 1500));
+  await watch.waitForDnat((await readBackendLogs(lab)).length - logged);
+  await watch.stop();
+  // Each recorder has had the same events on its own socket since then; two of its once-a-second progress lines
+  // after this moment say its event loop has run past them (a SIGINT handled in the same turn as unread data drops it).
+  const ticks = (r: CliRun) => r.stderr().split('\r').length;
+  const seen = recs.map(ticks);
+  await waitFor(
+    'two progress lines from each recorder',
+    () =>
+      equals(
+        recs.map((r, i) => ticks(r) >= seen[i]! + 2),
+        recs.map(() => true),
+      ),
+    10_000,
+    50,
+  );
   for (const r of recs) r.child.kill('SIGINT');
   for (const r of recs) assert.equal((await r.exit).code, 0, r.stderr());
 

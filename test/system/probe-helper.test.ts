@@ -14,8 +14,14 @@ import { helperPath, startProbe } from '../../src/probe/probe.js';
 import { RecordDecoder } from '../../src/probe/decode-records.js';
 import { EnvironmentError } from '../../src/core/errors.js';
 import type { DnatEvent, FlowEvent, SnatEvent, StickyEvent } from '../../src/core/event.js';
+import { waitFor, equals, atLeast } from '../helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Events of each kind received so far. */
+const kinds = (events: StickyEvent[]) => {
+  const n = { dnat: 0, insert: 0, snat: 0, counters: 0 };
+  for (const e of events) if (e.type in n) n[e.type as keyof typeof n]++;
+  return n;
+};
 
 /** One expected selection per connection: UDP datagrams repeated on a flow count once. */
 function expectedSelections(seen: Seen[]): string[] {
@@ -48,7 +54,15 @@ test('one dnat event per TCP/UDP connection, IPv4 and IPv6, matching what the ba
   await net.traffic({ host: SERVICE4, tcp: 20, udp: 10, datagrams: 3 });
   await net.traffic({ host: SERVICE6, tcp: 10, udp: 5, datagrams: 3 });
   await net.waitSeen(20 + 30 + 10 + 15);
-  await sleep(50);
+  await waitFor(
+    'a dnat and an insert event for every connection the backend saw',
+    () => {
+      const { dnat, insert } = kinds(events);
+      const n = expectedSelections(net.seen).length;
+      return equals({ dnat, insert }, { dnat: n, insert: n });
+    },
+    5000,
+  );
   await probe.stop();
   const endUs = Date.now() * 1000;
 
@@ -89,7 +103,11 @@ test('connections made on the node itself are seen at LOCAL_OUT', async (t) => {
   await net.traffic({ host: SERVICE4, tcp: 5, udp: 3, datagrams: 2, fromNode: true });
   await net.traffic({ host: SERVICE6, tcp: 3, udp: 0, fromNode: true });
   await net.waitSeen(5 + 6 + 3);
-  await sleep(50);
+  await waitFor(
+    'a dnat event for every connection the backend saw',
+    () => atLeast(kinds(events).dnat, expectedSelections(net.seen).length),
+    5000,
+  );
   await probe.stop();
 
   const dnat = events.filter((e): e is DnatEvent => e.type === 'dnat');
@@ -109,7 +127,11 @@ test('masqueraded connections give snat events carrying the source the backend s
   await net.traffic({ host: SERVICE4, tcp: 5, udp: 5 });
   await net.traffic({ host: SERVICE6, tcp: 5, udp: 0 });
   await net.waitSeen(15);
-  await sleep(50);
+  await waitFor(
+    'an snat event for every connection the backend saw',
+    () => atLeast(kinds(events).snat, net.seen.length),
+    5000,
+  );
   await probe.stop();
 
   // The backend saw the node's address, so the client side of the ground truth is the snat field.
@@ -159,9 +181,16 @@ test('a full ring buffer is counted: lost + received == connections made', async
   const connections = 300;
   await net.traffic({ host: SERVICE4, tcp: connections, udp: 0, concurrency: 64 });
   await net.waitSeen(connections);
-  await sleep(400);
+  const lostCount = () => events.reduce((n, e) => n + (e.type === 'lost' ? e.count : 0), 0);
+  await waitFor(
+    'every connection received or counted lost',
+    () => equals(kinds(events).dnat + lostCount(), connections),
+    5000,
+  );
   const entries = net.conntrackCount();
-  await sleep(200);
+  // The helper's next counters tick after conntrack -C was read.
+  const ticks = kinds(events).counters;
+  await waitFor('a counters event after conntrack -C', () => atLeast(kinds(events).counters, ticks + 1), 5000);
   helper.kill('SIGTERM');
   const [code] = (await once(helper, 'close')) as [number | null];
   assert.equal(code, 0);
@@ -222,15 +251,13 @@ test('a helper killed mid-run is reported, and leaves no link or process behind'
   assert.equal(err.message, 'probe helper exited unexpectedly (signal SIGKILL)');
   assert.equal(await exited, null);
   assert.equal(existsSync(`/proc/${pid}`), false);
-  await sleep(100); // links are released when the last fd closes, which the kernel may defer briefly
-  const remaining = JSON.parse(execFileSync('bpftool', ['link', 'list', '-j'], { encoding: 'utf8' })) as {
-    id: number;
-  }[];
+  // Links are released when the last fd closes, which the kernel may defer briefly.
   const ids = new Set(links.map((l) => l.id));
-  assert.deepEqual(
-    remaining.filter((l) => ids.has(l.id)),
-    [],
-  );
+  const remaining = () =>
+    (JSON.parse(execFileSync('bpftool', ['link', 'list', '-j'], { encoding: 'utf8' })) as { id: number }[]).filter(
+      (l) => ids.has(l.id),
+    );
+  await waitFor("the killed helper's links to be released", () => equals(remaining(), []), 5000, 50);
 });
 
 test('an unknown namespace path gives one clear line and a non-zero exit', async (t) => {

@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { getServer } from '../../src/agent/server.js';
 import type { StickyEvent } from '../../src/core/event.js';
 import { readTrace, type TraceWarning } from '../../src/record/trace-reader.js';
-import { dnat, FakeSource, until } from '../helpers/agent-fake-source.js';
+import { dnat, FakeSource } from '../helpers/agent-fake-source.js';
 import { startCli } from '../helpers/cli.js';
 import { requireRoot, runPrefix } from '../helpers/env.js';
+import { waitFor, equals } from '../helpers/wait.js';
 
 test('record on a full disk: exit 3, one line, the trace readable up to the failure', {
   timeout: 60_000,
@@ -30,7 +31,7 @@ test('record on a full disk: exit 3, one line, the trace readable up to the fail
   const trace = join(dir, 'full.trace');
   const rec = startCli(['record', '--agent', addr, '-w', trace]);
   t.after(() => rec.child.kill('SIGKILL'));
-  await until(() => agent.info().subscribers === 1, 'record to subscribe');
+  await waitFor('record to subscribe', () => equals(agent.info().subscribers, 1), 10_000);
   // About 40 bytes an event: 10,000 are several times what 64 KiB holds. The first 200
   // are written (progress counts them, with the node-up event) before the rest follow.
   const sent = Array.from({ length: 10_000 }, (_, i) => dnat(i, 'n1'));

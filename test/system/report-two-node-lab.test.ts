@@ -115,8 +115,8 @@ async function eachClient(names: string[], plan: Parameters<typeof runClient>[2]
   return (await Promise.all(names.map((n) => runClient(lab, n, plan)))).flat();
 }
 
-/** Lets the last events through the probe, the agents and the merge's reorder delay. */
-const settle = () => new Promise((r) => setTimeout(r, 1500));
+/** Connections the backends logged so far: the ground truth of how many dnat events the agents must send. */
+const loggedCount = async (lab: Lab) => (await readBackendLogs(lab)).length;
 
 for (const mode of MODES) {
   const label = mode.proxyMode === 'iptables' ? 'iptables mode' : `nftables mode ${mode.kubeVersion}`;
@@ -134,6 +134,7 @@ for (const mode of MODES) {
         // The clients sit on node 1: its conntrack sees every translation (one NEW entry per NAT decision).
         const ct = await watchConntrack(lab.nodes[0]!);
         t.after(() => ct.kill());
+        const logged = await loggedCount(lab);
         const web = await eachClient(
           POD_CLIENTS,
           { service: 'lab/web:http', mode: 'http', count: WEB_PER_CLIENT },
@@ -144,9 +145,9 @@ for (const mode of MODES) {
           { service: 'lab/sticky:http', mode: 'http', count: STICKY_PER_CLIENT },
           lab,
         );
-        await settle();
+        await report.waitForDnat((await loggedCount(lab)) - logged);
         const r = await report.finish();
-        const news = await ct.stop();
+        const news = await ct.stop(web.length + sticky.length);
         assert.deepEqual(r.nodes, [...lab.nodes].sort());
         assert.equal(r.lostEvents, 0);
 
@@ -205,6 +206,7 @@ for (const mode of MODES) {
       'an endpoint removed mid-run is a forcedRepick for the clients pinned to it, not a violation',
       async (t: TestContext) => {
         const report = await startReportCli(t, agents);
+        const logged = await loggedCount(lab);
         const plan = { service: 'lab/sticky:http', mode: 'http', count: 5 } as const;
         const before = await truth(lab, await eachClient(POD_CLIENTS, plan, lab));
         const removed = before.get('c1')!.at(-1)!;
@@ -215,9 +217,13 @@ for (const mode of MODES) {
           svc.endpoints.filter((e) => e.pod !== removed),
         );
         // The agents re-read the rules every second; the gap stays well under the 10 s timeout.
-        await new Promise((r) => setTimeout(r, 2500));
+        const gone = endpointOf(lab, 8080)(removed);
+        await report.waitForCatalog(`every agent's catalog without ${gone}`, (services) => {
+          const sticky = services.find((x) => x.name === 'lab/sticky:http');
+          return sticky !== undefined && !sticky.endpoints.includes(gone);
+        });
         const after = await truth(lab, await eachClient(POD_CLIENTS, plan, lab));
-        await settle();
+        await report.waitForDnat((await loggedCount(lab)) - logged);
         const r = await report.finish();
 
         let forced = 0;
@@ -251,6 +257,7 @@ for (const mode of MODES) {
       'a client reaching a Service through both nodes shows node-local affinity divergence',
       async (t: TestContext) => {
         const report = await startReportCli(t, agents);
+        const logged = await loggedCount(lab);
         // Masquerade hides the client's port from the backend, so each run gets its own
         // time span and the backend log lines inside it are that run's.
         const spans: { client: string; node: number; from: string; to: string }[] = [];
@@ -267,7 +274,7 @@ for (const mode of MODES) {
           }
           await routeVia(lab, client, 0);
         }
-        await settle();
+        await report.waitForDnat((await loggedCount(lab)) - logged);
         const r = await report.finish();
         const logs = await readBackendLogs(lab);
         const ep = endpointOf(lab, 8080);

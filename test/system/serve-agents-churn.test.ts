@@ -11,6 +11,7 @@ import { startLab } from '../helpers/lab-fixture.js';
 import { sample, startServe } from '../helpers/serve.js';
 import { defaultConfig, readBackendLogs, routeVia, runClient } from '../../src/lab/lab.js';
 import type { Report } from '../../src/report/types.js';
+import { waitFor, equals, NotYet } from '../helpers/wait.js';
 
 const REQUESTS = 30;
 
@@ -20,20 +21,6 @@ async function freePort(): Promise<number> {
   const port = (s.address() as { port: number }).port;
   await new Promise((r) => s.close(r));
   return port;
-}
-
-async function within<T>(
-  ms: number,
-  what: string,
-  probe: () => Promise<T | undefined>,
-): Promise<{ value: T; ms: number }> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return { value: v, ms: Date.now() - t0 };
-    if (Date.now() - t0 > ms) throw new Error(`${what} did not happen within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 test('serve follows an agent that starts late and one that is killed', { timeout: 180_000 }, async (t) => {
@@ -74,37 +61,55 @@ test('serve follows an agent that starts late and one that is killed', { timeout
     `every request was logged by a backend (${results.filter((r) => !r.answer).length} failed)`,
   );
 
-  const inMetrics = await within(5000, `node 2's ${REQUESTS} selections in /metrics`, async () => {
-    const text = (await serve.get('/metrics')).text;
-    const n = sample(text, 'stickyscope_service_selections_total', { service: 'lab/web:http' });
-    return n === REQUESTS ? n : undefined;
-  });
-  const inReport = await within(5000 - (Date.now() - sent), `node 2's selections in /report.json`, async () => {
-    const r = JSON.parse((await serve.get('/report.json')).text) as Report;
-    const web = r.services.find((s) => s.name === 'lab/web:http');
-    const ok = web?.selections === REQUESTS && web.clients.every((c) => c.nodes.join() === node2);
-    return ok ? r : undefined;
-  });
-  t.diagnostic(
-    `node 2's selections in /metrics ${Date.now() - sent} ms after the traffic (${inMetrics.ms} ms polling)`,
+  const polled = Date.now();
+  await waitFor(
+    `node 2's ${REQUESTS} selections in /metrics`,
+    async () => {
+      const text = (await serve.get('/metrics')).text;
+      return equals(sample(text, 'stickyscope_service_selections_total', { service: 'lab/web:http' }), REQUESTS);
+    },
+    5000,
+    100,
   );
-  assert.ok(inReport.value.nodes.includes(node2));
+  const inMetricsMs = Date.now() - polled;
+  const inReport = await waitFor(
+    `node 2's selections in /report.json`,
+    async () => {
+      const r = JSON.parse((await serve.get('/report.json')).text) as Report;
+      const web = r.services.find((s) => s.name === 'lab/web:http');
+      const ok = web?.selections === REQUESTS && web.clients.every((c) => c.nodes.join() === node2);
+      return ok ? r : new NotYet(web ?? null, `${REQUESTS} selections, every client on ${node2}`);
+    },
+    Math.max(0, 5000 - (Date.now() - sent)),
+    100,
+  );
+  t.diagnostic(`node 2's selections in /metrics ${Date.now() - sent} ms after the traffic (${inMetricsMs} ms polling)`);
+  assert.ok(inReport.nodes.includes(node2));
 
   await first.kill(0);
   const killedAt = Date.now();
   const node1 = lab.nodes[0]!;
-  await within(5000, `node 1 down in /metrics`, async () => {
-    const text = (await serve.get('/metrics')).text;
-    return sample(text, 'stickyscope_agent_up', { node: node1 }) === 0 ? true : undefined;
-  });
-  const down = await within(5000, `node 1's missing window in /report.json`, async () => {
-    const r = JSON.parse((await serve.get('/report.json')).text) as Report;
-    return r.window.missing.find((m) => m.node === node1 && m.ongoing);
-  });
-  const start = Date.parse(down.value.start);
+  await waitFor(
+    `node 1 down in /metrics`,
+    async () => equals(sample((await serve.get('/metrics')).text, 'stickyscope_agent_up', { node: node1 }), 0),
+    5000,
+    100,
+  );
+  const down = await waitFor(
+    `node 1's missing window in /report.json`,
+    async () => {
+      const r = JSON.parse((await serve.get('/report.json')).text) as Report;
+      return (
+        r.window.missing.find((m) => m.node === node1 && m.ongoing) ?? new NotYet(r.window.missing, 'an ongoing gap')
+      );
+    },
+    5000,
+    100,
+  );
+  const start = Date.parse(down.start);
   assert.ok(
     Math.abs(start - killedAt) < 3000,
-    `the gap starts at the kill: ${down.value.start} vs ${new Date(killedAt).toISOString()}`,
+    `the gap starts at the kill: ${down.start} vs ${new Date(killedAt).toISOString()}`,
   );
   const metrics = (await serve.get('/metrics')).text;
   assert.equal(sample(metrics, 'stickyscope_agent_up', { node: node2 }), 1, 'node 2 still up');

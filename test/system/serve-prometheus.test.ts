@@ -9,12 +9,11 @@ import { havePrometheus, startPrometheus } from '../helpers/prometheus.js';
 import { startServe } from '../helpers/serve.js';
 import { defaultConfig, readBackendLogs, runClient, type Lab } from '../../src/lab/lab.js';
 import type { Report, ServiceReport } from '../../src/report/types.js';
+import { NotYet, waitFor } from '../helpers/wait.js';
 
 const CLIENTS = ['c1', 'c2', 'c3'];
 const WEB = 60;
 const STICKY = 20;
-
-const settle = () => new Promise((r) => setTimeout(r, 1500));
 
 function serviceOf(r: Report, name: string): ServiceReport {
   const s = r.services.find((x) => x.name === name);
@@ -55,13 +54,29 @@ test('prometheus scrapes an agent and serve: series match the JSON report and th
   await runAll('lab/web:http', WEB);
   const afterWeb = await logged(lab);
   await runAll('lab/sticky:http', STICKY);
-  await settle();
   const truths: Record<string, Record<string, number>> = {
     'lab/web:http': minus(afterWeb, before),
     'lab/sticky:http': minus(await logged(lab), afterWeb),
   };
-
-  const report = JSON.parse((await serve.get('/report.json?window=1h')).text) as Report;
+  const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+  const selections = (r: Report) => Object.fromEntries(r.services.map((x) => [x.name, x.selections]));
+  const report = await waitFor(
+    "serve's report to hold every connection the backends logged",
+    async () => {
+      const r = JSON.parse((await serve.get('/report.json?window=1h')).text) as Report;
+      const seen = selections(r);
+      const want = {
+        'lab/web:http': total(truths['lab/web:http']!),
+        'lab/sticky:http': total(truths['lab/sticky:http']!),
+      };
+      return (
+        (seen['lab/web:http'] === want['lab/web:http'] && seen['lab/sticky:http'] === want['lab/sticky:http'] && r) ||
+        new NotYet(seen, want)
+      );
+    },
+    15_000,
+    100,
+  );
   const all = JSON.parse((await serve.get('/report.json?window=all')).text) as Report;
   for (const name of ['lab/web:http', 'lab/sticky:http']) {
     const r = serviceOf(report, name);

@@ -53,7 +53,7 @@ test('trace prints exactly one dnat event per new connection, equal to the backe
   const failed = results.filter((r) => r.answer === null);
   assert.equal(failed.length, 0, `every request should be answered: ${JSON.stringify(failed.slice(0, 3))}`);
 
-  const truth = await conntrack.stop();
+  const truth = await conntrack.stop(results.length);
   trace.child.kill('SIGINT');
   const { code } = await trace.exit;
   assert.equal(code, 0, `trace should exit 0 on SIGINT; stderr: ${trace.stderr()}`);

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { requireRoot } from '../helpers/env.js';
 import { startLabWithAgents, startReportCli } from '../helpers/agents.js';
 import { defaultConfig, readBackendLogs, runClient, setEndpoints, type BackendLogLine } from '../../src/lab/lab.js';
+import { NotYet, waitFor } from '../helpers/wait.js';
 
 const DNS = 'lab/dns:dns';
 
@@ -25,13 +26,19 @@ test('UDP flows after conntrack -D: backendChanged and reflectiveChanged where t
   const plan = { service: DNS, mode: 'udp-flow', count: 70, intervalMs: 50, timeoutMs: 500 } as const;
   const flows = Promise.all([runClient(lab, 'c1', plan), runClient(lab, 'x1', plan)]);
   const isC1 = (l: BackendLogLine) => l.peer.startsWith(`${c1.ip}:`);
-  let first: BackendLogLine | undefined;
-  for (const end = Date.now() + 5000; !first && Date.now() < end; ) {
-    await new Promise((r) => setTimeout(r, 100));
-    first = (await readBackendLogs(lab)).find((l) => l.proto === 'udp' && isC1(l));
-  }
-  assert.ok(first, 'c1 reached a backend');
-  await new Promise((r) => setTimeout(r, 700));
+  // Both flows well under way before the flush (the checks below want more than 5 datagrams on each side of it).
+  const udpLogs = async () => (await readBackendLogs(lab)).filter((l) => l.proto === 'udp');
+  const first = await waitFor(
+    'both clients to have 8 datagrams logged',
+    async () => {
+      const logs = await udpLogs();
+      const c1Lines = logs.filter(isC1);
+      const seen = [c1Lines.length, logs.length - c1Lines.length];
+      return (seen.every((n) => n >= 8) && c1Lines[0]) || new NotYet(seen, [8, 8]);
+    },
+    10_000,
+    100,
+  );
   // The pod client's backend leaves; its established flow keeps it until the entry goes.
   const dns = lab.services.find((s) => s.serviceName === DNS)!;
   await setEndpoints(
@@ -46,7 +53,8 @@ test('UDP flows after conntrack -D: backendChanged and reflectiveChanged where t
   );
   const deletedAt = new Date().toISOString();
   const [c1Results, x1Results] = await flows;
-  await new Promise((r) => setTimeout(r, 2000));
+  // One dnat per conntrack entry: each client's flow before the flush and after it (checked from the logs below).
+  await report.waitForDnat(2 * 2);
   const r = await report.finish();
   t.diagnostic(`conntrack -D: ${out.trim() || '(no output)'}`);
 

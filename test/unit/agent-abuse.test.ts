@@ -15,7 +15,8 @@ import { AgentConnection } from '../../src/protocol/agent-connection.js';
 import { subscribeMethod } from '../../src/protocol/service-def.js';
 import type { AgentInfo } from '../../src/protocol/wire.js';
 import type { StickyEvent } from '../../src/core/event.js';
-import { sleep, until } from '../helpers/agent-fake-source.js';
+import { sleep } from '../helpers/agent-fake-source.js';
+import { waitFor, equals, atLeast } from '../helpers/wait.js';
 
 const RATE = 20_000;
 const MiB = 1024 * 1024;
@@ -59,7 +60,7 @@ async function startAgent(t: TestContext) {
       } else if (e.type === 'lost') got.lost += e.count;
     }
   });
-  await until(() => got.received > RATE / 2, 'the normal subscriber to receive events');
+  await waitFor('the normal subscriber to receive events', () => got.received > RATE / 2, 10_000);
   const before = memoryOf(child.pid!);
   return {
     addr,
@@ -68,7 +69,11 @@ async function startAgent(t: TestContext) {
     /** Stops the probe, waits for the normal subscriber to account for everything, checks and prints. */
     async finish(what: string, boundMiB: number) {
       const sent = Number(/^sent (\d+)$/.exec(await ask('stop'))?.[1]);
-      await until(() => got.received + got.lost >= sent, `the normal subscriber to account for ${sent} events`, 20_000);
+      await waitFor(
+        `the normal subscriber to account for ${sent} events`,
+        () => atLeast(got.received + got.lost, sent),
+        20_000,
+      );
       const after = memoryOf(child.pid!);
       t.diagnostic(
         `${what}: agent VmRSS ${before.rss.toFixed(0)} MiB before, ${after.rss.toFixed(0)} MiB after, ` +
@@ -206,10 +211,12 @@ test('oversized requests (250,000-service filters, 3.4 MB) are refused at once; 
     refused += statuses.filter((s) => s === String(grpc.status.RESOURCE_EXHAUSTED)).length;
   }
   assert.equal(refused, 24, 'every oversized request answered RESOURCE_EXHAUSTED');
-  let info = await agent.info();
-  for (const end = Date.now() + 5_000; info.limits.oversizedMessages < 24 && Date.now() < end; await sleep(50))
-    info = await agent.info();
-  assert.equal(info.limits.oversizedMessages, 24);
+  await waitFor(
+    'the agent to count 24 oversized messages',
+    async () => equals((await agent.info()).limits.oversizedMessages, 24),
+    5_000,
+    50,
+  );
   await agent.finish('24 oversized requests', 60);
 });
 
@@ -234,9 +241,11 @@ test('subscribers that connect and vanish, 300 times: the agent forgets every on
     });
   for (let i = 0; i < 30; i++) await Promise.all(Array.from({ length: 10 }, once));
   assert.equal(subscribed, 300);
-  let info = await agent.info();
-  for (const end = Date.now() + 10_000; info.subscribers !== 1 && Date.now() < end; await sleep(50))
-    info = await agent.info();
-  assert.equal(info.subscribers, 1, 'only the normal subscriber is left');
+  await waitFor(
+    'only the normal subscriber to be left',
+    async () => equals((await agent.info()).subscribers, 1),
+    10_000,
+    50,
+  );
   await agent.finish('300 vanishing subscribers', 40);
 });

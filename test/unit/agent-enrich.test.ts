@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { startAgent } from '../../src/agent/agent.js';
 import { AgentConnection } from '../../src/protocol/agent-connection.js';
 import type { CatalogEvent, DnatEvent, StickyEvent } from '../../src/core/event.js';
-import { FakeSource, dnat, sleep, until } from '../helpers/agent-fake-source.js';
+import { FakeSource, dnat } from '../helpers/agent-fake-source.js';
+import { waitFor, equals, atLeast } from '../helpers/wait.js';
 
 const current = readFileSync(new URL('../../../test/fixtures/rules-current-kube-proxy.txt', import.meta.url), 'utf8');
 const stamped = (text: string) =>
@@ -30,10 +31,10 @@ test('catalog at start and on change; flows named by cluster IP and by NodePort'
   t.after(() => conn.stop());
   const got: StickyEvent[] = [];
   conn.on('events', (events: StickyEvent[]) => got.push(...events));
-  await until(() => agent.server.info().subscribers === 1, 'the subscription');
+  await waitFor('the subscription', () => equals(agent.server.info().subscribers, 1), 10_000);
 
   const catalogs = () => got.filter((e): e is CatalogEvent => e.type === 'catalog');
-  await until(() => catalogs().length === 1, 'the first catalog');
+  await waitFor('the first catalog', () => equals(catalogs().length, 1), 10_000);
   assert.deepEqual(
     catalogs()[0]!.services.map((s) => s.service),
     ['10.96.0.10:80/tcp', '10.96.0.53:53/tcp', '10.96.0.53:53/udp', '10.96.7.7:3478/udp', '192.168.99.10:80/tcp'],
@@ -46,7 +47,7 @@ test('catalog at start and on change; flows named by cluster IP and by NodePort'
     dnat(4, 'n1', { service: '10.96.0.53:53', proto: 'sctp' }),
     dnat(5, 'n1', { service: '10.96.0.10:80', serviceName: 'from/k8s:http' }),
   ]);
-  await until(() => got.filter((e) => e.type === 'dnat').length === 5, 'the flows');
+  await waitFor('the flows', () => got.filter((e) => e.type === 'dnat').length === 5, 10_000);
   const names = got.filter((e): e is DnatEvent => e.type === 'dnat').map((e) => e.serviceName ?? null);
   assert.deepEqual(names, ['lab/web:http', 'lab/dns:dns', 'lab/web:http', null, 'from/k8s:http']);
 
@@ -65,7 +66,7 @@ test('catalog at start and on change; flows named by cluster IP and by NodePort'
   assert.equal(learned.services.length, 6);
   // Another flow to that address, or one at a port no NodePort uses, teaches nothing.
   probe.emitEvents([dnat(6, 'n1', { service: '10.50.0.1:30080' }), dnat(7, 'n1', { service: '10.50.0.1:30081' })]);
-  await until(() => got.filter((e) => e.type === 'dnat').length === 7, 'two more flows');
+  await waitFor('two more flows', () => got.filter((e) => e.type === 'dnat').length === 7, 10_000);
   assert.deepEqual(
     got
       .filter((e): e is DnatEvent => e.type === 'dnat')
@@ -76,26 +77,28 @@ test('catalog at start and on change; flows named by cluster IP and by NodePort'
 
   // Re-reads with only the timestamp changed do not repeat the catalog.
   const before = reads;
-  await until(() => reads >= before + 4, 'a few re-reads');
+  await waitFor('a few re-reads', () => atLeast(reads, before + 4), 10_000);
   assert.equal(catalogs().length, 2);
 
   rules = current
     .split('\n')
     .filter((l) => !l.includes('lab/stun'))
     .join('\n');
-  await until(() => catalogs().length === 3, 'a catalog after the rules changed');
+  await waitFor('a catalog after the rules changed', () => equals(catalogs().length, 3), 10_000);
   assert.ok(!catalogs()[2]!.services.some((s) => s.service === '10.96.7.7:3478/udp'));
   assert.equal(catalogs()[2]!.services.length, 5, 'the learned NodePort entry stays');
 });
 
 test('unreadable rules: a warning, an empty catalog, and the agent still serves', async (t) => {
   const warnings: string[] = [];
+  let reads = 0;
   const probe = new FakeSource();
   const agent = await startAgent(probe, {
     node: 'n1',
     listen: '127.0.0.1:0',
     rulesIntervalMs: 30,
     readRules: async () => {
+      reads++;
       throw new Error("failed to read the nat rules with 'iptables-save -t nat': not found");
     },
     onWarning: (m) => warnings.push(m),
@@ -105,10 +108,11 @@ test('unreadable rules: a warning, an empty catalog, and the agent still serves'
   t.after(() => conn.stop());
   const got: StickyEvent[] = [];
   conn.on('events', (events: StickyEvent[]) => got.push(...events));
-  await until(() => agent.server.info().subscribers === 1, 'the subscription');
+  await waitFor('the subscription', () => equals(agent.server.info().subscribers, 1), 10_000);
   probe.emitEvents([dnat(1, 'n1')]);
-  await until(() => got.some((e) => e.type === 'dnat'), 'the flow');
-  await sleep(150);
+  await waitFor('the flow', () => got.some((e) => e.type === 'dnat'), 10_000);
+  const failed = reads;
+  await waitFor('more failed reads of the rules', () => atLeast(reads, failed + 4), 10_000);
   assert.deepEqual(
     warnings,
     ["failed to read the nat rules with 'iptables-save -t nat': not found"],
@@ -123,13 +127,17 @@ test('nftables mode: flows named from the table, the mode in the catalog and Inf
     readFileSync(new URL(`../../../test/fixtures/nft/${name}`, import.meta.url), 'utf8');
   let text = nftFixture('lab-1.36-node.json');
   const warnings: string[] = [];
+  let reads = 0;
   const probe = new FakeSource();
   const agent = await startAgent(probe, {
     node: 'n1',
     listen: '127.0.0.1:0',
     rulesIntervalMs: 30,
-    readRules: async () => ({ mode: 'nftables', text }),
-    // The affinity sets are not this test's: read as empty, not from this machine's nft.
+    readRules: async () => {
+      reads++;
+      return { mode: 'nftables', text };
+    },
+    // Not this machine's own sets: without them the agent reads the host's table (and warns when it has none).
     readSets: async () => '{"nftables": []}',
     onWarning: (m) => warnings.push(m),
   });
@@ -138,8 +146,8 @@ test('nftables mode: flows named from the table, the mode in the catalog and Inf
   t.after(() => conn.stop());
   const got: StickyEvent[] = [];
   conn.on('events', (events: StickyEvent[]) => got.push(...events));
-  await until(() => agent.server.info().subscribers === 1, 'the subscription');
-  await until(() => got.some((e) => e.type === 'catalog'), 'the catalog');
+  await waitFor('the subscription', () => equals(agent.server.info().subscribers, 1), 10_000);
+  await waitFor('the catalog', () => got.some((e) => e.type === 'catalog'), 10_000);
   const catalog = got.find((e) => e.type === 'catalog') as CatalogEvent;
   assert.equal(catalog.proxyMode, 'nftables');
   assert.equal(agent.server.info().proxyMode, 'nftables');
@@ -160,14 +168,16 @@ test('nftables mode: flows named from the table, the mode in the catalog and Inf
     '$1{"quota": {"val": 1}}, ',
   );
   assert.match(text, /"quota"/);
-  await until(() => warnings.length === 1, 'the warning');
+  await waitFor('the warning about the new table', () => equals(warnings.length, 1), 10_000);
   probe.emitEvents([
     dnat(1, 'n1', { service: '10.96.0.11:80', backend: '10.1.2.2:8080' }),
     dnat(2, 'n1', { service: '10.3.0.1:30080', backend: '10.1.1.2:8080' }),
   ]);
-  await until(() => got.filter((e) => e.type === 'dnat').length === 2, 'the flows');
+  await waitFor('the flows', () => got.filter((e) => e.type === 'dnat').length === 2, 10_000);
   const names = got.filter((e): e is DnatEvent => e.type === 'dnat').map((e) => e.serviceName ?? null);
   assert.deepEqual(names, ['lab/sticky:http', 'lab/edge:http']);
+  const seen = reads;
+  await waitFor('more reads of the same table', () => atLeast(reads, seen + 4), 10_000);
   assert.equal(warnings.length, 1, warnings.join('\n'));
   assert.match(
     warnings[0]!,

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { getServer } from '../../src/agent/server.js';
 import { AgentConnection, type AgentStatus } from '../../src/protocol/agent-connection.js';
 import type { CatalogEvent, StickyEvent } from '../../src/core/event.js';
-import { FakeSource, dnat, sleep, until } from '../helpers/agent-fake-source.js';
+import { FakeSource, dnat, sleep } from '../helpers/agent-fake-source.js';
+import { waitFor, equals, atLeast } from '../helpers/wait.js';
 
 /**
  * How long the slow subscriber reads nothing: issue 3's 10 s (about 12 s of test and
@@ -55,7 +56,7 @@ test('filters apply on the agent; a late subscriber is greeted with the catalog;
   t.after(() => filtered.stop());
   const all = collect(everything);
   const some = collect(filtered);
-  await until(() => agent.info().subscribers === 2, 'two subscribers');
+  await waitFor('two subscribers', () => equals(agent.info().subscribers, 2), 10_000);
 
   // Built so that exactly the i in `wanted` match: same name, client 10.0.0.7, tcp.
   const events: StickyEvent[] = [];
@@ -72,7 +73,7 @@ test('filters apply on the agent; a late subscriber is greeted with the catalog;
     events.push(e);
   }
   source.emitEvents(events);
-  await until(() => all.flows.length === 400 && some.flows.length === wanted.size, 'all events to arrive');
+  await waitFor('all events to arrive', () => all.flows.length === 400 && some.flows.length === wanted.size, 10_000);
   assert.deepEqual(
     some.flows.map((e) => Number.parseInt((e as { ctId: string }).ctId, 16)),
     [...wanted],
@@ -103,25 +104,29 @@ test(`a subscriber that reads nothing for ${pauseMs} ms gets lost counts; anothe
   t.after(() => fastConn.stop());
   const slow = collect(slowConn);
   const quick = collect(fastConn);
-  await until(() => agent.info().subscribers === 2, 'two subscribers');
+  await waitFor('two subscribers', () => equals(agent.info().subscribers, 2), 10_000);
 
   slowConn.pause();
   // Past the paused client's HTTP/2 window (8 MiB, ~90k events) and the agent's queue,
   // at the pace the reading subscriber keeps up with.
-  const atLeast = 400_000;
+  const minSent = 400_000;
   let sent = 0;
   const started = Date.now();
-  while (Date.now() - started < pauseMs || sent < atLeast) {
+  while (Date.now() - started < pauseMs || sent < minSent) {
     const batch: StickyEvent[] = [];
     for (let i = 0; i < 1000; i++) batch.push(dnat(sent++, 'n1'));
     source.emitEvents(batch);
-    await until(() => quick.flows.length >= sent - 5000, 'the reading subscriber to keep up');
+    await waitFor('the reading subscriber to keep up', () => atLeast(quick.flows.length, sent - 5000), 10_000);
     await sleep(1);
   }
   // The probe was never held up by the paused subscriber: every batch went out on schedule.
-  await until(() => quick.flows.length === sent, `the reading subscriber to get all ${sent} events`);
+  await waitFor(`the reading subscriber to get all ${sent} events`, () => equals(quick.flows.length, sent), 10_000);
   slowConn.resume();
-  await until(() => slow.flows.length + slow.lost === sent, 'the slow subscriber to account for every event');
+  await waitFor(
+    'the slow subscriber to account for every event',
+    () => equals(slow.flows.length + slow.lost, sent),
+    10_000,
+  );
 
   t.diagnostic(`sent ${sent}; paused subscriber received ${slow.flows.length}, told lost ${slow.lost}`);
   assert.equal(quick.lost, 0);
@@ -150,9 +155,9 @@ test('probe-level lost events go to every subscriber, filtered or not', async (t
   t.after(() => b.stop());
   const ga = collect(a);
   const gb = collect(b);
-  await until(() => agent.info().subscribers === 2, 'two subscribers');
+  await waitFor('two subscribers', () => equals(agent.info().subscribers, 2), 10_000);
   source.emitEvents([dnat(1, 'n1'), { type: 'lost', ts: dnat(5, 'n1').ts, node: 'n1', count: 17 }]);
-  await until(() => ga.lost === 17 && gb.lost === 17, 'both to hear of the loss');
+  await waitFor('both to hear of the loss', () => ga.lost === 17 && gb.lost === 17, 10_000);
   assert.equal(ga.flows.length, 0);
   assert.equal(agent.info().lostEvents, 17);
 });
@@ -165,13 +170,13 @@ test('the client reports an agent going down and coming back on the same port, a
   const conn = new AgentConnection(addr, {}, fast);
   t.after(() => conn.stop());
   const got = collect(conn);
-  await until(() => got.statuses.length === 1, 'up');
+  await waitFor('up', () => equals(got.statuses.length, 1), 10_000);
   assert.deepEqual(got.statuses[0], { address: addr, node: 'node-a', state: 'up' });
   source.emitEvents([dnat(1, 'node-a')]);
-  await until(() => got.flows.length === 1, 'first event');
+  await waitFor('first event', () => equals(got.flows.length, 1), 10_000);
 
   agent.server.forceShutdown();
-  await until(() => got.statuses.length === 2, 'down');
+  await waitFor('down', () => equals(got.statuses.length, 2), 10_000);
   assert.equal(got.statuses[1]!.state, 'down');
   assert.equal(got.statuses[1]!.node, 'node-a');
   assert.match(got.statuses[1]!.reason ?? '', /node-a/);
@@ -179,10 +184,10 @@ test('the client reports an agent going down and coming back on the same port, a
 
   agent = getServer(source, { node: 'node-a' });
   assert.equal(await agent.bind(addr), addr);
-  await until(() => got.statuses.length === 3, 'up again');
+  await waitFor('up again', () => equals(got.statuses.length, 3), 10_000);
   assert.equal(got.statuses[2]!.state, 'up');
   source.emitEvents([dnat(2, 'node-a')]);
-  await until(() => got.flows.length === 2, 'events after the restart');
+  await waitFor('events after the restart', () => equals(got.flows.length, 2), 10_000);
   const nodeEvents = got.all.filter((e) => e.type === 'node').map((e) => (e as { state: string }).state);
   assert.deepEqual(nodeEvents, ['up', 'down', 'up'], 'the stream itself records the gap');
 });
@@ -194,7 +199,7 @@ test('an agent that is not there is reported down once, then up when it starts',
   const conn = new AgentConnection(addr, {}, fast);
   t.after(() => conn.stop());
   const got = collect(conn);
-  await until(() => got.statuses.length === 1, 'down');
+  await waitFor('down', () => equals(got.statuses.length, 1), 10_000);
   assert.equal(got.statuses[0]!.state, 'down');
   assert.equal(got.statuses[0]!.node, addr, 'named by address until the agent says its name');
   await sleep(500);
@@ -202,6 +207,6 @@ test('an agent that is not there is reported down once, then up when it starts',
   const agent = getServer(new FakeSource(), { node: 'late' });
   t.after(() => agent.close());
   await agent.bind(addr);
-  await until(() => got.statuses.length === 2, 'up', 8000);
+  await waitFor('up', () => equals(got.statuses.length, 2), 8000);
   assert.deepEqual(got.statuses[1], { address: addr, node: 'late', state: 'up' });
 });

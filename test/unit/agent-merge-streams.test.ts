@@ -7,7 +7,8 @@ import { subscribeAgents } from '../../src/protocol/client.js';
 import type { AgentStatus } from '../../src/protocol/agent-connection.js';
 import { getServer } from '../../src/agent/server.js';
 import type { StickyEvent } from '../../src/core/event.js';
-import { FakeSource, dnat, sleep, until } from '../helpers/agent-fake-source.js';
+import { FakeSource, dnat, sleep } from '../helpers/agent-fake-source.js';
+import { waitFor, equals } from '../helpers/wait.js';
 
 const ev = (ts: number, node: string): StickyEvent => ({ type: 'lost', ts, node, count: 1 });
 
@@ -77,7 +78,7 @@ test('two agents through subscribeAgents: one time-ordered stream, nothing missi
       got.push(...batch);
   })();
   t.after(() => ac.abort());
-  await until(() => a1.info().subscribers === 1 && a2.info().subscribers === 1, 'both subscriptions');
+  await waitFor('both subscriptions', () => a1.info().subscribers === 1 && a2.info().subscribers === 1, 10_000);
 
   // n1 has even timestamps, n2 odd ones, near the present as a live probe's are; n2's
   // batches leave 80 ms after n1's.
@@ -89,9 +90,9 @@ test('two agents through subscribeAgents: one time-ordered stream, nothing missi
   s2.emitEvents([dnat(1, 'n2', { ts: w0 + 1 })]);
   // (The node-up events are stamped as the first message arrives, after that message's
   // own event: the warm-up is left out of the order check.)
-  await until(
-    () => got.filter((e) => e.type === 'dnat').length === 2 && got.filter((e) => e.type === 'node').length === 2,
+  await waitFor(
     'one event through each stream',
+    () => got.filter((e) => e.type === 'dnat').length === 2 && got.filter((e) => e.type === 'node').length === 2,
     5000,
   );
   const warm = got.length;
@@ -103,7 +104,7 @@ test('two agents through subscribeAgents: one time-ordered stream, nothing missi
     setTimeout(() => s2.emitEvents(Array.from({ length: 50 }, (_v, i) => at(base + 2 * i + 1, 'n2'))), 80);
     await sleep(30);
   }
-  await until(() => got.filter((e) => e.type === 'dnat').length === 1002, 'all 1000 events', 5000);
+  await waitFor('all 1000 events', () => got.filter((e) => e.type === 'dnat').length === 1002, 5000);
   ac.abort();
   await consumer;
   const flows = got.filter((e) => e.type === 'dnat' && e.ts >= t0);
@@ -119,9 +120,9 @@ test('two agents through subscribeAgents: one time-ordered stream, nothing missi
     'one time-ordered stream',
   );
   assert.deepEqual(statuses.map((s) => `${s.node}:${s.state}`).sort(), ['n1:up', 'n2:up']);
-  await until(
-    () => a1.info().subscribers + a2.info().subscribers === 0,
+  await waitFor(
     'the agents to see the subscriptions closed when the consumer stopped',
+    () => equals(a1.info().subscribers + a2.info().subscribers, 0),
     3000,
   );
 });

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { getServer } from '../../src/agent/server.js';
 import type { StickyEvent } from '../../src/core/event.js';
 import { AgentConnection } from '../../src/protocol/agent-connection.js';
-import { FakeSource, dnat, until } from '../helpers/agent-fake-source.js';
+import { FakeSource, dnat } from '../helpers/agent-fake-source.js';
+import { atLeast, equals, waitFor } from '../helpers/wait.js';
 
 test('events and catalogs naming another node than the agent are dropped, counted and said once', async (t) => {
   const source = new FakeSource();
@@ -18,7 +19,7 @@ test('events and catalogs naming another node than the agent are dropped, counte
   const warnings: string[] = [];
   conn.on('events', (evs: StickyEvent[]) => got.push(...evs.filter((e) => e.type !== 'node')));
   conn.on('warning', (w: string) => warnings.push(w));
-  await until(() => agent.info().subscribers === 1, 'the subscriber');
+  await waitFor('the subscriber', () => equals(agent.info().subscribers, 1), 10_000);
   const hijack: StickyEvent = {
     type: 'catalog',
     ts: Date.now() * 1000,
@@ -35,7 +36,7 @@ test('events and catalogs naming another node than the agent are dropped, counte
   const invented = Array.from({ length: 1000 }, (_, i) => dnat(i, `invented-${i}`));
   const own = Array.from({ length: 50 }, (_, i) => dnat(i, 'n1'));
   source.emitEvents([hijack, ...invented, ...own]);
-  await until(() => got.length >= own.length, 'the own node events');
+  await waitFor('the own node events', () => atLeast(got.length, own.length), 10_000);
   assert.deepEqual(got, own, "only the agent's own node's events pass");
   assert.equal(warnings.length, 1, warnings.join('\n'));
   assert.match(warnings[0]!, /node is 'n2'; expected the agent's own node 'n1'/);

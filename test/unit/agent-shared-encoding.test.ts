@@ -7,7 +7,8 @@ import { decodeBatch, encodeBatch, encodeBatchWithIndex } from '../../src/protoc
 import type { StickyEvent } from '../../src/core/event.js';
 import { getServer } from '../../src/agent/server.js';
 import { AgentConnection } from '../../src/protocol/agent-connection.js';
-import { FakeSource, dnat, until } from '../helpers/agent-fake-source.js';
+import { FakeSource, dnat } from '../helpers/agent-fake-source.js';
+import { waitFor, equals } from '../helpers/wait.js';
 
 function mixed(n: number, other = 'n2'): StickyEvent[] {
   const out: StickyEvent[] = [];
@@ -61,7 +62,7 @@ test('unfiltered subscribers share one encoding and get every event, in order, w
     c.on('events', (evs: StickyEvent[]) => got[k]!.push(...evs.filter((e) => e.type !== 'node')));
     t.after(() => c.stop());
   });
-  await until(() => agent.info().subscribers === 3, 'three subscribers');
+  await waitFor('three subscribers', () => equals(agent.info().subscribers, 3), 10_000);
   const sent: StickyEvent[] = [];
   for (let round = 0; round < 40; round++) {
     // The agent's own node only: a client refuses events naming another (agent-node-bound.test.ts).
@@ -71,7 +72,7 @@ test('unfiltered subscribers share one encoding and get every event, in order, w
   }
   // A protocol filter holds back the other protocol's flows only (lost counts pass).
   const udp = sent.filter((e) => e.type !== 'dnat' || e.proto === 'udp');
-  await until(() => got.every((g, k) => g.length >= (k < 2 ? sent : udp).length), 'every event');
+  await waitFor('every event', () => got.every((g, k) => g.length >= (k < 2 ? sent : udp).length), 10_000);
   for (const k of [0, 1]) assert.deepEqual(got[k], sent, `subscriber ${k}: every event, in order`);
   assert.deepEqual(got[2], udp, 'the filtered subscriber: its own encoding of what passes');
 });

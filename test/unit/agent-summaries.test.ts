@@ -11,6 +11,7 @@ import { getServer } from '../../src/agent/server.js';
 import { FakeSource } from '../helpers/agent-fake-source.js';
 import { SummaryFeed } from '../../src/agent/summary-feed.js';
 import { decodeSummary } from '../../src/protocol/summary-wire.js';
+import { dnatEvent } from '../helpers/events.js';
 
 const T0 = 1_795_435_865_000_000;
 const SVC = '10.96.0.10:80';
@@ -113,17 +114,8 @@ test('per-node counts sum over nodes to the picks the test made', () => {
 
 test('summaries carry cumulative counts of the Services that moved, and the violations whole', () => {
   const s = new Summarizer('n1');
-  const pick = (i: number, backend: string): DnatEvent => ({
-    type: 'dnat',
-    ts: T0 + 1000 + i * 1000,
-    node: 'n1',
-    proto: 'tcp',
-    client: '10.0.0.9:4000',
-    service: SVC,
-    backend,
-    hook: 'prerouting',
-    ctId: String(i),
-  });
+  const pick = (i: number, backend: string): DnatEvent =>
+    dnatEvent({ ts: T0 + 1000 + i * 1000, client: '10.0.0.9:4000', service: SVC, backend, ctId: String(i) });
   s.apply([catalog('n1', true), pick(1, BACKENDS[0]!), pick(2, BACKENDS[0]!)]);
   const first = s.take(T0 + 1e6);
   assert.equal(first.services.length, 1);

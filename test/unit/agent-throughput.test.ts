@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { writeCertDir } from '../../src/certs/make-certs.js';
 import { AgentConnection } from '../../src/protocol/agent-connection.js';
 import type { StickyEvent } from '../../src/core/event.js';
-import { until } from '../helpers/agent-fake-source.js';
+import { waitFor, atLeast } from '../helpers/wait.js';
 
 const rate = Number(process.env.STICKYSCOPE_BENCH_RATE ?? 100_000);
 const durationMs = 3000;
@@ -56,7 +56,7 @@ test(`the agent streams ${rate} events/s to a subscriber over mutual TLS without
   });
   const sentLine = (await it.next()).value as string;
   const sent = Number(/^sent (\d+)$/.exec(sentLine)?.[1]);
-  await until(() => received + lost >= sent, `${sent} events to arrive or be counted lost`, 15_000);
+  await waitFor(`${sent} events to arrive or be counted lost`, () => atLeast(received + lost, sent), 15_000);
   const perSecond = Math.round(received / ((last - first) / 1000));
   t.diagnostic(
     `sent ${sent} in ${durationMs} ms; received ${received}, lost ${lost}; ${perSecond} events/s end to end`,

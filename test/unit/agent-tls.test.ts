@@ -13,8 +13,9 @@ import { AgentConnection, type AgentLink, type AgentStatus } from '../../src/pro
 import { infoMethod } from '../../src/protocol/service-def.js';
 import { makeAgentCert } from '../../src/certs/make-certs.js';
 import type { StickyEvent } from '../../src/core/event.js';
-import { dnat, sleep, until } from '../helpers/agent-fake-source.js';
+import { dnat, sleep } from '../helpers/agent-fake-source.js';
 import { makePki, startTlsAgent, type TlsAgent } from '../helpers/tls-fixture.js';
+import { waitFor, equals } from '../helpers/wait.js';
 
 const fast = { initialMs: 50, maxMs: 200 };
 
@@ -31,7 +32,7 @@ function watch(t: { after(fn: () => unknown): void }, address: string, link: Age
 /** The first status of a connection that must fail: down, with its reason; nothing streamed. */
 async function refusal(agent: TlsAgent, link: AgentLink, t: Parameters<typeof watch>[0]): Promise<string> {
   const w = watch(t, agent.address, link);
-  await until(() => w.statuses.length > 0, 'a status');
+  await waitFor('a status', () => w.statuses.length > 0, 10_000);
   const s = w.statuses[0]!;
   assert.equal(s.state, 'down', `expected a refusal; got ${JSON.stringify(s)}`);
   assert.equal(agent.server.info().subscribers, 0, 'no subscription got through');
@@ -43,16 +44,16 @@ test("a client with a certificate from the CA streams the agent's events", async
   const pki = await makePki(t);
   const agent = await startTlsAgent(t, pki);
   const w = watch(t, agent.address, { tls: pki.client('client'), node: 'n1' });
-  await until(() => agent.server.info().subscribers === 1, 'the subscription');
+  await waitFor('the subscription', () => equals(agent.server.info().subscribers, 1), 10_000);
   agent.source.emitEvents([dnat(1, 'n1'), dnat(2, 'n1')]);
-  await until(() => w.dnat() === 2, 'two events');
+  await waitFor('two events', () => equals(w.dnat(), 2), 10_000);
   assert.deepEqual(
     w.statuses.map((s) => [s.node, s.state]),
     [['n1', 'up']],
   );
   // Without a known node, any agent name is taken and held to the node the agent reports.
   const anyName = watch(t, agent.address, { tls: pki.client('client') });
-  await until(() => anyName.statuses.length > 0, 'a status');
+  await waitFor('a status', () => anyName.statuses.length > 0, 10_000);
   assert.equal(anyName.statuses[0]!.state, 'up');
 });
 
@@ -143,9 +144,9 @@ test('a certificate replaced on disk is served to new connections; the open stre
   assert.equal(await servedFingerprint(agent.address, pki.dir), before);
 
   const w = watch(t, agent.address, { tls: pki.client('client'), node: 'n1' });
-  await until(() => agent.server.info().subscribers === 1, 'the subscription');
+  await waitFor('the subscription', () => equals(agent.server.info().subscribers, 1), 10_000);
   agent.source.emitEvents([dnat(1, 'n1')]);
-  await until(() => w.dnat() === 1, 'the first event');
+  await waitFor('the first event', () => equals(w.dnat(), 1), 10_000);
 
   // As cert-manager and the kubelet do it: new files, swapped in by rename.
   const next = await makeAgentCert(pki.ca, 'n1');
@@ -155,13 +156,14 @@ test('a certificate replaced on disk is served to new connections; the open stre
   renameSync(join(pki.dir, 'n1.crt.new'), join(pki.dir, 'n1.crt'));
   const after = fingerprint(join(pki.dir, 'n1.crt'));
   assert.notEqual(after, before);
-  const end = Date.now() + 5000;
-  while ((await servedFingerprint(agent.address, pki.dir)) !== after) {
-    assert.ok(Date.now() < end, 'the agent still serves the old certificate 5 s after the files changed');
-    await sleep(100);
-  }
+  await waitFor(
+    'the agent to serve the new certificate',
+    async () => equals(await servedFingerprint(agent.address, pki.dir), after),
+    5000,
+    100,
+  );
   agent.source.emitEvents([dnat(2, 'n1'), dnat(3, 'n1')]);
-  await until(() => w.dnat() === 3, 'the events after the rotation, on the same stream');
+  await waitFor('the events after the rotation, on the same stream', () => equals(w.dnat(), 3), 10_000);
   assert.deepEqual(
     w.statuses.map((s) => s.state),
     ['up'],
@@ -170,7 +172,7 @@ test('a certificate replaced on disk is served to new connections; the open stre
   assert.equal(agent.server.info().subscribers, 1);
   // And a new client connects with the new certificate.
   const fresh = watch(t, agent.address, { tls: pki.client('client'), node: 'n1' });
-  await until(() => fresh.statuses.length > 0, 'a status');
+  await waitFor('a status', () => fresh.statuses.length > 0, 10_000);
   assert.equal(fresh.statuses[0]!.state, 'up');
 });
 
@@ -220,7 +222,7 @@ test('a bad rotation (garbage CA, a key of another certificate, a FIFO) keeps th
   const caPem = readFileSync(files.clientCa);
 
   swap(files.clientCa, (tmp) => writeFileSync(tmp, 'garbage\n'));
-  await until(() => refused.length === 1, 'the garbage CA refused');
+  await waitFor('the garbage CA refused', () => refused.length === 1, 10_000);
   assert.match(
     refused[0]!,
     /refused the rotated TLS files, serving the previous ones: --tls-client-ca \S+ca\.crt is not a certificate/,
@@ -230,13 +232,13 @@ test('a bad rotation (garbage CA, a key of another certificate, a FIFO) keeps th
 
   const other = await makeAgentCert(pki.ca, 'n1');
   swap(files.key, (tmp) => writeFileSync(tmp, other.key));
-  await until(() => refused.length === 2, 'the mismatched key refused');
+  await waitFor('the mismatched key refused', () => refused.length === 2, 10_000);
   assert.match(refused[1]!, /--tls-key \S+n1\.key is not the key of --tls-cert/);
   await serves();
 
   rmSync(files.key);
   execFileSync('mkfifo', [files.key]);
-  await until(() => refused.length === 3, 'the FIFO refused');
+  await waitFor('the FIFO refused', () => refused.length === 3, 10_000);
   assert.match(refused[2]!, /not a regular file \(a FIFO\)/);
   await serves();
   await sleep(300);

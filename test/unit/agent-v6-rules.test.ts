@@ -16,8 +16,9 @@ import type { CatalogEvent, EvictedEvent, StickyEvent } from '../../src/core/eve
 import { defaultConfig } from '../../src/lab/config.js';
 import { renderNat } from '../../src/kube-proxy/iptables-render.js';
 import { AgentConnection } from '../../src/protocol/agent-connection.js';
-import { FakeSource, dnat, until } from '../helpers/agent-fake-source.js';
+import { FakeSource, dnat } from '../helpers/agent-fake-source.js';
 import { pinnedClients, v6Of } from '../helpers/v6-fixtures.js';
+import { waitFor, equals, atLeast } from '../helpers/wait.js';
 
 const dir = new URL('../../../test/fixtures/v6/', import.meta.url);
 const fixture = (name: string) => readFileSync(new URL(name, dir), 'utf8');
@@ -181,12 +182,14 @@ test('the agent: one catalog naming both families, IPv6 flows named; no IPv6 rul
   const probe = new FakeSource();
   const warnings: string[] = [];
   let six: string | Error = fixture('nft-1.36.json');
+  let reads6 = 0;
   const agent = await startAgent(probe, {
     node: 'n1',
     listen: '127.0.0.1:0',
     rulesIntervalMs: 30,
     readRules: async () => ({ mode: 'nftables', text: v4Lab('lab-1.36-node.json') }),
     readRules6: async () => {
+      reads6++;
       if (six instanceof Error) throw six;
       // What nodeRules(netns, 6) reads on a node with neither ip6tables rules nor an `ip6 kube-proxy` table.
       return six === '' ? { mode: 'iptables', text: '' } : { mode: 'nftables', text: six };
@@ -200,7 +203,7 @@ test('the agent: one catalog naming both families, IPv6 flows named; no IPv6 rul
   t.after(() => conn.stop());
   const got: StickyEvent[] = [];
   conn.on('events', (events: StickyEvent[]) => got.push(...events));
-  await until(() => got.some((e) => e.type === 'catalog'), 'the first catalog');
+  await waitFor('the first catalog', () => got.some((e) => e.type === 'catalog'), 10_000);
   const catalog = got.find((e): e is CatalogEvent => e.type === 'catalog')!;
   const sticky = catalog.services.filter((s) => s.name === 'lab/sticky:http').map((s) => s.service);
   assert.deepEqual(sticky, ['10.96.0.11:80/tcp', '[fd00:96::11]:80/tcp']);
@@ -209,20 +212,21 @@ test('the agent: one catalog naming both families, IPv6 flows named; no IPv6 rul
     dnat(1, 'n1', { client: '[fd00:0:1::2]:40000', service: '[fd00:96::12]:53', proto: 'udp' }),
     dnat(2, 'n1', { client: '[fd00:0:1::2]:40001', service: '[fd00:96::99]:53', proto: 'udp' }),
   ]);
-  await until(() => got.filter((e) => e.type === 'dnat').length === 2, 'the flows');
+  await waitFor('the flows', () => got.filter((e) => e.type === 'dnat').length === 2, 10_000);
   assert.deepEqual(
     got.filter((e) => e.type === 'dnat').map((e) => (e as { serviceName?: string }).serviceName ?? null),
     ['lab/dns:dns', null],
   );
   // The IPv6 table goes away (the node dropped IPv6): its Services leave the catalog, nobody is warned.
   six = '';
-  await until(() => got.filter((e) => e.type === 'catalog').length === 2, 'a catalog without IPv6');
+  await waitFor('a catalog without IPv6', () => got.filter((e) => e.type === 'catalog').length === 2, 10_000);
   const last = got.filter((e): e is CatalogEvent => e.type === 'catalog').at(-1)!;
   assert.ok(last.services.every((s) => !s.service.startsWith('[')));
   // A read that fails says so once, naming the family, and keeps what was there.
   six = new Error('nft: Permission denied');
-  await until(() => warnings.length === 1, 'the warning');
-  await new Promise((r) => setTimeout(r, 120));
+  await waitFor('the warning', () => equals(warnings.length, 1), 10_000);
+  const failed = reads6;
+  await waitFor('more failed reads of the IPv6 rules', () => atLeast(reads6, failed + 4), 10_000);
   assert.deepEqual(warnings, ['IPv6 rules: nft: Permission denied']);
 });
 

@@ -7,6 +7,7 @@ import type { CatalogEvent, DnatEvent, EvictedEvent, StickyEvent } from '../../s
 import { applyEvents, createState, type StateOptions } from '../../src/aggregator/state.js';
 import { clientDetails, drainNotable } from '../../src/aggregator/queries.js';
 import { buildReport } from '../../src/report/build-report.js';
+import { dnatEvent } from '../helpers/events.js';
 
 const T0 = Date.UTC(2026, 0, 1) * 1000;
 const S = 1e6;
@@ -27,17 +28,8 @@ const catalog = (node = 'n1'): CatalogEvent => ({
     },
   ],
 });
-const dnat = (ts: number, client: string, backend: string, node = 'n1'): DnatEvent => ({
-  type: 'dnat',
-  ts,
-  node,
-  proto: 'tcp',
-  client: `${client}:40000`,
-  service: SVC,
-  backend,
-  hook: 'prerouting',
-  ctId: String(ts),
-});
+const dnat = (ts: number, client: string, backend: string, node = 'n1'): DnatEvent =>
+  dnatEvent({ ts, node, client: `${client}:40000`, service: SVC, backend });
 const evicted = (since: number, ts: number, client: string, endpoint: string, node = 'n1'): EvictedEvent => ({
   type: 'evicted',
   ts,

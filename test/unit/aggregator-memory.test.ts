@@ -8,22 +8,13 @@ import { PairTable } from '../../src/aggregator/pair-table.js';
 import { measurePairMemory } from '../../scripts/bench/measure-memory.js';
 import { measureThroughput } from '../../scripts/bench/measure-throughput.js';
 import { buildReport } from '../../src/report/build-report.js';
+import { dnatEvent } from '../helpers/events.js';
 
 const T0 = Date.UTC(2026, 0, 1) * 1000;
 const S = 1e6;
 
 function dnat(ts: number, client: string, backend = '10.1.1.2:80'): DnatEvent {
-  return {
-    type: 'dnat',
-    ts,
-    node: 'n1',
-    proto: 'tcp',
-    client: `${client}:1`,
-    service: '10.96.0.1:80',
-    backend,
-    hook: 'prerouting',
-    ctId: String(ts),
-  };
+  return dnatEvent({ ts, client: `${client}:1`, service: '10.96.0.1:80', backend });
 }
 
 test('idle entries expire after idleSeconds and are counted', () => {

@@ -6,6 +6,7 @@ import type { DnatEvent, SnatEvent, StickyEvent } from '../../src/core/event.js'
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { drainNotable } from '../../src/aggregator/queries.js';
 import { buildReport } from '../../src/report/build-report.js';
+import { dnatEvent } from '../helpers/events.js';
 
 const T0 = Date.UTC(2026, 0, 1) * 1000;
 const S = 1e6;
@@ -20,7 +21,7 @@ function dnat(
   proto: 'tcp' | 'udp' = 'tcp',
   ctId = String(ts),
 ): DnatEvent {
-  return { type: 'dnat', ts, node, proto, client, service: '10.96.0.10:53', backend, hook: 'prerouting', ctId };
+  return dnatEvent({ ts, node, proto, client, service: '10.96.0.10:53', backend, ctId });
 }
 
 function snat(ts: number, client: string, backend: string, to: string, ctId: string): SnatEvent {
@@ -61,17 +62,8 @@ test("node-local divergence by Service name: one Service reached at each node's 
     affinity: { mode: 'None' as const, timeoutSeconds: null, source: 'rules' as const },
     endpoints,
   });
-  const flow = (ts: number, client: string, service: string, backend: string, node: string): DnatEvent => ({
-    type: 'dnat',
-    ts,
-    node,
-    proto: 'tcp',
-    client,
-    service,
-    backend,
-    hook: 'prerouting',
-    ctId: String(ts),
-  });
+  const flow = (ts: number, client: string, service: string, backend: string, node: string): DnatEvent =>
+    dnatEvent({ ts, node, client, service, backend });
   const state = createState();
   applyEvents(state, [
     {

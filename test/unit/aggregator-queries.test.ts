@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import type { DnatEvent, StickyEvent } from '../../src/core/event.js';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { clientDetails, serviceSummaries } from '../../src/aggregator/queries.js';
+import { dnatEvent } from '../helpers/events.js';
 
 const T0 = Date.UTC(2026, 0, 1) * 1000;
 const S = 1e6;
@@ -12,17 +13,7 @@ const iso = (ts: number) => new Date(ts / 1000).toISOString().replace('Z', '000Z
 const [A, B] = ['10.1.1.2:80', '10.1.1.3:80'];
 
 function dnat(ts: number, client: string, backend: string, node = 'n1'): DnatEvent {
-  return {
-    type: 'dnat',
-    ts,
-    node,
-    proto: 'tcp',
-    client: `${client}:1`,
-    service: '10.96.0.1:80',
-    backend,
-    hook: 'prerouting',
-    ctId: String(ts),
-  };
+  return dnatEvent({ ts, node, client: `${client}:1`, service: '10.96.0.1:80', backend });
 }
 
 test('serviceSummaries: rate over the last whole seconds, shares, stickiness, violations, nodes', () => {

@@ -6,23 +6,14 @@ import assert from 'node:assert/strict';
 import type { CatalogEvent, DnatEvent, StickyEvent } from '../../src/core/event.js';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { buildReport } from '../../src/report/build-report.js';
+import { dnatEvent } from '../helpers/events.js';
 
 const T0 = Date.UTC(2026, 0, 1) * 1000;
 const S = 1e6;
 const [A, B, C, D] = ['10.1.1.2:8080', '10.1.1.3:8080', '10.1.1.4:8080', '10.1.1.10:8080'];
 
 function dnat(ts: number, client: string, backend: string, service = '10.96.0.10:80'): DnatEvent {
-  return {
-    type: 'dnat',
-    ts,
-    node: 'n1',
-    proto: 'tcp',
-    client: `${client}:40000`,
-    service,
-    backend,
-    hook: 'prerouting',
-    ctId: String(ts),
-  };
+  return dnatEvent({ ts, client: `${client}:40000`, service, backend });
 }
 
 const catalog: CatalogEvent = {

@@ -6,12 +6,13 @@ import { test } from 'node:test';
 import type { DnatEvent } from '../../src/core/event.js';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { buildReport } from '../../src/report/build-report.js';
+import { dnatEvent } from '../helpers/events.js';
 
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0) * 1000;
 const [A, B] = ['10.1.1.2:53', '10.1.1.3:53'];
 
 function dnat(ts: number, client: string, backend: string, ctId: string, node = 'n1'): DnatEvent {
-  return { type: 'dnat', ts, node, proto: 'udp', client, service: '10.96.0.10:53', backend, hook: 'prerouting', ctId };
+  return dnatEvent({ ts, node, proto: 'udp', client, service: '10.96.0.10:53', backend, ctId });
 }
 
 const replacements = (events: DnatEvent[], maxPairs?: number) => {

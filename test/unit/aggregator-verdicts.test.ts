@@ -7,6 +7,7 @@ import type { CatalogEvent, DnatEvent, ServiceInfo, StickyEvent } from '../../sr
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { drainNotable } from '../../src/aggregator/queries.js';
 import { buildReport } from '../../src/report/build-report.js';
+import { dnatEvent } from '../helpers/events.js';
 
 const T0 = Date.UTC(2026, 0, 1) * 1000;
 const S = 1e6;
@@ -14,17 +15,7 @@ const SVC = '10.96.0.10:80';
 const [A, B, C] = ['10.1.1.2:8080', '10.1.1.3:8080', '10.1.1.4:8080'];
 
 function dnat(ts: number, client: string, backend: string, node = 'n1'): DnatEvent {
-  return {
-    type: 'dnat',
-    ts,
-    node,
-    proto: 'tcp',
-    client: `${client}:40000`,
-    service: SVC,
-    backend,
-    hook: 'prerouting',
-    ctId: String(ts),
-  };
+  return dnatEvent({ ts, node, client: `${client}:40000`, service: SVC, backend });
 }
 
 function catalog(ts: number, endpoints: string[], affinity: ServiceInfo['affinity'], node = 'n1'): CatalogEvent {

@@ -11,8 +11,9 @@ import { parseDuration } from '../../src/cli/command.js';
 import { UsageError } from '../../src/core/errors.js';
 import { longTimeout } from '../../src/core/long-timer.js';
 import { readTrace } from '../../src/record/trace-reader.js';
-import { dnat, FakeSource, sleep, until } from '../helpers/agent-fake-source.js';
+import { dnat, FakeSource, sleep } from '../helpers/agent-fake-source.js';
 import { runCli, startCli } from '../helpers/cli.js';
+import { waitFor, equals } from '../helpers/wait.js';
 
 const HOUR = 3_600_000;
 
@@ -86,7 +87,7 @@ test('record and report --duration 600h keep listening until Ctrl-C', { timeout:
     rec.child.kill('SIGKILL');
     rep.child.kill('SIGKILL');
   });
-  await until(() => agent.info().subscribers === 2, 'record and report to subscribe');
+  await waitFor('record and report to subscribe', () => equals(agent.info().subscribers, 2), 10_000);
   await sleep(2000);
   const sent = Array.from({ length: 10 }, (_, i) => dnat(i, 'n1'));
   source.emitEvents(sent);

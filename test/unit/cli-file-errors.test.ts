@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { requireTools } from '../helpers/env.js';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -102,7 +103,7 @@ test('unreadable and unwritable paths give one line naming the file and the reas
 
 test('tui --replay of a directory says so in one line, before taking over the screen', (t) => {
   // The TUI needs a terminal: util-linux's script(1) gives it one.
-  if (spawnSync('script', ['--version']).status !== 0) return t.skip('needs script(1) from util-linux');
+  if (!requireTools(t, 'script')) return;
   const r = spawnSync(
     'script',
     ['-qec', `'${process.execPath}' '${cliPath}' tui --replay /tmp; echo "exit $?"`, '/dev/null'],

@@ -4,6 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConnectGate } from '../../src/protocol/connect-gate.js';
 
+/** Every promise callback already due has run: the gate's hand-offs are promise resolutions, no timers. */
+const settled = () => new Promise((r) => setImmediate(r));
+
 test('at most N at once; slots pass on in order; a double release frees one slot', async () => {
   const gate = new ConnectGate(2);
   const a = await gate.acquire();
@@ -15,11 +18,11 @@ test('at most N at once; slots pass on in order; a double release frees one slot
   };
   const c = gate.acquire().then(passed('c'));
   const d = gate.acquire().then(passed('d'));
-  await new Promise((r) => setTimeout(r, 20));
+  await settled();
   assert.deepEqual(order, [], 'both slots are held');
   a();
   a();
-  await new Promise((r) => setTimeout(r, 20));
+  await settled();
   assert.deepEqual(order, ['c'], 'one release, one waiter through, even released twice');
   b();
   const [rc, rd] = await Promise.all([c, d]);
@@ -30,7 +33,7 @@ test('at most N at once; slots pass on in order; a double release frees one slot
   const f = await gate.acquire();
   let third = false;
   void gate.acquire().then(() => (third = true));
-  await new Promise((r) => setTimeout(r, 20));
+  await settled();
   assert.equal(third, false, 'still two at most after everything was freed');
   e();
   f();

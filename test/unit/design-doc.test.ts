@@ -19,6 +19,7 @@ import { buildReport } from '../../src/report/build-report.js';
 import { openOutputFile } from '../../src/export/output-file.js';
 import { ParquetEventWriter } from '../../src/export/parquet-writer.js';
 import { queryEvents } from '../helpers/duckdb.js';
+import { dnatEvent } from '../helpers/events.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const design = readFileSync(join(root, 'docs/design.md'), 'utf8');
@@ -73,19 +74,17 @@ const cart = ['10.96.0.50:80/tcp', '[fd00:96::50]:80/tcp'].map((service, i) => {
 });
 
 function dnat(ts: number, node: string, client: string, service: string, backend: string, ctId = `${ts}`): StickyEvent {
-  return {
-    type: 'dnat',
+  return dnatEvent({
     ts,
     node,
     proto: service === STUN ? 'udp' : 'tcp',
     client,
     service,
     backend,
-    hook: 'prerouting',
     ctId,
     serviceName: 'named by the agent',
     backendPod: 'pod by the agent',
-  };
+  });
 }
 
 /**

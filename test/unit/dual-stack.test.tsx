@@ -17,6 +17,8 @@ import { ServeHub } from '../../src/serve/hub.js';
 import { createServeMetrics } from '../../src/serve/metrics.js';
 import { serviceSnapshot } from '../../src/serve/service-metrics.js';
 import { AggregatorFrameSource } from '../../src/tui/aggregator-source.js';
+import { screenHolds, waitFor } from '../helpers/wait.js';
+import { dnatEvent } from '../helpers/events.js';
 
 process.env.FORCE_COLOR = '1';
 const { render } = await import('ink-testing-library');
@@ -35,17 +37,7 @@ function nodeCatalog(): CatalogEvent {
 
 let seq = 0;
 function pick(client: string, service: string, backend: string, i: number): DnatEvent {
-  return {
-    type: 'dnat',
-    ts: T0 + 1000 + i * 1000,
-    node: 'n1',
-    proto: 'tcp',
-    client,
-    service,
-    backend,
-    hook: 'prerouting',
-    ctId: (++seq).toString(16),
-  };
+  return dnatEvent({ ts: T0 + 1000 + i * 1000, client, service, backend, ctId: (++seq).toString(16) });
 }
 
 /** Web selections: IPv4 clients to the IPv4 address, IPv6 ones to the IPv6 address, backends round robin. */
@@ -250,14 +242,11 @@ test('TUI: the dual-stack Service is one line; its detail prints [v6]:port and t
   const app = render(<App source={source} fps={50} />);
   t.after(() => app.unmount());
   const text = () => plain(app.lastFrame() ?? '');
-  const until = async (what: string, ok: (s: string) => boolean) => {
-    const end = Date.now() + 3000;
-    while (!ok(text())) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; the screen:\n${text()}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  };
-  await until('the Services', (s) => s.includes('lab/web:http'));
+  await waitFor(
+    'the Services',
+    screenHolds(text, (s) => s.includes('lab/web:http')),
+    3000,
+  );
   assert.equal(
     text()
       .split('\n')
@@ -267,13 +256,29 @@ test('TUI: the dual-stack Service is one line; its detail prints [v6]:port and t
   );
   // The filter finds it by its IPv6 address, in the [v6]:port form.
   app.stdin.write('/');
-  await until('the filter prompt', (s) => s.includes('filter /'));
+  await waitFor(
+    'the filter prompt',
+    screenHolds(text, (s) => s.includes('filter /')),
+    3000,
+  );
   app.stdin.write('[fd00:96::10]:80');
-  await until('the filter text', (s) => s.includes('filter /[fd00:96::10]:80'));
+  await waitFor(
+    'the filter text',
+    screenHolds(text, (s) => s.includes('filter /[fd00:96::10]:80')),
+    3000,
+  );
   app.stdin.write('\r');
-  await until('only web listed', (s) => s.includes("filter: '[fd00:96::10]:80'") && !s.includes('lab/dns'));
+  await waitFor(
+    'only web listed',
+    screenHolds(text, (s) => s.includes("filter: '[fd00:96::10]:80'") && !s.includes('lab/dns')),
+    3000,
+  );
   app.stdin.write('\r');
-  await until('the detail', (s) => s.includes('IPv6 12'));
+  await waitFor(
+    'the detail',
+    screenHolds(text, (s) => s.includes('IPv6 12')),
+    3000,
+  );
   assert.match(text(), /addresses 10\.96\.0\.10:80\/tcp {2}\[fd00:96::10\]:80\/tcp {2}IPv4 30 {2}IPv6 12/);
   assert.match(text(), /\[fd00:1:3::2\]:8080/);
   assert.match(text(), /fd00:0:\d::2/, 'IPv6 clients listed');

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { requireTools } from '../helpers/env.js';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,8 @@ import type { StickyEvent } from '../../src/core/event.js';
 import { TraceWriter } from '../../src/record/trace-writer.js';
 import { cliPath, runCli, startCli } from '../helpers/cli.js';
 import { queryEvents, sqlFile } from '../helpers/duckdb.js';
+import { waitFor, NotYet } from '../helpers/wait.js';
+import { dnatEvent } from '../helpers/events.js';
 
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0) * 1000;
 
@@ -28,18 +31,14 @@ async function writeTrace(path: string, events: StickyEvent[], rotateBytes?: num
 }
 
 function dnat(i: number, extra: Partial<StickyEvent> = {}): StickyEvent {
-  return {
-    type: 'dnat',
+  const base = dnatEvent({
     ts: T0 + i,
-    node: 'n1',
-    proto: 'tcp',
     client: `10.0.${(i >> 8) & 255}.${i & 255}:40000`,
     service: '10.96.0.1:80',
     backend: `10.1.0.${i % 3}:80`,
-    hook: 'prerouting',
     ctId: i.toString(16).padStart(16, '0'),
-    ...extra,
-  } as StickyEvent;
+  });
+  return { ...base, ...extra } as StickyEvent;
 }
 
 async function exportTo(args: string[]): Promise<{ code: number | null; stderr: string }> {
@@ -123,7 +122,7 @@ test('a full device, a terminal, bad arguments: one line and the exit code', { t
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^stickyscope export: --format takes the output format, one of jsonl, parquet; got 'csv'\n/);
   // A terminal as stdout: util-linux's script(1) gives one.
-  if (spawnSync('script', ['--version']).status !== 0) return t.skip('the terminal case needs script(1)');
+  if (!requireTools(t, 'script')) return;
   const r = spawnSync(
     'script',
     ['-qec', `'${process.execPath}' '${cliPath}' export '${trace}' --format parquet; echo "exit $?"`, '/dev/null'],
@@ -150,13 +149,10 @@ test('an interrupted export leaves OUT as it was and no temporary file; a killed
   const out = join(dir, 'out.parquet');
   await writeFile(out, 'the previous export\n');
   const run = startCli(['export', trace, '--format', 'parquet', '-w', out]);
-  // Waits for the temporary file, i.e. the export under way.
-  const waitForPartial = async () => {
-    for (let i = 0; i < 600 && !(await readdir(dir)).some((f) => f.endsWith('.partial')); i++)
-      await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 300));
-  };
-  await waitForPartial();
+  // The temporary file: the export under way.
+  const partial = async () =>
+    (await readdir(dir)).some((f) => f.endsWith('.partial')) || new NotYet(await readdir(dir), 'a .partial file');
+  await waitFor('the export to open its temporary file', partial, 30_000, 50);
   run.child.kill('SIGINT');
   const { code } = await run.exit;
   assert.equal(code, 130, run.stderr());
@@ -165,7 +161,7 @@ test('an interrupted export leaves OUT as it was and no temporary file; a killed
   assert.deepEqual((await readdir(dir)).sort(), ['big.trace', 'out.parquet']);
   // Killed outright, it cannot clean up: its temporary file stays, OUT still holds the previous export.
   const killed = startCli(['export', trace, '--format', 'parquet', '-w', out]);
-  await waitForPartial();
+  await waitFor('the export to open its temporary file', partial, 30_000, 50);
   killed.child.kill('SIGKILL');
   await killed.exit;
   assert.equal(await readFile(out, 'utf8'), 'the previous export\n');

@@ -13,6 +13,7 @@ import { TraceWriter } from '../../src/record/trace-writer.js';
 import type { Report } from '../../src/report/types.js';
 import { runCli } from '../helpers/cli.js';
 import { queryEvents, sqlFile } from '../helpers/duckdb.js';
+import { dnatEvent } from '../helpers/events.js';
 
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0) * 1000;
 const S = 1e6;
@@ -37,17 +38,14 @@ const catalog = (t: number, node: string, services: ServiceInfo[]): StickyEvent 
 });
 
 function dnat(t: number, node: string, client: string, service: string, backend: string): StickyEvent {
-  return {
-    type: 'dnat',
+  return dnatEvent({
     ts: T0 + t * S,
     node,
-    proto: 'tcp',
     client: `${client}:40000`,
     service,
     backend,
-    hook: 'prerouting',
     ctId: `${node}-${t}-${client}`,
-  };
+  });
 }
 
 // S1: ClientIP 10 s over A, B, C; S2: no affinity over A, B and D (never picked); S3: only the API lists it.

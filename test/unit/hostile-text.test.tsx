@@ -13,7 +13,9 @@ import { renderMarkdown } from '../../src/report/render-markdown.js';
 import { table } from '../../src/scenarios/format.js';
 import { formatStatus } from '../../src/lab/status.js';
 import { AggregatorFrameSource } from '../../src/tui/aggregator-source.js';
-import { renderAt, until } from '../helpers/ink-terminal.js';
+import { renderAt } from '../helpers/ink-terminal.js';
+import { screenHolds, waitFor } from '../helpers/wait.js';
+import { dnatEvent } from '../helpers/events.js';
 
 // No colours: then any ESC in a frame is one that came from the events.
 process.env.FORCE_COLOR = '0';
@@ -56,19 +58,17 @@ function hostileEvents(): StickyEvent[] {
       },
     ],
   };
-  const pick = (i: number, client: string, backend: string): DnatEvent => ({
-    type: 'dnat',
-    ts: T0 + 1000 + i * 100_000,
-    node,
-    proto: 'tcp',
-    client: `${client}:${40000 + i}`,
-    service,
-    backend,
-    hook: 'prerouting',
-    ctId: i.toString(16).padStart(16, '0'),
-    serviceName: evil('svc-name'),
-    backendPod: evil('backend-pod'),
-  });
+  const pick = (i: number, client: string, backend: string): DnatEvent =>
+    dnatEvent({
+      ts: T0 + 1000 + i * 100_000,
+      node,
+      client: `${client}:${40000 + i}`,
+      service,
+      backend,
+      ctId: i.toString(16).padStart(16, '0'),
+      serviceName: evil('svc-name'),
+      backendPod: evil('backend-pod'),
+    });
   const client = evil('10.0.0.7');
   // The second pick moves within the timeout: an affinity violation, printed in the TUI's log.
   const down: NodeEvent = { type: 'node', ts: T0 + 900_000, node, state: 'down', reason: evil('reason') };
@@ -101,10 +101,22 @@ test('the TUI shows hostile names escaped: no raw control character in any frame
   const term = renderAt(<App source={source} fps={50} />, { columns: 160, rows: 40 });
   t.after(() => term.unmount());
   const screen = () => term.frame();
-  await until('the service row', () => screen().includes('ns/web:http'), screen);
+  await waitFor(
+    'the service row',
+    screenHolds(screen, (s) => s.includes('ns/web:http')),
+    5000,
+  );
   term.type('\r');
-  await until('the detail with its clients', () => screen().includes('CLIENT') && screen().includes('pod-1'), screen);
-  await until('the event log', () => screen().includes('VIOLATION') && screen().includes('NODE DOWN'), screen);
+  await waitFor(
+    'the detail with its clients',
+    screenHolds(screen, (s) => s.includes('CLIENT') && s.includes('pod-1')),
+    5000,
+  );
+  await waitFor(
+    'the event log',
+    screenHolds(screen, (s) => s.includes('VIOLATION') && s.includes('NODE DOWN')),
+    5000,
+  );
   for (const [i, f] of term.frames.entries()) assert.equal(rawIn(f), null, `frame ${i}`);
   const last = screen();
   assert.ok(last.includes('\\x1b]52;c;SGFja2Vk\\x07'), 'the OSC 52 shown as text');

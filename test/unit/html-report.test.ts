@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { skip } from '../helpers/env.js';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -216,7 +217,7 @@ test('chromium renders the report: charts drawn, bar widths follow the counts, n
   timeout: 120_000,
 }, async (t) => {
   if (!existsSync(CHROMIUM)) {
-    t.skip(`${CHROMIUM} is missing (scripts/setup.sh installs Debian's chromium)`);
+    skip(t, `${CHROMIUM} is missing (scripts/setup.sh installs Debian's chromium)`);
     return;
   }
   const dir = await mkdtemp(join(tmpdir(), 'stickyscope-html-'));

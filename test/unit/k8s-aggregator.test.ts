@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import type { CatalogEvent, DnatEvent, ServiceInfo, StickyEvent } from '../../src/core/event.js';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { buildReport } from '../../src/report/build-report.js';
+import { dnatEvent } from '../helpers/events.js';
 
 const T0 = Date.UTC(2026, 0, 1) * 1000;
 const S = 1e6;
@@ -15,17 +16,7 @@ const [A, B, C] = ['10.1.1.2:8080', '10.1.2.3:8080', '10.1.4.5:8080'];
 const PODS = { [A]: 'shop/web-a', [B]: 'shop/web-b', [C]: 'shop/web-c' };
 
 function dnat(ts: number, client: string, backend: string, node: string): DnatEvent {
-  return {
-    type: 'dnat',
-    ts,
-    node,
-    proto: 'tcp',
-    client: `${client}:40000`,
-    service: SVC,
-    backend,
-    hook: 'prerouting',
-    ctId: String(ts),
-  };
+  return dnatEvent({ ts, node, client: `${client}:40000`, service: SVC, backend });
 }
 
 const rules = (

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import type { CatalogEvent, StickyEvent } from '../../src/core/event.js';
 import { CatalogFeed } from '../../src/k8s/catalog-feed.js';
 import { dnat } from '../helpers/agent-fake-source.js';
+import { waitFor } from '../helpers/wait.js';
 
 const catalog = (ts: number): CatalogEvent => ({ type: 'catalog', ts, node: '', services: [] });
 const at = (ts: number) => dnat(ts, 'node-a', { ts });
@@ -53,7 +54,7 @@ test('without agent events a catalog is released after the hold; catalogs left a
   })();
   const pushedAt = Date.now();
   feed.push(catalog(100));
-  while (out.length === 0) await new Promise((r) => setTimeout(r, 5));
+  await waitFor('the catalog to be released', () => out.length > 0, 5000, 5);
   const waited = Date.now() - pushedAt;
   assert.ok(waited >= 45 && waited < 1000, `released after the 50 ms hold, took ${waited} ms`);
   assert.deepEqual(shape(out), ['C100']);

@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { getServer } from '../../src/agent/server.js';
 import type { CatalogEvent, StickyEvent } from '../../src/core/event.js';
 import { runPrefix } from '../helpers/env.js';
-import { FakeSource, dnat, until } from '../helpers/agent-fake-source.js';
+import { FakeSource, dnat } from '../helpers/agent-fake-source.js';
 import { EXIT_MARK, runCli, startCli, WATCH_EXIT, type CliRun } from '../helpers/cli.js';
 import { loadK8sFixture, startFakeApiServer, type FakeObject } from '../helpers/fake-apiserver.js';
+import { waitFor, equals } from '../helpers/wait.js';
 
 const S = 1e6;
 const SVC = '10.96.12.34:80';
@@ -77,7 +78,7 @@ async function setup(t: TestContext): Promise<Setup> {
  * (With the rules' 10800 s it would be held, violation, violation, held.)
  */
 async function sendTimeline(s: Setup, cli: CliRun): Promise<void> {
-  await until(() => s.subscribers() === 1, 'the command to subscribe to the fake agent', 10_000).catch((err) => {
+  await waitFor('the command to subscribe to the fake agent', () => equals(s.subscribers(), 1), 10_000).catch((err) => {
     throw new Error(`${err.message}; stderr: ${cli.stderr()}`);
   });
   const t0 = Date.now() * 1000;

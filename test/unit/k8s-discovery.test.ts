@@ -8,16 +8,11 @@ import { resolveAgentsFromArgs, DEFAULT_SELECTOR } from '../../src/k8s/cli.js';
 import { EnvironmentError, InputError, UsageError } from '../../src/core/errors.js';
 import type { CatalogEvent } from '../../src/core/event.js';
 import { runPrefix } from '../helpers/env.js';
-import {
-  loadK8sFixture,
-  startFakeApiServer,
-  waitFor,
-  type FakeApiServer,
-  type FakeObject,
-} from '../helpers/fake-apiserver.js';
+import { loadK8sFixture, startFakeApiServer, type FakeApiServer, type FakeObject } from '../helpers/fake-apiserver.js';
 
 import { discoverAgents } from '../../src/k8s/agents.js';
 import { loadKubeConfig } from '../../src/k8s/kube-config.js';
+import { waitFor, equals } from '../helpers/wait.js';
 
 type PodObj = FakeObject & { status: { conditions: { type: string; status: string }[]; podIP: string } };
 const pod = (name: string): PodObj =>
@@ -65,11 +60,11 @@ test('discovery lists ready agent pods only and follows them becoming ready and 
   const b = pod('stickyscope-agent-bbbbb');
   b.status.conditions = [{ type: 'Ready', status: 'True' }];
   api.apply('pods', b);
-  await waitFor('agent b to be ready', () => seen.length === 1);
+  await waitFor('agent b to be ready', () => equals(seen.length, 1), 5000);
   assert.deepEqual(seen[0], ['172.18.0.2:7411', '172.18.0.3:7411']);
 
   api.remove('pods', 'stickyscope', 'stickyscope-agent-aaaaa');
-  await waitFor('agent a to go away', () => seen.length === 2);
+  await waitFor('agent a to go away', () => equals(seen.length, 2), 5000);
   assert.deepEqual(seen[1], ['172.18.0.3:7411']);
 
   // An agent losing readiness leaves the set; a non-agent pod changing does not notify.
@@ -78,7 +73,7 @@ test('discovery lists ready agent pods only and follows them becoming ready and 
   api.apply('pods', other);
   b.status.conditions = [{ type: 'Ready', status: 'False' }];
   api.apply('pods', b);
-  await waitFor('agent b to become unready', () => seen.length === 3);
+  await waitFor('agent b to become unready', () => equals(seen.length, 3), 5000);
   assert.deepEqual(seen[2], []);
   assert.deepEqual(d.addresses(), []);
 });

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { skip } from '../helpers/env.js';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
@@ -193,7 +194,10 @@ test('the build stage has what generating the wire codec reads, and the code run
 
 test('the runtime stage installs every library the probe binary links against', (t) => {
   const probe = join(ROOT, 'build/stickyscope-probe');
-  if (!existsSync(probe)) return t.skip('build/stickyscope-probe not built (npm run build)');
+  if (!existsSync(probe)) {
+    skip(t, 'build/stickyscope-probe not built (npm run build)');
+    return;
+  }
   const installed = new Set(['libc6', ...aptPackages(stages[1]!)]);
   for (const p of ['iptables', 'conntrack']) assert.ok(installed.has(p), `runtime installs ${p}`);
   // Ground truth from the binary and dpkg, not from the Dockerfile's comments.

@@ -8,16 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CatalogEvent, ServiceInfo } from '../../src/core/event.js';
 import { runPrefix } from '../helpers/env.js';
-import {
-  loadK8sFixture,
-  startFakeApiServer,
-  waitFor,
-  type FakeApiServer,
-  type FakeObject,
-} from '../helpers/fake-apiserver.js';
+import { loadK8sFixture, startFakeApiServer, type FakeApiServer, type FakeObject } from '../helpers/fake-apiserver.js';
 
 import { watchMetadata } from '../../src/k8s/metadata.js';
 import { loadKubeConfig } from '../../src/k8s/kube-config.js';
+import { waitFor, equals, atLeast } from '../helpers/wait.js';
 
 /** What the fixtures mean, worked out by hand from services.yaml and endpointslices.yaml. */
 const EXPECTED: ServiceInfo[] = [
@@ -131,7 +126,7 @@ test('an EndpointSlice change mid-stream produces a catalog with the endpoints o
   changed.endpoints[1]!.conditions = { ready: false }; // 10.1.2.3 goes away
   changed.endpoints.push({ addresses: ['10.1.8.8'], conditions: { ready: true } });
   run.api.apply('endpointslices', changed);
-  await waitFor('a second catalog', () => run.events.length >= 2);
+  await waitFor('a second catalog', () => atLeast(run.events.length, 2), 5000);
   assert.deepEqual(run.latest()['10.96.12.34:80/tcp']!.endpoints, ['10.1.1.2:8080', '10.1.4.5:8080', '10.1.8.8:8080']);
   assert.deepEqual(run.latest()['10.96.0.10:53/udp'], byKey(EXPECTED)['10.96.0.10:53/udp'], 'other Services unchanged');
 
@@ -141,7 +136,7 @@ test('an EndpointSlice change mid-stream produces a catalog with the endpoints o
   };
   web.spec.sessionAffinityConfig.clientIP.timeoutSeconds = 30;
   run.api.apply('services', web);
-  await waitFor('a third catalog', () => run.events.length >= 3);
+  await waitFor('a third catalog', () => atLeast(run.events.length, 3), 5000);
   assert.deepEqual(run.latest()['10.96.12.34:80/tcp']!.affinity, {
     mode: 'ClientIP',
     timeoutSeconds: 30,
@@ -150,9 +145,10 @@ test('an EndpointSlice change mid-stream produces a catalog with the endpoints o
 
   // A deleted Service leaves the catalog; deleting its slice changes nothing more.
   run.api.remove('services', 'kube-system', 'kube-dns');
-  await waitFor('a fourth catalog', () => run.events.length >= 4);
+  await waitFor('a fourth catalog', () => atLeast(run.events.length, 4), 5000);
   assert.equal(run.latest()['10.96.0.10:53/udp'], undefined);
   assert.equal(Object.keys(run.latest()).length, EXPECTED.length - 2);
+  // No positive signal here: a later visible change could land in the same turn and be reported in one catalog.
   run.api.remove('endpointslices', 'kube-system', 'kube-dns-x1');
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(run.events.length, 4, 'no catalog when nothing visible changed');
@@ -162,7 +158,7 @@ for (const expiry of ['event', 'http'] as const) {
   test(`after 410 Gone (${expiry === 'event' ? 'ERROR watch event' : 'HTTP status'}) it relists and catches up on what it missed`, async (t) => {
     const run = await start(t, expiry);
     // Expire open watches, not ones still connecting: the ERROR event must arrive in-stream.
-    await waitFor('watches open', () => run.api.openWatches() === 2);
+    await waitFor('watches open', () => equals(run.api.openWatches(), 2), 5000);
     const listsBefore = run.api.lists('endpointslices');
     // Changes the open watches never see: only a relist can reveal them.
     run.api.remove('endpointslices', 'shop', 'web-def34', true);
@@ -175,13 +171,17 @@ for (const expiry of ['event', 'http'] as const) {
     // wait for the catalog that holds both, and fail if it never comes.
     const webEndpoints = ['10.1.1.2:8080', '10.1.2.3:8080'];
     const apiAffinity = { mode: 'ClientIP', timeoutSeconds: 10800, source: 'k8s' };
-    await waitFor('a catalog with both missed changes (web-def34 gone, shop/api ClientIP)', () => {
-      const latest = run.latest();
-      return (
-        isDeepStrictEqual(latest['10.96.12.34:80/tcp']?.endpoints, webEndpoints) &&
-        isDeepStrictEqual(latest['10.96.7.7:443/tcp']?.affinity, apiAffinity)
-      );
-    });
+    await waitFor(
+      'a catalog with both missed changes (web-def34 gone, shop/api ClientIP)',
+      () => {
+        const latest = run.latest();
+        return (
+          isDeepStrictEqual(latest['10.96.12.34:80/tcp']?.endpoints, webEndpoints) &&
+          isDeepStrictEqual(latest['10.96.7.7:443/tcp']?.affinity, apiAffinity)
+        );
+      },
+      5000,
+    );
     assert.ok(run.api.lists('endpointslices') > listsBefore, 'EndpointSlices were listed again');
     assert.ok(run.events.length <= 3, `one catalog per relist at most, got ${run.events.length - 1}`);
     assert.deepEqual(run.latest()['10.96.12.34:80/tcp']!.pods, {
@@ -190,21 +190,21 @@ for (const expiry of ['event', 'http'] as const) {
     });
     assert.deepEqual(run.errors, [], '410 Gone is recovered from, not reported');
     // And the new watch works.
-    await waitFor('watches reopened', () => run.api.openWatches() === 2);
+    await waitFor('watches reopened', () => equals(run.api.openWatches(), 2), 5000);
     run.api.remove('services', 'shop', 'web');
-    await waitFor('a catalog without shop/web', () => run.latest()['10.96.12.34:80/tcp'] === undefined);
+    await waitFor('a catalog without shop/web', () => run.latest()['10.96.12.34:80/tcp'] === undefined, 5000);
   });
 }
 
 test('a watch that simply ends resumes from its last resourceVersion without relisting', async (t) => {
   const run = await start(t);
   const lists = run.api.lists('services') + run.api.lists('endpointslices');
-  await waitFor('watches open', () => run.api.openWatches() === 2);
+  await waitFor('watches open', () => equals(run.api.openWatches(), 2), 5000);
   run.api.endWatches();
-  await waitFor('watches reopened', () => run.api.openWatches() === 2);
+  await waitFor('watches reopened', () => equals(run.api.openWatches(), 2), 5000);
   const resumed = run.api.requests.filter((r) => r.query.get('watch') === 'true').slice(-2);
   for (const r of resumed) assert.ok(Number(r.query.get('resourceVersion')) > 0, `${r.path} resumed from a version`);
   run.api.remove('services', 'shop', 'api');
-  await waitFor('a catalog without shop/api', () => run.latest()['10.96.7.7:443/tcp'] === undefined);
+  await waitFor('a catalog without shop/api', () => run.latest()['10.96.7.7:443/tcp'] === undefined, 5000);
   assert.equal(run.api.lists('services') + run.api.lists('endpointslices'), lists, 'no relist');
 });

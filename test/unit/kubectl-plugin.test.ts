@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getServer } from '../../src/agent/server.js';
 import { runPrefix } from '../helpers/env.js';
-import { FakeSource, dnat, until } from '../helpers/agent-fake-source.js';
+import { FakeSource, dnat } from '../helpers/agent-fake-source.js';
 import { cliPath, kubectlPluginPath, runCli, startCli, type CliRun } from '../helpers/cli.js';
 import { loadK8sFixture, startFakeApiServer, type FakeApiServer, type FakeObject } from '../helpers/fake-apiserver.js';
 import { startTmux } from '../helpers/tmux.js';
+import { waitFor, equals } from '../helpers/wait.js';
 
 const plugin = { bin: kubectlPluginPath };
 const PUBLIC = ['tui', 'record', 'report', 'export'];
@@ -115,7 +116,7 @@ test('kubectl-stickyscope report --k8s: --context picks the cluster and -n the a
   /** Sends the cluster's events once the command subscribed to its agent, and checks the report against them. */
   const check = async (name: string, cli: CliRun, c: Cluster, expected: Expected) => {
     t.after(() => cli.child.kill());
-    await until(() => c.subscribers() === 1, `${name} to subscribe`, 20_000).catch((err) => {
+    await waitFor(`${name} to subscribe`, () => equals(c.subscribers(), 1), 20_000).catch((err) => {
       throw new Error(`${err.message}; stderr: ${cli.stderr()}`);
     });
     const [backend, count] = Object.entries(expected.services[`${svc}/tcp`]!)[0]!;
@@ -248,9 +249,11 @@ test('kubectl-stickyscope tui --k8s shows the chosen cluster live, as stickyscop
   ] as const) {
     const term = startTmux(`${process.execPath} ${bin} ${args.join(' ')}`, { cols: 160, rows: 30 });
     t.after(() => term.kill());
-    await until(() => s.west.subscribers() === 1, `${name} to subscribe to the west agent`, 20_000).catch((err) => {
-      throw new Error(`${err.message}; screen:\n${term.capture()}`);
-    });
+    await waitFor(`${name} to subscribe to the west agent`, () => equals(s.west.subscribers(), 1), 20_000).catch(
+      (err) => {
+        throw new Error(`${err.message}; screen:\n${term.capture()}`);
+      },
+    );
     const ts = Date.now() * 1000;
     s.west.source.emitEvents(
       Array.from({ length: 4 }, (_, i) =>
@@ -263,6 +266,6 @@ test('kubectl-stickyscope tui --k8s shows the chosen cluster live, as stickyscop
     term.sendKeys('q');
     assert.equal((await term.waitForExit()).code, 0, `${name}: q quits with 0`);
     term.kill();
-    await until(() => s.west.subscribers() === 0, `${name} to unsubscribe`, 10_000);
+    await waitFor(`${name} to unsubscribe`, () => equals(s.west.subscribers(), 0), 10_000);
   }
 });

@@ -9,6 +9,7 @@ import type { RecentList } from '../../src/kube-proxy/iptables-parse.js';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { buildReport } from '../../src/report/build-report.js';
 import { eventProblem } from '../../src/protocol/validate.js';
+import { dnatEvent } from '../helpers/events.js';
 
 const T0 = Date.UTC(2026, 0, 1) * 1000;
 const S = 1e6;
@@ -40,17 +41,8 @@ const lists = new Map<string, RecentList>([
   [SET_B, { endpoint: B, service: `${SVC}/tcp`, timeoutSeconds: 10, size: 2 }],
 ]);
 
-const dnat = (ts: number, client: string, backend: string): DnatEvent => ({
-  type: 'dnat',
-  ts,
-  node: 'n1',
-  proto: 'tcp',
-  client: `${client}:40000`,
-  service: SVC,
-  backend,
-  hook: 'prerouting',
-  ctId: String(ts),
-});
+const dnat = (ts: number, client: string, backend: string): DnatEvent =>
+  dnatEvent({ ts, client: `${client}:40000`, service: SVC, backend });
 
 test('parseNftSets reads sizes and elements, with and without timeouts', () => {
   const sets = parseNftSets(listing({ [SET_A]: ['10.0.0.1', '10.0.0.2'], [SET_B]: [] }));

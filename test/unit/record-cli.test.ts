@@ -11,7 +11,9 @@ import { getServer } from '../../src/agent/server.js';
 import type { DnatEvent, StickyEvent } from '../../src/core/event.js';
 import { readTrace } from '../../src/record/trace-reader.js';
 import { TraceWriter } from '../../src/record/trace-writer.js';
-import { FakeSource, until } from '../helpers/agent-fake-source.js';
+import { FakeSource } from '../helpers/agent-fake-source.js';
+import { waitFor, equals } from '../helpers/wait.js';
+import { dnatEvent } from '../helpers/events.js';
 
 const bin = fileURLToPath(new URL('../../../bin/stickyscope.js', import.meta.url));
 
@@ -37,17 +39,15 @@ function cli(args: string[], timeoutMs = 30_000) {
   return { child, out, done };
 }
 
-const dnat = (i: number): DnatEvent => ({
-  type: 'dnat',
-  ts: Date.UTC(2026, 10, 23, 12, 11, 5) * 1000 + 123456 + i * 1000,
-  node: 'lab-node',
-  proto: i % 2 ? 'udp' : 'tcp',
-  client: `10.0.1.${i % 5}:${39402 + i}`,
-  service: '10.96.0.10:80',
-  backend: `10.1.3.${2 + (i % 3)}:8080`,
-  hook: 'prerouting',
-  ctId: i.toString(16),
-});
+const dnat = (i: number): DnatEvent =>
+  dnatEvent({
+    ts: Date.UTC(2026, 10, 23, 12, 11, 5) * 1000 + 123456 + i * 1000,
+    node: 'lab-node',
+    proto: i % 2 ? 'udp' : 'tcp',
+    client: `10.0.1.${i % 5}:${39402 + i}`,
+    backend: `10.1.3.${2 + (i % 3)}:8080`,
+    ctId: i.toString(16),
+  });
 
 test('record: Ctrl-C ends the recording with a clean file holding every event', { timeout: 60_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'stickyscope-cli-'));
@@ -59,10 +59,10 @@ test('record: Ctrl-C ends the recording with a clean file holding every event', 
   const trace = join(dir, 'c.trace');
   const rec = cli(['record', '--agent', addr, '-w', trace]);
   t.after(() => rec.child.kill('SIGKILL'));
-  await until(() => agent.info().subscribers === 1, 'record to subscribe');
+  await waitFor('record to subscribe', () => equals(agent.info().subscribers, 1), 10_000);
   const sent = Array.from({ length: 500 }, (_, i) => dnat(i));
   source.emitEvents(sent);
-  await until(() => / 50[01] events /.test(rec.out.stderr), 'progress to count the events', 15_000);
+  await waitFor('progress to count the events', () => / 50[01] events /.test(rec.out.stderr), 15_000);
   rec.child.kill('SIGINT');
   const run = await rec.done;
   assert.equal(run.code, 0, run.stderr);

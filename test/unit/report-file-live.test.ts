@@ -12,7 +12,8 @@ import { recordAgents } from '../../src/record/recorder.js';
 import { readTrace } from '../../src/record/trace-reader.js';
 import { reportFromAgents, reportFromFile } from '../../src/report/from-file.js';
 import type { Report } from '../../src/report/types.js';
-import { FakeSource, sleep, until } from '../helpers/agent-fake-source.js';
+import { FakeSource, sleep } from '../helpers/agent-fake-source.js';
+import { waitFor, equals, atLeast } from '../helpers/wait.js';
 
 const WEB = '10.96.0.10:80';
 const counts: Record<string, number> = { '10.1.1.2:8080': 900, '10.1.1.3:8080': 600, '10.1.1.4:8080': 300 };
@@ -36,7 +37,7 @@ test('the report of a recording equals the live report of the same events, and b
   // subscription's connect time: the events below are ten minutes ahead of it (and so
   // within the hour the client accepts ahead of its clock).
   const live = reportFromAgents([addr], { format: 'json', windowSeconds: 60, durationMs: 50_000, signal: stop.signal });
-  await until(() => agent.info().subscribers === 2, 'recorder and live reporter to subscribe');
+  await waitFor('recorder and live reporter to subscribe', () => equals(agent.info().subscribers, 2), 10_000);
 
   const t0 = Date.now() * 1000 + 600e6;
   const catalog: CatalogEvent = {
@@ -74,7 +75,7 @@ test('the report of a recording equals the live report of the same events, and b
     source.emitEvents(sent.slice(i, i + 250));
     await sleep(5);
   }
-  await until(() => recorded >= sent.length + 1, 'the recorder to have everything', 20_000);
+  await waitFor('the recorder to have everything', () => atLeast(recorded, sent.length + 1), 20_000);
   await sleep(800); // the live reporter reads the same stream; let its merge delay pass
   stop.abort();
   const [liveJson, stats] = await Promise.all([live, recording]);

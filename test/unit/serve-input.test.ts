@@ -8,8 +8,9 @@ import { createServer as createH2Server, type Http2Server } from 'node:http2';
 import type { CatalogEvent, DnatEvent, ServiceInfo } from '../../src/core/event.js';
 import { getServer } from '../../src/agent/server.js';
 import { infoMethod } from '../../src/protocol/service-def.js';
-import { FakeSource, dnat, until } from '../helpers/agent-fake-source.js';
+import { FakeSource, dnat } from '../helpers/agent-fake-source.js';
 import { sample, startServe } from '../helpers/serve.js';
+import { waitFor, equals, atLeast, NotYet } from '../helpers/wait.js';
 
 /** A port nothing listens on: bound, then released. */
 async function closedPort(): Promise<number> {
@@ -88,7 +89,7 @@ test('serve: unreachable and half-message agents, bad queries, no data yet: 4xx/
   assert.ok(early.headers.get('retry-after'), 'a 503 says when to retry');
   assert.match(early.text, /no events received yet/);
 
-  await until(() => half.subscribes() >= 2, 'serve to resubscribe after the stream was cut', 10_000);
+  await waitFor('serve to resubscribe after the stream was cut', () => atLeast(half.subscribes(), 2), 10_000);
   // The cut stream is a `down` with the reason, then a retry (it cycles up and down: no instant state to assert).
   await serve.run.waitFor(/agent .* \(half-node\) down: stream from half-node .* failed: .+/);
   const ready = await serve.get('/readyz');
@@ -144,7 +145,7 @@ const svcAddr = (i: number) => `10.96.${i >> 8}.${i & 255}:80`;
 test('serve: 2,000 Services with --metrics-max-services 100 keep /metrics bounded and say how many were left out', async (t) => {
   const a = await fakeAgent(t, 'node-a');
   const serve = await startServe(t, ['--agent', a.address, '--metrics-max-services', String(TOP)]);
-  await until(() => a.subscribers() === 1, 'serve to subscribe');
+  await waitFor('serve to subscribe', () => equals(a.subscribers(), 1), 10_000);
   const t0 = Date.now() * 1000;
   const services: ServiceInfo[] = Array.from({ length: N }, (_, i) => ({
     service: `${svcAddr(i)}/tcp`,
@@ -167,15 +168,17 @@ test('serve: 2,000 Services with --metrics-max-services 100 keep /metrics bounde
       );
   a.source.emitEvents(events);
 
-  let text = '';
-  const end = Date.now() + 10_000;
-  for (;;) {
-    text = (await serve.get('/metrics')).text;
-    if (sample(text, 'stickyscope_events_total') === events.length + 2 || Date.now() > end) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
   // The flows, the catalog and serve's own `node up`.
-  assert.equal(sample(text, 'stickyscope_events_total'), events.length + 2, 'every event arrived');
+  const text = await waitFor(
+    'every event to arrive',
+    async () => {
+      const m = (await serve.get('/metrics')).text;
+      const n = sample(m, 'stickyscope_events_total');
+      return n === events.length + 2 ? m : new NotYet(n, events.length + 2);
+    },
+    10_000,
+    100,
+  );
   assert.equal(sample(text, 'stickyscope_services'), N);
   assert.equal(sample(text, 'stickyscope_metrics_services_omitted'), N - TOP);
   const shown = new Set(
@@ -214,7 +217,7 @@ test('serve --report-every writes a timestamped report per period and keeps the 
     '--report-keep',
     '2',
   ]);
-  await until(() => a.subscribers() === 1, 'serve to subscribe');
+  await waitFor('serve to subscribe', () => equals(a.subscribers(), 1), 10_000);
   a.source.emitEvents(Array.from({ length: 5 }, (_, i) => dnat(i, 'node-a', { ts: Date.now() * 1000 + i })));
   await serve.run.waitFor(/(?:wrote [^\n]*\n[\s\S]*){4}/, 10_000);
   const files = readdirSync(dir).sort();

@@ -10,8 +10,9 @@ import { getServer } from '../../src/agent/server.js';
 import { runPrefix } from '../../src/core/run-prefix.js';
 import type { Report } from '../../src/report/types.js';
 import { loadK8sFixture, startFakeApiServer, type FakeObject } from '../helpers/fake-apiserver.js';
-import { FakeSource, dnat, until } from '../helpers/agent-fake-source.js';
+import { FakeSource, dnat } from '../helpers/agent-fake-source.js';
 import { sample, startServe } from '../helpers/serve.js';
+import { waitFor, equals, NotYet } from '../helpers/wait.js';
 
 type Pod = FakeObject & {
   spec: { nodeName: string; containers: { ports: { containerPort: number }[] }[] };
@@ -54,25 +55,23 @@ test('serve --k8s subscribes agents that become ready and drops deleted ones, th
   const b = await fakeAgent(t, 'node-b');
   api.apply('pods', agentPod('stickyscope-agent-a', 'node-a', a.address));
   const serve = await startServe(t, ['--k8s', '--kubeconfig', api.kubeconfig]);
-  await until(() => a.subscribers() === 1, 'serve to subscribe to node-a', 10_000);
+  await waitFor('serve to subscribe to node-a', () => equals(a.subscribers(), 1), 10_000);
   send(a, 'node-a', 10, 0);
 
   const added = Date.now();
   api.apply('pods', agentPod('stickyscope-agent-b', 'node-b', b.address));
-  await until(() => b.subscribers() === 1, 'serve to subscribe to node-b', 5_000);
+  await waitFor('serve to subscribe to node-b', () => equals(b.subscribers(), 1), 5_000);
   const subscribedMs = Date.now() - added;
   send(b, 'node-b', 7, 100);
-  let text = '';
-  const end = Date.now() + 5_000;
-  while (Date.now() < end) {
-    text = (await serve.get('/metrics')).text;
-    if (sample(text, 'stickyscope_service_selections_total', { address: `${SVC}/tcp` }) === 17) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.equal(
-    sample(text, 'stickyscope_service_selections_total', { address: `${SVC}/tcp` }),
-    17,
-    text.slice(0, 2000),
+  let text = await waitFor(
+    'the selections of both agents in /metrics',
+    async () => {
+      const m = (await serve.get('/metrics')).text;
+      const n = sample(m, 'stickyscope_service_selections_total', { address: `${SVC}/tcp` });
+      return n === 17 ? m : new NotYet(n, 17);
+    },
+    5_000,
+    100,
   );
   assert.equal(sample(text, 'stickyscope_agent_up', { agent: b.address, node: 'node-b' }), 1);
   t.diagnostic(`node-b subscribed ${subscribedMs} ms after its pod became ready`);
@@ -80,15 +79,18 @@ test('serve --k8s subscribes agents that become ready and drops deleted ones, th
 
   const removed = Date.now();
   api.remove('pods', 'stickyscope', 'stickyscope-agent-a');
-  await until(() => a.subscribers() === 0, "serve to drop node-a's stream", 5_000);
-  let report: Report | undefined;
-  while (Date.now() < removed + 5_000) {
-    report = JSON.parse((await serve.get('/report.json')).text) as Report;
-    if (report.window.missing.some((m) => m.node === 'node-a')) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const gap = report!.window.missing.find((m) => m.node === 'node-a');
-  assert.ok(gap?.ongoing, `node-a's window is missing from its removal on: ${JSON.stringify(report!.window)}`);
+  await waitFor("serve to drop node-a's stream", () => a.subscribers() === 0, 5_000);
+  const report = await waitFor(
+    "node-a's missing window in /report.json",
+    async () => {
+      const r = JSON.parse((await serve.get('/report.json')).text) as Report;
+      return r.window.missing.some((m) => m.node === 'node-a') ? r : new NotYet(r.window, 'a gap for node-a');
+    },
+    5_000,
+    100,
+  );
+  const gap = report.window.missing.find((m) => m.node === 'node-a');
+  assert.ok(gap?.ongoing, `node-a's window is missing from its removal on: ${JSON.stringify(report.window)}`);
   assert.ok(Math.abs(Date.parse(gap.start) - removed) < 3000);
   text = (await serve.get('/metrics')).text;
   assert.equal(sample(text, 'stickyscope_agent_up', { node: 'node-a' }), undefined, 'a removed agent is no series');

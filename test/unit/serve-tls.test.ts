@@ -4,9 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makePki, startTlsAgent } from '../helpers/tls-fixture.js';
-import { dnat, until } from '../helpers/agent-fake-source.js';
+import { dnat } from '../helpers/agent-fake-source.js';
 import { runCli } from '../helpers/cli.js';
 import { sample, startServe } from '../helpers/serve.js';
+import { waitFor, equals, NotYet } from '../helpers/wait.js';
 
 test('serve over mutual TLS: the certificate flags reach the agent; without them it is refused and not ready', async (t) => {
   const pki = await makePki(t);
@@ -22,14 +23,17 @@ test('serve over mutual TLS: the certificate flags reach the agent; without them
     '--tls-key',
     c.key,
   ]);
-  await until(() => agent.server.info().subscribers === 1, 'serve to subscribe over TLS');
+  await waitFor('serve to subscribe over TLS', () => equals(agent.server.info().subscribers, 1), 10_000);
   agent.source.emitEvents([dnat(1, 'n1', { ts: Date.now() * 1000 })]);
-  let text = '';
-  for (let i = 0; i < 50 && sample(text, 'stickyscope_service_selections_total') !== 1; i++) {
-    text = (await serve.get('/metrics')).text;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.equal(sample(text, 'stickyscope_service_selections_total'), 1);
+  const text = await waitFor(
+    "serve's metrics to count the selection",
+    async () => {
+      const m = (await serve.get('/metrics')).text;
+      return equals(sample(m, 'stickyscope_service_selections_total'), 1) === true ? m : new NotYet(m, 1);
+    },
+    5000,
+    100,
+  );
   assert.equal(sample(text, 'stickyscope_agent_up', { agent: agent.address, node: 'n1' }), 1);
 
   const plain = await startServe(t, ['--agent', agent.address]);

@@ -15,8 +15,9 @@ import type { Report } from '../../src/report/types.js';
 import { isServiceSpec, parseServices } from '../../src/cli/service-option.js';
 import { UsageError } from '../../src/core/errors.js';
 import { nearNames } from '../../src/core/service-scope.js';
-import { FakeSource, sleep, until } from '../helpers/agent-fake-source.js';
+import { FakeSource, sleep } from '../helpers/agent-fake-source.js';
 import { runCli } from '../helpers/cli.js';
+import { waitFor, atLeast } from '../helpers/wait.js';
 
 const WEB = '10.96.0.10:80';
 const DB = '10.96.0.20:5432';
@@ -76,7 +77,11 @@ test('two agents asked for one Service send only its flows; report and recording
     for await (const b of subscribeAgents(addrs, { signal: stop.signal, filter: { services: ['lab/web:http'] } }))
       wire.push(...b);
   })();
-  await until(() => servers.every((s) => s.info().subscribers === 4), 'every client to subscribe to both agents');
+  await waitFor(
+    'every client to subscribe to both agents',
+    () => servers.every((s) => s.info().subscribers === 4),
+    10_000,
+  );
 
   const t0 = Date.now() * 1000 + 600e6;
   let webSent = 0;
@@ -123,7 +128,7 @@ test('two agents asked for one Service send only its flows; report and recording
     }
   }
   const flowsOf = (es: StickyEvent[]) => es.filter((e) => e.type === 'dnat') as DnatEvent[];
-  await until(() => flowsOf(wire).length >= webSent, 'the filtered subscriber to have every web flow', 20_000);
+  await waitFor('the filtered subscriber to have every web flow', () => atLeast(flowsOf(wire).length, webSent), 20_000);
   await sleep(800); // the reporters' merge delay
   stop.abort();
   const [f, u] = await Promise.all([filtered, unfiltered, recording, raw]);

@@ -16,8 +16,9 @@ import { subscribeAgents } from '../../src/protocol/client.js';
 import type { AgentStatus } from '../../src/protocol/agent-connection.js';
 import { agentCredentials } from '../../src/protocol/tls.js';
 import { ServeHub } from '../../src/serve/hub.js';
-import { FakeSource, dnat, until } from '../helpers/agent-fake-source.js';
+import { FakeSource, dnat } from '../helpers/agent-fake-source.js';
 import { makePki, type Pki } from '../helpers/tls-fixture.js';
+import { waitFor, equals, atLeast } from '../helpers/wait.js';
 
 const BACKENDS = ['10.1.0.2:8080', '10.1.1.2:8080', '10.1.2.2:8080'];
 const catalog = (ts: number): CatalogEvent => ({
@@ -103,13 +104,13 @@ test('new aggregator, new agent: summaries, counted exactly once', async (t) => 
   const a = await agent(t, pki, true);
   a.source.emitEvents([catalog(Date.now() * 1000)]);
   const { hub, fallbacks, up } = await newAggregator(t, pki, a.address);
-  await until(() => up.length > 0 && hub.summaries!.received > 0, 'the subscription and its first summary');
+  await waitFor('the subscription and its first summary', () => up.length > 0 && hub.summaries!.received > 0, 10_000);
   const sent = picks(3000);
   for (let i = 0; i < sent.events.length; i += 500) a.source.emitEvents(sent.events.slice(i, i + 500));
-  await until(() => total(selections(hub)) >= 3000, 'summaries covering every pick');
+  await waitFor('summaries covering every pick', () => atLeast(total(selections(hub)), 3000), 10_000);
   // Two more periods: nothing may be counted twice.
   const after = hub.summaries!.received;
-  await until(() => hub.summaries!.received >= after + 2, 'two more summaries');
+  await waitFor('two more summaries', () => atLeast(hub.summaries!.received, after + 2), 10_000);
   assert.deepEqual(selections(hub), sent.perBackend);
   assert.deepEqual(fallbacks, [], 'no fallback against an agent that has the method');
   const report = hub.report('all');
@@ -123,11 +124,11 @@ test('new aggregator, old agent (no SubscribeSummaries): UNIMPLEMENTED, then its
   const pki = await makePki(t);
   const a = await agent(t, pki, false);
   const { hub, fallbacks, up } = await newAggregator(t, pki, a.address);
-  await until(() => fallbacks.length === 1 && up.length > 0, 'the fallback and the raw subscription');
+  await waitFor('the fallback and the raw subscription', () => fallbacks.length === 1 && up.length > 0, 10_000);
   a.source.emitEvents([catalog(Date.now() * 1000)]);
   const sent = picks(2000);
   a.source.emitEvents(sent.events);
-  await until(() => total(selections(hub)) >= 2000, 'the raw picks summarised');
+  await waitFor('the raw picks summarised', () => atLeast(total(selections(hub)), 2000), 10_000);
   assert.deepEqual(selections(hub), sent.perBackend);
   assert.deepEqual(fallbacks, ['n1']);
 });
@@ -152,10 +153,10 @@ test('old aggregator (raw Subscribe only), new agent: the raw stream as before',
     stop.abort();
     await run;
   });
-  await until(() => upSeen, 'the raw subscription');
+  await waitFor('the raw subscription', () => upSeen, 10_000);
   const sent = picks(1500);
   a.source.emitEvents(sent.events);
-  await until(() => total(got) >= 1500, 'every raw pick');
+  await waitFor('every raw pick', () => atLeast(total(got), 1500), 10_000);
   assert.deepEqual(got, sent.perBackend);
 });
 
@@ -189,7 +190,7 @@ async function hostile(t: TestContext, node: string, spoil: (s: NodeSummary) => 
     stop.abort();
     await run;
   });
-  await until(() => hub.rejected.total === 1, 'the rejection');
+  await waitFor('the rejection', () => equals(hub.rejected.total, 1), 10_000);
   return { hub, warnings };
 }
 

@@ -14,7 +14,9 @@ import { encodeBatch } from '../../src/protocol/wire.js';
 import { cliPath } from '../helpers/cli.js';
 import type { Report } from '../../src/report/types.js';
 import { getServer } from '../../src/agent/server.js';
-import { FakeSource, until } from '../helpers/agent-fake-source.js';
+import { FakeSource } from '../helpers/agent-fake-source.js';
+import { waitFor, equals } from '../helpers/wait.js';
+import { dnatEvent } from '../helpers/events.js';
 
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0) * 1000;
 const WEB = '10.96.0.10:80';
@@ -93,18 +95,14 @@ const catalog: CatalogEvent = {
 
 /** Selection i: client i % 10, always backend 10.1.1.2 (so every repeat is a held pick). */
 function pick(i: number, over: Partial<DnatEvent> = {}): DnatEvent {
-  return {
-    type: 'dnat',
+  return dnatEvent({
     ts: T0 + 1000 + i * 1000,
-    node: 'n1',
-    proto: 'tcp',
     client: `10.0.0.${i % 10}:${30000 + i}`,
     service: WEB,
     backend: '10.1.1.2:8080',
-    hook: 'prerouting',
     ctId: i.toString(16),
     ...over,
-  };
+  });
 }
 
 function header(over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -369,7 +367,7 @@ test('an agent sending impossible times: report --agent counts and drops them', 
   const addr = await agent.bind('127.0.0.1:0');
   t.after(() => agent.close());
   const run = cli(['report', '--agent', addr, '--duration', '3s', '--format', 'json']);
-  await until(() => agent.info().subscribers === 1, 'the reporter to subscribe');
+  await waitFor('the reporter to subscribe', () => equals(agent.info().subscribers, 1), 10_000);
   const now = Date.now() * 1000;
   const good = Array.from({ length: 20 }, (_, i) => pick(i, { ts: now + i * 1000 }));
   source.emitEvents([{ ...catalog, ts: now }, ...good.slice(0, 10)]);

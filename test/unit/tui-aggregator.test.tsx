@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createState } from '../../src/aggregator/state.js';
 import { AggregatorFrameSource } from '../../src/tui/aggregator-source.js';
 import { synthesize, type SyntheticService } from '../helpers/tui-events.js';
+import { screenHolds, waitFor } from '../helpers/wait.js';
 
 process.env.FORCE_COLOR = '1';
 const { render } = await import('ink-testing-library');
@@ -37,14 +38,6 @@ const services: SyntheticService[] = [
 ];
 const { events, truth } = synthesize(services, { durationSeconds: 20, selectionsPerSecond: 200, clients: 40, seed: 7 });
 
-async function until(what: string, check: () => boolean, ms = 3000, screen?: () => string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${screen ? `; the screen:\n${screen()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 function mount() {
   const source = new AggregatorFrameSource(createState({ windowSeconds: 60 }), 'synthetic');
   source.push(events);
@@ -52,7 +45,7 @@ function mount() {
   const text = () => plain(app.lastFrame() ?? '');
   const press = async (keys: string, expect: (s: string) => boolean, what: string) => {
     app.stdin.write(keys);
-    await until(what, () => expect(text()), undefined, text);
+    await waitFor(what, screenHolds(text, expect), 3000);
   };
   return { app, text, press, allOutput: () => plain(app.frames.join('')) };
 }
@@ -60,7 +53,11 @@ function mount() {
 test('each backend share and the violation count match what was generated', async (t) => {
   const { app, text, press } = mount();
   t.after(() => app.unmount());
-  await until('the services', () => text().includes('lab/web:http') && text().includes('lab/dns:dns'));
+  await waitFor(
+    'the services',
+    screenHolds(text, (s) => s.includes('lab/web:http') && s.includes('lab/dns:dns')),
+    3000,
+  );
   const lines = (app.lastFrame() ?? '').split('\n');
   const web = lines.find((l) => plain(l).includes('lab/web:http'))!;
   const violations = truth.violations.get('10.96.0.10:80/tcp')!;
@@ -93,7 +90,11 @@ test('each backend share and the violation count match what was generated', asyn
 test('the spread verdict: skewed for 3:1 weights, uniform for an even spread', async (t) => {
   const { app, text } = mount();
   t.after(() => app.unmount());
-  await until('the services', () => text().includes('lab/api:http'));
+  await waitFor(
+    'the services',
+    screenHolds(text, (s) => s.includes('lab/api:http')),
+    3000,
+  );
   const line = (name: string) =>
     text()
       .split('\n')
@@ -108,7 +109,11 @@ test('the spread verdict: skewed for 3:1 weights, uniform for an even spread', a
 test("a client's picks in the detail match the generated ones", async (t) => {
   const { app, text, press } = mount();
   t.after(() => app.unmount());
-  await until('the services', () => text().includes('lab/dns:dns'));
+  await waitFor(
+    'the services',
+    screenHolds(text, (s) => s.includes('lab/dns:dns')),
+    3000,
+  );
   // Sorted by name: api, dns, web; open dns.
   await press('j', (s) => /› lab\/dns/.test(s), 'the cursor on dns');
   await press('\r', (s) => s.includes('CLIENT') && s.includes('dns-0'), 'the dns detail');
@@ -126,7 +131,11 @@ test("a client's picks in the detail match the generated ones", async (t) => {
 test('every generated violation reaches the event log, printed or counted', async (t) => {
   const { app, text, allOutput } = mount();
   t.after(() => app.unmount());
-  await until('the log', () => /VIOLATION/.test(text()));
+  await waitFor(
+    'the log',
+    screenHolds(text, (s) => /VIOLATION/.test(s)),
+    3000,
+  );
   const out = allOutput();
   const printed = new Set(out.split('\n').filter((l) => l.includes('VIOLATION')));
   const skipped = Number(/not printed[^:]*: (\d+) violations/.exec(out)?.[1] ?? 0);

@@ -8,7 +8,8 @@ import stringWidth from 'string-width';
 import type { CatalogEvent, DnatEvent, ServiceInfo, StickyEvent } from '../../src/core/event.js';
 import { createState } from '../../src/aggregator/state.js';
 import { AggregatorFrameSource } from '../../src/tui/aggregator-source.js';
-import { renderAt, until, type Terminal } from '../helpers/ink-terminal.js';
+import { renderAt, type Terminal } from '../helpers/ink-terminal.js';
+import { screenHolds, waitFor } from '../helpers/wait.js';
 
 process.env.FORCE_COLOR = '0';
 const { App } = await import('../../src/tui/app.js');
@@ -92,7 +93,11 @@ for (const size of [
     const term = renderAt(<App source={source} fps={50} />, size);
     t.after(() => term.unmount());
     const screen = () => term.frame();
-    await until('the rows', () => screen().includes('bulk/huge') && screen().includes('lab/web'), screen);
+    await waitFor(
+      'the rows',
+      screenHolds(screen, (s) => s.includes('bulk/huge') && s.includes('lab/web')),
+      5000,
+    );
 
     const lines = assertFits(term, size, 'the list');
     const head = lines.find((l) => l.includes('MAX/M'))!;
@@ -107,10 +112,10 @@ for (const size of [
     assert.ok(Math.abs(eighths(drawn[0]!) - 0.9 * width * 8) <= 1, `the first bar is the 90% backend: '${drawn[0]}'`);
 
     term.type('\r');
-    await until(
+    await waitFor(
       'the detail',
-      () => /backends 1-\d+ of 5000/.test(screen()) && /clients 1-\d+ of/.test(screen()),
-      screen,
+      screenHolds(screen, (s) => /backends 1-\d+ of 5000/.test(s) && /clients 1-\d+ of/.test(s)),
+      5000,
     );
     const detail = assertFits(term, size, 'the detail');
     assert.ok(
@@ -124,24 +129,40 @@ for (const size of [
 
     term.type('\t');
     term.type('G');
-    await until('the last backends', () => screen().includes(`-5000 of 5000`), screen);
+    await waitFor(
+      'the last backends',
+      screenHolds(screen, (s) => s.includes(`-5000 of 5000`)),
+      5000,
+    );
     assertFits(term, size, 'the detail scrolled to the end');
     assert.ok(screen().includes(endpoint(K - 1)) && screen().includes(`huge-${K - 1}`), 'the last endpoint shown');
     term.type('\x1b[5~');
     const pagedUp = new RegExp(`^› ${endpoint(K - 1 - shown).replace(/\./g, '\\.')}\\s+huge-${K - 1 - shown} `, 'm');
-    await until('the cursor a page up', () => pagedUp.test(screen()), screen);
+    await waitFor(
+      'the cursor a page up',
+      screenHolds(screen, (s) => pagedUp.test(s)),
+      5000,
+    );
 
     term.type('\t');
     const clientsShown = Number(/clients 1-(\d+) of/.exec(screen())![1]);
     term.type('\x1b[6~');
     // The cursor moves a page; the window follows, keeping it in view.
     const from = () => Number(/clients (\d+)-\d+ of/.exec(screen())?.[1] ?? 1);
-    await until('a page of clients down', () => from() > 1 && /^› 10\.50\./m.test(screen()), screen);
+    await waitFor(
+      'a page of clients down',
+      screenHolds(screen, (s) => from() > 1 && /^› 10\.50\./m.test(s)),
+      5000,
+    );
     assert.ok(from() <= clientsShown + 1, 'the window moved by at most a page');
     assertFits(term, size, 'the clients scrolled');
 
     term.type('?');
-    await until('the help', () => screen().includes('Keys'), screen);
+    await waitFor(
+      'the help',
+      screenHolds(screen, (s) => s.includes('Keys')),
+      5000,
+    );
     assertFits(term, size, 'the help');
     assert.match(screen(), /Tab\s+in a service: switch scrolling/);
     assert.match(screen(), /PgUp PgDn\s+move a page/);

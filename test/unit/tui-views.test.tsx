@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { FrameSource, NotableLine, ServiceRow, ViewModel } from '../../src/tui/view-model.js';
 import { fakeStdin } from '../helpers/fake-stdin.js';
+import { screenHolds, waitFor } from '../helpers/wait.js';
 
 // Colours are part of what is tested; chalk decides its level when first imported.
 process.env.FORCE_COLOR = '1';
@@ -104,21 +105,13 @@ function fixedSource(vm: ViewModel, notable: NotableLine[] = []): FrameSource & 
   };
 }
 
-async function until(what: string, check: () => boolean, ms = 2000, screen?: () => string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${screen ? `; the screen:\n${screen()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 function mount(source: FrameSource) {
   const app = render(<App source={source} fps={50} />);
   const frame = () => app.lastFrame() ?? '';
   const text = () => plain(frame());
   const press = async (keys: string, expect: (screen: string) => boolean, what: string) => {
     app.stdin.write(keys);
-    await until(what, () => expect(text()), undefined, text);
+    await waitFor(what, screenHolds(text, expect), 2000);
   };
   return { app, frame, text, press };
 }
@@ -150,7 +143,11 @@ test('each backend bar is proportional to its share', async (t) => {
   }));
   const { app, text, press } = mount(fixedSource(model([row('web', { backends })])));
   t.after(() => app.unmount());
-  await until('the row', () => text().includes('web'));
+  await waitFor(
+    'the row',
+    screenHolds(text, (s) => s.includes('web')),
+    2000,
+  );
   // List view: three bars side by side, separated by │.
   const line = text()
     .split('\n')
@@ -177,7 +174,11 @@ test('each backend bar is proportional to its share', async (t) => {
 test('affinity violations are shown in red, and only where there are some', async (t) => {
   const { app, frame, text } = mount(fixedSource(model([row('clean'), row('broken', { violations: 7 })])));
   t.after(() => app.unmount());
-  await until('both rows', () => text().includes('broken') && text().includes('clean'));
+  await waitFor(
+    'both rows',
+    screenHolds(text, (s) => s.includes('broken') && s.includes('clean')),
+    2000,
+  );
   const lines = frame().split('\n');
   const broken = lines.find((l) => plain(l).includes(' broken '))!;
   const clean = lines.find((l) => plain(l).includes(' clean '))!;
@@ -192,7 +193,11 @@ test('lost events are highlighted and down nodes named in the header', async (t)
     fixedSource(model([row('web')], { lostEvents: 42, nodesUp: ['n1'], nodesDown: ['n2'] })),
   );
   t.after(() => app.unmount());
-  await until('the header', () => text().includes('lost 42'));
+  await waitFor(
+    'the header',
+    screenHolds(text, (s) => s.includes('lost 42')),
+    2000,
+  );
   const header = frame()
     .split('\n')
     .find((l) => plain(l).includes('lost 42'))!;
@@ -210,7 +215,11 @@ test('s cycles the sort: name, rate, violations, skew', async (t) => {
   const names = ['alpha', 'bravo', 'charlie'];
   const { app, text, press } = mount(fixedSource(model(rows)));
   t.after(() => app.unmount());
-  await until('rows', () => order(text(), names).length === 3);
+  await waitFor(
+    'rows',
+    screenHolds(text, (s) => order(s, names).length === 3),
+    2000,
+  );
   assert.deepEqual(order(text(), names), ['alpha', 'bravo', 'charlie']);
   await press('s', (s) => s.includes('sort:rate'), 'sort by rate');
   assert.deepEqual(order(text(), names), ['bravo', 'charlie', 'alpha']);
@@ -229,7 +238,11 @@ test('the selection follows its Service when s re-sorts the rows', async (t) => 
   ];
   const { app, text, press } = mount(fixedSource(model(rows)));
   t.after(() => app.unmount());
-  await until('rows', () => order(text(), ['alpha', 'bravo', 'charlie']).length === 3);
+  await waitFor(
+    'rows',
+    screenHolds(text, (s) => order(s, ['alpha', 'bravo', 'charlie']).length === 3),
+    2000,
+  );
   await press('j', (s) => /› bravo/.test(s), 'the cursor on bravo (row 2)');
   await press('s', (s) => s.includes('sort:rate'), 'sort by rate');
   // bravo is now row 1: the cursor went with it rather than staying on row 2 (charlie).
@@ -241,7 +254,11 @@ test('Backspace (DEL, 0x7f) deletes in the filter, also several in one read', as
   const names = ['web', 'dns', 'webhook'];
   const { app, text, press } = mount(fixedSource(model(names.map((n) => row(n)))));
   t.after(() => app.unmount());
-  await until('rows', () => order(text(), names).length === 3);
+  await waitFor(
+    'rows',
+    screenHolds(text, (s) => order(s, names).length === 3),
+    2000,
+  );
   await press('/', (s) => s.includes('filter /'), 'the filter prompt');
   await press('dnx', (s) => s.includes('filter /dnx'), 'typed text');
   await press('\x7f', (s) => s.includes('filter /dn') && !s.includes('filter /dnx'), 'one DEL');
@@ -255,7 +272,11 @@ test('/ filters the rows; Esc clears the filter', async (t) => {
   const names = ['web', 'dns', 'webhook'];
   const { app, text, press } = mount(fixedSource(model(names.map((n) => row(n)))));
   t.after(() => app.unmount());
-  await until('rows', () => order(text(), names).length === 3);
+  await waitFor(
+    'rows',
+    screenHolds(text, (s) => order(s, names).length === 3),
+    2000,
+  );
   await press('/', (s) => s.includes('filter /'), 'the filter prompt');
   await press('web', (s) => s.includes('filter /web'), 'typed text');
   await press('\r', (s) => s.includes("filter: 'web'"), 'the filter kept');
@@ -270,7 +291,11 @@ test('Enter opens the selected service, Esc goes back', async (t) => {
   const source = fixedSource(model([row('alpha'), bravo]));
   const { app, text, press } = mount(source);
   t.after(() => app.unmount());
-  await until('rows', () => text().includes('bravo'));
+  await waitFor(
+    'rows',
+    screenHolds(text, (s) => s.includes('bravo')),
+    2000,
+  );
   await press('j', (s) => /› alpha/.test(s) === false, 'the cursor to move');
   await press('\r', (s) => s.includes('CLIENT'), 'the detail');
   const screen = text();
@@ -282,7 +307,8 @@ test('Enter opens the selected service, Esc goes back', async (t) => {
     'the switch, cut at 100 columns',
   );
   assert.match(screen, /never switched/);
-  assert.match(screen, /selections per 5s ▁▂▃▄█▄▃▂▁▁▂█|selections per 5s [▁-█]{12}/);
+  // 0 1 2 4 8 4 2 1 0 0 1 8 over 8 levels, scaled to the largest and rounded: level round(v / 8 * 7).
+  assert.match(screen, /selections per 5s ▁▂▃▅█▅▃▂▁▁▂█/);
   assert.match(screen, /affinity sets 10\.1\.1\.2:8080 4\/4 100%\s+10\.1\.1\.3:8080 1\/4 25%/);
   assert.equal(source.focused.at(-1), bravo.service, 'the source was asked for that detail');
   await press('\x1b', (s) => s.includes('SERVICE') && s.includes('alpha'), 'the list again');
@@ -291,7 +317,11 @@ test('Enter opens the selected service, Esc goes back', async (t) => {
 test('? shows the keys and hides them again', async (t) => {
   const { app, text, press } = mount(fixedSource(model([row('web')])));
   t.after(() => app.unmount());
-  await until('rows', () => text().includes('web'));
+  await waitFor(
+    'rows',
+    screenHolds(text, (s) => s.includes('web')),
+    2000,
+  );
   assert.doesNotMatch(text(), /Keys/);
   await press('?', (s) => s.includes('Keys') && s.includes('cycle the sort'), 'the help');
   await press('?', (s) => !s.includes('Keys') && s.includes('SERVICE'), 'the help gone');
@@ -303,7 +333,11 @@ test('notable events are printed once above the live panel', async (t) => {
   t.after(() => app.unmount());
   queue.push({ id: 'a', ts: T0, kind: 'violation', text: '10.0.1.3 web 10.1.1.2:8080 → 10.1.1.3:8080 (listFull)' });
   queue.push({ id: 'b', ts: T0, kind: 'nodeDown', text: 'n2: connection refused' });
-  await until('the log', () => text().includes('listFull') && text().includes('n2: connection refused'));
+  await waitFor(
+    'the log',
+    screenHolds(text, (s) => s.includes('listFull') && s.includes('n2: connection refused')),
+    2000,
+  );
   const screen = text();
   assert.ok(screen.indexOf('VIOLATION') < screen.indexOf('stickyscope'), 'the log is above the header');
   assert.match(screen, /NODE DOWN n2: connection refused/);
@@ -336,7 +370,7 @@ for (const [name, key] of [
     const app = runTui(source, { fps: 50, stdout: stdout as never, stdin: stdin as never });
     try {
       // Not the output: under CI, Ink writes frames only at exit.
-      await until('the frame timer', () => source.focused.length > 2);
+      await waitFor('the frame timer', () => source.focused.length > 2, 2000);
       stdin.type(key);
       const exited = await Promise.race([
         app.waitUntilExit().then(() => true),

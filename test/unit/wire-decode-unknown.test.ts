@@ -7,6 +7,7 @@ import { decodeBatch } from '../../src/protocol/wire.js';
 import { decodeBatchFast } from '../../src/protocol/batch-decoder.js';
 import type { StickyEvent } from '../../src/core/event.js';
 import { outcome, referenceDecode, referenceDecodeEvent } from '../helpers/wire-reference.js';
+import { dnatEvent } from '../helpers/events.js';
 
 type Bytes = number[];
 const varint = (n: number): Bytes => {
@@ -60,18 +61,7 @@ const event = (ts: number, body: Bytes, node?: string): Bytes => [
 const batch = (node: string, events: Bytes[], extra: Bytes = []): Buffer =>
   Buffer.from([...str(1, node), ...events.flatMap((e) => raw(2, e)), ...extra]);
 const dnat = (ts: number, node: string, client: string, more: Partial<StickyEvent> = {}): StickyEvent =>
-  ({
-    type: 'dnat',
-    ts,
-    node,
-    proto: 'tcp',
-    client,
-    service: '10.96.0.10:80',
-    backend: '10.1.0.2:8080',
-    hook: 'prerouting',
-    ctId: 'ab12',
-    ...more,
-  }) as StickyEvent;
+  ({ ...dnatEvent({ ts, node, client, ctId: 'ab12' }), ...more }) as StickyEvent;
 
 /** decodeBatch gives `expected`, as protobufjs reads the bytes; `fast` says the hand-written path must take them itself. */
 function check(bytes: Buffer, expected: StickyEvent[], fast: boolean): void {

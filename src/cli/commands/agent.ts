@@ -103,8 +103,8 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
     const { hostname } = await import('node:os');
     const node = values['node-name'] ?? hostname();
     const tls = await agentTls(values, listen, node);
-    const { rm, rename } = await import('node:fs/promises');
-    const { fileError, writeTextFile } = await import('../../core/file-errors.js');
+    const { rm } = await import('node:fs/promises');
+    const { writeFileAtomic } = await import('../../core/atomic-file.js');
     const { startProbe } = await import('../../probe/probe.js');
     const { startAgent } = await import('../../agent/agent.js');
     const readyFile = values['ready-file'];
@@ -163,10 +163,7 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       }
       if (readyFile) {
         // Written whole or not at all: a watcher polling for it never reads half an address.
-        await writeTextFile(`${readyFile}.tmp`, `${agent.address}\n`, 'write the ready file');
-        await rename(`${readyFile}.tmp`, readyFile).catch((err) => {
-          throw fileError(err, 'write the ready file', readyFile, 'write');
-        });
+        await writeFileAtomic(readyFile, `${agent.address}\n`, 'write the ready file');
       }
       process.stderr.write(
         `agent ${node} serving ${tls ? 'mutual TLS' : 'plaintext'} on ${agent.address}${values.netns ? ' for ' + values.netns : ''}${metricsAt}, ${attachSummary(probe, attach !== undefined)}; SIGINT/SIGTERM stops\n`,

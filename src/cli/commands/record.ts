@@ -12,6 +12,7 @@ import { UsageError } from '../../core/errors.js';
 import { printable } from '../../core/text.js';
 import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
 import { parseServices, serviceOption, serviceUsage } from '../service-option.js';
+import { parseAgentAddresses } from '../agent-address.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope record --agent HOST:PORT [--agent ...] -w FILE [--duration 30s] [--rotate-bytes N]
@@ -52,10 +53,9 @@ Examples:
       duration: { type: 'string' },
       'rotate-bytes': { type: 'string' },
     });
-    const listed = values.agent ?? [];
+    const listed = parseAgentAddresses(values.agent ?? []);
     if (listed.length === 0 && !values.k8s)
       throw new UsageError('record needs at least one --agent HOST:PORT, or --k8s');
-    for (const a of listed) if (!/^.+:\d+$/.test(a)) throw new UsageError(`--agent expects HOST:PORT; got '${a}'`);
     if (values.output !== undefined)
       throw new UsageError(
         `record writes a trace file: give it with -w FILE (e.g. -w ${printable(values.output.slice(0, 80))}); -o is the output format of report, export and trace`,

@@ -18,6 +18,7 @@ import { checkWritable, writeTextFile } from '../../core/file-errors.js';
 import { printable } from '../../core/text.js';
 import { k8sOptions, k8sUsage, refuseK8sFlagsAlone } from '../../k8s/cli.js';
 import { parseServices, serviceOption, serviceUsage } from '../service-option.js';
+import { parseAgentAddresses } from '../agent-address.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope report FILE|DIR... [options]
@@ -75,7 +76,7 @@ Examples:
     const windowSeconds = values.window === undefined ? undefined : parseDuration(values.window, '--window') / 1000;
     if (windowSeconds !== undefined && !(windowSeconds > 0))
       throw new UsageError(`--window expects a positive duration; got '${values.window}'`);
-    const listed = values.agent ?? [];
+    const listed = parseAgentAddresses(values.agent ?? []);
     const services = parseServices(values);
     if (services && values.summaries)
       throw new UsageError('--service and --summaries do not go together: summaries cover every Service');
@@ -99,7 +100,6 @@ Examples:
     const { reportFromAgents, reportFromFile } = await import('../../report/from-file.js');
     let text: string;
     if (live) {
-      for (const a of listed) if (!/^.+:\d+$/.test(a)) throw new UsageError(`--agent expects HOST:PORT; got '${a}'`);
       if (values.duration === undefined)
         throw new UsageError(
           `report ${values.k8s ? '--k8s' : '--agent'} needs --duration D: how long to listen before reporting`,

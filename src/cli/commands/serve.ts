@@ -14,6 +14,7 @@ import {
 import { EnvironmentError, UsageError } from '../../core/errors.js';
 import { printable } from '../../core/text.js';
 import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
+import { parseAgentAddresses } from '../agent-address.js';
 
 const DEFAULT_WINDOWS = ['1m', '5m'];
 const INFO_EVERY_MS = 5000;
@@ -77,8 +78,7 @@ Examples:
       summaries: { type: 'boolean' },
     });
     const listen = parseHostPort(values.listen, '--listen');
-    const listed = values.agent ?? [];
-    for (const a of listed) if (!/^.+:\d+$/.test(a)) throw new UsageError(`--agent expects HOST:PORT; got '${a}'`);
+    const listed = parseAgentAddresses(values.agent ?? []);
     if (listed.length === 0 && !values.k8s)
       throw new UsageError('serve needs agents to follow: --agent HOST:PORT (repeatable) or --k8s');
     const { parseWindowParam } = await import('../../serve/window-param.js');
@@ -109,8 +109,8 @@ Examples:
     const { createServeHttp } = await import('../../serve/http.js');
     const { listenHttp, closeHttp } = await import('../../core/http-listen.js');
     const { startReportFiles } = await import('../../serve/report-files.js');
-    const { rm, rename } = await import('node:fs/promises');
-    const { fileError, writeTextFile } = await import('../../core/file-errors.js');
+    const { rm } = await import('node:fs/promises');
+    const { writeFileAtomic } = await import('../../core/atomic-file.js');
 
     const say = (line: string) => process.stderr.write(`stickyscope serve: ${printable(line)}\n`);
     const signal = shutdownSignal();
@@ -154,10 +154,7 @@ Examples:
         throw new EnvironmentError(err.message);
       });
       if (readyFile) {
-        await writeTextFile(`${readyFile}.tmp`, `${bound}\n`, 'write the ready file');
-        await rename(`${readyFile}.tmp`, readyFile).catch((err) => {
-          throw fileError(err, 'write the ready file', readyFile, 'write');
-        });
+        await writeFileAtomic(readyFile, `${bound}\n`, 'write the ready file');
       }
       say(
         `serving http://${bound} for ${directory.addresses().join(', ') || 'agents yet to come'}; SIGINT/SIGTERM stops`,

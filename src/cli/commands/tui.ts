@@ -14,6 +14,7 @@ import {
 } from '../command.js';
 import { k8sOptions, k8sUsage, refuseK8sFlagsAlone } from '../../k8s/cli.js';
 import { parseServices, serviceOption, serviceUsage } from '../service-option.js';
+import { parseAgentAddresses } from '../agent-address.js';
 
 const DEFAULT_FPS = 10;
 
@@ -56,7 +57,7 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
       window: { type: 'string' },
       fps: { type: 'string' },
     });
-    const listed = values.agent ?? [];
+    const listed = parseAgentAddresses(values.agent ?? []);
     const services = parseServices(values);
     const range = parseNarrowing(values);
     if (values.replay === undefined && (range.since !== undefined || range.until !== undefined))
@@ -68,10 +69,6 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
       );
     }
     refuseK8sFlagsAlone(values);
-    for (const a of listed) {
-      if (!/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(a))
-        throw new UsageError(`--agent expects HOST:PORT, e.g. 127.0.0.1:7390; got '${a}'`);
-    }
     if (values.speed !== undefined && values.replay === undefined)
       throw new UsageError('--speed applies to --replay only');
     const speed = values.speed === undefined ? 1 : Number(values.speed);
