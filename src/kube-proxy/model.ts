@@ -6,7 +6,7 @@ import type { IpFamily } from '../core/ip.js';
 /** iptables mode's rule shape: current kube-proxy's, or the older one of the seed dumps (KUBE-XLB, --set-xmark). */
 export type RuleShape = 'current' | 'legacy';
 /** The protocols the lab's Services use. */
-export type KubeProto = 'tcp' | 'udp';
+type KubeProto = 'tcp' | 'udp';
 /** nftables mode's rule shape changed in 1.36 (inline DNAT maps, no mark-for-masquerade chain). */
 export const kubeVersions = ['1.35', '1.36'] as const;
 export type KubeVersion = (typeof kubeVersions)[number];

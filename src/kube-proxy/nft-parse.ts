@@ -32,7 +32,7 @@ import {
   type Table,
 } from './nft-table.js';
 
-export { NFT_DEFAULT_SET_SIZE, NftParseError } from './nft-table.js';
+export { NftParseError } from './nft-table.js';
 type Hooked = 'nat' | 'filter';
 
 interface VerdictMap {
