@@ -7,13 +7,13 @@ import { Enricher } from './enrich.js';
 import { NodePortCatalog } from './node-ports.js';
 import { NftSetWatcher } from './nft-sets.js';
 import { RulesWatcher, nftListSets, nodeRules, type RulesReader } from './rules-watch.js';
-import { getServer, type AgentServer, type EventSource } from './server.js';
+import type { EventSource } from '../core/event.js';
+import { getServer, type AgentServer } from './server.js';
 import type { AgentLimits } from './limits.js';
 import { EvictionWatcher } from './xt-recent.js';
 import { mergeFamilies } from './families.js';
 import type { NatCatalog, RecentList } from './rules-parse.js';
-import { SummaryFeed } from './summary-feed.js';
-import type { Summarizer } from '../aggregator/summarize.js';
+import { SummaryFeed, type Summarizer } from '../summary/producer.js';
 
 export interface AgentOptions {
   node: string;

@@ -3,7 +3,7 @@
 // each limit hit is refused with a gRPC status, counted in Info and said on stderr.
 import { release } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
-import type { CatalogEvent, CountersEvent, StickyEvent } from '../core/event.js';
+import type { CatalogEvent, CountersEvent, EventSource, StickyEvent } from '../core/event.js';
 import { compileFilter, takesEverything, validateFilter, type EventPredicate } from '../protocol/event-filter.js';
 import { agentService, agentServiceV1, type BatchMessage, type SubscribeRequest } from '../protocol/service-def.js';
 import { encodeBatchWithIndex } from '../protocol/wire.js';
@@ -13,13 +13,7 @@ import { guardConnections, resetCall } from './connection-guard.js';
 import { defaultLimits, LimitLog, type AgentLimits, type LimitKind } from './limits.js';
 import type { AgentInfo } from '../protocol/wire.js';
 
-/** Anything that emits batches of events: the probe (src/probe/probe.ts), or the enriched stream built on it. */
-export interface EventSource {
-  on(event: 'events', listener: (events: StickyEvent[]) => void): unknown;
-  off(event: 'events', listener: (events: StickyEvent[]) => void): unknown;
-}
-
-/** The agent's per-period summaries (summary-feed.ts), each already encoded, for SubscribeSummaries. */
+/** The agent's per-period summaries (src/summary/producer.ts), each already encoded, for SubscribeSummaries. */
 export interface SummarySource {
   on(event: 'summary', listener: (encoded: Uint8Array) => void): unknown;
   off(event: 'summary', listener: (encoded: Uint8Array) => void): unknown;

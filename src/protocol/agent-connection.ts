@@ -8,7 +8,7 @@ import { infoMethod, subscribeMethod, subscribeSummariesMethod } from './service
 import type { NodeSummary } from '../core/summary.js';
 import type { AgentInfo, EventFilter } from './wire.js';
 import { admitEvents, RejectedEvents } from './validate.js';
-import { summaryProblem } from './summary-validate.js';
+import { summaryProblem } from './summary-wire.js';
 import type { ConnectGate } from './connect-gate.js';
 import { diagnoseTls } from './tls-diagnose.js';
 import { clientLink, type ClientTls, type PeerIdentity } from './tls.js';
