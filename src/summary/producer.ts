@@ -160,19 +160,20 @@ export class SummaryFeed extends EventEmitter {
    * when something reads it (--metrics, or the first summary subscriber); until then only the catalog is kept.
    */
   private active = false;
-  private readonly onEvents = (events: StickyEvent[]) => {
+  /** Each batch of the node's stream (attached to `source` when one is given). */
+  readonly onEvents = (events: StickyEvent[]): void => {
     if (this.active) this.summarizer.apply(events);
     for (const e of events) if (e.type === 'catalog') this.catalog = e;
   };
 
   constructor(
     node: string,
-    private readonly source: EventSource,
+    private readonly source: EventSource | null,
     periodMs = DEFAULT_SUMMARY_PERIOD_MS,
   ) {
     super();
     this.summarizer = new Summarizer(node);
-    source.on('events', this.onEvents);
+    source?.on('events', this.onEvents);
     this.timer = setInterval(() => this.tick(), periodMs);
     this.timer.unref();
   }
@@ -191,7 +192,7 @@ export class SummaryFeed extends EventEmitter {
 
   stop(): void {
     clearInterval(this.timer);
-    this.source.off('events', this.onEvents);
+    this.source?.off('events', this.onEvents);
   }
 
   private tick(): void {
