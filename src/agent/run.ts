@@ -27,6 +27,8 @@ export interface AgentRunOptions {
   metricsListen?: string;
   maxServices: number;
   readyFile?: string;
+  /** libbpf's messages (--verbose); dropped when absent. */
+  onLibbpf?: (line: string) => void;
   /** Problems that do not stop the agent (rules unreadable, a bad certificate rotation): said once until they change. */
   onWarning: (message: string) => void;
 }
@@ -70,8 +72,8 @@ function probeStage(opts: AgentRunOptions, run: Running, stopped: Promise<void>)
     async start() {
       // Nothing downstream of the agent reads insert records (backend selections are dnat,
       // what the backend sees is snat); leaving them out halves the records per flow.
-      const { node, netns, ringBufferBytes, attach } = opts;
-      const p = startProbe({ node, netns, ringBufferBytes, insertEvents: false, attach });
+      const { node, netns, ringBufferBytes, attach, onLibbpf } = opts;
+      const p = startProbe({ node, netns, ringBufferBytes, insertEvents: false, attach, onLibbpf });
       run.probe = p;
       run.failed = new Promise<never>((_, reject) => {
         p.on('error', reject);

@@ -1,11 +1,14 @@
 // `stickyscope agent`: the probe on one node, its events served over gRPC to any number of subscribers.
 import {
+  libbpfLines,
   parse,
   parseCount,
   parseDuration,
   parseHostPort,
   parseRingBufferBytes,
   shutdownSignal,
+  VERBOSE_HELP,
+  verboseOption,
   type Command,
 } from '../command.js';
 import { UsageError } from '../../core/errors.js';
@@ -38,6 +41,7 @@ Options:
                        for this long (default 30s)
   --ringbuf-bytes N    ring buffer size, a power of two (default 8 MiB)
   ${ATTACH_HELP}
+  ${VERBOSE_HELP}
   --tls-cert FILE      serve mutual TLS only: this node's certificate (it must name
                        NODE.agent.stickyscope.local, NODE being --node-name), with
   --tls-key FILE       its private key, and
@@ -84,6 +88,7 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       metrics: { type: 'string' },
       'metrics-max-services': { type: 'string', default: '500' },
       'summary-period': { type: 'string', default: '2s' },
+      ...verboseOption,
     });
     const attach = parseAttachMode(values.attach);
     const listen = parseHostPort(values.listen, '--listen');
@@ -104,7 +109,7 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
     const { runAgent } = await import('../../agent/run.js');
     const options = {
       ...{ node, netns: values.netns, listen, attach, metricsListen, limits, maxServices, summaryPeriodMs },
-      ...{ ringBufferBytes, tls, readyFile: values['ready-file'] },
+      ...{ ringBufferBytes, tls, readyFile: values['ready-file'], onLibbpf: libbpfLines(values.verbose) },
       onWarning: (m: string) => process.stderr.write(`stickyscope agent: warning: ${printable(m)}\n`),
     };
     await runAgent(options, shutdownSignal());
