@@ -1,19 +1,16 @@
 // The agent: the probe's events, named from the node's rules (IPv4 and IPv6), with the rules' catalog
-// and xt_recent evictions mixed in, served over gRPC.
+// and xt_recent evictions mixed in, served over gRPC. A list of stages (src/core/stages.ts) around
+// one stream, the named events, that the summaries and the server read.
 import { EventEmitter } from 'node:events';
 import type { ServerCredentials } from '@grpc/grpc-js';
-import type { CatalogEvent, ServiceInfo, StickyEvent } from '../core/event.js';
-import { Enricher } from './enrich.js';
-import { NodePortCatalog } from './node-ports.js';
-import { NftSetWatcher } from './nft-sets.js';
-import { RulesWatcher, nftListSets, nodeRules, type RulesReader } from './rules-watch.js';
-import { getServer, type AgentServer, type EventSource } from './server.js';
+import type { EventSource, StickyEvent } from '../core/event.js';
+import { startStages, type Stage } from '../core/stages.js';
+import { SummaryFeed, type Summarizer } from '../summary/producer.js';
 import type { AgentLimits } from './limits.js';
+import { Poller } from './poller.js';
+import { NodeRules, type RulesReader } from './rules-watch.js';
+import { createAgentServer, type AgentServer } from './server.js';
 import { EvictionWatcher } from './xt-recent.js';
-import { mergeFamilies } from './families.js';
-import type { NatCatalog, RecentList } from '../kube-proxy/iptables-parse.js';
-import { SummaryFeed } from './summary-feed.js';
-import type { Summarizer } from '../aggregator/summarize.js';
 
 export interface AgentOptions {
   node: string;
@@ -60,45 +57,12 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-/** Runs `task` every `ms` until stopped, never two at once; its failures go to `onError`. */
-function every(ms: number, task: () => Promise<void>, onError: (err: Error) => void): () => void {
-  let timer: NodeJS.Timeout | null = null;
-  let stopped = false;
-  const loop = async () => {
-    try {
-      await task();
-    } catch (err) {
-      onError(err as Error);
-    }
-    if (!stopped) timer = setTimeout(loop, ms);
-  };
-  timer = setTimeout(loop, ms);
-  return () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-  };
-}
-
 export async function startAgent(probe: EventSource, opts: AgentOptions): Promise<RunningAgent> {
-  const hub = new EventEmitter();
-  const nodePorts = new NodePortCatalog();
-  const enricher = new Enricher(nodePorts);
-  const now = () => Date.now() * 1000;
-  /** One per task that can fail, so two tasks failing in turn do not repeat each other's warnings. */
-  const warner = () => {
-    let lastWarning = '';
-    return (err: Error) => {
-      if (err.message === lastWarning) return;
-      lastWarning = err.message;
-      opts.onWarning?.(err.message);
-    };
-  };
-  const warn = warner();
-  const warn6 = warner();
-
-  const summaries = new SummaryFeed(opts.node, hub, opts.summaryPeriodMs);
+  const stream = new EventEmitter();
+  const emit = (events: StickyEvent[]) => stream.emit('events', events);
+  const summaries = new SummaryFeed(opts.node, null, opts.summaryPeriodMs);
   if (opts.summarizeFromStart) summaries.start();
-  const server = getServer(hub, {
+  const server = createAgentServer({
     summaries,
     node: opts.node,
     attachPoints: opts.attachPoints,
@@ -106,110 +70,37 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
     maxBuffered: opts.maxBuffered,
     credentials: opts.credentials,
   });
-  const catalogAt = (ts: number, services: ServiceInfo[]): CatalogEvent => {
-    const proxyMode = current()?.mode;
-    return { type: 'catalog', ts, node: opts.node, services, ...(proxyMode ? { proxyMode } : {}) };
-  };
-  const publish = (ts: number) => {
-    const services = nodePorts.services();
-    enricher.setServices(services);
-    hub.emit('events', [catalogAt(ts, services)]);
-  };
-  // Each family's rules are read and kept on their own: a bad IPv6 read keeps the previous IPv6 catalog and leaves
-  // the IPv4 one alone. Until both first reads are done, nothing is published.
-  let started = false;
-  let merged: NatCatalog | null = null;
-  const current = () => merged;
-  const changed = () => {
-    merged = mergeFamilies(rules.current, rules6.current);
-    if (!started || !merged) return;
-    nodePorts.setRules(merged);
-    publish(now());
-  };
-  const skippedWarning = (w: string) => opts.onWarning?.(w);
-  const rules = new RulesWatcher(opts.readRules ?? nodeRules(opts.netns), changed, undefined, skippedWarning);
-  // A caller that reads the IPv4 rules its own way (a test, a replay) says where IPv6 rules come from, or has none.
-  const read6 = opts.readRules6 ?? (opts.readRules ? async () => '' : nodeRules(opts.netns, 6));
-  const rules6 = new RulesWatcher(read6, changed, 'IPv6 rules', skippedWarning);
-  // The first catalog goes out before any flow, so every flow can be named.
-  await rules.poll().catch(warn);
-  await rules6.poll().catch(warn6);
-  started = true;
-  if (merged) changed();
-  else hub.emit('events', [{ type: 'catalog', ts: now(), node: opts.node, services: [] }]);
-
-  const noLists = new Map<string, RecentList>();
-  const nftLists = (c: NatCatalog | null) => (c?.mode === 'nftables' ? c.lists : noLists);
-  // The set watcher rebuilds its index when the lists object changes: one object per pair of catalogs.
-  let listsOf: [NatCatalog | null, NatCatalog | null, ReadonlyMap<string, RecentList>] = [null, null, noLists];
-  const bothLists = () => {
-    if (listsOf[0] !== rules.current || listsOf[1] !== rules6.current)
-      listsOf = [rules.current, rules6.current, new Map([...nftLists(rules.current), ...nftLists(rules6.current)])];
-    return listsOf[2];
-  };
-  const readSets = opts.readSets ?? nftListSets(opts.netns);
-  const readSets6 = opts.readSets6 ?? nftListSets(opts.netns, 'ip6');
-  const sets = new NftSetWatcher({
-    node: opts.node,
-    // Only the tables whose Services have affinity sets: an IPv4-only node has no `ip6 kube-proxy` to list.
-    read: async () => [
-      ...(nftLists(rules.current).size > 0 ? [await readSets()] : []),
-      ...(nftLists(rules6.current).size > 0 ? [await readSets6()] : []),
-    ],
-    lists: bothLists,
-    emit: (events) => hub.emit('events', events),
-  });
-
-  const onProbe = (events: StickyEvent[]) => {
-    const learnedAt = enricher.enrich(events);
-    sets.observe(events);
-    // A flow through a NodePort at a node address not seen before: the catalog entry for
-    // it goes out first, timed as that flow, so the flow is judged by it.
-    if (!Number.isNaN(learnedAt)) hub.emit('events', [catalogAt(learnedAt, nodePorts.services())]);
-    hub.emit('events', events);
-  };
-  probe.on('events', onProbe);
-  const stops = [
-    every(opts.rulesIntervalMs ?? 1000, () => rules.poll(), warn),
-    every(opts.rulesIntervalMs ?? 1000, () => rules6.poll(), warn6),
-  ];
-  const setsPoll = async () => {
-    if (nftLists(rules.current).size > 0 || nftLists(rules6.current).size > 0) await sets.poll();
-  };
-  stops.push(every(opts.recentIntervalMs ?? 250, setsPoll, warner()));
-  let recent: EvictionWatcher | undefined;
-  if (opts.xtRecentDir) {
-    const evictions = new EvictionWatcher({
-      dir: opts.xtRecentDir,
-      node: opts.node,
-      // ip6tables' lists are in the same directory, holding IPv6 clients.
-      lists: () => current()?.lists ?? new Map(),
-      onEvicted: (e) => hub.emit('events', [e]),
-    });
-    stops.push(every(opts.recentIntervalMs ?? 250, () => evictions.poll(), warner()));
-    recent = evictions;
-  }
-
-  let address: string;
-  try {
-    address = await server.bind(opts.listen);
-  } catch (err) {
-    for (const s of stops) s();
-    probe.off('events', onProbe);
-    summaries.stop();
-    await server.close();
-    throw err;
-  }
-  return {
-    address,
-    server,
-    recent,
-    summarizer: summaries.summarizer,
-    async stop() {
-      for (const s of stops) s();
-      probe.off('events', onProbe);
-      summaries.stop();
-      await server.close();
+  const rules = new NodeRules({ ...opts, setsIntervalMs: opts.recentIntervalMs, emit });
+  const recent = opts.xtRecentDir
+    ? new EvictionWatcher({
+        dir: opts.xtRecentDir,
+        node: opts.node,
+        // ip6tables' lists are in the same directory, holding IPv6 clients.
+        lists: () => rules.catalog?.lists ?? new Map(),
+        onEvicted: (e) => emit([e]),
+      })
+    : undefined;
+  const recentPoll = recent && new Poller(opts.recentIntervalMs ?? 250, () => recent.poll(), opts.onWarning);
+  let address = '';
+  const stages: Stage[] = [
+    { name: 'the summaries', start() {}, stop: () => summaries.stop(), onEvents: summaries.onEvents },
+    { name: 'the gRPC server', start() {}, stop: () => server.close(), onEvents: server.onEvents },
+    rules,
+    {
+      name: 'the probe',
+      start: () => void probe.on('events', rules.nameFlows),
+      stop: () => void probe.off('events', rules.nameFlows),
     },
-  };
+    ...(recentPoll
+      ? [{ name: 'the xt_recent lists', start: () => recentPoll.start(), stop: () => recentPoll.stop() }]
+      : []),
+    {
+      name: 'the gRPC listener',
+      start: async () => {
+        address = await server.bind(opts.listen);
+      },
+    },
+  ];
+  const running = await startStages(stages, { stream });
+  return { address, server, recent, summarizer: summaries.summarizer, stop: () => running.stop() };
 }

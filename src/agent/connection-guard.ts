@@ -1,6 +1,7 @@
 // What grpc-js's server leaves out: gRPC's keepalive policy (GOAWAY "too_many_pings"), word of the size limits it
 // enforces itself, and resetting one stalled stream. All need grpc-js's HTTP/2 objects, which it keeps to itself:
-// reached here only, and checked, so an upgrade that moves them fails loudly in tests.
+// reached here only, and checked, so an upgrade that moves them fails loudly in tests. That is why package.json pins
+// @grpc/grpc-js exactly: an upgrade is a deliberate change, made with this file's tests run.
 import * as http2 from 'node:http2';
 import type * as grpc from '@grpc/grpc-js';
 

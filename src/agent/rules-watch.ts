@@ -2,12 +2,20 @@
 // mode is found from what the node has: KUBE-* chains in `iptables-save -t nat` (`ip6tables-save`), else kube-proxy's
 // `ip` (`ip6`) nftables table, read as JSON.
 // Parsing and comparing only happen when the text read changed; a read that cannot be understood keeps the catalog.
+// NodeRules is the agent's stage built on it: both families' catalogs published, the probe's flows named from them,
+// and the nftables affinity sets watched.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { ProxyMode } from '../core/event.js';
+import type { CatalogEvent, ProxyMode, StickyEvent } from '../core/event.js';
+import type { Stage } from '../core/stages.js';
+import { Enricher } from './enrich.js';
+import { mergeFamilies } from './families.js';
 import { IPVS_UNSUPPORTED, ipvsInLink, ipvsInRules } from '../kube-proxy/ipvs.js';
 import { parseNftCatalog } from '../kube-proxy/nft-parse.js';
-import { parseNatCatalog, type NatCatalog } from '../kube-proxy/iptables-parse.js';
+import { NftSetWatcher } from './nft-sets.js';
+import { NodePortCatalog } from './node-ports.js';
+import { Poller } from './poller.js';
+import { parseNatCatalog, type NatCatalog, type RecentList } from '../kube-proxy/iptables-parse.js';
 
 const run = promisify(execFile);
 
@@ -33,14 +41,14 @@ function tool(netns: string | undefined, cmd: string, args: string[]): () => Pro
 }
 
 /** Which of kube-proxy's two tables: `ip` (IPv4) or `ip6`. */
-export type NftFamily = 'ip' | 'ip6';
+type NftFamily = 'ip' | 'ip6';
 
 /** kube-proxy's nftables table, as JSON. */
 const nftListTable = (netns?: string, family: NftFamily = 'ip') =>
   tool(netns, 'nft', ['-j', 'list', 'table', family, 'kube-proxy']);
 
 /** kube-proxy's nftables sets with their elements (affinity state). */
-export const nftListSets = (netns?: string, family: NftFamily = 'ip') =>
+const nftListSets = (netns?: string, family: NftFamily = 'ip') =>
   tool(netns, 'nft', ['-j', 'list', 'sets', 'table', family, 'kube-proxy']);
 
 const hasKubeChains = (text: string) => /^:KUBE-SERVICES /m.test(text);
@@ -157,5 +165,128 @@ export class RulesWatcher {
     if (!first && services === this.lastServices) return;
     this.lastServices = services;
     this.onChange(catalog);
+  }
+}
+
+export interface NodeRulesOptions {
+  node: string;
+  /** The node's network namespace (for the readers); the current one when absent. */
+  netns?: string;
+  /** The IPv4 rules (default nodeRules(netns)). */
+  readRules?: RulesReader;
+  /** The IPv6 rules (default `ip6tables-save -t nat`, else `nft -j list table ip6 kube-proxy`, in the netns). */
+  readRules6?: RulesReader;
+  /** nftables mode: reads the affinity sets (default `nft -j list sets table ip kube-proxy` in the netns). */
+  readSets?: () => Promise<string>;
+  /** The same for the IPv6 table (`... table ip6 kube-proxy`). */
+  readSets6?: () => Promise<string>;
+  rulesIntervalMs?: number;
+  setsIntervalMs?: number;
+  /** Where catalogs, affinity-set events and named flows go: the agent's stream. */
+  emit: (events: StickyEvent[]) => void;
+  /** Rules or sets unreadable: said once until it changes. */
+  onWarning?: (message: string) => void;
+}
+
+const noLists = new Map<string, RecentList>();
+const nftLists = (c: NatCatalog | null) => (c?.mode === 'nftables' ? c.lists : noLists);
+
+/**
+ * The node's rules as the agent's stage. Each family's rules are read and kept on their own: a bad IPv6 read keeps
+ * the previous IPv6 catalog and leaves the IPv4 one alone. Until both first reads are done (start), nothing is
+ * published; then the first catalog goes out before any flow, so every flow can be named.
+ */
+export class NodeRules implements Stage {
+  readonly name = "the node's rules";
+  private readonly nodePorts = new NodePortCatalog();
+  private readonly enricher = new Enricher(this.nodePorts);
+  private readonly rules: RulesWatcher;
+  private readonly rules6: RulesWatcher;
+  private readonly sets: NftSetWatcher;
+  private readonly pollers: Poller[];
+  private started = false;
+  private merged: NatCatalog | null = null;
+  /** The set watcher rebuilds its index when the lists object changes: one object per pair of catalogs. */
+  private listsOf: [NatCatalog | null, NatCatalog | null, ReadonlyMap<string, RecentList>] = [null, null, noLists];
+
+  constructor(private readonly opts: NodeRulesOptions) {
+    const changed = () => this.changed();
+    const skipped = (w: string) => opts.onWarning?.(w);
+    this.rules = new RulesWatcher(opts.readRules ?? nodeRules(opts.netns), changed, undefined, skipped);
+    // A caller that reads the IPv4 rules its own way (a test, a replay) says where IPv6 rules come from, or has none.
+    const read6 = opts.readRules6 ?? (opts.readRules ? async () => '' : nodeRules(opts.netns, 6));
+    this.rules6 = new RulesWatcher(read6, changed, 'IPv6 rules', skipped);
+    const readSets = opts.readSets ?? nftListSets(opts.netns);
+    const readSets6 = opts.readSets6 ?? nftListSets(opts.netns, 'ip6');
+    this.sets = new NftSetWatcher({
+      node: opts.node,
+      // Only the tables whose Services have affinity sets: an IPv4-only node has no `ip6 kube-proxy` to list.
+      read: async () => [
+        ...(nftLists(this.rules.current).size > 0 ? [await readSets()] : []),
+        ...(nftLists(this.rules6.current).size > 0 ? [await readSets6()] : []),
+      ],
+      lists: () => this.bothLists(),
+      emit: opts.emit,
+    });
+    const rulesMs = opts.rulesIntervalMs ?? 1000;
+    this.pollers = [
+      new Poller(rulesMs, () => this.rules.poll(), opts.onWarning),
+      new Poller(rulesMs, () => this.rules6.poll(), opts.onWarning),
+      new Poller(opts.setsIntervalMs ?? 250, () => this.pollSets(), opts.onWarning),
+    ];
+  }
+
+  /** Both families' rules merged, null until one was read. */
+  get catalog(): NatCatalog | null {
+    return this.merged;
+  }
+
+  async start(): Promise<void> {
+    await this.pollers[0]!.once();
+    await this.pollers[1]!.once();
+    this.started = true;
+    if (this.merged) this.changed();
+    else this.opts.emit([{ type: 'catalog', ts: Date.now() * 1000, node: this.opts.node, services: [] }]);
+    for (const p of this.pollers) p.start();
+  }
+
+  stop(): void {
+    for (const p of this.pollers) p.stop();
+  }
+
+  /** Names the probe's flows (in place) and passes them on. */
+  readonly nameFlows = (events: StickyEvent[]): void => {
+    const learnedAt = this.enricher.enrich(events);
+    this.sets.observe(events);
+    // A flow through a NodePort at a node address not seen before: the catalog entry for
+    // it goes out first, timed as that flow, so the flow is judged by it.
+    if (!Number.isNaN(learnedAt)) this.opts.emit([this.catalogAt(learnedAt)]);
+    this.opts.emit(events);
+  };
+
+  private changed(): void {
+    this.merged = mergeFamilies(this.rules.current, this.rules6.current);
+    if (!this.started || !this.merged) return;
+    this.nodePorts.setRules(this.merged);
+    const catalog = this.catalogAt(Date.now() * 1000);
+    this.enricher.setServices(catalog.services);
+    this.opts.emit([catalog]);
+  }
+
+  private catalogAt(ts: number): CatalogEvent {
+    const proxyMode = this.merged?.mode;
+    const services = this.nodePorts.services();
+    return { type: 'catalog', ts, node: this.opts.node, services, ...(proxyMode ? { proxyMode } : {}) };
+  }
+
+  private bothLists(): ReadonlyMap<string, RecentList> {
+    const [v4, v6] = [this.rules.current, this.rules6.current];
+    if (this.listsOf[0] !== v4 || this.listsOf[1] !== v6)
+      this.listsOf = [v4, v6, new Map([...nftLists(v4), ...nftLists(v6)])];
+    return this.listsOf[2];
+  }
+
+  private async pollSets(): Promise<void> {
+    if (nftLists(this.rules.current).size > 0 || nftLists(this.rules6.current).size > 0) await this.sets.poll();
   }
 }

@@ -1,25 +1,14 @@
-// The agent's gRPC server: fans the event source out to its subscribers (encoded once for all without a filter), each
-// behind its own bounded queue, and answers Info from what went by. What one client may cost is bounded (limits.ts):
-// each limit hit is refused with a gRPC status, counted in Info and said on stderr.
-import { release } from 'node:os';
+// The agent's gRPC server: Subscribe, SubscribeSummaries and Info (served by subscriptions.ts), with grpc-js's own
+// limits and the connection guard's; bound to an address, and shut down after what is queued for each stream.
 import * as grpc from '@grpc/grpc-js';
-import type { CatalogEvent, CountersEvent, StickyEvent } from '../core/event.js';
-import { compileFilter, takesEverything, validateFilter, type EventPredicate } from '../protocol/event-filter.js';
+import type { EventSource, StickyEvent } from '../core/event.js';
 import { agentService, agentServiceV1, type BatchMessage, type SubscribeRequest } from '../protocol/service-def.js';
-import { encodeBatchWithIndex } from '../protocol/wire.js';
-import type { IndexedBatch } from '../protocol/batch-encoder.js';
-import { Subscriber } from './subscriber.js';
-import { guardConnections, resetCall } from './connection-guard.js';
-import { defaultLimits, LimitLog, type AgentLimits, type LimitKind } from './limits.js';
 import type { AgentInfo } from '../protocol/wire.js';
+import { guardConnections } from './connection-guard.js';
+import { defaultLimits, LimitLog, type AgentLimits } from './limits.js';
+import { Subscriptions } from './subscriptions.js';
 
-/** Anything that emits batches of events: the probe (src/probe/probe.ts), or the enriched stream built on it. */
-export interface EventSource {
-  on(event: 'events', listener: (events: StickyEvent[]) => void): unknown;
-  off(event: 'events', listener: (events: StickyEvent[]) => void): unknown;
-}
-
-/** The agent's per-period summaries (summary-feed.ts), each already encoded, for SubscribeSummaries. */
+/** The agent's per-period summaries (src/summary/producer.ts), each already encoded, for SubscribeSummaries. */
 export interface SummarySource {
   on(event: 'summary', listener: (encoded: Uint8Array) => void): unknown;
   off(event: 'summary', listener: (encoded: Uint8Array) => void): unknown;
@@ -50,6 +39,8 @@ export interface AgentServer {
   /** Binds (port 0 picks a free one) and resolves to the bound "host:port". */
   bind(address: string): Promise<string>;
   info(): AgentInfo;
+  /** Each batch of the agent's stream, to every subscriber (getServer attaches it to its source). */
+  onEvents(events: StickyEvent[]): void;
   /** Ends every stream after what is queued for it, detaches from the source, shuts the server down. */
   close(): Promise<void>;
 }
@@ -67,164 +58,53 @@ function serverOptions(limits: AgentLimits): grpc.ServerOptions {
   };
 }
 
-/** Status codes of grpc.status, as numbers the limits answer with. */
-const { RESOURCE_EXHAUSTED, INVALID_ARGUMENT } = grpc.status;
-
+/** The server fed by `source`, detached from it when closed. */
 export function getServer(source: EventSource, opts: AgentServerOptions): AgentServer {
+  const server = createAgentServer(opts);
+  source.on('events', server.onEvents);
+  return {
+    ...server,
+    close() {
+      source.off('events', server.onEvents);
+      return server.close();
+    },
+  };
+}
+
+/** The server fed by whoever calls its onEvents (the agent's stages). */
+export function createAgentServer(opts: AgentServerOptions): AgentServer {
   const limits: AgentLimits = { ...defaultLimits, ...opts.limits };
   const limitLog = new LimitLog(opts.onLimit ?? ((line) => process.stderr.write(`stickyscope agent: ${line}\n`)));
-  const hit = (kind: LimitKind, message: string) => limitLog.hit(kind, message);
-  const subscribers = new Set<Subscriber>();
-  const subscriberOpts = {
+  const subs = new Subscriptions({
     node: opts.node,
-    maxBuffered: opts.maxBuffered ?? 65_536,
-    maxBatch: opts.maxBatch ?? 2048,
-    stallTimeoutMs: limits.stallTimeoutMs,
-    onStalled: (sub: Subscriber, overflowingMs: number) => {
-      const peer = sub.call.getPeer();
-      const details = `subscriber ${peer} read nothing for ${Math.round(overflowingMs / 1000)} s while its queue of ${subscriberOpts.maxBuffered} events overflowed; its stream is cut (limit: agent --stall-timeout ${limits.stallTimeoutMs / 1000}s)`;
-      hit('stalledSubscribers', details);
-      if (subscribers.delete(sub)) lostByGone += sub.lost;
-      // The status waits behind what the client has not read; the reset reaches it at once.
-      sub.call.emit('error', { code: RESOURCE_EXHAUSTED, details });
-      resetCall(sub.call);
-    },
-  };
-  let catalog: CatalogEvent | null = null;
-  let counters: CountersEvent | null = null;
-  let lostEvents = 0;
-  let lostByGone = 0;
-
-  const onEvents = (events: StickyEvent[]) => {
-    for (const e of events) {
-      if (e.type === 'catalog') catalog = e;
-      else if (e.type === 'counters') counters = e;
-      else if (e.type === 'lost') lostEvents += e.count;
-    }
-    // Encoded once for every subscriber without a filter (they send slices of the same bytes); filtered ones encode
-    // what passes theirs.
-    let shared: IndexedBatch | undefined;
-    for (const s of subscribers) {
-      if (s.takesAll && shared === undefined) shared = encodeBatchWithIndex(events);
-      s.offer(events, shared);
-    }
-  };
-  source.on('events', onEvents);
-
-  const credentials = opts.credentials ?? grpc.ServerCredentials.createInsecure();
-  const refuse = (
-    call: grpc.ServerWritableStream<SubscribeRequest, BatchMessage>,
-    code: grpc.status,
-    details: string,
-  ) => call.emit('error', { code, details });
-
-  /** The subscription's predicate, or null when it was refused (said to the client, counted, logged). */
-  function admit(call: grpc.ServerWritableStream<SubscribeRequest, BatchMessage>): EventPredicate | null {
-    const peer = call.getPeer();
-    if (subscribers.size >= limits.maxSubscribers) {
-      const details = `the agent serves at most ${limits.maxSubscribers} subscribers at once and has ${subscribers.size}; subscription from ${peer} refused (limit: agent --max-subscribers)`;
-      hit('rejectedSubscribers', details);
-      refuse(call, RESOURCE_EXHAUSTED, details);
-      return null;
-    }
-    try {
-      const { undecodable, ...filter } = call.request;
-      if (undecodable !== undefined) throw new Error(undecodable);
-      return compileFilter(validateFilter(filter));
-    } catch (err) {
-      const details = `invalid subscription filter from ${peer}: ${(err as Error).message}`;
-      hit('invalidFilters', details);
-      refuse(call, INVALID_ARGUMENT, details);
-      return null;
-    }
-  }
-
-  const summarySubs = new Set<grpc.ServerWritableStream<unknown, Uint8Array>>();
-  /** Bytes a summary subscriber may leave unread before it is cut (it reconnects and gets a snapshot). */
-  const maxSummaryBacklog = 64 * 1024 * 1024;
-  const summaryHandlers = {
-    SubscribeSummaries(call: grpc.ServerWritableStream<unknown, Uint8Array>) {
-      const source = opts.summaries!;
-      const peer = call.getPeer();
-      if (subscribers.size + summarySubs.size >= limits.maxSubscribers) {
-        const details = `the agent serves at most ${limits.maxSubscribers} subscribers at once and has ${subscribers.size + summarySubs.size}; summary subscription from ${peer} refused (limit: agent --max-subscribers)`;
-        hit('rejectedSubscribers', details);
-        call.emit('error', { code: RESOURCE_EXHAUSTED, details });
-        return;
-      }
-      summarySubs.add(call);
-      const send = (encoded: Uint8Array) => {
-        if (call.writableLength > maxSummaryBacklog) {
-          const details = `summary subscriber ${peer} left ${call.writableLength} bytes unread; its stream is cut`;
-          hit('stalledSubscribers', details);
-          gone();
-          call.emit('error', { code: RESOURCE_EXHAUSTED, details });
-          resetCall(call);
-          return;
-        }
-        call.write(encoded);
-      };
-      const gone = () => {
-        summarySubs.delete(call);
-        source.off('summary', send);
-      };
-      call.on('cancelled', gone);
-      call.on('error', gone);
-      call.on('close', gone);
-      call.sendMetadata(new grpc.Metadata());
-      call.write(source.snapshot());
-      source.on('summary', send);
-    },
-  };
-
+    attachPoints: opts.attachPoints,
+    limits,
+    limitLog,
+    maxBuffered: opts.maxBuffered,
+    maxBatch: opts.maxBatch,
+  });
+  const summaries = opts.summaries;
   const server = new grpc.Server(serverOptions(limits));
-  server.addService(opts.summaries ? agentService : agentServiceV1, {
-    ...(opts.summaries ? summaryHandlers : {}),
+  server.addService(summaries ? agentService : agentServiceV1, {
+    ...(summaries
+      ? {
+          SubscribeSummaries(call: grpc.ServerWritableStream<unknown, Uint8Array>) {
+            subs.subscribeSummaries(call, summaries);
+          },
+        }
+      : {}),
     Subscribe(call: grpc.ServerWritableStream<SubscribeRequest, BatchMessage>) {
-      const accepts = admit(call);
-      if (!accepts) return;
-      const sub = new Subscriber(call, takesEverything(accepts) ? null : accepts, subscriberOpts);
-      subscribers.add(sub);
-      const gone = () => {
-        if (!subscribers.delete(sub)) return;
-        lostByGone += sub.lost;
-        sub.discard();
-      };
-      call.on('cancelled', gone);
-      call.on('error', gone);
-      call.on('close', gone);
-      // Headers now tell the client its subscription is in place (it reports the node up then).
-      call.sendMetadata(new grpc.Metadata());
-      // A subscriber that arrives after the rules were read still learns the services.
-      if (catalog) sub.offer([catalog]);
+      subs.subscribe(call);
     },
     Info(_call: grpc.ServerUnaryCall<unknown, AgentInfo>, callback: grpc.sendUnaryData<AgentInfo>) {
-      callback(null, info());
+      callback(null, subs.info());
     },
   });
-
-  function info(): AgentInfo {
-    let subscriberLost = lostByGone;
-    for (const s of subscribers) subscriberLost += s.lost;
-    const c = counters as CountersEvent | null;
-    return {
-      nodeName: opts.node,
-      kernelRelease: release(),
-      attachPoints: opts.attachPoints ?? [],
-      counters: c ? { insertFailed: c.insertFailed, drop: c.drop, earlyDrop: c.earlyDrop, entries: c.entries } : null,
-      lostEvents,
-      subscribers: subscribers.size + summarySubs.size,
-      subscriberLost,
-      services: (catalog as CatalogEvent | null)?.services.length ?? 0,
-      limits: { ...limitLog.counts },
-      maxSubscribers: limits.maxSubscribers,
-      proxyMode: (catalog as CatalogEvent | null)?.proxyMode ?? '',
-    };
-  }
-
+  const credentials = opts.credentials ?? grpc.ServerCredentials.createInsecure();
   return {
     server,
-    info,
+    info: () => subs.info(),
+    onEvents: subs.onEvents,
     bind(address) {
       return new Promise((resolve, reject) => {
         server.bindAsync(address, credentials, (err, port) => {
@@ -232,9 +112,9 @@ export function getServer(source: EventSource, opts: AgentServerOptions): AgentS
           guardConnections(server, {
             ...limits,
             onPingFlood: (peer, why) =>
-              hit('pingFloods', `connection from ${peer} closed with GOAWAY too_many_pings: it ${why}`),
+              subs.hit('pingFloods', `connection from ${peer} closed with GOAWAY too_many_pings: it ${why}`),
             onOversized: (peer, path, details) =>
-              hit(
+              subs.hit(
                 'oversizedMessages',
                 `call ${path} from ${peer} ended: ${details} (limits: ${limits.maxReceiveBytes} bytes received, ${limits.maxSendBytes} sent)`,
               ),
@@ -244,9 +124,7 @@ export function getServer(source: EventSource, opts: AgentServerOptions): AgentS
       });
     },
     close() {
-      source.off('events', onEvents);
-      for (const s of subscribers) s.end();
-      for (const c of summarySubs) c.end();
+      subs.endAll();
       return new Promise<void>((resolve) => {
         const force = setTimeout(() => server.forceShutdown(), 2000);
         server.tryShutdown(() => {

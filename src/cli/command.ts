@@ -15,6 +15,16 @@ export interface Command {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** --verbose of the commands that start the probe helper (trace, agent, doctor). */
+export const verboseOption = { verbose: { type: 'boolean' } } as const;
+export const VERBOSE_HELP = `--verbose            pass libbpf's messages through to stderr, its debug ones
+                       included (what it loads, relocates and attaches, and why it fails)`;
+
+/** Where libbpf's messages go with --verbose (stderr, one line each); undefined drops them. */
+export function libbpfLines(verbose: boolean | undefined): ((line: string) => void) | undefined {
+  return verbose ? (line) => process.stderr.write(`${printable(line)}\n`) : undefined;
+}
+
 /** util.parseArgs, with its errors turned into UsageError; a mistyped flag gets the nearest ones it could mean. */
 export function parse<O extends Options>(argv: string[], options: O, allowPositionals = false) {
   const all = { ...options, help: { type: 'boolean', short: 'h' } } as O & { help: { type: 'boolean'; short: 'h' } };

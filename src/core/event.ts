@@ -176,3 +176,9 @@ export function hostOf(addr: string): string {
   const i = addr.lastIndexOf(':');
   return i < 0 ? addr : addr.slice(0, i);
 }
+
+/** Anything that emits batches of events: the probe (src/probe/probe.ts), or the agent's enriched stream built on it. */
+export interface EventSource {
+  on(event: 'events', listener: (events: StickyEvent[]) => void): unknown;
+  off(event: 'events', listener: (events: StickyEvent[]) => void): unknown;
+}

@@ -3,7 +3,7 @@
 import type { Server } from 'node:http';
 
 /** "127.0.0.1:9090", "[::1]:0" -> host and port; undefined when the text is neither. */
-export function splitHostPort(text: string): { host: string; port: number } | undefined {
+function splitHostPort(text: string): { host: string; port: number } | undefined {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):(\d{1,5})$/.exec(text);
   if (!m || Number(m[2]) > 65535) return undefined;
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };

@@ -17,6 +17,8 @@ export interface ProbeOptions {
   /** Force one attach mode; by default the helper picks netfilter, else fentry, else kprobe. */
   attach?: AttachMode;
   helperPath?: string;
+  /** libbpf's messages, its debug ones included, line by line (the helper's --verbose); dropped when absent. */
+  onLibbpf?: (line: string) => void;
 }
 
 /**
@@ -56,6 +58,7 @@ class HelperProbe extends EventEmitter implements Probe {
   private failed = false;
   private killedAfterGrace = false;
   private stderrTail = '';
+  private readonly onLibbpf: ((line: string) => void) | undefined;
   private readonly noted: string[] = [];
   private stopping = false;
   private closed: Promise<void>;
@@ -75,6 +78,8 @@ class HelperProbe extends EventEmitter implements Probe {
     if (opts.ringBufferBytes !== undefined) args.push('--ringbuf-bytes', String(opts.ringBufferBytes));
     if (opts.insertEvents === false) args.push('--no-insert');
     if (opts.attach !== undefined) args.push('--attach', opts.attach);
+    if (opts.onLibbpf) args.push('--verbose');
+    this.onLibbpf = opts.onLibbpf;
     // stdin stays open and unused: the helper exits when it reaches EOF, i.e. when we die.
     this.child = spawn(this.path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -141,6 +146,7 @@ class HelperProbe extends EventEmitter implements Probe {
     for (const line of lines) {
       if (line.startsWith(FAILURE_PREFIX) && this.failure === undefined) this.failure = line;
       else if (line.startsWith(NOTE_PREFIX)) this.noted.push(line.slice(NOTE_PREFIX.length));
+      else this.onLibbpf?.(line);
     }
   }
 

@@ -7,8 +7,8 @@ import type { NodeEvent, StickyEvent } from '../core/event.js';
 import { infoMethod, subscribeMethod, subscribeSummariesMethod } from './service-def.js';
 import type { NodeSummary } from '../core/summary.js';
 import type { AgentInfo, EventFilter } from './wire.js';
-import { admitEvents, RejectedEvents } from './validate.js';
-import { summaryProblem } from './summary-validate.js';
+import { admitEvents, RejectedEvents, type Rejection } from './validate.js';
+import { summaryProblem } from './summary-wire.js';
 import type { ConnectGate } from './connect-gate.js';
 import { diagnoseTls } from './tls-diagnose.js';
 import { clientLink, type ClientTls, type PeerIdentity } from './tls.js';
@@ -213,6 +213,19 @@ export class AgentConnection extends EventEmitter {
   }
 
   /**
+   * What is wrong with a summary, if anything. A summary speaks for the agent's own node only: another name would be
+   * a node that never connected, and a stream of invented names would grow serve's store.
+   */
+  private summaryRejection(received: NodeSummary): Rejection | null {
+    const otherNode: Rejection = {
+      reason: 'malformed',
+      field: 'summary.node',
+      detail: `summary.node is '${received.node.slice(0, 80)}'; expected the agent's own node '${this.node}'`,
+    };
+    return summaryProblem(received) ?? (received.node === this.node ? null : otherNode);
+  }
+
+  /**
    * Starts the stream. `established` says whether the agent took the subscription (it
    * sends headers once it has); `ended` resolves, with the reason, when the stream ends.
    */
@@ -260,17 +273,7 @@ export class AgentConnection extends EventEmitter {
         if (events.length > 0) this.emit('events', events);
         return;
       }
-      // A summary speaks for the agent's own node only: another name would be a node that
-      // never connected, and a stream of invented names would grow serve's store.
-      const problem =
-        summaryProblem(received) ??
-        (received.node === this.node
-          ? null
-          : {
-              reason: 'malformed' as const,
-              field: 'summary.node',
-              detail: `summary.node is '${received.node.slice(0, 80)}'; expected the agent's own node '${this.node}'`,
-            });
+      const problem = this.summaryRejection(received);
       if (problem) {
         this.rejected.add(problem.reason);
         if (!warned) {

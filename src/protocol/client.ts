@@ -55,6 +55,95 @@ export interface SubscribeOptions extends LinkOptions {
 /** Connections set up at once by one subscription. */
 const CONNECTING_AT_ONCE = 32;
 
+/** The connections of one subscription, one per agent followed, all paused while the consumer lags. */
+class Connections {
+  private readonly conns = new Map<string, AgentConnection>();
+  private readonly up = new Set<string>();
+  private readonly stopping: Promise<void>[] = [];
+  private readonly gate = new ConnectGate(CONNECTING_AT_ONCE);
+  private paused = false;
+
+  constructor(
+    private readonly opts: SubscribeOptions,
+    private readonly directory: AgentDirectory | null,
+    private readonly rejected: RejectedEvents,
+    private readonly merger: StreamMerger,
+    /** Called after each batch an agent sent went into the merger. */
+    private readonly onPushed: () => void,
+  ) {}
+
+  /** Pauses every stream (`over`) or resumes them. */
+  pause(over: boolean): void {
+    if (over === this.paused) return;
+    this.paused = over;
+    for (const c of this.conns.values()) {
+      if (over) c.pause();
+      else c.resume();
+    }
+  }
+
+  /** Subscribes the agents new to `addresses` and drops those no longer in it. */
+  follow(addresses: readonly string[]): void {
+    const next = new Set(addresses);
+    for (const a of [...this.conns.keys()]) if (!next.has(a)) this.remove(a);
+    for (const a of next) if (!this.conns.has(a)) this.add(a);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.conns.values()].map((c) => c.stop()));
+    await Promise.all(this.stopping);
+  }
+
+  private add(address: string): void {
+    const { opts } = this;
+    const node = this.directory?.nodes?.()[address] ?? opts.nodes?.[address];
+    const infoEveryMs = opts.onInfo ? opts.infoEveryMs : undefined;
+    const summaries = opts.onSummary !== undefined;
+    const c = new AgentConnection(address, opts.filter, opts.backoff, this.rejected, {
+      tls: opts.tls,
+      node,
+      infoEveryMs,
+      summaries,
+      gate: this.gate,
+    });
+    if (opts.onSummary) c.on('summary', (summary: NodeSummary) => opts.onSummary!(address, summary));
+    if (opts.onRawFallback) c.on('rawFallback', (n: string) => opts.onRawFallback!(address, n));
+    this.conns.set(address, c);
+    if (this.paused) c.pause();
+    c.on('events', (events: StickyEvent[]) => {
+      this.merger.push(c.address, events, Date.now());
+      this.onPushed();
+    });
+    c.on('status', (s: AgentStatus) => {
+      if (s.state === 'up') this.up.add(address);
+      else this.up.delete(address);
+      opts.onStatus?.(s);
+    });
+    if (opts.onWarning) c.on('warning', opts.onWarning);
+    if (opts.onInfo) c.on('info', (info: AgentInfo) => opts.onInfo!(address, info));
+  }
+
+  private remove(address: string): void {
+    const c = this.conns.get(address)!;
+    this.conns.delete(address);
+    c.removeAllListeners('status');
+    c.removeAllListeners('info');
+    this.stopping.push(
+      c.stop().then(() => {
+        const reason = `agent ${c.node} (${address}) left the set of agents`;
+        // One still up goes down here; one already down has its gap open.
+        if (this.up.delete(address))
+          this.merger.push(
+            address,
+            [{ type: 'node', ts: Date.now() * 1000, node: c.node, state: 'down', reason }],
+            Date.now(),
+          );
+        this.opts.onStatus?.({ address, node: c.node, state: 'removed', reason });
+      }),
+    );
+  }
+}
+
 /**
  * Subscribes to every agent and yields their events merged in time order, in batches,
  * until `signal` aborts (then the rest is flushed and the connections closed). Given a
@@ -69,76 +158,12 @@ export async function* subscribeAgents(
   const maxPending = opts.maxPending ?? 200_000;
   const ready: StickyEvent[][] = [];
   let pending = 0;
-  let paused = false;
   let wake: (() => void) | null = null;
-  const rejected = opts.rejected ?? new RejectedEvents();
   const directory = Array.isArray(agents) ? null : (agents as AgentDirectory);
-  const conns = new Map<string, AgentConnection>();
-  const gate = new ConnectGate(CONNECTING_AT_ONCE);
-  const up = new Set<string>();
-  const stopping: Promise<void>[] = [];
-  const flowControl = () => {
-    const over = pending + merger.size > maxPending;
-    if (over === paused) return;
-    paused = over;
-    for (const c of conns.values()) {
-      if (over) c.pause();
-      else c.resume();
-    }
-  };
-  const add = (address: string) => {
-    const node = directory?.nodes?.()[address] ?? opts.nodes?.[address];
-    const infoEveryMs = opts.onInfo ? opts.infoEveryMs : undefined;
-    const summaries = opts.onSummary !== undefined;
-    const c = new AgentConnection(address, opts.filter, opts.backoff, rejected, {
-      tls: opts.tls,
-      node,
-      infoEveryMs,
-      summaries,
-      gate,
-    });
-    if (opts.onSummary) c.on('summary', (summary: NodeSummary) => opts.onSummary!(address, summary));
-    if (opts.onRawFallback) c.on('rawFallback', (n: string) => opts.onRawFallback!(address, n));
-    conns.set(address, c);
-    if (paused) c.pause();
-    c.on('events', (events: StickyEvent[]) => {
-      merger.push(c.address, events, Date.now());
-      flowControl();
-    });
-    c.on('status', (s: AgentStatus) => {
-      if (s.state === 'up') up.add(address);
-      else up.delete(address);
-      opts.onStatus?.(s);
-    });
-    if (opts.onWarning) c.on('warning', opts.onWarning);
-    if (opts.onInfo) c.on('info', (info: AgentInfo) => opts.onInfo!(address, info));
-  };
-  const remove = (address: string) => {
-    const c = conns.get(address)!;
-    conns.delete(address);
-    c.removeAllListeners('status');
-    c.removeAllListeners('info');
-    stopping.push(
-      c.stop().then(() => {
-        const reason = `agent ${c.node} (${address}) left the set of agents`;
-        // One still up goes down here; one already down has its gap open.
-        if (up.delete(address))
-          merger.push(
-            address,
-            [{ type: 'node', ts: Date.now() * 1000, node: c.node, state: 'down', reason }],
-            Date.now(),
-          );
-        opts.onStatus?.({ address, node: c.node, state: 'removed', reason });
-      }),
-    );
-  };
-  const follow = (addresses: readonly string[]) => {
-    const next = new Set(addresses);
-    for (const a of [...conns.keys()]) if (!next.has(a)) remove(a);
-    for (const a of next) if (!conns.has(a)) add(a);
-  };
-  follow(directory ? directory.addresses() : (agents as string[]));
-  const unfollow = directory?.onChange(follow);
+  const flowControl = () => conns.pause(pending + merger.size > maxPending);
+  const conns = new Connections(opts, directory, opts.rejected ?? new RejectedEvents(), merger, flowControl);
+  conns.follow(directory ? directory.addresses() : (agents as string[]));
+  const unfollow = directory?.onChange((addresses) => conns.follow(addresses));
   const release = (now: number) => {
     const out = merger.drain(now);
     if (out.length === 0) return;
@@ -151,8 +176,7 @@ export async function* subscribeAgents(
   opts.signal?.addEventListener('abort', onAbort);
   const stopAll = async () => {
     unfollow?.();
-    await Promise.all([...conns.values()].map((c) => c.stop()));
-    await Promise.all(stopping);
+    await conns.stop();
   };
   try {
     for (;;) {

@@ -8,7 +8,7 @@ import { InputError } from '../core/errors.js';
 import { openFile } from '../core/file-errors.js';
 import type { CatalogEvent, StickyEvent } from '../core/event.js';
 import { ByteSource } from './byte-source.js';
-import { FORMAT_VERSION, MAGIC, PREAMBLE_BYTES, parseFrame } from './frame.js';
+import { FORMAT_VERSION, MAGIC, PREAMBLE_BYTES, parseFrame, type FrameParse } from './frame.js';
 import { findNextFrame } from './resync.js';
 import { decodeEnd, decodeHeader, segmentPath, type TraceEnd, type TraceHeader } from './trace-header.js';
 
@@ -78,6 +78,8 @@ interface SegmentExpectation {
   previous: string;
 }
 
+type WarnFn = (w: TraceWarning) => void;
+
 interface SegmentResult {
   header: TraceHeader | null;
   end: TraceEnd | null;
@@ -95,17 +97,7 @@ async function* readSegment(
   const warn = options.onWarning ?? (() => {});
   const fh = await openFile(path, 'r', 'open trace');
   const rejectedBefore = rejected.total;
-  let firstRejection = true;
-  const noteRejection = (at: number, what: string, r: Rejection) => {
-    if (!firstRejection) return;
-    firstRejection = false;
-    warn({
-      kind: 'rejected',
-      path,
-      offset: at,
-      message: `trace ${path}: ${what} at byte ${at} is rejected: ${r.detail}; dropped (further rejected events are counted in the report)`,
-    });
-  };
+  const noteRejection = firstRejectionNote(path, warn);
   try {
     const src = new ByteSource(fh);
     await src.fill(PREAMBLE_BYTES);
@@ -135,17 +127,7 @@ async function* readSegment(
           break;
         }
         const size = (await fh.stat()).size;
-        const why = r.kind === 'bad' ? r.reason : 'frame length runs past the end of the file';
-        const resumed =
-          next < 0
-            ? `no intact frame follows (${size - pos} bytes skipped)`
-            : `resuming at byte ${next} (${next - pos} bytes skipped)`;
-        warn({
-          kind: 'corrupt',
-          path,
-          offset: pos,
-          message: `trace ${path} has a damaged frame at byte ${pos} (${why}); ${resumed}`,
-        });
+        warnDamaged(path, pos, r, next, size, warn);
         if (next < 0) {
           pos = size;
           break;
@@ -157,82 +139,140 @@ async function* readSegment(
       const at = pos;
       pos = src.start + r.end;
       if (r.type === 'batch') {
-        let batch: StickyEvent[];
-        try {
-          batch = decodeBatch(r.payload);
-        } catch (err) {
-          warn({
-            kind: 'undecodable',
-            path,
-            offset: at,
-            message: `trace ${path}: the batch at byte ${at} is intact but cannot be decoded (${(err as Error).message}); skipped`,
-          });
-          continue;
-        }
+        let batch = decodeFrameBatch(path, at, r.payload, warn);
+        if (!batch) continue;
         batch = admitEvents(batch, rejected, (p, i) => noteRejection(at, `event ${i} of the batch`, p));
         events += batch.length;
         if (batch.length > 0) yield batch;
       } else if (r.type === 'header') {
         if (out.header) continue;
-        const raw = parseJson(path, at, 'header', () => decodeHeader(r.payload), warn);
-        if (!raw) continue;
-        if (expect && (raw.recordingId !== expect.recordingId || raw.segment !== expect.segment)) {
+        const header = segmentHeader(path, at, r.payload, expect, rejected, noteRejection, warn);
+        if (header === 'refused') {
           out.refused = true;
-          const other = raw.recordingId !== expect.recordingId;
-          warn({
-            kind: 'segment-order',
-            path,
-            offset: at,
-            message: other
-              ? `trace ${path} should continue the recording in ${expect.previous} (recording ${expect.recordingId}), but its header names recording ${raw.recordingId}; not read, reading stops there`
-              : `trace ${path} should be segment ${expect.segment}, following ${expect.previous}, but its header says segment ${raw.segment} (a repeated or out-of-order segment, perhaps a copy); not read, reading stops there`,
-          });
           return;
         }
-        const catalogs: CatalogEvent[] = [];
-        raw.catalogs.forEach((c, i) => {
-          const p =
-            typeof c === 'object' && c !== null && (c as { type?: unknown }).type === 'catalog'
-              ? eventProblem(c, Date.now() * 1000)
-              : {
-                  reason: 'malformed' as const,
-                  field: 'type',
-                  detail: `should be a catalog event; got ${JSON.stringify(c)?.slice(0, 80)}`,
-                };
-          if (p === null) catalogs.push(c as CatalogEvent);
-          else {
-            rejected.add(p.reason);
-            noteRejection(at, `the header's catalogs[${i}]`, { ...p, detail: `catalogs[${i}].${p.detail}` });
-          }
-        });
-        const header: TraceHeader = { ...raw, catalogs };
+        if (!header) continue;
         out.header = header;
         options.onHeader?.(header, path);
-        if (expect === null && catalogs.length > 0) yield catalogs;
+        if (expect === null && header.catalogs.length > 0) yield header.catalogs;
       } else {
         out.end = parseJson(path, at, 'end', () => decodeEnd(r.payload), warn) ?? out.end;
       }
     }
-    const dropped = rejected.total - rejectedBefore;
-    if (dropped > 1) {
-      warn({
-        kind: 'rejected',
-        path,
-        offset: pos,
-        message: `trace ${path}: ${dropped} events rejected in all as implausible or malformed (the report counts them by reason)`,
-      });
-    }
-    if (!out.end && !truncated) {
-      warn({
-        kind: 'interrupted',
-        path,
-        offset: pos,
-        message: `trace ${path} ends at byte ${pos} without an end frame (the recording was interrupted); the ${events} events in it are read`,
-      });
-    }
+    warnAtEnd(path, pos, rejected.total - rejectedBefore, out.end === null && !truncated, events, warn);
   } finally {
     await fh.close();
   }
+}
+
+/** Says the first rejected event of a segment (the others are counted in the report). */
+function firstRejectionNote(path: string, warn: WarnFn): (at: number, what: string, r: Rejection) => void {
+  let first = true;
+  return (at, what, r) => {
+    if (!first) return;
+    first = false;
+    warn({
+      kind: 'rejected',
+      path,
+      offset: at,
+      message: `trace ${path}: ${what} at byte ${at} is rejected: ${r.detail}; dropped (further rejected events are counted in the report)`,
+    });
+  };
+}
+
+/** An intact batch frame's events, or null (said) when they cannot be decoded. */
+function decodeFrameBatch(path: string, at: number, payload: Uint8Array, warn: WarnFn): StickyEvent[] | null {
+  try {
+    return decodeBatch(payload);
+  } catch (err) {
+    warn({
+      kind: 'undecodable',
+      path,
+      offset: at,
+      message: `trace ${path}: the batch at byte ${at} is intact but cannot be decoded (${(err as Error).message}); skipped`,
+    });
+    return null;
+  }
+}
+
+/** What a segment's end says: how many events were rejected, and whether the recording was interrupted. */
+function warnAtEnd(path: string, pos: number, dropped: number, interrupted: boolean, events: number, warn: WarnFn) {
+  if (dropped > 1) {
+    warn({
+      kind: 'rejected',
+      path,
+      offset: pos,
+      message: `trace ${path}: ${dropped} events rejected in all as implausible or malformed (the report counts them by reason)`,
+    });
+  }
+  if (interrupted) {
+    warn({
+      kind: 'interrupted',
+      path,
+      offset: pos,
+      message: `trace ${path} ends at byte ${pos} without an end frame (the recording was interrupted); the ${events} events in it are read`,
+    });
+  }
+}
+
+function warnDamaged(path: string, pos: number, r: FrameParse, next: number, size: number, warn: WarnFn): void {
+  const why = r.kind === 'bad' ? r.reason : 'frame length runs past the end of the file';
+  const resumed =
+    next < 0
+      ? `no intact frame follows (${size - pos} bytes skipped)`
+      : `resuming at byte ${next} (${next - pos} bytes skipped)`;
+  warn({
+    kind: 'corrupt',
+    path,
+    offset: pos,
+    message: `trace ${path} has a damaged frame at byte ${pos} (${why}); ${resumed}`,
+  });
+}
+
+/**
+ * A segment's header, its catalogs checked (those rejected are counted and left out);
+ * 'refused' when it is not the continuation expected, null when it cannot be read.
+ */
+function segmentHeader(
+  path: string,
+  at: number,
+  payload: Uint8Array,
+  expect: SegmentExpectation | null,
+  rejected: RejectedEvents,
+  noteRejection: (at: number, what: string, r: Rejection) => void,
+  warn: WarnFn,
+): TraceHeader | 'refused' | null {
+  const raw = parseJson(path, at, 'header', () => decodeHeader(payload), warn);
+  if (!raw) return null;
+  if (expect && (raw.recordingId !== expect.recordingId || raw.segment !== expect.segment)) {
+    const other = raw.recordingId !== expect.recordingId;
+    warn({
+      kind: 'segment-order',
+      path,
+      offset: at,
+      message: other
+        ? `trace ${path} should continue the recording in ${expect.previous} (recording ${expect.recordingId}), but its header names recording ${raw.recordingId}; not read, reading stops there`
+        : `trace ${path} should be segment ${expect.segment}, following ${expect.previous}, but its header says segment ${raw.segment} (a repeated or out-of-order segment, perhaps a copy); not read, reading stops there`,
+    });
+    return 'refused';
+  }
+  const catalogs: CatalogEvent[] = [];
+  raw.catalogs.forEach((c, i) => {
+    const p =
+      typeof c === 'object' && c !== null && (c as { type?: unknown }).type === 'catalog'
+        ? eventProblem(c, Date.now() * 1000)
+        : {
+            reason: 'malformed' as const,
+            field: 'type',
+            detail: `should be a catalog event; got ${JSON.stringify(c)?.slice(0, 80)}`,
+          };
+    if (p === null) catalogs.push(c as CatalogEvent);
+    else {
+      rejected.add(p.reason);
+      noteRejection(at, `the header's catalogs[${i}]`, { ...p, detail: `catalogs[${i}].${p.detail}` });
+    }
+  });
+  return { ...raw, catalogs };
 }
 
 function checkPreamble(path: string, head: Buffer): void {

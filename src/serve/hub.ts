@@ -7,10 +7,9 @@ import { buildReport } from '../report/build-report.js';
 import { renderReport, type ReportFormat } from '../report/from-file.js';
 import { SelectionTimeline } from '../report/html-timeline.js';
 import type { Report } from '../report/types.js';
-import { Summarizer } from '../aggregator/summarize.js';
+import { Summarizer } from '../summary/producer.js';
 import type { NodeSummary } from '../core/summary.js';
-import { summaryReport } from './summary-figures.js';
-import { SummaryStore } from './summary-store.js';
+import { summaryReport, SummaryStore } from '../summary/consumer.js';
 
 export interface HubOptions {
   /** Window lengths offered, in seconds; the first is the default one (and the metrics' gauges). */

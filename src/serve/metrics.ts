@@ -1,319 +1,278 @@
-// `serve`'s /metrics: a prom-client registry whose metrics are filled by collect() at
-// scrape time from the reducer's state (nothing is counted per event), with labels
-// bounded per Service (at most `maxServices` of them) and per agent, never per client.
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { AgentBook } from './agent-book.js';
+// `serve`'s /metrics: one table of series (src/metrics/series.ts) filled at scrape time from
+// the reducer's state or the summaries (figures.ts), with labels bounded per Service (at
+// most `maxServices` of them) and per agent, never per client.
+import { MetricRegistry, type Series, type SetValue } from '../metrics/series.js';
+import type { AgentBook, AgentEntry } from './agent-book.js';
+import { serviceSnapshot, summaryFigures, type ServiceFigures, type ServiceSnapshot } from './figures.js';
 import type { ServeHub } from './hub.js';
-import { serviceSnapshot, type ServiceSnapshot } from './service-metrics.js';
-import { summaryFigures } from './summary-figures.js';
 
 export interface ServeMetrics {
-  registry: Registry;
+  registry: MetricRegistry['registry'];
   /** The text exposition of one scrape. */
   scrape(): Promise<string>;
-  /** Services left out of the last scrape by the cap. */
-  omitted(): number;
 }
 
-type Labels = Record<string, string>;
-type Fill<T> = (set: (labels: Labels, value: number | null | undefined) => void, s: T) => void;
+/** What the series read, once per scrape. */
+interface ServeReading {
+  hub: ServeHub;
+  figures: ServiceSnapshot;
+  agents: AgentEntry[];
+}
+type Fill = Series<ServeReading>['fill'];
+
+const SVC = ['service', 'address'];
+const BACKEND = [...SVC, 'backend'];
+const AGENT = ['agent', 'node'];
+
+/** One sample per Service, or per Service and each key of the record `pick` gives, labelled `key`. */
+function perService(pick: (s: ServiceFigures) => number | null): Fill;
+function perService(pick: (s: ServiceFigures) => Record<string, number> | null, key: string): Fill;
+function perService(pick: (s: ServiceFigures) => number | null | Record<string, number>, key?: string): Fill {
+  return (set, { figures }) => {
+    for (const s of figures.services) {
+      const labels = { service: s.service, address: s.address };
+      const v = pick(s);
+      if (key === undefined || v === null || typeof v === 'number') set(labels, v as number | null);
+      else for (const [k, n] of Object.entries(v)) set({ ...labels, [key]: k }, n);
+    }
+  };
+}
+const perBackend =
+  (pick: (b: ServiceFigures['backends'][number]) => number | null): Fill =>
+  (set, { figures }) => {
+    for (const s of figures.services)
+      for (const b of s.backends) set({ service: s.service, address: s.address, backend: b.backend }, pick(b));
+  };
+const perAgent =
+  (pick: (a: AgentEntry, hub: ServeHub) => number | undefined): Fill =>
+  (set, { agents, hub }) => {
+    for (const a of agents) set({ agent: a.address, node: a.node }, pick(a, hub));
+  };
+const byKind = (label: string, counts: object | undefined, set: SetValue) => {
+  for (const [k, n] of Object.entries(counts ?? {}) as [string, number][]) set({ [label]: k }, n);
+};
+
+const SERVE_SERIES: Series<ServeReading>[] = [
+  {
+    kind: 'counter',
+    name: 'stickyscope_service_selections_total',
+    help: 'Backend selections (new connections translated to a backend) since serve started.',
+    labels: SVC,
+    fill: perService((s) => s.selectionsTotal),
+  },
+  {
+    kind: 'gauge',
+    name: 'stickyscope_service_window_selections',
+    help: 'Backend selections in the window (stickyscope_window_seconds).',
+    labels: SVC,
+    fill: perService((s) => s.windowSelections),
+  },
+  {
+    kind: 'gauge',
+    name: 'stickyscope_service_spread_max_over_mean',
+    help: "Largest backend's selections over the mean per backend, in the window (1 is even).",
+    labels: SVC,
+    fill: perService((s) => s.maxOverMean),
+  },
+  {
+    kind: 'gauge',
+    name: 'stickyscope_service_spread_jain_index',
+    help: "Jain's fairness index of selections per backend in the window (1 is even, 1/K all on one).",
+    labels: SVC,
+    fill: perService((s) => s.jain),
+  },
+  {
+    kind: 'gauge',
+    name: 'stickyscope_service_spread_chi2_p_value',
+    help: 'Chi-square p-value of selections per backend against a uniform choice, in the window.',
+    labels: SVC,
+    fill: perService((s) => s.chi2P),
+  },
+  {
+    kind: 'gauge',
+    name: 'stickyscope_service_stickiness_ratio',
+    help: "Share of a client's consecutive selections that picked the same backend, in the window.",
+    labels: SVC,
+    fill: perService((s) => s.stickiness),
+  },
+  {
+    kind: 'gauge',
+    name: 'stickyscope_service_stickiness_random_ratio',
+    help: 'The stickiness a uniformly random choice would give: 1/K for K backends.',
+    labels: SVC,
+    fill: perService((s) => s.randomStickiness),
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_service_affinity_verdicts_total',
+    help: 'Consecutive selections of a client judged against sessionAffinity, by verdict (held, violation, forcedRepick, expired).',
+    labels: [...SVC, 'verdict'],
+    fill: perService((s) => s.verdictsTotal, 'verdict'),
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_service_affinity_violations_total',
+    help: 'Affinity violations whose cause is settled, by cause (listFull: evicted from a full xt_recent list; setFull: never added to a full nftables affinity set; unknown).',
+    labels: [...SVC, 'cause'],
+    fill: perService((s) => s.violationCausesTotal, 'cause'),
+  },
+  {
+    kind: 'gauge',
+    name: 'stickyscope_service_affinity_violations_pending',
+    help: 'Affinity violations whose cause is still open (a late xt_recent eviction may yet explain them).',
+    labels: SVC,
+    fill: perService((s) => s.violationsPending),
+  },
+  {
+    kind: 'gauge',
+    name: 'stickyscope_service_node_divergent_clients',
+    help: 'Clients whose latest backend differs between the nodes they came through, in the window.',
+    labels: SVC,
+    fill: perService((s) => s.divergentClients),
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_service_udp_continuity_changes_total',
+    help: 'UDP conntrack entries replaced on the same flow (replacements), and of them those that moved backend or reflective address.',
+    labels: [...SVC, 'change'],
+    fill: perService((s) => s.udpTotal, 'change'),
+  },
+  {
+    kind: 'gauge',
+    name: 'stickyscope_service_clients_estimate',
+    help: 'Distinct client IPs of the Service since the agents started, merged from their HyperLogLog sketches (~3% error; serve --summaries only).',
+    labels: SVC,
+    fill: perService((s) => s.clientsEstimate),
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_service_family_selections_total',
+    help: 'Selections since serve started by the family they came in (ipv4, ipv6); Services with an IPv6 address only.',
+    labels: [...SVC, 'family'],
+    fill: perService((s) => s.familyTotal, 'family'),
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_backend_selections_total',
+    help: 'Selections of the backend since serve started.',
+    labels: BACKEND,
+    fill: perBackend((b) => b.selectionsTotal),
+  },
+  {
+    kind: 'gauge',
+    name: 'stickyscope_backend_share_ratio',
+    help: "The backend's share of the Service's selections in the window.",
+    labels: BACKEND,
+    fill: perBackend((b) => b.share),
+  },
+  {
+    kind: 'gauge',
+    name: 'stickyscope_window_seconds',
+    help: 'Length of the window the gauges cover.',
+    fill: (set, { hub }) => set({}, hub.windows[0]),
+  },
+  {
+    kind: 'gauge',
+    name: 'stickyscope_services',
+    help: 'Services known to the aggregator.',
+    fill: (set, { hub }) => set({}, hub.primary.services.list.length),
+  },
+  {
+    kind: 'gauge',
+    name: 'stickyscope_metrics_services_omitted',
+    help: 'Services left out of these metrics by --metrics-max-services (those with the fewest selections).',
+    fill: (set, { figures }) => set({}, figures.omitted),
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_events_total',
+    help: 'Events received from the agents and aggregated.',
+    fill: (set, { hub }) => set({}, hub.events),
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_summaries_total',
+    help: 'Summaries received from the agents (serve --summaries), raw-streaming agents summarised here included.',
+    fill: (set, { hub }) => set({}, hub.summaries?.received),
+  },
+  {
+    kind: 'gauge',
+    name: 'stickyscope_summary_nodes',
+    help: 'Nodes whose summaries the figures sum (serve --summaries).',
+    fill: (set, { hub }) => set({}, hub.summaries?.nodes),
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_evictions_total',
+    help: 'What the aggregator dropped to bound its memory, by kind (idle and capacity: client entries; services: selections of new Services past its Services limit).',
+    labels: ['kind'],
+    fill: (set, { hub }) => byKind('kind', hub.primary.evictions, set),
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_summary_dropped_total',
+    help: "What serve --summaries left out past its limits (an agent inventing keys): a new node's summaries, a node's new Services, a Service's new backends.",
+    labels: ['kind'],
+    fill: (set, { hub }) => byKind('kind', hub.summaries?.dropped, set),
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_lost_events_total',
+    help: 'Events the agents reported lost (ring buffer full or this subscriber too slow).',
+    fill: (set, { hub }) => set({}, hub.primary.roster.lostTotal),
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_rejected_events_total',
+    help: 'Events dropped on arrival as implausible (bad times, addresses...), by reason.',
+    labels: ['reason'],
+    fill: (set, { hub }) => byKind('reason', hub.rejected.reasons, set),
+  },
+  {
+    kind: 'gauge',
+    name: 'stickyscope_agent_up',
+    help: 'Whether the agent is subscribed now (1) or not (0).',
+    labels: AGENT,
+    fill: perAgent((a) => (a.up ? 1 : 0)),
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_agent_stream_lost_events_total',
+    help: "Lost events announced in the agent's stream to serve.",
+    labels: AGENT,
+    fill: perAgent((a, hub) => hub.lostByNode.get(a.node) ?? 0),
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_agent_ring_buffer_lost_events_total',
+    help: "Records the agent's ring buffer could not take, as its Info says.",
+    labels: AGENT,
+    fill: perAgent((a) => a.info?.lostEvents),
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_agent_subscriber_lost_events_total',
+    help: "Events the agent's subscribers (all of them) missed by reading too slowly, as its Info says.",
+    labels: AGENT,
+    fill: perAgent((a) => a.info?.subscriberLost),
+  },
+  {
+    kind: 'gauge',
+    name: 'stickyscope_agent_subscribers',
+    help: 'Subscribers the agent serves, as its Info says.',
+    labels: AGENT,
+    fill: perAgent((a) => a.info?.subscribers),
+  },
+];
 
 export function createServeMetrics(hub: ServeHub, book: AgentBook, maxServices: number): ServeMetrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  // Every collect() of one scrape reads the same snapshot, taken when the scrape began.
-  let snapshot: ServiceSnapshot = { services: [], omitted: 0 };
-  let lastOmitted = 0;
-
-  const gauge = <T>(name: string, help: string, labelNames: string[], from: () => T, fill: Fill<T>) =>
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        fill((labels, v) => {
-          if (v !== null && v !== undefined && Number.isFinite(v)) this.set(labels, v);
-        }, from());
-      },
-    });
-  const counter = <T>(name: string, help: string, labelNames: string[], from: () => T, fill: Fill<T>) =>
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        fill((labels, v) => {
-          if (v !== null && v !== undefined && Number.isFinite(v)) this.inc(labels, v);
-        }, from());
-      },
-    });
-
-  const SVC = ['service', 'address'];
-  const services = () => snapshot.services;
-  const perService =
-    (pick: (s: ServiceSnapshot['services'][number]) => number | null): Fill<ServiceSnapshot['services']> =>
-    (set, list) => {
-      for (const s of list) set({ service: s.service, address: s.address }, pick(s));
-    };
-
-  counter(
-    'stickyscope_service_selections_total',
-    'Backend selections (new connections translated to a backend) since serve started.',
-    SVC,
-    services,
-    perService((s) => s.selectionsTotal),
-  );
-  gauge(
-    'stickyscope_service_window_selections',
-    'Backend selections in the window (stickyscope_window_seconds).',
-    SVC,
-    services,
-    perService((s) => s.windowSelections),
-  );
-  gauge(
-    'stickyscope_service_spread_max_over_mean',
-    "Largest backend's selections over the mean per backend, in the window (1 is even).",
-    SVC,
-    services,
-    perService((s) => s.maxOverMean),
-  );
-  gauge(
-    'stickyscope_service_spread_jain_index',
-    "Jain's fairness index of selections per backend in the window (1 is even, 1/K all on one).",
-    SVC,
-    services,
-    perService((s) => s.jain),
-  );
-  gauge(
-    'stickyscope_service_spread_chi2_p_value',
-    'Chi-square p-value of selections per backend against a uniform choice, in the window.',
-    SVC,
-    services,
-    perService((s) => s.chi2P),
-  );
-  gauge(
-    'stickyscope_service_stickiness_ratio',
-    "Share of a client's consecutive selections that picked the same backend, in the window.",
-    SVC,
-    services,
-    perService((s) => s.stickiness),
-  );
-  gauge(
-    'stickyscope_service_stickiness_random_ratio',
-    'The stickiness a uniformly random choice would give: 1/K for K backends.',
-    SVC,
-    services,
-    perService((s) => s.randomStickiness),
-  );
-  counter(
-    'stickyscope_service_affinity_verdicts_total',
-    'Consecutive selections of a client judged against sessionAffinity, by verdict (held, violation, forcedRepick, expired).',
-    [...SVC, 'verdict'],
-    services,
-    (set, list) => {
-      for (const s of list)
-        for (const [verdict, v] of Object.entries(s.verdictsTotal))
-          set({ service: s.service, address: s.address, verdict }, v);
-    },
-  );
-  counter(
-    'stickyscope_service_affinity_violations_total',
-    'Affinity violations whose cause is settled, by cause (listFull: evicted from a full xt_recent list; setFull: never added to a full nftables affinity set; unknown).',
-    [...SVC, 'cause'],
-    services,
-    (set, list) => {
-      for (const s of list)
-        for (const [cause, v] of Object.entries(s.violationCausesTotal))
-          set({ service: s.service, address: s.address, cause }, v);
-    },
-  );
-  gauge(
-    'stickyscope_service_affinity_violations_pending',
-    'Affinity violations whose cause is still open (a late xt_recent eviction may yet explain them).',
-    SVC,
-    services,
-    perService((s) => s.violationsPending),
-  );
-  gauge(
-    'stickyscope_service_node_divergent_clients',
-    'Clients whose latest backend differs between the nodes they came through, in the window.',
-    SVC,
-    services,
-    perService((s) => s.divergentClients),
-  );
-  counter(
-    'stickyscope_service_udp_continuity_changes_total',
-    'UDP conntrack entries replaced on the same flow (replacements), and of them those that moved backend or reflective address.',
-    [...SVC, 'change'],
-    services,
-    (set, list) => {
-      for (const s of list)
-        if (s.udpTotal)
-          for (const [change, v] of Object.entries(s.udpTotal))
-            set({ service: s.service, address: s.address, change }, v);
-    },
-  );
-  gauge(
-    'stickyscope_service_clients_estimate',
-    'Distinct client IPs of the Service since the agents started, merged from their HyperLogLog sketches (~3% error; serve --summaries only).',
-    SVC,
-    services,
-    perService((s) => s.clientsEstimate),
-  );
-  counter(
-    'stickyscope_service_family_selections_total',
-    'Selections since serve started by the family they came in (ipv4, ipv6); Services with an IPv6 address only.',
-    [...SVC, 'family'],
-    services,
-    (set, list) => {
-      for (const s of list)
-        if (s.familyTotal)
-          for (const [family, v] of Object.entries(s.familyTotal))
-            set({ service: s.service, address: s.address, family }, v);
-    },
-  );
-  const BACKEND = [...SVC, 'backend'];
-  counter(
-    'stickyscope_backend_selections_total',
-    'Selections of the backend since serve started.',
-    BACKEND,
-    services,
-    (set, list) => {
-      for (const s of list)
-        for (const b of s.backends)
-          set({ service: s.service, address: s.address, backend: b.backend }, b.selectionsTotal);
-    },
-  );
-  gauge(
-    'stickyscope_backend_share_ratio',
-    "The backend's share of the Service's selections in the window.",
-    BACKEND,
-    services,
-    (set, list) => {
-      for (const s of list)
-        for (const b of s.backends) set({ service: s.service, address: s.address, backend: b.backend }, b.share);
-    },
-  );
-
-  const none = () => null;
-  gauge('stickyscope_window_seconds', 'Length of the window the gauges cover.', [], none, (set) =>
-    set({}, hub.windows[0]),
-  );
-  gauge('stickyscope_services', 'Services known to the aggregator.', [], none, (set) =>
-    set({}, hub.primary.services.list.length),
-  );
-  gauge(
-    'stickyscope_metrics_services_omitted',
-    'Services left out of these metrics by --metrics-max-services (those with the fewest selections).',
-    [],
-    none,
-    (set) => set({}, snapshot.omitted),
-  );
-  counter('stickyscope_events_total', 'Events received from the agents and aggregated.', [], none, (set) =>
-    set({}, hub.events),
-  );
-  counter(
-    'stickyscope_summaries_total',
-    'Summaries received from the agents (serve --summaries), raw-streaming agents summarised here included.',
-    [],
-    none,
-    (set) => set({}, hub.summaries?.received),
-  );
-  gauge('stickyscope_summary_nodes', 'Nodes whose summaries the figures sum (serve --summaries).', [], none, (set) =>
-    set({}, hub.summaries?.nodes),
-  );
-  counter(
-    'stickyscope_evictions_total',
-    'What the aggregator dropped to bound its memory, by kind (idle and capacity: client entries; services: selections of new Services past its Services limit).',
-    ['kind'],
-    none,
-    (set) => {
-      for (const [kind, n] of Object.entries(hub.primary.evictions)) set({ kind }, n);
-    },
-  );
-  counter(
-    'stickyscope_summary_dropped_total',
-    "What serve --summaries left out past its limits (an agent inventing keys): a new node's summaries, a node's new Services, a Service's new backends.",
-    ['kind'],
-    none,
-    (set) => {
-      const d = hub.summaries?.dropped;
-      if (d) for (const [kind, n] of Object.entries(d)) set({ kind }, n);
-    },
-  );
-  counter(
-    'stickyscope_lost_events_total',
-    'Events the agents reported lost (ring buffer full or this subscriber too slow).',
-    [],
-    none,
-    (set) => set({}, hub.primary.roster.lostTotal),
-  );
-
-  counter(
-    'stickyscope_rejected_events_total',
-    'Events dropped on arrival as implausible (bad times, addresses...), by reason.',
-    ['reason'],
-    none,
-    (set) => {
-      for (const [reason, n] of Object.entries(hub.rejected.reasons)) set({ reason }, n);
-    },
-  );
-
-  const AGENT = ['agent', 'node'];
-  const agents = () => book.list();
-  gauge('stickyscope_agent_up', 'Whether the agent is subscribed now (1) or not (0).', AGENT, agents, (set, list) => {
-    for (const a of list) set({ agent: a.address, node: a.node }, a.up ? 1 : 0);
-  });
-  counter(
-    'stickyscope_agent_stream_lost_events_total',
-    "Lost events announced in the agent's stream to serve.",
-    AGENT,
-    agents,
-    (set, list) => {
-      for (const a of list) set({ agent: a.address, node: a.node }, hub.lostByNode.get(a.node) ?? 0);
-    },
-  );
-  counter(
-    'stickyscope_agent_ring_buffer_lost_events_total',
-    "Records the agent's ring buffer could not take, as its Info says.",
-    AGENT,
-    agents,
-    (set, list) => {
-      for (const a of list) set({ agent: a.address, node: a.node }, a.info?.lostEvents);
-    },
-  );
-  counter(
-    'stickyscope_agent_subscriber_lost_events_total',
-    "Events the agent's subscribers (all of them) missed by reading too slowly, as its Info says.",
-    AGENT,
-    agents,
-    (set, list) => {
-      for (const a of list) set({ agent: a.address, node: a.node }, a.info?.subscriberLost);
-    },
-  );
-  gauge(
-    'stickyscope_agent_subscribers',
-    'Subscribers the agent serves, as its Info says.',
-    AGENT,
-    agents,
-    (set, list) => {
-      for (const a of list) set({ agent: a.address, node: a.node }, a.info?.subscribers);
-    },
-  );
-
-  return {
-    registry,
-    async scrape() {
-      snapshot = hub.summaries
-        ? summaryFigures(hub.summaries, hub.primary, hub.windows[0]!, maxServices)
-        : serviceSnapshot(hub.primary, maxServices);
-      lastOmitted = snapshot.omitted;
-      return registry.metrics();
-    },
-    omitted: () => lastOmitted,
-  };
+  const metrics = new MetricRegistry();
+  metrics.add(SERVE_SERIES, () => ({
+    hub,
+    agents: book.list(),
+    figures: hub.summaries
+      ? summaryFigures(hub.summaries, hub.primary, hub.windows[0]!, maxServices)
+      : serviceSnapshot(hub.primary, maxServices),
+  }));
+  return { registry: metrics.registry, scrape: () => metrics.scrape() };
 }

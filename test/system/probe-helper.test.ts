@@ -294,3 +294,50 @@ test('run without root, the helper says it needs root', (t) => {
     /^stickyscope-probe: failed to start: needs root \(with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN\); running as uid 65534\n$/,
   );
 });
+
+/**
+ * Without CAP_PERFMON and CAP_SYS_ADMIN, the kernel's verifier refuses the netfilter program's read of the skb (Linux
+ * >= 6.4, where netfilter programs exist). Its own words end the log the helper gets from bpf_program__set_log_buf.
+ */
+function withoutPerfmon(args: string[]) {
+  return spawnSync('capsh', ['--drop=cap_perfmon,cap_sys_admin', '--', '-c', 'exec "$0" "$@"', helperPath(), ...args], {
+    encoding: 'utf8',
+    input: '',
+  });
+}
+
+function netfilterKernel(t: import('node:test').TestContext): boolean {
+  const [major = 0, minor = 0] = execFileSync('uname', ['-r'], { encoding: 'utf8' }).split('.').map(Number);
+  if (major > 6 || (major === 6 && minor >= 4)) return true;
+  t.skip(`netfilter programs need Linux >= 6.4; this is ${major}.${minor}`);
+  return false;
+}
+
+test("a program the verifier refuses is named, with the end of the kernel's log, in one line", (t) => {
+  if (!requireRoot(t) || !netfilterKernel(t)) return;
+  const r = withoutPerfmon(['--attach', 'netfilter']);
+  assert.equal(r.status, 7, r.stderr);
+  assert.match(
+    r.stderr,
+    /^stickyscope-probe: failed to load BPF program 'ss_\w+': the verifier rejected it \(Operation not permitted\): .*access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN \| processed \d+ insns [^|\n]*\n$/,
+  );
+});
+
+test("--verbose passes libbpf's messages through, its debug ones included; without it they are dropped", (t) => {
+  if (!requireRoot(t) || !netfilterKernel(t)) return;
+  const quiet = withoutPerfmon(['--attach', 'netfilter']);
+  const verbose = withoutPerfmon(['--attach', 'netfilter', '--verbose']);
+  assert.equal(verbose.status, 7, verbose.stderr);
+  const libbpf = (text: string) => text.split('\n').filter((l) => l.startsWith('libbpf: '));
+  assert.deepEqual(libbpf(quiet.stderr), []);
+  // A debug message (what libbpf loads) and a warning (the refused program), then the helper's one failure line.
+  assert.ok(
+    libbpf(verbose.stderr).some((l) => /^libbpf: loading object/.test(l)),
+    verbose.stderr,
+  );
+  assert.ok(
+    libbpf(verbose.stderr).some((l) => /prog 'ss_\w+': BPF program load failed/.test(l)),
+    verbose.stderr,
+  );
+  assert.match(verbose.stderr, /\nstickyscope-probe: failed to load BPF program 'ss_\w+': the verifier rejected it/);
+});

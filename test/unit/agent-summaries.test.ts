@@ -3,13 +3,13 @@
 // estimates within its error and merges over nodes; /metrics shows the summable series.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Summarizer } from '../../src/aggregator/summarize.js';
+import { Summarizer } from '../../src/summary/producer.js';
 import { Hll } from '../../src/aggregator/hll.js';
 import type { CatalogEvent, DnatEvent, StickyEvent } from '../../src/core/event.js';
 import { createAgentMetrics } from '../../src/agent/metrics.js';
 import { getServer } from '../../src/agent/server.js';
 import { FakeSource } from '../helpers/agent-fake-source.js';
-import { SummaryFeed } from '../../src/agent/summary-feed.js';
+import { SummaryFeed } from '../../src/summary/producer.js';
 import { decodeSummary } from '../../src/protocol/summary-wire.js';
 import { dnatEvent } from '../helpers/events.js';
 

@@ -134,11 +134,7 @@ test('monitoring/: the PodMonitor and ServiceMonitor select the agents and the a
 
 test('the Grafana dashboard queries only metric names the code defines', () => {
   const dash = JSON.parse(readFileSync(new URL('monitoring/grafana-dashboard.json', DEPLOY), 'utf8'));
-  const src = [
-    '../../../src/serve/metrics.ts',
-    '../../../src/agent/metrics.ts',
-    '../../../src/agent/summary-metrics.ts',
-  ]
+  const src = ['../../../src/serve/metrics.ts', '../../../src/agent/metrics.ts']
     .map((f) => readFileSync(new URL(f, import.meta.url), 'utf8'))
     .join('\n');
   const defined = new Set([...src.matchAll(/'(stickyscope_[a-z0-9_]+)'/g)].map((m) => m[1]));

@@ -15,7 +15,7 @@ import { renderMarkdown } from '../../src/report/render-markdown.js';
 import { AgentBook } from '../../src/serve/agent-book.js';
 import { ServeHub } from '../../src/serve/hub.js';
 import { createServeMetrics } from '../../src/serve/metrics.js';
-import { serviceSnapshot } from '../../src/serve/service-metrics.js';
+import { serviceSnapshot } from '../../src/serve/figures.js';
 import { AggregatorFrameSource } from '../../src/tui/aggregator-source.js';
 import { screenHolds, waitFor } from '../helpers/wait.js';
 import { dnatEvent } from '../helpers/events.js';

@@ -112,6 +112,19 @@ const rules: Rule[] = [
       ['src/report', 'src/aggregator', 'src/protocol', 'src/scenarios'].some((f) => under(i.to, f)),
   },
   {
+    name: 'src/metrics imports nothing from the rest of src but src/core',
+    broken: (i) =>
+      under(i.from, 'src/metrics') && under(i.to, 'src') && !under(i.to, 'src/metrics') && !under(i.to, 'src/core'),
+  },
+  {
+    name: 'src/summary imports neither src/agent nor src/serve',
+    broken: (i) => under(i.from, 'src/summary') && ['src/agent', 'src/serve'].some((f) => under(i.to, f)),
+  },
+  {
+    name: 'src/aggregator and src/protocol import nothing from src/summary',
+    broken: (i) => ['src/aggregator', 'src/protocol'].some((f) => under(i.from, f)) && under(i.to, 'src/summary'),
+  },
+  {
     name: 'nothing outside src/cli imports src/cli',
     broken: (i) => !under(i.from, 'src/cli') && under(i.to, 'src/cli'),
   },
@@ -144,11 +157,19 @@ test('the rules catch imports that break them', () => {
     { from: 'src/lab/lab.ts', to: 'node:fs' },
     { from: 'src/kube-proxy/nft-render.ts', to: 'src/lab/config.ts' },
     { from: 'src/kube-proxy/nft-parse.ts', to: 'src/core/errors.ts' },
+    { from: 'src/metrics/series.ts', to: 'src/serve/hub.ts' },
+    { from: 'src/metrics/series.ts', to: 'src/core/event.ts' },
+    { from: 'src/summary/producer.ts', to: 'src/agent/server.ts' },
+    { from: 'src/protocol/client.ts', to: 'src/summary/consumer.ts' },
+    { from: 'src/agent/metrics.ts', to: 'src/summary/producer.ts' },
   ];
   assert.deepEqual(violations(made), [
     'src/core imports nothing from the rest of src: src/core/event.ts -> src/aggregator/state.ts',
     'src/kube-proxy imports only src/core (the lab and the agent both use it): src/kube-proxy/nft-render.ts -> src/lab/config.ts',
     'src/lab imports none of src/report, src/aggregator, src/protocol, src/scenarios: src/lab/lab.ts -> src/protocol/wire.ts',
+    'src/metrics imports nothing from the rest of src but src/core: src/metrics/series.ts -> src/serve/hub.ts',
+    'src/summary imports neither src/agent nor src/serve: src/summary/producer.ts -> src/agent/server.ts',
+    'src/aggregator and src/protocol import nothing from src/summary: src/protocol/client.ts -> src/summary/consumer.ts',
     'nothing outside src/cli imports src/cli: src/report/html.ts -> src/cli/command.ts',
   ]);
 });

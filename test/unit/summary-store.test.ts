@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { countFields, type NodeSummary } from '../../src/core/summary.js';
-import { summaryProblem } from '../../src/protocol/summary-validate.js';
-import { DEFAULT_SUMMARY_LIMITS, SummaryStore } from '../../src/serve/summary-store.js';
+import { summaryProblem } from '../../src/protocol/summary-wire.js';
+import { DEFAULT_SUMMARY_LIMITS, SummaryStore } from '../../src/summary/consumer.js';
 import { ServeHub } from '../../src/serve/hub.js';
 import { AgentBook } from '../../src/serve/agent-book.js';
 import { createServeMetrics } from '../../src/serve/metrics.js';

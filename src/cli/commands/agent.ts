@@ -1,19 +1,19 @@
 // `stickyscope agent`: the probe on one node, its events served over gRPC to any number of subscribers.
-import { printable } from '../../core/text.js';
 import {
+  libbpfLines,
   parse,
   parseCount,
   parseDuration,
   parseHostPort,
   parseRingBufferBytes,
   shutdownSignal,
+  VERBOSE_HELP,
+  verboseOption,
   type Command,
 } from '../command.js';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { EnvironmentError, InputError, UsageError } from '../../core/errors.js';
-import { ATTACH_HELP, attachSummary, parseAttachMode } from '../../probe/attach-mode.js';
-import type { AgentTlsFiles } from '../../protocol/tls.js';
+import { UsageError } from '../../core/errors.js';
+import { printable } from '../../core/text.js';
+import { ATTACH_HELP, parseAttachMode } from '../../probe/attach-mode.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope agent [--netns PATH] [--listen HOST:PORT] [--node-name NAME] [--ready-file F] [options]
@@ -41,6 +41,7 @@ Options:
                        for this long (default 30s)
   --ringbuf-bytes N    ring buffer size, a power of two (default 8 MiB)
   ${ATTACH_HELP}
+  ${VERBOSE_HELP}
   --tls-cert FILE      serve mutual TLS only: this node's certificate (it must name
                        NODE.agent.stickyscope.local, NODE being --node-name), with
   --tls-key FILE       its private key, and
@@ -87,6 +88,7 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       metrics: { type: 'string' },
       'metrics-max-services': { type: 'string', default: '500' },
       'summary-period': { type: 'string', default: '2s' },
+      ...verboseOption,
     });
     const attach = parseAttachMode(values.attach);
     const listen = parseHostPort(values.listen, '--listen');
@@ -102,130 +104,15 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
     const ringBufferBytes = parseRingBufferBytes(values['ringbuf-bytes']);
     const { hostname } = await import('node:os');
     const node = values['node-name'] ?? hostname();
+    const { agentTls } = await import('../agent-tls.js');
     const tls = await agentTls(values, listen, node);
-    const { rm } = await import('node:fs/promises');
-    const { writeFileAtomic } = await import('../../core/atomic-file.js');
-    const { startProbe } = await import('../../probe/probe.js');
-    const { startAgent } = await import('../../agent/agent.js');
-    const readyFile = values['ready-file'];
-
-    const stop = shutdownSignal();
-    const stopped = new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
-    // Nothing downstream of the agent reads insert records (backend selections are dnat,
-    // what the backend sees is snat); leaving them out halves the records per flow.
-    const probe = startProbe({ node, netns: values.netns, ringBufferBytes, insertEvents: false, attach });
-    const failed = new Promise<never>((_, reject) => {
-      probe.on('error', reject);
-      probe.on('exit', () => reject(new EnvironmentError('the probe helper exited while the agent was running')));
-    });
-    failed.catch(() => {});
-    let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
-    let metrics: import('../../agent/metrics.js').AgentMetrics | undefined;
-    try {
-      await Promise.race([probe.ready, failed, stopped]);
-      if (stop.aborted) return 0;
-      const { agentCredentials } = await import('../../protocol/tls.js');
-      agent = await startAgent(probe, {
-        node,
-        listen,
-        credentials: tls
-          ? await agentCredentials(tls, node, undefined, (m) =>
-              process.stderr.write(`stickyscope agent: warning: ${printable(m)}\n`),
-            )
-          : undefined,
-        netns: values.netns,
-        limits,
-        summaryPeriodMs,
-        // Its summable metrics are the reducer's counts; without --metrics it waits for a summary subscriber.
-        summarizeFromStart: metricsListen !== undefined,
-        xtRecentDir: probe.pid === undefined ? undefined : `/proc/${probe.pid}/net/xt_recent`,
-        attachPoints: [...probe.attachPoints],
-        onWarning: (m) => process.stderr.write(`stickyscope agent: warning: ${m}\n`),
-      }).catch((err: Error) => {
-        throw new EnvironmentError(err.message);
-      });
-      let metricsAt = '';
-      if (metricsListen) {
-        const { createAgentMetrics } = await import('../../agent/metrics.js');
-        const { listenHttp } = await import('../../core/http-listen.js');
-        metrics = createAgentMetrics({
-          node,
-          probe,
-          server: agent.server,
-          recent: agent.recent,
-          summarizer: agent.summarizer,
-          maxServices,
-          attachPoints: [...probe.attachPoints],
-        });
-        metricsAt = `, metrics on http://${await listenHttp(metrics.http, metricsListen).catch((err: Error) => {
-          throw new EnvironmentError(err.message);
-        })}/metrics`;
-      }
-      if (readyFile) {
-        // Written whole or not at all: a watcher polling for it never reads half an address.
-        await writeFileAtomic(readyFile, `${agent.address}\n`, 'write the ready file');
-      }
-      process.stderr.write(
-        `agent ${node} serving ${tls ? 'mutual TLS' : 'plaintext'} on ${agent.address}${values.netns ? ' for ' + values.netns : ''}${metricsAt}, ${attachSummary(probe, attach !== undefined)}; SIGINT/SIGTERM stops\n`,
-      );
-      await Promise.race([stopped, failed]);
-      return 0;
-    } finally {
-      if (metrics) {
-        metrics.detach();
-        await (await import('../../core/http-listen.js')).closeHttp(metrics.http);
-      }
-      await agent?.stop();
-      await probe.stop();
-      if (readyFile) await rm(readyFile, { force: true });
-    }
+    const { runAgent } = await import('../../agent/run.js');
+    const options = {
+      ...{ node, netns: values.netns, listen, attach, metricsListen, limits, maxServices, summaryPeriodMs },
+      ...{ ringBufferBytes, tls, readyFile: values['ready-file'], onLibbpf: libbpfLines(values.verbose) },
+      onWarning: (m: string) => process.stderr.write(`stickyscope agent: warning: ${printable(m)}\n`),
+    };
+    await runAgent(options, shutdownSignal());
+    return 0;
   },
 };
-
-/**
- * The TLS flags, checked before anything starts: all three or none; none only on
- * loopback unless --insecure says plaintext elsewhere is meant.
- */
-async function agentTls(
-  values: { 'tls-cert'?: string; 'tls-key'?: string; 'tls-client-ca'?: string; 'tls-dir'?: string; insecure?: boolean },
-  listen: string,
-  node: string,
-): Promise<AgentTlsFiles | undefined> {
-  const flags = ['tls-cert', 'tls-key', 'tls-client-ca'] as const;
-  const given = flags.filter((f) => values[f] !== undefined);
-  const { checkAgentTls, isLoopback } = await import('../../protocol/tls.js');
-  const dir = values['tls-dir'];
-  if (dir !== undefined) {
-    if (given.length > 0) throw new UsageError(`give --tls-dir or --${given[0]} and the like, not both`);
-    if (values.insecure) throw new UsageError('give either --tls-dir or --insecure, not both');
-    const files = tlsDirFiles(dir, node);
-    checkAgentTls(files, node);
-    return files;
-  }
-  if (given.length === 0) {
-    if (!values.insecure && !isLoopback(listen))
-      throw new UsageError(
-        `refusing to serve plaintext on ${listen}: the stream carries client addresses; give --tls-cert, --tls-key and --tls-client-ca, or --insecure`,
-      );
-    return undefined;
-  }
-  if (given.length < 3)
-    throw new UsageError(
-      `TLS needs --tls-cert, --tls-key and --tls-client-ca together; got only ${given.map((f) => `--${f}`).join(', ')}`,
-    );
-  if (values.insecure) throw new UsageError('give either the --tls-* files or --insecure, not both');
-  const files = { cert: values['tls-cert']!, key: values['tls-key']!, clientCa: values['tls-client-ca']! };
-  checkAgentTls(files, node);
-  return files;
-}
-
-/** A Secret's files: the node's own pair ('stickyscope certs') before a shared tls.crt/tls.key (cert-manager). */
-function tlsDirFiles(dir: string, node: string): AgentTlsFiles {
-  const clientCa = join(dir, 'ca.crt');
-  if (existsSync(join(dir, `${node}.crt`)))
-    return { cert: join(dir, `${node}.crt`), key: join(dir, `${node}.key`), clientCa };
-  if (existsSync(join(dir, 'tls.crt'))) return { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key'), clientCa };
-  throw new InputError(
-    `--tls-dir ${dir} has neither ${node}.crt nor tls.crt; expected the Secret 'stickyscope certs' makes (NODE.crt, NODE.key, ca.crt, with a pair for node ${node}) or cert-manager's (tls.crt, tls.key, ca.crt)`,
-  );
-}

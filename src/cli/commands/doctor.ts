@@ -7,12 +7,12 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { release } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, type Command } from '../command.js';
+import { libbpfLines, parse, VERBOSE_HELP, verboseOption, type Command } from '../command.js';
 import { helperPath, startProbe } from '../../probe/probe.js';
 import { ATTACH_MODES, type AttachMode } from '../../probe/record-layout.js';
 import { IPVS_UNSUPPORTED, ipvsInLink, ipvsInRules } from '../../kube-proxy/ipvs.js';
 
-const usage = `Usage: stickyscope doctor
+const usage = `Usage: stickyscope doctor [--verbose]
 
 Checks that this machine can run the stickyscope probe: root, kernel BTF, the built
 helper and BPF object, the tools stickyscope and its lab use (clang, bpftool, iptables,
@@ -27,6 +27,10 @@ Attach modes, tried in this order when none is forced (--attach on trace and age
              the nf_conntrack module (Linux >= 5.11; arm64: >= 6.4) and a kernel that
              allows tracing programs
   kprobe     kprobe/kretprobe on __nf_conntrack_confirm; needs CONFIG_KPROBES
+
+Options:
+  ${VERBOSE_HELP}
+  -h, --help           this text
 `;
 
 interface Result {
@@ -57,7 +61,7 @@ function file(path: string, fix: string): Result {
   return existsSync(path) ? { ok: true } : { ok: false, fix: `${path} is missing: ${fix}` };
 }
 
-async function attachOnce(attach?: AttachMode): Promise<Result> {
+async function attachOnce(attach?: AttachMode, onLibbpf?: (line: string) => void): Promise<Result> {
   const ns = `stickyscope-doctor-${randomBytes(3).toString('hex')}`;
   try {
     execFileSync('ip', ['netns', 'add', ns], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -67,7 +71,7 @@ async function attachOnce(attach?: AttachMode): Promise<Result> {
       fix: `could not create a test network namespace with 'ip netns add': ${(err as Error).message.split('\n')[0]}`,
     };
   }
-  const probe = startProbe({ node: 'doctor', netns: `/run/netns/${ns}`, attach });
+  const probe = startProbe({ node: 'doctor', netns: `/run/netns/${ns}`, attach, onLibbpf });
   let timer: NodeJS.Timeout | undefined;
   let onSignal: ((sig: NodeJS.Signals) => void) | undefined;
   try {
@@ -99,11 +103,11 @@ async function attachOnce(attach?: AttachMode): Promise<Result> {
 }
 
 /** Each mode attached for real, one after another; ok when at least one works. */
-async function attachModes(): Promise<Result> {
+async function attachModes(onLibbpf?: (line: string) => void): Promise<Result> {
   const tried: string[] = [];
   let first: AttachMode | undefined;
   for (const mode of ATTACH_MODES) {
-    const r = await attachOnce(mode);
+    const r = await attachOnce(mode, onLibbpf);
     if (r.ok) first ??= mode;
     tried.push(`${mode}: ${r.ok ? 'works' : `no (${r.fix?.replace(/^failed to /, '')})`}`);
   }
@@ -131,7 +135,8 @@ function notIpvs(): Result {
 }
 
 async function run(argv: string[]): Promise<number> {
-  parse(argv, {});
+  const { values } = parse(argv, verboseOption);
+  const onLibbpf = libbpfLines(values.verbose);
   const objectPath = fileURLToPath(new URL('../../../../build/stickyscope.bpf.o', import.meta.url));
   const checks: [string, () => Result | Promise<Result>][] = [
     [
@@ -150,7 +155,10 @@ async function run(argv: string[]): Promise<number> {
     ['nft', () => onPath('nft', "reads kube-proxy's nftables mode, builds the lab in that mode")],
     ['conntrack', () => onPath('conntrack', 'conntrack-tools, used by the lab and tests')],
     ['kube-proxy not in IPVS mode', notIpvs],
-    ['attach mode', () => (failed === 0 ? attachModes() : { ok: false, fix: 'skipped: fix the checks above first' })],
+    [
+      'attach mode',
+      () => (failed === 0 ? attachModes(onLibbpf) : { ok: false, fix: 'skipped: fix the checks above first' }),
+    ],
   ];
   const width = Math.max(...checks.map(([name]) => name.length), 'load and attach the probe'.length);
   let failed = 0;
@@ -163,7 +171,7 @@ async function run(argv: string[]): Promise<number> {
   const canAttach = failed === 0;
   report(
     'load and attach the probe',
-    canAttach ? await attachOnce() : { ok: false, fix: 'skipped: fix the checks above first' },
+    canAttach ? await attachOnce(undefined, onLibbpf) : { ok: false, fix: 'skipped: fix the checks above first' },
   );
   return failed === 0 ? 0 : 3;
 }

@@ -1,5 +1,6 @@
 // `stickyscope serve`: the aggregator as a long-running service: follows agents as they
 // come and go, serves /metrics (Prometheus), the current report and health over HTTP.
+import { parseAgentAddresses } from '../agent-address.js';
 import {
   clientTlsOptions,
   clientTlsUsage,
@@ -11,17 +12,11 @@ import {
   shutdownSignal,
   type Command,
 } from '../command.js';
-import { EnvironmentError, UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { printable } from '../../core/text.js';
 import { k8sOptions, k8sUsage } from '../../k8s/cli.js';
-import { parseAgentAddresses } from '../agent-address.js';
 
 const DEFAULT_WINDOWS = ['1m', '5m'];
-const INFO_EVERY_MS = 5000;
-/** How often agents followed raw in --summaries mode are summarised (the agents' default period). */
-const SUMMARY_PERIOD_MS = 2000;
-/** A static agent that comes up late is found within ~2 s, not the 5 s of one-shot commands. */
-const BACKOFF = { initialMs: 200, maxMs: 2000 };
 
 export const command: Command = {
   usage: `Usage: stickyscope serve --agent HOST:PORT [--agent ...] [options]
@@ -89,9 +84,10 @@ Examples:
       return s;
     });
     const maxServices = parseCount(values['metrics-max-services'], '--metrics-max-services', 1, 1_000_000);
-    const format = values['report-format'];
-    if (format !== 'json' && format !== 'md' && format !== 'html')
-      throw new UsageError(`--report-format expects json, md or html; got '${format}'`);
+    const given = values['report-format'];
+    if (given !== 'json' && given !== 'md' && given !== 'html')
+      throw new UsageError(`--report-format expects json, md or html; got '${given}'`);
+    const format: 'json' | 'md' | 'html' = given;
     const keep = parseCount(values['report-keep'], '--report-keep', 1, 1_000_000);
     const every = values['report-every'];
     const dir = values['report-dir'];
@@ -102,108 +98,24 @@ Examples:
     const security = await parseClientTls(values);
 
     const { resolveAgentsFromArgs, startCatalogFeed, agentDirectory } = await import('../../k8s/cli.js');
-    const { subscribeAgents } = await import('../../protocol/client.js');
-    const { ServeHub } = await import('../../serve/hub.js');
-    const { AgentBook } = await import('../../serve/agent-book.js');
-    const { createServeMetrics } = await import('../../serve/metrics.js');
-    const { createServeHttp } = await import('../../serve/http.js');
-    const { listenHttp, closeHttp } = await import('../../core/http-listen.js');
-    const { startReportFiles } = await import('../../serve/report-files.js');
-    const { rm } = await import('node:fs/promises');
-    const { writeFileAtomic } = await import('../../core/atomic-file.js');
-
+    const { admittedAgents } = await import('../../serve/agent-admission.js');
+    const { runServe } = await import('../../serve/run.js');
     const say = (line: string) => process.stderr.write(`stickyscope serve: ${printable(line)}\n`);
     const signal = shutdownSignal();
     const resolved = await resolveAgentsFromArgs(values, signal, { allowNone: true });
     const catalogs = await startCatalogFeed(resolved, (err) => say(`warning: ${err.message}`));
-    security.check(agentDirectory(resolved, listed).addresses());
-    // Agents that join later are held to the same rule: plaintext only on loopback without --insecure.
-    const refused = new Set<string>();
-    const allowed = (list: string[]) =>
-      list.filter((a) => {
-        try {
-          security.check([a]);
-          return true;
-        } catch (err) {
-          if (!refused.has(a)) say(`warning: not following ${a}: ${(err as Error).message}`);
-          refused.add(a);
-          return false;
-        }
-      });
-    const all = agentDirectory(resolved, listed);
-    const directory = {
-      addresses: () => allowed(all.addresses()),
-      onChange: (cb: (addresses: string[]) => void) => all.onChange(() => cb(allowed(all.addresses()))),
-      nodes: () => resolved.discovery?.nodes() ?? {},
-    };
+    const agents = admittedAgents(
+      agentDirectory(resolved, listed),
+      (addresses) => security.check(addresses),
+      () => resolved.discovery?.nodes() ?? {},
+      (message) => say(`warning: ${message}`),
+    );
+    const reports = dir !== undefined && everyMs !== undefined ? { dir, everyMs, keep, format } : undefined;
     const summaries = values.summaries === true;
-    const hub = new ServeHub({ windows, summaries });
-    const book = new AgentBook();
-    book.follow(directory.addresses());
-    directory.onChange((now) => {
-      book.follow(now);
-      say(`following ${now.length} agent(s): ${now.join(', ') || 'none'}`);
-    });
-    const metrics = createServeMetrics(hub, book, maxServices);
-    const server = createServeHttp({ hub, book, metrics, maxServices, onError: (err) => say(`error: ${err.message}`) });
     const readyFile = values['ready-file'];
-    let stopFiles: (() => Promise<void>) | undefined;
-    let stopTick = () => {};
-    try {
-      const bound = await listenHttp(server, listen).catch((err: Error) => {
-        throw new EnvironmentError(err.message);
-      });
-      if (readyFile) {
-        await writeFileAtomic(readyFile, `${bound}\n`, 'write the ready file');
-      }
-      say(
-        `serving http://${bound} for ${directory.addresses().join(', ') || 'agents yet to come'}; SIGINT/SIGTERM stops`,
-      );
-      if (dir !== undefined && everyMs !== undefined)
-        stopFiles = startReportFiles({
-          dir,
-          everyMs,
-          keep,
-          format,
-          build: () => (hub.empty ? null : hub.report(windows[0]!)),
-          render: (r, f) => hub.render(r, f),
-          onWritten: (path) => say(`wrote ${path}`),
-          onError: (err) => say(`warning: ${err.message}`),
-        });
-      const summaryTick = summaries ? setInterval(() => hub.takeRawSummaries(), SUMMARY_PERIOD_MS) : undefined;
-      stopTick = () => clearInterval(summaryTick);
-      const batches = subscribeAgents(directory, {
-        ...(summaries
-          ? {
-              onSummary: (_address: string, summary: import('../../core/summary.js').NodeSummary) =>
-                hub.applySummary(summary),
-              onRawFallback: (address: string, node: string) => {
-                hub.summariseRaw(node);
-                say(`agent ${address} (${node}) has no SubscribeSummaries (an older agent): following its raw stream`);
-              },
-            }
-          : {}),
-        signal,
-        infoEveryMs: INFO_EVERY_MS,
-        backoff: BACKOFF,
-        onInfo: (address, info) => book.info(address, info),
-        tls: security.tls,
-        rejected: hub.rejected,
-        onWarning: (message) => say(`warning: ${message}`),
-        onStatus: (s) => {
-          book.status(s);
-          say(`agent ${s.address} (${s.node}) ${s.state}${s.reason ? ': ' + s.reason : ''}`);
-        },
-      });
-      for await (const batch of catalogs ? catalogs.merge(batches) : batches) hub.apply(batch);
-      say(`stopping: ${(signal.reason as Error)?.message ?? 'streams ended'}`);
-      return 0;
-    } finally {
-      stopTick();
-      await stopFiles?.();
-      await closeHttp(server);
-      if (readyFile) await rm(readyFile, { force: true });
-    }
+    const options = { listen, windows, summaries, maxServices, reports, readyFile, agents, catalogs, say };
+    await runServe({ ...options, tls: security.tls }, signal);
+    return 0;
   },
 };
 

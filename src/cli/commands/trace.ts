@@ -1,5 +1,14 @@
 // `stickyscope trace`: the probe's selections, translations and conntrack inserts printed live.
-import { parse, parseOutputFormat, parseRingBufferBytes, shutdownSignal, type Command } from '../command.js';
+import {
+  libbpfLines,
+  parse,
+  parseOutputFormat,
+  parseRingBufferBytes,
+  shutdownSignal,
+  VERBOSE_HELP,
+  verboseOption,
+  type Command,
+} from '../command.js';
 import type { StickyEvent } from '../../core/event.js';
 import { ATTACH_HELP, attachSummary, parseAttachMode } from '../../probe/attach-mode.js';
 
@@ -19,6 +28,7 @@ Options:
   ${ATTACH_HELP}
   --no-insert          leave out insert events (dnat and snat only)
   --ringbuf-bytes N    ring buffer size, a power of two (default 8 MiB)
+  ${VERBOSE_HELP}
   -h, --help           this text
 
 Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
@@ -33,6 +43,7 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       'no-insert': { type: 'boolean', default: false },
       'ringbuf-bytes': { type: 'string' },
       attach: { type: 'string' },
+      ...verboseOption,
     });
     const format = parseOutputFormat(values, ['text', 'jsonl'] as const, 'text');
     const ringBufferBytes = parseRingBufferBytes(values['ringbuf-bytes']);
@@ -54,6 +65,7 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       ringBufferBytes,
       insertEvents: !values['no-insert'],
       attach,
+      onLibbpf: libbpfLines(values.verbose),
     });
     probe.on('events', write);
     const failed = new Promise<never>((_, reject) => probe.on('error', reject));

@@ -116,8 +116,8 @@ static int load(struct stickyscope *skel, const struct ss_options *opts, enum ss
 		return 0;
 	tail = ss_verifier_tail(5);
 	if (*tail) {
-		ss_fail("load BPF program '%s': the verifier rejected it (%s): %s", ss_rejected_prog(), strerror(-err),
-		        tail);
+		ss_fail("load BPF program '%s': the verifier rejected it (%s): %s", ss_rejected_prog(skel->obj),
+		        strerror(-err), tail);
 		return SS_EXIT_VERIFIER;
 	}
 	if (mode == SS_MODE_NETFILTER && (err == -EINVAL || err == -EOPNOTSUPP)) {
@@ -221,10 +221,14 @@ static int attach_mode(const struct ss_options *opts, enum ss_mode mode, struct 
 
 	memset(out, 0, sizeof(*out));
 	out->mode = mode;
-	ss_capture_libbpf_log();
 	out->skel = stickyscope__open();
 	if (!out->skel) {
 		ss_fail("open the BPF object: %s", strerror(errno));
+		return SS_EXIT_RUNTIME;
+	}
+	if ((code = ss_verifier_log(out->skel->obj))) {
+		ss_fail("give the BPF programs a verifier log: %s", strerror(-code));
+		ss_detach(out);
 		return SS_EXIT_RUNTIME;
 	}
 	code = load(out->skel, opts, mode);

@@ -1,18 +1,21 @@
-// Failure lines and libbpf log capture. libbpf prints the verifier log of a rejected
-// program between "-- BEGIN PROG LOAD LOG --" and "-- END PROG LOAD LOG --"; only the
-// end of it says why, so keep a bounded tail instead of echoing everything.
+// Failure lines, libbpf's messages and the verifier's log. libbpf loads each program
+// without a log first and, when the kernel refuses one, loads it again with the log going
+// into the buffer bpf_program__set_log_buf gave it; only the end of that log says why.
+// libbpf's own messages are dropped unless --verbose passes them through.
+#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 #include "fail.h"
 
-#define LOG_CAP (64 * 1024)
+/* What libbpf itself starts with, the most a kernel before 5.2 takes; untouched pages cost nothing. */
+#define LOG_SIZE (UINT32_MAX >> 8)
 
-static char log_buf[LOG_CAP];
-static size_t log_len;
-
+static char *log_buf;
+static bool verbose;
 static bool holding;
 static char held[1024];
 
@@ -55,76 +58,57 @@ void ss_note(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static int capture(enum libbpf_print_level level, const char *fmt, va_list ap)
+static int print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	va_list again;
-	char *line;
-	const char *keep;
-	int n;
-
-	if (level == LIBBPF_DEBUG)
-		return 0;
-	/* one message holds a whole verifier log, whose end says why: format it all, keep the end */
-	va_copy(again, ap);
-	n = vsnprintf(NULL, 0, fmt, again);
-	va_end(again);
-	if (n <= 0 || !(line = malloc((size_t)n + 1)))
-		return n;
-	vsnprintf(line, (size_t)n + 1, fmt, ap);
-	keep = line;
-	if (n > LOG_CAP / 2) {
-		keep += n - LOG_CAP / 2;
-		n = LOG_CAP / 2;
-	}
-	if (log_len + n >= LOG_CAP) {
-		/* drop the older half: the tail is what explains a rejection */
-		memmove(log_buf, log_buf + LOG_CAP / 2, log_len - LOG_CAP / 2);
-		log_len -= LOG_CAP / 2;
-	}
-	memcpy(log_buf + log_len, keep, n);
-	log_len += n;
-	log_buf[log_len] = '\0';
-	free(line);
-	return n;
+	(void)level;
+	return verbose ? vfprintf(stderr, fmt, ap) : 0;
 }
 
-void ss_capture_libbpf_log(void)
+void ss_libbpf_print(bool pass_through)
 {
-	log_len = 0; /* a new attempt: an earlier one's log would explain the wrong failure */
-	log_buf[0] = '\0';
-	libbpf_set_print(capture);
+	verbose = pass_through;
+	libbpf_set_print(print);
+}
+
+int ss_verifier_log(struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+	int err;
+
+	if (!log_buf && !(log_buf = malloc(LOG_SIZE)))
+		return -ENOMEM;
+	log_buf[0] = '\0'; /* a new attempt: an earlier one's log would explain the wrong failure */
+	bpf_object__for_each_program(prog, obj)
+	{
+		if ((err = bpf_program__set_log_buf(prog, log_buf, LOG_SIZE)))
+			return err;
+	}
+	return 0;
 }
 
 const char *ss_verifier_tail(int n)
 {
 	static char out[2048];
-	char *end = strstr(log_buf, "-- END PROG LOAD LOG --");
-	char *start = strstr(log_buf, "-- BEGIN PROG LOAD LOG --");
-	char *p;
+	char *start = log_buf, *end, *p;
 	size_t o = 0;
 
-	if (!start)
+	if (!start || !*start)
 		return "";
-	start = strchr(start, '\n');
-	if (!start)
-		return "";
-	start++;
-	if (!end || end < start)
-		end = log_buf + log_len;
-	/* walk back n non-empty lines from the end marker */
+	end = start + strlen(start);
+	/* walk back n non-empty lines from the end */
 	p = end;
 	while (p > start && n > 0) {
 		p--;
 		while (p > start && p[-1] != '\n')
 			p--;
-		if (p[0] != '\n' && strncmp(p, "libbpf: ", 8) != 0)
+		if (p[0] != '\n')
 			n--;
 	}
 	for (char *q = p; q < end && o + 4 < sizeof(out);) {
 		char *nl = memchr(q, '\n', end - q);
 		size_t len = (nl ? nl : end) - q;
 
-		if (len && strncmp(q, "libbpf: ", 8) != 0) {
+		if (len) {
 			if (o)
 				o += snprintf(out + o, sizeof(out) - o, " | ");
 			if (len > sizeof(out) - o - 1)
@@ -138,15 +122,15 @@ const char *ss_verifier_tail(int n)
 	return out;
 }
 
-const char *ss_rejected_prog(void)
+const char *ss_rejected_prog(const struct bpf_object *obj)
 {
-	static char name[64];
-	const char *p = strstr(log_buf, "prog '");
-	const char *end = p ? strchr(p + 6, '\'') : NULL;
+	const struct bpf_program *prog;
 
-	if (!end || (size_t)(end - p - 6) >= sizeof(name))
-		return "?";
-	memcpy(name, p + 6, end - p - 6);
-	name[end - p - 6] = '\0';
-	return name;
+	/* libbpf loads the programs in order and stops at the first the kernel refuses */
+	bpf_object__for_each_program(prog, obj)
+	{
+		if (bpf_program__autoload(prog) && bpf_program__fd(prog) < 0)
+			return bpf_program__name(prog);
+	}
+	return "?";
 }

@@ -29,13 +29,18 @@ const char *ss_fail_held(void);
 /* Prints "stickyscope-probe: note: <fmt>": information, never a failure. */
 void ss_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Captures libbpf's messages so a rejected program can be explained; forgets earlier ones. */
-void ss_capture_libbpf_log(void);
+struct bpf_object;
 
-/* The last n lines of the kernel verifier log libbpf printed, joined with " | ". */
+/* Where libbpf's messages go: stderr with pass_through (--verbose), else nowhere. */
+void ss_libbpf_print(bool pass_through);
+
+/* Gives every program of obj the verifier log buffer (bpf_program__set_log_buf), emptied; 0 or -errno. */
+int ss_verifier_log(struct bpf_object *obj);
+
+/* The last n lines of the verifier's log of the program the kernel refused, joined with " | ". */
 const char *ss_verifier_tail(int n);
 
-/* The name of the program libbpf reported as failing to load, or "?" */
-const char *ss_rejected_prog(void);
+/* The name of the program the kernel refused (the first to load without a descriptor), or "?" */
+const char *ss_rejected_prog(const struct bpf_object *obj);
 
 #endif

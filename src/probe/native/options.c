@@ -9,6 +9,7 @@
 static const char usage[] =
 	"Usage: stickyscope-probe [--netns PATH] [--attach MODE] [--ringbuf-bytes N]\n"
 	"                         [--no-insert] [--counters-ms N] [--poll-ms N] [--stats]\n"
+	"                         [--verbose]\n"
 	"\n"
 	"Attaches stickyscope's BPF programs for a network namespace and writes\n"
 	"fixed-size binary records (bpf/record.h) to stdout: HELLO once attached, then\n"
@@ -28,7 +29,8 @@ static const char usage[] =
 	"                      statistics on while running (needs CAP_SYS_ADMIN; off again\n"
 	"                      at exit) and print one 'stats:' note at exit with the records\n"
 	"                      written, this process's CPU time since attaching, and each\n"
-	"                      program's run count and run time\n";
+	"                      program's run count and run time\n"
+	"  --verbose           pass libbpf's messages, debug ones included, to stderr\n";
 
 static const char *const mode_names[] = { "auto", "netfilter", "fentry", "kprobe" };
 
@@ -74,6 +76,7 @@ int ss_parse_options(int argc, char **argv, struct ss_options *opts)
 		{ "counters-ms", required_argument, NULL, 'c' },
 		{ "poll-ms", required_argument, NULL, 'p' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -112,6 +115,9 @@ int ss_parse_options(int argc, char **argv, struct ss_options *opts)
 			break;
 		case 's':
 			opts->stats = true;
+			break;
+		case 'v':
+			opts->verbose = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);

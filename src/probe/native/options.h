@@ -20,7 +20,8 @@ struct ss_options {
 	bool insert_events;
 	unsigned counters_ms;
 	unsigned poll_ms;
-	bool stats; /* --stats: BPF run-time statistics and CPU time, one note at exit */
+	bool stats;   /* --stats: BPF run-time statistics and CPU time, one note at exit */
+	bool verbose; /* --verbose: libbpf's messages, its debug ones included, on stderr */
 	enum ss_mode mode;
 };
 

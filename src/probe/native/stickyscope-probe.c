@@ -229,6 +229,7 @@ int main(int argc, char **argv)
 	code = ss_parse_options(argc, argv, &opts);
 	if (code)
 		return code > 0 ? SS_EXIT_OK : SS_EXIT_USAGE;
+	ss_libbpf_print(opts.verbose);
 	if ((code = checks(&opts)))
 		return code;
 	if (getrandom(run.id_key, sizeof(run.id_key), 0) != sizeof(run.id_key)) {

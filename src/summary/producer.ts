@@ -1,11 +1,16 @@
-// One node's reducer state read as summable counts: the same reducer the aggregator runs
-// (state.ts), fed only that node's events, whose cumulative tallies are taken apart per
-// period into summaries (agent SubscribeSummaries) or read whole (agent /metrics).
-import type { StickyEvent } from '../core/event.js';
+// The producer of summaries (the consumer is consumer.ts; the message, src/core/summary.ts
+// and src/protocol/summary-wire.ts). One node's reducer state read as summable counts:
+// the same reducer the aggregator runs (state.ts), fed only that node's events, whose
+// cumulative tallies are taken apart per period into summaries (SummaryFeed, for
+// SubscribeSummaries) or read whole (agent /metrics). serve runs one too, for agents that
+// stream raw events.
+import { EventEmitter } from 'node:events';
+import type { CatalogEvent, EventSource, StickyEvent } from '../core/event.js';
 import { countFields, type NodeSummary, type ServiceCounts, type ViolationRecord } from '../core/summary.js';
-import { Hll } from './hll.js';
-import { shownBackends, type ServiceRec } from './services.js';
-import { createState, type AggregatorState, type StateOptions } from './state.js';
+import { Hll } from '../aggregator/hll.js';
+import { shownBackends, type ServiceRec } from '../aggregator/services.js';
+import { createState, type AggregatorState, type StateOptions } from '../aggregator/state.js';
+import { encodeSummary } from '../protocol/summary-wire.js';
 
 /** Events carried whole in summaries: rare, and needed by whoever reads them (names, losses, gaps). */
 const CARRIED = new Set<StickyEvent['type']>(['catalog', 'lost', 'affinitySets', 'node']);
@@ -141,4 +146,59 @@ function countsOf(svc: ServiceRec, open: number): ServiceCounts {
     udpBackendChanged: svc.udp.backendChanged,
     udpReflectiveChanged: svc.udp.reflectiveChanged,
   };
+}
+
+const DEFAULT_SUMMARY_PERIOD_MS = 2000;
+
+/** The agent's per-period summaries, each already encoded, for SubscribeSummaries (encoded once, whatever the number of subscribers). */
+export class SummaryFeed extends EventEmitter {
+  readonly summarizer: Summarizer;
+  private catalog: CatalogEvent | null = null;
+  private readonly timer: NodeJS.Timeout;
+  /**
+   * Whether the reducer runs: it costs about 1.5 CPU-us per selection, on the agent's one thread, so it starts only
+   * when something reads it (--metrics, or the first summary subscriber); until then only the catalog is kept.
+   */
+  private active = false;
+  /** Each batch of the node's stream (attached to `source` when one is given). */
+  readonly onEvents = (events: StickyEvent[]): void => {
+    if (this.active) this.summarizer.apply(events);
+    for (const e of events) if (e.type === 'catalog') this.catalog = e;
+  };
+
+  constructor(
+    node: string,
+    private readonly source: EventSource | null,
+    periodMs = DEFAULT_SUMMARY_PERIOD_MS,
+  ) {
+    super();
+    this.summarizer = new Summarizer(node);
+    source?.on('events', this.onEvents);
+    this.timer = setInterval(() => this.tick(), periodMs);
+    this.timer.unref();
+  }
+
+  /** Starts the reducer (once), from the latest catalog: counts are since then. */
+  start(): void {
+    if (this.active) return;
+    this.active = true;
+    if (this.catalog) this.summarizer.apply([this.catalog]);
+  }
+
+  snapshot(): Uint8Array {
+    this.start();
+    return encodeSummary(this.summarizer.snapshot(Date.now() * 1000, this.catalog ? [this.catalog] : []));
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.source?.off('events', this.onEvents);
+  }
+
+  private tick(): void {
+    if (!this.active) return;
+    const summary = this.summarizer.take(Date.now() * 1000);
+    // Taken even with nobody subscribed, so that the next subscriber's deltas start now.
+    if (this.listenerCount('summary') > 0) this.emit('summary', encodeSummary(summary));
+  }
 }

@@ -1,9 +1,11 @@
-// Per-Service figures for /metrics, read from the reducer's state at scrape time: counters
-// from the cumulative tallies (monotonic since serve started), gauges from the window's.
+// Per-Service figures for /metrics, read at scrape time: from the reducer's state (counters
+// from the cumulative tallies, monotonic since serve started; gauges from the window's), or
+// with --summaries from the summary store (src/summary/consumer.ts).
 import { nodeDivergence } from '../aggregator/divergence.js';
 import type { AggregatorState } from '../aggregator/state.js';
 import { spreadOf } from '../aggregator/stats.js';
 import { shownBackends } from '../aggregator/services.js';
+import { count, selectionsOf, shown, type SummaryStore } from '../summary/consumer.js';
 
 export interface ServiceFigures {
   /** "namespace/name:port" where known, else the address key. */
@@ -81,6 +83,58 @@ export function serviceSnapshot(state: AggregatorState, max: number): ServiceSna
         backend: svc.backendNames[b]!,
         selectionsTotal: cum.countOf(b),
         share: win.selections > 0 ? win.countOf(b) / win.selections : null,
+      })),
+    };
+  });
+  return { services, omitted: all.length - services.length };
+}
+
+/** /metrics figures of the `max` Services with the most selections since serve began. */
+export function summaryFigures(
+  store: SummaryStore,
+  state: AggregatorState,
+  windowSeconds: number,
+  max: number,
+  nowMs = Date.now(),
+): ServiceSnapshot {
+  const all = [...store.totals.entries()].map(([key, sums]) => ({ key, sums, n: selectionsOf(sums) }));
+  const top = all.sort((a, b) => b.n - a.n || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).slice(0, max);
+  const services = top.map(({ key, sums, n }): ServiceFigures => {
+    const win = store.window(key, windowSeconds, nowMs);
+    const winSel = selectionsOf(win);
+    const backendsWin = shown(store, state, key, win);
+    const spread = spreadOf(backendsWin.map((b) => count(win, b)));
+    const c = sums.counts;
+    const settled = c.listFull + c.setFull + c.unknown;
+    const ever = shown(store, state, key, sums);
+    return {
+      service: state.services.ofKey(key).latest?.info.name ?? key,
+      address: key,
+      selectionsTotal: n,
+      windowSelections: winSel,
+      maxOverMean: spread.maxOverMean,
+      jain: spread.jain,
+      chi2P: spread.chi2P,
+      stickiness: win.counts.pairs > 0 ? win.counts.sameBackend / win.counts.pairs : null,
+      randomStickiness: backendsWin.length > 0 ? 1 / backendsWin.length : null,
+      verdictsTotal: { held: c.held, violation: c.violations, forcedRepick: c.forcedRepick, expired: c.expired },
+      violationCausesTotal: { listFull: c.listFull, setFull: c.setFull, unknown: c.unknown },
+      violationsPending: Math.max(0, c.violations - settled),
+      divergentClients: null,
+      // Summaries count per Service, not per family: per-family counts need the raw stream.
+      familyTotal: null,
+      clientsEstimate: store.sketches.get(key)?.estimate() ?? null,
+      udpTotal: key.endsWith('/udp')
+        ? {
+            replacements: c.udpReplacements,
+            backendChanged: c.udpBackendChanged,
+            reflectiveChanged: c.udpReflectiveChanged,
+          }
+        : null,
+      backends: ever.map((backend) => ({
+        backend,
+        selectionsTotal: count(sums, backend),
+        share: winSel > 0 ? count(win, backend) / winSel : null,
       })),
     };
   });
