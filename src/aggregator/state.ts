@@ -62,8 +62,10 @@ export class AggregatorState {
   readonly windowUs: number;
   readonly idleUs: number;
   readonly maxPairs: number;
-  firstTs = NaN;
   lastTs = NaN;
+  /** First and latest event a figure counts (a selection or a lost record): the span reported (span.ts). */
+  firstCounted = NaN;
+  lastCounted = NaN;
   /** Latest selection the window had to drop while it was still inside the window span. */
   truncatedAt = NaN;
   readonly roster = new NodeRoster();
@@ -112,7 +114,6 @@ export class AggregatorState {
   apply(ev: StickyEvent): void {
     const ts = ev.ts;
     if (!(ts <= this.lastTs)) this.lastTs = ts;
-    if (!(ts >= this.firstTs)) this.firstTs = ts;
     this.slide(this.lastTs);
     switch (ev.type) {
       case 'dnat':
@@ -170,6 +171,7 @@ export class AggregatorState {
     // Services are never forgotten (reports list them all): an agent inventing Service
     // addresses would grow this state without end (1M Services measured 2.8 GB).
     if (this.overServices(ev.service, ev.proto)) return;
+    this.counted(ts);
     const node = this.roster.indexOf(ev.node);
     const svc = this.services.of(ev.service, ev.proto);
     const client = this.clients.keyOf(ev.client);
@@ -346,7 +348,13 @@ export class AggregatorState {
       });
   }
 
+  private counted(ts: number): void {
+    if (!(ts >= this.firstCounted)) this.firstCounted = ts;
+    if (!(ts <= this.lastCounted)) this.lastCounted = ts;
+  }
+
   private lost(ev: LostEvent): void {
+    this.counted(ev.ts);
     this.roster.lost(ev, this.windowStart());
     this.notable.push({ kind: 'lost', ts: ev.ts, node: ev.node, count: ev.count });
   }

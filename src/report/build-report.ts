@@ -6,6 +6,7 @@ import { cumulativeClients, windowClients, type ClientAgg } from '../aggregator/
 import { nodeDivergence, type Divergence } from '../aggregator/divergence.js';
 import { shownBackends, type ServiceRec } from '../aggregator/services.js';
 import type { AggregatorState } from '../aggregator/state.js';
+import { cumulativeSpan, windowSpan, type Span } from '../aggregator/span.js';
 import { spreadOf } from '../aggregator/stats.js';
 import type { Tally } from '../aggregator/tally.js';
 import { RejectedEvents } from '../protocol/validate.js';
@@ -15,11 +16,19 @@ const NO_AFFINITY: ServiceInfo['affinity'] = { mode: 'None', timeoutSeconds: nul
 /** Node-divergence examples listed per service (the count covers all). */
 const DIVERGENCE_EXAMPLES = 20;
 
-export function buildReport(state: AggregatorState, opts: { scope: Scope; rejected?: RejectedEvents }): Report {
+export interface BuildOptions {
+  scope: Scope;
+  rejected?: RejectedEvents;
+  /** When the recording (trace files, an agent subscription, serve) began and ended, where there is one. */
+  recording?: Span | null;
+}
+
+export function buildReport(state: AggregatorState, opts: BuildOptions): Report {
   const windowed = opts.scope === 'window';
-  const empty = Number.isNaN(state.lastTs);
-  const end = empty ? 0 : state.lastTs;
-  const start = empty ? 0 : windowed ? Math.max(state.firstTs, state.windowStart()) : state.firstTs;
+  const span = windowed ? windowSpan(state) : cumulativeSpan(state);
+  const end = span?.end ?? 0;
+  // Figures of the window count what lies after its start, whether or not an event does.
+  const start = windowed && !Number.isNaN(state.lastTs) ? state.windowStart() : (span?.start ?? 0);
   const clients = windowed ? windowClients(state) : cumulativeClients(state);
   const divergence = nodeDivergence(state, opts.scope, DIVERGENCE_EXAMPLES);
   const services = [...state.services.list]
@@ -38,12 +47,18 @@ export function buildReport(state: AggregatorState, opts: { scope: Scope; reject
   if (windowed) lost = state.roster.lostRecent.reduce((n, l) => (l.ts >= start ? n + l.count : n), 0);
   return {
     window: {
-      start: isoMicros(start),
+      start: isoMicros(span?.start ?? 0),
       end: isoMicros(end),
       scope: opts.scope,
       seconds: windowed ? state.windowUs / 1e6 : null,
       truncated: windowed && state.truncatedAt >= state.lastTs - state.windowUs,
-      missing: missingSpans(state, start, end),
+      // Gaps up to the latest event of any kind: a node down after the last selection explains why none came.
+      missing: missingSpans(
+        state,
+        span && !windowed ? span.start : start,
+        Number.isNaN(state.lastTs) ? 0 : state.lastTs,
+      ),
+      recording: opts.recording ? { start: isoMicros(opts.recording.start), end: isoMicros(opts.recording.end) } : null,
     },
     nodes: [...state.roster.names].sort(),
     lostEvents: lost,

@@ -7,7 +7,7 @@ import { clientChart, shareChart, stickinessChart, timelineChart, verdictChart }
 import { css } from './html-style.js';
 import { count, esc, num, pct } from './html-svg.js';
 import { parseIsoMicros } from '../core/event.js';
-import { rejectedText } from './render-markdown.js';
+import { rejectedText, spanText } from './render-markdown.js';
 
 export interface HtmlOptions {
   /** Busiest clients drawn per service (default 12). */
@@ -23,7 +23,8 @@ export function renderHtml(report: Report, timeline: SelectionTimeline, opts: Ht
       ? (report.services[0]!.name ?? report.services[0]!.service)
       : `${report.services.length} services`;
   const meta = [
-    `<span><b>${w.scope === 'window' ? `Last ${count(w.seconds ?? 0)} s` : 'Whole recording'}</b> ${esc(w.start)} to ${esc(w.end)}${w.truncated ? ' (shortened: too many selections to keep)' : ''}</span>`,
+    `<span><b>${esc(spanText(report)[0])}</b> ${esc(spanText(report)[1])}</span>`,
+    ...(w.recording ? [`<span><b>Recording</b> ${esc(w.recording.start)} to ${esc(w.recording.end)}</span>`] : []),
     `<span><b>Nodes</b> ${report.nodes.length ? esc(report.nodes.join(', ')) : 'none'}</span>`,
     `<span class="${report.lostEvents > 0 ? 'alert' : ''}"><b>Lost events</b> ${count(report.lostEvents)}</span>`,
     `<span class="${report.rejectedEvents.total > 0 ? 'alert' : ''}"><b>Rejected events</b> ${esc(rejectedText(report.rejectedEvents))}</span>`,

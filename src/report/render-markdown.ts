@@ -13,9 +13,8 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): stri
   const maxClients = opts.maxClients ?? 50;
   const w = report.window;
   const out: string[] = ['# stickyscope report', ''];
-  out.push(
-    `- Window (${w.scope}${w.seconds !== null ? `, ${w.seconds} s` : ''}): ${w.start} to ${w.end}${w.truncated ? ' (shortened: too many selections to keep)' : ''}`,
-  );
+  out.push(`- ${spanText(report).join(': ')}`);
+  if (w.recording) out.push(`- Recording: ${w.recording.start} to ${w.recording.end}`);
   out.push(`- Nodes: ${report.nodes.length ? report.nodes.map(md).join(', ') : 'none'}`);
   out.push(`- Lost events: ${report.lostEvents}`);
   out.push(`- Rejected events: ${rejectedText(report.rejectedEvents)}`);
@@ -29,6 +28,17 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): stri
   for (const s of report.services) out.push(...serviceSection(s, maxClients));
   return out.join('\n');
 }
+
+/** ["Events counted (last 60 s)", "FIRST to LAST"], or that none was. */
+export function spanText(report: Report): [string, string] {
+  const w = report.window;
+  const scope = w.scope === 'window' ? `last ${w.seconds} s` : 'cumulative';
+  const cut = w.truncated ? ' (shortened: too many selections to keep)' : '';
+  const none = w.start === EPOCH && w.end === EPOCH;
+  return [`Events counted (${scope})`, none ? 'none' : `${w.start} to ${w.end}${cut}`];
+}
+
+const EPOCH = '1970-01-01T00:00:00.000000Z';
 
 /** "0", or "3 (timeTooLate 2, badAddress 1)". */
 export function rejectedText(r: Report['rejectedEvents']): string {

@@ -18,6 +18,11 @@ export interface Report {
     truncated: boolean;
     /** Beyond the contract: spans in which a node was not reporting (ongoing ones end at `end`). */
     missing: MissingSpan[];
+    /**
+     * Beyond the contract: when the recording began and ended (trace files' header and end frame, an agent
+     * subscription's start and stop, serve's start and the report's time); null where the source says nothing.
+     */
+    recording: { start: string; end: string } | null;
   };
   nodes: string[];
   lostEvents: number;

@@ -3,6 +3,7 @@
 // endpoints, affinity and gaps still come from the reducer state, which gets the catalog,
 // lost and node events the summaries carry.
 import { compareAddr } from '../aggregator/addresses.js';
+import type { Span } from '../aggregator/span.js';
 import type { AggregatorState } from '../aggregator/state.js';
 import { spreadOf } from '../aggregator/stats.js';
 import { isoMicros, type ServiceInfo } from '../core/event.js';
@@ -88,10 +89,14 @@ export function summaryReport(
   state: AggregatorState,
   window: number | 'all',
   rejected: RejectedEvents,
+  recording: Span,
   nowMs = Date.now(),
 ): Report {
-  const end = nowMs * 1000;
-  const start = window === 'all' ? (Number.isNaN(state.firstTs) ? end : state.firstTs) : end - window * 1e6;
+  const now = nowMs * 1000;
+  const from = window === 'all' ? -Infinity : now - window * 1e6;
+  const none = Number.isNaN(store.countedEnd) || store.countedEnd < from;
+  const start = none ? 0 : Math.max(store.countedStart, from);
+  const end = none ? 0 : store.countedEnd;
   const services = [...store.totals.keys()].sort(compareAddr).map((key): ServiceReport => {
     const t = window === 'all' ? store.totals.get(key)! : store.window(key, window, nowMs);
     const names = shown(store, state, key, t);
@@ -145,7 +150,8 @@ export function summaryReport(
       scope: window === 'all' ? 'cumulative' : 'window',
       seconds: window === 'all' ? null : window,
       truncated: false,
-      missing: missingSpans(state, start, end),
+      missing: missingSpans(state, Number.isFinite(from) ? from : start, now),
+      recording: { start: isoMicros(recording.start), end: isoMicros(recording.end) },
     },
     nodes: [...state.roster.names].sort(),
     lostEvents: state.roster.lostTotal,

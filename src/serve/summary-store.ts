@@ -64,6 +64,9 @@ export class SummaryStore {
   /** Increments per wall-clock second, by Service key then second. */
   private readonly seconds = new Map<string, Map<number, Sums>>();
   readonly sketches = new Map<string, Hll>();
+  /** The summary periods (microseconds, agents' clocks) in which counts grew: the span a report counts. */
+  countedStart = NaN;
+  countedEnd = NaN;
   private readonly keepSeconds: number;
 
   /** `keepSeconds`: the longest window that will be asked for. */
@@ -130,6 +133,8 @@ export class SummaryStore {
         this.dropped.backends++;
       }
       addInto(total, delta.backends, delta.counts);
+      if (!(s.start >= this.countedStart)) this.countedStart = s.start;
+      if (!(s.end <= this.countedEnd)) this.countedEnd = s.end;
       let perSec = this.seconds.get(svc.service);
       if (!perSec) {
         perSec = new Map();

@@ -2,6 +2,7 @@
 // O(services x backends) for the list, plus, for the one opened service, its most
 // recent clients and one pass over the window's selections for the sparkline.
 import { parseIsoMicros } from '../core/event.js';
+import { windowSpan } from '../aggregator/span.js';
 import { compareAddr } from '../aggregator/addresses.js';
 import { clientDetails, serviceSummaries } from '../aggregator/queries.js';
 import type { Notable } from '../aggregator/notable.js';
@@ -79,6 +80,7 @@ function header(state: AggregatorState, opts: FrameOptions): HeaderView {
     windowSeconds: state.windowUs / 1e6,
     source: opts.source,
     now: Number.isNaN(state.lastTs) ? null : state.lastTs,
+    counted: windowSpan(state),
   };
 }
 

@@ -17,6 +17,8 @@ export interface HeaderView {
   source: string;
   /** Latest event time seen (microseconds since the epoch), null before the first. */
   now: number | null;
+  /** First and last event the window's figures count (selections, lost records), null when it counts none. */
+  counted: { start: number; end: number } | null;
 }
 
 export interface BackendShare {

@@ -47,6 +47,7 @@ function model(services: ServiceRow[], over: Partial<ViewModel['header']> = {}):
       windowSeconds: 60,
       source: 'test',
       now: T0,
+      counted: { start: T0 - 30e6, end: T0 },
       ...over,
     },
     services,
