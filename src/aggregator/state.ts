@@ -15,8 +15,9 @@ import { BackendCounts, NO_ENTRY } from './backend-counts.js';
 import { NodeRoster } from './node-roster.js';
 import { NotableQueue, type ViolationNotable } from './notable.js';
 import { PairTable } from './pair-table.js';
+import { countUnit, unitLeaves } from './spread-units.js';
 import { applyCatalog, applyClusterCatalog, Services, type ServiceRec } from './services.js';
-import { isViolation, SAME, Verdict } from './tally.js';
+import { isViolation, SAME, UNIT, Verdict } from './tally.js';
 import { UdpContinuity, type UdpTransition } from './udp-continuity.js';
 import { ViolationCauses, type OpenViolation, type ViolationCause } from './violation-causes.js';
 import { WindowRing } from './window-ring.js';
@@ -214,7 +215,8 @@ export class AggregatorState {
       const dropped = this.ring.ts[this.leaveWindow()]!;
       if (!(dropped <= this.truncatedAt)) this.truncatedAt = dropped;
     }
-    this.ring.push(ts, node, svc.id, client, b, code);
+    countUnit(this.ring, this.pairs, p, svc, b, code);
+    this.ring.push(ts, node, svc.id, client, b, code | UNIT);
     if (ev.proto === 'udp') this.udpDnat(ev, node, svc, b);
   }
 
@@ -260,8 +262,8 @@ export class AggregatorState {
     const svc = this.services.list[v.svc]!;
     svc.cum.settle(cause);
     const j = this.ring.indexOf(v.seq);
-    if (j !== -1 && this.ring.code[j] === Verdict.violationUnknown) {
-      this.ring.code[j] = code;
+    if (j !== -1 && (this.ring.code[j]! & ~UNIT) === Verdict.violationUnknown) {
+      this.ring.code[j] = code | (this.ring.code[j]! & UNIT);
       svc.win.settle(cause);
     }
     const pairs = this.pairs;
@@ -291,6 +293,7 @@ export class AggregatorState {
     const j = ring.shift();
     const svc = this.services.list[ring.svc[j]!]!;
     svc.win.add(ring.backend[j]!, ring.code[j]!, -1);
+    unitLeaves(ring, j, svc);
     if (ring.client[j]! >= IPV6_KEYS) svc.ipv6Win--;
     return j;
   }

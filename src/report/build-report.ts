@@ -7,6 +7,7 @@ import { nodeDivergence, type Divergence } from '../aggregator/divergence.js';
 import { shownBackends, type ServiceRec } from '../aggregator/services.js';
 import type { AggregatorState } from '../aggregator/state.js';
 import { cumulativeSpan, windowSpan, type Span } from '../aggregator/span.js';
+import { serviceSpread } from '../aggregator/spread-verdict.js';
 import { spreadOf } from '../aggregator/stats.js';
 import type { Tally } from '../aggregator/tally.js';
 import { RejectedEvents } from '../protocol/validate.js';
@@ -120,6 +121,7 @@ function serviceReport(
       };
     }),
     spread: spreadOf(shown.map((b) => t.countOf(b))),
+    spreadVerdict: serviceSpread(svc, t, shown),
     stickiness: {
       pairs: t.pairs,
       sameBackend: t.same,

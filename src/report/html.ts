@@ -80,6 +80,7 @@ function serviceSection(
   const v = s.affinityVerdicts;
   const st = s.stickiness;
   const affinity = s.affinity.mode === 'ClientIP';
+  const skewed = s.spreadVerdict.verdict === 'skewed';
   const badges = [
     `<span class="badge affinity">sessionAffinity ${esc(affinityText(s))} (from ${esc(s.affinity.source)})</span>`,
     s.nodeDivergence.clients > 0
@@ -93,13 +94,10 @@ function serviceSection(
     tile('selections', count(s.selections)),
     ...(s.families ? [tile('IPv4 / IPv6', `${count(s.families.ipv4)} / ${count(s.families.ipv6)}`)] : []),
     tile('backends (K)', String(s.backends.length)),
-    tile(
-      'max / mean',
-      num(s.spread.maxOverMean),
-      s.spread.maxOverMean !== null && s.spread.maxOverMean > 1.5 ? 'bad' : '',
-    ),
+    // Colour only what the verdict found: max/mean of 4 pinned clients' selections is no finding.
+    tile('max / mean', num(s.spread.maxOverMean), skewed && (s.spread.maxOverMean ?? 0) > 1.5 ? 'bad' : ''),
     tile("Jain's fairness", num(s.spread.jain, 3)),
-    tile('χ² p (uniform)', pValue(s.spread.chi2P), s.spread.chi2P !== null && s.spread.chi2P < 0.01 ? 'bad' : ''),
+    tile('spread', s.spreadVerdict.text, skewed ? 'bad' : s.spreadVerdict.verdict === 'uniform' ? 'good' : ''),
     tile('stickiness', pct(st.ratio)),
     affinity
       ? tile(
@@ -140,12 +138,6 @@ ${sets}
 ${s.clients.length ? clientChart(s, maxClients) : '<p class="empty">No clients.</p>'}
 ${s.clients.length > maxClients ? `<p class="explain">${count(s.clients.length - maxClients)} more clients in the JSON report.</p>` : ''}
 </section>`;
-}
-
-function pValue(p: number | null): string {
-  if (p === null) return 'n/a';
-  if (p === 0) return '< 1e-300';
-  return p < 1e-4 ? p.toExponential(1) : num(p, 3);
 }
 
 function tile(label: string, value: string, tone = ''): string {

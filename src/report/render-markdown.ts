@@ -70,12 +70,9 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
       ]),
     ),
   );
-  out.push(
-    table(
-      ['maxOverMean', 'cv', 'Jain', 'chi2 p'],
-      [[num(s.spread.maxOverMean), num(s.spread.cv), num(s.spread.jain), num(s.spread.chi2P)]],
-    ),
-  );
+  // The verdict, not the selections' chi-square p: under affinity those are not independent.
+  out.push(`Spread: ${md(s.spreadVerdict.text)}.`, '');
+  out.push(table(['maxOverMean', 'cv', 'Jain'], [[num(s.spread.maxOverMean), num(s.spread.cv), num(s.spread.jain)]]));
   out.push(
     table(
       ['Pairs', 'Same backend', 'Stickiness', 'Expected if random'],

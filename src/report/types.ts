@@ -1,6 +1,7 @@
 // The `report --format json` object (docs/design.md, "The report JSON"). Field names
 // are a contract outside checks rely on; fields beyond the contract are marked.
 import type { AffinitySetRow } from '../aggregator/affinity-sets.js';
+import type { SpreadVerdict } from '../aggregator/spread-verdict.js';
 import type { ServiceInfo } from '../core/event.js';
 import type { RejectReason } from '../protocol/validate.js';
 
@@ -77,6 +78,11 @@ export interface ServiceReport {
   selections: number;
   backends: BackendReport[];
   spread: { maxOverMean: number | null; cv: number | null; jain: number | null; chi2P: number | null };
+  /**
+   * Beyond the contract: whether the spread is even, judged on independent picks (under ClientIP affinity each
+   * client's pick once per affinity period, else every selection), "too few to judge" below `minN`.
+   */
+  spreadVerdict: SpreadVerdict;
   stickiness: { pairs: number; sameBackend: number; ratio: number | null; expectedRandom: number | null };
   affinityVerdicts: {
     held: number;

@@ -5,6 +5,7 @@
 import { compareAddr } from '../aggregator/addresses.js';
 import type { Span } from '../aggregator/span.js';
 import type { AggregatorState } from '../aggregator/state.js';
+import { judgeSpread, notJudged } from '../aggregator/spread-verdict.js';
 import { spreadOf } from '../aggregator/stats.js';
 import { isoMicros, type ServiceInfo } from '../core/event.js';
 import { missingSpans } from '../report/build-report.js';
@@ -115,6 +116,14 @@ export function summaryReport(
         clients: 0,
       })),
       spread: spreadOf(names.map((b) => count(t, b))),
+      // Summaries count selections, not the picks per client that affinity makes independent.
+      spreadVerdict:
+        latest?.info.affinity.mode === 'ClientIP'
+          ? notJudged('client', 'summaries keep no picks per client')
+          : judgeSpread(
+              names.map((b) => count(t, b)),
+              'selection',
+            ),
       stickiness: {
         pairs: c.pairs,
         sameBackend: c.sameBackend,

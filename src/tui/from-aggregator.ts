@@ -3,6 +3,7 @@
 // recent clients and one pass over the window's selections for the sparkline.
 import { parseIsoMicros } from '../core/event.js';
 import { windowSpan } from '../aggregator/span.js';
+import { verdictHead } from '../aggregator/spread-verdict.js';
 import { compareAddr } from '../aggregator/addresses.js';
 import { clientDetails, serviceSummaries } from '../aggregator/queries.js';
 import type { Notable } from '../aggregator/notable.js';
@@ -50,7 +51,8 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
         share: b.share,
       })),
       maxOverMean: s.maxOverMean,
-      chi2P: s.chi2P,
+      chi2P: s.spread.p,
+      spread: { verdict: s.spread.verdict, head: verdictHead(s.spread), text: s.spread.text },
       stickiness: s.stickiness,
       expectedRandom: s.expectedRandom,
       violations: s.violations,

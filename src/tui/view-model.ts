@@ -44,7 +44,9 @@ export interface ServiceRow {
   backends: BackendShare[];
   /** null while there is nothing to compare (no selections, or fewer than two endpoints). */
   maxOverMean: number | null;
+  /** The spread's verdict over independent picks (aggregator/spread-verdict.ts): its p, name and words. */
   chi2P: number | null;
+  spread: { verdict: 'uniform' | 'skewed' | 'tooFew' | 'none'; head: string; text: string };
   /** Pooled over all consecutive pairs; null before the first pair. */
   stickiness: number | null;
   /** 1/K: what uniform random choice would give. */

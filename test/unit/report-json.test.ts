@@ -68,9 +68,9 @@ test('report JSON has the contract fields with the contract types', () => {
     'selections',
     'backends',
     'spread',
+    'spreadVerdict',
     'stickiness',
     'affinityVerdicts',
-    'nodeDivergence',
   ]);
   assert.ok('clients' in s);
   assert.equal(s.service, '10.96.0.10:80/tcp');

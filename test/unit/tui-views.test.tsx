@@ -29,6 +29,7 @@ function row(name: string, over: Partial<ServiceRow> = {}): ServiceRow {
     ],
     maxOverMean: 1,
     chi2P: 0.9,
+    spread: { verdict: 'uniform', head: 'uniform', text: 'uniform (n=100)' },
     stickiness: 0.8,
     expectedRandom: 0.5,
     violations: 0,
@@ -205,7 +206,12 @@ test('lost events are highlighted and down nodes named in the header', async (t)
 test('s cycles the sort: name, rate, violations, skew', async (t) => {
   const rows = [
     row('alpha', { selectionsPerSecond: 1, violations: 5, chi2P: 0.5 }),
-    row('bravo', { selectionsPerSecond: 30, violations: 0, chi2P: 0.0001 }),
+    row('bravo', {
+      selectionsPerSecond: 30,
+      violations: 0,
+      chi2P: 0.0001,
+      spread: { verdict: 'skewed', head: 'skewed p=1e-4', text: 'skewed p=1e-4 (n=500)' },
+    }),
     row('charlie', { selectionsPerSecond: 20, violations: 9, chi2P: 0.2 }),
   ];
   const names = ['alpha', 'bravo', 'charlie'];
