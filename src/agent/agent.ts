@@ -5,6 +5,7 @@ import type { ServerCredentials } from '@grpc/grpc-js';
 import type { CatalogEvent, ServiceInfo, StickyEvent } from '../core/event.js';
 import { Enricher } from './enrich.js';
 import { NodePortCatalog } from './node-ports.js';
+import { PodNames } from './pod-names.js';
 import { NftSetWatcher } from './nft-sets.js';
 import { RulesWatcher, nftListSets, nodeRules, type RulesReader } from './rules-watch.js';
 import { getServer, type AgentServer, type EventSource } from './server.js';
@@ -46,6 +47,8 @@ export interface AgentOptions {
   summarizeFromStart?: boolean;
   /** Problems that do not stop the agent (rules unreadable): said once until they change. */
   onWarning?: (message: string) => void;
+  /** `--pods FILE`: pod names by backend address (pod-names.ts), re-read when it changes. */
+  podsFile?: string;
 }
 
 export interface RunningAgent {
@@ -82,7 +85,6 @@ function every(ms: number, task: () => Promise<void>, onError: (err: Error) => v
 export async function startAgent(probe: EventSource, opts: AgentOptions): Promise<RunningAgent> {
   const hub = new EventEmitter();
   const nodePorts = new NodePortCatalog();
-  const enricher = new Enricher(nodePorts);
   const now = () => Date.now() * 1000;
   /** One per task that can fail, so two tasks failing in turn do not repeat each other's warnings. */
   const warner = () => {
@@ -110,10 +112,14 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
     const proxyMode = current()?.mode;
     return { type: 'catalog', ts, node: opts.node, services, ...(proxyMode ? { proxyMode } : {}) };
   };
+  const pods = opts.podsFile ? new PodNames(opts.podsFile) : null;
+  /** The catalog's services: the rules', NodePorts at learned addresses, pods named from --pods. */
+  const services = () => pods?.name(nodePorts.services()) ?? nodePorts.services();
+  const enricher = new Enricher(nodePorts, services);
   const publish = (ts: number) => {
-    const services = nodePorts.services();
-    enricher.setServices(services);
-    hub.emit('events', [catalogAt(ts, services)]);
+    const list = services();
+    enricher.setServices(list);
+    hub.emit('events', [catalogAt(ts, list)]);
   };
   // Each family's rules are read and kept on their own: a bad IPv6 read keeps the previous IPv6 catalog and leaves
   // the IPv4 one alone. Until both first reads are done, nothing is published.
@@ -130,7 +136,8 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
   // A caller that reads the IPv4 rules its own way (a test, a replay) says where IPv6 rules come from, or has none.
   const read6 = opts.readRules6 ?? (opts.readRules ? async () => '' : nodeRules(opts.netns, 6));
   const rules6 = new RulesWatcher(read6, changed, 'IPv6 rules');
-  // The first catalog goes out before any flow, so every flow can be named.
+  // The first catalog goes out before any flow, so every flow can be named (and its pods, from the start).
+  await pods?.refresh().catch(warn);
   await rules.poll().catch(warn);
   await rules6.poll().catch(warn6);
   started = true;
@@ -164,12 +171,20 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
     sets.observe(events);
     // A flow through a NodePort at a node address not seen before: the catalog entry for
     // it goes out first, timed as that flow, so the flow is judged by it.
-    if (!Number.isNaN(learnedAt)) hub.emit('events', [catalogAt(learnedAt, nodePorts.services())]);
+    if (!Number.isNaN(learnedAt)) {
+      const list = services();
+      enricher.setServices(list);
+      hub.emit('events', [catalogAt(learnedAt, list)]);
+    }
     hub.emit('events', events);
   };
   probe.on('events', onProbe);
+  const podsPoll = async () => {
+    if (started && merged && (await pods?.refresh())) publish(now());
+  };
   const stops = [
     every(opts.rulesIntervalMs ?? 1000, () => rules.poll(), warn),
+    ...(pods ? [every(opts.rulesIntervalMs ?? 1000, podsPoll, warner())] : []),
     every(opts.rulesIntervalMs ?? 1000, () => rules6.poll(), warn6),
   ];
   const setsPoll = async () => {

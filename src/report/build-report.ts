@@ -99,6 +99,7 @@ function serviceReport(
   divergence: Divergence | undefined,
 ): ServiceReport {
   const names = svc.backendNames;
+  const pods = svc.latest?.info.pods;
   const shown = shownBackends(svc, t);
   const k = shown.length;
   const clientsPer = new Map<number, number>();
@@ -112,9 +113,11 @@ function serviceReport(
     ...familyFields(svc, t, windowed(svc, t)),
     backends: shown.map((b) => {
       const other = svc.otherAddresses.get(b);
+      const pod = pods?.[names[b]!];
       return {
         backend: names[b]!,
         ...(other ? { addresses: [names[b]!, ...other] } : {}),
+        ...(pod !== undefined ? { pod } : {}),
         selections: t.countOf(b),
         share: t.selections > 0 ? t.countOf(b) / t.selections : 0,
         clients: clientsPer.get(b) ?? 0,

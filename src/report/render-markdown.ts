@@ -63,7 +63,7 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
     table(
       ['Backend', 'Selections', 'Share', 'Clients'],
       s.backends.map((b) => [
-        md((b.addresses ?? [b.backend]).join(' ')),
+        md((b.addresses ?? [b.backend]).join(' ') + (b.pod ? ` (${b.pod})` : '')),
         String(b.selections),
         pct(b.share),
         String(b.clients),

@@ -121,6 +121,8 @@ export interface BackendReport {
   backend: string;
   /** Beyond the contract: a pod's other addresses (its other family), when the catalog names the pod. */
   addresses?: string[];
+  /** Beyond the contract: the pod, `namespace/name`, where a catalog names it (the API's, or an agent's --pods). */
+  pod?: string;
   selections: number;
   share: number;
   clients: number;

@@ -61,6 +61,8 @@ Options:
   --metrics-max-services N  at most N Services in those series, those with the most
                        selections; the rest are counted (default 500)
   --summary-period D   how often SubscribeSummaries subscribers get a summary (default 2s)
+  --pods FILE          pod names by backend address, {"pods": {"10.1.1.2": "ns/pod"}}, for
+                       nodes without the Kubernetes API (the lab writes one); re-read on change
   -h, --help           this text
 
 Without TLS the agent serves loopback only: its stream names every client of the node
@@ -87,6 +89,7 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       metrics: { type: 'string' },
       'metrics-max-services': { type: 'string', default: '500' },
       'summary-period': { type: 'string', default: '2s' },
+      pods: { type: 'string' },
     });
     const attach = parseAttachMode(values.attach);
     const listen = parseHostPort(values.listen, '--listen');
@@ -108,6 +111,15 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
     const { startProbe } = await import('../../probe/probe.js');
     const { startAgent } = await import('../../agent/agent.js');
     const readyFile = values['ready-file'];
+    if (values.pods !== undefined) {
+      // A wrong path or shape is said at once, not as a warning after the probe started.
+      const { parsePodNames } = await import('../../agent/pod-names.js');
+      const { readFile } = await import('node:fs/promises');
+      const text = await readFile(values.pods, 'utf8').catch((err: unknown) => {
+        throw fileError(err, 'read --pods', values.pods!, 'read');
+      });
+      parsePodNames(text, values.pods);
+    }
 
     const stop = shutdownSignal();
     const stopped = new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
@@ -141,6 +153,7 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
         xtRecentDir: probe.pid === undefined ? undefined : `/proc/${probe.pid}/net/xt_recent`,
         attachPoints: [...probe.attachPoints],
         onWarning: (m) => process.stderr.write(`stickyscope agent: warning: ${m}\n`),
+        podsFile: values.pods,
       }).catch((err: Error) => {
         throw new EnvironmentError(err.message);
       });
