@@ -49,8 +49,6 @@ export interface StateOptions {
   maxOpenViolations?: number;
 }
 
-/** Client keys from here up are IPv6 addresses (ClientKeys numbers IPv4 by value, IPv6 above 2^32). */
-const IPV6_KEYS = 4294967296;
 /** Kubernetes fills sessionAffinityConfig.clientIP.timeoutSeconds with this when unset. */
 const DEFAULT_AFFINITY_TIMEOUT = 10800;
 const codeOfCause: Record<ViolationCause, number> = {
@@ -205,10 +203,10 @@ export class AggregatorState {
     pairs.touch(p);
     svc.cum.add(b, code, 1);
     svc.win.add(b, code, 1);
-    if (client >= IPV6_KEYS) {
-      svc.ipv6Cum++;
-      svc.ipv6Win++;
-    }
+    const frontend = this.services.lastFrontend;
+    svc.frontendCum[frontend]!++;
+    svc.frontendWin[frontend]!++;
+    pairs.lastFrontend[p] = frontend;
     svc.countSelection(ts);
     svc.lastByNode[node] = ts;
     if (this.ring.full) {
@@ -216,7 +214,7 @@ export class AggregatorState {
       if (!(dropped <= this.truncatedAt)) this.truncatedAt = dropped;
     }
     countUnit(this.ring, this.pairs, p, svc, b, code);
-    this.ring.push(ts, node, svc.id, client, b, code | UNIT);
+    this.ring.push(ts, node, svc.id, client, b, code | UNIT, frontend);
     if (ev.proto === 'udp') this.udpDnat(ev, node, svc, b);
   }
 
@@ -294,7 +292,7 @@ export class AggregatorState {
     const svc = this.services.list[ring.svc[j]!]!;
     svc.win.add(ring.backend[j]!, ring.code[j]!, -1);
     unitLeaves(ring, j, svc);
-    if (ring.client[j]! >= IPV6_KEYS) svc.ipv6Win--;
+    svc.frontendWin[ring.frontend[j]!]!--;
     return j;
   }
 

@@ -111,6 +111,7 @@ function serviceReport(
     affinity: svc.latest ? { ...svc.latest.info.affinity } : { ...NO_AFFINITY },
     selections: t.selections,
     ...familyFields(svc, t, windowed(svc, t)),
+    ...frontendFields(svc, windowed(svc, t)),
     backends: shown.map((b) => {
       const other = svc.otherAddresses.get(b);
       const pod = pods?.[names[b]!];
@@ -158,6 +159,14 @@ function familyFields(svc: ServiceRec, t: Tally, inWindow: boolean): Pick<Servic
     addresses: [...svc.addresses].sort(compareAddr),
     families: { ipv4: t.selections - ipv6, ipv6 },
   };
+}
+
+/** A Service port reached at several addresses: its selections through each, in address order. */
+function frontendFields(svc: ServiceRec, inWindow: boolean): Pick<ServiceReport, 'frontends'> {
+  if (svc.addresses.length < 2) return {};
+  const counts = inWindow ? svc.frontendWin : svc.frontendCum;
+  const frontends = svc.addresses.map((address, f) => ({ address, selections: counts[f] ?? 0 }));
+  return { frontends: frontends.sort((a, b) => compareAddr(a.address, b.address)) };
 }
 
 function sortedClientKeys(state: AggregatorState, clients: Map<number, ClientAgg>): number[] {

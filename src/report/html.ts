@@ -107,7 +107,7 @@ function serviceSection(
         )
       : '',
   ].join('');
-  const series = timeline.series(s.addresses ?? s.service, start, end);
+  const series = timeline.series(s.frontends?.map((f) => f.address) ?? s.addresses ?? s.service, start, end);
   const causes =
     v.violation > 0
       ? `<p class="explain">Violation causes: ${count(v.violationCauses.listFull)} client entries evicted from a full xt_recent list (listFull), ${count(v.violationCauses.setFull)} clients a full nftables affinity set never pinned (setFull), ${count(v.violationCauses.unknown)} unknown.</p>`
@@ -119,7 +119,7 @@ function serviceSection(
     ? `Consecutive selections of one client within ${s.affinity.timeoutSeconds ?? '?'} s should keep the backend. ${count(v.expiredMoved)} of ${count(v.expired)} expired pairs moved.`
     : 'This Service has no session affinity, so every new connection is a free pick; verdicts are shown for reference.';
   return `<section class="card" id="svc-${i}" data-service="${esc(s.service)}">
-<h2>${esc(s.name ?? s.service)}<span class="key mono">${esc((s.addresses ?? [s.service]).join('  '))}</span></h2>
+<h2>${esc(s.name ?? s.service)}<span class="key mono">${esc((s.frontends?.map((f) => `${f.address} (${f.selections})`) ?? s.addresses ?? [s.service]).join('  '))}</span></h2>
 <div class="badges">${badges}</div>
 <div class="tiles">${tiles}</div>
 <h3>Spread: share of selections per backend</h3>

@@ -54,6 +54,11 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
     `Affinity: ${md(a.mode)}${a.timeoutSeconds !== null ? `, timeout ${a.timeoutSeconds} s` : ''} (from ${md(a.source)}). Selections: ${s.selections}.`,
     '',
   );
+  if (s.frontends)
+    out.push(
+      `Frontends (selections through each address): ${s.frontends.map((f) => `${md(f.address)} ${f.selections}`).join(', ')}.`,
+      '',
+    );
   if (s.addresses && s.families)
     out.push(
       `Addresses: ${s.addresses.map(md).join(', ')}. Selections by family: IPv4 ${s.families.ipv4}, IPv6 ${s.families.ipv6}.`,

@@ -74,6 +74,11 @@ export interface ServiceReport {
    */
   addresses?: string[];
   families?: { ipv4: number; ipv6: number };
+  /**
+   * Beyond the contract, a Service port reached at several addresses (cluster IPs, NodePorts at node addresses,
+   * external and load-balancer IPs, either family): one Service, as kube-proxy's affinity is; selections through each.
+   */
+  frontends?: { address: string; selections: number }[];
   affinity: ServiceInfo['affinity'];
   selections: number;
   backends: BackendReport[];

@@ -113,6 +113,12 @@ function detail(state: AggregatorState, row: ServiceRow, rec: ServiceRec, opts: 
     affinitySets: rec.addresses
       .flatMap((a) => state.affinitySets.of(a))
       .map((a) => ({ node: a.node, endpoint: a.endpoint, elements: a.elements, size: a.size })),
+    frontends:
+      rec.addresses.length > 1
+        ? rec.addresses
+            .map((address, f) => ({ address, selections: rec.frontendWin[f] ?? 0 }))
+            .sort((a, b) => compareAddr(a.address, b.address))
+        : null,
     families:
       rec.ipv6Win > 0 || rec.addresses.some((a) => a.startsWith('['))
         ? {

@@ -76,7 +76,13 @@ export function ServiceDetailView({
         spread {row.spread.text}
         {row.maxOverMean === null ? '' : `  max/mean ${ratio(row.maxOverMean)}`}
       </Text>
-      {detail.families ? (
+      {detail.frontends ? (
+        <Text wrap="truncate-end">
+          <Text dimColor>frontends </Text>
+          {clip(detail.frontends.map((f) => `${f.address} ${f.selections}`).join('  '), columns)}
+          {detail.families ? `  IPv4 ${detail.families.ipv4}  IPv6 ${detail.families.ipv6}` : ''}
+        </Text>
+      ) : detail.families ? (
         <Text wrap="truncate-end">
           <Text dimColor>addresses </Text>
           {clip(detail.families.addresses.join('  '), columns)}

@@ -89,6 +89,8 @@ export interface ServiceDetail {
   affinitySets: { node: string; endpoint: string; elements: number; size: number }[];
   /** A Service with an IPv6 address: all its addresses and the window's selections by family; null otherwise. */
   families: { addresses: string[]; ipv4: number; ipv6: number } | null;
+  /** A Service port reached at several addresses: selections in the window through each, in address order. */
+  frontends: { address: string; selections: number }[] | null;
 }
 
 /**
