@@ -2,7 +2,8 @@
 // reads `{"pods": {"10.1.1.2": "lab/b1", "fd00:1:1::2": "lab/b1"}}` and names each catalog endpoint's pod as the
 // API's catalog would (`namespace/name`, keyed by the endpoint "ip:port"), so the TUI, flows and reports show pods.
 // The file is read again whenever it changes (checked with each rules read); a bad one keeps the names before.
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { readSmallFile } from '../core/small-file.js';
 import type { ServiceInfo } from '../core/event.js';
 import { InputError } from '../core/errors.js';
 
@@ -35,6 +36,13 @@ export function parsePodNames(text: string, path: string): Map<string, string> {
   return out;
 }
 
+/** A cluster's pods at ~40 bytes each: 64 MiB is over a million, and no FIFO or device is read. */
+const MAX_PODS_FILE = 64 * 1024 * 1024;
+
+export function readPodsFile(path: string): string {
+  return readSmallFile(path, '--pods file', MAX_PODS_FILE).toString('utf8');
+}
+
 export class PodNames {
   private names = new Map<string, string>();
   private mtimeMs = NaN;
@@ -45,7 +53,7 @@ export class PodNames {
   async refresh(): Promise<boolean> {
     const s = await stat(this.path);
     if (s.mtimeMs === this.mtimeMs) return false;
-    this.names = parsePodNames(await readFile(this.path, 'utf8'), this.path);
+    this.names = parsePodNames(readPodsFile(this.path), this.path);
     this.mtimeMs = s.mtimeMs;
     return true;
   }

@@ -260,7 +260,8 @@ export class Services {
     const [addr, proto] = splitKey(key);
     this.byProto[proto]!.set(addr, rec.id);
     // The window ring keeps a frontend in 16 bits: past that, further addresses count under the first.
-    if (rec.addresses.includes(key) || rec.addresses.length >= 65535) return;
+    // Known already: the record's own key, or an address aliased before (a map, not a scan: catalogs can be long).
+    if (key === rec.key || this.frontendOf[proto]!.has(addr) || rec.addresses.length >= 65535) return;
     this.frontendOf[proto]!.set(addr, rec.addresses.length);
     rec.addresses.push(key);
     rec.frontendCum.push(0);
@@ -343,7 +344,9 @@ function describedServices(services: Services, infos: readonly ServiceInfo[]): [
     group.forEach((info, i) => {
       const r = own[i] ?? rec;
       if (r === rec) services.alias(info.service, rec);
-      by.set(r, [...(by.get(r) ?? []), info]);
+      const list = by.get(r);
+      if (list) list.push(info);
+      else by.set(r, [info]);
     });
     for (const [r, same] of by) {
       const info = same.length === 1 && same[0]!.service === r.key ? same[0]! : merged(r, same);

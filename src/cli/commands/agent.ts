@@ -113,12 +113,8 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
     const readyFile = values['ready-file'];
     if (values.pods !== undefined) {
       // A wrong path or shape is said at once, not as a warning after the probe started.
-      const { parsePodNames } = await import('../../agent/pod-names.js');
-      const { readFile } = await import('node:fs/promises');
-      const text = await readFile(values.pods, 'utf8').catch((err: unknown) => {
-        throw fileError(err, 'read --pods', values.pods!, 'read');
-      });
-      parsePodNames(text, values.pods);
+      const { parsePodNames, readPodsFile } = await import('../../agent/pod-names.js');
+      parsePodNames(readPodsFile(values.pods), values.pods);
     }
 
     const stop = shutdownSignal();
