@@ -19,6 +19,8 @@ export interface AgentOptions {
   credentials?: ServerCredentials;
   /** The node's network namespace (for iptables-save); the current one when absent. */
   netns?: string;
+  /** `--pods FILE`: pod names by backend address (pod-names.ts), re-read when it changes. */
+  podsFile?: string;
   /** The node's /proc/<pid>/net/xt_recent; not watched when absent. */
   xtRecentDir?: string;
   attachPoints?: string[];

@@ -15,7 +15,11 @@ type ByProto = Record<Proto, Map<string, Known>>;
 export class Enricher {
   private byProto: ByProto = { tcp: new Map(), udp: new Map(), sctp: new Map() };
 
-  constructor(private readonly nodePorts: NodePortCatalog) {}
+  /** `catalog`: the node's services from the NodePort catalog, with what else names them (agent --pods). */
+  constructor(
+    private readonly nodePorts: NodePortCatalog,
+    private readonly catalog: () => ServiceInfo[] = () => nodePorts.services(),
+  ) {}
 
   /** The services flows are named by: the node's catalog. */
   setServices(services: readonly ServiceInfo[]): void {
@@ -39,7 +43,7 @@ export class Enricher {
       let known = this.byProto[e.proto].get(e.service);
       // Only a translated flow can have come through a NodePort (an insert may be any connection).
       if (!known && e.type === 'dnat' && this.nodePorts.learn(e.service, e.proto)) {
-        this.setServices(this.nodePorts.services());
+        this.setServices(this.catalog());
         known = this.byProto[e.proto].get(e.service);
         if (Number.isNaN(learnedAt)) learnedAt = e.ts;
       }

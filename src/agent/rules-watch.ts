@@ -14,6 +14,7 @@ import { IPVS_UNSUPPORTED, ipvsInLink, ipvsInRules } from '../kube-proxy/ipvs.js
 import { parseNftCatalog } from '../kube-proxy/nft-parse.js';
 import { NftSetWatcher } from './nft-sets.js';
 import { NodePortCatalog } from './node-ports.js';
+import { PodNames } from './pod-names.js';
 import { Poller } from './poller.js';
 import { parseNatCatalog, type NatCatalog, type RecentList } from '../kube-proxy/iptables-parse.js';
 
@@ -186,6 +187,8 @@ export interface NodeRulesOptions {
   emit: (events: StickyEvent[]) => void;
   /** Rules or sets unreadable: said once until it changes. */
   onWarning?: (message: string) => void;
+  /** `--pods FILE`: pod names by backend address (pod-names.ts), re-read when it changes. */
+  podsFile?: string;
 }
 
 const noLists = new Map<string, RecentList>();
@@ -199,7 +202,10 @@ const nftLists = (c: NatCatalog | null) => (c?.mode === 'nftables' ? c.lists : n
 export class NodeRules implements Stage {
   readonly name = "the node's rules";
   private readonly nodePorts = new NodePortCatalog();
-  private readonly enricher = new Enricher(this.nodePorts);
+  private readonly pods: PodNames | null;
+  /** The catalog's services: the rules', NodePorts at learned addresses, pods named from --pods. */
+  private readonly services = () => this.pods?.name(this.nodePorts.services()) ?? this.nodePorts.services();
+  private readonly enricher = new Enricher(this.nodePorts, this.services);
   private readonly rules: RulesWatcher;
   private readonly rules6: RulesWatcher;
   private readonly sets: NftSetWatcher;
@@ -210,6 +216,7 @@ export class NodeRules implements Stage {
   private listsOf: [NatCatalog | null, NatCatalog | null, ReadonlyMap<string, RecentList>] = [null, null, noLists];
 
   constructor(private readonly opts: NodeRulesOptions) {
+    this.pods = opts.podsFile ? new PodNames(opts.podsFile) : null;
     const changed = () => this.changed();
     const skipped = (w: string) => opts.onWarning?.(w);
     this.rules = new RulesWatcher(opts.readRules ?? nodeRules(opts.netns), changed, undefined, skipped);
@@ -233,6 +240,7 @@ export class NodeRules implements Stage {
       new Poller(rulesMs, () => this.rules.poll(), opts.onWarning),
       new Poller(rulesMs, () => this.rules6.poll(), opts.onWarning),
       new Poller(opts.setsIntervalMs ?? 250, () => this.pollSets(), opts.onWarning),
+      ...(this.pods ? [new Poller(rulesMs, () => this.pollPods(), opts.onWarning)] : []),
     ];
   }
 
@@ -242,6 +250,8 @@ export class NodeRules implements Stage {
   }
 
   async start(): Promise<void> {
+    // The first catalog goes out before any flow, so every flow can be named (and its pods, from the start).
+    await this.pods?.refresh().catch((err: Error) => this.opts.onWarning?.(err.message));
     await this.pollers[0]!.once();
     await this.pollers[1]!.once();
     this.started = true;
@@ -260,7 +270,11 @@ export class NodeRules implements Stage {
     this.sets.observe(events);
     // A flow through a NodePort at a node address not seen before: the catalog entry for
     // it goes out first, timed as that flow, so the flow is judged by it.
-    if (!Number.isNaN(learnedAt)) this.opts.emit([this.catalogAt(learnedAt)]);
+    if (!Number.isNaN(learnedAt)) {
+      const catalog = this.catalogAt(learnedAt);
+      this.enricher.setServices(catalog.services);
+      this.opts.emit([catalog]);
+    }
     this.opts.emit(events);
   };
 
@@ -275,7 +289,7 @@ export class NodeRules implements Stage {
 
   private catalogAt(ts: number): CatalogEvent {
     const proxyMode = this.merged?.mode;
-    const services = this.nodePorts.services();
+    const services = this.services();
     return { type: 'catalog', ts, node: this.opts.node, services, ...(proxyMode ? { proxyMode } : {}) };
   }
 
@@ -284,6 +298,10 @@ export class NodeRules implements Stage {
     if (this.listsOf[0] !== v4 || this.listsOf[1] !== v6)
       this.listsOf = [v4, v6, new Map([...nftLists(v4), ...nftLists(v6)])];
     return this.listsOf[2];
+  }
+
+  private async pollPods(): Promise<void> {
+    if (this.started && this.merged && (await this.pods?.refresh())) this.changed();
   }
 
   private async pollSets(): Promise<void> {

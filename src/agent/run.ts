@@ -27,6 +27,8 @@ export interface AgentRunOptions {
   metricsListen?: string;
   maxServices: number;
   readyFile?: string;
+  /** `--pods FILE`: pod names by backend address (pod-names.ts). */
+  podsFile?: string;
   /** libbpf's messages (--verbose); dropped when absent. */
   onLibbpf?: (line: string) => void;
   /** Problems that do not stop the agent (rules unreadable, a bad certificate rotation): said once until they change. */
@@ -105,6 +107,7 @@ function agentStage(opts: AgentRunOptions, run: Running): Stage {
         summarizeFromStart: opts.metricsListen !== undefined,
         xtRecentDir: p.pid === undefined ? undefined : `/proc/${p.pid}/net/xt_recent`,
         attachPoints: [...p.attachPoints],
+        podsFile: opts.podsFile,
         onWarning: opts.onWarning,
       }).catch((err: Error) => {
         throw new EnvironmentError(err.message);

@@ -20,6 +20,8 @@ export interface Divergence {
 interface Latest {
   ts: number;
   svc: number;
+  /** The address ("ip:port/proto") the selection came through. */
+  via: string;
   backend: string;
 }
 
@@ -46,7 +48,7 @@ export function nodeDivergence(
     return name ? `${name}/${svc.key.slice(svc.key.lastIndexOf('/') + 1)}` : svc.key;
   });
   const groups = new Map<string, Map<number, ClientInGroup>>();
-  const see = (node: number, svc: number, client: number, backend: number, ts: number) => {
+  const see = (node: number, svc: number, client: number, backend: number, ts: number, frontend: number) => {
     const g = groupOf[svc]!;
     let clients = groups.get(g);
     if (!clients) {
@@ -60,17 +62,19 @@ export function nodeDivergence(
     }
     c.services.add(svc);
     const prev = c.byNode.get(node);
-    if (!prev || ts >= prev.ts) c.byNode.set(node, { ts, svc, backend: list[svc]!.backendNames[backend]! });
+    const via = list[svc]!.addresses[frontend] ?? list[svc]!.key;
+    if (!prev || ts >= prev.ts) c.byNode.set(node, { ts, svc, via, backend: list[svc]!.backendNames[backend]! });
   };
   if (scope === 'window') {
     const r = state.ring;
     for (let i = 0; i < r.length; i++) {
       const j = r.at(i);
-      see(r.node[j]!, r.svc[j]!, r.client[j]!, r.backend[j]!, r.ts[j]!);
+      see(r.node[j]!, r.svc[j]!, r.client[j]!, r.backend[j]!, r.ts[j]!, r.frontend[j]!);
     }
   } else {
     const p = state.pairs;
-    for (const i of p.all()) see(p.node[i]!, p.svc[i]!, p.client[i]!, p.lastBackend[i]!, p.lastTs[i]!);
+    for (const i of p.all())
+      see(p.node[i]!, p.svc[i]!, p.client[i]!, p.lastBackend[i]!, p.lastTs[i]!, p.lastFrontend[i]!);
   }
 
   const out = new Map<number, Divergence>();
@@ -82,9 +86,9 @@ export function nodeDivergence(
       if (new Set(latest.map(([, l]) => l.backend)).size < 2) continue;
       const example: DivergenceExample = { client: state.clients.name(key), backends: {} };
       for (const [n, l] of latest) example.backends[nodeName(n)] = l.backend;
-      if (new Set(latest.map(([, l]) => l.svc)).size > 1) {
+      if (new Set(latest.map(([, l]) => l.via)).size > 1) {
         example.via = {};
-        for (const [n, l] of latest) example.via[nodeName(n)] = list[l.svc]!.key;
+        for (const [n, l] of latest) example.via[nodeName(n)] = l.via;
       }
       for (const svc of c.services) {
         let d = out.get(svc);

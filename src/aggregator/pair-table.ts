@@ -15,6 +15,10 @@ export class PairTable {
   client = new Float64Array(0);
   lastBackend = new Int32Array(0);
   lastTs = new Float64Array(0);
+  /** The frontend (index in the Service's `addresses`) the last selection came through. */
+  lastFrontend = new Uint16Array(0);
+  /** The window ring's sequence number of the last selection (WindowRing.indexOf finds it while it is there). */
+  lastSeq = new Float64Array(0);
   selections = new Uint32Array(0);
   same = new Uint32Array(0);
   /** Pairs judged an affinity violation (any cause). */
@@ -50,6 +54,8 @@ export class PairTable {
     this.client[p] = client;
     this.lastBackend[p] = NONE;
     this.lastTs[p] = 0;
+    this.lastSeq[p] = -1;
+    this.lastFrontend[p] = 0;
     this.selections[p] = 0;
     this.same[p] = 0;
     this.violations[p] = 0;
@@ -95,6 +101,8 @@ export class PairTable {
       this.client,
       this.lastBackend,
       this.lastTs,
+      this.lastSeq,
+      this.lastFrontend,
       this.selections,
       this.same,
       this.violations,
@@ -124,6 +132,8 @@ export class PairTable {
     this.client = grown(this.client, n);
     this.lastBackend = grown(this.lastBackend, n);
     this.lastTs = grown(this.lastTs, n);
+    this.lastSeq = grown(this.lastSeq, n);
+    this.lastFrontend = grown(this.lastFrontend, n);
     this.selections = grown(this.selections, n);
     this.same = grown(this.same, n);
     this.violations = grown(this.violations, n);

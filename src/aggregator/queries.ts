@@ -5,12 +5,10 @@ import { isoMicros } from '../core/event.js';
 import { compareAddr } from './addresses.js';
 import type { Notable } from './notable.js';
 import type { AggregatorState } from './state.js';
+import { serviceSpread, type SpreadVerdict } from './spread-verdict.js';
 import { spreadOf } from './stats.js';
 import { Verdict, verdictName, type VerdictName } from './tally.js';
 import type { ViolationCause } from './violation-causes.js';
-
-/** Below this chi-square p-value the spread is called skewed. */
-const SKEW_P = 0.01;
 
 export interface ServiceSummary {
   service: string;
@@ -21,8 +19,10 @@ export interface ServiceSummary {
   selections: number;
   backends: { backend: string; selections: number; share: number }[];
   maxOverMean: number | null;
+  /** Over selections, whatever the affinity: the spread's verdict (below) is the one to show. */
   chi2P: number | null;
-  chi2Verdict: 'uniform' | 'skewed' | 'n/a';
+  /** Over independent picks: each client's pick per affinity period under ClientIP affinity. */
+  spread: SpreadVerdict;
   stickiness: number | null;
   expectedRandom: number | null;
   violations: number;
@@ -56,7 +56,7 @@ export function serviceSummaries(state: AggregatorState, opts: { rateSeconds?: n
       })),
       maxOverMean: spread.maxOverMean,
       chi2P: spread.chi2P,
-      chi2Verdict: spread.chi2P === null ? 'n/a' : spread.chi2P < SKEW_P ? 'skewed' : 'uniform',
+      spread: serviceSpread(svc, t, shown),
       stickiness: t.pairs > 0 ? t.same / t.pairs : null,
       expectedRandom: shown.length > 0 ? 1 / shown.length : null,
       violations: t.listFull + t.setFull + t.unknown,

@@ -2,7 +2,7 @@
 // about the service, and the window and cumulative tallies.
 import type { CatalogEvent, Proto, ServiceInfo } from '../core/event.js';
 import { compareAddr } from './addresses.js';
-import { dualStackGroups } from './dual-stack.js';
+import { frontendGroups } from './frontends.js';
 import { Tally } from './tally.js';
 
 /** A service as one node's rules describe it; `removed` once the node's catalog dropped it. */
@@ -41,11 +41,14 @@ export class ServiceRec {
   /** Selections per wall-clock second, for the last RATE_SLOTS seconds. */
   readonly rateSecond = new Float64Array(RATE_SLOTS).fill(-1);
   readonly rateCount = new Uint32Array(RATE_SLOTS);
-  /** Every address of the Service ("ip:port/proto"): `key` first, then the other family's of a dual-stack Service. */
+  /**
+   * Every address of the Service port ("ip:port/proto"), its frontends (frontends.ts): `key` first, then as catalogs
+   * named them: the other family's cluster IP, NodePorts at node addresses, external and load-balancer IPs.
+   */
   readonly addresses: string[];
-  /** IPv6 selections, cumulative and in the window (the rest are IPv4: `selections` minus these). */
-  ipv6Cum = 0;
-  ipv6Win = 0;
+  /** Selections by frontend (index in `addresses`), cumulative and in the window. */
+  readonly frontendCum: number[] = [0];
+  readonly frontendWin: number[] = [0];
   /** A backend's other addresses (a pod's other family), by backend index; most backends have none. */
   readonly otherAddresses = new Map<number, string[]>();
   private readonly backendIdx = new Map<string, number>();
@@ -83,6 +86,22 @@ export class ServiceRec {
     // The pod's newest addresses are the ones its other family joins.
     if (pod !== undefined) this.podIdx.set(pod, b);
     return b;
+  }
+
+  /** IPv6 selections, cumulative: those through the IPv6 frontends (a client reaches an address of its own family). */
+  get ipv6Cum(): number {
+    return this.ofFamily(this.frontendCum, true);
+  }
+
+  /** IPv6 selections in the window; the rest are IPv4 (`selections` minus these). */
+  get ipv6Win(): number {
+    return this.ofFamily(this.frontendWin, true);
+  }
+
+  private ofFamily(counts: readonly number[], v6: boolean): number {
+    let n = 0;
+    for (let f = 0; f < this.addresses.length; f++) if (this.addresses[f]!.startsWith('[') === v6) n += counts[f] ?? 0;
+    return n;
   }
 
   /** Every address of backend `b`. */
@@ -192,11 +211,19 @@ function splitKey(key: string): [string, Proto] {
 export class Services {
   readonly list: ServiceRec[] = [];
   private readonly byProto: Record<string, Map<string, number>> = { tcp: new Map(), udp: new Map(), sctp: new Map() };
+  /** Each address's index in its Service's `addresses`, by protocol. */
+  private readonly frontendOf: Record<string, Map<string, number>> = {
+    tcp: new Map(),
+    udp: new Map(),
+    sctp: new Map(),
+  };
   private lastAddr: string | undefined;
   private lastProto: Proto | undefined;
   private last: ServiceRec | undefined;
+  /** The frontend (index in the Service's `addresses`) of the address the last of() looked up. */
+  lastFrontend = 0;
 
-  /** The service for a flow's original destination, created on first sight. */
+  /** The service for a flow's original destination, created on first sight; its frontend is then `lastFrontend`. */
   of(addr: string, proto: Proto): ServiceRec {
     // A run of selections of one service skips the map (decoders reuse repeated strings).
     if (addr === this.lastAddr && proto === this.lastProto) return this.last!;
@@ -206,6 +233,7 @@ export class Services {
     this.lastAddr = addr;
     this.lastProto = proto;
     this.last = rec;
+    this.lastFrontend = this.frontendOf[proto]!.get(addr) ?? 0;
     return rec;
   }
 
@@ -227,11 +255,18 @@ export class Services {
     return id === undefined ? undefined : this.list[id];
   }
 
-  /** From now on `key` (the other family's address of a dual-stack Service) names `rec`. */
+  /** From now on `key` (another frontend of the Service port: frontends.ts) names `rec`. */
   alias(key: string, rec: ServiceRec): void {
     const [addr, proto] = splitKey(key);
     this.byProto[proto]!.set(addr, rec.id);
-    if (!rec.addresses.includes(key)) rec.addresses.push(key);
+    // The window ring keeps a frontend in 16 bits: past that, further addresses count under the first.
+    // Known already: the record's own key, or an address aliased before (a map, not a scan: catalogs can be long).
+    if (key === rec.key || this.frontendOf[proto]!.has(addr) || rec.addresses.length >= 65535) return;
+    this.frontendOf[proto]!.set(addr, rec.addresses.length);
+    rec.addresses.push(key);
+    rec.frontendCum.push(0);
+    rec.frontendWin.push(0);
+    this.lastAddr = undefined;
   }
 
   private create(addr: string, proto: Proto, m: Map<string, number>): ServiceRec {
@@ -295,40 +330,40 @@ export function shownBackends(svc: ServiceRec, t: Tally): number[] {
 }
 
 /**
- * A catalog's entries as the Services they describe: the two addresses of a dual-stack Service (dual-stack.ts) are
- * one ServiceRec, described by one entry holding both families' endpoints. The pair joins one record only while at
- * most one of them has a record of its own already (catalogs come before flows, so both are new or already joined);
- * two records with history stay apart.
+ * A catalog's entries as the Services they describe: the frontends of one Service port (frontends.ts) are one
+ * ServiceRec, described by one entry holding all their endpoints and pods. A frontend joins the group's record unless
+ * it already has another record of its own (a record with history is never merged: selections before any catalog
+ * named them); catalogs come before flows, so frontends are new or already joined.
  */
 function describedServices(services: Services, infos: readonly ServiceInfo[]): [ServiceRec, ServiceInfo][] {
   const out: [ServiceRec, ServiceInfo][] = [];
-  const add = (rec: ServiceRec, info: ServiceInfo) => {
-    for (const e of info.endpoints) rec.backendOf(e, info.pods?.[e]);
-    out.push([rec, info]);
-  };
-  for (const group of dualStackGroups(infos)) {
-    const [first, second] = group;
-    if (!second) {
-      add(services.ofKey(first!.service), first!);
-      continue;
-    }
-    const a = services.existing(first!.service);
-    const b = services.existing(second.service);
-    if (a && b && a !== b) {
-      add(a, first!);
-      add(b, second);
-      continue;
-    }
-    const rec = a ?? b ?? services.ofKey(first!.service);
-    services.alias(first!.service, rec);
-    services.alias(second.service, rec);
-    const pods = first!.pods || second.pods ? { ...first!.pods, ...second.pods } : undefined;
-    add(rec, {
-      ...first!,
-      service: rec.key,
-      endpoints: [...first!.endpoints, ...second.endpoints],
-      ...(pods ? { pods } : {}),
+  for (const group of frontendGroups(infos)) {
+    const own = group.map((i) => services.existing(i.service));
+    const rec = own.find((r) => r !== undefined) ?? services.ofKey(group[0]!.service);
+    const by = new Map<ServiceRec, ServiceInfo[]>();
+    group.forEach((info, i) => {
+      const r = own[i] ?? rec;
+      if (r === rec) services.alias(info.service, rec);
+      const list = by.get(r);
+      if (list) list.push(info);
+      else by.set(r, [info]);
     });
+    for (const [r, same] of by) {
+      const info = same.length === 1 && same[0]!.service === r.key ? same[0]! : merged(r, same);
+      for (const e of info.endpoints) r.backendOf(e, info.pods?.[e]);
+      out.push([r, info]);
+    }
   }
   return out;
+}
+
+/** Frontends of one record as one entry: the first's name and affinity, every endpoint and pod. */
+function merged(rec: ServiceRec, same: readonly ServiceInfo[]): ServiceInfo {
+  const pods = same.some((i) => i.pods) ? Object.assign({}, ...same.map((i) => i.pods)) : undefined;
+  return {
+    ...same[0]!,
+    service: rec.key,
+    endpoints: [...new Set(same.flatMap((i) => i.endpoints))],
+    ...(pods ? { pods } : {}),
+  };
 }

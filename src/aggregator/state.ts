@@ -16,8 +16,9 @@ import { BackendCounts, NO_ENTRY } from './backend-counts.js';
 import { NodeRoster } from './node-roster.js';
 import { NotableQueue, type ViolationNotable } from './notable.js';
 import { PairTable } from './pair-table.js';
+import { countUnit, unitLeaves } from './spread-units.js';
 import { applyCatalog, applyClusterCatalog, Services, type ServiceRec } from './services.js';
-import { isViolation, SAME, Verdict } from './tally.js';
+import { isViolation, SAME, UNIT, Verdict } from './tally.js';
 import { UdpContinuity, type UdpTransition } from './udp-continuity.js';
 import { ViolationCauses, type OpenViolation, type ViolationCause } from './violation-causes.js';
 import { WindowRing } from './window-ring.js';
@@ -49,8 +50,6 @@ export interface StateOptions {
   maxOpenViolations?: number;
 }
 
-/** Client keys from here up are IPv6 addresses (ClientKeys numbers IPv4 by value, IPv6 above 2^32). */
-const IPV6_KEYS = 4294967296;
 /** Kubernetes fills sessionAffinityConfig.clientIP.timeoutSeconds with this when unset. */
 const codeOfCause: Record<ViolationCause, number> = {
   listFull: Verdict.violationListFull,
@@ -62,8 +61,10 @@ export class AggregatorState {
   readonly windowUs: number;
   readonly idleUs: number;
   readonly maxPairs: number;
-  firstTs = NaN;
   lastTs = NaN;
+  /** First and latest event a figure counts (a selection or a lost record): the span reported (span.ts). */
+  firstCounted = NaN;
+  lastCounted = NaN;
   /** Latest selection the window had to drop while it was still inside the window span. */
   truncatedAt = NaN;
   readonly roster = new NodeRoster();
@@ -112,7 +113,6 @@ export class AggregatorState {
   apply(ev: StickyEvent): void {
     const ts = ev.ts;
     if (!(ts <= this.lastTs)) this.lastTs = ts;
-    if (!(ts >= this.firstTs)) this.firstTs = ts;
     this.slide(this.lastTs);
     switch (ev.type) {
       case 'dnat':
@@ -170,6 +170,7 @@ export class AggregatorState {
     // Services are never forgotten (reports list them all): an agent inventing Service
     // addresses would grow this state without end (1M Services measured 2.8 GB).
     if (this.overServices(ev.service, ev.proto)) return;
+    this.counted(ts);
     const node = this.roster.indexOf(ev.node);
     const svc = this.services.of(ev.service, ev.proto);
     const client = this.clients.keyOf(ev.client);
@@ -202,17 +203,18 @@ export class AggregatorState {
     pairs.touch(p);
     svc.cum.add(b, code, 1);
     svc.win.add(b, code, 1);
-    if (client >= IPV6_KEYS) {
-      svc.ipv6Cum++;
-      svc.ipv6Win++;
-    }
+    const frontend = this.services.lastFrontend;
+    svc.frontendCum[frontend]!++;
+    svc.frontendWin[frontend]!++;
+    pairs.lastFrontend[p] = frontend;
     svc.countSelection(ts);
     svc.lastByNode[node] = ts;
     if (this.ring.full) {
       const dropped = this.ring.ts[this.leaveWindow()]!;
       if (!(dropped <= this.truncatedAt)) this.truncatedAt = dropped;
     }
-    this.ring.push(ts, node, svc.id, client, b, code);
+    countUnit(this.ring, this.pairs, p, svc, b, code);
+    this.ring.push(ts, node, svc.id, client, b, code | UNIT, frontend);
     if (ev.proto === 'udp') this.udpDnat(ev, node, svc, b);
   }
 
@@ -258,8 +260,8 @@ export class AggregatorState {
     const svc = this.services.list[v.svc]!;
     svc.cum.settle(cause);
     const j = this.ring.indexOf(v.seq);
-    if (j !== -1 && this.ring.code[j] === Verdict.violationUnknown) {
-      this.ring.code[j] = code;
+    if (j !== -1 && (this.ring.code[j]! & ~UNIT) === Verdict.violationUnknown) {
+      this.ring.code[j] = code | (this.ring.code[j]! & UNIT);
       svc.win.settle(cause);
     }
     const pairs = this.pairs;
@@ -289,7 +291,8 @@ export class AggregatorState {
     const j = ring.shift();
     const svc = this.services.list[ring.svc[j]!]!;
     svc.win.add(ring.backend[j]!, ring.code[j]!, -1);
-    if (ring.client[j]! >= IPV6_KEYS) svc.ipv6Win--;
+    unitLeaves(ring, j, svc);
+    svc.frontendWin[ring.frontend[j]!]!--;
     return j;
   }
 
@@ -346,7 +349,13 @@ export class AggregatorState {
       });
   }
 
+  private counted(ts: number): void {
+    if (!(ts >= this.firstCounted)) this.firstCounted = ts;
+    if (!(ts <= this.lastCounted)) this.lastCounted = ts;
+  }
+
   private lost(ev: LostEvent): void {
+    this.counted(ev.ts);
     this.roster.lost(ev, this.windowStart());
     this.notable.push({ kind: 'lost', ts: ev.ts, node: ev.node, count: ev.count });
   }

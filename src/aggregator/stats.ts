@@ -107,3 +107,43 @@ export function logGamma(z: number): number {
   const t = zz + 7.5;
   return 0.5 * Math.log(2 * Math.PI) + (zz + 0.5) * Math.log(t) - t + Math.log(s);
 }
+
+/** The chi-square value whose upper tail with `dof` degrees of freedom is `alpha` (bisection on chiSquareP). */
+export function chiSquareCritical(alpha: number, dof: number): number {
+  let lo = 0;
+  let hi = dof + 20 * Math.sqrt(2 * dof) + 50;
+  while (chiSquareP(hi, dof) > alpha) hi *= 2;
+  for (let i = 0; i < 200 && hi - lo > 1e-9 * hi; i++) {
+    const mid = (lo + hi) / 2;
+    if (chiSquareP(mid, dof) > alpha) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+/**
+ * P(X > x) for X noncentral chi-square (`dof` degrees of freedom, noncentrality `lambda`): the
+ * Poisson(lambda/2) mixture of central chi-squares with dof + 2j degrees of freedom, summed
+ * outwards from the Poisson mode until the weights left are negligible.
+ */
+export function noncentralChiSquareP(x: number, dof: number, lambda: number): number {
+  const h = lambda / 2;
+  if (h === 0) return chiSquareP(x, dof);
+  const mode = Math.floor(h);
+  const weight = (j: number) => Math.exp(-h + j * Math.log(h) - logGamma(j + 1));
+  let sum = 0;
+  let mass = 0;
+  for (let j = mode; ; j++) {
+    const w = weight(j);
+    sum += w * gammaQ(dof / 2 + j, x / 2);
+    mass += w;
+    if (w < 1e-14 && j > mode + 10) break;
+  }
+  for (let j = mode - 1; j >= 0; j--) {
+    const w = weight(j);
+    sum += w * gammaQ(dof / 2 + j, x / 2);
+    mass += w;
+    if (w < 1e-14) break;
+  }
+  return Math.min(1, sum / mass);
+}

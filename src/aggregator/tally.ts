@@ -17,6 +17,11 @@ export const Verdict = {
 } as const;
 /** Bit set when the selection picked the same backend as the previous one. */
 export const SAME = 8;
+/**
+ * Window ring only: bit set on the latest selection in the window of its client's affinity
+ * period (the pick and the held selections after it), which carries the period's unit.
+ */
+export const UNIT = 16;
 
 /** Whether a verdict code is a violation, whatever its cause. */
 export function isViolation(code: number): boolean {
@@ -58,6 +63,12 @@ export class Tally {
   expired = 0;
   /** Expired pairs that moved to another backend. */
   expiredMoved = 0;
+  /**
+   * Independent picks by backend: the spread's units (spread-verdict.ts). Every selection but a
+   * `held` one is a pick of its own; held ones repeat their period's pick. In a window, a
+   * period counts once if any of its selections lies there.
+   */
+  units: number[] = [];
 
   /** Adds (d = 1) or removes (d = -1) one selection. */
   add(backend: number, code: number, d: number): void {
@@ -100,5 +111,15 @@ export class Tally {
 
   countOf(backend: number): number {
     return this.backend[backend] ?? 0;
+  }
+
+  addUnit(backend: number, d: number): void {
+    const u = this.units;
+    while (u.length <= backend) u.push(0);
+    u[backend]! += d;
+  }
+
+  unitsOf(backend: number): number {
+    return this.units[backend] ?? 0;
   }
 }

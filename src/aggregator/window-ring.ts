@@ -1,5 +1,5 @@
 // The selections inside the sliding window, oldest first, in a circular set of typed
-// arrays (27 bytes a selection) that grows on demand up to a cap.
+// arrays (29 bytes a selection) that grows on demand up to a cap.
 import { bytesOf, grown } from './typed.js';
 
 export class WindowRing {
@@ -9,6 +9,8 @@ export class WindowRing {
   backend = new Int32Array(0);
   node = new Uint16Array(0);
   code = new Uint8Array(0);
+  /** The Service address (frontend, index in its `addresses`) the selection came through. */
+  frontend = new Uint16Array(0);
   length = 0;
   /** Selections ever pushed: a selection's sequence number is this count before its push. */
   pushed = 0;
@@ -28,7 +30,7 @@ export class WindowRing {
   }
 
   /** Appends a selection; the caller must first shift() when full. */
-  push(ts: number, node: number, svc: number, client: number, backend: number, code: number): void {
+  push(ts: number, node: number, svc: number, client: number, backend: number, code: number, frontend = 0): void {
     if (this.length === this.ts.length) this.grow();
     const j = this.at(this.length++);
     this.pushed++;
@@ -38,6 +40,7 @@ export class WindowRing {
     this.client[j] = client;
     this.backend[j] = backend;
     this.code[j] = code;
+    this.frontend[j] = frontend;
   }
 
   /** Drops the oldest selection; returns its physical index, valid until the next push. */
@@ -59,7 +62,7 @@ export class WindowRing {
   }
 
   bytes(): number {
-    return bytesOf([this.ts, this.client, this.svc, this.backend, this.node, this.code]);
+    return bytesOf([this.ts, this.client, this.svc, this.backend, this.node, this.code, this.frontend]);
   }
 
   /** Doubles the storage, unrolling the circle so the oldest lands at index 0. */
@@ -77,6 +80,7 @@ export class WindowRing {
     this.backend = unroll(this.backend);
     this.node = unroll(this.node);
     this.code = unroll(this.code);
+    this.frontend = unroll(this.frontend);
     this.start = 0;
   }
 }

@@ -25,7 +25,7 @@ import { backendFiles, startBackend, stopProcesses, waitReady } from './processe
 import { renderNat } from '../kube-proxy/iptables-render.js';
 import { labTls, makeLabCerts, type LabTls } from './lab-tls.js';
 import { nftServiceBase, renderNft } from '../kube-proxy/nft-render.js';
-import { checkPrefix, createStateDir, readState, saveState, stateDirOf, type LabState } from './state.js';
+import { checkPrefix, createStateDir, podsFileOf, readState, saveState, stateDirOf, type LabState } from './state.js';
 import { buildTopology, namespacesOf, planTopology, routeLeafVia } from './topology.js';
 
 export { defaultConfig } from './config.js';
@@ -73,6 +73,8 @@ interface LabService extends LabServiceSpec {
 export interface Lab {
   prefix: string;
   stateDir: string;
+  /** Pod names by backend address, for `agent --pods` on the lab's nodes (state.ts). */
+  podsFile: string;
   /** Netns names, node 1 first. */
   nodes: string[];
   nodeNetnsPath(i?: number): string;
@@ -94,6 +96,7 @@ function labFromState(s: LabState): Lab {
   return {
     prefix: s.prefix,
     stateDir: stateDirOf(s.prefix),
+    podsFile: podsFileOf(s.prefix),
     nodes: t.nodes,
     nodeNetnsPath: (i = 0) => `/run/netns/${t.nodes[i]}`,
     nodeIP: (i = 0) => addressing.nodeIP(i),

@@ -46,10 +46,26 @@ export function createStateDir(state: LabState): void {
   saveState(state);
 }
 
-/** Written atomically: a reader never sees half a file. */
+/** Written atomically: a reader never sees half a file. The pod names beside it follow each change. */
 export function saveState(state: LabState): void {
   const file = join(stateDirOf(state.prefix), 'state.json');
   writeFileAtomicSync(file, JSON.stringify(state, null, 2) + '\n');
+  writePodNames(state);
+}
+
+/** The file `agent --pods` reads on the lab's nodes: which pod each backend address is. */
+export function podsFileOf(prefix: string): string {
+  return join(stateDirOf(prefix), 'pods.json');
+}
+
+/**
+ * `{"pods": {"10.1.1.2": "lab/b1", "fd00:1:1::2": "lab/b1"}}`: every endpoint's pod, named `namespace/name` as the
+ * Kubernetes API's EndpointSlices name it (`--k8s`), keyed by address, as a node's agent would learn from the API.
+ */
+function writePodNames(state: LabState): void {
+  const pods: Record<string, string> = {};
+  for (const s of state.config.services) for (const e of s.endpoints) pods[e.ip] = `${s.namespace}/${e.pod}`;
+  writeFileAtomicSync(podsFileOf(state.prefix), JSON.stringify({ pods }, null, 2) + '\n');
 }
 
 /** Null when there is no lab of that prefix. */

@@ -24,6 +24,8 @@ export interface ReadTraceOptions {
   onWarning?: (w: TraceWarning) => void;
   /** Called with each segment's header, before its events. */
   onHeader?: (h: TraceHeader, path: string) => void;
+  /** Called with each segment's end frame, where it has one. */
+  onEnd?: (e: TraceEnd, path: string) => void;
   /** Go on into FILE.1, FILE.2, ... when the recording was rotated (default true). */
   followRotation?: boolean;
   /** Counts the events dropped because they fail validate.ts's checks. */
@@ -156,7 +158,11 @@ async function* readSegment(
         options.onHeader?.(header, path);
         if (expect === null && header.catalogs.length > 0) yield header.catalogs;
       } else {
-        out.end = parseJson(path, at, 'end', () => decodeEnd(r.payload), warn) ?? out.end;
+        const end = parseJson(path, at, 'end', () => decodeEnd(r.payload), warn);
+        if (end) {
+          out.end = end;
+          options.onEnd?.(end, path);
+        }
       }
     }
     warnAtEnd(path, pos, rejected.total - rejectedBefore, out.end === null && !truncated, events, warn);

@@ -7,6 +7,8 @@ import { cumulativeClients, windowClients, type ClientAgg } from '../aggregator/
 import { nodeDivergence, type Divergence } from '../aggregator/divergence.js';
 import { shownBackends, type ServiceRec } from '../aggregator/services.js';
 import type { AggregatorState } from '../aggregator/state.js';
+import { cumulativeSpan, windowSpan, type Span } from '../aggregator/span.js';
+import { serviceSpread } from '../aggregator/spread-verdict.js';
 import { spreadOf } from '../aggregator/stats.js';
 import type { Tally } from '../aggregator/tally.js';
 import { RejectedEvents } from '../protocol/validate.js';
@@ -16,11 +18,19 @@ const NO_AFFINITY: ServiceInfo['affinity'] = { mode: 'None', timeoutSeconds: nul
 /** Node-divergence examples listed per service (the count covers all). */
 const DIVERGENCE_EXAMPLES = 20;
 
-export function buildReport(state: AggregatorState, opts: { scope: Scope; rejected?: RejectedEvents }): Report {
+export interface BuildOptions {
+  scope: Scope;
+  rejected?: RejectedEvents;
+  /** When the recording (trace files, an agent subscription, serve) began and ended, where there is one. */
+  recording?: Span | null;
+}
+
+export function buildReport(state: AggregatorState, opts: BuildOptions): Report {
   const windowed = opts.scope === 'window';
-  const empty = Number.isNaN(state.lastTs);
-  const end = empty ? 0 : state.lastTs;
-  const start = empty ? 0 : windowed ? Math.max(state.firstTs, state.windowStart()) : state.firstTs;
+  const span = windowed ? windowSpan(state) : cumulativeSpan(state);
+  const end = span?.end ?? 0;
+  // Figures of the window count what lies after its start, whether or not an event does.
+  const start = windowed && !Number.isNaN(state.lastTs) ? state.windowStart() : (span?.start ?? 0);
   const clients = windowed ? windowClients(state) : cumulativeClients(state);
   const divergence = nodeDivergence(state, opts.scope, DIVERGENCE_EXAMPLES);
   const services = [...state.services.list]
@@ -39,12 +49,18 @@ export function buildReport(state: AggregatorState, opts: { scope: Scope; reject
   if (windowed) lost = state.roster.lostRecent.reduce((n, l) => (l.ts >= start ? n + l.count : n), 0);
   return {
     window: {
-      start: isoMicros(start),
+      start: isoMicros(span?.start ?? 0),
       end: isoMicros(end),
       scope: opts.scope,
       seconds: windowed ? state.windowUs / 1e6 : null,
       truncated: windowed && state.truncatedAt >= state.lastTs - state.windowUs,
-      missing: missingSpans(state, start, end),
+      // Gaps up to the latest event of any kind: a node down after the last selection explains why none came.
+      missing: missingSpans(
+        state,
+        span && !windowed ? span.start : start,
+        Number.isNaN(state.lastTs) ? 0 : state.lastTs,
+      ),
+      recording: opts.recording ? { start: isoMicros(opts.recording.start), end: isoMicros(opts.recording.end) } : null,
     },
     nodes: [...state.roster.names].sort(),
     lostEvents: lost,
@@ -84,6 +100,7 @@ function serviceReport(
   divergence: Divergence | undefined,
 ): ServiceReport {
   const names = svc.backendNames;
+  const pods = svc.latest?.info.pods;
   const shown = shownBackends(svc, t);
   const k = shown.length;
   const clientsPer = new Map<number, number>();
@@ -96,17 +113,21 @@ function serviceReport(
     ...refusalField(svc, state.roster.names),
     selections: t.selections,
     ...familyFields(svc, t, windowed(svc, t)),
+    ...frontendFields(svc, windowed(svc, t)),
     backends: shown.map((b) => {
       const other = svc.otherAddresses.get(b);
+      const pod = pods?.[names[b]!];
       return {
         backend: names[b]!,
         ...(other ? { addresses: [names[b]!, ...other] } : {}),
+        ...(pod !== undefined ? { pod } : {}),
         selections: t.countOf(b),
         share: t.selections > 0 ? t.countOf(b) / t.selections : 0,
         clients: clientsPer.get(b) ?? 0,
       };
     }),
     spread: spreadOf(shown.map((b) => t.countOf(b))),
+    spreadVerdict: serviceSpread(svc, t, shown),
     stickiness: {
       pairs: t.pairs,
       sameBackend: t.same,
@@ -145,6 +166,14 @@ function familyFields(svc: ServiceRec, t: Tally, inWindow: boolean): Pick<Servic
     addresses: [...svc.addresses].sort(compareAddr),
     families: { ipv4: t.selections - ipv6, ipv6 },
   };
+}
+
+/** A Service port reached at several addresses: its selections through each, in address order. */
+function frontendFields(svc: ServiceRec, inWindow: boolean): Pick<ServiceReport, 'frontends'> {
+  if (svc.addresses.length < 2) return {};
+  const counts = inWindow ? svc.frontendWin : svc.frontendCum;
+  const frontends = svc.addresses.map((address, f) => ({ address, selections: counts[f] ?? 0 }));
+  return { frontends: frontends.sort((a, b) => compareAddr(a.address, b.address)) };
 }
 
 function sortedClientKeys(state: AggregatorState, clients: Map<number, ClientAgg>): number[] {

@@ -9,6 +9,8 @@ import type { LinkOptions } from '../protocol/client.js';
 import type { AgentStatus } from '../protocol/agent-connection.js';
 import type { CatalogFeed } from '../k8s/catalog-feed.js';
 import type { TraceWarning } from '../record/trace-reader.js';
+import type { TraceEnd, TraceHeader } from '../record/trace-header.js';
+import type { Span } from '../aggregator/span.js';
 import { mergeTraces } from '../record/merge-traces.js';
 import { narrowEvents, narrows, type Narrowing } from '../record/narrow-events.js';
 import { RejectedEvents } from '../protocol/validate.js';
@@ -26,11 +28,15 @@ export interface ReportOptions {
   windowSeconds?: number;
 }
 
-/** Aggregates batches (time-ordered) and renders the report; `rejected` counts what their source dropped. */
+/**
+ * Aggregates batches (time-ordered) and renders the report; `rejected` counts what their source dropped;
+ * `recording` says, once the batches are read, when the recording began and ended.
+ */
 export async function reportFromEvents(
   batches: AsyncIterable<StickyEvent[]>,
   opts: ReportOptions,
   rejected = new RejectedEvents(),
+  recording: () => Span | null = () => null,
 ): Promise<string> {
   // A report shows no live event log: the notable events are not built.
   const state = createState({ windowSeconds: opts.windowSeconds, notable: false });
@@ -40,7 +46,11 @@ export async function reportFromEvents(
     timeline?.add(batch);
   }
   return renderReport(
-    buildReport(state, { scope: opts.windowSeconds === undefined ? 'cumulative' : 'window', rejected }),
+    buildReport(state, {
+      scope: opts.windowSeconds === undefined ? 'cumulative' : 'window',
+      rejected,
+      recording: recording(),
+    }),
     {
       format: opts.format,
       timeline,
@@ -69,10 +79,26 @@ export async function reportFromFile(
 ): Promise<string> {
   const rejected = new RejectedEvents();
   const list = typeof paths === 'string' ? [paths] : paths;
-  const merged = mergeTraces(list, { onWarning: opts.onWarning, rejected });
+  // The recording: from the earliest header to the latest end frame (an interrupted one ends at its last event).
+  let start = Infinity;
+  let end = -Infinity;
+  const onHeader = (h: TraceHeader) => {
+    start = Math.min(start, h.startTime);
+  };
+  const onEnd = (e: TraceEnd) => {
+    end = Math.max(end, e.endTime);
+  };
+  const onEvents = async function* (batches: AsyncIterable<StickyEvent[]>) {
+    for await (const batch of batches) {
+      // Merged in time order: a batch's last event is its latest.
+      if (batch.length > 0) end = Math.max(end, batch[batch.length - 1]!.ts);
+      yield batch;
+    }
+  };
+  const merged = onEvents(mergeTraces(list, { onWarning: opts.onWarning, onHeader, onEnd, rejected }));
   const narrowing = opts.narrowing;
   const events = narrowing && narrows(narrowing) ? narrowEvents(merged, narrowing, narrowing.onWarning) : merged;
-  return reportFromEvents(events, opts, rejected);
+  return reportFromEvents(events, opts, rejected, () => (start <= end ? { start, end } : null));
 }
 
 export interface AgentReportOptions extends ReportOptions, LinkOptions {
@@ -109,7 +135,8 @@ export async function reportFromAgents(addresses: string[], opts: AgentReportOpt
     });
     const merged = opts.catalogs ? opts.catalogs.merge(batches) : batches;
     const scoped = opts.services ? scopeCatalogs(merged, opts.services, opts.onWarning, addresses.length) : merged;
-    return await reportFromEvents(scoped, opts, rejected);
+    const start = Date.now() * 1000;
+    return await reportFromEvents(scoped, opts, rejected, () => ({ start, end: Date.now() * 1000 }));
   } finally {
     cancelTimer();
     opts.signal?.removeEventListener('abort', onAbort);

@@ -31,7 +31,9 @@ export function shareChart(s: ServiceReport): string {
   const texts: string[] = [];
   rows.forEach((b, i) => {
     const y = top + i * rowH;
-    texts.push(el('text', { x: x0 - 12, y: y + 19, 'text-anchor': 'end', class: 'label mono' }, esc(b.backend)));
+    texts.push(
+      el('text', { x: x0 - 12, y: y + 19, 'text-anchor': 'end', class: 'label mono' }, esc(b.pod ?? b.backend)),
+    );
     parts.push(el('rect', { x: x0, y: y + 4, width: x1 - x0, height: rowH - 8, rx: 4, class: 'track' }));
     parts.push(
       el(
@@ -48,7 +50,10 @@ export function shareChart(s: ServiceReport): string {
           'data-selections': b.selections,
           'data-share': b.share,
         },
-        titled(`${b.backend}: ${count(b.selections)} selections (${pct(b.share)}), ${count(b.clients)} clients`, ''),
+        titled(
+          `${b.backend}${b.pod ? ` (${b.pod})` : ''}: ${count(b.selections)} selections (${pct(b.share)}), ${count(b.clients)} clients`,
+          '',
+        ),
       ),
     );
     const note =

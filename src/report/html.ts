@@ -8,7 +8,7 @@ import { clientChart, shareChart, stickinessChart, timelineChart, verdictChart }
 import { css } from './html-style.js';
 import { count, esc, num, pct } from './html-svg.js';
 import { parseIsoMicros } from '../core/event.js';
-import { rejectedText } from './render-markdown.js';
+import { rejectedText, spanText } from './render-markdown.js';
 
 export interface HtmlOptions {
   /** Busiest clients drawn per service (default 12). */
@@ -24,7 +24,8 @@ export function renderHtml(report: Report, timeline: SelectionTimeline, opts: Ht
       ? (report.services[0]!.name ?? report.services[0]!.service)
       : `${report.services.length} services`;
   const meta = [
-    `<span><b>${w.scope === 'window' ? `Last ${count(w.seconds ?? 0)} s` : 'Whole recording'}</b> ${esc(w.start)} to ${esc(w.end)}${w.truncated ? ' (shortened: too many selections to keep)' : ''}</span>`,
+    `<span><b>${esc(spanText(report)[0])}</b> ${esc(spanText(report)[1])}</span>`,
+    ...(w.recording ? [`<span><b>Recording</b> ${esc(w.recording.start)} to ${esc(w.recording.end)}</span>`] : []),
     `<span><b>Nodes</b> ${report.nodes.length ? esc(report.nodes.join(', ')) : 'none'}</span>`,
     `<span class="${report.lostEvents > 0 ? 'alert' : ''}"><b>Lost events</b> ${count(report.lostEvents)}</span>`,
     `<span class="${report.rejectedEvents.total > 0 ? 'alert' : ''}"><b>Rejected events</b> ${esc(rejectedText(report.rejectedEvents))}</span>`,
@@ -80,6 +81,7 @@ function serviceSection(
   const v = s.affinityVerdicts;
   const st = s.stickiness;
   const affinity = s.affinity.mode === 'ClientIP';
+  const skewed = s.spreadVerdict.verdict === 'skewed';
   const badges = [
     `<span class="badge affinity">sessionAffinity ${esc(affinityText(s))} (from ${esc(s.affinity.source)})</span>`,
     s.noEndpoints
@@ -96,13 +98,10 @@ function serviceSection(
     tile('selections', count(s.selections)),
     ...(s.families ? [tile('IPv4 / IPv6', `${count(s.families.ipv4)} / ${count(s.families.ipv6)}`)] : []),
     tile('backends (K)', String(s.backends.length)),
-    tile(
-      'max / mean',
-      num(s.spread.maxOverMean),
-      s.spread.maxOverMean !== null && s.spread.maxOverMean > 1.5 ? 'bad' : '',
-    ),
+    // Colour only what the verdict found: max/mean of 4 pinned clients' selections is no finding.
+    tile('max / mean', num(s.spread.maxOverMean), skewed && (s.spread.maxOverMean ?? 0) > 1.5 ? 'bad' : ''),
     tile("Jain's fairness", num(s.spread.jain, 3)),
-    tile('χ² p (uniform)', pValue(s.spread.chi2P), s.spread.chi2P !== null && s.spread.chi2P < 0.01 ? 'bad' : ''),
+    tile('spread', s.spreadVerdict.text, skewed ? 'bad' : s.spreadVerdict.verdict === 'uniform' ? 'good' : ''),
     tile('stickiness', pct(st.ratio)),
     affinity
       ? tile(
@@ -112,7 +111,7 @@ function serviceSection(
         )
       : '',
   ].join('');
-  const series = timeline.series(s.addresses ?? s.service, start, end);
+  const series = timeline.series(s.frontends?.map((f) => f.address) ?? s.addresses ?? s.service, start, end);
   const causes =
     v.violation > 0
       ? `<p class="explain">Violation causes: ${count(v.violationCauses.listFull)} client entries evicted from a full xt_recent list (listFull), ${count(v.violationCauses.setFull)} clients a full nftables affinity set never pinned (setFull), ${count(v.violationCauses.unknown)} unknown.</p>`
@@ -124,7 +123,7 @@ function serviceSection(
     ? `Consecutive selections of one client within ${s.affinity.timeoutSeconds ?? '?'} s should keep the backend. ${count(v.expiredMoved)} of ${count(v.expired)} expired pairs moved.`
     : 'This Service has no session affinity, so every new connection is a free pick; verdicts are shown for reference.';
   return `<section class="card" id="svc-${i}" data-service="${esc(s.service)}">
-<h2>${esc(s.name ?? s.service)}<span class="key mono">${esc((s.addresses ?? [s.service]).join('  '))}</span></h2>
+<h2>${esc(s.name ?? s.service)}<span class="key mono">${esc((s.frontends?.map((f) => `${f.address} (${f.selections})`) ?? s.addresses ?? [s.service]).join('  '))}</span></h2>
 <div class="badges">${badges}</div>
 <div class="tiles">${tiles}</div>
 <h3>Spread: share of selections per backend</h3>
@@ -143,12 +142,6 @@ ${sets}
 ${s.clients.length ? clientChart(s, maxClients) : '<p class="empty">No clients.</p>'}
 ${s.clients.length > maxClients ? `<p class="explain">${count(s.clients.length - maxClients)} more clients in the JSON report.</p>` : ''}
 </section>`;
-}
-
-function pValue(p: number | null): string {
-  if (p === null) return 'n/a';
-  if (p === 0) return '< 1e-300';
-  return p < 1e-4 ? p.toExponential(1) : num(p, 3);
 }
 
 function tile(label: string, value: string, tone = ''): string {

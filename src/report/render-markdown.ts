@@ -14,9 +14,8 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): stri
   const maxClients = opts.maxClients ?? 50;
   const w = report.window;
   const out: string[] = ['# stickyscope report', ''];
-  out.push(
-    `- Window (${w.scope}${w.seconds !== null ? `, ${w.seconds} s` : ''}): ${w.start} to ${w.end}${w.truncated ? ' (shortened: too many selections to keep)' : ''}`,
-  );
+  out.push(`- ${spanText(report).join(': ')}`);
+  if (w.recording) out.push(`- Recording: ${w.recording.start} to ${w.recording.end}`);
   out.push(`- Nodes: ${report.nodes.length ? report.nodes.map(md).join(', ') : 'none'}`);
   out.push(`- Lost events: ${report.lostEvents}`);
   out.push(`- Rejected events: ${rejectedText(report.rejectedEvents)}`);
@@ -30,6 +29,17 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): stri
   for (const s of report.services) out.push(...serviceSection(s, maxClients));
   return out.join('\n');
 }
+
+/** ["Events counted (last 60 s)", "FIRST to LAST"], or that none was. */
+export function spanText(report: Report): [string, string] {
+  const w = report.window;
+  const scope = w.scope === 'window' ? `last ${w.seconds} s` : 'cumulative';
+  const cut = w.truncated ? ' (shortened: too many selections to keep)' : '';
+  const none = w.start === EPOCH && w.end === EPOCH;
+  return [`Events counted (${scope})`, none ? 'none' : `${w.start} to ${w.end}${cut}`];
+}
+
+const EPOCH = '1970-01-01T00:00:00.000000Z';
 
 /** "0", or "3 (timeTooLate 2, badAddress 1)". */
 export function rejectedText(r: Report['rejectedEvents']): string {
@@ -50,6 +60,11 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
       `Refused by kube-proxy: ${refusalText(s.noEndpoints.mode, s.backends.length)} on ${s.noEndpoints.nodes.map(md).join(', ')}.`,
       '',
     );
+  if (s.frontends)
+    out.push(
+      `Frontends (selections through each address): ${s.frontends.map((f) => `${md(f.address)} ${f.selections}`).join(', ')}.`,
+      '',
+    );
   if (s.addresses && s.families)
     out.push(
       `Addresses: ${s.addresses.map(md).join(', ')}. Selections by family: IPv4 ${s.families.ipv4}, IPv6 ${s.families.ipv6}.`,
@@ -59,19 +74,16 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
     table(
       ['Backend', 'Selections', 'Share', 'Clients'],
       s.backends.map((b) => [
-        md((b.addresses ?? [b.backend]).join(' ')),
+        md((b.addresses ?? [b.backend]).join(' ') + (b.pod ? ` (${b.pod})` : '')),
         String(b.selections),
         pct(b.share),
         String(b.clients),
       ]),
     ),
   );
-  out.push(
-    table(
-      ['maxOverMean', 'cv', 'Jain', 'chi2 p'],
-      [[num(s.spread.maxOverMean), num(s.spread.cv), num(s.spread.jain), num(s.spread.chi2P)]],
-    ),
-  );
+  // The verdict, not the selections' chi-square p: under affinity those are not independent.
+  out.push(`Spread: ${md(s.spreadVerdict.text)}.`, '');
+  out.push(table(['maxOverMean', 'cv', 'Jain'], [[num(s.spread.maxOverMean), num(s.spread.cv), num(s.spread.jain)]]));
   out.push(
     table(
       ['Pairs', 'Same backend', 'Stickiness', 'Expected if random'],

@@ -2,6 +2,7 @@
 // are a contract outside checks rely on; fields beyond the contract are marked.
 import type { AffinitySetRow } from '../aggregator/affinity-sets.js';
 import type { Refusal } from '../aggregator/refused.js';
+import type { SpreadVerdict } from '../aggregator/spread-verdict.js';
 import type { ServiceInfo } from '../core/event.js';
 import type { RejectReason } from '../protocol/validate.js';
 
@@ -19,6 +20,11 @@ export interface Report {
     truncated: boolean;
     /** Beyond the contract: spans in which a node was not reporting (ongoing ones end at `end`). */
     missing: MissingSpan[];
+    /**
+     * Beyond the contract: when the recording began and ended (trace files' header and end frame, an agent
+     * subscription's start and stop, serve's start and the report's time); null where the source says nothing.
+     */
+    recording: { start: string; end: string } | null;
   };
   nodes: string[];
   lostEvents: number;
@@ -69,6 +75,11 @@ export interface ServiceReport {
    */
   addresses?: string[];
   families?: { ipv4: number; ipv6: number };
+  /**
+   * Beyond the contract, a Service port reached at several addresses (cluster IPs, NodePorts at node addresses,
+   * external and load-balancer IPs, either family): one Service, as kube-proxy's affinity is; selections through each.
+   */
+  frontends?: { address: string; selections: number }[];
   affinity: ServiceInfo['affinity'];
   /**
    * Beyond the contract, where some node's kube-proxy refuses the Service (no endpoints there, or none on the node for
@@ -78,6 +89,11 @@ export interface ServiceReport {
   selections: number;
   backends: BackendReport[];
   spread: { maxOverMean: number | null; cv: number | null; jain: number | null; chi2P: number | null };
+  /**
+   * Beyond the contract: whether the spread is even, judged on independent picks (under ClientIP affinity each
+   * client's pick once per affinity period, else every selection), "too few to judge" below `minN`.
+   */
+  spreadVerdict: SpreadVerdict;
   stickiness: { pairs: number; sameBackend: number; ratio: number | null; expectedRandom: number | null };
   affinityVerdicts: {
     held: number;
@@ -116,6 +132,8 @@ interface BackendReport {
   backend: string;
   /** Beyond the contract: a pod's other addresses (its other family), when the catalog names the pod. */
   addresses?: string[];
+  /** Beyond the contract: the pod, `namespace/name`, where a catalog names it (the API's, or an agent's --pods). */
+  pod?: string;
   selections: number;
   share: number;
   clients: number;

@@ -62,6 +62,9 @@ export async function startAgents(
         node,
         '--ready-file',
         readyFile,
+        // The pods' names, as --k8s would give them: the TUI and reports name b1, b2, ... rather than addresses.
+        '--pods',
+        lab.podsFile,
         ...lab.tls.agentArgs(i),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },

@@ -87,36 +87,28 @@ export const nodeportLocal: Scenario<NodeportEvidence> = {
   lookAt: (lab) =>
     `Two nodes, two php-apache pods on each (b1, b2 on node 1; b3, b4 on node 2), Service ${PHP} with NodePort ` +
     `${NODE_PORT}, externalTrafficPolicy Local and sessionAffinity ClientIP. One external client (x1, ${clientIp(lab, lab.clients[0]!)}) ` +
-    `calls ${joinHostPort(nodeIp(lab, 0), NODE_PORT)} and ${joinHostPort(nodeIp(lab, 1), NODE_PORT)} in turn: each node address is a Service row of ` +
-    `its own, each held to one pod (stickiness 1), and the two pods differ because each node picks only among its ` +
+    `calls ${joinHostPort(nodeIp(lab, 0), NODE_PORT)} and ${joinHostPort(nodeIp(lab, 1), NODE_PORT)} in turn: both node addresses and the ` +
+    `ClusterIP are frontends of one Service row (their selections counted apart), x1 is held to one pod on each node ` +
+    `(stickiness 1), and the two pods differ because each node picks only among its ` +
     `local pods and keeps its own affinity table. Then x1 calls the ClusterIP through node 1 and then node 2: ` +
     `the ${lab.config.proxyMode === 'nftables' ? 'affinity sets' : 'xt_recent lists'} belong to the endpoints and are shared by the NodePort and ClusterIP chains, so each ` +
     `node sends x1 back to the pod it picked for the NodePort, and the report's node divergence counts x1.`,
   answer(report, _ev, lab) {
     const lines: string[] = [];
     const x1 = clientIp(lab, lab.clients[0]!);
-    const rows: (string | number)[][] = [];
-    for (const node of [0, 1]) {
-      const address = joinHostPort(nodeIp(lab, node), NODE_PORT);
-      const s = serviceAt(report, `${address}/tcp`);
-      const c = s?.clients.find((x) => x.client === x1);
-      const picks = Object.entries(c?.backends ?? {})
-        .map(([b, n]) => `${podOf(lab, b)} x${n}`)
-        .join(', ');
-      rows.push([
-        `${lab.nodes[node]} ${address}`,
-        picks || '-',
-        num(c?.stickiness),
-        s?.affinityVerdicts.held ?? 0,
-        s?.affinityVerdicts.violation ?? 0,
-      ]);
-    }
-    lines.push(
-      `x1 (${x1}) through each node's NodePort:`,
-      ...table(['node address', 'x1 picks (report)', 'stickiness', 'held', 'violation'], rows),
-    );
     const svc = lab.services[0]!;
     const cluster = serviceAt(report, `${joinHostPort(svc.clusterIP, svc.port)}/tcp`);
+    const c = cluster?.clients.find((x) => x.client === x1);
+    const rows = (cluster?.frontends ?? []).map((f) => [f.address, f.selections]);
+    lines.push(
+      `${cluster?.name ?? PHP}, one Service row; selections through each frontend:`,
+      ...table(['frontend', 'selections'], rows),
+      `x1 (${x1}) picks (report): ${
+        Object.entries(c?.backends ?? {})
+          .map(([b, n]) => `${podOf(lab, b)} x${n}`)
+          .join(', ') || '-'
+      }; stickiness ${num(c?.stickiness)}, held ${cluster?.affinityVerdicts.held ?? 0}, violation ${cluster?.affinityVerdicts.violation ?? 0}.`,
+    );
     const div = cluster?.nodeDivergence;
     const byNode = div?.examples[0]
       ? Object.entries(div.examples[0].backends)

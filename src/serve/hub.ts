@@ -45,6 +45,8 @@ export class ServeHub {
   private readonly states = new Map<number, AggregatorState>();
   /** Summary mode: the summaries' counts. */
   readonly summaries: SummaryStore | undefined;
+  /** When this aggregator began listening (microseconds): the start of what its reports record. */
+  readonly startedAt = Date.now() * 1000;
   /** Summary mode: a reducer per node whose agent streams raw events. */
   private readonly rawNodes = new Map<string, Summarizer>();
 
@@ -107,12 +109,13 @@ export class ServeHub {
     return window === 'all' || this.states.has(window);
   }
 
-  report(window: WindowChoice): Report {
-    if (this.summaries) return summaryReport(this.summaries, this.primary, window, this.rejected);
-    if (window === 'all') return buildReport(this.primary, { scope: 'cumulative', rejected: this.rejected });
+  report(window: WindowChoice, nowMs = Date.now()): Report {
+    const recording = { start: this.startedAt, end: nowMs * 1000 };
+    if (this.summaries) return summaryReport(this.summaries, this.primary, window, this.rejected, recording, nowMs);
+    if (window === 'all') return buildReport(this.primary, { scope: 'cumulative', rejected: this.rejected, recording });
     const state = this.states.get(window);
     if (!state) throw new RangeError(`failed to build a report: no ${window} s window is kept`);
-    return buildReport(state, { scope: 'window', rejected: this.rejected });
+    return buildReport(state, { scope: 'window', rejected: this.rejected, recording });
   }
 
   render(report: Report, format: ReportFormat): string {

@@ -5,6 +5,8 @@
 // per second for the windows, and the nodes' distinct-client sketches merged. Names,
 // endpoints, affinity and gaps still come from the reducer state, which gets the catalog,
 // lost and node events the summaries carry.
+import { judgeSpread, notJudged } from '../aggregator/spread-verdict.js';
+import type { Span } from '../aggregator/span.js';
 import { compareAddr } from '../aggregator/addresses.js';
 import { Hll } from '../aggregator/hll.js';
 import type { AggregatorState } from '../aggregator/state.js';
@@ -74,6 +76,9 @@ export class SummaryStore {
   /** Increments per wall-clock second, by Service key then second. */
   private readonly seconds = new Map<string, Map<number, Sums>>();
   readonly sketches = new Map<string, Hll>();
+  /** The summary periods (microseconds, agents' clocks) in which counts grew: the span a report counts. */
+  countedStart = NaN;
+  countedEnd = NaN;
   private readonly keepSeconds: number;
 
   /** `keepSeconds`: the longest window that will be asked for. */
@@ -140,6 +145,8 @@ export class SummaryStore {
         this.dropped.backends++;
       }
       addInto(total, delta.backends, delta.counts);
+      if (!(s.start >= this.countedStart)) this.countedStart = s.start;
+      if (!(s.end <= this.countedEnd)) this.countedEnd = s.end;
       let perSec = this.seconds.get(svc.service);
       if (!perSec) {
         perSec = new Map();
@@ -218,10 +225,14 @@ export function summaryReport(
   state: AggregatorState,
   window: number | 'all',
   rejected: RejectedEvents,
+  recording: Span,
   nowMs = Date.now(),
 ): Report {
-  const end = nowMs * 1000;
-  const start = window === 'all' ? (Number.isNaN(state.firstTs) ? end : state.firstTs) : end - window * 1e6;
+  const now = nowMs * 1000;
+  const from = window === 'all' ? -Infinity : now - window * 1e6;
+  const none = Number.isNaN(store.countedEnd) || store.countedEnd < from;
+  const start = none ? 0 : Math.max(store.countedStart, from);
+  const end = none ? 0 : store.countedEnd;
   const services = [...store.totals.keys()].sort(compareAddr).map((key): ServiceReport => {
     const t = window === 'all' ? store.totals.get(key)! : store.window(key, window, nowMs);
     const names = shown(store, state, key, t);
@@ -240,6 +251,14 @@ export function summaryReport(
         clients: 0,
       })),
       spread: spreadOf(names.map((b) => count(t, b))),
+      // Summaries count selections, not the picks per client that affinity makes independent.
+      spreadVerdict:
+        latest?.info.affinity.mode === 'ClientIP'
+          ? notJudged('client', 'summaries keep no picks per client')
+          : judgeSpread(
+              names.map((b) => count(t, b)),
+              'selection',
+            ),
       stickiness: {
         pairs: c.pairs,
         sameBackend: c.sameBackend,
@@ -275,7 +294,8 @@ export function summaryReport(
       scope: window === 'all' ? 'cumulative' : 'window',
       seconds: window === 'all' ? null : window,
       truncated: false,
-      missing: missingSpans(state, start, end),
+      missing: missingSpans(state, Number.isFinite(from) ? from : start, now),
+      recording: { start: isoMicros(recording.start), end: isoMicros(recording.end) },
     },
     nodes: [...state.roster.names].sort(),
     lostEvents: state.roster.lostTotal,

@@ -4,9 +4,6 @@ import stringWidth from 'string-width';
 import { printable } from '../core/text.js';
 import type { ServiceRow, Verdict } from './view-model.js';
 
-/** Below this chi-square p-value the spread is called skewed (1%: a busy service otherwise flags noise often). */
-const SKEW_ALPHA = 0.01;
-
 /** At most 6 cells, whatever the rate. */
 export function rate(perSecond: number): string {
   if (perSecond >= 1e9) return `${Math.min(99_999, Math.round(perSecond / 1e9))}G`;
@@ -36,19 +33,8 @@ export function percent(fraction: number | null): string {
   return fraction === null ? '-' : `${(fraction * 100).toFixed(0)}%`;
 }
 
-function pValue(p: number): string {
-  if (p < 0.001) return p.toExponential(0);
-  return p.toFixed(3);
-}
-
-/** "uniform", "skewed p=0.003", or "-" when there is nothing to test. */
-export function spreadVerdict(row: Pick<ServiceRow, 'chi2P'>): string {
-  if (row.chi2P === null) return '-';
-  return row.chi2P < SKEW_ALPHA ? `skewed p=${pValue(row.chi2P)}` : 'uniform';
-}
-
-export function isSkewed(row: Pick<ServiceRow, 'chi2P'>): boolean {
-  return row.chi2P !== null && row.chi2P < SKEW_ALPHA;
+export function isSkewed(row: Pick<ServiceRow, 'spread'>): boolean {
+  return row.spread.verdict === 'skewed';
 }
 
 export function affinityText(a: ServiceRow['affinity']): string {

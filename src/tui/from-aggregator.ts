@@ -2,6 +2,8 @@
 // O(services x backends) for the list, plus, for the one opened service, its most
 // recent clients and one pass over the window's selections for the sparkline.
 import { parseIsoMicros } from '../core/event.js';
+import { windowSpan } from '../aggregator/span.js';
+import { verdictHead } from '../aggregator/spread-verdict.js';
 import { compareAddr } from '../aggregator/addresses.js';
 import { clientDetails, serviceSummaries } from '../aggregator/queries.js';
 import type { Notable } from '../aggregator/notable.js';
@@ -55,7 +57,8 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
         share: b.share,
       })),
       maxOverMean: s.maxOverMean,
-      chi2P: s.chi2P,
+      chi2P: s.spread.p,
+      spread: { verdict: s.spread.verdict, head: verdictHead(s.spread), text: s.spread.text },
       stickiness: s.stickiness,
       expectedRandom: s.expectedRandom,
       violations: s.violations,
@@ -86,6 +89,7 @@ function header(state: AggregatorState, opts: FrameOptions): HeaderView {
     windowSeconds: state.windowUs / 1e6,
     source: opts.source,
     now: Number.isNaN(state.lastTs) ? null : state.lastTs,
+    counted: windowSpan(state),
   };
 }
 
@@ -116,6 +120,12 @@ function detail(state: AggregatorState, row: ServiceRow, rec: ServiceRec, opts: 
     affinitySets: rec.addresses
       .flatMap((a) => state.affinitySets.of(a))
       .map((a) => ({ node: a.node, endpoint: a.endpoint, elements: a.elements, size: a.size })),
+    frontends:
+      rec.addresses.length > 1
+        ? rec.addresses
+            .map((address, f) => ({ address, selections: rec.frontendWin[f] ?? 0 }))
+            .sort((a, b) => compareAddr(a.address, b.address))
+        : null,
     families:
       rec.ipv6Win > 0 || rec.addresses.some((a) => a.startsWith('['))
         ? {

@@ -28,7 +28,14 @@ export function Header({ header }: { header: HeaderView }) {
           'lost 0'
         )}
         {'  '}window {seconds(header.windowSeconds)}
-        {header.now !== null ? <Text dimColor>{`  ${clock(header.now)}`}</Text> : null}
+        {/* The span of what the figures count, not of the window asked for: a fresh start counts seconds. */}
+        <Text dimColor>
+          {header.counted
+            ? `  counted ${clock(header.counted.start)}-${clock(header.counted.end)}`
+            : header.now !== null
+              ? `  counted none  ${clock(header.now)}`
+              : ''}
+        </Text>
         {/* Last: a long trace path is what the width cuts, not the figures. */}
         <Text dimColor>{`  ${clip(header.source, 400)}`}</Text>
       </Text>

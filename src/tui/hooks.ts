@@ -48,12 +48,15 @@ export const SORT_KEYS: SortKey[] = ['name', 'rate', 'violations', 'skew'];
 
 const label = (r: ServiceRow) => r.name ?? r.service;
 
+const SKEW_ORDER = { skewed: 0, uniform: 1, tooFew: 2, none: 3 } as const;
+const skewRank = (r: ServiceRow) => SKEW_ORDER[r.spread.verdict];
+
 const comparators: Record<SortKey, (a: ServiceRow, b: ServiceRow) => number> = {
   name: (a, b) => label(a).localeCompare(label(b)),
   rate: (a, b) => b.selectionsPerSecond - a.selectionsPerSecond,
   violations: (a, b) => b.violations - a.violations,
-  // Lowest p first: the most confidently skewed on top; untestable services last.
-  skew: (a, b) => (a.chi2P ?? 2) - (b.chi2P ?? 2),
+  // Skewed ones first, lowest p on top; then those judged uniform; those too few to judge and untestable last.
+  skew: (a, b) => skewRank(a) - skewRank(b) || (a.chi2P ?? 2) - (b.chi2P ?? 2),
 };
 
 export function useSortedServices(rows: ServiceRow[], key: SortKey): ServiceRow[] {
@@ -97,7 +100,7 @@ export function useClampedIndex(index: number, length: number): number {
 }
 
 /** Lines of the detail that are neither backend nor client rows (titles, headings, "N more" lines). */
-const DETAIL_FIXED_LINES = 7;
+const DETAIL_FIXED_LINES = 8;
 
 /**
  * How many backend and client rows the detail shows in `height` lines: half each, and

@@ -5,20 +5,7 @@ import { Box, Text } from 'ink';
 import type { ClientRow, ServiceDetail, Verdict } from './view-model.js';
 import type { DetailPane } from './ui-state.js';
 import { useScrollWindow, useSortedClients } from './hooks.js';
-import {
-  affinityText,
-  ago,
-  clip,
-  count,
-  fit,
-  isSkewed,
-  percent,
-  rate,
-  ratio,
-  seconds,
-  spreadVerdict,
-  verdictText,
-} from './format.js';
+import { affinityText, ago, clip, count, fit, isSkewed, percent, rate, ratio, seconds, verdictText } from './format.js';
 import { shareBar, sparkline } from './glyphs.js';
 
 const verdictColor: Record<Verdict, string | undefined> = {
@@ -79,16 +66,23 @@ export function ServiceDetailView({
       </Text>
       <Text wrap="truncate-end">
         {row.selections} selections, {rate(row.selectionsPerSecond)}/s{'  '}
-        <Text color={isSkewed(row) ? 'yellow' : undefined}>
-          {spreadVerdict(row)}
-          {row.maxOverMean === null ? '' : ` max/mean ${ratio(row.maxOverMean)}`}
-        </Text>
-        {'  '}sticky {percent(row.stickiness)} (random {percent(row.expectedRandom)}){'  '}
+        sticky {percent(row.stickiness)} (random {percent(row.expectedRandom)}){'  '}
         <Text color={row.violations > 0 ? 'red' : undefined} bold={row.violations > 0}>
           violations {row.violations}
         </Text>
       </Text>
-      {detail.families ? (
+      {/* A line of its own: the verdict names its units and, when too few, the raw counts. */}
+      <Text wrap="truncate-end" color={isSkewed(row) ? 'yellow' : undefined}>
+        spread {row.spread.text}
+        {row.maxOverMean === null ? '' : `  max/mean ${ratio(row.maxOverMean)}`}
+      </Text>
+      {detail.frontends ? (
+        <Text wrap="truncate-end">
+          <Text dimColor>frontends </Text>
+          {clip(detail.frontends.map((f) => `${f.address} ${f.selections}`).join('  '), columns)}
+          {detail.families ? `  IPv4 ${detail.families.ipv4}  IPv6 ${detail.families.ipv6}` : ''}
+        </Text>
+      ) : detail.families ? (
         <Text wrap="truncate-end">
           <Text dimColor>addresses </Text>
           {clip(detail.families.addresses.join('  '), columns)}

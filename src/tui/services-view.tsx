@@ -5,7 +5,7 @@ import { Box, Text } from 'ink';
 import type { ServiceRow } from './view-model.js';
 import type { SortKey } from './hooks.js';
 import { useScrollWindow } from './hooks.js';
-import { affinityText, clip, count, fit, isSkewed, percent, rate, ratio, spreadVerdict } from './format.js';
+import { affinityText, clip, count, fit, isSkewed, percent, rate, ratio } from './format.js';
 import { shareBar } from './glyphs.js';
 import { topN } from './top-n.js';
 import { refusalText } from '../aggregator/refused.js';
@@ -21,7 +21,7 @@ export interface ServicesViewProps {
 }
 
 /** Widths of the columns always shown: cursor, SEL/S, MAX/M, SPREAD, STICKY (1/K), VIOL. */
-const W = { cursor: 1, rate: 6, maxm: 5, spread: 15, sticky: 12, viol: 5, affinity: 13, nodes: 5 };
+const W = { cursor: 1, rate: 6, maxm: 5, spread: 16, sticky: 12, viol: 5, affinity: 13, nodes: 5 };
 /** Those columns and the gaps after them (the name and the bars add one gap each). */
 const FIXED_CELLS = W.cursor + W.rate + W.maxm + W.spread + W.sticky + W.viol + 5;
 const MIN_NAME = 14;
@@ -40,7 +40,8 @@ function rowLayout(columns: number): RowLayout {
   let rest = columns - FIXED_CELLS - 2;
   const affinity = rest - (W.affinity + 1) >= MIN_NAME + MIN_BARS;
   if (affinity) rest -= W.affinity + 1;
-  const nodes = rest - (W.nodes + 1) >= MIN_NAME + MIN_BARS;
+  // NODES gives way first: at 80 columns the bars keep room for "+N more" beside the widened SPREAD.
+  const nodes = rest - (W.nodes + 1) >= MIN_NAME + MIN_BARS + 2;
   if (nodes) rest -= W.nodes + 1;
   const name = Math.max(MIN_NAME, Math.min(36, Math.floor(rest * 0.4)));
   return { name, bars: Math.max(MIN_BARS, Math.min(60, rest - name)), affinity, nodes };
@@ -105,7 +106,10 @@ function ServiceLine({ row, selected, layout }: { row: ServiceRow; selected: boo
       {layout.affinity ? <>{fit(affinityText(row.affinity), W.affinity)} </> : null}
       {rate(row.selectionsPerSecond).padStart(W.rate)} <Text color="blue">{backendBars(row, layout.bars)}</Text>{' '}
       {fit(row.maxOverMean === null ? '-' : ratio(row.maxOverMean), W.maxm)}{' '}
-      <Text color={isSkewed(row) ? 'yellow' : undefined}>{fit(spreadVerdict(row), W.spread)}</Text>{' '}
+      {/* The verdict's words; its counts are in the detail view. */}
+      <Text color={isSkewed(row) ? 'yellow' : undefined} dimColor={row.spread.verdict === 'tooFew'}>
+        {fit(row.spread.head, W.spread)}
+      </Text>{' '}
       {fit(`${percent(row.stickiness)} (${percent(row.expectedRandom)})`, W.sticky)}{' '}
       {row.violations > 0 ? (
         <Text color="red" bold>

@@ -17,6 +17,8 @@ export interface HeaderView {
   source: string;
   /** Latest event time seen (microseconds since the epoch), null before the first. */
   now: number | null;
+  /** First and last event the window's figures count (selections, lost records), null when it counts none. */
+  counted: { start: number; end: number } | null;
 }
 
 interface BackendShare {
@@ -42,7 +44,9 @@ export interface ServiceRow {
   backends: BackendShare[];
   /** null while there is nothing to compare (no selections, or fewer than two endpoints). */
   maxOverMean: number | null;
+  /** The spread's verdict over independent picks (aggregator/spread-verdict.ts): its p, name and words. */
   chi2P: number | null;
+  spread: { verdict: 'uniform' | 'skewed' | 'tooFew' | 'none'; head: string; text: string };
   /** Pooled over all consecutive pairs; null before the first pair. */
   stickiness: number | null;
   /** 1/K: what uniform random choice would give. */
@@ -87,6 +91,8 @@ export interface ServiceDetail {
   affinitySets: { node: string; endpoint: string; elements: number; size: number }[];
   /** A Service with an IPv6 address: all its addresses and the window's selections by family; null otherwise. */
   families: { addresses: string[]; ipv4: number; ipv6: number } | null;
+  /** A Service port reached at several addresses: selections in the window through each, in address order. */
+  frontends: { address: string; selections: number }[] | null;
 }
 
 /**

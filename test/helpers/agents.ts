@@ -75,6 +75,8 @@ export interface StartAgentsOptions {
   plaintext?: boolean;
   /** Serve /metrics too (agent --metrics 127.0.0.1:0). */
   metrics?: boolean;
+  /** Name the lab's pods in the catalogs (agent --pods, the lab's pods.json), as --k8s would. */
+  pods?: boolean;
   /** Listen address by node index (default 127.0.0.1:0), for a test that names an agent before it starts. */
   listen?: Record<number, string>;
 }
@@ -110,6 +112,7 @@ export async function startAgents(
         readyFile,
         ...(tls?.agentArgs(index) ?? []),
         ...(opts.metrics ? ['--metrics', '127.0.0.1:0'] : []),
+        ...(opts.pods ? ['--pods', lab.podsFile] : []),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );

@@ -163,7 +163,7 @@ test('the API catalog: a Service with clusterIPs in both families, its pods one 
   );
 });
 
-test('what stays apart: several addresses of one family, and addresses that both had traffic first', () => {
+test('frontends join: a load-balancer address beside both cluster IPs; what had traffic first stays apart', () => {
   const state = createState({ windowSeconds: 600 });
   const info = (service: string) => ({
     service,
@@ -171,7 +171,7 @@ test('what stays apart: several addresses of one family, and addresses that both
     affinity: { mode: 'None' as const, timeoutSeconds: null, source: 'rules' as const },
     endpoints: [],
   });
-  // A load-balancer address beside the cluster IP: which IPv4 address pairs with the IPv6 one is not known.
+  // A load-balancer address beside the cluster IPs: kube-proxy's affinity is the Service port's, whichever address.
   applyEvents(state, [
     {
       type: 'catalog',
@@ -179,8 +179,21 @@ test('what stays apart: several addresses of one family, and addresses that both
       node: 'n1',
       services: ['10.96.0.9:80/tcp', '192.0.2.9:80/tcp', '[fd00:96::9]:80/tcp'].map(info),
     },
+    pick('10.0.0.1:1', '10.96.0.9:80', '10.1.1.1:80', 1000),
+    pick('10.0.0.1:2', '192.0.2.9:80', '10.1.1.1:80', 2000),
+    pick('10.0.0.1:3', '192.0.2.9:80', '10.1.1.1:80', 3000),
+    pick('[fd00::1]:1', '[fd00:96::9]:80', '[fd00:1::1]:80', 4000),
   ]);
-  assert.equal(buildReport(state, { scope: 'cumulative' }).services.length, 3);
+  const [one, ...more] = buildReport(state, { scope: 'cumulative' }).services;
+  assert.deepEqual(more, []);
+  assert.equal(one!.selections, 4);
+  assert.deepEqual(one!.frontends, [
+    { address: '10.96.0.9:80/tcp', selections: 1 },
+    { address: '192.0.2.9:80/tcp', selections: 2 },
+    { address: '[fd00:96::9]:80/tcp', selections: 1 },
+  ]);
+  assert.deepEqual(one!.families, { ipv4: 3, ipv6: 1 });
+  assert.equal(one!.stickiness.pairs, 2, "the client's pairs span the cluster IP and the load-balancer address");
   const late = createState({ windowSeconds: 600 });
   applyEvents(late, [
     pick('10.0.0.1:1', '10.96.0.8:80', '10.1.1.1:80', 0),
@@ -279,7 +292,7 @@ test('TUI: the dual-stack Service is one line; its detail prints [v6]:port and t
     screenHolds(text, (s) => s.includes('IPv6 12')),
     3000,
   );
-  assert.match(text(), /addresses 10\.96\.0\.10:80\/tcp {2}\[fd00:96::10\]:80\/tcp {2}IPv4 30 {2}IPv6 12/);
+  assert.match(text(), /frontends 10\.96\.0\.10:80\/tcp 30 {2}\[fd00:96::10\]:80\/tcp 12 {2}IPv4 30 {2}IPv6 12/);
   assert.match(text(), /\[fd00:1:3::2\]:8080/);
   assert.match(text(), /fd00:0:\d::2/, 'IPv6 clients listed');
   assert.ok(text().includes(long), `a full IPv6 client address is not cut:\n${text()}`);

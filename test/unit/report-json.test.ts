@@ -52,7 +52,11 @@ test('report JSON has the contract fields with the contract types', () => {
   applyEvents(state, events);
   const r = JSON.parse(JSON.stringify(buildReport(state, { scope: 'window' })));
   assert.deepEqual(Object.keys(r).slice(0, 4), ['window', 'nodes', 'lostEvents', 'services']);
-  assert.equal(r.window.start, '2026-11-23T12:11:05.123456Z', 'the window starts no earlier than the first event');
+  assert.equal(
+    r.window.start,
+    '2026-11-23T12:11:05.123457Z',
+    'the span starts at the first selection, not the catalog',
+  );
   assert.equal(r.window.end, '2026-11-23T12:11:05.123459Z');
   assert.deepEqual(r.nodes, ['lab-node']);
   assert.equal(r.lostEvents, 2);
@@ -64,9 +68,9 @@ test('report JSON has the contract fields with the contract types', () => {
     'selections',
     'backends',
     'spread',
+    'spreadVerdict',
     'stickiness',
     'affinityVerdicts',
-    'nodeDivergence',
   ]);
   assert.ok('clients' in s);
   assert.equal(s.service, '10.96.0.10:80/tcp');

@@ -30,6 +30,7 @@ function row(name: string, over: Partial<ServiceRow> = {}): ServiceRow {
     ],
     maxOverMean: 1,
     chi2P: 0.9,
+    spread: { verdict: 'uniform', head: 'uniform', text: 'uniform (n=100)' },
     stickiness: 0.8,
     expectedRandom: 0.5,
     violations: 0,
@@ -48,6 +49,7 @@ function model(services: ServiceRow[], over: Partial<ViewModel['header']> = {}):
       windowSeconds: 60,
       source: 'test',
       now: T0,
+      counted: { start: T0 - 30e6, end: T0 },
       ...over,
     },
     services,
@@ -72,6 +74,7 @@ function fixedSource(vm: ViewModel, notable: NotableLine[] = []): FrameSource & 
           bucketSeconds: 5,
           sparkline: [0, 1, 2, 4, 8, 4, 2, 1, 0, 0, 1, 8],
           families: null,
+          frontends: null,
           affinitySets: [
             { node: 'n1', endpoint: '10.1.1.2:8080', elements: 4, size: 4 },
             { node: 'n1', endpoint: '10.1.1.3:8080', elements: 1, size: 4 },
@@ -209,7 +212,12 @@ test('lost events are highlighted and down nodes named in the header', async (t)
 test('s cycles the sort: name, rate, violations, skew', async (t) => {
   const rows = [
     row('alpha', { selectionsPerSecond: 1, violations: 5, chi2P: 0.5 }),
-    row('bravo', { selectionsPerSecond: 30, violations: 0, chi2P: 0.0001 }),
+    row('bravo', {
+      selectionsPerSecond: 30,
+      violations: 0,
+      chi2P: 0.0001,
+      spread: { verdict: 'skewed', head: 'skewed p=1e-4', text: 'skewed p=1e-4 (n=500)' },
+    }),
     row('charlie', { selectionsPerSecond: 20, violations: 9, chi2P: 0.2 }),
   ];
   const names = ['alpha', 'bravo', 'charlie'];

@@ -62,6 +62,8 @@ Options:
   --metrics-max-services N  at most N Services in those series, those with the most
                        selections; the rest are counted (default 500)
   --summary-period D   how often SubscribeSummaries subscribers get a summary (default 2s)
+  --pods FILE          pod names by backend address, {"pods": {"10.1.1.2": "ns/pod"}}, for
+                       nodes without the Kubernetes API (the lab writes one); re-read on change
   -h, --help           this text
 
 Without TLS the agent serves loopback only: its stream names every client of the node
@@ -88,6 +90,7 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       metrics: { type: 'string' },
       'metrics-max-services': { type: 'string', default: '500' },
       'summary-period': { type: 'string', default: '2s' },
+      pods: { type: 'string' },
       ...verboseOption,
     });
     const attach = parseAttachMode(values.attach);
@@ -106,10 +109,16 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
     const node = values['node-name'] ?? hostname();
     const { agentTls } = await import('../agent-tls.js');
     const tls = await agentTls(values, listen, node);
+    if (values.pods !== undefined) {
+      // A wrong path or shape is said at once, not as a warning after the probe started.
+      const { parsePodNames, readPodsFile } = await import('../../agent/pod-names.js');
+      parsePodNames(readPodsFile(values.pods), values.pods);
+    }
     const { runAgent } = await import('../../agent/run.js');
     const options = {
       ...{ node, netns: values.netns, listen, attach, metricsListen, limits, maxServices, summaryPeriodMs },
       ...{ ringBufferBytes, tls, readyFile: values['ready-file'], onLibbpf: libbpfLines(values.verbose) },
+      podsFile: values.pods,
       onWarning: (m: string) => process.stderr.write(`stickyscope agent: warning: ${printable(m)}\n`),
     };
     await runAgent(options, shutdownSignal());

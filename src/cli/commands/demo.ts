@@ -55,6 +55,8 @@ Options:
             lab.nodes[0]!,
             '--ready-file',
             readyFile,
+            '--pods',
+            lab.podsFile,
             ...lab.tls.agentArgs(0),
           ],
           'ignore-out',
