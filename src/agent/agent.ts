@@ -6,6 +6,7 @@ import type { CatalogEvent, ServiceInfo, StickyEvent } from '../core/event.js';
 import { Enricher } from './enrich.js';
 import { NodePortCatalog } from './node-ports.js';
 import { NftSetWatcher } from './nft-sets.js';
+import { RulesReadMarks } from './rules-marks.js';
 import { RulesWatcher, nftListSets, nodeRules, type RulesReader } from './rules-watch.js';
 import { getServer, type AgentServer, type EventSource } from './server.js';
 import type { AgentLimits } from './limits.js';
@@ -120,11 +121,16 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
   let started = false;
   let merged: NatCatalog | null = null;
   const current = () => merged;
+  // Watermarks follow the catalog they vouch for: a verdict waits for them (src/aggregator/pending-verdicts.ts).
+  const marks = new RulesReadMarks(2, (readAt) =>
+    hub.emit('events', [{ type: 'rulesRead', ts: Math.max(now(), readAt), node: opts.node, readAt }]),
+  );
   const changed = () => {
     merged = mergeFamilies(rules.current, rules6.current);
     if (!started || !merged) return;
     nodePorts.setRules(merged);
     publish(now());
+    marks.changed();
   };
   const rules = new RulesWatcher(opts.readRules ?? nodeRules(opts.netns), changed);
   // A caller that reads the IPv4 rules its own way (a test, a replay) says where IPv6 rules come from, or has none.
@@ -136,6 +142,11 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
   started = true;
   if (merged) changed();
   else hub.emit('events', [{ type: 'catalog', ts: now(), node: opts.node, services: [] }]);
+  const readBoth = () => {
+    marks.read(0, rules.readAt);
+    marks.read(1, rules6.readAt);
+  };
+  readBoth();
 
   const noLists = new Map<string, RecentList>();
   const nftLists = (c: NatCatalog | null) => (c?.mode === 'nftables' ? c.lists : noLists);
@@ -160,6 +171,7 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
   });
 
   const onProbe = (events: StickyEvent[]) => {
+    if (events.length > 0) marks.sawEvents(events[events.length - 1]!.ts);
     const learnedAt = enricher.enrich(events);
     sets.observe(events);
     // A flow through a NodePort at a node address not seen before: the catalog entry for
@@ -169,8 +181,8 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
   };
   probe.on('events', onProbe);
   const stops = [
-    every(opts.rulesIntervalMs ?? 1000, () => rules.poll(), warn),
-    every(opts.rulesIntervalMs ?? 1000, () => rules6.poll(), warn6),
+    every(opts.rulesIntervalMs ?? 1000, () => rules.poll().then(readBoth), warn),
+    every(opts.rulesIntervalMs ?? 1000, () => rules6.poll().then(readBoth), warn6),
   ];
   const setsPoll = async () => {
     if (nftLists(rules.current).size > 0 || nftLists(rules6.current).size > 0) await sets.poll();

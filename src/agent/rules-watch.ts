@@ -97,6 +97,8 @@ export function nodeRules(netns?: string, family: 4 | 6 = 4): RulesReader {
 
 export class RulesWatcher {
   current: NatCatalog | null = null;
+  /** When the latest read that succeeded began, microseconds since the epoch (NaN before one). */
+  readAt = Number.NaN;
   private lastText: string | null = null;
   private lastServices = '';
 
@@ -123,6 +125,7 @@ export class RulesWatcher {
   }
 
   private async pollOnce(): Promise<void> {
+    const startedAt = Date.now() * 1000;
     const got = await this.read();
     const { mode, text: raw } = typeof got === 'string' ? { mode: 'iptables' as const, text: got } : got;
     // iptables-save stamps its output with the time: compare the rules only.
@@ -134,9 +137,13 @@ export class RulesWatcher {
             .join('\n')
         : raw;
     const key = `${mode}\n${text}`;
-    if (key === this.lastText) return;
-    this.lastText = key;
+    if (key === this.lastText) {
+      this.readAt = startedAt;
+      return;
+    }
     const catalog = mode === 'nftables' ? parseNftCatalog(text) : parseNatCatalog(text);
+    this.lastText = key;
+    this.readAt = startedAt;
     const services = JSON.stringify([catalog.mode, catalog.services, [...catalog.nodePorts]]);
     const first = this.current === null;
     this.current = catalog;

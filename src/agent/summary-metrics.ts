@@ -102,10 +102,11 @@ export function addSummaryMetrics(registry: Registry, summarizer: Summarizer, ma
   series(
     'counter',
     'stickyscope_node_affinity_violations_total',
-    'Affinity violations on this node whose cause is settled, by cause (listFull, setFull, unknown).',
+    'Affinity violations on this node whose cause is settled, by cause (listFull, setFull, crossFrontend, unknown).',
     ['cause'],
     (set, r) => {
-      for (const cause of ['listFull', 'setFull', 'unknown'] as const) set({ ...r.labels, cause }, r.counts[cause]);
+      for (const cause of ['listFull', 'setFull', 'crossFrontend', 'unknown'] as const)
+        set({ ...r.labels, cause }, r.counts[cause]);
     },
   );
   series(

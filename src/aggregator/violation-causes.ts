@@ -4,9 +4,10 @@
 
 import type { ViolationNotable } from './notable.js';
 
-export type ViolationCause = 'listFull' | 'setFull' | 'unknown';
+/** `crossFrontend`: another frontend of the same Service port pinned the client to the new backend (decided at once). */
+export type ViolationCause = 'listFull' | 'setFull' | 'crossFrontend' | 'unknown';
 /** What the agent reports: an eviction from a full xt_recent list, or a client a full nftables set did not take. */
-export type KnownCause = Exclude<ViolationCause, 'unknown'>;
+export type KnownCause = 'listFull' | 'setFull';
 
 /** A violation whose cause is being decided. */
 export interface OpenViolation {

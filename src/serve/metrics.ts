@@ -122,7 +122,7 @@ export function createServeMetrics(hub: ServeHub, book: AgentBook, maxServices: 
   );
   counter(
     'stickyscope_service_affinity_violations_total',
-    'Affinity violations whose cause is settled, by cause (listFull: evicted from a full xt_recent list; setFull: never added to a full nftables affinity set; unknown).',
+    'Affinity violations whose cause is settled, by cause (listFull: evicted from a full xt_recent list; setFull: never added to a full nftables affinity set; crossFrontend: pinned elsewhere through another frontend of the Service port; unknown).',
     [...SVC, 'cause'],
     services,
     (set, list) => {

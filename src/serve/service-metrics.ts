@@ -19,7 +19,7 @@ export interface ServiceFigures {
   randomStickiness: number | null;
   verdictsTotal: { held: number; violation: number; forcedRepick: number; expired: number };
   /** Violations whose cause is settled; those still open are `violationsPending`. */
-  violationCausesTotal: { listFull: number; setFull: number; unknown: number };
+  violationCausesTotal: { listFull: number; setFull: number; crossFrontend: number; unknown: number };
   violationsPending: number;
   /** Null from summaries (it needs each client's backend per node). */
   divergentClients: number | null;
@@ -64,11 +64,16 @@ export function serviceSnapshot(state: AggregatorState, max: number): ServiceSna
       randomStickiness: shown.length > 0 ? 1 / shown.length : null,
       verdictsTotal: {
         held: cum.held,
-        violation: cum.listFull + cum.setFull + cum.unknown,
+        violation: cum.listFull + cum.setFull + cum.crossFrontend + cum.unknown,
         forcedRepick: cum.forcedRepick,
         expired: cum.expired,
       },
-      violationCausesTotal: { listFull: cum.listFull, setFull: cum.setFull, unknown: cum.unknown - pending },
+      violationCausesTotal: {
+        listFull: cum.listFull,
+        setFull: cum.setFull,
+        crossFrontend: cum.crossFrontend,
+        unknown: cum.unknown - pending,
+      },
       violationsPending: pending,
       divergentClients: divergence.get(svc.id)?.clients ?? 0,
       clientsEstimate: null,

@@ -46,7 +46,7 @@ export function summaryFigures(
     const backendsWin = shown(store, state, key, win);
     const spread = spreadOf(backendsWin.map((b) => count(win, b)));
     const c = sums.counts;
-    const settled = c.listFull + c.setFull + c.unknown;
+    const settled = c.listFull + c.setFull + c.crossFrontend + c.unknown;
     const ever = shown(store, state, key, sums);
     return {
       service: state.services.ofKey(key).latest?.info.name ?? key,
@@ -59,7 +59,12 @@ export function summaryFigures(
       stickiness: win.counts.pairs > 0 ? win.counts.sameBackend / win.counts.pairs : null,
       randomStickiness: backendsWin.length > 0 ? 1 / backendsWin.length : null,
       verdictsTotal: { held: c.held, violation: c.violations, forcedRepick: c.forcedRepick, expired: c.expired },
-      violationCausesTotal: { listFull: c.listFull, setFull: c.setFull, unknown: c.unknown },
+      violationCausesTotal: {
+        listFull: c.listFull,
+        setFull: c.setFull,
+        crossFrontend: c.crossFrontend,
+        unknown: c.unknown,
+      },
       violationsPending: Math.max(0, c.violations - settled),
       divergentClients: null,
       // Summaries count per Service, not per family: per-family counts need the raw stream.
@@ -122,7 +127,14 @@ export function summaryReport(
         forcedRepick: c.forcedRepick,
         expired: c.expired,
         compliance: c.held + c.violations > 0 ? c.held / (c.held + c.violations) : null,
-        violationCauses: { listFull: c.listFull, setFull: c.setFull, unknown: c.unknown },
+        violationCauses: {
+          listFull: c.listFull,
+          setFull: c.setFull,
+          crossFrontend: c.crossFrontend,
+          unknown: c.unknown,
+        },
+        // A node's reducer sends only judged verdicts: what waits for its rules is in none of its counts.
+        pending: 0,
         expiredMoved: c.expiredMoved,
       },
       nodeDivergence: { clients: 0, examples: [] },

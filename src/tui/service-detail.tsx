@@ -26,6 +26,7 @@ const verdictColor: Record<Verdict, string | undefined> = {
   violation: 'red',
   forcedRepick: 'yellow',
   expired: undefined,
+  pending: 'yellow',
 };
 
 export interface ServiceDetailProps {
@@ -87,6 +88,9 @@ export function ServiceDetailView({
         <Text color={row.violations > 0 ? 'red' : undefined} bold={row.violations > 0}>
           violations {row.violations}
         </Text>
+        {row.pending > 0 ? (
+          <Text color="yellow">{`  pending ${row.pending} (waiting for the node's rules)`}</Text>
+        ) : null}
       </Text>
       {detail.families ? (
         <Text wrap="truncate-end">
