@@ -38,6 +38,15 @@ export class PendingVerdicts {
     this.count++;
   }
 
+  /**
+   * `node` sent a catalog: a pending violation whose old backend it no longer lists was forced. A read reflects the
+   * rules at some moment between its start and its end, so the first read after the pick may show the backend back
+   * already (a rollout adding it again within a read period): any catalog since the pick that lacked it settles it.
+   */
+  catalog(node: number, listed: (v: OpenViolation) => boolean): void {
+    for (const v of this.byNode[node] ?? []) if (!listed(v)) v.gone = true;
+  }
+
   /** `node`'s rules were read at `readAt` (the catalog it sent before says what they said): judges what that covers. */
   rulesRead(node: number, readAt: number): void {
     if (!(readAt <= this.readAt[node]!)) this.readAt[node] = readAt;

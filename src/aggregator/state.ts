@@ -136,7 +136,11 @@ export class AggregatorState {
         break;
       case 'catalog':
         if (ev.node === CLUSTER_NODE) applyClusterCatalog(this.services, this.clusterListed, ev);
-        else applyCatalog(this.services, this.catalogListed, this.roster.indexOf(ev.node), ev);
+        else {
+          const node = this.roster.indexOf(ev.node);
+          applyCatalog(this.services, this.catalogListed, node, ev);
+          this.pending.catalog(node, (v) => this.services.list[v.svc]!.view(node)?.endpoints.has(v.from) === true);
+        }
         break;
       case 'evicted':
         this.causes.eviction(
@@ -269,7 +273,7 @@ export class AggregatorState {
    */
   private judge(v: OpenViolation): number {
     const view = this.services.list[v.svc]!.view(v.node);
-    if (!view?.endpoints.has(v.from)) return Verdict.forcedRepick;
+    if (v.gone || !view?.endpoints.has(v.from)) return Verdict.forcedRepick;
     const cause = pinnedElsewhere(this.services, this.pairs, v) ? 'crossFrontend' : this.causes.violation(v);
     if (this.keepNotable) {
       if (v.note) this.revise(v.note, { cause });

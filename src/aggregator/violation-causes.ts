@@ -26,6 +26,8 @@ export interface OpenViolation {
   note?: { event: ViolationNotable; drain: number };
   /** Set once its cause is final: cheaper to test than the open map. */
   settled?: true;
+  /** While pending (pending-verdicts.ts): a catalog of its node since the pick no longer listed `from`. */
+  gone?: true;
 }
 
 interface Span {

@@ -3,7 +3,8 @@
 // the backends' logs (which backend each connection of a client reached) and the rules' history (when each change
 // was loaded): a client that moved off a backend the rules had just dropped was forced; one that moved while its
 // backend stayed listed violated its affinity. The aggregator must count exactly those, with no `unknown` cause and
-// nothing left pending. ROLLOUT_REPEAT rounds per mode (default 1; 20 for the issue's measurement).
+// nothing left pending. ROLLOUT_REPEAT rounds per mode (default 1; 20 for the issue's measurement), ROLLOUT_MODES the
+// proxy modes (default "iptables nftables").
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { AgentConnection } from '../../src/protocol/agent-connection.js';
@@ -14,10 +15,14 @@ import type { BackendLogLine } from '../../src/lab/traffic-types.js';
 import type { StickyEvent } from '../../src/core/event.js';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { buildReport } from '../../src/report/build-report.js';
+import { drainNotable } from '../../src/aggregator/queries.js';
+import { isoMicros } from '../../src/core/event.js';
 import { requireRoot, runPrefix } from '../helpers/env.js';
 import { startAgents } from '../helpers/agents.js';
 
 const STICKY = 'lab/sticky:http';
+/** lab/sticky:http's affinity timeout (defaultConfig). */
+const TIMEOUT_MS = 10_000;
 const ROUNDS = Math.max(1, Number(process.env.ROLLOUT_REPEAT ?? 1));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -55,11 +60,15 @@ function truth(lines: BackendLogLine[], clients: Set<string>, changes: Change[])
       const [prev, cur] = [ls[i - 1]!, ls[i]!];
       if (prev.local === cur.local) continue;
       const at = Date.parse(cur.ts);
+      // Past the timeout the client may move anywhere: expired, neither forced nor a violation.
+      if (at - Date.parse(prev.ts) > TIMEOUT_MS) continue;
       const removal = changes.filter((c) => c.from <= at).at(-1);
       const gone = removal?.removed === prev.local;
       if (gone) forced++;
       else violations++;
-      moves.push(`${ip} ${prev.local} -> ${cur.local} at ${cur.ts} ${gone ? 'forced' : 'VIOLATION'}`);
+      moves.push(
+        `${ip} ${prev.local} -> ${cur.local} at ${cur.ts} (previous ${prev.ts}) ${gone ? 'forced' : 'VIOLATION'}`,
+      );
     }
   }
   return { forced, violations, moves, connections: [...byClient.values()].reduce((n, ls) => n + ls.length, 0) };
@@ -135,6 +144,8 @@ async function rollout(t: TestContext, proxyMode: ProxyMode): Promise<void> {
   const c = lab.clients.filter((x) => !x.external);
   const unknowns: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
+    // Each round starts well past the affinity timeout of the last: no move between rounds sits near the timeout.
+    if (r > 0) await sleep(TIMEOUT_MS + 1500);
     await round(lab, events, agents.agents[0]!.node, changes);
     const state = createState({ windowSeconds: 3600 });
     applyEvents(state, events);
@@ -144,7 +155,27 @@ async function rollout(t: TestContext, proxyMode: ProxyMode): Promise<void> {
     const web = report.services.find((s) => s.name === 'lab/web:http')!;
     const want = truth(await readBackendLogs(lab), new Set([c[0]!.ip, c[1]!.ip]), changes);
     unknowns.push(v.violationCauses.unknown);
-    const seen = `report: violation ${v.violation} (unknown ${v.violationCauses.unknown}), forcedRepick ${v.forcedRepick}, pending ${v.pending}; backends' logs and rules: ${want.violations} violations, ${want.forced} forced\n${want.moves.join('\n')}`;
+    const history = changes
+      .map(
+        (c) =>
+          `${new Date(c.from).toISOString()}..${new Date(c.to).toISOString().slice(17)} ${c.removed ? `-${c.removed}` : 'all'}`,
+      )
+      .join('\n');
+    const seen0 = `rules history:\n${history}\nreport: violation ${v.violation} (unknown ${v.violationCauses.unknown}), forcedRepick ${v.forcedRepick}, pending ${v.pending}; backends' logs and rules: ${want.violations} violations, ${want.forced} forced\n${want.moves.join('\n')}`;
+    // What the agent said around each violation it reported, for a failure to show.
+    const near = drainNotable(state)
+      .events.flatMap((n) => (n.kind === 'violation' && n.verdict === undefined && n.service === key ? [n] : []))
+      .flatMap((n) => [
+        `violation ${n.client} ${n.from} -> ${n.to} at ${isoMicros(n.ts)}:`,
+        ...events
+          .filter((e) => Math.abs(e.ts - n.ts) < 1.5e6 && (e.type === 'catalog' || e.type === 'rulesRead'))
+          .map((e) =>
+            e.type === 'rulesRead'
+              ? `  rulesRead ts ${isoMicros(e.ts)} readAt ${isoMicros(e.readAt)}`
+              : `  catalog ts ${isoMicros(e.ts)} ${e.type === 'catalog' ? e.services.find((x) => x.service === key)?.endpoints.join(' ') : ''}`,
+          ),
+      ]);
+    const seen = `${seen0}\n${near.join('\n')}`;
     assert.equal(v.violationCauses.unknown, 0, `no unknown cause (round ${r + 1}): ${seen}`);
     assert.equal(v.violation, want.violations, `every violation a true one (round ${r + 1}): ${seen}`);
     assert.equal(v.forcedRepick, want.forced, `every removal a forced re-pick (round ${r + 1}): ${seen}`);
@@ -155,7 +186,7 @@ async function rollout(t: TestContext, proxyMode: ProxyMode): Promise<void> {
   t.diagnostic(`${proxyMode}: ${ROUNDS} rounds, unknown per round: ${unknowns.join(' ')}`);
 }
 
-for (const proxyMode of ['iptables', 'nftables'] as const)
+for (const proxyMode of (process.env.ROLLOUT_MODES ?? 'iptables nftables').split(' ') as ProxyMode[])
   test(
     `rollout (${proxyMode}): removals are forced re-picks, every violation a true one, none unknown`,
     {

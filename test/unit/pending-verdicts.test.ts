@@ -118,3 +118,15 @@ test('pinned elsewhere through another frontend of the same Service port: crossF
   ]).v;
   assert.deepEqual([before.violationCauses.crossFrontend, before.violationCauses.unknown], [0, 1]);
 });
+
+test('the backend gone from a catalog after the pick and back by the covering read: forced all the same', () => {
+  // The read that saw C gone began before the pick; the next began after C was added back.
+  const { v } = verdicts([
+    ...rollout,
+    catalog(T0 + 700 * MS, [A, B]),
+    read(T0 + 701 * MS, T0 + 550 * MS),
+    catalog(T0 + 1700 * MS, [A, B, C]),
+    read(T0 + 1701 * MS, T0 + 1600 * MS),
+  ]);
+  assert.deepEqual([v.pending, v.violation, v.forcedRepick], [0, 0, 1]);
+});
