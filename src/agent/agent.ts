@@ -6,7 +6,9 @@ import type { CatalogEvent, ServiceInfo, StickyEvent } from '../core/event.js';
 import { Enricher } from './enrich.js';
 import { NodePortCatalog } from './node-ports.js';
 import { NftSetWatcher } from './nft-sets.js';
+import { every } from './periodic.js';
 import { RulesReadMarks } from './rules-marks.js';
+import { monitorSeesChanges, RulesSchedule } from './rules-schedule.js';
 import { RulesWatcher, nftListSets, nodeRules, type RulesReader } from './rules-watch.js';
 import { getServer, type AgentServer, type EventSource } from './server.js';
 import type { AgentLimits } from './limits.js';
@@ -29,8 +31,12 @@ export interface AgentOptions {
   /** What one client may cost the agent (src/agent/limits.ts). */
   limits?: Partial<AgentLimits>;
   maxBuffered?: number;
+  /** Polling period of the rules where changes are not announced (iptables-legacy, no nft; default 1000). */
   rulesIntervalMs?: number;
+  /** Shortest period of the xt_recent and affinity-set reads (default 250; longer when a read costs more). */
   recentIntervalMs?: number;
+  /** Learn of rule changes from `nft monitor` where it sees them (default: unless readRules is given). */
+  watchRules?: boolean;
   readRules?: RulesReader;
   /** The IPv6 rules (default `ip6tables-save -t nat`, else `nft -j list table ip6 kube-proxy`, in the netns). */
   readRules6?: RulesReader;
@@ -59,25 +65,6 @@ export interface RunningAgent {
   summarizer: Summarizer;
   /** Stops the watchers, ends every stream after what is queued for it, shuts the server down. */
   stop(): Promise<void>;
-}
-
-/** Runs `task` every `ms` until stopped, never two at once; its failures go to `onError`. */
-function every(ms: number, task: () => Promise<void>, onError: (err: Error) => void): () => void {
-  let timer: NodeJS.Timeout | null = null;
-  let stopped = false;
-  const loop = async () => {
-    try {
-      await task();
-    } catch (err) {
-      onError(err as Error);
-    }
-    if (!stopped) timer = setTimeout(loop, ms);
-  };
-  timer = setTimeout(loop, ms);
-  return () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-  };
 }
 
 export async function startAgent(probe: EventSource, opts: AgentOptions): Promise<RunningAgent> {
@@ -170,8 +157,15 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
     emit: (events) => hub.emit('events', events),
   });
 
+  // The probe's periodic counters alone ask for no watermark and no list read: only a batch with a flow in it does
+  // (its first or last event, so a flow costs nothing here).
+  let lastFlowAt = 0;
   const onProbe = (events: StickyEvent[]) => {
-    if (events.length > 0) marks.sawEvents(events[events.length - 1]!.ts);
+    const last = events[events.length - 1];
+    if (last && (last.type !== 'counters' || events[0]!.type !== 'counters')) {
+      marks.sawEvents(last.ts);
+      lastFlowAt = Date.now();
+    }
     const learnedAt = enricher.enrich(events);
     sets.observe(events);
     // A flow through a NodePort at a node address not seen before: the catalog entry for
@@ -180,14 +174,32 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
     hub.emit('events', events);
   };
   probe.on('events', onProbe);
-  const stops = [
-    every(opts.rulesIntervalMs ?? 1000, () => rules.poll().then(readBoth), warn),
-    every(opts.rulesIntervalMs ?? 1000, () => rules6.poll().then(readBoth), warn6),
-  ];
+  const watch = (opts.watchRules ?? !opts.readRules) && (await monitorSeesChanges(current()?.mode));
+  const monitorWarn = warner();
+  const schedule = new RulesSchedule({
+    read: async () => {
+      await rules.poll().catch(warn);
+      await rules6.poll().catch(warn6);
+      readBoth();
+    },
+    unchangedAt: (at) => {
+      if (!rules.failing) marks.read(0, at);
+      if (!rules6.failing) marks.read(1, at);
+    },
+    wanted: () => marks.wanted(),
+    monitor: watch ? { netns: opts.netns, onWarning: (m) => monitorWarn(new Error(m)) } : null,
+    pollMs: opts.rulesIntervalMs ?? 1000,
+  });
+  const stops = [() => schedule.stop()];
+  // A list or set changes only when a new connection is pinned: read them after flows, at most 1/20 of the time.
+  let listsReadAt = 0;
+  const listsWanted = () => lastFlowAt >= listsReadAt;
+  const listsPeriod = { ms: opts.recentIntervalMs ?? 250, costFactor: 20 };
   const setsPoll = async () => {
+    listsReadAt = Date.now();
     if (nftLists(rules.current).size > 0 || nftLists(rules6.current).size > 0) await sets.poll();
   };
-  stops.push(every(opts.recentIntervalMs ?? 250, setsPoll, warner()));
+  stops.push(every({ ...listsPeriod, when: () => sets.waiting > 0 || listsWanted() }, setsPoll, warner()));
   let recent: EvictionWatcher | undefined;
   if (opts.xtRecentDir) {
     const evictions = new EvictionWatcher({
@@ -197,7 +209,12 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
       lists: () => current()?.lists ?? new Map(),
       onEvicted: (e) => hub.emit('events', [e]),
     });
-    stops.push(every(opts.recentIntervalMs ?? 250, () => evictions.poll(), warner()));
+    let recentReadAt = 0;
+    const recentPoll = () => {
+      recentReadAt = Date.now();
+      return evictions.poll();
+    };
+    stops.push(every({ ...listsPeriod, when: () => lastFlowAt >= recentReadAt }, recentPoll, warner()));
     recent = evictions;
   }
 

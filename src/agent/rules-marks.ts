@@ -27,7 +27,12 @@ export class RulesReadMarks {
     this.catalogChanged = true;
   }
 
-  /** `family`'s rules were read (changed or not) by a read that began at `startedAt`. */
+  /** Whether a watermark would go out now: a catalog changed, or events came that none covers. */
+  wanted(): boolean {
+    return this.catalogChanged || this.lastEventTs > this.sent;
+  }
+
+  /** `family`'s rules were read (changed or not) by a read that began at `startedAt`, or known unchanged since then. */
   read(family: number, startedAt: number): void {
     if (!(startedAt <= this.readAt[family]!)) this.readAt[family] = startedAt;
     let w = Infinity;

@@ -99,6 +99,8 @@ export class RulesWatcher {
   current: NatCatalog | null = null;
   /** When the latest read that succeeded began, microseconds since the epoch (NaN before one). */
   readAt = Number.NaN;
+  /** The latest read failed: `current` may not be what the rules say. */
+  failing = false;
   private lastText: string | null = null;
   private lastServices = '';
 
@@ -115,7 +117,9 @@ export class RulesWatcher {
    */
   async poll(): Promise<void> {
     try {
+      this.failing = true;
       await this.pollOnce();
+      this.failing = false;
     } catch (err) {
       if (!this.label || !(err instanceof Error)) throw err;
       // The same class (NftParseError stays one), the reader's own error object left as it was.
