@@ -20,8 +20,9 @@ export const command: Command = {
 
 Runs the probe on one node and serves its events over gRPC (proto/stickyscope.proto)
 to any number of subscribers (record, report, tui). Flows are named from the node's
-kube-proxy rules, re-read every second: iptables mode (iptables-save -t nat) or
-nftables mode (nft -j list table ip kube-proxy), whichever the node has. The rules'
+kube-proxy rules, re-read when 'nft monitor' announces a change (every second with
+iptables-legacy, without nft, or with --rules-poll): iptables mode (iptables-save -t nat)
+or nftables mode (nft -j list table ip kube-proxy), whichever the node has. The rules'
 Service catalog is sent at start and whenever it changes, and clients evicted from full
 xt_recent affinity lists are reported. A subscriber that falls behind is told what it
 lost; it never slows the probe or the other subscribers. A client gets no more than
@@ -61,6 +62,8 @@ Options:
   --metrics-max-services N  at most N Services in those series, those with the most
                        selections; the rest are counted (default 500)
   --summary-period D   how often SubscribeSummaries subscribers get a summary (default 2s)
+  --rules-poll         re-read the rules every second instead of on the changes
+                       'nft monitor' announces (costs a read of every rule each second)
   -h, --help           this text
 
 Without TLS the agent serves loopback only: its stream names every client of the node
@@ -87,6 +90,7 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       metrics: { type: 'string' },
       'metrics-max-services': { type: 'string', default: '500' },
       'summary-period': { type: 'string', default: '2s' },
+      'rules-poll': { type: 'boolean' },
     });
     const attach = parseAttachMode(values.attach);
     const listen = parseHostPort(values.listen, '--listen');
@@ -134,6 +138,7 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
             )
           : undefined,
         netns: values.netns,
+        watchRules: !values['rules-poll'],
         limits,
         summaryPeriodMs,
         // Its summable metrics are the reducer's counts; without --metrics it waits for a summary subscriber.
