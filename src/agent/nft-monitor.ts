@@ -34,7 +34,13 @@ export class NftMonitor {
 
   start(): void {
     if (this.stopped) return;
+    // Killed with the agent, even a SIGKILLed one (parent-death signal, kept across nsenter's exec): an orphaned
+    // monitor would wait for the next rule change to notice its pipe is gone.
     const argv = this.opts.command ?? [
+      'setpriv',
+      '--pdeathsig',
+      'KILL',
+      '--',
       ...(this.opts.netns ? ['nsenter', `--net=${this.opts.netns}`] : []),
       'nft',
       'monitor',
@@ -68,7 +74,8 @@ export class NftMonitor {
       this.delay = Math.min(this.delay * 2, 30_000);
     };
     child.on('error', (err) => gone(`could not start (${err.message})`));
-    child.on('exit', (code, signal) =>
+    // 'close', not 'exit': its last lines are read first.
+    child.on('close', (code, signal) =>
       gone(`ended (${signal ?? `exit ${code}`}${stderr.trim() ? `: ${stderr.trim().split('\n')[0]}` : ''})`),
     );
   }

@@ -59,13 +59,16 @@ export class RulesSchedule {
     this.monitor?.stop();
   }
 
+  /** Reads until no change came during the last read; in a storm of changes, reads take at most 1/4 of the time. */
   private async readWhileDirty(): Promise<void> {
     this.debounce = null;
     this.reading = true;
     while (this.dirty && !this.stopped) {
       this.dirty = false;
       this.lastPoll = Date.now();
+      const started = performance.now();
       await this.opts.read();
+      if (this.dirty) await new Promise((r) => setTimeout(r, 3 * (performance.now() - started)));
     }
     this.reading = false;
   }
@@ -89,6 +92,7 @@ export class RulesSchedule {
 export async function monitorSeesChanges(mode: 'iptables' | 'nftables' | undefined): Promise<boolean> {
   try {
     await run('nft', ['--version']);
+    await run('setpriv', ['--version']);
     if (mode === 'nftables') return true;
     return !/legacy/.test((await run('iptables', ['-V'])).stdout);
   } catch {
