@@ -15,6 +15,8 @@ import { runPrefix } from '../../src/core/run-prefix.js';
 
 const SECONDS = Number(process.env.IDLE_SECONDS ?? 60);
 const BIG = Number(process.env.IDLE_SERVICES ?? 5000);
+/** Lab sizes to measure: "default", "big" or both (default). */
+const LABS = (process.env.IDLE_LABS ?? 'default big').split(' ');
 const TICK = 100; // CLK_TCK on Linux
 const cli = fileURLToPath(new URL('../../../bin/stickyscope.js', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -123,11 +125,14 @@ function withServices(c: LabConfig, n: number): LabConfig {
 }
 
 async function main(): Promise<void> {
-  const rows: string[][] = [];
+  process.stdout.write(`| lab | load | rules | agent + helper + children, % of a core over ${SECONDS} s |\n`);
+  process.stdout.write('| --- | --- | --- | --- |\n');
+  // Each row as it is measured: an interrupted run keeps what it had.
+  const rows = { push: (r: string[]) => process.stdout.write(`| ${r.join(' | ')} |\n`) };
   const dir = mkdtempSync(join(tmpdir(), 'stickyscope-idle-'));
   try {
     for (const proxyMode of ['iptables', 'nftables'] as ProxyMode[]) {
-      for (const big of [false, true]) {
+      for (const big of [false, true].filter((b) => LABS.includes(b ? 'big' : 'default'))) {
         const prefix = runPrefix();
         const config = defaultConfig({ proxyMode });
         const lab = await labUp({ prefix, config: big ? withServices(config, BIG) : config });
@@ -152,9 +157,6 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  process.stdout.write(`| lab | load | rules | agent + helper + children, % of a core over ${SECONDS} s |\n`);
-  process.stdout.write('| --- | --- | --- | --- |\n');
-  for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
 }
 
 await main();

@@ -67,7 +67,22 @@ export function nodeRules(netns?: string, family: 4 | 6 = 4): RulesReader {
   const nft = nftListTable(netns, family === 6 ? 'ip6' : 'ip');
   const link = tool(netns, 'ip', ['-d', 'link', 'show', 'kube-ipvs0']);
   const ipvs = (sign: string) => new Error(`${IPVS_UNSUPPORTED} (${sign})`);
+  // A node found in nftables mode stays so: its table alone is read (one process, not three), so that a read triggered
+  // by a change shows the rules of that moment, not those of a second later on a loaded node.
+  let nftables = false;
   return async () => {
+    if (nftables) {
+      try {
+        return { mode: 'nftables', text: await nft() };
+      } catch {
+        nftables = false; // the table went: find the mode again
+      }
+    }
+    const got = await detect();
+    nftables = got.mode === 'nftables';
+    return got;
+  };
+  async function detect(): Promise<RulesRead> {
     let text = '';
     let iptError: Error | null = null;
     try {
@@ -92,7 +107,7 @@ export function nodeRules(netns?: string, family: 4 | 6 = 4): RulesReader {
     const sign = ipvsInLink(await link().catch(() => ''));
     if (sign) throw ipvs(sign);
     return { mode: 'iptables', text };
-  };
+  }
 }
 
 export class RulesWatcher {

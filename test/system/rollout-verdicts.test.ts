@@ -96,7 +96,9 @@ async function round(lab: Lab, events: StickyEvent[], agentNode: string, changes
         all.filter((e) => e !== gone),
         `${gone.ip}:${gone.port}`,
       );
-      await sleep(1000);
+      // A pod gone for 2.5 s: a read triggered by its removal must see it gone, and on this shared machine a read can
+      // take a second. (Kubernetes never brings an endpoint back this fast; a rolling update adds new addresses.)
+      await sleep(2500);
       await load(all, null);
       await sleep(700);
     }

@@ -71,6 +71,7 @@ test('changes coming while a read runs share one more read', async (t) => {
   s.changed();
   await until(() => reads === 1, 'the first read');
   for (let i = 0; i < 20; i++) s.changed();
-  await sleep(400);
+  await until(() => reads === 2, 'the read after them');
+  await sleep(300);
   assert.equal(reads, 2, '20 changes during a read: one more read');
 });
