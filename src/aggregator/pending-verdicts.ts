@@ -49,6 +49,8 @@ export class PendingVerdicts {
 
   /** `node`'s rules were read at `readAt` (the catalog it sent before says what they said): judges what that covers. */
   rulesRead(node: number, readAt: number): void {
+    // A crafted NaN or infinite watermark would hold every later violation of the node for good.
+    if (!Number.isFinite(readAt)) return;
     if (!(readAt <= this.readAt[node]!)) this.readAt[node] = readAt;
     const q = this.byNode[node];
     if (!q || q.length === 0) return;

@@ -130,3 +130,17 @@ test('the backend gone from a catalog after the pick and back by the covering re
   ]);
   assert.deepEqual([v.pending, v.violation, v.forcedRepick], [0, 0, 1]);
 });
+
+test('a watermark that is no time (NaN, infinite: a crafted trace) is ignored: later re-picks still wait', () => {
+  const crafted = [
+    catalog(T0, [A, B, C]),
+    read(T0 + 1 * MS, T0),
+    read(T0 + 2 * MS, Number.NaN),
+    read(T0 + 3 * MS, Number.POSITIVE_INFINITY),
+    dnat(T0 + 100 * MS, C),
+    dnat(T0 + 600 * MS, A),
+  ];
+  assert.equal(verdicts(crafted).v.pending, 1, 'held, not judged by rules read before it');
+  const { v } = verdicts([...crafted, catalog(T0 + 950 * MS, [A, B]), read(T0 + 951 * MS, T0 + 900 * MS)]);
+  assert.deepEqual([v.pending, v.forcedRepick], [0, 1]);
+});
