@@ -1,6 +1,6 @@
 // `npm run bench:idle`: what the agent costs a node (issue 32). The real `stickyscope agent` on a lab node, its CPU
 // with the probe helper and every process it spawns (reaped children: iptables-save, nft; live ones: the helper, the
-// `nft monitor`), over IDLE_SECONDS (default 60): with no traffic, on the default lab and on one with 5,000 more
+// `nft monitor`), over IDLE_SECONDS (default 60) from IDLE_SETTLE_SECONDS (default 20) after its start: with no traffic, on the default lab and on one with 5,000 more
 // Services, in both proxy modes; and at 1,000 new connections a second on the default lab. Each row is measured with
 // the rules polled every second (--rules-poll, what the agent did before) and watched (the default), in the same
 // run. Timings on a shared machine are noisy: compare rows of one run.
@@ -86,7 +86,8 @@ async function startAgent(lab: Lab, dir: string, poll: boolean): Promise<{ pid: 
 async function measure(lab: Lab, dir: string, poll: boolean, load?: () => Promise<number>): Promise<string> {
   const agent = await startAgent(lab, dir, poll);
   try {
-    await sleep(3000); // its first reads and the monitor's start are not the idle cost
+    // Its first reads and the monitor's start are not the idle cost: with 5,000 Services they take seconds.
+    await sleep(Number(process.env.IDLE_SETTLE_SECONDS ?? 20) * 1000);
     const t0 = performance.now();
     const c0 = treeCpu(agent.pid);
     const rate = load ? await load() : 0;
