@@ -27,8 +27,12 @@ export interface AgentOptions {
   /** What one client may cost the agent (src/agent/limits.ts). */
   limits?: Partial<AgentLimits>;
   maxBuffered?: number;
+  /** Polling period of the rules where changes are not announced (iptables-legacy, no nft; default 1000). */
   rulesIntervalMs?: number;
+  /** Shortest period of the xt_recent and affinity-set reads (default 250; longer when a read costs more). */
   recentIntervalMs?: number;
+  /** Learn of rule changes from `nft monitor` where it sees them (default: unless readRules is given). */
+  watchRules?: boolean;
   readRules?: RulesReader;
   /** The IPv6 rules (default `ip6tables-save -t nat`, else `nft -j list table ip6 kube-proxy`, in the netns). */
   readRules6?: RulesReader;
@@ -82,7 +86,19 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
         onEvicted: (e) => emit([e]),
       })
     : undefined;
-  const recentPoll = recent && new Poller(opts.recentIntervalMs ?? 250, () => recent.poll(), opts.onWarning);
+  // The lists change only when a new connection is pinned: read after flows, at most 1/20 of the time.
+  let recentReadAt = 0;
+  const recentPoll =
+    recent &&
+    new Poller(
+      opts.recentIntervalMs ?? 250,
+      () => {
+        recentReadAt = Date.now();
+        return recent.poll();
+      },
+      opts.onWarning,
+      { costFactor: 20, when: () => rules.lastFlowAt >= recentReadAt },
+    );
   let address = '';
   const stages: Stage[] = [
     { name: 'the summaries', start() {}, stop: () => summaries.stop(), onEvents: summaries.onEvents },

@@ -201,10 +201,10 @@ const NODE_SERIES: Series<NodeReading>[] = [
   {
     kind: 'counter',
     name: 'stickyscope_node_affinity_violations_total',
-    help: 'Affinity violations on this node whose cause is settled, by cause (listFull, setFull, unknown).',
+    help: 'Affinity violations on this node whose cause is settled, by cause (listFull, setFull, crossFrontend, unknown).',
     labels: [...SVC, 'cause'],
     fill: perRow((r, set) => {
-      for (const cause of ['listFull', 'setFull', 'unknown'] as const) set({ cause }, r.counts[cause]);
+      for (const cause of ['listFull', 'setFull', 'crossFrontend', 'unknown'] as const) set({ cause }, r.counts[cause]);
     }),
   },
   {

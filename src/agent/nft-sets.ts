@@ -73,6 +73,11 @@ export class NftSetWatcher {
     this.now = opts.nowMs ?? Date.now;
   }
 
+  /** Selections waiting for a read to check them. */
+  get waiting(): number {
+    return this.pending.length;
+  }
+
   /** Notes each selection of an affinity endpoint, to check at the next read that its client is in the set. */
   observe(events: readonly StickyEvent[]): void {
     const lists = this.opts.lists();

@@ -16,6 +16,8 @@ import { NftSetWatcher } from './nft-sets.js';
 import { NodePortCatalog } from './node-ports.js';
 import { PodNames } from './pod-names.js';
 import { Poller } from './poller.js';
+import { RulesReadMarks } from './rules-marks.js';
+import { monitorSeesChanges, RulesSchedule } from './rules-schedule.js';
 import { parseNatCatalog, type NatCatalog, type RecentList } from '../kube-proxy/iptables-parse.js';
 
 const run = promisify(execFile);
@@ -78,7 +80,22 @@ export function nodeRules(netns?: string, family: 4 | 6 = 4): RulesReader {
   const nft = nftListTable(netns, family === 6 ? 'ip6' : 'ip');
   const link = tool(netns, 'ip', ['-d', 'link', 'show', 'kube-ipvs0']);
   const ipvs = (sign: string) => new Error(`${IPVS_UNSUPPORTED} (${sign})`);
+  // A node found in nftables mode stays so: its table alone is read (one process, not three), so that a read triggered
+  // by a change shows the rules of that moment, not those of a second later on a loaded node.
+  let nftables = false;
   return async () => {
+    if (nftables) {
+      try {
+        return { mode: 'nftables', text: await nft() };
+      } catch {
+        nftables = false; // the table went: find the mode again
+      }
+    }
+    const got = await detect();
+    nftables = got.mode === 'nftables';
+    return got;
+  };
+  async function detect(): Promise<RulesRead> {
     let text = '';
     let iptError: Error | null = null;
     try {
@@ -103,13 +120,17 @@ export function nodeRules(netns?: string, family: 4 | 6 = 4): RulesReader {
     const sign = ipvsInLink(await link().catch(() => ''));
     if (sign) throw ipvs(sign);
     return { mode: 'iptables', text };
-  };
+  }
 }
 
 const MAX_TOLD = 256;
 
 export class RulesWatcher {
   current: NatCatalog | null = null;
+  /** When the latest read that succeeded began, microseconds since the epoch (NaN before one). */
+  readAt = Number.NaN;
+  /** The latest read failed: `current` may not be what the rules say. */
+  failing = false;
   private lastText: string | null = null;
   private lastServices = '';
   /** What reads skipped and `onSkip` was told of: each said once, not at every read. */
@@ -130,7 +151,9 @@ export class RulesWatcher {
    */
   async poll(): Promise<void> {
     try {
+      this.failing = true;
       await this.pollOnce();
+      this.failing = false;
     } catch (err) {
       if (!this.label || !(err instanceof Error)) throw err;
       // The same class (NftParseError stays one), the reader's own error object left as it was.
@@ -140,6 +163,7 @@ export class RulesWatcher {
   }
 
   private async pollOnce(): Promise<void> {
+    const startedAt = Date.now() * 1000;
     const got = await this.read();
     const { mode, text: raw } = typeof got === 'string' ? { mode: 'iptables' as const, text: got } : got;
     // iptables-save stamps its output with the time: compare the rules only.
@@ -151,8 +175,10 @@ export class RulesWatcher {
             .join('\n')
         : raw;
     const key = `${mode}\n${text}`;
-    if (key === this.lastText) return;
-    this.lastText = key;
+    if (key === this.lastText) {
+      this.readAt = startedAt;
+      return;
+    }
     const catalog = mode === 'nftables' ? parseNftCatalog(text) : parseNatCatalog(text);
     for (const what of catalog.skipped ?? []) {
       // A bound on what is remembered: objects named by ever-changing content would otherwise grow it without end.
@@ -160,6 +186,8 @@ export class RulesWatcher {
       this.told.add(what);
       this.onSkip?.(`${this.label ? `${this.label}: ` : ''}${mode} rules: skipped what is not understood: ${what}`);
     }
+    this.lastText = key;
+    this.readAt = startedAt;
     const services = JSON.stringify([catalog.mode, catalog.services, [...catalog.nodePorts]]);
     const first = this.current === null;
     this.current = catalog;
@@ -181,8 +209,12 @@ export interface NodeRulesOptions {
   readSets?: () => Promise<string>;
   /** The same for the IPv6 table (`... table ip6 kube-proxy`). */
   readSets6?: () => Promise<string>;
+  /** Polling period of the rules where changes are not announced (iptables-legacy, no nft; default 1000). */
   rulesIntervalMs?: number;
+  /** Shortest period of the affinity-set reads (default 250; longer when a read costs more). */
   setsIntervalMs?: number;
+  /** Learn of rule changes from `nft monitor` where it sees them (default: unless readRules is given). */
+  watchRules?: boolean;
   /** Where catalogs, affinity-set events and named flows go: the agent's stream. */
   emit: (events: StickyEvent[]) => void;
   /** Rules or sets unreadable: said once until it changes. */
@@ -210,6 +242,12 @@ export class NodeRules implements Stage {
   private readonly rules6: RulesWatcher;
   private readonly sets: NftSetWatcher;
   private readonly pollers: Poller[];
+  /** Watermarks follow the catalog they vouch for: a verdict waits for them (src/aggregator/pending-verdicts.ts). */
+  private readonly marks: RulesReadMarks;
+  private schedule: RulesSchedule | null = null;
+  /** When the probe last handed over a flow, and when the lists were last read (ms): lists change only after flows. */
+  lastFlowAt = 0;
+  private listsReadAt = 0;
   private started = false;
   private merged: NatCatalog | null = null;
   /** The set watcher rebuilds its index when the lists object changes: one object per pair of catalogs. */
@@ -217,6 +255,9 @@ export class NodeRules implements Stage {
 
   constructor(private readonly opts: NodeRulesOptions) {
     this.pods = opts.podsFile ? new PodNames(opts.podsFile) : null;
+    this.marks = new RulesReadMarks(2, (readAt) =>
+      opts.emit([{ type: 'rulesRead', ts: Math.max(Date.now() * 1000, readAt), node: opts.node, readAt }]),
+    );
     const changed = () => this.changed();
     const skipped = (w: string) => opts.onWarning?.(w);
     this.rules = new RulesWatcher(opts.readRules ?? nodeRules(opts.netns), changed, undefined, skipped);
@@ -235,12 +276,13 @@ export class NodeRules implements Stage {
       lists: () => this.bothLists(),
       emit: opts.emit,
     });
-    const rulesMs = opts.rulesIntervalMs ?? 1000;
+    // A list or set changes only when a new connection is pinned: read them after flows, at most 1/20 of the time.
     this.pollers = [
-      new Poller(rulesMs, () => this.rules.poll(), opts.onWarning),
-      new Poller(rulesMs, () => this.rules6.poll(), opts.onWarning),
-      new Poller(opts.setsIntervalMs ?? 250, () => this.pollSets(), opts.onWarning),
-      ...(this.pods ? [new Poller(rulesMs, () => this.pollPods(), opts.onWarning)] : []),
+      new Poller(opts.setsIntervalMs ?? 250, () => this.pollSets(), opts.onWarning, {
+        costFactor: 20,
+        when: () => this.sets.waiting > 0 || this.lastFlowAt >= this.listsReadAt,
+      }),
+      ...(this.pods ? [new Poller(opts.rulesIntervalMs ?? 1000, () => this.pollPods(), opts.onWarning)] : []),
     ];
   }
 
@@ -252,20 +294,57 @@ export class NodeRules implements Stage {
   async start(): Promise<void> {
     // The first catalog goes out before any flow, so every flow can be named (and its pods, from the start).
     await this.pods?.refresh().catch((err: Error) => this.opts.onWarning?.(err.message));
-    await this.pollers[0]!.once();
-    await this.pollers[1]!.once();
+    await this.readRules();
     this.started = true;
     if (this.merged) this.changed();
     else this.opts.emit([{ type: 'catalog', ts: Date.now() * 1000, node: this.opts.node, services: [] }]);
+    this.readBoth();
+    const opts = this.opts;
+    const monitorWarn = warnOnce(opts.onWarning);
+    const watch = (opts.watchRules ?? !opts.readRules) && (await monitorSeesChanges(this.merged?.mode));
+    this.schedule = new RulesSchedule({
+      read: async () => {
+        await this.readRules();
+        this.readBoth();
+      },
+      unchangedAt: (at) => {
+        if (!this.rules.failing) this.marks.read(0, at);
+        if (!this.rules6.failing) this.marks.read(1, at);
+      },
+      wanted: () => this.marks.wanted(),
+      monitor: watch ? { netns: opts.netns, onWarning: monitorWarn } : null,
+      pollMs: opts.rulesIntervalMs ?? 1000,
+    });
     for (const p of this.pollers) p.start();
   }
 
   stop(): void {
+    this.schedule?.stop();
     for (const p of this.pollers) p.stop();
+  }
+
+  /** Each family's rules read once; a failure is said once per family until it changes. */
+  private readonly warn4 = warnOnce(this.opts.onWarning);
+  private readonly warn6 = warnOnce(this.opts.onWarning);
+  private async readRules(): Promise<void> {
+    await this.rules.poll().catch((err: Error) => this.warn4(err.message));
+    await this.rules6.poll().catch((err: Error) => this.warn6(err.message));
+  }
+
+  private readBoth(): void {
+    this.marks.read(0, this.rules.readAt);
+    this.marks.read(1, this.rules6.readAt);
   }
 
   /** Names the probe's flows (in place) and passes them on. */
   readonly nameFlows = (events: StickyEvent[]): void => {
+    // The probe's periodic counters alone ask for no watermark and no list read: only a batch with a flow in it does
+    // (its first or last event, so a flow costs nothing here).
+    const last = events[events.length - 1];
+    if (last && (last.type !== 'counters' || events[0]!.type !== 'counters')) {
+      this.marks.sawEvents(last.ts);
+      this.lastFlowAt = Date.now();
+    }
     const learnedAt = this.enricher.enrich(events);
     this.sets.observe(events);
     // A flow through a NodePort at a node address not seen before: the catalog entry for
@@ -285,6 +364,7 @@ export class NodeRules implements Stage {
     const catalog = this.catalogAt(Date.now() * 1000);
     this.enricher.setServices(catalog.services);
     this.opts.emit([catalog]);
+    this.marks.changed();
   }
 
   private catalogAt(ts: number): CatalogEvent {
@@ -305,6 +385,17 @@ export class NodeRules implements Stage {
   }
 
   private async pollSets(): Promise<void> {
+    this.listsReadAt = Date.now();
     if (nftLists(this.rules.current).size > 0 || nftLists(this.rules6.current).size > 0) await this.sets.poll();
   }
+}
+
+/** A warning said once until it changes: two tasks failing in turn do not repeat each other's. */
+function warnOnce(onWarning?: (message: string) => void): (message: string) => void {
+  let last = '';
+  return (message) => {
+    if (message === last) return;
+    last = message;
+    onWarning?.(message);
+  };
 }

@@ -29,6 +29,8 @@ export interface AgentRunOptions {
   readyFile?: string;
   /** `--pods FILE`: pod names by backend address (pod-names.ts). */
   podsFile?: string;
+  /** Re-read the rules every second rather than on the changes `nft monitor` announces (--rules-poll). */
+  rulesPoll?: boolean;
   /** libbpf's messages (--verbose); dropped when absent. */
   onLibbpf?: (line: string) => void;
   /** Problems that do not stop the agent (rules unreadable, a bad certificate rotation): said once until they change. */
@@ -108,6 +110,7 @@ function agentStage(opts: AgentRunOptions, run: Running): Stage {
         xtRecentDir: p.pid === undefined ? undefined : `/proc/${p.pid}/net/xt_recent`,
         attachPoints: [...p.attachPoints],
         podsFile: opts.podsFile,
+        watchRules: !opts.rulesPoll,
         onWarning: opts.onWarning,
       }).catch((err: Error) => {
         throw new EnvironmentError(err.message);

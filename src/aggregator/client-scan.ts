@@ -3,7 +3,7 @@
 // the window) or O(pairs), so it is for reports, not for every UI frame.
 import { NO_ENTRY } from './backend-counts.js';
 import type { AggregatorState } from './state.js';
-import { isViolation, SAME, Verdict } from './tally.js';
+import { isViolation, SAME, Verdict, VERDICT } from './tally.js';
 
 export interface ClientAgg {
   selections: number;
@@ -45,7 +45,7 @@ export function windowClients(state: AggregatorState): ClientsByService {
     const code = r.code[j]!;
     a.selections++;
     a.backends.set(b, (a.backends.get(b) ?? 0) + 1);
-    if ((code & 7) !== Verdict.first) a.pairs++;
+    if ((code & VERDICT) !== Verdict.first) a.pairs++;
     if (code & SAME) a.same++;
     if (isViolation(code)) a.violations++;
     a.lastByNode.set(r.node[j]!, b);

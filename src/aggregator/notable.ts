@@ -14,9 +14,13 @@ export type Notable =
  * shows an `unknown` one was `listFull`, the queued item is corrected in place if it was
  * not drained yet; else the violation is pushed again with `revised: true`.
  */
-export interface ViolationNotable extends ViolationRecord {
+export interface ViolationNotable extends Omit<ViolationRecord, 'cause'> {
   kind: 'violation';
   node: string;
+  /** `pending`: the node's rules at the pick are not read yet (pending-verdicts.ts); a revision follows. */
+  cause: ViolationRecord['cause'] | 'pending';
+  /** Set on the revision of a pending one that turned out forced: the old backend had gone. */
+  verdict?: 'forcedRepick';
   revised?: true;
 }
 

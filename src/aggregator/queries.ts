@@ -7,7 +7,7 @@ import type { Notable } from './notable.js';
 import type { AggregatorState } from './state.js';
 import { serviceSpread, type SpreadVerdict } from './spread-verdict.js';
 import { spreadOf } from './stats.js';
-import { Verdict, verdictName, type VerdictName } from './tally.js';
+import { Verdict, VERDICT, verdictName, type VerdictName } from './tally.js';
 import type { ViolationCause } from './violation-causes.js';
 
 export interface ServiceSummary {
@@ -26,6 +26,8 @@ export interface ServiceSummary {
   stickiness: number | null;
   expectedRandom: number | null;
   violations: number;
+  /** Re-picks waiting for their node's rules (pending-verdicts.ts): in neither count beside. */
+  pending: number;
   forcedRepicks: number;
   /** Nodes with a selection of this service in the window that are not down. */
   nodesReporting: string[];
@@ -59,7 +61,8 @@ export function serviceSummaries(state: AggregatorState, opts: { rateSeconds?: n
       spread: serviceSpread(svc, t, shown),
       stickiness: t.pairs > 0 ? t.same / t.pairs : null,
       expectedRandom: shown.length > 0 ? 1 / shown.length : null,
-      violations: t.listFull + t.setFull + t.unknown,
+      violations: t.listFull + t.setFull + t.crossFrontend + t.unknown,
+      pending: t.pending,
       forcedRepicks: t.forcedRepick,
       nodesReporting: nodes.sort(),
     });
@@ -117,14 +120,16 @@ export function clientDetails(state: AggregatorState, service: string, limit = 1
 }
 
 function causeOf(code: number): { cause?: ViolationCause } {
-  const v = code & 7;
+  const v = code & VERDICT;
   return v === Verdict.violationListFull
     ? { cause: 'listFull' }
     : v === Verdict.violationSetFull
       ? { cause: 'setFull' }
-      : v === Verdict.violationUnknown
-        ? { cause: 'unknown' }
-        : {};
+      : v === Verdict.violationCrossFrontend
+        ? { cause: 'crossFrontend' }
+        : v === Verdict.violationUnknown
+          ? { cause: 'unknown' }
+          : {};
 }
 
 /** Notable events since the last drain, oldest first, and how many were dropped unseen. */

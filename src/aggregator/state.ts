@@ -11,6 +11,7 @@ import {
   type StickyEvent,
 } from '../core/event.js';
 import { ClientKeys } from './addresses.js';
+import { pinnedElsewhere } from './cross-frontend.js';
 import { AffinitySetFills } from './affinity-sets.js';
 import { BackendCounts, NO_ENTRY } from './backend-counts.js';
 import { NodeRoster } from './node-roster.js';
@@ -18,6 +19,7 @@ import { NotableQueue, type ViolationNotable } from './notable.js';
 import { PairTable } from './pair-table.js';
 import { countUnit, unitLeaves } from './spread-units.js';
 import { applyCatalog, applyClusterCatalog, Services, type ServiceRec } from './services.js';
+import { PendingVerdicts } from './pending-verdicts.js';
 import { isViolation, SAME, UNIT, Verdict } from './tally.js';
 import { UdpContinuity, type UdpTransition } from './udp-continuity.js';
 import { ViolationCauses, type OpenViolation, type ViolationCause } from './violation-causes.js';
@@ -54,6 +56,7 @@ export interface StateOptions {
 const codeOfCause: Record<ViolationCause, number> = {
   listFull: Verdict.violationListFull,
   setFull: Verdict.violationSetFull,
+  crossFrontend: Verdict.violationCrossFrontend,
   unknown: Verdict.violationUnknown,
 };
 
@@ -72,6 +75,8 @@ export class AggregatorState {
   readonly maxServices: number;
   /** Violations whose cause waits for late xt_recent evictions; see violation-causes.ts. */
   readonly causes: ViolationCauses;
+  /** Re-picks waiting for their node's next rules read; see pending-verdicts.ts. */
+  readonly pending: PendingVerdicts;
   readonly services = new Services();
   readonly clients = new ClientKeys();
   readonly pairs = new PairTable();
@@ -102,6 +107,14 @@ export class AggregatorState {
       },
       (v, cause) => this.causeSettled(v, cause),
     );
+    this.pending = new PendingVerdicts(positive(opts.maxOpenViolations ?? 100_000, 'maxOpenViolations'), (v) =>
+      this.judgePending(v),
+    );
+  }
+
+  /** Judges every re-pick still waiting for its node's rules by the latest rules known: the end of a file or report. */
+  settlePending(): void {
+    this.pending.judgeAll();
   }
 
   /** Start of the window: windowSeconds before the latest event, later if the window had to drop selections. */
@@ -123,7 +136,11 @@ export class AggregatorState {
         break;
       case 'catalog':
         if (ev.node === CLUSTER_NODE) applyClusterCatalog(this.services, this.clusterListed, ev);
-        else applyCatalog(this.services, this.catalogListed, this.roster.indexOf(ev.node), ev);
+        else {
+          const node = this.roster.indexOf(ev.node);
+          applyCatalog(this.services, this.catalogListed, node, ev);
+          this.pending.catalog(node, (v) => this.services.list[v.svc]!.view(node)?.endpoints.has(v.from) === true);
+        }
         break;
       case 'evicted':
         this.causes.eviction(
@@ -138,6 +155,9 @@ export class AggregatorState {
       case 'affinitySets':
         this.roster.indexOf(ev.node);
         this.affinitySets.apply(ev);
+        break;
+      case 'rulesRead':
+        this.pending.rulesRead(this.roster.indexOf(ev.node), ev.readAt);
         break;
       case 'lost':
         this.lost(ev);
@@ -241,9 +261,53 @@ export class AggregatorState {
       ts,
       seq: this.ring.pushed,
     };
-    const cause = this.causes.violation(v);
-    if (this.keepNotable) v.note = { event: this.violationNotable(v, cause), drain: this.notable.drains };
+    if (this.pending.mustWait(node, ts)) {
+      this.pending.hold(v);
+      if (this.keepNotable) v.note = { event: this.violationNotable(v, 'pending'), drain: this.notable.drains };
+      return Verdict.pending;
+    }
+    return this.judge(v);
+  }
+
+  /**
+   * The code of a violation `v` by the rules known now: forcedRepick if they no longer list the backend it left,
+   * else a violation with its cause (open causes wait in `causes`), its notable pushed or revised.
+   */
+  private judge(v: OpenViolation): number {
+    const view = this.services.list[v.svc]!.view(v.node);
+    if (v.gone || !view?.endpoints.has(v.from)) return Verdict.forcedRepick;
+    const cause = pinnedElsewhere(this.services, this.pairs, v) ? 'crossFrontend' : this.causes.violation(v);
+    if (this.keepNotable) {
+      if (v.note) this.revise(v.note, { cause });
+      else v.note = { event: this.violationNotable(v, cause), drain: this.notable.drains };
+    }
     return codeOfCause[cause];
+  }
+
+  /** A pending re-pick, now that its node's rules at or after it are known: recoded wherever it was counted. */
+  private judgePending(v: OpenViolation): void {
+    const to = this.judge(v);
+    if (to === Verdict.forcedRepick && v.note && this.keepNotable) this.revise(v.note, { verdict: 'forcedRepick' });
+    const svc = this.services.list[v.svc]!;
+    const b = svc.backendOf(v.to);
+    svc.cum.recode(b, Verdict.pending, to);
+    const j = this.ring.indexOf(v.seq);
+    // The ring's code keeps its UNIT bit (spread-units.ts): only the verdict changes.
+    if (j !== -1 && (this.ring.code[j]! & ~UNIT) === Verdict.pending) {
+      this.ring.code[j] = to | (this.ring.code[j]! & UNIT);
+      svc.win.recode(b, Verdict.pending, to);
+    }
+    const pairs = this.pairs;
+    const p = pairs.find(v.node, v.svc, v.client);
+    if (p === -1) return;
+    if (isViolation(to)) pairs.violations[p]!++;
+    if (pairs.switchTs[p] === v.ts && pairs.switchCode[p] === Verdict.pending) pairs.switchCode[p] = to;
+  }
+
+  /** Corrects a violation's notable in place while still queued, else announces it again, marked revised. */
+  private revise(note: NonNullable<OpenViolation['note']>, change: Partial<ViolationNotable>): void {
+    if (note.drain === this.notable.drains) Object.assign(note.event, change);
+    else this.notable.push({ ...note.event, ...change, revised: true });
   }
 
   /**
@@ -252,11 +316,9 @@ export class AggregatorState {
    * queued, else announced again, marked revised.
    */
   private causeSettled(v: OpenViolation, cause: ViolationCause): void {
-    if (cause === 'unknown') return;
+    if (cause === 'unknown' || cause === 'crossFrontend') return;
     const code = codeOfCause[cause];
-    const note = v.note;
-    if (note && note.drain === this.notable.drains) note.event.cause = cause;
-    else if (note) this.notable.push({ ...note.event, cause, revised: true });
+    if (v.note) this.revise(v.note, { cause });
     const svc = this.services.list[v.svc]!;
     svc.cum.settle(cause);
     const j = this.ring.indexOf(v.seq);
@@ -270,7 +332,7 @@ export class AggregatorState {
       pairs.switchCode[p] = code;
   }
 
-  private violationNotable(v: OpenViolation, cause: ViolationCause): ViolationNotable {
+  private violationNotable(v: OpenViolation, cause: ViolationNotable['cause']): ViolationNotable {
     const event: ViolationNotable = {
       kind: 'violation',
       ts: v.ts,
@@ -362,6 +424,7 @@ export class AggregatorState {
 
   private nodeState(ev: NodeEvent): void {
     if (!this.roster.nodeState(ev)) return;
+    if (ev.state === 'down') this.pending.nodeGone(this.roster.indexOf(ev.node));
     this.notable.push({
       kind: ev.state === 'down' ? 'nodeDown' : 'nodeUp',
       ts: ev.ts,

@@ -4,9 +4,10 @@
 
 import type { ViolationNotable } from './notable.js';
 
-export type ViolationCause = 'listFull' | 'setFull' | 'unknown';
+/** `crossFrontend`: another frontend of the same Service port pinned the client to the new backend (decided at once). */
+export type ViolationCause = 'listFull' | 'setFull' | 'crossFrontend' | 'unknown';
 /** What the agent reports: an eviction from a full xt_recent list, or a client a full nftables set did not take. */
-export type KnownCause = Exclude<ViolationCause, 'unknown'>;
+export type KnownCause = 'listFull' | 'setFull';
 
 /** A violation whose cause is being decided. */
 export interface OpenViolation {
@@ -25,6 +26,8 @@ export interface OpenViolation {
   note?: { event: ViolationNotable; drain: number };
   /** Set once its cause is final: cheaper to test than the open map. */
   settled?: true;
+  /** While pending (pending-verdicts.ts): a catalog of its node since the pick no longer listed `from`. */
+  gone?: true;
 }
 
 interface Span {

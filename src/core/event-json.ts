@@ -8,6 +8,7 @@ export function eventToJson(e: StickyEvent): Record<string, unknown> {
   const { type, ts, node, ...rest } = e;
   const out: Record<string, unknown> = { type, ts: isoMicros(ts), node, ...rest };
   if (e.type === 'evicted' && e.since !== undefined) out.since = isoMicros(e.since);
+  if (e.type === 'rulesRead') out.readAt = isoMicros(e.readAt);
   return out;
 }
 
@@ -17,6 +18,7 @@ export function eventFromJson(o: Record<string, unknown>): StickyEvent {
   }
   const e: Record<string, unknown> = { ...o, ts: parseIsoMicros(o.ts) };
   if (o.type === 'evicted' && typeof o.since === 'string') e.since = parseIsoMicros(o.since);
+  if (o.type === 'rulesRead' && typeof o.readAt === 'string') e.readAt = parseIsoMicros(o.readAt);
   return e as unknown as StickyEvent;
 }
 
@@ -52,6 +54,8 @@ function textOf(e: StickyEvent): string {
       if (e.cause === 'setFull')
         return `${time} unpin  ${e.client} not added to full set ${e.list} (${e.endpoint}, ${e.capacity} entries)`;
       return `${time} evict  ${e.client} dropped from full list ${e.list} (${e.endpoint}, ${e.capacity} entries)${e.since !== undefined ? ` since ${isoMicros(e.since).slice(11, 26)}` : ''}`;
+    case 'rulesRead':
+      return `${time} read   rules as of ${isoMicros(e.readAt).slice(11, 26)}`;
     case 'node':
       return `${time} node   ${e.node} ${e.state}${e.reason ? ': ' + e.reason : ''}`;
   }

@@ -135,6 +135,18 @@ export interface AffinitySetsEvent extends Base {
   sets: AffinitySetFill[];
 }
 
+/**
+ * The agent's watermark: the node's rules (every family it reads) were read, or checked unchanged, at `readAt`, and the
+ * latest catalog it sent says what they said then. A verdict on a pick at or before `readAt` can be judged by that
+ * catalog; a later pick's may wait for the next one (src/aggregator/pending-verdicts.ts). Sent after a read that
+ * follows flows or a change, so an idle node sends none; older agents send none at all.
+ */
+export interface RulesReadEvent extends Base {
+  type: 'rulesRead';
+  /** When the read began, microseconds (at or before `ts`, when it was sent). */
+  readAt: number;
+}
+
 /** An agent went away or came back, as seen by whoever subscribes to it. */
 export interface NodeEvent extends Base {
   type: 'node';
@@ -151,6 +163,7 @@ export type StickyEvent =
   | CatalogEvent
   | EvictedEvent
   | AffinitySetsEvent
+  | RulesReadEvent
   | NodeEvent;
 export type FlowEvent = DnatEvent | SnatEvent | InsertEvent;
 

@@ -21,6 +21,7 @@ export interface ServiceCounts {
   /** Violations by settled cause; those still open are in none of them yet. */
   listFull: number;
   setFull: number;
+  crossFrontend: number;
   unknown: number;
   udpReplacements: number;
   udpBackendChanged: number;
@@ -35,7 +36,7 @@ export interface ViolationRecord {
   from: string;
   to: string;
   gapSeconds: number;
-  cause: 'listFull' | 'setFull' | 'unknown';
+  cause: 'listFull' | 'setFull' | 'crossFrontend' | 'unknown';
 }
 
 /** What one node's agent sends per period: cumulative counts since the agent started, and what must go whole. */
@@ -60,6 +61,7 @@ const COUNT_FIELDS = [
   'expiredMoved',
   'listFull',
   'setFull',
+  'crossFrontend',
   'unknown',
   'udpReplacements',
   'udpBackendChanged',

@@ -51,6 +51,7 @@ export const COLUMNS = [
   { name: 'capacity', kind: 'int64' },
   { name: 'cause', kind: 'string' },
   { name: 'sets', kind: 'json' },
+  { name: 'readAt', kind: 'timestamp' },
   { name: 'state', kind: 'string' },
   { name: 'reason', kind: 'string' },
 ] as const satisfies readonly ColumnSpec[];

@@ -45,6 +45,7 @@ const C = {
   sets: col('sets'),
   state: col('state'),
   reason: col('reason'),
+  readAt: col('readAt'),
 };
 
 /** The latest catalog of each node, and the API's, by Service key ("ip:port/proto"). */
@@ -144,6 +145,9 @@ export class RowBuffer {
         break;
       case 'affinitySets':
         row[C.sets] = e.sets;
+        break;
+      case 'rulesRead':
+        row[C.readAt] = Math.round(e.readAt);
         break;
       case 'node':
         row[C.state] = e.state;

@@ -2,7 +2,18 @@
 // reported; it takes only the well-formed common path and leaves everything else to protobufjs (see decodeBatchFast).
 import protobuf from 'protobufjs/minimal.js';
 import type { FlowEvent, StickyEvent } from '../core/event.js';
-import { BatchField, EventField, FIXED64, FlowField, hookByNumber, LEN, protoByNumber, tag, VARINT } from './tags.js';
+import {
+  BatchField,
+  EventField,
+  FIXED64,
+  FlowField,
+  hookByNumber,
+  LEN,
+  protoByNumber,
+  RulesReadField,
+  tag,
+  VARINT,
+} from './tags.js';
 
 /** Decodes the Event message at bytes[start, end) with protobufjs; its node is '' when it names none. */
 export type DecodeOtherEvent = (bytes: Uint8Array, start: number, end: number) => StickyEvent;
@@ -15,6 +26,10 @@ const GIVE_UP = new Error(
 // Wire tags (field number << 3 | wire type) this decoder knows.
 const BATCH_NODE = tag(BatchField.node, LEN);
 const BATCH_EVENT = tag(BatchField.events, LEN);
+const BATCH_RULES_READ = tag(BatchField.rulesRead, LEN);
+const READ_TS = tag(RulesReadField.ts, FIXED64);
+const READ_NODE = tag(RulesReadField.node, LEN);
+const READ_AT = tag(RulesReadField.readAt, FIXED64);
 const EVENT_TS = tag(EventField.ts, FIXED64);
 const EVENT_NODE = tag(EventField.node, LEN);
 const EVENT_DNAT = tag(EventField.dnat, LEN);
@@ -187,11 +202,28 @@ export function decodeBatchFast(bytes: Uint8Array, decodeOther: DecodeOtherEvent
       events.push(decodeEvent(c, stop, decodeOther));
       c.pos = stop;
     } else if (tag === BATCH_NODE) batchNode = c.repeatedString(end);
+    else if (tag === BATCH_RULES_READ) events.push(decodeRulesRead(c, c.delimited(end)));
     else c.skip(tag, end);
   }
   // Events name their node only where it differs from the batch's, which may come last.
   if (batchNode !== '') for (const e of events) if (e.node === '') e.node = batchNode;
   return events;
+}
+
+/** A watermark, kept in its place among the events (protobufjs would gather them in an array of their own). */
+function decodeRulesRead(c: Cursor, end: number): StickyEvent {
+  let ts = 0;
+  let node = '';
+  let readAt = 0;
+  while (c.pos < end) {
+    const tag = c.varint(end);
+    if (tag === READ_TS) ts = c.double(end);
+    else if (tag === READ_NODE) node = c.repeatedString(end);
+    else if (tag === READ_AT) readAt = c.double(end);
+    else c.skip(tag, end);
+  }
+  c.pos = end;
+  return { type: 'rulesRead', ts, node, readAt };
 }
 
 function decodeEvent(c: Cursor, end: number, decodeOther: DecodeOtherEvent): StickyEvent {

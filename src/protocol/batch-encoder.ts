@@ -1,8 +1,19 @@
 // A hand-written encoder for the one hot message, EventBatch, whose flow events the agent sends by the hundred
 // thousand a second; it writes exactly the bytes protobufjs writes, so traces and streams do not change.
 import protobuf from 'protobufjs/minimal.js';
-import type { FlowEvent, StickyEvent } from '../core/event.js';
-import { BatchField, EventField, FIXED64, FlowField, hookNumber, LEN, protoNumber, tag, VARINT } from './tags.js';
+import type { FlowEvent, RulesReadEvent, StickyEvent } from '../core/event.js';
+import {
+  BatchField,
+  EventField,
+  FIXED64,
+  FlowField,
+  hookNumber,
+  LEN,
+  protoNumber,
+  RulesReadField,
+  tag,
+  VARINT,
+} from './tags.js';
 
 /** The Event message of `e` (its node omitted when it is `batchNode`), as protobufjs encodes it. */
 export type EncodeOtherEvent = (e: StickyEvent, batchNode: string) => Uint8Array;
@@ -16,6 +27,10 @@ const kindTag = {
 // Every tag below is a single byte (field number < 16), written as such.
 const BATCH_NODE = tag(BatchField.node, LEN);
 const BATCH_EVENT = tag(BatchField.events, LEN);
+const BATCH_RULES_READ = tag(BatchField.rulesRead, LEN);
+const READ_TS = tag(RulesReadField.ts, FIXED64);
+const READ_NODE = tag(RulesReadField.node, LEN);
+const READ_AT = tag(RulesReadField.readAt, FIXED64);
 const EVENT_TS = tag(EventField.ts, FIXED64);
 const EVENT_NODE = tag(EventField.node, LEN);
 const FLOW_PROTO = tag(FlowField.proto, VARINT);
@@ -175,6 +190,29 @@ function writeFlowEvent(o: Output, e: FlowEvent, batchNode: string): void {
   o.patchLength(eventLenAt, eventLenSize, o.pos - eventStart);
 }
 
+/** A watermark as an EventBatch.rules_read field, in its place among the events (proto3 defaults left out). */
+function writeRulesRead(o: Output, e: RulesReadEvent, batchNode: string): void {
+  const node = e.node !== batchNode ? e.node : '';
+  o.reserve(3 * node.length + 32);
+  o.buf[o.pos++] = BATCH_RULES_READ;
+  const lenAt = o.pos;
+  const predicted = (Object.is(e.ts, 0) ? 0 : 9) + stringSize(node) + (Object.is(e.readAt, 0) ? 0 : 9);
+  const lenSize = varintSize(predicted);
+  o.pos += lenSize;
+  const start = o.pos;
+  for (const [t, v] of [
+    [READ_TS, e.ts],
+    [READ_AT, e.readAt],
+  ] as const) {
+    if (t === READ_AT) o.string(READ_NODE, node);
+    if (Object.is(v, 0)) continue;
+    o.buf[o.pos++] = t;
+    o.view.setFloat64(o.pos, v, true);
+    o.pos += 8;
+  }
+  o.patchLength(lenAt, lenSize, o.pos - start);
+}
+
 /**
  * One EventBatch message, as protobufjs encodes `{ node: events[0].node, events }`: the
  * node most of a batch's events come from (usually all of them), so each event can omit it.
@@ -212,6 +250,7 @@ export function encodeBatchIndexed(events: readonly StickyEvent[], encodeOther: 
     const e = events[i]!;
     starts[i] = o.pos;
     if (e.type === 'dnat' || e.type === 'snat' || e.type === 'insert') writeFlowEvent(o, e, batchNode);
+    else if (e.type === 'rulesRead') writeRulesRead(o, e, batchNode);
     else {
       const bytes = encodeOther(e, batchNode);
       o.reserve(bytes.length + 6);

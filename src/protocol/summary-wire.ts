@@ -16,7 +16,7 @@ const { Summary, SummaryRequest } = stickyscope.v1;
 
 type Uint64 = number | { toNumber(): number } | null | undefined;
 const num = (v: Uint64): number => (v == null ? 0 : typeof v === 'number' ? v : v.toNumber());
-const CAUSES = new Set(['listFull', 'setFull', 'unknown']);
+const CAUSES = new Set(['listFull', 'setFull', 'crossFrontend', 'unknown']);
 /** A sketch's entries at most: 3 bytes for each of its 2^10 registers. */
 const HLL_ENTRY_BYTES_MAX = 3 * 1024;
 
@@ -42,7 +42,9 @@ export function decodeSummary(bytes: Uint8Array): NodeSummary {
   const violations = m.violations.map((v): ViolationRecord => {
     const cause = v.cause ?? '';
     if (!CAUSES.has(cause))
-      throw new Error(`failed to decode a summary: violation cause '${cause}' is not listFull, setFull or unknown`);
+      throw new Error(
+        `failed to decode a summary: violation cause '${cause}' is not listFull, setFull, crossFrontend or unknown`,
+      );
     return {
       ts: v.ts ?? 0,
       service: v.service ?? '',
@@ -69,6 +71,7 @@ export function decodeSummary(bytes: Uint8Array): NodeSummary {
       expiredMoved: num(v.expiredMoved),
       listFull: num(v.listFull),
       setFull: num(v.setFull),
+      crossFrontend: num(v.crossFrontend),
       unknown: num(v.unknown),
       udpReplacements: num(v.udpReplacements),
       udpBackendChanged: num(v.udpBackendChanged),

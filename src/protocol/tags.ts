@@ -3,7 +3,8 @@
 // test/unit/protocol-tags.test.ts checks them against the .proto.
 import type { Hook, Proto } from '../core/event.js';
 
-export const BatchField = { node: 1, events: 2 } as const;
+export const BatchField = { node: 1, events: 2, rulesRead: 3 } as const;
+export const RulesReadField = { ts: 1, node: 2, readAt: 3 } as const;
 export const EventField = {
   ts: 1,
   node: 2,

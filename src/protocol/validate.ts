@@ -95,6 +95,14 @@ export function eventProblem(x: unknown, nowUs: number): Rejection | null {
       return evictedProblem(e, nowUs);
     case 'affinitySets':
       return affinitySetsProblem(e);
+    case 'rulesRead': {
+      const t = timeProblem(e.readAt, 'readAt', nowUs);
+      if (t) return t;
+      // A read is announced once done: a watermark ahead of its own event would settle verdicts on rules not read yet.
+      return (e.readAt as number) > (e.ts as number)
+        ? malformed('readAt', `a time no later than ts ${e.ts}`, e.readAt)
+        : null;
+    }
     case 'node':
       if (e.state !== 'up' && e.state !== 'down') return malformed('state', "'up' or 'down'", e.state);
       return e.reason === undefined || typeof e.reason === 'string' ? null : malformed('reason', 'a string', e.reason);

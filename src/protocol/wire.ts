@@ -121,6 +121,9 @@ function eventToWire(e: StickyEvent, batchNode: string): WireEvent {
     case 'affinitySets':
       w.affinitySets = { sets: e.sets.map((s) => ({ ...s })) };
       break;
+    case 'rulesRead':
+      // Never an Event: batch-encoder.ts writes it as EventBatch.rules_read in its place.
+      throw new Error('failed to encode a rulesRead watermark as an Event: it is an EventBatch field');
     case 'node':
       w.nodeState = { up: e.state === 'up', reason: e.reason ?? '' };
       break;
@@ -275,9 +278,16 @@ function decodeOtherEvent(bytes: Uint8Array, start: number, end: number): Sticky
   return eventFromWire(decodeEventAtDepth(r, end - start, undefined, 1), '');
 }
 
+/**
+ * protobufjs gathers the watermarks apart from the events, losing their place: they go last, which settles pending
+ * verdicts a batch later at most (they are judged by their times, not by where they come).
+ */
 function decodeBatchWithProtobufjs(bytes: Uint8Array): StickyEvent[] {
   const wire = EventBatch.decode(bytes);
-  return wire.events.map((w) => eventFromWire(w, wire.node));
+  const events = wire.events.map((w) => eventFromWire(w, wire.node));
+  for (const r of wire.rulesRead)
+    events.push({ type: 'rulesRead', ts: r.ts ?? 0, node: r.node ? r.node : wire.node, readAt: r.readAt ?? 0 });
+  return events;
 }
 
 export function encodeFilter(f: EventFilter): Uint8Array {

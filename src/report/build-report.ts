@@ -105,7 +105,7 @@ function serviceReport(
   const k = shown.length;
   const clientsPer = new Map<number, number>();
   for (const a of clients.values()) for (const b of a.backends.keys()) clientsPer.set(b, (clientsPer.get(b) ?? 0) + 1);
-  const violation = t.listFull + t.setFull + t.unknown;
+  const violation = t.listFull + t.setFull + t.crossFrontend + t.unknown;
   const report: ServiceReport = {
     service: svc.key,
     name: svc.latest?.info.name ?? null,
@@ -140,7 +140,8 @@ function serviceReport(
       forcedRepick: t.forcedRepick,
       expired: t.expired,
       compliance: t.held + violation > 0 ? t.held / (t.held + violation) : null,
-      violationCauses: { listFull: t.listFull, setFull: t.setFull, unknown: t.unknown },
+      violationCauses: { listFull: t.listFull, setFull: t.setFull, crossFrontend: t.crossFrontend, unknown: t.unknown },
+      pending: t.pending,
       expiredMoved: t.expiredMoved,
     },
     nodeDivergence: divergence ?? { clients: 0, examples: [] },

@@ -45,6 +45,8 @@ export async function reportFromEvents(
     applyEvents(state, batch);
     timeline?.add(batch);
   }
+  // Nothing more will say what the rules were: what still waits is judged by the latest rules known.
+  state.settlePending();
   return renderReport(
     buildReport(state, {
       scope: opts.windowSeconds === undefined ? 'cumulative' : 'window',

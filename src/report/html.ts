@@ -114,7 +114,11 @@ function serviceSection(
   const series = timeline.series(s.frontends?.map((f) => f.address) ?? s.addresses ?? s.service, start, end);
   const causes =
     v.violation > 0
-      ? `<p class="explain">Violation causes: ${count(v.violationCauses.listFull)} client entries evicted from a full xt_recent list (listFull), ${count(v.violationCauses.setFull)} clients a full nftables affinity set never pinned (setFull), ${count(v.violationCauses.unknown)} unknown.</p>`
+      ? `<p class="explain">Violation causes: ${count(v.violationCauses.listFull)} client entries evicted from a full xt_recent list (listFull), ${count(v.violationCauses.setFull)} clients a full nftables affinity set never pinned (setFull), ${count(v.violationCauses.crossFrontend)} pinned elsewhere through another frontend of the Service port (crossFrontend), ${count(v.violationCauses.unknown)} unknown.</p>`
+      : '';
+  const pending =
+    v.pending > 0
+      ? `<p class="explain">${count(v.pending)} re-picks pending: the node's rules at the pick are not read yet, so whether the old backend had gone is not known.</p>`
       : '';
   const sets = s.affinitySets.length
     ? `<p class="explain">Affinity sets (elements / size): ${s.affinitySets.map((a) => esc(`${a.node} ${a.endpoint} ${a.elements}/${a.size} (${pct(a.fill)}, peak ${a.peakElements})`)).join('; ')}.</p>`
@@ -136,7 +140,7 @@ ${timelineChart(s, series, missing)}
 <h3>Session affinity verdicts</h3>
 <p class="explain">${esc(verdictNote)}</p>
 ${verdictChart(s)}
-${causes}
+${causes}${pending}
 ${sets}
 <h3>Busiest clients</h3>
 ${s.clients.length ? clientChart(s, maxClients) : '<p class="empty">No clients.</p>'}

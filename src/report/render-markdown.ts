@@ -99,15 +99,28 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
   );
   out.push(
     table(
-      ['Held', 'Violation', 'listFull', 'setFull', 'unknown', 'Forced re-pick', 'Expired (moved)', 'Compliance'],
+      [
+        'Held',
+        'Violation',
+        'listFull',
+        'setFull',
+        'crossFrontend',
+        'unknown',
+        'Forced re-pick',
+        'Pending',
+        'Expired (moved)',
+        'Compliance',
+      ],
       [
         [
           String(v.held),
           String(v.violation),
           String(v.violationCauses.listFull),
           String(v.violationCauses.setFull),
+          String(v.violationCauses.crossFrontend),
           String(v.violationCauses.unknown),
           String(v.forcedRepick),
+          String(v.pending),
           `${v.expired} (${v.expiredMoved})`,
           num(v.compliance),
         ],

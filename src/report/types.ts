@@ -101,7 +101,12 @@ export interface ServiceReport {
     forcedRepick: number;
     expired: number;
     compliance: number | null;
-    violationCauses: { listFull: number; setFull: number; unknown: number };
+    violationCauses: { listFull: number; setFull: number; crossFrontend: number; unknown: number };
+    /**
+     * Re-picks waiting for their node's rules to say whether the old backend had gone: in neither `violation` nor
+     * `forcedRepick` yet. Always 0 at the end of a file or `report --agent`; live (`serve`) it may not be.
+     */
+    pending: number;
     /** Beyond the contract: expired pairs that moved to another backend. */
     expiredMoved: number;
   };

@@ -21,7 +21,7 @@ export interface ServiceFigures {
   randomStickiness: number | null;
   verdictsTotal: { held: number; violation: number; forcedRepick: number; expired: number };
   /** Violations whose cause is settled; those still open are `violationsPending`. */
-  violationCausesTotal: { listFull: number; setFull: number; unknown: number };
+  violationCausesTotal: { listFull: number; setFull: number; crossFrontend: number; unknown: number };
   violationsPending: number;
   /** Null from summaries (it needs each client's backend per node). */
   divergentClients: number | null;
@@ -66,11 +66,16 @@ export function serviceSnapshot(state: AggregatorState, max: number): ServiceSna
       randomStickiness: shown.length > 0 ? 1 / shown.length : null,
       verdictsTotal: {
         held: cum.held,
-        violation: cum.listFull + cum.setFull + cum.unknown,
+        violation: cum.listFull + cum.setFull + cum.crossFrontend + cum.unknown,
         forcedRepick: cum.forcedRepick,
         expired: cum.expired,
       },
-      violationCausesTotal: { listFull: cum.listFull, setFull: cum.setFull, unknown: cum.unknown - pending },
+      violationCausesTotal: {
+        listFull: cum.listFull,
+        setFull: cum.setFull,
+        crossFrontend: cum.crossFrontend,
+        unknown: cum.unknown - pending,
+      },
       violationsPending: pending,
       divergentClients: divergence.get(svc.id)?.clients ?? 0,
       clientsEstimate: null,
@@ -105,7 +110,7 @@ export function summaryFigures(
     const backendsWin = shown(store, state, key, win);
     const spread = spreadOf(backendsWin.map((b) => count(win, b)));
     const c = sums.counts;
-    const settled = c.listFull + c.setFull + c.unknown;
+    const settled = c.listFull + c.setFull + c.crossFrontend + c.unknown;
     const ever = shown(store, state, key, sums);
     return {
       service: state.services.ofKey(key).latest?.info.name ?? key,
@@ -118,7 +123,12 @@ export function summaryFigures(
       stickiness: win.counts.pairs > 0 ? win.counts.sameBackend / win.counts.pairs : null,
       randomStickiness: backendsWin.length > 0 ? 1 / backendsWin.length : null,
       verdictsTotal: { held: c.held, violation: c.violations, forcedRepick: c.forcedRepick, expired: c.expired },
-      violationCausesTotal: { listFull: c.listFull, setFull: c.setFull, unknown: c.unknown },
+      violationCausesTotal: {
+        listFull: c.listFull,
+        setFull: c.setFull,
+        crossFrontend: c.crossFrontend,
+        unknown: c.unknown,
+      },
       violationsPending: Math.max(0, c.violations - settled),
       divergentClients: null,
       // Summaries count per Service, not per family: per-family counts need the raw stream.

@@ -112,7 +112,7 @@ const SERVE_SERIES: Series<ServeReading>[] = [
   {
     kind: 'counter',
     name: 'stickyscope_service_affinity_violations_total',
-    help: 'Affinity violations whose cause is settled, by cause (listFull: evicted from a full xt_recent list; setFull: never added to a full nftables affinity set; unknown).',
+    help: 'Affinity violations whose cause is settled, by cause (listFull: evicted from a full xt_recent list; setFull: never added to a full nftables affinity set; crossFrontend: pinned elsewhere through another frontend of the Service port; unknown).',
     labels: [...SVC, 'cause'],
     fill: perService((s) => s.violationCausesTotal, 'cause'),
   },

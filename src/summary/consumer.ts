@@ -271,7 +271,14 @@ export function summaryReport(
         forcedRepick: c.forcedRepick,
         expired: c.expired,
         compliance: c.held + c.violations > 0 ? c.held / (c.held + c.violations) : null,
-        violationCauses: { listFull: c.listFull, setFull: c.setFull, unknown: c.unknown },
+        violationCauses: {
+          listFull: c.listFull,
+          setFull: c.setFull,
+          crossFrontend: c.crossFrontend,
+          unknown: c.unknown,
+        },
+        // A node's reducer sends only judged verdicts: what waits for its rules is in none of its counts.
+        pending: 0,
         expiredMoved: c.expiredMoved,
       },
       nodeDivergence: { clients: 0, examples: [] },

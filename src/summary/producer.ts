@@ -81,9 +81,10 @@ export class Summarizer {
     }
     const violations: ViolationRecord[] = [];
     for (const n of this.state.notable.drain().events) {
-      if (n.kind !== 'violation') continue;
-      const { kind: _kind, node: _node, revised: _revised, ...v } = n;
-      violations.push(v);
+      // A pending one is sent once judged (its revision), and not at all if the re-pick was forced.
+      if (n.kind !== 'violation' || n.cause === 'pending' || n.verdict !== undefined) continue;
+      const { kind: _kind, node: _node, revised: _revised, verdict: _verdict, cause, ...v } = n;
+      violations.push({ ...v, cause });
     }
     const summary: NodeSummary = {
       node: this.node,
@@ -135,12 +136,13 @@ function countsOf(svc: ServiceRec, open: number): ServiceCounts {
     pairs: t.pairs,
     sameBackend: t.same,
     held: t.held,
-    violations: t.listFull + t.setFull + t.unknown,
+    violations: t.listFull + t.setFull + t.crossFrontend + t.unknown,
     forcedRepick: t.forcedRepick,
     expired: t.expired,
     expiredMoved: t.expiredMoved,
     listFull: t.listFull,
     setFull: t.setFull,
+    crossFrontend: t.crossFrontend,
     unknown: t.unknown - open,
     udpReplacements: svc.udp.replacements,
     udpBackendChanged: svc.udp.backendChanged,

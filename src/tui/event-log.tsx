@@ -8,6 +8,8 @@ import { printable } from '../core/text.js';
 
 const style: Record<NotableKind, { tag: string; color: string }> = {
   violation: { tag: 'VIOLATION', color: 'red' },
+  pending: { tag: 'PENDING  ', color: 'yellow' },
+  forcedRepick: { tag: 'REPICK   ', color: 'yellow' },
   backendChanged: { tag: 'BACKEND  ', color: 'yellow' },
   reflectiveChanged: { tag: 'REFLECT  ', color: 'yellow' },
   nodeDown: { tag: 'NODE DOWN', color: 'red' },

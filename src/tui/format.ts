@@ -54,6 +54,7 @@ export const verdictText: Record<Verdict, string> = {
   violation: 'violation',
   forcedRepick: 'forced re-pick',
   expired: 'expired',
+  pending: 'pending (rules not read yet)',
 };
 
 /** Wall-clock time of day, HH:MM:SS.mmm in UTC (traces are in UTC). */

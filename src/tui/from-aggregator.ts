@@ -62,6 +62,7 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
       stickiness: s.stickiness,
       expectedRandom: s.expectedRandom,
       violations: s.violations,
+      pending: s.pending,
       nodes: s.nodesReporting,
       ...refusedRow(rec, state.roster.names),
     };
@@ -171,6 +172,12 @@ const plural: Record<Notable['kind'], string> = {
   lost: 'lost-event reports',
 };
 
+/** A violation's line says what is known of it: pending, forced after all, or a violation. */
+function lineKind(n: Notable): NotableKind {
+  if (n.kind !== 'violation') return n.kind;
+  return n.verdict === 'forcedRepick' ? 'forcedRepick' : n.cause === 'pending' ? 'pending' : 'violation';
+}
+
 /** Lines for the event log. Node and lost-event lines are always printed; the rest up to maxLines. */
 export function toNotableLines(drained: { events: Notable[]; dropped: number }, opts: NotableOptions): NotableLine[] {
   const max = opts.maxLines ?? 40;
@@ -184,7 +191,7 @@ export function toNotableLines(drained: { events: Notable[]; dropped: number }, 
       continue;
     }
     if (!always) printed++;
-    out.push({ id: opts.nextId(), ts: n.ts, kind: n.kind as NotableKind, text: describe(n, opts.names) });
+    out.push({ id: opts.nextId(), ts: n.ts, kind: lineKind(n), text: describe(n, opts.names) });
   }
   const last = drained.events.at(-1)?.ts ?? Date.now() * 1000;
   if (skipped.size > 0) {
@@ -210,8 +217,12 @@ export function toNotableLines(drained: { events: Notable[]; dropped: number }, 
 function describe(n: Notable, names?: Map<string, string | null>): string {
   const svc = (key: string) => names?.get(key) ?? key;
   switch (n.kind) {
-    case 'violation':
-      return `${n.client} → ${svc(n.service)}: ${n.from} → ${n.to} after ${n.gapSeconds.toFixed(1)}s on ${n.node} (cause: ${n.cause})`;
+    case 'violation': {
+      const move = `${n.client} → ${svc(n.service)}: ${n.from} → ${n.to} after ${n.gapSeconds.toFixed(1)}s on ${n.node}`;
+      if (n.verdict === 'forcedRepick') return `${move} (forced: ${n.from} had gone from the node's rules)`;
+      if (n.cause === 'pending') return `${move} (waiting for the node's rules to judge it)`;
+      return `${move} (cause: ${n.cause})`;
+    }
     case 'backendChanged':
       return `${n.client} → ${svc(n.service)}: new UDP entry went to ${n.to}, was ${n.from} (on ${n.node})`;
     case 'reflectiveChanged':

@@ -13,6 +13,7 @@ const verdictColor: Record<Verdict, string | undefined> = {
   violation: 'red',
   forcedRepick: 'yellow',
   expired: undefined,
+  pending: 'yellow',
 };
 
 export interface ServiceDetailProps {
@@ -70,6 +71,9 @@ export function ServiceDetailView({
         <Text color={row.violations > 0 ? 'red' : undefined} bold={row.violations > 0}>
           violations {row.violations}
         </Text>
+        {row.pending > 0 ? (
+          <Text color="yellow">{`  pending ${row.pending} (waiting for the node's rules)`}</Text>
+        ) : null}
       </Text>
       {/* A line of its own: the verdict names its units and, when too few, the raw counts. */}
       <Text wrap="truncate-end" color={isSkewed(row) ? 'yellow' : undefined}>

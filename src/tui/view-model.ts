@@ -2,7 +2,8 @@
 // the views render only these types, and from-aggregator.ts is the one place that
 // builds them, so the views can be tested from hand-written models.
 
-export type Verdict = 'held' | 'violation' | 'forcedRepick' | 'expired';
+/** `pending`: a re-pick waiting for the node's rules to say whether the old backend had gone. */
+export type Verdict = 'held' | 'violation' | 'forcedRepick' | 'expired' | 'pending';
 
 export interface HeaderView {
   /** Nodes whose agents are connected (or that appear in a replayed trace). */
@@ -52,6 +53,8 @@ export interface ServiceRow {
   /** 1/K: what uniform random choice would give. */
   expectedRandom: number | null;
   violations: number;
+  /** Re-picks waiting for the node's rules: violations or forced re-picks, not yet known which. */
+  pending: number;
   nodes: string[];
   /** Some node's kube-proxy refuses it (no endpoints there): `reject` if any node rejects, else `drop`. */
   noEndpoints?: 'drop' | 'reject';
@@ -101,6 +104,8 @@ export interface ServiceDetail {
  */
 export type NotableKind =
   | 'violation'
+  | 'pending'
+  | 'forcedRepick'
   | 'backendChanged'
   | 'reflectiveChanged'
   | 'nodeDown'

@@ -122,7 +122,12 @@ test('more clients than an xt_recent list holds: the moves are violations with c
   const s = r.services.find((x) => x.name === STICKY)!;
   assert.equal(s.selections, 2 * CLIENTS);
   assert.equal(s.affinityVerdicts.violation, moved.length, 'one violation per client the logs show moved');
-  assert.deepEqual(s.affinityVerdicts.violationCauses, { listFull: missing.length, setFull: 0, unknown: 0 });
+  assert.deepEqual(s.affinityVerdicts.violationCauses, {
+    listFull: missing.length,
+    setFull: 0,
+    crossFrontend: 0,
+    unknown: 0,
+  });
   assert.equal(s.affinityVerdicts.held, CLIENTS - moved.length);
   assert.equal(s.affinityVerdicts.forcedRepick, 0);
   const movedInReport = s.clients

@@ -142,7 +142,12 @@ for (const version of ['1.35', '1.36'] as KubeVersion[]) {
       'spread as the backends logged it',
     );
     assert.equal(s.affinityVerdicts.violation, moved.length, 'one violation per client the logs show moved');
-    assert.deepEqual(s.affinityVerdicts.violationCauses, { listFull: 0, setFull: moved.length, unknown: 0 });
+    assert.deepEqual(s.affinityVerdicts.violationCauses, {
+      listFull: 0,
+      setFull: moved.length,
+      crossFrontend: 0,
+      unknown: 0,
+    });
     assert.equal(s.affinityVerdicts.held, CLIENTS - moved.length);
     assert.deepEqual(
       s.affinitySets.map((a) => [a.endpoint, a.elements, a.size, a.fill]),

@@ -84,7 +84,11 @@ test('an eviction reported after the violation makes it listFull: tallies, windo
     // The re-pick of another client evicts 10.0.0.1 from A's list at v - 3 ms; it comes back at v.
     dnat(v, '10.0.0.1', B),
   ]);
-  assert.deepEqual(causes(state), { listFull: 0, setFull: 0, unknown: 1 }, 'open: counted unknown meanwhile');
+  assert.deepEqual(
+    causes(state),
+    { listFull: 0, setFull: 0, crossFrontend: 0, unknown: 1 },
+    'open: counted unknown meanwhile',
+  );
   assert.deepEqual(
     violationNotables(state),
     [{ client: '10.0.0.1', from: A, to: B, cause: 'unknown', ts: v }],
@@ -94,8 +98,8 @@ test('an eviction reported after the violation makes it listFull: tallies, windo
 
   // The list read that began 200 ms before the violation and ended 50 ms after it missed the entry.
   applyEvents(state, [evicted(v - 200 * MS, v + 50 * MS, '10.0.0.1', A)]);
-  assert.deepEqual(causes(state), { listFull: 1, setFull: 0, unknown: 0 });
-  assert.deepEqual(causes(state, 'window'), { listFull: 1, setFull: 0, unknown: 0 });
+  assert.deepEqual(causes(state), { listFull: 1, setFull: 0, crossFrontend: 0, unknown: 0 });
+  assert.deepEqual(causes(state, 'window'), { listFull: 1, setFull: 0, crossFrontend: 0, unknown: 0 });
   const detail = clientDetails(state, `${SVC}/tcp`)[0]!;
   assert.deepEqual(detail.lastSwitch, { at: detail.lastSwitch!.at, from: A, verdict: 'violation', cause: 'listFull' });
   assert.deepEqual(
@@ -108,7 +112,7 @@ test('an eviction reported after the violation makes it listFull: tallies, windo
   // Much later, nothing more is emitted for it.
   applyEvents(state, [tick(v + 10 * S)]);
   assert.deepEqual(violationNotables(state), []);
-  assert.deepEqual(causes(state), { listFull: 1, setFull: 0, unknown: 0 });
+  assert.deepEqual(causes(state), { listFull: 1, setFull: 0, crossFrontend: 0, unknown: 0 });
 });
 
 test('evictions that cannot explain the violation leave it unknown; after the horizon none can', () => {
@@ -130,7 +134,7 @@ test('evictions that cannot explain the violation leave it unknown; after the ho
   assert.equal(state.causes.openCount, 0);
   // An explaining eviction after the horizon comes too late: the cause stays settled.
   applyEvents(state, [evicted(v - 100 * MS, v + 2 * S + 1, '10.0.0.1', A)]);
-  assert.deepEqual(causes(state), { listFull: 0, setFull: 0, unknown: 1 });
+  assert.deepEqual(causes(state), { listFull: 0, setFull: 0, crossFrontend: 0, unknown: 1 });
   assert.deepEqual(violationNotables(state), []);
 });
 
@@ -153,7 +157,7 @@ test('an eviction seen before the violation settles it at once; each eviction ex
       [T0 + 5 * S, 'unknown'],
     ],
   );
-  assert.deepEqual(causes(state), { listFull: 1, setFull: 0, unknown: 2 });
+  assert.deepEqual(causes(state), { listFull: 1, setFull: 0, crossFrontend: 0, unknown: 2 });
 });
 
 test('an eviction arriving before the notable was drained corrects it in place: one line, final cause', () => {
@@ -180,11 +184,11 @@ test('a reclassified violation that already left the window changes only the cum
     ],
     { windowSeconds: 1 },
   );
-  assert.deepEqual(causes(state), { listFull: 1, setFull: 0, unknown: 0 });
-  assert.deepEqual(causes(state, 'window'), { listFull: 0, setFull: 0, unknown: 0 });
+  assert.deepEqual(causes(state), { listFull: 1, setFull: 0, crossFrontend: 0, unknown: 0 });
+  assert.deepEqual(causes(state, 'window'), { listFull: 0, setFull: 0, crossFrontend: 0, unknown: 0 });
   // And the window's tallies stay whole when its selections leave: none goes negative.
   applyEvents(state, [tick(v + 10 * S)]);
-  assert.deepEqual(causes(state, 'window'), { listFull: 0, setFull: 0, unknown: 0 });
+  assert.deepEqual(causes(state, 'window'), { listFull: 0, setFull: 0, crossFrontend: 0, unknown: 0 });
 });
 
 test('open violations are bounded: the oldest is settled unknown early and counted', () => {
@@ -200,7 +204,7 @@ test('open violations are bounded: the oldest is settled unknown early and count
     ],
     { maxOpenViolations: 1 },
   );
-  assert.deepEqual(causes(state), { listFull: 1, setFull: 0, unknown: 1 });
+  assert.deepEqual(causes(state), { listFull: 1, setFull: 0, crossFrontend: 0, unknown: 1 });
   assert.deepEqual(
     violationNotables(state).map((n) => [n.client, n.cause]),
     [
@@ -239,5 +243,5 @@ test('older traces: an eviction without `since` counts as happening at its ts', 
     dnat(T0 + 3 * S, '10.0.0.2', C),
   ]);
   // 10.0.0.1: evicted (as far as is known) after its violation; 10.0.0.2: in between its picks.
-  assert.deepEqual(causes(state), { listFull: 1, setFull: 0, unknown: 1 });
+  assert.deepEqual(causes(state), { listFull: 1, setFull: 0, crossFrontend: 0, unknown: 1 });
 });

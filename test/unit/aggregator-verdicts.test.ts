@@ -69,7 +69,8 @@ test('verdicts: held at g < T and g = T, expired at g = T + 1us, violations by c
     forcedRepick: 1,
     expired: 1,
     compliance: 0.5,
-    violationCauses: { listFull: 1, setFull: 0, unknown: 1 },
+    violationCauses: { listFull: 1, setFull: 0, crossFrontend: 0, unknown: 1 },
+    pending: 0,
     expiredMoved: 1,
   });
   assert.deepEqual(svc.stickiness, { pairs: 6, sameBackend: 2, ratio: 2 / 6, expectedRandom: 1 / 3 });
@@ -102,7 +103,7 @@ test('an eviction outside the two selections does not make a violation listFull'
   const state = createState();
   applyEvents(state, ev);
   const v = buildReport(state, { scope: 'cumulative' }).services[0]!.affinityVerdicts;
-  assert.deepEqual(v.violationCauses, { listFull: 0, setFull: 0, unknown: 2 });
+  assert.deepEqual(v.violationCauses, { listFull: 0, setFull: 0, crossFrontend: 0, unknown: 2 });
   assert.equal(v.compliance, 0);
 });
 
@@ -118,7 +119,8 @@ test('a service without affinity gets no verdicts, only stickiness', () => {
     forcedRepick: 0,
     expired: 0,
     compliance: null,
-    violationCauses: { listFull: 0, setFull: 0, unknown: 0 },
+    violationCauses: { listFull: 0, setFull: 0, crossFrontend: 0, unknown: 0 },
+    pending: 0,
     expiredMoved: 0,
   });
   assert.deepEqual(svc.stickiness, { pairs: 3, sameBackend: 1, ratio: 1 / 3, expectedRandom: 0.5 });

@@ -198,6 +198,7 @@ const events: StickyEvent[] = [
   },
   { type: 'lost', ts: T0 + 7 * S, node: 'n1', count: 3 },
   { type: 'counters', ts: T0 + 7 * S, node: 'n1', insertFailed: 1, drop: 2, earlyDrop: 3, entries: 40 },
+  { type: 'rulesRead', ts: T0 + 7 * S, node: 'n3', readAt: T0 + 6 * S },
   { type: 'node', ts: T0 + 8 * S, node: 'n2', state: 'down', reason: 'stream from n2 failed: connection reset' },
   { type: 'node', ts: T0 + 9 * S, node: 'n2', state: 'up' },
   { type: 'node', ts: T0 + 12 * S, node: 'n2', state: 'down', reason: 'agent n2 ended the stream' },
@@ -277,7 +278,7 @@ test('every field of the export format is in docs/design.md', async () => {
   const missingFromOutput = [...declaredProperties('src/core/event.ts')].filter((f) => !fields.has(f));
   assert.deepEqual(missingFromOutput, [], 'the fixture exercises every property src/core/event.ts declares');
   const types = new Set(lines.map((l) => String(l.type)));
-  assert.equal(types.size, 9, `every event type is exported, got ${[...types].join(', ')}`);
+  assert.equal(types.size, 10, `every event type is exported, got ${[...types].join(', ')}`);
   const text = section(/export format/i);
   assert.deepEqual(undocumented(fields, text), [], 'export fields the design does not name');
   assert.deepEqual(undocumented(types, text), [], 'event types the design does not name');

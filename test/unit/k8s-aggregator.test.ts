@@ -92,7 +92,8 @@ test('the spec affinity overrides the rules, whichever catalog came last', () =>
         forcedRepick: 0,
         expired: 2,
         compliance: 0.5,
-        violationCauses: { listFull: 0, setFull: 0, unknown: 1 },
+        violationCauses: { listFull: 0, setFull: 0, crossFrontend: 0, unknown: 1 },
+        pending: 0,
         expiredMoved: 1,
       },
       order,
@@ -123,7 +124,8 @@ test('without the API the same timeline is judged with the rules (the catalog is
     forcedRepick: 0,
     expired: 0,
     compliance: 0.5,
-    violationCauses: { listFull: 0, setFull: 0, unknown: 2 },
+    violationCauses: { listFull: 0, setFull: 0, crossFrontend: 0, unknown: 2 },
+    pending: 0,
     expiredMoved: 0,
   });
 });
@@ -145,7 +147,8 @@ test('a service missing from a later API catalog falls back to the rules', () =>
     forcedRepick: 0,
     expired: 1,
     compliance: 2 / 3,
-    violationCauses: { listFull: 0, setFull: 0, unknown: 1 },
+    violationCauses: { listFull: 0, setFull: 0, crossFrontend: 0, unknown: 1 },
+    pending: 0,
     expiredMoved: 1,
   });
   assert.deepEqual(svc.affinity, { mode: 'ClientIP', timeoutSeconds: 10800, source: 'rules' });
@@ -177,7 +180,8 @@ test('an EndpointSlice change mid-stream turns a violation into a forced re-pick
     forcedRepick: 1,
     expired: 0,
     compliance: 0,
-    violationCauses: { listFull: 0, setFull: 0, unknown: 3 },
+    violationCauses: { listFull: 0, setFull: 0, crossFrontend: 0, unknown: 3 },
+    pending: 0,
     expiredMoved: 0,
   });
   assert.deepEqual(r.nodes, ['n1', 'n2']);

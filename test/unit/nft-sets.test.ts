@@ -155,7 +155,7 @@ test('the violation after an unpinned pick counts setFull, reported before or af
   ]);
   const s = buildReport(state, { scope: 'cumulative' }).services[0]!;
   assert.equal(s.affinityVerdicts.violation, 3);
-  assert.deepEqual(s.affinityVerdicts.violationCauses, { listFull: 0, setFull: 2, unknown: 1 });
+  assert.deepEqual(s.affinityVerdicts.violationCauses, { listFull: 0, setFull: 2, crossFrontend: 0, unknown: 1 });
   assert.deepEqual(s.affinitySets, [{ node: 'n1', endpoint: A, elements: 2, size: 2, fill: 1, peakElements: 2 }]);
 });
 

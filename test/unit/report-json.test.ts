@@ -92,7 +92,8 @@ test('report JSON has the contract fields with the contract types', () => {
     forcedRepick: 0,
     expired: 0,
     compliance: 1,
-    violationCauses: { listFull: 0, setFull: 0, unknown: 0 },
+    violationCauses: { listFull: 0, setFull: 0, crossFrontend: 0, unknown: 0 },
+    pending: 0,
     expiredMoved: 0,
   });
   assert.deepEqual(s.clients, [
@@ -116,7 +117,7 @@ test('Markdown shows the same figures as tables', () => {
   assert.match(md, /## 10\.96\.0\.10:80\/tcp \(lab\/web:http\)/);
   assert.match(md, /\| 10\.1\.1\.2:8080 \| 2 \| 100\.0% \| 1 \|/);
   assert.match(md, /\| 10\.1\.1\.3:8080 \| 0 \| 0\.0% \| 0 \|/);
-  assert.match(md, /\| 1 \| 0 \| 0 \| 0 \| 0 \| 0 \| 0 \(0\) \| 1 \|/, 'verdict row: held 1, compliance 1');
+  assert.match(md, /\| 1 \| 0 \| 0 \| 0 \| 0 \| 0 \| 0 \| 0 \| 0 \(0\) \| 1 \|/, 'verdict row: held 1, compliance 1');
   assert.match(md, /Lost events: 2/);
   assert.match(md, /\| 10\.0\.1\.2 \| 2 \| 10\.1\.1\.2:8080: 2 \| 1 \| lab-node \|/);
   const many = renderMarkdown(buildReport(state, { scope: 'cumulative' }), { maxClients: 0 });

@@ -34,6 +34,7 @@ function row(name: string, over: Partial<ServiceRow> = {}): ServiceRow {
     stickiness: 0.8,
     expectedRandom: 0.5,
     violations: 0,
+    pending: 0,
     nodes: ['n1'],
     ...over,
   };

@@ -20,8 +20,9 @@ export const command: Command = {
 
 Runs the probe on one node and serves its events over gRPC (proto/stickyscope.proto)
 to any number of subscribers (record, report, tui). Flows are named from the node's
-kube-proxy rules, re-read every second: iptables mode (iptables-save -t nat) or
-nftables mode (nft -j list table ip kube-proxy), whichever the node has. The rules'
+kube-proxy rules, re-read when 'nft monitor' announces a change (every second with
+iptables-legacy, without nft, or with --rules-poll): iptables mode (iptables-save -t nat)
+or nftables mode (nft -j list table ip kube-proxy), whichever the node has. The rules'
 Service catalog is sent at start and whenever it changes, and clients evicted from full
 xt_recent affinity lists are reported. A subscriber that falls behind is told what it
 lost; it never slows the probe or the other subscribers. A client gets no more than
@@ -62,6 +63,8 @@ Options:
   --metrics-max-services N  at most N Services in those series, those with the most
                        selections; the rest are counted (default 500)
   --summary-period D   how often SubscribeSummaries subscribers get a summary (default 2s)
+  --rules-poll         re-read the rules every second instead of on the changes
+                       'nft monitor' announces (costs a read of every rule each second)
   --pods FILE          pod names by backend address, {"pods": {"10.1.1.2": "ns/pod"}}, for
                        nodes without the Kubernetes API (the lab writes one); re-read on change
   -h, --help           this text
@@ -91,6 +94,7 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       'metrics-max-services': { type: 'string', default: '500' },
       'summary-period': { type: 'string', default: '2s' },
       pods: { type: 'string' },
+      'rules-poll': { type: 'boolean' },
       ...verboseOption,
     });
     const attach = parseAttachMode(values.attach);
@@ -119,6 +123,7 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       ...{ node, netns: values.netns, listen, attach, metricsListen, limits, maxServices, summaryPeriodMs },
       ...{ ringBufferBytes, tls, readyFile: values['ready-file'], onLibbpf: libbpfLines(values.verbose) },
       podsFile: values.pods,
+      rulesPoll: values['rules-poll'],
       onWarning: (m: string) => process.stderr.write(`stickyscope agent: warning: ${printable(m)}\n`),
     };
     await runAgent(options, shutdownSignal());
