@@ -245,6 +245,9 @@ export class NodeRules implements Stage {
   /** Watermarks follow the catalog they vouch for: a verdict waits for them (src/aggregator/pending-verdicts.ts). */
   private readonly marks: RulesReadMarks;
   private schedule: RulesSchedule | null = null;
+  /** Each family's read failures, said once until they change. */
+  private readonly warn4: (message: string) => void;
+  private readonly warn6: (message: string) => void;
   /** When the probe last handed over a flow, and when the lists were last read (ms): lists change only after flows. */
   lastFlowAt = 0;
   private listsReadAt = 0;
@@ -255,6 +258,8 @@ export class NodeRules implements Stage {
 
   constructor(private readonly opts: NodeRulesOptions) {
     this.pods = opts.podsFile ? new PodNames(opts.podsFile) : null;
+    this.warn4 = warnOnce(opts.onWarning);
+    this.warn6 = warnOnce(opts.onWarning);
     this.marks = new RulesReadMarks(2, (readAt) =>
       opts.emit([{ type: 'rulesRead', ts: Math.max(Date.now() * 1000, readAt), node: opts.node, readAt }]),
     );
@@ -324,8 +329,6 @@ export class NodeRules implements Stage {
   }
 
   /** Each family's rules read once; a failure is said once per family until it changes. */
-  private readonly warn4 = warnOnce(this.opts.onWarning);
-  private readonly warn6 = warnOnce(this.opts.onWarning);
   private async readRules(): Promise<void> {
     await this.rules.poll().catch((err: Error) => this.warn4(err.message));
     await this.rules6.poll().catch((err: Error) => this.warn6(err.message));

@@ -11,7 +11,6 @@ import {
   type StickyEvent,
 } from '../core/event.js';
 import { ClientKeys } from './addresses.js';
-import { pinnedElsewhere } from './cross-frontend.js';
 import { AffinitySetFills } from './affinity-sets.js';
 import { BackendCounts, NO_ENTRY } from './backend-counts.js';
 import { NodeRoster } from './node-roster.js';
@@ -260,6 +259,7 @@ export class AggregatorState {
       prevTs: pairs.lastTs[p]!,
       ts,
       seq: this.ring.pushed,
+      ...(pairs.lastFrontend[p] !== this.services.lastFrontend ? { otherFrontend: true as const } : {}),
     };
     if (this.pending.mustWait(node, ts)) {
       this.pending.hold(v);
@@ -276,7 +276,7 @@ export class AggregatorState {
   private judge(v: OpenViolation): number {
     const view = this.services.list[v.svc]!.view(v.node);
     if (v.gone || !view?.endpoints.has(v.from)) return Verdict.forcedRepick;
-    const cause = pinnedElsewhere(this.services, this.pairs, v) ? 'crossFrontend' : this.causes.violation(v);
+    const cause = v.otherFrontend ? 'crossFrontend' : this.causes.violation(v);
     if (this.keepNotable) {
       if (v.note) this.revise(v.note, { cause });
       else v.note = { event: this.violationNotable(v, cause), drain: this.notable.drains };

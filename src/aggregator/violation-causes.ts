@@ -28,6 +28,13 @@ export interface OpenViolation {
   settled?: true;
   /** While pending (pending-verdicts.ts): a catalog of its node since the pick no longer listed `from`. */
   gone?: true;
+  /**
+   * The move came with a change of frontend (the client's previous pick went through another address of the same
+   * Service port): kube-proxy keys ClientIP affinity by endpoint, but an externalTrafficPolicy: Local frontend (a
+   * NodePort, a load-balancer address) checks and sets only the local endpoints' entries, so a client that goes
+   * through both is moved by it. The cause `crossFrontend`.
+   */
+  otherFrontend?: true;
 }
 
 interface Span {
