@@ -37,7 +37,7 @@ enum ss_record_type {
 	SS_REC_CLOSE = 9,    /* an entry ended (the destroy event, or a sweep found it gone) */
 	SS_REC_TRAFFIC = 10, /* a sweep's counters of an open entry, when they moved */
 	SS_REC_CT_LOST = 11, /* the conntrack event socket overran (ENOBUFS): value[0] overruns */
-	/* a walk of the table ended: value[] = entries read, DNATed entries open, duration ns, and
+	/* a walk of the table ended: value[] = the table's entries, DNATed connections open, duration ns, and
 	 * enum ss_sweep_flags */
 	SS_REC_SWEEP = 12,
 };

@@ -131,7 +131,7 @@ export interface TrafficEvent extends Conn, ConnCounts {
 export interface SweepEvent extends Base {
   type: 'sweep';
   initial: boolean;
-  /** Conntrack entries read (all of them, translated or not). */
+  /** The node's conntrack entries (translated or not) when the walk ended. */
   entries: number;
   /** DNATed connections open after it. */
   open: number;

@@ -14,13 +14,20 @@ enum ss_mode {
 /* "netfilter", "fentry", "kprobe" or "auto". */
 const char *ss_mode_name(enum ss_mode m);
 
+/* The conntrack sweep's default period (see docs/design.md for its measured cost). */
+#define SS_SWEEP_DEFAULT_MS 10000
+#define SS_SWEEP_DEFAULT_TEXT "10000"
+
 struct ss_options {
 	const char *netns; /* NULL: stay in the current network namespace */
 	unsigned ringbuf_bytes;
 	bool insert_events;
 	unsigned counters_ms;
 	unsigned poll_ms;
-	bool stats; /* --stats: BPF run-time statistics and CPU time, one note at exit */
+	bool conntrack;              /* follow live connections over netlink (--no-conntrack: not) */
+	unsigned conntrack_sweep_ms; /* --conntrack-sweep-ms */
+	unsigned conntrack_rcvbuf;   /* --conntrack-rcvbuf: bytes of the destroy socket, 0 the kernel's */
+	bool stats;                  /* --stats: BPF run-time statistics and CPU time, one note at exit */
 	enum ss_mode mode;
 };
 
