@@ -16,12 +16,18 @@ export interface ProbeOptions {
   insertEvents?: boolean;
   /** Force one attach mode; by default the helper picks netfilter, else fentry, else kprobe. */
   attach?: AttachMode;
+  /** Follow the conntrack table's DNATed connections (open, close, traffic, sweep events); default true. */
+  liveConnections?: boolean;
+  /** Period of the conntrack table sweep, ms (default: the helper's). */
+  conntrackSweepMs?: number;
+  /** Receive buffer of the helper's conntrack destroy socket, bytes (default: the kernel's). */
+  conntrackRcvbufBytes?: number;
   helperPath?: string;
 }
 
 /**
- * Events: 'events' (batch: StickyEvent[]) in kernel order, 'error' (EnvironmentError |
- * Error, e.g. the helper's "failed to" line), 'exit' (code: number | null).
+ * Events: 'events' (batch: StickyEvent[]) in kernel order, 'note' (text: one of the helper's notes, as `notes`
+ * collects them), 'error' (EnvironmentError | Error, e.g. the helper's "failed to" line), 'exit' (code: number | null).
  */
 export interface Probe extends EventEmitter {
   /** Resolves on the helper's HELLO; rejects with an EnvironmentError carrying its failure line. */
@@ -75,6 +81,9 @@ class HelperProbe extends EventEmitter implements Probe {
     if (opts.ringBufferBytes !== undefined) args.push('--ringbuf-bytes', String(opts.ringBufferBytes));
     if (opts.insertEvents === false) args.push('--no-insert');
     if (opts.attach !== undefined) args.push('--attach', opts.attach);
+    if (opts.liveConnections === false) args.push('--no-conntrack');
+    if (opts.conntrackSweepMs !== undefined) args.push('--conntrack-sweep-ms', String(opts.conntrackSweepMs));
+    if (opts.conntrackRcvbufBytes !== undefined) args.push('--conntrack-rcvbuf', String(opts.conntrackRcvbufBytes));
     // stdin stays open and unused: the helper exits when it reaches EOF, i.e. when we die.
     this.child = spawn(this.path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -140,7 +149,11 @@ class HelperProbe extends EventEmitter implements Probe {
     this.stderrTail = lines.pop()!;
     for (const line of lines) {
       if (line.startsWith(FAILURE_PREFIX) && this.failure === undefined) this.failure = line;
-      else if (line.startsWith(NOTE_PREFIX)) this.noted.push(line.slice(NOTE_PREFIX.length));
+      else if (line.startsWith(NOTE_PREFIX)) {
+        const note = line.slice(NOTE_PREFIX.length);
+        this.noted.push(note);
+        this.emit('note', note);
+      }
     }
   }
 

@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnvironmentError, InputError, UsageError } from '../../core/errors.js';
 import { ATTACH_HELP, attachSummary, parseAttachMode } from '../../probe/attach-mode.js';
+import { LIVE_HELP, liveFlagOptions, parseLiveFlags, printLiveNotes } from '../live-flags.js';
 import type { AgentTlsFiles } from '../../protocol/tls.js';
 
 export const command: Command = {
@@ -61,6 +62,7 @@ Options:
   --metrics-max-services N  at most N Services in those series, those with the most
                        selections; the rest are counted (default 500)
   --summary-period D   how often SubscribeSummaries subscribers get a summary (default 2s)
+  ${LIVE_HELP}
   -h, --help           this text
 
 Without TLS the agent serves loopback only: its stream names every client of the node
@@ -87,6 +89,7 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       metrics: { type: 'string' },
       'metrics-max-services': { type: 'string', default: '500' },
       'summary-period': { type: 'string', default: '2s' },
+      ...liveFlagOptions,
     });
     const attach = parseAttachMode(values.attach);
     const listen = parseHostPort(values.listen, '--listen');
@@ -100,6 +103,7 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
     if (summaryPeriodMs < 100 || summaryPeriodMs > 60_000)
       throw new UsageError(`--summary-period expects 100ms to 60s; got '${values['summary-period']}'`);
     const ringBufferBytes = parseRingBufferBytes(values['ringbuf-bytes']);
+    const live = parseLiveFlags(values);
     const { hostname } = await import('node:os');
     const node = values['node-name'] ?? hostname();
     const tls = await agentTls(values, listen, node);
@@ -113,7 +117,8 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
     const stopped = new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
     // Nothing downstream of the agent reads insert records (backend selections are dnat,
     // what the backend sees is snat); leaving them out halves the records per flow.
-    const probe = startProbe({ node, netns: values.netns, ringBufferBytes, insertEvents: false, attach });
+    const probe = startProbe({ node, netns: values.netns, ringBufferBytes, insertEvents: false, attach, ...live });
+    printLiveNotes(probe);
     const failed = new Promise<never>((_, reject) => {
       probe.on('error', reject);
       probe.on('exit', () => reject(new EnvironmentError('the probe helper exited while the agent was running')));

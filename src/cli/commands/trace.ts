@@ -2,13 +2,16 @@
 import { parse, parseOutputFormat, parseRingBufferBytes, shutdownSignal, type Command } from '../command.js';
 import type { StickyEvent } from '../../core/event.js';
 import { ATTACH_HELP, attachSummary, parseAttachMode } from '../../probe/attach-mode.js';
+import { LIVE_HELP, liveFlagOptions, parseLiveFlags, printLiveNotes } from '../live-flags.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope trace [--netns PATH] [-o text|jsonl] [options]
 
 Prints, live, every backend selection the node's NAT makes (dnat), every source
 translation (snat: the address the backend sees) and every new conntrack entry
-(insert), like 'conntrack -E' but from BPF, without losing events silently.
+(insert), like 'conntrack -E' but from BPF, without losing events silently; and
+the connections to Services already open (open), their ends (close) and bytes
+(traffic), from the conntrack table.
 Runs until Ctrl-C, then detaches and prints what was still buffered.
 
 Options:
@@ -19,6 +22,7 @@ Options:
   ${ATTACH_HELP}
   --no-insert          leave out insert events (dnat and snat only)
   --ringbuf-bytes N    ring buffer size, a power of two (default 8 MiB)
+  ${LIVE_HELP}
   -h, --help           this text
 
 Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
@@ -33,10 +37,12 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       'no-insert': { type: 'boolean', default: false },
       'ringbuf-bytes': { type: 'string' },
       attach: { type: 'string' },
+      ...liveFlagOptions,
     });
     const format = parseOutputFormat(values, ['text', 'jsonl'] as const, 'text');
     const ringBufferBytes = parseRingBufferBytes(values['ringbuf-bytes']);
     const attach = parseAttachMode(values.attach);
+    const live = parseLiveFlags(values);
     const { hostname } = await import('node:os');
     const { startProbe } = await import('../../probe/probe.js');
     const { eventToJsonLine, eventToText } = await import('../../core/event-json.js');
@@ -54,8 +60,10 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       ringBufferBytes,
       insertEvents: !values['no-insert'],
       attach,
+      ...live,
     });
     probe.on('events', write);
+    printLiveNotes(probe);
     const failed = new Promise<never>((_, reject) => probe.on('error', reject));
     failed.catch(() => {});
     await Promise.race([probe.ready, failed]);
