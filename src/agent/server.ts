@@ -1,6 +1,7 @@
 // The agent's gRPC server: fans the event source out to its subscribers (encoded once for all without a filter), each
 // behind its own bounded queue, and answers Info from what went by. What one client may cost is bounded (limits.ts):
 // each limit hit is refused with a gRPC status, counted in Info and said on stderr.
+import { LiveBook } from './live-book.js';
 import { release } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import type { CatalogEvent, CountersEvent, StickyEvent } from '../core/event.js';
@@ -91,6 +92,7 @@ export function getServer(source: EventSource, opts: AgentServerOptions): AgentS
     },
   };
   let catalog: CatalogEvent | null = null;
+  const live = new LiveBook();
   let counters: CountersEvent | null = null;
   let lostEvents = 0;
   let lostByGone = 0;
@@ -101,6 +103,7 @@ export function getServer(source: EventSource, opts: AgentServerOptions): AgentS
       else if (e.type === 'counters') counters = e;
       else if (e.type === 'lost') lostEvents += e.count;
     }
+    live.apply(events);
     // Encoded once for every subscriber without a filter (they send slices of the same bytes); filtered ones encode
     // what passes theirs.
     let shared: IndexedBatch | undefined;
@@ -197,6 +200,9 @@ export function getServer(source: EventSource, opts: AgentServerOptions): AgentS
       call.sendMetadata(new grpc.Metadata());
       // A subscriber that arrives after the rules were read still learns the services.
       if (catalog) sub.offer([catalog]);
+      // And the connections open now: for it, those are what was open when it began to listen.
+      const snapshot = live.snapshot(Date.now() * 1000);
+      if (snapshot.length > 0) sub.offer(snapshot);
     },
     Info(_call: grpc.ServerUnaryCall<unknown, AgentInfo>, callback: grpc.sendUnaryData<AgentInfo>) {
       callback(null, info());

@@ -149,7 +149,7 @@ export class RecordDecoder {
   /** The latest SWEEP record's time: a connection a sweep finds gone ended after it. */
   private lastSweep: number | undefined;
 
-  constructor(private readonly node: string) {}
+  constructor(readonly node: string) {}
 
   /** True once the HELLO record (the helper is attached) and the ATTACH records it announced are decoded. */
   get started(): boolean {

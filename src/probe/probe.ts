@@ -52,6 +52,8 @@ export function helperPath(): string {
 const FAILURE_PREFIX = 'stickyscope-probe: failed to ';
 const NOTE_PREFIX = 'stickyscope-probe: note: ';
 const STOP_GRACE_MS = 5000;
+/** Events kept while nobody listens yet (the dump at attach comes right after HELLO, before the agent listens). */
+const MAX_UNHEARD = 1_000_000;
 
 class HelperProbe extends EventEmitter implements Probe {
   readonly ready: Promise<void>;
@@ -66,6 +68,9 @@ class HelperProbe extends EventEmitter implements Probe {
   private stopping = false;
   private closed: Promise<void>;
   private settleReady!: (err?: Error) => void;
+  /** Events decoded before the first 'events' listener, handed to it; past MAX_UNHEARD, counted as lost. */
+  private unheard: StickyEvent[] | null = [];
+  private unheardLost = 0;
 
   constructor(opts: ProbeOptions) {
     super();
@@ -76,6 +81,9 @@ class HelperProbe extends EventEmitter implements Probe {
     });
     // Callers that only listen for 'error' must not see an unhandled rejection too.
     this.ready.catch(() => {});
+    this.on('newListener', (name: string) => {
+      if (name === 'events' && this.unheard !== null) setImmediate(() => this.flushUnheard());
+    });
     const args: string[] = [];
     if (opts.netns !== undefined) args.push('--netns', opts.netns);
     if (opts.ringBufferBytes !== undefined) args.push('--ringbuf-bytes', String(opts.ringBufferBytes));
@@ -141,7 +149,19 @@ class HelperProbe extends EventEmitter implements Probe {
       return;
     }
     if (this.decoder.started) this.settleReady();
-    if (events.length > 0) this.emit('events', events);
+    if (events.length === 0) return;
+    if (this.unheard === null) this.emit('events', events);
+    else if (this.unheard.length + events.length <= MAX_UNHEARD) this.unheard.push(...events);
+    else this.unheardLost += events.length;
+  }
+
+  private flushUnheard(): void {
+    const held = this.unheard;
+    if (held === null || this.listenerCount('events') === 0) return;
+    this.unheard = null;
+    if (this.unheardLost > 0)
+      held.push({ type: 'lost', ts: Date.now() * 1000, node: this.decoder.node, count: this.unheardLost });
+    if (held.length > 0) this.emit('events', held);
   }
 
   private onStderr(text: string): void {

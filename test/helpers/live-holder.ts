@@ -21,7 +21,7 @@ function pingUdp(s) { return new Promise((res) => { s.once('message', () => res(
 async function ping() {
   const open = tcp.filter((c) => !c.ended);
   await Promise.all([...open.map(pingTcp), ...udp.map(pingUdp)]);
-  say({ pinged: open.length + udp.length });
+  return open.length + udp.length;
 }
 async function main() {
   for (let i = 0; i < o.tcp; i++) {
@@ -29,6 +29,7 @@ async function main() {
     c.setEncoding('utf8');
     c.on('error', (e) => say({ error: e.message }));
     await new Promise((r) => c.once('connect', r));
+    c.addr = addr(c.localAddress, c.localPort);
     tcp.push(c);
   }
   for (let i = 0; i < o.udp; i++) {
@@ -37,14 +38,14 @@ async function main() {
     udp.push(s);
   }
   await ping();
-  say({ tcp: tcp.map((c) => addr(c.localAddress, c.localPort)), udp: udp.map((s) => addr(o.source, s.address().port)) });
+  say({ tcp: tcp.map((c) => c.addr), udp: udp.map((s) => addr(o.source, s.address().port)) });
   readline.createInterface({ input: process.stdin }).on('line', async (line) => {
     const [cmd, n] = line.split(' ');
-    if (cmd === 'ping') await ping();
+    if (cmd === 'ping') say({ pinged: await ping() });
     if (cmd === 'close') {
       const open = tcp.filter((c) => !c.ended).slice(0, Number(n));
-      await Promise.all(open.map((c) => new Promise((r) => { c.ended = true; c.once('close', r); c.end(); })));
-      say({ closed: open.map((c) => addr(c.localAddress, c.localPort)) });
+      for (const c of open) { c.ended = true; c.resume(); c.end(); }
+      say({ closed: open.map((c) => c.addr) });
     }
   });
 }

@@ -70,4 +70,18 @@ test('open, close and traffic are named and filtered like flows; sweeps and conn
     live(client3).map((e) => e.type),
     ['traffic', 'sweep', 'lost'],
   );
+
+  // A subscriber that comes later is told the connections open now, as opened when it began to listen.
+  const late = subscribe({});
+  await until(() => live(late).length === 4, 'the snapshot');
+  assert.deepEqual(
+    live(late).map((e) => [e.type, (e as ConnEvent).client ?? null, (e as { seen?: string }).seen ?? null]),
+    [
+      ['open', '10.0.0.1:40001', 'dump'],
+      ['open', '10.0.0.2:40002', 'dump'],
+      ['open', '10.0.0.3:40003', 'dump'],
+      ['sweep', null, null],
+    ],
+  );
+  assert.equal((live(late)[2] as ConnEvent).replyBytes, 90, 'with the latest counters');
 });
