@@ -128,9 +128,18 @@ static bool acct_sysctl_on(void)
 	return v != 0;
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 int ss_live_walk(struct ss_live *l, bool initial)
 {
 	struct ss_ct_stats stats = { 0 };
+	uint64_t cpu0 = thread_cpu_ns();
 	uint64_t took;
 	bool acct;
 	int err;
@@ -152,6 +161,7 @@ int ss_live_walk(struct ss_live *l, bool initial)
 	if (!initial && (err = close_unseen(l)))
 		return err;
 	took = ss_monotonic_ns() - l->sweep_start;
+	l->walk_cpu_ns = thread_cpu_ns() - cpu0;
 	acct = l->acct_seen || acct_sysctl_on();
 	if (!acct && !l->acct_noted) {
 		ss_note("conntrack byte counters are unavailable (net.netfilter.nf_conntrack_acct is 0): live connections "

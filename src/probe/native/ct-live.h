@@ -17,6 +17,7 @@ struct ss_live {
 	bool acct_seen;          /* an entry of the walk carried counters */
 	bool acct_noted;         /* the "bytes are unavailable" line was printed */
 	int64_t real_minus_mono; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns: a DNAT record's time as a start */
+	uint64_t walk_cpu_ns;    /* CPU time (user and kernel) the last walk took */
 };
 
 /* Opens the netlink sockets; 0, or -errno after one "failed to ..." line (the helper goes on without). */

@@ -132,6 +132,7 @@ int ss_parse_options(int argc, char **argv, struct ss_options *opts)
 		case 'S':
 			if (number("--conntrack-sweep-ms", optarg, &opts->conntrack_sweep_ms))
 				return -1;
+			opts->conntrack_sweep_fixed = true;
 			break;
 		case 'B':
 			if (number("--conntrack-rcvbuf", optarg, &opts->conntrack_rcvbuf))

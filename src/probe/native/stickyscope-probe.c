@@ -142,13 +142,23 @@ static int timeout_until(uint64_t now, uint64_t a, uint64_t b, uint64_t c)
 	return due > now ? (int)(due - now) : 0;
 }
 
+/* The default period stretches so that walking the table takes at most 1/SS_SWEEP_BUDGET of a core. */
+static uint64_t sweep_period_ms(const struct run *run, const struct ss_options *opts)
+{
+	uint64_t budget_ms = run->live.walk_cpu_ns * SS_SWEEP_BUDGET / 1000000;
+
+	if (opts->conntrack_sweep_fixed || budget_ms <= opts->conntrack_sweep_ms)
+		return opts->conntrack_sweep_ms;
+	return budget_ms;
+}
+
 static int loop(struct run *run, const struct ss_options *opts, int sigfd)
 {
 	struct pollfd fds[3] = { { .fd = sigfd, .events = POLLIN },
 		                 { .fd = STDIN_FILENO, .events = POLLIN },
 		                 { .fd = run->live_on ? ss_ct_events_fd(&run->live.nl) : -1, .events = POLLIN } };
 	uint64_t next_drain = now_ms() + opts->poll_ms, next_counters = now_ms() + opts->counters_ms;
-	uint64_t next_sweep = run->live_on ? now_ms() + opts->conntrack_sweep_ms : UINT64_MAX;
+	uint64_t next_sweep = run->live_on ? now_ms() + sweep_period_ms(run, opts) : UINT64_MAX;
 	int err;
 
 	for (;;) {
@@ -172,7 +182,7 @@ static int loop(struct run *run, const struct ss_options *opts, int sigfd)
 		if (now >= next_sweep) {
 			if ((err = drain(run)) || (err = ss_live_walk(&run->live, false)) || (err = ss_out_flush()))
 				return err == -EPIPE ? 0 : SS_EXIT_RUNTIME;
-			next_sweep = now_ms() + opts->conntrack_sweep_ms;
+			next_sweep = now_ms() + sweep_period_ms(run, opts);
 		}
 		if (now >= next_counters) {
 			if ((err = emit_counters()) || (err = emit_lost(run)) || (err = ss_out_flush()))
