@@ -192,7 +192,7 @@ static __always_inline void ss_emit(__u8 hook, const struct ss_conn *c, __u8 typ
 	__builtin_memcpy(r->reply_dst.addr, &reply->dst.u3, 16);
 	r->reply_dst.port = reply->dst.u.all;
 	r->orig_src.pad = r->orig_dst.pad = r->reply_src.pad = 0;
-	r->pad = 0;
+	r->flags = 0;
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 }
 

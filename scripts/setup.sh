@@ -29,14 +29,15 @@ fi
 # build and boot the kernel test matrix's VMs (npm run test:kernels); for its arm64 run
 # (--arch arm64) qemu-system-arm boots them, qemu-user-static, binfmt-support and arch-test let
 # mmdebstrap run arm64 package scripts, and gcc-aarch64-linux-gnu with Debian's arm64 libbpf,
-# libelf and zlib (multiarch, hence the arm64 architecture below) cross-builds the probe helper;
+# libelf, zlib and libnetfilter_conntrack (multiarch, hence the arm64 architecture below) cross-builds the
+# probe helper (libnetfilter_conntrack reads the conntrack table over netlink: live connections);
 # prometheus (the binary, started by the test itself, not the service) scrapes an agent and
 # `serve` in the metrics test.
-packages=(clang clang-format llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config gcc make
+packages=(clang clang-format llvm libbpf-dev bpftool libelf-dev zlib1g-dev libnetfilter-conntrack-dev pkg-config gcc make
   iptables nftables conntrack iproute2 util-linux tmux curl chromium dnsperf dnsmasq-base strace
   qemu-system-x86 mmdebstrap e2fsprogs prometheus
   qemu-system-arm qemu-user-static binfmt-support arch-test gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-  libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64)
+  libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64 libnetfilter-conntrack-dev:arm64)
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   say "adding Debian's arm64 architecture (arm64 libraries for the cross-built probe helper)"
   dpkg --add-architecture arm64

@@ -1,7 +1,7 @@
 // Names what the probe saw with what the node's rules say: the Service name on flows
 // to a known Service address (or a NodePort at one of the node's addresses), and the
 // pod behind the backend where a catalog knows pods.
-import type { Proto, ServiceInfo, StickyEvent } from '../core/event.js';
+import type { ConnEvent, Proto, ServiceInfo, StickyEvent } from '../core/event.js';
 import type { NodePortCatalog } from './node-ports.js';
 
 interface Known {
@@ -39,10 +39,10 @@ export class Enricher {
   enrich(events: StickyEvent[]): number {
     let learnedAt = NaN;
     for (const e of events) {
-      if (e.type !== 'dnat' && e.type !== 'snat' && e.type !== 'insert') continue;
+      if (e.type !== 'dnat' && e.type !== 'snat' && e.type !== 'insert' && !isConn(e)) continue;
       let known = this.byProto[e.proto].get(e.service);
-      // Only a translated flow can have come through a NodePort (an insert may be any connection).
-      if (!known && e.type === 'dnat' && this.nodePorts.learn(e.service, e.proto)) {
+      // Only a translated flow can have come through a NodePort (an insert may be any connection; live ones are DNATed).
+      if (!known && (e.type === 'dnat' || e.type === 'open') && this.nodePorts.learn(e.service, e.proto)) {
         this.setServices(this.catalog());
         known = this.byProto[e.proto].get(e.service);
         if (Number.isNaN(learnedAt)) learnedAt = e.ts;
@@ -55,3 +55,5 @@ export class Enricher {
     return learnedAt;
   }
 }
+
+const isConn = (e: StickyEvent): e is ConnEvent => e.type === 'open' || e.type === 'close' || e.type === 'traffic';

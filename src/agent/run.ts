@@ -6,7 +6,7 @@ import { closeHttp, listenHttp } from '../core/http-listen.js';
 import { readyFileStage } from '../core/ready-file.js';
 import { startStages, type Stage } from '../core/stages.js';
 import { attachSummary } from '../probe/attach-mode.js';
-import { startProbe, type Probe } from '../probe/probe.js';
+import { startProbe, type Probe, type ProbeOptions } from '../probe/probe.js';
 import type { AttachMode } from '../probe/record-layout.js';
 import { agentCredentials, type AgentTlsFiles } from '../protocol/tls.js';
 import { startAgent, type RunningAgent } from './agent.js';
@@ -31,6 +31,10 @@ export interface AgentRunOptions {
   podsFile?: string;
   /** Re-read the rules every second rather than on the changes `nft monitor` announces (--rules-poll). */
   rulesPoll?: boolean;
+  /** Live connections from the conntrack table (--no-conntrack, --conntrack-sweep). */
+  live?: Pick<ProbeOptions, 'liveConnections' | 'conntrackSweepMs'>;
+  /** The helper's notes (byte counters unavailable, the table unreadable), as they come. */
+  onNote?: (note: string) => void;
   /** libbpf's messages (--verbose); dropped when absent. */
   onLibbpf?: (line: string) => void;
   /** Problems that do not stop the agent (rules unreadable, a bad certificate rotation): said once until they change. */
@@ -77,7 +81,8 @@ function probeStage(opts: AgentRunOptions, run: Running, stopped: Promise<void>)
       // Nothing downstream of the agent reads insert records (backend selections are dnat,
       // what the backend sees is snat); leaving them out halves the records per flow.
       const { node, netns, ringBufferBytes, attach, onLibbpf } = opts;
-      const p = startProbe({ node, netns, ringBufferBytes, insertEvents: false, attach, onLibbpf });
+      const p = startProbe({ node, netns, ringBufferBytes, insertEvents: false, attach, onLibbpf, ...opts.live });
+      if (opts.onNote) p.on('note', opts.onNote);
       run.probe = p;
       run.failed = new Promise<never>((_, reject) => {
         p.on('error', reject);

@@ -1,6 +1,7 @@
 // The agent's subscribers: the event stream fanned out to each (encoded once for all without a filter), each behind its
 // own bounded queue; the summary subscribers; and Info from what went by. What one client may cost is bounded
 // (limits.ts): each limit hit is refused with a gRPC status, counted in Info and said on stderr.
+import { LiveBook } from './live-book.js';
 import { release } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import type { CatalogEvent, CountersEvent, StickyEvent } from '../core/event.js';
@@ -38,6 +39,8 @@ export class Subscriptions {
   private counters: CountersEvent | null = null;
   private lostEvents = 0;
   private lostByGone = 0;
+  /** The connections open now (live-book.ts): what a subscriber arriving late is told first. */
+  private readonly live = new LiveBook();
 
   constructor(private readonly opts: SubscriptionsOptions) {
     const { limits } = opts;
@@ -65,6 +68,7 @@ export class Subscriptions {
       else if (e.type === 'counters') this.counters = e;
       else if (e.type === 'lost') this.lostEvents += e.count;
     }
+    this.live.apply(events);
     // Encoded once for every subscriber without a filter (they send slices of the same bytes); filtered ones encode
     // what passes theirs.
     let shared: IndexedBatch | undefined;
@@ -96,6 +100,9 @@ export class Subscriptions {
     call.sendMetadata(new grpc.Metadata());
     // A subscriber that arrives after the rules were read still learns the services.
     if (this.catalog) sub.offer([this.catalog]);
+    // And the connections open now: for it, those are what was open when it began to listen.
+    const snapshot = this.live.snapshot(Date.now() * 1000);
+    if (snapshot.length > 0) sub.offer(snapshot);
   }
 
   /** SubscribeSummaries: a snapshot, then every summary of `source`, until it goes or leaves too much unread. */

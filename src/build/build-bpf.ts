@@ -84,6 +84,7 @@ function steps(t: BuildTarget): Step[] {
         '-lbpf',
         '-lelf',
         '-lz',
+        '-lnetfilter_conntrack',
       ],
       inputs: [...native, 'bpf/record.h', `${out}/stickyscope.skel.h`],
       output: `${out}/stickyscope-probe`,

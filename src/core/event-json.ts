@@ -1,14 +1,16 @@
 // The export format of docs/design.md: one flat JSON object per event, field order fixed
 // so that `trace`, `export` and reports print the same shape.
-import { isoMicros, parseIsoMicros, type StickyEvent } from './event.js';
+import { isoMicros, parseIsoMicros, type ConnEvent, type StickyEvent } from './event.js';
 import { InputError } from './errors.js';
 import { printable, printableJson } from './text.js';
 
 export function eventToJson(e: StickyEvent): Record<string, unknown> {
   const { type, ts, node, ...rest } = e;
   const out: Record<string, unknown> = { type, ts: isoMicros(ts), node, ...rest };
-  if (e.type === 'evicted' && e.since !== undefined) out.since = isoMicros(e.since);
   if (e.type === 'rulesRead') out.readAt = isoMicros(e.readAt);
+  if ((e.type === 'evicted' || e.type === 'close') && e.since !== undefined) out.since = isoMicros(e.since);
+  if ((e.type === 'open' || e.type === 'close' || e.type === 'traffic') && e.start !== undefined)
+    out.start = isoMicros(e.start);
   return out;
 }
 
@@ -17,8 +19,10 @@ export function eventFromJson(o: Record<string, unknown>): StickyEvent {
     throw new InputError(`an event needs string fields type, ts and node; got ${JSON.stringify(o).slice(0, 120)}`);
   }
   const e: Record<string, unknown> = { ...o, ts: parseIsoMicros(o.ts) };
-  if (o.type === 'evicted' && typeof o.since === 'string') e.since = parseIsoMicros(o.since);
   if (o.type === 'rulesRead' && typeof o.readAt === 'string') e.readAt = parseIsoMicros(o.readAt);
+  if ((o.type === 'evicted' || o.type === 'close') && typeof o.since === 'string') e.since = parseIsoMicros(o.since);
+  if ((o.type === 'open' || o.type === 'close' || o.type === 'traffic') && typeof o.start === 'string')
+    e.start = parseIsoMicros(o.start);
   return e as unknown as StickyEvent;
 }
 
@@ -43,7 +47,15 @@ function textOf(e: StickyEvent): string {
     case 'insert':
       return `${time} insert ${e.proto.padEnd(4)} ${e.client} -> ${e.service} reply from ${e.backend} [${e.hook}]`;
     case 'lost':
-      return `${time} LOST   ${e.count} events (ring buffer or subscriber buffer full)`;
+      return e.source === 'conntrack'
+        ? `${time} LOST   ${e.count} conntrack event socket overruns (closes recovered by the next sweep)`
+        : `${time} LOST   ${e.count} events (ring buffer or subscriber buffer full)`;
+    case 'open':
+    case 'close':
+    case 'traffic':
+      return connText(time, e);
+    case 'sweep':
+      return `${time} sweep  ${e.initial ? 'initial dump' : 'conntrack'} entries=${e.entries} open=${e.open} in ${(e.micros / 1000).toFixed(1)} ms${e.acct ? '' : ' (no byte counters: nf_conntrack_acct is off)'}`;
     case 'counters':
       return `${time} conntrack entries=${e.entries} insert_failed=${e.insertFailed} drop=${e.drop} early_drop=${e.earlyDrop}`;
     case 'catalog':
@@ -59,4 +71,25 @@ function textOf(e: StickyEvent): string {
     case 'node':
       return `${time} node   ${e.node} ${e.state}${e.reason ? ': ' + e.reason : ''}`;
   }
+}
+
+/** `open`, `close`, `traffic`: the connection, then what is known of its age, state and counters. */
+function connText(time: string, e: ConnEvent): string {
+  const head = `${time} ${e.type.padEnd(6)} ${e.proto.padEnd(4)} ${e.client} -> ${e.service} => ${e.backend}`;
+  const parts: string[] = [];
+  if (e.tcpState !== undefined) parts.push(e.tcpState);
+  if (e.type === 'close') {
+    parts.push(e.start === undefined ? 'lasted unknown' : `lasted ${seconds(e.ts - e.start)}`);
+    if (e.seen === 'sweep') parts.push('seen by sweep');
+  } else if (e.type === 'open') {
+    parts.push(e.start === undefined ? 'age unknown' : `age ${seconds(e.ts - e.start)}`);
+    if (e.seen === 'sweep') parts.push('found by sweep');
+  }
+  if (e.origBytes !== undefined)
+    parts.push(`out ${e.origPackets}p/${e.origBytes}B in ${e.replyPackets}p/${e.replyBytes}B`);
+  return `${head} [${parts.join(', ')}]${e.serviceName ? ' ' + e.serviceName : ''}`;
+}
+
+function seconds(micros: number): string {
+  return `${(Math.max(0, micros) / 1e6).toFixed(1)}s`;
 }

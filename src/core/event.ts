@@ -42,10 +42,103 @@ interface InsertEvent extends Flow {
   type: 'insert';
 }
 
-/** Records the kernel could not hand over (ring buffer full) or a subscriber missed. */
+/**
+ * Records the kernel could not hand over (ring buffer full) or a subscriber missed; with `source` `conntrack`, overruns
+ * of the helper's conntrack event socket (ENOBUFS), each one or more `close`s lost until the next sweep finds them.
+ */
 export interface LostEvent extends Base {
   type: 'lost';
   count: number;
+  /** Absent: the ring buffer or a subscriber's queue. */
+  source?: 'conntrack';
+}
+
+/** TCP states as conntrack names them (`conntrack -L`), indexed by the kernel's enum tcp_conntrack. */
+export const TCP_STATES = [
+  'NONE',
+  'SYN_SENT',
+  'SYN_RECV',
+  'ESTABLISHED',
+  'FIN_WAIT',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'TIME_WAIT',
+  'CLOSE',
+  'SYN_SENT2',
+] as const;
+export type TcpState = (typeof TCP_STATES)[number];
+
+/**
+ * Packets and bytes of one connection each way since it began (nf_conntrack_acct): all four, or none where the
+ * kernel counts nothing (accounting off, or the connection began before it was switched on).
+ */
+interface ConnCounts {
+  /** Client to backend: the original direction. */
+  origPackets: number;
+  origBytes: number;
+  /** Backend to client: the reply direction. */
+  replyPackets: number;
+  replyBytes: number;
+}
+
+/**
+ * One DNATed conntrack entry: a connection to a Service that lives for a while. A connection is known by
+ * (node, proto, client, service), never by `ctId`: the netlink conntrack id is another scheme than the probe's hash.
+ */
+interface Conn extends Base {
+  proto: Proto;
+  client: string;
+  service: string;
+  backend: string;
+  /** TCP only. */
+  tcpState?: TcpState;
+  /** When the connection began (µs since the epoch): the kernel's nf_conntrack_timestamp, or its `dnat`; absent: unknown. */
+  start?: number;
+  /** Filled by enrichment where known. */
+  serviceName?: string;
+  backendPod?: string;
+}
+
+/**
+ * A connection open that no `dnat` announced: open when tracing began (`seen` `dump`), or found by a later sweep
+ * (`sweep`: its `dnat` was lost, or it began while the probe attached). Never a new selection.
+ */
+export interface OpenEvent extends Conn, Partial<ConnCounts> {
+  type: 'open';
+  seen: 'dump' | 'sweep';
+}
+
+/**
+ * A connection ended: its conntrack entry was destroyed (`seen` `destroy`, `ts` the kernel's message) or a sweep
+ * found it gone (`sweep`: the end lies in (`since`, `ts`], and counters are the last sweep's). Counters are final.
+ */
+interface CloseEvent extends Conn, Partial<ConnCounts> {
+  type: 'close';
+  seen: 'destroy' | 'sweep';
+  /** `sweep` only: the previous sweep, after which the connection ended. */
+  since?: number;
+}
+
+/** A sweep's cumulative counters of an open connection, sent only when they moved since the previous sweep. */
+interface TrafficEvent extends Conn, ConnCounts {
+  type: 'traffic';
+}
+
+/**
+ * One walk of the node's conntrack table ended (`initial`: the dump at attach). What the `open`, `close` and `traffic`
+ * events before it add up to: the connections open now are exactly those opened and not closed.
+ */
+export interface SweepEvent extends Base {
+  type: 'sweep';
+  initial: boolean;
+  /** The node's conntrack entries (translated or not) when the walk ended. */
+  entries: number;
+  /** DNATed connections open after it. */
+  open: number;
+  /** Whether the entries carried packet and byte counters (nf_conntrack_acct). */
+  acct: boolean;
+  /** How long the walk took. */
+  micros: number;
 }
 
 /** Periodic conntrack statistics of the node (sums over CPUs). */
@@ -164,8 +257,14 @@ export type StickyEvent =
   | EvictedEvent
   | AffinitySetsEvent
   | RulesReadEvent
-  | NodeEvent;
+  | NodeEvent
+  | OpenEvent
+  | CloseEvent
+  | TrafficEvent
+  | SweepEvent;
 export type FlowEvent = DnatEvent | SnatEvent | InsertEvent;
+/** The events of one live connection: paired by (node, proto, client, service). */
+export type ConnEvent = OpenEvent | CloseEvent | TrafficEvent;
 
 /** ISO-8601 with microseconds, as in docs/design.md's export format. */
 export function isoMicros(ts: number): string {

@@ -3,7 +3,7 @@
 // SQL would otherwise parse (the client's IP and port, the Service's namespace, name and port name).
 import type { SchemaElement } from 'hyparquet';
 
-type ColumnKind = 'string' | 'int32' | 'int64' | 'timestamp' | 'json';
+type ColumnKind = 'string' | 'int32' | 'int64' | 'timestamp' | 'json' | 'boolean';
 
 export interface ColumnSpec {
   name: string;
@@ -54,6 +54,18 @@ export const COLUMNS = [
   { name: 'readAt', kind: 'timestamp' },
   { name: 'state', kind: 'string' },
   { name: 'reason', kind: 'string' },
+  { name: 'source', kind: 'string' },
+  { name: 'tcpState', kind: 'string' },
+  { name: 'start', kind: 'timestamp' },
+  { name: 'seen', kind: 'string' },
+  { name: 'origPackets', kind: 'int64' },
+  { name: 'origBytes', kind: 'int64' },
+  { name: 'replyPackets', kind: 'int64' },
+  { name: 'replyBytes', kind: 'int64' },
+  { name: 'initial', kind: 'boolean' },
+  { name: 'open', kind: 'int64' },
+  { name: 'acct', kind: 'boolean' },
+  { name: 'micros', kind: 'int64' },
 ] as const satisfies readonly ColumnSpec[];
 
 export type ColumnName = (typeof COLUMNS)[number]['name'];
@@ -71,6 +83,8 @@ export function parquetSchema(): SchemaElement[] {
         return { name: c.name, type: 'INT32', repetition_type };
       case 'int64':
         return { name: c.name, type: 'INT64', repetition_type };
+      case 'boolean':
+        return { name: c.name, type: 'BOOLEAN', repetition_type };
       default: // timestamp
         return {
           name: c.name,

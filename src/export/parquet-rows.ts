@@ -1,7 +1,14 @@
 // Events into the Parquet export's columns, a row group at a time. Flows also get what the catalogs said about their
 // Service at that moment (name, affinity, the backend's pod), the way the report judges them: the node's own rules,
 // with the Kubernetes API's name, affinity and pods where the API's catalog lists the Service.
-import { CLUSTER_NODE, hostOf, type ServiceInfo, type StickyEvent } from '../core/event.js';
+import {
+  CLUSTER_NODE,
+  hostOf,
+  type ConnEvent,
+  type FlowEvent,
+  type ServiceInfo,
+  type StickyEvent,
+} from '../core/event.js';
 import { COLUMNS, type ColumnName } from './parquet-columns.js';
 
 const INDEX = new Map<string, number>(COLUMNS.map((c, i) => [c.name, i]));
@@ -46,6 +53,18 @@ const C = {
   state: col('state'),
   reason: col('reason'),
   readAt: col('readAt'),
+  source: col('source'),
+  tcpState: col('tcpState'),
+  start: col('start'),
+  seen: col('seen'),
+  origPackets: col('origPackets'),
+  origBytes: col('origBytes'),
+  replyPackets: col('replyPackets'),
+  replyBytes: col('replyBytes'),
+  initial: col('initial'),
+  open: col('open'),
+  acct: col('acct'),
+  micros: col('micros'),
 };
 
 /** The latest catalog of each node, and the API's, by Service key ("ip:port/proto"). */
@@ -96,33 +115,28 @@ export class RowBuffer {
     switch (e.type) {
       case 'dnat':
       case 'snat':
-      case 'insert': {
-        const key = `${e.service}/${e.proto}`;
-        row[C.proto] = e.proto;
-        row[C.client] = e.client;
-        row[C.clientIp] = hostOf(e.client);
-        row[C.clientPort] = portOf(e.client);
-        row[C.service] = e.service;
-        row[C.serviceKey] = key;
-        row[C.backend] = e.backend;
+      case 'insert':
+        this.connection(row, e);
         row[C.hook] = e.hook;
         row[C.ctId] = e.ctId;
         if (e.type === 'snat') row[C.snat] = e.snat;
-        const { own, api } = this.catalogs.lookup(e.node, key);
-        const name = e.serviceName ?? api?.name ?? own?.name ?? null;
-        row[C.serviceName] = name;
-        if (name !== null) [row[C.svcNamespace], row[C.svcName], row[C.svcPortName]] = nameParts(name);
-        row[C.backendPod] = e.backendPod ?? (api ?? own)?.pods?.[e.backend] ?? null;
-        const affinity = (api ?? own)?.affinity;
-        if (affinity) {
-          row[C.affinityMode] = affinity.mode;
-          row[C.affinityTimeoutSeconds] = affinity.timeoutSeconds;
-          row[C.affinitySource] = affinity.source;
-        }
         break;
-      }
+      case 'open':
+      case 'close':
+      case 'traffic':
+        this.connection(row, e);
+        this.liveFields(row, e);
+        break;
+      case 'sweep':
+        row[C.initial] = e.initial;
+        row[C.entries] = BigInt(e.entries);
+        row[C.open] = BigInt(e.open);
+        row[C.acct] = e.acct;
+        row[C.micros] = BigInt(e.micros);
+        break;
       case 'lost':
         row[C.count] = BigInt(e.count);
+        row[C.source] = e.source ?? null;
         break;
       case 'counters':
         row[C.insertFailed] = BigInt(e.insertFailed);
@@ -157,6 +171,43 @@ export class RowBuffer {
     const cols = this.columns;
     for (let i = 0; i < row.length; i++) cols[i]!.push(row[i]);
     this.length++;
+  }
+
+  /** The columns a flow and a live connection share: who, to which Service and backend, as the catalogs name them. */
+  private connection(row: unknown[], e: FlowEvent | ConnEvent): void {
+    const key = `${e.service}/${e.proto}`;
+    row[C.proto] = e.proto;
+    row[C.client] = e.client;
+    row[C.clientIp] = hostOf(e.client);
+    row[C.clientPort] = portOf(e.client);
+    row[C.service] = e.service;
+    row[C.serviceKey] = key;
+    row[C.backend] = e.backend;
+    const { own, api } = this.catalogs.lookup(e.node, key);
+    const name = e.serviceName ?? api?.name ?? own?.name ?? null;
+    row[C.serviceName] = name;
+    if (name !== null) [row[C.svcNamespace], row[C.svcName], row[C.svcPortName]] = nameParts(name);
+    row[C.backendPod] = e.backendPod ?? (api ?? own)?.pods?.[e.backend] ?? null;
+    const affinity = (api ?? own)?.affinity;
+    if (affinity) {
+      row[C.affinityMode] = affinity.mode;
+      row[C.affinityTimeoutSeconds] = affinity.timeoutSeconds;
+      row[C.affinitySource] = affinity.source;
+    }
+  }
+
+  /** What only open, close and traffic carry: state, start, counters, how it was seen. */
+  private liveFields(row: unknown[], e: ConnEvent): void {
+    row[C.tcpState] = e.tcpState ?? null;
+    row[C.start] = e.start === undefined ? null : Math.round(e.start);
+    if (e.type !== 'traffic') row[C.seen] = e.seen;
+    if (e.type === 'close' && e.since !== undefined) row[C.since] = Math.round(e.since);
+    if (e.origBytes !== undefined) {
+      row[C.origPackets] = BigInt(e.origPackets!);
+      row[C.origBytes] = BigInt(e.origBytes);
+      row[C.replyPackets] = BigInt(e.replyPackets!);
+      row[C.replyBytes] = BigInt(e.replyBytes!);
+    }
   }
 
   /** Hands over the rows so far and starts empty (the catalogs are kept: later flows still need them). */

@@ -1,7 +1,7 @@
 // Raw helper output -> typed events. Pure and allocation-light: it runs at hundreds of thousands of records per second,
 // so fields are read straight from the chunk and repeating addresses come from a cache.
 import { EnvironmentError, InputError } from '../core/errors.js';
-import type { FlowEvent, StickyEvent } from '../core/event.js';
+import { TCP_STATES, type ConnEvent, type FlowEvent, type StickyEvent } from '../core/event.js';
 import {
   ADDR_PORT_OFFSET,
   ATTACH_KINDS,
@@ -10,11 +10,13 @@ import {
   type AttachMode,
   AF_INET,
   AF_INET6,
+  ConnFlag,
   HOOKS,
   Off,
   RECORD_SIZE,
   RECORD_VERSION,
   RecordType,
+  SweepFlag,
   protoName,
 } from './record-layout.js';
 
@@ -144,8 +146,10 @@ export class RecordDecoder {
   /** CLOCK_REALTIME of the HELLO, split into whole microseconds and leftover nanoseconds. */
   private baseUs = 0;
   private baseRemNs = 0;
+  /** The latest SWEEP record's time: a connection a sweep finds gone ended after it. */
+  private lastSweep: number | undefined;
 
-  constructor(private readonly node: string) {}
+  constructor(readonly node: string) {}
 
   /** True once the HELLO record (the helper is attached) and the ATTACH records it announced are decoded. */
   get started(): boolean {
@@ -277,6 +281,32 @@ export class RecordDecoder {
           entries: u64(buf, o + Off.value + 24),
         });
         return;
+      case RecordType.open:
+      case RecordType.close:
+      case RecordType.traffic:
+        out.push(this.conn(buf, o, type, ts));
+        return;
+      case RecordType.ctLost:
+        out.push({ type: 'lost', ts, node, count: u64(buf, o + Off.value), source: 'conntrack' });
+        return;
+      case RecordType.sweep: {
+        const flags = u64(buf, o + Off.value + 24);
+        const initial = (flags & SweepFlag.initial) !== 0;
+        const acct = (flags & SweepFlag.acct) !== 0;
+        const micros = Math.round(u64(buf, o + Off.value + 16) / 1000);
+        out.push({
+          type: 'sweep',
+          ts,
+          node,
+          initial,
+          entries: u64(buf, o + Off.value),
+          open: u64(buf, o + Off.value + 8),
+          acct,
+          micros,
+        });
+        this.lastSweep = ts;
+        return;
+      }
       default:
         throw new InputError(
           `failed to decode probe records: unknown record type ${type} at a record boundary (layout mismatch with bpf/record.h?)`,
@@ -313,5 +343,46 @@ export class RecordDecoder {
       ctId,
       snat: address(buf, o + Off.replyDst, family),
     };
+  }
+
+  /** An OPEN, CLOSE or TRAFFIC record: a DNATed conntrack entry as the helper read it over netlink. */
+  private conn(buf: Buffer, o: number, type: number, ts: number): ConnEvent {
+    const family = buf[o + Off.family]!;
+    const protoNum = buf[o + Off.proto]!;
+    const proto = protoName(protoNum);
+    const stateNum = buf[o + Off.tcpState]!;
+    const state = TCP_STATES[stateNum];
+    if ((family !== AF_INET && family !== AF_INET6) || !proto || !state) {
+      throw new InputError(
+        `failed to decode probe records: connection record with family ${family}, proto ${protoNum}, tcp state ${stateNum}; expected IPv4/IPv6, tcp/udp/sctp, state 0-${TCP_STATES.length - 1}`,
+      );
+    }
+    const base = {
+      ts,
+      node: this.node,
+      proto,
+      client: address(buf, o + Off.origSrc, family),
+      service: repeatingAddress(buf, o + Off.origDst, family),
+      backend: repeatingAddress(buf, o + Off.replySrc, family),
+    };
+    const flags = buf.readUInt32LE(o + Off.flags);
+    const bySweep = (flags & ConnFlag.sweep) !== 0;
+    const e: ConnEvent =
+      type === RecordType.traffic
+        ? { type: 'traffic', ...base, origPackets: 0, origBytes: 0, replyPackets: 0, replyBytes: 0 }
+        : type === RecordType.open
+          ? { type: 'open', ...base, seen: bySweep ? 'sweep' : 'dump' }
+          : { type: 'close', ...base, seen: bySweep ? 'sweep' : 'destroy' };
+    if (proto === 'tcp') e.tcpState = state;
+    const startNs = buf.readBigUInt64LE(o + Off.startNs);
+    if (startNs !== 0n) e.start = Math.min(ts, Number(startNs / 1000n));
+    if (e.type === 'close' && bySweep && this.lastSweep !== undefined) e.since = this.lastSweep;
+    if ((flags & ConnFlag.counts) !== 0) {
+      e.origPackets = u64(buf, o + Off.value);
+      e.origBytes = u64(buf, o + Off.value + 8);
+      e.replyPackets = u64(buf, o + Off.value + 16);
+      e.replyBytes = u64(buf, o + Off.value + 24);
+    }
+    return e;
   }
 }

@@ -16,14 +16,20 @@ export interface ProbeOptions {
   insertEvents?: boolean;
   /** Force one attach mode; by default the helper picks netfilter, else fentry, else kprobe. */
   attach?: AttachMode;
+  /** Follow the conntrack table's DNATed connections (open, close, traffic, sweep events); default true. */
+  liveConnections?: boolean;
+  /** Period of the conntrack table sweep, ms (default: the helper's). */
+  conntrackSweepMs?: number;
+  /** Receive buffer of the helper's conntrack destroy socket, bytes (default: the kernel's). */
+  conntrackRcvbufBytes?: number;
   helperPath?: string;
   /** libbpf's messages, its debug ones included, line by line (the helper's --verbose); dropped when absent. */
   onLibbpf?: (line: string) => void;
 }
 
 /**
- * Events: 'events' (batch: StickyEvent[]) in kernel order, 'error' (EnvironmentError |
- * Error, e.g. the helper's "failed to" line), 'exit' (code: number | null).
+ * Events: 'events' (batch: StickyEvent[]) in kernel order, 'note' (text: one of the helper's notes, as `notes`
+ * collects them), 'error' (EnvironmentError | Error, e.g. the helper's "failed to" line), 'exit' (code: number | null).
  */
 export interface Probe extends EventEmitter {
   /** Resolves on the helper's HELLO; rejects with an EnvironmentError carrying its failure line. */
@@ -48,6 +54,8 @@ export function helperPath(): string {
 const FAILURE_PREFIX = 'stickyscope-probe: failed to ';
 const NOTE_PREFIX = 'stickyscope-probe: note: ';
 const STOP_GRACE_MS = 5000;
+/** Events kept while nobody listens yet (the dump at attach comes right after HELLO, before the agent listens). */
+const MAX_UNHEARD = 1_000_000;
 
 class HelperProbe extends EventEmitter implements Probe {
   readonly ready: Promise<void>;
@@ -63,6 +71,9 @@ class HelperProbe extends EventEmitter implements Probe {
   private stopping = false;
   private closed: Promise<void>;
   private settleReady!: (err?: Error) => void;
+  /** Events decoded before the first 'events' listener, handed to it; past MAX_UNHEARD, counted as lost. */
+  private unheard: StickyEvent[] | null = [];
+  private unheardLost = 0;
 
   constructor(opts: ProbeOptions) {
     super();
@@ -73,6 +84,9 @@ class HelperProbe extends EventEmitter implements Probe {
     });
     // Callers that only listen for 'error' must not see an unhandled rejection too.
     this.ready.catch(() => {});
+    this.on('newListener', (name: string) => {
+      if (name === 'events' && this.unheard !== null) setImmediate(() => this.flushUnheard());
+    });
     const args: string[] = [];
     if (opts.netns !== undefined) args.push('--netns', opts.netns);
     if (opts.ringBufferBytes !== undefined) args.push('--ringbuf-bytes', String(opts.ringBufferBytes));
@@ -80,6 +94,9 @@ class HelperProbe extends EventEmitter implements Probe {
     if (opts.attach !== undefined) args.push('--attach', opts.attach);
     if (opts.onLibbpf) args.push('--verbose');
     this.onLibbpf = opts.onLibbpf;
+    if (opts.liveConnections === false) args.push('--no-conntrack');
+    if (opts.conntrackSweepMs !== undefined) args.push('--conntrack-sweep-ms', String(opts.conntrackSweepMs));
+    if (opts.conntrackRcvbufBytes !== undefined) args.push('--conntrack-rcvbuf', String(opts.conntrackRcvbufBytes));
     // stdin stays open and unused: the helper exits when it reaches EOF, i.e. when we die.
     this.child = spawn(this.path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -137,7 +154,19 @@ class HelperProbe extends EventEmitter implements Probe {
       return;
     }
     if (this.decoder.started) this.settleReady();
-    if (events.length > 0) this.emit('events', events);
+    if (events.length === 0) return;
+    if (this.unheard === null) this.emit('events', events);
+    else if (this.unheard.length + events.length <= MAX_UNHEARD) this.unheard.push(...events);
+    else this.unheardLost += events.length;
+  }
+
+  private flushUnheard(): void {
+    const held = this.unheard;
+    if (held === null || this.listenerCount('events') === 0) return;
+    this.unheard = null;
+    if (this.unheardLost > 0)
+      held.push({ type: 'lost', ts: Date.now() * 1000, node: this.decoder.node, count: this.unheardLost });
+    if (held.length > 0) this.emit('events', held);
   }
 
   private onStderr(text: string): void {
@@ -145,8 +174,11 @@ class HelperProbe extends EventEmitter implements Probe {
     this.stderrTail = lines.pop()!;
     for (const line of lines) {
       if (line.startsWith(FAILURE_PREFIX) && this.failure === undefined) this.failure = line;
-      else if (line.startsWith(NOTE_PREFIX)) this.noted.push(line.slice(NOTE_PREFIX.length));
-      else this.onLibbpf?.(line);
+      else if (line.startsWith(NOTE_PREFIX)) {
+        const note = line.slice(NOTE_PREFIX.length);
+        this.noted.push(note);
+        this.emit('note', note);
+      } else this.onLibbpf?.(line);
     }
   }
 

@@ -3,7 +3,7 @@
 // which the decoder checks against RECORD_VERSION).
 import type { Hook, Proto } from '../core/event.js';
 
-export const RECORD_VERSION = 3;
+export const RECORD_VERSION = 4;
 export const RECORD_SIZE = 120;
 
 /** Byte offsets inside one record. */
@@ -13,13 +13,19 @@ export const Off = {
   family: 9,
   proto: 10,
   hook: 11,
+  /** OPEN, CLOSE, TRAFFIC: enum ss_tcp_state in place of the hook. */
+  tcpState: 11,
   ctStatus: 12,
   ctId: 16,
+  /** OPEN, CLOSE, TRAFFIC: CLOCK_REALTIME ns the connection began (0 unknown), in place of ct_id. */
+  startNs: 16,
   origSrc: 24,
   origDst: 44,
   replySrc: 64,
+  /** OPEN, CLOSE, TRAFFIC: enum ss_conn_flags. */
+  flags: 84,
   replyDst: 88,
-  /** value[4] (u64 each) overlays replyDst in LOST, COUNTERS, HELLO and ATTACH records. */
+  /** value[4] (u64 each) overlays replyDst in every record but DNAT, SNAT and INSERT. */
   value: 88,
 } as const;
 
@@ -34,7 +40,19 @@ export const RecordType = {
   counters: 5,
   hello: 6,
   attach: 7,
+  open: 8,
+  close: 9,
+  traffic: 10,
+  ctLost: 11,
+  sweep: 12,
 } as const;
+
+/** enum ss_conn_flags. */
+export const ConnFlag = { counts: 1, sweep: 2 } as const;
+/** enum ss_sweep_flags (value[3] of a SWEEP record). */
+export const SweepFlag = { initial: 1, acct: 2 } as const;
+/** enum ss_tcp_state is the kernel's enum tcp_conntrack, whose names are TCP_STATES (src/core/event.ts). */
+export const TCP_NONE = 0;
 
 /** enum ss_attach_kind, the `proto` byte of an ATTACH record, by number. */
 export const ATTACH_KINDS = ['netfilter', 'fentry', 'fexit', 'kprobe', 'kretprobe'] as const;

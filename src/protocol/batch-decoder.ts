@@ -42,6 +42,10 @@ const EVENT_OTHER_KINDS: readonly number[] = [
   EventField.evicted,
   EventField.nodeState,
   EventField.affinitySets,
+  EventField.open,
+  EventField.close,
+  EventField.traffic,
+  EventField.sweep,
 ].map((field) => tag(field, LEN));
 const FLOW_PROTO = tag(FlowField.proto, VARINT);
 const FLOW_CLIENT = tag(FlowField.client, LEN);

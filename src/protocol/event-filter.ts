@@ -1,6 +1,6 @@
 // A Service/client/protocol filter: checked and applied on the agent so filtered-out events never cross the network,
-// and applied the same way to a trace file's events (report FILE --service). Only flows and evictions are filtered
-// (lost counts, counters, catalogs and node changes concern every reader); matching costs a few Set lookups per event.
+// and applied the same way to a trace file's events (report FILE --service). Only flows, live connections and evictions are filtered
+// (lost counts, counters, sweeps, catalogs and node changes concern every reader); matching costs a few Set lookups per event.
 import { isIP } from 'node:net';
 import { hostOf, type StickyEvent } from '../core/event.js';
 import { InputError } from '../core/errors.js';
@@ -131,6 +131,9 @@ export function compileFilter(f: EventFilter): EventPredicate {
       case 'dnat':
       case 'snat':
       case 'insert':
+      case 'open':
+      case 'close':
+      case 'traffic':
         if (protos.size > 0 && !protos.has(e.proto)) return false;
         if (clients.size > 0 && !clients.has(e.client) && !clients.has(hostOf(e.client))) return false;
         return services.length === 0 || serviceMatches(e.service, e.proto, e.serviceName);

@@ -17,6 +17,10 @@ export const EventField = {
   evicted: 16,
   nodeState: 17,
   affinitySets: 18,
+  open: 19,
+  close: 20,
+  traffic: 21,
+  sweep: 22,
 } as const;
 export const FlowField = {
   proto: 1,

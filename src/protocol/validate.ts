@@ -4,6 +4,7 @@
 import { printable } from '../core/text.js';
 import { isIPv6 } from 'node:net';
 import type { StickyEvent } from '../core/event.js';
+import { connProblem, sweepProblem } from './validate-conn.js';
 
 /**
  * Why an event was rejected; the keys of the report's `rejectedEvents.reasons`.
@@ -49,7 +50,7 @@ const protos = new Set(['tcp', 'udp', 'sctp']);
 const hooks = new Set(['prerouting', 'input', 'forward', 'output', 'postrouting']);
 
 /** Why `ts` is not a plausible event time at wall-clock `nowUs`, or null. */
-function timeProblem(ts: unknown, field: string, nowUs: number): Rejection | null {
+export function timeProblem(ts: unknown, field: string, nowUs: number): Rejection | null {
   if (typeof ts !== 'number')
     return { reason: 'malformed', field, detail: `${field} should be a number; got ${show(ts)}` };
   if (!Number.isFinite(ts)) return { reason: 'timeNotFinite', field, detail: `${field} is ${ts}, not a time` };
@@ -82,7 +83,15 @@ export function eventProblem(x: unknown, nowUs: number): Rejection | null {
     case 'snat':
       return flowProblem(e) ?? addressProblem(e.snat, 'snat', true);
     case 'lost':
+      if (e.source !== undefined && e.source !== 'conntrack')
+        return malformed('source', "absent or 'conntrack'", e.source);
       return countProblem(e.count, 'count');
+    case 'open':
+    case 'close':
+    case 'traffic':
+      return connProblem(e, nowUs);
+    case 'sweep':
+      return sweepProblem(e);
     case 'counters':
       for (const f of ['insertFailed', 'drop', 'earlyDrop', 'entries']) {
         const p = countProblem(e[f], f);
@@ -295,7 +304,7 @@ function isDecimal(s: string, start: number, end: number, max: number): boolean 
   return v <= max;
 }
 
-function countProblem(x: unknown, field: string): Rejection | null {
+export function countProblem(x: unknown, field: string): Rejection | null {
   if (typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= MAX_COUNT) return null;
   return {
     reason: typeof x === 'number' ? 'badCount' : 'malformed',
@@ -304,7 +313,7 @@ function countProblem(x: unknown, field: string): Rejection | null {
   };
 }
 
-function malformed(field: string, expected: string, got: unknown): Rejection {
+export function malformed(field: string, expected: string, got: unknown): Rejection {
   return { reason: 'malformed', field, detail: `${field} should be ${expected}; got ${show(got)}` };
 }
 

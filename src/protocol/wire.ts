@@ -4,6 +4,7 @@
 import protobuf from 'protobufjs/minimal.js';
 import { InputError } from '../core/errors.js';
 import type { FlowEvent, Proto, ServiceInfo, StickyEvent } from '../core/event.js';
+import { connFromWire, connToWire } from './conn-wire.js';
 import { decodeBatchFast } from './batch-decoder.js';
 import { encodeBatchFast, encodeBatchIndexed, type IndexedBatch } from './batch-encoder.js';
 import { stickyscope } from './generated/stickyscope.js';
@@ -104,7 +105,19 @@ function eventToWire(e: StickyEvent, batchNode: string): WireEvent {
       w.insert = flowToWire(e);
       break;
     case 'lost':
-      w.lost = { count: e.count };
+      w.lost = e.source === undefined ? { count: e.count } : { count: e.count, source: e.source };
+      break;
+    case 'open':
+      w.open = connToWire(e);
+      break;
+    case 'close':
+      w.close = connToWire(e);
+      break;
+    case 'traffic':
+      w.traffic = connToWire(e);
+      break;
+    case 'sweep':
+      w.sweep = { initial: e.initial, entries: e.entries, open: e.open, acct: e.acct, micros: e.micros };
       break;
     case 'counters':
       w.counters = { insertFailed: e.insertFailed, drop: e.drop, earlyDrop: e.earlyDrop, entries: e.entries };
@@ -183,7 +196,27 @@ function eventFromWire(w: WireEvent, batchNode: string): StickyEvent {
   if (w.dnat) return flowFromWire('dnat', ts, node, w.dnat);
   if (w.snat) return flowFromWire('snat', ts, node, w.snat);
   if (w.insert) return flowFromWire('insert', ts, node, w.insert);
-  if (w.lost) return { type: 'lost', ts, node, count: num(w.lost.count) };
+  if (w.lost) {
+    const e: StickyEvent = { type: 'lost', ts, node, count: num(w.lost.count) };
+    if (w.lost.source === 'conntrack') e.source = 'conntrack';
+    return e;
+  }
+  if (w.open) return connFromWire('open', ts, node, w.open);
+  if (w.close) return connFromWire('close', ts, node, w.close);
+  if (w.traffic) return connFromWire('traffic', ts, node, w.traffic);
+  if (w.sweep) {
+    const { initial, entries, open, acct, micros } = w.sweep;
+    return {
+      type: 'sweep',
+      ts,
+      node,
+      initial: initial ?? false,
+      entries: num(entries),
+      open: num(open),
+      acct: acct ?? false,
+      micros: num(micros),
+    };
+  }
   if (w.counters) return { type: 'counters', ts, node, ...countersFromWire(w.counters) };
   if (w.catalog) {
     const e: StickyEvent = { type: 'catalog', ts, node, services: (w.catalog.services ?? []).map(serviceFromWire) };

@@ -79,6 +79,8 @@ export interface StartAgentsOptions {
   pods?: boolean;
   /** Listen address by node index (default 127.0.0.1:0), for a test that names an agent before it starts. */
   listen?: Record<number, string>;
+  /** More flags for every agent (e.g. --conntrack-sweep 1s). */
+  args?: string[];
 }
 
 /** Starts one agent per lab node (all when `nodes` is absent) and waits for their ready files. */
@@ -113,6 +115,7 @@ export async function startAgents(
         ...(tls?.agentArgs(index) ?? []),
         ...(opts.metrics ? ['--metrics', '127.0.0.1:0'] : []),
         ...(opts.pods ? ['--pods', lab.podsFile] : []),
+        ...(opts.args ?? []),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );

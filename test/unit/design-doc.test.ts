@@ -197,6 +197,51 @@ const events: StickyEvent[] = [
     snat: '10.1.1.1:6001',
   },
   { type: 'lost', ts: T0 + 7 * S, node: 'n1', count: 3 },
+  { type: 'lost', ts: T0 + 7 * S, node: 'n1', count: 1, source: 'conntrack' },
+  {
+    type: 'open',
+    ts: T0 + 7 * S,
+    node: 'n1',
+    proto: 'tcp',
+    client: '10.0.1.9:41000',
+    service: STICKY,
+    backend: B,
+    tcpState: 'ESTABLISHED',
+    start: T0 - 60 * S,
+    seen: 'dump',
+    origPackets: 10,
+    origBytes: 1000,
+    replyPackets: 8,
+    replyBytes: 64000,
+    serviceName: 'named by the agent',
+    backendPod: 'pod by the agent',
+  },
+  { type: 'sweep', ts: T0 + 7 * S, node: 'n1', initial: true, entries: 40, open: 1, acct: true, micros: 900 },
+  {
+    type: 'traffic',
+    ts: T0 + 8 * S,
+    node: 'n1',
+    proto: 'tcp',
+    client: '10.0.1.9:41000',
+    service: STICKY,
+    backend: B,
+    tcpState: 'ESTABLISHED',
+    origPackets: 12,
+    origBytes: 1200,
+    replyPackets: 9,
+    replyBytes: 72000,
+  },
+  {
+    type: 'close',
+    ts: T0 + 9 * S,
+    node: 'n1',
+    proto: 'tcp',
+    client: '10.0.1.9:41000',
+    service: STICKY,
+    backend: B,
+    seen: 'sweep',
+    since: T0 + 8 * S,
+  },
   { type: 'counters', ts: T0 + 7 * S, node: 'n1', insertFailed: 1, drop: 2, earlyDrop: 3, entries: 40 },
   { type: 'rulesRead', ts: T0 + 7 * S, node: 'n3', readAt: T0 + 6 * S },
   { type: 'node', ts: T0 + 8 * S, node: 'n2', state: 'down', reason: 'stream from n2 failed: connection reset' },
@@ -278,7 +323,7 @@ test('every field of the export format is in docs/design.md', async () => {
   const missingFromOutput = [...declaredProperties('src/core/event.ts')].filter((f) => !fields.has(f));
   assert.deepEqual(missingFromOutput, [], 'the fixture exercises every property src/core/event.ts declares');
   const types = new Set(lines.map((l) => String(l.type)));
-  assert.equal(types.size, 10, `every event type is exported, got ${[...types].join(', ')}`);
+  assert.equal(types.size, 14, `every event type is exported, got ${[...types].join(', ')}`);
   const text = section(/export format/i);
   assert.deepEqual(undocumented(fields, text), [], 'export fields the design does not name');
   assert.deepEqual(undocumented(types, text), [], 'event types the design does not name');

@@ -85,7 +85,7 @@ test('two stages from the official Debian node image, Node pinned to a release p
   assert.equal(stages[0]!.name, 'build');
   // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's own ARG syntax, read literally
   assert.equal(stages[1]!.from, 'node:${NODE_VERSION}-bookworm-slim');
-  for (const p of ['clang', 'bpftool', 'libbpf-dev', 'libelf-dev'])
+  for (const p of ['clang', 'bpftool', 'libbpf-dev', 'libelf-dev', 'libnetfilter-conntrack-dev'])
     assert.ok(aptPackages(stages[0]!).includes(p), `build stage installs ${p}`);
 });
 

@@ -19,9 +19,11 @@ import {
   RECORD_SIZE,
   RECORD_VERSION,
   RecordType,
+  ConnFlag,
+  SweepFlag,
 } from '../../src/probe/record-layout.js';
 import { EnvironmentError, InputError } from '../../src/core/errors.js';
-import type { StickyEvent } from '../../src/core/event.js';
+import { TCP_STATES, type StickyEvent } from '../../src/core/event.js';
 
 const recordH = fileURLToPath(new URL('../../../bpf/record.h', import.meta.url));
 
@@ -34,11 +36,14 @@ function cLayout(): Record<string, number | string> {
       'family',
       'proto',
       'hook',
+      'tcp_state',
       'ct_status',
       'ct_id',
+      'start_ns',
       'orig_src',
       'orig_dst',
       'reply_src',
+      'flags',
       'reply_dst',
       'value',
     ];
@@ -47,6 +52,8 @@ function cLayout(): Record<string, number | string> {
       fields.map((f) => `printf("${f} %zu\\n", offsetof(struct ss_record, ${f}));`).join('\n') +
       `printf("size %zu\\nport %zu\\nversion %d\\n", sizeof(struct ss_record), offsetof(struct ss_addr, port), SS_RECORD_VERSION);\n` +
       `printf("dnat %d\\nsnat %d\\ninsert %d\\nlost %d\\ncounters %d\\nhello %d\\nattach %d\\n", SS_REC_DNAT, SS_REC_SNAT, SS_REC_INSERT, SS_REC_LOST, SS_REC_COUNTERS, SS_REC_HELLO, SS_REC_ATTACH);\n` +
+      `printf("open %d\\nclose %d\\ntraffic %d\\nctLost %d\\nsweep %d\\n", SS_REC_OPEN, SS_REC_CLOSE, SS_REC_TRAFFIC, SS_REC_CT_LOST, SS_REC_SWEEP);\n` +
+      `printf("f_counts %d\\nf_sweep %d\\ns_initial %d\\ns_acct %d\\ntcp_established %d\\ntcp_syn_sent2 %d\\n", SS_CONN_COUNTS, SS_CONN_SWEEP, SS_SWEEP_INITIAL, SS_SWEEP_ACCT, SS_TCP_ESTABLISHED, SS_TCP_SYN_SENT2);\n` +
       `printf("prerouting %d\\ninput %d\\nforward %d\\noutput %d\\npostrouting %d\\n", SS_HOOK_PRE_ROUTING, SS_HOOK_LOCAL_IN, SS_HOOK_FORWARD, SS_HOOK_LOCAL_OUT, SS_HOOK_POST_ROUTING);\n` +
       `printf("k_netfilter %d\\nk_fentry %d\\nk_fexit %d\\nk_kprobe %d\\nk_kretprobe %d\\nfunc %s\\n", SS_ATTACH_NETFILTER_LINK, SS_ATTACH_FENTRY, SS_ATTACH_FEXIT, SS_ATTACH_KPROBE, SS_ATTACH_KRETPROBE, SS_CONFIRM_FUNC);\n` +
       `printf("ipv4 %d\\nipv6 %d\\ntcp %d\\nudp %d\\nsctp %d\\n", SS_FAMILY_IPV4, SS_FAMILY_IPV6, SS_PROTO_TCP, SS_PROTO_UDP, SS_PROTO_SCTP);\nreturn 0;}\n`;
@@ -136,11 +143,14 @@ test('record-layout.ts mirrors bpf/record.h', () => {
       family: C.family,
       proto: C.proto,
       hook: C.hook,
+      tcpState: C.tcp_state,
       ctStatus: C.ct_status,
       ctId: C.ct_id,
+      startNs: C.start_ns,
       origSrc: C.orig_src,
       origDst: C.orig_dst,
       replySrc: C.reply_src,
+      flags: C.flags,
       replyDst: C.reply_dst,
       value: C.value,
     },
@@ -155,7 +165,18 @@ test('record-layout.ts mirrors bpf/record.h', () => {
       counters: C.counters,
       hello: C.hello,
       attach: C.attach,
+      open: C.open,
+      close: C.close,
+      traffic: C.traffic,
+      ctLost: C.ctLost,
+      sweep: C.sweep,
     },
+  );
+  assert.deepEqual({ ...ConnFlag }, { counts: C.f_counts, sweep: C.f_sweep });
+  assert.deepEqual({ ...SweepFlag }, { initial: C.s_initial, acct: C.s_acct });
+  assert.deepEqual(
+    [TCP_STATES.indexOf('ESTABLISHED'), TCP_STATES.indexOf('SYN_SENT2')],
+    [C.tcp_established, C.tcp_syn_sent2],
   );
   assert.deepEqual(
     HOOKS.map((h) => C[h]),
@@ -334,4 +355,81 @@ test('decodes 300k records in 64 KiB chunks, every one of them', (t) => {
   assert.equal(n, count);
   const rate = Math.round(count / seconds);
   t.diagnostic(`decoded ${count} dnat records in ${seconds.toFixed(3)} s: ${rate} records/s`);
+});
+
+/** An OPEN, CLOSE or TRAFFIC record as the helper writes it: tcp state in the hook byte, start in ct_id, counters in value[]. */
+function conn(
+  type: number,
+  tsNs: bigint,
+  opts: { proto?: number; state?: number; startNs?: bigint; flags?: number; counts?: bigint[] } = {},
+): Buffer {
+  const b = flow(type, tsNs, { proto: opts.proto ?? 6, hook: opts.state ?? 3, id: opts.startNs ?? 0n });
+  b.writeUInt32LE(opts.flags ?? 0, C.flags!);
+  b.fill(0, C.value!, C.size!);
+  (opts.counts ?? []).forEach((x, i) => {
+    b.writeBigUInt64LE(x, C.value! + 8 * i);
+  });
+  return b;
+}
+
+test('decodes open, close, traffic, sweep and conntrack lost records', () => {
+  const d = new RecordDecoder('node-a');
+  const ms = (n: number) => MONO + BigInt(n) * 1_000_000n;
+  const us = (n: number) => 1_700_000_000_123_456 + n * 1000;
+  const who = { node: 'node-a', client: '10.0.1.2:39402', service: '10.96.0.10:80', backend: '10.1.3.2:8080' };
+  const big = 2n ** 40n + 7n;
+  const events = d.decode(
+    Buffer.concat([
+      hello(),
+      conn(C.open!, ms(1), { startNs: REAL - 5_000_000_000n, flags: C.f_counts!, counts: [3n, 200n, 2n, big] }),
+      conn(C.open!, ms(1), { proto: 17, state: 0 }),
+      values(C.sweep!, ms(2), [40n, 2n, 1_500_000n, BigInt(C.s_initial! | C.s_acct!)]),
+      conn(C.traffic!, ms(3), { flags: C.f_counts!, counts: [4n, 300n, 3n, big + 1n] }),
+      conn(C.close!, ms(4), { state: 7, flags: C.f_counts!, counts: [5n, 400n, 4n, big + 2n] }),
+      conn(C.close!, ms(5), { proto: 17, state: 0, flags: C.f_sweep! }),
+      values(C.ctLost!, ms(5), [2n]),
+      values(C.sweep!, ms(6), [39n, 0n, 900_000n, 0n]),
+    ]),
+  );
+  const counts = (a: number, b: number, c: number, e: bigint) => ({
+    origPackets: a,
+    origBytes: b,
+    replyPackets: c,
+    replyBytes: Number(e),
+  });
+  assert.deepEqual(events, [
+    {
+      type: 'open',
+      ts: us(1),
+      ...who,
+      proto: 'tcp',
+      seen: 'dump',
+      tcpState: 'ESTABLISHED',
+      start: 1_699_999_995_123_456,
+      ...counts(3, 200, 2, big),
+    },
+    { type: 'open', ts: us(1), ...who, proto: 'udp', seen: 'dump' },
+    { type: 'sweep', ts: us(2), node: 'node-a', initial: true, entries: 40, open: 2, acct: true, micros: 1500 },
+    { type: 'traffic', ts: us(3), ...who, proto: 'tcp', tcpState: 'ESTABLISHED', ...counts(4, 300, 3, big + 1n) },
+    {
+      type: 'close',
+      ts: us(4),
+      ...who,
+      proto: 'tcp',
+      seen: 'destroy',
+      tcpState: 'TIME_WAIT',
+      ...counts(5, 400, 4, big + 2n),
+    },
+    { type: 'close', ts: us(5), ...who, proto: 'udp', seen: 'sweep', since: us(2) },
+    { type: 'lost', ts: us(5), node: 'node-a', count: 2, source: 'conntrack' },
+    { type: 'sweep', ts: us(6), node: 'node-a', initial: false, entries: 39, open: 0, acct: false, micros: 900 },
+  ]);
+});
+
+test("a connection record with a tcp state past the kernel's enum is refused, naming it", () => {
+  const d = new RecordDecoder('node-a');
+  assert.throws(
+    () => d.decode(Buffer.concat([hello(), conn(C.open!, MONO + 1n, { state: 42 })])),
+    (err: unknown) => err instanceof InputError && /tcp state 42/.test(err.message),
+  );
 });

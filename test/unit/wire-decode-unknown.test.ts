@@ -76,7 +76,7 @@ test('unknown fields of every skippable wire type are skipped at batch, event an
   const bytes = batch(
     'n1',
     [
-      [...unknowns(3), ...event(5, [...unknowns(20), ...raw(10, flow('10.0.0.1:1', unknowns(30)))])],
+      [...unknowns(3), ...event(5, [...unknowns(60), ...raw(10, flow('10.0.0.1:1', unknowns(30)))])],
       event(6, raw(12, [...unknowns(40), ...flow('10.0.0.2:2')]), 'n2'),
     ],
     unknowns(100),

@@ -1,4 +1,5 @@
 // `stickyscope agent`: the probe on one node, its events served over gRPC to any number of subscribers.
+import { LIVE_HELP, liveFlagOptions, liveNote, parseLiveFlags } from '../live-flags.js';
 import {
   libbpfLines,
   parse,
@@ -63,6 +64,7 @@ Options:
   --metrics-max-services N  at most N Services in those series, those with the most
                        selections; the rest are counted (default 500)
   --summary-period D   how often SubscribeSummaries subscribers get a summary (default 2s)
+  ${LIVE_HELP}
   --rules-poll         re-read the rules every second instead of on the changes
                        'nft monitor' announces (costs a read of every rule each second)
   --pods FILE          pod names by backend address, {"pods": {"10.1.1.2": "ns/pod"}}, for
@@ -95,6 +97,7 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       'summary-period': { type: 'string', default: '2s' },
       pods: { type: 'string' },
       'rules-poll': { type: 'boolean' },
+      ...liveFlagOptions,
       ...verboseOption,
     });
     const attach = parseAttachMode(values.attach);
@@ -123,6 +126,8 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       ...{ node, netns: values.netns, listen, attach, metricsListen, limits, maxServices, summaryPeriodMs },
       ...{ ringBufferBytes, tls, readyFile: values['ready-file'], onLibbpf: libbpfLines(values.verbose) },
       podsFile: values.pods,
+      live: parseLiveFlags(values),
+      onNote: liveNote,
       rulesPoll: values['rules-poll'],
       onWarning: (m: string) => process.stderr.write(`stickyscope agent: warning: ${printable(m)}\n`),
     };

@@ -11,13 +11,16 @@ import {
 } from '../command.js';
 import type { StickyEvent } from '../../core/event.js';
 import { ATTACH_HELP, attachSummary, parseAttachMode } from '../../probe/attach-mode.js';
+import { LIVE_HELP, liveFlagOptions, parseLiveFlags, printLiveNotes } from '../live-flags.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope trace [--netns PATH] [-o text|jsonl] [options]
 
 Prints, live, every backend selection the node's NAT makes (dnat), every source
 translation (snat: the address the backend sees) and every new conntrack entry
-(insert), like 'conntrack -E' but from BPF, without losing events silently.
+(insert), like 'conntrack -E' but from BPF, without losing events silently; and
+the connections to Services already open (open), their ends (close) and bytes
+(traffic), from the conntrack table.
 Runs until Ctrl-C, then detaches and prints what was still buffered.
 
 Options:
@@ -29,6 +32,7 @@ Options:
   --no-insert          leave out insert events (dnat and snat only)
   --ringbuf-bytes N    ring buffer size, a power of two (default 8 MiB)
   ${VERBOSE_HELP}
+  ${LIVE_HELP}
   -h, --help           this text
 
 Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
@@ -44,10 +48,12 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       'ringbuf-bytes': { type: 'string' },
       attach: { type: 'string' },
       ...verboseOption,
+      ...liveFlagOptions,
     });
     const format = parseOutputFormat(values, ['text', 'jsonl'] as const, 'text');
     const ringBufferBytes = parseRingBufferBytes(values['ringbuf-bytes']);
     const attach = parseAttachMode(values.attach);
+    const live = parseLiveFlags(values);
     const { hostname } = await import('node:os');
     const { startProbe } = await import('../../probe/probe.js');
     const { eventToJsonLine, eventToText } = await import('../../core/event-json.js');
@@ -66,8 +72,10 @@ Needs root, and Linux >= 6.4 for netfilter links, else fentry or kprobes
       insertEvents: !values['no-insert'],
       attach,
       onLibbpf: libbpfLines(values.verbose),
+      ...live,
     });
     probe.on('events', write);
+    printLiveNotes(probe);
     const failed = new Promise<never>((_, reject) => probe.on('error', reject));
     failed.catch(() => {});
     await Promise.race([probe.ready, failed]);

@@ -124,7 +124,7 @@ const char *ss_verifier_tail(int n)
 
 const char *ss_rejected_prog(const struct bpf_object *obj)
 {
-	const struct bpf_program *prog;
+	struct bpf_program *prog;
 
 	/* libbpf loads the programs in order and stops at the first the kernel refuses */
 	bpf_object__for_each_program(prog, obj)

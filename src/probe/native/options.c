@@ -10,10 +10,12 @@ static const char usage[] =
 	"Usage: stickyscope-probe [--netns PATH] [--attach MODE] [--ringbuf-bytes N]\n"
 	"                         [--no-insert] [--counters-ms N] [--poll-ms N] [--stats]\n"
 	"                         [--verbose]\n"
+	"                         [--no-conntrack] [--conntrack-sweep-ms N] [--conntrack-rcvbuf N]\n"
 	"\n"
 	"Attaches stickyscope's BPF programs for a network namespace and writes\n"
 	"fixed-size binary records (bpf/record.h) to stdout: HELLO once attached, then\n"
-	"dnat/snat/insert events, periodic COUNTERS and LOST. Runs until SIGINT, SIGTERM\n"
+	"dnat/snat/insert events, periodic COUNTERS and LOST, and the live DNATed\n"
+	"connections of the conntrack table (OPEN, CLOSE, TRAFFIC, SWEEP). Runs until SIGINT, SIGTERM\n"
 	"or end of stdin (so it ends with the process that reads it).\n"
 	"\n"
 	"  --netns PATH        enter this network namespace first (e.g. /run/netns/node)\n"
@@ -25,6 +27,12 @@ static const char usage[] =
 	"  --no-insert         do not emit insert events (one per new conntrack entry)\n"
 	"  --counters-ms N     conntrack statistics period (default 1000)\n"
 	"  --poll-ms N         ring buffer drain period (default 10)\n"
+	"  --no-conntrack      do not read the conntrack table over netlink (no live connections)\n"
+	"  --conntrack-sweep-ms N  period of the conntrack table sweep: counters of open\n"
+	"                      connections, and ends no destroy message told (default " SS_SWEEP_DEFAULT_TEXT
+	")\n"
+	"  --conntrack-rcvbuf N    receive buffer of the conntrack destroy socket, bytes\n"
+	"                      (default: the kernel's)\n"
 	"  --stats             measure what tracing costs: switch the kernel's BPF run-time\n"
 	"                      statistics on while running (needs CAP_SYS_ADMIN; off again\n"
 	"                      at exit) and print one 'stats:' note at exit with the records\n"
@@ -77,6 +85,9 @@ int ss_parse_options(int argc, char **argv, struct ss_options *opts)
 		{ "poll-ms", required_argument, NULL, 'p' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "no-conntrack", no_argument, NULL, 'C' },
+		{ "conntrack-sweep-ms", required_argument, NULL, 'S' },
+		{ "conntrack-rcvbuf", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -87,6 +98,8 @@ int ss_parse_options(int argc, char **argv, struct ss_options *opts)
 		.insert_events = true,
 		.counters_ms = 1000,
 		.poll_ms = 10,
+		.conntrack = true,
+		.conntrack_sweep_ms = SS_SWEEP_DEFAULT_MS,
 	};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -118,6 +131,18 @@ int ss_parse_options(int argc, char **argv, struct ss_options *opts)
 			break;
 		case 'v':
 			opts->verbose = true;
+			break;
+		case 'C':
+			opts->conntrack = false;
+			break;
+		case 'S':
+			if (number("--conntrack-sweep-ms", optarg, &opts->conntrack_sweep_ms))
+				return -1;
+			opts->conntrack_sweep_fixed = true;
+			break;
+		case 'B':
+			if (number("--conntrack-rcvbuf", optarg, &opts->conntrack_rcvbuf))
+				return -1;
 			break;
 		case 'h':
 			fputs(usage, stdout);

@@ -14,14 +14,24 @@ enum ss_mode {
 /* "netfilter", "fentry", "kprobe" or "auto". */
 const char *ss_mode_name(enum ss_mode m);
 
+/* The conntrack sweep's default period, and the share of a core (1/SS_SWEEP_BUDGET) the sweep may take by default:
+ * a table so large that a walk costs more is swept less often (docs/design.md has the measured cost). */
+#define SS_SWEEP_BUDGET 100
+#define SS_SWEEP_DEFAULT_MS 10000
+#define SS_SWEEP_DEFAULT_TEXT "10000"
+
 struct ss_options {
 	const char *netns; /* NULL: stay in the current network namespace */
 	unsigned ringbuf_bytes;
 	bool insert_events;
 	unsigned counters_ms;
 	unsigned poll_ms;
-	bool stats;   /* --stats: BPF run-time statistics and CPU time, one note at exit */
-	bool verbose; /* --verbose: libbpf's messages, its debug ones included, on stderr */
+	bool conntrack;              /* follow live connections over netlink (--no-conntrack: not) */
+	unsigned conntrack_sweep_ms; /* --conntrack-sweep-ms */
+	bool conntrack_sweep_fixed;  /* given: kept whatever a walk costs */
+	unsigned conntrack_rcvbuf;   /* --conntrack-rcvbuf: bytes of the destroy socket, 0 the kernel's */
+	bool stats;                  /* --stats: BPF run-time statistics and CPU time, one note at exit */
+	bool verbose;                /* --verbose: libbpf's messages, its debug ones included, on stderr */
 	enum ss_mode mode;
 };
 

@@ -20,6 +20,7 @@
 #include "stickyscope.skel.h"
 #include "record.h"
 #include "attach.h"
+#include "ct-live.h"
 #include "ct-stats.h"
 #include "fail.h"
 #include "output.h"
@@ -33,6 +34,8 @@ struct run {
 	uint64_t lost_reported;
 	int out_err;
 	struct ss_run_stats stats;
+	struct ss_live live;
+	bool live_on; /* the conntrack table is followed (netlink opened) */
 };
 
 static int enter_netns(const char *path)
@@ -60,6 +63,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (size != SS_RECORD_SIZE)
 		return 0;
 	memcpy(&r, data, sizeof(r));
+	if (run->live_on && r.type == SS_REC_DNAT)
+		ss_live_announced(&run->live, &r);
 	r.ct_id = ss_siphash_u64(run->id_key, r.ct_id);
 	run->stats.records++;
 	run->out_err = ss_out_record(&r);
@@ -128,27 +133,56 @@ static bool stdin_closed(struct pollfd *p)
 	return n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN);
 }
 
+/* The earliest of the timers, as a poll timeout from now. */
+static int timeout_until(uint64_t now, uint64_t a, uint64_t b, uint64_t c)
+{
+	uint64_t due = a < b ? a : b;
+
+	due = due < c ? due : c;
+	return due > now ? (int)(due - now) : 0;
+}
+
+/* The default period stretches so that walking the table takes at most 1/SS_SWEEP_BUDGET of a core. */
+static uint64_t sweep_period_ms(const struct run *run, const struct ss_options *opts)
+{
+	uint64_t budget_ms = run->live.walk_cpu_ns * SS_SWEEP_BUDGET / 1000000;
+
+	if (opts->conntrack_sweep_fixed || budget_ms <= opts->conntrack_sweep_ms)
+		return opts->conntrack_sweep_ms;
+	return budget_ms;
+}
+
 static int loop(struct run *run, const struct ss_options *opts, int sigfd)
 {
-	struct pollfd fds[2] = { { .fd = sigfd, .events = POLLIN }, { .fd = STDIN_FILENO, .events = POLLIN } };
+	struct pollfd fds[3] = { { .fd = sigfd, .events = POLLIN },
+		                 { .fd = STDIN_FILENO, .events = POLLIN },
+		                 { .fd = run->live_on ? ss_ct_events_fd(&run->live.nl) : -1, .events = POLLIN } };
 	uint64_t next_drain = now_ms() + opts->poll_ms, next_counters = now_ms() + opts->counters_ms;
+	uint64_t next_sweep = run->live_on ? now_ms() + sweep_period_ms(run, opts) : UINT64_MAX;
 	int err;
 
 	for (;;) {
-		uint64_t now = now_ms(), due = next_drain < next_counters ? next_drain : next_counters;
-		int timeout = due > now ? (int)(due - now) : 0;
+		uint64_t now = now_ms();
 
-		if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+		if (poll(fds, 3, timeout_until(now, next_drain, next_counters, next_sweep)) < 0 && errno != EINTR) {
 			ss_fail("wait for events: %s", strerror(errno));
 			return SS_EXIT_RUNTIME;
 		}
 		if ((fds[0].revents & POLLIN) || stdin_closed(&fds[1]))
 			return 0;
 		now = now_ms();
-		if (now >= next_drain) {
+		/* the ring buffer first: a DNAT record then comes before its connection's destroy message */
+		if (now >= next_drain || (fds[2].revents & POLLIN)) {
 			if ((err = drain(run)))
 				return err == -EPIPE ? 0 : SS_EXIT_RUNTIME;
 			next_drain = now + opts->poll_ms;
+		}
+		if ((fds[2].revents & POLLIN) && (err = ss_live_events(&run->live)))
+			return err == -EPIPE ? 0 : SS_EXIT_RUNTIME;
+		if (now >= next_sweep) {
+			if ((err = drain(run)) || (err = ss_live_walk(&run->live, false)) || (err = ss_out_flush()))
+				return err == -EPIPE ? 0 : SS_EXIT_RUNTIME;
+			next_sweep = now_ms() + sweep_period_ms(run, opts);
 		}
 		if (now >= next_counters) {
 			if ((err = emit_counters()) || (err = emit_lost(run)) || (err = ss_out_flush()))
@@ -156,6 +190,23 @@ static int loop(struct run *run, const struct ss_options *opts, int sigfd)
 			next_counters = now + opts->counters_ms;
 		}
 	}
+}
+
+/* Opens the conntrack table and dumps it once: the connections open when tracing begins. Without
+ * it (no nf_conntrack_netlink) the helper says so on one line and traces new connections only. */
+static int start_live(struct run *run, const struct ss_options *opts)
+{
+	int err;
+
+	if (!opts->conntrack)
+		return 0;
+	if (ss_live_open(&run->live, opts->conntrack_rcvbuf))
+		return 0; /* it said why, as a note: new connections are still traced */
+	run->live_on = true;
+	/* DNAT records already written are announced connections: the dump must not open them again */
+	if ((err = drain(run)) || (err = ss_live_walk(&run->live, true)))
+		return err;
+	return ss_out_flush();
 }
 
 static int checks(const struct ss_options *opts)
@@ -258,7 +309,7 @@ int main(int argc, char **argv)
 	}
 	if (opts.stats)
 		ss_run_stats_attached(&run.stats);
-	code = hello(&run.att) ? 0 : loop(&run, &opts, sigfd);
+	code = hello(&run.att) || start_live(&run, &opts) ? 0 : loop(&run, &opts, sigfd);
 	/* detach first so the final drain sees everything the programs will ever write */
 	ss_unlink(&run.att);
 	if (!code && !drain(&run) && !emit_lost(&run))
@@ -267,5 +318,7 @@ int main(int argc, char **argv)
 		ss_run_stats_report(&run.stats, &run.att);
 	ring_buffer__free(run.rb);
 	ss_detach(&run.att);
+	if (run.live_on)
+		ss_live_close(&run.live);
 	return code;
 }

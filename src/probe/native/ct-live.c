@@ -1,0 +1,257 @@
+// The rules of docs/design.md ("Live connections"): a DNATed entry is open unless it is TCP in
+// TIME_WAIT or CLOSE. A connection is known by its original tuple; what the helper knows of each
+// open one is kept in a table, so a sweep can send what changed and what no message announced.
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <linux/types.h>
+#include "record.h"
+#include "ct-stats.h"
+#include "fail.h"
+#include "output.h"
+#include "ct-live.h"
+
+/* Connections the helper heard of this recently are not closed by a sweep that missed them: the
+ * DNAT record comes before the kernel confirms the entry. */
+#define GRACE_NS 1000000000ULL
+
+static bool is_open(const struct ss_conn *c)
+{
+	return c->key.proto != SS_PROTO_TCP || (c->tcp_state != SS_TCP_TIME_WAIT && c->tcp_state != SS_TCP_CLOSE);
+}
+
+static int emit(uint8_t type, const struct ss_conn *c, uint32_t flags)
+{
+	struct ss_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.ts_ns = ss_monotonic_ns();
+	r.type = type;
+	r.family = c->key.family;
+	r.proto = c->key.proto;
+	r.tcp_state = c->tcp_state;
+	r.ct_status = c->status;
+	r.start_ns = c->start_ns;
+	memcpy(r.orig_src.addr, c->key.src, 16);
+	r.orig_src.port = c->key.sport;
+	memcpy(r.orig_dst.addr, c->key.dst, 16);
+	r.orig_dst.port = c->key.dport;
+	memcpy(r.reply_src.addr, c->backend, 16);
+	r.reply_src.port = c->backend_port;
+	if (c->has_counts) {
+		flags |= SS_CONN_COUNTS;
+		memcpy(r.value, c->counts, sizeof(r.value));
+	}
+	r.flags = flags;
+	return ss_out_record(&r);
+}
+
+/* What the helper knew (start, counters) carried into a newer view of the same entry. */
+static void merge(struct ss_conn *newer, const struct ss_conn *known)
+{
+	if (!newer->start_ns)
+		newer->start_ns = known->start_ns;
+	if (!newer->has_counts && known->has_counts) {
+		newer->has_counts = true;
+		memcpy(newer->counts, known->counts, sizeof(newer->counts));
+	}
+	if (newer->key.proto == SS_PROTO_TCP && newer->tcp_state == SS_TCP_NONE)
+		newer->tcp_state = known->tcp_state;
+}
+
+/* One DNATed entry of a walk. */
+static int seen(void *ctx, const struct ss_conn *c)
+{
+	struct ss_live *l = ctx;
+	struct ss_tracked *e = ss_table_find(&l->table, &c->key);
+	struct ss_conn now = *c;
+	bool added;
+	int err = 0;
+
+	l->acct_seen |= c->has_counts;
+	if (!is_open(c)) {
+		if (!e)
+			return 0;
+		merge(&now, &e->conn);
+		ss_table_remove(&l->table, e);
+		return emit(SS_REC_CLOSE, &now, SS_CONN_SWEEP);
+	}
+	if (e) {
+		merge(&now, &e->conn);
+		/* TRAFFIC always carries counters: without accounting there is nothing to send */
+		if (now.has_counts && (memcmp(now.counts, e->conn.counts, sizeof(now.counts)) || !e->conn.has_counts ||
+		                       now.tcp_state != e->conn.tcp_state))
+			err = emit(SS_REC_TRAFFIC, &now, 0);
+		e->conn = now;
+		e->sweep = l->sweep;
+		return err;
+	}
+	e = ss_table_add(&l->table, &c->key, &added);
+	if (!e) {
+		ss_fail("grow the live connection table past %zu connections: out of memory", l->table.live);
+		return -ENOMEM;
+	}
+	e->conn = now;
+	e->added_ns = l->sweep_start;
+	e->sweep = l->sweep;
+	return emit(SS_REC_OPEN, &now, l->initial ? 0 : SS_CONN_SWEEP);
+}
+
+/* After a sweep: what it did not see has ended, unless the helper heard of it only just now. */
+static int close_unseen(struct ss_live *l)
+{
+	for (size_t i = 0; i < l->table.cap; i++) {
+		struct ss_tracked *e = &l->table.slots[i];
+		int err;
+
+		if (e->used != 1 || e->sweep == l->sweep || e->added_ns + GRACE_NS > l->sweep_start)
+			continue;
+		err = emit(SS_REC_CLOSE, &e->conn, SS_CONN_SWEEP);
+		ss_table_remove(&l->table, e);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static bool acct_sysctl_on(void)
+{
+	FILE *f = fopen("/proc/sys/net/netfilter/nf_conntrack_acct", "r");
+	int v = 0;
+
+	if (!f)
+		return false;
+	if (fscanf(f, "%d", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v != 0;
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+int ss_live_walk(struct ss_live *l, bool initial)
+{
+	struct ss_ct_stats stats = { 0 };
+	uint64_t cpu0 = thread_cpu_ns();
+	uint64_t took;
+	bool acct;
+	int err;
+
+	l->sweep++;
+	l->sweep_start = ss_monotonic_ns();
+	l->initial = initial;
+	l->acct_seen = false;
+	ss_fail_hold(true);
+	err = ss_ct_dump(&l->nl, seen, l);
+	ss_fail_hold(false);
+	if (err < 0 && err != -ENOMEM && err != -EPIPE && ss_fail_held()[0]) {
+		/* the tracing goes on; the next sweep may read the table */
+		ss_note("live connections: failed to %s", ss_fail_held());
+		return 0;
+	}
+	if (err < 0)
+		return err;
+	if (!initial && (err = close_unseen(l)))
+		return err;
+	took = ss_monotonic_ns() - l->sweep_start;
+	l->walk_cpu_ns = thread_cpu_ns() - cpu0;
+	acct = l->acct_seen || acct_sysctl_on();
+	if (!acct && !l->acct_noted) {
+		ss_note("conntrack byte counters are unavailable (net.netfilter.nf_conntrack_acct is 0): live connections "
+		        "are counted without bytes; 'sysctl net.netfilter.nf_conntrack_acct=1' in the node's namespace "
+		        "counts them for connections that begin after it");
+		l->acct_noted = true;
+	}
+	ss_ct_stats_read(&stats);
+	return ss_out_values(SS_REC_SWEEP, stats.entries, l->table.live, took,
+	                     (initial ? SS_SWEEP_INITIAL : 0) | (acct ? SS_SWEEP_ACCT : 0));
+}
+
+/* A destroyed entry: the end of a connection the helper follows. */
+static int destroyed(void *ctx, const struct ss_conn *c)
+{
+	struct ss_live *l = ctx;
+	struct ss_tracked *e = ss_table_find(&l->table, &c->key);
+	struct ss_conn now = *c;
+
+	if (!e)
+		return 0; /* closed already by a sweep (TIME_WAIT), or never followed */
+	merge(&now, &e->conn);
+	ss_table_remove(&l->table, e);
+	return emit(SS_REC_CLOSE, &now, 0);
+}
+
+int ss_live_events(struct ss_live *l)
+{
+	int n;
+
+	ss_fail_hold(true);
+	n = ss_ct_read_events(&l->nl, destroyed, l);
+	ss_fail_hold(false);
+	if (n < 0 && n != -ENOMEM && n != -EPIPE && ss_fail_held()[0]) {
+		ss_note("live connections: failed to %s (the next sweep finds the ends it missed)", ss_fail_held());
+		return 0;
+	}
+	if (n < 0)
+		return n;
+	return n > 0 ? ss_out_values(SS_REC_CT_LOST, n, 0, 0, 0) : 0;
+}
+
+void ss_live_announced(struct ss_live *l, const struct ss_record *r)
+{
+	struct ss_conn_key key = { .family = r->family, .proto = r->proto };
+	struct ss_tracked *e;
+	bool added;
+
+	key.sport = r->orig_src.port;
+	key.dport = r->orig_dst.port;
+	memcpy(key.src, r->orig_src.addr, 16);
+	memcpy(key.dst, r->orig_dst.addr, 16);
+	e = ss_table_add(&l->table, &key, &added);
+	if (!e || !added)
+		return; /* out of memory: the next sweep finds it */
+	memcpy(e->conn.backend, r->reply_src.addr, 16);
+	e->conn.backend_port = r->reply_src.port;
+	e->conn.status = r->ct_status;
+	e->conn.start_ns = r->ts_ns + l->real_minus_mono;
+	e->conn.tcp_state = r->proto == SS_PROTO_TCP ? SS_TCP_SYN_SENT : SS_TCP_NONE;
+	e->added_ns = r->ts_ns;
+	e->sweep = l->sweep;
+}
+
+int ss_live_open(struct ss_live *l, unsigned rcvbuf)
+{
+	struct timespec rt, mono;
+	int err;
+
+	memset(l, 0, sizeof(*l));
+	if ((err = ss_table_init(&l->table))) {
+		ss_note("live connections are not followed: failed to allocate their table: %s", strerror(-err));
+		return err;
+	}
+	ss_fail_hold(true);
+	err = ss_ct_open(&l->nl, rcvbuf);
+	ss_fail_hold(false);
+	if (err) {
+		ss_note("live connections are not followed: failed to %s", ss_fail_held());
+		ss_table_free(&l->table);
+		return err;
+	}
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	l->real_minus_mono = ((int64_t)rt.tv_sec - mono.tv_sec) * 1000000000LL + (rt.tv_nsec - mono.tv_nsec);
+	return 0;
+}
+
+void ss_live_close(struct ss_live *l)
+{
+	ss_ct_close(&l->nl);
+	ss_table_free(&l->table);
+}

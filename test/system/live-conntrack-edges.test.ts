@@ -1,0 +1,149 @@
+// Live connections on a node without the lab: a namespace whose conntrack table is filled with conntrack(8) itself
+// (translated entries made with --dst-nat), so the ground truth is the table as `conntrack -L` lists it. Bad input:
+// accounting off, a node with no translated entry, and destroy messages lost under a flood, then put right by a sweep.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { requireRoot, runPrefix } from '../helpers/env.js';
+import { startCli } from '../helpers/cli.js';
+import { conntrackTable, isOpen } from '../helpers/conntrack-table.js';
+import { waitFor } from '../helpers/wait.js';
+import { startProbe } from '../../src/probe/probe.js';
+import type { ConnEvent, LostEvent, StickyEvent, SweepEvent } from '../../src/core/event.js';
+
+const inNs = (ns: string, ...args: string[]) =>
+  execFileSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** A namespace with a NAT table (so entries can carry DNAT) and accounting as asked; removed at the end. */
+function node(t: TestContext, acct: 0 | 1): string {
+  const ns = `${runPrefix()}-ct`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  t.after(() => execFileSync('ip', ['netns', 'del', ns]));
+  inNs(ns, 'ip', 'link', 'set', 'lo', 'up');
+  inNs(ns, 'nft', 'add table ip nat; add chain ip nat pre { type nat hook prerouting priority -100; }');
+  inNs(ns, 'sysctl', '-q', `net.netfilter.nf_conntrack_acct=${acct}`);
+  return ns;
+}
+
+/** n translated entries from client 10.0.x.y to 10.96.0.10:80 (TCP, ESTABLISHED) over backends b1..b3, in one go. */
+function fill(t: TestContext, ns: string, n: number, firstPort = 10000): void {
+  const dir = mkdtempSync(join(tmpdir(), 'ss-ct-fill-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const lines = Array.from({ length: n }, (_, i) => {
+    const backend = `10.1.${(i % 3) + 1}.2`;
+    return `-I -s 10.0.${(i >> 8) & 255}.${i & 255 || 1} -d 10.96.0.10 -p tcp --sport ${firstPort + i} --dport 80 --state ESTABLISHED -u SEEN_REPLY,ASSURED -t 600 --dst-nat ${backend}:8080`;
+  });
+  writeFileSync(join(dir, 'entries'), `${lines.join('\n')}\n`);
+  inNs(ns, 'conntrack', '-R', join(dir, 'entries'));
+}
+
+const perBackend = (backends: string[]) => {
+  const m: Record<string, number> = {};
+  for (const b of backends) m[b] = (m[b] ?? 0) + 1;
+  return m;
+};
+
+test('accounting off: the note says how to switch it on, connections are counted without bytes', async (t) => {
+  if (!requireRoot(t)) return;
+  const ns = node(t, 0);
+  fill(t, ns, 30);
+  const truth = conntrackTable(ns).filter(isOpen);
+  assert.equal(truth.length, 30, 'conntrack lists what was made');
+  const trace = startCli(['trace', '--netns', `/run/netns/${ns}`, '--format', 'jsonl', '--conntrack-sweep', '1s']);
+  t.after(() => {
+    if (trace.child.exitCode === null) trace.child.kill('SIGKILL');
+  });
+  await trace.waitFor(/"type":"sweep".*"initial":true/);
+  trace.child.kill('SIGINT');
+  const { code } = await trace.exit;
+  assert.equal(code, 0, trace.stderr());
+  const events = trace
+    .stdout()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as StickyEvent);
+  const opens = events.filter((e): e is ConnEvent => e.type === 'open');
+  assert.deepEqual(perBackend(opens.map((e) => e.backend)), perBackend(truth.map((e) => e.backend)));
+  assert.ok(
+    opens.every((e) => e.origBytes === undefined),
+    'no counters where the kernel keeps none',
+  );
+  const sweep = events.find((e): e is SweepEvent => e.type === 'sweep')!;
+  assert.equal(sweep.acct, false);
+  assert.equal(sweep.open, 30);
+  assert.match(trace.stderr(), /note: .*nf_conntrack_acct is 0.*sysctl net\.netfilter\.nf_conntrack_acct=1/);
+  assert.equal(trace.stderr().match(/nf_conntrack_acct is 0/g)?.length, 1, 'said once');
+});
+
+test('a node with no translated entry: sweeps say 0 open, nothing else, and trace ends cleanly', async (t) => {
+  if (!requireRoot(t)) return;
+  const ns = node(t, 1);
+  inNs(
+    ns,
+    'conntrack',
+    '-I',
+    '-s',
+    '10.0.0.1',
+    '-d',
+    '10.0.0.2',
+    '-p',
+    'udp',
+    '--sport',
+    '5',
+    '--dport',
+    '53',
+    '-t',
+    '60',
+  );
+  const trace = startCli(['trace', '--netns', `/run/netns/${ns}`, '--conntrack-sweep', '1s']);
+  t.after(() => {
+    if (trace.child.exitCode === null) trace.child.kill('SIGKILL');
+  });
+  await trace.waitFor(/sweep +conntrack entries=1 open=0/);
+  trace.child.kill('SIGINT');
+  const { code } = await trace.exit;
+  assert.equal(code, 0, trace.stderr());
+  assert.match(trace.stdout(), /sweep +initial dump entries=1 open=0/);
+  assert.doesNotMatch(trace.stdout(), / (open|close|traffic) /, 'an untranslated entry is no Service connection');
+});
+
+test('destroy messages lost under a flood are counted, and the next sweep closes what they announced', async (t) => {
+  if (!requireRoot(t)) return;
+  const ns = node(t, 1);
+  const probe = startProbe({
+    node: 'flood',
+    netns: `/run/netns/${ns}`,
+    conntrackSweepMs: 1500,
+    conntrackRcvbufBytes: 4096,
+  });
+  t.after(() => probe.stop());
+  const events: StickyEvent[] = [];
+  probe.on('events', (batch: StickyEvent[]) => events.push(...batch));
+  await probe.ready;
+  const sweeps = () => events.filter((e): e is SweepEvent => e.type === 'sweep');
+  await waitFor('the dump at attach', () => sweeps().length >= 1, 10_000);
+  // Made after the helper subscribed, these entries carry the kernel's event extension: each one's end is a message.
+  const N = 3000;
+  fill(t, ns, N);
+  await waitFor(`a sweep finding the ${N} connections`, () => sweeps().some((s) => s.open === N), 30_000);
+  const opened = events.filter((e) => e.type === 'open').length;
+  assert.equal(opened, N, 'each found once, by a sweep');
+  const before = sweeps().length;
+  inNs(ns, 'conntrack', '-F');
+  assert.equal(conntrackTable(ns).length, 0, 'conntrack -F emptied the table');
+  await waitFor('a sweep after the flood', () => sweeps().length > before + 1 && sweeps().at(-1)!.open === 0, 30_000);
+
+  const lost = events.filter((e): e is LostEvent => e.type === 'lost' && e.source === 'conntrack');
+  assert.ok(lost.length > 0, 'the 4 KiB socket overran: counted as conntrack loss');
+  const closes = events.filter((e): e is ConnEvent => e.type === 'close');
+  const bySeen = perBackend(closes.map((c) => (c as { seen: string }).seen));
+  assert.equal(closes.length, N, `every connection closed once: ${JSON.stringify(bySeen)}`);
+  assert.ok((bySeen.destroy ?? 0) > 0 && (bySeen.sweep ?? 0) > 0, `both ways: ${JSON.stringify(bySeen)}`);
+  assert.equal(new Set(closes.map((c) => c.client)).size, N);
+  t.diagnostic(
+    `closes by destroy/sweep: ${JSON.stringify(bySeen)}, overruns: ${lost.reduce((s, l) => s + l.count, 0)}`,
+  );
+});
