@@ -51,9 +51,6 @@ export const RecordType = {
 export const ConnFlag = { counts: 1, sweep: 2 } as const;
 /** enum ss_sweep_flags (value[3] of a SWEEP record). */
 export const SweepFlag = { initial: 1, acct: 2 } as const;
-/** enum ss_tcp_state is the kernel's enum tcp_conntrack, whose names are TCP_STATES (src/core/event.ts). */
-const TCP_NONE = 0;
-
 /** enum ss_attach_kind, the `proto` byte of an ATTACH record, by number. */
 export const ATTACH_KINDS = ['netfilter', 'fentry', 'fexit', 'kprobe', 'kretprobe'] as const;
 
