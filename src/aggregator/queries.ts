@@ -40,7 +40,7 @@ export function serviceSummaries(state: AggregatorState, opts: { rateSeconds?: n
   for (const svc of state.services.list) {
     const t = svc.win;
     const listed = svc.currentEndpoints();
-    const shown = svc.backendsByAddress().filter((b) => listed.has(b) || t.countOf(b) > 0);
+    const shown = svc.backendsByAddress().filter((b) => listed.has(b) || t.countOf(b) > 0 || svc.load.openOf(b) > 0);
     const spread = spreadOf(shown.map((b) => t.countOf(b)));
     const nodes: string[] = [];
     svc.lastByNode.forEach((ts, n) => {

@@ -3,6 +3,7 @@
 import type { CatalogEvent, Proto, ServiceInfo } from '../core/event.js';
 import { compareAddr } from './addresses.js';
 import { frontendGroups } from './frontends.js';
+import { LoadTally } from './load-tally.js';
 import { Tally } from './tally.js';
 
 /** A service as one node's rules describe it; `removed` once the node's catalog dropped it. */
@@ -23,6 +24,13 @@ const RATE_SLOTS = 8;
 export class ServiceRec {
   readonly win = new Tally();
   readonly cum = new Tally();
+  /** Connections open now and the bytes they carry (live-conns.ts). */
+  readonly load = new LoadTally();
+  /**
+   * When each backend last joined the Service's current endpoints (µs); NaN for those listed from the first catalog
+   * on, whose joining nobody saw.
+   */
+  readonly joinedTs: number[] = [];
   readonly backendNames: string[] = [];
   /** Each node's own rules view. */
   readonly views: (NodeView | undefined)[] = [];
@@ -54,6 +62,7 @@ export class ServiceRec {
   private readonly backendIdx = new Map<string, number>();
   private readonly podIdx = new Map<string, number>();
   private byAddress: number[] = [];
+  private listedBefore: Set<number> | undefined;
 
   constructor(
     readonly id: number,
@@ -156,6 +165,17 @@ export class ServiceRec {
       for (const e of this.cluster.endpoints) out.add(this.backendOf(e));
     }
     return out;
+  }
+
+  /** A catalog describing the Service was applied at `ts`: endpoints new to the current set joined then. */
+  noteEndpoints(ts: number): void {
+    const now = this.currentEndpoints();
+    const before = this.listedBefore;
+    for (const b of now) {
+      if (!before) this.joinedTs[b] = Number.NaN;
+      else if (!before.has(b)) this.joinedTs[b] = ts;
+    }
+    this.listedBefore = now;
   }
 
   private judgedBy(own: NodeView | undefined): NodeView | undefined {
@@ -321,11 +341,11 @@ export function applyClusterCatalog(services: Services, listed: Set<ServiceRec>,
   for (const rec of now) listed.add(rec);
 }
 
-/** The backends a Service's report lists (current endpoints and any selected), in address order: K of 1/K. */
+/** The backends a Service's report lists (current endpoints, any selected or open now), in address order: K of 1/K. */
 export function shownBackends(svc: ServiceRec, t: Tally): number[] {
   const names = svc.backendNames;
   const listed = svc.currentEndpoints();
-  const shown = names.map((_, b) => b).filter((b) => listed.has(b) || t.countOf(b) > 0);
+  const shown = names.map((_, b) => b).filter((b) => listed.has(b) || t.countOf(b) > 0 || svc.load.openOf(b) > 0);
   return shown.sort((a, b) => compareAddr(names[a]!, names[b]!));
 }
 

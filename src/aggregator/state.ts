@@ -4,6 +4,7 @@
 import {
   CLUSTER_NODE,
   DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+  type CatalogEvent,
   type DnatEvent,
   type LostEvent,
   type NodeEvent,
@@ -13,6 +14,8 @@ import {
 import { ClientKeys } from './addresses.js';
 import { AffinitySetFills } from './affinity-sets.js';
 import { BackendCounts, NO_ENTRY } from './backend-counts.js';
+import { applyLive } from './live-apply.js';
+import { LiveConns } from './live-conns.js';
 import { NodeRoster } from './node-roster.js';
 import { NotableQueue, type ViolationNotable } from './notable.js';
 import { PairTable } from './pair-table.js';
@@ -81,6 +84,8 @@ export class AggregatorState {
   readonly pairs = new PairTable();
   readonly counts = new BackendCounts();
   readonly ring: WindowRing;
+  /** The connections open now and the bytes they carry. */
+  readonly live: LiveConns;
   readonly udp: UdpContinuity;
   readonly notable: NotableQueue;
   private readonly keepNotable: boolean;
@@ -95,6 +100,7 @@ export class AggregatorState {
     this.maxPairs = positive(opts.maxPairs ?? 1_000_000, 'maxPairs');
     this.maxServices = positive(opts.maxServices ?? 100_000, 'maxServices');
     this.ring = new WindowRing(positive(opts.maxWindowSelections ?? 1_000_000, 'maxWindowSelections'));
+    this.live = new LiveConns(this.services, this.maxPairs, this.ring.cap);
     this.notable = new NotableQueue(positive(opts.maxNotable ?? 1000, 'maxNotable'));
     this.keepNotable = opts.notable ?? true;
     this.udp = new UdpContinuity(this.maxPairs, this.idleUs, 100_000, (t) => this.udpSettled(t));
@@ -134,12 +140,13 @@ export class AggregatorState {
         this.snat(ev);
         break;
       case 'catalog':
-        if (ev.node === CLUSTER_NODE) applyClusterCatalog(this.services, this.clusterListed, ev);
-        else {
-          const node = this.roster.indexOf(ev.node);
-          applyCatalog(this.services, this.catalogListed, node, ev);
-          this.pending.catalog(node, (v) => this.services.list[v.svc]!.view(node)?.endpoints.has(v.from) === true);
-        }
+        this.catalog(ev);
+        break;
+      case 'open':
+      case 'traffic':
+      case 'close':
+      case 'sweep':
+        applyLive(this, ev);
         break;
       case 'evicted':
         this.causes.eviction(
@@ -180,6 +187,7 @@ export class AggregatorState {
     const windowBefore = now - this.windowUs;
     const ring = this.ring;
     while (ring.length > 0 && ring.oldestTs() < windowBefore) this.leaveWindow();
+    this.live.slide(windowBefore);
     this.udp.advance(now, this.windowStart());
     this.causes.expire(now);
   }
@@ -235,6 +243,17 @@ export class AggregatorState {
     countUnit(this.ring, this.pairs, p, svc, b, code);
     this.ring.push(ts, node, svc.id, client, b, code | UNIT, frontend);
     if (ev.proto === 'udp') this.udpDnat(ev, node, svc, b);
+    this.live.dnat(ts, node, svc, ev.client, client, b);
+  }
+
+  private catalog(ev: CatalogEvent): void {
+    if (ev.node === CLUSTER_NODE) applyClusterCatalog(this.services, this.clusterListed, ev);
+    else {
+      const node = this.roster.indexOf(ev.node);
+      applyCatalog(this.services, this.catalogListed, node, ev);
+      this.pending.catalog(node, (v) => this.services.list[v.svc]!.view(node)?.endpoints.has(v.from) === true);
+    }
+    for (const info of ev.services) this.services.existing(info.service)?.noteEndpoints(ev.ts);
   }
 
   /** The verdict code of the pair closed by selecting backend `b` now. */
@@ -382,7 +401,7 @@ export class AggregatorState {
   }
 
   /** Whether `addr` is a new Service past maxServices (counted). */
-  private overServices(addr: string, proto: DnatEvent['proto']): boolean {
+  overServices(addr: string, proto: DnatEvent['proto']): boolean {
     if (this.services.list.length < this.maxServices || this.services.has(addr, proto)) return false;
     this.evictions.services++;
     return true;

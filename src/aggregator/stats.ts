@@ -8,6 +8,16 @@ export interface Spread {
   chi2P: number | null;
 }
 
+/** Below this chi-square p-value a spread is called skewed. */
+export const SKEW_P = 0.01;
+
+export type SpreadVerdictName = 'uniform' | 'skewed' | 'n/a';
+
+/** The verdict every spread gets (new connections, open connections, bytes): skewed below SKEW_P. */
+export function spreadVerdict(s: Pick<Spread, 'chi2P'>): SpreadVerdictName {
+  return s.chi2P === null ? 'n/a' : s.chi2P < SKEW_P ? 'skewed' : 'uniform';
+}
+
 /**
  * Spread of counts c_1..c_K. Undefined values are null (JSON has no NaN): everything
  * when no selection was made, chi2P when K = 1 (a test with 0 degrees of freedom).
