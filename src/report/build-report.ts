@@ -12,6 +12,7 @@ import { serviceSpread } from '../aggregator/spread-verdict.js';
 import { spreadOf } from '../aggregator/stats.js';
 import type { Tally } from '../aggregator/tally.js';
 import { RejectedEvents } from '../protocol/validate.js';
+import { addLiveFields, liveSource } from './live-fields.js';
 import type { ClientReport, MissingSpan, Report, Scope, ServiceReport } from './types.js';
 
 const NO_AFFINITY: ServiceInfo['affinity'] = { mode: 'None', timeoutSeconds: null, source: 'inferred' };
@@ -33,6 +34,8 @@ export function buildReport(state: AggregatorState, opts: BuildOptions): Report 
   const start = windowed && !Number.isNaN(state.lastTs) ? state.windowStart() : (span?.start ?? 0);
   const clients = windowed ? windowClients(state) : cumulativeClients(state);
   const divergence = nodeDivergence(state, opts.scope, DIVERGENCE_EXAMPLES);
+  const live = liveSource(state);
+  const liveOpts = live && { inWindow: windowed, seconds: (end - start) / 1e6 };
   const services = [...state.services.list]
     .sort((a, b) => compareAddr(a.key, b.key))
     .map((svc) =>
@@ -43,6 +46,7 @@ export function buildReport(state: AggregatorState, opts: BuildOptions): Report 
         clients.get(svc.id) ?? new Map(),
         windowed ? start : -Infinity,
         divergence.get(svc.id),
+        liveOpts,
       ),
     );
   let lost = state.roster.lostTotal;
@@ -67,6 +71,7 @@ export function buildReport(state: AggregatorState, opts: BuildOptions): Report 
     services,
     evictions: { ...state.evictions, openViolations: state.causes.droppedOpen },
     rejectedEvents: (opts.rejected ?? new RejectedEvents()).toJSON(),
+    ...(live ? { liveSource: live } : {}),
   };
 }
 
@@ -98,6 +103,7 @@ function serviceReport(
   clients: Map<number, ClientAgg>,
   since: number,
   divergence: Divergence | undefined,
+  live: { inWindow: boolean; seconds: number } | undefined,
 ): ServiceReport {
   const names = svc.backendNames;
   const pods = svc.latest?.info.pods;
@@ -149,6 +155,7 @@ function serviceReport(
     clients: clientRows(state, svc, clients),
   };
   if (svc.key.endsWith('/udp')) report.udpContinuity = udpCounts(state, svc, since);
+  if (live) addLiveFields(state, svc, t, shown, report, live);
   return report;
 }
 

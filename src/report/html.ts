@@ -132,6 +132,7 @@ function serviceSection(
 <div class="tiles">${tiles}</div>
 <h3>Spread: share of selections per backend</h3>
 ${shareChart(s)}
+${liveHtml(s)}
 <h3>Stickiness: consecutive selections of a client that kept its backend</h3>
 <p class="explain">${count(st.sameBackend)} of ${count(st.pairs)} pairs kept the backend. Random choice among ${s.backends.length} backends would keep ${pct(st.expectedRandom)}.</p>
 ${stickinessChart(s)}
@@ -146,6 +147,28 @@ ${sets}
 ${s.clients.length ? clientChart(s, maxClients) : '<p class="empty">No clients.</p>'}
 ${s.clients.length > maxClients ? `<p class="explain">${count(s.clients.length - maxClients)} more clients in the JSON report.</p>` : ''}
 </section>`;
+}
+
+/** Connections open now per backend and the bytes they carried: where the load is, whoever selected it. */
+function liveHtml(s: ServiceReport): string {
+  if (s.liveConnections === undefined || !s.loadSpread) return '';
+  const l = s.loadSpread;
+  const predate = s.predatingConnections?.text
+    ? `<p class="explain"><span class="badge warn">${esc(s.predatingConnections.text)}</span> Their pods get nothing until clients reconnect.</p>`
+    : '';
+  const rows = s.backends
+    .map(
+      (b) =>
+        `<tr><td class="mono">${esc(b.backend)}</td><td class="num">${count(b.liveConnections ?? 0)}</td><td class="num">${b.bytes == null ? 'n/a' : count(b.bytes)}</td><td class="num">${b.bytesPerSecond == null ? 'n/a' : count(Math.round(b.bytesPerSecond))}</td><td class="num">${b.oldestConnectionSeconds == null ? '-' : `${count(Math.round(b.oldestConnectionSeconds))} s`}</td></tr>`,
+    )
+    .join('');
+  const verdict = (x: typeof l.bytes) =>
+    x ? `${esc(x.verdict)} (max/mean ${num(x.maxOverMean)})` : 'bytes not counted';
+  return `<h3>Load now: ${count(s.liveConnections)} open connections</h3>
+${predate}
+<p class="explain">Spread by new connections: ${verdict(l.selections)}; by open connections: ${verdict(l.liveConnections)}; by bytes: ${verdict(l.bytes)}.</p>
+<table class="summary" data-table="live"><thead><tr><th>Backend</th><th class="num">Open now</th><th class="num">Bytes</th><th class="num">Bytes/s</th><th class="num">Oldest open</th></tr></thead>
+<tbody>${rows}</tbody></table>`;
 }
 
 function tile(label: string, value: string, tone = ''): string {

@@ -156,6 +156,7 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
       ),
     );
   }
+  out.push(...liveSection(s));
   if (s.udpContinuity) {
     const u = s.udpContinuity;
     out.push(
@@ -165,17 +166,57 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
       ),
     );
   }
-  const rows = s.clients.slice(0, maxClients).map((c) => [
-    md(c.client),
-    String(c.selections),
-    Object.entries(c.backends)
+  const live = s.liveConnections !== undefined;
+  const backendsText = (r: Record<string, number>) =>
+    Object.entries(r)
       .map(([b, n]) => `${md(b)}: ${n}`)
-      .join(', '),
-    num(c.stickiness),
-    c.nodes.map(md).join(', '),
-  ]);
-  out.push(table(['Client', 'Selections', 'Backends', 'Stickiness', 'Nodes'], rows));
+      .join(', ');
+  const rows = s.clients
+    .slice(0, maxClients)
+    .map((c) => [
+      md(c.client),
+      String(c.selections),
+      backendsText(c.backends),
+      num(c.stickiness),
+      ...(live ? [`${c.liveConnections ?? 0}${c.liveBackends ? ` (${backendsText(c.liveBackends)})` : ''}`] : []),
+      c.nodes.map(md).join(', '),
+    ]);
+  out.push(
+    table(['Client', 'Selections', 'Backends', 'Stickiness', ...(live ? ['Open connections'] : []), 'Nodes'], rows),
+  );
   if (s.clients.length > maxClients) out.push(`(${s.clients.length - maxClients} more clients in the JSON report)`, '');
+  return out;
+}
+
+/** Connections open now per backend, the bytes they carried, and the spread of load three ways. */
+function liveSection(s: ServiceReport): string[] {
+  if (s.liveConnections === undefined || !s.loadSpread) return [];
+  const out = [`Open connections now: ${s.liveConnections}.`, ''];
+  if (s.predatingConnections?.text)
+    out.push(`**${md(s.predatingConnections.text)}** (joined ${s.predatingConnections.joined}).`, '');
+  out.push(
+    table(
+      ['Backend', 'Open now', 'Bytes', 'Bytes/s', 'Oldest open'],
+      s.backends.map((b) => [
+        md(b.backend),
+        String(b.liveConnections ?? 0),
+        b.bytes == null ? 'n/a' : String(b.bytes),
+        b.bytesPerSecond == null ? 'n/a' : b.bytesPerSecond.toFixed(0),
+        b.oldestConnectionSeconds == null ? '-' : `${b.oldestConnectionSeconds.toFixed(0)} s`,
+      ]),
+    ),
+  );
+  const l = s.loadSpread;
+  const row = (what: string, x: NonNullable<typeof l.bytes> | null) =>
+    x
+      ? [what, num(x.maxOverMean), num(x.cv), num(x.jain), num(x.chi2P), x.verdict]
+      : [what, 'n/a', 'n/a', 'n/a', 'n/a', 'bytes not counted'];
+  out.push(
+    table(
+      ['Load measured by', 'maxOverMean', 'cv', 'Jain', 'chi2 p', 'Verdict'],
+      [row('new connections', l.selections), row('open connections', l.liveConnections), row('bytes', l.bytes)],
+    ),
+  );
   return out;
 }
 

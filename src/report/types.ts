@@ -57,6 +57,26 @@ export interface Report {
    * Such a report has no per-client rows and no node divergence (both need the clients).
    */
   summaries?: { nodes: number; received: number; dropped: { nodes: number; services: number; backends: number } };
+  /**
+   * Present when some node's helper reads its conntrack table (live connections): those nodes, whether each counted
+   * bytes at its last sweep (null before its first), and connections not followed for the state's limit.
+   */
+  liveSource?: LiveSource;
+}
+
+export interface LiveSource {
+  nodes: string[];
+  bytes: Record<string, boolean | null>;
+  connectionsDropped: number;
+}
+
+/** Spread statistics of one measure of load, with the verdict new connections get. */
+export interface LoadSpreadReport {
+  maxOverMean: number | null;
+  cv: number | null;
+  jain: number | null;
+  chi2P: number | null;
+  verdict: 'uniform' | 'skewed' | 'n/a';
 }
 
 export interface MissingSpan {
@@ -127,6 +147,19 @@ export interface ServiceReport {
   /** Beyond the contract, UDP services only: conntrack entries replaced on the same flow. */
   udpContinuity?: { replacements: number; backendChanged: number; reflectiveChanged: number };
   clients: ClientReport[];
+  /** With `liveSource`: connections open at the report's end. */
+  liveConnections?: number;
+  /** With `liveSource`: the spread by new connections, by open connections and by bytes (null: no bytes counted). */
+  loadSpread?: { selections: LoadSpreadReport; liveConnections: LoadSpreadReport; bytes: LoadSpreadReport | null };
+  /** With `liveSource`, when endpoints joined while tracing: the open connections older than the newest of them. */
+  predatingConnections?: {
+    open: number;
+    predating: number;
+    newestEndpoints: string[];
+    joined: string;
+    /** "3 of 3 open connections predate the 2 newest endpoints" when every open one does, else null. */
+    text: string | null;
+  } | null;
   /** Beyond the contract, from summaries only: distinct client IPs, estimated from the nodes' merged sketches. */
   clientsEstimate?: number;
 }
@@ -142,6 +175,11 @@ interface BackendReport {
   selections: number;
   share: number;
   clients: number;
+  /** With `liveSource`: open connections now, bytes in the span (null: not counted), and the oldest one's age. */
+  liveConnections?: number;
+  bytes?: number | null;
+  bytesPerSecond?: number | null;
+  oldestConnectionSeconds?: number | null;
 }
 
 export interface ClientReport {
@@ -152,4 +190,8 @@ export interface ClientReport {
   /** Beyond the contract: this client's pairs judged an affinity violation (any cause). */
   violations: number;
   nodes: string[];
+  /** With `liveSource`: its open connections, by backend, and the bytes they carried in the span. */
+  liveConnections?: number;
+  liveBackends?: Record<string, number>;
+  bytes?: number | null;
 }

@@ -242,6 +242,19 @@ const events: StickyEvent[] = [
     seen: 'sweep',
     since: T0 + 8 * S,
   },
+  {
+    type: 'open',
+    ts: T0 + 9 * S,
+    node: 'n1',
+    proto: 'tcp',
+    client: '10.0.1.8:41001',
+    service: STICKY,
+    backend: A,
+    tcpState: 'ESTABLISHED',
+    seen: 'sweep',
+  },
+  // A fourth endpoint joins while that connection is open: it predates the newest endpoint.
+  { type: 'catalog', ts: T0 + 10 * S, node: 'n1', services: [sticky([A, B, C, '10.1.4.2:8080']), edge(EDGE1), stun] },
   { type: 'counters', ts: T0 + 7 * S, node: 'n1', insertFailed: 1, drop: 2, earlyDrop: 3, entries: 40 },
   { type: 'rulesRead', ts: T0 + 7 * S, node: 'n3', readAt: T0 + 6 * S },
   { type: 'node', ts: T0 + 8 * S, node: 'n2', state: 'down', reason: 'stream from n2 failed: connection reset' },
@@ -252,7 +265,7 @@ const events: StickyEvent[] = [
 ];
 
 /** Objects keyed by data (addresses, node names), not by field names: their keys are not fields. */
-const KEYED_BY_DATA = new Set(['pods', 'backends', 'via']);
+const KEYED_BY_DATA = new Set(['pods', 'backends', 'via', 'liveBackends', 'bytes']);
 
 /** Every field name in a JSON value, at any depth. */
 function fieldsOf(value: unknown, into = new Set<string>()): Set<string> {
