@@ -94,11 +94,8 @@ export function serviceLoad(state: AggregatorState, svc: ServiceRec, inWindow: b
   return { live: svc.load.openTotal, backends, clients, predating: predatingOf(state, svc) };
 }
 
-/**
- * The Service's newest endpoints (those that joined last, after tracing began) and how many of its open connections
- * began before them; null when no endpoint joined while tracing.
- */
-export function predatingOf(state: AggregatorState, svc: ServiceRec): Predating | null {
+/** The Service's endpoints that joined last (after tracing began, in one catalog change), and when; null: none did. */
+export function newestEndpoints(svc: ServiceRec): { newest: number[]; joinedTs: number } | null {
   let joinedTs = Number.NaN;
   const newest: number[] = [];
   for (const b of svc.currentEndpoints()) {
@@ -108,12 +105,29 @@ export function predatingOf(state: AggregatorState, svc: ServiceRec): Predating 
     joinedTs = t;
     newest.push(b);
   }
-  if (newest.length === 0) return null;
+  return newest.length === 0 ? null : { newest, joinedTs };
+}
+
+/** The Service's newest endpoints and how many of its open connections began before them; null when none joined. */
+export function predatingOf(state: AggregatorState, svc: ServiceRec): Predating | null {
+  const n = newestEndpoints(svc);
+  if (!n) return null;
   const live = state.live;
   let predating = 0;
   for (let p = 0; p < live.top; p++)
-    if (live.alive[p] && live.svc[p] === svc.id && live.start[p]! < joinedTs) predating++;
-  return { open: svc.load.openTotal, predating, newest, joinedTs };
+    if (live.alive[p] && live.svc[p] === svc.id && live.start[p]! < n.joinedTs) predating++;
+  return { open: svc.load.openTotal, predating, ...n };
+}
+
+/** The latest start of an open connection, by Service id (-Infinity with none): one pass for every Service. */
+export function latestStarts(state: AggregatorState): Float64Array {
+  const out = new Float64Array(state.services.list.length).fill(-Infinity);
+  const live = state.live;
+  for (let p = 0; p < live.top; p++) {
+    const s = live.svc[p]!;
+    if (live.alive[p] && live.start[p]! > out[s]!) out[s] = live.start[p]!;
+  }
+  return out;
 }
 
 /** "3 of 3 open connections predate the 2 newest endpoints", when every open connection does; else null. */

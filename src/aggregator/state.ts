@@ -67,6 +67,8 @@ export class AggregatorState {
   readonly idleUs: number;
   readonly maxPairs: number;
   lastTs = NaN;
+  /** The first event's time but catalogs' (stamped with their rules' last change): what a rate over the window divides by. */
+  firstTs = NaN;
   /** First and latest event a figure counts (a selection or a lost record): the span reported (span.ts). */
   firstCounted = NaN;
   lastCounted = NaN;
@@ -131,6 +133,7 @@ export class AggregatorState {
   apply(ev: StickyEvent): void {
     const ts = ev.ts;
     if (!(ts <= this.lastTs)) this.lastTs = ts;
+    if (ev.type !== 'catalog' && !(ts >= this.firstTs)) this.firstTs = ts;
     this.slide(this.lastTs);
     switch (ev.type) {
       case 'dnat':

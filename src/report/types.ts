@@ -166,7 +166,7 @@ export interface ServiceReport {
 
 type AffinitySetReport = AffinitySetRow;
 
-interface BackendReport {
+export interface BackendReport {
   backend: string;
   /** Beyond the contract: a pod's other addresses (its other family), when the catalog names the pod. */
   addresses?: string[];

@@ -2,7 +2,7 @@
 // detail, and a footer with the keys. Keys go to the ui-state reducer; the views only draw.
 import { useEffect, useMemo, useReducer } from 'react';
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
-import type { FrameSource } from './view-model.js';
+import type { FrameSource, LoadMeasure } from './view-model.js';
 import {
   type SortKey,
   useClampedIndex,
@@ -37,7 +37,7 @@ export function App({ source, fps }: AppProps) {
   const columns = stdout.columns || 160;
 
   const [ui, dispatch] = useReducer(reduceKey, initialUi);
-  const { focus, sort, filter, editingFilter, help } = ui;
+  const { focus, sort, measure, filter, editingFilter, help } = ui;
   const { view, log } = useFrame(source, fps, focus);
   const sorted = useSortedServices(view.services, sort);
   const visible = useFilteredServices(sorted, filter);
@@ -55,8 +55,9 @@ export function App({ source, fps }: AppProps) {
   const backendAt = useClampedIndex(ui.backendCursor, backends);
   const clientAt = useClampedIndex(ui.clientCursor, clients);
   const panelHeight = rows - CHROME_LINES;
-  // The affinity-sets line (nftables mode) takes one line from the tables.
-  const detailRows = useDetailRows(panelHeight - (detail?.affinitySets.length ? 1 : 0), backends, clients);
+  // The affinity-sets line (nftables mode) and the open-connections line take one line each from the tables.
+  const extraLines = (detail?.affinitySets.length ? 1 : 0) + (detail?.row.live !== undefined ? 1 : 0);
+  const detailRows = useDetailRows(panelHeight - extraLines, backends, clients);
 
   useInput((input, key) =>
     dispatch({
@@ -100,13 +101,14 @@ export function App({ source, fps }: AppProps) {
             rows={visible}
             cursor={at}
             sort={sort}
+            measure={measure}
             filter={filter}
             height={panelHeight}
             columns={columns}
             totalServices={view.services.length}
           />
         )}
-        <Footer inDetail={focus !== null} sort={sort} filter={filter} editingFilter={editingFilter} />
+        <Footer inDetail={focus !== null} sort={sort} measure={measure} filter={filter} editingFilter={editingFilter} />
       </Box>
     </>
   );
@@ -115,11 +117,13 @@ export function App({ source, fps }: AppProps) {
 function Footer({
   inDetail,
   sort,
+  measure,
   filter,
   editingFilter,
 }: {
   inDetail: boolean;
   sort: SortKey;
+  measure: LoadMeasure;
   filter: string;
   editingFilter: boolean;
 }) {
@@ -134,7 +138,7 @@ function Footer({
   }
   const keys = inDetail
     ? '↑↓ PgUp PgDn scroll  Tab backends/clients  Esc back  ? help  q quit'
-    : `↑↓ move  Enter open  s sort:${sort}  / filter  ? help  q quit`;
+    : `↑↓ move  Enter open  s sort:${sort}  l bars:${measure}  / filter  ? help  q quit`;
   return (
     <Text dimColor wrap="truncate-end">
       {keys}

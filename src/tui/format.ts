@@ -57,6 +57,20 @@ export const verdictText: Record<Verdict, string> = {
   pending: 'pending (rules not read yet)',
 };
 
+/** A bytes-per-second figure in at most 7 cells: 512B, 1.2kB, 34MB. */
+export function bytesRate(perSecond: number): string {
+  return `${rate(perSecond)}B`;
+}
+
+/** How long, in at most 6 cells: 42s, 5m03s, 3h12m, 12d. */
+export function duration(secondsLong: number): string {
+  const s = Math.max(0, Math.floor(secondsLong));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return `${Math.min(99999, Math.floor(s / 86400))}d`;
+}
+
 /** Wall-clock time of day, HH:MM:SS.mmm in UTC (traces are in UTC). */
 export function clock(tsMicros: number): string {
   return new Date(Math.floor(tsMicros / 1000)).toISOString().slice(11, 23);

@@ -5,12 +5,20 @@ import { parseIsoMicros } from '../core/event.js';
 import { windowSpan } from '../aggregator/span.js';
 import { verdictHead } from '../aggregator/spread-verdict.js';
 import { compareAddr } from '../aggregator/addresses.js';
+import {
+  latestStarts,
+  newestEndpoints,
+  predatingText,
+  serviceLoad,
+  type ServiceLoad,
+} from '../aggregator/live-queries.js';
 import { clientDetails, serviceSummaries } from '../aggregator/queries.js';
 import type { Notable } from '../aggregator/notable.js';
 import type { AggregatorState } from '../aggregator/state.js';
 import { refusalOf } from '../aggregator/refused.js';
 import type { ServiceRec } from '../aggregator/services.js';
 import type {
+  BackendShare,
   ClientRow,
   HeaderView,
   NotableKind,
@@ -38,10 +46,18 @@ function refusedRow(rec: ServiceRec | undefined, names: readonly string[]): Pick
 
 export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewModel {
   const recs = new Map(state.services.list.map((s) => [s.key, s]));
+  const sourced = state.live.sourced.some(Boolean);
+  const latest = sourced ? latestStarts(state) : null;
+  const windowSeconds = spanSeconds(state);
   const services = serviceSummaries(state).map((s): ServiceRow => {
     const rec = recs.get(s.service);
     const info = rec?.latest?.info;
     const pods = info?.pods;
+    const load = rec?.load;
+    let bytesSum = 0;
+    const idx = s.backends.map((b) => rec?.backendOf(b.backend) ?? -1);
+    if (load) for (const b of idx) bytesSum += load.bytesOf(b, true);
+    const openTotal = load?.openTotal ?? 0;
     return {
       service: s.service,
       ...(rec && rec.addresses.length > 1 ? { addresses: rec.addresses } : {}),
@@ -50,12 +66,25 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
       selections: s.selections,
       selectionsPerSecond: s.selectionsPerSecond,
       // A literal, not a spread: this runs per backend per frame, and spreading is ten times slower.
-      backends: s.backends.map((b) => ({
-        backend: b.backend,
-        pod: pods?.[b.backend] ?? null,
-        selections: b.selections,
-        share: b.share,
-      })),
+      backends: s.backends.map((b, i) => {
+        const open = load ? load.openOf(idx[i]!) : 0;
+        const bytes = load ? load.bytesOf(idx[i]!, true) : 0;
+        const row: BackendShare = {
+          backend: b.backend,
+          pod: pods?.[b.backend] ?? null,
+          selections: b.selections,
+          share: b.share,
+        };
+        if (sourced)
+          row.load = {
+            live: open,
+            liveShare: openTotal > 0 ? open / openTotal : 0,
+            bytesPerSecond: windowSeconds > 0 ? bytes / windowSeconds : 0,
+            bytesShare: bytesSum > 0 ? bytes / bytesSum : 0,
+            oldestStart: null,
+          };
+        return row;
+      }),
       maxOverMean: s.maxOverMean,
       chi2P: s.spread.p,
       spread: { verdict: s.spread.verdict, head: verdictHead(s.spread), text: s.spread.text },
@@ -65,6 +94,7 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
       pending: s.pending,
       nodes: s.nodesReporting,
       ...refusedRow(rec, state.roster.names),
+      ...(sourced && rec ? { live: openTotal, predating: allPredate(rec, latest!) } : {}),
     };
   });
   const row = opts.focus === null ? undefined : services.find((s) => s.service === opts.focus);
@@ -94,8 +124,24 @@ function header(state: AggregatorState, opts: FrameOptions): HeaderView {
   };
 }
 
+/** The predating line when every open connection began before the newest endpoints joined (one pass for all). */
+function allPredate(rec: ServiceRec, latest: Float64Array): string | null {
+  const open = rec.load.openTotal;
+  if (open === 0) return null;
+  const n = newestEndpoints(rec);
+  if (!n || !(latest[rec.id]! < n.joinedTs)) return null;
+  return predatingText({ open, predating: open, ...n });
+}
+
+/** Seconds the window spans so far: the window, or less while the events cover less. */
+function spanSeconds(state: AggregatorState): number {
+  if (Number.isNaN(state.lastTs)) return 0;
+  return Math.min(state.windowUs, state.lastTs - state.firstTs) / 1e6;
+}
+
 function detail(state: AggregatorState, row: ServiceRow, rec: ServiceRec, opts: FrameOptions): ServiceDetail {
   const pods = rec.latest?.info.pods;
+  const load = row.live === undefined ? null : serviceLoad(state, rec, true);
   const clients = clientDetails(state, row.service, opts.clientLimit ?? 200).map(
     (c): ClientRow => ({
       client: c.client,
@@ -110,11 +156,21 @@ function detail(state: AggregatorState, row: ServiceRow, rec: ServiceRec, opts: 
         from: c.lastSwitch.from,
         verdict: c.lastSwitch.verdict,
       },
+      ...(load ? { live: load.clients.get(state.clients.keyOf(c.client))?.live ?? 0 } : {}),
     }),
   );
+  if (load) addLiveClients(state, rec, load, clients, opts.clientLimit ?? 200);
+  const oldest = new Map([...(load?.backends ?? [])].map(([b, l]) => [rec.backendNames[b]!, l]));
+  const withOldest = {
+    ...row,
+    backends: row.backends.map((b) => {
+      const l = oldest.get(b.backend);
+      return l && l.live > 0 && b.load ? { ...b, load: { ...b.load, oldestStart: l.oldestStart } } : b;
+    }),
+  };
   const buckets = opts.sparkBuckets ?? 60;
   return {
-    row,
+    row: withOldest,
     clients,
     sparkline: selectionsOverWindow(state, rec.id, buckets),
     bucketSeconds: state.windowUs / 1e6 / buckets,
@@ -136,6 +192,38 @@ function detail(state: AggregatorState, row: ServiceRow, rec: ServiceRec, opts: 
           }
         : null,
   };
+}
+
+/**
+ * Clients holding open connections that no selection row lists (they connected before tracing began): one row each,
+ * on the backend of their open connections, after the selection rows and within the same limit.
+ */
+function addLiveClients(
+  state: AggregatorState,
+  rec: ServiceRec,
+  load: ServiceLoad,
+  rows: ClientRow[],
+  limit: number,
+): void {
+  const listed = new Set(rows.map((r) => r.client));
+  const pods = rec.latest?.info.pods;
+  for (const [key, c] of load.clients) {
+    if (rows.length >= limit) return;
+    const client = state.clients.name(key);
+    if (c.live === 0 || listed.has(client)) continue;
+    const backend = rec.backendNames[[...c.backends.keys()][0]!]!;
+    rows.push({
+      client,
+      node: state.roster.names[[...c.nodes][0]!]!,
+      backend,
+      pod: pods?.[backend] ?? null,
+      picks: 0,
+      stickiness: null,
+      lastSelection: Number.NaN,
+      lastSwitch: null,
+      live: c.live,
+    });
+  }
 }
 
 /** Selections of one service per bucket of the window ending at the latest event, oldest bucket first. */

@@ -8,6 +8,7 @@ const KEYS: Array<[string, string]> = [
   ['Tab', 'in a service: switch scrolling between its backends and its clients'],
   ['Esc', 'back to the services list / close this help'],
   ['s', 'cycle the sort: name, rate, violations, skew'],
+  ['l', 'switch the share bars: new connections, connections open now, bytes (LIVE: open now)'],
   ['/', 'filter services by text (name, address, backend, pod); Enter keeps it, Esc clears it'],
   ['?', 'show or hide this help'],
   ['q  Ctrl-C', 'quit'],

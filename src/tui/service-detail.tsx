@@ -5,7 +5,21 @@ import { Box, Text } from 'ink';
 import type { ClientRow, ServiceDetail, Verdict } from './view-model.js';
 import type { DetailPane } from './ui-state.js';
 import { useScrollWindow, useSortedClients } from './hooks.js';
-import { affinityText, ago, clip, count, fit, isSkewed, percent, rate, ratio, seconds, verdictText } from './format.js';
+import {
+  affinityText,
+  ago,
+  bytesRate,
+  clip,
+  count,
+  duration,
+  fit,
+  isSkewed,
+  percent,
+  rate,
+  ratio,
+  seconds,
+  verdictText,
+} from './format.js';
 import { shareBar, sparkline } from './glyphs.js';
 
 const verdictColor: Record<Verdict, string | undefined> = {
@@ -53,7 +67,9 @@ export function ServiceDetailView({
     16,
     52,
   );
-  const podWidth = Math.max(6, Math.min(40, columns - 48 - backendWidth));
+  const live = row.live !== undefined;
+  // LIVE, BYTES/S and OLDEST take 22 cells when there are live figures.
+  const podWidth = Math.max(6, Math.min(40, columns - 48 - backendWidth - (live ? 22 : 0)));
   return (
     <Box flexDirection="column">
       <Text wrap="truncate-end">
@@ -80,6 +96,17 @@ export function ServiceDetailView({
         spread {row.spread.text}
         {row.maxOverMean === null ? '' : `  max/mean ${ratio(row.maxOverMean)}`}
       </Text>
+      {live ? (
+        <Text wrap="truncate-end">
+          {count(row.live ?? 0)} connections open now
+          {row.predating ? (
+            <Text color="yellow" bold>
+              {'  '}
+              {row.predating}
+            </Text>
+          ) : null}
+        </Text>
+      ) : null}
       {detail.frontends ? (
         <Text wrap="truncate-end">
           <Text dimColor>frontends </Text>
@@ -112,7 +139,8 @@ export function ServiceDetailView({
       ) : null}
       <Text bold wrap="truncate-end" color={pane === 'backends' ? 'cyan' : undefined}>
         {'  '}
-        {fit('BACKEND', backendWidth)} {fit('POD', podWidth)} {fit('SHARE', 32)} SELECTIONS
+        {fit('BACKEND', backendWidth)} {fit('POD', podWidth)} {fit('SHARE', 32)} {fit('SELECTIONS', live ? 10 : 0)}
+        {live ? ` ${'LIVE'.padStart(5)} ${'BYTES/S'.padStart(7)} ${'OLDEST'.padStart(6)}` : ''}
       </Text>
       {row.backends.slice(b.start, b.end).map((be, i) => {
         const selected = pane === 'backends' && b.start + i === backendCursor;
@@ -120,7 +148,17 @@ export function ServiceDetailView({
           <Text key={be.backend} inverse={selected} wrap="truncate-end">
             <Text color="cyan">{selected ? '›' : ' '}</Text> {fit(be.backend, backendWidth)}{' '}
             {fit(be.pod ?? '-', podWidth)} <Text color="blue">{shareBar(be.share, 25)}</Text>{' '}
-            {fit(percent(be.share), 6)} {be.selections}
+            {fit(percent(be.share), 6)} {live ? fit(String(be.selections), 10) : be.selections}
+            {be.load ? (
+              <Text color={be.load.live === 0 ? 'yellow' : undefined}>
+                {' '}
+                {count(be.load.live).padStart(5)} {bytesRate(be.load.bytesPerSecond).padStart(7)}{' '}
+                {(be.load.oldestStart === null || now === null
+                  ? '-'
+                  : duration((now - be.load.oldestStart) / 1e6)
+                ).padStart(6)}
+              </Text>
+            ) : null}
           </Text>
         );
       })}
@@ -133,6 +171,7 @@ export function ServiceDetailView({
       <Text bold wrap="truncate-end" color={pane === 'clients' ? 'cyan' : undefined}>
         {'  '}
         {fit('CLIENT', clientWidth)} {fit('BACKEND', backendWidth + 2)} {fit('PICKS', 6)} {fit('STICKY', 6)}{' '}
+        {live ? `${fit('OPEN', 5)} ` : ''}
         {fit('LAST PICK', 10)} LAST SWITCH
       </Text>
       {clients.length === 0 ? <Text dimColor> no clients yet</Text> : null}
@@ -178,7 +217,8 @@ function ClientLine({ client: c, selected, now, showNode, widths }: ClientLinePr
     <Text inverse={selected} wrap="truncate-end">
       <Text color="cyan">{selected ? '›' : ' '}</Text> {fit(showNode ? `${c.client}@${c.node}` : c.client, widths[0])}{' '}
       {fit(c.pod ?? c.backend, widths[1])} {fit(count(c.picks), 6)} {fit(percent(c.stickiness), 6)}{' '}
-      {fit(ago(c.lastSelection, now), 10)}{' '}
+      {c.live !== undefined ? `${fit(count(c.live), 5)} ` : ''}
+      {fit(Number.isNaN(c.lastSelection) ? '-' : ago(c.lastSelection, now), 10)}{' '}
       {sw ? (
         <Text>
           <Text color={sw.verdict ? verdictColor[sw.verdict] : undefined} bold={sw.verdict === 'violation'}>
@@ -187,7 +227,7 @@ function ClientLine({ client: c, selected, now, showNode, widths }: ClientLinePr
           {ago(sw.ts, now)} from {clip(sw.from, 48)}
         </Text>
       ) : (
-        <Text dimColor>never switched</Text>
+        <Text dimColor>{Number.isNaN(c.lastSelection) ? 'open since before tracing' : 'never switched'}</Text>
       )}
     </Text>
   );

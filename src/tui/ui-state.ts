@@ -3,6 +3,10 @@
 // frame (a paste, Enter twice) each see the state the previous key left.
 import type { Key } from 'ink';
 import { SORT_KEYS, type SortKey } from './hooks.js';
+import type { LoadMeasure } from './view-model.js';
+
+/** The order 'l' cycles the share bars' measure through. */
+export const MEASURES: LoadMeasure[] = ['new', 'open', 'bytes'];
 
 /** The table of the detail that the moving keys scroll. */
 export type DetailPane = 'backends' | 'clients';
@@ -17,6 +21,8 @@ export interface UiState {
   backendCursor: number;
   clientCursor: number;
   sort: SortKey;
+  /** What the list's share bars measure. */
+  measure: LoadMeasure;
   filter: string;
   editingFilter: boolean;
   help: boolean;
@@ -31,6 +37,7 @@ export const initialUi: UiState = {
   backendCursor: 0,
   clientCursor: 0,
   sort: 'name',
+  measure: 'new',
   filter: '',
   editingFilter: false,
   help: false,
@@ -115,6 +122,7 @@ export function reduceKey(s: UiState, action: KeyAction): UiState {
       sort: SORT_KEYS[(SORT_KEYS.indexOf(s.sort) + 1) % SORT_KEYS.length]!,
       selected: listed[at] ?? s.selected,
     };
+  if (input === 'l') return { ...s, measure: MEASURES[(MEASURES.indexOf(s.measure) + 1) % MEASURES.length]! };
   if (input === '/') return { ...s, editingFilter: true };
   if (key.escape && s.filter) return { ...s, filter: '', cursor: 0 };
   return s;

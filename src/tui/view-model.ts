@@ -22,12 +22,28 @@ export interface HeaderView {
   counted: { start: number; end: number } | null;
 }
 
-interface BackendShare {
+/** What the share bars measure: new connections (selections), connections open now, or bytes in the window. */
+export type LoadMeasure = 'new' | 'open' | 'bytes';
+
+export interface BackendShare {
   backend: string;
   pod: string | null;
   selections: number;
   /** Fraction of the service's selections over the window, 0..1. */
   share: number;
+  /** Connections open now and the bytes they carry; absent without a conntrack source. */
+  load?: BackendLoadView;
+}
+
+export interface BackendLoadView {
+  /** Connections open now, and their fraction of the Service's. */
+  live: number;
+  liveShare: number;
+  /** Bytes both ways per second over the window, and their fraction of the Service's. */
+  bytesPerSecond: number;
+  bytesShare: number;
+  /** When its oldest open connection began (µs); filled in the detail only, null otherwise or with none open. */
+  oldestStart: number | null;
 }
 
 export interface ServiceRow {
@@ -58,6 +74,10 @@ export interface ServiceRow {
   nodes: string[];
   /** Some node's kube-proxy refuses it (no endpoints there): `reject` if any node rejects, else `drop`. */
   noEndpoints?: 'drop' | 'reject';
+  /** Connections open now; absent when no node reads its conntrack table (no live figures at all). */
+  live?: number;
+  /** "3 of 3 open connections predate the 2 newest endpoints", when every open connection does. */
+  predating?: string | null;
 }
 
 interface ClientSwitch {
@@ -82,6 +102,8 @@ export interface ClientRow {
   /** Microseconds since the epoch. */
   lastSelection: number;
   lastSwitch: ClientSwitch | null;
+  /** Its open connections to the Service (all nodes); absent without a conntrack source. */
+  live?: number;
 }
 
 export interface ServiceDetail {
