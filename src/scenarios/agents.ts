@@ -65,6 +65,9 @@ export async function startAgents(
         // The pods' names, as --k8s would give them: the TUI and reports name b1, b2, ... rather than addresses.
         '--pods',
         lab.podsFile,
+        // Open connections' bytes within a short phase: a sweep every 2 s (the lab's tables are small).
+        '--conntrack-sweep',
+        '2s',
         ...lab.tls.agentArgs(i),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },

@@ -11,6 +11,7 @@ import { conntrackEntries, countBy, curlRepeated, type ConntrackEntry, type Curl
 import { maxOverMean, num, podOf, selectionsByPod, serviceIn, table } from './format.js';
 import type { Scenario, ScenarioContext } from './types.js';
 import { httpUrl } from './family.js';
+import { lateAnswer, observeLate, openEarly, type LateEvidence } from './keepalive-late.js';
 
 export const KEEPALIVE = 'lab/backend-keepalive:http';
 export const CLOSE = 'lab/backend-close:http';
@@ -30,6 +31,8 @@ interface KeepalivePhase {
 export interface KeepaliveEvidence {
   phases: KeepalivePhase[];
   backendLogs: BackendLogLine[];
+  /** `--late-start`: the only phase, its connections open before the agents started. */
+  late?: LateEvidence;
 }
 
 function config(setup: ProxySetup): LabConfig {
@@ -105,12 +108,18 @@ export const keepalive: Scenario<KeepaliveEvidence> = {
   summary:
     '3 routers with HTTP keep-alive to a 3-pod Service, then without: connection-level balancing leaves pods idle',
   defaultPhaseMs: 10_000,
+  lateStart: true,
   config,
   async prepare(ctx) {
-    // Byte counts per conntrack entry: the kernel's own measure of load per pod.
+    // Byte counts per conntrack entry: the kernel's own measure of load per pod (new connections only: set first).
     await run('ip', ['netns', 'exec', ctx.lab.nodes[0]!, 'sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_acct=1']);
+    if (ctx.lateStart) openEarly(ctx, KEEPALIVE, REQUESTS_PER_SECOND);
   },
   async traffic(ctx) {
+    if (ctx.lateStart) {
+      const late = await observeLate(ctx);
+      return { phases: [], backendLogs: late.backendLogs, late };
+    }
     const phases = [await phase(ctx, KEEPALIVE, true)];
     if (!ctx.signal.aborted) phases.push(await phase(ctx, CLOSE, false));
     return { phases, backendLogs: await readBackendLogs(ctx.lab) };
@@ -122,5 +131,6 @@ export const keepalive: Scenario<KeepaliveEvidence> = {
     `and pods with no selection at all (the chance that all three routers land on different pods is 2/9), ` +
     `while ${CLOSE} gets one selection per request and an even spread. The answer compares connections (the ` +
     `report), requests (curl's answers) and bytes (the node's conntrack accounting) per pod.`,
-  answer: (report, ev, lab) => [...ev.phases.flatMap((p) => phaseLines(lab, report, p)), verdict(ev)],
+  answer: (report, ev, lab) =>
+    ev.late ? lateAnswer(report, ev.late, lab) : [...ev.phases.flatMap((p) => phaseLines(lab, report, p)), verdict(ev)],
 };

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EnvironmentError } from '../core/errors.js';
+import { EnvironmentError, UsageError } from '../core/errors.js';
 import { printableLines } from '../core/text.js';
 import { writeTextFile } from '../core/file-errors.js';
 import { labDown, labUp } from '../lab/lab.js';
@@ -21,6 +21,8 @@ export interface RunScenarioOptions {
   setup?: ScenarioSetup;
   /** Length of one traffic phase (default: the scenario's). */
   phaseMs?: number;
+  /** Start the agents after the scenario's long-lived connections are open (scenarios with `lateStart` only). */
+  lateStart?: boolean;
   /** Writes the JSON report here. */
   reportFile?: string;
   /** Opens the TUI on the agents in this terminal; quitting it (q) ends the run. */
@@ -65,6 +67,8 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
   let tui: ChildProcess | undefined;
   let labMade = false;
   try {
+    if (opts.lateStart && !scenario.lateStart)
+      throw new UsageError(`scenario ${scenario.name} has no --late-start (keepalive has)`);
     const { family = 'IPv4', ...setup } = opts.setup ?? { proxyMode: 'iptables' };
     const config = overFamily(scenario.config(setup), family);
     say(`scenario ${scenario.name}: building the lab '${opts.prefix}' (${describeMode(config)}, ${family})`);
@@ -76,6 +80,7 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
       phaseMs: opts.phaseMs ?? scenario.defaultPhaseMs,
       say,
       defer: (fn) => deferred.push(fn),
+      lateStart: opts.lateStart === true,
     };
     await scenario.prepare?.(ctx);
     const running = await startAgents(lab, (c) => agents.push(c), stop.signal);

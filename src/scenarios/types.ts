@@ -19,6 +19,11 @@ export interface ScenarioContext {
   say(text: string): void;
   /** Runs `fn` at teardown, before the lab goes down (latest first). */
   defer(fn: () => Promise<void> | void): void;
+  /**
+   * `--late-start`: the agents start after `prepare`, which opens the scenario's long-lived connections, so the
+   * answer comes from the connections open when tracing began (issue 26).
+   */
+  lateStart: boolean;
 }
 
 export interface Scenario<E = unknown> {
@@ -31,6 +36,8 @@ export interface Scenario<E = unknown> {
   defaultPhaseMs: number;
   /** The scenario's IPv4 lab, with its nodes in the proxy mode the run asked for (run.ts makes it IPv6: overFamily). */
   config(setup: ProxySetup): LabConfig;
+  /** Whether the scenario can run with `--late-start` (its `prepare` then opens connections before the agents). */
+  lateStart?: boolean;
   /** After the lab is up, before the agents start: servers, sysctls, endpoints. */
   prepare?(ctx: ScenarioContext): Promise<void>;
   /** Runs the traffic; returns the ground truth gathered before teardown (backend logs, ...). */

@@ -28,6 +28,7 @@ export async function runScenarioForTest<E>(
   scenario: Scenario<E>,
   phaseMs: number,
   setup: ScenarioSetup = { proxyMode: 'iptables' },
+  opts: { lateStart?: boolean } = {},
 ): Promise<ScenarioRun<E>> {
   const prefix = runPrefix('scn');
   t.after(() => labDown(prefix));
@@ -36,6 +37,7 @@ export async function runScenarioForTest<E>(
     prefix,
     phaseMs,
     setup,
+    ...opts,
     out: (x) => printed.push(x),
     say: (x) => printed.push(x),
   });

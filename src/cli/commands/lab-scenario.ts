@@ -19,6 +19,7 @@ export async function scenario(argv: string[]): Promise<number> {
       'proxy-mode': { type: 'string' },
       'kube-version': { type: 'string' },
       'ip-family': { type: 'string' },
+      'late-start': { type: 'boolean', default: false },
     },
     true,
   );
@@ -52,6 +53,7 @@ export async function scenario(argv: string[]): Promise<number> {
     prefix: values.prefix ?? runPrefix('scn'),
     setup: { proxyMode: flags.proxyMode ?? 'iptables', kubeVersion: flags.kubeVersion, family },
     phaseMs,
+    lateStart: values['late-start'],
     reportFile: values.report,
     tui: values.tui,
     signal,

@@ -55,7 +55,7 @@ Actions:
                 (IPv6 as [IP]:PORT)
   scenario    reproduce a field report end to end (its own lab, agents, traffic, answer)
                 stickyscope lab scenario --list
-                stickyscope lab scenario NAME [--tui | --report FILE] [--duration D]
+                stickyscope lab scenario NAME [--tui | --report FILE] [--duration D] [--late-start]
                   [--proxy-mode iptables|nftables] [--kube-version 1.35|1.36] [--ip-family ipv4|ipv6]
                 --tui            watch it in the TUI; q ends the run (and the traffic)
                 --report FILE    write the JSON report of the run
@@ -64,6 +64,8 @@ Actions:
                                  affinity-overflow fills nftables affinity sets (setFull)
                 --ip-family ipv6 a dual-stack lab with IPv6-only Services: clients, ClusterIPs,
                                  NodePorts and pods all IPv6, same answers (default ipv4)
+                --late-start     keepalive: the agents start after the connections are open, so
+                                 the answer comes from the connections open when tracing began
 
 Options:
   --prefix P   name prefix of the lab (default 'lab')
