@@ -7,6 +7,7 @@ import { kubeDns } from './kube-dns.js';
 import { nodeportLocal } from './nodeport-local.js';
 import { udpSession } from './udp-session.js';
 import { affinityOverflow } from './affinity-overflow.js';
+import { grpcLongLived } from './grpc-long-lived.js';
 
 export const scenarios: Scenario<unknown>[] = [
   keepalive,
@@ -15,6 +16,7 @@ export const scenarios: Scenario<unknown>[] = [
   nodeportLocal,
   udpSession,
   affinityOverflow,
+  grpcLongLived,
 ];
 
 export function findScenario(name: string): Scenario<unknown> {

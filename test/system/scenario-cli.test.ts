@@ -13,7 +13,15 @@ import { startTmux } from '../helpers/tmux.js';
 import { labDown } from '../../src/lab/lab.js';
 import type { Report } from '../../src/report/types.js';
 
-const NAMES = ['keepalive', 'affinity-timeout', 'kube-dns', 'nodeport-local', 'udp-session', 'affinity-overflow'];
+const NAMES = [
+  'keepalive',
+  'affinity-timeout',
+  'kube-dns',
+  'nodeport-local',
+  'udp-session',
+  'affinity-overflow',
+  'grpc-long-lived',
+];
 
 function leftovers(prefix: string): string[] {
   const ns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
@@ -26,7 +34,7 @@ function leftovers(prefix: string): string[] {
   return [...ns, ...ps, ...(existsSync(`/run/stickyscope/lab-${prefix}`) ? ['state dir'] : [])];
 }
 
-test('lab scenario --list names the six scenarios and their seeds', async () => {
+test('lab scenario --list names the seven scenarios and their seeds', async () => {
   const r = await runCli(['lab', 'scenario', '--list']);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(
@@ -57,6 +65,7 @@ test('lab scenario: usage errors say what was wrong', async () => {
     [['lab', 'scenario', 'keepalive', '--ip-family', 'IPv7'], /--ip-family expects ipv4 or ipv6; got 'IPv7'/],
     [['lab', 'scenario', 'keepalive', '--ip-family', ''], /--ip-family expects ipv4 or ipv6; got ''/],
     [['lab', 'scenario', 'keepalive', '--ip-family', 'ipv4,ipv6'], /--ip-family expects ipv4 or ipv6; got 'ipv4,ipv6'/],
+    [['lab', 'scenario', 'kube-dns', '--late-start'], /scenario kube-dns has no --late-start \(keepalive has\)/],
   ] as const) {
     const r = await runCli([...args]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
