@@ -12,17 +12,14 @@ import type { BackendReport, ClientReport, LiveSource, ServiceReport } from './t
 /** The nodes that read conntrack and whether each counts bytes; undefined when none does. */
 export function liveSource(state: AggregatorState): LiveSource | undefined {
   const live = state.live;
-  const nodes: string[] = [];
-  const bytes: Record<string, boolean | null> = {};
+  const nodes: [string, boolean | null][] = [];
   live.sourced.forEach((on, n) => {
-    if (!on) return;
-    const name = state.roster.names[n]!;
-    nodes.push(name);
-    bytes[name] = live.acct[n] ?? null;
+    if (on) nodes.push([state.roster.names[n]!, live.acct[n] ?? null]);
   });
   if (nodes.length === 0) return undefined;
-  nodes.sort();
-  return { nodes, bytes, connectionsDropped: live.dropped };
+  nodes.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  // fromEntries: a node named "__proto__" is a key like any other, not the object's prototype.
+  return { nodes: nodes.map(([name]) => name), bytes: Object.fromEntries(nodes), connectionsDropped: live.dropped };
 }
 
 /** Adds a Service's live figures to its report, its backends' and its clients' (new rows for clients only open). */

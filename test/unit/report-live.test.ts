@@ -85,3 +85,14 @@ test('report: without a conntrack source the report has no live fields (older tr
   assert.equal(s.liveConnections, undefined);
   assert.equal(s.backends[0]!.bytes, undefined);
 });
+
+test('report: a crafted node name "__proto__" is a node like any other in liveSource', () => {
+  const state = createState({ notable: false });
+  applyEvents(state, [
+    { type: 'sweep', ts: 1.8e15, node: '__proto__', initial: true, entries: 0, open: 0, acct: false, micros: 1 },
+  ]);
+  const r = buildReport(state, { scope: 'cumulative' });
+  assert.deepEqual(r.liveSource?.nodes, ['__proto__']);
+  assert.equal(Object.hasOwn(r.liveSource!.bytes, '__proto__'), true);
+  assert.match(JSON.stringify(r.liveSource), /"bytes":\{"__proto__":false\}/);
+});
