@@ -8,7 +8,7 @@ import type { Tally } from './tally.js';
 
 export type LoadSpread = Spread & { verdict: SpreadVerdictName };
 
-export interface BackendLoad {
+interface BackendLoad {
   live: number;
   /** Bytes both ways in the window (or since tracing began, for cumulative figures). */
   bytes: number;
@@ -17,7 +17,7 @@ export interface BackendLoad {
   oldestKnown: boolean;
 }
 
-export interface ClientLoad {
+interface ClientLoad {
   live: number;
   /** Open connections by the Service's local backend index. */
   backends: Map<number, number>;
@@ -109,7 +109,7 @@ export function newestEndpoints(svc: ServiceRec): { newest: number[]; joinedTs: 
 }
 
 /** The Service's newest endpoints and how many of its open connections began before them; null when none joined. */
-export function predatingOf(state: AggregatorState, svc: ServiceRec): Predating | null {
+function predatingOf(state: AggregatorState, svc: ServiceRec): Predating | null {
   const n = newestEndpoints(svc);
   if (!n) return null;
   const live = state.live;

@@ -9,7 +9,7 @@ export interface Spread {
 }
 
 /** Below this chi-square p-value a spread is called skewed. */
-export const SKEW_P = 0.01;
+const SKEW_P = 0.01;
 
 export type SpreadVerdictName = 'uniform' | 'skewed' | 'n/a';
 

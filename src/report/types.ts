@@ -71,7 +71,7 @@ export interface LiveSource {
 }
 
 /** Spread statistics of one measure of load, with the verdict new connections get. */
-export interface LoadSpreadReport {
+interface LoadSpreadReport {
   maxOverMean: number | null;
   cv: number | null;
   jain: number | null;

@@ -35,7 +35,7 @@ const BARS_HEADING: Record<LoadMeasure, string> = {
 };
 
 /** A backend's share of the Service's new connections, open connections or bytes (0 without live figures). */
-export function shareOf(b: BackendShare, measure: LoadMeasure): number {
+function shareOf(b: BackendShare, measure: LoadMeasure): number {
   return measure === 'new' ? b.share : measure === 'open' ? (b.load?.liveShare ?? 0) : (b.load?.bytesShare ?? 0);
 }
 const MIN_NAME = 14;
@@ -55,7 +55,7 @@ export interface RowLayout {
  * Widths of the two flexible columns, and which optional columns fit, so that a row never exceeds `columns`. With
  * live figures, LIVE is fixed and the optional columns give way first.
  */
-export function rowLayout(columns: number, live = false): RowLayout {
+function rowLayout(columns: number, live = false): RowLayout {
   let rest = columns - FIXED_CELLS - 2 - (live ? W.live + 1 : 0);
   const affinity = rest - (W.affinity + 1) >= MIN_NAME + MIN_BARS;
   if (affinity) rest -= W.affinity + 1;

@@ -6,7 +6,7 @@ import { SORT_KEYS, type SortKey } from './hooks.js';
 import type { LoadMeasure } from './view-model.js';
 
 /** The order 'l' cycles the share bars' measure through. */
-export const MEASURES: LoadMeasure[] = ['new', 'open', 'bytes'];
+const MEASURES: LoadMeasure[] = ['new', 'open', 'bytes'];
 
 /** The table of the detail that the moving keys scroll. */
 export type DetailPane = 'backends' | 'clients';

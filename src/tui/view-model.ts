@@ -35,7 +35,7 @@ export interface BackendShare {
   load?: BackendLoadView;
 }
 
-export interface BackendLoadView {
+interface BackendLoadView {
   /** Connections open now, and their fraction of the Service's. */
   live: number;
   liveShare: number;
