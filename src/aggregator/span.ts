@@ -22,6 +22,8 @@ export function windowSpan(state: AggregatorState): Span | null {
   const from = state.windowStart();
   let start = state.ring.length > 0 ? state.ring.oldestTs() : Infinity;
   for (const l of state.roster.lostRecent) if (l.ts >= from && l.ts < start) start = l.ts;
-  if (start === Infinity || state.lastCounted < from) return null;
+  if (state.lastCounted < from) return null;
+  // Only live connections' events in the window (kept in no ring): from the window's start, or the first of them.
+  if (start === Infinity) start = Math.max(from, state.firstCounted);
   return { start, end: state.lastCounted };
 }

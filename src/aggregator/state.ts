@@ -149,6 +149,8 @@ export class AggregatorState {
       case 'traffic':
       case 'close':
       case 'sweep':
+        // Live connections' figures are counted too: a report of long-lived connections alone states their span.
+        this.counted(ts);
         applyLive(this, ev);
         break;
       case 'evicted':
@@ -433,7 +435,8 @@ export class AggregatorState {
       });
   }
 
-  private counted(ts: number): void {
+  /** Widens the span the figures count (span.ts) to `ts`. */
+  counted(ts: number): void {
     if (!(ts >= this.firstCounted)) this.firstCounted = ts;
     if (!(ts <= this.lastCounted)) this.lastCounted = ts;
   }

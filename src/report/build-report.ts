@@ -35,7 +35,8 @@ export function buildReport(state: AggregatorState, opts: BuildOptions): Report 
   const clients = windowed ? windowClients(state) : cumulativeClients(state);
   const divergence = nodeDivergence(state, opts.scope, DIVERGENCE_EXAMPLES);
   const live = liveSource(state);
-  const liveOpts = live && { inWindow: windowed, seconds: (end - start) / 1e6 };
+  // Bytes per second over the span the report states (window.start to window.end).
+  const liveOpts = live && { inWindow: windowed, seconds: span ? (span.end - span.start) / 1e6 : 0 };
   const services = [...state.services.list]
     .sort((a, b) => compareAddr(a.key, b.key))
     .map((svc) =>

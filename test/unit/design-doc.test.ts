@@ -254,7 +254,12 @@ const events: StickyEvent[] = [
     seen: 'sweep',
   },
   // A fourth endpoint joins while that connection is open: it predates the newest endpoint.
-  { type: 'catalog', ts: T0 + 10 * S, node: 'n1', services: [sticky([A, B, C, '10.1.4.2:8080']), edge(EDGE1), stun] },
+  {
+    type: 'catalog',
+    ts: T0 + 10 * S,
+    node: 'n1',
+    services: [sticky([A, B, C, '10.1.4.2:8080']), edge(EDGE1), stun, empty],
+  },
   { type: 'counters', ts: T0 + 7 * S, node: 'n1', insertFailed: 1, drop: 2, earlyDrop: 3, entries: 40 },
   { type: 'rulesRead', ts: T0 + 7 * S, node: 'n3', readAt: T0 + 6 * S },
   { type: 'node', ts: T0 + 8 * S, node: 'n2', state: 'down', reason: 'stream from n2 failed: connection reset' },
