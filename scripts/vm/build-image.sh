@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${STICKYSCOPE_VM_CACHE:-/var/cache/stickyscope/vm}
 fail() { printf 'build-image: failed to %s\n' "$*" >&2; exit 1; }
 # The image is rebuilt when the VM's init or this recipe changes: raise recipe when editing below.
-recipe=1
+recipe=2
 case $arch in
 x86_64)
   key=$( (echo "recipe $recipe" && cat "$here/vm-init.sh") | sha256sum | cut -c1-16)
@@ -53,7 +53,7 @@ fi
 mkdir -p "$cache"
 tmp=$(mktemp -d "$cache/.build-$kernel.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-packages=iproute2,iptables,conntrack,libbpf1,libelf1,busybox,kmod,initramfs-tools,linux-base
+packages=iproute2,iptables,conntrack,libbpf1,libelf1,libnetfilter-conntrack3,busybox,kmod,initramfs-tools,linux-base
 hooks=(--customize-hook="copy-in $here/vm-init.sh /sbin")
 case $kernel-$arch in
 6.1-arm64) packages+=,linux-image-cloud-arm64,nodejs ;;
