@@ -36,8 +36,8 @@ test('lab: traffic through kube-proxy-format rules, checked against backend logs
     }
     assert.equal(joined.size, 60);
     assert.deepEqual([...seen.keys()].sort(), ['b1', 'b2', 'b3'], `spread: ${JSON.stringify([...seen])}`);
-    // Each connection a new conntrack entry, so the clients' ports must all differ.
-    assert.equal(new Set(runs.flat().map((r) => r.local)).size, 60);
+    // Ports may repeat: with Connection: close the server closes first, the client keeps no TIME_WAIT, and the kernel
+    // may hand the same ephemeral port out again (seen in CI: 59 distinct of 60); the pairing above is by time.
   });
 
   await t.test('lab/sticky keeps each client on one backend within the timeout', async () => {

@@ -67,6 +67,7 @@ for (const { label, setup } of scenarioSetups) {
     assert.deepEqual(s.affinityVerdicts.violationCauses, {
       listFull: cause === 'listFull' ? moved.length : 0,
       setFull: cause === 'setFull' ? moved.length : 0,
+      crossFrontend: 0,
       unknown: 0,
     });
     assert.equal(s.affinityVerdicts.held, n - moved.length);
