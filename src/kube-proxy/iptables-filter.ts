@@ -4,7 +4,10 @@
 // its NodePort (`KUBE-EXTERNAL-SERVICES`, `-m addrtype --dst-type LOCAL`); a Local Service with no endpoint on this node
 // has its NodePort dropped ("has no local endpoints" -j DROP); plus `KUBE-FORWARD`, `KUBE-FIREWALL` and the
 // (here empty) `KUBE-PROXY-FIREWALL` and `KUBE-NODEPORTS` chains, and the built-in chains' jumps on new connections.
-// Left out: the `-m nfacct` counters (they need the nfacct objects and xt_nfacct; the agent does not read them).
+// Left out: the `-m nfacct` counters (they need the nfacct objects and xt_nfacct; the agent does not read them), and
+// `-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP`, which kube-proxy leaves out where
+// net.netfilter.nf_conntrack_tcp_be_liberal is set: the lab's dual-homed clients route asymmetrically through a node,
+// whose conntrack then sees one direction only and calls the handshake's ACK invalid (NodePort requests hung).
 import { servicePortName, type ProxyConfig, type KubeServicePort } from './model.js';
 
 const MASQ_MARK = '0x4000';
@@ -66,7 +69,6 @@ export function renderFilter(config: ProxyConfig, node: string, opts: { jumps: b
       : [
           `-A KUBE-FIREWALL -d ${loopback} ! -s ${loopback} -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`,
         ]),
-    '-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP',
     `-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark ${MASQ_MARK}/${MASQ_MARK} -j ACCEPT`,
     '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
     'COMMIT',
