@@ -54,7 +54,8 @@ async function openDetail(term: Tmux, filter: string, name: string): Promise<voi
 async function expectBackendRows(term: Tmux, counts: Map<string, number>, endpoints: string[]): Promise<string> {
   const rows = endpoints.map(
     // LIVE, BYTES/S and OLDEST follow the selections where the agent reads the conntrack table (it does by default).
-    (e) => new RegExp(`^[ ›] ${esc(e)}\\s+-\\s+.*\\s\\d+%\\s+${counts.get(e) ?? 0}(\\s+\\d+\\s+\\S+\\s+\\S+)?\\s*$`, 'm'),
+    (e) =>
+      new RegExp(`^[ ›] ${esc(e)}\\s+-\\s+.*\\s\\d+%\\s+${counts.get(e) ?? 0}(\\s+\\d+\\s+\\S+\\s+\\S+)?\\s*$`, 'm'),
   );
   return waitFor(
     `the backend rows to show ${JSON.stringify([...counts])} (from the backends' logs)`,
