@@ -96,7 +96,9 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
     const reportText = reportFromAgents(addresses, {
       format: 'json',
       durationMs: 24 * 3600_000,
-      signal: reportStop.signal,
+      // Also ended when the run fails (a client's request in traffic() failing): its subscriptions and its timer
+      // would otherwise hold the process open for good.
+      signal: AbortSignal.any([reportStop.signal, stop.signal]),
       tls: lab.tls.client,
       nodes,
       onStatus: (s) => {
@@ -180,6 +182,7 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
     return { report, evidence, lines };
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
+    stop.abort();
     if (tui) await stopChild(tui);
     tuiOpen = false;
     await Promise.all(agents.map((a) => stopChild(a)));
