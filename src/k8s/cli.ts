@@ -6,6 +6,8 @@ import type { AgentDiscovery } from './agents.js';
 import { CatalogFeed } from './catalog-feed.js';
 
 const DEFAULT_NAMESPACE = 'stickyscope';
+/** How long the API server has for the first list at start; the watches retry for ever once running. */
+const START_TIMEOUT_MS = 15_000;
 export const DEFAULT_SELECTOR = 'app.kubernetes.io/name=stickyscope-agent';
 
 /** Spread into a command's parse() options. */
@@ -190,10 +192,20 @@ async function failFast<T>(
   if (signal.aborted) onAbort();
   else signal.addEventListener('abort', onAbort, { once: true });
   let started = false;
-  const result = await start(ac.signal, (err) => {
-    if (!started) ac.abort(err);
-    else onLater?.(err);
-  });
-  started = true;
-  return result;
+  // An API server that accepts the connection and never answers would hold the command for good.
+  const noAnswer = setTimeout(
+    () =>
+      ac.abort(new Error(`no answer within ${START_TIMEOUT_MS / 1000} s (is the server in the kubeconfig reachable?)`)),
+    START_TIMEOUT_MS,
+  );
+  try {
+    const result = await start(ac.signal, (err) => {
+      if (!started) ac.abort(err);
+      else onLater?.(err);
+    });
+    started = true;
+    return result;
+  } finally {
+    clearTimeout(noAnswer);
+  }
 }
