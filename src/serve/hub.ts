@@ -55,7 +55,7 @@ export class ServeHub {
     if (this.windows.length === 0) throw new RangeError('failed to start the aggregator: no window given');
     for (const w of this.windows) this.states.set(w, createState({ windowSeconds: w, maxPairs: opts.maxPairs }));
     this.primary = this.states.get(this.windows[0]!)!;
-    if (opts.summaries) this.summaries = new SummaryStore(Math.max(...this.windows));
+    if (opts.summaries) this.summaries = new SummaryStore(this.windows);
   }
 
   /** Summary mode: one agent's summary. */

@@ -12,27 +12,13 @@ import { Hll } from '../aggregator/hll.js';
 import type { AggregatorState } from '../aggregator/state.js';
 import { spreadOf } from '../aggregator/stats.js';
 import { isoMicros, type ServiceInfo } from '../core/event.js';
-import { countFields, type CountField, type NodeSummary, type ServiceCounts } from '../core/summary.js';
+import { countFields, type NodeSummary, type ServiceCounts } from '../core/summary.js';
 import type { RejectedEvents } from '../protocol/validate.js';
 import { missingSpans } from '../report/build-report.js';
 import type { Report, ServiceReport } from '../report/types.js';
+import { addInto, emptySums, type Sums, WindowBuckets } from './window-buckets.js';
 
-/** Summed increments of one Service: selections by backend and the other counts. */
-export interface Sums {
-  backends: Map<string, number>;
-  counts: Record<CountField, number>;
-}
-
-function emptySums(): Sums {
-  const counts = {} as Record<CountField, number>;
-  for (const f of countFields) counts[f] = 0;
-  return { backends: new Map(), counts };
-}
-
-function addInto(to: Sums, backends: Map<string, number>, counts: Record<CountField, number>): void {
-  for (const [b, n] of backends) to.backends.set(b, (to.backends.get(b) ?? 0) + n);
-  for (const f of countFields) to.counts[f] += counts[f];
-}
+export type { Sums } from './window-buckets.js';
 
 /**
  * How much the store keeps: far beyond a 1,000-node cluster with thousands of Services,
@@ -73,17 +59,16 @@ export class SummaryStore {
   private readonly latest = new Map<string, Map<string, ServiceCounts>>();
   /** Increments since serve began, by Service key. */
   readonly totals = new Map<string, Sums>();
-  /** Increments per wall-clock second, by Service key then second. */
-  private readonly seconds = new Map<string, Map<number, Sums>>();
+  /** Increments in each window's buckets, by window (seconds) then Service key. */
+  private readonly windows = new Map<number, Map<string, WindowBuckets>>();
   readonly sketches = new Map<string, Hll>();
   /** The summary periods (microseconds, agents' clocks) in which counts grew: the span a report counts. */
   countedStart = NaN;
   countedEnd = NaN;
-  private readonly keepSeconds: number;
 
-  /** `keepSeconds`: the longest window that will be asked for. */
-  constructor(keepSeconds: number, limits: Partial<SummaryLimits> = {}) {
-    this.keepSeconds = Math.ceil(keepSeconds) + 1;
+  /** `windows`: the windows (seconds) that will be asked for. */
+  constructor(windows: readonly number[], limits: Partial<SummaryLimits> = {}) {
+    for (const w of windows) this.windows.set(w, new Map());
     this.limits = { ...DEFAULT_SUMMARY_LIMITS, ...limits };
   }
 
@@ -147,27 +132,29 @@ export class SummaryStore {
       addInto(total, delta.backends, delta.counts);
       if (!(s.start >= this.countedStart)) this.countedStart = s.start;
       if (!(s.end <= this.countedEnd)) this.countedEnd = s.end;
-      let perSec = this.seconds.get(svc.service);
-      if (!perSec) {
-        perSec = new Map();
-        this.seconds.set(svc.service, perSec);
+      for (const [seconds, byService] of this.windows) {
+        let buckets = byService.get(svc.service);
+        if (!buckets) {
+          buckets = new WindowBuckets(seconds);
+          byService.set(svc.service, buckets);
+        }
+        buckets.add(sec, delta.backends, delta.counts);
       }
-      let slot = perSec.get(sec);
-      if (!slot) {
-        slot = emptySums();
-        perSec.set(sec, slot);
-        for (const old of perSec.keys()) if (old <= sec - this.keepSeconds) perSec.delete(old);
-      }
-      addInto(slot, delta.backends, delta.counts);
     }
   }
 
-  /** Increments of one Service over the last `seconds` (whole seconds, the current one included). */
+  /**
+   * Increments of one Service over the last `seconds`, one of the store's windows: whole seconds up to 60 s (the
+   * current one included), whole 1/60ths of a longer window.
+   */
   window(service: string, seconds: number, nowMs = Date.now()): Sums {
+    const byService = this.windows.get(seconds);
+    if (!byService)
+      throw new RangeError(
+        `failed to sum a ${seconds} s window: the store keeps ${[...this.windows.keys()].join(', ')} s`,
+      );
     const out = emptySums();
-    const from = Math.floor(nowMs / 1000) - Math.ceil(seconds) + 1;
-    for (const [sec, slot] of this.seconds.get(service) ?? [])
-      if (sec >= from) addInto(out, slot.backends, slot.counts);
+    byService.get(service)?.sumInto(out, Math.floor(nowMs / 1000));
     return out;
   }
 

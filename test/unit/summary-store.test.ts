@@ -28,7 +28,7 @@ function summary(node: string, a: number, b: number, pairs = 0): NodeSummary {
 const backends = (s: SummaryStore) => Object.fromEntries(s.totals.get('10.96.0.10:80/tcp')?.backends ?? []);
 
 test('baseline, repeats, several nodes and a restart', () => {
-  const s = new SummaryStore(60);
+  const s = new SummaryStore([60, 3]);
   s.add(summary('n1', 100, 50), 1000);
   assert.deepEqual(backends(s), {}, 'the first summary is the baseline');
   s.add(summary('n1', 110, 50, 3), 3000);
@@ -67,7 +67,7 @@ test('hostile summaries are refused whole, saying why', () => {
 });
 
 test('an agent inventing Services, backends or nodes is bounded, and what is left out is counted', () => {
-  const s = new SummaryStore(60, { nodes: 2, services: 3, servicesPerNode: 2, backendsPerService: 2 });
+  const s = new SummaryStore([60], { nodes: 2, services: 3, servicesPerNode: 2, backendsPerService: 2 });
   const many = (node: string, keys: number[], sel = 1): NodeSummary => {
     const one = summary(node, sel, sel);
     one.services = keys.map((k) => ({ ...one.services[0]!, service: `10.96.0.${k}:80/tcp` }));
@@ -93,7 +93,7 @@ test('an agent inventing Services, backends or nodes is bounded, and what is lef
 });
 
 test('the default limits hold nodes with 5,000 Services each (100 of them here, to stay quick)', () => {
-  const s = new SummaryStore(60);
+  const s = new SummaryStore([60]);
   for (let n = 0; n < 100; n++) {
     const one = summary(`n${n}`, 1, 1);
     one.services = Array.from({ length: 5000 }, (_, k) => ({
@@ -113,4 +113,42 @@ test("what the store's limits left out is in the report's summaries.dropped and 
   const text = await createServeMetrics(hub, new AgentBook(), 100).scrape();
   assert.match(text, /^stickyscope_summary_dropped_total\{kind="nodes"\} 3$/m);
   assert.match(text, /^stickyscope_evictions_total\{kind="services"\} 0$/m);
+});
+
+test('a long window is answered from 60 buckets: exact to a bucket, whatever its length (issue 31 item 1)', () => {
+  const s = new SummaryStore([3600, 300]);
+  // One node, 2 s summaries for 2 h, +1 selection on one backend each time (the first is the baseline).
+  const at = (n: number) => 1_000_000 + n * 2000;
+  for (let n = 0; n <= 3600; n++) s.add(summary('n1', n, 0), at(n));
+  const now = at(3600);
+  const hour = s.window('10.96.0.10:80/tcp', 3600, now).backends.get('10.1.0.2:8080')!;
+  const five = s.window('10.96.0.10:80/tcp', 300, now).backends.get('10.1.0.2:8080')!;
+  // 1800 summaries in the last hour, give or take one 60 s bucket (30 summaries); 150 in 5 minutes, give or take 5 s.
+  assert.ok(hour >= 1800 - 30 && hour <= 1800 + 30, `1h window: ${hour}`);
+  assert.ok(five >= 150 - 3 && five <= 150 + 3, `5m window: ${five}`);
+  assert.throws(() => s.window('10.96.0.10:80/tcp', 60, now), /keeps 3600, 300 s/);
+});
+
+test('the store holds 300 Services x 1 h in a bounded heap: 20 minutes of 2 s summaries add < 20 MB', async () => {
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const s = new SummaryStore([3600]);
+  const keys = Array.from({ length: 300 }, (_, k) => `10.96.${k >> 8}.${k & 255}:80/tcp`);
+  const feed = (from: number, to: number) => {
+    for (let n = from; n < to; n++) {
+      const one = summary('n1', n, 2 * n);
+      one.services = keys.map((service) => ({ ...one.services[0]!, service }));
+      s.add(one, 1_000_000 + n * 2000);
+    }
+  };
+  feed(0, 30); // a minute: every Service has its buckets
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  feed(30, 600);
+  gc();
+  const grown = (process.memoryUsage().heapUsed - before) / 1e6;
+  // One slot per Service per second (before) grew ~68 MB here.
+  assert.ok(grown < 20, `heap grew ${grown.toFixed(1)} MB`);
 });
