@@ -21,7 +21,7 @@ export function addInto(to: Sums, backends: Map<string, number>, counts: Record<
 }
 
 /** Buckets per window: a window up to this many seconds is exact to the second; a longer one to 1/BUCKETS of it. */
-export const BUCKETS = 60;
+const BUCKETS = 60;
 
 /**
  * One Service's buckets as one typed array: BUCKETS rows of the counts (countFields' order) then one column per
