@@ -75,7 +75,7 @@ test('open and close match the backends and conntrack connection by connection; 
   const tableNow = () => conntrackTable(ns).filter((e) => mine.has(e.client));
 
   // The agent starts after the connections exist.
-  const agents = await startAgents(t, lab, [0], { args: ['--conntrack-sweep', '1s'] });
+  const agents = await startAgents(t, lab, [0], { args: ['--conntrack-sweep', '1s'], metrics: true });
   const conn = new AgentConnection(agents.agents[0]!.address, {}, undefined, new RejectedEvents(), agents.link(0));
   t.after(() => conn.stop());
   const events: StickyEvent[] = [];
@@ -157,4 +157,37 @@ test('open and close match the backends and conntrack connection by connection; 
     assert.ok(Math.abs(got - bytes) <= bytes * 0.01, `bytes of ${backend}: events ${got}, conntrack -L ${bytes}`);
   }
   t.diagnostic(`bytes per backend (conntrack -L): ${JSON.stringify(Object.fromEntries(fromTable))}`);
+
+  // The agent's /metrics at a moment the whole table stands still around a sweep: open connections per Service and
+  // backend equal conntrack -L's (every translated entry of the node, not only the held ones).
+  const openInTable = () =>
+    countBy(
+      conntrackTable(ns)
+        .filter(isOpen)
+        .map((e) => `${e.service}/${e.proto} ${e.backend}`),
+    );
+  for (let round = 0; ; round++) {
+    const before = openInTable();
+    const n = sweeps().length;
+    await waitFor('a sweep', () => sweeps().length > n, 10_000);
+    const scraped = await liveMetric(agents.agents[0]!.metrics!);
+    const after = openInTable();
+    if (JSON.stringify(before) === JSON.stringify(after)) {
+      assert.deepEqual(scraped, after, 'stickyscope_backend_live_connections = conntrack -L, per Service and backend');
+      t.diagnostic(`open per backend (conntrack -L and /metrics): ${JSON.stringify(after)}`);
+      break;
+    }
+    assert.ok(round < 10, 'the table stood still between two reads around one sweep');
+  }
 });
+
+/** The agent's non-zero stickyscope_backend_live_connections, as "ip:port/proto backend" => count. */
+async function liveMetric(address: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://${address}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(
+    /^stickyscope_backend_live_connections\{[^}]*address="([^"]+)",backend="([^"]+)"[^}]*\} (\d+)$/gm,
+  ))
+    if (Number(m[3]) > 0) out[`${m[1]} ${m[2]}`] = Number(m[3]);
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
