@@ -23,8 +23,20 @@ export interface HubOptions {
   summaries?: boolean;
 }
 
-/** Flows and evictions: what the node reducers of raw agents take, and the states of summary mode never. */
-const PER_CLIENT = new Set<StickyEvent['type']>(['dnat', 'snat', 'insert', 'evicted']);
+/**
+ * Flows, evictions and live connections: what the node reducers of raw agents take, and the states of summary mode
+ * never (their summaries carry the live figures).
+ */
+const PER_CLIENT = new Set<StickyEvent['type']>([
+  'dnat',
+  'snat',
+  'insert',
+  'evicted',
+  'open',
+  'close',
+  'traffic',
+  'sweep',
+]);
 
 /** `all`: everything since serve started (the report's cumulative scope). */
 export type WindowChoice = number | 'all';
@@ -87,6 +99,8 @@ export class ServeHub {
     for (const e of batch) {
       if (e.type !== 'node') this.received++;
       if (e.type === 'lost') this.lostByNode.set(e.node, (this.lostByNode.get(e.node) ?? 0) + e.count);
+      // A node not heard from has no connections known open (its next summary says them again).
+      else if (e.type === 'node' && e.state === 'down') this.summaries?.nodeDown(e.node);
     }
   }
 

@@ -16,6 +16,7 @@ import { countFields, type NodeSummary, type ServiceCounts } from '../core/summa
 import type { RejectedEvents } from '../protocol/validate.js';
 import { missingSpans } from '../report/build-report.js';
 import type { Report, ServiceReport } from '../report/types.js';
+import { addSummaryLiveFields, summaryLiveSource } from './live.js';
 import { addInto, emptySums, type Sums, WindowBuckets } from './window-buckets.js';
 
 export type { Sums } from './window-buckets.js';
@@ -57,6 +58,8 @@ export class SummaryStore {
   lastAt = 0;
   /** Each node's latest cumulative counts, by Service key. */
   private readonly latest = new Map<string, Map<string, ServiceCounts>>();
+  /** Nodes whose helper reads conntrack, as their latest summary said, while their stream is up. */
+  readonly liveNodes = new Map<string, NonNullable<NodeSummary['live']>>();
   /** Increments since serve began, by Service key. */
   readonly totals = new Map<string, Sums>();
   /** Increments in each window's buckets, by window (seconds) then Service key. */
@@ -95,6 +98,8 @@ export class SummaryStore {
       mine = new Map();
       this.latest.set(s.node, mine);
     }
+    if (s.live) this.liveNodes.set(s.node, s.live);
+    else this.liveNodes.delete(s.node);
     const sec = Math.floor(nowMs / 1000);
     for (const svc of s.services) {
       const newToNode = !mine.has(svc.service);
@@ -122,14 +127,19 @@ export class SummaryStore {
         total = emptySums();
         this.totals.set(svc.service, total);
       }
-      let room = this.limits.backendsPerService - total.backends.size;
-      for (const b of delta.backends.keys()) {
-        if (total.backends.has(b)) continue;
+      // A backend counts towards the limit by its selections or its bytes.
+      const t = total;
+      const known = (b: string) => t.backends.has(b) || t.bytes.has(b);
+      let room = this.limits.backendsPerService - t.backends.size;
+      for (const b of t.bytes.keys()) if (!t.backends.has(b)) room--;
+      for (const b of new Set([...delta.backends.keys(), ...delta.bytes.keys()])) {
+        if (known(b)) continue;
         if (room-- > 0) continue;
         delta.backends.delete(b);
+        delta.bytes.delete(b);
         this.dropped.backends++;
       }
-      addInto(total, delta.backends, delta.counts);
+      addInto(total, delta);
       if (!(s.start >= this.countedStart)) this.countedStart = s.start;
       if (!(s.end <= this.countedEnd)) this.countedEnd = s.end;
       for (const [seconds, byService] of this.windows) {
@@ -138,7 +148,7 @@ export class SummaryStore {
           buckets = new WindowBuckets(seconds);
           byService.set(svc.service, buckets);
         }
-        buckets.add(sec, delta.backends, delta.counts);
+        buckets.add(sec, delta);
       }
     }
   }
@@ -158,6 +168,37 @@ export class SummaryStore {
     return out;
   }
 
+  /** The node's stream ended: its open connections are no longer known (its next summary says them again). */
+  nodeDown(node: string): void {
+    this.liveNodes.delete(node);
+  }
+
+  /**
+   * Connections open now to each backend of a Service, summed over the nodes that read conntrack (their latest
+   * counts); null when no node does.
+   */
+  liveOf(service: string): Map<string, number> | null {
+    if (this.liveNodes.size === 0) return null;
+    const out = new Map<string, number>();
+    for (const node of this.liveNodes.keys())
+      for (const b of this.latest.get(node)?.get(service)?.backends ?? [])
+        if (b.live !== undefined) out.set(b.backend, (out.get(b.backend) ?? 0) + b.live);
+    return out;
+  }
+
+  /** Services whose counts grew since serve began, and those with connections open now (possibly none new). */
+  serviceKeys(): string[] {
+    const out = new Set(this.totals.keys());
+    for (const node of this.liveNodes.keys())
+      for (const [key, c] of this.latest.get(node) ?? []) if (c.backends.some((b) => (b.live ?? 0) > 0)) out.add(key);
+    return [...out];
+  }
+
+  /** A Service's increments since serve began (none yet: zeros). */
+  totalOf(key: string): Sums {
+    return this.totals.get(key) ?? emptySums();
+  }
+
   /** Every Service's backends some node's latest counts list (its endpoints, zeros included). */
   listedBackends(service: string): Set<string> {
     const out = new Set<string>();
@@ -166,18 +207,30 @@ export class SummaryStore {
   }
 }
 
-/** What grew from `prev` to `now`; everything of `now` when a count shrank (a restarted agent). */
+/**
+ * What grew from `prev` to `now`; everything of `now` when a count shrank (a restarted agent). Open connections are
+ * a gauge, read from each node's latest counts (SummaryStore.liveOf), never summed over time.
+ */
 function deltaOf(prev: ServiceCounts | undefined, now: ServiceCounts): Sums | null {
   const out = emptySums();
   let any = false;
   let reset = false;
-  const before = new Map(prev?.backends.map((b) => [b.backend, b.selections]) ?? []);
-  for (const b of now.backends) if (b.selections < (before.get(b.backend) ?? 0)) reset = true;
+  const before = new Map(prev?.backends.map((b) => [b.backend, b]) ?? []);
+  for (const b of now.backends) {
+    const was = before.get(b.backend);
+    if (b.selections < (was?.selections ?? 0) || (b.bytes ?? 0) < (was?.bytes ?? 0)) reset = true;
+  }
   for (const f of countFields) if (now[f] < (prev?.[f] ?? 0)) reset = true;
   for (const b of now.backends) {
-    const d = b.selections - (reset ? 0 : (before.get(b.backend) ?? 0));
+    const was = reset ? undefined : before.get(b.backend);
+    const d = b.selections - (was?.selections ?? 0);
     if (d > 0) {
       out.backends.set(b.backend, d);
+      any = true;
+    }
+    const bytes = (b.bytes ?? 0) - (was?.bytes ?? 0);
+    if (bytes > 0) {
+      out.bytes.set(b.backend, bytes);
       any = true;
     }
   }
@@ -190,12 +243,13 @@ function deltaOf(prev: ServiceCounts | undefined, now: ServiceCounts): Sums | nu
 
 const NO_AFFINITY: ServiceInfo['affinity'] = { mode: 'None', timeoutSeconds: null, source: 'inferred' };
 
-/** The backends of a Service for K: those listed by some node or the catalogs, and those selected, by address. */
+/** The backends of a Service for K: those listed by some node or the catalogs, and those selected or carrying bytes, by address. */
 export function shown(store: SummaryStore, state: AggregatorState, key: string, sums: Sums): string[] {
   const names = new Set(store.listedBackends(key));
   const svc = state.services.ofKey(key);
   for (const b of svc.currentEndpoints()) names.add(svc.backendNames[b]!);
   for (const [b, n] of sums.backends) if (n > 0) names.add(b);
+  for (const [b, n] of sums.bytes) if (n > 0) names.add(b);
   return [...names].sort(compareAddr);
 }
 
@@ -220,67 +274,72 @@ export function summaryReport(
   const none = Number.isNaN(store.countedEnd) || store.countedEnd < from;
   const start = none ? 0 : Math.max(store.countedStart, from);
   const end = none ? 0 : store.countedEnd;
-  const services = [...store.totals.keys()].sort(compareAddr).map((key): ServiceReport => {
-    const t = window === 'all' ? store.totals.get(key)! : store.window(key, window, nowMs);
-    const names = shown(store, state, key, t);
-    const sel = selectionsOf(t);
-    const c = t.counts;
-    const latest = state.services.ofKey(key).latest;
-    const report: ServiceReport = {
-      service: key,
-      name: latest?.info.name ?? null,
-      affinity: latest ? { ...latest.info.affinity } : { ...NO_AFFINITY },
-      selections: sel,
-      backends: names.map((backend) => ({
-        backend,
-        selections: count(t, backend),
-        share: sel > 0 ? count(t, backend) / sel : 0,
-        clients: 0,
-      })),
-      spread: spreadOf(names.map((b) => count(t, b))),
-      // Summaries count selections, not the picks per client that affinity makes independent.
-      spreadVerdict:
-        latest?.info.affinity.mode === 'ClientIP'
-          ? notJudged('client', 'summaries keep no picks per client')
-          : judgeSpread(
-              names.map((b) => count(t, b)),
-              'selection',
-            ),
-      stickiness: {
-        pairs: c.pairs,
-        sameBackend: c.sameBackend,
-        ratio: c.pairs > 0 ? c.sameBackend / c.pairs : null,
-        expectedRandom: names.length > 0 ? 1 / names.length : null,
-      },
-      affinityVerdicts: {
-        held: c.held,
-        violation: c.violations,
-        forcedRepick: c.forcedRepick,
-        expired: c.expired,
-        compliance: c.held + c.violations > 0 ? c.held / (c.held + c.violations) : null,
-        violationCauses: {
-          listFull: c.listFull,
-          setFull: c.setFull,
-          crossFrontend: c.crossFrontend,
-          unknown: c.unknown,
+  const live = summaryLiveSource(store);
+  const services = store
+    .serviceKeys()
+    .sort(compareAddr)
+    .map((key): ServiceReport => {
+      const t = window === 'all' ? store.totalOf(key) : store.window(key, window, nowMs);
+      const names = shown(store, state, key, t);
+      const sel = selectionsOf(t);
+      const c = t.counts;
+      const latest = state.services.ofKey(key).latest;
+      const report: ServiceReport = {
+        service: key,
+        name: latest?.info.name ?? null,
+        affinity: latest ? { ...latest.info.affinity } : { ...NO_AFFINITY },
+        selections: sel,
+        backends: names.map((backend) => ({
+          backend,
+          selections: count(t, backend),
+          share: sel > 0 ? count(t, backend) / sel : 0,
+          clients: 0,
+        })),
+        spread: spreadOf(names.map((b) => count(t, b))),
+        // Summaries count selections, not the picks per client that affinity makes independent.
+        spreadVerdict:
+          latest?.info.affinity.mode === 'ClientIP'
+            ? notJudged('client', 'summaries keep no picks per client')
+            : judgeSpread(
+                names.map((b) => count(t, b)),
+                'selection',
+              ),
+        stickiness: {
+          pairs: c.pairs,
+          sameBackend: c.sameBackend,
+          ratio: c.pairs > 0 ? c.sameBackend / c.pairs : null,
+          expectedRandom: names.length > 0 ? 1 / names.length : null,
         },
-        // A node's reducer sends only judged verdicts: what waits for its rules is in none of its counts.
-        pending: 0,
-        expiredMoved: c.expiredMoved,
-      },
-      nodeDivergence: { clients: 0, examples: [] },
-      affinitySets: state.affinitySets.of(key),
-      clients: [],
-      clientsEstimate: Math.round(store.sketches.get(key)?.estimate() ?? 0),
-    };
-    if (key.endsWith('/udp'))
-      report.udpContinuity = {
-        replacements: c.udpReplacements,
-        backendChanged: c.udpBackendChanged,
-        reflectiveChanged: c.udpReflectiveChanged,
+        affinityVerdicts: {
+          held: c.held,
+          violation: c.violations,
+          forcedRepick: c.forcedRepick,
+          expired: c.expired,
+          compliance: c.held + c.violations > 0 ? c.held / (c.held + c.violations) : null,
+          violationCauses: {
+            listFull: c.listFull,
+            setFull: c.setFull,
+            crossFrontend: c.crossFrontend,
+            unknown: c.unknown,
+          },
+          // A node's reducer sends only judged verdicts: what waits for its rules is in none of its counts.
+          pending: 0,
+          expiredMoved: c.expiredMoved,
+        },
+        nodeDivergence: { clients: 0, examples: [] },
+        affinitySets: state.affinitySets.of(key),
+        clients: [],
+        clientsEstimate: Math.round(store.sketches.get(key)?.estimate() ?? 0),
       };
-    return report;
-  });
+      if (live) addSummaryLiveFields(store, key, t, names, report, (end - start) / 1e6);
+      if (key.endsWith('/udp'))
+        report.udpContinuity = {
+          replacements: c.udpReplacements,
+          backendChanged: c.udpBackendChanged,
+          reflectiveChanged: c.udpReflectiveChanged,
+        };
+      return report;
+    });
   return {
     window: {
       start: isoMicros(start),
@@ -297,5 +356,6 @@ export function summaryReport(
     evictions: { ...state.evictions, openViolations: state.causes.droppedOpen },
     rejectedEvents: rejected.toJSON(),
     summaries: { nodes: store.nodes, received: store.received, dropped: { ...store.dropped } },
+    ...(live ? { liveSource: live } : {}),
   };
 }

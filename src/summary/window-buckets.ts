@@ -3,29 +3,31 @@
 // Services x windows x BUCKETS, whatever the window's length, at the price of a window answered in whole buckets.
 import { countFields, type CountField } from '../core/summary.js';
 
-/** Summed increments of one Service: selections by backend and the other counts. */
+/** Summed increments of one Service: selections by backend, bytes by backend (live connections') and the other counts. */
 export interface Sums {
   backends: Map<string, number>;
+  bytes: Map<string, number>;
   counts: Record<CountField, number>;
 }
 
 export function emptySums(): Sums {
   const counts = {} as Record<CountField, number>;
   for (const f of countFields) counts[f] = 0;
-  return { backends: new Map(), counts };
+  return { backends: new Map(), bytes: new Map(), counts };
 }
 
-export function addInto(to: Sums, backends: Map<string, number>, counts: Record<CountField, number>): void {
-  for (const [b, n] of backends) to.backends.set(b, (to.backends.get(b) ?? 0) + n);
-  for (const f of countFields) to.counts[f] += counts[f];
+export function addInto(to: Sums, from: Sums): void {
+  for (const [b, n] of from.backends) to.backends.set(b, (to.backends.get(b) ?? 0) + n);
+  for (const [b, n] of from.bytes) to.bytes.set(b, (to.bytes.get(b) ?? 0) + n);
+  for (const f of countFields) to.counts[f] += from.counts[f];
 }
 
 /** Buckets per window: a window up to this many seconds is exact to the second; a longer one to 1/BUCKETS of it. */
 const BUCKETS = 60;
 
 /**
- * One Service's buckets as one typed array: BUCKETS rows of the counts (countFields' order) then one column per
- * backend. Objects per bucket (a Map and a record) cost ~380 bytes each and kept the heap growing for the hour.
+ * One Service's buckets as one typed array: BUCKETS rows of the counts (countFields' order) then two columns per
+ * backend (selections, bytes). Objects per bucket (a Map and a record) cost ~380 bytes each and kept the heap growing for the hour.
  */
 export class WindowBuckets {
   /** Seconds a bucket spans: the window over BUCKETS, at least 1. */
@@ -45,19 +47,22 @@ export class WindowBuckets {
   }
 
   private get stride(): number {
-    return countFields.length + this.backends.length;
+    return countFields.length + 2 * this.backends.length;
   }
 
-  add(second: number, backends: Map<string, number>, counts: Record<CountField, number>): void {
-    for (const b of backends.keys()) if (!this.column.has(b)) this.addColumn(b);
+  add(second: number, delta: Sums): void {
+    for (const b of delta.backends.keys()) if (!this.column.has(b)) this.addColumn(b);
+    for (const b of delta.bytes.keys()) if (!this.column.has(b)) this.addColumn(b);
     const bucket = Math.floor(second / this.width);
     const row = (bucket % BUCKETS) * this.stride;
     if (this.held[bucket % BUCKETS] !== bucket) {
       this.cells.fill(0, row, row + this.stride);
       this.held[bucket % BUCKETS] = bucket;
     }
-    for (let k = 0; k < countFields.length; k++) this.cells[row + k]! += counts[countFields[k]!];
-    for (const [b, n] of backends) this.cells[row + countFields.length + this.column.get(b)!]! += n;
+    const f = countFields.length;
+    for (let k = 0; k < f; k++) this.cells[row + k]! += delta.counts[countFields[k]!];
+    for (const [b, n] of delta.backends) this.cells[row + f + 2 * this.column.get(b)!]! += n;
+    for (const [b, n] of delta.bytes) this.cells[row + f + 2 * this.column.get(b)! + 1]! += n;
   }
 
   /** Adds into `out` the buckets of the window that ends in `second`: its last `seconds`, to a bucket's width. */
@@ -70,8 +75,11 @@ export class WindowBuckets {
       const row = i * this.stride;
       for (let k = 0; k < f; k++) out.counts[countFields[k]!] += this.cells[row + k]!;
       for (let c = 0; c < this.backends.length; c++) {
-        const n = this.cells[row + f + c]!;
-        if (n) out.backends.set(this.backends[c]!, (out.backends.get(this.backends[c]!) ?? 0) + n);
+        const b = this.backends[c]!;
+        const n = this.cells[row + f + 2 * c]!;
+        const bytes = this.cells[row + f + 2 * c + 1]!;
+        if (n) out.backends.set(b, (out.backends.get(b) ?? 0) + n);
+        if (bytes) out.bytes.set(b, (out.bytes.get(b) ?? 0) + bytes);
       }
     }
   }
