@@ -28,52 +28,11 @@ export function shareChart(s: ServiceReport): string {
   const h = top + rows.length * rowH + 8;
   const parts: string[] = [];
   const texts: string[] = [];
+  const fair = k > 0 ? x(even) : null;
   rows.forEach((b, i) => {
-    const y = top + i * rowH;
-    texts.push(
-      el('text', { x: x0 - 12, y: y + 19, 'text-anchor': 'end', class: 'label mono' }, esc(b.pod ?? b.backend)),
-    );
-    parts.push(el('rect', { x: x0, y: y + 4, width: x1 - x0, height: rowH - 8, rx: 4, class: 'track' }));
-    parts.push(
-      el(
-        'rect',
-        {
-          x: x0,
-          y: y + 4,
-          width: x(b.share) - x0,
-          height: rowH - 8,
-          rx: 4,
-          fill: colorOf(i),
-          'data-chart': 'share-bar',
-          'data-backend': b.backend,
-          'data-selections': b.selections,
-          'data-share': b.share,
-        },
-        titled(
-          `${b.backend}${b.pod ? ` (${b.pod})` : ''}: ${count(b.selections)} selections (${pct(b.share)}), ${count(b.clients)} clients`,
-          '',
-        ),
-      ),
-    );
-    const note =
-      b.selections === 0
-        ? 'never picked'
-        : `${count(b.selections)} · ${pct(b.share)} · ${count(b.clients)} client${b.clients === 1 ? '' : 's'}`;
-    // After the bar, or inside a long one so the text never runs off the card; never across the 1/K line.
-    const at = labelPlace(note.length, x0, x(b.share), W - 10, k > 0 ? x(even) : null);
-    texts.push(
-      el(
-        'text',
-        {
-          x: at.x,
-          y: y + 19,
-          'text-anchor': at.anchor,
-          class: at.onBar ? 'value on-bar' : 'value',
-          'data-chart': 'share-label',
-        },
-        esc(note),
-      ),
-    );
+    const row = shareRow(b, i, { y: top + i * rowH, rowH, x0, x1, x, fair });
+    parts.push(...row.parts);
+    texts.push(...row.texts);
   });
   if (k > 0) {
     const fx = x(even);
@@ -98,6 +57,64 @@ export function shareChart(s: ServiceReport): string {
   }
   // Figures drawn last, over the 1/K line.
   return svg('share', h, `Share of selections per backend, ${k} backends`, [...parts, ...texts]);
+}
+
+interface RowFrame {
+  y: number;
+  rowH: number;
+  x0: number;
+  x1: number;
+  /** Where a share ends. */
+  x: (share: number) => number;
+  /** Where the even share's dashed line is, if drawn. */
+  fair: number | null;
+}
+
+/** One backend's bar over its track, and its name and figures (`texts`, drawn over the 1/K line). */
+function shareRow(b: ServiceReport['backends'][number], i: number, f: RowFrame): { parts: string[]; texts: string[] } {
+  const { y, rowH, x0, x1, x } = f;
+  const bar = el(
+    'rect',
+    {
+      x: x0,
+      y: y + 4,
+      width: x(b.share) - x0,
+      height: rowH - 8,
+      rx: 4,
+      fill: colorOf(i),
+      'data-chart': 'share-bar',
+      'data-backend': b.backend,
+      'data-selections': b.selections,
+      'data-share': b.share,
+    },
+    titled(
+      `${b.backend}${b.pod ? ` (${b.pod})` : ''}: ${count(b.selections)} selections (${pct(b.share)}), ${count(b.clients)} clients`,
+      '',
+    ),
+  );
+  const note =
+    b.selections === 0
+      ? 'never picked'
+      : `${count(b.selections)} · ${pct(b.share)} · ${count(b.clients)} client${b.clients === 1 ? '' : 's'}`;
+  // After the bar, or inside a long one so the text never runs off the card; never across the 1/K line.
+  const at = labelPlace(note.length, x0, x(b.share), W - 10, f.fair);
+  return {
+    parts: [el('rect', { x: x0, y: y + 4, width: x1 - x0, height: rowH - 8, rx: 4, class: 'track' }), bar],
+    texts: [
+      el('text', { x: x0 - 12, y: y + 19, 'text-anchor': 'end', class: 'label mono' }, esc(b.pod ?? b.backend)),
+      el(
+        'text',
+        {
+          x: at.x,
+          y: y + 19,
+          'text-anchor': at.anchor,
+          class: at.onBar ? 'value on-bar' : 'value',
+          'data-chart': 'share-label',
+        },
+        esc(note),
+      ),
+    ],
+  };
 }
 
 /** The measured stickiness on a 0..100% scale, against what random picks would give (1/K). */

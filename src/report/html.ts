@@ -122,36 +122,8 @@ function serviceSection(
   const v = s.affinityVerdicts;
   const st = s.stickiness;
   const affinity = s.affinity.mode === 'ClientIP';
-  const skewed = s.spreadVerdict.verdict === 'skewed';
-  const badges = [
-    `<span class="badge affinity">sessionAffinity ${esc(affinityText(s))} (from ${esc(s.affinity.source)})</span>`,
-    s.noEndpoints
-      ? `<span class="badge warn">${esc(refusalText(s.noEndpoints.mode, s.backends.length))} on ${esc(s.noEndpoints.nodes.join(', '))}</span>`
-      : '',
-    s.nodeDivergence.clients > 0
-      ? `<span class="badge warn">${count(s.nodeDivergence.clients)} clients got different backends on different nodes</span>`
-      : '',
-    s.udpContinuity
-      ? `<span class="badge">UDP: ${count(s.udpContinuity.replacements)} entries replaced, ${count(s.udpContinuity.backendChanged)} changed backend, ${count(s.udpContinuity.reflectiveChanged)} changed reflective address</span>`
-      : '',
-  ].join('');
-  const tiles = [
-    tile('selections', count(s.selections)),
-    ...(s.families ? [tile('IPv4 / IPv6', `${count(s.families.ipv4)} / ${count(s.families.ipv6)}`)] : []),
-    tile('backends (K)', String(s.backends.length)),
-    // Colour only what the verdict found: max/mean of 4 pinned clients' selections is no finding.
-    tile('max / mean', num(s.spread.maxOverMean), skewed && (s.spread.maxOverMean ?? 0) > 1.5 ? 'bad' : ''),
-    tile("Jain's fairness", num(s.spread.jain, 3)),
-    tile('spread', s.spreadVerdict.text, skewed ? 'bad' : s.spreadVerdict.verdict === 'uniform' ? 'good' : ''),
-    tile('stickiness', pct(st.ratio)),
-    affinity
-      ? tile(
-          'affinity compliance',
-          pct(v.compliance),
-          v.compliance === null ? '' : v.compliance >= 0.999 ? 'good' : 'bad',
-        )
-      : '',
-  ].join('');
+  const badges = serviceBadges(s);
+  const tiles = serviceTiles(s);
   const keys = s.frontends?.map((f) => f.address) ?? s.addresses ?? s.service;
   const series = timeline.series(keys, start, end);
   const causes =
@@ -189,6 +161,45 @@ ${sets}
 ${s.clients.length ? clientChart(s, maxClients) : '<p class="empty">No clients.</p>'}
 ${s.clients.length > maxClients ? `<p class="explain">${count(s.clients.length - maxClients)} more clients in the JSON report.</p>` : ''}
 </section>`;
+}
+
+/** What stands out about a Service before its charts: its affinity, refusals, divergence, UDP replacements. */
+function serviceBadges(s: ServiceReport): string {
+  return [
+    `<span class="badge affinity">sessionAffinity ${esc(affinityText(s))} (from ${esc(s.affinity.source)})</span>`,
+    s.noEndpoints
+      ? `<span class="badge warn">${esc(refusalText(s.noEndpoints.mode, s.backends.length))} on ${esc(s.noEndpoints.nodes.join(', '))}</span>`
+      : '',
+    s.nodeDivergence.clients > 0
+      ? `<span class="badge warn">${count(s.nodeDivergence.clients)} clients got different backends on different nodes</span>`
+      : '',
+    s.udpContinuity
+      ? `<span class="badge">UDP: ${count(s.udpContinuity.replacements)} entries replaced, ${count(s.udpContinuity.backendChanged)} changed backend, ${count(s.udpContinuity.reflectiveChanged)} changed reflective address</span>`
+      : '',
+  ].join('');
+}
+
+/** The Service's headline figures, coloured only where a verdict found something. */
+function serviceTiles(s: ServiceReport): string {
+  const v = s.affinityVerdicts;
+  const skewed = s.spreadVerdict.verdict === 'skewed';
+  return [
+    tile('selections', count(s.selections)),
+    ...(s.families ? [tile('IPv4 / IPv6', `${count(s.families.ipv4)} / ${count(s.families.ipv6)}`)] : []),
+    tile('backends (K)', String(s.backends.length)),
+    // Colour only what the verdict found: max/mean of 4 pinned clients' selections is no finding.
+    tile('max / mean', num(s.spread.maxOverMean), skewed && (s.spread.maxOverMean ?? 0) > 1.5 ? 'bad' : ''),
+    tile("Jain's fairness", num(s.spread.jain, 3)),
+    tile('spread', s.spreadVerdict.text, skewed ? 'bad' : s.spreadVerdict.verdict === 'uniform' ? 'good' : ''),
+    tile('stickiness', pct(s.stickiness.ratio)),
+    s.affinity.mode === 'ClientIP'
+      ? tile(
+          'affinity compliance',
+          pct(v.compliance),
+          v.compliance === null ? '' : v.compliance >= 0.999 ? 'good' : 'bad',
+        )
+      : '',
+  ].join('');
 }
 
 /** Connections open now per backend and the bytes they carried: where the load is, whoever selected it. */
