@@ -24,7 +24,7 @@ import { commandLine } from '../command-line.js';
 export const command: Command = {
   usage: `Usage: stickyscope report FILE|DIR... [options]
        stickyscope report --agent HOST:PORT [--agent ...] --duration D [options]
-       stickyscope report --k8s [-n N] [--selector S] [--kubeconfig F] [--context C] --duration D [options]
+       stickyscope report --k8s [-n NS] [--agent-namespace N] [--selector S] [--kubeconfig F] [--context C] --duration D [options]
 
 Aggregates selections into a report per Service: backend shares and spread
 (max/mean, CV, Jain, chi-square p), stickiness against random choice (1/K), session
@@ -91,8 +91,10 @@ function parseReportArgs(argv: string[]) {
     throw new UsageError(`--window expects a positive duration; got '${values.window}'`);
   const listed = parseAgentAddresses(values.agent ?? []);
   const services = parseServices(values);
-  if (services && values.summaries)
-    throw new UsageError('--service and --summaries do not go together: summaries cover every Service');
+  if ((services || values.namespace !== undefined) && values.summaries)
+    throw new UsageError(
+      `${services ? '--service' : '-n/--namespace'} and --summaries do not go together: summaries cover every Service`,
+    );
   const live = listed.length > 0 || values.k8s === true;
   const liveFlag = values.k8s ? '--k8s' : `--agent ${listed.join(' ')}`;
   const range = parseNarrowing(values);
@@ -116,7 +118,7 @@ function parseReportArgs(argv: string[]) {
 type ReportArgs = ReturnType<typeof parseReportArgs>;
 
 /** Listens to the agents (--agent, --k8s) for --duration, then reports. */
-async function reportLive({ values, format, windowSeconds, services, command }: ReportArgs): Promise<string> {
+async function reportLive({ values, format, windowSeconds, command, ...args }: ReportArgs): Promise<string> {
   if (values.duration === undefined)
     throw new UsageError(
       `report ${values.k8s ? '--k8s' : '--agent'} needs --duration D: how long to listen before reporting`,
@@ -126,10 +128,11 @@ async function reportLive({ values, format, windowSeconds, services, command }: 
   if (values.write) await checkWritable(values.write, 'write report to');
   const security = await parseClientTls(values);
   const signal = shutdownSignal();
-  const { resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
+  const { namespaceServices, resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
   const resolved = await resolveAgentsFromArgs(values, signal);
   const warn = (err: Error) => warnLine(err.message);
   const catalogs = await startCatalogFeed(resolved, warn);
+  const services = namespaceServices(values.namespace, catalogs, args.services);
   const agents = resolved.addresses;
   security.check(agents);
   resolved.discovery?.onChange((now) =>
