@@ -101,7 +101,7 @@ function gapMarks(missing: readonly MissingSpan[], xAt: (us: number) => number):
   return parts;
 }
 
-/** A solid line at each endpoint change, "+1 −2" above it: what joined and what left. */
+/** A solid line at each endpoint change, "+1 −2" at its top, above the plot: what joined and what left. */
 function changeMarks(changes: readonly EndpointChange[], xAt: (us: number) => number): string[] {
   return changes.flatMap((c, i) => {
     const x = xAt(c.ts);
@@ -120,7 +120,8 @@ function changeMarks(changes: readonly EndpointChange[], xAt: (us: number) => nu
         {
           x1: x,
           x2: x,
-          y1: Y0,
+          // Up past the plot, so the mark shows above the bars it cuts through.
+          y1: Y0 - 16,
           y2: Y1,
           class: 'change',
           'data-chart': 'timeline-endpoints',
@@ -130,7 +131,7 @@ function changeMarks(changes: readonly EndpointChange[], xAt: (us: number) => nu
         titled(`${clock(c.ts)} UTC endpoints changed (${who}): ${detail}`, ''),
       ),
       ...(i < LABELLED_CHANGES
-        ? [el('text', { x: x + 3, y: Y1 - 4, class: 'change-label' }, esc(`endpoints ${what}`))]
+        ? [el('text', { x: x + 4, y: Y0 - 8, class: 'change-label' }, esc(`endpoints ${what}`))]
         : []),
     ];
   });
