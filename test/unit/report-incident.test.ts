@@ -8,7 +8,12 @@ import assert from 'node:assert/strict';
 import type { CatalogEvent, ServiceInfo, StickyEvent } from '../../src/core/event.js';
 import { reportFromEvents, type ReportFormat } from '../../src/report/from-file.js';
 import type { Report } from '../../src/report/types.js';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { dnatEvent } from '../helpers/events.js';
+import { runCli } from '../helpers/cli.js';
 
 const T0 = Date.UTC(2026, 11, 7, 14, 0, 0) * 1000;
 const S = 1e6;
@@ -134,4 +139,25 @@ test('HTML: findings card, violations in the summary, the endpoint change on the
   assert.match(idle, /data-idle="true"/);
   assert.match(idle, /no selections in this span, 3 backends never picked\./);
   assert.doesNotMatch(idle, /<svg/, 'no charts for an idle Service');
+});
+
+test('report states the command line it was given, quoted where a shell would split it', async (t) => {
+  const fixture = fileURLToPath(new URL('../../../test/fixtures/traces/main-a291fe8.trace', import.meta.url));
+  const dir = await mkdtemp(join(tmpdir(), 'ss-incident-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const trace = join(dir, "it's here.trace");
+  await copyFile(fixture, trace);
+  const r = await runCli(['report', trace, '-o', 'md', '--service', 'lab/web', '--until', '2026-12-07T13:00:00Z']);
+  assert.equal(r.code, 0, r.stderr);
+  const quoted = `'${dir}/it'\\''s here.trace'`;
+  assert.equal(
+    r.stdout.split('\n')[2],
+    `- Command: stickyscope report ${quoted} -o md --service lab/web --until 2026-12-07T13:00:00Z`.replace(
+      /[\\`*_[\]<>|&~]/g,
+      '\\$&',
+    ),
+    'in Markdown, escaped as every text from outside is',
+  );
+  const json = await runCli(['report', trace]);
+  assert.equal(JSON.parse(json.stdout).command, `stickyscope report ${quoted}`);
 });
