@@ -16,7 +16,7 @@ import { parseAgentAddresses } from '../agent-address.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope record --agent HOST:PORT [--agent ...] -w FILE [--duration 30s] [--rotate-bytes N]
-       stickyscope record --k8s [-n NS] [--agent-namespace N] [--selector S] [--kubeconfig F] [--context C] -w FILE [...]
+       stickyscope record --k8s [-n NS] [--agent-namespace N] [--context C] -w FILE [...]
 
 Subscribes to one or more agents and writes their events, merged in time order, to a
 trace file: 'stickyscope report FILE', 'export FILE' and 'tui --replay FILE' read it.

@@ -24,7 +24,7 @@ import { commandLine } from '../command-line.js';
 export const command: Command = {
   usage: `Usage: stickyscope report FILE|DIR... [options]
        stickyscope report --agent HOST:PORT [--agent ...] --duration D [options]
-       stickyscope report --k8s [-n NS] [--agent-namespace N] [--selector S] [--kubeconfig F] [--context C] --duration D [options]
+       stickyscope report --k8s [-n NS] [--agent-namespace N] [--context C] --duration D [options]
 
 Aggregates selections into a report per Service: backend shares and spread
 (max/mean, CV, Jain, chi-square p), stickiness against random choice (1/K), session

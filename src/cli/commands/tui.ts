@@ -20,7 +20,7 @@ const DEFAULT_FPS = 10;
 
 export const command: Command = {
   usage: `Usage: stickyscope tui --agent HOST:PORT [--agent HOST:PORT ...] [options]
-       stickyscope tui --k8s [-n NS] [--agent-namespace N] [--selector S] [--kubeconfig F] [--context C] [options]
+       stickyscope tui --k8s [-n NS] [--agent-namespace N] [--context C] [options]
        stickyscope tui --replay FILE [--speed N] [options]
 
 A live terminal UI: one row per Service with its selection rate, each backend's
