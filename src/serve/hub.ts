@@ -132,7 +132,8 @@ export class ServeHub {
     return buildReport(state, { scope: 'window', rejected: this.rejected, recording });
   }
 
-  render(report: Report, format: ReportFormat): string {
-    return renderReport(report, { format, timeline: format === 'html' ? this.timeline : null });
+  /** `command`: the command line that asked for it, stated at the report's top. */
+  render(report: Report, format: ReportFormat, command?: string): string {
+    return renderReport(report, { format, timeline: format === 'html' ? this.timeline : null, command });
   }
 }
