@@ -67,6 +67,8 @@ export interface NodeSummary {
    * last sweep carried byte counters (nf_conntrack_acct; null before its first sweep).
    */
   live?: { bytes: boolean | null };
+  /** When the node's cumulative counts began (microseconds); older agents never say. */
+  epoch?: number;
 }
 
 const COUNT_FIELDS = [

@@ -36,6 +36,7 @@ export function encodeSummary(s: NodeSummary): Uint8Array {
     events: s.events.length > 0 ? encodeBatch(s.events) : new Uint8Array(0),
     live: s.live !== undefined,
     liveBytes: s.live?.bytes == null ? LIVE_BYTES.unknown : s.live.bytes ? LIVE_BYTES.counted : LIVE_BYTES.notCounted,
+    epoch: s.epoch ?? 0,
   }).finish();
 }
 
@@ -105,6 +106,7 @@ export function decodeSummary(bytes: Uint8Array): NodeSummary {
           },
         }
       : {}),
+    ...(m.epoch > 0 ? { epoch: m.epoch } : {}),
   };
 }
 

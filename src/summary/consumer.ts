@@ -48,10 +48,14 @@ export interface SummaryDropped {
   nodes: number;
   services: number;
   backends: number;
+  /** A Service's counts refused: shrunk within one agent epoch, or a total they would take past exact (2^53). */
+  inconsistent: number;
 }
 
 export class SummaryStore {
-  readonly dropped: SummaryDropped = { nodes: 0, services: 0, backends: 0 };
+  readonly dropped: SummaryDropped = { nodes: 0, services: 0, backends: 0, inconsistent: 0 };
+  /** Each node's epoch (when its counts began), once it said one. */
+  private readonly epochs = new Map<string, number>();
   private readonly limits: SummaryLimits;
   /** Summaries taken, and the time (ms) the latest came. */
   received = 0;
@@ -82,8 +86,10 @@ export class SummaryStore {
 
   /**
    * Takes one summary. A node's first one is its baseline (what came before serve is not
-   * counted); later ones add what grew since that node's previous counts. A count that
-   * shrank means the agent restarted: its counts are all new.
+   * counted); later ones add what grew since that node's previous counts. A new epoch means
+   * the agent restarted: its counts are all new. Within one epoch counts only grow, so a
+   * Service whose counts shrank is refused; from an agent too old to send an epoch, a count
+   * that shrank is the only sign of a restart.
    */
   add(s: NodeSummary, nowMs = Date.now()): void {
     this.received++;
@@ -98,6 +104,12 @@ export class SummaryStore {
       mine = new Map();
       this.latest.set(s.node, mine);
     }
+    const epoch = this.epochs.get(s.node);
+    if (s.epoch !== undefined) {
+      if (epoch !== undefined && s.epoch !== epoch) mine.clear();
+      this.epochs.set(s.node, s.epoch);
+    }
+    const sameEpoch = s.epoch !== undefined && s.epoch === epoch;
     if (s.live) this.liveNodes.set(s.node, s.live);
     else this.liveNodes.delete(s.node);
     const sec = Math.floor(nowMs / 1000);
@@ -118,15 +130,20 @@ export class SummaryStore {
       sketch.mergeEntries(svc.clientsHll);
       const prev = mine.get(svc.service);
       const { clientsHll: _sketch, ...counts } = svc as ServiceCounts & { clientsHll?: Uint8Array };
-      mine.set(svc.service, counts);
-      if (baseline) continue;
-      const delta = deltaOf(prev, counts);
-      if (!delta) continue;
-      let total = this.totals.get(svc.service);
-      if (!total) {
-        total = emptySums();
-        this.totals.set(svc.service, total);
+      if (baseline) {
+        mine.set(svc.service, counts);
+        continue;
       }
+      const grown = deltaOf(prev, counts);
+      const total = this.totals.get(svc.service) ?? emptySums();
+      if ((grown?.shrank && sameEpoch) || (grown && !exactAfter(total, grown.sums))) {
+        this.dropped.inconsistent++;
+        continue;
+      }
+      mine.set(svc.service, counts);
+      if (!grown?.grew) continue;
+      const delta = grown.sums;
+      this.totals.set(svc.service, total);
       // A backend counts towards the limit by its selections or its bytes.
       const t = total;
       const known = (b: string) => t.backends.has(b) || t.bytes.has(b);
@@ -211,7 +228,10 @@ export class SummaryStore {
  * What grew from `prev` to `now`; everything of `now` when a count shrank (a restarted agent). Open connections are
  * a gauge, read from each node's latest counts (SummaryStore.liveOf), never summed over time.
  */
-function deltaOf(prev: ServiceCounts | undefined, now: ServiceCounts): Sums | null {
+function deltaOf(
+  prev: ServiceCounts | undefined,
+  now: ServiceCounts,
+): { sums: Sums; shrank: boolean; grew: boolean } | null {
   const out = emptySums();
   let any = false;
   let reset = false;
@@ -238,7 +258,16 @@ function deltaOf(prev: ServiceCounts | undefined, now: ServiceCounts): Sums | nu
     out.counts[f] = now[f] - (reset ? 0 : (prev?.[f] ?? 0));
     if (out.counts[f] > 0) any = true;
   }
-  return any ? out : null;
+  return any || reset ? { sums: out, shrank: reset, grew: any } : null;
+}
+
+/** Whether adding `delta` keeps every total of `total` an exact integer (below 2^53). */
+function exactAfter(total: Sums, delta: Sums): boolean {
+  const fits = (now: number | undefined, d: number) => (now ?? 0) + d <= Number.MAX_SAFE_INTEGER;
+  for (const [b, n] of delta.backends) if (!fits(total.backends.get(b), n)) return false;
+  for (const [b, n] of delta.bytes) if (!fits(total.bytes.get(b), n)) return false;
+  for (const f of countFields) if (!fits(total.counts[f], delta.counts[f])) return false;
+  return true;
 }
 
 const NO_AFFINITY: ServiceInfo['affinity'] = { mode: 'None', timeoutSeconds: null, source: 'inferred' };

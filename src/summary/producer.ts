@@ -31,6 +31,8 @@ export class Summarizer {
   private lastEnd = NaN;
   private taken = 0;
   private readonly fullEvery: number;
+  /** When these cumulative counts began (microseconds): a reader tells a restarted agent by a new one. */
+  private readonly epoch = Date.now() * 1000;
 
   constructor(
     readonly node: string,
@@ -108,6 +110,7 @@ export class Summarizer {
       violations,
       events: this.carried,
       ...(live ? { live } : {}),
+      epoch: this.epoch,
     };
     this.carried = [];
     this.lastEnd = nowUs;
@@ -122,7 +125,16 @@ export class Summarizer {
       ...countsOf(svc, open.get(svc.id) ?? 0, live !== undefined),
       clientsHll: this.sketchOf(svc).allEntries(),
     }));
-    return { node: this.node, start: nowUs, end: nowUs, services, violations: [], events, ...(live ? { live } : {}) };
+    return {
+      node: this.node,
+      start: nowUs,
+      end: nowUs,
+      services,
+      violations: [],
+      events,
+      ...(live ? { live } : {}),
+      epoch: this.epoch,
+    };
   }
 
   private sketchOf(svc: ServiceRec): Hll {

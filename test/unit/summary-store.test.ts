@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { countFields, type NodeSummary } from '../../src/core/summary.js';
-import { summaryProblem } from '../../src/protocol/summary-wire.js';
+import { decodeSummary, encodeSummary, summaryProblem } from '../../src/protocol/summary-wire.js';
 import { DEFAULT_SUMMARY_LIMITS, SummaryStore } from '../../src/summary/consumer.js';
 import { ServeHub } from '../../src/serve/hub.js';
 import { AgentBook } from '../../src/serve/agent-book.js';
@@ -102,14 +102,14 @@ test('the default limits hold nodes with 5,000 Services each (100 of them here, 
     }));
     s.add(one, 1000);
   }
-  assert.deepEqual(s.dropped, { nodes: 0, services: 0, backends: 0 });
+  assert.deepEqual(s.dropped, { nodes: 0, services: 0, backends: 0, inconsistent: 0 });
 });
 
 test("what the store's limits left out is in the report's summaries.dropped and in /metrics", async () => {
   const hub = new ServeHub({ windows: [60], summaries: true });
   const n = (i: number) => summary(`n${i}`, 1, 1);
   for (let i = 0; i < DEFAULT_SUMMARY_LIMITS.nodes + 3; i++) hub.applySummary(n(i));
-  assert.deepEqual(hub.report('all').summaries?.dropped, { nodes: 3, services: 0, backends: 0 });
+  assert.deepEqual(hub.report('all').summaries?.dropped, { nodes: 3, services: 0, backends: 0, inconsistent: 0 });
   const text = await createServeMetrics(hub, new AgentBook(), 100).scrape();
   assert.match(text, /^stickyscope_summary_dropped_total\{kind="nodes"\} 3$/m);
   assert.match(text, /^stickyscope_evictions_total\{kind="services"\} 0$/m);
@@ -151,4 +151,38 @@ test('the store holds 300 Services x 1 h in a bounded heap: 20 minutes of 2 s su
   const grown = (process.memoryUsage().heapUsed - before) / 1e6;
   // One slot per Service per second (before) grew ~68 MB here.
   assert.ok(grown < 20, `heap grew ${grown.toFixed(1)} MB`);
+});
+
+test('an agent restart is told by its epoch, even when no count shrank (issue 31 item 13: 150 reported, 350 right)', () => {
+  const s = new SummaryStore([60]);
+  const at = (epoch: number, a: number) => ({ ...summary('n1', a, 0), epoch });
+  s.add(at(1, 100), 1000); // baseline
+  s.add(at(1, 250), 3000); // +150
+  // Restarted, and counted past its old figures before its next summary: no count shrank, only the epoch tells.
+  s.add(at(2, 300), 5000); // +300 since the restart, not +50
+  assert.equal(backends(s)['10.1.0.2:8080'], 450);
+  // The same epoch again (a reconnect, not a restart): only the growth.
+  s.add(at(2, 310), 7000);
+  assert.equal(backends(s)['10.1.0.2:8080'], 460);
+  // Through the wire: the epoch is carried, and 0 (an older agent) reads as none.
+  assert.equal(decodeSummary(encodeSummary(at(7, 1))).epoch, 7);
+  assert.equal(decodeSummary(encodeSummary(summary('n1', 1, 0))).epoch, undefined);
+});
+
+test('counts that shrink within one epoch are refused; totals stay exact integers (1e15/0 alternating)', () => {
+  const s = new SummaryStore([60]);
+  const at = (a: number) => ({ ...summary('n1', a, 0), epoch: 5 });
+  s.add(at(0), 1000);
+  for (let i = 1; i <= 40; i++) s.add(at(i % 2 ? 1e15 : 0), 1000 + i * 2000);
+  const total = backends(s)['10.1.0.2:8080']!;
+  assert.ok(Number.isSafeInteger(total), `total ${total} is exact`);
+  assert.equal(total, 1e15, 'the first growth counted, every later shrink refused');
+  assert.equal(s.dropped.inconsistent, 20);
+  // Without an epoch (an older agent), growth that would pass 2^53 is refused, not rounded.
+  const old = new SummaryStore([60]);
+  old.add(summary('n2', 0, 0), 1000);
+  for (let i = 1; i <= 40; i++) old.add(summary('n2', i % 2 ? 1e15 : 0, 0), 1000 + i * 2000);
+  const oldTotal = Object.fromEntries(old.totals.get('10.96.0.10:80/tcp')!.backends)['10.1.0.2:8080']!;
+  assert.ok(Number.isSafeInteger(oldTotal) && oldTotal <= Number.MAX_SAFE_INTEGER, `older agent's total ${oldTotal}`);
+  assert.ok(old.dropped.inconsistent > 0, 'the growth past 2^53 was refused');
 });
