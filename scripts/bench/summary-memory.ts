@@ -47,7 +47,7 @@ for (let n = 0; n <= (minutes * 60) / 2; n++) {
     const m = process.memoryUsage();
     const s = Number(process.hrtime.bigint() - started) / 1e9;
     process.stdout.write(
-      `${(n * 2) / 60} min  heap ${mib(m.heapUsed)} MiB  rss ${mib(m.rss)} MiB  (${s.toFixed(0)} s of CPU time so far)\n`,
+      `${(n * 2) / 60} min  heap ${mib(m.heapUsed)} MiB  rss ${mib(m.rss)} MiB  (${s.toFixed(0)} s elapsed)\n`,
     );
   }
 }

@@ -25,6 +25,8 @@ export interface AgentMetricsOptions {
   summarizer?: Summarizer;
   /** Services in those series at most (default 500). */
   maxServices?: number;
+  /** Rotated TLS files refused so far (kept out, the previous ones served). */
+  tlsRefusals?: () => number;
 }
 
 export interface AgentMetrics {
@@ -42,6 +44,7 @@ interface AgentReading {
   attachPoints: readonly string[];
   info: AgentInfo;
   recent: ReturnType<EvictionWatcher['fill']> | undefined;
+  tlsRefusals: number | null;
 }
 
 const conntrack = (name: string, help: string, pick: (c: CountersEvent) => number): Series<AgentReading> => ({
@@ -77,6 +80,12 @@ const AGENT_SERIES: Series<AgentReading>[] = [
       // The link id changes with every attach: left out, so a restart does not make new series.
       for (const point of r.attachPoints) set({ point: point.replace(/ link \d+$/, '') }, 1);
     },
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_agent_tls_rotations_refused_total',
+    help: 'Rotated TLS files refused (checked as at start and found bad): the previous ones are still served (0 without TLS).',
+    fill: (set, r) => set({}, r.tlsRefusals),
   },
   {
     kind: 'gauge',
@@ -297,6 +306,7 @@ export function createAgentMetrics(opts: AgentMetricsOptions): AgentMetrics {
     attachPoints: opts.attachPoints,
     info: opts.server.info(),
     recent: opts.recent?.fill(),
+    tlsRefusals: opts.tlsRefusals?.() ?? null,
   }));
   const summarizer = opts.summarizer;
   if (summarizer) metrics.add(NODE_SERIES, () => nodeReading(summarizer, opts.maxServices ?? 500));

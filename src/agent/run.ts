@@ -49,6 +49,8 @@ interface Running {
   agent?: RunningAgent;
   metrics?: AgentMetrics;
   metricsAt: string;
+  /** Rotated TLS files refused so far. */
+  tlsRefusals: number;
 }
 
 /** Runs the agent until `signal` fires (or the probe ends: an EnvironmentError). */
@@ -57,7 +59,7 @@ export async function runAgent(opts: AgentRunOptions, signal: AbortSignal): Prom
     if (signal.aborted) resolve();
     signal.addEventListener('abort', () => resolve(), { once: true });
   });
-  const run: Running = { failed: new Promise(() => {}), metricsAt: '' };
+  const run: Running = { failed: new Promise(() => {}), metricsAt: '', tlsRefusals: 0 };
   const stages = [probeStage(opts, run, stopped), agentStage(opts, run)];
   if (opts.metricsListen) stages.push(metricsStage(opts, run, opts.metricsListen));
   if (opts.readyFile) stages.push(readyFileStage(opts.readyFile, () => run.agent!.address));
@@ -106,7 +108,12 @@ function agentStage(opts: AgentRunOptions, run: Running): Stage {
       run.agent = await startAgent(p, {
         node: opts.node,
         listen: opts.listen,
-        credentials: opts.tls ? await agentCredentials(opts.tls, opts.node, undefined, opts.onWarning) : undefined,
+        credentials: opts.tls
+          ? await agentCredentials(opts.tls, opts.node, undefined, (message) => {
+              run.tlsRefusals++;
+              opts.onWarning?.(message);
+            })
+          : undefined,
         netns: opts.netns,
         limits: opts.limits,
         summaryPeriodMs: opts.summaryPeriodMs,
@@ -138,6 +145,7 @@ function metricsStage(opts: AgentRunOptions, run: Running, listen: string): Stag
         summarizer: agent.summarizer,
         maxServices: opts.maxServices,
         attachPoints: [...probe.attachPoints],
+        tlsRefusals: opts.tls ? () => run.tlsRefusals : undefined,
       });
       const at = await listenHttp(m.http, listen).catch((err: Error) => {
         m.detach();

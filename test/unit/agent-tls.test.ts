@@ -243,6 +243,19 @@ test('a bad rotation (garbage CA, a key of another certificate, a FIFO) keeps th
   await serves();
   await sleep(300);
   assert.equal(refused.length, 3, 'each reason said once');
+  // ... and counted in the agent's metric, as the agent wires the same callback (0 without TLS).
+  const { createAgentMetrics } = await import('../../src/agent/metrics.js');
+  const scrape = async (tlsRefusals?: () => number) => {
+    const m = createAgentMetrics({ node: 'n1', probe: new FakeSource(), server, attachPoints: [], tlsRefusals });
+    const text = await m.registry.metrics();
+    m.detach();
+    return text;
+  };
+  assert.match(
+    await scrape(() => refused.length),
+    /^stickyscope_agent_tls_rotations_refused_total\{node="n1"\} 3$/m,
+  );
+  assert.match(await scrape(), /^stickyscope_agent_tls_rotations_refused_total\{node="n1"\} 0$/m);
 
   // Good files again, a new pair: the watcher was not wedged by the FIFO.
   rmSync(files.key);
