@@ -251,10 +251,7 @@ test('a bad rotation (garbage CA, a key of another certificate, a FIFO) keeps th
     m.detach();
     return text;
   };
-  assert.match(
-    await scrape(() => refused.length),
-    /^stickyscope_agent_tls_rotations_refused_total\{node="n1"\} 3$/m,
-  );
+  assert.match(await scrape(() => refused.length), /^stickyscope_agent_tls_rotations_refused_total\{node="n1"\} 3$/m);
   assert.match(await scrape(), /^stickyscope_agent_tls_rotations_refused_total\{node="n1"\} 0$/m);
 
   // Good files again, a new pair: the watcher was not wedged by the FIFO.
