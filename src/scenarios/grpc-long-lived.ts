@@ -14,6 +14,8 @@ import { readFileSync, existsSync } from 'node:fs';
 import type { BackendLogLine } from '../lab/traffic-types.js';
 import type { Report } from '../report/types.js';
 import { countBy } from './netns-tools.js';
+import { backendIp, familyOfLab } from './family.js';
+import { joinHostPort } from '../lab/ip-family.js';
 import { num, podOf, serviceIn, table } from './format.js';
 import type { Scenario, ScenarioContext } from './types.js';
 
@@ -53,8 +55,16 @@ function config(setup: ProxySetup): LabConfig {
   return c;
 }
 
-function endpointsOf(c: Pick<LabConfig, 'backends'>, n: number, port = PORT) {
+function endpointsOf(c: Pick<LabConfig, 'backends'>, n: number, port: number) {
   return c.backends.slice(0, n).map((b, j) => ({ ip: addressing.backendIP(j + 1), port, pod: b.name, node: b.node }));
+}
+
+/** The first n pods as the gRPC Service's endpoints, in the lab's family (its Services are IPv6-only over IPv6). */
+function grpcEndpoints(lab: Lab, n: number) {
+  return lab.config.backends.slice(0, n).map((b) => {
+    const pod = lab.backends.find((x) => x.name === b.name)!;
+    return { ip: backendIp(lab, pod), port: PORT, pod: b.name, node: b.node };
+  });
 }
 
 /** A grpc-pod process in a namespace, its stdout lines kept; ended at teardown. */
@@ -121,11 +131,13 @@ export const grpcLongLived: Scenario<GrpcEvidence> = {
     const { lab } = ctx;
     // Bytes per connection (nf_conntrack_acct counts connections that begin after it is on).
     await run('ip', ['netns', 'exec', lab.nodes[0]!, 'sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_acct=1']);
-    for (const b of lab.backends) startPod(ctx, b.netns, ['server', b.name, String(PORT), logOf(lab, b.name)]);
-    await setEndpoints(lab, GRPC, endpointsOf(lab.config, FIRST));
+    // Each server listens on its family's wildcard address only, as the lab's HTTP pods do.
+    const any = familyOfLab(lab) === 'IPv6' ? '[::]' : '0.0.0.0';
+    for (const b of lab.backends) startPod(ctx, b.netns, ['server', b.name, `${any}:${PORT}`, logOf(lab, b.name)]);
+    await setEndpoints(lab, GRPC, grpcEndpoints(lab, FIRST));
     const s = lab.services.find((x) => x.serviceName === GRPC)!;
     ctx.say(`grpc-long-lived: ${lab.clients.length} clients open one channel each to ${GRPC} before the agents start`);
-    const answers = lab.clients.map((c) => startPod(ctx, c.netns, ['client', `${s.clusterIP}:${PORT}`]));
+    const answers = lab.clients.map((c) => startPod(ctx, c.netns, ['client', joinHostPort(s.clusterIP, PORT)]));
     await until(
       'an answer to every client',
       () => answers.every((a) => a.some((l) => l.startsWith('pod '))),
@@ -137,7 +149,7 @@ export const grpcLongLived: Scenario<GrpcEvidence> = {
     const { lab } = ctx;
     await sleep(2000, undefined, { signal: ctx.signal }).catch(() => {});
     const addedAt = new Date().toISOString();
-    await setEndpoints(lab, GRPC, endpointsOf(lab.config, FIRST + ADDED));
+    await setEndpoints(lab, GRPC, grpcEndpoints(lab, FIRST + ADDED));
     const added = lab.backends.slice(FIRST).map((b) => b.name);
     ctx.say(`grpc-long-lived: endpoints ${added.join(', ')} added; watching for ${ctx.phaseMs / 1000} s`);
     await sleep(ctx.phaseMs, undefined, { signal: ctx.signal }).catch(() => {});

@@ -3,11 +3,13 @@
 // exactly the channels the servers saw, and every open connection predating the new endpoints.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isIPv6 } from 'node:net';
+import { splitHostPort } from '../../src/lab/ip-family.js';
 import { requireRoot } from '../helpers/env.js';
 import { podOfAddress, runScenarioForTest, scenarioSetups } from '../helpers/scenario-run.js';
 import { GRPC, grpcLongLived } from '../../src/scenarios/grpc-long-lived.js';
 
-for (const { label, setup } of scenarioSetups.filter((s) => s.setup.family !== 'IPv6')) {
+for (const { label, setup } of scenarioSetups) {
   test(`scenario grpc-long-lived (${label}): new endpoints get no call and 0 open connections`, {
     timeout: 150_000,
   }, async (t) => {
@@ -15,6 +17,9 @@ for (const { label, setup } of scenarioSetups.filter((s) => s.setup.family !== '
     const { report, evidence } = await runScenarioForTest(t, grpcLongLived, 5000, setup);
     const s = report.services.find((x) => x.name === GRPC)!;
     assert.ok(s, `${GRPC} is in the report`);
+    // Over IPv6 the channels are IPv6: every client each server saw.
+    if (setup.family === 'IPv6')
+      for (const c of evidence.calls) assert.ok(isIPv6(splitHostPort(c.peer)?.host ?? ''), `${c.backend}: ${c.peer}`);
     const after = evidence.calls.filter((c) => c.ts >= evidence.addedAt);
     assert.ok(after.length >= 3 * 20, `calls went on after the change: ${after.length}`);
     // Ground truth: the channels each server saw (one peer ip:port per channel), and no call on the new pods.
