@@ -7,7 +7,7 @@ import type { BackendLogLine } from '../lab/traffic-types.js';
 import type { Lab } from '../lab/lab.js';
 import type { Report } from '../report/types.js';
 import { httpUrl } from './family.js';
-import { num, podOf, serviceIn, table } from './format.js';
+import { BYTES_UNAVAILABLE, bytesCell, num, podOf, serviceIn, table } from './format.js';
 import { conntrackEntries, countBy, curlRepeated, type ConntrackEntry } from './netns-tools.js';
 import type { ScenarioContext } from './types.js';
 
@@ -63,6 +63,8 @@ export function lateAnswer(report: Report, ev: LateEvidence, lab: Lab): string[]
     new Map((s?.backends ?? []).map((b) => [podOf(lab, b.backend), f(b) ?? 0]));
   const live = byPod((b) => b.liveConnections);
   const bytes = byPod((b) => b.bytes);
+  // Null bytes: the node keeps no counters (nf_conntrack_acct off); then neither does `conntrack -L`.
+  const shown = bytesCell(s);
   const logged = countBy(
     ev.backendLogs.filter((l) => l.proto === 'tcp' && l.ts >= ev.startedAt),
     (l) => l.backend,
@@ -79,9 +81,9 @@ export function lateAnswer(report: Report, ev: LateEvidence, lab: Lab): string[]
     `Started after the connections (${ev.service}, ${s?.service ?? 'not in the report'}): ${s?.selections ?? 0} selections seen, ${open} connections open.`,
     ...table(
       ['pod', 'open (report)', 'bytes (report)', 'connections (backend logs)', 'bytes (conntrack -L)'],
-      pods.map((p) => [p, live.get(p) ?? 0, bytes.get(p) ?? 0, logged.get(p) ?? 0, table_.get(p) ?? 0]),
+      pods.map((p) => [p, live.get(p) ?? 0, shown(bytes.get(p)), logged.get(p) ?? 0, shown(table_.get(p))]),
     ),
-    `  spread by open connections: maxOverMean ${num(s?.loadSpread?.liveConnections.maxOverMean)}, by bytes ${num(s?.loadSpread?.bytes?.maxOverMean)}`,
+    `  spread by open connections: maxOverMean ${num(s?.loadSpread?.liveConnections.maxOverMean)}, by bytes ${s?.loadSpread?.bytes ? num(s.loadSpread.bytes.maxOverMean) : BYTES_UNAVAILABLE}`,
     `Idle: ${idle.join(', ') || 'none'}. ${busiest && open > 0 ? `${busiest[0]} carries ${busiest[1]} of ${open} open connections (${Math.round((100 * busiest[1]) / open)}%).` : ''}`,
   ];
 }

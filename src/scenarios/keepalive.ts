@@ -2,12 +2,18 @@
 // connection), then without it (Connection: close). kube-proxy balances connections, not requests: with keep-alive each
 // router's one connection pins all its requests to one pod, so pods can sit idle.
 import { defaultConfig, type LabConfig, type ProxySetup, type LabServiceSpec } from '../lab/config.js';
-import { run } from '../lab/exec.js';
 import { readBackendLogs } from '../lab/traffic.js';
 import type { BackendLogLine } from '../lab/traffic-types.js';
 import type { Lab } from '../lab/lab.js';
 import type { Report } from '../report/types.js';
-import { conntrackEntries, countBy, curlRepeated, type ConntrackEntry, type CurlAnswer } from './netns-tools.js';
+import {
+  conntrackEntries,
+  countBy,
+  curlRepeated,
+  setByteCounters,
+  type ConntrackEntry,
+  type CurlAnswer,
+} from './netns-tools.js';
 import { maxOverMean, num, podOf, selectionsByPod, serviceIn, table } from './format.js';
 import type { Scenario, ScenarioContext } from './types.js';
 import { httpUrl } from './family.js';
@@ -112,7 +118,7 @@ export const keepalive: Scenario<KeepaliveEvidence> = {
   config,
   async prepare(ctx) {
     // Byte counts per conntrack entry: the kernel's own measure of load per pod (new connections only: set first).
-    await run('ip', ['netns', 'exec', ctx.lab.nodes[0]!, 'sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_acct=1']);
+    await setByteCounters(ctx);
     if (ctx.lateStart) openEarly(ctx, KEEPALIVE, REQUESTS_PER_SECOND);
   },
   async traffic(ctx) {
