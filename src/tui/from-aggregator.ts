@@ -6,6 +6,7 @@ import { windowSpan } from '../aggregator/span.js';
 import { verdictHead } from '../aggregator/spread-verdict.js';
 import { compareAddr } from '../aggregator/addresses.js';
 import {
+  bytesCounted,
   latestStarts,
   newestEndpoints,
   predatingText,
@@ -48,6 +49,8 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
   const recs = new Map(state.services.list.map((s) => [s.key, s]));
   const sourced = state.live.sourced.some(Boolean);
   const latest = sourced ? latestStarts(state) : null;
+  // Every node that reads conntrack said its entries carry no counters: bytes are unavailable, not 0.
+  const noBytes = bytesCounted(state) === false;
   const windowSeconds = spanSeconds(state);
   const services = serviceSummaries(state).map((s): ServiceRow => {
     const rec = recs.get(s.service);
@@ -79,7 +82,7 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
           row.load = {
             live: open,
             liveShare: openTotal > 0 ? open / openTotal : 0,
-            bytesPerSecond: windowSeconds > 0 ? bytes / windowSeconds : 0,
+            bytesPerSecond: noBytes ? null : windowSeconds > 0 ? bytes / windowSeconds : 0,
             bytesShare: bytesSum > 0 ? bytes / bytesSum : 0,
             oldestStart: null,
           };

@@ -2,7 +2,7 @@
 // backend and latest switch, and selections over the window as a sparkline. Both
 // tables show only the rows that fit and scroll; every line is cut at the width.
 import { Box, Text } from 'ink';
-import type { ClientRow, ServiceDetail, Verdict } from './view-model.js';
+import type { ClientRow, ServiceDetail, ServiceRow, Verdict } from './view-model.js';
 import type { DetailPane } from './ui-state.js';
 import { useScrollWindow, useSortedClients } from './hooks.js';
 import {
@@ -40,6 +40,15 @@ export interface ServiceDetailProps {
   rows: { backends: number; clients: number };
   columns: number;
   now: number | null;
+}
+
+/** Where no node counts bytes: why, and how to count them. */
+const BYTES_OFF =
+  "bytes unavailable: nf_conntrack_acct is off on the nodes; 'sysctl net.netfilter.nf_conntrack_acct=1' counts the connections that begin after it";
+
+/** Whether no node counts the Service's bytes (its line then takes one line from the tables: app.tsx). */
+export function bytesOff(row: ServiceRow): boolean {
+  return row.backends.some((b) => b.load?.bytesPerSecond === null);
 }
 
 export function ServiceDetailView({
@@ -105,6 +114,11 @@ export function ServiceDetailView({
               {row.predating}
             </Text>
           ) : null}
+        </Text>
+      ) : null}
+      {bytesOff(row) ? (
+        <Text wrap="truncate-end" color="yellow">
+          {BYTES_OFF}
         </Text>
       ) : null}
       {detail.frontends ? (

@@ -39,8 +39,9 @@ interface BackendLoadView {
   /** Connections open now, and their fraction of the Service's. */
   live: number;
   liveShare: number;
-  /** Bytes both ways per second over the window, and their fraction of the Service's. */
-  bytesPerSecond: number;
+  /** Bytes both ways per second over the window, and their fraction of the Service's; null: no node counts bytes
+   * (nf_conntrack_acct off), so there is no figure rather than 0. */
+  bytesPerSecond: number | null;
   bytesShare: number;
   /** When its oldest open connection began (µs); filled in the detail only, null otherwise or with none open. */
   oldestStart: number | null;
