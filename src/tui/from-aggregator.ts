@@ -168,7 +168,9 @@ function detail(state: AggregatorState, row: ServiceRow, rec: ServiceRec, opts: 
     ...row,
     backends: row.backends.map((b) => {
       const l = oldest.get(b.backend);
-      return l && l.live > 0 && b.load ? { ...b, load: { ...b.load, oldestStart: l.oldestStart } } : b;
+      return l && l.live > 0 && b.load
+        ? { ...b, load: { ...b.load, oldestStart: l.oldestStart, oldestKnown: l.oldestKnown } }
+        : b;
     }),
   };
   const buckets = opts.sparkBuckets ?? 60;

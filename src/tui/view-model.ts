@@ -45,6 +45,8 @@ interface BackendLoadView {
   bytesShare: number;
   /** When its oldest open connection began (µs); filled in the detail only, null otherwise or with none open. */
   oldestStart: number | null;
+  /** False when that start is only when stickyscope first heard of it (no nf_conntrack_timestamp): at least that old. */
+  oldestKnown?: boolean;
 }
 
 export interface ServiceRow {

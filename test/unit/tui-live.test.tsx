@@ -106,13 +106,14 @@ function formatAge(s: number): string {
 
 test('tui: without nf_conntrack_acct the same open connections, and bytes said unavailable rather than 0', async (t) => {
   const { events, truth } = liveTrace();
-  // What the helper sends when the entries carry no counters: no traffic, no counters, sweeps that say so.
+  // What the helper sends on a kernel's defaults (nf_conntrack_acct and nf_conntrack_timestamp off): no traffic, no
+  // counters, sweeps that say so, and no start for the connections the dump finds.
   const bare = events.flatMap((e): StickyEvent[] => {
     if (e.type === 'traffic') return [];
     if (e.type === 'sweep') return [{ ...e, acct: false }];
     if (e.type !== 'open' && e.type !== 'close') return [e];
-    const { origPackets: _p, origBytes: _b, replyPackets: _q, replyBytes: _r, ...rest } = e;
-    return [rest as StickyEvent];
+    const { origPackets: _p, origBytes: _b, replyPackets: _q, replyBytes: _r, start, ...rest } = e;
+    return [(e.type === 'open' && e.seen === 'dump' ? rest : { ...rest, start }) as StickyEvent];
   });
   const source = new AggregatorFrameSource(createState({ windowSeconds: WINDOW }), 'replay');
   for (let i = 0; i < bare.length; i += 5) source.push(bare.slice(i, i + 5));
@@ -144,8 +145,10 @@ test('tui: without nf_conntrack_acct the same open connections, and bytes said u
       .find((l) => l.trimStart().replace(/^› /, '').startsWith(backend))!
       .trim()
       .split(/\s+/);
-    const [live, rate] = cells.slice(-3);
+    const [live, rate, oldest] = cells.slice(-3);
     assert.equal(Number(live), truth.open[backend], `LIVE of ${backend}`);
     assert.equal(rate, 'n/a', `BYTES/S of ${backend}`);
+    // Open since before tracing with no known start: at least as old as tracing.
+    if (backend === A || backend === B) assert.match(oldest!, /^>(\d+s|\d+m\d\ds)$/, `OLDEST of ${backend}`);
   }
 });
