@@ -56,6 +56,22 @@ export async function observeLate(ctx: ScenarioContext): Promise<LateEvidence> {
   };
 }
 
+/** Whether the lab's run is a `--late-start` one (its connections opened by openEarly). */
+export function isLate(lab: Lab): boolean {
+  return early.has(lab);
+}
+
+export function lateLookAt(lab: Lab): string {
+  const e = early.get(lab)!;
+  return (
+    `Three router pods (c1-c3) each opened one HTTP keep-alive connection to ${e.service} before the agents ` +
+    `started, and keep sending requests on it. stickyscope sees no new connection: watch LIVE (open now) and, ` +
+    `with 'l', the bars by open connections and by bytes. The node picked a pod per connection, so a pod can sit ` +
+    `idle while another carries two thirds of the load; the answer compares the open connections and bytes per ` +
+    `pod (the report) with the backends' logs and the node's conntrack -L.`
+  );
+}
+
 export function lateAnswer(report: Report, ev: LateEvidence, lab: Lab): string[] {
   const pods = lab.backends.map((b) => b.name);
   const s = serviceIn(report, ev.service);
