@@ -7,7 +7,7 @@ import { verdictHead } from '../aggregator/spread-verdict.js';
 import { compareAddr } from '../aggregator/addresses.js';
 import {
   bytesCounted,
-  latestStarts,
+  liveByService,
   newestEndpoints,
   predatingText,
   serviceLoad,
@@ -48,7 +48,7 @@ function refusedRow(rec: ServiceRec | undefined, names: readonly string[]): Pick
 export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewModel {
   const recs = new Map(state.services.list.map((s) => [s.key, s]));
   const sourced = state.live.sourced.some(Boolean);
-  const latest = sourced ? latestStarts(state) : null;
+  const live = sourced ? liveByService(state) : null;
   // Every node that reads conntrack said its entries carry no counters: bytes are unavailable, not 0.
   const noBytes = bytesCounted(state) === false;
   const windowSeconds = spanSeconds(state);
@@ -95,9 +95,9 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
       expectedRandom: s.expectedRandom,
       violations: s.violations,
       pending: s.pending,
-      nodes: s.nodesReporting,
+      nodes: withLiveNodes(state, s.nodesReporting, rec && live?.nodes.get(rec.id)),
       ...refusedRow(rec, state.roster.names),
-      ...(sourced && rec ? { live: openTotal, predating: allPredate(rec, latest!) } : {}),
+      ...(live && rec ? { live: openTotal, predating: allPredate(rec, live.latest) } : {}),
     };
   });
   const row = opts.focus === null ? undefined : services.find((s) => s.service === opts.focus);
@@ -134,6 +134,14 @@ function allPredate(rec: ServiceRec, latest: Float64Array): string | null {
   const n = newestEndpoints(rec);
   if (!n || !(latest[rec.id]! < n.joinedTs)) return null;
   return predatingText({ open, predating: open, ...n });
+}
+
+/** The nodes with a selection in the window, and those the Service's open connections go through (not down). */
+function withLiveNodes(state: AggregatorState, selecting: string[], live: Set<number> | undefined): string[] {
+  if (!live) return selecting;
+  const out = new Set(selecting);
+  for (const n of live) if (Number.isNaN(state.roster.downSince[n]!)) out.add(state.roster.names[n]!);
+  return out.size === selecting.length ? selecting : [...out].sort();
 }
 
 /** Seconds the window spans so far: the window, or less while the events cover less. */

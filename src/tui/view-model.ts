@@ -74,6 +74,7 @@ export interface ServiceRow {
   violations: number;
   /** Re-picks waiting for the node's rules: violations or forced re-picks, not yet known which. */
   pending: number;
+  /** Nodes with a selection of it in the window, or with open connections to it (not down). */
   nodes: string[];
   /** Some node's kube-proxy refuses it (no endpoints there): `reject` if any node rejects, else `drop`. */
   noEndpoints?: 'drop' | 'reject';
