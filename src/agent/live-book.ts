@@ -23,16 +23,17 @@ export class LiveBook {
 
   /**
    * Every open connection as an `open` seen by the dump at `ts` (for this subscriber, tracing begins now), with what
-   * is known of it (start, state, latest counters), then the latest sweep: nothing before the first sweep.
+   * is known of it (start, state, latest counters), then the latest sweep. A subscriber that comes while the dump at
+   * attach is still being read (a large table takes seconds) gets the opens read so far, and the rest as they come:
+   * without nf_conntrack_acct no `traffic` ever names a connection again, so an open it missed would never count.
    */
   snapshot(ts: number): StickyEvent[] {
-    if (this.sweep === null) return [];
     const out: StickyEvent[] = [];
     for (const e of this.open.values()) {
       const { type: _type, ts: _ts, ...rest } = e;
       out.push({ ...rest, type: 'open', ts, seen: 'dump' } as OpenEvent);
     }
-    out.push({ ...this.sweep, ts, initial: true });
+    if (this.sweep !== null) out.push({ ...this.sweep, ts, initial: true });
     return out;
   }
 }

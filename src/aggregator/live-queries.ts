@@ -119,15 +119,29 @@ function predatingOf(state: AggregatorState, svc: ServiceRec): Predating | null 
   return { open: svc.load.openTotal, predating, ...n };
 }
 
-/** The latest start of an open connection, by Service id (-Infinity with none): one pass for every Service. */
-export function latestStarts(state: AggregatorState): Float64Array {
-  const out = new Float64Array(state.services.list.length).fill(-Infinity);
+/**
+ * By Service id, in one pass for every Service: the latest start of an open connection (-Infinity with none), and the
+ * nodes its open connections go through (a Service can have open connections and no selection in the window).
+ */
+export function liveByService(state: AggregatorState): { latest: Float64Array; nodes: Map<number, Set<number>> } {
+  const n = state.services.list.length;
+  const latest = new Float64Array(n).fill(-Infinity);
+  const nodes = new Map<number, Set<number>>();
+  // The node last added per Service: slots of one node mostly follow each other, so few Set operations.
+  const lastNode = new Int32Array(n).fill(-1);
   const live = state.live;
   for (let p = 0; p < live.top; p++) {
+    if (!live.alive[p]) continue;
     const s = live.svc[p]!;
-    if (live.alive[p] && live.start[p]! > out[s]!) out[s] = live.start[p]!;
+    if (live.start[p]! > latest[s]!) latest[s] = live.start[p]!;
+    const node = live.node[p]!;
+    if (lastNode[s] === node) continue;
+    lastNode[s] = node;
+    const set = nodes.get(s);
+    if (set) set.add(node);
+    else nodes.set(s, new Set([node]));
   }
-  return out;
+  return { latest, nodes };
 }
 
 /** "3 of 3 open connections predate the 2 newest endpoints", when every open connection does; else null. */

@@ -27,6 +27,16 @@ export function selectionsByPod(lab: Lab, s: ServiceReport | undefined): Map<str
   return new Map((s?.backends ?? []).map((b) => [podOf(lab, b.backend), b.selections]));
 }
 
+/** Why a Service's bytes are null in a report, and how to get them. */
+export const BYTES_UNAVAILABLE =
+  'unavailable (nf_conntrack_acct is off on the node: sysctl net.netfilter.nf_conntrack_acct=1 counts the connections that begin after it)';
+
+/** A bytes cell for a Service's answer: the figure, or "unavailable" where the report has none (acct off). */
+export function bytesCell(s: ServiceReport | undefined): (n: number | undefined) => number | string {
+  const counted = (s?.backends ?? []).some((b) => typeof b.bytes === 'number');
+  return (n) => (counted ? (n ?? 0) : 'unavailable');
+}
+
 export function num(x: number | null | undefined, digits = 2): string {
   return x === null || x === undefined ? '-' : x.toFixed(digits);
 }

@@ -8,13 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnvironmentError } from '../core/errors.js';
 import { addressing, defaultConfig, nodeName, type LabConfig, type ProxySetup } from '../lab/config.js';
-import { run } from '../lab/exec.js';
 import { setEndpoints, type Lab } from '../lab/lab.js';
 import { readFileSync, existsSync } from 'node:fs';
 import type { BackendLogLine } from '../lab/traffic-types.js';
 import type { Report } from '../report/types.js';
-import { countBy } from './netns-tools.js';
-import { num, podOf, serviceIn, table } from './format.js';
+import { countBy, setByteCounters } from './netns-tools.js';
+import { backendIp, familyOfLab } from './family.js';
+import { joinHostPort } from '../lab/ip-family.js';
+import { BYTES_UNAVAILABLE, bytesCell, num, podOf, serviceIn, table } from './format.js';
 import type { Scenario, ScenarioContext } from './types.js';
 
 export const GRPC = 'lab/grpc:grpc';
@@ -53,8 +54,16 @@ function config(setup: ProxySetup): LabConfig {
   return c;
 }
 
-function endpointsOf(c: Pick<LabConfig, 'backends'>, n: number, port = PORT) {
+function endpointsOf(c: Pick<LabConfig, 'backends'>, n: number, port: number) {
   return c.backends.slice(0, n).map((b, j) => ({ ip: addressing.backendIP(j + 1), port, pod: b.name, node: b.node }));
+}
+
+/** The first n pods as the gRPC Service's endpoints, in the lab's family (its Services are IPv6-only over IPv6). */
+function grpcEndpoints(lab: Lab, n: number) {
+  return lab.config.backends.slice(0, n).map((b) => {
+    const pod = lab.backends.find((x) => x.name === b.name)!;
+    return { ip: backendIp(lab, pod), port: PORT, pod: b.name, node: b.node };
+  });
 }
 
 /** A grpc-pod process in a namespace, its stdout lines kept; ended at teardown. */
@@ -120,12 +129,14 @@ export const grpcLongLived: Scenario<GrpcEvidence> = {
   async prepare(ctx) {
     const { lab } = ctx;
     // Bytes per connection (nf_conntrack_acct counts connections that begin after it is on).
-    await run('ip', ['netns', 'exec', lab.nodes[0]!, 'sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_acct=1']);
-    for (const b of lab.backends) startPod(ctx, b.netns, ['server', b.name, String(PORT), logOf(lab, b.name)]);
-    await setEndpoints(lab, GRPC, endpointsOf(lab.config, FIRST));
+    await setByteCounters(ctx);
+    // Each server listens on its family's wildcard address only, as the lab's HTTP pods do.
+    const any = familyOfLab(lab) === 'IPv6' ? '[::]' : '0.0.0.0';
+    for (const b of lab.backends) startPod(ctx, b.netns, ['server', b.name, `${any}:${PORT}`, logOf(lab, b.name)]);
+    await setEndpoints(lab, GRPC, grpcEndpoints(lab, FIRST));
     const s = lab.services.find((x) => x.serviceName === GRPC)!;
     ctx.say(`grpc-long-lived: ${lab.clients.length} clients open one channel each to ${GRPC} before the agents start`);
-    const answers = lab.clients.map((c) => startPod(ctx, c.netns, ['client', `${s.clusterIP}:${PORT}`]));
+    const answers = lab.clients.map((c) => startPod(ctx, c.netns, ['client', joinHostPort(s.clusterIP, PORT)]));
     await until(
       'an answer to every client',
       () => answers.every((a) => a.some((l) => l.startsWith('pod '))),
@@ -137,7 +148,7 @@ export const grpcLongLived: Scenario<GrpcEvidence> = {
     const { lab } = ctx;
     await sleep(2000, undefined, { signal: ctx.signal }).catch(() => {});
     const addedAt = new Date().toISOString();
-    await setEndpoints(lab, GRPC, endpointsOf(lab.config, FIRST + ADDED));
+    await setEndpoints(lab, GRPC, grpcEndpoints(lab, FIRST + ADDED));
     const added = lab.backends.slice(FIRST).map((b) => b.name);
     ctx.say(`grpc-long-lived: endpoints ${added.join(', ')} added; watching for ${ctx.phaseMs / 1000} s`);
     await sleep(ctx.phaseMs, undefined, { signal: ctx.signal }).catch(() => {});
@@ -152,6 +163,8 @@ export const grpcLongLived: Scenario<GrpcEvidence> = {
     const s = serviceIn(report, GRPC);
     const pods = lab.backends.map((b) => b.name);
     const live = new Map((s?.backends ?? []).map((b) => [podOf(lab, b.backend), b.liveConnections ?? 0]));
+    const bytes = new Map((s?.backends ?? []).map((b) => [podOf(lab, b.backend), b.bytes ?? 0]));
+    const shown = bytesCell(s);
     const calls = countBy(
       ev.calls.filter((c) => c.ts >= ev.addedAt),
       (c) => c.backend,
@@ -159,9 +172,10 @@ export const grpcLongLived: Scenario<GrpcEvidence> = {
     return [
       `${GRPC} (${s?.service ?? 'not in the report'}): ${s?.liveConnections ?? 0} open connections, ${s?.selections ?? 0} selections seen.`,
       ...table(
-        ['pod', 'open (report)', 'calls after the change (server logs)'],
-        pods.map((p) => [p, live.get(p) ?? 0, calls.get(p) ?? 0]),
+        ['pod', 'open (report)', 'bytes (report)', 'calls after the change (server logs)'],
+        pods.map((p) => [p, live.get(p) ?? 0, shown(bytes.get(p)), calls.get(p) ?? 0]),
       ),
+      ...(s?.loadSpread && !s.loadSpread.bytes ? [`  bytes: ${BYTES_UNAVAILABLE}`] : []),
       `  ${s?.predatingConnections?.text ?? 'not every open connection predates the newest endpoints'}; spread by open connections maxOverMean ${num(s?.loadSpread?.liveConnections.maxOverMean)}`,
     ];
   },

@@ -1,6 +1,6 @@
 // The gRPC pods of scenario grpc-long-lived, run in lab namespaces with @grpc/grpc-js over plain HTTP/2 (as the lab's
 // HTTP backends run plain HTTP/1.1). One unary method whose messages are raw bytes, so no .proto is needed.
-//   server: node grpc-pod.js server NAME PORT LOG   answers its name; logs every call's peer as a JSON line first
+//   server: node grpc-pod.js server NAME ADDR:PORT LOG   answers its name; logs every call's peer as a JSON line first
 //   client: node grpc-pod.js client TARGET          one channel, a call every 100 ms; prints each answer's pod
 import { openSync, writeSync } from 'node:fs';
 import {
@@ -10,6 +10,7 @@ import {
   ServerCredentials,
   type ServiceDefinition,
 } from '@grpc/grpc-js';
+import { joinHostPort } from '../lab/ip-family.js';
 
 const raw = (b: Buffer) => b;
 const definition: ServiceDefinition = {
@@ -24,8 +25,15 @@ const definition: ServiceDefinition = {
   },
 };
 
+/** grpc-js's peer "fd00:0:1::2:41234" (IPv6 unbracketed) as the lab's logs spell it: "[fd00:0:1::2]:41234". */
+function peerOf(peer: string): string {
+  const at = peer.lastIndexOf(':');
+  return at < 0 ? peer : joinHostPort(peer.slice(0, at), peer.slice(at + 1));
+}
+
 /** The server's log lines: a BackendLogLine per call (`peer` is the client's ip:port, one per channel). */
-function serve(name: string, port: number, logFile: string): void {
+function serve(name: string, listen: string, logFile: string): void {
+  const port = listen.slice(listen.lastIndexOf(':') + 1);
   const fd = openSync(logFile, 'a');
   const server = new Server();
   server.addService(definition, {
@@ -35,15 +43,15 @@ function serve(name: string, port: number, logFile: string): void {
         proto: 'tcp',
         backend: name,
         local: `:${port}`,
-        peer: call.getPeer(),
+        peer: peerOf(call.getPeer()),
       };
       writeSync(fd, `${JSON.stringify(line)}\n`);
       done(null, Buffer.from(name));
     },
   });
-  server.bindAsync(`0.0.0.0:${port}`, ServerCredentials.createInsecure(), (err) => {
+  server.bindAsync(listen, ServerCredentials.createInsecure(), (err) => {
     if (err) {
-      process.stderr.write(`grpc-pod: failed to listen on port ${port}: ${err.message}\n`);
+      process.stderr.write(`grpc-pod: failed to listen on ${listen}: ${err.message}\n`);
       process.exitCode = 1;
     }
   });
@@ -65,9 +73,9 @@ function call(target: string): void {
 }
 
 const [mode, ...args] = process.argv.slice(2);
-if (mode === 'server' && args.length === 3) serve(args[0]!, Number(args[1]), args[2]!);
+if (mode === 'server' && args.length === 3) serve(args[0]!, args[1]!, args[2]!);
 else if (mode === 'client' && args.length === 1) call(args[0]!);
 else {
-  process.stderr.write('usage: grpc-pod.js server NAME PORT LOG | client TARGET\n');
+  process.stderr.write('usage: grpc-pod.js server NAME ADDR:PORT LOG | client TARGET\n');
   process.exitCode = 2;
 }

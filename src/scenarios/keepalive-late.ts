@@ -7,7 +7,7 @@ import type { BackendLogLine } from '../lab/traffic-types.js';
 import type { Lab } from '../lab/lab.js';
 import type { Report } from '../report/types.js';
 import { httpUrl } from './family.js';
-import { num, podOf, serviceIn, table } from './format.js';
+import { BYTES_UNAVAILABLE, bytesCell, num, podOf, serviceIn, table } from './format.js';
 import { conntrackEntries, countBy, curlRepeated, type ConntrackEntry } from './netns-tools.js';
 import type { ScenarioContext } from './types.js';
 
@@ -33,10 +33,13 @@ export function openEarly(ctx: ScenarioContext, service: string, perSecond: numb
   const stop = new AbortController();
   const signal = AbortSignal.any([stop.signal, ctx.signal]);
   ctx.say(`keepalive --late-start: ${lab.clients.length} routers connect to ${service} before the agents start`);
+  // Taken before the first curl starts: spawning the next ones takes long enough for the first to connect, and a
+  // backend log line stamped before startedAt would be left out of the ground truth.
+  const startedAt = new Date().toISOString();
   for (const c of lab.clients)
     curlRepeated(c.netns, httpUrl(s.clusterIP, s.port), { count, perSecond, close: false, signal }).catch(() => []);
   ctx.defer(() => stop.abort());
-  early.set(lab, { service, startedAt: new Date().toISOString() });
+  early.set(lab, { service, startedAt });
 }
 
 /** With the agents up: one phase of the same connections, then what the node's table and the backends say. */
@@ -53,6 +56,22 @@ export async function observeLate(ctx: ScenarioContext): Promise<LateEvidence> {
   };
 }
 
+/** Whether the lab's run is a `--late-start` one (its connections opened by openEarly). */
+export function isLate(lab: Lab): boolean {
+  return early.has(lab);
+}
+
+export function lateLookAt(lab: Lab): string {
+  const e = early.get(lab)!;
+  return (
+    `Three router pods (c1-c3) each opened one HTTP keep-alive connection to ${e.service} before the agents ` +
+    `started, and keep sending requests on it. stickyscope sees no new connection: watch LIVE (open now) and, ` +
+    `with 'l', the bars by open connections and by bytes. The node picked a pod per connection, so a pod can sit ` +
+    `idle while another carries two thirds of the load; the answer compares the open connections and bytes per ` +
+    `pod (the report) with the backends' logs and the node's conntrack -L.`
+  );
+}
+
 export function lateAnswer(report: Report, ev: LateEvidence, lab: Lab): string[] {
   const pods = lab.backends.map((b) => b.name);
   const s = serviceIn(report, ev.service);
@@ -60,6 +79,8 @@ export function lateAnswer(report: Report, ev: LateEvidence, lab: Lab): string[]
     new Map((s?.backends ?? []).map((b) => [podOf(lab, b.backend), f(b) ?? 0]));
   const live = byPod((b) => b.liveConnections);
   const bytes = byPod((b) => b.bytes);
+  // Null bytes: the node keeps no counters (nf_conntrack_acct off); then neither does `conntrack -L`.
+  const shown = bytesCell(s);
   const logged = countBy(
     ev.backendLogs.filter((l) => l.proto === 'tcp' && l.ts >= ev.startedAt),
     (l) => l.backend,
@@ -76,9 +97,9 @@ export function lateAnswer(report: Report, ev: LateEvidence, lab: Lab): string[]
     `Started after the connections (${ev.service}, ${s?.service ?? 'not in the report'}): ${s?.selections ?? 0} selections seen, ${open} connections open.`,
     ...table(
       ['pod', 'open (report)', 'bytes (report)', 'connections (backend logs)', 'bytes (conntrack -L)'],
-      pods.map((p) => [p, live.get(p) ?? 0, bytes.get(p) ?? 0, logged.get(p) ?? 0, table_.get(p) ?? 0]),
+      pods.map((p) => [p, live.get(p) ?? 0, shown(bytes.get(p)), logged.get(p) ?? 0, shown(table_.get(p))]),
     ),
-    `  spread by open connections: maxOverMean ${num(s?.loadSpread?.liveConnections.maxOverMean)}, by bytes ${num(s?.loadSpread?.bytes?.maxOverMean)}`,
+    `  spread by open connections: maxOverMean ${num(s?.loadSpread?.liveConnections.maxOverMean)}, by bytes ${s?.loadSpread?.bytes ? num(s.loadSpread.bytes.maxOverMean) : BYTES_UNAVAILABLE}`,
     `Idle: ${idle.join(', ') || 'none'}. ${busiest && open > 0 ? `${busiest[0]} carries ${busiest[1]} of ${open} open connections (${Math.round((100 * busiest[1]) / open)}%).` : ''}`,
   ];
 }

@@ -2,16 +2,22 @@
 // connection), then without it (Connection: close). kube-proxy balances connections, not requests: with keep-alive each
 // router's one connection pins all its requests to one pod, so pods can sit idle.
 import { defaultConfig, type LabConfig, type ProxySetup, type LabServiceSpec } from '../lab/config.js';
-import { run } from '../lab/exec.js';
 import { readBackendLogs } from '../lab/traffic.js';
 import type { BackendLogLine } from '../lab/traffic-types.js';
 import type { Lab } from '../lab/lab.js';
 import type { Report } from '../report/types.js';
-import { conntrackEntries, countBy, curlRepeated, type ConntrackEntry, type CurlAnswer } from './netns-tools.js';
+import {
+  conntrackEntries,
+  countBy,
+  curlRepeated,
+  setByteCounters,
+  type ConntrackEntry,
+  type CurlAnswer,
+} from './netns-tools.js';
 import { maxOverMean, num, podOf, selectionsByPod, serviceIn, table } from './format.js';
 import type { Scenario, ScenarioContext } from './types.js';
 import { httpUrl } from './family.js';
-import { lateAnswer, observeLate, openEarly, type LateEvidence } from './keepalive-late.js';
+import { isLate, lateAnswer, lateLookAt, observeLate, openEarly, type LateEvidence } from './keepalive-late.js';
 
 export const KEEPALIVE = 'lab/backend-keepalive:http';
 export const CLOSE = 'lab/backend-close:http';
@@ -112,7 +118,7 @@ export const keepalive: Scenario<KeepaliveEvidence> = {
   config,
   async prepare(ctx) {
     // Byte counts per conntrack entry: the kernel's own measure of load per pod (new connections only: set first).
-    await run('ip', ['netns', 'exec', ctx.lab.nodes[0]!, 'sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_acct=1']);
+    await setByteCounters(ctx);
     if (ctx.lateStart) openEarly(ctx, KEEPALIVE, REQUESTS_PER_SECOND);
   },
   async traffic(ctx) {
@@ -124,13 +130,15 @@ export const keepalive: Scenario<KeepaliveEvidence> = {
     if (!ctx.signal.aborted) phases.push(await phase(ctx, CLOSE, false));
     return { phases, backendLogs: await readBackendLogs(ctx.lab) };
   },
-  lookAt: () =>
-    `Three router pods (c1-c3) call one 3-pod Deployment: first through ${KEEPALIVE} with HTTP keep-alive ` +
-    `(each router's curl reuses one connection), then through ${CLOSE} with a new connection per request. ` +
-    `The node picks a pod per connection, never per request: watch ${KEEPALIVE} get one selection per router ` +
-    `and pods with no selection at all (the chance that all three routers land on different pods is 2/9), ` +
-    `while ${CLOSE} gets one selection per request and an even spread. The answer compares connections (the ` +
-    `report), requests (curl's answers) and bytes (the node's conntrack accounting) per pod.`,
+  lookAt: (lab) =>
+    isLate(lab)
+      ? lateLookAt(lab)
+      : `Three router pods (c1-c3) call one 3-pod Deployment: first through ${KEEPALIVE} with HTTP keep-alive ` +
+        `(each router's curl reuses one connection), then through ${CLOSE} with a new connection per request. ` +
+        `The node picks a pod per connection, never per request: watch ${KEEPALIVE} get one selection per router ` +
+        `and pods with no selection at all (the chance that all three routers land on different pods is 2/9), ` +
+        `while ${CLOSE} gets one selection per request and an even spread. The answer compares connections (the ` +
+        `report), requests (curl's answers) and bytes (the node's conntrack accounting) per pod.`,
   answer: (report, ev, lab) =>
     ev.late ? lateAnswer(report, ev.late, lab) : [...ev.phases.flatMap((p) => phaseLines(lab, report, p)), verdict(ev)],
 };

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { EnvironmentError } from '../core/errors.js';
 import { canonicalIp } from '../core/ip.js';
 import { joinHostPort } from '../lab/ip-family.js';
+import type { ScenarioContext } from './types.js';
 
 /** `ip netns exec NS cmd args`; aborting stops it (SIGTERM) and resolves with what it printed. */
 export function runIn(netns: string, cmd: string, args: string[], signal?: AbortSignal): Promise<string> {
@@ -125,6 +126,15 @@ export async function conntrackEntries(
     });
   }
   return entries;
+}
+
+/**
+ * net.netfilter.nf_conntrack_acct in the node's namespace, as the run asks (per namespace; it goes with the lab). It
+ * counts the connections that begin after it, so a scenario sets it before opening any.
+ */
+export async function setByteCounters(ctx: Pick<ScenarioContext, 'lab' | 'byteCounters'>): Promise<void> {
+  const v = ctx.byteCounters ? 1 : 0;
+  await runIn(ctx.lab.nodes[0]!, 'sysctl', ['-q', '-w', `net.netfilter.nf_conntrack_acct=${v}`]);
 }
 
 export function countBy<T>(items: T[], key: (x: T) => string, weight: (x: T) => number = () => 1): Map<string, number> {

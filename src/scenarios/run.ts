@@ -23,6 +23,8 @@ export interface RunScenarioOptions {
   phaseMs?: number;
   /** Start the agents after the scenario's long-lived connections are open (scenarios with `lateStart` only). */
   lateStart?: boolean;
+  /** nf_conntrack_acct on the node for the scenario's connections (default true; false: bytes unavailable). */
+  byteCounters?: boolean;
   /** Writes the JSON report here. */
   reportFile?: string;
   /** Opens the TUI on the agents in this terminal; quitting it (q) ends the run. */
@@ -81,6 +83,7 @@ export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOpt
       say,
       defer: (fn) => deferred.push(fn),
       lateStart: opts.lateStart === true,
+      byteCounters: opts.byteCounters !== false,
     };
     await scenario.prepare?.(ctx);
     const running = await startAgents(lab, (c) => agents.push(c), stop.signal);

@@ -24,6 +24,12 @@ export interface ScenarioContext {
    * answer comes from the connections open when tracing began (issue 26).
    */
   lateStart: boolean;
+  /**
+   * Whether the node counts bytes per connection (net.netfilter.nf_conntrack_acct, set by the scenario before its
+   * connections: it counts those that begin after it). Off, as on many kernels by default, the answer has open
+   * connections and says bytes are unavailable.
+   */
+  byteCounters: boolean;
 }
 
 export interface Scenario<E = unknown> {

@@ -16,7 +16,7 @@ import { cursorIn, initialUi, reduceKey } from './ui-state.js';
 import { Header } from './header.js';
 import { EventLogView } from './event-log.js';
 import { ServicesView } from './services-view.js';
-import { ServiceDetailView } from './service-detail.js';
+import { bytesOff, ServiceDetailView } from './service-detail.js';
 import { Help } from './help.js';
 
 export interface AppProps {
@@ -55,8 +55,12 @@ export function App({ source, fps }: AppProps) {
   const backendAt = useClampedIndex(ui.backendCursor, backends);
   const clientAt = useClampedIndex(ui.clientCursor, clients);
   const panelHeight = rows - CHROME_LINES;
-  // The affinity-sets line (nftables mode) and the open-connections line take one line each from the tables.
-  const extraLines = (detail?.affinitySets.length ? 1 : 0) + (detail?.row.live !== undefined ? 1 : 0);
+  // The affinity-sets line (nftables mode), the open-connections line and the bytes-unavailable one take one line each
+  // from the tables.
+  const extraLines =
+    (detail?.affinitySets.length ? 1 : 0) +
+    (detail?.row.live !== undefined ? 1 : 0) +
+    (detail && bytesOff(detail.row) ? 1 : 0);
   const detailRows = useDetailRows(panelHeight - extraLines, backends, clients);
 
   useInput((input, key) =>

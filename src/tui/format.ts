@@ -58,8 +58,9 @@ export const verdictText: Record<Verdict, string> = {
 };
 
 /** A bytes-per-second figure in at most 7 cells: 512B, 1.2kB, 34MB. */
-export function bytesRate(perSecond: number): string {
-  return `${rate(perSecond)}B`;
+/** "1.2kB", or "n/a" where no node counts bytes (nf_conntrack_acct off). */
+export function bytesRate(perSecond: number | null): string {
+  return perSecond === null ? 'n/a' : `${rate(perSecond)}B`;
 }
 
 /** How long, in at most 6 cells: 42s, 5m03s, 3h12m, 12d. */

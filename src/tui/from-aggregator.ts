@@ -6,7 +6,8 @@ import { windowSpan } from '../aggregator/span.js';
 import { verdictHead } from '../aggregator/spread-verdict.js';
 import { compareAddr } from '../aggregator/addresses.js';
 import {
-  latestStarts,
+  bytesCounted,
+  liveByService,
   newestEndpoints,
   predatingText,
   serviceLoad,
@@ -47,7 +48,9 @@ function refusedRow(rec: ServiceRec | undefined, names: readonly string[]): Pick
 export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewModel {
   const recs = new Map(state.services.list.map((s) => [s.key, s]));
   const sourced = state.live.sourced.some(Boolean);
-  const latest = sourced ? latestStarts(state) : null;
+  const live = sourced ? liveByService(state) : null;
+  // Every node that reads conntrack said its entries carry no counters: bytes are unavailable, not 0.
+  const noBytes = bytesCounted(state) === false;
   const windowSeconds = spanSeconds(state);
   const services = serviceSummaries(state).map((s): ServiceRow => {
     const rec = recs.get(s.service);
@@ -79,7 +82,7 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
           row.load = {
             live: open,
             liveShare: openTotal > 0 ? open / openTotal : 0,
-            bytesPerSecond: windowSeconds > 0 ? bytes / windowSeconds : 0,
+            bytesPerSecond: noBytes ? null : windowSeconds > 0 ? bytes / windowSeconds : 0,
             bytesShare: bytesSum > 0 ? bytes / bytesSum : 0,
             oldestStart: null,
           };
@@ -92,9 +95,9 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
       expectedRandom: s.expectedRandom,
       violations: s.violations,
       pending: s.pending,
-      nodes: s.nodesReporting,
+      nodes: withLiveNodes(state, s.nodesReporting, rec && live?.nodes.get(rec.id)),
       ...refusedRow(rec, state.roster.names),
-      ...(sourced && rec ? { live: openTotal, predating: allPredate(rec, latest!) } : {}),
+      ...(live && rec ? { live: openTotal, predating: allPredate(rec, live.latest) } : {}),
     };
   });
   const row = opts.focus === null ? undefined : services.find((s) => s.service === opts.focus);
@@ -133,6 +136,14 @@ function allPredate(rec: ServiceRec, latest: Float64Array): string | null {
   return predatingText({ open, predating: open, ...n });
 }
 
+/** The nodes with a selection in the window, and those the Service's open connections go through (not down). */
+function withLiveNodes(state: AggregatorState, selecting: string[], live: Set<number> | undefined): string[] {
+  if (!live) return selecting;
+  const out = new Set(selecting);
+  for (const n of live) if (Number.isNaN(state.roster.downSince[n]!)) out.add(state.roster.names[n]!);
+  return out.size === selecting.length ? selecting : [...out].sort();
+}
+
 /** Seconds the window spans so far: the window, or less while the events cover less. */
 function spanSeconds(state: AggregatorState): number {
   if (Number.isNaN(state.lastTs)) return 0;
@@ -165,7 +176,9 @@ function detail(state: AggregatorState, row: ServiceRow, rec: ServiceRec, opts: 
     ...row,
     backends: row.backends.map((b) => {
       const l = oldest.get(b.backend);
-      return l && l.live > 0 && b.load ? { ...b, load: { ...b.load, oldestStart: l.oldestStart } } : b;
+      return l && l.live > 0 && b.load
+        ? { ...b, load: { ...b.load, oldestStart: l.oldestStart, oldestKnown: l.oldestKnown } }
+        : b;
     }),
   };
   const buckets = opts.sparkBuckets ?? 60;

@@ -2,7 +2,7 @@
 // backend and latest switch, and selections over the window as a sparkline. Both
 // tables show only the rows that fit and scroll; every line is cut at the width.
 import { Box, Text } from 'ink';
-import type { ClientRow, ServiceDetail, Verdict } from './view-model.js';
+import type { BackendShare, ClientRow, ServiceDetail, ServiceRow, Verdict } from './view-model.js';
 import type { DetailPane } from './ui-state.js';
 import { useScrollWindow, useSortedClients } from './hooks.js';
 import {
@@ -40,6 +40,21 @@ export interface ServiceDetailProps {
   rows: { backends: number; clients: number };
   columns: number;
   now: number | null;
+}
+
+/** The oldest open connection's age; ">40s" when its start is not known (it began before we heard of it). */
+function oldest(load: NonNullable<BackendShare['load']>, now: number | null): string {
+  if (load.oldestStart === null || now === null) return '-';
+  return `${load.oldestKnown === false ? '>' : ''}${duration((now - load.oldestStart) / 1e6)}`;
+}
+
+/** Where no node counts bytes: why, and how to count them. */
+const BYTES_OFF =
+  "bytes unavailable: nf_conntrack_acct is off on the nodes; 'sysctl net.netfilter.nf_conntrack_acct=1' counts the connections that begin after it";
+
+/** Whether no node counts the Service's bytes (its line then takes one line from the tables: app.tsx). */
+export function bytesOff(row: ServiceRow): boolean {
+  return row.backends.some((b) => b.load?.bytesPerSecond === null);
 }
 
 export function ServiceDetailView({
@@ -107,6 +122,11 @@ export function ServiceDetailView({
           ) : null}
         </Text>
       ) : null}
+      {bytesOff(row) ? (
+        <Text wrap="truncate-end" color="yellow">
+          {BYTES_OFF}
+        </Text>
+      ) : null}
       {detail.frontends ? (
         <Text wrap="truncate-end">
           <Text dimColor>frontends </Text>
@@ -153,10 +173,7 @@ export function ServiceDetailView({
               <Text color={be.load.live === 0 ? 'yellow' : undefined}>
                 {' '}
                 {count(be.load.live).padStart(5)} {bytesRate(be.load.bytesPerSecond).padStart(7)}{' '}
-                {(be.load.oldestStart === null || now === null
-                  ? '-'
-                  : duration((now - be.load.oldestStart) / 1e6)
-                ).padStart(6)}
+                {oldest(be.load, now).padStart(6)}
               </Text>
             ) : null}
           </Text>

@@ -75,6 +75,8 @@ export function backendBars(row: ServiceRow, budget: number, measure: LoadMeasur
   const k = row.backends.length;
   if (k === 0) return fit(row.noEndpoints ? refusalText(row.noEndpoints, 0) : '(no endpoints)', budget);
   if (measure !== 'new' && row.live === undefined) return fit('(no live connections: no conntrack source)', budget);
+  if (measure === 'bytes' && row.backends.some((b) => b.load?.bytesPerSecond === null))
+    return fit('(bytes unavailable: nf_conntrack_acct is off on the nodes)', budget);
   const share = (b: BackendShare) => shareOf(b, measure);
   const width = Math.max(3, Math.floor((budget - (k - 1)) / k));
   if (k * (width + 1) - 1 <= budget) return fit(row.backends.map((b) => shareBar(share(b), width)).join('│'), budget);

@@ -39,11 +39,14 @@ interface BackendLoadView {
   /** Connections open now, and their fraction of the Service's. */
   live: number;
   liveShare: number;
-  /** Bytes both ways per second over the window, and their fraction of the Service's. */
-  bytesPerSecond: number;
+  /** Bytes both ways per second over the window, and their fraction of the Service's; null: no node counts bytes
+   * (nf_conntrack_acct off), so there is no figure rather than 0. */
+  bytesPerSecond: number | null;
   bytesShare: number;
   /** When its oldest open connection began (µs); filled in the detail only, null otherwise or with none open. */
   oldestStart: number | null;
+  /** False when that start is only when stickyscope first heard of it (no nf_conntrack_timestamp): at least that old. */
+  oldestKnown?: boolean;
 }
 
 export interface ServiceRow {
@@ -71,6 +74,7 @@ export interface ServiceRow {
   violations: number;
   /** Re-picks waiting for the node's rules: violations or forced re-picks, not yet known which. */
   pending: number;
+  /** Nodes with a selection of it in the window, or with open connections to it (not down). */
   nodes: string[];
   /** Some node's kube-proxy refuses it (no endpoints there): `reject` if any node rejects, else `drop`. */
   noEndpoints?: 'drop' | 'reject';

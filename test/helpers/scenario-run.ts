@@ -28,7 +28,7 @@ export async function runScenarioForTest<E>(
   scenario: Scenario<E>,
   phaseMs: number,
   setup: ScenarioSetup = { proxyMode: 'iptables' },
-  opts: { lateStart?: boolean } = {},
+  opts: { lateStart?: boolean; byteCounters?: boolean } = {},
 ): Promise<ScenarioRun<E>> {
   const prefix = runPrefix('scn');
   t.after(() => labDown(prefix));

@@ -7,7 +7,7 @@ import { requireRoot } from '../helpers/env.js';
 import { podOfAddress, runScenarioForTest, scenarioSetups, tally } from '../helpers/scenario-run.js';
 import { keepalive, KEEPALIVE } from '../../src/scenarios/keepalive.js';
 
-for (const { label, setup } of scenarioSetups.filter((s) => s.setup.family !== 'IPv6')) {
+for (const { label, setup } of scenarioSetups) {
   test(`scenario keepalive --late-start (${label}): open connections and bytes per pod from a late start`, {
     timeout: 150_000,
   }, async (t) => {

@@ -1,6 +1,6 @@
 // Live connections on screen: a trace file of the synthetic node (test/helpers/live-trace.ts) replayed into the TUI
 // shows the script's answers: the LIVE column, the share bars switched by 'l', and per backend LIVE, BYTES/S and
-// OLDEST with open connections per client in the detail.
+// OLDEST with open connections per client in the detail; without byte counters, bytes said unavailable.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import { TraceWriter } from '../../src/record/trace-writer.js';
 import { AggregatorFrameSource } from '../../src/tui/aggregator-source.js';
 import { feedReplay } from '../../src/tui/replay-feed.js';
 import { A, B, C, D, liveTrace } from '../helpers/live-trace.js';
+import type { StickyEvent } from '../../src/core/event.js';
 
 const { render } = await import('ink-testing-library');
 const { App } = await import('../../src/tui/app.js');
@@ -102,3 +103,54 @@ function formatAge(s: number): string {
   if (x < 3600) return `${Math.floor(x / 60)}m${String(x % 60).padStart(2, '0')}s`;
   return `${Math.floor(x / 3600)}h${String(Math.floor((x % 3600) / 60)).padStart(2, '0')}m`;
 }
+
+test('tui: without nf_conntrack_acct the same open connections, and bytes said unavailable rather than 0', async (t) => {
+  const { events, truth } = liveTrace();
+  // What the helper sends on a kernel's defaults (nf_conntrack_acct and nf_conntrack_timestamp off): no traffic, no
+  // counters, sweeps that say so, and no start for the connections the dump finds.
+  const bare = events.flatMap((e): StickyEvent[] => {
+    if (e.type === 'traffic') return [];
+    if (e.type === 'sweep') return [{ ...e, acct: false }];
+    if (e.type !== 'open' && e.type !== 'close') return [e];
+    const { origPackets: _p, origBytes: _b, replyPackets: _q, replyBytes: _r, start, ...rest } = e;
+    return [(e.type === 'open' && e.seen === 'dump' ? rest : { ...rest, start }) as StickyEvent];
+  });
+  const source = new AggregatorFrameSource(createState({ windowSeconds: WINDOW }), 'replay');
+  for (let i = 0; i < bare.length; i += 5) source.push(bare.slice(i, i + 5));
+  const app = render(<App source={source} fps={50} />);
+  t.after(() => app.unmount());
+  const text = () => plain(app.lastFrame() ?? '');
+  const press = async (keys: string, expect: (s: string) => boolean, what: string) => {
+    app.stdin.write(keys);
+    await until(what, () => expect(text()), text);
+  };
+  await until('the web row', () => text().includes('lab/web:http'), text);
+  const row = () =>
+    text()
+      .split('\n')
+      .find((l) => l.includes('lab/web:http'))!;
+  assert.match(row(), new RegExp(`\\d\\s+${truth.openTotal} `), 'LIVE counts the open connections');
+  await press('l', (s) => s.includes('l bars:open'), 'open bars');
+  await press('l', (s) => s.includes('l bars:bytes'), 'byte bars');
+  // The bars' cells say it, as far as they reach on this narrow screen.
+  assert.match(row(), /\(bytes/);
+  assert.doesNotMatch(row(), /[▏▎▍▌▋▊▉█]/, 'no bar drawn from bytes nobody counted');
+  await press('l', (s) => s.includes('l bars:new'), 'back to new connections');
+  await press('\r', (s) => s.includes('BYTES/S'), 'the detail');
+  assert.match(text(), new RegExp(`${truth.openTotal} connections open now`));
+  // No selection in the window's end, yet its open connections go through node-a.
+  assert.match(text(), /lab\/web:http .* nodes node-a\n/);
+  assert.match(text(), /\nbytes unavailable: nf_conntrack_acct is off on the nodes; 'sysctl net\.netfilter/);
+  for (const backend of [A, B, C, D]) {
+    const cells = text()
+      .split('\n')
+      .find((l) => l.trimStart().replace(/^› /, '').startsWith(backend))!
+      .trim()
+      .split(/\s+/);
+    const [live, rate, oldest] = cells.slice(-3);
+    assert.equal(Number(live), truth.open[backend], `LIVE of ${backend}`);
+    assert.equal(rate, 'n/a', `BYTES/S of ${backend}`);
+    // Open since before tracing with no known start: at least as old as tracing.
+    if (backend === A || backend === B) assert.match(oldest!, /^>(\d+s|\d+m\d\ds)$/, `OLDEST of ${backend}`);
+  }
+});
