@@ -93,13 +93,21 @@ async function bigTrace(t: TestContext): Promise<{ dir: string; trace: string }>
   return { dir, trace };
 }
 
-test('report (json, html) and export through a pipe give every byte -o gives', { timeout: 120_000 }, async (t) => {
+test('report (json, html) and export through a pipe give every byte a file gets', { timeout: 120_000 }, async (t) => {
   const { dir, trace } = await bigTrace(t);
   for (const format of ['json', 'html']) {
+    // The reference: stdout on a plain file. The report states its command line, so the same command.
     const file = join(dir, `r.${format}`);
-    const viaFile = await run(['report', trace, '--format', format, '-w', file]);
+    const fd = openSync(file, 'w');
+    const viaFile = await run(['report', trace, '--format', format], fd);
+    closeSync(fd);
     assert.equal(viaFile.code, 0, viaFile.stderr);
     const expected = await readFile(file);
+    // -w writes the same report, but for its command line.
+    const written = join(dir, `w.${format}`);
+    const viaW = await run(['report', trace, '--format', format, '-w', written]);
+    assert.equal(viaW.code, 0, viaW.stderr);
+    assert.equal((await readFile(written, 'utf8')).replace(` -w ${written}`, ''), expected.toString(), `-w ${format}`);
     assert.ok(
       expected.length > MiB,
       `the ${format} report is ${expected.length} bytes; the test needs more than 1 MiB`,
