@@ -1,8 +1,15 @@
 // Renders one node's `ip kube-proxy` table the way kube-proxy's nftables mode writes it, as one `nft -f` transaction
 // that re-syncs everything: 1.35's shape (an endpoint chain per endpoint, `mark-for-masquerade`) or 1.36's (inline
 // `numgen` DNAT maps for Services without affinity, marking in `services`, hairpin through a set).
-import { renderFilterBase, renderRefusals } from './nft-filter.js';
-import { affinityTimeout, type ProxyConfig, type KubeEndpoint, type KubeServicePort } from './model.js';
+import { renderFilterBase, renderFirewall, renderRefusals } from './nft-filter.js';
+import {
+  affinityTimeout,
+  externalAddresses,
+  externallyAccessible,
+  type ProxyConfig,
+  type KubeEndpoint,
+  type KubeServicePort,
+} from './model.js';
 import { nftNameBase } from './names.js';
 import { endpointText, sortedEndpoints } from './iptables-render.js';
 import type { IpFamily } from '../core/ip.js';
@@ -163,6 +170,7 @@ export function renderNft(
 function renderService(ctx: NftCtx, s: KubeServicePort): void {
   ctx.elements.push(`add element ${ctx.t} cluster-ips { ${s.clusterIP} }`);
   renderRefusals(ctx, s);
+  renderFirewall(ctx, s);
   if (s.endpoints.length === 0) return; // no service chain: the filter chains refuse it (nft-filter.ts)
   const modern = newShape(ctx.config);
   const p = s.protocol;
@@ -182,7 +190,7 @@ function renderService(ctx: NftCtx, s: KubeServicePort): void {
   }
   if (needsEndpointChains(ctx.config, s)) for (const e of eps) renderEndpoint(ctx, s, e);
   balance(ctx, s, svc, eps);
-  if (s.nodePort !== undefined) renderNodePort(ctx, s, svc);
+  if (externallyAccessible(s)) renderExternal(ctx, s, svc);
 }
 
 /** Affinity checks, then one random pick among `eps`: a verdict map of endpoint chains, or (1.36) an inline DNAT map. */
@@ -228,11 +236,15 @@ function renderEndpoint(ctx: NftCtx, s: KubeServicePort, e: KubeEndpoint): void 
   rule(ctx, ep, `meta l4proto ${s.protocol} dnat to ${endpointText(e)}`);
 }
 
-function renderNodePort(ctx: NftCtx, s: KubeServicePort, svc: string): void {
+/** The external chain: where external IPs, load-balancer IPs and the NodePort lead. */
+function renderExternal(ctx: NftCtx, s: KubeServicePort, svc: string): void {
   const ext = `external-${nftServiceBase(s)}`;
   const mark = newShape(ctx.config) ? `meta mark set meta mark or ${MASQ_MARK}` : 'jump mark-for-masquerade';
   chain(ctx, ext);
-  ctx.elements.push(`add element ${ctx.t} service-nodeports { ${s.protocol} . ${s.nodePort} : goto ${ext} }`);
+  for (const ip of externalAddresses(s))
+    ctx.elements.push(`add element ${ctx.t} service-ips { ${ip} . ${s.protocol} . ${s.port} : goto ${ext} }`);
+  if (s.nodePort !== undefined)
+    ctx.elements.push(`add element ${ctx.t} service-nodeports { ${s.protocol} . ${s.nodePort} : goto ${ext} }`);
   if (s.externalTrafficPolicy !== 'Local') {
     rule(ctx, ext, mark);
     rule(ctx, ext, `goto ${svc}`);
