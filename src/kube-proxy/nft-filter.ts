@@ -6,11 +6,12 @@
 // `nodeport-endpoints-check` and `cluster-ips-check`), the verdict maps `no-endpoint-services` and
 // `no-endpoint-nodeports` (`drop`, or `goto reject-chain` since `reject` is no verdict), and `reject-chain`; and per
 // Service with loadBalancerSourceRanges, its `firewall-ips` elements and `firewall-*` chain (the same in 1.36).
-// Two differences, on purpose: NodePorts are matched as the lab's `services` chain matches them, on any local address
-// (`fib daddr type local`, kube-proxy's form before `nodeport-ips`), since the lab's nodes answer NodePorts on every
-// address; and `cluster-ips-check` leaves out the drop of unallocated addresses of the service CIDR (the lab has none).
+// NodePorts are matched as the `services` chain matches them: at the addresses of `nodeport-ips` (what kube-proxy
+// writes unless --nodeport-addresses matches every address; nftables mode's default, `primary`, is the node's IP) or,
+// when a render gives none, on any local address but loopback (`fib daddr type local`). One difference, on purpose:
+// `cluster-ips-check` leaves out the drop of unallocated addresses of the service CIDR (the lab has none).
 import { externalAddresses, noLocalEndpoints, servicePortName, usesFirewall, type KubeServicePort } from './model.js';
-import { chain, nftServiceBase, rule, type NftCtx } from './nft-render.js';
+import { chain, nftServiceBase, nodePortMatch, rule, type NftCtx } from './nft-render.js';
 
 /** A verdict map or set, declared (and flushed: every render is a full sync). */
 function declare(ctx: NftCtx, kind: 'set' | 'map', name: string, def: string): void {
@@ -59,8 +60,7 @@ export function renderFilterBase(ctx: NftCtx): void {
   rule(ctx, 'filter-output', `${isNew} jump cluster-ips-check`);
   rule(ctx, 'firewall-check', `${dispatch} vmap @firewall-ips`);
   rule(ctx, 'service-endpoints-check', `${dispatch} vmap @no-endpoint-services`);
-  const local = `fib daddr type local ${ctx.ip} daddr != ${ctx.ip === 'ip6' ? '::1' : '127.0.0.0/8'}`;
-  rule(ctx, 'nodeport-endpoints-check', `${local} meta l4proto . th dport vmap @no-endpoint-nodeports`);
+  rule(ctx, 'nodeport-endpoints-check', `${nodePortMatch(ctx)} meta l4proto . th dport vmap @no-endpoint-nodeports`);
   rule(
     ctx,
     'cluster-ips-check',

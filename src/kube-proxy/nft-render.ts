@@ -51,12 +51,23 @@ export interface NftCtx {
   ip: 'ip' | 'ip6';
   addr: 'ipv4_addr' | 'ipv6_addr';
   node: string;
+  /**
+   * kube-proxy's `nodeport-ips` (--nodeport-addresses not matching all, as nftables mode's default `primary`): the
+   * node's addresses that accept NodePorts. Absent: NodePorts on any local address (`fib daddr type local`).
+   */
+  nodePortIPs?: string[];
   chains: string[];
   sets: string[];
   /** Set and map definitions, then element lines, then rule lines. */
   defs: string[];
   elements: string[];
   rules: string[];
+}
+
+/** Where NodePorts are accepted: the node's `nodeport-ips`, or any local address but loopback. */
+export function nodePortMatch(ctx: NftCtx): string {
+  if (ctx.nodePortIPs) return `${ctx.ip} daddr @nodeport-ips`;
+  return `fib daddr type local ${ctx.ip} daddr != ${ctx.ip === 'ip6' ? '::1' : '127.0.0.0/8'}`;
 }
 
 export function chain(ctx: NftCtx, name: string, hook?: string): void {
@@ -74,7 +85,7 @@ export function rule(ctx: NftCtx, chainName: string, text: string): void {
 export function renderNft(
   config: ProxyConfig,
   node: string,
-  opts: { stale?: RenderedNft; family?: IpFamily } = {},
+  opts: { stale?: RenderedNft; family?: IpFamily; nodePortIPs?: string[] } = {},
 ): RenderedNft {
   const v6 = opts.family === 'IPv6';
   const ctx: NftCtx = {
@@ -83,6 +94,7 @@ export function renderNft(
     ip: v6 ? 'ip6' : 'ip',
     addr: v6 ? 'ipv6_addr' : 'ipv4_addr',
     node,
+    ...(opts.nodePortIPs ? { nodePortIPs: opts.nodePortIPs } : {}),
     chains: [],
     sets: [],
     defs: [],
@@ -100,6 +112,9 @@ export function renderNft(
     ['service-ips', `type ${ctx.addr} . inet_proto . inet_service : verdict`],
     ['service-nodeports', 'type inet_proto . inet_service : verdict'],
     ['cluster-ips', `type ${ctx.addr} ; comment "Active ClusterIPs"`],
+    ...(ctx.nodePortIPs
+      ? ([['nodeport-ips', `type ${ctx.addr} ; comment "IPs that accept NodePort traffic"`]] as [string, string][])
+      : []),
     ...(modern
       ? ([
           [
@@ -142,11 +157,8 @@ export function renderNft(
     rule(ctx, 'masquerading', 'masquerade fully-random');
   }
   rule(ctx, 'services', `${ctx.ip} daddr . meta l4proto . th dport vmap @service-ips`);
-  rule(
-    ctx,
-    'services',
-    `fib daddr type local ${ctx.ip} daddr != ${v6 ? '::1' : '127.0.0.0/8'} meta l4proto . th dport vmap @service-nodeports`,
-  );
+  for (const ip of ctx.nodePortIPs ?? []) ctx.elements.push(`add element ${ctx.t} nodeport-ips { ${ip} }`);
+  rule(ctx, 'services', `${nodePortMatch(ctx)} meta l4proto . th dport vmap @service-nodeports`);
   renderFilterBase(ctx);
   for (const s of config.services) renderService(ctx, s);
 

@@ -156,8 +156,11 @@ async function loadRules(s: LabState, nodes: string[], oldConfig: LabConfig | nu
     for (const [k, ns] of nodes.entries()) {
       const node = nodeName(k);
       if (s.config.proxyMode === 'nftables') {
-        const stale = oldView ? renderNft(oldView, node, { family }) : undefined;
-        await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], renderNft(view, node, { stale, family }).text);
+        // NodePorts at the node's own address, as kube-proxy's nftables mode accepts them by default (`primary`).
+        const nodePortIPs = [family === 'IPv6' ? v6Twin(addressing.nodeIP(k)) : addressing.nodeIP(k)];
+        const stale = oldView ? renderNft(oldView, node, { family, nodePortIPs }) : undefined;
+        const { text } = renderNft(view, node, { stale, family, nodePortIPs });
+        await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], text);
         continue;
       }
       const stale = oldView ? renderNat(oldView, node, { jumps: false, family }).chains : [];

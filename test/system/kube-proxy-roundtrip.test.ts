@@ -135,6 +135,13 @@ const shapes = [
   { label: 'iptables (older, the seed dumps)', nft: false, shape: 'legacy', kubeVersion: '1.35' },
   { label: 'nftables 1.35', nft: true, shape: 'current', kubeVersion: '1.35' },
   { label: 'nftables 1.36', nft: true, shape: 'current', kubeVersion: '1.36' },
+  {
+    label: 'nftables 1.36, NodePorts at nodeport-ips',
+    nft: true,
+    shape: 'current',
+    kubeVersion: '1.36',
+    nodeIPs: true,
+  },
 ] as const;
 
 test('any Service set, rendered in each kube-proxy shape, loaded, read back and parsed, gives its catalog', (t) => {
@@ -161,7 +168,12 @@ test('any Service set, rendered in each kube-proxy shape, loaded, read back and 
           let read: string;
           if (s.nft) {
             inNs('nft', ['flush', 'ruleset']);
-            inNs('nft', ['-f', '-'], renderNft(config, 'node', { family }).text);
+            const nodePortIPs = 'nodeIPs' in s ? [addr(family, 3, 1)] : undefined;
+            inNs(
+              'nft',
+              ['-f', '-'],
+              renderNft(config, 'node', { family, ...(nodePortIPs ? { nodePortIPs } : {}) }).text,
+            );
             read = inNs('nft', ['-j', 'list', 'table', v6 ? 'ip6' : 'ip', 'kube-proxy']);
           } else {
             const save = v6 ? 'ip6tables' : 'iptables';
