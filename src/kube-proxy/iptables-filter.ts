@@ -9,10 +9,8 @@
 // Left out: `-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP`, which kube-proxy leaves out where
 // net.netfilter.nf_conntrack_tcp_be_liberal is set: the lab's dual-homed clients route asymmetrically through a node,
 // whose conntrack then sees one direction only and calls the handshake's ACK invalid (NodePort requests hung); with it
-// goes its `-m nfacct --nfacct-name ct_state_invalid_dropped_pkts` twin. The other counter, localhost_nps_accepted_pkts,
-// counts NodePorts reached at 127.0.0.0/8 (`-d 127.0.0.0/8 ... -m nfacct`, with route_localnet): the lab writes no
-// localhost NodePorts, and kube-proxy writes the counter only where it could create the nfacct object, which needs the
-// `nfacct` tool here (the kernel has xt_nfacct built in); the agent reads neither.
+// goes its nfacct twin (`-m nfacct --nfacct-name ct_state_invalid_dropped_pkts`). The other counter kube-proxy writes,
+// for localhost NodePorts, is in the nat table (iptables-render.ts).
 import {
   externalAddresses,
   noLocalEndpoints,

@@ -29,9 +29,17 @@ interface Ctx {
   /** Which of kube-proxy's two proxiers this is: iptables or ip6tables. */
   family: IpFamily;
   node: string;
+  /** The node has kube-proxy's nfacct counter for localhost NodePorts (see LOCALHOST_NODEPORTS_COUNTER). */
+  nfacct: boolean;
   chains: string[];
   rules: string[];
 }
+
+/**
+ * kube-proxy's nfacct counter of NodePorts reached at 127.0.0.0/8 (IPv4, current shape): where it could create the
+ * counter, it writes a first KUBE-NODEPORTS rule per NodePort, `-d 127.0.0.0/8 ... -m nfacct --nfacct-name` it.
+ */
+export const LOCALHOST_NODEPORTS_COUNTER = 'localhost_nps_accepted_pkts';
 
 /** "ip:port", IPv6 bracketed: kube-proxy's endpoint string, hashed into chain names. */
 export const endpointText = (e: Pick<KubeEndpoint, 'ip' | 'port'>) => joinHostPort(e.ip, e.port);
@@ -57,9 +65,10 @@ export function endpointChains(s: KubeServicePort): Map<string, KubeEndpoint> {
 export function renderNat(
   config: ProxyConfig,
   node: string,
-  opts: { jumps: boolean; stale?: string[]; family?: IpFamily },
+  opts: { jumps: boolean; stale?: string[]; family?: IpFamily; nfacct?: boolean },
 ): RenderedRules {
-  const ctx: Ctx = { config, family: opts.family ?? 'IPv4', node, chains: [], rules: [] };
+  const family = opts.family ?? 'IPv4';
+  const ctx: Ctx = { config, family, node, nfacct: opts.nfacct === true, chains: [], rules: [] };
   const legacy = config.shape === 'legacy';
   declare(ctx, 'KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ');
   if (opts.jumps) {
@@ -194,10 +203,14 @@ function renderExternal(ctx: Ctx, s: KubeServicePort, svc: string): void {
       `-A ${fw} -m comment --comment ${quote(`other traffic to ${name} will be dropped by KUBE-PROXY-FIREWALL`)}`,
     );
   }
-  if (s.nodePort !== undefined)
-    ctx.rules.push(
-      `-A KUBE-NODEPORTS -p ${p} -m comment --comment ${quote(name)} -m ${p} --dport ${s.nodePort} -j ${ext}`,
-    );
+  if (s.nodePort !== undefined) {
+    const port = `-p ${p} -m comment --comment ${quote(name)} -m ${p} --dport ${s.nodePort}`;
+    if (ctx.nfacct && ctx.family === 'IPv4')
+      ctx.rules.push(
+        `-A KUBE-NODEPORTS -d 127.0.0.0/8 ${port} -m nfacct --nfacct-name ${LOCALHOST_NODEPORTS_COUNTER} -j ${ext}`,
+      );
+    ctx.rules.push(`-A KUBE-NODEPORTS ${port} -j ${ext}`);
+  }
   if (!local) {
     ctx.rules.push(
       `-A ${ext} -m comment --comment ${quote(`masquerade traffic for ${name} external destinations`)} -j KUBE-MARK-MASQ`,

@@ -3,10 +3,12 @@
 // kube-proxy's rules for it (iptables mode and both nftables shapes): the kernel admits c1 and x1 at the load-balancer
 // IP and drops c2 there before any DNAT (the client waits in vain), while c2 reaches the external IP. An agent and
 // `report --agent` (TLS) then name the selections through both addresses as the Service, and count exactly what the
-// backends logged: the dropped attempts left no selection.
+// backends logged: the dropped attempts left no selection. In iptables mode the node also has kube-proxy's nfacct
+// counter rule for localhost NodePorts (the lab creates the counter with the nfacct tool, as kube-proxy does at start).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { requireRoot } from '../helpers/env.js';
+import { requireRoot, requireTools } from '../helpers/env.js';
+import { execFileSync } from 'node:child_process';
 import { startLabWithAgents, startReportCli } from '../helpers/agents.js';
 import { findService } from '../../src/lab/config.js';
 import { defaultConfig, readBackendLogs, runClient, type KubeVersion, type ProxyMode } from '../../src/lab/lab.js';
@@ -27,11 +29,22 @@ for (const mode of MODES) {
     timeout: 180_000,
   }, async (t) => {
     if (!requireRoot(t)) return;
+    if (mode.proxyMode === 'iptables' && !requireTools(t, 'nfacct')) return;
     const config = defaultConfig(mode);
     const lb = findService(config.services, SERVICE);
     assert.ok(lb.loadBalancerIPs?.length && lb.loadBalancerSourceRanges?.length && lb.externalIPs?.length);
     const { lab, agents } = await startLabWithAgents(t, config);
     const report = await startReportCli(t, agents);
+    if (mode.proxyMode === 'iptables') {
+      // kube-proxy's localhost NodePort counter, in the node as kube-proxy leaves it (iptables-save's two spaces).
+      const nat = execFileSync('ip', ['netns', 'exec', lab.nodes[0]!, 'iptables-save', '-t', 'nat'], {
+        encoding: 'utf8',
+      });
+      assert.match(
+        nat,
+        /-A KUBE-NODEPORTS -d 127\.0\.0\.0\/8 .*--dport 30092 -m nfacct --nfacct-name +localhost_nps_accepted_pkts -j KUBE-EXT-/,
+      );
+    }
 
     // Outside the ranges: dropped before DNAT, so the client gets no answer at all (no refusal either).
     const dropped = await runClient(lab, 'c2', {

@@ -365,3 +365,17 @@ test('iptables: load-balancer IPs through KUBE-FW-* are frontends of the Service
   assert.deepEqual(c.nodePorts.get('3001/tcp')?.name, 'ns1/svc1:p80');
   assert.deepEqual(c.skipped, []);
 });
+
+test('iptables: the nfacct counter rules kube-proxy adds for localhost NodePorts change nothing the reader says', () => {
+  for (const k of [0, 1]) {
+    const render = (nfacct: boolean) =>
+      renderNat(defaultConfig({ nodes: 2 }), nodeName(k), { jumps: true, nfacct }).text;
+    const counted = render(true);
+    assert.match(
+      counted,
+      /-A KUBE-NODEPORTS -d 127\.0\.0\.0\/8 .* -m nfacct --nfacct-name localhost_nps_accepted_pkts -j KUBE-EXT-/,
+    );
+    assert.deepEqual(said(parseNatCatalog(counted)), said(parseNatCatalog(render(false))));
+    assert.deepEqual(parseNatCatalog(counted).skipped, []);
+  }
+});
