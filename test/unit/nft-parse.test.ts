@@ -114,6 +114,23 @@ test('output that is not nft JSON is refused; objects not understood are skipped
   assert.equal(n.services.length, 9);
 });
 
+test('firewall-ips and its firewall chains are no route nor refusal, commented or not, in any shape of the chain', () => {
+  const base = parseNftCatalog(fixture('lab-1.36-node.json'));
+  // A commented element (as knftables writes one with a Comment) and a firewall chain kube-proxy might write otherwise:
+  // the catalog is the same, and nothing is skipped (the reader does not need them).
+  const changed = parseNftCatalog(
+    edited('lab-1.36-node.json', (items) => {
+      const fw = items.find((i) => i.map?.name === 'firewall-ips')!.map;
+      fw.elem = fw.elem.map(([key, verdict]: unknown[]) => [{ elem: { val: key, comment: 'lab/lb:http' } }, verdict]);
+      const rule = items.find((i) => i.rule?.chain.startsWith('firewall-') && i.rule.chain !== 'firewall-check')!;
+      rule.rule.expr.unshift({ counter: { packets: 0, bytes: 0 } });
+    }),
+  );
+  assert.deepEqual(changed.skipped, []);
+  assert.deepEqual(changed.services, base.services);
+  assert.equal(base.services.find((s) => s.service === '10.5.0.22:80/tcp')?.noEndpoints, undefined);
+});
+
 test('a read not understood keeps the previous catalog, and is tried again (the warning is said once by the poller)', async () => {
   let text = fixture('lab-1.35-node.json');
   const changes: NatCatalog[] = [];
