@@ -125,9 +125,10 @@ run_probe() {
     inns node $P/node $P/client.mjs $name-local 3 10000 tcp:10.96.0.10:80 udp:10.96.0.11:53 >>$R/$name.client 2>&1
     sleep 0.5
   fi
-  stop_probe
+  # conntrack -E stops first: every entry it saw was made while the helper was attached
   kill $ct 2>/dev/null
   wait $ct 2>/dev/null
+  stop_probe
   say "$name: attached=$attached exit=$(cat $R/$name.rc)"
 }
 

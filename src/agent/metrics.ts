@@ -7,7 +7,7 @@
 // Never per client.
 import type { Server } from 'node:http';
 import type { CountersEvent, EventSource, StickyEvent } from '../core/event.js';
-import type { ServiceCounts } from '../core/summary.js';
+import type { NodeSummary, ServiceCounts } from '../core/summary.js';
 import { MetricRegistry, type Labels, type Series } from '../metrics/series.js';
 import type { AgentInfo } from '../protocol/wire.js';
 import type { Summarizer } from '../summary/producer.js';
@@ -153,6 +153,8 @@ interface NodeRow {
 interface NodeReading {
   rows: NodeRow[];
   omitted: number;
+  /** Present once the node's helper reads its conntrack table (live connections). */
+  live: NodeSummary['live'];
 }
 
 const SVC = ['service', 'address'];
@@ -171,6 +173,30 @@ const NODE_SERIES: Series<NodeReading>[] = [
     fill: perRow((r, set) => {
       for (const b of r.counts.backends) set({ backend: b.backend }, b.selections);
     }),
+  },
+  {
+    kind: 'gauge',
+    name: 'stickyscope_backend_live_connections',
+    help: "Connections open to the backend through this node now, from its conntrack table (TCP in TIME_WAIT or CLOSE is not open). Summed over nodes: the cluster's open connections per backend.",
+    labels: [...SVC, 'backend'],
+    fill: (set, r) => {
+      if (!r.live) return;
+      perRow((row, put) => {
+        for (const b of row.counts.backends) put({ backend: b.backend }, b.live ?? 0);
+      })(set, r);
+    },
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_backend_bytes_total',
+    help: "Bytes both ways this node's live connections to the backend carried since the agent followed them (conntrack counters; with nf_conntrack_acct on). Summed over nodes: the cluster's.",
+    labels: [...SVC, 'backend'],
+    fill: (set, r) => {
+      if (!r.live || r.live.bytes === false) return;
+      perRow((row, put) => {
+        for (const b of row.counts.backends) put({ backend: b.backend }, b.bytes ?? 0);
+      })(set, r);
+    },
   },
   {
     kind: 'counter',
@@ -247,7 +273,7 @@ function nodeReading(summarizer: Summarizer, max: number): NodeReading {
     counts: c,
     clients: summarizer.clientsEstimate(recs[i]!),
   }));
-  return { rows, omitted: all.length - order.length };
+  return { rows, omitted: all.length - order.length, live: summarizer.live() };
 }
 
 export function createAgentMetrics(opts: AgentMetricsOptions): AgentMetrics {

@@ -12,8 +12,11 @@ import { Subscriptions } from './subscriptions.js';
 export interface SummarySource {
   on(event: 'summary', listener: (encoded: Uint8Array) => void): unknown;
   off(event: 'summary', listener: (encoded: Uint8Array) => void): unknown;
-  /** Everything so far, for a new subscriber's first message. */
-  snapshot(): Uint8Array;
+  /**
+   * Everything so far, for a new subscriber's first message. `open`: the connections open now, which a reducer that
+   * starts only now takes as open when tracing began.
+   */
+  snapshot(open: readonly StickyEvent[]): Uint8Array;
 }
 
 export interface AgentServerOptions {

@@ -136,7 +136,7 @@ export class Subscriptions {
     call.on('error', gone);
     call.on('close', gone);
     call.sendMetadata(new grpc.Metadata());
-    call.write(source.snapshot());
+    call.write(source.snapshot(this.live.snapshot(Date.now() * 1000)));
     source.on('summary', send);
   }
 

@@ -5,12 +5,14 @@ import { main as runMain, type Program } from './main.js';
 export const KUBECTL_PLUGIN: Program = {
   name: 'kubectl stickyscope',
   commands: ['tui', 'record', 'report', 'export'],
-  note: `kubectl's --context, -n/--namespace and --kubeconfig go with --k8s; -n names the namespace of
-the agent pods (default stickyscope), not of the Services, which are watched in every namespace.
+  note: `kubectl's --context, -n/--namespace and --kubeconfig go with --k8s; -n, as in kubectl, keeps
+only the Services of that namespace. The agent pods' namespace (default stickyscope) is
+--agent-namespace: -n used to name it, so 'kubectl stickyscope -n stickyscope ...' from before
+now asks for the Services of namespace stickyscope.
 The node-side commands (agent, trace, lab, demo, doctor) are run as 'stickyscope'.`,
 };
 
-const VALUED = new Set(['--context', '--namespace', '-n', '--kubeconfig']);
+const VALUED = new Set(['--context', '--namespace', '-n', '--kubeconfig', '--agent-namespace']);
 
 /**
  * `kubectl stickyscope --context prod tui --k8s` reads like kubectl, but the commands parse their own flags:

@@ -9,9 +9,13 @@ export function canonicalIp(ip: string): string {
   const zone = ip.indexOf('%');
   if (zone >= 0) return `${canonicalIp(ip.slice(0, zone))}${ip.slice(zone)}`;
   // WHATWG URL serialises IPv6 hosts by RFC 5952's rules (lower case, no leading zeros, longest zero run as "::"),
-  // IPv4-mapped ones in hex ("::ffff:a00:1"), as the probe prints them.
-  const host = new URL(`http://[${ip}]/`).hostname;
-  return host.slice(1, -1);
+  // except IPv4-mapped ones, which it writes in hex ("::ffff:a00:1") where RFC 5952 (section 5) and the probe's
+  // decoder keep the IPv4 address readable.
+  const host = new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+  if (!mapped) return host;
+  const [hi, lo] = [Number.parseInt(mapped[1]!, 16), Number.parseInt(mapped[2]!, 16)];
+  return `::ffff:${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
 }
 
 /** "[v6]:port", "[v6]:port/proto", "[v6]" or a bare IPv6 address with the address in RFC 5952 form; IPv4 unchanged. */

@@ -2,12 +2,25 @@
 // in proto/stickyscope.proto): what the agent's reducer counted, summable over nodes.
 import type { StickyEvent } from './event.js';
 
+/** One backend of a Service on one node. */
+export interface BackendCounts {
+  backend: string;
+  selections: number;
+  /**
+   * Only from a node whose helper reads its conntrack table (NodeSummary.live): the backend's connections open on the
+   * node now (a gauge: summed over nodes, not over time), and the bytes both ways they carried since the node's
+   * reducer followed them (cumulative).
+   */
+  live?: number;
+  bytes?: number;
+}
+
 /** Summable counts of one Service on one node: sums over nodes are the cluster's counts. */
 export interface ServiceCounts {
   /** The Service's key, "ip:port/proto". */
   service: string;
   /** Selections by backend; with totals(), every endpoint the node's rules list is there, zeros included. */
-  backends: { backend: string; selections: number }[];
+  backends: BackendCounts[];
   /** Consecutive selections of one client (all of them) and those that kept the backend: stickiness is same/pairs. */
   pairs: number;
   sameBackend: number;
@@ -49,6 +62,13 @@ export interface NodeSummary {
   violations: ViolationRecord[];
   /** Catalog, lost, affinity-set and node events, as they came. */
   events: StickyEvent[];
+  /**
+   * Present when the node's helper reads its conntrack table (live connections; older agents never say): whether its
+   * last sweep carried byte counters (nf_conntrack_acct; null before its first sweep).
+   */
+  live?: { bytes: boolean | null };
+  /** When the node's cumulative counts began (microseconds); older agents never say. */
+  epoch?: number;
 }
 
 const COUNT_FIELDS = [

@@ -17,11 +17,14 @@ interface Pending {
 export class CatalogFeed {
   private readonly pending: Pending[] = [];
   private wake: (() => void) | null = null;
+  /** The API's latest catalog: every Service it lists now (-n reads the namespaces from it). */
+  latest: CatalogEvent | null = null;
 
   /** `holdMs` must exceed how late agent events arrive (twice the merge's reorder delay at most). */
   constructor(private readonly holdMs = 1000) {}
 
   push(ev: CatalogEvent): void {
+    this.latest = ev;
     this.pending.push({ ev, arrival: Date.now() });
     this.wake?.();
   }

@@ -1,19 +1,24 @@
 // The --k8s flags shared by tui, record and report: agents found through the API
 // instead of listed by hand, and Service metadata from the API.
 import type { CatalogEvent } from '../core/event.js';
+import { printable } from '../core/text.js';
 import { UsageError, EnvironmentError } from '../core/errors.js';
 import type { AgentDiscovery } from './agents.js';
 import { CatalogFeed } from './catalog-feed.js';
 
 const DEFAULT_NAMESPACE = 'stickyscope';
+/** How long the API server has for the first list at start; the watches retry for ever once running. */
+const START_TIMEOUT_MS = 15_000;
 export const DEFAULT_SELECTOR = 'app.kubernetes.io/name=stickyscope-agent';
 
 /** Spread into a command's parse() options. */
 export const k8sOptions = {
   agent: { type: 'string', multiple: true },
   k8s: { type: 'boolean' },
-  // -n and --context as kubectl spells them, so `kubectl stickyscope` takes kubectl's usual flags.
+  // -n and --context as kubectl spells them, so `kubectl stickyscope` takes kubectl's usual flags: -n narrows to the
+  // Services of a namespace, as kubectl's does to its objects.
   namespace: { type: 'string', short: 'n' },
+  'agent-namespace': { type: 'string' },
   selector: { type: 'string' },
   kubeconfig: { type: 'string' },
   context: { type: 'string' },
@@ -25,24 +30,31 @@ const K8S_FLAGS: [string, string][] = [
     '--k8s',
     'find the agents through the Kubernetes API (ready pods of the agent\nDaemonSet) and take Service names, affinity and endpoints from the API',
   ],
-  ['-n, --namespace N', `namespace of the agent pods (default ${DEFAULT_NAMESPACE})`],
+  [
+    '-n, --namespace N',
+    "only the Services of namespace N, as kubectl's -n (those the API lists at start).\n-n used to name the agent pods' namespace: that is --agent-namespace now",
+  ],
+  ['--agent-namespace N', `namespace of the agent pods (default ${DEFAULT_NAMESPACE})`],
   ['--selector S', `label selector of the agent pods\n(default ${DEFAULT_SELECTOR})`],
   ['--kubeconfig F', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)'],
   ['--context C', "the kubeconfig's context to use (default: its current-context)"],
 ];
 
-/** The flags' help lines, descriptions starting at `column` to line up with the command's own. */
-export function k8sUsage(column: number): string {
+/**
+ * The flags' help lines, descriptions starting at `column` to line up with the command's own; without `namespace`
+ * (serve, which covers every Service) the -n line is left out.
+ */
+export function k8sUsage(column: number, opts: { namespace?: boolean } = {}): string {
   const pad = ' '.repeat(column);
-  return K8S_FLAGS.map(([flag, text]) => `  ${flag.padEnd(column - 3)} ${text.split('\n').join(`\n${pad}`)}`).join(
-    '\n',
-  );
+  const flags = opts.namespace === false ? K8S_FLAGS.filter(([f]) => !f.startsWith('-n')) : K8S_FLAGS;
+  return flags.map(([flag, text]) => `  ${flag.padEnd(column - 3)} ${text.split('\n').join(`\n${pad}`)}`).join('\n');
 }
 
 export interface K8sValues {
   agent?: string[];
   k8s?: boolean;
   namespace?: string;
+  'agent-namespace'?: string;
   selector?: string;
   kubeconfig?: string;
   context?: string;
@@ -64,7 +76,7 @@ export interface ResolvedAgents {
 /** The API's flags mean nothing without --k8s: a usage error rather than silently ignored. */
 export function refuseK8sFlagsAlone(values: K8sValues): void {
   if (values.k8s) return;
-  for (const flag of ['namespace', 'selector', 'kubeconfig', 'context'] as const) {
+  for (const flag of ['namespace', 'agent-namespace', 'selector', 'kubeconfig', 'context'] as const) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} only applies with --k8s; got --${flag} without it`);
   }
 }
@@ -83,7 +95,7 @@ export async function resolveAgentsFromArgs(
   if (!values.k8s) return { addresses: listed };
   const { discoverAgents, loadKubeConfig, watchMetadata } = await loadClient();
   const kubeConfig = loadKubeConfig(values.kubeconfig, values.context);
-  const namespace = values.namespace ?? DEFAULT_NAMESPACE;
+  const namespace = values['agent-namespace'] ?? DEFAULT_NAMESPACE;
   const selector = values.selector ?? DEFAULT_SELECTOR;
   const server = kubeConfig.getCurrentCluster()?.server;
   let discovery: AgentDiscovery;
@@ -150,6 +162,39 @@ export async function startCatalogFeed(
   return feed;
 }
 
+const labelRe = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * -n NS: the Services of namespace NS as --service entries ("NS/name", every port), from the API's catalog at start,
+ * so the agents filter at the source as for --service. With --service as well, its entries, each checked to lie in NS.
+ * A Service created in NS later is not followed: the agents' filter is set once, when subscribing.
+ */
+export function namespaceServices(
+  namespace: string | undefined,
+  catalogs: CatalogFeed | undefined,
+  services: string[] | undefined,
+): string[] | undefined {
+  if (namespace === undefined) return services;
+  if (!labelRe.test(namespace))
+    throw new UsageError(
+      `-n/--namespace expects a namespace name (a DNS label: lowercase letters, digits, '-'); got '${printable(namespace.slice(0, 80))}'`,
+    );
+  if (services) {
+    const outside = services.find((e) => !/\/(tcp|udp|sctp)$/.test(e) && !e.startsWith(`${namespace}/`));
+    if (outside) throw new UsageError(`--service ${outside} is not in namespace '${namespace}' (-n ${namespace})`);
+    return services;
+  }
+  const listed = (catalogs?.latest?.services ?? []).flatMap((s) => (s.name === null ? [] : [s.name.split(':')[0]!]));
+  const inNamespace = [...new Set(listed.filter((n) => n.startsWith(`${namespace}/`)))].sort();
+  if (inNamespace.length === 0) {
+    const others = [...new Set(listed.map((n) => n.split('/')[0]!))].sort();
+    throw new UsageError(
+      `-n ${namespace}: the Kubernetes API lists no Service in namespace '${namespace}'${others.length ? `; namespaces with Services: ${others.join(', ')}` : ''} (the agents' namespace is --agent-namespace)`,
+    );
+  }
+  return inNamespace;
+}
+
 /**
  * The client library is loaded only for --k8s, so a command without it never pays for
  * it, and a library that cannot load here (2.x needs Node >= 22) fails only --k8s, in
@@ -190,10 +235,20 @@ async function failFast<T>(
   if (signal.aborted) onAbort();
   else signal.addEventListener('abort', onAbort, { once: true });
   let started = false;
-  const result = await start(ac.signal, (err) => {
-    if (!started) ac.abort(err);
-    else onLater?.(err);
-  });
-  started = true;
-  return result;
+  // An API server that accepts the connection and never answers would hold the command for good.
+  const noAnswer = setTimeout(
+    () =>
+      ac.abort(new Error(`no answer within ${START_TIMEOUT_MS / 1000} s (is the server in the kubeconfig reachable?)`)),
+    START_TIMEOUT_MS,
+  );
+  try {
+    const result = await start(ac.signal, (err) => {
+      if (!started) ac.abort(err);
+      else onLater?.(err);
+    });
+    started = true;
+    return result;
+  } finally {
+    clearTimeout(noAnswer);
+  }
 }

@@ -77,7 +77,8 @@ export function listAndWatch<T extends KubernetesObject>(opts: ListWatchOptions<
     for (const verb of [ADD, UPDATE, DELETE] as const) lw.on(verb, () => opts.onChange());
     lw.on(ERROR, (err?: unknown) => {
       if (signal.aborted) return;
-      opts.onError?.(new Error(`failed to list or watch ${opts.path}: ${describe(err)}`));
+      const reason = describe(err) || silentFailure(opts.kubeConfig);
+      opts.onError?.(new Error(`failed to list or watch ${opts.path}: ${reason}`));
       timer = setTimeout(() => void lw.start(), retry);
       retry = Math.min(retry * 2, MAX_RETRY_MS);
     });
@@ -128,4 +129,16 @@ function describe(err: unknown): string {
     return `HTTP ${status}${detail}`;
   }
   return String(e?.message ?? err).split('\n')[0]!;
+}
+
+/**
+ * An error without a message: the library's exec credential plugin rejects with the plugin's stderr, empty when it
+ * failed silently, so name the plugin for the user to run by hand.
+ */
+function silentFailure(kubeConfig: KubeConfig): string {
+  const user = kubeConfig.getCurrentUser();
+  const exec = user?.exec as { command?: string; args?: string[] } | undefined;
+  if (!exec?.command) return 'an error without a message';
+  const command = [exec.command, ...(exec.args ?? [])].join(' ');
+  return `an error without a message; user '${user!.name}' gets its credentials from the exec plugin '${command}', which fails silently when it says nothing: run it by hand to see why`;
 }

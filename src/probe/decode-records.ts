@@ -49,7 +49,10 @@ const cachedPort = new Int32Array(1 << CACHE_BITS).fill(-1);
 const cachedText: string[] = new Array<string>(1 << CACHE_BITS).fill('');
 
 function ipv6(buf: Buffer, o: number): string {
-  // RFC 5952: lowercase, no leading zeros, the longest run (>= 2) of zero groups as "::".
+  // RFC 5952: lowercase, no leading zeros, the longest run (>= 2) of zero groups as "::"; IPv4-mapped addresses with
+  // their IPv4 part dotted (section 5).
+  if (buf.readUInt32BE(o) === 0 && buf.readUInt32BE(o + 4) === 0 && buf.readUInt32BE(o + 8) === 0xffff)
+    return `::ffff:${buf[o + 12]}.${buf[o + 13]}.${buf[o + 14]}.${buf[o + 15]}`;
   let bestAt = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {

@@ -7,7 +7,7 @@
 // backend that is not "ip:port", a count that is no whole number a double holds exactly,
 // or a sketch entry list of the wrong size would otherwise reach every scrape of /metrics.
 // A summary with any of them is dropped whole and counted.
-import { countFields, type NodeSummary, type ViolationRecord } from '../core/summary.js';
+import { countFields, type BackendCounts, type NodeSummary, type ViolationRecord } from '../core/summary.js';
 import { stickyscope } from './generated/stickyscope.js';
 import { isHostPort, type Rejection } from './validate.js';
 import { decodeBatch, encodeBatch } from './wire.js';
@@ -20,15 +20,34 @@ const CAUSES = new Set(['listFull', 'setFull', 'crossFrontend', 'unknown']);
 /** A sketch's entries at most: 3 bytes for each of its 2^10 registers. */
 const HLL_ENTRY_BYTES_MAX = 3 * 1024;
 
+const LIVE_BYTES = { unknown: 0, counted: 1, notCounted: 2 } as const;
+
 export function encodeSummary(s: NodeSummary): Uint8Array {
   return Summary.encode({
     node: s.node,
     start: s.start,
     end: s.end,
-    services: s.services.map((v) => ({ ...v, clientsHll: v.clientsHll })),
+    services: s.services.map((v) => ({
+      ...v,
+      backends: v.backends.map((b) => ({ ...b, liveConnections: b.live })),
+      clientsHll: v.clientsHll,
+    })),
     violations: s.violations,
     events: s.events.length > 0 ? encodeBatch(s.events) : new Uint8Array(0),
+    live: s.live !== undefined,
+    liveBytes: s.live?.bytes == null ? LIVE_BYTES.unknown : s.live.bytes ? LIVE_BYTES.counted : LIVE_BYTES.notCounted,
+    epoch: s.epoch ?? 0,
   }).finish();
+}
+
+/** A backend's counts; live connections and bytes only from a node that reads conntrack (older agents never do). */
+function backendOf(b: stickyscope.v1.IBackendSelections, live: boolean): BackendCounts {
+  const out: BackendCounts = { backend: b.backend ?? '', selections: num(b.selections) };
+  if (live) {
+    out.live = num(b.liveConnections);
+    out.bytes = num(b.bytes);
+  }
+  return out;
 }
 
 /** Throws, saying what is wrong, on bytes that are no Summary. */
@@ -61,7 +80,7 @@ export function decodeSummary(bytes: Uint8Array): NodeSummary {
     end: m.end,
     services: m.services.map((v) => ({
       service: v.service ?? '',
-      backends: (v.backends ?? []).map((b) => ({ backend: b.backend ?? '', selections: num(b.selections) })),
+      backends: (v.backends ?? []).map((b) => backendOf(b, m.live)),
       pairs: num(v.pairs),
       sameBackend: num(v.sameBackend),
       held: num(v.held),
@@ -80,6 +99,14 @@ export function decodeSummary(bytes: Uint8Array): NodeSummary {
     })),
     violations,
     events: m.events.length > 0 ? decodeBatch(m.events) : [],
+    ...(m.live
+      ? {
+          live: {
+            bytes: m.liveBytes === LIVE_BYTES.counted ? true : m.liveBytes === LIVE_BYTES.notCounted ? false : null,
+          },
+        }
+      : {}),
+    ...(m.epoch > 0 ? { epoch: m.epoch } : {}),
   };
 }
 
@@ -126,12 +153,13 @@ export function summaryProblem(s: NodeSummary): Rejection | null {
           field: `${at}.backends`,
           detail: `backend '${b.backend.slice(0, 80)}' of ${v.service} is not "ip:port"`,
         };
-      if (!count(b.selections))
-        return {
-          reason: 'badCount',
-          field: `${at}.backends`,
-          detail: `selections ${b.selections} of ${b.backend} is no whole number up to 2^53`,
-        };
+      for (const f of ['selections', 'live', 'bytes'] as const)
+        if (b[f] !== undefined && !count(b[f]))
+          return {
+            reason: 'badCount',
+            field: `${at}.backends`,
+            detail: `${f} ${b[f]} of ${b.backend} is no whole number up to 2^53`,
+          };
     }
     for (const f of countFields)
       if (!count(v[f]))

@@ -15,6 +15,7 @@ import { mergeTraces } from '../record/merge-traces.js';
 import { narrowEvents, narrows, type Narrowing } from '../record/narrow-events.js';
 import { RejectedEvents } from '../protocol/validate.js';
 import { buildReport } from './build-report.js';
+import { findingsOf } from './findings.js';
 import { renderMarkdown } from './render-markdown.js';
 import { renderHtml } from './html.js';
 import { SelectionTimeline } from './html-timeline.js';
@@ -26,6 +27,8 @@ export interface ReportOptions {
   format: ReportFormat;
   /** Report the last N seconds (ending at the latest event); without it, everything read. */
   windowSeconds?: number;
+  /** The command line that asked for the report, stated at its top. */
+  command?: string;
 }
 
 /**
@@ -53,18 +56,19 @@ export async function reportFromEvents(
       rejected,
       recording: recording(),
     }),
-    {
-      format: opts.format,
-      timeline,
-    },
+    { format: opts.format, timeline, command: opts.command },
   );
 }
 
-/** A built report as text; html needs the timeline of the same events. */
+/**
+ * A built report as text, with its findings and, where given, the command line that made it; html needs the timeline
+ * of the same events.
+ */
 export function renderReport(
-  report: Report,
-  opts: { format: ReportFormat; timeline: SelectionTimeline | null },
+  built: Report,
+  opts: { format: ReportFormat; timeline: SelectionTimeline | null; command?: string },
 ): string {
+  const report: Report = { ...built, ...(opts.command ? { command: opts.command } : {}), findings: findingsOf(built) };
   if (opts.format === 'json') return printableJson(JSON.stringify(report, null, 2)) + '\n';
   if (opts.format === 'md') return renderMarkdown(report);
   return renderHtml(report, opts.timeline ?? new SelectionTimeline());

@@ -72,3 +72,41 @@ export function gapsToDraw(missing: readonly MissingSpan[], xAt: (us: number) =>
   }
   return [...byNode.values()].flat();
 }
+
+/** Where a bar's figures go: after its end, or inside it in white. */
+export interface LabelPlace {
+  x: number;
+  anchor: 'start' | 'end';
+  onBar: boolean;
+}
+
+/** A generous width of 12.5px text per character, so an estimate never comes out shorter than the drawn text. */
+const CHAR_WIDTH = 7.6;
+
+/**
+ * The place of a label `chars` long for a bar from `x0` to `barEnd`: after the bar if it fits before `right`, else
+ * inside it; either way clear of the dashed line at `line` (the even share), moved past it when it would cross it.
+ */
+export function labelPlace(chars: number, x0: number, barEnd: number, right: number, line: number | null): LabelPlace {
+  const width = chars * CHAR_WIDTH;
+  const after = barEnd + 8;
+  const candidates: LabelPlace[] = [
+    { x: after, anchor: 'start', onBar: false },
+    { x: barEnd - 8, anchor: 'end', onBar: true },
+  ];
+  if (line !== null)
+    candidates.push(
+      { x: Math.max(after, line + 8), anchor: 'start', onBar: false },
+      { x: line - 8, anchor: 'end', onBar: line <= barEnd },
+    );
+  const extent = (p: LabelPlace): [number, number] => (p.anchor === 'start' ? [p.x, p.x + width] : [p.x - width, p.x]);
+  const fits = (p: LabelPlace) => {
+    const [a, b] = extent(p);
+    return a >= x0 + 2 && b <= right && (p.onBar ? b <= barEnd : a >= barEnd);
+  };
+  const clear = (p: LabelPlace) => {
+    const [a, b] = extent(p);
+    return line === null || b < line - 4 || a > line + 4;
+  };
+  return candidates.find((p) => fits(p) && clear(p)) ?? candidates.find(fits) ?? candidates[0]!;
+}

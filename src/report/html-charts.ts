@@ -1,11 +1,9 @@
 // The SVG charts of one Service in the HTML report. Every drawn element carries a
 // data-chart attribute (and data-* values) so the page's own check, and tests, can
 // find and count them.
-import { parseIsoMicros } from '../core/event.js';
-import type { MissingSpan, ServiceReport } from './types.js';
-import type { TimelineSeries } from './html-timeline.js';
-import { gapsToDraw, maxOf, SHARE_ROWS, timelineSeries, topWithOthers } from './html-chart-limits.js';
-import { clock, colorOf, count, el, esc, pct, span, titled, VERDICT_COLORS } from './html-svg.js';
+import type { ServiceReport } from './types.js';
+import { labelPlace, maxOf, SHARE_ROWS, topWithOthers } from './html-chart-limits.js';
+import { colorOf, count, el, esc, pct, titled, VERDICT_COLORS } from './html-svg.js';
 
 const W = 1000;
 
@@ -30,51 +28,11 @@ export function shareChart(s: ServiceReport): string {
   const h = top + rows.length * rowH + 8;
   const parts: string[] = [];
   const texts: string[] = [];
+  const fair = k > 0 ? x(even) : null;
   rows.forEach((b, i) => {
-    const y = top + i * rowH;
-    texts.push(
-      el('text', { x: x0 - 12, y: y + 19, 'text-anchor': 'end', class: 'label mono' }, esc(b.pod ?? b.backend)),
-    );
-    parts.push(el('rect', { x: x0, y: y + 4, width: x1 - x0, height: rowH - 8, rx: 4, class: 'track' }));
-    parts.push(
-      el(
-        'rect',
-        {
-          x: x0,
-          y: y + 4,
-          width: x(b.share) - x0,
-          height: rowH - 8,
-          rx: 4,
-          fill: colorOf(i),
-          'data-chart': 'share-bar',
-          'data-backend': b.backend,
-          'data-selections': b.selections,
-          'data-share': b.share,
-        },
-        titled(
-          `${b.backend}${b.pod ? ` (${b.pod})` : ''}: ${count(b.selections)} selections (${pct(b.share)}), ${count(b.clients)} clients`,
-          '',
-        ),
-      ),
-    );
-    const note =
-      b.selections === 0
-        ? 'never picked'
-        : `${count(b.selections)} · ${pct(b.share)} · ${count(b.clients)} client${b.clients === 1 ? '' : 's'}`;
-    // Long bars carry their figures inside, so the text never runs off the card.
-    const inside = x(b.share) > x1 - 150;
-    texts.push(
-      el(
-        'text',
-        {
-          x: inside ? x(b.share) - 8 : x(b.share) + 8,
-          y: y + 19,
-          'text-anchor': inside ? 'end' : 'start',
-          class: inside ? 'value on-bar' : 'value',
-        },
-        esc(note),
-      ),
-    );
+    const row = shareRow(b, i, { y: top + i * rowH, rowH, x0, x1, x, fair });
+    parts.push(...row.parts);
+    texts.push(...row.texts);
   });
   if (k > 0) {
     const fx = x(even);
@@ -99,6 +57,64 @@ export function shareChart(s: ServiceReport): string {
   }
   // Figures drawn last, over the 1/K line.
   return svg('share', h, `Share of selections per backend, ${k} backends`, [...parts, ...texts]);
+}
+
+interface RowFrame {
+  y: number;
+  rowH: number;
+  x0: number;
+  x1: number;
+  /** Where a share ends. */
+  x: (share: number) => number;
+  /** Where the even share's dashed line is, if drawn. */
+  fair: number | null;
+}
+
+/** One backend's bar over its track, and its name and figures (`texts`, drawn over the 1/K line). */
+function shareRow(b: ServiceReport['backends'][number], i: number, f: RowFrame): { parts: string[]; texts: string[] } {
+  const { y, rowH, x0, x1, x } = f;
+  const bar = el(
+    'rect',
+    {
+      x: x0,
+      y: y + 4,
+      width: x(b.share) - x0,
+      height: rowH - 8,
+      rx: 4,
+      fill: colorOf(i),
+      'data-chart': 'share-bar',
+      'data-backend': b.backend,
+      'data-selections': b.selections,
+      'data-share': b.share,
+    },
+    titled(
+      `${b.backend}${b.pod ? ` (${b.pod})` : ''}: ${count(b.selections)} selections (${pct(b.share)}), ${count(b.clients)} clients`,
+      '',
+    ),
+  );
+  const note =
+    b.selections === 0
+      ? 'never picked'
+      : `${count(b.selections)} · ${pct(b.share)} · ${count(b.clients)} client${b.clients === 1 ? '' : 's'}`;
+  // After the bar, or inside a long one so the text never runs off the card; never across the 1/K line.
+  const at = labelPlace(note.length, x0, x(b.share), W - 10, f.fair);
+  return {
+    parts: [el('rect', { x: x0, y: y + 4, width: x1 - x0, height: rowH - 8, rx: 4, class: 'track' }), bar],
+    texts: [
+      el('text', { x: x0 - 12, y: y + 19, 'text-anchor': 'end', class: 'label mono' }, esc(b.pod ?? b.backend)),
+      el(
+        'text',
+        {
+          x: at.x,
+          y: y + 19,
+          'text-anchor': at.anchor,
+          class: at.onBar ? 'value on-bar' : 'value',
+          'data-chart': 'share-label',
+        },
+        esc(note),
+      ),
+    ],
+  };
 }
 
 /** The measured stickiness on a 0..100% scale, against what random picks would give (1/K). */
@@ -174,87 +190,6 @@ export function stickinessChart(s: ServiceReport): string {
     );
   }
   return svg('stickiness', 104, 'Stickiness against random choice', parts);
-}
-
-/** Selections per time bucket, stacked by backend (same colours as the share bars). */
-export function timelineChart(s: ServiceReport, series: TimelineSeries, missing: readonly MissingSpan[]): string {
-  const { order, columns } = timelineSeries(s, series);
-  const n = maxOf(
-    [...columns.values()].map((c) => c.length),
-    1,
-  );
-  const totals = new Array<number>(n).fill(0);
-  for (const c of columns.values()) {
-    c.forEach((v, i) => {
-      totals[i]! += v;
-    });
-  }
-  const peak = maxOf(totals, 1);
-  const x0 = 60;
-  const x1 = W - 10;
-  const y0 = 22;
-  const y1 = 190;
-  const colW = (x1 - x0) / n;
-  const parts: string[] = [
-    el('line', { x1: x0, x2: x1, y1, y2: y1, class: 'tick' }),
-    el('line', { x1: x0, x2: x1, y1: y0, y2: y0, class: 'grid' }),
-    el('text', { x: x0 - 8, y: y0 + 4, 'text-anchor': 'end', class: 'axis' }, count(peak)),
-    el('text', { x: x0 - 8, y: y1, 'text-anchor': 'end', class: 'axis' }, '0'),
-  ];
-  for (let i = 0; i < n; i++) {
-    let y = y1;
-    order.forEach((backend, bi) => {
-      const v = columns.get(backend)?.[i] ?? 0;
-      if (v === 0) return;
-      const hgt = (v / peak) * (y1 - y0);
-      y -= hgt;
-      const at = series.start + i * series.bucketSeconds * 1e6;
-      parts.push(
-        el(
-          'rect',
-          {
-            x: x0 + i * colW + 0.5,
-            y,
-            width: Math.max(0.5, colW - 1),
-            height: hgt,
-            fill: colorOf(bi),
-            'data-chart': 'timeline-bar',
-            'data-backend': backend,
-            'data-selections': v,
-          },
-          titled(`${clock(at)} +${span(series.bucketSeconds)}: ${backend} ${count(v)}`, ''),
-        ),
-      );
-    });
-  }
-  // Spans in which a node was not reporting (its selections there are not counted), over the bars.
-  const t0 = series.start;
-  const t1 = series.start + n * series.bucketSeconds * 1e6;
-  const xAt = (us: number) => x0 + ((Math.min(t1, Math.max(t0, us)) - t0) / (t1 - t0)) * (x1 - x0);
-  for (const m of gapsToDraw(missing, xAt)) {
-    const a = xAt(parseIsoMicros(m.start));
-    const b = xAt(parseIsoMicros(m.end));
-    if (b <= a) continue;
-    parts.push(
-      el(
-        'rect',
-        { x: a, y: y0, width: b - a, height: y1 - y0, class: 'gap', 'data-chart': 'timeline-gap', 'data-node': m.node },
-        titled(`node ${m.node} not reporting ${m.start} to ${m.end}${m.ongoing ? ' (still down)' : ''}`, ''),
-      ),
-    );
-    parts.push(el('text', { x: a + 2, y: y0 - 4, class: 'gap-label' }, esc(`${m.node} missing`)));
-  }
-  const end = series.start + n * series.bucketSeconds * 1e6;
-  parts.push(el('text', { x: x0, y: y1 + 18, class: 'axis' }, `${clock(series.start)} UTC`));
-  parts.push(el('text', { x: x1, y: y1 + 18, 'text-anchor': 'end', class: 'axis' }, `${clock(end)} UTC`));
-  parts.push(
-    el(
-      'text',
-      { x: (x0 + x1) / 2, y: y1 + 18, 'text-anchor': 'middle', class: 'axis' },
-      esc(`selections per ${span(series.bucketSeconds)}`),
-    ),
-  );
-  return svg('timeline', y1 + 26, 'Selections over time by backend', parts);
 }
 
 /** Affinity verdicts of consecutive selection pairs as one stacked bar, with the counts below. */
@@ -361,7 +296,7 @@ export function clientChart(s: ServiceReport, limit: number): string {
   return svg('clients', rows.length * rowH + 8, 'Busiest clients by backend', parts);
 }
 
-function svg(chart: string, height: number, label: string, parts: string[]): string {
+export function svg(chart: string, height: number, label: string, parts: string[]): string {
   // Joined, not spread: a chart of 100,000 parts would overflow the stack as arguments.
   return el(
     'svg',

@@ -44,6 +44,14 @@ svg .track { fill: #eef1f6; }
 svg .tick { stroke: #b6bec9; stroke-width: 1; }
 svg .grid { stroke: #e6e9ef; stroke-dasharray: 3 3; }
 svg .fair { stroke: #1e272e; stroke-width: 1.5; stroke-dasharray: 5 4; }
+svg .change { stroke: #5f27cd; stroke-width: 2.5; }
+svg .change-label { fill: #5f27cd; font-size: 11px; font-weight: 650; }
+ul.findings { margin: 6px 0 0; padding-left: 20px; }
+ul.findings li { margin: 3px 0; }
+ul.findings .next { color: var(--muted); }
+.card.idle { padding-top: 10px; padding-bottom: 10px; }
+header.top code { font-size: 12.5px; }
+td.bad { color: #b3213d; font-weight: 600; }
 svg .fair-label { fill: #1e272e; font-size: 11.5px; font-weight: 600; }
 .empty { color: var(--muted); font-style: italic; }
 footer { color: var(--muted); text-align: center; font-size: 12px; }

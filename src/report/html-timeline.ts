@@ -1,9 +1,21 @@
 // Selections per backend over time, for the HTML report's timeline: the aggregator keeps counts, not their history, so
 // this follows the same dnat events on the side. Buckets start at one second and double in width whenever the recording
 // outgrows MAX_BUCKETS, so memory stays bounded however long the trace is.
-import type { StickyEvent } from '../core/event.js';
+import type { CatalogEvent, StickyEvent } from '../core/event.js';
 
 const MAX_BUCKETS = 512;
+/** Endpoint changes kept per Service: a flapping endpoint must not grow memory without bound. */
+const MAX_CHANGES = 200;
+/** The same change seen by several nodes (each reads its own rules) within this many microseconds is one mark. */
+const SAME_CHANGE_US = 5e6;
+
+/** A Service's endpoints changed: what joined and what left, and the nodes whose rules said so. */
+export interface EndpointChange {
+  ts: number;
+  nodes: string[];
+  added: string[];
+  removed: string[];
+}
 
 export interface TimelineSeries {
   /** Bucket width in seconds. */
@@ -19,9 +31,14 @@ export class SelectionTimeline {
   private width = 1;
   /** service key -> backend -> counts by bucket index. */
   private readonly counts = new Map<string, Map<string, number[]>>();
+  /** node -> service key -> its endpoints in the node's latest catalog. */
+  private readonly endpoints = new Map<string, Map<string, string[]>>();
+  /** service key -> its endpoint changes, in time order. */
+  private readonly changeLog = new Map<string, EndpointChange[]>();
 
   add(events: readonly StickyEvent[]): void {
     for (const e of events) {
+      if (e.type === 'catalog') this.noteCatalog(e);
       if (e.type !== 'dnat') continue;
       const sec = Math.floor(e.ts / 1e6);
       if (Number.isNaN(this.origin)) this.origin = sec;
@@ -73,6 +90,46 @@ export class SelectionTimeline {
       start: ((Number.isNaN(this.origin) ? 0 : this.origin) + from * this.width) * 1e6,
       backends,
     };
+  }
+
+  /** The endpoint changes of one Service (all its addresses) between two times (microseconds), in time order. */
+  changes(service: string | readonly string[], startUs: number, endUs: number): EndpointChange[] {
+    const keys = typeof service === 'string' ? [service] : service;
+    return keys
+      .flatMap((k) => this.changeLog.get(k) ?? [])
+      .filter((c) => c.ts >= startUs && c.ts <= endUs)
+      .sort((a, b) => a.ts - b.ts);
+  }
+
+  /** A node's first catalog sets what it lists; each later one that lists a Service otherwise is a change. */
+  private noteCatalog(e: CatalogEvent): void {
+    let known = this.endpoints.get(e.node);
+    if (!known) {
+      known = new Map();
+      this.endpoints.set(e.node, known);
+    }
+    for (const s of e.services) {
+      const before = known.get(s.service);
+      known.set(s.service, s.endpoints);
+      if (!before) continue;
+      const added = s.endpoints.filter((x) => !before.includes(x));
+      const removed = before.filter((x) => !s.endpoints.includes(x));
+      if (added.length > 0 || removed.length > 0) this.logChange(s.service, e.ts, e.node, added, removed);
+    }
+  }
+
+  private logChange(key: string, ts: number, node: string, added: string[], removed: string[]): void {
+    let log = this.changeLog.get(key);
+    if (!log) {
+      log = [];
+      this.changeLog.set(key, log);
+    }
+    const same = (c: EndpointChange) =>
+      Math.abs(c.ts - ts) <= SAME_CHANGE_US && c.added.join() === added.join() && c.removed.join() === removed.join();
+    const seen = [...log].reverse().find(same);
+    if (seen) {
+      if (!seen.nodes.includes(node)) seen.nodes.push(node);
+    } else if (log.length < MAX_CHANGES) log.push({ ts, nodes: [node], added, removed });
   }
 
   private coarsen(): void {

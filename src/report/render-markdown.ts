@@ -3,6 +3,7 @@
 // terminal (cat report.md) as control characters nor break a table or add markup.
 import { refusalText } from '../aggregator/refused.js';
 import { printable } from '../core/text.js';
+import { findingLine, findingsOf } from './findings.js';
 import type { Report, ServiceReport } from './types.js';
 
 export interface MarkdownOptions {
@@ -12,22 +13,49 @@ export interface MarkdownOptions {
 
 export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): string {
   const maxClients = opts.maxClients ?? 50;
-  const w = report.window;
-  const out: string[] = ['# stickyscope report', ''];
-  out.push(`- ${spanText(report).join(': ')}`);
-  if (w.recording) out.push(`- Recording: ${w.recording.start} to ${w.recording.end}`);
-  out.push(`- Nodes: ${report.nodes.length ? report.nodes.map(md).join(', ') : 'none'}`);
-  out.push(`- Lost events: ${report.lostEvents}`);
-  out.push(`- Rejected events: ${rejectedText(report.rejectedEvents)}`);
-  out.push(
-    `- Entries evicted to bound memory: ${report.evictions.idle} idle, ${report.evictions.capacity} over capacity, ${report.evictions.services} selections of Services past the Services limit, ${report.evictions.openViolations} violations settled before their cause could be`,
-  );
-  for (const m of w.missing)
-    out.push(`- Missing: node ${md(m.node)} from ${m.start} to ${m.end}${m.ongoing ? ' (still down)' : ''}`);
-  out.push('');
+  const out: string[] = ['# stickyscope report', '', ...headerLines(report).map((l) => `- ${l}`), ''];
+  out.push(...findingsSection(report));
   if (report.services.length === 0) out.push('No services seen.', '');
   for (const s of report.services) out.push(...serviceSection(s, maxClients));
   return out.join('\n');
+}
+
+/** What the report covers, first: the command, the nodes, the exact span; then what limits its figures. */
+function headerLines(report: Report): string[] {
+  const w = report.window;
+  const e = report.evictions;
+  const evicted = e.idle + e.capacity + e.services + e.openViolations;
+  return [
+    ...(report.command ? [`Command: ${md(report.command)}`] : []),
+    `Nodes: ${report.nodes.length ? report.nodes.map(md).join(', ') : 'none'}`,
+    spanText(report).join(': '),
+    ...(w.recording ? [`Recording: ${w.recording.start} to ${w.recording.end}`] : []),
+    `Lost events: ${report.lostEvents}`,
+    `Rejected events: ${rejectedText(report.rejectedEvents)}`,
+    // Only when something was dropped: a line of zeros is noise in an incident document.
+    ...(evicted > 0
+      ? [
+          `Entries evicted to bound memory: ${e.idle} idle, ${e.capacity} over capacity, ${e.services} selections of Services past the Services limit, ${e.openViolations} violations settled before their cause could be`,
+        ]
+      : []),
+    ...w.missing.map(
+      (m) => `Missing: node ${md(m.node)} from ${m.start} to ${m.end}${m.ongoing ? ' (still down)' : ''}`,
+    ),
+  ];
+}
+
+/** Findings shown before the tables; the JSON lists them all. */
+export const FINDINGS_SHOWN = 12;
+
+function findingsSection(report: Report): string[] {
+  const findings = report.findings ?? findingsOf(report);
+  const out = ['## Findings', ''];
+  if (findings.length === 0)
+    out.push('None: no affinity violation, skewed spread, refused Service, lost event or missing node.');
+  for (const f of findings.slice(0, FINDINGS_SHOWN)) out.push(`- ${md(findingLine(f))}`);
+  if (findings.length > FINDINGS_SHOWN) out.push(`- (${findings.length - FINDINGS_SHOWN} more in the JSON report)`);
+  out.push('');
+  return out;
 }
 
 /** ["Events counted (last 60 s)", "FIRST to LAST"], or that none was. */
@@ -48,8 +76,43 @@ export function rejectedText(r: Report['rejectedEvents']): string {
 }
 
 function serviceSection(s: ServiceReport, maxClients: number): string[] {
+  return [
+    ...serviceHead(s),
+    table(
+      ['Backend', 'Selections', 'Share', 'Clients'],
+      s.backends.map((b) => [
+        md((b.addresses ?? [b.backend]).join(' ') + (b.pod ? ` (${b.pod})` : '')),
+        String(b.selections),
+        pct(b.share),
+        String(b.clients),
+      ]),
+    ),
+    // The verdict, not the selections' chi-square p: under affinity those are not independent.
+    `Spread: ${md(s.spreadVerdict.text)}.`,
+    '',
+    table(['maxOverMean', 'cv', 'Jain'], [[num(s.spread.maxOverMean), num(s.spread.cv), num(s.spread.jain)]]),
+    table(
+      ['Pairs', 'Same backend', 'Stickiness', 'Expected if random'],
+      [
+        [
+          String(s.stickiness.pairs),
+          String(s.stickiness.sameBackend),
+          num(s.stickiness.ratio),
+          num(s.stickiness.expectedRandom),
+        ],
+      ],
+    ),
+    verdictTable(s),
+    ...setsAndDivergence(s),
+    ...liveSection(s),
+    ...udpTable(s),
+    ...clientTable(s, maxClients),
+  ];
+}
+
+/** The Service's title, affinity, and what kube-proxy and its addresses say about it. */
+function serviceHead(s: ServiceReport): string[] {
   const a = s.affinity;
-  const v = s.affinityVerdicts;
   const out = [`## ${md(s.service)}${s.name ? ` (${md(s.name)})` : ''}`, ''];
   out.push(
     `Affinity: ${md(a.mode)}${a.timeoutSeconds !== null ? `, timeout ${a.timeoutSeconds} s` : ''} (from ${md(a.source)}). Selections: ${s.selections}.`,
@@ -70,63 +133,40 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
       `Addresses: ${s.addresses.map(md).join(', ')}. Selections by family: IPv4 ${s.families.ipv4}, IPv6 ${s.families.ipv6}.`,
       '',
     );
-  out.push(
-    table(
-      ['Backend', 'Selections', 'Share', 'Clients'],
-      s.backends.map((b) => [
-        md((b.addresses ?? [b.backend]).join(' ') + (b.pod ? ` (${b.pod})` : '')),
-        String(b.selections),
-        pct(b.share),
-        String(b.clients),
-      ]),
-    ),
-  );
-  // The verdict, not the selections' chi-square p: under affinity those are not independent.
-  out.push(`Spread: ${md(s.spreadVerdict.text)}.`, '');
-  out.push(table(['maxOverMean', 'cv', 'Jain'], [[num(s.spread.maxOverMean), num(s.spread.cv), num(s.spread.jain)]]));
-  out.push(
-    table(
-      ['Pairs', 'Same backend', 'Stickiness', 'Expected if random'],
+  return out;
+}
+
+function verdictTable(s: ServiceReport): string {
+  const v = s.affinityVerdicts;
+  const c = v.violationCauses;
+  return table(
+    [
+      'Held',
+      'Violation',
+      'listFull',
+      'setFull',
+      'crossFrontend',
+      'unknown',
+      'Forced re-pick',
+      'Pending',
+      'Expired (moved)',
+      'Compliance',
+    ],
+    [
       [
-        [
-          String(s.stickiness.pairs),
-          String(s.stickiness.sameBackend),
-          num(s.stickiness.ratio),
-          num(s.stickiness.expectedRandom),
-        ],
+        ...[v.held, v.violation, c.listFull, c.setFull, c.crossFrontend, c.unknown, v.forcedRepick, v.pending].map(
+          String,
+        ),
+        `${v.expired} (${v.expiredMoved})`,
+        num(v.compliance),
       ],
-    ),
+    ],
   );
-  out.push(
-    table(
-      [
-        'Held',
-        'Violation',
-        'listFull',
-        'setFull',
-        'crossFrontend',
-        'unknown',
-        'Forced re-pick',
-        'Pending',
-        'Expired (moved)',
-        'Compliance',
-      ],
-      [
-        [
-          String(v.held),
-          String(v.violation),
-          String(v.violationCauses.listFull),
-          String(v.violationCauses.setFull),
-          String(v.violationCauses.crossFrontend),
-          String(v.violationCauses.unknown),
-          String(v.forcedRepick),
-          String(v.pending),
-          `${v.expired} (${v.expiredMoved})`,
-          num(v.compliance),
-        ],
-      ],
-    ),
-  );
+}
+
+/** nftables affinity sets' fill, and clients whose backend differs between nodes. */
+function setsAndDivergence(s: ServiceReport): string[] {
+  const out: string[] = [];
   if (s.affinitySets.length > 0) {
     out.push(
       table(
@@ -156,16 +196,23 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
       ),
     );
   }
-  out.push(...liveSection(s));
-  if (s.udpContinuity) {
-    const u = s.udpContinuity;
-    out.push(
-      table(
-        ['UDP entries replaced', 'Backend changed', 'Reflective address changed'],
-        [[String(u.replacements), String(u.backendChanged), String(u.reflectiveChanged)]],
-      ),
-    );
-  }
+  return out;
+}
+
+function udpTable(s: ServiceReport): string[] {
+  const u = s.udpContinuity;
+  if (!u) return [];
+  return [
+    table(
+      ['UDP entries replaced', 'Backend changed', 'Reflective address changed'],
+      [[String(u.replacements), String(u.backendChanged), String(u.reflectiveChanged)]],
+    ),
+  ];
+}
+
+/** Per-client rows, none at all when there are no clients (summaries keep none): an empty table says nothing. */
+function clientTable(s: ServiceReport, maxClients: number): string[] {
+  if (s.clients.length === 0) return [];
   const live = s.liveConnections !== undefined;
   const backendsText = (r: Record<string, number>) =>
     Object.entries(r)
@@ -181,9 +228,9 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
       ...(live ? [`${c.liveConnections ?? 0}${c.liveBackends ? ` (${backendsText(c.liveBackends)})` : ''}`] : []),
       c.nodes.map(md).join(', '),
     ]);
-  out.push(
+  const out = [
     table(['Client', 'Selections', 'Backends', 'Stickiness', ...(live ? ['Open connections'] : []), 'Nodes'], rows),
-  );
+  ];
   if (s.clients.length > maxClients) out.push(`(${s.clients.length - maxClients} more clients in the JSON report)`, '');
   return out;
 }

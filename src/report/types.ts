@@ -5,6 +5,7 @@ import type { Refusal } from '../aggregator/refused.js';
 import type { SpreadVerdict } from '../aggregator/spread-verdict.js';
 import type { ServiceInfo } from '../core/event.js';
 import type { RejectReason } from '../protocol/validate.js';
+import type { Finding } from './findings.js';
 
 export type Scope = 'window' | 'cumulative';
 
@@ -62,6 +63,10 @@ export interface Report {
    * bytes at its last sweep (null before its first), and connections not followed for the state's limit.
    */
   liveSource?: LiveSource;
+  /** Beyond the contract, added when rendered: the command line that made the report, where one did. */
+  command?: string;
+  /** Beyond the contract, added when rendered: what an incident channel needs, each with its next step (findings.ts). */
+  findings?: Finding[];
 }
 
 export interface LiveSource {

@@ -3,6 +3,7 @@
 // with --summaries from the summary store (src/summary/consumer.ts).
 import { nodeDivergence } from '../aggregator/divergence.js';
 import type { AggregatorState } from '../aggregator/state.js';
+import { bytesCounted } from '../aggregator/live-queries.js';
 import { spreadOf } from '../aggregator/stats.js';
 import { shownBackends } from '../aggregator/services.js';
 import { count, selectionsOf, shown, type SummaryStore } from '../summary/consumer.js';
@@ -30,7 +31,17 @@ export interface ServiceFigures {
   udpTotal: { replacements: number; backendChanged: number; reflectiveChanged: number } | null;
   /** Services with an IPv6 address only (a dual-stack one is one Service): selections since start by family. */
   familyTotal: { ipv4: number; ipv6: number } | null;
-  backends: { backend: string; selectionsTotal: number; share: number | null }[];
+  backends: BackendFigures[];
+}
+
+interface BackendFigures {
+  backend: string;
+  selectionsTotal: number;
+  share: number | null;
+  /** Connections open now; null where no node reads its conntrack table. */
+  liveConnections: number | null;
+  /** Bytes both ways the live connections carried since serve started; null where no node counts them. */
+  bytesTotal: number | null;
 }
 
 export interface ServiceSnapshot {
@@ -47,6 +58,8 @@ export function serviceSnapshot(state: AggregatorState, max: number): ServiceSna
     .slice(0, max);
   const open = state.causes.openByService();
   const divergence = nodeDivergence(state, 'window', 0);
+  const live = state.live.sourced.some(Boolean);
+  const bytes = live && bytesCounted(state) !== false;
   const services = top.map((svc): ServiceFigures => {
     const cum = svc.cum;
     const win = svc.win;
@@ -54,6 +67,8 @@ export function serviceSnapshot(state: AggregatorState, max: number): ServiceSna
     const spread = spreadOf(shown.map((b) => win.countOf(b)));
     const pending = open.get(svc.id) ?? 0;
     const everShown = new Set([...shownBackends(svc, cum), ...shown]);
+    // A backend whose bytes were counted stays: its counter goes on.
+    if (bytes) for (let b = 0; b < svc.backendNames.length; b++) if (svc.load.bytesOf(b, false) > 0) everShown.add(b);
     return {
       service: svc.latest?.info.name ?? svc.key,
       address: svc.key,
@@ -88,6 +103,8 @@ export function serviceSnapshot(state: AggregatorState, max: number): ServiceSna
         backend: svc.backendNames[b]!,
         selectionsTotal: cum.countOf(b),
         share: win.selections > 0 ? win.countOf(b) / win.selections : null,
+        liveConnections: live ? svc.load.openOf(b) : null,
+        bytesTotal: bytes ? svc.load.bytesOf(b, false) : null,
       })),
     };
   });
@@ -102,9 +119,14 @@ export function summaryFigures(
   max: number,
   nowMs = Date.now(),
 ): ServiceSnapshot {
-  const all = [...store.totals.entries()].map(([key, sums]) => ({ key, sums, n: selectionsOf(sums) }));
+  const all = store.serviceKeys().map((key) => {
+    const sums = store.totalOf(key);
+    return { key, sums, n: selectionsOf(sums) };
+  });
   const top = all.sort((a, b) => b.n - a.n || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).slice(0, max);
+  const bytes = [...store.liveNodes.values()].some((l) => l.bytes !== false);
   const services = top.map(({ key, sums, n }): ServiceFigures => {
+    const open = store.liveOf(key);
     const win = store.window(key, windowSeconds, nowMs);
     const winSel = selectionsOf(win);
     const backendsWin = shown(store, state, key, win);
@@ -145,6 +167,8 @@ export function summaryFigures(
         backend,
         selectionsTotal: count(sums, backend),
         share: winSel > 0 ? count(win, backend) / winSel : null,
+        liveConnections: open ? (open.get(backend) ?? 0) : null,
+        bytesTotal: open && bytes ? (sums.bytes.get(backend) ?? 0) : null,
       })),
     };
   });

@@ -23,8 +23,20 @@ export interface HubOptions {
   summaries?: boolean;
 }
 
-/** Flows and evictions: what the node reducers of raw agents take, and the states of summary mode never. */
-const PER_CLIENT = new Set<StickyEvent['type']>(['dnat', 'snat', 'insert', 'evicted']);
+/**
+ * Flows, evictions and live connections: what the node reducers of raw agents take, and the states of summary mode
+ * never (their summaries carry the live figures).
+ */
+const PER_CLIENT = new Set<StickyEvent['type']>([
+  'dnat',
+  'snat',
+  'insert',
+  'evicted',
+  'open',
+  'close',
+  'traffic',
+  'sweep',
+]);
 
 /** `all`: everything since serve started (the report's cumulative scope). */
 export type WindowChoice = number | 'all';
@@ -55,7 +67,7 @@ export class ServeHub {
     if (this.windows.length === 0) throw new RangeError('failed to start the aggregator: no window given');
     for (const w of this.windows) this.states.set(w, createState({ windowSeconds: w, maxPairs: opts.maxPairs }));
     this.primary = this.states.get(this.windows[0]!)!;
-    if (opts.summaries) this.summaries = new SummaryStore(Math.max(...this.windows));
+    if (opts.summaries) this.summaries = new SummaryStore(this.windows);
   }
 
   /** Summary mode: one agent's summary. */
@@ -87,6 +99,8 @@ export class ServeHub {
     for (const e of batch) {
       if (e.type !== 'node') this.received++;
       if (e.type === 'lost') this.lostByNode.set(e.node, (this.lostByNode.get(e.node) ?? 0) + e.count);
+      // A node not heard from has no connections known open (its next summary says them again).
+      else if (e.type === 'node' && e.state === 'down') this.summaries?.nodeDown(e.node);
     }
   }
 
@@ -118,7 +132,8 @@ export class ServeHub {
     return buildReport(state, { scope: 'window', rejected: this.rejected, recording });
   }
 
-  render(report: Report, format: ReportFormat): string {
-    return renderReport(report, { format, timeline: format === 'html' ? this.timeline : null });
+  /** `command`: the command line that asked for it, stated at the report's top. */
+  render(report: Report, format: ReportFormat, command?: string): string {
+    return renderReport(report, { format, timeline: format === 'html' ? this.timeline : null, command });
   }
 }

@@ -160,6 +160,20 @@ const SERVE_SERIES: Series<ServeReading>[] = [
   },
   {
     kind: 'gauge',
+    name: 'stickyscope_backend_live_connections',
+    help: "Connections open to the backend now, from the nodes' conntrack tables (nodes whose helper reads them; in TIME_WAIT or CLOSE a TCP connection is not open).",
+    labels: BACKEND,
+    fill: perBackend((b) => b.liveConnections),
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_backend_bytes_total',
+    help: "Bytes both ways the backend's live connections carried since serve started (conntrack counters; nodes with nf_conntrack_acct on).",
+    labels: BACKEND,
+    fill: perBackend((b) => b.bytesTotal),
+  },
+  {
+    kind: 'gauge',
     name: 'stickyscope_backend_share_ratio',
     help: "The backend's share of the Service's selections in the window.",
     labels: BACKEND,

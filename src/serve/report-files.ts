@@ -15,7 +15,12 @@ export interface ReportFilesOptions {
   build: () => Report | null;
   render: (report: Report, format: ReportFormat) => string;
   onWritten?: (path: string) => void;
+  /** Said once per streak of failed writes (a full disk fails every period), not every period. */
   onError?: (err: Error) => void;
+  /** Said once per streak of periods skipped because the previous write was still under way. */
+  onBehind?: () => void;
+  /** Where the text goes; the default writes it whole or not at all. */
+  write?: (path: string, text: string) => Promise<void>;
 }
 
 const PATTERN = /^stickyscope-report-\d{8}T\d{6}(?:\d{3})?Z\.(json|md|html)$/;
@@ -26,11 +31,35 @@ function reportFileName(now: Date, format: ReportFormat): string {
   return `stickyscope-report-${stamp}.${format}`;
 }
 
-/** Starts the timer; the returned function stops it (and waits for a write under way). */
+/**
+ * Starts the timer; the returned function stops it (and waits for the one write under way). A period whose tick finds
+ * the previous write still going is skipped: queueing them grew without bound when a write took longer than the
+ * period, and stopping then waited for the whole queue.
+ */
 export function startReportFiles(opts: ReportFilesOptions): () => Promise<void> {
-  let busy: Promise<void> = Promise.resolve();
+  let busy: Promise<void> | null = null;
+  let behind = false;
+  let failing = false;
   const timer = setInterval(() => {
-    busy = busy.then(() => writeOne(opts).catch((err: Error) => opts.onError?.(err)));
+    if (busy) {
+      if (!behind) opts.onBehind?.();
+      behind = true;
+      return;
+    }
+    behind = false;
+    busy = writeOne(opts)
+      .then(
+        () => {
+          failing = false;
+        },
+        (err: Error) => {
+          if (!failing) opts.onError?.(err);
+          failing = true;
+        },
+      )
+      .finally(() => {
+        busy = null;
+      });
   }, opts.everyMs);
   return async () => {
     clearInterval(timer);
@@ -42,7 +71,8 @@ async function writeOne(opts: ReportFilesOptions): Promise<void> {
   const report = opts.build();
   if (!report) return;
   const path = join(opts.dir, reportFileName(new Date(), opts.format));
-  await writeFileAtomic(path, opts.render(report, opts.format), 'write the periodic report');
+  const text = opts.render(report, opts.format);
+  await (opts.write ?? ((p, t) => writeFileAtomic(p, t, 'write the periodic report')))(path, text);
   await rotate(opts.dir, opts.keep);
   opts.onWritten?.(path);
 }

@@ -127,7 +127,11 @@ function reportFilesStage(hub: ServeHub, opts: ServeOptions): Stage[] {
           build: () => (hub.empty ? null : hub.report(opts.windows[0]!)),
           render: (r, f) => hub.render(r, f),
           onWritten: (path) => opts.say(`wrote ${path}`),
-          onError: (err) => opts.say(`warning: ${err.message}`),
+          onError: (err) => opts.say(`warning: ${err.message} (said once until a write succeeds)`),
+          onBehind: () =>
+            opts.say(
+              `warning: a report write takes longer than --report-every (${reports.everyMs} ms); skipping periods until it catches up`,
+            ),
         });
       },
       stop: () => stopFiles(),

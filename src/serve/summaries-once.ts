@@ -16,6 +16,8 @@ export interface SummariesReportOptions extends LinkOptions {
   onStatus?: (status: AgentStatus) => void;
   onWarning?: (message: string) => void;
   catalogs?: CatalogFeed;
+  /** The command line that asked for the report, stated at its top. */
+  command?: string;
   /** How often raw-streaming agents are summarised here (default 2000 ms, the agents' default period). */
   periodMs?: number;
 }
@@ -47,7 +49,7 @@ export async function reportFromSummaries(addresses: string[], opts: SummariesRe
     });
     for await (const batch of opts.catalogs ? opts.catalogs.merge(batches) : batches) hub.apply(batch);
     hub.takeRawSummaries();
-    return hub.render(hub.report(window ?? 'all'), opts.format);
+    return hub.render(hub.report(window ?? 'all'), opts.format, opts.command);
   } finally {
     clearInterval(tick);
     cancelTimer();

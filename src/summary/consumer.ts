@@ -12,27 +12,14 @@ import { Hll } from '../aggregator/hll.js';
 import type { AggregatorState } from '../aggregator/state.js';
 import { spreadOf } from '../aggregator/stats.js';
 import { isoMicros, type ServiceInfo } from '../core/event.js';
-import { countFields, type CountField, type NodeSummary, type ServiceCounts } from '../core/summary.js';
+import { countFields, type NodeSummary, type ServiceCounts } from '../core/summary.js';
 import type { RejectedEvents } from '../protocol/validate.js';
 import { missingSpans } from '../report/build-report.js';
 import type { Report, ServiceReport } from '../report/types.js';
+import { addSummaryLiveFields, summaryLiveSource } from './live.js';
+import { addInto, emptySums, type Sums, WindowBuckets } from './window-buckets.js';
 
-/** Summed increments of one Service: selections by backend and the other counts. */
-export interface Sums {
-  backends: Map<string, number>;
-  counts: Record<CountField, number>;
-}
-
-function emptySums(): Sums {
-  const counts = {} as Record<CountField, number>;
-  for (const f of countFields) counts[f] = 0;
-  return { backends: new Map(), counts };
-}
-
-function addInto(to: Sums, backends: Map<string, number>, counts: Record<CountField, number>): void {
-  for (const [b, n] of backends) to.backends.set(b, (to.backends.get(b) ?? 0) + n);
-  for (const f of countFields) to.counts[f] += counts[f];
-}
+export type { Sums } from './window-buckets.js';
 
 /**
  * How much the store keeps: far beyond a 1,000-node cluster with thousands of Services,
@@ -61,29 +48,34 @@ export interface SummaryDropped {
   nodes: number;
   services: number;
   backends: number;
+  /** A Service's counts refused: shrunk within one agent epoch, or a total they would take past exact (2^53). */
+  inconsistent: number;
 }
 
 export class SummaryStore {
-  readonly dropped: SummaryDropped = { nodes: 0, services: 0, backends: 0 };
+  readonly dropped: SummaryDropped = { nodes: 0, services: 0, backends: 0, inconsistent: 0 };
+  /** Each node's epoch (when its counts began), once it said one. */
+  private readonly epochs = new Map<string, number>();
   private readonly limits: SummaryLimits;
   /** Summaries taken, and the time (ms) the latest came. */
   received = 0;
   lastAt = 0;
   /** Each node's latest cumulative counts, by Service key. */
   private readonly latest = new Map<string, Map<string, ServiceCounts>>();
+  /** Nodes whose helper reads conntrack, as their latest summary said, while their stream is up. */
+  readonly liveNodes = new Map<string, NonNullable<NodeSummary['live']>>();
   /** Increments since serve began, by Service key. */
   readonly totals = new Map<string, Sums>();
-  /** Increments per wall-clock second, by Service key then second. */
-  private readonly seconds = new Map<string, Map<number, Sums>>();
+  /** Increments in each window's buckets, by window (seconds) then Service key. */
+  private readonly windows = new Map<number, Map<string, WindowBuckets>>();
   readonly sketches = new Map<string, Hll>();
   /** The summary periods (microseconds, agents' clocks) in which counts grew: the span a report counts. */
   countedStart = NaN;
   countedEnd = NaN;
-  private readonly keepSeconds: number;
 
-  /** `keepSeconds`: the longest window that will be asked for. */
-  constructor(keepSeconds: number, limits: Partial<SummaryLimits> = {}) {
-    this.keepSeconds = Math.ceil(keepSeconds) + 1;
+  /** `windows`: the windows (seconds) that will be asked for. */
+  constructor(windows: readonly number[], limits: Partial<SummaryLimits> = {}) {
+    for (const w of windows) this.windows.set(w, new Map());
     this.limits = { ...DEFAULT_SUMMARY_LIMITS, ...limits };
   }
 
@@ -94,8 +86,10 @@ export class SummaryStore {
 
   /**
    * Takes one summary. A node's first one is its baseline (what came before serve is not
-   * counted); later ones add what grew since that node's previous counts. A count that
-   * shrank means the agent restarted: its counts are all new.
+   * counted); later ones add what grew since that node's previous counts. A new epoch means
+   * the agent restarted: its counts are all new. Within one epoch counts only grow, so a
+   * Service whose counts shrank is refused; from an agent too old to send an epoch, a count
+   * that shrank is the only sign of a restart.
    */
   add(s: NodeSummary, nowMs = Date.now()): void {
     this.received++;
@@ -110,6 +104,14 @@ export class SummaryStore {
       mine = new Map();
       this.latest.set(s.node, mine);
     }
+    const epoch = this.epochs.get(s.node);
+    if (s.epoch !== undefined) {
+      if (epoch !== undefined && s.epoch !== epoch) mine.clear();
+      this.epochs.set(s.node, s.epoch);
+    }
+    const sameEpoch = s.epoch !== undefined && s.epoch === epoch;
+    if (s.live) this.liveNodes.set(s.node, s.live);
+    else this.liveNodes.delete(s.node);
     const sec = Math.floor(nowMs / 1000);
     for (const svc of s.services) {
       const newToNode = !mine.has(svc.service);
@@ -128,47 +130,90 @@ export class SummaryStore {
       sketch.mergeEntries(svc.clientsHll);
       const prev = mine.get(svc.service);
       const { clientsHll: _sketch, ...counts } = svc as ServiceCounts & { clientsHll?: Uint8Array };
-      mine.set(svc.service, counts);
-      if (baseline) continue;
-      const delta = deltaOf(prev, counts);
-      if (!delta) continue;
-      let total = this.totals.get(svc.service);
-      if (!total) {
-        total = emptySums();
-        this.totals.set(svc.service, total);
+      if (baseline) {
+        mine.set(svc.service, counts);
+        continue;
       }
-      let room = this.limits.backendsPerService - total.backends.size;
-      for (const b of delta.backends.keys()) {
-        if (total.backends.has(b)) continue;
+      const grown = deltaOf(prev, counts);
+      const total = this.totals.get(svc.service) ?? emptySums();
+      if ((grown?.shrank && sameEpoch) || (grown && !exactAfter(total, grown.sums))) {
+        this.dropped.inconsistent++;
+        continue;
+      }
+      mine.set(svc.service, counts);
+      if (!grown?.grew) continue;
+      const delta = grown.sums;
+      this.totals.set(svc.service, total);
+      // A backend counts towards the limit by its selections or its bytes.
+      const t = total;
+      const known = (b: string) => t.backends.has(b) || t.bytes.has(b);
+      let room = this.limits.backendsPerService - t.backends.size;
+      for (const b of t.bytes.keys()) if (!t.backends.has(b)) room--;
+      for (const b of new Set([...delta.backends.keys(), ...delta.bytes.keys()])) {
+        if (known(b)) continue;
         if (room-- > 0) continue;
         delta.backends.delete(b);
+        delta.bytes.delete(b);
         this.dropped.backends++;
       }
-      addInto(total, delta.backends, delta.counts);
+      addInto(total, delta);
       if (!(s.start >= this.countedStart)) this.countedStart = s.start;
       if (!(s.end <= this.countedEnd)) this.countedEnd = s.end;
-      let perSec = this.seconds.get(svc.service);
-      if (!perSec) {
-        perSec = new Map();
-        this.seconds.set(svc.service, perSec);
+      for (const [seconds, byService] of this.windows) {
+        let buckets = byService.get(svc.service);
+        if (!buckets) {
+          buckets = new WindowBuckets(seconds);
+          byService.set(svc.service, buckets);
+        }
+        buckets.add(sec, delta);
       }
-      let slot = perSec.get(sec);
-      if (!slot) {
-        slot = emptySums();
-        perSec.set(sec, slot);
-        for (const old of perSec.keys()) if (old <= sec - this.keepSeconds) perSec.delete(old);
-      }
-      addInto(slot, delta.backends, delta.counts);
     }
   }
 
-  /** Increments of one Service over the last `seconds` (whole seconds, the current one included). */
+  /**
+   * Increments of one Service over the last `seconds`, one of the store's windows: whole seconds up to 60 s (the
+   * current one included), whole 1/60ths of a longer window.
+   */
   window(service: string, seconds: number, nowMs = Date.now()): Sums {
+    const byService = this.windows.get(seconds);
+    if (!byService)
+      throw new RangeError(
+        `failed to sum a ${seconds} s window: the store keeps ${[...this.windows.keys()].join(', ')} s`,
+      );
     const out = emptySums();
-    const from = Math.floor(nowMs / 1000) - Math.ceil(seconds) + 1;
-    for (const [sec, slot] of this.seconds.get(service) ?? [])
-      if (sec >= from) addInto(out, slot.backends, slot.counts);
+    byService.get(service)?.sumInto(out, Math.floor(nowMs / 1000));
     return out;
+  }
+
+  /** The node's stream ended: its open connections are no longer known (its next summary says them again). */
+  nodeDown(node: string): void {
+    this.liveNodes.delete(node);
+  }
+
+  /**
+   * Connections open now to each backend of a Service, summed over the nodes that read conntrack (their latest
+   * counts); null when no node does.
+   */
+  liveOf(service: string): Map<string, number> | null {
+    if (this.liveNodes.size === 0) return null;
+    const out = new Map<string, number>();
+    for (const node of this.liveNodes.keys())
+      for (const b of this.latest.get(node)?.get(service)?.backends ?? [])
+        if (b.live !== undefined) out.set(b.backend, (out.get(b.backend) ?? 0) + b.live);
+    return out;
+  }
+
+  /** Services whose counts grew since serve began, and those with connections open now (possibly none new). */
+  serviceKeys(): string[] {
+    const out = new Set(this.totals.keys());
+    for (const node of this.liveNodes.keys())
+      for (const [key, c] of this.latest.get(node) ?? []) if (c.backends.some((b) => (b.live ?? 0) > 0)) out.add(key);
+    return [...out];
+  }
+
+  /** A Service's increments since serve began (none yet: zeros). */
+  totalOf(key: string): Sums {
+    return this.totals.get(key) ?? emptySums();
   }
 
   /** Every Service's backends some node's latest counts list (its endpoints, zeros included). */
@@ -179,18 +224,33 @@ export class SummaryStore {
   }
 }
 
-/** What grew from `prev` to `now`; everything of `now` when a count shrank (a restarted agent). */
-function deltaOf(prev: ServiceCounts | undefined, now: ServiceCounts): Sums | null {
+/**
+ * What grew from `prev` to `now`; everything of `now` when a count shrank (a restarted agent). Open connections are
+ * a gauge, read from each node's latest counts (SummaryStore.liveOf), never summed over time.
+ */
+function deltaOf(
+  prev: ServiceCounts | undefined,
+  now: ServiceCounts,
+): { sums: Sums; shrank: boolean; grew: boolean } | null {
   const out = emptySums();
   let any = false;
   let reset = false;
-  const before = new Map(prev?.backends.map((b) => [b.backend, b.selections]) ?? []);
-  for (const b of now.backends) if (b.selections < (before.get(b.backend) ?? 0)) reset = true;
+  const before = new Map(prev?.backends.map((b) => [b.backend, b]) ?? []);
+  for (const b of now.backends) {
+    const was = before.get(b.backend);
+    if (b.selections < (was?.selections ?? 0) || (b.bytes ?? 0) < (was?.bytes ?? 0)) reset = true;
+  }
   for (const f of countFields) if (now[f] < (prev?.[f] ?? 0)) reset = true;
   for (const b of now.backends) {
-    const d = b.selections - (reset ? 0 : (before.get(b.backend) ?? 0));
+    const was = reset ? undefined : before.get(b.backend);
+    const d = b.selections - (was?.selections ?? 0);
     if (d > 0) {
       out.backends.set(b.backend, d);
+      any = true;
+    }
+    const bytes = (b.bytes ?? 0) - (was?.bytes ?? 0);
+    if (bytes > 0) {
+      out.bytes.set(b.backend, bytes);
       any = true;
     }
   }
@@ -198,17 +258,27 @@ function deltaOf(prev: ServiceCounts | undefined, now: ServiceCounts): Sums | nu
     out.counts[f] = now[f] - (reset ? 0 : (prev?.[f] ?? 0));
     if (out.counts[f] > 0) any = true;
   }
-  return any ? out : null;
+  return any || reset ? { sums: out, shrank: reset, grew: any } : null;
+}
+
+/** Whether adding `delta` keeps every total of `total` an exact integer (below 2^53). */
+function exactAfter(total: Sums, delta: Sums): boolean {
+  const fits = (now: number | undefined, d: number) => (now ?? 0) + d <= Number.MAX_SAFE_INTEGER;
+  for (const [b, n] of delta.backends) if (!fits(total.backends.get(b), n)) return false;
+  for (const [b, n] of delta.bytes) if (!fits(total.bytes.get(b), n)) return false;
+  for (const f of countFields) if (!fits(total.counts[f], delta.counts[f])) return false;
+  return true;
 }
 
 const NO_AFFINITY: ServiceInfo['affinity'] = { mode: 'None', timeoutSeconds: null, source: 'inferred' };
 
-/** The backends of a Service for K: those listed by some node or the catalogs, and those selected, by address. */
+/** The backends of a Service for K: those listed by some node or the catalogs, and those selected or carrying bytes, by address. */
 export function shown(store: SummaryStore, state: AggregatorState, key: string, sums: Sums): string[] {
   const names = new Set(store.listedBackends(key));
   const svc = state.services.ofKey(key);
   for (const b of svc.currentEndpoints()) names.add(svc.backendNames[b]!);
   for (const [b, n] of sums.backends) if (n > 0) names.add(b);
+  for (const [b, n] of sums.bytes) if (n > 0) names.add(b);
   return [...names].sort(compareAddr);
 }
 
@@ -233,67 +303,72 @@ export function summaryReport(
   const none = Number.isNaN(store.countedEnd) || store.countedEnd < from;
   const start = none ? 0 : Math.max(store.countedStart, from);
   const end = none ? 0 : store.countedEnd;
-  const services = [...store.totals.keys()].sort(compareAddr).map((key): ServiceReport => {
-    const t = window === 'all' ? store.totals.get(key)! : store.window(key, window, nowMs);
-    const names = shown(store, state, key, t);
-    const sel = selectionsOf(t);
-    const c = t.counts;
-    const latest = state.services.ofKey(key).latest;
-    const report: ServiceReport = {
-      service: key,
-      name: latest?.info.name ?? null,
-      affinity: latest ? { ...latest.info.affinity } : { ...NO_AFFINITY },
-      selections: sel,
-      backends: names.map((backend) => ({
-        backend,
-        selections: count(t, backend),
-        share: sel > 0 ? count(t, backend) / sel : 0,
-        clients: 0,
-      })),
-      spread: spreadOf(names.map((b) => count(t, b))),
-      // Summaries count selections, not the picks per client that affinity makes independent.
-      spreadVerdict:
-        latest?.info.affinity.mode === 'ClientIP'
-          ? notJudged('client', 'summaries keep no picks per client')
-          : judgeSpread(
-              names.map((b) => count(t, b)),
-              'selection',
-            ),
-      stickiness: {
-        pairs: c.pairs,
-        sameBackend: c.sameBackend,
-        ratio: c.pairs > 0 ? c.sameBackend / c.pairs : null,
-        expectedRandom: names.length > 0 ? 1 / names.length : null,
-      },
-      affinityVerdicts: {
-        held: c.held,
-        violation: c.violations,
-        forcedRepick: c.forcedRepick,
-        expired: c.expired,
-        compliance: c.held + c.violations > 0 ? c.held / (c.held + c.violations) : null,
-        violationCauses: {
-          listFull: c.listFull,
-          setFull: c.setFull,
-          crossFrontend: c.crossFrontend,
-          unknown: c.unknown,
+  const live = summaryLiveSource(store);
+  const services = store
+    .serviceKeys()
+    .sort(compareAddr)
+    .map((key): ServiceReport => {
+      const t = window === 'all' ? store.totalOf(key) : store.window(key, window, nowMs);
+      const names = shown(store, state, key, t);
+      const sel = selectionsOf(t);
+      const c = t.counts;
+      const latest = state.services.ofKey(key).latest;
+      const report: ServiceReport = {
+        service: key,
+        name: latest?.info.name ?? null,
+        affinity: latest ? { ...latest.info.affinity } : { ...NO_AFFINITY },
+        selections: sel,
+        backends: names.map((backend) => ({
+          backend,
+          selections: count(t, backend),
+          share: sel > 0 ? count(t, backend) / sel : 0,
+          clients: 0,
+        })),
+        spread: spreadOf(names.map((b) => count(t, b))),
+        // Summaries count selections, not the picks per client that affinity makes independent.
+        spreadVerdict:
+          latest?.info.affinity.mode === 'ClientIP'
+            ? notJudged('client', 'summaries keep no picks per client')
+            : judgeSpread(
+                names.map((b) => count(t, b)),
+                'selection',
+              ),
+        stickiness: {
+          pairs: c.pairs,
+          sameBackend: c.sameBackend,
+          ratio: c.pairs > 0 ? c.sameBackend / c.pairs : null,
+          expectedRandom: names.length > 0 ? 1 / names.length : null,
         },
-        // A node's reducer sends only judged verdicts: what waits for its rules is in none of its counts.
-        pending: 0,
-        expiredMoved: c.expiredMoved,
-      },
-      nodeDivergence: { clients: 0, examples: [] },
-      affinitySets: state.affinitySets.of(key),
-      clients: [],
-      clientsEstimate: Math.round(store.sketches.get(key)?.estimate() ?? 0),
-    };
-    if (key.endsWith('/udp'))
-      report.udpContinuity = {
-        replacements: c.udpReplacements,
-        backendChanged: c.udpBackendChanged,
-        reflectiveChanged: c.udpReflectiveChanged,
+        affinityVerdicts: {
+          held: c.held,
+          violation: c.violations,
+          forcedRepick: c.forcedRepick,
+          expired: c.expired,
+          compliance: c.held + c.violations > 0 ? c.held / (c.held + c.violations) : null,
+          violationCauses: {
+            listFull: c.listFull,
+            setFull: c.setFull,
+            crossFrontend: c.crossFrontend,
+            unknown: c.unknown,
+          },
+          // A node's reducer sends only judged verdicts: what waits for its rules is in none of its counts.
+          pending: 0,
+          expiredMoved: c.expiredMoved,
+        },
+        nodeDivergence: { clients: 0, examples: [] },
+        affinitySets: state.affinitySets.of(key),
+        clients: [],
+        clientsEstimate: Math.round(store.sketches.get(key)?.estimate() ?? 0),
       };
-    return report;
-  });
+      if (live) addSummaryLiveFields(store, key, t, names, report, (end - start) / 1e6);
+      if (key.endsWith('/udp'))
+        report.udpContinuity = {
+          replacements: c.udpReplacements,
+          backendChanged: c.udpBackendChanged,
+          reflectiveChanged: c.udpReflectiveChanged,
+        };
+      return report;
+    });
   return {
     window: {
       start: isoMicros(start),
@@ -310,5 +385,6 @@ export function summaryReport(
     evictions: { ...state.evictions, openViolations: state.causes.droppedOpen },
     rejectedEvents: rejected.toJSON(),
     summaries: { nodes: store.nodes, received: store.received, dropped: { ...store.dropped } },
+    ...(live ? { liveSource: live } : {}),
   };
 }

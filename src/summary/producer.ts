@@ -25,10 +25,14 @@ export class Summarizer {
   private readonly sketches: Hll[] = [];
   /** Per Service, the sum of its counts when last sent: it changes exactly when a count does (all only grow). */
   private readonly sentSum: number[] = [];
+  /** Per Service, its open connections by backend when last sent (they go down as well as up). */
+  private readonly sentOpen: string[] = [];
   private carried: StickyEvent[] = [];
   private lastEnd = NaN;
   private taken = 0;
   private readonly fullEvery: number;
+  /** When these cumulative counts began (microseconds): a reader tells a restarted agent by a new one. */
+  private readonly epoch = Date.now() * 1000;
 
   constructor(
     readonly node: string,
@@ -57,7 +61,16 @@ export class Summarizer {
   /** Cumulative counts of every Service, for /metrics. */
   totals(): ServiceCounts[] {
     const open = this.state.causes.openByService();
-    return this.state.services.list.map((svc) => countsOf(svc, open.get(svc.id) ?? 0));
+    const live = this.live() !== undefined;
+    return this.state.services.list.map((svc) => countsOf(svc, open.get(svc.id) ?? 0, live));
+  }
+
+  /** Present once the node's helper reads its conntrack table: whether its last sweep counted bytes. */
+  live(): NodeSummary['live'] {
+    const l = this.state.live;
+    if (!l.sourced.some(Boolean)) return undefined;
+    const acct = l.acct.filter((a) => a !== undefined);
+    return { bytes: acct.length === 0 ? null : acct.some(Boolean) };
   }
 
   /**
@@ -68,15 +81,18 @@ export class Summarizer {
   take(nowUs: number): NodeSummary {
     const open = this.state.causes.openByService();
     const full = this.taken++ % this.fullEvery === 0;
+    const live = this.live();
     const services: NodeSummary['services'] = [];
     for (const svc of this.state.services.list) {
       const sketch = this.sketchOf(svc);
       const raised = sketch.takeChanges();
       const changes = full ? sketch.allEntries() : raised;
-      const now = countsOf(svc, open.get(svc.id) ?? 0);
+      const now = countsOf(svc, open.get(svc.id) ?? 0, live !== undefined);
       const sum = sumOf(now);
-      if (sum === this.sentSum[svc.id] && changes.length === 0) continue;
+      const opened = openOf(now);
+      if (sum === this.sentSum[svc.id] && opened === this.sentOpen[svc.id] && changes.length === 0) continue;
       this.sentSum[svc.id] = sum;
+      this.sentOpen[svc.id] = opened;
       services.push({ ...now, clientsHll: changes });
     }
     const violations: ViolationRecord[] = [];
@@ -93,6 +109,8 @@ export class Summarizer {
       services,
       violations,
       events: this.carried,
+      ...(live ? { live } : {}),
+      epoch: this.epoch,
     };
     this.carried = [];
     this.lastEnd = nowUs;
@@ -102,11 +120,21 @@ export class Summarizer {
   /** Everything so far for a new subscriber: every Service's cumulative counts and whole sketches, and `events` (the catalog). */
   snapshot(nowUs: number, events: StickyEvent[]): NodeSummary {
     const open = this.state.causes.openByService();
+    const live = this.live();
     const services = this.state.services.list.map((svc) => ({
-      ...countsOf(svc, open.get(svc.id) ?? 0),
+      ...countsOf(svc, open.get(svc.id) ?? 0, live !== undefined),
       clientsHll: this.sketchOf(svc).allEntries(),
     }));
-    return { node: this.node, start: nowUs, end: nowUs, services, violations: [], events };
+    return {
+      node: this.node,
+      start: nowUs,
+      end: nowUs,
+      services,
+      violations: [],
+      events,
+      ...(live ? { live } : {}),
+      epoch: this.epoch,
+    };
   }
 
   private sketchOf(svc: ServiceRec): Hll {
@@ -121,18 +149,34 @@ export class Summarizer {
 
 function sumOf(c: ServiceCounts): number {
   let n = 0;
-  for (const b of c.backends) n += b.selections;
+  for (const b of c.backends) n += b.selections + (b.bytes ?? 0);
   for (const f of countFields) n += c[f];
   // A newly listed endpoint (0 selections) changes what is sent, not the sum.
   return n + c.backends.length * 2 ** 40;
 }
 
-/** A Service's cumulative counts; `open` violations are in `violations` but in no cause yet. */
-function countsOf(svc: ServiceRec, open: number): ServiceCounts {
+/** Open connections by backend, as one comparable value. */
+const openOf = (c: ServiceCounts): string => c.backends.map((b) => b.live ?? '').join(',');
+
+/**
+ * A Service's cumulative counts; `open` violations are in `violations` but in no cause yet. `live`: the node reads
+ * conntrack, so each backend carries its open connections and the bytes they carried.
+ */
+function countsOf(svc: ServiceRec, open: number, live: boolean): ServiceCounts {
   const t = svc.cum;
+  const listed = shownBackends(svc, t);
+  // A backend whose bytes were counted stays listed: its bytes are cumulative, and the consumer sums their growth.
+  if (live) {
+    const has = new Set(listed);
+    for (let b = 0; b < svc.backendNames.length; b++) if (!has.has(b) && svc.load.bytesOf(b, false) > 0) listed.push(b);
+  }
   return {
     service: svc.key,
-    backends: shownBackends(svc, t).map((b) => ({ backend: svc.backendNames[b]!, selections: t.countOf(b) })),
+    backends: listed.map((b) => ({
+      backend: svc.backendNames[b]!,
+      selections: t.countOf(b),
+      ...(live ? { live: svc.load.openOf(b), bytes: svc.load.bytesOf(b, false) } : {}),
+    })),
     pairs: t.pairs,
     sameBackend: t.same,
     held: t.held,
@@ -180,15 +224,19 @@ export class SummaryFeed extends EventEmitter {
     this.timer.unref();
   }
 
-  /** Starts the reducer (once), from the latest catalog: counts are since then. */
-  start(): void {
+  /**
+   * Starts the reducer (once), from the latest catalog: counts are since then. `open`: the connections open now, as a
+   * late subscriber is told them (for the reducer, they were open when tracing began).
+   */
+  start(open: readonly StickyEvent[] = []): void {
     if (this.active) return;
     this.active = true;
     if (this.catalog) this.summarizer.apply([this.catalog]);
+    this.summarizer.apply(open);
   }
 
-  snapshot(): Uint8Array {
-    this.start();
+  snapshot(open: readonly StickyEvent[] = []): Uint8Array {
+    this.start(open);
     return encodeSummary(this.summarizer.snapshot(Date.now() * 1000, this.catalog ? [this.catalog] : []));
   }
 

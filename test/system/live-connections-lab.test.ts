@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { requireRoot } from '../helpers/env.js';
 import { startLab } from '../helpers/lab-fixture.js';
 import { startAgents } from '../helpers/agents.js';
+import { startServe } from '../helpers/serve.js';
 import { Holder } from '../helpers/live-holder.js';
 import { conntrackTable, isOpen, type TableEntry } from '../helpers/conntrack-table.js';
 import { waitFor } from '../helpers/wait.js';
@@ -75,7 +76,9 @@ test('open and close match the backends and conntrack connection by connection; 
   const tableNow = () => conntrackTable(ns).filter((e) => mine.has(e.client));
 
   // The agent starts after the connections exist.
-  const agents = await startAgents(t, lab, [0], { args: ['--conntrack-sweep', '1s'] });
+  const agents = await startAgents(t, lab, [0], { args: ['--conntrack-sweep', '1s'], metrics: true });
+  // serve --summaries on it too: the summaries carry the node's open connections per backend.
+  const serve = await startServe(t, ['--summaries', '--agent', agents.addresses()[0]!, ...agents.clientArgs()]);
   const conn = new AgentConnection(agents.agents[0]!.address, {}, undefined, new RejectedEvents(), agents.link(0));
   t.after(() => conn.stop());
   const events: StickyEvent[] = [];
@@ -157,4 +160,43 @@ test('open and close match the backends and conntrack connection by connection; 
     assert.ok(Math.abs(got - bytes) <= bytes * 0.01, `bytes of ${backend}: events ${got}, conntrack -L ${bytes}`);
   }
   t.diagnostic(`bytes per backend (conntrack -L): ${JSON.stringify(Object.fromEntries(fromTable))}`);
+
+  // The agent's /metrics at a moment the whole table stands still around a sweep: open connections per Service and
+  // backend equal conntrack -L's (every translated entry of the node, not only the held ones).
+  const openInTable = () =>
+    countBy(
+      conntrackTable(ns)
+        .filter(isOpen)
+        .map((e) => `${e.service}/${e.proto} ${e.backend}`),
+    );
+  for (let round = 0; ; round++) {
+    const before = openInTable();
+    const n = sweeps().length;
+    await waitFor('a sweep', () => sweeps().length > n, 10_000);
+    const scraped = await liveMetric(await (await fetch(`http://${agents.agents[0]!.metrics!}/metrics`)).text());
+    const after = openInTable();
+    if (JSON.stringify(before) === JSON.stringify(after)) {
+      assert.deepEqual(scraped, after, 'stickyscope_backend_live_connections = conntrack -L, per Service and backend');
+      // serve has them with the next summary (every 2 s).
+      const fromServe = async () => liveMetric((await serve.get('/metrics')).text);
+      await waitFor(
+        'serve --summaries to have the same',
+        async () => JSON.stringify(await fromServe()) === JSON.stringify(after),
+        10_000,
+      );
+      t.diagnostic(`open per backend (conntrack -L, agent and serve /metrics): ${JSON.stringify(after)}`);
+      break;
+    }
+    assert.ok(round < 10, 'the table stood still between two reads around one sweep');
+  }
 });
+
+/** The non-zero stickyscope_backend_live_connections of a scrape, as "ip:port/proto backend" => count. */
+function liveMetric(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(
+    /^stickyscope_backend_live_connections\{[^}]*address="([^"]+)",backend="([^"]+)"[^}]*\} (\d+)$/gm,
+  ))
+    if (Number(m[3]) > 0) out[`${m[1]} ${m[2]}`] = Number(m[3]);
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}

@@ -78,6 +78,14 @@ for (const { label, setup } of scenarioSetups) {
         .sort(),
       [...moved].sort(),
     );
+    // The report's first finding about the Service names the cause the logs and lists prove, with its next step.
+    const finding = report.findings?.find((f) => f.service === STICKY);
+    assert.deepEqual(
+      finding && { kind: finding.kind, cause: finding.cause, count: finding.count },
+      { kind: 'violations', cause, count: moved.length },
+      `findings: ${JSON.stringify(report.findings)}`,
+    );
+    assert.match(finding!.next, cause === 'listFull' ? /ip_list_tot/ : /timeoutSeconds/);
     t.diagnostic(`evicted ${evicted.length}, moved ${moved.length}`);
   });
 }

@@ -53,13 +53,25 @@ function probeSpelling(groups: number[][]): string[] {
 
 test('any spelling of an IPv6 address comes out as the probe writes it', () => {
   const groups = Array.from({ length: 20_000 }, randomGroups);
-  // IPv4-mapped, with the dotted tail ip6tables-save and nft print.
-  groups.push([0, 0, 0, 0, 0, 0xffff, 0x0a00, 0x0001]);
+  // IPv4-mapped, with the dotted tail ip6tables-save and nft print, and in hex.
+  groups.push([0, 0, 0, 0, 0, 0xffff, 0x0a00, 0x0001], [0, 0, 0, 0, 0, 0xffff, 0x0a60, 0x000a]);
   const probe = probeSpelling(groups);
+  const mapped: Record<number, string> = {
+    [groups.length - 2]: '::ffff:10.0.0.1',
+    [groups.length - 1]: '::FFFF:a60:A',
+  };
   groups.forEach((g, i) => {
-    const s = i === groups.length - 1 ? '::ffff:10.0.0.1' : spelled(g);
+    const s = mapped[i] ?? spelled(g);
     assert.equal(canonicalIp(s), probe[i], `${s} (${g.map((x) => x.toString(16)).join(':')})`);
   });
+});
+
+test('IPv4-mapped addresses are printed with their IPv4 part (issue 31: [::ffff:a60:a] read as nothing)', () => {
+  assert.equal(canonicalAddress('[::ffff:a60:a]:80'), '[::ffff:10.96.0.10]:80');
+  assert.equal(canonicalIp('0:0:0:0:0:ffff:10.96.0.10'), '::ffff:10.96.0.10');
+  assert.deepEqual(probeSpelling([[0, 0, 0, 0, 0, 0xffff, 0x0a60, 0x000a]]), ['::ffff:10.96.0.10']);
+  // Not mapped: a different sixth group keeps hex.
+  assert.equal(canonicalIp('::fffe:a60:a'), '::fffe:a60:a');
 });
 
 test('what is not an IPv6 address is left alone; zones and brackets keep their place', () => {

@@ -16,6 +16,7 @@ import { TraceWriter } from '../../src/record/trace-writer.js';
 import { readTrace } from '../../src/record/trace-reader.js';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { buildReport } from '../../src/report/build-report.js';
+import { renderReport } from '../../src/report/from-file.js';
 import { openOutputFile } from '../../src/export/output-file.js';
 import { ParquetEventWriter } from '../../src/export/parquet-writer.js';
 import { queryEvents } from '../helpers/duckdb.js';
@@ -355,7 +356,8 @@ test('every field of the report JSON is in docs/design.md', () => {
     const built = buildReport(state, { scope });
     // What `serve` adds to the reports it serves (src/serve/http.ts).
     built.metrics = { maxServices: 100, servicesOmitted: 0 };
-    const report = JSON.parse(JSON.stringify(built));
+    // What rendering adds: the command line and the findings.
+    const report = JSON.parse(renderReport(built, { format: 'json', timeline: null, command: 'stickyscope report x' }));
     fieldsOf(report, fields);
     const sticky = report.services.find((s: { name: string }) => s.name === 'lab/sticky:http');
     const v = sticky.affinityVerdicts;

@@ -172,10 +172,20 @@ test('each command lists the --k8s flags in its help, and refuses them without -
   for (const cmd of ['tui', 'record', 'report']) {
     const help = await runCli([cmd, '--help']);
     assert.equal(help.code, 0, help.stderr);
-    for (const flag of ['--k8s', '--namespace N', '--selector S', '--kubeconfig F'])
+    for (const flag of ['--k8s', '--namespace N', '--agent-namespace N', '--selector S', '--kubeconfig F'])
       assert.ok(help.stdout.includes(flag), `${cmd} --help shows ${flag}`);
   }
   const r = await runCli(['report', '--agent', '127.0.0.1:1', '--namespace', 'x', '--duration', '1s']);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /--namespace only applies with --k8s/);
+  const agents = await runCli(['report', '--agent', '127.0.0.1:1', '--agent-namespace', 'x', '--duration', '1s']);
+  assert.equal(agents.code, 2, agents.stderr);
+  assert.match(agents.stderr, /--agent-namespace only applies with --k8s/);
+  // serve covers every Service: -n is refused there, pointing at the agents' flag.
+  const serve = await runCli(['serve', '--k8s', '-n', 'stickyscope']);
+  assert.equal(serve.code, 2, serve.stderr);
+  assert.match(
+    serve.stderr,
+    /-n\/--namespace \(the Services' namespace\) does not apply; for the agent pods' namespace use --agent-namespace stickyscope/,
+  );
 });

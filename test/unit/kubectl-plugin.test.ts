@@ -1,6 +1,7 @@
 // `kubectl stickyscope` (the kubectl-stickyscope executable) against two fake clusters named by the contexts of one
-// kubeconfig, beside `stickyscope` given the same flags: --context picks the cluster, -n the agents' namespace, and
-// each report holds exactly the events the test sent to that cluster's agent.
+// kubeconfig, beside `stickyscope` given the same flags: --context picks the cluster, --agent-namespace the agents'
+// namespace, -n (as in kubectl) the Services' namespace, and each report holds exactly the events the test sent to
+// that cluster's agent.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -105,7 +106,7 @@ function summary(cli: CliRun) {
   return { nodes: report.nodes, services };
 }
 
-test('kubectl-stickyscope report --k8s: --context picks the cluster and -n the agent namespace, as stickyscope does', {
+test('kubectl-stickyscope report --k8s: --context picks the cluster and --agent-namespace the agents, as stickyscope does', {
   timeout: 60_000,
 }, async (t) => {
   const s = await setup(t);
@@ -142,7 +143,7 @@ test('kubectl-stickyscope report --k8s: --context picks the cluster and -n the a
     check(
       'plugin west',
       startCli(
-        ['--context', 'west', '-n', 'tracing', '--kubeconfig', s.kubeconfig, 'report', '--k8s', ...json],
+        ['--context', 'west', '--agent-namespace', 'tracing', '--kubeconfig', s.kubeconfig, 'report', '--k8s', ...json],
         plugin,
       ),
       s.west,
@@ -158,7 +159,15 @@ test('kubectl-stickyscope report --k8s: --context picks the cluster and -n the a
     ),
     check(
       'stickyscope west',
-      startCli(['report', '--k8s', '--kubeconfig', s.kubeconfig, '--context=west', '--namespace=tracing', ...json]),
+      startCli([
+        'report',
+        '--k8s',
+        '--kubeconfig',
+        s.kubeconfig,
+        '--context=west',
+        '--agent-namespace=tracing',
+        ...json,
+      ]),
       s.west,
       west,
     ),
@@ -227,7 +236,12 @@ test('kubectl-stickyscope help names it kubectl stickyscope, offers the cluster 
     }),
   );
   const k8s = await runCli(['tui', '--help'], plugin);
-  for (const flag of ['--context C', '-n, --namespace N', '--kubeconfig F']) assert.ok(k8s.stdout.includes(flag), flag);
+  for (const flag of ['--context C', '-n, --namespace N', '--agent-namespace N', '--kubeconfig F'])
+    assert.ok(k8s.stdout.includes(flag), flag);
+  // Who used -n for the agents' namespace is told what it means now.
+  assert.match(k8s.stdout, /-n used to name the agent pods' namespace: that is --agent-namespace now/);
+  const top = await runCli(['--help'], plugin);
+  assert.match(top.stdout, /-n, as in kubectl, keeps\nonly the Services of that namespace/);
   const lab = await runCli(['lab', 'up'], plugin);
   assert.equal(lab.code, 2);
   assert.match(
@@ -244,8 +258,8 @@ test('kubectl-stickyscope tui --k8s shows the chosen cluster live, as stickyscop
   const tui = ['--k8s', '--kubeconfig', s.kubeconfig, '--fps', '20'];
   for (const [name, bin, args] of [
     // kubectl passes its global flags before the command; stickyscope takes them after it.
-    ['kubectl-stickyscope', kubectlPluginPath, ['--context', 'west', '-n', 'tracing', 'tui', ...tui]],
-    ['stickyscope', cliPath, ['tui', '--context', 'west', '-n', 'tracing', ...tui]],
+    ['kubectl-stickyscope', kubectlPluginPath, ['--context', 'west', '--agent-namespace', 'tracing', 'tui', ...tui]],
+    ['stickyscope', cliPath, ['tui', '--context', 'west', '--agent-namespace', 'tracing', ...tui]],
   ] as const) {
     const term = startTmux(`${process.execPath} ${bin} ${args.join(' ')}`, { cols: 160, rows: 30 });
     t.after(() => term.kill());
@@ -268,4 +282,60 @@ test('kubectl-stickyscope tui --k8s shows the chosen cluster live, as stickyscop
     term.kill();
     await waitFor(`${name} to unsubscribe`, () => equals(s.west.subscribers(), 0), 10_000);
   }
+});
+
+test('kubectl stickyscope -n NS: only the Services of namespace NS, as kubectl -n; a namespace without Services is refused', {
+  timeout: 60_000,
+}, async (t) => {
+  const s = await setup(t);
+  for (const svc of loadK8sFixture('services.yaml')) s.west.api.apply('services', svc);
+  for (const slice of loadK8sFixture('endpointslices.yaml')) s.west.api.apply('endpointslices', slice);
+  const k8s = ['--context', 'west', '--agent-namespace', 'tracing', '--kubeconfig', s.kubeconfig];
+  const cli = startCli(['-n', 'shop', ...k8s, 'report', '--k8s', '--duration', '2s', '-o', 'json'], plugin);
+  t.after(() => cli.child.kill());
+  await waitFor('the report to subscribe', () => equals(s.west.subscribers(), 1), 20_000).catch((err) => {
+    throw new Error(`${err.message}; stderr: ${cli.stderr()}`);
+  });
+  const ts = Date.now() * 1000;
+  // Three selections of shop/web and two of kube-system/kube-dns: only shop's reach the report.
+  s.west.source.emitEvents([
+    ...[0, 1, 2].map((i) =>
+      dnat(i, 'node-west', {
+        ts: ts + i,
+        service: '10.96.12.34:80',
+        serviceName: 'shop/web:http',
+        backend: '10.1.1.2:8080',
+      }),
+    ),
+    ...[3, 4].map((i) =>
+      dnat(i, 'node-west', {
+        ts: ts + i,
+        proto: 'udp',
+        service: '10.96.0.10:53',
+        serviceName: 'kube-system/kube-dns:dns',
+        backend: '10.1.0.5:53',
+      }),
+    ),
+  ]);
+  const { code } = await cli.exit;
+  assert.equal(code, 0, cli.stderr());
+  const report = JSON.parse(cli.stdout()) as {
+    services: { service: string; name: string | null; selections: number }[];
+  };
+  const names = report.services.map((x) => x.name ?? x.service);
+  assert.ok(names.length > 0 && names.every((n) => n.startsWith('shop/')), `only shop's Services: ${names.join(', ')}`);
+  assert.equal(report.services.find((x) => x.name === 'shop/web:http')?.selections, 3);
+
+  const none = await runCli(['-n', 'nowhere', ...k8s, 'report', '--k8s', '--duration', '1s'], plugin);
+  assert.equal(none.code, 2, none.stderr);
+  assert.match(
+    none.stderr,
+    /^kubectl stickyscope report: -n nowhere: the Kubernetes API lists no Service in namespace 'nowhere'; namespaces with Services: kube-system, shop/,
+  );
+  const elsewhere = await runCli(
+    ['-n', 'shop', ...k8s, 'report', '--k8s', '--service', 'kube-system/kube-dns', '--duration', '1s'],
+    plugin,
+  );
+  assert.equal(elsewhere.code, 2, elsewhere.stderr);
+  assert.match(elsewhere.stderr, /--service kube-system\/kube-dns is not in namespace 'shop' \(-n shop\)/);
 });

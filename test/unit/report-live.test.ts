@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { buildReport } from '../../src/report/build-report.js';
 import { reportFromFile } from '../../src/report/from-file.js';
+import { findingsOf } from '../../src/report/findings.js';
 import { renderMarkdown } from '../../src/report/render-markdown.js';
 import { TraceWriter } from '../../src/record/trace-writer.js';
 import { A, B, C, D, E, liveTrace, SERVICE } from '../helpers/live-trace.js';
@@ -66,6 +67,9 @@ test('report: a trace file of live events reports what the live run did', async 
     // The file also states its recording's own start and end (the writer's clock), which the run in memory has not.
     assert.ok(fromFile.window.recording, 'the recording span of the file');
     fromFile.window.recording = null;
+    // Findings are added as the report is rendered: the same as the report in memory gives.
+    assert.deepEqual(fromFile.findings, JSON.parse(JSON.stringify(findingsOf(live))));
+    delete fromFile.findings;
     assert.deepEqual(fromFile, JSON.parse(JSON.stringify(live)));
     const html = await reportFromFile(path, { format: 'html', windowSeconds: WINDOW });
     assert.match(html, /Load now: 3 open connections/);

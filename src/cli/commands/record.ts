@@ -16,7 +16,7 @@ import { parseAgentAddresses } from '../agent-address.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope record --agent HOST:PORT [--agent ...] -w FILE [--duration 30s] [--rotate-bytes N]
-       stickyscope record --k8s [-n N] [--selector S] [--kubeconfig F] [--context C] -w FILE [...]
+       stickyscope record --k8s [-n NS] [--agent-namespace N] [--context C] -w FILE [...]
 
 Subscribes to one or more agents and writes their events, merged in time order, to a
 trace file: 'stickyscope report FILE', 'export FILE' and 'tui --replay FILE' read it.
@@ -63,14 +63,15 @@ Examples:
     if (!values.write) throw new UsageError('record needs -w FILE, the trace file to write');
     const durationMs = values.duration === undefined ? undefined : parseDuration(values.duration, '--duration');
     const rotateBytes = values['rotate-bytes'] === undefined ? undefined : parseBytes(values['rotate-bytes']);
-    const services = parseServices(values);
+    const listedServices = parseServices(values);
     const security = await parseClientTls(values);
 
     const signal = shutdownSignal();
-    const { resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
+    const { namespaceServices, resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
     const resolved = await resolveAgentsFromArgs(values, signal);
     const warn = (err: Error) => process.stderr.write(`\nstickyscope record: warning: ${err.message}\n`);
     const catalogs = await startCatalogFeed(resolved, warn);
+    const services = namespaceServices(values.namespace, catalogs, listedServices);
     const agents = resolved.addresses;
     security.check(agents);
     resolved.discovery?.onChange((now) =>

@@ -19,11 +19,12 @@ import { printable } from '../../core/text.js';
 import { k8sOptions, k8sUsage, refuseK8sFlagsAlone } from '../../k8s/cli.js';
 import { parseServices, serviceOption, serviceUsage } from '../service-option.js';
 import { parseAgentAddresses } from '../agent-address.js';
+import { commandLine } from '../command-line.js';
 
 export const command: Command = {
   usage: `Usage: stickyscope report FILE|DIR... [options]
        stickyscope report --agent HOST:PORT [--agent ...] --duration D [options]
-       stickyscope report --k8s [-n N] [--selector S] [--kubeconfig F] [--context C] --duration D [options]
+       stickyscope report --k8s [-n NS] [--agent-namespace N] [--context C] --duration D [options]
 
 Aggregates selections into a report per Service: backend shares and spread
 (max/mean, CV, Jain, chi-square p), stickiness against random choice (1/K), session
@@ -58,106 +59,124 @@ Examples:
   stickyscope report --k8s --duration 1m -o html -w cluster.html`,
 
   async run(argv) {
-    const { values, positionals } = parse(
-      argv,
-      {
-        ...k8sOptions,
-        ...clientTlsOptions,
-        ...serviceOption,
-        ...timeRangeOptions,
-        ...outputOptions,
-        duration: { type: 'string' },
-        window: { type: 'string' },
-        summaries: { type: 'boolean' },
-      },
-      true,
-    );
-    const format = parseOutputFormat(values, ['json', 'md', 'html'] as const, 'json');
-    const windowSeconds = values.window === undefined ? undefined : parseDuration(values.window, '--window') / 1000;
-    if (windowSeconds !== undefined && !(windowSeconds > 0))
-      throw new UsageError(`--window expects a positive duration; got '${values.window}'`);
-    const listed = parseAgentAddresses(values.agent ?? []);
-    const services = parseServices(values);
-    if (services && values.summaries)
-      throw new UsageError('--service and --summaries do not go together: summaries cover every Service');
-    const live = listed.length > 0 || values.k8s === true;
-    const liveFlag = values.k8s ? '--k8s' : `--agent ${listed.join(' ')}`;
-    const range = parseNarrowing(values);
-    if (live && (range.since !== undefined || range.until !== undefined))
-      throw new UsageError('--since and --until are for trace FILEs; agents report from now for --duration');
-    if (live && positionals.length > 0)
-      throw new UsageError(
-        `report reads either a FILE or agents (--agent, --k8s), not both; got ${positionals.join(' ')} and ${liveFlag}`,
-      );
-    refuseK8sFlagsAlone(values);
-    if (values.summaries && !live)
-      throw new UsageError('--summaries is for agents (--agent, --k8s): a trace FILE holds every event already');
-    if (!live && positionals.length === 0)
-      throw new UsageError(
-        'report expects trace FILEs (or a directory of them), --agent HOST:PORT or --k8s; got none of them',
-      );
-
-    const { reportFromAgents, reportFromFile } = await import('../../report/from-file.js');
-    let text: string;
-    if (live) {
-      if (values.duration === undefined)
-        throw new UsageError(
-          `report ${values.k8s ? '--k8s' : '--agent'} needs --duration D: how long to listen before reporting`,
-        );
-      const durationMs = parseDuration(values.duration, '--duration');
-      // Found now rather than after listening for the whole duration.
-      if (values.write) await checkWritable(values.write, 'write report to');
-      const security = await parseClientTls(values);
-      const signal = shutdownSignal();
-      const { resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
-      const resolved = await resolveAgentsFromArgs(values, signal);
-      const warn = (err: Error) => process.stderr.write(`stickyscope report: warning: ${printable(err.message)}\n`);
-      const catalogs = await startCatalogFeed(resolved, warn);
-      const agents = resolved.addresses;
-      security.check(agents);
-      resolved.discovery?.onChange((now) =>
-        warn(
-          new Error(
-            `the ready agents changed to ${now.join(', ') || 'none'}; this report listens to ${agents.join(', ')}`,
-          ),
-        ),
-      );
-      process.stderr.write(`listening to ${agents.join(', ')} for ${values.duration} (Ctrl-C reports early)\n`);
-      const { AgentReach } = await import('../agent-reach.js');
-      const reach = new AgentReach();
-      const from = values.summaries
-        ? (await import('../../serve/summaries-once.js')).reportFromSummaries
-        : reportFromAgents;
-      text = await from(agents, {
-        format,
-        windowSeconds,
-        durationMs,
-        signal,
-        catalogs,
-        services,
-        onWarning: (message) => process.stderr.write(`stickyscope report: warning: ${printable(message)}\n`),
-        tls: security.tls,
-        nodes: resolved.discovery?.nodes(),
-        onStatus: (s) => {
-          reach.note(s);
-          process.stderr.write(`agent ${s.address} (${s.node}) ${s.state}${s.reason ? `: ${s.reason}` : ''}\n`);
-        },
-      });
-      for (const a of reach.check(agents, 'no report written'))
-        warn(new Error(`agent ${a} was never reached: the report has nothing from it`));
-    } else {
-      const warn = (message: string) => process.stderr.write(`stickyscope report: warning: ${printable(message)}\n`);
-      const { traceFiles } = await import('../../record/trace-files.js');
-      const files = await traceFiles(positionals, (p, why) => warn(`${p}: ${why}; skipped`));
-      text = await reportFromFile(files, {
-        format,
-        windowSeconds,
-        onWarning: (w) => warn(w.message),
-        narrowing: { ...range, services, onWarning: warn },
-      });
-    }
-    if (values.write) await writeTextFile(values.write, text, 'write report to');
+    const args = parseReportArgs(argv);
+    const text = args.live ? await reportLive(args) : await reportFiles(args);
+    if (args.values.write) await writeTextFile(args.values.write, text, 'write report to');
     else process.stdout.write(text);
     return 0;
   },
 };
+
+const warnLine = (message: string) => process.stderr.write(`stickyscope report: warning: ${printable(message)}\n`);
+
+/** The flags, checked against each other before anything is read or listened to. */
+function parseReportArgs(argv: string[]) {
+  const { values, positionals } = parse(
+    argv,
+    {
+      ...k8sOptions,
+      ...clientTlsOptions,
+      ...serviceOption,
+      ...timeRangeOptions,
+      ...outputOptions,
+      duration: { type: 'string' },
+      window: { type: 'string' },
+      summaries: { type: 'boolean' },
+    },
+    true,
+  );
+  const format = parseOutputFormat(values, ['json', 'md', 'html'] as const, 'json');
+  const windowSeconds = values.window === undefined ? undefined : parseDuration(values.window, '--window') / 1000;
+  if (windowSeconds !== undefined && !(windowSeconds > 0))
+    throw new UsageError(`--window expects a positive duration; got '${values.window}'`);
+  const listed = parseAgentAddresses(values.agent ?? []);
+  const services = parseServices(values);
+  if ((services || values.namespace !== undefined) && values.summaries)
+    throw new UsageError(
+      `${services ? '--service' : '-n/--namespace'} and --summaries do not go together: summaries cover every Service`,
+    );
+  const live = listed.length > 0 || values.k8s === true;
+  const liveFlag = values.k8s ? '--k8s' : `--agent ${listed.join(' ')}`;
+  const range = parseNarrowing(values);
+  if (live && (range.since !== undefined || range.until !== undefined))
+    throw new UsageError('--since and --until are for trace FILEs; agents report from now for --duration');
+  if (live && positionals.length > 0)
+    throw new UsageError(
+      `report reads either a FILE or agents (--agent, --k8s), not both; got ${positionals.join(' ')} and ${liveFlag}`,
+    );
+  refuseK8sFlagsAlone(values);
+  if (values.summaries && !live)
+    throw new UsageError('--summaries is for agents (--agent, --k8s): a trace FILE holds every event already');
+  if (!live && positionals.length === 0)
+    throw new UsageError(
+      'report expects trace FILEs (or a directory of them), --agent HOST:PORT or --k8s; got none of them',
+    );
+  const command = commandLine('report', argv);
+  return { values, positionals, format, windowSeconds, services, live, range, command };
+}
+
+type ReportArgs = ReturnType<typeof parseReportArgs>;
+
+/** Listens to the agents (--agent, --k8s) for --duration, then reports. */
+async function reportLive({ values, format, windowSeconds, command, ...args }: ReportArgs): Promise<string> {
+  if (values.duration === undefined)
+    throw new UsageError(
+      `report ${values.k8s ? '--k8s' : '--agent'} needs --duration D: how long to listen before reporting`,
+    );
+  const durationMs = parseDuration(values.duration, '--duration');
+  // Found now rather than after listening for the whole duration.
+  if (values.write) await checkWritable(values.write, 'write report to');
+  const security = await parseClientTls(values);
+  const signal = shutdownSignal();
+  const { namespaceServices, resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
+  const resolved = await resolveAgentsFromArgs(values, signal);
+  const warn = (err: Error) => warnLine(err.message);
+  const catalogs = await startCatalogFeed(resolved, warn);
+  const services = namespaceServices(values.namespace, catalogs, args.services);
+  const agents = resolved.addresses;
+  security.check(agents);
+  resolved.discovery?.onChange((now) =>
+    warn(
+      new Error(`the ready agents changed to ${now.join(', ') || 'none'}; this report listens to ${agents.join(', ')}`),
+    ),
+  );
+  process.stderr.write(`listening to ${agents.join(', ')} for ${values.duration} (Ctrl-C reports early)\n`);
+  const { AgentReach } = await import('../agent-reach.js');
+  const reach = new AgentReach();
+  const from = values.summaries
+    ? (await import('../../serve/summaries-once.js')).reportFromSummaries
+    : (await import('../../report/from-file.js')).reportFromAgents;
+  const text = await from(agents, {
+    format,
+    windowSeconds,
+    command,
+    durationMs,
+    signal,
+    catalogs,
+    services,
+    onWarning: warnLine,
+    tls: security.tls,
+    nodes: resolved.discovery?.nodes(),
+    onStatus: (s) => {
+      reach.note(s);
+      process.stderr.write(`agent ${s.address} (${s.node}) ${s.state}${s.reason ? `: ${s.reason}` : ''}\n`);
+    },
+  });
+  for (const a of reach.check(agents, 'no report written'))
+    warn(new Error(`agent ${a} was never reached: the report has nothing from it`));
+  return text;
+}
+
+/** Reads trace FILEs (or directories of them), narrowed to --since/--until and --service. */
+async function reportFiles({ positionals, format, windowSeconds, services, range, command }: ReportArgs) {
+  const { reportFromFile } = await import('../../report/from-file.js');
+  const { traceFiles } = await import('../../record/trace-files.js');
+  const files = await traceFiles(positionals, (p, why) => warnLine(`${p}: ${why}; skipped`));
+  return reportFromFile(files, {
+    format,
+    windowSeconds,
+    command,
+    onWarning: (w) => warnLine(w.message),
+    narrowing: { ...range, services, onWarning: warnLine },
+  });
+}

@@ -20,7 +20,7 @@ const DEFAULT_WINDOWS = ['1m', '5m'];
 
 export const command: Command = {
   usage: `Usage: stickyscope serve --agent HOST:PORT [--agent ...] [options]
-       stickyscope serve --k8s [--namespace N] [--selector S] [--kubeconfig F] [options]
+       stickyscope serve --k8s [--agent-namespace N] [--selector S] [--kubeconfig F] [options]
 
 Aggregates agents' events for as long as it runs and serves over HTTP:
   /metrics                 Prometheus text format: per Service selections, spread,
@@ -34,7 +34,7 @@ ready are followed within seconds and those that go are dropped (their node's wi
 marked missing). SIGINT/SIGTERM stops it.
 
 Options:
-${k8sUsage(31)}
+${k8sUsage(31, { namespace: false })}
 ${clientTlsUsage(31)}
   --listen HOST:PORT           where to serve HTTP (default 127.0.0.1:7391; port 0 picks one)
   --window D                   a window to keep (repeat for several; the first is the
@@ -72,6 +72,10 @@ Examples:
       'ready-file': { type: 'string' },
       summaries: { type: 'boolean' },
     });
+    if (values.namespace !== undefined)
+      throw new UsageError(
+        `serve covers every Service, so -n/--namespace (the Services' namespace) does not apply; for the agent pods' namespace use --agent-namespace ${printable(values.namespace.slice(0, 80))}`,
+      );
     const listen = parseHostPort(values.listen, '--listen');
     const listed = parseAgentAddresses(values.agent ?? []);
     if (listed.length === 0 && !values.k8s)

@@ -20,7 +20,7 @@ const DEFAULT_FPS = 10;
 
 export const command: Command = {
   usage: `Usage: stickyscope tui --agent HOST:PORT [--agent HOST:PORT ...] [options]
-       stickyscope tui --k8s [-n N] [--selector S] [--kubeconfig F] [--context C] [options]
+       stickyscope tui --k8s [-n NS] [--agent-namespace N] [--context C] [options]
        stickyscope tui --replay FILE [--speed N] [options]
 
 A live terminal UI: one row per Service with its selection rate, each backend's
@@ -58,7 +58,7 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
       fps: { type: 'string' },
     });
     const listed = parseAgentAddresses(values.agent ?? []);
-    const services = parseServices(values);
+    const listedServices = parseServices(values);
     const range = parseNarrowing(values);
     if (values.replay === undefined && (range.since !== undefined || range.until !== undefined))
       throw new UsageError('--since and --until apply to --replay FILE; agents are shown from now');
@@ -104,7 +104,7 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
       const file = values.replay;
       const { narrowEvents, narrows } = await import('../../record/narrow-events.js');
       const read = readTrace(file, { onWarning: (w) => source.note('warning', w.message) });
-      const narrowing = { ...range, services };
+      const narrowing = { ...range, services: listedServices };
       const batches = narrows(narrowing) ? narrowEvents(read, narrowing, (m) => source.note('warning', m)) : read;
       // Read the first batch before taking over the screen: a file that is not a trace fails here, in plain text.
       const first = await batches.next();
@@ -118,9 +118,10 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
       });
     } else {
       // Before taking over the screen: a cluster that cannot be reached fails here, in plain text.
-      const { resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
+      const { namespaceServices, resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
       const resolved = await resolveAgentsFromArgs(values, stopFeed.signal);
       const catalogs = await startCatalogFeed(resolved, (err) => source.note('warning', err.message));
+      const services = namespaceServices(values.namespace, catalogs, listedServices);
       const agents = resolved.addresses;
       security!.check(agents);
       resolved.discovery?.onChange((now) =>

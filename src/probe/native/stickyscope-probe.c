@@ -103,8 +103,8 @@ static uint64_t now_ms(void)
 	return ss_monotonic_ns() / 1000000;
 }
 
-/* Drains the ring buffer and writes what it held; -errno of a failed write. */
-static int drain(struct run *run)
+/* Drains the ring buffer and writes what it held; -errno of a failed write. *records, if given, gets their number. */
+static int drain_counted(struct run *run, int *records)
 {
 	int n = ring_buffer__consume(run->rb);
 
@@ -114,7 +114,14 @@ static int drain(struct run *run)
 		ss_fail("drain the ring buffer: %s", strerror(-n));
 		return n;
 	}
+	if (records)
+		*records = n;
 	return ss_out_flush();
+}
+
+static int drain(struct run *run)
+{
+	return drain_counted(run, NULL);
 }
 
 /* True when stdin has reached end of file (the reader is gone). */
@@ -152,19 +159,31 @@ static uint64_t sweep_period_ms(const struct run *run, const struct ss_options *
 	return budget_ms;
 }
 
+/*
+ * Records come with the kernel's adaptive wake-up: it wakes a reader only when the reader has caught up, so a busy
+ * ring drained every --poll-ms wakes nobody between drains. The loop has two states. Draining: a drain every
+ * --poll-ms, the ring not polled (it stays readable while it holds records: polling it would wake per record). Idle,
+ * once a drain found nothing: no drain timer, the ring polled, so the first record wakes the helper at once. An idle
+ * node then costs the helper no wake-ups but the counters' and the sweep's.
+ */
 static int loop(struct run *run, const struct ss_options *opts, int sigfd)
 {
-	struct pollfd fds[3] = { { .fd = sigfd, .events = POLLIN },
+	struct pollfd fds[4] = { { .fd = sigfd, .events = POLLIN },
 		                 { .fd = STDIN_FILENO, .events = POLLIN },
-		                 { .fd = run->live_on ? ss_ct_events_fd(&run->live.nl) : -1, .events = POLLIN } };
+		                 { .fd = run->live_on ? ss_ct_events_fd(&run->live.nl) : -1, .events = POLLIN },
+		                 { .fd = -1, .events = POLLIN } };
+	const int ring_fd = bpf_map__fd(run->att.skel->maps.ss_events);
 	uint64_t next_drain = now_ms() + opts->poll_ms, next_counters = now_ms() + opts->counters_ms;
 	uint64_t next_sweep = run->live_on ? now_ms() + sweep_period_ms(run, opts) : UINT64_MAX;
-	int err;
+	bool idle = false;
+	int err, records;
 
 	for (;;) {
 		uint64_t now = now_ms();
 
-		if (poll(fds, 3, timeout_until(now, next_drain, next_counters, next_sweep)) < 0 && errno != EINTR) {
+		fds[3].fd = idle ? ring_fd : -1;
+		if (poll(fds, 4, timeout_until(now, idle ? UINT64_MAX : next_drain, next_counters, next_sweep)) < 0 &&
+		    errno != EINTR) {
 			ss_fail("wait for events: %s", strerror(errno));
 			return SS_EXIT_RUNTIME;
 		}
@@ -172,9 +191,10 @@ static int loop(struct run *run, const struct ss_options *opts, int sigfd)
 			return 0;
 		now = now_ms();
 		/* the ring buffer first: a DNAT record then comes before its connection's destroy message */
-		if (now >= next_drain || (fds[2].revents & POLLIN)) {
-			if ((err = drain(run)))
+		if ((idle ? (fds[3].revents & POLLIN) : now >= next_drain) || (fds[2].revents & POLLIN)) {
+			if ((err = drain_counted(run, &records)))
 				return err == -EPIPE ? 0 : SS_EXIT_RUNTIME;
+			idle = records == 0;
 			next_drain = now + opts->poll_ms;
 		}
 		if ((fds[2].revents & POLLIN) && (err = ss_live_events(&run->live)))

@@ -22,6 +22,8 @@ export interface ModeCheck {
   /** Connections (and dropped attempts) compared with ground truth. */
   checked: number;
   failures: string[];
+  /** What held but is worth saying (shown beside a pass). */
+  notes: string[];
 }
 
 interface Conntrack {
@@ -62,6 +64,7 @@ export function checkMode(dir: string, mode: string): ModeCheck {
     exitCode: rc === '' ? undefined : Number(rc),
     checked: 0,
     failures: [],
+    notes: [],
   };
   if (!decoder.started) return result;
   const fail = (m: string) => result.failures.push(m);
@@ -124,13 +127,17 @@ export function checkMode(dir: string, mode: string): ModeCheck {
       if (snat.length !== 0) fail(`${where}: ${snat.length} snat records without masquerade`);
       if (peer !== undefined && peer !== local) fail(`${where}: the backend saw ${peer}, not the client`);
     }
-    if (ct.length !== 1) fail(`${where}: conntrack -E shows ${ct.length} NEW entries, expected 1`);
-    else {
-      if (ct[0]!.replySrc !== backend)
-        fail(`${where}: conntrack's reply comes from ${ct[0]!.replySrc}, not ${backend}`);
-      if (masq && snat[0] && ct[0]!.replyDst !== snat[0].snat)
-        fail(`${where}: conntrack's reply goes to ${ct[0]!.replyDst}, snat says ${snat[0].snat}`);
+    // One NEW entry per connection; CI once saw a second NEW for the same tuple (same backend) under emulation, with
+    // one dnat and one insert record: an entry made again for a late packet of the same connection. Such a repeat
+    // must still agree with the backend; one that names another backend, or no entry at all, fails.
+    if (ct.length === 0) fail(`${where}: conntrack -E shows no NEW entry`);
+    for (const c of ct) {
+      if (c.replySrc !== backend)
+        fail(`${where}: conntrack's reply comes from ${c.replySrc}, not ${backend} (${ct.length} NEW entries)`);
+      if (masq && snat[0] && c.replyDst !== snat[0].snat)
+        fail(`${where}: conntrack's reply goes to ${c.replyDst}, snat says ${snat[0].snat}`);
     }
+    if (ct.length > 1) result.notes.push(`${where}: ${ct.length} NEW entries for one connection, all to ${backend}`);
   }
   const dnats = flows.filter((e) => e.type === 'dnat').length;
   if (dnats !== connections) fail(`${dnats} dnat records in all for ${connections} answered connections`);

@@ -97,7 +97,7 @@ function oneRow(
         outcome: 'FAIL',
         detail: problems.slice(0, 5).join('; ') + (problems.length > 5 ? ` (+${problems.length - 5})` : ''),
       }
-    : { ...row, outcome: 'pass', detail: c.attachPoints.join(', ') };
+    : { ...row, outcome: 'pass', detail: [c.attachPoints.join(', '), ...c.notes].join('; ') };
 }
 
 /**

@@ -119,7 +119,7 @@ export async function runVm(
     ...['-drive', `file=${join(image.dir, 'rootfs.img')},format=raw,if=virtio,snapshot=on`],
     ...['-drive', `file=${payload},format=raw,if=virtio,readonly=on`],
     ...['-drive', `file=${out},format=raw,if=virtio`],
-    ...['-append', `console=${machine.console} root=/dev/vda rw init=/sbin/vm-init.sh panic=-1 quiet`],
+    ...['-append', `console=${machine.console} root=/dev/vda rw init=/sbin/vm-init.sh panic=-1 quiet no_timer_check`],
   ];
   const qemu = spawn(machine.qemu, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   // also when this process ends first (a test runner's timeout, Ctrl-C): no VM outlives its test
@@ -153,7 +153,10 @@ export async function runVm(
   try {
     const run = (status: VmStatus, detail: string): VmRun => ({ status, detail, results, serial, seconds: seconds() });
     if (exit.error) return run('boot-failure', `failed to start ${machine.qemu}: ${exit.error.message}`);
-    const tail = serial.trim().split('\n').slice(-3).join(' | ');
+    const lines = serial.trim().split('\n');
+    // a panic's reason comes well before the stack trace that ends the serial output
+    const panic = lines.find((l) => /Kernel panic/.test(l));
+    const tail = [...(panic ? [panic.trim(), '...'] : []), ...lines.slice(-3)].join(' | ');
     if (timedOut) return run('timeout', `no poweroff within ${timeoutMs / 1000} s; serial: ${tail}`);
     const untar = spawnSync('tar', ['-xf', out, '-C', results], { encoding: 'utf8' });
     let code = '';
