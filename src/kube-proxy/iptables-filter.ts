@@ -1,16 +1,29 @@
 // The filter table of kube-proxy's iptables mode: the Services it refuses. Written from the facts of kubernetes
-// pkg/proxy/iptables/proxier.go as its tests (proxier_test.go, TestOverallIPTablesRules) expect them: a Service
-// without endpoints is rejected at its cluster IP (`KUBE-SERVICES`, "ns/name:port has no endpoints" -j REJECT) and at
-// its NodePort (`KUBE-EXTERNAL-SERVICES`, `-m addrtype --dst-type LOCAL`); a Local Service with no endpoint on this node
-// has its NodePort dropped ("has no local endpoints" -j DROP); plus `KUBE-FORWARD`, `KUBE-FIREWALL` and the
-// (here empty) `KUBE-PROXY-FIREWALL` and `KUBE-NODEPORTS` chains, and the built-in chains' jumps on new connections.
-// Left out: the `-m nfacct` counters (they need the nfacct objects and xt_nfacct; the agent does not read them), and
-// `-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP`, which kube-proxy leaves out where
+// pkg/proxy/iptables/proxier.go as its tests (proxier_test.go, TestOverallIPTablesRules, TestLoadBalancer) expect
+// them: a Service without endpoints is rejected at its cluster IP (`KUBE-SERVICES`, "ns/name:port has no endpoints"
+// -j REJECT) and at its external IPs, load-balancer IPs and NodePort (`KUBE-EXTERNAL-SERVICES`, the NodePort with
+// `-m addrtype --dst-type LOCAL`); a Local Service with no endpoint on this node has those dropped ("has no local
+// endpoints" -j DROP); load-balancer IPs with source ranges get `KUBE-PROXY-FIREWALL` DROPs ("traffic not accepted by
+// KUBE-FW-*": what KUBE-FW-* admitted was DNATed away from the address); plus `KUBE-FORWARD`, `KUBE-FIREWALL`,
+// `KUBE-NODEPORTS` and the built-in chains' jumps on new connections.
+// Left out: `-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP`, which kube-proxy leaves out where
 // net.netfilter.nf_conntrack_tcp_be_liberal is set: the lab's dual-homed clients route asymmetrically through a node,
-// whose conntrack then sees one direction only and calls the handshake's ACK invalid (NodePort requests hung).
-import { servicePortName, type ProxyConfig, type KubeServicePort } from './model.js';
+// whose conntrack then sees one direction only and calls the handshake's ACK invalid (NodePort requests hung); with it
+// goes its nfacct twin (`-m nfacct --nfacct-name ct_state_invalid_dropped_pkts`). The other counter kube-proxy writes,
+// for localhost NodePorts, is in the nat table (iptables-render.ts).
+import {
+  externalAddresses,
+  noLocalEndpoints,
+  servicePortName,
+  usesFirewall,
+  type ProxyConfig,
+  type KubeServicePort,
+} from './model.js';
+import { serviceChain } from './names.js';
 
 const MASQ_MARK = '0x4000';
+/** The older shape's KUBE-MARK-DROP mark. */
+const DROP_MARK = '0x8000';
 const CHAINS = [
   'KUBE-NODEPORTS',
   'KUBE-SERVICES',
@@ -36,34 +49,49 @@ const JUMPS = [
 ];
 
 /** What one Service adds to the filter table on `node`. */
-function refusals(s: KubeServicePort, node: string, host: number): string[] {
+function refusals(s: KubeServicePort, node: string, host: number, legacy: boolean): string[] {
   const p = s.protocol;
+  const name = servicePortName(s);
   const out: string[] = [];
   const rule = (chain: string, why: string, match: string, verdict: string) =>
-    out.push(`-A ${chain} ${match} -p ${p} -m comment --comment "${servicePortName(s)} ${why}" -m ${p} ${verdict}`);
-  const nodePort = (why: string, verdict: string) =>
-    rule('KUBE-EXTERNAL-SERVICES', why, '-m addrtype --dst-type LOCAL', `--dport ${s.nodePort} ${verdict}`);
-  if (s.endpoints.length === 0) {
-    rule('KUBE-SERVICES', 'has no endpoints', `-d ${s.clusterIP}/${host}`, `--dport ${s.port} -j REJECT`);
-    if (s.nodePort !== undefined) nodePort('has no endpoints', '-j REJECT');
-  } else if (
-    s.nodePort !== undefined &&
-    s.externalTrafficPolicy === 'Local' &&
-    !s.endpoints.some((e) => e.node === node)
-  ) {
-    nodePort('has no local endpoints', '-j DROP');
+    out.push(`-A ${chain} ${match} -p ${p} -m comment --comment "${name} ${why}" -m ${p} ${verdict}`);
+  const none = s.endpoints.length === 0;
+  if (none) rule('KUBE-SERVICES', 'has no endpoints', `-d ${s.clusterIP}/${host}`, `--dport ${s.port} -j REJECT`);
+  if (none || noLocalEndpoints(s, node)) {
+    // Every external destination: REJECT without endpoints, DROP without local ones (pods short-circuited before).
+    const [why, verdict] = none ? ['has no endpoints', '-j REJECT'] : ['has no local endpoints', '-j DROP'];
+    for (const ip of externalAddresses(s))
+      rule('KUBE-EXTERNAL-SERVICES', why, `-d ${ip}/${host}`, `--dport ${s.port} ${verdict}`);
+    if (s.nodePort !== undefined)
+      rule('KUBE-EXTERNAL-SERVICES', why, '-m addrtype --dst-type LOCAL', `--dport ${s.nodePort} ${verdict}`);
   }
+  // Current shape: what KUBE-FW-* did not send on to KUBE-EXT-* is still addressed to the load-balancer IP here.
+  if (usesFirewall(s) && !legacy)
+    for (const ip of s.loadBalancerIPs!)
+      rule(
+        'KUBE-PROXY-FIREWALL',
+        `traffic not accepted by ${serviceChain('KUBE-FW', name, p)}`,
+        `-d ${ip}/${host}`,
+        `--dport ${s.port} -j DROP`,
+      );
   return out;
 }
 
 /** The `*filter` section, for the same iptables-restore --noflush transaction as the nat table's. */
 export function renderFilter(config: ProxyConfig, node: string, opts: { jumps: boolean; v6: boolean }): string[] {
   const loopback = opts.v6 ? '::1/128' : '127.0.0.0/8';
+  const legacy = config.shape === 'legacy';
   return [
     '*filter',
     ...CHAINS.map((c) => `:${c} - [0:0]`),
     ...(opts.jumps ? JUMPS : []),
-    ...config.services.flatMap((s) => refusals(s, node, opts.v6 ? 128 : 32)),
+    ...config.services.flatMap((s) => refusals(s, node, opts.v6 ? 128 : 32, legacy)),
+    // The older shape's load-balancer firewall: KUBE-FW-* marks what it does not admit.
+    ...(legacy
+      ? [
+          `-A KUBE-FIREWALL -m comment --comment "kubernetes firewall for dropping marked packets" -m mark --mark ${DROP_MARK}/${DROP_MARK} -j DROP`,
+        ]
+      : []),
     ...(opts.v6
       ? []
       : [

@@ -3,7 +3,9 @@
 import { renderFilter } from './iptables-filter.js';
 import {
   affinityTimeout,
+  externallyAccessible,
   servicePortName,
+  usesFirewall,
   type ProxyConfig,
   type KubeEndpoint,
   type KubeServicePort,
@@ -18,6 +20,8 @@ export interface RenderedRules {
 }
 
 const MASQ_MARK = '0x4000';
+/** The older shape's KUBE-MARK-DROP mark, dropped by the filter table's KUBE-FIREWALL. */
+const DROP_MARK = '0x8000';
 const NODEPORTS_COMMENT = '"kubernetes service nodeports; NOTE: this must be the last rule in this chain"';
 
 interface Ctx {
@@ -25,9 +29,17 @@ interface Ctx {
   /** Which of kube-proxy's two proxiers this is: iptables or ip6tables. */
   family: IpFamily;
   node: string;
+  /** The node has kube-proxy's nfacct counter for localhost NodePorts (see LOCALHOST_NODEPORTS_COUNTER). */
+  nfacct: boolean;
   chains: string[];
   rules: string[];
 }
+
+/**
+ * kube-proxy's nfacct counter of NodePorts reached at 127.0.0.0/8 (IPv4, current shape): where it could create the
+ * counter, it writes a first KUBE-NODEPORTS rule per NodePort, `-d 127.0.0.0/8 ... -m nfacct --nfacct-name` it.
+ */
+export const LOCALHOST_NODEPORTS_COUNTER = 'localhost_nps_accepted_pkts';
 
 /** "ip:port", IPv6 bracketed: kube-proxy's endpoint string, hashed into chain names. */
 export const endpointText = (e: Pick<KubeEndpoint, 'ip' | 'port'>) => joinHostPort(e.ip, e.port);
@@ -53,9 +65,10 @@ export function endpointChains(s: KubeServicePort): Map<string, KubeEndpoint> {
 export function renderNat(
   config: ProxyConfig,
   node: string,
-  opts: { jumps: boolean; stale?: string[]; family?: IpFamily },
+  opts: { jumps: boolean; stale?: string[]; family?: IpFamily; nfacct?: boolean },
 ): RenderedRules {
-  const ctx: Ctx = { config, family: opts.family ?? 'IPv4', node, chains: [], rules: [] };
+  const family = opts.family ?? 'IPv4';
+  const ctx: Ctx = { config, family, node, nfacct: opts.nfacct === true, chains: [], rules: [] };
   const legacy = config.shape === 'legacy';
   declare(ctx, 'KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ');
   if (opts.jumps) {
@@ -123,7 +136,10 @@ function renderService(ctx: Ctx, s: KubeServicePort, legacy: boolean): void {
     ctx.rules.push(`-A ${svc} ! -s ${ctx.config.clusterCIDR} ${match} -j KUBE-MARK-MASQ`);
   }
   balance(ctx, s, svc, eps, legacy ? 'legacy' : 'current');
-  if (s.nodePort !== undefined) renderNodePort(ctx, s, svc, legacy);
+  if (externallyAccessible(s)) {
+    if (legacy) renderLegacyExternal(ctx, s, svc);
+    else renderExternal(ctx, s, svc);
+  }
   for (const e of eps) renderEndpoint(ctx, s, e, legacy);
 }
 
@@ -157,31 +173,44 @@ function balance(
   });
 }
 
-function renderNodePort(ctx: Ctx, s: KubeServicePort, svc: string, legacy: boolean): void {
+/** `-d IP -p P -m comment --comment "NAME WHAT" -m P --dport PORT` for one of the Service's addresses. */
+function addressMatch(ctx: Ctx, s: KubeServicePort, ip: string, what: string): string {
+  const p = s.protocol;
+  return `-d ${ip}/${host(ctx)} -p ${p} -m comment --comment ${quote(`${servicePortName(s)} ${what}`)} -m ${p} --dport ${s.port}`;
+}
+
+/**
+ * External destinations, current shape: external IPs (KUBE-SERVICES "external IP"), load-balancer IPs ("loadbalancer
+ * IP", through KUBE-FW-* when loadBalancerSourceRanges admit only some sources: those go on to KUBE-EXT-*, the others
+ * fall through and KUBE-PROXY-FIREWALL drops them in the filter table) and the NodePort all lead to KUBE-EXT-*.
+ */
+function renderExternal(ctx: Ctx, s: KubeServicePort, svc: string): void {
   const name = servicePortName(s);
   const p = s.protocol;
   const local = s.externalTrafficPolicy === 'Local';
-  const localEps = sortedEndpoints(s.endpoints.filter((e) => e.node === ctx.node));
-  const port = `-p ${p} -m comment --comment ${quote(name)} -m ${p} --dport ${s.nodePort}`;
-  const cidr = ctx.config.clusterCIDR;
-  if (legacy) {
-    if (!local) {
-      ctx.rules.push(`-A KUBE-NODEPORTS ${port} -j KUBE-MARK-MASQ`);
-      ctx.rules.push(`-A KUBE-NODEPORTS ${port} -j ${svc}`);
-      return;
-    }
-    const xlb = serviceChain('KUBE-XLB', name, p);
-    declare(ctx, xlb);
-    ctx.rules.push(`-A KUBE-NODEPORTS ${port} -j ${xlb}`);
-    ctx.rules.push(
-      `-A ${xlb} -s ${cidr} -m comment --comment "Redirect pods trying to reach external loadbalancer VIP to clusterIP" -j ${svc}`,
-    );
-    balance(ctx, s, xlb, localEps, 'xlb');
-    return;
-  }
   const ext = serviceChain('KUBE-EXT', name, p);
   declare(ctx, ext);
-  ctx.rules.push(`-A KUBE-NODEPORTS ${port} -j ${ext}`);
+  for (const ip of s.externalIPs ?? [])
+    ctx.rules.push(`-A KUBE-SERVICES ${addressMatch(ctx, s, ip, 'external IP')} -j ${ext}`);
+  const fw = serviceChain('KUBE-FW', name, p);
+  for (const ip of s.loadBalancerIPs ?? [])
+    ctx.rules.push(`-A KUBE-SERVICES ${addressMatch(ctx, s, ip, 'loadbalancer IP')} -j ${usesFirewall(s) ? fw : ext}`);
+  if (usesFirewall(s)) {
+    declare(ctx, fw);
+    for (const range of s.loadBalancerSourceRanges!)
+      ctx.rules.push(`-A ${fw} -s ${range} -m comment --comment ${quote(`${name} loadbalancer IP`)} -j ${ext}`);
+    ctx.rules.push(
+      `-A ${fw} -m comment --comment ${quote(`other traffic to ${name} will be dropped by KUBE-PROXY-FIREWALL`)}`,
+    );
+  }
+  if (s.nodePort !== undefined) {
+    const port = `-p ${p} -m comment --comment ${quote(name)} -m ${p} --dport ${s.nodePort}`;
+    if (ctx.nfacct && ctx.family === 'IPv4')
+      ctx.rules.push(
+        `-A KUBE-NODEPORTS -d 127.0.0.0/8 ${port} -m nfacct --nfacct-name ${LOCALHOST_NODEPORTS_COUNTER} -j ${ext}`,
+      );
+    ctx.rules.push(`-A KUBE-NODEPORTS ${port} -j ${ext}`);
+  }
   if (!local) {
     ctx.rules.push(
       `-A ${ext} -m comment --comment ${quote(`masquerade traffic for ${name} external destinations`)} -j KUBE-MARK-MASQ`,
@@ -192,7 +221,7 @@ function renderNodePort(ctx: Ctx, s: KubeServicePort, svc: string, legacy: boole
   const svl = serviceChain('KUBE-SVL', name, p);
   declare(ctx, svl);
   ctx.rules.push(
-    `-A ${ext} -s ${cidr} -m comment --comment ${quote(`pod traffic for ${name} external destinations`)} -j ${svc}`,
+    `-A ${ext} -s ${ctx.config.clusterCIDR} -m comment --comment ${quote(`pod traffic for ${name} external destinations`)} -j ${svc}`,
   );
   ctx.rules.push(
     `-A ${ext} -m comment --comment ${quote(`masquerade LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ`,
@@ -201,7 +230,53 @@ function renderNodePort(ctx: Ctx, s: KubeServicePort, svc: string, legacy: boole
     `-A ${ext} -m comment --comment ${quote(`route LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j ${svc}`,
   );
   ctx.rules.push(`-A ${ext} -j ${svl}`);
-  balance(ctx, s, svl, localEps, 'current');
+  balance(ctx, s, svl, sortedEndpoints(s.endpoints.filter((e) => e.node === ctx.node)), 'current');
+}
+
+/**
+ * External destinations in the older shape of the seed dumps: a Local Service's go to KUBE-XLB-* (pods redirected to the
+ * cluster-wide chain, the node's own endpoints balanced), a Cluster one's to KUBE-SVC-* after KUBE-MARK-MASQ; a
+ * load-balancer IP always through KUBE-FW-*, which admits the source ranges (every source without any) and marks the
+ * rest with KUBE-MARK-DROP for the filter table's KUBE-FIREWALL.
+ */
+function renderLegacyExternal(ctx: Ctx, s: KubeServicePort, svc: string): void {
+  const name = servicePortName(s);
+  const p = s.protocol;
+  const local = s.externalTrafficPolicy === 'Local';
+  let to = svc;
+  if (local) {
+    to = serviceChain('KUBE-XLB', name, p);
+    declare(ctx, to);
+    ctx.rules.push(
+      `-A ${to} -s ${ctx.config.clusterCIDR} -m comment --comment "Redirect pods trying to reach external loadbalancer VIP to clusterIP" -j ${svc}`,
+    );
+    balance(ctx, s, to, sortedEndpoints(s.endpoints.filter((e) => e.node === ctx.node)), 'xlb');
+  }
+  for (const ip of s.externalIPs ?? []) {
+    const match = addressMatch(ctx, s, ip, 'external IP');
+    if (!local) ctx.rules.push(`-A KUBE-SERVICES ${match} -j KUBE-MARK-MASQ`);
+    ctx.rules.push(`-A KUBE-SERVICES ${match} -j ${to}`);
+  }
+  if ((s.loadBalancerIPs ?? []).length > 0) {
+    const fw = serviceChain('KUBE-FW', name, p);
+    const lb = `-m comment --comment ${quote(`${name} loadbalancer IP`)}`;
+    if (!ctx.chains.includes('KUBE-MARK-DROP')) {
+      declare(ctx, 'KUBE-MARK-DROP');
+      ctx.rules.push(`-A KUBE-MARK-DROP -j MARK --set-xmark ${DROP_MARK}/${DROP_MARK}`);
+    }
+    declare(ctx, fw);
+    for (const ip of s.loadBalancerIPs!)
+      ctx.rules.push(`-A KUBE-SERVICES ${addressMatch(ctx, s, ip, 'loadbalancer IP')} -j ${fw}`);
+    if (!local) ctx.rules.push(`-A ${fw} ${lb} -j KUBE-MARK-MASQ`);
+    const ranges = s.loadBalancerSourceRanges ?? [];
+    if (ranges.length === 0) ctx.rules.push(`-A ${fw} ${lb} -j ${to}`);
+    for (const range of ranges) ctx.rules.push(`-A ${fw} -s ${range} ${lb} -j ${to}`);
+    ctx.rules.push(`-A ${fw} ${lb} -j KUBE-MARK-DROP`);
+  }
+  if (s.nodePort === undefined) return;
+  const port = `-p ${p} -m comment --comment ${quote(name)} -m ${p} --dport ${s.nodePort}`;
+  if (!local) ctx.rules.push(`-A KUBE-NODEPORTS ${port} -j KUBE-MARK-MASQ`);
+  ctx.rules.push(`-A KUBE-NODEPORTS ${port} -j ${to}`);
 }
 
 function renderEndpoint(ctx: Ctx, s: KubeServicePort, e: KubeEndpoint, legacy: boolean): void {

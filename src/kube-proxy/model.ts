@@ -40,6 +40,16 @@ export interface KubeServicePort {
   timeoutSeconds?: number;
   nodePort?: number;
   externalTrafficPolicy?: 'Cluster' | 'Local';
+  /** spec.externalIPs: further addresses that lead, like a NodePort, through the external chain. */
+  externalIPs?: string[];
+  /** status.loadBalancer.ingress[].ip: the load balancer's addresses, through the external chain too. */
+  loadBalancerIPs?: string[];
+  /**
+   * spec.loadBalancerSourceRanges: the sources the load-balancer IPs admit (all when absent). kube-proxy refuses the
+   * others before DNAT: nftables `firewall-ips` to a `firewall-*` chain, iptables `KUBE-FW-*` and `KUBE-PROXY-FIREWALL`.
+   * NodePorts and external IPs are not subject to them.
+   */
+  loadBalancerSourceRanges?: string[];
   endpoints: KubeEndpoint[];
   /**
    * nftables mode only: `size` of each affinity set, so that it can fill. kube-proxy leaves it unset (the kernel caps
@@ -65,4 +75,24 @@ export function servicePortName(s: Pick<KubeServicePort, 'namespace' | 'name' | 
 
 export function affinityTimeout(s: KubeServicePort): number {
   return s.timeoutSeconds ?? 10800;
+}
+
+/** The Service port's external IPs and load-balancer IPs: the addresses that go to its external chain. */
+export function externalAddresses(s: KubeServicePort): string[] {
+  return [...(s.externalIPs ?? []), ...(s.loadBalancerIPs ?? [])];
+}
+
+/** kube-proxy's ExternallyAccessible: a NodePort, an external IP or a load-balancer IP leads to the external chain. */
+export function externallyAccessible(s: KubeServicePort): boolean {
+  return s.nodePort !== undefined || externalAddresses(s).length > 0;
+}
+
+/** kube-proxy's usesFWChain: load-balancer IPs with source ranges get a firewall chain. */
+export function usesFirewall(s: KubeServicePort): boolean {
+  return (s.loadBalancerIPs ?? []).length > 0 && (s.loadBalancerSourceRanges ?? []).length > 0;
+}
+
+/** A Local Service with no endpoint on `node`: external traffic to it is dropped there (pods still short-circuit). */
+export function noLocalEndpoints(s: KubeServicePort, node: string): boolean {
+  return s.externalTrafficPolicy === 'Local' && s.endpoints.length > 0 && !s.endpoints.some((e) => e.node === node);
 }

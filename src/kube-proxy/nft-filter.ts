@@ -4,12 +4,14 @@
 // where `firewall-check` applies LoadBalancerSourceRanges through `firewall-ips`) and at filter priority
 // (`filter-input`, `filter-forward`, `filter-output`, which jump on new connections to `service-endpoints-check`,
 // `nodeport-endpoints-check` and `cluster-ips-check`), the verdict maps `no-endpoint-services` and
-// `no-endpoint-nodeports` (`drop`, or `goto reject-chain` since `reject` is no verdict), and `reject-chain`.
-// Two differences, on purpose: NodePorts are matched as the lab's `services` chain matches them, on any local address
-// (`fib daddr type local`, kube-proxy's form before `nodeport-ips`), since the lab's nodes answer NodePorts on every
-// address; and `cluster-ips-check` leaves out the drop of unallocated addresses of the service CIDR (the lab has none).
-import { servicePortName, type KubeServicePort } from './model.js';
-import { chain, rule, type NftCtx } from './nft-render.js';
+// `no-endpoint-nodeports` (`drop`, or `goto reject-chain` since `reject` is no verdict), and `reject-chain`; and per
+// Service with loadBalancerSourceRanges, its `firewall-ips` elements and `firewall-*` chain (the same in 1.36).
+// NodePorts are matched as the `services` chain matches them: at the addresses of `nodeport-ips` (what kube-proxy
+// writes unless --nodeport-addresses matches every address; nftables mode's default, `primary`, is the node's IP) or,
+// when a render gives none, on any local address but loopback (`fib daddr type local`). One difference, on purpose:
+// `cluster-ips-check` leaves out the drop of unallocated addresses of the service CIDR (the lab has none).
+import { externalAddresses, noLocalEndpoints, servicePortName, usesFirewall, type KubeServicePort } from './model.js';
+import { chain, nftServiceBase, nodePortMatch, rule, type NftCtx } from './nft-render.js';
 
 /** A verdict map or set, declared (and flushed: every render is a full sync). */
 function declare(ctx: NftCtx, kind: 'set' | 'map', name: string, def: string): void {
@@ -58,8 +60,7 @@ export function renderFilterBase(ctx: NftCtx): void {
   rule(ctx, 'filter-output', `${isNew} jump cluster-ips-check`);
   rule(ctx, 'firewall-check', `${dispatch} vmap @firewall-ips`);
   rule(ctx, 'service-endpoints-check', `${dispatch} vmap @no-endpoint-services`);
-  const local = `fib daddr type local ${ctx.ip} daddr != ${ctx.ip === 'ip6' ? '::1' : '127.0.0.0/8'}`;
-  rule(ctx, 'nodeport-endpoints-check', `${local} meta l4proto . th dport vmap @no-endpoint-nodeports`);
+  rule(ctx, 'nodeport-endpoints-check', `${nodePortMatch(ctx)} meta l4proto . th dport vmap @no-endpoint-nodeports`);
   rule(
     ctx,
     'cluster-ips-check',
@@ -69,23 +70,38 @@ export function renderFilterBase(ctx: NftCtx): void {
 }
 
 /**
- * What kube-proxy refuses of one Service here: with no endpoints at all, its cluster IP and NodePort go to
- * `reject-chain`; a Local Service with none on this node has its NodePort dropped (pods and the node itself still reach
- * the cluster-wide endpoints through the cluster IP and the external chain's short-circuits).
+ * What kube-proxy refuses of one Service here: with no endpoints at all, its cluster IP, external and load-balancer IPs
+ * and NodePort go to `reject-chain`; a Local Service with none on this node has its external destinations dropped (pods
+ * and the node itself still reach the cluster-wide endpoints through the external chain's short-circuits).
  */
 export function renderRefusals(ctx: NftCtx, s: KubeServicePort): void {
   const comment = `comment "${servicePortName(s)}"`;
-  if (s.endpoints.length === 0) {
+  const none = s.endpoints.length === 0;
+  if (!none && !noLocalEndpoints(s, ctx.node)) return;
+  const verdict = none ? 'goto reject-chain' : 'drop';
+  const refuse = (ip: string) =>
     ctx.elements.push(
-      `add element ${ctx.t} no-endpoint-services { ${s.clusterIP} . ${s.protocol} . ${s.port} ${comment} : goto reject-chain }`,
+      `add element ${ctx.t} no-endpoint-services { ${ip} . ${s.protocol} . ${s.port} ${comment} : ${verdict} }`,
     );
-    if (s.nodePort !== undefined)
-      ctx.elements.push(
-        `add element ${ctx.t} no-endpoint-nodeports { ${s.protocol} . ${s.nodePort} ${comment} : goto reject-chain }`,
-      );
-    return;
-  }
-  const local = s.endpoints.some((e) => e.node === ctx.node);
-  if (s.nodePort !== undefined && s.externalTrafficPolicy === 'Local' && !local)
-    ctx.elements.push(`add element ${ctx.t} no-endpoint-nodeports { ${s.protocol} . ${s.nodePort} ${comment} : drop }`);
+  if (none) refuse(s.clusterIP);
+  for (const ip of externalAddresses(s)) refuse(ip);
+  if (s.nodePort !== undefined)
+    ctx.elements.push(
+      `add element ${ctx.t} no-endpoint-nodeports { ${s.protocol} . ${s.nodePort} ${comment} : ${verdict} }`,
+    );
+}
+
+/**
+ * loadBalancerSourceRanges (kube-proxy's usesFWChain, whether or not the Service has endpoints): each load-balancer IP
+ * in `firewall-ips` goes to the Service's `firewall-*` chain, which drops every source outside the ranges before DNAT
+ * (`filter-prerouting-pre-dnat`, priority -110). kube-proxy also admits the load-balancer IPs themselves when a range
+ * holds the node's IP (a VIP looped back through the node); the lab's ranges never do, so that case is left out.
+ */
+export function renderFirewall(ctx: NftCtx, s: KubeServicePort): void {
+  if (!usesFirewall(s)) return;
+  const fw = `firewall-${nftServiceBase(s)}`;
+  chain(ctx, fw);
+  rule(ctx, fw, `${ctx.ip} saddr != { ${s.loadBalancerSourceRanges!.join(', ')} } drop`);
+  for (const ip of s.loadBalancerIPs!)
+    ctx.elements.push(`add element ${ctx.t} firewall-ips { ${ip} . ${s.protocol} . ${s.port} : goto ${fw} }`);
 }

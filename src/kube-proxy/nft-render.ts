@@ -1,8 +1,15 @@
 // Renders one node's `ip kube-proxy` table the way kube-proxy's nftables mode writes it, as one `nft -f` transaction
 // that re-syncs everything: 1.35's shape (an endpoint chain per endpoint, `mark-for-masquerade`) or 1.36's (inline
 // `numgen` DNAT maps for Services without affinity, marking in `services`, hairpin through a set).
-import { renderFilterBase, renderRefusals } from './nft-filter.js';
-import { affinityTimeout, type ProxyConfig, type KubeEndpoint, type KubeServicePort } from './model.js';
+import { renderFilterBase, renderFirewall, renderRefusals } from './nft-filter.js';
+import {
+  affinityTimeout,
+  externalAddresses,
+  externallyAccessible,
+  type ProxyConfig,
+  type KubeEndpoint,
+  type KubeServicePort,
+} from './model.js';
 import { nftNameBase } from './names.js';
 import { endpointText, sortedEndpoints } from './iptables-render.js';
 import type { IpFamily } from '../core/ip.js';
@@ -44,12 +51,23 @@ export interface NftCtx {
   ip: 'ip' | 'ip6';
   addr: 'ipv4_addr' | 'ipv6_addr';
   node: string;
+  /**
+   * kube-proxy's `nodeport-ips` (--nodeport-addresses not matching all, as nftables mode's default `primary`): the
+   * node's addresses that accept NodePorts. Absent: NodePorts on any local address (`fib daddr type local`).
+   */
+  nodePortIPs?: string[];
   chains: string[];
   sets: string[];
   /** Set and map definitions, then element lines, then rule lines. */
   defs: string[];
   elements: string[];
   rules: string[];
+}
+
+/** Where NodePorts are accepted: the node's `nodeport-ips`, or any local address but loopback. */
+export function nodePortMatch(ctx: NftCtx): string {
+  if (ctx.nodePortIPs) return `${ctx.ip} daddr @nodeport-ips`;
+  return `fib daddr type local ${ctx.ip} daddr != ${ctx.ip === 'ip6' ? '::1' : '127.0.0.0/8'}`;
 }
 
 export function chain(ctx: NftCtx, name: string, hook?: string): void {
@@ -67,7 +85,7 @@ export function rule(ctx: NftCtx, chainName: string, text: string): void {
 export function renderNft(
   config: ProxyConfig,
   node: string,
-  opts: { stale?: RenderedNft; family?: IpFamily } = {},
+  opts: { stale?: RenderedNft; family?: IpFamily; nodePortIPs?: string[] } = {},
 ): RenderedNft {
   const v6 = opts.family === 'IPv6';
   const ctx: NftCtx = {
@@ -76,6 +94,7 @@ export function renderNft(
     ip: v6 ? 'ip6' : 'ip',
     addr: v6 ? 'ipv6_addr' : 'ipv4_addr',
     node,
+    ...(opts.nodePortIPs ? { nodePortIPs: opts.nodePortIPs } : {}),
     chains: [],
     sets: [],
     defs: [],
@@ -93,6 +112,9 @@ export function renderNft(
     ['service-ips', `type ${ctx.addr} . inet_proto . inet_service : verdict`],
     ['service-nodeports', 'type inet_proto . inet_service : verdict'],
     ['cluster-ips', `type ${ctx.addr} ; comment "Active ClusterIPs"`],
+    ...(ctx.nodePortIPs
+      ? ([['nodeport-ips', `type ${ctx.addr} ; comment "IPs that accept NodePort traffic"`]] as [string, string][])
+      : []),
     ...(modern
       ? ([
           [
@@ -135,11 +157,8 @@ export function renderNft(
     rule(ctx, 'masquerading', 'masquerade fully-random');
   }
   rule(ctx, 'services', `${ctx.ip} daddr . meta l4proto . th dport vmap @service-ips`);
-  rule(
-    ctx,
-    'services',
-    `fib daddr type local ${ctx.ip} daddr != ${v6 ? '::1' : '127.0.0.0/8'} meta l4proto . th dport vmap @service-nodeports`,
-  );
+  for (const ip of ctx.nodePortIPs ?? []) ctx.elements.push(`add element ${ctx.t} nodeport-ips { ${ip} }`);
+  rule(ctx, 'services', `${nodePortMatch(ctx)} meta l4proto . th dport vmap @service-nodeports`);
   renderFilterBase(ctx);
   for (const s of config.services) renderService(ctx, s);
 
@@ -163,6 +182,7 @@ export function renderNft(
 function renderService(ctx: NftCtx, s: KubeServicePort): void {
   ctx.elements.push(`add element ${ctx.t} cluster-ips { ${s.clusterIP} }`);
   renderRefusals(ctx, s);
+  renderFirewall(ctx, s);
   if (s.endpoints.length === 0) return; // no service chain: the filter chains refuse it (nft-filter.ts)
   const modern = newShape(ctx.config);
   const p = s.protocol;
@@ -182,7 +202,7 @@ function renderService(ctx: NftCtx, s: KubeServicePort): void {
   }
   if (needsEndpointChains(ctx.config, s)) for (const e of eps) renderEndpoint(ctx, s, e);
   balance(ctx, s, svc, eps);
-  if (s.nodePort !== undefined) renderNodePort(ctx, s, svc);
+  if (externallyAccessible(s)) renderExternal(ctx, s, svc);
 }
 
 /** Affinity checks, then one random pick among `eps`: a verdict map of endpoint chains, or (1.36) an inline DNAT map. */
@@ -228,11 +248,15 @@ function renderEndpoint(ctx: NftCtx, s: KubeServicePort, e: KubeEndpoint): void 
   rule(ctx, ep, `meta l4proto ${s.protocol} dnat to ${endpointText(e)}`);
 }
 
-function renderNodePort(ctx: NftCtx, s: KubeServicePort, svc: string): void {
+/** The external chain: where external IPs, load-balancer IPs and the NodePort lead. */
+function renderExternal(ctx: NftCtx, s: KubeServicePort, svc: string): void {
   const ext = `external-${nftServiceBase(s)}`;
   const mark = newShape(ctx.config) ? `meta mark set meta mark or ${MASQ_MARK}` : 'jump mark-for-masquerade';
   chain(ctx, ext);
-  ctx.elements.push(`add element ${ctx.t} service-nodeports { ${s.protocol} . ${s.nodePort} : goto ${ext} }`);
+  for (const ip of externalAddresses(s))
+    ctx.elements.push(`add element ${ctx.t} service-ips { ${ip} . ${s.protocol} . ${s.port} : goto ${ext} }`);
+  if (s.nodePort !== undefined)
+    ctx.elements.push(`add element ${ctx.t} service-nodeports { ${s.protocol} . ${s.nodePort} : goto ${ext} }`);
   if (s.externalTrafficPolicy !== 'Local') {
     rule(ctx, ext, mark);
     rule(ctx, ext, `goto ${svc}`);

@@ -78,6 +78,11 @@ export const addressing = {
   /** Extra source n (0-based) of client c1: 10.0.252.1 upward, in a /22 no client or backend uses. */
   extraSource: (n: number) => `10.0.${252 + ((n + 1) >> 8)}.${(n + 1) & 255}`,
   extraSourceRange: '10.0.252.0/22',
+  /** A load-balancer ingress IP, and an external IP (spec.externalIPs), by Service number. */
+  loadBalancerIP: (n: number) => `10.5.0.${n}`,
+  externalServiceIP: (n: number) => `10.5.1.${n}`,
+  /** Where both are: node 1 routes it onward as it does the Service range. */
+  externalServiceRange: '10.5.0.0/16',
   /** The link between node 1 and node 2. */
   interNode: (k: number) => `10.4.0.${k + 1}`,
 };
@@ -127,7 +132,17 @@ export function familyView(c: LabConfig, family: IpFamily): LabConfig {
   const services = c.services.flatMap((s) => {
     const addr = serviceAddresses(s).find((a) => a.family === family);
     if (!addr) return [];
-    return [{ ...s, clusterIP: addr.ip, endpoints: s.endpoints.filter((e) => familyOf(e.ip) === family) }];
+    const ofFamily = (ips: string[] | undefined) => ips?.filter((ip) => familyOf(ip.replace(/\/\d+$/, '')) === family);
+    return [
+      {
+        ...s,
+        clusterIP: addr.ip,
+        endpoints: s.endpoints.filter((e) => familyOf(e.ip) === family),
+        ...(s.externalIPs ? { externalIPs: ofFamily(s.externalIPs) } : {}),
+        ...(s.loadBalancerIPs ? { loadBalancerIPs: ofFamily(s.loadBalancerIPs) } : {}),
+        ...(s.loadBalancerSourceRanges ? { loadBalancerSourceRanges: ofFamily(s.loadBalancerSourceRanges) } : {}),
+      },
+    ];
   });
   const clusterCIDR = family === 'IPv6' ? (c.clusterCIDR6 ?? defaultClusterCIDR6) : c.clusterCIDR;
   return { ...c, clusterCIDR, services };
@@ -215,6 +230,15 @@ export function defaultConfig(
       // As on most real nodes: a Service with no endpoints (kube-proxy rejects its connections), and in a two-node lab
       // a Local one with its only pod on the first node (the second node drops what reaches its NodePort).
       svc('empty', 'http', 20, { nodePort: 30090, endpoints: [] }),
+      // A LoadBalancer Service as a cloud's load balancer leaves it: an ingress IP whose source ranges admit client c1
+      // and the external clients but not c2 or c3 (kube-proxy drops them before DNAT), and an external IP, which the
+      // ranges do not cover.
+      svc('lb', 'http', 22, {
+        nodePort: 30092,
+        loadBalancerIPs: [addressing.loadBalancerIP(22)],
+        loadBalancerSourceRanges: ['10.0.1.0/24', '10.2.0.0/16'],
+        externalIPs: [addressing.externalServiceIP(22)],
+      }),
       ...(nodes > 1
         ? [
             svc('solo', 'http', 21, {
@@ -278,6 +302,7 @@ export function validateConfig(c: LabConfig): void {
       fail(`${key}: timeoutSeconds must be > 0`, s.timeoutSeconds);
     if (s.affinitySetSize !== undefined && !(Number.isInteger(s.affinitySetSize) && s.affinitySetSize >= 1))
       fail(`${key}: affinitySetSize must be a positive integer`, s.affinitySetSize);
+    validateExternal(key, s, fail);
     validateEndpoints(
       key,
       s.endpoints,
@@ -307,6 +332,23 @@ function validateFamilies(
   for (const f of fams)
     if (!labFamilyList.includes(f!))
       fail(`${key}: an ${f} Service needs a lab with ${f} (ipFamilies ${JSON.stringify(labFamilyList)})`, addrs);
+}
+
+/** External IPs, load-balancer IPs and source ranges: addresses and prefixes, ranges only beside load-balancer IPs. */
+function validateExternal(key: string, s: LabServiceSpec, fail: (what: string, seen: unknown) => never): void {
+  const list = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
+  for (const field of ['externalIPs', 'loadBalancerIPs', 'loadBalancerSourceRanges'] as const)
+    if (!list(s[field])) fail(`${key}: ${field} must be a list of strings`, s[field]);
+  for (const ip of [...(s.externalIPs ?? []), ...(s.loadBalancerIPs ?? [])])
+    if (familyOf(ip) === null) fail(`${key}: external and load-balancer IPs must be IPv4 or IPv6 addresses`, ip);
+  for (const range of s.loadBalancerSourceRanges ?? []) {
+    const [ip, len] = range.split('/');
+    const bits = familyOf(ip ?? '') === 'IPv6' ? 128 : 32;
+    if (familyOf(ip ?? '') === null || !/^\d{1,3}$/.test(len ?? '') || Number(len) > bits)
+      fail(`${key}: loadBalancerSourceRanges must be prefixes like 10.2.0.0/16`, range);
+  }
+  if ((s.loadBalancerSourceRanges ?? []).length > 0 && (s.loadBalancerIPs ?? []).length === 0)
+    fail(`${key}: loadBalancerSourceRanges need loadBalancerIPs to apply to`, s.loadBalancerSourceRanges);
 }
 
 export function validateEndpoints(

@@ -22,7 +22,8 @@ import { serviceChain } from '../kube-proxy/names.js';
 import { v6Twin } from './ip-family.js';
 import { run, runRaw } from './exec.js';
 import { backendFiles, startBackend, stopProcesses, waitReady } from './processes.js';
-import { renderNat } from '../kube-proxy/iptables-render.js';
+import { LOCALHOST_NODEPORTS_COUNTER, renderNat } from '../kube-proxy/iptables-render.js';
+import { ensureCounter } from './nfacct.js';
 import { labTls, makeLabCerts, type LabTls } from './lab-tls.js';
 import { nftServiceBase, renderNft } from '../kube-proxy/nft-render.js';
 import { checkPrefix, createStateDir, podsFileOf, readState, saveState, stateDirOf, type LabState } from './state.js';
@@ -156,12 +157,16 @@ async function loadRules(s: LabState, nodes: string[], oldConfig: LabConfig | nu
     for (const [k, ns] of nodes.entries()) {
       const node = nodeName(k);
       if (s.config.proxyMode === 'nftables') {
-        const stale = oldView ? renderNft(oldView, node, { family }) : undefined;
-        await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], renderNft(view, node, { stale, family }).text);
+        // NodePorts at the node's own address, as kube-proxy's nftables mode accepts them by default (`primary`).
+        const nodePortIPs = [family === 'IPv6' ? v6Twin(addressing.nodeIP(k)) : addressing.nodeIP(k)];
+        const stale = oldView ? renderNft(oldView, node, { family, nodePortIPs }) : undefined;
+        const { text } = renderNft(view, node, { stale, family, nodePortIPs });
+        await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], text);
         continue;
       }
       const stale = oldView ? renderNat(oldView, node, { jumps: false, family }).chains : [];
-      const { text } = renderNat(view, node, { jumps: oldConfig === null, stale, family });
+      const nfacct = family === 'IPv4' && (await ensureCounter(ns, LOCALHOST_NODEPORTS_COUNTER));
+      const { text } = renderNat(view, node, { jumps: oldConfig === null, stale, family, nfacct });
       const restore = family === 'IPv6' ? 'ip6tables-restore' : 'iptables-restore';
       await run('ip', ['netns', 'exec', ns, restore, '--noflush'], text);
     }

@@ -26,7 +26,16 @@ export interface LabStatus {
   ipFamilies: string[];
   namespaces: { name: string; present: boolean }[];
   backends: { name: string; pid: number | null; alive: boolean }[];
-  services: { name: string; address: string; affinity: string; nodePort?: number; endpoints: SepStatus[] }[];
+  services: {
+    name: string;
+    address: string;
+    affinity: string;
+    nodePort?: number;
+    /** "10.5.0.22 from 10.0.1.0/24, 10.2.0.0/16": its load-balancer IPs and the sources they admit. */
+    loadBalancer?: string;
+    externalIPs?: string;
+    endpoints: SepStatus[];
+  }[];
 }
 
 /** DNAT rule packet counters by chain, from `iptables-save -c` (and `ip6tables-save -c` in a dual-stack lab). */
@@ -76,6 +85,12 @@ export async function labStatus(lab: Lab): Promise<LabStatus> {
       affinity:
         s.sessionAffinity === 'ClientIP' ? `ClientIP ${s.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS}s` : 'None',
       nodePort: s.nodePort,
+      ...(s.loadBalancerIPs?.length
+        ? {
+            loadBalancer: `${s.loadBalancerIPs.join(' ')}${s.loadBalancerSourceRanges?.length ? ` from ${s.loadBalancerSourceRanges.join(', ')}` : ''}`,
+          }
+        : {}),
+      ...(s.externalIPs?.length ? { externalIPs: s.externalIPs.join(' ') } : {}),
       endpoints: lab.nodes.flatMap((_, k) =>
         chainsOf(lab, s).map(([chain, e]) => ({
           node: nodeName(k),
@@ -101,6 +116,8 @@ export function formatStatus(lab: Lab, st: LabStatus): string {
     out.push(`  ${b.name.padEnd(6)} pid ${String(b.pid ?? '-').padEnd(8)} ${b.alive ? 'alive' : 'NOT RUNNING'}`);
   for (const s of st.services) {
     out.push('', `${s.name}  ${s.address}  affinity ${s.affinity}${s.nodePort ? `  nodePort ${s.nodePort}` : ''}`);
+    if (s.loadBalancer) out.push(`  load balancer ${s.loadBalancer}`);
+    if (s.externalIPs) out.push(`  external IPs ${s.externalIPs}`);
     if (s.endpoints.length === 0) out.push('  (no endpoints)');
     for (const e of s.endpoints) {
       out.push(

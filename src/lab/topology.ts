@@ -174,14 +174,16 @@ export async function buildTopology(t: Topology, check: () => void): Promise<voi
 
 /**
  * A real node sends a Service address kube-proxy did not translate on its default route, so the filter chains that
- * refuse it (forward hook) see it: node 1 routes the lab's Service range to a backend (node 2 reaches it through
- * node 1). Without a route the kernel would answer "no route" itself and kube-proxy's refusal would never be seen.
+ * refuse it (forward hook) see it: node 1 routes the lab's Service range, and the range of its external and
+ * load-balancer IPs, to a backend (node 2 reaches them through node 1). Without a route the kernel would answer "no
+ * route" itself and kube-proxy's refusal would never be seen.
  */
 async function routeServiceRange(t: Topology): Promise<void> {
   const next = t.leaves.find((l) => l.kind === 'backend' && l.node === t.nodes[0]);
   if (!next) return;
   await batch(t.nodes[0]!, [
     `route add ${SERVICE_RANGE} via ${next.ip}`,
+    `route add ${addressing.externalServiceRange} via ${next.ip}`,
     ...(next.ip6 ? [`route add ${v6TwinPrefix(SERVICE_RANGE.replace(/\/\d+$/, ''))} via ${next.ip6}`] : []),
   ]);
 }

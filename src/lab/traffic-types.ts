@@ -24,8 +24,11 @@ export interface TrafficPlan {
   perConnection?: number;
   /** Per request; default 2000. */
   timeoutMs?: number;
-  /** 'nodePort' sends to a node's own address and the service's nodePort. */
-  via?: 'clusterIP' | 'nodePort';
+  /**
+   * 'nodePort' sends to a node's own address and the service's nodePort; 'loadBalancer' and 'externalIP' to the
+   * service's first load-balancer IP or external IP, at its port.
+   */
+  via?: 'clusterIP' | 'nodePort' | 'loadBalancer' | 'externalIP';
   /** Node index for via 'nodePort' (default 0). */
   node?: number;
   /**

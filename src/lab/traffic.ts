@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { EnvironmentError, UsageError } from '../core/errors.js';
 import { findService, serviceAddresses } from './config.js';
-import { joinHostPort } from './ip-family.js';
+import { familyOf, joinHostPort } from './ip-family.js';
 import type { Lab } from './lab.js';
 import { logDirOf } from './state.js';
 import type { BackendLogLine, ClientResult, ResolvedPlan, TrafficPlan } from './traffic-types.js';
@@ -33,6 +33,15 @@ function resolvePlan(lab: Lab, plan: TrafficPlan): ResolvedPlan {
       throw new UsageError(`node index ${node} is out of range; the lab has ${lab.nodes.length} node(s)`);
     const nodeIP = family === 'IPv6' ? lab.nodeIP6(node) : lab.nodeIP(node);
     return { ...resolved, target: joinHostPort(nodeIP!, svc.nodePort) };
+  }
+  if (plan.via === 'loadBalancer' || plan.via === 'externalIP') {
+    const ips = (plan.via === 'loadBalancer' ? svc.loadBalancerIPs : svc.externalIPs) ?? [];
+    const ip = ips.find((x) => familyOf(x) === family);
+    if (!ip)
+      throw new UsageError(
+        `service ${svc.serviceName} has no ${family} ${plan.via === 'loadBalancer' ? 'load-balancer IP' : 'external IP'}; its addresses: ${ips.join(', ') || 'none'}`,
+      );
+    return { ...resolved, target: joinHostPort(ip, svc.port) };
   }
   return { ...resolved, target: joinHostPort(addr.ip, svc.port) };
 }

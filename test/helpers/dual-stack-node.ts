@@ -20,7 +20,8 @@ export function dualStackConfig(proxyMode: 'iptables' | 'nftables'): LabConfig {
   return {
     ...c,
     backends: c.backends.slice(0, 2),
-    services: c.services.filter((s) => s.name !== 'dns').map(two),
+    // The load-balancer Service is lab-loadbalancer.test.ts's (this node routes no load-balancer range).
+    services: c.services.filter((s) => s.name !== 'dns' && s.name !== 'lb').map(two),
   };
 }
 

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultConfig, familyView, nodeName } from '../../src/lab/config.js';
+import { addressing, defaultConfig, familyView, nodeName } from '../../src/lab/config.js';
 import { renderNft } from '../../src/kube-proxy/nft-render.js';
 
 /** The fixtures' names: lab-<version>-<node>.json. */
@@ -21,7 +21,8 @@ export function makeNftLabFixtures(dir: string, prefix: string): void {
     for (const kubeVersion of ['1.35', '1.36'] as const) {
       const config = familyView(defaultConfig({ nodes: 2, proxyMode: 'nftables', kubeVersion }), 'IPv4');
       for (const k of [0, 1]) {
-        const text = renderNft(config, nodeName(k)).text;
+        // As the lab loads them: NodePorts at the node's address (nodeport-ips).
+        const text = renderNft(config, nodeName(k), { nodePortIPs: [addressing.nodeIP(k)] }).text;
         inNs('nft', ['-f', '-'], text);
         const set = /add set ip kube-proxy (affinity-\S+)/.exec(text)![1]!;
         inNs('nft', ['add', 'element', 'ip', 'kube-proxy', set, '{ 10.0.1.2 }']);

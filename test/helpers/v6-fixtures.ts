@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { canonicalIp } from '../../src/core/ip.js';
 import { defaultConfig, type KubeVersion, type LabConfig } from '../../src/lab/config.js';
 import { nftNameBase } from '../../src/kube-proxy/names.js';
 import { renderNft } from '../../src/kube-proxy/nft-render.js';
@@ -23,14 +24,23 @@ export function toV6(c: LabConfig): LabConfig {
       ...s,
       clusterIP: v6Of(s.clusterIP),
       endpoints: s.endpoints.map((e) => ({ ...e, ip: v6Of(e.ip) })),
+      ...(s.externalIPs ? { externalIPs: s.externalIPs.map(v6Of) } : {}),
+      ...(s.loadBalancerIPs ? { loadBalancerIPs: s.loadBalancerIPs.map(v6Of) } : {}),
+      ...(s.loadBalancerSourceRanges ? { loadBalancerSourceRanges: s.loadBalancerSourceRanges.map(v6Range) } : {}),
     })),
   };
 }
 
-/** 10.96.0.11 -> fd00:96::11, 10.1.2.2 -> fd00:1:2::2. */
+/** 10.96.0.11 -> fd00:96::11, 10.1.2.2 -> fd00:1:2::2, 10.5.0.22 -> fd00:5::22 (RFC 5952, as the readers write it). */
 export function v6Of(v4: string): string {
   const [a, b, c, d] = v4.split('.');
-  return a === '10' && b === '96' ? `fd00:96::${d}` : `fd00:${b}:${c}::${d}`;
+  return canonicalIp(a === '10' && b === '96' ? `fd00:96::${d}` : `fd00:${b}:${c}::${d}`);
+}
+
+/** 10.0.1.0/24 -> fd00:0:1::/64, 10.2.0.0/16 -> fd00:2::/32: the prefix holding the twins of the range's addresses. */
+function v6Range(cidr: string): string {
+  const [, b, c] = cidr.split('/')[0]!.split('.');
+  return Number(cidr.split('/')[1]) <= 16 ? `fd00:${b}::/32` : `fd00:${b}:${c}::/64`;
 }
 
 /** ip6tables-restore input of kube-proxy's shape for `config`. */

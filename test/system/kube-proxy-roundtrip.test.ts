@@ -1,7 +1,7 @@
 // The round trip through src/kube-proxy, with the real tools between: any generated set of Service ports (ClusterIP,
-// NodePort, Local and Cluster policies, ClientIP affinity with its timeout, several ports of one Service, endpoints on
-// this node or another or none at all, both families), rendered in each shape (iptables current and the seed dumps' older shape,
-// nftables 1.35 and 1.36), loaded into a throwaway namespace (iptables-restore, nft -f), read back as the agent reads a
+// NodePort, external IPs, load-balancer IPs with or without source ranges, Local and Cluster policies, ClientIP
+// affinity with its timeout, several ports of one Service, endpoints on this node or another or none at all, both
+// families), rendered in each shape (iptables current and the seed dumps' older shape, nftables 1.35 and 1.36), loaded into a throwaway namespace (iptables-restore, nft -f), read back as the agent reads a
 // node (iptables-save -t nat, nft -j list table) and parsed, gives the catalog computed by hand from the Services.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +12,7 @@ import { parseNatCatalog, type NatCatalog } from '../../src/kube-proxy/iptables-
 import { renderNat } from '../../src/kube-proxy/iptables-render.js';
 import {
   affinityTimeout,
+  externalAddresses,
   servicePortName,
   type KubeServicePort,
   type ProxyConfig,
@@ -24,6 +25,9 @@ import { netnsNames } from '../helpers/lab-fixture.js';
 type Family = 'IPv4' | 'IPv6';
 const addr = (f: Family, a: number, b: number) =>
   f === 'IPv4' ? `10.${a}.${b >> 8}.${b & 255}` : `fd00:${a}::${b.toString(16)}`;
+/** A loadBalancerSourceRanges prefix of the family (none of them holds a node, Service or pod address). */
+const sourceRange = (f: Family, n: number) =>
+  f === 'IPv4' ? `10.${203 + n}.0.0/${24 - 8 * n}` : `fd00:${203 + n}::/${64 - 16 * n}`;
 const bracket = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
 
 /** Service ports of one family: distinct addresses and NodePorts, names made unique by their index. */
@@ -37,6 +41,9 @@ const servicesOf = (family: Family) =>
         affinity: fc.option(fc.integer({ min: 1, max: 86400 }), { nil: undefined }),
         nodePort: fc.boolean(),
         local: fc.boolean(),
+        externalIP: fc.boolean(),
+        loadBalancer: fc.boolean(),
+        ranges: fc.subarray([0, 1]),
         endpoints: fc.uniqueArray(fc.tuple(fc.integer({ min: 1, max: 4000 }), fc.boolean()), {
           minLength: 0,
           maxLength: 4,
@@ -56,7 +63,19 @@ const servicesOf = (family: Family) =>
           protocol: s.protocol,
           sessionAffinity: s.affinity !== undefined ? 'ClientIP' : 'None',
           ...(s.affinity !== undefined ? { timeoutSeconds: s.affinity } : {}),
-          ...(s.nodePort ? { nodePort: 30000 + i * 10 + j, externalTrafficPolicy: s.local ? 'Local' : 'Cluster' } : {}),
+          ...(s.nodePort ? { nodePort: 30000 + i * 10 + j } : {}),
+          ...(s.nodePort || s.externalIP || s.loadBalancer
+            ? { externalTrafficPolicy: s.local ? 'Local' : 'Cluster' }
+            : {}),
+          ...(s.externalIP ? { externalIPs: [addr(family, 98, i + 1)] } : {}),
+          ...(s.loadBalancer
+            ? {
+                loadBalancerIPs: [addr(family, 99, i + 1)],
+                ...(s.ranges.length > 0
+                  ? { loadBalancerSourceRanges: s.ranges.map((r) => sourceRange(family, r)) }
+                  : {}),
+              }
+            : {}),
           endpoints: s.endpoints.map(([ip, here]) => ({
             ip: addr(family, 1, ip),
             port: port + 1000,
@@ -76,22 +95,25 @@ function expected(services: KubeServicePort[]) {
       : { mode: 'None', timeoutSeconds: null, source: 'rules' };
   // A Local NodePort reaches this node's endpoints, and (pods, the node itself) all of them: all are listed.
   const endpoints = (s: KubeServicePort) => s.endpoints.map((e) => `${bracket(e.ip)}:${e.port}`).sort();
-  // No endpoints: rejected at the cluster IP and NodePort; a Local NodePort with none on this node: dropped there.
-  const refused = (s: KubeServicePort, nodePort: boolean) =>
+  // No endpoints: rejected at every address and the NodePort; a Local one with none on this node: dropped at its
+  // external destinations (NodePort, external and load-balancer IPs).
+  const refused = (s: KubeServicePort, external: boolean) =>
     s.endpoints.length === 0
       ? { noEndpoints: 'reject' }
-      : nodePort && s.externalTrafficPolicy === 'Local' && !s.endpoints.some((e) => e.node === 'node')
+      : external && s.externalTrafficPolicy === 'Local' && !s.endpoints.some((e) => e.node === 'node')
         ? { noEndpoints: 'drop' }
         : {};
+  // External and load-balancer IPs are refused as the NodePort is, whatever their source ranges.
+  const row = (s: KubeServicePort, ip: string, external: boolean) => ({
+    service: `${bracket(ip)}:${s.port}/${s.protocol}`,
+    name: servicePortName(s),
+    affinity: affinity(s),
+    endpoints: endpoints(s),
+    ...refused(s, external),
+  });
   return {
     services: services
-      .map((s) => ({
-        service: `${bracket(s.clusterIP)}:${s.port}/${s.protocol}`,
-        name: servicePortName(s),
-        affinity: affinity(s),
-        endpoints: endpoints(s),
-        ...refused(s, false),
-      }))
+      .flatMap((s) => [row(s, s.clusterIP, false), ...externalAddresses(s).map((ip) => row(s, ip, true))])
       .sort((a, b) => (a.service < b.service ? -1 : 1)),
     nodePorts: services
       .filter((s) => s.nodePort !== undefined)
@@ -113,6 +135,13 @@ const shapes = [
   { label: 'iptables (older, the seed dumps)', nft: false, shape: 'legacy', kubeVersion: '1.35' },
   { label: 'nftables 1.35', nft: true, shape: 'current', kubeVersion: '1.35' },
   { label: 'nftables 1.36', nft: true, shape: 'current', kubeVersion: '1.36' },
+  {
+    label: 'nftables 1.36, NodePorts at nodeport-ips',
+    nft: true,
+    shape: 'current',
+    kubeVersion: '1.36',
+    nodeIPs: true,
+  },
 ] as const;
 
 test('any Service set, rendered in each kube-proxy shape, loaded, read back and parsed, gives its catalog', (t) => {
@@ -139,7 +168,12 @@ test('any Service set, rendered in each kube-proxy shape, loaded, read back and 
           let read: string;
           if (s.nft) {
             inNs('nft', ['flush', 'ruleset']);
-            inNs('nft', ['-f', '-'], renderNft(config, 'node', { family }).text);
+            const nodePortIPs = 'nodeIPs' in s ? [addr(family, 3, 1)] : undefined;
+            inNs(
+              'nft',
+              ['-f', '-'],
+              renderNft(config, 'node', { family, ...(nodePortIPs ? { nodePortIPs } : {}) }).text,
+            );
             read = inNs('nft', ['-j', 'list', 'table', v6 ? 'ip6' : 'ip', 'kube-proxy']);
           } else {
             const save = v6 ? 'ip6tables' : 'iptables';

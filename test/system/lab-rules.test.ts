@@ -133,7 +133,11 @@ test('the default lab parses back with the expected chains, and affinity survive
     .filter((l) => l.startsWith(':KUBE-'))
     .map((l) => l.slice(1).split(' ')[0]!);
   const count = (p: string) => chains.filter((c) => new RegExp(`^${p}-[A-Z2-7]{16}$`).test(c)).length;
-  assert.deepEqual([count('KUBE-SVC'), count('KUBE-SEP'), count('KUBE-EXT'), count('KUBE-SVL')], [4, 12, 1, 1]);
+  // lab/empty:http has no endpoints, so no nat chains; lab/lb:http has its KUBE-EXT and, for its source ranges, KUBE-FW.
+  assert.deepEqual(
+    [count('KUBE-SVC'), count('KUBE-SEP'), count('KUBE-EXT'), count('KUBE-SVL'), count('KUBE-FW')],
+    [5, 15, 2, 1, 1],
+  );
   for (const c of ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ'])
     assert.ok(chains.includes(c), c);
   assert.match(dump, /^-A PREROUTING .*-j KUBE-SERVICES$/m);
@@ -168,7 +172,7 @@ test('the default lab parses back with the expected chains, and affinity survive
   assert.equal(after.split('\n').filter((l) => l.includes('"lab/sticky:http"') && l.includes('DNAT')).length, 2);
   assert.equal(
     after.split('\n').filter((l) => l.startsWith(':KUBE-SEP-')).length,
-    11,
+    14,
     'the removed endpoint chain is deleted',
   );
   const second = await backendOf(

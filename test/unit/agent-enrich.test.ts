@@ -154,12 +154,15 @@ test('nftables mode: flows named from the table, the mode in the catalog and Inf
   assert.deepEqual(
     catalog.services.map((s) => `${s.service} ${s.name} ${s.affinity.timeoutSeconds}`),
     [
+      '10.5.0.22:80/tcp lab/lb:http null',
+      '10.5.1.22:80/tcp lab/lb:http null',
       '10.96.0.10:80/tcp lab/web:http null',
       '10.96.0.11:80/tcp lab/sticky:http 10',
       '10.96.0.12:53/udp lab/dns:dns 10',
       '10.96.0.13:80/tcp lab/edge:http null',
       '10.96.0.20:80/tcp lab/empty:http null',
       '10.96.0.21:80/tcp lab/solo:http null',
+      '10.96.0.22:80/tcp lab/lb:http null',
     ],
   );
   // An unknown statement from a newer kube-proxy: that rule is skipped, said once; the flows are still named.

@@ -30,7 +30,9 @@ function expectedV6(): ReturnType<typeof comparable> {
   const six = (addr: string) => addr.replace(/^([\d.]+):/, (_, ip: string) => `[${v6Of(ip)}]:`);
   return comparable({
     ...v4,
-    services: v4.services.map((s) => ({ ...s, service: six(s.service), endpoints: s.endpoints.map(six) })),
+    services: v4.services
+      .map((s) => ({ ...s, service: six(s.service), endpoints: s.endpoints.map(six) }))
+      .sort((x, y) => (x.service < y.service ? -1 : 1)),
     nodePorts: new Map([...v4.nodePorts].map(([k, v]) => [k, { ...v, endpoints: v.endpoints.map(six) }])),
   });
 }
@@ -46,11 +48,14 @@ test('ip6tables-save: the Services, NodePorts and xt_recent lists of the IPv4 ru
   assert.deepEqual(
     c.services.map((s) => [s.service, s.name]),
     [
+      ['[fd00:5:1::22]:80/tcp', 'lab/lb:http'],
+      ['[fd00:5::22]:80/tcp', 'lab/lb:http'],
       ['[fd00:96::10]:80/tcp', 'lab/web:http'],
       ['[fd00:96::11]:80/tcp', 'lab/sticky:http'],
       ['[fd00:96::12]:53/udp', 'lab/dns:dns'],
       ['[fd00:96::13]:80/tcp', 'lab/edge:http'],
       ['[fd00:96::20]:80/tcp', 'lab/empty:http'],
+      ['[fd00:96::22]:80/tcp', 'lab/lb:http'],
     ],
   );
   assert.equal(c.services.find((s) => s.name === 'lab/empty:http')?.noEndpoints, 'reject', 'from the filter table');
@@ -156,7 +161,7 @@ test('a bad IPv6 read keeps the previous IPv6 catalog and says which family', as
     (m) => told.push(m),
   );
   await w.poll();
-  assert.equal(w.current?.services.length, 5);
+  assert.equal(w.current?.services.length, 8);
   // A newer kube-proxy's rule in a service chain: skipped and named once, the Services all kept.
   const doc = JSON.parse(text);
   const rule = doc.nftables.find((i: { rule?: { chain: string } }) =>
@@ -170,7 +175,7 @@ test('a bad IPv6 read keeps the previous IPv6 catalog and says which family', as
   assert.equal(told.length, 1);
   assert.match(told[0]!, /^IPv6 rules: nftables rules: skipped what is not understood: chain service-.*\{"quota"/);
   const good = w.current;
-  assert.equal(good?.services.length, 5);
+  assert.equal(good?.services.length, 8);
   // Then a read cut short.
   text = fixture('nft-1.35.json').slice(0, 2000);
   await assert.rejects(() => w.poll(), /IPv6 rules: nftables table not understood: output is not JSON/);
@@ -236,7 +241,7 @@ test('addresses that are not addresses are never catalog entries (consumers woul
   const map = doc.nftables.find((i: { map?: { name: string } }) => i.map?.name === 'service-ips');
   map.map.elem[0][0].concat[0] = 'fd00::9\u007f';
   const keyed = parseNftCatalog(JSON.stringify(doc));
-  assert.equal(keyed.services.length, 4, 'the other Services stay');
+  assert.equal(keyed.services.length, 7, 'the other Services stay');
   assert.ok(keyed.services.every((s) => !s.service.includes('\u007f')));
   assert.match(keyed.skipped!.join('\n'), /map service-ips: an element keyed \["fd00::9/);
   const dnat = JSON.parse(fixture('nft-1.35.json'));
@@ -252,7 +257,7 @@ test('addresses that are not addresses are never catalog entries (consumers woul
     .replaceAll('--to-destination [fd00:1:1::2]:8080', '--to-destination [fd00:1:1::2]-[fd00:1:1::9]:8080');
   const c = parseNatCatalog(text);
   assert.ok(!c.services.some((s) => s.service.startsWith('[fd00:96::10]')), 'the port range is no Service port');
-  assert.equal(c.services.length, 4);
+  assert.equal(c.services.length, 7);
   const endpoints = c.services.flatMap((s) => s.endpoints);
   assert.ok(endpoints.length > 0);
   for (const e of endpoints) assert.match(e, /^\[fd00:1:[23]::2\]:8080$|^\[fd00:1:[123]::2\]:5353$/, 'no range');

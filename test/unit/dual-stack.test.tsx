@@ -63,10 +63,18 @@ test('report: a dual-stack Service is one row with per-family counts; other Serv
   const names = report.services.map((s) => s.name);
   assert.deepEqual(
     names,
-    ['lab/web:http', 'lab/sticky:http', 'lab/dns:dns', 'lab/edge:http', 'lab/empty:http', 'lab/solo:http'],
-    'six Services (the one without endpoints too: one row for both its families)',
+    [
+      'lab/lb:http',
+      'lab/web:http',
+      'lab/sticky:http',
+      'lab/dns:dns',
+      'lab/edge:http',
+      'lab/empty:http',
+      'lab/solo:http',
+    ],
+    'seven Services (the one without endpoints too: one row for both its families; the load balancer one for its cluster, load-balancer and external IPs)',
   );
-  const web = report.services[0]!;
+  const web = report.services.find((s) => s.name === 'lab/web:http')!;
   assert.equal(web.service, '10.96.0.10:80/tcp');
   assert.deepEqual(web.addresses, ['10.96.0.10:80/tcp', '[fd00:96::10]:80/tcp']);
   assert.deepEqual(web.families, { ipv4: 30, ipv6: 12 });
@@ -81,7 +89,7 @@ test('report: a dual-stack Service is one row with per-family counts; other Serv
   );
   assert.equal(web.stickiness.expectedRandom, 1 / 7);
   // A Service with no IPv6 selections yet still says it has an IPv6 address.
-  assert.deepEqual(report.services[1]!.families, { ipv4: 0, ipv6: 0 });
+  assert.deepEqual(report.services.find((s) => s.name === 'lab/sticky:http')!.families, { ipv4: 0, ipv6: 0 });
   const md = renderMarkdown(report);
   assert.match(
     md,

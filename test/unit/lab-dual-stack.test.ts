@@ -124,3 +124,46 @@ test("each family's rules name only that family's Services and endpoints", () =>
     /external-.*web6.* dnat ip6 addr \. port to numgen random mod 2 map \{ 0 : fd00:1:3::2 \. 8080, 1 : fd00:1:4::2 \. 8080 \}/,
   );
 });
+
+test('validateConfig: external IPs, load-balancer IPs and source ranges; familyView keeps each family its own', () => {
+  validateConfig(defaultConfig());
+  const lb = (c: LabConfig) => c.services.find((s) => s.name === 'lb')!;
+  const bad: [string, (c: LabConfig) => void, RegExp][] = [
+    ['an external IP that is no address', (c) => (lb(c).externalIPs = ['10.5.1']), /external and load-balancer IPs/],
+    ['a load-balancer IP list of numbers', (c) => Object.assign(lb(c), { loadBalancerIPs: [1] }), /a list of strings/],
+    ['a range without a length', (c) => (lb(c).loadBalancerSourceRanges = ['10.0.1.0']), /prefixes like/],
+    ['a range too long', (c) => (lb(c).loadBalancerSourceRanges = ['10.0.1.0/33']), /prefixes like/],
+    ['ranges without load-balancer IPs', (c) => delete lb(c).loadBalancerIPs, /need loadBalancerIPs/],
+  ];
+  for (const [what, change, message] of bad) {
+    const c = defaultConfig();
+    change(c);
+    assert.throws(
+      () => validateConfig(c),
+      (e: Error) => e instanceof InputError && message.test(e.message),
+      what,
+    );
+  }
+  // A dual-stack LoadBalancer Service: each family's proxier sees its own ingress IPs, external IPs and ranges.
+  const c = defaultConfig({ ipFamilies: ['IPv4', 'IPv6'] });
+  const dual = c.services.find((s) => s.name === 'dual')!;
+  Object.assign(dual, {
+    loadBalancerIPs: ['10.5.0.14', 'fd00:5::14'],
+    externalIPs: ['fd00:5:1::14'],
+    loadBalancerSourceRanges: ['10.0.1.0/24', 'fd00:0:1::/64'],
+  });
+  validateConfig(c);
+  const of = (family: 'IPv4' | 'IPv6') => familyView(c, family).services.find((s) => s.name === 'dual')!;
+  assert.deepEqual(
+    [of('IPv4').loadBalancerIPs, of('IPv4').externalIPs, of('IPv4').loadBalancerSourceRanges],
+    [['10.5.0.14'], [], ['10.0.1.0/24']],
+  );
+  assert.deepEqual(
+    [of('IPv6').loadBalancerIPs, of('IPv6').externalIPs, of('IPv6').loadBalancerSourceRanges],
+    [['fd00:5::14'], ['fd00:5:1::14'], ['fd00:0:1::/64']],
+  );
+  assert.match(
+    renderNft(familyView(c, 'IPv6'), 'node', { family: 'IPv6' }).text,
+    /ip6 saddr != \{ fd00:0:1::\/64 \} drop/,
+  );
+});

@@ -16,7 +16,8 @@ const fixture = (name: string) => readFileSync(new URL(`../../../test/fixtures/n
 /** Services and NodePorts with endpoint order left out (the two modes list endpoints in their own orders). */
 function comparable(c: NatCatalog) {
   const ordered = <T extends { endpoints: string[] }>(x: T) => ({ ...x, endpoints: [...x.endpoints].sort() });
-  return { services: c.services.map(ordered), nodePorts: [...c.nodePorts].map(([k, v]) => [k, ordered(v)]) };
+  const nodePorts = [...c.nodePorts].sort(([a], [b]) => (a < b ? -1 : 1));
+  return { services: c.services.map(ordered), nodePorts: nodePorts.map(([k, v]) => [k, ordered(v)]) };
 }
 
 for (const version of ['1.35', '1.36']) {
@@ -26,7 +27,7 @@ for (const version of ['1.35', '1.36']) {
       const nft = parseNftCatalog(fixture(file));
       const ipt = parseNatCatalog(renderNat(defaultConfig({ nodes: 2 }), nodeName(k), { jumps: true }).text);
       assert.equal(nft.mode, 'nftables');
-      assert.equal(nft.services.length, 6);
+      assert.equal(nft.services.length, 9, 'seven cluster IPs, and lab/lb:http at its load-balancer and external IPs');
       assert.deepEqual(nft.skipped, []);
       assert.deepEqual(comparable(nft), comparable(ipt));
       // The Service without endpoints is rejected on both nodes; the Local one with its pod on node 1 is dropped at
@@ -34,6 +35,9 @@ for (const version of ['1.35', '1.36']) {
       assert.equal(nft.services.find((s) => s.name === 'lab/empty:http')?.noEndpoints, 'reject');
       assert.equal(nft.nodePorts.get('30090/tcp')?.noEndpoints, 'reject');
       assert.equal(nft.nodePorts.get('30091/tcp')?.noEndpoints, k === 0 ? undefined : 'drop');
+      // The load-balancer IP and the external IP name the Service; firewall-ips goes to a firewall chain, no route.
+      for (const ip of ['10.5.0.22', '10.5.1.22'])
+        assert.equal(nft.services.find((s) => s.service === `${ip}:80/tcp`)?.name, 'lab/lb:http', ip);
       const sticky = nft.services.find((s) => s.name === 'lab/sticky:http')!;
       assert.deepEqual(sticky.affinity, { mode: 'ClientIP', timeoutSeconds: 10, source: 'rules' });
     });
@@ -99,7 +103,7 @@ test('output that is not nft JSON is refused; objects not understood are skipped
     p.skipped!.join('\n'),
     /goes to chain endpoint-[A-Z2-7]{8}-lab\/sticky\/tcp\/http__[\d./]+, which the table does not have/,
   );
-  assert.equal(p.services.length, 6);
+  assert.equal(p.services.length, 9);
   // A set a rule names is missing.
   const noSet = edited('lab-1.35-node.json', (items) => {
     const i = items.findIndex((x) => x.set?.name.startsWith('affinity-'));
@@ -107,7 +111,24 @@ test('output that is not nft JSON is refused; objects not understood are skipped
   });
   const n = parseNftCatalog(noSet);
   assert.match(n.skipped!.join('\n'), /names set @affinity-/);
-  assert.equal(n.services.length, 6);
+  assert.equal(n.services.length, 9);
+});
+
+test('firewall-ips and its firewall chains are no route nor refusal, commented or not, in any shape of the chain', () => {
+  const base = parseNftCatalog(fixture('lab-1.36-node.json'));
+  // A commented element (as knftables writes one with a Comment) and a firewall chain kube-proxy might write otherwise:
+  // the catalog is the same, and nothing is skipped (the reader does not need them).
+  const changed = parseNftCatalog(
+    edited('lab-1.36-node.json', (items) => {
+      const fw = items.find((i) => i.map?.name === 'firewall-ips')!.map;
+      fw.elem = fw.elem.map(([key, verdict]: unknown[]) => [{ elem: { val: key, comment: 'lab/lb:http' } }, verdict]);
+      const rule = items.find((i) => i.rule?.chain.startsWith('firewall-') && i.rule.chain !== 'firewall-check')!;
+      rule.rule.expr.unshift({ counter: { packets: 0, bytes: 0 } });
+    }),
+  );
+  assert.deepEqual(changed.skipped, []);
+  assert.deepEqual(changed.services, base.services);
+  assert.equal(base.services.find((s) => s.service === '10.5.0.22:80/tcp')?.noEndpoints, undefined);
 });
 
 test('a read not understood keeps the previous catalog, and is tried again (the warning is said once by the poller)', async () => {
@@ -119,7 +140,7 @@ test('a read not understood keeps the previous catalog, and is tried again (the 
   );
   await w.poll();
   const good = w.current;
-  assert.equal(good?.services.length, 6);
+  assert.equal(good?.services.length, 9);
   text = text.slice(0, 1000);
   await assert.rejects(() => w.poll(), NftParseError);
   assert.equal(w.current, good, 'the previous catalog stays');

@@ -316,3 +316,66 @@ test('nftables: no-endpoint-services and no-endpoint-nodeports name the Services
     });
   }
 });
+
+// A LoadBalancer Service with two ingress IPs and loadBalancerSourceRanges, in the form kube-proxy's iptables proxier
+// writes it (its TestLoadBalancer: KUBE-FW-* admits the ranges, and the ingress IPs since a range holds the node's IP,
+// on to KUBE-EXT-*; KUBE-PROXY-FIREWALL drops the rest in the filter table).
+const loadBalancer = `*filter
+:KUBE-PROXY-FIREWALL - [0:0]
+-A KUBE-PROXY-FIREWALL -m comment --comment "ns1/svc1:p80 traffic not accepted by KUBE-FW-XPGD46QRK7WJZT7O" -m tcp -p tcp -d 1.2.3.4 --dport 80 -j DROP
+-A KUBE-PROXY-FIREWALL -m comment --comment "ns1/svc1:p80 traffic not accepted by KUBE-FW-XPGD46QRK7WJZT7O" -m tcp -p tcp -d 5.6.7.8 --dport 80 -j DROP
+COMMIT
+*nat
+:KUBE-NODEPORTS - [0:0]
+:KUBE-SERVICES - [0:0]
+:KUBE-EXT-XPGD46QRK7WJZT7O - [0:0]
+:KUBE-FW-XPGD46QRK7WJZT7O - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-SEP-SXIVWICOYRO3J4NJ - [0:0]
+:KUBE-SVC-XPGD46QRK7WJZT7O - [0:0]
+-A KUBE-NODEPORTS -m comment --comment ns1/svc1:p80 -m tcp -p tcp --dport 3001 -j KUBE-EXT-XPGD46QRK7WJZT7O
+-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O
+-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 loadbalancer IP" -m tcp -p tcp -d 1.2.3.4 --dport 80 -j KUBE-FW-XPGD46QRK7WJZT7O
+-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 loadbalancer IP" -m tcp -p tcp -d 5.6.7.8 --dport 80 -j KUBE-FW-XPGD46QRK7WJZT7O
+-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A KUBE-EXT-XPGD46QRK7WJZT7O -m comment --comment "masquerade traffic for ns1/svc1:p80 external destinations" -j KUBE-MARK-MASQ
+-A KUBE-EXT-XPGD46QRK7WJZT7O -j KUBE-SVC-XPGD46QRK7WJZT7O
+-A KUBE-FW-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 loadbalancer IP" -s 192.168.0.0/24 -j KUBE-EXT-XPGD46QRK7WJZT7O
+-A KUBE-FW-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 loadbalancer IP" -s 203.0.113.0/25 -j KUBE-EXT-XPGD46QRK7WJZT7O
+-A KUBE-FW-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 loadbalancer IP" -s 1.2.3.4 -j KUBE-EXT-XPGD46QRK7WJZT7O
+-A KUBE-FW-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 loadbalancer IP" -s 5.6.7.8 -j KUBE-EXT-XPGD46QRK7WJZT7O
+-A KUBE-FW-XPGD46QRK7WJZT7O -m comment --comment "other traffic to ns1/svc1:p80 will be dropped by KUBE-PROXY-FIREWALL"
+-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ
+-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.0.1:80
+-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 cluster IP" -m tcp -p tcp -d 172.30.0.41 --dport 80 ! -s 10.0.0.0/8 -j KUBE-MARK-MASQ
+-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -j KUBE-SEP-SXIVWICOYRO3J4NJ
+COMMIT
+`;
+
+test('iptables: load-balancer IPs through KUBE-FW-* are frontends of the Service; its firewall is no refusal', () => {
+  const c = parseNatCatalog(loadBalancer);
+  const row = (service: string) => ({
+    service,
+    name: 'ns1/svc1:p80',
+    affinity: { mode: 'None', timeoutSeconds: null, source: 'rules' },
+    endpoints: ['10.180.0.1:80'],
+  });
+  assert.deepEqual(c.services, [row('1.2.3.4:80/tcp'), row('172.30.0.41:80/tcp'), row('5.6.7.8:80/tcp')]);
+  assert.deepEqual(c.nodePorts.get('3001/tcp')?.name, 'ns1/svc1:p80');
+  assert.deepEqual(c.skipped, []);
+});
+
+test('iptables: the nfacct counter rules kube-proxy adds for localhost NodePorts change nothing the reader says', () => {
+  for (const k of [0, 1]) {
+    const render = (nfacct: boolean) =>
+      renderNat(defaultConfig({ nodes: 2 }), nodeName(k), { jumps: true, nfacct }).text;
+    const counted = render(true);
+    assert.match(
+      counted,
+      /-A KUBE-NODEPORTS -d 127\.0\.0\.0\/8 .* -m nfacct --nfacct-name localhost_nps_accepted_pkts -j KUBE-EXT-/,
+    );
+    assert.deepEqual(said(parseNatCatalog(counted)), said(parseNatCatalog(render(false))));
+    assert.deepEqual(parseNatCatalog(counted).skipped, []);
+  }
+});
