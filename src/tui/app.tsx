@@ -55,8 +55,13 @@ export function App({ source, fps }: AppProps) {
   const backendAt = useClampedIndex(ui.backendCursor, backends);
   const clientAt = useClampedIndex(ui.clientCursor, clients);
   const panelHeight = rows - CHROME_LINES;
-  // The affinity-sets line (nftables mode) and the open-connections line take one line each from the tables.
-  const extraLines = (detail?.affinitySets.length ? 1 : 0) + (detail?.row.live !== undefined ? 1 : 0);
+  // The lines only some Services have take one line each from the tables: affinity sets (nftables mode), open
+  // connections, the stale warning, the frontends or address families.
+  const extraLines =
+    (detail?.affinitySets.length ? 1 : 0) +
+    (detail?.row.live !== undefined ? 1 : 0) +
+    (detail?.row.stale ? 1 : 0) +
+    (detail?.frontends || detail?.families ? 1 : 0);
   const detailRows = useDetailRows(panelHeight - extraLines, backends, clients);
 
   useInput((input, key) =>

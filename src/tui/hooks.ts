@@ -99,8 +99,8 @@ export function useClampedIndex(index: number, length: number): number {
   return useMemo(() => Math.max(0, Math.min(index, length - 1)), [index, length]);
 }
 
-/** Lines of the detail that are neither backend nor client rows (titles, headings, "N more" lines). */
-const DETAIL_FIXED_LINES = 8;
+/** Lines of the detail that are neither backend nor client rows (titles, captions, headings, "N more" lines). */
+const DETAIL_FIXED_LINES = 10;
 
 /**
  * How many backend and client rows the detail shows in `height` lines: half each, and

@@ -94,7 +94,7 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
     const { createState } = await import('../../aggregator/state.js');
     const { AggregatorFrameSource } = await import('../../tui/aggregator-source.js');
     const { runTui } = await import('../../tui/run.js');
-    const source = new AggregatorFrameSource(createState({ windowSeconds }), '');
+    const source = new AggregatorFrameSource(createState({ windowSeconds }), '', { runningClock: live });
     const stopFeed = new AbortController();
     let feed: Promise<void>;
 
