@@ -1,6 +1,6 @@
 // The whole screen: the event log above, header, the services list or one service's
 // detail, and a footer with the keys. Keys go to the ui-state reducer; the views only draw.
-import { useEffect, useMemo, useReducer } from 'react';
+import { useEffect, useMemo, useReducer, useRef } from 'react';
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import type { FrameSource, LoadMeasure } from './view-model.js';
 import {
@@ -10,6 +10,7 @@ import {
   useFilteredServices,
   useFrame,
   useSortedServices,
+  useTerminalSize,
 } from './hooks.js';
 import { clip } from './format.js';
 import { cursorIn, initialUi, reduceKey } from './ui-state.js';
@@ -18,10 +19,13 @@ import { EventLogView } from './event-log.js';
 import { ServicesView } from './services-view.js';
 import { ServiceDetailView } from './service-detail.js';
 import { Help } from './help.js';
+import type { ReplayKeys } from './replay-control.js';
 
 export interface AppProps {
   source: FrameSource;
   fps: number;
+  /** A replay's pause and steps: Space and the arrows drive them. */
+  replay?: ReplayKeys;
 }
 
 /**
@@ -30,11 +34,10 @@ export interface AppProps {
  */
 const CHROME_LINES = 4;
 
-export function App({ source, fps }: AppProps) {
+export function App({ source, fps, replay }: AppProps) {
   const { exit } = useApp();
   const { stdout } = useStdout();
-  const rows = stdout.rows || 40;
-  const columns = stdout.columns || 160;
+  const { rows, columns } = useTerminalSize(stdout);
 
   const [ui, dispatch] = useReducer(reduceKey, initialUi);
   const { focus, sort, measure, filter, editingFilter, help } = ui;
@@ -72,11 +75,13 @@ export function App({ source, fps }: AppProps) {
       backends,
       clients,
       page: { services: Math.max(1, panelHeight - 1), ...detailRows },
+      replay: replay !== undefined,
     }),
   );
   useEffect(() => {
     if (ui.quit) exit();
   }, [ui.quit, exit]);
+  useReplayKeys(replay, ui.paused, ui.steps);
 
   return (
     <>
@@ -113,10 +118,33 @@ export function App({ source, fps }: AppProps) {
             totalServices={view.services.length}
           />
         )}
-        <Footer inDetail={focus !== null} sort={sort} measure={measure} filter={filter} editingFilter={editingFilter} />
+        <Footer
+          inDetail={focus !== null}
+          sort={sort}
+          measure={measure}
+          filter={filter}
+          editingFilter={editingFilter}
+          replay={replay ? { paused: ui.paused } : null}
+        />
       </Box>
     </>
   );
+}
+
+/**
+ * Passes the keys' pause and steps to the replay: the reducer counts steps, so keys typed faster than a frame are
+ * each counted, and this hands over what was added since.
+ */
+function useReplayKeys(replay: ReplayKeys | undefined, paused: boolean, steps: number): void {
+  const applied = useRef(0);
+  useEffect(() => {
+    replay?.setPaused(paused);
+  }, [replay, paused]);
+  useEffect(() => {
+    const windows = steps - applied.current;
+    applied.current = steps;
+    if (windows !== 0) replay?.step(windows);
+  }, [replay, steps]);
 }
 
 function Footer({
@@ -125,12 +153,14 @@ function Footer({
   measure,
   filter,
   editingFilter,
+  replay,
 }: {
   inDetail: boolean;
   sort: SortKey;
   measure: LoadMeasure;
   filter: string;
   editingFilter: boolean;
+  replay: { paused: boolean } | null;
 }) {
   if (editingFilter) {
     return (
@@ -146,6 +176,12 @@ function Footer({
     : `↑↓ move  Enter open  s sort:${sort}  l bars:${measure}  / filter  ? help  q quit`;
   return (
     <Text dimColor wrap="truncate-end">
+      {replay ? (
+        <Text color={replay.paused ? 'yellow' : undefined} bold={replay.paused}>
+          {replay.paused ? 'PAUSED space plays' : 'space pause'}
+        </Text>
+      ) : null}
+      {replay ? '  ←→ step a window  ' : ''}
       {keys}
       {filter && !inDetail ? `   filter: '${clip(filter, 40)}'` : ''}
     </Text>

@@ -43,6 +43,21 @@ export function useFrame(source: FrameSource, fps: number, focus: string | null)
   return { view, log };
 }
 
+const sizeOf = (stdout: NodeJS.WriteStream) => ({ columns: stdout.columns || 160, rows: stdout.rows || 40 });
+
+/** The terminal's size, followed as it is resized (the frame tick would pick it up a frame late). */
+export function useTerminalSize(stdout: NodeJS.WriteStream): { columns: number; rows: number } {
+  const [size, setSize] = useState(() => sizeOf(stdout));
+  useEffect(() => {
+    const resized = () => setSize(() => sizeOf(stdout));
+    stdout.on('resize', resized);
+    return () => {
+      stdout.off('resize', resized);
+    };
+  }, [stdout]);
+  return size;
+}
+
 export type SortKey = 'name' | 'rate' | 'violations' | 'skew';
 export const SORT_KEYS: SortKey[] = ['name', 'rate', 'violations', 'skew'];
 

@@ -44,7 +44,8 @@ ${timeRangeUsage(21)}
   -h, --help         this text
 
 Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filters,
-? shows the keys, q or Ctrl-C quits.`,
+? shows the keys, q or Ctrl-C quits. In a replay, Space pauses and resumes, and
+left and right step one window (--window) back or forward.`,
 
   async run(argv) {
     const { values } = parse(argv, {
@@ -98,24 +99,47 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
     const stopFeed = new AbortController();
     let feed: Promise<void>;
 
+    let control: import('../../tui/replay-control.js').ReplayControl | undefined;
     if (values.replay !== undefined) {
       const { readTrace } = await import('../../record/trace-reader.js');
       const { feedReplay } = await import('../../tui/replay-feed.js');
+      const { ReplayControl } = await import('../../tui/replay-control.js');
+      const { clock } = await import('../../tui/format.js');
       const file = values.replay;
       const { narrowEvents, narrows } = await import('../../record/narrow-events.js');
-      const read = readTrace(file, { onWarning: (w) => source.note('warning', w.message) });
       const narrowing = { ...range, services: listedServices };
-      const batches = narrows(narrowing) ? narrowEvents(read, narrowing, (m) => source.note('warning', m)) : read;
+      const open = () => {
+        const read = readTrace(file, { onWarning: (w) => source.note('warning', w.message) });
+        return narrows(narrowing) ? narrowEvents(read, narrowing, (m) => source.note('warning', m)) : read;
+      };
+      const batches = open();
       // Read the first batch before taking over the screen: a file that is not a trace fails here, in plain text.
       const first = await batches.next();
-      source.label = `replay ${file} ${speed === 0 ? 'as fast as possible' : `×${speed}`}`;
+      const pace = speed === 0 ? 'as fast as possible' : `×${speed}`;
+      const replay = new ReplayControl(windowSeconds * 1e6);
+      const label = () => {
+        const at = Number.isNaN(replay.position) ? '' : ` at ${clock(replay.position).slice(0, 8)}`;
+        source.label = replay.finished
+          ? `replay ${file}: finished, ${replay.total} events`
+          : `replay ${file} ${pace}${replay.paused ? `: paused${at}` : ''}`;
+      };
+      replay.onChange(label);
+      label();
+      control = replay;
       const all = (async function* () {
         if (!first.done) yield first.value;
         yield* batches;
       })();
-      feed = feedReplay(all, { speed, signal: stopFeed.signal, push: (events) => source.push(events) }).then((n) => {
-        source.label = `replay ${file}: finished, ${n} events`;
-      });
+      feed = feedReplay(all, {
+        speed,
+        signal: stopFeed.signal,
+        push: (events, quiet) => (quiet ? source.pushQuietly(events) : source.push(events)),
+        control: replay,
+        restart: () => {
+          source.reset(createState({ windowSeconds }));
+          return open();
+        },
+      }).then(() => {});
     } else {
       // Before taking over the screen: a cluster that cannot be reached fails here, in plain text.
       const { namespaceServices, resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
@@ -148,7 +172,7 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
       })();
     }
 
-    const app = runTui(source, { fps });
+    const app = runTui(source, { fps, ...(control ? { replay: control } : {}) });
     const signal = shutdownSignal();
     signal.addEventListener('abort', () => app.unmount(), { once: true });
     let failure: unknown = null;
