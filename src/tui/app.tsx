@@ -2,9 +2,8 @@
 // detail, and a footer with the keys. Keys go to the ui-state reducer; the views only draw.
 import { useEffect, useMemo, useReducer, useRef } from 'react';
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
-import type { FrameSource, LoadMeasure } from './view-model.js';
+import type { FrameSource } from './view-model.js';
 import {
-  type SortKey,
   useClampedIndex,
   useDetailRows,
   useFilteredServices,
@@ -19,6 +18,7 @@ import { EventLogView } from './event-log.js';
 import { ServicesView } from './services-view.js';
 import { ServiceDetailView } from './service-detail.js';
 import { Help } from './help.js';
+import { Footer } from './footer.js';
 import type { ReplayKeys } from './replay-control.js';
 
 export interface AppProps {
@@ -125,6 +125,7 @@ export function App({ source, fps, replay }: AppProps) {
           filter={filter}
           editingFilter={editingFilter}
           replay={replay ? { paused: ui.paused } : null}
+          columns={columns}
         />
       </Box>
     </>
@@ -145,45 +146,4 @@ function useReplayKeys(replay: ReplayKeys | undefined, paused: boolean, steps: n
     applied.current = steps;
     if (windows !== 0) replay?.step(windows);
   }, [replay, steps]);
-}
-
-function Footer({
-  inDetail,
-  sort,
-  measure,
-  filter,
-  editingFilter,
-  replay,
-}: {
-  inDetail: boolean;
-  sort: SortKey;
-  measure: LoadMeasure;
-  filter: string;
-  editingFilter: boolean;
-  replay: { paused: boolean } | null;
-}) {
-  if (editingFilter) {
-    return (
-      <Text wrap="truncate-end">
-        <Text color="cyan">filter /</Text>
-        {clip(filter, 40)}
-        <Text inverse> </Text> <Text dimColor>Enter keeps, Esc clears</Text>
-      </Text>
-    );
-  }
-  const keys = inDetail
-    ? '↑↓ PgUp PgDn scroll  Tab backends/clients  Esc back  ? help  q quit'
-    : `↑↓ move  Enter open  s sort:${sort}  l bars:${measure}  / filter  ? help  q quit`;
-  return (
-    <Text dimColor wrap="truncate-end">
-      {replay ? (
-        <Text color={replay.paused ? 'yellow' : undefined} bold={replay.paused}>
-          {replay.paused ? 'PAUSED space plays' : 'space pause'}
-        </Text>
-      ) : null}
-      {replay ? '  ←→ step a window  ' : ''}
-      {keys}
-      {filter && !inDetail ? `   filter: '${clip(filter, 40)}'` : ''}
-    </Text>
-  );
 }
