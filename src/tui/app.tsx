@@ -1,7 +1,7 @@
 // The whole screen: the event log above, header, the services list or one service's
 // detail, and a footer with the keys. Keys go to the ui-state reducer; the views only draw.
 import { useEffect, useMemo, useReducer, useRef } from 'react';
-import { Box, Text, useApp, useInput, useStdout } from 'ink';
+import { Box, useApp, useInput, useStdout } from 'ink';
 import type { FrameSource } from './view-model.js';
 import {
   useClampedIndex,
@@ -11,7 +11,6 @@ import {
   useSortedServices,
   useTerminalSize,
 } from './hooks.js';
-import { clip } from './format.js';
 import { cursorIn, initialUi, reduceKey } from './ui-state.js';
 import { Header } from './header.js';
 import { EventLogView } from './event-log.js';
@@ -44,34 +43,21 @@ export function App({ source, fps, replay }: AppProps) {
   const { view, log } = useFrame(source, fps, focus);
   const sorted = useSortedServices(view.services, sort);
   const visible = useFilteredServices(sorted, filter);
-  const at = useMemo(
-    () =>
-      cursorIn(
-        ui,
-        visible.map((r) => r.service),
-      ),
-    [ui, visible],
-  );
+  const listed = useMemo(() => visible.map((r) => r.service), [visible]);
+  const at = useMemo(() => cursorIn(ui, listed), [ui, listed]);
   const detail = focus !== null && view.detail?.row.service === focus ? view.detail : null;
   const backends = detail?.row.backends.length ?? 0;
   const clients = detail?.clients.length ?? 0;
   const backendAt = useClampedIndex(ui.backendCursor, backends);
   const clientAt = useClampedIndex(ui.clientCursor, clients);
   const panelHeight = rows - CHROME_LINES;
-  // The lines only some Services have take one line each from the tables: affinity sets (nftables mode), open
-  // connections, the stale warning, the frontends or address families.
-  const extraLines =
-    (detail?.affinitySets.length ? 1 : 0) +
-    (detail?.row.live !== undefined ? 1 : 0) +
-    (detail?.row.stale ? 1 : 0) +
-    (detail?.frontends || detail?.families ? 1 : 0);
-  const detailRows = useDetailRows(panelHeight - extraLines, backends, clients);
+  const detailRows = useDetailRows(panelHeight, detail);
 
   useInput((input, key) =>
     dispatch({
       input,
       key,
-      listed: visible.map((r) => r.service),
+      listed,
       backends,
       clients,
       page: { services: Math.max(1, panelHeight - 1), ...detailRows },
@@ -91,21 +77,16 @@ export function App({ source, fps, replay }: AppProps) {
         {help ? (
           <Help />
         ) : focus !== null ? (
-          detail ? (
-            <ServiceDetailView
-              detail={detail}
-              pane={ui.pane}
-              backendCursor={backendAt}
-              clientCursor={clientAt}
-              rows={detailRows}
-              columns={columns}
-              now={view.header.now}
-            />
-          ) : (
-            <Text dimColor wrap="truncate-end">
-              {clip(focus, columns)}: no longer in the window (Esc goes back)
-            </Text>
-          )
+          <ServiceDetailView
+            focus={focus}
+            detail={detail}
+            pane={ui.pane}
+            backendCursor={backendAt}
+            clientCursor={clientAt}
+            rows={detailRows}
+            columns={columns}
+            now={view.header.now}
+          />
         ) : (
           <ServicesView
             rows={visible}

@@ -1,6 +1,7 @@
 // One Service opened: the summary of its figures, then its backends and its clients; both tables show only the rows
 // that fit and scroll; every line is cut at the width.
-import { Box } from 'ink';
+import { Box, Text } from 'ink';
+import { clip } from './format.js';
 import type { ServiceDetail } from './view-model.js';
 import type { DetailPane } from './ui-state.js';
 import { useScrollWindow, useSortedClients } from './hooks.js';
@@ -8,7 +9,9 @@ import { DetailSummary, windowLabel } from './detail-summary.js';
 import { BackendTable, ClientTable } from './detail-tables.js';
 
 export interface ServiceDetailProps {
-  detail: ServiceDetail;
+  /** The opened Service, and its detail: null once it has left the window. */
+  focus: string;
+  detail: ServiceDetail | null;
   /** The table the moving keys scroll: its heading is highlighted and its cursor shown. */
   pane: DetailPane;
   backendCursor: number;
@@ -26,7 +29,18 @@ function widest(texts: string[], min: number, max: number): number {
   return Math.min(w, max);
 }
 
-export function ServiceDetailView({
+export function ServiceDetailView(props: ServiceDetailProps) {
+  if (!props.detail) {
+    return (
+      <Text dimColor wrap="truncate-end">
+        {clip(props.focus, props.columns)}: no longer in the window (Esc goes back)
+      </Text>
+    );
+  }
+  return <Opened {...props} detail={props.detail} />;
+}
+
+function Opened({
   detail,
   pane,
   backendCursor,
@@ -34,7 +48,7 @@ export function ServiceDetailView({
   rows,
   columns,
   now,
-}: ServiceDetailProps) {
+}: ServiceDetailProps & { detail: ServiceDetail }) {
   const { row } = detail;
   const clients = useSortedClients(detail.clients);
   const multiNode = row.nodes.length > 1 || new Set(clients.map((c) => c.node)).size > 1;

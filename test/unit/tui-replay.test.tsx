@@ -1,18 +1,16 @@
 // Replay keys on a crafted trace: Space pauses (the figures stop), → steps one window forward at once, ← one back (the
 // trace read again from its start: the figures are exactly those seen before, and no event-log line is printed twice),
 // Space again plays on.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createState } from '../../src/aggregator/state.js';
-import { readTrace } from '../../src/record/trace-reader.js';
 import { TraceWriter } from '../../src/record/trace-writer.js';
 import { AggregatorFrameSource } from '../../src/tui/aggregator-source.js';
-import { ReplayControl } from '../../src/tui/replay-control.js';
 import { clock } from '../../src/tui/format.js';
-import { feedReplay } from '../../src/tui/replay-feed.js';
+import { startReplay } from '../../src/tui/replay-start.js';
 import { synthesize } from '../helpers/tui-events.js';
 import { plain } from '../helpers/tui-models.js';
 import { NotYet, screenHolds, waitFor } from '../helpers/wait.js';
@@ -23,10 +21,8 @@ const { renderAt } = await import('../helpers/ink-terminal.js');
 
 const WINDOW_SECONDS = 5;
 
-test('replay: Space pauses, → and ← step one window, Space plays on', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'ss-tui-replay-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const path = join(dir, 'steps.trace');
+/** A minute of lab/web at 20 selections per second, a few of them violations (lines in the event log). */
+async function stepsTrace(path: string): Promise<void> {
   const { events } = synthesize(
     [
       {
@@ -42,19 +38,22 @@ test('replay: Space pauses, → and ← step one window, Space plays on', async 
   const writer = await TraceWriter.open(path, { nodes: ['node-a'] });
   await writer.append(events);
   await writer.close();
+}
 
+/** The app over a paced replay of the trace, its keys wired as `tui --replay` wires them. */
+async function mountReplay(t: TestContext) {
+  const dir = await mkdtemp(join(tmpdir(), 'ss-tui-replay-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'steps.trace');
+  await stepsTrace(path);
   const source = new AggregatorFrameSource(createState({ windowSeconds: WINDOW_SECONDS }), 'replay');
-  const control = new ReplayControl(WINDOW_SECONDS * 1e6);
   const stop = new AbortController();
-  const feed = feedReplay(readTrace(path), {
+  const { feed, control } = await startReplay(source, {
+    file: path,
     speed: 1,
+    windowSeconds: WINDOW_SECONDS,
+    narrowing: {},
     signal: stop.signal,
-    push: (b, quiet) => (quiet ? source.pushQuietly(b) : source.push(b)),
-    control,
-    restart: () => {
-      source.reset(createState({ windowSeconds: WINDOW_SECONDS }));
-      return readTrace(path);
-    },
   });
   const term = renderAt(<App source={source} fps={50} replay={control} />, { columns: 140, rows: 30 });
   t.after(async () => {
@@ -62,6 +61,11 @@ test('replay: Space pauses, → and ← step one window, Space plays on', async 
     stop.abort();
     await feed;
   });
+  return { source, control, term };
+}
+
+test('replay: Space pauses, → and ← step one window, Space plays on', async (t) => {
+  const { source, control, term } = await mountReplay(t);
   const screen = () => plain(term.frame());
   const row = () =>
     screen()
