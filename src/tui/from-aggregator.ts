@@ -56,6 +56,8 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
   const latest = sourced ? latestStarts(state) : null;
   const windowSeconds = spanSeconds(state);
   const now = opts.now !== undefined && opts.now > state.lastTs ? opts.now : state.lastTs;
+  // Rows go stale only when some node is down: the usual frame skips the pass over the nodes per Service.
+  const anyDown = state.roster.downSince.some((d) => !Number.isNaN(d));
   const services = serviceSummaries(state, { now }).map((s): ServiceRow => {
     const rec = recs.get(s.service);
     const info = rec?.latest?.info;
@@ -65,7 +67,7 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
     const idx = s.backends.map((b) => rec?.backendOf(b.backend) ?? -1);
     if (load) for (const b of idx) bytesSum += load.bytesOf(b, true);
     const openTotal = load?.openTotal ?? 0;
-    const stale = rec && staleOf(rec, state.roster);
+    const stale = anyDown && rec ? staleOf(rec, state.roster) : undefined;
     return {
       service: s.service,
       ...(rec && rec.addresses.length > 1 ? { addresses: rec.addresses } : {}),
