@@ -33,8 +33,16 @@ export interface ServiceSummary {
   nodesReporting: string[];
 }
 
-export function serviceSummaries(state: AggregatorState, opts: { rateSeconds?: number } = {}): ServiceSummary[] {
+/**
+ * `now`: the time rates are measured at (µs), by default the latest event's; a live UI passes its running clock, so
+ * that a rate falls when the events stop coming instead of keeping its last value.
+ */
+export function serviceSummaries(
+  state: AggregatorState,
+  opts: { rateSeconds?: number; now?: number } = {},
+): ServiceSummary[] {
   const rateSeconds = opts.rateSeconds ?? 5;
+  const now = opts.now ?? state.lastTs;
   const since = state.windowStart();
   const out: ServiceSummary[] = [];
   for (const svc of state.services.list) {
@@ -49,7 +57,7 @@ export function serviceSummaries(state: AggregatorState, opts: { rateSeconds?: n
     out.push({
       service: svc.key,
       name: svc.latest?.info.name ?? null,
-      selectionsPerSecond: Number.isNaN(state.lastTs) ? 0 : svc.ratePerSecond(state.lastTs, rateSeconds),
+      selectionsPerSecond: Number.isNaN(now) ? 0 : svc.ratePerSecond(now, rateSeconds),
       selections: t.selections,
       backends: shown.map((b) => ({
         backend: svc.backendNames[b]!,

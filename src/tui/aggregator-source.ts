@@ -17,10 +17,17 @@ export class AggregatorFrameSource implements FrameSource {
   private rate = 0;
   private lineId = 0;
   private notes: NotableLine[] = [];
+  /** The latest event time, and when (performance.now()) it last moved: where a running clock starts from. */
+  private latest = { ts: Number.NaN, at: 0 };
 
+  /**
+   * `runningClock`: the events come live, so the time shown runs on from the latest event by the wall-clock time since
+   * it came (a replay's clock is its events').
+   */
   constructor(
-    readonly state: AggregatorState,
+    public state: AggregatorState,
     label: string,
+    private readonly opts: { runningClock?: boolean } = {},
   ) {
     this.label = label;
   }
@@ -28,6 +35,19 @@ export class AggregatorFrameSource implements FrameSource {
   push(events: readonly StickyEvent[]): void {
     applyEvents(this.state, events);
     this.applied += events.length;
+    if (this.state.lastTs !== this.latest.ts) this.latest = { ts: this.state.lastTs, at: performance.now() };
+  }
+
+  /** Starts over from `state` (a replay stepping back refills a fresh one); what the old one had not drained is dropped. */
+  reset(state: AggregatorState): void {
+    this.state = state;
+    this.latest = { ts: Number.NaN, at: 0 };
+  }
+
+  /** Applies `events` without their event-log lines: a replay stepping back re-reads what it has already printed. */
+  pushQuietly(events: readonly StickyEvent[]): void {
+    this.push(events);
+    drainNotable(this.state);
   }
 
   snapshot(focus: string | null): ViewModel {
@@ -36,7 +56,13 @@ export class AggregatorFrameSource implements FrameSource {
       this.rate = ((this.applied - this.rateFrom.applied) * 1000) / (now - this.rateFrom.at);
       this.rateFrom = { at: now, applied: this.applied };
     }
-    return toViewModel(this.state, { focus, source: this.label, eventsPerSecond: this.rate });
+    const running = this.opts.runningClock && !Number.isNaN(this.latest.ts);
+    return toViewModel(this.state, {
+      focus,
+      source: this.label,
+      eventsPerSecond: this.rate,
+      ...(running ? { now: this.latest.ts + (now - this.latest.at) * 1000 } : {}),
+    });
   }
 
   /** A line for the event log from outside the aggregator (e.g. about the input). */

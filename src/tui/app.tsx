@@ -1,27 +1,30 @@
 // The whole screen: the event log above, header, the services list or one service's
 // detail, and a footer with the keys. Keys go to the ui-state reducer; the views only draw.
-import { useEffect, useMemo, useReducer } from 'react';
-import { Box, Text, useApp, useInput, useStdout } from 'ink';
-import type { FrameSource, LoadMeasure } from './view-model.js';
+import { useEffect, useMemo, useReducer, useRef } from 'react';
+import { Box, useApp, useInput, useStdout } from 'ink';
+import type { FrameSource } from './view-model.js';
 import {
-  type SortKey,
   useClampedIndex,
   useDetailRows,
   useFilteredServices,
   useFrame,
   useSortedServices,
+  useTerminalSize,
 } from './hooks.js';
-import { clip } from './format.js';
 import { cursorIn, initialUi, reduceKey } from './ui-state.js';
 import { Header } from './header.js';
 import { EventLogView } from './event-log.js';
 import { ServicesView } from './services-view.js';
-import { bytesOff, ServiceDetailView } from './service-detail.js';
+import { ServiceDetailView } from './service-detail.js';
 import { Help } from './help.js';
+import { Footer } from './footer.js';
+import type { ReplayKeys } from './replay-control.js';
 
 export interface AppProps {
   source: FrameSource;
   fps: number;
+  /** A replay's pause and steps: Space and the arrows drive them. */
+  replay?: ReplayKeys;
 }
 
 /**
@@ -30,52 +33,41 @@ export interface AppProps {
  */
 const CHROME_LINES = 4;
 
-export function App({ source, fps }: AppProps) {
+export function App({ source, fps, replay }: AppProps) {
   const { exit } = useApp();
   const { stdout } = useStdout();
-  const rows = stdout.rows || 40;
-  const columns = stdout.columns || 160;
+  const { rows, columns } = useTerminalSize(stdout);
 
   const [ui, dispatch] = useReducer(reduceKey, initialUi);
   const { focus, sort, measure, filter, editingFilter, help } = ui;
   const { view, log } = useFrame(source, fps, focus);
   const sorted = useSortedServices(view.services, sort);
   const visible = useFilteredServices(sorted, filter);
-  const at = useMemo(
-    () =>
-      cursorIn(
-        ui,
-        visible.map((r) => r.service),
-      ),
-    [ui, visible],
-  );
+  const listed = useMemo(() => visible.map((r) => r.service), [visible]);
+  const at = useMemo(() => cursorIn(ui, listed), [ui, listed]);
   const detail = focus !== null && view.detail?.row.service === focus ? view.detail : null;
   const backends = detail?.row.backends.length ?? 0;
   const clients = detail?.clients.length ?? 0;
   const backendAt = useClampedIndex(ui.backendCursor, backends);
   const clientAt = useClampedIndex(ui.clientCursor, clients);
   const panelHeight = rows - CHROME_LINES;
-  // The affinity-sets line (nftables mode), the open-connections line and the bytes-unavailable one take one line each
-  // from the tables.
-  const extraLines =
-    (detail?.affinitySets.length ? 1 : 0) +
-    (detail?.row.live !== undefined ? 1 : 0) +
-    (detail && bytesOff(detail.row) ? 1 : 0);
-  const detailRows = useDetailRows(panelHeight - extraLines, backends, clients);
+  const detailRows = useDetailRows(panelHeight, detail);
 
   useInput((input, key) =>
     dispatch({
       input,
       key,
-      listed: visible.map((r) => r.service),
+      listed,
       backends,
       clients,
       page: { services: Math.max(1, panelHeight - 1), ...detailRows },
+      replay: replay !== undefined,
     }),
   );
   useEffect(() => {
     if (ui.quit) exit();
   }, [ui.quit, exit]);
+  useReplayKeys(replay, ui.paused, ui.steps);
 
   return (
     <>
@@ -85,21 +77,16 @@ export function App({ source, fps }: AppProps) {
         {help ? (
           <Help />
         ) : focus !== null ? (
-          detail ? (
-            <ServiceDetailView
-              detail={detail}
-              pane={ui.pane}
-              backendCursor={backendAt}
-              clientCursor={clientAt}
-              rows={detailRows}
-              columns={columns}
-              now={view.header.now}
-            />
-          ) : (
-            <Text dimColor wrap="truncate-end">
-              {clip(focus, columns)}: no longer in the window (Esc goes back)
-            </Text>
-          )
+          <ServiceDetailView
+            focus={focus}
+            detail={detail}
+            pane={ui.pane}
+            backendCursor={backendAt}
+            clientCursor={clientAt}
+            rows={detailRows}
+            columns={columns}
+            now={view.header.now}
+          />
         ) : (
           <ServicesView
             rows={visible}
@@ -112,41 +99,32 @@ export function App({ source, fps }: AppProps) {
             totalServices={view.services.length}
           />
         )}
-        <Footer inDetail={focus !== null} sort={sort} measure={measure} filter={filter} editingFilter={editingFilter} />
+        <Footer
+          inDetail={focus !== null}
+          sort={sort}
+          measure={measure}
+          filter={filter}
+          editingFilter={editingFilter}
+          replay={replay ? { paused: ui.paused } : null}
+          columns={columns}
+        />
       </Box>
     </>
   );
 }
 
-function Footer({
-  inDetail,
-  sort,
-  measure,
-  filter,
-  editingFilter,
-}: {
-  inDetail: boolean;
-  sort: SortKey;
-  measure: LoadMeasure;
-  filter: string;
-  editingFilter: boolean;
-}) {
-  if (editingFilter) {
-    return (
-      <Text wrap="truncate-end">
-        <Text color="cyan">filter /</Text>
-        {clip(filter, 40)}
-        <Text inverse> </Text> <Text dimColor>Enter keeps, Esc clears</Text>
-      </Text>
-    );
-  }
-  const keys = inDetail
-    ? '↑↓ PgUp PgDn scroll  Tab backends/clients  Esc back  ? help  q quit'
-    : `↑↓ move  Enter open  s sort:${sort}  l bars:${measure}  / filter  ? help  q quit`;
-  return (
-    <Text dimColor wrap="truncate-end">
-      {keys}
-      {filter && !inDetail ? `   filter: '${clip(filter, 40)}'` : ''}
-    </Text>
-  );
+/**
+ * Passes the keys' pause and steps to the replay: the reducer counts steps, so keys typed faster than a frame are
+ * each counted, and this hands over what was added since.
+ */
+function useReplayKeys(replay: ReplayKeys | undefined, paused: boolean, steps: number): void {
+  const applied = useRef(0);
+  useEffect(() => {
+    replay?.setPaused(paused);
+  }, [replay, paused]);
+  useEffect(() => {
+    const windows = steps - applied.current;
+    applied.current = steps;
+    if (windows !== 0) replay?.step(windows);
+  }, [replay, steps]);
 }

@@ -77,6 +77,11 @@ export function clock(tsMicros: number): string {
   return new Date(Math.floor(tsMicros / 1000)).toISOString().slice(11, 23);
 }
 
+/** What a stale row or detail says: its nodes are down, so its figures stopped at `sinceMicros` (HH:MM:SS UTC). */
+export function staleText(sinceMicros: number): string {
+  return `no data since ${clock(sinceMicros).slice(0, 8)}`;
+}
+
 /** "3.2s ago" relative to `now` (both microseconds). */
 export function ago(tsMicros: number, nowMicros: number | null): string {
   if (nowMicros === null) return '';

@@ -17,6 +17,7 @@ import { clientDetails, serviceSummaries } from '../aggregator/queries.js';
 import type { Notable } from '../aggregator/notable.js';
 import type { AggregatorState } from '../aggregator/state.js';
 import { refusalOf } from '../aggregator/refused.js';
+import { staleOf } from './stale.js';
 import type { ServiceRec } from '../aggregator/services.js';
 import type {
   BackendShare,
@@ -38,6 +39,11 @@ export interface FrameOptions {
   clientLimit?: number;
   /** Sparkline buckets across the window (default 60). */
   sparkBuckets?: number;
+  /**
+   * The time shown and rates are measured at (µs), when it runs on past the latest event (live agents: a quiet or dead
+   * feed must not freeze the clock and the rates); by default the latest event's.
+   */
+  now?: number;
 }
 
 function refusedRow(rec: ServiceRec | undefined, names: readonly string[]): Pick<ServiceRow, 'noEndpoints'> {
@@ -52,7 +58,10 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
   // Every node that reads conntrack said its entries carry no counters: bytes are unavailable, not 0.
   const noBytes = bytesCounted(state) === false;
   const windowSeconds = spanSeconds(state);
-  const services = serviceSummaries(state).map((s): ServiceRow => {
+  const now = opts.now !== undefined && opts.now > state.lastTs ? opts.now : state.lastTs;
+  // Rows go stale only when some node is down: the usual frame skips the pass over the nodes per Service.
+  const anyDown = state.roster.downSince.some((d) => !Number.isNaN(d));
+  const services = serviceSummaries(state, { now }).map((s): ServiceRow => {
     const rec = recs.get(s.service);
     const info = rec?.latest?.info;
     const pods = info?.pods;
@@ -61,6 +70,7 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
     const idx = s.backends.map((b) => rec?.backendOf(b.backend) ?? -1);
     if (load) for (const b of idx) bytesSum += load.bytesOf(b, true);
     const openTotal = load?.openTotal ?? 0;
+    const stale = anyDown && rec ? staleOf(rec, state.roster) : undefined;
     return {
       service: s.service,
       ...(rec && rec.addresses.length > 1 ? { addresses: rec.addresses } : {}),
@@ -97,19 +107,20 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
       pending: s.pending,
       nodes: withLiveNodes(state, s.nodesReporting, rec && live?.nodes.get(rec.id)),
       ...refusedRow(rec, state.roster.names),
+      ...(stale === undefined ? {} : { stale }),
       ...(live && rec ? { live: openTotal, predating: allPredate(rec, live.latest) } : {}),
     };
   });
   const row = opts.focus === null ? undefined : services.find((s) => s.service === opts.focus);
   const rec = row && recs.get(row.service);
   return {
-    header: header(state, opts),
+    header: header(state, opts, now),
     services,
     detail: row && rec ? detail(state, row, rec, opts) : null,
   };
 }
 
-function header(state: AggregatorState, opts: FrameOptions): HeaderView {
+function header(state: AggregatorState, opts: FrameOptions, now: number): HeaderView {
   const up: string[] = [];
   const down: string[] = [];
   state.roster.names.forEach((n, i) => {
@@ -122,7 +133,7 @@ function header(state: AggregatorState, opts: FrameOptions): HeaderView {
     lostEvents: state.roster.lostTotal,
     windowSeconds: state.windowUs / 1e6,
     source: opts.source,
-    now: Number.isNaN(state.lastTs) ? null : state.lastTs,
+    now: Number.isNaN(now) ? null : now,
     counted: windowSpan(state),
   };
 }
@@ -184,6 +195,7 @@ function detail(state: AggregatorState, row: ServiceRow, rec: ServiceRec, opts: 
   const buckets = opts.sparkBuckets ?? 60;
   return {
     row: withOldest,
+    windowSeconds: Math.ceil(spanSeconds(state)),
     clients,
     sparkline: selectionsOverWindow(state, rec.id, buckets),
     bucketSeconds: state.windowUs / 1e6 / buckets,

@@ -28,12 +28,14 @@ export function Header({ header }: { header: HeaderView }) {
           'lost 0'
         )}
         {'  '}window {seconds(header.windowSeconds)}
+        {/* The clock: live, it runs on when the events stop (a dead agent must not freeze it); replayed, the trace's. */}
+        {header.now !== null ? `  ${clock(header.now).slice(0, 8)}` : ''}
         {/* The span of what the figures count, not of the window asked for: a fresh start counts seconds. */}
         <Text dimColor>
           {header.counted
             ? `  counted ${clock(header.counted.start)}-${clock(header.counted.end)}`
             : header.now !== null
-              ? `  counted none  ${clock(header.now)}`
+              ? '  counted none'
               : ''}
         </Text>
         {/* Last: a long trace path is what the width cuts, not the figures. */}

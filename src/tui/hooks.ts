@@ -2,7 +2,8 @@
 // to React: it samples the source on a timer, so render cost follows the frame rate,
 // not the event rate.
 import { useEffect, useMemo, useRef, useState } from 'react';
-import type { ClientRow, FrameSource, NotableLine, ServiceRow, ViewModel } from './view-model.js';
+import type { ClientRow, FrameSource, NotableLine, ServiceDetail, ServiceRow, ViewModel } from './view-model.js';
+import { bytesOff } from './detail-summary.js';
 
 /** Static log lines kept before the log restarts on a fresh <Static> (what was printed stays on the terminal). */
 const LOG_EPOCH_LINES = 1000;
@@ -41,6 +42,21 @@ export function useFrame(source: FrameSource, fps: number, focus: string | null)
   }, [source, focus]);
 
   return { view, log };
+}
+
+const sizeOf = (stdout: NodeJS.WriteStream) => ({ columns: stdout.columns || 160, rows: stdout.rows || 40 });
+
+/** The terminal's size, followed as it is resized (the frame tick would pick it up a frame late). */
+export function useTerminalSize(stdout: NodeJS.WriteStream): { columns: number; rows: number } {
+  const [size, setSize] = useState(() => sizeOf(stdout));
+  useEffect(() => {
+    const resized = () => setSize(() => sizeOf(stdout));
+    stdout.on('resize', resized);
+    return () => {
+      stdout.off('resize', resized);
+    };
+  }, [stdout]);
+  return size;
 }
 
 export type SortKey = 'name' | 'rate' | 'violations' | 'skew';
@@ -99,23 +115,29 @@ export function useClampedIndex(index: number, length: number): number {
   return useMemo(() => Math.max(0, Math.min(index, length - 1)), [index, length]);
 }
 
-/** Lines of the detail that are neither backend nor client rows (titles, headings, "N more" lines). */
-const DETAIL_FIXED_LINES = 8;
+/** Lines of the detail that are neither backend nor client rows (titles, captions, headings, "N more" lines). */
+const DETAIL_FIXED_LINES = 10;
 
 /**
  * How many backend and client rows the detail shows in `height` lines: half each, and
  * what one table does not need goes to the other, so neither pushes the header off.
  */
-export function useDetailRows(
-  height: number,
-  backends: number,
-  clients: number,
-): { backends: number; clients: number } {
+export function useDetailRows(height: number, detail: ServiceDetail | null): { backends: number; clients: number } {
+  const backends = detail?.row.backends.length ?? 0;
+  const clients = detail?.clients.length ?? 0;
+  // The lines only some Services have take one line each from the tables: affinity sets (nftables mode), open
+  // connections, the stale warning, bytes unavailable, the frontends or address families.
+  const extra =
+    (detail?.affinitySets.length ? 1 : 0) +
+    (detail?.row.live !== undefined ? 1 : 0) +
+    (detail?.row.stale ? 1 : 0) +
+    (detail && bytesOff(detail.row) ? 1 : 0) +
+    (detail?.frontends || detail?.families ? 1 : 0);
   return useMemo(() => {
-    const avail = Math.max(2, height - DETAIL_FIXED_LINES);
+    const avail = Math.max(2, height - extra - DETAIL_FIXED_LINES);
     const b = Math.min(backends, Math.max(Math.floor(avail / 2), avail - Math.max(1, clients)));
     return { backends: b, clients: Math.min(clients, avail - b) };
-  }, [height, backends, clients]);
+  }, [height, extra, backends, clients]);
 }
 
 /** The slice of `length` rows to show in `height` lines so that `cursor` stays visible. */

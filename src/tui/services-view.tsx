@@ -1,11 +1,12 @@
 // One row per Service: affinity, rate, a share bar per backend (the largest few when
 // there are many), spread verdict, stickiness beside 1/K, violations, nodes reporting.
 // Each row is one line cut at the terminal's width, never wrapped.
+import { useMemo } from 'react';
 import { Box, Text } from 'ink';
 import type { BackendShare, LoadMeasure, ServiceRow } from './view-model.js';
 import type { SortKey } from './hooks.js';
 import { useScrollWindow } from './hooks.js';
-import { affinityText, clip, count, fit, isSkewed, percent, rate, ratio } from './format.js';
+import { affinityText, clip, count, fit, isSkewed, percent, rate, ratio, staleText } from './format.js';
 import { shareBar } from './glyphs.js';
 import { topN } from './top-n.js';
 import { refusalText } from '../aggregator/refused.js';
@@ -22,10 +23,13 @@ export interface ServicesViewProps {
   totalServices: number;
 }
 
-/** Widths of the columns always shown: cursor, SEL/S, MAX/M, SPREAD, STICKY (1/K), VIOL; LIVE with live figures. */
+/** Widths of the fixed columns: cursor, SEL/S, LIVE, MAX/M, SPREAD, STICKY (1/K), VIOL, AFFINITY, NODES. */
 const W = { cursor: 1, rate: 6, live: 5, maxm: 5, spread: 16, sticky: 12, viol: 5, affinity: 13, nodes: 5 };
-/** Those columns and the gaps after them (the name and the bars add one gap each). */
-const FIXED_CELLS = W.cursor + W.rate + W.maxm + W.spread + W.sticky + W.viol + 5;
+/**
+ * The columns never dropped, and the gaps after them: the cursor, SEL/S, SPREAD, STICKY and VIOL. With the name, they
+ * are what an 80-column terminal must show whole.
+ */
+const CORE_CELLS = W.cursor + 1 + W.rate + 1 + W.spread + 1 + W.sticky + 1 + W.viol;
 
 /** The bars' heading for each measure. */
 const BARS_HEADING: Record<LoadMeasure, string> = {
@@ -39,12 +43,19 @@ function shareOf(b: BackendShare, measure: LoadMeasure): number {
   return measure === 'new' ? b.share : measure === 'open' ? (b.load?.liveShare ?? 0) : (b.load?.bytesShare ?? 0);
 }
 const MIN_NAME = 14;
+/** Longer names are cut (the detail shows them whole). */
+const MAX_NAME = 36;
 const MIN_BARS = 8;
+/** The bars keep this much before AFFINITY and NODES take room. */
+const COMFORTABLE_BARS = 16;
+const MAX_BARS = 60;
 
 export interface RowLayout {
   name: number;
+  /** 0: no bars. */
   bars: number;
   /** Optional columns, shown when the terminal is wide enough (AFFINITY is in the detail too). */
+  maxm: boolean;
   affinity: boolean;
   nodes: boolean;
   /** LIVE: shown whenever some node reads its conntrack table. */
@@ -52,18 +63,24 @@ export interface RowLayout {
 }
 
 /**
- * Widths of the two flexible columns, and which optional columns fit, so that a row never exceeds `columns`. With
- * live figures, LIVE is fixed and the optional columns give way first.
+ * Which columns fit `columns` cells, so that a row never exceeds them. The name (as long as the longest, within
+ * MAX_NAME), SEL/S, LIVE, SPREAD, STICKY and VIOL come first; as the terminal narrows NODES goes first, then AFFINITY,
+ * then MAX/M, then the bars; only then is the name cut.
  */
-function rowLayout(columns: number, live = false): RowLayout {
-  let rest = columns - FIXED_CELLS - 2 - (live ? W.live + 1 : 0);
-  const affinity = rest - (W.affinity + 1) >= MIN_NAME + MIN_BARS;
-  if (affinity) rest -= W.affinity + 1;
-  // NODES gives way first: at 80 columns the bars keep room for "+N more" beside the widened SPREAD.
-  const nodes = rest - (W.nodes + 1) >= MIN_NAME + MIN_BARS + 2;
-  if (nodes) rest -= W.nodes + 1;
-  const name = Math.max(MIN_NAME, Math.min(36, Math.floor(rest * 0.4)));
-  return { name, bars: Math.max(MIN_BARS, Math.min(60, rest - name)), affinity, nodes, live };
+function rowLayout(columns: number, live: boolean, longestName: number): RowLayout {
+  let rest = columns - CORE_CELLS - 1 - (live ? W.live + 1 : 0);
+  const name = Math.max(1, Math.min(Math.max(MIN_NAME, Math.min(MAX_NAME, longestName)), rest));
+  rest -= name;
+  const take = (cells: number, keep = 0) => {
+    if (rest - cells < keep) return false;
+    rest -= cells;
+    return true;
+  };
+  const bars = take(MIN_BARS + 1);
+  const maxm = bars && take(W.maxm + 1);
+  const affinity = maxm && take(W.affinity + 1, COMFORTABLE_BARS - MIN_BARS);
+  const nodes = affinity && take(W.nodes + 1, COMFORTABLE_BARS - MIN_BARS);
+  return { name, bars: bars ? Math.min(MAX_BARS, MIN_BARS + rest) : 0, maxm, affinity, nodes, live };
 }
 
 /**
@@ -89,10 +106,10 @@ export function backendBars(row: ServiceRow, budget: number, measure: LoadMeasur
 export function ServicesView(props: ServicesViewProps) {
   const { rows, cursor, sort, height, columns } = props;
   const measure = props.measure ?? 'new';
-  const layout = rowLayout(
-    columns,
-    rows.some((r) => r.live !== undefined),
-  );
+  const live = rows.some((r) => r.live !== undefined);
+  // Over every row, not those on screen: the column keeps its width while scrolling.
+  const longest = useMemo(() => rows.reduce((w, r) => Math.max(w, (r.name ?? r.service).length), 0), [rows]);
+  const layout = rowLayout(columns, live, longest);
   const { start, end } = useScrollWindow(cursor, rows.length, height - 1);
   const heading = (key: SortKey | null, text: string, width: number) => (
     <Text bold underline={sort === key}>
@@ -106,7 +123,8 @@ export function ServicesView(props: ServicesViewProps) {
         {heading('name', 'SERVICE', layout.name)}{' '}
         {layout.affinity ? <>{heading(null, 'AFFINITY', W.affinity)} </> : null}
         {heading('rate', ' SEL/S', W.rate)} {layout.live ? <>{heading(null, ' LIVE', W.live)} </> : null}
-        {heading(null, BARS_HEADING[measure], layout.bars)} {heading(null, 'MAX/M', W.maxm)}{' '}
+        {layout.bars > 0 ? <>{heading(null, BARS_HEADING[measure], layout.bars)} </> : null}
+        {layout.maxm ? <>{heading(null, 'MAX/M', W.maxm)} </> : null}
         {heading('skew', 'SPREAD', W.spread)} {heading(null, 'STICKY (1/K)', W.sticky)}{' '}
         {heading('violations', 'VIOL', W.viol)}
         {layout.nodes ? <> {heading(null, 'NODES', W.nodes)}</> : null}
@@ -131,14 +149,17 @@ interface ServiceLineProps {
   measure: LoadMeasure;
 }
 
-function ServiceLine({ row, selected, layout, measure }: ServiceLineProps) {
+/** Cells from SEL/S to MAX/M: where a stale row says since when it has no data instead of its last rates. */
+function ratesWidth(layout: RowLayout): number {
   return (
-    <Text wrap="truncate-end">
-      <Text color="cyan">{selected ? '›' : ' '}</Text>{' '}
-      <Text inverse={selected} bold={selected}>
-        {fit(row.name ?? row.service, layout.name)}
-      </Text>{' '}
-      {layout.affinity ? <>{fit(affinityText(row.affinity), W.affinity)} </> : null}
+    W.rate + (layout.live ? W.live + 1 : 0) + (layout.bars > 0 ? layout.bars + 1 : 0) + (layout.maxm ? W.maxm + 1 : 0)
+  );
+}
+
+/** SEL/S, LIVE, the bars and MAX/M of a row with data, each followed by its gap. */
+function Rates({ row, layout, measure }: Omit<ServiceLineProps, 'selected'>) {
+  return (
+    <>
       {rate(row.selectionsPerSecond).padStart(W.rate)}{' '}
       {layout.live ? (
         <>
@@ -147,8 +168,31 @@ function ServiceLine({ row, selected, layout, measure }: ServiceLineProps) {
           </Text>{' '}
         </>
       ) : null}
-      <Text color="blue">{backendBars(row, layout.bars, measure)}</Text>{' '}
-      {fit(row.maxOverMean === null ? '-' : ratio(row.maxOverMean), W.maxm)}{' '}
+      {layout.bars > 0 ? (
+        <>
+          <Text color="blue">{backendBars(row, layout.bars, measure)}</Text>{' '}
+        </>
+      ) : null}
+      {layout.maxm ? <>{fit(row.maxOverMean === null ? '-' : ratio(row.maxOverMean), W.maxm)} </> : null}
+    </>
+  );
+}
+
+function ServiceLine({ row, selected, layout, measure }: ServiceLineProps) {
+  const stale = row.stale !== undefined;
+  return (
+    <Text wrap="truncate-end" dimColor={stale}>
+      <Text color="cyan">{selected ? '›' : ' '}</Text>{' '}
+      <Text inverse={selected} bold={selected}>
+        {fit(row.name ?? row.service, layout.name)}
+      </Text>{' '}
+      {layout.affinity ? <>{fit(affinityText(row.affinity), W.affinity)} </> : null}
+      {/* A stale row's rates would read as live: its nodes are down, so it says since when instead. */}
+      {stale ? (
+        `${fit(staleText(row.stale!.since), ratesWidth(layout))} `
+      ) : (
+        <Rates row={row} layout={layout} measure={measure} />
+      )}
       {/* The verdict's words; its counts are in the detail view. */}
       <Text color={isSkewed(row) ? 'yellow' : undefined} dimColor={row.spread.verdict === 'tooFew'}>
         {fit(row.spread.head, W.spread)}

@@ -27,6 +27,9 @@ export interface UiState {
   editingFilter: boolean;
   help: boolean;
   quit: boolean;
+  /** Replay: paused by Space, and the windows stepped by the arrows so far (forward minus back). */
+  paused: boolean;
+  steps: number;
 }
 
 export const initialUi: UiState = {
@@ -42,6 +45,8 @@ export const initialUi: UiState = {
   editingFilter: false,
   help: false,
   quit: false,
+  paused: false,
+  steps: 0,
 };
 
 export interface KeyAction {
@@ -54,6 +59,8 @@ export interface KeyAction {
   clients: number;
   /** Rows of each list that fit on the screen: what PgUp and PgDn move. */
   page: { services: number; backends: number; clients: number };
+  /** A replay: Space pauses and the arrows step a window, in the list and in a service alike. */
+  replay: boolean;
 }
 
 const clamp = (i: number, n: number) => Math.max(0, Math.min(i, n - 1));
@@ -101,6 +108,11 @@ export function reduceKey(s: UiState, action: KeyAction): UiState {
   if (input === 'q') return { ...s, quit: true };
   if (input === '?') return { ...s, help: !s.help };
   if (s.help) return key.escape ? { ...s, help: false } : s;
+  if (action.replay) {
+    if (input === ' ') return { ...s, paused: !s.paused };
+    if (key.leftArrow) return { ...s, steps: s.steps - 1 };
+    if (key.rightArrow) return { ...s, steps: s.steps + 1 };
+  }
   if (s.focus !== null) {
     if (key.escape || key.backspace || key.leftArrow) return { ...s, focus: null };
     if (key.tab) return { ...s, pane: s.pane === 'clients' ? 'backends' : 'clients' };

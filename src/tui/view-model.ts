@@ -80,6 +80,11 @@ export interface ServiceRow {
   noEndpoints?: 'drop' | 'reject';
   /** Connections open now; absent when no node reads its conntrack table (no live figures at all). */
   live?: number;
+  /**
+   * Every node that fed the Service (its selections or its rules) is down: those nodes, and since when (µs), the
+   * latest of their going down. Its figures are the last ones seen, not live.
+   */
+  stale?: { since: number; nodes: string[] };
   /** "3 of 3 open connections predate the 2 newest endpoints", when every open connection does. */
   predating?: string | null;
 }
@@ -112,6 +117,8 @@ export interface ClientRow {
 
 export interface ServiceDetail {
   row: ServiceRow;
+  /** Seconds the window's figures span: the window, or less while the events cover less. */
+  windowSeconds: number;
   clients: ClientRow[];
   /** Selections per bucket across the window, oldest first. */
   sparkline: number[];

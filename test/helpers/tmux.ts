@@ -30,6 +30,8 @@ export interface Tmux {
   sendKeys(keys: string | string[], literal?: boolean): void;
   /** The visible screen as plain text. */
   capture(): string;
+  /** Resizes the terminal, as a user dragging its window would (the program gets SIGWINCH). */
+  resize(cols: number, rows: number): void;
   /** The visible screen with its colours and attributes as escape sequences (capture-pane -e). */
   captureStyled(): string;
   /** Resolves with the screen once `pattern` appears on it. */
@@ -89,6 +91,9 @@ export function startTmux(cmd: string, opts: TmuxOptions = {}): Tmux {
       tmux('send-keys', '-t', name, ...(literal ? ['-l'] : []), ...(Array.isArray(keys) ? keys : [keys]));
     },
     capture,
+    resize(cols, rows) {
+      tmux('resize-window', '-t', name, '-x', String(cols), '-y', String(rows));
+    },
     captureStyled: () => tmux('capture-pane', '-p', '-e', '-t', name),
     waitForText(pattern, timeoutMs = 10_000) {
       const test = (s: string) => (typeof pattern === 'string' ? s.includes(pattern) : pattern.test(s));

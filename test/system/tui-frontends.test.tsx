@@ -123,7 +123,7 @@ test('lab/edge:http is one row; its detail counts the cluster IP and the NodePor
   await until('the edge detail', () => text().includes('frontends '), 3000, text);
   const line = text()
     .split('\n')
-    .find((l) => l.startsWith('frontends '))!;
+    .find((l) => /^last \S+: frontends /.test(l))!;
   const counts = Object.fromEntries([...line.matchAll(/(\S+\/tcp) (\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
   assert.deepEqual(
     counts,

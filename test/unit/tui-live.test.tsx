@@ -69,7 +69,7 @@ test('tui: a replayed live trace shows open connections, bytes per second and th
   await press('\r', (s) => s.includes('BYTES/S') && s.includes('OLDEST'), 'the detail');
   assert.match(
     text(),
-    new RegExp(`${truth.openTotal} connections open now\\s+3 of 3 open connections predate the 2 newest endpoints`),
+    new RegExp(`now: ${truth.openTotal} connections open\\s+3 of 3 open connections predate the 2 newest endpoints`),
   );
   const seconds = WINDOW;
   const bytes = truth.windowBytes(WINDOW);

@@ -10,6 +10,7 @@ import { TraceWriter } from '../../src/record/trace-writer.js';
 import { runPrefix } from '../helpers/env.js';
 import { startTmux } from '../helpers/tmux.js';
 import { synthesize, type SyntheticService } from '../helpers/tui-events.js';
+import { NotYet, waitFor } from '../helpers/wait.js';
 
 const cli = fileURLToPath(new URL('../../../bin/stickyscope.js', import.meta.url));
 
@@ -149,7 +150,7 @@ test('tui --agent shows a live agent, and the node going down when the agent sto
   };
   t.after(close);
   const address = await agent.bind('127.0.0.1:0');
-  const term = startTmux(`${process.execPath} ${cli} tui --agent ${address} --fps 20`, { cols: 160, rows: 40 });
+  const term = startTmux(`${process.execPath} ${cli} tui --agent ${address} --fps 20`, { cols: 180, rows: 45 });
   t.after(() => term.kill());
   await term.waitForText(/nodes 1\b/);
 
@@ -169,6 +170,21 @@ test('tui --agent shows a live agent, and the node going down when the agent sto
   await close();
   await term.waitForText(/NODE DOWN node-live/);
   await term.waitForText(/1 down: node-live/);
+  // Its rows are stale: no rates, since when instead; and the clock runs on without events.
+  const stale = await term.waitForText(/^[ ›] lab\/web:http .*\sno data since \d\d:\d\d:\d\d\s/m);
+  assert.doesNotMatch(stale.split('\n').find((l) => l.includes('no data since'))!, /█/, 'no share bars on it');
+  const clockOf = (screen: string) => /window 1m {2}(\d\d:\d\d:\d\d)/.exec(screen)?.[1];
+  const stopped = clockOf(stale);
+  await waitFor(
+    'the clock to run on after the node went down',
+    () => {
+      const now = clockOf(term.capture());
+      return now && now !== stopped ? now : new NotYet(term.capture(), `a clock past ${stopped}`);
+    },
+    5000,
+  );
+  term.resize(80, 24);
+  await term.waitForText(/^[ ›] lab\/web:http\s+no data since \d\d:\d\d:\d\d\s+\S/m);
   term.sendKeys('q');
   assert.deepEqual(await term.waitForExit(), { code: 0, canonical: true, echo: true, cursorVisible: true });
 });

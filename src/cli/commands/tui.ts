@@ -10,11 +10,14 @@ import {
   timeRangeOptions,
   timeRangeUsage,
   shutdownSignal,
+  type ClientSecurity,
   type Command,
 } from '../command.js';
-import { k8sOptions, k8sUsage, refuseK8sFlagsAlone } from '../../k8s/cli.js';
+import { k8sOptions, k8sUsage, refuseK8sFlagsAlone, type K8sValues } from '../../k8s/cli.js';
+import type { AggregatorFrameSource } from '../../tui/aggregator-source.js';
 import { parseServices, serviceOption, serviceUsage } from '../service-option.js';
 import { parseAgentAddresses } from '../agent-address.js';
+import type { ReplayKeys } from '../../tui/replay-control.js';
 
 const DEFAULT_FPS = 10;
 
@@ -44,7 +47,8 @@ ${timeRangeUsage(21)}
   -h, --help         this text
 
 Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filters,
-? shows the keys, q or Ctrl-C quits.`,
+? shows the keys, q or Ctrl-C quits. In a replay, Space pauses and resumes, and
+left and right step one window (--window) back or forward.`,
 
   async run(argv) {
     const { values } = parse(argv, {
@@ -69,14 +73,7 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
       );
     }
     refuseK8sFlagsAlone(values);
-    if (values.speed !== undefined && values.replay === undefined)
-      throw new UsageError('--speed applies to --replay only');
-    const speed = values.speed === undefined ? 1 : Number(values.speed);
-    if (!(speed >= 0) || !Number.isFinite(speed))
-      throw new UsageError(`--speed expects a number >= 0 (0 = as fast as possible); got '${values.speed}'`);
-    const fps = values.fps === undefined ? DEFAULT_FPS : Number(values.fps);
-    if (!Number.isInteger(fps) || fps < 1 || fps > 60)
-      throw new UsageError(`--fps expects a whole number from 1 to 60; got '${values.fps}'`);
+    const { speed, fps } = parsePace(values);
     const windowSeconds = parseDuration(values.window ?? '60s', '--window') / 1000;
     if (!live && Object.keys(clientTlsOptions).some((f) => values[f as keyof typeof clientTlsOptions] !== undefined))
       throw new UsageError('--tls-* and --insecure apply to agents (--agent, --k8s), not to --replay');
@@ -94,61 +91,28 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
     const { createState } = await import('../../aggregator/state.js');
     const { AggregatorFrameSource } = await import('../../tui/aggregator-source.js');
     const { runTui } = await import('../../tui/run.js');
-    const source = new AggregatorFrameSource(createState({ windowSeconds }), '');
+    const source = new AggregatorFrameSource(createState({ windowSeconds }), '', { runningClock: live });
     const stopFeed = new AbortController();
     let feed: Promise<void>;
 
+    let control: ReplayKeys | undefined;
     if (values.replay !== undefined) {
-      const { readTrace } = await import('../../record/trace-reader.js');
-      const { feedReplay } = await import('../../tui/replay-feed.js');
-      const file = values.replay;
-      const { narrowEvents, narrows } = await import('../../record/narrow-events.js');
-      const read = readTrace(file, { onWarning: (w) => source.note('warning', w.message) });
+      const { startReplay } = await import('../../tui/replay-start.js');
       const narrowing = { ...range, services: listedServices };
-      const batches = narrows(narrowing) ? narrowEvents(read, narrowing, (m) => source.note('warning', m)) : read;
-      // Read the first batch before taking over the screen: a file that is not a trace fails here, in plain text.
-      const first = await batches.next();
-      source.label = `replay ${file} ${speed === 0 ? 'as fast as possible' : `×${speed}`}`;
-      const all = (async function* () {
-        if (!first.done) yield first.value;
-        yield* batches;
-      })();
-      feed = feedReplay(all, { speed, signal: stopFeed.signal, push: (events) => source.push(events) }).then((n) => {
-        source.label = `replay ${file}: finished, ${n} events`;
+      const started = await startReplay(source, {
+        file: values.replay,
+        speed,
+        windowSeconds,
+        narrowing,
+        signal: stopFeed.signal,
       });
+      feed = started.feed;
+      control = started.control;
     } else {
-      // Before taking over the screen: a cluster that cannot be reached fails here, in plain text.
-      const { namespaceServices, resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
-      const resolved = await resolveAgentsFromArgs(values, stopFeed.signal);
-      const catalogs = await startCatalogFeed(resolved, (err) => source.note('warning', err.message));
-      const services = namespaceServices(values.namespace, catalogs, listedServices);
-      const agents = resolved.addresses;
-      security!.check(agents);
-      resolved.discovery?.onChange((now) =>
-        source.note(
-          'warning',
-          `the ready agents changed to ${now.join(', ') || 'none'}; showing ${agents.join(', ')} (restart to follow)`,
-        ),
-      );
-      const { subscribeAgents } = await import('../../protocol/client.js');
-      source.label = values.k8s ? `k8s agents ${agents.join(' ')}` : `agents ${agents.join(' ')}`;
-      feed = (async () => {
-        const batches = subscribeAgents(agents, {
-          signal: stopFeed.signal,
-          tls: security!.tls,
-          nodes: resolved.discovery?.nodes(),
-          filter: services ? { services } : undefined,
-        });
-        const merged = catalogs ? catalogs.merge(batches) : batches;
-        const { scopeCatalogs } = await import('../../core/service-scope.js');
-        const scoped = services
-          ? scopeCatalogs(merged, services, (m) => source.note('warning', m), agents.length)
-          : merged;
-        for await (const batch of scoped) source.push(batch);
-      })();
+      ({ feed } = await agentsFeed(source, { values, security: security!, listedServices, signal: stopFeed.signal }));
     }
 
-    const app = runTui(source, { fps });
+    const app = runTui(source, { fps, ...(control ? { replay: control } : {}) });
     const signal = shutdownSignal();
     signal.addEventListener('abort', () => app.unmount(), { once: true });
     let failure: unknown = null;
@@ -163,3 +127,55 @@ Keys: arrows or j/k move, Enter opens, Esc goes back, s cycles the sort, / filte
     return 0;
   },
 };
+
+/**
+ * The agents' events (listed, or found through the Kubernetes API) into `source`. A cluster that cannot be reached
+ * fails here, in plain text, before the screen is taken over.
+ */
+async function agentsFeed(
+  source: AggregatorFrameSource,
+  opts: { values: K8sValues; security: ClientSecurity; listedServices: string[] | undefined; signal: AbortSignal },
+): Promise<{ feed: Promise<void> }> {
+  const { values, security, listedServices, signal } = opts;
+  const { namespaceServices, resolveAgentsFromArgs, startCatalogFeed } = await import('../../k8s/cli.js');
+  const resolved = await resolveAgentsFromArgs(values, signal);
+  const catalogs = await startCatalogFeed(resolved, (err) => source.note('warning', err.message));
+  const services = namespaceServices(values.namespace, catalogs, listedServices);
+  const agents = resolved.addresses;
+  security.check(agents);
+  resolved.discovery?.onChange((now) =>
+    source.note(
+      'warning',
+      `the ready agents changed to ${now.join(', ') || 'none'}; showing ${agents.join(', ')} (restart to follow)`,
+    ),
+  );
+  const { subscribeAgents } = await import('../../protocol/client.js');
+  source.label = values.k8s ? `k8s agents ${agents.join(' ')}` : `agents ${agents.join(' ')}`;
+  // In an object: a promise returned from an async function would be awaited with it.
+  const feed = (async () => {
+    const batches = subscribeAgents(agents, {
+      signal,
+      tls: security.tls,
+      nodes: resolved.discovery?.nodes(),
+      filter: services ? { services } : undefined,
+    });
+    const merged = catalogs ? catalogs.merge(batches) : batches;
+    const { scopeCatalogs } = await import('../../core/service-scope.js');
+    const scoped = services ? scopeCatalogs(merged, services, (m) => source.note('warning', m), agents.length) : merged;
+    for await (const batch of scoped) source.push(batch);
+  })();
+  return { feed };
+}
+
+/** --speed (replay only) and --fps, checked. */
+function parsePace(values: { replay?: string; speed?: string; fps?: string }): { speed: number; fps: number } {
+  if (values.speed !== undefined && values.replay === undefined)
+    throw new UsageError('--speed applies to --replay only');
+  const speed = values.speed === undefined ? 1 : Number(values.speed);
+  if (!(speed >= 0) || !Number.isFinite(speed))
+    throw new UsageError(`--speed expects a number >= 0 (0 = as fast as possible); got '${values.speed}'`);
+  const fps = values.fps === undefined ? DEFAULT_FPS : Number(values.fps);
+  if (!Number.isInteger(fps) || fps < 1 || fps > 60)
+    throw new UsageError(`--fps expects a whole number from 1 to 60; got '${values.fps}'`);
+  return { speed, fps };
+}
