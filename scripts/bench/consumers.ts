@@ -49,11 +49,13 @@ async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): P
 }
 
 /** The probe helper with its records going straight to `file`: the datapath cost, no decoding. */
-export async function startHelperToFile(b: BenchLab, file: string): Promise<Consumer> {
+export async function startHelperToFile(b: BenchLab, file: string, extra: string[] = []): Promise<Consumer> {
   const fd = openSync(file, 'w');
   // stdin stays open: the helper exits at its EOF, i.e. when the bench goes away.
   // As the agent runs it: no insert records.
-  const child = track(helperPath(), ['--netns', b.nodeNetns, '--no-insert'], { stdio: ['pipe', fd, 'pipe'] });
+  const child = track(helperPath(), ['--netns', b.nodeNetns, '--no-insert', ...extra], {
+    stdio: ['pipe', fd, 'pipe'],
+  });
   closeSync(fd);
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));

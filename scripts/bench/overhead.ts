@@ -7,8 +7,10 @@ import { flood } from './flood.js';
 import { flushConntrack, translated, type BenchLab, type BenchProto } from './bench-lab.js';
 import { settle, startConntrackEvents, startHelperToFile, startStickyscope, type Consumer } from './consumers.js';
 
-export type Mode = 'bare' | 'probe' | 'counter' | 'stickyscope' | 'conntrack';
-export const MODES: Mode[] = ['bare', 'probe', 'counter', 'stickyscope', 'conntrack'];
+export type Mode = 'bare' | 'probe' | 'probe-no-live' | 'counter' | 'stickyscope' | 'conntrack';
+// probe-no-live: the helper without the conntrack source (--no-conntrack), beside it in the same rounds, so the cost
+// of following live connections (a destroy message per connection) on the new-connection rate shows (issue 26).
+export const MODES: Mode[] = ['bare', 'probe', 'probe-no-live', 'counter', 'stickyscope', 'conntrack'];
 
 export interface OverheadResult {
   proto: BenchProto;
@@ -37,6 +39,8 @@ async function attach(b: BenchLab, mode: Mode, opts: OverheadOptions, tag: strin
     opts.recordFiles.push(file);
     return startHelperToFile(b, file);
   }
+  if (mode === 'probe-no-live')
+    return startHelperToFile(b, join(opts.dir, `records-nolive-${tag}.bin`), ['--no-conntrack']);
   if (mode === 'conntrack') return startConntrackEvents(b, join(opts.dir, `conntrack-${tag}.txt`));
   const s = await startStickyscope(b, { countOnly: mode === 'counter' });
   let stopped = false;

@@ -19,6 +19,7 @@ export interface Results {
 const MODE_NAMES = {
   bare: 'bare',
   probe: 'probe helper attached',
+  'probe-no-live': 'probe helper attached, --no-conntrack (no live connections)',
   counter: 'agent + counting subscriber attached',
   stickyscope: 'agent + aggregator attached',
   conntrack: 'conntrack -E running',

@@ -163,3 +163,20 @@ while read -r name mode caps paranoid <&4; do
   cat $R/perf_event_paranoid >/proc/sys/kernel/perf_event_paranoid
 done
 exec 4<&-
+
+# Without nf_conntrack_netlink (a node without the module, or one that will not load it): the helper says so in one
+# line and traces new connections as before. Last, since conntrack -E needs the module: the backends' logs are the
+# ground truth here.
+if rmmod nf_conntrack_netlink 2>/dev/null || ! grep -q '^nf_conntrack_netlink ' /proc/modules; then
+  echo 'install nf_conntrack_netlink /bin/false' >/etc/modprobe.d/stickyscope-no-ctnetlink.conf
+  name=no-ctnetlink
+  start_probe $name $P/stickyscope-probe --netns /run/netns/node --attach auto
+  if [ $attached = yes ]; then
+    inns cli $P/node $P/client.mjs $name 2 10000 $TARGETS >$R/$name.client 2>&1
+    sleep 0.5
+  fi
+  stop_probe
+  say "$name: attached=$attached exit=$(cat $R/$name.rc)"
+else
+  say "no-ctnetlink: nf_conntrack_netlink could not be removed"
+fi
