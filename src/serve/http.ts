@@ -63,15 +63,9 @@ async function handle(opts: ServeHttpOptions, req: IncomingMessage, res: ServerR
     case '/healthz':
       return send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
     case '/readyz': {
-      const known = book.list();
-      const waiting = book.pending();
-      if (known.length > 0 && waiting.length === 0)
-        return send(res, 200, 'text/plain; charset=utf-8', `ready: ${known.length} agent(s) subscribed\n`);
-      const why =
-        known.length === 0
-          ? 'no agents known yet'
-          : `waiting for ${waiting.length} of ${known.length} agent(s): ${waiting.map((a) => `${a.address}${a.reason ? ` (${a.reason})` : ''}`).join('; ')}`;
-      throw new HttpError(503, `not ready: ${printable(why)}`, { 'Retry-After': RETRY_SECONDS });
+      const r = book.readiness();
+      if (r.ready) return send(res, 200, 'text/plain; charset=utf-8', `ready: ${r.why}\n`);
+      throw new HttpError(503, `not ready: ${printable(r.why)}`, { 'Retry-After': RETRY_SECONDS });
     }
     case '/metrics': {
       noParams(query, path);

@@ -28,7 +28,8 @@ Aggregates agents' events for as long as it runs and serves over HTTP:
                            share; per agent up and lost events
   /report.json, .md, .html the report of 'stickyscope report' for a window
                            (?window=5m, one of those kept, or ?window=all since start)
-  /healthz, /readyz        alive; ready once every known agent was subscribed once
+  /healthz, /readyz        alive; ready once every known agent was subscribed once and
+                           while at least one is up
 Agents that cannot be reached are retried with backoff; with --k8s, agents that become
 ready are followed within seconds and those that go are dropped (their node's window is
 marked missing). SIGINT/SIGTERM stops it.
