@@ -7,14 +7,15 @@ import type { ReportFormat } from '../report/from-file.js';
 import type { AgentBook } from './agent-book.js';
 import type { ServeHub, WindowChoice } from './hub.js';
 import type { ServeMetrics } from './metrics.js';
+import type { ReportBuilder } from './report-builder.js';
 import { formatWindow, parseWindowParam } from './window-param.js';
 
 export interface ServeHttpOptions {
   hub: ServeHub;
   book: AgentBook;
   metrics: ServeMetrics;
-  /** The --metrics-max-services cap, said in reports. */
-  maxServices: number;
+  /** Builds the reports off this thread, at most its cap at a time. */
+  reports: ReportBuilder;
   onError?: (err: Error) => void;
 }
 
@@ -80,10 +81,14 @@ async function handle(opts: ServeHttpOptions, req: IncomingMessage, res: ServerR
         throw new HttpError(503, `no events received yet from ${book.list().length} agent(s); retry in a few seconds`, {
           'Retry-After': RETRY_SECONDS,
         });
-      const report = hub.report(window);
-      const omitted = Math.max(0, hub.primary.services.list.length - opts.maxServices);
-      report.metrics = { maxServices: opts.maxServices, servicesOmitted: omitted };
-      return send(res, 200, TYPES[format], hub.render(report, format));
+      const building = opts.reports.tryBuild(window, format);
+      if (!building)
+        throw new HttpError(
+          503,
+          `${opts.reports.maxBuilds} report(s) already being built (serve --max-report-builds); retry in a few seconds`,
+          { 'Retry-After': RETRY_SECONDS },
+        );
+      return send(res, 200, TYPES[format], await building);
     }
     case '/':
       return send(
@@ -149,7 +154,7 @@ function send(
   res: ServerResponse,
   status: number,
   type: string,
-  body: string,
+  body: string | Uint8Array,
   headers: Record<string, string> = {},
 ): void {
   if (res.headersSent) {

@@ -16,6 +16,8 @@ import { AgentBook } from './agent-book.js';
 import { createServeHttp } from './http.js';
 import { ServeHub } from './hub.js';
 import { createServeMetrics } from './metrics.js';
+import { ReportBuilder } from './report-builder.js';
+import { RejectedEvents } from '../protocol/validate.js';
 import { startReportFiles } from './report-files.js';
 
 const INFO_EVERY_MS = 5000;
@@ -32,6 +34,8 @@ export interface ServeOptions {
   /** Take the agents' summaries instead of every event. */
   summaries: boolean;
   maxServices: number;
+  /** Most report requests in flight (building or waiting); more are answered 503. */
+  maxReportBuilds: number;
   /** Write the default window's report every `everyMs` into `dir`. */
   reports?: { dir: string; everyMs: number; keep: number; format: ReportFormat };
   readyFile?: string;
@@ -46,14 +50,19 @@ export interface ServeOptions {
 
 export async function runServe(opts: ServeOptions, signal: AbortSignal): Promise<void> {
   const { agents, say } = opts;
-  const hub = new ServeHub({ windows: opts.windows, summaries: opts.summaries });
+  const { windows, summaries, maxServices } = opts;
+  const startedAt = Date.now() * 1000;
+  // The hub's `rejected` is the subscription's tally, shared: the builder reads it per request.
+  const rejected = new RejectedEvents();
+  const reports = new ReportBuilder({ windows, summaries, startedAt, maxServices }, rejected, opts.maxReportBuilds);
+  const hub = new ServeHub({ windows, summaries, startedAt, rejected, mirror: reports, primaryOnly: true });
   const book = new AgentBook();
-  const metrics = createServeMetrics(hub, book, opts.maxServices);
-  const maxServices = opts.maxServices;
-  const server = createServeHttp({ hub, book, metrics, maxServices, onError: (err) => say(`error: ${err.message}`) });
+  const metrics = createServeMetrics(hub, book, maxServices);
+  const server = createServeHttp({ hub, book, metrics, reports, onError: (err) => say(`error: ${err.message}`) });
   const stream = new EventEmitter();
   let bound = '';
   const stages: Stage[] = [
+    { name: 'the report thread', start() {}, stop: () => reports.close() },
     // Known before the first request, so /readyz waits for them.
     bookStage(book, agents, say),
     {
@@ -73,7 +82,7 @@ export async function runServe(opts: ServeOptions, signal: AbortSignal): Promise
           `serving http://${bound} for ${agents.addresses().join(', ') || 'agents yet to come'}; SIGINT/SIGTERM stops`,
         ),
     },
-    ...reportFilesStage(hub, opts),
+    ...reportFilesStage(hub, reports, opts),
     ...(opts.summaries ? [tickStage('the summary tick', SUMMARY_PERIOD_MS, () => hub.takeRawSummaries())] : []),
     { name: 'the aggregator', start() {}, onEvents: (batch) => hub.apply(batch) },
   ];
@@ -114,7 +123,7 @@ function follow(hub: ServeHub, book: AgentBook, opts: ServeOptions, signal: Abor
   return opts.catalogs ? opts.catalogs.merge(batches) : batches;
 }
 
-function reportFilesStage(hub: ServeHub, opts: ServeOptions): Stage[] {
+function reportFilesStage(hub: ServeHub, builder: ReportBuilder, opts: ServeOptions): Stage[] {
   const reports = opts.reports;
   if (!reports) return [];
   let stopFiles: () => Promise<void>;
@@ -124,8 +133,7 @@ function reportFilesStage(hub: ServeHub, opts: ServeOptions): Stage[] {
       start() {
         stopFiles = startReportFiles({
           ...reports,
-          build: () => (hub.empty ? null : hub.report(opts.windows[0]!)),
-          render: (r, f) => hub.render(r, f),
+          build: async (format) => (hub.empty ? null : builder.build(opts.windows[0]!, format)),
           onWritten: (path) => opts.say(`wrote ${path}`),
           onError: (err) => opts.say(`warning: ${err.message} (said once until a write succeeds)`),
           onBehind: () =>

@@ -47,6 +47,8 @@ ${clientTlsUsage(31)}
                                (node divergence), distinct clients estimated
   --metrics-max-services N     at most N Services in /metrics, those with the most
                                selections; the rest are counted (default 500)
+  --max-report-builds N        at most N report requests at a time (default 2), built on
+                               a thread of their own; more are answered 503 with Retry-After
   --report-every D             write the default window's report every D (5m) ...
   --report-dir DIR             ... into DIR, as stickyscope-report-TIME.FORMAT
   --report-keep N              keep the newest N of them (default 24)
@@ -66,6 +68,7 @@ Examples:
       listen: { type: 'string', default: '127.0.0.1:7391' },
       window: { type: 'string', multiple: true },
       'metrics-max-services': { type: 'string', default: '500' },
+      'max-report-builds': { type: 'string', default: '2' },
       'report-every': { type: 'string' },
       'report-dir': { type: 'string' },
       'report-keep': { type: 'string', default: '24' },
@@ -89,6 +92,7 @@ Examples:
       return s;
     });
     const maxServices = parseCount(values['metrics-max-services'], '--metrics-max-services', 1, 1_000_000);
+    const maxReportBuilds = parseCount(values['max-report-builds'], '--max-report-builds', 1, 64);
     const given = values['report-format'];
     if (given !== 'json' && given !== 'md' && given !== 'html')
       throw new UsageError(`--report-format expects json, md or html; got '${given}'`);
@@ -118,7 +122,18 @@ Examples:
     const reports = dir !== undefined && everyMs !== undefined ? { dir, everyMs, keep, format } : undefined;
     const summaries = values.summaries === true;
     const readyFile = values['ready-file'];
-    const options = { listen, windows, summaries, maxServices, reports, readyFile, agents, catalogs, say };
+    const options = {
+      listen,
+      windows,
+      summaries,
+      maxServices,
+      maxReportBuilds,
+      reports,
+      readyFile,
+      agents,
+      catalogs,
+      say,
+    };
     await runServe({ ...options, tls: security.tls }, signal);
     return 0;
   },
