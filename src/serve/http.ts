@@ -11,6 +11,13 @@ import type { ReportBuilder } from './report-builder.js';
 import { formatWindow, parseWindowParam } from './window-param.js';
 
 export interface ServeHttpOptions {
+  /**
+   * Whether /report.* is served on this listener: the mutual-TLS one, or a plain one bound to
+   * loopback. A report names every client address: never in plaintext beyond this host.
+   */
+  reportsHere: boolean;
+  /** Where reports are served instead, said in the 403 of a listener that does not serve them. */
+  reportsElsewhere?: string;
   hub: ServeHub;
   book: AgentBook;
   metrics: ServeMetrics;
@@ -36,15 +43,24 @@ const TYPES: Record<ReportFormat, string> = {
 };
 const RETRY_SECONDS = '2';
 
+/** The plain listener: /metrics, /healthz, /readyz, and /report.* when `reportsHere`. */
 export function createServeHttp(opts: ServeHttpOptions): Server {
-  const server = createServer((req, res) => {
+  return answerBadRequests(createServer(serveHandler(opts)));
+}
+
+/** Every request of a listener (plain or TLS) answered by `handle`, a failure as a one-line 4xx/5xx. */
+export function serveHandler(opts: ServeHttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
     handle(opts, req, res).catch((err: unknown) => {
       const e = err instanceof HttpError ? err : new HttpError(500, `failed to answer: ${(err as Error)?.message}`);
       if (e.status === 500) opts.onError?.(err as Error);
       send(res, e.status, 'text/plain; charset=utf-8', `${e.message}\n`, e.headers);
     });
-  });
-  // A request line or headers node cannot parse: answer 400 rather than drop the socket silently.
+  };
+}
+
+/** A request line or headers node cannot parse: answer 400 rather than drop the socket silently. */
+export function answerBadRequests<S extends Server | import('node:https').Server>(server: S): S {
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();
@@ -76,6 +92,11 @@ async function handle(opts: ServeHttpOptions, req: IncomingMessage, res: ServerR
     case '/report.md':
     case '/report.html': {
       const format = path.slice('/report.'.length) as ReportFormat;
+      if (!opts.reportsHere)
+        throw new HttpError(
+          403,
+          `reports name every client address: not served in plaintext beyond loopback; ${opts.reportsElsewhere ?? 'serve --report-listen serves them over mutual TLS, or --listen on loopback (kubectl port-forward)'}`,
+        );
       const window = windowOf(query, hub);
       if (hub.empty)
         throw new HttpError(503, `no events received yet from ${book.list().length} agent(s); retry in a few seconds`, {

@@ -13,7 +13,9 @@ import { subscribeAgents, type AgentDirectory } from '../protocol/client.js';
 import type { ClientTls } from '../protocol/tls.js';
 import type { ReportFormat } from '../report/from-file.js';
 import { AgentBook } from './agent-book.js';
-import { createServeHttp } from './http.js';
+import { isLoopback } from '../protocol/tls.js';
+import { answerBadRequests, createServeHttp, serveHandler, type ServeHttpOptions } from './http.js';
+import { createReportsServer, type ReportTls } from './report-tls.js';
 import { ServeHub } from './hub.js';
 import { createServeMetrics } from './metrics.js';
 import { ReportBuilder } from './report-builder.js';
@@ -42,6 +44,8 @@ export interface ServeOptions {
   /** The agents to follow, admitted already (agent-admission.ts). */
   agents: AgentDirectory;
   tls?: ClientTls;
+  /** The reports' mutual-TLS listener (beyond loopback, the only way to them). */
+  reportTls?: ReportTls;
   /** With --k8s, the API's catalogs merged into the stream. */
   catalogs?: CatalogFeed;
   /** One line for the operator (stderr). */
@@ -58,7 +62,15 @@ export async function runServe(opts: ServeOptions, signal: AbortSignal): Promise
   const hub = new ServeHub({ windows, summaries, startedAt, rejected, mirror: reports, primaryOnly: true });
   const book = new AgentBook();
   const metrics = createServeMetrics(hub, book, maxServices);
-  const server = createServeHttp({ hub, book, metrics, reports, onError: (err) => say(`error: ${err.message}`) });
+  const http = { hub, book, metrics, reports, onError: (err: Error) => say(`error: ${err.message}`) };
+  let boundTls = '';
+  const server = createServeHttp({
+    ...http,
+    reportsHere: isLoopback(opts.listen),
+    get reportsElsewhere() {
+      return opts.reportTls ? `they are served over mutual TLS on https://${boundTls}` : undefined;
+    },
+  });
   const stream = new EventEmitter();
   let bound = '';
   const stages: Stage[] = [
@@ -74,12 +86,13 @@ export async function runServe(opts: ServeOptions, signal: AbortSignal): Promise
       },
       stop: () => closeHttp(server),
     },
+    ...(opts.reportTls ? [reportsTlsStage(opts.reportTls, http, say, (a) => (boundTls = a))] : []),
     ...(opts.readyFile ? [readyFileStage(opts.readyFile, () => bound)] : []),
     {
       name: 'the announcement',
       start: () =>
         say(
-          `serving http://${bound} for ${agents.addresses().join(', ') || 'agents yet to come'}; SIGINT/SIGTERM stops`,
+          `serving http://${bound}${boundTls ? ` (reports on https://${boundTls}, mutual TLS)` : ''} for ${agents.addresses().join(', ') || 'agents yet to come'}; SIGINT/SIGTERM stops`,
         ),
     },
     ...reportFilesStage(hub, reports, opts),
@@ -145,6 +158,33 @@ function reportFilesStage(hub: ServeHub, builder: ReportBuilder, opts: ServeOpti
       stop: () => stopFiles(),
     },
   ];
+}
+
+/** The HTTPS listener of the reports (report-tls.ts), answering as the plain one does. */
+function reportsTlsStage(
+  tls: ReportTls,
+  http: Omit<ServeHttpOptions, 'reportsHere'>,
+  say: (line: string) => void,
+  onBound: (address: string) => void,
+): Stage {
+  const { server, stop } = createReportsServer(tls, serveHandler({ ...http, reportsHere: true }), (m) =>
+    say(`warning: ${m}`),
+  );
+  answerBadRequests(server);
+  return {
+    name: 'the reports over TLS',
+    async start() {
+      onBound(
+        await listenHttp(server, tls.listen).catch((err: Error) => {
+          throw new EnvironmentError(err.message);
+        }),
+      );
+    },
+    async stop() {
+      stop();
+      await closeHttp(server);
+    },
+  };
 }
 
 function tickStage(name: string, everyMs: number, tick: () => void): Stage {

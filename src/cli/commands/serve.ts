@@ -27,7 +27,8 @@ Aggregates agents' events for as long as it runs and serves over HTTP:
                            stickiness, affinity verdicts and violation causes, per backend
                            share; per agent up and lost events
   /report.json, .md, .html the report of 'stickyscope report' for a window
-                           (?window=5m, one of those kept, or ?window=all since start)
+                           (?window=5m, one of those kept, or ?window=all since start);
+                           on a --listen on loopback, or over mutual TLS (--report-listen)
   /healthz, /readyz        alive; ready once every known agent was subscribed once and
                            while at least one is up
 Agents that cannot be reached are retried with backoff; with --k8s, agents that become
@@ -47,6 +48,14 @@ ${clientTlsUsage(31)}
                                (node divergence), distinct clients estimated
   --metrics-max-services N     at most N Services in /metrics, those with the most
                                selections; the rest are counted (default 500)
+  --report-listen HOST:PORT    also serve the reports over HTTPS there, to clients with a
+                               certificate of --report-tls-client-ca only (mutual TLS, as the
+                               agents' stream). A plain --listen beyond loopback answers
+                               /report.* 403: a report names every client address
+  --report-tls-cert FILE       that listener's certificate (serverAuth) ...
+  --report-tls-key FILE        ... its key ...
+  --report-tls-client-ca FILE  ... and the CA its clients' certificates must be signed by
+  --report-tls-dir DIR         or all three from a Secret: DIR/tls.crt, tls.key, ca.crt
   --max-report-builds N        at most N report requests at a time (default 2), built on
                                a thread of their own; more are answered 503 with Retry-After
   --report-every D             write the default window's report every D (5m) ...
@@ -75,6 +84,11 @@ Examples:
       'report-format': { type: 'string', default: 'json' },
       'ready-file': { type: 'string' },
       summaries: { type: 'boolean' },
+      'report-listen': { type: 'string' },
+      'report-tls-cert': { type: 'string' },
+      'report-tls-key': { type: 'string' },
+      'report-tls-client-ca': { type: 'string' },
+      'report-tls-dir': { type: 'string' },
     });
     if (values.namespace !== undefined)
       throw new UsageError(
@@ -105,6 +119,9 @@ Examples:
     const everyMs = every === undefined ? undefined : parseDuration(every, '--report-every');
     if (dir !== undefined) await checkDir(dir);
     const security = await parseClientTls(values);
+    if (values['report-listen'] !== undefined) parseHostPort(values['report-listen'], '--report-listen');
+    const { parseReportTls } = await import('../../serve/report-tls.js');
+    const reportTls = parseReportTls(values);
 
     const { resolveAgentsFromArgs, startCatalogFeed, agentDirectory } = await import('../../k8s/cli.js');
     const { admittedAgents } = await import('../../serve/agent-admission.js');
@@ -134,7 +151,7 @@ Examples:
       catalogs,
       say,
     };
-    await runServe({ ...options, tls: security.tls }, signal);
+    await runServe({ ...options, tls: security.tls, reportTls }, signal);
     return 0;
   },
 };
