@@ -118,13 +118,15 @@ export class ServeHub {
   }
 
   apply(batch: readonly StickyEvent[]): void {
+    // Counted before routing: the flows of an agent summarised here are received too (else a
+    // summaries serve whose agents all stream raw said "no events received yet" for good).
+    for (const e of batch) if (e.type !== 'node') this.received++;
     if (this.summaries) batch = this.routeRaw(batch);
     this.mirror?.events(batch);
     for (const s of this.states.values()) applyEvents(s, batch);
     this.timeline.add(batch);
     this.events += batch.length;
     for (const e of batch) {
-      if (e.type !== 'node') this.received++;
       if (e.type === 'lost') this.lostByNode.set(e.node, (this.lostByNode.get(e.node) ?? 0) + e.count);
       // A node not heard from has no connections known open (its next summary says them again).
       else if (e.type === 'node' && e.state === 'down') this.summaries?.nodeDown(e.node);
