@@ -75,6 +75,8 @@ export class ServeHub {
   /** Summary mode: a reducer per node whose agent streams raw events. */
   private readonly rawNodes = new Map<string, Summarizer>();
   private readonly mirror: HubMirror | undefined;
+  /** False where reports are built by a mirror: the HTML report's timeline is kept there. */
+  private readonly keepTimeline: boolean;
 
   constructor(opts: HubOptions) {
     this.windows = [...new Set(opts.windows)];
@@ -85,6 +87,7 @@ export class ServeHub {
     // Where a mirror builds the reports, the first window's buckets are all the metrics need.
     if (opts.summaries) this.summaries = new SummaryStore(opts.primaryOnly ? this.windows.slice(0, 1) : this.windows);
     this.mirror = opts.mirror;
+    this.keepTimeline = !opts.primaryOnly;
     this.startedAt = opts.startedAt ?? Date.now() * 1000;
     this.rejected = opts.rejected ?? new RejectedEvents();
   }
@@ -124,7 +127,7 @@ export class ServeHub {
     if (this.summaries) batch = this.routeRaw(batch);
     this.mirror?.events(batch);
     for (const s of this.states.values()) applyEvents(s, batch);
-    this.timeline.add(batch);
+    if (this.keepTimeline) this.timeline.add(batch);
     this.events += batch.length;
     for (const e of batch) {
       if (e.type === 'lost') this.lostByNode.set(e.node, (this.lostByNode.get(e.node) ?? 0) + e.count);
