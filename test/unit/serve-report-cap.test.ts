@@ -12,7 +12,7 @@ import { sample, startServe, type ServeRun } from '../helpers/serve.js';
 import { equals, NotYet, waitFor } from '../helpers/wait.js';
 
 const N = 5000;
-const CLIENTS = 4;
+const CLIENTS = 2;
 const svcAddr = (i: number) => `10.96.${i >> 8}.${i & 255}:80`;
 
 /** serve following one fake agent that sent N Services and CLIENTS x 2 selections of each. */

@@ -42,6 +42,29 @@ function tlsGet(pki: Pki, address: string, path: string, client?: string): Promi
   });
 }
 
+test('serve on 0.0.0.0 without --report-listen: /report.* is 403, /metrics and health answer', async (t) => {
+  const source = new FakeSource();
+  const agent = getServer(source, { node: 'node-a' });
+  const address = await agent.bind('127.0.0.1:0');
+  t.after(() => agent.close());
+  const serve = await startServe(t, ['--agent', address, '--listen', '0.0.0.0:0']);
+  await waitFor('serve to subscribe', () => equals(agent.info().subscribers, 1), 10_000);
+  source.emitEvents([dnat(1, 'node-a', { ts: Date.now() * 1000 })]);
+  await waitFor(
+    'the selection in /metrics',
+    async () => equals(sample((await serve.get('/metrics')).text, 'stickyscope_service_selections_total'), 1),
+    10_000,
+    50,
+  );
+  for (const path of ['/report.json', '/report.md', '/report.html?window=all']) {
+    const plain = await serve.get(path);
+    assert.equal(plain.status, 403, `${path} in plaintext on 0.0.0.0: ${plain.text.slice(0, 200)}`);
+    assert.match(plain.text, /serve --report-listen serves them over mutual TLS, or --listen on loopback/);
+  }
+  assert.equal((await serve.get('/healthz')).status, 200);
+  assert.equal((await serve.get('/readyz')).status, 200);
+});
+
 test('serve: reports only over mutual TLS beyond loopback; /metrics and health stay plain', async (t) => {
   const pki = await makePki(t);
   const source = new FakeSource();
