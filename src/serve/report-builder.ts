@@ -28,6 +28,8 @@ export class ReportBuilder implements HubMirror {
     init: ReportWorkerInit,
     private readonly rejected: RejectedEvents,
     readonly maxBuilds: number,
+    /** Said once if the thread dies: its copy of the state is gone, so every later report is a 500 saying why. */
+    onFailed: (err: Error) => void = () => {},
   ) {
     this.worker = new Worker(new URL('./report-worker.js', import.meta.url), { workerData: init });
     this.worker.on('message', (m: FromReportWorker) => {
@@ -37,12 +39,15 @@ export class ReportBuilder implements HubMirror {
       else w?.reject(new Error(`failed to build the report: ${m.error}`));
     });
     const fail = (err: Error) => {
-      this.failed = err;
+      if (!this.failed) onFailed(err);
+      this.failed ??= err;
       for (const w of this.waiting.values()) w.reject(err);
       this.waiting.clear();
     };
     this.worker.on('error', (err) => fail(new Error(`the report thread failed: ${err.message}`)));
-    this.worker.on('exit', (code) => fail(new Error(`the report thread exited (code ${code})`)));
+    this.worker.on('exit', (code) =>
+      fail(new Error(`the report thread exited (code ${code}); reports are not served until serve restarts`)),
+    );
   }
 
   events(batch: readonly StickyEvent[]): void {

@@ -58,7 +58,12 @@ export async function runServe(opts: ServeOptions, signal: AbortSignal): Promise
   const startedAt = Date.now() * 1000;
   // The hub's `rejected` is the subscription's tally, shared: the builder reads it per request.
   const rejected = new RejectedEvents();
-  const reports = new ReportBuilder({ windows, summaries, startedAt, maxServices }, rejected, opts.maxReportBuilds);
+  const reports = new ReportBuilder(
+    { windows, summaries, startedAt, maxServices },
+    rejected,
+    opts.maxReportBuilds,
+    (err) => say(`error: ${err.message}`),
+  );
   const hub = new ServeHub({ windows, summaries, startedAt, rejected, mirror: reports, primaryOnly: true });
   const book = new AgentBook();
   const metrics = createServeMetrics(hub, book, maxServices);
