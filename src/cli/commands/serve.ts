@@ -68,7 +68,9 @@ ${clientTlsUsage(31)}
 Examples:
   stickyscope serve --agent 127.0.0.1:7390 --listen 127.0.0.1:7391
   curl -s '127.0.0.1:7391/report.md?window=5m'
-  stickyscope serve --k8s --listen 0.0.0.0:7391 --report-every 1h --report-dir /var/lib/stickyscope`,
+  stickyscope serve --k8s --listen 0.0.0.0:7391 --report-listen 0.0.0.0:7392 \\
+    --report-tls-dir /etc/stickyscope/report-tls --report-every 1h --report-dir /var/lib/stickyscope
+  curl -s --cacert ca.crt --cert client.crt --key client.key 'https://localhost:7392/report.html'`,
 
   async run(argv) {
     const { values } = parse(argv, {
