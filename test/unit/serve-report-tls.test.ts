@@ -15,7 +15,12 @@ import { makePki, type Pki } from '../helpers/tls-fixture.js';
 import { equals, waitFor } from '../helpers/wait.js';
 
 /** GET over TLS trusting the pki's CA, with the client certificate NAME (or none). */
-function tlsGet(pki: Pki, address: string, path: string, client?: string): Promise<{ status: number; text: string }> {
+function tlsGet(
+  pki: Pki,
+  address: string,
+  path: string,
+  client?: string,
+): Promise<{ status: number; text: string; serial: string }> {
   const [host, port] = [
     address.slice(0, address.lastIndexOf(':')),
     Number(address.slice(address.lastIndexOf(':') + 1)),
@@ -33,9 +38,10 @@ function tlsGet(pki: Pki, address: string, path: string, client?: string): Promi
         agent: false,
       },
       (res) => {
+        const serial = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().serialNumber;
         let text = '';
         res.setEncoding('utf8');
-        res.on('data', (d) => (text += d)).on('end', () => resolve({ status: res.statusCode!, text }));
+        res.on('data', (d) => (text += d)).on('end', () => resolve({ status: res.statusCode!, text, serial }));
       },
     );
     req.on('error', reject).end();
@@ -112,6 +118,20 @@ test('serve: reports only over mutual TLS beyond loopback; /metrics and health s
   await assert.rejects(tlsGet(pki, tlsAddress, '/report.json'), 'no client certificate: refused');
   await assert.rejects(tlsGet(pki, tlsAddress, '/report.json', 'stranger'), "another CA's certificate: refused");
   await assert.rejects(tlsGet(pki, tlsAddress, '/report.json', 'expired'), 'an expired certificate: refused');
+
+  // A renewed certificate (as cert-manager rotates the Secret) is served to new connections, re-read within 10 s.
+  const { makeAgentCert } = await import('../../src/certs/make-certs.js');
+  const { X509Certificate } = await import('node:crypto');
+  const renewed = await makeAgentCert(pki.ca, 'n1');
+  const want = new X509Certificate(renewed.cert).serialNumber;
+  assert.notEqual(ok.serial, want);
+  pki.put('n1', renewed);
+  await waitFor(
+    'the renewed certificate served',
+    async () => equals((await tlsGet(pki, tlsAddress, '/report.json', 'client')).serial, want),
+    15_000,
+    200,
+  );
   assert.equal((await serve.stop()).code, 0, serve.run.stderr());
 });
 
