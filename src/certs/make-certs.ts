@@ -112,6 +112,14 @@ export function makeAgentCert(ca: Ca, node: string, validity: Validity = {}): Pr
   return issue(ca, node, x509.ExtendedKeyUsage.serverAuth, [agentServerName(node)], validity);
 }
 
+/** The names of serve's reports listener (deploy/): its Service, in-cluster, and localhost for kubectl port-forward. */
+export const AGGREGATOR_NAMES = ['stickyscope-aggregator', 'stickyscope-aggregator.stickyscope.svc', 'localhost'];
+
+/** The certificate of serve's reports listener (serve --report-listen), server use only. */
+function makeAggregatorCert(ca: Ca, validity: Validity = {}): Promise<PemPair> {
+  return issue(ca, 'stickyscope-aggregator', x509.ExtendedKeyUsage.serverAuth, AGGREGATOR_NAMES, validity);
+}
+
 export function makeClientCert(ca: Ca, name: string, validity: Validity = {}): Promise<PemPair> {
   return issue(ca, name, x509.ExtendedKeyUsage.clientAuth, [], validity);
 }
@@ -170,8 +178,15 @@ function replaceFile(path: string, text: string, mode: number): void {
 export async function writeCertDir(dir: string, opts: CertDirOptions): Promise<CertDir> {
   for (const n of opts.nodes) checkCertName(n, '--node');
   for (const c of opts.clients) checkCertName(c, '--client');
-  const clash = opts.clients.find((c) => opts.nodes.includes(c) || c === 'ca');
-  if (clash) throw new UsageError(`--client '${clash}' would overwrite a node's or the CA's files; pick another name`);
+  const clash = opts.clients.find((c) => opts.nodes.includes(c) || c === 'ca' || c === 'aggregator');
+  if (clash)
+    throw new UsageError(
+      `--client '${clash}' would overwrite a node's, the CA's or the aggregator's files; pick another name`,
+    );
+  if (opts.nodes.includes('aggregator'))
+    throw new UsageError(
+      "--node 'aggregator' would overwrite the aggregator's files; its agent needs a certificate of another name",
+    );
   makeDirectory(dir, 0o700, 'create the directory');
   const caCert = join(dir, 'ca.crt');
   const caKey = join(dir, 'ca.key');
@@ -198,5 +213,6 @@ export async function writeCertDir(dir: string, opts: CertDirOptions): Promise<C
   const validity = { days: opts.days };
   for (const n of opts.nodes) put(n, await makeAgentCert(ca, n, validity));
   for (const c of opts.clients) put(c, await makeClientCert(ca, c, validity));
+  put('aggregator', await makeAggregatorCert(ca, validity));
   return { dir, reusedCa, written };
 }

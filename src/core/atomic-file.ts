@@ -10,7 +10,7 @@ import { fileError } from './file-errors.js';
 export const tempPathFor = (path: string): string => join(dirname(path), `.${basename(path)}.${process.pid}.partial`);
 
 /** Writes `text` as the whole of `path`; errors say `doing` (e.g. 'write the ready file') and name `path`. */
-export async function writeFileAtomic(path: string, text: string, doing: string): Promise<void> {
+export async function writeFileAtomic(path: string, text: string | Uint8Array, doing: string): Promise<void> {
   const temp = tempPathFor(path);
   try {
     await writeFile(temp, text);

@@ -1,6 +1,9 @@
 // Binding and closing a node:http server on "HOST:PORT" (the agent's and serve's
 // /metrics), with failures said in one line and close waiting for open requests briefly.
-import type { Server } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+
+type Server = HttpServer | HttpsServer;
 
 /** "127.0.0.1:9090", "[::1]:0" -> host and port; undefined when the text is neither. */
 function splitHostPort(text: string): { host: string; port: number } | undefined {

@@ -46,8 +46,22 @@ export class AgentBook {
     return [...this.entries.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   }
 
-  /** Agents not yet subscribed once: readiness waits for them. */
-  pending(): AgentEntry[] {
-    return this.list().filter((e) => !e.everUp);
+  /**
+   * Ready: every known agent was subscribed once (a start-up that has not reached them all
+   * would serve a partial cluster as whole) and at least one is up now. Not "all up": in a
+   * cluster some agent is always restarting (a DaemonSet rollout, a node drained), and
+   * taking serve out of its Service then would hide the very series (agent_up 0, the
+   * report's missing windows) that say which one; with none up, every figure is stale.
+   */
+  readiness(): { ready: true; why: string } | { ready: false; why: string } {
+    const known = this.list();
+    if (known.length === 0) return { ready: false, why: 'no agents known yet' };
+    const named = (es: AgentEntry[]) => es.map((a) => `${a.address}${a.reason ? ` (${a.reason})` : ''}`).join('; ');
+    const waiting = known.filter((e) => !e.everUp);
+    if (waiting.length > 0)
+      return { ready: false, why: `waiting for ${waiting.length} of ${known.length} agent(s): ${named(waiting)}` };
+    const up = known.filter((e) => e.up);
+    if (up.length === 0) return { ready: false, why: `no agent up of ${known.length}: ${named(known)}` };
+    return { ready: true, why: `${up.length} of ${known.length} agent(s) up` };
   }
 }

@@ -7,14 +7,22 @@ import type { ReportFormat } from '../report/from-file.js';
 import type { AgentBook } from './agent-book.js';
 import type { ServeHub, WindowChoice } from './hub.js';
 import type { ServeMetrics } from './metrics.js';
+import type { ReportBuilder } from './report-builder.js';
 import { formatWindow, parseWindowParam } from './window-param.js';
 
 export interface ServeHttpOptions {
+  /**
+   * Whether /report.* is served on this listener: the mutual-TLS one, or a plain one bound to
+   * loopback. A report names every client address: never in plaintext beyond this host.
+   */
+  reportsHere: boolean;
+  /** Where reports are served instead, said in the 403 of a listener that does not serve them. */
+  reportsElsewhere?: string;
   hub: ServeHub;
   book: AgentBook;
   metrics: ServeMetrics;
-  /** The --metrics-max-services cap, said in reports. */
-  maxServices: number;
+  /** Builds the reports off this thread, at most its cap at a time. */
+  reports: ReportBuilder;
   onError?: (err: Error) => void;
 }
 
@@ -35,15 +43,24 @@ const TYPES: Record<ReportFormat, string> = {
 };
 const RETRY_SECONDS = '2';
 
+/** The plain listener: /metrics, /healthz, /readyz, and /report.* when `reportsHere`. */
 export function createServeHttp(opts: ServeHttpOptions): Server {
-  const server = createServer((req, res) => {
+  return answerBadRequests(createServer(serveHandler(opts)));
+}
+
+/** Every request of a listener (plain or TLS) answered by `handle`, a failure as a one-line 4xx/5xx. */
+export function serveHandler(opts: ServeHttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
     handle(opts, req, res).catch((err: unknown) => {
       const e = err instanceof HttpError ? err : new HttpError(500, `failed to answer: ${(err as Error)?.message}`);
       if (e.status === 500) opts.onError?.(err as Error);
       send(res, e.status, 'text/plain; charset=utf-8', `${e.message}\n`, e.headers);
     });
-  });
-  // A request line or headers node cannot parse: answer 400 rather than drop the socket silently.
+  };
+}
+
+/** A request line or headers node cannot parse: answer 400 rather than drop the socket silently. */
+export function answerBadRequests<S extends Server | import('node:https').Server>(server: S): S {
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();
@@ -63,15 +80,9 @@ async function handle(opts: ServeHttpOptions, req: IncomingMessage, res: ServerR
     case '/healthz':
       return send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
     case '/readyz': {
-      const known = book.list();
-      const waiting = book.pending();
-      if (known.length > 0 && waiting.length === 0)
-        return send(res, 200, 'text/plain; charset=utf-8', `ready: ${known.length} agent(s) subscribed\n`);
-      const why =
-        known.length === 0
-          ? 'no agents known yet'
-          : `waiting for ${waiting.length} of ${known.length} agent(s): ${waiting.map((a) => `${a.address}${a.reason ? ` (${a.reason})` : ''}`).join('; ')}`;
-      throw new HttpError(503, `not ready: ${printable(why)}`, { 'Retry-After': RETRY_SECONDS });
+      const r = book.readiness();
+      if (r.ready) return send(res, 200, 'text/plain; charset=utf-8', `ready: ${r.why}\n`);
+      throw new HttpError(503, `not ready: ${printable(r.why)}`, { 'Retry-After': RETRY_SECONDS });
     }
     case '/metrics': {
       noParams(query, path);
@@ -81,15 +92,24 @@ async function handle(opts: ServeHttpOptions, req: IncomingMessage, res: ServerR
     case '/report.md':
     case '/report.html': {
       const format = path.slice('/report.'.length) as ReportFormat;
+      if (!opts.reportsHere)
+        throw new HttpError(
+          403,
+          `reports name every client address: not served in plaintext beyond loopback; ${opts.reportsElsewhere ?? 'serve --report-listen serves them over mutual TLS, or --listen on loopback (kubectl port-forward)'}`,
+        );
       const window = windowOf(query, hub);
       if (hub.empty)
         throw new HttpError(503, `no events received yet from ${book.list().length} agent(s); retry in a few seconds`, {
           'Retry-After': RETRY_SECONDS,
         });
-      const report = hub.report(window);
-      const omitted = Math.max(0, hub.primary.services.list.length - opts.maxServices);
-      report.metrics = { maxServices: opts.maxServices, servicesOmitted: omitted };
-      return send(res, 200, TYPES[format], hub.render(report, format));
+      const building = opts.reports.tryBuild(window, format);
+      if (!building)
+        throw new HttpError(
+          503,
+          `${opts.reports.maxBuilds} report(s) already being built (serve --max-report-builds); retry in a few seconds`,
+          { 'Retry-After': RETRY_SECONDS },
+        );
+      return send(res, 200, TYPES[format], await building);
     }
     case '/':
       return send(
@@ -155,7 +175,7 @@ function send(
   res: ServerResponse,
   status: number,
   type: string,
-  body: string,
+  body: string | Uint8Array,
   headers: Record<string, string> = {},
 ): void {
   if (res.headersSent) {

@@ -21,6 +21,19 @@ export interface HubOptions {
    * stream raw (older ones) are summarised here, one reducer per node.
    */
   summaries?: boolean;
+  /** What a copy of this hub takes (report-worker.ts): each batch its states take and each summary its store takes. */
+  mirror?: HubMirror;
+  /** Keep the first window's state only: the others serve reports, built by a mirror. */
+  primaryOnly?: boolean;
+  /** When the hub it mirrors began listening (microseconds). */
+  startedAt?: number;
+  /** The subscription's tally of refused events, when made before the hub. */
+  rejected?: RejectedEvents;
+}
+
+export interface HubMirror {
+  events(batch: readonly StickyEvent[]): void;
+  summary(summary: NodeSummary): void;
 }
 
 /**
@@ -47,7 +60,7 @@ export class ServeHub {
   readonly primary: AggregatorState;
   readonly timeline = new SelectionTimeline();
   /** Events the subscription dropped as implausible (protocol/validate.ts), shared with subscribeAgents. */
-  readonly rejected = new RejectedEvents();
+  readonly rejected: RejectedEvents;
   /** Events applied. */
   events = 0;
   /** Events that came from agents (not the up/down events the subscription makes itself). */
@@ -58,22 +71,38 @@ export class ServeHub {
   /** Summary mode: the summaries' counts. */
   readonly summaries: SummaryStore | undefined;
   /** When this aggregator began listening (microseconds): the start of what its reports record. */
-  readonly startedAt = Date.now() * 1000;
+  readonly startedAt: number;
   /** Summary mode: a reducer per node whose agent streams raw events. */
   private readonly rawNodes = new Map<string, Summarizer>();
+  private readonly mirror: HubMirror | undefined;
+  /** False where reports are built by a mirror: the HTML report's timeline is kept there. */
+  private readonly keepTimeline: boolean;
 
   constructor(opts: HubOptions) {
     this.windows = [...new Set(opts.windows)];
     if (this.windows.length === 0) throw new RangeError('failed to start the aggregator: no window given');
-    for (const w of this.windows) this.states.set(w, createState({ windowSeconds: w, maxPairs: opts.maxPairs }));
+    for (const w of opts.primaryOnly ? this.windows.slice(0, 1) : this.windows)
+      this.states.set(w, createState({ windowSeconds: w, maxPairs: opts.maxPairs }));
     this.primary = this.states.get(this.windows[0]!)!;
-    if (opts.summaries) this.summaries = new SummaryStore(this.windows);
+    // Where a mirror builds the reports, the first window's buckets are all the metrics need.
+    if (opts.summaries) this.summaries = new SummaryStore(opts.primaryOnly ? this.windows.slice(0, 1) : this.windows);
+    this.mirror = opts.mirror;
+    this.keepTimeline = !opts.primaryOnly;
+    this.startedAt = opts.startedAt ?? Date.now() * 1000;
+    this.rejected = opts.rejected ?? new RejectedEvents();
   }
 
   /** Summary mode: one agent's summary. */
   applySummary(summary: NodeSummary): void {
-    this.summaries?.add(summary);
+    this.addSummary(summary);
     this.received++;
+  }
+
+  /** The mirror takes it first: what the store does to it must not show in the copy. */
+  private addSummary(summary: NodeSummary): void {
+    if (!this.summaries) return;
+    this.mirror?.summary(summary);
+    this.summaries.add(summary);
   }
 
   /** Summary mode: the agent of `node` streams raw events; they are summarised here from now on. */
@@ -82,22 +111,25 @@ export class ServeHub {
     const summarizer = new Summarizer(node);
     this.rawNodes.set(node, summarizer);
     // Its baseline is empty: everything it streams from now on counts.
-    this.summaries?.add(summarizer.take(Date.now() * 1000));
+    this.addSummary(summarizer.take(Date.now() * 1000));
   }
 
   /** Summary mode: takes a summary of each raw-streaming node (called every summary period). */
   takeRawSummaries(): void {
     const now = Date.now() * 1000;
-    for (const s of this.rawNodes.values()) this.summaries?.add(s.take(now));
+    for (const s of this.rawNodes.values()) this.addSummary(s.take(now));
   }
 
   apply(batch: readonly StickyEvent[]): void {
+    // Counted before routing: the flows of an agent summarised here are received too (else a
+    // summaries serve whose agents all stream raw said "no events received yet" for good).
+    for (const e of batch) if (e.type !== 'node') this.received++;
     if (this.summaries) batch = this.routeRaw(batch);
+    this.mirror?.events(batch);
     for (const s of this.states.values()) applyEvents(s, batch);
-    this.timeline.add(batch);
+    if (this.keepTimeline) this.timeline.add(batch);
     this.events += batch.length;
     for (const e of batch) {
-      if (e.type !== 'node') this.received++;
       if (e.type === 'lost') this.lostByNode.set(e.node, (this.lostByNode.get(e.node) ?? 0) + e.count);
       // A node not heard from has no connections known open (its next summary says them again).
       else if (e.type === 'node' && e.state === 'down') this.summaries?.nodeDown(e.node);
@@ -120,7 +152,7 @@ export class ServeHub {
   }
 
   has(window: WindowChoice): boolean {
-    return window === 'all' || this.states.has(window);
+    return window === 'all' || this.windows.includes(window);
   }
 
   report(window: WindowChoice, nowMs = Date.now()): Report {

@@ -4,23 +4,21 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-file.js';
 import type { ReportFormat } from '../report/from-file.js';
-import type { Report } from '../report/types.js';
 
 export interface ReportFilesOptions {
   dir: string;
   everyMs: number;
   keep: number;
   format: ReportFormat;
-  /** The report now; null when there is nothing to report yet (the period is skipped). */
-  build: () => Report | null;
-  render: (report: Report, format: ReportFormat) => string;
+  /** The report now, rendered in `format`; null when there is nothing to report yet (the period is skipped). */
+  build: (format: ReportFormat) => Promise<Uint8Array | null>;
   onWritten?: (path: string) => void;
   /** Said once per streak of failed writes (a full disk fails every period), not every period. */
   onError?: (err: Error) => void;
   /** Said once per streak of periods skipped because the previous write was still under way. */
   onBehind?: () => void;
   /** Where the text goes; the default writes it whole or not at all. */
-  write?: (path: string, text: string) => Promise<void>;
+  write?: (path: string, body: Uint8Array) => Promise<void>;
 }
 
 const PATTERN = /^stickyscope-report-\d{8}T\d{6}(?:\d{3})?Z\.(json|md|html)$/;
@@ -68,11 +66,10 @@ export function startReportFiles(opts: ReportFilesOptions): () => Promise<void> 
 }
 
 async function writeOne(opts: ReportFilesOptions): Promise<void> {
-  const report = opts.build();
-  if (!report) return;
+  const body = await opts.build(opts.format);
+  if (!body) return;
   const path = join(opts.dir, reportFileName(new Date(), opts.format));
-  const text = opts.render(report, opts.format);
-  await (opts.write ?? ((p, t) => writeFileAtomic(p, t, 'write the periodic report')))(path, text);
+  await (opts.write ?? ((p, b) => writeFileAtomic(p, b, 'write the periodic report')))(path, body);
   await rotate(opts.dir, opts.keep);
   opts.onWritten?.(path);
 }

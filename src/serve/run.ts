@@ -13,9 +13,13 @@ import { subscribeAgents, type AgentDirectory } from '../protocol/client.js';
 import type { ClientTls } from '../protocol/tls.js';
 import type { ReportFormat } from '../report/from-file.js';
 import { AgentBook } from './agent-book.js';
-import { createServeHttp } from './http.js';
+import { isLoopback } from '../protocol/tls.js';
+import { answerBadRequests, createServeHttp, serveHandler, type ServeHttpOptions } from './http.js';
+import { createReportsServer, type ReportTls } from './report-tls.js';
 import { ServeHub } from './hub.js';
 import { createServeMetrics } from './metrics.js';
+import { ReportBuilder } from './report-builder.js';
+import { RejectedEvents } from '../protocol/validate.js';
 import { startReportFiles } from './report-files.js';
 
 const INFO_EVERY_MS = 5000;
@@ -32,12 +36,16 @@ export interface ServeOptions {
   /** Take the agents' summaries instead of every event. */
   summaries: boolean;
   maxServices: number;
+  /** Most report requests in flight (building or waiting); more are answered 503. */
+  maxReportBuilds: number;
   /** Write the default window's report every `everyMs` into `dir`. */
   reports?: { dir: string; everyMs: number; keep: number; format: ReportFormat };
   readyFile?: string;
   /** The agents to follow, admitted already (agent-admission.ts). */
   agents: AgentDirectory;
   tls?: ClientTls;
+  /** The reports' mutual-TLS listener (beyond loopback, the only way to them). */
+  reportTls?: ReportTls;
   /** With --k8s, the API's catalogs merged into the stream. */
   catalogs?: CatalogFeed;
   /** One line for the operator (stderr). */
@@ -46,14 +54,32 @@ export interface ServeOptions {
 
 export async function runServe(opts: ServeOptions, signal: AbortSignal): Promise<void> {
   const { agents, say } = opts;
-  const hub = new ServeHub({ windows: opts.windows, summaries: opts.summaries });
+  const { windows, summaries, maxServices } = opts;
+  const startedAt = Date.now() * 1000;
+  // The hub's `rejected` is the subscription's tally, shared: the builder reads it per request.
+  const rejected = new RejectedEvents();
+  const reports = new ReportBuilder(
+    { windows, summaries, startedAt, maxServices },
+    rejected,
+    opts.maxReportBuilds,
+    (err) => say(`error: ${err.message}`),
+  );
+  const hub = new ServeHub({ windows, summaries, startedAt, rejected, mirror: reports, primaryOnly: true });
   const book = new AgentBook();
-  const metrics = createServeMetrics(hub, book, opts.maxServices);
-  const maxServices = opts.maxServices;
-  const server = createServeHttp({ hub, book, metrics, maxServices, onError: (err) => say(`error: ${err.message}`) });
+  const metrics = createServeMetrics(hub, book, maxServices);
+  const http = { hub, book, metrics, reports, onError: (err: Error) => say(`error: ${err.message}`) };
+  let boundTls = '';
+  const server = createServeHttp({
+    ...http,
+    reportsHere: isLoopback(opts.listen),
+    get reportsElsewhere() {
+      return opts.reportTls ? `they are served over mutual TLS on https://${boundTls}` : undefined;
+    },
+  });
   const stream = new EventEmitter();
   let bound = '';
   const stages: Stage[] = [
+    { name: 'the report thread', start() {}, stop: () => reports.close() },
     // Known before the first request, so /readyz waits for them.
     bookStage(book, agents, say),
     {
@@ -65,15 +91,16 @@ export async function runServe(opts: ServeOptions, signal: AbortSignal): Promise
       },
       stop: () => closeHttp(server),
     },
+    ...(opts.reportTls ? [reportsTlsStage(opts.reportTls, http, say, (a) => (boundTls = a))] : []),
     ...(opts.readyFile ? [readyFileStage(opts.readyFile, () => bound)] : []),
     {
       name: 'the announcement',
       start: () =>
         say(
-          `serving http://${bound} for ${agents.addresses().join(', ') || 'agents yet to come'}; SIGINT/SIGTERM stops`,
+          `serving http://${bound}${boundTls ? ` (reports on https://${boundTls}, mutual TLS)` : ''} for ${agents.addresses().join(', ') || 'agents yet to come'}; SIGINT/SIGTERM stops`,
         ),
     },
-    ...reportFilesStage(hub, opts),
+    ...reportFilesStage(hub, reports, opts),
     ...(opts.summaries ? [tickStage('the summary tick', SUMMARY_PERIOD_MS, () => hub.takeRawSummaries())] : []),
     { name: 'the aggregator', start() {}, onEvents: (batch) => hub.apply(batch) },
   ];
@@ -114,7 +141,7 @@ function follow(hub: ServeHub, book: AgentBook, opts: ServeOptions, signal: Abor
   return opts.catalogs ? opts.catalogs.merge(batches) : batches;
 }
 
-function reportFilesStage(hub: ServeHub, opts: ServeOptions): Stage[] {
+function reportFilesStage(hub: ServeHub, builder: ReportBuilder, opts: ServeOptions): Stage[] {
   const reports = opts.reports;
   if (!reports) return [];
   let stopFiles: () => Promise<void>;
@@ -124,8 +151,7 @@ function reportFilesStage(hub: ServeHub, opts: ServeOptions): Stage[] {
       start() {
         stopFiles = startReportFiles({
           ...reports,
-          build: () => (hub.empty ? null : hub.report(opts.windows[0]!)),
-          render: (r, f) => hub.render(r, f),
+          build: async (format) => (hub.empty ? null : builder.build(opts.windows[0]!, format)),
           onWritten: (path) => opts.say(`wrote ${path}`),
           onError: (err) => opts.say(`warning: ${err.message} (said once until a write succeeds)`),
           onBehind: () =>
@@ -137,6 +163,33 @@ function reportFilesStage(hub: ServeHub, opts: ServeOptions): Stage[] {
       stop: () => stopFiles(),
     },
   ];
+}
+
+/** The HTTPS listener of the reports (report-tls.ts), answering as the plain one does. */
+function reportsTlsStage(
+  tls: ReportTls,
+  http: Omit<ServeHttpOptions, 'reportsHere'>,
+  say: (line: string) => void,
+  onBound: (address: string) => void,
+): Stage {
+  const { server, stop } = createReportsServer(tls, serveHandler({ ...http, reportsHere: true }), (m) =>
+    say(`warning: ${m}`),
+  );
+  answerBadRequests(server);
+  return {
+    name: 'the reports over TLS',
+    async start() {
+      onBound(
+        await listenHttp(server, tls.listen).catch((err: Error) => {
+          throw new EnvironmentError(err.message);
+        }),
+      );
+    },
+    async stop() {
+      stop();
+      await closeHttp(server);
+    },
+  };
 }
 
 function tickStage(name: string, everyMs: number, tick: () => void): Stage {

@@ -37,7 +37,8 @@ test("every command's help uses the agent's default port 7390 in its examples", 
     const r = await runCli([c, '--help']);
     assert.equal(r.code, 0, `${c} --help: ${r.stderr}`);
     const ports = [...r.stdout.matchAll(/(?:127\.0\.0\.1|node\d|localhost):(\d{4,5})\b/g)].map((m) => m[1]);
-    for (const p of ports) assert.ok(p === '7390' || p === '7391', `${c} --help shows port ${p}`);
+    // 7391: serve's HTTP; 7392: serve's reports over mutual TLS (deploy/aggregator-service.yaml).
+    for (const p of ports) assert.ok(['7390', '7391', '7392'].includes(p!), `${c} --help shows port ${p}`);
   }
 });
 

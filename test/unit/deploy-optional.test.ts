@@ -113,6 +113,32 @@ test('the aggregator: serve --k8s under its own account, least privilege, probed
   assert.match(agent.args[agent.args.indexOf('--metrics') + 1], new RegExp(`:${metrics.containerPort}$`));
 });
 
+test("the aggregator's reports: mutual TLS on their own port, the Secret mounted and made by cert-manager; none in plaintext", async () => {
+  const { AGGREGATOR_NAMES } = await import('../../src/certs/make-certs.js');
+  const { isLoopback } = await import('../../src/protocol/tls.js');
+  const pod = one('Deployment', 'stickyscope-aggregator').spec.template.spec;
+  const [c] = pod.containers;
+  const arg = (flag: string) => c.args[c.args.indexOf(flag) + 1] as string;
+  // The plain port is for Prometheus and the kubelet: beyond loopback, serve answers /report.* 403 there.
+  assert.ok(!isLoopback(arg('--listen')), 'the plain listener is reachable, so it serves no report');
+  const reports = c.ports.find((p: Doc) => p.name === 'reports');
+  assert.ok(reports, 'a reports port');
+  assert.match(arg('--report-listen'), new RegExp(`:${reports.containerPort}$`));
+  const { mount, volume } = mountedFiles(c, pod, '--report-tls-dir');
+  assert.equal(mount.readOnly, true);
+  assert.equal(volume.secret.defaultMode & 0o047, 0o040, 'group-readable, not world-readable');
+  const cert = cmObjects.find((o) => o.kind === 'Certificate' && o.spec.secretName === volume.secret.secretName);
+  assert.ok(cert, `a Certificate writes ${volume.secret.secretName}`);
+  assert.ok(cert.spec.usages.includes('server auth') && !cert.spec.usages.includes('client auth'));
+  assert.deepEqual(cert.spec.dnsNames, AGGREGATOR_NAMES, "cert-manager's names are those of 'stickyscope certs'");
+  // Its ca.crt (the issuing CA) is the one that signs the client certificate: that client reads the reports.
+  const client = cmObjects.find((o) => o.kind === 'Certificate' && o.spec.usages?.includes('client auth'));
+  assert.deepEqual(cert.spec.issuerRef, client?.spec.issuerRef);
+  const svc = one('Service', 'stickyscope-aggregator');
+  const port = svc.spec.ports.find((p: Doc) => p.name === 'reports');
+  assert.deepEqual([port?.port, port?.targetPort], [reports.containerPort, 'reports']);
+});
+
 test('monitoring/: the PodMonitor and ServiceMonitor select the agents and the aggregator by their ports', () => {
   const mon = loadAll(readFileSync(new URL('monitoring/prometheus-operator.yaml', DEPLOY), 'utf8')) as Doc[];
   const kz = loadAll(readFileSync(new URL('kustomization.yaml', DEPLOY), 'utf8'))[0] as Doc;

@@ -7,10 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startReportFiles } from '../../src/serve/report-files.js';
-import type { Report } from '../../src/report/types.js';
 import { waitFor } from '../helpers/wait.js';
 
-const report = {} as Report;
+const report = async () => new TextEncoder().encode('{}');
 
 test('a write slower than --report-every skips periods instead of queueing them; stop waits for one write only', async () => {
   let started = 0;
@@ -21,8 +20,7 @@ test('a write slower than --report-every skips periods instead of queueing them;
     everyMs: 5,
     keep: 3,
     format: 'json',
-    build: () => report,
-    render: () => '{}',
+    build: report,
     onBehind: () => behind++,
     write: async () => {
       started++;
@@ -57,8 +55,7 @@ test('a failing write warns once per streak, leaves no temporary file, and writi
     everyMs: 10,
     keep: 2,
     format: 'json',
-    build: () => report,
-    render: () => '{}',
+    build: report,
     onError: (err) => errors.push(err.message),
     onWritten: (p) => written.push(p),
   });

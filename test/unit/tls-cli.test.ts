@@ -138,7 +138,10 @@ test('certs writes a CA, node and client certificates that OpenSSL verifies, key
   const { code, stderr } = await finished(run);
   assert.equal(code, 0, stderr);
   assert.match(run.stdout(), /kubectl -n stickyscope create secret generic stickyscope-agent-tls/);
+  assert.match(run.stdout(), /kubectl -n stickyscope create secret generic stickyscope-aggregator-tls/);
   assert.deepEqual(readdirSync(dir).sort(), [
+    'aggregator.crt',
+    'aggregator.key',
     'ca.crt',
     'ca.key',
     'client.crt',
@@ -155,6 +158,12 @@ test('certs writes a CA, node and client certificates that OpenSSL verifies, key
   openssl('verify', '-purpose', 'sslserver', '-CAfile', ca, join(dir, 'n1.crt'));
   openssl('verify', '-purpose', 'sslclient', '-CAfile', ca, join(dir, 'client.crt'));
   assert.throws(() => openssl('verify', '-purpose', 'sslserver', '-CAfile', ca, join(dir, 'client.crt')));
+  // serve's reports listener: a server certificate of its Service's names.
+  openssl('verify', '-purpose', 'sslserver', '-CAfile', ca, join(dir, 'aggregator.crt'));
+  assert.match(
+    openssl('x509', '-in', join(dir, 'aggregator.crt'), '-noout', '-ext', 'subjectAltName'),
+    /DNS:stickyscope-aggregator, DNS:stickyscope-aggregator\.stickyscope\.svc, DNS:localhost/,
+  );
   const text = openssl('x509', '-in', join(dir, 'ip-10-0-0-1.ec2.internal.crt'), '-noout', '-text');
   assert.match(text, /DNS:ip-10-0-0-1\.ec2\.internal\.agent\.stickyscope\.local/);
   assert.match(text, /ASN1 OID: prime256v1/);

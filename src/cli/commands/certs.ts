@@ -11,7 +11,10 @@ Makes what mutual TLS between the agents and their clients needs, in DIR:
   NODE.crt, NODE.key   per --node: the agent certificate of that Kubernetes node,
                        naming NODE.agent.stickyscope.local (server use only)
   NAME.crt, NAME.key   per --client: a client certificate (client use only) for
-                       record, report and tui (--tls-ca, --tls-cert, --tls-key)
+                       record, report and tui (--tls-ca, --tls-cert, --tls-key), and
+                       for serve's reports
+  aggregator.crt, .key the certificate of serve's reports listener (--report-listen),
+                       naming stickyscope-aggregator[.stickyscope.svc] and localhost
 Keys are ECDSA P-256, written mode 0600. A ca.crt/ca.key already in DIR is reused,
 so nodes that join later get certificates from the same CA. Then it prints the
 kubectl commands that load them as the Secret the DaemonSet mounts.
@@ -56,6 +59,14 @@ ${secretFiles.map((f) => `  --from-file=${f}=${dir}/${f}`).join(' \\\n')} \\
   --dry-run=client -o yaml | kubectl apply -f -
 # Running agents take changed files without a restart (the kubelet updates the mount, the
 # agent re-reads it every 10 s); a node missing from the Secret keeps its agent from starting.
+
+# The aggregator's (its reports over mutual TLS, port 7392; and its client certificate):
+kubectl -n stickyscope create secret generic stickyscope-aggregator-tls \\
+  --from-file=tls.crt=${dir}/aggregator.crt --from-file=tls.key=${dir}/aggregator.key \\
+  --from-file=ca.crt=${dir}/ca.crt --dry-run=client -o yaml | kubectl apply -f -
+kubectl -n stickyscope create secret generic stickyscope-client-tls \\
+  --from-file=tls.crt=${dir}/${client}.crt --from-file=tls.key=${dir}/${client}.key \\
+  --from-file=ca.crt=${dir}/ca.crt --dry-run=client -o yaml | kubectl apply -f -
 
 # Then, from where you run the clients:
 stickyscope tui --k8s --tls-ca ${dir}/ca.crt --tls-cert ${dir}/${client}.crt --tls-key ${dir}/${client}.key

@@ -27,8 +27,10 @@ Aggregates agents' events for as long as it runs and serves over HTTP:
                            stickiness, affinity verdicts and violation causes, per backend
                            share; per agent up and lost events
   /report.json, .md, .html the report of 'stickyscope report' for a window
-                           (?window=5m, one of those kept, or ?window=all since start)
-  /healthz, /readyz        alive; ready once every known agent was subscribed once
+                           (?window=5m, one of those kept, or ?window=all since start);
+                           on a --listen on loopback, or over mutual TLS (--report-listen)
+  /healthz, /readyz        alive; ready once every known agent was subscribed once and
+                           while at least one is up
 Agents that cannot be reached are retried with backoff; with --k8s, agents that become
 ready are followed within seconds and those that go are dropped (their node's window is
 marked missing). SIGINT/SIGTERM stops it.
@@ -46,6 +48,16 @@ ${clientTlsUsage(31)}
                                (node divergence), distinct clients estimated
   --metrics-max-services N     at most N Services in /metrics, those with the most
                                selections; the rest are counted (default 500)
+  --report-listen HOST:PORT    also serve the reports over HTTPS there, to clients with a
+                               certificate of --report-tls-client-ca only (mutual TLS, as the
+                               agents' stream). A plain --listen beyond loopback answers
+                               /report.* 403: a report names every client address
+  --report-tls-cert FILE       that listener's certificate (serverAuth) ...
+  --report-tls-key FILE        ... its key ...
+  --report-tls-client-ca FILE  ... and the CA its clients' certificates must be signed by
+  --report-tls-dir DIR         or all three from a Secret: DIR/tls.crt, tls.key, ca.crt
+  --max-report-builds N        at most N report requests at a time (default 2), built on
+                               a thread of their own; more are answered 503 with Retry-After
   --report-every D             write the default window's report every D (5m) ...
   --report-dir DIR             ... into DIR, as stickyscope-report-TIME.FORMAT
   --report-keep N              keep the newest N of them (default 24)
@@ -56,7 +68,9 @@ ${clientTlsUsage(31)}
 Examples:
   stickyscope serve --agent 127.0.0.1:7390 --listen 127.0.0.1:7391
   curl -s '127.0.0.1:7391/report.md?window=5m'
-  stickyscope serve --k8s --listen 0.0.0.0:7391 --report-every 1h --report-dir /var/lib/stickyscope`,
+  stickyscope serve --k8s --listen 0.0.0.0:7391 --report-listen 0.0.0.0:7392 \\
+    --report-tls-dir /etc/stickyscope/report-tls --report-every 1h --report-dir /var/lib/stickyscope
+  curl -s --cacert ca.crt --cert client.crt --key client.key 'https://localhost:7392/report.html'`,
 
   async run(argv) {
     const { values } = parse(argv, {
@@ -65,12 +79,18 @@ Examples:
       listen: { type: 'string', default: '127.0.0.1:7391' },
       window: { type: 'string', multiple: true },
       'metrics-max-services': { type: 'string', default: '500' },
+      'max-report-builds': { type: 'string', default: '2' },
       'report-every': { type: 'string' },
       'report-dir': { type: 'string' },
       'report-keep': { type: 'string', default: '24' },
       'report-format': { type: 'string', default: 'json' },
       'ready-file': { type: 'string' },
       summaries: { type: 'boolean' },
+      'report-listen': { type: 'string' },
+      'report-tls-cert': { type: 'string' },
+      'report-tls-key': { type: 'string' },
+      'report-tls-client-ca': { type: 'string' },
+      'report-tls-dir': { type: 'string' },
     });
     if (values.namespace !== undefined)
       throw new UsageError(
@@ -88,6 +108,7 @@ Examples:
       return s;
     });
     const maxServices = parseCount(values['metrics-max-services'], '--metrics-max-services', 1, 1_000_000);
+    const maxReportBuilds = parseCount(values['max-report-builds'], '--max-report-builds', 1, 64);
     const given = values['report-format'];
     if (given !== 'json' && given !== 'md' && given !== 'html')
       throw new UsageError(`--report-format expects json, md or html; got '${given}'`);
@@ -100,6 +121,9 @@ Examples:
     const everyMs = every === undefined ? undefined : parseDuration(every, '--report-every');
     if (dir !== undefined) await checkDir(dir);
     const security = await parseClientTls(values);
+    if (values['report-listen'] !== undefined) parseHostPort(values['report-listen'], '--report-listen');
+    const { parseReportTls } = await import('../../serve/report-tls.js');
+    const reportTls = parseReportTls(values);
 
     const { resolveAgentsFromArgs, startCatalogFeed, agentDirectory } = await import('../../k8s/cli.js');
     const { admittedAgents } = await import('../../serve/agent-admission.js');
@@ -117,8 +141,19 @@ Examples:
     const reports = dir !== undefined && everyMs !== undefined ? { dir, everyMs, keep, format } : undefined;
     const summaries = values.summaries === true;
     const readyFile = values['ready-file'];
-    const options = { listen, windows, summaries, maxServices, reports, readyFile, agents, catalogs, say };
-    await runServe({ ...options, tls: security.tls }, signal);
+    const options = {
+      listen,
+      windows,
+      summaries,
+      maxServices,
+      maxReportBuilds,
+      reports,
+      readyFile,
+      agents,
+      catalogs,
+      say,
+    };
+    await runServe({ ...options, tls: security.tls, reportTls }, signal);
     return 0;
   },
 };
