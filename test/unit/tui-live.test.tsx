@@ -137,7 +137,7 @@ test('tui: without nf_conntrack_acct the same open connections, and bytes said u
   assert.doesNotMatch(row(), /[▏▎▍▌▋▊▉█]/, 'no bar drawn from bytes nobody counted');
   await press('l', (s) => s.includes('l bars:new'), 'back to new connections');
   await press('\r', (s) => s.includes('BYTES/S'), 'the detail');
-  assert.match(text(), new RegExp(`${truth.openTotal} connections open now`));
+  assert.match(text(), new RegExp(`now: ${truth.openTotal} connections open`));
   // No selection in the window's end, yet its open connections go through node-a.
   assert.match(text(), /lab\/web:http .* nodes node-a\n/);
   assert.match(text(), /\nbytes unavailable: nf_conntrack_acct is off on the nodes; 'sysctl net\.netfilter/);
