@@ -84,8 +84,10 @@ int ss_ct_open(struct ss_ct_netlink *nl, unsigned rcvbuf)
 	memset(nl, 0, sizeof(*nl));
 	nl->dump = nfct_open(CONNTRACK, 0);
 	if (!nl->dump) {
-		ss_fail("open a conntrack netlink socket: %s (is nf_conntrack_netlink available?)", strerror(errno));
-		return -errno;
+		int err = errno ? errno : EIO;
+
+		ss_fail("open a conntrack netlink socket: %s (is nf_conntrack_netlink available?)", strerror(err));
+		return -err;
 	}
 	nl->events = nfct_open(CONNTRACK, NF_NETLINK_CONNTRACK_DESTROY);
 	if (!nl->events) {
@@ -135,8 +137,10 @@ int ss_ct_dump(struct ss_ct_netlink *nl, ss_ct_visit visit, void *ctx)
 	int rc;
 
 	if (!filter) {
-		ss_fail("dump the conntrack table: %s", strerror(errno));
-		return -errno;
+		int err = errno ? errno : ENOMEM;
+
+		ss_fail("dump the conntrack table: %s", strerror(err));
+		return -err;
 	}
 	nfct_filter_dump_set_attr(filter, NFCT_FILTER_DUMP_STATUS, &dnat);
 	nl->entries = 0;
@@ -147,8 +151,12 @@ int ss_ct_dump(struct ss_ct_netlink *nl, ss_ct_visit visit, void *ctx)
 	if (w.err < 0)
 		return w.err;
 	if (rc < 0) {
-		ss_fail("dump the conntrack table: %s", strerror(errno));
-		return -errno;
+		/* saved first: the message's own writes may change errno (a failed dump then read as success or EPIPE)
+		 */
+		int err = errno ? errno : EIO;
+
+		ss_fail("dump the conntrack table: %s (is nf_conntrack_netlink available?)", strerror(err));
+		return -err;
 	}
 	return 0;
 }
@@ -168,8 +176,8 @@ int ss_ct_read_events(struct ss_ct_netlink *nl, ss_ct_visit visit, void *ctx)
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			break;
-		ss_fail("read conntrack destroy events: %s", strerror(errno));
-		w.err = -errno;
+		w.err = errno ? -errno : -EIO;
+		ss_fail("read conntrack destroy events: %s", strerror(-w.err));
 		break;
 	}
 	nfct_callback_unregister(nl->events);

@@ -222,10 +222,24 @@ static int start_live(struct run *run, const struct ss_options *opts)
 		return 0;
 	if (ss_live_open(&run->live, opts->conntrack_rcvbuf))
 		return 0; /* it said why, as a note: new connections are still traced */
-	run->live_on = true;
 	/* DNAT records already written are announced connections: the dump must not open them again */
-	if ((err = drain(run)) || (err = ss_live_walk(&run->live, true)))
+	if ((err = drain(run))) {
+		ss_live_close(&run->live);
 		return err;
+	}
+	err = ss_live_walk(&run->live, true);
+	if (err && err != -EPIPE) {
+		/* a socket that opens but cannot dump (the module gone or refused since): new connections are still
+		 * traced */
+		ss_note("live connections are not followed: failed to read the conntrack table: %s", strerror(-err));
+		ss_live_close(&run->live);
+		return 0;
+	}
+	if (err) {
+		ss_live_close(&run->live);
+		return err;
+	}
+	run->live_on = true;
 	return ss_out_flush();
 }
 
@@ -279,13 +293,15 @@ static int hello(const struct ss_attached *att)
 	struct timespec rt;
 	uint64_t mono = ss_monotonic_ns();
 	int n = att->nlinks + att->ntlinks;
+	int err;
 
 	clock_gettime(CLOCK_REALTIME, &rt);
-	if (ss_out_values(SS_REC_HELLO, mono, (uint64_t)rt.tv_sec * 1000000000ULL + rt.tv_nsec, SS_RECORD_VERSION, n))
-		return -1;
+	if ((err = ss_out_values(SS_REC_HELLO, mono, (uint64_t)rt.tv_sec * 1000000000ULL + rt.tv_nsec,
+	                         SS_RECORD_VERSION, n)))
+		return err;
 	for (int i = 0; i < n; i++) {
-		if (attach_record(&att->points[i]))
-			return -1;
+		if ((err = attach_record(&att->points[i])))
+			return err;
 	}
 	return ss_out_flush();
 }
@@ -295,7 +311,7 @@ int main(int argc, char **argv)
 	struct ss_options opts;
 	struct run run = { 0 };
 	sigset_t mask;
-	int code, sigfd;
+	int code, sigfd, err;
 
 	code = ss_parse_options(argc, argv, &opts);
 	if (code)
@@ -329,7 +345,14 @@ int main(int argc, char **argv)
 	}
 	if (opts.stats)
 		ss_run_stats_attached(&run.stats);
-	code = hello(&run.att) || start_live(&run, &opts) ? 0 : loop(&run, &opts, sigfd);
+	/* a start that fails (the reader gone, a write refused) says why where it failed: only a closed pipe is no
+	 * error */
+	if ((err = hello(&run.att)) || (err = start_live(&run, &opts))) {
+		code = err == -EPIPE ? 0 : SS_EXIT_RUNTIME;
+		if (code)
+			ss_fail("start tracing: %s", strerror(-err));
+	} else
+		code = loop(&run, &opts, sigfd);
 	/* detach first so the final drain sees everything the programs will ever write */
 	ss_unlink(&run.att);
 	if (!code && !drain(&run) && !emit_lost(&run))
