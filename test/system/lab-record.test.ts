@@ -237,9 +237,11 @@ test('record on the lab: export matches the backends event by event; report FILE
   // agree with what the clients' logs imply.
   const fromFile = await runCli(['report', trace, '--format', 'json', '--window', WINDOW]);
   assert.equal(fromFile.code, 0, fromFile.stderr);
-  // Identical but for when each recording began and ended (the recorder's and the live reporter's own times).
+  // Identical but for when each recording began and ended (the recorder's and the live reporter's own times), and
+  // the command line each report states.
   const unrecorded = (json: string) => ({
     ...JSON.parse(json),
+    command: null,
     window: { ...JSON.parse(json).window, recording: null },
   });
   assert.deepEqual(
