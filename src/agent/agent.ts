@@ -8,7 +8,8 @@ import { startStages, type Stage } from '../core/stages.js';
 import { SummaryFeed, type Summarizer } from '../summary/producer.js';
 import type { AgentLimits } from './limits.js';
 import { Poller } from './poller.js';
-import { NodeRules, type RulesReader } from './rules-watch.js';
+import { NodeRules } from './node-rules.js';
+import type { RulesReader } from './rules-watch.js';
 import { createAgentServer, type AgentServer } from './server.js';
 import { EvictionWatcher } from './xt-recent.js';
 

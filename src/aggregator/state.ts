@@ -17,14 +17,15 @@ import { BackendCounts, NO_ENTRY } from './backend-counts.js';
 import { applyLive } from './live-apply.js';
 import { LiveConns } from './live-conns.js';
 import { NodeRoster } from './node-roster.js';
-import { NotableQueue, type ViolationNotable } from './notable.js';
+import { NotableQueue } from './notable.js';
 import { PairTable } from './pair-table.js';
 import { countUnit, unitLeaves } from './spread-units.js';
 import { applyCatalog, applyClusterCatalog, Services, type ServiceRec } from './services.js';
 import { PendingVerdicts } from './pending-verdicts.js';
 import { isViolation, SAME, UNIT, Verdict } from './tally.js';
+import { causeSettled, judgePending, verdictOf } from './violation-verdicts.js';
 import { UdpContinuity, type UdpTransition } from './udp-continuity.js';
-import { ViolationCauses, type OpenViolation, type ViolationCause } from './violation-causes.js';
+import { ViolationCauses } from './violation-causes.js';
 import { WindowRing } from './window-ring.js';
 
 export interface StateOptions {
@@ -54,14 +55,6 @@ export interface StateOptions {
   maxOpenViolations?: number;
 }
 
-/** Kubernetes fills sessionAffinityConfig.clientIP.timeoutSeconds with this when unset. */
-const codeOfCause: Record<ViolationCause, number> = {
-  listFull: Verdict.violationListFull,
-  setFull: Verdict.violationSetFull,
-  crossFrontend: Verdict.violationCrossFrontend,
-  unknown: Verdict.violationUnknown,
-};
-
 export class AggregatorState {
   readonly windowUs: number;
   readonly idleUs: number;
@@ -90,7 +83,8 @@ export class AggregatorState {
   readonly live: LiveConns;
   readonly udp: UdpContinuity;
   readonly notable: NotableQueue;
-  private readonly keepNotable: boolean;
+  /** False where nobody drains the notable events: the hot ones are not built at all. */
+  readonly keepNotable: boolean;
   /** nftables mode: the affinity sets' fill, by Service. */
   readonly affinitySets = new AffinitySetFills();
   private readonly catalogListed = new Map<number, Set<ServiceRec>>();
@@ -112,10 +106,10 @@ export class AggregatorState {
         maxOpen: positive(opts.maxOpenViolations ?? 100_000, 'maxOpenViolations'),
         keepEvictionsUs: this.idleUs,
       },
-      (v, cause) => this.causeSettled(v, cause),
+      (v, cause) => causeSettled(this, v, cause),
     );
     this.pending = new PendingVerdicts(positive(opts.maxOpenViolations ?? 100_000, 'maxOpenViolations'), (v) =>
-      this.judgePending(v),
+      judgePending(this, v),
     );
   }
 
@@ -219,7 +213,7 @@ export class AggregatorState {
       }
       p = pairs.insert(node, svc.id, client, NO_ENTRY);
     } else {
-      code = this.verdict(p, svc, node, client, b, ts);
+      code = verdictOf(this, p, svc, node, client, b, ts);
       if (isViolation(code)) pairs.violations[p]!++;
       if (code & SAME) pairs.same[p]!++;
       else {
@@ -259,117 +253,6 @@ export class AggregatorState {
       this.pending.catalog(node, (v) => this.services.list[v.svc]!.view(node)?.endpoints.has(v.from) === true);
     }
     for (const info of ev.services) this.services.existing(info.service)?.noteEndpoints(ev.ts);
-  }
-
-  /** The verdict code of the pair closed by selecting backend `b` now. */
-  private verdict(p: number, svc: ServiceRec, node: number, client: number, b: number, ts: number): number {
-    const pairs = this.pairs;
-    const last = pairs.lastBackend[p]!;
-    const same = last === b ? SAME : 0;
-    const view = svc.view(node);
-    const affinity = view?.info.affinity;
-    if (!view || affinity?.mode !== 'ClientIP') return Verdict.noAffinity | same;
-    const gap = ts - pairs.lastTs[p]!;
-    if (gap > (affinity.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS) * 1e6) return Verdict.expired | same;
-    if (same) return Verdict.held | SAME;
-    const lastName = svc.backendNames[last]!;
-    if (!view.endpoints.has(lastName)) return Verdict.forcedRepick;
-    const v: OpenViolation = {
-      node,
-      svc: svc.id,
-      client,
-      from: lastName,
-      to: svc.backendNames[b]!,
-      prevTs: pairs.lastTs[p]!,
-      ts,
-      seq: this.ring.pushed,
-      ...(pairs.lastFrontend[p] !== this.services.lastFrontend ? { otherFrontend: true as const } : {}),
-    };
-    if (this.pending.mustWait(node, ts)) {
-      this.pending.hold(v);
-      if (this.keepNotable) v.note = { event: this.violationNotable(v, 'pending'), drain: this.notable.drains };
-      return Verdict.pending;
-    }
-    return this.judge(v);
-  }
-
-  /**
-   * The code of a violation `v` by the rules known now: forcedRepick if they no longer list the backend it left,
-   * else a violation with its cause (open causes wait in `causes`), its notable pushed or revised.
-   */
-  private judge(v: OpenViolation): number {
-    const view = this.services.list[v.svc]!.view(v.node);
-    if (v.gone || !view?.endpoints.has(v.from)) return Verdict.forcedRepick;
-    const cause = v.otherFrontend ? 'crossFrontend' : this.causes.violation(v);
-    if (this.keepNotable) {
-      if (v.note) this.revise(v.note, { cause });
-      else v.note = { event: this.violationNotable(v, cause), drain: this.notable.drains };
-    }
-    return codeOfCause[cause];
-  }
-
-  /** A pending re-pick, now that its node's rules at or after it are known: recoded wherever it was counted. */
-  private judgePending(v: OpenViolation): void {
-    const to = this.judge(v);
-    if (to === Verdict.forcedRepick && v.note && this.keepNotable) this.revise(v.note, { verdict: 'forcedRepick' });
-    const svc = this.services.list[v.svc]!;
-    const b = svc.backendOf(v.to);
-    svc.cum.recode(b, Verdict.pending, to);
-    const j = this.ring.indexOf(v.seq);
-    // The ring's code keeps its UNIT bit (spread-units.ts): only the verdict changes.
-    if (j !== -1 && (this.ring.code[j]! & ~UNIT) === Verdict.pending) {
-      this.ring.code[j] = to | (this.ring.code[j]! & UNIT);
-      svc.win.recode(b, Verdict.pending, to);
-    }
-    const pairs = this.pairs;
-    const p = pairs.find(v.node, v.svc, v.client);
-    if (p === -1) return;
-    if (isViolation(to)) pairs.violations[p]!++;
-    if (pairs.switchTs[p] === v.ts && pairs.switchCode[p] === Verdict.pending) pairs.switchCode[p] = to;
-  }
-
-  /** Corrects a violation's notable in place while still queued, else announces it again, marked revised. */
-  private revise(note: NonNullable<OpenViolation['note']>, change: Partial<ViolationNotable>): void {
-    if (note.drain === this.notable.drains) Object.assign(note.event, change);
-    else this.notable.push({ ...note.event, ...change, revised: true });
-  }
-
-  /**
-   * A violation left open is settled. One an eviction explains becomes `listFull` in the
-   * tallies, the window, its pair and its notable event: corrected in place while still
-   * queued, else announced again, marked revised.
-   */
-  private causeSettled(v: OpenViolation, cause: ViolationCause): void {
-    if (cause === 'unknown' || cause === 'crossFrontend') return;
-    const code = codeOfCause[cause];
-    if (v.note) this.revise(v.note, { cause });
-    const svc = this.services.list[v.svc]!;
-    svc.cum.settle(cause);
-    const j = this.ring.indexOf(v.seq);
-    if (j !== -1 && (this.ring.code[j]! & ~UNIT) === Verdict.violationUnknown) {
-      this.ring.code[j] = code | (this.ring.code[j]! & UNIT);
-      svc.win.settle(cause);
-    }
-    const pairs = this.pairs;
-    const p = pairs.find(v.node, v.svc, v.client);
-    if (p !== -1 && pairs.switchTs[p] === v.ts && pairs.switchCode[p] === Verdict.violationUnknown)
-      pairs.switchCode[p] = code;
-  }
-
-  private violationNotable(v: OpenViolation, cause: ViolationNotable['cause']): ViolationNotable {
-    const event: ViolationNotable = {
-      kind: 'violation',
-      ts: v.ts,
-      node: this.roster.names[v.node]!,
-      service: this.services.list[v.svc]!.key,
-      client: this.clients.name(v.client),
-      from: v.from,
-      to: v.to,
-      gapSeconds: (v.ts - v.prevTs) / 1e6,
-      cause,
-    };
-    this.notable.push(event);
-    return event;
   }
 
   private leaveWindow(): number {

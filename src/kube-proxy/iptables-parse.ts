@@ -167,7 +167,27 @@ export function parseNatCatalog(text: string): NatCatalog {
     if (list) list.push(r);
     else byChain.set(r.chain, [r]);
   }
+  const { services, serviceOfChain } = servicesOf(byChain, skipped);
+  const lists = recentLists(rules, serviceOfChain);
+  const nodePorts = nodePortsOf(byChain);
+  for (const r of all) if (r.table === 'filter') refusal(r, services, nodePorts);
+  return {
+    mode: 'iptables',
+    services: [...services.values()].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0)),
+    lists,
+    nodePorts,
+    skipped: [...new Set(skipped)],
+  };
+}
 
+/**
+ * The Services KUBE-SERVICES routes, by "ip:port/proto", and the Service each endpoint (DNAT) chain serves. Jumps to
+ * chains the rules lack are noted in `skipped`.
+ */
+function servicesOf(
+  byChain: Map<string, Rule[]>,
+  skipped: string[],
+): { services: Map<string, ServiceInfo>; serviceOfChain: Map<string, string> } {
   const services = new Map<string, ServiceInfo>();
   const serviceOfChain = new Map<string, string>();
   for (const r of byChain.get('KUBE-SERVICES') ?? []) {
@@ -196,7 +216,11 @@ export function parseNatCatalog(text: string): NatCatalog {
     });
     for (const c of reach.endpointChains) if (!serviceOfChain.has(c)) serviceOfChain.set(c, key);
   }
+  return { services, serviceOfChain };
+}
 
+/** The xt_recent lists the endpoint chains set, by name, with the longest --rcheck --seconds that reads each. */
+function recentLists(rules: Rule[], serviceOfChain: Map<string, string>): Map<string, RecentList> {
   const checkSeconds = new Map<string, number>();
   for (const r of rules) {
     const name = opt(r, '--name');
@@ -215,7 +239,11 @@ export function parseNatCatalog(text: string): NatCatalog {
       timeoutSeconds: checkSeconds.get(name) ?? null,
     });
   }
+  return lists;
+}
 
+/** What each NodePort in KUBE-NODEPORTS leads to, by "port/proto". */
+function nodePortsOf(byChain: Map<string, Rule[]>): Map<string, NodePortInfo> {
   const nodePorts = new Map<string, NodePortInfo>();
   for (const r of byChain.get('KUBE-NODEPORTS') ?? []) {
     const proto = opt(r, '-p');
@@ -240,15 +268,7 @@ export function parseNatCatalog(text: string): NatCatalog {
       endpoints: reach.endpoints,
     });
   }
-
-  for (const r of all) if (r.table === 'filter') refusal(r, services, nodePorts);
-  return {
-    mode: 'iptables',
-    services: [...services.values()].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0)),
-    lists,
-    nodePorts,
-    skipped: [...new Set(skipped)],
-  };
+  return nodePorts;
 }
 
 /**

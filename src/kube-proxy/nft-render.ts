@@ -102,6 +102,21 @@ export function renderNft(
     rules: [],
   };
   const modern = newShape(config);
+  declareBase(ctx, modern);
+  rule(ctx, 'nat-prerouting', 'jump services');
+  rule(ctx, 'nat-output', 'jump services');
+  rule(ctx, 'nat-postrouting', 'jump masquerading');
+  renderMasquerade(ctx, modern);
+  rule(ctx, 'services', `${ctx.ip} daddr . meta l4proto . th dport vmap @service-ips`);
+  for (const ip of ctx.nodePortIPs ?? []) ctx.elements.push(`add element ${ctx.t} nodeport-ips { ${ip} }`);
+  rule(ctx, 'services', `${nodePortMatch(ctx)} meta l4proto . th dport vmap @service-nodeports`);
+  renderFilterBase(ctx);
+  for (const s of config.services) renderService(ctx, s);
+  return { text: syncText(ctx, opts.stale), chains: ctx.chains, sets: ctx.sets };
+}
+
+/** The base chains, and the sets and maps kube-proxy's shape (`modern`: 1.36 and later) declares, each flushed. */
+function declareBase(ctx: NftCtx, modern: boolean): void {
   chain(ctx, 'nat-prerouting', 'type nat hook prerouting priority dstnat');
   chain(ctx, 'nat-output', 'type nat hook output priority -100');
   chain(ctx, 'nat-postrouting', 'type nat hook postrouting priority srcnat');
@@ -129,9 +144,11 @@ export function renderNft(
     const kind = def.includes(': verdict') ? 'map' : 'set';
     ctx.defs.push(`add ${kind} ${ctx.t} ${name} { ${def} ; }`, `flush ${kind} ${ctx.t} ${name}`);
   }
-  rule(ctx, 'nat-prerouting', 'jump services');
-  rule(ctx, 'nat-output', 'jump services');
-  rule(ctx, 'nat-postrouting', 'jump masquerading');
+}
+
+/** Marking for masquerade, and masquerading what was marked. */
+function renderMasquerade(ctx: NftCtx, modern: boolean): void {
+  const { config } = ctx;
   if (modern) {
     // 1.36 (the "Remove mark-for-masquerade chain" change): one marking rule, masquerade of the marked and of a pod
     // sent to itself (the endpoint's own address, protocol and port in @hairpin-connections).
@@ -156,14 +173,12 @@ export function renderNft(
     rule(ctx, 'masquerading', `meta mark set meta mark xor ${MASQ_MARK}`);
     rule(ctx, 'masquerading', 'masquerade fully-random');
   }
-  rule(ctx, 'services', `${ctx.ip} daddr . meta l4proto . th dport vmap @service-ips`);
-  for (const ip of ctx.nodePortIPs ?? []) ctx.elements.push(`add element ${ctx.t} nodeport-ips { ${ip} }`);
-  rule(ctx, 'services', `${nodePortMatch(ctx)} meta l4proto . th dport vmap @service-nodeports`);
-  renderFilterBase(ctx);
-  for (const s of config.services) renderService(ctx, s);
+}
 
-  const staleChains = (opts.stale?.chains ?? []).filter((c) => !ctx.chains.includes(c));
-  const staleSets = (opts.stale?.sets ?? []).filter((c) => !ctx.sets.includes(c));
+/** The text of the sync: definitions, flushes, elements, rules, then the deletion of what `stale` had extra. */
+function syncText(ctx: NftCtx, stale: RenderedNft | undefined): string {
+  const staleChains = (stale?.chains ?? []).filter((c) => !ctx.chains.includes(c));
+  const staleSets = (stale?.sets ?? []).filter((c) => !ctx.sets.includes(c));
   const lines = [
     `add table ${ctx.t} { comment "rules for kube-proxy" ; }`,
     ...ctx.defs,
@@ -176,7 +191,7 @@ export function renderNft(
     ...staleSets.map((s) => `delete set ${ctx.t} ${s}`),
     '',
   ];
-  return { text: lines.join('\n'), chains: ctx.chains, sets: ctx.sets };
+  return lines.join('\n');
 }
 
 function renderService(ctx: NftCtx, s: KubeServicePort): void {

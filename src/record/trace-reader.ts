@@ -1,7 +1,7 @@
 // Reads a trace file back as event batches, tolerating a truncated end, damaged frames (skipped to the next intact one),
 // an interrupted recording, invalid events (dropped, counted) and a continuation that is not the next segment (reading
 // stops), each reported through onWarning with its byte offset; what is not a trace, or is newer, is an InputError.
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { decodeBatch } from '../protocol/wire.js';
 import { admitEvents, eventProblem, RejectedEvents, type Rejection } from '../protocol/validate.js';
 import { InputError } from '../core/errors.js';
@@ -89,6 +89,17 @@ interface SegmentResult {
   refused: boolean;
 }
 
+/** What reading one segment's frames needs. */
+interface SegmentRead {
+  path: string;
+  expect: SegmentExpectation | null;
+  out: SegmentResult;
+  options: ReadTraceOptions;
+  rejected: RejectedEvents;
+  noteRejection: (at: number, what: string, r: Rejection) => void;
+  warn: WarnFn;
+}
+
 async function* readSegment(
   path: string,
   expect: SegmentExpectation | null,
@@ -99,7 +110,15 @@ async function* readSegment(
   const warn = options.onWarning ?? (() => {});
   const fh = await openFile(path, 'r', 'open trace');
   const rejectedBefore = rejected.total;
-  const noteRejection = firstRejectionNote(path, warn);
+  const seg: SegmentRead = {
+    path,
+    expect,
+    out,
+    options,
+    rejected,
+    noteRejection: firstRejectionNote(path, warn),
+    warn,
+  };
   try {
     const src = new ByteSource(fh);
     await src.fill(PREAMBLE_BYTES);
@@ -117,58 +136,87 @@ async function* readSegment(
         continue;
       }
       if (r.kind !== 'frame') {
-        const next = await findNextFrame((b, at) => src.readAt(b, at), pos + 1);
-        if (next < 0 && r.kind === 'incomplete') {
-          truncated = true;
-          warn({
-            kind: 'truncated',
-            path,
-            offset: pos,
-            message: `trace ${path} is truncated: it ends at byte ${src.end} inside a frame that starts at byte ${pos}; the ${events} events before it are read`,
-          });
-          break;
-        }
-        const size = (await fh.stat()).size;
-        warnDamaged(path, pos, r, next, size, warn);
-        if (next < 0) {
-          pos = size;
-          break;
-        }
-        pos = next;
-        src.seek(next);
+        const past = await pastDamage(seg, fh, src, pos, r, events);
+        pos = past.pos;
+        truncated = past.truncated;
+        if (past.stop) break;
         continue;
       }
       const at = pos;
       pos = src.start + r.end;
-      if (r.type === 'batch') {
-        let batch = decodeFrameBatch(path, at, r.payload, warn);
-        if (!batch) continue;
-        batch = admitEvents(batch, rejected, (p, i) => noteRejection(at, `event ${i} of the batch`, p));
-        events += batch.length;
-        if (batch.length > 0) yield batch;
-      } else if (r.type === 'header') {
-        if (out.header) continue;
-        const header = segmentHeader(path, at, r.payload, expect, rejected, noteRejection, warn);
-        if (header === 'refused') {
-          out.refused = true;
-          return;
-        }
-        if (!header) continue;
-        out.header = header;
-        options.onHeader?.(header, path);
-        if (expect === null && header.catalogs.length > 0) yield header.catalogs;
-      } else {
-        const end = parseJson(path, at, 'end', () => decodeEnd(r.payload), warn);
-        if (end) {
-          out.end = end;
-          options.onEnd?.(end, path);
-        }
+      const got = frameEvents(seg, at, r);
+      if (got === 'refused') {
+        out.refused = true;
+        return;
       }
+      if (r.type === 'batch') events += got.length;
+      if (got.length > 0) yield got;
     }
     warnAtEnd(path, pos, rejected.total - rejectedBefore, out.end === null && !truncated, events, warn);
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Where reading goes on after the damaged or cut frame at `pos` (said): the next intact frame, or `stop` when none
+ * follows (`truncated` when the file ends inside that frame).
+ */
+async function pastDamage(
+  seg: SegmentRead,
+  fh: FileHandle,
+  src: ByteSource,
+  pos: number,
+  r: Exclude<FrameParse, { kind: 'frame' }>,
+  events: number,
+): Promise<{ pos: number; stop: boolean; truncated: boolean }> {
+  const { path, warn } = seg;
+  const next = await findNextFrame((b, at) => src.readAt(b, at), pos + 1);
+  if (next < 0 && r.kind === 'incomplete') {
+    warn({
+      kind: 'truncated',
+      path,
+      offset: pos,
+      message: `trace ${path} is truncated: it ends at byte ${src.end} inside a frame that starts at byte ${pos}; the ${events} events before it are read`,
+    });
+    return { pos, stop: true, truncated: true };
+  }
+  const size = (await fh.stat()).size;
+  warnDamaged(path, pos, r, next, size, warn);
+  if (next < 0) return { pos: size, stop: true, truncated: false };
+  src.seek(next);
+  return { pos: next, stop: false, truncated: false };
+}
+
+/**
+ * The events an intact frame at `at` gives: a batch's admitted events, or the first header's catalogs; a header or end
+ * is kept in `seg.out`. 'refused': the header is not the continuation expected.
+ */
+function frameEvents(
+  seg: SegmentRead,
+  at: number,
+  r: Extract<FrameParse, { kind: 'frame' }>,
+): StickyEvent[] | 'refused' {
+  const { path, out, options, warn } = seg;
+  if (r.type === 'batch') {
+    const batch = decodeFrameBatch(path, at, r.payload, warn);
+    if (!batch) return [];
+    return admitEvents(batch, seg.rejected, (p, i) => seg.noteRejection(at, `event ${i} of the batch`, p));
+  }
+  if (r.type === 'header') {
+    if (out.header) return [];
+    const header = segmentHeader(path, at, r.payload, seg.expect, seg.rejected, seg.noteRejection, warn);
+    if (header === 'refused' || !header) return header ?? [];
+    out.header = header;
+    options.onHeader?.(header, path);
+    return seg.expect === null ? header.catalogs : [];
+  }
+  const end = parseJson(path, at, 'end', () => decodeEnd(r.payload), warn);
+  if (end) {
+    out.end = end;
+    options.onEnd?.(end, path);
+  }
+  return [];
 }
 
 /** Says the first rejected event of a segment (the others are counted in the report). */

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { EnvironmentError, UsageError } from '../core/errors.js';
 import { printableLines } from '../core/text.js';
 import { writeTextFile } from '../core/file-errors.js';
-import { labDown, labUp } from '../lab/lab.js';
+import { labDown, labUp, type Lab } from '../lab/lab.js';
 import { describeMode } from '../lab/config.js';
 import { overFamily } from './family.js';
 import { reportFromAgents } from '../report/from-file.js';
@@ -51,149 +51,211 @@ const AGENTS_UP_MS = 15_000;
 /** Two polls of the agent's xt_recent watcher (every 250 ms). */
 const LIST_WATCH_MS = 600;
 
+/** What one run holds open, torn down by `teardown` whatever happened. */
+interface RunState {
+  out: (text: string) => void;
+  say: (text: string) => void;
+  /** Ends the traffic, the report and the waits: on Ctrl-C, failure, the TUI quitting, or the end. */
+  stop: AbortController;
+  interrupted: () => boolean;
+  onAbort: () => void;
+  deferred: (() => Promise<void> | void)[];
+  agents: ChildProcess[];
+  tui?: ChildProcess;
+  /** Progress lines are silenced while the TUI owns the terminal. */
+  tuiOpen: boolean;
+  labMade: boolean;
+}
+
 /** Null when interrupted (Ctrl-C) before the report. */
 export async function runScenario<E>(scenario: Scenario<E>, opts: RunScenarioOptions): Promise<ScenarioRun<E> | null> {
-  const out = opts.out ?? ((t: string) => process.stdout.write(t + '\n'));
-  let tuiOpen = false;
-  const say = (t: string) => {
-    if (!tuiOpen) (opts.say ?? ((x: string) => process.stderr.write(x + '\n')))(t);
-  };
+  const run = openRun(opts);
+  try {
+    return await runInLab(scenario, opts, run);
+  } finally {
+    await teardown(scenario.name, opts, run);
+  }
+}
+
+function openRun(opts: RunScenarioOptions): RunState {
   const stop = new AbortController();
   setMaxListeners(200, stop.signal); // one listener per client process of the traffic
-  const interrupted = () => opts.signal?.aborted === true;
-  const onAbort = () => stop.abort();
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-  if (interrupted()) stop.abort();
-  const deferred: (() => Promise<void> | void)[] = [];
-  const agents: ChildProcess[] = [];
-  let tui: ChildProcess | undefined;
-  let labMade = false;
-  try {
-    if (opts.lateStart && !scenario.lateStart)
-      throw new UsageError(`scenario ${scenario.name} has no --late-start (keepalive has)`);
-    const { family = 'IPv4', ...setup } = opts.setup ?? { proxyMode: 'iptables' };
-    const config = overFamily(scenario.config(setup), family);
-    say(`scenario ${scenario.name}: building the lab '${opts.prefix}' (${describeMode(config)}, ${family})`);
-    const lab = await labUp({ prefix: opts.prefix, config, signal: stop.signal });
-    labMade = true;
-    const ctx: ScenarioContext = {
-      lab,
-      signal: stop.signal,
-      phaseMs: opts.phaseMs ?? scenario.defaultPhaseMs,
-      say,
-      defer: (fn) => deferred.push(fn),
-      lateStart: opts.lateStart === true,
-      byteCounters: opts.byteCounters !== false,
-    };
-    await scenario.prepare?.(ctx);
-    const running = await startAgents(lab, (c) => agents.push(c), stop.signal);
-    const addresses = running.map((a) => a.address);
-    const nodes = Object.fromEntries(running.map((a) => [a.address, a.node]));
-    const infos = () => Promise.all(running.map((a) => agentInfo(a.address, lab.tls.client, a.node)));
-    say(`scenario ${scenario.name}: agents on ${running.map((a) => `${a.node} (${a.address})`).join(', ')}`);
+  const run: RunState = {
+    out: opts.out ?? ((t: string) => process.stdout.write(t + '\n')),
+    say: (t: string) => {
+      if (!run.tuiOpen) (opts.say ?? ((x: string) => process.stderr.write(x + '\n')))(t);
+    },
+    stop,
+    interrupted: () => opts.signal?.aborted === true,
+    onAbort: () => stop.abort(),
+    deferred: [],
+    agents: [],
+    tuiOpen: false,
+    labMade: false,
+  };
+  opts.signal?.addEventListener('abort', run.onAbort, { once: true });
+  if (run.interrupted()) stop.abort();
+  return run;
+}
 
-    const reportStop = new AbortController();
-    const up = new Set<string>();
-    let allUp!: () => void;
-    const agentsUp = new Promise<void>((r) => (allUp = r));
-    const reportText = reportFromAgents(addresses, {
-      format: 'json',
-      durationMs: 24 * 3600_000,
-      // Also ended when the run fails (a client's request in traffic() failing): its subscriptions and its timer
-      // would otherwise hold the process open for good.
-      signal: AbortSignal.any([reportStop.signal, stop.signal]),
-      tls: lab.tls.client,
-      nodes,
-      onStatus: (s) => {
-        if (s.state === 'up') up.add(s.address);
-        if (up.size === addresses.length) allUp();
-      },
-    });
-    reportText.catch(() => {}); // awaited below; a failure before then must not go unhandled
-    // The deadline's timer ends with the race, or it would hold the process open after a short run.
-    const deadline = new AbortController();
-    try {
-      await Promise.race([
-        agentsUp,
-        reportText.then(() => {
-          throw new EnvironmentError('the report ended before the agents were up');
-        }),
-        sleep(AGENTS_UP_MS, undefined, { signal: AbortSignal.any([stop.signal, deadline.signal]) }).then(() => {
-          throw new EnvironmentError(
-            `failed to subscribe to the agents (${addresses.join(', ')}): not all up after ${AGENTS_UP_MS / 1000} s`,
-          );
-        }),
-      ]);
-    } catch (err) {
-      reportStop.abort();
-      if (interrupted()) return null;
-      throw err;
-    } finally {
-      deadline.abort();
-    }
+/** The run between the lab's building and its removal. */
+async function runInLab<E>(
+  scenario: Scenario<E>,
+  opts: RunScenarioOptions,
+  run: RunState,
+): Promise<ScenarioRun<E> | null> {
+  const { say, stop } = run;
+  if (opts.lateStart && !scenario.lateStart)
+    throw new UsageError(`scenario ${scenario.name} has no --late-start (keepalive has)`);
+  const { family = 'IPv4', ...setup } = opts.setup ?? { proxyMode: 'iptables' };
+  const config = overFamily(scenario.config(setup), family);
+  say(`scenario ${scenario.name}: building the lab '${opts.prefix}' (${describeMode(config)}, ${family})`);
+  const lab = await labUp({ prefix: opts.prefix, config, signal: stop.signal });
+  run.labMade = true;
+  const ctx: ScenarioContext = {
+    lab,
+    signal: stop.signal,
+    phaseMs: opts.phaseMs ?? scenario.defaultPhaseMs,
+    say,
+    defer: (fn) => run.deferred.push(fn),
+    lateStart: opts.lateStart === true,
+    byteCounters: opts.byteCounters !== false,
+  };
+  await scenario.prepare?.(ctx);
+  const running = await startAgents(lab, (c) => run.agents.push(c), stop.signal);
+  const addresses = running.map((a) => a.address);
+  const infos = () => Promise.all(running.map((a) => agentInfo(a.address, lab.tls.client, a.node)));
+  say(`scenario ${scenario.name}: agents on ${running.map((a) => `${a.node} (${a.address})`).join(', ')}`);
 
-    // Affinity timeouts and xt_recent lists come from the rules: traffic waits for each agent's catalog,
-    // and a little longer for its list watcher's first read (entries it finds there have no known age).
-    await waitFor(
-      async () => (await infos()).every((i) => i.services > 0),
-      AGENTS_UP_MS,
-      stop.signal,
-      'a catalog from every agent',
-    );
-    await sleep(LIST_WATCH_MS, undefined, { signal: stop.signal }).catch(() => {});
-    out(wrap(scenario.lookAt(lab)));
-    if (opts.tui) {
-      tui = spawn(
-        process.execPath,
-        [stickyscopeBin, 'tui', ...addresses.flatMap((a) => ['--agent', a]), ...lab.tls.clientArgs()],
-        { stdio: 'inherit' },
-      );
-      tuiOpen = true;
-      void exited(tui).then(() => {
-        tuiOpen = false;
-        stop.abort();
-      });
-      // The agents replay nothing: traffic waits until the TUI (beside the report) subscribed.
-      await waitFor(
-        async () => (await infos()).every((i) => i.subscribers >= 2),
-        AGENTS_UP_MS,
-        stop.signal,
-        'the TUI to subscribe to the agents',
-      );
-    }
-    const evidence = await scenario.traffic(ctx);
-    if (interrupted()) {
-      reportStop.abort();
-      return null;
-    }
-    if (tui && tui.exitCode !== null && tui.exitCode !== 0) {
-      reportStop.abort();
-      throw new EnvironmentError(
-        `the TUI exited with code ${tui.exitCode} (its error is above); the traffic was stopped`,
-      );
-    }
-    await sleep(SETTLE_MS);
+  const subscribed = await subscribeReport(running, lab, run);
+  if (!subscribed) return null;
+  const { reportText, reportStop } = subscribed;
+  // Affinity timeouts and xt_recent lists come from the rules: traffic waits for each agent's catalog,
+  // and a little longer for its list watcher's first read (entries it finds there have no known age).
+  await waitFor(
+    async () => (await infos()).every((i) => i.services > 0),
+    AGENTS_UP_MS,
+    stop.signal,
+    'a catalog from every agent',
+  );
+  await sleep(LIST_WATCH_MS, undefined, { signal: stop.signal }).catch(() => {});
+  run.out(wrap(scenario.lookAt(lab)));
+  if (opts.tui) await openTui(addresses, lab, infos, run);
+  const evidence = await scenario.traffic(ctx);
+  if (run.interrupted()) {
     reportStop.abort();
-    const text = await reportText;
-    if (opts.reportFile) await writeTextFile(opts.reportFile, text, 'write the report to');
-    const report = JSON.parse(text) as Report;
-    const lines = [...scenario.answer(report, evidence, lab), ...gaps(report, running)];
-    if (tui) await exited(tui);
-    // Report figures carry names and addresses from the events, and gaps() an agent's stderr.
-    out(printableLines(lines.join('\n')));
-    if (opts.reportFile) say(`scenario ${scenario.name}: JSON report written to ${opts.reportFile}`);
-    return { report, evidence, lines };
+    return null;
+  }
+  const { tui } = run;
+  if (tui && tui.exitCode !== null && tui.exitCode !== 0) {
+    reportStop.abort();
+    throw new EnvironmentError(
+      `the TUI exited with code ${tui.exitCode} (its error is above); the traffic was stopped`,
+    );
+  }
+  await sleep(SETTLE_MS);
+  reportStop.abort();
+  const text = await reportText;
+  if (opts.reportFile) await writeTextFile(opts.reportFile, text, 'write the report to');
+  const report = JSON.parse(text) as Report;
+  const lines = [...scenario.answer(report, evidence, lab), ...gaps(report, running)];
+  if (tui) await exited(tui);
+  // Report figures carry names and addresses from the events, and gaps() an agent's stderr.
+  run.out(printableLines(lines.join('\n')));
+  if (opts.reportFile) say(`scenario ${scenario.name}: JSON report written to ${opts.reportFile}`);
+  return { report, evidence, lines };
+}
+
+/**
+ * Subscribes a JSON report to every agent and waits until all are up. Null when interrupted first;
+ * `reportStop` ends the report, whose text `reportText` then gives.
+ */
+async function subscribeReport(
+  running: RunningAgent[],
+  lab: Lab,
+  run: RunState,
+): Promise<{ reportText: Promise<string>; reportStop: AbortController } | null> {
+  const addresses = running.map((a) => a.address);
+  const reportStop = new AbortController();
+  const up = new Set<string>();
+  let allUp!: () => void;
+  const agentsUp = new Promise<void>((r) => (allUp = r));
+  const reportText = reportFromAgents(addresses, {
+    format: 'json',
+    durationMs: 24 * 3600_000,
+    // Also ended when the run fails (a client's request in traffic() failing): its subscriptions and its timer
+    // would otherwise hold the process open for good.
+    signal: AbortSignal.any([reportStop.signal, run.stop.signal]),
+    tls: lab.tls.client,
+    nodes: Object.fromEntries(running.map((a) => [a.address, a.node])),
+    onStatus: (s) => {
+      if (s.state === 'up') up.add(s.address);
+      if (up.size === addresses.length) allUp();
+    },
+  });
+  reportText.catch(() => {}); // awaited by the caller; a failure before then must not go unhandled
+  // The deadline's timer ends with the race, or it would hold the process open after a short run.
+  const deadline = new AbortController();
+  try {
+    await Promise.race([
+      agentsUp,
+      reportText.then(() => {
+        throw new EnvironmentError('the report ended before the agents were up');
+      }),
+      sleep(AGENTS_UP_MS, undefined, { signal: AbortSignal.any([run.stop.signal, deadline.signal]) }).then(() => {
+        throw new EnvironmentError(
+          `failed to subscribe to the agents (${addresses.join(', ')}): not all up after ${AGENTS_UP_MS / 1000} s`,
+        );
+      }),
+    ]);
+  } catch (err) {
+    reportStop.abort();
+    if (run.interrupted()) return null;
+    throw err;
   } finally {
-    opts.signal?.removeEventListener('abort', onAbort);
-    stop.abort();
-    if (tui) await stopChild(tui);
-    tuiOpen = false;
-    await Promise.all(agents.map((a) => stopChild(a)));
-    for (const fn of deferred.reverse()) await fn();
-    if (labMade) {
-      say(`scenario ${scenario.name}: removing the lab '${opts.prefix}'`);
-      await labDown(opts.prefix);
-    }
+    deadline.abort();
+  }
+  return { reportText, reportStop };
+}
+
+/** Opens the TUI in this terminal; quitting it ends the run. Returns once it subscribed to every agent. */
+async function openTui(
+  addresses: string[],
+  lab: Lab,
+  infos: () => Promise<{ subscribers: number }[]>,
+  run: RunState,
+): Promise<void> {
+  const tui = spawn(
+    process.execPath,
+    [stickyscopeBin, 'tui', ...addresses.flatMap((a) => ['--agent', a]), ...lab.tls.clientArgs()],
+    { stdio: 'inherit' },
+  );
+  run.tui = tui;
+  run.tuiOpen = true;
+  void exited(tui).then(() => {
+    run.tuiOpen = false;
+    run.stop.abort();
+  });
+  // The agents replay nothing: traffic waits until the TUI (beside the report) subscribed.
+  await waitFor(
+    async () => (await infos()).every((i) => i.subscribers >= 2),
+    AGENTS_UP_MS,
+    run.stop.signal,
+    'the TUI to subscribe to the agents',
+  );
+}
+
+/** Stops the TUI, the agents, the scenario's own servers (in reverse order), then removes the lab. */
+async function teardown(name: string, opts: RunScenarioOptions, run: RunState): Promise<void> {
+  opts.signal?.removeEventListener('abort', run.onAbort);
+  run.stop.abort();
+  if (run.tui) await stopChild(run.tui);
+  run.tuiOpen = false;
+  await Promise.all(run.agents.map((a) => stopChild(a)));
+  for (const fn of run.deferred.reverse()) await fn();
+  if (run.labMade) {
+    run.say(`scenario ${name}: removing the lab '${opts.prefix}'`);
+    await labDown(opts.prefix);
   }
 }
 

@@ -6,7 +6,8 @@ import type { AggregatorState } from '../aggregator/state.js';
 import { bytesCounted } from '../aggregator/live-queries.js';
 import { spreadOf } from '../aggregator/stats.js';
 import { shownBackends } from '../aggregator/services.js';
-import { count, selectionsOf, shown, type SummaryStore } from '../summary/consumer.js';
+import type { SummaryStore } from '../summary/consumer.js';
+import { count, selectionsOf, shown } from '../summary/report.js';
 
 export interface ServiceFigures {
   /** "namespace/name:port" where known, else the address key. */

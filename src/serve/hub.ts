@@ -9,7 +9,8 @@ import { SelectionTimeline } from '../report/html-timeline.js';
 import type { Report } from '../report/types.js';
 import { Summarizer } from '../summary/producer.js';
 import type { NodeSummary } from '../core/summary.js';
-import { summaryReport, SummaryStore } from '../summary/consumer.js';
+import { SummaryStore } from '../summary/consumer.js';
+import { summaryReport } from '../summary/report.js';
 
 export interface HubOptions {
   /** Window lengths offered, in seconds; the first is the default one (and the metrics' gauges). */

@@ -73,25 +73,7 @@ Examples:
   curl -s --cacert ca.crt --cert client.crt --key client.key 'https://localhost:7392/report.html'`,
 
   async run(argv) {
-    const { values } = parse(argv, {
-      ...k8sOptions,
-      ...clientTlsOptions,
-      listen: { type: 'string', default: '127.0.0.1:7391' },
-      window: { type: 'string', multiple: true },
-      'metrics-max-services': { type: 'string', default: '500' },
-      'max-report-builds': { type: 'string', default: '2' },
-      'report-every': { type: 'string' },
-      'report-dir': { type: 'string' },
-      'report-keep': { type: 'string', default: '24' },
-      'report-format': { type: 'string', default: 'json' },
-      'ready-file': { type: 'string' },
-      summaries: { type: 'boolean' },
-      'report-listen': { type: 'string' },
-      'report-tls-cert': { type: 'string' },
-      'report-tls-key': { type: 'string' },
-      'report-tls-client-ca': { type: 'string' },
-      'report-tls-dir': { type: 'string' },
-    });
+    const { values } = parseServeArgv(argv);
     if (values.namespace !== undefined)
       throw new UsageError(
         `serve covers every Service, so -n/--namespace (the Services' namespace) does not apply; for the agent pods' namespace use --agent-namespace ${printable(values.namespace.slice(0, 80))}`,
@@ -100,26 +82,10 @@ Examples:
     const listed = parseAgentAddresses(values.agent ?? []);
     if (listed.length === 0 && !values.k8s)
       throw new UsageError('serve needs agents to follow: --agent HOST:PORT (repeatable) or --k8s');
-    const { parseWindowParam } = await import('../../serve/window-param.js');
-    const windows = (values.window ?? DEFAULT_WINDOWS).map((w) => {
-      const s = parseWindowParam(w);
-      if (typeof s !== 'number') throw new UsageError(`--window expects a duration like 90s, 5m or 1h; got '${w}'`);
-      parseDuration(w, '--window');
-      return s;
-    });
+    const windows = await parseWindows(values.window ?? DEFAULT_WINDOWS);
     const maxServices = parseCount(values['metrics-max-services'], '--metrics-max-services', 1, 1_000_000);
     const maxReportBuilds = parseCount(values['max-report-builds'], '--max-report-builds', 1, 64);
-    const given = values['report-format'];
-    if (given !== 'json' && given !== 'md' && given !== 'html')
-      throw new UsageError(`--report-format expects json, md or html; got '${given}'`);
-    const format: 'json' | 'md' | 'html' = given;
-    const keep = parseCount(values['report-keep'], '--report-keep', 1, 1_000_000);
-    const every = values['report-every'];
-    const dir = values['report-dir'];
-    if ((every === undefined) !== (dir === undefined))
-      throw new UsageError('--report-every and --report-dir go together; got only one of them');
-    const everyMs = every === undefined ? undefined : parseDuration(every, '--report-every');
-    if (dir !== undefined) await checkDir(dir);
+    const reports = await parseReports(values);
     const security = await parseClientTls(values);
     if (values['report-listen'] !== undefined) parseHostPort(values['report-listen'], '--report-listen');
     const { parseReportTls } = await import('../../serve/report-tls.js');
@@ -138,7 +104,6 @@ Examples:
       () => resolved.discovery?.nodes() ?? {},
       (message) => say(`warning: ${message}`),
     );
-    const reports = dir !== undefined && everyMs !== undefined ? { dir, everyMs, keep, format } : undefined;
     const summaries = values.summaries === true;
     const readyFile = values['ready-file'];
     const options = {
@@ -157,6 +122,59 @@ Examples:
     return 0;
   },
 };
+
+function parseServeArgv(argv: string[]) {
+  return parse(argv, {
+    ...k8sOptions,
+    ...clientTlsOptions,
+    listen: { type: 'string', default: '127.0.0.1:7391' },
+    window: { type: 'string', multiple: true },
+    'metrics-max-services': { type: 'string', default: '500' },
+    'max-report-builds': { type: 'string', default: '2' },
+    'report-every': { type: 'string' },
+    'report-dir': { type: 'string' },
+    'report-keep': { type: 'string', default: '24' },
+    'report-format': { type: 'string', default: 'json' },
+    'ready-file': { type: 'string' },
+    summaries: { type: 'boolean' },
+    'report-listen': { type: 'string' },
+    'report-tls-cert': { type: 'string' },
+    'report-tls-key': { type: 'string' },
+    'report-tls-client-ca': { type: 'string' },
+    'report-tls-dir': { type: 'string' },
+  });
+}
+
+type ServeValues = ReturnType<typeof parseServeArgv>['values'];
+
+/** The --window durations, in seconds. */
+async function parseWindows(given: string[]): Promise<number[]> {
+  const { parseWindowParam } = await import('../../serve/window-param.js');
+  return given.map((w) => {
+    const s = parseWindowParam(w);
+    if (typeof s !== 'number') throw new UsageError(`--window expects a duration like 90s, 5m or 1h; got '${w}'`);
+    parseDuration(w, '--window');
+    return s;
+  });
+}
+
+/** The periodic reports (--report-every, --report-dir, --report-keep, --report-format), if asked for. */
+async function parseReports(
+  values: ServeValues,
+): Promise<{ dir: string; everyMs: number; keep: number; format: 'json' | 'md' | 'html' } | undefined> {
+  const given = values['report-format'];
+  if (given !== 'json' && given !== 'md' && given !== 'html')
+    throw new UsageError(`--report-format expects json, md or html; got '${given}'`);
+  const format: 'json' | 'md' | 'html' = given;
+  const keep = parseCount(values['report-keep'], '--report-keep', 1, 1_000_000);
+  const every = values['report-every'];
+  const dir = values['report-dir'];
+  if ((every === undefined) !== (dir === undefined))
+    throw new UsageError('--report-every and --report-dir go together; got only one of them');
+  const everyMs = every === undefined ? undefined : parseDuration(every, '--report-every');
+  if (dir !== undefined) await checkDir(dir);
+  return dir !== undefined && everyMs !== undefined ? { dir, everyMs, keep, format } : undefined;
+}
 
 async function checkDir(dir: string): Promise<void> {
   const { access, stat, constants } = await import('node:fs/promises');
