@@ -193,8 +193,7 @@ static __always_inline void ss_emit(__u8 hook, const struct ss_conn *c, __u8 typ
 	r->reply_dst.port = reply->dst.u.all;
 	r->orig_src.pad = r->orig_dst.pad = r->reply_src.pad = 0;
 	r->flags = 0;
-	/* adaptive wake-up: only a reader that has caught up is woken (see the helper's loop) */
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 }
 
 #endif

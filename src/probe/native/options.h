@@ -17,6 +17,8 @@ const char *ss_mode_name(enum ss_mode m);
 /* The conntrack sweep's default period, and the share of a core (1/SS_SWEEP_BUDGET) the sweep may take by default:
  * a table so large that a walk costs more is swept less often (docs/design.md has the measured cost). */
 #define SS_SWEEP_BUDGET 100
+/* The longest wait between drains of a ring buffer found empty (see the helper's loop). */
+#define SS_IDLE_DRAIN_MS 250
 #define SS_SWEEP_DEFAULT_MS 10000
 #define SS_SWEEP_DEFAULT_TEXT "10000"
 
