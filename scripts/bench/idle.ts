@@ -105,7 +105,7 @@ async function measure(lab: Lab, dir: string, poll: boolean, load?: () => Promis
 
 /** Fills the first affinity set of lab/sticky:http in the node's `ip kube-proxy` table with `n` made-up clients. */
 async function fillAffinitySet(lab: Lab, n: number, dir: string): Promise<string> {
-  const node = `${lab.prefix}-${lab.nodes[0]}`;
+  const node = lab.nodes[0]!;
   const listed = execFileSync('ip', ['netns', 'exec', node, 'nft', '-j', 'list', 'sets', 'ip'], { encoding: 'utf8' });
   const names = (JSON.parse(listed).nftables as { set?: { name: string; table: string } }[])
     .flatMap((o) => (o.set && o.set.table === 'kube-proxy' && o.set.name.includes('sticky') ? [o.set.name] : []))
