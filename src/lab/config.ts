@@ -3,7 +3,7 @@
 import { InputError, UsageError } from '../core/errors.js';
 
 import type { ProxyMode } from '../core/event.js';
-import { familyOf, v6Twin, type IpFamily } from './ip-family.js';
+import { familyOf, type IpFamily } from './ip-family.js';
 import {
   kubeVersions,
   servicePortName,
@@ -113,6 +113,8 @@ export function describeMode(c: Pick<LabConfig, 'proxyMode' | 'kubeVersion'>): s
 
 export const defaultClusterCIDR6 = 'fd00::/31';
 
+export { defaultConfig } from './default-config.js';
+
 export function labFamilies(c: Pick<LabConfig, 'ipFamilies'>): IpFamily[] {
   return c.ipFamilies ?? ['IPv4'];
 }
@@ -146,113 +148,6 @@ export function familyView(c: LabConfig, family: IpFamily): LabConfig {
   });
   const clusterCIDR = family === 'IPv6' ? (c.clusterCIDR6 ?? defaultClusterCIDR6) : c.clusterCIDR;
   return { ...c, clusterCIDR, services };
-}
-
-export function defaultConfig(
-  opts: {
-    nodes?: number;
-    shape?: RuleShape;
-    proxyMode?: ProxyMode;
-    kubeVersion?: KubeVersion;
-    ipFamilies?: IpFamily[];
-  } = {},
-): LabConfig {
-  const nodes = opts.nodes ?? 1;
-  const count = nodes === 1 ? 3 : 4;
-  const backends = Array.from({ length: count }, (_, j) => ({
-    name: `b${j + 1}`,
-    node: nodeName(nodes === 1 ? 0 : j < count / 2 ? 0 : 1),
-  }));
-  const endpoints = (port: number) =>
-    backends.map((b, j) => ({ ip: addressing.backendIP(j + 1), port, pod: b.name, node: b.node }));
-  const svc = (name: string, portName: string, last: number, rest: Partial<LabServiceSpec>): LabServiceSpec => ({
-    namespace: 'lab',
-    name,
-    portName,
-    clusterIP: `10.96.0.${last}`,
-    port: 80,
-    protocol: 'tcp',
-    sessionAffinity: 'None',
-    endpoints: endpoints(8080),
-    ...rest,
-  });
-  const families = opts.ipFamilies ?? ['IPv4'];
-  const dual = families.includes('IPv6');
-  const endpoints6 = (port: number) =>
-    backends.map((b, j) => ({ ip: v6Twin(addressing.backendIP(j + 1)), port, pod: b.name, node: b.node }));
-  // A dual-stack lab adds dual-stack Services (HTTP with ClientIP, UDP) and an IPv6-only NodePort (Local) one; the
-  // IPv4 ones stay as they are.
-  const v6Services: LabServiceSpec[] = dual
-    ? [
-        svc('dual', 'http', 14, {
-          clusterIPs: ['10.96.0.14', v6Twin('10.96.0.14')],
-          ipFamilies: ['IPv4', 'IPv6'],
-          sessionAffinity: 'ClientIP',
-          timeoutSeconds: 10,
-          endpoints: [...endpoints(8080), ...endpoints6(8080)],
-        }),
-        svc('dual-dns', 'dns', 16, {
-          clusterIPs: ['10.96.0.16', v6Twin('10.96.0.16')],
-          ipFamilies: ['IPv4', 'IPv6'],
-          port: 53,
-          protocol: 'udp',
-          endpoints: [...endpoints(5353), ...endpoints6(5353)],
-        }),
-        svc('web6', 'http', 15, {
-          clusterIP: v6Twin('10.96.0.15'),
-          nodePort: 30086,
-          externalTrafficPolicy: 'Local',
-          endpoints: endpoints6(8080),
-        }),
-      ]
-    : [];
-  return {
-    ...(dual ? { ipFamilies: families, clusterCIDR6: defaultClusterCIDR6 } : {}),
-    shape: opts.shape ?? 'current',
-    proxyMode: opts.proxyMode ?? 'iptables',
-    kubeVersion: opts.kubeVersion ?? '1.35',
-    nodes,
-    clusterCIDR: '10.0.0.0/15',
-    clients: 3,
-    externalClients: 1,
-    backends,
-    services: [
-      svc('web', 'http', 10, {}),
-      svc('sticky', 'http', 11, { sessionAffinity: 'ClientIP', timeoutSeconds: 10 }),
-      svc('dns', 'dns', 12, {
-        port: 53,
-        protocol: 'udp',
-        sessionAffinity: 'ClientIP',
-        timeoutSeconds: 10,
-        endpoints: endpoints(5353),
-      }),
-      svc('edge', 'http', 13, { nodePort: 30080, externalTrafficPolicy: 'Local' }),
-      // As on most real nodes: a Service with no endpoints (kube-proxy rejects its connections), and in a two-node lab
-      // a Local one with its only pod on the first node (the second node drops what reaches its NodePort).
-      svc('empty', 'http', 20, { nodePort: 30090, endpoints: [] }),
-      // A LoadBalancer Service as a cloud's load balancer leaves it: an ingress IP whose source ranges admit client c1
-      // and the external clients but not c2 or c3 (kube-proxy drops them before DNAT), and an external IP, which the
-      // ranges do not cover.
-      svc('lb', 'http', 22, {
-        nodePort: 30092,
-        loadBalancerIPs: [addressing.loadBalancerIP(22)],
-        loadBalancerSourceRanges: ['10.0.1.0/24', '10.2.0.0/16'],
-        externalIPs: [addressing.externalServiceIP(22)],
-      }),
-      ...(nodes > 1
-        ? [
-            svc('solo', 'http', 21, {
-              nodePort: 30091,
-              externalTrafficPolicy: 'Local',
-              endpoints: endpoints(8080)
-                .filter((e) => e.node === nodeName(0))
-                .slice(0, 1),
-            }),
-          ]
-        : []),
-      ...v6Services,
-    ],
-  };
 }
 
 /** The /22 of extra sources less its first and last address. */
