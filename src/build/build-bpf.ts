@@ -17,11 +17,11 @@ function list(dir: string, suffix: string): string[] {
     .map((f) => join(dir, f));
 }
 
-function steps(t: BuildTarget): Step[] {
+/** One clang step per BPF program source (bpf/*.bpf.c), against the target's vmlinux.h. */
+function bpfCompileSteps(t: BuildTarget): Step[] {
   const out = t.outDir;
   const headers = list('bpf', '.h');
-  const sources = list('bpf', '.bpf.c');
-  const compiled = sources.map((src): Step => {
+  return list('bpf', '.bpf.c').map((src): Step => {
     const obj = join(out, 'bpf', src.slice('bpf/'.length).replace(/\.bpf\.c$/, '.o'));
     return {
       what: `compile ${src}`,
@@ -44,6 +44,11 @@ function steps(t: BuildTarget): Step[] {
       output: obj,
     };
   });
+}
+
+function steps(t: BuildTarget): Step[] {
+  const out = t.outDir;
+  const compiled = bpfCompileSteps(t);
   const objects = compiled.map((s) => s.output);
   const native = [...list('src/probe/native', '.c'), ...list('src/probe/native', '.h')];
   const all: Step[] = [
