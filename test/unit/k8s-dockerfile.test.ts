@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { skip } from '../helpers/env.js';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -119,11 +119,12 @@ test('every COPY --from=build names something the build stage copied in or made'
     .join('\n');
   // What the build makes, from the project's own build description, not from this test.
   const outDir = JSON.parse(read('tsconfig.json')).compilerOptions.outDir as string;
-  // Outputs are written `${out}/NAME`, out being build/ for the image's own (native) architecture.
-  const bpfOutputs = [...read('src/build/build-bpf.ts').matchAll(/output: [`']([^`']+)[`']/g)].map((m) =>
-    m[1]!.replace(/^\$\{out\}/, 'build'),
-  );
-  assert.match(JSON.parse(read('package.json')).scripts.build, /build-bpf/);
+  // The C side's outputs: the Makefile's file targets under build/ (the image's own, native architecture), from
+  // make's database (-p), nothing run (-n -q).
+  const database = spawnSync('make', ['-pnq', '--no-print-directory'], { cwd: ROOT, encoding: 'utf8' }).stdout;
+  const bpfOutputs = [...database.matchAll(/^(build\/[^\s:%]+):/gm)].map((m) => m[1]!);
+  assert.ok(bpfOutputs.includes('build/stickyscope-probe'), `make's targets: ${bpfOutputs.join(' ')}`);
+  assert.match(JSON.parse(read('package.json')).scripts.build, /\bmake\b/);
   const made = (p: string) =>
     copiedIn.some((c) => p === c || p.startsWith(c + '/')) ||
     (p === 'node_modules' && /npm ci/.test(runs)) ||

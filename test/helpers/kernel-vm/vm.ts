@@ -45,14 +45,13 @@ export function ensureImage(kernel: string, arch: VmArch = 'x86_64'): { dir?: st
 
 /**
  * The directory with the probe helper and flood for the VM: this build's for x86_64; for arm64
- * cross-built into build/arm64 (npm run build -- --arch arm64) against the image kernel's BTF.
+ * cross-built into build/arm64 (make ARCH=arm64 BTF=FILE) against the image kernel's BTF.
  */
 function probeHelper(arch: VmArch, imageDir: string): { path?: string; error?: string } {
   if (arch === 'x86_64') return { path: join(root, 'build') };
-  const r = spawnSync(process.execPath, [join(root, 'dist/src/build/build-bpf.js'), '--arch', 'arm64'], {
+  const r = spawnSync('make', ['--no-print-directory', 'ARCH=arm64', `BTF=${join(imageDir, 'vmlinux.btf')}`], {
     cwd: root,
     encoding: 'utf8',
-    env: { ...process.env, STICKYSCOPE_BTF: join(imageDir, 'vmlinux.btf') },
   });
   if (r.status !== 0)
     return {
