@@ -125,6 +125,8 @@ test('every COPY --from=build names something the build stage copied in or made'
   const bpfOutputs = [...database.matchAll(/^(build\/[^\s:%]+):/gm)].map((m) => m[1]!);
   assert.ok(bpfOutputs.includes('build/stickyscope-probe'), `make's targets: ${bpfOutputs.join(' ')}`);
   assert.match(JSON.parse(read('package.json')).scripts.build, /\bmake\b/);
+  // npm run build runs make: the build stage needs the Makefile copied in.
+  assert.ok(copiedIn.includes('Makefile'), `the build stage copies in ${copiedIn.join(' ')}, not the Makefile`);
   const made = (p: string) =>
     copiedIn.some((c) => p === c || p.startsWith(c + '/')) ||
     (p === 'node_modules' && /npm ci/.test(runs)) ||
