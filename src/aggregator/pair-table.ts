@@ -1,18 +1,13 @@
 // One slot per (node, service, client): the last selection, cumulative counters and the last backend switch, in
-// parallel typed arrays (about 70 bytes a pair) behind an open-addressing index, threaded on a least-recently-active
-// list for expiry. UdpFlowIndex repeats the index code on purpose (see there): change both together.
+// parallel typed arrays (about 70 bytes a pair) at the slot numbers of a SlotIndex, which also orders the pairs by
+// activity for expiry.
+import { SlotIndex } from './slot-index.js';
 import { bytesOf, grown } from './typed.js';
 
 const NONE = -1;
 
 export class PairTable {
-  size = 0;
-  /** Least recently active pair, first to expire or be evicted. */
-  oldest = NONE;
-  newest = NONE;
-  node = new Uint16Array(0);
-  svc = new Int32Array(0);
-  client = new Float64Array(0);
+  private readonly keys = new SlotIndex();
   lastBackend = new Int32Array(0);
   lastTs = new Float64Array(0);
   /** The frontend (index in the Service's `addresses`) the last selection came through. */
@@ -28,30 +23,32 @@ export class PairTable {
   switchTs = new Float64Array(0);
   switchFrom = new Int32Array(0);
   switchCode = new Uint8Array(0);
-  /** Links of the activity list; `newer` also chains free slots. */
-  private older = new Int32Array(0);
-  private newer = new Int32Array(0);
-  private slots = new Int32Array(16);
-  private mask = 15;
-  private used = 0;
-  private free = NONE;
+
+  get size(): number {
+    return this.keys.size;
+  }
+  /** Least recently active pair, first to expire or be evicted. */
+  get oldest(): number {
+    return this.keys.oldest;
+  }
+  get node(): Int32Array {
+    return this.keys.node;
+  }
+  get svc(): Int32Array {
+    return this.keys.svc;
+  }
+  get client(): Float64Array {
+    return this.keys.client;
+  }
 
   find(node: number, svc: number, client: number): number {
-    const slots = this.slots;
-    for (let i = hash(node, svc, client) & this.mask; ; i = (i + 1) & this.mask) {
-      const s = slots[i]!;
-      if (s === 0) return NONE;
-      const p = s - 1;
-      if (this.client[p] === client && this.svc[p] === svc && this.node[p] === node) return p;
-    }
+    return this.keys.find(node, svc, client);
   }
 
   /** Adds a pair known to be absent; it becomes the newest. */
   insert(node: number, svc: number, client: number, countHead: number): number {
-    const p = this.allocate();
-    this.node[p] = node;
-    this.svc[p] = svc;
-    this.client[p] = client;
+    const p = this.keys.insert(node, svc, client);
+    if (p >= this.lastBackend.length) this.growColumns(this.keys.capacity);
     this.lastBackend[p] = NONE;
     this.lastTs[p] = 0;
     this.lastSeq[p] = -1;
@@ -63,73 +60,48 @@ export class PairTable {
     this.switchTs[p] = 0;
     this.switchFrom[p] = NONE;
     this.switchCode[p] = 0;
-    if (++this.size * 2 > this.slots.length) this.rehash(this.slots.length * 2);
-    this.place(p);
-    this.linkNewest(p);
     return p;
   }
 
   /** Marks the pair as the most recently active. */
   touch(p: number): void {
-    if (this.newest === p) return;
-    this.unlink(p);
-    this.linkNewest(p);
+    this.keys.touch(p);
   }
 
   remove(p: number): void {
-    this.unslot(p);
-    this.unlink(p);
-    this.newer[p] = this.free;
-    this.free = p;
-    this.size--;
+    this.keys.remove(p);
   }
 
   /** Pairs from most to least recently active. */
-  *newestFirst(): Generator<number> {
-    for (let p = this.newest; p !== NONE; p = this.older[p]!) yield p;
+  newestFirst(): Generator<number> {
+    return this.keys.newestFirst();
   }
 
   /** Live pairs in slot order (cheaper than newestFirst when order does not matter). */
-  *all(): Generator<number> {
-    for (let i = 0; i < this.slots.length; i++) if (this.slots[i] !== 0) yield this.slots[i]! - 1;
+  all(): Generator<number> {
+    return this.keys.all();
   }
 
   bytes(): number {
-    return bytesOf([
-      this.node,
-      this.svc,
-      this.client,
-      this.lastBackend,
-      this.lastTs,
-      this.lastSeq,
-      this.lastFrontend,
-      this.selections,
-      this.same,
-      this.violations,
-      this.countHead,
-      this.switchTs,
-      this.switchFrom,
-      this.switchCode,
-      this.older,
-      this.newer,
-      this.slots,
-    ]);
-  }
-
-  private allocate(): number {
-    if (this.free !== NONE) {
-      const p = this.free;
-      this.free = this.newer[p]!;
-      return p;
-    }
-    if (this.used === this.node.length) this.growColumns(Math.max(1024, this.used * 2));
-    return this.used++;
+    return (
+      this.keys.bytes() +
+      bytesOf([
+        this.lastBackend,
+        this.lastTs,
+        this.lastSeq,
+        this.lastFrontend,
+        this.selections,
+        this.same,
+        this.violations,
+        this.countHead,
+        this.switchTs,
+        this.switchFrom,
+        this.switchCode,
+      ])
+    );
   }
 
   private growColumns(n: number): void {
-    this.node = grown(this.node, n);
-    this.svc = grown(this.svc, n);
-    this.client = grown(this.client, n);
     this.lastBackend = grown(this.lastBackend, n);
     this.lastTs = grown(this.lastTs, n);
     this.lastSeq = grown(this.lastSeq, n);
@@ -141,68 +113,5 @@ export class PairTable {
     this.switchTs = grown(this.switchTs, n);
     this.switchFrom = grown(this.switchFrom, n);
     this.switchCode = grown(this.switchCode, n);
-    this.older = grown(this.older, n);
-    this.newer = grown(this.newer, n);
   }
-
-  private home(p: number): number {
-    return hash(this.node[p]!, this.svc[p]!, this.client[p]!) & this.mask;
-  }
-
-  private place(p: number): void {
-    let i = this.home(p);
-    while (this.slots[i] !== 0) i = (i + 1) & this.mask;
-    this.slots[i] = p + 1;
-  }
-
-  private rehash(length: number): void {
-    const old = this.slots;
-    this.slots = new Int32Array(length);
-    this.mask = length - 1;
-    for (let i = 0; i < old.length; i++) if (old[i] !== 0) this.place(old[i]! - 1);
-  }
-
-  /** Linear-probing deletion by backward shift, so lookups need no tombstones. */
-  private unslot(p: number): void {
-    const slots = this.slots;
-    const mask = this.mask;
-    let i = this.home(p);
-    while (slots[i] !== p + 1) i = (i + 1) & mask;
-    for (let j = (i + 1) & mask; slots[j] !== 0; j = (j + 1) & mask) {
-      const k = this.home(slots[j]! - 1);
-      // Move j back into the hole at i unless its home lies cyclically in (i, j].
-      const stays = i <= j ? i < k && k <= j : i < k || k <= j;
-      if (!stays) {
-        slots[i] = slots[j]!;
-        i = j;
-      }
-    }
-    slots[i] = 0;
-  }
-
-  private linkNewest(p: number): void {
-    this.older[p] = this.newest;
-    this.newer[p] = NONE;
-    if (this.newest !== NONE) this.newer[this.newest] = p;
-    else this.oldest = p;
-    this.newest = p;
-  }
-
-  private unlink(p: number): void {
-    const o = this.older[p]!;
-    const n = this.newer[p]!;
-    if (o !== NONE) this.newer[o] = n;
-    else this.oldest = n;
-    if (n !== NONE) this.older[n] = o;
-    else this.newest = o;
-  }
-}
-
-function hash(node: number, svc: number, client: number): number {
-  const lo = client >>> 0;
-  const hi = (client / 4294967296) | 0;
-  let h = Math.imul(lo, 0x9e3779b1) ^ Math.imul(svc + 1, 0x85ebca6b) ^ Math.imul(node + (hi << 16) + 1, 0xc2b2ae35);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b3c6d);
-  return h ^ (h >>> 13);
 }
