@@ -2,6 +2,7 @@
 // EndpointSlices say to it), the rule shape and the pod CIDR. The lab describes its Services in these terms, and the
 // renderers beside this file write the rules kube-proxy would write for them.
 import type { IpFamily } from '../core/ip.js';
+import { DEFAULT_AFFINITY_TIMEOUT_SECONDS } from '../core/event.js';
 
 /** iptables mode's rule shape: current kube-proxy's, or the older one of the seed dumps (KUBE-XLB, --set-xmark). */
 export type RuleShape = 'current' | 'legacy';
@@ -74,7 +75,7 @@ export function servicePortName(s: Pick<KubeServicePort, 'namespace' | 'name' | 
 }
 
 export function affinityTimeout(s: KubeServicePort): number {
-  return s.timeoutSeconds ?? 10800;
+  return s.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS;
 }
 
 /** The Service port's external IPs and load-balancer IPs: the addresses that go to its external chain. */

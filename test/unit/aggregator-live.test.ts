@@ -7,6 +7,7 @@ import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { loadSpreads, predatingText, serviceLoad } from '../../src/aggregator/live-queries.js';
 import { shownBackends } from '../../src/aggregator/services.js';
 import { A, B, C, D, E, liveTrace, S, SERVICE, T0 } from '../helpers/live-trace.js';
+import { dnatEvent } from '../helpers/events.js';
 
 const WINDOW = 25;
 
@@ -153,15 +154,5 @@ test('live connections: dnats of a node before its first conntrack event count; 
 });
 
 function dnat(ts: number, client: string, backend: string, node = 'node-a'): StickyEvent {
-  return {
-    type: 'dnat',
-    ts,
-    node,
-    proto: 'tcp',
-    client,
-    service: SERVICE,
-    backend,
-    hook: 'prerouting',
-    ctId: String(ts),
-  };
+  return dnatEvent({ ts, node, client, service: SERVICE, backend });
 }

@@ -7,6 +7,7 @@ import type { CatalogEvent, DnatEvent, StickyEvent } from '../../src/core/event.
 import { applyEvents, createState } from '../../src/aggregator/state.js';
 import { clientDetails, drainNotable } from '../../src/aggregator/queries.js';
 import { buildReport } from '../../src/report/build-report.js';
+import { dnatEvent } from '../helpers/events.js';
 
 const T0 = Date.UTC(2026, 0, 1) * 1000;
 const MS = 1e3;
@@ -25,17 +26,8 @@ const catalog = (ts: number, endpoints: string[], node = 'n1'): CatalogEvent => 
     endpoints,
   })),
 });
-const dnat = (ts: number, backend: string, service = SVC, node = 'n1'): DnatEvent => ({
-  type: 'dnat',
-  ts,
-  node,
-  proto: 'tcp',
-  client: '10.0.1.2:40000',
-  service,
-  backend,
-  hook: 'prerouting',
-  ctId: String(ts),
-});
+const dnat = (ts: number, backend: string, service = SVC, node = 'n1'): DnatEvent =>
+  dnatEvent({ ts, node, client: '10.0.1.2:40000', service, backend });
 const read = (ts: number, readAt: number, node = 'n1'): StickyEvent => ({ type: 'rulesRead', ts, node, readAt });
 
 function verdicts(events: StickyEvent[], end = false) {
