@@ -22,6 +22,8 @@ export interface ProbeOptions {
   conntrackSweepMs?: number;
   /** Receive buffer of the helper's conntrack destroy socket, bytes (default: the kernel's). */
   conntrackRcvbufBytes?: number;
+  /** Destroy messages a second beyond which the helper stops listening for a while (default: the helper's). */
+  conntrackEventsMax?: number;
   helperPath?: string;
   /** libbpf's messages, its debug ones included, line by line (the helper's --verbose); dropped when absent. */
   onLibbpf?: (line: string) => void;
@@ -97,6 +99,7 @@ class HelperProbe extends EventEmitter implements Probe {
     if (opts.liveConnections === false) args.push('--no-conntrack');
     if (opts.conntrackSweepMs !== undefined) args.push('--conntrack-sweep-ms', String(opts.conntrackSweepMs));
     if (opts.conntrackRcvbufBytes !== undefined) args.push('--conntrack-rcvbuf', String(opts.conntrackRcvbufBytes));
+    if (opts.conntrackEventsMax !== undefined) args.push('--conntrack-events-max', String(opts.conntrackEventsMax));
     // stdin stays open and unused: the helper exits when it reaches EOF, i.e. when we die.
     this.child = spawn(this.path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));

@@ -147,3 +147,53 @@ test('destroy messages lost under a flood are counted, and the next sweep closes
     `closes by destroy/sweep: ${JSON.stringify(bySeen)}, overruns: ${lost.reduce((s, l) => s + l.count, 0)}`,
   );
 });
+
+test('destroy messages beyond --conntrack-events-max: the helper stops listening, says so once, the sweep closes the rest, then it listens again', async (t) => {
+  if (!requireRoot(t)) return;
+  const ns = node(t, 1);
+  const probe = startProbe({
+    node: 'paced',
+    netns: `/run/netns/${ns}`,
+    conntrackSweepMs: 1500,
+    conntrackEventsMax: 500,
+  });
+  t.after(() => probe.stop());
+  const events: StickyEvent[] = [];
+  probe.on('events', (batch: StickyEvent[]) => events.push(...batch));
+  await probe.ready;
+  const sweeps = () => events.filter((e): e is SweepEvent => e.type === 'sweep');
+  await waitFor('the dump at attach', () => sweeps().length >= 1, 10_000);
+  const N = 3000;
+  fill(t, ns, N);
+  await waitFor(`a sweep finding the ${N} connections`, () => sweeps().some((s) => s.open === N), 30_000);
+  inNs(ns, 'conntrack', '-F');
+  assert.equal(conntrackTable(ns).length, 0, 'conntrack -F emptied the table');
+  const closes = () => events.filter((e): e is ConnEvent => e.type === 'close');
+  await waitFor(`${N} closes`, () => closes().length >= N, 30_000);
+  const paused = probe.notes.filter((n) => /over 500 conntrack destroy messages a second; not listening/.test(n));
+  assert.equal(paused.length, 1, `one note for the flood: ${probe.notes.join(' | ')}`);
+  const bySeen = perBackend(closes().map((c) => (c as { seen: string }).seen));
+  assert.equal(closes().length, N, `every connection closed once: ${JSON.stringify(bySeen)}`);
+  assert.equal(new Set(closes().map((c) => c.client)).size, N);
+  // Messages stopped past the limit: the rest were found by the sweep (a 1 s window may hold up to 2x the limit).
+  assert.ok((bySeen.destroy ?? 0) >= 500 && (bySeen.destroy ?? 0) <= 1000, `by destroy: ${JSON.stringify(bySeen)}`);
+  assert.ok((bySeen.sweep ?? 0) >= N - 1000, `by sweep: ${JSON.stringify(bySeen)}`);
+  await waitFor(
+    'listening again after the pause',
+    () => probe.notes.some((n) => /listening to conntrack destroy messages again .*\(1 pauses/.test(n)),
+    20_000,
+  );
+  // Back in the group: the end of a new connection comes as a destroy message, not from a sweep.
+  fill(t, ns, 1, 30000);
+  await waitFor(
+    'the new connection opened',
+    () => events.some((e) => e.type === 'open' && (e as ConnEvent).client.endsWith(':30000')),
+    10_000,
+  );
+  inNs(ns, 'conntrack', '-D', '-p', 'tcp', '--orig-port-src', '30000');
+  await waitFor(
+    'its end as a destroy message',
+    () => closes().some((c) => c.client.endsWith(':30000') && (c as { seen: string }).seen === 'destroy'),
+    10_000,
+  );
+});

@@ -204,6 +204,79 @@ int ss_live_events(struct ss_live *l)
 	return n > 0 ? ss_out_values(SS_REC_CT_LOST, n, 0, 0, 0) : 0;
 }
 
+/*
+ * Each destroy message costs the kernel a message built and sent, and this process a wake-up and a parse: under a
+ * flood of new connections, as much as the tracing itself (docs/design.md, "Live connections"). Past events_max a
+ * second, the helper leaves the group for PAUSE_MS at a time; the sweep finds the ends meanwhile, as it finds those
+ * of lost messages, and the kernel builds no message while nobody listens.
+ */
+#define PACE_WINDOW_MS 1000
+#define PAUSE_MS 10000
+
+/* Joins or leaves the destroy group; a failure is held, for the caller's note. */
+static int join(struct ss_live *l, bool on)
+{
+	int err;
+
+	ss_fail_hold(true);
+	err = ss_ct_events_join(&l->nl, on);
+	ss_fail_hold(false);
+	return err;
+}
+
+static uint64_t pause_events(struct ss_live *l, uint64_t now)
+{
+	if (join(l, false)) {
+		/* still listening: the pacing gives up rather than retrying every message */
+		ss_note("live connections: failed to %s; destroy messages are read at any rate", ss_fail_held());
+		l->events_max = 0;
+		return UINT64_MAX;
+	}
+	if (!l->flood_ms) {
+		ss_note("live connections: over %u conntrack destroy messages a second; not listening for %u s at a time "
+		        "while that lasts, the sweep finds the ends meanwhile (--conntrack-events-max)",
+		        l->events_max, PAUSE_MS / 1000);
+		l->flood_ms = now;
+		l->pauses = 0;
+	}
+	l->pauses++;
+	l->paused_until_ms = now + PAUSE_MS;
+	return l->paused_until_ms;
+}
+
+uint64_t ss_live_pace(struct ss_live *l, uint64_t now)
+{
+	if (!l->events_max)
+		return UINT64_MAX;
+	if (l->paused_until_ms) {
+		if (now < l->paused_until_ms)
+			return l->paused_until_ms;
+		if (join(l, true)) {
+			ss_note("live connections: failed to %s; the sweep alone finds the ends from now on",
+			        ss_fail_held());
+			l->events_max = 0;
+			return UINT64_MAX;
+		}
+		l->paused_until_ms = 0;
+		l->resumed_ms = now;
+		l->window_ms = now;
+		l->window_destroys = l->nl.destroys;
+	}
+	if (now - l->window_ms >= PACE_WINDOW_MS) {
+		if (l->flood_ms && now - l->resumed_ms >= PACE_WINDOW_MS) {
+			ss_note("live connections: listening to conntrack destroy messages again, their rate is under %u a "
+			        "second (%u pauses over %llu s)",
+			        l->events_max, l->pauses, (unsigned long long)(now - l->flood_ms) / 1000);
+			l->flood_ms = 0;
+		}
+		l->window_ms = now;
+		l->window_destroys = l->nl.destroys;
+	}
+	if (l->nl.destroys - l->window_destroys > l->events_max)
+		return pause_events(l, now);
+	return l->flood_ms ? l->window_ms + PACE_WINDOW_MS : UINT64_MAX;
+}
+
 void ss_live_announced(struct ss_live *l, const struct ss_record *r)
 {
 	struct ss_conn_key key = { .family = r->family, .proto = r->proto };
@@ -226,7 +299,7 @@ void ss_live_announced(struct ss_live *l, const struct ss_record *r)
 	e->sweep = l->sweep;
 }
 
-int ss_live_open(struct ss_live *l, unsigned rcvbuf)
+int ss_live_open(struct ss_live *l, unsigned rcvbuf, unsigned events_max)
 {
 	struct timespec rt, mono;
 	int err;
@@ -247,6 +320,7 @@ int ss_live_open(struct ss_live *l, unsigned rcvbuf)
 	clock_gettime(CLOCK_REALTIME, &rt);
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	l->real_minus_mono = ((int64_t)rt.tv_sec - mono.tv_sec) * 1000000000LL + (rt.tv_nsec - mono.tv_nsec);
+	l->events_max = events_max;
 	return 0;
 }
 

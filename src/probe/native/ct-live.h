@@ -18,10 +18,19 @@ struct ss_live {
 	bool acct_noted;         /* the "bytes are unavailable" line was printed */
 	int64_t real_minus_mono; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns: a DNAT record's time as a start */
 	uint64_t walk_cpu_ns;    /* CPU time (user and kernel) the last walk took */
+	/* Pacing of the destroy messages (ss_live_pace), times in CLOCK_MONOTONIC ms */
+	unsigned events_max;      /* messages a second before a pause; 0: never paused */
+	uint64_t window_ms;       /* start of the current one-second window */
+	uint64_t window_destroys; /* nl.destroys at its start */
+	uint64_t paused_until_ms; /* 0: listening */
+	uint64_t flood_ms;        /* first pause of a flood still going on; 0: none */
+	uint64_t resumed_ms;      /* listening again since */
+	unsigned pauses;          /* pauses of the flood going on */
 };
 
-/* Opens the netlink sockets; 0, or -errno after one "failed to ..." line (the helper goes on without). */
-int ss_live_open(struct ss_live *l, unsigned rcvbuf);
+/* Opens the netlink sockets; 0, or -errno after one "failed to ..." line (the helper goes on without). events_max:
+ * destroy messages a second beyond which the helper stops listening for a while (0: never). */
+int ss_live_open(struct ss_live *l, unsigned rcvbuf, unsigned events_max);
 void ss_live_close(struct ss_live *l);
 
 /* Walks the table: the dump at attach (initial) or a sweep. 0 or -errno (output failed). */
@@ -29,6 +38,10 @@ int ss_live_walk(struct ss_live *l, bool initial);
 
 /* Reads the destroy messages waiting. 0 or -errno. */
 int ss_live_events(struct ss_live *l);
+
+/* Leaves the destroy group while messages come faster than events_max a second, joins it again after a pause; to
+ * be called after reading messages and when the time it returns (CLOCK_MONOTONIC ms, UINT64_MAX: none) comes. */
+uint64_t ss_live_pace(struct ss_live *l, uint64_t now_ms);
 
 /* A DNAT record of the BPF programs: a connection already announced, which needs no OPEN. */
 void ss_live_announced(struct ss_live *l, const struct ss_record *r);

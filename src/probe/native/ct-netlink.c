@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include "record.h"
 #include "fail.h"
@@ -68,8 +70,10 @@ static int on_entry(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, vo
 	struct walk *w = data;
 	struct ss_conn c;
 
-	(void)type;
-	w->nl->entries++;
+	if (type == NFCT_T_DESTROY)
+		w->nl->destroys++;
+	else
+		w->nl->entries++;
 	if (!convert(ct, &c))
 		return NFCT_CB_CONTINUE;
 	if ((w->err = w->visit(w->ctx, &c)) < 0)
@@ -122,6 +126,20 @@ void ss_ct_close(struct ss_ct_netlink *nl)
 	if (nl->dump)
 		nfct_close(nl->dump);
 	nl->events = nl->dump = NULL;
+}
+
+int ss_ct_events_join(struct ss_ct_netlink *nl, bool on)
+{
+	unsigned group = NFNLGRP_CONNTRACK_DESTROY;
+
+	if (setsockopt(nfct_fd(nl->events), SOL_NETLINK, on ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP, &group,
+	               sizeof(group)) < 0) {
+		int err = errno;
+
+		ss_fail("%s the conntrack destroy group: %s", on ? "join" : "leave", strerror(err));
+		return -err;
+	}
+	return 0;
 }
 
 int ss_ct_events_fd(const struct ss_ct_netlink *nl)

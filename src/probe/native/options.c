@@ -11,6 +11,7 @@ static const char usage[] =
 	"                         [--no-insert] [--counters-ms N] [--poll-ms N] [--stats]\n"
 	"                         [--verbose]\n"
 	"                         [--no-conntrack] [--conntrack-sweep-ms N] [--conntrack-rcvbuf N]\n"
+	"                         [--conntrack-events-max N]\n"
 	"\n"
 	"Attaches stickyscope's BPF programs for a network namespace and writes\n"
 	"fixed-size binary records (bpf/record.h) to stdout: HELLO once attached, then\n"
@@ -33,6 +34,11 @@ static const char usage[] =
 	")\n"
 	"  --conntrack-rcvbuf N    receive buffer of the conntrack destroy socket, bytes\n"
 	"                      (default: the kernel's)\n"
+	"  --conntrack-events-max N  destroy messages a second beyond which the helper stops\n"
+	"                      listening for 10 s at a time, the sweep finding the ends\n"
+	"                      meanwhile: what each message costs the node stays bounded under\n"
+	"                      a flood (default " SS_EVENTS_MAX_DEFAULT_TEXT
+	")\n"
 	"  --stats             measure what tracing costs: switch the kernel's BPF run-time\n"
 	"                      statistics on while running (needs CAP_SYS_ADMIN; off again\n"
 	"                      at exit) and print one 'stats:' note at exit with the records\n"
@@ -88,6 +94,7 @@ int ss_parse_options(int argc, char **argv, struct ss_options *opts)
 		{ "no-conntrack", no_argument, NULL, 'C' },
 		{ "conntrack-sweep-ms", required_argument, NULL, 'S' },
 		{ "conntrack-rcvbuf", required_argument, NULL, 'B' },
+		{ "conntrack-events-max", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -100,6 +107,7 @@ int ss_parse_options(int argc, char **argv, struct ss_options *opts)
 		.poll_ms = 10,
 		.conntrack = true,
 		.conntrack_sweep_ms = SS_SWEEP_DEFAULT_MS,
+		.conntrack_events_max = SS_EVENTS_MAX_DEFAULT,
 	};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -142,6 +150,10 @@ int ss_parse_options(int argc, char **argv, struct ss_options *opts)
 			break;
 		case 'B':
 			if (number("--conntrack-rcvbuf", optarg, &opts->conntrack_rcvbuf))
+				return -1;
+			break;
+		case 'E':
+			if (number("--conntrack-events-max", optarg, &opts->conntrack_events_max))
 				return -1;
 			break;
 		case 'h':

@@ -21,6 +21,10 @@ const char *ss_mode_name(enum ss_mode m);
 #define SS_IDLE_DRAIN_MS 250
 #define SS_SWEEP_DEFAULT_MS 10000
 #define SS_SWEEP_DEFAULT_TEXT "10000"
+/* Destroy messages a second beyond which the helper leaves the destroy group for a while (docs/design.md, "Live
+ * connections": what they cost under a flood of new connections). */
+#define SS_EVENTS_MAX_DEFAULT 20000
+#define SS_EVENTS_MAX_DEFAULT_TEXT "20000"
 
 struct ss_options {
 	const char *netns; /* NULL: stay in the current network namespace */
@@ -28,12 +32,13 @@ struct ss_options {
 	bool insert_events;
 	unsigned counters_ms;
 	unsigned poll_ms;
-	bool conntrack;              /* follow live connections over netlink (--no-conntrack: not) */
-	unsigned conntrack_sweep_ms; /* --conntrack-sweep-ms */
-	bool conntrack_sweep_fixed;  /* given: kept whatever a walk costs */
-	unsigned conntrack_rcvbuf;   /* --conntrack-rcvbuf: bytes of the destroy socket, 0 the kernel's */
-	bool stats;                  /* --stats: BPF run-time statistics and CPU time, one note at exit */
-	bool verbose;                /* --verbose: libbpf's messages, its debug ones included, on stderr */
+	bool conntrack;                /* follow live connections over netlink (--no-conntrack: not) */
+	unsigned conntrack_sweep_ms;   /* --conntrack-sweep-ms */
+	bool conntrack_sweep_fixed;    /* given: kept whatever a walk costs */
+	unsigned conntrack_rcvbuf;     /* --conntrack-rcvbuf: bytes of the destroy socket, 0 the kernel's */
+	unsigned conntrack_events_max; /* --conntrack-events-max: destroy messages a second before a pause */
+	bool stats;                    /* --stats: BPF run-time statistics and CPU time, one note at exit */
+	bool verbose;                  /* --verbose: libbpf's messages, its debug ones included, on stderr */
 	enum ss_mode mode;
 };
 

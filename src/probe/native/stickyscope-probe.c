@@ -141,11 +141,14 @@ static bool stdin_closed(struct pollfd *p)
 }
 
 /* The earliest of the timers, as a poll timeout from now. */
-static int timeout_until(uint64_t now, uint64_t a, uint64_t b, uint64_t c)
+static int timeout_until(uint64_t now, const uint64_t *timers, size_t n)
 {
-	uint64_t due = a < b ? a : b;
+	uint64_t due = UINT64_MAX;
 
-	due = due < c ? due : c;
+	for (size_t i = 0; i < n; i++)
+		due = timers[i] < due ? timers[i] : due;
+	if (due == UINT64_MAX)
+		return -1;
 	return due > now ? (int)(due - now) : 0;
 }
 
@@ -175,12 +178,14 @@ static int loop(struct run *run, const struct ss_options *opts, int sigfd)
 	uint64_t drain_ms = opts->poll_ms;
 	uint64_t next_drain = now_ms() + drain_ms, next_counters = now_ms() + opts->counters_ms;
 	uint64_t next_sweep = run->live_on ? now_ms() + sweep_period_ms(run, opts) : UINT64_MAX;
+	uint64_t next_pace = UINT64_MAX;
 	int err, records;
 
 	for (;;) {
 		uint64_t now = now_ms();
+		const uint64_t timers[] = { next_drain, next_counters, next_sweep, next_pace };
 
-		if (poll(fds, 3, timeout_until(now, next_drain, next_counters, next_sweep)) < 0 && errno != EINTR) {
+		if (poll(fds, 3, timeout_until(now, timers, 4)) < 0 && errno != EINTR) {
 			ss_fail("wait for events: %s", strerror(errno));
 			return SS_EXIT_RUNTIME;
 		}
@@ -196,6 +201,8 @@ static int loop(struct run *run, const struct ss_options *opts, int sigfd)
 		}
 		if ((fds[2].revents & POLLIN) && (err = ss_live_events(&run->live)))
 			return err == -EPIPE ? 0 : SS_EXIT_RUNTIME;
+		if (run->live_on && ((fds[2].revents & POLLIN) || now >= next_pace))
+			next_pace = ss_live_pace(&run->live, now);
 		if (now >= next_sweep) {
 			if ((err = drain(run)) || (err = ss_live_walk(&run->live, false)) || (err = ss_out_flush()))
 				return err == -EPIPE ? 0 : SS_EXIT_RUNTIME;
@@ -217,7 +224,7 @@ static int start_live(struct run *run, const struct ss_options *opts)
 
 	if (!opts->conntrack)
 		return 0;
-	if (ss_live_open(&run->live, opts->conntrack_rcvbuf))
+	if (ss_live_open(&run->live, opts->conntrack_rcvbuf, opts->conntrack_events_max))
 		return 0; /* it said why, as a note: new connections are still traced */
 	/* DNAT records already written are announced connections: the dump must not open them again */
 	if ((err = drain(run))) {
