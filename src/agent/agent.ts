@@ -87,7 +87,8 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
         onEvicted: (e) => emit([e]),
       })
     : undefined;
-  // The lists change only when a new connection is pinned: read after flows, at most 1/20 of the time.
+  // The lists change only when a new connection is pinned: read after flows to Services with ClientIP affinity, at most
+  // 1/20 of the time.
   let recentReadAt = 0;
   const recentPoll =
     recent &&
@@ -98,7 +99,7 @@ export async function startAgent(probe: EventSource, opts: AgentOptions): Promis
         return recent.poll();
       },
       opts.onWarning,
-      { costFactor: 20, when: () => rules.lastFlowAt >= recentReadAt },
+      { costFactor: 20, when: () => rules.pinnedFlowAt >= recentReadAt },
     );
   let address = '';
   const stages: Stage[] = [

@@ -7,6 +7,8 @@ import type { NodePortCatalog } from './node-ports.js';
 interface Known {
   name: string | null;
   pods: Record<string, string> | undefined;
+  /** sessionAffinity: ClientIP: its new connections change the node's affinity lists or sets. */
+  pinned: boolean;
 }
 
 /** Services by address, one map per protocol: a flow finds its own without building a "service/proto" key. */
@@ -14,6 +16,8 @@ type ByProto = Record<Proto, Map<string, Known>>;
 
 export class Enricher {
   private byProto: ByProto = { tcp: new Map(), udp: new Map(), sctp: new Map() };
+  /** Date.now() of the last batch with a new connection to a Service with ClientIP affinity; 0 before any. */
+  pinnedFlowAt = 0;
 
   /** `catalog`: the node's services from the NodePort catalog, with what else names them (agent --pods). */
   constructor(
@@ -26,7 +30,11 @@ export class Enricher {
     const byProto: ByProto = { tcp: new Map(), udp: new Map(), sctp: new Map() };
     for (const s of services) {
       const slash = s.service.lastIndexOf('/');
-      byProto[s.service.slice(slash + 1) as Proto]?.set(s.service.slice(0, slash), { name: s.name, pods: s.pods });
+      byProto[s.service.slice(slash + 1) as Proto]?.set(s.service.slice(0, slash), {
+        name: s.name,
+        pods: s.pods,
+        pinned: s.affinity.mode === 'ClientIP',
+      });
     }
     this.byProto = byProto;
   }
@@ -38,6 +46,7 @@ export class Enricher {
    */
   enrich(events: StickyEvent[]): number {
     let learnedAt = NaN;
+    let pinned = false;
     for (const e of events) {
       if (e.type !== 'dnat' && e.type !== 'snat' && e.type !== 'insert' && !isConn(e)) continue;
       let known = this.byProto[e.proto].get(e.service);
@@ -51,7 +60,9 @@ export class Enricher {
       if (known.name !== null) e.serviceName ??= known.name;
       const pod = known.pods?.[e.backend];
       if (pod !== undefined) e.backendPod ??= pod;
+      pinned ||= known.pinned && e.type === 'dnat';
     }
+    if (pinned) this.pinnedFlowAt = Date.now();
     return learnedAt;
   }
 }

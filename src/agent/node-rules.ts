@@ -64,8 +64,7 @@ export class NodeRules implements Stage {
   /** Each family's read failures, said once until they change. */
   private readonly warn4: (message: string) => void;
   private readonly warn6: (message: string) => void;
-  /** When the probe last handed over a flow, and when the lists were last read (ms): lists change only after flows. */
-  lastFlowAt = 0;
+  /** When the lists were last read (ms): they change only after new connections to a Service with ClientIP affinity. */
   private listsReadAt = 0;
   private started = false;
   private merged: NatCatalog | null = null;
@@ -97,14 +96,20 @@ export class NodeRules implements Stage {
       lists: () => this.bothLists(),
       emit: opts.emit,
     });
-    // A list or set changes only when a new connection is pinned: read them after flows, at most 1/20 of the time.
+    // A list or set changes only when a new connection is pinned: read them after such flows (not after flows to
+    // Services without affinity, most of a busy node's), at most 1/20 of the time.
     this.pollers = [
       new Poller(opts.setsIntervalMs ?? 250, () => this.pollSets(), opts.onWarning, {
         costFactor: 20,
-        when: () => this.sets.waiting > 0 || this.lastFlowAt >= this.listsReadAt,
+        when: () => this.sets.waiting > 0 || this.pinnedFlowAt >= this.listsReadAt,
       }),
       ...(this.pods ? [new Poller(opts.rulesIntervalMs ?? 1000, () => this.pollPods(), opts.onWarning)] : []),
     ];
+  }
+
+  /** Date.now() of the last batch with a new connection to a Service with ClientIP affinity (0: none yet). */
+  get pinnedFlowAt(): number {
+    return this.enricher.pinnedFlowAt;
   }
 
   /** Both families' rules merged, null until one was read. */
@@ -160,10 +165,7 @@ export class NodeRules implements Stage {
     // The probe's periodic counters alone ask for no watermark and no list read: only a batch with a flow in it does
     // (its first or last event, so a flow costs nothing here).
     const last = events[events.length - 1];
-    if (last && (last.type !== 'counters' || events[0]!.type !== 'counters')) {
-      this.marks.sawEvents(last.ts);
-      this.lastFlowAt = Date.now();
-    }
+    if (last && (last.type !== 'counters' || events[0]!.type !== 'counters')) this.marks.sawEvents(last.ts);
     const learnedAt = this.enricher.enrich(events);
     this.sets.observe(events);
     // A flow through a NodePort at a node address not seen before: the catalog entry for
