@@ -28,13 +28,13 @@ function node(t: TestContext, acct: 0 | 1): string {
   return ns;
 }
 
-/** n translated entries from client 10.0.x.y to 10.96.0.10:80 (TCP, ESTABLISHED) over backends b1..b3, in one go. */
-function fill(t: TestContext, ns: string, n: number, firstPort = 10000): void {
+/** n translated entries from client 10.0.x.y to service:80 (TCP, ESTABLISHED) over backends b1..b3, in one go. */
+function fill(t: TestContext, ns: string, n: number, firstPort = 10000, service = '10.96.0.10'): void {
   const dir = mkdtempSync(join(tmpdir(), 'ss-ct-fill-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const lines = Array.from({ length: n }, (_, i) => {
     const backend = `10.1.${(i % 3) + 1}.2`;
-    return `-I -s 10.0.${(i >> 8) & 255}.${i & 255 || 1} -d 10.96.0.10 -p tcp --sport ${firstPort + i} --dport 80 --state ESTABLISHED -u SEEN_REPLY,ASSURED -t 600 --dst-nat ${backend}:8080`;
+    return `-I -s 10.0.${(i >> 8) & 255}.${i & 255 || 1} -d ${service} -p tcp --sport ${firstPort + i} --dport 80 --state ESTABLISHED -u SEEN_REPLY,ASSURED -t 600 --dst-nat ${backend}:8080`;
   });
   writeFileSync(join(dir, 'entries'), `${lines.join('\n')}\n`);
   inNs(ns, 'conntrack', '-R', join(dir, 'entries'));
@@ -151,11 +151,13 @@ test('destroy messages lost under a flood are counted, and the next sweep closes
 test('destroy messages beyond --conntrack-events-max: the helper stops listening, says so once, the sweep closes the rest, then it listens again', async (t) => {
   if (!requireRoot(t)) return;
   const ns = node(t, 1);
+  // A socket that holds every message, so each one is read or never sent: none is lost to an overrun.
   const probe = startProbe({
     node: 'paced',
     netns: `/run/netns/${ns}`,
     conntrackSweepMs: 1500,
     conntrackEventsMax: 500,
+    conntrackRcvbufBytes: 8 << 20,
   });
   t.after(() => probe.stop());
   const events: StickyEvent[] = [];
@@ -163,21 +165,35 @@ test('destroy messages beyond --conntrack-events-max: the helper stops listening
   await probe.ready;
   const sweeps = () => events.filter((e): e is SweepEvent => e.type === 'sweep');
   await waitFor('the dump at attach', () => sweeps().length >= 1, 10_000);
-  const N = 3000;
-  fill(t, ns, N);
-  await waitFor(`a sweep finding the ${N} connections`, () => sweeps().some((s) => s.open === N), 30_000);
-  inNs(ns, 'conntrack', '-F');
-  assert.equal(conntrackTable(ns).length, 0, 'conntrack -F emptied the table');
+  fill(t, ns, 1000, 10000, '10.96.0.10');
+  fill(t, ns, 2000, 20000, '10.96.0.11');
+  await waitFor('a sweep finding the 3000 connections', () => sweeps().some((s) => s.open === 3000), 30_000);
+  const pausedNote = /over 500 conntrack destroy messages a second; not listening/;
+  // 1,000 ends at once: more than 500 messages within a second.
+  inNs(ns, 'conntrack', '-D', '-d', '10.96.0.10');
+  await waitFor('the pause', () => probe.notes.some((n) => pausedNote.test(n)), 10_000);
+  // Not listening: these 2,000 ends are found by the sweep.
+  inNs(ns, 'conntrack', '-D', '-d', '10.96.0.11');
+  assert.equal(conntrackTable(ns).length, 0, 'conntrack -D emptied the table');
   const closes = () => events.filter((e): e is ConnEvent => e.type === 'close');
-  await waitFor(`${N} closes`, () => closes().length >= N, 30_000);
-  const paused = probe.notes.filter((n) => /over 500 conntrack destroy messages a second; not listening/.test(n));
-  assert.equal(paused.length, 1, `one note for the flood: ${probe.notes.join(' | ')}`);
-  const bySeen = perBackend(closes().map((c) => (c as { seen: string }).seen));
-  assert.equal(closes().length, N, `every connection closed once: ${JSON.stringify(bySeen)}`);
-  assert.equal(new Set(closes().map((c) => c.client)).size, N);
-  // Messages stopped past the limit: the rest were found by the sweep (a 1 s window may hold up to 2x the limit).
-  assert.ok((bySeen.destroy ?? 0) >= 500 && (bySeen.destroy ?? 0) <= 1000, `by destroy: ${JSON.stringify(bySeen)}`);
-  assert.ok((bySeen.sweep ?? 0) >= N - 1000, `by sweep: ${JSON.stringify(bySeen)}`);
+  await waitFor('3000 closes', () => closes().length >= 3000, 30_000);
+  const seenBy = (service: string) =>
+    perBackend(
+      closes()
+        .filter((c) => c.service.startsWith(`${service}:`))
+        .map((c) => (c as { seen: string }).seen),
+    );
+  // Messages are read as conntrack -D sends them: past 500 the helper leaves, and the rest are the sweep's too.
+  const first = seenBy('10.96.0.10');
+  assert.ok((first.destroy ?? 0) > 500, `the first 500 and more as messages: ${JSON.stringify(first)}`);
+  assert.equal((first.destroy ?? 0) + (first.sweep ?? 0), 1000, JSON.stringify(first));
+  assert.deepEqual(seenBy('10.96.0.11'), { sweep: 2000 }, 'the 2,000 after the pause found by the sweep');
+  assert.equal(new Set(closes().map((c) => c.client)).size, 3000, 'each connection closed once');
+  assert.equal(
+    probe.notes.filter((n) => pausedNote.test(n)).length,
+    1,
+    `one note for the flood: ${probe.notes.join(' | ')}`,
+  );
   await waitFor(
     'listening again after the pause',
     () => probe.notes.some((n) => /listening to conntrack destroy messages again .*\(1 pauses/.test(n)),

@@ -19,6 +19,9 @@ const char *ss_mode_name(enum ss_mode m);
 #define SS_SWEEP_BUDGET 100
 /* The longest wait between drains of a ring buffer found empty (see the helper's loop). */
 #define SS_IDLE_DRAIN_MS 250
+/* Drains of fewer records than this stretch the period up to SS_BATCH_DRAIN_MS (see the helper's loop). */
+#define SS_BATCH_RECORDS 64
+#define SS_BATCH_DRAIN_MS 40
 #define SS_SWEEP_DEFAULT_MS 10000
 #define SS_SWEEP_DEFAULT_TEXT "10000"
 /* Destroy messages a second beyond which the helper leaves the destroy group for a while (docs/design.md, "Live
