@@ -61,8 +61,17 @@ export interface NftSetWatcherOptions {
   maxPending?: number;
 }
 
+/**
+ * A pick can have gone unpinned only in a set that may be full: with room left for every pick since the last read, no
+ * read is needed to know it was pinned (sets hold 65,535 clients by default, so on most nodes no pick waits and the
+ * sets are read only for their fill, FILL_MS apart).
+ */
+export const FILL_MS = 5000;
+
 export class NftSetWatcher {
   private pending: Pick[] = [];
+  /** Each set's fill at the last read, and picks into it since: a set absent here was never read. */
+  private room = new Map<string, { free: number; picks: number }>();
   private lastFill = '';
   private readonly now: () => number;
   /** Set name by "service|endpoint", rebuilt when the lists change. */
@@ -90,6 +99,8 @@ export class NftSetWatcher {
       if (e.type !== 'dnat') continue;
       const list = this.bySelection.get(`${e.service}/${e.proto}|${e.backend}`);
       if (list === undefined) continue;
+      const room = this.room.get(list);
+      if (room && ++room.picks < room.free) continue;
       this.pending.push({ client: hostOf(e.client), list, ts: e.ts });
     }
     const max = this.opts.maxPending ?? 100_000;
@@ -134,12 +145,16 @@ export class NftSetWatcher {
       out.push(ev);
     }
     const fill: AffinitySetFill[] = [];
+    this.room = new Map();
     for (const [name, list] of lists) {
       const set = sets.get(name);
       if (!set || list.service === null) continue;
       const size = set.size ?? list.size;
       if (size === undefined) continue;
       fill.push({ set: name, service: list.service, endpoint: list.endpoint, elements: set.clients.size, size });
+      // Picks seen while this read ran may be in it or not: counted against the room all the same.
+      const since = this.pending.filter((p) => p.list === name).length;
+      this.room.set(name, { free: size - set.clients.size, picks: since });
     }
     const key = JSON.stringify(fill);
     if (key !== this.lastFill) {

@@ -5,7 +5,7 @@ import type { Stage } from '../core/stages.js';
 import type { NatCatalog, RecentList } from '../kube-proxy/iptables-parse.js';
 import { Enricher } from './enrich.js';
 import { mergeFamilies } from './families.js';
-import { NftSetWatcher } from './nft-sets.js';
+import { FILL_MS, NftSetWatcher } from './nft-sets.js';
 import { NodePortCatalog } from './node-ports.js';
 import { PodNames } from './pod-names.js';
 import { Poller } from './poller.js';
@@ -96,12 +96,14 @@ export class NodeRules implements Stage {
       lists: () => this.bothLists(),
       emit: opts.emit,
     });
-    // A list or set changes only when a new connection is pinned: read them after such flows (not after flows to
-    // Services without affinity, most of a busy node's), at most 1/20 of the time.
+    // A set changes only when a new connection is pinned: a pick into a set that may be full waits for a read (250 ms
+    // apart); otherwise the sets are read for their fill only after such flows (not after flows to Services without
+    // affinity, most of a busy node's), FILL_MS apart; either at most 1/20 of the time.
     this.pollers = [
       new Poller(opts.setsIntervalMs ?? 250, () => this.pollSets(), opts.onWarning, {
         costFactor: 20,
-        when: () => this.sets.waiting > 0 || this.pinnedFlowAt >= this.listsReadAt,
+        when: () =>
+          this.sets.waiting > 0 || (this.pinnedFlowAt >= this.listsReadAt && Date.now() - this.listsReadAt >= FILL_MS),
       }),
       ...(this.pods ? [new Poller(opts.rulesIntervalMs ?? 1000, () => this.pollPods(), opts.onWarning)] : []),
     ];
