@@ -101,11 +101,11 @@ static int seen(void *ctx, const struct ss_conn *c)
 /* After a sweep: what it did not see has ended, unless the helper heard of it only just now. */
 static int close_unseen(struct ss_live *l)
 {
-	for (size_t i = 0; i < l->table.cap; i++) {
-		struct ss_tracked *e = &l->table.slots[i];
+	for (size_t i = 0; i < l->table.top; i++) {
+		struct ss_tracked *e = &l->table.entries[i];
 		int err;
 
-		if (e->used != 1 || e->sweep == l->sweep || e->added_ns + GRACE_NS > l->sweep_start)
+		if (!e->used || e->sweep == l->sweep || e->added_ns + GRACE_NS > l->sweep_start)
 			continue;
 		err = emit(SS_REC_CLOSE, &e->conn, SS_CONN_SWEEP);
 		ss_table_remove(&l->table, e);

@@ -1,4 +1,4 @@
-/* The connections the helper follows, by their key: open addressing, grown at half full. */
+/* The connections the helper follows, by their key: dense entries behind an open-addressing index. */
 #ifndef SS_CT_TABLE_H
 #define SS_CT_TABLE_H
 #include <stddef.h>
@@ -8,15 +8,20 @@
 struct ss_tracked {
 	struct ss_conn conn;
 	uint64_t added_ns; /* CLOCK_MONOTONIC when the helper first heard of it */
-	uint32_t sweep;    /* the last sweep that saw it */
-	uint8_t used;      /* 0 empty, 1 live, 2 removed (a tombstone: probes go on past it) */
+	uint64_t hash;     /* its key's: where the index puts it */
+	uint32_t sweep;    /* the last sweep that saw it; the next free entry + 1 while free */
+	uint8_t used;      /* 1 live, 0 free */
 };
 
 struct ss_table {
-	struct ss_tracked *slots;
-	size_t cap; /* a power of two */
+	struct ss_tracked *entries; /* entries[0..top) have been used; `used` says which are live */
+	size_t top;
+	size_t entries_cap;
+	uint32_t free;   /* first free entry + 1, 0 none */
+	uint64_t *index; /* a slot: 0 empty, SS_TOMB removed, else (hash high half << 32) | (entry + 1) */
+	size_t cap;      /* index slots, a power of two */
 	size_t live;
-	size_t used; /* live + tombstones */
+	size_t used; /* index slots live or removed */
 };
 
 int ss_table_init(struct ss_table *t);
@@ -25,7 +30,8 @@ void ss_table_free(struct ss_table *t);
 /* The entry of key, or NULL. */
 struct ss_tracked *ss_table_find(struct ss_table *t, const struct ss_conn_key *key);
 
-/* The entry of key, added (zeroed but for the key) when absent; NULL when memory ran out. */
+/* The entry of key, added (zeroed but for the key) when absent; NULL when memory ran out. The pointer holds until the
+ * next add. */
 struct ss_tracked *ss_table_add(struct ss_table *t, const struct ss_conn_key *key, bool *added);
 
 void ss_table_remove(struct ss_table *t, struct ss_tracked *e);
