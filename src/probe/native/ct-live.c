@@ -205,10 +205,12 @@ int ss_live_events(struct ss_live *l)
 }
 
 /*
- * Each destroy message costs the kernel a message built and sent, and this process a wake-up and a parse: under a
- * flood of new connections, as much as the tracing itself (docs/design.md, "Live connections"). Past events_max a
- * second, the helper leaves the group for PAUSE_MS at a time; the sweep finds the ends meanwhile, as it finds those
- * of lost messages, and the kernel builds no message while nobody listens.
+ * Each destroy message costs the kernel a message built and sent, and this process a wake-up and a parse; while
+ * anyone listens, each new conntrack entry also carries the kernel's event extension (nf_conntrack_events=2). Under
+ * a flood of new connections that is as much as the tracing itself (docs/design.md, "Live connections"). Past
+ * events_max destroy messages or new connections a second (each new one is a destroy message to come), the helper
+ * leaves the group for PAUSE_MS at a time; the sweep finds the ends meanwhile, as it finds those of lost messages,
+ * and the kernel builds no message, nor extension, while nobody listens.
  */
 #define PACE_WINDOW_MS 1000
 #define PAUSE_MS 10000
@@ -233,8 +235,9 @@ static uint64_t pause_events(struct ss_live *l, uint64_t now)
 		return UINT64_MAX;
 	}
 	if (!l->flood_ms) {
-		ss_note("live connections: over %u conntrack destroy messages a second; not listening for %u s at a time "
-		        "while that lasts, the sweep finds the ends meanwhile (--conntrack-events-max)",
+		ss_note("live connections: over %u new connections or conntrack destroy messages a second; not listening to "
+		        "destroy messages for %u s at a time while that lasts, the sweep finds the ends meanwhile "
+		        "(--conntrack-events-max)",
 		        l->events_max, PAUSE_MS / 1000);
 		l->flood_ms = now;
 		l->pauses = 0;
@@ -264,15 +267,15 @@ uint64_t ss_live_pace(struct ss_live *l, uint64_t now)
 	}
 	if (now - l->window_ms >= PACE_WINDOW_MS) {
 		if (l->flood_ms && now - l->resumed_ms >= PACE_WINDOW_MS) {
-			ss_note("live connections: listening to conntrack destroy messages again, their rate is under %u a "
-			        "second (%u pauses over %llu s)",
+			ss_note("live connections: listening to conntrack destroy messages again, under %u new connections "
+			        "and messages a second (%u pauses over %llu s)",
 			        l->events_max, l->pauses, (unsigned long long)(now - l->flood_ms) / 1000);
 			l->flood_ms = 0;
 		}
 		l->window_ms = now;
 		l->window_destroys = l->nl.destroys;
 	}
-	if (l->nl.destroys - l->window_destroys > l->events_max)
+	if (l->nl.destroys - l->window_destroys > l->events_max || l->announced - l->window_announced > l->events_max)
 		return pause_events(l, now);
 	return l->flood_ms ? l->window_ms + PACE_WINDOW_MS : UINT64_MAX;
 }
@@ -287,6 +290,7 @@ void ss_live_announced(struct ss_live *l, const struct ss_record *r)
 	key.dport = r->orig_dst.port;
 	memcpy(key.src, r->orig_src.addr, 16);
 	memcpy(key.dst, r->orig_dst.addr, 16);
+	l->announced++;
 	e = ss_table_add(&l->table, &key, &added);
 	if (!e || !added)
 		return; /* out of memory: the next sweep finds it */

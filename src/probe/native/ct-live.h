@@ -19,13 +19,15 @@ struct ss_live {
 	int64_t real_minus_mono; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns: a DNAT record's time as a start */
 	uint64_t walk_cpu_ns;    /* CPU time (user and kernel) the last walk took */
 	/* Pacing of the destroy messages (ss_live_pace), times in CLOCK_MONOTONIC ms */
-	unsigned events_max;      /* messages a second before a pause; 0: never paused */
-	uint64_t window_ms;       /* start of the current one-second window */
-	uint64_t window_destroys; /* nl.destroys at its start */
-	uint64_t paused_until_ms; /* 0: listening */
-	uint64_t flood_ms;        /* first pause of a flood still going on; 0: none */
-	uint64_t resumed_ms;      /* listening again since */
-	unsigned pauses;          /* pauses of the flood going on */
+	unsigned events_max;       /* messages a second before a pause; 0: never paused */
+	uint64_t window_ms;        /* start of the current one-second window */
+	uint64_t window_destroys;  /* nl.destroys at its start */
+	uint64_t announced;        /* DNAT records (new connections) followed */
+	uint64_t window_announced; /* announced at its start */
+	uint64_t paused_until_ms;  /* 0: listening */
+	uint64_t flood_ms;         /* first pause of a flood still going on; 0: none */
+	uint64_t resumed_ms;       /* listening again since */
+	unsigned pauses;           /* pauses of the flood going on */
 };
 
 /* Opens the netlink sockets; 0, or -errno after one "failed to ..." line (the helper goes on without). events_max:

@@ -213,6 +213,7 @@ static int loop(struct run *run, const struct ss_options *opts, int sigfd)
 		if ((fds[0].revents & POLLIN) || stdin_closed(&fds[1]))
 			return 0;
 		now = now_ms();
+		records = 0;
 		/* the ring buffer first: a DNAT record then comes before its connection's destroy message */
 		if (now >= next_drain || (fds[2].revents & POLLIN)) {
 			if ((err = drain_counted(run, &records)))
@@ -224,7 +225,7 @@ static int loop(struct run *run, const struct ss_options *opts, int sigfd)
 			return err == -EPIPE ? 0 : SS_EXIT_RUNTIME;
 		if (fds[2].revents & POLLIN)
 			ct_again = now + opts->poll_ms;
-		if (run->live_on && ((fds[2].revents & POLLIN) || now >= next_pace))
+		if (run->live_on && (records || (fds[2].revents & POLLIN) || now >= next_pace))
 			next_pace = ss_live_pace(&run->live, now);
 		if (now >= next_sweep) {
 			if ((err = drain(run)) || (err = ss_live_walk(&run->live, false)) || (err = ss_out_flush()))
