@@ -235,10 +235,12 @@ static uint64_t pause_events(struct ss_live *l, uint64_t now)
 		return UINT64_MAX;
 	}
 	if (!l->flood_ms) {
-		ss_note("live connections: over %u new connections or conntrack destroy messages a second; not listening to "
-		        "destroy messages for %u s at a time while that lasts, the sweep finds the ends meanwhile "
-		        "(--conntrack-events-max)",
-		        l->events_max, PAUSE_MS / 1000);
+		ss_note("live connections: over %u new connections or conntrack destroy messages a second (%llu and %llu in "
+		        "%llu ms); not listening to destroy messages for %u s at a time while that lasts, the sweep finds "
+		        "the ends meanwhile (--conntrack-events-max)",
+		        l->events_max, (unsigned long long)(l->announced - l->window_announced),
+		        (unsigned long long)(l->nl.destroys - l->window_destroys),
+		        (unsigned long long)(now - l->window_ms), PAUSE_MS / 1000);
 		l->flood_ms = now;
 		l->pauses = 0;
 	}
