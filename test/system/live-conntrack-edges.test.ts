@@ -11,7 +11,7 @@ import { requireRoot, runPrefix } from '../helpers/env.js';
 import { startCli } from '../helpers/cli.js';
 import { conntrackTable, isOpen } from '../helpers/conntrack-table.js';
 import { waitFor } from '../helpers/wait.js';
-import { startProbe } from '../../src/probe/probe.js';
+import { type ProbeOptions, startProbe } from '../../src/probe/probe.js';
 import type { ConnEvent, LostEvent, StickyEvent, SweepEvent } from '../../src/core/event.js';
 
 const inNs = (ns: string, ...args: string[]) =>
@@ -38,6 +38,18 @@ function fill(t: TestContext, ns: string, n: number, firstPort = 10000, service 
   });
   writeFileSync(join(dir, 'entries'), `${lines.join('\n')}\n`);
   inNs(ns, 'conntrack', '-R', join(dir, 'entries'));
+}
+
+/** The helper on the namespace, its events collected, once its dump at attach is in; stopped at the end. */
+async function watched(t: TestContext, ns: string, opts: Omit<ProbeOptions, 'netns'>) {
+  const probe = startProbe({ ...opts, netns: `/run/netns/${ns}` });
+  t.after(() => probe.stop());
+  const events: StickyEvent[] = [];
+  probe.on('events', (batch: StickyEvent[]) => events.push(...batch));
+  await probe.ready;
+  const sweeps = () => events.filter((e): e is SweepEvent => e.type === 'sweep');
+  await waitFor('the dump at attach', () => sweeps().length >= 1, 10_000);
+  return { probe, events, sweeps };
 }
 
 const perBackend = (backends: string[]) => {
@@ -113,18 +125,11 @@ test('a node with no translated entry: sweeps say 0 open, nothing else, and trac
 test('destroy messages lost under a flood are counted, and the next sweep closes what they announced', async (t) => {
   if (!requireRoot(t)) return;
   const ns = node(t, 1);
-  const probe = startProbe({
+  const { events, sweeps } = await watched(t, ns, {
     node: 'flood',
-    netns: `/run/netns/${ns}`,
     conntrackSweepMs: 1500,
     conntrackRcvbufBytes: 4096,
   });
-  t.after(() => probe.stop());
-  const events: StickyEvent[] = [];
-  probe.on('events', (batch: StickyEvent[]) => events.push(...batch));
-  await probe.ready;
-  const sweeps = () => events.filter((e): e is SweepEvent => e.type === 'sweep');
-  await waitFor('the dump at attach', () => sweeps().length >= 1, 10_000);
   // Made after the helper subscribed, these entries carry the kernel's event extension: each one's end is a message.
   const N = 3000;
   fill(t, ns, N);
@@ -152,19 +157,12 @@ test('destroy messages beyond --conntrack-events-max: the helper stops listening
   if (!requireRoot(t)) return;
   const ns = node(t, 1);
   // A socket that holds every message, so each one is read or never sent: none is lost to an overrun.
-  const probe = startProbe({
+  const { probe, events, sweeps } = await watched(t, ns, {
     node: 'paced',
-    netns: `/run/netns/${ns}`,
     conntrackSweepMs: 1500,
     conntrackEventsMax: 500,
     conntrackRcvbufBytes: 8 << 20,
   });
-  t.after(() => probe.stop());
-  const events: StickyEvent[] = [];
-  probe.on('events', (batch: StickyEvent[]) => events.push(...batch));
-  await probe.ready;
-  const sweeps = () => events.filter((e): e is SweepEvent => e.type === 'sweep');
-  await waitFor('the dump at attach', () => sweeps().length >= 1, 10_000);
   fill(t, ns, 1000, 10000, '10.96.0.10');
   fill(t, ns, 2000, 20000, '10.96.0.11');
   await waitFor('a sweep finding the 3000 connections', () => sweeps().some((s) => s.open === 3000), 30_000);
