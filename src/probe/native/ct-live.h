@@ -8,6 +8,19 @@
 
 struct ss_record;
 
+/* A DNAT record's connection, waiting in a batch to join the table (see ss_live_announced). */
+struct ss_announce {
+	struct ss_conn_key key;
+	uint64_t hash;
+	uint8_t backend[16];
+	uint16_t backend_port;
+	uint8_t proto;
+	uint32_t status;
+	uint64_t ts_ns;
+};
+
+#define SS_ANNOUNCE_BATCH 32
+
 struct ss_live {
 	struct ss_ct_netlink nl;
 	struct ss_table table;
@@ -24,10 +37,12 @@ struct ss_live {
 	uint64_t window_destroys;  /* nl.destroys at its start */
 	uint64_t announced;        /* DNAT records (new connections) followed */
 	uint64_t window_announced; /* announced at its start */
-	uint64_t paused_until_ms;  /* 0: listening */
-	uint64_t flood_ms;         /* first pause of a flood still going on; 0: none */
-	uint64_t resumed_ms;       /* listening again since */
-	unsigned pauses;           /* pauses of the flood going on */
+	struct ss_announce batch[SS_ANNOUNCE_BATCH];
+	unsigned batched;
+	uint64_t paused_until_ms; /* 0: listening */
+	uint64_t flood_ms;        /* first pause of a flood still going on; 0: none */
+	uint64_t resumed_ms;      /* listening again since */
+	unsigned pauses;          /* pauses of the flood going on */
 };
 
 /* Opens the netlink sockets; 0, or -errno after one "failed to ..." line (the helper goes on without). events_max:
@@ -45,7 +60,11 @@ int ss_live_events(struct ss_live *l);
  * be called after reading messages and when the time it returns (CLOCK_MONOTONIC ms, UINT64_MAX: none) comes. */
 uint64_t ss_live_pace(struct ss_live *l, uint64_t now_ms);
 
-/* A DNAT record of the BPF programs: a connection already announced, which needs no OPEN. */
+/* A DNAT record of the BPF programs: a connection already announced, which needs no OPEN. Batched: ss_live_settle
+ * must come before anything reads the table (destroy messages, a walk). */
 void ss_live_announced(struct ss_live *l, const struct ss_record *r);
+
+/* Puts the batched announcements into the table. */
+void ss_live_settle(struct ss_live *l);
 
 #endif

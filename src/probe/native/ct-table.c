@@ -15,7 +15,7 @@
 #define MIN_CAP 1024
 #define SS_TOMB UINT64_MAX
 
-static uint64_t hash(const struct ss_conn_key *k)
+uint64_t ss_table_hash(const struct ss_conn_key *k)
 {
 	const uint64_t *w = (const uint64_t *)k;
 	uint64_t h = 0x9e3779b97f4a7c15ULL;
@@ -124,14 +124,23 @@ static struct ss_tracked *entry_alloc(struct ss_table *t)
 
 struct ss_tracked *ss_table_find(struct ss_table *t, const struct ss_conn_key *key)
 {
-	uint64_t *s = probe(t, key, hash(key), false);
+	uint64_t *s = probe(t, key, ss_table_hash(key), false);
 
 	return s ? &t->entries[(*s & 0xffffffff) - 1] : NULL;
 }
 
+void ss_table_prefetch(const struct ss_table *t, uint64_t h)
+{
+	__builtin_prefetch(&t->index[h & (t->cap - 1)], 1);
+}
+
 struct ss_tracked *ss_table_add(struct ss_table *t, const struct ss_conn_key *key, bool *added)
 {
-	const uint64_t h = hash(key);
+	return ss_table_add_hashed(t, key, ss_table_hash(key), added);
+}
+
+struct ss_tracked *ss_table_add_hashed(struct ss_table *t, const struct ss_conn_key *key, uint64_t h, bool *added)
+{
 	uint64_t *s = probe(t, key, h, true);
 	struct ss_tracked *e;
 

@@ -34,6 +34,15 @@ struct ss_tracked *ss_table_find(struct ss_table *t, const struct ss_conn_key *k
  * next add. */
 struct ss_tracked *ss_table_add(struct ss_table *t, const struct ss_conn_key *key, bool *added);
 
+/* The same, with key's hash (ss_table_hash) already known. */
+struct ss_tracked *ss_table_add_hashed(struct ss_table *t, const struct ss_conn_key *key, uint64_t h, bool *added);
+
+uint64_t ss_table_hash(const struct ss_conn_key *key);
+
+/* Asks the CPU for the index slot where the probe of hash h starts: a hint, so that an add a little later does not
+ * wait for memory. */
+void ss_table_prefetch(const struct ss_table *t, uint64_t h);
+
 void ss_table_remove(struct ss_table *t, struct ss_tracked *e);
 
 #endif

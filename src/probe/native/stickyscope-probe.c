@@ -108,6 +108,9 @@ static int drain_counted(struct run *run, int *records)
 {
 	int n = ring_buffer__consume(run->rb);
 
+	/* the table complete before destroy messages or a walk read it */
+	if (run->live_on)
+		ss_live_settle(&run->live);
 	if (run->out_err)
 		return run->out_err;
 	if (n < 0) {
