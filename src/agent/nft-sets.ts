@@ -109,6 +109,8 @@ export class NftSetWatcher {
 
   async poll(): Promise<void> {
     const started = this.now() * 1000;
+    const roomBefore = this.room;
+    const picksBefore = new Map([...roomBefore].map(([name, r]) => [name, r.picks]));
     const read = await this.opts.read();
     const sets = new Map<string, SetContents>();
     for (const text of typeof read === 'string' ? [read] : read)
@@ -145,6 +147,12 @@ export class NftSetWatcher {
       out.push(ev);
     }
     const fill: AffinitySetFill[] = [];
+    // Picks made while this read ran may be in it or not: counted against the new room all the same (a set's room
+    // counts every pick into it, waiting or let through; a set never read before has only its waiting ones).
+    const inFlight = new Map<string, number>();
+    for (const p of this.pending) if (!roomBefore.has(p.list)) inFlight.set(p.list, (inFlight.get(p.list) ?? 0) + 1);
+    for (const [name, r] of roomBefore)
+      inFlight.set(name, (inFlight.get(name) ?? 0) + r.picks - (picksBefore.get(name) ?? 0));
     this.room = new Map();
     for (const [name, list] of lists) {
       const set = sets.get(name);
@@ -152,9 +160,7 @@ export class NftSetWatcher {
       const size = set.size ?? list.size;
       if (size === undefined) continue;
       fill.push({ set: name, service: list.service, endpoint: list.endpoint, elements: set.clients.size, size });
-      // Picks seen while this read ran may be in it or not: counted against the room all the same.
-      const since = this.pending.filter((p) => p.list === name).length;
-      this.room.set(name, { free: size - set.clients.size, picks: since });
+      this.room.set(name, { free: size - set.clients.size, picks: inFlight.get(name) ?? 0 });
     }
     const key = JSON.stringify(fill);
     if (key !== this.lastFill) {

@@ -175,3 +175,39 @@ test('events of nftables mode pass the entry check; a cause or set of the wrong 
   assert.equal(eventProblem(bad, now)!.field, 'sets[0].endpoint');
   assert.equal(eventProblem({ ...catalog, proxyMode: 'ipvs' }, now)!.field, 'proxyMode');
 });
+
+test('a pick into a set with room left waits for no read; picks since the last read, and during it, use the room up', async () => {
+  let text = listing({ [SET_A]: [], [SET_B]: [] });
+  let during: DnatEvent[] = [];
+  const w: NftSetWatcher = new NftSetWatcher({
+    node: 'n1',
+    read: async () => {
+      w.observe(during);
+      return text;
+    },
+    lists: () => lists,
+    emit: () => {},
+    nowMs: () => T0 / 1000 + 5000,
+  });
+  w.observe([dnat(T0 + 1 * S, '10.0.0.1', A)]);
+  assert.equal(w.waiting, 1, 'a set never read: its pick waits for a read');
+  await w.poll();
+  assert.equal(w.waiting, 0);
+  w.observe([dnat(T0 + 2 * S, '10.0.0.2', B)]);
+  assert.equal(w.waiting, 0, 'B had room for two: no read needed');
+  w.observe([dnat(T0 + 2 * S, '10.0.0.3', B)]);
+  assert.equal(w.waiting, 1, 'the second pick uses the room up: it waits');
+  // A pick into A while the next read runs passes on the old room's word, and counts against the new one.
+  during = [dnat(T0 + 3 * S, '10.0.0.9', A)];
+  // The read does not hold it yet (nor 10.0.0.1, whose element expired): A shows two free places.
+  text = listing({ [SET_A]: [], [SET_B]: ['10.0.0.2', '10.0.0.3'] });
+  await w.poll();
+  during = [];
+  assert.equal(w.waiting, 0);
+  w.observe([dnat(T0 + 4 * S, '10.0.0.4', A)]);
+  assert.equal(
+    w.waiting,
+    1,
+    "of A's two free places, the pick made during the read took one: the next uses the room up",
+  );
+});
