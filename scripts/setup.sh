@@ -33,12 +33,14 @@ fi
 # probe helper (libnetfilter_conntrack reads the conntrack table over netlink: live connections);
 # prometheus (the binary, started by the test itself, not the service) scrapes an agent and
 # `serve` in the metrics test; nfacct creates kube-proxy's nfacct counter in the lab's nodes (iptables mode counts
-# localhost NodePorts into it).
+# localhost NodePorts into it); kubectl runs the README's incident lines in their test (Debian's kubernetes-client
+# when no kubectl is on PATH: a cluster's own kubectl, when there is one, is the one its users run).
 packages=(clang clang-format llvm libbpf-dev bpftool libelf-dev zlib1g-dev libnetfilter-conntrack-dev pkg-config gcc make
   iptables nftables conntrack iproute2 util-linux tmux curl chromium dnsperf dnsmasq-base strace nfacct
   qemu-system-x86 mmdebstrap e2fsprogs prometheus
   qemu-system-arm qemu-user-static binfmt-support arch-test gcc-aarch64-linux-gnu libc6-dev-arm64-cross
   libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64 libnetfilter-conntrack-dev:arm64)
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   say "adding Debian's arm64 architecture (arm64 libraries for the cross-built probe helper)"
   dpkg --add-architecture arm64

@@ -1,12 +1,16 @@
 // A Kubernetes API server double for the list/watch protocol on 127.0.0.1:0, speaking what client-go and
-// @kubernetes/client-node rely on, with bearer-token auth so a test proves the kubeconfig was used.
-import { createServer, type ServerResponse } from 'node:http';
+// @kubernetes/client-node rely on, with bearer-token auth so a test proves the kubeconfig was used. It also answers
+// kubectl's discovery and single-object reads (`kubectl get secret NAME`), so a README line that runs kubectl itself
+// can be run against it.
+import type { ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadAll } from 'js-yaml';
 import { join } from 'node:path';
+import { writeCertDir } from '../../src/certs/make-certs.js';
 
-type Resource = 'pods' | 'services' | 'endpointslices';
+type Resource = 'pods' | 'services' | 'endpointslices' | 'secrets';
 export type FakeObject = Obj;
 type Obj = {
   metadata: { name: string; namespace?: string; labels?: Record<string, string>; resourceVersion?: string };
@@ -26,21 +30,72 @@ interface OpenWatch {
   res: ServerResponse;
 }
 
-const ROUTES: { re: RegExp; resource: Resource; kind: string; apiVersion: string }[] = [
-  { re: /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?pods$/, resource: 'pods', kind: 'PodList', apiVersion: 'v1' },
+interface Route {
+  re: RegExp;
+  resource: Resource;
+  kind: string;
+  apiVersion: string;
+  shortNames?: string[];
+}
+const ROUTES: Route[] = [
   {
-    re: /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?services$/,
+    re: /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?pods(?:\/([^/]+))?$/,
+    resource: 'pods',
+    kind: 'Pod',
+    apiVersion: 'v1',
+    shortNames: ['po'],
+  },
+  {
+    re: /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?services(?:\/([^/]+))?$/,
     resource: 'services',
-    kind: 'ServiceList',
+    kind: 'Service',
+    apiVersion: 'v1',
+    shortNames: ['svc'],
+  },
+  {
+    re: /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?secrets(?:\/([^/]+))?$/,
+    resource: 'secrets',
+    kind: 'Secret',
     apiVersion: 'v1',
   },
   {
-    re: /^\/apis\/discovery\.k8s\.io\/v1\/(?:namespaces\/([^/]+)\/)?endpointslices$/,
+    re: /^\/apis\/discovery\.k8s\.io\/v1\/(?:namespaces\/([^/]+)\/)?endpointslices(?:\/([^/]+))?$/,
     resource: 'endpointslices',
-    kind: 'EndpointSliceList',
+    kind: 'EndpointSlice',
     apiVersion: 'discovery.k8s.io/v1',
   },
 ];
+
+/**
+ * kubectl's legacy discovery: the core group at /api and /api/v1, the named groups at /apis and /apis/G/V. kubectl
+ * asks for the aggregated form first and falls back to this when the answer is plain JSON.
+ */
+function discovery(path: string): object | undefined {
+  const resources = (apiVersion: string) => ({
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion: apiVersion,
+    resources: ROUTES.filter((r) => r.apiVersion === apiVersion).map((r) => ({
+      name: r.resource,
+      singularName: r.kind.toLowerCase(),
+      namespaced: true,
+      kind: r.kind,
+      verbs: ['get', 'list', 'watch'],
+      ...(r.shortNames ? { shortNames: r.shortNames } : {}),
+    })),
+  });
+  const group = { groupVersion: 'discovery.k8s.io/v1', version: 'v1' };
+  if (path === '/api') return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] };
+  if (path === '/api/v1') return resources('v1');
+  if (path === '/apis')
+    return {
+      kind: 'APIGroupList',
+      apiVersion: 'v1',
+      groups: [{ name: 'discovery.k8s.io', versions: [group], preferredVersion: group }],
+    };
+  if (path === '/apis/discovery.k8s.io/v1') return resources('discovery.k8s.io/v1');
+  return undefined;
+}
 
 export interface FakeApiServer {
   url: string;
@@ -110,15 +165,34 @@ export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiS
     if (type) w.res.write(JSON.stringify({ type, object: c.obj }) + '\n');
   };
 
-  const server = createServer((req, res) => {
+  // HTTPS as a cluster serves it: client-go sends a bearer token over TLS only. The certificate is the one
+  // `stickyscope certs` makes for the aggregator, which names localhost.
+  const pki = join(opts.dir, 'apiserver-pki');
+  await writeCertDir(pki, { nodes: [], clients: [], days: 1 });
+  const pem = (name: string) => readFileSync(join(pki, name));
+  const server = createServer({ cert: pem('aggregator.crt'), key: pem('aggregator.key') }, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     requests.push({ method: req.method ?? '', path: url.pathname, query: url.searchParams });
     if (req.headers.authorization !== `Bearer ${token}`)
       return status(res, 401, 'Unauthorized', 'no or wrong bearer token');
+    if (req.method !== 'GET') return status(res, 405, 'MethodNotAllowed', `only GET is served, not ${req.method}`);
+    const about = discovery(url.pathname.replace(/\/$/, ''));
+    if (about) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(about));
+      return;
+    }
     const route = ROUTES.map((r) => ({ r, m: r.re.exec(url.pathname) })).find((x) => x.m);
-    if (!route || req.method !== 'GET')
-      return status(res, 404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
+    if (!route) return status(res, 404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
     const namespace = route.m![1] ? decodeURIComponent(route.m![1]) : undefined;
+    if (route.m![2]) {
+      const name = decodeURIComponent(route.m![2]);
+      const obj = store.get(route.r.resource)!.get(`${namespace ?? ''}/${name}`);
+      if (!obj) return status(res, 404, 'NotFound', `${route.r.resource} "${name}" not found`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: route.r.kind, apiVersion: route.r.apiVersion, ...obj }));
+      return;
+    }
     const selector = url.searchParams.get('labelSelector') ?? '';
     const items = [...store.get(route.r.resource)!.values()].filter(
       (o) => (!namespace || o.metadata.namespace === namespace) && matches(o, selector),
@@ -127,7 +201,7 @@ export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiS
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
-          kind: route.r.kind,
+          kind: `${route.r.kind}List`,
           apiVersion: route.r.apiVersion,
           metadata: { resourceVersion: String(rv) },
           items,
@@ -155,7 +229,7 @@ export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiS
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const url = `https://localhost:${port}`;
   const kubeconfig = join(opts.dir, 'kubeconfig');
   writeFileSync(
     kubeconfig,
@@ -166,8 +240,7 @@ export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiS
       '- name: fake',
       '  cluster:',
       `    server: ${url}`,
-      // The client refuses plain HTTP unless told that TLS is off on purpose.
-      '    insecure-skip-tls-verify: true',
+      `    certificate-authority: ${join(pki, 'ca.crt')}`,
       'users:',
       '- name: tester',
       '  user:',
@@ -218,10 +291,13 @@ export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiS
     },
     endWatches: () => endAll(),
     openWatches: () => watches.size,
-    lists: (resource) =>
-      requests.filter(
-        (r) => r.query.get('watch') !== 'true' && ROUTES.find((x) => x.resource === resource)!.re.test(r.path),
-      ).length,
+    lists(resource) {
+      const re = ROUTES.find((x) => x.resource === resource)!.re;
+      return requests.filter((r) => {
+        const m = r.query.get('watch') === 'true' ? null : re.exec(r.path);
+        return m !== null && m[2] === undefined;
+      }).length;
+    },
     close() {
       endAll();
       server.closeAllConnections();
