@@ -4,15 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { labDown, labUp, readBackendLogs, runClient, type BackendLogLine, type Lab } from '../../src/lab/lab.js';
+import { labDown, labUp, readBackendLogs, runClient, type Lab } from '../../src/lab/lab.js';
 import { requireRoot, runPrefix } from '../helpers/env.js';
 import { cliPath } from '../helpers/cli.js';
 import { startAgents, type LabAgents } from '../helpers/agents.js';
 import { startTmux, type Tmux } from '../helpers/tmux.js';
-import { waitFor, NotYet } from '../helpers/wait.js';
-
-const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const hostOf = (addr: string) => addr.slice(0, addr.lastIndexOf(':'));
+import { countsFor, esc, expectBackendRows, hostOf, openDetail } from '../helpers/tui-screen.js';
 
 /** Clears `ip` from every xt_recent list of the node that holds it: the kernel forgets the client's affinity. */
 function forgetAffinity(lab: Lab, ip: string): string[] {
@@ -28,44 +25,6 @@ function forgetAffinity(lab: Lab, ip: string): string[] {
   for (const l of holding)
     execFileSync('ip', ['netns', 'exec', ns, 'sh', '-c', `echo -${ip} > /proc/net/xt_recent/${l}`]);
   return holding;
-}
-
-/** Selections per backend address ("ip:port" the backend was reached at) for the given client IPs. */
-function countsFor(logs: BackendLogLine[], clientIPs: string[]): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const l of logs)
-    if (l.proto === 'tcp' && clientIPs.includes(hostOf(l.peer))) out.set(l.local, (out.get(l.local) ?? 0) + 1);
-  return out;
-}
-
-/** Opens one service's detail through the filter, from the services list; one key at a time, each seen on screen. */
-async function openDetail(term: Tmux, filter: string, name: string): Promise<void> {
-  term.sendKeys('/');
-  await term.waitForText('Enter keeps, Esc clears');
-  term.sendKeys(filter, true);
-  await term.waitForText(`filter /${filter}`);
-  term.sendKeys('Enter');
-  await term.waitForText(`filter: '${filter}'`);
-  term.sendKeys('Enter');
-  await term.waitForText(new RegExp(`^ ${esc(name)} `, 'm'));
-}
-
-/** Waits until the detail's backend rows show exactly `counts` (the aggregator may still be a frame behind). */
-async function expectBackendRows(term: Tmux, counts: Map<string, number>, endpoints: string[]): Promise<string> {
-  const rows = endpoints.map(
-    // LIVE, BYTES/S and OLDEST follow the selections where the agent reads the conntrack table (it does by default).
-    (e) =>
-      new RegExp(`^[ ›] ${esc(e)}\\s+-\\s+.*\\s\\d+%\\s+${counts.get(e) ?? 0}(\\s+\\d+\\s+\\S+\\s+\\S+)?\\s*$`, 'm'),
-  );
-  return waitFor(
-    `the backend rows to show ${JSON.stringify([...counts])} (from the backends' logs)`,
-    () => {
-      const screen = term.capture();
-      return rows.every((r) => r.test(screen)) ? screen : new NotYet(`the screen:\n${screen}`, rows.map(String));
-    },
-    8000,
-    100,
-  );
 }
 
 test('tui --agent on the lab: both Services with their backends, and a real violation in the event log', {

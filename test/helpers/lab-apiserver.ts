@@ -1,0 +1,81 @@
+// The lab as a cluster's API shows it: its Services and EndpointSlices, one ready agent Pod per running lab agent
+// (podIP 127.0.0.1, the agent's port as its "grpc" container port) and the client certificate's Secret, as
+// cert-manager keeps it, on the fake API server. What `--k8s` and kubectl itself read.
+import type { TestContext } from 'node:test';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nodeName } from '../../src/lab/config.js';
+import type { Lab } from '../../src/lab/lab.js';
+import type { LabAgents } from './agents.js';
+import { groupBy } from './group-by.js';
+import { startFakeApiServer, type FakeApiServer } from './fake-apiserver.js';
+
+const AGENT_NAMESPACE = 'stickyscope';
+const AGENT_LABELS = { 'app.kubernetes.io/name': 'stickyscope-agent' };
+
+export async function serveLabApi(t: TestContext, lab: Lab, agents: LabAgents): Promise<FakeApiServer> {
+  const dir = mkdtempSync(join(tmpdir(), `${lab.prefix}-api-`));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const api = await startFakeApiServer({ dir });
+  t.after(() => api.close());
+  const byService = groupBy(lab.config.services, (s) => `${s.namespace}/${s.name}`);
+  for (const ports of byService.values()) {
+    const s = ports[0]!;
+    api.apply('services', {
+      metadata: { namespace: s.namespace, name: s.name },
+      spec: {
+        type: s.nodePort ? 'NodePort' : 'ClusterIP',
+        clusterIP: s.clusterIP,
+        clusterIPs: [s.clusterIP],
+        sessionAffinity: s.sessionAffinity,
+        ...(s.sessionAffinity === 'ClientIP'
+          ? { sessionAffinityConfig: { clientIP: { timeoutSeconds: s.timeoutSeconds ?? 10800 } } }
+          : {}),
+        ports: ports.map((p) => ({
+          ...(p.portName ? { name: p.portName } : {}),
+          port: p.port,
+          protocol: p.protocol.toUpperCase(),
+          targetPort: p.endpoints[0]?.port ?? p.port,
+          ...(p.nodePort ? { nodePort: p.nodePort } : {}),
+        })),
+      },
+    });
+    const endpoints = [...new Map(ports.flatMap((p) => p.endpoints).map((e) => [e.ip, e])).values()];
+    api.apply('endpointslices', {
+      metadata: { namespace: s.namespace, name: `${s.name}-lab`, labels: { 'kubernetes.io/service-name': s.name } },
+      addressType: 'IPv4',
+      ports: ports.map((p) => ({
+        ...(p.portName ? { name: p.portName } : {}),
+        port: p.endpoints[0]?.port ?? p.port,
+        protocol: p.protocol.toUpperCase(),
+      })),
+      endpoints: endpoints
+        .filter((e) => !e.ip.includes(':'))
+        .map((e) => ({
+          addresses: [e.ip],
+          conditions: { ready: true },
+          nodeName: lab.nodes[lab.nodes.findIndex((_, i) => nodeName(i) === e.node)],
+          targetRef: { kind: 'Pod', namespace: s.namespace, name: e.pod },
+        })),
+    });
+  }
+  for (const a of agents.agents) {
+    api.apply('pods', {
+      metadata: { namespace: AGENT_NAMESPACE, name: `stickyscope-agent-${a.index}`, labels: AGENT_LABELS },
+      spec: {
+        nodeName: a.node,
+        containers: [{ name: 'agent', ports: [{ name: 'grpc', containerPort: Number(a.address.split(':').at(-1)) }] }],
+      },
+      status: { phase: 'Running', podIP: '127.0.0.1', conditions: [{ type: 'Ready', status: 'True' }] },
+    });
+  }
+  const tls = lab.tls.client;
+  const b64 = (file: string) => readFileSync(file).toString('base64');
+  api.apply('secrets', {
+    metadata: { namespace: AGENT_NAMESPACE, name: 'stickyscope-client-tls' },
+    type: 'kubernetes.io/tls',
+    data: { 'ca.crt': b64(tls.ca), 'tls.crt': b64(tls.cert), 'tls.key': b64(tls.key) },
+  });
+  return api;
+}
