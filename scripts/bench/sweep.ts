@@ -4,7 +4,7 @@
 // - one sweep walk: the helper's CPU over SWEEP_WALKS sweeps 1 s apart at SWEEP_WALK_ENTRIES (100,000) entries,
 //   less what the same helper costs over the same time without conntrack, per walk and per 100,000 entries;
 // - the share of a core at SWEEP_ENTRIES (250,000) with the default period (10 s, stretched by the helper so that a
-//   walk takes at most 1% of a core), over whole periods from the end of the dump at attach, at least SWEEP_SECONDS (60). Target: under 1%.
+//   walk takes at most 0.8% of a core), over whole periods from the end of the dump at attach, at least SWEEP_SECONDS (60). Target: under 1%.
 // The entries carry no traffic, so sweeps send no `traffic` events: the cost is the walk's. CPU is the helper's
 // threads' time on a CPU (/proc/PID/task/*/schedstat). Needs root and the build. Ctrl-C removes what it made.
 import { execFileSync } from 'node:child_process';

@@ -10,7 +10,7 @@ export const liveFlagOptions = {
 
 export const LIVE_HELP = `--conntrack-sweep D  how often the node's conntrack table is read again for the open connections'
                        bytes and the ends no destroy message told (1s to 1h; default 10s, longer where
-                       walking the table would take more than 1% of a core)
+                       walking the table would take more than 0.8% of a core)
   --no-conntrack       follow new connections only: no open, close, traffic or sweep events`;
 
 export function parseLiveFlags(values: {
