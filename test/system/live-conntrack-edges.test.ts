@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { requireRoot, runPrefix } from '../helpers/env.js';
 import { startCli } from '../helpers/cli.js';
 import { conntrackTable, isOpen } from '../helpers/conntrack-table.js';
-import { waitFor } from '../helpers/wait.js';
+import { NotYet, waitFor } from '../helpers/wait.js';
 import { type ProbeOptions, startProbe } from '../../src/probe/probe.js';
+import { floodPath } from '../../scripts/bench/flood.js';
 import type { ConnEvent, LostEvent, StickyEvent, SweepEvent } from '../../src/core/event.js';
 
 const inNs = (ns: string, ...args: string[]) =>
@@ -211,4 +212,57 @@ test('destroy messages beyond --conntrack-events-max: the helper stops listening
     () => closes().some((c) => c.client.endsWith(':30000') && (c as { seen: string }).seen === 'destroy'),
     10_000,
   );
+});
+
+/**
+ * New connections that the probe sees: `count` UDP flows from 10.0.9.x sent by the bench's flood at `rate` a second
+ * from the namespace itself, DNATed at its output hook to 10.1.1.2 (out of a veth whose peer drops them). Returns
+ * how many it sent.
+ */
+function newFlows(ns: string, count: number, rate: number): number {
+  const out = execFileSync(
+    floodPath,
+    ['--netns', `/run/netns/${ns}`, '--dst', '10.96.0.20:9', '--src-base', '10.0.9.1', '--src-count', '1'].concat([
+      '--count',
+      String(count),
+      '--rate',
+      String(rate),
+      '--duration',
+      '60',
+    ]),
+    { encoding: 'utf8' },
+  );
+  return (JSON.parse(out) as { sent: number }).sent;
+}
+
+test('new connections past --conntrack-events-max within a second pause the destroy group; as many spread over seconds do not', async (t) => {
+  if (!requireRoot(t)) return;
+  const ns = node(t, 1);
+  // A link out (a veth pair, both ends here) for the Service address and the backend: the flows are confirmed on the
+  // way out and go nowhere.
+  inNs(ns, 'ip', 'link', 'add', 'out0', 'type', 'veth', 'peer', 'name', 'out1');
+  inNs(ns, 'ip', 'addr', 'add', '10.1.1.1/24', 'dev', 'out0');
+  inNs(ns, 'ip', 'link', 'set', 'out0', 'up');
+  inNs(ns, 'ip', 'link', 'set', 'out1', 'up');
+  inNs(ns, 'ip', 'route', 'add', '10.96.0.0/16', 'dev', 'out0');
+  // A known neighbour: flows waiting on ARP would stall the flood's socket.
+  inNs(ns, 'ip', 'neigh', 'add', '10.1.1.2', 'lladdr', '02:00:00:00:01:02', 'dev', 'out0', 'nud', 'permanent');
+  inNs(
+    ns,
+    'nft',
+    'add chain ip nat out { type nat hook output priority -100; }; add rule ip nat out ip daddr 10.96.0.20 udp dport 9 dnat to 10.1.1.2',
+  );
+  const { probe, events } = await watched(t, ns, { node: 'paced-new', conntrackEventsMax: 500 });
+  const dnats = () => events.filter((e) => e.type === 'dnat').length;
+  const paused = () => probe.notes.filter((n) => /not listening to destroy messages/.test(n));
+  // 1,200 new connections at 300 a second: over 500 in all, never in one second. (The helper once compared the
+  // connections since its start with the limit, and stopped listening for good after the 500th.)
+  assert.equal(newFlows(ns, 1200, 300), 1200);
+  await waitFor('the probe to see the 1,200 connections', () => dnats() >= 1200 || new NotYet(dnats(), 1200), 10_000);
+  assert.deepEqual(paused(), [], 'no pause for 300 new connections a second');
+  // 3,000 as fast as they go: over 500 in a second.
+  assert.equal(newFlows(ns, 3000, 0), 3000);
+  await waitFor('the pause', () => paused().length === 1 || new NotYet(probe.notes, 'one pause note'), 10_000);
+  assert.match(paused()[0]!, /over 500 new connections or conntrack destroy messages a second \((\d+) and 0 in/);
+  assert.ok(Number(/a second \((\d+) and/.exec(paused()[0]!)![1]) > 500, paused()[0]);
 });

@@ -266,6 +266,7 @@ uint64_t ss_live_pace(struct ss_live *l, uint64_t now)
 		l->resumed_ms = now;
 		l->window_ms = now;
 		l->window_destroys = l->nl.destroys;
+		l->window_announced = l->announced;
 	}
 	if (now - l->window_ms >= PACE_WINDOW_MS) {
 		if (l->flood_ms && now - l->resumed_ms >= PACE_WINDOW_MS) {
@@ -276,6 +277,7 @@ uint64_t ss_live_pace(struct ss_live *l, uint64_t now)
 		}
 		l->window_ms = now;
 		l->window_destroys = l->nl.destroys;
+		l->window_announced = l->announced;
 	}
 	if (l->nl.destroys - l->window_destroys > l->events_max || l->announced - l->window_announced > l->events_max)
 		return pause_events(l, now);
