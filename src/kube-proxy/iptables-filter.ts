@@ -3,7 +3,7 @@
 // them: a Service without endpoints is rejected at its cluster IP (`KUBE-SERVICES`, "ns/name:port has no endpoints"
 // -j REJECT) and at its external IPs, load-balancer IPs and NodePort (`KUBE-EXTERNAL-SERVICES`, the NodePort with
 // `-m addrtype --dst-type LOCAL`); a Local Service with no endpoint on this node has those dropped ("has no local
-// endpoints" -j DROP); load-balancer IPs with source ranges get `KUBE-PROXY-FIREWALL` DROPs ("traffic not accepted by
+// endpoints" -j DROP), and so has its cluster IP under internalTrafficPolicy Local; load-balancer IPs with source ranges get `KUBE-PROXY-FIREWALL` DROPs ("traffic not accepted by
 // KUBE-FW-*": what KUBE-FW-* admitted was DNATed away from the address); plus `KUBE-FORWARD`, `KUBE-FIREWALL`,
 // `KUBE-NODEPORTS` and the built-in chains' jumps on new connections.
 // Left out: `-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP`, which kube-proxy leaves out where
@@ -11,15 +11,9 @@
 // whose conntrack then sees one direction only and calls the handshake's ACK invalid (NodePort requests hung); with it
 // goes its nfacct twin (`-m nfacct --nfacct-name ct_state_invalid_dropped_pkts`). The other counter kube-proxy writes,
 // for localhost NodePorts, is in the nat table (iptables-render.ts).
-import {
-  externalAddresses,
-  noLocalEndpoints,
-  servicePortName,
-  usesFirewall,
-  type ProxyConfig,
-  type KubeServicePort,
-} from './model.js';
+import { externalAddresses, servicePortName, usesFirewall, type ProxyConfig, type KubeServicePort } from './model.js';
 import { serviceChain } from './names.js';
+import { usableOn, type UsableEndpoints } from './usable-endpoints.js';
 
 const MASQ_MARK = '0x4000';
 /** The older shape's KUBE-MARK-DROP mark. */
@@ -48,18 +42,18 @@ const JUMPS = [
   '-A OUTPUT -j KUBE-FIREWALL',
 ];
 
-/** What one Service adds to the filter table on `node`. */
-function refusals(s: KubeServicePort, node: string, host: number, legacy: boolean): string[] {
+/** What one Service adds to the filter table on a node that uses `u` of its endpoints. */
+function refusals(s: KubeServicePort, u: UsableEndpoints, host: number, legacy: boolean): string[] {
   const p = s.protocol;
   const name = servicePortName(s);
   const out: string[] = [];
   const rule = (chain: string, why: string, match: string, verdict: string) =>
     out.push(`-A ${chain} ${match} -p ${p} -m comment --comment "${name} ${why}" -m ${p} ${verdict}`);
-  const none = s.endpoints.length === 0;
-  if (none) rule('KUBE-SERVICES', 'has no endpoints', `-d ${s.clusterIP}/${host}`, `--dport ${s.port} -j REJECT`);
-  if (none || noLocalEndpoints(s, node)) {
-    // Every external destination: REJECT without endpoints, DROP without local ones (pods short-circuited before).
-    const [why, verdict] = none ? ['has no endpoints', '-j REJECT'] : ['has no local endpoints', '-j DROP'];
+  // REJECT without usable endpoints anywhere, DROP without local ones under a Local policy (for external destinations,
+  // after the external chain's short-circuits for pods and the node).
+  const [why, verdict] = u.any ? ['has no local endpoints', '-j DROP'] : ['has no endpoints', '-j REJECT'];
+  if (!u.internal) rule('KUBE-SERVICES', why, `-d ${s.clusterIP}/${host}`, `--dport ${s.port} ${verdict}`);
+  if (!u.external) {
     for (const ip of externalAddresses(s))
       rule('KUBE-EXTERNAL-SERVICES', why, `-d ${ip}/${host}`, `--dport ${s.port} ${verdict}`);
     if (s.nodePort !== undefined)
@@ -85,7 +79,7 @@ export function renderFilter(config: ProxyConfig, node: string, opts: { jumps: b
     '*filter',
     ...CHAINS.map((c) => `:${c} - [0:0]`),
     ...(opts.jumps ? JUMPS : []),
-    ...config.services.flatMap((s) => refusals(s, node, opts.v6 ? 128 : 32, legacy)),
+    ...config.services.flatMap((s) => refusals(s, usableOn(config, s, node), opts.v6 ? 128 : 32, legacy)),
     // The older shape's load-balancer firewall: KUBE-FW-* marks what it does not admit.
     ...(legacy
       ? [

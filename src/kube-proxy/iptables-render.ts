@@ -11,6 +11,7 @@ import {
   type KubeServicePort,
 } from './model.js';
 import { endpointChain, serviceChain } from './names.js';
+import { usableOn, type UsableEndpoints } from './usable-endpoints.js';
 import { joinHostPort, type IpFamily } from '../core/ip.js';
 
 export interface RenderedRules {
@@ -121,26 +122,31 @@ function quote(comment: string): string {
 }
 
 function renderService(ctx: Ctx, s: KubeServicePort, legacy: boolean): void {
-  if (s.endpoints.length === 0) return; // kube-proxy writes no nat rules for a Service without endpoints
+  const u = usableOn(ctx.config, s, ctx.node);
+  if (!u.any) return; // kube-proxy writes no nat rules for a Service without usable endpoints
   const name = servicePortName(s);
   const p = s.protocol;
   const svc = serviceChain('KUBE-SVC', name, p);
+  const svl = serviceChain('KUBE-SVL', name, p);
   const match = `-d ${s.clusterIP}/${host(ctx)} -p ${p} -m comment --comment ${quote(name + ' cluster IP')} -m ${p} --dport ${s.port}`;
-  const eps = sortedEndpoints(s.endpoints);
-  declare(ctx, svc);
-  if (legacy) {
+  // Cluster-IP traffic goes to the local policy's chain under internalTrafficPolicy Local (the legacy shape predates it).
+  const internal = s.internalTrafficPolicy === 'Local' ? svl : svc;
+  if (u.clusterChain) declare(ctx, svc);
+  if (u.localChain) declare(ctx, svl);
+  if (u.internal && legacy) {
     ctx.rules.push(`-A KUBE-SERVICES ! -s ${ctx.config.clusterCIDR} ${match} -j KUBE-MARK-MASQ`);
-    ctx.rules.push(`-A KUBE-SERVICES ${match} -j ${svc}`);
-  } else {
-    ctx.rules.push(`-A KUBE-SERVICES ${match} -j ${svc}`);
-    ctx.rules.push(`-A ${svc} ! -s ${ctx.config.clusterCIDR} ${match} -j KUBE-MARK-MASQ`);
+    ctx.rules.push(`-A KUBE-SERVICES ${match} -j ${internal}`);
+  } else if (u.internal) {
+    ctx.rules.push(`-A KUBE-SERVICES ${match} -j ${internal}`);
+    ctx.rules.push(`-A ${internal} ! -s ${ctx.config.clusterCIDR} ${match} -j KUBE-MARK-MASQ`);
   }
-  balance(ctx, s, svc, eps, legacy ? 'legacy' : 'current');
+  if (u.clusterChain) balance(ctx, s, svc, sortedEndpoints(u.cluster), legacy ? 'legacy' : 'current');
   if (externallyAccessible(s)) {
-    if (legacy) renderLegacyExternal(ctx, s, svc);
-    else renderExternal(ctx, s, svc);
+    if (legacy) renderLegacyExternal(ctx, s, svc, u);
+    else renderExternal(ctx, s, svc, svl, u);
   }
-  for (const e of eps) renderEndpoint(ctx, s, e, legacy);
+  if (u.localChain && !legacy) balance(ctx, s, svl, sortedEndpoints(u.local), 'current');
+  for (const e of sortedEndpoints(u.reachable)) renderEndpoint(ctx, s, e, legacy);
 }
 
 /** Affinity checks, then the random cascade 1/n, 1/(n-1), ..., then the last endpoint. */
@@ -184,7 +190,7 @@ function addressMatch(ctx: Ctx, s: KubeServicePort, ip: string, what: string): s
  * IP", through KUBE-FW-* when loadBalancerSourceRanges admit only some sources: those go on to KUBE-EXT-*, the others
  * fall through and KUBE-PROXY-FIREWALL drops them in the filter table) and the NodePort all lead to KUBE-EXT-*.
  */
-function renderExternal(ctx: Ctx, s: KubeServicePort, svc: string): void {
+function renderExternal(ctx: Ctx, s: KubeServicePort, svc: string, svl: string, u: UsableEndpoints): void {
   const name = servicePortName(s);
   const p = s.protocol;
   const local = s.externalTrafficPolicy === 'Local';
@@ -215,11 +221,9 @@ function renderExternal(ctx: Ctx, s: KubeServicePort, svc: string): void {
     ctx.rules.push(
       `-A ${ext} -m comment --comment ${quote(`masquerade traffic for ${name} external destinations`)} -j KUBE-MARK-MASQ`,
     );
-    ctx.rules.push(`-A ${ext} -j ${svc}`);
+    if (u.external) ctx.rules.push(`-A ${ext} -j ${svc}`);
     return;
   }
-  const svl = serviceChain('KUBE-SVL', name, p);
-  declare(ctx, svl);
   ctx.rules.push(
     `-A ${ext} -s ${ctx.config.clusterCIDR} -m comment --comment ${quote(`pod traffic for ${name} external destinations`)} -j ${svc}`,
   );
@@ -229,8 +233,7 @@ function renderExternal(ctx: Ctx, s: KubeServicePort, svc: string): void {
   ctx.rules.push(
     `-A ${ext} -m comment --comment ${quote(`route LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j ${svc}`,
   );
-  ctx.rules.push(`-A ${ext} -j ${svl}`);
-  balance(ctx, s, svl, sortedEndpoints(s.endpoints.filter((e) => e.node === ctx.node)), 'current');
+  if (u.external) ctx.rules.push(`-A ${ext} -j ${svl}`);
 }
 
 /**
@@ -239,7 +242,7 @@ function renderExternal(ctx: Ctx, s: KubeServicePort, svc: string): void {
  * load-balancer IP always through KUBE-FW-*, which admits the source ranges (every source without any) and marks the
  * rest with KUBE-MARK-DROP for the filter table's KUBE-FIREWALL.
  */
-function renderLegacyExternal(ctx: Ctx, s: KubeServicePort, svc: string): void {
+function renderLegacyExternal(ctx: Ctx, s: KubeServicePort, svc: string, u: UsableEndpoints): void {
   const name = servicePortName(s);
   const p = s.protocol;
   const local = s.externalTrafficPolicy === 'Local';
@@ -250,7 +253,7 @@ function renderLegacyExternal(ctx: Ctx, s: KubeServicePort, svc: string): void {
     ctx.rules.push(
       `-A ${to} -s ${ctx.config.clusterCIDR} -m comment --comment "Redirect pods trying to reach external loadbalancer VIP to clusterIP" -j ${svc}`,
     );
-    balance(ctx, s, to, sortedEndpoints(s.endpoints.filter((e) => e.node === ctx.node)), 'xlb');
+    balance(ctx, s, to, sortedEndpoints(u.local), 'xlb');
   }
   for (const ip of s.externalIPs ?? []) {
     const match = addressMatch(ctx, s, ip, 'external IP');

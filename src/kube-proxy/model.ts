@@ -19,6 +19,14 @@ export interface KubeEndpoint {
   pod: string;
   /** Short node name the pod runs on: "node" or "node2". */
   node: string;
+  /** The EndpointSlice's `zone` (its node's topology.kubernetes.io/zone). */
+  zone?: string;
+  /** The EndpointSlice's hints: `forZones` and `forNodes` names (the EndpointSlice controller's, from the Service). */
+  hints?: { zones?: string[]; nodes?: string[] };
+  /** conditions.ready (absent: true), conditions.serving and conditions.terminating (absent: false). */
+  ready?: boolean;
+  serving?: boolean;
+  terminating?: boolean;
 }
 
 export interface KubeServicePort {
@@ -41,6 +49,8 @@ export interface KubeServicePort {
   timeoutSeconds?: number;
   nodePort?: number;
   externalTrafficPolicy?: 'Cluster' | 'Local';
+  /** spec.internalTrafficPolicy: Local keeps cluster-IP traffic on the client's node (absent: Cluster). */
+  internalTrafficPolicy?: 'Cluster' | 'Local';
   /** spec.externalIPs: further addresses that lead, like a NodePort, through the external chain. */
   externalIPs?: string[];
   /** status.loadBalancer.ingress[].ip: the load balancer's addresses, through the external chain too. */
@@ -67,6 +77,8 @@ export interface ProxyConfig {
   /** Pod CIDR: sources outside it are masqueraded. */
   clusterCIDR: string;
   services: KubeServicePort[];
+  /** topology.kubernetes.io/zone of each node that has one, by short node name. */
+  zones?: Record<string, string>;
 }
 
 /** "ns/name:port", or "ns/name" for an unnamed port: kube-proxy's ServicePortName. */
@@ -91,9 +103,4 @@ export function externallyAccessible(s: KubeServicePort): boolean {
 /** kube-proxy's usesFWChain: load-balancer IPs with source ranges get a firewall chain. */
 export function usesFirewall(s: KubeServicePort): boolean {
   return (s.loadBalancerIPs ?? []).length > 0 && (s.loadBalancerSourceRanges ?? []).length > 0;
-}
-
-/** A Local Service with no endpoint on `node`: external traffic to it is dropped there (pods still short-circuit). */
-export function noLocalEndpoints(s: KubeServicePort, node: string): boolean {
-  return s.externalTrafficPolicy === 'Local' && s.endpoints.length > 0 && !s.endpoints.some((e) => e.node === node);
 }

@@ -10,7 +10,8 @@
 // writes unless --nodeport-addresses matches every address; nftables mode's default, `primary`, is the node's IP) or,
 // when a render gives none, on any local address but loopback (`fib daddr type local`). One difference, on purpose:
 // `cluster-ips-check` leaves out the drop of unallocated addresses of the service CIDR (the lab has none).
-import { externalAddresses, noLocalEndpoints, servicePortName, usesFirewall, type KubeServicePort } from './model.js';
+import { externalAddresses, servicePortName, usesFirewall, type KubeServicePort } from './model.js';
+import type { UsableEndpoints } from './usable-endpoints.js';
 import { chain, nftServiceBase, nodePortMatch, rule, type NftCtx } from './nft-render.js';
 
 /** A verdict map or set, declared (and flushed: every render is a full sync). */
@@ -70,20 +71,21 @@ export function renderFilterBase(ctx: NftCtx): void {
 }
 
 /**
- * What kube-proxy refuses of one Service here: with no endpoints at all, its cluster IP, external and load-balancer IPs
- * and NodePort go to `reject-chain`; a Local Service with none on this node has its external destinations dropped (pods
- * and the node itself still reach the cluster-wide endpoints through the external chain's short-circuits).
+ * What kube-proxy refuses of one Service here, on a node that uses `u` of its endpoints: with no usable endpoints at
+ * all, its cluster IP, external and load-balancer IPs and NodePort go to `reject-chain`; under a Local policy with none
+ * on this node, the cluster IP (internalTrafficPolicy) or the external destinations (externalTrafficPolicy) are
+ * dropped (pods and the node itself still reach the cluster-wide endpoints through the external chain's
+ * short-circuits).
  */
-export function renderRefusals(ctx: NftCtx, s: KubeServicePort): void {
+export function renderRefusals(ctx: NftCtx, s: KubeServicePort, u: UsableEndpoints): void {
   const comment = `comment "${servicePortName(s)}"`;
-  const none = s.endpoints.length === 0;
-  if (!none && !noLocalEndpoints(s, ctx.node)) return;
-  const verdict = none ? 'goto reject-chain' : 'drop';
+  const verdict = u.any ? 'drop' : 'goto reject-chain';
   const refuse = (ip: string) =>
     ctx.elements.push(
       `add element ${ctx.t} no-endpoint-services { ${ip} . ${s.protocol} . ${s.port} ${comment} : ${verdict} }`,
     );
-  if (none) refuse(s.clusterIP);
+  if (!u.internal) refuse(s.clusterIP);
+  if (u.external) return;
   for (const ip of externalAddresses(s)) refuse(ip);
   if (s.nodePort !== undefined)
     ctx.elements.push(

@@ -11,6 +11,7 @@ import {
   type KubeServicePort,
 } from './model.js';
 import { nftNameBase } from './names.js';
+import { usableOn, type UsableEndpoints } from './usable-endpoints.js';
 import { endpointText, sortedEndpoints } from './iptables-render.js';
 import type { IpFamily } from '../core/ip.js';
 
@@ -195,29 +196,36 @@ function syncText(ctx: NftCtx, stale: RenderedNft | undefined): string {
 }
 
 function renderService(ctx: NftCtx, s: KubeServicePort): void {
+  const u = usableOn(ctx.config, s, ctx.node);
   ctx.elements.push(`add element ${ctx.t} cluster-ips { ${s.clusterIP} }`);
-  renderRefusals(ctx, s);
+  renderRefusals(ctx, s, u);
   renderFirewall(ctx, s);
-  if (s.endpoints.length === 0) return; // no service chain: the filter chains refuse it (nft-filter.ts)
+  if (!u.any) return; // no service chain: the filter chains refuse it (nft-filter.ts)
   const modern = newShape(ctx.config);
   const p = s.protocol;
   const svc = `service-${nftServiceBase(s)}`;
-  const eps = sortedEndpoints(s.endpoints);
-  chain(ctx, svc);
-  ctx.elements.push(`add element ${ctx.t} service-ips { ${s.clusterIP} . ${p} . ${s.port} : goto ${svc} }`);
+  const loc = `local-${nftServiceBase(s)}`;
+  // Cluster-IP traffic goes to the local policy's chain under internalTrafficPolicy Local.
+  const internal = s.internalTrafficPolicy === 'Local' ? loc : svc;
+  const eps = sortedEndpoints(u.reachable);
+  if (u.clusterChain) chain(ctx, svc);
+  if (u.localChain) chain(ctx, loc);
+  if (u.internal)
+    ctx.elements.push(`add element ${ctx.t} service-ips { ${s.clusterIP} . ${p} . ${s.port} : goto ${internal} }`);
   if (modern) {
     for (const e of eps.filter((x) => x.node === ctx.node))
       ctx.elements.push(`add element ${ctx.t} hairpin-connections { ${e.ip} . ${e.ip} . ${p} . ${e.port} }`);
-  } else {
+  } else if (u.internal) {
     rule(
       ctx,
-      svc,
+      internal,
       `${ctx.ip} daddr ${s.clusterIP} ${p} dport ${s.port} ${ctx.ip} saddr != ${ctx.config.clusterCIDR} jump mark-for-masquerade`,
     );
   }
   if (needsEndpointChains(ctx.config, s)) for (const e of eps) renderEndpoint(ctx, s, e);
-  balance(ctx, s, svc, eps);
-  if (externallyAccessible(s)) renderExternal(ctx, s, svc);
+  if (u.clusterChain) balance(ctx, s, svc, sortedEndpoints(u.cluster));
+  if (u.localChain) balance(ctx, s, loc, sortedEndpoints(u.local));
+  if (externallyAccessible(s)) renderExternal(ctx, s, { svc, loc }, u);
 }
 
 /** Affinity checks, then one random pick among `eps`: a verdict map of endpoint chains, or (1.36) an inline DNAT map. */
@@ -264,7 +272,8 @@ function renderEndpoint(ctx: NftCtx, s: KubeServicePort, e: KubeEndpoint): void 
 }
 
 /** The external chain: where external IPs, load-balancer IPs and the NodePort lead. */
-function renderExternal(ctx: NftCtx, s: KubeServicePort, svc: string): void {
+function renderExternal(ctx: NftCtx, s: KubeServicePort, to: { svc: string; loc: string }, u: UsableEndpoints): void {
+  const { svc, loc } = to;
   const ext = `external-${nftServiceBase(s)}`;
   const mark = newShape(ctx.config) ? `meta mark set meta mark or ${MASQ_MARK}` : 'jump mark-for-masquerade';
   chain(ctx, ext);
@@ -274,11 +283,11 @@ function renderExternal(ctx: NftCtx, s: KubeServicePort, svc: string): void {
     ctx.elements.push(`add element ${ctx.t} service-nodeports { ${s.protocol} . ${s.nodePort} : goto ${ext} }`);
   if (s.externalTrafficPolicy !== 'Local') {
     rule(ctx, ext, mark);
-    rule(ctx, ext, `goto ${svc}`);
+    if (u.external) rule(ctx, ext, `goto ${svc}`);
     return;
   }
-  rule(ctx, ext, `${ctx.ip} saddr ${ctx.config.clusterCIDR} goto ${svc}`);
-  rule(ctx, ext, `fib saddr type local ${mark}`);
-  rule(ctx, ext, `fib saddr type local goto ${svc}`);
-  balance(ctx, s, ext, sortedEndpoints(s.endpoints.filter((e) => e.node === ctx.node)));
+  rule(ctx, ext, `${ctx.ip} saddr ${ctx.config.clusterCIDR} goto ${svc} comment "short-circuit pod traffic"`);
+  rule(ctx, ext, `fib saddr type local ${mark} comment "masquerade local traffic"`);
+  rule(ctx, ext, `fib saddr type local goto ${svc} comment "short-circuit local traffic"`);
+  if (u.external) rule(ctx, ext, `goto ${loc}`);
 }

@@ -4,6 +4,7 @@ import { InputError, UsageError } from '../core/errors.js';
 
 import type { ProxyMode } from '../core/event.js';
 import { familyOf, type IpFamily } from './ip-family.js';
+import { sliceEndpoints, trafficDistributions } from './endpoint-slices.js';
 import {
   kubeVersions,
   servicePortName,
@@ -16,7 +17,11 @@ import {
 // The lab's Services are kube-proxy's view of them (src/kube-proxy/model.ts), under the lab's names.
 export { servicePortName, type KubeVersion, type RuleShape };
 export type LabEndpoint = KubeEndpoint;
-export type LabServiceSpec = KubeServicePort;
+/** A Service port as kube-proxy sees it, with what the lab's EndpointSlice controller reads (endpoint-slices.ts). */
+export type LabServiceSpec = KubeServicePort & {
+  /** spec.trafficDistribution: the hints the EndpointSlice controller gives the endpoints. */
+  trafficDistribution?: (typeof trafficDistributions)[number];
+};
 
 export type { IpFamily };
 
@@ -58,6 +63,8 @@ export interface LabConfig {
   dualHomed?: boolean;
   backends: LabBackendSpec[];
   services: LabServiceSpec[];
+  /** topology.kubernetes.io/zone of each node that has one, by short node name ("node", "node2"). */
+  zones?: Record<string, string>;
 }
 
 /** Short node names by index: the netns is `${prefix}-${name}`. */
@@ -139,7 +146,7 @@ export function familyView(c: LabConfig, family: IpFamily): LabConfig {
       {
         ...s,
         clusterIP: addr.ip,
-        endpoints: s.endpoints.filter((e) => familyOf(e.ip) === family),
+        endpoints: sliceEndpoints(c, s).filter((e) => familyOf(e.ip) === family),
         ...(s.externalIPs ? { externalIPs: ofFamily(s.externalIPs) } : {}),
         ...(s.loadBalancerIPs ? { loadBalancerIPs: ofFamily(s.loadBalancerIPs) } : {}),
         ...(s.loadBalancerSourceRanges ? { loadBalancerSourceRanges: ofFamily(s.loadBalancerSourceRanges) } : {}),
@@ -186,6 +193,7 @@ export function validateConfig(c: LabConfig): void {
     fail("ipFamilies must be ['IPv4'] or ['IPv4', 'IPv6']", c.ipFamilies);
   if (c.clusterCIDR6 !== undefined && !/^[0-9a-f:]+\/\d{1,3}$/i.test(c.clusterCIDR6))
     fail('clusterCIDR6 must be an IPv6 prefix like fd00::/31', c.clusterCIDR6);
+  validateZones(c, nodes, fail);
   const names = new Set<string>();
   for (const s of c.services) {
     const key = servicePortName(s);
@@ -198,6 +206,7 @@ export function validateConfig(c: LabConfig): void {
     if (s.affinitySetSize !== undefined && !(Number.isInteger(s.affinitySetSize) && s.affinitySetSize >= 1))
       fail(`${key}: affinitySetSize must be a positive integer`, s.affinitySetSize);
     validateExternal(key, s, fail);
+    validatePolicies(key, s, c.shape, fail);
     validateEndpoints(
       key,
       s.endpoints,
@@ -227,6 +236,47 @@ function validateFamilies(
   for (const f of fams)
     if (!labFamilyList.includes(f!))
       fail(`${key}: an ${f} Service needs a lab with ${f} (ipFamilies ${JSON.stringify(labFamilyList)})`, addrs);
+}
+
+/** A label value, as topology.kubernetes.io/zone must be. */
+const isLabelValue = (v: unknown) =>
+  typeof v === 'string' && v.length <= 63 && /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/.test(v) && v !== '';
+
+function validateZones(c: LabConfig, nodes: Set<string>, fail: (what: string, seen: unknown) => never): void {
+  if (c.zones === undefined) return;
+  if (typeof c.zones !== 'object' || c.zones === null || Array.isArray(c.zones))
+    fail('zones must map node names to zone names', c.zones);
+  for (const [node, zone] of Object.entries(c.zones)) {
+    if (!nodes.has(node)) fail(`zones names node '${node}', not one of ${[...nodes].join(', ')}`, c.zones);
+    if (!isLabelValue(zone)) fail(`zones: node ${node}'s zone must be a label value like eu-west-1a`, zone);
+  }
+}
+
+/** Traffic policies and topology: what the lab models, with the kube-proxy shape that has it. */
+function validatePolicies(
+  key: string,
+  s: LabServiceSpec,
+  shape: RuleShape,
+  fail: (what: string, seen: unknown) => never,
+): void {
+  const itp = s.internalTrafficPolicy;
+  if (itp !== undefined && itp !== 'Cluster' && itp !== 'Local')
+    fail(`${key}: internalTrafficPolicy must be Cluster or Local`, itp);
+  if (itp === 'Local' && shape === 'legacy')
+    fail(`${key}: internalTrafficPolicy Local needs shape 'current' (the KUBE-XLB shape predates it)`, itp);
+  if (itp === 'Local' && s.externalTrafficPolicy === 'Local')
+    fail(`${key}: both traffic policies Local is not modelled by the lab; keep one of them Cluster`, s);
+  if (s.trafficDistribution !== undefined && !trafficDistributions.includes(s.trafficDistribution))
+    fail(`${key}: trafficDistribution must be one of ${trafficDistributions.join(', ')}`, s.trafficDistribution);
+  for (const e of s.endpoints) {
+    if (e.zone !== undefined && !isLabelValue(e.zone)) fail(`${key}: an endpoint's zone must be a label value`, e);
+    const h = e.hints;
+    const names = (v: unknown) => v === undefined || (Array.isArray(v) && v.every(isLabelValue));
+    if (h !== undefined && (typeof h !== 'object' || h === null || !names(h.zones) || !names(h.nodes)))
+      fail(`${key}: an endpoint's hints must be { zones?: [names], nodes?: [names] }`, e);
+    for (const f of ['ready', 'serving', 'terminating'] as const)
+      if (e[f] !== undefined && typeof e[f] !== 'boolean') fail(`${key}: an endpoint's ${f} must be true or false`, e);
+  }
 }
 
 /** External IPs, load-balancer IPs and source ranges: addresses and prefixes, ranges only beside load-balancer IPs. */

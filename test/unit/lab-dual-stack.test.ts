@@ -117,11 +117,12 @@ test("each family's rules name only that family's Services and endpoints", () =>
     assert.match(nft, /update @affinity-[A-Z2-7]{8}-lab\/dual\/tcp\/http__fd00\.1\.1\.\.2\/8080 \{ ip6 saddr \}/);
     assert.doesNotMatch(nft, /\bip (saddr|daddr)\b/, 'only ip6 matches');
   }
-  // Node 2's NodePort (Local) picks among node 2's IPv6 pods only.
+  // Node 2's NodePort (Local) goes on to the local policy's chain, which picks among node 2's IPv6 pods only.
   const node2 = renderNft({ ...v6, kubeVersion: '1.36' }, 'node2', { family: 'IPv6' }).text;
+  assert.match(node2, /add rule ip6 kube-proxy external-(\S*web6\S*) goto local-\1$/m);
   assert.match(
     node2,
-    /external-.*web6.* dnat ip6 addr \. port to numgen random mod 2 map \{ 0 : fd00:1:3::2 \. 8080, 1 : fd00:1:4::2 \. 8080 \}/,
+    /add rule ip6 kube-proxy local-\S*web6\S* meta l4proto tcp dnat ip6 addr \. port to numgen random mod 2 map \{ 0 : fd00:1:3::2 \. 8080, 1 : fd00:1:4::2 \. 8080 \}/,
   );
 });
 

@@ -7,6 +7,7 @@ import { printableJson } from '../../core/text.js';
 import {
   defaultConfig,
   describeMode,
+  nodeName,
   findService,
   parseProxyFlags,
   serviceAddresses,
@@ -42,6 +43,8 @@ Actions:
                                      'ip6 kube-proxy' table), and three more Services: lab/dual
                                      (both families, ClientIP), lab/dual-dns (both, UDP) and
                                      lab/web6 (IPv6 only, NodePort 30086, Local)
+                --zones LIST         topology.kubernetes.io/zone of the nodes, in turn (a,b: node
+                                     in a, node2 in b); each pod is in its node's zone
                 --config FILE        a LabConfig as JSON instead of the default Services
   down        stop the lab's backends, delete its namespaces and state (idempotent)
   status      namespaces, Services, endpoints, backend processes, connections per KUBE-SEP
@@ -102,6 +105,14 @@ export const command: Command = {
   },
 };
 
+/** `--zones a,b`: node k in the k-th zone, round the list (validateConfig checks the names). */
+function zonesOf(list: string, nodes: number): Record<string, string> {
+  const zones = list.split(',');
+  if (zones.some((z) => z === ''))
+    throw new UsageError(`--zones expects zone names separated by commas; got '${list}'`);
+  return Object.fromEntries(Array.from({ length: nodes }, (_, k) => [nodeName(k), zones[k % zones.length]!]));
+}
+
 const prefixOpt = { prefix: { type: 'string', default: 'lab' } } as const;
 
 async function up(argv: string[]): Promise<number> {
@@ -112,6 +123,7 @@ async function up(argv: string[]): Promise<number> {
     'proxy-mode': { type: 'string' },
     'kube-version': { type: 'string' },
     'ip-families': { type: 'string' },
+    zones: { type: 'string' },
     config: { type: 'string' },
   });
   const { proxyMode, kubeVersion } = parseProxyFlags(values['proxy-mode'], values['kube-version']);
@@ -140,6 +152,7 @@ async function up(argv: string[]): Promise<number> {
   // Given flags override the config file's choice.
   if (proxyMode !== undefined) config.proxyMode = proxyMode;
   if (kubeVersion !== undefined) config.kubeVersion = kubeVersion;
+  if (values.zones !== undefined) config.zones = zonesOf(values.zones, config.nodes);
   const signal = shutdownSignal();
   let lab: Lab;
   try {

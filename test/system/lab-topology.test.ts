@@ -1,0 +1,100 @@
+// Issue 29's lab: a two-node lab in zones a (node) and b (node2) whose rules keep the topology promises the way
+// kube-proxy does (iptables mode and both nftables shapes), checked on the kernel: where the backends' logs say each
+// connection from c1 (on node, zone a) went, against the endpoint sets this test works out itself from docs/lab.md's
+// rules ("Topology"). Two agents and `report --agent` name every Service with the backends the logs name, and mark
+// the internalTrafficPolicy Local Service whose pods are all on node2 as dropped on node.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { requireRoot } from '../helpers/env.js';
+import { startLabWithAgents, startReportCli } from '../helpers/agents.js';
+import { backendOf } from '../helpers/lab-fixture.js';
+import { defaultConfig, runClient, type KubeVersion, type LabConfig, type ProxyMode } from '../../src/lab/lab.js';
+
+const MODES: { proxyMode: ProxyMode; kubeVersion?: KubeVersion }[] = [
+  { proxyMode: 'iptables' },
+  { proxyMode: 'nftables', kubeVersion: '1.35' },
+  { proxyMode: 'nftables', kubeVersion: '1.36' },
+];
+const ZONES = { node: 'a', node2: 'b' };
+
+/** The default two-node lab (b1, b2 on node; b3, b4 on node2) in zones, with four Services that make promises. */
+function topologyConfig(mode: (typeof MODES)[number]): LabConfig {
+  const c = defaultConfig({ nodes: 2, ...mode });
+  const web = c.services.find((s) => s.name === 'web')!;
+  const svc = (name: string, last: number, more: Partial<LabConfig['services'][0]>) => ({
+    ...web,
+    name,
+    clusterIP: `10.96.0.${last}`,
+    ...more,
+  });
+  c.zones = ZONES;
+  c.services.push(
+    svc('zonal', 40, { trafficDistribution: 'PreferSameZone' }),
+    // One endpoint without a hint: the controller hints the others, kube-proxy ignores them all.
+    svc('nohint', 41, {
+      trafficDistribution: 'PreferSameZone',
+      endpoints: web.endpoints.map((e, i) => (i === 3 ? { ...e, hints: {} } : e)),
+    }),
+    svc('local', 42, { internalTrafficPolicy: 'Local' }),
+    svc('remote', 43, { internalTrafficPolicy: 'Local', endpoints: web.endpoints.filter((e) => e.node === 'node2') }),
+  );
+  return c;
+}
+
+/** What docs/lab.md says node `node` (zone a) uses, worked out here: pods by name. */
+function expectedPods(c: LabConfig, name: string): string[] {
+  const s = c.services.find((x) => x.name === name)!;
+  const zoneOf = (pod: string) => ZONES[c.backends.find((b) => b.name === pod)!.node as keyof typeof ZONES];
+  const all = s.endpoints.map((e) => e.pod);
+  if (s.internalTrafficPolicy === 'Local') return s.endpoints.filter((e) => e.node === 'node').map((e) => e.pod);
+  const everyHinted = s.trafficDistribution !== undefined && s.endpoints.every((e) => e.hints === undefined);
+  return everyHinted ? all.filter((p) => zoneOf(p) === 'a') : all;
+}
+
+for (const mode of MODES) {
+  const label = mode.proxyMode === 'iptables' ? 'iptables mode' : `nftables mode ${mode.kubeVersion}`;
+  test(`the lab keeps topology promises as kube-proxy does, and the report agrees (${label})`, {
+    timeout: 180_000,
+  }, async (t) => {
+    if (!requireRoot(t)) return;
+    const config = topologyConfig(mode);
+    const { lab, agents } = await startLabWithAgents(t, config);
+    const report = await startReportCli(t, agents);
+    const sent = new Map<string, Awaited<ReturnType<typeof runClient>>>();
+    for (const name of ['zonal', 'nohint', 'local'])
+      sent.set(name, await runClient(lab, 'c1', { service: `lab/${name}:http`, mode: 'http', count: 40 }));
+    // No pod of lab/remote on node: c1's attempts are dropped there (it waits), not refused.
+    const remote = await runClient(lab, 'c1', { service: 'lab/remote:http', mode: 'http', count: 3, timeoutMs: 700 });
+    for (const r of remote) assert.match(r.error ?? '', /no answer within 700 ms/, `${r.target}: ${r.answer}`);
+    const logs = await backendOf(lab, [...[...sent.values()].flat(), ...remote]);
+    for (const r of remote) assert.equal(logs.get(r), undefined, 'no backend saw a dropped connection');
+
+    for (const [name, results] of sent) {
+      const served = new Set(results.map((r) => logs.get(r)?.backend));
+      const expected = expectedPods(config, name);
+      for (const pod of served) assert.ok(expected.includes(pod!), `${name}: ${pod} is not one of ${expected}`);
+      // 40 connections over 2 or 4 pods: every expected pod gets some (all but certain at random).
+      assert.deepEqual([...served].sort(), [...expected].sort(), `${name}: the pods that served`);
+    }
+    assert.ok(
+      expectedPods(config, 'nohint').some((p) => p === 'b3' || p === 'b4'),
+      'the fallback sends zone a clients to zone b',
+    );
+
+    await new Promise((r) => setTimeout(r, 1500));
+    const r = await report.finish();
+    const row = (name: string) => r.services.find((s) => s.name === name && !s.service.startsWith('10.3.'));
+    assert.deepEqual(row('lab/remote:http')?.noEndpoints, { mode: 'drop', nodes: [lab.nodes[0]] });
+    for (const [name, results] of sent) {
+      const want: Record<string, number> = {};
+      for (const x of results) {
+        const b = lab.backends.find((y) => y.name === logs.get(x)!.backend)!;
+        want[`${b.ip}:8080`] = (want[`${b.ip}:8080`] ?? 0) + 1;
+      }
+      const got = Object.fromEntries(
+        (row(`lab/${name}:http`)?.backends ?? []).filter((b) => b.selections > 0).map((b) => [b.backend, b.selections]),
+      );
+      assert.deepEqual(got, want, `lab/${name}:http: the report's selections are the backends' logs`);
+    }
+  });
+}
