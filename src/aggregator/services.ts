@@ -45,6 +45,9 @@ export class ServiceRec {
   private rulesLatest: NodeView | undefined;
   /** Last selection time by node. */
   readonly lastByNode: number[] = [];
+  /** Selections by node and backend ([node][backend]), cumulative and in the window: where picks went (topology). */
+  readonly nodeCum: number[][] = [];
+  readonly nodeWin: number[][] = [];
   readonly udp: UdpCounts = { replacements: 0, backendChanged: 0, reflectiveChanged: 0 };
   /** Selections per wall-clock second, for the last RATE_SLOTS seconds. */
   readonly rateSecond = new Float64Array(RATE_SLOTS).fill(-1);
@@ -194,6 +197,16 @@ export class ServiceRec {
     const r = this.rulesLatest;
     this.fallback = k ?? r;
     this.latest = k && k.info.name === null && r ? { ...k, info: { ...k.info, name: r.info.name } } : (k ?? r);
+  }
+
+  /** One selection by `node` of backend `b` entering (1) or leaving (-1) the window; the cumulative count with it. */
+  countOnNode(node: number, b: number, delta: 1 | -1): void {
+    this.nodeWin[node] ??= [];
+    this.nodeWin[node][b] = (this.nodeWin[node][b] ?? 0) + delta;
+    if (delta === 1) {
+      this.nodeCum[node] ??= [];
+      this.nodeCum[node][b] = (this.nodeCum[node][b] ?? 0) + 1;
+    }
   }
 
   countSelection(ts: number): void {
@@ -377,13 +390,21 @@ function describedServices(services: Services, infos: readonly ServiceInfo[]): [
   return out;
 }
 
-/** Frontends of one record as one entry: the first's name and affinity, every endpoint and pod. */
+/**
+ * Frontends of one record as one entry: the first's name, affinity and traffic policy, every endpoint and pod (and the
+ * places of the endpoints of every frontend with that policy: a cluster IP of each family).
+ */
 function merged(rec: ServiceRec, same: readonly ServiceInfo[]): ServiceInfo {
   const pods = same.some((i) => i.pods) ? Object.assign({}, ...same.map((i) => i.pods)) : undefined;
+  const topo = same.find((i) => i.topology)?.topology;
+  const places = topo && same.flatMap((i) => (i.topology?.policy === topo.policy ? i.topology.endpoints : []));
   return {
     ...same[0]!,
     service: rec.key,
     endpoints: [...new Set(same.flatMap((i) => i.endpoints))],
     ...(pods ? { pods } : {}),
+    ...(topo && places
+      ? { topology: { ...topo, endpoints: [...new Map(places.map((e) => [e.endpoint, e])).values()] } }
+      : {}),
   };
 }

@@ -5,6 +5,7 @@ import {
   CLUSTER_NODE,
   DEFAULT_AFFINITY_TIMEOUT_SECONDS,
   type CatalogEvent,
+  type NodePlace,
   type DnatEvent,
   type LostEvent,
   type NodeEvent,
@@ -89,6 +90,8 @@ export class AggregatorState {
   readonly affinitySets = new AffinitySetFills();
   private readonly catalogListed = new Map<number, Set<ServiceRec>>();
   private readonly clusterListed = new Set<ServiceRec>();
+  /** The cluster's nodes as the API's latest catalog lists them (zones); empty without one. */
+  clusterNodes: NodePlace[] = [];
 
   constructor(opts: StateOptions) {
     this.windowUs = positive(opts.windowSeconds ?? 60, 'windowSeconds') * 1e6;
@@ -234,6 +237,7 @@ export class AggregatorState {
     svc.frontendWin[frontend]!++;
     pairs.lastFrontend[p] = frontend;
     svc.countSelection(ts);
+    svc.countOnNode(node, b, 1);
     svc.lastByNode[node] = ts;
     if (this.ring.full) {
       const dropped = this.ring.ts[this.leaveWindow()]!;
@@ -246,8 +250,10 @@ export class AggregatorState {
   }
 
   private catalog(ev: CatalogEvent): void {
-    if (ev.node === CLUSTER_NODE) applyClusterCatalog(this.services, this.clusterListed, ev);
-    else {
+    if (ev.node === CLUSTER_NODE) {
+      applyClusterCatalog(this.services, this.clusterListed, ev);
+      this.clusterNodes = ev.nodes ?? [];
+    } else {
       const node = this.roster.indexOf(ev.node);
       applyCatalog(this.services, this.catalogListed, node, ev);
       this.pending.catalog(node, (v) => this.services.list[v.svc]!.view(node)?.endpoints.has(v.from) === true);
@@ -260,6 +266,7 @@ export class AggregatorState {
     const j = ring.shift();
     const svc = this.services.list[ring.svc[j]!]!;
     svc.win.add(ring.backend[j]!, ring.code[j]!, -1);
+    svc.countOnNode(ring.node[j]!, ring.backend[j]!, -1);
     unitLeaves(ring, j, svc);
     svc.frontendWin[ring.frontend[j]!]!--;
     return j;

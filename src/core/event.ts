@@ -159,6 +159,38 @@ export interface CatalogEvent extends Base {
   services: ServiceInfo[];
   /** The node's kube-proxy mode the services were read from; absent from the API's catalogs and older agents. */
   proxyMode?: ProxyMode;
+  /** The API's catalogs: every node of the cluster, with its topology.kubernetes.io/zone where it has one. */
+  nodes?: NodePlace[];
+}
+
+export interface NodePlace {
+  name: string;
+  zone?: string;
+}
+
+/** One endpoint as its EndpointSlice places it (the API's catalogs). */
+export interface EndpointPlace {
+  /** "ip:port", as in ServiceInfo.endpoints. */
+  endpoint: string;
+  node?: string;
+  zone?: string;
+  /** hints.forZones and hints.forNodes names. */
+  zoneHints?: string[];
+  nodeHints?: string[];
+  /** conditions: ready (absent in the API: true), serving, terminating. */
+  ready: boolean;
+  serving: boolean;
+  terminating: boolean;
+}
+
+/** What decides where kube-proxy sends traffic to one address of a Service (the API's catalogs). */
+export interface ServiceTopology {
+  /** The address's traffic policy: internalTrafficPolicy for a cluster IP, externalTrafficPolicy otherwise. */
+  policy: 'Cluster' | 'Local';
+  /** spec.trafficDistribution, when set. */
+  distribution?: string;
+  /** Every endpoint of the address's family and port, ready or not. */
+  endpoints: EndpointPlace[];
 }
 
 /** The `node` of catalogs from the Kubernetes API: they describe the whole cluster. */
@@ -183,6 +215,8 @@ export interface ServiceInfo {
    * not refused (or an older agent).
    */
   noEndpoints?: 'drop' | 'reject';
+  /** The API's catalogs: the address's traffic policy and where its endpoints are. */
+  topology?: ServiceTopology;
 }
 
 /**

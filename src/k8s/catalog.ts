@@ -2,7 +2,7 @@
 // address:port/proto that kube-proxy translates. The API client does not check field types, so every field is read
 // through a check here: one of the wrong type counts as absent, it never throws.
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
-import { DEFAULT_AFFINITY_TIMEOUT_SECONDS, type Proto, type ServiceInfo } from '../core/event.js';
+import { DEFAULT_AFFINITY_TIMEOUT_SECONDS, type EndpointPlace, type Proto, type ServiceInfo } from '../core/event.js';
 
 /** kube-proxy's default for sessionAffinityConfig.clientIP.timeoutSeconds (3 hours). */
 
@@ -54,8 +54,9 @@ export function buildCatalog(services: readonly V1Service[], slices: readonly V1
       const number = port(svcPort.port);
       if (!proto || number === undefined) continue;
       const portName = str(svcPort.name);
-      for (const ip of frontendIps(svc, spec)) {
-        const { endpoints, pods } = endpointsOf(svcSlices, svcPort, ip.includes(':') ? 'IPv6' : 'IPv4', ns);
+      for (const { ip, external } of frontendIps(svc, spec)) {
+        const family = ip.includes(':') ? 'IPv6' : 'IPv4';
+        const { endpoints, pods, places } = endpointsOf(svcSlices, svcPort, family, ns);
         const info: ServiceInfo = {
           service: `${joinHostPort(ip, number)}/${proto}`,
           name: portName ? `${ns}/${name}:${portName}` : `${ns}/${name}`,
@@ -63,6 +64,10 @@ export function buildCatalog(services: readonly V1Service[], slices: readonly V1
           endpoints,
         };
         if (Object.keys(pods).length > 0) info.pods = pods;
+        const policy = external ? spec.externalTrafficPolicy : spec.internalTrafficPolicy;
+        const distribution = str(spec.trafficDistribution);
+        info.topology = { policy: policy === 'Local' ? 'Local' : 'Cluster', endpoints: places };
+        if (distribution) info.topology.distribution = distribution;
         out.push(info);
       }
     }
@@ -75,21 +80,30 @@ export function buildCatalog(services: readonly V1Service[], slices: readonly V1
  * cluster IPs (both families), external IPs and load-balancer ingress IPs. NodePorts
  * are left out: their address is every node's, which would need the Node objects.
  */
-function frontendIps(svc: Obj, spec: Obj): string[] {
+function frontendIps(svc: Obj, spec: Obj): { ip: string; external: boolean }[] {
   const clusterIPs = list(spec.clusterIPs);
   const cluster = clusterIPs.length > 0 ? clusterIPs : [spec.clusterIP];
-  const ips = [
-    ...cluster,
+  const external = [
     ...list(spec.externalIPs),
     ...list(obj(obj(svc.status).loadBalancer).ingress).map((i) => obj(i).ip),
-  ].filter((ip): ip is string => typeof ip === 'string' && ip !== '' && ip !== 'None');
-  return [...new Set(ips)];
+  ];
+  const out = new Map<string, boolean>();
+  for (const [ips, ext] of [
+    [cluster, false],
+    [external, true],
+  ] as const)
+    for (const ip of ips) if (typeof ip === 'string' && ip !== '' && ip !== 'None' && !out.has(ip)) out.set(ip, ext);
+  return [...out].map(([ip, ext]) => ({ ip, external: ext }));
 }
 
-/** Ready endpoints (a missing ready condition means ready, as the API defines it). */
+/**
+ * Ready endpoints (a missing ready condition means ready, as the API defines it), and every endpoint's place (node,
+ * zone, hints, conditions) for the topology checks.
+ */
 function endpointsOf(slices: Obj[], svcPort: Obj, family: 'IPv4' | 'IPv6', ns: string) {
   const endpoints = new Set<string>();
   const pods: Record<string, string> = {};
+  const places = new Map<string, EndpointPlace>();
   for (const slice of slices) {
     if (slice.addressType !== family) continue;
     const slicePort = list(slice.ports)
@@ -103,18 +117,38 @@ function endpointsOf(slices: Obj[], svcPort: Obj, family: 'IPv4' | 'IPv6', ns: s
     if (number === undefined) continue;
     for (const e of list(slice.endpoints)) {
       const ep = obj(e);
-      if (obj(ep.conditions).ready === false) continue;
       // kube-proxy uses the first address only; the others are the same pod's.
       const ip = str(list(ep.addresses)[0]);
       if (!ip) continue;
       const addr = joinHostPort(ip, number);
+      if (!places.has(addr)) places.set(addr, placeOf(ep, addr));
+      if (obj(ep.conditions).ready === false) continue;
       endpoints.add(addr);
       const ref = obj(ep.targetRef);
       const podName = str(ref.name);
       if (ref.kind === 'Pod' && podName) pods[addr] = `${str(ref.namespace) ?? ns}/${podName}`;
     }
   }
-  return { endpoints: [...endpoints].sort(), pods };
+  return { endpoints: [...endpoints].sort(), pods, places: [...places.values()] };
+}
+
+function placeOf(ep: Obj, endpoint: string): EndpointPlace {
+  const c = obj(ep.conditions);
+  const hints = obj(ep.hints);
+  const hinted = (v: unknown) => list(v).flatMap((h) => str(obj(h).name) ?? []);
+  const place: EndpointPlace = {
+    endpoint,
+    ready: c.ready !== false,
+    serving: c.serving === true || (c.serving === undefined && c.ready !== false),
+    terminating: c.terminating === true,
+  };
+  const node = str(ep.nodeName);
+  const zone = str(ep.zone);
+  if (node) place.node = node;
+  if (zone) place.zone = zone;
+  if (hinted(hints.forZones).length) place.zoneHints = hinted(hints.forZones);
+  if (hinted(hints.forNodes).length) place.nodeHints = hinted(hints.forNodes);
+  return place;
 }
 
 function protoOf(protocol: unknown): Proto | null {

@@ -53,6 +53,23 @@ function topologyMode(endpoints: KubeEndpoint[], node: string, zone: string | un
   return '';
 }
 
+/**
+ * Why `node` uses every ready endpoint though some carry hints, in kube-proxy's words (its log lines, which are all it
+ * says): undefined when the hints narrow the endpoints here, or when no ready endpoint has a hint.
+ */
+export function hintsIgnored(endpoints: KubeEndpoint[], node: string, zone: string | undefined): string | undefined {
+  const live = endpoints.filter(ready);
+  const hinted = (f: 'zones' | 'nodes') => live.filter((e) => (e.hints?.[f] ?? []).length > 0);
+  if (topologyMode(endpoints, node, zone) !== '' || (hinted('zones').length === 0 && hinted('nodes').length === 0))
+    return undefined;
+  const unhinted = live.find((e) => (e.hints?.zones ?? []).length === 0);
+  if (unhinted) return `same-zone hints ignored: endpoint ${endpointName(unhinted)} has no zone hint`;
+  if (zone === undefined) return 'same-zone hints ignored: the node has no topology.kubernetes.io/zone label';
+  return `same-zone hints ignored: no endpoint is hinted for zone ${zone}`;
+}
+
+const endpointName = (e: KubeEndpoint) => (e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`);
+
 function inTopology(e: KubeEndpoint, mode: TopologyMode, node: string, zone: string | undefined): boolean {
   if (mode === 'PreferSameNode') return e.hints?.nodes?.includes(node) ?? false;
   if (mode === 'PreferSameZone') return zone !== undefined && (e.hints?.zones?.includes(zone) ?? false);

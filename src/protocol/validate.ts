@@ -1,6 +1,7 @@
 // The one check of events where they enter stickyscope (an agent's stream, a trace
 // file's batches and header): what the aggregator, reports and displays may assume of
 // an event. Rejected events are dropped and counted by reason, never passed on.
+import { nodesProblem, topologyProblem } from './validate-topology.js';
 import { printable } from '../core/text.js';
 import { isIPv6 } from 'node:net';
 import type { StickyEvent } from '../core/event.js';
@@ -175,6 +176,8 @@ function catalogProblem(e: Record<string, unknown>): Rejection | null {
   if (e.proxyMode !== undefined && e.proxyMode !== 'iptables' && e.proxyMode !== 'nftables')
     return malformed('proxyMode', "absent, 'iptables' or 'nftables'", e.proxyMode);
   if (!Array.isArray(e.services)) return malformed('services', 'a list', e.services);
+  const np = nodesProblem(e.nodes);
+  if (np) return np;
   for (let i = 0; i < e.services.length; i++) {
     const p = serviceProblem(e.services[i], `services[${i}]`);
     if (p) return p;
@@ -224,7 +227,7 @@ function serviceProblem(x: unknown, at: string): Rejection | null {
   }
   if (s.noEndpoints !== undefined && s.noEndpoints !== 'drop' && s.noEndpoints !== 'reject')
     return malformed(`${at}.noEndpoints`, "'drop', 'reject' or absent", s.noEndpoints);
-  return null;
+  return topologyProblem(s.topology, `${at}.topology`);
 }
 
 /**

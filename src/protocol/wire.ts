@@ -5,6 +5,7 @@ import protobuf from 'protobufjs/minimal.js';
 import { InputError } from '../core/errors.js';
 import type { FlowEvent, Proto, ServiceInfo, StickyEvent } from '../core/event.js';
 import { connFromWire, connToWire } from './conn-wire.js';
+import { nodesFromWire, nodesToWire, topologyFromWire, topologyToWire } from './topology-wire.js';
 import { decodeBatchFast } from './batch-decoder.js';
 import { encodeBatchFast, encodeBatchIndexed, type IndexedBatch } from './batch-encoder.js';
 import { stickyscope } from './generated/stickyscope.js';
@@ -87,6 +88,7 @@ function serviceToWire(s: ServiceInfo): WireService {
     endpoints: s.endpoints,
     pods: s.pods,
     noEndpoints: s.noEndpoints ?? '',
+    ...(s.topology ? { topology: topologyToWire(s.topology) } : {}),
   };
 }
 
@@ -125,6 +127,7 @@ function eventToWire(e: StickyEvent, batchNode: string): WireEvent {
     case 'catalog':
       w.catalog = { services: e.services.map(serviceToWire) };
       if (e.proxyMode !== undefined) w.catalog.proxyMode = e.proxyMode;
+      if (e.nodes !== undefined) w.catalog.nodes = nodesToWire(e.nodes);
       break;
     case 'evicted':
       w.evicted = { list: e.list, endpoint: e.endpoint, client: e.client, capacity: e.capacity };
@@ -183,6 +186,7 @@ function serviceFromWire(s: WireService): ServiceInfo {
   if (s.pods && Object.keys(s.pods).length > 0) out.pods = { ...s.pods };
   // An unknown word from a newer agent is left out rather than guessed at.
   if (s.noEndpoints === 'drop' || s.noEndpoints === 'reject') out.noEndpoints = s.noEndpoints;
+  if (s.topology) out.topology = topologyFromWire(s.topology);
   return out;
 }
 
@@ -222,6 +226,7 @@ function eventFromWire(w: WireEvent, batchNode: string): StickyEvent {
     const e: StickyEvent = { type: 'catalog', ts, node, services: (w.catalog.services ?? []).map(serviceFromWire) };
     const mode = w.catalog.proxyMode;
     if (mode === 'iptables' || mode === 'nftables') e.proxyMode = mode;
+    if (w.catalog.nodes?.length) e.nodes = nodesFromWire(w.catalog.nodes);
     return e;
   }
   if (w.evicted) {

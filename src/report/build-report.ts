@@ -1,5 +1,6 @@
 // Builds the `report --format json` object from aggregator state, in a deterministic
 // order (services, backends and clients by address) so equal events give equal reports.
+import { topologyOf } from '../aggregator/topology.js';
 import { refusalOf } from '../aggregator/refused.js';
 import { isoMicros, type ServiceInfo } from '../core/event.js';
 import { compareAddr } from '../aggregator/addresses.js';
@@ -118,6 +119,7 @@ function serviceReport(
     name: svc.latest?.info.name ?? null,
     affinity: svc.latest ? { ...svc.latest.info.affinity } : { ...NO_AFFINITY },
     ...refusalField(svc, state.roster.names),
+    ...topologyField(state, svc, windowed(svc, t)),
     selections: t.selections,
     ...familyFields(svc, t, windowed(svc, t)),
     ...frontendFields(svc, windowed(svc, t)),
@@ -161,6 +163,11 @@ function serviceReport(
 }
 
 const windowed = (svc: ServiceRec, t: Tally) => t === svc.win;
+
+function topologyField(state: AggregatorState, svc: ServiceRec, inWindow: boolean): Pick<ServiceReport, 'topology'> {
+  const topology = topologyOf(svc, state.roster.names, state.clusterNodes, inWindow);
+  return topology ? { topology } : {};
+}
 
 function refusalField(svc: ServiceRec, names: readonly string[]): Pick<ServiceReport, 'noEndpoints'> {
   const r = refusalOf(svc, names);

@@ -103,6 +103,7 @@ function serviceSection(s: ServiceReport, maxClients: number): string[] {
       ],
     ),
     verdictTable(s),
+    ...topologySection(s),
     ...setsAndDivergence(s),
     ...liveSection(s),
     ...udpTable(s),
@@ -265,6 +266,40 @@ function liveSection(s: ServiceReport): string[] {
     ),
   );
   return out;
+}
+
+/** Where the picks went in the cluster's topology, per node, beside what kube-proxy should use there. */
+function topologySection(s: ServiceReport): string[] {
+  const t = s.topology;
+  if (!t) return [];
+  const share = t.sameZoneShare === null ? '' : ` (${pct(t.sameZoneShare)})`;
+  const asked = t.distribution ? `, trafficDistribution ${md(t.distribution)}` : '';
+  const note = (n: (typeof t.nodes)[number]) =>
+    [
+      n.fallback ? md(n.fallback) : '',
+      n.rules
+        ? `rules differ: ${[...n.rules.missing.map((e) => `missing ${md(e)}`), ...n.rules.extra.map((e) => `extra ${md(e)}`)].join(', ')}`
+        : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
+  return [
+    `Topology (policy ${md(t.policy)}${asked}): ${t.sameZone} of ${t.sameZone + t.crossZone} selections stayed in the node's zone${share}, ${t.crossZone} crossed zones, ${t.sameNode} stayed on the node${t.unknownZone ? `, ${t.unknownZone} in an unknown zone` : ''}.`,
+    '',
+    table(
+      ['Node', 'Zone', 'Selections', 'Same node', 'Same zone', 'Cross zone', 'kube-proxy should use', 'Note'],
+      t.nodes.map((n) => [
+        md(n.node),
+        n.zone === null ? 'none' : md(n.zone),
+        String(n.selections),
+        String(n.sameNode),
+        String(n.sameZone),
+        String(n.crossZone),
+        `${md(n.expected.mode)}: ${n.expected.endpoints.map(md).join(', ') || 'nothing'}`,
+        note(n),
+      ]),
+    ),
+  ];
 }
 
 /** Cells are already md() text: escaping them again here would double the backslashes. */

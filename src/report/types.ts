@@ -1,5 +1,6 @@
 // The `report --format json` object (docs/design.md, "The report JSON"). Field names
 // are a contract outside checks rely on; fields beyond the contract are marked.
+import type { TopologyFigures } from '../aggregator/topology.js';
 import type { AffinitySetRow } from '../aggregator/affinity-sets.js';
 import type { Refusal } from '../aggregator/refused.js';
 import type { SpreadVerdict } from '../aggregator/spread-verdict.js';
@@ -111,6 +112,11 @@ export interface ServiceReport {
    * a Local one): `reject` if any node rejects, else `drop`, and those nodes. Absent where none does.
    */
   noEndpoints?: Refusal;
+  /**
+   * With the API's catalog (`--k8s`): where the picks went in the cluster's topology and where kube-proxy should send
+   * them, per node (src/aggregator/topology.ts).
+   */
+  topology?: TopologyFigures;
   selections: number;
   backends: BackendReport[];
   spread: { maxOverMean: number | null; cv: number | null; jain: number | null; chi2P: number | null };

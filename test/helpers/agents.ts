@@ -273,7 +273,12 @@ export interface LiveReport extends Omit<AgentsWatch, 'stop'> {
  * `stickyscope report --agent ... --format json` for real (over the agents' TLS), listening until finish(), with a
  * watch beside it (watchAgents); resolves once every agent is reported up, so traffic sent after it is covered.
  */
-export async function startReportCli(t: TestContext, set: LabAgents, maxDuration = '180s'): Promise<LiveReport> {
+export async function startReportCli(
+  t: TestContext,
+  set: LabAgents,
+  maxDuration = '180s',
+  extra: string[] = [],
+): Promise<LiveReport> {
   const addresses = set.addresses();
   const run = startCli([
     'report',
@@ -283,6 +288,7 @@ export async function startReportCli(t: TestContext, set: LabAgents, maxDuration
     maxDuration,
     '--format',
     'json',
+    ...extra,
   ]);
   t.after(() => {
     if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');

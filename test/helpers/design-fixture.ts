@@ -41,7 +41,10 @@ const stun = {
   endpoints: [UA, UB],
 };
 
-/** A dual-stack Service as the API lists it: one entry per family, its pod named in both. */
+/**
+ * A dual-stack Service as the API lists it: one entry per family, its pod named in both; PreferSameZone, with the
+ * IPv4 endpoint hinted and the IPv6 one not (so node n1 falls back), a second pod not ready.
+ */
 const cart = ['10.96.0.50:80/tcp', '[fd00:96::50]:80/tcp'].map((service, i) => {
   const endpoint = i === 0 ? '10.1.5.2:8080' : '[fd00:1:5::2]:8080';
   return {
@@ -50,8 +53,46 @@ const cart = ['10.96.0.50:80/tcp', '[fd00:96::50]:80/tcp'].map((service, i) => {
     affinity: { mode: 'None' as const, timeoutSeconds: null, source: 'k8s' as const },
     endpoints: [endpoint],
     pods: { [endpoint]: 'lab/cart-0' },
+    topology: {
+      policy: 'Cluster' as const,
+      distribution: 'PreferSameZone',
+      endpoints: [
+        {
+          endpoint,
+          node: 'n1',
+          zone: 'a',
+          ready: true,
+          serving: true,
+          terminating: false,
+          ...(i === 0 ? { zoneHints: ['a'] } : {}),
+        },
+        {
+          endpoint: i === 0 ? '10.1.6.2:8080' : '[fd00:1:6::2]:8080',
+          node: 'n2',
+          zone: 'b',
+          nodeHints: ['n2'],
+          ready: false,
+          serving: true,
+          terminating: true,
+        },
+      ],
+    },
   };
 });
+/** The sticky Service as the API lists it: PreferSameZone, which n1's rules do not keep (they hold all three). */
+const stickyApi = {
+  ...sticky([A, B, C]),
+  affinity: { mode: 'ClientIP' as const, timeoutSeconds: 10, source: 'k8s' as const },
+  topology: {
+    policy: 'Cluster' as const,
+    distribution: 'PreferSameZone',
+    endpoints: [
+      { endpoint: A, node: 'n1', zone: 'a', zoneHints: ['a'], ready: true, serving: true, terminating: false },
+      { endpoint: B, node: 'n2', zone: 'b', zoneHints: ['b'], ready: true, serving: true, terminating: false },
+      { endpoint: C, node: 'n2', zone: 'b', zoneHints: ['b'], ready: true, serving: true, terminating: false },
+    ],
+  },
+};
 
 function dnat(ts: number, node: string, client: string, service: string, backend: string, ctId = `${ts}`): StickyEvent {
   return dnatEvent({
@@ -88,7 +129,8 @@ export const events: StickyEvent[] = [
     type: 'catalog',
     ts: T0,
     node: CLUSTER_NODE,
-    services: [{ ...edge(EDGE1), affinity: { ...edge(EDGE1).affinity, source: 'k8s' } }, ...cart],
+    services: [{ ...edge(EDGE1), affinity: { ...edge(EDGE1).affinity, source: 'k8s' } }, stickyApi, ...cart],
+    nodes: [{ name: 'n1', zone: 'a' }, { name: 'n2', zone: 'b' }, { name: 'n3' }],
   },
   dnat(T0 + 1 * S, 'n1', '10.0.1.1:40000', STICKY, A),
   dnat(T0 + 1 * S, 'n1', '10.0.1.2:40000', STICKY, A),

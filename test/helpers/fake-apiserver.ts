@@ -4,13 +4,13 @@
 // can be run against it.
 import type { ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadAll } from 'js-yaml';
 import { join } from 'node:path';
 import { writeCertDir } from '../../src/certs/make-certs.js';
 
-type Resource = 'pods' | 'services' | 'endpointslices' | 'secrets';
+type Resource = 'pods' | 'services' | 'endpointslices' | 'secrets' | 'nodes';
 export type FakeObject = Obj;
 type Obj = {
   metadata: { name: string; namespace?: string; labels?: Record<string, string>; resourceVersion?: string };
@@ -59,6 +59,14 @@ const ROUTES: Route[] = [
     apiVersion: 'v1',
   },
   {
+    // Cluster-scoped: the empty group stands where the others have a namespace.
+    re: /^\/api\/v1\/()nodes(?:\/([^/]+))?$/,
+    resource: 'nodes',
+    kind: 'Node',
+    apiVersion: 'v1',
+    shortNames: ['no'],
+  },
+  {
     re: /^\/apis\/discovery\.k8s\.io\/v1\/(?:namespaces\/([^/]+)\/)?endpointslices(?:\/([^/]+))?$/,
     resource: 'endpointslices',
     kind: 'EndpointSlice',
@@ -78,7 +86,7 @@ function discovery(path: string): object | undefined {
     resources: ROUTES.filter((r) => r.apiVersion === apiVersion).map((r) => ({
       name: r.resource,
       singularName: r.kind.toLowerCase(),
-      namespaced: true,
+      namespaced: r.resource !== 'nodes',
       kind: r.kind,
       verbs: ['get', 'list', 'watch'],
       ...(r.shortNames ? { shortNames: r.shortNames } : {}),
@@ -227,6 +235,13 @@ export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiS
     res.on('close', drop);
     req.on('close', drop);
   });
+  // Every socket, TLS handshakes included: closeAllConnections() ends HTTP connections only, and close() would wait for
+  // a client's watch still shaking hands when it is called.
+  const sockets = new Set<Socket>();
+  server.on('connection', (sock: Socket) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const url = `https://localhost:${port}`;
@@ -301,7 +316,9 @@ export async function startFakeApiServer(opts: FakeApiOptions): Promise<FakeApiS
     close() {
       endAll();
       server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const sock of sockets) sock.destroy();
+      return closed;
     },
   };
 }

@@ -1,13 +1,17 @@
 // Issue 29's lab: a two-node lab in zones a (node) and b (node2) whose rules keep the topology promises the way
 // kube-proxy does (iptables mode and both nftables shapes), checked on the kernel: where the backends' logs say each
 // connection from c1 (on node, zone a) went, against the endpoint sets this test works out itself from docs/lab.md's
-// rules ("Topology"). Two agents and `report --agent` name every Service with the backends the logs name, and mark
-// the internalTrafficPolicy Local Service whose pods are all on node2 as dropped on node.
+// rules ("Topology"). Two agents and `report --agent --k8s` (the lab served as a cluster's API: Nodes with zone labels,
+// EndpointSlices with zones and hints) name every Service with the backends the logs name, mark the
+// internalTrafficPolicy Local Service whose pods are all on node2 as dropped on node, and give its `topology`: same-zone
+// and cross-zone picks as the logs and the pods' zones count them, node's expected endpoints as worked out here, and
+// the fallback's cause, the endpoint without a zone hint.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';
 import { startLabWithAgents, startReportCli } from '../helpers/agents.js';
 import { backendOf } from '../helpers/lab-fixture.js';
+import { serveLabApi } from '../helpers/lab-apiserver.js';
 import { defaultConfig, runClient, type KubeVersion, type LabConfig, type ProxyMode } from '../../src/lab/lab.js';
 
 const MODES: { proxyMode: ProxyMode; kubeVersion?: KubeVersion }[] = [
@@ -59,7 +63,8 @@ for (const mode of MODES) {
     if (!requireRoot(t)) return;
     const config = topologyConfig(mode);
     const { lab, agents } = await startLabWithAgents(t, config);
-    const report = await startReportCli(t, agents);
+    const api = await serveLabApi(t, lab, agents);
+    const report = await startReportCli(t, agents, '180s', ['--k8s', '--kubeconfig', api.kubeconfig]);
     const sent = new Map<string, Awaited<ReturnType<typeof runClient>>>();
     for (const name of ['zonal', 'nohint', 'local'])
       sent.set(name, await runClient(lab, 'c1', { service: `lab/${name}:http`, mode: 'http', count: 40 }));
@@ -95,6 +100,29 @@ for (const mode of MODES) {
         (row(`lab/${name}:http`)?.backends ?? []).filter((b) => b.selections > 0).map((b) => [b.backend, b.selections]),
       );
       assert.deepEqual(got, want, `lab/${name}:http: the report's selections are the backends' logs`);
+      // Topology: every pick from c1 was made on node (zone a); the pod's zone is its node's.
+      const zoneOfPod = (pod: string) =>
+        ZONES[lab.config.backends.find((b) => b.name === pod)!.node as keyof typeof ZONES];
+      const same = results.filter((x) => zoneOfPod(logs.get(x)!.backend) === 'a').length;
+      const topo = row(`lab/${name}:http`)?.topology;
+      assert.ok(topo, `lab/${name}:http has topology`);
+      const onNode = topo.nodes.find((n) => n.node === lab.nodes[0])!;
+      assert.deepEqual(
+        [onNode.zone, onNode.selections, onNode.sameZone, onNode.crossZone, onNode.sameNode],
+        [ZONES.node, results.length, same, results.length - same, same],
+        `lab/${name}:http on node: zone, picks, same zone, cross zone, same node (b1, b2 are node's)`,
+      );
+      const ip = (pod: string) => `${lab.backends.find((b) => b.name === pod)!.ip}:8080`;
+      assert.deepEqual(onNode.expected.endpoints, expectedPods(config, name).map(ip).sort(), `lab/${name}: expected`);
+      assert.equal(onNode.rules, undefined, `lab/${name}: node's rules hold what kube-proxy should`);
     }
+    const nohint = row('lab/nohint:http')!.topology!.nodes.find((n) => n.node === lab.nodes[0])!;
+    assert.equal(nohint.expected.mode, 'all');
+    assert.equal(nohint.fallback, `same-zone hints ignored: endpoint ${lab.backends[3]!.ip}:8080 has no zone hint`);
+    assert.equal(
+      row('lab/zonal:http')!.topology!.nodes.find((n) => n.node === lab.nodes[0])!.expected.mode,
+      'PreferSameZone',
+    );
+    assert.equal(row('lab/local:http')!.topology!.policy, 'Local');
   });
 }

@@ -72,7 +72,12 @@ const EXPECTED: ServiceInfo[] = [
   },
 ];
 
-const byKey = (list: ServiceInfo[]) => Object.fromEntries(list.map((s) => [s.service, s]));
+/** Services, EndpointSlices and Nodes. */
+const WATCHES = 3;
+
+/** By address, without the topology facts (their own test below checks them). */
+const byKey = (list: ServiceInfo[]) =>
+  Object.fromEntries(list.map(({ topology: _, ...s }) => [s.service, s as ServiceInfo]));
 
 interface Run {
   api: FakeApiServer;
@@ -158,7 +163,7 @@ for (const expiry of ['event', 'http'] as const) {
   test(`after 410 Gone (${expiry === 'event' ? 'ERROR watch event' : 'HTTP status'}) it relists and catches up on what it missed`, async (t) => {
     const run = await start(t, expiry);
     // Expire open watches, not ones still connecting: the ERROR event must arrive in-stream.
-    await waitFor('watches open', () => equals(run.api.openWatches(), 2), 5000);
+    await waitFor('watches open', () => equals(run.api.openWatches(), WATCHES), 5000);
     const listsBefore = run.api.lists('endpointslices');
     // Changes the open watches never see: only a relist can reveal them.
     run.api.remove('endpointslices', 'shop', 'web-def34', true);
@@ -190,7 +195,7 @@ for (const expiry of ['event', 'http'] as const) {
     });
     assert.deepEqual(run.errors, [], '410 Gone is recovered from, not reported');
     // And the new watch works.
-    await waitFor('watches reopened', () => equals(run.api.openWatches(), 2), 5000);
+    await waitFor('watches reopened', () => equals(run.api.openWatches(), WATCHES), 5000);
     run.api.remove('services', 'shop', 'web');
     await waitFor('a catalog without shop/web', () => run.latest()['10.96.12.34:80/tcp'] === undefined, 5000);
   });
@@ -199,12 +204,68 @@ for (const expiry of ['event', 'http'] as const) {
 test('a watch that simply ends resumes from its last resourceVersion without relisting', async (t) => {
   const run = await start(t);
   const lists = run.api.lists('services') + run.api.lists('endpointslices');
-  await waitFor('watches open', () => equals(run.api.openWatches(), 2), 5000);
+  await waitFor('watches open', () => equals(run.api.openWatches(), WATCHES), 5000);
   run.api.endWatches();
-  await waitFor('watches reopened', () => equals(run.api.openWatches(), 2), 5000);
+  await waitFor('watches reopened', () => equals(run.api.openWatches(), WATCHES), 5000);
   const resumed = run.api.requests.filter((r) => r.query.get('watch') === 'true').slice(-2);
   for (const r of resumed) assert.ok(Number(r.query.get('resourceVersion')) > 0, `${r.path} resumed from a version`);
   run.api.remove('services', 'shop', 'api');
   await waitFor('a catalog without shop/api', () => run.latest()['10.96.7.7:443/tcp'] === undefined, 5000);
   assert.equal(run.api.lists('services') + run.api.lists('endpointslices'), lists, 'no relist');
+});
+
+test("the topology facts: each address's policy and distribution, every endpoint's place, the nodes and zones", async (t) => {
+  const run = await start(t);
+  const webNow = () => run.events.at(-1)!.services.find((x) => x.service === '10.96.12.34:80/tcp');
+  const web = service('web') as FakeObject & { spec: Record<string, unknown> };
+  Object.assign(web.spec, { internalTrafficPolicy: 'Local', trafficDistribution: 'PreferSameZone' });
+  run.api.apply('services', web);
+  const s = slice('web-abc12') as FakeObject & { endpoints: Record<string, unknown>[] };
+  Object.assign(s.endpoints[0]!, {
+    nodeName: 'n1',
+    zone: 'a',
+    hints: { forZones: [{ name: 'a' }], forNodes: [{ name: 'n1' }] },
+  });
+  s.endpoints[1]!.conditions = { ready: false, serving: true, terminating: true };
+  run.api.apply('endpointslices', s);
+  run.api.apply('nodes', { metadata: { name: 'n1', labels: { 'topology.kubernetes.io/zone': 'a' } } });
+  run.api.apply('nodes', { metadata: { name: 'n2' } });
+  await waitFor(
+    'a catalog with the nodes and the new policy',
+    () => run.events.at(-1)?.nodes?.length === 2 && webNow()?.topology?.policy === 'Local',
+    5000,
+  );
+  assert.deepEqual(run.events.at(-1)!.nodes, [{ name: 'n1', zone: 'a' }, { name: 'n2' }]);
+  const topo = webNow()!.topology!;
+  assert.equal(topo.distribution, 'PreferSameZone');
+  assert.deepEqual(
+    topo.endpoints.find((e) => e.endpoint === '10.1.1.2:8080'),
+    {
+      endpoint: '10.1.1.2:8080',
+      node: 'n1',
+      zone: 'a',
+      zoneHints: ['a'],
+      nodeHints: ['n1'],
+      ready: true,
+      serving: true,
+      terminating: false,
+    },
+  );
+  assert.deepEqual(
+    topo.endpoints.find((e) => e.endpoint === '10.1.2.3:8080'),
+    {
+      endpoint: '10.1.2.3:8080',
+      node: 'node-b',
+      ready: false,
+      serving: true,
+      terminating: true,
+    },
+  );
+  // Not ready: a place, not an endpoint.
+  assert.ok(!webNow()!.endpoints.includes('10.1.2.3:8080'));
+  // A node's status changing (not its zone) makes no catalog.
+  const before = run.events.length;
+  run.api.apply('nodes', { metadata: { name: 'n2', labels: { 'kubernetes.io/hostname': 'n2' } } });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(run.events.length, before);
 });

@@ -1,0 +1,156 @@
+// Where a Service's picks went in the cluster's topology, and where kube-proxy should send them (issue 29): from the
+// API's catalog (the nodes' zones, the endpoints' places and hints, the address's traffic policy), each node's picks
+// per backend, and each node's rules. docs/design.md ("Topology") states the figures; the expected endpoints follow
+// kube-proxy's CategorizeEndpoints (src/kube-proxy/usable-endpoints.ts).
+import type { EndpointPlace, NodePlace, ServiceTopology } from '../core/event.js';
+import type { KubeEndpoint } from '../kube-proxy/model.js';
+import { hintsIgnored, usableEndpoints } from '../kube-proxy/usable-endpoints.js';
+import { compareAddr } from './addresses.js';
+import type { ServiceRec } from './services.js';
+
+interface NodeRouting {
+  node: string;
+  zone: string | null;
+  selections: number;
+  /** Picks of a backend on this node, in its zone (same node included), in another zone. */
+  sameNode: number;
+  sameZone: number;
+  crossZone: number;
+  /** How kube-proxy narrows the endpoints here, and the endpoints it should use. */
+  expected: { mode: 'PreferSameNode' | 'PreferSameZone' | 'all' | 'local'; endpoints: string[] };
+  /** Why the node does not narrow though the Service asks it to, or drops its traffic. */
+  fallback?: string;
+  /** The node's rules hold other endpoints than expected. */
+  rules?: { missing: string[]; extra: string[] };
+}
+
+export interface TopologyFigures {
+  policy: 'Cluster' | 'Local';
+  distribution: string | null;
+  selections: number;
+  sameNode: number;
+  sameZone: number;
+  crossZone: number;
+  /** Picks where the node's or the backend's zone is unknown (no zone label, or a backend the API does not place). */
+  unknownZone: number;
+  /** sameZone / (sameZone + crossZone); null without such picks. */
+  sameZoneShare: number | null;
+  nodes: NodeRouting[];
+}
+
+/** An endpoint place as kube-proxy's model has it ("ip:port" and "[v6]:port" apart; validated on the way in). */
+function kubeEndpoint(p: EndpointPlace): KubeEndpoint {
+  const i = p.endpoint.lastIndexOf(':');
+  return {
+    ip: p.endpoint.slice(0, i).replace(/^\[(.*)\]$/, '$1'),
+    port: Number(p.endpoint.slice(i + 1)),
+    pod: '',
+    node: p.node ?? '',
+    ...(p.zone !== undefined ? { zone: p.zone } : {}),
+    hints: { zones: p.zoneHints ?? [], nodes: p.nodeHints ?? [] },
+    ready: p.ready,
+    serving: p.serving,
+    terminating: p.terminating,
+  };
+}
+
+/** What `node` should use of the address's endpoints, as kube-proxy decides it. */
+function expectedOn(t: ServiceTopology, eps: KubeEndpoint[], node: string, zone: string | undefined) {
+  const u = usableEndpoints(
+    {
+      namespace: '',
+      name: '',
+      portName: '',
+      clusterIP: '',
+      port: 0,
+      protocol: 'tcp',
+      sessionAffinity: 'None',
+      internalTrafficPolicy: t.policy,
+      endpoints: eps,
+    },
+    node,
+    zone,
+  );
+  const used = t.policy === 'Local' ? u.local : u.cluster;
+  const endpoints = used.map((e) => (e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`));
+  const mode = t.policy === 'Local' ? 'local' : u.mode === '' ? 'all' : u.mode;
+  let fallback = t.policy === 'Cluster' ? hintsIgnored(eps, node, zone) : undefined;
+  if (t.policy === 'Local' && endpoints.length === 0 && u.any)
+    fallback = 'internalTrafficPolicy Local and no endpoint on this node: its connections are dropped';
+  return { mode, endpoints: endpoints.sort(compareAddr), ...(fallback ? { fallback } : {}) } as const;
+}
+
+/** The Service's topology figures, from the window's picks or all of them; undefined without the API's catalog. */
+export function topologyOf(
+  svc: ServiceRec,
+  nodeNames: readonly string[],
+  clusterNodes: readonly NodePlace[],
+  inWindow: boolean,
+): TopologyFigures | undefined {
+  const t = svc.cluster?.info.topology;
+  if (!t) return undefined;
+  const zoneOfNode = new Map(clusterNodes.map((n) => [n.name, n.zone]));
+  const places = new Map(t.endpoints.map((p) => [p.endpoint, p]));
+  const eps = t.endpoints.map(kubeEndpoint);
+  const placeOf = (b: number) =>
+    places.get(svc.backendNames[b]!) ??
+    svc.otherAddresses
+      .get(b)
+      ?.map((a) => places.get(a))
+      .find(Boolean);
+  const counts = inWindow ? svc.nodeWin : svc.nodeCum;
+  const out: TopologyFigures = {
+    policy: t.policy,
+    distribution: t.distribution ?? null,
+    selections: 0,
+    sameNode: 0,
+    sameZone: 0,
+    crossZone: 0,
+    unknownZone: 0,
+    sameZoneShare: null,
+    nodes: [],
+  };
+  for (let i = 0; i < nodeNames.length; i++) {
+    const node = nodeNames[i]!;
+    if (node === '' || (counts[i] === undefined && svc.views[i] === undefined)) continue;
+    const zone = zoneOfNode.get(node);
+    const row: NodeRouting = {
+      node,
+      zone: zone ?? null,
+      selections: 0,
+      sameNode: 0,
+      sameZone: 0,
+      crossZone: 0,
+      expected: { mode: 'all', endpoints: [] },
+    };
+    (counts[i] ?? []).forEach((n, b) => {
+      if (!n) return;
+      const p = placeOf(b);
+      row.selections += n;
+      if (p?.node === node) row.sameNode += n;
+      const bz = p?.zone ?? (p?.node !== undefined ? zoneOfNode.get(p.node) : undefined);
+      if (zone === undefined || bz === undefined) out.unknownZone += n;
+      else if (bz === zone) row.sameZone += n;
+      else row.crossZone += n;
+    });
+    const { fallback, ...expected } = expectedOn(t, eps, node, zone);
+    row.expected = expected;
+    if (fallback) row.fallback = fallback;
+    const rules = svc.views[i];
+    if (rules && !rules.removed) {
+      const want = new Set(expected.endpoints);
+      const missing = expected.endpoints.filter((e) => !rules.endpoints.has(e));
+      const extra = [...rules.endpoints].filter((e) => !want.has(e)).sort(compareAddr);
+      if (missing.length + extra.length > 0) row.rules = { missing, extra };
+    }
+    out.selections += row.selections;
+    out.sameNode += row.sameNode;
+    out.sameZone += row.sameZone;
+    out.crossZone += row.crossZone;
+    out.nodes.push(row);
+  }
+  const zoned = out.sameZone + out.crossZone;
+  out.sameZoneShare = zoned > 0 ? out.sameZone / zoned : null;
+  out.nodes.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  return out;
+}
