@@ -3,12 +3,15 @@
 // Pure over a Report, so reports built from events, from summaries and by serve all get the same findings.
 import { refusalText } from '../aggregator/refused.js';
 import type { Report, ServiceReport } from './types.js';
+import { topologyFindings, zonelessFinding } from './topology-findings.js';
 
 type Cause = keyof ServiceReport['affinityVerdicts']['violationCauses'];
 
 type FindingKind =
   | 'violations'
   | 'noEndpoints'
+  | 'topologyFallback'
+  | 'topologyRules'
   | 'predatingConnections'
   | 'idleBackends'
   | 'spreadSkewed'
@@ -16,6 +19,7 @@ type FindingKind =
   | 'forcedRepick'
   | 'lostEvents'
   | 'nodeMissing'
+  | 'nodesWithoutZone'
   | 'rejectedEvents';
 
 export interface Finding {
@@ -60,6 +64,7 @@ function serviceFindings(s: ServiceReport): Finding[] {
         : `no ready pod backs it: ${slicesCommand(s)}, then the pods' readiness`,
     });
   }
+  out.push(...topologyFindings(s, who));
   out.push(...connectionFindings(s, who));
   if (s.spreadVerdict.verdict === 'skewed') out.push(skewFinding(s, who));
   if (s.nodeDivergence.clients > 0 && s.affinity.mode === 'ClientIP')
@@ -171,6 +176,7 @@ function reportFindings(r: Report): Finding[] {
       text: `${plural(r.lostEvents, 'event')} lost: counts here are low by up to that many`,
       next: "raise the agents' --ringbuf-bytes, or follow fewer Services (--service) so no subscriber falls behind",
     });
+  out.push(...zonelessFinding(r));
   for (const m of r.window.missing)
     out.push({
       kind: 'nodeMissing',

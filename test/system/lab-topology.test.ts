@@ -124,5 +124,8 @@ for (const mode of MODES) {
       'PreferSameZone',
     );
     assert.equal(row('lab/local:http')!.topology!.policy, 'Local');
+    // The findings name both: the node that fell back, and the node that drops lab/remote's connections.
+    const fallbacks = (r.findings ?? []).filter((f) => f.kind === 'topologyFallback').map((f) => f.service);
+    assert.deepEqual(fallbacks.sort(), ['lab/nohint:http', 'lab/remote:http']);
   });
 }
