@@ -16,8 +16,11 @@ interface NodeRouting {
   sameNode: number;
   sameZone: number;
   crossZone: number;
-  /** How kube-proxy narrows the endpoints here, and the endpoints it should use. */
-  expected: { mode: 'PreferSameNode' | 'PreferSameZone' | 'all' | 'local'; endpoints: string[] };
+  /**
+   * How kube-proxy narrows the endpoints here, how many it should use, and which (not listed for `all`, every ready
+   * endpoint: thousands of them on every node would be the report's bulk).
+   */
+  expected: { mode: 'PreferSameNode' | 'PreferSameZone' | 'all' | 'local'; count: number; endpoints: string[] };
   /** Why the node does not narrow though the Service asks it to, or drops its traffic. */
   fallback?: string;
   /** The node's rules hold other endpoints than expected. */
@@ -80,6 +83,11 @@ function expectedOn(t: ServiceTopology, eps: KubeEndpoint[], node: string, zone:
   return { mode, endpoints: endpoints.sort(compareAddr), ...(fallback ? { fallback } : {}) } as const;
 }
 
+/** The expected endpoints as the report shows them. */
+function shown(e: { mode: NodeRouting['expected']['mode']; endpoints: string[] }): NodeRouting['expected'] {
+  return { mode: e.mode, count: e.endpoints.length, endpoints: e.mode === 'all' ? [] : e.endpoints };
+}
+
 /** The Service's topology figures, from the window's picks or all of them; undefined without the API's catalog. */
 export function topologyOf(
   svc: ServiceRec,
@@ -121,7 +129,7 @@ export function topologyOf(
       sameNode: 0,
       sameZone: 0,
       crossZone: 0,
-      expected: { mode: 'all', endpoints: [] },
+      expected: { mode: 'all', count: 0, endpoints: [] },
     };
     (counts[i] ?? []).forEach((n, b) => {
       if (!n) return;
@@ -134,7 +142,7 @@ export function topologyOf(
       else row.crossZone += n;
     });
     const { fallback, ...expected } = expectedOn(t, eps, node, zone);
-    row.expected = expected;
+    row.expected = shown(expected);
     if (fallback) row.fallback = fallback;
     const rules = svc.views[i];
     if (rules && !rules.removed) {

@@ -295,11 +295,19 @@ function topologySection(s: ServiceReport): string[] {
         String(n.sameNode),
         String(n.sameZone),
         String(n.crossZone),
-        `${md(n.expected.mode)}: ${n.expected.endpoints.map(md).join(', ') || 'nothing'}`,
+        expectedCell(n.expected),
         note(n),
       ]),
     ),
   ];
+}
+
+/** "PreferSameZone: 10.1.1.2:8080, 10.1.2.2:8080", "all (4 endpoints)", a long list cut after six. */
+function expectedCell(e: NonNullable<ServiceReport['topology']>['nodes'][number]['expected']): string {
+  if (e.mode === 'all') return `all (${e.count} endpoints)`;
+  if (e.count === 0) return `${md(e.mode)}: nothing (dropped)`;
+  const head = e.endpoints.slice(0, 6).map(md).join(', ');
+  return `${md(e.mode)}: ${head}${e.count > 6 ? ` +${e.count - 6} more` : ''}`;
 }
 
 /** Cells are already md() text: escaping them again here would double the backslashes. */
