@@ -5,7 +5,8 @@ import { nodeDivergence } from '../aggregator/divergence.js';
 import type { AggregatorState } from '../aggregator/state.js';
 import { bytesCounted } from '../aggregator/live-queries.js';
 import { spreadOf } from '../aggregator/stats.js';
-import { shownBackends } from '../aggregator/services.js';
+import { shownBackends, type ServiceRec } from '../aggregator/services.js';
+import { topologyOf } from '../aggregator/topology.js';
 import type { SummaryStore } from '../summary/consumer.js';
 import { count, selectionsOf, shown } from '../summary/report.js';
 
@@ -32,6 +33,11 @@ export interface ServiceFigures {
   udpTotal: { replacements: number; backendChanged: number; reflectiveChanged: number } | null;
   /** Services with an IPv6 address only (a dual-stack one is one Service): selections since start by family. */
   familyTotal: { ipv4: number; ipv6: number } | null;
+  /**
+   * With the API's catalog (topology.ts): by node, its selections since start that stayed in its zone and those that
+   * crossed zones, and whether it falls back (uses every endpoint though hints ask otherwise, or drops under Local).
+   */
+  topology: { node: string; sameZone: number; crossZone: number; fallback: boolean }[] | null;
   backends: BackendFigures[];
 }
 
@@ -100,6 +106,7 @@ export function serviceSnapshot(state: AggregatorState, max: number): ServiceSna
         svc.ipv6Cum > 0 || svc.addresses.some((a) => a.startsWith('['))
           ? { ipv4: cum.selections - svc.ipv6Cum, ipv6: svc.ipv6Cum }
           : null,
+      topology: topologyFigures(state, svc),
       backends: [...everShown].map((b) => ({
         backend: svc.backendNames[b]!,
         selectionsTotal: cum.countOf(b),
@@ -110,6 +117,17 @@ export function serviceSnapshot(state: AggregatorState, max: number): ServiceSna
     };
   });
   return { services, omitted: all.length - services.length };
+}
+
+function topologyFigures(state: AggregatorState, svc: ServiceRec): ServiceFigures['topology'] {
+  const t = topologyOf(svc, state.roster.names, state.clusterNodes, false);
+  if (!t) return null;
+  return t.nodes.map((n) => ({
+    node: n.node,
+    sameZone: n.sameZone,
+    crossZone: n.crossZone,
+    fallback: n.fallback !== undefined,
+  }));
 }
 
 /** /metrics figures of the `max` Services with the most selections since serve began. */
@@ -156,6 +174,8 @@ export function summaryFigures(
       divergentClients: null,
       // Summaries count per Service, not per family: per-family counts need the raw stream.
       familyTotal: null,
+      // Summaries count per backend over the nodes: where each pick was made is not in them.
+      topology: null,
       clientsEstimate: store.sketches.get(key)?.estimate() ?? null,
       udpTotal: key.endsWith('/udp')
         ? {

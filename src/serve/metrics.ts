@@ -43,6 +43,12 @@ const perBackend =
     for (const s of figures.services)
       for (const b of s.backends) set({ service: s.service, address: s.address, backend: b.backend }, pick(b));
   };
+const perNode =
+  (pick: (n: NonNullable<ServiceFigures['topology']>[number]) => number): Fill =>
+  (set, { figures }) => {
+    for (const s of figures.services)
+      for (const n of s.topology ?? []) set({ service: s.service, address: s.address, node: n.node }, pick(n));
+  };
 const perAgent =
   (pick: (a: AgentEntry, hub: ServeHub) => number | undefined): Fill =>
   (set, { agents, hub }) => {
@@ -157,6 +163,27 @@ const SERVE_SERIES: Series<ServeReading>[] = [
     help: 'Selections of the backend since serve started.',
     labels: BACKEND,
     fill: perBackend((b) => b.selectionsTotal),
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_service_same_zone_selections_total',
+    help: 'Selections the node made of a backend in its own zone (topology.kubernetes.io/zone), since serve started (with --k8s).',
+    labels: [...SVC, 'node'],
+    fill: perNode((n) => n.sameZone),
+  },
+  {
+    kind: 'counter',
+    name: 'stickyscope_service_cross_zone_selections_total',
+    help: 'Selections the node made of a backend in another zone, since serve started (with --k8s).',
+    labels: [...SVC, 'node'],
+    fill: perNode((n) => n.crossZone),
+  },
+  {
+    kind: 'gauge',
+    name: 'stickyscope_service_topology_fallback',
+    help: "1 where the node uses every endpoint though the Service's hints ask it to narrow them, or drops its connections under internalTrafficPolicy Local; else 0 (with --k8s).",
+    labels: [...SVC, 'node'],
+    fill: perNode((n) => (n.fallback ? 1 : 0)),
   },
   {
     kind: 'gauge',

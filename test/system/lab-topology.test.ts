@@ -115,7 +115,8 @@ for (const mode of MODES) {
       const ip = (pod: string) => `${lab.backends.find((b) => b.name === pod)!.ip}:8080`;
       const expected = expectedPods(config, name).map(ip).sort();
       assert.equal(onNode.expected.count, expected.length, `lab/${name}: expected count`);
-      if (onNode.expected.mode !== 'all') assert.deepEqual(onNode.expected.endpoints, expected, `lab/${name}: expected`);
+      if (onNode.expected.mode !== 'all')
+        assert.deepEqual(onNode.expected.endpoints, expected, `lab/${name}: expected`);
       assert.equal(onNode.rules, undefined, `lab/${name}: node's rules hold what kube-proxy should`);
     }
     const nohint = row('lab/nohint:http')!.topology!.nodes.find((n) => n.node === lab.nodes[0])!;
