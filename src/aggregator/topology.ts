@@ -88,6 +88,33 @@ function shown(e: { mode: NodeRouting['expected']['mode']; endpoints: string[] }
   return { mode: e.mode, count: e.endpoints.length, endpoints: e.mode === 'all' ? [] : e.endpoints };
 }
 
+type Expected = ReturnType<typeof expectedOn>;
+/**
+ * What each node should use, by the API catalog's topology object (a new one with every catalog) and "node zone": the
+ * TUI asks every frame, and the answer changes only with a catalog.
+ */
+const expectedCache = new WeakMap<ServiceTopology, Map<string, Expected>>();
+
+function expectedCached(
+  t: ServiceTopology,
+  eps: () => KubeEndpoint[],
+  node: string,
+  zone: string | undefined,
+): Expected {
+  let byNode = expectedCache.get(t);
+  if (!byNode) {
+    byNode = new Map();
+    expectedCache.set(t, byNode);
+  }
+  const key = `${node} ${zone ?? ''}`;
+  let e = byNode.get(key);
+  if (!e) {
+    e = expectedOn(t, eps(), node, zone);
+    byNode.set(key, e);
+  }
+  return e;
+}
+
 /** The Service's topology figures, from the window's picks or all of them; undefined without the API's catalog. */
 export function topologyOf(
   svc: ServiceRec,
@@ -99,7 +126,11 @@ export function topologyOf(
   if (!t) return undefined;
   const zoneOfNode = new Map(clusterNodes.map((n) => [n.name, n.zone]));
   const places = new Map(t.endpoints.map((p) => [p.endpoint, p]));
-  const eps = t.endpoints.map(kubeEndpoint);
+  let kube: KubeEndpoint[] | undefined;
+  const eps = () => {
+    kube ??= t.endpoints.map(kubeEndpoint);
+    return kube;
+  };
   const placeOf = (b: number) =>
     places.get(svc.backendNames[b]!) ??
     svc.otherAddresses
@@ -141,7 +172,7 @@ export function topologyOf(
       else if (bz === zone) row.sameZone += n;
       else row.crossZone += n;
     });
-    const { fallback, ...expected } = expectedOn(t, eps, node, zone);
+    const { fallback, ...expected } = expectedCached(t, eps, node, zone);
     row.expected = shown(expected);
     if (fallback) row.fallback = fallback;
     const rules = svc.views[i];

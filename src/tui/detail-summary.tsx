@@ -1,5 +1,6 @@
 // The lines above a Service's tables: its name, the window's figures, and what is true now, each labelled with the
 // span it counts (the window, the last seconds, now), since they mix windows.
+import { TopologyLines } from './detail-topology.js';
 import { Text } from 'ink';
 import type { ServiceDetail, ServiceRow } from './view-model.js';
 import { affinityText, clip, count, isSkewed, percent, rate, ratio, seconds, staleText } from './format.js';
@@ -83,6 +84,7 @@ export function DetailSummary({ detail, columns, multiNode }: DetailSummaryProps
           {BYTES_OFF}
         </Text>
       ) : null}
+      <TopologyLines topology={detail.topology} last={last} />
       <Addresses detail={detail} columns={columns} last={last} />
       <Text wrap="truncate-end">
         <Text dimColor>

@@ -1,6 +1,7 @@
 // The one adapter from the aggregator's state to the view model. Per frame it costs
 // O(services x backends) for the list, plus, for the one opened service, its most
 // recent clients and one pass over the window's selections for the sparkline.
+import { topologyOf } from '../aggregator/topology.js';
 import { parseIsoMicros } from '../core/event.js';
 import { windowSpan } from '../aggregator/span.js';
 import { verdictHead } from '../aggregator/spread-verdict.js';
@@ -109,6 +110,7 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
       ...refusedRow(rec, state.roster.names),
       ...(stale === undefined ? {} : { stale }),
       ...(live && rec ? { live: openTotal, predating: allPredate(rec, live.latest) } : {}),
+      ...topoOf(state, rec),
     };
   });
   const row = opts.focus === null ? undefined : services.find((s) => s.service === opts.focus);
@@ -118,6 +120,12 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
     services,
     detail: row && rec ? detail(state, row, rec, opts) : null,
   };
+}
+
+/** The row's TOPO cell: the window's same-zone share and whether a node falls back (with the API's catalog). */
+function topoOf(state: AggregatorState, rec: ServiceRec | undefined): Pick<ServiceRow, 'topo'> {
+  const t = rec && topologyOf(rec, state.roster.names, state.clusterNodes, true);
+  return t ? { topo: { sameZoneShare: t.sameZoneShare, fallback: t.nodes.some((n) => n.fallback) } } : {};
 }
 
 function header(state: AggregatorState, opts: FrameOptions, now: number): HeaderView {
@@ -202,6 +210,7 @@ function detail(state: AggregatorState, row: ServiceRow, rec: ServiceRec, opts: 
     affinitySets: rec.addresses
       .flatMap((a) => state.affinitySets.of(a))
       .map((a) => ({ node: a.node, endpoint: a.endpoint, elements: a.elements, size: a.size })),
+    topology: topologyOf(rec, state.roster.names, state.clusterNodes, true) ?? null,
     frontends:
       rec.addresses.length > 1
         ? rec.addresses

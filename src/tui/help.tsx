@@ -23,6 +23,7 @@ const COLUMNS: Array<[string, string]> = [
   ['SPREAD', 'chi-square test of the picks against uniform (p below 0.01: skewed)'],
   ['STICKY', 'picks that kept the backend; (1/K) is what random choice gives'],
   ['VIOL', 'moves within the affinity timeout while the old backend was listed'],
+  ['TOPO', "--k8s: picks in the picking node's zone; ! a node ignores the hints or drops"],
   ['NODES', 'nodes up that reported the service in the window (wide terminals)'],
 ];
 

@@ -1,6 +1,7 @@
 // One hook per derived value. The frame hook is the only bridge from the aggregator
 // to React: it samples the source on a timer, so render cost follows the frame rate,
 // not the event rate.
+import { topologyLineCount } from './detail-topology.js';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { ClientRow, FrameSource, NotableLine, ServiceDetail, ServiceRow, ViewModel } from './view-model.js';
 import { bytesOff } from './detail-summary.js';
@@ -132,7 +133,8 @@ export function useDetailRows(height: number, detail: ServiceDetail | null): { b
     (detail?.row.live !== undefined ? 1 : 0) +
     (detail?.row.stale ? 1 : 0) +
     (detail && bytesOff(detail.row) ? 1 : 0) +
-    (detail?.frontends || detail?.families ? 1 : 0);
+    (detail?.frontends || detail?.families ? 1 : 0) +
+    topologyLineCount(detail?.topology ?? null);
   return useMemo(() => {
     const avail = Math.max(2, height - extra - DETAIL_FIXED_LINES);
     const b = Math.min(backends, Math.max(Math.floor(avail / 2), avail - Math.max(1, clients)));

@@ -23,8 +23,8 @@ export interface ServicesViewProps {
   totalServices: number;
 }
 
-/** Widths of the fixed columns: cursor, SEL/S, LIVE, MAX/M, SPREAD, STICKY (1/K), VIOL, AFFINITY, NODES. */
-const W = { cursor: 1, rate: 6, live: 5, maxm: 5, spread: 16, sticky: 12, viol: 5, affinity: 13, nodes: 5 };
+/** Widths of the fixed columns: cursor, SEL/S, LIVE, MAX/M, SPREAD, STICKY (1/K), VIOL, TOPO, AFFINITY, NODES. */
+const W = { cursor: 1, rate: 6, live: 5, maxm: 5, spread: 16, sticky: 12, viol: 5, topo: 5, affinity: 13, nodes: 5 };
 /**
  * The columns never dropped, and the gaps after them: the cursor, SEL/S, SPREAD, STICKY and VIOL. With the name, they
  * are what an 80-column terminal must show whole.
@@ -60,6 +60,8 @@ export interface RowLayout {
   nodes: boolean;
   /** LIVE: shown whenever some node reads its conntrack table. */
   live: boolean;
+  /** TOPO: with the API's catalog (--k8s), when the terminal is wide enough. */
+  topo: boolean;
 }
 
 /**
@@ -67,7 +69,7 @@ export interface RowLayout {
  * MAX_NAME), SEL/S, LIVE, SPREAD, STICKY and VIOL come first; as the terminal narrows NODES goes first, then AFFINITY,
  * then MAX/M, then the bars; only then is the name cut.
  */
-function rowLayout(columns: number, live: boolean, longestName: number): RowLayout {
+function rowLayout(columns: number, live: boolean, longestName: number, hasTopo = false): RowLayout {
   let rest = columns - CORE_CELLS - 1 - (live ? W.live + 1 : 0);
   const name = Math.max(1, Math.min(Math.max(MIN_NAME, Math.min(MAX_NAME, longestName)), rest));
   rest -= name;
@@ -78,9 +80,10 @@ function rowLayout(columns: number, live: boolean, longestName: number): RowLayo
   };
   const bars = take(MIN_BARS + 1);
   const maxm = bars && take(W.maxm + 1);
+  const topo = hasTopo && maxm && take(W.topo + 1, COMFORTABLE_BARS - MIN_BARS);
   const affinity = maxm && take(W.affinity + 1, COMFORTABLE_BARS - MIN_BARS);
   const nodes = affinity && take(W.nodes + 1, COMFORTABLE_BARS - MIN_BARS);
-  return { name, bars: bars ? Math.min(MAX_BARS, MIN_BARS + rest) : 0, maxm, affinity, nodes, live };
+  return { name, bars: bars ? Math.min(MAX_BARS, MIN_BARS + rest) : 0, maxm, affinity, nodes, live, topo };
 }
 
 /**
@@ -103,13 +106,24 @@ export function backendBars(row: ServiceRow, budget: number, measure: LoadMeasur
   return fit(bars.join('│') + more(k - n), budget);
 }
 
+/** The same-zone share, "!" where a node falls back; "-" without zoned picks or the API's catalog. */
+function topoText(t: ServiceRow['topo']): string {
+  if (!t) return '-';
+  return `${t.sameZoneShare === null ? '-' : `${Math.round(t.sameZoneShare * 100)}%`}${t.fallback ? '!' : ''}`;
+}
+
 export function ServicesView(props: ServicesViewProps) {
   const { rows, cursor, sort, height, columns } = props;
   const measure = props.measure ?? 'new';
   const live = rows.some((r) => r.live !== undefined);
   // Over every row, not those on screen: the column keeps its width while scrolling.
   const longest = useMemo(() => rows.reduce((w, r) => Math.max(w, (r.name ?? r.service).length), 0), [rows]);
-  const layout = rowLayout(columns, live, longest);
+  const layout = rowLayout(
+    columns,
+    live,
+    longest,
+    rows.some((r) => r.topo !== undefined),
+  );
   const { start, end } = useScrollWindow(cursor, rows.length, height - 1);
   const heading = (key: SortKey | null, text: string, width: number) => (
     <Text bold underline={sort === key}>
@@ -127,6 +141,7 @@ export function ServicesView(props: ServicesViewProps) {
         {layout.maxm ? <>{heading(null, 'MAX/M', W.maxm)} </> : null}
         {heading('skew', 'SPREAD', W.spread)} {heading(null, 'STICKY (1/K)', W.sticky)}{' '}
         {heading('violations', 'VIOL', W.viol)}
+        {layout.topo ? <> {heading(null, 'TOPO', W.topo)}</> : null}
         {layout.nodes ? <> {heading(null, 'NODES', W.nodes)}</> : null}
       </Text>
       {rows.length === 0 ? (
@@ -205,6 +220,12 @@ function ServiceLine({ row, selected, layout, measure }: ServiceLineProps) {
       ) : (
         <Text dimColor>{fit('0', W.viol)}</Text>
       )}
+      {layout.topo ? (
+        <>
+          {' '}
+          <Text color={row.topo?.fallback ? 'yellow' : undefined}>{fit(topoText(row.topo), W.topo)}</Text>
+        </>
+      ) : null}
       {layout.nodes ? <> {fit(count(row.nodes.length), W.nodes)}</> : null}
     </Text>
   );

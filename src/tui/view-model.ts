@@ -1,3 +1,4 @@
+import type { TopologyFigures } from '../aggregator/topology.js';
 // Exactly what the screen shows, independent of how the aggregator keeps its state:
 // the views render only these types, and from-aggregator.ts is the one place that
 // builds them, so the views can be tested from hand-written models.
@@ -87,6 +88,11 @@ export interface ServiceRow {
   stale?: { since: number; nodes: string[] };
   /** "3 of 3 open connections predate the 2 newest endpoints", when every open connection does. */
   predating?: string | null;
+  /**
+   * With the API's catalog: the window's share of picks in the picking node's zone (null without zoned picks), and
+   * whether some node falls back (ignores the hints, or drops under a Local policy).
+   */
+  topo?: { sameZoneShare: number | null; fallback: boolean };
 }
 
 interface ClientSwitch {
@@ -129,6 +135,8 @@ export interface ServiceDetail {
   families: { addresses: string[]; ipv4: number; ipv6: number } | null;
   /** A Service port reached at several addresses: selections in the window through each, in address order. */
   frontends: { address: string; selections: number }[] | null;
+  /** With the API's catalog: the window's picks by node and zone, what each node should use, and why it falls back. */
+  topology: TopologyFigures | null;
 }
 
 /**

@@ -69,6 +69,7 @@ export function fixedSource(vm: ViewModel, notable: NotableLine[] = []): FrameSo
           sparkline: [0, 1, 2, 4, 8, 4, 2, 1, 0, 0, 1, 8],
           families: null,
           frontends: null,
+          topology: null,
           affinitySets: [
             { node: 'n1', endpoint: '10.1.1.2:8080', elements: 4, size: 4 },
             { node: 'n1', endpoint: '10.1.1.3:8080', elements: 1, size: 4 },
