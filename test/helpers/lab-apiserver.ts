@@ -31,7 +31,7 @@ export async function serveLabApi(t: TestContext, lab: Lab, agents: LabAgents): 
       spec: {
         type: s.nodePort ? 'NodePort' : 'ClusterIP',
         clusterIP: s.clusterIP,
-        clusterIPs: [s.clusterIP],
+        clusterIPs: s.clusterIPs ?? [s.clusterIP],
         sessionAffinity: s.sessionAffinity,
         ...(s.internalTrafficPolicy ? { internalTrafficPolicy: s.internalTrafficPolicy } : {}),
         ...(s.externalTrafficPolicy ? { externalTrafficPolicy: s.externalTrafficPolicy } : {}),
@@ -49,17 +49,23 @@ export async function serveLabApi(t: TestContext, lab: Lab, agents: LabAgents): 
       },
     });
     const endpoints = [...new Map(ports.flatMap((p) => sliceEndpoints(lab.config, p)).map((e) => [e.ip, e])).values()];
-    api.apply('endpointslices', {
-      metadata: { namespace: s.namespace, name: `${s.name}-lab`, labels: { 'kubernetes.io/service-name': s.name } },
-      addressType: 'IPv4',
-      ports: ports.map((p) => ({
-        ...(p.portName ? { name: p.portName } : {}),
-        port: p.endpoints[0]?.port ?? p.port,
-        protocol: p.protocol.toUpperCase(),
-      })),
-      endpoints: endpoints
-        .filter((e) => !e.ip.includes(':'))
-        .map((e) => ({
+    // One slice per family, as the EndpointSlice controller writes them.
+    for (const family of ['IPv4', 'IPv6'] as const) {
+      const ofFamily = endpoints.filter((e) => e.ip.includes(':') === (family === 'IPv6'));
+      if (ofFamily.length === 0) continue;
+      api.apply('endpointslices', {
+        metadata: {
+          namespace: s.namespace,
+          name: `${s.name}-lab-${family.toLowerCase()}`,
+          labels: { 'kubernetes.io/service-name': s.name },
+        },
+        addressType: family,
+        ports: ports.map((p) => ({
+          ...(p.portName ? { name: p.portName } : {}),
+          port: p.endpoints[0]?.port ?? p.port,
+          protocol: p.protocol.toUpperCase(),
+        })),
+        endpoints: ofFamily.map((e) => ({
           addresses: [e.ip],
           conditions: {
             ready: e.ready !== false,
@@ -78,7 +84,8 @@ export async function serveLabApi(t: TestContext, lab: Lab, agents: LabAgents): 
             : {}),
           targetRef: { kind: 'Pod', namespace: s.namespace, name: e.pod },
         })),
-    });
+      });
+    }
   }
   lab.nodes.forEach((name, i) => {
     const zone = lab.config.zones?.[nodeName(i)];
