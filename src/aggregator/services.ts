@@ -100,6 +100,11 @@ export class ServiceRec {
     return b;
   }
 
+  /** The backend at address `name`, if known. */
+  existingBackend(name: string): number | undefined {
+    return this.backendIdx.get(name);
+  }
+
   /** IPv6 selections, cumulative: those through the IPv6 frontends (a client reaches an address of its own family). */
   get ipv6Cum(): number {
     return this.ofFamily(this.frontendCum, true);

@@ -39,6 +39,11 @@ export interface TopologyFigures {
   /** sameZone / (sameZone + crossZone); null without such picks. */
   sameZoneShare: number | null;
   nodes: NodeRouting[];
+  /**
+   * Each backend's picks beside what the topology implies: every node's picks spread evenly over the endpoints
+   * kube-proxy should use there (a lone pod in a zone takes that zone's whole load).
+   */
+  backends: { backend: string; zone: string | null; selections: number; expectedSelections: number }[];
 }
 
 /** An endpoint place as kube-proxy's model has it ("ip:port" and "[v6]:port" apart; validated on the way in). */
@@ -148,7 +153,11 @@ export function topologyOf(
     unknownZone: 0,
     sameZoneShare: null,
     nodes: [],
+    backends: [],
   };
+  const picked = new Map<number, number>();
+  /** Expected picks by endpoint address: each node's picks over its expected endpoints. */
+  const implied = new Map<string, number>();
   for (let i = 0; i < nodeNames.length; i++) {
     const node = nodeNames[i]!;
     if (node === '' || (counts[i] === undefined && svc.views[i] === undefined)) continue;
@@ -166,6 +175,7 @@ export function topologyOf(
       if (!n) return;
       const p = placeOf(b);
       row.selections += n;
+      picked.set(b, (picked.get(b) ?? 0) + n);
       if (p?.node === node) row.sameNode += n;
       const bz = p?.zone ?? (p?.node !== undefined ? zoneOfNode.get(p.node) : undefined);
       if (zone === undefined || bz === undefined) out.unknownZone += n;
@@ -174,6 +184,8 @@ export function topologyOf(
     });
     const { fallback, ...expected } = expectedCached(t, eps, node, zone);
     row.expected = shown(expected);
+    for (const e of expected.endpoints)
+      implied.set(e, (implied.get(e) ?? 0) + row.selections / expected.endpoints.length);
     if (fallback) row.fallback = fallback;
     const rules = svc.views[i];
     if (rules && !rules.removed) {
@@ -188,8 +200,35 @@ export function topologyOf(
     out.crossZone += row.crossZone;
     out.nodes.push(row);
   }
+  out.backends = backendRows(svc, picked, implied, (b) => {
+    const p = placeOf(b);
+    return p?.zone ?? (p?.node !== undefined ? zoneOfNode.get(p.node) : undefined);
+  });
   const zoned = out.sameZone + out.crossZone;
   out.sameZoneShare = zoned > 0 ? out.sameZone / zoned : null;
   out.nodes.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
   return out;
+}
+
+/** Backends with picks or expected ones, in address order; a pod's addresses of both families are one backend. */
+function backendRows(
+  svc: ServiceRec,
+  picked: Map<number, number>,
+  implied: Map<string, number>,
+  zoneOf: (b: number) => string | undefined,
+): TopologyFigures['backends'] {
+  const expected = new Map<number, number>();
+  for (const [address, n] of implied) {
+    const b = svc.existingBackend(address);
+    if (b !== undefined) expected.set(b, (expected.get(b) ?? 0) + n);
+  }
+  const shown = [...new Set([...picked.keys(), ...expected.keys()])];
+  return shown
+    .map((b) => ({
+      backend: svc.backendNames[b]!,
+      zone: zoneOf(b) ?? null,
+      selections: picked.get(b) ?? 0,
+      expectedSelections: Math.round((expected.get(b) ?? 0) * 10) / 10,
+    }))
+    .sort((x, y) => compareAddr(x.backend, y.backend));
 }

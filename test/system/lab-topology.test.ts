@@ -53,6 +53,8 @@ function topologyConfig(mode: (typeof MODES)[number], family: IpFamily): LabConf
       endpoints: web.endpoints.map((e, i) => (i === 3 ? { ...e, hints: {} } : e)),
     }),
     svc('local', 42, { internalTrafficPolicy: 'Local' }),
+    // Uneven zones: b1 is zone a's only pod, so it takes all of zone a's picks.
+    svc('lone', 44, { trafficDistribution: 'PreferSameZone', endpoints: web.endpoints.filter((e) => e.pod !== 'b2') }),
     svc('remote', 43, { internalTrafficPolicy: 'Local', endpoints: web.endpoints.filter((e) => e.node === 'node2') }),
   );
   return overFamily(c, family);
@@ -81,7 +83,7 @@ for (const family of ['IPv4', 'IPv6'] as const)
       const api = await serveLabApi(t, lab, agents);
       const report = await startReportCli(t, agents, '180s', ['--k8s', '--kubeconfig', api.kubeconfig]);
       const sent = new Map<string, Awaited<ReturnType<typeof runClient>>>();
-      for (const name of ['zonal', 'nohint', 'local'])
+      for (const name of ['zonal', 'nohint', 'local', 'lone'])
         sent.set(name, await runClient(lab, 'c1', { service: `lab/${name}:http`, mode: 'http', count: 40 }));
       // No pod of lab/remote on node: c1's attempts are dropped there (it waits), not refused.
       const remote = await runClient(lab, 'c1', { service: 'lab/remote:http', mode: 'http', count: 3, timeoutMs: 700 });
@@ -145,6 +147,9 @@ for (const family of ['IPv4', 'IPv6'] as const)
       );
       assert.equal(row('lab/local:http')!.topology!.policy, 'Local');
       // The findings name both: the node that fell back, and the node that drops lab/remote's connections.
+      // The lone pod: every pick from zone a, and the topology says so (its share is no skew).
+      const lone = row('lab/lone:http')!.topology!.backends.find((b) => b.backend === addr(lab.backends[0]!))!;
+      assert.deepEqual([lone.zone, lone.selections, lone.expectedSelections], ['a', 40, 40]);
       const fallbacks = (r.findings ?? []).filter((f) => f.kind === 'topologyFallback').map((f) => f.service);
       assert.deepEqual(fallbacks.sort(), ['lab/nohint:http', 'lab/remote:http']);
     });

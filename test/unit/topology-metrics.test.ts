@@ -43,6 +43,15 @@ test('serve /metrics: same-zone and cross-zone picks per Service and node, and t
       ['n2', 'PreferSameZone', [B, C]],
     ],
   );
+  // n1's 3 picks over [A], n2's 2 over [B, C]: A 3, B 1, C 1 expected; A 2, B 2, C 1 picked.
+  assert.deepEqual(
+    t.backends.map((b) => [b.backend, b.zone, b.selections, b.expectedSelections]),
+    [
+      [A, 'a', 2, 3],
+      [B, 'b', 2, 1],
+      [C, 'b', 1, 1],
+    ],
+  );
   const a = report.services.find((s) => s.service === api)!.topology!;
   assert.deepEqual(
     a.nodes.map((n) => [n.node, n.expected.mode, n.fallback]),
