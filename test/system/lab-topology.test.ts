@@ -82,12 +82,13 @@ for (const family of ['IPv4', 'IPv6'] as const)
       const { lab, agents } = await startLabWithAgents(t, config);
       const api = await serveLabApi(t, lab, agents);
       const report = await startReportCli(t, agents, '180s', ['--k8s', '--kubeconfig', api.kubeconfig]);
+      // No pod of lab/remote on node: c1's attempts are dropped there (it waits), not refused. First, so that an
+      // earlier connection from the same client port cannot stand in for one in the backends' logs.
+      const remote = await runClient(lab, 'c1', { service: 'lab/remote:http', mode: 'http', count: 3, timeoutMs: 700 });
+      for (const r of remote) assert.match(r.error ?? '', /no answer within 700 ms/, `${r.target}: ${r.answer}`);
       const sent = new Map<string, Awaited<ReturnType<typeof runClient>>>();
       for (const name of ['zonal', 'nohint', 'local', 'lone'])
         sent.set(name, await runClient(lab, 'c1', { service: `lab/${name}:http`, mode: 'http', count: 40 }));
-      // No pod of lab/remote on node: c1's attempts are dropped there (it waits), not refused.
-      const remote = await runClient(lab, 'c1', { service: 'lab/remote:http', mode: 'http', count: 3, timeoutMs: 700 });
-      for (const r of remote) assert.match(r.error ?? '', /no answer within 700 ms/, `${r.target}: ${r.answer}`);
       const logs = await backendOf(lab, [...[...sent.values()].flat(), ...remote]);
       for (const r of remote) assert.equal(logs.get(r), undefined, 'no backend saw a dropped connection');
 
