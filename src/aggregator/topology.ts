@@ -93,6 +93,19 @@ function shown(e: { mode: NodeRouting['expected']['mode']; endpoints: string[] }
   return { mode: e.mode, count: e.endpoints.length, endpoints: e.mode === 'all' ? [] : e.endpoints };
 }
 
+/** Lookups built once per catalog (its node list, a Service's topology), not on every TUI frame. */
+const zonesCache = new WeakMap<readonly NodePlace[], Map<string, string | undefined>>();
+const placesCache = new WeakMap<ServiceTopology, Map<string, EndpointPlace>>();
+
+function memo<K extends object, V>(cache: WeakMap<K, V>, key: K, make: () => V): V {
+  let v = cache.get(key);
+  if (v === undefined) {
+    v = make();
+    cache.set(key, v);
+  }
+  return v;
+}
+
 type Expected = ReturnType<typeof expectedOn>;
 /**
  * What each node should use, by the API catalog's topology object (a new one with every catalog) and "node zone": the
@@ -129,8 +142,8 @@ export function topologyOf(
 ): TopologyFigures | undefined {
   const t = svc.cluster?.info.topology;
   if (!t) return undefined;
-  const zoneOfNode = new Map(clusterNodes.map((n) => [n.name, n.zone]));
-  const places = new Map(t.endpoints.map((p) => [p.endpoint, p]));
+  const zoneOfNode = memo(zonesCache, clusterNodes, () => new Map(clusterNodes.map((n) => [n.name, n.zone])));
+  const places = memo(placesCache, t, () => new Map(t.endpoints.map((p) => [p.endpoint, p])));
   let kube: KubeEndpoint[] | undefined;
   const eps = () => {
     kube ??= t.endpoints.map(kubeEndpoint);
