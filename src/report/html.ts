@@ -9,6 +9,7 @@ import { timelineChart } from './html-timeline-chart.js';
 import { findingsOf } from './findings.js';
 import { css } from './html-style.js';
 import { count, esc, num, pct } from './html-svg.js';
+import { topologyHtml } from './html-topology.js';
 import { parseIsoMicros } from '../core/event.js';
 import { FINDINGS_SHOWN, rejectedText, spanText } from './render-markdown.js';
 
@@ -147,6 +148,7 @@ function serviceSection(
 <h3>Spread: share of selections per backend</h3>
 ${shareChart(s)}
 ${liveHtml(s)}
+${topologyHtml(s)}
 <h3>Stickiness: consecutive selections of a client that kept its backend</h3>
 <p class="explain">${count(st.sameBackend)} of ${count(st.pairs)} pairs kept the backend. Random choice among ${s.backends.length} backends would keep ${pct(st.expectedRandom)}.</p>
 ${stickinessChart(s)}

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { AgentBook } from '../../src/serve/agent-book.js';
 import { ServeHub } from '../../src/serve/hub.js';
 import { createServeMetrics } from '../../src/serve/metrics.js';
+import { renderHtml } from '../../src/report/html.js';
 import { A, B, C, topologyEvents as events } from '../helpers/topology-events.js';
 
 function sample(text: string, name: string, address: string, node: string): number | undefined {
@@ -52,6 +53,11 @@ test('serve /metrics: same-zone and cross-zone picks per Service and node, and t
       [C, 'b', 1, 1],
     ],
   );
+  // The HTML report shows the same tables (node, zone, what kube-proxy should use; backend, picks, expected).
+  const html = renderHtml(report, hub.timeline);
+  assert.match(html, /data-table="topology-nodes"/);
+  assert.match(html, /<td class="mono">n1<\/td><td>a<\/td><td class="num">3<\/td>/);
+  assert.match(html, /<td class="mono">PreferSameZone: 10\.1\.1\.2:8080<\/td>/);
   const a = report.services.find((s) => s.service === api)!.topology!;
   assert.deepEqual(
     a.nodes.map((n) => [n.node, n.expected.mode, n.fallback]),
