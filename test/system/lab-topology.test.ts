@@ -1,8 +1,8 @@
 // Issue 29's lab: a two-node lab in zones a (node) and b (node2) whose rules keep the topology promises the way
 // kube-proxy does (iptables mode and both nftables shapes, IPv4 and IPv6), checked on the kernel: where the backends' logs say each
 // connection from c1 (on node, zone a) went, against the endpoint sets this test works out itself from docs/lab.md's
-// rules ("Topology"). Two agents and `report --agent --k8s` (the lab served as a cluster's API: Nodes with zone labels,
-// EndpointSlices with zones and hints) name every Service with the backends the logs name, mark the
+// rules ("Topology"). Two agents and `report --agent --k8s` (the lab served as a cluster's API by `lab api`: Nodes
+// with zone labels, EndpointSlices with zones and hints) name every Service with the backends the logs name, mark the
 // internalTrafficPolicy Local Service whose pods are all on node2 as dropped on node, and give its `topology`: same-zone
 // and cross-zone picks as the logs and the pods' zones count them, node's expected endpoints as worked out here, and
 // the fallback's cause, the endpoint without a zone hint.
@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { requireRoot } from '../helpers/env.js';
 import { startLabWithAgents, startReportCli } from '../helpers/agents.js';
 import { backendOf } from '../helpers/lab-fixture.js';
-import { serveLabApi } from '../helpers/lab-apiserver.js';
+import { startCli } from '../helpers/cli.js';
 import {
   defaultConfig,
   runClient,
@@ -80,8 +80,15 @@ for (const family of ['IPv4', 'IPv6'] as const)
       const config = topologyConfig(mode, family);
       const addr = (b: LabBackend) => (family === 'IPv6' ? `[${b.ip6}]:8080` : `${b.ip}:8080`);
       const { lab, agents } = await startLabWithAgents(t, config);
-      const api = await serveLabApi(t, lab, agents);
-      const report = await startReportCli(t, agents, '180s', ['--k8s', '--kubeconfig', api.kubeconfig]);
+      const api = startCli(['lab', 'api', '--prefix', lab.prefix]);
+      t.after(async () => {
+        api.child.kill('SIGINT');
+        const { code } = await api.exit;
+        assert.equal(code, 0, `lab api exited ${code}: ${api.stderr()}`);
+      });
+      await api.waitFor(/kubeconfig \S+/);
+      const kubeconfig = /kubeconfig (\S+)/.exec(api.stdout())![1]!;
+      const report = await startReportCli(t, agents, '180s', ['--k8s', '--kubeconfig', kubeconfig]);
       // No pod of lab/remote on node: c1's attempts are dropped there (it waits), not refused. First, so that an
       // earlier connection from the same client port cannot stand in for one in the backends' logs.
       const remote = await runClient(lab, 'c1', { service: 'lab/remote:http', mode: 'http', count: 3, timeoutMs: 700 });

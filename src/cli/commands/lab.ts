@@ -56,6 +56,9 @@ Actions:
   endpoints   change a Service's endpoints the way kube-proxy would
                 stickyscope lab endpoints SERVICE add|remove IP:PORT [--pod NAME] [--node NODE]
                 (IPv6 as [IP]:PORT)
+  api         serve the lab's Services, EndpointSlices (zones, hints) and Nodes as a cluster's
+              API, in the foreground until Ctrl-C: tui, report and record take --k8s
+              --kubeconfig FILE (the file it names) beside their --agent addresses
   scenario    reproduce a field report end to end (its own lab, agents, traffic, answer)
                 stickyscope lab scenario --list
                 stickyscope lab scenario NAME [--tui | --report FILE] [--duration D] [--late-start]
@@ -97,6 +100,8 @@ export const command: Command = {
         return endpoints(rest);
       case 'scenario':
         return (await import('./lab-scenario.js')).scenario(rest);
+      case 'api':
+        return (await import('./lab-api.js')).api(rest);
       default:
         throw new UsageError(
           `expected an action up, down, status, traffic, endpoints or scenario; got ${action === undefined ? 'nothing' : `'${action}'`}`,
