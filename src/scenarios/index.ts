@@ -8,6 +8,7 @@ import { nodeportLocal } from './nodeport-local.js';
 import { udpSession } from './udp-session.js';
 import { affinityOverflow } from './affinity-overflow.js';
 import { grpcLongLived } from './grpc-long-lived.js';
+import { topology } from './topology.js';
 
 export const scenarios: Scenario<unknown>[] = [
   keepalive,
@@ -17,6 +18,7 @@ export const scenarios: Scenario<unknown>[] = [
   udpSession,
   affinityOverflow,
   grpcLongLived,
+  topology,
 ];
 
 export function findScenario(name: string): Scenario<unknown> {

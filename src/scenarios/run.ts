@@ -2,12 +2,18 @@
 // report subscribed to them, the optional TUI, the traffic, the answer; then everything
 // torn down in reverse order, on success, failure, Ctrl-C or when the TUI quits.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnvironmentError, UsageError } from '../core/errors.js';
 import { printableLines } from '../core/text.js';
 import { writeTextFile } from '../core/file-errors.js';
 import { labDown, labUp, type Lab } from '../lab/lab.js';
+import { startApiServer } from '../lab/api-server.js';
+import { applyLabObjects } from '../lab/cluster-objects.js';
+import { CatalogFeed } from '../k8s/catalog-feed.js';
 import { describeMode } from '../lab/config.js';
 import { overFamily } from './family.js';
 import { reportFromAgents } from '../report/from-file.js';
@@ -127,7 +133,8 @@ async function runInLab<E>(
   const infos = () => Promise.all(running.map((a) => agentInfo(a.address, lab.tls.client, a.node)));
   say(`scenario ${scenario.name}: agents on ${running.map((a) => `${a.node} (${a.address})`).join(', ')}`);
 
-  const subscribed = await subscribeReport(running, lab, run);
+  const api = scenario.api ? await serveApi(lab, run) : undefined;
+  const subscribed = await subscribeReport(running, lab, run, api?.catalogs);
   if (!subscribed) return null;
   const { reportText, reportStop } = subscribed;
   // Affinity timeouts and xt_recent lists come from the rules: traffic waits for each agent's catalog,
@@ -140,7 +147,7 @@ async function runInLab<E>(
   );
   await sleep(LIST_WATCH_MS, undefined, { signal: stop.signal }).catch(() => {});
   run.out(wrap(scenario.lookAt(lab)));
-  if (opts.tui) await openTui(addresses, lab, infos, run);
+  if (opts.tui) await openTui(addresses, lab, infos, run, api?.kubeconfig);
   const evidence = await scenario.traffic(ctx);
   if (run.interrupted()) {
     reportStop.abort();
@@ -174,6 +181,7 @@ async function subscribeReport(
   running: RunningAgent[],
   lab: Lab,
   run: RunState,
+  catalogs?: CatalogFeed,
 ): Promise<{ reportText: Promise<string>; reportStop: AbortController } | null> {
   const addresses = running.map((a) => a.address);
   const reportStop = new AbortController();
@@ -188,6 +196,7 @@ async function subscribeReport(
     signal: AbortSignal.any([reportStop.signal, run.stop.signal]),
     tls: lab.tls.client,
     nodes: Object.fromEntries(running.map((a) => [a.address, a.node])),
+    ...(catalogs ? { catalogs } : {}),
     onStatus: (s) => {
       if (s.state === 'up') up.add(s.address);
       if (up.size === addresses.length) allUp();
@@ -224,10 +233,12 @@ async function openTui(
   lab: Lab,
   infos: () => Promise<{ subscribers: number }[]>,
   run: RunState,
+  kubeconfig?: string,
 ): Promise<void> {
+  const k8s = kubeconfig ? ['--k8s', '--kubeconfig', kubeconfig] : [];
   const tui = spawn(
     process.execPath,
-    [stickyscopeBin, 'tui', ...addresses.flatMap((a) => ['--agent', a]), ...lab.tls.clientArgs()],
+    [stickyscopeBin, 'tui', ...addresses.flatMap((a) => ['--agent', a]), ...lab.tls.clientArgs(), ...k8s],
     { stdio: 'inherit' },
   );
   run.tui = tui;
@@ -243,6 +254,27 @@ async function openTui(
     run.stop.signal,
     'the TUI to subscribe to the agents',
   );
+}
+
+/** The lab served as a cluster's API (src/lab/api-server.ts) and its catalogs read back as `--k8s` reads them. */
+async function serveApi(lab: Lab, run: RunState): Promise<{ kubeconfig: string; catalogs: CatalogFeed }> {
+  const dir = mkdtempSync(join(tmpdir(), `${lab.prefix}-api-`));
+  const server = await startApiServer({ dir });
+  run.deferred.push(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  applyLabObjects(server, lab);
+  // Loaded only here: the API client is heavy, and only scenarios with `api` need it.
+  const { loadKubeConfig } = await import('../k8s/kube-config.js');
+  const { watchMetadata } = await import('../k8s/metadata.js');
+  const catalogs = new CatalogFeed();
+  await watchMetadata({
+    kubeConfig: loadKubeConfig(server.kubeconfig),
+    signal: run.stop.signal,
+    onCatalog: (e) => catalogs.push(e),
+  });
+  return { kubeconfig: server.kubeconfig, catalogs };
 }
 
 /** Stops the TUI, the agents, the scenario's own servers (in reverse order), then removes the lab. */

@@ -44,6 +44,11 @@ export interface Scenario<E = unknown> {
   config(setup: ProxySetup): LabConfig;
   /** Whether the scenario can run with `--late-start` (its `prepare` then opens connections before the agents). */
   lateStart?: boolean;
+  /**
+   * The lab served as a cluster's API (`lab api`) to the report and the TUI, as `--k8s` (the topology figures need its
+   * facts: zones, hints, policies): the lab's objects as they are when the agents start.
+   */
+  api?: boolean;
   /** After the lab is up, before the agents start: servers, sysctls, endpoints. */
   prepare?(ctx: ScenarioContext): Promise<void>;
   /** Runs the traffic; returns the ground truth gathered before teardown (backend logs, ...). */
