@@ -10,6 +10,7 @@ import type { ClientResult } from '../lab/traffic-types.js';
 import { backendIp } from './family.js';
 import { joinHostPort } from '../lab/ip-family.js';
 import { num, serviceIn, table } from './format.js';
+import { setByteCounters } from './netns-tools.js';
 import type { Scenario } from './types.js';
 
 const CASES = ['zonal', 'nohint', 'lone', 'remote'] as const;
@@ -53,11 +54,14 @@ const name = (c: Case) => `lab/${c}:http`;
 
 export const topology: Scenario<TopologyEvidence> = {
   name: 'topology',
-  seed: 'issue 29 (kubernetes#122437, #121371, AKS#4905)',
+  seed: 'issue 29: kubernetes#122437, kubernetes#121371, AKS#4905',
   summary: 'zones and topology promises: PreferSameZone kept, one missing hint, uneven zones, Local with no local pod',
   defaultPhaseMs: 10_000,
   api: true,
   config,
+  async prepare(ctx) {
+    await setByteCounters(ctx);
+  },
   async traffic(ctx) {
     const results = {} as Record<Case, ClientResult[]>;
     // The dropped attempts first: the backends' logs are matched by client address and port, which later

@@ -34,7 +34,7 @@ export interface ScenarioContext {
 
 export interface Scenario<E = unknown> {
   name: string;
-  /** The field report in seeds/ this reproduces. */
+  /** The field report in seeds/ this reproduces (a file name), or the issues it answers. */
   seed: string;
   /** One line: what the scenario shows. */
   summary: string;

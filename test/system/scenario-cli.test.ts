@@ -21,6 +21,7 @@ const NAMES = [
   'udp-session',
   'affinity-overflow',
   'grpc-long-lived',
+  'topology',
 ];
 
 function leftovers(prefix: string): string[] {
@@ -34,7 +35,7 @@ function leftovers(prefix: string): string[] {
   return [...ns, ...ps, ...(existsSync(`/run/stickyscope/lab-${prefix}`) ? ['state dir'] : [])];
 }
 
-test('lab scenario --list names the seven scenarios and their seeds', async () => {
+test('lab scenario --list names the eight scenarios and their seeds', async () => {
   const r = await runCli(['lab', 'scenario', '--list']);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(

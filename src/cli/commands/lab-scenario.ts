@@ -26,7 +26,10 @@ export async function scenario(argv: string[]): Promise<number> {
   if (values.list) {
     if (positionals.length) throw new UsageError(`--list takes no scenario name; got '${positionals.join(' ')}'`);
     const width = Math.max(...scenarios.map((s) => s.name.length));
-    for (const s of scenarios) process.stdout.write(`${s.name.padEnd(width)}  ${s.summary} (seeds/${s.seed})\n`);
+    for (const s of scenarios)
+      process.stdout.write(
+        `${s.name.padEnd(width)}  ${s.summary} (${s.seed.endsWith('.md') ? `seeds/${s.seed}` : s.seed})\n`,
+      );
     return 0;
   }
   if (positionals.length !== 1)
