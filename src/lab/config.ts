@@ -38,7 +38,7 @@ export interface LabConfig {
   proxyMode?: ProxyMode;
   /** nftables mode's shape, by the kube-proxy version that writes it (default 1.35). */
   kubeVersion?: KubeVersion;
-  /** 1 or 2 nodes; the second node is reached through the first. */
+  /** 1 to MAX_NODES nodes; the others hang off the first, each on its own link. */
   nodes: number;
   /** Pod CIDR: sources outside it are masqueraded (KUBE-MARK-MASQ). */
   clusterCIDR: string;
@@ -67,6 +67,9 @@ export interface LabConfig {
   zones?: Record<string, string>;
 }
 
+/** Nodes a lab may have: node 1 routes for the others, and a zone per node is enough to show topology. */
+export const MAX_NODES = 4;
+
 /** Short node names by index: the netns is `${prefix}-${name}`. */
 export function nodeName(index: number): string {
   return index === 0 ? 'node' : `node${index + 1}`;
@@ -90,8 +93,8 @@ export const addressing = {
   externalServiceIP: (n: number) => `10.5.1.${n}`,
   /** Where both are: node 1 routes it onward as it does the Service range. */
   externalServiceRange: '10.5.0.0/16',
-  /** The link between node 1 and node 2. */
-  interNode: (k: number) => `10.4.0.${k + 1}`,
+  /** The link between node 1 (`hub`) and node k + 1 (`spoke`), k >= 1: a /30 each. */
+  nodeLink: (k: number) => ({ hub: `10.4.${k}.1`, spoke: `10.4.${k}.2` }),
 };
 
 /** How kube-proxy programs the lab's nodes: a scenario or `lab up` builds its lab in this mode. */
@@ -170,7 +173,7 @@ export function validateConfig(c: LabConfig): void {
     fail("proxyMode must be 'iptables' or 'nftables'", c.proxyMode);
   if (c.kubeVersion !== undefined && !kubeVersions.includes(c.kubeVersion))
     fail(`kubeVersion must be one of ${kubeVersions.join(', ')}`, c.kubeVersion);
-  if (c.nodes !== 1 && c.nodes !== 2) fail('nodes must be 1 or 2', c.nodes);
+  if (!Number.isInteger(c.nodes) || c.nodes < 1 || c.nodes > MAX_NODES) fail(`nodes must be 1..${MAX_NODES}`, c.nodes);
   if (!Number.isInteger(c.clients) || c.clients < 0 || c.clients > 250) fail('clients must be 0..250', c.clients);
   if (!Number.isInteger(c.externalClients) || c.externalClients < 0 || c.externalClients > 250)
     fail('externalClients must be 0..250', c.externalClients);

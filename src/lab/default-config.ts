@@ -13,12 +13,12 @@ import {
   type RuleShape,
 } from './config.js';
 
-/** The default lab's pods: three on one node, or four split over two. */
+/** The default lab's pods: three on one node, else two on each node. */
 function defaultBackends(nodes: number): LabConfig['backends'] {
-  const count = nodes === 1 ? 3 : 4;
+  const count = nodes === 1 ? 3 : 2 * nodes;
   return Array.from({ length: count }, (_, j) => ({
     name: `b${j + 1}`,
-    node: nodeName(nodes === 1 ? 0 : j < count / 2 ? 0 : 1),
+    node: nodeName(nodes === 1 ? 0 : Math.floor(j / 2)),
   }));
 }
 

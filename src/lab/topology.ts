@@ -150,7 +150,7 @@ export async function buildTopology(t: Topology, check: () => void): Promise<voi
     );
     check();
   }
-  if (t.nodes.length === 2) await wireSecondNode(t);
+  for (let k = 1; k < t.nodes.length; k++) await wireNode(t, k);
   await routeServiceRange(t);
   for (const l of t.leaves) {
     // The second link gets a /32: one connected route, through eth0, until routeVia() moves the default.
@@ -188,34 +188,36 @@ async function routeServiceRange(t: Topology): Promise<void> {
   ]);
 }
 
-/** Node 2 hangs off node 1: everything it does not own is reached through node 1. */
-async function wireSecondNode(t: Topology): Promise<void> {
-  const [n1, n2] = t.nodes as [string, string];
-  const routes = t.leaves
-    .filter((l) => l.node === n2)
-    .map((l) => `route add ${l.ip.replace(/\.\d+$/, '.0')}/24 via ${addressing.interNode(1)}`);
-  const [i1, i2] = [v6Twin(addressing.interNode(0)), v6Twin(addressing.interNode(1))];
+/**
+ * Node k + 1 hangs off node 1 on a link of its own (peerK+1 on node 1, peer1 on it): everything it does not own is
+ * reached through node 1, which routes its leaves and its own address to it.
+ */
+async function wireNode(t: Topology, k: number): Promise<void> {
+  const [n1, nk] = [t.nodes[0]!, t.nodes[k]!];
+  const { hub, spoke } = addressing.nodeLink(k);
+  const mine = t.leaves.filter((l) => l.node === nk);
+  const [hub6, spoke6] = [v6Twin(hub), v6Twin(spoke)];
   const routes6 = t.dualStack
     ? [
-        `addr add ${i1}/64 dev peer2 nodad`,
-        `route add ${v6Twin(addressing.nodeIP(1))}/128 via ${i2}`,
-        ...t.leaves.filter((l) => l.node === n2).map((l) => `route add ${v6TwinPrefix(l.ip)} via ${i2}`),
+        `addr add ${hub6}/64 dev peer${k + 1} nodad`,
+        `route add ${v6Twin(addressing.nodeIP(k))}/128 via ${spoke6}`,
+        ...mine.map((l) => `route add ${v6TwinPrefix(l.ip)} via ${spoke6}`),
       ]
     : [];
   await batch(n1, [
-    `link add peer2 type veth peer name peer1 netns ${n2}`,
-    `addr add ${addressing.interNode(0)}/30 dev peer2`,
-    'link set peer2 up',
-    `route add ${addressing.nodeIP(1)}/32 via ${addressing.interNode(1)}`,
-    ...routes,
+    `link add peer${k + 1} type veth peer name peer1 netns ${nk}`,
+    `addr add ${hub}/30 dev peer${k + 1}`,
+    `link set peer${k + 1} up`,
+    `route add ${addressing.nodeIP(k)}/32 via ${spoke}`,
+    ...mine.map((l) => `route add ${l.ip.replace(/\.\d+$/, '.0')}/24 via ${spoke}`),
     ...routes6,
   ]);
-  await batch(n2, [
-    `addr add ${addressing.interNode(1)}/30 dev peer1`,
-    ...(t.dualStack ? [`addr add ${i2}/64 dev peer1 nodad`] : []),
+  await batch(nk, [
+    `addr add ${spoke}/30 dev peer1`,
+    ...(t.dualStack ? [`addr add ${spoke6}/64 dev peer1 nodad`] : []),
     'link set peer1 up',
-    `route add default via ${addressing.interNode(0)}`,
-    ...(t.dualStack ? [`route add default via ${i1}`] : []),
+    `route add default via ${hub}`,
+    ...(t.dualStack ? [`route add default via ${hub6}`] : []),
   ]);
 }
 

@@ -32,3 +32,31 @@ test('two nodes: NodePort with externalTrafficPolicy Local stays on node-local e
   const nodesHit = new Set([...web.values()].map((l) => lab.backends.find((b) => b.name === l!.backend)!.node));
   assert.equal(nodesHit.size, 2);
 });
+
+test("four nodes in three zones: every node reached through node 1; PreferSameZone keeps zone a's pods", async (t) => {
+  if (!requireRoot(t)) return;
+  const config = defaultConfig({ nodes: 4 });
+  config.zones = { node: 'a', node2: 'b', node3: 'c', node4: 'a' };
+  const web = config.services.find((s) => s.name === 'web')!;
+  config.services.push({ ...web, name: 'zonal', clusterIP: '10.96.0.40', trafficDistribution: 'PreferSameZone' });
+  const lab = await startLab(t, config);
+  assert.equal(lab.nodes.length, 4);
+  const x1 = lab.clients.find((c) => c.external)!;
+  // Each node's NodePort (Local) answers from its own two pods: the node is wired and its rules applied.
+  for (const node of [0, 1, 2, 3]) {
+    const results = await runClient(lab, x1.name, {
+      service: 'lab/edge:http',
+      mode: 'http',
+      count: 6,
+      via: 'nodePort',
+      node,
+    });
+    const local = new Set(lab.backends.filter((b) => b.node === lab.nodes[node]).map((b) => b.name));
+    for (const [r, line] of await backendOf(lab, results))
+      assert.ok(line && local.has(line.backend), `node ${node + 1}: ${r.local} went to ${line?.backend}`);
+  }
+  // c1 is on node (zone a): zone a's pods are node's b1, b2 and node4's b7, b8.
+  const results = await runClient(lab, 'c1', { service: 'lab/zonal:http', mode: 'http', count: 60 });
+  const served = new Set([...(await backendOf(lab, results)).values()].map((l) => l?.backend));
+  assert.deepEqual([...served].sort(), ['b1', 'b2', 'b7', 'b8']);
+});

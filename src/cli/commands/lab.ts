@@ -7,6 +7,7 @@ import { printableJson } from '../../core/text.js';
 import {
   defaultConfig,
   describeMode,
+  MAX_NODES,
   nodeName,
   findService,
   parseProxyFlags,
@@ -30,7 +31,8 @@ state and logs live in /run/stickyscope/lab-P/.
 
 Actions:
   up          create the lab (Ctrl-C during set-up removes what was made)
-                --nodes 1|2          number of nodes (default 1)
+                --nodes 1..4         number of nodes (default 1); the others hang off the first,
+                                     two pods each (b1, b2 on node; b3, b4 on node2, ...)
                 --shape current|legacy  rule shape: hashed KUBE-EXT/SVL chains (current)
                                      or the KUBE-XLB shape of older kube-proxy
                 --proxy-mode iptables|nftables  how kube-proxy programs the node (default iptables):
@@ -144,8 +146,8 @@ async function up(argv: string[]): Promise<number> {
       );
     }
   } else {
-    if (values.nodes !== '1' && values.nodes !== '2')
-      throw new UsageError(`--nodes expects 1 or 2; got '${values.nodes}'`);
+    if (!/^[1-9]$/.test(values.nodes) || Number(values.nodes) > MAX_NODES)
+      throw new UsageError(`--nodes expects 1 to ${MAX_NODES}; got '${values.nodes}'`);
     if (values.shape !== 'current' && values.shape !== 'legacy')
       throw new UsageError(`--shape expects current or legacy; got '${values.shape}'`);
     config = defaultConfig({
