@@ -5,7 +5,7 @@
 // connection (/proc/PID/task/*/schedstat, so what the flood costs the helper is measured apart from what it costs the
 // machine). The verdict comes from the pairs within a round: the mean of live / no-live with a 95% interval.
 // Needs root and the build. Ctrl-C removes what it made.
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPrefix } from '../../src/core/run-prefix.js';
@@ -19,6 +19,7 @@ import {
   type Aborted,
   checkAborted,
   cleanupAll,
+  cpuNs,
   hasExited,
   interrupt,
   interrupted,
@@ -34,16 +35,6 @@ const MODES = ['bare', 'live', 'no-live'] as const;
 type Mode = (typeof MODES)[number];
 
 const log = (line: string) => process.stderr.write(`live bench: ${line}\n`);
-
-function cpuNs(pid: number): number {
-  let ns = 0;
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {}
-  }
-  return ns;
-}
 
 interface Sample {
   rate: number;

@@ -1,6 +1,7 @@
 // Every process and clean-up step the bench makes, so that one call undoes them all:
 // at the end, on failure and when interrupted. Processes are ended by the pid we spawned.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const children = new Set<ChildProcess>();
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -85,4 +86,15 @@ export async function cleanupAll(): Promise<string[]> {
     }
   }
   return problems;
+}
+
+/** CPU nanoseconds of every thread of a process so far (their schedstat: time on a CPU). */
+export function cpuNs(pid: number): number {
+  let ns = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {}
+  }
+  return ns;
 }

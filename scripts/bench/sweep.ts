@@ -8,12 +8,13 @@
 // The entries carry no traffic, so sweeps send no `traffic` events: the cost is the walk's. CPU is the helper's
 // threads' time on a CPU (/proc/PID/task/*/schedstat). Needs root and the build. Ctrl-C removes what it made.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StickyEvent, SweepEvent } from '../../src/core/event.js';
 import { runPrefix } from '../../src/core/run-prefix.js';
 import { startProbe, type Probe } from '../../src/probe/probe.js';
+import { cpuNs } from './procs.js';
 
 const WALK_ENTRIES = Number(process.env.SWEEP_WALK_ENTRIES ?? 100_000);
 const WALKS = Number(process.env.SWEEP_WALKS ?? 10);
@@ -24,17 +25,6 @@ const CONNTRACK_MAX = '/proc/sys/net/netfilter/nf_conntrack_max';
 const cleanups: (() => void)[] = [];
 const say = (line: string) => process.stderr.write(`sweep bench: ${line}\n`);
 const inNs = (ns: string, ...cmd: string[]) => execFileSync('ip', ['netns', 'exec', ns, ...cmd], { stdio: 'pipe' });
-
-/** CPU nanoseconds of every thread of a process so far. */
-function cpuNs(pid: number): number {
-  let ns = 0;
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {}
-  }
-  return ns;
-}
 
 /** A namespace whose entries can carry DNAT, with byte counters on; removed at the end. */
 function node(prefix: string): string {
