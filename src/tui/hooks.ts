@@ -127,7 +127,7 @@ export function useDetailRows(height: number, detail: ServiceDetail | null): { b
   const backends = detail?.row.backends.length ?? 0;
   const clients = detail?.clients.length ?? 0;
   // The lines only some Services have take one line each from the tables: affinity sets (nftables mode), open
-  // connections, the stale warning, bytes unavailable, the frontends or address families.
+  // connections, the stale warning, bytes unavailable, the frontends or address families; and the topology's (--k8s).
   const extra =
     (detail?.affinitySets.length ? 1 : 0) +
     (detail?.row.live !== undefined ? 1 : 0) +
