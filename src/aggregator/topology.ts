@@ -97,7 +97,7 @@ function shown(e: { mode: NodeRouting['expected']['mode']; endpoints: string[] }
 const zonesCache = new WeakMap<readonly NodePlace[], Map<string, string | undefined>>();
 const placesCache = new WeakMap<ServiceTopology, Map<string, EndpointPlace>>();
 
-function memo<K extends object, V>(cache: WeakMap<K, V>, key: K, make: () => V): V {
+function memo<K, V>(cache: { get(k: K): V | undefined; set(k: K, v: V): unknown }, key: K, make: () => V): V {
   let v = cache.get(key);
   if (v === undefined) {
     v = make();
@@ -119,42 +119,54 @@ function expectedCached(
   node: string,
   zone: string | undefined,
 ): Expected {
-  let byNode = expectedCache.get(t);
-  if (!byNode) {
-    byNode = new Map();
-    expectedCache.set(t, byNode);
-  }
-  const key = `${node} ${zone ?? ''}`;
-  let e = byNode.get(key);
-  if (!e) {
-    e = expectedOn(t, eps(), node, zone);
-    byNode.set(key, e);
-  }
-  return e;
+  const byNode = memo(expectedCache, t, () => new Map<string, Expected>());
+  return memo(byNode, `${node} ${zone ?? ''}`, () => expectedOn(t, eps(), node, zone));
 }
 
-/** The Service's topology figures, from the window's picks or all of them; undefined without the API's catalog. */
+/** What a Service's figures are computed from, once per call. */
+interface Context {
+  svc: ServiceRec;
+  t: ServiceTopology;
+  zoneOfNode: Map<string, string | undefined>;
+  eps: () => KubeEndpoint[];
+  placeOf: (b: number) => EndpointPlace | undefined;
+  /** A backend's zone: its EndpointSlice's, else its node's. */
+  zoneOf: (b: number) => string | undefined;
+}
+
+/**
+ * The Service's topology figures, from the window's picks or all of them; undefined without the API's catalog.
+ * `backends` false leaves out the per-backend rows (the TUI's list wants the shares only, every frame).
+ */
 export function topologyOf(
   svc: ServiceRec,
   nodeNames: readonly string[],
   clusterNodes: readonly NodePlace[],
   inWindow: boolean,
+  backends = true,
 ): TopologyFigures | undefined {
   const t = svc.cluster?.info.topology;
   if (!t) return undefined;
   const zoneOfNode = memo(zonesCache, clusterNodes, () => new Map(clusterNodes.map((n) => [n.name, n.zone])));
   const places = memo(placesCache, t, () => new Map(t.endpoints.map((p) => [p.endpoint, p])));
   let kube: KubeEndpoint[] | undefined;
-  const eps = () => {
-    kube ??= t.endpoints.map(kubeEndpoint);
-    return kube;
-  };
   const placeOf = (b: number) =>
     places.get(svc.backendNames[b]!) ??
     svc.otherAddresses
       .get(b)
       ?.map((a) => places.get(a))
       .find(Boolean);
+  const ctx: Context = {
+    svc,
+    t,
+    zoneOfNode,
+    eps: () => (kube ??= t.endpoints.map(kubeEndpoint)),
+    placeOf,
+    zoneOf: (b) => {
+      const p = placeOf(b);
+      return p?.zone ?? (p?.node !== undefined ? zoneOfNode.get(p.node) : undefined);
+    },
+  };
   const counts = inWindow ? svc.nodeWin : svc.nodeCum;
   const out: TopologyFigures = {
     policy: t.policy,
@@ -174,53 +186,64 @@ export function topologyOf(
   for (let i = 0; i < nodeNames.length; i++) {
     const node = nodeNames[i]!;
     if (node === '' || (counts[i] === undefined && svc.views[i] === undefined)) continue;
-    const zone = zoneOfNode.get(node);
-    const row: NodeRouting = {
-      node,
-      zone: zone ?? null,
-      selections: 0,
-      sameNode: 0,
-      sameZone: 0,
-      crossZone: 0,
-      expected: { mode: 'all', count: 0, endpoints: [] },
-    };
-    (counts[i] ?? []).forEach((n, b) => {
-      if (!n) return;
-      const p = placeOf(b);
-      row.selections += n;
-      picked.set(b, (picked.get(b) ?? 0) + n);
-      if (p?.node === node) row.sameNode += n;
-      const bz = p?.zone ?? (p?.node !== undefined ? zoneOfNode.get(p.node) : undefined);
-      if (zone === undefined || bz === undefined) out.unknownZone += n;
-      else if (bz === zone) row.sameZone += n;
-      else row.crossZone += n;
-    });
-    const { fallback, ...expected } = expectedCached(t, eps, node, zone);
-    row.expected = shown(expected);
-    for (const e of expected.endpoints)
-      implied.set(e, (implied.get(e) ?? 0) + row.selections / expected.endpoints.length);
-    if (fallback) row.fallback = fallback;
-    const rules = svc.views[i];
-    if (rules && !rules.removed) {
-      const want = new Set(expected.endpoints);
-      const missing = expected.endpoints.filter((e) => !rules.endpoints.has(e));
-      const extra = [...rules.endpoints].filter((e) => !want.has(e)).sort(compareAddr);
-      if (missing.length + extra.length > 0) row.rules = { missing, extra };
-    }
+    const row = nodeRow(ctx, i, node, counts[i] ?? [], picked, implied);
     out.selections += row.selections;
     out.sameNode += row.sameNode;
     out.sameZone += row.sameZone;
     out.crossZone += row.crossZone;
+    out.unknownZone += row.selections - row.sameZone - row.crossZone;
     out.nodes.push(row);
   }
-  out.backends = backendRows(svc, picked, implied, (b) => {
-    const p = placeOf(b);
-    return p?.zone ?? (p?.node !== undefined ? zoneOfNode.get(p.node) : undefined);
-  });
+  if (backends) out.backends = backendRows(svc, picked, implied, ctx.zoneOf);
   const zoned = out.sameZone + out.crossZone;
   out.sameZoneShare = zoned > 0 ? out.sameZone / zoned : null;
   out.nodes.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
   return out;
+}
+
+/** One node's picks by where they went, what it should use, and where its rules differ; adds to picked and implied. */
+function nodeRow(
+  ctx: Context,
+  i: number,
+  node: string,
+  counts: readonly number[],
+  picked: Map<number, number>,
+  implied: Map<string, number>,
+): NodeRouting {
+  const zone = ctx.zoneOfNode.get(node);
+  const row: NodeRouting = {
+    node,
+    zone: zone ?? null,
+    selections: 0,
+    sameNode: 0,
+    sameZone: 0,
+    crossZone: 0,
+    expected: { mode: 'all', count: 0, endpoints: [] },
+  };
+  counts.forEach((n, b) => {
+    if (!n) return;
+    row.selections += n;
+    picked.set(b, (picked.get(b) ?? 0) + n);
+    if (ctx.placeOf(b)?.node === node) row.sameNode += n;
+    const bz = ctx.zoneOf(b);
+    if (zone !== undefined && bz !== undefined) {
+      if (bz === zone) row.sameZone += n;
+      else row.crossZone += n;
+    }
+  });
+  const { fallback, ...expected } = expectedCached(ctx.t, ctx.eps, node, zone);
+  row.expected = shown(expected);
+  for (const e of expected.endpoints)
+    implied.set(e, (implied.get(e) ?? 0) + row.selections / expected.endpoints.length);
+  if (fallback) row.fallback = fallback;
+  const rules = ctx.svc.views[i];
+  if (rules && !rules.removed) {
+    const want = new Set(expected.endpoints);
+    const missing = expected.endpoints.filter((e) => !rules.endpoints.has(e));
+    const extra = [...rules.endpoints].filter((e) => !want.has(e)).sort(compareAddr);
+    if (missing.length + extra.length > 0) row.rules = { missing, extra };
+  }
+  return row;
 }
 
 /** Backends with picks or expected ones, in address order; a pod's addresses of both families are one backend. */

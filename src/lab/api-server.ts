@@ -3,7 +3,7 @@
 // bearer token, and kubectl's discovery and single-object reads. `lab api` serves the lab's Services, EndpointSlices
 // and Nodes on it (cluster-objects.ts), so `tui --k8s` and `report --k8s` work on the lab; the tests use it as the
 // cluster's API double (test/helpers/fake-apiserver.ts).
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -143,36 +143,162 @@ export interface ApiServerOptions {
 }
 
 /**
- * A list carries the collection's resourceVersion; `?watch=true&resourceVersion=N` streams newline-delimited
- * {type, object} events (ADDED, MODIFIED, DELETED) after N, honouring label selectors the way the real server does
- * (an object leaving the selector is DELETED, one entering it ADDED); a watch from a compacted version fails with 410
- * Gone, either as an ERROR event carrying a Status with code 410 on a 200 stream (what kube-apiserver sends) or as an
- * HTTP 410.
+ * The objects, their change history and the open watches: a list carries the collection's resourceVersion; a watch
+ * from version N gets the changes after N, honouring label selectors the way the real server does (an object leaving
+ * the selector is DELETED, one entering it ADDED).
  */
+class ObjectStore {
+  private readonly objects = new Map<Resource, Map<string, Obj>>(ROUTES.map((r) => [r.resource, new Map()]));
+  private readonly history: Change[] = [];
+  readonly watches = new Set<OpenWatch>();
+  rv = 100;
+  /** Watches from before this version get 410 Gone. */
+  compactedRv = 0;
+
+  get(resource: Resource, key: string): Obj | undefined {
+    return this.objects.get(resource)!.get(key);
+  }
+
+  list(resource: Resource, namespace: string | undefined, selector: string): Obj[] {
+    return [...this.objects.get(resource)!.values()].filter(
+      (o) => (!namespace || o.metadata.namespace === namespace) && matches(o, selector),
+    );
+  }
+
+  set(resource: Resource, obj: Obj, quiet: boolean): void {
+    const copy = structuredClone(obj);
+    const key = `${copy.metadata.namespace ?? ''}/${copy.metadata.name}`;
+    const prev = this.get(resource, key);
+    copy.metadata.resourceVersion = String(++this.rv);
+    this.objects.get(resource)!.set(key, copy);
+    this.record({ rv: this.rv, resource, type: prev ? 'MODIFIED' : 'ADDED', obj: copy, prev }, quiet);
+  }
+
+  delete(resource: Resource, key: string, quiet: boolean): void {
+    const prev = this.get(resource, key);
+    if (!prev) throw new Error(`lab API server: no ${resource} ${key} to remove`);
+    this.objects.get(resource)!.delete(key);
+    const gone = structuredClone(prev);
+    gone.metadata.resourceVersion = String(++this.rv);
+    this.record({ rv: this.rv, resource, type: 'DELETED', obj: gone }, quiet);
+  }
+
+  /** Opens a watch: the objects now (from version 0) or the changes after `from`, then every change as it comes. */
+  watch(w: OpenWatch, from: number, now: Obj[]): void {
+    if (from === 0) for (const obj of now) w.res.write(`${JSON.stringify({ type: 'ADDED', object: obj })}\n`);
+    else for (const c of this.history) if (c.rv > from) send(w, c);
+    this.watches.add(w);
+  }
+
+  /** Forgets the history: every version seen so far is compacted away. */
+  compact(): void {
+    this.compactedRv = ++this.rv;
+    this.history.length = 0;
+  }
+
+  endAll(last?: string): void {
+    for (const w of this.watches) w.res.end(last);
+    this.watches.clear();
+  }
+
+  private record(change: Change, quiet: boolean): void {
+    this.history.push(change);
+    if (!quiet) for (const w of this.watches) send(w, change);
+  }
+}
+
+function send(w: OpenWatch, c: Change): void {
+  if (c.resource !== w.resource || (w.namespace && c.obj.metadata.namespace !== w.namespace)) return;
+  const now = matches(c.obj, w.selector);
+  const before = c.prev ? matches(c.prev, w.selector) : false;
+  let type: Change['type'] | null = c.type;
+  if (c.type === 'MODIFIED' && now !== before) type = now ? 'ADDED' : 'DELETED';
+  else if (!now) type = null;
+  if (type) w.res.write(`${JSON.stringify({ type, object: c.obj })}\n`);
+}
+
+const json = (res: ServerResponse, body: object) => {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+};
+
+/**
+ * One GET of a resource route: one object, a list, or a watch. A watch from a compacted version fails with 410 Gone,
+ * as an ERROR event carrying a Status with code 410 on a 200 stream (what kube-apiserver sends) or as an HTTP 410.
+ */
+function serveResource(
+  store: ObjectStore,
+  route: { r: Route; m: RegExpExecArray },
+  url: URL,
+  req: IncomingMessage,
+  res: ServerResponse,
+  expiry: 'event' | 'http',
+): void {
+  const { r, m } = route;
+  const namespace = m[1] ? decodeURIComponent(m[1]) : undefined;
+  if (m[2]) {
+    const name = decodeURIComponent(m[2]);
+    const obj = store.get(r.resource, `${namespace ?? ''}/${name}`);
+    if (!obj) return status(res, 404, 'NotFound', `${r.resource} "${name}" not found`);
+    return json(res, { kind: r.kind, apiVersion: r.apiVersion, ...obj });
+  }
+  const selector = url.searchParams.get('labelSelector') ?? '';
+  const items = store.list(r.resource, namespace, selector);
+  if (url.searchParams.get('watch') !== 'true')
+    return json(res, {
+      kind: `${r.kind}List`,
+      apiVersion: r.apiVersion,
+      metadata: { resourceVersion: String(store.rv) },
+      items,
+    });
+  const from = Number(url.searchParams.get('resourceVersion') || '0');
+  if (from !== 0 && from < store.compactedRv) {
+    const message = `too old resource version: ${from} (${store.compactedRv})`;
+    if (expiry === 'http') return status(res, 410, 'Expired', message);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(`${JSON.stringify({ type: 'ERROR', object: statusBody(410, 'Expired', message) })}\n`);
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+  res.flushHeaders();
+  const w: OpenWatch = { resource: r.resource, namespace, selector, res };
+  store.watch(w, from, items);
+  const drop = () => store.watches.delete(w);
+  res.on('close', drop);
+  req.on('close', drop);
+}
+
+/** A kubeconfig naming the server, its CA and the token. */
+function writeKubeconfig(file: string, url: string, ca: string, token: string): void {
+  writeFileSync(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      '- name: lab',
+      '  cluster:',
+      `    server: ${url}`,
+      `    certificate-authority: ${ca}`,
+      'users:',
+      '- name: lab',
+      '  user:',
+      `    token: ${token}`,
+      'contexts:',
+      '- name: lab',
+      '  context: {cluster: lab, user: lab}',
+      'current-context: lab',
+      '',
+    ].join('\n'),
+  );
+}
+
+/** Serves on 127.0.0.1 (a port of its own) over HTTPS; its certificate, CA and kubeconfig go into `opts.dir`. */
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
   const token = `token-${process.pid}-${Date.now()}`;
   const expiry = opts.expiry ?? 'event';
-  const store = new Map<Resource, Map<string, Obj>>(ROUTES.map((r) => [r.resource, new Map()]));
-  const history: Change[] = [];
-  const watches = new Set<OpenWatch>();
+  const store = new ObjectStore();
   const requests: ApiServer['requests'] = [];
-  let rv = 100;
-  let compactedRv = 0;
-
-  const record = (change: Change, quiet: boolean) => {
-    history.push(change);
-    if (!quiet) for (const w of watches) send(w, change);
-  };
-  const send = (w: OpenWatch, c: Change) => {
-    if (c.resource !== w.resource || (w.namespace && c.obj.metadata.namespace !== w.namespace)) return;
-    const now = matches(c.obj, w.selector);
-    const before = c.prev ? matches(c.prev, w.selector) : false;
-    let type: Change['type'] | null = c.type;
-    if (c.type === 'MODIFIED' && now !== before) type = now ? 'ADDED' : 'DELETED';
-    else if (!now) type = null;
-    if (type) w.res.write(JSON.stringify({ type, object: c.obj }) + '\n');
-  };
-
   // HTTPS as a cluster serves it: client-go sends a bearer token over TLS only. The certificate is the one
   // `stickyscope certs` makes for the aggregator, which names localhost.
   const pki = join(opts.dir, 'apiserver-pki');
@@ -185,55 +311,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       return status(res, 401, 'Unauthorized', 'no or wrong bearer token');
     if (req.method !== 'GET') return status(res, 405, 'MethodNotAllowed', `only GET is served, not ${req.method}`);
     const about = discovery(url.pathname.replace(/\/$/, ''));
-    if (about) {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(about));
-      return;
-    }
+    if (about) return json(res, about);
     const route = ROUTES.map((r) => ({ r, m: r.re.exec(url.pathname) })).find((x) => x.m);
     if (!route) return status(res, 404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
-    const namespace = route.m![1] ? decodeURIComponent(route.m![1]) : undefined;
-    if (route.m![2]) {
-      const name = decodeURIComponent(route.m![2]);
-      const obj = store.get(route.r.resource)!.get(`${namespace ?? ''}/${name}`);
-      if (!obj) return status(res, 404, 'NotFound', `${route.r.resource} "${name}" not found`);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ kind: route.r.kind, apiVersion: route.r.apiVersion, ...obj }));
-      return;
-    }
-    const selector = url.searchParams.get('labelSelector') ?? '';
-    const items = [...store.get(route.r.resource)!.values()].filter(
-      (o) => (!namespace || o.metadata.namespace === namespace) && matches(o, selector),
-    );
-    if (url.searchParams.get('watch') !== 'true') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          kind: `${route.r.kind}List`,
-          apiVersion: route.r.apiVersion,
-          metadata: { resourceVersion: String(rv) },
-          items,
-        }),
-      );
-      return;
-    }
-    const from = Number(url.searchParams.get('resourceVersion') || '0');
-    if (from !== 0 && from < compactedRv) {
-      const message = `too old resource version: ${from} (${compactedRv})`;
-      if (expiry === 'http') return status(res, 410, 'Expired', message);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ type: 'ERROR', object: statusBody(410, 'Expired', message) }) + '\n');
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
-    res.flushHeaders();
-    const w: OpenWatch = { resource: route.r.resource, namespace, selector, res };
-    if (from === 0) for (const obj of items) res.write(JSON.stringify({ type: 'ADDED', object: obj }) + '\n');
-    else for (const c of history) if (c.rv > from) send(w, c);
-    watches.add(w);
-    const drop = () => watches.delete(w);
-    res.on('close', drop);
-    req.on('close', drop);
+    serveResource(store, { r: route.r, m: route.m! }, url, req, res, expiry);
   });
   // Every socket, TLS handshakes included: closeAllConnections() ends HTTP connections only, and close() would wait for
   // a client's watch still shaking hands when it is called.
@@ -243,69 +324,27 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     sock.on('close', () => sockets.delete(sock));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const url = `https://localhost:${port}`;
+  const url = `https://localhost:${(server.address() as AddressInfo).port}`;
   const kubeconfig = join(opts.dir, 'kubeconfig');
-  writeFileSync(
-    kubeconfig,
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      '- name: fake',
-      '  cluster:',
-      `    server: ${url}`,
-      `    certificate-authority: ${join(pki, 'ca.crt')}`,
-      'users:',
-      '- name: tester',
-      '  user:',
-      `    token: ${token}`,
-      'contexts:',
-      '- name: fake',
-      '  context: {cluster: fake, user: tester}',
-      'current-context: fake',
-      '',
-    ].join('\n'),
-  );
-
-  const endAll = (last?: string) => {
-    for (const w of watches) w.res.end(last);
-    watches.clear();
-  };
+  writeKubeconfig(kubeconfig, url, join(pki, 'ca.crt'), token);
   return {
     url,
     kubeconfig,
     token,
     requests,
-    apply(resource, obj, quiet = false) {
-      const copy = structuredClone(obj);
-      const key = `${copy.metadata.namespace ?? ''}/${copy.metadata.name}`;
-      const prev = store.get(resource)!.get(key);
-      copy.metadata.resourceVersion = String(++rv);
-      store.get(resource)!.set(key, copy);
-      record({ rv, resource, type: prev ? 'MODIFIED' : 'ADDED', obj: copy, prev }, quiet);
-    },
-    remove(resource, namespace, name, quiet = false) {
-      const key = `${namespace}/${name}`;
-      const prev = store.get(resource)!.get(key);
-      if (!prev) throw new Error(`fake apiserver: no ${resource} ${key} to remove`);
-      store.get(resource)!.delete(key);
-      const gone = structuredClone(prev);
-      gone.metadata.resourceVersion = String(++rv);
-      record({ rv, resource, type: 'DELETED', obj: gone }, quiet);
-    },
+    apply: (resource, obj, quiet = false) => store.set(resource, obj, quiet),
+    remove: (resource, namespace, name, quiet = false) => store.delete(resource, `${namespace}/${name}`, quiet),
     expireWatches() {
-      compactedRv = ++rv;
-      history.length = 0;
-      const message = `too old resource version (${compactedRv})`;
-      endAll(
+      store.compact();
+      const message = `too old resource version (${store.compactedRv})`;
+      store.endAll(
         expiry === 'event'
-          ? JSON.stringify({ type: 'ERROR', object: statusBody(410, 'Expired', message) }) + '\n'
+          ? `${JSON.stringify({ type: 'ERROR', object: statusBody(410, 'Expired', message) })}\n`
           : undefined,
       );
     },
-    endWatches: () => endAll(),
-    openWatches: () => watches.size,
+    endWatches: () => store.endAll(),
+    openWatches: () => store.watches.size,
     lists(resource) {
       const re = ROUTES.find((x) => x.resource === resource)!.re;
       return requests.filter((r) => {
@@ -314,7 +353,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       }).length;
     },
     close() {
-      endAll();
+      store.endAll();
       server.closeAllConnections();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const sock of sockets) sock.destroy();

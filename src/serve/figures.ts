@@ -120,7 +120,7 @@ export function serviceSnapshot(state: AggregatorState, max: number): ServiceSna
 }
 
 function topologyFigures(state: AggregatorState, svc: ServiceRec): ServiceFigures['topology'] {
-  const t = topologyOf(svc, state.roster.names, state.clusterNodes, false);
+  const t = topologyOf(svc, state.roster.names, state.clusterNodes, false, false);
   if (!t) return null;
   return t.nodes.map((n) => ({
     node: n.node,

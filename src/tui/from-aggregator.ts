@@ -124,7 +124,7 @@ export function toViewModel(state: AggregatorState, opts: FrameOptions): ViewMod
 
 /** The row's TOPO cell: the window's same-zone share and whether a node falls back (with the API's catalog). */
 function topoOf(state: AggregatorState, rec: ServiceRec | undefined): Pick<ServiceRow, 'topo'> {
-  const t = rec && topologyOf(rec, state.roster.names, state.clusterNodes, true);
+  const t = rec && topologyOf(rec, state.roster.names, state.clusterNodes, true, false);
   return t ? { topo: { sameZoneShare: t.sameZoneShare, fallback: t.nodes.some((n) => n.fallback) } } : {};
 }
 
