@@ -239,13 +239,13 @@ function serveResource(
   if (m[2]) {
     const name = decodeURIComponent(m[2]);
     const obj = store.get(r.resource, `${namespace ?? ''}/${name}`);
-    if (!obj) return status(res, 404, 'NotFound', `${r.resource} "${name}" not found`);
-    return json(res, { kind: r.kind, apiVersion: r.apiVersion, ...obj });
+    if (!obj) return void status(res, 404, 'NotFound', `${r.resource} "${name}" not found`);
+    return void json(res, { kind: r.kind, apiVersion: r.apiVersion, ...obj });
   }
   const selector = url.searchParams.get('labelSelector') ?? '';
   const items = store.list(r.resource, namespace, selector);
   if (url.searchParams.get('watch') !== 'true')
-    return json(res, {
+    return void json(res, {
       kind: `${r.kind}List`,
       apiVersion: r.apiVersion,
       metadata: { resourceVersion: String(store.rv) },
@@ -254,7 +254,7 @@ function serveResource(
   const from = Number(url.searchParams.get('resourceVersion') || '0');
   if (from !== 0 && from < store.compactedRv) {
     const message = `too old resource version: ${from} (${store.compactedRv})`;
-    if (expiry === 'http') return status(res, 410, 'Expired', message);
+    if (expiry === 'http') return void status(res, 410, 'Expired', message);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(`${JSON.stringify({ type: 'ERROR', object: statusBody(410, 'Expired', message) })}\n`);
     return;
