@@ -111,7 +111,8 @@ for (const family of ['IPv4', 'IPv6'] as const)
         'the fallback sends zone a clients to zone b',
       );
 
-      await new Promise((r) => setTimeout(r, 1500));
+      // Every connection the backends logged has reached the agents' streams (the report's too) before it ends.
+      await report.waitForDnat([...sent.values()].flat().length);
       const r = await report.finish();
       const row = (name: string) => r.services.find((s) => s.name === name && !s.service.startsWith('10.3.'));
       assert.deepEqual(row('lab/remote:http')?.noEndpoints, { mode: 'drop', nodes: [lab.nodes[0]] });
