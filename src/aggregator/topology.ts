@@ -3,6 +3,7 @@
 // per backend, and each node's rules. docs/design.md ("Topology") states the figures; the expected endpoints follow
 // kube-proxy's CategorizeEndpoints (src/kube-proxy/usable-endpoints.ts).
 import type { EndpointPlace, NodePlace, ServiceTopology } from '../core/event.js';
+import { joinHostPort } from '../core/ip.js';
 import type { KubeEndpoint } from '../kube-proxy/model.js';
 import { hintsIgnored, usableEndpoints } from '../kube-proxy/usable-endpoints.js';
 import { compareAddr } from './addresses.js';
@@ -80,7 +81,7 @@ function expectedOn(t: ServiceTopology, eps: KubeEndpoint[], node: string, zone:
     zone,
   );
   const used = t.policy === 'Local' ? u.local : u.cluster;
-  const endpoints = used.map((e) => (e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`));
+  const endpoints = used.map((e) => joinHostPort(e.ip, e.port));
   const mode = t.policy === 'Local' ? 'local' : u.mode === '' ? 'all' : u.mode;
   let fallback = t.policy === 'Cluster' ? hintsIgnored(eps, node, zone) : undefined;
   if (t.policy === 'Local' && endpoints.length === 0 && u.any)

@@ -146,8 +146,10 @@ function placeOf(ep: Obj, endpoint: string): EndpointPlace {
   const zone = str(ep.zone);
   if (node) place.node = node;
   if (zone) place.zone = zone;
-  if (hinted(hints.forZones).length) place.zoneHints = hinted(hints.forZones);
-  if (hinted(hints.forNodes).length) place.nodeHints = hinted(hints.forNodes);
+  const zoneHints = hinted(hints.forZones);
+  const nodeHints = hinted(hints.forNodes);
+  if (zoneHints.length) place.zoneHints = zoneHints;
+  if (nodeHints.length) place.nodeHints = nodeHints;
   return place;
 }
 

@@ -5,6 +5,7 @@
 //   this node (PreferSameNode) when one is, else to those hinted for this node's zone (PreferSameZone) when one is;
 //   serving-terminating endpoints when none is ready anywhere.
 // - Local policy: this node's ready endpoints, else its serving-terminating ones.
+import { joinHostPort } from '../core/ip.js';
 import { externallyAccessible, type KubeEndpoint, type KubeServicePort, type ProxyConfig } from './model.js';
 
 type TopologyMode = '' | 'PreferSameNode' | 'PreferSameZone';
@@ -63,12 +64,10 @@ export function hintsIgnored(endpoints: KubeEndpoint[], node: string, zone: stri
   if (topologyMode(endpoints, node, zone) !== '' || (hinted('zones').length === 0 && hinted('nodes').length === 0))
     return undefined;
   const unhinted = live.find((e) => (e.hints?.zones ?? []).length === 0);
-  if (unhinted) return `same-zone hints ignored: endpoint ${endpointName(unhinted)} has no zone hint`;
+  if (unhinted) return `same-zone hints ignored: endpoint ${joinHostPort(unhinted.ip, unhinted.port)} has no zone hint`;
   if (zone === undefined) return 'same-zone hints ignored: the node has no topology.kubernetes.io/zone label';
   return `same-zone hints ignored: no endpoint is hinted for zone ${zone}`;
 }
-
-const endpointName = (e: KubeEndpoint) => (e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`);
 
 function inTopology(e: KubeEndpoint, mode: TopologyMode, node: string, zone: string | undefined): boolean {
   if (mode === 'PreferSameNode') return e.hints?.nodes?.includes(node) ?? false;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse, shutdownSignal } from '../command.js';
 import { startApiServer } from '../../lab/api-server.js';
-import { applyLabObjects, type ObjectKey } from '../../lab/cluster-objects.js';
+import { applyLabObjects } from '../../lab/cluster-objects.js';
 import { loadLab } from '../../lab/lab.js';
 import { readState, stateDirOf } from '../../lab/state.js';
 
@@ -40,7 +40,7 @@ export async function api(argv: string[]): Promise<number> {
       seen = text;
       const now = applyLabObjects(server, await loadLab(prefix));
       const kept = new Set(now.map((k) => k.join('/')));
-      for (const [resource, namespace, name] of applied as ObjectKey[])
+      for (const [resource, namespace, name] of applied)
         if (!kept.has([resource, namespace, name].join('/'))) server.remove(resource, namespace, name);
       applied = now;
     }
