@@ -7,7 +7,7 @@ import { joinHostPort } from '../core/ip.js';
 import type { KubeEndpoint } from '../kube-proxy/model.js';
 import { hintsIgnored, usableEndpoints } from '../kube-proxy/usable-endpoints.js';
 import { compareAddr } from './addresses.js';
-import type { ServiceRec } from './services.js';
+import type { NodeView, ServiceRec } from './services.js';
 
 interface NodeRouting {
   node: string;
@@ -238,13 +238,23 @@ function nodeRow(
     implied.set(e, (implied.get(e) ?? 0) + row.selections / expected.endpoints.length);
   if (fallback) row.fallback = fallback;
   const rules = ctx.svc.views[i];
-  if (rules && !rules.removed) {
-    const want = new Set(expected.endpoints);
-    const missing = expected.endpoints.filter((e) => !rules.endpoints.has(e));
-    const extra = [...rules.endpoints].filter((e) => !want.has(e)).sort(compareAddr);
-    if (missing.length + extra.length > 0) row.rules = { missing, extra };
-  }
+  const differ = rules && !rules.removed ? rulesDiff(rules, expected) : null;
+  if (differ) row.rules = differ;
   return row;
+}
+
+/** A node's rules view against what it should hold, by view (a new one with every catalog) and expectation. */
+const diffCache = new WeakMap<NodeView, { expected: Expected; diff: NodeRouting['rules'] | null }>();
+
+function rulesDiff(rules: NodeView, expected: Omit<Expected, 'fallback'>): NodeRouting['rules'] | null {
+  const hit = diffCache.get(rules);
+  if (hit && hit.expected.endpoints === expected.endpoints) return hit.diff;
+  const want = new Set(expected.endpoints);
+  const missing = expected.endpoints.filter((e) => !rules.endpoints.has(e));
+  const extra = [...rules.endpoints].filter((e) => !want.has(e)).sort(compareAddr);
+  const diff = missing.length + extra.length > 0 ? { missing, extra } : null;
+  diffCache.set(rules, { expected: expected as Expected, diff });
+  return diff;
 }
 
 /** Backends with picks or expected ones, in address order; a pod's addresses of both families are one backend. */
